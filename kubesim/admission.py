@@ -1,0 +1,166 @@
+"""What the server checks and fills in before it stores a write: identity, names, defaults.
+
+Validation failures raise the `ApiError` the real server gives (400 for a namespace or kind
+mismatch, 422 Invalid with causes for a bad name); defaulting fills the few fields that clients
+commonly read back (Service clusterIP, Deployment replicas, container port protocol ...).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from kubesim.catalog import ResourceType
+from kubesim.errors import Cause, bad_request, invalid
+
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+SUBDOMAIN_MESSAGE = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
+    "'.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used "
+    "for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+LABEL_MESSAGE = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
+    "must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex "
+    "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+
+
+def name_causes(rtype: ResourceType, name: str) -> list[Cause]:
+    if not name:
+        return [Cause("FieldValueRequired", "Required value: name or generateName is required",
+                      "metadata.name")]
+    if rtype.label_name:
+        ok, limit, message = bool(_LABEL.match(name)), 63, LABEL_MESSAGE
+    else:
+        ok, limit, message = bool(_SUBDOMAIN.match(name)), 253, SUBDOMAIN_MESSAGE
+    if not ok:
+        return [Cause("FieldValueInvalid", f'Invalid value: "{name}": {message}', "metadata.name")]
+    if len(name) > limit:
+        return [Cause("FieldValueInvalid", f'Invalid value: "{name}": must be no more than '
+                      f"{limit} characters", "metadata.name")]
+    return []
+
+
+def check_body(rtype: ResourceType, version: str, body: Any, *, namespace: str,
+               name: str | None) -> dict[str, Any]:
+    """Check the identity of a write body against its URL; return it with metadata filled."""
+    if not isinstance(body, Mapping):
+        raise bad_request("the object provided is unrecognized (must be of type object)")
+    api_version = body.get("apiVersion")
+    kind = body.get("kind")
+    expected = rtype.api_version(version)
+    if kind is None or api_version is None:
+        raise bad_request("Object 'Kind' is missing in '" + _short(body) + "'"
+                          if kind is None else "Object 'apiVersion' is missing")
+    if kind != rtype.kind or api_version != expected:
+        raise bad_request(
+            f"the API version in the data ({api_version}) does not match the expected API "
+            f"version ({expected})" if api_version != expected else
+            f"the kind in the data ({kind}) does not match the expected kind ({rtype.kind})")
+    meta = body.get("metadata")
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, Mapping):
+        raise bad_request("metadata must be an object")
+    meta = dict(meta)
+    if rtype.namespaced:
+        body_ns = meta.get("namespace")
+        if body_ns and body_ns != namespace:
+            raise bad_request("the namespace of the provided object does not match the "
+                              "namespace sent on the request")
+        meta["namespace"] = namespace
+    else:
+        meta.pop("namespace", None)
+    if name is not None:
+        body_name = meta.get("name")
+        if body_name and body_name != name:
+            raise bad_request("the name of the object (" + str(body_name) + ") does not match "
+                              "the name on the URL (" + name + ")")
+        meta["name"] = name
+    causes: list[Cause] = []
+    for field in ("labels", "annotations"):
+        value = meta.get(field)
+        if value is not None and (not isinstance(value, Mapping) or not all(
+                isinstance(v, str) for v in value.values())):
+            causes.append(Cause("FieldValueInvalid", "Invalid value: must be a map of strings",
+                                f"metadata.{field}"))
+    if causes:
+        raise invalid(rtype.kind, str(meta.get("name", "")), causes, group=rtype.group)
+    return {**body, "metadata": meta}
+
+
+def _short(body: Mapping[str, Any]) -> str:
+    return str(dict(body))[:200]
+
+
+def validate_name(rtype: ResourceType, name: str) -> None:
+    causes = name_causes(rtype, name)
+    if causes:
+        raise invalid(rtype.kind, name, causes, group=rtype.group)
+
+
+def _default_ports(ports: Any) -> None:
+    if isinstance(ports, list):
+        for p in ports:
+            if isinstance(p, dict):
+                p.setdefault("protocol", "TCP")
+
+
+def _default_pod_spec(spec: Any) -> None:
+    if not isinstance(spec, dict):
+        return
+    for key in ("containers", "initContainers"):
+        for c in spec.get(key) or ():
+            if isinstance(c, dict):
+                _default_ports(c.get("ports"))
+                c.setdefault("terminationMessagePath", "/dev/termination-log")
+                c.setdefault("imagePullPolicy", "IfNotPresent")
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("schedulerName", "default-scheduler")
+
+
+def _template_spec(obj: dict[str, Any], *path: str) -> Any:
+    node: Any = obj
+    for p in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(p)
+    return node
+
+
+def apply_defaults(rtype: ResourceType, obj: dict[str, Any], *, cluster_ip: str) -> None:
+    """Fill server defaults in place (a small, commonly read subset)."""
+    kind = rtype.kind if rtype.group in ("", "apps", "batch") else ""
+    spec = obj.get("spec")
+    if kind == "Service" and isinstance(spec, dict):
+        spec.setdefault("type", "ClusterIP")
+        spec.setdefault("sessionAffinity", "None")
+        if spec.get("clusterIP") in (None, "") and spec["type"] != "ExternalName":
+            spec["clusterIP"] = cluster_ip
+            spec["clusterIPs"] = [cluster_ip]
+        _default_ports(spec.get("ports"))
+        for p in spec.get("ports") or ():
+            if isinstance(p, dict) and "port" in p:
+                p.setdefault("targetPort", p["port"])
+    elif kind == "Secret":
+        obj.setdefault("type", "Opaque")
+    elif kind == "Pod":
+        _default_pod_spec(spec)
+    elif kind in ("Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "Job"):
+        if isinstance(spec, dict) and kind in ("Deployment", "StatefulSet", "ReplicaSet"):
+            spec.setdefault("replicas", 1)
+        if isinstance(spec, dict) and kind == "Deployment":
+            spec.setdefault("revisionHistoryLimit", 10)
+            spec.setdefault("progressDeadlineSeconds", 600)
+            spec.setdefault("strategy", {"type": "RollingUpdate", "rollingUpdate": {
+                "maxUnavailable": "25%", "maxSurge": "25%"}})
+        _default_pod_spec(_template_spec(obj, "spec", "template", "spec"))
+    elif kind == "CronJob":
+        _default_pod_spec(_template_spec(obj, "spec", "jobTemplate", "spec", "template", "spec"))
+    elif kind == "Namespace":
+        obj["spec"] = {"finalizers": ["kubernetes"], **(spec if isinstance(spec, dict) else {})}

@@ -1,0 +1,145 @@
+"""Per-cluster knobs set at run time: injected faults, simulated controllers, the request log.
+
+All three are plain values so that the Python API and the admin endpoint set them the same way.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from enum import StrEnum
+from typing import Any
+
+ERROR_CODES = (429, 500, 503)
+REQUEST_LOG_SIZE = 1000
+
+
+class DownMode(StrEnum):
+    """How a "down" cluster fails: the connection is closed at once, or never answered."""
+
+    CLOSE = "close"
+    HANG = "hang"
+
+
+@dataclass(frozen=True)
+class FaultSettings:
+    """Faults injected into one cluster's API requests (the admin API is never affected).
+
+    `forbidden` answers every request 403; `unauthorized` answers 401 as if the credentials
+    were refused (a request carrying a wrong token always gets 401).
+    """
+
+    latency: float = 0.0
+    error_rate: float = 0.0
+    error_code: int = 503
+    down: bool = False
+    down_mode: DownMode = DownMode.CLOSE
+    forbidden: bool = False
+    unauthorized: bool = False
+
+    def __post_init__(self) -> None:
+        if self.latency < 0:
+            raise ValueError("latency must be >= 0 seconds")
+        if not 0.0 <= self.error_rate <= 1.0:
+            raise ValueError("error_rate must be between 0 and 1")
+        if self.error_code not in ERROR_CODES:
+            raise ValueError(f"error_code must be one of {ERROR_CODES}")
+        object.__setattr__(self, "down_mode", DownMode(self.down_mode))
+
+    @property
+    def active(self) -> bool:
+        return self != NO_FAULTS
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (str(v) if isinstance(v, StrEnum) else v) for k, v in asdict(self).items()}
+
+
+NO_FAULTS = FaultSettings()
+
+
+@dataclass(frozen=True)
+class ControllerSettings:
+    """Simulated controllers: whether they run, how long workloads take, whether ever ready."""
+
+    enabled: bool = True
+    ready_delay: float = 0.5
+    never_ready: bool = False
+
+    def __post_init__(self) -> None:
+        if self.ready_delay < 0:
+            raise ValueError("ready_delay must be >= 0 seconds")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def settings_from_mapping(cls: type[Any], base: Any, values: Mapping[str, Any]) -> Any:
+    """A copy of `base` with the known keys of `values` replaced; unknown keys are an error."""
+    known = {f.name: f.type for f in fields(cls)}
+    unknown = set(values) - set(known)
+    if unknown:
+        raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+    merged = {**asdict(base), **values}
+    return cls(**merged)
+
+
+DRY_RUN_SUFFIX = "-dry-run"
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One API request as the request log keeps it.
+
+    `dry_run` marks a write sent with `dryRun` (create, update, patch, apply, delete...): the
+    server validated it and persisted nothing. Its `verb` stays the write's own (`apply`).
+    """
+
+    time: float
+    verb: str
+    resource: str
+    namespace: str
+    name: str
+    code: int
+    dry_run: bool = False
+
+    @property
+    def counter(self) -> tuple[str, str]:
+        """The counter this request adds to: (verb, resource), the verb suffixed with
+        `-dry-run` for a dry-run (`("apply-dry-run", "configmaps")`)."""
+        return (self.verb + DRY_RUN_SUFFIX if self.dry_run else self.verb, self.resource)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class RequestLog:
+    """Counters by (verb, resource) and the last requests, allocated on first use.
+
+    Dry-run writes count under their own verb, `<verb>-dry-run` (see `RequestRecord.counter`),
+    so that `("apply", "configmaps")` counts only applies that could change the cluster.
+    """
+
+    __slots__ = ("_counts", "_records")
+
+    def __init__(self) -> None:
+        self._counts: Counter[tuple[str, str]] | None = None
+        self._records: deque[RequestRecord] | None = None
+
+    def record(self, record: RequestRecord) -> None:
+        if self._counts is None:
+            self._counts = Counter()
+            self._records = deque(maxlen=REQUEST_LOG_SIZE)
+        self._counts[record.counter] += 1
+        assert self._records is not None
+        self._records.append(record)
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        return dict(self._counts or {})
+
+    def records(self) -> list[RequestRecord]:
+        return list(self._records or ())
+
+    def reset(self) -> None:
+        self._counts = None
+        self._records = None

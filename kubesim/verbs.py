@@ -1,0 +1,371 @@
+"""The API verbs on one cluster: get, list, create, update, patch (incl. apply), delete.
+
+HTTP-agnostic: a verb takes a `Target` (resolved from the URL), decoded options and body, and
+returns `(status code, body)` or raises `ApiError`. Every write funnels through `_store`, which
+runs admission, ownership bookkeeping and the commit.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubesim import admission, lifecycle
+from kubesim.bodies import decode_yaml_or_json
+from kubesim.catalog import ResourceType
+from kubesim.cluster import CRD_KEY, NAMESPACE_KEY, Cluster, now_rfc3339
+from kubesim.crds import CLEANUP_FINALIZER, crd_conflict, established_status, validate_crd
+from kubesim.errors import (
+    ApiError,
+    Cause,
+    Reason,
+    already_exists,
+    bad_request,
+    forbidden,
+    invalid,
+    not_found,
+    stale_resource_version,
+    unsupported_media_type,
+)
+from kubesim.managedfields import (
+    decode_entries,
+    encode_entries,
+    manager_from_user_agent,
+    record_update,
+)
+from kubesim.patches import (
+    PatchError,
+    PatchType,
+    json_patch,
+    merge_patch,
+    strategic_merge_patch,
+)
+from kubesim.selectors import field_matcher, label_matcher
+from kubesim.ssa import ApplyConflict, apply_configuration
+
+Result = tuple[int, dict[str, Any]]
+_INITIAL_STATUS: dict[str, dict[str, Any]] = {
+    "Namespace": {"phase": "Active"},
+    "Pod": {"phase": "Pending"},
+    "PersistentVolumeClaim": {"phase": "Pending"},
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a URL names: a type at a version, a namespace (None: all), a name, a subresource."""
+
+    rtype: ResourceType
+    version: str
+    namespace: str | None
+    name: str | None = None
+    subresource: str = ""
+
+    @property
+    def ns(self) -> str:
+        return self.namespace or ""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.rtype.group, self.rtype.resource)
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    dry_run: bool = False
+    field_manager: str = ""
+    force: bool = False
+
+
+def view(obj: dict[str, Any], rtype: ResourceType, version: str) -> dict[str, Any]:
+    """The object as served at `version` (same schema: only apiVersion differs)."""
+    api_version = rtype.api_version(version)
+    if obj.get("apiVersion") == api_version and obj.get("kind") == rtype.kind:
+        return obj
+    return {**obj, "apiVersion": api_version, "kind": rtype.kind}
+
+
+def _existing(cluster: Cluster, t: Target) -> dict[str, Any]:
+    obj = cluster.store.get(t.key, t.ns, t.name or "")
+    if obj is None:
+        raise not_found(t.rtype.resource, t.name or "", t.rtype.group)
+    return obj
+
+
+def get(cluster: Cluster, t: Target) -> Result:
+    return 200, view(_existing(cluster, t), t.rtype, t.version)
+
+
+def list_objects(cluster: Cluster, t: Target, query: Mapping[str, str]) -> Result:
+    labels = label_matcher(query.get("labelSelector"))
+    fields = field_matcher(query.get("fieldSelector"))
+    items = cluster.store.list(t.key, t.namespace if t.rtype.namespaced else None)
+    items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+    selected = [o for o in items if (labels is None or labels(o)) and (fields is None or fields(o))]
+    token = query.get("continue")
+    if token:
+        try:
+            after = tuple(json.loads(base64.urlsafe_b64decode(token.encode())))
+        except ValueError:
+            raise bad_request("continue key is not valid") from None
+        selected = [o for o in selected
+                    if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > after]
+    meta: dict[str, Any] = {"resourceVersion": str(cluster.store.revision)}
+    limit = int(query.get("limit") or 0)
+    if 0 < limit < len(selected):
+        last = selected[limit - 1]["metadata"]
+        meta["continue"] = base64.urlsafe_b64encode(json.dumps(
+            [last.get("namespace", ""), last["name"]]).encode()).decode()
+        meta["remainingItemCount"] = len(selected) - limit
+        selected = selected[:limit]
+    return 200, {
+        "kind": f"{t.rtype.kind}List",
+        "apiVersion": t.rtype.api_version(t.version),
+        "metadata": meta,
+        "items": [view(o, t.rtype, t.version) for o in selected],
+    }
+
+
+def _check_namespace(cluster: Cluster, t: Target, name: str) -> None:
+    if not t.rtype.namespaced:
+        return
+    ns = cluster.store.get(NAMESPACE_KEY, "", t.ns)
+    if ns is None:
+        raise not_found("namespaces", t.ns)
+    if ns["metadata"].get("deletionTimestamp"):
+        message = (f"unable to create new content in namespace {t.ns} because it is being "
+                   "terminated")
+        raise forbidden(
+            f'{t.rtype.resource} "{name}" is forbidden: {message}', name=name,
+            kind=t.rtype.resource, group=t.rtype.group,
+            causes=[Cause("NamespaceTerminating", message, "metadata.namespace")])
+
+
+def create(cluster: Cluster, t: Target, body: Any, opts: WriteOptions, user_agent: str) -> Result:
+    obj = admission.check_body(t.rtype, t.version, body, namespace=t.ns, name=None)
+    meta = obj["metadata"]
+    if not meta.get("name") and meta.get("generateName"):
+        meta["name"] = f"{meta['generateName']}{secrets.token_hex(3)[:5]}"
+    name = str(meta.get("name") or "")
+    admission.validate_name(t.rtype, name)
+    _check_namespace(cluster, t, name)
+    if cluster.store.get(t.key, t.ns, name) is not None:
+        raise already_exists(t.rtype.resource, name, t.rtype.group)
+    for k in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "generation"):
+        meta.pop(k, None)
+    if t.rtype.has_status:
+        obj["status"] = dict(_INITIAL_STATUS.get(t.rtype.kind, {}))
+    manager = opts.field_manager or _default_manager(user_agent)
+    stored = _store(cluster, t, None, obj, manager=manager, opts=opts)
+    return 201, view(stored, t.rtype, t.version)
+
+
+def _default_manager(user_agent: str) -> str:
+    return manager_from_user_agent(user_agent)
+
+
+def _store(cluster: Cluster, t: Target, old: dict[str, Any] | None, new: dict[str, Any], *,
+           manager: str | None, opts: WriteOptions) -> dict[str, Any]:
+    """Admission, ownership, commit and post-write hooks for one computed object."""
+    rtype = t.rtype
+    new = {**new, "metadata": dict(new["metadata"])}
+    cluster_ip = ""
+    if rtype.kind == "Service" and not rtype.group:
+        old_ip = ((old or {}).get("spec") or {}).get("clusterIP")
+        cluster_ip = old_ip or cluster.next_cluster_ip()
+    admission.apply_defaults(rtype, new, cluster_ip=cluster_ip)
+    is_crd = t.key == CRD_KEY
+    if is_crd:
+        validate_crd(new)
+        spec = new["spec"]
+        builtin = cluster.types.by_key(spec["group"], spec["names"]["plural"])
+        if builtin is not None and cluster.crd_type((builtin.group, builtin.resource)) is None:
+            raise crd_conflict(builtin, new["metadata"]["name"])
+        finalizers = list(new["metadata"].get("finalizers") or [])
+        if old is None and CLEANUP_FINALIZER not in finalizers:
+            new["metadata"]["finalizers"] = [*finalizers, CLEANUP_FINALIZER]
+        new["status"] = established_status(new, (old or {}).get("status", {}).get(
+            "conditions", [{}])[0].get("lastTransitionTime") or now_rfc3339())
+    if old is not None:
+        for k in ("deletionTimestamp", "deletionGracePeriodSeconds"):
+            if k in old["metadata"]:
+                new["metadata"][k] = old["metadata"][k]
+    if manager is not None:
+        client_entries = new["metadata"].get("managedFields")
+        old_entries = (old or {}).get("metadata", {}).get("managedFields")
+        source = new if client_entries and client_entries != old_entries else old
+        if client_entries == [{}]:
+            source = None
+        entries = record_update(
+            old, new, manager=manager, api_version=rtype.api_version(t.version),
+            subresource=t.subresource, schema=cluster.list_schema(rtype),
+            ignore_status=rtype.has_status and t.subresource != "status", now=now_rfc3339(),
+            entries=decode_entries(source))
+        new["metadata"]["managedFields"] = encode_entries(entries)
+    stored = cluster.commit(rtype, old, new, dry_run=opts.dry_run)
+    if opts.dry_run:
+        return stored
+    if is_crd:
+        cluster.register_crd(stored)
+    if old is not None and lifecycle.finish_if_finalized(cluster, rtype, stored):
+        return stored
+    return stored
+
+
+def _keep_status(t: Target, old: Mapping[str, Any] | None, new: dict[str, Any]) -> None:
+    """Writes to the main resource do not change status; writes to /status change only it."""
+    if t.subresource == "status" and old is not None:
+        status = new.get("status")
+        new.clear()
+        new.update({**old, "metadata": dict(old["metadata"])})
+        if status is not None:
+            new["status"] = status
+        else:
+            new.pop("status", None)
+    elif t.rtype.has_status and old is not None and t.key != CRD_KEY:
+        if "status" in old:
+            new["status"] = old["status"]
+        else:
+            new.pop("status", None)
+
+
+def update(cluster: Cluster, t: Target, body: Any, opts: WriteOptions, user_agent: str) -> Result:
+    old = _existing(cluster, t)
+    new = admission.check_body(t.rtype, t.version, body, namespace=t.ns, name=t.name)
+    rv = new["metadata"].get("resourceVersion")
+    if rv and rv != old["metadata"].get("resourceVersion"):
+        raise stale_resource_version(t.rtype.resource, t.name or "", t.rtype.group)
+    _keep_status(t, old, new)
+    manager = opts.field_manager or _default_manager(user_agent)
+    stored = _store(cluster, t, old, new, manager=manager, opts=opts)
+    return 200, view(stored, t.rtype, t.version)
+
+
+def _decode_patch(body: bytes, patch_type: PatchType) -> Any:
+    try:
+        if patch_type is PatchType.APPLY:
+            return decode_yaml_or_json(body)
+        return json.loads(body)
+    except ValueError as exc:
+        raise bad_request(f"error decoding patch: {exc}") from None
+
+
+def patch(cluster: Cluster, t: Target, body: bytes, content_type: str, opts: WriteOptions,
+          user_agent: str) -> Result:
+    media = content_type.split(";", 1)[0].strip()
+    try:
+        patch_type = PatchType(media)
+    except ValueError:
+        raise unsupported_media_type(media) from None
+    if patch_type is PatchType.APPLY_CBOR:
+        raise unsupported_media_type(media)
+    if patch_type is not PatchType.APPLY and opts.force:
+        raise invalid("PatchOptions", "", [Cause(
+            "FieldValueForbidden", "Forbidden: may not be specified for non-apply patch",
+            "force")], group="meta.k8s.io")
+    if patch_type is PatchType.APPLY:
+        if not opts.field_manager:
+            raise invalid("PatchOptions", "", [Cause(
+                "FieldValueRequired", "Required value: is required for apply patch",
+                "fieldManager")], group="meta.k8s.io")
+        return _apply(cluster, t, _decode_patch(body, patch_type), opts)
+    if patch_type is PatchType.STRATEGIC and cluster.crd_type(t.key) is not None:
+        raise unsupported_media_type(f"{media} (not supported for custom resources)")
+    old = _existing(cluster, t)
+    document = _decode_patch(body, patch_type)
+    base = view(old, t.rtype, t.version)
+    try:
+        if patch_type is PatchType.MERGE:
+            if not isinstance(document, Mapping):
+                raise bad_request("a merge patch must be a JSON object")
+            new = merge_patch(base, document)
+        elif patch_type is PatchType.JSON:
+            new = json_patch(base, document)
+        else:
+            if not isinstance(document, Mapping):
+                raise bad_request("a strategic merge patch must be a JSON object")
+            new = strategic_merge_patch(base, document, cluster.list_schema(t.rtype))
+    except PatchError as exc:
+        raise ApiError(422 if patch_type is PatchType.JSON else 400,
+                       Reason.INVALID if patch_type is PatchType.JSON else Reason.BAD_REQUEST,
+                       str(exc)) from None
+    new = admission.check_body(t.rtype, t.version, new, namespace=t.ns, name=t.name)
+    _keep_status(t, old, new)
+    manager = opts.field_manager or _default_manager(user_agent)
+    stored = _store(cluster, t, old, new, manager=manager, opts=opts)
+    return 200, view(stored, t.rtype, t.version)
+
+
+def _apply(cluster: Cluster, t: Target, applied: Any, opts: WriteOptions) -> Result:
+    applied = admission.check_body(t.rtype, t.version, applied, namespace=t.ns, name=t.name)
+    old = cluster.store.get(t.key, t.ns, t.name or "")
+    if old is None:
+        admission.validate_name(t.rtype, t.name or "")
+        _check_namespace(cluster, t, t.name or "")
+    ignore_status = t.rtype.has_status and t.subresource != "status"
+    try:
+        result = apply_configuration(
+            view(old, t.rtype, t.version) if old is not None else None, applied,
+            manager=opts.field_manager, force=opts.force, schema=cluster.list_schema(t.rtype),
+            ignore_status=ignore_status, now=now_rfc3339())
+    except ApplyConflict as exc:
+        raise ApiError(409, Reason.CONFLICT, str(exc), name=t.name or "", group=t.rtype.group,
+                       kind=t.rtype.resource, causes=[Cause(
+                           "FieldManagerConflict",
+                           f'conflict with "{c.manager}" using {c.api_version}', c.field)
+                           for c in exc.conflicts]) from None
+    new = result.object
+    new["apiVersion"] = t.rtype.api_version(t.version)
+    new["kind"] = t.rtype.kind
+    meta = new["metadata"]
+    meta["name"] = t.name
+    if t.rtype.namespaced:
+        meta["namespace"] = t.ns
+    if old is None and t.rtype.has_status:
+        new["status"] = dict(_INITIAL_STATUS.get(t.rtype.kind, {}))
+    _keep_status(t, old, new)
+    stored = _store(cluster, t, old, new, manager=None, opts=opts)
+    return (201 if old is None else 200), view(stored, t.rtype, t.version)
+
+
+def delete(cluster: Cluster, t: Target, query: Mapping[str, str], body: Any,
+           opts: WriteOptions) -> Result:
+    obj = _existing(cluster, t)
+    options = body if isinstance(body, Mapping) else {}
+    preconditions = options.get("preconditions") or {}
+    if preconditions.get("uid") and preconditions["uid"] != obj["metadata"].get("uid"):
+        raise ApiError(409, Reason.CONFLICT, "Precondition failed: UID in precondition: "
+                       f"{preconditions['uid']}, UID in object meta: {obj['metadata']['uid']}")
+    if preconditions.get("resourceVersion") and (
+            preconditions["resourceVersion"] != obj["metadata"].get("resourceVersion")):
+        raise stale_resource_version(t.rtype.resource, t.name or "", t.rtype.group)
+    propagation = lifecycle.parse_propagation(
+        query.get("propagationPolicy") or options.get("propagationPolicy"),
+        query.get("orphanDependents") or str(options.get("orphanDependents", "")).lower())
+    result, gone = lifecycle.delete_object(cluster, t.rtype, obj, propagation=propagation,
+                                           dry_run=opts.dry_run)
+    if gone and t.key != NAMESPACE_KEY and t.rtype.kind != "Pod":
+        return 200, lifecycle.success_status(t.rtype, result)
+    return 200, view(result, t.rtype, t.version)
+
+
+def delete_collection(cluster: Cluster, t: Target, query: Mapping[str, str], body: Any,
+                      opts: WriteOptions) -> Result:
+    _, listed = list_objects(cluster, t, {k: v for k, v in query.items()
+                                          if k in ("labelSelector", "fieldSelector")})
+    propagation = lifecycle.parse_propagation(query.get("propagationPolicy"), None)
+    deleted = []
+    for obj in listed["items"]:
+        current = cluster.store.get(t.key, obj["metadata"].get("namespace", ""),
+                                    obj["metadata"]["name"])
+        if current is None:
+            continue
+        result, _ = lifecycle.delete_object(cluster, t.rtype, current, propagation=propagation,
+                                            dry_run=opts.dry_run)
+        deleted.append(view(result, t.rtype, t.version))
+    return 200, {**listed, "items": deleted,
+                 "metadata": {"resourceVersion": str(cluster.store.revision)}}

@@ -1,0 +1,104 @@
+"""Watch: a chunked stream of ADDED/MODIFIED/DELETED events from a resourceVersion.
+
+Without a resourceVersion (or with "0") the stream starts with a synthetic ADDED per existing
+object; with one, it replays the cluster's event log after it, or reports 410 Expired when the
+log no longer reaches back that far. `sendInitialEvents=true` ends the initial events with the
+BOOKMARK that watch-list clients wait for. The stream ends after `timeoutSeconds`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from kubesim.cluster import Cluster
+from kubesim.errors import ApiError, Reason
+from kubesim.httpserver import Outcome, Stream
+from kubesim.selectors import field_matcher, label_matcher
+from kubesim.store import StoreEvent
+from kubesim.verbs import Target, view
+
+DEFAULT_TIMEOUT = 1800.0
+
+
+def _line(event_type: str, obj: Mapping[str, Any]) -> bytes:
+    return json.dumps({"type": event_type, "object": obj}, separators=(",", ":")).encode() + (
+        b"\n")
+
+
+def _expired(requested: int, oldest: int) -> bytes:
+    err = ApiError(410, Reason.EXPIRED, f"too old resource version: {requested} ({oldest})")
+    return _line("ERROR", err.status())
+
+
+async def watch_response(cluster: Cluster, t: Target, query: Mapping[str, str]) -> Outcome:
+    """Open a watch on `t` (all namespaces when `t.namespace` is None)."""
+    labels = label_matcher(query.get("labelSelector"))
+    fields = field_matcher(query.get("fieldSelector"))
+    timeout = float(query.get("timeoutSeconds") or DEFAULT_TIMEOUT)
+    rv_param = query.get("resourceVersion", "")
+    send_initial = query.get("sendInitialEvents") == "true"
+    namespace = t.namespace if t.rtype.namespaced else None
+
+    def matches(key: tuple[str, str], ns: str, obj: Mapping[str, Any]) -> bool:
+        return key == t.key and (not namespace or ns == namespace) and (
+            labels is None or labels(obj)) and (fields is None or fields(obj))
+
+    queue: asyncio.Queue[StoreEvent] = asyncio.Queue()
+
+    def listener(event: StoreEvent) -> None:
+        if matches(event.type_key, event.namespace, event.object):
+            queue.put_nowait(event)
+
+    initial: list[bytes] = []
+    if rv_param in ("", "0") or send_initial:
+        for obj in cluster.store.list(t.key, namespace):
+            if matches(t.key, obj["metadata"].get("namespace", ""), obj):
+                initial.append(_line("ADDED", view(obj, t.rtype, t.version)))
+        if send_initial:
+            initial.append(_line("BOOKMARK", {
+                "kind": t.rtype.kind, "apiVersion": t.rtype.api_version(t.version),
+                "metadata": {"resourceVersion": str(cluster.store.revision),
+                             "annotations": {"k8s.io/initial-events-end": "true"}}}))
+    else:
+        try:
+            since = int(rv_param)
+        except ValueError:
+            since = -1
+        events = cluster.store.events_since(since) if since >= 0 else None
+        if events is None:
+            initial.append(_expired(since, cluster.store.revision))
+            return Stream(200, _just(initial))
+        for e in events:
+            if matches(e.type_key, e.namespace, e.object):
+                initial.append(_line(str(e.type), view(e.object, t.rtype, t.version)))
+    cluster.store.subscribe(listener)
+    return Stream(200, _events(cluster, t, initial, queue, listener, timeout))
+
+
+async def _just(lines: list[bytes]) -> AsyncIterator[bytes]:
+    for line in lines:
+        yield line
+
+
+async def _events(cluster: Cluster, t: Target, initial: list[bytes],
+                  queue: asyncio.Queue[StoreEvent], listener: Any,
+                  timeout: float) -> AsyncIterator[bytes]:
+    deadline = time.monotonic() + timeout
+    try:
+        for line in initial:
+            yield line
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            try:
+                event = await asyncio.wait_for(queue.get(), remaining)
+            except TimeoutError:
+                return
+            yield _line(str(event.type), view(event.object, t.rtype, t.version))
+    finally:
+        cluster.store.unsubscribe(listener)

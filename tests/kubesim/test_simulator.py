@@ -1,0 +1,297 @@
+"""kubesim's own features: many clusters, credentials, faults, controllers, request counters."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import urllib3
+from kubernetes import config
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import ApiException
+
+from kubesim import Simulator
+from tests.kubesim.conftest import dynamic_client
+from tests.kubesim.manifests import configmap, deployment, eventually
+
+
+def client_for(sim: Simulator, name: str, tmp_path: Path, retries: bool = True) -> DynamicClient:
+    api = config.new_client_from_config(config_file=str(sim.kubeconfig_path(name)))
+    if not retries:
+        api.rest_client.pool_manager.connection_pool_kw["retries"] = False
+    return dynamic_client(api, tmp_path)
+
+
+def admin(sim: Simulator, method: str, path: str, body: Any = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"{sim.url}/_kubesim/{path}", data=data, method=method)
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def cms(dyn: DynamicClient):  # type: ignore[no-untyped-def]
+    return dyn.resources.get(api_version="v1", kind="ConfigMap")
+
+
+def test_clusters_are_independent(sim: Simulator, tmp_path: Path) -> None:
+    cms(client_for(sim, "c1", tmp_path)).create(body=configmap("only-in-c1"), namespace="default")
+    names = lambda c: {o["metadata"]["name"] for o in sim.cluster(c).objects()}  # noqa: E731
+    assert "only-in-c1" in names("c1") and "only-in-c1" not in names("c2")
+
+
+def test_combined_kubeconfig_has_a_context_per_cluster(sim: Simulator) -> None:
+    contexts, _ = config.list_kube_config_contexts(str(sim.combined_kubeconfig_path()))
+    assert sorted(c["name"] for c in contexts) == ["c1", "c2"]
+
+
+def test_added_cluster_serves_and_removed_cluster_is_gone(sim: Simulator, tmp_path: Path) -> None:
+    sim.add_cluster("c3")
+    assert cms(client_for(sim, "c3", tmp_path)).get(namespace="default").items == []
+    sim.remove_cluster("c3")
+    assert not (sim.kubeconfig_dir / "c3.kubeconfig").exists()
+    with pytest.raises(KeyError):
+        sim.cluster("c3")
+
+
+def test_wrong_token_is_unauthorized(sim: Simulator, tmp_path: Path) -> None:
+    kubeconfig = json.loads(sim.kubeconfig_path("c1").read_text())
+    kubeconfig["users"][0]["user"]["token"] = "wrong"
+    (tmp_path / "wrong.kubeconfig").write_text(json.dumps(kubeconfig))
+    api = config.new_client_from_config(config_file=str(tmp_path / "wrong.kubeconfig"))
+    with pytest.raises(ApiException) as err:
+        dynamic_client(api, tmp_path)
+    assert err.value.status == 401
+
+
+def test_forbidden_fault_answers_403_and_clears(sim: Simulator, tmp_path: Path) -> None:
+    dyn = client_for(sim, "c1", tmp_path)
+    sim.cluster("c1").set_fault(forbidden=True)
+    with pytest.raises(ApiException) as err:
+        cms(dyn).get(namespace="default")
+    assert err.value.status == 403
+    sim.cluster("c1").clear_faults()
+    assert cms(dyn).get(namespace="default").kind == "ConfigMapList"
+
+
+def test_error_rate_one_fails_every_request_with_retry_after(sim: Simulator) -> None:
+    sim.cluster("c1").set_fault(error_rate=1.0, error_code=429)
+    token = sim.cluster("c1").token
+    req = urllib.request.Request(
+        f"{sim.url}/clusters/c1/api/v1/namespaces", headers={"Authorization": f"Bearer {token}"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req, timeout=5)
+    assert err.value.code == 429 and err.value.headers["Retry-After"] == "1"
+    assert json.loads(err.value.read())["reason"] == "TooManyRequests"
+
+
+def test_latency_slows_only_the_faulty_cluster(sim: Simulator) -> None:
+    sim.cluster("c1").set_fault(latency=0.3)
+
+    def timed(name: str) -> float:
+        start = time.monotonic()
+        urllib.request.urlopen(f"{sim.url}/clusters/{name}/version", timeout=5).read()
+        return time.monotonic() - start
+
+    assert timed("c1") >= 0.3
+    assert timed("c2") < 0.2
+
+
+def test_down_cluster_closes_connections_or_hangs(sim: Simulator) -> None:
+    http = urllib3.PoolManager(retries=False)
+    sim.cluster("c1").set_fault(down=True)
+    with pytest.raises(urllib3.exceptions.ProtocolError):
+        http.request("GET", f"{sim.url}/clusters/c1/version", timeout=2)
+    sim.cluster("c1").set_fault(down=True, down_mode="hang")
+    with pytest.raises(urllib3.exceptions.ReadTimeoutError):
+        http.request("GET", f"{sim.url}/clusters/c1/version", timeout=0.5)
+    assert http.request("GET", f"{sim.url}/clusters/c2/version", timeout=2).status == 200
+
+
+def test_request_counts_by_verb_and_resource(sim: Simulator, tmp_path: Path) -> None:
+    dyn = client_for(sim, "c1", tmp_path)
+    handle = sim.cluster("c1")
+    handle.reset_request_counts()
+    cms(dyn).server_side_apply(
+        body=configmap("a"), name="a", namespace="default", field_manager="t"
+    )
+    cms(dyn).get(name="a", namespace="default")
+    cms(dyn).get(namespace="default")
+    counts = handle.request_counts()
+    assert counts[("apply", "configmaps")] == 1
+    assert counts[("get", "configmaps")] == 1
+    assert counts[("list", "configmaps")] == 1
+    assert handle.request_log()[-1].verb == "list"
+
+
+def test_dry_run_writes_are_counted_apart_from_writes(sim: Simulator, tmp_path: Path) -> None:
+    dyn = client_for(sim, "c1", tmp_path)
+    handle = sim.cluster("c1")
+    cms(dyn).server_side_apply(
+        body=configmap("kept"), name="kept", namespace="default", field_manager="t"
+    )
+    handle.reset_request_counts()
+    apply = {"namespace": "default", "field_manager": "t"}
+    cms(dyn).server_side_apply(body=configmap("d"), name="d", dry_run="All", **apply)
+    cms(dyn).server_side_apply(body=configmap("d"), name="d", **apply)
+    cms(dyn).create(body=configmap("c"), namespace="default", dry_run="All")
+    cms(dyn).patch(
+        body={"data": {"k": "x"}},
+        name="kept",
+        namespace="default",
+        content_type="application/merge-patch+json",
+        dry_run="All",
+    )
+    cms(dyn).replace(body=configmap("kept"), name="kept", namespace="default", dry_run="All")
+    cms(dyn).delete(name="kept", namespace="default", dry_run="All")
+
+    assert handle.request_counts() == {
+        ("apply-dry-run", "configmaps"): 1,
+        ("apply", "configmaps"): 1,
+        ("create-dry-run", "configmaps"): 1,
+        ("patch-dry-run", "configmaps"): 1,
+        ("update-dry-run", "configmaps"): 1,
+        ("delete-dry-run", "configmaps"): 1,
+    }
+    log = [(r.verb, r.name, r.dry_run) for r in handle.request_log()]
+    assert log[:2] == [("apply", "d", True), ("apply", "d", False)]
+    assert all(dry for _, _, dry in log[2:])
+    names = {o["metadata"]["name"] for o in handle.objects()}
+    assert {"kept", "d"} <= names and "c" not in names, "a dry-run persists nothing"
+    counts = admin(sim, "GET", "clusters/c1/requests")
+    assert {"verb": "apply-dry-run", "resource": "configmaps", "count": 1} in counts["counts"]
+    assert counts["log"][0]["dry_run"] is True
+
+
+def test_controllers_make_a_deployment_available_after_the_delay(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    sim.cluster("c1").set_controllers(ready_delay=0.3)
+    deploys = client_for(sim, "c1", tmp_path).resources.get(
+        api_version="apps/v1", kind="Deployment"
+    )
+    deploys.create(body=deployment("web", replicas=3), namespace="default")
+    progressing = eventually(
+        lambda: (
+            deploys.get(name="web", namespace="default")
+            .to_dict()
+            .get("status", {})
+            .get("observedGeneration")
+        )
+    )
+    assert progressing == 1
+    status = eventually(
+        lambda: (lambda s: s if s.get("readyReplicas") == 3 else None)(
+            deploys.get(name="web", namespace="default").to_dict()["status"]
+        )
+    )
+    assert status["availableReplicas"] == 3
+    assert {"type": "Available", "status": "True"}.items() <= status["conditions"][0].items()
+
+
+def test_never_ready_keeps_a_deployment_unavailable(sim: Simulator, tmp_path: Path) -> None:
+    sim.cluster("c1").set_controllers(ready_delay=0.05, never_ready=True)
+    deploys = client_for(sim, "c1", tmp_path).resources.get(
+        api_version="apps/v1", kind="Deployment"
+    )
+    deploys.create(body=deployment("stuck"), namespace="default")
+    eventually(
+        lambda: (
+            deploys.get(name="stuck", namespace="default")
+            .to_dict()
+            .get("status", {})
+            .get("observedGeneration")
+        )
+    )
+    time.sleep(0.3)
+    status = deploys.get(name="stuck", namespace="default").to_dict()["status"]
+    assert "readyReplicas" not in status
+    assert status["conditions"][0] == {
+        **status["conditions"][0],
+        "type": "Available",
+        "status": "False",
+    }
+
+
+def test_jobs_complete(sim: Simulator, tmp_path: Path) -> None:
+    sim.cluster("c1").set_controllers(ready_delay=0.05)
+    jobs = client_for(sim, "c1", tmp_path).resources.get(api_version="batch/v1", kind="Job")
+    jobs.create(
+        namespace="default",
+        body={
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "once"},
+            "spec": {
+                "template": {
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "containers": [{"name": "c", "image": "busybox"}],
+                    }
+                }
+            },
+        },
+    )
+    done = eventually(
+        lambda: [
+            c
+            for c in jobs.get(name="once", namespace="default")
+            .to_dict()
+            .get("status", {})
+            .get("conditions", [])
+            if c["type"] == "Complete"
+        ]
+    )
+    assert done[0]["status"] == "True"
+
+
+def test_disabled_controllers_leave_status_empty(sim: Simulator, tmp_path: Path) -> None:
+    sim.cluster("c1").set_controllers(enabled=False)
+    deploys = client_for(sim, "c1", tmp_path).resources.get(
+        api_version="apps/v1", kind="Deployment"
+    )
+    deploys.create(body=deployment("idle"), namespace="default")
+    time.sleep(0.2)
+    assert not deploys.get(name="idle", namespace="default").to_dict().get("status")
+
+
+def test_admin_endpoint_sets_faults_and_reads_counters(sim: Simulator) -> None:
+    listed = admin(sim, "GET", "clusters")
+    assert [c["name"] for c in listed["clusters"]] == ["c1", "c2"]
+    admin(sim, "PUT", "clusters/c2/faults", {"forbidden": True})
+    assert sim.cluster("c2").faults.forbidden
+    admin(sim, "DELETE", "clusters/c2/faults")
+    assert not sim.cluster("c2").faults.active
+    admin(sim, "PUT", "clusters/c2/controllers", {"ready_delay": 2.0})
+    assert admin(sim, "GET", "clusters/c2/controllers")["ready_delay"] == 2.0
+    urllib.request.urlopen(f"{sim.url}/clusters/c2/version", timeout=5).read()
+    counts = admin(sim, "GET", "requests")
+    assert {"verb": "get", "resource": "version", "count": 1} in counts["counts"]
+    admin(sim, "POST", "clusters", {"name": "c9"})
+    assert (sim.kubeconfig_dir / "c9.kubeconfig").exists()
+
+
+def test_watch_from_a_compacted_resource_version_is_expired(tmp_path: Path) -> None:
+    with Simulator(clusters=["c1"], event_log_size=5) as sim:
+        api = config.new_client_from_config(config_file=str(sim.kubeconfig_path("c1")))
+        dyn = dynamic_client(api, tmp_path)
+        first = cms(dyn).create(body=configmap("a"), namespace="default")
+        for i in range(8):
+            cms(dyn).create(body=configmap(f"b{i}"), namespace="default")
+        token = sim.cluster("c1").token
+        http = urllib3.PoolManager()
+        resp = http.request(
+            "GET",
+            f"{sim.url}/clusters/c1/api/v1/namespaces/default/configmaps?watch=1"
+            f"&resourceVersion={first.metadata.resourceVersion}&timeoutSeconds=2",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5,
+        )
+        event = json.loads(resp.data.splitlines()[0])
+        assert event["type"] == "ERROR"
+        assert (event["object"]["code"], event["object"]["reason"]) == (410, "Expired")
