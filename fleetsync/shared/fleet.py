@@ -1,0 +1,843 @@
+"""The fleet declaration: fleet.yaml in, a validated `Fleet` out, problems named by line and key.
+
+The scheduler loads fleet.yaml at start and again when it changes (`fleet_digest` tells), then
+publishes the last good declaration; `fleetsync validate` runs the same checks offline. Parsing
+composes the YAML node tree, whose nodes keep their line marks, and walks it against the schema,
+collecting every issue instead of stopping at the first. Relative paths (local repositories,
+kubeconfigs, SSH keys) are resolved against the fleet file's directory, so a `Fleet` holds absolute
+paths. Credentials are references (environment variable names, a key file); no error echoes their
+values, and a URL that carries a password is refused.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import math
+import os
+import posixpath
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+
+from fleetsync.shared.errors import PermanentError
+from fleetsync.shared.model.declaration import (
+    Application,
+    Cluster,
+    Credentials,
+    Fleet,
+    HelmOptions,
+    RendererKind,
+    Repository,
+    Selector,
+    SelectorOperator,
+    SelectorRequirement,
+    SyncPolicy,
+    Targets,
+)
+from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class FleetIssue:
+    """One problem (or warning) in a fleet file: `fleet.yaml:12: clusters[0].name: message`."""
+
+    source: str
+    line: int | None
+    key_path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.source if self.line is None else f"{self.source}:{self.line}"
+        return ": ".join(part for part in (where, self.key_path, self.message) if part)
+
+
+class FleetError(PermanentError):
+    """A fleet declaration that cannot be used; `issues` holds every problem, in line order."""
+
+    def __init__(self, issues: tuple[FleetIssue, ...]) -> None:
+        super().__init__("\n".join(str(issue) for issue in issues))
+        self.issues = issues
+
+    def __reduce__(self) -> tuple[type[FleetError], tuple[tuple[FleetIssue, ...]]]:
+        return type(self), (self.issues,)
+
+
+class FleetFileError(FleetError):
+    """The fleet file itself cannot be read: missing, a directory, or not permitted."""
+
+
+@dataclass(frozen=True, slots=True)
+class FleetReport:
+    """The outcome of checking a fleet file: the fleet when there is no error, and warnings."""
+
+    fleet: Fleet | None
+    errors: tuple[FleetIssue, ...] = ()
+    warnings: tuple[FleetIssue, ...] = ()
+
+
+def load_fleet(path: Path) -> Fleet:
+    """The fleet declared in `path`; raises FleetError naming every problem."""
+    report = check_fleet(path)
+    if report.fleet is None:
+        raise FleetError(report.errors)
+    return report.fleet
+
+
+def parse_fleet(text: str, *, source: str, base_dir: Path) -> Fleet:
+    """The fleet declared by `text` (named `source` in issues; relative paths from `base_dir`)."""
+    report = _check_text(text, source=source, base_dir=base_dir)
+    if report.fleet is None:
+        raise FleetError(report.errors)
+    return report.fleet
+
+
+def check_fleet(path: Path) -> FleetReport:
+    """Errors and warnings of the fleet file at `path`; FleetFileError if it cannot be read."""
+    source = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        message = f"cannot read the fleet file: {reason}"
+        raise FleetFileError((FleetIssue(source, None, "", message),)) from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        issue = FleetIssue(source, line, "", "the file is not UTF-8 text")
+        return FleetReport(None, (issue,))
+    return _check_text(text, source=source, base_dir=Path(os.path.abspath(path)).parent)
+
+
+def fleet_digest(fleet: Fleet) -> str:
+    """Hex sha256 of the fleet's canonical JSON: equal declarations, equal digests."""
+    canonical = json.dumps(
+        fleet.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def display_url(url: str) -> str:
+    """The repository URL without userinfo, fit for a table or a log line."""
+    if "://" in url:
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return url.rpartition("@")[2] if "@" in url else url
+        return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    if _SCP_LIKE.fullmatch(url):
+        return url.partition("@")[2] if "@" in url.partition(":")[0] else url
+    return url
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as fleet.yaml writes them: 90 -> '1m30s', 3600 -> '1h'."""
+    rest = round(seconds)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "")
+    return text + (f"{secs}s" if secs or not text else "")
+
+
+# --- the schema ------------------------------------------------------------------------------
+
+_TOP_KEYS = ("repositories", "clusters", "applications")
+_REPOSITORY_KEYS = ("name", "url", "ref", "interval", "credentials")
+_CREDENTIAL_KEYS = ("username_env", "password_env", "ssh_key_file")
+_CLUSTER_KEYS = ("name", "kubeconfig", "context", "labels")
+_APPLICATION_KEYS: tuple[str, ...] = ("name", "repository", "path", "namespace", "renderer")
+_APPLICATION_KEYS += ("helm", "targets", "sync")
+_HELM_KEYS = ("release", "values", "valuesFiles")
+_TARGET_KEYS = ("clusters", "selector")
+_SELECTOR_KEYS = ("matchLabels", "matchExpressions")
+_EXPRESSION_KEYS = ("key", "operator", "values")
+_SYNC_FLAGS = {
+    "automated": "automated",
+    "prune": "prune",
+    "selfHeal": "self_heal",
+    "forceConflicts": "force_conflicts",
+    "allowEmpty": "allow_empty",
+    "pruneOnRemoval": "prune_on_removal",
+}
+_SYNC_KEYS = (*_SYNC_FLAGS, "driftInterval")
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_TOKEN_PREFIXES = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat", "xox", "AKIA")
+_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_DURATION_FORMAT = "write seconds (90) or hours, minutes, seconds (30s, 5m, 1h30m)"
+_FULL_SHA = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
+_SHORT_SHA = re.compile(r"(?=.*[0-9])(?=.*[a-fA-F])[0-9a-fA-F]{7,39}")
+_BAD_REF = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|^[/.]|/\.|[/.]$|\.lock$|^@$")
+_SCP_LIKE = re.compile(r"(?:[^@/:\s]+@)?[A-Za-z0-9._-]+:(?!//)\S+")
+_PASSWORD_IN_USERINFO = re.compile(r"[^/@\s]*:[^/@\s]*@")
+_URL_SCHEMES = ("https", "http", "ssh", "git", "file")
+_NULL_TAG = "tag:yaml.org,2002:null"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_INT_TAG = "tag:yaml.org,2002:int"
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+
+
+class _FleetLoader(yaml.SafeLoader):
+    """SafeLoader used to compose the node tree (nodes keep line marks) and build scalar values.
+
+    Timestamps stay strings: the declaration travels as JSON, and Helm reads them as strings too.
+    """
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP_TAG]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class _At:
+    """A node of the YAML tree with the key path and line that an issue about it names."""
+
+    node: yaml.Node
+    path: str
+    line: int
+
+
+def _line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+def _child(path: str, key: str) -> str:
+    step = f".{key}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", key) else f"[{json.dumps(key)}]"
+    return step.lstrip(".") if not path else path + step
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    names = {_NULL_TAG: "empty", _BOOL_TAG: "a boolean", _STR_TAG: "a string"}
+    return names.get(node.tag, "a number" if node.tag.endswith(("int", "float")) else "a scalar")
+
+
+def _unknown_key(key: str, allowed: Sequence[str]) -> str:
+    hint = _suggest(key, allowed) or f"; allowed keys: {', '.join(allowed)}"
+    return f"unknown key '{key}'{hint}"
+
+
+def _looks_like_secret(text: str) -> bool:
+    if text.startswith(_TOKEN_PREFIXES):
+        return True
+    classes = (r"[a-z]", r"[A-Z]", r"[0-9]")
+    return len(text) >= 24 and all(re.search(c, text) for c in classes)
+
+
+def _absolute(text: str, base_dir: Path) -> str:
+    return os.path.normpath(os.path.join(base_dir, os.path.expanduser(text)))
+
+
+def _suggest(text: str, allowed: Sequence[str]) -> str:
+    """'; did you mean ...?' when one allowed word is close to `text`, else ''."""
+
+    def squash(word: str) -> str:
+        return word.replace("_", "").replace("-", "").lower()
+
+    same = {squash(word): word for word in allowed}.get(squash(text))
+    close = same or next(iter(difflib.get_close_matches(text, allowed, n=1, cutoff=0.8)), None)
+    return f"; did you mean '{close}'?" if close else ""
+
+
+def _undeclared(kind: str, kinds: str, name: str, declared: Sequence[str]) -> str:
+    listed = f"declared {kinds}: {', '.join(declared)}" if declared else f"no {kinds} are declared"
+    return f"{kind} '{name}' is not declared; {listed}{_suggest(name, declared)}"
+
+
+# --- the walk --------------------------------------------------------------------------------
+
+
+class _Reader:
+    """Walks the composed tree, building model values and recording every issue it meets."""
+
+    def __init__(self, source: str, base_dir: Path, loader: _FleetLoader) -> None:
+        self.source = source
+        self.base_dir = base_dir
+        self.loader = loader
+        self.errors: list[FleetIssue] = []
+        self.warnings: list[FleetIssue] = []
+        self.flattened: set[int] = set()
+        """Mappings whose merge keys (<<) are already resolved in place: aliases revisit them."""
+        self.seen: dict[tuple[str, str], _At] = {}
+        """Where each declared name (and some of its fields) sits, for later warnings."""
+
+    def error(self, at: _At, message: str) -> None:
+        self.errors.append(FleetIssue(self.source, at.line, at.path, message))
+
+    def warn(self, at: _At, message: str) -> None:
+        self.warnings.append(FleetIssue(self.source, at.line, at.path, message))
+
+    # generic shapes
+
+    def mapping(
+        self, at: _At, allowed: Sequence[str] | None, required: Sequence[str] = ()
+    ) -> dict[str, _At] | None:
+        """The mapping's entries by key. With a schema (`allowed`), empty values count as absent."""
+        node = at.node
+        if not isinstance(node, yaml.MappingNode):
+            self.error(at, f"must be a mapping, not {_kind(node)}")
+            return None
+        first: dict[str, int] = {}
+        for key_node, _ in node.value if id(node) not in self.flattened else ():
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != _MERGE_TAG:
+                key, line = key_node.value, _line(key_node)
+                if key in first:
+                    dup = _At(key_node, _child(at.path, key), line)
+                    self.error(dup, f"duplicate key (first at line {first[key]})")
+                first.setdefault(key, line)
+        try:
+            self.loader.flatten_mapping(node)
+        except yaml.MarkedYAMLError as exc:
+            self.error(at, f"cannot merge: {exc.problem}")
+            return None
+        self.flattened.add(id(node))
+        entries: dict[str, _At] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                where = _At(key_node, at.path, _line(key_node))
+                self.error(where, f"keys must be strings, not {_kind(key_node)}")
+                continue
+            entry = _At(value_node, _child(at.path, key_node.value), _line(key_node))
+            if allowed is not None and key_node.value not in allowed:
+                self.error(entry, _unknown_key(key_node.value, allowed))
+                continue
+            entries[key_node.value] = entry
+        for key in required:
+            if key not in entries:
+                self.error(at, f"missing required key '{key}'")
+            elif _is_null(entries[key].node):
+                self.error(entries[key], "needs a value")
+        if allowed is None:
+            return entries
+        return {key: entry for key, entry in entries.items() if not _is_null(entry.node)}
+
+    def sequence(self, at: _At) -> list[_At]:
+        if not isinstance(at.node, yaml.SequenceNode):
+            self.error(at, f"must be a list, not {_kind(at.node)}")
+            return []
+        return [_At(n, f"{at.path}[{i}]", _line(n)) for i, n in enumerate(at.node.value)]
+
+    def string(self, at: _At, *, required: bool = True) -> str | None:
+        """A scalar's text as written (so `ref: 1.10` stays '1.10'); never echoed on error."""
+        node = at.node
+        if not isinstance(node, yaml.ScalarNode) or _is_null(node):
+            self.error(at, f"must be a string, not {_kind(node)}")
+            return None
+        text = str(node.value)
+        if required and not text.strip():
+            self.error(at, "must not be empty")
+            return None
+        return text
+
+    def boolean(self, at: _At) -> bool | None:
+        if isinstance(at.node, yaml.ScalarNode) and at.node.tag == _BOOL_TAG:
+            return bool(self.loader.construct_object(at.node))
+        self.error(at, f"must be true or false, not {_kind(at.node)}")
+        return None
+
+    def duration(self, at: _At) -> float | None:
+        """A duration of at least one second."""
+        node = at.node
+        text = str(node.value).strip() if isinstance(node, yaml.ScalarNode) else ""
+        match = _DURATION.fullmatch(text)
+        if isinstance(node, yaml.ScalarNode) and node.tag == _INT_TAG:
+            seconds = float(self.loader.construct_object(node))
+        elif text.isdigit():
+            seconds = float(text)
+        elif text and match:
+            h, m, s = (int(part or 0) for part in match.groups())
+            seconds = float(h * 3600 + m * 60 + s)
+        else:
+            shown = f"'{text}'" if text else _kind(node)
+            self.error(at, f"{shown} is not a duration; {_DURATION_FORMAT}")
+            return None
+        if seconds < 1:
+            self.error(at, "must be at least 1s")
+            return None
+        return seconds
+
+    def choice(self, at: _At, allowed: Sequence[str]) -> str | None:
+        text = self.string(at)
+        if text is None:
+            return None
+        if text not in allowed:
+            self.error(at, f"'{text}' is not one of {', '.join(allowed)}{_suggest(text, allowed)}")
+            return None
+        return text
+
+    def labels(self, at: _At) -> dict[str, str]:
+        entries = self.mapping(at, None) or {}
+        labels: dict[str, str] = {}
+        for key, entry in entries.items():
+            if not self.label_key(entry, key):
+                continue
+            value = self.label_value(entry)
+            if value is not None:
+                labels[key] = value
+        return labels
+
+    def label_value(self, at: _At) -> str | None:
+        value = self.string(at, required=False)
+        if value is not None and not (
+            value == "" or (len(value) <= 63 and _LABEL_NAME.fullmatch(value))
+        ):
+            self.error(
+                at,
+                f"'{value}' is not a valid label value: at most 63 letters, digits, '-', '_' or "
+                "'.', starting and ending with a letter or digit",
+            )
+            return None
+        return value
+
+    def plain(self, at: _At, ancestors: frozenset[int] = frozenset()) -> Any:
+        """Free-form data (Helm values) as JSON-compatible values."""
+        node = at.node
+        if id(node) in ancestors:
+            self.error(at, "refers to itself (a recursive alias)")
+            return None
+        inside = ancestors | {id(node)}
+        if isinstance(node, yaml.MappingNode):
+            entries = self.mapping(at, None) or {}
+            return {key: self.plain(entry, inside) for key, entry in entries.items()}
+        if isinstance(node, yaml.SequenceNode):
+            return [self.plain(item, inside) for item in self.sequence(at)]
+        value = self.loader.construct_object(node)
+        if isinstance(value, float) and not math.isfinite(value):
+            self.error(at, "must be a finite number (values travel as JSON)")
+        elif not isinstance(value, str | int | float | bool | None):
+            self.error(at, f"must be a string, number, boolean or null, not {type(value).__name__}")
+        return value
+
+    def label_key(self, at: _At, key: str) -> bool:
+        prefix, _, name = key.rpartition("/")
+        valid_prefix = not prefix or (len(prefix) <= 253 and _DNS_SUBDOMAIN.fullmatch(prefix))
+        if valid_prefix and len(name) <= 63 and _LABEL_NAME.fullmatch(name):
+            return True
+        self.error(
+            at,
+            f"'{key}' is not a valid label key: an optional DNS subdomain and '/', then at most 63 "
+            "letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+        )
+        return False
+
+    # sections
+
+    def section(
+        self,
+        top: Mapping[str, _At],
+        key: str,
+        schema: tuple[Sequence[str], Sequence[str]],
+        read: Callable[[str | None, dict[str, _At]], T | None],
+    ) -> list[T]:
+        """The valid entries of a top-level list; names are DNS labels, unique in the section."""
+        values: list[T] = []
+        for item in self.sequence(top[key]) if key in top else []:
+            before = len(self.errors)
+            fields = self.mapping(item, *schema)
+            if fields is None:
+                continue
+            name = self.declare(key, item, fields["name"]) if "name" in fields else None
+            value = read(name, fields)
+            if value is not None and len(self.errors) == before:
+                values.append(value)
+        return values
+
+    def declare(self, section: str, item: _At, at: _At) -> str | None:
+        """Record a declared name (even an invalid one, so references to it do not also fail)."""
+        name = self.string(at)
+        if name is None:
+            return None
+        if (section, name) in self.seen:
+            first = self.seen[(section, name)].line
+            self.error(at, f"'{name}' is already declared in {section} at line {first}")
+            return None
+        self.seen[(section, name)] = item
+        return self.dns_name(at, name, what="name")
+
+    def declared(self, section: str) -> list[str]:
+        return sorted(name for kind, name in self.seen if kind == section)
+
+    def dns_name(self, at: _At, text: str, *, what: str, limit: int = 63) -> str | None:
+        if len(text) <= limit and _DNS_LABEL.fullmatch(text):
+            return text
+        self.error(
+            at,
+            f"'{text}' is not a valid {what}: lowercase letters, digits and '-', starting and "
+            f"ending with a letter or digit, at most {limit} characters",
+        )
+        return None
+
+    def repository(self, name: str | None, f: dict[str, _At]) -> Repository | None:
+        url = self.url(f["url"]) if "url" in f else None
+        options: dict[str, Any] = {}
+        if "ref" in f:
+            options["ref"] = self.ref(f["ref"])
+        if "interval" in f:
+            options["interval"] = self.duration(f["interval"])
+        if "credentials" in f:
+            options["credentials"] = self.credentials(f["credentials"])
+        if name is None or url is None:
+            return None
+        return Repository(name=RepoName(name), url=url, **options)
+
+    def url(self, at: _At) -> str | None:
+        """A git URL; never echoed with its userinfo, and refused if it carries a password."""
+        text = self.string(at)
+        if text is None:
+            return None
+        text = text.strip()
+        password = "must not carry a password; name an environment variable in credentials"
+        if "://" in text:
+            try:
+                parts = urlsplit(text)
+                _ = parts.port
+            except ValueError:
+                self.error(at, "is not a valid URL")
+                return None
+            scheme = parts.scheme.lower()
+            if parts.password is not None:
+                self.error(at, password)
+            elif scheme not in _URL_SCHEMES:
+                self.error(
+                    at,
+                    f"scheme '{scheme}' is not supported; use https, http, ssh, git or file, "
+                    "an scp-like user@host:path, or a local path",
+                )
+            elif scheme != "file" and not parts.hostname:
+                self.error(at, f"'{display_url(text)}' names no host")
+            elif scheme == "file" and not parts.path:
+                self.error(at, f"'{text}' names no path")
+            else:
+                return text
+            return None
+        if _PASSWORD_IN_USERINFO.match(text):
+            self.error(at, password)
+            return None
+        if _SCP_LIKE.fullmatch(text):
+            return text
+        path = _absolute(text, self.base_dir)
+        if not os.path.isdir(path):
+            self.warn(at, f"local repository {path} does not exist")
+        return path
+
+    def ref(self, at: _At) -> str | None:
+        text = self.string(at)
+        if text is None:
+            return None
+        if _FULL_SHA.fullmatch(text):
+            return text.lower()
+        if _BAD_REF.search(text):
+            self.error(at, f"'{text}' is not a valid branch, tag or full commit sha")
+            return None
+        if _SHORT_SHA.fullmatch(text):
+            self.warn(
+                at,
+                f"'{text}' looks like an abbreviated commit sha, but only a full sha (40 hex "
+                "digits) is taken as a commit: this one is looked up as a branch or tag",
+            )
+        return text
+
+    def credentials(self, at: _At) -> Credentials | None:
+        f = self.mapping(at, _CREDENTIAL_KEYS)
+        if f is None:
+            return None
+        user, password, key = (name in f for name in _CREDENTIAL_KEYS)
+        if key and (user or password):
+            self.error(at, "use either username_env and password_env, or ssh_key_file, not both")
+        elif user != password:
+            missing = "password_env" if user else "username_env"
+            self.error(at, f"username_env and password_env go together; add '{missing}'")
+        elif not key and not user:
+            self.error(at, "name username_env and password_env, or ssh_key_file")
+        found = {name: self.env_name(f[name]) for name in _CREDENTIAL_KEYS[:2] if name in f}
+        if key:
+            text = self.string(f["ssh_key_file"])
+            found["ssh_key_file"] = _absolute(text, self.base_dir) if text else None
+            if text and not os.path.isfile(found["ssh_key_file"] or ""):
+                self.warn(f["ssh_key_file"], "the SSH key file does not exist")
+        return Credentials(**found)
+
+    def env_name(self, at: _At) -> str | None:
+        """The NAME of an environment variable; the text is never echoed (it may be a secret)."""
+        text = self.string(at)
+        if text is None:
+            return None
+        if not _ENV_NAME.fullmatch(text):
+            self.error(
+                at,
+                "must name an environment variable (letters, digits and '_', not starting with "
+                "a digit), not hold a value",
+            )
+            return None
+        if _looks_like_secret(text):
+            self.error(
+                at,
+                "must name an environment variable, and this looks like a secret value: put the "
+                "secret in an environment variable and write the variable's name here",
+            )
+            return None
+        return text
+
+    def cluster(self, name: str | None, f: dict[str, _At]) -> Cluster | None:
+        kubeconfig = self.string(f["kubeconfig"]) if "kubeconfig" in f else None
+        if kubeconfig is not None:
+            kubeconfig = _absolute(kubeconfig, self.base_dir)
+            if not os.path.isfile(kubeconfig):
+                self.warn(f["kubeconfig"], f"kubeconfig {kubeconfig} does not exist")
+        options: dict[str, Any] = {}
+        if "context" in f:
+            options["context"] = self.string(f["context"])
+        if "labels" in f:
+            options["labels"] = self.labels(f["labels"])
+        if name is None or kubeconfig is None:
+            return None
+        return Cluster(name=ClusterName(name), kubeconfig=kubeconfig, **options)
+
+    def application(self, name: str | None, f: dict[str, _At]) -> Application | None:
+        repository = self.string(f["repository"]) if "repository" in f else None
+        if repository is not None and ("repositories", repository) not in self.seen:
+            declared = self.declared("repositories")
+            self.error(
+                f["repository"], _undeclared("repository", "repositories", repository, declared)
+            )
+        path = self.app_path(f["path"]) if "path" in f else None
+        options: dict[str, Any] = {}
+        if "namespace" in f:
+            namespace = self.string(f["namespace"])
+            if namespace is not None:
+                options["namespace"] = self.dns_name(f["namespace"], namespace, what="namespace")
+        renderer: RendererKind | None = RendererKind.AUTO
+        if "renderer" in f:
+            choice = self.choice(f["renderer"], [kind.value for kind in RendererKind])
+            renderer = options["renderer"] = RendererKind(choice) if choice else None
+        if "helm" in f:
+            if renderer is not None and renderer not in (RendererKind.HELM, RendererKind.AUTO):
+                self.error(f["helm"], f"applies only to renderer helm or auto, not {renderer}")
+            options["helm"] = self.helm(f["helm"], path)
+        if "targets" in f:
+            options["targets"] = self.targets(f["targets"])
+            if name is not None:
+                self.seen[("applications.targets", name)] = f["targets"]
+        if "sync" in f:
+            options["sync"] = self.sync(f["sync"])
+        if name is None or repository is None or path is None:
+            return None
+        return Application(
+            name=AppName(name), repository=RepoName(repository), path=path, **options
+        )
+
+    def app_path(self, at: _At) -> str | None:
+        text = self.string(at)
+        if text is None:
+            return None
+        if text.startswith(("/", "\\")) or re.match(r"[A-Za-z]:[\\/]", text):
+            self.error(at, "must be relative to the repository root, not absolute")
+        elif ".." in re.split(r"[\\/]", text):
+            self.error(at, "must not contain '..': name a directory inside the repository")
+        elif posixpath.normpath(text) != text:
+            self.error(at, f"is not normalised; write '{posixpath.normpath(text)}'")
+        else:
+            return text
+        return None
+
+    def helm(self, at: _At, app_path: str | None) -> HelmOptions | None:
+        f = self.mapping(at, _HELM_KEYS)
+        if f is None:
+            return None
+        options: dict[str, Any] = {}
+        if "release" in f:
+            release = self.string(f["release"])
+            if release is not None:
+                what = "Helm release name"
+                options["release"] = self.dns_name(f["release"], release, what=what, limit=53)
+        if "values" in f:
+            if isinstance(f["values"].node, yaml.MappingNode):
+                options["values"] = self.plain(f["values"])
+            else:
+                self.error(f["values"], f"must be a mapping, not {_kind(f['values'].node)}")
+        if "valuesFiles" in f:
+            files = [self.values_file(item, app_path) for item in self.sequence(f["valuesFiles"])]
+            options["values_files"] = tuple(name for name in files if name is not None)
+        return HelmOptions(**options)
+
+    def values_file(self, at: _At, app_path: str | None) -> str | None:
+        """A values file, relative to the application path, that stays inside the repository."""
+        text = self.string(at)
+        if text is None:
+            return None
+        if text.startswith("/"):
+            self.error(at, "must be relative to the application path, not absolute")
+            return None
+        if app_path is not None:
+            inside = posixpath.normpath(posixpath.join(app_path, text))
+            if inside == ".." or inside.startswith("../"):
+                self.error(at, "leaves the repository: values files must be inside it")
+                return None
+        return text
+
+    def targets(self, at: _At) -> Targets | None:
+        f = self.mapping(at, _TARGET_KEYS)
+        if f is None:
+            return None
+        clusters: list[ClusterName] = []
+        for item in self.sequence(f["clusters"]) if "clusters" in f else []:
+            name = self.string(item)
+            if name is None:
+                continue
+            if ("clusters", name) not in self.seen:
+                declared = self.declared("clusters")
+                self.error(item, _undeclared("cluster", "clusters", name, declared))
+            elif name in clusters:
+                self.warn(item, f"cluster '{name}' is listed twice")
+            else:
+                clusters.append(ClusterName(name))
+        selector = self.selector(f["selector"]) if "selector" in f else None
+        return Targets(clusters=tuple(clusters), selector=selector)
+
+    def selector(self, at: _At) -> Selector | None:
+        f = self.mapping(at, _SELECTOR_KEYS)
+        if f is None:
+            return None
+        labels = self.labels(f["matchLabels"]) if "matchLabels" in f else {}
+        items = self.sequence(f["matchExpressions"]) if "matchExpressions" in f else []
+        requirements = [self.requirement(item) for item in items]
+        return Selector(
+            match_labels=labels, match_expressions=tuple(r for r in requirements if r is not None)
+        )
+
+    def requirement(self, at: _At) -> SelectorRequirement | None:
+        f = self.mapping(at, _EXPRESSION_KEYS, ("key", "operator"))
+        if f is None:
+            return None
+        key = self.string(f["key"]) if "key" in f else None
+        if key is not None and not self.label_key(f["key"], key):
+            key = None
+        operators = [operator.value for operator in SelectorOperator]
+        choice = self.choice(f["operator"], operators) if "operator" in f else None
+        items = self.sequence(f["values"]) if "values" in f else []
+        values = tuple(value for value in map(self.label_value, items) if value is not None)
+        if choice is None or key is None:
+            return None
+        operator = SelectorOperator(choice)
+        if operator in (SelectorOperator.IN, SelectorOperator.NOT_IN) and not items:
+            self.error(at, f"operator {operator} needs at least one value in 'values'")
+        elif operator not in (SelectorOperator.IN, SelectorOperator.NOT_IN) and items:
+            self.error(f["values"], f"operator {operator} takes no values")
+        return SelectorRequirement(key=key, operator=operator, values=values)
+
+    def sync(self, at: _At) -> SyncPolicy | None:
+        f = self.mapping(at, _SYNC_KEYS)
+        if f is None:
+            return None
+        options: dict[str, Any] = {
+            attribute: self.boolean(f[key]) for key, attribute in _SYNC_FLAGS.items() if key in f
+        }
+        if "driftInterval" in f:
+            options["drift_interval"] = self.duration(f["driftInterval"])
+        if any(value is None for value in options.values()):
+            return None
+        return SyncPolicy(**options)
+
+    # the whole file
+
+    def fleet(self, root: yaml.Node) -> Fleet | None:
+        if not isinstance(root, yaml.MappingNode):
+            message = "must be a mapping of repositories, clusters and applications"
+            self.error(_At(root, "", _line(root)), f"the top level {message}, not {_kind(root)}")
+            return None
+        top = self.mapping(_At(root, "", _line(root)), _TOP_KEYS) or {}
+        repository_keys = (_REPOSITORY_KEYS, ("name", "url"))
+        repositories = self.section(top, "repositories", repository_keys, self.repository)
+        cluster_keys = (_CLUSTER_KEYS, ("name", "kubeconfig"))
+        clusters = self.section(top, "clusters", cluster_keys, self.cluster)
+        application_keys = (_APPLICATION_KEYS, ("name", "repository", "path"))
+        applications = self.section(top, "applications", application_keys, self.application)
+        if self.errors:
+            return None
+        fleet = Fleet(
+            repositories={r.name: r for r in repositories},
+            clusters={c.name: c for c in clusters},
+            applications={a.name: a for a in applications},
+        )
+        self.warn_unused(fleet)
+        return fleet
+
+    def warn_unused(self, fleet: Fleet) -> None:
+        """Warnings that need the whole, valid fleet: targets and uses that resolve to nothing."""
+        targeted: set[str] = set()
+        for app_name, app in fleet.applications.items():
+            chosen = fleet.targets_of(app_name)
+            targeted.update(chosen)
+            at = self.seen.get(("applications.targets", app_name))
+            at = at or self.seen[("applications", app_name)]
+            if chosen:
+                continue
+            if app.targets.selector is None and not app.targets.clusters:
+                self.warn(at, f"application '{app_name}' has no targets: it is applied nowhere")
+            else:
+                message = "targets no cluster: its selector matches none of the declared clusters"
+                self.warn(at, f"application '{app_name}' {message}")
+        for cluster_name in fleet.clusters:
+            if cluster_name not in targeted:
+                at = self.seen[("clusters", cluster_name)]
+                self.warn(at, f"no application targets cluster '{cluster_name}'")
+        for repo_name in fleet.repositories:
+            if not fleet.applications_of(repo_name):
+                at = self.seen[("repositories", repo_name)]
+                self.warn(at, f"no application uses repository '{repo_name}'")
+
+
+def _check_text(text: str, *, source: str, base_dir: Path) -> FleetReport:
+    loader = _FleetLoader(text)
+    try:
+        try:
+            root = loader.get_single_node()
+        except yaml.YAMLError as exc:
+            return FleetReport(None, (_syntax_issue(source, text, exc),))
+        if root is None:
+            message = "the file is empty; declare repositories, clusters and applications"
+            return FleetReport(None, (FleetIssue(source, None, "", message),))
+        reader = _Reader(source, base_dir, loader)
+        fleet = reader.fleet(root)
+        return FleetReport(fleet, _in_line_order(reader.errors), _in_line_order(reader.warnings))
+    finally:
+        loader.dispose()
+
+
+def _in_line_order(issues: list[FleetIssue]) -> tuple[FleetIssue, ...]:
+    return tuple(sorted(issues, key=lambda issue: issue.line or 0))
+
+
+def _syntax_issue(source: str, text: str, exc: yaml.YAMLError) -> FleetIssue:
+    """A YAML error by line and column; the offending line is not quoted (it may hold a secret)."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        context = f" ({exc.context})" if exc.context else ""
+        message = f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {exc.problem}"
+        return FleetIssue(source, mark.line + 1, "", message + context)
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text[: exc.position].count("\n") + 1
+        return FleetIssue(source, line, "", "invalid YAML: a control character is not allowed")
+    return FleetIssue(source, None, "", f"invalid YAML: {exc}")

@@ -1,0 +1,411 @@
+"""The connection to one cluster: the only place the kubernetes client is driven.
+
+`connect` turns a declared `Cluster` (kubeconfig file + context) into a `ClusterClient`: an
+`ApiClient` with a timeout on every request, and a `DynamicClient` whose discovery cache is a file
+of its own under `<cache_dir>/<cluster>/`, so clusters never read each other's API lists. Clients
+are kept in a small thread-safe LRU keyed by (cluster, kubeconfig, context, kubeconfig mtime): an
+apply worker's threads share one client per cluster, and an edited kubeconfig gets a new one.
+
+`ClusterClient` speaks in values: it resolves an apiVersion + kind to an `ApiResource` through
+discovery, and gets, server-side applies and deletes objects given as mappings, returning mappings.
+Failures leave it as fleetsync's two error roots, never as a kubernetes exception:
+
+- the cluster cannot be reached, times out, answers 5xx or 429: `TransientError` (Retry-After as
+  the delay);
+- 401/403, a missing or invalid kubeconfig, a TLS failure: `PermanentError` naming the cluster
+  (and the file), never a token; a 403 is its subclass `Forbidden`, so that a caller can fall
+  back to narrower requests (a LIST in every namespace refused, LISTs in one namespace allowed);
+- any other refusal of one request (422 invalid, 409 conflict, 404 namespace not found...):
+  `RequestRejected`, a `PermanentError` carrying the server's code, reason and message, which the
+  apply and prune verbs report on the object concerned.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import urllib3
+from kubernetes import client as kube_client
+from kubernetes import config as kube_config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import ResourceNotFoundError, ResourceNotUniqueError
+
+from fleetsync.shared.errors import PermanentError, TransientError
+from fleetsync.shared.model.declaration import Cluster
+from fleetsync.shared.model.ids import ClusterName
+
+log = logging.getLogger(__name__)
+
+Manifest = Mapping[str, Any]
+
+FIELD_MANAGER = "fleetsync"
+APPLY_PATCH = "application/apply-patch+yaml"
+CLIENT_CACHE_SIZE = 64
+
+
+class UnknownKindError(PermanentError):
+    """The cluster does not serve an apiVersion + kind."""
+
+    def __init__(self, *, cluster: str, api_version: str, kind: str) -> None:
+        super().__init__(
+            f"kind {kind} ({api_version}) is not served by cluster {cluster}; "
+            "install its CRD or add it to the bundle"
+        )
+        self.api_version = api_version
+        self.kind = kind
+
+
+class RequestRejected(PermanentError):
+    """The API server refused one request about one object; `message` is the server's reason."""
+
+    def __init__(self, *, code: int, reason: str, message: str) -> None:
+        super().__init__(f"{code} {reason}: {message}" if reason else f"{code}: {message}")
+        self.code = code
+        self.reason = reason
+        self.message = message
+
+
+class Forbidden(PermanentError):
+    """The cluster's credentials may not make this request (403)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiResource:
+    """Where objects of one kind live in the API (what discovery says about an apiVersion+kind)."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def path(self, *, namespace: str = "", name: str = "") -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if self.namespaced and namespace:
+            base += f"/namespaces/{namespace}"
+        base += f"/{self.plural}"
+        return f"{base}/{name}" if name else base
+
+
+def _raw(_client: Any, data: Any) -> Any:
+    """A DynamicClient serializer that keeps the decoded JSON as it is."""
+    return data
+
+
+class ClusterClient:
+    """One cluster's API, shared by threads. Built by `connect`; see the module docstring."""
+
+    def __init__(
+        self, *, name: ClusterName, kubeconfig: str, api_client: Any, cache_file: Path
+    ) -> None:
+        self.name = name
+        self.kubeconfig = kubeconfig
+        self._api_client = api_client
+        self._cache_file = cache_file
+        self._lock = threading.RLock()
+        self._dynamic_client: Any = None
+
+    def __repr__(self) -> str:
+        return f"ClusterClient({self.name!r})"
+
+    # -- discovery -------------------------------------------------------------------------
+
+    def resolve(self, api_version: str, kind: str, *, any_version: bool = False) -> ApiResource:
+        """The API resource serving `kind` at `api_version`; UnknownKindError if none.
+
+        With `any_version`, a kind whose recorded version is no longer served resolves to the
+        version the cluster serves for the same group (prune of objects applied long ago).
+        """
+        with self._lock, self._translated():
+            resources = self._dynamic().resources
+            try:
+                found = resources.get(api_version=api_version, kind=kind)
+            except (ResourceNotFoundError, ResourceNotUniqueError):
+                found = None
+                group = api_version.rpartition("/")[0]
+                if any_version:
+                    matches = [
+                        r
+                        for r in resources.search(group=group or None, kind=kind)
+                        if r.kind == kind and r.group == group and "/" not in r.name
+                    ]
+                    preferred = [r for r in matches if r.preferred] or matches
+                    found = preferred[0] if preferred else None
+            if found is None:
+                raise UnknownKindError(cluster=self.name, api_version=api_version, kind=kind)
+            return ApiResource(
+                group=str(found.group or ""),
+                version=str(found.api_version),
+                kind=str(found.kind),
+                plural=str(found.name),
+                namespaced=bool(found.namespaced),
+            )
+
+    def invalidate_discovery(self) -> None:
+        """Forget the cached API list (after CRDs changed); the next resolve discovers again."""
+        with self._lock, self._translated():
+            if self._dynamic_client is not None:
+                self._dynamic_client.resources.invalidate_cache()
+
+    # -- verbs -----------------------------------------------------------------------------
+
+    def get(self, resource: ApiResource, *, name: str, namespace: str = "") -> Manifest | None:
+        """The live object, or None when it does not exist."""
+        try:
+            result: Manifest = self._request("get", resource.path(namespace=namespace, name=name))
+        except RequestRejected as e:
+            if e.code == 404:
+                return None
+            raise
+        return result
+
+    def list(
+        self, resource: ApiResource, *, namespace: str = "", label_selector: str = ""
+    ) -> list[Manifest]:
+        """Objects of one kind, in `namespace` (every namespace when empty), each with its
+        apiVersion and kind filled in (list items come without them). Raises `Forbidden` when
+        the credentials may not list there."""
+        params = {"label_selector": label_selector} if label_selector else {}
+        result = self._request("get", resource.path(namespace=namespace), **params)
+        return [
+            {**item, "apiVersion": resource.api_version, "kind": resource.kind}
+            for item in (result.get("items") or [])
+        ]
+
+    def apply(
+        self, resource: ApiResource, obj: Manifest, *, force: bool, dry_run: bool = False
+    ) -> Manifest:
+        """Server-side apply `obj` as fleetsync's field manager; the object as the server has it."""
+        metadata = obj.get("metadata") or {}
+        params: dict[str, Any] = {
+            "content_type": APPLY_PATCH,
+            "field_manager": FIELD_MANAGER,
+            "force_conflicts": force,
+        }
+        if dry_run:
+            params["dry_run"] = "All"
+        path = resource.path(namespace=str(metadata.get("namespace") or ""), name=metadata["name"])
+        result: Manifest = self._request("patch", path, body=dict(obj), **params)
+        return result
+
+    def delete(self, resource: ApiResource, *, name: str, namespace: str = "") -> bool:
+        """Delete in the background (dependents follow); False when it was already gone."""
+        try:
+            self._request(
+                "delete",
+                resource.path(namespace=namespace, name=name),
+                propagation_policy="Background",
+            )
+        except RequestRejected as e:
+            if e.code == 404:
+                return False
+            raise
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            self._api_client.close()
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _dynamic(self) -> Any:
+        """The DynamicClient, built on first use (its construction already talks to the cluster)."""
+        with self._lock:
+            if self._dynamic_client is None:
+                self._cache_file.parent.mkdir(parents=True, exist_ok=True)
+                self._dynamic_client = DynamicClient(  # type: ignore[no-untyped-call]
+                    self._api_client, cache_file=str(self._cache_file)
+                )
+            return self._dynamic_client
+
+    def _request(self, method: str, path: str, **params: Any) -> Any:
+        with self._translated():
+            return self._dynamic().request(method, path, serializer=_raw, **params)
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except ApiException as e:
+            raise self._api_error(e) from None
+        except urllib3.exceptions.HTTPError as e:
+            raise self._transport_error(e) from None
+        except (OSError, ValueError) as e:
+            # DynamicClient reports a plain-http answer on an https host as ValueError.
+            raise TransientError(f"cluster {self.name}: unreachable: {e}") from None
+
+    def _api_error(self, e: ApiException) -> Exception:
+        code = int(e.status or 0)
+        reason, message = _status_of(e)
+        if code == 0:
+            if "SSL" in str(e.reason or ""):
+                return PermanentError(
+                    f"cluster {self.name}: TLS handshake failed; check the certificate "
+                    f"authority in kubeconfig {self.kubeconfig}"
+                )
+            return TransientError(f"cluster {self.name}: unreachable: {e.reason}")
+        if code in (401, 403):
+            return (Forbidden if code == 403 else PermanentError)(
+                f"cluster {self.name}: credentials refused ({code} {reason or 'Unauthorized'}"
+                f"{': ' + message if message and code == 403 else ''}); "
+                f"check the user of kubeconfig {self.kubeconfig}"
+            )
+        if code == 429 or code >= 500:
+            return TransientError(
+                f"cluster {self.name}: {code} {reason}: {message}".rstrip(": "),
+                delay=_retry_after(e),
+            )
+        return RequestRejected(code=code, reason=reason, message=message)
+
+    def _transport_error(self, e: urllib3.exceptions.HTTPError) -> Exception:
+        cause = e.reason if isinstance(e, urllib3.exceptions.MaxRetryError) else e
+        if isinstance(cause, urllib3.exceptions.SSLError):
+            return PermanentError(
+                f"cluster {self.name}: TLS handshake failed; check the certificate authority "
+                f"in kubeconfig {self.kubeconfig}"
+            )
+        host = self._api_client.configuration.host
+        if isinstance(cause, urllib3.exceptions.TimeoutError):
+            return TransientError(f"cluster {self.name}: timed out talking to {host}")
+        return TransientError(f"cluster {self.name}: unreachable at {host}: {_short(cause)}")
+
+
+def _short(e: BaseException | None) -> str:
+    text = str(e) if e is not None else "connection failed"
+    return text.rpartition(": ")[2] or text
+
+
+def _status_of(e: ApiException) -> tuple[str, str]:
+    """(reason, message) from the Status body, falling back to the HTTP reason phrase."""
+    try:
+        body = json.loads(e.body) if e.body else {}
+    except (TypeError, ValueError):
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    reason = str(body.get("reason") or e.reason or "")
+    message = str(body.get("message") or "")
+    return reason, message
+
+
+def _retry_after(e: ApiException) -> float | None:
+    headers = e.headers or {}
+    value = headers.get("Retry-After") if hasattr(headers, "get") else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+# -- connect -------------------------------------------------------------------------------
+
+_ClientKey = tuple[str, str, str, int, str, float]
+_clients: collections.OrderedDict[_ClientKey, ClusterClient] = collections.OrderedDict()
+_clients_lock = threading.Lock()
+
+
+def connect(cluster: Cluster, *, cache_dir: Path, timeout: float) -> ClusterClient:
+    """The client for a cluster, shared while its kubeconfig file is unchanged.
+
+    Raises PermanentError naming the file when the kubeconfig is missing or invalid. Does not
+    talk to the cluster: an unreachable cluster shows on the first request (TransientError).
+    """
+    path = Path(cluster.kubeconfig)
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError as e:
+        raise PermanentError(
+            f"cluster {cluster.name}: kubeconfig {path}: {e.strerror or 'cannot be read'}"
+        ) from None
+    key: _ClientKey = (
+        cluster.name,
+        str(path),
+        cluster.context or "",
+        mtime,
+        str(cache_dir),
+        timeout,
+    )
+    with _clients_lock:
+        found = _clients.get(key)
+        if found is not None:
+            _clients.move_to_end(key)
+            return found
+    client = _build(cluster, path=path, cache_dir=cache_dir, timeout=timeout)
+    with _clients_lock:
+        client = _clients.setdefault(key, client)
+        _clients.move_to_end(key)
+        while len(_clients) > CLIENT_CACHE_SIZE:
+            _clients.popitem(last=False)
+    return client
+
+
+def forget_clients() -> None:
+    """Drop every cached client (tests, or a process that reloads its fleet)."""
+    with _clients_lock:
+        _clients.clear()
+
+
+def _build(cluster: Cluster, *, path: Path, cache_dir: Path, timeout: float) -> ClusterClient:
+    configuration = type.__call__(kube_client.Configuration)
+    # Retry a refused connection once; Celery owns every other retry, with backoff and jitter
+    # (a 429/503 comes back at once, its Retry-After becoming the TransientError's delay).
+    configuration.retries = urllib3.Retry(
+        total=1,
+        connect=1,
+        read=False,
+        status=False,
+        redirect=False,
+        other=False,
+        respect_retry_after_header=False,
+    )
+    try:
+        api_client = kube_config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=str(path),
+            context=cluster.context,
+            persist_config=False,
+            client_configuration=configuration,
+        )
+    except (ConfigException, OSError, ValueError, TypeError, KeyError) as e:
+        raise PermanentError(
+            f"cluster {cluster.name}: kubeconfig {path} is invalid: {_config_problem(e)}"
+        ) from None
+    _default_timeout(api_client.rest_client, timeout)
+    return ClusterClient(
+        name=cluster.name,
+        kubeconfig=str(path),
+        api_client=api_client,
+        cache_file=cache_dir / _safe_dir(cluster.name) / "discovery.json",
+    )
+
+
+def _config_problem(e: Exception) -> str:
+    text = str(e).strip() or type(e).__name__
+    return text.splitlines()[0][:200]
+
+
+def _safe_dir(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "_"
+
+
+def _default_timeout(rest_client: Any, timeout: float) -> None:
+    """Give every request of this client a timeout, discovery's included (which sets none)."""
+    request: Callable[..., Any] = rest_client.request
+
+    def with_timeout(*args: Any, _request_timeout: Any = None, **kwargs: Any) -> Any:
+        return request(*args, _request_timeout=_request_timeout or timeout, **kwargs)
+
+    rest_client.request = with_timeout

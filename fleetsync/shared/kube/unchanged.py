@@ -1,0 +1,190 @@
+"""Deciding locally, without asking the server, that applying an object would change nothing.
+
+A steady-state reconcile should cost one LIST per kind and no write of any kind, not a GET and a
+server dry-run per object. Server-side applying `desired` as fleetsync leaves the live object as
+it is when fleetsync's Apply entry in `metadata.managedFields` (manager `fleetsync`, operation
+Apply, no subresource, recorded at the manifest's apiVersion) owns exactly what the manifest
+declares, and every declared value is live. `unchanged` walks the manifest, that entry's FieldsV1
+set and the live object together:
+
+- a field the manifest declares that fleetsync does not own (never applied, or another manager
+  took it) means a change: the apply would take it back;
+- a field fleetsync owns that the manifest no longer declares means a change: the apply removes
+  it (a dropped key, a dropped list item);
+- where fleetsync owns a map or list as a whole (an atomic list, an empty map), the live value
+  must equal the declared one whole: another manager's extra item would be removed;
+- items of a keyed list (`k:{...}`) or a set (`v:...`) are matched by the keys the FieldsV1 set
+  names, each declared item to exactly one live item, in the declared order;
+- values compare strictly (1 is not "1", 0.5 is not "500m", a null is never certain).
+
+It also requires `diff.diff_object` to find no drift, the projection the drift view shows.
+Whatever this cannot decide with certainty counts as "maybe changed" and goes to the server's
+dry-run: a false "changed" costs one request, which then finds the object unchanged and writes
+nothing; a false "unchanged" would be a missed change, so every doubt falls on the safe side.
+
+Pure: mappings in, booleans out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fleetsync.shared.kube.diff import diff_object
+
+Manifest = Mapping[str, Any]
+
+FIELD_MANAGER = "fleetsync"
+KEY_DEFAULTS: Mapping[str, Any] = {"protocol": "TCP"}
+"""Merge-key fields the API server defaults when a manifest leaves them out (ports' protocol):
+a FieldsV1 key names the defaulted value, the manifest item does not."""
+
+_IDENTITY = ("apiVersion", "kind")
+_METADATA_IDENTITY = ("name", "namespace")
+"""What identifies an object: the server never records it in a managedFields entry."""
+
+
+def applied_entry(live: Manifest) -> Mapping[str, Any] | None:
+    """fleetsync's Apply entry in the live object's managedFields, or None."""
+    for entry in (live.get("metadata") or {}).get("managedFields") or ():
+        if (
+            isinstance(entry, Mapping)
+            and entry.get("manager") == FIELD_MANAGER
+            and entry.get("operation") == "Apply"
+            and not entry.get("subresource")
+        ):
+            return entry
+    return None
+
+
+def applied_fields(live: Manifest) -> Mapping[str, Any] | None:
+    """The FieldsV1 set fleetsync's last server-side apply left it owning, or None."""
+    entry = applied_entry(live)
+    fields = entry.get("fieldsV1") if entry is not None else None
+    return fields if isinstance(fields, Mapping) else None
+
+
+def unchanged(desired: Manifest, live: Manifest | None) -> bool:
+    """Whether server-side applying `desired` (as fleetsync) certainly leaves `live` as it is."""
+    if live is None:
+        return False
+    entry = applied_entry(live)
+    fields = applied_fields(live)
+    if entry is None or fields is None or entry.get("apiVersion") != desired.get("apiVersion"):
+        return False
+    if not _same_identity(desired, live):
+        return False
+    return _same(applied_content(desired, fields), fields, live) and (
+        diff_object(desired, live) is None
+    )
+
+
+def applied_content(desired: Manifest, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of `desired` a managedFields entry can own: without its identity, without a
+    `metadata.creationTimestamp: null` and an empty `status` that generated manifests carry and
+    the server ignores (unless fleetsync owns a status: a kind without a status subresource)."""
+    content = {k: v for k, v in desired.items() if k not in _IDENTITY}
+    metadata = content.get("metadata")
+    if isinstance(metadata, Mapping):
+        trimmed = {k: v for k, v in metadata.items() if k not in _METADATA_IDENTITY}
+        if trimmed.get("creationTimestamp", "") is None:
+            trimmed.pop("creationTimestamp")
+        content["metadata"] = trimmed
+        if not trimmed:
+            content.pop("metadata")
+    if content.get("status") == {} and "f:status" not in fields:
+        content.pop("status")
+    return content
+
+
+def _same_identity(desired: Manifest, live: Manifest) -> bool:
+    if any(not _equal(desired.get(k), live.get(k)) for k in _IDENTITY):
+        return False
+    wanted, seen = desired.get("metadata"), live.get("metadata")
+    if not isinstance(wanted, Mapping) or not isinstance(seen, Mapping):
+        return False
+    return all((wanted.get(k) or "") == (seen.get(k) or "") for k in _METADATA_IDENTITY)
+
+
+def _members(owned: Any) -> dict[str, Any] | None:
+    """The FieldsV1 node's members ("." left out), or None when it is not a FieldsV1 node."""
+    if not isinstance(owned, Mapping):
+        return None
+    return {k: v for k, v in owned.items() if k != "."}
+
+
+def _same(declared: Any, owned: Any, live: Any) -> bool:
+    """Whether `declared` is exactly what the FieldsV1 node `owned` covers, and is `live`."""
+    members = _members(owned)
+    if members is None or declared is None:
+        return False
+    if not members:
+        return _equal(declared, live)
+    if isinstance(declared, Mapping):
+        if not isinstance(live, Mapping) or set(members) != {f"f:{k}" for k in declared}:
+            return False
+        return all(k in live and _same(v, members[f"f:{k}"], live[k]) for k, v in declared.items())
+    if isinstance(declared, list):
+        return isinstance(live, list) and _same_items(declared, members, live)
+    return False
+
+
+def _same_items(declared: Sequence[Any], members: Mapping[str, Any], live: Sequence[Any]) -> bool:
+    """A keyed list or a set: every declared item owned by one member, found once live, in the
+    declared order; every member declared."""
+    used: set[str] = set()
+    positions: list[int] = []
+    for item in declared:
+        element = _owning_element(item, members)
+        if element is None or element in used:
+            return False
+        used.add(element)
+        where = [i for i, seen in enumerate(live) if _is_item(seen, element)]
+        if len(where) != 1:
+            return False
+        if isinstance(item, Mapping) and not _same(item, members[element], live[where[0]]):
+            return False
+        positions.append(where[0])
+    return used == set(members) and positions == sorted(positions)
+
+
+def _owning_element(item: Any, members: Mapping[str, Any]) -> str | None:
+    """The one FieldsV1 element (`k:{...}` or `v:...`) naming `item`, or None."""
+    found = [element for element in members if _is_item(item, element)]
+    return found[0] if len(found) == 1 else None
+
+
+def _is_item(item: Any, element: str) -> bool:
+    """Whether a list item is the one a `k:` or `v:` element names (other forms: never)."""
+    kind, _, raw = element.partition(":")
+    if kind not in ("k", "v"):
+        return False
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return False
+    if kind == "v":
+        return not isinstance(item, Mapping | list) and item is not None and _equal(item, value)
+    if not isinstance(value, Mapping) or not value or not isinstance(item, Mapping):
+        return False
+    return all(_equal(item.get(k, KEY_DEFAULTS.get(k)), v) for k, v in value.items())
+
+
+def _equal(a: Any, b: Any) -> bool:
+    """Equality that never guesses: same types (1 is not "1" nor 1.0, True is not 1)."""
+    if isinstance(a, Mapping) or isinstance(b, Mapping):
+        return (
+            isinstance(a, Mapping)
+            and isinstance(b, Mapping)
+            and a.keys() == b.keys()
+            and all(_equal(a[k], b[k]) for k in a)
+        )
+    if isinstance(a, list) or isinstance(b, list):
+        return (
+            isinstance(a, list)
+            and isinstance(b, list)
+            and len(a) == len(b)
+            and all(_equal(x, y) for x, y in zip(a, b, strict=True))
+        )
+    return type(a) is type(b) and bool(a == b)

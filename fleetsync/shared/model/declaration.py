@@ -1,0 +1,218 @@
+"""The fleet declaration as typed values: repositories, clusters, applications, targets.
+
+`fleetsync.shared.fleet` builds these from fleet.yaml with precise errors; here they are plain
+values with the target resolution rules and a JSON round trip (the scheduler publishes the last
+good declaration to Redis, workers read it from there). No secret is ever part of a declaration:
+credentials are references (environment variable names, file paths).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
+
+
+class RendererKind(StrEnum):
+    AUTO = "auto"
+    PLAIN = "plain"
+    KUSTOMIZE = "kustomize"
+    HELM = "helm"
+
+
+class SelectorOperator(StrEnum):
+    IN = "In"
+    NOT_IN = "NotIn"
+    EXISTS = "Exists"
+    DOES_NOT_EXIST = "DoesNotExist"
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """Where a worker finds Git credentials; never the credentials themselves."""
+
+    username_env: str | None = None
+    password_env: str | None = None
+    ssh_key_file: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Repository:
+    name: RepoName
+    url: str
+    ref: str = "main"
+    interval: float = 60.0
+    credentials: Credentials | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    name: ClusterName
+    kubeconfig: str
+    context: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SelectorRequirement:
+    key: str
+    operator: SelectorOperator
+    values: tuple[str, ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        match self.operator:
+            case SelectorOperator.IN:
+                return labels.get(self.key) in self.values
+            case SelectorOperator.NOT_IN:
+                return labels.get(self.key) not in self.values
+            case SelectorOperator.EXISTS:
+                return self.key in labels
+            case SelectorOperator.DOES_NOT_EXIST:
+                return self.key not in labels
+
+
+@dataclass(frozen=True, slots=True)
+class Selector:
+    """A Kubernetes-style label selector; an empty selector matches every cluster."""
+
+    match_labels: Mapping[str, str] = field(default_factory=dict)
+    match_expressions: tuple[SelectorRequirement, ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        return all(labels.get(k) == v for k, v in self.match_labels.items()) and all(
+            r.matches(labels) for r in self.match_expressions
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Targets:
+    clusters: tuple[ClusterName, ...] = ()
+    selector: Selector | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HelmOptions:
+    release: str | None = None
+    values: Mapping[str, Any] = field(default_factory=dict)
+    values_files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SyncPolicy:
+    automated: bool = True
+    prune: bool = True
+    self_heal: bool = True
+    drift_interval: float = 300.0
+    force_conflicts: bool = True
+    allow_empty: bool = False
+    """Prune everything when a bundle that used to have objects renders empty (explicit opt-in)."""
+    prune_on_removal: bool = False
+    """Delete the application's objects when its entry leaves fleet.yaml (default: leave them)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    name: AppName
+    repository: RepoName
+    path: str
+    namespace: str | None = None
+    renderer: RendererKind = RendererKind.AUTO
+    helm: HelmOptions = field(default_factory=HelmOptions)
+    targets: Targets = field(default_factory=Targets)
+    sync: SyncPolicy = field(default_factory=SyncPolicy)
+
+
+@dataclass(frozen=True, slots=True)
+class Fleet:
+    repositories: Mapping[RepoName, Repository] = field(default_factory=dict)
+    clusters: Mapping[ClusterName, Cluster] = field(default_factory=dict)
+    applications: Mapping[AppName, Application] = field(default_factory=dict)
+
+    def targets_of(self, app: AppName) -> tuple[ClusterName, ...]:
+        """The clusters an application is applied to: named ones plus selected ones, sorted."""
+        spec = self.applications[app].targets
+        chosen = set(spec.clusters)
+        if spec.selector is not None:
+            chosen |= {name for name, c in self.clusters.items() if spec.selector.matches(c.labels)}
+        return tuple(sorted(chosen))
+
+    def applications_of(self, repo: RepoName) -> tuple[Application, ...]:
+        return tuple(a for _, a in sorted(self.applications.items()) if a.repository == repo)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "repositories": [asdict(r) for _, r in sorted(self.repositories.items())],
+            "clusters": [asdict(c) for _, c in sorted(self.clusters.items())],
+            "applications": [asdict(a) for _, a in sorted(self.applications.items())],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Fleet:
+        """Rebuild a declaration published by the scheduler (already validated)."""
+        repos = [_repository(r) for r in data.get("repositories", [])]
+        clusters = [
+            Cluster(
+                name=ClusterName(c["name"]),
+                kubeconfig=c["kubeconfig"],
+                context=c.get("context"),
+                labels=dict(c.get("labels") or {}),
+            )
+            for c in data.get("clusters", [])
+        ]
+        apps = [_application(a) for a in data.get("applications", [])]
+        return cls(
+            repositories={r.name: r for r in repos},
+            clusters={c.name: c for c in clusters},
+            applications={a.name: a for a in apps},
+        )
+
+
+def _repository(r: Mapping[str, Any]) -> Repository:
+    creds = r.get("credentials")
+    return Repository(
+        name=RepoName(r["name"]),
+        url=r["url"],
+        ref=r.get("ref", "main"),
+        interval=float(r.get("interval", 60.0)),
+        credentials=Credentials(**creds) if creds else None,
+    )
+
+
+def _application(a: Mapping[str, Any]) -> Application:
+    t = a.get("targets") or {}
+    sel = t.get("selector")
+    selector = (
+        Selector(
+            match_labels=dict(sel.get("match_labels") or {}),
+            match_expressions=tuple(
+                SelectorRequirement(
+                    key=e["key"],
+                    operator=SelectorOperator(e["operator"]),
+                    values=tuple(e["values"]),
+                )
+                for e in sel.get("match_expressions") or ()
+            ),
+        )
+        if sel is not None
+        else None
+    )
+    h = a.get("helm") or {}
+    return Application(
+        name=AppName(a["name"]),
+        repository=RepoName(a["repository"]),
+        path=a["path"],
+        namespace=a.get("namespace"),
+        renderer=RendererKind(a.get("renderer", "auto")),
+        helm=HelmOptions(
+            release=h.get("release"),
+            values=dict(h.get("values") or {}),
+            values_files=tuple(h.get("values_files") or ()),
+        ),
+        targets=Targets(
+            clusters=tuple(ClusterName(c) for c in t.get("clusters") or ()), selector=selector
+        ),
+        sync=SyncPolicy(**(a.get("sync") or {})),
+    )

@@ -1,0 +1,400 @@
+"""Reconcile one application on one cluster: the apply side's use case, between the Celery task
+and the Kubernetes engine (`fleetsync.shared.kube`).
+
+It re-reads everything when it runs: the declaration, the latest desired state (or a rollback
+pin), suspension, the stored inventory. So a late or duplicate trigger applies the newest state or
+nothing, never an older one. It decides whether to converge (APPLY) or only to look (CHECK):
+
+| trigger / policy                                  | mode  |
+| ------------------------------------------------- | ----- |
+| manual sync                                       | APPLY |
+| application suspended (or rolled back)            | CHECK |
+| automated sync off                                | CHECK |
+| drift check without selfHeal                      | CHECK |
+| otherwise                                         | APPLY |
+
+Failures become status in one place (`_failed`): a cluster that is down or answers 5xx/429 is
+Unknown with the reason and retried with backoff; a permanent problem (bad kubeconfig, refused
+credentials, a rejected object) is recorded and waits for the next trigger.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from pathlib import Path
+
+from fleetsync.shared.errors import FleetsyncError, PermanentError, TransientError
+from fleetsync.shared.kube import (
+    DriftReport,
+    Inventory,
+    SyncResult,
+    assess_live_health,
+    check_drift,
+    connect,
+    sync_application,
+)
+from fleetsync.shared.model.bundle import Bundle
+from fleetsync.shared.model.declaration import Fleet, SyncPolicy
+from fleetsync.shared.model.ids import AppName, ClusterName, Digest
+from fleetsync.shared.model.report import ObjectChange, PairStatus
+from fleetsync.shared.model.status import ChangeAction, Health, SyncState
+from fleetsync.shared.store import DesiredState, Store
+from fleetsync.shared.tasking import Trigger
+
+log = logging.getLogger(__name__)
+
+REQUEST_TIMEOUT = 20.0
+MAX_RETRY_DELAY = 300.0
+HEALTH_CHECK_DEADLINE = 600.0
+
+
+class Mode(StrEnum):
+    APPLY = "apply"
+    CHECK = "check"
+
+
+def choose_mode(policy: SyncPolicy, *, trigger: Trigger, suspended: bool) -> Mode:
+    if trigger is Trigger.MANUAL:
+        return Mode.APPLY
+    if suspended or not policy.automated:
+        return Mode.CHECK
+    if trigger is Trigger.DRIFT and not policy.self_heal:
+        return Mode.CHECK
+    return Mode.APPLY
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: PairStatus | None
+    """None when there was nothing to reconcile (application or target no longer declared)."""
+    retry_in: float | None = None
+    follow_health: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Desired:
+    revision: str
+    digest: Digest
+    bundle: Bundle
+
+
+def reconcile_pair(
+    store: Store,
+    fleet: Fleet,
+    app: AppName,
+    cluster: ClusterName,
+    *,
+    trigger: Trigger,
+    cache_dir: Path,
+) -> Outcome:
+    application = fleet.applications.get(app)
+    if application is None or cluster not in fleet.targets_of(app):
+        log.info("%s on %s: no longer declared; nothing to reconcile", app, cluster)
+        return Outcome(status=None)
+    previous = store.status(app, cluster)
+    try:
+        desired = _desired(store, app)
+        if desired is None:
+            return _record(store, _waiting(store, app, cluster, trigger))
+        mode = choose_mode(application.sync, trigger=trigger, suspended=store.is_suspended(app))
+        client = connect(fleet.clusters[cluster], cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
+        if mode is Mode.CHECK:
+            applied = _applied_bundle(store, previous) or desired.bundle
+            drift = check_drift(
+                client=client, app=app, bundle=applied, namespace=application.namespace
+            )
+            health, _ = assess_live_health(
+                client, applied, app=app, namespace=application.namespace
+            )
+            status = _checked(
+                app,
+                cluster,
+                previous,
+                store.desired(app),
+                trigger,
+                drift.keys,
+                health,
+                _why_not_applying(store, app, application.sync),
+            )
+            return _record(store, status, history=False)
+        inventory = Inventory.from_mapping(store.inventory(app, cluster) or {})
+        result = sync_application(
+            client=client,
+            app=app,
+            bundle=desired.bundle,
+            previous=inventory,
+            policy=application.sync,
+            namespace=application.namespace,
+            previous_nonempty=bool(inventory),
+        )
+        store.set_inventory(app, cluster, result.inventory.to_mapping())
+        store.reset_pair_failures(app, cluster)
+        status = _synced(app, cluster, desired, result, trigger)
+        store.record_status(status, history=_worth_history(status, previous))
+        return Outcome(
+            status=status,
+            follow_health=status.health is Health.PROGRESSING
+            or (status.health is Health.MISSING and result.error is None),
+        )
+    except FleetsyncError as exc:
+        return _failed(store, app, cluster, previous, trigger, exc)
+
+
+def refresh_health(
+    store: Store, fleet: Fleet, app: AppName, cluster: ClusterName, *, cache_dir: Path
+) -> Health | None:
+    """Re-assess the health of what was applied (GETs only) and update the pair's status;
+    None when there is nothing to assess."""
+    application = fleet.applications.get(app)
+    status = store.status(app, cluster)
+    if application is None or status is None or not status.digest:
+        return None
+    bundle = store.get_bundle(Digest(status.digest))
+    if bundle is None:
+        return None
+    client = connect(fleet.clusters[cluster], cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
+    health, objects = assess_live_health(client, bundle, app=app, namespace=application.namespace)
+    worst = [
+        f"{o.key}: {o.health}" + (f" ({o.message})" if o.message else "")
+        for o in objects
+        if o.health is not Health.HEALTHY
+    ]
+    message = status.message if health is Health.HEALTHY else "; ".join(worst[:3])
+    store.record_status(replace(status, health=health, message=message), history=False)
+    return health
+
+
+def _applied_bundle(store: Store, previous: PairStatus | None) -> Bundle | None:
+    """The bundle last applied to the pair, if it is still in Redis."""
+    if previous is None or not previous.digest:
+        return None
+    return store.get_bundle(Digest(previous.digest))
+
+
+def _desired(store: Store, app: AppName) -> _Desired | None:
+    pin = store.pin(app)
+    if pin is not None:
+        revision, digest = pin.revision, Digest(pin.digest)
+    else:
+        state = store.desired(app)
+        if state is None:
+            return None
+        revision, digest = state.revision, state.digest
+    bundle = store.get_bundle(digest)
+    if bundle is None:
+        raise PermanentError(
+            f"{app}: bundle {digest[:12]} for {revision} is missing from Redis; "
+            "run `fleetsync refresh` on its repository to render it again"
+        )
+    return _Desired(revision=revision, digest=digest, bundle=bundle)
+
+
+def _waiting(store: Store, app: AppName, cluster: ClusterName, trigger: Trigger) -> PairStatus:
+    error = store.source_error(app)
+    message = (
+        f"no desired state yet: {error.message}"
+        if error
+        else "no desired state yet: waiting for the first render"
+    )
+    return PairStatus(
+        application=app,
+        cluster=cluster,
+        sync=SyncState.UNKNOWN,
+        health=Health.UNKNOWN,
+        at=store.now(),
+        message=message,
+        reason=trigger,
+    )
+
+
+def _synced(
+    app: str, cluster: str, desired: _Desired, result: SyncResult, trigger: Trigger
+) -> PairStatus:
+    counts = result.counts
+    summary = ", ".join(f"{n} {action}" for action, n in counts.items() if n) or "nothing to do"
+    message = f"{result.error}" if result.error else summary
+    return PairStatus(
+        application=app,
+        cluster=cluster,
+        sync=result.state,
+        health=result.health,
+        revision=desired.revision,
+        digest=desired.digest,
+        at=_now(),
+        duration=result.duration,
+        message=message,
+        error_object=str(result.error.key) if result.error and result.error.key else None,
+        counts=counts,
+        changes=tuple(
+            ObjectChange(key=str(c.key), action=c.action, message=c.message) for c in result.changes
+        ),
+        reason=trigger,
+    )
+
+
+def _checked(
+    app: str,
+    cluster: str,
+    previous: PairStatus | None,
+    latest: DesiredState | None,
+    trigger: Trigger,
+    drifted: tuple[object, ...],
+    health: Health,
+    why: str,
+) -> PairStatus:
+    """A look without a write: drift against what was applied, and whether Git moved on."""
+    applied_digest = previous.digest if previous else ""
+    behind = latest is not None and latest.digest != applied_digest
+    notes = []
+    if behind and latest is not None:
+        notes.append(f"{latest.revision} not applied yet")
+    if drifted:
+        notes.append(f"{len(drifted)} objects drifted")
+    if notes:
+        notes.append(f"not applying ({why}); `fleetsync sync {app}` applies it")
+    return PairStatus(
+        application=app,
+        cluster=cluster,
+        sync=SyncState.OUT_OF_SYNC if behind or drifted else SyncState.SYNCED,
+        health=health,
+        revision=previous.revision if previous else "",
+        digest=applied_digest,
+        at=_now(),
+        message="; ".join(notes) or f"in sync ({why})",
+        drifted=tuple(str(k) for k in drifted),
+        reason=trigger,
+    )
+
+
+def _why_not_applying(store: Store, app: AppName, policy: SyncPolicy) -> str:
+    pin = store.pin(app)
+    if pin is not None:
+        return f"rolled back to {pin.revision}"
+    if store.is_suspended(app):
+        return "suspended"
+    if not policy.automated:
+        return "automated sync is off"
+    return "selfHeal is off"
+
+
+def _failed(
+    store: Store,
+    app: AppName,
+    cluster: ClusterName,
+    previous: PairStatus | None,
+    trigger: Trigger,
+    exc: FleetsyncError,
+) -> Outcome:
+    transient = isinstance(exc, TransientError)
+    retry_in = None
+    if isinstance(exc, TransientError):
+        failures = store.incr_pair_failures(app, cluster)
+        hint = exc.delay or 0.0
+        retry_in = max(hint, min(2.0**failures, MAX_RETRY_DELAY)) * random.uniform(0.8, 1.2)
+    status = PairStatus(
+        application=app,
+        cluster=cluster,
+        sync=SyncState.UNKNOWN if transient else SyncState.OUT_OF_SYNC,
+        health=Health.UNKNOWN,
+        revision=previous.revision if previous else "",
+        digest=previous.digest if previous else "",
+        at=_now(),
+        message=str(exc),
+        reason=trigger,
+    )
+    log.warning(
+        "%s on %s: %s%s",
+        app,
+        cluster,
+        exc,
+        f" (retry in {retry_in:.0f}s)" if retry_in is not None else "",
+    )
+    _record(store, status)
+    return Outcome(status=status, retry_in=retry_in)
+
+
+def _worth_history(status: PairStatus, previous: PairStatus | None) -> bool:
+    """History keeps what happened, not every quiet drift check: a drift check goes in only
+    when it changed something or the pair's state moved."""
+    if status.reason != Trigger.DRIFT or previous is None:
+        return True
+    changed = any(c.action is not ChangeAction.UNCHANGED for c in status.changes)
+    moved = (status.sync, status.health, status.revision) != (
+        previous.sync,
+        previous.health,
+        previous.revision,
+    )
+    return changed or moved
+
+
+def _record(store: Store, status: PairStatus, *, history: bool = True) -> Outcome:
+    store.record_status(status, history=history)
+    return Outcome(status=status)
+
+
+def _now() -> float:
+    return time.time()
+
+
+def remove_pair(
+    store: Store, fleet: Fleet, app: AppName, cluster: ClusterName, *, cache_dir: Path
+) -> PairStatus | None:
+    """Delete what the application applied to a cluster it no longer targets (only asked for
+    with `sync.pruneOnRemoval`), then forget the pair. The cluster must still be declared: its
+    kubeconfig is how fleetsync reaches it."""
+    if app in fleet.applications and cluster in fleet.targets_of(app):
+        return None
+    declared = fleet.clusters.get(cluster)
+    if declared is None:
+        log.warning(
+            "%s on %s: cluster no longer declared; its objects are left in place", app, cluster
+        )
+        return None
+    client = connect(declared, cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
+    inventory = Inventory.from_mapping(store.inventory(app, cluster) or {})
+    result = sync_application(
+        client=client,
+        app=app,
+        bundle=Bundle(()),
+        previous=inventory,
+        policy=SyncPolicy(prune=True, allow_empty=True),
+        namespace=None,
+        previous_nonempty=True,
+    )
+    if result.inventory:
+        store.set_inventory(app, cluster, result.inventory.to_mapping())
+        status = _synced(app, cluster, _Desired("", Digest(""), Bundle(())), result, Trigger.CHANGE)
+        store.record_status(status)
+        return status
+    store.forget_pair(app, cluster)
+    log.info("%s on %s: removed (%s)", app, cluster, result.changes.summary())
+    return None
+
+
+def preview(
+    fleet: Fleet, app: AppName, cluster: ClusterName, bundle: Bundle, *, cache_dir: Path
+) -> DriftReport:
+    """What applying `bundle` would change on `cluster` (reads only), for `fleetsync diff`."""
+    targets(fleet, app, cluster)
+    application = fleet.applications[app]
+    client = connect(fleet.clusters[cluster], cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
+    return check_drift(client=client, app=app, bundle=bundle, namespace=application.namespace)
+
+
+def targets(fleet: Fleet, app: str, cluster: str | None = None) -> tuple[ClusterName, ...]:
+    """The application's target clusters, or just `cluster` after checking it is one."""
+    if app not in fleet.applications:
+        known = ", ".join(sorted(fleet.applications)) or "none"
+        raise PermanentError(f"{app}: no such application; declared applications: {known}")
+    all_targets = fleet.targets_of(AppName(app))
+    if cluster is None:
+        return all_targets
+    if cluster not in all_targets:
+        raise PermanentError(
+            f"{app}: cluster {cluster!r} is not one of its targets ({', '.join(all_targets)})"
+        )
+    return (ClusterName(cluster),)

@@ -1,0 +1,426 @@
+"""Manifests as text -> checked Kubernetes objects -> one Bundle.
+
+Every renderer ends here. Parsing is safe by construction: YAML goes through the SafeLoader, after
+a first pass over the event stream that bounds nesting depth (the C composer would overflow its
+stack on deep input) and counts what aliases would expand to without expanding anything (a
+billion-laughs document fails at once, in constant memory). Duplicate mapping keys are errors,
+as in kubectl; timestamps stay strings, as in Kubernetes' YAML-to-JSON conversion.
+
+Assembly expands `kind: List`, checks that every object has apiVersion, kind and metadata.name,
+defaults the namespace of namespaced objects that name none, refuses two objects with one
+resource key, and strips nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from fleetsync.shared.model.bundle import Bundle
+from fleetsync.shared.model.resource import ResourceKey
+from fleetsync.shared.render.request import RenderError, RenderLimits
+
+RENDER_REVISION = 1
+"""Bump when what assembly does to objects changes: it is part of every renderer's version."""
+
+Manifest = dict[str, Any]
+
+CLUSTER_SCOPED: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("", "Namespace"),
+        ("", "Node"),
+        ("", "PersistentVolume"),
+        ("", "ComponentStatus"),
+        ("admissionregistration.k8s.io", "MutatingAdmissionPolicy"),
+        ("admissionregistration.k8s.io", "MutatingAdmissionPolicyBinding"),
+        ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"),
+        ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+        ("apiextensions.k8s.io", "CustomResourceDefinition"),
+        ("apiregistration.k8s.io", "APIService"),
+        ("certificates.k8s.io", "CertificateSigningRequest"),
+        ("certificates.k8s.io", "ClusterTrustBundle"),
+        ("flowcontrol.apiserver.k8s.io", "FlowSchema"),
+        ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"),
+        ("networking.k8s.io", "IngressClass"),
+        ("networking.k8s.io", "IPAddress"),
+        ("networking.k8s.io", "ServiceCIDR"),
+        ("node.k8s.io", "RuntimeClass"),
+        ("policy", "PodSecurityPolicy"),
+        ("rbac.authorization.k8s.io", "ClusterRole"),
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+        ("resource.k8s.io", "DeviceClass"),
+        ("resource.k8s.io", "ResourceSlice"),
+        ("scheduling.k8s.io", "PriorityClass"),
+        ("storage.k8s.io", "CSIDriver"),
+        ("storage.k8s.io", "CSINode"),
+        ("storage.k8s.io", "StorageClass"),
+        ("storage.k8s.io", "VolumeAttachment"),
+        ("storage.k8s.io", "VolumeAttributesClass"),
+        ("storagemigration.k8s.io", "StorageVersionMigration"),
+    }
+)
+"""Built-in kinds that live outside namespaces; every other built-in kind is namespaced."""
+
+BUILTIN_GROUPS: frozenset[str] = frozenset(
+    {
+        "",
+        "admissionregistration.k8s.io",
+        "apiextensions.k8s.io",
+        "apiregistration.k8s.io",
+        "apps",
+        "autoscaling",
+        "batch",
+        "certificates.k8s.io",
+        "coordination.k8s.io",
+        "discovery.k8s.io",
+        "events.k8s.io",
+        "extensions",
+        "flowcontrol.apiserver.k8s.io",
+        "networking.k8s.io",
+        "node.k8s.io",
+        "policy",
+        "rbac.authorization.k8s.io",
+        "resource.k8s.io",
+        "scheduling.k8s.io",
+        "storage.k8s.io",
+        "storagemigration.k8s.io",
+    }
+)
+"""API groups served by Kubernetes itself (gateway.networking.k8s.io, say, is a CRD's group)."""
+
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+class _Loader(yaml.CSafeLoader):
+    """The C SafeLoader, with timestamps left as strings."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP]
+        for first, resolvers in yaml.CSafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
+def _timestamp_as_text(loader: _Loader, node: yaml.Node) -> str:
+    return str(node.value)
+
+
+_Loader.add_constructor(_TIMESTAMP, _timestamp_as_text)
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One object and where it came from (a root-relative file or a Helm template path)."""
+
+    obj: Manifest
+    source: str
+    line: int
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """What a renderer hands to assembly: the documents, and the root-relative inputs it read."""
+
+    documents: tuple[Document, ...]
+    inputs: frozenset[str]
+
+
+def parse_documents(
+    text: str, *, source: str, app: str, limits: RenderLimits, json_text: bool = False
+) -> list[Document]:
+    """The Kubernetes objects in a YAML multi-document stream or a JSON value, Lists expanded."""
+    parsed = (
+        [(_from_json(text, source=source, app=app, limits=limits), 1, None)]
+        if json_text
+        else _from_yaml(text, source=source, app=app, limits=limits)
+    )
+    documents: list[Document] = []
+    for data, line, node in parsed:
+        if data is None:
+            continue
+        _expand(data, node, line, source=source, app=app, into=documents)
+    return documents
+
+
+def parse_mapping(text: str, *, source: str, app: str, limits: RenderLimits) -> dict[str, Any]:
+    """A single-document YAML mapping (a kustomization, a values file); an empty file is {}."""
+    parsed = _from_yaml(text, source=source, app=app, limits=limits)
+    data = [(value, line) for value, line, _ in parsed if value is not None]
+    if not data:
+        return {}
+    if len(data) > 1:
+        raise RenderError(app, f"{source}:{data[1][1]}", "expected a single YAML document")
+    value, line = data[0]
+    if not isinstance(value, dict):
+        raise RenderError(app, f"{source}:{line}", f"expected a mapping, found {_kind_of(value)}")
+    return value
+
+
+def assemble_bundle(
+    documents: Iterable[Document],
+    *,
+    namespace: str | None,
+    app: str,
+    where: str,
+    limits: RenderLimits,
+) -> Bundle:
+    """The bundle of the documents: namespaces defaulted, one object per resource key."""
+    documents = list(documents)
+    if len(documents) > limits.max_objects:
+        raise RenderError(
+            app, where, f"renders {len(documents)} objects, over the {limits.max_objects} limit"
+        )
+    scopes = _crd_scopes(documents)
+    seen: dict[ResourceKey, Document] = {}
+    objects: list[Manifest] = []
+    for document in documents:
+        obj = document.obj
+        if namespace and not obj["metadata"].get("namespace") and _namespaced(obj, scopes):
+            obj = {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
+        key = ResourceKey.of(obj)
+        first = seen.setdefault(key, document)
+        if first is not document:
+            raise RenderError(
+                app, first.where, f"duplicate object {key}: declared again at {document.where}"
+            )
+        objects.append(obj)
+    return Bundle.of(objects)
+
+
+def _namespaced(obj: Mapping[str, Any], scopes: Mapping[tuple[str, str], bool]) -> bool:
+    """Whether the object lives in a namespace; unknown custom kinds are left alone (False)."""
+    group = str(obj["apiVersion"]).rpartition("/")[0]
+    kind = str(obj["kind"])
+    if (group, kind) in scopes:
+        return scopes[(group, kind)]
+    return group in BUILTIN_GROUPS and (group, kind) not in CLUSTER_SCOPED
+
+
+def _crd_scopes(documents: list[Document]) -> dict[tuple[str, str], bool]:
+    """(group, kind) -> namespaced, for the custom resources defined in this bundle."""
+    scopes: dict[tuple[str, str], bool] = {}
+    for document in documents:
+        obj = document.obj
+        if obj["kind"] != "CustomResourceDefinition" or not str(obj["apiVersion"]).startswith(
+            "apiextensions.k8s.io/"
+        ):
+            continue
+        spec = obj.get("spec")
+        names = spec.get("names") if isinstance(spec, dict) else None
+        if isinstance(spec, dict) and isinstance(names, dict):
+            scope = spec.get("scope", "Namespaced")
+            scopes[(str(spec.get("group", "")), str(names.get("kind", "")))] = scope != "Cluster"
+    return scopes
+
+
+def _expand(
+    data: Any, node: yaml.Node | None, line: int, *, source: str, app: str, into: list[Document]
+) -> None:
+    where = f"{source}:{line}"
+    if not isinstance(data, dict):
+        raise RenderError(app, where, f"expected a Kubernetes object, found {_kind_of(data)}")
+    if data.get("kind") == "List" and isinstance(data.get("items"), list):
+        lines = _item_lines(node, len(data["items"]), default=line)
+        for item, item_line in zip(data["items"], lines, strict=True):
+            _expand(item, None, item_line, source=source, app=app, into=into)
+        return
+    metadata = data.get("metadata")
+    missing = [
+        name
+        for name, value in (
+            ("apiVersion", data.get("apiVersion")),
+            ("kind", data.get("kind")),
+            ("metadata.name", metadata.get("name") if isinstance(metadata, dict) else None),
+        )
+        if not isinstance(value, str) or not value
+    ]
+    if missing:
+        raise RenderError(app, where, f"object has no {', '.join(missing)}")
+    namespace = data["metadata"].get("namespace")
+    if namespace is not None and not isinstance(namespace, str):
+        raise RenderError(app, where, "metadata.namespace is not a string")
+    into.append(Document(obj=data, source=source, line=line))
+
+
+def _item_lines(node: yaml.Node | None, count: int, *, default: int) -> list[int]:
+    """The line of each item of a List, from its YAML node when there is one."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.value == "items" and isinstance(value, yaml.SequenceNode):
+                lines = [item.start_mark.line + 1 for item in value.value]
+                if len(lines) == count:
+                    return lines
+    return [default] * count
+
+
+def _from_yaml(
+    text: str, *, source: str, app: str, limits: RenderLimits
+) -> list[tuple[Any, int, yaml.Node]]:
+    _inspect(text, source=source, app=app, limits=limits)
+    loader = _Loader(text)
+    parsed: list[tuple[Any, int, yaml.Node]] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                break
+            line = node.start_mark.line + 1
+            value = loader.construct_document(node)
+            parsed.append((_plain(value, f"{source}:{line}", app, limits), line, node))
+    except yaml.MarkedYAMLError as exc:
+        raise _invalid(exc, source=source, app=app) from exc
+    except yaml.YAMLError as exc:
+        raise RenderError(app, source, f"invalid YAML: {exc}") from exc
+    finally:
+        loader.dispose()
+    return parsed
+
+
+@dataclass(slots=True)
+class _Frame:
+    """A collection being read in the event pass."""
+
+    anchor: str | None
+    mapping: bool
+    size: int = 1
+    key_next: bool = True
+    keys: set[str] | None = None
+
+
+def _inspect(text: str, *, source: str, app: str, limits: RenderLimits) -> None:
+    """Bound nesting depth and alias expansion, and refuse duplicate keys, from events alone."""
+    stack: list[_Frame] = []
+    sizes: dict[str, int] = {}
+    expansion = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            line = event.start_mark.line + 1 if event.start_mark else 0
+            if isinstance(event, yaml.DocumentStartEvent):
+                sizes.clear()
+                expansion = 0
+                continue
+            if isinstance(event, yaml.CollectionStartEvent):
+                if len(stack) >= limits.max_nesting:
+                    raise RenderError(
+                        app, f"{source}:{line}", f"nested deeper than {limits.max_nesting} levels"
+                    )
+                mapping = isinstance(event, yaml.MappingStartEvent)
+                stack.append(_Frame(event.anchor, mapping, keys=set() if mapping else None))
+                continue
+            if isinstance(event, yaml.CollectionEndEvent):
+                frame = stack.pop()
+                size = frame.size
+                if frame.anchor is not None:
+                    sizes[frame.anchor] = size
+            elif isinstance(event, yaml.AliasEvent):
+                if any(frame.anchor == event.anchor for frame in stack):
+                    raise RenderError(
+                        app, f"{source}:{line}", f"alias *{event.anchor} refers to itself"
+                    )
+                size = sizes.get(str(event.anchor), 1)
+                expansion += size
+                if expansion > limits.max_alias_expansion:
+                    raise RenderError(
+                        app,
+                        f"{source}:{line}",
+                        f"YAML aliases expand to more than {limits.max_alias_expansion} nodes"
+                        " (a YAML bomb?): write the content out instead",
+                    )
+            elif isinstance(event, yaml.ScalarEvent):
+                size = 1
+                if event.anchor is not None:
+                    sizes[event.anchor] = 1
+            else:
+                continue
+            if stack:
+                _add(stack[-1], event, size, where=f"{source}:{line}", app=app)
+    except yaml.MarkedYAMLError as exc:
+        if "maximum nesting depth" in str(exc.problem):
+            # libyaml's scanner (PyYAML >= 6.0.3) looks ahead through flow collections and
+            # stops at its own bound, which lies beyond ours: report ours.
+            line = exc.problem_mark.line + 1 if exc.problem_mark else 0
+            raise RenderError(
+                app, f"{source}:{line}", f"nested deeper than {limits.max_nesting} levels"
+            ) from exc
+        raise _invalid(exc, source=source, app=app) from exc
+    except yaml.YAMLError as exc:
+        raise RenderError(app, source, f"invalid YAML: {exc}") from exc
+
+
+def _add(parent: _Frame, event: yaml.Event, size: int, *, where: str, app: str) -> None:
+    parent.size += size
+    if not parent.mapping:
+        return
+    if parent.key_next and isinstance(event, yaml.ScalarEvent) and parent.keys is not None:
+        if event.value in parent.keys and event.value != "<<":
+            raise RenderError(app, where, f"duplicate key {event.value!r}")
+        parent.keys.add(event.value)
+    parent.key_next = not parent.key_next
+
+
+def _from_json(text: str, *, source: str, app: str, limits: RenderLimits) -> Any:
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, value in items:
+            if key in result:
+                raise RenderError(app, source, f"duplicate key {key!r}")
+            result[key] = value
+        return result
+
+    try:
+        value = json.loads(text, object_pairs_hook=pairs)
+    except json.JSONDecodeError as exc:
+        raise RenderError(app, f"{source}:{exc.lineno}", f"invalid JSON: {exc.msg}") from exc
+    except RecursionError as exc:
+        raise RenderError(app, source, "nested too deeply") from exc
+    return _plain(value, f"{source}:1", app, limits)
+
+
+def _plain(value: Any, where: str, app: str, limits: RenderLimits, depth: int = 0) -> Any:
+    """A copy of the value as JSON types, keys as strings; nothing shared between objects."""
+    if depth > limits.max_nesting:
+        raise RenderError(app, where, f"nested deeper than {limits.max_nesting} levels")
+    if isinstance(value, dict):
+        return {
+            _key(k, where, app): _plain(v, where, app, limits, depth + 1) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_plain(v, where, app, limits, depth + 1) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RenderError(app, where, f"{value} is not a JSON number")
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    raise RenderError(app, where, f"unsupported YAML value of type {type(value).__name__}")
+
+
+def _key(key: Any, where: str, app: str) -> str:
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, bool | int | float):
+        return json.dumps(key)
+    raise RenderError(app, where, f"unsupported mapping key of type {type(key).__name__}")
+
+
+def _invalid(exc: yaml.MarkedYAMLError, *, source: str, app: str) -> RenderError:
+    mark = exc.problem_mark or exc.context_mark
+    line = f":{mark.line + 1}" if mark is not None else ""
+    detail = " ".join(part for part in (exc.context, exc.problem) if part)
+    return RenderError(app, f"{source}{line}", f"invalid YAML: {detail}")
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return "a string" if isinstance(value, str) else "a scalar"

@@ -1,0 +1,171 @@
+"""The Helm renderer: the chart at the application path, rendered in-process by the Helm v4 SDK.
+
+The chart is first copied to a temporary directory through the checkout's confinement (a symlink
+leading out of the root is an error, sizes are bounded), together with its `file://` dependencies
+that charts/ does not already vendor, so Helm loads only what was checked here. Values are the
+chart's defaults, then each values file in order, then the inline values (maps merge, the later
+wins), as `helm template -f a.yaml -f b.yaml --set ...` composes them. CRDs under crds/ are part of
+the bundle; NOTES.txt and templates that render to nothing are not. Dependencies from chart
+repositories must be vendored under charts/: a render never fetches anything.
+"""
+
+from __future__ import annotations
+
+import functools
+import posixpath
+import re
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import helm_python
+
+from fleetsync.shared.model.declaration import HelmOptions
+from fleetsync.shared.render.documents import (
+    RENDER_REVISION,
+    Document,
+    Rendered,
+    parse_documents,
+    parse_mapping,
+)
+from fleetsync.shared.render.request import RenderError
+from fleetsync.shared.render.safety import Checkout
+
+_TEMPLATE = re.compile(r"[\w.-]+(?:/[\w.-]+)*/templates/[^\s:\"()]+(?::\d+)?")
+
+
+@functools.cache
+def helm_version() -> str:
+    """`helm/<Helm SDK version>/<fleetsync render revision>`."""
+    return f"helm/{helm_python.helm_sdk_version()}/{RENDER_REVISION}"
+
+
+def render_helm(
+    checkout: Checkout,
+    directory: Path,
+    *,
+    path: str,
+    options: HelmOptions,
+    namespace: str | None,
+) -> Rendered:
+    """The objects the chart in `directory` (the application `path`) renders."""
+    where = posixpath.normpath(path)
+    release = options.release or checkout.app
+    try:
+        helm_python.validate_release_name(release)
+    except helm_python.HelmError as exc:
+        raise checkout.error(where, f"invalid Helm release name {release!r}: {exc}") from exc
+    values, values_inputs = _values(checkout, directory, options, where=where)
+    with tempfile.TemporaryDirectory(prefix="fleetsync-helm-") as temporary:
+        staged = Path(temporary) / "chart"
+        try:
+            inputs = _stage(checkout, directory, staged, visiting=frozenset())
+            with helm_python.Chart.load(staged) as chart:
+                _check_dependencies(checkout, chart, where=where)
+                crds = chart.crds
+                manifests = chart.render(values, name=release, namespace=namespace)
+        except helm_python.HelmError as exc:
+            raise _error(checkout, exc, staged=staged, where=where) from exc
+    rendered = [(c["filename"], c["data"]) for c in sorted(crds, key=lambda c: c["filename"])]
+    rendered += [
+        (template, text)
+        for template, text in sorted(manifests.items())
+        if not template.endswith("NOTES.txt") and text.strip()
+    ]
+    size = sum(len(text.encode()) for _, text in rendered)
+    if size > checkout.limits.max_output_bytes:
+        raise checkout.error(
+            where, f"chart renders {size} bytes, over the {checkout.limits.max_output_bytes} limit"
+        )
+    documents: list[Document] = []
+    for source, text in rendered:
+        documents += parse_documents(text, source=source, app=checkout.app, limits=checkout.limits)
+    return Rendered(documents=tuple(documents), inputs=inputs | values_inputs)
+
+
+def _values(
+    checkout: Checkout, directory: Path, options: HelmOptions, *, where: str
+) -> tuple[dict[str, Any], frozenset[str]]:
+    """Values files (relative to the chart, inside the root) in order, then inline values."""
+    values: dict[str, Any] = {}
+    inputs: set[str] = set()
+    for name in options.values_files:
+        shown = posixpath.normpath(posixpath.join(where, name))
+        file = checkout.resolve(directory, name, where=f"{where}: valuesFiles")
+        if not file.is_file():
+            raise checkout.error(shown, "values file does not exist")
+        source = checkout.relative(file)
+        text = checkout.read_text(file, where=source)
+        values = _merge(
+            values, parse_mapping(text, source=source, app=checkout.app, limits=checkout.limits)
+        )
+        inputs.add(source)
+    return _merge(values, options.values), frozenset(inputs)
+
+
+def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        current = merged.get(key)
+        if isinstance(value, Mapping) and isinstance(current, Mapping):
+            merged[key] = _merge(current, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _stage(
+    checkout: Checkout, chart_dir: Path, destination: Path, *, visiting: frozenset[Path]
+) -> frozenset[str]:
+    """Copy a chart and its unvendored file:// dependencies; return the inputs read."""
+    where = checkout.relative(chart_dir)
+    if not (chart_dir / "Chart.yaml").is_file():
+        raise checkout.error(where, "no Chart.yaml here: not a Helm chart")
+    inputs = {where} | checkout.copy_tree(chart_dir, destination, where=where)
+    with helm_python.Chart.load(destination) as chart:
+        declared = chart.metadata.get("dependencies") or []
+        loaded = {d.get("name") for d in chart.dependencies}
+    for dependency in declared:
+        name = str(dependency.get("name", ""))
+        repository = str(dependency.get("repository") or "")
+        if name in loaded or not repository.startswith("file://"):
+            continue
+        source = checkout.resolve(
+            chart_dir, repository.removeprefix("file://"), where=f"{where}/Chart.yaml"
+        )
+        if source in visiting or source == chart_dir:
+            raise checkout.error(f"{where}/Chart.yaml", f"dependency {name} is a cycle")
+        into = destination / "charts" / name
+        if into.exists():
+            raise checkout.error(
+                f"{where}/charts/{name}", f"holds another chart than dependency {name}"
+            )
+        inputs |= _stage(checkout, source, into, visiting=visiting | {chart_dir})
+    return frozenset(inputs)
+
+
+def _check_dependencies(checkout: Checkout, chart: helm_python.Chart, *, where: str) -> None:
+    loaded = {d.get("name") for d in chart.dependencies}
+    for dependency in chart.metadata.get("dependencies") or []:
+        if dependency.get("name") not in loaded:
+            raise checkout.error(
+                f"{where}/Chart.yaml",
+                f"dependency {dependency.get('name')} ({dependency.get('repository')}) is not"
+                " under charts/: run `helm dependency update` and commit charts/, or point it"
+                " at a file:// chart inside the repository",
+            )
+
+
+def _error(
+    checkout: Checkout, exc: helm_python.HelmError, *, staged: Path, where: str
+) -> RenderError:
+    detail = " ".join(str(exc).replace(str(staged), where).split())
+    if isinstance(exc, helm_python.HelmRenderError):
+        template = _TEMPLATE.search(detail)
+        return checkout.error(template.group(0) if template else where, f"template error: {detail}")
+    if isinstance(exc, helm_python.HelmChartLoadError | helm_python.HelmChartInvalidError):
+        return checkout.error(where, f"chart cannot be loaded: {detail}")
+    if isinstance(exc, helm_python.HelmValuesError):
+        return checkout.error(where, f"values rejected: {detail}")
+    return checkout.error(where, f"helm failed: {detail}")

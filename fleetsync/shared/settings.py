@@ -1,0 +1,53 @@
+"""Process settings, read once from the environment (FLEETSYNC_*).
+
+Only names and paths live here; a credential is never a setting's value.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"FLEETSYNC_{name}", default)
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "fleetsync"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    fleet_file: Path | None = None
+    cache_dir: Path = field(default_factory=_default_cache_dir)
+    tick_seconds: float = 2.0
+    key_prefix: str = "fleetsync"
+    hostname: str = field(default_factory=socket.gethostname)
+
+    @property
+    def mirror_dir(self) -> Path:
+        return self.cache_dir / "mirrors"
+
+    @property
+    def scratch_dir(self) -> Path:
+        return self.cache_dir / "scratch"
+
+    @property
+    def kube_cache_dir(self) -> Path:
+        return self.cache_dir / "kube"
+
+
+def load_settings() -> Settings:
+    fleet = _env("FLEET", "")
+    return Settings(
+        redis_url=_env("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        fleet_file=Path(fleet) if fleet else None,
+        cache_dir=Path(_env("CACHE_DIR", str(_default_cache_dir()))),
+        tick_seconds=float(_env("TICK_SECONDS", "2")),
+        key_prefix=_env("KEY_PREFIX", "fleetsync"),
+    )

@@ -1,0 +1,283 @@
+"""The source side of the pipeline: poll a repository, then fetch and render what changed.
+
+poll: one ls-remote; an unchanged sha stops there (no clone, no render). Failures back off per
+repository with jitter and are recorded, never retried in a tight loop.
+
+fetch: bring the host's bare mirror up to the polled sha, then for each application on the
+repository compute its render key from the git tree hashes of what its last render read (its
+path, kustomize bases, chart dependencies) plus renderer, version and values. A key seen before
+reuses its bundle; only a new key costs a checkout and a render. An application whose render fails
+keeps its last good desired state and records the error; the others carry on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import tempfile
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import fleetsync.shared.git as git
+from fleetsync.shared.errors import FleetsyncError, PermanentError, TransientError
+from fleetsync.shared.model.bundle import canonical_json
+from fleetsync.shared.model.declaration import Application, Fleet, RendererKind, Repository
+from fleetsync.shared.model.ids import AppName, Digest, RepoName
+from fleetsync.shared.model.revision import Revision
+from fleetsync.shared.render import RenderRequest, RenderResult, render_bundle, renderer_version
+from fleetsync.shared.store import DesiredState, DueSet, Store
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    revision: Revision | None = None
+    fetch_needed: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchOutcome:
+    revision: Revision | None = None
+    changed: tuple[AppName, ...] = ()
+    """Applications whose desired digest moved: each needs a reconcile on its targets."""
+    rendered: tuple[AppName, ...] = ()
+    reused: tuple[AppName, ...] = ()
+    failed: Mapping[AppName, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+def backoff_delay(failures: int, interval: float) -> float:
+    """Seconds until the next try after `failures` failures in a row: doubling from the
+    interval, capped, with ±20% jitter so a fleet of failing repositories does not stampede."""
+    base = min(interval * 2 ** max(failures - 1, 0), max(interval, MAX_BACKOFF))
+    return float(base * random.uniform(0.8, 1.2))
+
+
+def poll_repository(
+    store: Store, fleet: Fleet, name: RepoName, *, force: bool = False
+) -> PollOutcome:
+    repo = fleet.repositories.get(name)
+    if repo is None:
+        return PollOutcome(error=f"{name}: repository is no longer declared")
+    store.incr_stat("ls_remote")
+    try:
+        revision = git.resolve_revision(repo)
+    except FleetsyncError as exc:
+        return PollOutcome(error=_record_repo_failure(store, fleet, repo, exc))
+    previous = store.repo_state(name)
+    store.record_poll(name, sha=revision.sha, revision=str(revision))
+    for app in fleet.applications_of(name):
+        _clear_repo_error(store, app.name)
+    needed = force or previous.fetched_sha != revision.sha
+    return PollOutcome(revision=revision, fetch_needed=needed)
+
+
+def fetch_repository(
+    store: Store,
+    fleet: Fleet,
+    name: RepoName,
+    *,
+    mirror_dir: Path,
+    scratch_dir: Path,
+    force: bool = False,
+) -> FetchOutcome:
+    """Fetch the latest polled sha (re-read from the store, never taken from a message) and
+    render every application of the repository whose inputs changed."""
+    repo = fleet.repositories.get(name)
+    state = store.repo_state(name)
+    if repo is None or state.sha is None:
+        return FetchOutcome()
+    if not force and state.fetched_sha == state.sha:
+        return FetchOutcome()
+    revision = Revision(ref=repo.ref, sha=state.sha)
+    store.incr_stat("fetch")
+    try:
+        mirror = git.sync_mirror(repo, mirror_dir=mirror_dir, sha=revision.sha)
+    except FleetsyncError as exc:
+        return FetchOutcome(revision=revision, error=_record_repo_failure(store, fleet, repo, exc))
+
+    changed: list[AppName] = []
+    rendered: list[AppName] = []
+    reused: list[AppName] = []
+    failed: dict[AppName, str] = {}
+    with ExitStack() as stack:
+        checkout = _lazy_checkout(stack, mirror, revision.sha, scratch_dir)
+        for app in fleet.applications_of(name):
+            try:
+                digest, was_rendered, renderer = _desired_digest(
+                    store, app, mirror, revision, checkout
+                )
+            except PermanentError as exc:
+                failed[app.name] = str(exc)
+                store.set_source_error(app.name, str(exc), revision=str(revision))
+                log.warning("%s", exc)
+                continue
+            (rendered if was_rendered else reused).append(app.name)
+            store.clear_source_error(app.name)
+            state_ = DesiredState(
+                revision=str(revision),
+                digest=digest,
+                renderer=renderer,
+                rendered_at=store.now(),
+                observed=str(revision),
+            )
+            if store.set_desired(app.name, state_):
+                changed.append(app.name)
+    store.record_fetched(name, revision.sha)
+    return FetchOutcome(
+        revision=revision,
+        changed=tuple(changed),
+        rendered=tuple(rendered),
+        reused=tuple(reused),
+        failed=failed,
+    )
+
+
+def render_key(app: Application, hashes: Mapping[str, str | None]) -> str:
+    """What determines a render's output: the input trees, the renderer and its version, and
+    the application's render options. Equal keys render equal bundles."""
+    kinds = (
+        [RendererKind.PLAIN, RendererKind.KUSTOMIZE, RendererKind.HELM]
+        if app.renderer is RendererKind.AUTO
+        else [app.renderer]
+    )
+    helm = asdict(app.helm)
+    if app.renderer in (RendererKind.AUTO, RendererKind.HELM) and not app.helm.release:
+        helm["release"] = app.name
+    material = {
+        "trees": dict(sorted(hashes.items())),
+        "path": app.path,
+        "renderer": app.renderer.value,
+        "versions": [renderer_version(k) for k in kinds],
+        "namespace": app.namespace,
+        "helm": helm,
+    }
+    return hashlib.sha256(canonical_json(material)).hexdigest()
+
+
+def _desired_digest(
+    store: Store,
+    app: Application,
+    mirror: Path,
+    revision: Revision,
+    checkout: Callable[[], Path],
+) -> tuple[Digest, bool, str]:
+    inputs = set(store.render_inputs(app.name) or ()) | {app.path}
+    hashes = git.tree_hashes(mirror, revision.sha, sorted(inputs))
+    if hashes.get(app.path) is None:
+        raise PermanentError(
+            f"{app.name}: path {app.path!r} does not exist at {revision.short}; "
+            "check the application's path in fleet.yaml"
+        )
+    key = render_key(app, hashes)
+    cached = store.cached_render(key)
+    if cached is not None and store.bundle_size(cached) is not None:
+        store.incr_stat("render_cache_hit")
+        previous = store.desired(app.name)
+        return cached, False, previous.renderer if previous else app.renderer.value
+    store.incr_stat("render")
+    result = render_bundle(
+        RenderRequest(
+            root=checkout(),
+            path=app.path,
+            renderer=app.renderer,
+            namespace=app.namespace,
+            helm=app.helm,
+            app=app.name,
+        )
+    )
+    digest = store.put_bundle(result.bundle)
+    store.set_render_inputs(app.name, result.inputs)
+    final_hashes = git.tree_hashes(mirror, revision.sha, sorted(set(result.inputs) | {app.path}))
+    store.cache_render(render_key(app, final_hashes), digest)
+    log.info(
+        "%s: rendered %d objects at %s (%s)",
+        app.name,
+        len(result.bundle.objects),
+        revision.short,
+        result.renderer.value,
+    )
+    return digest, True, result.renderer.value
+
+
+def _lazy_checkout(
+    stack: ExitStack, mirror: Path, sha: str, scratch_dir: Path
+) -> Callable[[], Path]:
+    """A checkout made on first need only: a fetch whose applications all hit the render cache
+    exports nothing."""
+    made: list[Path] = []
+
+    def get() -> Path:
+        if not made:
+            made.append(stack.enter_context(git.checkout(mirror, sha, scratch_dir=scratch_dir)))
+        return made[0]
+
+    return get
+
+
+def _record_repo_failure(store: Store, fleet: Fleet, repo: Repository, exc: FleetsyncError) -> str:
+    message = str(exc)
+    kind = "transient" if isinstance(exc, TransientError) else "permanent"
+    store.incr_stat(f"repo_error_{kind}")
+    failures = store.record_repo_error(repo.name, message)
+    delay = backoff_delay(failures, repo.interval)
+    store.defer(DueSet.POLL, repo.name, delay)
+    log.warning("%s (%s failure %d in a row; next try in %.0fs)", message, kind, failures, delay)
+    state = store.repo_state(repo.name)
+    for app in fleet.applications_of(repo.name):
+        store.set_source_error(
+            app.name, message, revision=state.revision or repo.ref, stage="repository"
+        )
+    return message
+
+
+def _clear_repo_error(store: Store, app: AppName) -> None:
+    """A repository that answers again clears the repository-level errors of its applications;
+    render errors are cleared by the next successful render."""
+    err = store.source_error(app)
+    if err is not None and err.stage == "repository":
+        store.clear_source_error(app)
+
+
+def render_at(
+    fleet: Fleet,
+    name: AppName,
+    *,
+    revision: str | None,
+    mirror_dir: Path,
+    scratch_dir: Path | None = None,
+) -> tuple[Revision, RenderResult]:
+    """Render one application locally at `revision` (a branch, tag or sha; default: the
+    repository's ref), as `fleetsync render` and `fleetsync diff` do: no Redis, no cluster.
+    The checkout goes to a private temporary directory unless `scratch_dir` is given."""
+    app = fleet.applications.get(name)
+    if app is None:
+        declared = ", ".join(sorted(fleet.applications)) or "none"
+        raise PermanentError(f"{name}: no such application; declared applications: {declared}")
+    repo = fleet.repositories[app.repository]
+    wanted = replace(repo, ref=revision) if revision else repo
+    resolved = git.resolve_revision(wanted)
+    mirror = git.sync_mirror(repo, mirror_dir=mirror_dir, sha=resolved.sha)
+    with ExitStack() as stack:
+        scratch = scratch_dir or Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="fleetsync-render-"))
+        )
+        root = stack.enter_context(git.checkout(mirror, resolved.sha, scratch_dir=scratch))
+        result = render_bundle(
+            RenderRequest(
+                root=root,
+                path=app.path,
+                renderer=app.renderer,
+                namespace=app.namespace,
+                helm=app.helm,
+                app=app.name,
+            )
+        )
+    return resolved, result

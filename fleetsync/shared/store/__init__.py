@@ -1,0 +1,25 @@
+"""The only part of fleetsync that talks to Redis: fleet, schedules, source and apply state.
+
+`Store` combines one class per concern; every method takes and returns fleetsync values.
+"""
+
+from __future__ import annotations
+
+import redis
+
+from fleetsync.shared.store.apply import ApplyStore, Pin
+from fleetsync.shared.store.fleet import FleetStore
+from fleetsync.shared.store.schedule import DueSet, ScheduleStore
+from fleetsync.shared.store.source import DesiredState, RepoState, SourceError, SourceStore
+
+
+class Store(FleetStore, ScheduleStore, SourceStore, ApplyStore):
+    @classmethod
+    def connect(cls, url: str, *, prefix: str = "fleetsync") -> Store:
+        client = redis.Redis.from_url(
+            url, socket_timeout=30, socket_connect_timeout=5, health_check_interval=30
+        )
+        return cls(client, prefix=prefix)
+
+
+__all__ = ["DesiredState", "DueSet", "Pin", "RepoState", "SourceError", "Store"]

@@ -1,0 +1,66 @@
+"""The Redis connection and key naming that every part of the store shares."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+import redis.lock
+
+
+def text(value: bytes | str) -> str:
+    """A Redis reply as text (the client returns bytes; its types say bytes or str)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def raw(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
+
+
+class StoreBase:
+    """Holds the client and builds keys under one prefix (`fleetsync:` by default)."""
+
+    def __init__(self, client: redis.Redis, *, prefix: str = "fleetsync") -> None:
+        self._r = client
+        self._prefix = prefix
+
+    def key(self, *parts: str) -> str:
+        return ":".join((self._prefix, *parts))
+
+    @property
+    def client(self) -> redis.Redis:
+        return self._r
+
+    @staticmethod
+    def now() -> float:
+        return time.time()
+
+    def ping(self) -> bool:
+        return bool(self._r.ping())
+
+    def lock(self, name: str, *, ttl: float, wait: float | None = None) -> redis.lock.Lock:
+        """A Redis lock with expiry (use as a context manager); `wait` bounds the wait for it,
+        None waits as long as `ttl`."""
+        lock: redis.lock.Lock = self._r.lock(
+            self.key("lock", name), timeout=ttl, blocking_timeout=ttl if wait is None else wait
+        )
+        return lock
+
+    def incr_stat(self, name: str, amount: int = 1) -> None:
+        """Count an event (ls-remote, fetch, render, cache hit...) for metrics and benchmarks."""
+        self._r.hincrby(self.key("stats"), name, amount)
+
+    def queue_depths(self, queues: tuple[str, ...] = ("poll", "fetch", "apply")) -> dict[str, int]:
+        """Messages waiting per Celery queue. The Redis transport keeps one list per priority
+        step: `<queue>` for priority 0 and `<queue>:<n>` for the others."""
+        pipe = self._r.pipeline()
+        for queue in queues:
+            pipe.llen(queue)
+            for step in range(1, 10):
+                pipe.llen(f"{queue}:{step}")
+        lengths = pipe.execute()
+        return {q: int(sum(lengths[i * 10 : (i + 1) * 10])) for i, q in enumerate(queues)}
+
+    def stats(self) -> dict[str, int]:
+        counts = self._r.hgetall(self.key("stats"))
+        return {text(k): int(v) for k, v in counts.items()}

@@ -1,0 +1,126 @@
+"""Due-sets: when each repository is next polled and each (application, cluster) next checked.
+
+A due-set is a sorted set of member -> next due time plus a hash of member -> interval. Claiming
+due members and pushing them to their next time is one Lua script, so two tickers never claim the
+same member twice and 10,000 repositories cost no more beat entries than one.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from enum import StrEnum
+
+from fleetsync.shared.store.base import StoreBase, text
+
+_CLAIM = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local now = tonumber(ARGV[1])
+local jitter = tonumber(ARGV[3])
+math.randomseed(tonumber(ARGV[4]))
+for i, member in ipairs(due) do
+  local interval = tonumber(redis.call('HGET', KEYS[2], member) or '60')
+  local spread = interval * jitter * (2 * math.random() - 1)
+  redis.call('ZADD', KEYS[1], now + interval + spread, member)
+end
+return due
+"""
+
+
+class DueSet(StrEnum):
+    POLL = "poll"
+    DRIFT = "drift"
+
+
+class ScheduleStore(StoreBase):
+    def _due_keys(self, which: DueSet) -> tuple[str, str]:
+        return self.key("due", which), self.key("due", which, "interval")
+
+    def plan_due(
+        self, which: DueSet, intervals: Mapping[str, float], *, first_after_interval: bool = False
+    ) -> None:
+        """Make the due-set hold exactly `intervals`' members, removed ones dropped, intervals
+        kept current. New members are due now, spread over a few seconds so a fresh fleet does
+        not poll everything at once; with `first_after_interval`, after one interval (spread
+        over its second half), for work the new member gets anyway (a new pair's first
+        reconcile comes from the fan-out, so its first drift check can wait)."""
+        zkey, hkey = self._due_keys(which)
+        known = {text(m) for m in self._r.hkeys(hkey)}
+        gone = known - set(intervals)
+        now = self.now()
+        pipe = self._r.pipeline()
+        if gone:
+            pipe.zrem(zkey, *gone)
+            pipe.hdel(hkey, *gone)
+        if intervals:
+            pipe.hset(hkey, mapping={m: str(i) for m, i in intervals.items()})
+            new = {
+                m: now
+                + (
+                    random.uniform(i / 2, i)
+                    if first_after_interval
+                    else random.uniform(0, min(i, 5.0))
+                )
+                for m, i in intervals.items()
+                if m not in known
+            }
+            if new:
+                pipe.zadd(zkey, new, nx=True)
+        pipe.execute()
+
+    def claim_due(
+        self, which: DueSet, *, now: float | None = None, limit: int = 1000, jitter: float = 0.1
+    ) -> list[str]:
+        """Members due at `now`, each pushed to its next due time (interval ± jitter)."""
+        zkey, hkey = self._due_keys(which)
+        at = self.now() if now is None else now
+        due = self._r.eval(
+            _CLAIM,
+            2,
+            zkey,
+            hkey,
+            repr(at),
+            str(limit),
+            str(jitter),
+            str(random.randrange(1 << 30)),
+        )
+        return [text(m) for m in due]
+
+    def defer(self, which: DueSet, member: str, delay: float) -> None:
+        """Push a member's next due time to `delay` seconds from now (backoff after errors)."""
+        zkey, _ = self._due_keys(which)
+        self._r.zadd(zkey, {member: self.now() + delay}, xx=True)
+
+    def due_at(self, which: DueSet, member: str) -> float | None:
+        zkey, _ = self._due_keys(which)
+        score = self._r.zscore(zkey, member)
+        return float(score) if score is not None else None
+
+    def hold_lease(self, name: str, holder: str, ttl: float) -> bool:
+        """Take or renew a named lease (the one active beat); False while another holds it."""
+        script = """
+        local cur = redis.call('GET', KEYS[1])
+        if cur == false or cur == ARGV[1] then
+          redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+          return 1
+        end
+        return 0
+        """
+        return bool(self._r.eval(script, 1, self.key("lease", name), holder, int(ttl * 1000)))
+
+    def mark_queued(self, kind: str, ident: str, priority: int, ttl: float = 3600) -> bool:
+        """Claim the right to enqueue (kind, ident); False when one is already queued with the
+        same or better priority (lower is better), so duplicate triggers coalesce."""
+        script = """
+        local cur = redis.call('GET', KEYS[1])
+        if cur == false or tonumber(ARGV[1]) < tonumber(cur) then
+          redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+          return 1
+        end
+        return 0
+        """
+        return bool(self._r.eval(script, 1, self.key("queued", kind, ident), priority, int(ttl)))
+
+    def clear_queued(self, kind: str, ident: str) -> None:
+        """Called by a task as it starts: a trigger from now on enqueues a new run."""
+        self._r.delete(self.key("queued", kind, ident))

@@ -1,0 +1,177 @@
+"""The source side's state: what each repository resolved to, the render cache, the bundles and
+each application's desired state.
+
+Bundles are content-addressed (`bundle:<digest>`), zlib-compressed and immutable; a render key
+(what went into a render) points at the digest it produced, so an input seen before is never
+rendered again. `app:<name>:desired` points at {revision, digest} and only moves forward.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from fleetsync.shared.model.bundle import Bundle
+from fleetsync.shared.model.ids import AppName, Digest, RepoName
+from fleetsync.shared.store.base import StoreBase, text
+from fleetsync.shared.store.base import raw as raw_bytes
+
+_BUNDLE_CACHE_SIZE = 256
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredState:
+    """What an application should look like: the bundle `digest`, first produced by `revision`
+    (a `ref@sha1:...` string); `observed` is the newest revision checked, which may be later
+    when commits did not touch the application."""
+
+    revision: str
+    digest: Digest
+    renderer: str
+    rendered_at: float
+    observed: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RepoState:
+    sha: str | None = None
+    revision: str | None = None
+    polled_at: float | None = None
+    fetched_sha: str | None = None
+    error: str | None = None
+    error_at: float | None = None
+    failures: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SourceError:
+    message: str
+    revision: str
+    at: float
+    stage: str = "render"
+    """Where it failed: "repository" (ls-remote, fetch) or "render"."""
+
+
+class SourceStore(StoreBase):
+    _bundles: OrderedDict[str, Bundle] = OrderedDict()
+    _bundles_lock = threading.Lock()
+
+    # Repositories
+
+    def repo_state(self, repo: RepoName) -> RepoState:
+        raw = {text(k): text(v) for k, v in self._r.hgetall(self.key("repo", repo)).items()}
+        return RepoState(
+            sha=raw.get("sha"),
+            revision=raw.get("revision"),
+            polled_at=float(raw["polled_at"]) if "polled_at" in raw else None,
+            fetched_sha=raw.get("fetched_sha"),
+            error=raw.get("error"),
+            error_at=float(raw["error_at"]) if "error_at" in raw else None,
+            failures=int(raw.get("failures", 0)),
+        )
+
+    def record_poll(self, repo: RepoName, *, sha: str, revision: str) -> None:
+        key = self.key("repo", repo)
+        pipe = self._r.pipeline()
+        pipe.hset(
+            key,
+            mapping={
+                "sha": sha,
+                "revision": revision,
+                "polled_at": str(self.now()),
+                "failures": "0",
+            },
+        )
+        pipe.hdel(key, "error", "error_at")
+        pipe.execute()
+
+    def record_fetched(self, repo: RepoName, sha: str) -> None:
+        self._r.hset(self.key("repo", repo), "fetched_sha", sha)
+
+    def record_repo_error(self, repo: RepoName, message: str) -> int:
+        """Record a failed poll or fetch; returns the number of failures in a row."""
+        key = self.key("repo", repo)
+        pipe = self._r.pipeline()
+        pipe.hset(key, mapping={"error": message, "error_at": str(self.now())})
+        pipe.hincrby(key, "failures", 1)
+        return int(pipe.execute()[1])
+
+    def forget_repo(self, repo: RepoName) -> None:
+        self._r.delete(self.key("repo", repo))
+
+    # Bundles and the render cache
+
+    def put_bundle(self, bundle: Bundle) -> Digest:
+        digest = bundle.digest
+        self._r.set(self.key("bundle", digest), zlib.compress(bundle.canonical(), 6), nx=True)
+        return digest
+
+    def get_bundle(self, digest: Digest) -> Bundle | None:
+        with self._bundles_lock:
+            if digest in self._bundles:
+                self._bundles.move_to_end(digest)
+                return self._bundles[digest]
+        raw = self._r.get(self.key("bundle", digest))
+        if raw is None:
+            return None
+        bundle = Bundle.from_canonical(zlib.decompress(raw_bytes(raw)))
+        with self._bundles_lock:
+            self._bundles[digest] = bundle
+            while len(self._bundles) > _BUNDLE_CACHE_SIZE:
+                self._bundles.popitem(last=False)
+        return bundle
+
+    def bundle_size(self, digest: Digest) -> int | None:
+        """Stored (compressed) size in bytes, or None if absent."""
+        n = self._r.strlen(self.key("bundle", digest))
+        return int(n) if n else None
+
+    def cached_render(self, render_key: str) -> Digest | None:
+        raw = self._r.get(self.key("render", render_key))
+        return Digest(text(raw)) if raw is not None else None
+
+    def cache_render(self, render_key: str, digest: Digest) -> None:
+        self._r.set(self.key("render", render_key), digest)
+
+    def render_inputs(self, app: AppName) -> tuple[str, ...] | None:
+        """The repository paths the application's last render read (its render key's parts)."""
+        raw = self._r.get(self.key("app", app, "inputs"))
+        return tuple(json.loads(raw)) if raw is not None else None
+
+    def set_render_inputs(self, app: AppName, inputs: Sequence[str]) -> None:
+        self._r.set(self.key("app", app, "inputs"), json.dumps(sorted(set(inputs))))
+
+    # Desired state
+
+    def desired(self, app: AppName) -> DesiredState | None:
+        raw = self._r.get(self.key("app", app, "desired"))
+        return DesiredState(**json.loads(raw)) if raw is not None else None
+
+    def set_desired(self, app: AppName, state: DesiredState) -> bool:
+        """Point the application at `state`; True when its digest changed (a new desired state
+        to apply), False when only the observed revision moved."""
+        key = self.key("app", app, "desired")
+        previous = self.desired(app)
+        if previous is not None and previous.digest == state.digest:
+            kept = DesiredState(**{**asdict(previous), "observed": state.observed})
+            self._r.set(key, json.dumps(asdict(kept)))
+            return False
+        self._r.set(key, json.dumps(asdict(state)))
+        return True
+
+    def source_error(self, app: AppName) -> SourceError | None:
+        raw = self._r.get(self.key("app", app, "source_error"))
+        return SourceError(**json.loads(raw)) if raw is not None else None
+
+    def set_source_error(
+        self, app: AppName, message: str, *, revision: str, stage: str = "render"
+    ) -> None:
+        err = SourceError(message=message, revision=revision, at=self.now(), stage=stage)
+        self._r.set(self.key("app", app, "source_error"), json.dumps(asdict(err)))
+
+    def clear_source_error(self, app: AppName) -> None:
+        self._r.delete(self.key("app", app, "source_error"))

@@ -1,0 +1,138 @@
+"""connect and ClusterClient against kubesim: discovery, caching and how failures are named."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from fleetsync.shared.errors import PermanentError, TransientError
+from fleetsync.shared.kube.client import Forbidden, UnknownKindError, connect, forget_clients
+from fleetsync.shared.model.declaration import Cluster
+from fleetsync.shared.model.ids import ClusterName
+from tests.integration.kube.conftest import Live
+from tests.integration.kube.manifests import namespace, sync
+
+
+def test_resolve_maps_apiversion_and_kind_to_the_served_resource(live: Live) -> None:
+    deployments = live.client.resolve("apps/v1", "Deployment")
+    assert (deployments.plural, deployments.namespaced) == ("deployments", True)
+    namespaces = live.client.resolve("v1", "Namespace")
+    assert (namespaces.plural, namespaces.namespaced) == ("namespaces", False)
+    with pytest.raises(UnknownKindError, match=r"kind Widget \(example.com/v1\) is not served"):
+        live.client.resolve("example.com/v1", "Widget")
+
+
+def test_the_discovery_cache_is_a_file_per_cluster(live: Live) -> None:
+    live.client.resolve("apps/v1", "Deployment")
+    assert (live.cache_dir / live.cluster.name / "discovery.json").is_file()
+
+
+def test_connect_shares_one_client_per_cluster_until_the_kubeconfig_changes(
+    live: Live, tmp_path: Path
+) -> None:
+    same = connect(live.cluster, cache_dir=live.cache_dir, timeout=5.0)
+    assert same is live.client
+
+    clients = []
+    threads = [
+        threading.Thread(
+            target=lambda: clients.append(
+                connect(live.cluster, cache_dir=live.cache_dir, timeout=5.0)
+            )
+        )
+        for _ in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(c is live.client for c in clients)
+
+    copy = tmp_path / "edited.kubeconfig"
+    copy.write_text(Path(live.cluster.kubeconfig).read_text())
+    edited = Cluster(name=live.cluster.name, kubeconfig=str(copy))
+    first = connect(edited, cache_dir=live.cache_dir, timeout=5.0)
+    copy.write_text(copy.read_text() + "\n")
+    os.utime(copy, ns=(1, 1))
+    assert connect(edited, cache_dir=live.cache_dir, timeout=5.0) is not first
+
+
+def test_an_unreachable_cluster_is_a_transient_error(live: Live) -> None:
+    live.handle.set_fault(down=True)
+    try:
+        with pytest.raises(TransientError, match=f"cluster {live.cluster.name}: unreachable"):
+            sync(live.client, [namespace("web")])
+    finally:
+        live.handle.clear_faults()
+
+
+def test_a_cluster_that_never_answers_times_out_as_a_transient_error(live: Live) -> None:
+    forget_clients()
+    client = connect(live.cluster, cache_dir=live.cache_dir, timeout=0.5)
+    live.handle.set_fault(down=True, down_mode="hang")
+    try:
+        with pytest.raises(TransientError, match="timed out"):
+            client.resolve("v1", "Namespace")
+    finally:
+        live.handle.clear_faults()
+
+
+def test_throttling_is_a_transient_error_with_the_retry_after_delay(live: Live) -> None:
+    live.handle.set_fault(error_rate=1.0, error_code=429)
+    try:
+        with pytest.raises(TransientError) as caught:
+            sync(live.client, [namespace("web")])
+    finally:
+        live.handle.clear_faults()
+    assert caught.value.delay == 1.0
+    assert "429" in str(caught.value)
+
+
+def test_a_server_error_is_a_transient_error(live: Live) -> None:
+    live.handle.set_fault(error_rate=1.0, error_code=500)
+    try:
+        with pytest.raises(TransientError, match="500"):
+            sync(live.client, [namespace("web")])
+    finally:
+        live.handle.clear_faults()
+
+
+@pytest.mark.parametrize(("fault", "code"), [("unauthorized", "401"), ("forbidden", "403")])
+def test_refused_credentials_are_a_permanent_error_without_the_token(
+    live: Live, fault: str, code: str
+) -> None:
+    live.handle.set_fault(**{fault: True})  # type: ignore[arg-type]
+    try:
+        with pytest.raises(PermanentError, match="credentials refused") as caught:
+            sync(live.client, [namespace("web")])
+    finally:
+        live.handle.clear_faults()
+    message = str(caught.value)
+    assert code in message
+    assert live.cluster.kubeconfig in message
+    assert isinstance(caught.value, Forbidden) is (code == "403")
+    assert live.handle.token not in message
+
+
+def test_a_missing_kubeconfig_is_a_permanent_error_naming_the_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "prod.kubeconfig"
+    cluster = Cluster(name=ClusterName("prod"), kubeconfig=str(missing))
+    with pytest.raises(PermanentError, match=f"cluster prod: kubeconfig {missing}"):
+        connect(cluster, cache_dir=tmp_path, timeout=1.0)
+
+
+def test_an_invalid_kubeconfig_is_a_permanent_error_naming_the_file(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.kubeconfig"
+    broken.write_text("apiVersion: v1\nkind: Config\nclusters: []\n")
+    cluster = Cluster(name=ClusterName("prod"), kubeconfig=str(broken))
+    with pytest.raises(PermanentError, match=f"kubeconfig {broken} is invalid"):
+        connect(cluster, cache_dir=tmp_path, timeout=1.0)
+
+
+def test_an_unknown_context_is_a_permanent_error_naming_the_file(live: Live) -> None:
+    cluster = Cluster(name=live.cluster.name, kubeconfig=live.cluster.kubeconfig, context="nope")
+    with pytest.raises(PermanentError, match="is invalid"):
+        connect(cluster, cache_dir=live.cache_dir, timeout=1.0)

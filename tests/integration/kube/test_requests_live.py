@@ -1,0 +1,281 @@
+"""What a reconcile costs in requests (kubesim's counters), and what the cheap path never skips.
+
+An unchanged application is read with one LIST per kind and decided locally: no write, not even a
+dry-run. Everything that may change still goes through the server's dry-run and apply: a field
+dropped from the manifest, another manager's edit, a conflict, an invalid object.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from fleetsync.shared.kube.client import ApiResource, Forbidden, Manifest
+from fleetsync.shared.kube.inventory import INVENTORY_NAMESPACE, mirror_name
+from fleetsync.shared.kube.sync import SyncResult, assess_live_health, check_drift
+from fleetsync.shared.model import ChangeAction, Health, SyncState
+from fleetsync.shared.model.bundle import Bundle
+from tests.integration.kube.conftest import Live
+from tests.integration.kube.manifests import (
+    config_map,
+    deployment,
+    namespace,
+    secret,
+    service,
+    sync,
+    widget,
+    widget_crd,
+)
+
+NAMESPACES = ("web", "jobs")
+KINDS = ("namespaces", "configmaps", "services", "deployments", "secrets")
+
+
+def fifty_objects() -> list[dict[str, Any]]:
+    """2 Namespaces, 18 ConfigMaps, 10 Services, 10 Deployments, 10 Secrets over 2 namespaces."""
+    objects = [namespace(ns) for ns in NAMESPACES]
+    objects += [config_map(f"cm-{i}", NAMESPACES[i % 2], data={"n": str(i)}) for i in range(18)]
+    for i in range(10):
+        ns = NAMESPACES[i % 2]
+        objects += [service(f"web-{i}", ns), deployment(f"web-{i}", ns), secret(f"s-{i}", ns)]
+    assert len(objects) == 50
+    return objects
+
+
+def actions(result: SyncResult) -> dict[str, str]:
+    return {str(c.key): str(c.action) for c in result.changes if c.action != "unchanged"}
+
+
+def versions(live: Live) -> dict[tuple[str, str, str], str]:
+    return {
+        (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]): o["metadata"][
+            "resourceVersion"
+        ]
+        for o in live.handle.objects()
+    }
+
+
+def test_an_unchanged_fifty_object_application_issues_no_write_and_one_list_per_kind(
+    live: Live,
+) -> None:
+    bundle = fifty_objects()
+    first = sync(live.client, bundle, namespace=None)
+    assert first.error is None, first.error
+    before = versions(live)
+    live.handle.reset_request_counts()
+
+    second = sync(live.client, bundle, previous=first.inventory, namespace=None)
+
+    assert second.state is SyncState.SYNCED and second.error is None
+    assert second.changes.counts[ChangeAction.UNCHANGED] == 50
+    assert live.writes() == {}, "no apply, create, update, patch or delete, not even a dry-run"
+    assert live.handle.request_counts() == {
+        **{("list", kind): 1 for kind in KINDS},
+        ("get", "configmaps"): 1,
+    }, "one LIST per kind, and the in-cluster inventory copy"
+    (inventory_read,) = [r for r in live.handle.request_log() if r.verb == "get"]
+    assert (inventory_read.namespace, inventory_read.name) == (
+        INVENTORY_NAMESPACE,
+        mirror_name("web"),
+    )
+    assert versions(live) == before
+
+
+def test_a_drift_check_and_a_health_check_read_one_list_per_kind(live: Live) -> None:
+    bundle = fifty_objects()
+    sync(live.client, bundle, namespace=None)
+    live.handle.reset_request_counts()
+
+    report = check_drift(client=live.client, app="web", bundle=Bundle.of(bundle), namespace=None)
+
+    assert not report.drifted and len(report.in_sync) == 50
+    assert live.handle.request_counts() == {("list", kind): 1 for kind in KINDS}
+    live.handle.reset_request_counts()
+
+    health, objects = assess_live_health(live.client, Bundle.of(bundle), app="web")
+
+    assert len(objects) == 50 and health is not Health.MISSING
+    assert live.handle.request_counts() == {("list", kind): 1 for kind in KINDS}
+
+
+def test_one_changed_object_costs_one_dry_run_and_one_apply(live: Live) -> None:
+    bundle = fifty_objects()
+    first = sync(live.client, bundle, namespace=None)
+    changed = [
+        config_map("cm-3", "jobs", data={"n": "new"}) if o["metadata"]["name"] == "cm-3" else o
+        for o in bundle
+    ]
+    live.handle.reset_request_counts()
+
+    second = sync(live.client, changed, previous=first.inventory, namespace=None)
+
+    assert actions(second) == {"core/ConfigMap/jobs/cm-3": "configured"}
+    assert live.writes() == {("apply-dry-run", "configmaps"): 1, ("apply", "configmaps"): 1}
+    assert live.operator.get("/api/v1/namespaces/jobs/configmaps/cm-3")["data"] == {"n": "new"}  # type: ignore[index]
+
+
+def test_fields_dropped_from_the_manifest_are_removed_from_the_live_object(live: Live) -> None:
+    labelled = deployment("api")
+    labelled["metadata"]["labels"] = {"tier": "front"}
+    container = labelled["spec"]["template"]["spec"]["containers"][0]
+    container["env"] = [{"name": "MODE", "value": "fast"}, {"name": "DEBUG", "value": "1"}]
+    first = sync(live.client, [namespace("web"), labelled])
+    bare = deployment("api")
+    bare["spec"]["template"]["spec"]["containers"][0]["env"] = [{"name": "MODE", "value": "fast"}]
+    live.handle.reset_request_counts()
+
+    second = sync(live.client, [namespace("web"), bare], previous=first.inventory)
+
+    assert actions(second) == {"apps/Deployment/web/api": "configured"}
+    assert live.writes() == {("apply-dry-run", "deployments"): 1, ("apply", "deployments"): 1}
+    api = live.operator.get("/apis/apps/v1/namespaces/web/deployments/api")
+    assert api is not None
+    assert "tier" not in api["metadata"]["labels"]
+    assert api["spec"]["template"]["spec"]["containers"][0]["env"] == [
+        {"name": "MODE", "value": "fast"}
+    ]
+    third = sync(live.client, [namespace("web"), bare], previous=second.inventory)
+    assert actions(third) == {}
+
+
+def test_an_out_of_band_edit_of_a_declared_field_is_reapplied(live: Live) -> None:
+    bundle = [namespace("web"), config_map("settings", data={"mode": "fast"})]
+    first = sync(live.client, bundle)
+    path = "/api/v1/namespaces/web/configmaps/settings"
+    live.operator.merge_patch(path, {"data": {"mode": "slow"}})
+    live.handle.reset_request_counts()
+
+    second = sync(live.client, bundle, previous=first.inventory)
+
+    assert actions(second) == {"core/ConfigMap/web/settings": "configured"}
+    assert live.writes() == {("apply-dry-run", "configmaps"): 1, ("apply", "configmaps"): 1}
+    assert live.operator.get(path)["data"] == {"mode": "fast"}  # type: ignore[index]
+
+
+def test_another_manager_s_item_in_a_list_fleetsync_owns_whole_is_removed(live: Live) -> None:
+    """An atomic list (here a CRD list without list-map keys) is fleetsync's as a whole, even
+    when its items have names: an item another manager adds is not merged, it is drift."""
+    listed = widget("w1")
+    listed["spec"] = {"items": [{"name": "a", "size": 1}]}
+    bundle = [namespace("web"), widget_crd(), listed]
+    first = sync(live.client, bundle)
+    assert first.error is None, first.error
+    path = "/apis/example.com/v1/namespaces/web/widgets/w1"
+    added = [{"name": "a", "size": 1}, {"name": "b", "size": 2}]
+    live.operator.merge_patch(path, {"spec": {"items": added}})
+    live.handle.reset_request_counts()
+
+    second = sync(live.client, bundle, previous=first.inventory)
+
+    assert actions(second) == {"example.com/Widget/web/w1": "configured"}
+    assert live.operator.get(path)["spec"]["items"] == [{"name": "a", "size": 1}]  # type: ignore[index]
+
+
+def test_fields_only_other_managers_own_or_share_cost_no_request(live: Live) -> None:
+    bundle = [namespace("web"), deployment("api", replicas=2)]
+    first = sync(live.client, bundle)
+    path = "/apis/apps/v1/namespaces/web/deployments/api"
+    live.operator.merge_patch(path, {"metadata": {"labels": {"team": "x"}}})
+    live.operator.apply(
+        path,
+        {"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"replicas": 2}},
+        manager="hpa-tuner",
+    )
+    live.handle.reset_request_counts()
+
+    second = sync(live.client, bundle, previous=first.inventory, force_conflicts=False)
+
+    assert second.error is None and actions(second) == {}
+    assert live.writes() == {}
+
+
+def test_a_conflict_with_another_manager_still_reaches_the_dry_run_when_force_is_off(
+    live: Live,
+) -> None:
+    bundle = [namespace("web"), deployment("api", replicas=2)]
+    first = sync(live.client, bundle)
+    path = "/apis/apps/v1/namespaces/web/deployments/api"
+    live.operator.apply(
+        path,
+        {"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"replicas": 5}},
+        manager="hpa-tuner",
+    )
+    live.handle.reset_request_counts()
+
+    refused = sync(live.client, bundle, previous=first.inventory, force_conflicts=False)
+
+    assert refused.error is not None and "409" in refused.error.message
+    assert "hpa-tuner" in refused.error.message
+    assert live.writes() == {("apply-dry-run", "deployments"): 1}, "refused: nothing written"
+    assert live.operator.get(path)["spec"]["replicas"] == 5  # type: ignore[index]
+
+
+def test_an_object_changed_into_an_invalid_one_is_refused_and_nothing_is_written(
+    live: Live,
+) -> None:
+    bundle = [namespace("web"), config_map("a"), deployment("api")]
+    first = sync(live.client, bundle)
+    broken = deployment("api")
+    broken["metadata"]["labels"] = {"version": 2}
+    live.handle.reset_request_counts()
+
+    result = sync(
+        live.client,
+        [namespace("web"), config_map("a", data={"k": "new"}), broken],
+        previous=first.inventory,
+    )
+
+    assert result.error is not None and result.error.key is not None
+    assert str(result.error.key) == "apps/Deployment/web/api"
+    assert "dry-run failed: 422" in result.error.message
+    assert live.writes() == {
+        ("apply-dry-run", "configmaps"): 1,
+        ("apply-dry-run", "deployments"): 1,
+    }
+    assert live.operator.get("/api/v1/namespaces/web/configmaps/a")["data"] == {"k": "v"}  # type: ignore[index]
+
+
+def test_an_object_deleted_out_of_band_is_created_again(live: Live) -> None:
+    bundle = [namespace("web"), config_map("a"), config_map("b")]
+    first = sync(live.client, bundle)
+    live.operator.delete("/api/v1/namespaces/web/configmaps/b")
+    live.handle.reset_request_counts()
+
+    second = sync(live.client, bundle, previous=first.inventory)
+
+    assert actions(second) == {"core/ConfigMap/web/b": "created"}
+    assert live.writes() == {("apply-dry-run", "configmaps"): 1, ("apply", "configmaps"): 1}
+
+
+@pytest.mark.parametrize("anywhere", [False, True])
+def test_credentials_that_may_not_list_fall_back_to_narrower_reads(
+    live: Live, monkeypatch: pytest.MonkeyPatch, anywhere: bool
+) -> None:
+    """Namespaced RBAC: no LIST across namespaces (then one per namespace), or none at all
+    (then a GET per object, as before lists were used)."""
+    bundle = fifty_objects()
+    first = sync(live.client, bundle, namespace=None)
+    real_list = live.client.list
+
+    def refusing(
+        resource: ApiResource, *, namespace: str = "", label_selector: str = ""
+    ) -> list[Manifest]:
+        if anywhere or (not namespace and resource.namespaced):
+            raise Forbidden(f"cluster {live.cluster.name}: credentials refused (403 Forbidden)")
+        return real_list(resource, namespace=namespace, label_selector=label_selector)
+
+    monkeypatch.setattr(live.client, "list", refusing)
+    live.handle.reset_request_counts()
+
+    second = sync(live.client, bundle, previous=first.inventory, namespace=None)
+
+    assert second.error is None and second.changes.counts[ChangeAction.UNCHANGED] == 50
+    assert live.writes() == {}
+    counts = live.handle.request_counts()
+    if anywhere:
+        assert not any(verb == "list" for verb, _ in counts), counts
+        assert sum(counts.values()) == 50 + 1, "a GET per object and the inventory copy"
+    else:
+        assert counts[("list", "namespaces")] == 1
+        assert {counts[("list", kind)] for kind in KINDS[1:]} == {len(NAMESPACES)}

@@ -1,0 +1,64 @@
+"""`fleetsync render`: an application rendered locally from Git, printed as YAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from fleetsync.scheduler.cli import main
+from tests.support.git_server import GitServer, WorkRepo
+
+
+@pytest.fixture
+def fleet_file(
+    tmp_path: Path, git_server: GitServer, git_repo: WorkRepo, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    monkeypatch.setenv("FLEETSYNC_CACHE_DIR", str(tmp_path / "cache"))
+    git_repo.write(
+        "apps/web/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"
+        "---\napiVersion: v1\nkind: Namespace\n"
+        "metadata: {name: web}\n",
+    )
+    git_repo.commit("web")
+    url = git_server.git_url(git_repo.bare.name.removesuffix(".git"))
+    path = tmp_path / "fleet.yaml"
+    path.write_text(
+        f'repositories: [{{name: platform, url: "{url}"}}]\n'
+        "applications: [{name: web, repository: platform, path: apps/web, namespace: web}]\n"
+    )
+    return path
+
+
+def test_render_prints_the_bundle_with_its_revision_and_default_namespace(
+    fleet_file: Path,
+    git_repo: WorkRepo,
+) -> None:
+    result = CliRunner().invoke(main, ["render", "web", "-c", str(fleet_file)])
+    assert result.exit_code == 0, result.output
+    header, _, body = result.output.partition("\n")
+    assert f"web at main@sha1:{git_repo.head} (plain, 2 objects" in header
+    objects = list(yaml.safe_load_all(body))
+    assert [(o["kind"], o["metadata"].get("namespace")) for o in objects] == [
+        ("ConfigMap", "web"),
+        ("Namespace", None),
+    ]
+
+
+def test_render_at_an_older_revision(fleet_file: Path, git_repo: WorkRepo) -> None:
+    first = git_repo.head
+    git_repo.remove("apps/web/cm.yaml")
+    git_repo.write("apps/web/other.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n")
+    git_repo.commit("replace")
+    result = CliRunner().invoke(main, ["render", "web", "-c", str(fleet_file), "--revision", first])
+    assert result.exit_code == 0, result.output
+    assert "kind: Secret" not in result.output and "kind: ConfigMap" in result.output
+
+
+def test_render_of_an_unknown_application_names_the_declared_ones(fleet_file: Path) -> None:
+    result = CliRunner().invoke(main, ["render", "nope", "-c", str(fleet_file)])
+    assert result.exit_code == 1
+    assert "nope: no such application; declared applications: web" in result.output

@@ -1,0 +1,145 @@
+"""Bad sources become clear errors in the application's status, back off, and lose nothing:
+the last good desired state stays, other repositories carry on."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from fleetsync.shared.model.declaration import (
+    Application,
+    Credentials,
+    Fleet,
+    Repository,
+)
+from fleetsync.shared.model.ids import AppName, RepoName
+from fleetsync.shared.source import fetch_repository, poll_repository
+from fleetsync.shared.store import DueSet, Store
+from tests.support.git_server import GitServer, WorkRepo
+from tests.support.redis_server import free_port
+
+CONFIGMAP = textwrap.dedent("""\
+    apiVersion: v1
+    kind: ConfigMap
+    metadata: {name: settings}
+    data: {value: "1"}
+    """)
+
+
+def _fleet(
+    url: str, *, ref: str = "main", path: str = "apps/web", credentials: Credentials | None = None
+) -> Fleet:
+    repo = Repository(
+        name=RepoName("platform"), url=url, ref=ref, interval=10.0, credentials=credentials
+    )
+    app = Application(name=AppName("web"), repository=repo.name, path=path, namespace="web")
+    return Fleet(repositories={repo.name: repo}, applications={app.name: app})
+
+
+def _run(store: Store, fleet: Fleet, tmp_path: Path) -> str | None:
+    outcome = poll_repository(store, fleet, RepoName("platform"))
+    if outcome.error:
+        return outcome.error
+    fetched = fetch_repository(
+        store,
+        fleet,
+        RepoName("platform"),
+        mirror_dir=tmp_path / "mirrors",
+        scratch_dir=tmp_path / "s",
+    )
+    return fetched.error or fetched.failed.get(AppName("web"))
+
+
+@pytest.fixture
+def served(git_repo: WorkRepo) -> WorkRepo:
+    git_repo.write("apps/web/settings.yaml", CONFIGMAP)
+    git_repo.commit("web")
+    return git_repo
+
+
+def _url(server: GitServer, repo: WorkRepo) -> str:
+    return server.git_url(repo.bare.name.removesuffix(".git"))
+
+
+def test_an_unreachable_repository_is_recorded_and_backs_off(
+    redis_url: str, tmp_path: Path
+) -> None:
+    store = Store.connect(redis_url)
+    fleet = _fleet(f"git://127.0.0.1:{free_port()}/platform.git")
+    store.plan_due(DueSet.POLL, {"platform": 10.0})
+    error = _run(store, fleet, tmp_path)
+    assert error is not None and error.startswith("platform")
+    status = store.source_error(AppName("web"))
+    assert status is not None and status.stage == "repository" and status.message == error
+    due = store.due_at(DueSet.POLL, "platform")
+    assert due is not None and due > store.now() + 5
+    assert store.repo_state(RepoName("platform")).failures == 1
+    assert store.stats().get("repo_error_transient") == 1
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("unknown ref", "no-such-branch"),
+        ("missing path", "apps/nowhere' does not exist"),
+        ("wrong password", "GIT_TEST_PASSWORD"),
+    ],
+)
+def test_a_bad_source_names_the_problem_in_the_application_status(
+    case: str,
+    expected: str,
+    redis_url: str,
+    tmp_path: Path,
+    git_server: GitServer,
+    make_git_repo: Callable[..., WorkRepo],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = Store.connect(redis_url)
+    repo = make_git_repo(private=case == "wrong password")
+    repo.write("apps/web/settings.yaml", CONFIGMAP)
+    repo.commit("web")
+    name = repo.bare.name.removesuffix(".git")
+    if case == "unknown ref":
+        fleet = _fleet(git_server.git_url(name), ref="no-such-branch")
+    elif case == "missing path":
+        fleet = _fleet(git_server.git_url(name), path="apps/nowhere")
+    else:
+        monkeypatch.setenv("GIT_TEST_USER", git_server.username)
+        monkeypatch.setenv("GIT_TEST_PASSWORD", "not-the-password")
+        fleet = _fleet(
+            git_server.http_url(name),
+            credentials=Credentials(username_env="GIT_TEST_USER", password_env="GIT_TEST_PASSWORD"),
+        )
+    error = _run(store, fleet, tmp_path)
+    assert error is not None and expected in error, error
+    assert "not-the-password" not in error
+    status = store.source_error(AppName("web"))
+    assert status is not None and expected in status.message
+    assert store.desired(AppName("web")) is None
+
+
+def test_a_broken_commit_keeps_the_last_good_desired_state(
+    redis_url: str,
+    tmp_path: Path,
+    git_server: GitServer,
+    served: WorkRepo,
+) -> None:
+    store = Store.connect(redis_url)
+    fleet = _fleet(_url(git_server, served))
+    assert _run(store, fleet, tmp_path) is None
+    good = store.desired(AppName("web"))
+    assert good is not None
+    served.write("apps/web/settings.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n")
+    served.commit("break it")
+    error = _run(store, fleet, tmp_path)
+    assert error is not None and "metadata.name" in error
+    assert store.desired(AppName("web")) == good
+    served.write("apps/web/settings.yaml", CONFIGMAP.replace('"1"', '"2"'))
+    served.commit("fix it")
+    assert _run(store, fleet, tmp_path) is None
+    assert store.source_error(AppName("web")) is None
+    fixed = store.desired(AppName("web"))
+    assert fixed is not None and fixed.digest != good.digest

@@ -1,0 +1,135 @@
+"""The store against a real redis-server: due-sets, coalescing, leases, bundles, desired state."""
+
+from __future__ import annotations
+
+import threading
+
+from fleetsync.shared.model.bundle import Bundle
+from fleetsync.shared.model.ids import AppName, Digest, RepoName
+from fleetsync.shared.store import DesiredState, DueSet, Store
+
+
+def _bundle(n: int) -> Bundle:
+    return Bundle.of(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i}", "namespace": "n"}}
+        for i in range(n)
+    )
+
+
+def test_due_members_are_claimed_once_and_pushed_to_their_next_interval(redis_url: str) -> None:
+    store = Store.connect(redis_url)
+    store.plan_due(DueSet.POLL, {"a": 60.0, "b": 10.0})
+    now = store.now() + 10
+    assert sorted(store.claim_due(DueSet.POLL, now=now)) == ["a", "b"]
+    assert store.claim_due(DueSet.POLL, now=now) == []
+    next_b = store.due_at(DueSet.POLL, "b")
+    assert next_b is not None and now + 9 <= next_b <= now + 11
+
+
+def test_concurrent_tickers_never_claim_the_same_member_twice(redis_url: str) -> None:
+    store = Store.connect(redis_url)
+    store.plan_due(DueSet.POLL, {f"r{i}": 60.0 for i in range(500)})
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def tick() -> None:
+        got = Store.connect(redis_url).claim_due(DueSet.POLL, now=store.now() + 10, limit=50)
+        with lock:
+            claimed.extend(got)
+
+    threads = [threading.Thread(target=tick) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(claimed) == len(set(claimed)) == 500
+
+
+def test_planning_drops_members_no_longer_declared(redis_url: str) -> None:
+    store = Store.connect(redis_url)
+    store.plan_due(DueSet.POLL, {"a": 60.0, "b": 60.0})
+    store.plan_due(DueSet.POLL, {"a": 30.0})
+    assert store.due_at(DueSet.POLL, "b") is None
+    assert store.claim_due(DueSet.POLL, now=store.now() + 10) == ["a"]
+
+
+def test_duplicate_triggers_coalesce_unless_the_new_one_has_better_priority(
+    redis_url: str,
+) -> None:
+    store = Store.connect(redis_url)
+    assert store.mark_queued("poll", "platform", 6)
+    assert not store.mark_queued("poll", "platform", 6)
+    assert store.mark_queued("poll", "platform", 0)
+    assert not store.mark_queued("poll", "platform", 6)
+    store.clear_queued("poll", "platform")
+    assert store.mark_queued("poll", "platform", 6)
+
+
+def test_only_one_holder_of_a_lease_at_a_time(redis_url: str) -> None:
+    store = Store.connect(redis_url)
+    assert store.hold_lease("beat", "one", ttl=5)
+    assert not store.hold_lease("beat", "two", ttl=5)
+    assert store.hold_lease("beat", "one", ttl=5)
+
+
+def test_bundles_are_content_addressed_and_compressed(redis_url: str) -> None:
+    store = Store.connect(redis_url)
+    bundle = _bundle(200)
+    digest = store.put_bundle(bundle)
+    assert digest == bundle.digest
+    size = store.bundle_size(digest)
+    assert size is not None and size < len(bundle.canonical()) / 4
+    fresh = Store.connect(redis_url)
+    fresh._bundles.clear()
+    assert fresh.get_bundle(digest) == bundle
+    assert fresh.get_bundle(Digest("0" * 64)) is None
+
+
+def test_desired_state_reports_a_change_only_when_the_digest_moves(redis_url: str) -> None:
+    store = Store.connect(redis_url)
+    app = AppName("web")
+    first = DesiredState(
+        revision="main@sha1:a",
+        digest=Digest("d1"),
+        renderer="plain",
+        rendered_at=1.0,
+        observed="main@sha1:a",
+    )
+    assert store.set_desired(app, first)
+    same = DesiredState(
+        revision="main@sha1:b",
+        digest=Digest("d1"),
+        renderer="plain",
+        rendered_at=2.0,
+        observed="main@sha1:b",
+    )
+    assert not store.set_desired(app, same)
+    kept = store.desired(app)
+    assert kept is not None
+    assert (kept.revision, kept.observed) == ("main@sha1:a", "main@sha1:b")
+    moved = DesiredState(
+        revision="main@sha1:c",
+        digest=Digest("d2"),
+        renderer="plain",
+        rendered_at=3.0,
+        observed="main@sha1:c",
+    )
+    assert store.set_desired(app, moved)
+
+
+def test_repository_failures_count_up_and_a_good_poll_resets_them(redis_url: str) -> None:
+    store = Store.connect(redis_url)
+    repo = RepoName("platform")
+    assert store.record_repo_error(repo, "platform: unreachable") == 1
+    assert store.record_repo_error(repo, "platform: unreachable") == 2
+    store.record_poll(repo, sha="a" * 40, revision="main@sha1:" + "a" * 40)
+    state = store.repo_state(repo)
+    assert (state.failures, state.error, state.sha) == (0, None, "a" * 40)
+
+
+def test_a_new_drift_pair_is_first_due_after_half_to_one_interval(redis_url: str) -> None:
+    store = Store.connect(redis_url)
+    now = store.now()
+    store.plan_due(DueSet.DRIFT, {"web|c1": 300.0}, first_after_interval=True)
+    due = store.due_at(DueSet.DRIFT, "web|c1")
+    assert due is not None and now + 150 <= due <= now + 301

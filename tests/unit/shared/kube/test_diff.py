@@ -1,0 +1,170 @@
+"""Drift compares what the manifest declares; 'unchanged' compares whole objects."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from fleetsync.shared.kube.diff import (
+    DriftState,
+    diff_object,
+    diff_objects,
+    render_diff,
+    same_live_state,
+)
+from fleetsync.shared.model import ResourceKey
+
+DESIRED: dict[str, Any] = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "api", "namespace": "web", "labels": {"app": "api"}},
+    "spec": {
+        "replicas": 2,
+        "template": {
+            "spec": {
+                "containers": [
+                    {"name": "api", "image": "api:1", "ports": [{"containerPort": 80}]},
+                ]
+            }
+        },
+    },
+}
+
+
+def live_of(desired: dict[str, Any]) -> dict[str, Any]:
+    """What a server returns for the desired object: defaults, server metadata and status."""
+    live = copy.deepcopy(desired)
+    live["metadata"].update(
+        uid="u-1",
+        resourceVersion="42",
+        generation=1,
+        creationTimestamp="2026-01-01T00:00:00Z",
+        managedFields=[{"manager": "fleetsync", "operation": "Apply"}],
+        annotations={"kubectl.kubernetes.io/last-applied-configuration": "{}"},
+    )
+    live["spec"]["strategy"] = {"type": "RollingUpdate"}
+    container = live["spec"]["template"]["spec"]["containers"][0]
+    container["imagePullPolicy"] = "IfNotPresent"
+    container["ports"][0]["protocol"] = "TCP"
+    live["status"] = {"replicas": 2}
+    return live
+
+
+def edited(**changes: Any) -> dict[str, Any]:
+    live = live_of(DESIRED)
+    for path, value in changes.items():
+        node: Any = live
+        *parents, leaf = path.split("__")
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node[part]
+        if value is None:
+            del node[leaf]
+        else:
+            node[leaf] = value
+    return live
+
+
+@pytest.mark.parametrize(
+    ("live", "drifted"),
+    [
+        pytest.param(live_of(DESIRED), False, id="server-defaults-and-metadata-are-not-drift"),
+        pytest.param(edited(spec__replicas=3), True, id="declared-field-changed"),
+        pytest.param(edited(spec__replicas="2"), False, id="scalar-rendering-is-not-drift"),
+        pytest.param(
+            edited(metadata__labels={"app": "api", "extra": "x"}),
+            False,
+            id="undeclared-label-is-not-drift",
+        ),
+        pytest.param(edited(metadata__labels={}), True, id="declared-label-removed"),
+        pytest.param(
+            edited(spec__template__spec__containers__0__image="api:2"), True, id="image-changed"
+        ),
+        pytest.param(
+            edited(
+                spec__template__spec__containers=[
+                    {"name": "sidecar", "image": "s"},
+                    {"name": "api", "image": "api:1", "ports": [{"containerPort": 80}]},
+                ]
+            ),
+            False,
+            id="named-list-items-match-by-name",
+        ),
+        pytest.param(
+            edited(
+                spec__template__spec__containers__0__ports=[
+                    {"containerPort": 80},
+                    {"containerPort": 81},
+                ]
+            ),
+            True,
+            id="unnamed-list-is-atomic",
+        ),
+    ],
+)
+def test_diff_object(live: dict[str, Any], drifted: bool) -> None:
+    drift = diff_object(DESIRED, live)
+    assert (drift is not None) is drifted
+    if drift is not None:
+        assert drift.state is DriftState.MODIFIED
+        assert drift.key == ResourceKey.parse("apps/Deployment/web/api")
+
+
+def test_a_deleted_object_is_missing() -> None:
+    drift = diff_object(DESIRED, None)
+    assert drift is not None and drift.state is DriftState.MISSING
+
+
+def test_the_diff_is_unified_yaml_live_against_desired() -> None:
+    drift = diff_object(DESIRED, edited(spec__replicas=5))
+    assert drift is not None
+    assert "--- live/apps/Deployment/web/api" in drift.diff
+    assert "+++ desired/apps/Deployment/web/api" in drift.diff
+    assert "-  replicas: 5" in drift.diff
+    assert "+  replicas: 2" in drift.diff
+    assert "resourceVersion" not in drift.diff
+
+
+def test_diff_objects_reports_drifted_and_in_sync_objects() -> None:
+    other = copy.deepcopy(DESIRED)
+    other["metadata"]["name"] = "worker"
+    report = diff_objects(
+        [
+            (DESIRED, edited(spec__replicas=1)),
+            (other, live_of(other)),
+            ({**other, "kind": "StatefulSet"}, None),
+        ]
+    )
+    assert report.drifted
+    assert report.of(DriftState.MODIFIED) == (ResourceKey.parse("apps/Deployment/web/api"),)
+    assert report.of(DriftState.MISSING) == (ResourceKey.parse("apps/StatefulSet/web/worker"),)
+    assert report.in_sync == (ResourceKey.parse("apps/Deployment/web/worker"),)
+    text = render_diff(report)
+    assert "@@ missing @@" in text and "replicas" in text
+
+
+def test_same_live_state_ignores_what_every_write_and_every_controller_changes() -> None:
+    live = live_of(DESIRED)
+    after = copy.deepcopy(live)
+    after["metadata"]["managedFields"] = [{"manager": "fleetsync", "time": "later"}]
+    after["metadata"]["resourceVersion"] = "43"
+    after["status"] = {"replicas": 2, "readyReplicas": 2}
+    assert same_live_state(after, live)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda o: o["spec"].update(replicas=3),
+        lambda o: o["metadata"]["labels"].pop("app"),
+        lambda o: o["metadata"]["annotations"].update(new="x"),
+        lambda o: o["spec"]["strategy"].update(type="Recreate"),
+    ],
+    ids=["spec", "label-removed", "annotation-added", "undeclared-field"],
+)
+def test_same_live_state_sees_any_other_difference(change: Any) -> None:
+    live = live_of(DESIRED)
+    after = copy.deepcopy(live)
+    change(after)
+    assert not same_live_state(after, live)

@@ -1,0 +1,221 @@
+"""The local "would applying change anything?" decision: certain only when safe."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from fleetsync.shared.kube.unchanged import unchanged
+
+DESIRED: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "Service",
+    "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}},
+    "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80}]},
+}
+
+OWNED: dict[str, Any] = {
+    "f:metadata": {"f:labels": {".": {}, "f:app": {}}},
+    "f:spec": {
+        "f:selector": {"f:app": {}},
+        "f:ports": {'k:{"port":80,"protocol":"TCP"}': {".": {}, "f:name": {}, "f:port": {}}},
+    },
+}
+
+
+def live_with(fields: dict[str, Any] | None = None, **changes: Any) -> dict[str, Any]:
+    """DESIRED as the server keeps it: defaults filled in, fleetsync's entry owning `fields`."""
+    live = copy.deepcopy(DESIRED)
+    live["metadata"]["resourceVersion"] = "7"
+    live["metadata"]["managedFields"] = [
+        {
+            "manager": "fleetsync",
+            "operation": "Apply",
+            "apiVersion": "v1",
+            "fieldsType": "FieldsV1",
+            "fieldsV1": copy.deepcopy(OWNED if fields is None else fields),
+        },
+        {
+            "manager": "kube-controller",
+            "operation": "Update",
+            "apiVersion": "v1",
+            "fieldsV1": {"f:spec": {"f:clusterIP": {}}},
+        },
+    ]
+    live["spec"]["clusterIP"] = "10.0.0.7"
+    live["spec"]["ports"] = [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 80}]
+    for path, value in changes.items():
+        *parents, leaf = path.split(".")
+        node = live
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    return live
+
+
+def desired_with(**changes: Any) -> dict[str, Any]:
+    desired = copy.deepcopy(DESIRED)
+    for path, value in changes.items():
+        *parents, leaf = path.split(".")
+        node = desired
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    return desired
+
+
+def owned_with(path: str, value: Any) -> dict[str, Any]:
+    owned = copy.deepcopy(OWNED)
+    *parents, leaf = path.split("|")
+    node = owned
+    for p in parents:
+        node = node[p]
+    if value is None:
+        del node[leaf]
+    else:
+        node[leaf] = value
+    return owned
+
+
+def test_a_live_object_matching_every_declared_field_is_unchanged() -> None:
+    assert unchanged(DESIRED, live_with())
+
+
+def test_server_defaults_and_fields_other_managers_own_do_not_count() -> None:
+    live = live_with(**{"metadata.annotations": {"team": "x"}})
+    assert live["spec"]["ports"][0]["targetPort"] == 80 and live["spec"]["clusterIP"]
+    assert unchanged(DESIRED, live)
+
+
+def test_a_declared_value_that_differs_is_a_change() -> None:
+    assert not unchanged(DESIRED, live_with(**{"spec.selector": {"app": "other"}}))
+    assert not unchanged(desired_with(**{"metadata.labels": {"app": "web2"}}), live_with())
+
+
+@pytest.mark.parametrize(
+    ("declared", "live"),
+    [("1", 1), (1, 1.0), (True, "true"), (0.5, "500m"), ("80", 80)],
+)
+def test_a_value_the_server_may_render_differently_is_never_taken_as_equal(
+    declared: Any, live: Any
+) -> None:
+    assert not unchanged(
+        desired_with(**{"spec.selector": {"app": declared}}),
+        live_with(**{"spec.selector": {"app": live}}),
+    )
+
+
+def test_a_field_fleetsync_owns_but_no_longer_declares_is_a_change() -> None:
+    owned = owned_with("f:metadata|f:labels|f:tier", {})
+    live = live_with(owned, **{"metadata.labels": {"app": "web", "tier": "front"}})
+    assert not unchanged(DESIRED, live)
+
+
+def test_a_list_item_fleetsync_owns_but_no_longer_declares_is_a_change() -> None:
+    owned = owned_with("f:spec|f:ports|" + 'k:{"port":443,"protocol":"TCP"}', {".": {}})
+    live = live_with(owned)
+    live["spec"]["ports"].append({"port": 443, "protocol": "TCP", "targetPort": 443})
+    assert not unchanged(DESIRED, live)
+
+
+def test_a_declared_field_fleetsync_no_longer_owns_is_a_change() -> None:
+    """Another manager took it (an Update, or a forced apply): the apply takes it back."""
+    assert not unchanged(DESIRED, live_with(owned_with("f:spec|f:selector", None)))
+    taken = owned_with("f:spec|f:ports|" + 'k:{"port":80,"protocol":"TCP"}', {".": {}})
+    assert not unchanged(DESIRED, live_with(taken))
+
+
+def test_an_atomic_list_another_manager_extended_is_a_change() -> None:
+    """A list fleetsync owns whole is compared whole, even when its items have names."""
+    desired = {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w", "namespace": "shop"},
+        "spec": {"items": [{"name": "a", "v": 1}]},
+    }
+    owned = {"f:spec": {"f:items": {}}}
+    live = copy.deepcopy(desired)
+    live["metadata"]["managedFields"] = [
+        {
+            "manager": "fleetsync",
+            "operation": "Apply",
+            "apiVersion": "example.com/v1",
+            "fieldsV1": owned,
+        }
+    ]
+    assert unchanged(desired, live)
+    live["spec"]["items"].append({"name": "b", "v": 2})
+    assert not unchanged(desired, live)
+
+
+def test_keyed_items_are_matched_by_the_keys_fleetsync_owns_them_by() -> None:
+    desired = desired_with(
+        **{"spec.ports": [{"name": "http", "port": 80}, {"name": "https", "port": 443}]}
+    )
+    owned = owned_with(
+        "f:spec|f:ports|" + 'k:{"port":443,"protocol":"TCP"}', {".": {}, "f:name": {}, "f:port": {}}
+    )
+    live = live_with(owned)
+    live["spec"]["ports"].append(
+        {"name": "https", "port": 443, "protocol": "TCP", "targetPort": 443}
+    )
+    assert unchanged(desired, live)
+    live["spec"]["ports"][1]["name"] = "tls"
+    assert not unchanged(desired, live)
+    live["spec"]["ports"][1]["name"] = "https"
+    live["spec"]["ports"].reverse()
+    assert not unchanged(desired, live), "another order: left to the server"
+
+
+def test_a_set_of_scalars_is_matched_item_by_item() -> None:
+    desired = desired_with(**{"metadata.finalizers": ["a/b", "c/d"]})
+    owned = owned_with("f:metadata|f:finalizers", {".": {}, 'v:"a/b"': {}, 'v:"c/d"': {}})
+    assert unchanged(desired, live_with(owned, **{"metadata.finalizers": ["a/b", "c/d"]}))
+    assert not unchanged(desired, live_with(owned, **{"metadata.finalizers": ["a/b"]}))
+    fewer = owned_with("f:metadata|f:finalizers", {".": {}, 'v:"a/b"': {}})
+    assert not unchanged(desired, live_with(fewer, **{"metadata.finalizers": ["a/b", "c/d"]}))
+
+
+def test_without_fleetsync_s_own_apply_entry_nothing_is_certain() -> None:
+    live = live_with()
+    live["metadata"]["managedFields"] = live["metadata"]["managedFields"][1:]
+    assert not unchanged(DESIRED, live)
+    assert not unchanged(DESIRED, None)
+    status_only = live_with()
+    status_only["metadata"]["managedFields"][0]["subresource"] = "status"
+    assert not unchanged(DESIRED, status_only)
+    older = live_with()
+    older["metadata"]["managedFields"][0]["apiVersion"] = "v1beta1"
+    assert not unchanged(DESIRED, older), "a field set recorded at another version"
+
+
+def test_a_null_or_a_field_the_server_never_records_is_left_to_the_server() -> None:
+    assert not unchanged(desired_with(**{"spec.selector": {"app": None}}), live_with())
+    assert not unchanged(desired_with(**{"metadata.resourceVersion": "7"}), live_with())
+    assert not unchanged(desired_with(status={"phase": "Up"}), live_with(status={"phase": "Up"}))
+
+
+def test_the_empty_status_and_null_timestamp_of_generated_manifests_are_ignored() -> None:
+    generated = desired_with(status={}, **{"metadata.creationTimestamp": None})
+    assert unchanged(generated, live_with())
+
+
+def test_another_name_or_namespace_is_never_the_same_object() -> None:
+    assert not unchanged(desired_with(**{"metadata.namespace": "other"}), live_with())
+    assert not unchanged(desired_with(kind="Endpoints"), live_with())
+
+
+def test_a_keyed_item_declared_twice_is_left_to_the_server() -> None:
+    twice = desired_with(**{"spec.ports": [{"name": "http", "port": 80}] * 2})
+    assert not unchanged(twice, live_with())
+
+
+@pytest.mark.parametrize(
+    "element",
+    ["i:0", "q:unknown", "k:not-json", "k:[]", 'v:{"a":1}'],
+)
+def test_a_fields_v1_form_not_understood_is_left_to_the_server(element: str) -> None:
+    owned = owned_with("f:spec|f:ports", {element: {}})
+    assert not unchanged(DESIRED, live_with(owned))
