@@ -1,0 +1,46 @@
+"""The `fleetsync` command line: one click group, one module per command family.
+
+Offline commands (validate, render, diff) call `fleetsync.shared` directly; the others read and
+write state through the store and enqueue tasks through `fleetsync.shared.tasking`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+import click
+
+from fleetsync import __version__
+
+# Each module defines a click command (or group) named `command`; order is the help order.
+_COMMAND_MODULES = (
+    "validate",
+    "render",
+    "diff",
+    "status",
+    "history",
+    "refresh",
+    "sync",
+    "rollback",
+    "suspend",
+    "resume",
+    "up",
+    "demo",
+    "api",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fleetsync")
+@click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
+def main(verbose: bool) -> None:
+    """fleetsync: pull-based GitOps for fleets of Kubernetes clusters."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+for _name in _COMMAND_MODULES:
+    main.add_command(importlib.import_module(f"fleetsync.scheduler.cli.{_name}").command)

@@ -1,0 +1,42 @@
+"""`fleetsync render APP`: render an application locally and print its YAML (like `flux build`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import yaml
+
+from fleetsync.scheduler.cli.options import config_option
+from fleetsync.shared.errors import FleetsyncError
+from fleetsync.shared.fleet import load_fleet
+from fleetsync.shared.model.ids import AppName
+from fleetsync.shared.settings import load_settings
+from fleetsync.shared.source import render_at
+
+
+@click.command("render")
+@click.argument("app")
+@config_option
+@click.option("--revision", default=None, help="Branch, tag or sha (default: the declared ref).")
+def command(app: str, config: Path, revision: str | None) -> None:
+    """Render APP at a revision and print its objects as YAML."""
+    settings = load_settings()
+    try:
+        fleet = load_fleet(config)
+        resolved, result = render_at(
+            fleet, AppName(app), revision=revision, mirror_dir=settings.mirror_dir
+        )
+    except FleetsyncError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"# {app} at {resolved} ({result.renderer.value}, {len(result.bundle.objects)} objects, "
+        f"digest {result.bundle.digest[:12]})",
+    )
+    yaml.safe_dump_all(
+        [dict(o) for o in result.bundle.objects],
+        sys.stdout,
+        sort_keys=False,
+        explicit_start=True,
+    )

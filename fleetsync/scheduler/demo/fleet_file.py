@@ -1,0 +1,53 @@
+"""The demo's fleet.yaml: simulated clusters in groups, applications targeting them by label."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+GROUPS = (
+    {"env": "prod", "region": "eu"},
+    {"env": "prod", "region": "us"},
+    {"env": "staging", "region": "eu"},
+)
+
+
+def cluster_labels(index: int) -> dict[str, str]:
+    return dict(GROUPS[index % len(GROUPS)])
+
+
+def write_fleet(path: Path, *, repository: Path, kubeconfigs: dict[str, Path]) -> Path:
+    clusters = "\n".join(
+        f"  - {{name: {name}, kubeconfig: {kubeconfig}, labels: "
+        f"{{env: {cluster_labels(i)['env']}, region: {cluster_labels(i)['region']}}}}}"
+        for i, (name, kubeconfig) in enumerate(sorted(kubeconfigs.items()))
+    )
+    path.write_text(f"""\
+# Written by `fleetsync demo`: the example applications on simulated clusters.
+repositories:
+  - name: demo
+    url: {repository}
+    ref: main
+    interval: 5s
+clusters:
+{clusters}
+applications:
+  - name: guestbook            # plain YAML, on every cluster
+    repository: demo
+    path: apps/guestbook
+    renderer: plain
+    targets: {{selector: {{}}}}
+    sync: {{driftInterval: 30s}}
+  - name: podinfo              # a kustomize overlay, on the prod clusters
+    repository: demo
+    path: apps/podinfo/overlays/prod
+    namespace: podinfo
+    targets: {{selector: {{matchLabels: {{env: prod}}}}}}
+  - name: redis                # a Helm chart, in the eu region
+    repository: demo
+    path: apps/redis-chart
+    namespace: default
+    renderer: helm
+    helm: {{release: redis, values: {{replicaCount: 1}}}}
+    targets: {{selector: {{matchLabels: {{region: eu}}}}}}
+""")
+    return path

@@ -1,0 +1,118 @@
+"""Watching the fleet converge: a live table of every (application, cluster) pair."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from fleetsync.scheduler.views import PairRow, pair_rows
+from fleetsync.shared.model.ids import AppName
+from fleetsync.shared.model.revision import Revision
+from fleetsync.shared.store import Store
+
+_STYLE = {
+    "Synced": "green",
+    "Healthy": "green",
+    "OutOfSync": "yellow",
+    "Progressing": "cyan",
+    "Degraded": "red",
+    "Missing": "red",
+    "Unknown": "magenta",
+}
+
+
+def converged(store: Store, *, app: str, sha: str) -> Callable[[PairRow], bool]:
+    """A pair is done when it is Synced and Healthy at its application's desired revision, and
+    `app`'s desired state comes from commit `sha` (applications the commit did not touch keep
+    the revision that last changed them)."""
+
+    def done(row: PairRow) -> bool:
+        desired = store.desired(AppName(row.application))
+        moved = store.desired(AppName(app))
+        return (
+            desired is not None
+            and moved is not None
+            and moved.revision.endswith(sha)
+            and row.sync == "Synced"
+            and row.health == "Healthy"
+            and row.revision == desired.revision
+        )
+
+    return done
+
+
+def current_rows(store: Store) -> list[PairRow]:
+    fleet = store.load_fleet()
+    return pair_rows(store, fleet) if fleet is not None else []
+
+
+def table(title: str, rows: list[PairRow], done: Callable[[PairRow], bool]) -> Table:
+    view = Table(title=title, title_justify="left")
+    for col in ("APPLICATION", "CLUSTER", "SYNC", "HEALTH", "REVISION"):
+        view.add_column(col, no_wrap=True)
+    view.add_column("MESSAGE", no_wrap=True, overflow="ellipsis", max_width=48)
+    for row in rows:
+        mark = "[green]✓[/] " if done(row) else "  "
+        view.add_row(
+            mark + row.application,
+            row.cluster,
+            _styled(row.sync),
+            _styled(row.health),
+            _short(row.revision),
+            row.message[:60],
+        )
+    return view
+
+
+def watch_until(
+    store: Store,
+    done: Callable[[PairRow], bool],
+    *,
+    title: str,
+    timeout: float,
+    console: Console,
+    stopped: Callable[[], bool] = lambda: False,
+) -> list[PairRow] | None:
+    """Show the fleet until every pair is `done` (its rows returned), or None on timeout."""
+    deadline = time.monotonic() + timeout
+    live_view = console.is_terminal
+    reported = -1
+    live = Live(console=console, refresh_per_second=2) if live_view else None
+    if live is not None:
+        live.start()
+    try:
+        while not stopped():
+            rows = current_rows(store)
+            ready = sum(1 for r in rows if done(r))
+            if live is not None:
+                live.update(table(title, rows, done))
+            elif ready != reported:
+                console.print(f"{title}: {ready}/{len(rows)} pairs Synced and Healthy")
+                reported = ready
+            if rows and ready == len(rows):
+                return rows
+            if time.monotonic() > deadline:
+                if live is None:
+                    console.print(table(title, rows, done))
+                return None
+            time.sleep(0.5)
+        return None
+    finally:
+        if live is not None:
+            live.stop()
+
+
+def _short(revision: str) -> str:
+    try:
+        return Revision.parse(revision).sha[:10] if revision else "-"
+    except ValueError:
+        return revision
+
+
+def _styled(word: str) -> str:
+    style = _STYLE.get(word)
+    return f"[{style}]{word}[/]" if style else word

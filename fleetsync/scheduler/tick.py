@@ -1,0 +1,151 @@
+"""One beat tick: keep the published declaration current, then emit what is due.
+
+The declaration is re-read when fleet.yaml changes on disk; a broken edit keeps the last good
+declaration running and records the error (shown by `fleetsync status` and the API). A changed
+declaration re-plans the due-sets and triggers what the change calls for: a render of changed
+applications, a reconcile on newly targeted clusters, and (only with `pruneOnRemoval`) the
+removal of an application's objects from clusters it no longer targets.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fleetsync.shared.errors import FleetsyncError
+from fleetsync.shared.fleet import fleet_digest, load_fleet
+from fleetsync.shared.model.declaration import Application, Fleet
+from fleetsync.shared.model.ids import RepoName
+from fleetsync.shared.store import DueSet, Store
+from fleetsync.shared.tasking import Priority, Sender, Trigger
+
+log = logging.getLogger(__name__)
+
+PAIR_SEP = "|"
+
+
+def pair_member(app: str, cluster: str) -> str:
+    return f"{app}{PAIR_SEP}{cluster}"
+
+
+def split_pair(member: str) -> tuple[str, str]:
+    app, _, cluster = member.partition(PAIR_SEP)
+    return app, cluster
+
+
+@dataclass
+class TickReport:
+    polls: list[str] = field(default_factory=list)
+    drift_checks: list[tuple[str, str]] = field(default_factory=list)
+    reloaded: bool = False
+    fleet_error: str | None = None
+
+
+class Ticker:
+    """Holds the last good declaration and the file's identity between ticks."""
+
+    def __init__(self, store: Store, sender: Sender, fleet_file: Path | None) -> None:
+        self._store = store
+        self._sender = sender
+        self._file = fleet_file
+        self._seen: tuple[int, int] | None = None
+        self._fleet: Fleet | None = store.load_fleet()
+
+    def tick(self) -> TickReport:
+        report = TickReport()
+        self._reload(report)
+        for repo in self._store.claim_due(DueSet.POLL):
+            if self._sender.poll(repo, priority=Priority.PERIODIC):
+                report.polls.append(repo)
+        for member in self._store.claim_due(DueSet.DRIFT):
+            app, cluster = split_pair(member)
+            if self._sender.reconcile(
+                app, cluster, reason=Trigger.DRIFT, priority=Priority.PERIODIC
+            ):
+                report.drift_checks.append((app, cluster))
+        return report
+
+    def _reload(self, report: TickReport) -> None:
+        if self._file is None:
+            return
+        try:
+            st = os.stat(self._file)
+            identity = (st.st_mtime_ns, st.st_size)
+        except OSError as exc:
+            identity = (-1, -1)
+            if self._seen != identity:
+                report.fleet_error = f"{self._file}: cannot read: {exc.strerror}"
+                self._store.set_fleet_error(report.fleet_error)
+                log.error("%s; keeping the last good declaration", report.fleet_error)
+            self._seen = identity
+            return
+        if identity == self._seen:
+            return
+        self._seen = identity
+        try:
+            fleet = load_fleet(self._file)
+        except FleetsyncError as exc:
+            report.fleet_error = str(exc)
+            self._store.set_fleet_error(report.fleet_error)
+            log.error("fleet declaration refused, keeping the last good one:\n%s", exc)
+            return
+        self._store.set_fleet_error(None)
+        if self._store.publish_fleet(fleet, fleet_digest(fleet)):
+            report.reloaded = True
+            self._apply_change(self._fleet, fleet)
+            log.info(
+                "fleet declaration published: %d repositories, %d clusters, %d applications",
+                len(fleet.repositories),
+                len(fleet.clusters),
+                len(fleet.applications),
+            )
+        self._fleet = fleet
+        plan_schedules(self._store, fleet)
+
+    def _apply_change(self, old: Fleet | None, new: Fleet) -> None:
+        before = old or Fleet()
+        refetch: set[RepoName] = set()
+        for name, app in new.applications.items():
+            previous = before.applications.get(name)
+            if previous is None or _render_spec(previous) != _render_spec(app):
+                refetch.add(app.repository)
+                continue
+            old_targets = set(before.targets_of(name))
+            for cluster in new.targets_of(name):
+                if (
+                    cluster not in old_targets
+                    or before.clusters.get(cluster) != new.clusters[cluster]
+                ):
+                    self._sender.reconcile(name, cluster, reason=Trigger.TARGETED)
+            if app.sync.prune_on_removal:
+                for cluster in old_targets - set(new.targets_of(name)):
+                    self._sender.prune_removed(name, cluster)
+        for name, app in before.applications.items():
+            if name not in new.applications and app.sync.prune_on_removal:
+                for cluster in before.targets_of(name):
+                    self._sender.prune_removed(name, cluster)
+        for repo in sorted(refetch):
+            # A repository never fetched yet is polled by its schedule, which renders every
+            # application of it: forcing a second fetch here would only repeat that work.
+            if self._store.repo_state(repo).fetched_sha is not None:
+                self._sender.poll(repo, force=True, priority=Priority.CHANGE)
+
+
+def _render_spec(app: Application) -> tuple[object, ...]:
+    """The parts of an application that change what it renders."""
+    return (app.repository, app.path, app.namespace, app.renderer, app.helm)
+
+
+def plan_schedules(store: Store, fleet: Fleet) -> None:
+    store.plan_due(DueSet.POLL, {name: r.interval for name, r in fleet.repositories.items()})
+    store.plan_due(
+        DueSet.DRIFT,
+        {
+            pair_member(name, cluster): app.sync.drift_interval
+            for name, app in fleet.applications.items()
+            for cluster in fleet.targets_of(name)
+        },
+        first_after_interval=True,
+    )

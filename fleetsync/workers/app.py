@@ -1,0 +1,12 @@
+"""The workers' Celery app: `celery -A fleetsync.workers.app worker -Q poll,fetch` (source side)
+or `-Q apply -P threads -c 32` (apply side)."""
+
+from __future__ import annotations
+
+from fleetsync.shared.settings import load_settings
+from fleetsync.shared.tasking import make_celery
+from fleetsync.workers import runtime
+
+app = make_celery(load_settings(), main="fleetsync.workers")
+runtime.bind_app(app)
+app.conf.include = ["fleetsync.workers.fetch", "fleetsync.workers.apply"]

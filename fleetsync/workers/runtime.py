@@ -1,0 +1,51 @@
+"""What a worker process holds once: settings, the store and the task sender.
+
+Built lazily from the environment on first use; tests and `fleetsync up` configure it explicitly.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from fleetsync.shared.model.declaration import Fleet
+from fleetsync.shared.settings import Settings, load_settings
+from fleetsync.shared.store import Store
+from fleetsync.shared.tasking import CeleryApp, Sender
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    store: Store
+    sender: Sender
+
+    def fleet(self) -> Fleet | None:
+        return self.store.load_fleet()
+
+
+_lock = threading.Lock()
+_current: Runtime | None = None
+_app: CeleryApp | None = None
+
+
+def bind_app(app: CeleryApp) -> None:
+    global _app
+    _app = app
+
+
+def configure(settings: Settings) -> Runtime:
+    """(Re)build the runtime for `settings` and point the Celery app's broker at its Redis."""
+    global _current
+    assert _app is not None, "bind_app() first"
+    _app.conf.broker_url = settings.redis_url
+    store = Store.connect(settings.redis_url, prefix=settings.key_prefix)
+    with _lock:
+        _current = Runtime(settings=settings, store=store, sender=Sender(_app, store))
+        return _current
+
+
+def runtime() -> Runtime:
+    with _lock:
+        current = _current
+    return current if current is not None else configure(load_settings())

@@ -1,0 +1,64 @@
+"""docker-compose.yml: valid for compose, the design's services with their commands, secrets
+only from the environment, the fleet and kubeconfigs read-only."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+SECRETS = {"FLEETSYNC_API_TOKEN": "t", "FLEETSYNC_WEBHOOK_SECRET": "s", "FLOWER_BASIC_AUTH": "a:b"}
+
+
+def compose(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("docker-compose")
+    assert binary, "docker-compose is required (.ci/run installs Debian's docker-compose)"
+    clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    return subprocess.run(
+        [binary, "-f", str(ROOT / "docker-compose.yml"), *args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+
+
+@pytest.fixture(scope="module")
+def config() -> dict[str, Any]:
+    done = compose("config", env=SECRETS)
+    assert done.returncode == 0, done.stderr
+    loaded: dict[str, Any] = yaml.safe_load(done.stdout)
+    return loaded
+
+
+def test_compose_validates_with_the_design_s_services(config: dict[str, Any]) -> None:
+    services = config["services"]
+    assert set(services) == {"redis", "beat", "fetch-worker", "apply-worker", "api", "flower"}
+    command = {n: " ".join(s.get("command") or []) for n, s in services.items()}
+    assert "fleetsync.scheduler.beat beat" in command["beat"]
+    assert "-Q poll,fetch" in command["fetch-worker"]
+    assert "-Q apply -P threads" in command["apply-worker"]
+    assert "flower" in command["flower"]
+
+
+def test_compose_refuses_to_start_without_each_secret() -> None:
+    for name in SECRETS:
+        done = compose("config", "-q", env={k: v for k, v in SECRETS.items() if k != name})
+        assert done.returncode != 0 and f"set {name}" in done.stderr, name
+
+
+def test_no_literal_secret_and_read_only_mounts() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    for name in SECRETS:
+        assert f"{name}: ${{{name}:?" in text, name
+    raw = yaml.safe_load(text)
+    for name, service in raw["services"].items():
+        for volume in service.get("volumes") or []:
+            if "fleet.yaml" in volume or "kubeconfigs" in volume:
+                assert volume.endswith(":ro"), (name, volume)

@@ -1,0 +1,88 @@
+"""The beat: the declaration it publishes, and only one active beat at a time."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from fleetsync.scheduler.beat import FleetScheduler
+from fleetsync.scheduler.tick import Ticker
+from fleetsync.shared.settings import Settings
+from fleetsync.shared.store import Store
+from fleetsync.shared.tasking import Sender, make_celery
+
+GOOD = textwrap.dedent("""\
+    repositories:
+      - {name: platform, url: "git://127.0.0.1:9/platform.git", interval: 60s}
+    clusters:
+      - {name: c1, kubeconfig: /nonexistent/c1.yaml}
+    applications:
+      - {name: web, repository: platform, path: apps/web, targets: {clusters: [c1]}}
+    """)
+
+
+def _write(path: Path, text: str) -> None:
+    path.write_text(text)
+    stat = path.stat()
+    # Make the edit visible to the ticker even within one mtime granule.
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+
+
+def test_a_broken_edit_keeps_the_last_good_declaration_and_reports_the_error(
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    store = Store.connect(redis_url)
+    sender = Sender(make_celery(Settings(redis_url=redis_url)), store)
+    fleet_file = tmp_path / "fleet.yaml"
+    _write(fleet_file, GOOD)
+    ticker = Ticker(store, sender, fleet_file)
+    assert ticker.tick().reloaded
+    digest = store.fleet_digest()
+
+    _write(fleet_file, GOOD.replace("repository: platform", "repository: missing"))
+    report = ticker.tick()
+    assert report.fleet_error is not None and "missing" in report.fleet_error
+    error = store.fleet_error()
+    assert error is not None and "fleet.yaml:6" in error and "'missing'" in error
+    assert store.fleet_digest() == digest
+    fleet = store.load_fleet()
+    assert fleet is not None and set(fleet.applications) == {"web"}
+
+    _write(fleet_file, GOOD.replace("interval: 60s", "interval: 30s"))
+    assert ticker.tick().reloaded
+    assert store.fleet_error() is None
+    assert store.fleet_digest() != digest
+
+
+def _scheduler(redis_url: str, fleet_file: Path) -> FleetScheduler:
+    app = make_celery(Settings(redis_url=redis_url))
+    FleetScheduler.fleetsync_settings = Settings(
+        redis_url=redis_url, fleet_file=fleet_file, tick_seconds=1.0
+    )
+    return FleetScheduler(app=app, lazy=False)
+
+
+def test_a_second_beat_stands_by_and_emits_nothing(
+    redis_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fleet_file = tmp_path / "fleet.yaml"
+    _write(fleet_file, GOOD)
+    first = _scheduler(redis_url, fleet_file)
+    second = _scheduler(redis_url, fleet_file)
+    store = Store.connect(redis_url)
+    first.tick()
+    second.tick()
+    assert first._leading and not second._leading
+    # The new repository is due within a few seconds; only the leader claims it.
+    store.client.zadd(store.key("due", "poll"), {"platform": 0}, xx=True)
+    before = store.queue_depths()["poll"]
+    second.tick()
+    assert store.queue_depths()["poll"] == before
+    first.tick()
+    assert store.queue_depths()["poll"] == before + 1
