@@ -1,0 +1,5 @@
+"""`python -m fleetsync` is the `fleetsync` command."""
+
+from fleetsync.scheduler.cli import main
+
+main()

@@ -1,0 +1,138 @@
+"""The API on a running fleet: a signed push webhook rolls a commit out without waiting for a
+poll, a manual sync goes through, and the metrics move with what really happened."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fleetsync.scheduler.api import create_app
+from fleetsync.scheduler.api.auth import AccessPolicy
+from fleetsync.scheduler.api.webhook_verify import Provider, WebhookSecrets
+from fleetsync.shared.model.status import Health, SyncState
+from kubesim import Simulator
+from tests.integration.api.conftest import serving
+from tests.support.fleet_harness import Harness, running_fleet
+from tests.support.git_server import GitServer, WorkRepo
+from tests.support.waiting import wait_for
+
+TOKEN = "api-token-for-the-test"
+SECRET = "webhook-secret-for-the-test"
+CLUSTERS = ("east", "west")
+
+
+def configmap(value: str) -> str:
+    return textwrap.dedent(f"""\
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {{name: settings}}
+        data: {{value: "{value}"}}
+        """)
+
+
+def fleet_yaml(url: str, sim: Simulator) -> str:
+    clusters = "\n".join(
+        f"  - {{name: {c}, kubeconfig: {sim.kubeconfig_path(c)}}}" for c in CLUSTERS
+    )
+    # Polls once an hour: a commit reaches the clusters promptly only through the webhook.
+    return (
+        f'repositories:\n  - {{name: platform, url: "{url}", ref: main, interval: 3600s}}\n'
+        f"clusters:\n{clusters}\n"
+        "applications:\n  - {name: shop, repository: platform, path: apps/shop, "
+        "namespace: default, targets: {clusters: [east, west]}}\n"
+    )
+
+
+@pytest.fixture
+def served(
+    redis_url: str, tmp_path: Path, git_server: GitServer, git_repo: WorkRepo
+) -> Iterator[tuple[Harness, httpx.Client]]:
+    git_repo.write("apps/shop/settings.yaml", configmap("one"))
+    git_repo.commit("one")
+    with running_fleet(
+        redis_url=redis_url,
+        tmp_path=tmp_path,
+        git_server=git_server,
+        repo=git_repo,
+        clusters=CLUSTERS,
+        fleet_yaml=fleet_yaml,
+    ) as harness:
+        harness.wait_status(
+            "shop",
+            CLUSTERS,
+            lambda s: s.sync is SyncState.SYNCED and s.health is Health.HEALTHY,
+            "first rollout",
+        )
+        app = create_app(
+            harness.store,
+            harness.runtime.sender,
+            access=AccessPolicy(token=TOKEN),
+            webhook_secrets=WebhookSecrets({p: SECRET for p in Provider}),
+        )
+        with serving(app) as url, httpx.Client(base_url=url, timeout=10) as http:
+            yield harness, http
+
+
+def metric(http: httpx.Client, line_start: str) -> float:
+    for line in http.get("/metrics").text.splitlines():
+        if line.startswith(line_start + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_a_signed_push_webhook_rolls_the_commit_out_without_waiting_for_a_poll(
+    served: tuple[Harness, httpx.Client],
+) -> None:
+    harness, http = served
+    sha = harness.commit("two", {"apps/shop/settings.yaml": configmap("two")})
+    body = json.dumps({"repository": harness.git_url, "ref": "refs/heads/main"}).encode()
+    signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    answer = http.post(
+        "/webhooks/generic",
+        content=body,
+        headers={
+            "X-Fleetsync-Signature": f"sha256={signature}",
+            "Content-Type": "application/json",
+        },
+    )
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["enqueued"] == ["platform"]
+    harness.wait_status(
+        "shop",
+        CLUSTERS,
+        lambda s: sha in s.revision and s.sync is SyncState.SYNCED,
+        "the pushed commit on both clusters",
+        timeout=30,
+    )
+
+
+def test_a_forged_webhook_changes_nothing(served: tuple[Harness, httpx.Client]) -> None:
+    harness, http = served
+    harness.commit("two", {"apps/shop/settings.yaml": configmap("two")})
+    body = json.dumps({"repository": harness.git_url, "ref": "refs/heads/main"}).encode()
+    answer = http.post(
+        "/webhooks/generic", content=body, headers={"X-Fleetsync-Signature": "sha256=" + "0" * 64}
+    )
+    assert answer.status_code == 401
+    assert harness.store.queue_depths()["poll"] == 0
+
+
+def test_metrics_move_with_a_manual_sync(served: tuple[Harness, httpx.Client]) -> None:
+    _, http = served
+    synced = 'fleetsync_reconciles_total{result="synced"}'
+    before = metric(http, synced)
+    assert metric(http, 'fleetsync_pairs{health="Healthy",sync="Synced"}') == 2
+    refused = http.post("/api/v1/applications/shop/sync")
+    assert refused.status_code == 401
+    answer = http.post(
+        "/api/v1/applications/shop/sync", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    assert answer.status_code == 202, answer.text
+    wait_for(lambda: metric(http, synced) >= before + 2, what="two more synced reconciles")

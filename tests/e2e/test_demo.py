@@ -1,0 +1,57 @@
+"""`fleetsync demo --once`, the README's first command, run end to end as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Live processes whose command line or environment contains `text`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            blob = (entry / "cmdline").read_bytes() + (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if text.encode() in blob:
+            found.append(int(entry.name))
+    return found
+
+
+def test_the_demo_rolls_a_commit_out_to_every_simulated_cluster_and_leaves_nothing_running(
+    tmp_path: Path,
+) -> None:
+    workdir = tmp_path / "demo"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fleetsync",
+            "demo",
+            "--once",
+            "--workdir",
+            str(workdir),
+            "--clusters",
+            "4",
+            "--timeout",
+            "120",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "every application Synced and Healthy on every cluster at" in output
+    assert (
+        "the commit rolled out: every application Synced and Healthy on every simulated" in output
+    )
+    assert "10/10 pairs Synced and Healthy" in output
+    assert processes_mentioning(str(workdir)) == []
+    assert (workdir / "fleetsync.log").stat().st_size > 0

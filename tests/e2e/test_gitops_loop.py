@@ -1,0 +1,218 @@
+"""The GitOps loop end to end: commit -> render -> apply on every target cluster, prune, drift
+and self-heal, idempotence, and a dead cluster not holding up the others. Real git over the
+network, real Redis, real Celery workers, kubesim clusters over HTTP."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fleetsync.shared.model.report import PairStatus
+from fleetsync.shared.model.status import ChangeAction, Health, SyncState
+from fleetsync.shared.tasking import Trigger
+from kubesim import Simulator
+from tests.support.fleet_harness import Harness, running_fleet
+from tests.support.git_server import GitServer, WorkRepo
+from tests.support.waiting import wait_for
+
+CLUSTERS = ("c1", "c2", "c3")
+
+
+def configmap(name: str, value: str) -> str:
+    return textwrap.dedent(f"""\
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: {name}
+        data:
+          value: "{value}"
+        """)
+
+
+DEPLOYMENT = textwrap.dedent("""\
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata:
+      name: web
+    spec:
+      replicas: 2
+      selector: {matchLabels: {app: web}}
+      template:
+        metadata: {labels: {app: web}}
+        spec:
+          containers:
+            - name: web
+              image: nginx:1.27
+              ports: [{containerPort: 80}]
+    """)
+
+NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n"
+
+
+def fleet_yaml(url: str, sim: Simulator, *, self_heal: bool = True) -> str:
+    clusters = "\n".join(
+        f"  - {{name: {c}, kubeconfig: {sim.kubeconfig_path(c)}, labels: {{env: prod}}}}"
+        for c in CLUSTERS
+    )
+    return textwrap.dedent("""\
+        repositories:
+          - {{name: platform, url: "{url}", ref: main, interval: 1s}}
+        clusters:
+        {clusters}
+        applications:
+          - name: web
+            repository: platform
+            path: apps/web
+            namespace: web
+            targets: {{selector: {{matchLabels: {{env: prod}}}}}}
+            sync: {{selfHeal: {heal}, driftInterval: 1s}}
+        """).format(url=url, clusters=clusters, heal=str(self_heal).lower())
+
+
+@pytest.fixture
+def web_repo(git_repo: WorkRepo) -> WorkRepo:
+    git_repo.write("apps/web/namespace.yaml", NAMESPACE)
+    git_repo.write("apps/web/deployment.yaml", DEPLOYMENT)
+    git_repo.write("apps/web/config.yaml", configmap("web-config", "1"))
+    git_repo.write("apps/web/extra.yaml", configmap("web-extra", "x"))
+    git_repo.commit("web")
+    return git_repo
+
+
+@pytest.fixture
+def fleet(
+    redis_url: str, tmp_path: Path, git_server: GitServer, web_repo: WorkRepo
+) -> Iterator[Harness]:
+    with running_fleet(
+        redis_url=redis_url,
+        tmp_path=tmp_path,
+        git_server=git_server,
+        repo=web_repo,
+        clusters=CLUSTERS,
+        fleet_yaml=fleet_yaml,
+    ) as harness:
+        yield harness
+
+
+def _synced_healthy(h: Harness, revision_sha: str | None = None) -> None:
+    h.wait_status(
+        "web",
+        CLUSTERS,
+        lambda s: (
+            s.sync is SyncState.SYNCED
+            and s.health is Health.HEALTHY
+            and (revision_sha is None or revision_sha in s.revision)
+        ),
+        "Synced and Healthy",
+    )
+
+
+def test_a_commit_reaches_every_target_cluster_synced_and_healthy(fleet: Harness) -> None:
+    _synced_healthy(fleet, fleet.repo.head)
+    for cluster in CLUSTERS:
+        cm = fleet.live(cluster, "v1", "ConfigMap", "web-config", "web")
+        assert cm is not None and cm["data"] == {"value": "1"}
+        assert cm["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "fleetsync"
+        deploy = fleet.live(cluster, "apps/v1", "Deployment", "web", "web")
+        assert deploy is not None and deploy["status"]["readyReplicas"] == 2
+
+    sha = fleet.commit("bump config", {"apps/web/config.yaml": configmap("web-config", "2")})
+    _synced_healthy(fleet, sha)
+    for cluster in CLUSTERS:
+        cm = fleet.live(cluster, "v1", "ConfigMap", "web-config", "web")
+        assert cm is not None and cm["data"] == {"value": "2"}
+        # Whichever reconcile applied the commit first (the fan-out, or a self-healing drift
+        # check that read the new desired state), it wrote the ConfigMap and nothing else.
+        rollout = next(
+            h for h in reversed(fleet.store.history("web", cluster)) if sha in h.revision
+        )
+        actions = {c.key: c.action for c in rollout.changes}
+        assert actions["core/ConfigMap/web/web-config"] is ChangeAction.CONFIGURED
+        assert actions["apps/Deployment/web/web"] is ChangeAction.UNCHANGED
+
+
+def test_a_commit_removing_a_file_prunes_its_objects_everywhere(fleet: Harness) -> None:
+    _synced_healthy(fleet)
+    sha = fleet.commit("drop extra", {"apps/web/extra.yaml": None})
+    _synced_healthy(fleet, sha)
+    for cluster in CLUSTERS:
+        assert fleet.live(cluster, "v1", "ConfigMap", "web-extra", "web") is None
+        assert fleet.live(cluster, "v1", "ConfigMap", "web-config", "web") is not None
+        pruned = [h for h in fleet.store.history("web", cluster) if h.counts.get("pruned")]
+        assert [h.counts["pruned"] for h in pruned] == [1] and sha in pruned[0].revision
+
+
+def test_a_second_reconcile_reports_every_object_unchanged_and_writes_nothing(
+    fleet: Harness,
+) -> None:
+    _synced_healthy(fleet)
+    versions = {
+        c: fleet.live(c, "v1", "ConfigMap", "web-config", "web")["metadata"]["resourceVersion"]  # type: ignore[index]
+        for c in CLUSTERS
+    }
+    for cluster in CLUSTERS:
+        fleet.runtime.sender.reconcile("web", cluster, reason=Trigger.MANUAL, priority=0)
+
+    def manual_entries() -> dict[str, PairStatus] | None:
+        found = {
+            c: next((h for h in fleet.store.history("web", c) if h.reason == "manual sync"), None)
+            for c in CLUSTERS
+        }
+        return found if all(found.values()) else None  # type: ignore[return-value]
+
+    statuses: dict[str, PairStatus] = wait_for(manual_entries, what="a manual reconcile each")
+    for cluster, status in statuses.items():
+        assert {c.action for c in status.changes} == {ChangeAction.UNCHANGED}, status.changes
+        live = fleet.live(cluster, "v1", "ConfigMap", "web-config", "web")
+        assert live is not None and live["metadata"]["resourceVersion"] == versions[cluster]
+
+
+def test_an_edit_by_hand_is_detected_and_healed(fleet: Harness) -> None:
+    _synced_healthy(fleet)
+    configmaps = fleet.kube("c2").resources.get(api_version="v1", kind="ConfigMap")
+    configmaps.patch(
+        name="web-config",
+        namespace="web",
+        body={"data": {"value": "hand-edited"}},
+        content_type="application/merge-patch+json",
+        field_manager="kubectl-edit",
+    )
+    configmaps.delete(name="web-extra", namespace="web")
+
+    def healed() -> bool:
+        cm = fleet.live("c2", "v1", "ConfigMap", "web-config", "web")
+        extra = fleet.live("c2", "v1", "ConfigMap", "web-extra", "web")
+        return bool(cm and cm["data"]["value"] == "1" and extra is not None)
+
+    wait_for(healed, timeout=30, what="drift on c2 healed")
+    status = fleet.status("web", "c2")
+    assert status is not None and status.reason == "drift check"
+
+
+def test_a_dead_cluster_is_unknown_with_the_reason_while_the_others_converge(
+    fleet: Harness,
+) -> None:
+    _synced_healthy(fleet)
+    fleet.sim.cluster("c3").set_fault(down=True)
+    sha = fleet.commit("bump", {"apps/web/config.yaml": configmap("web-config", "3")})
+    fleet.wait_status(
+        "web",
+        ["c1", "c2"],
+        lambda s: sha in s.revision and s.sync is SyncState.SYNCED,
+        "c1 and c2 on the new revision",
+    )
+    down = fleet.wait_status("web", ["c3"], lambda s: s.sync is SyncState.UNKNOWN, "c3 Unknown")[
+        "c3"
+    ]
+    assert down.health is Health.UNKNOWN and "c3" in down.message
+    fleet.sim.cluster("c3").clear_faults()
+    fleet.wait_status(
+        "web",
+        ["c3"],
+        lambda s: sha in s.revision and s.sync is SyncState.SYNCED,
+        "c3 catching up once it is back",
+        timeout=90,
+    )
