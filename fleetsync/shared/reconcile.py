@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 REQUEST_TIMEOUT = 20.0
 MAX_RETRY_DELAY = 300.0
 HEALTH_CHECK_DEADLINE = 600.0
+HEALTH_LOCK_SECONDS = 300.0
 
 
 class Mode(StrEnum):
@@ -144,11 +145,27 @@ def reconcile_pair(
         return _failed(store, app, cluster, previous, trigger, exc)
 
 
+def pair_lock(app: str, cluster: str) -> str:
+    """The lock every writer of a pair's objects and status holds."""
+    return f"reconcile:{app}:{cluster}"
+
+
 def refresh_health(
     store: Store, fleet: Fleet, app: AppName, cluster: ClusterName, *, cache_dir: Path
 ) -> Health | None:
     """Re-assess the health of what was applied (GETs only) and update the pair's status;
-    None when there is nothing to assess."""
+    None when there is nothing to assess, or when a reconcile of the pair is running: that
+    reconcile records a newer status and follows its health itself, and a check writing back
+    the status it read before would undo it."""
+    with store.try_lock(pair_lock(app, cluster), ttl=HEALTH_LOCK_SECONDS) as taken:
+        if not taken:
+            return None
+        return _refresh_health(store, fleet, app, cluster, cache_dir=cache_dir)
+
+
+def _refresh_health(
+    store: Store, fleet: Fleet, app: AppName, cluster: ClusterName, *, cache_dir: Path
+) -> Health | None:
     application = fleet.applications.get(app)
     status = store.status(app, cluster)
     if application is None or status is None or not status.digest:

@@ -13,6 +13,7 @@ from fleetsync.shared.model.ids import AppName, ClusterName
 from fleetsync.shared.model.status import Health, SyncState
 from fleetsync.shared.reconcile import (
     HEALTH_CHECK_DEADLINE,
+    pair_lock,
     reconcile_pair,
     refresh_health,
     remove_pair,
@@ -40,7 +41,7 @@ def reconcile(app: str, cluster: str, reason: str = Trigger.CHANGE.value) -> Non
     if fleet is None:
         return
     trigger = Trigger.of(reason)
-    with rt.store.lock(f"reconcile:{app}:{cluster}", ttl=LOCK_SECONDS):
+    with rt.store.lock(pair_lock(app, cluster), ttl=LOCK_SECONDS):
         outcome = reconcile_pair(
             rt.store,
             fleet,
@@ -98,7 +99,7 @@ def prune_removed(app: str, cluster: str) -> None:
     fleet = rt.fleet()
     if fleet is None:
         return
-    with rt.store.lock(f"reconcile:{app}:{cluster}", ttl=LOCK_SECONDS):
+    with rt.store.lock(pair_lock(app, cluster), ttl=LOCK_SECONDS):
         remove_pair(
             rt.store,
             fleet,

@@ -53,6 +53,17 @@ def test_planning_drops_members_no_longer_declared(redis_url: str) -> None:
     assert store.claim_due(DueSet.POLL, now=store.now() + 10) == ["a"]
 
 
+def test_a_shortened_interval_brings_the_next_due_time_forward(redis_url: str) -> None:
+    store = Store.connect(redis_url)
+    store.plan_due(DueSet.POLL, {"slow": 3600.0, "kept": 3600.0})
+    store.claim_due(DueSet.POLL, now=store.now() + 10)
+    assert (store.due_at(DueSet.POLL, "slow") or 0) > store.now() + 3000
+    store.plan_due(DueSet.POLL, {"slow": 5.0, "kept": 7200.0})
+    assert (store.due_at(DueSet.POLL, "slow") or 1e18) <= store.now() + 5
+    # A longer interval does not postpone the time already planned.
+    assert (store.due_at(DueSet.POLL, "kept") or 0) < store.now() + 3700
+
+
 def test_duplicate_triggers_coalesce_unless_the_new_one_has_better_priority(
     redis_url: str,
 ) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 
 import redis
+import redis.exceptions
 import redis.lock
 
 
@@ -45,6 +48,18 @@ class StoreBase:
             self.key("lock", name), timeout=ttl, blocking_timeout=ttl if wait is None else wait
         )
         return lock
+
+    @contextmanager
+    def try_lock(self, name: str, *, ttl: float) -> Iterator[bool]:
+        """Take the lock `name` if it is free, without waiting: yields whether it was taken."""
+        lock = self._r.lock(self.key("lock", name), timeout=ttl)
+        taken = bool(lock.acquire(blocking=False))
+        try:
+            yield taken
+        finally:
+            if taken:
+                with suppress(redis.exceptions.LockError):  # expired and taken by another
+                    lock.release()
 
     def incr_stat(self, name: str, amount: int = 1) -> None:
         """Count an event (ls-remote, fetch, render, cache hit...) for metrics and benchmarks."""

@@ -45,9 +45,19 @@ class ScheduleStore(StoreBase):
         over its second half), for work the new member gets anyway (a new pair's first
         reconcile comes from the fan-out, so its first drift check can wait)."""
         zkey, hkey = self._due_keys(which)
-        known = {text(m) for m in self._r.hkeys(hkey)}
-        gone = known - set(intervals)
+        known = {text(m): float(i) for m, i in self._r.hgetall(hkey).items()}
+        gone = set(known) - set(intervals)
         now = self.now()
+        # A shortened interval takes effect now: a member due later than one new interval
+        # from now is brought forward (a longer one waits for the current due time).
+        shrunk = [m for m, i in intervals.items() if m in known and i < known[m]]
+        if shrunk:
+            read = self._r.pipeline()
+            for m in shrunk:
+                read.zscore(zkey, m)
+            for m, due in zip(shrunk, read.execute(), strict=True):
+                if due is not None and due > now + intervals[m]:
+                    self._r.zadd(zkey, {m: now + random.uniform(0, intervals[m])}, xx=True)
         pipe = self._r.pipeline()
         if gone:
             pipe.zrem(zkey, *gone)
