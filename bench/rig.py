@@ -1,0 +1,305 @@
+"""The benchmark rig: the whole system as real processes, one rig per scenario.
+
+A redis-server, kubesim (`kubesim serve`, its own process so its CPU is measured apart), a git
+daemon serving the scenario's repositories (the test suite's GitServer), and fleetsync's beat,
+poll/fetch worker, apply worker(s) and optionally the API, started as `fleetsync up` starts them.
+The rig reads what happened from the store (statuses, event counters), kubesim's admin endpoint
+(requests by verb), Redis INFO (commands) and /proc (CPU seconds, RSS per process).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from fleetsync.scheduler.cli.up import UpOptions, plan_processes
+from fleetsync.scheduler.embedded_redis import free_port, running_redis
+from fleetsync.scheduler.supervisor import ProcessSpec, Supervisor
+from fleetsync.shared.settings import Settings
+from fleetsync.shared.store import Store
+from fleetsync.shared.tasking import Priority, Sender, make_celery
+from kubesim import cluster_names
+from tests.support.git_server import GitServer, WorkRepo  # the test suite's git daemon
+
+WEBHOOK_SECRET = "bench-webhook-secret"
+WRITE_VERBS = ("create", "update", "patch", "apply", "delete", "deletecollection")
+
+
+def app_manifests(name: str, value: str, namespace: str = "default") -> str:
+    """A small application: a ConfigMap, a Service and a Deployment."""
+    return f"""\
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: {name}, namespace: {namespace}}}
+data: {{value: "{value}"}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: {name}, namespace: {namespace}}}
+spec: {{selector: {{app: {name}}}, ports: [{{port: 80}}]}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec: {{containers: [{{name: {name}, image: "nginx:1.27"}}]}}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RigOptions:
+    clusters: int
+    apply_workers: int = 1
+    apply_concurrency: int = 16
+    tick_seconds: float = 0.5
+    with_api: bool = False
+
+
+class Rig:
+    def __init__(self, work: Path, opts: RigOptions) -> None:
+        self.work = work
+        self.opts = opts
+        self.clusters = cluster_names(opts.clusters)
+        self._stack = ExitStack()
+        self.fleet_file = work / "fleet.yaml"
+
+    def __enter__(self) -> Rig:
+        self.work.mkdir(parents=True, exist_ok=True)
+        (self.work / "redis").mkdir(exist_ok=True)
+        self.redis_url = self._stack.enter_context(running_redis(self.work / "redis"))
+        self.kubeconfigs = self.work / "kubeconfigs"
+        self._kubesim = self._start_kubesim()
+        self.git = self._stack.enter_context(GitServer(self.work / "git"))
+        self.fleet_file.write_text("repositories: []\nclusters: []\napplications: []\n")
+        self.api_port = free_port()
+        up = UpOptions(
+            fleet_file=self.fleet_file,
+            redis_url=self.redis_url,
+            cache_dir=self.work / "cache",
+            api_port=self.api_port,
+            apply_concurrency=self.opts.apply_concurrency,
+            tick_seconds=self.opts.tick_seconds,
+            with_api=self.opts.with_api,
+            with_flower=False,
+            extra_env={"FLEETSYNC_WEBHOOK_SECRET": WEBHOOK_SECRET},
+        )
+        specs = plan_processes(up)
+        apply_spec = next(s for s in specs if s.name == "apply")
+        for n in range(2, self.opts.apply_workers + 1):
+            argv = [a.replace("apply@", f"apply{n}@") for a in apply_spec.argv]
+            specs.append(ProcessSpec(f"apply{n}", argv, apply_spec.env))
+        self._log = (self.work / "processes.log").open("w")
+        # Workers still waiting on a hung cluster at the end are not worth a long warm shutdown.
+        self.supervisor = Supervisor(specs, out=self._log, stop_timeout=3.0)
+        self.supervisor.start()
+        self._stack.callback(self._stop)
+        self.store = Store.connect(self.redis_url)
+        self.sender = Sender(make_celery(Settings(redis_url=self.redis_url)), self.store)
+        if self.opts.with_api:
+            self._wait(lambda: self._api_ready(), 60, "the API")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def _stop(self) -> None:
+        self.supervisor.stop()
+        self._log.close()
+
+    def _start_kubesim(self) -> str:
+        port = free_port()
+        proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "kubesim"),
+                "serve",
+                "--clusters",
+                str(self.opts.clusters),
+                "--port",
+                str(port),
+                "--kubeconfig-dir",
+                str(self.kubeconfigs),
+                "--ready-delay",
+                "0",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._kubesim_proc = proc
+
+        def stop() -> None:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+        self._stack.callback(stop)
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if "serving" not in line:
+            raise RuntimeError(f"kubesim did not start: {line}")
+        return f"http://127.0.0.1:{port}"
+
+    # -- the fleet -------------------------------------------------------------------------
+
+    def repo(self, name: str) -> WorkRepo:
+        return self.git.create_repo(name)
+
+    def write_fleet(
+        self,
+        repos: dict[str, float],
+        apps: Iterable[tuple[str, str, str, str]],
+        *,
+        drift: str = "5m",
+    ) -> None:
+        """repos: name -> poll interval seconds; apps: (name, repo, path, target selector
+        or comma-separated cluster names)."""
+        lines = ["repositories:"]
+        lines += [
+            f'  - {{name: {r}, url: "{self.git.git_url(r)}", interval: {int(i)}s}}'
+            for r, i in repos.items()
+        ]
+        lines.append("clusters:")
+        lines += [
+            f"  - {{name: {c}, kubeconfig: {self.kubeconfigs / (c + '.kubeconfig')}, "
+            f"labels: {{fleet: bench}}}}"
+            for c in self.clusters
+        ]
+        lines.append("applications:")
+        for name, repo, path, target in apps:
+            targets = (
+                "{selector: {matchLabels: {fleet: bench}}}"
+                if target == "*"
+                else f"{{clusters: [{target}]}}"
+            )
+            lines.append(
+                f"  - {{name: {name}, repository: {repo}, path: {path}, "
+                f"namespace: default, targets: {targets}, "
+                f"sync: {{driftInterval: {drift}}}}}"
+            )
+        self.fleet_file.write_text("\n".join(lines) + "\n")
+
+    def converged(self, pairs: Iterable[tuple[str, str]], sha: str) -> dict[tuple[str, str], float]:
+        """Pairs Synced at a revision from `sha`: their status time."""
+        done = {}
+        for app, cluster in pairs:
+            status = self.store.status(app, cluster)
+            desired = self.store.desired(app)  # type: ignore[arg-type]
+            if (
+                status is not None
+                and desired is not None
+                and sha in desired.observed
+                and status.digest == desired.digest
+                and status.sync.value == "Synced"
+            ):
+                done[(app, cluster)] = status.at
+        return done
+
+    def wait_converged(
+        self, pairs: list[tuple[str, str]], sha: str, timeout: float
+    ) -> dict[tuple[str, str], float]:
+        deadline = time.monotonic() + timeout
+        while True:
+            done = self.converged(pairs, sha)
+            if len(done) == len(pairs) or time.monotonic() > deadline:
+                return done
+            time.sleep(0.1)
+
+    # -- what happened ---------------------------------------------------------------------
+
+    def kube_counts(self, *, reset: bool = False) -> Counter[tuple[str, str]]:
+        url = f"{self._kubesim}/_kubesim/requests"
+        body = httpx.get(url, timeout=10).json()
+        if reset:
+            httpx.delete(url, timeout=10)
+        return Counter({(c["verb"], c["resource"]): c["count"] for c in body["counts"]})
+
+    def set_fault(self, cluster: str, **fault: Any) -> None:
+        httpx.put(f"{self._kubesim}/_kubesim/clusters/{cluster}/faults", json=fault, timeout=10)
+
+    def redis_commands(self) -> int:
+        return int(self.store.client.info("stats")["total_commands_processed"])
+
+    def processes(self) -> dict[str, psutil.Process]:
+        found = {name: psutil.Process(pid) for name, pid in self.supervisor.pids.items()}
+        found["kubesim"] = psutil.Process(self._kubesim_proc.pid)
+        return found
+
+    def cpu_seconds(self) -> dict[str, float]:
+        seconds = {}
+        for name, proc in self.processes().items():
+            tree = [proc, *proc.children(recursive=True)]
+            seconds[name] = sum(_cpu(p) for p in tree)
+        return seconds
+
+    def rss_mib(self, name: str) -> float:
+        proc = self.processes()[name]
+        return sum(_rss(p) for p in [proc, *proc.children(recursive=True)]) / 2**20
+
+    def refresh(self, repo: str) -> None:
+        """What a push notification does: poll the repository now, ahead of periodic polls."""
+        self.sender.poll(repo, priority=Priority.MANUAL)
+
+    def webhook(self, repo: str) -> int:
+        import hashlib
+        import hmac
+
+        body = json.dumps({"repository": repo, "ref": "refs/heads/main"}).encode()
+        sig = hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+        answer = httpx.post(
+            f"http://127.0.0.1:{self.api_port}/webhooks/generic",
+            content=body,
+            headers={"X-Fleetsync-Signature": f"sha256={sig}"},
+            timeout=10,
+        )
+        return answer.status_code
+
+    def _api_ready(self) -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.api_port}/healthz", timeout=1).is_success
+        except httpx.HTTPError:
+            return False
+
+    @staticmethod
+    def _wait(check: Any, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not check():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"timed out waiting for {what}")
+            time.sleep(0.1)
+
+
+def _cpu(proc: psutil.Process) -> float:
+    try:
+        times = proc.cpu_times()
+        return float(times.user + times.system)
+    except psutil.Error:
+        return 0.0
+
+
+def _rss(proc: psutil.Process) -> int:
+    try:
+        return int(proc.memory_info().rss)
+    except psutil.Error:
+        return 0
+
+
+def writes(counts: Counter[tuple[str, str]]) -> int:
+    """Real writes (dry-runs are counted by kubesim under `<verb>-dry-run`)."""
+    return sum(n for (verb, _), n in counts.items() if verb in WRITE_VERBS)
+
+
+__all__ = ["Rig", "RigOptions", "app_manifests", "replace", "writes"]
