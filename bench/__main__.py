@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or Path("bench/out") / time.strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {
+        "command": "python -m bench " + shlex.join(argv if argv is not None else sys.argv[1:]),
         "mode": "full" if args.full else "quick",
         "machine": report.machine(),
         "scenarios": {},
@@ -75,13 +76,15 @@ def main(argv: list[str] | None = None) -> int:
                 results["scenarios"][name] = {"failed": f"{type(exc).__name__}: {exc}"}
             results.setdefault("seconds", {})[name] = round(time.monotonic() - started, 1)
             print(f"bench: {name} done in {results['seconds'][name]} s", flush=True)
-    command = "python -m bench " + shlex.join(argv if argv is not None else sys.argv[1:])
-    results["command"] = command
-    report.write_json(out, results)
-    report.write_markdown(out, results, command)
-    report.write_plots(out, results)
+            _write(out, results)  # after every scenario: a long run interrupted keeps its figures
     print(f"bench: results in {out}")
     return 0
+
+
+def _write(out: Path, results: dict[str, Any]) -> None:
+    report.write_json(out, results)
+    report.write_markdown(out, results, results["command"])
+    report.write_plots(out, results)
 
 
 if __name__ == "__main__":

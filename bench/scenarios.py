@@ -205,7 +205,10 @@ def idle(work: Path, repos: int, sizes: Sizes) -> dict[str, Any]:
         minutes = window / 60
         after, cpu_after = rig.store.stats(), rig.cpu_seconds()
         counts = rig.kube_counts()
-        per_min = lambda n: round(n / minutes, 1)  # noqa: E731
+
+        def per_min(n: float) -> float:
+            return round(n / minutes, 1)
+
         return {
             "repositories": repos,
             "clusters": sizes.idle_clusters,

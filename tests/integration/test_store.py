@@ -61,7 +61,7 @@ def test_a_shortened_interval_brings_the_next_due_time_forward(redis_url: str) -
     store.plan_due(DueSet.POLL, {"slow": 5.0, "kept": 7200.0})
     assert (store.due_at(DueSet.POLL, "slow") or 1e18) <= store.now() + 5
     # A longer interval does not postpone the time already planned.
-    assert (store.due_at(DueSet.POLL, "kept") or 0) < store.now() + 3700
+    assert (store.due_at(DueSet.POLL, "kept") or 0) < store.now() + 4000  # 3600 ± 10%
 
 
 def test_duplicate_triggers_coalesce_unless_the_new_one_has_better_priority(
