@@ -39,7 +39,13 @@ from fleetsync.shared.kube.client import (
     UnknownKindError,
 )
 from fleetsync.shared.kube.diff import same_live_state
-from fleetsync.shared.kube.ownership import MANAGED_BY, MANAGED_BY_LABEL, mark_managed, owner_of
+from fleetsync.shared.kube.ownership import (
+    APPLICATION_LABEL,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    mark_managed,
+    owner_of,
+)
 from fleetsync.shared.kube.plan import (
     CRD,
     NAMESPACE,
@@ -282,10 +288,11 @@ def read_live(
 ) -> dict[ResourceKey, Manifest | None]:
     """The live objects of `targets` (None: not there), those in `known` as they are there.
 
-    One LIST per kind of fleetsync-labelled objects: in the one namespace the kind's targets
-    share, else in every namespace (or, when the credentials may not list in every namespace,
-    one LIST per namespace). Then a GET for each target no list showed: not created yet,
-    existing without fleetsync's label, or in a namespace the credentials may not list."""
+    One LIST per kind of the application's labelled objects: in the one namespace the kind's
+    targets share, else in every namespace (or, when the credentials may not list in every
+    namespace, one LIST per namespace). Then a GET for each target no list showed: not created
+    yet, existing without the application's labels (applied by hand, by another tool or by an
+    older fleetsync), or in a namespace the credentials may not list."""
     live: dict[ResourceKey, Manifest | None] = {}
     by_resource: dict[ApiResource, list[Target]] = defaultdict(list)
     for target in targets:
@@ -295,7 +302,9 @@ def read_live(
             by_resource[target.resource].append(target)
     unseen: list[Target] = []
     for resource, group in by_resource.items():
-        listed = _list_managed(client, resource, sorted({t.key.namespace for t in group}))
+        listed = _list_managed(
+            client, resource, sorted({t.key.namespace for t in group}), _selector(group)
+        )
         index = {
             (str(o["metadata"].get("namespace") or ""), str(o["metadata"]["name"])): o
             for o in listed
@@ -311,23 +320,35 @@ def read_live(
     return live
 
 
+def _selector(targets: Sequence[Target]) -> str:
+    """The label selector of the targets' application (all of one application, as marked)."""
+    apps = {
+        ((t.obj.get("metadata") or {}).get("labels") or {}).get(APPLICATION_LABEL) for t in targets
+    }
+    if len(apps) == 1 and (app := apps.pop()):
+        return f"{MANAGED_SELECTOR},{APPLICATION_LABEL}={app}"
+    return MANAGED_SELECTOR
+
+
 def _list_managed(
-    client: ClusterClient, resource: ApiResource, namespaces: Sequence[str]
+    client: ClusterClient, resource: ApiResource, namespaces: Sequence[str], selector: str
 ) -> list[Manifest]:
     """fleetsync-labelled objects of one kind in `namespaces` ([""]: a cluster-scoped kind): one
     request, or one per namespace when the credentials may not list in every namespace; what
     they may not list at all is left out (its objects are then read one by one)."""
     if len(namespaces) == 1:
-        return _list_in(client, resource, namespaces[0])
+        return _list_in(client, resource, namespaces[0], selector)
     try:
-        return client.list(resource, namespace="", label_selector=MANAGED_SELECTOR)
+        return client.list(resource, namespace="", label_selector=selector)
     except Forbidden:
-        return [o for ns in namespaces for o in _list_in(client, resource, ns)]
+        return [o for ns in namespaces for o in _list_in(client, resource, ns, selector)]
 
 
-def _list_in(client: ClusterClient, resource: ApiResource, namespace: str) -> list[Manifest]:
+def _list_in(
+    client: ClusterClient, resource: ApiResource, namespace: str, selector: str
+) -> list[Manifest]:
     try:
-        return client.list(resource, namespace=namespace, label_selector=MANAGED_SELECTOR)
+        return client.list(resource, namespace=namespace, label_selector=selector)
     except Forbidden:
         log.debug("%s: may not list %s in %s", client.name, resource.plural, namespace or "*")
         return []

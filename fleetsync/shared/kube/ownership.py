@@ -1,7 +1,10 @@
 """How fleetsync marks the objects it applies, and reads those marks back.
 
-Every applied object carries the label `app.kubernetes.io/managed-by: fleetsync` and the
-annotation `fleetsync.io/application: <app>`. The annotation is the ownership rule: an object
+Every applied object carries the labels `app.kubernetes.io/managed-by: fleetsync` and
+`fleetsync.io/application: <app>` (application names are DNS labels, so valid label values: the
+engine lists an application's objects by both, and a check of one application reads only its
+own objects, not every fleetsync object of the kind), and the annotation
+`fleetsync.io/application: <app>`. The annotation is the ownership rule: an object
 whose annotation names another application is a conflict for this one (never taken over, never
 pruned by it), and prune deletes only objects whose annotation names the pruning application. The
 prune opt-outs are the annotations `fleetsync.io/prune: disabled` and Argo CD's
@@ -21,6 +24,7 @@ Manifest = Mapping[str, Any]
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "fleetsync"
 APPLICATION_ANNOTATION = "fleetsync.io/application"
+APPLICATION_LABEL = "fleetsync.io/application"
 PRUNE_ANNOTATION = "fleetsync.io/prune"
 ARGO_SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
 
@@ -38,7 +42,11 @@ def mark_managed(obj: Manifest, *, app: str, namespace: str | None) -> dict[str,
     marked: dict[str, Any] = copy.deepcopy(dict(obj))
     metadata = marked.setdefault("metadata", {})
     metadata.setdefault("labels", {})
-    metadata["labels"] = {**(metadata["labels"] or {}), MANAGED_BY_LABEL: MANAGED_BY}
+    metadata["labels"] = {
+        **(metadata["labels"] or {}),
+        MANAGED_BY_LABEL: MANAGED_BY,
+        APPLICATION_LABEL: app,
+    }
     metadata["annotations"] = {**(metadata.get("annotations") or {}), APPLICATION_ANNOTATION: app}
     if namespace is None:
         metadata.pop("namespace", None)

@@ -279,3 +279,64 @@ def test_credentials_that_may_not_list_fall_back_to_narrower_reads(
     else:
         assert counts[("list", "namespaces")] == 1
         assert {counts[("list", kind)] for kind in KINDS[1:]} == {len(NAMESPACES)}
+
+
+def test_a_check_of_one_application_lists_only_its_own_objects(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Applications sharing a namespace: checking one must not read the others' objects (with
+    a thousand applications in `default`, every check would read a thousand ConfigMaps)."""
+    ours = [config_map(f"web-{i}", "shared") for i in range(3)]
+    theirs = [config_map(f"api-{i}", "shared") for i in range(20)]
+    assert sync(live.client, [namespace("shared")], app="ns", namespace=None).error is None
+    assert sync(live.client, theirs, app="api", namespace="shared").error is None
+    assert sync(live.client, ours, app="web", namespace="shared").error is None
+    listed: list[Manifest] = []
+    real_list = live.client.list
+
+    def counting(resource: ApiResource, **kwargs: Any) -> list[Manifest]:
+        found = real_list(resource, **kwargs)
+        listed.extend(found)
+        return found
+
+    monkeypatch.setattr(live.client, "list", counting)  # a spy: the real request still goes out
+    live.handle.reset_request_counts()
+    report = check_drift(client=live.client, app="web", bundle=Bundle.of(ours), namespace="shared")
+
+    assert len(report.in_sync) == 3 and not report.drifted
+    assert sorted(o["metadata"]["name"] for o in listed) == ["web-0", "web-1", "web-2"]
+    assert live.handle.request_counts().get(("get", "configmaps"), 0) == 0
+
+
+def test_objects_applied_without_the_application_label_are_found_and_relabelled(
+    live: Live,
+) -> None:
+    """Objects from before the application label (or labelled by hand) are read one by one,
+    then labelled by the next apply, after which one LIST finds them again."""
+    ours = [config_map(f"web-{i}", "web") for i in range(2)]
+    assert sync(live.client, [namespace("web")], app="ns", namespace=None).error is None
+    for obj in ours:
+        live.operator.apply(
+            f"/api/v1/namespaces/web/configmaps/{obj['metadata']['name']}",
+            {
+                **obj,
+                "metadata": {
+                    **obj["metadata"],
+                    "labels": {"app.kubernetes.io/managed-by": "fleetsync"},
+                    "annotations": {"fleetsync.io/application": "web"},
+                },
+            },
+            manager="fleetsync",
+        )
+    live.handle.reset_request_counts()
+    first = sync(live.client, ours, app="web")
+    assert first.error is None
+    assert live.handle.request_counts()[("get", "configmaps")] >= 2, "read one by one"
+    for obj in ours:
+        labels = live.operator.get(f"/api/v1/namespaces/web/configmaps/{obj['metadata']['name']}")
+        assert labels is not None
+        assert labels["metadata"]["labels"]["fleetsync.io/application"] == "web"
+    live.handle.reset_request_counts()
+    second = sync(live.client, ours, app="web", previous=first.inventory)
+    assert second.changes.counts[ChangeAction.UNCHANGED] == 2
+    assert live.writes() == {}

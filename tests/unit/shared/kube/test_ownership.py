@@ -22,7 +22,11 @@ def test_mark_managed_adds_label_and_annotation_and_keeps_the_rest() -> None:
     assert marked["metadata"] == {
         "name": "cfg",
         "namespace": "web",
-        "labels": {"app": "web", "app.kubernetes.io/managed-by": "fleetsync"},
+        "labels": {
+            "app": "web",
+            "app.kubernetes.io/managed-by": "fleetsync",
+            "fleetsync.io/application": "guestbook",
+        },
         "annotations": {"note": "keep", "fleetsync.io/application": "guestbook"},
     }
     assert original["metadata"]["labels"] == {"app": "web"}, "the manifest is not mutated"
