@@ -92,6 +92,13 @@ def write_markdown(out: Path, results: dict[str, Any], command: str) -> Path:
             f"| 3 idle, {r} repositories | Redis commands per min | "
             f"{_fig(f, 'redis_commands_per_min')} |"
         )
+        top = f.get("redis_top_commands_per_min") or {}
+        if top:
+            rows.append(
+                f"| 3 idle, {r} repositories | busiest Redis commands per min | "
+                + ", ".join(f"{k} {v}" for k, v in top.items())
+                + " |"
+            )
         cpu = f.get("cpu_seconds_per_min") or {}
         rows.append(
             f"| 3 idle, {r} repositories | CPU s per min | "

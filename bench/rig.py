@@ -233,6 +233,11 @@ class Rig:
     def redis_commands(self) -> int:
         return int(self.store.client.info("stats")["total_commands_processed"])
 
+    def redis_calls(self) -> Counter[str]:
+        """Calls so far by Redis command (INFO commandstats)."""
+        stats = self.store.client.info("commandstats")
+        return Counter({k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in stats.items()})
+
     def processes(self) -> dict[str, psutil.Process]:
         found = {name: psutil.Process(pid) for name, pid in self.supervisor.pids.items()}
         found["kubesim"] = psutil.Process(self._kubesim_proc.pid)

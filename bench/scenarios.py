@@ -199,6 +199,7 @@ def idle(work: Path, repos: int, sizes: Sizes) -> dict[str, Any]:
             return {"failed": "the fleet did not converge before the idle window"}
         time.sleep(2 * interval)
         stats, cpu, redis = rig.store.stats(), rig.cpu_seconds(), rig.redis_commands()
+        calls = rig.redis_calls()
         rig.kube_counts(reset=True)
         window = max(sizes.idle_seconds, 3 * drift)
         time.sleep(window)
@@ -224,6 +225,9 @@ def idle(work: Path, repos: int, sizes: Sizes) -> dict[str, Any]:
             },
             "kube_writes_per_min": per_min(writes(counts)),
             "redis_commands_per_min": per_min(rig.redis_commands() - redis),
+            "redis_top_commands_per_min": {
+                cmd: per_min(n) for cmd, n in (rig.redis_calls() - calls).most_common(6)
+            },
             "cpu_seconds_per_min": {
                 k: round((cpu_after[k] - cpu.get(k, 0)) / minutes, 2) for k in cpu_after
             },
