@@ -27,6 +27,10 @@ class Settings:
     cache_dir: Path = field(default_factory=_default_cache_dir)
     tick_seconds: float = 2.0
     key_prefix: str = "fleetsync"
+    kube_clients: int = 512
+    """Kubernetes clients (with their discovery) an apply worker keeps: above the number of
+    clusters it serves, every reconcile reuses a connection instead of re-reading kubeconfig
+    and discovery and opening a new one."""
     hostname: str = field(default_factory=socket.gethostname)
 
     @property
@@ -50,4 +54,16 @@ def load_settings() -> Settings:
         cache_dir=Path(_env("CACHE_DIR", str(_default_cache_dir()))),
         tick_seconds=float(_env("TICK_SECONDS", "2")),
         key_prefix=_env("KEY_PREFIX", "fleetsync"),
+        kube_clients=_positive_int("KUBE_CLIENTS", "512"),
     )
+
+
+def _positive_int(name: str, default: str) -> int:
+    raw = _env(name, default)
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"FLEETSYNC_{name}={raw!r}: expected a whole number of 1 or more")
+    return value

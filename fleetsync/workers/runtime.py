@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from fleetsync.shared.kube import keep_clients
 from fleetsync.shared.model.declaration import Fleet
 from fleetsync.shared.settings import Settings, load_settings
 from fleetsync.shared.store import Store
@@ -39,6 +40,7 @@ def configure(settings: Settings) -> Runtime:
     global _current
     assert _app is not None, "bind_app() first"
     _app.conf.broker_url = settings.redis_url
+    keep_clients(settings.kube_clients)
     store = Store.connect(settings.redis_url, prefix=settings.key_prefix)
     with _lock:
         _current = Runtime(settings=settings, store=store, sender=Sender(_app, store))

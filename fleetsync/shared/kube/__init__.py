@@ -16,6 +16,7 @@ from fleetsync.shared.kube.client import (
     RequestRejected,
     UnknownKindError,
     connect,
+    keep_clients,
 )
 from fleetsync.shared.kube.diff import DriftReport, DriftState, ObjectDrift, render_diff
 from fleetsync.shared.kube.health import ObjectHealth, assess_health, assess_object
@@ -53,6 +54,7 @@ __all__ = [
     "assess_object",
     "check_drift",
     "connect",
+    "keep_clients",
     "read_cluster_inventory",
     "render_diff",
     "sync_application",

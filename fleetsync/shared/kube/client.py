@@ -50,7 +50,7 @@ Manifest = Mapping[str, Any]
 
 FIELD_MANAGER = "fleetsync"
 APPLY_PATCH = "application/apply-patch+yaml"
-CLIENT_CACHE_SIZE = 64
+CLIENT_CACHE_SIZE = 512
 
 
 class UnknownKindError(PermanentError):
@@ -316,6 +316,7 @@ def _retry_after(e: ApiException) -> float | None:
 _ClientKey = tuple[str, str, str, int, str, float]
 _clients: collections.OrderedDict[_ClientKey, ClusterClient] = collections.OrderedDict()
 _clients_lock = threading.Lock()
+_cache_size = CLIENT_CACHE_SIZE
 
 
 def connect(cluster: Cluster, *, cache_dir: Path, timeout: float) -> ClusterClient:
@@ -348,9 +349,18 @@ def connect(cluster: Cluster, *, cache_dir: Path, timeout: float) -> ClusterClie
     with _clients_lock:
         client = _clients.setdefault(key, client)
         _clients.move_to_end(key)
-        while len(_clients) > CLIENT_CACHE_SIZE:
+        while len(_clients) > _cache_size:
             _clients.popitem(last=False)
     return client
+
+
+def keep_clients(size: int) -> None:
+    """Bound the cached clients to `size` (least recently used dropped first)."""
+    global _cache_size
+    with _clients_lock:
+        _cache_size = max(1, size)
+        while len(_clients) > _cache_size:
+            _clients.popitem(last=False)
 
 
 def forget_clients() -> None:

@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from fleetsync.shared.errors import PermanentError, TransientError
-from fleetsync.shared.kube.client import Forbidden, UnknownKindError, connect, forget_clients
+from fleetsync.shared.kube.client import (
+    CLIENT_CACHE_SIZE,
+    Forbidden,
+    UnknownKindError,
+    connect,
+    forget_clients,
+    keep_clients,
+)
 from fleetsync.shared.model.declaration import Cluster
 from fleetsync.shared.model.ids import ClusterName
 from tests.integration.kube.conftest import Live
@@ -58,6 +65,26 @@ def test_connect_shares_one_client_per_cluster_until_the_kubeconfig_changes(
     copy.write_text(copy.read_text() + "\n")
     os.utime(copy, ns=(1, 1))
     assert connect(edited, cache_dir=live.cache_dir, timeout=5.0) is not first
+
+
+def test_the_client_cache_keeps_the_most_recently_used_up_to_its_bound(
+    live: Live, tmp_path: Path
+) -> None:
+    copies = []
+    for i in range(3):  # three kubeconfig files: three cache entries for the same cluster
+        path = tmp_path / f"k{i}.kubeconfig"
+        path.write_text(Path(live.cluster.kubeconfig).read_text())
+        copies.append(Cluster(name=live.cluster.name, kubeconfig=str(path)))
+    try:
+        keep_clients(2)
+        first = [connect(c, cache_dir=live.cache_dir, timeout=5.0) for c in copies]
+        assert connect(copies[2], cache_dir=live.cache_dir, timeout=5.0) is first[2]
+        assert connect(copies[0], cache_dir=live.cache_dir, timeout=5.0) is not first[0]
+        keep_clients(3)
+        again = [connect(c, cache_dir=live.cache_dir, timeout=5.0) for c in copies]
+        assert [connect(c, cache_dir=live.cache_dir, timeout=5.0) for c in copies] == again
+    finally:
+        keep_clients(CLIENT_CACHE_SIZE)
 
 
 def test_an_unreachable_cluster_is_a_transient_error(live: Live) -> None:
