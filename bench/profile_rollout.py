@@ -58,8 +58,8 @@ def hottest(collapsed: Path, top: int) -> tuple[list[tuple[str, int]], list[tupl
     for line in collapsed.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         frames = [f for f in stack.split(";") if not f.startswith(("process ", "thread "))]
-        if not frames or _idle(frames[-1]):
-            continue
+        if not frames or _idle(frames[-1]) or not count.isdigit():
+            continue  # idle, or a sample py-spy could not read whole
         n = int(count)
         samples += n
         own[_short(frames[-1])] += n
