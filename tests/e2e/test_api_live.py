@@ -16,7 +16,7 @@ import pytest
 from fleetsync.scheduler.api import create_app
 from fleetsync.scheduler.api.auth import AccessPolicy
 from fleetsync.scheduler.api.webhook_verify import Provider, WebhookSecrets
-from fleetsync.shared.model.status import Health, SyncState
+from fleetsync.shared.model.status import SyncState
 from kubesim import Simulator
 from tests.integration.api.conftest import serving
 from tests.support.fleet_harness import Harness, running_fleet
@@ -64,12 +64,7 @@ def served(
         clusters=CLUSTERS,
         fleet_yaml=fleet_yaml,
     ) as harness:
-        harness.wait_status(
-            "shop",
-            CLUSTERS,
-            lambda s: s.sync is SyncState.SYNCED and s.health is Health.HEALTHY,
-            "first rollout",
-        )
+        harness.wait_synced_healthy("shop", CLUSTERS)
         app = create_app(
             harness.store,
             harness.runtime.sender,

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from fleetsync.scheduler.cli import main
-from fleetsync.shared.model.status import Health, SyncState
+from fleetsync.shared.model.status import SyncState
 from kubesim import Simulator
 from tests.support.fleet_harness import Harness, running_fleet
 from tests.support.git_server import GitServer, WorkRepo
@@ -68,12 +68,7 @@ def fleet(
         clusters=CLUSTERS,
         fleet_yaml=fleet_yaml,
     ) as harness:
-        harness.wait_status(
-            "shop",
-            CLUSTERS,
-            lambda s: s.sync is SyncState.SYNCED and s.health is Health.HEALTHY,
-            "first rollout",
-        )
+        harness.wait_synced_healthy("shop", CLUSTERS)
         yield harness
 
 
@@ -183,13 +178,7 @@ def test_diff_shows_an_edit_by_hand_and_exits_one(fleet: Harness) -> None:
     runner = CliRunner()
     clean = runner.invoke(main, ["diff", "shop", "--cluster", "east", "-c", str(fleet.fleet_file)])
     assert clean.exit_code == 0, clean.output
-    fleet.kube("east").resources.get(api_version="v1", kind="ConfigMap").patch(
-        name="settings",
-        namespace="default",
-        body={"data": {"value": "by-hand"}},
-        content_type="application/merge-patch+json",
-        field_manager="kubectl-edit",
-    )
+    fleet.edit_by_hand("east", "settings", "default", {"value": "by-hand"})
     drifted = runner.invoke(
         main, ["diff", "shop", "--cluster", "east", "-c", str(fleet.fleet_file)]
     )

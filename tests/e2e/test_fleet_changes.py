@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fleetsync.shared.model.status import Health, SyncState
+from fleetsync.shared.model.status import SyncState
 from fleetsync.shared.tasking import Trigger
 from kubesim import Simulator
 from tests.support.fleet_harness import Harness, running_fleet
@@ -71,12 +71,7 @@ def fleet(
         fleet_yaml=lambda url, sim: fleet_text(url, sim, APPS),
     ) as harness:
         for name in ("kept", "removed", "watched"):
-            harness.wait_status(
-                name,
-                CLUSTERS,
-                lambda s: s.sync is SyncState.SYNCED and s.health is Health.HEALTHY,
-                "first rollout",
-            )
+            harness.wait_synced_healthy(name, CLUSTERS)
         yield harness
 
 
@@ -100,13 +95,7 @@ def test_removing_applications_prunes_only_those_that_ask_for_it(fleet: Harness)
 def test_drift_without_self_heal_is_reported_with_the_objects_and_not_healed(
     fleet: Harness,
 ) -> None:
-    fleet.kube("c1").resources.get(api_version="v1", kind="ConfigMap").patch(
-        name="watched",
-        namespace="default",
-        body={"data": {"value": "edited"}},
-        content_type="application/merge-patch+json",
-        field_manager="kubectl-edit",
-    )
+    fleet.edit_by_hand("c1", "watched", "default", {"value": "edited"})
     status = fleet.wait_status(
         "watched", CLUSTERS, lambda s: s.sync is SyncState.OUT_OF_SYNC, "drift reported"
     )["c1"]

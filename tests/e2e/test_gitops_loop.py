@@ -172,15 +172,10 @@ def test_a_second_reconcile_reports_every_object_unchanged_and_writes_nothing(
 
 def test_an_edit_by_hand_is_detected_and_healed(fleet: Harness) -> None:
     _synced_healthy(fleet)
-    configmaps = fleet.kube("c2").resources.get(api_version="v1", kind="ConfigMap")
-    configmaps.patch(
-        name="web-config",
-        namespace="web",
-        body={"data": {"value": "hand-edited"}},
-        content_type="application/merge-patch+json",
-        field_manager="kubectl-edit",
+    fleet.edit_by_hand("c2", "web-config", "web", {"value": "hand-edited"})
+    fleet.kube("c2").resources.get(api_version="v1", kind="ConfigMap").delete(
+        name="web-extra", namespace="web"
     )
-    configmaps.delete(name="web-extra", namespace="web")
 
     def healed() -> bool:
         cm = fleet.live("c2", "v1", "ConfigMap", "web-config", "web")

@@ -21,6 +21,7 @@ from kubernetes.dynamic import DynamicClient
 
 from fleetsync.scheduler.tick import Ticker
 from fleetsync.shared.model.report import PairStatus
+from fleetsync.shared.model.status import Health, SyncState
 from fleetsync.workers.runtime import Runtime
 from kubesim import Simulator
 from tests.support.celery_worker import configure_workers, running_worker
@@ -62,6 +63,26 @@ class Harness:
             check, timeout=timeout, interval=0.2, what=f"{app} on {list(clusters)}: {what}"
         )
         return result
+
+    def wait_synced_healthy(
+        self, app: str, clusters: Sequence[str], what: str = "first rollout"
+    ) -> dict[str, PairStatus]:
+        return self.wait_status(
+            app,
+            clusters,
+            lambda s: s.sync is SyncState.SYNCED and s.health is Health.HEALTHY,
+            what,
+        )
+
+    def edit_by_hand(self, cluster: str, name: str, namespace: str, data: dict[str, str]) -> None:
+        """Change a ConfigMap the way `kubectl edit` would: a merge patch by another manager."""
+        self.kube(cluster).resources.get(api_version="v1", kind="ConfigMap").patch(
+            name=name,
+            namespace=namespace,
+            body={"data": data},
+            content_type="application/merge-patch+json",
+            field_manager="kubectl-edit",
+        )
 
     def kube(self, cluster: str) -> DynamicClient:
         api = k8s_config.new_client_from_config(config_file=str(self.sim.kubeconfig_path(cluster)))
