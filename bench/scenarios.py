@@ -108,16 +108,25 @@ def _rollout(
     return figures
 
 
+def _web_everywhere(rig: Rig, sizes: Sizes) -> tuple[WorkRepo | None, list[tuple[str, str]]]:
+    """One application, `web`, on every cluster of the rig, rolled out: its repository (None
+    when the first rollout did not converge) and its pairs."""
+    repo = rig.repo("fleet")
+    repo.write("apps/web/app.yaml", app_manifests("web", "0"))
+    sha = repo.commit("web")
+    rig.write_fleet({"fleet": 3600}, [("web", "fleet", "apps/web", "*")])
+    pairs = [("web", c) for c in rig.clusters]
+    if len(rig.wait_converged(pairs, sha, sizes.timeout)) < len(pairs):
+        return None, pairs
+    return repo, pairs
+
+
 def fanout(work: Path, clusters: int, sizes: Sizes) -> dict[str, Any]:
     """1 and 2: a commit to one application on C clusters, by webhook and by poll, then the
     same manifests pushed with kubectl, sequentially and 8 at a time."""
     with Rig(work, RigOptions(clusters=clusters, with_api=True)) as rig:
-        repo = rig.repo("fleet")
-        repo.write("apps/web/app.yaml", app_manifests("web", "0"))
-        sha = repo.commit("web")
-        rig.write_fleet({"fleet": 3600}, [("web", "fleet", "apps/web", "*")])
-        pairs = [("web", c) for c in rig.clusters]
-        if len(rig.wait_converged(pairs, sha, sizes.timeout)) < len(pairs):
+        repo, pairs = _web_everywhere(rig, sizes)
+        if repo is None:
             return {"failed": "the first rollout did not converge"}
         webhook = _rollout(rig, repo, pairs, "1", webhook=True, timeout=sizes.timeout)
         rig.write_fleet({"fleet": 2}, [("web", "fleet", "apps/web", "*")])
@@ -323,12 +332,8 @@ def _cm(name: str, value: str) -> str:
 def faulty(work: Path, clusters: int, bad: int, sizes: Sizes) -> dict[str, Any]:
     """6: the same commit with and without `bad` slow and `bad` down clusters."""
     with Rig(work, RigOptions(clusters=clusters, with_api=True)) as rig:
-        repo = rig.repo("fleet")
-        repo.write("apps/web/app.yaml", app_manifests("web", "0"))
-        sha = repo.commit("web")
-        rig.write_fleet({"fleet": 3600}, [("web", "fleet", "apps/web", "*")])
-        pairs = [("web", c) for c in rig.clusters]
-        if len(rig.wait_converged(pairs, sha, sizes.timeout)) < len(pairs):
+        repo, pairs = _web_everywhere(rig, sizes)
+        if repo is None:
             return {"failed": "the first rollout did not converge"}
         healthy_fleet = _rollout(rig, repo, pairs, "1", webhook=True, timeout=sizes.timeout)
         slow, down = rig.clusters[:bad], rig.clusters[bad : 2 * bad]
