@@ -84,20 +84,22 @@ def _run(
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     store = Store.connect(up.redis_url)
     sender = Sender(make_celery(Settings(redis_url=up.redis_url)), store)
+
+    def rolled_out(sha: str, title: str) -> bool:
+        done = watch_until(
+            store,
+            converged(store, app="guestbook", sha=sha),
+            title=title,
+            timeout=opts.timeout,
+            console=console,
+            stopped=stop.is_set,
+        )
+        return done is not None
+
     try:
         supervisor.start()
         console.print(f"  started beat, workers, API and Flower (pids {supervisor.pids})")
-        if (
-            watch_until(
-                store,
-                converged(store, app="guestbook", sha=first),
-                title=f"first rollout of {first[:12]}",
-                timeout=opts.timeout,
-                console=console,
-                stopped=stop.is_set,
-            )
-            is None
-        ):
+        if not rolled_out(first, f"first rollout of {first[:12]}"):
             return _failed(console, stop, "the first rollout did not finish", opts.timeout)
         console.print(
             f"[green]every application Synced and Healthy on every cluster at {first[:12]}[/]"
@@ -108,17 +110,7 @@ def _run(
             "repository as a Git webhook would"
         )
         sender.poll("demo", priority=Priority.MANUAL)
-        if (
-            watch_until(
-                store,
-                converged(store, app="guestbook", sha=second),
-                title=f"rollout of {second[:12]}",
-                timeout=opts.timeout,
-                console=console,
-                stopped=stop.is_set,
-            )
-            is None
-        ):
+        if not rolled_out(second, f"rollout of {second[:12]}"):
             return _failed(console, stop, "the commit did not roll out", opts.timeout)
         console.print(
             f"[green]the commit rolled out: every application Synced and Healthy on "
