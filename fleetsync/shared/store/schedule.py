@@ -55,9 +55,13 @@ class ScheduleStore(StoreBase):
             read = self._r.pipeline()
             for m in shrunk:
                 read.zscore(zkey, m)
-            for m, due in zip(shrunk, read.execute(), strict=True):
-                if due is not None and due > now + intervals[m]:
-                    self._r.zadd(zkey, {m: now + random.uniform(0, intervals[m])}, xx=True)
+            sooner = {
+                m: now + random.uniform(0, intervals[m])
+                for m, due in zip(shrunk, read.execute(), strict=True)
+                if due is not None and due > now + intervals[m]
+            }
+            if sooner:
+                self._r.zadd(zkey, sooner, xx=True)
         pipe = self._r.pipeline()
         if gone:
             pipe.zrem(zkey, *gone)
