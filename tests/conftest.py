@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.redis_server import running_redis
 
-pytest_plugins = ["tests.support.git_fixtures"]
+pytest_plugins = ["tests.support.git_fixtures", "tests.support.realk8s_fixtures"]
 
 
 @pytest.fixture(scope="session")

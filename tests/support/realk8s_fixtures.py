@@ -1,0 +1,50 @@
+"""pytest fixtures for real Kubernetes API servers (see `tests.support.realk8s`).
+
+`real_clusters` starts the session's real clusters on first use. Without them, a test that asks
+for them is skipped with the reason (the session summary lists how many), unless
+FLEETSYNC_REQUIRE_REAL_K8S=1, where it errors: CI must never pass without real servers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.realk8s import (
+    REQUIRE_ENV,
+    RealClusters,
+    RealK8sUnavailable,
+    required,
+    running_real_clusters,
+)
+
+_not_run: list[str] = []
+_reason: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def real_clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealClusters]:
+    """The session's real clusters (kube-apiserver + kube-controller-manager + etcd each)."""
+    try:
+        with running_real_clusters(tmp_path_factory.mktemp("realk8s")) as clusters:
+            yield clusters
+    except RealK8sUnavailable as exc:
+        _reason.append(str(exc))
+        if required():
+            pytest.fail(f"real Kubernetes required ({REQUIRE_ENV}=1) but unavailable: {exc}")
+        pytest.skip(f"real Kubernetes unavailable: {exc}")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and "real Kubernetes unavailable" in str(report.longrepr):
+        _not_run.append(report.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _not_run:
+        return
+    terminalreporter.section("REAL KUBERNETES TESTS NOT RUN", sep="!", red=True, bold=True)
+    why = _reason[0] if _reason else "unknown reason"
+    terminalreporter.write_line(f"{len(_not_run)} tests against real API servers skipped: {why}")
+    terminalreporter.write_line(f"CI sets {REQUIRE_ENV}=1, which turns this into a failure.")
