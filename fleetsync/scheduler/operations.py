@@ -7,8 +7,6 @@ from dataclasses import dataclass
 
 from fleetsync.shared.errors import PermanentError
 from fleetsync.shared.model.declaration import Fleet
-from fleetsync.shared.model.ids import Digest
-from fleetsync.shared.model.report import PairStatus
 from fleetsync.shared.reconcile import targets
 from fleetsync.shared.store import Pin, Store
 from fleetsync.shared.tasking import Priority, Sender, Trigger
@@ -35,18 +33,20 @@ def request_sync(
     ]
 
 
-def find_revision(store: Store, fleet: Fleet, app: str, wanted: str) -> PairStatus:
-    """The newest history entry of `app` (any cluster) whose revision is `wanted`: a full
+def find_revision(store: Store, fleet: Fleet, app: str, wanted: str) -> Pin:
+    """A pin to the newest revision in `app`'s history (any cluster) that is `wanted`: a full
     `ref@sha1:<sha>` or a sha prefix of at least 7 characters."""
     entries = [
-        h for c in targets(fleet, app) for h in store.history(app, c) if h.digest and h.revision
+        (h.revision, h.digest, h.at)
+        for c in targets(fleet, app)
+        for h in store.history(app, c)
+        if h.digest and h.revision
     ]
-    entries.sort(key=lambda h: h.at, reverse=True)
-    for entry in entries:
-        sha = entry.revision.rpartition("@sha1:")[2]
-        if entry.revision == wanted or (len(wanted) >= 7 and sha.startswith(wanted)):
-            return entry
-    seen = list(dict.fromkeys(h.revision for h in entries))[:10]
+    entries.sort(key=lambda e: e[2], reverse=True)
+    for revision, digest, _ in entries:
+        if str(revision) == wanted or (len(wanted) >= 7 and revision.sha.startswith(wanted)):
+            return Pin(revision=revision, digest=digest, at=store.now())
+    seen = list(dict.fromkeys(str(e[0]) for e in entries))[:10]
     raise PermanentError(
         f"{app}: revision {wanted!r} is not in its history; revisions it ran: "
         + (", ".join(seen) or "none")
@@ -56,10 +56,9 @@ def find_revision(store: Store, fleet: Fleet, app: str, wanted: str) -> PairStat
 def rollback(store: Store, sender: Sender, fleet: Fleet, app: str, to: str) -> Pin:
     """Apply a previous revision's bundle everywhere and suspend automated sync, so the next
     commit does not undo the rollback. `resume` returns the application to Git."""
-    entry = find_revision(store, fleet, app, to)
-    if store.get_bundle(Digest(entry.digest)) is None:
-        raise PermanentError(f"{app}: the bundle of {entry.revision} is no longer in Redis")
-    pin = Pin(revision=entry.revision, digest=entry.digest, at=store.now())
+    pin = find_revision(store, fleet, app, to)
+    if store.get_bundle(pin.digest) is None:
+        raise PermanentError(f"{app}: the bundle of {pin.revision} is no longer in Redis")
     store.set_pin(app, pin)
     store.set_suspended(app, True)
     request_sync(sender, fleet, app)

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 from fleetsync.shared.model.declaration import Fleet
+from fleetsync.shared.model.report import age as model_age
 from fleetsync.shared.model.status import Health, SyncState
 from fleetsync.shared.store import Store
 
@@ -59,11 +60,11 @@ def app_rows(store: Store, fleet: Fleet, only: str | None = None) -> list[AppRow
             AppRow(
                 application=name,
                 repository=app.repository,
-                desired_revision=desired.revision if desired else None,
+                desired_revision=str(desired.revision) if desired else None,
                 digest=desired.digest if desired else None,
                 source_error=error.message if error else None,
                 suspended=store.is_suspended(name),
-                pinned=pin.revision if pin else None,
+                pinned=str(pin.revision) if pin else None,
             )
         )
     return rows
@@ -95,7 +96,7 @@ def pair_rows(store: Store, fleet: Fleet, only: str | None = None) -> list[PairR
                         cluster,
                         status.sync.value,
                         status.health.value,
-                        status.revision,
+                        str(status.revision or ""),
                         status.message,
                         status.at,
                     )
@@ -105,10 +106,4 @@ def pair_rows(store: Store, fleet: Fleet, only: str | None = None) -> list[PairR
 
 def age(at: float | None, now: float | None = None) -> str:
     """`42s`, `5m`, `3h`, `2d`; `-` for never."""
-    if at is None:
-        return "-"
-    seconds = max(0, int((now or time.time()) - at))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+    return model_age(at, time.time() if now is None else now)

@@ -30,7 +30,6 @@ from pathlib import Path
 from fleetsync.shared.errors import FleetsyncError, PermanentError, TransientError
 from fleetsync.shared.kube import (
     DriftReport,
-    Inventory,
     SyncResult,
     assess_live_health,
     check_drift,
@@ -39,11 +38,14 @@ from fleetsync.shared.kube import (
 )
 from fleetsync.shared.model.bundle import Bundle
 from fleetsync.shared.model.declaration import Fleet, SyncPolicy
+from fleetsync.shared.model.desired import DesiredState
 from fleetsync.shared.model.ids import AppName, ClusterName, Digest
-from fleetsync.shared.model.report import ObjectChange, PairStatus
+from fleetsync.shared.model.inventory import EMPTY
+from fleetsync.shared.model.report import ObjectChange, PairStatus, stale_after
+from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.status import ChangeAction, Health, SyncState
-from fleetsync.shared.store import DesiredState, Store
-from fleetsync.shared.tasking import Trigger
+from fleetsync.shared.model.trigger import Trigger
+from fleetsync.shared.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +80,8 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class _Desired:
-    revision: str
-    digest: Digest
+    revision: Revision | None
+    digest: Digest | None
     bundle: Bundle
 
 
@@ -96,11 +98,12 @@ def reconcile_pair(
     if application is None or cluster not in fleet.targets_of(app):
         log.info("%s on %s: no longer declared; nothing to reconcile", app, cluster)
         return Outcome(status=None)
-    previous = store.status(app, cluster)
+    previous = store.recorded_status(app, cluster)
+    fresh_until = stale_after(store.now(), application.sync.drift_interval)
     try:
         desired = _desired(store, app)
         if desired is None:
-            return _record(store, _waiting(store, app, cluster, trigger))
+            return _record(store, _waiting(store, app, cluster, trigger, fresh_until))
         mode = choose_mode(application.sync, trigger=trigger, suspended=store.is_suspended(app))
         client = connect(fleet.clusters[cluster], cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
         if mode is Mode.CHECK:
@@ -120,9 +123,10 @@ def reconcile_pair(
                 drift.keys,
                 health,
                 _why_not_applying(store, app, application.sync),
+                fresh_until,
             )
             return _record(store, status, history=False)
-        inventory = Inventory.from_mapping(store.inventory(app, cluster) or {})
+        inventory = store.inventory(app, cluster) or EMPTY
         result = sync_application(
             client=client,
             app=app,
@@ -132,16 +136,16 @@ def reconcile_pair(
             namespace=application.namespace,
             previous_nonempty=bool(inventory),
         )
-        store.set_inventory(app, cluster, result.inventory.to_mapping())
+        store.set_inventory(app, cluster, result.inventory)
         store.reset_pair_failures(app, cluster)
-        status = _synced(app, cluster, desired, result, trigger)
+        status = replace(_synced(app, cluster, desired, result, trigger), stale_after=fresh_until)
         store.record_status(status, history=_worth_history(status, previous))
         return Outcome(
             status=status,
             follow_health=status.health is Health.PROGRESSING
             or (status.health is Health.MISSING and result.error is None),
         )
-    except FleetsyncError as exc:
+    except Exception as exc:  # every failure becomes the pair's status, see `_failed`
         return _failed(store, app, cluster, previous, trigger, exc)
 
 
@@ -167,10 +171,10 @@ def _refresh_health(
     store: Store, fleet: Fleet, app: AppName, cluster: ClusterName, *, cache_dir: Path
 ) -> Health | None:
     application = fleet.applications.get(app)
-    status = store.status(app, cluster)
-    if application is None or status is None or not status.digest:
+    status = store.recorded_status(app, cluster)
+    if application is None or status is None or status.digest is None:
         return None
-    bundle = store.get_bundle(Digest(status.digest))
+    bundle = store.get_bundle(status.digest)
     if bundle is None:
         return None
     client = connect(fleet.clusters[cluster], cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
@@ -187,15 +191,15 @@ def _refresh_health(
 
 def _applied_bundle(store: Store, previous: PairStatus | None) -> Bundle | None:
     """The bundle last applied to the pair, if it is still in Redis."""
-    if previous is None or not previous.digest:
+    if previous is None or previous.digest is None:
         return None
-    return store.get_bundle(Digest(previous.digest))
+    return store.get_bundle(previous.digest)
 
 
 def _desired(store: Store, app: AppName) -> _Desired | None:
     pin = store.pin(app)
     if pin is not None:
-        revision, digest = pin.revision, Digest(pin.digest)
+        revision, digest = pin.revision, pin.digest
     else:
         state = store.desired(app)
         if state is None:
@@ -210,7 +214,9 @@ def _desired(store: Store, app: AppName) -> _Desired | None:
     return _Desired(revision=revision, digest=digest, bundle=bundle)
 
 
-def _waiting(store: Store, app: AppName, cluster: ClusterName, trigger: Trigger) -> PairStatus:
+def _waiting(
+    store: Store, app: AppName, cluster: ClusterName, trigger: Trigger, fresh_until: float
+) -> PairStatus:
     error = store.source_error(app)
     message = (
         f"no desired state yet: {error.message}"
@@ -224,7 +230,8 @@ def _waiting(store: Store, app: AppName, cluster: ClusterName, trigger: Trigger)
         health=Health.UNKNOWN,
         at=store.now(),
         message=message,
-        reason=trigger,
+        trigger=trigger,
+        stale_after=fresh_until,
     )
 
 
@@ -249,7 +256,7 @@ def _synced(
         changes=tuple(
             ObjectChange(key=str(c.key), action=c.action, message=c.message) for c in result.changes
         ),
-        reason=trigger,
+        trigger=trigger,
     )
 
 
@@ -262,9 +269,10 @@ def _checked(
     drifted: tuple[object, ...],
     health: Health,
     why: str,
+    fresh_until: float,
 ) -> PairStatus:
     """A look without a write: drift against what was applied, and whether Git moved on."""
-    applied_digest = previous.digest if previous else ""
+    applied_digest = previous.digest if previous else None
     behind = latest is not None and latest.digest != applied_digest
     notes = []
     if behind and latest is not None:
@@ -278,12 +286,13 @@ def _checked(
         cluster=cluster,
         sync=SyncState.OUT_OF_SYNC if behind or drifted else SyncState.SYNCED,
         health=health,
-        revision=previous.revision if previous else "",
+        revision=previous.revision if previous else None,
         digest=applied_digest,
         at=_now(),
         message="; ".join(notes) or f"in sync ({why})",
         drifted=tuple(str(k) for k in drifted),
-        reason=trigger,
+        trigger=trigger,
+        stale_after=fresh_until,
     )
 
 
@@ -304,24 +313,29 @@ def _failed(
     cluster: ClusterName,
     previous: PairStatus | None,
     trigger: Trigger,
-    exc: FleetsyncError,
+    exc: Exception,
 ) -> Outcome:
-    transient = isinstance(exc, TransientError)
+    """The one place a failed reconcile becomes status. A PermanentError (bad kubeconfig,
+    refused credentials, a rejected object) waits for the next trigger; anything else, a
+    TransientError or an error fleetsync did not foresee (named by its class), is retried with
+    backoff."""
+    permanent = isinstance(exc, PermanentError)
     retry_in = None
-    if isinstance(exc, TransientError):
+    if not permanent:
         failures = store.incr_pair_failures(app, cluster)
-        hint = exc.delay or 0.0
-        retry_in = max(hint, min(2.0**failures, MAX_RETRY_DELAY)) * random.uniform(0.8, 1.2)
+        hint = exc.delay if isinstance(exc, TransientError) else None
+        retry_in = max(hint or 0.0, min(2.0**failures, MAX_RETRY_DELAY)) * random.uniform(0.8, 1.2)
+    message = str(exc) if isinstance(exc, FleetsyncError) else f"{type(exc).__name__}: {exc}"
     status = PairStatus(
         application=app,
         cluster=cluster,
-        sync=SyncState.UNKNOWN if transient else SyncState.OUT_OF_SYNC,
+        sync=SyncState.OUT_OF_SYNC if permanent else SyncState.UNKNOWN,
         health=Health.UNKNOWN,
-        revision=previous.revision if previous else "",
-        digest=previous.digest if previous else "",
+        revision=previous.revision if previous else None,
+        digest=previous.digest if previous else None,
         at=_now(),
-        message=str(exc),
-        reason=trigger,
+        message=message,
+        trigger=trigger,
     )
     log.warning(
         "%s on %s: %s%s",
@@ -337,7 +351,7 @@ def _failed(
 def _worth_history(status: PairStatus, previous: PairStatus | None) -> bool:
     """History keeps what happened, not every quiet drift check: a drift check goes in only
     when it changed something or the pair's state moved."""
-    if status.reason != Trigger.DRIFT or previous is None:
+    if status.trigger is not Trigger.DRIFT or previous is None:
         return True
     changed = any(c.action is not ChangeAction.UNCHANGED for c in status.changes)
     moved = (status.sync, status.health, status.revision) != (
@@ -372,7 +386,7 @@ def remove_pair(
         )
         return None
     client = connect(declared, cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
-    inventory = Inventory.from_mapping(store.inventory(app, cluster) or {})
+    inventory = store.inventory(app, cluster) or EMPTY
     result = sync_application(
         client=client,
         app=app,
@@ -383,8 +397,8 @@ def remove_pair(
         previous_nonempty=True,
     )
     if result.inventory:
-        store.set_inventory(app, cluster, result.inventory.to_mapping())
-        status = _synced(app, cluster, _Desired("", Digest(""), Bundle(())), result, Trigger.CHANGE)
+        store.set_inventory(app, cluster, result.inventory)
+        status = _synced(app, cluster, _Desired(None, None, Bundle(())), result, Trigger.CHANGE)
         store.record_status(status)
         return status
     store.forget_pair(app, cluster)

@@ -25,10 +25,11 @@ import fleetsync.shared.git as git
 from fleetsync.shared.errors import FleetsyncError, PermanentError, TransientError
 from fleetsync.shared.model.bundle import canonical_json
 from fleetsync.shared.model.declaration import Application, Fleet, RendererKind, Repository
+from fleetsync.shared.model.desired import DesiredState
 from fleetsync.shared.model.ids import AppName, Digest, RepoName
 from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.render import RenderRequest, RenderResult, render_bundle, renderer_version
-from fleetsync.shared.store import DesiredState, DueSet, Store
+from fleetsync.shared.store import DueSet, Store
 
 log = logging.getLogger(__name__)
 
@@ -122,11 +123,11 @@ def fetch_repository(
             (rendered if was_rendered else reused).append(app.name)
             store.clear_source_error(app.name)
             state_ = DesiredState(
-                revision=str(revision),
+                revision=revision,
                 digest=digest,
                 renderer=renderer,
                 rendered_at=store.now(),
-                observed=str(revision),
+                observed=revision,
             )
             if store.set_desired(app.name, state_):
                 changed.append(app.name)

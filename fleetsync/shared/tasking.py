@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from celery import Celery
 
+from fleetsync.shared.model.trigger import Trigger as Trigger  # re-exported for senders
 from fleetsync.shared.settings import Settings
 from fleetsync.shared.store import Store
 
@@ -37,20 +38,6 @@ class TaskName(StrEnum):
     @property
     def queue(self) -> Queue:
         return Queue(self.value.split(".")[1])
-
-
-class Trigger(StrEnum):
-    """Why a reconcile runs: it decides whether the reconcile converges or only looks."""
-
-    CHANGE = "new desired state"
-    TARGETED = "newly targeted"
-    DRIFT = "drift check"
-    MANUAL = "manual sync"
-
-    @classmethod
-    def of(cls, reason: str) -> Trigger:
-        """The trigger a task's `reason` argument names (an unknown one counts as a change)."""
-        return cls(reason) if reason in cls._value2member_map_ else cls.CHANGE
 
 
 class Priority(IntEnum):

@@ -102,7 +102,7 @@ def test_a_signed_push_webhook_rolls_the_commit_out_without_waiting_for_a_poll(
     harness.wait_status(
         "shop",
         CLUSTERS,
-        lambda s: sha in s.revision and s.sync is SyncState.SYNCED,
+        lambda s: sha in str(s.revision) and s.sync is SyncState.SYNCED,
         "the pushed commit on both clusters",
         timeout=30,
     )

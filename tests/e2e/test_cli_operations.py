@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 
 from fleetsync.scheduler.cli import main
 from fleetsync.shared.model.status import SyncState
+from fleetsync.shared.model.trigger import Trigger
 from kubesim import Simulator
 from tests.support.fleet_harness import Harness, running_fleet
 from tests.support.git_server import GitServer, WorkRepo
@@ -97,7 +98,7 @@ def test_sync_wait_reports_success_on_every_cluster(fleet: Harness) -> None:
     result = cli(fleet, "sync", "shop", "--wait", "--timeout", "60")
     assert result.exit_code == 0, result.output
     assert "Synced and Healthy on 2 clusters" in result.output
-    assert any(h.reason == "manual sync" for h in fleet.store.history("shop", "east"))
+    assert any(h.trigger is Trigger.MANUAL for h in fleet.store.history("shop", "east"))
 
 
 def test_sync_of_an_unknown_application_names_the_declared_ones(fleet: Harness) -> None:
@@ -125,7 +126,7 @@ def test_a_suspended_application_reports_a_new_commit_and_a_manual_sync_applies_
     fleet.wait_status(
         "shop",
         CLUSTERS,
-        lambda s: sha in s.revision and s.sync is SyncState.SYNCED,
+        lambda s: sha in str(s.revision) and s.sync is SyncState.SYNCED,
         "both clusters on the new commit",
     )
     assert value_on(fleet, "west") == "two"
@@ -136,7 +137,7 @@ def test_rollback_applies_an_old_revision_everywhere_and_holds_it_until_resume(
 ) -> None:
     first = fleet.repo.head
     second = fleet.commit("two", {"apps/shop/settings.yaml": configmap("two")})
-    fleet.wait_status("shop", CLUSTERS, lambda s: second in s.revision, "second rollout")
+    fleet.wait_status("shop", CLUSTERS, lambda s: second in str(s.revision), "second rollout")
     result = cli(fleet, "rollback", "shop", "--to", first[:10])
     assert result.exit_code == 0, result.output
     assert "automated sync is suspended" in result.output

@@ -117,11 +117,12 @@ def test_a_commit_reaches_a_new_bundle_and_fans_out_to_every_target(
     sha = repo.commit("change web only")
     _tick_until(
         ticker,
-        lambda: (d := store.desired(AppName("web"))) is not None and sha in d.revision,
+        lambda: (d := store.desired(AppName("web"))) is not None and d.revision.sha == sha,
         "the new commit's bundle for web",
     )
     api = store.desired(AppName("api"))
-    assert api is not None and sha not in api.revision and sha in api.observed
+    assert api is not None and api.revision.sha != sha
+    assert api.observed is not None and api.observed.sha == sha
     # The fan-out walks applications in name order, so had api changed, its reconcile would be
     # queued before web's.
     wait_for(

@@ -6,6 +6,7 @@ import threading
 
 from fleetsync.shared.model.bundle import Bundle
 from fleetsync.shared.model.ids import AppName, Digest, RepoName
+from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.store import DesiredState, DueSet, Store
 
 
@@ -100,30 +101,30 @@ def test_desired_state_reports_a_change_only_when_the_digest_moves(redis_url: st
     store = Store.connect(redis_url)
     app = AppName("web")
     first = DesiredState(
-        revision="main@sha1:a",
+        revision=Revision.parse("main@sha1:a"),
         digest=Digest("d1"),
         renderer="plain",
         rendered_at=1.0,
-        observed="main@sha1:a",
+        observed=Revision.parse("main@sha1:a"),
     )
     assert store.set_desired(app, first)
     same = DesiredState(
-        revision="main@sha1:b",
+        revision=Revision.parse("main@sha1:b"),
         digest=Digest("d1"),
         renderer="plain",
         rendered_at=2.0,
-        observed="main@sha1:b",
+        observed=Revision.parse("main@sha1:b"),
     )
     assert not store.set_desired(app, same)
     kept = store.desired(app)
     assert kept is not None
-    assert (kept.revision, kept.observed) == ("main@sha1:a", "main@sha1:b")
+    assert (str(kept.revision), str(kept.observed)) == ("main@sha1:a", "main@sha1:b")
     moved = DesiredState(
-        revision="main@sha1:c",
+        revision=Revision.parse("main@sha1:c"),
         digest=Digest("d2"),
         renderer="plain",
         rendered_at=3.0,
-        observed="main@sha1:c",
+        observed=Revision.parse("main@sha1:c"),
     )
     assert store.set_desired(app, moved)
 

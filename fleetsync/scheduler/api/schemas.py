@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from fleetsync.shared.model.status import ChangeAction, Health, SyncState
+from fleetsync.shared.model.trigger import Trigger
 
 
 class ObjectChangeView(BaseModel):
@@ -34,6 +35,9 @@ class PairStatusView(BaseModel):
     changes: list[ObjectChangeView]
     drifted: list[str]
     reason: str
+    """What triggered the last reconcile, for people: `new desired state`, `drift check`..."""
+    trigger: Trigger
+    """The same as a stable token: `change`, `targeted`, `drift` or `manual`."""
     targeted: bool = True
     """False for a cluster the application no longer targets but that still has a status."""
 
@@ -50,7 +54,7 @@ class DesiredView(BaseModel):
     digest: str
     renderer: str
     rendered_at: float
-    observed: str
+    observed: str | None
 
 
 class SourceErrorView(BaseModel):

@@ -66,8 +66,8 @@ def pair_view(status: PairStatus, *, targeted: bool = True) -> PairStatusView:
         cluster=status.cluster,
         sync=status.sync,
         health=status.health,
-        revision=status.revision,
-        digest=status.digest,
+        revision=str(status.revision or ""),
+        digest=status.digest or "",
         at=status.at or None,
         duration=status.duration,
         message=status.message,
@@ -77,7 +77,8 @@ def pair_view(status: PairStatus, *, targeted: bool = True) -> PairStatusView:
             ObjectChangeView(key=c.key, action=c.action, message=c.message) for c in status.changes
         ],
         drifted=list(status.drifted),
-        reason=status.reason,
+        reason=status.trigger.label,
+        trigger=status.trigger,
         targeted=targeted,
     )
 
@@ -94,10 +95,10 @@ def _application_fields(
         repository=app.repository,
         path=app.path,
         namespace=app.namespace,
-        desired=DesiredView(**asdict(desired)) if desired else None,
+        desired=DesiredView(**desired.to_json()) if desired else None,
         source_error=SourceErrorView(**asdict(error)) if error else None,
         suspended=store.is_suspended(name),
-        pinned=PinView(**asdict(pin)) if pin else None,
+        pinned=PinView(**pin.to_json()) if pin else None,
         sync=aggregate_sync(s.sync for s in statuses),
         health=Health.worst(s.health for s in statuses),
     )
@@ -108,7 +109,9 @@ def application_summary(store: Store, fleet: Fleet, name: AppName) -> Applicatio
     return ApplicationSummary(
         **dict(_application_fields(store, fleet, name, statuses)),
         clusters=[
-            PairSummary(cluster=s.cluster, sync=s.sync, health=s.health, revision=s.revision)
+            PairSummary(
+                cluster=s.cluster, sync=s.sync, health=s.health, revision=str(s.revision or "")
+            )
             for s in statuses
         ],
     )

@@ -37,6 +37,12 @@ def command(app: str, cluster: str, limit: int, output: str, redis_url: str | No
     for e in entries:
         changes = ", ".join(f"{n} {a}" for a, n in e.counts.items() if n) or "-"
         table.add_row(
-            age(e.at), e.revision or "-", e.sync.value, e.health.value, e.reason, changes, e.message
+            age(e.at),
+            str(e.revision or "-"),
+            e.sync.value,
+            e.health.value,
+            e.trigger.label,
+            changes,
+            e.message,
         )
     Console().print(table)

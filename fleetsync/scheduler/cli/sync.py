@@ -66,7 +66,7 @@ def command(
 def _manual_result(store: Store, app: str, cluster: str, since: float) -> PairStatus | None:
     """The pair's current status, once a manual reconcile has finished since `since`."""
     finished = any(
-        h.reason == Trigger.MANUAL and h.at >= since - _CLOCK_SKEW
+        h.trigger is Trigger.MANUAL and h.at >= since - _CLOCK_SKEW
         for h in store.history(app, cluster, limit=5)
     )
     return store.status(app, cluster) if finished else None

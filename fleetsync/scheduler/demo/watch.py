@@ -36,10 +36,10 @@ def converged(store: Store, *, app: str, sha: str) -> Callable[[PairRow], bool]:
         return (
             desired is not None
             and moved is not None
-            and moved.revision.endswith(sha)
+            and moved.revision.sha == sha
             and row.sync == "Synced"
             and row.health == "Healthy"
-            and row.revision == desired.revision
+            and row.revision == str(desired.revision)
         )
 
     return done

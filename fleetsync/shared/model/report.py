@@ -1,13 +1,30 @@
 """What a reconcile reports for one (application, cluster) pair: sync, health, revision and the
-change set, in the field's words. Stored as JSON by the store, printed by the CLI and the API."""
+change set, in the field's words. Stored as JSON by the store, printed by the CLI and the API.
+
+A status is true when it is written and ages after: `as_seen` turns one that was not refreshed
+by its `stale_after` time into Unknown/Unknown "last checked N ago", so no reader shows an old
+Synced/Healthy for a pair fleetsync has stopped checking.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from fleetsync.shared.model.ids import Digest
+from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.status import ChangeAction, Health, SyncState
+from fleetsync.shared.model.trigger import Trigger
+
+STALE_MARGIN = 60.0
+"""Seconds past a pair's drift interval (and half of it again, for jitter, queueing and retries)
+before its status counts as stale."""
+
+
+def stale_after(at: float, drift_interval: float) -> float:
+    """When a status written at `at` stops being current if nothing refreshes it."""
+    return at + 1.5 * drift_interval + STALE_MARGIN
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,8 +41,9 @@ class PairStatus:
     cluster: str
     sync: SyncState
     health: Health
-    revision: str = ""
-    digest: str = ""
+    revision: Revision | None = None
+    """What the pair runs (what was applied last); None before anything was."""
+    digest: Digest | None = None
     at: float = 0.0
     duration: float = 0.0
     message: str = ""
@@ -33,20 +51,82 @@ class PairStatus:
     counts: Mapping[str, int] = field(default_factory=dict)
     changes: tuple[ObjectChange, ...] = ()
     drifted: tuple[str, ...] = ()
-    reason: str = ""
-    """What triggered the reconcile: new desired state, drift check, manual sync, rollback..."""
+    trigger: Trigger = Trigger.CHANGE
+    """What triggered the reconcile that wrote the status."""
+    stale_after: float | None = None
+    """When the status stops being current unless a check refreshes it (None: never)."""
+    stale: bool = False
+    """True in a status read after `stale_after`: sync and health are Unknown."""
+
+    def as_seen(self, now: float) -> PairStatus:
+        """The status as readers show it at `now`: Unknown with "last checked N ago" once it
+        is stale, the last known sync and health kept in the message."""
+        if self.stale or self.stale_after is None or now <= self.stale_after:
+            return self
+        return replace(
+            self,
+            sync=SyncState.UNKNOWN,
+            health=Health.UNKNOWN,
+            message=f"stale: last checked {age(self.at, now)} ago "
+            f"(was {self.sync}/{self.health}: {self.message})",
+            stale=True,
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "application": self.application,
+            "cluster": self.cluster,
+            "sync": self.sync.value,
+            "health": self.health.value,
+            "revision": str(self.revision) if self.revision is not None else None,
+            "digest": self.digest,
+            "at": self.at,
+            "duration": self.duration,
+            "message": self.message,
+            "error_object": self.error_object,
+            "counts": dict(self.counts),
+            "changes": [
+                {"key": c.key, "action": c.action.value, "message": c.message}
+                for c in self.changes
+            ],
+            "drifted": list(self.drifted),
+            "trigger": self.trigger.value,
+            "stale_after": self.stale_after,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> PairStatus:
-        values = dict(data)
-        values["sync"] = SyncState(values["sync"])
-        values["health"] = Health(values["health"])
-        values["changes"] = tuple(
-            ObjectChange(key=c["key"], action=ChangeAction(c["action"]), message=c["message"])
-            for c in values.get("changes", ())
+        """Read a stored status, including those written before revisions, digests and
+        triggers were typed (`""` for none, the trigger's label under `reason`)."""
+        revision = data.get("revision") or None
+        return cls(
+            application=data["application"],
+            cluster=data["cluster"],
+            sync=SyncState(data["sync"]),
+            health=Health(data["health"]),
+            revision=Revision.parse(revision) if revision else None,
+            digest=Digest(data["digest"]) if data.get("digest") else None,
+            at=float(data.get("at", 0.0)),
+            duration=float(data.get("duration", 0.0)),
+            message=data.get("message", ""),
+            error_object=data.get("error_object"),
+            counts=dict(data.get("counts") or {}),
+            changes=tuple(
+                ObjectChange(key=c["key"], action=ChangeAction(c["action"]), message=c["message"])
+                for c in data.get("changes", ())
+            ),
+            drifted=tuple(data.get("drifted", ())),
+            trigger=Trigger.of(data.get("trigger") or data.get("reason") or ""),
+            stale_after=data.get("stale_after"),
         )
-        values["drifted"] = tuple(values.get("drifted", ()))
-        return cls(**values)
+
+
+def age(at: float | None, now: float) -> str:
+    """`42s`, `5m`, `3h`, `2d`; `-` for never."""
+    if at is None:
+        return "-"
+    seconds = max(0, int(now - at))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

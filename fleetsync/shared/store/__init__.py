@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import redis
 
-from fleetsync.shared.store.apply import ApplyStore, Pin
+from fleetsync.shared.model.desired import DesiredState, Pin
+from fleetsync.shared.store.apply import ApplyStore
 from fleetsync.shared.store.fleet import FleetStore
 from fleetsync.shared.store.schedule import DueSet, ScheduleStore
-from fleetsync.shared.store.source import DesiredState, RepoState, SourceError, SourceStore
+from fleetsync.shared.store.source import RepoState, SourceError, SourceStore
 
 
 class Store(FleetStore, ScheduleStore, SourceStore, ApplyStore):

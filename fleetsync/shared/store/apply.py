@@ -3,27 +3,23 @@ revision index ("which clusters run revision X, and are they healthy?").
 
 Also per application: suspension (automated sync paused) and a rollback pin (a previous
 revision's bundle applied instead of the latest desired state until resumed).
+
+Readers get a status as people should see it (`status`, `statuses`, `pairs_at_revision`: stale
+once not refreshed in time, see `PairStatus.as_seen`); the engine reads what it wrote last
+(`recorded_status`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
 
+from fleetsync.shared.model.desired import Pin
+from fleetsync.shared.model.inventory import Inventory
 from fleetsync.shared.model.report import PairStatus
 from fleetsync.shared.store.base import StoreBase, text
 
 HISTORY_LENGTH = 20
-
-
-@dataclass(frozen=True, slots=True)
-class Pin:
-    """A rollback: apply `digest` (first produced by `revision`) instead of the desired state."""
-
-    revision: str
-    digest: str
-    at: float
 
 
 class ApplyStore(StoreBase):
@@ -37,7 +33,7 @@ class ApplyStore(StoreBase):
         index current."""
         app, cluster = status.application, status.cluster
         body = json.dumps(status.to_json())
-        previous = self.status(app, cluster)
+        previous = self.recorded_status(app, cluster)
         pipe = self._r.pipeline()
         pipe.set(self._pair(app, cluster, "status"), body)
         pipe.sadd(self.key("pairs", app), cluster)
@@ -46,14 +42,21 @@ class ApplyStore(StoreBase):
             pipe.lpush(hkey, body)
             pipe.ltrim(hkey, 0, HISTORY_LENGTH - 1)
         if previous is not None and previous.revision and previous.revision != status.revision:
-            pipe.srem(self.key("revision", previous.revision), f"{app}|{cluster}")
+            pipe.srem(self.key("revision", str(previous.revision)), f"{app}|{cluster}")
         if status.revision:
-            pipe.sadd(self.key("revision", status.revision), f"{app}|{cluster}")
+            pipe.sadd(self.key("revision", str(status.revision)), f"{app}|{cluster}")
         pipe.execute()
 
-    def status(self, app: str, cluster: str) -> PairStatus | None:
+    def recorded_status(self, app: str, cluster: str) -> PairStatus | None:
+        """The status as the last reconcile or check wrote it (what the engine works from)."""
         raw = self._r.get(self._pair(app, cluster, "status"))
         return PairStatus.from_json(json.loads(raw)) if raw is not None else None
+
+    def status(self, app: str, cluster: str) -> PairStatus | None:
+        """The pair's status as people see it now: stale (Unknown, "last checked N ago") once
+        no check refreshed it in time."""
+        recorded = self.recorded_status(app, cluster)
+        return recorded.as_seen(self.now()) if recorded is not None else None
 
     def statuses(self, app: str) -> list[PairStatus]:
         clusters = sorted(text(c) for c in self._r.smembers(self.key("pairs", app)))
@@ -72,13 +75,13 @@ class ApplyStore(StoreBase):
         return [s for s in found if s is not None]
 
     def forget_pair(self, app: str, cluster: str) -> None:
-        previous = self.status(app, cluster)
+        previous = self.recorded_status(app, cluster)
         pipe = self._r.pipeline()
         for what in ("status", "history", "inventory"):
             pipe.delete(self._pair(app, cluster, what))
         pipe.srem(self.key("pairs", app), cluster)
         if previous is not None and previous.revision:
-            pipe.srem(self.key("revision", previous.revision), f"{app}|{cluster}")
+            pipe.srem(self.key("revision", str(previous.revision)), f"{app}|{cluster}")
         pipe.execute()
 
     def incr_pair_failures(self, app: str, cluster: str) -> int:
@@ -90,15 +93,13 @@ class ApplyStore(StoreBase):
 
     # Inventory (mirrored in the cluster by the apply engine)
 
-    def inventory(self, app: str, cluster: str) -> dict[str, str] | None:
-        """resource key -> apiVersion of what fleetsync applied, or None if never recorded."""
+    def inventory(self, app: str, cluster: str) -> Inventory | None:
+        """What fleetsync applied to the pair, or None if never recorded."""
         raw = self._r.get(self._pair(app, cluster, "inventory"))
-        return dict(json.loads(raw)) if raw is not None else None
+        return Inventory.from_mapping(json.loads(raw)) if raw is not None else None
 
-    def set_inventory(self, app: str, cluster: str, entries: Mapping[str, str]) -> None:
-        self._r.set(
-            self._pair(app, cluster, "inventory"), json.dumps(dict(sorted(entries.items())))
-        )
+    def set_inventory(self, app: str, cluster: str, inventory: Inventory) -> None:
+        self._r.set(self._pair(app, cluster, "inventory"), json.dumps(inventory.to_mapping()))
 
     # Suspension and rollback
 
@@ -113,13 +114,13 @@ class ApplyStore(StoreBase):
 
     def pin(self, app: str) -> Pin | None:
         raw = self._r.get(self.key("app", app, "pin"))
-        return Pin(**json.loads(raw)) if raw is not None else None
+        return Pin.from_json(json.loads(raw)) if raw is not None else None
 
     def set_pin(self, app: str, pin: Pin | None) -> None:
         if pin is None:
             self._r.delete(self.key("app", app, "pin"))
         else:
-            self._r.set(self.key("app", app, "pin"), json.dumps(asdict(pin)))
+            self._r.set(self.key("app", app, "pin"), json.dumps(pin.to_json()))
 
     def applications_with_status(self) -> list[str]:
         prefix = self.key("pairs", "")

@@ -13,27 +13,15 @@ import threading
 import zlib
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from fleetsync.shared.model.bundle import Bundle
+from fleetsync.shared.model.desired import DesiredState
 from fleetsync.shared.model.ids import AppName, Digest, RepoName
 from fleetsync.shared.store.base import StoreBase, text
 from fleetsync.shared.store.base import raw as raw_bytes
 
 _BUNDLE_CACHE_SIZE = 256
-
-
-@dataclass(frozen=True, slots=True)
-class DesiredState:
-    """What an application should look like: the bundle `digest`, first produced by `revision`
-    (a `ref@sha1:...` string); `observed` is the newest revision checked, which may be later
-    when commits did not touch the application."""
-
-    revision: str
-    digest: Digest
-    renderer: str
-    rendered_at: float
-    observed: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +137,7 @@ class SourceStore(StoreBase):
 
     def desired(self, app: AppName) -> DesiredState | None:
         raw = self._r.get(self.key("app", app, "desired"))
-        return DesiredState(**json.loads(raw)) if raw is not None else None
+        return DesiredState.from_json(json.loads(raw)) if raw is not None else None
 
     def set_desired(self, app: AppName, state: DesiredState) -> bool:
         """Point the application at `state`; True when its digest changed (a new desired state
@@ -157,10 +145,10 @@ class SourceStore(StoreBase):
         key = self.key("app", app, "desired")
         previous = self.desired(app)
         if previous is not None and previous.digest == state.digest:
-            kept = DesiredState(**{**asdict(previous), "observed": state.observed})
-            self._r.set(key, json.dumps(asdict(kept)))
+            kept = replace(previous, observed=state.observed)
+            self._r.set(key, json.dumps(kept.to_json()))
             return False
-        self._r.set(key, json.dumps(asdict(state)))
+        self._r.set(key, json.dumps(state.to_json()))
         return True
 
     def source_error(self, app: AppName) -> SourceError | None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 from fleetsync.scheduler.api.auth import AccessPolicy
 from fleetsync.shared.model.ids import AppName, Digest, RepoName
 from fleetsync.shared.model.report import PairStatus
+from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.status import Health, SyncState
+from fleetsync.shared.model.trigger import Trigger
 from fleetsync.shared.store import DesiredState, Store
 from fleetsync.shared.tasking import TaskName
 from tests.integration.api.conftest import TOKEN, RunningApi, StartApi, bearer
@@ -23,12 +25,12 @@ def record(
             cluster=cluster,
             sync=sync,
             health=health,
-            revision=REVISION,
-            digest="d" * 64,
+            revision=Revision.parse(REVISION),
+            digest=Digest("d" * 64),
             at=store.now(),
             duration=1.5,
             message="3 objects: 1 created, 2 unchanged",
-            reason="new desired state",
+            trigger=Trigger.CHANGE,
         )
     )
 
@@ -38,7 +40,12 @@ def test_applications_show_desired_state_and_each_target_including_unreconciled_
 ) -> None:
     api.store.set_desired(
         AppName("guestbook"),
-        DesiredState(revision=REVISION, digest=Digest("d" * 64), renderer="plain", rendered_at=1.0),
+        DesiredState(
+            revision=Revision.parse(REVISION),
+            digest=Digest("d" * 64),
+            renderer="plain",
+            rendered_at=1.0,
+        ),
     )
     api.store.set_source_error(AppName("api"), "apps/api: path does not exist", revision=REVISION)
     record(api.store, "guestbook", "c1", Health.HEALTHY)
@@ -139,7 +146,7 @@ def test_sync_needs_the_token_and_enqueues_a_manual_reconcile_per_target(
         "enqueued": [],
         "already_queued": [{"application": "guestbook", "cluster": "c2"}],
     }
-    reason = "manual sync"
+    reason = "manual"
     assert api.queued("apply") == [
         (TaskName.RECONCILE.value, {"app": "guestbook", "cluster": c, "reason": reason}, 0)
         for c in ("c1", "c2")

@@ -10,6 +10,7 @@ from fleetsync.scheduler.api.auth import AccessPolicy
 from fleetsync.scheduler.api.webhook_verify import WebhookSecrets
 from fleetsync.shared.model.ids import RepoName
 from fleetsync.shared.model.report import PairStatus
+from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.status import Health, SyncState
 from fleetsync.shared.settings import Settings
 from fleetsync.shared.store import Store
@@ -86,7 +87,7 @@ def test_metrics_follow_the_store_at_scrape_time(start_api: StartApi) -> None:
             cluster="c1",
             sync=SyncState.SYNCED,
             health=Health.HEALTHY,
-            revision="main@sha1:" + "b" * 40,
+            revision=Revision(ref="main", sha="b" * 40),
             at=store.now(),
             duration=2.5,
         )

@@ -7,6 +7,7 @@ from fleetsync.shared.model.bundle import Bundle
 from fleetsync.shared.model.declaration import Application, Fleet
 from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
 from fleetsync.shared.model.report import PairStatus
+from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.status import Health, SyncState
 from fleetsync.shared.reconcile import pair_lock, refresh_health
 from fleetsync.shared.store import Store
@@ -29,7 +30,7 @@ def _setup(store: Store, live: Live) -> tuple[Fleet, PairStatus]:
         cluster=live.cluster.name,
         sync=SyncState.SYNCED,
         health=Health.PROGRESSING,
-        revision="main@sha1:" + "a" * 40,
+        revision=Revision(ref="main", sha="a" * 40),
         digest=digest,
         at=store.now(),
     )

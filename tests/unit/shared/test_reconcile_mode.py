@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from fleetsync.shared.model.declaration import SyncPolicy
+from fleetsync.shared.model.trigger import Trigger
 from fleetsync.shared.reconcile import Mode, choose_mode
-from fleetsync.shared.tasking import Trigger
 
 AUTO = SyncPolicy()
 NO_HEAL = SyncPolicy(self_heal=False)
@@ -34,8 +34,3 @@ def test_the_mode_follows_trigger_policy_and_suspension(
     policy: SyncPolicy, trigger: Trigger, suspended: bool, mode: Mode
 ) -> None:
     assert choose_mode(policy, trigger=trigger, suspended=suspended) is mode
-
-
-def test_an_unknown_reason_counts_as_a_change_never_as_a_manual_sync() -> None:
-    assert Trigger.of("manual sync (api)") is Trigger.CHANGE
-    assert Trigger.of("manual sync") is Trigger.MANUAL

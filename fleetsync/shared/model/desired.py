@@ -1,0 +1,63 @@
+"""What an application should run: the desired state the source side renders, and the rollback
+pin an operator sets in its place. Stored as JSON by the store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fleetsync.shared.model.ids import Digest
+from fleetsync.shared.model.revision import Revision
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredState:
+    """The bundle `digest`, first produced by `revision`; `observed` is the newest revision
+    checked, which may be later when commits did not touch the application."""
+
+    revision: Revision
+    digest: Digest
+    renderer: str
+    rendered_at: float
+    observed: Revision | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "revision": str(self.revision),
+            "digest": self.digest,
+            "renderer": self.renderer,
+            "rendered_at": self.rendered_at,
+            "observed": str(self.observed) if self.observed is not None else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DesiredState:
+        observed = data.get("observed") or None
+        return cls(
+            revision=Revision.parse(data["revision"]),
+            digest=Digest(data["digest"]),
+            renderer=data["renderer"],
+            rendered_at=float(data["rendered_at"]),
+            observed=Revision.parse(observed) if observed else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Pin:
+    """A rollback: apply `digest` (first produced by `revision`) instead of the desired state."""
+
+    revision: Revision
+    digest: Digest
+    at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"revision": str(self.revision), "digest": self.digest, "at": self.at}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Pin:
+        return cls(
+            revision=Revision.parse(data["revision"]),
+            digest=Digest(data["digest"]),
+            at=float(data["at"]),
+        )
