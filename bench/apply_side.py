@@ -38,6 +38,7 @@ from fleetsync.shared.model.declaration import (
     Targets,
 )
 from fleetsync.shared.model.ids import AppName, ClusterName, Digest, RepoName
+from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.status import SyncState
 from fleetsync.shared.store import DesiredState, Store
 from fleetsync.shared.tasking import Priority, Trigger
@@ -152,11 +153,10 @@ def set_desired(store: Store, n_objects: int, revision: int) -> Digest:
     store.set_desired(
         AppName("bench"),
         DesiredState(
-            revision=f"main@sha1:{revision:040d}",
+            revision=Revision(ref="main", sha=f"{revision:040d}"),
             digest=digest,
             renderer="plain",
             rendered_at=time.time(),
-            observed="",
         ),
     )
     return digest

@@ -201,7 +201,8 @@ class Rig:
             if (
                 status is not None
                 and desired is not None
-                and sha in desired.observed
+                and desired.observed is not None
+                and desired.observed.sha.startswith(sha)
                 and status.digest == desired.digest
                 and status.sync.value == "Synced"
             ):

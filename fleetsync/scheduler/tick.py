@@ -4,7 +4,8 @@ The declaration is re-read when fleet.yaml changes on disk; a broken edit keeps 
 declaration running and records the error (shown by `fleetsync status` and the API). A changed
 declaration re-plans the due-sets and triggers what the change calls for: a render of changed
 applications, a reconcile on newly targeted clusters, and (only with `pruneOnRemoval`) the
-removal of an application's objects from clusters it no longer targets.
+removal of an application's objects from clusters it no longer targets. Every tick also enqueues
+again the tasks whose worker stopped without finishing them (their in-flight record lapsed).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from fleetsync.shared.fleet import fleet_digest, load_fleet
 from fleetsync.shared.model.declaration import Application, Fleet
 from fleetsync.shared.model.ids import RepoName
 from fleetsync.shared.store import DueSet, Store
-from fleetsync.shared.tasking import Priority, Sender, Trigger
+from fleetsync.shared.tasking import Priority, Sender, Trigger, recover_abandoned
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ def split_pair(member: str) -> tuple[str, str]:
 class TickReport:
     polls: list[str] = field(default_factory=list)
     drift_checks: list[tuple[str, str]] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)
+    """Tasks enqueued again because their worker stopped without finishing them."""
     reloaded: bool = False
     fleet_error: str | None = None
 
@@ -65,6 +68,7 @@ class Ticker:
                 app, cluster, reason=Trigger.DRIFT, priority=Priority.PERIODIC
             ):
                 report.drift_checks.append((app, cluster))
+        report.recovered = [t.name for t in recover_abandoned(self._store, self._sender)]
         return report
 
     def _reload(self, report: TickReport) -> None:

@@ -3,6 +3,8 @@
 A TransientError is retried by the task that meets it, with backoff and jitter (an unreachable
 repository, a cluster answering 503). A PermanentError is not retried: it becomes the status of the
 application or cluster it concerns (invalid YAML, an unknown ref, an object the server rejects).
+Any other exception is a failure fleetsync did not foresee: it too becomes status (named by its
+class, see `describe`) and is retried like a transient one.
 Messages start with their subject and say what to do where that is known; they never carry a
 credential.
 """
@@ -24,3 +26,11 @@ class TransientError(FleetsyncError):
 
 class PermanentError(FleetsyncError):
     """A failure that the same input will meet again: record it, do not retry."""
+
+
+def describe(exc: BaseException) -> str:
+    """An error as status shows it: a fleetsync error's own message (it names its subject),
+    anything else with its class (`ValueError: ...`), so no failure shows as an empty message."""
+    if isinstance(exc, FleetsyncError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
-from fleetsync.shared.errors import FleetsyncError, PermanentError, TransientError
+from fleetsync.shared.errors import PermanentError, TransientError, describe
 from fleetsync.shared.kube import (
     DriftReport,
     SyncResult,
@@ -45,14 +45,13 @@ from fleetsync.shared.model.report import ObjectChange, PairStatus, stale_after
 from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.status import ChangeAction, Health, SyncState
 from fleetsync.shared.model.trigger import Trigger
-from fleetsync.shared.store import Store
+from fleetsync.shared.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = 20.0
 MAX_RETRY_DELAY = 300.0
 HEALTH_CHECK_DEADLINE = 600.0
-HEALTH_LOCK_SECONDS = 300.0
 
 
 class Mode(StrEnum):
@@ -150,7 +149,7 @@ def reconcile_pair(
 
 
 def pair_lock(app: str, cluster: str) -> str:
-    """The lock every writer of a pair's objects and status holds."""
+    """The lease every writer of a pair's objects and status holds."""
     return f"reconcile:{app}:{cluster}"
 
 
@@ -161,8 +160,8 @@ def refresh_health(
     None when there is nothing to assess, or when a reconcile of the pair is running: that
     reconcile records a newer status and follows its health itself, and a check writing back
     the status it read before would undo it."""
-    with store.try_lock(pair_lock(app, cluster), ttl=HEALTH_LOCK_SECONDS) as taken:
-        if not taken:
+    with store.lease(pair_lock(app, cluster)) as lease:
+        if lease is None:
             return None
         return _refresh_health(store, fleet, app, cluster, cache_dir=cache_dir)
 
@@ -325,7 +324,9 @@ def _failed(
         failures = store.incr_pair_failures(app, cluster)
         hint = exc.delay if isinstance(exc, TransientError) else None
         retry_in = max(hint or 0.0, min(2.0**failures, MAX_RETRY_DELAY)) * random.uniform(0.8, 1.2)
-    message = str(exc) if isinstance(exc, FleetsyncError) else f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, StoreError):
+        raise exc  # nowhere to record it: the task's in-flight record brings the task back
+    message = describe(exc)
     status = PairStatus(
         application=app,
         cluster=cluster,

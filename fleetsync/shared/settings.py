@@ -32,6 +32,9 @@ class Settings:
     clusters it serves, every reconcile reuses a connection instead of re-reading kubeconfig
     and discovery and opening a new one."""
     hostname: str = field(default_factory=socket.gethostname)
+    lease_seconds: float = 20.0
+    """How long a lease (a pair's lock, a task's in-flight record) outlives its holder's last
+    renewal: how soon the work of a dead worker is taken up again."""
 
     @property
     def mirror_dir(self) -> Path:
@@ -55,6 +58,7 @@ def load_settings() -> Settings:
         tick_seconds=float(_env("TICK_SECONDS", "2")),
         key_prefix=_env("KEY_PREFIX", "fleetsync"),
         kube_clients=_positive_int("KUBE_CLIENTS", "512"),
+        lease_seconds=float(_positive_int("LEASE_SECONDS", "20")),
     )
 
 

@@ -22,14 +22,14 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import fleetsync.shared.git as git
-from fleetsync.shared.errors import FleetsyncError, PermanentError, TransientError
+from fleetsync.shared.errors import FleetsyncError, PermanentError, TransientError, describe
 from fleetsync.shared.model.bundle import canonical_json
 from fleetsync.shared.model.declaration import Application, Fleet, RendererKind, Repository
 from fleetsync.shared.model.desired import DesiredState
 from fleetsync.shared.model.ids import AppName, Digest, RepoName
 from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.render import RenderRequest, RenderResult, render_bundle, renderer_version
-from fleetsync.shared.store import DueSet, Store
+from fleetsync.shared.store import DueSet, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def poll_repository(
     store.incr_stat("ls_remote")
     try:
         revision = git.resolve_revision(repo)
-    except FleetsyncError as exc:
+    except Exception as exc:  # every failure becomes the repository's status
         return PollOutcome(error=_record_repo_failure(store, fleet, repo, exc))
     previous = store.repo_state(name)
     store.record_poll(name, sha=revision.sha, revision=str(revision))
@@ -101,7 +101,7 @@ def fetch_repository(
     store.incr_stat("fetch")
     try:
         mirror = git.sync_mirror(repo, mirror_dir=mirror_dir, sha=revision.sha)
-    except FleetsyncError as exc:
+    except Exception as exc:  # every failure becomes the repository's status
         return FetchOutcome(revision=revision, error=_record_repo_failure(store, fleet, repo, exc))
 
     changed: list[AppName] = []
@@ -115,10 +115,13 @@ def fetch_repository(
                 digest, was_rendered, renderer = _desired_digest(
                     store, app, mirror, revision, checkout
                 )
-            except PermanentError as exc:
-                failed[app.name] = str(exc)
-                store.set_source_error(app.name, str(exc), revision=str(revision))
-                log.warning("%s", exc)
+            except (StoreError, TransientError):
+                raise
+            except Exception as exc:  # a render that fails fails the same way next time
+                message = _about(app.name, exc)
+                failed[app.name] = message
+                store.set_source_error(app.name, message, revision=str(revision))
+                log.warning("%s", message)
                 continue
             (rendered if was_rendered else reused).append(app.name)
             store.clear_source_error(app.name)
@@ -223,9 +226,13 @@ def _lazy_checkout(
     return get
 
 
-def _record_repo_failure(store: Store, fleet: Fleet, repo: Repository, exc: FleetsyncError) -> str:
-    message = str(exc)
-    kind = "transient" if isinstance(exc, TransientError) else "permanent"
+def _record_repo_failure(store: Store, fleet: Fleet, repo: Repository, exc: Exception) -> str:
+    """Record a failed poll or fetch as the repository's (and its applications') status and
+    defer its next poll with backoff. Only a PermanentError counts as permanent."""
+    if isinstance(exc, StoreError):
+        raise exc
+    message = _about(repo.name, exc)
+    kind = "permanent" if isinstance(exc, PermanentError) else "transient"
     store.incr_stat(f"repo_error_{kind}")
     failures = store.record_repo_error(repo.name, message)
     delay = backoff_delay(failures, repo.interval)
@@ -237,6 +244,11 @@ def _record_repo_failure(store: Store, fleet: Fleet, repo: Repository, exc: Flee
             app.name, message, revision=state.revision or repo.ref, stage="repository"
         )
     return message
+
+
+def _about(subject: str, exc: Exception) -> str:
+    """The error's message, starting with its subject (fleetsync's own errors name theirs)."""
+    return describe(exc) if isinstance(exc, FleetsyncError) else f"{subject}: {describe(exc)}"
 
 
 def _clear_repo_error(store: Store, app: AppName) -> None:

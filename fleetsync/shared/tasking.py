@@ -1,4 +1,5 @@
-"""Celery, in one place: the app factory, queue and task names, routes and typed send helpers.
+"""Celery, in one place: the app factory, queue and task names, routes, the task decorator and
+typed send helpers.
 
 Tasks are named `fleetsync.<queue>.<verb>` and carry ids only (repository, application and
 cluster names), never manifests or credentials. Every task is idempotent: acks late, rejected back
@@ -7,19 +8,36 @@ to the queue when its worker dies, one message prefetched at a time, results ign
 Priorities use the Redis transport's priority lists, where 0 is served first: manual triggers
 (CLI, API, webhooks) go before periodic polls and drift checks. A trigger for something already
 queued with the same or a better priority coalesces into the queued one.
+
+`fleet_task` is what every task shares, so that a task body is its own work only: it clears the
+task's coalescing mark (a trigger from now on queues a new run), binds the task's ids to every log
+line, returns early while no fleet is published, records the task in flight (renewed while it
+runs; the beat enqueues again a task whose record lapsed, see `recover_abandoned`) and counts how
+tasks end (`task:<verb>:<done|failed|no_fleet|duplicate>` in the store's stats).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import os
+import random
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from enum import IntEnum, StrEnum
-from typing import Any, TypeVar
+from typing import Any, Protocol
 
 from celery import Celery
+from celery.signals import setup_logging
 
+from fleetsync.shared.logcontext import configure_logging, log_context
+from fleetsync.shared.model.declaration import Fleet
 from fleetsync.shared.model.trigger import Trigger as Trigger  # re-exported for senders
 from fleetsync.shared.settings import Settings
-from fleetsync.shared.store import Store
+from fleetsync.shared.store import Abandoned, Store
+from fleetsync.shared.store.lease import HOLD_LIMIT, Renewal, keeper
+
+log = logging.getLogger(__name__)
 
 
 class Queue(StrEnum):
@@ -39,19 +57,52 @@ class TaskName(StrEnum):
     def queue(self) -> Queue:
         return Queue(self.value.split(".")[1])
 
+    @property
+    def verb(self) -> str:
+        return self.value.rsplit(".", 1)[1]
+
+    def ids(self, kwargs: Mapping[str, Any]) -> tuple[str, ...] | None:
+        """The ids that make a task's coalescing key, from its arguments; None for tasks that
+        are not coalesced (health follow-ups, removals)."""
+        match self:
+            case TaskName.POLL | TaskName.FETCH:
+                repo = str(kwargs["repo"])
+                return (repo, "force") if kwargs.get("force") else (repo,)
+            case TaskName.RECONCILE:
+                return (str(kwargs["app"]), str(kwargs["cluster"]))
+            case _:
+                return None
+
 
 class Priority(IntEnum):
     MANUAL = 0
     CHANGE = 3
     PERIODIC = 6
 
+    @classmethod
+    def of(cls, trigger: Trigger) -> Priority:
+        """The priority a reconcile for `trigger` is queued with."""
+        match trigger:
+            case Trigger.MANUAL:
+                return cls.MANUAL
+            case Trigger.DRIFT:
+                return cls.PERIODIC
+            case _:
+                return cls.CHANGE
+
 
 CeleryApp = Celery
-F = TypeVar("F", bound=Callable[..., None])
 
 VISIBILITY_TIMEOUT = 3600
-"""Seconds before Redis redelivers an unacknowledged task: above the longest task's time limit."""
-TASK_TIME_LIMIT = 1800
+"""Seconds before Redis redelivers an unacknowledged task: above the longest task's time limit
+and the longest countdown. A task interrupted by a dead worker does not wait for it: its lapsed
+in-flight record makes the beat enqueue it again within seconds."""
+TASK_TIME_LIMIT = int(HOLD_LIMIT)
+QUEUED_SECONDS = 1800.0
+"""How long a coalescing mark outlives its message's due time: a message lost with its worker
+stops swallowing new triggers after this long."""
+BUSY_RETRY = (2.0, 5.0)
+"""Countdown range, in seconds, of a task that found its lease held and queued itself again."""
 
 
 def make_celery(settings: Settings, *, main: str = "fleetsync") -> Celery:
@@ -86,15 +137,119 @@ def make_celery(settings: Settings, *, main: str = "fleetsync") -> Celery:
     return app
 
 
-def define_task(app: Celery, name: TaskName) -> Callable[[F], F]:
-    """Register a function as the task `name` on `app` and return the function unchanged:
-    fleetsync sends tasks by name only (see Sender), so callers never need the Task object."""
+def _log_with_context(loglevel: int | str | None = None, **_: Any) -> None:
+    """Celery processes (workers, beat) log like every fleetsync process: with each line's
+    task context, as text or JSON (FLEETSYNC_LOG_FORMAT)."""
+    configure_logging(level=loglevel or logging.INFO)
 
-    def register(fn: F) -> F:
-        app.task(name=name.value)(fn)
-        return fn
+
+setup_logging.connect(_log_with_context, weak=False)
+
+
+class TaskRuntime(Protocol):
+    """What a worker process holds once (see `fleetsync.workers.runtime`)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def sender(self) -> Sender: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """What a task body gets besides its arguments: the process's parts and the published
+    declaration, read when the task started."""
+
+    settings: Settings
+    store: Store
+    sender: Sender
+    fleet: Fleet
+    task_id: str
+
+
+TaskBody = Callable[..., None]
+
+
+def fleet_task(
+    app: Celery, name: TaskName, *, runtime: Callable[[], TaskRuntime]
+) -> Callable[[TaskBody], TaskBody]:
+    """Register `body(job, **kwargs)` as the task `name` on `app`, wrapped in what every task
+    shares (see the module's docstring); returns the body unchanged (fleetsync sends tasks by
+    name only, see Sender)."""
+
+    def register(body: TaskBody) -> TaskBody:
+        def run(task: Any, **kwargs: Any) -> None:
+            run_task(runtime(), name, str(task.request.id), body, kwargs)
+
+        run.__name__ = body.__name__
+        run.__doc__ = body.__doc__
+        app.task(name=name.value, bind=True, typing=False)(run)
+        return body
 
     return register
+
+
+def run_task(
+    rt: TaskRuntime, name: TaskName, task_id: str, body: TaskBody, kwargs: Mapping[str, Any]
+) -> None:
+    store = rt.store
+    ids = name.ids(kwargs)
+    if ids is not None:
+        rt.sender.started(name, *ids)
+    with log_context(
+        repository=kwargs.get("repo"), application=kwargs.get("app"), cluster=kwargs.get("cluster")
+    ):
+        fleet = store.load_fleet()
+        if fleet is None:
+            log.info("%s: no fleet declaration published yet; nothing to do", name.verb)
+            store.incr_stat(f"task:{name.verb}:no_fleet")
+            return
+        ttl = store.lease_seconds
+        if not store.begin_task(task_id, name.value, kwargs, owner=_owner(), ttl=ttl):
+            log.info("%s %s: already run again after its worker died; dropped", name.verb, task_id)
+            store.incr_stat(f"task:{name.verb}:duplicate")
+            return
+        renewal = Renewal(f"task {name.verb} {task_id}", lambda: store.renew_task(task_id, ttl=ttl))
+        renewer = keeper(ttl)
+        renewer.hold(renewal)
+        try:
+            body(Job(rt.settings, store, rt.sender, fleet, task_id), **kwargs)
+        except Exception:
+            # The in-flight record stays and lapses: the beat enqueues the task again, which
+            # repairs whatever bookkeeping this run did not finish.
+            renewer.drop(renewal)
+            log.exception("%s failed; it runs again once its in-flight record lapses", name.verb)
+            store.incr_stat(f"task:{name.verb}:failed")
+            raise
+        renewer.drop(renewal)
+        store.end_task(task_id)
+        store.incr_stat(f"task:{name.verb}:done")
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def busy_countdown() -> float:
+    """A short, jittered countdown for a task that found its lease held."""
+    return random.uniform(*BUSY_RETRY)
+
+
+def recover_abandoned(store: Store, sender: Sender) -> list[Abandoned]:
+    """Enqueue again every task whose in-flight record lapsed (its worker died, or it failed
+    before its bookkeeping); the beat calls this on every tick."""
+    found = store.claim_abandoned()
+    for task in found:
+        log.warning(
+            "%s %s: its worker (%s) stopped without finishing it; enqueued again",
+            task.name,
+            dict(task.kwargs),
+            task.owner or "unknown",
+        )
+        sender.resend(task)
+    return found
 
 
 class Sender:
@@ -117,20 +272,30 @@ class Sender:
         **kwargs: Any,
     ) -> bool:
         ident = self._ident(name, *ids)
-        if not self._store.mark_queued(name.queue, ident, int(priority)):
+        ttl = (countdown or 0.0) + QUEUED_SECONDS
+        if not self._store.mark_queued(name.queue, ident, int(priority), ttl=ttl):
             return False
         try:
-            self._app.send_task(
-                name.value,
-                kwargs=kwargs,
-                queue=name.queue.value,
-                priority=int(priority),
-                countdown=countdown,
-            )
+            self._send_now(name, kwargs, priority, countdown)
         except Exception:
             self._store.clear_queued(name.queue, ident)
             raise
         return True
+
+    def _send_now(
+        self,
+        name: TaskName,
+        kwargs: Mapping[str, Any],
+        priority: Priority,
+        countdown: float | None = None,
+    ) -> None:
+        self._app.send_task(
+            name.value,
+            kwargs=dict(kwargs),
+            queue=name.queue.value,
+            priority=int(priority),
+            countdown=countdown,
+        )
 
     def poll(
         self, repo: str, *, force: bool = False, priority: Priority = Priority.PERIODIC
@@ -140,10 +305,15 @@ class Sender:
         return self._send(TaskName.POLL, ids, priority, repo=repo, force=force)
 
     def fetch(
-        self, repo: str, *, force: bool = False, priority: Priority = Priority.CHANGE
+        self,
+        repo: str,
+        *,
+        force: bool = False,
+        priority: Priority = Priority.CHANGE,
+        countdown: float | None = None,
     ) -> bool:
         ids = (repo, "force") if force else (repo,)
-        return self._send(TaskName.FETCH, ids, priority, repo=repo, force=force)
+        return self._send(TaskName.FETCH, ids, priority, countdown, repo=repo, force=force)
 
     def reconcile(
         self,
@@ -168,21 +338,29 @@ class Sender:
 
     def check_health(self, app: str, cluster: str, *, attempt: int, countdown: float) -> None:
         """Schedule a follow-up health check (not coalesced: it is a chain of one)."""
-        self._app.send_task(
-            TaskName.CHECK_HEALTH.value,
-            kwargs={"app": app, "cluster": cluster, "attempt": attempt},
-            queue=Queue.APPLY.value,
-            countdown=countdown,
-            priority=int(Priority.PERIODIC),
+        self._send_now(
+            TaskName.CHECK_HEALTH,
+            {"app": app, "cluster": cluster, "attempt": attempt},
+            Priority.PERIODIC,
+            countdown,
         )
 
-    def prune_removed(self, app: str, cluster: str) -> None:
-        self._app.send_task(
-            TaskName.PRUNE_REMOVED.value,
-            kwargs={"app": app, "cluster": cluster},
-            queue=Queue.APPLY.value,
-            priority=int(Priority.CHANGE),
+    def prune_removed(self, app: str, cluster: str, *, countdown: float | None = None) -> None:
+        self._send_now(
+            TaskName.PRUNE_REMOVED, {"app": app, "cluster": cluster}, Priority.CHANGE, countdown
         )
+
+    def resend(self, task: Abandoned) -> None:
+        """Enqueue an abandoned task again, whatever coalescing mark its lost message left."""
+        name = TaskName(task.name)
+        ids = name.ids(task.kwargs)
+        if ids is not None:
+            self._store.clear_queued(name.queue, self._ident(name, *ids))
+            trigger = Trigger.of(str(task.kwargs.get("reason", "")))
+            priority = Priority.of(trigger) if name is TaskName.RECONCILE else Priority.CHANGE
+            self._send(name, ids, priority, **task.kwargs)
+        else:
+            self._send_now(name, task.kwargs, Priority.CHANGE)
 
     def started(self, name: TaskName, *ids: str) -> None:
         """A task calls this as it starts, so later triggers are queued again."""

@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 
 from fleetsync.shared.model.ids import RepoName
+from fleetsync.shared.model.trigger import Trigger
 from fleetsync.shared.source import fetch_repository, poll_repository
-from fleetsync.shared.tasking import Priority, TaskName, Trigger, define_task
+from fleetsync.shared.tasking import Job, Priority, TaskName, fleet_task
 from fleetsync.workers.app import app
 from fleetsync.workers.runtime import runtime
 
@@ -16,43 +17,32 @@ log = logging.getLogger(__name__)
 FETCH_LOCK_SECONDS = 900
 
 
-@define_task(app, TaskName.POLL)
-def poll(repo: str, force: bool = False) -> None:
-    rt = runtime()
-    rt.sender.started(TaskName.POLL, *((repo, "force") if force else (repo,)))
-    fleet = rt.fleet()
-    if fleet is None:
-        return
-    outcome = poll_repository(rt.store, fleet, RepoName(repo), force=force)
+@fleet_task(app, TaskName.POLL, runtime=runtime)
+def poll(job: Job, repo: str, force: bool = False) -> None:
+    outcome = poll_repository(job.store, job.fleet, RepoName(repo), force=force)
     if outcome.fetch_needed:
-        rt.sender.fetch(repo, force=force, priority=Priority.MANUAL if force else Priority.CHANGE)
-    log.info("poll %s: %s", repo, outcome.error or outcome.revision)
+        job.sender.fetch(repo, force=force, priority=Priority.MANUAL if force else Priority.CHANGE)
+    log.info("poll: %s", outcome.error or outcome.revision)
 
 
-@define_task(app, TaskName.FETCH)
-def fetch(repo: str, force: bool = False) -> None:
-    rt = runtime()
-    rt.sender.started(TaskName.FETCH, *((repo, "force") if force else (repo,)))
-    fleet = rt.fleet()
-    if fleet is None:
-        return
-    with rt.store.lock(f"fetch:{repo}", ttl=FETCH_LOCK_SECONDS):
+@fleet_task(app, TaskName.FETCH, runtime=runtime)
+def fetch(job: Job, repo: str, force: bool = False) -> None:
+    with job.store.lock(f"fetch:{repo}", ttl=FETCH_LOCK_SECONDS):
         outcome = fetch_repository(
-            rt.store,
-            fleet,
+            job.store,
+            job.fleet,
             RepoName(repo),
             force=force,
-            mirror_dir=rt.settings.mirror_dir,
-            scratch_dir=rt.settings.scratch_dir,
+            mirror_dir=job.settings.mirror_dir,
+            scratch_dir=job.settings.scratch_dir,
         )
     # Every application that changed is reconciled; whether that applies or only reports
     # (automated sync off, suspended) is decided by the reconcile itself.
     for name in outcome.changed:
-        for cluster in fleet.targets_of(name):
-            rt.sender.reconcile(name, cluster, reason=Trigger.CHANGE)
+        for cluster in job.fleet.targets_of(name):
+            job.sender.reconcile(name, cluster, reason=Trigger.CHANGE)
     log.info(
-        "fetch %s at %s: %d changed, %d rendered, %d reused, %d failed%s",
-        repo,
+        "fetch at %s: %d changed, %d rendered, %d reused, %d failed%s",
         outcome.revision,
         len(outcome.changed),
         len(outcome.rendered),

@@ -42,6 +42,7 @@ def configure(settings: Settings) -> Runtime:
     _app.conf.broker_url = settings.redis_url
     keep_clients(settings.kube_clients)
     store = Store.connect(settings.redis_url, prefix=settings.key_prefix)
+    store.lease_seconds = settings.lease_seconds
     with _lock:
         _current = Runtime(settings=settings, store=store, sender=Sender(_app, store))
         return _current

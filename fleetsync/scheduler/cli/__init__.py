@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 
 import click
 
 from fleetsync import __version__
+from fleetsync.shared.logcontext import FORMAT_ENV, FORMATS, configure_logging
 
 # Each module defines a click command (or group) named `command`; order is the help order.
 _COMMAND_MODULES = (
@@ -34,12 +36,19 @@ _COMMAND_MODULES = (
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fleetsync")
 @click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
-def main(verbose: bool) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(FORMATS),
+    envvar=FORMAT_ENV,
+    default="text",
+    show_default=True,
+    help="Log lines as text or as JSON objects (for log pipelines); the processes "
+    "`up` starts log the same way.",
+)
+def main(verbose: bool, log_format: str) -> None:
     """fleetsync: pull-based GitOps for fleets of Kubernetes clusters."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    os.environ[FORMAT_ENV] = log_format
+    configure_logging(log_format, level=logging.DEBUG if verbose else logging.WARNING)
 
 
 for _name in _COMMAND_MODULES:

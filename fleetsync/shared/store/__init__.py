@@ -9,12 +9,15 @@ import redis
 
 from fleetsync.shared.model.desired import DesiredState, Pin
 from fleetsync.shared.store.apply import ApplyStore
+from fleetsync.shared.store.base import StoreError
 from fleetsync.shared.store.fleet import FleetStore
+from fleetsync.shared.store.inflight import Abandoned, InflightStore
+from fleetsync.shared.store.lease import Lease, LeaseStore
 from fleetsync.shared.store.schedule import DueSet, ScheduleStore
 from fleetsync.shared.store.source import RepoState, SourceError, SourceStore
 
 
-class Store(FleetStore, ScheduleStore, SourceStore, ApplyStore):
+class Store(FleetStore, ScheduleStore, SourceStore, ApplyStore, LeaseStore, InflightStore):
     @classmethod
     def connect(cls, url: str, *, prefix: str = "fleetsync") -> Store:
         client = redis.Redis.from_url(
@@ -23,4 +26,14 @@ class Store(FleetStore, ScheduleStore, SourceStore, ApplyStore):
         return cls(client, prefix=prefix)
 
 
-__all__ = ["DesiredState", "DueSet", "Pin", "RepoState", "SourceError", "Store"]
+__all__ = [
+    "Abandoned",
+    "DesiredState",
+    "DueSet",
+    "Lease",
+    "Pin",
+    "RepoState",
+    "SourceError",
+    "Store",
+    "StoreError",
+]

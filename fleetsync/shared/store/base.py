@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 
 import redis
 import redis.exceptions
 import redis.lock
+
+StoreError = redis.exceptions.RedisError
+"""What the store raises when Redis fails: callers that turn failures into status let it pass
+(there is nowhere to record it), and the task's in-flight record brings the task back."""
 
 
 def text(value: bytes | str) -> str:
@@ -42,24 +44,13 @@ class StoreBase:
         return bool(self._r.ping())
 
     def lock(self, name: str, *, ttl: float, wait: float | None = None) -> redis.lock.Lock:
-        """A Redis lock with expiry (use as a context manager); `wait` bounds the wait for it,
-        None waits as long as `ttl`."""
+        """A Redis lock with expiry that waits for its holder (use as a context manager);
+        `wait` bounds the wait, None waits as long as `ttl`. Tasks take leases instead
+        (`LeaseStore.lease`): they never wait for one."""
         lock: redis.lock.Lock = self._r.lock(
             self.key("lock", name), timeout=ttl, blocking_timeout=ttl if wait is None else wait
         )
         return lock
-
-    @contextmanager
-    def try_lock(self, name: str, *, ttl: float) -> Iterator[bool]:
-        """Take the lock `name` if it is free, without waiting: yields whether it was taken."""
-        lock = self._r.lock(self.key("lock", name), timeout=ttl)
-        taken = bool(lock.acquire(blocking=False))
-        try:
-            yield taken
-        finally:
-            if taken:
-                with suppress(redis.exceptions.LockError):  # expired and taken by another
-                    lock.release()
 
     def incr_stat(self, name: str, amount: int = 1) -> None:
         """Count an event (ls-remote, fetch, render, cache hit...) for metrics and benchmarks."""

@@ -44,7 +44,7 @@ def test_a_health_check_steps_aside_while_the_pair_is_being_reconciled(
     store = Store.connect(redis_url)
     fleet, status = _setup(store, live)
     cluster = ClusterName(live.cluster.name)
-    with store.lock(pair_lock(APP, cluster), ttl=30):
+    with store.lease(pair_lock(APP, cluster)):
         assert refresh_health(store, fleet, APP, cluster, cache_dir=live.cache_dir) is None
         assert store.status(APP, cluster) == status
     # Once the reconcile is done, the check assesses what is there (nothing: Missing).

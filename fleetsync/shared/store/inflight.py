@@ -1,0 +1,112 @@
+"""In-flight records: which tasks are running, so that one interrupted by a dead worker runs again
+within seconds instead of after the broker's visibility timeout.
+
+A task records itself as it starts (`begin_task`: its Celery id, name and arguments) with a
+deadline a few seconds ahead that the process's keeper renews while the task runs, and removes the
+record when it ends. A record whose deadline passed belongs to a task that stopped without
+ending: its process died, or it failed between its work and its bookkeeping (Redis went away).
+The beat claims such records (`claim_abandoned`) and enqueues the task again; the claim also marks
+the task's id as recovered, so the original message, when the broker redelivers it an hour later,
+is dropped instead of running a second time (`begin_task` refuses it).
+
+Running twice at once is prevented by the leases the tasks take, not here: a recovered reconcile
+whose predecessor still holds the pair's lease re-enqueues itself until the lease is free.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fleetsync.shared.store.base import StoreBase, text
+
+RECOVERED_SECONDS = 2 * 3600
+"""How long a recovered task's id is remembered: longer than the broker's visibility timeout."""
+
+_BEGIN = """
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  return 0
+end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+return 1
+"""
+_CLAIM = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for _, id in ipairs(ids) do
+  local body = redis.call('HGET', KEYS[2], id)
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
+  redis.call('SET', ARGV[3] .. id, '1', 'EX', tonumber(ARGV[4]))
+  if body then
+    table.insert(out, id)
+    table.insert(out, body)
+  end
+end
+return out
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Abandoned:
+    """A task that stopped without ending, to be enqueued again."""
+
+    task_id: str
+    name: str
+    kwargs: Mapping[str, Any]
+    owner: str
+
+
+class InflightStore(StoreBase):
+    def _inflight_keys(self) -> tuple[str, str]:
+        return self.key("inflight"), self.key("inflight", "tasks")
+
+    def begin_task(
+        self, task_id: str, name: str, kwargs: Mapping[str, Any], *, owner: str, ttl: float
+    ) -> bool:
+        """Record a running task; False when its id was recovered already (this delivery is
+        the broker's late duplicate of a task that ran again elsewhere: drop it)."""
+        zkey, hkey = self._inflight_keys()
+        body = json.dumps({"name": name, "kwargs": dict(kwargs), "owner": owner})
+        recovered = self.key("recovered", task_id)
+        deadline = self.now() + ttl
+        return bool(self._r.eval(_BEGIN, 3, zkey, hkey, recovered, task_id, repr(deadline), body))
+
+    def renew_task(self, task_id: str, *, ttl: float) -> bool:
+        """Push a running task's deadline out; False when its record is gone (claimed)."""
+        zkey, _ = self._inflight_keys()
+        return bool(self._r.zadd(zkey, {task_id: self.now() + ttl}, xx=True, ch=True))
+
+    def end_task(self, task_id: str) -> None:
+        zkey, hkey = self._inflight_keys()
+        pipe = self._r.pipeline()
+        pipe.zrem(zkey, task_id)
+        pipe.hdel(hkey, task_id)
+        pipe.execute()
+
+    def running_tasks(self) -> list[str]:
+        """Ids of the tasks recorded as running."""
+        return [text(m) for m in self._r.hkeys(self._inflight_keys()[1])]
+
+    def claim_abandoned(self, *, now: float | None = None, limit: int = 500) -> list[Abandoned]:
+        """Take every record whose deadline passed (each claimed once, by one caller) and mark
+        its task id recovered."""
+        zkey, hkey = self._inflight_keys()
+        at = self.now() if now is None else now
+        recovered = self.key("recovered", "")
+        flat = self._r.eval(_CLAIM, 2, zkey, hkey, repr(at), limit, recovered, RECOVERED_SECONDS)
+        found = []
+        for task_id, raw in zip(flat[::2], flat[1::2], strict=True):
+            body = json.loads(text(raw))
+            found.append(
+                Abandoned(
+                    task_id=text(task_id),
+                    name=body["name"],
+                    kwargs=body["kwargs"],
+                    owner=body.get("owner", ""),
+                )
+            )
+        return found

@@ -1,0 +1,181 @@
+"""Leases: locks that outlive neither their holder nor its process.
+
+A lease is a Redis key holding its owner's random token with a short expiry (`LEASE_SECONDS`).
+While the holder works, the process's keeper thread renews it every third of that; when the
+holder ends it releases the lease, and when its process dies (kill -9, a lost host) the renewals
+stop and the lease expires within seconds. Nobody waits for a lease: `lease` yields None when
+another holds it, and the caller does something else (a reconcile re-enqueues itself with a
+short countdown). A lease is renewed for at most `HOLD_LIMIT` (the tasks' hard time limit): a
+holder stuck past that is given up on rather than blocking its pair for good.
+
+In-flight records use the same keeper: every running task has one (`InflightStore`), renewed
+while it runs, so a task whose worker died is found by its record's lapse and enqueued again by
+the beat.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import redis.exceptions
+
+from fleetsync.shared.store.base import StoreBase
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 20.0
+"""How long a lease outlives the last renewal of its holder (a dead holder's lease is free
+again after at most this long)."""
+HOLD_LIMIT = 1800.0
+"""The longest a holder keeps renewing (the tasks' hard time limit)."""
+
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+@dataclass(eq=False)
+class Renewal:
+    """Something the keeper renews until it is dropped: `renew` says whether it still holds."""
+
+    what: str
+    renew: Callable[[], bool]
+    until: float = field(default_factory=lambda: time.monotonic() + HOLD_LIMIT)
+
+
+class Keeper:
+    """The process's renewal thread: renews every registered lease and in-flight record every
+    `interval` seconds. Started on first use in each process (a forked child starts its own:
+    threads do not survive fork)."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._items: set[Renewal] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._pid = 0
+
+    def hold(self, item: Renewal) -> None:
+        with self._lock:
+            self._items.add(item)
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                threading.Thread(target=self._run, name="fleetsync-keeper", daemon=True).start()
+
+    def drop(self, item: Renewal) -> None:
+        with self._lock:
+            self._items.discard(item)
+
+    def renew_now(self) -> None:
+        """Renew everything held once, now (the thread does this every interval)."""
+        with self._lock:
+            items = list(self._items)
+        now = time.monotonic()
+        for item in items:
+            if now > item.until:
+                log.error("%s: held past the %.0fs limit; no longer renewed", item.what, HOLD_LIMIT)
+                self.drop(item)
+                continue
+            try:
+                still = item.renew()
+            except redis.exceptions.RedisError as exc:
+                log.warning("%s: renewal failed (%s); retrying", item.what, exc)
+                continue
+            if not still:
+                log.error("%s: lost (expired before it was renewed)", item.what)
+                self.drop(item)
+
+    def _run(self) -> None:
+        pid = os.getpid()
+        while self._pid == pid:
+            self._wake.wait(self._interval)
+            self.renew_now()
+
+
+_keepers: dict[float, Keeper] = {}
+_keepers_lock = threading.Lock()
+
+
+def keeper(ttl: float) -> Keeper:
+    """The keeper for leases of `ttl` seconds (renewing every third of it)."""
+    with _keepers_lock:
+        found = _keepers.get(ttl)
+        if found is None:
+            found = _keepers[ttl] = Keeper(interval=ttl / 3)
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    name: str
+    token: str
+    ttl: float
+
+
+class LeaseStore(StoreBase):
+    lease_seconds: float = LEASE_SECONDS
+
+    def acquire_lease(self, name: str, *, ttl: float | None = None) -> Lease | None:
+        """Take the lease `name` if it is free (no wait); None while another holds it."""
+        seconds = ttl or self.lease_seconds
+        token = secrets.token_hex(8)
+        taken = self._r.set(self._lease_key(name), token, nx=True, px=int(seconds * 1000))
+        return Lease(name=name, token=token, ttl=seconds) if taken else None
+
+    def renew_lease(self, lease: Lease) -> bool:
+        """Push the lease's expiry out by its ttl; False when it is no longer this holder's."""
+        key = self._lease_key(lease.name)
+        return bool(self._r.eval(_RENEW, 1, key, lease.token, int(lease.ttl * 1000)))
+
+    def release_lease(self, lease: Lease) -> None:
+        self._r.eval(_RELEASE, 1, self._lease_key(lease.name), lease.token)
+
+    def lease_holder(self, name: str) -> bool:
+        """Whether anyone holds the lease `name` now."""
+        return bool(self._r.exists(self._lease_key(name)))
+
+    @contextmanager
+    def lease(self, name: str, *, ttl: float | None = None) -> Iterator[Lease | None]:
+        """Hold the lease `name` for the block, renewed while the block runs; yields None
+        (at once, no wait) when another holds it."""
+        taken = self.acquire_lease(name, ttl=ttl)
+        if taken is None:
+            yield None
+            return
+        held = taken
+        renewal = Renewal(f"lease {name}", lambda: self.renew_lease(held))
+        owner = keeper(held.ttl)
+        owner.hold(renewal)
+        try:
+            yield held
+        finally:
+            owner.drop(renewal)
+            try:
+                self.release_lease(held)
+            except redis.exceptions.RedisError as exc:
+                log.warning("lease %s: not released (%s); it expires in %.0fs", name, exc, held.ttl)
+
+    @contextmanager
+    def try_lock(self, name: str, *, ttl: float | None = None) -> Iterator[bool]:
+        """`lease` for callers that only need to know whether they hold it."""
+        with self.lease(name, ttl=ttl) as held:
+            yield held is not None
+
+    def _lease_key(self, name: str) -> str:
+        return self.key("lock", name)

@@ -1,0 +1,69 @@
+"""In-flight records against a real redis-server: a task whose record lapsed (its worker died, or
+it failed before its bookkeeping) is enqueued again by the beat, once, and the broker's late
+copy of it is dropped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fleetsync.scheduler.tick import Ticker
+from fleetsync.shared.model.trigger import Trigger
+from fleetsync.shared.settings import Settings
+from fleetsync.shared.store import Store
+from fleetsync.shared.tasking import Priority, Sender, TaskName, make_celery
+
+
+def _sender(redis_url: str) -> tuple[Store, Sender]:
+    store = Store.connect(redis_url)
+    return store, Sender(make_celery(Settings(redis_url=redis_url)), store)
+
+
+def _reconcile_args(reason: Trigger = Trigger.MANUAL) -> dict[str, str]:
+    return {"app": "web", "cluster": "c1", "reason": reason.value}
+
+
+def test_a_lapsed_record_is_claimed_once_and_its_late_copy_refused(redis_url: str) -> None:
+    store = Store.connect(redis_url)
+    args = _reconcile_args()
+    assert store.begin_task("t1", TaskName.RECONCILE.value, args, owner="host:1", ttl=0.0)
+    assert store.begin_task("t2", TaskName.RECONCILE.value, args, owner="host:1", ttl=60.0)
+    now = store.now() + 1
+    claimed = store.claim_abandoned(now=now)
+    assert [(t.task_id, t.name, dict(t.kwargs), t.owner) for t in claimed] == [
+        ("t1", TaskName.RECONCILE.value, args, "host:1")
+    ]
+    assert store.claim_abandoned(now=now) == []
+    assert store.running_tasks() == ["t2"]
+    assert not store.begin_task("t1", TaskName.RECONCILE.value, args, owner="host:2", ttl=60.0)
+
+
+def test_a_renewed_record_is_not_claimed_and_an_ended_one_is_gone(redis_url: str) -> None:
+    store = Store.connect(redis_url)
+    store.begin_task("t1", TaskName.POLL.value, {"repo": "r"}, owner="h", ttl=0.0)
+    assert store.renew_task("t1", ttl=60.0)
+    assert store.claim_abandoned(now=store.now() + 1) == []
+    store.end_task("t1")
+    assert store.running_tasks() == [] and not store.renew_task("t1", ttl=60.0)
+
+
+def test_an_abandoned_reconcile_is_sent_again_past_the_mark_its_lost_message_left(
+    redis_url: str,
+) -> None:
+    store, sender = _sender(redis_url)
+    assert sender.reconcile("web", "c1", reason=Trigger.MANUAL, priority=Priority.MANUAL)
+    store.client.delete("apply")  # the message went down with its worker
+    assert not sender.reconcile("web", "c1", reason=Trigger.DRIFT)
+    store.begin_task("t1", TaskName.RECONCILE.value, _reconcile_args(), owner="h", ttl=0.0)
+    ticker = Ticker(store, sender, fleet_file=None)
+    report = ticker.tick()
+    assert report.recovered == [TaskName.RECONCILE.value]
+    assert store.client.llen("apply") == 1, "sent again with the manual sync's priority"
+    assert ticker.tick().recovered == []
+
+
+def test_abandoned_tasks_that_are_not_coalesced_are_sent_again_too(redis_url: str) -> None:
+    store, sender = _sender(redis_url)
+    args = {"app": "web", "cluster": "c1"}
+    store.begin_task("t1", TaskName.PRUNE_REMOVED.value, args, owner="h", ttl=0.0)
+    Ticker(store, sender, fleet_file=Path("/nonexistent/fleet.yaml")).tick()
+    assert store.queue_depths()["apply"] == 1
