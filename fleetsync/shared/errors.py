@@ -30,7 +30,11 @@ class PermanentError(FleetsyncError):
 
 def describe(exc: BaseException) -> str:
     """An error as status shows it: a fleetsync error's own message (it names its subject),
-    anything else with its class (`ValueError: ...`), so no failure shows as an empty message."""
+    anything else as its class and the first line of its message (`ScannerError: while scanning
+    a simple key`), so no failure shows as an empty message. Only the first line, cut at 300
+    characters: the lines after it may quote the input (a YAML error quotes the line it failed
+    on, which may hold a credential)."""
     if isinstance(exc, FleetsyncError):
         return str(exc)
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    first = str(exc).strip().partition("\n")[0][:300]
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

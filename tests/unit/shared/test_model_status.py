@@ -124,3 +124,13 @@ def test_desired_state_and_pin_round_trip_with_typed_revisions() -> None:
     assert DesiredState.from_json(old).observed is None
     pin = Pin(revision=REV, digest=Digest("d" * 64), at=3.0)
     assert Pin.from_json(json.loads(json.dumps(pin.to_json()))) == pin
+
+
+def test_an_unforeseen_error_is_described_by_its_class_and_first_line_only() -> None:
+    from fleetsync.shared.errors import PermanentError, describe
+
+    quoted = ValueError('while scanning a simple key\n  in "kubeconfig", line 3\n    token: s3cr3t')
+    assert describe(quoted) == "ValueError: while scanning a simple key"
+    assert describe(KeyError()) == "KeyError"
+    own = "c1: kubeconfig /k is invalid"
+    assert describe(PermanentError(own)) == own

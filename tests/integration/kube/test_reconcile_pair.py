@@ -1,0 +1,277 @@
+"""The apply side's use cases driven directly, on a real Redis and a kubesim cluster:
+`reconcile_pair` (apply or look, failures as status, retries, history), `refresh_health` and
+`remove_pair`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fleetsync.shared.kube.inventory import read_cluster_inventory
+from fleetsync.shared.model import ChangeAction, Health, Inventory, SyncState, Trigger
+from fleetsync.shared.model.bundle import Bundle
+from fleetsync.shared.model.declaration import (
+    Application,
+    Cluster,
+    Fleet,
+    SyncPolicy,
+    Targets,
+)
+from fleetsync.shared.model.desired import DesiredState, Pin
+from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
+from fleetsync.shared.model.report import stale_after
+from fleetsync.shared.model.revision import Revision
+from fleetsync.shared.reconcile import (
+    MAX_RETRY_DELAY,
+    Outcome,
+    reconcile_pair,
+    refresh_health,
+    remove_pair,
+)
+from fleetsync.shared.store import Store
+from tests.integration.kube.conftest import Live
+from tests.integration.kube.manifests import config_map, namespace
+
+APP = AppName("web")
+REV1 = Revision(ref="main", sha="1" * 40)
+REV2 = Revision(ref="main", sha="2" * 40)
+
+
+@dataclass
+class Pair:
+    store: Store
+    live: Live
+    fleet: Fleet
+
+    @property
+    def cluster(self) -> ClusterName:
+        return ClusterName(self.live.cluster.name)
+
+    def desire(self, objects: list[Mapping[str, Any]], revision: Revision = REV1) -> Bundle:
+        bundle = Bundle.of(objects)
+        digest = self.store.put_bundle(bundle)
+        self.store.set_desired(APP, DesiredState(revision, digest, "plain", rendered_at=1.0))
+        return bundle
+
+    def reconcile(self, trigger: Trigger = Trigger.CHANGE, fleet: Fleet | None = None) -> Outcome:
+        return reconcile_pair(
+            self.store,
+            fleet or self.fleet,
+            APP,
+            self.cluster,
+            trigger=trigger,
+            cache_dir=self.live.cache_dir,
+        )
+
+    def remove(self, fleet: Fleet) -> None:
+        assert remove_pair(self.store, fleet, APP, self.cluster, cache_dir=self.live.cache_dir) is None
+
+    def with_policy(self, **policy: Any) -> Fleet:
+        app = self.fleet.applications[APP]
+        return replace(
+            self.fleet, applications={APP: replace(app, sync=replace(app.sync, **policy))}
+        )
+
+
+def _fleet(cluster: Cluster, **policy: Any) -> Fleet:
+    app = Application(
+        name=APP,
+        repository=RepoName("platform"),
+        path="web",
+        namespace="web",
+        targets=Targets(clusters=(cluster.name,)),
+        sync=SyncPolicy(drift_interval=300.0, **policy),
+    )
+    return Fleet(clusters={cluster.name: cluster}, applications={APP: app})
+
+
+@pytest.fixture
+def pair(redis_url: str, live: Live) -> Pair:
+    return Pair(Store.connect(redis_url), live, _fleet(live.cluster))
+
+
+WEB = [namespace("web"), config_map("settings", data={"mode": "blue"})]
+
+
+def test_a_reconcile_applies_and_records_inventory_status_and_history(pair: Pair) -> None:
+    bundle = pair.desire(WEB)
+    before = pair.store.now()
+    outcome = pair.reconcile()
+    status = outcome.status
+    assert status is not None and outcome.retry_in is None
+    assert (status.sync, status.revision, status.digest) == (SyncState.SYNCED, REV1, bundle.digest)
+    assert status.counts["created"] == 2 and status.trigger is Trigger.CHANGE
+    assert status.stale_after is not None
+    assert stale_after(before, 300.0) <= status.stale_after <= stale_after(pair.store.now(), 300.0)
+    assert pair.store.inventory(APP, pair.cluster) == Inventory.of(WEB)
+    assert read_cluster_inventory(pair.live.client, APP) == Inventory.of(WEB)
+    assert pair.store.history(APP, pair.cluster) == [status]
+    assert pair.live.operator.get("/api/v1/namespaces/web/configmaps/settings") is not None
+
+
+def test_a_quiet_drift_check_adds_no_history_but_one_that_heals_does(pair: Pair) -> None:
+    pair.desire(WEB)
+    first = pair.reconcile().status
+    for _ in range(2):
+        quiet = pair.reconcile(Trigger.DRIFT).status
+        assert quiet is not None and quiet.counts["unchanged"] == 2
+    assert pair.store.history(APP, pair.cluster) == [first]
+    assert pair.store.status(APP, pair.cluster) == quiet, "the status itself is refreshed"
+
+    pair.live.operator.merge_patch(
+        "/api/v1/namespaces/web/configmaps/settings", {"data": {"mode": "green"}}
+    )
+    healed = pair.reconcile(Trigger.DRIFT).status
+    assert healed is not None and healed.counts["configured"] == 1
+    assert pair.store.history(APP, pair.cluster) == [healed, first]
+
+
+def test_a_cluster_answering_503_is_unknown_and_retried_with_growing_backoff(pair: Pair) -> None:
+    pair.desire(WEB)
+    pair.live.handle.set_fault(error_rate=1.0, error_code=503)
+    first, second = pair.reconcile(), pair.reconcile()
+    for outcome in (first, second):
+        assert outcome.status is not None and outcome.status.sync is SyncState.UNKNOWN
+        assert outcome.status.health is Health.UNKNOWN
+        assert "503" in outcome.status.message or "unavailable" in outcome.status.message.lower()
+    assert first.retry_in is not None and 2 * 0.8 <= first.retry_in <= 2 * 1.2
+    assert second.retry_in is not None and 4 * 0.8 <= second.retry_in <= 4 * 1.2
+    assert pair.store.history(APP, pair.cluster)[0] == second.status
+
+    pair.live.handle.clear_faults()
+    recovered = pair.reconcile()
+    assert recovered.status is not None and recovered.status.sync is SyncState.SYNCED
+    pair.live.handle.set_fault(error_rate=1.0, error_code=503)
+    again = pair.reconcile()
+    assert again.retry_in is not None and again.retry_in <= 2 * 1.2, "a success resets backoff"
+
+
+def test_the_retry_delay_is_capped() -> None:
+    assert MAX_RETRY_DELAY == 300.0
+
+
+def test_a_kubeconfig_that_is_not_yaml_ends_as_status_with_the_error_and_a_retry(
+    pair: Pair, tmp_path: Path
+) -> None:
+    pair.desire(WEB)
+    assert pair.reconcile().status is not None
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("clusters: [\n  token: s3cr3t-value {{{\n")
+    cluster = Cluster(name=pair.cluster, kubeconfig=str(broken))
+    fleet = replace(pair.fleet, clusters={pair.cluster: cluster})
+    outcome = pair.reconcile(fleet=fleet)
+    status = outcome.status
+    assert status is not None and outcome.retry_in is not None
+    assert (status.sync, status.health) == (SyncState.UNKNOWN, Health.UNKNOWN)
+    assert status.message.split(":")[0].endswith("Error"), status.message
+    assert "s3cr3t" not in status.message
+    assert pair.store.status(APP, pair.cluster) == status, "never the previous Synced/Healthy"
+    assert status.revision == REV1, "what the pair runs is still known"
+
+
+def test_a_suspended_application_is_only_looked_at_and_shows_what_it_is_behind(
+    pair: Pair,
+) -> None:
+    pair.desire(WEB)
+    pair.reconcile()
+    pair.store.set_suspended(APP, True)
+    pair.desire([namespace("web"), config_map("settings", data={"mode": "red"})], REV2)
+    status = pair.reconcile().status
+    assert status is not None and status.sync is SyncState.OUT_OF_SYNC
+    assert status.revision == REV1 and f"{REV2} not applied yet" in status.message
+    assert "suspended" in status.message
+    live = pair.live.operator.get("/api/v1/namespaces/web/configmaps/settings")
+    assert live is not None and live["data"] == {"mode": "blue"}
+
+    manual = pair.reconcile(Trigger.MANUAL).status
+    assert manual is not None and manual.sync is SyncState.SYNCED and manual.revision == REV2
+
+
+def test_a_rollback_pin_is_applied_instead_of_the_latest_desired_state(pair: Pair) -> None:
+    old = pair.desire(WEB)
+    pair.reconcile()
+    pair.desire([namespace("web"), config_map("settings", data={"mode": "red"})], REV2)
+    pair.reconcile()
+    pair.store.set_pin(APP, Pin(revision=REV1, digest=old.digest, at=1.0))
+    status = pair.reconcile(Trigger.MANUAL).status
+    assert status is not None and (status.revision, status.digest) == (REV1, old.digest)
+    live = pair.live.operator.get("/api/v1/namespaces/web/configmaps/settings")
+    assert live is not None and live["data"] == {"mode": "blue"}
+
+
+def test_without_a_desired_state_the_pair_waits_with_the_source_error(pair: Pair) -> None:
+    pair.store.set_source_error(APP, "web: path 'web' does not exist", revision=str(REV1))
+    status = pair.reconcile().status
+    assert status is not None and status.sync is SyncState.UNKNOWN
+    assert status.message == "no desired state yet: web: path 'web' does not exist"
+
+
+def test_a_pair_no_longer_targeted_is_not_reconciled(pair: Pair) -> None:
+    pair.desire(WEB)
+    outcome = pair.reconcile(fleet=replace(pair.fleet, applications={}))
+    assert outcome == Outcome(status=None)
+    assert pair.store.recorded_status(APP, pair.cluster) is None
+
+
+def test_a_health_refresh_updates_the_status_without_history(pair: Pair) -> None:
+    pair.desire(WEB)
+    first = pair.reconcile().status
+    assert first is not None and first.health is Health.HEALTHY
+    pair.live.operator.delete("/api/v1/namespaces/web/configmaps/settings")
+    health = refresh_health(
+        pair.store, pair.fleet, APP, pair.cluster, cache_dir=pair.live.cache_dir
+    )
+    assert health is Health.MISSING
+    after = pair.store.recorded_status(APP, pair.cluster)
+    assert after is not None and after.health is Health.MISSING
+    assert "core/ConfigMap/web/settings: Missing" in after.message
+    assert (after.revision, after.at) == (first.revision, first.at)
+    assert pair.store.history(APP, pair.cluster) == [first]
+
+
+def test_removing_an_application_from_a_cluster_prunes_its_objects_and_forgets_the_pair(
+    pair: Pair,
+) -> None:
+    pair.desire(WEB)
+    pair.reconcile()
+    untargeted = pair.with_policy(prune_on_removal=True)
+    app = untargeted.applications[APP]
+    untargeted = replace(
+        untargeted, applications={APP: replace(app, targets=Targets(clusters=()))}
+    )
+    pair.remove(pair.fleet)
+    assert pair.store.recorded_status(APP, pair.cluster) is not None, "still targeted: kept"
+
+    pair.remove(untargeted)
+    assert pair.live.operator.get("/api/v1/namespaces/web/configmaps/settings") is None
+    assert pair.store.recorded_status(APP, pair.cluster) is None
+    assert pair.store.inventory(APP, pair.cluster) is None
+    assert pair.store.history(APP, pair.cluster) == []
+    assert not read_cluster_inventory(pair.live.client, APP)
+
+
+def test_removal_from_a_cluster_no_longer_declared_leaves_everything_in_place(pair: Pair) -> None:
+    pair.desire(WEB)
+    pair.reconcile()
+    pair.remove(replace(pair.fleet, clusters={}, applications={}))
+    assert pair.live.operator.get("/api/v1/namespaces/web/configmaps/settings") is not None
+    assert pair.store.inventory(APP, pair.cluster) == Inventory.of(WEB)
+
+
+def test_a_drift_without_self_heal_is_reported_not_healed(pair: Pair) -> None:
+    pair.desire(WEB)
+    pair.reconcile()
+    pair.live.operator.merge_patch(
+        "/api/v1/namespaces/web/configmaps/settings", {"data": {"mode": "green"}}
+    )
+    status = pair.reconcile(Trigger.DRIFT, fleet=pair.with_policy(self_heal=False)).status
+    assert status is not None and status.sync is SyncState.OUT_OF_SYNC
+    assert status.drifted == ("core/ConfigMap/web/settings",)
+    assert "selfHeal is off" in status.message
+    live = pair.live.operator.get("/api/v1/namespaces/web/configmaps/settings")
+    assert live is not None and live["data"] == {"mode": "green"}
+    assert all(c.action is not ChangeAction.CONFIGURED for c in status.changes)
