@@ -68,7 +68,8 @@ class Pair:
         )
 
     def remove(self, fleet: Fleet) -> None:
-        assert remove_pair(self.store, fleet, APP, self.cluster, cache_dir=self.live.cache_dir) is None
+        left = remove_pair(self.store, fleet, APP, self.cluster, cache_dir=self.live.cache_dir)
+        assert left is None
 
     def with_policy(self, **policy: Any) -> Fleet:
         app = self.fleet.applications[APP]
