@@ -21,7 +21,6 @@ credentials, a rejected object) is recorded and waits for the next trigger.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -36,6 +35,7 @@ from fleetsync.shared.kube import (
     connect,
     sync_application,
 )
+from fleetsync.shared.model.backoff import backoff_delay
 from fleetsync.shared.model.bundle import Bundle
 from fleetsync.shared.model.declaration import Fleet, SyncPolicy
 from fleetsync.shared.model.desired import DesiredState
@@ -323,7 +323,7 @@ def _failed(
     if not permanent:
         failures = store.incr_pair_failures(app, cluster)
         hint = exc.delay if isinstance(exc, TransientError) else None
-        retry_in = max(hint or 0.0, min(2.0**failures, MAX_RETRY_DELAY)) * random.uniform(0.8, 1.2)
+        retry_in = backoff_delay(failures, first=2.0, cap=MAX_RETRY_DELAY, floor=hint or 0.0)
     if isinstance(exc, StoreError):
         raise exc  # nowhere to record it: the task's in-flight record brings the task back
     message = describe(exc)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import random
 import tempfile
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import fleetsync.shared.git as git
 from fleetsync.shared.errors import FleetsyncError, PermanentError, TransientError, describe
+from fleetsync.shared.model.backoff import backoff_delay
 from fleetsync.shared.model.bundle import canonical_json
 from fleetsync.shared.model.declaration import Application, Fleet, RendererKind, Repository
 from fleetsync.shared.model.desired import DesiredState
@@ -52,13 +52,6 @@ class FetchOutcome:
     reused: tuple[AppName, ...] = ()
     failed: Mapping[AppName, str] = field(default_factory=dict)
     error: str | None = None
-
-
-def backoff_delay(failures: int, interval: float) -> float:
-    """Seconds until the next try after `failures` failures in a row: doubling from the
-    interval, capped, with ±20% jitter so a fleet of failing repositories does not stampede."""
-    base = min(interval * 2 ** max(failures - 1, 0), max(interval, MAX_BACKOFF))
-    return float(base * random.uniform(0.8, 1.2))
 
 
 def poll_repository(
@@ -235,7 +228,8 @@ def _record_repo_failure(store: Store, fleet: Fleet, repo: Repository, exc: Exce
     kind = "permanent" if isinstance(exc, PermanentError) else "transient"
     store.incr_stat(f"repo_error_{kind}")
     failures = store.record_repo_error(repo.name, message)
-    delay = backoff_delay(failures, repo.interval)
+    # Doubling from the poll interval, up to five minutes (or the interval, when longer).
+    delay = backoff_delay(failures, first=repo.interval, cap=max(repo.interval, MAX_BACKOFF))
     store.defer(DueSet.POLL, repo.name, delay)
     log.warning("%s (%s failure %d in a row; next try in %.0fs)", message, kind, failures, delay)
     state = store.repo_state(repo.name)

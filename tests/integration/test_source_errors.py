@@ -80,6 +80,23 @@ def test_an_unreachable_repository_is_recorded_and_backs_off(
     assert store.stats().get("repo_error_transient") == 1
 
 
+def test_each_failure_in_a_row_doubles_the_wait_before_the_next_poll(
+    redis_url: str, tmp_path: Path
+) -> None:
+    store = Store.connect(redis_url)
+    fleet = _fleet(f"git://127.0.0.1:{free_port()}/platform.git")  # interval 10s
+    store.plan_due(DueSet.POLL, {"platform": 10.0})
+    waits = []
+    for _ in range(3):
+        before = store.now()
+        assert poll_repository(store, fleet, RepoName("platform")).error is not None
+        due = store.due_at(DueSet.POLL, "platform")
+        assert due is not None
+        waits.append(due - before)
+    # 10s, 20s, 40s, each ±20%: every wait is longer than the one before could be.
+    assert 8 <= waits[0] <= 12.5 and 16 <= waits[1] <= 24.5 and 32 <= waits[2] <= 48.5, waits
+
+
 @pytest.mark.parametrize(
     ("case", "expected"),
     [
