@@ -1,0 +1,91 @@
+"""What an edit of fleet.yaml triggers, tick by tick on a real Redis: a reconcile on each cluster
+an application newly targets (named, or newly matching its selector), a removal where asked for,
+nothing for clusters it already ran on."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fleetsync.scheduler.tick import Ticker
+from fleetsync.shared.settings import Settings
+from fleetsync.shared.store import Store
+from fleetsync.shared.tasking import Sender, TaskName, make_celery
+
+FLEET = textwrap.dedent("""\
+    repositories:
+      - {{name: platform, url: "git://127.0.0.1:9/platform.git", interval: 60s}}
+    clusters:
+      - {{name: c1, kubeconfig: /nonexistent/c1.yaml, labels: {{env: prod}}}}
+      - {{name: c2, kubeconfig: /nonexistent/c2.yaml, labels: {{env: {c2_env}}}}}
+      - {{name: c3, kubeconfig: /nonexistent/c3.yaml, labels: {{env: dev}}}}
+    applications:
+      - name: web
+        repository: platform
+        path: apps/web
+        targets: {{clusters: [{named}], selector: {{matchLabels: {{env: prod}}}}}}
+        sync: {{pruneOnRemoval: {prune}}}
+    """)
+
+
+def _queued(store: Store, queue: str = "apply") -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for priority in range(10):
+        name = queue if priority == 0 else f"{queue}:{priority}"
+        for raw in reversed(store.client.lrange(name, 0, -1)):
+            message = json.loads(raw)
+            _, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+            found.append((message["headers"]["task"], kwargs))
+    return found
+
+
+class Edits:
+    def __init__(self, redis_url: str, path: Path) -> None:
+        self.store = Store.connect(redis_url)
+        self.path = path
+        self.write(c2_env="dev", named="c3", prune="false")
+        self.ticker = Ticker(
+            self.store, Sender(make_celery(Settings(redis_url=redis_url)), self.store), path
+        )
+        assert self.ticker.tick().reloaded
+        assert _queued(self.store) == [], "a first declaration reconciles through its renders"
+
+    def write(self, **values: str) -> None:
+        self.path.write_text(FLEET.format(**values))
+        st = self.path.stat()
+        os.utime(self.path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+
+    def edit(self, **values: str) -> list[tuple[str, dict[str, Any]]]:
+        self.write(**values)
+        assert self.ticker.tick().reloaded
+        return _queued(self.store)
+
+
+@pytest.fixture
+def edits(redis_url: str, tmp_path: Path) -> Edits:
+    return Edits(redis_url, tmp_path / "fleet.yaml")
+
+
+def test_a_cluster_that_newly_matches_the_selector_is_reconciled(edits: Edits) -> None:
+    assert edits.edit(c2_env="prod", named="c3", prune="false") == [
+        (TaskName.RECONCILE.value, {"app": "web", "cluster": "c2", "reason": "targeted"})
+    ]
+
+
+def test_a_newly_named_cluster_is_reconciled_and_a_dropped_one_removed_when_asked(
+    edits: Edits,
+) -> None:
+    assert edits.edit(c2_env="dev", named="c2", prune="true") == [
+        (TaskName.RECONCILE.value, {"app": "web", "cluster": "c2", "reason": "targeted"}),
+        (TaskName.PRUNE_REMOVED.value, {"app": "web", "cluster": "c3"}),
+    ]
+
+
+def test_a_dropped_cluster_is_left_alone_without_prune_on_removal(edits: Edits) -> None:
+    assert edits.edit(c2_env="dev", named="c1", prune="false") == []
