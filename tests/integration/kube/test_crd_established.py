@@ -28,25 +28,26 @@ def real(real_clusters: RealClusters, tmp_path: Path) -> Iterator[ClusterClient]
     forget_clients()
 
 
-def _unique_kind(suffix: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _unique_kind(suffix: str, ns: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """A CRD of a group never seen by this server, and one object of its kind."""
     crd = copy.deepcopy(widget_crd())
     group = f"t{suffix}.example.com"
     crd["metadata"]["name"] = f"widgets.{group}"
     crd["spec"]["group"] = group
-    obj = widget("w1", ns=f"t-{suffix}")
+    obj = widget("w1", ns=ns)
     obj["apiVersion"] = f"{group}/v1"
     return crd, obj
 
 
-def test_objects_of_a_new_kind_are_applied_once_their_crd_is_established(
+def test_objects_of_new_kinds_are_applied_once_their_crds_are_established(
     real: ClusterClient,
 ) -> None:
-    suffix = uuid.uuid4().hex[:8]
-    crd, obj = _unique_kind(suffix)
-    ns = f"t-{suffix}"
-    result = sync(real, [namespace(ns), crd, obj], app=f"app-{suffix}", namespace=ns)
+    run = uuid.uuid4().hex[:6]
+    ns = f"t-{run}"
+    kinds = [_unique_kind(f"{run}{i}", ns) for i in range(6)]
+    bundle = [namespace(ns), *(crd for crd, _ in kinds), *(obj for _, obj in kinds)]
+    result = sync(real, bundle, app=f"app-{run}", namespace=ns)
     assert result.error is None, result.error
     assert result.state is SyncState.SYNCED
     created = {str(c.key) for c in result.changes if c.action is ChangeAction.CREATED}
-    assert f"t{suffix}.example.com/Widget/{ns}/w1" in created
+    assert {f"t{run}{i}.example.com/Widget/{ns}/w1" for i in range(6)} <= created
