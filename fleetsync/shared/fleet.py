@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -42,6 +42,8 @@ from fleetsync.shared.model.declaration import (
     Targets,
 )
 from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
+from fleetsync.shared.urls import SCP_LIKE as _SCP_LIKE
+from fleetsync.shared.urls import display_url as display_url
 
 T = TypeVar("T")
 
@@ -126,18 +128,6 @@ def fleet_digest(fleet: Fleet) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def display_url(url: str) -> str:
-    """The repository URL without userinfo, fit for a table or a log line."""
-    if "://" in url:
-        try:
-            parts = urlsplit(url)
-        except ValueError:
-            return url.rpartition("@")[2] if "@" in url else url
-        return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-    if _SCP_LIKE.fullmatch(url):
-        return url.partition("@")[2] if "@" in url.partition(":")[0] else url
-    return url
-
 
 def format_duration(seconds: float) -> str:
     """Seconds as fleet.yaml writes them: 90 -> '1m30s', 3600 -> '1h'."""
@@ -180,7 +170,6 @@ _DURATION_FORMAT = "write seconds (90) or hours, minutes, seconds (30s, 5m, 1h30
 _FULL_SHA = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
 _SHORT_SHA = re.compile(r"(?=.*[0-9])(?=.*[a-fA-F])[0-9a-fA-F]{7,39}")
 _BAD_REF = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|^[/.]|/\.|[/.]$|\.lock$|^@$")
-_SCP_LIKE = re.compile(r"(?:[^@/:\s]+@)?[A-Za-z0-9._-]+:(?!//)\S+")
 _PASSWORD_IN_USERINFO = re.compile(r"[^/@\s]*:[^/@\s]*@")
 _URL_SCHEMES = ("https", "http", "ssh", "git", "file")
 _NULL_TAG = "tag:yaml.org,2002:null"

@@ -40,9 +40,9 @@ from git.exc import GitCommandNotFound
 from fleetsync.shared.errors import FleetsyncError, PermanentError, TransientError
 from fleetsync.shared.model.declaration import Credentials, Repository
 from fleetsync.shared.model.revision import Revision
+from fleetsync.shared.urls import display_url, redact_urls
 
 _SHA = re.compile(r"[0-9a-f]{40}")
-_USERINFO = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s'\"]*@")
 # Settings for every git call: no credential helper may store or supply a secret (ours comes from
 # the askpass helper only), and no transport that runs arbitrary commands.
 _CONFIG = ("-c", "credential.helper=", "-c", "protocol.ext.allow=never")
@@ -59,11 +59,6 @@ printf '%s\\n' "$value"
 """
 _DEFAULT_USERNAME = "git"
 """Sent when only a password (a token) is configured: hosts that take tokens ignore the name."""
-
-
-def redact_url(text: str) -> str:
-    """`text` with the userinfo (`user:password@`) of every URL in it removed."""
-    return _USERINFO.sub(r"\1", text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,10 +131,10 @@ class _Remote:
 
     @property
     def shown(self) -> str:
-        return redact_url(self.repo.url)
+        return display_url(self.repo.url)
 
     def scrub(self, text: str) -> str:
-        text = redact_url(text)
+        text = redact_urls(text)
         for secret in self.secrets:
             text = text.replace(secret, "***")
         return text
@@ -150,7 +145,7 @@ def _remote(repo: Repository) -> Iterator[_Remote]:
     """The environment git needs to reach `repo`, valid inside the block: a private directory
     holding the askpass helper, removed afterwards."""
     if repo.url.startswith("-"):
-        raise PermanentError(f"{repo.name}: {redact_url(repo.url)!r} is not a repository URL")
+        raise PermanentError(f"{repo.name}: {display_url(repo.url)!r} is not a repository URL")
     values = _credential_values(repo)
     with tempfile.TemporaryDirectory(prefix="fleetsync-git-") as tmp:
         askpass = Path(tmp) / "askpass"
@@ -372,10 +367,11 @@ def _unknown_ref(repo: Repository, ref: str, refs: Mapping[str, str]) -> str:
         for n in refs
         if n.startswith("refs/tags/") and not n.endswith("^{}")
     )
+    url = display_url(repo.url)
     if not branches and not tags:
-        return f"{repo.name}: ref {ref!r} not found: {redact_url(repo.url)} has no branches or tags"
+        return f"{repo.name}: ref {ref!r} not found: {url} has no branches or tags"
     short = ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
-    parts = [f"{repo.name}: ref {ref!r} not found at {redact_url(repo.url)}"]
+    parts = [f"{repo.name}: ref {ref!r} not found at {url}"]
     close = get_close_matches(short, branches + tags, n=1)
     if close:
         parts.append(f"did you mean {close[0]!r}?")
@@ -398,7 +394,7 @@ def _some(names: Sequence[str], limit: int = 8) -> str:
 
 def mirror_path(url: str, *, mirror_dir: Path) -> Path:
     """Where the bare mirror of `url` lives on this host: a directory named by the URL's hash."""
-    digest = hashlib.sha256(redact_url(url).rstrip("/").encode()).hexdigest()[:32]
+    digest = hashlib.sha256(redact_urls(url).rstrip("/").encode()).hexdigest()[:32]
     return mirror_dir / f"{digest}.git"
 
 

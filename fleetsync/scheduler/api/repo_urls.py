@@ -9,7 +9,7 @@ a false match costs one extra ls-remote, a missed one costs a webhook that does 
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 _SCP_LIKE = re.compile(r"^(?:[^@/\s]+@)?(?P<host>[^:/\s]{2,}):(?P<path>\S+)$")
 """`[user@]host:path` (git's scp-like syntax); a one-letter host would be a Windows drive."""
@@ -44,16 +44,3 @@ def _strip_repo_suffix(path: str) -> str:
     trimmed = path.strip().strip("/")
     return trimmed.removesuffix(".git").rstrip("/")
 
-
-def redact_url(url: str) -> str:
-    """The URL without any password embedded in it (`https://user:***@host/...`)."""
-    if "://" not in url:
-        return url
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    netloc = f"{parts.username}:***@{host}" if parts.username else f"***@{host}"
-    return urlunsplit(parts._replace(netloc=netloc))

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict
 
-from fleetsync.scheduler.api.repo_urls import redact_url
 from fleetsync.scheduler.api.schemas import (
     ApplicationBase,
     ApplicationDetail,
@@ -30,6 +29,7 @@ from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
 from fleetsync.shared.model.report import PairStatus
 from fleetsync.shared.model.status import Health, SyncState
 from fleetsync.shared.store import Store
+from fleetsync.shared.urls import display_url
 
 NOT_YET_RECONCILED = "not yet reconciled"
 
@@ -167,7 +167,7 @@ def repository_view(store: Store, fleet: Fleet, name: RepoName) -> RepositoryVie
     state = store.repo_state(name)
     return RepositoryView(
         name=name,
-        url=redact_url(repo.url),
+        url=display_url(repo.url),
         ref=repo.ref,
         interval=repo.interval,
         sha=state.sha,

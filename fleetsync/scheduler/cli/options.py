@@ -14,6 +14,7 @@ from fleetsync.shared.model.declaration import Fleet
 from fleetsync.shared.settings import Settings, load_settings
 from fleetsync.shared.store import Store
 from fleetsync.shared.tasking import Sender, make_celery
+from fleetsync.shared.urls import display_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,7 +52,7 @@ def open_store(redis_url: str | None) -> Store:
         store.ping()
     except Exception as exc:
         raise click.ClickException(
-            f"cannot reach Redis at {_redacted(settings.redis_url)}: {exc.__class__.__name__}; "
+            f"cannot reach Redis at {display_url(settings.redis_url)}: {exc.__class__.__name__}; "
             "is fleetsync running? set --redis-url or FLEETSYNC_REDIS_URL"
         ) from exc
     return store
@@ -72,10 +73,3 @@ def published_fleet(store: Store) -> Fleet:
         )
     return fleet
 
-
-def _redacted(url: str) -> str:
-    """A Redis URL without its password."""
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest:
-        rest = "***@" + rest.split("@", 1)[1]
-    return scheme + sep + rest
