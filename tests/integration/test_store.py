@@ -145,3 +145,48 @@ def test_a_new_drift_pair_is_first_due_after_half_to_one_interval(redis_url: str
     store.plan_due(DueSet.DRIFT, {"web|c1": 300.0}, first_after_interval=True)
     due = store.due_at(DueSet.DRIFT, "web|c1")
     assert due is not None and now + 150 <= due <= now + 301
+
+
+def test_a_status_not_refreshed_in_time_reads_stale_everywhere_but_in_the_engine(
+    redis_url: str,
+) -> None:
+    from fleetsync.scheduler.views import pair_rows
+    from fleetsync.shared.model.declaration import Application, Cluster, Fleet, Targets
+    from fleetsync.shared.model.ids import ClusterName
+    from fleetsync.shared.model.report import PairStatus
+    from fleetsync.shared.model.status import Health, SyncState
+
+    store = Store.connect(redis_url)
+    revision = Revision(ref="main", sha="a" * 40)
+    old = PairStatus(
+        application="web",
+        cluster="c1",
+        sync=SyncState.SYNCED,
+        health=Health.HEALTHY,
+        revision=revision,
+        at=store.now() - 3600,
+        message="3 unchanged",
+        stale_after=store.now() - 60,
+    )
+    store.record_status(old)
+    assert store.recorded_status("web", "c1") == old
+    for seen in (store.status("web", "c1"), *store.statuses("web")):
+        assert seen is not None and (seen.sync, seen.health) == (
+            SyncState.UNKNOWN,
+            Health.UNKNOWN,
+        )
+        assert seen.message == "stale: last checked 1h ago (was Synced/Healthy: 3 unchanged)"
+    assert [s.sync for s in store.pairs_at_revision(str(revision))] == [SyncState.UNKNOWN]
+    fleet = Fleet(
+        clusters={ClusterName("c1"): Cluster(name=ClusterName("c1"), kubeconfig="/k")},
+        applications={
+            AppName("web"): Application(
+                name=AppName("web"),
+                repository=RepoName("r"),
+                path="web",
+                targets=Targets(clusters=(ClusterName("c1"),)),
+            )
+        },
+    )
+    [row] = pair_rows(store, fleet)
+    assert (row.sync, row.health) == ("Unknown", "Unknown") and row.message.startswith("stale:")

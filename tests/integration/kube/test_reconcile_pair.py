@@ -276,3 +276,34 @@ def test_a_drift_without_self_heal_is_reported_not_healed(pair: Pair) -> None:
     live = pair.live.operator.get("/api/v1/namespaces/web/configmaps/settings")
     assert live is not None and live["data"] == {"mode": "green"}
     assert all(c.action is not ChangeAction.CONFIGURED for c in status.changes)
+
+
+def test_a_run_that_stopped_between_the_cluster_write_and_its_bookkeeping_is_repaired(
+    pair: Pair,
+) -> None:
+    from fleetsync.shared.kube.sync import sync_application
+
+    pair.desire([*WEB, config_map("extra")])
+    first = pair.reconcile().status
+    assert first is not None and first.revision == REV1
+    v2 = pair.desire(WEB, REV2)
+    # What a run leaves when its worker dies (or Redis fails) right after writing the cluster:
+    # the objects and the cluster's inventory copy at v2, Redis still at v1.
+    app = pair.fleet.applications[APP]
+    sync_application(
+        client=pair.live.client,
+        app=APP,
+        bundle=v2,
+        previous=pair.store.inventory(APP, pair.cluster) or Inventory(),
+        policy=app.sync,
+        namespace=app.namespace,
+        previous_nonempty=True,
+    )
+    assert pair.live.operator.get("/api/v1/namespaces/web/configmaps/extra") is None
+    assert pair.store.inventory(APP, pair.cluster) == Inventory.of([*WEB, config_map("extra")])
+
+    repaired = pair.reconcile().status
+    assert repaired is not None and repaired.sync is SyncState.SYNCED
+    assert (repaired.revision, repaired.digest) == (REV2, v2.digest)
+    assert pair.store.inventory(APP, pair.cluster) == Inventory.of(WEB)
+    assert read_cluster_inventory(pair.live.client, APP) == Inventory.of(WEB)
