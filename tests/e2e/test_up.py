@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,7 +100,10 @@ def test_a_child_that_dies_stops_everything_and_up_exits_non_zero(
     )
     os.kill(beat, signal.SIGKILL)
     assert proc.wait(timeout=30) == 1
-    time.sleep(0.5)
-    assert processes_mentioning(str(fleet_file)) == []
+    wait_for(
+        lambda: processes_mentioning(str(fleet_file)) == [],
+        timeout=10,
+        what="every child of `fleetsync up` gone",
+    )
     output = proc.stdout.read() if proc.stdout else ""
     assert "beat exited with code" in output

@@ -196,19 +196,22 @@ def test_controllers_make_a_deployment_available_after_the_delay(
 
 def test_never_ready_keeps_a_deployment_unavailable(sim: Simulator, tmp_path: Path) -> None:
     sim.cluster("c1").set_controllers(ready_delay=0.05, never_ready=True)
-    deploys = client_for(sim, "c1", tmp_path).resources.get(
-        api_version="apps/v1", kind="Deployment"
+    sim.cluster("c2").set_controllers(ready_delay=0.05)
+    deploys, witness = (
+        client_for(sim, c, tmp_path).resources.get(api_version="apps/v1", kind="Deployment")
+        for c in ("c1", "c2")
     )
     deploys.create(body=deployment("stuck"), namespace="default")
+    witness.create(body=deployment("ready"), namespace="default")
+    # The same delay made the other cluster's deployment ready: this one had its chance.
     eventually(
         lambda: (
-            deploys.get(name="stuck", namespace="default")
+            witness.get(name="ready", namespace="default")
             .to_dict()
             .get("status", {})
-            .get("observedGeneration")
+            .get("readyReplicas")
         )
     )
-    time.sleep(0.3)
     status = deploys.get(name="stuck", namespace="default").to_dict()["status"]
     assert "readyReplicas" not in status
     assert status["conditions"][0] == {
@@ -252,11 +255,15 @@ def test_jobs_complete(sim: Simulator, tmp_path: Path) -> None:
 
 def test_disabled_controllers_leave_status_empty(sim: Simulator, tmp_path: Path) -> None:
     sim.cluster("c1").set_controllers(enabled=False)
-    deploys = client_for(sim, "c1", tmp_path).resources.get(
-        api_version="apps/v1", kind="Deployment"
+    sim.cluster("c2").set_controllers(enabled=True, ready_delay=0.05)
+    deploys, witness = (
+        client_for(sim, c, tmp_path).resources.get(api_version="apps/v1", kind="Deployment")
+        for c in ("c1", "c2")
     )
     deploys.create(body=deployment("idle"), namespace="default")
-    time.sleep(0.2)
+    witness.create(body=deployment("busy"), namespace="default")
+    # Enabled controllers gave the other cluster's deployment a status: these had their chance.
+    eventually(lambda: witness.get(name="busy", namespace="default").to_dict().get("status"))
     assert not deploys.get(name="idle", namespace="default").to_dict().get("status")
 
 

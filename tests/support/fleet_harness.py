@@ -8,7 +8,6 @@ operators do (the store's statuses, the clusters' objects).
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -147,4 +146,3 @@ def running_fleet(
             finally:
                 stop.set()
                 thread.join(timeout=10)
-                time.sleep(0.2)

@@ -19,7 +19,6 @@ import secrets
 import socket
 import subprocess
 import threading
-import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,6 +26,7 @@ from types import TracebackType
 from urllib.parse import unquote
 
 from tests.support.redis_server import free_port
+from tests.support.waiting import wait_for
 
 GIT_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",
@@ -228,14 +228,19 @@ class GitServer:
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
+    def answering() -> bool:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return True
         except OSError:
-            time.sleep(0.05)
-    return False
+            return False
+
+    try:
+        return wait_for(
+            lambda: answering() or proc.poll() is not None, timeout=timeout, interval=0.05
+        ) and proc.poll() is None
+    except AssertionError:
+        return False
 
 
 class _HttpServer(ThreadingHTTPServer):

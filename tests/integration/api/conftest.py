@@ -7,7 +7,6 @@ import base64
 import hashlib
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from fleetsync.shared.settings import Settings
 from fleetsync.shared.store import Store
 from fleetsync.shared.tasking import Sender, make_celery
 from tests.support.redis_server import free_port
+from tests.support.waiting import wait_for
 
 TOKEN = "s3cret-api-token"
 WEBHOOK_SECRET = "webhook-secret"
@@ -108,11 +108,14 @@ def serving(app: FastAPI) -> Iterator[str]:
     )
     thread = threading.Thread(target=server.run, name=f"api:{port}", daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"uvicorn did not start on port {port}")
-        time.sleep(0.01)
+    wait_for(
+        lambda: server.started or not thread.is_alive(),
+        timeout=10,
+        interval=0.01,
+        what=f"uvicorn starting on port {port}",
+    )
+    if not server.started:
+        raise RuntimeError(f"uvicorn did not start on port {port}")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

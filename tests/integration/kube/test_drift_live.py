@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 from fleetsync.shared.kube.diff import DriftState, render_diff
 from fleetsync.shared.kube.sync import assess_live_health, check_drift
 from fleetsync.shared.model import ChangeAction, Health, ResourceKey
 from fleetsync.shared.model.bundle import Bundle
 from tests.integration.kube.conftest import Live
 from tests.integration.kube.manifests import config_map, deployment, namespace, sync
+from tests.support.waiting import wait_for
 
 BUNDLE = [namespace("web"), config_map("settings", data={"mode": "fast"}), deployment("api")]
 
@@ -62,12 +61,16 @@ def test_fields_other_managers_own_are_not_drift(live: Live) -> None:
 
 def test_live_health_follows_the_workloads(live: Live) -> None:
     sync(live.client, BUNDLE)
-    deadline = time.monotonic() + 5
-    health, objects = assess_live_health(live.client, Bundle.of(BUNDLE), namespace="web")
-    while health is not Health.HEALTHY and time.monotonic() < deadline:
-        time.sleep(0.1)
-        health, objects = assess_live_health(live.client, Bundle.of(BUNDLE), namespace="web")
-    assert health is Health.HEALTHY
+    health, objects = wait_for(
+        lambda: (
+            found
+            if (found := assess_live_health(live.client, Bundle.of(BUNDLE), namespace="web"))[0]
+            is Health.HEALTHY
+            else None
+        ),
+        timeout=5,
+        what="the workloads becoming healthy",
+    )
     assert len(objects) == 3
 
     live.operator.delete("/apis/apps/v1/namespaces/web/deployments/api")
@@ -82,7 +85,14 @@ def test_a_workload_that_never_becomes_ready_is_progressing(live: Live) -> None:
     live.handle.set_controllers(enabled=True, never_ready=True)
     result = sync(live.client, BUNDLE)
     assert result.health is Health.PROGRESSING
-    time.sleep(0.3)
+    # The controllers have seen the deployment (it has a status) and still do not make it ready.
+    wait_for(
+        lambda: (live.operator.get("/apis/apps/v1/namespaces/web/deployments/api") or {}).get(
+            "status", {}
+        ).get("observedGeneration"),
+        timeout=5,
+        what="the deployment observed by the controllers",
+    )
     health, objects = assess_live_health(live.client, Bundle.of(BUNDLE), namespace="web")
     assert health is Health.PROGRESSING
     verdict = next(o for o in objects if o.key.kind == "Deployment")
