@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from fleetsync.shared.model.declaration import Fleet
 from fleetsync.shared.model.report import age as model_age
+from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.status import Health, SyncState
 from fleetsync.shared.store import Store
 
@@ -107,3 +108,33 @@ def pair_rows(store: Store, fleet: Fleet, only: str | None = None) -> list[PairR
 def age(at: float | None, now: float | None = None) -> str:
     """`42s`, `5m`, `3h`, `2d`; `-` for never."""
     return model_age(at, time.time() if now is None else now)
+
+
+STATE_STYLE = {
+    "Synced": "green",
+    "Healthy": "green",
+    "OutOfSync": "yellow",
+    "Progressing": "cyan",
+    "Degraded": "red",
+    "Missing": "red",
+    "Unknown": "magenta",
+    "Suspended": "blue",
+}
+"""The colour of each sync and health word in terminal tables (rich markup)."""
+
+
+def styled(word: str) -> str:
+    """`word` in its colour (rich markup), or as it is."""
+    style = STATE_STYLE.get(word)
+    return f"[{style}]{word}[/]" if style else word
+
+
+def short_revision(revision: str | None, *, sha_only: bool = False) -> str:
+    """`main@sha1:<12 hex>` (or just 10 hex of the sha) for a table; `-` for none."""
+    if not revision:
+        return "-"
+    try:
+        parsed = Revision.parse(revision)
+    except ValueError:
+        return revision
+    return parsed.sha[:10] if sha_only else parsed.short

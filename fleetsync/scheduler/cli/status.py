@@ -10,18 +10,8 @@ from rich.table import Table
 
 from fleetsync.scheduler.cli.options import open_store, published_fleet, redis_option
 from fleetsync.scheduler.views import age, app_rows, pair_rows
-from fleetsync.shared.model.revision import Revision
-
-_STYLE = {
-    "Synced": "green",
-    "Healthy": "green",
-    "OutOfSync": "yellow",
-    "Progressing": "cyan",
-    "Degraded": "red",
-    "Missing": "red",
-    "Unknown": "magenta",
-    "Suspended": "blue",
-}
+from fleetsync.scheduler.views import short_revision as _short
+from fleetsync.scheduler.views import styled as _styled
 
 
 @click.command("status")
@@ -83,16 +73,3 @@ def command(app: str | None, output: str, redis_url: str | None) -> None:
         )
     console.print(pairs_table)
 
-
-def _short(revision: str | None) -> str:
-    if not revision:
-        return "-"
-    try:
-        return Revision.parse(revision).short
-    except ValueError:
-        return revision
-
-
-def _styled(word: str) -> str:
-    style = _STYLE.get(word)
-    return f"[{style}]{word}[/]" if style else word

@@ -9,20 +9,10 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from fleetsync.scheduler.views import PairRow, pair_rows
+from fleetsync.scheduler.views import PairRow, pair_rows, short_revision
+from fleetsync.scheduler.views import styled as _styled
 from fleetsync.shared.model.ids import AppName
-from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.store import Store
-
-_STYLE = {
-    "Synced": "green",
-    "Healthy": "green",
-    "OutOfSync": "yellow",
-    "Progressing": "cyan",
-    "Degraded": "red",
-    "Missing": "red",
-    "Unknown": "magenta",
-}
 
 
 def converged(store: Store, *, app: str, sha: str) -> Callable[[PairRow], bool]:
@@ -62,7 +52,7 @@ def table(title: str, rows: list[PairRow], done: Callable[[PairRow], bool]) -> T
             row.cluster,
             _styled(row.sync),
             _styled(row.health),
-            _short(row.revision),
+            short_revision(row.revision, sha_only=True),
             row.message[:60],
         )
     return view
@@ -105,14 +95,3 @@ def watch_until(
         if live is not None:
             live.stop()
 
-
-def _short(revision: str) -> str:
-    try:
-        return Revision.parse(revision).sha[:10] if revision else "-"
-    except ValueError:
-        return revision
-
-
-def _styled(word: str) -> str:
-    style = _STYLE.get(word)
-    return f"[{style}]{word}[/]" if style else word
