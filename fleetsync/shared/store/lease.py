@@ -42,6 +42,14 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+_HOLD = """
+local cur = redis.call('GET', KEYS[1])
+if cur == false or cur == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
@@ -145,6 +153,12 @@ class LeaseStore(StoreBase):
 
     def release_lease(self, lease: Lease) -> None:
         self._r.eval(_RELEASE, 1, self._lease_key(lease.name), lease.token)
+
+    def hold_lease(self, name: str, holder: str, ttl: float) -> bool:
+        """Take or renew the named lease for a long-lived `holder` that renews it itself (the
+        one active beat, every tick); False while another holds it."""
+        key = self.key("lease", name)
+        return bool(self._r.eval(_HOLD, 1, key, holder, int(ttl * 1000)))
 
     def lease_holder(self, name: str) -> bool:
         """Whether anyone holds the lease `name` now."""

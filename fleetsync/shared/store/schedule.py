@@ -110,18 +110,6 @@ class ScheduleStore(StoreBase):
         score = self._r.zscore(zkey, member)
         return float(score) if score is not None else None
 
-    def hold_lease(self, name: str, holder: str, ttl: float) -> bool:
-        """Take or renew a named lease (the one active beat); False while another holds it."""
-        script = """
-        local cur = redis.call('GET', KEYS[1])
-        if cur == false or cur == ARGV[1] then
-          redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-          return 1
-        end
-        return 0
-        """
-        return bool(self._r.eval(script, 1, self.key("lease", name), holder, int(ttl * 1000)))
-
     def mark_queued(self, kind: str, ident: str, priority: int, ttl: float = 3600) -> bool:
         """Claim the right to enqueue (kind, ident); False when one is already queued with the
         same or better priority (lower is better), so duplicate triggers coalesce."""
