@@ -799,7 +799,10 @@ class _Reader:
 
 
 def _check_text(text: str, *, source: str, base_dir: Path) -> FleetReport:
-    loader = _FleetLoader(text)
+    try:
+        loader = _FleetLoader(text)  # reads the whole text: a control character fails here
+    except yaml.YAMLError as exc:
+        return FleetReport(None, (_syntax_issue(source, text, exc),))
     try:
         try:
             root = loader.get_single_node()

@@ -1,0 +1,363 @@
+"""Every rule of fleet.yaml names its problem the same way, word for word: the line, the key
+and a message that says what is wrong and what to write instead. The messages are the
+declaration's user interface: a change to one is a change users see."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fleetsync.shared.fleet import FleetError, check_fleet, parse_fleet
+from tests.unit.shared.test_fleet import HEADER, with_app
+
+URL_LINE = "    url: https://git.example.com/platform.git\n"
+
+
+def with_credentials(credentials: str) -> str:
+    """HEADER with `credentials: ...` on the repository (line 4)."""
+    return HEADER.replace(URL_LINE, f"{URL_LINE}    credentials: {credentials}\n")
+
+
+def with_expression(expression: str) -> str:
+    """HEADER with one matchExpressions entry in web's target selector (line 15)."""
+    return with_app(f"targets: {{selector: {{matchExpressions: [{expression}]}}}}\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "message"),
+    [
+        pytest.param(
+            "repositories: [\n  - name: x\n",
+            2,
+            "",
+            (
+                "invalid YAML at line 2, column 3: expected the node content, but found"
+                " '-' (while parsing a flow node)"
+            ),
+            id="yaml_syntax",
+        ),
+        pytest.param(
+            "a: {b: c\nd: e\n",
+            2,
+            "",
+            (
+                "invalid YAML at line 2, column 2: expected ',' or '}', but got ':' "
+                "(while parsing a flow mapping)"
+            ),
+            id="yaml_syntax_context",
+        ),
+        pytest.param(
+            "repositories: []\nclusters: []\napplications: []\n# \x07\n",
+            4,
+            "",
+            "invalid YAML: a control character is not allowed",
+            id="yaml_control_char",
+        ),
+        pytest.param(
+            with_app("helm: {values: [1, 2]}\n"),
+            15,
+            "applications[0].helm.values",
+            "must be a mapping, not a list",
+            id="helm_values_not_mapping",
+        ),
+        pytest.param(
+            with_app("helm: {values: 3}\n"),
+            15,
+            "applications[0].helm.values",
+            "must be a mapping, not a number",
+            id="helm_values_scalar",
+        ),
+        pytest.param(
+            with_app("helm: {values: true}\n"),
+            15,
+            "applications[0].helm.values",
+            "must be a mapping, not a boolean",
+            id="helm_values_bool",
+        ),
+        pytest.param(
+            with_app("helm: {values: text}\n"),
+            15,
+            "applications[0].helm.values",
+            "must be a mapping, not a string",
+            id="helm_values_string",
+        ),
+        pytest.param(
+            with_app("helm: {values: {a: .inf}}\n"),
+            15,
+            "applications[0].helm.values.a",
+            "must be a finite number (values travel as JSON)",
+            id="helm_values_float_inf",
+        ),
+        pytest.param(
+            with_app("helm: {values: &a {b: *a}}\n"),
+            15,
+            "applications[0].helm.values.b",
+            "refers to itself (a recursive alias)",
+            id="helm_values_alias_loop",
+        ),
+        pytest.param(
+            with_app("helm: {release: Bad_Name}\n"),
+            15,
+            "applications[0].helm.release",
+            (
+                "'Bad_Name' is not a valid Helm release name: lowercase letters, digits"
+                " and '-', starting and ending with a letter or digit, at most 53 "
+                "characters"
+            ),
+            id="helm_release_bad",
+        ),
+        pytest.param(
+            with_app("helm: {valuesFiles: [/etc/values.yaml]}\n"),
+            15,
+            "applications[0].helm.valuesFiles[0]",
+            "must be relative to the application path, not absolute",
+            id="helm_values_file_abs",
+        ),
+        pytest.param(
+            with_app("helm: {valuesFiles: [../../../x.yaml]}\n"),
+            15,
+            "applications[0].helm.valuesFiles[0]",
+            "leaves the repository: values files must be inside it",
+            id="helm_values_file_escape",
+        ),
+        pytest.param(
+            with_credentials("{username_env: U, password_env: P, ssh_key_file: /k}"),
+            4,
+            "repositories[0].credentials",
+            "use either username_env and password_env, or ssh_key_file, not both",
+            id="creds_both",
+        ),
+        pytest.param(
+            with_credentials("{username_env: U}"),
+            4,
+            "repositories[0].credentials",
+            "username_env and password_env go together; add 'password_env'",
+            id="creds_user_only",
+        ),
+        pytest.param(
+            with_credentials("{password_env: P}"),
+            4,
+            "repositories[0].credentials",
+            "username_env and password_env go together; add 'username_env'",
+            id="creds_pass_only",
+        ),
+        pytest.param(
+            with_credentials("{}"),
+            4,
+            "repositories[0].credentials",
+            "name username_env and password_env, or ssh_key_file",
+            id="creds_empty",
+        ),
+        pytest.param(
+            with_credentials("{username_env: 'my user', password_env: P}"),
+            4,
+            "repositories[0].credentials.username_env",
+            (
+                "must name an environment variable (letters, digits and '_', not "
+                "starting with a digit), not hold a value"
+            ),
+            id="creds_env_value",
+        ),
+        pytest.param(
+            with_credentials("{username_env: U, password_env: ghp_abcdefABCDEF0123456789}"),
+            4,
+            "repositories[0].credentials.password_env",
+            (
+                "must name an environment variable, and this looks like a secret value:"
+                " put the secret in an environment variable and write the variable's "
+                "name here"
+            ),
+            id="creds_env_secret",
+        ),
+        pytest.param(
+            with_credentials("{username_env: U, password_env: Abcdefghijklmnop1234567890XYZ}"),
+            4,
+            "repositories[0].credentials.password_env",
+            (
+                "must name an environment variable, and this looks like a secret value:"
+                " put the secret in an environment variable and write the variable's "
+                "name here"
+            ),
+            id="creds_env_secret2",
+        ),
+        pytest.param(
+            with_expression("{key: env, operator: In}"),
+            15,
+            "applications[0].targets.selector.matchExpressions[0]",
+            "operator In needs at least one value in 'values'",
+            id="selector_in_no_values",
+        ),
+        pytest.param(
+            with_expression("{key: env, operator: NotIn, values: []}"),
+            15,
+            "applications[0].targets.selector.matchExpressions[0]",
+            "operator NotIn needs at least one value in 'values'",
+            id="selector_notin_no_values",
+        ),
+        pytest.param(
+            with_expression("{key: env, operator: Exists, values: [a]}"),
+            15,
+            "applications[0].targets.selector.matchExpressions[0].values",
+            "operator Exists takes no values",
+            id="selector_exists_values",
+        ),
+        pytest.param(
+            with_expression("{key: env, operator: DoesNotExist, values: [a]}"),
+            15,
+            "applications[0].targets.selector.matchExpressions[0].values",
+            "operator DoesNotExist takes no values",
+            id="selector_dne_values",
+        ),
+        pytest.param(
+            with_expression("{key: env, operator: in, values: [a]}"),
+            15,
+            "applications[0].targets.selector.matchExpressions[0].operator",
+            "'in' is not one of In, NotIn, Exists, DoesNotExist; did you mean 'In'?",
+            id="selector_bad_op",
+        ),
+        pytest.param(
+            with_expression("{key: -bad, operator: Exists}"),
+            15,
+            "applications[0].targets.selector.matchExpressions[0].key",
+            (
+                "'-bad' is not a valid label key: an optional DNS subdomain and '/', "
+                "then at most 63 letters, digits, '-', '_' or '.', starting and ending "
+                "with a letter or digit"
+            ),
+            id="selector_bad_key",
+        ),
+        pytest.param(
+            with_expression("{operator: Exists}"),
+            15,
+            "applications[0].targets.selector.matchExpressions[0]",
+            "missing required key 'key'",
+            id="selector_missing_key",
+        ),
+        pytest.param(
+            with_app("namespace: [a]\n"),
+            15,
+            "applications[0].namespace",
+            "must be a string, not a list",
+            id="kind_list_for_string",
+        ),
+        pytest.param(
+            with_app("namespace: {a: b}\n"),
+            15,
+            "applications[0].namespace",
+            "must be a string, not a mapping",
+            id="kind_map_for_string",
+        ),
+        pytest.param(
+            with_app("namespace: 3.5\n"),
+            15,
+            "applications[0].namespace",
+            (
+                "'3.5' is not a valid namespace: lowercase letters, digits and '-', "
+                "starting and ending with a letter or digit, at most 63 characters"
+            ),
+            id="kind_float_for_string",
+        ),
+        pytest.param(
+            with_app("sync: {prune: yes please}\n"),
+            15,
+            "applications[0].sync.prune",
+            "must be true or false, not a string",
+            id="kind_string_for_bool",
+        ),
+        pytest.param(
+            with_app("targets: {clusters: {a: b}}\n"),
+            15,
+            "applications[0].targets.clusters",
+            "must be a list, not a mapping",
+            id="kind_map_for_list",
+        ),
+        pytest.param(
+            with_app("targets: {clusters: [prod-eu-2]}\n"),
+            15,
+            "applications[0].targets.clusters[0]",
+            (
+                "cluster 'prod-eu-2' is not declared; declared clusters: prod-eu-1, "
+                "prod-us-1; did you mean 'prod-eu-1'?"
+            ),
+            id="undeclared_cluster",
+        ),
+        pytest.param(
+            with_app("targets: {clusters: [staging]}\n"),
+            15,
+            "applications[0].targets.clusters[0]",
+            "cluster 'staging' is not declared; declared clusters: prod-eu-1, prod-us-1",
+            id="undeclared_cluster_far",
+        ),
+        pytest.param(
+            HEADER.replace("    repository: platform\n", "    repository: platfrom\n"),
+            13,
+            "applications[0].repository",
+            (
+                "repository 'platfrom' is not declared; declared repositories: "
+                "platform; did you mean 'platform'?"
+            ),
+            id="undeclared_repo",
+        ),
+        pytest.param(
+            with_app("namepsace: web\n"),
+            15,
+            "applications[0].namepsace",
+            "unknown key 'namepsace'; did you mean 'namespace'?",
+            id="unknown_key_close",
+        ),
+        pytest.param(
+            with_app("drift_interval: 5m\n"),
+            15,
+            "applications[0].drift_interval",
+            (
+                "unknown key 'drift_interval'; allowed keys: name, repository, path, "
+                "namespace, renderer, helm, targets, sync"
+            ),
+            id="unknown_key_squash",
+        ),
+        pytest.param(
+            with_app("zzz: 1\n"),
+            15,
+            "applications[0].zzz",
+            (
+                "unknown key 'zzz'; allowed keys: name, repository, path, namespace, "
+                "renderer, helm, targets, sync"
+            ),
+            id="unknown_key_far",
+        ),
+        pytest.param(
+            with_app("sync: {selfheal: true}\n"),
+            15,
+            "applications[0].sync.selfheal",
+            "unknown key 'selfheal'; did you mean 'selfHeal'?",
+            id="unknown_sync_key",
+        ),
+        pytest.param(
+            "repositories: []\nclusters: []\n"
+            "applications:\n  - {name: web, repository: platform, path: a}\n",
+            4,
+            "applications[0].repository",
+            "repository 'platform' is not declared; no repositories are declared",
+            id="no_repos_declared",
+        ),
+    ],
+)
+def test_each_problem_is_named_by_line_key_and_message(
+    text: str, line: int, key: str, message: str
+) -> None:
+    with pytest.raises(FleetError) as caught:
+        parse_fleet(text, source="fleet.yaml", base_dir=Path("/srv/fleet"))
+    assert [(i.source, i.line, i.key_path, i.message) for i in caught.value.issues] == [
+        ("fleet.yaml", line, key, message)
+    ]
+
+
+def test_a_control_character_is_a_clear_error_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "fleet.yaml"
+    path.write_bytes(b"repositories: []\n# bell \x07\n")
+    report = check_fleet(path)
+    assert report.fleet is None
+    assert [(i.line, i.message) for i in report.errors] == [
+        (2, "invalid YAML: a control character is not allowed")
+    ]
