@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from fleetsync.scheduler.tick import Ticker
+from fleetsync.scheduler.tick import Ticker, pair_member, split_pair
 from fleetsync.shared.settings import Settings
-from fleetsync.shared.store import Store
+from fleetsync.shared.store import DueSet, Store
 from fleetsync.shared.tasking import Sender, TaskName, make_celery
 
 FLEET = textwrap.dedent("""\
@@ -89,3 +89,27 @@ def test_a_newly_named_cluster_is_reconciled_and_a_dropped_one_removed_when_aske
 
 def test_a_dropped_cluster_is_left_alone_without_prune_on_removal(edits: Edits) -> None:
     assert edits.edit(c2_env="dev", named="c1", prune="false") == []
+
+
+def test_a_tick_polls_the_due_repositories_and_checks_the_due_pairs_for_drift(
+    edits: Edits,
+) -> None:
+    store = edits.store
+    assert store.due_at(DueSet.DRIFT, pair_member("web", "c1")) is not None
+    assert store.due_at(DueSet.DRIFT, pair_member("web", "c3")) is not None
+    for which, member in ((DueSet.POLL, "platform"), (DueSet.DRIFT, pair_member("web", "c1"))):
+        store.client.zadd(store.key("due", which), {member: 0}, xx=True)
+    report = edits.ticker.tick()
+    assert (report.polls, report.drift_checks) == (["platform"], [("web", "c1")])
+    assert _queued(store, "poll") == [(TaskName.POLL.value, {"repo": "platform", "force": False})]
+    assert _queued(store) == [
+        (TaskName.RECONCILE.value, {"app": "web", "cluster": "c1", "reason": "drift"})
+    ]
+    again = edits.ticker.tick()
+    assert (again.polls, again.drift_checks) == ([], []), "each is pushed to its next interval"
+
+
+def test_pair_members_split_back_into_application_and_cluster() -> None:
+    assert pair_member("web", "c1") == "web|c1"
+    assert split_pair(pair_member("web", "c1")) == ("web", "c1")
+    assert split_pair("web") == ("web", "")

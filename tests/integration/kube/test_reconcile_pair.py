@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from fleetsync.shared.errors import PermanentError
 from fleetsync.shared.kube.inventory import read_cluster_inventory
 from fleetsync.shared.model import ChangeAction, Health, Inventory, SyncState, Trigger
 from fleetsync.shared.model.bundle import Bundle
@@ -307,3 +308,34 @@ def test_a_run_that_stopped_between_the_cluster_write_and_its_bookkeeping_is_rep
     assert (repaired.revision, repaired.digest) == (REV2, v2.digest)
     assert pair.store.inventory(APP, pair.cluster) == Inventory.of(WEB)
     assert read_cluster_inventory(pair.live.client, APP) == Inventory.of(WEB)
+
+
+def test_a_preview_reports_what_a_sync_would_change_and_writes_nothing(pair: Pair) -> None:
+    from fleetsync.shared.reconcile import preview
+
+    pair.desire(WEB)
+    pair.reconcile()
+    changed = Bundle.of([namespace("web"), config_map("settings", data={"mode": "red"})])
+    writes = pair.live.writes()
+    report = preview(pair.fleet, APP, pair.cluster, changed, cache_dir=pair.live.cache_dir)
+    assert [str(k) for k in report.keys] == ["core/ConfigMap/web/settings"]
+    assert pair.live.writes() == writes
+    with pytest.raises(PermanentError, match="'elsewhere' is not one of its targets"):
+        preview(pair.fleet, APP, ClusterName("elsewhere"), changed, cache_dir=Path("/x"))
+
+
+def test_targets_are_checked_against_the_declaration(pair: Pair) -> None:
+    from fleetsync.shared.reconcile import targets
+
+    assert targets(pair.fleet, APP) == (pair.cluster,)
+    assert targets(pair.fleet, APP, pair.cluster) == (pair.cluster,)
+    with pytest.raises(PermanentError) as unknown:
+        targets(pair.fleet, "shop")
+    assert str(unknown.value) == "shop: no such application; declared applications: web"
+    with pytest.raises(PermanentError) as untargeted:
+        targets(pair.fleet, APP, "c9")
+    assert str(untargeted.value) == (
+        f"web: cluster 'c9' is not one of its targets ({pair.cluster})"
+    )
+    with pytest.raises(PermanentError, match="declared applications: none"):
+        targets(Fleet(), "web")
