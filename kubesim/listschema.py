@@ -14,6 +14,9 @@ from typing import Any
 
 ListSchema = Mapping[tuple[str, ...], tuple[str, ...]]
 
+ATOMIC: tuple[str, ...] = ("\x00atomic",)
+"""Marks a map or struct that is owned, merged and replaced as a whole (a label selector)."""
+
 KEY_DEFAULTS: Mapping[str, Any] = {"protocol": "TCP"}
 """Values a list-map key takes when an item leaves it out (the server defaults it)."""
 

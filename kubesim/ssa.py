@@ -21,7 +21,7 @@ from kubesim.fieldpaths import (
     remove_path,
     value_at,
 )
-from kubesim.listschema import ListSchema, item_key
+from kubesim.listschema import ATOMIC, ListSchema, item_key
 from kubesim.managedfields import (
     ManagerEntry,
     Operation,
@@ -80,6 +80,8 @@ def _drop_nulls(value: Any) -> Any:
 def merge_values(base: Any, patch: Any, names: tuple[str, ...], schema: ListSchema) -> Any:
     """Merge an applied value into a live one (returns new containers, never mutates)."""
     if isinstance(patch, Mapping) and isinstance(base, Mapping):
+        if schema.get(names) is ATOMIC:
+            return copy.deepcopy(patch)
         out = dict(base)
         for k, v in patch.items():
             out[k] = merge_values(base[k], v, (*names, k), schema) if k in base else (
