@@ -36,7 +36,7 @@ SUBRESOURCES = ("status", "scale", "finalize")
 _PREFIXES = ("io.k8s.api.", "io.k8s.apimachinery.pkg.apis.", "io.k8s.apimachinery.pkg.",
              "io.k8s.apiextensions-apiserver.pkg.apis.", "io.k8s.kube-aggregator.pkg.apis.")
 SCALARS = {
-    "apimachinery.pkg.api.resource.Quantity": "quantity",
+    "api.resource.Quantity": "quantity",
     "util.intstr.IntOrString": "int-or-string",
     "meta.v1.Time": "time",
     "meta.v1.MicroTime": "time",
@@ -82,7 +82,8 @@ def _node(spec: dict[str, Any], schemas: dict[str, Any]) -> Any:
                                    None)
     if ref is not None:
         name = short(ref.rsplit("/", 1)[1])
-        return SCALARS.get(name, "#" + name)
+        # "$": a struct held by value (always present, even empty); "#": by pointer (optional)
+        return SCALARS.get(name, ("$" if "default" in spec else "#") + name)
     kind = spec.get("type")
     if spec.get("x-kubernetes-int-or-string") or spec.get("format") == "int-or-string":
         return "int-or-string"

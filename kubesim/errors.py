@@ -14,6 +14,8 @@ from typing import Any
 class Reason(StrEnum):
     """The `reason` field of a failure `Status` (metav1.StatusReason)."""
 
+    NONE = ""
+    """No reason: an internal failure the server did not classify (a typed patch error)."""
     BAD_REQUEST = "BadRequest"
     UNAUTHORIZED = "Unauthorized"
     FORBIDDEN = "Forbidden"
@@ -75,6 +77,8 @@ class ApiError(Exception):
             "reason": str(self.reason),
             "code": self.code,
         }
+        if not self.reason:
+            del body["reason"]
         details: dict[str, Any] = {}
         if self.name:
             details["name"] = self.name

@@ -32,6 +32,7 @@ from kubesim.errors import (
 )
 from kubesim.faults import DownMode, RequestRecord
 from kubesim.httpserver import DROP, Outcome, Request, Response
+from kubesim.validation import field_validation
 from kubesim.verbs import Target, WriteOptions
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,13 @@ def error_response(err: ApiError) -> Response:
     if err.retry_after is not None:
         headers["Retry-After"] = str(err.retry_after)
     return Response(err.code, _dump(err.status()), "application/json", headers)
+
+
+def warning_headers(warnings: list[str]) -> dict[str, str]:
+    """The `Warning` header carrying every warning (`299 - "text"`, comma-separated)."""
+    if not warnings:
+        return {}
+    return {"Warning": ", ".join(f"299 - {json.dumps(w)}" for w in warnings)}
 
 
 class ApiServer:
@@ -155,8 +163,9 @@ class ApiServer:
         if verb == "watch" and self.watch is not None:
             self._count(cluster, req, rest, 200, verb, resource, target.ns, target.name or "")
             return self.watch(cluster, target, req.query)
+        warnings: list[str] = []
         try:
-            code, body = self._run_verb(cluster, req, target, verb)
+            code, body = self._run_verb(cluster, req, target, verb, warnings)
         except ApiError as err:
             code, response = err.code, error_response(err)
         except Exception:
@@ -164,7 +173,7 @@ class ApiServer:
             code, response = 500, error_response(ApiError(
                 500, Reason.INTERNAL_ERROR, "internal error in kubesim (see its log)"))
         else:
-            response = Response(code, _dump(body))
+            response = Response(code, _dump(body), headers=warning_headers(warnings))
         self._count(cluster, req, rest, code, verb, resource, target.ns, target.name or "")
         return response
 
@@ -221,8 +230,8 @@ class ApiServer:
                 "DELETE": "delete" if t.name is not None else "deletecollection"}.get(
                     method, method.lower())
 
-    def _run_verb(self, cluster: Cluster, req: Request, t: Target,
-                  verb: str) -> tuple[int, dict[str, Any]]:
+    def _run_verb(self, cluster: Cluster, req: Request, t: Target, verb: str,
+                  warnings: list[str]) -> tuple[int, dict[str, Any]]:
         if req.body_too_large:
             raise too_large(self.max_body)
         query = req.query
@@ -230,7 +239,8 @@ class ApiServer:
         if dry_run not in ("", "All"):
             raise bad_request(f'Unsupported value: "{dry_run}": supported values: "All"')
         opts = WriteOptions(dry_run=dry_run == "All", field_manager=query.get(
-            "fieldManager", ""), force=query.get("force", "") == "true")
+            "fieldManager", ""), force=query.get("force", "") == "true",
+            field_validation=field_validation(query.get("fieldValidation")), warnings=warnings)
         agent = req.header("user-agent")
         if t.subresource == "scale":
             from kubesim.scale import scale_verb

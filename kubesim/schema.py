@@ -17,7 +17,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from kubesim.listschema import ATOMIC, KEY_DEFAULTS
+from kubesim.listschema import ATOMIC, KEY_DEFAULTS, STRUCT
+from kubesim.quantity import canonical_quantity
 
 DATA = Path(__file__).parent / "data" / "builtin-api.json"
 _MAX_DEPTH = 24
@@ -78,6 +79,8 @@ class Checked:
     wrong: list[WrongType] = field(default_factory=list)
     apply_errors: list[str] = field(default_factory=list)
     """Server-side apply's errors: wrong types, and an unknown field (where it stops a map)."""
+    base64: str = ""
+    """The decoder's complaint about the first `[]byte` field that is not base64."""
 
 
 def json_kind(value: Any, *, go: bool = False) -> str:
@@ -109,7 +112,7 @@ def go_format(value: Any) -> str:
 
 def _go_type(node: Any) -> str:
     if isinstance(node, str):
-        if node.startswith("#"):
+        if node[:1] in ("#", "$"):
             return "v1." + node.rsplit(".", 1)[1] if "." in node else node[1:]
         return {"int32": "int32", "int64": "int64", "number": "float64", "boolean": "bool",
                 "bytes": "[]uint8", "string": "string", "time": "v1.Time",
@@ -141,10 +144,9 @@ class _Walker:
         if value is None or depth > _MAX_DEPTH:
             return value
         if isinstance(node, str):
-            if node.startswith("#"):
+            if node[:1] in ("#", "$"):
                 return self.struct(value, node[1:], path, apply_path, depth)
-            self.scalar(value, node, path, apply_path, struct)
-            return value
+            return self.scalar(value, node, path, apply_path, struct)
         if "list" in node:
             if not isinstance(value, list):
                 return self.wrong(value, "list", node, path, apply_path, struct)
@@ -201,7 +203,15 @@ class _Walker:
         return out if changed else value
 
     def scalar(self, value: Any, node: str, path: tuple[Any, ...], apply_path: str,
-               struct: str) -> None:
+               struct: str) -> Any:
+        if node == "quantity" and not isinstance(value, bool):
+            canonical = canonical_quantity(value)
+            if canonical is not None:
+                return value if canonical == value else canonical
+        if node == "bytes" and isinstance(value, str) and not self.out.base64:
+            bad = _base64_problem(value)
+            if bad is not None:
+                self.out.base64 = f"illegal base64 data at input byte {bad}"
         if node in ("string", "bytes", "time"):
             ok, expected = isinstance(value, str), "string"
         elif node in ("int32", "int64", "number"):
@@ -213,9 +223,10 @@ class _Walker:
             ok = isinstance(value, str | int | float) and not isinstance(value, bool)
             expected = "string"
         else:
-            return
+            return value
         if not ok:
             self.wrong(value, expected, node, path, apply_path, struct)
+        return value
 
     def wrong(self, value: Any, expected: str, node: Any, path: tuple[Any, ...],
               apply_path: str, struct: str) -> Any:
@@ -223,6 +234,21 @@ class _Walker:
         self.out.wrong.append(problem)
         self.out.apply_errors.append(problem.apply_message())
         return value
+
+
+_B64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+
+def _base64_problem(text: str) -> int | None:
+    """Where standard base64 decoding fails (Go's "illegal base64 data at input byte N")."""
+    data = text.encode()
+    end = len(data.rstrip(b"="))
+    for i, c in enumerate(data[:end]):
+        if c not in _B64:
+            return i
+    if len(data) % 4 or len(data) - end > 2:
+        return max(0, (len(data) // 4) * 4 - (0 if len(data) % 4 else 4))
+    return None
 
 
 def _dotted(path: tuple[Any, ...]) -> str:
@@ -251,28 +277,33 @@ def builtin_list_schema(root: str) -> dict[tuple[str, ...], tuple[str, ...]]:
     defs = table()["defs"]
     out: dict[tuple[str, ...], tuple[str, ...]] = {}
 
-    def visit(node: Any, path: tuple[str, ...], seen: tuple[str, ...]) -> None:
+    def visit(node: Any, path: tuple[str, ...], seen: tuple[str, ...],
+              item: bool = False) -> None:
         if len(path) > _MAX_DEPTH:
             return
         if isinstance(node, str):
-            if node.startswith("#") and node not in seen:
+            if node[:1] in ("#", "$") and node[1:] not in seen:
                 spec = defs.get(node[1:])
                 if spec is None:
                     return
                 if spec.get("atomic"):
                     out[path] = ATOMIC
                     return
+                if node[0] == "$" and path and not item:
+                    out[path] = STRUCT
                 for k, child in spec["props"].items():
-                    visit(child, (*path, k), (*seen, node))
+                    visit(child, (*path, k), (*seen, node[1:]))
             return
         if "list" in node:
             if "keys" in node:
                 out[path] = tuple(node["keys"])
             elif node.get("set"):
                 out[path] = ()
-            visit(node["list"], path, seen)
+            visit(node["list"], path, seen, item=True)
         elif "map" in node and node.get("atomic"):
             out[path] = ATOMIC
 
     visit("#" + root, (), ())
+    for top in ("metadata", "spec", "status"):
+        out.setdefault((top,), STRUCT)
     return out

@@ -11,7 +11,7 @@ import base64
 import json
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubesim import admission, lifecycle
@@ -44,14 +44,22 @@ from kubesim.patches import (
     merge_patch,
     strategic_merge_patch,
 )
+from kubesim.schema import kind_root
 from kubesim.selectors import field_matcher, label_matcher
 from kubesim.ssa import ApplyConflict, apply_configuration
+from kubesim.validation import (
+    FieldValidation,
+    check_applied,
+    check_patched,
+)
+from kubesim.validation import check_body as check_fields
 
 Result = tuple[int, dict[str, Any]]
 _INITIAL_STATUS: dict[str, dict[str, Any]] = {
     "Namespace": {"phase": "Active"},
     "Pod": {"phase": "Pending"},
     "PersistentVolumeClaim": {"phase": "Pending"},
+    "Service": {"loadBalancer": {}},
 }
 
 
@@ -79,6 +87,14 @@ class WriteOptions:
     dry_run: bool = False
     field_manager: str = ""
     force: bool = False
+    field_validation: FieldValidation = FieldValidation.WARN
+    warnings: list[str] = field(default_factory=list)
+    """Warnings for the response's `Warning` headers (filled while the write is checked)."""
+
+
+def _root(t: Target) -> str | None:
+    """The built-in schema of the target's kind at the requested version (None for CRDs)."""
+    return kind_root(t.rtype.group, t.version, t.rtype.kind) if t.rtype.schema else None
 
 
 def view(obj: dict[str, Any], rtype: ResourceType, version: str) -> dict[str, Any]:
@@ -147,6 +163,8 @@ def _check_namespace(cluster: Cluster, t: Target, name: str) -> None:
 
 def create(cluster: Cluster, t: Target, body: Any, opts: WriteOptions, user_agent: str) -> Result:
     obj = admission.check_body(t.rtype, t.version, body, namespace=t.ns, name=None)
+    obj = check_fields(_root(t), t.rtype.kind, t.version, obj, opts.field_validation,
+                       opts.warnings)
     meta = obj["metadata"]
     if not meta.get("name") and meta.get("generateName"):
         meta["name"] = f"{meta['generateName']}{secrets.token_hex(3)[:5]}"
@@ -236,6 +254,8 @@ def _keep_status(t: Target, old: Mapping[str, Any] | None, new: dict[str, Any]) 
 def update(cluster: Cluster, t: Target, body: Any, opts: WriteOptions, user_agent: str) -> Result:
     old = _existing(cluster, t)
     new = admission.check_body(t.rtype, t.version, body, namespace=t.ns, name=t.name)
+    new = check_fields(_root(t), t.rtype.kind, t.version, new, opts.field_validation,
+                       opts.warnings)
     rv = new["metadata"].get("resourceVersion")
     if rv and rv != old["metadata"].get("resourceVersion"):
         raise stale_resource_version(t.rtype.resource, t.name or "", t.rtype.group)
@@ -294,6 +314,8 @@ def patch(cluster: Cluster, t: Target, body: bytes, content_type: str, opts: Wri
                        Reason.INVALID if patch_type is PatchType.JSON else Reason.BAD_REQUEST,
                        str(exc)) from None
     new = admission.check_body(t.rtype, t.version, new, namespace=t.ns, name=t.name)
+    new = check_patched(_root(t), new, document, strategic=patch_type is PatchType.STRATEGIC,
+                        mode=opts.field_validation, warnings=opts.warnings)
     _keep_status(t, old, new)
     manager = opts.field_manager or _default_manager(user_agent)
     stored = _store(cluster, t, old, new, manager=manager, opts=opts)
@@ -301,6 +323,9 @@ def patch(cluster: Cluster, t: Target, body: bytes, content_type: str, opts: Wri
 
 
 def _apply(cluster: Cluster, t: Target, applied: Any, opts: WriteOptions) -> Result:
+    if isinstance(applied, Mapping):
+        applied = check_applied(_root(t), applied, name=t.name or "",
+                                api_version=t.rtype.api_version(t.version), kind=t.rtype.kind)
     applied = admission.check_body(t.rtype, t.version, applied, namespace=t.ns, name=t.name)
     old = cluster.store.get(t.key, t.ns, t.name or "")
     if old is None:
