@@ -305,3 +305,37 @@ def _job(spec: dict[str, Any]) -> None:
 _WORKLOAD_DEFAULTS = {"Deployment": _deployment, "StatefulSet": _statefulset,
                       "DaemonSet": _daemonset, "ReplicaSet": _replicas,
                       "ReplicationController": _replicas, "Job": _job}
+
+
+_SELECTED = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"})
+
+
+def _go_labels(labels: Any) -> str:
+    if not labels:
+        return "map[string]string(nil)"
+    return "map[string]string{" + ", ".join(
+        f'"{k}":"{v}"' for k, v in sorted(labels.items())) + "}"
+
+
+def validate_workload(rtype: ResourceType, obj: Mapping[str, Any]) -> None:
+    """A workload's selector and pod template, checked as the real server does (422)."""
+    if rtype.group != "apps" or rtype.kind not in _SELECTED:
+        return
+    spec = obj.get("spec") or {}
+    template = spec.get("template") or {}
+    labels = (template.get("metadata") or {}).get("labels") or {}
+    selector = spec.get("selector")
+    causes: list[Cause] = []
+    if not selector:
+        causes.append(Cause("FieldValueRequired", "Required value", "spec.selector"))
+    wanted = (selector or {}).get("matchLabels") or {}
+    if not selector or any(labels.get(k) != v for k, v in wanted.items()):
+        causes.append(Cause("FieldValueInvalid", f"Invalid value: {_go_labels(labels)}: "
+                            "`selector` does not match template `labels`",
+                            "spec.template.metadata.labels"))
+    if not (template.get("spec") or {}).get("containers"):
+        causes.append(Cause("FieldValueRequired", "Required value",
+                            "spec.template.spec.containers"))
+    if causes:
+        raise invalid(rtype.kind, str(obj["metadata"].get("name", "")), causes,
+                      group=rtype.group)

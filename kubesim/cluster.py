@@ -18,6 +18,7 @@ from kubesim.catalog import BUILTIN_TABLE, ResourceType, TypeTable
 from kubesim.crds import crd_schema, served_type
 from kubesim.faults import NO_FAULTS, ControllerSettings, FaultSettings, RequestLog
 from kubesim.listschema import ListSchema, builtin_list_schema
+from kubesim.namespaces import populate
 from kubesim.schema import builtin_list_schema as builtin_schema
 from kubesim.store import EVENT_LOG_SIZE, EventType, Store, TypeKey
 
@@ -69,6 +70,7 @@ class Cluster:
                              "labels": {"kubernetes.io/metadata.name": ns}},
                 "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"},
             }, EventType.ADDED)
+            populate(self.store, ns, now)
 
     # -- types ------------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ from kubesim.managedfields import (
     manager_from_user_agent,
     record_update,
 )
+from kubesim.namespaces import populate
 from kubesim.patches import (
     PatchError,
     PatchType,
@@ -196,6 +197,8 @@ def _store(cluster: Cluster, t: Target, old: dict[str, Any] | None, new: dict[st
         old_ip = ((old or {}).get("spec") or {}).get("clusterIP")
         cluster_ip = old_ip or cluster.next_cluster_ip()
     admission.apply_defaults(rtype, new, cluster_ip=cluster_ip)
+    if t.subresource != "status":
+        admission.validate_workload(rtype, new)
     is_crd = t.key == CRD_KEY
     if is_crd:
         validate_crd(new)
@@ -229,6 +232,8 @@ def _store(cluster: Cluster, t: Target, old: dict[str, Any] | None, new: dict[st
         return stored
     if is_crd:
         cluster.register_crd(stored)
+    if old is None and t.key == NAMESPACE_KEY:
+        populate(cluster.store, stored["metadata"]["name"], now_rfc3339())
     if old is not None and lifecycle.finish_if_finalized(cluster, rtype, stored):
         return stored
     return stored
@@ -341,7 +346,7 @@ def _apply(cluster: Cluster, t: Target, applied: Any, opts: WriteOptions) -> Res
         raise ApiError(409, Reason.CONFLICT, str(exc), name=t.name or "", group=t.rtype.group,
                        kind=t.rtype.resource, causes=[Cause(
                            "FieldManagerConflict",
-                           f'conflict with "{c.manager}" using {c.api_version}', c.field)
+                           f'conflict with "{c.manager}"', c.field)
                            for c in exc.conflicts]) from None
     new = result.object
     new["apiVersion"] = t.rtype.api_version(t.version)

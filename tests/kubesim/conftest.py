@@ -26,10 +26,12 @@ from kubernetes.client import ApiClient
 from kubernetes.dynamic import DynamicClient
 
 from kubesim import Simulator
+from tests.kubesim.manifests import eventually
 from tests.kubesim.twin import Server, Twin
 from tests.support.realk8s import RealClusters
 
 CLUSTER = "sim-001"
+ROOT_CA_SELECTOR = "metadata.name=kube-root-ca.crt"
 BACKENDS = ("kubesim", "real")
 
 
@@ -106,6 +108,9 @@ def namespace(dyn: DynamicClient) -> Iterator[str]:
     name = unique("t")
     namespaces = dyn.resources.get(api_version="v1", kind="Namespace")
     namespaces.create(body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    configmaps = dyn.resources.get(api_version="v1", kind="ConfigMap")
+    # A real control plane fills a new namespace asynchronously: start from its settled state.
+    eventually(lambda: configmaps.get(namespace=name, field_selector=ROOT_CA_SELECTOR).items)
     yield name
     with contextlib.suppress(Exception):
         namespaces.delete(name=name)

@@ -51,7 +51,8 @@ def test_combined_kubeconfig_has_a_context_per_cluster(sim: Simulator) -> None:
 
 def test_added_cluster_serves_and_removed_cluster_is_gone(sim: Simulator, tmp_path: Path) -> None:
     sim.add_cluster("c3")
-    assert cms(client_for(sim, "c3", tmp_path)).get(namespace="default").items == []
+    listed = cms(client_for(sim, "c3", tmp_path)).get(namespace="default").items
+    assert [i.metadata.name for i in listed] == ["kube-root-ca.crt"]
     sim.remove_cluster("c3")
     assert not (sim.kubeconfig_dir / "c3.kubeconfig").exists()
     with pytest.raises(KeyError):

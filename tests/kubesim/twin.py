@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -212,10 +213,17 @@ class Twin:
         return real
 
     def setup(self) -> None:
+        """Create the namespace on both; wait until the real control plane has filled it."""
         for server in self.servers():
             answer = server.request("POST", "/api/v1/namespaces", {
                 "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace}})
             assert answer.code == 201, (server.name, answer)
+        for server in self.servers():
+            path = f"/api/v1/namespaces/{self.namespace}/configmaps/kube-root-ca.crt"
+            deadline = time.monotonic() + 30
+            while server.request("GET", path).code != 200:
+                assert time.monotonic() < deadline, f"{server.name}: {path} never appeared"
+                time.sleep(0.05)
 
     def teardown(self) -> None:
         for server in self.servers():
