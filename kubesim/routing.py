@@ -42,6 +42,7 @@ ADMIN_PREFIX = "/_kubesim/"
 _ERROR_REASONS = {429: Reason.TOO_MANY_REQUESTS, 500: Reason.INTERNAL_ERROR,
                   503: Reason.SERVICE_UNAVAILABLE}
 _HEALTH = ("/healthz", "/livez", "/readyz")
+SIMULATED_USER = "system:serviceaccount:fleetsync:fleetsync"
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -54,6 +55,15 @@ def error_response(err: ApiError) -> Response:
     if err.retry_after is not None:
         headers["Retry-After"] = str(err.retry_after)
     return Response(err.code, _dump(err.status()), "application/json", headers)
+
+
+def list_forbidden(t: Target) -> ApiError:
+    """RBAC's refusal of a LIST (the `forbidden_lists` fault)."""
+    where = f'in the namespace "{t.ns}"' if t.ns else "at the cluster scope"
+    return forbidden(
+        f'{t.rtype.resource} is forbidden: User "{SIMULATED_USER}" cannot list resource '
+        f'"{t.rtype.resource}" in API group "{t.rtype.group}" {where}',
+        kind=t.rtype.resource, group=t.rtype.group)
 
 
 def warning_headers(warnings: list[str]) -> dict[str, str]:
@@ -110,7 +120,7 @@ class ApiServer:
         if faults.forbidden:
             self._count(cluster, req, rest, 403)
             return error_response(forbidden(
-                f'User "system:serviceaccount:fleetsync:fleetsync" cannot {req.method.lower()} '
+                f'User "{SIMULATED_USER}" cannot {req.method.lower()} '
                 f"{rest} in cluster {cluster.name}: access denied (simulated)"))
         if faults.error_rate and self.random.random() < faults.error_rate:
             code = faults.error_code
@@ -160,6 +170,9 @@ class ApiServer:
         verb = self._verb(req, target)
         resource = target.rtype.resource + (f"/{target.subresource}" if target.subresource
                                             else "")
+        if verb == "list" and cluster.faults.lists_forbidden(target.rtype.resource, target.ns):
+            self._count(cluster, req, rest, 403, verb, resource, target.ns)
+            return error_response(list_forbidden(target))
         if verb == "watch" and self.watch is not None:
             self._count(cluster, req, rest, 200, verb, resource, target.ns, target.name or "")
             return self.watch(cluster, target, req.query)

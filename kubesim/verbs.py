@@ -18,7 +18,14 @@ from kubesim import admission, lifecycle
 from kubesim.bodies import decode_yaml_or_json
 from kubesim.catalog import ResourceType
 from kubesim.cluster import CRD_KEY, NAMESPACE_KEY, Cluster, now_rfc3339
-from kubesim.crds import CLEANUP_FINALIZER, crd_conflict, established_status, validate_crd
+from kubesim.crds import (
+    CLEANUP_FINALIZER,
+    crd_conflict,
+    established_status,
+    is_established,
+    pending_status,
+    validate_crd,
+)
 from kubesim.errors import (
     ApiError,
     Cause,
@@ -209,8 +216,12 @@ def _store(cluster: Cluster, t: Target, old: dict[str, Any] | None, new: dict[st
         finalizers = list(new["metadata"].get("finalizers") or [])
         if old is None and CLEANUP_FINALIZER not in finalizers:
             new["metadata"]["finalizers"] = [*finalizers, CLEANUP_FINALIZER]
-        new["status"] = established_status(new, (old or {}).get("status", {}).get(
-            "conditions", [{}])[0].get("lastTransitionTime") or now_rfc3339())
+        delay = cluster.controllers.crd_established_delay
+        if (old is None and delay > 0) or (old is not None and not is_established(old)):
+            new["status"] = pending_status(new)
+        else:
+            new["status"] = established_status(new, (old or {}).get("status", {}).get(
+                "conditions", [{}])[0].get("lastTransitionTime") or now_rfc3339())
     if old is not None:
         for k in ("deletionTimestamp", "deletionGracePeriodSeconds"):
             if k in old["metadata"]:
@@ -230,13 +241,28 @@ def _store(cluster: Cluster, t: Target, old: dict[str, Any] | None, new: dict[st
     stored = cluster.commit(rtype, old, new, dry_run=opts.dry_run)
     if opts.dry_run:
         return stored
-    if is_crd:
+    if is_crd and is_established(stored):
         cluster.register_crd(stored)
+    elif is_crd and old is None:
+        name = stored["metadata"]["name"]
+        cluster.schedule(cluster.controllers.crd_established_delay,
+                         lambda: _establish(cluster, rtype, name))
     if old is None and t.key == NAMESPACE_KEY:
         populate(cluster.store, stored["metadata"]["name"], now_rfc3339())
     if old is not None and lifecycle.finish_if_finalized(cluster, rtype, stored):
         return stored
     return stored
+
+
+def _establish(cluster: Cluster, rtype: ResourceType, name: str) -> None:
+    """The delayed end of a CRD's establishment: its kind is served from now on."""
+    current = cluster.store.get(CRD_KEY, "", name)
+    if current is None or is_established(current) or current["metadata"].get(
+            "deletionTimestamp"):
+        return
+    done = {**current, "metadata": dict(current["metadata"]),
+            "status": established_status(current, now_rfc3339())}
+    cluster.register_crd(cluster.commit(rtype, current, done, dry_run=False))
 
 
 def _keep_status(t: Target, old: Mapping[str, Any] | None, new: dict[str, Any]) -> None:
