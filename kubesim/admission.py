@@ -239,7 +239,6 @@ def apply_defaults(rtype: ResourceType, obj: dict[str, Any], *, cluster_ip: str)
             meta.setdefault("creationTimestamp", None)
             _default_template(_template_spec(job, "spec", "template"))
     elif kind == "Namespace":
-        obj["spec"] = {"finalizers": ["kubernetes"], **(spec if isinstance(spec, dict) else {})}
         meta = obj["metadata"]
         meta["labels"] = {**(meta.get("labels") or {}),
                           "kubernetes.io/metadata.name": meta.get("name", "")}
@@ -247,6 +246,12 @@ def apply_defaults(rtype: ResourceType, obj: dict[str, Any], *, cluster_ip: str)
         spec.setdefault("volumeMode", "Filesystem")
     elif kind == "NetworkPolicy" and isinstance(spec, dict):
         spec.setdefault("policyTypes", ["Ingress", *(["Egress"] if spec.get("egress") else [])])
+
+
+def finalize_namespace(obj: dict[str, Any]) -> None:
+    """A namespace's `spec.finalizers`, set after ownership is recorded (nobody owns it)."""
+    spec = obj.get("spec")
+    obj["spec"] = {"finalizers": ["kubernetes"], **(spec if isinstance(spec, dict) else {})}
 
 
 def _no_defaults(spec: dict[str, Any]) -> None:

@@ -54,17 +54,17 @@ class ApplyConflict(Exception):
 
 
 def conflict_message(conflicts: list[Conflict]) -> str:
-    """The API server's wording: `Apply failed with 1 conflict: conflict with "m" ...`."""
-    by_manager: dict[tuple[str, str], list[str]] = {}
+    """The API server's wording: `Apply failed with 1 conflict: conflict with "m": .f`."""
+    by_manager: dict[str, list[str]] = {}
     for c in conflicts:
-        by_manager.setdefault((c.manager, c.api_version), []).append(c.field)
+        by_manager.setdefault(c.manager, []).append(c.field)
     parts = []
-    for (manager, api_version), fields in by_manager.items():
+    for manager, fields in by_manager.items():
         if len(fields) == 1:
-            parts.append(f'conflict with "{manager}" using {api_version}: {fields[0]}')
+            parts.append(f'conflict with "{manager}": {fields[0]}')
         else:
             listed = "\n".join(f"- {f}" for f in fields)
-            parts.append(f'conflicts with "{manager}" using {api_version}:\n{listed}')
+            parts.append(f'conflicts with "{manager}":\n{listed}')
     n = len(conflicts)
     return f"Apply failed with {n} conflict{'s' if n != 1 else ''}: " + "\n".join(parts)
 

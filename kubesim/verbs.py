@@ -238,6 +238,8 @@ def _store(cluster: Cluster, t: Target, old: dict[str, Any] | None, new: dict[st
             ignore_status=rtype.has_status and t.subresource != "status", now=now_rfc3339(),
             entries=decode_entries(source))
         new["metadata"]["managedFields"] = encode_entries(entries)
+    if t.key == NAMESPACE_KEY:
+        admission.finalize_namespace(new)
     stored = cluster.commit(rtype, old, new, dry_run=opts.dry_run)
     if opts.dry_run:
         return stored
@@ -369,8 +371,7 @@ def _apply(cluster: Cluster, t: Target, applied: Any, opts: WriteOptions) -> Res
             manager=opts.field_manager, force=opts.force, schema=cluster.list_schema(t.rtype),
             ignore_status=ignore_status, now=now_rfc3339())
     except ApplyConflict as exc:
-        raise ApiError(409, Reason.CONFLICT, str(exc), name=t.name or "", group=t.rtype.group,
-                       kind=t.rtype.resource, causes=[Cause(
+        raise ApiError(409, Reason.CONFLICT, str(exc), causes=[Cause(
                            "FieldManagerConflict",
                            f'conflict with "{c.manager}"', c.field)
                            for c in exc.conflicts]) from None
