@@ -241,7 +241,7 @@ _B64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345678
 
 def _base64_problem(text: str) -> int | None:
     """Where standard base64 decoding fails (Go's "illegal base64 data at input byte N")."""
-    data = text.encode()
+    data = text.encode().replace(b"\r", b"").replace(b"\n", b"")  # Go skips line breaks
     end = len(data.rstrip(b"="))
     for i, c in enumerate(data[:end]):
         if c not in _B64:
