@@ -5,8 +5,10 @@ It lets another process (a benchmark, a demo script) drive a running kubesim:
     GET    /_kubesim/clusters                      names, servers, object counts, knobs
     POST   /_kubesim/clusters            {"name"}  add a cluster
     DELETE /_kubesim/clusters/<name>               remove it
-    GET|PUT|DELETE /_kubesim/clusters/<name>/faults       FaultSettings as JSON
-    GET|PUT        /_kubesim/clusters/<name>/controllers  ControllerSettings as JSON
+    GET|PUT|DELETE /_kubesim/clusters/<name>/faults       FaultSettings as JSON (with
+                   "forbidden_lists": [["configmaps", ""], ["secrets", "web"]]: LISTs refused)
+    GET|PUT        /_kubesim/clusters/<name>/controllers  ControllerSettings as JSON (with
+                   "crd_established_delay": seconds before a new CRD is Established)
     GET|DELETE     /_kubesim/clusters/<name>/requests     counters by verb and resource, log
     GET|DELETE     /_kubesim/requests                     counters summed over every cluster
     PUT|DELETE     /_kubesim/faults                       set or clear faults on every cluster

@@ -7,6 +7,7 @@ commonly read back (Service clusterIP, Deployment replicas, container port proto
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -110,18 +111,72 @@ def _default_ports(ports: Any) -> None:
                 p.setdefault("protocol", "TCP")
 
 
+def _pull_policy(image: Any) -> str:
+    """`Always` for an image without a tag or tagged `latest` (and no digest), else IfNotPresent."""
+    text = str(image or "")
+    if "@" in text:
+        return "IfNotPresent"
+    name = text.rsplit("/", 1)[-1]
+    tag = name.partition(":")[2]
+    return "Always" if tag in ("", "latest") else "IfNotPresent"
+
+
+_PROBE_DEFAULTS = {"timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1,
+                   "failureThreshold": 3}
+
+
+def _default_container(c: dict[str, Any]) -> None:
+    _default_ports(c.get("ports"))
+    c.setdefault("terminationMessagePath", "/dev/termination-log")
+    c.setdefault("terminationMessagePolicy", "File")
+    c.setdefault("imagePullPolicy", _pull_policy(c.get("image")))
+    c.setdefault("resources", {})
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        spec = c.get(probe)
+        if isinstance(spec, dict):
+            for k, v in _PROBE_DEFAULTS.items():
+                spec.setdefault(k, v)
+            if isinstance(spec.get("httpGet"), dict):
+                spec["httpGet"].setdefault("scheme", "HTTP")
+    for env in c.get("env") or ():
+        field_ref = (env.get("valueFrom") or {}).get("fieldRef") if isinstance(env, dict) else None
+        if isinstance(field_ref, dict):
+            field_ref.setdefault("apiVersion", "v1")
+
+
+def _default_volumes(volumes: Any) -> None:
+    for v in volumes or ():
+        if not isinstance(v, dict):
+            continue
+        for source in ("configMap", "secret"):
+            if isinstance(v.get(source), dict):
+                v[source].setdefault("defaultMode", 420)
+
+
 def _default_pod_spec(spec: Any) -> None:
     if not isinstance(spec, dict):
         return
     for key in ("containers", "initContainers"):
         for c in spec.get(key) or ():
             if isinstance(c, dict):
-                _default_ports(c.get("ports"))
-                c.setdefault("terminationMessagePath", "/dev/termination-log")
-                c.setdefault("imagePullPolicy", "IfNotPresent")
+                _default_container(c)
+    _default_volumes(spec.get("volumes"))
     spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
     spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("securityContext", {})
     spec.setdefault("schedulerName", "default-scheduler")
+
+
+def _default_template(template: Any) -> None:
+    """A pod template: its spec defaulted, its metadata carrying `creationTimestamp: null`."""
+    if not isinstance(template, dict):
+        return
+    meta = template.get("metadata")
+    if not isinstance(meta, dict):
+        meta = template["metadata"] = {}
+    meta.setdefault("creationTimestamp", None)
+    _default_pod_spec(template.get("spec"))
 
 
 def _template_spec(obj: dict[str, Any], *path: str) -> Any:
@@ -133,34 +188,159 @@ def _template_spec(obj: dict[str, Any], *path: str) -> Any:
     return node
 
 
+def _fold_string_data(obj: dict[str, Any]) -> None:
+    """A Secret's `stringData` is written into `data` (base64) and not stored."""
+    string_data = obj.pop("stringData", None)
+    if isinstance(string_data, dict) and string_data:
+        data = dict(obj.get("data") or {})
+        for k, v in string_data.items():
+            data[k] = base64.b64encode(str(v).encode()).decode()
+        obj["data"] = data
+
+
 def apply_defaults(rtype: ResourceType, obj: dict[str, Any], *, cluster_ip: str) -> None:
-    """Fill server defaults in place (a small, commonly read subset)."""
-    kind = rtype.kind if rtype.group in ("", "apps", "batch") else ""
+    """Fill server defaults in place (the fields clients commonly read back)."""
+    kind = rtype.kind if rtype.schema is not None else ""
     spec = obj.get("spec")
     if kind == "Service" and isinstance(spec, dict):
         spec.setdefault("type", "ClusterIP")
         spec.setdefault("sessionAffinity", "None")
-        if spec.get("clusterIP") in (None, "") and spec["type"] != "ExternalName":
-            spec["clusterIP"] = cluster_ip
-            spec["clusterIPs"] = [cluster_ip]
+        if spec["type"] != "ExternalName":
+            if spec.get("clusterIP") in (None, ""):
+                spec["clusterIP"] = cluster_ip
+                spec["clusterIPs"] = [cluster_ip]
+            spec.setdefault("ipFamilies", ["IPv4"])
+            spec.setdefault("ipFamilyPolicy", "SingleStack")
+            spec.setdefault("internalTrafficPolicy", "Cluster")
+        if spec["type"] in ("NodePort", "LoadBalancer"):
+            spec.setdefault("externalTrafficPolicy", "Cluster")
         _default_ports(spec.get("ports"))
         for p in spec.get("ports") or ():
             if isinstance(p, dict) and "port" in p:
                 p.setdefault("targetPort", p["port"])
     elif kind == "Secret":
         obj.setdefault("type", "Opaque")
+        _fold_string_data(obj)
     elif kind == "Pod":
         _default_pod_spec(spec)
-    elif kind in ("Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "Job"):
-        if isinstance(spec, dict) and kind in ("Deployment", "StatefulSet", "ReplicaSet"):
-            spec.setdefault("replicas", 1)
-        if isinstance(spec, dict) and kind == "Deployment":
-            spec.setdefault("revisionHistoryLimit", 10)
-            spec.setdefault("progressDeadlineSeconds", 600)
-            spec.setdefault("strategy", {"type": "RollingUpdate", "rollingUpdate": {
-                "maxUnavailable": "25%", "maxSurge": "25%"}})
-        _default_pod_spec(_template_spec(obj, "spec", "template", "spec"))
-    elif kind == "CronJob":
-        _default_pod_spec(_template_spec(obj, "spec", "jobTemplate", "spec", "template", "spec"))
+    elif kind in ("Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "Job",
+                  "ReplicationController") and isinstance(spec, dict):
+        _WORKLOAD_DEFAULTS.get(kind, _no_defaults)(spec)
+        _default_template(spec.get("template"))
+    elif kind == "CronJob" and isinstance(spec, dict):
+        for k, v in (("concurrencyPolicy", "Allow"), ("suspend", False),
+                     ("successfulJobsHistoryLimit", 3), ("failedJobsHistoryLimit", 1)):
+            spec.setdefault(k, v)
+        job = spec.get("jobTemplate")
+        if isinstance(job, dict):
+            meta = job.get("metadata")
+            if not isinstance(meta, dict):
+                meta = job["metadata"] = {}
+            meta.setdefault("creationTimestamp", None)
+            _default_template(_template_spec(job, "spec", "template"))
     elif kind == "Namespace":
-        obj["spec"] = {"finalizers": ["kubernetes"], **(spec if isinstance(spec, dict) else {})}
+        meta = obj["metadata"]
+        meta["labels"] = {**(meta.get("labels") or {}),
+                          "kubernetes.io/metadata.name": meta.get("name", "")}
+    elif kind == "PersistentVolumeClaim" and isinstance(spec, dict):
+        spec.setdefault("volumeMode", "Filesystem")
+    elif kind == "NetworkPolicy" and isinstance(spec, dict):
+        spec.setdefault("policyTypes", ["Ingress", *(["Egress"] if spec.get("egress") else [])])
+
+
+def finalize_namespace(obj: dict[str, Any]) -> None:
+    """A namespace's `spec.finalizers`, set after ownership is recorded (nobody owns it)."""
+    spec = obj.get("spec")
+    obj["spec"] = {"finalizers": ["kubernetes"], **(spec if isinstance(spec, dict) else {})}
+
+
+def _no_defaults(spec: dict[str, Any]) -> None:
+    return
+
+
+def _deployment(spec: dict[str, Any]) -> None:
+    spec.setdefault("replicas", 1)
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    strategy = spec.setdefault("strategy", {})
+    if isinstance(strategy, dict):
+        strategy.setdefault("type", "RollingUpdate")
+        if strategy["type"] == "RollingUpdate":
+            rolling = strategy.setdefault("rollingUpdate", {})
+            if isinstance(rolling, dict):
+                rolling.setdefault("maxUnavailable", "25%")
+                rolling.setdefault("maxSurge", "25%")
+
+
+def _statefulset(spec: dict[str, Any]) -> None:
+    spec.setdefault("replicas", 1)
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    spec.setdefault("revisionHistoryLimit", 10)
+    strategy = spec.setdefault("updateStrategy", {})
+    if isinstance(strategy, dict):
+        strategy.setdefault("type", "RollingUpdate")
+        if strategy["type"] == "RollingUpdate":
+            rolling = strategy.setdefault("rollingUpdate", {})
+            if isinstance(rolling, dict):
+                rolling.setdefault("partition", 0)
+
+
+def _daemonset(spec: dict[str, Any]) -> None:
+    spec.setdefault("revisionHistoryLimit", 10)
+    strategy = spec.setdefault("updateStrategy", {})
+    if isinstance(strategy, dict):
+        strategy.setdefault("type", "RollingUpdate")
+        if strategy["type"] == "RollingUpdate":
+            rolling = strategy.setdefault("rollingUpdate", {})
+            if isinstance(rolling, dict):
+                rolling.setdefault("maxUnavailable", 1)
+                rolling.setdefault("maxSurge", 0)
+
+
+def _replicas(spec: dict[str, Any]) -> None:
+    spec.setdefault("replicas", 1)
+
+
+def _job(spec: dict[str, Any]) -> None:
+    for k, v in (("parallelism", 1), ("completions", 1), ("backoffLimit", 6),
+                 ("completionMode", "NonIndexed"), ("suspend", False)):
+        spec.setdefault(k, v)
+
+
+_WORKLOAD_DEFAULTS = {"Deployment": _deployment, "StatefulSet": _statefulset,
+                      "DaemonSet": _daemonset, "ReplicaSet": _replicas,
+                      "ReplicationController": _replicas, "Job": _job}
+
+
+_SELECTED = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"})
+
+
+def _go_labels(labels: Any) -> str:
+    if not labels:
+        return "map[string]string(nil)"
+    return "map[string]string{" + ", ".join(
+        f'"{k}":"{v}"' for k, v in sorted(labels.items())) + "}"
+
+
+def validate_workload(rtype: ResourceType, obj: Mapping[str, Any]) -> None:
+    """A workload's selector and pod template, checked as the real server does (422)."""
+    if rtype.group != "apps" or rtype.kind not in _SELECTED:
+        return
+    spec = obj.get("spec") or {}
+    template = spec.get("template") or {}
+    labels = (template.get("metadata") or {}).get("labels") or {}
+    selector = spec.get("selector")
+    causes: list[Cause] = []
+    if not selector:
+        causes.append(Cause("FieldValueRequired", "Required value", "spec.selector"))
+    wanted = (selector or {}).get("matchLabels") or {}
+    if not selector or any(labels.get(k) != v for k, v in wanted.items()):
+        causes.append(Cause("FieldValueInvalid", f"Invalid value: {_go_labels(labels)}: "
+                            "`selector` does not match template `labels`",
+                            "spec.template.metadata.labels"))
+    if not (template.get("spec") or {}).get("containers"):
+        causes.append(Cause("FieldValueRequired", "Required value",
+                            "spec.template.spec.containers"))
+    if causes:
+        raise invalid(rtype.kind, str(obj["metadata"].get("name", "")), causes,
+                      group=rtype.group)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 ALL_VERBS: tuple[str, ...] = (
     "create", "delete", "deletecollection", "get", "list", "patch", "update", "watch",
 )
-NAMESPACE_VERBS: tuple[str, ...] = ("create", "delete", "get", "list", "patch", "update", "watch")
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,10 @@ class ResourceType:
     categories: tuple[str, ...] = ()
     label_name: bool = False
     """Names must be DNS-1123 labels (namespaces, services) rather than subdomains."""
+    schema: str | None = None
+    """The built-in schema of the kind (see `schema`); None for custom resources."""
+    generation: bool = True
+    """Whether writes to the spec bump `metadata.generation` (custom resources always do)."""
 
     @property
     def singular(self) -> str:
@@ -49,54 +53,51 @@ class ResourceType:
     @property
     def tracks_generation(self) -> bool:
         """Whether writes to the spec bump `metadata.generation`."""
-        return self.has_status or self.group not in BUILTIN_GROUPS
+        return self.generation
 
     def api_version(self, version: str | None = None) -> str:
         v = version or self.preferred_version
         return f"{self.group}/{v}" if self.group else v
 
 
-def _t(group: str, version: str, resource: str, kind: str, namespaced: bool = True,
-       short: tuple[str, ...] = (), status: bool = False, scale: bool = False,
-       verbs: tuple[str, ...] = ALL_VERBS, label_name: bool = False,
-       categories: tuple[str, ...] = ()) -> ResourceType:
-    return ResourceType(group, (version,), resource, kind, namespaced, short, status, scale, verbs,
-                        categories, label_name)
+LABEL_NAMES = frozenset({("", "namespaces"), ("", "services")})
+"""Resources whose names must be DNS-1123 labels rather than subdomains."""
+
+GENERATION_KINDS = frozenset({
+    ("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"),
+    ("apps", "ReplicaSet"), ("", "ReplicationController"), ("batch", "Job"),
+    ("batch", "CronJob"), ("autoscaling", "HorizontalPodAutoscaler"),
+    ("policy", "PodDisruptionBudget"), ("networking.k8s.io", "Ingress"),
+    ("networking.k8s.io", "IngressClass"), ("networking.k8s.io", "NetworkPolicy"),
+    ("apiextensions.k8s.io", "CustomResourceDefinition"),
+    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
+    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+    ("certificates.k8s.io", "CertificateSigningRequest"),
+})
+"""Built-in kinds whose spec changes bump `metadata.generation` (others have none)."""
 
 
-BUILTIN_TYPES: tuple[ResourceType, ...] = (
-    _t("", "v1", "namespaces", "Namespace", False, ("ns",), status=True, verbs=NAMESPACE_VERBS,
-       label_name=True),
-    _t("", "v1", "configmaps", "ConfigMap", short=("cm",)),
-    _t("", "v1", "secrets", "Secret"),
-    _t("", "v1", "services", "Service", short=("svc",), status=True, label_name=True,
-       categories=("all",)),
-    _t("", "v1", "serviceaccounts", "ServiceAccount", short=("sa",)),
-    _t("", "v1", "pods", "Pod", short=("po",), status=True, categories=("all",)),
-    _t("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", short=("pvc",), status=True),
-    _t("", "v1", "events", "Event", short=("ev",)),
-    _t("apps", "v1", "deployments", "Deployment", short=("deploy",), status=True, scale=True,
-       categories=("all",)),
-    _t("apps", "v1", "statefulsets", "StatefulSet", short=("sts",), status=True, scale=True,
-       categories=("all",)),
-    _t("apps", "v1", "daemonsets", "DaemonSet", short=("ds",), status=True, categories=("all",)),
-    _t("apps", "v1", "replicasets", "ReplicaSet", short=("rs",), status=True, scale=True,
-       categories=("all",)),
-    _t("batch", "v1", "jobs", "Job", status=True, categories=("all",)),
-    _t("batch", "v1", "cronjobs", "CronJob", short=("cj",), status=True, categories=("all",)),
-    _t("networking.k8s.io", "v1", "ingresses", "Ingress", short=("ing",), status=True),
-    _t("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", short=("netpol",)),
-    _t("rbac.authorization.k8s.io", "v1", "roles", "Role"),
-    _t("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
-    _t("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
-    _t("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
-    _t("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
-       False, ("crd", "crds"), status=True),
-    _t("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler",
-       short=("hpa",), status=True, categories=("all",)),
-    _t("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", short=("pdb",),
-       status=True),
-)
+def _builtin_types() -> tuple[ResourceType, ...]:
+    """The built-in resources of `data/builtin-api.json` (see `apigen`), one per resource."""
+    from kubesim.schema import table
+
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in table()["resources"]:
+        entry = merged.setdefault((r["group"], r["name"]), {**r, "versions": []})
+        entry["versions"].append(r["version"])
+    kinds = table()["kinds"]
+    return tuple(ResourceType(
+        group=r["group"], versions=tuple(r["versions"]), resource=r["name"], kind=r["kind"],
+        namespaced=r["namespaced"], short_names=tuple(r["shortNames"]),
+        has_status="status" in r["subresources"], has_scale="scale" in r["subresources"],
+        verbs=tuple(r["verbs"]), categories=tuple(r["categories"]),
+        label_name=(r["group"], r["name"]) in LABEL_NAMES,
+        schema=kinds.get(f"{r['group']}/{r['versions'][0]}/{r['kind']}"),
+        generation=(r["group"], r["kind"]) in GENERATION_KINDS,
+    ) for r in merged.values())
+
+
+BUILTIN_TYPES: tuple[ResourceType, ...] = _builtin_types()
 
 BUILTIN_GROUPS: frozenset[str] = frozenset(t.group for t in BUILTIN_TYPES)
 

@@ -18,6 +18,8 @@ from kubesim.catalog import BUILTIN_TABLE, ResourceType, TypeTable
 from kubesim.crds import crd_schema, served_type
 from kubesim.faults import NO_FAULTS, ControllerSettings, FaultSettings, RequestLog
 from kubesim.listschema import ListSchema, builtin_list_schema
+from kubesim.namespaces import populate
+from kubesim.schema import builtin_list_schema as builtin_schema
 from kubesim.store import EVENT_LOG_SIZE, EventType, Store, TypeKey
 
 Scheduler = Callable[[float, Callable[[], None]], None]
@@ -68,6 +70,7 @@ class Cluster:
                              "labels": {"kubernetes.io/metadata.name": ns}},
                 "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"},
             }, EventType.ADDED)
+            populate(self.store, ns, now)
 
     # -- types ------------------------------------------------------------------------------
 
@@ -80,6 +83,9 @@ class Cluster:
             entry = self._crd_types.get((rtype.group, rtype.resource))
             if entry is not None:
                 return entry[1]
+        root = rtype.schema
+        if root is not None:
+            return builtin_schema(root)
         return builtin_list_schema(rtype.kind)
 
     def register_crd(self, crd: Mapping[str, Any]) -> None:

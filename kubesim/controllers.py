@@ -154,7 +154,8 @@ def write_status(cluster: Cluster, rtype: ResourceType, obj: dict[str, Any],
         return
     new = {**current, "metadata": dict(current["metadata"]), "status": status}
     entries = record_update(current, new, manager=MANAGER, api_version=rtype.api_version(),
-                            subresource="status", schema={}, ignore_status=False,
+                            subresource="status", schema=cluster.list_schema(rtype),
+                            ignore_status=False,
                             now=now_rfc3339(), entries=decode_entries(current))
     new["metadata"]["managedFields"] = encode_entries(entries)
     cluster.commit(rtype, current, new, dry_run=False)

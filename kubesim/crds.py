@@ -1,6 +1,7 @@
 """CustomResourceDefinitions: validation, the status an established CRD reports, its served type.
 
-A created CRD is accepted and Established at once; from then on its kind is discoverable and
+A created CRD is accepted and Established at once (after the cluster's
+`crd_established_delay`, when set); from then on its kind is discoverable and
 servable (see `cluster.Cluster.types`). Deleting it removes its objects (see `lifecycle`).
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from kubesim.catalog import ResourceType
@@ -74,6 +76,27 @@ def established_status(crd: Mapping[str, Any], now: str) -> dict[str, Any]:
         ],
         "storedVersions": storage,
     }
+
+
+def pending_status(crd: Mapping[str, Any]) -> dict[str, Any]:
+    """A CRD whose names are accepted but that is not Established yet (its kind unserved)."""
+    status = established_status(crd, "")
+    status["conditions"] = [
+        {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
+         "message": "no conflicts found", "lastTransitionTime": now_text()},
+        {"type": "Established", "status": "False", "reason": "Installing",
+         "message": "the initial names have been accepted", "lastTransitionTime": now_text()},
+    ]
+    return status
+
+
+def is_established(crd: Mapping[str, Any] | None) -> bool:
+    conditions = ((crd or {}).get("status") or {}).get("conditions") or ()
+    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+
+
+def now_text() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def served_type(crd: Mapping[str, Any]) -> ResourceType:

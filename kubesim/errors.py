@@ -14,6 +14,8 @@ from typing import Any
 class Reason(StrEnum):
     """The `reason` field of a failure `Status` (metav1.StatusReason)."""
 
+    NONE = ""
+    """No reason: an internal failure the server did not classify (a typed patch error)."""
     BAD_REQUEST = "BadRequest"
     UNAUTHORIZED = "Unauthorized"
     FORBIDDEN = "Forbidden"
@@ -75,6 +77,8 @@ class ApiError(Exception):
             "reason": str(self.reason),
             "code": self.code,
         }
+        if not self.reason:
+            del body["reason"]
         details: dict[str, Any] = {}
         if self.name:
             details["name"] = self.name
@@ -123,9 +127,8 @@ def stale_resource_version(resource: str, name: str, group: str = "") -> ApiErro
 
 def invalid(kind: str, name: str, causes: Sequence[Cause], group: str = "") -> ApiError:
     qualified = f"{kind}.{group}" if group else kind
-    detail = "; ".join(
-        f"{c.field}: {c.message}" if c.field else c.message for c in causes
-    )
+    parts = [f"{c.field}: {c.message}" if c.field else c.message for c in causes]
+    detail = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
     return ApiError(
         422, Reason.INVALID, f'{qualified} "{name}" is invalid: {detail}', name=name,
         group=group, kind=kind, causes=causes,

@@ -27,7 +27,10 @@ class FaultSettings:
     """Faults injected into one cluster's API requests (the admin API is never affected).
 
     `forbidden` answers every request 403; `unauthorized` answers 401 as if the credentials
-    were refused (a request carrying a wrong token always gets 401).
+    were refused (a request carrying a wrong token always gets 401). `forbidden_lists` narrows
+    the credentials like RBAC: each (resource, namespace) pair answers a LIST of that resource
+    403, in that namespace, or across all namespaces when the namespace is "" (other requests,
+    LISTs elsewhere included, are served).
     """
 
     latency: float = 0.0
@@ -37,8 +40,17 @@ class FaultSettings:
     down_mode: DownMode = DownMode.CLOSE
     forbidden: bool = False
     unauthorized: bool = False
+    forbidden_lists: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
+        pairs = []
+        for pair in self.forbidden_lists:
+            resource, namespace = pair
+            if not isinstance(resource, str) or not isinstance(namespace, str) or not resource:
+                raise ValueError("forbidden_lists holds [resource, namespace] pairs "
+                                 '(namespace "" for a LIST across all namespaces)')
+            pairs.append((resource, namespace))
+        object.__setattr__(self, "forbidden_lists", tuple(pairs))
         if self.latency < 0:
             raise ValueError("latency must be >= 0 seconds")
         if not 0.0 <= self.error_rate <= 1.0:
@@ -51,8 +63,13 @@ class FaultSettings:
     def active(self) -> bool:
         return self != NO_FAULTS
 
+    def lists_forbidden(self, resource: str, namespace: str) -> bool:
+        return (resource, namespace) in self.forbidden_lists
+
     def to_dict(self) -> dict[str, Any]:
-        return {k: (str(v) if isinstance(v, StrEnum) else v) for k, v in asdict(self).items()}
+        out = {k: (str(v) if isinstance(v, StrEnum) else v) for k, v in asdict(self).items()}
+        out["forbidden_lists"] = [list(p) for p in self.forbidden_lists]
+        return out
 
 
 NO_FAULTS = FaultSettings()
@@ -60,15 +77,20 @@ NO_FAULTS = FaultSettings()
 
 @dataclass(frozen=True)
 class ControllerSettings:
-    """Simulated controllers: whether they run, how long workloads take, whether ever ready."""
+    """Simulated controllers: whether they run, how long workloads take, whether ever ready,
+    and how long a new CRD takes to become Established."""
 
     enabled: bool = True
     ready_delay: float = 0.5
     never_ready: bool = False
+    crd_established_delay: float = 0.0
+    """Seconds a created CustomResourceDefinition stays not Established (its kind unserved)."""
 
     def __post_init__(self) -> None:
         if self.ready_delay < 0:
             raise ValueError("ready_delay must be >= 0 seconds")
+        if self.crd_established_delay < 0:
+            raise ValueError("crd_established_delay must be >= 0 seconds")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,6 +103,8 @@ def settings_from_mapping(cls: type[Any], base: Any, values: Mapping[str, Any]) 
     if unknown:
         raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
     merged = {**asdict(base), **values}
+    if "forbidden_lists" in merged:
+        merged["forbidden_lists"] = tuple(tuple(p) for p in merged["forbidden_lists"] or ())
     return cls(**merged)
 
 

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from kubesim.listschema import KEY_DEFAULTS, ListSchema, item_key
+from kubesim.listschema import ATOMIC, KEY_DEFAULTS, ListSchema, item_key
 
 FieldPath = tuple[str, ...]
 FieldSet = set[FieldPath]
@@ -69,8 +69,9 @@ def field_set(obj: Mapping[str, Any], schema: ListSchema, *, ignore_status: bool
 def _collect(value: Any, names: tuple[str, ...], path: FieldPath, schema: ListSchema,
              out: FieldSet) -> None:
     if isinstance(value, Mapping):
-        if not value:
+        if not value or schema.get(names) is ATOMIC:
             out.add(path)
+            return
         for k, v in value.items():
             _collect(v, (*names, k), (*path, "f:" + k), schema, out)
     elif isinstance(value, list):

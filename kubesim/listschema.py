@@ -14,6 +14,13 @@ from typing import Any
 
 ListSchema = Mapping[tuple[str, ...], tuple[str, ...]]
 
+ATOMIC: tuple[str, ...] = ("\x00atomic",)
+"""Marks a map or struct that is owned, merged and replaced as a whole (a label selector)."""
+
+STRUCT: tuple[str, ...] = ("\x00struct",)
+"""Marks a struct held by value: present even when empty, so an update that fills it does not
+own the struct itself (`.`), only the fields it set (maps and optional structs are owned)."""
+
 KEY_DEFAULTS: Mapping[str, Any] = {"protocol": "TCP"}
 """Values a list-map key takes when an item leaves it out (the server defaults it)."""
 
@@ -39,6 +46,7 @@ for _containers in ("containers", "initContainers", "ephemeralContainers"):
         _POD_SPEC_LISTS[(_containers, *_sub)] = _keys
 
 _COMMON: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("metadata",): STRUCT,
     ("metadata", "ownerReferences"): ("uid",),
     ("metadata", "finalizers"): (),
     ("status", "conditions"): ("type",),

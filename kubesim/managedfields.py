@@ -22,7 +22,7 @@ from kubesim.fieldpaths import (
     to_fields_v1,
     value_at,
 )
-from kubesim.listschema import ListSchema
+from kubesim.listschema import STRUCT, ListSchema
 
 
 class Operation(StrEnum):
@@ -112,12 +112,33 @@ def record_update(old: Mapping[str, Any] | None, new: Mapping[str, Any], *, mana
     if subresource == "status":
         new_set = {p for p in new_set if p[0] == "f:status"}
     changed = new_set if old is None else {p for p in new_set if differs(old, new, p)}
+    changed |= _added_containers(changed, old, new, schema)
     for e in entries:
         e.fields = {p for p in e.fields if p not in changed and value_at(new, p) is not MISSING}
     if changed:
         mine = find_or_add(entries, manager, Operation.UPDATE, subresource, api_version, now)
         mine.fields |= changed
     return [e for e in entries if e.fields]
+
+
+def _added_containers(changed: FieldSet, old: Mapping[str, Any] | None, new: Mapping[str, Any],
+                      schema: ListSchema) -> FieldSet:
+    """Maps and optional structs an update brought into being: the writer owns them too (`.`).
+
+    A struct held by value (`spec`, a Deployment's `strategy`) always exists, so it is not."""
+    out: FieldSet = set()
+    for p in changed:
+        for i in range(1, len(p)):
+            prefix = p[:i]
+            if prefix in out or not prefix[-1].startswith("f:"):
+                continue
+            names = tuple(e[2:] for e in prefix if e.startswith("f:"))
+            if schema.get(names) is STRUCT:
+                continue
+            if value_at(old or {}, prefix) is MISSING and isinstance(value_at(new, prefix),
+                                                                        Mapping):
+                out.add(prefix)
+    return out
 
 
 def manager_from_user_agent(user_agent: str) -> str:

@@ -197,6 +197,8 @@ def _smp_list(current: Any, patch: list[Any], path: tuple[str, ...],
     if not keys:
         return base + [copy.deepcopy(v) for v in patch if v not in base]
     merge_keys = keys[:1]
+    server = [item_key(b, merge_keys) for b in base]
+    patched: list[Any] = []
     for item in patch:
         k = item_key(item, merge_keys)
         index = next((i for i, b in enumerate(base) if item_key(b, merge_keys) == k), -1)
@@ -204,7 +206,28 @@ def _smp_list(current: Any, patch: list[Any], path: tuple[str, ...],
             if index >= 0:
                 del base[index]
         elif index >= 0:
-            base[index] = _smp(base[index], item, path, schema)
+            patched.append(_smp(base.pop(index), item, path, schema))
         else:
-            base.append(_smp({}, item, path, schema))
-    return base
+            patched.append(_smp({}, item, path, schema))
+    return _in_server_order(base, patched, server, merge_keys)
+
+
+def _in_server_order(server_only: list[Any], patched: list[Any], server: list[Any],
+                     merge_keys: tuple[str, ...]) -> list[Any]:
+    """The server's order: items it had stay where they were, new ones go before the first
+    item the patch lists after them (first of all when there is none)."""
+
+    def position(item: Any) -> int:
+        key = item_key(item, merge_keys)
+        return server.index(key) if key in server else -1
+
+    out: list[Any] = []
+    i = j = 0
+    while i < len(server_only) and j < len(patched):
+        if position(server_only[i]) < position(patched[j]):
+            out.append(server_only[i])
+            i += 1
+        else:
+            out.append(patched[j])
+            j += 1
+    return out + server_only[i:] + patched[j:]

@@ -32,6 +32,7 @@ from kubesim.errors import (
 )
 from kubesim.faults import DownMode, RequestRecord
 from kubesim.httpserver import DROP, Outcome, Request, Response
+from kubesim.validation import field_validation
 from kubesim.verbs import Target, WriteOptions
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ ADMIN_PREFIX = "/_kubesim/"
 _ERROR_REASONS = {429: Reason.TOO_MANY_REQUESTS, 500: Reason.INTERNAL_ERROR,
                   503: Reason.SERVICE_UNAVAILABLE}
 _HEALTH = ("/healthz", "/livez", "/readyz")
+SIMULATED_USER = "system:serviceaccount:fleetsync:fleetsync"
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -53,6 +55,22 @@ def error_response(err: ApiError) -> Response:
     if err.retry_after is not None:
         headers["Retry-After"] = str(err.retry_after)
     return Response(err.code, _dump(err.status()), "application/json", headers)
+
+
+def list_forbidden(t: Target) -> ApiError:
+    """RBAC's refusal of a LIST (the `forbidden_lists` fault)."""
+    where = f'in the namespace "{t.ns}"' if t.ns else "at the cluster scope"
+    return forbidden(
+        f'{t.rtype.resource} is forbidden: User "{SIMULATED_USER}" cannot list resource '
+        f'"{t.rtype.resource}" in API group "{t.rtype.group}" {where}',
+        kind=t.rtype.resource, group=t.rtype.group)
+
+
+def warning_headers(warnings: list[str]) -> dict[str, str]:
+    """The `Warning` header carrying every warning (`299 - "text"`, comma-separated)."""
+    if not warnings:
+        return {}
+    return {"Warning": ", ".join(f"299 - {json.dumps(w)}" for w in warnings)}
 
 
 class ApiServer:
@@ -102,7 +120,7 @@ class ApiServer:
         if faults.forbidden:
             self._count(cluster, req, rest, 403)
             return error_response(forbidden(
-                f'User "system:serviceaccount:fleetsync:fleetsync" cannot {req.method.lower()} '
+                f'User "{SIMULATED_USER}" cannot {req.method.lower()} '
                 f"{rest} in cluster {cluster.name}: access denied (simulated)"))
         if faults.error_rate and self.random.random() < faults.error_rate:
             code = faults.error_code
@@ -152,11 +170,15 @@ class ApiServer:
         verb = self._verb(req, target)
         resource = target.rtype.resource + (f"/{target.subresource}" if target.subresource
                                             else "")
+        if verb == "list" and cluster.faults.lists_forbidden(target.rtype.resource, target.ns):
+            self._count(cluster, req, rest, 403, verb, resource, target.ns)
+            return error_response(list_forbidden(target))
         if verb == "watch" and self.watch is not None:
             self._count(cluster, req, rest, 200, verb, resource, target.ns, target.name or "")
             return self.watch(cluster, target, req.query)
+        warnings: list[str] = []
         try:
-            code, body = self._run_verb(cluster, req, target, verb)
+            code, body = self._run_verb(cluster, req, target, verb, warnings)
         except ApiError as err:
             code, response = err.code, error_response(err)
         except Exception:
@@ -164,7 +186,7 @@ class ApiServer:
             code, response = 500, error_response(ApiError(
                 500, Reason.INTERNAL_ERROR, "internal error in kubesim (see its log)"))
         else:
-            response = Response(code, _dump(body))
+            response = Response(code, _dump(body), headers=warning_headers(warnings))
         self._count(cluster, req, rest, code, verb, resource, target.ns, target.name or "")
         return response
 
@@ -221,8 +243,8 @@ class ApiServer:
                 "DELETE": "delete" if t.name is not None else "deletecollection"}.get(
                     method, method.lower())
 
-    def _run_verb(self, cluster: Cluster, req: Request, t: Target,
-                  verb: str) -> tuple[int, dict[str, Any]]:
+    def _run_verb(self, cluster: Cluster, req: Request, t: Target, verb: str,
+                  warnings: list[str]) -> tuple[int, dict[str, Any]]:
         if req.body_too_large:
             raise too_large(self.max_body)
         query = req.query
@@ -230,7 +252,8 @@ class ApiServer:
         if dry_run not in ("", "All"):
             raise bad_request(f'Unsupported value: "{dry_run}": supported values: "All"')
         opts = WriteOptions(dry_run=dry_run == "All", field_manager=query.get(
-            "fieldManager", ""), force=query.get("force", "") == "true")
+            "fieldManager", ""), force=query.get("force", "") == "true",
+            field_validation=field_validation(query.get("fieldValidation")), warnings=warnings)
         agent = req.header("user-agent")
         if t.subresource == "scale":
             from kubesim.scale import scale_verb

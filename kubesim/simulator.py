@@ -15,7 +15,7 @@ import concurrent.futures
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -90,14 +90,29 @@ class ClusterHandle:
     def set_fault(self, *, latency: float = 0.0, error_rate: float = 0.0,
                   error_code: int = 503, down: bool = False,
                   down_mode: DownMode | str = DownMode.CLOSE,
-                  forbidden: bool = False, unauthorized: bool = False) -> FaultSettings:
-        """Replace this cluster's faults (anything not given is reset)."""
+                  forbidden: bool = False, unauthorized: bool = False,
+                  forbidden_lists: Iterable[tuple[str, str]] = ()) -> FaultSettings:
+        """Replace this cluster's faults (anything not given is reset).
+
+        `forbidden_lists`: (resource, namespace) pairs whose LIST is refused with 403, as RBAC
+        would ("" for the LIST across all namespaces); see `forbid_lists`."""
         faults = FaultSettings(latency, error_rate, error_code, down, DownMode(down_mode),
-                               forbidden, unauthorized)
+                               forbidden, unauthorized, tuple(forbidden_lists))
 
         def set_(c: Cluster) -> FaultSettings:
             c.faults = faults
             return faults
+
+        return self._do(set_)
+
+    def forbid_lists(self, resource: str, namespaces: Iterable[str] = ("",)) -> FaultSettings:
+        """Refuse LISTs of `resource` (a plural: "configmaps") with 403, across all namespaces
+        ("") and/or in the given ones, keeping the other faults: credentials narrowed by RBAC."""
+
+        def set_(c: Cluster) -> FaultSettings:
+            pairs = {*c.faults.forbidden_lists, *((resource, ns) for ns in namespaces)}
+            c.faults = replace(c.faults, forbidden_lists=tuple(sorted(pairs)))
+            return c.faults
 
         return self._do(set_)
 
@@ -109,8 +124,11 @@ class ClusterHandle:
         return self._do(lambda c: c.faults)
 
     def set_controllers(self, *, enabled: bool = True, ready_delay: float = 0.5,
-                        never_ready: bool = False) -> ControllerSettings:
-        settings = ControllerSettings(enabled, ready_delay, never_ready)
+                        never_ready: bool = False,
+                        crd_established_delay: float = 0.0) -> ControllerSettings:
+        """Replace this cluster's controller settings; `crd_established_delay` keeps a created
+        CRD not Established (its kind not served) for that many seconds."""
+        settings = ControllerSettings(enabled, ready_delay, never_ready, crd_established_delay)
         self._do(lambda c: setattr(c, "controllers", settings))
         return settings
 

@@ -21,7 +21,7 @@ from kubesim.fieldpaths import (
     remove_path,
     value_at,
 )
-from kubesim.listschema import ListSchema, item_key
+from kubesim.listschema import ATOMIC, ListSchema, item_key
 from kubesim.managedfields import (
     ManagerEntry,
     Operation,
@@ -54,17 +54,17 @@ class ApplyConflict(Exception):
 
 
 def conflict_message(conflicts: list[Conflict]) -> str:
-    """The API server's wording: `Apply failed with 1 conflict: conflict with "m" ...`."""
-    by_manager: dict[tuple[str, str], list[str]] = {}
+    """The API server's wording: `Apply failed with 1 conflict: conflict with "m": .f`."""
+    by_manager: dict[str, list[str]] = {}
     for c in conflicts:
-        by_manager.setdefault((c.manager, c.api_version), []).append(c.field)
+        by_manager.setdefault(c.manager, []).append(c.field)
     parts = []
-    for (manager, api_version), fields in by_manager.items():
+    for manager, fields in by_manager.items():
         if len(fields) == 1:
-            parts.append(f'conflict with "{manager}" using {api_version}: {fields[0]}')
+            parts.append(f'conflict with "{manager}": {fields[0]}')
         else:
             listed = "\n".join(f"- {f}" for f in fields)
-            parts.append(f'conflicts with "{manager}" using {api_version}:\n{listed}')
+            parts.append(f'conflicts with "{manager}":\n{listed}')
     n = len(conflicts)
     return f"Apply failed with {n} conflict{'s' if n != 1 else ''}: " + "\n".join(parts)
 
@@ -80,6 +80,8 @@ def _drop_nulls(value: Any) -> Any:
 def merge_values(base: Any, patch: Any, names: tuple[str, ...], schema: ListSchema) -> Any:
     """Merge an applied value into a live one (returns new containers, never mutates)."""
     if isinstance(patch, Mapping) and isinstance(base, Mapping):
+        if schema.get(names) is ATOMIC:
+            return copy.deepcopy(patch)
         out = dict(base)
         for k, v in patch.items():
             out[k] = merge_values(base[k], v, (*names, k), schema) if k in base else (

@@ -11,14 +11,21 @@ import base64
 import json
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubesim import admission, lifecycle
 from kubesim.bodies import decode_yaml_or_json
 from kubesim.catalog import ResourceType
 from kubesim.cluster import CRD_KEY, NAMESPACE_KEY, Cluster, now_rfc3339
-from kubesim.crds import CLEANUP_FINALIZER, crd_conflict, established_status, validate_crd
+from kubesim.crds import (
+    CLEANUP_FINALIZER,
+    crd_conflict,
+    established_status,
+    is_established,
+    pending_status,
+    validate_crd,
+)
 from kubesim.errors import (
     ApiError,
     Cause,
@@ -37,6 +44,7 @@ from kubesim.managedfields import (
     manager_from_user_agent,
     record_update,
 )
+from kubesim.namespaces import populate
 from kubesim.patches import (
     PatchError,
     PatchType,
@@ -44,14 +52,22 @@ from kubesim.patches import (
     merge_patch,
     strategic_merge_patch,
 )
+from kubesim.schema import kind_root
 from kubesim.selectors import field_matcher, label_matcher
 from kubesim.ssa import ApplyConflict, apply_configuration
+from kubesim.validation import (
+    FieldValidation,
+    check_applied,
+    check_patched,
+)
+from kubesim.validation import check_body as check_fields
 
 Result = tuple[int, dict[str, Any]]
 _INITIAL_STATUS: dict[str, dict[str, Any]] = {
     "Namespace": {"phase": "Active"},
     "Pod": {"phase": "Pending"},
     "PersistentVolumeClaim": {"phase": "Pending"},
+    "Service": {"loadBalancer": {}},
 }
 
 
@@ -79,6 +95,14 @@ class WriteOptions:
     dry_run: bool = False
     field_manager: str = ""
     force: bool = False
+    field_validation: FieldValidation = FieldValidation.WARN
+    warnings: list[str] = field(default_factory=list)
+    """Warnings for the response's `Warning` headers (filled while the write is checked)."""
+
+
+def _root(t: Target) -> str | None:
+    """The built-in schema of the target's kind at the requested version (None for CRDs)."""
+    return kind_root(t.rtype.group, t.version, t.rtype.kind) if t.rtype.schema else None
 
 
 def view(obj: dict[str, Any], rtype: ResourceType, version: str) -> dict[str, Any]:
@@ -147,6 +171,8 @@ def _check_namespace(cluster: Cluster, t: Target, name: str) -> None:
 
 def create(cluster: Cluster, t: Target, body: Any, opts: WriteOptions, user_agent: str) -> Result:
     obj = admission.check_body(t.rtype, t.version, body, namespace=t.ns, name=None)
+    obj = check_fields(_root(t), t.rtype.kind, t.version, obj, opts.field_validation,
+                       opts.warnings)
     meta = obj["metadata"]
     if not meta.get("name") and meta.get("generateName"):
         meta["name"] = f"{meta['generateName']}{secrets.token_hex(3)[:5]}"
@@ -178,6 +204,8 @@ def _store(cluster: Cluster, t: Target, old: dict[str, Any] | None, new: dict[st
         old_ip = ((old or {}).get("spec") or {}).get("clusterIP")
         cluster_ip = old_ip or cluster.next_cluster_ip()
     admission.apply_defaults(rtype, new, cluster_ip=cluster_ip)
+    if t.subresource != "status":
+        admission.validate_workload(rtype, new)
     is_crd = t.key == CRD_KEY
     if is_crd:
         validate_crd(new)
@@ -188,8 +216,12 @@ def _store(cluster: Cluster, t: Target, old: dict[str, Any] | None, new: dict[st
         finalizers = list(new["metadata"].get("finalizers") or [])
         if old is None and CLEANUP_FINALIZER not in finalizers:
             new["metadata"]["finalizers"] = [*finalizers, CLEANUP_FINALIZER]
-        new["status"] = established_status(new, (old or {}).get("status", {}).get(
-            "conditions", [{}])[0].get("lastTransitionTime") or now_rfc3339())
+        delay = cluster.controllers.crd_established_delay
+        if (old is None and delay > 0) or (old is not None and not is_established(old)):
+            new["status"] = pending_status(new)
+        else:
+            new["status"] = established_status(new, (old or {}).get("status", {}).get(
+                "conditions", [{}])[0].get("lastTransitionTime") or now_rfc3339())
     if old is not None:
         for k in ("deletionTimestamp", "deletionGracePeriodSeconds"):
             if k in old["metadata"]:
@@ -206,14 +238,33 @@ def _store(cluster: Cluster, t: Target, old: dict[str, Any] | None, new: dict[st
             ignore_status=rtype.has_status and t.subresource != "status", now=now_rfc3339(),
             entries=decode_entries(source))
         new["metadata"]["managedFields"] = encode_entries(entries)
+    if t.key == NAMESPACE_KEY:
+        admission.finalize_namespace(new)
     stored = cluster.commit(rtype, old, new, dry_run=opts.dry_run)
     if opts.dry_run:
         return stored
-    if is_crd:
+    if is_crd and is_established(stored):
         cluster.register_crd(stored)
+    elif is_crd and old is None:
+        name = stored["metadata"]["name"]
+        cluster.schedule(cluster.controllers.crd_established_delay,
+                         lambda: _establish(cluster, rtype, name))
+    if old is None and t.key == NAMESPACE_KEY:
+        populate(cluster.store, stored["metadata"]["name"], now_rfc3339())
     if old is not None and lifecycle.finish_if_finalized(cluster, rtype, stored):
         return stored
     return stored
+
+
+def _establish(cluster: Cluster, rtype: ResourceType, name: str) -> None:
+    """The delayed end of a CRD's establishment: its kind is served from now on."""
+    current = cluster.store.get(CRD_KEY, "", name)
+    if current is None or is_established(current) or current["metadata"].get(
+            "deletionTimestamp"):
+        return
+    done = {**current, "metadata": dict(current["metadata"]),
+            "status": established_status(current, now_rfc3339())}
+    cluster.register_crd(cluster.commit(rtype, current, done, dry_run=False))
 
 
 def _keep_status(t: Target, old: Mapping[str, Any] | None, new: dict[str, Any]) -> None:
@@ -236,6 +287,8 @@ def _keep_status(t: Target, old: Mapping[str, Any] | None, new: dict[str, Any]) 
 def update(cluster: Cluster, t: Target, body: Any, opts: WriteOptions, user_agent: str) -> Result:
     old = _existing(cluster, t)
     new = admission.check_body(t.rtype, t.version, body, namespace=t.ns, name=t.name)
+    new = check_fields(_root(t), t.rtype.kind, t.version, new, opts.field_validation,
+                       opts.warnings)
     rv = new["metadata"].get("resourceVersion")
     if rv and rv != old["metadata"].get("resourceVersion"):
         raise stale_resource_version(t.rtype.resource, t.name or "", t.rtype.group)
@@ -294,6 +347,8 @@ def patch(cluster: Cluster, t: Target, body: bytes, content_type: str, opts: Wri
                        Reason.INVALID if patch_type is PatchType.JSON else Reason.BAD_REQUEST,
                        str(exc)) from None
     new = admission.check_body(t.rtype, t.version, new, namespace=t.ns, name=t.name)
+    new = check_patched(_root(t), new, document, strategic=patch_type is PatchType.STRATEGIC,
+                        mode=opts.field_validation, warnings=opts.warnings)
     _keep_status(t, old, new)
     manager = opts.field_manager or _default_manager(user_agent)
     stored = _store(cluster, t, old, new, manager=manager, opts=opts)
@@ -301,6 +356,9 @@ def patch(cluster: Cluster, t: Target, body: bytes, content_type: str, opts: Wri
 
 
 def _apply(cluster: Cluster, t: Target, applied: Any, opts: WriteOptions) -> Result:
+    if isinstance(applied, Mapping):
+        applied = check_applied(_root(t), applied, name=t.name or "",
+                                api_version=t.rtype.api_version(t.version), kind=t.rtype.kind)
     applied = admission.check_body(t.rtype, t.version, applied, namespace=t.ns, name=t.name)
     old = cluster.store.get(t.key, t.ns, t.name or "")
     if old is None:
@@ -313,10 +371,9 @@ def _apply(cluster: Cluster, t: Target, applied: Any, opts: WriteOptions) -> Res
             manager=opts.field_manager, force=opts.force, schema=cluster.list_schema(t.rtype),
             ignore_status=ignore_status, now=now_rfc3339())
     except ApplyConflict as exc:
-        raise ApiError(409, Reason.CONFLICT, str(exc), name=t.name or "", group=t.rtype.group,
-                       kind=t.rtype.resource, causes=[Cause(
+        raise ApiError(409, Reason.CONFLICT, str(exc), causes=[Cause(
                            "FieldManagerConflict",
-                           f'conflict with "{c.manager}" using {c.api_version}', c.field)
+                           f'conflict with "{c.manager}"', c.field)
                            for c in exc.conflicts]) from None
     new = result.object
     new["apiVersion"] = t.rtype.api_version(t.version)

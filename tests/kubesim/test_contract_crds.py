@@ -49,7 +49,7 @@ def crd(group: str, plural: str = "widgets", kind: str = "Widget") -> dict[str, 
 
 def established(dyn: DynamicClient, name: str) -> bool:
     crds = dyn.resources.get(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition")
-    conditions = crds.get(name=name).to_dict().get("status", {}).get("conditions", [])
+    conditions = (crds.get(name=name).to_dict().get("status") or {}).get("conditions") or []
     return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
 
 

@@ -9,6 +9,7 @@ import pytest
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ForbiddenError, NotFoundError
 
+from tests.kubesim.conftest import unique
 from tests.kubesim.manifests import configmap, eventually
 
 
@@ -97,21 +98,20 @@ def test_foreground_deletion_removes_dependents_before_the_owner(
 
 def test_namespace_deletion_cascades_to_its_contents(dyn: DynamicClient) -> None:
     namespaces = dyn.resources.get(api_version="v1", kind="Namespace")
-    namespaces.create(
-        body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kubesim-cascade"}}
-    )
-    cms(dyn).create(body=configmap("inside"), namespace="kubesim-cascade")
-    namespaces.delete(name="kubesim-cascade")
+    name = unique("cascade")
+    namespaces.create(body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    cms(dyn).create(body=configmap("inside"), namespace=name)
+    namespaces.delete(name=name)
 
     def gone() -> bool:
         try:
-            namespaces.get(name="kubesim-cascade")
+            namespaces.get(name=name)
         except NotFoundError:
             return True
         return False
 
     eventually(gone, timeout=60)
-    assert not exists(dyn, "inside", "kubesim-cascade")
+    assert not exists(dyn, "inside", name)
 
 
 def test_writes_into_a_terminating_namespace_are_refused(

@@ -68,7 +68,7 @@ def test_conflict_names_the_other_manager_and_the_field(dyn: DynamicClient, name
     assert {
         "reason": "FieldManagerConflict",
         "field": ".spec.replicas",
-        "message": 'conflict with "fleetsync" using apps/v1',
+        "message": 'conflict with "fleetsync"',
     } in status["details"]["causes"]
 
 

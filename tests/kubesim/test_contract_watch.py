@@ -49,10 +49,13 @@ def test_watch_without_resource_version_starts_with_existing_objects(
     dyn: DynamicClient, api_client: ApiClient, namespace: str
 ) -> None:
     cms = dyn.resources.get(api_version="v1", kind="ConfigMap")
-    cms.create(body=configmap("already"), namespace=namespace)
+    cms.create(body=configmap("already", labels={"watched": "yes"}), namespace=namespace)
     stream = watch.Watch()
     for event in stream.stream(
-        CoreV1Api(api_client).list_namespaced_config_map, namespace=namespace, timeout_seconds=5
+        CoreV1Api(api_client).list_namespaced_config_map,
+        namespace=namespace,
+        label_selector="watched=yes",
+        timeout_seconds=5,
     ):
         assert (event["type"], event["object"].metadata.name) == ("ADDED", "already")
         stream.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.kubesim.conftest import Kubectl
+from tests.kubesim.conftest import Backend, Kubectl
 
 MANIFEST = """\
 apiVersion: apps/v1
@@ -36,17 +36,24 @@ def test_kubectl_reads_the_server_version_and_resources(kubectl: Kubectl) -> Non
     assert "deployments.apps" in resources and "configmaps" in resources
 
 
+SETTINGS = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {mode: fast, level: "3"}
+"""
+
+
 def test_server_side_apply_creates_then_leaves_unchanged(kubectl: Kubectl, namespace: str) -> None:
     out = kubectl("apply", "--server-side", "-n", namespace, "-f", "-", stdin=manifest())
     assert "deployment.apps/web serverside-applied" in out.stdout
-    # The simulated controller marks the rollout available shortly after creation (a status
-    # write of its own): wait for it, so only the second apply could move the resourceVersion.
-    kubectl("wait", "--for=condition=Available", "deploy/web", "-n", namespace, "--timeout=30s")
-    before = json.loads(kubectl("get", "deploy/web", "-n", namespace, "-o", "json").stdout)
-    kubectl("apply", "--server-side", "-n", namespace, "-f", "-", stdin=manifest())
-    after = json.loads(kubectl("get", "deploy/web", "-n", namespace, "-o", "json").stdout)
+    kubectl("apply", "--server-side", "-n", namespace, "-f", "-", stdin=SETTINGS)
+    before = json.loads(kubectl("get", "cm/settings", "-n", namespace, "-o", "json").stdout)
+    again = kubectl("apply", "--server-side", "-n", namespace, "-f", "-", stdin=SETTINGS)
+    assert "configmap/settings serverside-applied" in again.stdout
+    after = json.loads(kubectl("get", "cm/settings", "-n", namespace, "-o", "json").stdout)
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
-    assert after["spec"]["replicas"] == 2
+    assert after["data"] == {"mode": "fast", "level": "3"}
 
 
 def test_server_side_apply_conflict_needs_force_conflicts(kubectl: Kubectl, namespace: str) -> None:
@@ -98,11 +105,15 @@ def test_client_side_diff_and_apply_work_too(kubectl: Kubectl, namespace: str) -
     )
 
 
-def test_wait_for_available_then_delete_and_wait_for_deletion(
-    kubectl: Kubectl, namespace: str
+def test_wait_for_the_rollout_then_delete_and_wait_for_deletion(
+    kubectl: Kubectl, namespace: str, backend: Backend
 ) -> None:
     kubectl("apply", "--server-side", "-n", namespace, "-f", "-", stdin=manifest())
-    kubectl("wait", "--for=condition=Available", "deploy/web", "-n", namespace, "--timeout=30s")
+    observed = "--for=jsonpath={.status.observedGeneration}=1"
+    kubectl("wait", observed, "deploy/web", "-n", namespace, "--timeout=30s")
+    if not backend.real:  # a real cluster without kubelet never runs the pods
+        kubectl("wait", "--for=condition=Available", "deploy/web", "-n", namespace,
+                "--timeout=30s")
     out = kubectl("delete", "deploy/web", "-n", namespace, "--wait=true")
     assert 'deployment.apps "web" deleted' in out.stdout
     kubectl("wait", "--for=delete", "deploy/web", "-n", namespace, "--timeout=10s")

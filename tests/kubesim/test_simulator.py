@@ -51,7 +51,8 @@ def test_combined_kubeconfig_has_a_context_per_cluster(sim: Simulator) -> None:
 
 def test_added_cluster_serves_and_removed_cluster_is_gone(sim: Simulator, tmp_path: Path) -> None:
     sim.add_cluster("c3")
-    assert cms(client_for(sim, "c3", tmp_path)).get(namespace="default").items == []
+    listed = cms(client_for(sim, "c3", tmp_path)).get(namespace="default").items
+    assert [i.metadata.name for i in listed] == ["kube-root-ca.crt"]
     sim.remove_cluster("c3")
     assert not (sim.kubeconfig_dir / "c3.kubeconfig").exists()
     with pytest.raises(KeyError):
@@ -302,3 +303,61 @@ def test_watch_from_a_compacted_resource_version_is_expired(tmp_path: Path) -> N
         event = json.loads(resp.data.splitlines()[0])
         assert event["type"] == "ERROR"
         assert (event["object"]["code"], event["object"]["reason"]) == (410, "Expired")
+
+
+def test_forbidden_lists_refuse_a_list_across_namespaces_or_in_chosen_ones(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    dyn = client_for(sim, "c1", tmp_path)
+    cms(dyn).create(body=configmap("seen"), namespace="default")
+    sim.cluster("c1").forbid_lists("configmaps")
+    with pytest.raises(ApiException) as err:
+        cms(dyn).get()
+    status = json.loads(err.value.body)
+    assert (err.value.status, status["reason"]) == (403, "Forbidden")
+    assert 'cannot list resource "configmaps" in API group "" at the cluster scope' in (
+        status["message"]
+    )
+    assert "seen" in [i.metadata.name for i in cms(dyn).get(namespace="default").items]
+    assert cms(dyn).get(name="seen", namespace="default").metadata.name == "seen"
+    assert dyn.resources.get(api_version="v1", kind="Secret").get().kind == "SecretList"
+
+    sim.cluster("c1").forbid_lists("configmaps", namespaces=["default"])
+    with pytest.raises(ApiException) as err:
+        cms(dyn).get(namespace="default")
+    assert 'in the namespace "default"' in json.loads(err.value.body)["message"]
+    assert cms(dyn).get(namespace="kube-system").kind == "ConfigMapList"
+    sim.cluster("c1").clear_faults()
+    assert cms(dyn).get().kind == "ConfigMapList"
+
+
+def test_forbidden_lists_are_set_through_the_admin_endpoint(sim: Simulator, tmp_path: Path) -> None:
+    admin(sim, "PUT", "clusters/c2/faults", {"forbidden_lists": [["secrets", "default"]]})
+    assert sim.cluster("c2").faults.forbidden_lists == (("secrets", "default"),)
+    secrets = client_for(sim, "c2", tmp_path).resources.get(api_version="v1", kind="Secret")
+    with pytest.raises(ApiException) as err:
+        secrets.get(namespace="default")
+    assert err.value.status == 403
+    assert secrets.get().kind == "SecretList"
+    assert admin(sim, "GET", "clusters/c2/faults")["forbidden_lists"] == [["secrets", "default"]]
+
+
+def test_crd_established_delay_keeps_a_new_kind_unserved_until_it_passes(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    from tests.kubesim.test_contract_crds import crd, established
+
+    sim.cluster("c1").set_controllers(crd_established_delay=0.6)
+    dyn = client_for(sim, "c1", tmp_path)
+    crds = dyn.resources.get(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition")
+    created = crds.create(body=crd("delayed.kubesim.example.com")).to_dict()
+    conditions = {c["type"]: c["status"] for c in created["status"]["conditions"]}
+    assert conditions == {"NamesAccepted": "True", "Established": "False"}
+    token = sim.cluster("c1").token
+    path = f"{sim.url}/clusters/c1/apis/delayed.kubesim.example.com/v1/widgets"
+    http = urllib3.PoolManager()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert http.request("GET", path, headers=headers, timeout=5).status == 404
+    eventually(lambda: established(dyn, "widgets.delayed.kubesim.example.com"), timeout=10)
+    assert http.request("GET", path, headers=headers, timeout=5).status == 200
+    assert admin(sim, "GET", "clusters/c1/controllers")["crd_established_delay"] == 0.6

@@ -79,7 +79,7 @@ def test_conflicting_value_owned_by_another_manager_is_refused_naming_it() -> No
     with pytest.raises(ApplyConflict) as err:
         apply(live, deploy(replicas=3), "bob")
     assert [(c.manager, c.field) for c in err.value.conflicts] == [("alice", ".spec.replicas")]
-    assert 'conflict with "alice" using apps/v1: .spec.replicas' in str(err.value)
+    assert 'conflict with "alice": .spec.replicas' in str(err.value)
 
 
 def test_same_value_is_shared_ownership_not_a_conflict() -> None:

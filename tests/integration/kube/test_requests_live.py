@@ -217,7 +217,7 @@ def test_an_object_changed_into_an_invalid_one_is_refused_and_nothing_is_written
     bundle = [namespace("web"), config_map("a"), deployment("api")]
     first = sync(live.client, bundle)
     broken = deployment("api")
-    broken["metadata"]["labels"] = {"version": 2}
+    broken["spec"]["template"]["metadata"]["labels"] = {"app": "other"}  # selector mismatch
     live.handle.reset_request_counts()
 
     result = sync(
