@@ -31,10 +31,12 @@ def deployment(name: str, **container: Any) -> dict[str, Any]:
 
 def spec_view(answer: Answer) -> Any:
     """A workload's answer without what controllers write meanwhile (status, the rollout's
-    revision annotation and kube-controller-manager's managedFields entries)."""
+    revision annotation, kube-controller-manager's managedFields entries, and the
+    resourceVersion, which moves with each of their writes whenever they land)."""
     body = dict(answer.body)
     body.pop("status", None)
     meta = dict(body["metadata"])
+    meta.pop("resourceVersion", None)
     annotations = {k: v for k, v in (meta.pop("annotations", None) or {}).items()
                    if k != "deployment.kubernetes.io/revision"}
     if annotations:
