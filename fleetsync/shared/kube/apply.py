@@ -38,6 +38,7 @@ from fleetsync.shared.kube.client import (
     RequestRejected,
     UnknownKindError,
 )
+from fleetsync.shared.kube.crd import Definition, defined_kinds
 from fleetsync.shared.kube.diff import same_live_state
 from fleetsync.shared.kube.ownership import (
     APPLICATION_LABEL,
@@ -51,7 +52,6 @@ from fleetsync.shared.kube.plan import (
     NAMESPACE,
     PlanError,
     Stage,
-    bundled_kinds,
     group_kind,
     plan_apply,
     wave_of,
@@ -173,7 +173,7 @@ def prepare_targets(
     client: ClusterClient, objects: Sequence[Manifest], *, app: str, namespace: str | None
 ) -> Prepared:
     """Resolve, place and mark every object; collect every object that cannot be."""
-    bundled = bundled_kinds(objects)
+    bundled = defined_kinds(objects)
     located: list[Target | Change] = []
     for obj in objects:
         try:
@@ -220,7 +220,7 @@ def locate(
     *,
     app: str,
     namespace: str | None,
-    bundled: Mapping[tuple[str, str], Manifest] | None = None,
+    bundled: Mapping[tuple[str, str], Definition] | None = None,
 ) -> Target:
     """The target for one manifest. A kind only a bundled CRD defines resolves from that CRD
     (deferred); any other unknown kind raises UnknownKindError."""
@@ -229,28 +229,16 @@ def locate(
     try:
         resource = client.resolve(api_version, kind)
     except UnknownKindError:
-        crd = (bundled or {}).get((api_version, kind))
-        if crd is None:
+        definition = (bundled or {}).get((api_version, kind))
+        if definition is None:
             raise
-        resource = _resource_from_crd(crd, api_version=api_version, kind=kind)
+        resource = definition.api_resource(api_version.rpartition("/")[2])
         deferred = True
     placed = None
     if resource.namespaced:
         placed = str((obj.get("metadata") or {}).get("namespace") or namespace or DEFAULT_NAMESPACE)
     marked = mark_managed(obj, app=app, namespace=placed)
     return Target(key=ResourceKey.of(marked), resource=resource, obj=marked, deferred=deferred)
-
-
-def _resource_from_crd(crd: Manifest, *, api_version: str, kind: str) -> ApiResource:
-    spec = crd.get("spec") or {}
-    group, _, version = api_version.rpartition("/")
-    return ApiResource(
-        group=group,
-        version=version,
-        kind=kind,
-        plural=str((spec.get("names") or {}).get("plural") or kind.lower() + "s"),
-        namespaced=spec.get("scope", "Namespaced") == "Namespaced",
-    )
 
 
 # -- 2. validate -------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError, ResourceNotUniqueError
 
 from fleetsync.shared.errors import PermanentError, TransientError
+from fleetsync.shared.kube.ownership import FIELD_MANAGER
 from fleetsync.shared.model.declaration import Cluster
 from fleetsync.shared.model.ids import ClusterName
 
@@ -48,7 +49,6 @@ log = logging.getLogger(__name__)
 
 Manifest = Mapping[str, Any]
 
-FIELD_MANAGER = "fleetsync"
 APPLY_PATCH = "application/apply-patch+yaml"
 CLIENT_CACHE_SIZE = 512
 

@@ -37,6 +37,7 @@ from fleetsync.shared.kube.apply import (
 )
 from fleetsync.shared.kube.changeset import Change, ChangeSet
 from fleetsync.shared.kube.client import ClusterClient, UnknownKindError
+from fleetsync.shared.kube.crd import defined_kinds
 from fleetsync.shared.kube.diff import DriftReport, diff_objects
 from fleetsync.shared.kube.health import ObjectHealth, assess_object
 from fleetsync.shared.kube.inventory import (
@@ -47,7 +48,6 @@ from fleetsync.shared.kube.inventory import (
     stale,
     write_cluster_inventory,
 )
-from fleetsync.shared.kube.plan import bundled_kinds
 from fleetsync.shared.kube.prune import Pruned, prune_stale
 from fleetsync.shared.model import Health, ResourceKey, SyncState
 from fleetsync.shared.model.bundle import Bundle
@@ -232,7 +232,7 @@ def _locate_all(
     """Each bundle object placed on the cluster, and those whose kind it does not serve;
     malformed manifests (see `bundle_problems`) are left out."""
     objects = well_formed(bundle.objects)
-    bundled = bundled_kinds(objects)
+    bundled = defined_kinds(objects)
     located: list[Target] = []
     unserved: list[Manifest] = []
     for obj in objects:
