@@ -1,7 +1,8 @@
 """Drift: how live objects differ from what the bundle declares, and how to show it.
 
 `diff_object` compares what the server would store for the manifest (`stored.stored_form`:
-`cpu: 2000m` is "2", stringData is base64 data) with the live object projected onto its shape,
+`cpu: 2000m` is "2", stringData is base64 data), or else the manifest as written (a server that
+keeps a spelling), with the live object projected onto its shape,
 after dropping what the server populates (status, resourceVersion, uid, managedFields,
 timestamps...). Maps project by key; lists whose items all have a `name` (containers, env, ports,
 volumes) are maps keyed by name, as server-side apply merges them; any other list is atomic and
@@ -181,11 +182,12 @@ def diff_object(desired: Manifest, live: Manifest | None) -> ObjectDrift | None:
     key = ResourceKey.of(desired)
     if live is None:
         return ObjectDrift(key=key, state=DriftState.MISSING)
-    stored = normalize(stored_form(desired))
-    seen = project(normalize(aligned(live, stored)), stored)
-    wanted = without_unstored(stored, seen)
-    if same_rendering(seen, wanted):
-        return None
+    forms = (normalize(stored_form(desired)), normalize(desired))
+    for form in reversed(forms):
+        seen = project(normalize(aligned(live, form)), form)
+        wanted = without_unstored(form, seen)
+        if same_rendering(seen, wanted):
+            return None
     if key.group == "" and key.kind == "Secret":
         seen, wanted = redacted(seen, wanted)
     return ObjectDrift(key=key, state=DriftState.MODIFIED, diff=unified_diff(key, seen, wanted))

@@ -17,8 +17,9 @@ set and the live object together:
   names, each declared item to exactly one live item, in the declared order;
 - values compare with `compare.same_value`, strictly (1 is not "1"), against the manifest as the
   server stores it (`stored.stored_form`: `cpu: 2000m` is live as "2", a Secret's stringData as
-  base64 data, whose ownership the FieldsV1 set still records under `f:stringData`); a null is
-  the same only as a null the server keeps (an object template's `creationTimestamp: null`).
+  base64 data, whose ownership the FieldsV1 set still records under `f:stringData`), or else as
+  written (a server that keeps the spelling applies it the same way again); a null is the same
+  only as a null the server keeps (an object template's `creationTimestamp: null`).
 
 It also requires `diff.diff_object` to find no drift, the projection the drift view shows.
 Whatever this cannot decide with certainty counts as "maybe changed" and goes to the server's
@@ -77,14 +78,15 @@ def unchanged(desired: Manifest, live: Manifest | None) -> bool:
         return False
     if not _same_identity(desired, live):
         return False
-    if group_kind(desired) == ("", "Secret"):
-        folded = fold_string_data_fields(fields)
-        if folded is None:
-            return False
-        fields = folded
     defaults = BUILTIN_DEFAULTS if is_builtin(desired) else NO_DEFAULTS
-    content = applied_content(stored_form(desired), fields)
-    return _same(content, fields, live, defaults) and diff_object(desired, live) is None
+    stored_fields: Mapping[str, Any] | None = fields
+    if group_kind(desired) == ("", "Secret"):
+        stored_fields = fold_string_data_fields(fields)
+    stored = stored_fields is not None and _same(
+        applied_content(stored_form(desired), stored_fields), stored_fields, live, defaults
+    )
+    same = stored or _same(applied_content(desired, fields), fields, live, defaults)
+    return same and diff_object(desired, live) is None
 
 
 def applied_content(desired: Manifest, fields: Mapping[str, Any]) -> dict[str, Any]:
