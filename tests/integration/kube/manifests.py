@@ -6,7 +6,8 @@ an API group (a test's own, `live.group`), so that tests can share real clusters
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fleetsync.shared.kube.inventory import Inventory
@@ -167,6 +168,7 @@ def sync(
     namespace: str | None = "",
     timeout: float = 20.0,
     replace: ReplacePolicy = ReplacePolicy.NEVER,
+    clock: Callable[[], float] = time.time,
     **policy: Any,
 ) -> SyncResult:
     """`sync_application` with test defaults: the test's application and namespace, prune on,
@@ -181,4 +183,5 @@ def sync(
         namespace=live.ns if namespace == "" else namespace,
         previous_nonempty=bool(previous) if previous_nonempty is None else previous_nonempty,
         timeout=timeout,
+        clock=clock,
     )
