@@ -28,7 +28,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fleetsync.shared.fleet import format_duration
 from fleetsync.shared.kube.apply import (
     Applied,
     Options,
@@ -193,7 +192,7 @@ def _waves(
     if now >= deadline:
         message = (
             f"wave {stop.wave} not applied: earlier waves not healthy after "
-            f"{format_duration(policy.wave_timeout)} (sync.waveTimeout): {describe(stop.unhealthy)}"
+            f"{policy.wave_timeout:g}s (sync.waveTimeout): {describe(stop.unhealthy)}"
         )
         return None, SyncError(stop.unhealthy[0].key, message), None
     wait = WaveWait(wave=stop.wave, unhealthy=stop.unhealthy, since=since, deadline=deadline)

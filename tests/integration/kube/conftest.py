@@ -278,3 +278,10 @@ def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live]:
         yield from _kubesim_live(request.getfixturevalue("kubesim"), tmp_path)
     else:
         yield from _real_live(request.getfixturevalue("real_clusters"), tmp_path)
+
+
+@pytest.fixture
+def kubesim_live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live]:
+    """A kubesim cluster only, for a module that overrides `live` with it (where some tests
+    take no cluster, so that `kubesim_only` cannot mark the whole module)."""
+    yield from _kubesim_live(request.getfixturevalue("kubesim"), tmp_path)

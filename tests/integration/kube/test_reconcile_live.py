@@ -12,13 +12,18 @@ import pytest
 
 from fleetsync.shared.model.bundle import Bundle
 from fleetsync.shared.model.declaration import Application, Fleet, SyncPolicy, Targets
+from fleetsync.shared.model.desired import DesiredState
 from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
+from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.status import ChangeAction, Health, SyncState
 from fleetsync.shared.reconcile import Outcome, reconcile_pair, refresh_health
-from fleetsync.shared.store import DesiredState, Store
+from fleetsync.shared.store import Store
 from fleetsync.shared.tasking import Trigger
 from tests.integration.kube.conftest import Live, real_only
 from tests.integration.kube.manifests import WAVE, config_map, deployment, namespace
+
+REV1 = Revision(ref="main", sha="a" * 40)
+REV2 = Revision(ref="main", sha="b" * 40)
 
 
 @dataclass
@@ -37,7 +42,7 @@ class Pair:
     def cluster(self) -> ClusterName:
         return ClusterName(self.live.cluster.name)
 
-    def want(self, objects: list[dict[str, Any]], revision: str = "main@sha1:" + "a" * 40) -> None:
+    def want(self, objects: list[dict[str, Any]], revision: Revision = REV1) -> None:
         digest = self.store.put_bundle(Bundle.of(objects))
         state = DesiredState(revision=revision, digest=digest, renderer="plain", rendered_at=0.0)
         self.store.set_desired(self.app, state)
@@ -118,7 +123,7 @@ def test_a_sync_error_stays_in_the_status_through_a_follow_up_health_check(pair:
     first = pair.reconcile()
     assert first.status is not None and first.status.health is Health.PROGRESSING
     assert first.follow_health
-    pair.want([namespace(ns), edge, config_map("Not_Valid", ns)], revision="main@sha1:" + "b" * 40)
+    pair.want([namespace(ns), edge, config_map("Not_Valid", ns)], revision=REV2)
 
     failed = pair.reconcile()
 

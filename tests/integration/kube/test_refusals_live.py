@@ -11,6 +11,7 @@ from fleetsync.shared.model import ChangeAction, SyncState
 from tests.integration.kube.conftest import Live, real_only
 from tests.integration.kube.corpus import gadget, gadget_crd
 from tests.integration.kube.manifests import config_map, deployment, namespace, sync
+from tests.support.waiting import wait_for
 
 
 def refused(result: SyncResult, live: Live, key: str) -> str:
@@ -140,6 +141,14 @@ def test_an_object_admission_refuses_is_the_object_s_error_not_the_credentials(l
     }
     first = sync(live, [namespace(ns), quota])
     assert first.error is None, first.error
+    wait_for(
+        lambda: (
+            (live.operator.get(f"/api/v1/namespaces/{ns}/resourcequotas/few") or {})
+            .get("status", {})
+            .get("used")
+        ),
+        what="the quota controller to count the namespace's ConfigMaps",
+    )
     live.calls.clear()
 
     result = sync(

@@ -87,7 +87,7 @@ def test_a_wave_not_healthy_by_the_deadline_fails_the_sync_naming_it(live: Live)
     assert late.error is not None
     assert late.error.key == live.key(f"core/Service/{ns}/edge")
     assert late.error.message == (
-        "wave 1 not applied: earlier waves not healthy after 1m (sync.waveTimeout): "
+        "wave 1 not applied: earlier waves not healthy after 60s (sync.waveTimeout): "
         f"core/Service/{ns}/edge is Progressing (waiting for a load balancer address)"
     )
     assert read_cluster_record(live.client, live.app).waves is None, "the next sync waits anew"
