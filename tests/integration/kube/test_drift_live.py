@@ -149,8 +149,7 @@ def test_a_malformed_manifest_is_left_out_of_the_drift_and_health_views(live: Li
 def test_a_deployment_whose_quantities_the_server_respells_syncs_once_then_rests(
     live: Live,
 ) -> None:
-    """A real server stores `cpu: 2000m` as "2": neither drift nor a reason to write again.
-    (kubesim keeps "2000m", which must be neither either.)"""
+    """The server stores `cpu: 2000m` as "2": neither drift nor a reason to write again."""
     ns = live.ns
     bundle = [namespace(ns), deployment("api", ns, cpu="2000m")]
     first = sync(live, bundle)
@@ -158,7 +157,7 @@ def test_a_deployment_whose_quantities_the_server_respells_syncs_once_then_rests
     stored = live.operator.get(f"/apis/apps/v1/namespaces/{ns}/deployments/api")
     assert stored is not None
     requests = stored["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]
-    assert requests == {"cpu": "2000m" if live.simulated else "2", "memory": "1Gi"}
+    assert requests == {"cpu": "2", "memory": "1Gi"}
 
     assert not drift(live, bundle).drifted
     live.calls.clear()

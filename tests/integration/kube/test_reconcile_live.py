@@ -19,7 +19,7 @@ from fleetsync.shared.model.status import ChangeAction, Health, SyncState
 from fleetsync.shared.reconcile import Outcome, reconcile_pair, refresh_health
 from fleetsync.shared.store import Store
 from fleetsync.shared.tasking import Trigger
-from tests.integration.kube.conftest import Live, real_only
+from tests.integration.kube.conftest import Live
 from tests.integration.kube.manifests import WAVE, config_map, deployment, namespace
 
 REV1 = Revision(ref="main", sha="a" * 40)
@@ -88,13 +88,12 @@ def pair(live: Live, redis_url: str) -> Iterator[Pair]:
     yield Pair(live=live, store=store, fleet=fleet)
 
 
-@real_only
-def test_an_object_a_real_server_cannot_type_is_out_of_sync_with_its_name_never_an_outage(
+def test_an_object_the_server_cannot_type_is_out_of_sync_with_its_name_never_an_outage(
     pair: Pair,
 ) -> None:
-    """A real server refuses a string where an integer belongs with a 500 "failed to create typed
-    patch object"; the pair is OutOfSync naming the object, not Unknown and retried as an outage.
-    (kubesim stores such an object.)"""
+    """The server refuses a string where an integer belongs with a 500 "failed to create typed
+    patch object"; the pair is OutOfSync naming the object, not Unknown and retried as an
+    outage."""
     ns = pair.live.ns
     broken = deployment("api", ns)
     broken["spec"]["replicas"] = "two"

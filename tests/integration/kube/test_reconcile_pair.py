@@ -248,9 +248,7 @@ def test_removing_an_application_from_a_cluster_prunes_its_objects_and_forgets_t
     pair.reconcile()
     untargeted = pair.with_policy(prune_on_removal=True)
     app = untargeted.applications[APP]
-    untargeted = replace(
-        untargeted, applications={APP: replace(app, targets=Targets(clusters=()))}
-    )
+    untargeted = replace(untargeted, applications={APP: replace(app, targets=Targets(clusters=()))})
     pair.remove(pair.fleet)
     assert pair.store.recorded_status(APP, pair.cluster) is not None, "still targeted: kept"
 

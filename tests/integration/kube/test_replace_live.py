@@ -1,6 +1,7 @@
 """`sync.replace: onImmutable` on a real API server: an object whose immutable fields changed is
 deleted (foreground: its dependents first) and created anew, and nothing else is touched. kubesim
-lets immutable fields change in place, so it never gets here."""
+lets a Deployment's selector and an immutable ConfigMap's data change in place, so it never gets
+here."""
 
 from __future__ import annotations
 

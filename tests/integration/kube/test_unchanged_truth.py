@@ -8,7 +8,8 @@ manifest that drops a label, a change in Git that the drift view cannot see. A f
 (the server would change the object) fails the test: it would be a change never applied. The
 drift view (`diff.diff_object`) must agree with the server too: drift exactly when applying
 changes something. And a steady-state re-apply is decided locally for every object but the known
-exceptions below, which cost one dry-run per sync.
+exceptions below, which cost one dry-run per sync. On a real server only: the point is its truth
+(kubesim gives no false "unchanged" either, but decides other steady states locally).
 """
 
 from __future__ import annotations
