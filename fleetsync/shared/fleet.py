@@ -34,6 +34,7 @@ from fleetsync.shared.model.declaration import (
     Fleet,
     HelmOptions,
     RendererKind,
+    ReplacePolicy,
     Repository,
     Selector,
     SelectorOperator,
@@ -157,8 +158,9 @@ _SYNC_FLAGS = {
     "forceConflicts": "force_conflicts",
     "allowEmpty": "allow_empty",
     "pruneOnRemoval": "prune_on_removal",
+    "createNamespace": "create_namespace",
 }
-_SYNC_KEYS = (*_SYNC_FLAGS, "driftInterval")
+_SYNC_KEYS = (*_SYNC_FLAGS, "driftInterval", "replace", "waveTimeout")
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
@@ -745,6 +747,11 @@ class _Reader:
         }
         if "driftInterval" in f:
             options["drift_interval"] = self.duration(f["driftInterval"])
+        if "waveTimeout" in f:
+            options["wave_timeout"] = self.duration(f["waveTimeout"])
+        if "replace" in f:
+            choice = self.choice(f["replace"], [policy.value for policy in ReplacePolicy])
+            options["replace"] = ReplacePolicy(choice) if choice is not None else None
         if any(value is None for value in options.values()):
             return None
         return SyncPolicy(**options)

@@ -15,7 +15,10 @@ nothing, never an older one. It decides whether to converge (APPLY) or only to l
 
 Failures become status in one place (`_failed`): a cluster that is down or answers 5xx/429 is
 Unknown with the reason and retried with backoff; a permanent problem (bad kubeconfig, refused
-credentials, a rejected object) is recorded and waits for the next trigger.
+credentials) is recorded and waits for the next trigger. An object the server refuses is not a
+failure of the cluster: the sync reports it, OutOfSync, naming the object. A sync that stops
+before a sync wave, waiting for earlier waves to become healthy, asks to be continued later
+(`Outcome.continue_in`), and its status says what it waits for.
 """
 
 from __future__ import annotations
@@ -74,6 +77,9 @@ class Outcome:
     status: PairStatus | None
     """None when there was nothing to reconcile (application or target no longer declared)."""
     retry_in: float | None = None
+    """The reconcile failed for a reason that may pass (the cluster is down): retry after."""
+    continue_in: float | None = None
+    """The sync is not finished (it waits before a sync wave): reconcile again after."""
     follow_health: bool = False
 
 
@@ -139,6 +145,8 @@ def reconcile_pair(
         store.reset_pair_failures(app, cluster)
         status = replace(_synced(app, cluster, desired, result, trigger), stale_after=fresh_until)
         store.record_status(status, history=_worth_history(status, previous))
+        if result.waiting is not None:
+            return Outcome(status=status, continue_in=result.waiting.recheck_in(time.time()))
         return Outcome(
             status=status,
             follow_health=status.health is Health.PROGRESSING
@@ -183,9 +191,18 @@ def _refresh_health(
         for o in objects
         if o.health is not Health.HEALTHY
     ]
-    message = status.message if health is Health.HEALTHY else "; ".join(worst[:3])
+    keep = health is Health.HEALTHY or _sync_failed(status)
+    message = status.message if keep else "; ".join(worst[:3])
     store.record_status(replace(status, health=health, message=message), history=False)
     return health
+
+
+def _sync_failed(status: PairStatus) -> bool:
+    """Whether the status reports a sync that failed (a refused object, a field that cannot
+    change in place...): its message stays until a later sync succeeds."""
+    return status.error_object is not None or any(
+        c.action is ChangeAction.FAILED for c in status.changes
+    )
 
 
 def _applied_bundle(store: Store, previous: PairStatus | None) -> Bundle | None:
@@ -240,6 +257,8 @@ def _synced(
     counts = result.counts
     summary = ", ".join(f"{n} {action}" for action, n in counts.items() if n) or "nothing to do"
     message = f"{result.error}" if result.error else summary
+    if result.waiting is not None:
+        message = f"{result.waiting} ({summary})"
     return PairStatus(
         application=app,
         cluster=cluster,

@@ -56,9 +56,10 @@ def reconcile(job: Job, app: str, cluster: str, reason: str = Trigger.CHANGE.val
             trigger=trigger,
             cache_dir=job.settings.kube_cache_dir,
         )
-    if outcome.retry_in is not None:
+    again = outcome.retry_in if outcome.retry_in is not None else outcome.continue_in
+    if again is not None:
         job.sender.reconcile(
-            app, cluster, reason=trigger, countdown=outcome.retry_in, priority=Priority.PERIODIC
+            app, cluster, reason=trigger, countdown=again, priority=Priority.PERIODIC
         )
     if outcome.follow_health:
         job.sender.check_health(app, cluster, attempt=1, countdown=1.0)

@@ -1,86 +1,72 @@
 """Server-side apply of a bundle: prepare, validate, then write step by step.
 
-1. `prepare_targets` turns each manifest into a `Target`: resolved through discovery, placed in a
-   namespace (the application's default for a namespaced object that names none), and marked with
-   fleetsync's label and annotation. A kind the cluster does not serve is an error, unless a CRD
-   in the same bundle defines it; a namespace that neither exists nor is in the bundle is an error
-   (whether a namespace the bundle declares exists is read with the bundle's Namespaces, below).
-   Objects that depend on stage 1 (a kind from a bundled CRD, a namespace the bundle creates) are
-   deferred: they cannot be validated before stage 1 is applied.
-2. `check_targets` is the validation pass. `read_live` reads the live objects with one LIST per
-   kind of fleetsync-labelled objects (a GET for each object no LIST showed); an object whose
-   `fleetsync.io/application` names another application is a conflict, never taken over. An
-   object `unchanged.unchanged` can tell applying leaves as it is passes with no request of its
-   own; every other goes through a server-side dry-run apply (validation, conflicts with other
-   field managers). Every failure is collected, and any failure means nothing is written. The
-   dry-run result decides "unchanged" for the rest: when applying would leave the live object as
-   it is (`diff.same_live_state`), the object is not written at all, so a no-op sync issues no
-   write, not even a dry-run, and keeps every resourceVersion.
+1. `prepare_targets` turns each manifest into a `Target` (see `targets`). A kind the cluster does
+   not serve is an error, unless a CRD in the same bundle defines it; a namespace that neither
+   exists nor is in the bundle is an error, unless it is the application's own namespace under
+   `sync.createNamespace` (whether a namespace the bundle declares exists is read with the
+   bundle's Namespaces). Objects that depend on stage 1 (a kind from a bundled CRD, a namespace
+   the bundle creates) are deferred: they cannot be validated before stage 1 is applied.
+2. `check_targets` is the validation pass. `read.read_live` reads the live objects with one LIST
+   per kind; an object whose `fleetsync.io/application` names another application is a conflict,
+   never taken over. An object `unchanged.unchanged` can tell applying leaves as it is passes with
+   no request of its own; every other goes through a server-side dry-run apply (validation,
+   conflicts with other field managers). A dry-run refused only because fields that cannot change
+   in place changed is a replacement with `sync.replace: onImmutable`, a failure naming the fields
+   otherwise (see `replace`). Every failure is collected, and any failure means nothing is
+   written. The dry-run result decides "unchanged" for the rest: when applying would leave the
+   live object as it is (`diff.same_live_state`), the object is not written at all, so a no-op
+   sync issues no write, not even a dry-run, and keeps every resourceVersion.
 3. `apply_staged` walks the plan's steps: writes what changed, waits for the CRDs it wrote to be
    Established and refreshes discovery, validates the deferred objects before the first stage-2
-   write (a second gate), and optionally waits for each wave to be healthy. A failure finishes the
-   step it is in and skips every later step.
+   write (a second gate), and stops before a wave whose earlier waves are not healthy yet (see
+   `waves`). A failure finishes the step it is in and skips every later step.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fleetsync.shared.kube.changeset import Change, ChangeSet
-from fleetsync.shared.kube.client import (
-    ApiResource,
-    ClusterClient,
-    Forbidden,
-    RequestRejected,
-    UnknownKindError,
-)
+from fleetsync.shared.kube.client import ClusterClient, RequestRejected, UnknownKindError
+from fleetsync.shared.kube.crd import defined_kinds, is_crd
 from fleetsync.shared.kube.diff import same_live_state
-from fleetsync.shared.kube.ownership import (
-    APPLICATION_LABEL,
-    MANAGED_BY,
-    MANAGED_BY_LABEL,
-    mark_managed,
-    owner_of,
-)
-from fleetsync.shared.kube.plan import (
-    CRD,
-    NAMESPACE,
-    PlanError,
-    Stage,
-    bundled_kinds,
-    group_kind,
-    plan_apply,
-    wave_of,
+from fleetsync.shared.kube.ownership import owner_of
+from fleetsync.shared.kube.plan import NAMESPACE, Stage, Step, group_kind, plan_apply
+from fleetsync.shared.kube.read import get_live, read_live
+from fleetsync.shared.kube.replace import immutable_fields, immutable_message, replace_object
+from fleetsync.shared.kube.targets import (
+    NAMESPACES,
+    Target,
+    failed,
+    locate,
+    namespace_target,
 )
 from fleetsync.shared.kube.unchanged import unchanged
-from fleetsync.shared.kube.wait import Watched, wait_established, wait_healthy
+from fleetsync.shared.kube.wait import Watched, wait_established
+from fleetsync.shared.kube.waves import WaveStop, stop_before, waves_of
 from fleetsync.shared.model import ChangeAction, ResourceKey
 
 log = logging.getLogger(__name__)
 
 Manifest = Mapping[str, Any]
 
-DEFAULT_NAMESPACE = "default"
-MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
 _UNREAD = object()
-_NAMESPACES = ApiResource(
-    group="", version="v1", kind="Namespace", plural="namespaces", namespaced=False
-)
 
 
 @dataclass(frozen=True, slots=True)
-class Target:
-    """One bundle object ready to apply: where it lives and the exact body to send."""
+class Options:
+    """How one application's objects are applied."""
 
-    key: ResourceKey
-    resource: ApiResource
-    obj: Manifest
-    deferred: bool = False
-    """Validated only after stage 1 (its kind or namespace comes from this bundle's stage 1)."""
+    app: str
+    force: bool = True
+    """Take fields over from other field managers (`sync.forceConflicts`)."""
+    replace_immutable: bool = False
+    """Delete and recreate an object whose immutable fields changed (`sync.replace`)."""
+    timeout: float = 120.0
+    """Bound of each wait inside a sync (CRDs Established, a replaced object gone)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,14 +75,19 @@ class Checked:
 
     target: Target
     live: Manifest | None
-    after: Manifest
-    """The server's dry-run result: the object as applying it would leave it."""
+    after: Manifest | None
+    """The server's dry-run result: the object as applying it would leave it (None when the
+    object is to be replaced: no dry-run can show that)."""
+    immutable: tuple[str, ...] = ()
+    """The fields that cannot change in place and changed: the object is replaced."""
 
     @property
     def action(self) -> ChangeAction:
         if self.live is None:
             return ChangeAction.CREATED
-        if same_live_state(self.after, self.live):
+        if self.immutable:
+            return ChangeAction.REPLACED
+        if self.after is None or same_live_state(self.after, self.live):
             return ChangeAction.UNCHANGED
         return ChangeAction.CONFIGURED
 
@@ -122,6 +113,8 @@ class Applied:
     changes: ChangeSet = field(default_factory=ChangeSet)
     live: Mapping[ResourceKey, Manifest | None] = field(default_factory=dict)
     """Every target's object as last seen (after its apply, or its live copy when unchanged)."""
+    stopped: WaveStop | None = None
+    """The wave the apply stopped before, waiting for earlier waves to become healthy."""
 
     @property
     def failed(self) -> bool:
@@ -131,58 +124,30 @@ class Applied:
 # -- 1. prepare --------------------------------------------------------------------------------
 
 
-def bundle_problems(objects: Sequence[Manifest]) -> tuple[Change, ...]:
-    """What makes a bundle invalid before any cluster is asked: malformed objects, duplicate
-    keys, sync-wave annotations that are not integers."""
-    problems: list[Change] = []
-    seen: set[ResourceKey] = set()
-    for obj in objects:
-        key = ResourceKey.of(obj)
-        if missing := _missing_fields(obj):
-            problems.append(_failed(key, f"invalid manifest: missing {', '.join(missing)}"))
-            continue
-        if key in seen:
-            problems.append(_failed(key, "declared twice in the bundle; keep one"))
-        seen.add(key)
-        try:
-            wave_of(obj)
-        except PlanError as e:
-            problems.append(_failed(key, str(e).partition(": ")[2]))
-    return tuple(problems)
-
-
-def well_formed(objects: Iterable[Manifest]) -> tuple[Manifest, ...]:
-    """The objects `bundle_problems` finds nothing wrong with on their own (no duplicates check)."""
-    return tuple(o for o in objects if not _missing_fields(o))
-
-
-def _missing_fields(obj: Manifest) -> list[str]:
-    metadata = obj.get("metadata")
-    return [
-        what
-        for what, value in (
-            ("apiVersion", obj.get("apiVersion")),
-            ("kind", obj.get("kind")),
-            ("metadata.name", metadata.get("name") if isinstance(metadata, Mapping) else None),
-        )
-        if not isinstance(value, str) or not value
-    ]
-
-
 def prepare_targets(
-    client: ClusterClient, objects: Sequence[Manifest], *, app: str, namespace: str | None
+    client: ClusterClient,
+    objects: Sequence[Manifest],
+    *,
+    app: str,
+    namespace: str | None,
+    create_namespace: bool = False,
 ) -> Prepared:
-    """Resolve, place and mark every object; collect every object that cannot be."""
-    bundled = bundled_kinds(objects)
+    """Resolve, place and mark every object; collect every object that cannot be. With
+    `create_namespace`, the application's `namespace` is a target too when the bundle does not
+    declare it."""
+    bundled = defined_kinds(objects)
     located: list[Target | Change] = []
     for obj in objects:
         try:
             located.append(locate(client, obj, app=app, namespace=namespace, bundled=bundled))
         except UnknownKindError as e:
-            located.append(_failed(ResourceKey.of(obj), str(e)))
+            located.append(failed(ResourceKey.of(obj), str(e)))
     declared = {
         t.key.name: t for t in located if isinstance(t, Target) and group_kind(t.obj) == NAMESPACE
     }
+    if create_namespace and namespace and namespace not in declared:
+        declared[namespace] = namespace_target(namespace, app=app)
+        located.insert(0, declared[namespace])
     seen = read_live(client, list(declared.values()))
     namespace_exists = {name: seen[t.key] is not None for name, t in declared.items()}
     placed: set[ResourceKey] = set()
@@ -194,62 +159,26 @@ def prepare_targets(
             continue
         ns = target.key.namespace
         if ns and ns not in namespace_exists:
-            namespace_exists[ns] = client.get(_NAMESPACES, name=ns) is not None
+            namespace_exists[ns] = client.get(NAMESPACES, name=ns) is not None
         if ns and not namespace_exists[ns]:
             if ns not in declared:
-                failures.append(
-                    _failed(
-                        target.key,
-                        f"namespace {ns} does not exist on cluster {client.name} and the bundle "
-                        f"does not declare it; add a Namespace {ns} to the bundle or create it",
-                    )
-                )
+                failures.append(failed(target.key, _no_namespace(client, ns, namespace)))
                 continue
             target = replace(target, deferred=True)
         if target.key in placed:
-            failures.append(_failed(target.key, "declared twice in the bundle once namespaced"))
+            failures.append(failed(target.key, "declared twice in the bundle once namespaced"))
             continue
         placed.add(target.key)
         targets.append(target)
     return Prepared(targets=tuple(targets), failures=tuple(failures), live=seen)
 
 
-def locate(
-    client: ClusterClient,
-    obj: Manifest,
-    *,
-    app: str,
-    namespace: str | None,
-    bundled: Mapping[tuple[str, str], Manifest] | None = None,
-) -> Target:
-    """The target for one manifest. A kind only a bundled CRD defines resolves from that CRD
-    (deferred); any other unknown kind raises UnknownKindError."""
-    api_version, kind = str(obj["apiVersion"]), str(obj["kind"])
-    deferred = False
-    try:
-        resource = client.resolve(api_version, kind)
-    except UnknownKindError:
-        crd = (bundled or {}).get((api_version, kind))
-        if crd is None:
-            raise
-        resource = _resource_from_crd(crd, api_version=api_version, kind=kind)
-        deferred = True
-    placed = None
-    if resource.namespaced:
-        placed = str((obj.get("metadata") or {}).get("namespace") or namespace or DEFAULT_NAMESPACE)
-    marked = mark_managed(obj, app=app, namespace=placed)
-    return Target(key=ResourceKey.of(marked), resource=resource, obj=marked, deferred=deferred)
-
-
-def _resource_from_crd(crd: Manifest, *, api_version: str, kind: str) -> ApiResource:
-    spec = crd.get("spec") or {}
-    group, _, version = api_version.rpartition("/")
-    return ApiResource(
-        group=group,
-        version=version,
-        kind=kind,
-        plural=str((spec.get("names") or {}).get("plural") or kind.lower() + "s"),
-        namespaced=spec.get("scope", "Namespaced") == "Namespaced",
+def _no_namespace(client: ClusterClient, ns: str, app_namespace: str | None) -> str:
+    fix = f"add a Namespace {ns} to the bundle or create it"
+    if ns == app_namespace:
+        fix += ", or set sync.createNamespace: true"
+    return f"namespace {ns} does not exist on cluster {client.name} and the bundle does not " + (
+        f"declare it; {fix}"
     )
 
 
@@ -259,9 +188,8 @@ def _resource_from_crd(crd: Manifest, *, api_version: str, kind: str) -> ApiReso
 def check_targets(
     client: ClusterClient,
     targets: Iterable[Target],
+    options: Options,
     *,
-    app: str,
-    force: bool,
     known: Mapping[ResourceKey, Manifest | None] | None = None,
 ) -> tuple[tuple[Checked, ...], tuple[Change, ...]]:
     """The validation pass: (objects that may be applied, every object that may not).
@@ -272,7 +200,7 @@ def check_targets(
     checked: list[Checked] = []
     failures: list[Change] = []
     for target in targets:
-        result = check_target(client, target, app=app, force=force, live=lives[target.key])
+        result = check_target(client, target, options, live=lives[target.key])
         if isinstance(result, Change):
             failures.append(result)
         else:
@@ -280,102 +208,22 @@ def check_targets(
     return tuple(checked), tuple(failures)
 
 
-def read_live(
-    client: ClusterClient,
-    targets: Sequence[Target],
-    *,
-    known: Mapping[ResourceKey, Manifest | None] | None = None,
-) -> dict[ResourceKey, Manifest | None]:
-    """The live objects of `targets` (None: not there), those in `known` as they are there.
-
-    One LIST per kind of the application's labelled objects: in the one namespace the kind's
-    targets share, else in every namespace (or, when the credentials may not list in every
-    namespace, one LIST per namespace). Then a GET for each target no list showed: not created
-    yet, existing without the application's labels (applied by hand, by another tool or by an
-    older fleetsync), or in a namespace the credentials may not list."""
-    live: dict[ResourceKey, Manifest | None] = {}
-    by_resource: dict[ApiResource, list[Target]] = defaultdict(list)
-    for target in targets:
-        if known is not None and target.key in known:
-            live[target.key] = known[target.key]
-        else:
-            by_resource[target.resource].append(target)
-    unseen: list[Target] = []
-    for resource, group in by_resource.items():
-        listed = _list_managed(
-            client, resource, sorted({t.key.namespace for t in group}), _selector(group)
-        )
-        index = {
-            (str(o["metadata"].get("namespace") or ""), str(o["metadata"]["name"])): o
-            for o in listed
-        }
-        for target in group:
-            found = index.get((target.key.namespace, target.key.name))
-            if found is None:
-                unseen.append(target)
-            else:
-                live[target.key] = found
-    for target in unseen:
-        live[target.key] = _get(client, target)
-    return live
-
-
-def _selector(targets: Sequence[Target]) -> str:
-    """The label selector of the targets' application (all of one application, as marked)."""
-    apps = {
-        ((t.obj.get("metadata") or {}).get("labels") or {}).get(APPLICATION_LABEL) for t in targets
-    }
-    if len(apps) == 1 and (app := apps.pop()):
-        return f"{MANAGED_SELECTOR},{APPLICATION_LABEL}={app}"
-    return MANAGED_SELECTOR
-
-
-def _list_managed(
-    client: ClusterClient, resource: ApiResource, namespaces: Sequence[str], selector: str
-) -> list[Manifest]:
-    """fleetsync-labelled objects of one kind in `namespaces` ([""]: a cluster-scoped kind): one
-    request, or one per namespace when the credentials may not list in every namespace; what
-    they may not list at all is left out (its objects are then read one by one)."""
-    if len(namespaces) == 1:
-        return _list_in(client, resource, namespaces[0], selector)
-    try:
-        return client.list(resource, namespace="", label_selector=selector)
-    except Forbidden:
-        return [o for ns in namespaces for o in _list_in(client, resource, ns, selector)]
-
-
-def _list_in(
-    client: ClusterClient, resource: ApiResource, namespace: str, selector: str
-) -> list[Manifest]:
-    try:
-        return client.list(resource, namespace=namespace, label_selector=selector)
-    except Forbidden:
-        log.debug("%s: may not list %s in %s", client.name, resource.plural, namespace or "*")
-        return []
-
-
-def _get(client: ClusterClient, target: Target) -> Manifest | None:
-    metadata = target.obj["metadata"]
-    return client.get(
-        target.resource, name=metadata["name"], namespace=str(metadata.get("namespace") or "")
-    )
-
-
 def check_target(
     client: ClusterClient,
     target: Target,
+    options: Options,
     *,
-    app: str,
-    force: bool,
     live: Manifest | object | None = _UNREAD,
 ) -> Checked | Change:
     """Validate one target. An object `unchanged` can tell is in its desired state passes with
     no request at all; every other goes through a server-side dry-run apply."""
-    current = _get(client, target) if live is _UNREAD else live
+    current = get_live(client, target) if live is _UNREAD else live
     assert current is None or isinstance(current, Mapping)
+    if target.create_only and current is not None:
+        return Checked(target=target, live=current, after=current)
     owner = owner_of(current) if current is not None else None
-    if owner is not None and owner != app:
-        return _failed(
+    if owner is not None and owner != options.app:
+        return failed(
             target.key,
             f"conflict: owned by fleetsync application {owner!r}; not taken over "
             "(declare it in one application only)",
@@ -383,9 +231,14 @@ def check_target(
     if current is not None and unchanged(target.obj, current):
         return Checked(target=target, live=current, after=current)
     try:
-        after = client.apply(target.resource, target.obj, force=force, dry_run=True)
+        after = client.apply(target.resource, target.obj, force=options.force, dry_run=True)
     except RequestRejected as e:
-        return _failed(target.key, f"dry-run failed: {e}")
+        fields = immutable_fields(e) if current is not None else ()
+        if not fields:
+            return failed(target.key, f"dry-run failed: {e}")
+        if not options.replace_immutable:
+            return failed(target.key, immutable_message(fields, e))
+        return Checked(target=target, live=current, after=None, immutable=fields)
     return Checked(target=target, live=current, after=after)
 
 
@@ -393,39 +246,51 @@ def check_target(
 
 
 def apply_checked(
-    client: ClusterClient, checked: Checked, *, force: bool
+    client: ClusterClient, checked: Checked, options: Options
 ) -> tuple[Change, Manifest | None]:
     """Write one validated object unless it is unchanged; (change, object as it is now)."""
-    action = checked.action
+    key, action = checked.target.key, checked.action
     if action is ChangeAction.UNCHANGED:
-        return Change(checked.target.key, action), checked.live
+        return Change(key, action), checked.live
+    if action is ChangeAction.REPLACED:
+        problem, now = replace_object(
+            client,
+            key,
+            checked.target.resource,
+            checked.target.obj,
+            force=options.force,
+            timeout=options.timeout,
+        )
+        if problem is not None:
+            return failed(key, problem), now
+        return Change(key, action, f"{', '.join(checked.immutable)} cannot change in place"), now
     try:
-        result = client.apply(checked.target.resource, checked.target.obj, force=force)
+        result = client.apply(checked.target.resource, checked.target.obj, force=options.force)
     except RequestRejected as e:
-        return _failed(checked.target.key, f"apply failed: {e}"), checked.live
-    return Change(checked.target.key, action), result
+        return failed(key, f"apply failed: {e}"), checked.live
+    return Change(key, action), result
 
 
 def apply_staged(
     client: ClusterClient,
+    options: Options,
     *,
     checked: Sequence[Checked],
     deferred: Sequence[Target],
-    app: str,
-    force: bool,
-    wait_for_waves: bool = False,
-    timeout: float = 120.0,
 ) -> Applied:
-    """Apply validated objects (and deferred ones, validated after stage 1) in plan order."""
+    """Apply validated objects (and deferred ones, validated after stage 1) in plan order,
+    stopping before a wave whose earlier waves are not healthy yet."""
     ready = {c.target.key: c for c in checked}
     pending = {t.key: t for t in deferred}
     changes: list[Change] = []
     live: dict[ResourceKey, Manifest | None] = {k: c.live for k, c in ready.items()}
     steps = plan_apply([*(c.target.obj for c in checked), *(t.obj for t in deferred)])
+    waves = waves_of(steps)
+    earlier: list[ResourceKey] = []
     for index, step in enumerate(steps):
         keys = [ResourceKey.of(o) for o in step.objects]
         if pending and (step.stage is Stage.RESOURCES or any(k in pending for k in keys)):
-            more, failures = _check_deferred(client, pending.values(), app=app, force=force)
+            more, failures = _check_deferred(client, pending.values(), options)
             if failures:
                 return _stopped(
                     changes,
@@ -437,61 +302,60 @@ def apply_staged(
             ready.update((c.target.key, c) for c in more)
             live.update((c.target.key, c.live) for c in more)
             pending.clear()
-        written: list[Watched] = []
-        for key in keys:
-            change, now = apply_checked(client, ready[key], force=force)
-            changes.append(change)
-            live[key] = now
-            if change.action in (ChangeAction.CREATED, ChangeAction.CONFIGURED) and now is not None:
-                written.append((key, ready[key].target.resource, now))
-        crds = [w for w in written if group_kind(w[2]) == CRD]
-        watched: list[Watched] = []
-        if wait_for_waves and index < len(steps) - 1:
-            watched = [(k, ready[k].target.resource, o) for k in keys if (o := live[k]) is not None]
-        problem = _settle(client, crds, watched, live, timeout=timeout)
+        if (stop := stop_before(step, earlier, live, waves=waves)) is not None:
+            result = _stopped(
+                changes, (), steps[index:], live, reason=f"waiting for wave {stop.wave}"
+            )
+            return replace(result, stopped=stop)
+        problem = _apply_step(client, options, keys, ready, changes, live)
         if problem is not None:
             _fail_change(changes, *problem)
         if any(c.action is ChangeAction.FAILED for c in changes):
             return _stopped(
                 changes, (), steps[index + 1 :], live, reason=f"not applied: step {step} failed"
             )
+        if step.stage is not Stage.DEFINITIONS:
+            earlier.extend(keys)
     return Applied(changes=ChangeSet.of(changes), live=live)
 
 
-def _settle(
+def _apply_step(
     client: ClusterClient,
-    crds: Sequence[Watched],
-    watched: Sequence[Watched],
+    options: Options,
+    keys: Sequence[ResourceKey],
+    ready: Mapping[ResourceKey, Checked],
+    changes: list[Change],
     live: dict[ResourceKey, Manifest | None],
-    *,
-    timeout: float,
 ) -> tuple[ResourceKey, str] | None:
-    """After a step: the CRDs it wrote Established (then discovery refreshed), and the objects
-    `watched` healthy (a wave, with wait_for_waves). Updates `live` with what the waits saw."""
-    if crds:
-        waited = wait_established(client, crds, timeout=timeout)
-        live.update(waited.seen)
-        client.invalidate_discovery()
-        if waited.problem is not None:
-            return waited.problem
-    if watched:
-        waited = wait_healthy(client, watched, timeout=timeout)
-        live.update(waited.seen)
-        return waited.problem
-    return None
+    """Write one step's objects; wait for the CRDs it wrote to be Established (then refresh
+    discovery). Returns the CRD that did not get there, and why."""
+    crds: list[Watched] = []
+    for key in keys:
+        change, now = apply_checked(client, ready[key], options)
+        changes.append(change)
+        live[key] = now
+        written = change.action in (ChangeAction.CREATED, ChangeAction.CONFIGURED)
+        if written and now is not None and is_crd(now):
+            crds.append((key, ready[key].target.resource, now))
+    if not crds:
+        return None
+    waited = wait_established(client, crds, timeout=options.timeout)
+    live.update(waited.seen)
+    client.invalidate_discovery()
+    return waited.problem
 
 
 def _fail_change(changes: list[Change], key: ResourceKey, why: str) -> None:
     """Turn the key's change into a failure that says what was done and what went wrong."""
     for i in range(len(changes) - 1, -1, -1):
         if changes[i].key == key:
-            changes[i] = _failed(key, f"{changes[i].action}, then {why}")
+            changes[i] = failed(key, f"{changes[i].action}, then {why}")
             return
-    changes.append(_failed(key, why))
+    changes.append(failed(key, why))
 
 
 def _check_deferred(
-    client: ClusterClient, deferred: Iterable[Target], *, app: str, force: bool
+    client: ClusterClient, deferred: Iterable[Target], options: Options
 ) -> tuple[tuple[Checked, ...], tuple[Change, ...]]:
     """Resolve deferred targets again through discovery (their CRDs now exist) and check them."""
     resolved: list[Target] = []
@@ -500,32 +364,28 @@ def _check_deferred(
         try:
             resource = client.resolve(target.resource.api_version, target.resource.kind)
         except UnknownKindError as e:
-            failures.append(_failed(target.key, f"{e} (its CRD was applied but does not serve it)"))
+            failures.append(failed(target.key, f"{e} (its CRD was applied but does not serve it)"))
             continue
         resolved.append(replace(target, resource=resource, deferred=False))
-    checked, rejected = check_targets(client, resolved, app=app, force=force)
+    checked, rejected = check_targets(client, resolved, options)
     return checked, (*failures, *rejected)
 
 
 def _stopped(
     changes: list[Change],
     failures: Iterable[Change],
-    skipped_steps: Iterable[Any],
+    skipped_steps: Iterable[Step],
     live: Mapping[ResourceKey, Manifest | None],
     *,
     reason: str,
 ) -> Applied:
-    """The result of a staged apply stopped by a failure: later objects reported as skipped."""
-    failed = list(failures)
-    done = {c.key for c in changes} | {c.key for c in failed}
+    """The result of a staged apply stopped early: later objects reported as skipped."""
+    failed_changes = list(failures)
+    done = {c.key for c in changes} | {c.key for c in failed_changes}
     skipped = [
         Change(ResourceKey.of(o), ChangeAction.SKIPPED, reason)
         for step in skipped_steps
         for o in step.objects
         if ResourceKey.of(o) not in done
     ]
-    return Applied(changes=ChangeSet.of([*changes, *failed, *skipped]), live=dict(live))
-
-
-def _failed(key: ResourceKey, message: str) -> Change:
-    return Change(key, ChangeAction.FAILED, message)
+    return Applied(changes=ChangeSet.of([*changes, *failed_changes, *skipped]), live=dict(live))

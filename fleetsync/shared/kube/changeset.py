@@ -1,8 +1,8 @@
 """What a sync did to each object: a change set in the ecosystem's words.
 
 Apply and prune each report one `Change` per object they looked at (created, configured,
-unchanged, pruned, skipped, failed, with a message where there is something to say); a `ChangeSet`
-is those changes in the order they happened, with the counts a status line shows.
+replaced, unchanged, pruned, skipped, failed, with a message where there is something to say);
+a `ChangeSet` is those changes in the order they happened, with the counts a status line shows.
 """
 
 from __future__ import annotations
@@ -69,7 +69,12 @@ class ChangeSet:
         """How many objects were written (created or configured) or deleted."""
         return sum(
             self.count(a)
-            for a in (ChangeAction.CREATED, ChangeAction.CONFIGURED, ChangeAction.PRUNED)
+            for a in (
+                ChangeAction.CREATED,
+                ChangeAction.CONFIGURED,
+                ChangeAction.REPLACED,
+                ChangeAction.PRUNED,
+            )
         )
 
     def action_of(self, key: ResourceKey) -> ChangeAction | None:

@@ -12,12 +12,19 @@ Failures leave it as fleetsync's two error roots, never as a kubernetes exceptio
 
 - the cluster cannot be reached, times out, answers 5xx or 429: `TransientError` (Retry-After as
   the delay);
-- 401/403, a missing or invalid kubeconfig, a TLS failure: `PermanentError` naming the cluster
-  (and the file), never a token; a 403 is its subclass `Forbidden`, so that a caller can fall
-  back to narrower requests (a LIST in every namespace refused, LISTs in one namespace allowed);
-- any other refusal of one request (422 invalid, 409 conflict, 404 namespace not found...):
-  `RequestRejected`, a `PermanentError` carrying the server's code, reason and message, which the
-  apply and prune verbs report on the object concerned.
+- 401, a 403 from authorization ("User ... cannot ..."), a missing or invalid kubeconfig, a TLS
+  failure: `PermanentError` naming the cluster (and the file), never a token; a 403 is its
+  subclass `Forbidden`, so that a caller can fall back to narrower requests (a LIST in every
+  namespace refused, LISTs in one namespace allowed);
+- any other refusal of one request (422 invalid, 409 conflict, 404 namespace not found, 400, a
+  403 from admission such as an exceeded quota or a terminating namespace, and a 500 whose Status
+  says the object could not be typed against its schema (`OBJECT_REFUSALS`), which is how a
+  server-side apply of a wrong field type or an unknown field is refused): `RequestRejected`, a
+  `PermanentError` carrying the server's code, reason, message and causes, which the apply and
+  prune verbs report on the object concerned. A broken object is never a cluster outage.
+
+Every apply asks for strict field validation (`fieldValidation=Strict`): a server that would
+otherwise drop an unknown field with a warning refuses it, so a typo never becomes drift.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -41,6 +49,7 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError, ResourceNotUniqueError
 
 from fleetsync.shared.errors import PermanentError, TransientError
+from fleetsync.shared.kube.ownership import FIELD_MANAGER
 from fleetsync.shared.model.declaration import Cluster
 from fleetsync.shared.model.ids import ClusterName
 
@@ -48,9 +57,16 @@ log = logging.getLogger(__name__)
 
 Manifest = Mapping[str, Any]
 
-FIELD_MANAGER = "fleetsync"
 APPLY_PATCH = "application/apply-patch+yaml"
 CLIENT_CACHE_SIZE = 512
+OBJECT_REFUSALS = (
+    "failed to create typed patch object",
+    "failed to create typed live object",
+)
+"""Messages of a 500 that refuses the object sent, not the cluster: the apply could not be typed
+against the kind's schema (a wrong field type, an unknown field, a live object the schema no
+longer fits)."""
+_AUTHORIZATION_DENIAL = re.compile(r'\bUser "[^"]*" cannot ')
 
 
 class UnknownKindError(PermanentError):
@@ -65,14 +81,26 @@ class UnknownKindError(PermanentError):
         self.kind = kind
 
 
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """One entry of a Status's `details.causes`: which field, and what is wrong with it."""
+
+    field: str
+    reason: str
+    message: str
+
+
 class RequestRejected(PermanentError):
     """The API server refused one request about one object; `message` is the server's reason."""
 
-    def __init__(self, *, code: int, reason: str, message: str) -> None:
+    def __init__(
+        self, *, code: int, reason: str, message: str, causes: tuple[Cause, ...] = ()
+    ) -> None:
         super().__init__(f"{code} {reason}: {message}" if reason else f"{code}: {message}")
         self.code = code
         self.reason = reason
         self.message = message
+        self.causes = causes
 
 
 class Forbidden(PermanentError):
@@ -195,6 +223,7 @@ class ClusterClient:
             "content_type": APPLY_PATCH,
             "field_manager": FIELD_MANAGER,
             "force_conflicts": force,
+            "query_params": [("fieldValidation", "Strict")],
         }
         if dry_run:
             params["dry_run"] = "All"
@@ -202,13 +231,21 @@ class ClusterClient:
         result: Manifest = self._request("patch", path, body=dict(obj), **params)
         return result
 
-    def delete(self, resource: ApiResource, *, name: str, namespace: str = "") -> bool:
-        """Delete in the background (dependents follow); False when it was already gone."""
+    def delete(
+        self,
+        resource: ApiResource,
+        *,
+        name: str,
+        namespace: str = "",
+        propagation: str = "Background",
+    ) -> bool:
+        """Delete with `propagation` (Background: dependents follow; Foreground: the object stays,
+        being deleted, until its dependents are gone); False when it was already gone."""
         try:
             self._request(
                 "delete",
                 resource.path(namespace=namespace, name=name),
-                propagation_policy="Background",
+                propagation_policy=propagation,
             )
         except RequestRejected as e:
             if e.code == 404:
@@ -250,7 +287,7 @@ class ClusterClient:
 
     def _api_error(self, e: ApiException) -> Exception:
         code = int(e.status or 0)
-        reason, message = _status_of(e)
+        reason, message, causes = _status_of(e)
         if code == 0:
             if "SSL" in str(e.reason or ""):
                 return PermanentError(
@@ -258,6 +295,10 @@ class ClusterClient:
                     f"authority in kubeconfig {self.kubeconfig}"
                 )
             return TransientError(f"cluster {self.name}: unreachable: {e.reason}")
+        if code == 403 and message and not _AUTHORIZATION_DENIAL.search(message):
+            return RequestRejected(code=code, reason=reason, message=message, causes=causes)
+        if code == 500 and any(refusal in message for refusal in OBJECT_REFUSALS):
+            return RequestRejected(code=code, reason=reason, message=message, causes=causes)
         if code in (401, 403):
             return (Forbidden if code == 403 else PermanentError)(
                 f"cluster {self.name}: credentials refused ({code} {reason or 'Unauthorized'}"
@@ -269,7 +310,7 @@ class ClusterClient:
                 f"cluster {self.name}: {code} {reason}: {message}".rstrip(": "),
                 delay=_retry_after(e),
             )
-        return RequestRejected(code=code, reason=reason, message=message)
+        return RequestRejected(code=code, reason=reason, message=message, causes=causes)
 
     def _transport_error(self, e: urllib3.exceptions.HTTPError) -> Exception:
         cause = e.reason if isinstance(e, urllib3.exceptions.MaxRetryError) else e
@@ -289,8 +330,8 @@ def _short(e: BaseException | None) -> str:
     return text.rpartition(": ")[2] or text
 
 
-def _status_of(e: ApiException) -> tuple[str, str]:
-    """(reason, message) from the Status body, falling back to the HTTP reason phrase."""
+def _status_of(e: ApiException) -> tuple[str, str, tuple[Cause, ...]]:
+    """(reason, message, causes) from the Status body, the HTTP reason phrase failing that."""
     try:
         body = json.loads(e.body) if e.body else {}
     except (TypeError, ValueError):
@@ -299,7 +340,18 @@ def _status_of(e: ApiException) -> tuple[str, str]:
         body = {}
     reason = str(body.get("reason") or e.reason or "")
     message = str(body.get("message") or "")
-    return reason, message
+    details = body.get("details")
+    found = details.get("causes") if isinstance(details, dict) else None
+    causes = tuple(
+        Cause(
+            field=str(c.get("field") or ""),
+            reason=str(c.get("reason") or ""),
+            message=str(c.get("message") or ""),
+        )
+        for c in (found if isinstance(found, list) else ())
+        if isinstance(c, dict)
+    )
+    return reason, message, causes
 
 
 def _retry_after(e: ApiException) -> float | None:

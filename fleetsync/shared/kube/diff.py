@@ -1,14 +1,18 @@
 """Drift: how live objects differ from what the bundle declares, and how to show it.
 
-`diff_object` compares only what the manifest declares: the live object is projected onto the
-desired object's shape after
-dropping what the server populates (status, resourceVersion, uid, managedFields, timestamps...).
-Maps project by key; lists whose items all have a `name` (containers, env, ports, volumes) are
-maps keyed by name, as server-side apply merges them; any other list is atomic and compared
-whole. Fields the manifest does not mention (defaults, other controllers' fields, a sidecar
-another controller adds) are not drift. A live
-object that is gone is Missing. `render_diff` prints a report as unified YAML diffs, live (`-`)
-against desired (`+`), for `fleetsync diff` and the drift status.
+`diff_object` compares what the server would store for the manifest (`stored.stored_form`:
+`cpu: 2000m` is "2", stringData is base64 data), or else the manifest as written (a server that
+keeps a spelling), with the live object projected onto its shape,
+after dropping what the server populates (status, resourceVersion, uid, managedFields,
+timestamps...). Maps project by key; lists whose items all have a `name` (containers, env, ports,
+volumes) are maps keyed by name, as server-side apply merges them; any other list is atomic and
+compared whole. Fields the manifest does not mention (defaults, other controllers' fields, a
+sidecar another controller adds) are not drift, nor is a null, empty map or empty list the
+manifest declares where the server stores nothing; scalars compare as the server renders them
+(`compare.same_rendering`); the items of a list whose order means nothing (`UNORDERED_LISTS`)
+are matched whatever their order. A live object that is gone is Missing. `render_diff` prints a
+report as unified YAML diffs, live (`-`) against desired (`+`), for `fleetsync diff` and the
+drift status; a Secret's values never appear in one (`redacted`): only which keys differ.
 
 This is the view the periodic drift task shows (from one LIST per kind, nothing written). The
 apply verb decides "unchanged" more strictly: locally with `unchanged.unchanged` (declared values,
@@ -29,6 +33,8 @@ from typing import Any
 
 import yaml
 
+from fleetsync.shared.kube.compare import same_rendering
+from fleetsync.shared.kube.stored import stored_form
 from fleetsync.shared.model import ResourceKey
 
 Manifest = Mapping[str, Any]
@@ -122,16 +128,92 @@ def _named(items: Sequence[Any]) -> bool:
     return bool(items) and all(isinstance(i, Mapping) and "name" in i for i in items)
 
 
+UNORDERED_LISTS: Mapping[tuple[str, str], tuple[tuple[str, ...], ...]] = {
+    ("autoscaling", "HorizontalPodAutoscaler"): (("spec", "metrics"),),
+}
+"""Lists whose order carries no meaning and which the API server may store in another order
+(a Kubernetes 1.25 server moves an HPA's CPU utilization metric last)."""
+
+
+def aligned(live: Manifest, desired: Manifest) -> Manifest:
+    """`live` with its `UNORDERED_LISTS` items put in `desired`'s order, where every desired
+    item matches its own live item; otherwise as it is."""
+    paths = UNORDERED_LISTS.get((ResourceKey.of(desired).group, str(desired.get("kind"))), ())
+    result: Manifest = live
+    for path in paths:
+        wanted, seen = _at(desired, path), _at(result, path)
+        if not isinstance(wanted, list) or not isinstance(seen, list) or len(wanted) != len(seen):
+            continue
+        order: list[int] = []
+        for item in wanted:
+            match = next(
+                (
+                    i
+                    for i, candidate in enumerate(seen)
+                    if i not in order and same_rendering(project(candidate, item), item)
+                ),
+                None,
+            )
+            if match is None:
+                break
+            order.append(match)
+        else:
+            result = _replaced(result, path, [seen[i] for i in order])
+    return result
+
+
+def _at(obj: Any, path: Sequence[str]) -> Any:
+    for key in path:
+        obj = obj.get(key) if isinstance(obj, Mapping) else None
+    return obj
+
+
+def _replaced(obj: Manifest, path: Sequence[str], value: Any) -> dict[str, Any]:
+    copied: dict[str, Any] = dict(obj)
+    if len(path) == 1:
+        copied[path[0]] = value
+    else:
+        copied[path[0]] = _replaced(obj[path[0]], path[1:], value)
+    return copied
+
+
 def diff_object(desired: Manifest, live: Manifest | None) -> ObjectDrift | None:
     """The drift of one object, or None when live matches everything the manifest declares."""
     key = ResourceKey.of(desired)
     if live is None:
         return ObjectDrift(key=key, state=DriftState.MISSING)
-    wanted = normalize(desired)
-    seen = project(normalize(live), wanted)
-    if _equal(seen, wanted):
-        return None
+    forms = (normalize(stored_form(desired)), normalize(desired))
+    for form in reversed(forms):
+        seen = project(normalize(aligned(live, form)), form)
+        wanted = without_unstored(form, seen)
+        if same_rendering(seen, wanted):
+            return None
+    if key.group == "" and key.kind == "Secret":
+        seen, wanted = redacted(seen, wanted)
     return ObjectDrift(key=key, state=DriftState.MODIFIED, diff=unified_diff(key, seen, wanted))
+
+
+REDACTED = "<redacted>"
+
+
+def redacted(live: Mapping[str, Any], desired: Mapping[str, Any]) -> tuple[Any, Any]:
+    """A Secret's two sides with every value of `data` hidden: a value that differs shows as
+    which side it is, so a diff says which keys changed and never what they hold."""
+    seen, wanted = dict(live), dict(desired)
+    seen_data, wanted_data = seen.get("data"), wanted.get("data")
+    seen_data = dict(seen_data) if isinstance(seen_data, Mapping) else None
+    wanted_data = dict(wanted_data) if isinstance(wanted_data, Mapping) else None
+    for k in sorted({*(seen_data or {}), *(wanted_data or {})}):
+        same = (seen_data or {}).get(k) == (wanted_data or {}).get(k)
+        if seen_data is not None and k in seen_data:
+            seen_data[k] = REDACTED if same else f"{REDACTED} (live value)"
+        if wanted_data is not None and k in wanted_data:
+            wanted_data[k] = REDACTED if same else f"{REDACTED} (desired value)"
+    if seen_data is not None:
+        seen["data"] = seen_data
+    if wanted_data is not None:
+        wanted["data"] = wanted_data
+    return seen, wanted
 
 
 def diff_objects(pairs: Iterable[tuple[Manifest, Manifest | None]]) -> DriftReport:
@@ -147,22 +229,20 @@ def diff_objects(pairs: Iterable[tuple[Manifest, Manifest | None]]) -> DriftRepo
     return DriftReport(drifts=tuple(drifts), in_sync=tuple(in_sync))
 
 
-def _equal(a: Any, b: Any) -> bool:
-    """Equality that tolerates the server's renderings of scalars (1 vs "1", 1 vs 1.0)."""
-    if isinstance(a, Mapping) and isinstance(b, Mapping):
-        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
-    return scalar_equal(a, b)
+def without_unstored(desired: Any, seen: Any) -> Any:
+    """`desired` without the nulls, empty maps and empty lists it declares where the live
+    projection `seen` has nothing: the server stores no such field (`labels: {}`, `env: []`)."""
+    if isinstance(desired, Mapping):
+        seen_map = seen if isinstance(seen, Mapping) else {}
+        kept = {k: without_unstored(v, seen_map.get(k)) for k, v in desired.items()}
+        return {k: v for k, v in kept.items() if k in seen_map or not _empty(v)}
+    if isinstance(desired, list) and isinstance(seen, list) and len(desired) == len(seen):
+        return [without_unstored(d, v) for d, v in zip(desired, seen, strict=True)]
+    return desired
 
 
-def scalar_equal(a: Any, b: Any) -> bool:
-    """Scalars equal as the API server renders them (1 vs "1", 1 vs 1.0); booleans strictly."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return bool(a == b)
-    if isinstance(a, int | float | str) and isinstance(b, int | float | str):
-        return a == b or str(a) == str(b)
-    return bool(a == b)
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, Mapping | list) and not value)
 
 
 def to_yaml(obj: Any) -> str:

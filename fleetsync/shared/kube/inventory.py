@@ -5,10 +5,11 @@ The value and its pure arithmetic (`Inventory`, `stale`, `merge`) live in
 
 The engine keeps two copies. The caller passes the Redis copy in and stores the one a sync returns;
 the cluster copy is a ConfigMap `fleetsync-inventory-<app>` in namespace `fleetsync-system` of the
-target cluster, read and written here. A sync works from the UNION of both copies, so losing Redis
-(or a stale Redis copy) never orphans an object: when Redis has none, the cluster copy alone is
-the previous inventory. The union never causes a wrong delete, because prune deletes only objects
-whose live annotation names the application (see `prune`).
+target cluster, read and written here. A sync works from the UNION of both copies, so losing
+Redis (or a stale Redis copy) never orphans an object: when Redis has none, the cluster copy alone
+is the previous inventory. The union never causes a wrong delete, because prune deletes only objects
+whose live annotation names the application (see `prune`). The same ConfigMap records, while a
+sync waits before a wave, since when it has been waiting (`waves.WaveProgress`).
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import json
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from fleetsync.shared.kube.client import ApiResource, ClusterClient
 from fleetsync.shared.kube.ownership import APPLICATION_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL
+from fleetsync.shared.kube.waves import WaveProgress
 from fleetsync.shared.model.inventory import EMPTY, Inventory, InventoryEntry, merge, stale
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,7 @@ Manifest = Mapping[str, Any]
 INVENTORY_NAMESPACE = "fleetsync-system"
 INVENTORY_PREFIX = "fleetsync-inventory-"
 INVENTORY_DATA_KEY = "inventory.json"
+WAVES_DATA_KEY = "waves.json"
 
 _CONFIGMAP = ApiResource(
     group="", version="v1", kind="ConfigMap", plural="configmaps", namespaced=True
@@ -42,12 +46,14 @@ _DNS_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 __all__ = [
     "EMPTY",
+    "ClusterRecord",
     "Inventory",
     "InventoryEntry",
     "inventory_text",
     "merge",
     "mirror_name",
     "read_cluster_inventory",
+    "read_cluster_record",
     "stale",
     "write_cluster_inventory",
 ]
@@ -65,14 +71,28 @@ def mirror_name(app: str) -> str:
     return f"{INVENTORY_PREFIX}{cleaned}-{digest}" if cleaned else INVENTORY_PREFIX + digest
 
 
+@dataclass(frozen=True, slots=True)
+class ClusterRecord:
+    """What the cluster's ConfigMap holds for an application."""
+
+    inventory: Inventory | None = None
+    """None when the cluster has no copy (or an unreadable one, logged)."""
+    waves: WaveProgress | None = field(default=None)
+
+
 def read_cluster_inventory(client: ClusterClient, app: str) -> Inventory | None:
     """The cluster copy, or None when the cluster has none (or an unreadable one, logged)."""
+    return read_cluster_record(client, app).inventory
+
+
+def read_cluster_record(client: ClusterClient, app: str) -> ClusterRecord:
     live = client.get(_CONFIGMAP, name=mirror_name(app), namespace=INVENTORY_NAMESPACE)
     if live is None:
-        return None
-    text = (live.get("data") or {}).get(INVENTORY_DATA_KEY, "{}")
+        return ClusterRecord()
+    data = live.get("data") or {}
+    text = data.get(INVENTORY_DATA_KEY, "{}")
     try:
-        return Inventory.from_mapping(json.loads(text))
+        inventory: Inventory | None = Inventory.from_mapping(json.loads(text))
     except ValueError as e:
         log.warning(
             "%s/%s on cluster %s is not a fleetsync inventory (%s); using the Redis copy alone",
@@ -81,16 +101,26 @@ def read_cluster_inventory(client: ClusterClient, app: str) -> Inventory | None:
             client.name,
             e,
         )
-        return None
+        inventory = None
+    try:
+        waves = WaveProgress.from_json(json.loads(data[WAVES_DATA_KEY]))
+    except (KeyError, ValueError):
+        waves = None
+    return ClusterRecord(inventory=inventory, waves=waves)
 
 
-def write_cluster_inventory(client: ClusterClient, app: str, inventory: Inventory) -> None:
-    """Store the cluster copy (server-side apply), creating namespace fleetsync-system if needed."""
+def write_cluster_inventory(
+    client: ClusterClient, app: str, inventory: Inventory, *, waves: WaveProgress | None = None
+) -> None:
+    """Store the cluster copy (server-side apply), creating namespace fleetsync-system if needed;
+    with `waves`, the wave a sync waits before, which a write without it clears."""
     if client.get(_NAMESPACE, name=INVENTORY_NAMESPACE) is None:
         client.apply(_NAMESPACE, _managed(_NAMESPACE, INVENTORY_NAMESPACE, ""), force=True)
     body = dict(_managed(_CONFIGMAP, mirror_name(app), INVENTORY_NAMESPACE))
     body["metadata"]["annotations"] = {APPLICATION_ANNOTATION: app}
     body["data"] = {INVENTORY_DATA_KEY: inventory_text(inventory)}
+    if waves is not None:
+        body["data"][WAVES_DATA_KEY] = json.dumps(waves.to_json(), sort_keys=True)
     client.apply(_CONFIGMAP, body, force=True)
 
 

@@ -1,5 +1,7 @@
 """How fleetsync marks the objects it applies, and reads those marks back.
 
+fleetsync applies as the field manager `fleetsync` (`FIELD_MANAGER`): its entry in an object's
+`metadata.managedFields` is what the no-op prediction reads.
 Every applied object carries the labels `app.kubernetes.io/managed-by: fleetsync` and
 `fleetsync.io/application: <app>` (application names are DNS labels, so valid label values: the
 engine lists an application's objects by both, and a check of one application reads only its
@@ -21,6 +23,8 @@ from typing import Any
 
 Manifest = Mapping[str, Any]
 
+FIELD_MANAGER = "fleetsync"
+"""The field manager of every server-side apply fleetsync makes."""
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "fleetsync"
 APPLICATION_ANNOTATION = "fleetsync.io/application"

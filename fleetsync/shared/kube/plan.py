@@ -33,6 +33,34 @@ WAVE_ANNOTATIONS = ("fleetsync.io/sync-wave", "argocd.argoproj.io/sync-wave")
 CRD: GroupKind = ("apiextensions.k8s.io", "CustomResourceDefinition")
 NAMESPACE: GroupKind = ("", "Namespace")
 
+BUILTIN_GROUPS: frozenset[str] = frozenset(
+    {
+        "",
+        "admissionregistration.k8s.io",
+        "apiextensions.k8s.io",
+        "apiregistration.k8s.io",
+        "apps",
+        "autoscaling",
+        "batch",
+        "certificates.k8s.io",
+        "coordination.k8s.io",
+        "discovery.k8s.io",
+        "events.k8s.io",
+        "extensions",
+        "flowcontrol.apiserver.k8s.io",
+        "networking.k8s.io",
+        "node.k8s.io",
+        "policy",
+        "rbac.authorization.k8s.io",
+        "resource.k8s.io",
+        "scheduling.k8s.io",
+        "storage.k8s.io",
+        "storagemigration.k8s.io",
+    }
+)
+"""API groups Kubernetes serves itself (gateway.networking.k8s.io, say, is a CRD's group):
+their objects are defaulted and respelled by the server, custom resources are stored as sent."""
+
 
 class Stage(IntEnum):
     DEFINITIONS = 1
@@ -113,6 +141,10 @@ def group_kind(obj: Manifest) -> GroupKind:
     return (str(obj.get("apiVersion", "")).rpartition("/")[0], str(obj.get("kind", "")))
 
 
+def is_builtin(obj: Manifest) -> bool:
+    return group_kind(obj)[0] in BUILTIN_GROUPS
+
+
 def stage_of(obj: Manifest) -> Stage:
     return STAGES.get(group_kind(obj), Stage.RESOURCES)
 
@@ -165,23 +197,3 @@ def plan_apply(objects: Iterable[Manifest]) -> tuple[Step, ...]:
 def plan_prune(objects: Iterable[Manifest]) -> tuple[Manifest, ...]:
     """The objects in delete order: the apply order reversed (workloads before namespaces)."""
     return tuple(reversed([o for step in plan_apply(objects) for o in step.objects]))
-
-
-def bundled_kinds(objects: Iterable[Manifest]) -> dict[tuple[str, str], Manifest]:
-    """The (apiVersion, kind) pairs that the bundle's own CRDs define, with the defining CRD.
-
-    A custom object whose kind is defined here can be applied once stage 1 has applied the CRD,
-    even though the cluster does not serve its kind yet.
-    """
-    defined: dict[tuple[str, str], Manifest] = {}
-    for obj in objects:
-        if group_kind(obj) != CRD:
-            continue
-        spec = obj.get("spec") or {}
-        group = str(spec.get("group", ""))
-        kind = str((spec.get("names") or {}).get("kind", ""))
-        for version in spec.get("versions") or ():
-            name = str((version or {}).get("name", ""))
-            if group and kind and name and (version or {}).get("served", True):
-                defined[(f"{group}/{name}", kind)] = obj
-    return defined

@@ -21,6 +21,7 @@ from typing import Any
 from fleetsync.shared.errors import FleetsyncError
 from fleetsync.shared.kube.changeset import Change, ChangeSet
 from fleetsync.shared.kube.client import ApiResource, ClusterClient, UnknownKindError
+from fleetsync.shared.kube.crd import is_crd
 from fleetsync.shared.kube.inventory import INVENTORY_NAMESPACE, Inventory, InventoryEntry
 from fleetsync.shared.kube.ownership import owner_of, prune_disabled
 from fleetsync.shared.kube.plan import PlanError, kind_rank, plan_prune, stage_of
@@ -67,7 +68,7 @@ def prune_stale(client: ClusterClient, *, app: str, stale: Inventory) -> Pruned:
             retained.append(entry)
             continue
         changes.append(Change(entry.key, ChangeAction.PRUNED, "" if deleted else "already gone"))
-    if any(key.kind == "CustomResourceDefinition" for key in doomed):
+    if any(is_crd(live) for _, _, live in doomed.values()):
         client.invalidate_discovery()
     return Pruned(changes=ChangeSet.of(changes), retained=Inventory.from_entries(retained))
 

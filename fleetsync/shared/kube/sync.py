@@ -4,15 +4,19 @@
 (nothing is written unless every object passes), records the new objects in the cluster copy
 before writing them (so a crash mid-apply orphans nothing), applies the bundle in stages, prunes
 what is stale, and returns a `SyncResult` value: the caller stores its inventory, status and
-history. Object-level problems come back in the result; a cluster-level one (unreachable,
-credentials refused) is raised as TransientError / PermanentError.
+history. Object-level problems (an object the server refuses, a field that cannot change in
+place) come back in the result, naming the object; a cluster-level one (unreachable, credentials
+refused) is raised as TransientError / PermanentError.
 
 The rules, in order: an invalid bundle or a failed validation applies and prunes nothing; an empty
-bundle where the application had objects prunes nothing unless `policy.allow_empty`; prune runs
-only with `policy.prune` and only after every object applied; what could not be pruned stays
-tracked.
+bundle where the application had objects prunes nothing unless `policy.allow_empty`; a sync that
+stops before a wave waiting for earlier waves to become healthy (`waves`) says so in its result
+(`SyncResult.waiting`) and is continued later by its caller, until `policy.wave_timeout` fails it;
+prune runs only with `policy.prune` and only after every object applied; what could not be pruned
+stays tracked. With `policy.create_namespace`, the application's namespace is created when missing
+and never recorded in the inventory, so never pruned (a bundle that declares it owns it instead).
 
-`check_drift` and `assess_live_health` only read (one LIST per kind, see `apply.read_live`):
+`check_drift` and `assess_live_health` only read (one LIST per kind, see `read.read_live`):
 what differs from the bundle, and how healthy the application's objects are, for the periodic
 drift and health tasks.
 """
@@ -20,38 +24,38 @@ drift and health tasks.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from fleetsync.shared.kube.apply import (
     Applied,
-    Target,
+    Options,
     apply_staged,
-    bundle_problems,
     check_targets,
-    locate,
     prepare_targets,
-    read_live,
-    well_formed,
 )
 from fleetsync.shared.kube.changeset import Change, ChangeSet
 from fleetsync.shared.kube.client import ClusterClient, UnknownKindError
+from fleetsync.shared.kube.crd import defined_kinds
 from fleetsync.shared.kube.diff import DriftReport, diff_objects
 from fleetsync.shared.kube.health import ObjectHealth, assess_object
 from fleetsync.shared.kube.inventory import (
     EMPTY,
+    ClusterRecord,
     Inventory,
     merge,
-    read_cluster_inventory,
+    read_cluster_record,
     stale,
     write_cluster_inventory,
 )
-from fleetsync.shared.kube.plan import bundled_kinds
 from fleetsync.shared.kube.prune import Pruned, prune_stale
+from fleetsync.shared.kube.read import read_live
+from fleetsync.shared.kube.targets import Target, bundle_problems, locate, well_formed
+from fleetsync.shared.kube.waves import WaveProgress, WaveStop, WaveWait, describe, since_when
 from fleetsync.shared.model import Health, ResourceKey, SyncState
 from fleetsync.shared.model.bundle import Bundle
-from fleetsync.shared.model.declaration import SyncPolicy
+from fleetsync.shared.model.declaration import ReplacePolicy, SyncPolicy
 
 Manifest = Mapping[str, Any]
 
@@ -78,10 +82,12 @@ class SyncResult:
     duration: float
     objects: tuple[ObjectHealth, ...] = ()
     """Health of each desired object as last seen; empty when nothing was assessed."""
+    waiting: WaveWait | None = None
+    """Set when the sync stopped before a wave: continue it later (`WaveWait.recheck_in`)."""
 
     @property
     def counts(self) -> dict[str, int]:
-        """created, configured, unchanged, pruned, skipped, failed."""
+        """created, configured, replaced, unchanged, pruned, skipped, failed."""
         return {str(action): n for action, n in self.changes.counts.items()}
 
 
@@ -94,16 +100,18 @@ def sync_application(
     policy: SyncPolicy,
     namespace: str | None,
     previous_nonempty: bool,
-    wait_for_waves: bool = False,
     timeout: float = 120.0,
+    clock: Callable[[], float] = time.time,
 ) -> SyncResult:
     """Apply `bundle` as `app` and prune what `previous` (and the cluster copy) no longer has.
 
     `previous` is the stored (Redis) inventory, empty if none; `previous_nonempty` says the last
-    bundle had objects. `timeout` bounds each wait (CRDs Established, a wave healthy).
+    bundle had objects. `timeout` bounds each wait inside the sync (CRDs Established, a replaced
+    object gone); `clock` tells the time waves have been waiting.
     """
     started = time.monotonic()
-    mirrored = read_cluster_inventory(client, app)
+    record = read_cluster_record(client, app)
+    mirrored = record.inventory
     known = merge(mirrored or EMPTY, previous)
 
     def refused(failures: Sequence[Change], error: SyncError | None = None) -> SyncResult:
@@ -113,7 +121,8 @@ def sync_application(
             started=started,
             client=client,
             app=app,
-            mirrored=mirrored,
+            record=record,
+            waves=record.waves,
             error=error,
         )
 
@@ -121,28 +130,35 @@ def sync_application(
         return refused(problems)
     if not bundle.objects and (previous_nonempty or known) and not policy.allow_empty:
         return refused([], SyncError(None, _EMPTY_BUNDLE.format(n=len(known))))
-    prepared = prepare_targets(client, bundle.objects, app=app, namespace=namespace)
-    checked, failures = check_targets(
-        client, prepared.ready, app=app, force=policy.force_conflicts, known=prepared.live
+    prepared = prepare_targets(
+        client,
+        bundle.objects,
+        app=app,
+        namespace=namespace,
+        create_namespace=policy.create_namespace,
     )
+    options = Options(
+        app=app,
+        force=policy.force_conflicts,
+        replace_immutable=policy.replace is ReplacePolicy.ON_IMMUTABLE,
+        timeout=timeout,
+    )
+    checked, failures = check_targets(client, prepared.ready, options, known=prepared.live)
     if prepared.failures or failures:
         return refused((*prepared.failures, *failures))
 
-    desired = Inventory.of(t.obj for t in prepared.targets)
+    provided = [t.key for t in prepared.targets if t.create_only]
+    desired = Inventory.of(t.obj for t in prepared.targets if not t.create_only)
+    known = known.without(provided)
     ahead = merge(known, desired)
     if ahead != (mirrored or EMPTY):
-        write_cluster_inventory(client, app, ahead)
-    applied = apply_staged(
-        client,
-        checked=checked,
-        deferred=prepared.deferred,
-        app=app,
-        force=policy.force_conflicts,
-        wait_for_waves=wait_for_waves,
-        timeout=timeout,
+        write_cluster_inventory(client, app, ahead, waves=record.waves)
+    applied = apply_staged(client, options, checked=checked, deferred=prepared.deferred)
+    waiting, error, waves = _waves(
+        applied.stopped, record, bundle=bundle, policy=policy, now=clock()
     )
     pruned = Pruned(retained=stale(known, desired))
-    if policy.prune and not applied.failed:
+    if policy.prune and not applied.failed and applied.stopped is None:
         pruned = prune_stale(client, app=app, stale=stale(known, desired))
     return _result(
         applied.changes + pruned.changes,
@@ -150,10 +166,37 @@ def sync_application(
         started=started,
         client=client,
         app=app,
-        mirrored=ahead,
+        record=ClusterRecord(inventory=ahead, waves=record.waves),
+        waves=waves,
+        error=error,
+        waiting=waiting,
         applied=applied,
         targets=prepared.targets,
     )
+
+
+def _waves(
+    stop: WaveStop | None,
+    record: ClusterRecord,
+    *,
+    bundle: Bundle,
+    policy: SyncPolicy,
+    now: float,
+) -> tuple[WaveWait | None, SyncError | None, WaveProgress | None]:
+    """(what the sync waits for, the error past the deadline, the record to keep)."""
+    if stop is None:
+        return None, None, None
+    digest = bundle.digest
+    since = since_when(record.waves, bundle=digest, wave=stop.wave, now=now)
+    deadline = since + policy.wave_timeout
+    if now >= deadline:
+        message = (
+            f"wave {stop.wave} not applied: earlier waves not healthy after "
+            f"{policy.wave_timeout:g}s (sync.waveTimeout): {describe(stop.unhealthy)}"
+        )
+        return None, SyncError(stop.unhealthy[0].key, message), None
+    wait = WaveWait(wave=stop.wave, unhealthy=stop.unhealthy, since=since, deadline=deadline)
+    return wait, None, WaveProgress(bundle=digest, wave=stop.wave, since=since)
 
 
 def _result(
@@ -163,14 +206,16 @@ def _result(
     started: float,
     client: ClusterClient,
     app: str,
-    mirrored: Inventory | None,
+    record: ClusterRecord,
+    waves: WaveProgress | None,
     error: SyncError | None = None,
+    waiting: WaveWait | None = None,
     applied: Applied | None = None,
     targets: Sequence[Target] = (),
 ) -> SyncResult:
-    """The result value; the cluster copy updated first when `inventory` differs from it."""
-    if inventory != (mirrored or EMPTY):
-        write_cluster_inventory(client, app, inventory)
+    """The result value; the cluster copy updated first when it holds something else."""
+    if inventory != (record.inventory or EMPTY) or waves != record.waves:
+        write_cluster_inventory(client, app, inventory, waves=waves)
     if error is None and (failed := changes.failed):
         n = len(failed) - 1
         more = f" ({n} more object{'s' if n > 1 else ''} failed)" if n else ""
@@ -181,7 +226,7 @@ def _result(
         if applied is not None
     )
     tracked_but_not_desired = inventory.keys - {t.key for t in targets}
-    in_sync = error is None and not tracked_but_not_desired
+    in_sync = error is None and waiting is None and not tracked_but_not_desired
     return SyncResult(
         state=SyncState.SYNCED if in_sync else SyncState.OUT_OF_SYNC,
         health=Health.worst(o.health for o in objects) if applied else Health.UNKNOWN,
@@ -190,6 +235,7 @@ def _result(
         error=error,
         duration=time.monotonic() - started,
         objects=objects,
+        waiting=waiting,
     )
 
 
@@ -232,7 +278,7 @@ def _locate_all(
     """Each bundle object placed on the cluster, and those whose kind it does not serve;
     malformed manifests (see `bundle_problems`) are left out."""
     objects = well_formed(bundle.objects)
-    bundled = bundled_kinds(objects)
+    bundled = defined_kinds(objects)
     located: list[Target] = []
     unserved: list[Manifest] = []
     for obj in objects:

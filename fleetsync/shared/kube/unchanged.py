@@ -15,7 +15,11 @@ set and the live object together:
   must equal the declared one whole: another manager's extra item would be removed;
 - items of a keyed list (`k:{...}`) or a set (`v:...`) are matched by the keys the FieldsV1 set
   names, each declared item to exactly one live item, in the declared order;
-- values compare strictly (1 is not "1", 0.5 is not "500m", a null is never certain).
+- values compare with `compare.same_value`, strictly (1 is not "1"), against the manifest as the
+  server stores it (`stored.stored_form`: `cpu: 2000m` is live as "2", a Secret's stringData as
+  base64 data, whose ownership the FieldsV1 set still records under `f:stringData`), or else as
+  written (a server that keeps the spelling applies it the same way again); a null is the same
+  only as a null the server keeps (an object template's `creationTimestamp: null`).
 
 It also requires `diff.diff_object` to find no drift, the projection the drift view shows.
 Whatever this cannot decide with certainty counts as "maybe changed" and goes to the server's
@@ -31,14 +35,13 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from fleetsync.shared.kube.compare import BUILTIN_DEFAULTS, NO_DEFAULTS, same_value
 from fleetsync.shared.kube.diff import diff_object
+from fleetsync.shared.kube.ownership import FIELD_MANAGER
+from fleetsync.shared.kube.plan import group_kind, is_builtin
+from fleetsync.shared.kube.stored import fold_string_data_fields, stored_form
 
 Manifest = Mapping[str, Any]
-
-FIELD_MANAGER = "fleetsync"
-KEY_DEFAULTS: Mapping[str, Any] = {"protocol": "TCP"}
-"""Merge-key fields the API server defaults when a manifest leaves them out (ports' protocol):
-a FieldsV1 key names the defaulted value, the manifest item does not."""
 
 _IDENTITY = ("apiVersion", "kind")
 _METADATA_IDENTITY = ("name", "namespace")
@@ -75,9 +78,15 @@ def unchanged(desired: Manifest, live: Manifest | None) -> bool:
         return False
     if not _same_identity(desired, live):
         return False
-    return _same(applied_content(desired, fields), fields, live) and (
-        diff_object(desired, live) is None
+    defaults = BUILTIN_DEFAULTS if is_builtin(desired) else NO_DEFAULTS
+    stored_fields: Mapping[str, Any] | None = fields
+    if group_kind(desired) == ("", "Secret"):
+        stored_fields = fold_string_data_fields(fields)
+    stored = stored_fields is not None and _same(
+        applied_content(stored_form(desired), stored_fields), stored_fields, live, defaults
     )
+    same = stored or _same(applied_content(desired, fields), fields, live, defaults)
+    return same and diff_object(desired, live) is None
 
 
 def applied_content(desired: Manifest, fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -99,7 +108,7 @@ def applied_content(desired: Manifest, fields: Mapping[str, Any]) -> dict[str, A
 
 
 def _same_identity(desired: Manifest, live: Manifest) -> bool:
-    if any(not _equal(desired.get(k), live.get(k)) for k in _IDENTITY):
+    if any(not same_value(desired.get(k), live.get(k)) for k in _IDENTITY):
         return False
     wanted, seen = desired.get("metadata"), live.get("metadata")
     if not isinstance(wanted, Mapping) or not isinstance(seen, Mapping):
@@ -114,23 +123,33 @@ def _members(owned: Any) -> dict[str, Any] | None:
     return {k: v for k, v in owned.items() if k != "."}
 
 
-def _same(declared: Any, owned: Any, live: Any) -> bool:
+def _same(declared: Any, owned: Any, live: Any, defaults: Mapping[str, Any]) -> bool:
     """Whether `declared` is exactly what the FieldsV1 node `owned` covers, and is `live`."""
     members = _members(owned)
-    if members is None or declared is None:
+    if members is None:
         return False
+    if declared is None:
+        return not members and live is None
     if not members:
-        return _equal(declared, live)
+        return same_value(declared, live, defaults=defaults)
     if isinstance(declared, Mapping):
         if not isinstance(live, Mapping) or set(members) != {f"f:{k}" for k in declared}:
             return False
-        return all(k in live and _same(v, members[f"f:{k}"], live[k]) for k, v in declared.items())
+        return all(
+            k in live and _same(v, members[f"f:{k}"], live[k], defaults)
+            for k, v in declared.items()
+        )
     if isinstance(declared, list):
-        return isinstance(live, list) and _same_items(declared, members, live)
+        return isinstance(live, list) and _same_items(declared, members, live, defaults)
     return False
 
 
-def _same_items(declared: Sequence[Any], members: Mapping[str, Any], live: Sequence[Any]) -> bool:
+def _same_items(
+    declared: Sequence[Any],
+    members: Mapping[str, Any],
+    live: Sequence[Any],
+    defaults: Mapping[str, Any],
+) -> bool:
     """A keyed list or a set: every declared item owned by one member, found once live, in the
     declared order; every member declared."""
     used: set[str] = set()
@@ -143,7 +162,9 @@ def _same_items(declared: Sequence[Any], members: Mapping[str, Any], live: Seque
         where = [i for i, seen in enumerate(live) if _is_item(seen, element)]
         if len(where) != 1:
             return False
-        if isinstance(item, Mapping) and not _same(item, members[element], live[where[0]]):
+        if isinstance(item, Mapping) and not _same(
+            item, members[element], live[where[0]], defaults
+        ):
             return False
         positions.append(where[0])
     return used == set(members) and positions == sorted(positions)
@@ -165,26 +186,7 @@ def _is_item(item: Any, element: str) -> bool:
     except ValueError:
         return False
     if kind == "v":
-        return not isinstance(item, Mapping | list) and item is not None and _equal(item, value)
+        return not isinstance(item, Mapping | list) and item is not None and same_value(item, value)
     if not isinstance(value, Mapping) or not value or not isinstance(item, Mapping):
         return False
-    return all(_equal(item.get(k, KEY_DEFAULTS.get(k)), v) for k, v in value.items())
-
-
-def _equal(a: Any, b: Any) -> bool:
-    """Equality that never guesses: same types (1 is not "1" nor 1.0, True is not 1)."""
-    if isinstance(a, Mapping) or isinstance(b, Mapping):
-        return (
-            isinstance(a, Mapping)
-            and isinstance(b, Mapping)
-            and a.keys() == b.keys()
-            and all(_equal(a[k], b[k]) for k in a)
-        )
-    if isinstance(a, list) or isinstance(b, list):
-        return (
-            isinstance(a, list)
-            and isinstance(b, list)
-            and len(a) == len(b)
-            and all(_equal(x, y) for x, y in zip(a, b, strict=True))
-        )
-    return type(a) is type(b) and bool(a == b)
+    return all(same_value(item.get(k, BUILTIN_DEFAULTS.get(k)), v) for k, v in value.items())

@@ -1,8 +1,10 @@
-"""Waiting on the cluster between steps: CRDs until Established, a wave until it is healthy.
+"""Short waits inside one sync: CRDs until Established, a replaced object until it is gone.
 
 Both poll GETs with a deadline and return what they saw, with a failure (the object and why)
-instead of raising, so the apply verb can report it on the object that did not get there.
-Degraded (or NamesAccepted False for a CRD) ends the wait at once: waiting longer would not help.
+instead of raising, so the apply verb can report it on the object concerned. A NamesAccepted
+False CRD ends the wait at once: waiting longer would not help. Waiting for a wave to become
+healthy is not done here, by a worker that sleeps: a sync stops at the wave and is continued later
+(see `waves`).
 """
 
 from __future__ import annotations
@@ -22,8 +24,6 @@ Watched = tuple[ResourceKey, ApiResource, Manifest]
 
 POLL_INTERVAL = 0.25
 
-_SETTLED = (Health.HEALTHY, Health.SUSPENDED)
-
 
 @dataclass(frozen=True, slots=True)
 class Waited:
@@ -35,35 +35,42 @@ class Waited:
 
 def wait_established(client: ClusterClient, crds: Sequence[Watched], *, timeout: float) -> Waited:
     """Wait until every CRD is Established."""
-    return _wait(client, crds, timeout=timeout, what="Established")
-
-
-def wait_healthy(client: ClusterClient, objects: Sequence[Watched], *, timeout: float) -> Waited:
-    """Wait until every object is Healthy or Suspended."""
-    return _wait(client, objects, timeout=timeout, what="healthy")
-
-
-def _wait(
-    client: ClusterClient, objects: Sequence[Watched], *, timeout: float, what: str
-) -> Waited:
     deadline = time.monotonic() + timeout
-    current: dict[ResourceKey, Manifest | None] = {key: obj for key, _, obj in objects}
+    current: dict[ResourceKey, Manifest | None] = {key: obj for key, _, obj in crds}
     while True:
         waiting = None
-        for key, _, _ in objects:
+        for key, _, _ in crds:
             health, message = assess_object(current[key])
             if health is Health.DEGRADED:
                 return Waited((key, f"{health}: {message}"), current)
-            if health not in _SETTLED and waiting is None:
+            if health is not Health.HEALTHY and waiting is None:
                 waiting = (key, f"{health}: {message}")
         if waiting is None:
             return Waited(None, current)
         if time.monotonic() >= deadline:
             key, why = waiting
-            return Waited((key, f"not {what} after {timeout:g}s ({why})"), current)
+            return Waited((key, f"not Established after {timeout:g}s ({why})"), current)
         time.sleep(POLL_INTERVAL)
-        for key, resource, obj in objects:
-            metadata = obj.get("metadata") or {}
-            current[key] = client.get(
-                resource, name=metadata["name"], namespace=str(metadata.get("namespace") or "")
-            )
+        for key, resource, obj in crds:
+            current[key] = _get(client, resource, obj)
+
+
+def wait_gone(client: ClusterClient, watched: Watched, *, timeout: float) -> Waited:
+    """Wait until the object no longer exists (a foreground deletion waits for its dependents)."""
+    key, resource, obj = watched
+    deadline = time.monotonic() + timeout
+    current: Manifest | None = obj
+    while True:
+        current = _get(client, resource, obj)
+        if current is None:
+            return Waited(None, {key: None})
+        if time.monotonic() >= deadline:
+            return Waited((key, f"still being deleted after {timeout:g}s"), {key: current})
+        time.sleep(POLL_INTERVAL)
+
+
+def _get(client: ClusterClient, resource: ApiResource, obj: Manifest) -> Manifest | None:
+    metadata = obj.get("metadata") or {}
+    return client.get(
+        resource, name=metadata["name"], namespace=str(metadata.get("namespace") or "")
+    )

@@ -23,6 +23,14 @@ class RendererKind(StrEnum):
     HELM = "helm"
 
 
+class ReplacePolicy(StrEnum):
+    """When a sync may delete and recreate an object instead of updating it in place."""
+
+    NEVER = "never"
+    ON_IMMUTABLE = "onImmutable"
+    """When a field that cannot change in place changed (a Deployment's selector...)."""
+
+
 class SelectorOperator(StrEnum):
     IN = "In"
     NOT_IN = "NotIn"
@@ -111,6 +119,11 @@ class SyncPolicy:
     """Prune everything when a bundle that used to have objects renders empty (explicit opt-in)."""
     prune_on_removal: bool = False
     """Delete the application's objects when its entry leaves fleet.yaml (default: leave them)."""
+    create_namespace: bool = False
+    """Create the application's namespace when it is missing (never pruned)."""
+    replace: ReplacePolicy = ReplacePolicy.NEVER
+    wave_timeout: float = 600.0
+    """How long a sync waits for a wave's earlier waves to become healthy before it fails."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,5 +227,12 @@ def _application(a: Mapping[str, Any]) -> Application:
         targets=Targets(
             clusters=tuple(ClusterName(c) for c in t.get("clusters") or ()), selector=selector
         ),
-        sync=SyncPolicy(**(a.get("sync") or {})),
+        sync=_sync_policy(a.get("sync") or {}),
     )
+
+
+def _sync_policy(s: Mapping[str, Any]) -> SyncPolicy:
+    values = dict(s)
+    if "replace" in values:
+        values["replace"] = ReplacePolicy(values["replace"])
+    return SyncPolicy(**values)

@@ -38,6 +38,8 @@ _HEALTH_ORDER = list(Health)
 class ChangeAction(StrEnum):
     CREATED = "created"
     CONFIGURED = "configured"
+    REPLACED = "replaced"
+    """Deleted and created anew: a field that cannot change in place changed."""
     UNCHANGED = "unchanged"
     PRUNED = "pruned"
     SKIPPED = "skipped"

@@ -1,4 +1,5 @@
-"""connect and ClusterClient against kubesim: discovery, caching and how failures are named."""
+"""connect and ClusterClient: discovery and caching (on kubesim and a real API server), and how
+failures are named (faults only kubesim can make)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from fleetsync.shared.kube.client import (
 )
 from fleetsync.shared.model.declaration import Cluster
 from fleetsync.shared.model.ids import ClusterName
-from tests.integration.kube.conftest import Live
+from fleetsync.shared.reconcile import REQUEST_TIMEOUT
+from tests.integration.kube.conftest import Live, kubesim_only
 from tests.integration.kube.manifests import namespace, sync
 
 
@@ -28,8 +30,8 @@ def test_resolve_maps_apiversion_and_kind_to_the_served_resource(live: Live) -> 
     assert (deployments.plural, deployments.namespaced) == ("deployments", True)
     namespaces = live.client.resolve("v1", "Namespace")
     assert (namespaces.plural, namespaces.namespaced) == ("namespaces", False)
-    with pytest.raises(UnknownKindError, match=r"kind Widget \(example.com/v1\) is not served"):
-        live.client.resolve("example.com/v1", "Widget")
+    with pytest.raises(UnknownKindError, match=rf"kind Widget \({live.group}/v1\) is not served"):
+        live.client.resolve(f"{live.group}/v1", "Widget")
 
 
 def test_the_discovery_cache_is_a_file_per_cluster(live: Live) -> None:
@@ -40,14 +42,14 @@ def test_the_discovery_cache_is_a_file_per_cluster(live: Live) -> None:
 def test_connect_shares_one_client_per_cluster_until_the_kubeconfig_changes(
     live: Live, tmp_path: Path
 ) -> None:
-    same = connect(live.cluster, cache_dir=live.cache_dir, timeout=5.0)
+    same = connect(live.cluster, cache_dir=live.cache_dir, timeout=REQUEST_TIMEOUT)
     assert same is live.client
 
     clients = []
     threads = [
         threading.Thread(
             target=lambda: clients.append(
-                connect(live.cluster, cache_dir=live.cache_dir, timeout=5.0)
+                connect(live.cluster, cache_dir=live.cache_dir, timeout=REQUEST_TIMEOUT)
             )
         )
         for _ in range(8)
@@ -61,10 +63,10 @@ def test_connect_shares_one_client_per_cluster_until_the_kubeconfig_changes(
     copy = tmp_path / "edited.kubeconfig"
     copy.write_text(Path(live.cluster.kubeconfig).read_text())
     edited = Cluster(name=live.cluster.name, kubeconfig=str(copy))
-    first = connect(edited, cache_dir=live.cache_dir, timeout=5.0)
+    first = connect(edited, cache_dir=live.cache_dir, timeout=REQUEST_TIMEOUT)
     copy.write_text(copy.read_text() + "\n")
     os.utime(copy, ns=(1, 1))
-    assert connect(edited, cache_dir=live.cache_dir, timeout=5.0) is not first
+    assert connect(edited, cache_dir=live.cache_dir, timeout=REQUEST_TIMEOUT) is not first
 
 
 def test_the_client_cache_keeps_the_most_recently_used_up_to_its_bound(
@@ -77,71 +79,78 @@ def test_the_client_cache_keeps_the_most_recently_used_up_to_its_bound(
         copies.append(Cluster(name=live.cluster.name, kubeconfig=str(path)))
     try:
         keep_clients(2)
-        first = [connect(c, cache_dir=live.cache_dir, timeout=5.0) for c in copies]
-        assert connect(copies[2], cache_dir=live.cache_dir, timeout=5.0) is first[2]
-        assert connect(copies[0], cache_dir=live.cache_dir, timeout=5.0) is not first[0]
+        first = [connect(c, cache_dir=live.cache_dir, timeout=REQUEST_TIMEOUT) for c in copies]
+        assert connect(copies[2], cache_dir=live.cache_dir, timeout=REQUEST_TIMEOUT) is first[2]
+        assert connect(copies[0], cache_dir=live.cache_dir, timeout=REQUEST_TIMEOUT) is not first[0]
         keep_clients(3)
-        again = [connect(c, cache_dir=live.cache_dir, timeout=5.0) for c in copies]
-        assert [connect(c, cache_dir=live.cache_dir, timeout=5.0) for c in copies] == again
+        again = [connect(c, cache_dir=live.cache_dir, timeout=REQUEST_TIMEOUT) for c in copies]
+        assert [
+            connect(c, cache_dir=live.cache_dir, timeout=REQUEST_TIMEOUT) for c in copies
+        ] == again
     finally:
         keep_clients(CLIENT_CACHE_SIZE)
 
 
+@kubesim_only
 def test_an_unreachable_cluster_is_a_transient_error(live: Live) -> None:
-    live.handle.set_fault(down=True)
+    live.sim.set_fault(down=True)
     try:
         with pytest.raises(TransientError, match=f"cluster {live.cluster.name}: unreachable"):
-            sync(live.client, [namespace("web")])
+            sync(live, [namespace(live.ns)])
     finally:
-        live.handle.clear_faults()
+        live.sim.clear_faults()
 
 
+@kubesim_only
 def test_a_cluster_that_never_answers_times_out_as_a_transient_error(live: Live) -> None:
     forget_clients()
     client = connect(live.cluster, cache_dir=live.cache_dir, timeout=0.5)
-    live.handle.set_fault(down=True, down_mode="hang")
+    live.sim.set_fault(down=True, down_mode="hang")
     try:
         with pytest.raises(TransientError, match="timed out"):
             client.resolve("v1", "Namespace")
     finally:
-        live.handle.clear_faults()
+        live.sim.clear_faults()
 
 
+@kubesim_only
 def test_throttling_is_a_transient_error_with_the_retry_after_delay(live: Live) -> None:
-    live.handle.set_fault(error_rate=1.0, error_code=429)
+    live.sim.set_fault(error_rate=1.0, error_code=429)
     try:
         with pytest.raises(TransientError) as caught:
-            sync(live.client, [namespace("web")])
+            sync(live, [namespace(live.ns)])
     finally:
-        live.handle.clear_faults()
+        live.sim.clear_faults()
     assert caught.value.delay == 1.0
     assert "429" in str(caught.value)
 
 
+@kubesim_only
 def test_a_server_error_is_a_transient_error(live: Live) -> None:
-    live.handle.set_fault(error_rate=1.0, error_code=500)
+    live.sim.set_fault(error_rate=1.0, error_code=500)
     try:
         with pytest.raises(TransientError, match="500"):
-            sync(live.client, [namespace("web")])
+            sync(live, [namespace(live.ns)])
     finally:
-        live.handle.clear_faults()
+        live.sim.clear_faults()
 
 
+@kubesim_only
 @pytest.mark.parametrize(("fault", "code"), [("unauthorized", "401"), ("forbidden", "403")])
 def test_refused_credentials_are_a_permanent_error_without_the_token(
     live: Live, fault: str, code: str
 ) -> None:
-    live.handle.set_fault(**{fault: True})  # type: ignore[arg-type]
+    live.sim.set_fault(**{fault: True})  # type: ignore[arg-type]
     try:
         with pytest.raises(PermanentError, match="credentials refused") as caught:
-            sync(live.client, [namespace("web")])
+            sync(live, [namespace(live.ns)])
     finally:
-        live.handle.clear_faults()
+        live.sim.clear_faults()
     message = str(caught.value)
     assert code in message
     assert live.cluster.kubeconfig in message
     assert isinstance(caught.value, Forbidden) is (code == "403")
-    assert live.handle.token not in message
+    assert live.sim.token not in message
 
 
 def test_a_missing_kubeconfig_is_a_permanent_error_naming_the_file(tmp_path: Path) -> None:

@@ -1,111 +1,167 @@
-"""check_drift and assess_live_health against kubesim: read-only views of an application."""
+"""check_drift and assess_live_health on kubesim and on a real API server: read-only views of an
+application. A real server runs no Pods (no kubelet): its Deployments stay Progressing, so the
+health of something that settles is followed on a LoadBalancer Service, whose address the test
+writes as a cloud controller would."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fleetsync.shared.kube.diff import DriftState, render_diff
 from fleetsync.shared.kube.sync import assess_live_health, check_drift
-from fleetsync.shared.model import ChangeAction, Health, ResourceKey
+from fleetsync.shared.model import ChangeAction, Health
 from fleetsync.shared.model.bundle import Bundle
 from tests.integration.kube.conftest import Live
 from tests.integration.kube.manifests import config_map, deployment, namespace, sync
 from tests.support.waiting import wait_for
 
-BUNDLE = [namespace("web"), config_map("settings", data={"mode": "fast"}), deployment("api")]
+
+def bundle_of(live: Live) -> list[dict[str, Any]]:
+    return [
+        namespace(live.ns),
+        config_map("settings", live.ns, data={"mode": "fast"}),
+        deployment("api", live.ns),
+    ]
+
+
+def drift(live: Live, bundle: list[dict[str, Any]]) -> Any:
+    return check_drift(
+        client=live.client, app=live.app, bundle=Bundle.of(bundle), namespace=live.ns
+    )
+
+
+def load_balancer(name: str, ns: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"type": "LoadBalancer", "selector": {"app": name}, "ports": [{"port": 80}]},
+    }
+
+
+def give_address(live: Live, name: str) -> None:
+    """Write a LoadBalancer Service's address, as a cloud controller would."""
+    live.operator.merge_patch(
+        f"/api/v1/namespaces/{live.ns}/services/{name}/status",
+        {"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}}},
+    )
 
 
 def test_drift_detection_reports_an_out_of_band_edit_and_delete_without_writing(live: Live) -> None:
-    first = sync(live.client, BUNDLE)
-    assert (
-        check_drift(
-            client=live.client, app="web", bundle=Bundle.of(BUNDLE), namespace="web"
-        ).drifted
-        is False
-    )
+    bundle = bundle_of(live)
+    ns = live.ns
+    first = sync(live, bundle)
+    assert drift(live, bundle).drifted is False
     live.operator.merge_patch(
-        "/api/v1/namespaces/web/configmaps/settings", {"data": {"mode": "slow"}}
+        f"/api/v1/namespaces/{ns}/configmaps/settings", {"data": {"mode": "slow"}}
     )
-    live.operator.delete("/apis/apps/v1/namespaces/web/deployments/api")
-    live.handle.reset_request_counts()
+    live.operator.delete(f"/apis/apps/v1/namespaces/{ns}/deployments/api")
+    wait_for(
+        lambda: live.operator.get(f"/apis/apps/v1/namespaces/{ns}/deployments/api") is None,
+        what="the Deployment deleted out of band to be gone",
+    )
+    live.calls.clear()
 
-    report = check_drift(client=live.client, app="web", bundle=Bundle.of(BUNDLE), namespace="web")
+    report = drift(live, bundle)
 
-    assert report.of(DriftState.MODIFIED) == (ResourceKey.parse("core/ConfigMap/web/settings"),)
-    assert report.of(DriftState.MISSING) == (ResourceKey.parse("apps/Deployment/web/api"),)
-    assert report.in_sync == (ResourceKey.parse("core/Namespace/_/web"),)
+    assert report.of(DriftState.MODIFIED) == (live.key(f"core/ConfigMap/{ns}/settings"),)
+    assert report.of(DriftState.MISSING) == (live.key(f"apps/Deployment/{ns}/api"),)
+    assert report.in_sync == (live.key(f"core/Namespace/_/{ns}"),)
     text = render_diff(report)
     assert "-  mode: slow" in text and "+  mode: fast" in text
-    assert live.writes() == {}, "a drift check only reads"
+    assert live.calls == [], "a drift check only reads"
 
-    healed = sync(live.client, BUNDLE, previous=first.inventory)
+    healed = sync(live, bundle, previous=first.inventory)
 
     assert {str(c.key): c.action for c in healed.changes} == {
-        "core/Namespace/_/web": ChangeAction.UNCHANGED,
-        "core/ConfigMap/web/settings": ChangeAction.CONFIGURED,
-        "apps/Deployment/web/api": ChangeAction.CREATED,
+        f"core/Namespace/_/{ns}": ChangeAction.UNCHANGED,
+        f"core/ConfigMap/{ns}/settings": ChangeAction.CONFIGURED,
+        f"apps/Deployment/{ns}/api": ChangeAction.CREATED,
     }
-    assert not check_drift(
-        client=live.client, app="web", bundle=Bundle.of(BUNDLE), namespace="web"
-    ).drifted
+    assert not drift(live, bundle).drifted
 
 
 def test_fields_other_managers_own_are_not_drift(live: Live) -> None:
-    sync(live.client, BUNDLE)
+    bundle = bundle_of(live)
+    sync(live, bundle)
     live.operator.merge_patch(
-        "/api/v1/namespaces/web/configmaps/settings", {"metadata": {"labels": {"team": "x"}}}
+        f"/api/v1/namespaces/{live.ns}/configmaps/settings", {"metadata": {"labels": {"team": "x"}}}
     )
 
-    report = check_drift(client=live.client, app="web", bundle=Bundle.of(BUNDLE), namespace="web")
-
-    assert not report.drifted
+    assert not drift(live, bundle).drifted
 
 
-def test_live_health_follows_the_workloads(live: Live) -> None:
-    sync(live.client, BUNDLE)
-    health, objects = wait_for(
-        lambda: (
-            found
-            if (found := assess_live_health(live.client, Bundle.of(BUNDLE), namespace="web"))[0]
-            is Health.HEALTHY
-            else None
-        ),
-        timeout=5,
-        what="the workloads becoming healthy",
-    )
+def test_live_health_follows_the_objects(live: Live) -> None:
+    bundle = [namespace(live.ns), config_map("settings", live.ns), load_balancer("edge", live.ns)]
+    result = sync(live, bundle)
+    assert result.health is Health.PROGRESSING
+    health, objects = assess_live_health(live.client, Bundle.of(bundle), namespace=live.ns)
+    assert health is Health.PROGRESSING
+    assert [str(o) for o in objects if o.health is not Health.HEALTHY] == [
+        f"core/Service/{live.ns}/edge: Progressing: waiting for a load balancer address"
+    ]
+
+    give_address(live, "edge")
+
+    health, objects = assess_live_health(live.client, Bundle.of(bundle), namespace=live.ns)
+    assert health is Health.HEALTHY
     assert len(objects) == 3
 
-    live.operator.delete("/apis/apps/v1/namespaces/web/deployments/api")
-    health, objects = assess_live_health(live.client, Bundle.of(BUNDLE), namespace="web")
+    live.operator.delete(f"/api/v1/namespaces/{live.ns}/services/edge")
+    health, objects = assess_live_health(live.client, Bundle.of(bundle), namespace=live.ns)
     assert health is Health.MISSING
     assert [str(o.key) for o in objects if o.health is Health.MISSING] == [
-        "apps/Deployment/web/api"
+        f"core/Service/{live.ns}/edge"
     ]
 
 
 def test_a_workload_that_never_becomes_ready_is_progressing(live: Live) -> None:
-    live.handle.set_controllers(enabled=True, never_ready=True)
-    result = sync(live.client, BUNDLE)
+    """kubesim is told its Pods never get ready; a real server has no kubelet to run them."""
+    if live.simulated:
+        live.sim.set_controllers(enabled=True, never_ready=True)
+    bundle = bundle_of(live)
+    result = sync(live, bundle)
     assert result.health is Health.PROGRESSING
-    # The controllers have seen the deployment (it has a status) and still do not make it ready.
-    wait_for(
-        lambda: (live.operator.get("/apis/apps/v1/namespaces/web/deployments/api") or {}).get(
-            "status", {}
-        ).get("observedGeneration"),
-        timeout=5,
-        what="the deployment observed by the controllers",
-    )
-    health, objects = assess_live_health(live.client, Bundle.of(BUNDLE), namespace="web")
-    assert health is Health.PROGRESSING
-    verdict = next(o for o in objects if o.key.kind == "Deployment")
-    assert "available" in verdict.message
+
+    def deployment_seen() -> str:
+        _, objects = assess_live_health(live.client, Bundle.of(bundle), namespace=live.ns)
+        verdict = next(o for o in objects if o.key.kind == "Deployment")
+        assert verdict.health is Health.PROGRESSING, verdict
+        return verdict.message if "available" in verdict.message else ""
+
+    message = wait_for(deployment_seen, what="the Deployment's controller to report replicas")
+    assert message == "0 of 1 updated replicas available"
 
 
 def test_a_malformed_manifest_is_left_out_of_the_drift_and_health_views(live: Live) -> None:
-    sync(live.client, BUNDLE)
+    bundle = bundle_of(live)
+    sync(live, bundle)
     nameless = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}
-    bundle = Bundle.of([*BUNDLE, nameless])
+    with_nameless = Bundle.of([*bundle, nameless])
 
-    report = check_drift(client=live.client, app="web", bundle=bundle, namespace="web")
-    _, objects = assess_live_health(live.client, bundle, app="web", namespace="web")
+    report = check_drift(client=live.client, app=live.app, bundle=with_nameless, namespace=live.ns)
+    _, objects = assess_live_health(live.client, with_nameless, app=live.app, namespace=live.ns)
 
-    assert not report.drifted and len(report.in_sync) == len(BUNDLE)
-    assert len(objects) == len(BUNDLE)
+    assert not report.drifted and len(report.in_sync) == len(bundle)
+    assert len(objects) == len(bundle)
+
+
+def test_a_deployment_whose_quantities_the_server_respells_syncs_once_then_rests(
+    live: Live,
+) -> None:
+    """The server stores `cpu: 2000m` as "2": neither drift nor a reason to write again."""
+    ns = live.ns
+    bundle = [namespace(ns), deployment("api", ns, cpu="2000m")]
+    first = sync(live, bundle)
+    assert first.error is None, first.error
+    stored = live.operator.get(f"/apis/apps/v1/namespaces/{ns}/deployments/api")
+    assert stored is not None
+    requests = stored["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]
+    assert requests == {"cpu": "2", "memory": "1Gi"}
+
+    assert not drift(live, bundle).drifted
+    live.calls.clear()
+    second = sync(live, bundle, previous=first.inventory)
+
+    assert {c.action for c in second.changes} == {ChangeAction.UNCHANGED}
+    assert live.engine_writes() == [], "decided locally: not even a dry-run"

@@ -11,7 +11,7 @@ from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.status import Health, SyncState
 from fleetsync.shared.reconcile import pair_lock, refresh_health
 from fleetsync.shared.store import Store
-from tests.integration.kube.conftest import Live
+from tests.integration.kube.conftest import Live, kubesim_only
 
 APP = AppName("web")
 
@@ -38,6 +38,7 @@ def _setup(store: Store, live: Live) -> tuple[Fleet, PairStatus]:
     return fleet, status
 
 
+@kubesim_only
 def test_a_health_check_steps_aside_while_the_pair_is_being_reconciled(
     redis_url: str, live: Live
 ) -> None:

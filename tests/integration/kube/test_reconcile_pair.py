@@ -1,4 +1,5 @@
-"""The apply side's use cases driven directly, on a real Redis and a kubesim cluster:
+"""The apply side's use cases driven directly, on a real Redis and a kubesim cluster (faults are
+kubesim's; a cluster of the test's own):
 `reconcile_pair` (apply or look, failures as status, retries, history), `refresh_health` and
 `remove_pair`."""
 
@@ -92,11 +93,16 @@ def _fleet(cluster: Cluster, **policy: Any) -> Fleet:
 
 
 @pytest.fixture
+def live(kubesim_live: Live) -> Live:
+    return kubesim_live
+
+
+@pytest.fixture
 def pair(redis_url: str, live: Live) -> Pair:
     return Pair(Store.connect(redis_url), live, _fleet(live.cluster))
 
 
-WEB = [namespace("web"), config_map("settings", data={"mode": "blue"})]
+WEB = [namespace("web"), config_map("settings", "web", data={"mode": "blue"})]
 
 
 def test_a_reconcile_applies_and_records_inventory_status_and_history(pair: Pair) -> None:
@@ -134,7 +140,7 @@ def test_a_quiet_drift_check_adds_no_history_but_one_that_heals_does(pair: Pair)
 
 def test_a_cluster_answering_503_is_unknown_and_retried_with_growing_backoff(pair: Pair) -> None:
     pair.desire(WEB)
-    pair.live.handle.set_fault(error_rate=1.0, error_code=503)
+    pair.live.sim.set_fault(error_rate=1.0, error_code=503)
     first, second = pair.reconcile(), pair.reconcile()
     for outcome in (first, second):
         assert outcome.status is not None and outcome.status.sync is SyncState.UNKNOWN
@@ -144,10 +150,10 @@ def test_a_cluster_answering_503_is_unknown_and_retried_with_growing_backoff(pai
     assert second.retry_in is not None and 4 * 0.8 <= second.retry_in <= 4 * 1.2
     assert pair.store.history(APP, pair.cluster)[0] == second.status
 
-    pair.live.handle.clear_faults()
+    pair.live.sim.clear_faults()
     recovered = pair.reconcile()
     assert recovered.status is not None and recovered.status.sync is SyncState.SYNCED
-    pair.live.handle.set_fault(error_rate=1.0, error_code=503)
+    pair.live.sim.set_fault(error_rate=1.0, error_code=503)
     again = pair.reconcile()
     assert again.retry_in is not None and again.retry_in <= 2 * 1.2, "a success resets backoff"
 
@@ -181,7 +187,7 @@ def test_a_suspended_application_is_only_looked_at_and_shows_what_it_is_behind(
     pair.desire(WEB)
     pair.reconcile()
     pair.store.set_suspended(APP, True)
-    pair.desire([namespace("web"), config_map("settings", data={"mode": "red"})], REV2)
+    pair.desire([namespace("web"), config_map("settings", "web", data={"mode": "red"})], REV2)
     status = pair.reconcile().status
     assert status is not None and status.sync is SyncState.OUT_OF_SYNC
     assert status.revision == REV1 and f"{REV2} not applied yet" in status.message
@@ -196,7 +202,7 @@ def test_a_suspended_application_is_only_looked_at_and_shows_what_it_is_behind(
 def test_a_rollback_pin_is_applied_instead_of_the_latest_desired_state(pair: Pair) -> None:
     old = pair.desire(WEB)
     pair.reconcile()
-    pair.desire([namespace("web"), config_map("settings", data={"mode": "red"})], REV2)
+    pair.desire([namespace("web"), config_map("settings", "web", data={"mode": "red"})], REV2)
     pair.reconcile()
     pair.store.set_pin(APP, Pin(revision=REV1, digest=old.digest, at=1.0))
     status = pair.reconcile(Trigger.MANUAL).status
@@ -242,9 +248,7 @@ def test_removing_an_application_from_a_cluster_prunes_its_objects_and_forgets_t
     pair.reconcile()
     untargeted = pair.with_policy(prune_on_removal=True)
     app = untargeted.applications[APP]
-    untargeted = replace(
-        untargeted, applications={APP: replace(app, targets=Targets(clusters=()))}
-    )
+    untargeted = replace(untargeted, applications={APP: replace(app, targets=Targets(clusters=()))})
     pair.remove(pair.fleet)
     assert pair.store.recorded_status(APP, pair.cluster) is not None, "still targeted: kept"
 
@@ -284,7 +288,7 @@ def test_a_run_that_stopped_between_the_cluster_write_and_its_bookkeeping_is_rep
 ) -> None:
     from fleetsync.shared.kube.sync import sync_application
 
-    pair.desire([*WEB, config_map("extra")])
+    pair.desire([*WEB, config_map("extra", "web")])
     first = pair.reconcile().status
     assert first is not None and first.revision == REV1
     v2 = pair.desire(WEB, REV2)
@@ -301,7 +305,9 @@ def test_a_run_that_stopped_between_the_cluster_write_and_its_bookkeeping_is_rep
         previous_nonempty=True,
     )
     assert pair.live.operator.get("/api/v1/namespaces/web/configmaps/extra") is None
-    assert pair.store.inventory(APP, pair.cluster) == Inventory.of([*WEB, config_map("extra")])
+    assert pair.store.inventory(APP, pair.cluster) == Inventory.of(
+        [*WEB, config_map("extra", "web")]
+    )
 
     repaired = pair.reconcile().status
     assert repaired is not None and repaired.sync is SyncState.SYNCED
@@ -315,7 +321,7 @@ def test_a_preview_reports_what_a_sync_would_change_and_writes_nothing(pair: Pai
 
     pair.desire(WEB)
     pair.reconcile()
-    changed = Bundle.of([namespace("web"), config_map("settings", data={"mode": "red"})])
+    changed = Bundle.of([namespace("web"), config_map("settings", "web", data={"mode": "red"})])
     writes = pair.live.writes()
     report = preview(pair.fleet, APP, pair.cluster, changed, cache_dir=pair.live.cache_dir)
     assert [str(k) for k in report.keys] == ["core/ConfigMap/web/settings"]

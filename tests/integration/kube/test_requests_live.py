@@ -1,8 +1,10 @@
 """What a reconcile costs in requests (kubesim's counters), and what the cheap path never skips.
 
-An unchanged application is read with one LIST per kind and decided locally: no write, not even a
-dry-run. Everything that may change still goes through the server's dry-run and apply: a field
-dropped from the manifest, another manager's edit, a conflict, an invalid object.
+kubesim only: a real API server has no request counters (`live` is kubesim's here, a cluster of
+the test's own, so names need not be unique). An unchanged application is read with one LIST per
+kind and decided locally: no write, not even a dry-run. Everything that may change still goes
+through the server's dry-run and apply: a field dropped from the manifest, another manager's
+edit, a conflict, an invalid object.
 """
 
 from __future__ import annotations
@@ -16,17 +18,31 @@ from fleetsync.shared.kube.inventory import INVENTORY_NAMESPACE, mirror_name
 from fleetsync.shared.kube.sync import SyncResult, assess_live_health, check_drift
 from fleetsync.shared.model import ChangeAction, Health, SyncState
 from fleetsync.shared.model.bundle import Bundle
-from tests.integration.kube.conftest import Live
+from tests.integration.kube import manifests
+from tests.integration.kube.conftest import Live, kubesim_only
 from tests.integration.kube.manifests import (
     config_map,
     deployment,
     namespace,
     secret,
     service,
-    sync,
     widget,
     widget_crd,
 )
+from tests.support.waiting import wait_for
+
+GROUP = "example.com"
+
+
+pytestmark = kubesim_only
+
+
+def sync(live: Live, objects: Any, **options: Any) -> SyncResult:
+    """A sync as the application `web`, in namespace `web` unless told otherwise."""
+    options.setdefault("app", "web")
+    options.setdefault("namespace", "web")
+    return manifests.sync(live, objects, **options)
+
 
 NAMESPACES = ("web", "jobs")
 KINDS = ("namespaces", "configmaps", "services", "deployments", "secrets")
@@ -52,7 +68,7 @@ def versions(live: Live) -> dict[tuple[str, str, str], str]:
         (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]): o["metadata"][
             "resourceVersion"
         ]
-        for o in live.handle.objects()
+        for o in live.sim.objects()
     }
 
 
@@ -60,21 +76,25 @@ def test_an_unchanged_fifty_object_application_issues_no_write_and_one_list_per_
     live: Live,
 ) -> None:
     bundle = fifty_objects()
-    first = sync(live.client, bundle, namespace=None)
+    first = sync(live, bundle, namespace=None)
     assert first.error is None, first.error
+    wait_for(
+        lambda: assess_live_health(live.client, Bundle.of(bundle), app="web")[0] is Health.HEALTHY,
+        what="the simulated controllers to finish writing the Deployments' status",
+    )
     before = versions(live)
-    live.handle.reset_request_counts()
+    live.sim.reset_request_counts()
 
-    second = sync(live.client, bundle, previous=first.inventory, namespace=None)
+    second = sync(live, bundle, previous=first.inventory, namespace=None)
 
     assert second.state is SyncState.SYNCED and second.error is None
     assert second.changes.counts[ChangeAction.UNCHANGED] == 50
     assert live.writes() == {}, "no apply, create, update, patch or delete, not even a dry-run"
-    assert live.handle.request_counts() == {
+    assert live.sim.request_counts() == {
         **{("list", kind): 1 for kind in KINDS},
         ("get", "configmaps"): 1,
     }, "one LIST per kind, and the in-cluster inventory copy"
-    (inventory_read,) = [r for r in live.handle.request_log() if r.verb == "get"]
+    (inventory_read,) = [r for r in live.sim.request_log() if r.verb == "get"]
     assert (inventory_read.namespace, inventory_read.name) == (
         INVENTORY_NAMESPACE,
         mirror_name("web"),
@@ -84,31 +104,31 @@ def test_an_unchanged_fifty_object_application_issues_no_write_and_one_list_per_
 
 def test_a_drift_check_and_a_health_check_read_one_list_per_kind(live: Live) -> None:
     bundle = fifty_objects()
-    sync(live.client, bundle, namespace=None)
-    live.handle.reset_request_counts()
+    sync(live, bundle, namespace=None)
+    live.sim.reset_request_counts()
 
     report = check_drift(client=live.client, app="web", bundle=Bundle.of(bundle), namespace=None)
 
     assert not report.drifted and len(report.in_sync) == 50
-    assert live.handle.request_counts() == {("list", kind): 1 for kind in KINDS}
-    live.handle.reset_request_counts()
+    assert live.sim.request_counts() == {("list", kind): 1 for kind in KINDS}
+    live.sim.reset_request_counts()
 
     health, objects = assess_live_health(live.client, Bundle.of(bundle), app="web")
 
     assert len(objects) == 50 and health is not Health.MISSING
-    assert live.handle.request_counts() == {("list", kind): 1 for kind in KINDS}
+    assert live.sim.request_counts() == {("list", kind): 1 for kind in KINDS}
 
 
 def test_one_changed_object_costs_one_dry_run_and_one_apply(live: Live) -> None:
     bundle = fifty_objects()
-    first = sync(live.client, bundle, namespace=None)
+    first = sync(live, bundle, namespace=None)
     changed = [
         config_map("cm-3", "jobs", data={"n": "new"}) if o["metadata"]["name"] == "cm-3" else o
         for o in bundle
     ]
-    live.handle.reset_request_counts()
+    live.sim.reset_request_counts()
 
-    second = sync(live.client, changed, previous=first.inventory, namespace=None)
+    second = sync(live, changed, previous=first.inventory, namespace=None)
 
     assert actions(second) == {"core/ConfigMap/jobs/cm-3": "configured"}
     assert live.writes() == {("apply-dry-run", "configmaps"): 1, ("apply", "configmaps"): 1}
@@ -116,16 +136,16 @@ def test_one_changed_object_costs_one_dry_run_and_one_apply(live: Live) -> None:
 
 
 def test_fields_dropped_from_the_manifest_are_removed_from_the_live_object(live: Live) -> None:
-    labelled = deployment("api")
+    labelled = deployment("api", "web")
     labelled["metadata"]["labels"] = {"tier": "front"}
     container = labelled["spec"]["template"]["spec"]["containers"][0]
     container["env"] = [{"name": "MODE", "value": "fast"}, {"name": "DEBUG", "value": "1"}]
-    first = sync(live.client, [namespace("web"), labelled])
-    bare = deployment("api")
+    first = sync(live, [namespace("web"), labelled])
+    bare = deployment("api", "web")
     bare["spec"]["template"]["spec"]["containers"][0]["env"] = [{"name": "MODE", "value": "fast"}]
-    live.handle.reset_request_counts()
+    live.sim.reset_request_counts()
 
-    second = sync(live.client, [namespace("web"), bare], previous=first.inventory)
+    second = sync(live, [namespace("web"), bare], previous=first.inventory)
 
     assert actions(second) == {"apps/Deployment/web/api": "configured"}
     assert live.writes() == {("apply-dry-run", "deployments"): 1, ("apply", "deployments"): 1}
@@ -135,18 +155,18 @@ def test_fields_dropped_from_the_manifest_are_removed_from_the_live_object(live:
     assert api["spec"]["template"]["spec"]["containers"][0]["env"] == [
         {"name": "MODE", "value": "fast"}
     ]
-    third = sync(live.client, [namespace("web"), bare], previous=second.inventory)
+    third = sync(live, [namespace("web"), bare], previous=second.inventory)
     assert actions(third) == {}
 
 
 def test_an_out_of_band_edit_of_a_declared_field_is_reapplied(live: Live) -> None:
-    bundle = [namespace("web"), config_map("settings", data={"mode": "fast"})]
-    first = sync(live.client, bundle)
+    bundle = [namespace("web"), config_map("settings", "web", data={"mode": "fast"})]
+    first = sync(live, bundle)
     path = "/api/v1/namespaces/web/configmaps/settings"
     live.operator.merge_patch(path, {"data": {"mode": "slow"}})
-    live.handle.reset_request_counts()
+    live.sim.reset_request_counts()
 
-    second = sync(live.client, bundle, previous=first.inventory)
+    second = sync(live, bundle, previous=first.inventory)
 
     assert actions(second) == {"core/ConfigMap/web/settings": "configured"}
     assert live.writes() == {("apply-dry-run", "configmaps"): 1, ("apply", "configmaps"): 1}
@@ -156,25 +176,25 @@ def test_an_out_of_band_edit_of_a_declared_field_is_reapplied(live: Live) -> Non
 def test_another_manager_s_item_in_a_list_fleetsync_owns_whole_is_removed(live: Live) -> None:
     """An atomic list (here a CRD list without list-map keys) is fleetsync's as a whole, even
     when its items have names: an item another manager adds is not merged, it is drift."""
-    listed = widget("w1")
+    listed = widget("w1", "web", GROUP)
     listed["spec"] = {"items": [{"name": "a", "size": 1}]}
-    bundle = [namespace("web"), widget_crd(), listed]
-    first = sync(live.client, bundle)
+    bundle = [namespace("web"), widget_crd(GROUP), listed]
+    first = sync(live, bundle)
     assert first.error is None, first.error
     path = "/apis/example.com/v1/namespaces/web/widgets/w1"
     added = [{"name": "a", "size": 1}, {"name": "b", "size": 2}]
     live.operator.merge_patch(path, {"spec": {"items": added}})
-    live.handle.reset_request_counts()
+    live.sim.reset_request_counts()
 
-    second = sync(live.client, bundle, previous=first.inventory)
+    second = sync(live, bundle, previous=first.inventory)
 
     assert actions(second) == {"example.com/Widget/web/w1": "configured"}
     assert live.operator.get(path)["spec"]["items"] == [{"name": "a", "size": 1}]  # type: ignore[index]
 
 
 def test_fields_only_other_managers_own_or_share_cost_no_request(live: Live) -> None:
-    bundle = [namespace("web"), deployment("api", replicas=2)]
-    first = sync(live.client, bundle)
+    bundle = [namespace("web"), deployment("api", "web", replicas=2)]
+    first = sync(live, bundle)
     path = "/apis/apps/v1/namespaces/web/deployments/api"
     live.operator.merge_patch(path, {"metadata": {"labels": {"team": "x"}}})
     live.operator.apply(
@@ -182,9 +202,9 @@ def test_fields_only_other_managers_own_or_share_cost_no_request(live: Live) -> 
         {"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"replicas": 2}},
         manager="hpa-tuner",
     )
-    live.handle.reset_request_counts()
+    live.sim.reset_request_counts()
 
-    second = sync(live.client, bundle, previous=first.inventory, force_conflicts=False)
+    second = sync(live, bundle, previous=first.inventory, force_conflicts=False)
 
     assert second.error is None and actions(second) == {}
     assert live.writes() == {}
@@ -193,17 +213,17 @@ def test_fields_only_other_managers_own_or_share_cost_no_request(live: Live) -> 
 def test_a_conflict_with_another_manager_still_reaches_the_dry_run_when_force_is_off(
     live: Live,
 ) -> None:
-    bundle = [namespace("web"), deployment("api", replicas=2)]
-    first = sync(live.client, bundle)
+    bundle = [namespace("web"), deployment("api", "web", replicas=2)]
+    first = sync(live, bundle)
     path = "/apis/apps/v1/namespaces/web/deployments/api"
     live.operator.apply(
         path,
         {"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"replicas": 5}},
         manager="hpa-tuner",
     )
-    live.handle.reset_request_counts()
+    live.sim.reset_request_counts()
 
-    refused = sync(live.client, bundle, previous=first.inventory, force_conflicts=False)
+    refused = sync(live, bundle, previous=first.inventory, force_conflicts=False)
 
     assert refused.error is not None and "409" in refused.error.message
     assert "hpa-tuner" in refused.error.message
@@ -214,15 +234,15 @@ def test_a_conflict_with_another_manager_still_reaches_the_dry_run_when_force_is
 def test_an_object_changed_into_an_invalid_one_is_refused_and_nothing_is_written(
     live: Live,
 ) -> None:
-    bundle = [namespace("web"), config_map("a"), deployment("api")]
-    first = sync(live.client, bundle)
-    broken = deployment("api")
+    bundle = [namespace("web"), config_map("a", "web"), deployment("api", "web")]
+    first = sync(live, bundle)
+    broken = deployment("api", "web")
     broken["spec"]["template"]["metadata"]["labels"] = {"app": "other"}  # selector mismatch
-    live.handle.reset_request_counts()
+    live.sim.reset_request_counts()
 
     result = sync(
-        live.client,
-        [namespace("web"), config_map("a", data={"k": "new"}), broken],
+        live,
+        [namespace("web"), config_map("a", "web", data={"k": "new"}), broken],
         previous=first.inventory,
     )
 
@@ -237,12 +257,12 @@ def test_an_object_changed_into_an_invalid_one_is_refused_and_nothing_is_written
 
 
 def test_an_object_deleted_out_of_band_is_created_again(live: Live) -> None:
-    bundle = [namespace("web"), config_map("a"), config_map("b")]
-    first = sync(live.client, bundle)
+    bundle = [namespace("web"), config_map("a", "web"), config_map("b", "web")]
+    first = sync(live, bundle)
     live.operator.delete("/api/v1/namespaces/web/configmaps/b")
-    live.handle.reset_request_counts()
+    live.sim.reset_request_counts()
 
-    second = sync(live.client, bundle, previous=first.inventory)
+    second = sync(live, bundle, previous=first.inventory)
 
     assert actions(second) == {"core/ConfigMap/web/b": "created"}
     assert live.writes() == {("apply-dry-run", "configmaps"): 1, ("apply", "configmaps"): 1}
@@ -255,7 +275,7 @@ def test_credentials_that_may_not_list_fall_back_to_narrower_reads(
     """Namespaced RBAC: no LIST across namespaces (then one per namespace), or none at all
     (then a GET per object, as before lists were used)."""
     bundle = fifty_objects()
-    first = sync(live.client, bundle, namespace=None)
+    first = sync(live, bundle, namespace=None)
     real_list = live.client.list
 
     def refusing(
@@ -266,13 +286,13 @@ def test_credentials_that_may_not_list_fall_back_to_narrower_reads(
         return real_list(resource, namespace=namespace, label_selector=label_selector)
 
     monkeypatch.setattr(live.client, "list", refusing)
-    live.handle.reset_request_counts()
+    live.sim.reset_request_counts()
 
-    second = sync(live.client, bundle, previous=first.inventory, namespace=None)
+    second = sync(live, bundle, previous=first.inventory, namespace=None)
 
     assert second.error is None and second.changes.counts[ChangeAction.UNCHANGED] == 50
     assert live.writes() == {}
-    counts = live.handle.request_counts()
+    counts = live.sim.request_counts()
     if anywhere:
         assert not any(verb == "list" for verb, _ in counts), counts
         assert sum(counts.values()) == 50 + 1, "a GET per object and the inventory copy"
@@ -288,9 +308,9 @@ def test_a_check_of_one_application_lists_only_its_own_objects(
     a thousand applications in `default`, every check would read a thousand ConfigMaps)."""
     ours = [config_map(f"web-{i}", "shared") for i in range(3)]
     theirs = [config_map(f"api-{i}", "shared") for i in range(20)]
-    assert sync(live.client, [namespace("shared")], app="ns", namespace=None).error is None
-    assert sync(live.client, theirs, app="api", namespace="shared").error is None
-    assert sync(live.client, ours, app="web", namespace="shared").error is None
+    assert sync(live, [namespace("shared")], app="ns", namespace=None).error is None
+    assert sync(live, theirs, app="api", namespace="shared").error is None
+    assert sync(live, ours, app="web", namespace="shared").error is None
     listed: list[Manifest] = []
     real_list = live.client.list
 
@@ -300,12 +320,12 @@ def test_a_check_of_one_application_lists_only_its_own_objects(
         return found
 
     monkeypatch.setattr(live.client, "list", counting)  # a spy: the real request still goes out
-    live.handle.reset_request_counts()
+    live.sim.reset_request_counts()
     report = check_drift(client=live.client, app="web", bundle=Bundle.of(ours), namespace="shared")
 
     assert len(report.in_sync) == 3 and not report.drifted
     assert sorted(o["metadata"]["name"] for o in listed) == ["web-0", "web-1", "web-2"]
-    assert live.handle.request_counts().get(("get", "configmaps"), 0) == 0
+    assert live.sim.request_counts().get(("get", "configmaps"), 0) == 0
 
 
 def test_objects_applied_without_the_application_label_are_found_and_relabelled(
@@ -314,7 +334,7 @@ def test_objects_applied_without_the_application_label_are_found_and_relabelled(
     """Objects from before the application label (or labelled by hand) are read one by one,
     then labelled by the next apply, after which one LIST finds them again."""
     ours = [config_map(f"web-{i}", "web") for i in range(2)]
-    assert sync(live.client, [namespace("web")], app="ns", namespace=None).error is None
+    assert sync(live, [namespace("web")], app="ns", namespace=None).error is None
     for obj in ours:
         live.operator.apply(
             f"/api/v1/namespaces/web/configmaps/{obj['metadata']['name']}",
@@ -328,15 +348,15 @@ def test_objects_applied_without_the_application_label_are_found_and_relabelled(
             },
             manager="fleetsync",
         )
-    live.handle.reset_request_counts()
-    first = sync(live.client, ours, app="web")
+    live.sim.reset_request_counts()
+    first = sync(live, ours, app="web")
     assert first.error is None
-    assert live.handle.request_counts()[("get", "configmaps")] >= 2, "read one by one"
+    assert live.sim.request_counts()[("get", "configmaps")] >= 2, "read one by one"
     for obj in ours:
         labels = live.operator.get(f"/api/v1/namespaces/web/configmaps/{obj['metadata']['name']}")
         assert labels is not None
         assert labels["metadata"]["labels"]["fleetsync.io/application"] == "web"
-    live.handle.reset_request_counts()
-    second = sync(live.client, ours, app="web", previous=first.inventory)
+    live.sim.reset_request_counts()
+    second = sync(live, ours, app="web", previous=first.inventory)
     assert second.changes.counts[ChangeAction.UNCHANGED] == 2
     assert live.writes() == {}

@@ -20,7 +20,7 @@ from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.status import SyncState
 from fleetsync.shared.model.trigger import Trigger
 from fleetsync.shared.reconcile import pair_lock
-from tests.integration.kube.conftest import Live
+from tests.integration.kube.conftest import Live, kubesim_only
 from tests.support.celery_worker import configure_workers, running_worker
 from tests.support.waiting import wait_for
 
@@ -47,6 +47,7 @@ def _worker(redis_url: str, cache: Path) -> subprocess.Popen[bytes]:
     )
 
 
+@kubesim_only
 def test_a_reconcile_killed_with_its_worker_runs_again_within_seconds(
     redis_url: str, live: Live, tmp_path: Path
 ) -> None:
@@ -71,7 +72,7 @@ def test_a_reconcile_killed_with_its_worker_runs_again_within_seconds(
         },
     )
     rt.store.publish_fleet(fleet, "d1")
-    live.handle.set_fault(latency=0.5)  # every request slow: the reconcile takes seconds
+    live.sim.set_fault(latency=0.5)  # every request slow: the reconcile takes seconds
 
     worker = _worker(redis_url, tmp_path / "worker-cache")
     try:
@@ -86,7 +87,7 @@ def test_a_reconcile_killed_with_its_worker_runs_again_within_seconds(
         worker.wait()
     killed = time.monotonic()
     assert rt.store.recorded_status(APP, cluster) is None
-    live.handle.clear_faults()
+    live.sim.clear_faults()
 
     ticker = Ticker(rt.store, rt.sender, fleet_file=None)
     with running_worker(("apply",), concurrency=2):

@@ -24,6 +24,7 @@ from fleetsync.shared.model.declaration import (
     Credentials,
     Fleet,
     RendererKind,
+    ReplacePolicy,
     SelectorOperator,
     SelectorRequirement,
 )
@@ -150,6 +151,31 @@ def test_an_empty_mapping_is_an_empty_valid_fleet_and_sections_may_be_absent_or_
 def test_parsed_fleet_survives_the_json_round_trip() -> None:
     fleet = parse(CONTRACT)
     assert Fleet.from_json(json.loads(json.dumps(fleet.to_json()))) == fleet
+    apply_options = "sync: {createNamespace: true, replace: onImmutable, waveTimeout: 2m}\n"
+    fleet = parse(with_app(apply_options))
+    assert Fleet.from_json(json.loads(json.dumps(fleet.to_json()))) == fleet
+
+
+def test_apply_options_parse_and_default_to_the_cautious_choice() -> None:
+    text = "sync: {createNamespace: true, replace: onImmutable, waveTimeout: 2m}\n"
+    sync = parse(with_app(text)).applications["web"].sync
+    assert (sync.create_namespace, sync.replace, sync.wave_timeout) == (
+        True,
+        ReplacePolicy.ON_IMMUTABLE,
+        120,
+    )
+    default = parse(HEADER).applications["web"].sync
+    assert (default.create_namespace, default.replace, default.wave_timeout) == (
+        False,
+        ReplacePolicy.NEVER,
+        600,
+    )
+
+
+def test_an_unknown_replace_policy_is_named_with_the_choices() -> None:
+    issue = the_error(with_app("sync: {replace: always}\n"))
+    assert (issue.line, issue.key_path) == (15, "applications[0].sync.replace")
+    assert "'always' is not one of never, onImmutable" in issue.message
 
 
 def test_digest_is_equal_for_equal_declarations_and_changes_with_any_value() -> None:

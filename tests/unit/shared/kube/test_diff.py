@@ -168,3 +168,117 @@ def test_same_live_state_sees_any_other_difference(change: Any) -> None:
     after = copy.deepcopy(live)
     change(after)
     assert not same_live_state(after, live)
+
+
+def resources(**requests: Any) -> dict[str, Any]:
+    desired = copy.deepcopy(DESIRED)
+    desired["spec"]["template"]["spec"]["containers"][0]["resources"] = {"requests": requests}
+    return desired
+
+
+def test_a_quantity_the_server_respells_is_not_drift() -> None:
+    live = live_of(resources(cpu="2", memory="1Gi"))
+    assert diff_object(resources(cpu="2000m", memory="1Gi"), live) is None
+    assert (
+        diff_object(
+            resources(cpu="0.5", memory="1024Mi"), live_of(resources(cpu="500m", memory="1Gi"))
+        )
+        is None
+    )
+
+
+def test_a_quantity_that_differs_in_value_is_drift() -> None:
+    live = live_of(resources(cpu="2"))
+    drift = diff_object(resources(cpu="1500m"), live)
+    assert drift is not None
+    assert "-            cpu: '2'\n+            cpu: 1500m" in drift.diff
+
+
+def test_a_custom_resource_is_compared_as_written() -> None:
+    desired = {
+        "apiVersion": "example.com/v1",
+        "kind": "Gadget",
+        "metadata": {"name": "g"},
+        "spec": {"limits": {"cpu": "2000m"}},
+    }
+    live = copy.deepcopy(desired)
+    live["spec"]["limits"]["cpu"] = "2"
+    assert diff_object(desired, live) is not None
+
+
+def test_secret_string_data_is_compared_as_the_base64_data_the_server_stores() -> None:
+    desired = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s", "namespace": "web"},
+        "stringData": {"password": "s3cr3t"},
+        "data": {"user": "YWRt\naW4="},
+    }
+    live = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s", "namespace": "web"},
+        "type": "Opaque",
+        "data": {"password": "czNjcjN0", "user": "YWRtaW4="},
+    }
+    assert diff_object(desired, live) is None
+    live["data"]["password"] = "b3RoZXI="
+    assert diff_object(desired, live) is not None
+
+
+def test_empty_fields_the_server_does_not_store_are_not_drift() -> None:
+    desired = copy.deepcopy(DESIRED)
+    desired["metadata"]["annotations"] = {}
+    desired["spec"]["template"]["metadata"] = {"creationTimestamp": None, "labels": {}}
+    desired["spec"]["template"]["spec"]["containers"][0]["env"] = []
+    assert diff_object(desired, live_of(DESIRED)) is None
+
+
+def test_the_order_of_an_hpa_s_metrics_is_not_drift_but_their_values_are() -> None:
+    cpu = {
+        "type": "Resource",
+        "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}},
+    }
+    memory = {
+        "type": "Resource",
+        "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "0.5Gi"}},
+    }
+    desired = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "h", "namespace": "web"},
+        "spec": {"metrics": [cpu, memory]},
+    }
+    stored_memory = copy.deepcopy(memory)
+    stored_memory["resource"]["target"]["averageValue"] = "512Mi"
+    live = copy.deepcopy(desired)
+    live["spec"]["metrics"] = [stored_memory, cpu]
+    assert diff_object(desired, live) is None
+    live["spec"]["metrics"][1] = {
+        **cpu,
+        "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 90}},
+    }
+    assert diff_object(desired, live) is not None
+
+
+def test_a_secret_s_diff_names_the_keys_that_differ_and_never_their_values() -> None:
+    desired = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s", "namespace": "web"},
+        "stringData": {"password": "s3cr3t", "user": "admin"},
+    }
+    live = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s", "namespace": "web"},
+        "data": {"password": "b3RoZXI=", "user": "YWRtaW4="},
+    }
+    drift = diff_object(desired, live)
+    assert drift is not None
+    assert (
+        "-  password: <redacted> (live value)\n+  password: <redacted> (desired value)"
+        in drift.diff
+    )
+    for secret in ("s3cr3t", "czNjcjN0", "b3RoZXI=", "admin", "YWRtaW4="):
+        assert secret not in drift.diff

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from fleetsync.shared.kube.apply import bundle_problems
 from fleetsync.shared.kube.changeset import Change, ChangeSet
 from fleetsync.shared.kube.ownership import mark_managed, owner_of, prune_disabled
+from fleetsync.shared.kube.targets import bundle_problems
 from fleetsync.shared.model import ChangeAction, ResourceKey
 
 

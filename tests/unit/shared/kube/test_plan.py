@@ -10,13 +10,11 @@ from fleetsync.shared.kube.plan import (
     KIND_ORDER,
     PlanError,
     Stage,
-    bundled_kinds,
     plan_apply,
     plan_prune,
     stage_of,
     wave_of,
 )
-from fleetsync.shared.model import ResourceKey
 
 
 def obj(
@@ -180,25 +178,3 @@ def test_plan_prune_is_the_apply_order_reversed() -> None:
 
 def test_every_kind_in_the_order_table_is_listed_once() -> None:
     assert len(KIND_ORDER) == len(set(KIND_ORDER))
-
-
-def test_bundled_kinds_lists_every_served_version_of_a_bundled_crd() -> None:
-    crd = {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": "widgets.example.com"},
-        "spec": {
-            "group": "example.com",
-            "names": {"kind": "Widget", "plural": "widgets"},
-            "scope": "Namespaced",
-            "versions": [
-                {"name": "v1", "served": True},
-                {"name": "v2", "served": True},
-                {"name": "v0", "served": False},
-            ],
-        },
-    }
-    kinds = bundled_kinds([crd, obj("ConfigMap")])
-    assert set(kinds) == {("example.com/v1", "Widget"), ("example.com/v2", "Widget")}
-    assert kinds[("example.com/v1", "Widget")] is crd
-    assert ResourceKey.of(crd).kind == "CustomResourceDefinition"

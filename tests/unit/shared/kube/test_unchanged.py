@@ -219,3 +219,88 @@ def test_a_keyed_item_declared_twice_is_left_to_the_server() -> None:
 def test_a_fields_v1_form_not_understood_is_left_to_the_server(element: str) -> None:
     owned = owned_with("f:spec|f:ports", {element: {}})
     assert not unchanged(DESIRED, live_with(owned))
+
+
+def applied(
+    desired: dict[str, Any], live_body: dict[str, Any], fields: dict[str, Any]
+) -> dict[str, Any]:
+    """`live_body` as the server keeps it after fleetsync applied `desired`, owning `fields`."""
+    live = {
+        "apiVersion": desired["apiVersion"],
+        "kind": desired["kind"],
+        **copy.deepcopy(live_body),
+    }
+    live["metadata"] = {
+        **desired["metadata"],
+        "resourceVersion": "3",
+        "managedFields": [
+            {
+                "manager": "fleetsync",
+                "operation": "Apply",
+                "apiVersion": desired["apiVersion"],
+                "fieldsType": "FieldsV1",
+                "fieldsV1": fields,
+            }
+        ],
+    }
+    return live
+
+
+def test_a_quantity_the_server_respelled_is_unchanged_and_a_new_value_is_not() -> None:
+    desired = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "q", "namespace": "shop"},
+        "spec": {"hard": {"requests.cpu": "4000m", "pods": 10}},
+    }
+    fields = {"f:spec": {"f:hard": {".": {}, "f:requests.cpu": {}, "f:pods": {}}}}
+    stored = {"spec": {"hard": {"requests.cpu": "4", "pods": "10"}}}
+    live = applied(desired, stored, fields)
+    assert unchanged(desired, live)
+    more = copy.deepcopy(desired)
+    more["spec"]["hard"]["requests.cpu"] = "4500m"
+    assert not unchanged(more, live)
+
+
+def test_a_secret_s_string_data_is_unchanged_while_its_base64_data_matches() -> None:
+    desired = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s", "namespace": "shop"},
+        "stringData": {"password": "s3cr3t"},
+    }
+    fields = {"f:stringData": {".": {}, "f:password": {}}}
+    live = applied(desired, {"type": "Opaque", "data": {"password": "czNjcjN0"}}, fields)
+    assert unchanged(desired, live)
+    live["data"]["password"] = "b3RoZXI="
+    assert not unchanged(desired, live)
+
+
+def test_a_null_the_server_keeps_is_unchanged_and_a_missing_one_is_not_certain() -> None:
+    desired = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d", "namespace": "shop"},
+        "spec": {"template": {"metadata": {"creationTimestamp": None}}},
+    }
+    fields = {"f:spec": {"f:template": {"f:metadata": {"f:creationTimestamp": {}}}}}
+    kept = applied(
+        desired, {"spec": {"template": {"metadata": {"creationTimestamp": None}}}}, fields
+    )
+    assert unchanged(desired, kept)
+    dropped = applied(desired, {"spec": {"template": {"metadata": {}}}}, fields)
+    assert not unchanged(desired, dropped)
+
+
+def test_a_default_in_a_whole_list_counts_for_built_in_kinds_only() -> None:
+    policy = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "p", "namespace": "shop"},
+        "spec": {"ingress": [{"ports": [{"port": 8080}]}]},
+    }
+    fields = {"f:spec": {"f:ingress": {}}}
+    stored = {"spec": {"ingress": [{"ports": [{"port": 8080, "protocol": "TCP"}]}]}}
+    assert unchanged(policy, applied(policy, stored, fields))
+    custom = {**policy, "apiVersion": "example.com/v1", "kind": "Policy"}
+    assert not unchanged(custom, applied(custom, stored, fields))

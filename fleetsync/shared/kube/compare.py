@@ -1,0 +1,72 @@
+"""Equality of a declared value and a live one: two rules, for two questions, side by side.
+
+| question                         | rule             | a false "equal"   | a false "different" |
+| -------------------------------- | ---------------- | ----------------- | ------------------- |
+| would applying change nothing?   | `same_value`     | a change skipped: | one server dry-run  |
+| (`unchanged`: skips the dry-run) | strict           | never allowed     |                     |
+| has the live object drifted?     | `same_rendering` | drift not shown   | drift shown after   |
+| (`diff`: drift view, diff CLI)   | tolerant         |                   | every sync          |
+
+Both compare a manifest already respelled the server's way (`stored.stored_form`: quantities,
+stringData). What is left differs:
+
+- `same_value` takes nothing on trust: 1 is not "1" nor 1.0, True is not 1. The one tolerance is
+  a default the server fills into an item of a list it stores whole (a port's `protocol: TCP`),
+  given by the caller for built-in kinds only: a custom resource stores its items as written.
+- `same_rendering` takes scalars equal as the server may render them back (1, 1.0 and "1");
+  booleans stay strict.
+
+Pure: values in, booleans out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+BUILTIN_DEFAULTS: Mapping[str, Any] = {"protocol": "TCP"}
+"""Fields the API server fills into built-in kinds' list items when a manifest leaves them out:
+a keyed list's FieldsV1 key names them, and an atomic list's live items carry them."""
+
+NO_DEFAULTS: Mapping[str, Any] = {}
+
+
+def same_value(declared: Any, live: Any, *, defaults: Mapping[str, Any] = NO_DEFAULTS) -> bool:
+    """Strict equality; a live mapping may also hold `defaults` the declared one leaves out."""
+    if isinstance(declared, Mapping) or isinstance(live, Mapping):
+        if not isinstance(declared, Mapping) or not isinstance(live, Mapping):
+            return False
+        extra = live.keys() - declared.keys()
+        if not declared.keys() <= live.keys() or any(
+            k not in defaults or not same_value(defaults[k], live[k]) for k in extra
+        ):
+            return False
+        return all(same_value(v, live[k], defaults=defaults) for k, v in declared.items())
+    if isinstance(declared, list) or isinstance(live, list):
+        return (
+            isinstance(declared, list)
+            and isinstance(live, list)
+            and len(declared) == len(live)
+            and all(
+                same_value(d, v, defaults=defaults) for d, v in zip(declared, live, strict=True)
+            )
+        )
+    return type(declared) is type(live) and bool(declared == live)
+
+
+def same_rendering(a: Any, b: Any) -> bool:
+    """Equality that tolerates the server's renderings of scalars (1 vs "1", 1 vs 1.0)."""
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(same_rendering(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_rendering(x, y) for x, y in zip(a, b, strict=True))
+    return same_scalar_rendering(a, b)
+
+
+def same_scalar_rendering(a: Any, b: Any) -> bool:
+    """Scalars equal as the API server renders them (1 vs "1", 1 vs 1.0); booleans strictly."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, int | float | str) and isinstance(b, int | float | str):
+        return a == b or str(a) == str(b)
+    return bool(a == b)

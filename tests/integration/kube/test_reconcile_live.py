@@ -1,0 +1,183 @@
+"""A reconcile of one application on kubesim and on a real API server, with a real Redis: what
+its status says when an object is refused, when quantities are respelled, while sync waves wait,
+and after a follow-up health check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+
+from fleetsync.shared.model.bundle import Bundle
+from fleetsync.shared.model.declaration import Application, Fleet, SyncPolicy, Targets
+from fleetsync.shared.model.desired import DesiredState
+from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
+from fleetsync.shared.model.revision import Revision
+from fleetsync.shared.model.status import ChangeAction, Health, SyncState
+from fleetsync.shared.reconcile import Outcome, reconcile_pair, refresh_health
+from fleetsync.shared.store import Store
+from fleetsync.shared.tasking import Trigger
+from tests.integration.kube.conftest import Live
+from tests.integration.kube.manifests import WAVE, config_map, deployment, namespace
+
+REV1 = Revision(ref="main", sha="a" * 40)
+REV2 = Revision(ref="main", sha="b" * 40)
+
+
+@dataclass
+class Pair:
+    """One (application, cluster) pair, its declaration and desired state in a real Redis."""
+
+    live: Live
+    store: Store
+    fleet: Fleet
+
+    @property
+    def app(self) -> AppName:
+        return AppName(self.live.app)
+
+    @property
+    def cluster(self) -> ClusterName:
+        return ClusterName(self.live.cluster.name)
+
+    def want(self, objects: list[dict[str, Any]], revision: Revision = REV1) -> None:
+        digest = self.store.put_bundle(Bundle.of(objects))
+        state = DesiredState(revision=revision, digest=digest, renderer="plain", rendered_at=0.0)
+        self.store.set_desired(self.app, state)
+
+    def declare(self, **sync: Any) -> None:
+        application = self.fleet.applications[self.app]
+        policy = replace(application.sync, **sync)
+        self.fleet = replace(self.fleet, applications={self.app: replace(application, sync=policy)})
+
+    def reconcile(self, trigger: Trigger = Trigger.CHANGE) -> Outcome:
+        return reconcile_pair(
+            self.store,
+            self.fleet,
+            self.app,
+            self.cluster,
+            trigger=trigger,
+            cache_dir=self.live.cache_dir,
+        )
+
+    def refresh_health(self) -> Health | None:
+        return refresh_health(
+            self.store, self.fleet, self.app, self.cluster, cache_dir=self.live.cache_dir
+        )
+
+
+@pytest.fixture
+def pair(live: Live, redis_url: str) -> Iterator[Pair]:
+    store = Store.connect(redis_url)
+    app = AppName(live.app)
+    fleet = Fleet(
+        clusters={live.cluster.name: live.cluster},
+        applications={
+            app: Application(
+                name=app,
+                repository=RepoName("platform"),
+                path="apps/web",
+                namespace=live.ns,
+                targets=Targets(clusters=(ClusterName(live.cluster.name),)),
+                sync=SyncPolicy(),
+            )
+        },
+    )
+    yield Pair(live=live, store=store, fleet=fleet)
+
+
+def test_an_object_the_server_cannot_type_is_out_of_sync_with_its_name_never_an_outage(
+    pair: Pair,
+) -> None:
+    """The server refuses a string where an integer belongs with a 500 "failed to create typed
+    patch object"; the pair is OutOfSync naming the object, not Unknown and retried as an
+    outage."""
+    ns = pair.live.ns
+    broken = deployment("api", ns)
+    broken["spec"]["replicas"] = "two"
+    pair.want([namespace(ns), config_map("settings", ns), broken])
+
+    outcome = pair.reconcile()
+
+    status = outcome.status
+    assert status is not None
+    assert (status.sync, outcome.retry_in) == (SyncState.OUT_OF_SYNC, None)
+    assert status.error_object == f"apps/Deployment/{ns}/api"
+    assert "failed to create typed patch object" in status.message
+    assert ".spec.replicas: expected numeric (int or float), got string" in status.message
+    assert pair.live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/settings") is None
+
+
+def test_a_sync_error_stays_in_the_status_through_a_follow_up_health_check(pair: Pair) -> None:
+    ns = pair.live.ns
+    edge = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "edge", "namespace": ns},
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
+    }
+    pair.want([namespace(ns), edge])
+    first = pair.reconcile()
+    assert first.status is not None and first.status.health is Health.PROGRESSING
+    assert first.follow_health
+    pair.want([namespace(ns), edge, config_map("Not_Valid", ns)], revision=REV2)
+
+    failed = pair.reconcile()
+
+    assert failed.status is not None and failed.status.sync is SyncState.OUT_OF_SYNC
+    assert failed.status.error_object == f"core/ConfigMap/{ns}/Not_Valid"
+    assert pair.refresh_health() is Health.MISSING, "the refused ConfigMap was never created"
+    after = pair.store.status(pair.app, pair.cluster)
+    assert after is not None
+    assert after.message == failed.status.message, "the error is not replaced by a health message"
+    assert "Not_Valid" in after.message and after.health is Health.MISSING
+
+
+def test_a_respelled_quantity_syncs_once_then_is_neither_drift_nor_written_again(
+    pair: Pair,
+) -> None:
+    ns = pair.live.ns
+    pair.want([namespace(ns), deployment("api", ns, cpu="2000m")])
+    first = pair.reconcile()
+    assert first.status is not None and first.status.sync is SyncState.SYNCED, first.status
+    pair.declare(self_heal=False)
+
+    looked = pair.reconcile(Trigger.DRIFT)
+
+    assert looked.status is not None
+    assert (looked.status.sync, looked.status.drifted) == (SyncState.SYNCED, ())
+    pair.declare(self_heal=True)
+    pair.live.calls.clear()
+
+    healed = pair.reconcile(Trigger.DRIFT)
+
+    assert healed.status is not None and healed.status.sync is SyncState.SYNCED
+    assert {c.action for c in healed.status.changes} == {ChangeAction.UNCHANGED}
+    assert pair.live.engine_writes() == [], "not re-applied, not even dry-run"
+
+
+def test_a_wave_waiting_for_health_asks_to_be_continued_and_says_what_it_waits_for(
+    pair: Pair,
+) -> None:
+    ns = pair.live.ns
+    edge = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "edge", "namespace": ns, "annotations": {WAVE: "0"}},
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
+    }
+    pair.want([namespace(ns), edge, config_map("after-edge", ns, wave=1)])
+
+    outcome = pair.reconcile()
+
+    assert outcome.status is not None
+    assert outcome.continue_in is not None and 0 < outcome.continue_in <= 15
+    assert (outcome.retry_in, outcome.follow_health) == (None, False)
+    assert outcome.status.sync is SyncState.OUT_OF_SYNC
+    assert outcome.status.message.startswith(
+        f"waiting for wave 1: core/Service/{ns}/edge is Progressing "
+        "(waiting for a load balancer address)"
+    )
+    assert pair.live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/after-edge") is None

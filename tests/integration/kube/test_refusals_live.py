@@ -1,0 +1,162 @@
+"""Bad input, refused with a clear error naming the object and what to do, on kubesim and a real
+API server. Nothing of the bundle is written, and the cluster is not taken for down: the error is
+the object's. Refusals only a real server makes say what kubesim does instead."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fleetsync.shared.kube.sync import SyncResult
+from fleetsync.shared.model import ChangeAction, SyncState
+from tests.integration.kube.conftest import Live, real_only
+from tests.integration.kube.corpus import gadget, gadget_crd
+from tests.integration.kube.manifests import config_map, deployment, namespace, sync
+from tests.support.waiting import wait_for
+
+
+def refused(result: SyncResult, live: Live, key: str) -> str:
+    """The result failed on `key` alone, wrote nothing, and its message."""
+    assert result.state is SyncState.OUT_OF_SYNC
+    assert result.error is not None
+    assert result.error.key == live.key(key), result.error
+    assert [str(c.key) for c in result.changes.failed] == [key]
+    assert {c.verb for c in live.engine_writes()} <= {"dry-run"}, "nothing written"
+    return result.error.message
+
+
+def with_namespace(live: Live, *objects: dict[str, Any]) -> SyncResult:
+    sync(live, [namespace(live.ns)], app=live.app_named("base"))
+    live.calls.clear()
+    return sync(live, [config_map("settings", live.ns), *objects])
+
+
+def test_a_wrong_field_type_is_refused_naming_the_field(live: Live) -> None:
+    broken = deployment("api", live.ns)
+    broken["spec"]["replicas"] = "two"
+
+    message = refused(with_namespace(live, broken), live, f"apps/Deployment/{live.ns}/api")
+
+    assert message.startswith(
+        "dry-run failed: 500 Internal Server Error: failed to create typed patch object"
+    )
+    assert ".spec.replicas: expected numeric (int or float), got string" in message
+
+
+def test_an_unknown_field_is_refused_under_strict_validation(live: Live) -> None:
+    broken = deployment("api", live.ns)
+    broken["spec"]["template"]["spec"]["containers"][0]["imagePullPolcy"] = "Always"
+
+    message = refused(with_namespace(live, broken), live, f"apps/Deployment/{live.ns}/api")
+
+    assert (
+        '.spec.template.spec.containers[name="api"].imagePullPolcy: field not declared in schema'
+        in message
+    )
+
+
+@real_only
+def test_an_immutable_field_change_names_the_field_and_the_way_out(live: Live) -> None:
+    """kubesim lets a Deployment's selector change."""
+    ns = live.ns
+    first = sync(live, [namespace(ns), deployment("api", ns)])
+    moved = deployment("api", ns, labels={"app": "api", "track": "stable"})
+    live.calls.clear()
+
+    result = sync(live, [namespace(ns), moved], previous=first.inventory)
+
+    message = refused(result, live, f"apps/Deployment/{ns}/api")
+    assert message.startswith("spec.selector: cannot be changed in place (422 Invalid: ")
+    assert "field is immutable" in message
+    assert (
+        "set sync.replace: onImmutable to let fleetsync delete and recreate the object" in message
+    )
+    live_selector = live.operator.get(f"/apis/apps/v1/namespaces/{ns}/deployments/api")
+    assert live_selector["spec"]["selector"] == {"matchLabels": {"app": "api"}}  # type: ignore[index]
+
+
+@real_only
+def test_a_custom_resource_that_breaks_its_schema_is_refused(live: Live) -> None:
+    """kubesim refuses this CRD's schema (`x-kubernetes-int-or-string` under
+    additionalProperties), which a real server serves."""
+    ns, group = live.ns, live.group
+    sync(live, [namespace(ns), gadget_crd(group)], app=live.app_named("base"))
+    live.calls.clear()
+
+    wrong_type = sync(live, [gadget(group, ns, "g1", {"size": "big"})])
+    out_of_bounds = sync(live, [gadget(group, ns, "g2", {"size": 0, "mode": "z"})])
+
+    message = refused(wrong_type, live, f"{group}/Gadget/{ns}/g1")
+    assert ".spec.size: expected numeric (int or float), got string" in message
+    message = refused(out_of_bounds, live, f"{group}/Gadget/{ns}/g2")
+    assert message.startswith("dry-run failed: 422 Invalid: ")
+    assert "spec.size in body should be greater than or equal to 1" in message
+    assert 'spec.mode: Unsupported value: "z": supported values: "a", "b"' in message
+
+
+def test_a_namespace_that_does_not_exist_is_named_with_how_to_create_it(live: Live) -> None:
+    result = sync(live, [config_map("settings", live.ns)])
+
+    message = refused(result, live, f"core/ConfigMap/{live.ns}/settings")
+    assert message == (
+        f"namespace {live.ns} does not exist on cluster {live.cluster.name} and the bundle does "
+        f"not declare it; add a Namespace {live.ns} to the bundle or create it, or set "
+        "sync.createNamespace: true"
+    )
+    assert live.engine_writes() == []
+
+
+def test_a_secret_with_a_key_in_both_data_and_string_data_is_refused(live: Live) -> None:
+    """A real server silently keeps the stringData value: fleetsync refuses the ambiguity."""
+    both = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "creds", "namespace": live.ns},
+        "data": {"password": "b2xk"},
+        "stringData": {"password": "new", "user": "admin"},
+    }
+
+    message = refused(with_namespace(live, both), live, f"core/Secret/{live.ns}/creds")
+
+    assert message == (
+        "key password is in both data and stringData (the API server would silently keep the "
+        "stringData value); keep it in one of them"
+    )
+    assert "b2xk" not in message and "new" not in message.replace("stringData", "")
+    assert live.engine_writes() == [], "refused before any request"
+
+
+@real_only
+def test_an_object_admission_refuses_is_the_object_s_error_not_the_credentials(live: Live) -> None:
+    """A real server's quota admission refuses the second ConfigMap with 403 at apply time
+    (kubesim has no quotas): the first is applied, the second named, nothing pruned."""
+    ns = live.ns
+    quota = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "few", "namespace": ns},
+        "spec": {"hard": {"count/configmaps": "2"}},
+    }
+    first = sync(live, [namespace(ns), quota])
+    assert first.error is None, first.error
+    wait_for(
+        lambda: (
+            (live.operator.get(f"/api/v1/namespaces/{ns}/resourcequotas/few") or {})
+            .get("status", {})
+            .get("used")
+        ),
+        what="the quota controller to count the namespace's ConfigMaps",
+    )
+    live.calls.clear()
+
+    result = sync(
+        live,
+        [namespace(ns), quota, config_map("a", ns), config_map("b", ns)],
+        previous=first.inventory,
+    )
+
+    assert result.error is not None
+    assert result.error.message.startswith("apply failed: 403 Forbidden: ")
+    assert "exceeded quota: few" in result.error.message
+    assert "credentials" not in result.error.message
+    actions = {str(c.key): c.action for c in result.changes}
+    assert ChangeAction.CREATED in actions.values()

@@ -1,0 +1,109 @@
+"""`sync.replace: onImmutable` on a real API server: an object whose immutable fields changed is
+deleted (foreground: its dependents first) and created anew, and nothing else is touched. kubesim
+lets a Deployment's selector and an immutable ConfigMap's data change in place, so it never gets
+here."""
+
+from __future__ import annotations
+
+from fleetsync.shared.model import ChangeAction, SyncState
+from fleetsync.shared.model.declaration import ReplacePolicy
+from tests.integration.kube.conftest import Live, real_only
+from tests.integration.kube.manifests import config_map, deployment, namespace, sync
+from tests.support.waiting import wait_for
+
+pytestmark = real_only
+
+
+def test_a_changed_selector_replaces_the_deployment_and_its_replica_sets_go_first(
+    live: Live,
+) -> None:
+    ns = live.ns
+    path = f"/apis/apps/v1/namespaces/{ns}/deployments/api"
+    bundle = [namespace(ns), config_map("settings", ns), deployment("api", ns)]
+    first = sync(live, bundle)
+    old = live.operator.get(path)
+    assert old is not None
+    wait_for(
+        lambda: replica_sets_of(live, old["metadata"]["uid"]),
+        what="the Deployment controller to create a ReplicaSet",
+    )
+    settings = live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/settings")
+    moved = deployment("api", ns, labels={"app": "api", "track": "stable"})
+
+    result = sync(
+        live,
+        [namespace(ns), config_map("settings", ns), moved],
+        previous=first.inventory,
+        replace=ReplacePolicy.ON_IMMUTABLE,
+    )
+
+    assert result.error is None, result.error
+    assert result.state is SyncState.SYNCED
+    changes = {str(c.key): c for c in result.changes}
+    replaced = changes[f"apps/Deployment/{ns}/api"]
+    assert (replaced.action, replaced.message) == (
+        ChangeAction.REPLACED,
+        "spec.selector cannot change in place",
+    )
+    assert changes[f"core/ConfigMap/{ns}/settings"].action is ChangeAction.UNCHANGED
+    new = live.operator.get(path)
+    assert new is not None and new["metadata"]["uid"] != old["metadata"]["uid"]
+    assert new["spec"]["selector"] == {"matchLabels": {"app": "api", "track": "stable"}}
+    assert replica_sets_of(live, old["metadata"]["uid"]) == [], "foreground: dependents went first"
+    kept = live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/settings")
+    assert kept is not None and settings is not None
+    assert kept["metadata"]["uid"] == settings["metadata"]["uid"]
+    assert [c.verb for c in live.engine_writes("delete")] == ["delete"]
+
+
+def test_an_immutable_config_map_is_replaced_when_its_data_changes(live: Live) -> None:
+    ns = live.ns
+    frozen = config_map("frozen", ns, data={"mode": "fast"})
+    frozen["immutable"] = True
+    first = sync(live, [namespace(ns), frozen])
+    changed = config_map("frozen", ns, data={"mode": "slow"})
+    changed["immutable"] = True
+
+    result = sync(
+        live, [namespace(ns), changed], previous=first.inventory, replace=ReplacePolicy.ON_IMMUTABLE
+    )
+
+    assert result.error is None, result.error
+    assert (
+        result.changes.action_of(live.key(f"core/ConfigMap/{ns}/frozen")) is ChangeAction.REPLACED
+    )
+    live_map = live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/frozen")
+    assert live_map is not None and live_map["data"] == {"mode": "slow"}
+
+    again = sync(
+        live,
+        [namespace(ns), changed],
+        previous=result.inventory,
+        replace=ReplacePolicy.ON_IMMUTABLE,
+    )
+    assert {c.action for c in again.changes} == {ChangeAction.UNCHANGED}
+
+
+def test_without_the_option_nothing_is_deleted(live: Live) -> None:
+    ns = live.ns
+    first = sync(live, [namespace(ns), deployment("api", ns)])
+    old = live.operator.get(f"/apis/apps/v1/namespaces/{ns}/deployments/api")
+    moved = deployment("api", ns, labels={"app": "api", "track": "stable"})
+    live.calls.clear()
+
+    result = sync(live, [namespace(ns), moved], previous=first.inventory)
+
+    assert result.error is not None and "sync.replace: onImmutable" in result.error.message
+    assert live.engine_writes("delete") == []
+    still = live.operator.get(f"/apis/apps/v1/namespaces/{ns}/deployments/api")
+    assert still is not None and old is not None
+    assert still["metadata"]["uid"] == old["metadata"]["uid"]
+
+
+def replica_sets_of(live: Live, owner_uid: str) -> list[str]:
+    listed = live.operator.request("GET", f"/apis/apps/v1/namespaces/{live.ns}/replicasets")
+    return [
+        rs["metadata"]["name"]
+        for rs in listed.get("items") or []
+        if any(o.get("uid") == owner_uid for o in rs["metadata"].get("ownerReferences") or [])
+    ]

@@ -1,0 +1,114 @@
+"""Quantities respelled the way a real API server stores them (observed on Kubernetes 1.25)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from fleetsync.shared.kube.quantity import Rounding, stored_quantity
+
+SERVER_ANSWERS: list[tuple[Any, str, str]] = [
+    ("2000m", "2", "2"),
+    ("1500m", "1500m", "1500m"),
+    ("0.5", "500m", "500m"),
+    ("1", "1", "1"),
+    ("1000", "1k", "1k"),
+    ("1e3", "1e3", "1e3"),
+    ("1E3", "1E3", "1E3"),
+    ("12e6", "12e6", "12e6"),
+    ("1Gi", "1Gi", "1Gi"),
+    ("1024Mi", "1Gi", "1Gi"),
+    ("1.5Gi", "1536Mi", "1536Mi"),
+    ("0.5Gi", "512Mi", "512Mi"),
+    ("1000Ki", "1000Ki", "1000Ki"),
+    ("1Ki", "1Ki", "1Ki"),
+    ("512", "512", "512"),
+    ("0.3Ki", "307200m", "307200m"),
+    ("1.5Ki", "1536", "1536"),
+    ("100m", "100m", "100m"),
+    ("0.1", "100m", "100m"),
+    ("0.0000000001", "1m", "1n"),
+    ("1n", "1m", "1n"),
+    ("1u", "1m", "1u"),
+    ("1000000u", "1", "1"),
+    ("1.000", "1", "1"),
+    ("01", "01", "01"),
+    ("0", "0", "0"),
+    ("0m", "0", "0"),
+    ("0Gi", "0", "0"),
+    ("2k", "2k", "2k"),
+    ("2000k", "2M", "2M"),
+    ("1.5k", "1500", "1500"),
+    ("1536Mi", "1536Mi", "1536Mi"),
+    ("129e6", "129e6", "129e6"),
+    ("129M", "129M", "129M"),
+    ("1e-5", "1e-3", "10e-6"),
+    ("0.001", "1m", "1m"),
+    ("10e2", "1e3", "1e3"),
+    ("5E", "5E", "5E"),
+    ("8Ei", "9223372036854775807", "9223372036854775807"),
+    ("1e18", "1e18", "1e18"),
+    ("1e19", "10e18", "10e18"),
+    ("100Gi", "100Gi", "100Gi"),
+    ("1025", "1025", "1025"),
+    ("1024", "1024", "1024"),
+    ("2048Ki", "2Mi", "2Mi"),
+    ("3072Ki", "3Mi", "3Mi"),
+    (".5", "500m", "500m"),
+    ("5.", "5.", "5."),
+    ("+1", "+1", "+1"),
+    ("1.5e3", "1500", "1500"),
+    ("12.3456789012345", "12346m", "12345678902n"),
+    ("123456789012345678", "123456789012345678", "123456789012345678"),
+    ("1.0000000001", "1001m", "1000000001n"),
+    ("0.25Ki", "256", "256"),
+    ("1023", "1023", "1023"),
+    ("1536", "1536", "1536"),
+    ("2Ti", "2Ti", "2Ti"),
+    ("0.5Mi", "512Ki", "512Ki"),
+    ("+1.5Gi", "1536Mi", "1536Mi"),
+    ("007", "007", "007"),
+    ("1.50", "1500m", "1500m"),
+    ("250m", "250m", "250m"),
+    ("1.25", "1250m", "1250m"),
+    ("64Mi", "64Mi", "64Mi"),
+    ("2.5G", "2500M", "2500M"),
+    ("1E", "1E", "1E"),
+    ("3e+2", "300", "300"),
+    ("4e-9", "1e-3", "4e-9"),
+    ("100n", "1m", "100n"),
+    ("1500u", "2m", "1500u"),
+    (2, "2", "2"),
+    (0.5, "500m", "500m"),
+    (1000, "1k", "1k"),
+    (1.5, "1500m", "1500m"),
+    (1000.0, "1k", "1k"),
+    (10, "10", "10"),
+    (0.001, "1m", "1m"),
+    (1000000.0, "1M", "1M"),
+    (2.5, "2500m", "2500m"),
+]
+"""(manifest value, stored in a ResourceList such as a container's requests, stored in a plain
+quantity field such as an emptyDir's sizeLimit): every row read back from a real
+kube-apiserver."""
+
+
+@pytest.mark.parametrize(("value", "in_resource_list", "elsewhere"), SERVER_ANSWERS)
+def test_quantities_are_spelled_as_a_real_api_server_stores_them(
+    value: Any, in_resource_list: str, elsewhere: str
+) -> None:
+    assert stored_quantity(value, rounding=Rounding.MILLI) == in_resource_list
+    assert stored_quantity(value, rounding=Rounding.NONE) == elsewhere
+
+
+def test_where_rounding_is_not_known_only_values_it_leaves_alone_are_respelled() -> None:
+    assert stored_quantity("2000m", rounding=Rounding.UNKNOWN) == "2"
+    assert stored_quantity("1u", rounding=Rounding.UNKNOWN) is None
+
+
+@pytest.mark.parametrize(
+    "value", ["", "abc", "1.2.3", "1Qi", "--1", "1e", "1e+-3", True, None, [1]]
+)
+def test_what_is_not_a_quantity_is_left_as_written(value: Any) -> None:
+    assert stored_quantity(value) is None

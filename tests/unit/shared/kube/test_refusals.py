@@ -1,0 +1,125 @@
+"""How the API server's answers become errors: an object refused is the object's error, the
+cluster failing is transient, credentials refused are permanent; and which refusals are about
+fields that cannot change in place. Answers as real kube-apiservers give them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from fleetsync.shared.errors import PermanentError, TransientError
+from fleetsync.shared.kube.client import Cause, ClusterClient, Forbidden, RequestRejected
+from fleetsync.shared.kube.replace import immutable_fields
+from fleetsync.shared.model.ids import ClusterName
+
+
+def answer(code: int, message: str, *, reason: str = "", causes: Any = None) -> ApiException:
+    e = ApiException(status=code, reason="Internal Server Error" if code == 500 else "")
+    body: dict[str, Any] = {"kind": "Status", "status": "Failure", "message": message, "code": code}
+    if reason:
+        body["reason"] = reason
+    if causes is not None:
+        body["details"] = {"causes": causes}
+    e.body = json.dumps(body)
+    return e
+
+
+@pytest.fixture
+def client() -> ClusterClient:
+    return ClusterClient(
+        name=ClusterName("prod"),
+        kubeconfig="/k/prod.yaml",
+        api_client=None,
+        cache_file=None,  # type: ignore[arg-type]
+    )
+
+
+TYPED = (
+    "failed to create typed patch object (web/api; apps/v1, Kind=Deployment): "
+    ".spec.replicas: expected numeric (int or float), got string"
+)
+
+
+def test_a_500_saying_the_object_could_not_be_typed_refuses_the_object(
+    client: ClusterClient,
+) -> None:
+    error = client._api_error(answer(500, TYPED))
+    assert isinstance(error, RequestRejected)
+    assert str(error) == f"500 Internal Server Error: {TYPED}"
+
+
+def test_any_other_500_is_the_cluster_failing(client: ClusterClient) -> None:
+    error = client._api_error(answer(500, "etcdserver: request timed out", reason="InternalError"))
+    assert isinstance(error, TransientError)
+
+
+def test_a_403_from_admission_refuses_the_object(client: ClusterClient) -> None:
+    message = (
+        'configmaps "b" is forbidden: exceeded quota: few, requested: count/configmaps=1, '
+        "used: count/configmaps=2, limited: count/configmaps=2"
+    )
+    error = client._api_error(answer(403, message, reason="Forbidden"))
+    assert isinstance(error, RequestRejected) and not isinstance(error, Forbidden)
+    assert error.code == 403 and "exceeded quota" in str(error)
+
+
+def test_a_403_from_authorization_is_the_credentials(client: ClusterClient) -> None:
+    message = (
+        'configmaps is forbidden: User "system:serviceaccount:ci:deployer" cannot list resource '
+        '"configmaps" in API group "" at the cluster scope'
+    )
+    error = client._api_error(answer(403, message, reason="Forbidden"))
+    assert isinstance(error, Forbidden)
+    assert "credentials refused" in str(error) and "/k/prod.yaml" in str(error)
+    assert isinstance(client._api_error(answer(403, "")), Forbidden)
+
+
+def test_the_causes_of_a_refusal_are_kept(client: ClusterClient) -> None:
+    causes = [{"reason": "FieldValueInvalid", "message": "Invalid value: 0", "field": "spec.size"}]
+    error = client._api_error(answer(422, "Gadget is invalid", reason="Invalid", causes=causes))
+    assert isinstance(error, RequestRejected)
+    assert error.causes == (
+        Cause(field="spec.size", reason="FieldValueInvalid", message="Invalid value: 0"),
+    )
+
+
+def rejected(*causes: tuple[str, str], code: int = 422) -> RequestRejected:
+    return RequestRejected(
+        code=code,
+        reason="Invalid",
+        message="invalid",
+        causes=tuple(Cause(field=f, reason="FieldValueInvalid", message=m) for f, m in causes),
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ("spec.selector", "Invalid value: v1.LabelSelector{...}: field is immutable"),
+        ("data", "Forbidden: field is immutable when `immutable` is set"),
+        ("spec.clusterIPs[0]", 'Invalid value: []string{"10.0.0.99"}: may not change once set'),
+        ("roleRef", "Invalid value: rbac.RoleRef{...}: cannot change roleRef"),
+        (
+            "spec",
+            "Forbidden: updates to statefulset spec for fields other than 'replicas', "
+            "'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and "
+            "'minReadySeconds' are forbidden",
+        ),
+    ],
+)
+def test_fields_that_cannot_change_in_place_are_recognised(field: str, message: str) -> None:
+    assert immutable_fields(rejected((field, message))) == (field,)
+
+
+def test_a_refusal_with_any_other_cause_is_not_an_immutable_field() -> None:
+    mixed = rejected(
+        ("spec.selector", "field is immutable"),
+        ("spec.replicas", "Invalid value: -1: must be greater than or equal to 0"),
+    )
+    assert immutable_fields(mixed) == ()
+    assert immutable_fields(rejected(("spec.selector", "field is immutable"), code=409)) == ()
+    assert immutable_fields(rejected()) == ()
+    assert isinstance(mixed, PermanentError)

@@ -1,0 +1,130 @@
+"""A manifest respelled as the API server stores it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fleetsync.shared.kube.stored import (
+    both_data_and_string_data,
+    fold_string_data_fields,
+    stored_form,
+)
+
+
+def pod_template(**resources: Any) -> dict[str, Any]:
+    return {
+        "spec": {
+            "containers": [{"name": "c", "image": "i", "resources": resources}],
+            "volumes": [{"name": "v", "emptyDir": {"sizeLimit": "1024Mi"}}],
+        }
+    }
+
+
+def test_quantities_in_a_workload_s_pod_template_are_respelled() -> None:
+    cronjob = {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "n"},
+        "spec": {
+            "jobTemplate": {
+                "spec": {
+                    "template": pod_template(
+                        requests={"cpu": "2000m", "memory": "1Gi"},
+                        limits={"cpu": 4, "memory": "1u"},
+                    )
+                }
+            }
+        },
+    }
+    pod = stored_form(cronjob)["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["containers"][0]["resources"] == {
+        "requests": {"cpu": "2", "memory": "1Gi"},
+        "limits": {"cpu": "4", "memory": "1m"},
+    }
+    assert pod["volumes"][0]["emptyDir"]["sizeLimit"] == "1Gi"
+    assert (
+        cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["resources"][
+            "requests"
+        ]["cpu"]
+        == "2000m"
+    ), "the manifest itself is left alone"
+
+
+def test_quantities_of_quotas_limit_ranges_claims_and_autoscalers_are_respelled() -> None:
+    quota = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "spec": {"hard": {"requests.cpu": "4000m", "pods": 10}},
+    }
+    assert stored_form(quota)["spec"]["hard"] == {"requests.cpu": "4", "pods": "10"}
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "spec": {
+            "metrics": [
+                {"type": "Pods", "pods": {"target": {"type": "AverageValue", "averageValue": "1u"}}}
+            ]
+        },
+    }
+    assert stored_form(hpa)["spec"]["metrics"][0]["pods"]["target"]["averageValue"] == "1u"
+    sts = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "spec": {
+            "volumeClaimTemplates": [{"spec": {"resources": {"requests": {"storage": "1024Mi"}}}}]
+        },
+    }
+    assert stored_form(sts)["spec"]["volumeClaimTemplates"][0]["spec"]["resources"] == {
+        "requests": {"storage": "1Gi"}
+    }
+
+
+def test_custom_resources_and_other_fields_are_stored_as_written() -> None:
+    gadget = {
+        "apiVersion": "example.com/v1",
+        "kind": "Gadget",
+        "spec": {"resources": {"requests": {"cpu": "2000m"}}},
+    }
+    assert stored_form(gadget) == gadget
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"cpu": "2000m"}}
+    assert stored_form(config) == config
+
+
+def test_a_secret_s_string_data_is_stored_as_base64_data() -> None:
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "data": {"a": "YQ=="},
+        "stringData": {"b": "bé"},
+    }
+    assert stored_form(secret) == {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "data": {"a": "YQ==", "b": "YsOp"},
+    }
+
+
+def test_base64_is_reencoded_without_line_breaks() -> None:
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "binaryData": {"b": "AAEC\nAwQF\n", "bad": "%%"},
+    }
+    assert stored_form(config)["binaryData"] == {"b": "AAECAwQF", "bad": "%%"}
+
+
+def test_keys_in_both_data_and_string_data_are_named() -> None:
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "data": {"a": "YQ==", "b": "Yg=="},
+        "stringData": {"b": "c", "d": "e"},
+    }
+    assert both_data_and_string_data(secret) == ("b",)
+    assert both_data_and_string_data({**secret, "kind": "ConfigMap"}) == ()
+
+
+def test_fields_owned_under_string_data_are_owned_under_data() -> None:
+    fields = {"f:data": {"f:a": {}}, "f:stringData": {".": {}, "f:b": {}}, "f:type": {}}
+    assert fold_string_data_fields(fields) == {"f:data": {"f:a": {}, "f:b": {}}, "f:type": {}}
+    assert fold_string_data_fields({"f:data": {"f:a": {}}, "f:stringData": {"f:a": {}}}) is None

@@ -1,0 +1,79 @@
+"""Sync waves: when a staged apply stops before a wave, and how long it waits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fleetsync.shared.kube.plan import plan_apply
+from fleetsync.shared.kube.waves import (
+    WaveProgress,
+    WaveWait,
+    since_when,
+    stop_before,
+    waves_of,
+)
+from fleetsync.shared.model import Health, ResourceKey
+
+
+def obj(kind: str, name: str, wave: int, **status: Any) -> dict[str, Any]:
+    api = {"Deployment": "apps/v1", "Namespace": "v1"}.get(kind, "v1")
+    metadata: dict[str, Any] = {"name": name, "annotations": {"fleetsync.io/sync-wave": str(wave)}}
+    if kind != "Namespace":
+        metadata["namespace"] = "web"
+    return {"apiVersion": api, "kind": kind, "metadata": metadata, "status": status}
+
+
+READY = {"replicas": 1, "updatedReplicas": 1, "availableReplicas": 1}
+
+
+def live_of(*objects: dict[str, Any]) -> dict[ResourceKey, dict[str, Any]]:
+    return {ResourceKey.of(o): o for o in objects}
+
+
+def test_a_wave_after_the_first_stops_while_an_earlier_object_is_not_healthy() -> None:
+    db = obj("Deployment", "db", 0)
+    db["spec"] = {"replicas": 1}
+    app = obj("ConfigMap", "app", 1)
+    steps = plan_apply([obj("Namespace", "web", -5), db, app])
+    waves = waves_of(steps)
+    assert waves == (0, 1), "stage 1 waves are not waited on"
+    first, second = (s for s in steps if s.objects[0]["kind"] != "Namespace")
+
+    assert stop_before(first, [], live_of(db), waves=waves) is None
+    stop = stop_before(second, [ResourceKey.of(db)], live_of(db), waves=waves)
+
+    assert stop is not None and stop.wave == 1
+    assert [(str(o.key), o.health) for o in stop.unhealthy] == [
+        ("apps/Deployment/web/db", Health.PROGRESSING)
+    ]
+    healthy = {**db, "status": READY}
+    assert stop_before(second, [ResourceKey.of(db)], live_of(healthy), waves=waves) is None
+
+
+def test_a_bundle_in_one_wave_never_stops() -> None:
+    db = obj("Deployment", "db", 3)
+    steps = plan_apply([db, obj("ConfigMap", "app", 3)])
+    assert all(
+        stop_before(s, [ResourceKey.of(db)], live_of(db), waves=waves_of(steps)) is None
+        for s in steps
+    )
+
+
+def test_a_wait_begins_at_the_recorded_moment_for_the_same_bundle_and_wave_only() -> None:
+    record = WaveProgress(bundle="abc", wave=2, since=100.0)
+    assert since_when(record, bundle="abc", wave=2, now=500.0) == 100.0
+    assert since_when(record, bundle="abc", wave=3, now=500.0) == 500.0
+    assert since_when(record, bundle="def", wave=2, now=500.0) == 500.0
+    assert since_when(None, bundle="abc", wave=2, now=500.0) == 500.0
+    assert WaveProgress.from_json(record.to_json()) == record
+    assert WaveProgress.from_json({"bundle": "abc"}) is None
+    assert WaveProgress.from_json("nonsense") is None
+
+
+def test_a_waiting_sync_looks_again_soon_then_less_often_and_never_past_the_deadline() -> None:
+    wait = WaveWait(wave=1, unhealthy=(), since=1000.0, deadline=1600.0)
+    assert wait.recheck_in(1000.0) == 2.0
+    assert wait.recheck_in(1020.0) == 5.0
+    assert wait.recheck_in(1300.0) == 15.0
+    assert wait.recheck_in(1595.0) == 5.5
+    assert wait.recheck_in(1700.0) == 0.5
