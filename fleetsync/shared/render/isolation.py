@@ -9,13 +9,13 @@ fork+exec (a new program, no inherited runtime), fed the request as JSON on stdi
 stdout. Helm's part of the render key is asked of such a process too, once per worker process.
 
 Why a process per render and not a long-lived render server: renders are rare (only a render key
-never seen before costs one), so the ~0.1-0.2 s a fresh interpreter costs is small beside a render
-(bench/render_bench.py measures it), while a process per render gives what a server would have to
-rebuild by hand: a wall-clock timeout that kills exactly one render and everything it started (its
-process group), a memory bound per render (RLIMIT_DATA on that process: a Go heap never gives its
-pages back, so a server's bound would be shared by every render after the largest), nothing left
-over from one render to the next, no server to restart or to share between pool processes, and
-its temporary files in a scratch area removed when it ends, however it ends.
+never seen before costs one), so the ~0.15 s of CPU a fresh process costs is acceptable
+(bench/render_bench.py --isolation measures it), while a process per render gives what a server
+would have to rebuild by hand: a wall-clock timeout that kills exactly one render and everything it
+started (its process group), a memory bound per render (RLIMIT_DATA on that process: a Go heap
+never gives its pages back, so a server's bound would be shared by every render after the largest),
+nothing left over from one render to the next, no server to restart or to share between pool
+processes, and its temporary files in a scratch area removed when it ends, however it ends.
 
 Plain renders (files read and parsed by Python, every input bounded) stay in the worker process.
 """
