@@ -21,8 +21,10 @@ from fleetsync.shared.render import (
     RenderRequest,
     RenderResult,
     render_isolated,
+    sweep_scratch,
 )
 from fleetsync.shared.render.isolation import _environment
+from tests.support.waiting import wait_for
 from tests.unit.shared.render.charts import ENDLESS_CHART, configmaps_chart, under
 from tests.unit.shared.render.repos import APP, Repo
 
@@ -36,8 +38,9 @@ def render(
     return render_isolated(request, limits=limits or RenderLimits(), scratch_dir=scratch)
 
 
-def render_processes() -> list[int]:
-    """Render processes started by this test process that are still alive."""
+def render_processes(parent: int | None = None) -> list[int]:
+    """Render processes started by `parent` (this test process) that are still alive."""
+    parent = os.getpid() if parent is None else parent
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -46,7 +49,7 @@ def render_processes() -> list[int]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"fleetsync.shared.render.child" in argv and str(os.getpid()).encode() in argv:
+        if b"fleetsync.shared.render.child" in argv and str(parent).encode() in argv:
             found.append(int(entry.name))
     return found
 
@@ -115,6 +118,38 @@ def test_a_render_that_never_ends_is_killed_at_its_time_limit(repo: Repo, tmp_pa
         " make it lighter or raise FLEETSYNC_RENDER_TIMEOUT"
     )
     assert render_processes() == []
+    assert list(scratch.iterdir()) == []
+
+
+ENDLESS_RENDER = """
+    import sys
+    from pathlib import Path
+    from fleetsync.shared.render import RenderLimits, RenderRequest, render_isolated
+
+    root, scratch = Path(sys.argv[1]), Path(sys.argv[2])
+    request = RenderRequest(root=root, path="endless", app="guestbook")
+    render_isolated(request, limits=RenderLimits(timeout_seconds=600), scratch_dir=scratch)
+"""
+
+
+def test_a_worker_killed_mid_render_leaves_no_render_running_and_its_scratch_is_swept(
+    repo: Repo, tmp_path: Path
+) -> None:
+    repo.write(under("endless", ENDLESS_CHART))
+    scratch = tmp_path / "scratch"
+    worker = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(ENDLESS_RENDER), str(repo.root), str(scratch)]
+    )
+    try:
+        wait_for(lambda: render_processes(worker.pid), what="the render process")
+        [area] = [p for p in scratch.iterdir() if not p.name.endswith(".lock")]
+        wait_for(lambda: any((area / "tmp").iterdir()), what="the chart staged for Helm")
+    finally:
+        worker.kill()
+        worker.wait()
+    wait_for(lambda: not render_processes(worker.pid), timeout=10, what="the render process gone")
+    assert any((area / "tmp").iterdir())  # the render process's staged chart, left behind
+    assert sweep_scratch(scratch) == [area]
     assert list(scratch.iterdir()) == []
 
 
