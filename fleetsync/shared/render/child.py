@@ -61,12 +61,20 @@ def main(argv: list[str] | None = None) -> int:
 
 def bound_process(limits: RenderLimits) -> None:
     """Bound this process's data memory and CPU time (inherited by what it starts)."""
-    memory = limits.max_memory_bytes
-    resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
+    _lower(resource.RLIMIT_DATA, limits.max_memory_bytes, limits.max_memory_bytes)
     # Go's collector runs beside the template engine, on up to GOMAXPROCS threads.
     threads = int(os.environ.get("GOMAXPROCS") or os.cpu_count() or 1)
     cpu = math.ceil(limits.timeout_seconds * (threads + 1)) + 5
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    _lower(resource.RLIMIT_CPU, cpu, cpu + 5)
+
+
+def _lower(which: int, soft: int, hard: int) -> None:
+    """Set a limit, never above one the process already has (it may not raise it)."""
+    _, current = resource.getrlimit(which)
+    if current != resource.RLIM_INFINITY:
+        hard = min(hard, current)
+        soft = min(soft, hard)
+    resource.setrlimit(which, (soft, hard))
 
 
 def _die_with(parent: int) -> None:

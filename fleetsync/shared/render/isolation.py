@@ -164,8 +164,9 @@ def _answer(
             name = signal.Signals(-finished.returncode).name
         except ValueError:
             name = f"signal {-finished.returncode}"
+        hint = " (the host's out-of-memory killer sends it)" if name == "SIGKILL" else ""
         raise RenderError(
-            app, where, f"render process was killed by {name} (from outside fleetsync)"
+            app, where, f"render process was killed by {name} from outside fleetsync{hint}"
         )
     detail = _last_words(finished.stderr).replace(str(area), "<scratch>")
     raise RenderError(
