@@ -52,17 +52,23 @@ def sweep_scratch(scratch_dir: Path) -> list[Path]:
         entries = sorted(os.scandir(scratch_dir), key=lambda e: e.name)
     except FileNotFoundError:
         return []
+    except OSError as exc:
+        log.warning("scratch: cannot list %s to sweep it: %s", scratch_dir, exc)
+        return []
     removed: list[Path] = []
     for entry in entries:
         path = Path(entry.path)
-        if entry.name.endswith(LOCK_SUFFIX):
-            if _remove_if_abandoned(path):
-                removed.append(path.with_name(entry.name.removesuffix(LOCK_SUFFIX)))
-        elif not os.path.lexists(f"{path}{LOCK_SUFFIX}"):
-            # The lock file is made before the area and removed after it: an area without one
-            # belongs to nobody.
-            _remove(path)
-            removed.append(path)
+        try:
+            if entry.name.endswith(LOCK_SUFFIX):
+                if _remove_if_abandoned(path):
+                    removed.append(path.with_name(entry.name.removesuffix(LOCK_SUFFIX)))
+            elif not os.path.lexists(f"{path}{LOCK_SUFFIX}"):
+                # The lock file is made before the area and removed after it: an area without
+                # one belongs to nobody.
+                _remove(path)
+                removed.append(path)
+        except OSError as exc:
+            log.warning("scratch: cannot sweep %s: %s", path, exc)
     for path in removed:
         log.info("scratch: removed %s, left behind by a process that ended", path)
     return removed
