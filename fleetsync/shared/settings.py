@@ -5,6 +5,7 @@ Only names and paths live here; a credential is never a setting's value.
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 from dataclasses import dataclass, field
@@ -35,6 +36,10 @@ class Settings:
     lease_seconds: float = 20.0
     """How long a lease (a pair's lock, a task's in-flight record) outlives its holder's last
     renewal: how soon the work of a dead worker is taken up again."""
+    render_timeout: float = 60.0
+    """Seconds one Helm or kustomize render may take before its process is killed."""
+    render_memory_mib: int = 1024
+    """Data memory (MiB) one Helm or kustomize render process may use (RLIMIT_DATA)."""
 
     @property
     def mirror_dir(self) -> Path:
@@ -59,6 +64,10 @@ def load_settings() -> Settings:
         key_prefix=_env("KEY_PREFIX", "fleetsync"),
         kube_clients=_positive_int("KUBE_CLIENTS", "512"),
         lease_seconds=float(_positive_int("LEASE_SECONDS", "20")),
+        render_timeout=_bounded_number("RENDER_TIMEOUT", "60", low=1, high=3600, unit="seconds"),
+        render_memory_mib=int(
+            _bounded_number("RENDER_MEMORY", "1024", low=256, high=65536, unit="MiB", whole=True)
+        ),
     )
 
 
@@ -70,4 +79,20 @@ def _positive_int(name: str, default: str) -> int:
         value = 0
     if value < 1:
         raise ValueError(f"FLEETSYNC_{name}={raw!r}: expected a whole number of 1 or more")
+    return value
+
+
+def _bounded_number(
+    name: str, default: str, *, low: float, high: float, unit: str, whole: bool = False
+) -> float:
+    raw = _env(name, default)
+    try:
+        value = float(int(raw) if whole else float(raw))
+    except ValueError:
+        value = math.nan
+    if not low <= value <= high:
+        kind = "a whole number" if whole else "a number"
+        raise ValueError(
+            f"FLEETSYNC_{name}={raw[:40]!r}: expected {kind} of {unit} from {low:g} to {high:g}"
+        )
     return value

@@ -7,7 +7,12 @@ fetch: bring the host's bare mirror up to the polled sha, then for each applicat
 repository compute its render key from the git tree hashes of what its last render read (its
 path, kustomize bases, chart dependencies) plus renderer, version and values. A key seen before
 reuses its bundle; only a new key costs a checkout and a render. An application whose render fails
-keeps its last good desired state and records the error; the others carry on.
+(bad input, or a render stopped at its time or memory limit) keeps its last good desired state and
+records the error; the others carry on.
+
+Helm and kustomize render in a process of their own (render.isolation), never in the worker
+process. Checkouts and render processes work in scratch areas that are removed when their work
+ends, however it ends; a fetch first sweeps the areas of processes that were killed.
 """
 
 from __future__ import annotations
@@ -28,12 +33,22 @@ from fleetsync.shared.model.declaration import Application, Fleet, RendererKind,
 from fleetsync.shared.model.desired import DesiredState
 from fleetsync.shared.model.ids import AppName, Digest, RepoName
 from fleetsync.shared.model.revision import Revision
-from fleetsync.shared.render import RenderRequest, RenderResult, render_bundle, renderer_version
+from fleetsync.shared.render import (
+    RenderLimits,
+    RenderRequest,
+    RenderResult,
+    render_isolated,
+    renderer_version,
+    scratch_area,
+    sweep_scratch,
+)
+from fleetsync.shared.settings import Settings, load_settings
 from fleetsync.shared.store import DueSet, Store, StoreError
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 300.0
+DEFAULT_LIMITS = RenderLimits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +67,14 @@ class FetchOutcome:
     reused: tuple[AppName, ...] = ()
     failed: Mapping[AppName, str] = field(default_factory=dict)
     error: str | None = None
+
+
+def render_limits(settings: Settings) -> RenderLimits:
+    """The limits of every render, with the time and memory bounds the settings give."""
+    return RenderLimits(
+        timeout_seconds=settings.render_timeout,
+        max_memory_bytes=settings.render_memory_mib * 1024 * 1024,
+    )
 
 
 def poll_repository(
@@ -80,10 +103,11 @@ def fetch_repository(
     *,
     mirror_dir: Path,
     scratch_dir: Path,
+    limits: RenderLimits = DEFAULT_LIMITS,
     force: bool = False,
 ) -> FetchOutcome:
     """Fetch the latest polled sha (re-read from the store, never taken from a message) and
-    render every application of the repository whose inputs changed."""
+    render every application of the repository whose inputs changed, each under `limits`."""
     repo = fleet.repositories.get(name)
     state = store.repo_state(name)
     if repo is None or state.sha is None:
@@ -101,12 +125,13 @@ def fetch_repository(
     rendered: list[AppName] = []
     reused: list[AppName] = []
     failed: dict[AppName, str] = {}
+    sweep_scratch(scratch_dir)
     with ExitStack() as stack:
         checkout = _lazy_checkout(stack, mirror, revision.sha, scratch_dir)
         for app in fleet.applications_of(name):
             try:
                 digest, was_rendered, renderer = _desired_digest(
-                    store, app, mirror, revision, checkout
+                    store, app, mirror, revision, checkout, scratch_dir=scratch_dir, limits=limits
                 )
             except (StoreError, TransientError):
                 raise
@@ -165,6 +190,9 @@ def _desired_digest(
     mirror: Path,
     revision: Revision,
     checkout: Callable[[], Path],
+    *,
+    scratch_dir: Path,
+    limits: RenderLimits,
 ) -> tuple[Digest, bool, str]:
     inputs = set(store.render_inputs(app.name) or ()) | {app.path}
     hashes = git.tree_hashes(mirror, revision.sha, sorted(inputs))
@@ -180,7 +208,7 @@ def _desired_digest(
         previous = store.desired(app.name)
         return cached, False, previous.renderer if previous else app.renderer.value
     store.incr_stat("render")
-    result = render_bundle(
+    result = render_isolated(
         RenderRequest(
             root=checkout(),
             path=app.path,
@@ -188,7 +216,9 @@ def _desired_digest(
             namespace=app.namespace,
             helm=app.helm,
             app=app.name,
-        )
+        ),
+        limits=limits,
+        scratch_dir=scratch_dir,
     )
     digest = store.put_bundle(result.bundle)
     store.set_render_inputs(app.name, result.inputs)
@@ -208,12 +238,13 @@ def _lazy_checkout(
     stack: ExitStack, mirror: Path, sha: str, scratch_dir: Path
 ) -> Callable[[], Path]:
     """A checkout made on first need only: a fetch whose applications all hit the render cache
-    exports nothing."""
+    exports nothing. It lives in a scratch area of its own, removed with the stack."""
     made: list[Path] = []
 
     def get() -> Path:
         if not made:
-            made.append(stack.enter_context(git.checkout(mirror, sha, scratch_dir=scratch_dir)))
+            area = stack.enter_context(scratch_area(scratch_dir, prefix=f"checkout-{sha[:12]}-"))
+            made.append(stack.enter_context(git.checkout(mirror, sha, scratch_dir=area)))
         return made[0]
 
     return get
@@ -260,10 +291,12 @@ def render_at(
     revision: str | None,
     mirror_dir: Path,
     scratch_dir: Path | None = None,
+    limits: RenderLimits | None = None,
 ) -> tuple[Revision, RenderResult]:
     """Render one application locally at `revision` (a branch, tag or sha; default: the
     repository's ref), as `fleetsync render` and `fleetsync diff` do: no Redis, no cluster.
-    The checkout goes to a private temporary directory unless `scratch_dir` is given."""
+    The checkout goes to a private temporary directory unless `scratch_dir` is given; the
+    limits are the settings' (FLEETSYNC_RENDER_*) unless given."""
     app = fleet.applications.get(name)
     if app is None:
         declared = ", ".join(sorted(fleet.applications)) or "none"
@@ -276,8 +309,9 @@ def render_at(
         scratch = scratch_dir or Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="fleetsync-render-"))
         )
-        root = stack.enter_context(git.checkout(mirror, resolved.sha, scratch_dir=scratch))
-        result = render_bundle(
+        area = stack.enter_context(scratch_area(scratch, prefix="checkout-"))
+        root = stack.enter_context(git.checkout(mirror, resolved.sha, scratch_dir=area))
+        result = render_isolated(
             RenderRequest(
                 root=root,
                 path=app.path,
@@ -285,6 +319,8 @@ def render_at(
                 namespace=app.namespace,
                 helm=app.helm,
                 app=app.name,
-            )
+            ),
+            limits=limits or render_limits(load_settings()),
+            scratch_dir=scratch,
         )
     return resolved, result

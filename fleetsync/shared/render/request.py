@@ -9,6 +9,7 @@ tree hashes the fetch stage builds the render key.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from fleetsync.shared.errors import PermanentError
@@ -28,9 +29,17 @@ class RenderError(PermanentError):
         self.problem = problem
 
 
+class Limit(StrEnum):
+    """A bound that stops a render while it runs."""
+
+    TIME = "time"
+    MEMORY = "memory"
+    OUTPUT = "output"
+
+
 @dataclass(frozen=True, slots=True)
 class RenderLimits:
-    """Bounds on what one render may read, expand and produce."""
+    """Bounds on what one render may read, expand and produce, and on the process it runs in."""
 
     max_file_bytes: int = 4 * MiB
     max_total_bytes: int = 64 * MiB
@@ -43,7 +52,45 @@ class RenderLimits:
     max_nesting: int = 200
     """Depth of nested collections in one document (deeper input could crash the C parser)."""
     timeout_seconds: float = 60.0
-    """Wall-clock bound on `kubectl kustomize`."""
+    """Wall-clock bound on one Helm or kustomize render: its process is killed when it passes."""
+    max_memory_bytes: int = 1024 * MiB
+    """Bound on the data memory of one Helm or kustomize render process (RLIMIT_DATA: its heap
+    and private writable mappings, the Go runtime's and its threads' stacks included)."""
+
+    def problem(self, limit: Limit, *, detail: str = "") -> str:
+        """What to say of a render stopped at `limit`: the limit, then what to do about it."""
+        match limit:
+            case Limit.TIME:
+                exceeded = f"render exceeded its {self.timeout_seconds:g} s time limit"
+                advice = "make it lighter or raise FLEETSYNC_RENDER_TIMEOUT"
+            case Limit.MEMORY:
+                exceeded = f"render exceeded its {size_text(self.max_memory_bytes)} memory limit"
+                advice = "make it lighter or raise FLEETSYNC_RENDER_MEMORY"
+            case Limit.OUTPUT:
+                exceeded = f"render output exceeded its {size_text(self.max_output_bytes)} limit"
+                advice = "split the application"
+        return f"{exceeded}{f' ({detail})' if detail else ''}; {advice}"
+
+
+class RenderLimitExceeded(RenderError):
+    """A render stopped at one of its limits: the same input would meet it again."""
+
+    def __init__(self, app: str, where: str, problem: str, *, limit: Limit) -> None:
+        super().__init__(app, where, problem)
+        self.limit = limit
+
+    @classmethod
+    def of(
+        cls, app: str, where: str, limit: Limit, limits: RenderLimits, *, detail: str = ""
+    ) -> RenderLimitExceeded:
+        return cls(app, where, limits.problem(limit, detail=detail), limit=limit)
+
+
+def size_text(size: int) -> str:
+    """`512 bytes`, `1.5 MiB`, `64 MiB`."""
+    if size < MiB:
+        return f"{size} bytes"
+    return f"{size / MiB:.1f} MiB" if size % MiB else f"{size // MiB} MiB"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,7 +15,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fleetsync.shared.render.request import MiB, RenderError, RenderLimits
+from fleetsync.shared.render.request import RenderError, RenderLimits, size_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,16 +71,14 @@ class Checkout:
 
     def charge(self, where: str, size: int) -> None:
         """Count `size` bytes against the file bound and the render's total bound."""
-        if size > self.limits.max_file_bytes:
-            raise self.error(
-                where, f"file is {_size(size)}, over the {_size(self.limits.max_file_bytes)} limit"
-            )
+        limits = self.limits
+        if size > limits.max_file_bytes:
+            bound = size_text(limits.max_file_bytes)
+            raise self.error(where, f"file is {size_text(size)}, over the {bound} limit")
         self._spent += size
-        if self._spent > self.limits.max_total_bytes:
-            raise self.error(
-                where,
-                f"the application's files exceed the {_size(self.limits.max_total_bytes)} limit",
-            )
+        if self._spent > limits.max_total_bytes:
+            bound = size_text(limits.max_total_bytes)
+            raise self.error(where, f"the application's files exceed the {bound} limit")
 
     def read_text(self, path: Path, *, where: str) -> str:
         """The UTF-8 text of a resolved regular file inside the root, size bounded."""
@@ -227,9 +225,3 @@ def _entries(directory: Path, checkout: Checkout, *, where: str) -> list[os.DirE
 
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}/{name}" if prefix and name else prefix or name
-
-
-def _size(size: int) -> str:
-    if size < MiB:
-        return f"{size} bytes"
-    return f"{size / MiB:.1f} MiB" if size % MiB else f"{size // MiB} MiB"

@@ -23,3 +23,33 @@ def test_a_bad_kube_client_cache_names_the_variable(
     monkeypatch.setenv("FLEETSYNC_KUBE_CLIENTS", bad)
     with pytest.raises(ValueError, match=r"FLEETSYNC_KUBE_CLIENTS=.*whole number of 1 or more"):
         load_settings()
+
+
+def test_render_limits_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FLEETSYNC_RENDER_TIMEOUT", raising=False)
+    monkeypatch.delenv("FLEETSYNC_RENDER_MEMORY", raising=False)
+    settings = load_settings()
+    assert (settings.render_timeout, settings.render_memory_mib) == (60.0, 1024)
+    monkeypatch.setenv("FLEETSYNC_RENDER_TIMEOUT", "2.5")
+    monkeypatch.setenv("FLEETSYNC_RENDER_MEMORY", "512")
+    settings = load_settings()
+    assert (settings.render_timeout, settings.render_memory_mib) == (2.5, 512)
+
+
+@pytest.mark.parametrize(
+    ("name", "bad", "expected"),
+    [
+        ("RENDER_TIMEOUT", "0", "a number of seconds from 1 to 3600"),
+        ("RENDER_TIMEOUT", "1" * 400, "a number of seconds from 1 to 3600"),
+        ("RENDER_TIMEOUT", "soon", "a number of seconds from 1 to 3600"),
+        ("RENDER_MEMORY", "128", "a whole number of MiB from 256 to 65536"),
+        ("RENDER_MEMORY", "1.5", "a whole number of MiB from 256 to 65536"),
+    ],
+)
+def test_a_bad_render_limit_names_the_variable_and_the_range(
+    monkeypatch: pytest.MonkeyPatch, name: str, bad: str, expected: str
+) -> None:
+    monkeypatch.setenv(f"FLEETSYNC_{name}", bad)
+    with pytest.raises(ValueError) as caught:
+        load_settings()
+    assert str(caught.value) == f"FLEETSYNC_{name}={bad[:40]!r}: expected {expected}"

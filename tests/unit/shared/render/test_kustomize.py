@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fleetsync.shared.model.declaration import RendererKind
-from fleetsync.shared.render import RenderError, RenderLimits
+from fleetsync.shared.render import Limit, RenderError, RenderLimitExceeded, RenderLimits
 from tests.unit.shared.render.repos import Repo, by_name, configmap, names
 
 BASE = {
@@ -94,11 +94,18 @@ def test_remote_base_is_refused(repo: Repo) -> None:
 
 def test_kustomize_build_over_the_timeout_is_stopped(repo: Repo) -> None:
     repo.write(BASE)
-    with pytest.raises(RenderError, match=r"^guestbook: base: kustomize build took longer than"):
+    with pytest.raises(RenderLimitExceeded) as caught:
         repo.render("base", limits=RenderLimits(timeout_seconds=0.001))
+    assert caught.value.limit is Limit.TIME
+    assert str(caught.value) == (
+        "guestbook: base: render exceeded its 0.001 s time limit;"
+        " make it lighter or raise FLEETSYNC_RENDER_TIMEOUT"
+    )
 
 
 def test_kustomize_output_over_the_bound_is_refused(repo: Repo) -> None:
     repo.write(BASE)
-    with pytest.raises(RenderError, match=r"^guestbook: base: kustomize output exceeds the 16"):
+    with pytest.raises(
+        RenderLimitExceeded, match=r"^guestbook: base: render output exceeded its 16 bytes limit"
+    ):
         repo.render("base", limits=RenderLimits(max_output_bytes=16))
