@@ -124,6 +124,8 @@ def _struct(spec: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
                                      for k, v in (spec.get("properties") or {}).items()}}
     if spec.get("x-kubernetes-map-type") == "atomic":
         out["atomic"] = True
+    if spec.get("required"):
+        out["required"] = sorted(spec["required"])
     return out
 
 

@@ -73,6 +73,10 @@ def warning_headers(warnings: list[str]) -> dict[str, str]:
     return {"Warning": ", ".join(f"299 - {json.dumps(w)}" for w in warnings)}
 
 
+def _body(req: Request, t: Target) -> Any:
+    return decode_json(req.body, req.header("content-type"), t.rtype.kind, t.version)
+
+
 class ApiServer:
     """The HTTP application serving every simulated cluster of one process."""
 
@@ -267,11 +271,9 @@ class ApiServer:
         if verb == "create":
             if t.name is not None:
                 raise method_not_allowed("POST", t.rtype.resource)
-            return verbs.create(cluster, t, decode_json(req.body, req.header("content-type")),
-                                opts, agent)
+            return verbs.create(cluster, t, _body(req, t), opts, agent)
         if verb == "update":
-            return verbs.update(cluster, t, decode_json(req.body, req.header("content-type")),
-                                opts, agent)
+            return verbs.update(cluster, t, _body(req, t), opts, agent)
         if verb in ("patch", "apply"):
             if t.name is None:
                 raise method_not_allowed("PATCH", t.rtype.resource)

@@ -52,7 +52,7 @@ from kubesim.patches import (
     merge_patch,
     strategic_merge_patch,
 )
-from kubesim.schema import kind_root
+from kubesim.schema import kind_root, zero_object
 from kubesim.selectors import field_matcher, label_matcher
 from kubesim.ssa import ApplyConflict, apply_configuration
 from kubesim.validation import (
@@ -236,8 +236,9 @@ def _store(cluster: Cluster, t: Target, old: dict[str, Any] | None, new: dict[st
             old, new, manager=manager, api_version=rtype.api_version(t.version),
             subresource=t.subresource, schema=cluster.list_schema(rtype),
             ignore_status=rtype.has_status and t.subresource != "status", now=now_rfc3339(),
-            entries=decode_entries(source))
+            entries=decode_entries(source), zero=zero_object(_root(t)))
         new["metadata"]["managedFields"] = encode_entries(entries)
+    admission.allocate(rtype, new, cluster_ip=cluster_ip, created=old is None)
     if t.key == NAMESPACE_KEY:
         admission.finalize_namespace(new)
     stored = cluster.commit(rtype, old, new, dry_run=opts.dry_run)
