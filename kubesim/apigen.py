@@ -44,6 +44,9 @@ SCALARS = {
     "runtime.RawExtension": "any",
     "meta.v1.FieldsV1": "any",
     "apiextensions.v1.JSON": "any",
+    "apiextensions.v1.JSONSchemaPropsOrArray": "any",
+    "apiextensions.v1.JSONSchemaPropsOrBool": "any",
+    "apiextensions.v1.JSONSchemaPropsOrStringArray": "any",
 }
 
 

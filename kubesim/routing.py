@@ -50,8 +50,8 @@ def _dump(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def error_response(err: ApiError) -> Response:
-    headers = dict(err.headers)
+def error_response(err: ApiError, warnings: list[str] | None = None) -> Response:
+    headers = {**err.headers, **warning_headers(warnings or [])}
     if err.retry_after is not None:
         headers["Retry-After"] = str(err.retry_after)
     return Response(err.code, _dump(err.status()), "application/json", headers)
@@ -197,7 +197,7 @@ class ApiServer:
         try:
             code, body = self._run_verb(cluster, req, target, verb, warnings)
         except ApiError as err:
-            code, response = err.code, error_response(err)
+            code, response = err.code, error_response(err, warnings)
         except Exception:
             log.exception("kubesim: %s %s failed", req.method, req.path)
             code, response = 500, error_response(ApiError(

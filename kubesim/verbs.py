@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubesim import admission, lifecycle
+from kubesim import admission, crdschema, lifecycle
 from kubesim.bodies import decode_yaml_or_json
 from kubesim.catalog import ResourceType
 from kubesim.cluster import CRD_KEY, NAMESPACE_KEY, Cluster, now_rfc3339
@@ -105,6 +105,21 @@ def _root(t: Target) -> str | None:
     return kind_root(t.rtype.group, t.version, t.rtype.kind) if t.rtype.schema else None
 
 
+def _custom_schema(cluster: Cluster, t: Target) -> Any:
+    """The structural schema of a custom resource's version (None for built-ins)."""
+    if t.rtype.schema is not None or cluster.crd_type(t.key) is None:
+        return None
+    crd = cluster.store.get(CRD_KEY, "", f"{t.rtype.resource}.{t.rtype.group}")
+    return crdschema.version_schema(crd, t.version)
+
+
+def _check_custom(cluster: Cluster, t: Target, obj: dict[str, Any],
+                  opts: WriteOptions) -> dict[str, Any]:
+    return crdschema.enforce(_custom_schema(cluster, t), obj, kind=t.rtype.kind,
+                             group=t.rtype.group, version=t.version,
+                             mode=opts.field_validation, warnings=opts.warnings)
+
+
 def view(obj: dict[str, Any], rtype: ResourceType, version: str) -> dict[str, Any]:
     """The object as served at `version` (same schema: only apiVersion differs)."""
     api_version = rtype.api_version(version)
@@ -173,6 +188,7 @@ def create(cluster: Cluster, t: Target, body: Any, opts: WriteOptions, user_agen
     obj = admission.check_body(t.rtype, t.version, body, namespace=t.ns, name=None)
     obj = check_fields(_root(t), t.rtype.kind, t.version, obj, opts.field_validation,
                        opts.warnings)
+    obj = _check_custom(cluster, t, obj, opts)
     meta = obj["metadata"]
     if not meta.get("name") and meta.get("generateName"):
         meta["name"] = f"{meta['generateName']}{secrets.token_hex(3)[:5]}"
@@ -290,7 +306,13 @@ def update(cluster: Cluster, t: Target, body: Any, opts: WriteOptions, user_agen
     new = admission.check_body(t.rtype, t.version, body, namespace=t.ns, name=t.name)
     new = check_fields(_root(t), t.rtype.kind, t.version, new, opts.field_validation,
                        opts.warnings)
+    if t.subresource != "status":
+        new = _check_custom(cluster, t, new, opts)
     rv = new["metadata"].get("resourceVersion")
+    if not rv and cluster.crd_type(t.key) is not None:
+        raise invalid(t.rtype.resource, t.name or "", [Cause(
+            "FieldValueInvalid", "Invalid value: 0x0: must be specified for an update",
+            "metadata.resourceVersion")], group=t.rtype.group)
     if rv and rv != old["metadata"].get("resourceVersion"):
         raise stale_resource_version(t.rtype.resource, t.name or "", t.rtype.group)
     _keep_status(t, old, new)
@@ -350,6 +372,8 @@ def patch(cluster: Cluster, t: Target, body: bytes, content_type: str, opts: Wri
     new = admission.check_body(t.rtype, t.version, new, namespace=t.ns, name=t.name)
     new = check_patched(_root(t), new, document, strategic=patch_type is PatchType.STRATEGIC,
                         mode=opts.field_validation, warnings=opts.warnings)
+    if t.subresource != "status":
+        new = _check_custom(cluster, t, new, opts)
     _keep_status(t, old, new)
     manager = opts.field_manager or _default_manager(user_agent)
     stored = _store(cluster, t, old, new, manager=manager, opts=opts)
@@ -360,6 +384,11 @@ def _apply(cluster: Cluster, t: Target, applied: Any, opts: WriteOptions) -> Res
     if isinstance(applied, Mapping):
         applied = check_applied(_root(t), applied, name=t.name or "",
                                 api_version=t.rtype.api_version(t.version), kind=t.rtype.kind)
+    custom = _custom_schema(cluster, t) if t.subresource != "status" else None
+    if isinstance(applied, Mapping):
+        namespace = (applied.get("metadata") or {}).get("namespace") or ""
+        crdschema.enforce_applied(custom, applied, subject=(
+            f"({namespace}/{t.name}; {t.rtype.group}/{t.version}, Kind={t.rtype.kind})"))
     applied = admission.check_body(t.rtype, t.version, applied, namespace=t.ns, name=t.name)
     old = cluster.store.get(t.key, t.ns, t.name or "")
     if old is None:
@@ -376,7 +405,7 @@ def _apply(cluster: Cluster, t: Target, applied: Any, opts: WriteOptions) -> Res
                            "FieldManagerConflict",
                            f'conflict with "{c.manager}"', c.field)
                            for c in exc.conflicts]) from None
-    new = result.object
+    new = crdschema.default(custom, result.object)
     new["apiVersion"] = t.rtype.api_version(t.version)
     new["kind"] = t.rtype.kind
     meta = new["metadata"]
