@@ -150,7 +150,7 @@ def list_objects(cluster: Cluster, t: Target, query: Mapping[str, str]) -> Resul
         try:
             after = tuple(json.loads(base64.urlsafe_b64decode(token.encode())))
         except ValueError:
-            raise bad_request("continue key is not valid") from None
+            raise bad_request("invalid continue token: continue key is not valid") from None
         selected = [o for o in selected
                     if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > after]
     meta: dict[str, Any] = {"resourceVersion": str(cluster.store.revision)}
@@ -159,7 +159,8 @@ def list_objects(cluster: Cluster, t: Target, query: Mapping[str, str]) -> Resul
         last = selected[limit - 1]["metadata"]
         meta["continue"] = base64.urlsafe_b64encode(json.dumps(
             [last.get("namespace", ""), last["name"]]).encode()).decode()
-        meta["remainingItemCount"] = len(selected) - limit
+        if labels is None and fields is None:  # a filtered list cannot count what remains
+            meta["remainingItemCount"] = len(selected) - limit
         selected = selected[:limit]
     return 200, {
         "kind": f"{t.rtype.kind}List",
@@ -181,7 +182,8 @@ def _check_namespace(cluster: Cluster, t: Target, name: str) -> None:
         raise forbidden(
             f'{t.rtype.resource} "{name}" is forbidden: {message}', name=name,
             kind=t.rtype.resource, group=t.rtype.group,
-            causes=[Cause("NamespaceTerminating", message, "metadata.namespace")])
+            causes=[Cause("NamespaceTerminating", f"namespace {t.ns} is being terminated",
+                          "metadata.namespace")])
 
 
 def create(cluster: Cluster, t: Target, body: Any, opts: WriteOptions, user_agent: str) -> Result:
