@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import re
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -198,6 +199,41 @@ def _fold_string_data(obj: dict[str, Any]) -> None:
         obj["data"] = data
 
 
+def _job_selector(obj: dict[str, Any], uid: str) -> None:
+    """A new Job's generated selector: its uid, on the pod template's labels too."""
+    spec = obj["spec"]
+    if spec.get("manualSelector") or not isinstance(spec.get("template"), dict):
+        return
+    generated = {"controller-uid": uid}
+    spec["selector"] = {"matchLabels": generated}
+    template = spec["template"]
+    meta = template["metadata"] = dict(template.get("metadata") or {})
+    meta["labels"] = {**(meta.get("labels") or {}), **generated,
+                      "job-name": obj["metadata"].get("name", "")}
+    if not obj["metadata"].get("labels"):
+        obj["metadata"]["labels"] = dict(meta["labels"])
+
+
+def allocate(rtype: ResourceType, obj: dict[str, Any], *, cluster_ip: str,
+             created: bool) -> None:
+    """What the registry fills after ownership is recorded (owned by nobody): a Service's
+    cluster IPs and IP families, a new Job's selector."""
+    spec = obj.get("spec")
+    if rtype.schema is None or not isinstance(spec, dict):
+        return
+    if rtype.kind == "Job" and created:
+        _job_selector(obj, obj["metadata"].setdefault("uid", str(uuid.uuid4())))
+    if rtype.kind != "Service":
+        return
+    if spec.get("type", "ClusterIP") == "ExternalName":
+        return
+    if spec.get("clusterIP") in (None, ""):
+        spec["clusterIP"] = cluster_ip
+    spec.setdefault("clusterIPs", [spec["clusterIP"]])
+    spec.setdefault("ipFamilies", ["IPv4"])
+    spec.setdefault("ipFamilyPolicy", "SingleStack")
+
+
 def apply_defaults(rtype: ResourceType, obj: dict[str, Any], *, cluster_ip: str) -> None:
     """Fill server defaults in place (the fields clients commonly read back)."""
     kind = rtype.kind if rtype.schema is not None else ""
@@ -206,11 +242,6 @@ def apply_defaults(rtype: ResourceType, obj: dict[str, Any], *, cluster_ip: str)
         spec.setdefault("type", "ClusterIP")
         spec.setdefault("sessionAffinity", "None")
         if spec["type"] != "ExternalName":
-            if spec.get("clusterIP") in (None, ""):
-                spec["clusterIP"] = cluster_ip
-                spec["clusterIPs"] = [cluster_ip]
-            spec.setdefault("ipFamilies", ["IPv4"])
-            spec.setdefault("ipFamilyPolicy", "SingleStack")
             spec.setdefault("internalTrafficPolicy", "Cluster")
         if spec["type"] in ("NodePort", "LoadBalancer"):
             spec.setdefault("externalTrafficPolicy", "Cluster")
@@ -242,6 +273,8 @@ def apply_defaults(rtype: ResourceType, obj: dict[str, Any], *, cluster_ip: str)
         meta = obj["metadata"]
         meta["labels"] = {**(meta.get("labels") or {}),
                           "kubernetes.io/metadata.name": meta.get("name", "")}
+    elif kind in ("Role", "ClusterRole"):
+        obj.setdefault("rules", None)
     elif kind == "PersistentVolumeClaim" and isinstance(spec, dict):
         spec.setdefault("volumeMode", "Filesystem")
     elif kind == "NetworkPolicy" and isinstance(spec, dict):

@@ -5,7 +5,8 @@
 kubesim serves what this file lists: the resources of every generally available group-version
 (no alpha, no beta) that it can store, with their scope, verbs, short names and categories, and
 a compact schema of every kind (field types, list and map merge types, atomic structs) that
-`schema` uses to validate, prune and merge like the real server. Run it against a real cluster
+`schema` uses to validate, prune and merge like the real server, and the columns of the Table
+each resource is listed as (`kubectl get`). Run it against a real cluster
 (`../shared/k8s/realk8s` starts one) when kubesim should follow a newer Kubernetes.
 """
 
@@ -43,6 +44,9 @@ SCALARS = {
     "runtime.RawExtension": "any",
     "meta.v1.FieldsV1": "any",
     "apiextensions.v1.JSON": "any",
+    "apiextensions.v1.JSONSchemaPropsOrArray": "any",
+    "apiextensions.v1.JSONSchemaPropsOrBool": "any",
+    "apiextensions.v1.JSONSchemaPropsOrStringArray": "any",
 }
 
 
@@ -69,9 +73,9 @@ class Reader:
                 f.write(base64.b64decode(ca))
             self.ssl.load_verify_locations(f.name)
 
-    def get(self, path: str) -> Any:
+    def get(self, path: str, accept: str = "application/json") -> Any:
         req = urllib.request.Request(self.server + path, headers={
-            "Authorization": f"Bearer {self.token}", "Accept": "application/json"})
+            "Authorization": f"Bearer {self.token}", "Accept": accept})
         with urllib.request.urlopen(req, context=self.ssl, timeout=30) as resp:
             return json.loads(resp.read())
 
@@ -124,11 +128,24 @@ def _struct(spec: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
                                      for k, v in (spec.get("properties") or {}).items()}}
     if spec.get("x-kubernetes-map-type") == "atomic":
         out["atomic"] = True
+    if spec.get("required"):
+        out["required"] = sorted(spec["required"])
     return out
+
+
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
+_COLUMN_KEYS = ("name", "type", "format", "description", "priority")
+
+
+def columns(reader: Reader, base: str, resource: dict[str, Any]) -> list[dict[str, Any]]:
+    """The columns `kubectl get` shows for a resource (the server's Table definitions)."""
+    table = reader.get(f"{base}/{resource['name']}?limit=1", accept=TABLE)
+    return [{k: c.get(k) for k in _COLUMN_KEYS} for c in table["columnDefinitions"]]
 
 
 def collect(reader: Reader) -> dict[str, Any]:
     resources: list[dict[str, Any]] = []
+    printed: dict[str, list[dict[str, Any]]] = {}
     defs: dict[str, Any] = {}
     kinds: dict[str, str] = {}
     group_versions = [("", "v1")]
@@ -160,8 +177,11 @@ def collect(reader: Reader) -> dict[str, Any]:
                 "subresources": [s for s in SUBRESOURCES if f"{r['name']}/{s}" in names],
                 "singularName": r.get("singularName") or r["kind"].lower(),
             })
+            if "list" in r["verbs"] and f"{group}/{r['name']}" not in printed:
+                printed[f"{group}/{r['name']}"] = columns(reader, base, r)
     version = reader.get("/version")["gitVersion"]
-    return {"source": version, "resources": resources, "kinds": kinds, "defs": defs}
+    return {"source": version, "resources": resources, "kinds": kinds, "defs": defs,
+            "columns": printed}
 
 
 def main(argv: list[str]) -> int:

@@ -7,12 +7,13 @@ from typing import Any
 
 import yaml
 
+from kubesim import protobuf
 from kubesim.errors import bad_request, unsupported_media_type
 
 MAX_BODY_BYTES = 3 * 1024 * 1024
 """The API server's limit on a request body (3 MiB); larger bodies get 413."""
 
-UNSUPPORTED_MEDIA = frozenset({"application/vnd.kubernetes.protobuf", "application/cbor"})
+UNSUPPORTED_MEDIA = frozenset({"application/cbor"})
 """Encodings the real server accepts but kubesim does not (it answers 415)."""
 
 try:
@@ -35,17 +36,30 @@ def decode_yaml_or_json(body: bytes) -> Any:
         raise ValueError(f"yaml: {exc}") from None
 
 
-def decode_json(body: bytes, content_type: str) -> Any:
-    """Decode a create/update body (JSON, or YAML when the client sent YAML)."""
+def decode_json(body: bytes, content_type: str, kind: str = "", version: str = "") -> Any:
+    """Decode a create/update body (JSON, protobuf, or YAML when the client sent YAML)."""
     if not body:
         raise bad_request("the request body is empty")
     media = content_type.split(";", 1)[0].strip()
     if media in UNSUPPORTED_MEDIA:
         raise unsupported_media_type(media)
     try:
+        if media == protobuf.MEDIA_TYPE:
+            return _decode_protobuf(body, kind, version)
         if media in ("application/yaml", "application/apply-patch+yaml"):
             return decode_yaml_or_json(body)
         return json.loads(body)
     except ValueError as exc:
         raise bad_request(
             f"the object provided is unrecognized (error decoding body: {exc})") from None
+
+
+def _decode_protobuf(body: bytes, kind: str, version: str) -> Any:
+    try:
+        return protobuf.decode_object(body)
+    except protobuf.NotProtobuf as exc:
+        raise bad_request(f"the object provided is unrecognized (must be of type {kind}): "
+                          f"{exc}") from None
+    except protobuf.ProtobufError as exc:
+        raise bad_request(f'{kind} in version "{version}" cannot be handled as a {kind}: '
+                          f"{exc}") from None

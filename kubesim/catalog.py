@@ -73,6 +73,7 @@ GENERATION_KINDS = frozenset({
     ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
     ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
     ("certificates.k8s.io", "CertificateSigningRequest"),
+    ("scheduling.k8s.io", "PriorityClass"),
 })
 """Built-in kinds whose spec changes bump `metadata.generation` (others have none)."""
 

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from kubesim.listschema import ATOMIC, KEY_DEFAULTS, ListSchema, item_key
+from kubesim.listschema import ATOMIC, ITEMS, KEY_DEFAULTS, ListSchema, item_key
 
 FieldPath = tuple[str, ...]
 FieldSet = set[FieldPath]
@@ -88,6 +88,8 @@ def _collect(value: Any, names: tuple[str, ...], path: FieldPath, schema: ListSc
                     continue
                 item_path = (*path, key_element(item, keys))
                 out.add(item_path)
+                if schema.get((*names, ITEMS)) is ATOMIC:
+                    continue
                 for k, v in item.items():
                     _collect(v, (*names, k), (*item_path, "f:" + k), schema, out)
     else:

@@ -16,10 +16,12 @@ from kubesim.catalog import ResourceType
 from kubesim.cluster import CRD_KEY, NAMESPACE_KEY, Cluster, now_rfc3339
 from kubesim.crds import CLEANUP_FINALIZER
 from kubesim.errors import bad_request
+from kubesim.managedfields import decode_entries, encode_entries, record_update
 
 FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
 NAMESPACE_FINALIZER = "kubernetes"
+GC_MANAGER = "kube-controller-manager"
 _MAX_PASSES = 50
 
 
@@ -106,8 +108,14 @@ def _orphan_dependents(cluster: Cluster, uid: str) -> None:
             if rtype is None:
                 continue
             kept = [r for r in refs if r.get("uid") != uid]
-            cluster.commit(rtype, dep, _with_meta(dep, ownerReferences=kept or None),
-                           dry_run=False)
+            orphaned = _with_meta(dep, ownerReferences=kept or None)
+            entries = record_update(dep, orphaned, manager=GC_MANAGER,
+                                    api_version=rtype.api_version(),
+                                    subresource="", schema=cluster.list_schema(rtype),
+                                    ignore_status=rtype.has_status, now=now_rfc3339(),
+                                    entries=decode_entries(dep))
+            orphaned["metadata"]["managedFields"] = encode_entries(entries)
+            cluster.commit(rtype, dep, orphaned, dry_run=False)
 
 
 def finish_if_finalized(cluster: Cluster, rtype: ResourceType, obj: dict[str, Any]) -> bool:

@@ -21,6 +21,10 @@ STRUCT: tuple[str, ...] = ("\x00struct",)
 """Marks a struct held by value: present even when empty, so an update that fills it does not
 own the struct itself (`.`), only the fields it set (maps and optional structs are owned)."""
 
+ITEMS = "\x00items"
+"""A path element after a list's path: `(*path, ITEMS) -> ATOMIC` marks a list-map whose items
+are atomic structs (owner references): an item is owned whole, without its fields."""
+
 KEY_DEFAULTS: Mapping[str, Any] = {"protocol": "TCP"}
 """Values a list-map key takes when an item leaves it out (the server defaults it)."""
 

@@ -22,7 +22,7 @@ from kubesim.fieldpaths import (
     to_fields_v1,
     value_at,
 )
-from kubesim.listschema import STRUCT, ListSchema
+from kubesim.listschema import ATOMIC, STRUCT, ListSchema
 
 
 class Operation(StrEnum):
@@ -106,13 +106,20 @@ def differs(before: Any, after: Any, path: tuple[str, ...]) -> bool:
 
 def record_update(old: Mapping[str, Any] | None, new: Mapping[str, Any], *, manager: str,
                   api_version: str, subresource: str, schema: ListSchema, ignore_status: bool,
-                  now: str, entries: list[ManagerEntry]) -> list[ManagerEntry]:
-    """Ownership after a non-apply write of `new` over `old` by `manager`."""
-    new_set = field_set(new, schema, ignore_status=ignore_status)
+                  now: str, entries: list[ManagerEntry],
+                  zero: Mapping[str, Any] | None = None) -> list[ManagerEntry]:
+    """Ownership after a non-apply write of `new` over `old` by `manager`.
+
+    A create is compared with `zero`, the kind's empty object (see `schema.zero_object`): what
+    every object holds anyway (structs held by value, required fields at their zero value) is
+    not taken by the creator. Null values are owned by nobody."""
+    new_set = {p for p in field_set(new, schema, ignore_status=ignore_status)
+               if value_at(new, p) is not None}
     if subresource == "status":
         new_set = {p for p in new_set if p[0] == "f:status"}
-    changed = new_set if old is None else {p for p in new_set if differs(old, new, p)}
-    changed |= _added_containers(changed, old, new, schema)
+    base = old if old is not None else zero
+    changed = new_set if base is None else {p for p in new_set if differs(base, new, p)}
+    changed |= _added_containers(changed, base, new, schema)
     for e in entries:
         e.fields = {p for p in e.fields if p not in changed and value_at(new, p) is not MISSING}
     if changed:
@@ -123,9 +130,9 @@ def record_update(old: Mapping[str, Any] | None, new: Mapping[str, Any], *, mana
 
 def _added_containers(changed: FieldSet, old: Mapping[str, Any] | None, new: Mapping[str, Any],
                       schema: ListSchema) -> FieldSet:
-    """Maps and optional structs an update brought into being: the writer owns them too (`.`).
-
-    A struct held by value (`spec`, a Deployment's `strategy`) always exists, so it is not."""
+    """Maps, optional structs and merged lists an update brought into being: the writer owns
+    them too (`.`). A struct held by value (`spec`, a Deployment's `strategy`) always exists,
+    so it is not; nor is an atomic list, which is a leaf."""
     out: FieldSet = set()
     for p in changed:
         for i in range(1, len(p)):
@@ -133,10 +140,13 @@ def _added_containers(changed: FieldSet, old: Mapping[str, Any] | None, new: Map
             if prefix in out or not prefix[-1].startswith("f:"):
                 continue
             names = tuple(e[2:] for e in prefix if e.startswith("f:"))
-            if schema.get(names) is STRUCT:
+            kind = schema.get(names)
+            if kind is STRUCT:
                 continue
-            if value_at(old or {}, prefix) is MISSING and isinstance(value_at(new, prefix),
-                                                                        Mapping):
+            value = value_at(new, prefix)
+            container = isinstance(value, Mapping) or (
+                isinstance(value, list) and kind is not None and kind is not ATOMIC)
+            if container and value_at(old or {}, prefix) is MISSING:
                 out.add(prefix)
     return out
 

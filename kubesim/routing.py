@@ -17,9 +17,9 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from kubesim import openapi, verbs
+from kubesim import openapi, tables, verbs
 from kubesim.bodies import MAX_BODY_BYTES, decode_json
-from kubesim.cluster import Cluster
+from kubesim.cluster import CRD_KEY, Cluster
 from kubesim.discovery import discovery_document, version_document
 from kubesim.errors import (
     ApiError,
@@ -50,8 +50,8 @@ def _dump(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def error_response(err: ApiError) -> Response:
-    headers = dict(err.headers)
+def error_response(err: ApiError, warnings: list[str] | None = None) -> Response:
+    headers = {**err.headers, **warning_headers(warnings or [])}
     if err.retry_after is not None:
         headers["Retry-After"] = str(err.retry_after)
     return Response(err.code, _dump(err.status()), "application/json", headers)
@@ -71,6 +71,23 @@ def warning_headers(warnings: list[str]) -> dict[str, str]:
     if not warnings:
         return {}
     return {"Warning": ", ".join(f"299 - {json.dumps(w)}" for w in warnings)}
+
+
+def _as_table(cluster: Cluster, t: Target, body: dict[str, Any], *,
+              listed: bool) -> dict[str, Any]:
+    """A get or list answer as the Table `kubectl get` asks for."""
+    crd = cluster.store.get(CRD_KEY, "", f"{t.rtype.resource}.{t.rtype.group}") if (
+        cluster.crd_type(t.key) is not None) else None
+    columns = (tables.crd_columns(crd, t.version) if crd is not None
+               else tables.builtin_columns(t.rtype))
+    objects = body["items"] if listed else [body]
+    meta = body["metadata"] if listed else {
+        "resourceVersion": body["metadata"].get("resourceVersion", "")}
+    return tables.table(columns, t.rtype, objects, meta)
+
+
+def _body(req: Request, t: Target) -> Any:
+    return decode_json(req.body, req.header("content-type"), t.rtype.kind, t.version)
 
 
 class ApiServer:
@@ -180,7 +197,7 @@ class ApiServer:
         try:
             code, body = self._run_verb(cluster, req, target, verb, warnings)
         except ApiError as err:
-            code, response = err.code, error_response(err)
+            code, response = err.code, error_response(err, warnings)
         except Exception:
             log.exception("kubesim: %s %s failed", req.method, req.path)
             code, response = 500, error_response(ApiError(
@@ -260,30 +277,30 @@ class ApiServer:
 
             return scale_verb(cluster, t, verb, req.body, req.header("content-type"), opts,
                               agent)
-        if verb == "get":
-            return verbs.get(cluster, t)
-        if verb == "list":
-            return verbs.list_objects(cluster, t, query)
+        if verb in ("get", "list"):
+            code, body = verbs.get(cluster, t) if verb == "get" else verbs.list_objects(
+                cluster, t, query)
+            if tables.wants_table(req.header("accept")):
+                body = _as_table(cluster, t, body, listed=verb == "list")
+            return code, body
         if verb == "create":
             if t.name is not None:
                 raise method_not_allowed("POST", t.rtype.resource)
-            return verbs.create(cluster, t, decode_json(req.body, req.header("content-type")),
-                                opts, agent)
+            return verbs.create(cluster, t, _body(req, t), opts, agent)
         if verb == "update":
-            return verbs.update(cluster, t, decode_json(req.body, req.header("content-type")),
-                                opts, agent)
+            return verbs.update(cluster, t, _body(req, t), opts, agent)
         if verb in ("patch", "apply"):
             if t.name is None:
                 raise method_not_allowed("PATCH", t.rtype.resource)
             return verbs.patch(cluster, t, req.body, req.header("content-type"), opts, agent)
         if verb in ("delete", "deletecollection"):
-            body = None
+            options: Any = None
             if req.body:
                 try:
-                    body = json.loads(req.body)
+                    options = json.loads(req.body)
                 except ValueError:
                     raise bad_request("error decoding DeleteOptions") from None
             if verb == "delete":
-                return verbs.delete(cluster, t, query, body, opts)
-            return verbs.delete_collection(cluster, t, query, body, opts)
+                return verbs.delete(cluster, t, query, options, opts)
+            return verbs.delete_collection(cluster, t, query, options, opts)
         raise method_not_allowed(req.method, t.rtype.resource)

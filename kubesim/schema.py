@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from kubesim.listschema import ATOMIC, KEY_DEFAULTS, STRUCT
+from kubesim.listschema import ATOMIC, ITEMS, KEY_DEFAULTS, STRUCT
 from kubesim.quantity import canonical_quantity
 
 DATA = Path(__file__).parent / "data" / "builtin-api.json"
@@ -273,12 +273,13 @@ def apply_error_text(errors: list[str]) -> str:
 
 @cache
 def builtin_list_schema(root: str) -> dict[tuple[str, ...], tuple[str, ...]]:
-    """List-map keys, sets and atomic maps of a built-in kind, by field-name path."""
+    """List-map keys, sets and atomic maps of a built-in kind, by field-name path; STRUCT marks
+    the structs every object of the kind holds (by value, from the root down)."""
     defs = table()["defs"]
     out: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def visit(node: Any, path: tuple[str, ...], seen: tuple[str, ...],
-              item: bool = False) -> None:
+              item: bool = False, by_value: bool = True) -> None:
         if len(path) > _MAX_DEPTH:
             return
         if isinstance(node, str):
@@ -287,19 +288,20 @@ def builtin_list_schema(root: str) -> dict[tuple[str, ...], tuple[str, ...]]:
                 if spec is None:
                     return
                 if spec.get("atomic"):
-                    out[path] = ATOMIC
+                    out[(*path, ITEMS) if item else path] = ATOMIC
                     return
-                if node[0] == "$" and path and not item:
+                held = by_value and (node[0] == "$" or not path) and not item
+                if held and path:
                     out[path] = STRUCT
                 for k, child in spec["props"].items():
-                    visit(child, (*path, k), (*seen, node[1:]))
+                    visit(child, (*path, k), (*seen, node[1:]), by_value=held)
             return
         if "list" in node:
             if "keys" in node:
                 out[path] = tuple(node["keys"])
             elif node.get("set"):
                 out[path] = ()
-            visit(node["list"], path, seen, item=True)
+            visit(node["list"], path, seen, item=True, by_value=False)
         elif "map" in node and node.get("atomic"):
             out[path] = ATOMIC
 
@@ -307,3 +309,27 @@ def builtin_list_schema(root: str) -> dict[tuple[str, ...], tuple[str, ...]]:
     for top in ("metadata", "spec", "status"):
         out.setdefault((top,), STRUCT)
     return out
+
+
+_ZERO = {"string": "", "int32": 0, "int64": 0, "number": 0, "boolean": False}
+
+
+@cache
+def _zero_struct(name: str, depth: int = 0) -> dict[str, Any]:
+    spec = table()["defs"].get(name) or {}
+    required = spec.get("required") or ()
+    out: dict[str, Any] = {}
+    for k, node in (spec.get("props") or {}).items():
+        if isinstance(node, str) and node[:1] == "$" and depth < _MAX_DEPTH:
+            out[k] = _zero_struct(node[1:], depth + 1)
+        elif k in required:
+            out[k] = _ZERO.get(node) if isinstance(node, str) else None
+    return out
+
+
+def zero_object(root: str | None) -> dict[str, Any]:
+    """What Go's JSON encoding of an empty object of the kind holds (structs held by value,
+    required fields as zero or null): the base a create's ownership is computed against."""
+    if root is None:
+        return {}
+    return {k: v for k, v in _zero_struct(root).items() if k not in ("apiVersion", "kind")}

@@ -34,6 +34,8 @@ class StoreEvent:
     type_key: TypeKey
     namespace: str
     object: dict[str, Any]
+    previous: dict[str, Any] | None = None
+    """The object before a MODIFIED event (for watches that filter by selector)."""
 
 
 Listener = Callable[[StoreEvent], None]
@@ -86,8 +88,10 @@ class Store:
         meta = obj["metadata"]
         meta["resourceVersion"] = str(self.revision)
         namespace = meta.get("namespace", "")
-        self._objects.setdefault(key, {}).setdefault(namespace, {})[meta["name"]] = obj
-        self._record(StoreEvent(self.revision, event, key, namespace, obj))
+        names = self._objects.setdefault(key, {}).setdefault(namespace, {})
+        previous = names.get(meta["name"])
+        names[meta["name"]] = obj
+        self._record(StoreEvent(self.revision, event, key, namespace, obj, previous))
         return obj
 
     def remove(self, key: TypeKey, namespace: str, name: str) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubesim import admission, lifecycle
+from kubesim import admission, crdschema, lifecycle
 from kubesim.bodies import decode_yaml_or_json
 from kubesim.catalog import ResourceType
 from kubesim.cluster import CRD_KEY, NAMESPACE_KEY, Cluster, now_rfc3339
@@ -52,7 +52,7 @@ from kubesim.patches import (
     merge_patch,
     strategic_merge_patch,
 )
-from kubesim.schema import kind_root
+from kubesim.schema import kind_root, zero_object
 from kubesim.selectors import field_matcher, label_matcher
 from kubesim.ssa import ApplyConflict, apply_configuration
 from kubesim.validation import (
@@ -105,6 +105,21 @@ def _root(t: Target) -> str | None:
     return kind_root(t.rtype.group, t.version, t.rtype.kind) if t.rtype.schema else None
 
 
+def _custom_schema(cluster: Cluster, t: Target) -> Any:
+    """The structural schema of a custom resource's version (None for built-ins)."""
+    if t.rtype.schema is not None or cluster.crd_type(t.key) is None:
+        return None
+    crd = cluster.store.get(CRD_KEY, "", f"{t.rtype.resource}.{t.rtype.group}")
+    return crdschema.version_schema(crd, t.version)
+
+
+def _check_custom(cluster: Cluster, t: Target, obj: dict[str, Any],
+                  opts: WriteOptions) -> dict[str, Any]:
+    return crdschema.enforce(_custom_schema(cluster, t), obj, kind=t.rtype.kind,
+                             group=t.rtype.group, version=t.version,
+                             mode=opts.field_validation, warnings=opts.warnings)
+
+
 def view(obj: dict[str, Any], rtype: ResourceType, version: str) -> dict[str, Any]:
     """The object as served at `version` (same schema: only apiVersion differs)."""
     api_version = rtype.api_version(version)
@@ -135,7 +150,7 @@ def list_objects(cluster: Cluster, t: Target, query: Mapping[str, str]) -> Resul
         try:
             after = tuple(json.loads(base64.urlsafe_b64decode(token.encode())))
         except ValueError:
-            raise bad_request("continue key is not valid") from None
+            raise bad_request("invalid continue token: continue key is not valid") from None
         selected = [o for o in selected
                     if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > after]
     meta: dict[str, Any] = {"resourceVersion": str(cluster.store.revision)}
@@ -144,7 +159,8 @@ def list_objects(cluster: Cluster, t: Target, query: Mapping[str, str]) -> Resul
         last = selected[limit - 1]["metadata"]
         meta["continue"] = base64.urlsafe_b64encode(json.dumps(
             [last.get("namespace", ""), last["name"]]).encode()).decode()
-        meta["remainingItemCount"] = len(selected) - limit
+        if labels is None and fields is None:  # a filtered list cannot count what remains
+            meta["remainingItemCount"] = len(selected) - limit
         selected = selected[:limit]
     return 200, {
         "kind": f"{t.rtype.kind}List",
@@ -166,13 +182,15 @@ def _check_namespace(cluster: Cluster, t: Target, name: str) -> None:
         raise forbidden(
             f'{t.rtype.resource} "{name}" is forbidden: {message}', name=name,
             kind=t.rtype.resource, group=t.rtype.group,
-            causes=[Cause("NamespaceTerminating", message, "metadata.namespace")])
+            causes=[Cause("NamespaceTerminating", f"namespace {t.ns} is being terminated",
+                          "metadata.namespace")])
 
 
 def create(cluster: Cluster, t: Target, body: Any, opts: WriteOptions, user_agent: str) -> Result:
     obj = admission.check_body(t.rtype, t.version, body, namespace=t.ns, name=None)
     obj = check_fields(_root(t), t.rtype.kind, t.version, obj, opts.field_validation,
                        opts.warnings)
+    obj = _check_custom(cluster, t, obj, opts)
     meta = obj["metadata"]
     if not meta.get("name") and meta.get("generateName"):
         meta["name"] = f"{meta['generateName']}{secrets.token_hex(3)[:5]}"
@@ -236,8 +254,9 @@ def _store(cluster: Cluster, t: Target, old: dict[str, Any] | None, new: dict[st
             old, new, manager=manager, api_version=rtype.api_version(t.version),
             subresource=t.subresource, schema=cluster.list_schema(rtype),
             ignore_status=rtype.has_status and t.subresource != "status", now=now_rfc3339(),
-            entries=decode_entries(source))
+            entries=decode_entries(source), zero=zero_object(_root(t)))
         new["metadata"]["managedFields"] = encode_entries(entries)
+    admission.allocate(rtype, new, cluster_ip=cluster_ip, created=old is None)
     if t.key == NAMESPACE_KEY:
         admission.finalize_namespace(new)
     stored = cluster.commit(rtype, old, new, dry_run=opts.dry_run)
@@ -289,7 +308,13 @@ def update(cluster: Cluster, t: Target, body: Any, opts: WriteOptions, user_agen
     new = admission.check_body(t.rtype, t.version, body, namespace=t.ns, name=t.name)
     new = check_fields(_root(t), t.rtype.kind, t.version, new, opts.field_validation,
                        opts.warnings)
+    if t.subresource != "status":
+        new = _check_custom(cluster, t, new, opts)
     rv = new["metadata"].get("resourceVersion")
+    if not rv and cluster.crd_type(t.key) is not None:
+        raise invalid(t.rtype.resource, t.name or "", [Cause(
+            "FieldValueInvalid", "Invalid value: 0x0: must be specified for an update",
+            "metadata.resourceVersion")], group=t.rtype.group)
     if rv and rv != old["metadata"].get("resourceVersion"):
         raise stale_resource_version(t.rtype.resource, t.name or "", t.rtype.group)
     _keep_status(t, old, new)
@@ -349,6 +374,8 @@ def patch(cluster: Cluster, t: Target, body: bytes, content_type: str, opts: Wri
     new = admission.check_body(t.rtype, t.version, new, namespace=t.ns, name=t.name)
     new = check_patched(_root(t), new, document, strategic=patch_type is PatchType.STRATEGIC,
                         mode=opts.field_validation, warnings=opts.warnings)
+    if t.subresource != "status":
+        new = _check_custom(cluster, t, new, opts)
     _keep_status(t, old, new)
     manager = opts.field_manager or _default_manager(user_agent)
     stored = _store(cluster, t, old, new, manager=manager, opts=opts)
@@ -359,6 +386,11 @@ def _apply(cluster: Cluster, t: Target, applied: Any, opts: WriteOptions) -> Res
     if isinstance(applied, Mapping):
         applied = check_applied(_root(t), applied, name=t.name or "",
                                 api_version=t.rtype.api_version(t.version), kind=t.rtype.kind)
+    custom = _custom_schema(cluster, t) if t.subresource != "status" else None
+    if isinstance(applied, Mapping):
+        namespace = (applied.get("metadata") or {}).get("namespace") or ""
+        crdschema.enforce_applied(custom, applied, subject=(
+            f"({namespace}/{t.name}; {t.rtype.group}/{t.version}, Kind={t.rtype.kind})"))
     applied = admission.check_body(t.rtype, t.version, applied, namespace=t.ns, name=t.name)
     old = cluster.store.get(t.key, t.ns, t.name or "")
     if old is None:
@@ -375,7 +407,7 @@ def _apply(cluster: Cluster, t: Target, applied: Any, opts: WriteOptions) -> Res
                            "FieldManagerConflict",
                            f'conflict with "{c.manager}"', c.field)
                            for c in exc.conflicts]) from None
-    new = result.object
+    new = crdschema.default(custom, result.object)
     new["apiVersion"] = t.rtype.api_version(t.version)
     new["kind"] = t.rtype.kind
     meta = new["metadata"]

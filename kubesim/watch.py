@@ -2,8 +2,10 @@
 
 Without a resourceVersion (or with "0") the stream starts with a synthetic ADDED per existing
 object; with one, it replays the cluster's event log after it, or reports 410 Expired when the
-log no longer reaches back that far. `sendInitialEvents=true` ends the initial events with the
-BOOKMARK that watch-list clients wait for. The stream ends after `timeoutSeconds`.
+log no longer reaches back that far. A watch with a selector sees an object that comes to match
+it as ADDED and one that stops matching as DELETED. `sendInitialEvents=true` ends the initial
+events with the BOOKMARK that watch-list clients wait for. The stream ends after
+`timeoutSeconds`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from kubesim.cluster import Cluster
 from kubesim.errors import ApiError, Reason
 from kubesim.httpserver import Outcome, Stream
 from kubesim.selectors import field_matcher, label_matcher
-from kubesim.store import StoreEvent
+from kubesim.store import EventType, StoreEvent
 from kubesim.verbs import Target, view
 
 DEFAULT_TIMEOUT = 1800.0
@@ -47,11 +49,28 @@ async def watch_response(cluster: Cluster, t: Target, query: Mapping[str, str]) 
         return key == t.key and (not namespace or ns == namespace) and (
             labels is None or labels(obj)) and (fields is None or fields(obj))
 
-    queue: asyncio.Queue[StoreEvent] = asyncio.Queue()
+    def seen_as(event: StoreEvent) -> str | None:
+        """The event this watch reports: an object entering the selector is ADDED to it,
+        one leaving it DELETED from it, as it last matched (None: not this watch's business)."""
+        now = matches(event.type_key, event.namespace, event.object)
+        if event.type is not EventType.MODIFIED or event.previous is None:
+            return str(event.type) if now else None
+        before = matches(event.type_key, event.namespace, event.previous)
+        if now:
+            return "MODIFIED" if before else "ADDED"
+        return "DELETED" if before else None
+
+    def shown(kind: str, event: StoreEvent) -> dict[str, Any]:
+        leaving = kind == "DELETED" and event.type is EventType.MODIFIED and event.previous
+        return view(event.previous if leaving else event.object,  # type: ignore[arg-type]
+                    t.rtype, t.version)
+
+    queue: asyncio.Queue[tuple[str, StoreEvent]] = asyncio.Queue()
 
     def listener(event: StoreEvent) -> None:
-        if matches(event.type_key, event.namespace, event.object):
-            queue.put_nowait(event)
+        kind = seen_as(event)
+        if kind is not None:
+            queue.put_nowait((kind, event))
 
     initial: list[bytes] = []
     if rv_param in ("", "0") or send_initial:
@@ -73,10 +92,11 @@ async def watch_response(cluster: Cluster, t: Target, query: Mapping[str, str]) 
             initial.append(_expired(since, cluster.store.revision))
             return Stream(200, _just(initial))
         for e in events:
-            if matches(e.type_key, e.namespace, e.object):
-                initial.append(_line(str(e.type), view(e.object, t.rtype, t.version)))
+            kind = seen_as(e)
+            if kind is not None:
+                initial.append(_line(kind, shown(kind, e)))
     cluster.store.subscribe(listener)
-    return Stream(200, _events(cluster, t, initial, queue, listener, timeout))
+    return Stream(200, _events(cluster, initial, queue, listener, timeout, shown))
 
 
 async def _just(lines: list[bytes]) -> AsyncIterator[bytes]:
@@ -84,9 +104,9 @@ async def _just(lines: list[bytes]) -> AsyncIterator[bytes]:
         yield line
 
 
-async def _events(cluster: Cluster, t: Target, initial: list[bytes],
-                  queue: asyncio.Queue[StoreEvent], listener: Any,
-                  timeout: float) -> AsyncIterator[bytes]:
+async def _events(cluster: Cluster, initial: list[bytes],
+                  queue: asyncio.Queue[tuple[str, StoreEvent]], listener: Any,
+                  timeout: float, shown: Any) -> AsyncIterator[bytes]:
     deadline = time.monotonic() + timeout
     try:
         for line in initial:
@@ -96,9 +116,9 @@ async def _events(cluster: Cluster, t: Target, initial: list[bytes],
             if remaining <= 0:
                 return
             try:
-                event = await asyncio.wait_for(queue.get(), remaining)
+                kind, event = await asyncio.wait_for(queue.get(), remaining)
             except TimeoutError:
                 return
-            yield _line(str(event.type), view(event.object, t.rtype, t.version))
+            yield _line(kind, shown(kind, event))
     finally:
         cluster.store.unsubscribe(listener)

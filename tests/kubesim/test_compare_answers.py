@@ -178,3 +178,17 @@ def test_discovery_serves_the_real_servers_stable_groups_and_resources(twin: Twi
         expected = {k: v for k, v in resources(real).items()
                     if k not in ("bindings", "componentstatuses")}
         assert served == expected, gv
+
+
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+
+
+ENVELOPE = b"k8s\x00\x0a\x0f\x0a\x02v1\x12\x09ConfigMap"
+
+
+@pytest.mark.parametrize("body", [b"garbage", ENVELOPE + b"\x12\x03\xff",
+                                  ENVELOPE + b"\x12\x03\x0a\x05\xff"],
+                         ids=["no-magic", "truncated-envelope", "truncated-object"])
+def test_a_protobuf_body_that_cannot_be_decoded_is_a_bad_request(twin: Twin, body: bytes) -> None:
+    answer = twin.same("POST", CMS, body, content_type=PROTOBUF, view=status_view)
+    assert answer.code == 400

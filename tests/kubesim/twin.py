@@ -11,6 +11,7 @@ same name on both, and asserts the normalized answers are equal.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import time
@@ -28,6 +29,9 @@ TIME_KEYS = frozenset({
     "startTime", "completionTime", "lastProbeTime", "lastHeartbeatTime", "lastScheduleTime",
 })
 """Keys whose string values are instants (compared as present or absent only)."""
+
+UID_KEYS = frozenset({"uid", "controller-uid", "batch.kubernetes.io/controller-uid"})
+"""Keys whose string values are uids (a Job's generated selector and labels hold its own)."""
 
 _WARNING = re.compile(r'^\s*\d{3}\s+\S+\s+"((?:[^"\\]|\\.)*)"')
 
@@ -126,14 +130,18 @@ class Normalizer:
         if isinstance(value, Mapping):
             is_list = str(value.get("kind", "")).endswith("List") and "items" in value
             out = {}
-            for k, v in value.items():
+            for k, v in sorted(value.items()):  # tokens numbered in a server-independent order
                 here = (*path, k)
+                if k.startswith("k:{") and '"uid":' in k:
+                    key = json.loads(k[2:])
+                    k = "k:" + json.dumps({**key, "uid": self.uid(key["uid"])},
+                                          separators=(",", ":"))
                 if k == "metadata" and isinstance(v, Mapping) and (
                         is_list or value.get("kind") == "Status"):
                     out[k] = {mk: ("<list-rv>" if mk == "resourceVersion" else mv)
                               for mk, mv in v.items()}
                     continue
-                if isinstance(v, str) and k == "uid":
+                if isinstance(v, str) and k in UID_KEYS:
                     out[k] = self.uid(v)
                 elif isinstance(v, str) and k == "resourceVersion":
                     out[k] = self.version(v)
@@ -208,8 +216,7 @@ class Twin:
         sim, real = self.each(method, path, body, **kw)
         assert view(sim) == view(real), (
             f"{method} {path}: kubesim and the real server answer differently\n"
-            f"kubesim: {json.dumps(view(sim), indent=1, sort_keys=True)}\n"
-            f"real:    {json.dumps(view(real), indent=1, sort_keys=True)}")
+            + difference(view(sim), view(real)))
         return real
 
     def setup(self) -> None:
@@ -228,6 +235,15 @@ class Twin:
     def teardown(self) -> None:
         for server in self.servers():
             server.request("DELETE", f"/api/v1/namespaces/{self.namespace}")
+
+
+def difference(sim: Any, real: Any) -> str:
+    """A unified diff from kubesim's view to the real server's."""
+    def lines(value: Any) -> list[str]:
+        return json.dumps(value, indent=1, sort_keys=True).splitlines()
+
+    return "\n".join(difflib.unified_diff(lines(sim), lines(real), "kubesim", "real",
+                                          lineterm="", n=4))
 
 
 def _subst(body: Any, namespace: str) -> Any:
