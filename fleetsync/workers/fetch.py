@@ -18,15 +18,21 @@ FETCH_LOCK_SECONDS = 900
 
 
 @fleet_task(app, TaskName.POLL, runtime=runtime)
-def poll(job: Job, repo: str, force: bool = False) -> None:
+def poll(job: Job, repo: str, force: bool = False) -> dict[str, object]:
     outcome = poll_repository(job.store, job.fleet, RepoName(repo), force=force)
     if outcome.fetch_needed:
         job.sender.fetch(repo, force=force, priority=Priority.MANUAL if force else Priority.CHANGE)
     log.info("poll: %s", outcome.error or outcome.revision)
+    if outcome.error:
+        return {"result": "failed", "error": outcome.error[:200]}
+    return {
+        "result": "changed" if outcome.fetch_needed else "unchanged",
+        "revision": str(outcome.revision) if outcome.revision else None,
+    }
 
 
 @fleet_task(app, TaskName.FETCH, runtime=runtime)
-def fetch(job: Job, repo: str, force: bool = False) -> None:
+def fetch(job: Job, repo: str, force: bool = False) -> dict[str, object]:
     with job.store.lock(f"fetch:{repo}", ttl=FETCH_LOCK_SECONDS):
         outcome = fetch_repository(
             job.store,
@@ -50,3 +56,11 @@ def fetch(job: Job, repo: str, force: bool = False) -> None:
         len(outcome.failed),
         f" ({outcome.error})" if outcome.error else "",
     )
+    return {
+        "result": "failed" if outcome.error else "fetched",
+        "revision": str(outcome.revision) if outcome.revision else None,
+        "changed": len(outcome.changed),
+        "rendered": len(outcome.rendered),
+        "reused": len(outcome.reused),
+        "failed": len(outcome.failed),
+    }
