@@ -203,7 +203,7 @@ def test_rollback_and_refresh_wait_and_take_short_shas(fleet: Harness) -> None:
     refreshed = cli(fleet, "refresh", "platform", "--wait", "--timeout", "60")
     assert refreshed.exit_code == 0, refreshed.output
     assert f"platform: at main@sha1:{second}" in refreshed.output
-    fleet.wait_status("shop", CLUSTERS, lambda s: second in s.revision, "second rollout")
+    fleet.wait_status("shop", CLUSTERS, lambda s: second in str(s.revision), "second rollout")
 
     rolled = cli(fleet, "rollback", "shop", "--to", first[:5], "--wait", "--timeout", "60")
     assert rolled.exit_code == 0, rolled.output

@@ -84,3 +84,28 @@ def test_a_reset_or_trimmed_feed_reloads_every_cell(redis_url: str) -> None:
     read = store.read_feed(after_reset.position)
     assert not read.complete
     assert index.snapshot(declared).cell("a", "c1")[:2] == ("OutOfSync", "Missing")
+
+
+def test_a_status_not_refreshed_in_time_reads_unknown_and_moves_the_counts(redis_url: str) -> None:
+    store = Store.connect(redis_url)
+    declared = fleet()
+    soon = time.time() + 0.5
+    store.record_status(
+        PairStatus("a", "c1", SyncState.SYNCED, Health.HEALTHY, at=time.time(), stale_after=soon)
+    )
+    store.record_status(
+        PairStatus("a", "c2", SyncState.SYNCED, Health.HEALTHY, at=1.0, stale_after=time.time() - 1)
+    )
+    index = FleetIndex(store)
+    first = index.snapshot(declared)
+    assert first.cell("a", "c1")[:2] == ("Synced", "Healthy")
+    assert first.cell("a", "c2")[:2] == ("Unknown", "Unknown")
+    assert "stale" in first.cell("a", "c2")[4]
+    assert first.app_tally["a"][("Synced", "Healthy")] == 1
+
+    wait_for(lambda: time.time() > soon, what="the first status's time to pass")
+    later = index.snapshot(declared)
+    assert later.cell("a", "c1")[:2] == ("Unknown", "Unknown")
+    assert later.app_tally["a"][("Synced", "Healthy")] == 0
+    assert later.app_tally["a"][("Unknown", "Unknown")] == 2
+    assert later.cluster_tally["c1"] == {("Synced", "Healthy"): 0, ("Unknown", "Unknown"): 2}
