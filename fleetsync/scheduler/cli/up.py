@@ -47,14 +47,15 @@ def plan_processes(opts: UpOptions) -> list[ProcessSpec]:
     env = {
         "FLEETSYNC_REDIS_URL": opts.redis_url,
         "FLEETSYNC_FLEET": str(opts.fleet_file),
-        "FLEETSYNC_CACHE_DIR": str(opts.cache_dir),
+        "FLEETSYNC_CACHE_DIR": str(opts.cache_dir.resolve()),
         "FLEETSYNC_TICK_SECONDS": str(opts.tick_seconds),
         **opts.extra_env,
     }
     # Never import from the working directory (a `fleetsync/` folder there, such as the parent
     # of a clone, would shadow the installed package): -P for Python, and Celery, which puts its
-    # working directory first on sys.path, works from the cache directory.
-    celery = [sys.executable, "-P", "-m", "celery", "--workdir", str(opts.cache_dir)]
+    # working directory first on sys.path, works from the cache directory (made here if new).
+    opts.cache_dir.mkdir(parents=True, exist_ok=True)
+    celery = [sys.executable, "-P", "-m", "celery", "--workdir", str(opts.cache_dir.resolve())]
     specs = [
         ProcessSpec(
             "beat",
