@@ -38,9 +38,11 @@ from fleetsync.shared.model.declaration import (
     Selector,
     Targets,
 )
-from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
+from fleetsync.shared.model.ids import AppName, ClusterName, Digest, RepoName
 from fleetsync.shared.model.report import ObjectChange, PairStatus
+from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.status import ChangeAction, Health, SyncState
+from fleetsync.shared.model.trigger import Trigger
 from fleetsync.shared.store import Store
 
 TOKEN = "bench-token-0123456789abcdef"
@@ -89,8 +91,8 @@ def pair_status(app: str, cluster: str, rng: random.Random) -> PairStatus:
         cluster=cluster,
         sync=sync,
         health=health,
-        revision="main@sha1:" + hashlib.sha1(app.encode()).hexdigest(),
-        digest=hashlib.sha256(app.encode()).hexdigest(),
+        revision=Revision(ref="main", sha=hashlib.sha1(app.encode()).hexdigest()),
+        digest=Digest(hashlib.sha256(app.encode()).hexdigest()),
         at=time.time() - rng.random() * 600,
         duration=0.4,
         message="3 unchanged" if health is Health.HEALTHY else "apps/Deployment/x/web: 1/2 ready",
@@ -98,7 +100,8 @@ def pair_status(app: str, cluster: str, rng: random.Random) -> PairStatus:
         changes=tuple(
             ObjectChange(f"apps/Deployment/{app}/web-{i}", ChangeAction.UNCHANGED) for i in range(3)
         ),
-        reason="drift check",
+        trigger=Trigger.DRIFT,
+        stale_after=time.time() + 3600,
     )
 
 
@@ -112,7 +115,7 @@ def write_statuses(store: Store, fleet: Fleet) -> float:
             status = pair_status(app, cluster, rng)
             pipe.set(store.key("pair", app, cluster, "status"), json.dumps(status.to_json()))
             pipe.sadd(store.key("pairs", app), cluster)
-            pipe.sadd(store.key("revision", status.revision), f"{app}|{cluster}")
+            pipe.sadd(store.key("revision", str(status.revision)), f"{app}|{cluster}")
             store._note_cell(pipe, status)  # what record_status adds, without its extra GET
             n += 1
             if n % 2000 == 0:
