@@ -33,27 +33,52 @@ def request_sync(
     ]
 
 
+MIN_SHA_PREFIX = 4
+
+
 def find_revision(store: Store, fleet: Fleet, app: str, wanted: str) -> Pin:
     """A pin to the newest revision in `app`'s history (any cluster) that is `wanted`: a full
-    `ref@sha1:<sha>` or a sha prefix of at least 7 characters."""
+    `ref@sha1:<sha>`, a commit sha, or a unique sha prefix of at least 4 hex digits."""
     entries = [
-        (h.revision, h.digest, h.at)
-        for c in targets(fleet, app)
-        for h in store.history(app, c)
-        if h.digest and h.revision
+        h for c in targets(fleet, app) for h in store.history(app, c) if h.digest and h.revision
     ]
-    entries.sort(key=lambda e: e[2], reverse=True)
-    for revision, digest, _ in entries:
-        if str(revision) == wanted or (len(wanted) >= 7 and revision.sha.startswith(wanted)):
-            return Pin(revision=revision, digest=digest, at=store.now())
-    seen = list(dict.fromkeys(str(e[0]) for e in entries))[:10]
+    entries.sort(key=lambda h: h.at, reverse=True)
+    text = wanted.strip()
+    ref, sep, sha = text.rpartition("@sha1:")
+    prefix = (sha if sep else text).lower()
+    matches = [
+        e
+        for e in entries
+        if e.revision is not None
+        and (
+            str(e.revision) == text
+            or (
+                len(prefix) >= MIN_SHA_PREFIX
+                and e.revision.sha.startswith(prefix)
+                and (not sep or e.revision.ref == ref)
+            )
+        )
+    ]
+    commits = list(dict.fromkeys(m.revision.sha for m in matches if m.revision))
+    if len(commits) > 1:
+        raise PermanentError(
+            f"{app}: revision {wanted!r} is ambiguous: "
+            + ", ".join(dict.fromkeys(str(m.revision) for m in matches))
+            + "; give more of the sha"
+        )
+    for m in matches:
+        if m.revision is not None and m.digest is not None:
+            return Pin(revision=m.revision, digest=m.digest, at=store.now())
+    seen = list(dict.fromkeys(str(h.revision) for h in entries))[:10]
     raise PermanentError(
         f"{app}: revision {wanted!r} is not in its history; revisions it ran: "
         + (", ".join(seen) or "none")
     )
 
 
-def rollback(store: Store, sender: Sender, fleet: Fleet, app: str, to: str) -> Pin:
+def rollback(
+    store: Store, sender: Sender, fleet: Fleet, app: str, to: str
+) -> tuple[Pin, list[Enqueued]]:
     """Apply a previous revision's bundle everywhere and suspend automated sync, so the next
     commit does not undo the rollback. `resume` returns the application to Git."""
     pin = find_revision(store, fleet, app, to)
@@ -61,8 +86,7 @@ def rollback(store: Store, sender: Sender, fleet: Fleet, app: str, to: str) -> P
         raise PermanentError(f"{app}: the bundle of {pin.revision} is no longer in Redis")
     store.set_pin(app, pin)
     store.set_suspended(app, True)
-    request_sync(sender, fleet, app)
-    return pin
+    return pin, request_sync(sender, fleet, app)
 
 
 def suspend(store: Store, fleet: Fleet, app: str) -> None:

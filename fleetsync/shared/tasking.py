@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from celery import Celery
 from celery.signals import setup_logging, worker_init
+from kombu.entity import Queue as KombuQueue
 
 from fleetsync.shared.logcontext import configure_logging, log_context
 from fleetsync.shared.model.declaration import Fleet
@@ -120,6 +121,9 @@ def make_celery(settings: Settings, *, main: str = "fleetsync") -> Celery:
         task_soft_time_limit=TASK_TIME_LIMIT - 60,
         task_routes={name.value: {"queue": name.queue.value} for name in TaskName},
         task_default_queue=Queue.POLL.value,
+        # Declared so that Flower's broker page lists every queue, even before it has asked
+        # the workers which queues they consume.
+        task_queues=[KombuQueue(q.value) for q in Queue],  # type: ignore[no-untyped-call]
         task_default_priority=Priority.PERIODIC.value,
         task_queue_max_priority=10,
         broker_transport_options={
@@ -179,7 +183,9 @@ class Job:
     task_id: str
 
 
-TaskBody = Callable[..., None]
+TaskBody = Callable[..., object]
+"""A task's body; what it returns is the task's outcome as Flower shows it: a small dict of
+words and counts (synced/out_of_sync/failed, revision, counts), never manifests or secrets."""
 
 
 def fleet_task(
@@ -190,8 +196,8 @@ def fleet_task(
     name only, see Sender)."""
 
     def register(body: TaskBody) -> TaskBody:
-        def run(task: Any, **kwargs: Any) -> None:
-            run_task(runtime(), name, str(task.request.id), body, kwargs)
+        def run(task: Any, **kwargs: Any) -> object:
+            return run_task(runtime(), name, str(task.request.id), body, kwargs)
 
         run.__name__ = body.__name__
         run.__doc__ = body.__doc__
@@ -203,7 +209,8 @@ def fleet_task(
 
 def run_task(
     rt: TaskRuntime, name: TaskName, task_id: str, body: TaskBody, kwargs: Mapping[str, Any]
-) -> None:
+) -> object:
+    """Run the body as the task `name`; return its outcome (or why it did not run)."""
     store = rt.store
     ids = name.ids(kwargs)
     if ids is not None:
@@ -215,17 +222,17 @@ def run_task(
         if fleet is None:
             log.info("%s: no fleet declaration published yet; nothing to do", name.verb)
             store.incr_stat(f"task:{name.verb}:no_fleet")
-            return
+            return {"result": "skipped", "why": "no fleet declaration published"}
         ttl = store.lease_seconds
         if not store.begin_task(task_id, name.value, kwargs, owner=_owner(), ttl=ttl):
             log.info("%s %s: already run again after its worker died; dropped", name.verb, task_id)
             store.incr_stat(f"task:{name.verb}:duplicate")
-            return
+            return {"result": "skipped", "why": "already run again after its worker died"}
         renewal = Renewal(f"task {name.verb} {task_id}", lambda: store.renew_task(task_id, ttl=ttl))
         renewer = keeper(ttl)
         renewer.hold(renewal)
         try:
-            body(Job(rt.settings, store, rt.sender, fleet, task_id), **kwargs)
+            outcome = body(Job(rt.settings, store, rt.sender, fleet, task_id), **kwargs)
         except Exception:
             # The in-flight record stays and lapses: the beat enqueues the task again, which
             # repairs whatever bookkeeping this run did not finish.
@@ -236,6 +243,7 @@ def run_task(
         renewer.drop(renewal)
         store.end_task(task_id)
         store.incr_stat(f"task:{name.verb}:done")
+        return outcome
 
 
 def _owner() -> str:

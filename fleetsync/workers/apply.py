@@ -36,7 +36,9 @@ HEALTH_INTERVAL_MAX = 30.0
 
 
 @fleet_task(app, TaskName.RECONCILE, runtime=runtime)
-def reconcile(job: Job, app: str, cluster: str, reason: str = Trigger.CHANGE.value) -> None:
+def reconcile(
+    job: Job, app: str, cluster: str, reason: str = Trigger.CHANGE.value
+) -> dict[str, object]:
     trigger = Trigger.of(reason)
     with job.store.lease(pair_lock(app, cluster)) as lease:
         if lease is None:
@@ -47,7 +49,7 @@ def reconcile(job: Job, app: str, cluster: str, reason: str = Trigger.CHANGE.val
                 countdown=busy_countdown(),
                 priority=Priority.of(trigger),
             )
-            return
+            return {"result": "requeued", "why": "another run holds the pair"}
         outcome = reconcile_pair(
             job.store,
             job.fleet,
@@ -63,14 +65,14 @@ def reconcile(job: Job, app: str, cluster: str, reason: str = Trigger.CHANGE.val
         )
     if outcome.follow_health:
         job.sender.check_health(app, cluster, attempt=1, countdown=1.0)
-    _report(job, outcome, trigger)
+    return _report(job, outcome, trigger)
 
 
-def _report(job: Job, outcome: Outcome, trigger: Trigger) -> None:
-    """Count the reconcile by result and log its one summary line."""
+def _report(job: Job, outcome: Outcome, trigger: Trigger) -> dict[str, object]:
+    """Count the reconcile by result and log its one summary line; the task's outcome."""
     s = outcome.status
     if s is None:
-        return
+        return {"result": "skipped", "why": "no longer declared"}
     result = "failed" if outcome.retry_in is not None else _RESULT[s.sync]
     job.store.incr_stat(f"reconcile_{result}")
     job.store.incr_stat(f"reconcile_ms_{result}", int(s.duration * 1000))
@@ -82,10 +84,18 @@ def _report(job: Job, outcome: Outcome, trigger: Trigger) -> None:
         s.revision or "-",
         s.message,
     )
+    return {
+        "result": result,
+        "sync": s.sync.value,
+        "health": s.health.value,
+        "revision": str(s.revision) if s.revision else None,
+        "counts": {action: n for action, n in s.counts.items() if n},
+        **({"retry_in": round(outcome.retry_in, 1)} if outcome.retry_in is not None else {}),
+    }
 
 
 @fleet_task(app, TaskName.CHECK_HEALTH, runtime=runtime)
-def check_health(job: Job, app: str, cluster: str, attempt: int = 1) -> None:
+def check_health(job: Job, app: str, cluster: str, attempt: int = 1) -> dict[str, object]:
     health = refresh_health(
         job.store,
         job.fleet,
@@ -98,18 +108,22 @@ def check_health(job: Job, app: str, cluster: str, attempt: int = 1) -> None:
     if health in (Health.PROGRESSING, Health.MISSING) and waited < HEALTH_CHECK_DEADLINE:
         job.sender.check_health(app, cluster, attempt=attempt + 1, countdown=delay)
     log.info("health (check %d): %s", attempt, health)
+    return {"health": health.value if health else None, "attempt": attempt}
 
 
 @fleet_task(app, TaskName.PRUNE_REMOVED, runtime=runtime)
-def prune_removed(job: Job, app: str, cluster: str) -> None:
+def prune_removed(job: Job, app: str, cluster: str) -> dict[str, object]:
     with job.store.lease(pair_lock(app, cluster)) as lease:
         if lease is None:
             job.sender.prune_removed(app, cluster, countdown=busy_countdown())
-            return
-        remove_pair(
+            return {"result": "requeued", "why": "another run holds the pair"}
+        left = remove_pair(
             job.store,
             job.fleet,
             AppName(app),
             ClusterName(cluster),
             cache_dir=job.settings.kube_cache_dir,
         )
+    if left is None:
+        return {"result": "removed"}
+    return {"result": _RESULT[left.sync], "counts": {a: n for a, n in left.counts.items() if n}}

@@ -24,15 +24,21 @@ log = logging.getLogger(__name__)
 
 
 @fleet_task(app, TaskName.POLL, runtime=runtime)
-def poll(job: Job, repo: str, force: bool = False) -> None:
+def poll(job: Job, repo: str, force: bool = False) -> dict[str, object]:
     outcome = poll_repository(job.store, job.fleet, RepoName(repo), force=force)
     if outcome.fetch_needed:
         job.sender.fetch(repo, force=force, priority=Priority.MANUAL if force else Priority.CHANGE)
     log.info("poll: %s", outcome.error or outcome.revision)
+    if outcome.error:
+        return {"result": "failed", "error": outcome.error[:200]}
+    return {
+        "result": "changed" if outcome.fetch_needed else "unchanged",
+        "revision": str(outcome.revision) if outcome.revision else None,
+    }
 
 
 @fleet_task(app, TaskName.FETCH, runtime=runtime)
-def fetch(job: Job, repo: str, force: bool = False) -> None:
+def fetch(job: Job, repo: str, force: bool = False) -> dict[str, object]:
     # One fetch of a repository at a time, and none waits for another: the lease is renewed
     # while this one works (renders included) and lapses within seconds of its process' death.
     with job.store.lease(f"fetch:{repo}") as lease:
@@ -41,7 +47,7 @@ def fetch(job: Job, repo: str, force: bool = False) -> None:
             priority = Priority.MANUAL if force else Priority.CHANGE
             job.sender.fetch(repo, force=force, priority=priority, countdown=busy_countdown())
             log.info("fetch: another fetch of the repository is at work; queued again")
-            return
+            return {"result": "busy"}
         outcome = fetch_repository(
             job.store,
             job.fleet,
@@ -65,6 +71,14 @@ def fetch(job: Job, repo: str, force: bool = False) -> None:
         len(outcome.failed),
         f" ({outcome.error})" if outcome.error else "",
     )
+    return {
+        "result": "failed" if outcome.error else "fetched",
+        "revision": str(outcome.revision) if outcome.revision else None,
+        "changed": len(outcome.changed),
+        "rendered": len(outcome.rendered),
+        "reused": len(outcome.reused),
+        "failed": len(outcome.failed),
+    }
 
 
 def _sweep_scratch() -> None:

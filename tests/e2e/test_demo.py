@@ -53,5 +53,6 @@ def test_the_demo_rolls_a_commit_out_to_every_simulated_cluster_and_leaves_nothi
         "the commit rolled out: every application Synced and Healthy on every simulated" in output
     )
     assert "10/10 pairs Synced and Healthy" in output
+    assert "Open the web view: http://127.0.0.1:" in output
     assert processes_mentioning(str(workdir)) == []
     assert (workdir / "fleetsync.log").stat().st_size > 0

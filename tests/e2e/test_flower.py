@@ -106,3 +106,38 @@ def test_flower_refuses_requests_without_its_credentials(flower: str) -> None:
     assert answer.status_code == 401
     wrong = _get(f"{flower}/api/workers", auth=("operator", "wrong"))
     assert wrong is not None and wrong.status_code == 401
+
+
+def test_a_task_detail_says_what_happened_and_the_broker_page_lists_every_queue(
+    flower: str, redis_url: str
+) -> None:
+    store = Store.connect(redis_url)
+    sender = Sender(make_celery(Settings(redis_url=redis_url)), store)
+    wait_for(
+        lambda: _get(f"{flower}/api/workers?refresh=1", auth=AUTH),
+        timeout=60,
+        interval=1,
+        what="Flower answering",
+    )
+    assert sender.poll("platform", priority=Priority.MANUAL)
+
+    def finished() -> dict[str, Any] | None:
+        answer = _get(f"{flower}/api/tasks", auth=AUTH)
+        tasks = answer.json() if answer is not None and answer.status_code == 200 else {}
+        return next(
+            (
+                t
+                for t in tasks.values()
+                if t.get("name") == "fleetsync.poll.poll" and t.get("state") == "SUCCESS"
+            ),
+            None,
+        )
+
+    task = wait_for(finished, timeout=60, interval=1, what="the poll task finishing in Flower")
+    # No fleet is published here, so the poll skips and says why (a task's outcome, not None).
+    assert "'result': 'skipped'" in task["result"]
+    assert "no fleet declaration published" in task["result"]
+    broker = _get(f"{flower}/broker", auth=AUTH)
+    assert broker is not None and broker.status_code == 200
+    for queue in ("poll", "fetch", "apply"):
+        assert f">{queue}<" in broker.text.replace(" ", ""), queue

@@ -150,7 +150,8 @@ def test_a_new_drift_pair_is_first_due_after_half_to_one_interval(redis_url: str
 def test_a_status_not_refreshed_in_time_reads_stale_everywhere_but_in_the_engine(
     redis_url: str,
 ) -> None:
-    from fleetsync.scheduler.views import pair_rows
+    from fleetsync.scheduler.fleet_index import FleetIndex
+    from fleetsync.scheduler.views import target_statuses
     from fleetsync.shared.model.declaration import Application, Cluster, Fleet, Targets
     from fleetsync.shared.model.ids import ClusterName
     from fleetsync.shared.model.report import PairStatus
@@ -188,5 +189,7 @@ def test_a_status_not_refreshed_in_time_reads_stale_everywhere_but_in_the_engine
             )
         },
     )
-    [row] = pair_rows(store, fleet)
+    [row] = target_statuses(store, fleet, AppName("web"))
     assert (row.sync, row.health) == ("Unknown", "Unknown") and row.message.startswith("stale:")
+    cell = FleetIndex(store).snapshot(fleet).cell("web", "c1")
+    assert cell[:2] == ("Unknown", "Unknown") and cell[4].startswith("stale:")

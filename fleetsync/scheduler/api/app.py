@@ -1,10 +1,19 @@
-"""The API's ASGI app: one factory wiring the routers to a store and a task sender."""
+"""The API's ASGI app: one factory wiring the routers, the web view and the offline API docs to a
+store and a task sender.
+
+`/docs` is FastAPI's Swagger page with its assets served from the `swagger-ui-bundle-v2` wheel
+(no CDN), `/openapi.json` the document it shows; ReDoc, which only loads from a CDN, is off.
+"""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, status
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from fleetsync import __version__
 from fleetsync.scheduler.api import (
@@ -17,8 +26,14 @@ from fleetsync.scheduler.api.auth import AccessPolicy
 from fleetsync.scheduler.api.context import ApiContext
 from fleetsync.scheduler.api.metrics import QueueDepths
 from fleetsync.scheduler.api.webhook_verify import WebhookSecrets
+from fleetsync.scheduler.views import FilterError, NotFound
+from fleetsync.scheduler.web import pages
+from fleetsync.shared.settings import load_settings
 from fleetsync.shared.store import Store
 from fleetsync.shared.tasking import Sender
+
+FLOWER_URL_ENV = "FLEETSYNC_FLOWER_URL"
+DOCS_ASSETS = "/docs/assets"
 
 
 def create_app(
@@ -28,10 +43,12 @@ def create_app(
     access: AccessPolicy | None = None,
     webhook_secrets: WebhookSecrets | None = None,
     queue_depths: QueueDepths | None = None,
+    kube_cache_dir: Path | None = None,
+    flower_url: str | None = None,
 ) -> FastAPI:
     """The API over `store`, enqueuing through `sender`. Access policy and webhook secrets
     default to the environment (FLEETSYNC_API_*, FLEETSYNC_WEBHOOK_SECRET*); queue depths to
-    the store's `queue_depths()` when it has one."""
+    the store's `queue_depths()` when it has one; Flower's address to FLEETSYNC_FLOWER_URL."""
     ctx = ApiContext(
         store=store,
         sender=sender,
@@ -42,12 +59,47 @@ def create_app(
         queue_depths=queue_depths
         if queue_depths is not None
         else getattr(store, "queue_depths", None),
+        kube_cache_dir=kube_cache_dir or load_settings().kube_cache_dir,
+        flower_url=flower_url or os.environ.get(FLOWER_URL_ENV) or None,
     )
     app = FastAPI(
         title="fleetsync",
         version=__version__,
         summary="Pull-based GitOps for fleets of Kubernetes clusters: state, triggers, webhooks.",
+        docs_url=None,
+        redoc_url=None,
     )
     for routes in (routes_applications, routes_fleet, routes_webhooks, routes_probes):
         app.include_router(routes.build_router(ctx))
+    _serve_docs(app)
+    pages.mount(app, ctx)
+    _map_errors(app)
     return app
+
+
+def _serve_docs(app: FastAPI) -> None:
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="fleetsync API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        )
+
+
+def _map_errors(app: FastAPI) -> None:
+    """The read model's NotFound and FilterError as 404 and 400 with their message."""
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_404_NOT_FOUND)
+
+    @app.exception_handler(FilterError)
+    async def bad_filter(request: Request, exc: FilterError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_400_BAD_REQUEST)

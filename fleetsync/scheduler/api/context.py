@@ -4,12 +4,14 @@ against their own Redis and several apps can live in one process."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from fastapi import HTTPException, status
 
 from fleetsync.scheduler.api.auth import Access, AccessPolicy, guard
 from fleetsync.scheduler.api.webhook_verify import WebhookSecrets
+from fleetsync.scheduler.fleet_index import FleetIndex, FleetSnapshot
 from fleetsync.shared.model.declaration import Fleet
 from fleetsync.shared.store import Store
 from fleetsync.shared.tasking import Sender
@@ -27,6 +29,14 @@ class ApiContext:
     access: AccessPolicy
     webhook_secrets: WebhookSecrets
     queue_depths: Callable[[], Mapping[str, int]] | None = None
+    kube_cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache/fleetsync/kube")
+    """Where cluster clients keep discovery, for reads of live objects (diffs)."""
+    flower_url: str | None = None
+    """Flower's address, for links to a pair's tasks (None: no links)."""
+    index: FleetIndex = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index", FleetIndex(self.store))
 
     def guard(self, access: Access) -> Callable[..., None]:
         return guard(self.access, access)
@@ -37,3 +47,6 @@ class ApiContext:
         if fleet is None:
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, NO_FLEET)
         return fleet
+
+    def snapshot(self) -> FleetSnapshot:
+        return self.index.snapshot(self.fleet())

@@ -22,7 +22,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from fleetsync.scheduler.api.views import aggregate_sync, target_statuses
+from fleetsync.scheduler.views import aggregate_sync, target_statuses
 from fleetsync.shared.model.declaration import Fleet
 from fleetsync.shared.model.ids import AppName
 from fleetsync.shared.model.report import PairStatus

@@ -43,4 +43,3 @@ def _local_key(path: str) -> str:
 def _strip_repo_suffix(path: str) -> str:
     trimmed = path.strip().strip("/")
     return trimmed.removesuffix(".git").rstrip("/")
-

@@ -1,104 +1,252 @@
-"""/api/v1/applications: what each application should run and runs where, its history per
-cluster, and manual syncs (a reconcile per target, queued ahead of periodic work)."""
+"""/api/v1/applications: what each application should run and runs where (paginated, filtered),
+its history, the diff of a pair against its cluster, and the operator's actions: sync, refresh,
+rollback, suspend, resume (each needs the API token and enqueues ahead of periodic work)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response, status
+from starlette.concurrency import run_in_threadpool
 
+from fleetsync.scheduler import operations
 from fleetsync.scheduler.api.auth import Access
 from fleetsync.scheduler.api.context import ApiContext
 from fleetsync.scheduler.api.schemas import (
-    ApplicationDetail,
-    ApplicationSummary,
+    Page,
     PairRef,
-    PairStatusView,
+    RefreshResult,
+    RollbackRequest,
+    RollbackResult,
+    SuspendResult,
     SyncRequest,
     SyncResult,
     error_responses,
+    json_body,
 )
-from fleetsync.scheduler.api.views import application_detail, application_summary, pair_view
-from fleetsync.shared.model.declaration import Fleet
-from fleetsync.shared.model.ids import AppName, ClusterName
+from fleetsync.scheduler.inspection import PairDiff, inspect_pair
+from fleetsync.scheduler.views import (
+    MAX_PAGE,
+    ApplicationDetail,
+    ApplicationSummary,
+    PairView,
+    application_detail,
+    application_summaries,
+    filtered_applications,
+    history,
+    known_application,
+    known_cluster,
+    page_bounds,
+    parse_filters,
+)
+from fleetsync.shared.errors import FleetsyncError, PermanentError
+from fleetsync.shared.model.ids import Digest
 from fleetsync.shared.store.apply import HISTORY_LENGTH
-from fleetsync.shared.tasking import Priority, Trigger
+from fleetsync.shared.tasking import Priority
 
 log = logging.getLogger(__name__)
 
-MANUAL_SYNC_REASON = Trigger.MANUAL
-
-
-def _known(fleet: Fleet, name: str) -> AppName:
-    if name not in fleet.applications:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{name}: no such application")
-    return AppName(name)
+Offset = Annotated[int, Query(ge=0, description="Items to skip.")]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page.")]
+StateQuery = Annotated[
+    list[str],
+    Query(description="Sync or health states (repeat or comma-separate): any pair in one."),
+]
 
 
 def build_router(ctx: ApiContext) -> APIRouter:
     reads = [Depends(ctx.guard(Access.READ))]
+    writes = [Depends(ctx.guard(Access.WRITE))]
     router = APIRouter(
         prefix="/api/v1/applications",
         tags=["applications"],
-        responses=error_responses(401, 403, 404, 503),
+        responses=error_responses(400, 401, 403, 404, 503),
     )
 
-    @router.get("", dependencies=reads)
-    def list_applications() -> list[ApplicationSummary]:
-        fleet = ctx.fleet()
-        return [application_summary(ctx.store, fleet, name) for name in sorted(fleet.applications)]
+    @router.get("", dependencies=reads, response_model=Page[ApplicationSummary])
+    def list_applications(
+        offset: Offset = 0,
+        limit: Limit = 100,
+        name: Annotated[str | None, Query(description="Name contains this.")] = None,
+        repository: str | None = None,
+        cluster: Annotated[str | None, Query(description="Only pairs on this cluster.")] = None,
+        selector: Annotated[
+            str | None, Query(description="Only pairs on clusters matching this label selector.")
+        ] = None,
+        state: StateQuery = [],  # noqa: B006 (FastAPI copies defaults)
+    ) -> Response:
+        """Applications with their aggregate sync and health and their pairs, by name."""
+        snapshot = ctx.snapshot()
+        filters = parse_filters(
+            snapshot.fleet,
+            name=name,
+            repository=repository,
+            cluster=cluster,
+            selector=selector,
+            states=state,
+        )
+        page_bounds(offset, limit)
+        names = filtered_applications(snapshot, filters)
+        items = application_summaries(ctx.store, snapshot, names[offset : offset + limit], filters)
+        page = Page[ApplicationSummary](items=items, total=len(names), offset=offset, limit=limit)
+        return json_body(page, Page[ApplicationSummary])
 
     @router.get("/{name}", dependencies=reads)
     def get_application(name: str) -> ApplicationDetail:
-        fleet = ctx.fleet()
-        return application_detail(ctx.store, fleet, _known(fleet, name))
+        """The application's source, render state and every target's full status."""
+        return application_detail(ctx.store, ctx.fleet(), name)
+
+    @router.get("/{name}/history", dependencies=reads)
+    def get_application_history(
+        name: str, limit: Annotated[int, Query(ge=1, le=HISTORY_LENGTH * 10)] = HISTORY_LENGTH
+    ) -> list[PairView]:
+        """The application's last reconciles on every cluster, newest first."""
+        return history(ctx.store, ctx.fleet(), name, limit=limit)
 
     @router.get("/{name}/clusters/{cluster}/history", dependencies=reads)
     def get_history(
         name: str,
         cluster: str,
         limit: Annotated[int, Query(ge=1, le=HISTORY_LENGTH)] = HISTORY_LENGTH,
-    ) -> list[PairStatusView]:
+    ) -> list[PairView]:
         """The pair's last reconciles, newest first."""
-        fleet = ctx.fleet()
-        app = _known(fleet, name)
-        history = ctx.store.history(app, cluster, limit=limit)
-        if not history and cluster not in fleet.clusters:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"{cluster}: no such cluster")
-        targets = fleet.targets_of(app)
-        return [pair_view(s, targeted=cluster in targets) for s in history]
+        return history(ctx.store, ctx.fleet(), name, cluster, limit=limit)
 
-    @router.post(
-        "/{name}/sync",
-        status_code=status.HTTP_202_ACCEPTED,
-        dependencies=[Depends(ctx.guard(Access.WRITE))],
+    @router.get(
+        "/{name}/clusters/{cluster}/diff",
+        dependencies=reads,
+        responses=error_responses(502),
     )
+    async def get_diff(name: str, cluster: str) -> PairDiff:
+        """Each object of the desired state with its live health and drift, and each object a
+        sync would prune, read from the cluster now. Secret values are masked."""
+        return await run_in_threadpool(_diff, ctx, name, cluster)
+
+    @router.post("/{name}/sync", status_code=status.HTTP_202_ACCEPTED, dependencies=writes)
     def sync_application(
-        name: str, request: Annotated[SyncRequest | None, Body()] = None
+        name: str,
+        request: Annotated[SyncRequest | None, Body()] = None,
+        cluster: Annotated[
+            str | None, Query(description="Only this target cluster (or give it in the body).")
+        ] = None,
     ) -> SyncResult:
         """Reconcile the application now on every target cluster, or on `cluster` only."""
         fleet = ctx.fleet()
-        app = _known(fleet, name)
-        targets = fleet.targets_of(app)
-        wanted = request.cluster if request is not None else None
-        if wanted is not None and wanted not in targets:
+        app = known_application(fleet, name)
+        in_body = request.cluster if request is not None else None
+        if cluster is not None and in_body is not None and cluster != in_body:
             raise HTTPException(
-                status.HTTP_404_NOT_FOUND, f"{name}: does not target a cluster named {wanted!r}"
+                status.HTTP_400_BAD_REQUEST,
+                f"cluster {cluster!r} in the query and {in_body!r} in the body: give one",
             )
-        result = SyncResult(enqueued=[], already_queued=[])
-        for cluster in [ClusterName(wanted)] if wanted else targets:
-            queued = ctx.sender.reconcile(
-                app, cluster, reason=MANUAL_SYNC_REASON, priority=Priority.MANUAL
-            )
-            pair = PairRef(application=app, cluster=cluster)
-            (result.enqueued if queued else result.already_queued).append(pair)
+        wanted = cluster if cluster is not None else in_body
+        if wanted is not None:
+            known_cluster(fleet, wanted)
+            if wanted not in fleet.targets_of(app):
+                raise HTTPException(
+                    status.HTTP_404_NOT_FOUND,
+                    f"{name}: does not target a cluster named {wanted!r}",
+                )
+        enqueued = operations.request_sync(ctx.sender, fleet, app, wanted)
+        result = SyncResult(
+            enqueued=[PairRef(application=app, cluster=e.cluster) for e in enqueued if e.queued],
+            already_queued=[
+                PairRef(application=app, cluster=e.cluster) for e in enqueued if not e.queued
+            ],
+        )
         log.info(
-            "manual sync %s: %d enqueued, %d already queued",
+            "manual sync %s%s: %d enqueued, %d already queued",
             name,
+            f" on {wanted}" if wanted else "",
             len(result.enqueued),
             len(result.already_queued),
         )
         return result
 
+    @router.post("/{name}/refresh", status_code=status.HTTP_202_ACCEPTED, dependencies=writes)
+    def refresh_application(name: str) -> RefreshResult:
+        """Poll the application's repository now (fetch and render even if its sha did not
+        move)."""
+        fleet = ctx.fleet()
+        repo = fleet.applications[known_application(fleet, name)].repository
+        queued = ctx.sender.poll(repo, force=True, priority=Priority.MANUAL)
+        log.info("manual refresh of %s for %s", repo, name)
+        return RefreshResult(
+            enqueued=[repo] if queued else [], already_queued=[] if queued else [repo]
+        )
+
+    @router.post("/{name}/rollback", status_code=status.HTTP_202_ACCEPTED, dependencies=writes)
+    def rollback_application(name: str, request: RollbackRequest) -> RollbackResult:
+        """Apply a revision the application ran before on every target and suspend automated
+        sync, so the next commit does not undo it; `resume` returns it to Git."""
+        fleet = ctx.fleet()
+        app = known_application(fleet, name)
+        try:
+            pin, enqueued = operations.rollback(ctx.store, ctx.sender, fleet, app, request.revision)
+        except PermanentError as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+        log.info("rollback %s to %s", name, pin.revision)
+        return RollbackResult(
+            application=app,
+            revision=str(pin.revision),
+            suspended=True,
+            enqueued=[PairRef(application=app, cluster=e.cluster) for e in enqueued],
+        )
+
+    @router.post("/{name}/suspend", dependencies=writes)
+    def suspend_application(name: str) -> SuspendResult:
+        """Stop applying new revisions and healing drift (both still reported)."""
+        fleet = ctx.fleet()
+        app = known_application(fleet, name)
+        operations.suspend(ctx.store, fleet, app)
+        log.info("suspend %s", name)
+        return SuspendResult(application=app, suspended=True)
+
+    @router.post("/{name}/resume", status_code=status.HTTP_202_ACCEPTED, dependencies=writes)
+    def resume_application(name: str) -> SuspendResult:
+        """Back to Git's latest revision (dropping a rollback), automated sync on again."""
+        fleet = ctx.fleet()
+        app = known_application(fleet, name)
+        enqueued = operations.resume(ctx.store, ctx.sender, fleet, app)
+        log.info("resume %s", name)
+        return SuspendResult(
+            application=app,
+            suspended=False,
+            enqueued=[PairRef(application=app, cluster=e.cluster) for e in enqueued],
+        )
+
     return router
+
+
+def _diff(ctx: ApiContext, name: str, cluster: str) -> PairDiff:
+    fleet = ctx.fleet()
+    app = known_application(fleet, name)
+    target = known_cluster(fleet, cluster)
+    if target not in fleet.targets_of(app):
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"{name}: does not target a cluster named {cluster!r}"
+        )
+    pin = ctx.store.pin(app)
+    desired = ctx.store.desired(app)
+    digest = pin.digest if pin else desired.digest if desired else None
+    if digest is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{name}: no desired state rendered yet")
+    bundle = ctx.store.get_bundle(Digest(digest))
+    if bundle is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"{name}: bundle {digest[:12]} is no longer in Redis"
+        )
+    try:
+        return inspect_pair(
+            fleet,
+            app,
+            target,
+            bundle,
+            stored_inventory=ctx.store.inventory(app, target),
+            cache_dir=ctx.kube_cache_dir,
+        )
+    except FleetsyncError as exc:
+        raise HTTPException(
+            status.HTTP_502_BAD_GATEWAY, f"{cluster}: cannot read the cluster: {exc}"
+        ) from exc

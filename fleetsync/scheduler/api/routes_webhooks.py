@@ -1,8 +1,10 @@
-"""/webhooks/{github,gitlab,gitea,generic}: a push becomes an immediate poll of every declared
-repository it moves, queued ahead of periodic polls.
+"""/webhooks/{github,gitlab,gitea,bitbucket,generic}: a push becomes an immediate poll of every
+declared repository it moves, queued ahead of periodic polls.
 
 Order of checks: a configured secret, a bounded body (1 MiB), the provider's signature over the
-raw body, the event, then the JSON. Nothing is enqueued before the signature holds.
+raw body, the event, then the body (JSON, or a form-encoded `payload` where the provider sends
+one; any other content type is refused with 415 naming the one to choose). Nothing is enqueued
+before the signature holds.
 
 Replays: a redelivered push enqueues nothing while the first poll is still queued (the Sender
 coalesces), and a poll that finds the sha unchanged stops at one ls-remote, so accepting
@@ -11,7 +13,6 @@ replays is harmless; delivery ids are logged, not stored.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -22,10 +23,12 @@ from starlette.concurrency import run_in_threadpool
 from fleetsync.scheduler.api.context import ApiContext
 from fleetsync.scheduler.api.schemas import WebhookResult, error_responses
 from fleetsync.scheduler.api.webhook_events import (
+    ContentTypeError,
     EventKind,
     PayloadError,
     Push,
     classify_event,
+    decode_body,
     delivery_id,
     match_repositories,
     parse_push,
@@ -41,6 +44,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1 << 20
 CONTENT_TOO_LARGE = 413
+UNSUPPORTED_MEDIA_TYPE = 415
 
 
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
@@ -95,9 +99,10 @@ def build_router(ctx: ApiContext) -> APIRouter:
                         "pong" if kind is EventKind.PING else f"ignored: {event!r} is not a push"
                     )
                     return JSONResponse(WebhookResult(event=event, message=message).model_dump())
-                push = parse_push(provider, json.loads(body))
-            except json.JSONDecodeError as exc:
-                raise HTTPException(status.HTTP_400_BAD_REQUEST, f"malformed JSON: {exc}") from exc
+                payload = decode_body(provider, request.headers.get("content-type"), body)
+                push = parse_push(provider, payload)
+            except ContentTypeError as exc:
+                raise HTTPException(UNSUPPORTED_MEDIA_TYPE, str(exc)) from exc
             except (PayloadError, UnicodeDecodeError) as exc:
                 raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
             result = await run_in_threadpool(_enqueue_polls, ctx, push)
@@ -125,7 +130,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
             summary=f"Receive a {provider.value} push",
             responses={
                 200: {"model": WebhookResult, "description": "Ping, or an event that is no push."},
-                **error_responses(400, 401, 413, 503),
+                **error_responses(400, 401, 413, 415, 503),
             },
         )
     return router

@@ -21,6 +21,7 @@ class Provider(StrEnum):
     GITHUB = "github"
     GITLAB = "gitlab"
     GITEA = "gitea"
+    BITBUCKET = "bitbucket"
     GENERIC = "generic"
 
     @property
@@ -45,6 +46,7 @@ SCHEMES: Mapping[Provider, Scheme] = {
     Provider.GITHUB: Scheme("X-Hub-Signature-256", Check.HMAC_SHA256, "sha256="),
     Provider.GITLAB: Scheme("X-Gitlab-Token", Check.TOKEN),
     Provider.GITEA: Scheme("X-Gitea-Signature", Check.HMAC_SHA256),
+    Provider.BITBUCKET: Scheme("X-Hub-Signature", Check.HMAC_SHA256, "sha256="),
     Provider.GENERIC: Scheme("X-Fleetsync-Signature", Check.HMAC_SHA256, "sha256="),
 }
 
@@ -64,7 +66,8 @@ class WebhookSecrets:
 
 
 def sign(secret: str, body: bytes) -> str:
-    """Hex HMAC-SHA256 of `body` keyed by `secret` (what GitHub, Gitea and generic senders send)."""
+    """Hex HMAC-SHA256 of `body` keyed by `secret` (what GitHub, Gitea, Bitbucket and generic
+    senders send)."""
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 

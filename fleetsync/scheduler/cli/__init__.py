@@ -30,6 +30,7 @@ _COMMAND_MODULES = (
     "up",
     "demo",
     "api",
+    "completion",
 )
 
 

@@ -41,11 +41,12 @@ log = logging.getLogger(__name__)
     help="Port to listen on.",
 )
 def command(host: str, port: int) -> None:
-    """Serve the HTTP API, Git webhooks (/webhooks/<provider>) and Prometheus /metrics."""
+    """Serve the web view (/), the HTTP API (/api/v1, /docs), Git webhooks
+    (/webhooks/<provider>) and Prometheus /metrics."""
     import uvicorn
 
     from fleetsync.scheduler.api import create_app
-    from fleetsync.scheduler.api.auth import AccessPolicy
+    from fleetsync.scheduler.api.auth import AccessPolicy, TokenError
     from fleetsync.scheduler.api.webhook_verify import WebhookSecrets
     from fleetsync.shared.settings import load_settings
     from fleetsync.shared.store import Store
@@ -54,9 +55,12 @@ def command(host: str, port: int) -> None:
     fleetsync_log = logging.getLogger("fleetsync")
     if fleetsync_log.getEffectiveLevel() > logging.INFO:
         fleetsync_log.setLevel(logging.INFO)
+    try:
+        access = AccessPolicy.from_env(os.environ)
+    except TokenError as exc:
+        raise click.ClickException(f"refusing to start: {exc}") from None
     settings = load_settings()
     store = Store.connect(settings.redis_url, prefix=settings.key_prefix)
-    access = AccessPolicy.from_env(os.environ)
     secrets = WebhookSecrets.from_env(os.environ)
     _warn_about(access, secrets)
     app = create_app(
@@ -64,6 +68,7 @@ def command(host: str, port: int) -> None:
         Sender(make_celery(settings, main="fleetsync.api"), store),
         access=access,
         webhook_secrets=secrets,
+        kube_cache_dir=settings.kube_cache_dir,
     )
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
 

@@ -1,7 +1,10 @@
-"""`fleetsync diff APP --cluster C`: what a sync would change, as a unified YAML diff.
+"""`fleetsync diff APP --cluster C`: what a sync would change, as unified YAML diffs: objects
+that differ, objects missing from the cluster (with the content a sync creates) and objects a
+sync would prune (tracked in the cluster's inventory, no longer in Git).
 
-Offline: renders the application from Git locally (like `render`) and compares it with the
-cluster's live objects, reading only. Exit code 0 when in sync, 1 when something differs.
+Offline: renders the application from Git locally (like `render`) and reads the cluster's live
+objects, writing nothing. Secret values are masked (a changed key shows as changed) unless
+`--show-secrets`. Exit code 0 when in sync, 1 when something differs.
 """
 
 from __future__ import annotations
@@ -12,11 +15,11 @@ from pathlib import Path
 import click
 
 from fleetsync.scheduler.cli.options import config_option
+from fleetsync.scheduler.inspection import ObjectState, inspect_pair
 from fleetsync.shared.errors import FleetsyncError
 from fleetsync.shared.fleet import load_fleet
-from fleetsync.shared.kube import render_diff
 from fleetsync.shared.model.ids import AppName, ClusterName
-from fleetsync.shared.reconcile import preview
+from fleetsync.shared.reconcile import targets
 from fleetsync.shared.settings import load_settings
 from fleetsync.shared.source import render_at
 
@@ -26,24 +29,36 @@ from fleetsync.shared.source import render_at
 @click.option("--cluster", required=True)
 @config_option
 @click.option("--revision", default=None, help="Branch, tag or sha (default: the declared ref).")
-def command(app: str, cluster: str, config: Path, revision: str | None) -> None:
+@click.option(
+    "--show-secrets", is_flag=True, help="Show Secret values instead of masking them (local only)."
+)
+def command(app: str, cluster: str, config: Path, revision: str | None, show_secrets: bool) -> None:
     """Show what syncing APP at a revision would change on a cluster."""
     settings = load_settings()
     try:
         fleet = load_fleet(config)
+        targets(fleet, app, cluster)
         resolved, result = render_at(
             fleet, AppName(app), revision=revision, mirror_dir=settings.mirror_dir
         )
-        report = preview(
+        report = inspect_pair(
             fleet,
             AppName(app),
             ClusterName(cluster),
             result.bundle,
+            stored_inventory=None,
             cache_dir=settings.kube_cache_dir,
+            show_secrets=show_secrets,
         )
     except FleetsyncError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"# {app} at {resolved} against {cluster}: {report.summary()}", err=True)
-    if report.drifted:
-        click.echo(render_diff(report))
+    summary = report.summary() if report.differs else f"in sync ({report.summary()})"
+    click.echo(f"# {app} at {resolved} against {cluster}: {summary}", err=True)
+    for obj in report.objects:
+        if obj.state is ObjectState.IN_SYNC:
+            continue
+        click.echo(f"# {obj.key}: {obj.state}: {obj.message}")
+        if obj.diff:
+            click.echo(obj.diff, nl=False)
+    if report.differs:
         sys.exit(1)

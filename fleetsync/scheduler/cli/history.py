@@ -1,48 +1,43 @@
-"""`fleetsync history APP --cluster C`: what the last reconciles of a pair did."""
+"""`fleetsync history APP [--cluster C]`: what the last reconciles did, on one cluster or on
+every cluster of the application, newest first."""
 
 from __future__ import annotations
 
-import json
-
 import click
-from rich.console import Console
-from rich.table import Table
 
 from fleetsync.scheduler.cli.options import open_store, published_fleet, redis_option
-from fleetsync.scheduler.views import age
-from fleetsync.shared.errors import FleetsyncError
-from fleetsync.shared.reconcile import targets
+from fleetsync.scheduler.cli.output import console, print_document, print_table
+from fleetsync.scheduler.views import NotFound, age, history, short_revision
 
 
 @click.command("history")
 @click.argument("app")
-@click.option("--cluster", required=True)
-@click.option("-n", "--limit", type=int, default=20, show_default=True)
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
+@click.option("--cluster", default=None, help="Only this cluster (default: every cluster).")
+@click.option("-n", "--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), default="table")
 @redis_option
-def command(app: str, cluster: str, limit: int, output: str, redis_url: str | None) -> None:
-    """Show the newest reconciles of APP on a cluster: revision, result and changes."""
+def command(app: str, cluster: str | None, limit: int, output: str, redis_url: str | None) -> None:
+    """Show the newest reconciles of APP: revision, result, trigger and changes."""
     store = open_store(redis_url)
     try:
-        targets(published_fleet(store), app, cluster)
-    except FleetsyncError as exc:
+        entries = history(store, published_fleet(store), app, cluster, limit=limit)
+    except NotFound as exc:
         raise click.ClickException(str(exc)) from exc
-    entries = store.history(app, cluster, limit=limit)
-    if output == "json":
-        click.echo(json.dumps([e.to_json() for e in entries], indent=2))
+    if output != "table":
+        print_document(entries, output)
         return
-    table = Table(title=f"{app} on {cluster}", title_justify="left")
-    for col in ("AGE", "REVISION", "SYNC", "HEALTH", "TRIGGER", "CHANGES", "MESSAGE"):
-        table.add_column(col, overflow="fold")
-    for e in entries:
-        changes = ", ".join(f"{n} {a}" for a, n in e.counts.items() if n) or "-"
-        table.add_row(
+    rows = [
+        [
             age(e.at),
-            str(e.revision or "-"),
+            e.cluster,
+            short_revision(e.revision),
             e.sync.value,
             e.health.value,
-            e.trigger.label,
-            changes,
+            e.reason or "-",
+            ", ".join(f"{n} {a}" for a, n in e.counts.items() if n) or "-",
             e.message,
-        )
-    Console().print(table)
+        ]
+        for e in entries
+    ]
+    header = ["AGE", "CLUSTER", "REVISION", "SYNC", "HEALTH", "TRIGGER", "CHANGES", "MESSAGE"]
+    print_table(console(), header, rows, title=f"{app} on {cluster or 'every cluster'}")

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
+from fleetsync.scheduler.instance import local_instance
 from fleetsync.shared.model.declaration import Fleet
 from fleetsync.shared.settings import Settings, load_settings
 from fleetsync.shared.store import Store
@@ -41,8 +42,14 @@ def redis_option(fn: F) -> F:
 
 
 def settings_for(redis_url: str | None) -> Settings:
+    """Settings with the Redis to use: --redis-url or FLEETSYNC_REDIS_URL, else the local
+    instance `fleetsync up` or `fleetsync demo` announced, else the default."""
     settings = load_settings()
-    return replace(settings, redis_url=redis_url) if redis_url else settings
+    if redis_url:
+        return replace(settings, redis_url=redis_url)
+    if "FLEETSYNC_REDIS_URL" not in os.environ and (found := local_instance()) is not None:
+        return replace(settings, redis_url=found.redis_url)
+    return settings
 
 
 def open_store(redis_url: str | None) -> Store:
@@ -53,7 +60,8 @@ def open_store(redis_url: str | None) -> Store:
     except Exception as exc:
         raise click.ClickException(
             f"cannot reach Redis at {display_url(settings.redis_url)}: {exc.__class__.__name__}; "
-            "is fleetsync running? set --redis-url or FLEETSYNC_REDIS_URL"
+            "is fleetsync running? start `fleetsync up` here (commands find it), or set "
+            "--redis-url or FLEETSYNC_REDIS_URL"
         ) from exc
     return store
 
@@ -72,4 +80,3 @@ def published_fleet(store: Store) -> Fleet:
             "with FLEETSYNC_FLEET set?"
         )
     return fleet
-

@@ -1,10 +1,12 @@
-"""`fleetsync rollback APP --to REVISION`: apply a previous revision and suspend automated sync."""
+"""`fleetsync rollback APP --to REVISION [--wait]`: apply a previous revision and suspend
+automated sync."""
 
 from __future__ import annotations
 
 import click
 
 from fleetsync.scheduler.cli.options import open_sender, published_fleet, redis_option
+from fleetsync.scheduler.cli.sync import report_wait
 from fleetsync.scheduler.operations import rollback
 from fleetsync.shared.errors import FleetsyncError
 
@@ -15,14 +17,17 @@ from fleetsync.shared.errors import FleetsyncError
     "--to",
     "to",
     required=True,
-    help="A revision from `fleetsync history` (ref@sha1:<sha>, or a sha prefix of 7+ characters).",
+    help="A revision from `fleetsync history` (ref@sha1:<sha>, a sha or a unique prefix).",
 )
+@click.option("--wait", is_flag=True, help="Show progress until every cluster runs it.")
+@click.option("--timeout", type=float, default=300.0, show_default=True)
 @redis_option
-def command(app: str, to: str, redis_url: str | None) -> None:
+def command(app: str, to: str, wait: bool, timeout: float, redis_url: str | None) -> None:
     """Roll APP back to a revision it ran before, on every target cluster."""
     store, sender = open_sender(redis_url)
+    started = store.now()
     try:
-        pin = rollback(store, sender, published_fleet(store), app, to)
+        pin, enqueued = rollback(store, sender, published_fleet(store), app, to)
     except FleetsyncError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{app}: rolling back to {pin.revision} on every target cluster.")
@@ -30,3 +35,5 @@ def command(app: str, to: str, redis_url: str | None) -> None:
         f"{app}: automated sync is suspended, so new commits are not applied; "
         f"`fleetsync resume {app}` returns it to the latest revision in Git."
     )
+    if wait:
+        report_wait(store, app, [e.cluster for e in enqueued], started, timeout, str(pin.revision))

@@ -1,75 +1,170 @@
-"""`fleetsync status [APP]`: desired state per application and sync/health per cluster."""
+"""`fleetsync status [APP]`: desired state per application and sync/health per cluster, like
+`kubectl get`: `-o wide|json|yaml`, `--cluster` and `-l` (cluster label selector) filters,
+`--watch` to follow changes."""
 
 from __future__ import annotations
 
-import json
+import time
+from collections.abc import Mapping
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from fleetsync.scheduler.cli.options import open_store, published_fleet, redis_option
-from fleetsync.scheduler.views import age, app_rows, pair_rows
-from fleetsync.scheduler.views import short_revision as _short
-from fleetsync.scheduler.views import styled as _styled
+from fleetsync.scheduler.cli.output import console, print_document, print_table
+from fleetsync.scheduler.fleet_index import FleetIndex
+from fleetsync.scheduler.views import (
+    FilterError,
+    NotFound,
+    PairView,
+    age,
+    filtered_applications,
+    pair_view,
+    parse_filters,
+    short_revision,
+    unreconciled,
+)
+from fleetsync.shared.model.declaration import Fleet, Selector
+from fleetsync.shared.model.ids import AppName, ClusterName
+from fleetsync.shared.store import Store
 
 
 @click.command("status")
 @click.argument("app", required=False)
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["table", "wide", "json", "yaml"]),
+    default="table",
+    help="table (default), wide (more columns), json or yaml.",
+)
+@click.option("--cluster", default=None, help="Only pairs on this cluster.")
+@click.option(
+    "-l",
+    "--selector",
+    default=None,
+    help="Only pairs on clusters matching this label selector (env=prod,region in (eu,us)).",
+)
+@click.option("-w", "--watch", is_flag=True, help="Print again whenever something changes.")
+@click.option("--interval", type=float, default=2.0, show_default=True, hidden=True)
 @redis_option
-def command(app: str | None, output: str, redis_url: str | None) -> None:
+def command(
+    app: str | None,
+    output: str,
+    cluster: str | None,
+    selector: str | None,
+    watch: bool,
+    interval: float,
+    redis_url: str | None,
+) -> None:
     """Show every application (or APP): desired revision, source errors, and per target cluster
     its sync state, health, applied revision, age and message."""
     store = open_store(redis_url)
-    fleet = published_fleet(store)
-    if app is not None and app not in fleet.applications:
-        raise click.ClickException(f"{app}: no such application")
-    apps = app_rows(store, fleet, app)
-    pairs = pair_rows(store, fleet, app)
-    if output == "json":
-        by_app = {a.application: a for a in apps}
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        **p.to_json(),
-                        "desired_revision": by_app[p.application].desired_revision,
-                        "source_error": by_app[p.application].source_error,
-                    }
-                    for p in pairs
-                ],
-                indent=2,
-            )
+    index = FleetIndex(store)
+    shown = None
+    while True:
+        fleet = published_fleet(store)
+        snapshot = index.snapshot(fleet)
+        if watch and shown == snapshot.position:
+            time.sleep(interval)
+            continue
+        shown = snapshot.position
+        try:
+            filters = parse_filters(fleet, cluster=cluster, selector=selector)
+            if app is not None and app not in fleet.applications:
+                raise NotFound(f"{app}: no such application")
+        except (FilterError, NotFound) as exc:
+            raise click.ClickException(str(exc)) from exc
+        apps = [a for a in filtered_applications(snapshot, filters) if app in (None, a)]
+        pairs = _pairs(store, snapshot.targets, apps, filters.cluster, filters.selector, fleet)
+        _print(store, apps, pairs, output)
+        if not watch:
+            return
+        time.sleep(interval)
+
+
+def _pairs(
+    store: Store,
+    targets: Mapping[AppName, tuple[ClusterName, ...]],
+    apps: list[AppName],
+    cluster: str,
+    selector: Selector | None,
+    fleet: Fleet,
+) -> list[PairView]:
+    wanted = [
+        (a, c)
+        for a in apps
+        for c in targets.get(a, ())
+        if (not cluster or c == cluster)
+        and (selector is None or selector.matches(fleet.clusters[c].labels))
+    ]
+    found = store.statuses_of(wanted)
+    return [pair_view(s or unreconciled(a, c)) for (a, c), s in zip(wanted, found, strict=True)]
+
+
+def _print(store: Store, apps: list[AppName], pairs: list[PairView], output: str) -> None:
+    states = store.app_states(list(apps))
+    if output in ("json", "yaml"):
+        print_document(
+            [
+                {
+                    **_pair_fields(p),
+                    "desired_revision": (
+                        d.revision if (d := states[p.application].desired) else None
+                    ),
+                    "source_error": (
+                        e.message if (e := states[p.application].source_error) else None
+                    ),
+                    "suspended": states[p.application].suspended,
+                }
+                for p in pairs
+            ],
+            output,
         )
         return
-    console = Console()
+    out = console()
     error = store.fleet_error()
     if error:
-        console.print(f"[red]fleet.yaml refused, running the last good declaration:[/]\n{error}")
-    table = Table(title="applications", title_justify="left", expand=False)
-    for col in ("APPLICATION", "REPOSITORY", "DESIRED", "DIGEST", "SOURCE"):
-        table.add_column(col, overflow="fold")
-    for a in apps:
-        state = "[red]" + a.source_error + "[/]" if a.source_error else "ok"
-        if a.suspended:
-            state += f" [blue](suspended{', pinned at ' + _short(a.pinned) if a.pinned else ''})[/]"
-        table.add_row(
-            a.application, a.repository, _short(a.desired_revision), (a.digest or "-")[:12], state
-        )
-    console.print(table)
-    pairs_table = Table(title="clusters", title_justify="left")
-    for col in ("APPLICATION", "CLUSTER", "SYNC", "HEALTH", "REVISION", "AGE", "MESSAGE"):
-        pairs_table.add_column(col, overflow="fold")
+        out.print(f"fleet.yaml refused, running the last good declaration:\n{error}", style="red")
+    wide = output == "wide"
+    app_rows = []
+    for name in apps:
+        s = states[name]
+        source = f"error: {s.source_error.message}" if s.source_error else "ok"
+        if s.pin:
+            source += f" (rolled back to {short_revision(s.pin.revision)}, suspended)"
+        elif s.suspended:
+            source += " (suspended)"
+        row = [name, short_revision(s.desired.revision if s.desired else None)]
+        if wide:
+            row.append((s.desired.digest if s.desired else "-")[:12])
+        app_rows.append([*row, source])
+    app_header = ["APPLICATION", "DESIRED", *(["DIGEST"] if wide else []), "SOURCE"]
+    print_table(out, app_header, app_rows)
+    out.print()
+    header = ["APPLICATION", "CLUSTER", "SYNC", "HEALTH", "REVISION", "AGE"]
+    if wide:
+        header += ["TRIGGER", "DURATION", "CHANGES"]
+    header.append("MESSAGE")
+    rows = []
     for p in pairs:
-        pairs_table.add_row(
-            p.application,
-            p.cluster,
-            _styled(p.sync),
-            _styled(p.health),
-            _short(p.revision),
-            age(p.at),
-            p.message,
-        )
-    console.print(pairs_table)
+        row = [p.application, p.cluster, p.sync.value, p.health.value]
+        row += [short_revision(p.revision), age(p.at)]
+        if wide:
+            changes = ", ".join(f"{n} {a}" for a, n in p.counts.items() if n) or "-"
+            row += [p.reason or "-", f"{p.duration:.2f}s" if p.at else "-", changes]
+        rows.append([*row, p.message])
+    print_table(out, header, rows)
 
+
+def _pair_fields(p: PairView) -> dict[str, object]:
+    return {
+        "application": p.application,
+        "cluster": p.cluster,
+        "sync": p.sync.value,
+        "health": p.health.value,
+        "revision": p.revision,
+        "digest": p.digest,
+        "message": p.message,
+        "at": p.at,
+        "reason": p.reason,
+    }

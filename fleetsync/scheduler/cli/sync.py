@@ -52,15 +52,28 @@ def command(
                 f"{'sync queued' if e.queued else 'a reconcile is already queued'}"
             )
         return
-    clusters = [e.cluster for e in enqueued]
-    done = _watch(store, app, clusters, started, timeout)
-    failed = [c for c in clusters if not _succeeded(done.get(c))]
+    report_wait(store, app, [e.cluster for e in enqueued], started, timeout)
+
+
+def report_wait(
+    store: Store,
+    app: str,
+    clusters: list[str],
+    since: float,
+    timeout: float,
+    revision: str | None = None,
+) -> None:
+    """Show the manual reconciles of `clusters` until they settle; fail unless every one ends
+    Synced and Healthy (at `revision`, when given)."""
+    done = _watch(store, app, clusters, since, timeout)
+    failed = [c for c in clusters if not _succeeded(done.get(c), revision)]
     if failed:
         reasons = "; ".join(f"{c}: {_why(done.get(c))}" for c in failed)
         raise click.ClickException(
             f"{app}: sync did not succeed on {len(failed)} of {len(clusters)} clusters: {reasons}"
         )
-    click.echo(f"{app}: Synced and Healthy on {len(clusters)} clusters")
+    at = f" at {revision}" if revision else ""
+    click.echo(f"{app}: Synced and Healthy{at} on {len(clusters)} clusters")
 
 
 def _manual_result(store: Store, app: str, cluster: str, since: float) -> PairStatus | None:
@@ -80,9 +93,12 @@ def _settled(status: PairStatus | None) -> bool:
     )
 
 
-def _succeeded(status: PairStatus | None) -> bool:
+def _succeeded(status: PairStatus | None, revision: str | None = None) -> bool:
     return (
-        status is not None and status.sync is SyncState.SYNCED and status.health is Health.HEALTHY
+        status is not None
+        and status.sync is SyncState.SYNCED
+        and status.health is Health.HEALTHY
+        and revision in (None, str(status.revision))
     )
 
 

@@ -19,6 +19,7 @@ import click
 
 from fleetsync.scheduler.cli.options import config_option
 from fleetsync.scheduler.embedded_redis import running_redis
+from fleetsync.scheduler.instance import announced
 from fleetsync.scheduler.supervisor import ProcessSpec, Supervisor
 from fleetsync.shared.errors import FleetsyncError
 from fleetsync.shared.fleet import load_fleet
@@ -46,11 +47,15 @@ def plan_processes(opts: UpOptions) -> list[ProcessSpec]:
     env = {
         "FLEETSYNC_REDIS_URL": opts.redis_url,
         "FLEETSYNC_FLEET": str(opts.fleet_file),
-        "FLEETSYNC_CACHE_DIR": str(opts.cache_dir),
+        "FLEETSYNC_CACHE_DIR": str(opts.cache_dir.resolve()),
         "FLEETSYNC_TICK_SECONDS": str(opts.tick_seconds),
         **opts.extra_env,
     }
-    celery = [sys.executable, "-m", "celery"]
+    # Never import from the working directory (a `fleetsync/` folder there, such as the parent
+    # of a clone, would shadow the installed package): -P for Python, and Celery, which puts its
+    # working directory first on sys.path, works from the cache directory (made here if new).
+    opts.cache_dir.mkdir(parents=True, exist_ok=True)
+    celery = [sys.executable, "-P", "-m", "celery", "--workdir", str(opts.cache_dir.resolve())]
     specs = [
         ProcessSpec(
             "beat",
@@ -113,6 +118,7 @@ def plan_processes(opts: UpOptions) -> list[ProcessSpec]:
                 "api",
                 [
                     sys.executable,
+                    "-P",
                     "-m",
                     "fleetsync",
                     "api",
@@ -121,7 +127,7 @@ def plan_processes(opts: UpOptions) -> list[ProcessSpec]:
                     "--port",
                     str(opts.api_port),
                 ],
-                env,
+                {**env, **flower_link(opts)},
             )
         )
     if opts.with_flower:
@@ -140,6 +146,13 @@ def plan_processes(opts: UpOptions) -> list[ProcessSpec]:
             )
         )
     return specs
+
+
+def flower_link(opts: UpOptions) -> dict[str, str]:
+    """Where the web view links to Flower (nothing when Flower does not run)."""
+    if not opts.with_flower:
+        return {}
+    return {"FLEETSYNC_FLOWER_URL": f"http://{opts.api_host}:{opts.flower_port}"}
 
 
 @contextlib.contextmanager
@@ -169,7 +182,7 @@ def run_up(opts: UpOptions, *, announce: bool = True) -> int:
         if announce:
             where = [f"Redis {opts.redis_url}"]
             if opts.with_api:
-                where.append(f"API http://{opts.api_host}:{opts.api_port}")
+                where.append(f"web view and API http://{opts.api_host}:{opts.api_port}/")
             if opts.with_flower:
                 where.append(f"Flower http://{opts.api_host}:{opts.flower_port}")
             supervisor.say("fleetsync is up: " + ", ".join(where) + " (Ctrl-C stops it)")
@@ -220,12 +233,19 @@ def command(
     except FleetsyncError as exc:
         raise click.ClickException(f"{config}: refusing to start:\n{exc}") from exc
     settings = load_settings()
-    with redis_for(redis_url) as url:
+    cache_dir = settings.cache_dir.resolve()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    api_url = None if no_api else f"http://{api_host}:{api_port}"
+    flower_url = None if no_flower else f"http://{api_host}:{flower_port}"
+    with (
+        redis_for(redis_url) as url,
+        announced(url, api_url=api_url, flower_url=flower_url),  # found by the CLI
+    ):
         code = run_up(
             UpOptions(
                 fleet_file=config.resolve(),
                 redis_url=url,
-                cache_dir=settings.cache_dir,
+                cache_dir=cache_dir,
                 api_host=api_host,
                 api_port=api_port,
                 flower_port=flower_port,

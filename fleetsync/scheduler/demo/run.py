@@ -16,6 +16,7 @@ from fleetsync.scheduler.demo.fleet_file import cluster_labels, write_fleet
 from fleetsync.scheduler.demo.repository import commit_change, create_repository
 from fleetsync.scheduler.demo.watch import converged, watch_until
 from fleetsync.scheduler.embedded_redis import free_port, running_redis
+from fleetsync.scheduler.instance import announced
 from fleetsync.scheduler.supervisor import Supervisor
 from fleetsync.shared.settings import Settings
 from fleetsync.shared.store import Store
@@ -68,7 +69,14 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
         )
         log_path = opts.workdir / "fleetsync.log"
         console.print(f"  fleet.yaml {fleet_file}; process logs in {log_path}")
-        with log_path.open("w") as log:
+        with (
+            log_path.open("w") as log,
+            announced(
+                redis_url,
+                api_url=web_url(up),
+                flower_url=f"http://127.0.0.1:{up.flower_port}",
+            ),
+        ):
             return _run(up, opts, console, log, repo, first)
 
 
@@ -99,6 +107,10 @@ def _run(
     try:
         supervisor.start()
         console.print(f"  started beat, workers, API and Flower (pids {supervisor.pids})")
+        console.print(
+            f"[bold]Open the web view: {web_url(up)}[/] (the fleet converging live; "
+            f"Flower http://127.0.0.1:{up.flower_port})"
+        )
         if not rolled_out(first, f"first rollout of {first[:12]}"):
             return _failed(console, stop, "the first rollout did not finish", opts.timeout)
         console.print(
@@ -119,9 +131,9 @@ def _run(
         if opts.once:
             return 0
         console.print(
-            f"API http://127.0.0.1:{up.api_port}/api/v1/applications, Flower "
-            f"http://127.0.0.1:{up.flower_port}, Redis {up.redis_url}. Try: "
-            f"FLEETSYNC_REDIS_URL={up.redis_url} fleetsync status. Ctrl-C stops."
+            f"Web view {web_url(up)}, API docs {web_url(up)}docs, Flower "
+            f"http://127.0.0.1:{up.flower_port}, Redis {up.redis_url}. Try `fleetsync status` "
+            "(it finds this demo). Ctrl-C stops."
         )
         while not stop.wait(0.5):
             if any(p.poll() is not None for p in supervisor.processes()):
@@ -131,6 +143,10 @@ def _run(
         supervisor.stop()
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+def web_url(up: UpOptions) -> str:
+    return f"http://{up.api_host}:{up.api_port}/"
 
 
 def _made(path: Path) -> Path:

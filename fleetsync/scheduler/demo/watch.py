@@ -9,18 +9,18 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from fleetsync.scheduler.views import PairRow, pair_rows, short_revision
+from fleetsync.scheduler.views import PairView, pair_view, short_revision, target_statuses
 from fleetsync.scheduler.views import styled as _styled
 from fleetsync.shared.model.ids import AppName
 from fleetsync.shared.store import Store
 
 
-def converged(store: Store, *, app: str, sha: str) -> Callable[[PairRow], bool]:
+def converged(store: Store, *, app: str, sha: str) -> Callable[[PairView], bool]:
     """A pair is done when it is Synced and Healthy at its application's desired revision, and
     `app`'s desired state comes from commit `sha` (applications the commit did not touch keep
     the revision that last changed them)."""
 
-    def done(row: PairRow) -> bool:
+    def done(row: PairView) -> bool:
         desired = store.desired(AppName(row.application))
         moved = store.desired(AppName(app))
         return (
@@ -35,12 +35,18 @@ def converged(store: Store, *, app: str, sha: str) -> Callable[[PairRow], bool]:
     return done
 
 
-def current_rows(store: Store) -> list[PairRow]:
+def current_rows(store: Store) -> list[PairView]:
     fleet = store.load_fleet()
-    return pair_rows(store, fleet) if fleet is not None else []
+    if fleet is None:
+        return []
+    return [
+        pair_view(s)
+        for app in sorted(fleet.applications)
+        for s in target_statuses(store, fleet, app)
+    ]
 
 
-def table(title: str, rows: list[PairRow], done: Callable[[PairRow], bool]) -> Table:
+def table(title: str, rows: list[PairView], done: Callable[[PairView], bool]) -> Table:
     view = Table(title=title, title_justify="left")
     for col in ("APPLICATION", "CLUSTER", "SYNC", "HEALTH", "REVISION"):
         view.add_column(col, no_wrap=True)
@@ -60,13 +66,13 @@ def table(title: str, rows: list[PairRow], done: Callable[[PairRow], bool]) -> T
 
 def watch_until(
     store: Store,
-    done: Callable[[PairRow], bool],
+    done: Callable[[PairView], bool],
     *,
     title: str,
     timeout: float,
     console: Console,
     stopped: Callable[[], bool] = lambda: False,
-) -> list[PairRow] | None:
+) -> list[PairView] | None:
     """Show the fleet until every pair is `done` (its rows returned), or None on timeout."""
     deadline = time.monotonic() + timeout
     live_view = console.is_terminal
@@ -94,4 +100,3 @@ def watch_until(
     finally:
         if live is not None:
             live.stop()
-

@@ -12,7 +12,8 @@ manifest declares where the server stores nothing; scalars compare as the server
 (`compare.same_rendering`); the items of a list whose order means nothing (`UNORDERED_LISTS`)
 are matched whatever their order. A live object that is gone is Missing. `render_diff` prints a
 report as unified YAML diffs, live (`-`) against desired (`+`), for `fleetsync diff` and the
-drift status; a Secret's values never appear in one (`redacted`): only which keys differ.
+drift status; a Secret's values never appear in one (`masked_secret_pair`) unless asked for:
+only which keys differ.
 
 This is the view the periodic drift task shows (from one LIST per kind, nothing written). The
 apply verb decides "unchanged" more strictly: locally with `unchanged.unchanged` (declared values,
@@ -177,8 +178,11 @@ def _replaced(obj: Manifest, path: Sequence[str], value: Any) -> dict[str, Any]:
     return copied
 
 
-def diff_object(desired: Manifest, live: Manifest | None) -> ObjectDrift | None:
-    """The drift of one object, or None when live matches everything the manifest declares."""
+def diff_object(
+    desired: Manifest, live: Manifest | None, *, reveal_secrets: bool = False
+) -> ObjectDrift | None:
+    """The drift of one object, or None when live matches everything the manifest declares.
+    A Secret's values are masked in the diff (`masked_secret_pair`) unless `reveal_secrets`."""
     key = ResourceKey.of(desired)
     if live is None:
         return ObjectDrift(key=key, state=DriftState.MISSING)
@@ -188,17 +192,23 @@ def diff_object(desired: Manifest, live: Manifest | None) -> ObjectDrift | None:
         wanted = without_unstored(form, seen)
         if same_rendering(seen, wanted):
             return None
-    if key.group == "" and key.kind == "Secret":
-        seen, wanted = redacted(seen, wanted)
+    if is_secret(desired) and not reveal_secrets:
+        seen, wanted = masked_secret_pair(seen, wanted)
     return ObjectDrift(key=key, state=DriftState.MODIFIED, diff=unified_diff(key, seen, wanted))
 
 
-REDACTED = "<redacted>"
+MASK = "***"
+CHANGED_MASK = "*** (changed)"
 
 
-def redacted(live: Mapping[str, Any], desired: Mapping[str, Any]) -> tuple[Any, Any]:
-    """A Secret's two sides with every value of `data` hidden: a value that differs shows as
-    which side it is, so a diff says which keys changed and never what they hold."""
+def is_secret(obj: Manifest) -> bool:
+    return obj.get("kind") == "Secret" and str(obj.get("apiVersion", "")) == "v1"
+
+
+def masked_secret_pair(live: Mapping[str, Any], desired: Mapping[str, Any]) -> tuple[Any, Any]:
+    """A Secret's two sides (in stored form: `data`) with every value hidden: a key whose value
+    differs shows as changed on the desired side, so a diff says which keys changed and never
+    what they hold. The one place fleetsync masks Secret values in a comparison."""
     seen, wanted = dict(live), dict(desired)
     seen_data, wanted_data = seen.get("data"), wanted.get("data")
     seen_data = dict(seen_data) if isinstance(seen_data, Mapping) else None
@@ -206,14 +216,26 @@ def redacted(live: Mapping[str, Any], desired: Mapping[str, Any]) -> tuple[Any, 
     for k in sorted({*(seen_data or {}), *(wanted_data or {})}):
         same = (seen_data or {}).get(k) == (wanted_data or {}).get(k)
         if seen_data is not None and k in seen_data:
-            seen_data[k] = REDACTED if same else f"{REDACTED} (live value)"
+            seen_data[k] = MASK
         if wanted_data is not None and k in wanted_data:
-            wanted_data[k] = REDACTED if same else f"{REDACTED} (desired value)"
+            wanted_data[k] = MASK if same else CHANGED_MASK
     if seen_data is not None:
         seen["data"] = seen_data
     if wanted_data is not None:
         wanted["data"] = wanted_data
     return seen, wanted
+
+
+def masked_secret(obj: Manifest) -> Manifest:
+    """A whole object as shown alone (missing from the cluster, or about to be pruned): a
+    Secret's `data` and `stringData` values masked, anything else as it is."""
+    if not is_secret(obj):
+        return obj
+    masked: dict[str, Any] = copy.deepcopy(dict(obj))
+    for field in ("data", "stringData"):
+        if isinstance(masked.get(field), Mapping):
+            masked[field] = {k: MASK for k in sorted(masked[field])}
+    return masked
 
 
 def diff_objects(pairs: Iterable[tuple[Manifest, Manifest | None]]) -> DriftReport:

@@ -17,12 +17,13 @@ from collections.abc import Iterable
 from fleetsync.shared.model.desired import Pin
 from fleetsync.shared.model.inventory import Inventory
 from fleetsync.shared.model.report import PairStatus
-from fleetsync.shared.store.base import StoreBase, text
+from fleetsync.shared.store.base import text
+from fleetsync.shared.store.cells import CellStore
 
 HISTORY_LENGTH = 20
 
 
-class ApplyStore(StoreBase):
+class ApplyStore(CellStore):
     def _pair(self, app: str, cluster: str, what: str) -> str:
         return self.key("pair", app, cluster, what)
 
@@ -45,6 +46,7 @@ class ApplyStore(StoreBase):
             pipe.srem(self.key("revision", str(previous.revision)), f"{app}|{cluster}")
         if status.revision:
             pipe.sadd(self.key("revision", str(status.revision)), f"{app}|{cluster}")
+        self._note_cell(pipe, status)
         pipe.execute()
 
     def recorded_status(self, app: str, cluster: str) -> PairStatus | None:
@@ -82,6 +84,7 @@ class ApplyStore(StoreBase):
         pipe.srem(self.key("pairs", app), cluster)
         if previous is not None and previous.revision:
             pipe.srem(self.key("revision", str(previous.revision)), f"{app}|{cluster}")
+        self._drop_cell(pipe, app, cluster)
         pipe.execute()
 
     def incr_pair_failures(self, app: str, cluster: str) -> int:

@@ -50,14 +50,16 @@ def test_applications_show_desired_state_and_each_target_including_unreconciled_
     api.store.set_source_error(AppName("api"), "apps/api: path does not exist", revision=REVISION)
     record(api.store, "guestbook", "c1", Health.HEALTHY)
 
-    listed = {a["name"]: a for a in api.http.get("/api/v1/applications").json()}
+    page = api.http.get("/api/v1/applications").json()
+    assert (page["total"], page["offset"]) == (2, 0)
+    listed = {a["name"]: a for a in page["items"]}
     guestbook = listed["guestbook"]
     assert guestbook["repository"] == "platform" and guestbook["path"] == "apps/guestbook"
     assert guestbook["desired"]["revision"] == REVISION
-    assert guestbook["clusters"] == [
-        {"cluster": "c1", "sync": "Synced", "health": "Healthy", "revision": REVISION},
-        {"cluster": "c2", "sync": "Unknown", "health": "Unknown", "revision": ""},
-    ]
+    assert [
+        (c["cluster"], c["sync"], c["health"], c["revision"]) for c in guestbook["clusters"]
+    ] == [("c1", "Synced", "Healthy", REVISION), ("c2", "Unknown", "Unknown", "")]
+    assert guestbook["clusters"][1]["message"] == "not yet reconciled"
     assert guestbook["sync"] == "Unknown" and guestbook["health"] == "Unknown"
     assert listed["api"]["source_error"]["message"] == "apps/api: path does not exist"
     assert listed["api"]["suspended"] is False
@@ -77,12 +79,13 @@ def test_clusters_list_their_applications_and_worst_health(api: RunningApi) -> N
     record(api.store, "guestbook", "c1", Health.HEALTHY)
     record(api.store, "guestbook", "c2", Health.DEGRADED, SyncState.OUT_OF_SYNC)
     record(api.store, "api", "c3", Health.PROGRESSING)
-    clusters = {c["name"]: c for c in api.http.get("/api/v1/clusters").json()}
+    clusters = {c["name"]: c for c in api.http.get("/api/v1/clusters").json()["items"]}
     assert clusters["c1"] == {
         "name": "c1",
         "labels": {"env": "prod"},
         "applications": ["guestbook"],
         "health": "Healthy",
+        "sync": "Synced",
     }
     assert clusters["c2"]["health"] == "Degraded"
     assert clusters["c3"]["applications"] == ["api"]
@@ -98,8 +101,9 @@ def test_revision_lists_the_pairs_running_it_and_their_health(api: RunningApi) -
         ("guestbook", "c1"),
         ("guestbook", "c2"),
     ]
-    branch = api.http.get("/api/v1/revisions/release/1.0@sha1:" + "c" * 40).json()
-    assert branch["revision"] == "release/1.0@sha1:" + "c" * 40 and branch["pairs"] == []
+    assert body["converged"] == 1
+    nothing = api.http.get("/api/v1/revisions/release/1.0@sha1:" + "c" * 40)
+    assert nothing.status_code == 404 and "no pair runs" in nothing.json()["detail"]
 
 
 def test_repositories_show_poll_state_and_refresh_enqueues_a_forced_manual_poll(
@@ -107,7 +111,7 @@ def test_repositories_show_poll_state_and_refresh_enqueues_a_forced_manual_poll(
 ) -> None:
     api.store.record_poll(RepoName("platform"), sha="b" * 40, revision=REVISION)
     api.store.record_repo_error(RepoName("pinned"), "pinned: ls-remote failed: timeout")
-    repos = {r["name"]: r for r in api.http.get("/api/v1/repositories").json()}
+    repos = {r["name"]: r for r in api.http.get("/api/v1/repositories").json()["items"]}
     assert repos["platform"]["sha"] == "b" * 40 and repos["platform"]["error"] is None
     assert repos["platform"]["applications"] == ["api", "guestbook"]
     assert repos["pinned"]["error"] == "pinned: ls-remote failed: timeout"

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from fleetsync.scheduler.api.auth import Access, AccessPolicy, check_access
+from fleetsync.scheduler.api.auth import Access, AccessPolicy, TokenError, check_access
 
-TOKEN = "t0ken"
+TOKEN = "t0ken-0123456789abcdef"
+READ_TOKEN = "read-0123456789abcdef"
 WITH_TOKEN = AccessPolicy(token=TOKEN)
 NO_TOKEN = AccessPolicy()
 INSECURE = AccessPolicy(insecure=True)
+WITH_READ_TOKEN = AccessPolicy(token=TOKEN, read_token=READ_TOKEN, read_token_required=True)
 READS_GUARDED = AccessPolicy(token=TOKEN, read_token_required=True)
 READS_GUARDED_NO_TOKEN = AccessPolicy(read_token_required=True, insecure=True)
 
@@ -21,8 +23,14 @@ READS_GUARDED_NO_TOKEN = AccessPolicy(read_token_required=True, insecure=True)
         (WITH_TOKEN, Access.READ, None, None),
         (WITH_TOKEN, Access.WRITE, TOKEN, None),
         (WITH_TOKEN, Access.WRITE, None, 401),
-        (WITH_TOKEN, Access.WRITE, "t0ke", 401),
-        (WITH_TOKEN, Access.WRITE, "t0kenX", 401),
+        (WITH_TOKEN, Access.WRITE, TOKEN[:-1], 401),
+        (WITH_TOKEN, Access.WRITE, TOKEN + "X", 401),
+        (WITH_READ_TOKEN, Access.READ, READ_TOKEN, None),
+        (WITH_READ_TOKEN, Access.WRITE, READ_TOKEN, 403),
+        (WITH_READ_TOKEN, Access.WRITE, TOKEN, None),
+        (WITH_READ_TOKEN, Access.WRITE, None, 401),
+        (AccessPolicy(read_token=READ_TOKEN, read_token_required=True), Access.READ, None, 401),
+        (AccessPolicy(read_token=READ_TOKEN), Access.WRITE, READ_TOKEN, 403),
         (NO_TOKEN, Access.READ, None, None),
         (NO_TOKEN, Access.WRITE, None, 403),
         (NO_TOKEN, Access.WRITE, "anything", 403),
@@ -58,3 +66,20 @@ def test_policy_from_the_environment() -> None:
     )
     assert policy == AccessPolicy(token=TOKEN, insecure=True, read_token_required=True)
     assert AccessPolicy.from_env({"FLEETSYNC_API_TOKEN": ""}) == AccessPolicy()
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["REPLACE_ME", "replace-me", "changeme", "<token>", "xxxxxxxxxxxxxxxxxxxx", "s3cr3t-t0k3n"],
+)
+def test_a_placeholder_or_short_token_is_refused_when_the_policy_is_built(token: str) -> None:
+    for variable in ("FLEETSYNC_API_TOKEN", "FLEETSYNC_API_READ_TOKEN"):
+        with pytest.raises(TokenError) as refused:
+            AccessPolicy.from_env({variable: token})
+        assert variable in str(refused.value) and token not in str(refused.value)
+
+
+def test_a_read_only_token_is_refused_changes_with_a_message_naming_the_write_token() -> None:
+    refusal = check_access(WITH_READ_TOKEN, Access.WRITE, READ_TOKEN)
+    assert refusal is not None and refusal.status == 403
+    assert "FLEETSYNC_API_TOKEN" in refusal.message and READ_TOKEN not in refusal.message

@@ -27,7 +27,7 @@ def api_process(redis_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     env = {
         **os.environ,
         "FLEETSYNC_REDIS_URL": redis_url,
-        "FLEETSYNC_API_TOKEN": "process-token",
+        "FLEETSYNC_API_TOKEN": "process-token-0123456789",
         "FLEETSYNC_WEBHOOK_SECRET": "shared-secret",
     }
     cli = "from fleetsync.scheduler.cli import main; main()"
@@ -65,7 +65,7 @@ def test_the_api_command_serves_with_token_and_secret_from_the_environment(
         assert http.get("/readyz").status_code == 200
         sync = "/api/v1/applications/api/sync"
         assert http.post(sync, headers={"Authorization": "Bearer nope"}).status_code == 401
-        accepted = http.post(sync, headers={"Authorization": "Bearer process-token"})
+        accepted = http.post(sync, headers={"Authorization": "Bearer process-token-0123456789"})
         assert accepted.status_code == 202, accepted.text
         body = json.dumps({"repository": "platform", "ref": "main"}).encode()
         signature = {"X-Fleetsync-Signature": f"sha256={sign('shared-secret', body)}"}
@@ -74,4 +74,22 @@ def test_the_api_command_serves_with_token_and_secret_from_the_environment(
     assert store.client.llen("apply") == 1 and store.client.llen("poll") == 1
     output = log.read_text()
     assert "webhook generic delivery" in output
-    assert "process-token" not in output and "shared-secret" not in output
+    assert "process-token-0123456789" not in output and "shared-secret" not in output
+
+
+@pytest.mark.parametrize("token", ["REPLACE_ME", "too-short"])
+def test_the_api_command_refuses_to_start_with_a_placeholder_or_short_token(
+    redis_url: str, token: str
+) -> None:
+    cli = "from fleetsync.scheduler.cli import main; main()"
+    env = {**os.environ, "FLEETSYNC_REDIS_URL": redis_url, "FLEETSYNC_API_TOKEN": token}
+    done = subprocess.run(
+        [sys.executable, "-c", cli, "api", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "FLEETSYNC_API_TOKEN" in done.stderr and "refusing to start" in done.stderr
+    assert token not in done.stderr and "Traceback" not in done.stderr

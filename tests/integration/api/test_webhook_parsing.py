@@ -60,7 +60,6 @@ def test_local_repositories_are_keyed_by_path() -> None:
     )
 
 
-
 @pytest.mark.parametrize(
     ("declared", "pushed", "moves"),
     [

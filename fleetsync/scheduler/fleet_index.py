@@ -1,0 +1,239 @@
+"""The whole fleet's sync and health in memory, for pages and lists that filter and count over
+every (application, cluster) pair: 1,000 applications on 1,000 clusters is a million pairs, far
+too many to read from Redis per request.
+
+`FleetIndex` loads every pair's cell once (see `fleetsync.shared.store.cells`), then, on each
+use, reads only the pairs the store's feed says were written since; targets are computed once
+per published declaration. It also keeps, per application and per cluster, how many of its
+targeted pairs are in each (sync, health) state, moved by each change, so counts and state
+filters over the whole fleet cost one small counter per application, not one per pair.
+
+A status goes stale without a write (see `PairStatus.as_seen`): the index keeps the cells that
+will, by when, and turns each into Unknown ("stale") once its time has passed, as every other
+reader does.
+
+A snapshot is a consistent, immutable view: updates replace the per-application (and
+per-cluster) maps they touch instead of changing them in place.
+
+A Redis that was emptied is noticed when the feed's ids go back or start over (see
+`CellStore.read_feed`); one emptied and written again within the millisecond of the last entry
+read is not, until the next reload.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from fleetsync.shared.model.declaration import Fleet
+from fleetsync.shared.model.ids import AppName, ClusterName
+from fleetsync.shared.model.report import PairStatus
+from fleetsync.shared.store import Store
+from fleetsync.shared.store.cells import Cell, cell_of, parse_cell
+
+NOT_YET_RECONCILED = "not yet reconciled"
+UNRECONCILED: Cell = ("Unknown", "Unknown", "", 0.0, NOT_YET_RECONCILED, 0.0)
+
+State = tuple[str, str]
+"""(sync, health) of a pair."""
+Tally = Mapping[State, int]
+
+
+@dataclass(frozen=True)
+class FleetSnapshot:
+    fleet: Fleet
+    targets: Mapping[AppName, tuple[ClusterName, ...]]
+    cells: Mapping[str, Mapping[str, Cell]]
+    position: str
+    """The store feed's position this snapshot is current with (a cheap change token)."""
+    apps_of_cluster: Mapping[ClusterName, tuple[AppName, ...]] = field(default_factory=dict)
+    app_tally: Mapping[str, Tally] = field(default_factory=dict)
+    """Per application: its targeted pairs per (sync, health)."""
+    cluster_tally: Mapping[str, Tally] = field(default_factory=dict)
+    """Per cluster: the pairs of the applications targeting it per (sync, health)."""
+
+    def cell(self, app: str, cluster: str) -> Cell:
+        """The pair's cell; a target never reconciled is Unknown/Unknown."""
+        return self.cells.get(app, {}).get(cluster, UNRECONCILED)
+
+    def revisions(self) -> set[str]:
+        """Every revision some pair last applied."""
+        return {cell[2] for by_cluster in self.cells.values() for cell in by_cluster.values()}
+
+
+class FleetIndex:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._position: str | None = None
+        self._cells: dict[str, dict[str, Cell]] = {}
+        self._fleet: Fleet | None = None
+        self._targets: dict[AppName, tuple[ClusterName, ...]] = {}
+        self._target_sets: dict[str, frozenset[str]] = {}
+        self._apps_of_cluster: dict[ClusterName, tuple[AppName, ...]] = {}
+        self._app_tally: dict[str, Counter[State]] = {}
+        self._cluster_tally: dict[str, Counter[State]] = {}
+        self._expiring: list[tuple[float, str, str]] = []
+        """(stale_after, application, cluster) of cells that will go stale, soonest first."""
+
+    def snapshot(self, fleet: Fleet) -> FleetSnapshot:
+        """The fleet as the store holds it now."""
+        with self._lock:
+            if fleet is not self._fleet:
+                self._use_fleet(fleet)
+            self._catch_up()
+            self._expire(time.time())
+            return FleetSnapshot(
+                fleet=fleet,
+                targets=self._targets,
+                cells=self._cells,
+                position=self._position or "0-0",
+                apps_of_cluster=self._apps_of_cluster,
+                app_tally=self._app_tally,
+                cluster_tally=self._cluster_tally,
+            )
+
+    def _use_fleet(self, fleet: Fleet) -> None:
+        targets = {name: fleet.targets_of(name) for name in sorted(fleet.applications)}
+        on_cluster: dict[ClusterName, list[AppName]] = {c: [] for c in sorted(fleet.clusters)}
+        for app, clusters in targets.items():
+            for cluster in clusters:
+                on_cluster.setdefault(cluster, []).append(app)
+        new_apps = [a for a in targets if a not in self._cells]
+        self._fleet, self._targets = fleet, targets
+        self._target_sets = {a: frozenset(c) for a, c in targets.items()}
+        self._apps_of_cluster = {c: tuple(apps) for c, apps in on_cluster.items()}
+        if self._position is not None:
+            if new_apps:
+                self._cells = {**self._cells, **self._load(new_apps)}
+            self._recount()
+
+    def _catch_up(self) -> None:
+        if self._position is None:
+            self._reload()
+            return
+        while True:
+            read = self._store.read_feed(self._position)
+            if not read.complete:
+                self._reload()
+                return
+            if read.pairs:
+                self._apply(read.pairs)
+            done = read.position == self._position
+            self._position = read.position
+            if done or not read.pairs:
+                return
+
+    def _reload(self) -> None:
+        position = self._store.feed_position()
+        self._expiring = []
+        self._cells = self._load(list(self._targets))
+        self._position = position
+        self._recount()
+
+    def _load(self, apps: list[AppName]) -> dict[str, dict[str, Cell]]:
+        loaded = self._store.cells(apps)
+        for app in [a for a in apps if not loaded[a]]:
+            # Statuses written before cells existed: derive their cells (nothing is written).
+            loaded[app] = {s.cluster: _cell(s) for s in self._store.statuses(app)}
+        now = time.time()
+        return {
+            app: {cluster: self._seen(app, cluster, cell, now) for cluster, cell in found.items()}
+            for app, found in loaded.items()
+        }
+
+    def _seen(self, app: str, cluster: str, cell: Cell, now: float) -> Cell:
+        """The cell as readers see it at `now` (stale: Unknown); one still current is noted
+        for the moment it goes stale."""
+        stale_after = cell[5]
+        if not stale_after:
+            return cell
+        if now <= stale_after:
+            heapq.heappush(self._expiring, (stale_after, app, cluster))
+            return cell
+        return _stale(cell)
+
+    def _expire(self, now: float) -> None:
+        """Turn the cells whose time has passed stale, moving their counts."""
+        due: list[tuple[str, str, float]] = []
+        while self._expiring and self._expiring[0][0] <= now:
+            stale_after, app, cluster = heapq.heappop(self._expiring)
+            due.append((app, cluster, stale_after))
+        changed: dict[str, dict[str, Cell]] = {}
+        moves: list[tuple[str, str, Cell, Cell]] = []
+        for app, cluster, stale_after in due:
+            current = (changed.get(app) or self._cells.get(app, {})).get(cluster)
+            if current is None or current[5] != stale_after:
+                continue  # rewritten since: that write's own time counts
+            changed.setdefault(app, dict(self._cells.get(app, {})))
+            changed[app][cluster] = _stale(current)
+            moves.append((app, cluster, current, changed[app][cluster]))
+        if changed:
+            self._cells = {**self._cells, **changed}
+            self._move(moves)
+
+    def _recount(self) -> None:
+        apps: dict[str, Counter[State]] = {}
+        clusters: dict[str, Counter[State]] = {c: Counter() for c in self._apps_of_cluster}
+        for app, targets in self._targets.items():
+            mine = self._cells.get(app, {})
+            tally: Counter[State] = Counter()
+            for cluster in targets:
+                cell = mine.get(cluster, UNRECONCILED)
+                state = (cell[0], cell[1])
+                tally[state] += 1
+                clusters[cluster][state] += 1
+            apps[app] = tally
+        self._app_tally, self._cluster_tally = apps, clusters
+
+    def _apply(self, pairs: tuple[tuple[str, str], ...]) -> None:
+        unique = list(dict.fromkeys(pairs))
+        found = self._store.cells_of(unique)
+        now = time.time()
+        changed: dict[str, dict[str, Cell]] = {}
+        moves: list[tuple[str, str, Cell, Cell]] = []
+        for (app, cluster), cell in zip(unique, found, strict=True):
+            if app not in changed:
+                changed[app] = dict(self._cells.get(app, {}))
+            before = changed[app].get(cluster, UNRECONCILED)
+            if cell is None:
+                changed[app].pop(cluster, None)
+                after = UNRECONCILED
+            else:
+                after = changed[app][cluster] = self._seen(app, cluster, cell, now)
+            moves.append((app, cluster, before, after))
+        self._cells = {**self._cells, **changed}
+        self._move(moves)
+
+    def _move(self, moves: list[tuple[str, str, Cell, Cell]]) -> None:
+        """Move the counts of targeted pairs from their state before to their state after."""
+        app_tally: dict[str, Counter[State]] = {}
+        cluster_tally: dict[str, Counter[State]] = {}
+        for app, cluster, before, after in moves:
+            if cluster not in self._target_sets.get(app, ()):
+                continue
+            for tallies, key, source in (
+                (app_tally, app, self._app_tally),
+                (cluster_tally, cluster, self._cluster_tally),
+            ):
+                if key not in tallies:
+                    tallies[key] = Counter(source.get(key, {}))
+                tallies[key][(before[0], before[1])] -= 1
+                tallies[key][(after[0], after[1])] += 1
+        if app_tally:
+            self._app_tally = {**self._app_tally, **app_tally}
+            self._cluster_tally = {**self._cluster_tally, **cluster_tally}
+
+
+def _cell(status: PairStatus) -> Cell:
+    return parse_cell(cell_of(status))
+
+
+def _stale(cell: Cell) -> Cell:
+    sync, health, revision, at, message, _ = cell
+    was = f"stale: not checked in time (was {sync}/{health}: {message})"
+    return ("Unknown", "Unknown", revision, at, was[:200], 0.0)

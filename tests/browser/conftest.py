@@ -1,0 +1,206 @@
+"""A real browser against a real `fleetsync up`: Debian's chromium, driven by Selenium through
+chromium-driver, headless, with a fresh profile; fleetsync's processes on kubesim clusters and a
+served git repository. One fleet per module keeps the suite bounded."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+
+from fleetsync.shared.store import Store
+from kubesim import Simulator
+from tests.support.git_server import GitServer, WorkRepo
+from tests.support.redis_server import free_port
+from tests.support.waiting import wait_for
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+TOKEN = "browser-test-token-0123456789"
+CLUSTERS = ("eu-1", "eu-2", "us-1")
+SCREENSHOTS_ENV = "FLEETSYNC_SCREENSHOTS"
+"""When set, tests save screenshots of the pages there (the README's pictures)."""
+
+
+def configmap(name: str, value: str) -> str:
+    return textwrap.dedent(f"""\
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: {name}
+        data:
+          value: "{value}"
+        """)
+
+
+def deployment(name: str, replicas: int) -> str:
+    return textwrap.dedent(f"""\
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: {name}
+        spec:
+          replicas: {replicas}
+          selector: {{matchLabels: {{app: {name}}}}}
+          template:
+            metadata: {{labels: {{app: {name}}}}}
+            spec:
+              containers: [{{name: web, image: nginx:1.27}}]
+        """)
+
+
+@dataclass
+class Fleet:
+    url: str
+    repo: WorkRepo
+    store: Store
+    env: dict[str, str]
+    sim: Simulator
+    workdir: Path
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The installed CLI as an operator runs it: no Redis URL, it finds `up` by itself."""
+        return subprocess.run(
+            [sys.executable, "-m", "fleetsync", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def status(self) -> list[dict[str, object]]:
+        done = self.cli("status", "-o", "json")
+        assert done.returncode == 0, done.stderr
+        rows: list[dict[str, object]] = json.loads(done.stdout)
+        return rows
+
+
+@pytest.fixture(scope="module")
+def fleet(git_server: GitServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    workdir = tmp_path_factory.mktemp("browser-fleet")
+    repo = git_server.create_repo(f"browser-{workdir.name}")
+    repo.write("apps/shop/settings.yaml", configmap("settings", "one"))
+    repo.write("apps/shop/web.yaml", deployment("web", 2))
+    repo.write("apps/audit/log.yaml", configmap("audit", "on"))
+    repo.commit("shop and audit")
+    with Simulator(clusters=list(CLUSTERS), kubeconfig_dir=workdir / "kubeconfigs") as sim:
+        for name in CLUSTERS:
+            sim.cluster(name).set_controllers(enabled=True, ready_delay=0.2)
+        clusters = "\n".join(
+            f"  - {{name: {c}, kubeconfig: {sim.kubeconfig_path(c)}, "
+            f"labels: {{region: {c.split('-')[0]}}}}}"
+            for c in CLUSTERS
+        )
+        fleet_file = workdir / "fleet.yaml"
+        git_url = git_server.git_url(repo.bare.name.removesuffix(".git"))
+        fleet_file.write_text(
+            "repositories:\n"
+            f'  - {{name: platform, url: "{git_url}", ref: main, interval: 2s}}\n'
+            f"clusters:\n{clusters}\n"
+            "applications:\n"
+            "  - {name: shop, repository: platform, path: apps/shop, namespace: default,\n"
+            "     targets: {selector: {}}}\n"
+            "  - {name: audit, repository: platform, path: apps/audit, namespace: default,\n"
+            "     targets: {selector: {matchLabels: {region: eu}}}}\n"
+        )
+        api_port = free_port()
+        env = {
+            **os.environ,
+            "FLEETSYNC_STATE_DIR": str(workdir / "state"),
+            "FLEETSYNC_CACHE_DIR": str(workdir / "cache"),
+            "FLEETSYNC_TICK_SECONDS": "0.5",
+            "FLEETSYNC_API_TOKEN": TOKEN,
+        }
+        env.pop("FLEETSYNC_REDIS_URL", None)
+        log = (workdir / "up.log").open("w")
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "fleetsync",
+                "up",
+                "-c",
+                str(fleet_file),
+                "--api-port",
+                str(api_port),
+                "--flower-port",
+                str(free_port()),
+                "--fetch-concurrency",
+                "1",
+                "--apply-concurrency",
+                "4",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{api_port}"
+        try:
+
+            def ready() -> bool:
+                assert proc.poll() is None, (workdir / "up.log").read_text()
+                try:
+                    return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            wait_for(ready, timeout=90, interval=0.3, what="fleetsync up answering /readyz")
+            state = json.loads((workdir / "state" / "instance.json").read_text())
+            store = Store.connect(state["redis_url"])
+            yield Fleet(url=url, repo=repo, store=store, env=env, sim=sim, workdir=workdir)
+            store.client.close()
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
+    for binary in (CHROMIUM, CHROMEDRIVER):
+        assert shutil.which(binary), (
+            f"{binary} is missing: install Debian's chromium and chromium-driver"
+        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,900",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def screenshot(driver: webdriver.Chrome, name: str) -> None:
+    where = os.environ.get(SCREENSHOTS_ENV)
+    if where:
+        Path(where).mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(Path(where) / f"{name}.png"))
