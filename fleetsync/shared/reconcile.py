@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
+from fleetsync.shared.desired import PairDesired, desired_for_pair, latest_for_pair
 from fleetsync.shared.errors import PermanentError, TransientError, describe
 from fleetsync.shared.kube import (
     DriftReport,
@@ -41,7 +42,6 @@ from fleetsync.shared.kube import (
 from fleetsync.shared.model.backoff import backoff_delay
 from fleetsync.shared.model.bundle import Bundle
 from fleetsync.shared.model.declaration import Fleet, SyncPolicy
-from fleetsync.shared.model.desired import DesiredState
 from fleetsync.shared.model.ids import AppName, ClusterName, Digest
 from fleetsync.shared.model.inventory import EMPTY
 from fleetsync.shared.model.report import ObjectChange, PairStatus, stale_after
@@ -106,7 +106,7 @@ def reconcile_pair(
     previous = store.recorded_status(app, cluster)
     fresh_until = stale_after(store.now(), application.sync.drift_interval)
     try:
-        desired = _desired(store, app)
+        desired = _desired(store, app, cluster)
         if desired is None:
             return _record(store, _waiting(store, app, cluster, trigger, fresh_until))
         mode = choose_mode(application.sync, trigger=trigger, suspended=store.is_suspended(app))
@@ -123,7 +123,7 @@ def reconcile_pair(
                 app,
                 cluster,
                 previous,
-                store.desired(app),
+                latest_for_pair(store, app, cluster),
                 trigger,
                 drift.keys,
                 health,
@@ -212,22 +212,17 @@ def _applied_bundle(store: Store, previous: PairStatus | None) -> Bundle | None:
     return store.get_bundle(previous.digest)
 
 
-def _desired(store: Store, app: AppName) -> _Desired | None:
-    pin = store.pin(app)
-    if pin is not None:
-        revision, digest = pin.revision, pin.digest
-    else:
-        state = store.desired(app)
-        if state is None:
-            return None
-        revision, digest = state.revision, state.digest
-    bundle = store.get_bundle(digest)
+def _desired(store: Store, app: AppName, cluster: ClusterName) -> _Desired | None:
+    chosen = desired_for_pair(store, app, cluster)
+    if chosen is None:
+        return None
+    bundle = store.get_bundle(chosen.digest)
     if bundle is None:
         raise PermanentError(
-            f"{app}: bundle {digest[:12]} for {revision} is missing from Redis; "
+            f"{app}: bundle {chosen.digest[:12]} for {chosen.revision} is missing from Redis; "
             "run `fleetsync refresh` on its repository to render it again"
         )
-    return _Desired(revision=revision, digest=digest, bundle=bundle)
+    return _Desired(revision=chosen.revision, digest=chosen.digest, bundle=bundle)
 
 
 def _waiting(
@@ -282,7 +277,7 @@ def _checked(
     app: str,
     cluster: str,
     previous: PairStatus | None,
-    latest: DesiredState | None,
+    latest: PairDesired | None,
     trigger: Trigger,
     drifted: tuple[object, ...],
     health: Health,

@@ -31,7 +31,7 @@ from fleetsync.shared.model.backoff import backoff_delay
 from fleetsync.shared.model.bundle import canonical_json
 from fleetsync.shared.model.declaration import Application, Fleet, RendererKind, Repository
 from fleetsync.shared.model.desired import DesiredState
-from fleetsync.shared.model.ids import AppName, Digest, RepoName
+from fleetsync.shared.model.ids import AppName, ClusterName, Digest, RepoName
 from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.render import (
     RenderLimits,
@@ -61,8 +61,9 @@ class PollOutcome:
 @dataclass(frozen=True, slots=True)
 class FetchOutcome:
     revision: Revision | None = None
-    changed: tuple[AppName, ...] = ()
-    """Applications whose desired digest moved: each needs a reconcile on its targets."""
+    changed: Mapping[AppName, tuple[ClusterName, ...]] = field(default_factory=dict)
+    """Applications whose desired state moved, each with the clusters it moved for: each of
+    those pairs needs a reconcile."""
     rendered: tuple[AppName, ...] = ()
     reused: tuple[AppName, ...] = ()
     failed: Mapping[AppName, str] = field(default_factory=dict)
@@ -121,7 +122,7 @@ def fetch_repository(
     except Exception as exc:  # every failure becomes the repository's status
         return FetchOutcome(revision=revision, error=_record_repo_failure(store, fleet, repo, exc))
 
-    changed: list[AppName] = []
+    changed: dict[AppName, tuple[ClusterName, ...]] = {}
     rendered: list[AppName] = []
     reused: list[AppName] = []
     failed: dict[AppName, str] = {}
@@ -151,11 +152,11 @@ def fetch_repository(
                 observed=revision,
             )
             if store.set_desired(app.name, state_):
-                changed.append(app.name)
+                changed[app.name] = fleet.targets_of(app.name)
     store.record_fetched(name, revision.sha)
     return FetchOutcome(
         revision=revision,
-        changed=tuple(changed),
+        changed=changed,
         rendered=tuple(rendered),
         reused=tuple(reused),
         failed=failed,

@@ -59,8 +59,8 @@ def fetch(job: Job, repo: str, force: bool = False) -> dict[str, object]:
         )
     # Every application that changed is reconciled; whether that applies or only reports
     # (automated sync off, suspended) is decided by the reconcile itself.
-    for name in outcome.changed:
-        for cluster in job.fleet.targets_of(name):
+    for name, clusters in outcome.changed.items():
+        for cluster in clusters:
             job.sender.reconcile(name, cluster, reason=Trigger.CHANGE)
     log.info(
         "fetch at %s: %d changed, %d rendered, %d reused, %d failed%s",

@@ -1,0 +1,52 @@
+"""Which desired state a pair runs: a rollback pin before the latest render, on real Redis."""
+
+from __future__ import annotations
+
+from fleetsync.shared.desired import Because, desired_for_pair, latest_for_pair
+from fleetsync.shared.model.desired import DesiredState, Pin
+from fleetsync.shared.model.ids import AppName, ClusterName, Digest
+from fleetsync.shared.model.revision import Revision
+from fleetsync.shared.store import Store
+
+APP = AppName("shop")
+CLUSTER = ClusterName("east")
+OLD = Revision(ref="main", sha="a" * 40)
+NEW = Revision(ref="main", sha="b" * 40)
+
+
+def _render(store: Store, revision: Revision, digest: str) -> None:
+    state = DesiredState(revision=revision, digest=Digest(digest), renderer="plain", rendered_at=1)
+    store.set_desired(APP, state)
+
+
+def test_nothing_is_desired_before_the_first_render(redis_url: str) -> None:
+    store = Store.connect(redis_url)
+    assert desired_for_pair(store, APP, CLUSTER) is None
+    assert latest_for_pair(store, APP, CLUSTER) is None
+
+
+def test_a_pair_runs_the_latest_render_of_what_git_declares(redis_url: str) -> None:
+    store = Store.connect(redis_url)
+    _render(store, OLD, "d1")
+    _render(store, NEW, "d2")
+    chosen = desired_for_pair(store, APP, CLUSTER)
+    assert chosen is not None
+    assert (chosen.revision, chosen.digest, chosen.because) == (NEW, "d2", Because.GIT)
+
+
+def test_a_rollback_pin_wins_over_the_latest_render_which_stays_what_the_pair_is_behind(
+    redis_url: str,
+) -> None:
+    store = Store.connect(redis_url)
+    _render(store, NEW, "d2")
+    store.set_pin(APP, Pin(revision=OLD, digest=Digest("d1"), at=2))
+
+    chosen = desired_for_pair(store, APP, CLUSTER)
+    assert chosen is not None
+    assert (chosen.revision, chosen.digest, chosen.because) == (OLD, "d1", Because.PIN)
+    latest = latest_for_pair(store, APP, CLUSTER)
+    assert latest is not None and (latest.revision, latest.digest) == (NEW, "d2")
+
+    store.set_pin(APP, None)
+    back = desired_for_pair(store, APP, CLUSTER)
+    assert back is not None and back.digest == "d2"
