@@ -54,10 +54,16 @@ class Ticker:
         self._sender = sender
         self._file = fleet_file
         self._seen: tuple[int, int] | None = None
-        self._fleet: Fleet | None = store.load_fleet()
+        self._fleet: Fleet | None = None
+        self._started = False
 
     def tick(self) -> TickReport:
         report = TickReport()
+        if not self._started:
+            # Read at the first tick, not at construction: Redis may be away when the beat
+            # starts, and the beat must start anyway.
+            self._fleet = self._store.load_fleet()
+            self._started = True
         self._reload(report)
         for repo in self._store.claim_due(DueSet.POLL):
             if self._sender.poll(repo, priority=Priority.PERIODIC):

@@ -15,6 +15,7 @@ from fleetsync.scheduler.api import (
 )
 from fleetsync.scheduler.api.auth import AccessPolicy
 from fleetsync.scheduler.api.context import ApiContext
+from fleetsync.scheduler.api.guards import install_unavailable_handler
 from fleetsync.scheduler.api.metrics import QueueDepths
 from fleetsync.scheduler.api.webhook_verify import WebhookSecrets
 from fleetsync.shared.store import Store
@@ -50,4 +51,5 @@ def create_app(
     )
     for routes in (routes_applications, routes_fleet, routes_webhooks, routes_probes):
         app.include_router(routes.build_router(ctx))
+    install_unavailable_handler(app, store)
     return app

@@ -48,14 +48,17 @@ def command(host: str, port: int) -> None:
     from fleetsync.scheduler.api.auth import AccessPolicy
     from fleetsync.scheduler.api.webhook_verify import WebhookSecrets
     from fleetsync.shared.settings import load_settings
-    from fleetsync.shared.store import Store
+    from fleetsync.shared.store import RedisUrlError, Store
     from fleetsync.shared.tasking import Sender, make_celery
 
     fleetsync_log = logging.getLogger("fleetsync")
     if fleetsync_log.getEffectiveLevel() > logging.INFO:
         fleetsync_log.setLevel(logging.INFO)
     settings = load_settings()
-    store = Store.connect(settings.redis_url, prefix=settings.key_prefix)
+    try:
+        store = Store.connect(settings.redis_url, prefix=settings.key_prefix)
+    except RedisUrlError as exc:
+        raise click.ClickException(f"FLEETSYNC_REDIS_URL: {exc}") from exc
     access = AccessPolicy.from_env(os.environ)
     secrets = WebhookSecrets.from_env(os.environ)
     _warn_about(access, secrets)
