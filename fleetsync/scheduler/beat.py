@@ -13,6 +13,7 @@ and resumes where the due-sets say.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -115,7 +116,12 @@ class FleetScheduler(Scheduler):  # type: ignore[misc]
         """Nothing to persist: the schedule lives in Redis."""
 
     def close(self) -> None:
-        """Nothing to close beyond the Redis pool, which closes with the process."""
+        """A beat that stops gives its lease up, so a standby (or its own successor after a
+        restart) takes over at its next tick instead of when the lease expires."""
+        if getattr(self, "_leading", False):
+            with contextlib.suppress(*BROKER_UNAVAILABLE):
+                self._store.give_up_lease(LEASE_NAME, self._holder)
+            self._leading = False
 
 
 app = make_celery(load_settings(), main="fleetsync.scheduler")

@@ -11,9 +11,11 @@ loads it when it starts there again; without, it keeps nothing on disk.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +25,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 LOCK_FILE = "fleetsync.lock"
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the parent dies (Linux), so no Redis outlives its `up`."""
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -77,12 +86,14 @@ class RedisServer:
         persist: bool = False,
         password: str | None = None,
         extra_args: tuple[str, ...] = (),
+        die_with_parent: bool = False,
     ) -> None:
         self.workdir = workdir
         self.port = port or free_port()
         self.persist = persist
         self.password = password
         self.extra_args = extra_args
+        self.die_with_parent = die_with_parent
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -135,6 +146,7 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent if self.die_with_parent else None,
         )
         deadline = time.monotonic() + timeout
         while not answers_ping(self.port, self.password):

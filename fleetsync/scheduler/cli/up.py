@@ -2,14 +2,18 @@
 
 beat, a poll/fetch worker, an apply worker, the API and Flower, sharing one Redis: the one given
 by --redis-url / FLEETSYNC_REDIS_URL, or an embedded redis-server on a free loopback port.
+
+Each child gets the environment it needs and no more: the Git credentials' variables (named by
+fleet.yaml's `credentials`) reach only the fetch worker, the API token and webhook secrets only
+the API, Flower's settings only Flower.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,12 +21,17 @@ from types import FrameType
 
 import click
 
-from fleetsync.scheduler.cli.options import config_option
-from fleetsync.scheduler.embedded_redis import running_redis
+from fleetsync.scheduler.cli.options import checked_redis_url, config_option
+from fleetsync.scheduler.embedded_redis import RedisServer, data_dir_lock
 from fleetsync.scheduler.supervisor import ProcessSpec, Supervisor
 from fleetsync.shared.errors import FleetsyncError
 from fleetsync.shared.fleet import load_fleet
+from fleetsync.shared.model.declaration import Fleet
 from fleetsync.shared.settings import load_settings
+from fleetsync.shared.urls import display_url
+
+API_ONLY_PREFIXES = ("FLEETSYNC_API_", "FLEETSYNC_WEBHOOK_SECRET")
+FLOWER_ONLY_PREFIXES = ("FLOWER_",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,17 +48,59 @@ class UpOptions:
     with_api: bool = True
     with_flower: bool = True
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    """The environment `up` runs in, which the children's environments are cut from."""
+    credential_env: frozenset[str] = frozenset()
+    """The variables fleet.yaml names as Git credentials: for the fetch worker only."""
+    redis_note: str = ""
+    """Said after the Redis URL when `up` announces itself (where the data lives)."""
 
 
-def plan_processes(opts: UpOptions) -> list[ProcessSpec]:
-    """The children of `up`, as data: what each runs and with which environment."""
+def credential_variables(fleet: Fleet) -> frozenset[str]:
+    """The environment variables fleet.yaml names as Git credentials."""
+    names: set[str] = set()
+    for repo in fleet.repositories.values():
+        if repo.credentials is not None:
+            names.update(
+                n for n in (repo.credentials.username_env, repo.credentials.password_env) if n
+            )
+    return frozenset(names)
+
+
+ROLES = ("common", "fetch", "api", "flower")
+
+
+def child_environments(opts: UpOptions) -> dict[str, dict[str, str]]:
+    """Each child's whole environment, by role: "common" (beat, apply worker), "fetch",
+    "api", "flower"."""
     env = {
+        **opts.environ,
         "FLEETSYNC_REDIS_URL": opts.redis_url,
         "FLEETSYNC_FLEET": str(opts.fleet_file),
         "FLEETSYNC_CACHE_DIR": str(opts.cache_dir),
         "FLEETSYNC_TICK_SECONDS": str(opts.tick_seconds),
         **opts.extra_env,
     }
+
+    def role_of(name: str) -> str:
+        """The one role a variable is for, or "common" for all."""
+        if name.startswith(API_ONLY_PREFIXES):
+            return "api"
+        if name.startswith(FLOWER_ONLY_PREFIXES):
+            return "flower"
+        if name in opts.credential_env:
+            return "fetch"
+        return "common"
+
+    return {
+        role: {k: v for k, v in env.items() if role_of(k) in ("common", role)} for role in ROLES
+    }
+
+
+def plan_processes(opts: UpOptions) -> list[ProcessSpec]:
+    """The children of `up`, as data: what each runs and with which environment."""
+    envs = child_environments(opts)
+    env = envs["common"]
     celery = [sys.executable, "-m", "celery"]
     specs = [
         ProcessSpec(
@@ -83,7 +134,7 @@ def plan_processes(opts: UpOptions) -> list[ProcessSpec]:
                 "INFO",
                 "-E",
             ],
-            env,
+            envs["fetch"],
         ),
         ProcessSpec(
             "apply",
@@ -121,7 +172,7 @@ def plan_processes(opts: UpOptions) -> list[ProcessSpec]:
                     "--port",
                     str(opts.api_port),
                 ],
-                env,
+                envs["api"],
             )
         )
     if opts.with_flower:
@@ -136,27 +187,31 @@ def plan_processes(opts: UpOptions) -> list[ProcessSpec]:
                     f"--port={opts.flower_port}",
                     f"--address={opts.api_host}",
                 ],
-                env,
+                envs["flower"],
             )
         )
     return specs
 
 
 @contextlib.contextmanager
-def redis_for(url: str | None) -> Iterator[str]:
-    """The given Redis URL, or an embedded redis-server for the lifetime of the block."""
+def redis_for(url: str | None, data_dir: Path) -> Iterator[str]:
+    """The given Redis URL, or an embedded redis-server for the lifetime of the block that
+    keeps its data in `data_dir`/redis (append-only file, fsync every second) and loads it
+    again next time."""
     if url:
         yield url
         return
-    with (
-        tempfile.TemporaryDirectory(prefix="fleetsync-redis-") as workdir,
-        running_redis(Path(workdir)) as embedded,
-    ):
-        yield embedded
+    with data_dir_lock(data_dir):
+        server = RedisServer(data_dir / "redis", persist=True, die_with_parent=True)
+        server.start(timeout=300)  # a large append-only file takes a while to load
+        try:
+            yield server.url
+        finally:
+            server.stop()
 
 
 def run_up(opts: UpOptions, *, announce: bool = True) -> int:
-    """Start everything, block until SIGINT/SIGTERM or a child's death, stop everything."""
+    """Start everything, restart what dies, and stop everything on SIGINT/SIGTERM."""
     supervisor = Supervisor(plan_processes(opts))
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -167,7 +222,7 @@ def run_up(opts: UpOptions, *, announce: bool = True) -> int:
     try:
         supervisor.start()
         if announce:
-            where = [f"Redis {opts.redis_url}"]
+            where = [f"Redis {display_url(opts.redis_url)}{opts.redis_note}"]
             if opts.with_api:
                 where.append(f"API http://{opts.api_host}:{opts.api_port}")
             if opts.with_flower:
@@ -186,7 +241,17 @@ def run_up(opts: UpOptions, *, announce: bool = True) -> int:
     "--redis-url",
     envvar="FLEETSYNC_REDIS_URL",
     default=None,
-    help="Use this Redis; default: start an embedded redis-server.",
+    callback=checked_redis_url,
+    help="Use this Redis (redis://, rediss://, unix:// or sentinel://); default: start an "
+    "embedded redis-server that keeps its data in --data-dir.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="FLEETSYNC_DATA_DIR",
+    default=None,
+    help="Where the embedded Redis keeps fleetsync's state (rollbacks, suspensions, history, "
+    "status) between runs. Default: $XDG_DATA_HOME/fleetsync (~/.local/share/fleetsync).",
 )
 @click.option(
     "--host",
@@ -206,6 +271,7 @@ def run_up(opts: UpOptions, *, announce: bool = True) -> int:
 def command(
     config: Path,
     redis_url: str | None,
+    data_dir: Path | None,
     api_host: str,
     api_port: int,
     flower_port: int,
@@ -216,11 +282,17 @@ def command(
 ) -> None:
     """Run beat, workers, the API and Flower on this machine until Ctrl-C."""
     try:
-        load_fleet(config)
+        fleet = load_fleet(config)
     except FleetsyncError as exc:
         raise click.ClickException(f"{config}: refusing to start:\n{exc}") from exc
     settings = load_settings()
-    with redis_for(redis_url) as url:
+    data = (data_dir or settings.data_dir).resolve()
+    note = "" if redis_url else f" (embedded, data in {data / 'redis'})"
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(redis_for(redis_url, data))
+        except (RuntimeError, OSError) as exc:
+            raise click.ClickException(str(exc)) from exc
         code = run_up(
             UpOptions(
                 fleet_file=config.resolve(),
@@ -234,6 +306,8 @@ def command(
                 tick_seconds=settings.tick_seconds,
                 with_api=not no_api,
                 with_flower=not no_flower,
+                credential_env=credential_variables(fleet),
+                redis_note=note,
             )
         )
     sys.exit(code)
