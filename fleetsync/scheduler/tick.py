@@ -48,7 +48,7 @@ class TickReport:
     """Tasks enqueued again because their worker stopped without finishing them."""
     reloaded: bool = False
     fleet_error: str | None = None
-    recovered: bool = False
+    republished: bool = False
     """Redis had lost the published declaration; it was published again."""
 
 
@@ -97,7 +97,7 @@ class Ticker:
         self._store.publish_fleet(self._fleet, fleet_digest(self._fleet))
         plan_schedules(self._store, self._fleet)
         self._seen = None
-        report.recovered = True
+        report.republished = True
 
     def _reload(self, report: TickReport) -> None:
         if self._file is None:
