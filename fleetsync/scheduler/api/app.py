@@ -15,7 +15,11 @@ from fleetsync.scheduler.api import (
 )
 from fleetsync.scheduler.api.auth import AccessPolicy
 from fleetsync.scheduler.api.context import ApiContext
-from fleetsync.scheduler.api.guards import install_unavailable_handler
+from fleetsync.scheduler.api.guards import (
+    install_body_limit,
+    install_unavailable_handler,
+    max_body_bytes,
+)
 from fleetsync.scheduler.api.metrics import QueueDepths
 from fleetsync.scheduler.api.webhook_verify import WebhookSecrets
 from fleetsync.shared.store import Store
@@ -29,10 +33,12 @@ def create_app(
     access: AccessPolicy | None = None,
     webhook_secrets: WebhookSecrets | None = None,
     queue_depths: QueueDepths | None = None,
+    max_body: int | None = None,
 ) -> FastAPI:
     """The API over `store`, enqueuing through `sender`. Access policy and webhook secrets
     default to the environment (FLEETSYNC_API_*, FLEETSYNC_WEBHOOK_SECRET*); queue depths to
-    the store's `queue_depths()` when it has one."""
+    the store's `queue_depths()` when it has one; the body bound to FLEETSYNC_API_MAX_BODY_BYTES
+    (1 MiB) unless `max_body` says."""
     ctx = ApiContext(
         store=store,
         sender=sender,
@@ -52,4 +58,5 @@ def create_app(
     for routes in (routes_applications, routes_fleet, routes_webhooks, routes_probes):
         app.include_router(routes.build_router(ctx))
     install_unavailable_handler(app, store)
+    install_body_limit(app, max_body if max_body is not None else max_body_bytes(os.environ))
     return app
