@@ -9,7 +9,9 @@ import signal
 import sys
 from pathlib import Path
 
+from fleetsync.shared.model.ids import Digest
 from fleetsync.shared.model.report import PairStatus
+from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.status import Health, SyncState
 from fleetsync.shared.store import Pin, Store
 from tests.e2e.test_up import ready
@@ -25,7 +27,7 @@ clusters:
 applications:
   - {name: web, repository: platform, path: apps/web, targets: {clusters: [c1]}}
 """
-REVISION = "main@sha1:" + "a" * 40
+REVISION = Revision.parse("main@sha1:" + "a" * 40)
 
 
 def start_up(tmp_path: Path, fleet_file: Path, data_dir: Path | None, port: int) -> Proc:
@@ -63,7 +65,7 @@ def test_rollback_pins_suspensions_history_and_status_survive_a_restart_of_up(
         assert f"(embedded, data in {data_dir / 'redis'})" in first.output()
         wait_for(lambda: ready(port), timeout=60, what="the API ready (fleet published)")
         store.set_suspended("web", True)
-        store.set_pin("web", Pin(revision=REVISION, digest="d" * 64, at=store.now()))
+        store.set_pin("web", Pin(revision=REVISION, digest=Digest("d" * 64), at=store.now()))
         status = PairStatus(
             application="web",
             cluster="c1",

@@ -64,7 +64,7 @@ def existing_rows(text: str) -> list[str]:
     return [
         line
         for line in inside.splitlines()
-        if line.startswith("| ") and not line.startswith("| fault |")
+        if line.startswith("| ") and not line.startswith(("| fault |", "| --- |"))
     ]
 
 

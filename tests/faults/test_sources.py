@@ -8,6 +8,7 @@ import time
 import httpx
 
 from fleetsync.scheduler.views import app_rows
+from fleetsync.shared.model.trigger import Trigger
 from tests.faults.conftest import record
 from tests.faults.world import API_TOKEN, FaultFigures, StatusWatch, World, lost_or_wrongly_deleted
 from tests.support.redis_server import RedisServer
@@ -40,7 +41,7 @@ def test_git_server_down_with_an_unfetched_commit(
                 what="the repository error shown",
             )
             shown_at_old = all(
-                s is not None and s.revision.endswith(previous)
+                s is not None and str(s.revision).endswith(previous)
                 for (app, _), s in world.statuses().items()
                 if app == web
             )
@@ -92,7 +93,7 @@ def test_a_burst_of_sync_requests_for_one_application_is_coalesced(
         lambda: (
             all(
                 any(
-                    h.at >= since - 2 and h.reason == "manual sync"
+                    h.at is not None and h.at >= since - 2 and h.trigger is Trigger.MANUAL
                     for h in world.store.history(web, c, limit=3)
                 )
                 for c in world.clusters

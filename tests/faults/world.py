@@ -188,7 +188,7 @@ class World:
             return False
         if status.health is not Health.HEALTHY:
             return False
-        return app != self.app("web") or status.revision.endswith(self.web_sha)
+        return app != self.app("web") or str(status.revision).endswith(self.web_sha)
 
     def stuck_pairs(self) -> list[str]:
         try:
@@ -230,15 +230,6 @@ class World:
                 f"fleetsync up's output: {log}"
             ) from exc
         return time.monotonic() - start
-
-    def converged_within(self, timeout: float) -> bool:
-        """Whether the fleet converges within `timeout` seconds (False, not an error, if not)."""
-        deadline = time.monotonic() + timeout
-        while not self.converged():
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.2)
-        return True
 
     def orphans(self) -> int:
         if self.extra:
@@ -301,7 +292,7 @@ class StatusWatch:
             for key, status in found.items():
                 if status is None or not key[0].endswith("-web"):
                     continue
-                rank = self._rank(status.revision)
+                rank = self._rank(str(status.revision))
                 if rank is None:
                     continue
                 best = self.best.get(key, -1)

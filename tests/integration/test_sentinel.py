@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from fleetsync.shared.settings import Settings
-from fleetsync.shared.store import Store, display_url
+from fleetsync.shared.store import Store
 from fleetsync.shared.tasking import make_celery
+from fleetsync.shared.urls import display_url
 from tests.support.sentinel import SentinelSet
 from tests.support.waiting import wait_for
 
@@ -24,6 +25,7 @@ def test_the_store_and_the_broker_follow_a_failover(sentinels: SentinelSet) -> N
     store = Store.connect(sentinels.url)
     assert sentinels.password not in store.address
     assert store.address == display_url(sentinels.url)
+    assert store.address.startswith("sentinel://127.0.0.1:")
     store.set_suspended("web", True)
     app = make_celery(Settings(redis_url=sentinels.url))
     app.send_task("fleetsync.poll.poll", kwargs={"repo": "a"}, queue="poll", priority=0)

@@ -68,7 +68,7 @@ def test_after_redis_lost_everything_fleetsync_converges_by_itself_without_wrong
             "web",
             CLUSTERS,
             lambda s: (
-                s.revision.endswith(sha)
+                str(s.revision).endswith(sha)
                 and s.sync is SyncState.SYNCED
                 and s.health is Health.HEALTHY
             ),
