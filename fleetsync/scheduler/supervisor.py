@@ -2,8 +2,11 @@
 
 Each child runs in its own process group and is told to die with its parent (Linux
 PR_SET_PDEATHSIG), so nothing is orphaned even if `up` itself is killed. Output is prefixed with
-the process name. A child that exits on its own stops the whole set: a half-running fleetsync is
-worse than a stopped one that says why.
+the process name. A child that exits on its own is started again after a pause that doubles
+with each quick death (1 s, 2 s, 4 s ... up to `MAX_RESTART_DELAY`), and `up` says so; a child
+that ran for `STABLE_SECONDS` before dying starts again at once. `stop()` ends every child.
+
+Each child gets exactly the environment its spec gives: nothing of the parent's leaks in.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
 _COLORS = ("36", "33", "35", "32", "34", "31", "96", "93")
+FIRST_RESTART_DELAY = 1.0
+MAX_RESTART_DELAY = 30.0
+STABLE_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +38,7 @@ class ProcessSpec:
     name: str
     argv: Sequence[str]
     env: Mapping[str, str] = field(default_factory=dict)
+    """The child's whole environment."""
 
 
 def _die_with_parent() -> None:
@@ -42,6 +49,23 @@ def _die_with_parent() -> None:
         pass
 
 
+@dataclass
+class _Child:
+    spec: ProcessSpec
+    index: int
+    proc: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    restarts: int = 0
+    quick_deaths: int = 0
+    restart_at: float | None = None
+
+
+def restart_delay(quick_deaths: int) -> float:
+    """The pause before starting again a child that died `quick_deaths` times in a row
+    soon after starting."""
+    return float(min(FIRST_RESTART_DELAY * 2 ** max(quick_deaths - 1, 0), MAX_RESTART_DELAY))
+
+
 class Supervisor:
     def __init__(
         self,
@@ -49,38 +73,59 @@ class Supervisor:
         *,
         out: IO[str] | None = None,
         stop_timeout: float = 15.0,
+        poll_interval: float = 0.3,
     ) -> None:
-        self._specs = list(specs)
+        self._children = [_Child(spec, i) for i, spec in enumerate(specs)]
         self._out = out or sys.stdout
         self._stop_timeout = stop_timeout
-        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._poll = poll_interval
         self._pumps: list[threading.Thread] = []
         self._write_lock = threading.Lock()
+        self._table_lock = threading.Lock()
         self._stopping = threading.Event()
+        self._monitor: threading.Thread | None = None
         self._width = max((len(s.name) for s in specs), default=4)
 
     def processes(self) -> list[subprocess.Popen[bytes]]:
-        return list(self._procs.values())
+        with self._table_lock:
+            return [c.proc for c in self._children if c.proc is not None]
 
     @property
     def pids(self) -> dict[str, int]:
-        return {name: p.pid for name, p in self._procs.items()}
+        with self._table_lock:
+            return {c.spec.name: c.proc.pid for c in self._children if c.proc is not None}
+
+    @property
+    def restarts(self) -> dict[str, int]:
+        with self._table_lock:
+            return {c.spec.name: c.restarts for c in self._children}
 
     def start(self) -> None:
-        for i, spec in enumerate(self._specs):
-            proc = subprocess.Popen(
-                list(spec.argv),
-                env={**os.environ, **spec.env, "PYTHONUNBUFFERED": "1"},
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
-            self._procs[spec.name] = proc
-            pump = threading.Thread(target=self._pump, args=(spec.name, proc, i), daemon=True)
-            pump.start()
-            self._pumps.append(pump)
+        """Start every child, then watch them (in a thread) until stop()."""
+        with self._table_lock:
+            for child in self._children:
+                self._spawn(child)
+        self._monitor = threading.Thread(target=self._watch, name="supervisor", daemon=True)
+        self._monitor.start()
+
+    def _spawn(self, child: _Child) -> None:
+        spec = child.spec
+        child.proc = subprocess.Popen(
+            list(spec.argv),
+            env={**spec.env, "PYTHONUNBUFFERED": "1"},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        child.started_at = time.monotonic()
+        child.restart_at = None
+        pump = threading.Thread(
+            target=self._pump, args=(spec.name, child.proc, child.index), daemon=True
+        )
+        pump.start()
+        self._pumps.append(pump)
 
     def say(self, line: str) -> None:
         with self._write_lock:
@@ -97,34 +142,71 @@ class Supervisor:
         for raw in proc.stdout:
             self.say(prefix + raw.decode(errors="replace").rstrip())
 
+    def _watch(self) -> None:
+        while not self._stopping.wait(self._poll):
+            with self._table_lock:
+                if self._stopping.is_set():
+                    return
+                for child in self._children:
+                    self._tend(child)
+
+    def _tend(self, child: _Child) -> None:
+        now = time.monotonic()
+        if child.restart_at is not None:
+            if now >= child.restart_at:
+                self._restart(child)
+            return
+        code = child.proc.poll() if child.proc is not None else None
+        if code is None:
+            return
+        # Whatever is left of its process group (a pool child) goes with it.
+        _signal_group(child.proc.pid, signal.SIGKILL)  # type: ignore[union-attr]
+        lived = now - child.started_at
+        child.quick_deaths = 0 if lived >= STABLE_SECONDS else child.quick_deaths + 1
+        delay = 0.0 if child.quick_deaths == 0 else restart_delay(child.quick_deaths)
+        child.restart_at = now + delay
+        self.say(
+            f"fleetsync: {child.spec.name} exited with code {code} after {lived:.0f}s; "
+            f"restarting it in {delay:.0f}s (restart {child.restarts + 1})"
+        )
+
+    def _restart(self, child: _Child) -> None:
+        try:
+            self._spawn(child)
+        except OSError as exc:
+            child.quick_deaths += 1
+            delay = restart_delay(child.quick_deaths)
+            child.restart_at = time.monotonic() + delay
+            self.say(f"fleetsync: cannot start {child.spec.name}: {exc}; retrying in {delay:.0f}s")
+            return
+        child.restarts += 1
+        self.say(f"fleetsync: {child.spec.name} restarted (pid {child.proc.pid})")  # type: ignore[union-attr]
+
     def wait(self) -> int:
-        """Block until a child exits on its own (returns 1) or stop() is called (returns 0)."""
-        while not self._stopping.is_set():
-            for name, proc in self._procs.items():
-                code = proc.poll()
-                if code is not None and not self._stopping.is_set():
-                    self.say(f"fleetsync: {name} exited with code {code}; stopping everything")
-                    self.stop()
-                    return 1
-            self._stopping.wait(0.3)
+        """Block until stop() is called (children that die meanwhile are restarted); 0."""
+        self._stopping.wait()
         return 0
 
     def stop(self) -> None:
         """SIGTERM every child, wait, then SIGKILL whatever is left of each process group."""
         self._stopping.set()
-        for proc in self._procs.values():
+        with self._table_lock:
+            procs = [c.proc for c in self._children if c.proc is not None]
+        for proc in procs:
             if proc.poll() is None:
                 _signal_group(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + self._stop_timeout
-        for proc in self._procs.values():
+        for proc in procs:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        for proc in self._procs.values():
+        for proc in procs:
             _signal_group(proc.pid, signal.SIGKILL)
             if proc.poll() is None:
                 proc.wait(timeout=5)
         for pump in self._pumps:
             pump.join(timeout=2)
+        if self._monitor is not None and self._monitor is not threading.current_thread():
+            self._monitor.join(timeout=5)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

@@ -1,7 +1,11 @@
 """One beat tick: keep the published declaration current, then emit what is due.
 
 The declaration is re-read when fleet.yaml changes on disk; a broken edit keeps the last good
-declaration running and records the error (shown by `fleetsync status` and the API). A changed
+declaration running and records the error (shown by `fleetsync status` and the API). When Redis
+has lost fleetsync's state (flushed, or restarted without persistence) the tick notices the
+published declaration is gone and publishes the last good one again and re-plans the due-sets:
+every repository is then polled and fetched as if new, and every pair reconciled (the inventory
+mirrored in each cluster keeps that from orphaning or wrongly deleting anything). A changed
 declaration re-plans the due-sets and triggers what the change calls for: a render of changed
 applications, a reconcile on newly targeted clusters, and (only with `pruneOnRemoval`) the
 removal of an application's objects from clusters it no longer targets. Every tick also enqueues
@@ -44,6 +48,8 @@ class TickReport:
     """Tasks enqueued again because their worker stopped without finishing them."""
     reloaded: bool = False
     fleet_error: str | None = None
+    republished: bool = False
+    """Redis had lost the published declaration; it was published again."""
 
 
 class Ticker:
@@ -54,10 +60,17 @@ class Ticker:
         self._sender = sender
         self._file = fleet_file
         self._seen: tuple[int, int] | None = None
-        self._fleet: Fleet | None = store.load_fleet()
+        self._fleet: Fleet | None = None
+        self._started = False
 
     def tick(self) -> TickReport:
         report = TickReport()
+        if not self._started:
+            # Read at the first tick, not at construction: Redis may be away when the beat
+            # starts, and the beat must start anyway.
+            self._fleet = self._store.load_fleet()
+            self._started = True
+        self._recover_lost_state(report)
         self._reload(report)
         for repo in self._store.claim_due(DueSet.POLL):
             if self._sender.poll(repo, priority=Priority.PERIODIC):
@@ -70,6 +83,21 @@ class Ticker:
                 report.drift_checks.append((app, cluster))
         report.recovered = [t.name for t in recover_abandoned(self._store, self._sender)]
         return report
+
+    def _recover_lost_state(self, report: TickReport) -> None:
+        """Publish the last good declaration again if Redis no longer has one (its data was
+        lost), and re-read fleet.yaml at once in case it changed meanwhile."""
+        if self._fleet is None or self._store.fleet_digest() is not None:
+            return
+        log.warning(
+            "Redis no longer holds the published fleet declaration (its data was lost): "
+            "publishing it again; every repository will be fetched and every application "
+            "reconciled on every cluster"
+        )
+        self._store.publish_fleet(self._fleet, fleet_digest(self._fleet))
+        plan_schedules(self._store, self._fleet)
+        self._seen = None
+        report.republished = True
 
     def _reload(self, report: TickReport) -> None:
         if self._file is None:

@@ -107,11 +107,18 @@ def check_fleet(path: Path) -> FleetReport:
     """Errors and warnings of the fleet file at `path`; FleetFileError if it cannot be read."""
     source = str(path)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FLEET_BYTES + 1)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         message = f"cannot read the fleet file: {reason}"
         raise FleetFileError((FleetIssue(source, None, "", message),)) from exc
+    if len(data) > MAX_FLEET_BYTES:
+        message = (
+            f"the file is larger than {MAX_FLEET_BYTES // (1024 * 1024)} MiB; a fleet "
+            "declaration that large is refused"
+        )
+        return FleetReport(None, (FleetIssue(source, None, "", message),))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -169,6 +176,15 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOKEN_PREFIXES = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat", "xox", "AKIA")
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _DURATION_FORMAT = "write seconds (90) or hours, minutes, seconds (30s, 5m, 1h30m)"
+MAX_DURATION_SECONDS = 7 * 24 * 3600
+_MAX_DURATION_TEXT = "7 days (168h, 604800)"
+_MAX_DURATION_CHARS = 32
+MAX_FLEET_BYTES = 8 * 1024 * 1024
+"""The largest fleet.yaml read (a fleet of 10,000 clusters is well under it)."""
+MAX_FLEET_NESTING = 100
+"""Deepest nesting of mappings and sequences in fleet.yaml (Helm values included)."""
+MAX_FLEET_ALIAS_EXPANSION = 100_000
+"""Nodes that YAML aliases in fleet.yaml may expand to, all aliases together."""
 _FULL_SHA = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
 _SHORT_SHA = re.compile(r"(?=.*[0-9])(?=.*[a-fA-F])[0-9a-fA-F]{7,39}")
 _BAD_REF = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|^[/.]|/\.|[/.]$|\.lock$|^@$")
@@ -353,21 +369,27 @@ class _Reader:
         node = at.node
         text = str(node.value).strip() if isinstance(node, yaml.ScalarNode) else ""
         match = _DURATION.fullmatch(text)
+        if len(text) > _MAX_DURATION_CHARS:
+            self.error(at, f"'{text[:20]}...' is not a duration; at most {_MAX_DURATION_TEXT}")
+            return None
         if isinstance(node, yaml.ScalarNode) and node.tag == _INT_TAG:
-            seconds = float(self.loader.construct_object(node))
+            whole = int(self.loader.construct_object(node))
         elif text.isdigit():
-            seconds = float(text)
+            whole = int(text)
         elif text and match:
             h, m, s = (int(part or 0) for part in match.groups())
-            seconds = float(h * 3600 + m * 60 + s)
+            whole = h * 3600 + m * 60 + s
         else:
             shown = f"'{text}'" if text else _kind(node)
             self.error(at, f"{shown} is not a duration; {_DURATION_FORMAT}")
             return None
-        if seconds < 1:
+        if whole < 1:
             self.error(at, "must be at least 1s")
             return None
-        return seconds
+        if whole > MAX_DURATION_SECONDS:
+            self.error(at, f"'{text}' is longer than {_MAX_DURATION_TEXT}; write a shorter one")
+            return None
+        return float(whole)
 
     def choice(self, at: _At, allowed: Sequence[str]) -> str | None:
         text = self.string(at)
@@ -806,6 +828,12 @@ class _Reader:
 
 
 def _check_text(text: str, *, source: str, base_dir: Path) -> FleetReport:
+    if len(text) > MAX_FLEET_BYTES:
+        message = f"the text is larger than {MAX_FLEET_BYTES // (1024 * 1024)} MiB"
+        return FleetReport(None, (FleetIssue(source, None, "", message),))
+    bounded = _bound_structure(text, source)
+    if bounded is not None:
+        return FleetReport(None, (bounded,))
     try:
         loader = _FleetLoader(text)  # reads the whole text: a control character fails here
     except yaml.YAMLError as exc:
@@ -823,6 +851,53 @@ def _check_text(text: str, *, source: str, base_dir: Path) -> FleetReport:
         return FleetReport(fleet, _in_line_order(reader.errors), _in_line_order(reader.warnings))
     finally:
         loader.dispose()
+
+
+def _bound_structure(text: str, source: str) -> FleetIssue | None:
+    """Refuse, from the event stream alone and before anything is built, nesting deeper than
+    MAX_FLEET_NESTING and aliases that would expand to more than MAX_FLEET_ALIAS_EXPANSION
+    nodes (a YAML bomb); a syntax error is left for the full read to report."""
+    depth = 0
+    expansion = 0
+    sizes: dict[str, int] = {}
+    open_sizes: list[tuple[str | None, int]] = []
+    try:
+        for event in yaml.parse(text, Loader=_FleetLoader):
+            line = event.start_mark.line + 1 if event.start_mark else None
+            size = 0
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_FLEET_NESTING:
+                    message = f"nested deeper than {MAX_FLEET_NESTING} levels"
+                    return FleetIssue(source, line, "", message)
+                open_sizes.append((event.anchor, 1))
+                continue
+            if isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+                anchor, size = open_sizes.pop()
+                if anchor is not None:
+                    sizes[anchor] = size
+            elif isinstance(event, yaml.AliasEvent):
+                size = sizes.get(str(event.anchor), 1)
+                expansion += size
+                if expansion > MAX_FLEET_ALIAS_EXPANSION:
+                    message = (
+                        f"YAML aliases expand to more than {MAX_FLEET_ALIAS_EXPANSION:,} nodes "
+                        "(a YAML bomb?); write the values out instead of aliasing them"
+                    )
+                    return FleetIssue(source, line, "", message)
+            elif isinstance(event, yaml.ScalarEvent):
+                size = 1
+                if event.anchor is not None:
+                    sizes[event.anchor] = 1
+            else:
+                continue
+            if open_sizes:
+                anchor, total = open_sizes[-1]
+                open_sizes[-1] = (anchor, total + size)
+    except yaml.YAMLError:
+        return None
+    return None
 
 
 def _in_line_order(issues: list[FleetIssue]) -> tuple[FleetIssue, ...]:

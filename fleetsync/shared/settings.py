@@ -21,11 +21,18 @@ def _default_cache_dir() -> Path:
     return Path(base) / "fleetsync"
 
 
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "fleetsync"
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     fleet_file: Path | None = None
     cache_dir: Path = field(default_factory=_default_cache_dir)
+    data_dir: Path = field(default_factory=_default_data_dir)
+    """Where `fleetsync up` keeps its embedded Redis's data between runs."""
     tick_seconds: float = 2.0
     key_prefix: str = "fleetsync"
     kube_clients: int = 512
@@ -60,6 +67,7 @@ def load_settings() -> Settings:
         redis_url=_env("REDIS_URL", "redis://127.0.0.1:6379/0"),
         fleet_file=Path(fleet) if fleet else None,
         cache_dir=Path(_env("CACHE_DIR", str(_default_cache_dir()))),
+        data_dir=Path(_env("DATA_DIR", str(_default_data_dir()))),
         tick_seconds=float(_env("TICK_SECONDS", "2")),
         key_prefix=_env("KEY_PREFIX", "fleetsync"),
         kube_clients=_positive_int("KUBE_CLIENTS", "512"),

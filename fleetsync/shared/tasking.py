@@ -22,12 +22,14 @@ import logging
 import os
 import random
 import socket
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import Any, Protocol
 
 from celery import Celery
+from celery.exceptions import OperationalError, Reject
 from celery.signals import setup_logging, worker_init
 from kombu.entity import Queue as KombuQueue
 
@@ -35,10 +37,15 @@ from fleetsync.shared.logcontext import configure_logging, log_context
 from fleetsync.shared.model.declaration import Fleet
 from fleetsync.shared.model.trigger import Trigger as Trigger  # re-exported for senders
 from fleetsync.shared.settings import Settings
-from fleetsync.shared.store import Abandoned, Store
+from fleetsync.shared.store import UNAVAILABLE, Abandoned, Store, celery_broker
 from fleetsync.shared.store.lease import HOLD_LIMIT, Renewal, keeper
 
 log = logging.getLogger(__name__)
+
+BROKER_UNAVAILABLE: tuple[type[Exception], ...] = (*UNAVAILABLE, OperationalError)
+"""Errors that mean Redis (store or broker) is away for now: the work did not fail, it waits."""
+REDIS_WAIT_SECONDS = 30.0
+"""How long a task that met an unreachable Redis waits for it before handing its message back."""
 
 
 class Queue(StrEnum):
@@ -107,7 +114,8 @@ BUSY_RETRY = (2.0, 5.0)
 
 
 def make_celery(settings: Settings, *, main: str = "fleetsync") -> Celery:
-    app = Celery(main, broker=settings.redis_url, set_as_current=False)
+    broker, transport_options = celery_broker(settings.redis_url)
+    app = Celery(main, broker=broker, set_as_current=False)
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -131,8 +139,11 @@ def make_celery(settings: Settings, *, main: str = "fleetsync") -> Celery:
             "priority_steps": list(range(10)),
             "sep": ":",
             "queue_order_strategy": "priority",
+            **transport_options,
         },
         broker_connection_retry_on_startup=True,
+        # A worker outlives any Redis outage: it reconnects with backoff, never gives up.
+        broker_connection_max_retries=None,
         worker_send_task_events=True,
         task_send_sent_event=True,
         worker_hijack_root_logger=False,
@@ -197,7 +208,14 @@ def fleet_task(
 
     def register(body: TaskBody) -> TaskBody:
         def run(task: Any, **kwargs: Any) -> object:
-            return run_task(runtime(), name, str(task.request.id), body, kwargs)
+            try:
+                return run_task(runtime(), name, str(task.request.id), body, kwargs)
+            except BROKER_UNAVAILABLE as exc:
+                # Not a failure of the work: hand the message back to run again (acked as a
+                # failure it would be lost when Redis failed before the task recorded itself).
+                log.warning("%s: Redis unavailable (%s); requeued", name.verb, type(exc).__name__)
+                _wait_for_broker(app, REDIS_WAIT_SECONDS)
+                raise Reject(f"Redis unavailable: {type(exc).__name__}", requeue=True) from exc
 
         run.__name__ = body.__name__
         run.__doc__ = body.__doc__
@@ -205,6 +223,34 @@ def fleet_task(
         return body
 
     return register
+
+
+def _wait_for_broker(app: Celery, timeout: float) -> None:
+    """Wait until the broker's Redis answers (or `timeout` passes), then a moment more, so that
+    a message handed back during an outage does not spin through the workers."""
+    started = time.monotonic()
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(
+                max_retries=None,
+                interval_start=0.2,
+                interval_step=0.5,
+                interval_max=2.0,
+                timeout=timeout,
+            )
+    except Exception:  # still away after `timeout`: the message goes back anyway
+        return
+    time.sleep(max(0.0, min(1.0, timeout - (time.monotonic() - started))))
+
+
+def use_broker(app: Celery, redis_url: str) -> None:
+    """Point `app` at the Redis (one server or Sentinel) of `redis_url`."""
+    broker, transport_options = celery_broker(redis_url)
+    app.conf.broker_url = broker
+    app.conf.broker_transport_options = {
+        **app.conf.broker_transport_options,
+        **transport_options,
+    }
 
 
 def run_task(

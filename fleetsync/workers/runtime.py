@@ -12,7 +12,7 @@ from fleetsync.shared.kube import keep_clients
 from fleetsync.shared.model.declaration import Fleet
 from fleetsync.shared.settings import Settings, load_settings
 from fleetsync.shared.store import Store
-from fleetsync.shared.tasking import CeleryApp, Sender
+from fleetsync.shared.tasking import CeleryApp, Sender, use_broker
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def configure(settings: Settings) -> Runtime:
     """(Re)build the runtime for `settings` and point the Celery app's broker at its Redis."""
     global _current
     assert _app is not None, "bind_app() first"
-    _app.conf.broker_url = settings.redis_url
+    use_broker(_app, settings.redis_url)
     keep_clients(settings.kube_clients)
     store = Store.connect(settings.redis_url, prefix=settings.key_prefix)
     store.lease_seconds = settings.lease_seconds

@@ -51,6 +51,7 @@ def up(tmp_path: Path, fleet_file: Path) -> Iterator[tuple[subprocess.Popen[str]
         text=True,
         env={
             **os.environ,
+            "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
             "FLEETSYNC_CACHE_DIR": str(tmp_path / "cache"),
             "FLEETSYNC_TICK_SECONDS": "0.5",
         },
@@ -88,22 +89,123 @@ def test_up_serves_then_stops_on_sigterm_leaving_no_process(
         socket.create_connection(("127.0.0.1", redis_port), timeout=1).close()
 
 
-def test_a_child_that_dies_stops_everything_and_up_exits_non_zero(
+def children(fleet_file: Path) -> dict[str, int]:
+    """`up`'s children by role (beat, fetch, apply, api, flower): pid of each process group's
+    leader."""
+    found: dict[str, int] = {}
+    for pid in processes_mentioning(str(fleet_file)):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if os.getpgid(pid) != pid:
+                continue  # a worker's pool child
+        except OSError:
+            continue
+        words = [w.decode() for w in cmdline]
+        for role, marker in (
+            ("beat", "beat"),
+            ("fetch", "poll,fetch"),
+            ("apply", "apply"),
+            ("api", "api"),
+            ("flower", "flower"),
+        ):
+            if marker in words and "up" not in words:
+                found[role] = pid
+                break
+    return found
+
+
+def test_a_child_that_dies_is_restarted_and_the_rest_keep_running(
     up: tuple[subprocess.Popen[str], int], fleet_file: Path
 ) -> None:
     proc, port = up
     wait_for(lambda: ready(port), timeout=60, what="the API answering /readyz")
-    beat = next(
-        pid
-        for pid in processes_mentioning(str(fleet_file))
-        if b"beat" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    before = wait_for(
+        lambda: (found := children(fleet_file)).keys() >= {"beat", "api"} and found,
+        what="beat and api running",
     )
-    os.kill(beat, signal.SIGKILL)
-    assert proc.wait(timeout=30) == 1
+    os.kill(before["beat"], signal.SIGKILL)
+    restarted = wait_for(
+        lambda: (
+            (found := children(fleet_file)).get("beat", before["beat"]) != before["beat"] and found
+        ),
+        timeout=30,
+        what="a new beat",
+    )
+    assert restarted["api"] == before["api"]
+    assert proc.poll() is None and ready(port)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
     wait_for(
-        lambda: processes_mentioning(str(fleet_file)) == [],
-        timeout=10,
-        what="every child of `fleetsync up` gone",
+        lambda: processes_mentioning(str(fleet_file)) == [], timeout=10, what="every child gone"
     )
     output = proc.stdout.read() if proc.stdout else ""
-    assert "beat exited with code" in output
+    assert re.search(
+        r"beat exited with code -9 after \d+s; restarting it in 1s \(restart 1\)", output
+    )
+    assert f"beat restarted (pid {restarted['beat']})" in output
+
+
+CREDENTIAL_FLEET = """\
+repositories:
+  - name: platform
+    url: git://127.0.0.1:9/platform.git
+    credentials: {username_env: FLEETSYNC_TEST_GIT_USER, password_env: GIT_TOKEN_FOR_TEST}
+clusters: []
+applications: []
+"""
+
+
+def environment(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def test_each_child_gets_only_the_secrets_it_needs(tmp_path: Path, fleet_file: Path) -> None:
+    fleet_file.write_text(CREDENTIAL_FLEET)
+    api_port = free_port()
+    secrets = {
+        "FLEETSYNC_TEST_GIT_USER": "git-user",
+        "GIT_TOKEN_FOR_TEST": "git-token-value",
+        "FLEETSYNC_API_TOKEN": "api-token-value",
+        "FLEETSYNC_WEBHOOK_SECRET": "webhook-secret-value",
+        "FLOWER_BASIC_AUTH": "user:flower-password",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fleetsync",
+            "up",
+            "-c",
+            str(fleet_file),
+            "--api-port",
+            str(api_port),
+            "--flower-port",
+            str(free_port()),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **secrets, "FLEETSYNC_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    try:
+        found = wait_for(
+            lambda: len(kids := children(fleet_file)) == 5 and kids,
+            timeout=60,
+            what="the five children",
+        )
+        wanted = {
+            "beat": set(),
+            "apply": set(),
+            "fetch": {"FLEETSYNC_TEST_GIT_USER", "GIT_TOKEN_FOR_TEST"},
+            "api": {"FLEETSYNC_API_TOKEN", "FLEETSYNC_WEBHOOK_SECRET"},
+            "flower": {"FLOWER_BASIC_AUTH"},
+        }
+        for role, pid in found.items():
+            env = environment(pid)
+            assert {k for k in secrets if k in env} == wanted[role], role
+            assert env["FLEETSYNC_FLEET"] == str(fleet_file.resolve()), role
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)

@@ -38,3 +38,11 @@ def running_worker(
         shutdown_timeout=30,
     ):
         yield
+
+
+def point_broker_at(url: str) -> None:
+    """Make the worker app use the broker at `url` from now on, dropping the connections and
+    producers it pooled for another one (tests that split the broker from the store)."""
+    app.close()
+    app.amqp._producer_pool = None
+    app.conf.broker_url = url

@@ -153,9 +153,21 @@ class GitServer:
             self._daemon.wait(timeout=10)
             self._daemon = None
 
-    def _start_daemon(self) -> None:
+    def stop_daemon(self) -> None:
+        """Stop serving git:// (a git server that is down); `start_daemon` serves again on the
+        same port."""
+        if self._daemon is not None:
+            self._daemon.terminate()
+            self._daemon.wait(timeout=10)
+            self._daemon = None
+
+    def start_daemon(self) -> None:
+        self._start_daemon(port=self.git_port)
+
+    def _start_daemon(self, port: int | None = None) -> None:
+        wanted = port
         for _ in range(5):
-            port = free_port()
+            port = wanted or free_port()
             proc = subprocess.Popen(
                 [
                     "git",

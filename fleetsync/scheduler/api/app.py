@@ -24,6 +24,11 @@ from fleetsync.scheduler.api import (
 )
 from fleetsync.scheduler.api.auth import AccessPolicy
 from fleetsync.scheduler.api.context import ApiContext
+from fleetsync.scheduler.api.guards import (
+    install_body_limit,
+    install_unavailable_handler,
+    max_body_bytes,
+)
 from fleetsync.scheduler.api.metrics import QueueDepths
 from fleetsync.scheduler.api.webhook_verify import WebhookSecrets
 from fleetsync.scheduler.views import FilterError, NotFound
@@ -45,10 +50,12 @@ def create_app(
     queue_depths: QueueDepths | None = None,
     kube_cache_dir: Path | None = None,
     flower_url: str | None = None,
+    max_body: int | None = None,
 ) -> FastAPI:
     """The API over `store`, enqueuing through `sender`. Access policy and webhook secrets
     default to the environment (FLEETSYNC_API_*, FLEETSYNC_WEBHOOK_SECRET*); queue depths to
-    the store's `queue_depths()` when it has one; Flower's address to FLEETSYNC_FLOWER_URL."""
+    the store's `queue_depths()` when it has one; Flower's address to FLEETSYNC_FLOWER_URL; the
+    body bound to FLEETSYNC_API_MAX_BODY_BYTES (1 MiB) unless `max_body` says."""
     ctx = ApiContext(
         store=store,
         sender=sender,
@@ -74,6 +81,8 @@ def create_app(
     _serve_docs(app)
     pages.mount(app, ctx)
     _map_errors(app)
+    install_unavailable_handler(app, store)
+    install_body_limit(app, max_body if max_body is not None else max_body_bytes(os.environ))
     return app
 
 

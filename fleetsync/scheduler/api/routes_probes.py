@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from fleetsync.scheduler.api.auth import Access
 from fleetsync.scheduler.api.context import NO_FLEET, ApiContext
+from fleetsync.scheduler.api.guards import redis_unavailable_reason
 from fleetsync.scheduler.api.metrics import metrics_registry
 from fleetsync.scheduler.api.schemas import Probe
 
@@ -32,8 +33,9 @@ def build_router(ctx: ApiContext) -> APIRouter:
             fleet = ctx.store.load_fleet()
             fleet_error = ctx.store.fleet_error()
         except Exception as exc:
-            log.warning("readyz: redis unreachable: %s", type(exc).__name__)
-            probe = Probe(status="unavailable", reason=f"redis unreachable ({type(exc).__name__})")
+            reason = redis_unavailable_reason(ctx.store, exc)
+            log.warning("readyz: %s", reason)
+            probe = Probe(status="unavailable", reason=reason)
             return JSONResponse(probe.model_dump(), status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
         if fleet is None:
             probe = Probe(status="unavailable", reason=NO_FLEET, fleet_error=fleet_error)

@@ -9,11 +9,14 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+from typing import Any
 
 import click
 
 from fleetsync import __version__
+from fleetsync.scheduler.cli.options import REDIS_URL_META, unreachable
 from fleetsync.shared.logcontext import FORMAT_ENV, FORMATS, configure_logging
+from fleetsync.shared.tasking import BROKER_UNAVAILABLE
 
 # Each module defines a click command (or group) named `command`; order is the help order.
 _COMMAND_MODULES = (
@@ -34,7 +37,18 @@ _COMMAND_MODULES = (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class FleetsyncGroup(click.Group):
+    """Turns "Redis went away while a command ran" into one clear line, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BROKER_UNAVAILABLE as exc:
+            url = ctx.meta.get(REDIS_URL_META, "the configured Redis")
+            raise unreachable(url, exc) from exc
+
+
+@click.group(cls=FleetsyncGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fleetsync")
 @click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
 @click.option(

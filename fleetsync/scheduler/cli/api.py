@@ -49,7 +49,7 @@ def command(host: str, port: int) -> None:
     from fleetsync.scheduler.api.auth import AccessPolicy, TokenError
     from fleetsync.scheduler.api.webhook_verify import WebhookSecrets
     from fleetsync.shared.settings import load_settings
-    from fleetsync.shared.store import Store
+    from fleetsync.shared.store import RedisUrlError, Store
     from fleetsync.shared.tasking import Sender, make_celery
 
     fleetsync_log = logging.getLogger("fleetsync")
@@ -60,7 +60,10 @@ def command(host: str, port: int) -> None:
     except TokenError as exc:
         raise click.ClickException(f"refusing to start: {exc}") from None
     settings = load_settings()
-    store = Store.connect(settings.redis_url, prefix=settings.key_prefix)
+    try:
+        store = Store.connect(settings.redis_url, prefix=settings.key_prefix)
+    except RedisUrlError as exc:
+        raise click.ClickException(f"FLEETSYNC_REDIS_URL: {exc}") from exc
     secrets = WebhookSecrets.from_env(os.environ)
     _warn_about(access, secrets)
     app = create_app(

@@ -23,7 +23,8 @@ from fleetsync.scheduler.demo.run import DemoOptions, run_demo
     "--workdir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Where the repository, kubeconfigs and logs go (default: a new temp dir).",
+    help="Where the repository, kubeconfigs, logs and Redis data (an append-only file in "
+    "redis/) go (default: a new temp dir).",
 )
 @click.option(
     "--timeout", type=float, default=180.0, show_default=True, help="Seconds each rollout may take."

@@ -2,14 +2,18 @@
 
 beat, a poll/fetch worker, an apply worker, the API and Flower, sharing one Redis: the one given
 by --redis-url / FLEETSYNC_REDIS_URL, or an embedded redis-server on a free loopback port.
+
+Each child gets the environment it needs and no more: the Git credentials' variables (named by
+fleet.yaml's `credentials`) reach only the fetch worker, the API token and webhook secrets only
+the API, Flower's settings only Flower.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,13 +21,18 @@ from types import FrameType
 
 import click
 
-from fleetsync.scheduler.cli.options import config_option
-from fleetsync.scheduler.embedded_redis import running_redis
+from fleetsync.scheduler.cli.options import checked_redis_url, config_option
+from fleetsync.scheduler.embedded_redis import RedisServer, data_dir_lock
 from fleetsync.scheduler.instance import announced
 from fleetsync.scheduler.supervisor import ProcessSpec, Supervisor
 from fleetsync.shared.errors import FleetsyncError
 from fleetsync.shared.fleet import load_fleet
+from fleetsync.shared.model.declaration import Fleet
 from fleetsync.shared.settings import load_settings
+from fleetsync.shared.urls import display_url
+
+API_ONLY_PREFIXES = ("FLEETSYNC_API_", "FLEETSYNC_WEBHOOK_SECRET")
+FLOWER_ONLY_PREFIXES = ("FLOWER_",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +49,59 @@ class UpOptions:
     with_api: bool = True
     with_flower: bool = True
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    """The environment `up` runs in, which the children's environments are cut from."""
+    credential_env: frozenset[str] = frozenset()
+    """The variables fleet.yaml names as Git credentials: for the fetch worker only."""
+    redis_note: str = ""
+    """Said after the Redis URL when `up` announces itself (where the data lives)."""
 
 
-def plan_processes(opts: UpOptions) -> list[ProcessSpec]:
-    """The children of `up`, as data: what each runs and with which environment."""
+def credential_variables(fleet: Fleet) -> frozenset[str]:
+    """The environment variables fleet.yaml names as Git credentials."""
+    names: set[str] = set()
+    for repo in fleet.repositories.values():
+        if repo.credentials is not None:
+            names.update(
+                n for n in (repo.credentials.username_env, repo.credentials.password_env) if n
+            )
+    return frozenset(names)
+
+
+ROLES = ("common", "fetch", "api", "flower")
+
+
+def child_environments(opts: UpOptions) -> dict[str, dict[str, str]]:
+    """Each child's whole environment, by role: "common" (beat, apply worker), "fetch",
+    "api", "flower"."""
     env = {
+        **opts.environ,
         "FLEETSYNC_REDIS_URL": opts.redis_url,
         "FLEETSYNC_FLEET": str(opts.fleet_file),
         "FLEETSYNC_CACHE_DIR": str(opts.cache_dir.resolve()),
         "FLEETSYNC_TICK_SECONDS": str(opts.tick_seconds),
         **opts.extra_env,
     }
+
+    def role_of(name: str) -> str:
+        """The one role a variable is for, or "common" for all."""
+        if name.startswith(API_ONLY_PREFIXES):
+            return "api"
+        if name.startswith(FLOWER_ONLY_PREFIXES):
+            return "flower"
+        if name in opts.credential_env:
+            return "fetch"
+        return "common"
+
+    return {
+        role: {k: v for k, v in env.items() if role_of(k) in ("common", role)} for role in ROLES
+    }
+
+
+def plan_processes(opts: UpOptions) -> list[ProcessSpec]:
+    """The children of `up`, as data: what each runs and with which environment."""
+    envs = child_environments(opts)
+    env = envs["common"]
     # Never import from the working directory (a `fleetsync/` folder there, such as the parent
     # of a clone, would shadow the installed package): -P for Python, and Celery, which puts its
     # working directory first on sys.path, works from the cache directory (made here if new).
@@ -88,7 +139,7 @@ def plan_processes(opts: UpOptions) -> list[ProcessSpec]:
                 "INFO",
                 "-E",
             ],
-            env,
+            envs["fetch"],
         ),
         ProcessSpec(
             "apply",
@@ -127,7 +178,7 @@ def plan_processes(opts: UpOptions) -> list[ProcessSpec]:
                     "--port",
                     str(opts.api_port),
                 ],
-                {**env, **flower_link(opts)},
+                {**envs["api"], **flower_link(opts)},
             )
         )
     if opts.with_flower:
@@ -142,7 +193,7 @@ def plan_processes(opts: UpOptions) -> list[ProcessSpec]:
                     f"--port={opts.flower_port}",
                     f"--address={opts.api_host}",
                 ],
-                env,
+                envs["flower"],
             )
         )
     return specs
@@ -156,20 +207,24 @@ def flower_link(opts: UpOptions) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def redis_for(url: str | None) -> Iterator[str]:
-    """The given Redis URL, or an embedded redis-server for the lifetime of the block."""
+def redis_for(url: str | None, data_dir: Path) -> Iterator[str]:
+    """The given Redis URL, or an embedded redis-server for the lifetime of the block that
+    keeps its data in `data_dir`/redis (append-only file, fsync every second) and loads it
+    again next time."""
     if url:
         yield url
         return
-    with (
-        tempfile.TemporaryDirectory(prefix="fleetsync-redis-") as workdir,
-        running_redis(Path(workdir)) as embedded,
-    ):
-        yield embedded
+    with data_dir_lock(data_dir):
+        server = RedisServer(data_dir / "redis", persist=True, die_with_parent=True)
+        server.start(timeout=300)  # a large append-only file takes a while to load
+        try:
+            yield server.url
+        finally:
+            server.stop()
 
 
 def run_up(opts: UpOptions, *, announce: bool = True) -> int:
-    """Start everything, block until SIGINT/SIGTERM or a child's death, stop everything."""
+    """Start everything, restart what dies, and stop everything on SIGINT/SIGTERM."""
     supervisor = Supervisor(plan_processes(opts))
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -180,7 +235,7 @@ def run_up(opts: UpOptions, *, announce: bool = True) -> int:
     try:
         supervisor.start()
         if announce:
-            where = [f"Redis {opts.redis_url}"]
+            where = [f"Redis {display_url(opts.redis_url)}{opts.redis_note}"]
             if opts.with_api:
                 where.append(f"web view and API http://{opts.api_host}:{opts.api_port}/")
             if opts.with_flower:
@@ -199,7 +254,17 @@ def run_up(opts: UpOptions, *, announce: bool = True) -> int:
     "--redis-url",
     envvar="FLEETSYNC_REDIS_URL",
     default=None,
-    help="Use this Redis; default: start an embedded redis-server.",
+    callback=checked_redis_url,
+    help="Use this Redis (redis://, rediss://, unix:// or sentinel://); default: start an "
+    "embedded redis-server that keeps its data in --data-dir.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="FLEETSYNC_DATA_DIR",
+    default=None,
+    help="Where the embedded Redis keeps fleetsync's state (rollbacks, suspensions, history, "
+    "status) between runs. Default: $XDG_DATA_HOME/fleetsync (~/.local/share/fleetsync).",
 )
 @click.option(
     "--host",
@@ -219,6 +284,7 @@ def run_up(opts: UpOptions, *, announce: bool = True) -> int:
 def command(
     config: Path,
     redis_url: str | None,
+    data_dir: Path | None,
     api_host: str,
     api_port: int,
     flower_port: int,
@@ -229,7 +295,7 @@ def command(
 ) -> None:
     """Run beat, workers, the API and Flower on this machine until Ctrl-C."""
     try:
-        load_fleet(config)
+        fleet = load_fleet(config)
     except FleetsyncError as exc:
         raise click.ClickException(f"{config}: refusing to start:\n{exc}") from exc
     settings = load_settings()
@@ -237,10 +303,14 @@ def command(
     cache_dir.mkdir(parents=True, exist_ok=True)
     api_url = None if no_api else f"http://{api_host}:{api_port}"
     flower_url = None if no_flower else f"http://{api_host}:{flower_port}"
-    with (
-        redis_for(redis_url) as url,
-        announced(url, api_url=api_url, flower_url=flower_url),  # found by the CLI
-    ):
+    data = (data_dir or settings.data_dir).resolve()
+    note = "" if redis_url else f" (embedded, data in {data / 'redis'})"
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(redis_for(redis_url, data))
+        except (RuntimeError, OSError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        stack.enter_context(announced(url, api_url=api_url, flower_url=flower_url))  # for the CLI
         code = run_up(
             UpOptions(
                 fleet_file=config.resolve(),
@@ -254,6 +324,8 @@ def command(
                 tick_seconds=settings.tick_seconds,
                 with_api=not no_api,
                 with_flower=not no_flower,
+                credential_env=credential_variables(fleet),
+                redis_note=note,
             )
         )
     sys.exit(code)

@@ -160,6 +160,11 @@ class LeaseStore(StoreBase):
         key = self.key("lease", name)
         return bool(self._r.eval(_HOLD, 1, key, holder, int(ttl * 1000)))
 
+    def give_up_lease(self, name: str, holder: str) -> bool:
+        """Give up the named lease `holder` holds (a beat that stops), so that a successor need
+        not wait for it to expire; False if someone else holds it."""
+        return bool(self._r.eval(_RELEASE, 1, self.key("lease", name), holder))
+
     def lease_holder(self, name: str) -> bool:
         """Whether anyone holds the lease `name` now."""
         return bool(self._r.exists(self._lease_key(name)))

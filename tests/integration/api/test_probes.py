@@ -68,8 +68,11 @@ def test_readyz_and_metrics_report_an_unreachable_redis() -> None:
         assert http.get("/healthz").status_code == 200
         ready = http.get("/readyz")
         assert ready.status_code == 503
-        assert "redis unreachable" in ready.json()["reason"]
+        assert ready.json()["reason"].startswith(f"cannot reach Redis at {nowhere}: ")
         assert "fleetsync_store_up 0.0" in http.get("/metrics").text
+        listing = http.get("/api/v1/applications")
+        assert listing.status_code == 503 and listing.headers["retry-after"]
+        assert f"cannot reach Redis at {nowhere}" in listing.json()["detail"]
 
 
 def test_metrics_follow_the_store_at_scrape_time(start_api: StartApi) -> None:

@@ -26,7 +26,13 @@ def rendered() -> list[dict[str, Any]]:
 
 
 def deployments(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {o["metadata"]["name"]: o for o in objects if o["kind"] == "Deployment"}
+    """Every workload (Deployments, and Redis's StatefulSet) by name."""
+    return {o["metadata"]["name"]: o for o in objects if o["kind"] in ("Deployment", "StatefulSet")}
+
+
+def container(objects: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    found: dict[str, Any] = deployments(objects)[name]["spec"]["template"]["spec"]["containers"][0]
+    return found
 
 
 def test_every_process_of_the_design_runs_with_its_command(rendered: list[dict[str, Any]]) -> None:
@@ -41,6 +47,7 @@ def test_every_process_of_the_design_runs_with_its_command(rendered: list[dict[s
     assert "-Q apply -P threads" in command["apply-worker"]
     assert command["api"].startswith("fleetsync api")
     assert "flower" in command["flower"]
+    assert deploys["redis"]["kind"] == "StatefulSet"
     assert deploys["beat"]["spec"]["replicas"] == 1
     assert deploys["beat"]["spec"]["strategy"]["type"] == "Recreate"
 
@@ -83,9 +90,81 @@ def test_no_secret_holds_a_real_looking_credential(rendered: list[dict[str, Any]
     for secret in (o for o in rendered if o["kind"] == "Secret"):
         for key, value in (secret.get("data") or {}).items():
             text = base64.b64decode(value).decode()
-            if key.endswith(("TOKEN", "SECRET", "AUTH")):
+            if key.endswith(("TOKEN", "SECRET", "AUTH", "password")):
                 assert text == "REPLACE_ME", key
             assert "BEGIN" not in text and "token:" not in text, key
+
+
+FLEETSYNC = ("beat", "fetch-worker", "apply-worker", "api", "flower")
+
+
+def test_redis_keeps_an_append_only_file_on_a_persistent_volume(
+    rendered: list[dict[str, Any]],
+) -> None:
+    redis = deployments(rendered)["redis"]
+    claims = {c["metadata"]["name"]: c["spec"] for c in redis["spec"]["volumeClaimTemplates"]}
+    assert claims["data"]["accessModes"] == ["ReadWriteOnce"]
+    pod = redis["spec"]["template"]["spec"]
+    assert "volumes" not in pod or all(v["name"] != "data" for v in pod["volumes"])
+    main = container(rendered, "redis")
+    assert {"name": "data", "mountPath": "/data"} in main["volumeMounts"]
+    script = " ".join(main["args"])
+    for option in ("--dir /data", "--appendonly yes", "--appendfsync everysec"):
+        assert option in script, option
+
+
+def test_redis_requires_a_password_from_a_secret_that_every_fleetsync_pod_uses(
+    rendered: list[dict[str, Any]],
+) -> None:
+    secrets = {o["metadata"]["name"]: o for o in rendered if o["kind"] == "Secret"}
+    redis = container(rendered, "redis")
+    env = {e["name"]: e for e in redis["env"]}
+    ref = env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert ref["name"] in secrets and ref["key"] == "password"
+    assert "requirepass" in " ".join(redis["args"]) and "$REDIS_PASSWORD" in redis["args"][0]
+    assert "REPLACE_ME" not in yaml.safe_dump(redis)
+    for name in FLEETSYNC:
+        env_list = container(rendered, name)["env"]
+        names = [e["name"] for e in env_list]
+        by_name = {e["name"]: e for e in env_list}
+        assert by_name["FLEETSYNC_REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == ref, name
+        url = by_name["FLEETSYNC_REDIS_URL"]["value"]
+        assert url == "redis://:$(FLEETSYNC_REDIS_PASSWORD)@redis:6379/0", name
+        # Kubernetes expands $(VAR) only from variables defined before it.
+        assert names.index("FLEETSYNC_REDIS_PASSWORD") < names.index("FLEETSYNC_REDIS_URL")
+
+
+def test_only_fleetsync_s_pods_may_reach_redis(rendered: list[dict[str, Any]]) -> None:
+    (policy,) = [o for o in rendered if o["kind"] == "NetworkPolicy"]
+    spec = policy["spec"]
+    assert spec["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "redis"}
+    assert spec["policyTypes"] == ["Ingress"]
+    (rule,) = spec["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 6379}]
+    (source,) = rule["from"]
+    assert source == {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "fleetsync"}}}
+    for name in FLEETSYNC:
+        labels = deployments(rendered)[name]["spec"]["template"]["metadata"]["labels"]
+        assert labels["app.kubernetes.io/name"] == "fleetsync", name
+    redis_labels = deployments(rendered)["redis"]["spec"]["template"]["metadata"]["labels"]
+    assert redis_labels.get("app.kubernetes.io/name") != "fleetsync"
+
+
+def test_each_secret_reaches_only_the_pods_that_need_it(rendered: list[dict[str, Any]]) -> None:
+    wanted = {
+        "fleetsync-git-credentials": {"fetch-worker"},
+        "fleetsync-api-secrets": {"api"},
+        "fleetsync-flower-secrets": {"flower"},
+        "fleetsync-redis": {"redis", *FLEETSYNC},
+        "fleetsync-kubeconfigs": set(FLEETSYNC),
+    }
+    users: dict[str, set[str]] = {}
+    for name, workload in deployments(rendered).items():
+        text = yaml.safe_dump(workload["spec"]["template"])
+        for secret in (o["metadata"]["name"] for o in rendered if o["kind"] == "Secret"):
+            if secret in text:
+                users.setdefault(secret.rsplit("-", 1)[0], set()).add(name)
+    assert users == wanted
 
 
 @pytest.fixture

@@ -1,0 +1,65 @@
+"""Process faults under a running fleet: kill -9 of the active beat while a standby runs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from fleetsync.scheduler.beat import LEASE_NAME
+from tests.faults.conftest import record
+from tests.faults.world import FaultFigures, StatusWatch, World, lost_or_wrongly_deleted
+from tests.support.processes import beat_argv, fleetsync_env, running
+from tests.support.redis_server import RedisServer
+from tests.support.waiting import wait_for
+
+
+def test_kill_9_of_the_active_beat_while_a_standby_runs(
+    redis_world: tuple[World, RedisServer], tmp_path: Path
+) -> None:
+    world, redis = redis_world
+    world.wait_converged()
+    before = world.uids()
+    previous, restarts = world.web_sha, world.restarts()
+    lease = world.store.key("lease", LEASE_NAME)
+    env = fleetsync_env(
+        redis.url,
+        FLEETSYNC_FLEET=str(world.workdir / "fleet.yaml"),
+        FLEETSYNC_CACHE_DIR=str(tmp_path / "cache"),
+        FLEETSYNC_TICK_SECONDS="0.5",
+    )
+    with running(beat_argv(str(tmp_path / "schedule")), env) as standby:
+        holder = wait_for(lambda: world.store.client.get(lease), what="an active beat").decode()
+        leader = int(holder.split(":")[1])
+        sha = world.commit_web("after-beat-kill")
+        with StatusWatch(world, [previous, sha]) as watch:
+            os.kill(leader, signal.SIGKILL)
+            killed = time.monotonic()
+            taken = wait_for(
+                lambda: (
+                    (now := world.store.client.get(lease)) is not None
+                    and now.decode() != holder
+                    and now.decode()
+                ),
+                timeout=60,
+                what="another beat taking the lease",
+            )
+            takeover = time.monotonic() - killed
+            seconds = world.wait_converged(since=killed)
+        successor = "the standby" if str(standby.pid) in taken else "up's restarted beat"
+    figures = FaultFigures(
+        fault="kill -9 of the active beat while a standby beat runs, a commit waiting",
+        converge_seconds=round(seconds, 1),
+        lost_or_wrongly_deleted=lost_or_wrongly_deleted(before, world),
+        orphans=world.orphans(),
+        pairs_stuck=len(world.stuck_pairs()),
+        wrong_statuses=len(watch.regressions),
+        manual_actions=0,
+        processes_restarted_by_up=world.restarts() - restarts,
+        pairs=len(world.statuses_keys()),
+        notes=f"{successor} took the lease {takeover:.1f}s after the kill (the lease lasts 10s)",
+    )
+    record(figures)
+    assert figures.lost_or_wrongly_deleted == 0 and figures.wrong_statuses == 0
+    assert figures.pairs_stuck == 0

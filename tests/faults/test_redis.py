@@ -1,0 +1,87 @@
+"""Redis faults under a running fleet: a crash and restart with its append-only file, and the
+loss of every key."""
+
+from __future__ import annotations
+
+import time
+
+import redis as redis_client
+
+from tests.faults.conftest import record
+from tests.faults.world import FaultFigures, StatusWatch, World, aof_holds, lost_or_wrongly_deleted
+from tests.support.redis_server import RedisServer
+from tests.support.waiting import wait_for
+
+
+def test_redis_killed_and_restarted_with_its_append_only_file(
+    redis_world: tuple[World, RedisServer],
+) -> None:
+    world, redis = redis_world
+    world.wait_converged()
+    before = world.uids()
+    previous, restarts = world.web_sha, world.restarts()
+    api = world.app("api")
+    world.store.set_suspended(api, True)
+    wait_for(
+        lambda: aof_holds(redis.workdir, f"app:{api}:suspended".encode()),
+        what="the suspension written to the append-only file (fsync every second)",
+    )
+    mark = world.mark()
+    redis.stop(kill=True)
+    assert world.up is not None
+    world.up.wait_line(r"beat \| .*cannot reach Redis", after=mark)
+    sha = world.commit_web("after-restart")
+    with StatusWatch(world, [previous, sha]) as watch:
+        redis.start()
+        back = time.monotonic()
+        seconds = world.wait_converged(since=back)
+    assert world.store.is_suspended(api), "an operator's suspension lost in the restart"
+    world.store.set_suspended(api, False)
+    figures = FaultFigures(
+        fault="Redis killed (SIGKILL) and restarted with its append-only file, a commit waiting",
+        converge_seconds=round(seconds, 1),
+        lost_or_wrongly_deleted=lost_or_wrongly_deleted(before, world),
+        orphans=world.orphans(),
+        pairs_stuck=len(world.stuck_pairs()),
+        wrong_statuses=len(watch.regressions),
+        manual_actions=0,
+        processes_restarted_by_up=world.restarts() - restarts,
+        pairs=len(world.statuses_keys()),
+        notes="the suspension set before the crash survived; every process stood by and resumed",
+    )
+    record(figures)
+    assert figures.lost_or_wrongly_deleted == 0 and figures.wrong_statuses == 0, watch.regressions
+    assert figures.processes_restarted_by_up == 0, world.up.output()
+
+
+def test_redis_loses_every_key_with_a_commit_waiting(
+    redis_world: tuple[World, RedisServer],
+) -> None:
+    world, redis = redis_world
+    world.wait_converged()
+    before = world.uids()
+    previous, restarts = world.web_sha, world.restarts()
+    sha = world.commit_web("after-flush", drop_extra=True)
+    with StatusWatch(world, [previous, sha]) as watch:
+        redis_client.Redis.from_url(redis.url).flushall()
+        lost = time.monotonic()
+        seconds = world.wait_converged(since=lost)
+    assert world.up is not None
+    world.up.wait_line(r"beat \| .*publishing it again")
+    figures = FaultFigures(
+        fault="Redis loses every key (FLUSHALL) while a commit removing an object waits",
+        converge_seconds=round(seconds, 1),
+        lost_or_wrongly_deleted=lost_or_wrongly_deleted(before, world),
+        orphans=world.orphans(),
+        pairs_stuck=len(world.stuck_pairs()),
+        wrong_statuses=len(watch.regressions),
+        manual_actions=0,
+        processes_restarted_by_up=world.restarts() - restarts,
+        pairs=len(world.statuses_keys()),
+        notes="the beat re-published the fleet by itself; the removed object was pruned "
+        "through the inventory mirrored in each cluster",
+    )
+    record(figures)
+    assert figures.lost_or_wrongly_deleted == 0 and figures.orphans == 0
+    assert figures.wrong_statuses == 0, watch.regressions
+    assert figures.processes_restarted_by_up == 0, world.up.output()

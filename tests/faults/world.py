@@ -1,0 +1,332 @@
+"""A fleet under test for the fault suite: kubesim clusters, a git repository served over
+git://, a Redis (one server, or Sentinel) and fleetsync's real processes under `fleetsync up`.
+
+It knows what converged means (every pair Synced and Healthy at the latest commit, and the
+clusters holding what that commit declares), watches statuses for regressions while a fault
+plays out, and measures what the figures need: seconds to converge, objects lost or wrongly
+deleted (a declared object missing, or deleted and created again), orphans, stuck pairs,
+restarts and manual actions.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fleetsync.shared.model.report import PairStatus
+from fleetsync.shared.model.status import Health, SyncState
+from fleetsync.shared.store import UNAVAILABLE, Store
+from kubesim import Simulator
+from tests.support.git_server import GitServer, WorkRepo
+from tests.support.processes import Proc
+from tests.support.redis_server import free_port
+from tests.support.waiting import wait_for
+
+API_TOKEN = "fault-suite-token"
+APPS = ("web", "api")
+CONVERGE_TIMEOUT = 60.0
+
+
+def configmap(name: str, value: str) -> str:
+    return (
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  value: '{value}'\n"
+    )
+
+
+def deployment(name: str) -> str:
+    return (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n"
+        f"  name: {name}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: {name}}}}}\n"
+        f"  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n"
+        f"      containers: [{{name: {name}, image: 'nginx:1.27'}}]\n"
+    )
+
+
+@dataclass
+class Objects:
+    """What one cluster holds for the suite, by (namespace, kind, name) -> (uid, data)."""
+
+    found: dict[tuple[str, str, str], tuple[str, dict[str, Any]]]
+
+
+@dataclass
+class World:
+    name: str
+    sim: Simulator
+    clusters: tuple[str, ...]
+    git: GitServer
+    repo: WorkRepo
+    workdir: Path
+    redis_url: str
+    apply_concurrency: int = 4
+    up: Proc | None = None
+    api_port: int = 0
+    web_value: str = "v0"
+    web_sha: str = ""
+    extra: bool = True
+    """Whether the web application still declares its `web-extra` ConfigMap."""
+    store: Store = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.store = Store.connect(self.redis_url)
+
+    # -- set-up
+
+    @property
+    def namespace(self) -> str:
+        return self.name
+
+    def app(self, short: str) -> str:
+        return f"{self.name}-{short}"
+
+    def start(self) -> None:
+        ns = self.namespace
+        self.repo.write(
+            f"{ns}/web/ns.yaml", f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"
+        )
+        self.repo.write(f"{ns}/web/deployment.yaml", deployment("web"))
+        self.repo.write(f"{ns}/web/config.yaml", configmap("web-config", self.web_value))
+        self.repo.write(f"{ns}/web/extra.yaml", configmap("web-extra", "x"))
+        self.repo.write(
+            f"{ns}/api/ns.yaml", f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}-api\n"
+        )
+        self.repo.write(f"{ns}/api/config.yaml", configmap("api-config", "a"))
+        self.web_sha = self.repo.commit(f"{self.name}: first")
+        fleet = self.workdir / "fleet.yaml"
+        clusters = "\n".join(
+            f"  - {{name: {c}, kubeconfig: {self.sim.kubeconfig_path(c)}}}" for c in self.clusters
+        )
+        apps = "\n".join(
+            f"  - {{name: {self.app(a)}, repository: {self.name}, path: {ns}/{a},"
+            f" namespace: {ns if a == 'web' else ns + '-api'},"
+            f" targets: {{clusters: [{', '.join(self.clusters)}]}},"
+            " sync: {driftInterval: 10m}}"
+            for a in APPS
+        )
+        url = self.git.git_url(self.repo.name)
+        fleet.write_text(
+            f"repositories:\n  - {{name: {self.name}, url: '{url}', interval: 2s}}\n"
+            f"clusters:\n{clusters}\napplications:\n{apps}\n"
+        )
+        self.api_port = free_port()
+        argv = [sys.executable, "-m", "fleetsync", "up", "-c", str(fleet), "--no-flower"]
+        argv += ["--redis-url", self.redis_url, "--api-port", str(self.api_port)]
+        argv += ["--fetch-concurrency", "1", "--apply-concurrency", str(self.apply_concurrency)]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FLEETSYNC_")}
+        env.update(
+            FLEETSYNC_CACHE_DIR=str(self.workdir / "cache"),
+            FLEETSYNC_TICK_SECONDS="0.5",
+            FLEETSYNC_API_TOKEN=API_TOKEN,
+        )
+        self.up = Proc(argv, env)
+        self.wait_converged(timeout=120)
+
+    def stop(self) -> None:
+        if self.up is not None:
+            self.up.stop()
+
+    # -- changes
+
+    def commit_web(self, value: str, *, drop_extra: bool = False) -> str:
+        self.web_value = value
+        self.repo.write(f"{self.namespace}/web/config.yaml", configmap("web-config", value))
+        if drop_extra:
+            self.repo.remove(f"{self.namespace}/web/extra.yaml")
+            self.extra = False
+        self.web_sha = self.repo.commit(f"{self.name}: web {value}")
+        return self.web_sha
+
+    # -- observing
+
+    def statuses(self) -> dict[tuple[str, str], PairStatus | None]:
+        return {
+            (self.app(a), c): self.store.status(self.app(a), c) for a in APPS for c in self.clusters
+        }
+
+    def objects(self, cluster: str) -> Objects:
+        found = {}
+        for obj in self.sim.cluster(cluster).objects():
+            meta = obj.get("metadata", {})
+            mine = (self.namespace, f"{self.namespace}-api")
+            if meta.get("namespace") in mine or (
+                obj.get("kind") == "Namespace" and meta.get("name") in mine
+            ):
+                key = (meta.get("namespace", ""), obj["kind"], meta["name"])
+                found[key] = (meta.get("uid", ""), dict(obj.get("data") or {}))
+        return Objects(found)
+
+    def declared(self) -> set[tuple[str, str, str]]:
+        ns = self.namespace
+        keys = {
+            ("", "Namespace", ns),
+            (ns, "Deployment", "web"),
+            (ns, "ConfigMap", "web-config"),
+            ("", "Namespace", f"{ns}-api"),
+            (f"{ns}-api", "ConfigMap", "api-config"),
+        }
+        return keys | ({(ns, "ConfigMap", "web-extra")} if self.extra else set())
+
+    def uids(self) -> dict[tuple[str, tuple[str, str, str]], str]:
+        """uid of every declared object in every cluster."""
+        found = {}
+        for cluster in self.clusters:
+            objects = self.objects(cluster).found
+            for key in self.declared():
+                if key in objects:
+                    found[(cluster, key)] = objects[key][0]
+        return found
+
+    def pair_converged(self, app: str, status: PairStatus | None) -> bool:
+        if status is None or status.sync is not SyncState.SYNCED:
+            return False
+        if status.health is not Health.HEALTHY:
+            return False
+        return app != self.app("web") or str(status.revision).endswith(self.web_sha)
+
+    def stuck_pairs(self) -> list[str]:
+        try:
+            found = self.statuses()
+        except UNAVAILABLE:
+            return [f"{a}/{c}" for a, c in self.statuses_keys()]
+        return [f"{a}/{c}" for (a, c), s in found.items() if not self.pair_converged(a, s)]
+
+    def statuses_keys(self) -> list[tuple[str, str]]:
+        return [(self.app(a), c) for a in APPS for c in self.clusters]
+
+    def clusters_hold_the_commit(self) -> bool:
+        for cluster in self.clusters:
+            objects = self.objects(cluster).found
+            config = objects.get((self.namespace, "ConfigMap", "web-config"))
+            if config is None or config[1].get("value") != self.web_value:
+                return False
+            if set(self.declared()) - set(objects):
+                return False
+            if not self.extra and (self.namespace, "ConfigMap", "web-extra") in objects:
+                return False
+        return True
+
+    def converged(self) -> bool:
+        return not self.stuck_pairs() and self.clusters_hold_the_commit()
+
+    def wait_converged(
+        self, *, since: float | None = None, timeout: float = CONVERGE_TIMEOUT
+    ) -> float:
+        """Seconds from `since` (a time.monotonic(); default now) until converged."""
+        start = time.monotonic() if since is None else since
+        try:
+            wait_for(self.converged, timeout=timeout, interval=0.2, what=f"{self.name} converged")
+        except AssertionError as exc:
+            log = self.workdir / "up.log"
+            log.write_text(self.up.output() if self.up else "")
+            raise AssertionError(
+                f"{exc}: at {self.web_sha[:12]}, stuck: {self.stuck_pairs()}; "
+                f"fleetsync up's output: {log}"
+            ) from exc
+        return time.monotonic() - start
+
+    def orphans(self) -> int:
+        if self.extra:
+            return 0
+        key = (self.namespace, "ConfigMap", "web-extra")
+        return sum(1 for c in self.clusters if key in self.objects(c).found)
+
+    def restarts(self) -> int:
+        """Children `up` had to start again."""
+        assert self.up is not None
+        return self.up.count(r"restarting it in")
+
+    def mark(self) -> int:
+        """A position in `up`'s output, to look for lines printed after it."""
+        assert self.up is not None
+        return len(self.up.lines)
+
+
+def lost_or_wrongly_deleted(
+    before: dict[tuple[str, tuple[str, str, str]], str], world: World
+) -> int:
+    """Objects declared before and after the fault that are gone or were deleted and created
+    again (another uid)."""
+    after = world.uids()
+    still = {k: uid for k, uid in before.items() if k[1] in world.declared()}
+    return sum(1 for k, uid in still.items() if after.get(k) != uid)
+
+
+class StatusWatch:
+    """Samples every pair's status while a fault plays out and counts regressions: a pair
+    shown at an older commit than it was already shown at, or Synced at a commit whose
+    content its cluster does not hold."""
+
+    def __init__(self, world: World, commits: list[str]) -> None:
+        self.world = world
+        self.order = {sha: i for i, sha in enumerate(commits)}
+        self.best: dict[tuple[str, str], int] = {}
+        self.regressions: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="status-watch")
+
+    def __enter__(self) -> StatusWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _rank(self, revision: str) -> int | None:
+        sha = revision.rpartition("@sha1:")[2]
+        return self.order.get(sha)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.25):
+            try:
+                found = self.world.statuses()
+            except UNAVAILABLE:
+                continue
+            for key, status in found.items():
+                if status is None or not key[0].endswith("-web"):
+                    continue
+                rank = self._rank(str(status.revision))
+                if rank is None:
+                    continue
+                best = self.best.get(key, -1)
+                if rank < best:
+                    self.regressions.append(f"{key[0]}/{key[1]}: back to {status.revision}")
+                self.best[key] = max(best, rank)
+
+
+@dataclass
+class FaultFigures:
+    fault: str
+    converge_seconds: float | None
+    """None: not converged within the time the test gave it (see notes)."""
+    lost_or_wrongly_deleted: int
+    orphans: int
+    pairs_stuck: int
+    wrong_statuses: int
+    manual_actions: int
+    processes_restarted_by_up: int
+    pairs: int
+    notes: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:6]}"
+
+
+def aof_holds(data_dir: Path, text: bytes) -> bool:
+    """Whether the append-only files under `data_dir` contain `text` (fsynced writes)."""
+    return any(text in p.read_bytes() for p in data_dir.rglob("*.aof") if p.is_file())
+
+
+def match_count(pattern: str, lines: list[str]) -> int:
+    return sum(1 for line in lines if re.search(pattern, line))
