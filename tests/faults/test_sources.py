@@ -7,7 +7,7 @@ import time
 
 import httpx
 
-from fleetsync.scheduler.views import app_rows
+from fleetsync.scheduler.views import application_detail
 from fleetsync.shared.model.trigger import Trigger
 from tests.faults.conftest import record
 from tests.faults.world import API_TOKEN, FaultFigures, StatusWatch, World, lost_or_wrongly_deleted
@@ -32,11 +32,7 @@ def test_git_server_down_with_an_unfetched_commit(
         web = world.app("web")
         with StatusWatch(world, [previous, sha]) as watch:
             error = wait_for(
-                lambda: (
-                    next(
-                        r for r in app_rows(world.store, fleet) if r.application == web
-                    ).source_error
-                ),
+                lambda: application_detail(world.store, fleet, web).source_error,
                 timeout=30,
                 what="the repository error shown",
             )
@@ -64,7 +60,7 @@ def test_git_server_down_with_an_unfetched_commit(
         "fetched commit; converged counted from the server's return (polls back off)",
     )
     record(figures)
-    assert "cannot" in error or "git" in error, error
+    assert "cannot" in error.message or "git" in error.message, error
     assert figures.wrong_statuses == 0 and figures.pairs_stuck == 0
 
 
