@@ -1,13 +1,38 @@
-"""Fixtures every test layer shares: a real redis-server per session, a clean database per test."""
+"""Fixtures every test layer shares: a real redis-server per session, a clean database per test.
+
+The session also gets a home of its own for what fleetsync keeps per user (the embedded Redis's
+data, the cache, the local instance's state file): a test never reads or locks the user's
+files, nor those of another test session running on the same machine.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.redis_server import running_redis
+
+_HOME_VARIABLES = ("XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR")
+_session_home: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    home = tempfile.mkdtemp(prefix="fleetsync-test-home-")
+    _session_home.append(home)
+    for name in _HOME_VARIABLES:
+        path = Path(home) / name.lower()
+        path.mkdir(mode=0o700)
+        os.environ[name] = str(path)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for home in _session_home:
+        shutil.rmtree(home, ignore_errors=True)
 
 pytest_plugins = ["tests.support.git_fixtures", "tests.support.realk8s_fixtures"]
 
