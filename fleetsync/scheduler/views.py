@@ -14,7 +14,7 @@ import hashlib
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from fleetsync.scheduler.fleet_index import NOT_YET_RECONCILED, FleetSnapshot, Tally
 from fleetsync.scheduler.selectors import SelectorError, parse_selector
@@ -76,6 +76,7 @@ class PairView:
     """The same as a stable token (`change`, `targeted`, `drift`, `manual`)."""
     targeted: bool = True
     """False for a cluster the application no longer targets but that still has a status."""
+    hooks: list[HookView] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,20 @@ class DesiredView:
     renderer: str
     rendered_at: float
     observed: str | None
+    warnings: list[str] = field(default_factory=list)
+    """What the render skipped (files without a Kubernetes object, Helm test hooks)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HookView:
+    """A hook of the pair's last sync with hooks, and where to read its logs."""
+
+    phase: str
+    key: str
+    name: str
+    state: str
+    message: str = ""
+    logs: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,6 +368,7 @@ def pair_view(status: PairStatus, *, targeted: bool = True) -> PairView:
         reason=status.trigger.label,
         trigger=status.trigger.value,
         targeted=targeted,
+        hooks=[HookView(**h.to_json()) for h in status.hooks],
     )
 
 

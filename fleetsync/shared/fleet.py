@@ -31,8 +31,11 @@ from fleetsync.shared.model.declaration import (
     Application,
     Cluster,
     Credentials,
+    DirectoryOptions,
     Fleet,
     HelmOptions,
+    JsonnetOptions,
+    JsonnetVar,
     RendererKind,
     ReplacePolicy,
     Repository,
@@ -154,6 +157,10 @@ _CREDENTIAL_KEYS = ("username_env", "password_env", "ssh_key_file")
 _CLUSTER_KEYS = ("name", "kubeconfig", "context", "labels")
 _APPLICATION_KEYS: tuple[str, ...] = ("name", "repository", "path", "namespace", "renderer")
 _APPLICATION_KEYS += ("helm", "targets", "sync")
+_APPLICATION_KEYS += ("directory", "jsonnet")
+_DIRECTORY_KEYS = ("recurse", "include", "exclude", "strict")
+_JSONNET_KEYS = ("extVars", "tlas", "libs")
+_JSONNET_VAR_KEYS = ("name", "value", "code")
 _HELM_KEYS = ("release", "values", "valuesFiles")
 _TARGET_KEYS = ("clusters", "selector")
 _SELECTOR_KEYS = ("matchLabels", "matchExpressions")
@@ -167,7 +174,7 @@ _SYNC_FLAGS = {
     "pruneOnRemoval": "prune_on_removal",
     "createNamespace": "create_namespace",
 }
-_SYNC_KEYS = (*_SYNC_FLAGS, "driftInterval", "replace", "waveTimeout")
+_SYNC_KEYS = (*_SYNC_FLAGS, "driftInterval", "replace", "waveTimeout", "hookTimeout")
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
@@ -649,6 +656,20 @@ class _Reader:
             if renderer is not None and renderer not in (RendererKind.HELM, RendererKind.AUTO):
                 self.error(f["helm"], f"applies only to renderer helm or auto, not {renderer}")
             options["helm"] = self.helm(f["helm"], path)
+        if "directory" in f:
+            renderers = (RendererKind.PLAIN, RendererKind.JSONNET, RendererKind.AUTO)
+            if renderer is not None and renderer not in renderers:
+                self.error(
+                    f["directory"],
+                    f"applies only to renderer plain, jsonnet or auto, not {renderer}",
+                )
+            options["directory"] = self.directory(f["directory"])
+        if "jsonnet" in f:
+            if renderer is not None and renderer not in (RendererKind.JSONNET, RendererKind.AUTO):
+                self.error(
+                    f["jsonnet"], f"applies only to renderer jsonnet or auto, not {renderer}"
+                )
+            options["jsonnet"] = self.jsonnet(f["jsonnet"])
         if "targets" in f:
             options["targets"] = self.targets(f["targets"])
             if name is not None:
@@ -709,6 +730,75 @@ class _Reader:
                 self.error(at, "leaves the repository: values files must be inside it")
                 return None
         return text
+
+    def directory(self, at: _At) -> DirectoryOptions | None:
+        f = self.mapping(at, _DIRECTORY_KEYS)
+        if f is None:
+            return None
+        options: dict[str, Any] = {
+            key: self.boolean(f[key]) for key in ("recurse", "strict") if key in f
+        }
+        for key in ("include", "exclude"):
+            if key in f:
+                options[key] = self.globs(f[key])
+        if any(value is None for value in options.values()):
+            return None
+        return DirectoryOptions(**options)
+
+    def globs(self, at: _At) -> tuple[str, ...] | None:
+        """One glob or a list of them, relative to the application directory."""
+        items = self.sequence(at) if isinstance(at.node, yaml.SequenceNode) else [at]
+        globs: list[str] = []
+        for item in items:
+            text = self.string(item)
+            if text is None:
+                return None
+            if text.startswith("/") or ".." in text.split("/"):
+                self.error(item, "must be relative to the application directory, without '..'")
+                return None
+            globs.append(text)
+        return tuple(globs)
+
+    def jsonnet(self, at: _At) -> JsonnetOptions | None:
+        f = self.mapping(at, _JSONNET_KEYS)
+        if f is None:
+            return None
+        ext_vars = self.jsonnet_vars(f["extVars"]) if "extVars" in f else ()
+        tlas = self.jsonnet_vars(f["tlas"]) if "tlas" in f else ()
+        libs: list[str | None] = []
+        for item in self.sequence(f["libs"]) if "libs" in f else []:
+            libs.append(self.app_path(item))
+        if ext_vars is None or tlas is None or None in libs:
+            return None
+        return JsonnetOptions(
+            ext_vars=ext_vars, tlas=tlas, libs=tuple(lib for lib in libs if lib is not None)
+        )
+
+    def jsonnet_vars(self, at: _At) -> tuple[JsonnetVar, ...] | None:
+        """`{name: value}` (a string, or any other value as Jsonnet code), or Argo CD's list
+        of `{name, value, code}`."""
+        found: list[JsonnetVar] = []
+        if isinstance(at.node, yaml.MappingNode):
+            for name, entry in (self.mapping(at, None) or {}).items():
+                value = self.plain(entry)
+                code = not isinstance(value, str)
+                found.append(JsonnetVar(name, json.dumps(value) if code else value, code))
+            return tuple(found)
+        for item in self.sequence(at):
+            f = self.mapping(item, _JSONNET_VAR_KEYS, ("name", "value"))
+            if f is None or "name" not in f or "value" not in f:
+                return None
+            text = self.string(f["value"], required=False)
+            flag = self.boolean(f["code"]) if "code" in f else False
+            label = self.string(f["name"])
+            if label is None or text is None or flag is None:
+                return None
+            found.append(JsonnetVar(label, text, flag))
+        names = [v.name for v in found]
+        if len(set(names)) != len(names):
+            self.error(at, "names a variable twice")
+            return None
+        return tuple(found)
 
     def targets(self, at: _At) -> Targets | None:
         f = self.mapping(at, _TARGET_KEYS)
@@ -771,6 +861,8 @@ class _Reader:
             options["drift_interval"] = self.duration(f["driftInterval"])
         if "waveTimeout" in f:
             options["wave_timeout"] = self.duration(f["waveTimeout"])
+        if "hookTimeout" in f:
+            options["hook_timeout"] = self.duration(f["hookTimeout"])
         if "replace" in f:
             choice = self.choice(f["replace"], [policy.value for policy in ReplacePolicy])
             options["replace"] = ReplacePolicy(choice) if choice is not None else None

@@ -24,12 +24,20 @@ from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import fleetsync.shared.git as git
 from fleetsync.shared.errors import FleetsyncError, PermanentError, TransientError, describe
 from fleetsync.shared.model.backoff import backoff_delay
 from fleetsync.shared.model.bundle import canonical_json
-from fleetsync.shared.model.declaration import Application, Fleet, RendererKind, Repository
+from fleetsync.shared.model.declaration import (
+    Application,
+    DirectoryOptions,
+    Fleet,
+    JsonnetOptions,
+    RendererKind,
+    Repository,
+)
 from fleetsync.shared.model.desired import DesiredState
 from fleetsync.shared.model.ids import AppName, ClusterName, Digest, RepoName
 from fleetsync.shared.model.revision import Revision
@@ -131,7 +139,7 @@ def fetch_repository(
         checkout = _lazy_checkout(stack, mirror, revision.sha, scratch_dir)
         for app in fleet.applications_of(name):
             try:
-                digest, was_rendered, renderer = _desired_digest(
+                digest, was_rendered, renderer, warnings = _desired_digest(
                     store, app, mirror, revision, checkout, scratch_dir=scratch_dir, limits=limits
                 )
             except (StoreError, TransientError):
@@ -150,6 +158,7 @@ def fetch_repository(
                 renderer=renderer,
                 rendered_at=store.now(),
                 observed=revision,
+                warnings=warnings,
             )
             if store.set_desired(app.name, state_):
                 changed[app.name] = fleet.targets_of(app.name)
@@ -167,14 +176,14 @@ def render_key(app: Application, hashes: Mapping[str, str | None]) -> str:
     """What determines a render's output: the input trees, the renderer and its version, and
     the application's render options. Equal keys render equal bundles."""
     kinds = (
-        [RendererKind.PLAIN, RendererKind.KUSTOMIZE, RendererKind.HELM]
+        [RendererKind.PLAIN, RendererKind.KUSTOMIZE, RendererKind.HELM, RendererKind.JSONNET]
         if app.renderer is RendererKind.AUTO
         else [app.renderer]
     )
     helm = asdict(app.helm)
     if app.renderer in (RendererKind.AUTO, RendererKind.HELM) and not app.helm.release:
         helm["release"] = app.name
-    material = {
+    material: dict[str, Any] = {
         "trees": dict(sorted(hashes.items())),
         "path": app.path,
         "renderer": app.renderer.value,
@@ -182,6 +191,12 @@ def render_key(app: Application, hashes: Mapping[str, str | None]) -> str:
         "namespace": app.namespace,
         "helm": helm,
     }
+    if app.directory != DirectoryOptions():
+        material["directory"] = asdict(app.directory)
+    if app.jsonnet != JsonnetOptions():
+        material["jsonnet"] = asdict(app.jsonnet)
+    if app.sync.allow_empty:
+        material["allow_empty"] = True
     return hashlib.sha256(canonical_json(material)).hexdigest()
 
 
@@ -194,7 +209,9 @@ def _desired_digest(
     *,
     scratch_dir: Path,
     limits: RenderLimits,
-) -> tuple[Digest, bool, str]:
+) -> tuple[Digest, bool, str, tuple[str, ...]]:
+    """(the bundle's digest, whether it was rendered now, the renderer used, the render's
+    warnings); a render key seen before keeps the last render's renderer and warnings."""
     inputs = set(store.render_inputs(app.name) or ()) | {app.path}
     hashes = git.tree_hashes(mirror, revision.sha, sorted(inputs))
     if hashes.get(app.path) is None:
@@ -207,7 +224,8 @@ def _desired_digest(
     if cached is not None and store.bundle_size(cached) is not None:
         store.incr_stat("render_cache_hit")
         previous = store.desired(app.name)
-        return cached, False, previous.renderer if previous else app.renderer.value
+        renderer = previous.renderer if previous else app.renderer.value
+        return cached, False, renderer, store.render_warnings(key)
     store.incr_stat("render")
     result = render_isolated(
         RenderRequest(
@@ -217,6 +235,9 @@ def _desired_digest(
             namespace=app.namespace,
             helm=app.helm,
             app=app.name,
+            directory=app.directory,
+            jsonnet=app.jsonnet,
+            allow_empty=app.sync.allow_empty,
         ),
         limits=limits,
         scratch_dir=scratch_dir,
@@ -224,7 +245,7 @@ def _desired_digest(
     digest = store.put_bundle(result.bundle)
     store.set_render_inputs(app.name, result.inputs)
     final_hashes = git.tree_hashes(mirror, revision.sha, sorted(set(result.inputs) | {app.path}))
-    store.cache_render(render_key(app, final_hashes), digest)
+    store.cache_render(render_key(app, final_hashes), digest, warnings=result.warnings)
     log.info(
         "%s: rendered %d objects at %s (%s)",
         app.name,
@@ -232,7 +253,9 @@ def _desired_digest(
         revision.short,
         result.renderer.value,
     )
-    return digest, True, result.renderer.value
+    for warning in result.warnings:
+        log.warning("%s: %s", app.name, warning)
+    return digest, True, result.renderer.value, result.warnings
 
 
 def _lazy_checkout(
@@ -320,6 +343,9 @@ def render_at(
                 namespace=app.namespace,
                 helm=app.helm,
                 app=app.name,
+                directory=app.directory,
+                jsonnet=app.jsonnet,
+                allow_empty=app.sync.allow_empty,
             ),
             limits=limits or render_limits(load_settings()),
             scratch_dir=scratch,

@@ -115,6 +115,7 @@ def _print(store: Store, apps: list[AppName], pairs: list[PairView], output: str
                         e.message if (e := states[p.application].source_error) else None
                     ),
                     "suspended": states[p.application].suspended,
+                    "warnings": list(d.warnings) if (d := states[p.application].desired) else [],
                 }
                 for p in pairs
             ],
@@ -134,6 +135,8 @@ def _print(store: Store, apps: list[AppName], pairs: list[PairView], output: str
             source += f" (rolled back to {short_revision(s.pin.revision)}, suspended)"
         elif s.suspended:
             source += " (suspended)"
+        for warning in s.desired.warnings if s.desired else ():
+            source += f"\nwarning: {warning}"
         row = [name, short_revision(s.desired.revision if s.desired else None)]
         if wide:
             row.append((s.desired.digest if s.desired else "-")[:12])

@@ -21,6 +21,7 @@ class RendererKind(StrEnum):
     PLAIN = "plain"
     KUSTOMIZE = "kustomize"
     HELM = "helm"
+    JSONNET = "jsonnet"
 
 
 class ReplacePolicy(StrEnum):
@@ -109,6 +110,37 @@ class HelmOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class DirectoryOptions:
+    """Which files of the application directory the plain and jsonnet renderers read."""
+
+    recurse: bool = True
+    """Read subdirectories too (fleetsync's default; Argo CD's is false)."""
+    include: tuple[str, ...] = ()
+    """Globs of the files to read (all when empty); each must match some file."""
+    exclude: tuple[str, ...] = ()
+    """Globs of files to leave out, applied after `include`."""
+    strict: bool = False
+    """Files that hold no Kubernetes object are errors instead of skipped with a warning."""
+
+
+@dataclass(frozen=True, slots=True)
+class JsonnetVar:
+    """An external variable or top-level argument: a string, or Jsonnet code when `code`."""
+
+    name: str
+    value: str
+    code: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class JsonnetOptions:
+    ext_vars: tuple[JsonnetVar, ...] = ()
+    tlas: tuple[JsonnetVar, ...] = ()
+    libs: tuple[str, ...] = ()
+    """Library directories, relative to the repository root, searched by `import`."""
+
+
+@dataclass(frozen=True, slots=True)
 class SyncPolicy:
     automated: bool = True
     prune: bool = True
@@ -116,7 +148,9 @@ class SyncPolicy:
     drift_interval: float = 300.0
     force_conflicts: bool = True
     allow_empty: bool = False
-    """Prune everything when a bundle that used to have objects renders empty (explicit opt-in)."""
+    """The application may be empty on purpose: a render that finds no object is accepted (it
+    is an error otherwise), and a bundle that used to have objects and is now empty prunes
+    everything (it prunes nothing otherwise)."""
     prune_on_removal: bool = False
     """Delete the application's objects when its entry leaves fleet.yaml (default: leave them)."""
     create_namespace: bool = False
@@ -124,6 +158,9 @@ class SyncPolicy:
     replace: ReplacePolicy = ReplacePolicy.NEVER
     wave_timeout: float = 600.0
     """How long a sync waits for a wave's earlier waves to become healthy before it fails."""
+    hook_timeout: float = 600.0
+    """How long one phase of hooks (and PostSync's wait for health) may take before the sync
+    fails."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +173,8 @@ class Application:
     helm: HelmOptions = field(default_factory=HelmOptions)
     targets: Targets = field(default_factory=Targets)
     sync: SyncPolicy = field(default_factory=SyncPolicy)
+    directory: DirectoryOptions = field(default_factory=DirectoryOptions)
+    jsonnet: JsonnetOptions = field(default_factory=JsonnetOptions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +267,30 @@ def _application(a: Mapping[str, Any]) -> Application:
             clusters=tuple(ClusterName(c) for c in t.get("clusters") or ()), selector=selector
         ),
         sync=_sync_policy(a.get("sync") or {}),
+        directory=_directory(a.get("directory") or {}),
+        jsonnet=_jsonnet(a.get("jsonnet") or {}),
+    )
+
+
+def _directory(d: Mapping[str, Any]) -> DirectoryOptions:
+    return DirectoryOptions(
+        recurse=bool(d.get("recurse", True)),
+        include=tuple(d.get("include") or ()),
+        exclude=tuple(d.get("exclude") or ()),
+        strict=bool(d.get("strict", False)),
+    )
+
+
+def _jsonnet(j: Mapping[str, Any]) -> JsonnetOptions:
+    def variables(items: Any) -> tuple[JsonnetVar, ...]:
+        return tuple(
+            JsonnetVar(str(v["name"]), str(v["value"]), bool(v.get("code"))) for v in items
+        )
+
+    return JsonnetOptions(
+        ext_vars=variables(j.get("ext_vars") or ()),
+        tlas=variables(j.get("tlas") or ()),
+        libs=tuple(j.get("libs") or ()),
     )
 
 

@@ -21,6 +21,8 @@ class DesiredState:
     renderer: str
     rendered_at: float
     observed: Revision | None = None
+    warnings: tuple[str, ...] = ()
+    """What the render skipped and says so (files without a Kubernetes object, Helm tests)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -29,6 +31,7 @@ class DesiredState:
             "renderer": self.renderer,
             "rendered_at": self.rendered_at,
             "observed": str(self.observed) if self.observed is not None else None,
+            "warnings": list(self.warnings),
         }
 
     @classmethod
@@ -40,6 +43,7 @@ class DesiredState:
             renderer=data["renderer"],
             rendered_at=float(data["rendered_at"]),
             observed=Revision.parse(observed) if observed else None,
+            warnings=tuple(data.get("warnings") or ()),
         )
 
 

@@ -41,7 +41,8 @@ class ResourceKey:
 
     @classmethod
     def of(cls, obj: Mapping[str, Any]) -> ResourceKey:
-        """The key of a manifest that has apiVersion, kind and metadata.name."""
+        """The key of a manifest that has apiVersion, kind and metadata.name (a hook created
+        with metadata.generateName is known by that prefix until it exists)."""
         api_version = str(obj.get("apiVersion", ""))
         group = api_version.rpartition("/")[0]
         metadata = obj.get("metadata") or {}
@@ -49,5 +50,5 @@ class ResourceKey:
             group=group,
             kind=str(obj.get("kind", "")),
             namespace=str(metadata.get("namespace") or ""),
-            name=str(metadata.get("name", "")),
+            name=str(metadata.get("name") or metadata.get("generateName") or ""),
         )

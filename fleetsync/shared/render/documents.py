@@ -6,9 +6,12 @@ stack on deep input) and counts what aliases would expand to without expanding a
 billion-laughs document fails at once, in constant memory). Duplicate mapping keys are errors,
 as in kubectl; timestamps stay strings, as in Kubernetes' YAML-to-JSON conversion.
 
-Assembly expands `kind: List`, checks that every object has apiVersion, kind and metadata.name,
-defaults the namespace of namespaced objects that name none, refuses two objects with one
-resource key, and strips nothing else.
+Assembly expands `kind: List`, checks that every object has apiVersion, kind and metadata.name
+(or, for a hook, metadata.generateName: a hook is created anew at each sync, an ordinary object
+so named would be created anew at every sync and is refused) and that hook annotations are ones
+fleetsync can act on, defaults the namespace of namespaced objects that name none, refuses two
+objects with one resource key, and strips nothing else. Objects never applied (Helm test hooks,
+`hook: Skip`) are left out of the bundle by `drop_never_applied`, which says what it left out.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 import yaml
 
 from fleetsync.shared.model.bundle import Bundle
+from fleetsync.shared.model.hooks import HookError, hook_of
 from fleetsync.shared.model.resource import ResourceKey
 from fleetsync.shared.render.request import RenderError, RenderLimits
 
@@ -129,16 +133,45 @@ class Document:
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
-    """What a renderer hands to assembly: the documents, and the root-relative inputs it read."""
+    """What a renderer hands to assembly: the documents, the root-relative inputs it read,
+    what it skipped and says so (`warnings`), and what it found, for the error when it found
+    no object."""
 
     documents: tuple[Document, ...]
     inputs: frozenset[str]
+    warnings: tuple[str, ...] = ()
+    found: str = ""
+    """`3 files, none with a Kubernetes object: values.yaml, ...`; empty: nothing to add."""
+
+
+def drop_never_applied(documents: Iterable[Document]) -> tuple[list[Document], list[str]]:
+    """The documents to apply, and a warning for each left out because it is never applied
+    (a Helm test hook, `hook: Skip`, a hook only Helm itself runs)."""
+    kept: list[Document] = []
+    warnings: list[str] = []
+    for document in documents:
+        hook = hook_of(document.obj)
+        if hook is not None and hook.never_applied:
+            warnings.append(f"{document.where}: {ResourceKey.of(document.obj)}: {hook.skipped}")
+            continue
+        kept.append(document)
+    return kept, warnings
 
 
 def parse_documents(
-    text: str, *, source: str, app: str, limits: RenderLimits, json_text: bool = False
+    text: str,
+    *,
+    source: str,
+    app: str,
+    limits: RenderLimits,
+    json_text: bool = False,
+    foreign: list[int] | None = None,
 ) -> list[Document]:
-    """The Kubernetes objects in a YAML multi-document stream or a JSON value, Lists expanded."""
+    """The Kubernetes objects in a YAML multi-document stream or a JSON value, Lists expanded.
+
+    With `foreign`, a document that is not a Kubernetes object (not a mapping, or a mapping
+    without apiVersion or kind: a values file, another tool's configuration) is left out and
+    its line appended there; without it, such a document is an error."""
     parsed = (
         [(_from_json(text, source=source, app=app, limits=limits), 1, None)]
         if json_text
@@ -148,8 +181,19 @@ def parse_documents(
     for data, line, node in parsed:
         if data is None:
             continue
+        if foreign is not None and not is_object(data):
+            foreign.append(line)
+            continue
         _expand(data, node, line, source=source, app=app, into=documents)
     return documents
+
+
+def is_object(data: Any) -> bool:
+    """Whether a parsed document claims to be a Kubernetes object: a mapping with both an
+    apiVersion and a kind."""
+    return isinstance(data, dict) and all(
+        isinstance(data.get(field), str) and data[field] for field in ("apiVersion", "kind")
+    )
 
 
 def parse_mapping(text: str, *, source: str, app: str, limits: RenderLimits) -> dict[str, Any]:
@@ -235,21 +279,43 @@ def _expand(
             _expand(item, None, item_line, source=source, app=app, into=into)
         return
     metadata = data.get("metadata")
+    generated = _generated(metadata)
+    name = generated or (metadata.get("name") if isinstance(metadata, dict) else None)
     missing = [
         name
         for name, value in (
             ("apiVersion", data.get("apiVersion")),
             ("kind", data.get("kind")),
-            ("metadata.name", metadata.get("name") if isinstance(metadata, dict) else None),
+            ("metadata.name", name),
         )
         if not isinstance(value, str) or not value
     ]
     if missing:
         raise RenderError(app, where, f"object has no {', '.join(missing)}")
+    try:
+        hook = hook_of(data)
+    except HookError as exc:
+        raise RenderError(app, where, str(exc)) from None
+    if generated and hook is None:
+        raise RenderError(
+            app,
+            where,
+            f"metadata.generateName {generated!r} on an object that is not a hook: every sync "
+            "would create a new object; give it a metadata.name, or make it a hook "
+            "(argocd.argoproj.io/hook: PreSync, Sync or PostSync)",
+        )
     namespace = data["metadata"].get("namespace")
     if namespace is not None and not isinstance(namespace, str):
         raise RenderError(app, where, "metadata.namespace is not a string")
     into.append(Document(obj=data, source=source, line=line))
+
+
+def _generated(metadata: Any) -> str | None:
+    """The generateName of an object that has no name, else None."""
+    if not isinstance(metadata, dict) or metadata.get("name"):
+        return None
+    prefix = metadata.get("generateName")
+    return prefix if isinstance(prefix, str) and prefix else None
 
 
 def _item_lines(node: yaml.Node | None, count: int, *, default: int) -> list[int]:

@@ -14,7 +14,12 @@ from pathlib import Path
 
 from fleetsync.shared.errors import PermanentError
 from fleetsync.shared.model.bundle import Bundle
-from fleetsync.shared.model.declaration import HelmOptions, RendererKind
+from fleetsync.shared.model.declaration import (
+    DirectoryOptions,
+    HelmOptions,
+    JsonnetOptions,
+    RendererKind,
+)
 
 MiB = 1024 * 1024
 
@@ -105,6 +110,10 @@ class RenderRequest:
     namespace: str | None = None
     """Default namespace for namespaced objects that name none."""
     helm: HelmOptions = field(default_factory=HelmOptions)
+    directory: DirectoryOptions = field(default_factory=DirectoryOptions)
+    jsonnet: JsonnetOptions = field(default_factory=JsonnetOptions)
+    allow_empty: bool = False
+    """A render that finds no object is accepted (`sync.allowEmpty`); an error otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +123,6 @@ class RenderResult:
     """The renderer actually used (auto resolved)."""
     inputs: tuple[str, ...]
     """Root-relative directories and files this render read, sorted, none inside another."""
+    warnings: tuple[str, ...] = ()
+    """What the render skipped and the application's status shows: files that hold no
+    Kubernetes object, objects never applied (Helm test hooks)."""

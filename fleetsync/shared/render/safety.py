@@ -99,8 +99,9 @@ class Checkout:
             raise self.error(where, f"not a text file (invalid UTF-8 at byte {exc.start})") from exc
         return text.removeprefix("\ufeff")
 
-    def walk(self, top: Path, *, where: str) -> Walk:
-        """Every regular file under `top`, following symlinks that stay inside the root.
+    def walk(self, top: Path, *, where: str, recurse: bool = True) -> Walk:
+        """Every regular file under `top` (in `top` alone without `recurse`), following symlinks
+        that stay inside the root.
 
         A symlink that leads outside, or nowhere, is an error; a symlink cycle is walked once.
         """
@@ -124,7 +125,8 @@ class Checkout:
                     is_dir = entry.is_dir(follow_symlinks=False)
                     is_file = entry.is_file(follow_symlinks=False)
                 if is_dir:
-                    pending.append((path, sub))
+                    if recurse:
+                        pending.append((path, sub))
                 elif is_file:
                     files.append((sub, path))
                 else:

@@ -15,7 +15,13 @@ from typing import Any
 
 from fleetsync.shared.errors import PermanentError
 from fleetsync.shared.model.bundle import Bundle
-from fleetsync.shared.model.declaration import HelmOptions, RendererKind
+from fleetsync.shared.model.declaration import (
+    DirectoryOptions,
+    HelmOptions,
+    JsonnetOptions,
+    JsonnetVar,
+    RendererKind,
+)
 from fleetsync.shared.render.request import (
     Limit,
     RenderError,
@@ -45,6 +51,9 @@ def encode_request(request: RenderRequest, limits: RenderLimits) -> bytes:
                     "values": helm.values,
                     "values_files": list(helm.values_files),
                 },
+                "directory": asdict(request.directory),
+                "jsonnet": asdict(request.jsonnet),
+                "allow_empty": request.allow_empty,
             },
             "limits": asdict(limits),
         }
@@ -66,12 +75,35 @@ def decode_request(data: bytes) -> tuple[RenderRequest, RenderLimits]:
                 values=dict(helm["values"]),
                 values_files=tuple(helm["values_files"]),
             ),
+            directory=_directory(raw["directory"]),
+            jsonnet=_jsonnet(raw["jsonnet"]),
+            allow_empty=bool(raw["allow_empty"]),
         )
         known = {f.name for f in fields(RenderLimits)}
         limits = RenderLimits(**{k: v for k, v in message["limits"].items() if k in known})
     except (ValueError, KeyError, TypeError) as exc:
         raise WireError(f"not a render request: {exc}") from exc
     return request, limits
+
+
+def _directory(raw: Any) -> DirectoryOptions:
+    return DirectoryOptions(
+        recurse=bool(raw["recurse"]),
+        include=tuple(str(g) for g in raw["include"]),
+        exclude=tuple(str(g) for g in raw["exclude"]),
+        strict=bool(raw["strict"]),
+    )
+
+
+def _jsonnet(raw: Any) -> JsonnetOptions:
+    def variables(items: Any) -> tuple[JsonnetVar, ...]:
+        return tuple(JsonnetVar(str(v["name"]), str(v["value"]), bool(v["code"])) for v in items)
+
+    return JsonnetOptions(
+        ext_vars=variables(raw["ext_vars"]),
+        tlas=variables(raw["tlas"]),
+        libs=tuple(str(lib) for lib in raw["libs"]),
+    )
 
 
 def encode_result(result: RenderResult) -> bytes:
@@ -81,6 +113,7 @@ def encode_result(result: RenderResult) -> bytes:
                 "renderer": result.renderer.value,
                 "inputs": list(result.inputs),
                 "objects": list(result.bundle.objects),
+                "warnings": list(result.warnings),
             }
         },
         separators=(",", ":"),
@@ -111,6 +144,7 @@ def decode_answer(data: bytes) -> RenderResult:
                 bundle=Bundle.of(raw["objects"]),
                 renderer=RendererKind(raw["renderer"]),
                 inputs=tuple(str(i) for i in raw["inputs"]),
+                warnings=tuple(str(w) for w in raw.get("warnings") or ()),
             )
         if "error" in message:
             raw = message["error"]

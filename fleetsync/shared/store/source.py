@@ -122,8 +122,17 @@ class SourceStore(StoreBase):
         raw = self._r.get(self.key("render", render_key))
         return Digest(text(raw)) if raw is not None else None
 
-    def cache_render(self, render_key: str, digest: Digest) -> None:
+    def cache_render(
+        self, render_key: str, digest: Digest, *, warnings: Sequence[str] = ()
+    ) -> None:
+        """Remember a render's digest (and what it skipped, its warnings) by its key."""
+        if warnings:
+            self._r.set(self.key("render", render_key, "warnings"), json.dumps(list(warnings)))
         self._r.set(self.key("render", render_key), digest)
+
+    def render_warnings(self, render_key: str) -> tuple[str, ...]:
+        raw = self._r.get(self.key("render", render_key, "warnings"))
+        return tuple(json.loads(raw)) if raw is not None else ()
 
     def render_inputs(self, app: AppName) -> tuple[str, ...] | None:
         """The repository paths the application's last render read (its render key's parts)."""
@@ -145,7 +154,7 @@ class SourceStore(StoreBase):
         key = self.key("app", app, "desired")
         previous = self.desired(app)
         if previous is not None and previous.digest == state.digest:
-            kept = replace(previous, observed=state.observed)
+            kept = replace(previous, observed=state.observed, warnings=state.warnings)
             self._r.set(key, json.dumps(kept.to_json()))
             return False
         self._r.set(key, json.dumps(state.to_json()))

@@ -22,7 +22,10 @@ from fleetsync.shared.fleet import (
 )
 from fleetsync.shared.model.declaration import (
     Credentials,
+    DirectoryOptions,
     Fleet,
+    JsonnetOptions,
+    JsonnetVar,
     RendererKind,
     ReplacePolicy,
     SelectorOperator,
@@ -271,7 +274,7 @@ def test_every_problem_is_reported_at_once_in_line_order() -> None:
         with_app(
             """\
             namespace: Web
-            renderer: jsonnet
+            renderer: cue
             targets: {clusters: [prod-xx]}
             """
         )
@@ -487,7 +490,8 @@ def test_a_renderer_outside_the_enum_is_an_error() -> None:
     issue = the_error(with_app("renderer: Helm\n"))
     assert (issue.line, issue.key_path) == (15, "applications[0].renderer")
     assert (
-        issue.message == "'Helm' is not one of auto, plain, kustomize, helm; did you mean 'helm'?"
+        issue.message
+        == "'Helm' is not one of auto, plain, kustomize, helm, jsonnet; did you mean 'helm'?"
     )
 
 
@@ -780,3 +784,50 @@ def test_display_url_strips_userinfo(url: str, shown: str) -> None:
 )
 def test_format_duration_writes_what_the_parser_reads(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+# --- directory, jsonnet and hook options ----------------------------------------------------
+
+
+def test_directory_jsonnet_and_hook_timeout_are_read_and_survive_publishing() -> None:
+    fleet = parse(
+        with_app(
+            """\
+            renderer: jsonnet
+            directory: {recurse: false, include: ["*.jsonnet", "{a,b}.yaml"], exclude: "x.yaml"}
+            jsonnet:
+              extVars: {image: "nginx:1.27", replicas: 3}
+              tlas: [{name: env, value: prod}, {name: flags, value: "{a: 1}", code: true}]
+              libs: [vendor, lib]
+            sync: {hookTimeout: 2m}
+            """
+        )
+    )
+    app = next(iter(fleet.applications.values()))
+    assert app.directory == DirectoryOptions(
+        recurse=False, include=("*.jsonnet", "{a,b}.yaml"), exclude=("x.yaml",)
+    )
+    assert app.jsonnet == JsonnetOptions(
+        ext_vars=(JsonnetVar("image", "nginx:1.27"), JsonnetVar("replicas", "3", True)),
+        tlas=(JsonnetVar("env", "prod"), JsonnetVar("flags", "{a: 1}", True)),
+        libs=("vendor", "lib"),
+    )
+    assert app.sync.hook_timeout == 120.0
+    assert Fleet.from_json(fleet.to_json()) == fleet
+
+
+def test_jsonnet_options_on_a_helm_application_are_an_error() -> None:
+    issue = the_error(with_app("renderer: helm\njsonnet: {libs: [lib]}\n"))
+    assert (issue.line, issue.key_path, issue.message) == (
+        16,
+        "applications[0].jsonnet",
+        "applies only to renderer jsonnet or auto, not helm",
+    )
+
+
+def test_a_directory_glob_leaving_the_application_is_an_error() -> None:
+    issue = the_error(with_app("directory: {include: [../other/*.yaml]}\n"))
+    assert (issue.key_path, issue.message) == (
+        "applications[0].directory.include[0]",
+        "must be relative to the application directory, without '..'",
+    )

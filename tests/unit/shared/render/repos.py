@@ -37,7 +37,10 @@ class Repo:
         namespace: str | None = None,
         helm: HelmOptions | None = None,
         limits: RenderLimits | None = None,
+        **options: Any,
     ) -> RenderResult:
+        """Render `path`; `options` are the request's other fields (directory, jsonnet,
+        allow_empty)."""
         request = RenderRequest(
             root=self.root,
             path=path,
@@ -45,6 +48,7 @@ class Repo:
             renderer=renderer,
             namespace=namespace,
             helm=helm or HelmOptions(),
+            **options,
         )
         return render_bundle(request, limits=limits or RenderLimits())
 

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from fleetsync.shared.model.declaration import DirectoryOptions
 from fleetsync.shared.render import RenderError
 from fleetsync.shared.render.documents import parse_documents
 from fleetsync.shared.render.request import RenderLimits
@@ -171,21 +172,28 @@ def test_invalid_json_names_the_file_and_line(repo: Repo) -> None:
         repo.render("app")
 
 
-def test_missing_api_version_kind_and_name_are_named_with_the_document_line(repo: Repo) -> None:
-    repo.write({"app/cm.yaml": configmap("ok") + "---\n# a comment\ndata: {a: b}\n"})
+def test_an_object_without_a_name_is_named_with_the_document_line(repo: Repo) -> None:
+    repo.write({"app/cm.yaml": configmap("ok") + "---\n# a comment\napiVersion: v1\nkind: A\n"})
     with pytest.raises(RenderError) as caught:
         repo.render("app")
-    assert str(caught.value) == (
-        "guestbook: app/cm.yaml:7: object has no apiVersion, kind, metadata.name"
+    assert str(caught.value) == "guestbook: app/cm.yaml:7: object has no metadata.name"
+
+
+def test_documents_that_are_not_objects_are_skipped_with_a_warning_naming_their_lines(
+    repo: Repo,
+) -> None:
+    repo.write({"app/cm.yaml": configmap("ok") + "---\n# a comment\ndata: {a: b}\n"})
+    result = repo.render("app")
+    assert names(result) == ["core/ConfigMap/_/ok"]
+    assert result.warnings == (
+        "app/cm.yaml:7: not a Kubernetes object (no apiVersion or kind): skipped",
     )
 
 
-def test_a_document_that_is_not_a_mapping_is_refused(repo: Repo) -> None:
-    repo.write({"app/cm.yaml": "- just\n- a list\n"})
-    with pytest.raises(
-        RenderError, match=r"app/cm.yaml:1: expected a Kubernetes object, found a list"
-    ):
-        repo.render("app")
+def test_strict_directories_refuse_documents_that_are_not_objects(repo: Repo) -> None:
+    repo.write({"app/cm.yaml": configmap("ok"), "app/list.yaml": "- just\n- a list\n"})
+    with pytest.raises(RenderError, match=r"^guestbook: app/list.yaml: not a Kubernetes object"):
+        repo.render("app", directory=DirectoryOptions(strict=True))
 
 
 def test_duplicate_objects_are_refused_naming_both_places(repo: Repo) -> None:
@@ -248,3 +256,40 @@ def test_nesting_up_to_the_bound_is_parsed() -> None:
     text = configmap("deep") + "data:\n  k: " + "[" * depth + "]" * depth + "\n"
     [document] = parse_documents(text, source="ok.yaml", app="guestbook", limits=RenderLimits())
     assert document.obj["metadata"]["name"] == "deep"
+
+
+HOOK_JOB = """\
+apiVersion: batch/v1
+kind: Job
+metadata:
+  generateName: migrate-
+  annotations:
+    argocd.argoproj.io/hook: {phase}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{{name: migrate, image: busybox}}]
+"""
+
+
+def test_a_hook_may_use_generate_name_and_is_known_by_its_prefix(repo: Repo) -> None:
+    repo.write({"app/migrate.yaml": HOOK_JOB.format(phase="PreSync")})
+    assert names(repo.render("app", namespace="guestbook")) == ["batch/Job/guestbook/migrate-"]
+
+
+def test_generate_name_on_an_object_that_is_not_a_hook_is_refused(repo: Repo) -> None:
+    repo.write({"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  generateName: c-\n"})
+    with pytest.raises(RenderError) as caught:
+        repo.render("app")
+    assert str(caught.value) == (
+        "guestbook: app/cm.yaml:1: metadata.generateName 'c-' on an object that is not a hook: "
+        "every sync would create a new object; give it a metadata.name, or make it a hook "
+        "(argocd.argoproj.io/hook: PreSync, Sync or PostSync)"
+    )
+
+
+def test_a_hook_with_an_unknown_phase_is_refused_at_its_line(repo: Repo) -> None:
+    repo.write({"app/cm.yaml": configmap("ok") + "---\n" + HOOK_JOB.format(phase="BeforeSync")})
+    with pytest.raises(RenderError, match=r"^guestbook: app/cm.yaml:6: annotation argocd"):
+        repo.render("app")

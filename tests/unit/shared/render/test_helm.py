@@ -178,3 +178,50 @@ def test_chart_that_cannot_be_loaded_is_a_render_error_naming_the_chart(repo: Re
     message = str(caught.value)
     assert message.startswith("guestbook: charts/web: chart cannot be loaded: ")
     assert "fleetsync-helm" not in message
+
+
+HOOKED_CHART = {
+    "charts/db/Chart.yaml": "apiVersion: v2\nname: db\nversion: 0.1.0\n",
+    "charts/db/templates/service.yaml": """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: {{ .Release.Name }}}
+        spec: {ports: [{port: 5432}]}
+        """,
+    "charts/db/templates/pre-install-job.yaml": """
+        apiVersion: batch/v1
+        kind: Job
+        metadata:
+          name: {{ .Release.Name }}-migrate
+          annotations:
+            helm.sh/hook: pre-install,pre-upgrade
+            helm.sh/hook-weight: "-1"
+            helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+        spec:
+          template:
+            spec:
+              restartPolicy: Never
+              containers: [{name: migrate, image: busybox}]
+        """,
+    "charts/db/templates/tests/test-connection.yaml": """
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: {{ .Release.Name }}-test-connection
+          annotations: {helm.sh/hook: test}
+        spec:
+          restartPolicy: Never
+          containers: [{name: wget, image: busybox, command: [wget, db:5432]}]
+        """,
+}
+
+
+def test_a_chart_s_hooks_stay_in_the_bundle_and_its_test_hooks_are_never_applied(
+    repo: Repo,
+) -> None:
+    result = repo.write(HOOKED_CHART).render("charts/db", namespace="data")
+    assert names(result) == ["batch/Job/data/guestbook-migrate", "core/Service/data/guestbook"]
+    assert result.warnings == (
+        "db/templates/tests/test-connection.yaml:1: core/Pod/_/guestbook-test-connection: "
+        "Helm test hook (test): never applied",
+    )

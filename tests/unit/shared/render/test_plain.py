@@ -56,8 +56,9 @@ def test_plain_means_plain_even_beside_a_kustomization(repo: Repo) -> None:
             "app/cm.yaml": configmap("cm"),
         }
     )
-    with pytest.raises(RenderError, match=r"app/kustomization.yaml:1: object has no apiVersion"):
-        repo.render("app", renderer=RendererKind.PLAIN)
+    result = repo.render("app", renderer=RendererKind.PLAIN)
+    assert names(result) == ["core/ConfigMap/_/cm"]
+    assert result.warnings == ("app/kustomization.yaml: kustomize's configuration: skipped",)
 
 
 def test_binary_file_with_a_yaml_name_is_not_a_text_file(repo: Repo) -> None:
