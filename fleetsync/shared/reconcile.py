@@ -37,6 +37,7 @@ from fleetsync.shared.kube import (
     assess_live_health,
     check_drift,
     connect,
+    describe_unhealthy,
     sync_application,
 )
 from fleetsync.shared.model.backoff import backoff_delay
@@ -186,13 +187,8 @@ def _refresh_health(
         return None
     client = connect(fleet.clusters[cluster], cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
     health, objects = assess_live_health(client, bundle, app=app, namespace=application.namespace)
-    worst = [
-        f"{o.key}: {o.health}" + (f" ({o.message})" if o.message else "")
-        for o in objects
-        if o.health is not Health.HEALTHY
-    ]
     keep = health is Health.HEALTHY or _sync_failed(status)
-    message = status.message if keep else "; ".join(worst[:3])
+    message = status.message if keep else describe_unhealthy(objects)
     store.record_status(replace(status, health=health, message=message), history=False)
     return health
 
@@ -252,6 +248,8 @@ def _synced(
     counts = result.counts
     summary = ", ".join(f"{n} {action}" for action, n in counts.items() if n) or "nothing to do"
     message = f"{result.error}" if result.error else summary
+    if result.error is None and result.unhealthy:
+        message = f"{summary}; {result.unhealthy}"
     if result.waiting is not None:
         message = f"{result.waiting} ({summary})"
     return PairStatus(

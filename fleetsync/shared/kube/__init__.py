@@ -19,7 +19,12 @@ from fleetsync.shared.kube.client import (
     keep_clients,
 )
 from fleetsync.shared.kube.diff import DriftReport, DriftState, ObjectDrift, render_diff
-from fleetsync.shared.kube.health import ObjectHealth, assess_health, assess_object
+from fleetsync.shared.kube.health import (
+    ObjectHealth,
+    assess_health,
+    assess_object,
+    describe_unhealthy,
+)
 from fleetsync.shared.kube.inventory import (
     Inventory,
     InventoryEntry,
@@ -54,6 +59,7 @@ __all__ = [
     "assess_object",
     "check_drift",
     "connect",
+    "describe_unhealthy",
     "keep_clients",
     "read_cluster_inventory",
     "render_diff",

@@ -33,9 +33,10 @@ from fleetsync.shared.kube.changeset import Change, ChangeSet
 from fleetsync.shared.kube.client import ClusterClient, RequestRejected, UnknownKindError
 from fleetsync.shared.kube.crd import defined_kinds, is_crd
 from fleetsync.shared.kube.diff import same_live_state
+from fleetsync.shared.kube.health import NO_FACTS
 from fleetsync.shared.kube.ownership import owner_of
 from fleetsync.shared.kube.plan import NAMESPACE, Stage, Step, group_kind, plan_apply
-from fleetsync.shared.kube.read import get_live, read_live
+from fleetsync.shared.kube.read import get_live, read_facts, read_live
 from fleetsync.shared.kube.replace import immutable_fields, immutable_message, replace_object
 from fleetsync.shared.kube.targets import (
     NAMESPACES,
@@ -302,7 +303,9 @@ def apply_staged(
             ready.update((c.target.key, c) for c in more)
             live.update((c.target.key, c.live) for c in more)
             pending.clear()
-        if (stop := stop_before(step, earlier, live, waves=waves)) is not None:
+        facts = read_facts(client, [live.get(k) for k in earlier]) if earlier else None
+        stop = stop_before(step, earlier, live, waves=waves, facts=facts or NO_FACTS)
+        if stop is not None:
             result = _stopped(
                 changes, (), steps[index:], live, reason=f"waiting for wave {stop.wave}"
             )

@@ -7,6 +7,14 @@ Healthy once it exists. A missing object (None) is Missing; an object being dele
 Every rule reads what controllers write: generation vs observedGeneration first (a status written
 for an older spec says nothing about the current one), then replica counts, then conditions.
 
+What an object alone cannot tell comes as `ClusterFacts` (read by the caller): a
+PersistentVolumeClaim Pending on a storage class that binds on first use (WaitForFirstConsumer)
+is Healthy, as Argo CD says, since nothing binds it before a Pod uses it.
+
+`describe_unhealthy` is what a pair's message says about health: the objects that make it
+Degraded or Progressing, worst first (`apps/Deployment/web/api: Progressing (1 of 3 replicas
+available)`), never only counts.
+
 Pure: live objects in, verdicts out.
 """
 
@@ -38,6 +46,19 @@ _WAITING_DEGRADED = frozenset(
 _PROGRESSING_REASONS = frozenset(
     {"Progressing", "Reconciling", "Pending", "InProgress", "Creating", "Updating", "Provisioning"}
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterFacts:
+    """What some verdicts need to know of the cluster besides the object itself."""
+
+    first_consumer_classes: frozenset[str] = frozenset()
+    """Storage classes whose volumeBindingMode is WaitForFirstConsumer."""
+    default_class: str | None = None
+    """The default storage class (annotated is-default-class), if any."""
+
+
+NO_FACTS = ClusterFacts()
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +208,15 @@ def job(obj: Manifest) -> Verdict:
 
 
 def cron_job(obj: Manifest) -> Verdict:
+    """Suspended, or Degraded when its last scheduled run has not succeeded and none runs (the
+    job controller records `lastSuccessfulTime` only for runs that complete)."""
     if _spec(obj).get("suspend"):
         return (Health.SUSPENDED, "cronjob is suspended")
+    status = _status(obj)
+    scheduled = str(status.get("lastScheduleTime") or "")
+    succeeded = str(status.get("lastSuccessfulTime") or "")
+    if scheduled and not status.get("active") and succeeded < scheduled:
+        return (Health.DEGRADED, f"the run scheduled at {scheduled} did not succeed")
     return HEALTHY
 
 
@@ -221,12 +249,21 @@ def pod(obj: Manifest) -> Verdict:
     return (Health.UNKNOWN, f"pod phase {phase or 'not reported'}")
 
 
-def persistent_volume_claim(obj: Manifest) -> Verdict:
+def persistent_volume_claim(obj: Manifest, facts: ClusterFacts = NO_FACTS) -> Verdict:
     phase = _status(obj).get("phase")
     if phase == "Bound":
         return HEALTHY
     if phase == "Lost":
         return (Health.DEGRADED, "claim lost its volume")
+    storage_class = _spec(obj).get("storageClassName")
+    if storage_class is None:
+        storage_class = facts.default_class
+    if phase in (None, "Pending") and storage_class in facts.first_consumer_classes:
+        return (
+            Health.HEALTHY,
+            f"waiting for its first consumer (storage class {storage_class} is "
+            "WaitForFirstConsumer)",
+        )
     return (Health.PROGRESSING, f"claim is {phase or 'not bound yet'}")
 
 
@@ -262,7 +299,10 @@ def horizontal_pod_autoscaler(obj: Manifest) -> Verdict:
             continue
         if condition.get("reason") == "ScalingDisabled":
             return (Health.SUSPENDED, _message(condition, "scaling disabled"))
-        return (Health.DEGRADED, _message(condition, f"{kind} is False"))
+        reason = condition.get("reason")
+        detail = _message(condition, "")
+        text = f"{kind} is False" + (f" ({reason})" if reason else "")
+        return (Health.DEGRADED, f"{text}: {detail}" if detail and detail != reason else text)
     return HEALTHY
 
 
@@ -298,7 +338,6 @@ RULES: Mapping[tuple[str, str], Rule] = {
     ("batch", "Job"): job,
     ("batch", "CronJob"): cron_job,
     ("", "Pod"): pod,
-    ("", "PersistentVolumeClaim"): persistent_volume_claim,
     ("", "Service"): service,
     ("", "Namespace"): namespace,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): custom_resource_definition,
@@ -307,15 +346,48 @@ RULES: Mapping[tuple[str, str], Rule] = {
 """(group, kind) -> rule; every other kind goes through `conditions`."""
 
 
-def assess_object(obj: Manifest | None) -> Verdict:
+FACT_RULES: Mapping[tuple[str, str], Callable[[Manifest, ClusterFacts], Verdict]] = {
+    ("", "PersistentVolumeClaim"): persistent_volume_claim,
+}
+"""Rules that need `ClusterFacts`; they take precedence over `RULES`."""
+
+
+def assess_object(obj: Manifest | None, facts: ClusterFacts = NO_FACTS) -> Verdict:
     """The health of one live object; None (not found) is Missing."""
     if obj is None:
         return (Health.MISSING, "not found in the cluster")
     if (obj.get("metadata") or {}).get("deletionTimestamp"):
         return (Health.PROGRESSING, "being deleted")
-    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
-    rule = RULES.get((group, str(obj.get("kind", ""))), conditions)
-    return rule(obj)
+    group_kind = (str(obj.get("apiVersion", "")).rpartition("/")[0], str(obj.get("kind", "")))
+    if (with_facts := FACT_RULES.get(group_kind)) is not None:
+        return with_facts(obj, facts)
+    return RULES.get(group_kind, conditions)(obj)
+
+
+def needs_facts(objects: Iterable[Manifest | None]) -> bool:
+    """Whether any verdict on these objects depends on `ClusterFacts` (a claim not yet bound)."""
+    return any(
+        o is not None
+        and o.get("kind") == "PersistentVolumeClaim"
+        and _status(o).get("phase") != "Bound"
+        for o in objects
+    )
+
+
+def describe_unhealthy(objects: Iterable[ObjectHealth], *, shown: int = 3) -> str:
+    """The objects that keep an application from Healthy, worst first:
+    `apps/Deployment/web/api: Progressing (1 of 3 replicas available); 2 more not healthy`."""
+    unhealthy = sorted(
+        (o for o in objects if o.health not in (Health.HEALTHY, Health.SUSPENDED)),
+        key=lambda o: -o.health.rank,
+    )
+    parts = [
+        f"{o.key}: {o.health}" + (f" ({o.message})" if o.message else "")
+        for o in unhealthy[:shown]
+    ]
+    if len(unhealthy) > shown:
+        parts.append(f"{len(unhealthy) - shown} more not healthy")
+    return "; ".join(parts)
 
 
 def assess_health(objs: Iterable[Manifest | None]) -> Health:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from fleetsync.shared.kube.client import ApiResource, ClusterClient, Forbidden
+from fleetsync.shared.kube.client import ApiResource, ClusterClient, Forbidden, RequestRejected
+from fleetsync.shared.kube.health import NO_FACTS, ClusterFacts, needs_facts
 from fleetsync.shared.kube.ownership import APPLICATION_LABEL, MANAGED_BY, MANAGED_BY_LABEL
 from fleetsync.shared.kube.targets import Target
 from fleetsync.shared.model import ResourceKey
@@ -99,3 +100,39 @@ def get_live(client: ClusterClient, target: Target) -> Manifest | None:
     return client.get(
         target.resource, name=metadata["name"], namespace=str(metadata.get("namespace") or "")
     )
+
+
+STORAGE_CLASSES = ApiResource(
+    group="storage.k8s.io",
+    version="v1",
+    kind="StorageClass",
+    plural="storageclasses",
+    namespaced=False,
+)
+_DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
+
+
+def read_facts(client: ClusterClient, objects: Iterable[Manifest | None]) -> ClusterFacts:
+    """What health verdicts on `objects` need to know of the cluster (one LIST of storage
+    classes, only when a claim is not bound yet); nothing when the cluster will not say."""
+    if not needs_facts(objects):
+        return NO_FACTS
+    try:
+        classes = client.list(STORAGE_CLASSES)
+    except (Forbidden, RequestRejected) as e:
+        log.info("cluster %s: storage classes unreadable (%s); claims judged alone", client.name, e)
+        return NO_FACTS
+    waiting = frozenset(
+        str(c["metadata"]["name"])
+        for c in classes
+        if c.get("volumeBindingMode") == "WaitForFirstConsumer"
+    )
+    default = next(
+        (
+            str(c["metadata"]["name"])
+            for c in classes
+            if ((c.get("metadata") or {}).get("annotations") or {}).get(_DEFAULT_CLASS) == "true"
+        ),
+        None,
+    )
+    return ClusterFacts(first_consumer_classes=waiting, default_class=default)

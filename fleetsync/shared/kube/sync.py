@@ -39,7 +39,12 @@ from fleetsync.shared.kube.changeset import Change, ChangeSet
 from fleetsync.shared.kube.client import ClusterClient, UnknownKindError
 from fleetsync.shared.kube.crd import defined_kinds
 from fleetsync.shared.kube.diff import DriftReport, diff_objects
-from fleetsync.shared.kube.health import ObjectHealth, assess_object
+from fleetsync.shared.kube.health import (
+    NO_FACTS,
+    ObjectHealth,
+    assess_object,
+    describe_unhealthy,
+)
 from fleetsync.shared.kube.inventory import (
     EMPTY,
     ClusterRecord,
@@ -50,7 +55,7 @@ from fleetsync.shared.kube.inventory import (
     write_cluster_inventory,
 )
 from fleetsync.shared.kube.prune import Pruned, prune_stale
-from fleetsync.shared.kube.read import read_live
+from fleetsync.shared.kube.read import read_facts, read_live
 from fleetsync.shared.kube.targets import Target, bundle_problems, locate, well_formed
 from fleetsync.shared.kube.waves import WaveProgress, WaveStop, WaveWait, describe, since_when
 from fleetsync.shared.model import Health, ResourceKey, SyncState
@@ -84,6 +89,11 @@ class SyncResult:
     """Health of each desired object as last seen; empty when nothing was assessed."""
     waiting: WaveWait | None = None
     """Set when the sync stopped before a wave: continue it later (`WaveWait.recheck_in`)."""
+
+    @property
+    def unhealthy(self) -> str:
+        """The objects that keep the application from Healthy, worst first ("" when none)."""
+        return describe_unhealthy(self.objects)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -220,8 +230,10 @@ def _result(
         n = len(failed) - 1
         more = f" ({n} more object{'s' if n > 1 else ''} failed)" if n else ""
         error = SyncError(failed[0].key, failed[0].message + more)
+    live = applied.live if applied is not None else {}
+    facts = read_facts(client, [live.get(t.key) for t in targets]) if applied else None
     objects = tuple(
-        ObjectHealth(t.key, *assess_object(applied.live.get(t.key)))
+        ObjectHealth(t.key, *assess_object(live.get(t.key), facts or NO_FACTS))
         for t in targets
         if applied is not None
     )
@@ -268,7 +280,8 @@ def assess_live_health(
     verdicts = [
         ObjectHealth(ResourceKey.of(o), Health.MISSING, "kind not served") for o in unserved
     ]
-    verdicts += [ObjectHealth(t.key, *assess_object(live.get(t.key))) for t in located]
+    facts = read_facts(client, [live.get(t.key) for t in located])
+    verdicts += [ObjectHealth(t.key, *assess_object(live.get(t.key), facts)) for t in located]
     return Health.worst(v.health for v in verdicts), tuple(verdicts)
 
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fleetsync.shared.kube.health import ObjectHealth, assess_object
+from fleetsync.shared.kube.health import NO_FACTS, ClusterFacts, ObjectHealth, assess_object
 from fleetsync.shared.kube.plan import Stage, Step
 from fleetsync.shared.model import Health, ResourceKey
 
@@ -95,12 +95,13 @@ def stop_before(
     live: Mapping[ResourceKey, Manifest | None],
     *,
     waves: Sequence[int],
+    facts: ClusterFacts = NO_FACTS,
 ) -> WaveStop | None:
     """Whether a staged apply must stop before `step`: it starts a wave after the first, and
     an object of an earlier wave (`earlier`, as last seen in `live`) is not healthy."""
     if step.stage is Stage.DEFINITIONS or len(waves) < 2 or step.wave == waves[0]:
         return None
-    verdicts = (ObjectHealth(key, *assess_object(live.get(key))) for key in earlier)
+    verdicts = (ObjectHealth(key, *assess_object(live.get(key), facts)) for key in earlier)
     unhealthy = tuple(v for v in verdicts if v.health not in _SETTLED)
     return WaveStop(wave=step.wave, unhealthy=unhealthy) if unhealthy else None
 

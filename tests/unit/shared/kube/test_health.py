@@ -6,8 +6,14 @@ from typing import Any
 
 import pytest
 
-from fleetsync.shared.kube.health import assess_health, assess_object
-from fleetsync.shared.model import Health
+from fleetsync.shared.kube.health import (
+    ClusterFacts,
+    ObjectHealth,
+    assess_health,
+    assess_object,
+    describe_unhealthy,
+)
+from fleetsync.shared.model import Health, ResourceKey
 
 
 def make(
@@ -435,3 +441,127 @@ def test_assess_health_is_the_worst_of_the_objects() -> None:
     assert assess_health([ready, progressing, None]) is Health.MISSING
     assert assess_health([ready]) is Health.HEALTHY
     assert assess_health([]) is Health.HEALTHY
+
+
+# -- what it deploys: jobs, cronjobs, autoscalers, claims, load balancers, custom resources -----
+
+
+def cronjob(**status: Any) -> dict[str, Any]:
+    return make("CronJob", "batch/v1", spec={"schedule": "*/5 * * * *"}, status=status)
+
+
+@pytest.mark.parametrize(
+    ("obj", "expected"),
+    [
+        (cronjob(), Health.HEALTHY),
+        (
+            cronjob(
+                lastScheduleTime="2026-01-01T10:05:00Z", lastSuccessfulTime="2026-01-01T10:05:40Z"
+            ),
+            Health.HEALTHY,
+        ),
+        (
+            cronjob(lastScheduleTime="2026-01-01T10:05:00Z", active=[{"name": "x-1"}]),
+            Health.HEALTHY,
+        ),
+        (
+            cronjob(
+                lastScheduleTime="2026-01-01T10:05:00Z", lastSuccessfulTime="2026-01-01T10:00:40Z"
+            ),
+            Health.DEGRADED,
+        ),
+        (cronjob(lastScheduleTime="2026-01-01T10:05:00Z"), Health.DEGRADED),
+    ],
+    ids=["never-ran", "last-succeeded", "running", "last-failed", "never-succeeded"],
+)
+def test_a_cronjob_whose_last_run_failed_is_degraded(obj: dict[str, Any], expected: Health) -> None:
+    assert assess_object(obj)[0] is expected
+
+
+def test_a_job_is_healthy_complete_degraded_failed_and_progressing_while_it_runs() -> None:
+    job = make("Job", "batch/v1", spec={}, status={"active": 1})
+    assert assess_object(job) == (Health.PROGRESSING, "job is running")
+    job["status"] = {"conditions": [cond("Failed", "True", "BackoffLimitExceeded", "")]}
+    assert assess_object(job) == (Health.DEGRADED, "BackoffLimitExceeded")
+    job["status"] = {"conditions": [cond("Complete", "True")]}
+    assert assess_object(job)[0] is Health.HEALTHY
+
+
+def test_an_autoscaler_without_metrics_is_degraded_with_the_condition_s_reason() -> None:
+    hpa = make(
+        "HorizontalPodAutoscaler",
+        "autoscaling/v2",
+        status={
+            "conditions": [
+                cond("AbleToScale", "True", "SucceededGetScale"),
+                cond(
+                    "ScalingActive",
+                    "False",
+                    "FailedGetResourceMetric",
+                    "the HPA was unable to compute the replica count: no metrics returned",
+                ),
+            ]
+        },
+    )
+    assert assess_object(hpa) == (
+        Health.DEGRADED,
+        "ScalingActive is False (FailedGetResourceMetric): the HPA was unable to compute the "
+        "replica count: no metrics returned",
+    )
+
+
+def claim(storage_class: str | None) -> dict[str, Any]:
+    spec = {"storageClassName": storage_class} if storage_class else {}
+    return make("PersistentVolumeClaim", spec=spec, status={"phase": "Pending"})
+
+
+def test_a_claim_waiting_for_its_first_consumer_is_healthy() -> None:
+    facts = ClusterFacts(first_consumer_classes=frozenset({"local"}), default_class="local")
+    assert assess_object(claim("local"), facts) == (
+        Health.HEALTHY,
+        "waiting for its first consumer (storage class local is WaitForFirstConsumer)",
+    )
+    assert assess_object(claim(None), facts)[0] is Health.HEALTHY
+    assert assess_object(claim("fast"), facts)[0] is Health.PROGRESSING
+    assert assess_object(claim("local"))[0] is Health.PROGRESSING
+
+
+def test_a_load_balancer_without_an_address_is_progressing() -> None:
+    lb = make("Service", spec={"type": "LoadBalancer"}, status={"loadBalancer": {}})
+    assert assess_object(lb) == (Health.PROGRESSING, "waiting for a load balancer address")
+    lb["status"] = {"loadBalancer": {"ingress": [{"ip": "203.0.113.7"}]}}
+    assert assess_object(lb)[0] is Health.HEALTHY
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        (cond("Ready", "True"), Health.HEALTHY),
+        (cond("Ready", "False", "Provisioning", "creating the bucket"), Health.PROGRESSING),
+        (cond("Ready", "False", "AccessDenied", "credentials refused"), Health.DEGRADED),
+        (cond("Available", "False", "MinimumReplicasUnavailable"), Health.DEGRADED),
+        (cond("Available", "True"), Health.HEALTHY),
+    ],
+)
+def test_custom_resources_are_judged_by_their_standard_conditions(
+    condition: dict[str, str], expected: Health
+) -> None:
+    bucket = make("Bucket", "storage.example.com/v1", status={"conditions": [condition]})
+    assert assess_object(bucket)[0] is expected
+
+
+def test_a_pair_s_message_names_the_objects_that_keep_it_from_healthy_worst_first() -> None:
+    objects = [
+        ObjectHealth(ResourceKey("", "ConfigMap", "web", "a"), Health.HEALTHY),
+        ObjectHealth(
+            ResourceKey("apps", "Deployment", "web", "api"),
+            Health.PROGRESSING,
+            "1 of 3 updated replicas available",
+        ),
+        ObjectHealth(ResourceKey("batch", "Job", "web", "seed"), Health.DEGRADED, "job failed"),
+    ]
+    assert describe_unhealthy(objects) == (
+        "batch/Job/web/seed: Degraded (job failed); "
+        "apps/Deployment/web/api: Progressing (1 of 3 updated replicas available)"
+    )
+    assert describe_unhealthy(objects[:1]) == ""
