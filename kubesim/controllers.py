@@ -3,8 +3,9 @@
 When a Deployment, StatefulSet, DaemonSet or ReplicaSet gets a new generation, its status first
 says "rolling out" (observedGeneration caught up, nothing ready), then after the cluster's
 `ready_delay` "available" (all replicas ready), unless `never_ready` is set. Jobs start and then
-complete, Pods run, PersistentVolumeClaims bind. Status is written through the status
-subresource by the manager `kube-controller-manager`, so watches see MODIFIED events.
+complete (or fail, or stay active: the `job_result` knob), Pods run, PersistentVolumeClaims bind.
+Status is written through the status subresource by the manager `kube-controller-manager`, so
+watches see MODIFIED events.
 """
 
 from __future__ import annotations
@@ -103,6 +104,19 @@ def job_status(obj: dict[str, Any], ready: bool) -> dict[str, Any]:
                       "Reached expected number of succeeded pods", now)]}
 
 
+def failed_job_status(obj: dict[str, Any]) -> dict[str, Any]:
+    """A Job whose pods kept failing, as the job controller reports it."""
+    now = now_rfc3339()
+    start = (obj.get("status") or {}).get("startTime") or now
+    limit = (obj.get("spec") or {}).get("backoffLimit", 6)
+    return {"failed": int(limit) + 1, "ready": 0, "startTime": start,
+            "uncountedTerminatedPods": {}, "conditions": [
+                _cond("FailureTarget", True, "BackoffLimitExceeded",
+                      "Job has reached the specified backoff limit", now),
+                _cond("Failed", True, "BackoffLimitExceeded",
+                      "Job has reached the specified backoff limit", now)]}
+
+
 def pod_status(obj: dict[str, Any], ready: bool) -> dict[str, Any]:
     now = now_rfc3339()
     if not ready:
@@ -168,18 +182,27 @@ def react(cluster: Cluster, rtype: ResourceType, obj: dict[str, Any]) -> None:
     if rule is None or not settings.enabled or not _needs_work(rtype, obj):
         return
 
+    is_job = rtype.kind == "Job"
+
     def progressing() -> None:
         write_status(cluster, rtype, obj, rule(obj, False))
-        if not settings.never_ready:
+        if not settings.never_ready and not (is_job and settings.job_result == "run"):
             cluster.schedule(settings.ready_delay, ready)
 
     def ready() -> None:
-        if cluster.controllers.never_ready or not cluster.controllers.enabled:
+        current_settings = cluster.controllers
+        if current_settings.never_ready or not current_settings.enabled:
+            return
+        if is_job and current_settings.job_result == "run":
             return
         current = cluster.store.get((rtype.group, rtype.resource),
                                     obj["metadata"].get("namespace", ""),
                                     obj["metadata"]["name"])
-        if current is not None:
+        if current is None:
+            return
+        if is_job and current_settings.job_result == "fail":
+            write_status(cluster, rtype, obj, failed_job_status(current))
+        else:
             write_status(cluster, rtype, obj, rule(current, True))
 
     cluster.schedule(0.0, progressing)

@@ -75,6 +75,9 @@ class FaultSettings:
 NO_FAULTS = FaultSettings()
 
 
+JOB_RESULTS = ("complete", "fail", "run")
+
+
 @dataclass(frozen=True)
 class ControllerSettings:
     """Simulated controllers: whether they run, how long workloads take, whether ever ready,
@@ -85,8 +88,13 @@ class ControllerSettings:
     never_ready: bool = False
     crd_established_delay: float = 0.0
     """Seconds a created CustomResourceDefinition stays not Established (its kind unserved)."""
+    job_result: str = "complete"
+    """How Jobs end after `ready_delay`: "complete", "fail" (backoff limit reached) or "run"
+    (they stay active: a Job that never completes)."""
 
     def __post_init__(self) -> None:
+        if self.job_result not in JOB_RESULTS:
+            raise ValueError(f"job_result must be one of {', '.join(JOB_RESULTS)}")
         if self.ready_delay < 0:
             raise ValueError("ready_delay must be >= 0 seconds")
         if self.crd_established_delay < 0:

@@ -125,10 +125,13 @@ class ClusterHandle:
 
     def set_controllers(self, *, enabled: bool = True, ready_delay: float = 0.5,
                         never_ready: bool = False,
-                        crd_established_delay: float = 0.0) -> ControllerSettings:
+                        crd_established_delay: float = 0.0,
+                        job_result: str = "complete") -> ControllerSettings:
         """Replace this cluster's controller settings; `crd_established_delay` keeps a created
-        CRD not Established (its kind not served) for that many seconds."""
-        settings = ControllerSettings(enabled, ready_delay, never_ready, crd_established_delay)
+        CRD not Established (its kind not served) for that many seconds; `job_result` says how
+        Jobs end: "complete", "fail" or "run" (never)."""
+        settings = ControllerSettings(enabled, ready_delay, never_ready, crd_established_delay,
+                                      job_result)
         self._do(lambda c: setattr(c, "controllers", settings))
         return settings
 

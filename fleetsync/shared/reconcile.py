@@ -32,12 +32,15 @@ from pathlib import Path
 from fleetsync.shared.desired import PairDesired, desired_for_pair, latest_for_pair
 from fleetsync.shared.errors import PermanentError, TransientError, describe
 from fleetsync.shared.kube import (
+    ClusterClient,
     DriftReport,
     SyncResult,
     assess_live_health,
     check_drift,
     connect,
     describe_unhealthy,
+    split_hooks,
+    start_post_delete,
     sync_application,
 )
 from fleetsync.shared.model.backoff import backoff_delay
@@ -45,7 +48,7 @@ from fleetsync.shared.model.bundle import Bundle
 from fleetsync.shared.model.declaration import Fleet, SyncPolicy
 from fleetsync.shared.model.ids import AppName, ClusterName, Digest
 from fleetsync.shared.model.inventory import EMPTY
-from fleetsync.shared.model.report import ObjectChange, PairStatus, stale_after
+from fleetsync.shared.model.report import HookOutcome, ObjectChange, PairStatus, stale_after
 from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.status import ChangeAction, Health, SyncState
 from fleetsync.shared.model.trigger import Trigger
@@ -141,6 +144,7 @@ def reconcile_pair(
             policy=application.sync,
             namespace=application.namespace,
             previous_nonempty=bool(inventory),
+            retry_hooks=trigger is Trigger.MANUAL,
         )
         store.set_inventory(app, cluster, result.inventory)
         store.reset_pair_failures(app, cluster)
@@ -268,6 +272,17 @@ def _synced(
             ObjectChange(key=str(c.key), action=c.action, message=c.message) for c in result.changes
         ),
         trigger=trigger,
+        hooks=tuple(
+            HookOutcome(
+                phase=h.phase.value,
+                key=h.key,
+                name=h.name,
+                state=h.state.value,
+                message=h.message,
+                logs=h.logs,
+            )
+            for h in result.hooks
+        ),
     )
 
 
@@ -414,9 +429,22 @@ def remove_pair(
         status = _synced(app, cluster, _Desired(None, None, Bundle(())), result, Trigger.CHANGE)
         store.record_status(status)
         return status
+    post_delete = _post_delete(store, client, app, cluster)
     store.forget_pair(app, cluster)
-    log.info("%s on %s: removed (%s)", app, cluster, result.changes.summary())
+    log.info("%s on %s: removed (%s)%s", app, cluster, result.changes.summary(), post_delete)
     return None
+
+
+def _post_delete(store: Store, client: ClusterClient, app: AppName, cluster: ClusterName) -> str:
+    """Create the PostDelete hooks of the bundle last applied to the pair; what was created."""
+    applied = _applied_bundle(store, store.recorded_status(app, cluster))
+    if applied is None:
+        return ""
+    _, hooks = split_hooks(applied.objects, app=app)
+    created = start_post_delete(
+        client, app=app, bundle=applied.digest, hooks=hooks, now=time.time()
+    )
+    return "; " + ", ".join(str(r) for r in created) if created else ""
 
 
 def preview(

@@ -25,6 +25,8 @@ from fleetsync.shared.kube.health import (
     assess_object,
     describe_unhealthy,
 )
+from fleetsync.shared.kube.hooks import split_hooks
+from fleetsync.shared.kube.hooksync import start_post_delete
 from fleetsync.shared.kube.inventory import (
     Inventory,
     InventoryEntry,
@@ -63,6 +65,8 @@ __all__ = [
     "keep_clients",
     "read_cluster_inventory",
     "render_diff",
+    "split_hooks",
+    "start_post_delete",
     "sync_application",
     "write_cluster_inventory",
 ]

@@ -231,6 +231,19 @@ class ClusterClient:
         result: Manifest = self._request("patch", path, body=dict(obj), **params)
         return result
 
+    def create(self, resource: ApiResource, obj: Manifest) -> Manifest:
+        """Create `obj` (a POST: `metadata.generateName` allowed) as fleetsync's field manager;
+        the object as the server stored it. A name already taken is RequestRejected 409."""
+        namespace = str((obj.get("metadata") or {}).get("namespace") or "")
+        result: Manifest = self._request(
+            "post",
+            resource.path(namespace=namespace),
+            body=dict(obj),
+            field_manager=FIELD_MANAGER,
+            query_params=[("fieldValidation", "Strict")],
+        )
+        return result
+
     def delete(
         self,
         resource: ApiResource,

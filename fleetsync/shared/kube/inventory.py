@@ -9,7 +9,8 @@ target cluster, read and written here. A sync works from the UNION of both copie
 Redis (or a stale Redis copy) never orphans an object: when Redis has none, the cluster copy alone
 is the previous inventory. The union never causes a wrong delete, because prune deletes only objects
 whose live annotation names the application (see `prune`). The same ConfigMap records, while a
-sync waits before a wave, since when it has been waiting (`waves.WaveProgress`).
+sync waits before a wave, since when it has been waiting (`waves.WaveProgress`), and where the
+hooks of the last bundle synced with hooks stand (`hookrun.HookRun`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fleetsync.shared.kube.client import ApiResource, ClusterClient
+from fleetsync.shared.kube.hookrun import HookRun
 from fleetsync.shared.kube.ownership import APPLICATION_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL
 from fleetsync.shared.kube.waves import WaveProgress
 from fleetsync.shared.model.inventory import EMPTY, Inventory, InventoryEntry, merge, stale
@@ -35,6 +37,7 @@ INVENTORY_NAMESPACE = "fleetsync-system"
 INVENTORY_PREFIX = "fleetsync-inventory-"
 INVENTORY_DATA_KEY = "inventory.json"
 WAVES_DATA_KEY = "waves.json"
+HOOKS_DATA_KEY = "hooks.json"
 
 _CONFIGMAP = ApiResource(
     group="", version="v1", kind="ConfigMap", plural="configmaps", namespaced=True
@@ -78,6 +81,8 @@ class ClusterRecord:
     inventory: Inventory | None = None
     """None when the cluster has no copy (or an unreadable one, logged)."""
     waves: WaveProgress | None = field(default=None)
+    hooks: HookRun | None = field(default=None)
+    """The hooks' run of the last bundle synced with hooks (see `hookrun`)."""
 
 
 def read_cluster_inventory(client: ClusterClient, app: str) -> Inventory | None:
@@ -106,14 +111,24 @@ def read_cluster_record(client: ClusterClient, app: str) -> ClusterRecord:
         waves = WaveProgress.from_json(json.loads(data[WAVES_DATA_KEY]))
     except (KeyError, ValueError):
         waves = None
-    return ClusterRecord(inventory=inventory, waves=waves)
+    try:
+        hooks = HookRun.from_json(json.loads(data[HOOKS_DATA_KEY]))
+    except (KeyError, ValueError):
+        hooks = None
+    return ClusterRecord(inventory=inventory, waves=waves, hooks=hooks)
 
 
 def write_cluster_inventory(
-    client: ClusterClient, app: str, inventory: Inventory, *, waves: WaveProgress | None = None
+    client: ClusterClient,
+    app: str,
+    inventory: Inventory,
+    *,
+    waves: WaveProgress | None = None,
+    hooks: HookRun | None = None,
 ) -> None:
     """Store the cluster copy (server-side apply), creating namespace fleetsync-system if needed;
-    with `waves`, the wave a sync waits before, which a write without it clears."""
+    with `waves`, the wave a sync waits before, which a write without it clears; with `hooks`,
+    the hooks' run, which a write without it clears."""
     if client.get(_NAMESPACE, name=INVENTORY_NAMESPACE) is None:
         client.apply(_NAMESPACE, _managed(_NAMESPACE, INVENTORY_NAMESPACE, ""), force=True)
     body = dict(_managed(_CONFIGMAP, mirror_name(app), INVENTORY_NAMESPACE))
@@ -121,6 +136,8 @@ def write_cluster_inventory(
     body["data"] = {INVENTORY_DATA_KEY: inventory_text(inventory)}
     if waves is not None:
         body["data"][WAVES_DATA_KEY] = json.dumps(waves.to_json(), sort_keys=True)
+    if hooks is not None:
+        body["data"][HOOKS_DATA_KEY] = json.dumps(hooks.to_json(), sort_keys=True)
     client.apply(_CONFIGMAP, body, force=True)
 
 

@@ -23,6 +23,7 @@ drift and health tasks.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,10 +41,19 @@ from fleetsync.shared.kube.client import ClusterClient, UnknownKindError
 from fleetsync.shared.kube.crd import defined_kinds
 from fleetsync.shared.kube.diff import DriftReport, diff_objects
 from fleetsync.shared.kube.health import (
-    NO_FACTS,
     ObjectHealth,
     assess_object,
     describe_unhealthy,
+)
+from fleetsync.shared.kube.hookrun import HookResult, HookRun, HookState, HookWait, RunState
+from fleetsync.shared.kube.hooks import split_hooks
+from fleetsync.shared.kube.hooksync import (
+    Scope,
+    Step,
+    after_apply,
+    before_apply,
+    current_run,
+    fail_run,
 )
 from fleetsync.shared.kube.inventory import (
     EMPTY,
@@ -87,8 +97,11 @@ class SyncResult:
     duration: float
     objects: tuple[ObjectHealth, ...] = ()
     """Health of each desired object as last seen; empty when nothing was assessed."""
-    waiting: WaveWait | None = None
-    """Set when the sync stopped before a wave: continue it later (`WaveWait.recheck_in`)."""
+    waiting: WaveWait | HookWait | None = None
+    """Set when the sync stopped before a wave or waits on hooks: continue it later
+    (`recheck_in`)."""
+    hooks: tuple[HookResult, ...] = ()
+    """The hooks of the bundle's run so far (which, phase, result, where its logs are)."""
 
     @property
     def unhealthy(self) -> str:
@@ -112,17 +125,22 @@ def sync_application(
     previous_nonempty: bool,
     timeout: float = 120.0,
     clock: Callable[[], float] = time.time,
+    retry_hooks: bool = False,
 ) -> SyncResult:
     """Apply `bundle` as `app` and prune what `previous` (and the cluster copy) no longer has.
 
     `previous` is the stored (Redis) inventory, empty if none; `previous_nonempty` says the last
     bundle had objects. `timeout` bounds each wait inside the sync (CRDs Established, a replaced
-    object gone); `clock` tells the time waves have been waiting.
+    object gone); `clock` tells the time waves and hooks have been waiting. `retry_hooks` (a
+    manual sync) starts anew a hooks' run that failed for this bundle.
     """
     started = time.monotonic()
     record = read_cluster_record(client, app)
     mirrored = record.inventory
     known = merge(mirrored or EMPTY, previous)
+    objects, hooks = split_hooks(bundle.objects, app=app)
+    now = clock()
+    run = current_run(record.hooks, bundle=bundle.digest, hooks=hooks, now=now, retry=retry_hooks)
 
     def refused(failures: Sequence[Change], error: SyncError | None = None) -> SyncResult:
         return _result(
@@ -133,16 +151,17 @@ def sync_application(
             app=app,
             record=record,
             waves=record.waves,
+            hooks=record.hooks,
             error=error,
         )
 
     if problems := bundle_problems(bundle.objects):
         return refused(problems)
-    if not bundle.objects and (previous_nonempty or known) and not policy.allow_empty:
+    if not objects and (previous_nonempty or known) and not policy.allow_empty:
         return refused([], SyncError(None, _EMPTY_BUNDLE.format(n=len(known))))
     prepared = prepare_targets(
         client,
-        bundle.objects,
+        objects,
         app=app,
         namespace=namespace,
         create_namespace=policy.create_namespace,
@@ -161,12 +180,53 @@ def sync_application(
     desired = Inventory.of(t.obj for t in prepared.targets if not t.create_only)
     known = known.without(provided)
     ahead = merge(known, desired)
+
+    def unapplied(step: Step) -> SyncResult:
+        """The result of a sync that applied nothing because of its hooks' run."""
+        error = None if step.failure is None else _hook_error(step.failure, step.run)
+        lives = {c.target.key: c.live for c in checked}
+        return _result(
+            ChangeSet(),
+            known,
+            started=started,
+            client=client,
+            app=app,
+            record=record,
+            waves=record.waves,
+            hooks=step.run,
+            error=error,
+            waiting=step.wait,
+            applied=Applied(live=lives),
+            targets=[c.target for c in checked],
+        )
+
+    scope = Scope(client, hooks, app, namespace, timeout=policy.hook_timeout, now=now)
+    if run is not None and run.state is RunState.FAILED:
+        return unapplied(Step(run, failure=run.error))
+    if run is not None:
+        gate = before_apply(scope, run)
+        if gate.failure is not None:
+            failed = fail_run(scope, gate.run, _failure_text(gate.failure))
+            return unapplied(Step(failed, failure=gate.failure))
+        if gate.wait is not None:
+            return unapplied(gate)
+        run = gate.run
     if ahead != (mirrored or EMPTY):
-        write_cluster_inventory(client, app, ahead, waves=record.waves)
+        write_cluster_inventory(client, app, ahead, waves=record.waves, hooks=run)
     applied = apply_staged(client, options, checked=checked, deferred=prepared.deferred)
-    waiting, error, waves = _waves(
-        applied.stopped, record, bundle=bundle, policy=policy, now=clock()
-    )
+    waiting: WaveWait | HookWait | None
+    waiting, error, waves = _waves(applied.stopped, record, bundle=bundle, policy=policy, now=now)
+    health = _assess(client, prepared.targets, applied.live)
+    if run is not None and (error is not None or applied.failed):
+        why = str(error) if error is not None else _first_failure(applied)
+        run = fail_run(scope, run, why)
+        error = error or SyncError(None, run.error)
+    elif run is not None and waiting is None:
+        after = after_apply(scope, run, health)
+        run, waiting = after.run, after.wait
+        if after.failure is not None:
+            run = fail_run(scope, run, _failure_text(after.failure))
+            error = _hook_error(after.failure, run)
     pruned = Pruned(retained=stale(known, desired))
     if policy.prune and not applied.failed and applied.stopped is None:
         pruned = prune_stale(client, app=app, stale=stale(known, desired))
@@ -176,13 +236,45 @@ def sync_application(
         started=started,
         client=client,
         app=app,
-        record=ClusterRecord(inventory=ahead, waves=record.waves),
+        record=ClusterRecord(inventory=ahead, waves=record.waves, hooks=run),
         waves=waves,
+        hooks=run,
         error=error,
         waiting=waiting,
         applied=applied,
         targets=prepared.targets,
+        health=health,
     )
+
+
+def _failure_text(failure: HookResult | str) -> str:
+    return f"{failure}" if isinstance(failure, str) else f"{failure} (sync failed)"
+
+
+def _hook_error(failure: HookResult | str, run: HookRun) -> SyncError:
+    """The sync's error for a failed hooks' run, naming the hook that failed when one did."""
+    culprit = failure if isinstance(failure, HookResult) else None
+    culprit = culprit or next((r for r in run.results if r.state is HookState.FAILED), None)
+    key = None
+    if culprit is not None:
+        with contextlib.suppress(ValueError):
+            key = ResourceKey.parse(culprit.key)
+    return SyncError(key, run.error or _failure_text(failure))
+
+
+def _first_failure(applied: Applied) -> str:
+    failed = applied.changes.failed
+    return f"{failed[0].key}: {failed[0].message}" if failed else "the apply failed"
+
+
+def _assess(
+    client: ClusterClient,
+    targets: Sequence[Target],
+    live: Mapping[ResourceKey, Manifest | None],
+) -> tuple[ObjectHealth, ...]:
+    """Each target's health as last seen."""
+    facts = read_facts(client, [live.get(t.key) for t in targets])
+    return tuple(ObjectHealth(t.key, *assess_object(live.get(t.key), facts)) for t in targets)
 
 
 def _waves(
@@ -218,27 +310,26 @@ def _result(
     app: str,
     record: ClusterRecord,
     waves: WaveProgress | None,
+    hooks: HookRun | None = None,
     error: SyncError | None = None,
-    waiting: WaveWait | None = None,
+    waiting: WaveWait | HookWait | None = None,
     applied: Applied | None = None,
     targets: Sequence[Target] = (),
+    health: Sequence[ObjectHealth] | None = None,
 ) -> SyncResult:
     """The result value; the cluster copy updated first when it holds something else."""
-    if inventory != (record.inventory or EMPTY) or waves != record.waves:
-        write_cluster_inventory(client, app, inventory, waves=waves)
+    if inventory != (record.inventory or EMPTY) or waves != record.waves or hooks != record.hooks:
+        write_cluster_inventory(client, app, inventory, waves=waves, hooks=hooks)
     if error is None and (failed := changes.failed):
         n = len(failed) - 1
         more = f" ({n} more object{'s' if n > 1 else ''} failed)" if n else ""
         error = SyncError(failed[0].key, failed[0].message + more)
-    live = applied.live if applied is not None else {}
-    facts = read_facts(client, [live.get(t.key) for t in targets]) if applied else None
-    objects = tuple(
-        ObjectHealth(t.key, *assess_object(live.get(t.key), facts or NO_FACTS))
-        for t in targets
-        if applied is not None
-    )
+    objects: tuple[ObjectHealth, ...] = ()
+    if applied is not None:
+        objects = tuple(health) if health is not None else _assess(client, targets, applied.live)
     tracked_but_not_desired = inventory.keys - {t.key for t in targets}
-    in_sync = error is None and waiting is None and not tracked_but_not_desired
+    settled = waiting is None or (isinstance(waiting, HookWait) and waiting.applied)
+    in_sync = error is None and settled and not tracked_but_not_desired
     return SyncResult(
         state=SyncState.SYNCED if in_sync else SyncState.OUT_OF_SYNC,
         health=Health.worst(o.health for o in objects) if applied else Health.UNKNOWN,
@@ -248,6 +339,7 @@ def _result(
         duration=time.monotonic() - started,
         objects=objects,
         waiting=waiting,
+        hooks=hooks.results if hooks is not None else (),
     )
 
 
@@ -289,8 +381,9 @@ def _locate_all(
     client: ClusterClient, bundle: Bundle, *, app: str, namespace: str | None
 ) -> tuple[list[Target], list[Manifest]]:
     """Each bundle object placed on the cluster, and those whose kind it does not serve;
-    malformed manifests (see `bundle_problems`) are left out."""
-    objects = well_formed(bundle.objects)
+    malformed manifests (see `bundle_problems`) and hooks (never drift, never health) are left
+    out."""
+    objects, _ = split_hooks(well_formed(bundle.objects), app=app)
     bundled = defined_kinds(objects)
     located: list[Target] = []
     unserved: list[Manifest] = []

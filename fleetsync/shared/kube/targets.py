@@ -1,7 +1,8 @@
 """Bundle objects as targets on one cluster: checked on their own, resolved, placed and marked.
 
 `bundle_problems` finds what makes a bundle invalid before any cluster is asked (malformed
-objects, duplicates, sync-wave annotations that are not integers, a Secret that declares a key in
+objects, duplicates, sync-wave annotations that are not integers, hook annotations fleetsync
+cannot act on, a generateName on an object that is not a hook, a Secret that declares a key in
 both `data` and `stringData`). `locate` turns a manifest into a `Target`: resolved through
 discovery (or, for a kind only a CRD of the same bundle defines, from that CRD, deferred until
 stage 1 has applied it), placed in a namespace (the application's default for a namespaced object
@@ -23,6 +24,7 @@ from fleetsync.shared.kube.ownership import MANAGED_BY, MANAGED_BY_LABEL, mark_m
 from fleetsync.shared.kube.plan import PlanError, wave_of
 from fleetsync.shared.kube.stored import both_data_and_string_data
 from fleetsync.shared.model import ChangeAction, ResourceKey
+from fleetsync.shared.model.hooks import HookError, hook_of
 
 Manifest = Mapping[str, Any]
 
@@ -59,6 +61,20 @@ def bundle_problems(objects: Sequence[Manifest]) -> tuple[Change, ...]:
         if missing := _missing_fields(obj):
             problems.append(failed(key, f"invalid manifest: missing {', '.join(missing)}"))
             continue
+        try:
+            hook = hook_of(obj)
+        except HookError as e:
+            problems.append(failed(key, str(e)))
+            continue
+        if hook is None and not (obj.get("metadata") or {}).get("name"):
+            problems.append(
+                failed(
+                    key,
+                    "metadata.generateName on an object that is not a hook: every sync would "
+                    "create a new object; give it a metadata.name or make it a hook",
+                )
+            )
+            continue
         if key in seen:
             problems.append(failed(key, "declared twice in the bundle; keep one"))
         seen.add(key)
@@ -83,13 +99,18 @@ def well_formed(objects: Iterable[Manifest]) -> tuple[Manifest, ...]:
 
 
 def _missing_fields(obj: Manifest) -> list[str]:
+    """What the object lacks to be applied; a name may be a generateName (a hook's, checked
+    by `bundle_problems`)."""
     metadata = obj.get("metadata")
+    name = None
+    if isinstance(metadata, Mapping):
+        name = metadata.get("name") or metadata.get("generateName")
     return [
         what
         for what, value in (
             ("apiVersion", obj.get("apiVersion")),
             ("kind", obj.get("kind")),
-            ("metadata.name", metadata.get("name") if isinstance(metadata, Mapping) else None),
+            ("metadata.name", name),
         )
         if not isinstance(value, str) or not value
     ]

@@ -36,6 +36,44 @@ class ObjectChange:
 
 
 @dataclass(frozen=True, slots=True)
+class HookOutcome:
+    """One hook of the pair's last sync with hooks: which, at which phase, how it ended so far,
+    and where to read its logs."""
+
+    phase: str
+    key: str
+    """`group/Kind/namespace/name` as declared (a generateName hook's prefix as name)."""
+    name: str
+    """The object it became (its generated name); empty if never created."""
+    state: str
+    """Running, Succeeded or Failed."""
+    message: str = ""
+    logs: str = ""
+    """`kubectl logs job/<name> -n <namespace>` for Jobs and Pods."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "phase": self.phase,
+            "key": self.key,
+            "name": self.name,
+            "state": self.state,
+            "message": self.message,
+            "logs": self.logs,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> HookOutcome:
+        return cls(
+            phase=str(data["phase"]),
+            key=str(data["key"]),
+            name=str(data.get("name") or ""),
+            state=str(data["state"]),
+            message=str(data.get("message") or ""),
+            logs=str(data.get("logs") or ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class PairStatus:
     application: str
     cluster: str
@@ -57,6 +95,8 @@ class PairStatus:
     """When the status stops being current unless a check refreshes it (None: never)."""
     stale: bool = False
     """True in a status read after `stale_after`: sync and health are Unknown."""
+    hooks: tuple[HookOutcome, ...] = ()
+    """The hooks of the bundle's sync on this cluster (empty for a bundle without hooks)."""
 
     def as_seen(self, now: float) -> PairStatus:
         """The status as readers show it at `now`: Unknown with "last checked N ago" once it
@@ -92,6 +132,7 @@ class PairStatus:
             "drifted": list(self.drifted),
             "trigger": self.trigger.value,
             "stale_after": self.stale_after,
+            "hooks": [h.to_json() for h in self.hooks],
         }
 
     @classmethod
@@ -118,6 +159,7 @@ class PairStatus:
             drifted=tuple(data.get("drifted", ())),
             trigger=Trigger.of(data.get("trigger") or data.get("reason") or ""),
             stale_after=data.get("stale_after"),
+            hooks=tuple(HookOutcome.from_json(h) for h in data.get("hooks") or ()),
         )
 
 
