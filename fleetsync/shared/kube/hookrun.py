@@ -115,6 +115,14 @@ class HookRun:
     results: tuple[HookResult, ...] = ()
     error: str = ""
     """Why the run failed."""
+    started: float = 0.0
+    """When the run began: with the bundle, what tells this run's hooks from an earlier run's
+    of the same bundle (a manual sync retrying a failed run)."""
+
+    @property
+    def label(self) -> str:
+        """The run's label value: the bundle's digest shortened, and when the run began."""
+        return f"{self.bundle[:16]}-{int(self.started * 1000):x}"
 
     def entering(self, state: RunState, now: float) -> HookRun:
         return replace(self, state=state, since=now)
@@ -135,6 +143,7 @@ class HookRun:
             "since": self.since,
             "results": [r.to_json() for r in self.results],
             "error": self.error,
+            "started": self.started,
         }
 
     @classmethod
@@ -147,6 +156,7 @@ class HookRun:
                 since=float(data["since"]),
                 results=tuple(HookResult.from_json(r) for r in data.get("results") or ()),
                 error=str(data.get("error") or ""),
+                started=float(data.get("started") or 0.0),
             )
         except (KeyError, TypeError, ValueError):
             return None

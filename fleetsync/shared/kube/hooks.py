@@ -8,8 +8,9 @@ per phase.
 A hook is created (a POST, so `metadata.generateName` works), never patched: a Job's template
 cannot change in place, and a hook is meant to run anew. fleetsync labels each hook it creates
 with the hook's identity (`fleetsync.io/hook`: a hash of the application, phase and declared
-key) and the run (`fleetsync.io/hook-run`: the bundle's digest, shortened), and finds it again by
-those labels: a reconcile that continues a run never creates a hook twice. Before creating it,
+key) and the run (`fleetsync.io/hook-run`: the bundle's digest, shortened, and when the run
+began), and finds it again by those labels: a reconcile that continues a run never creates a
+hook twice. Before creating it,
 the hook's objects of earlier runs are deleted when its delete policy has BeforeHookCreation
 (the default); once it finished, it is deleted when its policy says HookSucceeded or HookFailed.
 
@@ -44,7 +45,7 @@ Manifest = Mapping[str, Any]
 HOOK_LABEL = "fleetsync.io/hook"
 """On every hook fleetsync creates: the hook's identity (`hook_id`)."""
 RUN_LABEL = "fleetsync.io/hook-run"
-"""On every hook fleetsync creates: the run it was created for (`run_label`)."""
+"""On every hook fleetsync creates: the run it was created for (`HookRun.label`)."""
 PHASE_LABEL = "fleetsync.io/hook-phase"
 
 
@@ -78,10 +79,6 @@ class PhaseOutcome:
 
 def hook_id(app: str, phase: HookPhase, key: ResourceKey) -> str:
     return hashlib.sha256(f"{app}|{phase}|{key}".encode()).hexdigest()[:16]
-
-
-def run_label(bundle: str) -> str:
-    return bundle[:16]
 
 
 def split_hooks(
@@ -177,7 +174,7 @@ def _advance(
     except UnknownKindError as e:
         return _result(spec, None, HookState.FAILED, str(e))
     spec = replace(spec, key=target.key)
-    label = run_label(run.bundle)
+    label = run.label
     live = _find(client, target, spec, label)
     previous = run.result_of(spec.ident, spec.phase)
     if live is None and previous is not None and previous.state is not HookState.RUNNING:

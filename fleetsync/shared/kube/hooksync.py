@@ -66,7 +66,7 @@ def current_run(
     fresh one."""
     if not any(h.phase in _RUN_PHASES for h in hooks):
         return None
-    fresh = HookRun(bundle=bundle, state=RunState.PRE_SYNC, since=now)
+    fresh = HookRun(bundle=bundle, state=RunState.PRE_SYNC, since=now, started=now)
     if previous is None or previous.bundle != bundle:
         return fresh
     if previous.state is RunState.FAILED and retry:
@@ -132,7 +132,7 @@ def start_post_delete(
     """Create the PostDelete hooks of the last bundle applied (its objects are gone); nobody
     follows them after: the application is gone, so their delete policies are not applied."""
     post_delete = of_phase(hooks, HookPhase.POST_DELETE)
-    run = HookRun(bundle=bundle, state=RunState.SUCCEEDED, since=now)
+    run = HookRun(bundle=bundle, state=RunState.SUCCEEDED, since=now, started=now)
     return start_phase(client, post_delete, app=app, namespace=None, run=run)
 
 

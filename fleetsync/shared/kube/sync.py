@@ -26,11 +26,12 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fleetsync.shared.kube.apply import (
     Applied,
+    Checked,
     Options,
     apply_staged,
     check_targets,
@@ -46,7 +47,7 @@ from fleetsync.shared.kube.health import (
     describe_unhealthy,
 )
 from fleetsync.shared.kube.hookrun import HookResult, HookRun, HookState, HookWait, RunState
-from fleetsync.shared.kube.hooks import split_hooks
+from fleetsync.shared.kube.hooks import HookSpec, of_phase, split_hooks
 from fleetsync.shared.kube.hooksync import (
     Scope,
     Step,
@@ -64,6 +65,7 @@ from fleetsync.shared.kube.inventory import (
     stale,
     write_cluster_inventory,
 )
+from fleetsync.shared.kube.plan import Stage, stage_of
 from fleetsync.shared.kube.prune import Pruned, prune_stale
 from fleetsync.shared.kube.read import read_facts, read_live
 from fleetsync.shared.kube.targets import Target, bundle_problems, locate, well_formed
@@ -71,6 +73,7 @@ from fleetsync.shared.kube.waves import WaveProgress, WaveStop, WaveWait, descri
 from fleetsync.shared.model import Health, ResourceKey, SyncState
 from fleetsync.shared.model.bundle import Bundle
 from fleetsync.shared.model.declaration import ReplacePolicy, SyncPolicy
+from fleetsync.shared.model.hooks import HookPhase
 
 Manifest = Mapping[str, Any]
 
@@ -181,17 +184,21 @@ def sync_application(
     known = known.without(provided)
     ahead = merge(known, desired)
 
+    early = Applied()
+    written = record
+
     def unapplied(step: Step) -> SyncResult:
-        """The result of a sync that applied nothing because of its hooks' run."""
+        """The result of a sync that applied nothing but definitions because of its hooks."""
         error = None if step.failure is None else _hook_error(step.failure, step.run)
-        lives = {c.target.key: c.live for c in checked}
+        lives = {c.target.key: c.live for c in checked} | dict(early.live)
+        defined = Inventory.of(c.target.obj for c in checked if c.target.key in early.live)
         return _result(
-            ChangeSet(),
-            known,
+            early.changes,
+            merge(known, defined),
             started=started,
             client=client,
             app=app,
-            record=record,
+            record=written,
             waves=record.waves,
             hooks=step.run,
             error=error,
@@ -204,6 +211,15 @@ def sync_application(
     if run is not None and run.state is RunState.FAILED:
         return unapplied(Step(run, failure=run.error))
     if run is not None:
+        if run.state is RunState.PRE_SYNC and (definitions := _definitions(checked, hooks)):
+            if ahead != (mirrored or EMPTY):
+                write_cluster_inventory(client, app, ahead, waves=record.waves, hooks=run)
+                written = replace(record, inventory=ahead, hooks=run)
+            early = apply_staged(client, options, checked=definitions, deferred=())
+            if early.failed:
+                failed = fail_run(scope, run, _first_failure(early))
+                return unapplied(Step(failed, failure=failed.error))
+            checked = _seen(checked, early.live)
         gate = before_apply(scope, run)
         if gate.failure is not None:
             failed = fail_run(scope, gate.run, _failure_text(gate.failure))
@@ -211,8 +227,9 @@ def sync_application(
         if gate.wait is not None:
             return unapplied(gate)
         run = gate.run
-    if ahead != (mirrored or EMPTY):
+    if ahead != (written.inventory or EMPTY):
         write_cluster_inventory(client, app, ahead, waves=record.waves, hooks=run)
+        written = ClusterRecord(inventory=ahead, waves=record.waves, hooks=run)
     applied = apply_staged(client, options, checked=checked, deferred=prepared.deferred)
     waiting: WaveWait | HookWait | None
     waiting, error, waves = _waves(applied.stopped, record, bundle=bundle, policy=policy, now=now)
@@ -236,7 +253,7 @@ def sync_application(
         started=started,
         client=client,
         app=app,
-        record=ClusterRecord(inventory=ahead, waves=record.waves, hooks=run),
+        record=written,
         waves=waves,
         hooks=run,
         error=error,
@@ -244,6 +261,26 @@ def sync_application(
         applied=applied,
         targets=prepared.targets,
         health=health,
+    )
+
+
+def _definitions(checked: Sequence[Checked], hooks: Sequence[HookSpec]) -> list[Checked]:
+    """What a sync applies before its PreSync hooks: the bundle's definitions (Namespaces,
+    CRDs, cluster roles...), which hooks may need to exist."""
+    if not of_phase(hooks, HookPhase.PRE_SYNC):
+        return []
+    return [c for c in checked if stage_of(c.target.obj) is Stage.DEFINITIONS]
+
+
+def _seen(
+    checked: Sequence[Checked], live: Mapping[ResourceKey, Manifest | None]
+) -> tuple[Checked, ...]:
+    """The validated objects, those applied already as they now are (unchanged from here)."""
+    return tuple(
+        replace(c, live=live[c.target.key], after=live[c.target.key])
+        if live.get(c.target.key) is not None and not c.immutable
+        else c
+        for c in checked
     )
 
 
@@ -258,7 +295,8 @@ def _hook_error(failure: HookResult | str, run: HookRun) -> SyncError:
     key = None
     if culprit is not None:
         with contextlib.suppress(ValueError):
-            key = ResourceKey.parse(culprit.key)
+            declared = ResourceKey.parse(culprit.key)
+            key = replace(declared, name=culprit.name or declared.name)
     return SyncError(key, run.error or _failure_text(failure))
 
 

@@ -169,6 +169,7 @@ def sync(
     timeout: float = 20.0,
     replace: ReplacePolicy = ReplacePolicy.NEVER,
     clock: Callable[[], float] = time.time,
+    retry_hooks: bool = False,
     **policy: Any,
 ) -> SyncResult:
     """`sync_application` with test defaults: the test's application and namespace, prune on,
@@ -184,4 +185,5 @@ def sync(
         previous_nonempty=bool(previous) if previous_nonempty is None else previous_nonempty,
         timeout=timeout,
         clock=clock,
+        retry_hooks=retry_hooks,
     )

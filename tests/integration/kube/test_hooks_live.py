@@ -1,0 +1,200 @@
+"""Hooks on kubesim and a real API server, from a guestbook written the way Argo CD users write
+it: a PreSync migration Job (generateName) and a PostSync smoke test. A hook is a step of the
+sync that waits without sleeping: each `sync` here is one reconcile, continued by the next."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fleetsync.shared.kube.hookrun import HookState, HookWait, RunState
+from fleetsync.shared.kube.inventory import read_cluster_record
+from fleetsync.shared.model import ChangeAction, Health, SyncState
+from fleetsync.shared.model.hooks import HookPhase
+from tests.integration.kube.conftest import Live
+from tests.integration.kube.hookjobs import finish_job, hold_jobs, hook_job, hook_jobs
+from tests.integration.kube.manifests import config_map, namespace, sync
+
+
+def guestbook(live: Live, *, image: str = "example/migrate:1") -> list[dict[str, Any]]:
+    ns = live.ns
+    return [
+        namespace(ns),
+        config_map("guestbook-ui", ns),
+        hook_job("migrate", ns, "PreSync", image=image),
+        hook_job("smoke-test", ns, "PostSync", policy="HookSucceeded"),
+    ]
+
+
+def test_presync_runs_before_the_apply_and_postsync_after_everything_is_healthy(
+    live: Live,
+) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    bundle = guestbook(live)
+
+    first = sync(live, bundle)
+
+    assert isinstance(first.waiting, HookWait) and first.waiting.phase is HookPhase.PRE_SYNC
+    assert first.state is SyncState.OUT_OF_SYNC and first.error is None
+    assert {str(c.key): c.action for c in first.changes} == {
+        f"core/Namespace/_/{ns}": ChangeAction.CREATED
+    }, "only the definitions hooks may need are applied before PreSync completed"
+    assert live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/guestbook-ui") is None
+    (migrate,) = first.hooks
+    assert migrate.phase is HookPhase.PRE_SYNC and migrate.state is HookState.RUNNING
+    assert migrate.name.startswith("migrate-") and migrate.name != "migrate-"
+    assert migrate.logs == f"kubectl logs job/{migrate.name} -n {ns}"
+    assert str(first.waiting) == (
+        f"waiting for PreSync hooks: PreSync hook batch/Job/{ns}/{migrate.name} running "
+        f"(job is running; kubectl logs job/{migrate.name} -n {ns})"
+    )
+
+    again = sync(live, bundle, previous=first.inventory)
+    assert [j["metadata"]["name"] for j in hook_jobs(live)] == [migrate.name], "created once"
+    assert isinstance(again.waiting, HookWait)
+    finish_job(live, migrate.name)
+
+    applied = sync(live, bundle, previous=again.inventory)
+
+    assert applied.changes.action_of(live.key(f"core/ConfigMap/{ns}/guestbook-ui")) is (
+        ChangeAction.CREATED
+    )
+    assert isinstance(applied.waiting, HookWait)
+    assert applied.waiting.phase is HookPhase.POST_SYNC
+    assert applied.state is SyncState.SYNCED, "every object is applied while PostSync runs"
+    smoke = next(h for h in applied.hooks if h.phase is HookPhase.POST_SYNC)
+    assert smoke.state is HookState.RUNNING
+    finish_job(live, smoke.name)
+
+    done = sync(live, bundle, previous=applied.inventory)
+
+    assert done.waiting is None and done.error is None
+    assert done.state is SyncState.SYNCED and done.health is Health.HEALTHY
+    assert [(h.phase, h.state) for h in done.hooks] == [
+        (HookPhase.PRE_SYNC, HookState.SUCCEEDED),
+        (HookPhase.POST_SYNC, HookState.SUCCEEDED),
+    ]
+    assert {j["metadata"]["name"] for j in hook_jobs(live)} == {migrate.name}, (
+        "the smoke test is deleted (HookSucceeded); the migration stays (BeforeHookCreation)"
+    )
+    record = read_cluster_record(live.client, live.app).hooks
+    assert record is not None and record.state is RunState.SUCCEEDED
+    assert not any(k.kind == "Job" for k in done.inventory.keys), "hooks never in the inventory"
+
+    drift = sync(live, bundle, previous=done.inventory)
+
+    assert drift.waiting is None and drift.state is SyncState.SYNCED
+    assert {j["metadata"]["name"] for j in hook_jobs(live)} == {migrate.name}, (
+        "a bundle's hooks run once: a later sync of the same bundle runs none"
+    )
+
+
+def test_a_new_revision_runs_a_named_hook_again_replacing_the_old_job(live: Live) -> None:
+    """A Job's template cannot change in place: a hook is deleted and created, never patched."""
+    ns = live.ns
+    hold_jobs(live)
+    first_bundle = [namespace(ns), hook_job("migrate", ns, "PreSync", generate=False)]
+    first = sync(live, first_bundle)
+    finish_job(live, "migrate")
+    done = sync(live, first_bundle, previous=first.inventory)
+    assert done.waiting is None and done.error is None
+    old_uid = live.operator.get(f"/apis/batch/v1/namespaces/{ns}/jobs/migrate")["metadata"]["uid"]
+    second_bundle = [
+        namespace(ns),
+        hook_job("migrate", ns, "PreSync", generate=False, image="example/migrate:2"),
+    ]
+
+    result = sync(live, second_bundle, previous=done.inventory)
+    for _ in range(3):
+        if result.hooks and result.hooks[0].name:
+            break
+        result = sync(live, second_bundle, previous=result.inventory)
+
+    assert result.error is None
+    job = live.operator.get(f"/apis/batch/v1/namespaces/{ns}/jobs/migrate")
+    assert job is not None and job["metadata"]["uid"] != old_uid
+    image = job["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == "example/migrate:2"
+
+
+def test_a_failed_hook_fails_the_sync_naming_it_and_runs_the_syncfail_hooks(live: Live) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    bundle = [
+        namespace(ns),
+        config_map("app", ns),
+        hook_job("migrate", ns, "PreSync"),
+        hook_job("page-oncall", ns, "SyncFail"),
+    ]
+    first = sync(live, bundle)
+    (migrate,) = first.hooks
+    finish_job(live, migrate.name, succeeded=False)
+
+    failed = sync(live, bundle, previous=first.inventory)
+
+    assert failed.state is SyncState.OUT_OF_SYNC and failed.waiting is None
+    assert failed.error is not None
+    assert failed.error.key == live.key(f"batch/Job/{ns}/{migrate.name}")
+    assert failed.error.message.startswith(
+        f"PreSync hook batch/Job/{ns}/{migrate.name} failed (Job has reached the specified "
+        f"backoff limit; kubectl logs job/{migrate.name} -n {ns}) (sync failed); SyncFail "
+        f"hooks: SyncFail hook batch/Job/{ns}/page-oncall-"
+    )
+    assert live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/app") is None
+    names = sorted(j["metadata"]["name"] for j in hook_jobs(live))
+    assert len(names) == 2 and names[1].startswith("page-oncall-")
+
+    later = sync(live, bundle, previous=failed.inventory)
+
+    assert later.error is not None and later.error.message == failed.error.message
+    assert len(hook_jobs(live)) == 2, "a failed run is not retried by a drift check"
+
+    retried = sync(live, bundle, previous=later.inventory, retry_hooks=True)
+
+    assert isinstance(retried.waiting, HookWait), "a manual sync starts the run anew"
+    fresh = retried.hooks[0].name
+    assert fresh != migrate.name
+    assert migrate.name not in {j["metadata"]["name"] for j in hook_jobs(live)}, (
+        "BeforeHookCreation deleted the failed one"
+    )
+
+
+def test_a_hook_that_never_completes_fails_at_the_deadline(live: Live) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    bundle = [namespace(ns), config_map("app", ns), hook_job("migrate", ns, "PreSync")]
+    first = sync(live, bundle, hook_timeout=60.0)
+    assert isinstance(first.waiting, HookWait)
+    later = first.waiting.since + 61.0
+
+    late = sync(live, bundle, previous=first.inventory, hook_timeout=60.0, clock=lambda: later)
+
+    assert late.waiting is None and late.error is not None
+    name = first.hooks[0].name
+    assert late.error.key == live.key(f"batch/Job/{ns}/{name}")
+    assert late.error.message.startswith(
+        f"PreSync hook batch/Job/{ns}/{name} failed (did not complete within 60s "
+        "(sync.hookTimeout): job is running;"
+    )
+
+
+def test_sync_hooks_run_with_the_apply_in_wave_order(live: Live) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    bundle = [
+        namespace(ns),
+        config_map("app", ns),
+        hook_job("first", ns, "Sync", wave=-1),
+        hook_job("second", ns, "Sync", wave=1),
+    ]
+
+    result = sync(live, bundle)
+
+    assert result.changes.action_of(live.key(f"core/ConfigMap/{ns}/app")) is ChangeAction.CREATED
+    assert [h.key.rpartition("/")[2] for h in result.hooks] == ["first-"]
+    finish_job(live, result.hooks[0].name)
+    later = sync(live, bundle, previous=result.inventory)
+    assert [(h.key.rpartition("/")[2], h.state) for h in later.hooks] == [
+        ("first-", HookState.SUCCEEDED),
+        ("second-", HookState.RUNNING),
+    ]
