@@ -70,11 +70,28 @@ class HookResult:
         namespace = f" -n {self.namespace}" if self.namespace else ""
         return f"kubectl logs {self.kind.lower()}/{self.name}{namespace}"
 
+    @property
+    def shown(self) -> str:
+        """Its key with the live object's name: `batch/Job/web/migrate-x7k2p`."""
+        return self.key if not self.name else self.key.rpartition("/")[0] + "/" + self.name
+
+    @property
+    def detail(self) -> str:
+        text = "; ".join(part for part in (self.message, self.logs) if part)
+        return f" ({text})" if text else ""
+
+    @property
+    def outcome(self) -> str:
+        """`PreSync hook failed (why; kubectl logs job/... -n ...)`, without its key."""
+        return f"{self.phase} hook {self.state.lower()}{self.detail}"
+
+    @property
+    def brief(self) -> str:
+        """`batch/Job/web/migrate-x7k2p running (job is running; kubectl logs ...)`."""
+        return f"{self.shown} {self.state.lower()}{self.detail}"
+
     def __str__(self) -> str:
-        shown = self.key if not self.name else self.key.rpartition("/")[0] + "/" + self.name
-        detail = "; ".join(part for part in (self.message, self.logs) if part)
-        text = f"{self.phase} hook {shown} {self.state.lower()}"
-        return f"{text} ({detail})" if detail else text
+        return f"{self.phase} hook {self.brief}"
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -155,7 +155,7 @@ def _phase(scope: Scope, phase: HookPhase, run: HookRun, *, applied: bool) -> St
     if outcome.state is HookState.FAILED:
         return Step(run, failure=outcome.failed[0])
     if outcome.state is HookState.RUNNING:
-        waiting_for = "; ".join(str(r) for r in outcome.running[:3])
+        waiting_for = "; ".join(r.brief for r in outcome.running[:3])
         wait = HookWait(phase, waiting_for, since=run.since, deadline=deadline, applied=applied)
         return Step(run, wait=wait)
     return Step(run)

@@ -285,7 +285,8 @@ def _seen(
 
 
 def _failure_text(failure: HookResult | str) -> str:
-    return f"{failure}" if isinstance(failure, str) else f"{failure} (sync failed)"
+    """Why a run failed; a hook's key is left to the sync error, which starts with it."""
+    return failure if isinstance(failure, str) else f"{failure.outcome}: sync failed"
 
 
 def _hook_error(failure: HookResult | str, run: HookRun) -> SyncError:

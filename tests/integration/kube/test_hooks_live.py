@@ -45,7 +45,7 @@ def test_presync_runs_before_the_apply_and_postsync_after_everything_is_healthy(
     assert migrate.name.startswith("migrate-") and migrate.name != "migrate-"
     assert migrate.logs == f"kubectl logs job/{migrate.name} -n {ns}"
     assert str(first.waiting) == (
-        f"waiting for PreSync hooks: PreSync hook batch/Job/{ns}/{migrate.name} running "
+        f"waiting for PreSync hooks: batch/Job/{ns}/{migrate.name} running "
         f"(job is running; kubectl logs job/{migrate.name} -n {ns})"
     )
 
@@ -136,9 +136,9 @@ def test_a_failed_hook_fails_the_sync_naming_it_and_runs_the_syncfail_hooks(live
     assert failed.error is not None
     assert failed.error.key == live.key(f"batch/Job/{ns}/{migrate.name}")
     assert failed.error.message.startswith(
-        f"PreSync hook batch/Job/{ns}/{migrate.name} failed (Job has reached the specified "
-        f"backoff limit; kubectl logs job/{migrate.name} -n {ns}) (sync failed); SyncFail "
-        f"hooks: SyncFail hook batch/Job/{ns}/page-oncall-"
+        f"PreSync hook failed (Job has reached the specified backoff limit; kubectl logs "
+        f"job/{migrate.name} -n {ns}): sync failed; SyncFail hooks: SyncFail hook "
+        f"batch/Job/{ns}/page-oncall-"
     )
     assert live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/app") is None
     names = sorted(j["metadata"]["name"] for j in hook_jobs(live))
@@ -173,7 +173,7 @@ def test_a_hook_that_never_completes_fails_at_the_deadline(live: Live) -> None:
     name = first.hooks[0].name
     assert late.error.key == live.key(f"batch/Job/{ns}/{name}")
     assert late.error.message.startswith(
-        f"PreSync hook batch/Job/{ns}/{name} failed (did not complete within 60s "
+        "PreSync hook failed (did not complete within 60s "
         "(sync.hookTimeout): job is running;"
     )
 

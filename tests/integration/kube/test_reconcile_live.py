@@ -20,6 +20,7 @@ from fleetsync.shared.reconcile import Outcome, reconcile_pair, refresh_health
 from fleetsync.shared.store import Store
 from fleetsync.shared.tasking import Trigger
 from tests.integration.kube.conftest import Live
+from tests.integration.kube.hookjobs import finish_job, hold_jobs, hook_job
 from tests.integration.kube.manifests import WAVE, config_map, deployment, namespace
 
 REV1 = Revision(ref="main", sha="a" * 40)
@@ -181,3 +182,78 @@ def test_a_wave_waiting_for_health_asks_to_be_continued_and_says_what_it_waits_f
         "(waiting for a load balancer address)"
     )
     assert pair.live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/after-edge") is None
+
+
+def test_a_hook_s_outcome_and_logs_pointer_are_in_the_status_and_history(pair: Pair) -> None:
+    ns = pair.live.ns
+    hold_jobs(pair.live)
+    pair.want([namespace(ns), config_map("ui", ns), hook_job("migrate", ns, "PreSync")])
+
+    waiting = pair.reconcile()
+
+    assert waiting.status is not None and waiting.continue_in is not None
+    (hook,) = waiting.status.hooks
+    assert (hook.phase, hook.state) == ("PreSync", "Running")
+    assert hook.logs == f"kubectl logs job/{hook.name} -n {ns}"
+    assert waiting.status.message.startswith(
+        f"waiting for PreSync hooks: batch/Job/{ns}/{hook.name} running"
+    )
+    finish_job(pair.live, hook.name, succeeded=False)
+
+    failed = pair.reconcile()
+
+    assert failed.status is not None and failed.continue_in is None
+    assert failed.status.sync is SyncState.OUT_OF_SYNC
+    assert failed.status.error_object == f"batch/Job/{ns}/{hook.name}"
+    assert failed.status.message.startswith(
+        f"batch/Job/{ns}/{hook.name}: PreSync hook failed (Job has reached the specified "
+        f"backoff limit; kubectl logs job/{hook.name} -n {ns}): sync failed"
+    )
+    history = pair.store.history(pair.app, pair.cluster)
+    assert [h.hooks[0].state for h in history[:2]] == ["Failed", "Running"]
+
+
+def test_a_degraded_or_progressing_pair_names_the_object_not_only_counts(pair: Pair) -> None:
+    ns = pair.live.ns
+    if pair.live.simulated:
+        pair.live.sim.set_controllers(never_ready=True)  # a real server has no kubelet either
+    pair.want([namespace(ns), config_map("settings", ns), deployment("api", ns, replicas=3)])
+
+    outcome = pair.reconcile()
+
+    assert outcome.status is not None and outcome.status.health is Health.PROGRESSING
+    assert outcome.status.message.startswith("3 created; ")
+    assert f"apps/Deployment/{ns}/api: Progressing (" in outcome.status.message
+
+
+def test_a_claim_waiting_for_its_first_consumer_is_healthy(pair: Pair) -> None:
+    """No Pod will ever use it on these clusters: a WaitForFirstConsumer claim stays Pending,
+    and that is its healthy state."""
+    ns = pair.live.ns
+    if pair.live.simulated:
+        pair.live.sim.set_controllers(never_ready=True)  # kubesim would bind it
+    storage_class = {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": pair.live.unique("local")},
+        "provisioner": "kubernetes.io/no-provisioner",
+        "volumeBindingMode": "WaitForFirstConsumer",
+    }
+    claim = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data", "namespace": ns},
+        "spec": {
+            "storageClassName": pair.live.unique("local"),
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": "1Gi"}},
+        },
+    }
+    pair.want([namespace(ns), storage_class, claim])
+
+    outcome = pair.reconcile()
+
+    assert outcome.status is not None
+    assert (outcome.status.sync, outcome.status.health) == (SyncState.SYNCED, Health.HEALTHY)
+    live_claim = pair.live.operator.get(f"/api/v1/namespaces/{ns}/persistentvolumeclaims/data")
+    assert live_claim is not None and live_claim["status"].get("phase", "Pending") == "Pending"
