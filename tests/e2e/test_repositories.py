@@ -1,0 +1,402 @@
+"""Repositories as users write them, end to end through `fleetsync up`: real git over the
+network, a real Redis, the real processes, a kubesim cluster and one of the session's real API
+servers.
+
+- a guestbook with a PreSync migration Job and a PostSync smoke test, on both clusters: on
+  kubesim its simulated job controller completes the Jobs; on the real server (no kubelet, so no
+  Job ends by itself) the test writes each Job's status as the job controller would;
+- a Helm chart with a pre-install hook and a test hook (never applied);
+- a Jsonnet application taking its image from fleet.yaml's extVars;
+- a directory mixing manifests with a Rancher Fleet fleet.yaml and a README.yaml: applied, and
+  what was skipped is listed in the application's status;
+- a config-management plugin's directory, which no renderer reads: an error naming what the
+  render found, never Synced.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from fleetsync.shared.model.report import PairStatus
+from fleetsync.shared.model.status import Health, SyncState
+from fleetsync.shared.store import Store
+from kubesim import Simulator
+from tests.integration.kube.conftest import Operator
+from tests.support.git_server import GitServer, WorkRepo
+from tests.support.realk8s import RealClusters
+from tests.support.waiting import wait_for
+
+SUFFIX = uuid.uuid4().hex[:6]
+NS = f"guestbook-{SUFFIX}"
+STAND_IN = "test-standing-in-for-the-job-controller"
+
+GUESTBOOK = {
+    "apps/guestbook/guestbook-ui-deployment.yaml": """\
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: guestbook-ui}
+        spec:
+          replicas: 0   # these clusters run no Pods: a Deployment of none is Healthy on both
+          selector: {matchLabels: {app: guestbook-ui}}
+          template:
+            metadata: {labels: {app: guestbook-ui}}
+            spec:
+              containers:
+                - {name: guestbook-ui, image: "gcr.io/heptio-images/ks-guestbook-demo:0.2"}
+        """,
+    "apps/guestbook/guestbook-ui-svc.yaml": """\
+        apiVersion: v1
+        kind: Service
+        metadata: {name: guestbook-ui}
+        spec: {ports: [{port: 80, targetPort: 80}], selector: {app: guestbook-ui}}
+        """,
+    "apps/guestbook/migrate-job.yaml": """\
+        apiVersion: batch/v1
+        kind: Job
+        metadata:
+          generateName: schema-migrate-
+          annotations:
+            argocd.argoproj.io/hook: PreSync
+            argocd.argoproj.io/hook-delete-policy: BeforeHookCreation
+        spec:
+          backoffLimit: 0
+          template:
+            spec:
+              restartPolicy: Never
+              containers: [{name: migrate, image: "example/migrate:1", command: [migrate, up]}]
+        """,
+    "apps/guestbook/smoke-test.yaml": """\
+        apiVersion: batch/v1
+        kind: Job
+        metadata:
+          generateName: smoke-test-
+          annotations:
+            argocd.argoproj.io/hook: PostSync
+            argocd.argoproj.io/hook-delete-policy: HookSucceeded
+        spec:
+          backoffLimit: 0
+          template:
+            spec:
+              restartPolicy: Never
+              containers: [{name: curl, image: curlimages/curl, command: [curl, guestbook-ui]}]
+        """,
+}
+CHART = {
+    "apps/db/Chart.yaml": "apiVersion: v2\nname: db\nversion: 0.1.0\n",
+    "apps/db/values.yaml": "port: 5432\n",
+    "apps/db/templates/service.yaml": """\
+        apiVersion: v1
+        kind: Service
+        metadata: {name: {{ .Release.Name }}-db}
+        spec: {ports: [{port: {{ .Values.port }}}]}
+        """,
+    "apps/db/templates/migrate.yaml": """\
+        apiVersion: batch/v1
+        kind: Job
+        metadata:
+          name: {{ .Release.Name }}-migrate
+          annotations:
+            helm.sh/hook: pre-install,pre-upgrade
+            helm.sh/hook-weight: "-5"
+            helm.sh/hook-delete-policy: before-hook-creation
+        spec:
+          template:
+            spec:
+              restartPolicy: Never
+              containers: [{name: migrate, image: "example/db-migrate:1"}]
+        """,
+    "apps/db/templates/tests/test-connection.yaml": """\
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: {{ .Release.Name }}-test-connection
+          annotations: {helm.sh/hook: test}
+        spec:
+          restartPolicy: Never
+          containers: [{name: wget, image: busybox, command: [wget, "{{ .Release.Name }}-db"]}]
+        """,
+}
+JSONNET = {
+    "apps/jsonnet-guestbook/guestbook.jsonnet": """\
+        local params = import 'params.libsonnet';
+        [
+          {
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { name: params.name + '-config' },
+            data: { image: std.extVar('image'), replicas: std.toString(params.replicas) },
+          },
+        ]
+        """,
+    "apps/jsonnet-guestbook/params.libsonnet": "{ name: 'jsonnet-guestbook', replicas: 2 }\n",
+}
+MIXED = {
+    "apps/mixed/fleet.yaml": """\
+        defaultNamespace: mixed
+        targetCustomizations:
+          - name: prod
+            clusterSelector: {matchLabels: {env: prod}}
+        """,
+    "apps/mixed/README.yaml": "title: mixed manifests\nowners: [platform-team]\n",
+    "apps/mixed/settings.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n",
+}
+PLUGIN = {
+    "apps/plugin/plugin.yaml": "generator: cdk8s\nentrypoint: main.ts\n",
+    "apps/plugin/main.ts": "new App().synth();\n",
+}
+
+
+def fleet_text(
+    url: str, *, sim: str, real: str, real_kubeconfig: Path, sim_kubeconfig: Path
+) -> str:
+    return textwrap.dedent(f"""\
+        repositories:
+          - {{name: platform, url: "{url}", ref: main, interval: 1s}}
+        clusters:
+          - {{name: {sim}, kubeconfig: {sim_kubeconfig}}}
+          - {{name: {real}, kubeconfig: {real_kubeconfig}}}
+        applications:
+          - name: guestbook
+            repository: platform
+            path: apps/guestbook
+            namespace: {NS}
+            targets: {{clusters: [{sim}, {real}]}}
+            sync: {{createNamespace: true, hookTimeout: 5m}}
+          - name: db
+            repository: platform
+            path: apps/db
+            namespace: db-{SUFFIX}
+            targets: {{clusters: [{sim}]}}
+            sync: {{createNamespace: true}}
+          - name: jsonnet-guestbook
+            repository: platform
+            path: apps/jsonnet-guestbook
+            namespace: jg-{SUFFIX}
+            jsonnet: {{extVars: {{image: "gcr.io/heptio-images/ks-guestbook-demo:0.3"}}}}
+            targets: {{clusters: [{sim}]}}
+            sync: {{createNamespace: true}}
+          - name: mixed
+            repository: platform
+            path: apps/mixed
+            namespace: mixed-{SUFFIX}
+            targets: {{clusters: [{sim}]}}
+            sync: {{createNamespace: true}}
+          - name: plugin
+            repository: platform
+            path: apps/plugin
+            namespace: plugin-{SUFFIX}
+            targets: {{clusters: [{sim}]}}
+        """)
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[Simulator]:
+    with Simulator(clusters=["sim-1"], kubeconfig_dir=tmp_path / "kubeconfigs") as simulator:
+        simulator.cluster("sim-1").set_controllers(enabled=True, ready_delay=0.3)
+        yield simulator
+
+
+@pytest.fixture
+def up(
+    tmp_path: Path,
+    redis_url: str,
+    git_server: GitServer,
+    git_repo: WorkRepo,
+    sim: Simulator,
+    real_clusters: RealClusters,
+) -> Iterator[Path]:
+    for files in (GUESTBOOK, CHART, JSONNET, MIXED, PLUGIN):
+        for path, text in files.items():
+            git_repo.write(path, textwrap.dedent(text))
+    git_repo.commit("guestbook, a chart, jsonnet, mixed manifests and a plugin's directory")
+    url = git_server.git_url(git_repo.bare.name.removesuffix(".git"))
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(
+        fleet_text(
+            url,
+            sim="sim-1",
+            real=real_clusters.names[0],
+            real_kubeconfig=real_clusters.kubeconfig(0),
+            sim_kubeconfig=sim.kubeconfig_path("sim-1"),
+        )
+    )
+    log = (tmp_path / "up.log").open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fleetsync",
+            "up",
+            "-c",
+            str(fleet),
+            "--redis-url",
+            redis_url,
+            "--no-api",
+            "--no-flower",
+            "--fetch-concurrency",
+            "1",
+            "--apply-concurrency",
+            "4",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={
+            **os.environ,
+            "FLEETSYNC_CACHE_DIR": str(tmp_path / "cache"),
+            "FLEETSYNC_TICK_SECONDS": "0.5",
+        },
+    )
+    try:
+        yield tmp_path / "up.log"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def operator_of(real_clusters: RealClusters) -> Operator:
+    config = yaml.safe_load(real_clusters.kubeconfig(0).read_text())
+    server = config["clusters"][0]["cluster"]
+    return Operator(
+        server["server"],
+        config["users"][0]["user"]["token"],
+        server.get("certificate-authority-data"),
+    )
+
+
+def finish_job(operator: Operator, ns: str, name: str) -> None:
+    """End a Job as the job controller does once its Pod succeeded (no kubelet runs it here)."""
+    now = "2026-01-01T00:00:00Z"
+    condition = {
+        "type": "Complete",
+        "status": "True",
+        "reason": "CompletionsReached",
+        "lastProbeTime": now,
+        "lastTransitionTime": now,
+    }
+    operator.request(
+        "PATCH",
+        f"/apis/batch/v1/namespaces/{ns}/jobs/{name}/status",
+        {
+            "status": {
+                "startTime": now,
+                "completionTime": now,
+                "succeeded": 1,
+                "conditions": [condition],
+            }
+        },
+        content_type="application/merge-patch+json",
+        fieldManager=STAND_IN,
+    )
+
+
+def sim_object(sim: Simulator, kind: str, name: str, ns: str) -> dict[str, Any] | None:
+    return next(
+        (
+            o
+            for o in sim.cluster("sim-1").objects()
+            if o.get("kind") == kind
+            and o["metadata"]["name"] == name
+            and o["metadata"].get("namespace") == ns
+        ),
+        None,
+    )
+
+
+def test_repositories_as_users_write_them_through_fleetsync_up(
+    up: Path, redis_url: str, real_clusters: RealClusters, sim: Simulator
+) -> None:
+    store = Store.connect(redis_url)
+    real = real_clusters.names[0]
+    operator = operator_of(real_clusters)
+
+    def status(app: str, cluster: str) -> PairStatus | None:
+        found: PairStatus | None = store.status(app, cluster)
+        return found
+
+    def settled(app: str, cluster: str) -> PairStatus | None:
+        s = status(app, cluster)
+        done = s is not None and s.sync is SyncState.SYNCED and s.health is Health.HEALTHY
+        return s if done and not s.message.startswith("waiting") else None
+
+    def logs() -> str:
+        return up.read_text()[-3000:]
+
+    # The real server: PreSync first, nothing else applied; the test ends the migration Job.
+    presync = wait_for(
+        lambda: (s := status("guestbook", real)) and s.hooks and s.hooks[0].name and s,
+        timeout=120,
+        what=f"the PreSync hook on {real}\n{logs()}",
+    )
+    migrate = presync.hooks[0]
+    assert (migrate.phase, migrate.state) == ("PreSync", "Running")
+    assert migrate.logs == f"kubectl logs job/{migrate.name} -n {NS}"
+    assert operator.get(f"/api/v1/namespaces/{NS}/services/guestbook-ui") is None
+    finish_job(operator, NS, migrate.name)
+    postsync = wait_for(
+        lambda: (
+            (s := status("guestbook", real))
+            and any(h.phase == "PostSync" and h.name for h in s.hooks)
+            and s
+        ),
+        timeout=60,
+        what="the PostSync smoke test, once every object is healthy",
+    )
+    assert operator.get(f"/api/v1/namespaces/{NS}/services/guestbook-ui") is not None
+    smoke = next(h for h in postsync.hooks if h.phase == "PostSync")
+    finish_job(operator, NS, smoke.name)
+    done = wait_for(lambda: settled("guestbook", real), timeout=60, what="guestbook on real")
+    assert [(h.phase, h.state) for h in done.hooks] == [
+        ("PreSync", "Succeeded"),
+        ("PostSync", "Succeeded"),
+    ]
+    assert operator.get(f"/apis/batch/v1/namespaces/{NS}/jobs/{smoke.name}") is None
+
+    # kubesim: its job controller completes the hooks by itself.
+    on_sim = wait_for(lambda: settled("guestbook", "sim-1"), timeout=60, what="guestbook on sim")
+    assert [(h.phase, h.state) for h in on_sim.hooks] == [
+        ("PreSync", "Succeeded"),
+        ("PostSync", "Succeeded"),
+    ]
+
+    chart = wait_for(lambda: settled("db", "sim-1"), timeout=60, what=f"the chart\n{logs()}")
+    assert [(h.phase, h.key, h.state) for h in chart.hooks] == [
+        ("PreSync", f"batch/Job/db-{SUFFIX}/db-migrate", "Succeeded")
+    ]
+    assert sim_object(sim, "Pod", "db-test-connection", f"db-{SUFFIX}") is None
+    desired = store.desired("db")
+    assert desired is not None and any("Helm test hook (test)" in w for w in desired.warnings)
+
+    wait_for(lambda: settled("jsonnet-guestbook", "sim-1"), timeout=60, what="jsonnet app")
+    config = sim_object(sim, "ConfigMap", "jsonnet-guestbook-config", f"jg-{SUFFIX}")
+    assert config is not None and config["data"]["image"].endswith(":0.3")
+
+    wait_for(lambda: settled("mixed", "sim-1"), timeout=60, what="mixed manifests")
+    mixed = store.desired("mixed")
+    assert mixed is not None and mixed.warnings == (
+        "apps/mixed/README.yaml: not a Kubernetes object (no apiVersion or kind): skipped",
+        "apps/mixed/fleet.yaml: not a Kubernetes object (no apiVersion or kind): skipped",
+    )
+
+    error = wait_for(lambda: store.source_error("plugin"), timeout=60, what="the plugin's error")
+    assert error.message == (
+        "plugin: apps/plugin: plain: 2 files, none with a Kubernetes object: main.ts, "
+        "plugin.yaml; nothing to apply (set sync.allowEmpty: true if the application is empty "
+        "on purpose, or choose its renderer)"
+    )
+    plugin = status("plugin", "sim-1")
+    assert plugin is None or plugin.sync is not SyncState.SYNCED
