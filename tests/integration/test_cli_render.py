@@ -62,3 +62,17 @@ def test_render_of_an_unknown_application_names_the_declared_ones(fleet_file: Pa
     result = CliRunner().invoke(main, ["render", "nope", "-c", str(fleet_file)])
     assert result.exit_code == 1
     assert "nope: no such application; declared applications: web" in result.output
+
+
+def test_render_names_what_it_skipped_on_standard_error(
+    fleet_file: Path, git_repo: WorkRepo
+) -> None:
+    git_repo.write("apps/web/README.yaml", "title: web\nowners: [web-team]\n")
+    git_repo.commit("a README in YAML")
+    result = CliRunner().invoke(main, ["render", "web", "-c", str(fleet_file)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "warning: apps/web/README.yaml: not a Kubernetes object (no apiVersion or kind): "
+        "skipped\n"
+    )
+    assert "README" not in result.stdout

@@ -34,6 +34,8 @@ def command(app: str, config: Path, revision: str | None) -> None:
         f"# {app} at {resolved} ({result.renderer.value}, {len(result.bundle.objects)} objects, "
         f"digest {result.bundle.digest[:12]})",
     )
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     yaml.safe_dump_all(
         [dict(o) for o in result.bundle.objects],
         sys.stdout,
