@@ -16,11 +16,11 @@ from fleetsync.shared.model.desired import DesiredState
 from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
 from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.status import ChangeAction, Health, SyncState
-from fleetsync.shared.reconcile import Outcome, reconcile_pair, refresh_health
+from fleetsync.shared.reconcile import Outcome, reconcile_pair, refresh_health, remove_pair
 from fleetsync.shared.store import Store
 from fleetsync.shared.tasking import Trigger
 from tests.integration.kube.conftest import Live
-from tests.integration.kube.hookjobs import finish_job, hold_jobs, hook_job
+from tests.integration.kube.hookjobs import finish_job, hold_jobs, hook_job, hook_jobs
 from tests.integration.kube.manifests import WAVE, config_map, deployment, namespace
 
 REV1 = Revision(ref="main", sha="a" * 40)
@@ -257,3 +257,24 @@ def test_a_claim_waiting_for_its_first_consumer_is_healthy(pair: Pair) -> None:
     assert (outcome.status.sync, outcome.status.health) == (SyncState.SYNCED, Health.HEALTHY)
     live_claim = pair.live.operator.get(f"/api/v1/namespaces/{ns}/persistentvolumeclaims/data")
     assert live_claim is not None and live_claim["status"].get("phase", "Pending") == "Pending"
+
+
+def test_post_delete_hooks_run_after_an_application_removed_with_prune_on_removal(
+    pair: Pair,
+) -> None:
+    ns = pair.live.ns
+    pair.declare(create_namespace=True, prune_on_removal=True)
+    pair.want([config_map("settings", ns), hook_job("cleanup", ns, "PostDelete")])
+    first = pair.reconcile()
+    assert first.status is not None and first.status.sync is SyncState.SYNCED, first.status
+    assert hook_jobs(pair.live) == [], "a PostDelete hook is not run by a sync"
+    removed = replace(pair.fleet, applications={})
+
+    assert remove_pair(
+        pair.store, removed, pair.app, pair.cluster, cache_dir=pair.live.cache_dir
+    ) is None
+
+    assert pair.live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/settings") is None
+    (cleanup,) = hook_jobs(pair.live)
+    assert cleanup["metadata"]["name"].startswith("cleanup-")
+    assert pair.store.status(pair.app, pair.cluster) is None

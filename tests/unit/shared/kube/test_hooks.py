@@ -1,0 +1,123 @@
+"""Hooks as the apply side sees them: split from the bundle, checked, judged, recorded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fleetsync.shared.kube.hookrun import HookResult, HookRun, HookState, HookWait, RunState
+from fleetsync.shared.kube.hooks import judge, split_hooks
+from fleetsync.shared.kube.hooksync import current_run
+from fleetsync.shared.kube.targets import bundle_problems
+from fleetsync.shared.model.hooks import DeletePolicy, HookPhase
+
+
+def job(name: str, **annotations: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"generateName": f"{name}-", "namespace": "web", "annotations": annotations},
+        "spec": {"template": {"spec": {"containers": [{"name": name, "image": "x"}]}}},
+    }
+
+
+CONFIGMAP = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "web"}}
+
+
+def test_hooks_are_split_from_the_objects_one_per_phase_with_their_waves() -> None:
+    objects, hooks = split_hooks(
+        [
+            CONFIGMAP,
+            job("migrate", **{"argocd.argoproj.io/hook": "PreSync,SyncFail"}),
+            job("seed", **{"helm.sh/hook": "post-install", "helm.sh/hook-weight": "3"}),
+            job("tests", **{"helm.sh/hook": "test"}),
+        ],
+        app="web",
+    )
+    assert objects == (CONFIGMAP,)
+    assert [(h.key.name, h.phase, h.wave) for h in hooks] == [
+        ("migrate-", HookPhase.PRE_SYNC, 0),
+        ("migrate-", HookPhase.SYNC_FAIL, 0),
+        ("seed-", HookPhase.POST_SYNC, 3),
+    ]
+    assert hooks[0].ident != hooks[1].ident, "one hook per phase"
+    assert hooks[2].policies == {DeletePolicy.BEFORE_HOOK_CREATION}
+
+
+def test_a_sync_wave_annotation_wins_over_a_helm_weight() -> None:
+    _, (hook,) = split_hooks(
+        [
+            job(
+                "seed",
+                **{
+                    "helm.sh/hook": "post-install",
+                    "helm.sh/hook-weight": "3",
+                    "argocd.argoproj.io/sync-wave": "-2",
+                },
+            )
+        ],
+        app="web",
+    )
+    assert hook.wave == -2
+
+
+def test_the_apply_side_refuses_unknown_phases_and_generate_name_on_ordinary_objects() -> None:
+    ordinary = {**CONFIGMAP, "metadata": {"generateName": "a-", "namespace": "web"}}
+    problems = bundle_problems([job("m", **{"argocd.argoproj.io/hook": "Later"}), ordinary])
+    assert [(str(p.key), p.message.split(";")[0]) for p in problems] == [
+        ("batch/Job/web/m-", "annotation argocd.argoproj.io/hook: unknown hook phase 'Later'"),
+        (
+            "core/ConfigMap/web/a-",
+            "metadata.generateName on an object that is not a hook: every sync would create a "
+            "new object",
+        ),
+    ]
+    assert bundle_problems([job("m", **{"argocd.argoproj.io/hook": "PreSync"})]) == ()
+
+
+def test_a_hook_succeeded_failed_or_still_runs_by_its_kind() -> None:
+    running = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "status": {}}
+    assert judge(running)[0] is HookState.RUNNING
+    failed = {**running, "status": {"conditions": [{"type": "Failed", "status": "True"}]}}
+    assert judge(failed)[0] is HookState.FAILED
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}
+    assert judge({**pod, "status": {"phase": "Running"}})[0] is HookState.RUNNING
+    assert judge({**pod, "status": {"phase": "Succeeded"}})[0] is HookState.SUCCEEDED
+    assert judge(CONFIGMAP)[0] is HookState.SUCCEEDED
+
+
+def test_a_run_record_survives_its_json_and_says_where_the_logs_are() -> None:
+    result = HookResult(
+        hook="h",
+        key="batch/Job/web/migrate-",
+        phase=HookPhase.PRE_SYNC,
+        kind="Job",
+        namespace="web",
+        name="migrate-x7k2p",
+        state=HookState.FAILED,
+        message="BackoffLimitExceeded",
+    )
+    run = HookRun(bundle="d" * 64, state=RunState.FAILED, since=5.0, results=(result,), started=1)
+    assert HookRun.from_json(run.to_json()) == run
+    assert HookRun.from_json({"state": "nonsense"}) is None
+    assert str(result) == (
+        "PreSync hook batch/Job/web/migrate-x7k2p failed (BackoffLimitExceeded; "
+        "kubectl logs job/migrate-x7k2p -n web)"
+    )
+
+
+def test_a_new_bundle_or_a_manual_retry_of_a_failed_run_starts_anew() -> None:
+    _, hooks = split_hooks([job("m", **{"argocd.argoproj.io/hook": "PreSync"})], app="web")
+    failed = HookRun(bundle="a", state=RunState.FAILED, since=1.0, started=1.0)
+    assert current_run(failed, bundle="a", hooks=hooks, now=9.0, retry=False) is failed
+    fresh = current_run(failed, bundle="a", hooks=hooks, now=9.0, retry=True)
+    assert fresh is not None and fresh.state is RunState.PRE_SYNC and fresh.label != failed.label
+    other = current_run(failed, bundle="b", hooks=hooks, now=9.0, retry=False)
+    assert other is not None and other.bundle == "b"
+    assert current_run(None, bundle="a", hooks=(), now=9.0, retry=False) is None
+
+
+def test_a_hook_wait_looks_again_soon_then_less_often_never_past_the_deadline() -> None:
+    wait = HookWait(HookPhase.PRE_SYNC, "x", since=0.0, deadline=600.0, applied=False)
+    assert wait.recheck_in(1.0) == 2.0
+    assert wait.recheck_in(200.0) == 15.0
+    assert wait.recheck_in(599.0) == 1.5
