@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fleetsync.scheduler.api.auth import AccessPolicy
 from fleetsync.shared.model.ids import AppName, Digest, RepoName
-from fleetsync.shared.model.report import PairStatus
+from fleetsync.shared.model.report import HookOutcome, PairStatus
 from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.status import Health, SyncState
 from fleetsync.shared.model.trigger import Trigger
@@ -188,3 +188,47 @@ def test_reads_need_the_token_when_configured_to(start_api: StartApi) -> None:
     assert api.http.get("/metrics").status_code == 401
     assert api.http.get("/api/v1/applications", headers=bearer()).status_code == 200
     assert api.http.get("/healthz").status_code == 200
+
+
+def test_an_application_shows_what_its_render_skipped_and_a_pair_its_hooks(
+    api: RunningApi,
+) -> None:
+    skipped = "apps/guestbook/fleet.yaml: not a Kubernetes object (no apiVersion or kind): skipped"
+    api.store.set_desired(
+        AppName("guestbook"),
+        DesiredState(
+            revision=Revision.parse(REVISION),
+            digest=Digest("d" * 64),
+            renderer="plain",
+            rendered_at=1.0,
+            warnings=(skipped,),
+        ),
+    )
+    hook = HookOutcome(
+        phase="PreSync",
+        key="batch/Job/web/migrate-",
+        name="migrate-x7k2p",
+        state="Running",
+        message="job is running",
+        logs="kubectl logs job/migrate-x7k2p -n web",
+    )
+    api.store.record_status(
+        PairStatus(
+            application="guestbook",
+            cluster="c1",
+            sync=SyncState.OUT_OF_SYNC,
+            health=Health.PROGRESSING,
+            revision=Revision.parse(REVISION),
+            digest=Digest("d" * 64),
+            at=api.store.now(),
+            message="waiting for PreSync hooks: ...",
+            trigger=Trigger.CHANGE,
+            hooks=(hook,),
+        )
+    )
+
+    detail = api.http.get("/api/v1/applications/guestbook").json()
+
+    assert detail["desired"]["warnings"] == [skipped]
+    (c1,) = [c for c in detail["clusters"] if c["cluster"] == "c1"]
+    assert c1["hooks"] == [hook.to_json()]
