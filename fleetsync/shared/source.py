@@ -42,6 +42,7 @@ from fleetsync.shared.render import (
     scratch_area,
     sweep_scratch,
 )
+from fleetsync.shared.rollouts import begin_rollout
 from fleetsync.shared.settings import Settings, load_settings
 from fleetsync.shared.store import DueSet, Store, StoreError
 
@@ -151,6 +152,7 @@ def fetch_repository(
                 rendered_at=store.now(),
                 observed=revision,
             )
+            begin_rollout(store, fleet, app.name, state_)  # before any reconcile can see it
             if store.set_desired(app.name, state_):
                 changed[app.name] = fleet.targets_of(app.name)
     store.record_fetched(name, revision.sha)
