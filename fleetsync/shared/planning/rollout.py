@@ -37,9 +37,10 @@ from fleetsync.shared.planning.windows import Hold
 
 LOOK_AGAIN = 30.0
 """The longest a moving rollout goes without being looked at, whatever its timers say."""
-RESEND_AFTER = 15.0
-"""A reached cluster with no status since it was reached gets its reconcile sent again after
-this long (the first message may have been lost with a beat that stopped)."""
+RESEND_AFTER = 10.0
+"""A reached cluster that does not run the new state yet gets its reconcile sent again after
+this long (the first may have been lost with a beat that stopped, or overtaken by a drift check
+that was already running); the sender coalesces it with one still queued."""
 MAX_REASONS = 5
 
 
@@ -132,9 +133,9 @@ def advance(s: Situation, now: float) -> Step:
             elif after.verdict is Verdict.PENDING:
                 checks.append(after.released_at + s.policy.progress_deadline)
                 observed = s.observed.get(cluster)
-                if (observed is None or observed.at < after.released_at) and (
-                    now - after.released_at >= RESEND_AFTER
-                ):
+                target = s.targets.get(cluster, r.digest)
+                applied = observed is not None and observed.digest == target
+                if not applied and now - after.released_at >= RESEND_AFTER:
                     reconcile.append(cluster)
         failed = [c for c in wave.clusters if _verdict(progress, c) is Verdict.FAILED]
         # 2. too many failures stop it

@@ -206,6 +206,13 @@ class RolloutStore(StoreBase):
                 pipe.zadd(self.key("rollouts"), {app: at}, xx=True, lt=True)
             pipe.execute()
 
+    def schedule_rollout(self, app: str, at: float | None) -> None:
+        """When the controller looks at `app`'s rollout next (None: never again)."""
+        if at is None:
+            self._r.zrem(self.key("rollouts"), app)
+        else:
+            self._r.zadd(self.key("rollouts"), {app: at}, xx=True)
+
     def forget_rollout(self, app: str) -> None:
         pipe = self._r.pipeline()
         for what in ((), ("plan",), ("previous",), ("progress",)):
