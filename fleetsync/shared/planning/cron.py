@@ -12,6 +12,7 @@ once, at its first occurrence.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -56,6 +57,8 @@ class Cron:
     any_day: bool
     """The day-of-month field is `*`."""
     any_weekday: bool
+    minutes_of_day: tuple[int, ...]
+    """Every firing time of a matching day, as minutes after midnight, ascending."""
 
     def day_matches(self, day: date) -> bool:
         if day.month not in self.months:
@@ -66,8 +69,6 @@ class Cron:
             return in_month and in_week
         return in_month or in_week
 
-    def times(self) -> list[tuple[int, int]]:
-        return sorted((h, m) for h in self.hours for m in self.minutes)
 
 
 def parse_cron(text: str) -> Cron:
@@ -97,6 +98,7 @@ def _parse(text: str) -> Cron:
         weekdays=weekdays,
         any_day=fields[2] == "*",
         any_weekday=fields[4] == "*",
+        minutes_of_day=tuple(sorted(h * 60 + m for h in values[1] for m in values[0])),
     )
     if not any(_possible(cron, month) for month in cron.months):
         raise CronError(f"{text!r}: never fires (no month has such a day)")
@@ -164,34 +166,41 @@ def previous_fire(cron: Cron, at: float, tz: ZoneInfo) -> float | None:
     """The latest time at or before `at` (Unix seconds) when `cron` fires, or None within the
     search horizon."""
     moment = datetime.fromtimestamp(at, tz)
-    times = cron.times()[::-1]
+    times = cron.minutes_of_day
     day = moment.date()
+    # Today, from the latest time not after now's wall clock (one more for a DST repeat).
+    start = min(bisect_right(times, moment.hour * 60 + moment.minute) + 1, len(times))
     for _ in range(SEARCH_DAYS):
         if cron.day_matches(day):
-            for hour, minute in times:
-                fired = _instant(day, hour, minute, tz)
+            for index in range(start - 1, -1, -1):
+                fired = _instant(day, times[index], tz)
                 if fired <= at:
                     return fired
         day -= timedelta(days=1)
+        start = len(times)
     return None
 
 
 def next_fire(cron: Cron, at: float, tz: ZoneInfo) -> float | None:
     """The earliest time strictly after `at` when `cron` fires, or None within the horizon."""
     moment = datetime.fromtimestamp(at, tz)
-    times = cron.times()
+    times = cron.minutes_of_day
     day = moment.date()
+    # Today, from the first time after now's wall clock (one earlier for a DST repeat).
+    start = max(bisect_right(times, moment.hour * 60 + moment.minute) - 1, 0)
     for _ in range(SEARCH_DAYS):
         if cron.day_matches(day):
-            for hour, minute in times:
-                fired = _instant(day, hour, minute, tz)
+            for index in range(start, len(times)):
+                fired = _instant(day, times[index], tz)
                 if fired > at:
                     return fired
         day += timedelta(days=1)
+        start = 0
     return None
 
 
-def _instant(day: date, hour: int, minute: int, tz: ZoneInfo) -> float:
+def _instant(day: date, minute_of_day: int, tz: ZoneInfo) -> float:
     """Unix seconds of a wall-clock time in `tz` (its first occurrence when DST repeats it)."""
+    hour, minute = divmod(minute_of_day, 60)
     local = datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz)
     return local.astimezone(UTC).timestamp()

@@ -18,6 +18,9 @@ from fleetsync.shared.planning.cron import next_fire, parse_cron, previous_fire,
 
 CHAIN_LIMIT = 1000
 """Overlapping openings followed to find when a window closes."""
+CHAIN_HORIZON = 31 * 86400.0
+"""A window whose openings overlap for longer than this is open at least that long: its end is
+given as this far away (and looked at again before then)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +55,7 @@ def open_until(window: Window, at: float) -> float | None:
     end = fired + window.duration
     following = next_fire(cron, fired, tz)
     for _ in range(CHAIN_LIMIT):
-        if following is None or following > end:
+        if following is None or following > end or end > at + CHAIN_HORIZON:
             break
         end = max(end, following + window.duration)
         following = next_fire(cron, following, tz)
