@@ -70,7 +70,6 @@ class Cron:
         return in_month or in_week
 
 
-
 def parse_cron(text: str) -> Cron:
     """The schedule `text` describes; CronError naming the field and the part otherwise."""
     return _parse(text.strip())
