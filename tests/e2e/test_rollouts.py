@@ -12,7 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
+from fleetsync.scheduler.cli import main
 from fleetsync.shared.model.rollout import Phase, Rollout
 from fleetsync.shared.model.status import Health, SyncState
 from kubesim import Simulator
@@ -200,3 +202,98 @@ def test_a_wave_that_fails_with_on_failure_rollback_returns_the_rolled_clusters(
             timeout=30,
             what="every cluster the rollout reached back on the previous revision",
         )
+
+
+def cli(h: Harness, *args: str) -> Result:
+    return CliRunner().invoke(main, [*args, "--redis-url", h.runtime.settings.redis_url])
+
+
+def test_an_operator_follows_promotes_pauses_and_aborts_a_rollout_from_the_cli(
+    redis_url: str, tmp_path: Path, git_server: GitServer, web_repo: WorkRepo
+) -> None:
+    with start(redis_url, tmp_path, git_server, web_repo, bake="1h") as h:
+        none = cli(h, "rollout", "promote", "web")
+        assert none.exit_code != 0 and "web: no rollout in progress" in none.output
+        sha = h.commit("two", {"apps/web/web.yaml": manifests("two")})
+        rollout_of(h, sha, lambda r: r.phase is Phase.BAKING, "the canary wave baking")
+        shown = cli(h, "rollout", "status", "web")
+        assert shown.exit_code == 0, shown.output
+        assert "Baking: wave 1/3 'canary' baking" in shown.output
+        assert "remaining" in shown.output
+        status = cli(h, "status", "web")
+        assert "wave 1/3 'canary' baking" in status.output
+        assert cli(h, "rollout", "promote", "web").exit_code == 0
+        rollout_of(h, sha, lambda r: r.wave >= 1, "the second wave after the promotion")
+        paused = cli(h, "rollout", "pause", "web")
+        assert paused.exit_code == 0 and "now Paused" in paused.output
+        refused = cli(h, "rollout", "promote", "web")
+        assert refused.exit_code != 0 and "resume it before promoting" in refused.output
+        assert cli(h, "rollout", "abort", "web").exit_code == 0
+        wait_for(
+            lambda: all(value_on(h, c) == "one" for c in CLUSTERS),
+            timeout=30,
+            what="every cluster back on the previous revision after the abort",
+        )
+        assert "Aborted" in cli(h, "rollout", "status", "web").output
+
+
+def test_a_freeze_holds_the_rollout_and_manual_syncs_until_unfrozen(
+    redis_url: str, tmp_path: Path, git_server: GitServer, web_repo: WorkRepo
+) -> None:
+    with start(redis_url, tmp_path, git_server, web_repo, bake="1s") as h:
+        frozen = cli(h, "freeze", "--reason", "incident 42")
+        assert frozen.exit_code == 0 and "fleet frozen: incident 42" in frozen.output
+        sha = h.commit("two", {"apps/web/web.yaml": manifests("two")})
+        held = rollout_of(h, sha, lambda r: "clusters wait" in r.reason, "the rollout waiting")
+        assert "the fleet is frozen" in held.reason and "incident 42" in held.reason
+        sync = cli(h, "sync", "web", "--cluster", "canary-1")
+        assert sync.exit_code != 0 and "manual sync refused" in sync.output
+        assert "frozen" in cli(h, "status").output
+        assert value_on(h, "canary-1") == "one"
+        assert cli(h, "unfreeze").exit_code == 0
+        rollout_of(h, sha, lambda r: r.phase is Phase.COMPLETE, "the rollout complete")
+
+
+DEPS = """\
+repositories:
+  - {{name: platform, url: "{url}", ref: main, interval: 1s}}
+clusters:
+  - {{name: c1, kubeconfig: {kubeconfig}}}
+applications:
+  - {{name: db, repository: platform, path: apps/db, namespace: default, targets: {{clusters: [c1]}}}}
+  - name: web
+    repository: platform
+    path: apps/web
+    namespace: default
+    targets: {{clusters: [c1]}}
+    dependsOn: [db]
+"""
+
+
+def test_an_application_waits_until_what_it_depends_on_is_synced_and_healthy(
+    redis_url: str, tmp_path: Path, git_server: GitServer, git_repo: WorkRepo
+) -> None:
+    git_repo.write("apps/db/db.yaml", manifests("db").replace("web", "db"))
+    git_repo.write("apps/web/web.yaml", manifests("one"))
+    git_repo.commit("db and web")
+    with running_fleet(
+        redis_url=redis_url,
+        tmp_path=tmp_path,
+        git_server=git_server,
+        repo=git_repo,
+        clusters=("c1",),
+        fleet_yaml=lambda url, sim: DEPS.format(url=url, kubeconfig=sim.kubeconfig_path("c1")),
+    ) as h:
+        h.sim.cluster("c1").set_controllers(enabled=True, never_ready=True)
+        h.wait_status(
+            "web",
+            ["c1"],
+            lambda s: "waiting for db on c1: it is Synced/Progressing" in s.message,
+            "web waiting for db",
+        )
+        assert h.live("c1", "v1", "ConfigMap", "web-config", "default") is None
+        h.sim.cluster("c1").set_controllers(enabled=True, ready_delay=0.1)
+        # A new commit of db gives its Deployment a new generation, which now becomes ready.
+        h.commit("db two", {"apps/db/db.yaml": manifests("db2").replace("web", "db")})
+        h.wait_synced_healthy("web", ["c1"], "web applied once db is Healthy")
+        assert value_on(h, "c1") == "one"
