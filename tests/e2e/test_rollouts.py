@@ -260,7 +260,8 @@ repositories:
 clusters:
   - {{name: c1, kubeconfig: {kubeconfig}}}
 applications:
-  - {{name: db, repository: platform, path: apps/db, namespace: default, targets: {{clusters: [c1]}}}}
+  - {{name: db, repository: platform, path: apps/db, namespace: default,
+     targets: {{clusters: [c1]}}}}
   - name: web
     repository: platform
     path: apps/web
