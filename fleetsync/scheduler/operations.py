@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fleetsync.scheduler.rollout_ops import restart_rollout
 from fleetsync.shared.errors import PermanentError
+from fleetsync.shared.gates import window_hold
 from fleetsync.shared.model.declaration import Fleet
+from fleetsync.shared.model.ids import AppName
 from fleetsync.shared.reconcile import targets
 from fleetsync.shared.store import Pin, Store
 from fleetsync.shared.tasking import Priority, Sender, Trigger
@@ -17,6 +20,8 @@ class Enqueued:
     cluster: str
     queued: bool
     """False when a reconcile for the pair was already queued (it will apply the same state)."""
+    refused: str | None = None
+    """Why a manual sync was refused (a change window or the freeze without manualSync)."""
 
 
 def request_sync(
@@ -26,11 +31,19 @@ def request_sync(
     cluster: str | None = None,
     *,
     trigger: Trigger = Trigger.MANUAL,
+    store: Store | None = None,
 ) -> list[Enqueued]:
-    return [
-        Enqueued(c, sender.reconcile(app, c, reason=trigger, priority=Priority.MANUAL))
-        for c in targets(fleet, app, cluster)
-    ]
+    """Reconcile the application's targets (or one) now. A manual sync (with the `store` to
+    read the freeze from) is refused on clusters where a change window or the freeze holds
+    changes and does not allow manual syncs."""
+    done = []
+    for c in targets(fleet, app, cluster):
+        hold = window_hold(store, fleet, app, c) if store and trigger is Trigger.MANUAL else None
+        if hold is not None and not hold.manual_sync:
+            done.append(Enqueued(c, False, f"{hold.reason}; it does not allow manual syncs"))
+            continue
+        done.append(Enqueued(c, sender.reconcile(app, c, reason=trigger, priority=Priority.MANUAL)))
+    return done
 
 
 MIN_SHA_PREFIX = 4
@@ -95,8 +108,12 @@ def suspend(store: Store, fleet: Fleet, app: str) -> None:
 
 
 def resume(store: Store, sender: Sender, fleet: Fleet, app: str) -> list[Enqueued]:
-    """Back to Git: drop any rollback pin, re-enable automated sync, reconcile every target."""
+    """Back to Git: drop any rollback pin, re-enable automated sync, reconcile every target.
+    After a rollback, an application with a rollout policy rolls Git's latest out again from
+    wave 1 (the clusters it has not reached keep the revision rolled back to)."""
     targets(fleet, app)
+    if store.pin(app) is not None:
+        restart_rollout(store, fleet, AppName(app))
     store.set_pin(app, None)
     store.set_suspended(app, False)
     return request_sync(sender, fleet, app, trigger=Trigger.CHANGE)

@@ -9,7 +9,8 @@ mirrored in each cluster keeps that from orphaning or wrongly deleting anything)
 declaration re-plans the due-sets and triggers what the change calls for: a render of changed
 applications, a reconcile on newly targeted clusters, and (only with `pruneOnRemoval`) the
 removal of an application's objects from clusters it no longer targets. Every tick also enqueues
-again the tasks whose worker stopped without finishing them (their in-flight record lapsed).
+again the tasks whose worker stopped without finishing them (their in-flight record lapsed), and
+steps the rollouts that need it (`scheduler/rollouts.py`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fleetsync.scheduler.rollouts import RolloutController, RolloutTickReport
 from fleetsync.shared.errors import FleetsyncError
 from fleetsync.shared.fleet import fleet_digest, load_fleet
 from fleetsync.shared.model.declaration import Application, Fleet
@@ -50,6 +52,7 @@ class TickReport:
     fleet_error: str | None = None
     republished: bool = False
     """Redis had lost the published declaration; it was published again."""
+    rollouts: RolloutTickReport = field(default_factory=RolloutTickReport)
 
 
 class Ticker:
@@ -62,6 +65,7 @@ class Ticker:
         self._seen: tuple[int, int] | None = None
         self._fleet: Fleet | None = None
         self._started = False
+        self._rollouts = RolloutController(store, sender)
 
     def tick(self) -> TickReport:
         report = TickReport()
@@ -82,6 +86,9 @@ class Ticker:
             ):
                 report.drift_checks.append((app, cluster))
         report.recovered = [t.name for t in recover_abandoned(self._store, self._sender)]
+        fleet = self._fleet or self._store.load_fleet()
+        if fleet is not None:
+            report.rollouts = self._rollouts.tick(fleet)
         return report
 
     def _recover_lost_state(self, report: TickReport) -> None:
@@ -126,6 +133,7 @@ class Ticker:
         self._store.set_fleet_error(None)
         if self._store.publish_fleet(fleet, fleet_digest(fleet)):
             report.reloaded = True
+            self._rollouts.look_at_everything()
             self._apply_change(self._fleet, fleet)
             log.info(
                 "fleet declaration published: %d repositories, %d clusters, %d applications",

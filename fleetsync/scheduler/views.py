@@ -755,6 +755,8 @@ def fleet_version(store: Store, snapshot: FleetSnapshot) -> str:
     digest.update((store.fleet_digest() or "").encode())
     digest.update((store.fleet_error() or "").encode())
     digest.update(store.app_states_digest(sorted(snapshot.fleet.applications)).encode())
+    frozen = store.freeze()
+    digest.update(repr(frozen).encode() if frozen else b"-")
     return digest.hexdigest()[:16]
 
 

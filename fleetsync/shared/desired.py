@@ -5,19 +5,25 @@ whether a look-only check is behind Git), the read model and the tasks' fan-out.
 order:
 
 1. an operator's rollback pin: the revision the operator chose, until `resume`;
-2. the state the latest render gives this cluster (`latest_for_pair`).
+2. a progressive rollout: a cluster the rollout of the application's latest desired state has
+   not reached yet keeps what it ran before the rollout started (recorded then), and so does
+   every cluster once the rollout was rolled back or aborted (`Because.HELD`);
+3. the state the latest render gives this cluster (`latest_for_pair`).
 
-So that each rule has one home, a new rule (a progressive rollout holding a cluster on its
-previous revision, a render variant of its own for a cluster) is added here and nowhere else.
+So that each rule has one home, a new rule (a render variant of its own for a cluster) is added
+here and nowhere else.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from fleetsync.shared.model.desired import DesiredState
 from fleetsync.shared.model.ids import AppName, ClusterName, Digest
 from fleetsync.shared.model.revision import Revision
+from fleetsync.shared.model.rollout import Held, Phase, Rollout
 from fleetsync.shared.store import Store
 
 
@@ -28,6 +34,8 @@ class Because(StrEnum):
     """The latest render of what Git declares."""
     PIN = "pin"
     """An operator's rollback pin."""
+    HELD = "held"
+    """A rollout holds the cluster on what it ran before (not reached yet, or undone)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,14 +43,98 @@ class PairDesired:
     revision: Revision
     digest: Digest
     because: Because = Because.GIT
+    note: str = ""
+    """Why, in words, when it is not simply Git's latest."""
 
 
 def desired_for_pair(store: Store, app: AppName, cluster: ClusterName) -> PairDesired | None:
-    """What the pair should run now; None while nothing was rendered for it yet."""
+    """What the pair should run now; None while nothing was rendered for it yet, or while a
+    rollout holds a cluster that ran nothing before it (see `held_without_state`)."""
     pin = store.pin(app)
     if pin is not None:
         return PairDesired(revision=pin.revision, digest=pin.digest, because=Because.PIN)
-    return latest_for_pair(store, app, cluster)
+    rollout, reached, previous, known = store.rollout_hold(app, cluster)
+    latest = latest_for_pair(store, app, cluster)
+    if rollout is None or latest is None:
+        return latest
+    return _choose(
+        rollout, store.desired(app), latest, reached=reached, previous=previous, known=known
+    )
+
+
+def desired_for_pairs(
+    store: Store, app: AppName, clusters: Sequence[ClusterName]
+) -> dict[ClusterName, PairDesired | None]:
+    """`desired_for_pair` of many clusters of one application, reading each key once."""
+    pin = store.pin(app)
+    if pin is not None:
+        chosen = PairDesired(revision=pin.revision, digest=pin.digest, because=Because.PIN)
+        return dict.fromkeys(clusters, chosen)
+    latest = latest_for_pairs(store, app, clusters)
+    rollout = store.rollout(app)
+    if rollout is None or rollout.phase is Phase.COMPLETE:
+        return latest
+    state = store.desired(app)
+    reached = store.rollout_progress(app, clusters)
+    previous = store.rollout_previous(app, clusters)
+    choice: dict[ClusterName, PairDesired | None] = {}
+    for c in clusters:
+        found = latest[c]
+        choice[c] = found and _choose(
+            rollout,
+            state,
+            found,
+            reached=c in reached,
+            previous=previous.get(c),
+            known=c in previous,
+        )
+    return choice
+
+
+def held_without_state(store: Store, app: AppName, cluster: ClusterName) -> str | None:
+    """Why a rollout keeps a cluster that ran nothing before it on nothing, or None."""
+    if store.pin(app) is not None:
+        return None
+    rollout, reached, previous, known = store.rollout_hold(app, cluster)
+    if rollout is None or previous is not None or not known:
+        return None
+    if rollout.phase.returned:
+        short = rollout.revision.short
+        return f"the rollout of {short} was undone ({rollout.phase}): {rollout.reason}"
+    if not reached and rollout.phase is not Phase.COMPLETE:
+        return f"the rollout of {rollout.revision.short} has not reached this cluster yet"
+    return None
+
+
+def _choose(
+    rollout: Rollout,
+    state: DesiredState | None,
+    latest: PairDesired,
+    *,
+    reached: bool,
+    previous: Held | None,
+    known: bool,
+) -> PairDesired | None:
+    """The rollout's rule for one cluster (see the module's docstring)."""
+    if rollout.phase is Phase.COMPLETE or not known:
+        return latest
+    carried = state is not None and state.digest == rollout.digest
+    if reached and carried and not rollout.phase.returned:
+        return latest
+    if previous is None:
+        return None
+    if rollout.phase.returned:
+        note = (
+            f"held at {previous.revision.short}: the rollout of {rollout.revision.short} was undone"
+        )
+    else:
+        note = (
+            f"held at {previous.revision.short} until the rollout of "
+            f"{rollout.revision.short} reaches it"
+        )
+    return PairDesired(
+        revision=previous.revision, digest=previous.digest, because=Because.HELD, note=note
+    )
 
 
 def latest_for_pair(store: Store, app: AppName, cluster: ClusterName) -> PairDesired | None:
@@ -52,3 +144,12 @@ def latest_for_pair(store: Store, app: AppName, cluster: ClusterName) -> PairDes
     if state is None:
         return None
     return PairDesired(revision=state.revision, digest=state.digest)
+
+
+def latest_for_pairs(
+    store: Store, app: AppName, clusters: Sequence[ClusterName]
+) -> dict[ClusterName, PairDesired | None]:
+    """`latest_for_pair` of many clusters of one application, reading each key once."""
+    state = store.desired(app)
+    found = PairDesired(revision=state.revision, digest=state.digest) if state else None
+    return dict.fromkeys(clusters, found)

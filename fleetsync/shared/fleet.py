@@ -32,6 +32,7 @@ from fleetsync.shared.model.declaration import (
     Cluster,
     Credentials,
     DirectoryOptions,
+    FailurePolicy,
     Fleet,
     HelmOptions,
     JsonnetOptions,
@@ -39,13 +40,19 @@ from fleetsync.shared.model.declaration import (
     RendererKind,
     ReplacePolicy,
     Repository,
+    RolloutPolicy,
     Selector,
     SelectorOperator,
     SelectorRequirement,
     SyncPolicy,
     Targets,
+    WaveSpec,
+    Window,
+    WindowKind,
 )
 from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
+from fleetsync.shared.planning.cron import CronError, parse_cron, zone
+from fleetsync.shared.planning.waves import assign_waves, overlaps
 from fleetsync.shared.urls import SCP_LIKE as _SCP_LIKE
 from fleetsync.shared.urls import display_url as display_url
 
@@ -139,7 +146,6 @@ def fleet_digest(fleet: Fleet) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-
 def format_duration(seconds: float) -> str:
     """Seconds as fleet.yaml writes them: 90 -> '1m30s', 3600 -> '1h'."""
     rest = round(seconds)
@@ -151,13 +157,19 @@ def format_duration(seconds: float) -> str:
 
 # --- the schema ------------------------------------------------------------------------------
 
-_TOP_KEYS = ("repositories", "clusters", "applications")
+_TOP_KEYS = ("repositories", "clusters", "applications", "defaults", "windows")
+_DEFAULTS_KEYS = ("rollout",)
+_ROLLOUT_KEYS = ("waves", "maxParallel", "bake", "progressDeadline", "maxFailures", "onFailure")
+_WAVE_KEYS = ("name", "clusters", "selector", "percent")
+_WINDOW_KEYS: tuple[str, ...] = ("name", "kind", "schedule", "duration", "timezone")
+_WINDOW_KEYS += ("applications", "clusters")
+_WINDOW_KEYS += ("manualSync", "selfHeal")
+_WINDOW_CLUSTER_KEYS = ("selector",)
 _REPOSITORY_KEYS = ("name", "url", "ref", "interval", "credentials")
 _CREDENTIAL_KEYS = ("username_env", "password_env", "ssh_key_file")
 _CLUSTER_KEYS = ("name", "kubeconfig", "context", "labels")
 _APPLICATION_KEYS: tuple[str, ...] = ("name", "repository", "path", "namespace", "renderer")
-_APPLICATION_KEYS += ("helm", "targets", "sync")
-_APPLICATION_KEYS += ("directory", "jsonnet")
+_APPLICATION_KEYS += ("helm", "targets", "sync", "directory", "jsonnet", "dependsOn", "rollout")
 _DIRECTORY_KEYS = ("recurse", "include", "exclude", "strict")
 _JSONNET_KEYS = ("extVars", "tlas", "libs")
 _JSONNET_VAR_KEYS = ("name", "value", "code")
@@ -296,6 +308,7 @@ class _Reader:
         """Mappings whose merge keys (<<) are already resolved in place: aliases revisit them."""
         self.seen: dict[tuple[str, str], _At] = {}
         """Where each declared name (and some of its fields) sits, for later warnings."""
+        self.default_rollout: RolloutPolicy | None = None
 
     def error(self, at: _At, message: str) -> None:
         self.errors.append(FleetIssue(self.source, at.line, at.path, message))
@@ -371,8 +384,8 @@ class _Reader:
         self.error(at, f"must be true or false, not {_kind(at.node)}")
         return None
 
-    def duration(self, at: _At) -> float | None:
-        """A duration of at least one second."""
+    def duration(self, at: _At, *, minimum: float = 1) -> float | None:
+        """A duration of at least `minimum` seconds (one, unless given)."""
         node = at.node
         text = str(node.value).strip() if isinstance(node, yaml.ScalarNode) else ""
         match = _DURATION.fullmatch(text)
@@ -390,8 +403,8 @@ class _Reader:
             shown = f"'{text}'" if text else _kind(node)
             self.error(at, f"{shown} is not a duration; {_DURATION_FORMAT}")
             return None
-        if whole < 1:
-            self.error(at, "must be at least 1s")
+        if whole < minimum:
+            self.error(at, f"must be at least {format_duration(minimum)}")
             return None
         if whole > MAX_DURATION_SECONDS:
             self.error(at, f"'{text}' is longer than {_MAX_DURATION_TEXT}; write a shorter one")
@@ -676,6 +689,15 @@ class _Reader:
                 self.seen[("applications.targets", name)] = f["targets"]
         if "sync" in f:
             options["sync"] = self.sync(f["sync"])
+        if "dependsOn" in f:
+            options["depends_on"] = self.depends_on(f["dependsOn"], name)
+        if "rollout" in f:
+            policy = self.rollout(f["rollout"])
+            options["rollout"] = policy or None
+            if name is not None:
+                self.seen[("applications.rollout", name)] = f["rollout"]
+        elif self.default_rollout is not None:
+            options["rollout"] = self.default_rollout
         if name is None or repository is None or path is None:
             return None
         return Application(
@@ -870,6 +892,258 @@ class _Reader:
             return None
         return SyncPolicy(**options)
 
+    # progressive delivery: rollouts, dependencies, change windows
+
+    def defaults(self, at: _At) -> None:
+        f = self.mapping(at, _DEFAULTS_KEYS)
+        if f is not None and "rollout" in f:
+            self.default_rollout = self.rollout(f["rollout"]) or None
+            self.seen[("defaults.rollout", "")] = f["rollout"]
+
+    def rollout(self, at: _At) -> RolloutPolicy | None:
+        """A rollout policy; None for `false` (everywhere at once) or when it has errors."""
+        if isinstance(at.node, yaml.ScalarNode) and at.node.tag == _BOOL_TAG:
+            if self.boolean(at):
+                self.error(at, "write the rollout as a mapping (waves, bake...), or false for none")
+            return None
+        f = self.mapping(at, _ROLLOUT_KEYS)
+        if f is None:
+            return None
+        before = len(self.errors)
+        options: dict[str, Any] = {}
+        if "waves" in f:
+            names: dict[str, int] = {}
+            waves = []
+            for i, item in enumerate(self.sequence(f["waves"])):
+                wave = self.wave(item, i)
+                if wave is None:
+                    continue
+                if wave.name in names:
+                    self.error(
+                        item,
+                        f"wave name '{wave.name}' is already used by wave {names[wave.name] + 1}",
+                    )
+                names.setdefault(wave.name, i)
+                waves.append(wave)
+            options["waves"] = tuple(waves)
+        if "maxParallel" in f:
+            options["max_parallel"] = self.count(f["maxParallel"], minimum=1)
+        if "maxFailures" in f:
+            options["max_failures"] = self.count(f["maxFailures"], minimum=0)
+        if "bake" in f:
+            options["bake"] = self.duration(f["bake"], minimum=0)
+        if "progressDeadline" in f:
+            options["progress_deadline"] = self.duration(f["progressDeadline"])
+        if "onFailure" in f:
+            choice = self.choice(f["onFailure"], [p.value for p in FailurePolicy])
+            options["on_failure"] = FailurePolicy(choice) if choice else None
+        if len(self.errors) > before:
+            return None
+        return RolloutPolicy(**options)
+
+    def wave(self, at: _At, index: int) -> WaveSpec | None:
+        f = self.mapping(at, _WAVE_KEYS)
+        if f is None:
+            return None
+        name = self.string(f["name"]) if "name" in f else f"wave-{index + 1}"
+        kinds = [k for k in ("clusters", "selector", "percent") if k in f]
+        if len(kinds) != 1:
+            found = " and ".join(kinds) if kinds else "none of them"
+            self.error(
+                at, f"a wave takes exactly one of clusters, selector or percent; found {found}"
+            )
+            return None
+        options: dict[str, Any] = {}
+        if "clusters" in f:
+            options["clusters"] = tuple(self.cluster_names(f["clusters"]))
+        if "selector" in f:
+            options["selector"] = self.selector(f["selector"])
+        if "percent" in f:
+            options["percent"] = self.percent(f["percent"])
+        if name is None or any(value is None for value in options.values()):
+            return None
+        return WaveSpec(name=name, **options)
+
+    def cluster_names(self, at: _At) -> list[ClusterName]:
+        names: list[ClusterName] = []
+        for item in self.sequence(at):
+            name = self.string(item)
+            if name is None:
+                continue
+            if ("clusters", name) not in self.seen:
+                declared = self.declared("clusters")
+                self.error(item, _undeclared("cluster", "clusters", name, declared))
+            elif name not in names:
+                names.append(ClusterName(name))
+        return names
+
+    def percent(self, at: _At) -> float | None:
+        node = at.node
+        text = str(node.value).strip() if isinstance(node, yaml.ScalarNode) else ""
+        try:
+            value = float(text.removesuffix("%"))
+        except ValueError:
+            self.error(at, f"must be a percentage from 0 to 100 (40 or '40%'), not {_kind(node)}")
+            return None
+        if not 0 <= value <= 100 or not math.isfinite(value):
+            self.error(
+                at, f"{text} is outside 0-100: a wave takes a percentage of the clusters left"
+            )
+            return None
+        return value
+
+    def count(self, at: _At, *, minimum: int) -> int | None:
+        node = at.node
+        if isinstance(node, yaml.ScalarNode) and node.tag == _INT_TAG:
+            value = int(self.loader.construct_object(node))
+            if value >= minimum:
+                return value
+            self.error(at, f"must be at least {minimum}, not {value}")
+            return None
+        self.error(at, f"must be a whole number, not {_kind(node)}")
+        return None
+
+    def depends_on(self, at: _At, name: str | None) -> tuple[AppName, ...]:
+        found: list[AppName] = []
+        for item in self.sequence(at):
+            dep = self.string(item)
+            if dep is None:
+                continue
+            if dep == name:
+                self.error(item, f"application '{dep}' cannot depend on itself")
+            elif dep not in found:
+                found.append(AppName(dep))
+                self.seen[("applications.dependsOn", f"{name}/{dep}")] = item
+        return tuple(found)
+
+    def check_dependencies(self, fleet: Fleet) -> None:
+        """Every dependency is declared; no cycle; a warning where one does not target a
+        cluster its dependent does (it is not waited for there)."""
+        apps = fleet.applications
+        for name, app in apps.items():
+            for dep in app.depends_on:
+                at = self.seen[("applications.dependsOn", f"{name}/{dep}")]
+                if dep not in apps:
+                    declared = sorted(apps)
+                    self.error(at, _undeclared("application", "applications", dep, declared))
+                    continue
+                missing = sorted(set(fleet.targets_of(name)) - set(fleet.targets_of(dep)))
+                if missing:
+                    shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+                    self.warn(
+                        at,
+                        f"'{dep}' does not target {shown}: '{name}' does not wait for it there",
+                    )
+        cycle = _cycle({n: [d for d in a.depends_on if d in apps] for n, a in apps.items()})
+        if cycle:
+            at = self.seen[("applications.dependsOn", f"{cycle[0]}/{cycle[1]}")]
+            self.error(at, f"dependsOn forms a cycle: {' -> '.join(cycle)}; remove one of them")
+
+    def check_waves(self, fleet: Fleet) -> None:
+        """No cluster in two waves; a warning for a wave that takes no cluster."""
+        labels = {name: c.labels for name, c in fleet.clusters.items()}
+        if fleet.default_rollout is not None:
+            self.check_policy(
+                fleet.default_rollout, labels, self.seen[("defaults.rollout", "")], ""
+            )
+        for name, app in fleet.applications.items():
+            at = self.seen.get(("applications.rollout", name))
+            if app.rollout is None or at is None:
+                continue
+            targets = {c: labels[c] for c in fleet.targets_of(name)}
+            self.check_policy(app.rollout, targets, at, f"application '{name}': ")
+
+    def check_policy(
+        self,
+        policy: RolloutPolicy,
+        labels: Mapping[ClusterName, Mapping[str, str]],
+        at: _At,
+        subject: str,
+    ) -> None:
+        for cluster, first, second in overlaps(policy, labels):
+            self.error(
+                at,
+                f"{subject}cluster '{cluster}' is in wave '{first}' and in wave '{second}': "
+                "a cluster belongs to one wave; narrow one of the selectors",
+            )
+        if labels:
+            for wave in assign_waves(policy, labels):
+                if not wave.clusters:
+                    self.warn(at, f"{subject}wave '{wave.name}' takes no cluster")
+
+    def windows(self, at: _At) -> tuple[Window, ...]:
+        found: list[Window] = []
+        names: set[str] = set()
+        for item in self.sequence(at):
+            before = len(self.errors)
+            f = self.mapping(item, _WINDOW_KEYS, ("name", "kind", "schedule", "duration"))
+            if f is None:
+                continue
+            window = self.window(item, f)
+            if window is not None and window.name in names:
+                self.error(f["name"], f"window '{window.name}' is already declared")
+            elif window is not None and len(self.errors) == before:
+                names.add(window.name)
+                found.append(window)
+        return tuple(found)
+
+    def window(self, at: _At, f: dict[str, _At]) -> Window | None:
+        name = self.string(f["name"]) if "name" in f else None
+        kinds = [k.value for k in WindowKind]
+        kind = self.choice(f["kind"], kinds) if "kind" in f else None
+        schedule = self.schedule(f["schedule"]) if "schedule" in f else None
+        duration = None
+        if "duration" in f:
+            node = f["duration"].node
+            raw = str(node.value).strip() if isinstance(node, yaml.ScalarNode) else ""
+            if raw.startswith("-") or raw in ("0", "0s", "0m", "0h"):
+                self.error(f["duration"], f"'{raw}': a window needs a positive duration (30m, 2h)")
+            else:
+                duration = self.duration(f["duration"])
+        options: dict[str, Any] = {}
+        if "timezone" in f:
+            text = self.string(f["timezone"])
+            if text is not None:
+                try:
+                    zone(text)
+                    options["timezone"] = text
+                except CronError as exc:
+                    self.error(f["timezone"], str(exc))
+        if "applications" in f:
+            apps = []
+            for item in self.sequence(f["applications"]):
+                app = self.string(item)
+                if app is not None and ("applications", app) not in self.seen:
+                    declared = self.declared("applications")
+                    self.error(item, _undeclared("application", "applications", app, declared))
+                elif app is not None:
+                    apps.append(AppName(app))
+            options["applications"] = tuple(apps)
+        if "clusters" in f:
+            g = self.mapping(f["clusters"], _WINDOW_CLUSTER_KEYS)
+            if g is not None and "selector" in g:
+                options["selector"] = self.selector(g["selector"])
+        for key, attribute in (("manualSync", "manual_sync"), ("selfHeal", "self_heal")):
+            if key in f:
+                options[attribute] = self.boolean(f[key])
+        if None in (name, kind, schedule, duration) or None in options.values():
+            return None
+        assert name and kind and schedule and duration
+        return Window(
+            name=name, kind=WindowKind(kind), schedule=schedule, duration=duration, **options
+        )
+
+    def schedule(self, at: _At) -> str | None:
+        text = self.string(at)
+        if text is None:
+            return None
+        try:
+            parse_cron(text)
+        except CronError as exc:
+            self.error(at, f"not a cron schedule: {exc}")
+            return None
+        return text.strip()
+
     # the whole file
 
     def fleet(self, root: yaml.Node) -> Fleet | None:
@@ -882,15 +1156,24 @@ class _Reader:
         repositories = self.section(top, "repositories", repository_keys, self.repository)
         cluster_keys = (_CLUSTER_KEYS, ("name", "kubeconfig"))
         clusters = self.section(top, "clusters", cluster_keys, self.cluster)
+        if "defaults" in top:
+            self.defaults(top["defaults"])
         application_keys = (_APPLICATION_KEYS, ("name", "repository", "path"))
         applications = self.section(top, "applications", application_keys, self.application)
+        windows = self.windows(top["windows"]) if "windows" in top else ()
         if self.errors:
             return None
         fleet = Fleet(
             repositories={r.name: r for r in repositories},
             clusters={c.name: c for c in clusters},
             applications={a.name: a for a in applications},
+            windows=windows,
+            default_rollout=self.default_rollout or None,
         )
+        self.check_dependencies(fleet)
+        self.check_waves(fleet)
+        if self.errors:
+            return None
         self.warn_unused(fleet)
         return fleet
 
@@ -990,6 +1273,34 @@ def _bound_structure(text: str, source: str) -> FleetIssue | None:
     except yaml.YAMLError:
         return None
     return None
+
+
+def _cycle(edges: Mapping[str, Sequence[str]]) -> list[str]:
+    """A dependency cycle as its names, first repeated at the end (`a -> b -> a`); [] when
+    there is none."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        stack.append(node)
+        for nxt in edges.get(node, ()):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return []
+
+    for node in sorted(edges):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return []
 
 
 def _in_line_order(issues: list[FleetIssue]) -> tuple[FleetIssue, ...]:

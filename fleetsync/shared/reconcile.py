@@ -13,6 +13,11 @@ nothing, never an older one. It decides whether to converge (APPLY) or only to l
 | drift check without selfHeal                      | CHECK |
 | otherwise                                         | APPLY |
 
+An APPLY that a change window, the freeze or an application it depends on holds becomes a CHECK
+that says what it waits for (`gates.change_wait`), and asks to be continued once it may go on.
+A cluster a rollout holds runs what it ran before (`desired_for_pair`) and is drift-checked
+against that.
+
 Failures become status in one place (`_failed`): a cluster that is down or answers 5xx/429 is
 Unknown with the reason and retried with backoff; a permanent problem (bad kubeconfig, refused
 credentials) is recorded and waits for the next trigger. An object the server refuses is not a
@@ -29,8 +34,15 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
-from fleetsync.shared.desired import PairDesired, desired_for_pair, latest_for_pair
+from fleetsync.shared.desired import (
+    Because,
+    PairDesired,
+    desired_for_pair,
+    held_without_state,
+    latest_for_pair,
+)
 from fleetsync.shared.errors import PermanentError, TransientError, describe
+from fleetsync.shared.gates import change_wait
 from fleetsync.shared.kube import (
     ClusterClient,
     DriftReport,
@@ -92,6 +104,7 @@ class _Desired:
     revision: Revision | None
     digest: Digest | None
     bundle: Bundle
+    chosen: PairDesired | None = None
 
 
 def reconcile_pair(
@@ -114,6 +127,11 @@ def reconcile_pair(
         if desired is None:
             return _record(store, _waiting(store, app, cluster, trigger, fresh_until))
         mode = choose_mode(application.sync, trigger=trigger, suspended=store.is_suspended(app))
+        wait = None
+        if mode is Mode.APPLY:
+            changing = desired.digest != (previous.digest if previous else None)
+            wait = change_wait(store, fleet, app, cluster, trigger=trigger, changing=changing)
+            mode = Mode.CHECK if wait is not None else mode
         client = connect(fleet.clusters[cluster], cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
         if mode is Mode.CHECK:
             applied = _applied_bundle(store, previous) or desired.bundle
@@ -123,18 +141,20 @@ def reconcile_pair(
             health, _ = assess_live_health(
                 client, applied, app=app, namespace=application.namespace
             )
+            held = desired.chosen is not None and desired.chosen.because is Because.HELD
             status = _checked(
                 app,
                 cluster,
                 previous,
-                latest_for_pair(store, app, cluster),
+                desired.chosen if held or wait else latest_for_pair(store, app, cluster),
                 trigger,
                 drift.keys,
                 health,
-                _why_not_applying(store, app, application.sync),
+                wait.reason if wait else _why_not_applying(store, app, application.sync),
                 fresh_until,
             )
-            return _record(store, status, history=False)
+            store.record_status(status, history=False)
+            return Outcome(status=status, continue_in=wait.again_in if wait else None)
         inventory = store.inventory(app, cluster) or EMPTY
         result = sync_application(
             client=client,
@@ -149,6 +169,8 @@ def reconcile_pair(
         store.set_inventory(app, cluster, result.inventory)
         store.reset_pair_failures(app, cluster)
         status = replace(_synced(app, cluster, desired, result, trigger), stale_after=fresh_until)
+        if desired.chosen is not None and desired.chosen.note:
+            status = replace(status, message=f"{status.message}; {desired.chosen.note}")
         store.record_status(status, history=_worth_history(status, previous))
         if result.waiting is not None:
             return Outcome(status=status, continue_in=result.waiting.recheck_in(time.time()))
@@ -222,15 +244,18 @@ def _desired(store: Store, app: AppName, cluster: ClusterName) -> _Desired | Non
             f"{app}: bundle {chosen.digest[:12]} for {chosen.revision} is missing from Redis; "
             "run `fleetsync refresh` on its repository to render it again"
         )
-    return _Desired(revision=chosen.revision, digest=chosen.digest, bundle=bundle)
+    return _Desired(revision=chosen.revision, digest=chosen.digest, bundle=bundle, chosen=chosen)
 
 
 def _waiting(
     store: Store, app: AppName, cluster: ClusterName, trigger: Trigger, fresh_until: float
 ) -> PairStatus:
     error = store.source_error(app)
+    held = held_without_state(store, app, cluster)
     message = (
-        f"no desired state yet: {error.message}"
+        f"nothing to run yet: {held}"
+        if held
+        else f"no desired state yet: {error.message}"
         if error
         else "no desired state yet: waiting for the first render"
     )

@@ -50,6 +50,7 @@ from fleetsync.shared.render import (
     scratch_area,
     sweep_scratch,
 )
+from fleetsync.shared.rollouts import begin_rollout
 from fleetsync.shared.settings import Settings, load_settings
 from fleetsync.shared.store import DueSet, Store, StoreError
 
@@ -160,6 +161,7 @@ def fetch_repository(
                 observed=revision,
                 warnings=warnings,
             )
+            begin_rollout(store, fleet, app.name, state_)  # before any reconcile can see it
             if store.set_desired(app.name, state_):
                 changed[app.name] = fleet.targets_of(app.name)
     store.record_fetched(name, revision.sha)

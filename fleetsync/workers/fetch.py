@@ -8,6 +8,7 @@ import logging
 from fleetsync.shared.model.ids import RepoName
 from fleetsync.shared.model.trigger import Trigger
 from fleetsync.shared.render import sweep_scratch
+from fleetsync.shared.rollouts import reconcile_now
 from fleetsync.shared.source import fetch_repository, poll_repository, render_limits
 from fleetsync.shared.tasking import (
     Job,
@@ -58,9 +59,10 @@ def fetch(job: Job, repo: str, force: bool = False) -> dict[str, object]:
             limits=render_limits(job.settings),
         )
     # Every application that changed is reconciled; whether that applies or only reports
-    # (automated sync off, suspended) is decided by the reconcile itself.
+    # (automated sync off, suspended, a change window) is decided by the reconcile itself.
+    # A rollout in progress reconciles the clusters it has reached; the beat reaches the others.
     for name, clusters in outcome.changed.items():
-        for cluster in clusters:
+        for cluster in reconcile_now(job.store, name, clusters):
             job.sender.reconcile(name, cluster, reason=Trigger.CHANGE)
     log.info(
         "fetch at %s: %d changed, %d rendered, %d reused, %d failed%s",

@@ -20,6 +20,7 @@ from fleetsync.scheduler.api import (
     routes_applications,
     routes_fleet,
     routes_probes,
+    routes_rollouts,
     routes_webhooks,
 )
 from fleetsync.scheduler.api.auth import AccessPolicy
@@ -76,7 +77,13 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    for routes in (routes_applications, routes_fleet, routes_webhooks, routes_probes):
+    for routes in (
+        routes_applications,
+        routes_rollouts,
+        routes_fleet,
+        routes_webhooks,
+        routes_probes,
+    ):
         app.include_router(routes.build_router(ctx))
     _serve_docs(app)
     pages.mount(app, ctx)

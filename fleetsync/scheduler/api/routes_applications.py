@@ -17,6 +17,7 @@ from fleetsync.scheduler.api.schemas import (
     Page,
     PairRef,
     RefreshResult,
+    RefusedPair,
     RollbackRequest,
     RollbackResult,
     SuspendResult,
@@ -40,6 +41,7 @@ from fleetsync.scheduler.views import (
     page_bounds,
     parse_filters,
 )
+from fleetsync.shared.desired import desired_for_pair
 from fleetsync.shared.errors import FleetsyncError, PermanentError
 from fleetsync.shared.model.ids import Digest
 from fleetsync.shared.store.apply import HISTORY_LENGTH
@@ -148,12 +150,25 @@ def build_router(ctx: ApiContext) -> APIRouter:
                     status.HTTP_404_NOT_FOUND,
                     f"{name}: does not target a cluster named {wanted!r}",
                 )
-        enqueued = operations.request_sync(ctx.sender, fleet, app, wanted)
+        requested = operations.request_sync(ctx.sender, fleet, app, wanted, store=ctx.store)
+        refused = [
+            RefusedPair(application=app, cluster=e.cluster, reason=e.refused)
+            for e in requested
+            if e.refused
+        ]
+        if refused and len(refused) == len(requested):
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                f"{name}: manual sync refused: "
+                + "; ".join(f"{r.cluster}: {r.reason}" for r in refused),
+            )
+        enqueued = [e for e in requested if not e.refused]
         result = SyncResult(
             enqueued=[PairRef(application=app, cluster=e.cluster) for e in enqueued if e.queued],
             already_queued=[
                 PairRef(application=app, cluster=e.cluster) for e in enqueued if not e.queued
             ],
+            refused=refused,
         )
         log.info(
             "manual sync %s%s: %d enqueued, %d already queued",
@@ -227,9 +242,8 @@ def _diff(ctx: ApiContext, name: str, cluster: str) -> PairDiff:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"{name}: does not target a cluster named {cluster!r}"
         )
-    pin = ctx.store.pin(app)
-    desired = ctx.store.desired(app)
-    digest = pin.digest if pin else desired.digest if desired else None
+    chosen = desired_for_pair(ctx.store, app, target)
+    digest = chosen.digest if chosen else None
     if digest is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"{name}: no desired state rendered yet")
     bundle = ctx.store.get_bundle(Digest(digest))

@@ -35,10 +35,18 @@ class PairRef(BaseModel):
     cluster: str
 
 
+class RefusedPair(BaseModel):
+    application: str
+    cluster: str
+    reason: str
+
+
 class SyncResult(BaseModel):
     enqueued: list[PairRef]
     already_queued: list[PairRef]
     """Triggers that coalesced into a reconcile already waiting in the queue."""
+    refused: list[RefusedPair] = []
+    """Clusters where a change window or the freeze refuses manual syncs (and why)."""
 
 
 class RefreshResult(BaseModel):
@@ -91,6 +99,7 @@ _ERROR_MEANINGS = {
     401: "Missing or wrong bearer token, or webhook signature.",
     403: "Refused by the access policy (no API token configured, or a read-only token).",
     404: "No such application, cluster, repository or revision (the detail names it).",
+    409: "The action does not apply now (no rollout in progress, a window refuses it...).",
     413: "Body over 1 MiB.",
     415: "A webhook content type the provider's receiver does not take (the detail says which).",
     502: "The cluster could not be read.",

@@ -12,6 +12,7 @@ import click
 from fleetsync.scheduler.cli.options import open_store, published_fleet, redis_option
 from fleetsync.scheduler.cli.output import console, print_document, print_table
 from fleetsync.scheduler.fleet_index import FleetIndex
+from fleetsync.scheduler.rollout_views import freeze_view, rollout_summaries
 from fleetsync.scheduler.views import (
     FilterError,
     NotFound,
@@ -76,7 +77,7 @@ def command(
             raise click.ClickException(str(exc)) from exc
         apps = [a for a in filtered_applications(snapshot, filters) if app in (None, a)]
         pairs = _pairs(store, snapshot.targets, apps, filters.cluster, filters.selector, fleet)
-        _print(store, apps, pairs, output)
+        _print(store, fleet, apps, pairs, output)
         if not watch:
             return
         time.sleep(interval)
@@ -101,8 +102,11 @@ def _pairs(
     return [pair_view(s or unreconciled(a, c)) for (a, c), s in zip(wanted, found, strict=True)]
 
 
-def _print(store: Store, apps: list[AppName], pairs: list[PairView], output: str) -> None:
+def _print(
+    store: Store, fleet: Fleet, apps: list[AppName], pairs: list[PairView], output: str
+) -> None:
     states = store.app_states(list(apps))
+    rollouts = rollout_summaries(store, fleet, list(apps))
     if output in ("json", "yaml"):
         print_document(
             [
@@ -116,6 +120,7 @@ def _print(store: Store, apps: list[AppName], pairs: list[PairView], output: str
                     ),
                     "suspended": states[p.application].suspended,
                     "warnings": list(d.warnings) if (d := states[p.application].desired) else [],
+                    "rollout": r.words if (r := rollouts.get(p.application)) else None,
                 }
                 for p in pairs
             ],
@@ -126,6 +131,13 @@ def _print(store: Store, apps: list[AppName], pairs: list[PairView], output: str
     error = store.fleet_error()
     if error:
         out.print(f"fleet.yaml refused, running the last good declaration:\n{error}", style="red")
+    frozen = freeze_view(store)
+    if frozen.frozen:
+        out.print(
+            f"fleet frozen {age(frozen.at)} ago: {frozen.reason or 'no reason given'}; automated "
+            "changes wait until `fleetsync unfreeze`",
+            style="red",
+        )
     wide = output == "wide"
     app_rows = []
     for name in apps:
@@ -140,8 +152,9 @@ def _print(store: Store, apps: list[AppName], pairs: list[PairView], output: str
         row = [name, short_revision(s.desired.revision if s.desired else None)]
         if wide:
             row.append((s.desired.digest if s.desired else "-")[:12])
-        app_rows.append([*row, source])
-    app_header = ["APPLICATION", "DESIRED", *(["DIGEST"] if wide else []), "SOURCE"]
+        rollout = rollouts.get(name)
+        app_rows.append([*row, source, rollout.words if rollout else "-"])
+    app_header = ["APPLICATION", "DESIRED", *(["DIGEST"] if wide else []), "SOURCE", "ROLLOUT"]
     print_table(out, app_header, app_rows)
     out.print()
     header = ["APPLICATION", "CLUSTER", "SYNC", "HEALTH", "REVISION", "AGE"]

@@ -42,17 +42,27 @@ def command(
     fleet = published_fleet(store)
     started = store.now()
     try:
-        enqueued = request_sync(sender, fleet, app, cluster)
+        requested = request_sync(sender, fleet, app, cluster, store=store)
     except FleetsyncError as exc:
         raise click.ClickException(str(exc)) from exc
+    refused = [e for e in requested if e.refused]
+    enqueued = [e for e in requested if not e.refused]
+    for e in refused:
+        click.echo(f"{app} on {e.cluster}: manual sync refused: {e.refused}", err=True)
+    if refused and not enqueued:
+        raise click.ClickException(f"{app}: manual sync refused on every cluster asked for")
     if not wait:
         for e in enqueued:
             click.echo(
                 f"{app} on {e.cluster}: "
                 f"{'sync queued' if e.queued else 'a reconcile is already queued'}"
             )
+        if refused:
+            raise SystemExit(1)
         return
     report_wait(store, app, [e.cluster for e in enqueued], started, timeout)
+    if refused:
+        raise SystemExit(1)
 
 
 def report_wait(

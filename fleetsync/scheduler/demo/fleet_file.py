@@ -15,7 +15,9 @@ def cluster_labels(index: int) -> dict[str, str]:
     return dict(GROUPS[index % len(GROUPS)])
 
 
-def write_fleet(path: Path, *, repository: Path, kubeconfigs: dict[str, Path]) -> Path:
+def write_fleet(
+    path: Path, *, repository: Path, kubeconfigs: dict[str, Path], bake: int = 20
+) -> Path:
     clusters = "\n".join(
         f"  - {{name: {name}, kubeconfig: {kubeconfig}, labels: "
         f"{{env: {cluster_labels(i)['env']}, region: {cluster_labels(i)['region']}}}}}"
@@ -31,12 +33,15 @@ repositories:
 clusters:
 {clusters}
 applications:
-  - name: guestbook            # plain YAML, on every cluster
+  - name: guestbook            # plain YAML, on every cluster, a canary first
     repository: demo
     path: apps/guestbook
     renderer: plain
     targets: {{selector: {{}}}}
     sync: {{driftInterval: 30s}}
+    rollout:
+      waves: [{{name: canary, clusters: [{sorted(kubeconfigs)[0]}]}}]
+      bake: {bake}s
   - name: podinfo              # a kustomize overlay, on the prod clusters
     repository: demo
     path: apps/podinfo/overlays/prod

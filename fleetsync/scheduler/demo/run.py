@@ -14,7 +14,7 @@ from rich.console import Console
 from fleetsync.scheduler.cli.up import UpOptions, plan_processes
 from fleetsync.scheduler.demo.fleet_file import cluster_labels, write_fleet
 from fleetsync.scheduler.demo.repository import commit_change, create_repository
-from fleetsync.scheduler.demo.watch import converged, watch_until
+from fleetsync.scheduler.demo.watch import converged, follow_rollout, watch_until
 from fleetsync.scheduler.embedded_redis import free_port, running_redis
 from fleetsync.scheduler.instance import announced
 from fleetsync.scheduler.supervisor import Supervisor
@@ -55,6 +55,7 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
             opts.workdir / "fleet.yaml",
             repository=repo,
             kubeconfigs={n: sim.kubeconfig_path(n) for n in names},
+            bake=3 if opts.once else 20,
         )
         up = UpOptions(
             fleet_file=fleet_file,
@@ -122,6 +123,10 @@ def _run(
             "repository as a Git webhook would"
         )
         sender.poll("demo", priority=Priority.MANUAL)
+        if not follow_rollout(
+            store, "guestbook", second, console=console, timeout=opts.timeout, stopped=stop.is_set
+        ):
+            return _failed(console, stop, "the guestbook's rollout did not complete", opts.timeout)
         if not rolled_out(second, f"rollout of {second[:12]}"):
             return _failed(console, stop, "the commit did not roll out", opts.timeout)
         console.print(

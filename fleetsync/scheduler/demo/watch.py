@@ -12,6 +12,7 @@ from rich.table import Table
 from fleetsync.scheduler.views import PairView, pair_view, short_revision, target_statuses
 from fleetsync.scheduler.views import styled as _styled
 from fleetsync.shared.model.ids import AppName
+from fleetsync.shared.model.rollout import Phase
 from fleetsync.shared.store import Store
 
 
@@ -100,3 +101,41 @@ def watch_until(
     finally:
         if live is not None:
             live.stop()
+
+
+def follow_rollout(
+    store: Store,
+    app: str,
+    sha: str,
+    *,
+    console: Console,
+    timeout: float,
+    stopped: Callable[[], bool] = lambda: False,
+) -> bool:
+    """Print each step of `app`'s rollout of commit `sha` (its canary wave, the bake, the next
+    waves) until it completes; False when it stopped or did not complete within `timeout`."""
+    deadline = time.monotonic() + timeout
+    said = ""
+    while not stopped() and time.monotonic() < deadline:
+        r = store.rollout(app)
+        plan = store.rollout_plan(app)
+        if r is not None and plan is not None and r.revision.sha == sha:
+            if r.wave < len(plan.waves):
+                wave = plan.waves[r.wave]
+                names = ", ".join(wave.clusters)
+                where = f"wave {r.wave + 1}/{len(plan.waves)} '{wave.name}' ({names})"
+            else:
+                where = "every wave"
+            line = f"{app}: rollout of {sha[:12]}: {where}: {r.phase}"
+            if r.phase is Phase.BAKING and r.bake_started_at is not None:
+                line += " (Synced and Healthy; baking before the next wave)"
+            if line != said:
+                console.print(line)
+                said = line
+            if r.phase is Phase.COMPLETE:
+                return True
+            if not r.phase.in_progress or r.phase is Phase.PAUSED:
+                console.print(f"[red]{app}: rollout stopped: {r.reason}[/]")
+                return False
+        time.sleep(0.2)
+    return False

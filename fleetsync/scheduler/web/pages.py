@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from fleetsync import __version__
 from fleetsync.scheduler.api.auth import Access
 from fleetsync.scheduler.api.context import ApiContext
+from fleetsync.scheduler.rollout_views import freeze_view, rollout_view
 from fleetsync.scheduler.views import (
     HEALTH_WORDS,
     STATE_WORDS,
@@ -45,6 +46,7 @@ from fleetsync.scheduler.views import (
     revision_views,
     short_revision,
 )
+from fleetsync.shared.desired import desired_for_pair
 from fleetsync.shared.errors import FleetsyncError
 from fleetsync.shared.model.ids import Digest
 
@@ -188,6 +190,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
         query = {k: v for k, v in params.items() if v not in (None, "", [], 0)}
         return {
             "matrix": matrix,
+            "freeze": freeze_view(ctx.store),
             "filters": params,
             "query": query,
             "page_sizes": PAGE_SIZES,
@@ -235,7 +238,13 @@ def build_router(ctx: ApiContext) -> APIRouter:
         detail = application_detail(ctx.store, fleet, name)
         entries = history(ctx.store, fleet, name, limit=20)
         revisions = list(dict.fromkeys(e.revision for e in entries if e.revision and e.digest))
-        return {"app": detail, "history": entries, "revisions": revisions}
+        return {
+            "app": detail,
+            "history": entries,
+            "revisions": revisions,
+            "rollout": rollout_view(ctx.store, fleet, name),
+            "freeze": freeze_view(ctx.store),
+        }
 
     @router.get("/applications/{name}", response_class=HTMLResponse)
     def application_page(request: Request, name: str) -> HTMLResponse:
@@ -309,9 +318,8 @@ def _read_diff(ctx: ApiContext, name: str, cluster: str) -> tuple[Any, str | Non
     target = known_cluster(fleet, cluster)
     if target not in fleet.targets_of(app):
         return None, f"{name} does not target {cluster}"
-    pin = ctx.store.pin(app)
-    desired = ctx.store.desired(app)
-    digest = pin.digest if pin else desired.digest if desired else None
+    chosen = desired_for_pair(ctx.store, app, target)
+    digest = chosen.digest if chosen else None
     bundle = ctx.store.get_bundle(Digest(digest)) if digest else None
     if bundle is None:
         return None, "no desired state rendered yet"

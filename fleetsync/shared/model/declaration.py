@@ -163,6 +163,74 @@ class SyncPolicy:
     fails."""
 
 
+class FailurePolicy(StrEnum):
+    """What a rollout does when a wave has more failed clusters than it tolerates."""
+
+    PAUSE = "pause"
+    """Stop where it is: every cluster keeps what it runs."""
+    ROLLBACK = "rollback"
+    """Return the clusters it reached to the revision they ran before."""
+
+
+@dataclass(frozen=True, slots=True)
+class WaveSpec:
+    """One wave of a rollout: named clusters, a label selector, or a percentage of the clusters
+    no earlier wave took (exactly one of them)."""
+
+    name: str
+    clusters: tuple[ClusterName, ...] = ()
+    selector: Selector | None = None
+    percent: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutPolicy:
+    """How a new desired state reaches an application's clusters: wave after wave, each
+    Synced and Healthy for `bake` seconds before the next starts."""
+
+    waves: tuple[WaveSpec, ...] = ()
+    """In order; clusters no wave takes form an implicit last wave."""
+    max_parallel: int | None = None
+    """Clusters of a wave reconciled at once (None: the whole wave)."""
+    bake: float = 0.0
+    progress_deadline: float = 600.0
+    """Seconds a reached cluster has to become Synced and Healthy before it counts as failed."""
+    max_failures: int = 0
+    """Failed clusters a wave tolerates; one more stops the rollout."""
+    on_failure: FailurePolicy = FailurePolicy.PAUSE
+
+
+class WindowKind(StrEnum):
+    ALLOW = "allow"
+    DENY = "deny"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A change window: from each time `schedule` (cron) fires, for `duration` seconds, in
+    `timezone`. A deny window holds automated syncs and rollout steps while it is open; allow
+    windows hold them while none of them is open. Applies to `applications` (every one when
+    empty) on the clusters `selector` matches (every one when None)."""
+
+    name: str
+    kind: WindowKind
+    schedule: str
+    duration: float
+    timezone: str = "UTC"
+    applications: tuple[AppName, ...] = ()
+    selector: Selector | None = None
+    manual_sync: bool = False
+    """Whether `fleetsync sync` may apply while this window holds changes."""
+    self_heal: bool = False
+    """Whether drift is still corrected while this window holds changes (it is reported
+    either way)."""
+
+    def applies_to(self, app: str, labels: Mapping[str, str]) -> bool:
+        return (not self.applications or app in self.applications) and (
+            self.selector is None or self.selector.matches(labels)
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Application:
     name: AppName
@@ -175,6 +243,11 @@ class Application:
     sync: SyncPolicy = field(default_factory=SyncPolicy)
     directory: DirectoryOptions = field(default_factory=DirectoryOptions)
     jsonnet: JsonnetOptions = field(default_factory=JsonnetOptions)
+    depends_on: tuple[AppName, ...] = ()
+    """Applications that must be Synced and Healthy on a cluster before this one changes there."""
+    rollout: RolloutPolicy | None = None
+    """How new desired states reach the clusters (the fleet's default unless the application
+    declares its own); None: everywhere at once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +255,9 @@ class Fleet:
     repositories: Mapping[RepoName, Repository] = field(default_factory=dict)
     clusters: Mapping[ClusterName, Cluster] = field(default_factory=dict)
     applications: Mapping[AppName, Application] = field(default_factory=dict)
+    windows: tuple[Window, ...] = ()
+    default_rollout: RolloutPolicy | None = None
+    """`defaults.rollout`: already applied to every application that declares none."""
 
     def targets_of(self, app: AppName) -> tuple[ClusterName, ...]:
         """The clusters an application is applied to: named ones plus selected ones, sorted."""
@@ -199,6 +275,8 @@ class Fleet:
             "repositories": [asdict(r) for _, r in sorted(self.repositories.items())],
             "clusters": [asdict(c) for _, c in sorted(self.clusters.items())],
             "applications": [asdict(a) for _, a in sorted(self.applications.items())],
+            "windows": [asdict(w) for w in self.windows],
+            "default_rollout": asdict(self.default_rollout) if self.default_rollout else None,
         }
 
     @classmethod
@@ -215,10 +293,13 @@ class Fleet:
             for c in data.get("clusters", [])
         ]
         apps = [_application(a) for a in data.get("applications", [])]
+        default = data.get("default_rollout")
         return cls(
             repositories={r.name: r for r in repos},
             clusters={c.name: c for c in clusters},
             applications={a.name: a for a in apps},
+            windows=tuple(_window(w) for w in data.get("windows") or ()),
+            default_rollout=_rollout(default) if default else None,
         )
 
 
@@ -233,24 +314,58 @@ def _repository(r: Mapping[str, Any]) -> Repository:
     )
 
 
+def _selector(sel: Mapping[str, Any] | None) -> Selector | None:
+    if sel is None:
+        return None
+    return Selector(
+        match_labels=dict(sel.get("match_labels") or {}),
+        match_expressions=tuple(
+            SelectorRequirement(
+                key=e["key"],
+                operator=SelectorOperator(e["operator"]),
+                values=tuple(e["values"]),
+            )
+            for e in sel.get("match_expressions") or ()
+        ),
+    )
+
+
+def _rollout(r: Mapping[str, Any]) -> RolloutPolicy:
+    return RolloutPolicy(
+        waves=tuple(
+            WaveSpec(
+                name=w["name"],
+                clusters=tuple(ClusterName(c) for c in w.get("clusters") or ()),
+                selector=_selector(w.get("selector")),
+                percent=w.get("percent"),
+            )
+            for w in r.get("waves") or ()
+        ),
+        max_parallel=r.get("max_parallel"),
+        bake=float(r.get("bake", 0.0)),
+        progress_deadline=float(r.get("progress_deadline", 600.0)),
+        max_failures=int(r.get("max_failures", 0)),
+        on_failure=FailurePolicy(r.get("on_failure", FailurePolicy.PAUSE.value)),
+    )
+
+
+def _window(w: Mapping[str, Any]) -> Window:
+    return Window(
+        name=w["name"],
+        kind=WindowKind(w["kind"]),
+        schedule=w["schedule"],
+        duration=float(w["duration"]),
+        timezone=w.get("timezone", "UTC"),
+        applications=tuple(AppName(a) for a in w.get("applications") or ()),
+        selector=_selector(w.get("selector")),
+        manual_sync=bool(w.get("manual_sync", False)),
+        self_heal=bool(w.get("self_heal", False)),
+    )
+
+
 def _application(a: Mapping[str, Any]) -> Application:
     t = a.get("targets") or {}
-    sel = t.get("selector")
-    selector = (
-        Selector(
-            match_labels=dict(sel.get("match_labels") or {}),
-            match_expressions=tuple(
-                SelectorRequirement(
-                    key=e["key"],
-                    operator=SelectorOperator(e["operator"]),
-                    values=tuple(e["values"]),
-                )
-                for e in sel.get("match_expressions") or ()
-            ),
-        )
-        if sel is not None
-        else None
-    )
+    selector = _selector(t.get("selector"))
     h = a.get("helm") or {}
     return Application(
         name=AppName(a["name"]),
@@ -269,6 +384,8 @@ def _application(a: Mapping[str, Any]) -> Application:
         sync=_sync_policy(a.get("sync") or {}),
         directory=_directory(a.get("directory") or {}),
         jsonnet=_jsonnet(a.get("jsonnet") or {}),
+        depends_on=tuple(AppName(d) for d in a.get("depends_on") or ()),
+        rollout=_rollout(a["rollout"]) if a.get("rollout") else None,
     )
 
 

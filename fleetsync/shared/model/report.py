@@ -126,8 +126,7 @@ class PairStatus:
             "error_object": self.error_object,
             "counts": dict(self.counts),
             "changes": [
-                {"key": c.key, "action": c.action.value, "message": c.message}
-                for c in self.changes
+                {"key": c.key, "action": c.action.value, "message": c.message} for c in self.changes
             ],
             "drifted": list(self.drifted),
             "trigger": self.trigger.value,

@@ -21,12 +21,15 @@ from fleetsync.shared.store.connection import (
 from fleetsync.shared.store.fleet import FleetStore
 from fleetsync.shared.store.inflight import Abandoned, InflightStore
 from fleetsync.shared.store.lease import Lease, LeaseStore
+from fleetsync.shared.store.rollouts import RolloutStore
 from fleetsync.shared.store.schedule import DueSet, ScheduleStore
 from fleetsync.shared.store.source import RepoState, SourceError, SourceStore
 from fleetsync.shared.urls import display_url
 
 
-class Store(FleetStore, ScheduleStore, SourceStore, ApplyStore, LeaseStore, InflightStore):
+class Store(
+    FleetStore, ScheduleStore, SourceStore, ApplyStore, LeaseStore, InflightStore, RolloutStore
+):
     address: str = "Redis"
     """Where the store's Redis is, fit to show (no password)."""
 

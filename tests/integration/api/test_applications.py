@@ -142,6 +142,7 @@ def test_sync_needs_the_token_and_enqueues_a_manual_reconcile_per_target(
             {"application": "guestbook", "cluster": "c2"},
         ],
         "already_queued": [],
+        "refused": [],
     }
     again = api.http.post(
         "/api/v1/applications/guestbook/sync", headers=bearer(), json={"cluster": "c2"}
@@ -149,6 +150,7 @@ def test_sync_needs_the_token_and_enqueues_a_manual_reconcile_per_target(
     assert again.json() == {
         "enqueued": [],
         "already_queued": [{"application": "guestbook", "cluster": "c2"}],
+        "refused": [],
     }
     reason = "manual"
     assert api.queued("apply") == [

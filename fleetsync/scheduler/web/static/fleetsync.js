@@ -89,6 +89,7 @@
 
   function summary(data) {
     if (data.enqueued && data.enqueued.length) { return ": " + data.enqueued.length + " queued"; }
+    if (data.phase) { return ": rollout " + data.phase; }
     if (data.revision) { return ": " + data.revision; }
     return "";
   }
@@ -101,6 +102,12 @@
   });
   document.addEventListener("submit", function (e) {
     var form = e.target.closest("form.rollback");
+    var freeze = e.target.closest("form.freeze");
+    if (freeze) {
+      e.preventDefault();
+      act("POST", freeze.dataset.url, { reason: freeze.elements.reason.value });
+      return;
+    }
     if (!form) { return; }
     e.preventDefault();
     act("POST", form.dataset.url, { revision: form.elements.revision.value });

@@ -1,0 +1,214 @@
+"""The rollout controller: on every beat tick, each application in rollout that needs a look gets
+one step of the pure planner (`shared/planning/rollout.py`), and the reconciles it asks for.
+
+An application needs a look when one of its pairs wrote a status since the last tick (the
+`changes` feed), when the time its planner asked to be looked at again came (the `rollouts`
+sorted set: a bake's end, a progress deadline, a window closing, at most 30 s apart), or when an
+operator acted on it. So a tick costs what changed, not how many rollouts there are: a thousand
+applications baking cost a few reads per tick. After a restart the first tick looks at every
+rollout; the state is all in Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+
+from fleetsync.shared.gates import window_holds
+from fleetsync.shared.model.declaration import Fleet
+from fleetsync.shared.model.ids import AppName, ClusterName, Digest
+from fleetsync.shared.model.report import PairStatus
+from fleetsync.shared.model.rollout import Phase, Rollout, RolloutPlan
+from fleetsync.shared.model.status import ChangeAction
+from fleetsync.shared.planning.rollout import Observation, Situation, Step, advance
+from fleetsync.shared.rollouts import application_held
+from fleetsync.shared.store import Store
+from fleetsync.shared.tasking import Priority, Sender, Trigger
+
+log = logging.getLogger(__name__)
+
+PAUSED_LOOK = 120.0
+"""How often a paused rollout is looked at (an operator's action looks at once)."""
+PLAN_CACHE = 4096
+
+
+@dataclass
+class RolloutTickReport:
+    looked: int = 0
+    """Rollouts the planner stepped."""
+    written: int = 0
+    reconciles: list[tuple[str, str]] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+
+
+class RolloutController:
+    """Holds the feed position and the rollouts' plans (immutable, by rollout id) between ticks."""
+
+    def __init__(self, store: Store, sender: Sender) -> None:
+        self._store = store
+        self._sender = sender
+        self._position: str | None = None
+        self._plans: dict[str, RolloutPlan] = {}
+
+    def look_at_everything(self) -> None:
+        """The next tick looks at every rollout (the declaration changed)."""
+        self._position = None
+
+    def tick(self, fleet: Fleet, now: float | None = None) -> RolloutTickReport:
+        store = self._store
+        at = store.now() if now is None else now
+        report = RolloutTickReport()
+        apps = set(store.due_rollouts(at))
+        changed = self._changed_apps()
+        active = store.active_rollouts()
+        apps |= set(active) if changed is None else changed & set(active)
+        if not apps:
+            return report
+        wanted = sorted(apps)
+        rollouts = store.rollouts(wanted)
+        for app in wanted:
+            rollout = rollouts.get(app)
+            if rollout is None:
+                store.forget_rollout(app)
+                continue
+            self._look(fleet, AppName(app), rollout, at, report)
+        return report
+
+    def _changed_apps(self) -> set[str] | None:
+        """Applications with a pair written since the last tick; None: look at every one."""
+        store = self._store
+        if self._position is None:
+            self._position = store.feed_position()
+            return None
+        apps: set[str] = set()
+        while True:
+            read = store.read_feed(self._position)
+            self._position = read.position
+            if not read.complete:
+                return None
+            apps.update(app for app, _ in read.pairs)
+            if len(read.pairs) < 20_000:
+                return apps
+
+    def _look(
+        self, fleet: Fleet, app: AppName, r: Rollout, now: float, report: RolloutTickReport
+    ) -> None:
+        store = self._store
+        declared = fleet.applications.get(app)
+        if declared is None:
+            log.info("%s: no longer declared; its rollout is forgotten", app)
+            store.forget_rollout(app)
+            return
+        if not r.phase.in_progress:
+            store.schedule_rollout(app, None)
+            return
+        plan = self._plan(app, r)
+        if plan is None:
+            store.forget_rollout(app)
+            return
+        report.looked += 1
+        policy = declared.rollout
+        if policy is None:
+            self._finish_without_policy(fleet, app, r, plan, now, report)
+            return
+        wave = plan.waves[r.wave].clusters if r.wave < len(plan.waves) else ()
+        progress = store.rollout_progress(app, wave)
+        reached = [c for c in wave if c in progress]
+        unreached = [c for c in wave if c not in progress]
+        statuses = store.statuses_of([(app, c) for c in reached])
+        step = advance(
+            Situation(
+                rollout=r,
+                plan=plan,
+                policy=policy,
+                progress=progress,
+                observed={c: _observation(s) for c, s in zip(reached, statuses, strict=True)},
+                blocked=window_holds(store, fleet, app, unreached, now=now),
+                held=application_held(store, fleet, app),
+            ),
+            now,
+        )
+        self._apply(app, r, step, now, report)
+
+    def _plan(self, app: AppName, r: Rollout) -> RolloutPlan | None:
+        plan = self._plans.get(r.id)
+        if plan is None:
+            plan = self._store.rollout_plan(app)
+            if plan is None:
+                return None
+            if len(self._plans) >= PLAN_CACHE:
+                self._plans.clear()
+            self._plans[r.id] = plan
+        return plan
+
+    def _apply(
+        self, app: AppName, r: Rollout, step: Step, now: float, report: RolloutTickReport
+    ) -> None:
+        store = self._store
+        moved = replace(step.rollout, updated_at=r.updated_at) != r
+        next_check = _next_check(step, now)
+        if not moved and not step.progress:
+            store.schedule_rollout(app, next_check)
+            self._send(app, step.reconcile, report)
+            return
+        saved = store.save_rollout(
+            step.rollout, expected=r.version, progress=step.progress, next_check=next_check
+        )
+        if saved is None:
+            log.info("%s: its rollout changed while the controller looked; looking again", app)
+            store.look_at_rollouts([app], now)
+            return
+        report.written += 1
+        for event in step.events:
+            log.info("%s: rollout of %s: %s", app, r.revision.short, event)
+            report.events.append(f"{app}: {event}")
+        clusters = step.reconcile
+        if saved.phase.returned:
+            clusters = tuple(store.rollout_progress(app))
+        self._send(app, clusters, report)
+
+    def _finish_without_policy(
+        self,
+        fleet: Fleet,
+        app: AppName,
+        r: Rollout,
+        plan: RolloutPlan,
+        now: float,
+        report: RolloutTickReport,
+    ) -> None:
+        """The policy was removed from fleet.yaml: every cluster gets the new state now."""
+        done = replace(r, phase=Phase.COMPLETE, reason="the rollout policy was removed")
+        step = Step(
+            rollout=done,
+            reconcile=tuple(c for w in plan.waves for c in w.clusters),
+            events=("the rollout policy was removed: every cluster gets the new state",),
+        )
+        self._apply(app, r, step, now, report)
+
+    def _send(self, app: str, clusters: tuple[ClusterName, ...], report: RolloutTickReport) -> None:
+        for cluster in clusters:
+            self._sender.reconcile(app, cluster, reason=Trigger.CHANGE, priority=Priority.CHANGE)
+            report.reconciles.append((app, cluster))
+
+
+def _next_check(step: Step, now: float) -> float | None:
+    phase = step.rollout.phase
+    if phase is Phase.PAUSED:
+        return now + PAUSED_LOOK
+    if not phase.in_progress:
+        return None
+    return max(step.next_check, now)
+
+
+def _observation(status: PairStatus | None) -> Observation | None:
+    if status is None:
+        return None
+    return Observation(
+        sync=status.sync,
+        health=status.health,
+        digest=Digest(status.digest) if status.digest else None,
+        at=status.at,
+        message=status.message,
+        sync_failed=status.error_object is not None
+        or any(c.action is ChangeAction.FAILED for c in status.changes),
+    )

@@ -1,0 +1,125 @@
+"""Starting a progressive rollout, and what a running one lets through.
+
+A rollout starts when an application with a rollout policy gets a new desired state (or when the
+operator resumes it after a rollback): `begin_rollout` runs before the new state is written
+(`fetch_repository`), so no reconcile can apply the new state to a cluster the rollout has not
+reached. It records what each target cluster runs (`desired_for_pairs`, before the write), fixes
+the waves (`planning/waves.py`) and reaches the first clusters of wave 1 (`planning/rollout.py`),
+all in one transaction; the beat's controller (`scheduler/rollouts.py`) takes it from there.
+
+The first desired state of an application goes everywhere at once: nothing ran before it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+
+from fleetsync.shared.desired import desired_for_pairs
+from fleetsync.shared.gates import window_holds
+from fleetsync.shared.model.declaration import Fleet
+from fleetsync.shared.model.desired import DesiredState
+from fleetsync.shared.model.ids import AppName, ClusterName
+from fleetsync.shared.model.rollout import Held, Rollout, RolloutPlan
+from fleetsync.shared.planning.rollout import Situation, advance
+from fleetsync.shared.planning.waves import assign_waves
+from fleetsync.shared.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def begin_rollout(
+    store: Store, fleet: Fleet, app: AppName, state: DesiredState, *, restart: bool = False
+) -> Rollout | None:
+    """Start the rollout of `state`, about to become `app`'s desired state, unless the
+    application has no rollout policy, `state` is what it already has, nothing ran before, or
+    that rollout is already under way. `restart` starts it again from wave 1 even so."""
+    declared = fleet.applications.get(app)
+    policy = declared.rollout if declared is not None else None
+    current = store.desired(app)
+    if policy is None or current is None:
+        return None
+    if current.digest == state.digest and not restart:
+        return None
+    existing = store.rollout(app)
+    if (
+        existing is not None
+        and existing.digest == state.digest
+        and existing.phase.in_progress
+        and not restart
+    ):
+        return existing
+    targets = fleet.targets_of(app)
+    before = desired_for_pairs(store, app, targets)
+    previous = {
+        c: Held(revision=d.revision, digest=d.digest) if d is not None else None
+        for c, d in before.items()
+    }
+    if not any(previous.values()):
+        if existing is not None:
+            store.forget_rollout(app)
+        return None
+    now = store.now()
+    plan = RolloutPlan(assign_waves(policy, {c: fleet.clusters[c].labels for c in targets}))
+    common = Counter(h.revision for h in previous.values() if h is not None).most_common(1)
+    rollout = Rollout(
+        id=uuid.uuid4().hex[:12],
+        application=app,
+        revision=state.revision,
+        digest=state.digest,
+        started_at=now,
+        waves=len(plan.waves),
+        wave_started_at=now,
+        previous=common[0][0] if common else None,
+    )
+    step = advance(
+        Situation(
+            rollout=rollout,
+            plan=plan,
+            policy=policy,
+            progress={},
+            blocked=window_holds(store, fleet, app, targets, now=now),
+            held=application_held(store, fleet, app),
+        ),
+        now,
+    )
+    started = store.start_rollout(step.rollout, plan, previous, step.progress)
+    log.info(
+        "%s: rollout of %s started over %d clusters in %d waves (%s)%s",
+        app,
+        state.revision.short,
+        len(targets),
+        len(plan.waves),
+        ", ".join(f"{w.name}: {len(w.clusters)}" for w in plan.waves),
+        f"; superseding the rollout of {existing.revision.short}"
+        if existing is not None and existing.phase.in_progress
+        else "",
+    )
+    for event in step.events:
+        log.info("%s: rollout: %s", app, event)
+    return started
+
+
+def application_held(store: Store, fleet: Fleet, app: AppName) -> str | None:
+    """Why a rollout of `app` does not move whatever its clusters do, or None."""
+    pin = store.pin(app)
+    if pin is not None:
+        return f"rolled back to {pin.revision.short} by the operator; `fleetsync resume` goes on"
+    if store.is_suspended(app):
+        return "the application is suspended; `fleetsync resume` goes on"
+    declared = fleet.applications.get(app)
+    if declared is not None and not declared.sync.automated:
+        return "automated sync is off: the reached clusters only report the new state"
+    return None
+
+
+def reconcile_now(store: Store, app: AppName, clusters: Sequence[ClusterName]) -> list[ClusterName]:
+    """Of `clusters`, whose desired state changed, those to reconcile now: all of them unless a
+    rollout in progress holds some back (it reconciles them as it reaches them)."""
+    rollout = store.rollout(app)
+    if rollout is None or not rollout.phase.in_progress:
+        return list(clusters)
+    reached = store.rollout_progress(app, clusters)
+    return [c for c in clusters if c in reached]

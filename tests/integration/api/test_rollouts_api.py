@@ -1,0 +1,95 @@
+"""/api/v1/applications/{name}/rollout and /api/v1/freeze over a real uvicorn and Redis: the
+rollout's waves and clusters, the operator's actions (each refused with 409 when it does not
+apply), the freeze, and a manual sync refused while frozen."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from fleetsync.shared.model.declaration import RolloutPolicy
+from fleetsync.shared.model.ids import AppName, ClusterName, Digest
+from fleetsync.shared.model.revision import Revision
+from fleetsync.shared.model.rollout import ClusterProgress, Held, Phase, Rollout, RolloutPlan, Wave
+from tests.integration.api.conftest import StartApi, bearer, example_fleet
+
+OLD = Revision("main", "a" * 40)
+NEW = Revision("main", "b" * 40)
+
+
+def with_rollout(start_api: StartApi):  # type: ignore[no-untyped-def]
+    fleet = example_fleet()
+    guestbook = replace(fleet.applications[AppName("guestbook")], rollout=RolloutPolicy(bake=600))
+    fleet = replace(fleet, applications={**fleet.applications, AppName("guestbook"): guestbook})
+    api = start_api(fleet=fleet)
+    now = api.store.now()
+    api.store.start_rollout(
+        Rollout(
+            id="r1",
+            application="guestbook",
+            revision=NEW,
+            digest=Digest("d2"),
+            started_at=now,
+            waves=2,
+            phase=Phase.BAKING,
+            bake_started_at=now,
+            previous=OLD,
+        ),
+        RolloutPlan((Wave("canary", (ClusterName("c1"),)), Wave("rest", (ClusterName("c2"),)))),
+        {ClusterName(c): Held(OLD, Digest("d1")) for c in ("c1", "c2")},
+        {ClusterName("c1"): ClusterProgress(released_at=now, since=now)},
+    )
+    return api
+
+
+def test_a_rollout_reads_with_its_waves_clusters_and_bake(start_api: StartApi) -> None:
+    api = with_rollout(start_api)
+    body = api.http.get("/api/v1/applications/guestbook/rollout").json()
+    assert body["phase"] == "Baking" and body["revision"] == str(NEW)
+    assert [(w["name"], w["state"]) for w in body["waves"]] == [
+        ("canary", "baking"),
+        ("rest", "waiting"),
+    ]
+    assert [(c["cluster"], c["state"]) for c in body["clusters"]] == [
+        ("c1", "pending"),
+        ("c2", "waiting"),
+    ]
+    assert 590 < body["bake_remaining"] <= 600 and body["actions"] == ["pause", "promote", "abort"]
+    missing = api.http.get("/api/v1/applications/api/rollout")
+    assert missing.status_code == 404 and "api: no rollout yet" in missing.json()["detail"]
+
+
+def test_rollout_actions_need_the_token_and_say_why_they_do_not_apply(start_api: StartApi) -> None:
+    api = with_rollout(start_api)
+    assert api.http.post("/api/v1/applications/guestbook/rollout/pause").status_code == 401
+    paused = api.http.post("/api/v1/applications/guestbook/rollout/pause", headers=bearer())
+    assert paused.status_code == 200 and paused.json()["phase"] == "Paused"
+    refused = api.http.post("/api/v1/applications/guestbook/rollout/promote", headers=bearer())
+    assert refused.status_code == 409 and "resume it before promoting" in refused.json()["detail"]
+    none = api.http.post("/api/v1/applications/api/rollout/promote", headers=bearer())
+    assert none.status_code == 409 and "api: no rollout in progress" in none.json()["detail"]
+    aborted = api.http.post("/api/v1/applications/guestbook/rollout/abort", headers=bearer())
+    assert aborted.json()["phase"] == "Aborted"
+    # The cluster the rollout reached is reconciled back to what it ran before.
+    assert [(k["app"], k["cluster"]) for _, k, _ in api.queued("apply")] == [("guestbook", "c1")]
+
+
+def test_the_freeze_refuses_manual_syncs_unless_it_allows_them(start_api: StartApi) -> None:
+    api = start_api()
+    frozen = api.http.post("/api/v1/freeze", headers=bearer(), json={"reason": "incident 7"})
+    assert frozen.json()["frozen"] and frozen.json()["reason"] == "incident 7"
+    assert api.http.get("/api/v1/freeze").json()["frozen"]
+    refused = api.http.post("/api/v1/applications/guestbook/sync", headers=bearer())
+    assert refused.status_code == 409
+    assert (
+        "the fleet is frozen" in refused.json()["detail"]
+        and "incident 7" in refused.json()["detail"]
+    )
+    assert api.queued("apply") == []
+    api.http.post("/api/v1/freeze", headers=bearer(), json={"reason": "x", "manual_sync": True})
+    assert api.http.post("/api/v1/applications/guestbook/sync", headers=bearer()).status_code == 202
+    assert api.http.delete("/api/v1/freeze", headers=bearer()).json() == {
+        "frozen": False,
+        "reason": "",
+        "at": None,
+        "manual_sync": False,
+    }
