@@ -175,7 +175,7 @@ class Ticker:
 
 def _render_spec(app: Application) -> tuple[object, ...]:
     """The parts of an application that change what it renders."""
-    return (app.repository, app.path, app.namespace, app.renderer, app.helm)
+    return (app.repository, app.path, app.namespace, app.renderer, app.helm, app.chart, app.version)
 
 
 def plan_schedules(store: Store, fleet: Fleet) -> None:

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from fleetsync.shared.charts.semver import RangeError, parse_range
 from fleetsync.shared.errors import PermanentError
 from fleetsync.shared.model.declaration import (
     Application,
@@ -40,12 +41,14 @@ from fleetsync.shared.model.declaration import (
     RendererKind,
     ReplacePolicy,
     Repository,
+    RepoType,
     RolloutPolicy,
     Selector,
     SelectorOperator,
     SelectorRequirement,
     SyncPolicy,
     Targets,
+    ValuesFrom,
     WaveSpec,
     Window,
     WindowKind,
@@ -165,15 +168,18 @@ _WINDOW_KEYS: tuple[str, ...] = ("name", "kind", "schedule", "duration", "timezo
 _WINDOW_KEYS += ("applications", "clusters")
 _WINDOW_KEYS += ("manualSync", "selfHeal")
 _WINDOW_CLUSTER_KEYS = ("selector",)
-_REPOSITORY_KEYS = ("name", "url", "ref", "interval", "credentials")
-_CREDENTIAL_KEYS = ("username_env", "password_env", "ssh_key_file")
+_REPOSITORY_KEYS = ("name", "type", "url", "ref", "interval", "credentials", "insecure", "caFile")
+_CREDENTIAL_KEYS = ("username_env", "password_env", "ssh_key_file", "token_env")
 _CLUSTER_KEYS = ("name", "kubeconfig", "context", "labels")
 _APPLICATION_KEYS: tuple[str, ...] = ("name", "repository", "path", "namespace", "renderer")
 _APPLICATION_KEYS += ("helm", "targets", "sync", "directory", "jsonnet", "dependsOn", "rollout")
+_APPLICATION_KEYS += ("chart", "version")
 _DIRECTORY_KEYS = ("recurse", "include", "exclude", "strict")
 _JSONNET_KEYS = ("extVars", "tlas", "libs")
 _JSONNET_VAR_KEYS = ("name", "value", "code")
-_HELM_KEYS = ("release", "values", "valuesFiles")
+_HELM_KEYS = ("release", "values", "valuesFiles", "valuesFrom")
+_VALUES_FROM_KEYS = ("repository", "path")
+_CHART_NAME = re.compile(r"[a-z0-9]([-a-z0-9_.]*[a-z0-9])?")
 _TARGET_KEYS = ("clusters", "selector")
 _SELECTOR_KEYS = ("matchLabels", "matchExpressions")
 _EXPRESSION_KEYS = ("key", "operator", "values")
@@ -287,6 +293,10 @@ def _suggest(text: str, allowed: Sequence[str]) -> str:
     return f"; did you mean '{close}'?" if close else ""
 
 
+def _article(kind: RepoType) -> str:
+    return "an" if kind is RepoType.OCI else "a"
+
+
 def _undeclared(kind: str, kinds: str, name: str, declared: Sequence[str]) -> str:
     listed = f"declared {kinds}: {', '.join(declared)}" if declared else f"no {kinds} are declared"
     return f"{kind} '{name}' is not declared; {listed}{_suggest(name, declared)}"
@@ -309,6 +319,10 @@ class _Reader:
         self.seen: dict[tuple[str, str], _At] = {}
         """Where each declared name (and some of its fields) sits, for later warnings."""
         self.default_rollout: RolloutPolicy | None = None
+        self.item = _At(yaml.ScalarNode(_NULL_TAG, ""), "", 0)
+        """The section entry being read (what an issue about the entry as a whole names)."""
+        self.repo_types: dict[str, RepoType] = {}
+        """The type of each repository read so far (applications are read after them)."""
 
     def error(self, at: _At, message: str) -> None:
         self.errors.append(FleetIssue(self.source, at.line, at.path, message))
@@ -492,6 +506,7 @@ class _Reader:
             if fields is None:
                 continue
             name = self.declare(key, item, fields["name"]) if "name" in fields else None
+            self.item = item
             value = read(name, fields)
             if value is not None and len(self.errors) == before:
                 values.append(value)
@@ -523,17 +538,78 @@ class _Reader:
         return None
 
     def repository(self, name: str | None, f: dict[str, _At]) -> Repository | None:
-        url = self.url(f["url"]) if "url" in f else None
-        options: dict[str, Any] = {}
+        kind = RepoType.GIT
+        if "type" in f:
+            choice = self.choice(f["type"], [t.value for t in RepoType])
+            kind = RepoType(choice) if choice else RepoType.GIT
+        if name is not None:
+            self.repo_types[name] = kind
+        if kind is RepoType.GIT:
+            url = self.url(f["url"]) if "url" in f else None
+        else:
+            url = self.chart_source_url(f["url"], kind) if "url" in f else None
+        options: dict[str, Any] = {"type": kind}
         if "ref" in f:
+            if kind is not RepoType.GIT:
+                self.error(
+                    f["ref"],
+                    f"{_article(kind)} {kind} repository has no ref: each application names its "
+                    "chart and version",
+                )
             options["ref"] = self.ref(f["ref"])
         if "interval" in f:
             options["interval"] = self.duration(f["interval"])
         if "credentials" in f:
-            options["credentials"] = self.credentials(f["credentials"])
+            options["credentials"] = self.credentials(f["credentials"], kind)
+        if "insecure" in f:
+            if kind is not RepoType.OCI:
+                self.error(f["insecure"], "applies only to repositories of type oci")
+            options["insecure"] = self.boolean(f["insecure"])
+        if "caFile" in f:
+            if kind is RepoType.GIT:
+                self.error(f["caFile"], "applies only to repositories of type helm or oci")
+            text = self.string(f["caFile"])
+            options["ca_file"] = _absolute(text, self.base_dir) if text else None
+            if text and not os.path.isfile(options["ca_file"] or ""):
+                self.warn(f["caFile"], f"the CA file {options['ca_file']} does not exist")
         if name is None or url is None:
             return None
         return Repository(name=RepoName(name), url=url, **options)
+
+    def chart_source_url(self, at: _At, kind: RepoType) -> str | None:
+        """A chart repository's https/http URL, or an OCI registry's oci://host/path."""
+        text = self.string(at)
+        if text is None:
+            return None
+        text = text.strip().rstrip("/")
+        try:
+            parts = urlsplit(text)
+            _ = parts.port
+        except ValueError:
+            self.error(at, "is not a valid URL")
+            return None
+        schemes = ("oci",) if kind is RepoType.OCI else ("https", "http")
+        if parts.password is not None or parts.username is not None:
+            self.error(at, "must not carry credentials; name environment variables in credentials")
+        elif parts.scheme.lower() not in schemes:
+            example = (
+                "oci://registry.example.com/charts"
+                if kind is RepoType.OCI
+                else ("https://charts.example.com")
+            )
+            self.error(
+                at,
+                f"{_article(kind)} {kind} repository's URL starts with "
+                f"{' or '.join(s + '://' for s in schemes)}"
+                f" (e.g. {example})",
+            )
+        elif not parts.hostname:
+            self.error(at, f"'{display_url(text)}' names no host")
+        elif parts.query or parts.fragment:
+            self.error(at, "must not have a query or a fragment")
+        else:
+            return text
+        return None
 
     def url(self, at: _At) -> str | None:
         """A git URL; never echoed with its userinfo, and refused if it carries a password."""
@@ -592,18 +668,28 @@ class _Reader:
             )
         return text
 
-    def credentials(self, at: _At) -> Credentials | None:
+    def credentials(self, at: _At, kind: RepoType = RepoType.GIT) -> Credentials | None:
         f = self.mapping(at, _CREDENTIAL_KEYS)
         if f is None:
             return None
-        user, password, key = (name in f for name in _CREDENTIAL_KEYS)
-        if key and (user or password):
+        user, password, key, token = (name in f for name in _CREDENTIAL_KEYS)
+        if token:
+            if kind is RepoType.GIT:
+                self.error(f["token_env"], "applies only to repositories of type helm or oci")
+            elif user or password or key:
+                self.error(at, "use either username_env and password_env, or token_env, not both")
+            name = self.env_name(f["token_env"])
+            return Credentials(token_env=name) if name else None
+        if key and kind is not RepoType.GIT:
+            self.error(f["ssh_key_file"], "applies only to Git repositories")
+        elif key and (user or password):
             self.error(at, "use either username_env and password_env, or ssh_key_file, not both")
         elif user != password:
             missing = "password_env" if user else "username_env"
             self.error(at, f"username_env and password_env go together; add '{missing}'")
         elif not key and not user:
-            self.error(at, "name username_env and password_env, or ssh_key_file")
+            other = "ssh_key_file" if kind is RepoType.GIT else "token_env"
+            self.error(at, f"name username_env and password_env, or {other}")
         found = {name: self.env_name(f[name]) for name in _CREDENTIAL_KEYS[:2] if name in f}
         if key:
             text = self.string(f["ssh_key_file"])
@@ -655,8 +741,38 @@ class _Reader:
             self.error(
                 f["repository"], _undeclared("repository", "repositories", repository, declared)
             )
+        kind = self.repo_types.get(repository or "", RepoType.GIT)
         path = self.app_path(f["path"]) if "path" in f else None
         options: dict[str, Any] = {}
+        if kind is RepoType.GIT:
+            for key in ("chart", "version"):
+                if key in f:
+                    self.error(
+                        f[key],
+                        f"applies only to applications on a chart repository or OCI registry; "
+                        f"repository '{repository}' is a Git repository (give a path)",
+                    )
+            if "path" not in f:
+                self.error(self.item, "missing required key 'path'")
+        else:
+            if "path" in f:
+                self.error(
+                    f["path"],
+                    f"an application on {kind} repository '{repository}' names its chart, not a "
+                    "path",
+                )
+                path = None
+            if "chart" not in f:
+                self.error(
+                    self.item,
+                    f"an application on {kind} repository '{repository}' needs 'chart' (the "
+                    "chart's name) and a 'version' or range",
+                )
+            else:
+                path = self.chart_name(f["chart"])
+                options["chart"] = path
+            if "version" in f:
+                options["version"] = self.version_range(f["version"])
         if "namespace" in f:
             namespace = self.string(f["namespace"])
             if namespace is not None:
@@ -665,6 +781,10 @@ class _Reader:
         if "renderer" in f:
             choice = self.choice(f["renderer"], [kind.value for kind in RendererKind])
             renderer = options["renderer"] = RendererKind(choice) if choice else None
+        if kind is not RepoType.GIT and renderer not in (RendererKind.HELM, RendererKind.AUTO):
+            self.error(
+                f["renderer"], f"a chart renders with renderer helm (or auto), not {renderer}"
+            )
         if "helm" in f:
             if renderer is not None and renderer not in (RendererKind.HELM, RendererKind.AUTO):
                 self.error(f["helm"], f"applies only to renderer helm or auto, not {renderer}")
@@ -736,7 +856,59 @@ class _Reader:
         if "valuesFiles" in f:
             files = [self.values_file(item, app_path) for item in self.sequence(f["valuesFiles"])]
             options["values_files"] = tuple(name for name in files if name is not None)
+        if "valuesFrom" in f:
+            options["values_from"] = self.values_from(f["valuesFrom"])
         return HelmOptions(**options)
+
+    def values_from(self, at: _At) -> ValuesFrom | None:
+        """A values file in a Git repository of the fleet."""
+        f = self.mapping(at, _VALUES_FROM_KEYS, _VALUES_FROM_KEYS)
+        if f is None or "repository" not in f or "path" not in f:
+            return None
+        repository = self.string(f["repository"])
+        path = self.app_path(f["path"])
+        if repository is None or path is None:
+            return None
+        if ("repositories", repository) not in self.seen:
+            declared = self.declared("repositories")
+            self.error(
+                f["repository"], _undeclared("repository", "repositories", repository, declared)
+            )
+            return None
+        kind = self.repo_types.get(repository, RepoType.GIT)
+        if kind is not RepoType.GIT:
+            self.error(
+                f["repository"],
+                f"repository '{repository}' is of type {kind}: values come from a Git repository",
+            )
+            return None
+        self.seen[("values.repository", repository)] = f["repository"]
+        return ValuesFrom(repository=RepoName(repository), path=path)
+
+    def chart_name(self, at: _At) -> str | None:
+        text = self.string(at)
+        if text is None:
+            return None
+        if len(text) <= 250 and _CHART_NAME.fullmatch(text):
+            return text
+        self.error(
+            at,
+            f"'{text}' is not a chart name: lowercase letters, digits, '-', '_' and '.', "
+            "starting and ending with a letter or digit",
+        )
+        return None
+
+    def version_range(self, at: _At) -> str | None:
+        """A chart version or semver range; numbers written unquoted keep their text."""
+        text = self.string(at)
+        if text is None:
+            return None
+        try:
+            parse_range(text)
+        except RangeError as exc:
+            self.error(at, str(exc))
+            return None
+        return text.strip()
 
     def values_file(self, at: _At, app_path: str | None) -> str | None:
         """A values file, relative to the application path, that stays inside the repository."""
@@ -1158,7 +1330,7 @@ class _Reader:
         clusters = self.section(top, "clusters", cluster_keys, self.cluster)
         if "defaults" in top:
             self.defaults(top["defaults"])
-        application_keys = (_APPLICATION_KEYS, ("name", "repository", "path"))
+        application_keys = (_APPLICATION_KEYS, ("name", "repository"))
         applications = self.section(top, "applications", application_keys, self.application)
         windows = self.windows(top["windows"]) if "windows" in top else ()
         if self.errors:
@@ -1197,7 +1369,7 @@ class _Reader:
                 at = self.seen[("clusters", cluster_name)]
                 self.warn(at, f"no application targets cluster '{cluster_name}'")
         for repo_name in fleet.repositories:
-            if not fleet.applications_of(repo_name):
+            if not fleet.applications_of(repo_name) and not fleet.values_readers_of(repo_name):
                 at = self.seen[("repositories", repo_name)]
                 self.warn(at, f"no application uses repository '{repo_name}'")
 

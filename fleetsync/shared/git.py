@@ -584,6 +584,34 @@ def tree_hashes(mirror: Path, sha: str, paths: Iterable[str]) -> dict[str, str |
     return {p: _found(line) for p, line in zip(wanted, lines[1:], strict=True)}
 
 
+def read_blob(mirror: Path, sha: str, path: str, *, max_bytes: int) -> bytes | None:
+    """The content of the file `path` at commit `sha`, or None when there is none; a path that
+    is a directory, or a file over `max_bytes`, is a PermanentError. Reads objects only."""
+    sha = _check_sha(sha)
+    name = f"{sha}:{_tree_path(path)}"
+    with tempfile.TemporaryFile() as stdin:
+        stdin.write(f"{name}\n".encode())
+        stdin.seek(0)
+        result = _local(
+            mirror,
+            ["cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)"],
+            stdin=stdin,
+        )
+    fields = result.out.decode("utf-8", "replace").split()
+    if not result.ok:
+        raise TransientError(f"{mirror}: cannot read {path} at {sha}: {_detail(result.err)}")
+    if len(fields) != 3 or not _SHA.fullmatch(fields[0]):
+        return None
+    if fields[1] != "blob":
+        raise PermanentError(f"{path}: not a file at {sha[:12]} (it is a {fields[1]})")
+    if int(fields[2]) > max_bytes:
+        raise PermanentError(f"{path}: {fields[2]} bytes at {sha[:12]}, over the {max_bytes} limit")
+    blob = _local(mirror, ["cat-file", "blob", fields[0]])
+    if not blob.ok:
+        raise TransientError(f"{mirror}: cannot read {path} at {sha}: {_detail(blob.err)}")
+    return blob.out
+
+
 def _found(line: str) -> str | None:
     head, _, tail = line.rpartition(" ")
     return head if _SHA.fullmatch(head) and tail in {"tree", "blob", "commit"} else None

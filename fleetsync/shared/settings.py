@@ -53,6 +53,11 @@ class Settings:
         return self.cache_dir / "mirrors"
 
     @property
+    def chart_dir(self) -> Path:
+        """The chart cache: chart archives by digest, and the index.yaml copies last read."""
+        return self.cache_dir / "charts"
+
+    @property
     def scratch_dir(self) -> Path:
         return self.cache_dir / "scratch"
 

@@ -10,6 +10,12 @@ reuses its bundle; only a new key costs a checkout and a render. An application 
 (bad input, or a render stopped at its time or memory limit) keeps its last good desired state and
 records the error; the others carry on.
 
+A repository of type helm or oci (a chart repository, an OCI registry) takes the same path:
+its poll resolves each application's chart version (helm_sources.poll_charts), its fetch renders
+the chart unpacked from the host's chart cache, and the render key holds the chart's digest.
+Before a Helm render, the chart's dependencies on chart repositories are fetched into the
+checkout, and `helm.valuesFrom` values are read from their Git repository (helm_sources).
+
 Helm and kustomize render in a process of their own (render.isolation), never in the worker
 process. Checkouts and render processes work in scratch areas that are removed when their work
 ends, however it ends; a fetch first sweeps the areas of processes that were killed.
@@ -27,6 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import fleetsync.shared.git as git
+import fleetsync.shared.helm_sources as helm_sources
+from fleetsync.shared.charts import ChartVersion
+from fleetsync.shared.charts.http import SourceUnreachable
 from fleetsync.shared.errors import FleetsyncError, PermanentError, TransientError, describe
 from fleetsync.shared.model.backoff import backoff_delay
 from fleetsync.shared.model.bundle import canonical_json
@@ -77,6 +86,9 @@ class FetchOutcome:
     reused: tuple[AppName, ...] = ()
     failed: Mapping[AppName, str] = field(default_factory=dict)
     error: str | None = None
+    values_readers: tuple[RepoName, ...] = ()
+    """Other repositories whose applications take values from this one (helm.valuesFrom):
+    fetch them again, a file they read may have changed."""
 
 
 def render_limits(settings: Settings) -> RenderLimits:
@@ -88,21 +100,39 @@ def render_limits(settings: Settings) -> RenderLimits:
 
 
 def poll_repository(
-    store: Store, fleet: Fleet, name: RepoName, *, force: bool = False
+    store: Store,
+    fleet: Fleet,
+    name: RepoName,
+    *,
+    force: bool = False,
+    chart_dir: Path | None = None,
 ) -> PollOutcome:
+    """Resolve the repository's ref (a chart source: its applications' charts, with the chart
+    cache's index copies in `chart_dir`) and say whether a fetch is needed."""
     repo = fleet.repositories.get(name)
     if repo is None:
         return PollOutcome(error=f"{name}: repository is no longer declared")
     store.incr_stat("ls_remote")
+    charts: helm_sources.ChartPoll | None = None
     try:
-        revision = git.resolve_revision(repo)
+        if repo.is_chart_source:
+            charts = helm_sources.poll_charts(repo, fleet, chart_dir=chart_dir or _chart_dir())
+            revision = charts.revision
+        else:
+            revision = git.resolve_revision(repo)
     except Exception as exc:  # every failure becomes the repository's status
         return PollOutcome(error=_record_repo_failure(store, fleet, repo, exc))
+    sha = charts.sha if charts is not None else revision.sha
     previous = store.repo_state(name)
-    store.record_poll(name, sha=revision.sha, revision=str(revision))
+    store.record_poll(
+        name, sha=sha, revision=str(revision), charts=charts.resolutions if charts else None
+    )
     for app in fleet.applications_of(name):
         _clear_repo_error(store, app.name)
-    needed = force or previous.fetched_sha != revision.sha
+    for app_name, message in charts.errors.items() if charts is not None else ():
+        store.set_source_error(app_name, message, revision=str(revision), stage="repository")
+        log.warning("%s", message)
+    needed = force or previous.fetched_sha != sha
     return PollOutcome(revision=revision, fetch_needed=needed)
 
 
@@ -115,19 +145,31 @@ def fetch_repository(
     scratch_dir: Path,
     limits: RenderLimits = DEFAULT_LIMITS,
     force: bool = False,
+    chart_dir: Path | None = None,
 ) -> FetchOutcome:
     """Fetch the latest polled sha (re-read from the store, never taken from a message) and
-    render every application of the repository whose inputs changed, each under `limits`."""
+    render every application of the repository whose inputs changed, each under `limits`.
+    Chart archives and dependencies are kept in `chart_dir` (default: beside the mirrors)."""
     repo = fleet.repositories.get(name)
     state = store.repo_state(name)
     if repo is None or state.sha is None:
         return FetchOutcome()
     if not force and state.fetched_sha == state.sha:
         return FetchOutcome()
-    revision = Revision(ref=repo.ref, sha=state.sha)
+    chart_dir = chart_dir or mirror_dir.parent / "charts"
+    moved = state.fetched_sha != state.sha
+    revision = (
+        Revision(ref=state.revision or repo.name, sha=state.sha, algorithm="sha256")
+        if repo.is_chart_source
+        else Revision(ref=repo.ref, sha=state.sha)
+    )
     store.incr_stat("fetch")
     try:
-        mirror = git.sync_mirror(repo, mirror_dir=mirror_dir, sha=revision.sha)
+        mirror = (
+            None
+            if repo.is_chart_source
+            else git.sync_mirror(repo, mirror_dir=mirror_dir, sha=revision.sha)
+        )
     except Exception as exc:  # every failure becomes the repository's status
         return FetchOutcome(revision=revision, error=_record_repo_failure(store, fleet, repo, exc))
 
@@ -135,54 +177,94 @@ def fetch_repository(
     rendered: list[AppName] = []
     reused: list[AppName] = []
     failed: dict[AppName, str] = {}
+    unreachable = False
     sweep_scratch(scratch_dir)
     with ExitStack() as stack:
-        checkout = _lazy_checkout(stack, mirror, revision.sha, scratch_dir)
+        checkout = (
+            _lazy_checkout(stack, mirror, revision.sha, scratch_dir) if mirror is not None else None
+        )
+        source = _Source(
+            store=store,
+            fleet=fleet,
+            scratch_dir=scratch_dir,
+            mirror_dir=mirror_dir,
+            chart_dir=chart_dir,
+            limits=limits,
+        )
         for app in fleet.applications_of(name):
+            app_revision = revision
             try:
-                digest, was_rendered, renderer, warnings = _desired_digest(
-                    store, app, mirror, revision, checkout, scratch_dir=scratch_dir, limits=limits
-                )
+                if checkout is None or mirror is None:
+                    version = helm_sources.chart_resolution(state, app)
+                    app_revision = helm_sources.chart_revision(version)
+                    digest, was_rendered, renderer, warnings = source.chart_digest(
+                        app, repo, version
+                    )
+                else:
+                    digest, was_rendered, renderer, warnings = _desired_digest(
+                        source, app, mirror, revision, checkout
+                    )
+            except SourceUnreachable as exc:
+                # A chart source that is down: this application waits, the others carry on, and
+                # the repository is fetched again at its next poll.
+                unreachable = True
+                failed[app.name] = message = _about(app.name, exc)
+                store.set_source_error(app.name, message, revision=str(app_revision))
+                log.warning("%s", message)
+                continue
             except (StoreError, TransientError):
                 raise
             except Exception as exc:  # a render that fails fails the same way next time
                 message = _about(app.name, exc)
                 failed[app.name] = message
-                store.set_source_error(app.name, message, revision=str(revision))
+                store.set_source_error(app.name, message, revision=str(app_revision))
                 log.warning("%s", message)
                 continue
             (rendered if was_rendered else reused).append(app.name)
             store.clear_source_error(app.name)
             state_ = DesiredState(
-                revision=revision,
+                revision=app_revision,
                 digest=digest,
                 renderer=renderer,
                 rendered_at=store.now(),
-                observed=revision,
+                observed=app_revision,
                 warnings=warnings,
             )
             begin_rollout(store, fleet, app.name, state_)  # before any reconcile can see it
             if store.set_desired(app.name, state_):
                 changed[app.name] = fleet.targets_of(app.name)
-    store.record_fetched(name, revision.sha)
+    if not unreachable:
+        store.record_fetched(name, revision.sha)
     return FetchOutcome(
         revision=revision,
         changed=changed,
         rendered=tuple(rendered),
         reused=tuple(reused),
         failed=failed,
+        # Only a new commit can change a file others read: a forced fetch of the same one
+        # names nobody (two repositories reading each other's files never loop).
+        values_readers=tuple(r for r in fleet.values_readers_of(name) if r != name)
+        if moved
+        else (),
     )
 
 
-def render_key(app: Application, hashes: Mapping[str, str | None]) -> str:
-    """What determines a render's output: the input trees, the renderer and its version, and
-    the application's render options. Equal keys render equal bundles."""
+def render_key(
+    app: Application,
+    hashes: Mapping[str, str | None],
+    extra: Mapping[str, object] | None = None,
+) -> str:
+    """What determines a render's output: the input trees (or a chart's digest, in `extra`),
+    the renderer and its version, the application's render options and the values it reads
+    from elsewhere (`extra`). Equal keys render equal bundles."""
     kinds = (
         [RendererKind.PLAIN, RendererKind.KUSTOMIZE, RendererKind.HELM, RendererKind.JSONNET]
         if app.renderer is RendererKind.AUTO
         else [app.renderer]
     )
     helm = asdict(app.helm)
+    if helm.get("values_from") is None:
+        helm.pop("values_from", None)
     if app.renderer in (RendererKind.AUTO, RendererKind.HELM) and not app.helm.release:
         helm["release"] = app.name
     material: dict[str, Any] = {
@@ -199,43 +281,111 @@ def render_key(app: Application, hashes: Mapping[str, str | None]) -> str:
         material["jsonnet"] = asdict(app.jsonnet)
     if app.sync.allow_empty:
         material["allow_empty"] = True
+    if extra:
+        material["from"] = dict(sorted(extra.items()))
     return hashlib.sha256(canonical_json(material)).hexdigest()
 
 
-def _desired_digest(
-    store: Store,
+_Digested = tuple[Digest, bool, str, tuple[str, ...]]
+"""(the bundle's digest, whether it was rendered now, the renderer used, the render's
+warnings)."""
+
+
+@dataclass(slots=True)
+class _Source:
+    """What the renders of one fetch share: the store, the fleet, scratch, caches and limits."""
+
+    store: Store
+    fleet: Fleet
+    scratch_dir: Path
+    mirror_dir: Path
+    chart_dir: Path
+    limits: RenderLimits
+
+    def values_from(self, app: Application) -> helm_sources.ValuesFromFile | None:
+        source = app.helm.values_from
+        if source is None:
+            return None
+        sha = self.store.repo_state(source.repository).sha
+        return helm_sources.read_values_from(
+            self.fleet, app, sha=sha, mirror_dir=self.mirror_dir, limits=self.limits
+        )
+
+    def cached(self, app: Application, key: str) -> _Digested | None:
+        """A render key seen before keeps the last render's renderer and warnings."""
+        cached = self.store.cached_render(key)
+        if cached is None or self.store.bundle_size(cached) is None:
+            return None
+        self.store.incr_stat("render_cache_hit")
+        previous = self.store.desired(app.name)
+        renderer = previous.renderer if previous else app.renderer.value
+        return cached, False, renderer, self.store.render_warnings(key)
+
+    def render(
+        self, app: Application, root: Path, values: helm_sources.ValuesFromFile | None
+    ) -> RenderResult:
+        self.store.incr_stat("render")
+        return _render(
+            app,
+            root,
+            values,
+            fleet=self.fleet,
+            chart_dir=self.chart_dir,
+            scratch_dir=self.scratch_dir,
+            limits=self.limits,
+        )
+
+    def chart_digest(self, app: Application, repo: Repository, version: ChartVersion) -> _Digested:
+        """The bundle of a chart from a chart repository or registry, keyed by its digest."""
+        values = self.values_from(app)
+        extra: dict[str, object] = {"chart": version.to_json()}
+        if values is not None:
+            extra["valuesFrom"] = values.blob
+        key = render_key(app, {}, extra)
+        cached = self.cached(app, key)
+        if cached is not None:
+            return cached
+        with helm_sources.unpack_chart(
+            repo, version, chart_dir=self.chart_dir, scratch_dir=self.scratch_dir
+        ) as root:
+            result = self.render(app, root, values)
+        digest = self.store.put_bundle(result.bundle)
+        self.store.cache_render(key, digest, warnings=result.warnings)
+        log.info(
+            "%s: rendered %d objects of chart %s %s",
+            app.name,
+            len(result.bundle.objects),
+            version.name,
+            version.version,
+        )
+        for warning in result.warnings:
+            log.warning("%s: %s", app.name, warning)
+        return digest, True, result.renderer.value, result.warnings
+
+
+def _render(
     app: Application,
-    mirror: Path,
-    revision: Revision,
-    checkout: Callable[[], Path],
+    root: Path,
+    values: helm_sources.ValuesFromFile | None,
     *,
+    fleet: Fleet,
+    chart_dir: Path,
     scratch_dir: Path,
     limits: RenderLimits,
-) -> tuple[Digest, bool, str, tuple[str, ...]]:
-    """(the bundle's digest, whether it was rendered now, the renderer used, the render's
-    warnings); a render key seen before keeps the last render's renderer and warnings."""
-    inputs = set(store.render_inputs(app.name) or ()) | {app.path}
-    hashes = git.tree_hashes(mirror, revision.sha, sorted(inputs))
-    if hashes.get(app.path) is None:
-        raise PermanentError(
-            f"{app.name}: path {app.path!r} does not exist at {revision.short}; "
-            "check the application's path in fleet.yaml"
-        )
-    key = render_key(app, hashes)
-    cached = store.cached_render(key)
-    if cached is not None and store.bundle_size(cached) is not None:
-        store.incr_stat("render_cache_hit")
-        previous = store.desired(app.name)
-        renderer = previous.renderer if previous else app.renderer.value
-        return cached, False, renderer, store.render_warnings(key)
-    store.incr_stat("render")
-    result = render_isolated(
+) -> RenderResult:
+    """Fetch the chart's dependencies into `root` when it renders with Helm, then render it in
+    a render process, with the values from `helm.valuesFrom` under the inline values."""
+    helm_sources.fetch_chart_dependencies(root, app, fleet, chart_dir=chart_dir)
+    helm = app.helm
+    if values is not None:
+        helm = replace(helm, values=helm_sources.merged_values(values.values, helm.values))
+    return render_isolated(
         RenderRequest(
-            root=checkout(),
+            root=root,
             path=app.path,
             renderer=app.renderer,
             namespace=app.namespace,
-            helm=app.helm,
+            helm=helm,
             app=app.name,
             directory=app.directory,
             jsonnet=app.jsonnet,
@@ -244,10 +394,36 @@ def _desired_digest(
         limits=limits,
         scratch_dir=scratch_dir,
     )
+
+
+def _desired_digest(
+    source: _Source,
+    app: Application,
+    mirror: Path,
+    revision: Revision,
+    checkout: Callable[[], Path],
+) -> _Digested:
+    """(the bundle's digest, whether it was rendered now, the renderer used, the render's
+    warnings); a render key seen before keeps the last render's renderer and warnings."""
+    store = source.store
+    inputs = set(store.render_inputs(app.name) or ()) | {app.path}
+    hashes = git.tree_hashes(mirror, revision.sha, sorted(inputs))
+    if hashes.get(app.path) is None:
+        raise PermanentError(
+            f"{app.name}: path {app.path!r} does not exist at {revision.short}; "
+            "check the application's path in fleet.yaml"
+        )
+    values = source.values_from(app)
+    extra = {"valuesFrom": values.blob} if values is not None else None
+    key = render_key(app, hashes, extra)
+    cached = source.cached(app, key)
+    if cached is not None:
+        return cached
+    result = source.render(app, checkout(), values)
     digest = store.put_bundle(result.bundle)
     store.set_render_inputs(app.name, result.inputs)
     final_hashes = git.tree_hashes(mirror, revision.sha, sorted(set(result.inputs) | {app.path}))
-    store.cache_render(render_key(app, final_hashes), digest, warnings=result.warnings)
+    store.cache_render(render_key(app, final_hashes, extra), digest, warnings=result.warnings)
     log.info(
         "%s: rendered %d objects at %s (%s)",
         app.name,
@@ -274,6 +450,10 @@ def _lazy_checkout(
         return made[0]
 
     return get
+
+
+def _chart_dir() -> Path:
+    return load_settings().cache_dir / "charts"
 
 
 def _record_repo_failure(store: Store, fleet: Fleet, repo: Repository, exc: Exception) -> str:
@@ -328,28 +508,45 @@ def render_at(
         declared = ", ".join(sorted(fleet.applications)) or "none"
         raise PermanentError(f"{name}: no such application; declared applications: {declared}")
     repo = fleet.repositories[app.repository]
-    wanted = replace(repo, ref=revision) if revision else repo
-    resolved = git.resolve_revision(wanted)
-    mirror = git.sync_mirror(repo, mirror_dir=mirror_dir, sha=resolved.sha)
+    limits = limits or render_limits(load_settings())
+    chart_dir = mirror_dir.parent / "charts"
     with ExitStack() as stack:
         scratch = scratch_dir or Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="fleetsync-render-"))
         )
-        area = stack.enter_context(scratch_area(scratch, prefix="checkout-"))
-        root = stack.enter_context(git.checkout(mirror, resolved.sha, scratch_dir=area))
-        result = render_isolated(
-            RenderRequest(
-                root=root,
-                path=app.path,
-                renderer=app.renderer,
-                namespace=app.namespace,
-                helm=app.helm,
-                app=app.name,
-                directory=app.directory,
-                jsonnet=app.jsonnet,
-                allow_empty=app.sync.allow_empty,
-            ),
-            limits=limits or render_limits(load_settings()),
+        values = _values_now(fleet, app, mirror_dir=mirror_dir, limits=limits)
+        if repo.is_chart_source:
+            chosen = replace(app, version=revision) if revision else app
+            version = helm_sources.resolve_now(repo, chosen, chart_dir=chart_dir)
+            resolved = helm_sources.chart_revision(version)
+            root = stack.enter_context(
+                helm_sources.unpack_chart(repo, version, chart_dir=chart_dir, scratch_dir=scratch)
+            )
+        else:
+            wanted = replace(repo, ref=revision) if revision else repo
+            resolved = git.resolve_revision(wanted)
+            mirror = git.sync_mirror(repo, mirror_dir=mirror_dir, sha=resolved.sha)
+            area = stack.enter_context(scratch_area(scratch, prefix="checkout-"))
+            root = stack.enter_context(git.checkout(mirror, resolved.sha, scratch_dir=area))
+        result = _render(
+            app,
+            root,
+            values,
+            fleet=fleet,
+            chart_dir=chart_dir,
             scratch_dir=scratch,
+            limits=limits,
         )
     return resolved, result
+
+
+def _values_now(
+    fleet: Fleet, app: Application, *, mirror_dir: Path, limits: RenderLimits
+) -> helm_sources.ValuesFromFile | None:
+    """`helm.valuesFrom` at its repository's ref now (no store: the CLI's render)."""
+    source = app.helm.values_from
+    if source is None:
+        return None
+    repo = fleet.repositories[source.repository]
+    sha = git.resolve_revision(repo).sha
+    return helm_sources.read_values_from(fleet, app, sha=sha, mirror_dir=mirror_dir, limits=limits)

@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 
 @fleet_task(app, TaskName.POLL, runtime=runtime)
 def poll(job: Job, repo: str, force: bool = False) -> dict[str, object]:
-    outcome = poll_repository(job.store, job.fleet, RepoName(repo), force=force)
+    outcome = poll_repository(
+        job.store, job.fleet, RepoName(repo), force=force, chart_dir=job.settings.chart_dir
+    )
     if outcome.fetch_needed:
         job.sender.fetch(repo, force=force, priority=Priority.MANUAL if force else Priority.CHANGE)
     log.info("poll: %s", outcome.error or outcome.revision)
@@ -56,6 +58,7 @@ def fetch(job: Job, repo: str, force: bool = False) -> dict[str, object]:
             force=force,
             mirror_dir=job.settings.mirror_dir,
             scratch_dir=job.settings.scratch_dir,
+            chart_dir=job.settings.chart_dir,
             limits=render_limits(job.settings),
         )
     # Every application that changed is reconciled; whether that applies or only reports
@@ -64,6 +67,10 @@ def fetch(job: Job, repo: str, force: bool = False) -> dict[str, object]:
     for name, clusters in outcome.changed.items():
         for cluster in reconcile_now(job.store, name, clusters):
             job.sender.reconcile(name, cluster, reason=Trigger.CHANGE)
+    # Applications elsewhere that take Helm values from this repository render again if the
+    # file they read changed (their render keys hold its blob id).
+    for reader in outcome.values_readers:
+        job.sender.fetch(reader, force=True, priority=Priority.CHANGE)
     log.info(
         "fetch at %s: %d changed, %d rendered, %d reused, %d failed%s",
         outcome.revision,

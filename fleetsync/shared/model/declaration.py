@@ -24,6 +24,16 @@ class RendererKind(StrEnum):
     JSONNET = "jsonnet"
 
 
+class RepoType(StrEnum):
+    """Where an application's source comes from."""
+
+    GIT = "git"
+    HELM = "helm"
+    """A Helm chart repository: an index.yaml over https or http."""
+    OCI = "oci"
+    """An OCI registry holding charts (`oci://host/path`)."""
+
+
 class ReplacePolicy(StrEnum):
     """When a sync may delete and recreate an object instead of updating it in place."""
 
@@ -41,11 +51,13 @@ class SelectorOperator(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """Where a worker finds Git credentials; never the credentials themselves."""
+    """Where a worker finds a repository's credentials; never the credentials themselves."""
 
     username_env: str | None = None
     password_env: str | None = None
     ssh_key_file: str | None = None
+    token_env: str | None = None
+    """A bearer token (chart repositories and OCI registries)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +67,16 @@ class Repository:
     ref: str = "main"
     interval: float = 60.0
     credentials: Credentials | None = None
+    type: RepoType = RepoType.GIT
+    insecure: bool = False
+    """OCI only: talk plain HTTP to the registry (the user said so)."""
+    ca_file: str | None = None
+    """Chart repositories and OCI registries: a PEM bundle to trust for TLS, besides the
+    system's."""
+
+    @property
+    def is_chart_source(self) -> bool:
+        return self.type is not RepoType.GIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +125,19 @@ class Targets:
 
 
 @dataclass(frozen=True, slots=True)
+class ValuesFrom:
+    repository: RepoName
+    path: str
+    """A file in a Git repository of the fleet, relative to its root."""
+
+
+@dataclass(frozen=True, slots=True)
 class HelmOptions:
     release: str | None = None
     values: Mapping[str, Any] = field(default_factory=dict)
     values_files: tuple[str, ...] = ()
+    values_from: ValuesFrom | None = None
+    """Values from a file in a Git repository of the fleet: over valuesFiles, under values."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +279,10 @@ class Application:
     rollout: RolloutPolicy | None = None
     """How new desired states reach the clusters (the fleet's default unless the application
     declares its own); None: everywhere at once."""
+    chart: str | None = None
+    """On a chart repository or OCI registry: the chart's name (its path is the chart)."""
+    version: str | None = None
+    """The chart's version or a semver range (`6.7.1`, `>=6.0 <7`, `^6.7`, `~6.7`, `6.x`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +304,19 @@ class Fleet:
 
     def applications_of(self, repo: RepoName) -> tuple[Application, ...]:
         return tuple(a for _, a in sorted(self.applications.items()) if a.repository == repo)
+
+    def values_readers_of(self, repo: RepoName) -> tuple[RepoName, ...]:
+        """The repositories whose applications take Helm values from a file in `repo`
+        (`helm.valuesFrom`): a new commit there re-renders them."""
+        return tuple(
+            sorted(
+                {
+                    a.repository
+                    for a in self.applications.values()
+                    if a.helm.values_from is not None and a.helm.values_from.repository == repo
+                }
+            )
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -311,6 +359,9 @@ def _repository(r: Mapping[str, Any]) -> Repository:
         ref=r.get("ref", "main"),
         interval=float(r.get("interval", 60.0)),
         credentials=Credentials(**creds) if creds else None,
+        type=RepoType(r.get("type", "git")),
+        insecure=bool(r.get("insecure", False)),
+        ca_file=r.get("ca_file"),
     )
 
 
@@ -367,6 +418,7 @@ def _application(a: Mapping[str, Any]) -> Application:
     t = a.get("targets") or {}
     selector = _selector(t.get("selector"))
     h = a.get("helm") or {}
+    values_from = h.get("values_from")
     return Application(
         name=AppName(a["name"]),
         repository=RepoName(a["repository"]),
@@ -377,6 +429,11 @@ def _application(a: Mapping[str, Any]) -> Application:
             release=h.get("release"),
             values=dict(h.get("values") or {}),
             values_files=tuple(h.get("values_files") or ()),
+            values_from=(
+                ValuesFrom(repository=RepoName(values_from["repository"]), path=values_from["path"])
+                if values_from
+                else None
+            ),
         ),
         targets=Targets(
             clusters=tuple(ClusterName(c) for c in t.get("clusters") or ()), selector=selector
@@ -386,6 +443,8 @@ def _application(a: Mapping[str, Any]) -> Application:
         jsonnet=_jsonnet(a.get("jsonnet") or {}),
         depends_on=tuple(AppName(d) for d in a.get("depends_on") or ()),
         rollout=_rollout(a["rollout"]) if a.get("rollout") else None,
+        chart=a.get("chart"),
+        version=a.get("version"),
     )
 
 

@@ -33,6 +33,9 @@ class RepoState:
     error: str | None = None
     error_at: float | None = None
     failures: int = 0
+    charts: str | None = None
+    """A chart repository's or registry's resolutions (JSON, one per application), polled with
+    `sha` (their digest)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +63,14 @@ class SourceStore(StoreBase):
             error=raw.get("error"),
             error_at=float(raw["error_at"]) if "error_at" in raw else None,
             failures=int(raw.get("failures", 0)),
+            charts=raw.get("charts"),
         )
 
-    def record_poll(self, repo: RepoName, *, sha: str, revision: str) -> None:
+    def record_poll(
+        self, repo: RepoName, *, sha: str, revision: str, charts: str | None = None
+    ) -> None:
+        """Record what a poll resolved; a chart source's resolutions (`charts`) go with their
+        digest (`sha`) in one write, so a fetch never reads one without the other."""
         key = self.key("repo", repo)
         pipe = self._r.pipeline()
         pipe.hset(
@@ -74,6 +82,8 @@ class SourceStore(StoreBase):
                 "failures": "0",
             },
         )
+        if charts is not None:
+            pipe.hset(key, "charts", charts)
         pipe.hdel(key, "error", "error_at")
         pipe.execute()
 

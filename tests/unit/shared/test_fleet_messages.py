@@ -312,7 +312,8 @@ def with_expression(expression: str) -> str:
             "applications[0].drift_interval",
             (
                 "unknown key 'drift_interval'; allowed keys: name, repository, path, "
-                "namespace, renderer, helm, targets, sync, directory, jsonnet, dependsOn, rollout"
+                "namespace, renderer, helm, targets, sync, directory, jsonnet, dependsOn, rollout, "
+                "chart, version"
             ),
             id="unknown_key_squash",
         ),
@@ -322,7 +323,8 @@ def with_expression(expression: str) -> str:
             "applications[0].zzz",
             (
                 "unknown key 'zzz'; allowed keys: name, repository, path, namespace, "
-                "renderer, helm, targets, sync, directory, jsonnet, dependsOn, rollout"
+                "renderer, helm, targets, sync, directory, jsonnet, dependsOn, rollout, "
+                "chart, version"
             ),
             id="unknown_key_far",
         ),
