@@ -86,14 +86,21 @@ class Client:
             sent["Accept"] = accept
         sent.update(self._authorization(url))
         try:
-            return self._send(url, sent, max_bytes=max_bytes, into=into, not_modified=not_modified)
+            return self._send(
+                url, sent, max_bytes=max_bytes, into=into, not_modified=not_modified, what=what
+            )
         except urllib.error.HTTPError as exc:
             challenge = exc.headers.get("WWW-Authenticate", "") if exc.code == 401 else ""
             if challenge.lower().startswith("bearer") and self._same_origin(url):
                 sent["Authorization"] = f"Bearer {self._token(url, challenge)}"
                 try:
                     return self._send(
-                        url, sent, max_bytes=max_bytes, into=into, not_modified=not_modified
+                        url,
+                        sent,
+                        max_bytes=max_bytes,
+                        into=into,
+                        not_modified=not_modified,
+                        what=what,
                     )
                 except urllib.error.HTTPError as again:
                     raise self._refused(url, again, what) from None
@@ -109,6 +116,7 @@ class Client:
         max_bytes: int,
         into: BinaryIO | None,
         not_modified: bool,
+        what: str = "",
     ) -> Answer:
         request = urllib.request.Request(url, headers={"User-Agent": "fleetsync", **headers})
         opener = urllib.request.build_opener(
@@ -119,7 +127,7 @@ class Client:
                 answered = {k.lower(): v for k, v in response.headers.items()}
                 declared = answered.get("content-length", "")
                 if declared.isdigit() and int(declared) > max_bytes:
-                    raise self._too_big(url, max_bytes)
+                    raise self._too_big(url, max_bytes, what)
                 body = bytearray()
                 read = 0
                 deadline = time.monotonic() + self.timeout * 4
@@ -128,7 +136,7 @@ class Client:
                         raise self._unreachable(url, "too slow: the transfer took too long")
                     read += len(chunk)
                     if read > max_bytes:
-                        raise self._too_big(url, max_bytes)
+                        raise self._too_big(url, max_bytes, what)
                     if into is not None:
                         into.write(chunk)
                     else:
@@ -242,9 +250,12 @@ class Client:
             text = f"TLS certificate not trusted ({reason.verify_message}); set caFile"
         return SourceUnreachable(f"{self.subject}: cannot reach {display_url(url)}: {text}")
 
-    def _too_big(self, url: str, max_bytes: int) -> PermanentError:
+    def _too_big(self, url: str, max_bytes: int, what: str) -> PermanentError:
         size = f"{max_bytes // MiB} MiB" if max_bytes >= MiB else f"{max_bytes} bytes"
-        return PermanentError(f"{self.subject}: {display_url(url)} is larger than {size}; refused")
+        at = f"{what} at " if what else ""
+        return PermanentError(
+            f"{self.subject}: {at}{display_url(url)} is larger than {size}; refused"
+        )
 
 
 class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
