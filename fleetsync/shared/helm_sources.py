@@ -102,6 +102,10 @@ def _summary(resolutions: Mapping[str, Mapping[str, str]], sha: str) -> Revision
     return Revision(ref=text, sha=sha, algorithm=CHART)
 
 
+class UnresolvedChart(PermanentError):
+    """The last poll resolved no chart version for the application (its error is recorded)."""
+
+
 def chart_resolution(state: RepoState, app: Application) -> ChartVersion:
     """The chart version the last poll resolved for `app`; PermanentError with the poll's own
     error when it resolved none."""
@@ -110,12 +114,12 @@ def chart_resolution(state: RepoState, app: Application) -> ChartVersion:
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        raise PermanentError(
+        raise UnresolvedChart(
             f"{app.name}: chart {app.chart} is not resolved yet; it is, at the next poll of "
             f"repository {app.repository}"
         )
     if "error" in data:
-        raise PermanentError(str(data["error"]))
+        raise UnresolvedChart(str(data["error"]))
     return ChartVersion.from_json(data)
 
 

@@ -204,6 +204,9 @@ def fetch_repository(
                     digest, was_rendered, renderer, warnings = _desired_digest(
                         source, app, mirror, revision, checkout
                     )
+            except helm_sources.UnresolvedChart as exc:
+                failed[app.name] = str(exc)  # the poll recorded it as the application's error
+                continue
             except SourceUnreachable as exc:
                 # A chart source that is down: this application waits, the others carry on, and
                 # the repository is fetched again at its next poll.

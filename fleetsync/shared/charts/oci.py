@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from fleetsync.shared.charts.http import Client, MiB, SourceHTTPError, registry_url
-from fleetsync.shared.charts.versions import ChartVersion, choose
+from fleetsync.shared.charts.semver import parse_version
+from fleetsync.shared.charts.versions import ChartVersion, choose, exact_version, listing
 from fleetsync.shared.errors import PermanentError
 from fleetsync.shared.urls import display_url
 
@@ -71,6 +72,12 @@ def find(client: Client, chart: str, wanted: str | None) -> ChartVersion:
     by_version = {tag.replace("_", "+"): tag for tag in tags}
     where = display_url(_oci(client, chart))
     subject = f"{client.subject}: chart {chart}"
+    exact = exact_version(wanted)
+    if exact is not None and not _offers(list(by_version), exact):
+        raise PermanentError(
+            f"{subject}: tag {exact.replace('+', '_')} does not exist at {where}; versions "
+            f"there: {listing(list(by_version))}"
+        )
     version = choose(list(by_version), wanted, subject=subject, where=where)
     return manifest_version(client, chart, version, by_version[version])
 
@@ -116,6 +123,13 @@ def manifest_version(client: Client, chart: str, version: str, tag: str) -> Char
         version=version,
         digest=digest.removeprefix("sha256:"),
         url=f"{base}/v2/{path}/blobs/{digest}",
+    )
+
+
+def _offers(versions: list[str], exact: str) -> bool:
+    wanted = parse_version(exact)
+    return wanted is not None and any(
+        (v := parse_version(text)) is not None and v.key == wanted.key for text in versions
     )
 
 

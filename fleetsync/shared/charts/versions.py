@@ -55,9 +55,21 @@ def choose(offered: Sequence[str], wanted: str | None, *, subject: str, where: s
     chosen = newest_version(versions, allowed)
     if chosen is not None:
         return chosen.text
-    listed = sorted(versions, key=lambda v: v.key, reverse=True)
-    shown = ", ".join(v.text for v in listed[:12]) + (
-        f" (and {len(listed) - 12} more)" if len(listed) > 12 else ""
-    )
     what = f"version matches {wanted!r}" if wanted else "released version"
-    raise PermanentError(f"{subject}: no {what} at {where}; versions there: {shown or 'none'}")
+    raise PermanentError(f"{subject}: no {what} at {where}; versions there: {listing(offered)}")
+
+
+def listing(offered: Sequence[str]) -> str:
+    """The versions offered, newest first, at most a dozen: for an error message."""
+    versions = [v for v in map(parse_version, offered) if v is not None]
+    listed = sorted(versions, key=lambda v: v.key, reverse=True)
+    shown = ", ".join(v.text for v in listed[:12])
+    more = f" (and {len(listed) - 12} more)" if len(listed) > 12 else ""
+    return shown + more if shown else "none"
+
+
+def exact_version(wanted: str | None) -> str | None:
+    """`wanted` when it names one version exactly (`1.2.3`, `=1.2.3`), else None."""
+    text = (wanted or "").strip().removeprefix("=").strip()
+    parsed = parse_version(text)
+    return text if parsed is not None and text.count(".") >= 2 else None
