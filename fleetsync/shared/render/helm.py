@@ -9,8 +9,10 @@ leading out of the root is an error, sizes are bounded), together with its `file
 that charts/ does not already vendor, so Helm loads only what was checked here. Values are the
 chart's defaults, then each values file in order, then the inline values (maps merge, the later
 wins), as `helm template -f a.yaml -f b.yaml --set ...` composes them. CRDs under crds/ are part of
-the bundle; NOTES.txt and templates that render to nothing are not. Dependencies from chart
-repositories must be vendored under charts/: a render never fetches anything.
+the bundle; NOTES.txt and templates that render to nothing are not. A render never fetches
+anything: dependencies on chart repositories and OCI registries are fetched by the fetch worker
+into charts/ before the render starts (shared.charts.dependencies), and are loaded from there
+like vendored ones.
 """
 
 from __future__ import annotations
@@ -146,14 +148,18 @@ def _stage(
 
 
 def _check_dependencies(checkout: Checkout, chart: helm_python.Chart, *, where: str) -> None:
+    """Every declared dependency is loaded: vendored under charts/, a file:// chart staged, or
+    one from a chart repository or registry that the fetch worker put under charts/."""
     loaded = {d.get("name") for d in chart.dependencies}
     for dependency in chart.metadata.get("dependencies") or []:
         if dependency.get("name") not in loaded:
+            repository = dependency.get("repository") or ""
+            source = f" ({repository})" if repository else " (no repository)"
             raise checkout.error(
                 f"{where}/Chart.yaml",
-                f"dependency {dependency.get('name')} ({dependency.get('repository')}) is not"
-                " under charts/: run `helm dependency update` and commit charts/, or point it"
-                " at a file:// chart inside the repository",
+                f"dependency {dependency.get('name')}{source} is not under charts/: give it a"
+                " repository fleetsync fetches from (https://, oci://, or file:// inside the"
+                " repository), or run `helm dependency update` and commit charts/",
             )
 
 
