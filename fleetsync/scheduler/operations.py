@@ -51,26 +51,17 @@ MIN_SHA_PREFIX = 4
 
 def find_revision(store: Store, fleet: Fleet, app: str, wanted: str) -> Pin:
     """A pin to the newest revision in `app`'s history (any cluster) that is `wanted`: a full
-    `ref@sha1:<sha>`, a commit sha, or a unique sha prefix of at least 4 hex digits."""
+    `ref@sha1:<sha>`, a commit sha, or a unique sha prefix of at least 4 hex digits; for a chart,
+    `name@version`, its full form or a prefix of its digest."""
     entries = [
         h for c in targets(fleet, app) for h in store.history(app, c) if h.digest and h.revision
     ]
     entries.sort(key=lambda h: h.at, reverse=True)
     text = wanted.strip()
-    ref, sep, sha = text.rpartition("@sha1:")
-    prefix = (sha if sep else text).lower()
     matches = [
         e
         for e in entries
-        if e.revision is not None
-        and (
-            str(e.revision) == text
-            or (
-                len(prefix) >= MIN_SHA_PREFIX
-                and e.revision.sha.startswith(prefix)
-                and (not sep or e.revision.ref == ref)
-            )
-        )
+        if e.revision is not None and e.revision.named_by(text, min_prefix=MIN_SHA_PREFIX)
     ]
     commits = list(dict.fromkeys(m.revision.sha for m in matches if m.revision))
     if len(commits) > 1:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from fleetsync.scheduler.fleet_index import NOT_YET_RECONCILED, FleetSnapshot, Tally
 from fleetsync.scheduler.selectors import SelectorError, parse_selector
-from fleetsync.shared.model.declaration import Fleet, Selector
+from fleetsync.shared.model.declaration import Application, Fleet, Repository, Selector
 from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
 from fleetsync.shared.model.report import PairStatus
 from fleetsync.shared.model.report import age as model_age
@@ -509,7 +509,7 @@ def application_detail(store: Store, fleet: Fleet, name: str) -> ApplicationDeta
         source=SourceView(
             repository=declared.repository,
             url=display_url(repo.url) if repo else "",
-            ref=repo.ref if repo else "",
+            ref=source_ref(repo, declared),
             path=declared.path,
             renderer=declared.renderer.value,
         ),
@@ -588,27 +588,25 @@ MIN_SHA_PREFIX = 4
 
 def resolve_revision(snapshot: FleetSnapshot, wanted: str) -> str:
     """The one revision some pair runs that `wanted` names: a full `ref@sha1:<sha>`, a commit
-    sha, or a unique sha prefix (at least 4 hex digits), optionally with its `ref@sha1:`."""
+    sha, or a unique sha prefix (at least 4 hex digits), optionally with its `ref@sha1:`; for a
+    chart, `name@version`, its full form or a prefix of its digest (Revision.named_by)."""
     text = wanted.strip()
     known = snapshot.revisions() - {""}
     if text in known:
         return text
-    ref, sep, sha = text.rpartition("@sha1:")
-    prefix = (sha if sep else text).lower()
-    if len(prefix) < MIN_SHA_PREFIX or any(ch not in "0123456789abcdef" for ch in prefix):
-        raise NotFound(
-            f"{wanted}: no pair runs this revision (give ref@sha1:<sha>, a commit sha or "
-            f"a prefix of at least {MIN_SHA_PREFIX} hex digits)"
-        )
-    matches = sorted(
-        r
-        for r in known
-        if r.rpartition("@sha1:")[2].startswith(prefix) and (not sep or r.startswith(ref + "@"))
-    )
+    matches = sorted(r for r, rev in _parsed(known).items() if rev.named_by(text))
     if not matches:
+        prefix = text.rpartition(":")[2].lower()
+        if "@" not in text and (
+            len(prefix) < MIN_SHA_PREFIX or any(ch not in "0123456789abcdef" for ch in prefix)
+        ):
+            raise NotFound(
+                f"{wanted}: no pair runs this revision (give ref@sha1:<sha>, a commit sha or "
+                f"a prefix of at least {MIN_SHA_PREFIX} hex digits, or chart@version)"
+            )
         raise NotFound(f"{wanted}: no pair runs this revision")
-    shas = {r.rpartition("@sha1:")[2] for r in matches}
-    if len(shas) > 1:
+    identities = {_parsed(known)[r].sha for r in matches}
+    if len(identities) > 1:
         raise FilterError(
             f"{wanted}: ambiguous: it is a prefix of {', '.join(matches[:5])}"
             + (" ..." if len(matches) > 5 else "")
@@ -617,18 +615,27 @@ def resolve_revision(snapshot: FleetSnapshot, wanted: str) -> str:
     return matches[0]
 
 
+def _parsed(revisions: set[str]) -> dict[str, Revision]:
+    parsed: dict[str, Revision] = {}
+    for text in revisions:
+        try:
+            parsed[text] = Revision.parse(text)
+        except ValueError:
+            continue
+    return parsed
+
+
 def revision_views(store: Store, snapshot: FleetSnapshot, wanted: str) -> list[RevisionView]:
-    """Every revision string with the commit `wanted` names (the same sha can be reached by
-    several refs), each with the pairs that run it."""
+    """Every revision string with the commit (or chart digest) `wanted` names (the same sha can
+    be reached by several refs), each with the pairs that run it."""
     first = resolve_revision(snapshot, wanted)
-    sha = first.rpartition("@sha1:")[2]
-    explicit = "@sha1:" in wanted
+    known = _parsed(snapshot.revisions() - {""})
+    identity = known[first].sha if first in known else first
+    explicit = wanted.strip() == first or "@sha" in wanted
     revisions = sorted(
-        r
-        for r in snapshot.revisions()
-        if r and r.rpartition("@sha1:")[2] == sha and (not explicit or r == first)
+        r for r, rev in known.items() if rev.sha == identity and (not explicit or r == first)
     )
-    return [_revision_view(store, r) for r in revisions]
+    return [_revision_view(store, r) for r in revisions or [first]]
 
 
 def _revision_view(store: Store, revision: str) -> RevisionView:
@@ -666,7 +673,7 @@ def repository_view(store: Store, fleet: Fleet, name: str) -> RepositoryView:
     return RepositoryView(
         name=name,
         url=display_url(repo.url),
-        ref=repo.ref,
+        ref=repo.ref if not repo.is_chart_source else f"({repo.type} repository)",
         interval=repo.interval,
         sha=state.sha,
         revision=state.revision,
@@ -760,6 +767,15 @@ def fleet_version(store: Store, snapshot: FleetSnapshot) -> str:
     return digest.hexdigest()[:16]
 
 
+def source_ref(repo: Repository | None, app: Application) -> str:
+    """What an application follows: its repository's ref, or its chart's version range."""
+    if repo is None:
+        return ""
+    if repo.is_chart_source:
+        return f"chart {app.chart} {app.version or '(newest release)'}"
+    return repo.ref
+
+
 # -- words for people --------------------------------------------------------------------------
 
 
@@ -771,7 +787,8 @@ def age(at: float | None, now: float | None = None) -> str:
 
 
 def short_revision(revision: object, *, sha_only: bool = False) -> str:
-    """`main@sha1:<12 hex>` (or just 10 hex of the sha) for a table; `-` for none."""
+    """`main@sha1:<12 hex>` (or just 10 hex of the sha) for a table, `podinfo@6.7.1` for a
+    chart (whatever `sha_only` says: its version is what a person reads); `-` for none."""
     if not revision:
         return "-"
     text = str(revision)
@@ -779,7 +796,7 @@ def short_revision(revision: object, *, sha_only: bool = False) -> str:
         parsed = Revision.parse(text)
     except ValueError:
         return text
-    return parsed.sha[:10] if sha_only else parsed.short
+    return parsed.sha[:10] if sha_only and not parsed.is_chart else parsed.short
 
 
 STATE_STYLE = {

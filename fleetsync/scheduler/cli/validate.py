@@ -69,7 +69,12 @@ def _print_summary(
     )
     console.print(Text(f"{config}: valid: {', '.join(counts)}"))
     repositories = [
-        (r.name, display_url(r.url), r.ref, format_duration(r.interval))
+        (
+            r.name,
+            display_url(r.url),
+            f"({r.type} repository)" if r.is_chart_source else r.ref,
+            format_duration(r.interval),
+        )
         for _, r in sorted(fleet.repositories.items())
     ]
     _print_table(console, "repositories", ("name", "url", "ref", "interval"), repositories)
