@@ -159,7 +159,7 @@ def fetch_repository(
     chart_dir = chart_dir or mirror_dir.parent / "charts"
     moved = state.fetched_sha != state.sha
     revision = (
-        Revision(ref=state.revision or repo.name, sha=state.sha, algorithm="sha256")
+        _chart_source_revision(state.revision, state.sha)
         if repo.is_chart_source
         else Revision(ref=repo.ref, sha=state.sha)
     )
@@ -453,6 +453,14 @@ def _lazy_checkout(
         return made[0]
 
     return get
+
+
+def _chart_source_revision(recorded: str | None, sha: str) -> Revision:
+    """What a chart source's last poll resolved to, as it recorded it (helm_sources)."""
+    try:
+        return Revision.parse(recorded or "")
+    except ValueError:
+        return Revision(ref=recorded or "charts", sha=sha, algorithm="sha256")
 
 
 def _chart_dir() -> Path:

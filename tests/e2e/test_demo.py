@@ -52,12 +52,14 @@ def test_the_demo_rolls_a_commit_out_to_every_simulated_cluster_and_leaves_nothi
     assert (
         "the commit rolled out: every application Synced and Healthy on every simulated" in output
     )
-    assert "10/10 pairs Synced and Healthy" in output
+    assert "11/11 pairs Synced and Healthy" in output
     # The guestbook's commit goes to its canary first, bakes, then reaches the rest.
     canary = output.index("guestbook: rollout of")
     assert "wave 1/2 'canary' (sim-001): Baking" in output[canary:]
     assert "wave 2/2 'rest' (sim-00" in output[canary:]
     assert "every wave: Complete" in output[canary:]
+    # The chart from the demo's own chart repository, at the version its range resolved to.
+    assert "Helm chart repository http://127.0.0.1:" in output and "hello 0.1.0" in output
     assert "Open the web view: http://127.0.0.1:" in output
     assert processes_mentioning(str(workdir)) == []
     assert (workdir / "fleetsync.log").stat().st_size > 0

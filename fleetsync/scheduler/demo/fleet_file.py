@@ -16,7 +16,12 @@ def cluster_labels(index: int) -> dict[str, str]:
 
 
 def write_fleet(
-    path: Path, *, repository: Path, kubeconfigs: dict[str, Path], bake: int = 20
+    path: Path,
+    *,
+    repository: Path,
+    kubeconfigs: dict[str, Path],
+    charts_url: str,
+    bake: int = 20,
 ) -> Path:
     clusters = "\n".join(
         f"  - {{name: {name}, kubeconfig: {kubeconfig}, labels: "
@@ -30,6 +35,10 @@ repositories:
     url: {repository}
     ref: main
     interval: 5s
+  - name: charts               # a Helm chart repository (index.yaml) the demo serves itself
+    type: helm
+    url: {charts_url}
+    interval: 10s
 clusters:
 {clusters}
 applications:
@@ -54,5 +63,12 @@ applications:
     renderer: helm
     helm: {{release: redis, values: {{replicaCount: 1}}}}
     targets: {{selector: {{matchLabels: {{region: eu}}}}}}
+  - name: hello                # a chart from the chart repository, on the staging clusters
+    repository: charts
+    chart: hello
+    version: ^0.1              # the newest 0.1.x: a new one published rolls out by itself
+    namespace: default
+    helm: {{values: {{greeting: "Hello from fleetsync's demo"}}}}
+    targets: {{selector: {{matchLabels: {{env: staging}}}}}}
 """)
     return path

@@ -12,6 +12,7 @@ from types import FrameType
 from rich.console import Console
 
 from fleetsync.scheduler.cli.up import UpOptions, plan_processes
+from fleetsync.scheduler.demo.charts import package_charts, serving_chart_repository
 from fleetsync.scheduler.demo.fleet_file import cluster_labels, write_fleet
 from fleetsync.scheduler.demo.repository import commit_change, create_repository
 from fleetsync.scheduler.demo.watch import converged, follow_rollout, watch_until
@@ -45,10 +46,14 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
         f"  Git repository {repo} at {first[:12]} (guestbook: plain YAML, podinfo: "
         "kustomize overlay, redis: Helm chart)"
     )
+    charts = package_charts(opts.workdir / "charts")
     with (
         Simulator(clusters=names, kubeconfig_dir=opts.workdir / "kubeconfigs") as sim,
         running_redis(_made(opts.workdir / "redis"), persist=True) as redis_url,
+        serving_chart_repository(opts.workdir / "charts") as charts_url,
     ):
+        listed = ", ".join(f"{name} {version}" for name, version in charts)
+        console.print(f"  Helm chart repository {charts_url} (index.yaml; {listed})")
         groups = ", ".join(f"{n} {cluster_labels(i)}" for i, n in enumerate(names))
         console.print(f"  kubesim serving {len(names)} clusters at {sim.url}: {groups}")
         fleet_file = write_fleet(
@@ -56,6 +61,7 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
             repository=repo,
             kubeconfigs={n: sim.kubeconfig_path(n) for n in names},
             bake=3 if opts.once else 20,
+            charts_url=charts_url,
         )
         up = UpOptions(
             fleet_file=fleet_file,
