@@ -237,7 +237,7 @@ def fetch_repository(
             if store.set_desired(app.name, state_):
                 changed[app.name] = fleet.targets_of(app.name)
     if not unreachable:
-        store.record_fetched(name, revision.sha)
+        store.record_fetched(name, state.sha)
     return FetchOutcome(
         revision=revision,
         changed=changed,

@@ -58,12 +58,19 @@ class UpOptions:
 
 
 def credential_variables(fleet: Fleet) -> frozenset[str]:
-    """The environment variables fleet.yaml names as Git credentials."""
+    """The environment variables fleet.yaml names as credentials (of Git repositories, chart
+    repositories and OCI registries)."""
     names: set[str] = set()
     for repo in fleet.repositories.values():
         if repo.credentials is not None:
             names.update(
-                n for n in (repo.credentials.username_env, repo.credentials.password_env) if n
+                n
+                for n in (
+                    repo.credentials.username_env,
+                    repo.credentials.password_env,
+                    repo.credentials.token_env,
+                )
+                if n
             )
     return frozenset(names)
 

@@ -16,6 +16,10 @@ repositories:
   - name: b
     url: https://git.example.com/b.git
     credentials: {username_env: GIT_USER_A, password_env: GIT_TOKEN_B}
+  - name: charts
+    type: helm
+    url: https://charts.example.com
+    credentials: {token_env: CHART_TOKEN}
 clusters: []
 applications: []
 """
@@ -25,6 +29,7 @@ ENVIRON = {
     "GIT_USER_A": "me",
     "GIT_TOKEN_A": "token-a",
     "GIT_TOKEN_B": "token-b",
+    "CHART_TOKEN": "chart-token",
     "FLEETSYNC_API_TOKEN": "api-token",
     "FLEETSYNC_WEBHOOK_SECRET_GITHUB": "hook",
     "FLOWER_BASIC_AUTH": "u:p",
@@ -34,7 +39,7 @@ ENVIRON = {
 def test_each_child_gets_only_the_secrets_of_its_role(tmp_path: Path) -> None:
     fleet = parse_fleet(FLEET, source="fleet.yaml", base_dir=tmp_path)
     names = credential_variables(fleet)
-    assert names == {"GIT_USER_A", "GIT_TOKEN_A", "GIT_TOKEN_B"}
+    assert names == {"GIT_USER_A", "GIT_TOKEN_A", "GIT_TOKEN_B", "CHART_TOKEN"}
     opts = UpOptions(
         fleet_file=tmp_path / "fleet.yaml",
         redis_url="redis://127.0.0.1:6379/0",
