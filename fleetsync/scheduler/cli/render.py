@@ -19,7 +19,11 @@ from fleetsync.shared.source import render_at
 @click.command("render")
 @click.argument("app")
 @config_option
-@click.option("--revision", default=None, help="Branch, tag or sha (default: the declared ref).")
+@click.option(
+    "--revision",
+    default=None,
+    help="Branch, tag or sha (default: the declared ref); for a chart, a version or range.",
+)
 def command(app: str, config: Path, revision: str | None) -> None:
     """Render APP at a revision and print its objects as YAML."""
     settings = load_settings()
