@@ -132,6 +132,7 @@ def world(tmp_path: Path, git_server: GitServer, git_repo: WorkRepo) -> Iterator
         env = {
             **os.environ,
             "FLEETSYNC_CACHE_DIR": str(tmp_path / "cache"),
+            "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
             "FLEETSYNC_TICK_SECONDS": "0.5",
             "FLEETSYNC_API_INSECURE": "1",
             "CHART_USER": CHART_USER,
