@@ -9,8 +9,9 @@ http://), an OCI registry (oci://), or a repository of the fleet named as `@NAME
 into charts/NAME, where Helm finds it as if it were vendored. A `file://` dependency is walked
 the same way (its own dependencies are fetched into its directory). Chart.lock, when present,
 pins each dependency's exact version: a Chart.yaml dependency it does not pin in range is an
-error (run `helm dependency update`). A dependency loop, a missing chart or version, and more
-than `MAX_DEPENDENCIES` are errors naming the Chart.yaml, the dependency and its URL.
+error (run `helm dependency update`). A dependency loop, a missing chart or version, more
+than `MAX_DEPENDENCIES`, and dependencies that unpack to more than one archive's bound together
+are errors naming the Chart.yaml, the dependency and its URL.
 
 What is fetched is decided when the chart renders: with Chart.lock that is exactly what the lock
 names; without it, a range picks the newest matching version at that time.
@@ -89,6 +90,8 @@ class _Walk:
     def __post_init__(self) -> None:
         self.fetched: list[Fetched] = []
         self.clients: dict[str, Client] = {}
+        self.unpacked = 0
+        """Bytes unpacked for this chart so far: all its dependencies share one bound."""
 
     def inside(self, relative: str, base: Path | None = None) -> Path:
         path = ((base or self.root) / relative).resolve()
@@ -189,6 +192,12 @@ class _Walk:
             shown=f"{subject}: {display_url(version.url)}",
             limits=self.limits,
         )
+        self.unpacked += sum(p.stat().st_size for p in unpacked.rglob("*") if p.is_file())
+        if self.unpacked > self.limits.max_bytes:
+            raise DependencyError(
+                f"{subject}: the chart's dependencies unpack to more than "
+                f"{self.limits.max_bytes // (1024 * 1024)} MiB together; refused"
+            )
         self.fetched.append(Fetched(chart=self.shown(directory), version=version))
         self.chart(unpacked, chain=(*chain, link), visiting=visiting | {directory})
 

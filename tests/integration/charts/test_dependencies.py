@@ -215,3 +215,28 @@ def test_vendored_dependencies_are_used_and_one_without_repository_must_be_vendo
 def _deps(work: WorkRepo) -> list[dict[str, str]]:
     data = yaml.safe_load((work.path / "charts/umbrella/Chart.yaml").read_text())
     return list(data["dependencies"])
+
+
+def test_dependencies_that_unpack_to_too_much_together_are_refused(
+    sources: Sources, chart_repo: ChartRepoServer, git_server: GitServer, git_repo: WorkRepo
+) -> None:
+    for name in ("big-a", "big-b"):
+        chart_repo.add(
+            package_chart(name, "1.0.0", {"files/zeros.bin": bytes(40 * 1024 * 1024)}),
+            name=name,
+            version="1.0.0",
+        )
+    _umbrella(
+        git_repo,
+        [
+            {"name": "big-a", "version": "1.0.0", "repository": chart_repo.url},
+            {"name": "big-b", "version": "1.0.0", "repository": chart_repo.url},
+        ],
+    )
+    _, fleet = _git_app(git_server, git_repo)
+    _, fetched = sources.sync(fleet, "platform")  # type: ignore[arg-type]
+    assert fetched is not None
+    assert fetched.failed["umbrella"] == (
+        f"umbrella: charts/umbrella/Chart.yaml: dependency big-b ({chart_repo.url}): the chart's "
+        "dependencies unpack to more than 64 MiB together; refused"
+    )
