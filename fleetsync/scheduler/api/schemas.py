@@ -58,7 +58,10 @@ class RollbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     revision: str = Field(
-        description="A revision the application ran: ref@sha1:<sha> or a sha prefix (7+)."
+        description=(
+            "A revision the application ran: ref@sha1:<sha> or a sha prefix (7+); for a chart,"
+            " name@version or a digest prefix."
+        )
     )
 
 

@@ -17,7 +17,10 @@ from fleetsync.shared.errors import FleetsyncError
     "--to",
     "to",
     required=True,
-    help="A revision from `fleetsync history` (ref@sha1:<sha>, a sha or a unique prefix).",
+    help=(
+        "A revision from `fleetsync history` (ref@sha1:<sha>, a sha or a unique prefix; for a"
+        " chart, name@version)."
+    ),
 )
 @click.option("--wait", is_flag=True, help="Show progress until every cluster runs it.")
 @click.option("--timeout", type=float, default=300.0, show_default=True)
