@@ -71,7 +71,7 @@ class Pair:
 
     def remove(self, fleet: Fleet) -> None:
         left = remove_pair(self.store, fleet, APP, self.cluster, cache_dir=self.live.cache_dir)
-        assert left is None
+        assert left == Outcome(status=None)
 
     def with_policy(self, **policy: Any) -> Fleet:
         app = self.fleet.applications[APP]
@@ -345,3 +345,37 @@ def test_targets_are_checked_against_the_declaration(pair: Pair) -> None:
     )
     with pytest.raises(PermanentError, match="declared applications: none"):
         targets(Fleet(), "web")
+
+
+def test_a_health_check_of_a_cluster_that_fails_says_so_and_stops_following(pair: Pair) -> None:
+    pair.desire(WEB)
+    first = pair.reconcile().status
+    assert first is not None
+    pair.live.handle.set_fault(error_rate=1.0, error_code=500)
+    health = refresh_health(
+        pair.store, pair.fleet, APP, pair.cluster, cache_dir=pair.live.cache_dir
+    )
+    assert health is Health.UNKNOWN
+    after = pair.store.recorded_status(APP, pair.cluster)
+    assert after is not None and after.health is Health.UNKNOWN
+    assert after.message.startswith("health not checked: ")
+    assert (after.sync, after.revision) == (first.sync, first.revision)
+
+
+def test_a_removal_from_a_cluster_that_fails_is_status_and_retried(pair: Pair) -> None:
+    pair.desire(WEB)
+    pair.reconcile()
+    app = pair.with_policy(prune_on_removal=True).applications[APP]
+    untargeted = replace(
+        pair.fleet, applications={APP: replace(app, targets=Targets(clusters=()))}
+    )
+    pair.live.handle.set_fault(error_rate=1.0, error_code=503)
+    outcome = remove_pair(
+        pair.store, untargeted, APP, pair.cluster, cache_dir=pair.live.cache_dir
+    )
+    assert outcome.retry_in is not None and outcome.status is not None
+    assert outcome.status.sync is SyncState.UNKNOWN
+    assert pair.store.recorded_status(APP, pair.cluster) == outcome.status
+    pair.live.handle.clear_faults()
+    pair.remove(untargeted)
+    assert pair.live.operator.get("/api/v1/namespaces/web/configmaps/settings") is None
