@@ -52,7 +52,9 @@ class Admin:
             return None
 
 
-def _role(name: str, namespace: str, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _role(
+    name: str, namespace: str, rules: list[dict[str, Any]], account: str
+) -> list[dict[str, Any]]:
     rbac = "rbac.authorization.k8s.io/v1"
     meta = {"name": name, "namespace": namespace}
     return [
@@ -62,20 +64,23 @@ def _role(name: str, namespace: str, rules: list[dict[str, Any]]) -> list[dict[s
             "kind": "RoleBinding",
             "metadata": meta,
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-            "subjects": [{"kind": "ServiceAccount", "name": "limited", "namespace": "default"}],
+            "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": "default"}],
         },
     ]
 
 
-@pytest.fixture
-def limited(real_clusters: RealClusters, tmp_path: Path) -> Iterator[tuple[Cluster, list[str]]]:
-    """A cluster declaration whose credentials reach ConfigMaps in two namespaces only."""
+@pytest.fixture(params=["list in each namespace", "no list at all"])
+def limited(
+    real_clusters: RealClusters, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[Cluster, list[str]]]:
+    """A cluster declaration whose credentials reach ConfigMaps in two namespaces only (and,
+    in the second case, may not list them even there)."""
     admin = Admin(real_clusters.kubeconfig(0))
     run = uuid.uuid4().hex[:6]
+    account = {"name": f"limited-{run}", "namespace": "default"}
     spaces = [f"rbac-{run}-a", f"rbac-{run}-b"]
     for ns in [*spaces, "fleetsync-system"]:
         admin.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-    account = {"name": "limited", "namespace": "default"}
     admin.apply({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": account})
     admin.apply(
         {
@@ -83,22 +88,28 @@ def limited(real_clusters: RealClusters, tmp_path: Path) -> Iterator[tuple[Clust
             "kind": "Secret",
             "type": "kubernetes.io/service-account-token",
             "metadata": {
-                "name": "limited-token",
+                "name": f"{account['name']}-token",
                 "namespace": "default",
-                "annotations": {"kubernetes.io/service-account.name": "limited"},
+                "annotations": {"kubernetes.io/service-account.name": account["name"]},
             },
         }
     )
-    rules = [{"apiGroups": [""], "resources": ["configmaps"], "verbs": CONFIGMAP_VERBS}]
-    for ns in [*spaces, "fleetsync-system"]:
-        for body in _role(f"fleetsync-{run}", ns, rules):
+    verbs = CONFIGMAP_VERBS
+    if request.param == "no list at all":
+        verbs = [v for v in verbs if v not in ("list", "watch")]
+    for ns in spaces:
+        rules = [{"apiGroups": [""], "resources": ["configmaps"], "verbs": verbs}]
+        for body in _role(f"fleetsync-{run}", ns, rules, account["name"]):
             admin.apply(body)
+    rules = [{"apiGroups": [""], "resources": ["configmaps"], "verbs": CONFIGMAP_VERBS}]
+    for body in _role(f"fleetsync-{run}", "fleetsync-system", rules, account["name"]):
+        admin.apply(body)
     # Reading a namespace by name (the inventory copy's), never listing them.
     admin.apply(
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
-            "metadata": {"name": "fleetsync-limited-namespaces"},
+            "metadata": {"name": f"fleetsync-{run}-namespaces"},
             "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]}],
         }
     )
@@ -106,17 +117,19 @@ def limited(real_clusters: RealClusters, tmp_path: Path) -> Iterator[tuple[Clust
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRoleBinding",
-            "metadata": {"name": "fleetsync-limited-namespaces"},
+            "metadata": {"name": f"fleetsync-{run}-namespaces"},
             "roleRef": {
                 "apiGroup": "rbac.authorization.k8s.io",
                 "kind": "ClusterRole",
-                "name": "fleetsync-limited-namespaces",
+                "name": f"fleetsync-{run}-namespaces",
             },
-            "subjects": [{"kind": "ServiceAccount", "name": "limited", "namespace": "default"}],
+            "subjects": [{"kind": "ServiceAccount", **account}],
         }
     )
     secret = wait_for(
-        lambda: (admin.get("v1", "Secret", "limited-token", "default") or {}).get("data"),
+        lambda: (admin.get("v1", "Secret", f"{account['name']}-token", "default") or {}).get(
+            "data"
+        ),
         timeout=30,
         what="the service account's token",
     )
