@@ -55,6 +55,7 @@ from fleetsync.shared.kube import (
     start_post_delete,
     sync_application,
 )
+from fleetsync.shared.logcontext import bind
 from fleetsync.shared.model.backoff import backoff_delay
 from fleetsync.shared.model.bundle import Bundle
 from fleetsync.shared.model.declaration import Fleet, SyncPolicy
@@ -126,6 +127,7 @@ def reconcile_pair(
         desired = _desired(store, app, cluster)
         if desired is None:
             return _record(store, _waiting(store, app, cluster, trigger, fresh_until))
+        bind(revision=desired.revision)
         mode = choose_mode(application.sync, trigger=trigger, suspended=store.is_suspended(app))
         wait = None
         if mode is Mode.APPLY:

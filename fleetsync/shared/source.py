@@ -28,6 +28,7 @@ from typing import Any
 
 import fleetsync.shared.git as git
 from fleetsync.shared.errors import FleetsyncError, PermanentError, TransientError, describe
+from fleetsync.shared.logcontext import bind
 from fleetsync.shared.model.backoff import backoff_delay
 from fleetsync.shared.model.bundle import canonical_json
 from fleetsync.shared.model.declaration import (
@@ -98,6 +99,7 @@ def poll_repository(
         revision = git.resolve_revision(repo)
     except Exception as exc:  # every failure becomes the repository's status
         return PollOutcome(error=_record_repo_failure(store, fleet, repo, exc))
+    bind(revision=revision)
     previous = store.repo_state(name)
     store.record_poll(name, sha=revision.sha, revision=str(revision))
     for app in fleet.applications_of(name):
@@ -125,6 +127,7 @@ def fetch_repository(
     if not force and state.fetched_sha == state.sha:
         return FetchOutcome()
     revision = Revision(ref=repo.ref, sha=state.sha)
+    bind(revision=revision)
     store.incr_stat("fetch")
     try:
         mirror = git.sync_mirror(repo, mirror_dir=mirror_dir, sha=revision.sha)

@@ -379,3 +379,21 @@ def test_a_removal_from_a_cluster_that_fails_is_status_and_retried(pair: Pair) -
     pair.live.handle.clear_faults()
     pair.remove(untargeted)
     assert pair.live.operator.get("/api/v1/namespaces/web/configmaps/settings") is None
+
+
+def test_a_reconcile_binds_the_revision_it_works_on_to_its_log_lines(
+    pair: Pair, caplog: pytest.LogCaptureFixture
+) -> None:
+    from fleetsync.shared.logcontext import ContextFilter, log_context
+
+    pair.desire(WEB)
+    pair.live.handle.set_fault(error_rate=1.0, error_code=503)
+    caplog.handler.addFilter(ContextFilter())
+    with log_context(application=APP, cluster=pair.cluster):
+        pair.reconcile()
+    [warning] = [r for r in caplog.records if r.name == "fleetsync.shared.reconcile"]
+    assert warning.context == {  # type: ignore[attr-defined]
+        "application": APP,
+        "cluster": pair.cluster,
+        "revision": str(REV1),
+    }
