@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from fleetsync.scheduler.tick import Ticker, pair_member, split_pair
+from fleetsync.shared.model.ids import RepoName
 from fleetsync.shared.settings import Settings
 from fleetsync.shared.store import DueSet, Store
 from fleetsync.shared.tasking import Sender, TaskName, make_celery
@@ -113,3 +114,41 @@ def test_pair_members_split_back_into_application_and_cluster() -> None:
     assert pair_member("web", "c1") == "web|c1"
     assert split_pair(pair_member("web", "c1")) == ("web", "c1")
     assert split_pair("web") == ("web", "")
+
+
+def test_an_edit_of_what_an_application_renders_polls_its_repository_with_force(
+    edits: Edits,
+) -> None:
+    edits.store.record_fetched(RepoName("platform"), "a" * 40)
+    edits.path.write_text(edits.path.read_text().replace("path: apps/web", "path: apps/web2"))
+    st = edits.path.stat()
+    os.utime(edits.path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert edits.ticker.tick().reloaded
+    assert _queued(edits.store, "poll") == [
+        (TaskName.POLL.value, {"repo": "platform", "force": True})
+    ]
+    assert _queued(edits.store) == [], "a render change reconciles through the render"
+
+
+def test_a_repository_never_fetched_is_not_forced_by_an_edit(edits: Edits) -> None:
+    edits.path.write_text(edits.path.read_text().replace("path: apps/web", "path: apps/web2"))
+    st = edits.path.stat()
+    os.utime(edits.path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert edits.ticker.tick().reloaded
+    assert _queued(edits.store, "poll") == []
+
+
+def test_a_fleet_file_that_disappears_is_reported_once_and_the_last_good_one_kept(
+    edits: Edits,
+) -> None:
+    text = edits.path.read_text()
+    edits.path.unlink()
+    report = edits.ticker.tick()
+    assert report.fleet_error == f"{edits.path}: cannot read: No such file or directory"
+    assert edits.store.fleet_error() == report.fleet_error
+    assert edits.ticker.tick().fleet_error is None, "reported when it changes, not every tick"
+    fleet = edits.store.load_fleet()
+    assert fleet is not None and set(fleet.applications) == {"web"}
+    edits.path.write_text(text)
+    assert edits.ticker.tick().fleet_error is None
+    assert edits.store.fleet_error() is None
