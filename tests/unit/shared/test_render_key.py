@@ -73,5 +73,5 @@ def test_rendering_an_undeclared_application_names_the_declared_ones(tmp_path: P
     with pytest.raises(PermanentError) as unknown:
         render_at(fleet, AppName("shop"), revision=None, mirror_dir=tmp_path)
     assert str(unknown.value) == "shop: no such application; declared applications: api, web"
-    with pytest.raises(PermanentError, match="declared applications: none$"):
+    with pytest.raises(PermanentError, match=r"declared applications: none$"):
         render_at(Fleet(), AppName("shop"), revision=None, mirror_dir=tmp_path)
