@@ -19,11 +19,14 @@ from kubernetes import config as k8s_config
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ConflictError, NotFoundError
 
-from fleetsync.shared.kube.client import connect, forget_clients
+from fleetsync.shared.kube.client import ClusterClient, connect, forget_clients
+from fleetsync.shared.kube.sync import SyncResult, sync_application
 from fleetsync.shared.model import ChangeAction
-from fleetsync.shared.model.declaration import Cluster
+from fleetsync.shared.model.bundle import Bundle
+from fleetsync.shared.model.declaration import Cluster, SyncPolicy
 from fleetsync.shared.model.ids import ClusterName
-from tests.integration.kube.manifests import config_map, sync
+from fleetsync.shared.model.inventory import EMPTY, Inventory
+from tests.integration.kube.manifests import config_map
 from tests.support.realk8s import RealClusters
 from tests.support.waiting import wait_for
 
@@ -50,6 +53,20 @@ class Admin:
             return resource.get(name=name, namespace=namespace).to_dict()
         except NotFoundError:
             return None
+
+
+def _sync(
+    client: ClusterClient, objects: list[Any], app: str, previous: Inventory = EMPTY
+) -> SyncResult:
+    return sync_application(
+        client=client,
+        app=app,
+        bundle=Bundle.of(objects),
+        previous=previous,
+        policy=SyncPolicy(),
+        namespace=None,
+        previous_nonempty=bool(previous),
+    )
 
 
 def _role(
@@ -152,10 +169,10 @@ def test_credentials_without_a_cluster_wide_list_sync_by_listing_each_namespace(
     client = connect(cluster, cache_dir=tmp_path / "cache", timeout=10.0)
     bundle = [config_map(f"c{i}", ns) for ns in spaces for i in range(2)]
     app = f"app-{spaces[0]}"
-    first = sync(client, bundle, app=app, namespace=None)
+    first = _sync(client, bundle, app)
     assert first.error is None, first.error
     assert {c.action for c in first.changes} == {ChangeAction.CREATED}
-    again = sync(client, bundle, app=app, namespace=None, previous=first.inventory)
+    again = _sync(client, bundle, app, previous=first.inventory)
     assert again.error is None, again.error
     assert {c.action for c in again.changes} == {ChangeAction.UNCHANGED}
     with pytest.raises(k8s.exceptions.ApiException) as refused:

@@ -439,7 +439,7 @@ def test_a_look_without_applying_says_why_it_does_not_apply(
     assert (status.sync, status.message) == (SyncState.SYNCED, f"in sync ({why})")
     assert (status.revision, status.digest) == (REV1, first.digest)
     assert status.stale_after is not None and status.trigger is trigger
-    pair.desire([namespace("web"), config_map("settings", data={"mode": "red"})], REV2)
+    pair.desire([namespace("web"), config_map("settings", "web", data={"mode": "red"})], REV2)
     pair.live.operator.delete("/api/v1/namespaces/web/configmaps/settings")
     behind = pair.reconcile(trigger, fleet=fleet).status
     assert behind is not None and behind.sync is SyncState.OUT_OF_SYNC
@@ -492,7 +492,7 @@ def test_a_retry_after_longer_than_the_backoff_is_honoured(pair: Pair) -> None:
 def test_a_health_refresh_names_at_most_three_unhealthy_objects_with_their_reasons(
     pair: Pair,
 ) -> None:
-    objects = [namespace("web"), *(config_map(f"c{i}") for i in range(4))]
+    objects = [namespace("web"), *(config_map(f"c{i}", "web") for i in range(4))]
     pair.desire(objects)
     first = pair.reconcile().status
     assert first is not None
