@@ -107,3 +107,14 @@ def test_the_command_line_takes_the_log_format_for_itself_and_the_processes_it_s
         for h in [h for h in root.handlers if h not in before]:
             root.removeHandler(h)
         root.setLevel(level)
+
+
+def test_binding_outside_a_task_s_context_leaks_nothing_into_later_lines() -> None:
+    from fleetsync.shared.logcontext import bind
+
+    bind(revision="main@sha1:abc")
+    assert dict(current()) == {}
+    with log_context():
+        bind(revision="main@sha1:abc")
+        assert dict(current()) == {"revision": "main@sha1:abc"}
+    assert dict(current()) == {}
