@@ -508,7 +508,10 @@ def test_a_health_refresh_names_at_most_three_unhealthy_objects_with_their_reaso
     after = pair.store.recorded_status(APP, pair.cluster)
     assert after is not None
     assert after.message == "; ".join(
-        f"core/ConfigMap/web/c{i}: Missing (not found in the cluster)" for i in range(3)
+        [
+            *(f"core/ConfigMap/web/c{i}: Missing (not found in the cluster)" for i in range(3)),
+            "1 more not healthy",
+        ]
     )
     assert pair.store.history(APP, pair.cluster) == [first]
 
