@@ -24,16 +24,16 @@ FIELDS = ("application", "cluster", "repository", "revision")
 FORMATS = ("text", "json")
 FORMAT_ENV = "FLEETSYNC_LOG_FORMAT"
 
-_context: ContextVar[Mapping[str, str]] = ContextVar(
-    "fleetsync_log_context", default=MappingProxyType({})
-)
+_OUTSIDE: Mapping[str, str] = MappingProxyType({})
+"""The context outside any `log_context` block: `bind` leaves it alone."""
+_context: ContextVar[Mapping[str, str]] = ContextVar("fleetsync_log_context", default=_OUTSIDE)
 
 
 @contextmanager
 def log_context(**fields: object) -> Iterator[None]:
     """Bind `fields` (those not None) to every log line of the block, on top of the current
     context; the previous context comes back when the block ends."""
-    token = _context.set(_merged(fields))
+    token = _context.set(dict(_merged(fields)))
     try:
         yield
     finally:
@@ -41,8 +41,11 @@ def log_context(**fields: object) -> Iterator[None]:
 
 
 def bind(**fields: object) -> None:
-    """Add `fields` to the current context (until the enclosing `log_context` ends)."""
-    _context.set(_merged(fields))
+    """Add `fields` to the current context until the enclosing `log_context` ends; outside
+    one (a use case called by a command or a test) it does nothing, so nothing leaks into
+    later log lines of the thread."""
+    if _context.get() is not _OUTSIDE:
+        _context.set(_merged(fields))
 
 
 def current() -> Mapping[str, str]:

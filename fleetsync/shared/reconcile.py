@@ -55,6 +55,7 @@ from fleetsync.shared.kube import (
     start_post_delete,
     sync_application,
 )
+from fleetsync.shared.logcontext import bind
 from fleetsync.shared.model.backoff import backoff_delay
 from fleetsync.shared.model.bundle import Bundle
 from fleetsync.shared.model.declaration import Fleet, SyncPolicy
@@ -126,6 +127,7 @@ def reconcile_pair(
         desired = _desired(store, app, cluster)
         if desired is None:
             return _record(store, _waiting(store, app, cluster, trigger, fresh_until))
+        bind(revision=desired.revision)
         mode = choose_mode(application.sync, trigger=trigger, suspended=store.is_suspended(app))
         wait = None
         if mode is Mode.APPLY:
@@ -211,8 +213,17 @@ def _refresh_health(
     bundle = store.get_bundle(status.digest)
     if bundle is None:
         return None
-    client = connect(fleet.clusters[cluster], cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
-    health, objects = assess_live_health(client, bundle, app=app, namespace=application.namespace)
+    try:
+        client = connect(fleet.clusters[cluster], cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
+        health, objects = assess_live_health(
+            client, bundle, app=app, namespace=application.namespace
+        )
+    except StoreError:
+        raise
+    except Exception as exc:  # the check failed: say so; the next drift check tries again
+        message = f"health not checked: {describe(exc)}"
+        store.record_status(replace(status, health=Health.UNKNOWN, message=message), history=False)
+        return Health.UNKNOWN
     keep = health is Health.HEALTHY or _sync_failed(status)
     message = status.message if keep else describe_unhealthy(objects)
     store.record_status(replace(status, health=health, message=message), history=False)
@@ -426,38 +437,44 @@ def _now() -> float:
 
 def remove_pair(
     store: Store, fleet: Fleet, app: AppName, cluster: ClusterName, *, cache_dir: Path
-) -> PairStatus | None:
+) -> Outcome:
     """Delete what the application applied to a cluster it no longer targets (only asked for
     with `sync.pruneOnRemoval`), then forget the pair. The cluster must still be declared: its
-    kubeconfig is how fleetsync reaches it."""
+    kubeconfig is how fleetsync reaches it. What is left (objects whose deletion failed) stays
+    in the pair's status; a failure to reach the cluster is its status too, retried with
+    backoff."""
     if app in fleet.applications and cluster in fleet.targets_of(app):
-        return None
+        return Outcome(status=None)
     declared = fleet.clusters.get(cluster)
     if declared is None:
         log.warning(
             "%s on %s: cluster no longer declared; its objects are left in place", app, cluster
         )
-        return None
-    client = connect(declared, cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
-    inventory = store.inventory(app, cluster) or EMPTY
-    result = sync_application(
-        client=client,
-        app=app,
-        bundle=Bundle(()),
-        previous=inventory,
-        policy=SyncPolicy(prune=True, allow_empty=True),
-        namespace=None,
-        previous_nonempty=True,
-    )
+        return Outcome(status=None)
+    try:
+        client = connect(declared, cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
+        inventory = store.inventory(app, cluster) or EMPTY
+        result = sync_application(
+            client=client,
+            app=app,
+            bundle=Bundle(()),
+            previous=inventory,
+            policy=SyncPolicy(prune=True, allow_empty=True),
+            namespace=None,
+            previous_nonempty=True,
+        )
+    except Exception as exc:  # every failure becomes the pair's status, see `_failed`
+        previous = store.recorded_status(app, cluster)
+        return _failed(store, app, cluster, previous, Trigger.CHANGE, exc)
     if result.inventory:
         store.set_inventory(app, cluster, result.inventory)
         status = _synced(app, cluster, _Desired(None, None, Bundle(())), result, Trigger.CHANGE)
         store.record_status(status)
-        return status
+        return Outcome(status=status)
     post_delete = _post_delete(store, client, app, cluster)
     store.forget_pair(app, cluster)
     log.info("%s on %s: removed (%s)%s", app, cluster, result.changes.summary(), post_delete)
-    return None
+    return Outcome(status=None)
 
 
 def _post_delete(store: Store, client: ClusterClient, app: AppName, cluster: ClusterName) -> str:

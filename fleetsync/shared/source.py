@@ -37,6 +37,7 @@ import fleetsync.shared.helm_sources as helm_sources
 from fleetsync.shared.charts import ChartVersion
 from fleetsync.shared.charts.http import SourceUnreachable
 from fleetsync.shared.errors import FleetsyncError, PermanentError, TransientError, describe
+from fleetsync.shared.logcontext import bind
 from fleetsync.shared.model.backoff import backoff_delay
 from fleetsync.shared.model.bundle import canonical_json
 from fleetsync.shared.model.declaration import (
@@ -123,6 +124,7 @@ def poll_repository(
     except Exception as exc:  # every failure becomes the repository's status
         return PollOutcome(error=_record_repo_failure(store, fleet, repo, exc))
     sha = charts.sha if charts is not None else revision.sha
+    bind(revision=revision)
     previous = store.repo_state(name)
     store.record_poll(
         name, sha=sha, revision=str(revision), charts=charts.resolutions if charts else None
@@ -163,6 +165,7 @@ def fetch_repository(
         if repo.is_chart_source
         else Revision(ref=repo.ref, sha=state.sha)
     )
+    bind(revision=revision)
     store.incr_stat("fetch")
     try:
         mirror = (

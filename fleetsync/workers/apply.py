@@ -117,13 +117,17 @@ def prune_removed(job: Job, app: str, cluster: str) -> dict[str, object]:
         if lease is None:
             job.sender.prune_removed(app, cluster, countdown=busy_countdown())
             return {"result": "requeued", "why": "another run holds the pair"}
-        left = remove_pair(
+        outcome = remove_pair(
             job.store,
             job.fleet,
             AppName(app),
             ClusterName(cluster),
             cache_dir=job.settings.kube_cache_dir,
         )
+    left = outcome.status
+    if outcome.retry_in is not None:
+        job.sender.prune_removed(app, cluster, countdown=outcome.retry_in)
+        return {"result": "failed", "retry_in": round(outcome.retry_in, 1)}
     if left is None:
         return {"result": "removed"}
     return {"result": _RESULT[left.sync], "counts": {a: n for a, n in left.counts.items() if n}}

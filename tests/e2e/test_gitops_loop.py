@@ -183,8 +183,16 @@ def test_an_edit_by_hand_is_detected_and_healed(fleet: Harness) -> None:
         return bool(cm and cm["data"]["value"] == "1" and extra is not None)
 
     wait_for(healed, timeout=30, what="drift on c2 healed")
-    status = fleet.status("web", "c2")
-    assert status is not None and status.trigger is Trigger.DRIFT
+    # The status is written once the objects are back: wait for it, by what healed them.
+    healing = wait_for(
+        lambda: next(
+            (h for h in fleet.store.history("web", "c2") if h.trigger is Trigger.DRIFT), None
+        ),
+        timeout=10,
+        what="the drift check that healed c2 in its history",
+    )
+    assert healing.sync is SyncState.SYNCED and healing.counts["configured"] == 1
+    assert healing.counts["created"] == 1
 
 
 def test_a_dead_cluster_is_unknown_with_the_reason_while_the_others_converge(

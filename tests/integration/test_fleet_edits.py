@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from fleetsync.scheduler.tick import Ticker, pair_member, split_pair
+from fleetsync.shared.model.ids import RepoName
 from fleetsync.shared.settings import Settings
 from fleetsync.shared.store import DueSet, Store
-from fleetsync.shared.tasking import Sender, TaskName, make_celery
+from fleetsync.shared.tasking import Priority, Sender, TaskName, make_celery
 
 FLEET = textwrap.dedent("""\
     repositories:
@@ -105,6 +106,8 @@ def test_a_tick_polls_the_due_repositories_and_checks_the_due_pairs_for_drift(
     assert _queued(store) == [
         (TaskName.RECONCILE.value, {"app": "web", "cluster": "c1", "reason": "drift"})
     ]
+    periodic = int(Priority.PERIODIC)
+    assert (store.client.llen(f"poll:{periodic}"), store.client.llen(f"apply:{periodic}")) == (1, 1)
     again = edits.ticker.tick()
     assert (again.polls, again.drift_checks) == ([], []), "each is pushed to its next interval"
 
@@ -113,3 +116,131 @@ def test_pair_members_split_back_into_application_and_cluster() -> None:
     assert pair_member("web", "c1") == "web|c1"
     assert split_pair(pair_member("web", "c1")) == ("web", "c1")
     assert split_pair("web") == ("web", "")
+
+
+def test_an_edit_of_what_an_application_renders_polls_its_repository_with_force(
+    edits: Edits,
+) -> None:
+    edits.store.record_fetched(RepoName("platform"), "a" * 40)
+    edits.path.write_text(edits.path.read_text().replace("path: apps/web", "path: apps/web2"))
+    st = edits.path.stat()
+    os.utime(edits.path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert edits.ticker.tick().reloaded
+    assert _queued(edits.store, "poll") == [
+        (TaskName.POLL.value, {"repo": "platform", "force": True})
+    ]
+    assert _queued(edits.store) == [], "a render change reconciles through the render"
+
+
+def test_a_repository_never_fetched_is_not_forced_by_an_edit(edits: Edits) -> None:
+    edits.path.write_text(edits.path.read_text().replace("path: apps/web", "path: apps/web2"))
+    st = edits.path.stat()
+    os.utime(edits.path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert edits.ticker.tick().reloaded
+    assert _queued(edits.store, "poll") == []
+
+
+def test_a_fleet_file_that_disappears_is_reported_once_and_the_last_good_one_kept(
+    edits: Edits,
+) -> None:
+    text = edits.path.read_text()
+    edits.path.unlink()
+    report = edits.ticker.tick()
+    assert report.fleet_error == f"{edits.path}: cannot read: No such file or directory"
+    assert edits.store.fleet_error() == report.fleet_error
+    assert edits.ticker.tick().fleet_error is None, "reported when it changes, not every tick"
+    fleet = edits.store.load_fleet()
+    assert fleet is not None and set(fleet.applications) == {"web"}
+    edits.path.write_text(text)
+    assert edits.ticker.tick().fleet_error is None
+    assert edits.store.fleet_error() is None
+
+
+TWO_APPS = textwrap.dedent("""\
+    repositories:
+      - {{name: platform, url: "git://127.0.0.1:9/platform.git", interval: 60s}}
+    clusters:
+      - {{name: c1, kubeconfig: /nonexistent/c1.yaml}}
+      - {{name: c2, kubeconfig: /nonexistent/c2.yaml}}
+    applications:
+      - {{name: api, repository: platform, path: {api_path}, targets: {{clusters: [c1]}}}}
+      - name: web
+        repository: platform
+        path: apps/web
+        targets: {{clusters: [{web_targets}]}}
+        sync: {{driftInterval: 100s, pruneOnRemoval: true}}
+    {extra}""")
+
+
+def _write(path: Path, **values: str) -> None:
+    path.write_text(TWO_APPS.format(**{"api_path": "apps/api", "extra": "", **values}))
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+
+
+def _ticker(redis_url: str, path: Path) -> tuple[Store, Ticker]:
+    store = Store.connect(redis_url)
+    return store, Ticker(store, Sender(make_celery(Settings(redis_url=redis_url)), store), path)
+
+
+def test_one_edit_triggers_each_application_s_own_consequence(
+    redis_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "fleet.yaml"
+    _write(path, web_targets="c1")
+    store, ticker = _ticker(redis_url, path)
+    assert ticker.tick().reloaded
+    store.record_fetched(RepoName("platform"), "a" * 40)
+    _write(path, api_path="apps/api2", web_targets="c1, c2")
+    assert ticker.tick().reloaded
+    assert _queued(store, "poll") == [(TaskName.POLL.value, {"repo": "platform", "force": True})]
+    assert store.client.llen(f"poll:{int(Priority.CHANGE)}") == 1
+    assert _queued(store) == [
+        (TaskName.RECONCILE.value, {"app": "web", "cluster": "c2", "reason": "targeted"})
+    ]
+
+
+def test_a_restarted_beat_compares_edits_with_the_published_declaration(
+    redis_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "fleet.yaml"
+    _write(path, web_targets="c1")
+    store, first = _ticker(redis_url, path)
+    assert first.tick().reloaded
+    _write(path, web_targets="c1, c2")
+    _, restarted = _ticker(redis_url, path)
+    assert restarted.tick().reloaded
+    assert _queued(store) == [
+        (TaskName.RECONCILE.value, {"app": "web", "cluster": "c2", "reason": "targeted"})
+    ]
+
+
+def test_an_application_removed_with_prune_on_removal_is_removed_from_each_target(
+    redis_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "fleet.yaml"
+    _write(path, web_targets="c1, c2")
+    store, ticker = _ticker(redis_url, path)
+    assert ticker.tick().reloaded
+    path.write_text(
+        TWO_APPS.format(api_path="apps/api", web_targets="c1", extra="").split("  - name: web")[0]
+    )
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert ticker.tick().reloaded
+    assert _queued(store) == [
+        (TaskName.PRUNE_REMOVED.value, {"app": "web", "cluster": "c1"}),
+        (TaskName.PRUNE_REMOVED.value, {"app": "web", "cluster": "c2"}),
+    ]
+
+
+def test_a_new_pair_is_first_checked_for_drift_after_half_an_interval_or_more(
+    redis_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "fleet.yaml"
+    _write(path, web_targets="c1")
+    store, ticker = _ticker(redis_url, path)
+    before = store.now()
+    ticker.tick()
+    due = store.due_at(DueSet.DRIFT, pair_member("web", "c1"))
+    assert due is not None and before + 50 <= due <= store.now() + 100

@@ -160,3 +160,28 @@ def test_a_broken_commit_keeps_the_last_good_desired_state(
     assert store.source_error(AppName("web")) is None
     fixed = store.desired(AppName("web"))
     assert fixed is not None and fixed.digest != good.digest
+
+
+def test_a_repository_error_names_the_revision_it_last_saw_else_its_ref(
+    redis_url: str, tmp_path: Path, git_server: GitServer, served: WorkRepo
+) -> None:
+    store = Store.connect(redis_url)
+    unreachable = _fleet(f"git://127.0.0.1:{free_port()}/platform.git")
+    assert _run(store, unreachable, tmp_path) is not None
+    before = store.source_error(AppName("web"))
+    assert before is not None and before.revision == "main", "never polled: the ref"
+    reachable = _fleet(_url(git_server, served))
+    assert _run(store, reachable, tmp_path) is None
+    assert _run(store, unreachable, tmp_path) is not None
+    after = store.source_error(AppName("web"))
+    assert after is not None and after.revision == f"main@sha1:{served.head}"
+
+
+def test_a_permanent_repository_error_is_counted_as_permanent(
+    redis_url: str, tmp_path: Path, git_server: GitServer, served: WorkRepo
+) -> None:
+    store = Store.connect(redis_url)
+    fleet = _fleet(_url(git_server, served), ref="no-such-branch")
+    assert _run(store, fleet, tmp_path) is not None
+    assert store.stats().get("repo_error_permanent") == 1
+    assert "repo_error_transient" not in store.stats()

@@ -6,7 +6,6 @@ import time
 
 import redis
 import redis.exceptions
-import redis.lock
 
 StoreError = redis.exceptions.RedisError
 """What the store raises when Redis fails: callers that turn failures into status let it pass
@@ -42,15 +41,6 @@ class StoreBase:
 
     def ping(self) -> bool:
         return bool(self._r.ping())
-
-    def lock(self, name: str, *, ttl: float, wait: float | None = None) -> redis.lock.Lock:
-        """A Redis lock with expiry that waits for its holder (use as a context manager);
-        `wait` bounds the wait, None waits as long as `ttl`. Tasks take leases instead
-        (`LeaseStore.lease`): they never wait for one."""
-        lock: redis.lock.Lock = self._r.lock(
-            self.key("lock", name), timeout=ttl, blocking_timeout=ttl if wait is None else wait
-        )
-        return lock
 
     def incr_stat(self, name: str, amount: int = 1) -> None:
         """Count an event (ls-remote, fetch, render, cache hit...) for metrics and benchmarks."""

@@ -151,7 +151,8 @@ class LeaseStore(StoreBase):
         key = self._lease_key(lease.name)
         return bool(self._r.eval(_RENEW, 1, key, lease.token, int(lease.ttl * 1000)))
 
-    def release_lease(self, lease: Lease) -> None:
+    def end_lease(self, lease: Lease) -> None:
+        """Free the lease, if it is still this holder's."""
         self._r.eval(_RELEASE, 1, self._lease_key(lease.name), lease.token)
 
     def hold_lease(self, name: str, holder: str, ttl: float) -> bool:
@@ -186,7 +187,7 @@ class LeaseStore(StoreBase):
         finally:
             owner.drop(renewal)
             try:
-                self.release_lease(held)
+                self.end_lease(held)
             except redis.exceptions.RedisError as exc:
                 log.warning("lease %s: not released (%s); it expires in %.0fs", name, exc, held.ttl)
 

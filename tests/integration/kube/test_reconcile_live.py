@@ -272,7 +272,7 @@ def test_post_delete_hooks_run_after_an_application_removed_with_prune_on_remova
 
     assert remove_pair(
         pair.store, removed, pair.app, pair.cluster, cache_dir=pair.live.cache_dir
-    ) is None
+    ) == Outcome(status=None)
 
     assert pair.live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/settings") is None
     (cleanup,) = hook_jobs(pair.live)

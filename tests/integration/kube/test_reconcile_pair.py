@@ -24,7 +24,7 @@ from fleetsync.shared.model.declaration import (
     Targets,
 )
 from fleetsync.shared.model.desired import DesiredState, Pin
-from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
+from fleetsync.shared.model.ids import AppName, ClusterName, Digest, RepoName
 from fleetsync.shared.model.report import stale_after
 from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.reconcile import (
@@ -71,7 +71,7 @@ class Pair:
 
     def remove(self, fleet: Fleet) -> None:
         left = remove_pair(self.store, fleet, APP, self.cluster, cache_dir=self.live.cache_dir)
-        assert left is None
+        assert left == Outcome(status=None)
 
     def with_policy(self, **policy: Any) -> Fleet:
         app = self.fleet.applications[APP]
@@ -345,3 +345,249 @@ def test_targets_are_checked_against_the_declaration(pair: Pair) -> None:
     )
     with pytest.raises(PermanentError, match="declared applications: none"):
         targets(Fleet(), "web")
+
+
+def test_a_health_check_of_a_cluster_that_fails_says_so_and_stops_following(pair: Pair) -> None:
+    pair.desire(WEB)
+    first = pair.reconcile().status
+    assert first is not None
+    pair.live.handle.set_fault(error_rate=1.0, error_code=500)
+    health = refresh_health(
+        pair.store, pair.fleet, APP, pair.cluster, cache_dir=pair.live.cache_dir
+    )
+    assert health is Health.UNKNOWN
+    after = pair.store.recorded_status(APP, pair.cluster)
+    assert after is not None and after.health is Health.UNKNOWN
+    assert after.message.startswith("health not checked: ")
+    assert (after.sync, after.revision) == (first.sync, first.revision)
+
+
+def test_a_removal_from_a_cluster_that_fails_is_status_and_retried(pair: Pair) -> None:
+    pair.desire(WEB)
+    pair.reconcile()
+    app = pair.with_policy(prune_on_removal=True).applications[APP]
+    untargeted = replace(pair.fleet, applications={APP: replace(app, targets=Targets(clusters=()))})
+    pair.live.handle.set_fault(error_rate=1.0, error_code=503)
+    outcome = remove_pair(pair.store, untargeted, APP, pair.cluster, cache_dir=pair.live.cache_dir)
+    assert outcome.retry_in is not None and outcome.status is not None
+    assert outcome.status.sync is SyncState.UNKNOWN
+    assert pair.store.recorded_status(APP, pair.cluster) == outcome.status
+    pair.live.handle.clear_faults()
+    pair.remove(untargeted)
+    assert pair.live.operator.get("/api/v1/namespaces/web/configmaps/settings") is None
+
+
+def test_a_reconcile_binds_the_revision_it_works_on_to_its_log_lines(
+    pair: Pair, caplog: pytest.LogCaptureFixture
+) -> None:
+    from fleetsync.shared.logcontext import ContextFilter, log_context
+
+    pair.desire(WEB)
+    pair.live.handle.set_fault(error_rate=1.0, error_code=503)
+    caplog.handler.addFilter(ContextFilter())
+    with log_context(application=APP, cluster=pair.cluster):
+        pair.reconcile()
+    [warning] = [r for r in caplog.records if r.name == "fleetsync.shared.reconcile"]
+    assert warning.context == {  # type: ignore[attr-defined]
+        "application": APP,
+        "cluster": pair.cluster,
+        "revision": str(REV1),
+    }
+
+
+# -- what each status says, word for word ----------------------------------------------------
+
+
+def test_without_a_desired_state_or_source_error_the_pair_waits_for_the_first_render(
+    pair: Pair,
+) -> None:
+    before = pair.store.now()
+    status = pair.reconcile().status
+    assert status is not None
+    assert status.message == "no desired state yet: waiting for the first render"
+    assert status.at >= before and status.stale_after is not None
+    assert (status.revision, status.digest) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("setup", "why"),
+    [
+        ("pin", f"rolled back to {REV1}"),
+        ("suspend", "suspended"),
+        ("manual only", "automated sync is off"),
+        ("no self-heal", "selfHeal is off"),
+    ],
+)
+def test_a_look_without_applying_says_why_it_does_not_apply(
+    pair: Pair, setup: str, why: str
+) -> None:
+    bundle = pair.desire(WEB)
+    first = pair.reconcile().status
+    assert first is not None
+    fleet, trigger = pair.fleet, Trigger.CHANGE
+    if setup == "pin":
+        pair.store.set_pin(APP, Pin(revision=REV1, digest=bundle.digest, at=1.0))
+        pair.store.set_suspended(APP, True)
+    elif setup == "suspend":
+        pair.store.set_suspended(APP, True)
+    elif setup == "manual only":
+        fleet = pair.with_policy(automated=False)
+    else:
+        fleet, trigger = pair.with_policy(self_heal=False), Trigger.DRIFT
+    status = pair.reconcile(trigger, fleet=fleet).status
+    assert status is not None
+    assert (status.sync, status.message) == (SyncState.SYNCED, f"in sync ({why})")
+    assert (status.revision, status.digest) == (REV1, first.digest)
+    assert status.stale_after is not None and status.trigger is trigger
+    pair.desire([namespace("web"), config_map("settings", "web", data={"mode": "red"})], REV2)
+    pair.live.operator.delete("/api/v1/namespaces/web/configmaps/settings")
+    behind = pair.reconcile(trigger, fleet=fleet).status
+    assert behind is not None and behind.sync is SyncState.OUT_OF_SYNC
+    assert behind.message == (
+        f"{REV2} not applied yet; 1 objects drifted; "
+        f"not applying ({why}); `fleetsync sync web` applies it"
+    )
+    assert behind.drifted == ("core/ConfigMap/web/settings",)
+
+
+def test_a_look_at_a_pair_never_applied_shows_it_behind_with_nothing_applied(pair: Pair) -> None:
+    pair.desire(WEB)
+    pair.store.set_suspended(APP, True)
+    status = pair.reconcile().status
+    assert status is not None and status.sync is SyncState.OUT_OF_SYNC
+    assert (status.revision, status.digest) == (None, None)
+    assert status.message.startswith(f"{REV1} not applied yet; ")
+
+
+def test_a_bundle_missing_from_redis_is_a_permanent_error_kept_until_the_next_trigger(
+    pair: Pair,
+) -> None:
+    applied = pair.desire(WEB)
+    first = pair.reconcile().status
+    assert first is not None
+    missing = DesiredState(REV2, Digest("f" * 64), "plain", rendered_at=2.0)
+    pair.store.set_desired(APP, missing)
+    outcome = pair.reconcile()
+    assert outcome.retry_in is None, "the same input fails the same way: no retry"
+    status = outcome.status
+    assert status is not None and status.sync is SyncState.OUT_OF_SYNC
+    assert status.message == (
+        f"web: bundle ffffffffffff for {REV2} is missing from Redis; "
+        "run `fleetsync refresh` on its repository to render it again"
+    )
+    assert (status.revision, status.digest) == (REV1, applied.digest), "what it still runs"
+
+
+def test_a_retry_after_longer_than_the_backoff_is_honoured(pair: Pair) -> None:
+    from fleetsync.shared.errors import TransientError
+    from fleetsync.shared.reconcile import _failed
+
+    outcome = _failed(
+        pair.store, APP, pair.cluster, None, Trigger.CHANGE, TransientError("busy", delay=60.0)
+    )
+    assert outcome.retry_in is not None and 48.0 <= outcome.retry_in <= 72.0
+    assert outcome.status is not None and outcome.status.message == "busy"
+
+
+def test_a_health_refresh_names_at_most_three_unhealthy_objects_with_their_reasons(
+    pair: Pair,
+) -> None:
+    objects = [namespace("web"), *(config_map(f"c{i}", "web") for i in range(4))]
+    pair.desire(objects)
+    first = pair.reconcile().status
+    assert first is not None
+    assert (
+        refresh_health(pair.store, pair.fleet, APP, pair.cluster, cache_dir=pair.live.cache_dir)
+        is Health.HEALTHY
+    )
+    healthy = pair.store.recorded_status(APP, pair.cluster)
+    assert healthy is not None and healthy.message == first.message
+    for i in range(4):
+        pair.live.operator.delete(f"/api/v1/namespaces/web/configmaps/c{i}")
+    refresh_health(pair.store, pair.fleet, APP, pair.cluster, cache_dir=pair.live.cache_dir)
+    after = pair.store.recorded_status(APP, pair.cluster)
+    assert after is not None
+    assert after.message == "; ".join(
+        [
+            *(f"core/ConfigMap/web/c{i}: Missing (not found in the cluster)" for i in range(3)),
+            "1 more not healthy",
+        ]
+    )
+    assert pair.store.history(APP, pair.cluster) == [first]
+
+
+def test_a_health_refresh_places_objects_in_the_application_namespace(pair: Pair) -> None:
+    nameless = config_map("settings", None)
+    pair.desire([namespace("web"), nameless])
+    assert pair.reconcile().status is not None
+    assert (
+        refresh_health(pair.store, pair.fleet, APP, pair.cluster, cache_dir=pair.live.cache_dir)
+        is Health.HEALTHY
+    )
+
+
+def test_a_health_refresh_has_nothing_to_assess_without_an_applied_bundle(pair: Pair) -> None:
+    refresh = lambda fleet: refresh_health(  # noqa: E731
+        pair.store, fleet, APP, pair.cluster, cache_dir=pair.live.cache_dir
+    )
+    assert refresh(pair.fleet) is None, "never reconciled"
+    pair.reconcile()  # waiting: a status without a digest
+    assert refresh(pair.fleet) is None
+    pair.desire(WEB)
+    pair.reconcile()
+    assert refresh(replace(pair.fleet, applications={})) is None, "no longer declared"
+
+
+def test_a_preview_places_objects_in_the_application_namespace(pair: Pair) -> None:
+    from fleetsync.shared.reconcile import preview
+
+    pair.desire(WEB)
+    pair.reconcile()
+    same = Bundle.of([namespace("web"), config_map("settings", None, data={"mode": "blue"})])
+    report = preview(pair.fleet, APP, pair.cluster, same, cache_dir=pair.live.cache_dir)
+    assert not report.drifted and [str(k) for k in report.keys] == []
+
+
+def test_targets_errors_list_every_declared_name(pair: Pair) -> None:
+    from fleetsync.shared.reconcile import targets
+
+    other = AppName("api")
+    two = replace(
+        pair.fleet,
+        applications={
+            **pair.fleet.applications,
+            other: replace(pair.fleet.applications[APP], name=other),
+        },
+        clusters={
+            **pair.fleet.clusters,
+            ClusterName("c2"): replace(pair.live.cluster, name=ClusterName("c2")),
+        },
+    )
+    with pytest.raises(PermanentError) as unknown:
+        targets(two, "shop")
+    assert str(unknown.value) == "shop: no such application; declared applications: api, web"
+    both = replace(
+        two,
+        applications={
+            APP: replace(
+                two.applications[APP], targets=Targets(clusters=(pair.cluster, ClusterName("c2")))
+            )
+        },
+    )
+    with pytest.raises(PermanentError) as untargeted:
+        targets(both, APP, "c9")
+    assert str(untargeted.value) == (
+        f"web: cluster 'c9' is not one of its targets ({', '.join(sorted([pair.cluster, 'c2']))})"
+    )
+
+
+def test_a_failed_removal_keeps_what_the_pair_ran_in_its_status(pair: Pair) -> None:
+    applied = pair.desire(WEB)
+    pair.reconcile()
+    app = pair.with_policy(prune_on_removal=True).applications[APP]
+    untargeted = replace(pair.fleet, applications={APP: replace(app, targets=Targets(clusters=()))})
+    pair.live.handle.set_fault(error_rate=1.0, error_code=500)
+    outcome = remove_pair(pair.store, untargeted, APP, pair.cluster, cache_dir=pair.live.cache_dir)
+    assert outcome.status is not None
+    assert (outcome.status.revision, outcome.status.digest) == (REV1, applied.digest)
+    assert outcome.status.message.startswith(f"cluster {pair.cluster}: ")

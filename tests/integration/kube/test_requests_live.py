@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from fleetsync.shared.kube.client import ApiResource, Forbidden, Manifest
+from fleetsync.shared.kube.client import ApiResource, Manifest
 from fleetsync.shared.kube.inventory import INVENTORY_NAMESPACE, mirror_name
 from fleetsync.shared.kube.sync import SyncResult, assess_live_health, check_drift
 from fleetsync.shared.model import ChangeAction, Health, SyncState
@@ -270,22 +270,15 @@ def test_an_object_deleted_out_of_band_is_created_again(live: Live) -> None:
 
 @pytest.mark.parametrize("anywhere", [False, True])
 def test_credentials_that_may_not_list_fall_back_to_narrower_reads(
-    live: Live, monkeypatch: pytest.MonkeyPatch, anywhere: bool
+    live: Live, anywhere: bool
 ) -> None:
     """Namespaced RBAC: no LIST across namespaces (then one per namespace), or none at all
-    (then a GET per object, as before lists were used)."""
+    (then a GET per object, as before lists were used). kubesim refuses the LISTs with 403 as
+    RBAC would; tests/integration/kube/test_namespaced_rbac.py does the same with real RBAC."""
     bundle = fifty_objects()
     first = sync(live, bundle, namespace=None)
-    real_list = live.client.list
-
-    def refusing(
-        resource: ApiResource, *, namespace: str = "", label_selector: str = ""
-    ) -> list[Manifest]:
-        if anywhere or (not namespace and resource.namespaced):
-            raise Forbidden(f"cluster {live.cluster.name}: credentials refused (403 Forbidden)")
-        return real_list(resource, namespace=namespace, label_selector=label_selector)
-
-    monkeypatch.setattr(live.client, "list", refusing)
+    for plural in KINDS[1:]:
+        live.sim.forbid_lists(plural, ("", *NAMESPACES) if anywhere else ("",))
     live.sim.reset_request_counts()
 
     second = sync(live, bundle, previous=first.inventory, namespace=None)
@@ -293,12 +286,14 @@ def test_credentials_that_may_not_list_fall_back_to_narrower_reads(
     assert second.error is None and second.changes.counts[ChangeAction.UNCHANGED] == 50
     assert live.writes() == {}
     counts = live.sim.request_counts()
+    lists = {resource: n for (verb, resource), n in counts.items() if verb == "list"}
+    gets = sum(n for (verb, _), n in counts.items() if verb == "get")
+    # Each kind: the LIST across namespaces (refused), then one LIST per namespace.
+    assert lists == {"namespaces": 1, **{kind: 1 + len(NAMESPACES) for kind in KINDS[1:]}}
     if anywhere:
-        assert not any(verb == "list" for verb, _ in counts), counts
-        assert sum(counts.values()) == 50 + 1, "a GET per object and the inventory copy"
+        assert gets == 48 + 1, "every LIST refused: a GET per object and the inventory copy"
     else:
-        assert counts[("list", "namespaces")] == 1
-        assert {counts[("list", kind)] for kind in KINDS[1:]} == {len(NAMESPACES)}
+        assert gets == 1, "only the inventory copy is read by name"
 
 
 def test_a_check_of_one_application_lists_only_its_own_objects(

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from fleetsync.shared.fleet import FleetError, check_fleet, parse_fleet
+from fleetsync.shared.model.ids import RepoName
 from tests.unit.shared.test_fleet import HEADER, with_app
 
 URL_LINE = "    url: https://git.example.com/platform.git\n"
@@ -343,6 +344,104 @@ def with_expression(expression: str) -> str:
             "repository 'platform' is not declared; no repositories are declared",
             id="no_repos_declared",
         ),
+        pytest.param(
+            with_app("targets: 3.5\n"),
+            15,
+            "applications[0].targets",
+            "must be a mapping, not a number",
+            id="kind_float_for_mapping",
+        ),
+        pytest.param(
+            with_app("targets: 3\n"),
+            15,
+            "applications[0].targets",
+            "must be a mapping, not a number",
+            id="kind_int_for_mapping",
+        ),
+        pytest.param(
+            with_app("targets: !!binary aGk=\n"),
+            15,
+            "applications[0].targets",
+            "must be a mapping, not a scalar",
+            id="kind_other_scalar_for_mapping",
+        ),
+        pytest.param(
+            with_app("sync: yes\n"),
+            15,
+            "applications[0].sync",
+            "must be a mapping, not a boolean",
+            id="kind_bool_for_mapping",
+        ),
+        pytest.param(
+            with_app("sync: {drift-interval: 5m}\n"),
+            15,
+            "applications[0].sync.drift-interval",
+            "unknown key 'drift-interval'; did you mean 'driftInterval'?",
+            id="suggest_despite_dashes",
+        ),
+        pytest.param(
+            with_app("sync: {DRIFT_INTERVAL: 5m}\n"),
+            15,
+            "applications[0].sync.DRIFT_INTERVAL",
+            "unknown key 'DRIFT_INTERVAL'; did you mean 'driftInterval'?",
+            id="suggest_despite_case_and_underscores",
+        ),
+        pytest.param(
+            with_app("helm: {values: {a: &x [1, *x]}}\n"),
+            15,
+            "applications[0].helm.values.a[1]",
+            "refers to itself (a recursive alias)",
+            id="helm_values_alias_loop_in_a_list",
+        ),
+        pytest.param(
+            with_app("helm: {values: {a: !!binary aGk=}}\n"),
+            15,
+            "applications[0].helm.values.a",
+            "must be a string, number, boolean or null, not bytes",
+            id="helm_values_not_json",
+        ),
+        pytest.param(
+            with_credentials("{password_env: P, ssh_key_file: /k}"),
+            4,
+            "repositories[0].credentials",
+            "use either username_env and password_env, or ssh_key_file, not both",
+            id="creds_key_and_password",
+        ),
+        pytest.param(
+            with_app("helm: {releas: x}\n"),
+            15,
+            "applications[0].helm.releas",
+            "unknown key 'releas'; did you mean 'release'?",
+            id="helm_unknown_key",
+        ),
+        pytest.param(
+            with_app("helm: {valuesFiles: ['../../..']}\n"),
+            15,
+            "applications[0].helm.valuesFiles[0]",
+            "leaves the repository: values files must be inside it",
+            id="helm_values_file_is_the_parent",
+        ),
+        pytest.param(
+            with_credentials("{username_env: U, password_env: Abcdefghijklmnopqrstu123}"),
+            4,
+            "repositories[0].credentials.password_env",
+            (
+                "must name an environment variable, and this looks like a secret value: put the"
+                " secret in an environment variable and write the variable's name here"
+            ),
+            id="creds_env_secret_of_24_characters",
+        ),
+        pytest.param(
+            HEADER.replace(
+                "repositories:\n  - name: platform\n    url: https://git.example.com/platform.git\n",
+                "repositories:\n  - name: platform\n    url: https://git.example.com/platform.git\n"
+                "  -\n",
+            ),
+            4,
+            "repositories[1]",
+            "must be a mapping, not empty",
+            id="kind_empty_for_mapping",
+        ),
     ],
 )
 def test_each_problem_is_named_by_line_key_and_message(
@@ -363,3 +462,53 @@ def test_a_control_character_is_a_clear_error_not_a_crash(tmp_path: Path) -> Non
     assert [(i.line, i.message) for i in report.errors] == [
         (2, "invalid YAML: a control character is not allowed")
     ]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Abcdefghijklmnopqrstu12",  # 23 characters
+        "ABCDEFGHIJKLMNOPQRSTU123",  # no lowercase letter
+        "abcdefghijklmnopqrstu123",  # no uppercase letter
+        "Abcdefghijklmnopqrstuvwx",  # no digit
+    ],
+)
+def test_a_long_variable_name_is_taken_for_a_secret_only_when_it_mixes_all_three_kinds(
+    name: str,
+) -> None:
+    parse_fleet(
+        with_credentials(f"{{username_env: U, password_env: {name}}}"),
+        source="fleet.yaml",
+        base_dir=Path("/srv/fleet"),
+    )
+
+
+def test_every_problem_is_one_line_of_the_error(tmp_path: Path) -> None:
+    with pytest.raises(FleetError) as caught:
+        parse_fleet(with_app("zzz: 1\nyyy: 2\n"), source="fleet.yaml", base_dir=Path("/srv/fleet"))
+    first, second = str(caught.value).split("\n")
+    allowed = first.partition("allowed keys: ")[2]
+    assert allowed.startswith("name, repository, path, namespace, renderer, helm, targets, sync")
+    assert (first, second) == (
+        f"fleet.yaml:15: applications[0].zzz: unknown key 'zzz'; allowed keys: {allowed}",
+        f"fleet.yaml:16: applications[0].yyy: unknown key 'yyy'; allowed keys: {allowed}",
+    )
+
+
+def test_an_ssh_key_file_is_found_beside_the_fleet_file_or_warned_about(tmp_path: Path) -> None:
+    (tmp_path / "deploy.key").write_text("not really a key\n")
+    found = tmp_path / "found.yaml"
+    found.write_text(with_credentials("{ssh_key_file: deploy.key}"))
+    report = check_fleet(found)
+    assert report.fleet is not None
+    assert not [w for w in report.warnings if "ssh_key_file" in w.key_path]
+    repo = report.fleet.repositories[RepoName("platform")]
+    assert repo.credentials is not None
+    assert repo.credentials.ssh_key_file == str(tmp_path / "deploy.key")
+    missing = tmp_path / "missing.yaml"
+    missing.write_text(with_credentials("{ssh_key_file: nowhere.key}"))
+    warned = check_fleet(missing)
+    assert warned.fleet is not None
+    assert [
+        (w.line, w.message) for w in warned.warnings if "ssh_key_file" in w.key_path
+    ] == [(4, "the SSH key file does not exist")]

@@ -61,3 +61,60 @@ def test_configure_logging_installs_one_handler_and_refuses_an_unknown_format() 
         for h in [h for h in root.handlers if h not in before]:
             root.removeHandler(h)
         root.setLevel(level)
+
+
+def test_celery_processes_log_as_fleetsync_does_in_the_format_the_environment_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from celery.signals import setup_logging
+
+    import fleetsync.shared.tasking  # noqa: F401  (connects the handler)
+    from fleetsync.shared.logcontext import JsonFormatter
+
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    monkeypatch.setenv("FLEETSYNC_LOG_FORMAT", "json")
+    try:
+        setup_logging.send(sender=None, loglevel="WARNING", logfile=None, format="", colorize=False)
+        [ours] = [h for h in root.handlers if h.get_name() == "fleetsync"]
+        assert isinstance(ours.formatter, JsonFormatter) and root.level == logging.WARNING
+    finally:
+        for h in [h for h in root.handlers if h not in before]:
+            root.removeHandler(h)
+        root.setLevel(level)
+
+
+def test_the_command_line_takes_the_log_format_for_itself_and_the_processes_it_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    from click.testing import CliRunner
+
+    from fleetsync.scheduler.cli import main
+
+    monkeypatch.delenv("FLEETSYNC_LOG_FORMAT", raising=False)
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    try:
+        result = CliRunner().invoke(main, ["--log-format", "json", "validate", "--help"])
+        assert result.exit_code == 0, result.output
+        assert os.environ["FLEETSYNC_LOG_FORMAT"] == "json"
+        refused = CliRunner().invoke(main, ["--log-format", "xml", "validate", "--help"])
+        assert refused.exit_code == 2 and "'xml' is not one of 'text', 'json'" in refused.output
+    finally:
+        os.environ.pop("FLEETSYNC_LOG_FORMAT", None)
+        for h in [h for h in root.handlers if h not in before]:
+            root.removeHandler(h)
+        root.setLevel(level)
+
+
+def test_binding_outside_a_task_s_context_leaks_nothing_into_later_lines() -> None:
+    from fleetsync.shared.logcontext import bind
+
+    bind(revision="main@sha1:abc")
+    assert dict(current()) == {}
+    with log_context():
+        bind(revision="main@sha1:abc")
+        assert dict(current()) == {"revision": "main@sha1:abc"}
+    assert dict(current()) == {}

@@ -1,0 +1,24 @@
+"""A CRD that takes a full second to be Established (kubesim's `crd_established_delay`): the
+objects of its kind in the same bundle are applied once it is, every time. On a real server the
+delay is shorter and varies (test_crd_established.py), too short to catch an engine that does
+not wait every time."""
+
+from __future__ import annotations
+
+from fleetsync.shared.model import ChangeAction
+from tests.integration.kube.conftest import Live, kubesim_only
+from tests.integration.kube.manifests import namespace, sync, widget, widget_crd, widget_path
+
+
+@kubesim_only
+def test_objects_of_a_new_kind_wait_for_a_crd_that_takes_a_second_to_be_established(
+    live: Live,
+) -> None:
+    live.sim.set_controllers(enabled=True, ready_delay=0.1, crd_established_delay=1.0)
+    result = sync(
+        live, [namespace(live.ns), widget_crd(live.group), widget("w1", live.ns, live.group)]
+    )
+    assert result.error is None, result.error
+    created = {str(c.key) for c in result.changes if c.action is ChangeAction.CREATED}
+    assert f"{live.group}/Widget/{live.ns}/w1" in created
+    assert live.operator.get(widget_path(live.ns, live.group, "w1")) is not None

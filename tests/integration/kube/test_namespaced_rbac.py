@@ -1,0 +1,180 @@
+"""Namespaced credentials on a real kube-apiserver: a service account that may read and write
+ConfigMaps in two namespaces (and its inventory copy in fleetsync-system), but may not list them
+across the cluster. The engine's cluster-wide LIST is refused with a real 403, and it falls back
+to one LIST per namespace instead of failing the sync."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import ConflictError, NotFoundError
+
+from fleetsync.shared.kube.client import ClusterClient, connect, forget_clients
+from fleetsync.shared.kube.sync import SyncResult, sync_application
+from fleetsync.shared.model import ChangeAction
+from fleetsync.shared.model.bundle import Bundle
+from fleetsync.shared.model.declaration import Cluster, SyncPolicy
+from fleetsync.shared.model.ids import ClusterName
+from fleetsync.shared.model.inventory import EMPTY, Inventory
+from tests.integration.kube.manifests import config_map
+from tests.support.realk8s import RealClusters
+from tests.support.waiting import wait_for
+
+CONFIGMAP_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
+
+
+def _api(kubeconfig: Path) -> Any:
+    return k8s_config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
+
+
+class Admin:
+    def __init__(self, kubeconfig: Path) -> None:
+        self.dyn = DynamicClient(_api(kubeconfig))
+        self.kubeconfig = json.loads(kubeconfig.read_text())
+
+    def apply(self, body: dict[str, Any]) -> None:
+        resource = self.dyn.resources.get(api_version=body["apiVersion"], kind=body["kind"])
+        with contextlib.suppress(ConflictError):  # already there (fleetsync-system)
+            resource.create(body=body, namespace=body["metadata"].get("namespace"))
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str) -> Any:
+        resource = self.dyn.resources.get(api_version=api_version, kind=kind)
+        try:
+            return resource.get(name=name, namespace=namespace).to_dict()
+        except NotFoundError:
+            return None
+
+
+def _sync(
+    client: ClusterClient, objects: list[Any], app: str, previous: Inventory = EMPTY
+) -> SyncResult:
+    return sync_application(
+        client=client,
+        app=app,
+        bundle=Bundle.of(objects),
+        previous=previous,
+        policy=SyncPolicy(),
+        namespace=None,
+        previous_nonempty=bool(previous),
+    )
+
+
+def _role(
+    name: str, namespace: str, rules: list[dict[str, Any]], account: str
+) -> list[dict[str, Any]]:
+    rbac = "rbac.authorization.k8s.io/v1"
+    meta = {"name": name, "namespace": namespace}
+    return [
+        {"apiVersion": rbac, "kind": "Role", "metadata": meta, "rules": rules},
+        {
+            "apiVersion": rbac,
+            "kind": "RoleBinding",
+            "metadata": meta,
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": "default"}],
+        },
+    ]
+
+
+@pytest.fixture(params=["list in each namespace", "no list at all"])
+def limited(
+    real_clusters: RealClusters, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[Cluster, list[str]]]:
+    """A cluster declaration whose credentials reach ConfigMaps in two namespaces only (and,
+    in the second case, may not list them even there)."""
+    admin = Admin(real_clusters.kubeconfig(0))
+    run = uuid.uuid4().hex[:6]
+    account = {"name": f"limited-{run}", "namespace": "default"}
+    spaces = [f"rbac-{run}-a", f"rbac-{run}-b"]
+    for ns in [*spaces, "fleetsync-system"]:
+        admin.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    admin.apply({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": account})
+    admin.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/service-account-token",
+            "metadata": {
+                "name": f"{account['name']}-token",
+                "namespace": "default",
+                "annotations": {"kubernetes.io/service-account.name": account["name"]},
+            },
+        }
+    )
+    verbs = CONFIGMAP_VERBS
+    if request.param == "no list at all":
+        verbs = [v for v in verbs if v not in ("list", "watch")]
+    for ns in spaces:
+        rules = [{"apiGroups": [""], "resources": ["configmaps"], "verbs": verbs}]
+        for body in _role(f"fleetsync-{run}", ns, rules, account["name"]):
+            admin.apply(body)
+    rules = [{"apiGroups": [""], "resources": ["configmaps"], "verbs": CONFIGMAP_VERBS}]
+    for body in _role(f"fleetsync-{run}", "fleetsync-system", rules, account["name"]):
+        admin.apply(body)
+    # Reading a namespace by name (the inventory copy's), never listing them.
+    admin.apply(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": f"fleetsync-{run}-namespaces"},
+            "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]}],
+        }
+    )
+    admin.apply(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": f"fleetsync-{run}-namespaces"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": f"fleetsync-{run}-namespaces",
+            },
+            "subjects": [{"kind": "ServiceAccount", **account}],
+        }
+    )
+    secret = wait_for(
+        lambda: (admin.get("v1", "Secret", f"{account['name']}-token", "default") or {}).get(
+            "data"
+        ),
+        timeout=30,
+        what="the service account's token",
+    )
+    token = base64.b64decode(secret["token"]).decode()
+    config = dict(admin.kubeconfig)
+    config["users"] = [{"name": "limited", "user": {"token": token}}]
+    context = {"cluster": config["clusters"][0]["name"], "user": "limited"}
+    config["contexts"] = [{"name": "limited", "context": context}]
+    config["current-context"] = "limited"
+    path = tmp_path / "limited.json"
+    path.write_text(json.dumps(config))
+    yield Cluster(name=ClusterName("limited"), kubeconfig=str(path)), spaces
+    forget_clients()
+
+
+def test_credentials_without_a_cluster_wide_list_sync_by_listing_each_namespace(
+    limited: tuple[Cluster, list[str]], tmp_path: Path
+) -> None:
+    cluster, spaces = limited
+    client = connect(cluster, cache_dir=tmp_path / "cache", timeout=10.0)
+    bundle = [config_map(f"c{i}", ns) for ns in spaces for i in range(2)]
+    app = f"app-{spaces[0]}"
+    first = _sync(client, bundle, app)
+    assert first.error is None, first.error
+    assert {c.action for c in first.changes} == {ChangeAction.CREATED}
+    again = _sync(client, bundle, app, previous=first.inventory)
+    assert again.error is None, again.error
+    assert {c.action for c in again.changes} == {ChangeAction.UNCHANGED}
+    with pytest.raises(k8s.exceptions.ApiException) as refused:
+        k8s.CoreV1Api(_api(Path(cluster.kubeconfig))).list_config_map_for_all_namespaces()
+    assert refused.value.status == 403, "the credentials really may not list across namespaces"
