@@ -65,7 +65,7 @@ from fleetsync.shared.model.report import HookOutcome, ObjectChange, PairStatus,
 from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.status import ChangeAction, Health, SyncState
 from fleetsync.shared.model.trigger import Trigger
-from fleetsync.shared.store import Store, StoreError
+from fleetsync.shared.store import PairView, Store, StoreError, read_pair
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,27 @@ class _Desired:
 
 def reconcile_pair(
     store: Store,
+    fleet: Fleet,
+    app: AppName,
+    cluster: ClusterName,
+    *,
+    trigger: Trigger,
+    cache_dir: Path,
+) -> Outcome:
+    """Reconcile the pair (its lease held by the caller). Given a `PairView` of the pair (the
+    task read it in its opening round), the outcome's writes stay in the view for the caller's
+    closing round; given a plain store, the pair is read in one round trip and the outcome
+    written in another."""
+    if isinstance(store, PairView) and store.pair == (app, cluster):
+        return _reconcile(store, fleet, app, cluster, trigger=trigger, cache_dir=cache_dir)
+    view = read_pair(store, app, cluster)
+    outcome = _reconcile(view, fleet, app, cluster, trigger=trigger, cache_dir=cache_dir)
+    view.commit()
+    return outcome
+
+
+def _reconcile(
+    store: PairView,
     fleet: Fleet,
     app: AppName,
     cluster: ClusterName,

@@ -9,6 +9,8 @@ held queues itself again with a short countdown instead of waiting; a health che
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from fleetsync.shared.model.ids import AppName, ClusterName
 from fleetsync.shared.model.status import Health, SyncState
@@ -21,6 +23,7 @@ from fleetsync.shared.reconcile import (
     refresh_health,
     remove_pair,
 )
+from fleetsync.shared.store import PairOpening, Round, Store, open_pair
 from fleetsync.shared.tasking import Job, Priority, TaskName, busy_countdown, fleet_task
 from fleetsync.workers.app import app
 from fleetsync.workers.runtime import runtime
@@ -35,47 +38,58 @@ _RESULT = {
 HEALTH_INTERVAL_MAX = 30.0
 
 
-@fleet_task(app, TaskName.RECONCILE, runtime=runtime)
+def _open_pair(store: Store, rnd: Round, kwargs: Mapping[str, Any]) -> PairOpening:
+    """The reconcile's part of its opening round: the pair's lease and everything it reads."""
+    app, cluster = str(kwargs["app"]), str(kwargs["cluster"])
+    return open_pair(store, rnd, app, cluster, lease=pair_lock(app, cluster))
+
+
+@fleet_task(app, TaskName.RECONCILE, runtime=runtime, opening=_open_pair)
 def reconcile(
     job: Job, app: str, cluster: str, reason: str = Trigger.CHANGE.value
 ) -> dict[str, object]:
     trigger = Trigger.of(reason)
-    with job.store.lease(pair_lock(app, cluster)) as lease:
-        if lease is None:
-            job.sender.reconcile(
-                app,
-                cluster,
-                reason=trigger,
-                countdown=busy_countdown(),
-                priority=Priority.of(trigger),
-            )
-            return {"result": "requeued", "why": "another run holds the pair"}
+    opened: PairOpening = job.opened
+    lease = opened.lease
+    if lease is None:
+        job.sender.reconcile(
+            app, cluster, reason=trigger, countdown=busy_countdown(), priority=Priority.of(trigger)
+        )
+        return {"result": "requeued", "why": "another run holds the pair"}
+    view = opened.view()
+    with job.store.holding(lease):
         outcome = reconcile_pair(
-            job.store,
+            view,
             job.fleet,
             AppName(app),
             ClusterName(cluster),
             trigger=trigger,
             cache_dir=job.settings.kube_cache_dir,
         )
+    view.release(lease)
+    report = _report(view, outcome, trigger)
+    assert job.closing is not None
+    view.write_into(job.closing)
     again = outcome.retry_in if outcome.retry_in is not None else outcome.continue_in
     if again is not None:
-        job.sender.reconcile(
-            app, cluster, reason=trigger, countdown=again, priority=Priority.PERIODIC
+        job.after.append(
+            lambda: job.sender.reconcile(
+                app, cluster, reason=trigger, countdown=again, priority=Priority.PERIODIC
+            )
         )
     if outcome.follow_health:
-        job.sender.check_health(app, cluster, attempt=1, countdown=1.0)
-    return _report(job, outcome, trigger)
+        job.after.append(lambda: job.sender.check_health(app, cluster, attempt=1, countdown=1.0))
+    return report
 
 
-def _report(job: Job, outcome: Outcome, trigger: Trigger) -> dict[str, object]:
+def _report(store: Store, outcome: Outcome, trigger: Trigger) -> dict[str, object]:
     """Count the reconcile by result and log its one summary line; the task's outcome."""
     s = outcome.status
     if s is None:
         return {"result": "skipped", "why": "no longer declared"}
     result = "failed" if outcome.retry_in is not None else _RESULT[s.sync]
-    job.store.incr_stat(f"reconcile_{result}")
-    job.store.incr_stat(f"reconcile_ms_{result}", int(s.duration * 1000))
+    store.incr_stat(f"reconcile_{result}")
+    store.incr_stat(f"reconcile_ms_{result}", int(s.duration * 1000))
     log.info(
         "reconcile (%s): %s, %s, %s: %s",
         trigger.label,

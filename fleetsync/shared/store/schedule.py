@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 
 from fleetsync.shared.store.base import StoreBase, text
+from fleetsync.shared.store.rounds import Round
 
 _CLAIM = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
@@ -122,6 +123,10 @@ class ScheduleStore(StoreBase):
         return 0
         """
         return bool(self._r.eval(script, 1, self.key("queued", kind, ident), priority, int(ttl)))
+
+    def queue_clear_queued(self, rnd: Round, kind: str, ident: str) -> None:
+        """`clear_queued` as part of the round `rnd`."""
+        rnd.add(lambda p: p.delete(self.key("queued", kind, ident)))
 
     def clear_queued(self, kind: str, ident: str) -> None:
         """Called by a task as it starts: a trigger from now on enqueues a new run."""
