@@ -47,6 +47,11 @@ class Settings:
     """Seconds one Helm or kustomize render may take before its process is killed."""
     render_memory_mib: int = 1024
     """Data memory (MiB) one Helm or kustomize render process may use (RLIMIT_DATA)."""
+    task_events: bool = False
+    """Whether workers send Celery task events (and senders task-sent events) from the start.
+    Off by default: events cost a publish per task step and only Flower reads them; Flower
+    turns them on in running workers itself (its `enable_events`), and `fleetsync up` turns
+    them on when it runs Flower."""
 
     @property
     def mirror_dir(self) -> Path:
@@ -81,7 +86,19 @@ def load_settings() -> Settings:
         render_memory_mib=int(
             _bounded_number("RENDER_MEMORY", "1024", low=256, high=65536, unit="MiB", whole=True)
         ),
+        task_events=_switch("TASK_EVENTS", "0"),
     )
+
+
+_SWITCH = {"1": True, "true": True, "yes": True, "on": True}
+_SWITCH.update({"0": False, "false": False, "no": False, "off": False, "": False})
+
+
+def _switch(name: str, default: str) -> bool:
+    raw = _env(name, default)
+    if raw.strip().lower() not in _SWITCH:
+        raise ValueError(f"FLEETSYNC_{name}={raw[:40]!r}: expected 1 or 0 (true/false, yes/no)")
+    return _SWITCH[raw.strip().lower()]
 
 
 def _positive_int(name: str, default: str) -> int:

@@ -144,8 +144,10 @@ def make_celery(settings: Settings, *, main: str = "fleetsync") -> Celery:
         broker_connection_retry_on_startup=True,
         # A worker outlives any Redis outage: it reconnects with backoff, never gives up.
         broker_connection_max_retries=None,
-        worker_send_task_events=True,
-        task_send_sent_event=True,
+        # Task events only when someone listens: Flower turns them on in running workers
+        # (its enable_events), FLEETSYNC_TASK_EVENTS from the start.
+        worker_send_task_events=settings.task_events,
+        task_send_sent_event=settings.task_events,
         worker_hijack_root_logger=False,
         timezone="UTC",
     )
