@@ -47,6 +47,9 @@ class Settings:
     """Seconds one Helm or kustomize render may take before its process is killed."""
     render_memory_mib: int = 1024
     """Data memory (MiB) one Helm or kustomize render process may use (RLIMIT_DATA)."""
+    cluster_threads: int = 4
+    """The most threads of one apply worker that work on one cluster at a time (a bulkhead: a
+    hanging cluster holds at most these; its other tasks are queued again with a countdown)."""
     task_events: bool = False
     """Whether workers send Celery task events (and senders task-sent events) from the start.
     Off by default: events cost a publish per task step and only Flower reads them; Flower
@@ -86,6 +89,7 @@ def load_settings() -> Settings:
         render_memory_mib=int(
             _bounded_number("RENDER_MEMORY", "1024", low=256, high=65536, unit="MiB", whole=True)
         ),
+        cluster_threads=_positive_int("CLUSTER_THREADS", "4"),
         task_events=_switch("TASK_EVENTS", "0"),
     )
 

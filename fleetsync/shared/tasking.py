@@ -307,7 +307,12 @@ def run_task(
     with log_context(
         repository=kwargs.get("repo"), application=kwargs.get("app"), cluster=kwargs.get("cluster")
     ):
-        first.run()
+        try:
+            first.run()
+        except Exception:
+            if opened is not None:
+                opened.cancel(store.round())  # what it holds in this process (the lease expires)
+            raise
         fleet = store.fleet_at(digest.value)
         if fleet is None or not begun.value:
             last = store.round(transaction=True)

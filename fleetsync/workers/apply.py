@@ -4,12 +4,15 @@ settles, and remove an application from a cluster it no longer targets (when ask
 One reconcile per (application, cluster) runs at a time: it holds the pair's lease (renewed while
 it runs, free within seconds of its worker's death). A reconcile or removal that finds the lease
 held queues itself again with a short countdown instead of waiting; a health check steps aside.
+So does a task whose cluster already has `FLEETSYNC_CLUSTER_THREADS` of this worker's threads
+(`bulkhead.py`): a hanging cluster never holds every thread.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fleetsync.shared.model.ids import AppName, ClusterName
@@ -38,10 +41,27 @@ _RESULT = {
 HEALTH_INTERVAL_MAX = 30.0
 
 
-def _open_pair(store: Store, rnd: Round, kwargs: Mapping[str, Any]) -> PairOpening:
-    """The reconcile's part of its opening round: the pair's lease and everything it reads."""
+@dataclass(slots=True)
+class _Opened:
+    """A reconcile's opening: a place among its cluster's threads (the bulkhead) and, with
+    it, the pair's lease and reads (`pair`); None when the cluster has no place free."""
+
+    cluster: str
+    pair: PairOpening | None
+
+    def cancel(self, rnd: Round) -> None:
+        if self.pair is not None:
+            self.pair.cancel(rnd)
+            runtime().bulkhead.leave(self.cluster)
+
+
+def _open_pair(store: Store, rnd: Round, kwargs: Mapping[str, Any]) -> _Opened:
+    """The reconcile's part of its opening round: the pair's lease and everything it reads,
+    once one of the cluster's places in this worker is taken."""
     app, cluster = str(kwargs["app"]), str(kwargs["cluster"])
-    return open_pair(store, rnd, app, cluster, lease=pair_lock(app, cluster))
+    if not runtime().bulkhead.enter(cluster):
+        return _Opened(cluster, None)
+    return _Opened(cluster, open_pair(store, rnd, app, cluster, lease=pair_lock(app, cluster)))
 
 
 @fleet_task(app, TaskName.RECONCILE, runtime=runtime, opening=_open_pair)
@@ -49,7 +69,20 @@ def reconcile(
     job: Job, app: str, cluster: str, reason: str = Trigger.CHANGE.value
 ) -> dict[str, object]:
     trigger = Trigger.of(reason)
-    opened: PairOpening = job.opened
+    opened: _Opened = job.opened
+    if opened.pair is None:
+        job.sender.reconcile(
+            app, cluster, reason=trigger, countdown=busy_countdown(), priority=Priority.of(trigger)
+        )
+        return {"result": "requeued", "why": f"{cluster}'s threads in this worker are all busy"}
+    try:
+        return _reconcile(job, opened.pair, trigger)
+    finally:
+        runtime().bulkhead.leave(cluster)
+
+
+def _reconcile(job: Job, opened: PairOpening, trigger: Trigger) -> dict[str, object]:
+    app, cluster = opened.app, opened.cluster
     lease = opened.lease
     if lease is None:
         job.sender.reconcile(
@@ -110,13 +143,17 @@ def _report(store: Store, outcome: Outcome, trigger: Trigger) -> dict[str, objec
 
 @fleet_task(app, TaskName.CHECK_HEALTH, runtime=runtime)
 def check_health(job: Job, app: str, cluster: str, attempt: int = 1) -> dict[str, object]:
-    health = refresh_health(
-        job.store,
-        job.fleet,
-        AppName(app),
-        ClusterName(cluster),
-        cache_dir=job.settings.kube_cache_dir,
-    )
+    with runtime().bulkhead.place(cluster) as placed:
+        if not placed:
+            job.sender.check_health(app, cluster, attempt=attempt, countdown=busy_countdown())
+            return {"result": "requeued", "why": f"{cluster}'s threads are all busy"}
+        health = refresh_health(
+            job.store,
+            job.fleet,
+            AppName(app),
+            ClusterName(cluster),
+            cache_dir=job.settings.kube_cache_dir,
+        )
     delay = min(float(attempt), HEALTH_INTERVAL_MAX)
     waited = sum(min(float(n), HEALTH_INTERVAL_MAX) for n in range(1, attempt + 1))
     if health in (Health.PROGRESSING, Health.MISSING) and waited < HEALTH_CHECK_DEADLINE:
@@ -127,10 +164,13 @@ def check_health(job: Job, app: str, cluster: str, attempt: int = 1) -> dict[str
 
 @fleet_task(app, TaskName.PRUNE_REMOVED, runtime=runtime)
 def prune_removed(job: Job, app: str, cluster: str) -> dict[str, object]:
-    with job.store.lease(pair_lock(app, cluster)) as lease:
-        if lease is None:
+    with (
+        job.store.lease(pair_lock(app, cluster)) as lease,
+        runtime().bulkhead.place(cluster) as placed,
+    ):
+        if lease is None or not placed:
             job.sender.prune_removed(app, cluster, countdown=busy_countdown())
-            return {"result": "requeued", "why": "another run holds the pair"}
+            return {"result": "requeued", "why": "another run holds the pair, or the cluster"}
         outcome = remove_pair(
             job.store,
             job.fleet,
