@@ -116,15 +116,20 @@ def reconcile_pair(
     *,
     trigger: Trigger,
     cache_dir: Path,
+    client: ClusterClient | None = None,
 ) -> Outcome:
     """Reconcile the pair (its lease held by the caller). Given a `PairView` of the pair (the
     task read it in its opening round), the outcome's writes stay in the view for the caller's
     closing round; given a plain store, the pair is read in one round trip and the outcome
-    written in another."""
+    written in another. `client`: the cluster's client to use (a batch's `SharedReads`)."""
     if isinstance(store, PairView) and store.pair == (app, cluster):
-        return _reconcile(store, fleet, app, cluster, trigger=trigger, cache_dir=cache_dir)
+        return _reconcile(
+            store, fleet, app, cluster, trigger=trigger, cache_dir=cache_dir, client=client
+        )
     view = read_pair(store, app, cluster)
-    outcome = _reconcile(view, fleet, app, cluster, trigger=trigger, cache_dir=cache_dir)
+    outcome = _reconcile(
+        view, fleet, app, cluster, trigger=trigger, cache_dir=cache_dir, client=client
+    )
     view.commit()
     return outcome
 
@@ -137,6 +142,7 @@ def _reconcile(
     *,
     trigger: Trigger,
     cache_dir: Path,
+    client: ClusterClient | None = None,
 ) -> Outcome:
     application = fleet.applications.get(app)
     if application is None or cluster not in fleet.targets_of(app):
@@ -155,7 +161,8 @@ def _reconcile(
             changing = desired.digest != (previous.digest if previous else None)
             wait = change_wait(store, fleet, app, cluster, trigger=trigger, changing=changing)
             mode = Mode.CHECK if wait is not None else mode
-        client = connect(fleet.clusters[cluster], cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
+        if client is None:
+            client = connect(fleet.clusters[cluster], cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
         if mode is Mode.CHECK:
             applied = _applied_bundle(store, previous) or desired.bundle
             drift = check_drift(
@@ -431,6 +438,10 @@ def _failed(
     )
     _record(store, status)
     return Outcome(status=status, retry_in=retry_in)
+
+
+record_failure = _failed
+"""`_failed` for the batch (`reconcile_batch.py`): a failure met by another pair of its cluster."""
 
 
 def _worth_history(status: PairStatus, previous: PairStatus | None) -> bool:

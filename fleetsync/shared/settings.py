@@ -50,6 +50,9 @@ class Settings:
     cluster_threads: int = 4
     """The most threads of one apply worker that work on one cluster at a time (a bulkhead: a
     hanging cluster holds at most these; its other tasks are queued again with a countdown)."""
+    cluster_batch: int = 0
+    """A commit that changes at least this many applications on one cluster converges them in
+    one task per cluster (0: one task per pair always)."""
     task_events: bool = False
     """Whether workers send Celery task events (and senders task-sent events) from the start.
     Off by default: events cost a publish per task step and only Flower reads them; Flower
@@ -90,6 +93,9 @@ def load_settings() -> Settings:
             _bounded_number("RENDER_MEMORY", "1024", low=256, high=65536, unit="MiB", whole=True)
         ),
         cluster_threads=_positive_int("CLUSTER_THREADS", "4"),
+        cluster_batch=int(
+            _bounded_number("CLUSTER_BATCH", "0", low=0, high=100_000, unit="pairs", whole=True)
+        ),
         task_events=_switch("TASK_EVENTS", "0"),
     )
 

@@ -23,7 +23,7 @@ import os
 import random
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any, Protocol
@@ -58,6 +58,7 @@ class TaskName(StrEnum):
     POLL = "fleetsync.poll.poll"
     FETCH = "fleetsync.fetch.fetch"
     RECONCILE = "fleetsync.apply.reconcile"
+    RECONCILE_CLUSTER = "fleetsync.apply.reconcile_cluster"
     CHECK_HEALTH = "fleetsync.apply.check_health"
     PRUNE_REMOVED = "fleetsync.apply.prune_removed"
 
@@ -467,6 +468,40 @@ class Sender:
             cluster=cluster,
             reason=reason.value,
         )
+
+    def reconcile_on_cluster(
+        self, cluster: str, apps: Sequence[str], *, reason: Trigger, priority: Priority
+    ) -> list[str]:
+        """Ask for many applications to be reconciled on one cluster in one task; each pair
+        coalesces like a reconcile of its own (a pair already queued is left to that task).
+        The applications it was asked for."""
+        ident = TaskName.RECONCILE
+        wanted = [
+            a
+            for a in apps
+            if self._store.mark_queued(
+                ident.queue, self._ident(ident, a, cluster), int(priority), ttl=QUEUED_SECONDS
+            )
+        ]
+        if wanted:
+            try:
+                self._send_now(
+                    TaskName.RECONCILE_CLUSTER,
+                    {"cluster": cluster, "apps": wanted, "reason": reason.value},
+                    priority,
+                )
+            except Exception:
+                for a in wanted:
+                    self._store.clear_queued(ident.queue, self._ident(ident, a, cluster))
+                raise
+        return wanted
+
+    def clear_pair_marks_in(self, rnd: Round, cluster: str, apps: Sequence[str]) -> None:
+        """As a batch task starts: a trigger of any of its pairs queues a new run."""
+        for a in apps:
+            self._store.queue_clear_queued(
+                rnd, Queue.APPLY, self._ident(TaskName.RECONCILE, a, cluster)
+            )
 
     def check_health(self, app: str, cluster: str, *, attempt: int, countdown: float) -> None:
         """Schedule a follow-up health check (not coalesced: it is a chain of one)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ from fleetsync.shared.reconcile import (
     refresh_health,
     remove_pair,
 )
+from fleetsync.shared.reconcile_batch import reconcile_on_cluster
 from fleetsync.shared.store import PairOpening, Round, Store, open_pair
 from fleetsync.shared.tasking import Job, Priority, TaskName, busy_countdown, fleet_task
 from fleetsync.workers.app import app
@@ -103,15 +105,7 @@ def _reconcile(job: Job, opened: PairOpening, trigger: Trigger) -> dict[str, obj
     report = _report(view, outcome, trigger)
     assert job.closing is not None
     view.write_into(job.closing)
-    again = outcome.retry_in if outcome.retry_in is not None else outcome.continue_in
-    if again is not None:
-        job.after.append(
-            lambda: job.sender.reconcile(
-                app, cluster, reason=trigger, countdown=again, priority=Priority.PERIODIC
-            )
-        )
-    if outcome.follow_health:
-        job.after.append(lambda: job.sender.check_health(app, cluster, attempt=1, countdown=1.0))
+    _follow(job, app, cluster, trigger, outcome)
     return report
 
 
@@ -185,3 +179,96 @@ def prune_removed(job: Job, app: str, cluster: str) -> dict[str, object]:
     if left is None:
         return {"result": "removed"}
     return {"result": _RESULT[left.sync], "counts": {a: n for a, n in left.counts.items() if n}}
+
+
+@dataclass(slots=True)
+class _OpenedBatch:
+    """A per-cluster task's opening: one of the cluster's places, and each pair's lease and
+    reads (None when the cluster has no place free)."""
+
+    cluster: str
+    pairs: list[PairOpening] | None
+
+    def cancel(self, rnd: Round) -> None:
+        if self.pairs is not None:
+            for opening in self.pairs:
+                opening.cancel(rnd)
+            runtime().bulkhead.leave(self.cluster)
+
+
+def _open_batch(store: Store, rnd: Round, kwargs: Mapping[str, Any]) -> _OpenedBatch:
+    """Every pair's coalescing mark cleared, lease and reads, in the task's opening round."""
+    cluster, apps = str(kwargs["cluster"]), [str(a) for a in kwargs["apps"]]
+    runtime().sender.clear_pair_marks_in(rnd, cluster, apps)
+    if not runtime().bulkhead.enter(cluster):
+        return _OpenedBatch(cluster, None)
+    return _OpenedBatch(
+        cluster, [open_pair(store, rnd, a, cluster, lease=pair_lock(a, cluster)) for a in apps]
+    )
+
+
+@fleet_task(app, TaskName.RECONCILE_CLUSTER, runtime=runtime, opening=_open_batch)
+def reconcile_cluster(
+    job: Job, cluster: str, apps: list[str], reason: str = Trigger.CHANGE.value
+) -> dict[str, object]:
+    """Reconcile many applications on one cluster (a commit changed them all): each pair under
+    its own lease, with its own status and history, the cluster's reads shared."""
+    trigger = Trigger.of(reason)
+    opened: _OpenedBatch = job.opened
+    if opened.pairs is None:
+        job.sender.reconcile_on_cluster(
+            cluster, apps, reason=trigger, priority=Priority.of(trigger)
+        )
+        return {"result": "requeued", "why": f"{cluster}'s threads in this worker are all busy"}
+    try:
+        return _reconcile_batch(job, opened.pairs, cluster, trigger)
+    finally:
+        runtime().bulkhead.leave(cluster)
+
+
+def _reconcile_batch(
+    job: Job, pairs: list[PairOpening], cluster: str, trigger: Trigger
+) -> dict[str, object]:
+    held = [(p, lease) for p in pairs if (lease := p.lease) is not None]
+    for busy in (p for p in pairs if p.lease is None):
+        job.sender.reconcile(
+            busy.app,
+            cluster,
+            reason=trigger,
+            countdown=busy_countdown(),
+            priority=Priority.of(trigger),
+        )
+    views = [p.view() for p, _ in held]
+    with ExitStack() as leases:
+        for _, lease in held:
+            leases.enter_context(job.store.holding(lease))
+        outcomes = reconcile_on_cluster(
+            views,
+            job.fleet,
+            ClusterName(cluster),
+            trigger=trigger,
+            cache_dir=job.settings.kube_cache_dir,
+        )
+    assert job.closing is not None
+    results: dict[str, int] = {}
+    for view, (_, lease), outcome in zip(views, held, outcomes, strict=True):
+        view.release(lease)
+        result = str(_report(view, outcome, trigger)["result"])
+        results[result] = results.get(result, 0) + 1
+        view.write_into(job.closing)
+        _follow(job, view.pair[0], cluster, trigger, outcome)
+    return {"result": "batch", "pairs": len(views), "requeued": len(pairs) - len(views), **results}
+
+
+def _follow(job: Job, app: str, cluster: str, trigger: Trigger, outcome: Outcome) -> None:
+    """What comes after a pair's reconcile, sent once its writes are: a retry, a continuation,
+    a health follow-up."""
+    again = outcome.retry_in if outcome.retry_in is not None else outcome.continue_in
+    if again is not None:
+        job.after.append(
+            lambda: job.sender.reconcile(
+                app, cluster, reason=trigger, countdown=again, priority=Priority.PERIODIC
+            )
+        )
+    if outcome.follow_health:
+        job.after.append(lambda: job.sender.check_health(app, cluster, attempt=1, countdown=1.0))
