@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.profile_rollout import _record
 from bench.rig import Rig, RigOptions, app_manifests, writes
 from fleetsync.shared.render.kustomize import kubectl_binary
 from tests.support.git_server import WorkRepo
@@ -298,13 +299,16 @@ def fleet_wide(
     workers: int,
     sizes: Sizes,
     *,
-    batch_from: int = 0,
+    batch_from: int = 2,
     kubectl: bool = False,
+    profile: Path | None = None,
+    profile_seconds: float = 20.0,
 ) -> dict[str, Any]:
     """5: apps x clusters pairs, one commit changing every application; one task per pair, or
-    one per cluster where it has `batch_from` changed applications or more; with `kubectl`,
-    then push mode on the same clusters: one `kubectl apply --server-side` per cluster carrying
-    every application's ConfigMap (objects of the same count and size, other names)."""
+        one per cluster where it has `batch_from` changed applications or more; with `kubectl`,
+        then push mode on the same clusters: one `kubectl apply --server-side` per cluster carrying
+        every application's ConfigMap (objects of the same count and size, other names). With
+    `profile`, py-spy records the apply workers during the change (`<profile>/<process>.txt`)."""
     clusters = min(clusters, pairs)
     apps = max(1, pairs // clusters)
     env = (("FLEETSYNC_CLUSTER_BATCH", str(batch_from)),)
@@ -323,9 +327,18 @@ def fleet_wide(
         sha = repo.commit("change every application")
         cpu, commands = rig.cpu_seconds(), rig.redis_commands()
         rig.kube_counts(reset=True)
+        spies = []
+        if profile is not None:
+            profile.mkdir(parents=True, exist_ok=True)
+            for name, proc in rig.processes().items():
+                if name.startswith("apply") or name == "kubesim":
+                    spies.append(_record(proc.pid, profile_seconds, profile / f"{name}.txt"))
+            time.sleep(1.0)  # py-spy attaches
         started = time.time()
         rig.refresh("fleet")
         done = rig.wait_converged(all_pairs, sha, sizes.timeout * 2)
+        for spy in spies:
+            spy.wait()
         spent = rig.cpu_seconds()
         requests = rig.kube_counts()
         rss = {n: round(rig.rss_mib(n), 1) for n in rig.processes() if n.startswith("apply")}

@@ -50,9 +50,10 @@ class Settings:
     cluster_threads: int = 4
     """The most threads of one apply worker that work on one cluster at a time (a bulkhead: a
     hanging cluster holds at most these; its other tasks are queued again with a countdown)."""
-    cluster_batch: int = 0
+    cluster_batch: int = 2
     """A commit that changes at least this many applications on one cluster converges them in
-    one task per cluster (0: one task per pair always)."""
+    one task per cluster (0: one task per pair always). 2 by default: measured faster than one
+    task per pair (bench/RESULTS.md)."""
     task_events: bool = False
     """Whether workers send Celery task events (and senders task-sent events) from the start.
     Off by default: events cost a publish per task step and only Flower reads them; Flower
@@ -94,7 +95,7 @@ def load_settings() -> Settings:
         ),
         cluster_threads=_positive_int("CLUSTER_THREADS", "4"),
         cluster_batch=int(
-            _bounded_number("CLUSTER_BATCH", "0", low=0, high=100_000, unit="pairs", whole=True)
+            _bounded_number("CLUSTER_BATCH", "2", low=0, high=100_000, unit="pairs", whole=True)
         ),
         task_events=_switch("TASK_EVENTS", "0"),
     )
