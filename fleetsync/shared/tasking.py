@@ -78,7 +78,8 @@ class TaskName(StrEnum):
                 repo = str(kwargs["repo"])
                 return (repo, "force") if kwargs.get("force") else (repo,)
             case TaskName.RECONCILE:
-                return (str(kwargs["app"]), str(kwargs["cluster"]))
+                pair = (str(kwargs["app"]), str(kwargs["cluster"]))
+                return (*pair, "retry") if kwargs.get("retry") else pair
             case _:
                 return None
 
@@ -467,6 +468,21 @@ class Sender:
             app=app,
             cluster=cluster,
             reason=reason.value,
+        )
+
+    def retry_reconcile(self, app: str, cluster: str, *, reason: Trigger, countdown: float) -> bool:
+        """Queue a failed (or unfinished) reconcile again after `countdown`. It coalesces with
+        other retries of the pair only: a drift check or a change meanwhile is queued at once,
+        not swallowed by the waiting retry (the cluster may be back before it)."""
+        return self._send(
+            TaskName.RECONCILE,
+            (app, cluster, "retry"),
+            Priority.PERIODIC,
+            countdown,
+            app=app,
+            cluster=cluster,
+            reason=reason.value,
+            retry=True,
         )
 
     def reconcile_on_cluster(

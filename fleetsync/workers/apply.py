@@ -68,7 +68,7 @@ def _open_pair(store: Store, rnd: Round, kwargs: Mapping[str, Any]) -> _Opened:
 
 @fleet_task(app, TaskName.RECONCILE, runtime=runtime, opening=_open_pair)
 def reconcile(
-    job: Job, app: str, cluster: str, reason: str = Trigger.CHANGE.value
+    job: Job, app: str, cluster: str, reason: str = Trigger.CHANGE.value, retry: bool = False
 ) -> dict[str, object]:
     trigger = Trigger.of(reason)
     opened: _Opened = job.opened
@@ -266,9 +266,7 @@ def _follow(job: Job, app: str, cluster: str, trigger: Trigger, outcome: Outcome
     again = outcome.retry_in if outcome.retry_in is not None else outcome.continue_in
     if again is not None:
         job.after.append(
-            lambda: job.sender.reconcile(
-                app, cluster, reason=trigger, countdown=again, priority=Priority.PERIODIC
-            )
+            lambda: job.sender.retry_reconcile(app, cluster, reason=trigger, countdown=again)
         )
     if outcome.follow_health:
         job.after.append(lambda: job.sender.check_health(app, cluster, attempt=1, countdown=1.0))
