@@ -492,13 +492,13 @@ class Sender:
         coalesces like a reconcile of its own (a pair already queued is left to that task).
         The applications it was asked for."""
         ident = TaskName.RECONCILE
-        wanted = [
-            a
-            for a in apps
-            if self._store.mark_queued(
-                ident.queue, self._ident(ident, a, cluster), int(priority), ttl=QUEUED_SECONDS
-            )
-        ]
+        marked = self._store.mark_queued_many(
+            ident.queue,
+            [self._ident(ident, a, cluster) for a in apps],
+            int(priority),
+            ttl=QUEUED_SECONDS,
+        )
+        wanted = [a for a, ok in zip(apps, marked, strict=True) if ok]
         if wanted:
             try:
                 self._send_now(

@@ -28,6 +28,16 @@ return due
 """
 
 
+_MARK = """
+local cur = redis.call('GET', KEYS[1])
+if cur == false or tonumber(ARGV[1]) < tonumber(cur) then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
 class DueSet(StrEnum):
     POLL = "poll"
     DRIFT = "drift"
@@ -114,15 +124,16 @@ class ScheduleStore(StoreBase):
     def mark_queued(self, kind: str, ident: str, priority: int, ttl: float = 3600) -> bool:
         """Claim the right to enqueue (kind, ident); False when one is already queued with the
         same or better priority (lower is better), so duplicate triggers coalesce."""
-        script = """
-        local cur = redis.call('GET', KEYS[1])
-        if cur == false or tonumber(ARGV[1]) < tonumber(cur) then
-          redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-          return 1
-        end
-        return 0
-        """
-        return bool(self._r.eval(script, 1, self.key("queued", kind, ident), priority, int(ttl)))
+        return bool(self._r.eval(_MARK, 1, self.key("queued", kind, ident), priority, int(ttl)))
+
+    def mark_queued_many(
+        self, kind: str, idents: list[str], priority: int, ttl: float = 3600
+    ) -> list[bool]:
+        """`mark_queued` of many idents in one round trip."""
+        pipe = self._r.pipeline(transaction=False)
+        for ident in idents:
+            pipe.eval(_MARK, 1, self.key("queued", kind, ident), priority, int(ttl))
+        return [bool(r) for r in pipe.execute()] if idents else []
 
     def queue_clear_queued(self, rnd: Round, kind: str, ident: str) -> None:
         """`clear_queued` as part of the round `rnd`."""
