@@ -358,6 +358,9 @@ def fleet_wide(
             "redis_commands_per_pair": round((rig.redis_commands() - commands) / len(all_pairs), 1),
             "kube_requests_per_pair": round(sum(requests.values()) / len(all_pairs), 2),
             "kube_writes_per_pair": round(writes(requests) / len(all_pairs), 2),
+            "kube_requests_by_verb": {
+                f"{verb} {resource}": n for (verb, resource), n in sorted(requests.items())
+            },
             "redis_memory_bytes_per_pair": round(redis_memory / len(all_pairs)),
         }
         if kubectl:
