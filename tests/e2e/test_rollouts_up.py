@@ -12,19 +12,25 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+from kubernetes import config as k8s_config
+from kubernetes.dynamic import DynamicClient
 
 from fleetsync.shared.model.ids import ClusterName
+from fleetsync.shared.model.report import PairStatus
 from fleetsync.shared.model.rollout import Phase, Rollout, RolloutPlan, Verdict
 from fleetsync.shared.model.status import Health, SyncState
 from fleetsync.shared.store import Store
 from kubesim import Simulator
+from tests.e2e.test_up import children
 from tests.support.git_server import GitServer, WorkRepo
 from tests.support.processes import Proc
 from tests.support.redis_server import free_port
@@ -48,6 +54,11 @@ APPS: dict[str, tuple[tuple[str, ...], str]] = {
         ("ops-canary", "ops-2", "ops-3", "ops-4"),
         "bake: 1h, progressDeadline: 60s, onFailure: pause",
     ),
+    "steady": (
+        ("steady-canary", "steady-2", "steady-3"),
+        "bake: 4s, progressDeadline: 60s, onFailure: pause",
+    ),
+    "calm": (("calm-1", "calm-2"), ""),  # no rollout: for change windows
 }
 
 
@@ -85,12 +96,16 @@ def fleet_yaml(url: str, sim: Simulator) -> str:
             f"    path: apps/{app}\n"
             "    namespace: default\n"
             f"    targets: {{selector: {{matchLabels: {{app: {app}}}}}}}\n"
-            "    sync: {driftInterval: 30s}\n"
-            "    rollout:\n"
-            "      waves:\n"
-            "        - {name: canary, selector: {matchLabels: {ring: canary}}}\n"
-            "        - {name: half, percent: 50}\n"
-            + "".join(f"      {item}\n" for item in policy.split(", "))
+            + (
+                "    sync: {driftInterval: 30s}\n"
+                "    rollout:\n"
+                "      waves:\n"
+                "        - {name: canary, selector: {matchLabels: {ring: canary}}}\n"
+                "        - {name: half, percent: 50}\n"
+                + "".join(f"      {item}\n" for item in policy.split(", "))
+                if policy
+                else "    sync: {driftInterval: 2s, selfHeal: true}\n"
+            )
         )
     return (
         f'repositories:\n  - {{name: platform, url: "{url}", ref: main, interval: 1s}}\n'
@@ -110,6 +125,7 @@ class Up:
     sim: Simulator
     repo: WorkRepo
     env: dict[str, str]
+    fleet_file: Path
 
     def commit(self, app: str, value: str) -> str:
         self.repo.write(f"apps/{app}/{app}.yaml", manifests(app, value))
@@ -155,10 +171,54 @@ class Up:
         assert found is not None
         return found
 
+    def edit_by_hand(self, app: str, cluster: str, value: str) -> None:
+        """Change the application's ConfigMap the way `kubectl edit` would."""
+        api = k8s_config.new_client_from_config(config_file=str(self.sim.kubeconfig_path(cluster)))
+        DynamicClient(api).resources.get(api_version="v1", kind="ConfigMap").patch(
+            name=f"{app}-config",
+            namespace="default",
+            body={"data": {"value": value}},
+            content_type="application/merge-patch+json",
+            field_manager="kubectl-edit",
+        )
+
+    def declare(self, windows: str) -> None:
+        """Rewrite fleet.yaml with `windows` appended; wait until the beat published it."""
+        before = self.store.fleet_digest()
+        text = self.fleet_file.read_text().split("windows:")[0]
+        self.fleet_file.write_text(text + windows)
+        wait_for(
+            lambda: self.store.fleet_digest() != before,
+            timeout=30,
+            what="the beat publishing the edited fleet.yaml",
+        )
+
     def plan(self, app: str) -> RolloutPlan:
         plan = self.store.rollout_plan(app)
         assert plan is not None
         return plan
+
+    def wait_status(
+        self,
+        app: str,
+        condition: Callable[[PairStatus], bool],
+        what: str,
+        *,
+        clusters: tuple[str, ...] | None = None,
+    ) -> dict[str, PairStatus]:
+        names = clusters or APPS[app][0]
+
+        def check() -> dict[str, PairStatus] | None:
+            found = {c: self.store.status(app, c) for c in names}
+            if all(s is not None and condition(s) for s in found.values()):
+                return {c: s for c, s in found.items() if s is not None}
+            return None
+
+        result: dict[str, PairStatus] | None = wait_for(
+            check, timeout=60, interval=0.2, what=f"{app}: {what}"
+        )
+        assert result is not None
+        return result
 
     def wait_converged(self, app: str, value: str) -> None:
         names = APPS[app][0]
@@ -201,7 +261,14 @@ def up(git_server: GitServer, tmp_path_factory: pytest.TempPathFactory) -> Itera
             line = proc.wait_line(r"fleetsync is up: Redis redis://", timeout=90)
             url = re.search(r"Redis (redis://\S+)", line)
             assert url is not None, line
-            harness = Up(proc=proc, store=Store.connect(url.group(1)), sim=sim, repo=repo, env=env)
+            harness = Up(
+                proc=proc,
+                store=Store.connect(url.group(1)),
+                sim=sim,
+                repo=repo,
+                env=env,
+                fleet_file=fleet,
+            )
             for app in APPS:
                 harness.wait_converged(app, "one")
             yield harness
@@ -353,3 +420,77 @@ def test_a_failing_wave_with_on_failure_rollback_returns_the_clusters_it_reached
     )
     shown = up.cli("rollout", "status", "guard")
     assert "RolledBack" in shown.stdout, shown.stdout
+
+
+def test_the_rollout_carries_on_when_the_beat_and_the_apply_worker_are_killed(up: Up) -> None:
+    clusters = APPS["steady"][0]
+    sha = up.commit("steady", "two")
+    baking = up.rollout("steady", sha, lambda r: r.phase is Phase.BAKING, "the canary baking")
+    mark = len(up.proc.lines)
+    killed = children(up.fleet_file)
+    for role in ("beat", "apply"):
+        os.kill(killed[role], signal.SIGKILL)
+    for role in ("beat", "apply"):
+        up.proc.wait_line(rf"{role} restarted \(pid \d+\)", timeout=60, after=mark)
+    # The rollout's state was in Redis: the new beat takes it from where it was.
+    up.rollout("steady", sha, lambda r: r.phase is Phase.COMPLETE, "complete after the restarts")
+    up.wait_converged("steady", "two")
+    done = up.store.rollout("steady")
+    assert done is not None and done.id == baking.id
+    progress = up.store.rollout_progress("steady")
+    canary_ready = progress[ClusterName("steady-canary")].since
+    assert canary_ready is not None
+    assert min(progress[c].released_at for c in up.plan("steady").waves[1].clusters) >= (
+        canary_ready + 4.0
+    )
+    assert up.values("steady", clusters) == ["two"] * len(clusters)
+
+
+DENY = """\
+windows:
+  - name: change-freeze
+    kind: deny
+    schedule: "* * * * *"
+    duration: 1h
+    applications: [calm]
+    manualSync: {manual}
+"""
+
+
+def test_a_deny_window_holds_changes_and_self_heal_reports_drift_and_says_why(up: Up) -> None:
+    clusters = APPS["calm"][0]
+    up.declare(DENY.format(manual="false"))
+    try:
+        sha = up.commit("calm", "two")
+        held = up.wait_status(
+            "calm",
+            lambda s: "deny window 'change-freeze' is open until" in s.message,
+            "the new commit held by the window",
+        )
+        assert all(sha[:12] not in str(s.revision) for s in held.values())
+        assert up.values("calm", clusters) == ["one", "one"]
+        # Drift is still detected and reported, not corrected (selfHeal is held too).
+        up.edit_by_hand("calm", "calm-1", "edited")
+        drifted = up.wait_status(
+            "calm",
+            lambda s: s.sync is SyncState.OUT_OF_SYNC and s.at > held["calm-1"].at,
+            "the edit reported as drift",
+            clusters=("calm-1",),
+        )
+        assert "deny window 'change-freeze'" in drifted["calm-1"].message
+        assert up.value_on("calm", "calm-1") == "edited"
+        refused = up.cli("sync", "calm")
+        assert refused.returncode == 1
+        assert "manual sync refused" in refused.stderr and "change-freeze" in refused.stderr
+        # A window with manualSync: true lets the operator's sync through.
+        up.declare(DENY.format(manual="true"))
+        synced = up.cli("sync", "calm", "--cluster", "calm-1")
+        assert synced.returncode == 0, synced.stderr
+        wait_for(
+            lambda: up.value_on("calm", "calm-1") == "two",
+            timeout=60,
+            what="the manual sync applying the held commit on calm-1",
+        )
+        assert up.value_on("calm", "calm-2") == "one"
+    finally:
+        up.declare("")
