@@ -405,7 +405,7 @@ def _apply(cluster: Cluster, t: Target, applied: Any, opts: WriteOptions) -> Res
     except ApplyConflict as exc:
         raise ApiError(409, Reason.CONFLICT, str(exc), causes=[Cause(
                            "FieldManagerConflict",
-                           f'conflict with "{c.manager}"', c.field)
+                           f"conflict with {c.owner}", c.field)
                            for c in exc.conflicts]) from None
     new = crdschema.default(custom, result.object)
     new["apiVersion"] = t.rtype.api_version(t.version)

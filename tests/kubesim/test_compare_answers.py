@@ -141,6 +141,23 @@ def test_conflict_names_the_manager_and_the_field(twin: Twin) -> None:
     assert answer.code == 409
 
 
+def test_conflicts_name_each_owner_the_way_the_server_does(twin: Twin) -> None:
+    # an Update manager is named with the API version it wrote through; owners sorted
+    twin.same("POST", CMS, configmap("o", data={"a": "1", "b": "1"}), view=lambda a: a.code)
+    twin.same("PATCH", f"{CMS}/o?fieldManager=zed", {"data": {"c": "1"}}, content_type=MERGE,
+              view=lambda a: a.code)
+    twin.same("PATCH", f"{CMS}/o?fieldManager=alpha&force=true", configmap("o", data={"e": "1"}),
+              content_type=APPLY, view=lambda a: a.code)
+    one = twin.same("PATCH", f"{CMS}/o?fieldManager=fs", configmap("o", data={"a": "2"}),
+                    content_type=APPLY, view=status_view)
+    assert one.message == ('Apply failed with 1 conflict: conflict with "kubesim-contract" '
+                           "using v1: .data.a")
+    many = twin.same("PATCH", f"{CMS}/o?fieldManager=fs",
+                     configmap("o", data={k: "2" for k in "abce"}), content_type=APPLY,
+                     view=status_view)
+    assert many.message.startswith('Apply failed with 4 conflicts: conflicts with "alpha":\n')
+
+
 def test_stale_resource_version_is_a_conflict(twin: Twin) -> None:
     created = twin.same("POST", CMS, configmap("r"))
     stale = {**configmap("r"), "metadata": {"name": "r", "resourceVersion": "1"}}
