@@ -355,10 +355,21 @@ def _go_labels(labels: Any) -> str:
         f'"{k}":"{v}"' for k, v in sorted(labels.items())) + "}"
 
 
-def validate_workload(rtype: ResourceType, obj: Mapping[str, Any]) -> None:
-    """A workload's selector and pod template, checked as the real server does (422)."""
+def validate(rtype: ResourceType, obj: Mapping[str, Any], more: list[Cause], *,
+             more_first: bool = False) -> None:
+    """The object's own validation errors and `more` (an update's: after them, or before them
+    with `more_first`, as the kind's validation orders them), as one 422 Invalid."""
+    own = [*workload_causes(rtype, obj), *secret_causes(rtype, obj)]
+    causes = [*more, *own] if more_first else [*own, *more]
+    if causes:
+        raise invalid(rtype.kind, str(obj["metadata"].get("name", "")), causes,
+                      group=rtype.group)
+
+
+def workload_causes(rtype: ResourceType, obj: Mapping[str, Any]) -> list[Cause]:
+    """A workload's selector and pod template, checked as the real server does."""
     if rtype.group != "apps" or rtype.kind not in _SELECTED:
-        return
+        return []
     spec = obj.get("spec") or {}
     template = spec.get("template") or {}
     labels = (template.get("metadata") or {}).get("labels") or {}
@@ -374,6 +385,39 @@ def validate_workload(rtype: ResourceType, obj: Mapping[str, Any]) -> None:
     if not (template.get("spec") or {}).get("containers"):
         causes.append(Cause("FieldValueRequired", "Required value",
                             "spec.template.spec.containers"))
-    if causes:
-        raise invalid(rtype.kind, str(obj["metadata"].get("name", "")), causes,
-                      group=rtype.group)
+    return causes
+
+
+_SECRET_KEYS: Mapping[str, tuple[str, ...]] = {
+    "kubernetes.io/dockercfg": ("data[.dockercfg]",),
+    "kubernetes.io/dockerconfigjson": ("data[.dockerconfigjson]",),
+    "kubernetes.io/ssh-auth": ("data[ssh-privatekey]",),
+    "kubernetes.io/tls": ("data[tls.crt]", "data[tls.key]"),
+}
+"""The data keys a Secret of each type must hold (their paths in a cause)."""
+
+
+def secret_causes(rtype: ResourceType, obj: Mapping[str, Any]) -> list[Cause]:
+    """A typed Secret's required keys and annotation, checked as the real server does (the
+    well-formedness of a docker config's JSON is not checked)."""
+    if rtype.schema is None or (rtype.group, rtype.kind) != ("", "Secret"):
+        return []
+    kind = obj.get("type")
+    data = obj.get("data") or {}
+    if kind == "kubernetes.io/service-account-token":
+        annotations = obj["metadata"].get("annotations") or {}
+        if not annotations.get("kubernetes.io/service-account.name"):
+            return [Cause("FieldValueRequired", "Required value",
+                          "metadata.annotations[kubernetes.io/service-account.name]")]
+        return []
+    if kind == "kubernetes.io/basic-auth":
+        if "username" in data or "password" in data:
+            return []
+        return [Cause("FieldValueRequired", "Required value", f"data[{k}]")
+                for k in ("username", "password")]
+    if kind == "kubernetes.io/ssh-auth":
+        return [] if data.get("ssh-privatekey") else [
+            Cause("FieldValueRequired", "Required value", "data[ssh-privatekey]")]
+    return [Cause("FieldValueRequired", "Required value", path)
+            for path in _SECRET_KEYS.get(str(kind), ())
+            if path[len("data["):-1] not in data]

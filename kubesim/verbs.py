@@ -38,6 +38,7 @@ from kubesim.errors import (
     stale_resource_version,
     unsupported_media_type,
 )
+from kubesim.immutable import UPDATE_RULES_FIRST, update_causes
 from kubesim.managedfields import (
     decode_entries,
     encode_entries,
@@ -222,8 +223,6 @@ def _store(cluster: Cluster, t: Target, old: dict[str, Any] | None, new: dict[st
         old_ip = ((old or {}).get("spec") or {}).get("clusterIP")
         cluster_ip = old_ip or cluster.next_cluster_ip()
     admission.apply_defaults(rtype, new, cluster_ip=cluster_ip)
-    if t.subresource != "status":
-        admission.validate_workload(rtype, new)
     is_crd = t.key == CRD_KEY
     if is_crd:
         validate_crd(new)
@@ -257,6 +256,11 @@ def _store(cluster: Cluster, t: Target, old: dict[str, Any] | None, new: dict[st
             entries=decode_entries(source), zero=zero_object(_root(t)))
         new["metadata"]["managedFields"] = encode_entries(entries)
     admission.allocate(rtype, new, cluster_ip=cluster_ip, created=old is None)
+    more = []
+    if t.subresource != "status" and old is not None:
+        more += update_causes(rtype, old, new)
+    if t.subresource != "status" or more:
+        admission.validate(rtype, new, more, more_first=rtype.kind in UPDATE_RULES_FIRST)
     if t.key == NAMESPACE_KEY:
         admission.finalize_namespace(new)
     stored = cluster.commit(rtype, old, new, dry_run=opts.dry_run)

@@ -54,9 +54,7 @@ def test_an_unknown_field_is_refused_under_strict_validation(live: Live) -> None
     )
 
 
-@real_only
 def test_an_immutable_field_change_names_the_field_and_the_way_out(live: Live) -> None:
-    """kubesim lets a Deployment's selector change."""
     ns = live.ns
     first = sync(live, [namespace(ns), deployment("api", ns)])
     moved = deployment("api", ns, labels={"app": "api", "track": "stable"})
