@@ -26,6 +26,7 @@ from kubesim.crds import (
     pending_status,
     validate_crd,
 )
+from kubesim.crdvalues import value_causes
 from kubesim.errors import (
     ApiError,
     Cause,
@@ -256,7 +257,7 @@ def _store(cluster: Cluster, t: Target, old: dict[str, Any] | None, new: dict[st
             entries=decode_entries(source), zero=zero_object(_root(t)))
         new["metadata"]["managedFields"] = encode_entries(entries)
     admission.allocate(rtype, new, cluster_ip=cluster_ip, created=old is None)
-    more = []
+    more = value_causes(_custom_schema(cluster, t), new)
     if t.subresource != "status" and old is not None:
         more += update_causes(rtype, old, new)
     if t.subresource != "status" or more:
