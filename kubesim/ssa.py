@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubesim.fieldpaths import (
+    MISSING,
     FieldPath,
     field_set,
     format_path,
@@ -141,9 +142,12 @@ def apply_configuration(
     Identity fields (apiVersion, kind, name, namespace) are the caller's business; the result
     carries the live object's server metadata and a recomputed `metadata.managedFields`.
     """
+    # An explicit null is owned (as the server records it) but sets nothing here: the server
+    # would store Go's zero value of the field's type, which kubesim does not know.
+    new_set = field_set(applied, schema, ignore_status=ignore_status)
+    nulls = new_set - field_set(_drop_nulls(applied), schema, ignore_status=ignore_status)
     applied = _drop_nulls(applied)
     content = owned_content(applied, ignore_status=ignore_status)
-    new_set = field_set(applied, schema, ignore_status=ignore_status)
     entries = decode_entries(live)
     base: dict[str, Any] = copy.deepcopy(dict(live)) if live is not None else {}
     merged: dict[str, Any] = merge_values(base, content, (), schema)
@@ -159,7 +163,8 @@ def apply_configuration(
             if e is mine:
                 continue
             for p in sorted(new_set & e.fields):
-                if differs(live, merged, p):
+                if differs(live, merged, p) or (p in nulls and value_at(live, p) not in (
+                        None, MISSING)):
                     conflicts.append(Conflict(e.manager, e.api_version, p, e.operation,
                                               e.subresource))
     if conflicts and not force:
