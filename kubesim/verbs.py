@@ -33,6 +33,7 @@ from kubesim.errors import (
     Reason,
     already_exists,
     bad_request,
+    continue_expired,
     forbidden,
     invalid,
     not_found,
@@ -148,19 +149,18 @@ def list_objects(cluster: Cluster, t: Target, query: Mapping[str, str]) -> Resul
     items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
     selected = [o for o in items if (labels is None or labels(o)) and (fields is None or fields(o))]
     token = query.get("continue")
+    revision = cluster.store.revision
     if token:
-        try:
-            after = tuple(json.loads(base64.urlsafe_b64decode(token.encode())))
-        except ValueError:
-            raise bad_request("invalid continue token: continue key is not valid") from None
+        revision, after = _read_continue(token)
+        if 0 <= revision < cluster.store.compacted:
+            raise continue_expired(_continue_token(-1, after))
         selected = [o for o in selected
                     if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > after]
     meta: dict[str, Any] = {"resourceVersion": str(cluster.store.revision)}
     limit = int(query.get("limit") or 0)
     if 0 < limit < len(selected):
         last = selected[limit - 1]["metadata"]
-        meta["continue"] = base64.urlsafe_b64encode(json.dumps(
-            [last.get("namespace", ""), last["name"]]).encode()).decode()
+        meta["continue"] = _continue_token(revision, (last.get("namespace", ""), last["name"]))
         if labels is None and fields is None:  # a filtered list cannot count what remains
             meta["remainingItemCount"] = len(selected) - limit
         selected = selected[:limit]
@@ -170,6 +170,20 @@ def list_objects(cluster: Cluster, t: Target, query: Mapping[str, str]) -> Resul
         "metadata": meta,
         "items": [view(o, t.rtype, t.version) for o in selected],
     }
+
+
+def _continue_token(revision: int, after: tuple[str, str]) -> str:
+    """A list continuation: the first page's revision (-1: go on at the latest) and the last
+    (namespace, name) served."""
+    return base64.urlsafe_b64encode(json.dumps([revision, *after]).encode()).decode()
+
+
+def _read_continue(token: str) -> tuple[int, tuple[str, str]]:
+    try:
+        revision, namespace, name = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return int(revision), (str(namespace), str(name))
+    except (ValueError, TypeError):
+        raise bad_request("invalid continue token: continue key is not valid") from None
 
 
 def _check_namespace(cluster: Cluster, t: Target, name: str) -> None:
