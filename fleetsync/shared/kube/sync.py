@@ -51,6 +51,7 @@ from fleetsync.shared.kube.hooks import HookSpec, of_phase, split_hooks
 from fleetsync.shared.kube.hooksync import (
     Scope,
     Step,
+    SyncGate,
     after_apply,
     before_apply,
     current_run,
@@ -230,14 +231,24 @@ def sync_application(
     if ahead != (written.inventory or EMPTY):
         write_cluster_inventory(client, app, ahead, waves=record.waves, hooks=run)
         written = ClusterRecord(inventory=ahead, waves=record.waves, hooks=run)
-    applied = apply_staged(client, options, checked=checked, deferred=prepared.deferred)
+    hooks_gate = SyncGate(scope, run) if run is not None else None
+    applied = apply_staged(
+        client, options, checked=checked, deferred=prepared.deferred, gate=hooks_gate
+    )
     waiting: WaveWait | HookWait | None
     waiting, error, waves = _waves(applied.stopped, record, bundle=bundle, policy=policy, now=now)
     health = _assess(client, prepared.targets, applied.live)
+    if hooks_gate is not None:
+        run = hooks_gate.run
     if run is not None and (error is not None or applied.failed):
         why = str(error) if error is not None else _first_failure(applied)
         run = fail_run(scope, run, why)
         error = error or SyncError(None, run.error)
+    elif run is not None and hooks_gate is not None and hooks_gate.stop is not None:
+        waiting = hooks_gate.stop.wait
+        if hooks_gate.stop.failure is not None:
+            run = fail_run(scope, run, _failure_text(hooks_gate.stop.failure))
+            error = _hook_error(hooks_gate.stop.failure, run)
     elif run is not None and waiting is None:
         after = after_apply(scope, run, health)
         run, waiting = after.run, after.wait
@@ -245,7 +256,7 @@ def sync_application(
             run = fail_run(scope, run, _failure_text(after.failure))
             error = _hook_error(after.failure, run)
     pruned = Pruned(retained=stale(known, desired))
-    if policy.prune and not applied.failed and applied.stopped is None:
+    if policy.prune and not applied.failed and applied.stopped is None and applied.gated is None:
         pruned = prune_stale(client, app=app, stale=stale(known, desired))
     return _result(
         applied.changes + pruned.changes,

@@ -4,10 +4,12 @@ sync that waits without sleeping: each `sync` here is one reconcile, continued b
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fleetsync.shared.kube.hookrun import HookState, HookWait, RunState
 from fleetsync.shared.kube.inventory import read_cluster_record
+from fleetsync.shared.kube.waves import WaveWait
 from fleetsync.shared.model import ChangeAction, Health, SyncState
 from fleetsync.shared.model.hooks import HookPhase
 from tests.integration.kube.conftest import Live
@@ -173,12 +175,72 @@ def test_a_hook_that_never_completes_fails_at_the_deadline(live: Live) -> None:
     name = first.hooks[0].name
     assert late.error.key == live.key(f"batch/Job/{ns}/{name}")
     assert late.error.message.startswith(
-        "PreSync hook failed (did not complete within 60s "
-        "(sync.hookTimeout): job is running;"
+        "PreSync hook failed (did not complete within 60s (sync.hookTimeout): job is running;"
     )
 
 
-def test_sync_hooks_run_with_the_apply_in_wave_order(live: Live) -> None:
+def sync_waves(live: Live) -> list[dict[str, Any]]:
+    """Argo CD's sync-waves example: a PreSync schema upgrade, the backend in wave 0, a
+    maintenance page put up by a Sync hook in wave 1, the frontend in wave 2, the page taken
+    down by a Sync hook in wave 3."""
+    ns = live.ns
+    return [
+        namespace(ns),
+        hook_job("upgrade-sql-schema", ns, "PreSync"),
+        config_map("backend", ns, wave=0),
+        hook_job("maint-page-up", ns, "Sync", generate=False, wave=1),
+        config_map("frontend", ns, wave=2),
+        hook_job("maint-page-down", ns, "Sync", generate=False, wave=3),
+    ]
+
+
+def test_sync_hooks_and_objects_take_turns_by_wave(live: Live) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    bundle = sync_waves(live)
+    frontend = f"/api/v1/namespaces/{ns}/configmaps/frontend"
+    first = sync(live, bundle)
+    finish_job(live, first.hooks[0].name)
+
+    up = sync(live, bundle, previous=first.inventory)
+
+    assert up.changes.action_of(live.key(f"core/ConfigMap/{ns}/backend")) is ChangeAction.CREATED
+    assert live.operator.get(frontend) is None, "wave 2 waits for wave 1's Sync hook"
+    assert isinstance(up.waiting, HookWait) and up.waiting.phase is HookPhase.SYNC
+    assert up.state is SyncState.OUT_OF_SYNC, "waves are left to apply"
+    assert str(up.waiting).startswith(
+        f"waiting for Sync hooks: batch/Job/{ns}/maint-page-up running"
+    )
+    assert [h.name for h in up.hooks if h.phase is HookPhase.SYNC] == ["maint-page-up"]
+
+    still = sync(live, bundle, previous=up.inventory)
+
+    assert live.operator.get(frontend) is None
+    assert [j["metadata"]["name"] for j in hook_jobs(live) if "maint" in j["metadata"]["name"]] == [
+        "maint-page-up"
+    ], "created once, and the next wave's hook not yet"
+    finish_job(live, "maint-page-up")
+
+    down = sync(live, bundle, previous=still.inventory)
+
+    assert down.changes.action_of(live.key(f"core/ConfigMap/{ns}/frontend")) is (
+        ChangeAction.CREATED
+    )
+    assert [(h.name, h.state) for h in down.hooks if h.phase is HookPhase.SYNC] == [
+        ("maint-page-up", HookState.SUCCEEDED),
+        ("maint-page-down", HookState.RUNNING),
+    ]
+    assert isinstance(down.waiting, HookWait) and down.state is SyncState.SYNCED
+    finish_job(live, "maint-page-down")
+
+    done = sync(live, bundle, previous=down.inventory)
+
+    assert done.waiting is None and done.error is None and done.state is SyncState.SYNCED
+    record = read_cluster_record(live.client, live.app).hooks
+    assert record is not None and record.state is RunState.SUCCEEDED
+
+
+def test_a_sync_hook_before_every_object_runs_first(live: Live) -> None:
     ns = live.ns
     hold_jobs(live)
     bundle = [
@@ -190,11 +252,68 @@ def test_sync_hooks_run_with_the_apply_in_wave_order(live: Live) -> None:
 
     result = sync(live, bundle)
 
-    assert result.changes.action_of(live.key(f"core/ConfigMap/{ns}/app")) is ChangeAction.CREATED
+    assert live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/app") is None
     assert [h.key.rpartition("/")[2] for h in result.hooks] == ["first-"]
     finish_job(live, result.hooks[0].name)
     later = sync(live, bundle, previous=result.inventory)
+    assert later.changes.action_of(live.key(f"core/ConfigMap/{ns}/app")) is ChangeAction.CREATED
     assert [(h.key.rpartition("/")[2], h.state) for h in later.hooks] == [
         ("first-", HookState.SUCCEEDED),
         ("second-", HookState.RUNNING),
     ]
+
+
+def test_a_failed_sync_hook_stops_the_waves_after_it_and_runs_the_syncfail_hooks(
+    live: Live,
+) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    bundle = [*sync_waves(live), hook_job("page-oncall", ns, "SyncFail")]
+    first = sync(live, bundle)
+    finish_job(live, first.hooks[0].name)
+    up = sync(live, bundle, previous=first.inventory)
+    finish_job(live, "maint-page-up", succeeded=False)
+
+    failed = sync(live, bundle, previous=up.inventory)
+
+    assert failed.error is not None and failed.waiting is None
+    assert failed.error.key == live.key(f"batch/Job/{ns}/maint-page-up")
+    assert failed.error.message.startswith(
+        "Sync hook failed (Job has reached the specified backoff limit; kubectl logs "
+        f"job/maint-page-up -n {ns}): sync failed; SyncFail hooks: SyncFail hook "
+        f"batch/Job/{ns}/page-oncall-"
+    )
+    assert live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/frontend") is None
+    assert live.operator.get(f"/apis/batch/v1/namespaces/{ns}/jobs/maint-page-down") is None
+
+
+def test_a_sync_hook_waits_for_earlier_waves_healthy_and_its_deadline_starts_when_created(
+    live: Live,
+) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    seed = hook_job("seed", ns, "Sync", generate=False)
+    del seed["metadata"]["annotations"]  # an ordinary Job, in wave 0
+    bundle = [namespace(ns), seed, hook_job("notify", ns, "Sync", generate=False, wave=1)]
+    start = time.time()
+
+    first = sync(live, bundle, hook_timeout=60.0, clock=lambda: start)
+
+    assert isinstance(first.waiting, WaveWait) and first.waiting.wave == 1
+    assert hook_jobs(live) == [], "no Sync hook before the earlier waves are healthy"
+    finish_job(live, "seed")
+
+    late = sync(
+        live, bundle, previous=first.inventory, hook_timeout=60.0, clock=lambda: start + 120
+    )
+
+    assert isinstance(late.waiting, HookWait) and late.error is None, (
+        "the hook's minute starts when it is created, not when the phase began"
+    )
+    assert [(h.name, h.state) for h in late.hooks] == [("notify", HookState.RUNNING)]
+
+    over = sync(live, bundle, previous=late.inventory, hook_timeout=60.0, clock=lambda: start + 181)
+
+    assert over.error is not None and over.error.message.startswith(
+        "Sync hook failed (did not complete within 60s (sync.hookTimeout)"
+    )
