@@ -8,13 +8,14 @@ import time
 from typing import Any
 
 from fleetsync.shared.kube.hookrun import HookState, HookWait, RunState
+from fleetsync.shared.kube.hooks import HOOK_LABEL
 from fleetsync.shared.kube.inventory import read_cluster_record
 from fleetsync.shared.kube.waves import WaveWait
 from fleetsync.shared.model import ChangeAction, Health, SyncState
 from fleetsync.shared.model.hooks import HookPhase
 from tests.integration.kube.conftest import Live
 from tests.integration.kube.hookjobs import finish_job, hold_jobs, hook_job, hook_jobs
-from tests.integration.kube.manifests import config_map, namespace, sync
+from tests.integration.kube.manifests import config_map, deployment, namespace, sync
 
 
 def guestbook(live: Live, *, image: str = "example/migrate:1") -> list[dict[str, Any]]:
@@ -161,10 +162,17 @@ def test_a_failed_hook_fails_the_sync_naming_it_and_runs_the_syncfail_hooks(live
     )
 
 
-def test_a_hook_that_never_completes_fails_at_the_deadline(live: Live) -> None:
+def test_a_hook_that_never_completes_fails_at_the_deadline_and_runs_the_syncfail_hooks(
+    live: Live,
+) -> None:
     ns = live.ns
     hold_jobs(live)
-    bundle = [namespace(ns), config_map("app", ns), hook_job("migrate", ns, "PreSync")]
+    bundle = [
+        namespace(ns),
+        config_map("app", ns),
+        hook_job("migrate", ns, "PreSync"),
+        hook_job("page-oncall", ns, "SyncFail"),
+    ]
     first = sync(live, bundle, hook_timeout=60.0)
     assert isinstance(first.waiting, HookWait)
     later = first.waiting.since + 61.0
@@ -177,6 +185,14 @@ def test_a_hook_that_never_completes_fails_at_the_deadline(live: Live) -> None:
     assert late.error.message.startswith(
         "PreSync hook failed (did not complete within 60s (sync.hookTimeout): job is running;"
     )
+    assert f"sync failed; SyncFail hooks: SyncFail hook batch/Job/{ns}/page-oncall-" in (
+        late.error.message
+    )
+    assert [(h.phase, h.state) for h in late.hooks] == [
+        (HookPhase.PRE_SYNC, HookState.FAILED),
+        (HookPhase.SYNC_FAIL, HookState.RUNNING),
+    ]
+    assert live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/app") is None
 
 
 def sync_waves(live: Live) -> list[dict[str, Any]]:
@@ -317,3 +333,120 @@ def test_a_sync_hook_waits_for_earlier_waves_healthy_and_its_deadline_starts_whe
     assert over.error is not None and over.error.message.startswith(
         "Sync hook failed (did not complete within 60s (sync.hookTimeout)"
     )
+
+
+def test_a_wave_that_times_out_fails_the_run_and_runs_the_syncfail_hooks(live: Live) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    if live.simulated:
+        live.sim.set_controllers(never_ready=True, job_result="run")  # no kubelet on real ones
+    bundle = [
+        namespace(ns),
+        deployment("db", ns, wave=0),
+        config_map("app", ns, wave=1),
+        hook_job("page-oncall", ns, "SyncFail"),
+    ]
+    start = time.time()
+    first = sync(live, bundle, wave_timeout=60.0, clock=lambda: start)
+    assert isinstance(first.waiting, WaveWait) and hook_jobs(live) == []
+
+    late = sync(live, bundle, previous=first.inventory, wave_timeout=60.0, clock=lambda: start + 61)
+
+    assert late.error is not None and late.error.message.startswith(
+        "wave 1 not applied: earlier waves not healthy after 60s (sync.waveTimeout)"
+    )
+    (page,) = hook_jobs(live)
+    assert page["metadata"]["name"].startswith("page-oncall-")
+    assert [(h.phase, h.state) for h in late.hooks] == [(HookPhase.SYNC_FAIL, HookState.RUNNING)]
+
+
+def test_an_object_refused_by_validation_fails_the_run_once_and_runs_the_syncfail_hooks(
+    live: Live,
+) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    broken = deployment("api", ns)
+    broken["spec"]["replicas"] = "two"
+    bundle = [namespace(ns), broken, hook_job("page-oncall", ns, "SyncFail")]
+    sync(live, [namespace(ns)])
+
+    failed = sync(live, bundle)
+
+    assert failed.error is not None and failed.error.key == live.key(f"apps/Deployment/{ns}/api")
+    assert [(h.phase, h.state) for h in failed.hooks] == [(HookPhase.SYNC_FAIL, HookState.RUNNING)]
+    assert len(hook_jobs(live)) == 1
+    record = read_cluster_record(live.client, live.app).hooks
+    assert record is not None and record.state is RunState.FAILED
+    assert record.error.startswith(f"apps/Deployment/{ns}/api: dry-run failed")
+
+    again = sync(live, bundle, previous=failed.inventory)
+
+    assert again.error is not None and len(hook_jobs(live)) == 1, "SyncFail hooks run once"
+
+
+def test_hook_failed_deletes_a_failed_hook_and_hook_succeeded_keeps_it(live: Live) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    bundle = [
+        namespace(ns),
+        hook_job("check", ns, "PreSync", generate=False, policy="HookFailed"),
+        hook_job("verify", ns, "PreSync", generate=False, policy="HookSucceeded"),
+    ]
+    first = sync(live, bundle)
+    assert sorted(h.name for h in first.hooks) == ["check", "verify"]
+    finish_job(live, "check", succeeded=False)
+    finish_job(live, "verify", succeeded=False)
+
+    failed = sync(live, bundle, previous=first.inventory)
+
+    assert failed.error is not None
+    assert {h.name: h.state for h in failed.hooks} == {
+        "check": HookState.FAILED,
+        "verify": HookState.FAILED,
+    }
+    assert [j["metadata"]["name"] for j in hook_jobs(live)] == ["verify"]
+
+
+def test_a_named_hook_without_before_hook_creation_is_not_replaced_and_says_what_to_do(
+    live: Live,
+) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    first_bundle = [
+        namespace(ns),
+        hook_job("migrate", ns, "PreSync", generate=False, policy="HookFailed"),
+    ]
+    first = sync(live, first_bundle)
+    finish_job(live, "migrate")
+    assert sync(live, first_bundle, previous=first.inventory).error is None
+    second_bundle = [
+        namespace(ns),
+        hook_job("migrate", ns, "PreSync", generate=False, policy="HookFailed", image="m:2"),
+    ]
+
+    result = sync(live, second_bundle, previous=first.inventory)
+
+    assert result.error is not None
+    assert result.error.key == live.key(f"batch/Job/{ns}/migrate")
+    assert result.error.message.startswith(
+        "PreSync hook failed (exists from an earlier sync and its delete policy does not include "
+        "BeforeHookCreation; delete it, or add BeforeHookCreation)"
+    )
+
+
+def test_a_hook_whose_name_another_object_holds_fails_asking_for_a_rename(live: Live) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    sync(live, [namespace(ns)])
+    theirs = hook_job("migrate", ns, "PreSync", generate=False)
+    del theirs["metadata"]["annotations"]
+    live.operator.create(f"/apis/batch/v1/namespaces/{ns}/jobs", theirs)
+
+    result = sync(live, [namespace(ns), hook_job("migrate", ns, "PreSync", generate=False)])
+
+    assert result.error is not None and result.error.message.startswith(
+        "PreSync hook failed (the name is taken by an object this application did not create; "
+        "rename the hook)"
+    )
+    job = live.operator.get(f"/apis/batch/v1/namespaces/{ns}/jobs/migrate")
+    assert job is not None and HOOK_LABEL not in (job["metadata"].get("labels") or {})
