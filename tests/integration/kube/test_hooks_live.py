@@ -9,7 +9,8 @@ from typing import Any
 
 from fleetsync.shared.kube.hookrun import HookState, HookWait, RunState
 from fleetsync.shared.kube.hooks import HOOK_LABEL
-from fleetsync.shared.kube.inventory import read_cluster_record
+from fleetsync.shared.kube.inventory import Inventory, read_cluster_record
+from fleetsync.shared.kube.sync import SyncResult
 from fleetsync.shared.kube.waves import WaveWait
 from fleetsync.shared.model import ChangeAction, Health, SyncState
 from fleetsync.shared.model.hooks import HookPhase
@@ -118,6 +119,9 @@ def test_a_new_revision_runs_a_named_hook_again_replacing_the_old_job(live: Live
     assert job is not None and job["metadata"]["uid"] != old_uid
     image = job["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image == "example/migrate:2"
+    assert [c for c in live.engine_writes("apply", "dry-run") if "/Job/" in c.key] == [], (
+        "a hook is created (POST), never applied or patched"
+    )
 
 
 def test_a_failed_hook_fails_the_sync_naming_it_and_runs_the_syncfail_hooks(live: Live) -> None:
@@ -450,3 +454,38 @@ def test_a_hook_whose_name_another_object_holds_fails_asking_for_a_rename(live: 
     )
     job = live.operator.get(f"/apis/batch/v1/namespaces/{ns}/jobs/migrate")
     assert job is not None and HOOK_LABEL not in (job["metadata"].get("labels") or {})
+
+
+def test_the_next_commit_runs_the_hooks_again_and_a_dropped_hook_is_never_pruned(
+    live: Live,
+) -> None:
+    ns = live.ns
+    hold_jobs(live)
+
+    def settle(bundle: list[dict[str, Any]], previous: Inventory) -> SyncResult:
+        result = sync(live, bundle, previous=previous)
+        for hook in result.hooks:
+            if hook.state is HookState.RUNNING and hook.name:
+                finish_job(live, hook.name)
+        result = sync(live, bundle, previous=result.inventory)
+        assert result.waiting is None and result.error is None, result
+        return result
+
+    migrate = hook_job("migrate", ns, "PreSync")
+    first = settle([namespace(ns), config_map("app", ns, data={"v": "1"}), migrate], Inventory())
+    (one,) = [j["metadata"]["name"] for j in hook_jobs(live)]
+
+    second = settle(
+        [namespace(ns), config_map("app", ns, data={"v": "2"}), migrate], first.inventory
+    )
+
+    (two,) = [j["metadata"]["name"] for j in hook_jobs(live)]
+    assert two != one, "a new commit runs its hooks anew; BeforeHookCreation removed the old one"
+    assert [h.name for h in second.hooks] == [two]
+
+    third = sync(
+        live, [namespace(ns), config_map("app", ns, data={"v": "3"})], previous=second.inventory
+    )
+
+    assert third.error is None and third.changes.counts.get(ChangeAction.PRUNED, 0) == 0
+    assert [j["metadata"]["name"] for j in hook_jobs(live)] == [two], "hooks are never pruned"
