@@ -6,9 +6,10 @@ servers.
   kubesim its simulated job controller completes the Jobs; on the real server (no kubelet, so no
   Job ends by itself) the test writes each Job's status as the job controller would;
 - a Helm chart with a pre-install hook and a test hook (never applied);
-- a Jsonnet application taking its image from fleet.yaml's extVars;
+- a Jsonnet application taking its image from fleet.yaml's extVars, and one that is a top-level
+  function taking its arguments from tlas and a library from libs;
 - a directory mixing manifests with a Rancher Fleet fleet.yaml and a README.yaml: applied, and
-  what was skipped is listed in the application's status;
+  what was skipped is listed in the application's status; its tests/ left out by an exclude;
 - a config-management plugin's directory, which no renderer reads: an error naming what the
   render found, never Synced;
 - Argo CD's sync-waves example on both clusters (a Sync hook between waves, PostSync hooks after
@@ -142,6 +143,20 @@ JSONNET = {
         ]
         """,
     "apps/jsonnet-guestbook/params.libsonnet": "{ name: 'jsonnet-guestbook', replicas: 2 }\n",
+    # Argo CD's jsonnet-guestbook-tla style: a top-level function, a vendored library.
+    "apps/jsonnet-tla/guestbook-ui.jsonnet": """\
+        local labels = import 'labels.libsonnet';
+        function(name='jsonnet-guestbook-ui', replicas=1, containerPort=80)
+          [
+            {
+              apiVersion: 'v1',
+              kind: 'ConfigMap',
+              metadata: { name: name, labels: labels.of(name) },
+              data: { replicas: std.toString(replicas), port: std.toString(containerPort) },
+            },
+          ]
+        """,
+    "vendor/labels.libsonnet": "{ of(name):: { 'app.kubernetes.io/name': name } }\n",
 }
 MIXED = {
     "apps/mixed/fleet.yaml": """\
@@ -152,6 +167,7 @@ MIXED = {
         """,
     "apps/mixed/README.yaml": "title: mixed manifests\nowners: [platform-team]\n",
     "apps/mixed/settings.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n",
+    "apps/mixed/tests/smoke.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: smoke}\n",
 }
 PLUGIN = {
     "apps/plugin/plugin.yaml": "generator: cdk8s\nentrypoint: main.ts\n",
@@ -277,10 +293,20 @@ def fleet_text(
             jsonnet: {{extVars: {{image: "gcr.io/heptio-images/ks-guestbook-demo:0.3"}}}}
             targets: {{clusters: [{sim}]}}
             sync: {{createNamespace: true}}
+          - name: jsonnet-tla
+            repository: platform
+            path: apps/jsonnet-tla
+            namespace: jt-{SUFFIX}
+            jsonnet:
+              tlas: [{{name: replicas, value: "2", code: true}}, {{name: name, value: ui}}]
+              libs: [vendor]
+            targets: {{clusters: [{sim}]}}
+            sync: {{createNamespace: true}}
           - name: mixed
             repository: platform
             path: apps/mixed
             namespace: mixed-{SUFFIX}
+            directory: {{exclude: ["tests/*"]}}
             targets: {{clusters: [{sim}]}}
             sync: {{createNamespace: true}}
           - name: plugin
@@ -497,7 +523,13 @@ def test_repositories_as_users_write_them_through_fleetsync_up(
     config = sim_object(sim, "ConfigMap", "jsonnet-guestbook-config", f"jg-{SUFFIX}")
     assert config is not None and config["data"]["image"].endswith(":0.3")
 
+    wait_for(lambda: settled("jsonnet-tla", "sim-1"), timeout=60, what="jsonnet with tlas")
+    ui = sim_object(sim, "ConfigMap", "ui", f"jt-{SUFFIX}")
+    assert ui is not None and ui["data"] == {"replicas": "2", "port": "80"}
+    assert ui["metadata"]["labels"]["app.kubernetes.io/name"] == "ui"
+
     wait_for(lambda: settled("mixed", "sim-1"), timeout=60, what="mixed manifests")
+    assert sim_object(sim, "Pod", "smoke", f"mixed-{SUFFIX}") is None, "excluded by its glob"
     mixed = store.desired("mixed")
     assert mixed is not None and mixed.warnings == (
         "apps/mixed/README.yaml: not a Kubernetes object (no apiVersion or kind): skipped",
