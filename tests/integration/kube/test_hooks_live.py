@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from fleetsync.shared.kube.hookrun import HookState, HookWait, RunState
 from fleetsync.shared.kube.hooks import HOOK_LABEL
 from fleetsync.shared.kube.inventory import Inventory, read_cluster_record
@@ -15,7 +17,14 @@ from fleetsync.shared.kube.waves import WaveWait
 from fleetsync.shared.model import ChangeAction, Health, SyncState
 from fleetsync.shared.model.hooks import HookPhase
 from tests.integration.kube.conftest import Live
-from tests.integration.kube.hookjobs import finish_job, hold_jobs, hook_job, hook_jobs
+from tests.integration.kube.hookjobs import (
+    end_pod,
+    finish_job,
+    hold_jobs,
+    hook_job,
+    hook_jobs,
+    hook_pod,
+)
 from tests.integration.kube.manifests import config_map, deployment, namespace, sync
 
 
@@ -489,3 +498,30 @@ def test_the_next_commit_runs_the_hooks_again_and_a_dropped_hook_is_never_pruned
 
     assert third.error is None and third.changes.counts.get(ChangeAction.PRUNED, 0) == 0
     assert [j["metadata"]["name"] for j in hook_jobs(live)] == [two], "hooks are never pruned"
+
+
+@pytest.mark.parametrize("succeeded", [True, False], ids=["succeeded", "failed"])
+def test_a_pod_hook_completes_or_fails_the_sync_by_its_phase(live: Live, succeeded: bool) -> None:
+    ns = live.ns
+    if live.simulated:
+        live.sim.set_controllers(ready_delay=0.1, job_result="complete" if succeeded else "fail")
+    bundle = [namespace(ns), config_map("app", ns), hook_pod("check", ns, "PreSync")]
+    first = sync(live, bundle)
+    (check,) = first.hooks
+    assert check.kind == "Pod" and check.logs == f"kubectl logs pod/{check.name} -n {ns}"
+    end_pod(live, check.name, succeeded=succeeded)
+
+    result = sync(live, bundle, previous=first.inventory)
+
+    assert [(h.phase, h.state) for h in result.hooks] == [
+        (HookPhase.PRE_SYNC, HookState.SUCCEEDED if succeeded else HookState.FAILED)
+    ]
+    applied = live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/app")
+    if succeeded:
+        assert result.error is None and applied is not None
+    else:
+        assert result.error is not None and applied is None
+        assert result.error.message.startswith(
+            f"PreSync hook failed (container check exited 1 (Error); kubectl logs "
+            f"pod/{check.name} -n {ns}): sync failed"
+        )
