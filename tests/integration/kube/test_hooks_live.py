@@ -525,3 +525,61 @@ def test_a_pod_hook_completes_or_fails_the_sync_by_its_phase(live: Live, succeed
             f"PreSync hook failed (container check exited 1 (Error); kubectl logs "
             f"pod/{check.name} -n {ns}): sync failed"
         )
+
+
+def helm_hook(job: dict[str, Any], hook: str, **annotations: str) -> dict[str, Any]:
+    """`job` annotated as a chart's template annotates its hooks."""
+    job["metadata"]["annotations"] = {"helm.sh/hook": hook, **annotations}
+    return job
+
+
+def test_helm_hooks_run_as_argo_cd_maps_them_weights_as_waves_and_tests_never(
+    live: Live,
+) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    test_pod = helm_hook(hook_pod("test-connection", ns, "PreSync"), "test")
+    bundle = [
+        namespace(ns),
+        config_map("db", ns),
+        helm_hook(
+            hook_job("db-migrate", ns, "", generate=False),
+            "pre-install,pre-upgrade",
+            **{"helm.sh/hook-weight": "-5", "helm.sh/hook-delete-policy": "before-hook-creation"},
+        ),
+        helm_hook(
+            hook_job("db-seed", ns, "", generate=False),
+            "pre-install",
+            **{"helm.sh/hook-weight": "5"},
+        ),
+        helm_hook(
+            hook_job("db-notify", ns, "", generate=False),
+            "post-install",
+            **{"helm.sh/hook-delete-policy": "hook-succeeded"},
+        ),
+        test_pod,
+    ]
+
+    first = sync(live, bundle)
+
+    assert [h.name for h in first.hooks] == ["db-migrate"], "weight -5 before weight 5"
+    finish_job(live, "db-migrate")
+    second = sync(live, bundle, previous=first.inventory)
+    assert [(h.name, h.state) for h in second.hooks] == [
+        ("db-migrate", HookState.SUCCEEDED),
+        ("db-seed", HookState.RUNNING),
+    ]
+    assert live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/db") is None
+    finish_job(live, "db-seed")
+    third = sync(live, bundle, previous=second.inventory)
+    assert live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/db") is not None
+    assert [h.name for h in third.hooks if h.phase is HookPhase.POST_SYNC] == ["db-notify"]
+    finish_job(live, "db-notify")
+
+    done = sync(live, bundle, previous=third.inventory)
+
+    assert done.error is None and done.waiting is None
+    assert sorted(j["metadata"]["name"] for j in hook_jobs(live)) == ["db-migrate", "db-seed"]
+    pods = live.operator.request("GET", f"/api/v1/namespaces/{ns}/pods")
+    names = [p["metadata"]["name"] for p in pods.get("items") or []]
+    assert not [n for n in names if n.startswith("test-connection")], "a test hook never runs"
