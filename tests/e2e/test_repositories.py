@@ -1,6 +1,6 @@
 """Repositories as users write them, end to end through `fleetsync up`: real git over the
 network, a real Redis, the real processes, a kubesim cluster and one of the session's real API
-servers.
+servers. Every application targets both clusters.
 
 - a guestbook with a PreSync migration Job and a PostSync smoke test, on both clusters: on
   kubesim its simulated job controller completes the Jobs; on the real server (no kubelet, so no
@@ -284,14 +284,14 @@ def fleet_text(
             repository: platform
             path: apps/db
             namespace: db-{SUFFIX}
-            targets: {{clusters: [{sim}]}}
+            targets: {{clusters: [{sim}, {real}]}}
             sync: {{createNamespace: true}}
           - name: jsonnet-guestbook
             repository: platform
             path: apps/jsonnet-guestbook
             namespace: jg-{SUFFIX}
             jsonnet: {{extVars: {{image: "gcr.io/heptio-images/ks-guestbook-demo:0.3"}}}}
-            targets: {{clusters: [{sim}]}}
+            targets: {{clusters: [{sim}, {real}]}}
             sync: {{createNamespace: true}}
           - name: jsonnet-tla
             repository: platform
@@ -300,20 +300,20 @@ def fleet_text(
             jsonnet:
               tlas: [{{name: replicas, value: "2", code: true}}, {{name: name, value: ui}}]
               libs: [vendor]
-            targets: {{clusters: [{sim}]}}
+            targets: {{clusters: [{sim}, {real}]}}
             sync: {{createNamespace: true}}
           - name: mixed
             repository: platform
             path: apps/mixed
             namespace: mixed-{SUFFIX}
             directory: {{exclude: ["tests/*"]}}
-            targets: {{clusters: [{sim}]}}
+            targets: {{clusters: [{sim}, {real}]}}
             sync: {{createNamespace: true}}
           - name: plugin
             repository: platform
             path: apps/plugin
             namespace: plugin-{SUFFIX}
-            targets: {{clusters: [{sim}]}}
+            targets: {{clusters: [{sim}, {real}]}}
         """)
 
 
@@ -543,6 +543,30 @@ def test_repositories_as_users_write_them_through_fleetsync_up(
         "on purpose, or choose its renderer)"
     )
     plugin = status("plugin", "sim-1")
+    assert plugin is None or plugin.sync is not SyncState.SYNCED
+
+    # The same applications on the real server; the test ends the chart's pre-install Job.
+    db = f"db-{SUFFIX}"
+    wait_for(
+        lambda: (s := status("db", real)) and any(h.name == "db-migrate" for h in s.hooks),
+        timeout=60,
+        what=f"the chart's pre-install hook on {real}",
+    )
+    assert operator.get(f"/api/v1/namespaces/{db}/services/db-db") is None
+    finish_job(operator, db, "db-migrate")
+    wait_for(lambda: settled("db", real), timeout=60, what="the chart on real")
+    assert operator.get(f"/api/v1/namespaces/{db}/services/db-db") is not None
+    assert operator.get(f"/api/v1/namespaces/{db}/pods/db-test-connection") is None
+    for app, path, expected in (
+        ("jsonnet-guestbook", f"jg-{SUFFIX}/configmaps/jsonnet-guestbook-config", "image"),
+        ("jsonnet-tla", f"jt-{SUFFIX}/configmaps/ui", "replicas"),
+        ("mixed", f"mixed-{SUFFIX}/configmaps/settings", None),
+    ):
+        wait_for(lambda app=app: settled(app, real), timeout=60, what=f"{app} on real")
+        found = operator.get(f"/api/v1/namespaces/{path}")
+        assert found is not None and (expected is None or expected in found["data"])
+    assert operator.get(f"/api/v1/namespaces/mixed-{SUFFIX}/pods/smoke") is None
+    plugin = status("plugin", real)
     assert plugin is None or plugin.sync is not SyncState.SYNCED
 
 
