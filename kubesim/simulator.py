@@ -129,7 +129,7 @@ class ClusterHandle:
                         job_result: str = "complete") -> ControllerSettings:
         """Replace this cluster's controller settings; `crd_established_delay` keeps a created
         CRD not Established (its kind not served) for that many seconds; `job_result` says how
-        Jobs end: "complete", "fail" or "run" (never)."""
+        Jobs and run-to-completion Pods end: "complete", "fail" or "run" (never)."""
         settings = ControllerSettings(enabled, ready_delay, never_ready, crd_established_delay,
                                       job_result)
         self._do(lambda c: setattr(c, "controllers", settings))

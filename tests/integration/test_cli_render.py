@@ -76,3 +76,20 @@ def test_render_names_what_it_skipped_on_standard_error(
         "skipped\n"
     )
     assert "README" not in result.stdout
+
+
+def test_render_refuses_a_hook_with_an_unknown_phase_at_its_file_and_line(
+    fleet_file: Path, git_repo: WorkRepo
+) -> None:
+    git_repo.write(
+        "apps/web/migrate.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: migrate-\n"
+        "  annotations: {argocd.argoproj.io/hook: BeforeSync}\n",
+    )
+    git_repo.commit("a hook with a phase Argo CD does not have")
+    result = CliRunner().invoke(main, ["render", "web", "-c", str(fleet_file)])
+    assert result.exit_code == 1
+    assert (
+        "web: apps/web/migrate.yaml:1: annotation argocd.argoproj.io/hook: unknown hook phase "
+        "'BeforeSync'; use PreSync, Sync, PostSync, SyncFail, PostDelete or Skip"
+    ) in result.output
