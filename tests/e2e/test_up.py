@@ -90,8 +90,8 @@ def test_up_serves_then_stops_on_sigterm_leaving_no_process(
 
 
 def children(fleet_file: Path) -> dict[str, int]:
-    """`up`'s children by role (beat, fetch, apply, api, flower): pid of each process group's
-    leader."""
+    """`up`'s children by role (beat, fetch, apply, notify, api, flower): pid of each process
+    group's leader."""
     found: dict[str, int] = {}
     for pid in processes_mentioning(str(fleet_file)):
         try:
@@ -105,6 +105,7 @@ def children(fleet_file: Path) -> dict[str, int]:
             ("beat", "beat"),
             ("fetch", "poll,fetch"),
             ("apply", "apply"),
+            ("notify", "notify"),
             ("api", "api"),
             ("flower", "flower"),
         ):
@@ -191,13 +192,14 @@ def test_each_child_gets_only_the_secrets_it_needs(tmp_path: Path, fleet_file: P
     )
     try:
         found = wait_for(
-            lambda: len(kids := children(fleet_file)) == 5 and kids,
+            lambda: len(kids := children(fleet_file)) == 6 and kids,
             timeout=60,
-            what="the five children",
+            what="the six children",
         )
         wanted = {
             "beat": set(),
             "apply": set(),
+            "notify": set(),
             "fetch": {"FLEETSYNC_TEST_GIT_USER", "GIT_TOKEN_FOR_TEST"},
             "api": {"FLEETSYNC_API_TOKEN", "FLEETSYNC_WEBHOOK_SECRET"},
             "flower": {"FLOWER_BASIC_AUTH"},
