@@ -211,3 +211,29 @@ def test_each_child_gets_only_the_secrets_it_needs(tmp_path: Path, fleet_file: P
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("token", ["REPLACE_ME", "short-token"])
+def test_up_refuses_to_start_with_a_placeholder_or_short_api_token(
+    tmp_path: Path, fleet_file: Path, token: str
+) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fleetsync",
+            "up",
+            "-c",
+            str(fleet_file),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        env={**os.environ, "FLEETSYNC_API_TOKEN": token, "FLEETSYNC_CACHE_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "refusing to start: FLEETSYNC_API_TOKEN" in done.stderr
+    assert token not in done.stderr and "Traceback" not in done.stderr
+    assert processes_mentioning(str(fleet_file)) == []

@@ -339,6 +339,13 @@ def command(
         fleet = load_fleet(config)
     except FleetsyncError as exc:
         raise click.ClickException(f"{config}: refusing to start:\n{exc}") from exc
+    if not no_api:
+        from fleetsync.scheduler.api.auth import AccessPolicy, TokenError
+
+        try:
+            AccessPolicy.from_env(os.environ)  # the API child would refuse it, again and again
+        except TokenError as exc:
+            raise click.ClickException(f"refusing to start: {exc}") from None
     settings = load_settings()
     cache_dir = settings.cache_dir.resolve()
     cache_dir.mkdir(parents=True, exist_ok=True)
