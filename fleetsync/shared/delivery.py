@@ -14,8 +14,10 @@ URL is shown as scheme and host only, the secret never.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -80,9 +82,11 @@ def deliver_event(
         return Sent("dropped", f"event {event_id} expired before it could be delivered")
     if not target.wants(event):
         return Sent("dropped", f"notification {notification} no longer wants this event")
-    url = target.url or environ.get(target.url_env or "", "")
+    url = target.url or environ.get(target.url_env or "", "").strip()
     if not url:
         return _refused(target, f"{target.url_env} is not set in the notify worker's environment")
+    if not _usable(url):
+        return _refused(target, f"{target.url_env} does not hold an http or https URL")
     secret = None
     if target.secret_env:
         secret = environ.get(target.secret_env, "")
@@ -154,6 +158,19 @@ def _post(
         reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
         text = str(reason) if not isinstance(reason, TimeoutError) else ""
         return redact_urls(f"{type(reason).__name__}{': ' + text if text else ''}"), 0.0
+    except (ValueError, http.client.InvalidURL) as exc:
+        return f"the URL cannot be used ({type(exc).__name__})", None  # its text may quote it
+    except http.client.HTTPException as exc:
+        return f"the answer was not HTTP ({type(exc).__name__})", 0.0
+
+
+def _usable(url: str) -> bool:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _retry_after(headers: Message) -> float:

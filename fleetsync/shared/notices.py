@@ -32,6 +32,8 @@ from fleetsync.shared.store import Store
 log = logging.getLogger(__name__)
 
 FEED_BATCH = 20_000
+STATUS_BATCH = 1_000
+"""Statuses read per round trip (the first look reads every pair of the fleet)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +107,9 @@ def _pair_conditions(store: Store, fleet: Fleet) -> list[Condition]:
     assert position is not None
     declared = sorted((a, c) for a, c in pairs if c in targets.get(AppName(a), ()))
     conditions: list[Condition] = []
-    for status in store.statuses_of(declared):
-        if status is not None:
-            conditions += pair_conditions(status)
+    for start in range(0, len(declared), STATUS_BATCH):
+        for status in store.statuses_of(declared[start : start + STATUS_BATCH]):
+            if status is not None:
+                conditions += pair_conditions(status)
     store.set_notify_position(position)
     return conditions

@@ -269,3 +269,13 @@ def test_an_event_for_a_notification_no_longer_declared_is_dropped(store: Store)
     stored_event(store)
     sent = deliver_event(store, WEBHOOK, "gone", "e1", attempt=1, environ={}, timeout=1.0)
     assert (sent.result, sent.detail) == ("dropped", "notification gone is no longer declared")
+
+
+def test_a_variable_that_holds_no_usable_url_sends_nothing_and_never_echoes_it(
+    store: Store,
+) -> None:
+    stored_event(store)
+    for value in ("not a url at all", "ftp://hooks.example.com/secret-path", "http://h:port-x/s"):
+        sent = deliver(store, WEBHOOK, {"HOOK_URL": value, "HOOK_SECRET": SECRET})
+        assert (sent.result, sent.retry_in) == ("dropped", None)
+        assert sent.detail == "HOOK_URL does not hold an http or https URL"
