@@ -19,10 +19,11 @@ import pytest
 from fleetsync.shared.delivery import MAX_ATTEMPTS, Sent, deliver_event
 from fleetsync.shared.fleet import parse_fleet
 from fleetsync.shared.model.declaration import Fleet
-from fleetsync.shared.model.ids import AppName
+from fleetsync.shared.model.ids import AppName, ClusterName, Digest
 from fleetsync.shared.model.notification import Event, EventKind
 from fleetsync.shared.model.report import PairStatus
 from fleetsync.shared.model.revision import Revision
+from fleetsync.shared.model.rollout import Phase, Rollout, RolloutPlan, Wave
 from fleetsync.shared.model.status import Health, SyncState
 from fleetsync.shared.notices import Delivery, due_notifications
 from fleetsync.shared.store import Store
@@ -279,3 +280,42 @@ def test_a_variable_that_holds_no_usable_url_sends_nothing_and_never_echoes_it(
         sent = deliver(store, WEBHOOK, {"HOOK_URL": value, "HOOK_SECRET": SECRET})
         assert (sent.result, sent.retry_in) == ("dropped", None)
         assert sent.detail == "HOOK_URL does not hold an http or https URL"
+
+
+def test_a_rollout_paused_is_told_its_resumption_too_and_its_end_once(store: Store) -> None:
+    fleet = fleet_with("  - {name: ops, url_env: U, events: [rollout-paused, rollout-finished]}\n")
+    waves = RolloutPlan(waves=(Wave("first", (ClusterName("c1"),)),))
+    started = store.start_rollout(
+        Rollout(
+            id="r1", application="web", revision=REV, digest=Digest("d"), started_at=1.0, waves=1
+        ),
+        waves,
+        previous={},
+        progress={},
+    )
+    assert due_notifications(store, fleet) == []  # moving: nothing to say yet
+    paused = store.save_rollout(
+        replace(started, phase=Phase.PAUSED, reason="2 clusters failed", paused_by="failures"),
+        expected=started.version,
+        next_check=None,
+    )
+    assert paused is not None
+    [delivery] = due_notifications(store, fleet)
+    event = store.event(delivery.event)
+    assert event is not None
+    assert (event.kind, event.state, event.message) == (
+        EventKind.ROLLOUT_PAUSED,
+        "firing",
+        "2 clusters failed",
+    )
+    assert due_notifications(store, fleet) == []
+    done = store.save_rollout(
+        replace(paused, phase=Phase.COMPLETE, reason=""), expected=paused.version, next_check=None
+    )
+    assert done is not None
+    told = sorted(events_of(store, due_notifications(store, fleet)))
+    assert told == [
+        ("ops", "rollout-finished", "firing", ""),
+        ("ops", "rollout-paused", "resolved", ""),
+    ]
+    assert due_notifications(store, fleet) == []
