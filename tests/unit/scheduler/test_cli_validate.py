@@ -141,3 +141,27 @@ def test_the_example_applications_exist_where_the_example_fleet_says() -> None:
     assert "apiVersion: v2" in (chart / "Chart.yaml").read_text()
     assert ".Release.Name" in (chart / "templates" / "deployment.yaml").read_text()
     assert ".Values" in (chart / "templates" / "service.yaml").read_text()
+
+
+def test_a_valid_fleet_lists_its_notifications_without_their_urls_secrets(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path,
+        VALID
+        + "notifications:\n"
+        + "  - {name: ops, url_env: OPS_HOOK_URL, secret_env: OPS_SECRET, events: [sync-failed]}\n"
+        + "  - {name: plain, url: 'https://hooks.example.com/t0k3n-path',"
+        + " events: [drift, degraded], clusters: [lab]}\n",
+    )
+    result = runner.invoke(main, ["validate", "-c", str(path)])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert (
+        "ops    webhook  $OPS_HOOK_URL                  sync-failed      (every)       (every)"
+        in out
+    )
+    assert (
+        "plain  webhook  https://hooks.example.com/...  drift, degraded  (every)       lab" in out
+    )
+    assert "t0k3n" not in out
