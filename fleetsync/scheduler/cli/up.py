@@ -86,6 +86,17 @@ def notification_variables(fleet: Fleet) -> frozenset[str]:
     )
 
 
+def unset_notification_variables(fleet: Fleet, environ: Mapping[str, str]) -> list[str]:
+    """A warning for each variable a notification names that `environ` does not set: the
+    notify worker would drop that notification's messages."""
+    return [
+        f"notification {n.name}: {name} is not set; its messages will be dropped"
+        for n in fleet.notifications
+        for name in (n.url_env, n.secret_env)
+        if name and not environ.get(name)
+    ]
+
+
 ROLES = ("common", "fetch", "notify", "api", "flower")
 
 
@@ -339,6 +350,8 @@ def command(
         fleet = load_fleet(config)
     except FleetsyncError as exc:
         raise click.ClickException(f"{config}: refusing to start:\n{exc}") from exc
+    for warning in unset_notification_variables(fleet, os.environ):
+        click.echo(f"warning: {warning}", err=True)
     if not no_api:
         from fleetsync.scheduler.api.auth import AccessPolicy, TokenError
 

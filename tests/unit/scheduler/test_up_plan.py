@@ -11,6 +11,7 @@ from fleetsync.scheduler.cli.up import (
     credential_variables,
     notification_variables,
     plan_processes,
+    unset_notification_variables,
 )
 from fleetsync.shared.fleet import parse_fleet
 
@@ -73,3 +74,12 @@ def test_each_child_gets_only_the_secrets_of_its_role(tmp_path: Path) -> None:
         assert secrets & set(spec.env) == expected[name], name
         assert spec.env["PATH"] == "/usr/bin", name
         assert spec.env["FLEETSYNC_REDIS_URL"] == "redis://127.0.0.1:6379/0", name
+
+
+def test_a_notification_variable_left_unset_is_named_before_start(tmp_path: Path) -> None:
+    fleet = parse_fleet(FLEET, source="fleet.yaml", base_dir=tmp_path)
+    assert unset_notification_variables(fleet, ENVIRON) == []
+    without = {k: v for k, v in ENVIRON.items() if k != "OPS_HOOK_SECRET"}
+    assert unset_notification_variables(fleet, without) == [
+        "notification ops: OPS_HOOK_SECRET is not set; its messages will be dropped"
+    ]
