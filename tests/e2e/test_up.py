@@ -153,6 +153,9 @@ repositories:
     credentials: {username_env: FLEETSYNC_TEST_GIT_USER, password_env: GIT_TOKEN_FOR_TEST}
 clusters: []
 applications: []
+notifications:
+  - {name: ops, url_env: FLEETSYNC_TEST_HOOK_URL, secret_env: HOOK_SECRET_FOR_TEST,
+     events: [sync-failed]}
 """
 
 
@@ -167,9 +170,11 @@ def test_each_child_gets_only_the_secrets_it_needs(tmp_path: Path, fleet_file: P
     secrets = {
         "FLEETSYNC_TEST_GIT_USER": "git-user",
         "GIT_TOKEN_FOR_TEST": "git-token-value",
-        "FLEETSYNC_API_TOKEN": "api-token-value",
+        "FLEETSYNC_API_TOKEN": "api-token-value-0123456789",
         "FLEETSYNC_WEBHOOK_SECRET": "webhook-secret-value",
         "FLOWER_BASIC_AUTH": "user:flower-password",
+        "FLEETSYNC_TEST_HOOK_URL": "https://hooks.example.com/secret-path",
+        "HOOK_SECRET_FOR_TEST": "hook-signing-secret-value",
     }
     proc = subprocess.Popen(
         [
@@ -199,7 +204,7 @@ def test_each_child_gets_only_the_secrets_it_needs(tmp_path: Path, fleet_file: P
         wanted = {
             "beat": set(),
             "apply": set(),
-            "notify": set(),
+            "notify": {"FLEETSYNC_TEST_HOOK_URL", "HOOK_SECRET_FOR_TEST"},
             "fetch": {"FLEETSYNC_TEST_GIT_USER", "GIT_TOKEN_FOR_TEST"},
             "api": {"FLEETSYNC_API_TOKEN", "FLEETSYNC_WEBHOOK_SECRET"},
             "flower": {"FLOWER_BASIC_AUTH"},
