@@ -148,5 +148,9 @@ def test_a_receiver_that_fails_gets_the_message_again_until_it_takes_it(
     # The same event each time, signed each time; the reconciles went on meanwhile.
     assert {r.headers["X-Fleetsync-Delivery"] for r in tries} == {taken.json()["id"]}
     assert all(signed(r) for r in tries)
-    assert fleet.store.stats().get("notify_retry") == 2
-    assert fleet.store.stats().get("notify_delivered") == 1
+    counted = wait_for(
+        lambda: (stats := fleet.store.stats()).get("notify_delivered") and stats,
+        timeout=30,
+        what="the delivery counted",
+    )
+    assert (counted.get("notify_retry"), counted["notify_delivered"]) == (2, 1)
