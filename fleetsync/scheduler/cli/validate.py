@@ -95,6 +95,21 @@ def _print_summary(
     ]
     header = ("name", "repository", "path", "renderer", "target clusters")
     _print_table(console, "applications", header, applications)
+    if fleet.notifications:
+        notifications = [
+            (
+                n.name,
+                n.kind.value,
+                f"${n.url_env}" if n.url_env else display_url(n.url or "", path=False),
+                ", ".join(e.value for e in n.events),
+                ", ".join(n.applications) or "(every)",
+                ", ".join(n.clusters) or "(every)",
+                "yes" if n.secret_env else "no",
+            )
+            for n in fleet.notifications
+        ]
+        columns = ("name", "kind", "url", "events", "applications", "clusters", "signed")
+        _print_table(console, "notifications", columns, notifications)
     if warnings:
         console.print()
         console.print(Text(f"{_count(len(warnings), 'warning')}:"))
