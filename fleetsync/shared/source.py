@@ -29,6 +29,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from fleetsync.shared.charts.http import SourceUnreachable
 from fleetsync.shared.errors import FleetsyncError, PermanentError, TransientError, describe
 from fleetsync.shared.logcontext import bind
 from fleetsync.shared.model.backoff import backoff_delay
-from fleetsync.shared.model.bundle import canonical_json
+from fleetsync.shared.model.bundle import Bundle, canonical_json
 from fleetsync.shared.model.declaration import (
     Application,
     DirectoryOptions,
@@ -52,6 +53,7 @@ from fleetsync.shared.model.desired import DesiredState
 from fleetsync.shared.model.ids import AppName, ClusterName, Digest, RepoName
 from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.render import (
+    Limit,
     RenderLimits,
     RenderRequest,
     RenderResult,
@@ -63,6 +65,8 @@ from fleetsync.shared.render import (
 from fleetsync.shared.rollouts import begin_rollout
 from fleetsync.shared.settings import Settings, load_settings
 from fleetsync.shared.store import DueSet, Store, StoreError
+from fleetsync.shared.variants import grouping
+from fleetsync.shared.variants.substitution import Resolved, SubstitutionError
 
 log = logging.getLogger(__name__)
 
@@ -197,16 +201,27 @@ def fetch_repository(
         for app in fleet.applications_of(name):
             app_revision = revision
             try:
+                digest_of: Callable[[Application], _Digested]
                 if checkout is None or mirror is None:
                     version = helm_sources.chart_resolution(state, app)
                     app_revision = helm_sources.chart_revision(version)
-                    digest, was_rendered, renderer, warnings = source.chart_digest(
-                        app, repo, version
-                    )
+                    origin = f"chart {version.name} {version.version}"
+                    digest_of = partial(source.chart_digest, repo=repo, version=version)
                 else:
-                    digest, was_rendered, renderer, warnings = _desired_digest(
-                        source, app, mirror, revision, checkout
+                    origin = f"{repo.name}:{app.path}"
+                    digest_of = partial(
+                        _desired_digest,
+                        source,
+                        mirror=mirror,
+                        revision=revision,
+                        checkout=checkout,
                     )
+                if app.varies:
+                    found = source.variants(app, digest_of, origin=origin)
+                    renderer, warnings = found.renderer, found.warnings
+                    was_rendered = found.rendered
+                else:
+                    digest, was_rendered, renderer, warnings = digest_of(app)
             except helm_sources.UnresolvedChart as exc:
                 failed[app.name] = str(exc)  # the poll recorded it as the application's error
                 continue
@@ -227,15 +242,22 @@ def fetch_repository(
                 log.warning("%s", message)
                 continue
             (rendered if was_rendered else reused).append(app.name)
-            store.clear_source_error(app.name)
             state_ = DesiredState(
                 revision=app_revision,
-                digest=digest,
+                digest=digest if not app.varies else Digest(""),
                 renderer=renderer,
                 rendered_at=store.now(),
                 observed=app_revision,
                 warnings=warnings,
             )
+            if app.varies:
+                clusters = _set_variants(store, fleet, app, state_, found)
+                if clusters:
+                    changed[app.name] = clusters
+                if found.failed:
+                    failed[app.name] = found.error
+                continue
+            store.clear_source_error(app.name)
             begin_rollout(store, fleet, app.name, state_)  # before any reconcile can see it
             if store.set_desired(app.name, state_):
                 changed[app.name] = fleet.targets_of(app.name)
@@ -341,6 +363,60 @@ class _Source:
             limits=self.limits,
         )
 
+    def variants(
+        self, app: Application, digest_of: Callable[[Application], _Digested], *, origin: str
+    ) -> _Variants:
+        """Each target cluster's bundle: one render per distinct input (the Helm values with
+        the cluster's variables written in), then, when the application substitutes, one
+        substituted bundle per distinct resolution of the variables the render uses."""
+        targets = [self.fleet.clusters[c] for c in self.fleet.targets_of(app.name)]
+        before = grouping.render_groups(app, targets)
+        found = _Variants(failed=dict(before.failed), renderer=app.renderer.value)
+        for group in before.groups:
+            base, was_rendered, found.renderer, warnings = digest_of(group.app)
+            found.rendered = found.rendered or was_rendered
+            found.warnings += tuple(w for w in warnings if w not in found.warnings)
+            if not app.substitute:
+                found.digests.update(dict.fromkeys(group.clusters, base))
+                continue
+            bundle = self.store.get_bundle(base)
+            if bundle is None:
+                raise PermanentError(f"{app.name}: bundle {base[:12]} is missing from Redis")
+            try:
+                refs = grouping.bundle_references(bundle.objects)
+            except SubstitutionError as exc:
+                raise PermanentError(f"{app.name}: {exc} (rendered from {origin})") from exc
+            chosen = [self.fleet.clusters[c] for c in group.clusters]
+            after = grouping.output_groups(app, chosen, refs, origin=origin)
+            found.failed.update(after.failed)
+            for variant in after.groups:
+                digest = self.substituted(app, base, bundle, variant.resolved)
+                found.digests.update(dict.fromkeys(variant.clusters, digest))
+        return found
+
+    def substituted(
+        self, app: Application, base: Digest, bundle: Bundle, resolved: Resolved
+    ) -> Digest:
+        """The bundle with `resolved` written in, kept by a key of exactly what it reads."""
+        if not resolved and "$${" not in bundle.canonical().decode():
+            return base
+        key = grouping.variant_key(base, resolved)
+        cached = self.store.cached_render(key)
+        if cached is not None and self.store.bundle_size(cached) is not None:
+            self.store.incr_stat("variant_cache_hit")
+            return cached
+        result = Bundle.of(grouping.substitute_objects(bundle.objects, resolved))
+        size = len(result.canonical())
+        if size > self.limits.max_output_bytes:
+            raise PermanentError(
+                f"{app.name}: "
+                + self.limits.problem(Limit.OUTPUT, detail=f"{size:,} bytes after substitution")
+            )
+        self.store.incr_stat("variant_render")
+        digest = self.store.put_bundle(result)
+        self.store.cache_render(key, digest)
+        return digest
+
     def chart_digest(self, app: Application, repo: Repository, version: ChartVersion) -> _Digested:
         """The bundle of a chart from a chart repository or registry, keyed by its digest."""
         values = self.values_from(app)
@@ -402,9 +478,53 @@ def _render(
     )
 
 
+@dataclass(slots=True)
+class _Variants:
+    """What an application with per-cluster variants renders: each cluster's bundle."""
+
+    digests: dict[ClusterName, Digest] = field(default_factory=dict)
+    failed: dict[ClusterName, str] = field(default_factory=dict)
+    """Clusters whose variables do not resolve: they keep what they had."""
+    renderer: str = ""
+    warnings: tuple[str, ...] = ()
+    rendered: bool = False
+
+    @property
+    def error(self) -> str:
+        first = sorted(self.failed.items())
+        more = len(first) - 1
+        return first[0][1] + (f" (and {more} more cluster(s))" if more else "")
+
+
+def _set_variants(
+    store: Store, fleet: Fleet, app: Application, state: DesiredState, found: _Variants
+) -> tuple[ClusterName, ...]:
+    """Write each cluster's bundle (a cluster that failed keeps its last one); the clusters
+    whose bundle moved. The error names the clusters that failed, if any."""
+    targets = fleet.targets_of(app.name)
+    kept = store.variants(app.name, [c for c in targets if c in found.failed])
+    digests = {c: v.digest for c, v in kept.items()} | found.digests
+    if found.failed:
+        store.set_source_error(app.name, found.error, revision=str(state.revision))
+        for message in found.failed.values():
+            log.warning("%s", message)
+    else:
+        store.clear_source_error(app.name)
+    if not digests:
+        return ()
+    state = replace(
+        state,
+        digest=Digest(grouping.set_digest(digests)),
+        variants=len(set(digests.values())),
+    )
+    begin_rollout(store, fleet, app.name, state)  # before any reconcile can see it
+    return store.set_desired_variants(app.name, state, digests)
+
+
 def _desired_digest(
     source: _Source,
     app: Application,
+    *,
     mirror: Path,
     revision: Revision,
     checkout: Callable[[], Path],

@@ -8,6 +8,7 @@ credentials are references (environment variable names, file paths).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -85,6 +86,9 @@ class Cluster:
     kubeconfig: str
     context: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    values: Mapping[str, Any] = field(default_factory=dict)
+    """Free-form per-cluster values, read by applications that substitute cluster variables
+    (`${cluster.values.PATH}`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +287,14 @@ class Application:
     """On a chart repository or OCI registry: the chart's name (its path is the chart)."""
     version: str | None = None
     """The chart's version or a semver range (`6.7.1`, `>=6.0 <7`, `^6.7`, `~6.7`, `6.x`)."""
+    substitute: bool = False
+    """Replace cluster variables (`${cluster.name}`...) in the rendered output, per cluster."""
+
+    @property
+    def varies(self) -> bool:
+        """Whether its clusters may get different bundles: it substitutes cluster variables in
+        its output or its Helm values."""
+        return self.substitute or "${" in json.dumps(self.helm.values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +349,7 @@ class Fleet:
                 kubeconfig=c["kubeconfig"],
                 context=c.get("context"),
                 labels=dict(c.get("labels") or {}),
+                values=dict(c.get("values") or {}),
             )
             for c in data.get("clusters", [])
         ]
@@ -445,6 +458,7 @@ def _application(a: Mapping[str, Any]) -> Application:
         rollout=_rollout(a["rollout"]) if a.get("rollout") else None,
         chart=a.get("chart"),
         version=a.get("version"),
+        substitute=bool(a.get("substitute", False)),
     )
 
 
