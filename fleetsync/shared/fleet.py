@@ -174,7 +174,7 @@ _CREDENTIAL_KEYS = ("username_env", "password_env", "ssh_key_file", "token_env")
 _CLUSTER_KEYS = ("name", "kubeconfig", "context", "labels", "values")
 _APPLICATION_KEYS: tuple[str, ...] = ("name", "repository", "path", "namespace", "renderer")
 _APPLICATION_KEYS += ("helm", "targets", "sync", "directory", "jsonnet", "dependsOn", "rollout")
-_APPLICATION_KEYS += ("chart", "version", "substitute")
+_APPLICATION_KEYS += ("chart", "version", "substitute", "overrides")
 _DIRECTORY_KEYS = ("recurse", "include", "exclude", "strict")
 _JSONNET_KEYS = ("extVars", "tlas", "libs")
 _JSONNET_VAR_KEYS = ("name", "value", "code")
@@ -797,6 +797,8 @@ class _Reader:
                 fleet_variants.helm_values_variables(self, f["helm"], options["helm"].values)
         if "substitute" in f:
             options["substitute"] = fleet_variants.substitute_flag(self, f["substitute"])
+        if "overrides" in f:
+            options["overrides"] = fleet_variants.overrides(self, f["overrides"], name, path)
         if "directory" in f:
             renderers = (RendererKind.PLAIN, RendererKind.JSONNET, RendererKind.AUTO)
             if renderer is not None and renderer not in renderers:

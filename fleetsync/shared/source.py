@@ -24,9 +24,10 @@ ends, however it ends; a fetch first sweeps the areas of processes that were kil
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
@@ -46,6 +47,7 @@ from fleetsync.shared.model.declaration import (
     DirectoryOptions,
     Fleet,
     JsonnetOptions,
+    Patch,
     RendererKind,
     Repository,
 )
@@ -208,7 +210,7 @@ def fetch_repository(
                     origin = f"chart {version.name} {version.version}"
                     digest_of = partial(source.chart_digest, repo=repo, version=version)
                 else:
-                    origin = f"{repo.name}:{app.path}"
+                    origin = f"{repo.name}:{{path}}"
                     digest_of = partial(
                         _desired_digest,
                         source,
@@ -376,6 +378,8 @@ class _Source:
             base, was_rendered, found.renderer, warnings = digest_of(group.app)
             found.rendered = found.rendered or was_rendered
             found.warnings += tuple(w for w in warnings if w not in found.warnings)
+            if group.patches:
+                base = self.patched(app, base, group.patches)
             if not app.substitute:
                 found.digests.update(dict.fromkeys(group.clusters, base))
                 continue
@@ -385,14 +389,69 @@ class _Source:
             try:
                 refs = grouping.bundle_references(bundle.objects)
             except SubstitutionError as exc:
-                raise PermanentError(f"{app.name}: {exc} (rendered from {origin})") from exc
+                where = origin.replace("{path}", group.app.path)
+                raise PermanentError(f"{app.name}: {exc} (rendered from {where})") from exc
             chosen = [self.fleet.clusters[c] for c in group.clusters]
-            after = grouping.output_groups(app, chosen, refs, origin=origin)
+            where = origin.replace("{path}", group.app.path)
+            after = grouping.output_groups(app, chosen, refs, origin=where)
             found.failed.update(after.failed)
             for variant in after.groups:
                 digest = self.substituted(app, base, bundle, variant.resolved)
                 found.digests.update(dict.fromkeys(variant.clusters, digest))
         return found
+
+    def patched(
+        self, app: Application, base: Digest, patches: Sequence[tuple[str, Patch]]
+    ) -> Digest:
+        """The bundle with the overrides' patches applied in order (strategic merge or JSON
+        6902, by kustomize in a render process), kept by a key of the bundle and the patches."""
+        material = {
+            "bundle": base,
+            "patches": [[name, p.target.kind, p.target.name, p.patch] for name, p in patches],
+            "kustomize": renderer_version(RendererKind.KUSTOMIZE),
+        }
+        key = "patched-" + hashlib.sha256(canonical_json(material)).hexdigest()
+        cached = self.store.cached_render(key)
+        if cached is not None and self.store.bundle_size(cached) is not None:
+            return cached
+        bundle = self.store.get_bundle(base)
+        if bundle is None:
+            raise PermanentError(f"{app.name}: bundle {base[:12]} is missing from Redis")
+        missing = grouping.missing_targets(bundle.objects, patches)
+        if missing:
+            raise PermanentError(
+                f"{app.name}: {'; '.join(missing)}; name an object the application renders"
+            )
+        with scratch_area(self.scratch_dir, prefix="patch-") as area:
+            (area / "objects.yaml").write_text(
+                "\n---\n".join(json.dumps(o) for o in bundle.objects)
+            )
+            kustomization = {
+                "resources": ["objects.yaml"],
+                "patches": [
+                    {
+                        "target": {"kind": p.target.kind, "name": p.target.name},
+                        "patch": json.dumps(grouping.patch_document(bundle.objects, p)),
+                    }
+                    for _, p in patches
+                ],
+            }
+            (area / "kustomization.yaml").write_text(json.dumps(kustomization))
+            self.store.incr_stat("patch_render")
+            result = render_isolated(
+                RenderRequest(
+                    root=area,
+                    path=".",
+                    renderer=RendererKind.KUSTOMIZE,
+                    app=app.name,
+                    allow_empty=True,
+                ),
+                limits=self.limits,
+                scratch_dir=self.scratch_dir,
+            )
+        digest = self.store.put_bundle(result.bundle)
+        self.store.cache_render(key, digest)
+        return digest
 
     def substituted(
         self, app: Application, base: Digest, bundle: Bundle, resolved: Resolved
@@ -532,7 +591,8 @@ def _desired_digest(
     """(the bundle's digest, whether it was rendered now, the renderer used, the render's
     warnings); a render key seen before keeps the last render's renderer and warnings."""
     store = source.store
-    inputs = set(store.render_inputs(app.name) or ()) | {app.path}
+    inputs_of = _inputs_name(app)
+    inputs = set(store.render_inputs(inputs_of) or ()) | {app.path}
     hashes = git.tree_hashes(mirror, revision.sha, sorted(inputs))
     if hashes.get(app.path) is None:
         raise PermanentError(
@@ -547,7 +607,7 @@ def _desired_digest(
         return cached
     result = source.render(app, checkout(), values)
     digest = store.put_bundle(result.bundle)
-    store.set_render_inputs(app.name, result.inputs)
+    store.set_render_inputs(inputs_of, result.inputs)
     final_hashes = git.tree_hashes(mirror, revision.sha, sorted(set(result.inputs) | {app.path}))
     store.cache_render(render_key(app, final_hashes, extra), digest, warnings=result.warnings)
     log.info(
@@ -560,6 +620,12 @@ def _desired_digest(
     for warning in result.warnings:
         log.warning("%s: %s", app.name, warning)
     return digest, True, result.renderer.value, result.warnings
+
+
+def _inputs_name(app: Application) -> AppName:
+    """Whose recorded inputs key the render: the application's, or, with overrides that may
+    render other paths, the application's at that path (`app:<name>:<path>:inputs`)."""
+    return AppName(f"{app.name}:{app.path}") if app.overrides else app.name
 
 
 def _lazy_checkout(

@@ -17,6 +17,9 @@ from fleetsync.shared.model.declaration import (
     Cluster,
     Fleet,
     HelmOptions,
+    Override,
+    Patch,
+    PatchTarget,
     RendererKind,
     Repository,
     Selector,
@@ -233,3 +236,100 @@ def test_helm_values_with_cluster_variables_render_once_per_distinct_value(
     assert store.stats()["render"] == 2
     assert _data(store, "eu-1") == {"region": "eu", "replicas": "2"}
     assert _data(store, "us-2") == {"region": "us", "replicas": "2"}
+
+
+DEPLOYMENT = textwrap.dedent("""\
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: api}
+    spec:
+      replicas: 1
+      selector: {matchLabels: {app: api}}
+      template:
+        metadata: {labels: {app: api}}
+        spec:
+          containers:
+            - {name: api, image: "api:1", env: [{name: REGION, value: "${cluster.values.region}"}]}
+    """)
+
+
+def _overridden(*overrides: Override) -> Application:
+    return Application(
+        name=APP,
+        repository=RepoName("platform"),
+        path="apps/web",
+        namespace="web",
+        renderer=RendererKind.PLAIN,
+        substitute=True,
+        overrides=overrides,
+        targets=Targets(selector=Selector(match_labels={"env": "prod"})),
+    )
+
+
+def _objects(store: Store, cluster: str) -> dict[str, Any]:
+    chosen = desired_for_pair(store, APP, ClusterName(cluster))
+    assert chosen is not None
+    bundle = store.get_bundle(chosen.digest)
+    assert bundle is not None
+    return {o["kind"]: o for o in bundle.objects}
+
+
+BIG = Override(
+    name="big",
+    selector=Selector(match_labels={"size": "big"}),
+    patches=(
+        Patch(PatchTarget("Deployment", "api"), {"spec": {"replicas": 5}}),
+        Patch(
+            PatchTarget("ConfigMap", "settings"),
+            [{"op": "add", "path": "/data/size", "value": "big-${cluster.name}"}],
+        ),
+    ),
+)
+
+
+def test_overrides_patch_and_redirect_only_the_clusters_their_selectors_pick(
+    redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
+) -> None:
+    store = Store.connect(redis_url)
+    repo, url = served
+    repo.write("apps/web/api.yaml", DEPLOYMENT)
+    repo.write("apps/web-us/settings.yaml", SETTINGS.replace("region:", "continent:"))
+    repo.commit("api and a us overlay")
+    us = Override(name="us", selector=Selector(match_labels={"region": "us"}), path="apps/web-us")
+    clusters = _clusters(REGIONS)
+    clusters[ClusterName("eu-2")] = replace(
+        clusters[ClusterName("eu-2")], labels={"env": "prod", "size": "big"}
+    )
+    for name in ("us-1", "us-2"):
+        clusters[ClusterName(name)] = replace(
+            clusters[ClusterName(name)], labels={"env": "prod", "region": "us"}
+        )
+    outcome = _sync(store, _fleet(url, clusters, _overridden(BIG, us)), tmp_path)
+    assert outcome.failed == {}
+
+    eu1, eu2, us1 = _objects(store, "eu-1"), _objects(store, "eu-2"), _objects(store, "us-1")
+    assert eu1["Deployment"]["spec"]["replicas"] == 1 and "size" not in eu1["ConfigMap"]["data"]
+    assert eu2["Deployment"]["spec"]["replicas"] == 5
+    assert eu2["Deployment"]["spec"]["template"]["spec"]["containers"][0]["env"] == [
+        {"name": "REGION", "value": "eu"}
+    ]
+    assert eu2["ConfigMap"]["data"]["size"] == "big-eu-2"  # patched, then substituted
+    assert set(us1) == {"ConfigMap"} and us1["ConfigMap"]["data"]["continent"] == "us"
+    assert store.stats()["render"] == 2  # apps/web once, apps/web-us once
+    assert store.stats()["patch_render"] == 1
+
+
+def test_a_patch_of_an_object_the_application_does_not_render_is_an_error_naming_it(
+    redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
+) -> None:
+    store = Store.connect(redis_url)
+    _, url = served
+    wrong = Override(
+        name="wrong",
+        selector=Selector(),
+        patches=(Patch(PatchTarget("Deployment", "nowhere"), {"spec": {"replicas": 2}}),),
+    )
+    outcome = _sync(store, _fleet(url, _clusters(REGIONS), _overridden(wrong)), tmp_path)
+    message = outcome.failed[APP]
+    assert "override 'wrong': patch target Deployment/nowhere is not among" in message
+    assert store.desired(APP) is None

@@ -145,6 +145,34 @@ class HelmOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class PatchTarget:
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Patch:
+    """A patch of one rendered object: a strategic merge patch (a mapping) or JSON 6902
+    operations (a list)."""
+
+    target: PatchTarget
+    patch: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """Per-target customization: applied, in the order declared, to the clusters `selector`
+    picks. Helm values merge over the application's (valuesFiles come after its own), `path`
+    renders another directory, `patches` change the rendered objects."""
+
+    name: str
+    selector: Selector
+    helm: HelmOptions = field(default_factory=HelmOptions)
+    path: str | None = None
+    patches: tuple[Patch, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class DirectoryOptions:
     """Which files of the application directory the plain and jsonnet renderers read."""
 
@@ -289,12 +317,13 @@ class Application:
     """The chart's version or a semver range (`6.7.1`, `>=6.0 <7`, `^6.7`, `~6.7`, `6.x`)."""
     substitute: bool = False
     """Replace cluster variables (`${cluster.name}`...) in the rendered output, per cluster."""
+    overrides: tuple[Override, ...] = ()
 
     @property
     def varies(self) -> bool:
         """Whether its clusters may get different bundles: it substitutes cluster variables in
         its output or its Helm values."""
-        return self.substitute or "${" in json.dumps(self.helm.values)
+        return self.substitute or bool(self.overrides) or "${" in json.dumps(self.helm.values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -459,6 +488,23 @@ def _application(a: Mapping[str, Any]) -> Application:
         chart=a.get("chart"),
         version=a.get("version"),
         substitute=bool(a.get("substitute", False)),
+        overrides=tuple(_override(o) for o in a.get("overrides") or ()),
+    )
+
+
+def _override(o: Mapping[str, Any]) -> Override:
+    h = o.get("helm") or {}
+    return Override(
+        name=o["name"],
+        selector=_selector(o["selector"]) or Selector(),
+        helm=HelmOptions(
+            values=dict(h.get("values") or {}), values_files=tuple(h.get("values_files") or ())
+        ),
+        path=o.get("path"),
+        patches=tuple(
+            Patch(target=PatchTarget(**p["target"]), patch=p["patch"])
+            for p in o.get("patches") or ()
+        ),
     )
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fleetsync.shared.model.bundle import Manifest, canonical_json
-from fleetsync.shared.model.declaration import Application, Cluster
+from fleetsync.shared.model.declaration import Application, Cluster, Override, Patch
 from fleetsync.shared.model.ids import ClusterName
 from fleetsync.shared.model.resource import ResourceKey
 from fleetsync.shared.variants.substitution import (
@@ -41,6 +41,8 @@ class Group:
     app: Application
     clusters: tuple[ClusterName, ...]
     resolved: Mapping[Reference, Any] = field(default_factory=dict)
+    patches: tuple[tuple[str, Patch], ...] = ()
+    """The patches of the overrides the clusters' labels pick, in order, by override name."""
 
     @property
     def material(self) -> list[list[Any]]:
@@ -59,27 +61,87 @@ def scope_of(cluster: Cluster) -> ClusterScope:
 
 
 def render_groups(app: Application, clusters: Sequence[Cluster]) -> Grouping:
-    """The application as each cluster renders it (its Helm values' variables resolved), one
-    group per distinct result, in the order of their first cluster."""
-    refs = references(app.helm.values, where="helm.values")
-    groups: dict[bytes, list[Any]] = {}
+    """The application as each cluster renders it (the overrides its labels pick, in order,
+    then its Helm values' variables resolved), one group per distinct result, in the order of
+    their first cluster."""
+    groups: dict[bytes, Group] = {}
     failed: dict[ClusterName, str] = {}
     for cluster in clusters:
+        chosen = tuple(i for i, o in enumerate(app.overrides) if o.selector.matches(cluster.labels))
+        overridden = apply_overrides(app, [app.overrides[i] for i in chosen])
+        refs = references(overridden.helm.values, where="helm.values")
         try:
             resolved = resolve(refs, scope_of(cluster), typed=True)
         except SubstitutionError as exc:
             failed[cluster.name] = f"{app.name}: cluster '{cluster.name}': {exc}"
             continue
-        material = canonical_json(key_material(resolved))
-        if material not in groups:
-            values = substitute(dict(app.helm.values), resolved, typed=True)
-            variant = replace(app, helm=replace(app.helm, values=values))
-            groups[material] = [variant, [], resolved]
-        groups[material][1].append(cluster.name)
-    return Grouping(
-        tuple(Group(a, tuple(cs), r) for a, cs, r in groups.values()),
-        failed,
+        material = canonical_json([list(chosen), key_material(resolved)])
+        group = groups.get(material)
+        if group is None:
+            values = substitute(dict(overridden.helm.values), resolved, typed=True)
+            variant = replace(overridden, helm=replace(overridden.helm, values=values))
+            patches = tuple(
+                (app.overrides[i].name, p) for i in chosen for p in app.overrides[i].patches
+            )
+            group = groups[material] = Group(variant, (), resolved, patches)
+        groups[material] = replace(group, clusters=(*group.clusters, cluster.name))
+    return Grouping(tuple(groups.values()), failed)
+
+
+def apply_overrides(app: Application, overrides: Sequence[Override]) -> Application:
+    """The application with the overrides applied in order: Helm values merged over its own
+    (mappings deeply, anything else replaced), values files after its own, the last path."""
+    helm, path = app.helm, app.path
+    for override in overrides:
+        helm = replace(
+            helm,
+            values=merge_values(helm.values, override.helm.values),
+            values_files=(*helm.values_files, *override.helm.values_files),
+        )
+        path = override.path or path
+    return replace(app, helm=helm, path=path)
+
+
+def merge_values(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """Helm's rule: mappings merge key by key, any other value replaces."""
+    merged = dict(base)
+    for key, value in over.items():
+        inner = merged.get(key)
+        if isinstance(inner, Mapping) and isinstance(value, Mapping):
+            merged[key] = merge_values(inner, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def missing_targets(objects: Sequence[Manifest], patches: Sequence[tuple[str, Patch]]) -> list[str]:
+    """The patches whose target is not among the rendered objects, as messages."""
+    present = {(o.get("kind"), (o.get("metadata") or {}).get("name")) for o in objects}
+    return [
+        f"override '{name}': patch target {p.target.kind}/{p.target.name} is not among the "
+        "rendered objects"
+        for name, p in patches
+        if (p.target.kind, p.target.name) not in present
+    ]
+
+
+def patch_document(objects: Sequence[Manifest], patch: Patch) -> Any:
+    """What kustomize is given for `patch`: JSON 6902 operations as they are; a strategic merge
+    patch with its target's apiVersion, kind and name filled in where it leaves them out."""
+    if not isinstance(patch.patch, Mapping):
+        return patch.patch
+    target = next(
+        o
+        for o in objects
+        if (o.get("kind"), (o.get("metadata") or {}).get("name"))
+        == (patch.target.kind, patch.target.name)
     )
+    head = {
+        "apiVersion": target["apiVersion"],
+        "kind": patch.target.kind,
+        "metadata": {"name": patch.target.name},
+    }
+    return merge_values(head, patch.patch)
 
 
 def bundle_references(objects: Iterable[Manifest]) -> dict[Reference, str]:

@@ -8,7 +8,7 @@ from textwrap import dedent
 
 import pytest
 
-from fleetsync.shared.fleet import FleetError, parse_fleet
+from fleetsync.shared.fleet import FleetError, FleetReport, _check_text, parse_fleet
 from fleetsync.shared.fleet_variants import MAX_VALUES_BYTES
 from fleetsync.shared.model.declaration import Fleet
 
@@ -52,6 +52,10 @@ GOOD = _fleet(
 
 def _parse(text: str) -> Fleet:
     return parse_fleet(text, source="fleet.yaml", base_dir=BASE)
+
+
+def check_text(text: str) -> FleetReport:
+    return _check_text(text, source="fleet.yaml", base_dir=BASE)
 
 
 def _errors(text: str) -> str:
@@ -115,7 +119,7 @@ def test_an_unresolved_helm_variable_names_the_variable_application_cluster_and_
         'helm: {values: {host: "${cluster.values.domain}"}}',
     )
     message = _errors(text)
-    assert "fleet.yaml:11: applications[0].helm: application 'web': " in message
+    assert "fleet.yaml:11: applications[0].helm: web: cluster 'us-1': " in message
     assert "helm.values.host: ${cluster.values.domain}: cluster.values.domain is not" in message
     assert "for cluster 'us-1'" in message and "eu-1" not in message
 
@@ -137,3 +141,94 @@ def test_bad_helm_variables_are_errors_where_they_are_written(helm: str, words: 
 def test_substitute_must_be_a_boolean() -> None:
     message = _errors(_fleet("- {name: c, kubeconfig: /k/c.yaml}", "substitute: yes please"))
     assert "applications[0].substitute: must be true or false" in message
+
+
+OVERRIDES = """\
+overrides:
+  - name: big
+    selector: {matchLabels: {size: big}}
+    helm: {values: {replicas: 5}, valuesFiles: [values-big.yaml]}
+    patches:
+      - target: {kind: Deployment, name: api}
+        patch: {spec: {replicas: 5}}
+      - target: {kind: ConfigMap, name: settings}
+        patch: |
+          - {op: add, path: /data/size, value: big}
+  - name: us
+    selector: {matchExpressions: [{key: region, operator: In, values: [us]}]}
+    path: apps/web-us
+"""
+
+
+def test_overrides_parse_in_order_and_survive_the_json_round_trip() -> None:
+    fleet = _parse(
+        _fleet(
+            """\
+            - {name: a, kubeconfig: /k/a.yaml, labels: {size: big}}
+            - {name: b, kubeconfig: /k/b.yaml, labels: {region: us}}
+            """,
+            OVERRIDES,
+        )
+    )
+    web = fleet.applications["web"]  # type: ignore[index]
+    assert [o.name for o in web.overrides] == ["big", "us"] and web.varies
+    big, us = web.overrides
+    assert big.helm.values == {"replicas": 5} and big.helm.values_files == ("values-big.yaml",)
+    assert big.patches[0].patch == {"spec": {"replicas": 5}}
+    assert big.patches[1].patch == [{"op": "add", "path": "/data/size", "value": "big"}]
+    assert us.path == "apps/web-us" and us.selector.matches({"region": "us"})
+    assert Fleet.from_json(fleet.to_json()) == fleet
+
+
+def test_an_override_that_matches_none_of_the_clusters_is_a_warning_not_an_error() -> None:
+    report = check_text(
+        _fleet("- {name: a, kubeconfig: /k/a.yaml, labels: {size: small}}", OVERRIDES)
+    )
+    assert report.fleet is not None
+    warnings = [str(w) for w in report.warnings]
+    for name in ("big", "us"):
+        assert any(
+            f"override '{name}' of application 'web' matches none of its clusters" in w
+            for w in warnings
+        ), warnings
+
+
+@pytest.mark.parametrize(
+    ("override", "words"),
+    [
+        ("{name: x}", ["overrides[0]: missing required key 'selector'"]),
+        (
+            "{name: x, selector: {}, patches: [{target: {kind: A, name: b}, patch: 3}]}",
+            ["overrides[0].patches[0].patch: must be a strategic merge patch"],
+        ),
+        (
+            "{name: x, selector: {}, patches: [{target: {kind: A, name: b},"
+            " patch: [{op: jump, path: /a}]}]}",
+            ["operation 0: a JSON 6902 operation"],
+        ),
+        (
+            "{name: x, selector: {}, patches: [{target: {kind: A}, patch: {a: 1}}]}",
+            ["overrides[0].patches[0].target: missing required key 'name'"],
+        ),
+        ("{name: x, selector: {}, path: ../escape}", ["overrides[0].path: must not contain '..'"]),
+        (
+            '{name: x, selector: {}, helm: {values: {a: "${cluster.nope}"}}}',
+            ["${cluster.nope} is not a variable"],
+        ),
+    ],
+    ids=["no-selector", "patch-scalar", "bad-op", "target-name", "path-escape", "bad-variable"],
+)
+def test_bad_overrides_are_named_by_key(override: str, words: list[str]) -> None:
+    message = _errors(_fleet("- {name: a, kubeconfig: /k/a.yaml}", f"overrides: [{override}]"))
+    for word in words:
+        assert word in message, message
+
+
+def test_two_overrides_of_one_name_are_an_error() -> None:
+    message = _errors(
+        _fleet(
+            "- {name: a, kubeconfig: /k/a.yaml}",
+            "overrides: [{name: x, selector: {}}, {name: x, selector: {}}]",
+        )
+    )
+    assert "override 'x' is declared twice" in message

@@ -3,13 +3,24 @@ cluster's render reads decide it, never its name unless the application reads th
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from fleetsync.shared.model.declaration import Application, Cluster, HelmOptions
+from fleetsync.shared.model.declaration import (
+    Application,
+    Cluster,
+    HelmOptions,
+    Override,
+    Patch,
+    PatchTarget,
+    Selector,
+)
 from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
 from fleetsync.shared.variants.grouping import (
     bundle_references,
+    missing_targets,
     output_groups,
+    patch_document,
     render_groups,
     set_digest,
     substitute_objects,
@@ -105,3 +116,42 @@ def test_variant_keys_and_set_digests_follow_exactly_their_inputs() -> None:
     first = {ClusterName("a"): "1", ClusterName("b"): "2"}
     assert set_digest(first) != set_digest({**first, ClusterName("b"): "3"})
     assert set_digest(first) == set_digest(dict(reversed(first.items())))
+
+
+def test_overrides_apply_in_order_and_clusters_picking_the_same_ones_share_a_render() -> None:
+    first = Override(
+        name="first",
+        selector=Selector(match_labels={"region": "us"}),
+        helm=HelmOptions(values={"a": {"x": 1, "y": 1}, "b": 1}, values_files=("one.yaml",)),
+        path="apps/us",
+    )
+    second = Override(
+        name="second",
+        selector=Selector(match_labels={"region": "us"}),
+        helm=HelmOptions(values={"a": {"y": 2}}, values_files=("two.yaml",)),
+        patches=(Patch(PatchTarget("Deployment", "api"), {"spec": {"replicas": 2}}),),
+    )
+    app = replace(_app(b=0, c=0), overrides=(first, second))
+    found = render_groups(app, CLUSTERS)
+    assert _names(found.groups) == [("eu-1", "eu-2"), ("us-1", "us-2")]
+    eu, us = found.groups
+    assert (eu.app.path, dict(eu.app.helm.values), eu.patches) == ("apps/web", {"b": 0, "c": 0}, ())
+    assert us.app.path == "apps/us"
+    assert dict(us.app.helm.values) == {"a": {"x": 1, "y": 2}, "b": 1, "c": 0}
+    assert us.app.helm.values_files == ("one.yaml", "two.yaml")
+    assert [name for name, _ in us.patches] == ["second"]
+
+
+def test_a_patch_target_the_render_lacks_is_named_with_its_override() -> None:
+    patch = Patch(PatchTarget("Deployment", "gone"), {"spec": {}})
+    assert missing_targets([OBJECT], [("big", patch)]) == [
+        "override 'big': patch target Deployment/gone is not among the rendered objects"
+    ]
+    present = Patch(PatchTarget("ConfigMap", "settings"), {"data": {"a": "1"}})
+    assert missing_targets([OBJECT], [("big", present)]) == []
+    assert patch_document([OBJECT], present) == {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "settings"},
+        "data": {"a": "1"},
+    }
