@@ -177,7 +177,7 @@ def _render_spec(app: Application, fleet: Fleet) -> tuple[object, ...]:
     the name, labels and values of each cluster it targets too (the fetch then reconciles only
     the clusters whose bundle moved)."""
     spec: tuple[object, ...] = (app.repository, app.path, app.namespace, app.renderer, app.helm)
-    spec += (app.chart, app.version, app.substitute)
+    spec += (app.chart, app.version, app.substitute, app.overrides)
     if not app.varies:
         return spec
     clusters = [fleet.clusters[c] for c in fleet.targets_of(app.name)]

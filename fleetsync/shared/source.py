@@ -417,39 +417,11 @@ class _Source:
         bundle = self.store.get_bundle(base)
         if bundle is None:
             raise PermanentError(f"{app.name}: bundle {base[:12]} is missing from Redis")
-        missing = grouping.missing_targets(bundle.objects, patches)
-        if missing:
-            raise PermanentError(
-                f"{app.name}: {'; '.join(missing)}; name an object the application renders"
-            )
-        with scratch_area(self.scratch_dir, prefix="patch-") as area:
-            (area / "objects.yaml").write_text(
-                "\n---\n".join(json.dumps(o) for o in bundle.objects)
-            )
-            kustomization = {
-                "resources": ["objects.yaml"],
-                "patches": [
-                    {
-                        "target": {"kind": p.target.kind, "name": p.target.name},
-                        "patch": json.dumps(grouping.patch_document(bundle.objects, p)),
-                    }
-                    for _, p in patches
-                ],
-            }
-            (area / "kustomization.yaml").write_text(json.dumps(kustomization))
-            self.store.incr_stat("patch_render")
-            result = render_isolated(
-                RenderRequest(
-                    root=area,
-                    path=".",
-                    renderer=RendererKind.KUSTOMIZE,
-                    app=app.name,
-                    allow_empty=True,
-                ),
-                limits=self.limits,
-                scratch_dir=self.scratch_dir,
-            )
-        digest = self.store.put_bundle(result.bundle)
+        self.store.incr_stat("patch_render")
+        patched = _patch_bundle(
+            app, bundle, patches, scratch_dir=self.scratch_dir, limits=self.limits
+        )
+        digest = self.store.put_bundle(patched)
         self.store.cache_render(key, digest)
         return digest
 
@@ -502,6 +474,86 @@ class _Source:
         for warning in result.warnings:
             log.warning("%s: %s", app.name, warning)
         return digest, True, result.renderer.value, result.warnings
+
+
+def _patch_bundle(
+    app: Application,
+    bundle: Bundle,
+    patches: Sequence[tuple[str, Patch]],
+    *,
+    scratch_dir: Path,
+    limits: RenderLimits,
+) -> Bundle:
+    """The bundle with the patches applied in order, by kustomize in a render process; a patch
+    whose target is not in the bundle is an error naming it."""
+    missing = grouping.missing_targets(bundle.objects, patches)
+    if missing:
+        raise PermanentError(
+            f"{app.name}: {'; '.join(missing)}; name an object the application renders"
+        )
+    with scratch_area(scratch_dir, prefix="patch-") as area:
+        (area / "objects.yaml").write_text("\n---\n".join(json.dumps(o) for o in bundle.objects))
+        kustomization = {
+            "resources": ["objects.yaml"],
+            "patches": [
+                {
+                    "target": {"kind": p.target.kind, "name": p.target.name},
+                    "patch": json.dumps(grouping.patch_document(bundle.objects, p)),
+                }
+                for _, p in patches
+            ],
+        }
+        (area / "kustomization.yaml").write_text(json.dumps(kustomization))
+        result = render_isolated(
+            RenderRequest(
+                root=area, path=".", renderer=RendererKind.KUSTOMIZE, app=app.name, allow_empty=True
+            ),
+            limits=limits,
+            scratch_dir=scratch_dir,
+        )
+    return result.bundle
+
+
+def _for_cluster(
+    fleet: Fleet,
+    app: Application,
+    cluster: ClusterName,
+    render: Callable[[Application], RenderResult],
+    *,
+    origin: str,
+    scratch_dir: Path,
+    limits: RenderLimits,
+) -> RenderResult:
+    """What `cluster` gets of `app`: its overrides, Helm variables, patches and substitution."""
+    if cluster not in fleet.targets_of(app.name):
+        targets = ", ".join(fleet.targets_of(app.name)) or "none"
+        raise PermanentError(
+            f"{app.name}: does not target cluster '{cluster}'; it targets {targets}"
+        )
+    declared = fleet.clusters[cluster]
+    try:
+        found = grouping.render_groups(app, [declared])
+        if found.failed:
+            raise PermanentError(found.failed[cluster])
+        group = found.groups[0]
+        result = render(group.app)
+        bundle = result.bundle
+        if group.patches:
+            bundle = _patch_bundle(
+                app, bundle, group.patches, scratch_dir=scratch_dir, limits=limits
+            )
+        if app.substitute:
+            refs = grouping.bundle_references(bundle.objects)
+            where = origin.replace("{path}", group.app.path)
+            after = grouping.output_groups(app, [declared], refs, origin=where)
+            if after.failed:
+                raise PermanentError(after.failed[cluster])
+            bundle = Bundle.of(
+                grouping.substitute_objects(bundle.objects, after.groups[0].resolved)
+            )
+    except SubstitutionError as exc:
+        raise PermanentError(f"{app.name}: {exc}") from exc
+    return replace(result, bundle=bundle)
 
 
 def _render(
@@ -698,11 +750,13 @@ def render_at(
     mirror_dir: Path,
     scratch_dir: Path | None = None,
     limits: RenderLimits | None = None,
+    cluster: ClusterName | None = None,
 ) -> tuple[Revision, RenderResult]:
     """Render one application locally at `revision` (a branch, tag or sha; default: the
     repository's ref), as `fleetsync render` and `fleetsync diff` do: no Redis, no cluster.
     The checkout goes to a private temporary directory unless `scratch_dir` is given; the
-    limits are the settings' (FLEETSYNC_RENDER_*) unless given."""
+    limits are the settings' (FLEETSYNC_RENDER_*) unless given. With `cluster`: what that cluster
+    gets (its overrides, its Helm variables, the patches, its variables substituted)."""
     app = fleet.applications.get(name)
     if app is None:
         declared = ", ".join(sorted(fleet.applications)) or "none"
@@ -728,14 +782,23 @@ def render_at(
             mirror = git.sync_mirror(repo, mirror_dir=mirror_dir, sha=resolved.sha)
             area = stack.enter_context(scratch_area(scratch, prefix="checkout-"))
             root = stack.enter_context(git.checkout(mirror, resolved.sha, scratch_dir=area))
-        result = _render(
-            app,
-            root,
-            values,
-            fleet=fleet,
-            chart_dir=chart_dir,
-            scratch_dir=scratch,
-            limits=limits,
+
+        def render(chosen: Application) -> RenderResult:
+            return _render(
+                chosen,
+                root,
+                values,
+                fleet=fleet,
+                chart_dir=chart_dir,
+                scratch_dir=scratch,
+                limits=limits,
+            )
+
+        if cluster is None:
+            return resolved, render(app)
+        origin = f"chart {app.chart}" if repo.is_chart_source else f"{repo.name}:{{path}}"
+        result = _for_cluster(
+            fleet, app, cluster, render, origin=origin, scratch_dir=scratch, limits=limits
         )
     return resolved, result
 
