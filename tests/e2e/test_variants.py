@@ -165,6 +165,8 @@ def test_each_cluster_gets_its_values_and_a_values_edit_touches_only_its_region(
         interval=0.5,
         what="every cluster's own settings applied",
     )
+    detail = httpx.get(f"{world.api}/api/v1/applications/web").json()
+    assert detail["desired"]["variants"] == 4  # every cluster's output reads its own name
     versions = {c: world.settings(c)["metadata"]["resourceVersion"] for c in CLUSTERS}  # type: ignore[index]
     before = wait_for(
         lambda: (
