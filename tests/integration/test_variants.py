@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from fleetsync.shared.desired import desired_for_pair, desired_for_pairs
+from fleetsync.shared.desired import Because, desired_for_pair, desired_for_pairs
 from fleetsync.shared.model.declaration import (
     Application,
     Cluster,
@@ -22,8 +22,10 @@ from fleetsync.shared.model.declaration import (
     PatchTarget,
     RendererKind,
     Repository,
+    RolloutPolicy,
     Selector,
     Targets,
+    WaveSpec,
 )
 from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
 from fleetsync.shared.source import FetchOutcome, fetch_repository, poll_repository
@@ -333,3 +335,30 @@ def test_a_patch_of_an_object_the_application_does_not_render_is_an_error_naming
     message = outcome.failed[APP]
     assert "override 'wrong': patch target Deployment/nowhere is not among" in message
     assert store.desired(APP) is None
+
+
+def test_a_rollout_holds_each_cluster_not_reached_on_its_own_previous_bundle(
+    redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
+) -> None:
+    store = Store.connect(redis_url)
+    repo, url = served
+    fleet = _fleet(url, _clusters(REGIONS))
+    app = replace(
+        fleet.applications[APP],
+        rollout=RolloutPolicy(waves=(WaveSpec(name="canary", clusters=(ClusterName("eu-1"),)),)),
+    )
+    fleet = replace(fleet, applications={APP: app})
+    _sync(store, fleet, tmp_path)
+    before = desired_for_pairs(store, APP, [ClusterName(c) for c in REGIONS])
+    repo.write("apps/web/settings.yaml", SETTINGS.replace("echo", "printf"))
+    repo.commit("printf")
+    _sync(store, fleet, tmp_path)
+
+    canary = desired_for_pair(store, APP, ClusterName("eu-1"))
+    assert canary is not None and canary.because is Because.GIT
+    assert _data(store, "eu-1")["script"] == "printf ${HOME}"
+    for cluster in ("eu-2", "us-1", "us-2"):
+        held = desired_for_pair(store, APP, ClusterName(cluster))
+        assert held is not None and held.because is Because.HELD
+        assert held.digest == before[ClusterName(cluster)].digest  # type: ignore[union-attr]
+    assert _data(store, "us-1") == {"region": "us", "tier": "standard", "script": "echo ${HOME}"}
