@@ -64,7 +64,9 @@ applications:
         selector: {{}}
         patches:
           - target: {{kind: Deployment, name: podinfo}}
-            patch: {{metadata: {{annotations: {{demo.fleetsync.io/host: "podinfo.${{cluster.values.region.domain}}"}}}}}}
+            patch:
+              metadata:
+                annotations: {{demo.fleetsync.io/host: "podinfo.${{cluster.values.region.domain}}"}}
       - name: us-more-replicas
         selector: {{matchLabels: {{region: us}}}}
         patches:
