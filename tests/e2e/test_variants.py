@@ -165,6 +165,16 @@ def test_each_cluster_gets_its_values_and_a_values_edit_touches_only_its_region(
         interval=0.5,
         what="every cluster's own settings applied",
     )
+    # The offline diff renders what this cluster gets (its override, its values): no difference.
+    argv = ["diff", "web", "--cluster", "eu-2", "-c", str(world.fleet_file)]
+    diff = subprocess.run(
+        [sys.executable, "-m", "fleetsync", *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "FLEETSYNC_CACHE_DIR": str(world.fleet_file.parent / "cli-cache")},
+    )
+    assert diff.returncode == 0, diff.stdout + diff.stderr
     detail = httpx.get(f"{world.api}/api/v1/applications/web").json()
     assert detail["desired"]["variants"] == 4  # every cluster's output reads its own name
     versions = {c: world.settings(c)["metadata"]["resourceVersion"] for c in CLUSTERS}  # type: ignore[index]
