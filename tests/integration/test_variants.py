@@ -28,6 +28,7 @@ from fleetsync.shared.model.declaration import (
     WaveSpec,
 )
 from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
+from fleetsync.shared.render import RenderLimits
 from fleetsync.shared.source import FetchOutcome, fetch_repository, poll_repository
 from fleetsync.shared.store import Store
 from tests.support.git_server import GitServer, WorkRepo
@@ -362,3 +363,25 @@ def test_a_rollout_holds_each_cluster_not_reached_on_its_own_previous_bundle(
         assert held is not None and held.because is Because.HELD
         assert held.digest == before[ClusterName(cluster)].digest  # type: ignore[union-attr]
     assert _data(store, "us-1") == {"region": "us", "tier": "standard", "script": "echo ${HOME}"}
+
+
+def test_a_substitution_that_outgrows_the_output_bound_is_an_error_and_nothing_is_lost(
+    redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
+) -> None:
+    store = Store.connect(redis_url)
+    _, url = served
+    huge = {c: {"region": "x" * 5000} for c in ("us-1",)}
+    fleet = _fleet(url, _clusters(REGIONS, **huge))
+    polled = poll_repository(store, fleet, RepoName("platform"))
+    assert polled.error is None
+    outcome = fetch_repository(
+        store,
+        fleet,
+        RepoName("platform"),
+        mirror_dir=tmp_path / "mirrors",
+        scratch_dir=tmp_path / "scratch",
+        limits=RenderLimits(max_output_bytes=4096),
+    )
+    assert "render output exceeded its" in outcome.failed[APP]
+    assert "after substitution" in outcome.failed[APP]
+    assert store.desired(APP) is None  # nothing half-written
