@@ -798,7 +798,9 @@ class _Reader:
         if "substitute" in f:
             options["substitute"] = fleet_variants.substitute_flag(self, f["substitute"])
         if "overrides" in f:
-            options["overrides"] = fleet_variants.overrides(self, f["overrides"], name, path)
+            options["overrides"] = fleet_variants.overrides(
+                self, f["overrides"], name, path, git=kind is RepoType.GIT, renderer=renderer
+            )
         if "directory" in f:
             renderers = (RendererKind.PLAIN, RendererKind.JSONNET, RendererKind.AUTO)
             if renderer is not None and renderer not in renderers:

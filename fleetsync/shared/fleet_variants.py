@@ -20,6 +20,7 @@ from fleetsync.shared.model.declaration import (
     Override,
     Patch,
     PatchTarget,
+    RendererKind,
     Selector,
 )
 from fleetsync.shared.variants.grouping import render_groups
@@ -68,10 +69,17 @@ _JSON_PATCH_OPS = ("add", "remove", "replace", "move", "copy", "test")
 
 
 def overrides(
-    reader: Reader, at: Any, app: str | None, app_path: str | None
+    reader: Reader,
+    at: Any,
+    app: str | None,
+    app_path: str | None,
+    *,
+    git: bool = True,
+    renderer: RendererKind | None = RendererKind.AUTO,
 ) -> tuple[Override, ...]:
     """`applications[].overrides`: a list of {name, selector, helm, path, patches}, names
-    unique in the application."""
+    unique in the application; `helm` only where the application renders with Helm, `path`
+    only on a Git repository."""
     found: list[Override] = []
     for index, item in enumerate(reader.sequence(at)):
         f = reader.mapping(item, _OVERRIDE_KEYS, ("name", "selector"))
@@ -84,8 +92,16 @@ def overrides(
         selector = reader.selector(f["selector"])
         options: dict[str, Any] = {}
         if "helm" in f:
+            if renderer is not None and renderer not in (RendererKind.HELM, RendererKind.AUTO):
+                reader.error(f["helm"], f"applies only to renderer helm or auto, not {renderer}")
             options["helm"] = _override_helm(reader, f["helm"], app_path)
         if "path" in f:
+            if not git:
+                reader.error(
+                    f["path"],
+                    "an application on a chart repository or OCI registry renders its chart: "
+                    "an override cannot give it another path (give Helm values or patches)",
+                )
             options["path"] = reader.app_path(f["path"])
         if "patches" in f:
             options["patches"] = tuple(

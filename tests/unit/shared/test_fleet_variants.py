@@ -232,3 +232,28 @@ def test_two_overrides_of_one_name_are_an_error() -> None:
         )
     )
     assert "override 'x' is declared twice" in message
+
+
+def test_override_keys_that_cannot_apply_to_the_application_are_errors() -> None:
+    plain = _errors(
+        _fleet(
+            "- {name: a, kubeconfig: /k/a.yaml}",
+            "renderer: plain\noverrides: [{name: x, selector: {}, helm: {values: {a: 1}}}]",
+        )
+    )
+    assert "overrides[0].helm: applies only to renderer helm or auto, not plain" in plain
+    chart = dedent(
+        """\
+        repositories:
+          - {name: charts, type: helm, url: https://charts.example.com}
+        clusters:
+          - {name: a, kubeconfig: /k/a.yaml}
+        applications:
+          - name: web
+            repository: charts
+            chart: web
+            targets: {clusters: [a]}
+            overrides: [{name: x, selector: {}, path: other}]
+        """
+    )
+    assert "overrides[0].path: an application on a chart repository" in _errors(chart)
