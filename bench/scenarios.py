@@ -34,6 +34,8 @@ class Sizes:
     faulty_clusters: int
     faulty_bad: int
     timeout: float
+    variant_clusters: tuple[int, int] = (20, 2)
+    """Clusters and regions of the per-cluster values scenario (bench/variants.py)."""
 
 
 QUICK = Sizes(
@@ -63,6 +65,7 @@ FULL = Sizes(
     faulty_clusters=100,
     faulty_bad=5,
     timeout=600.0,
+    variant_clusters=(1000, 10),
 )
 
 

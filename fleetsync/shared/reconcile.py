@@ -303,6 +303,8 @@ def _synced(
         duration=result.duration,
         message=message,
         error_object=str(result.error.key) if result.error and result.error.key else None,
+        failed=result.error is not None
+        or any(c.action is ChangeAction.FAILED for c in result.changes),
         counts=counts,
         changes=tuple(
             ObjectChange(key=str(c.key), action=c.action, message=c.message) for c in result.changes
@@ -400,6 +402,7 @@ def _failed(
         at=_now(),
         message=message,
         trigger=trigger,
+        failed=True,
     )
     log.warning(
         "%s on %s: %s%s",

@@ -21,6 +21,7 @@ from fleetsync.shared.store.connection import (
 from fleetsync.shared.store.fleet import FleetStore
 from fleetsync.shared.store.inflight import Abandoned, InflightStore
 from fleetsync.shared.store.lease import Lease, LeaseStore
+from fleetsync.shared.store.notify import NotifyStore
 from fleetsync.shared.store.rollouts import RolloutStore
 from fleetsync.shared.store.schedule import DueSet, ScheduleStore
 from fleetsync.shared.store.source import RepoState, SourceError, SourceStore
@@ -28,7 +29,14 @@ from fleetsync.shared.urls import display_url
 
 
 class Store(
-    FleetStore, ScheduleStore, SourceStore, ApplyStore, LeaseStore, InflightStore, RolloutStore
+    FleetStore,
+    ScheduleStore,
+    SourceStore,
+    ApplyStore,
+    LeaseStore,
+    InflightStore,
+    RolloutStore,
+    NotifyStore,
 ):
     address: str = "Redis"
     """Where the store's Redis is, fit to show (no password)."""

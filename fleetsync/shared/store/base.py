@@ -46,7 +46,9 @@ class StoreBase:
         """Count an event (ls-remote, fetch, render, cache hit...) for metrics and benchmarks."""
         self._r.hincrby(self.key("stats"), name, amount)
 
-    def queue_depths(self, queues: tuple[str, ...] = ("poll", "fetch", "apply")) -> dict[str, int]:
+    def queue_depths(
+        self, queues: tuple[str, ...] = ("poll", "fetch", "apply", "notify")
+    ) -> dict[str, int]:
         """Messages waiting per Celery queue. The Redis transport keeps one list per priority
         step: `<queue>` for priority 0 and `<queue>:<n>` for the others."""
         pipe = self._r.pipeline()
