@@ -58,8 +58,25 @@ APPS: dict[str, tuple[tuple[str, ...], str]] = {
         ("steady-canary", "steady-2", "steady-3"),
         "bake: 4s, progressDeadline: 60s, onFailure: pause",
     ),
+    "vet": (
+        ("vet-canary", "vet-2", "vet-3"),
+        "bake: 1s, progressDeadline: 5m, onFailure: pause",
+    ),
     "calm": (("calm-1", "calm-2"), ""),  # no rollout: for change windows
 }
+
+CHECK_JOB = """\
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: check}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: check, image: "busybox:1.36", command: [sh, -c, "exit 1"]}]
+"""
 
 
 def manifests(app: str, value: str) -> str:
@@ -494,3 +511,18 @@ def test_a_deny_window_holds_changes_and_self_heal_reports_drift_and_says_why(up
         assert up.value_on("calm", "calm-2") == "one"
     finally:
         up.declare("")
+
+
+def test_a_canary_that_turns_degraded_stops_the_rollout_before_any_other_cluster(up: Up) -> None:
+    clusters = APPS["vet"][0]
+    up.sim.cluster("vet-canary").set_controllers(enabled=True, ready_delay=0.2, job_result="fail")
+    up.repo.write("apps/vet/check.yaml", CHECK_JOB)
+    sha = up.commit("vet", "two")
+    paused = up.rollout("vet", sha, lambda r: r.phase is Phase.PAUSED, "paused by the canary")
+    # Degraded fails the canary at once: no progress deadline (5 min) was waited for.
+    assert paused.wave == 0 and paused.paused_by == "failures"
+    assert "vet-canary: Degraded" in paused.reason and "progressDeadline" not in paused.reason
+    assert set(up.store.rollout_progress("vet")) == {"vet-canary"}
+    assert up.values("vet", clusters) == ["two", "one", "one"]
+    shown = up.cli("rollout", "status", "vet")
+    assert "vet-canary" in shown.stdout and "failed" in shown.stdout, shown.stdout
