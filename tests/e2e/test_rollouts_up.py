@@ -3,6 +3,10 @@ API as the real child processes `up` starts (with its embedded Redis), kubesim c
 HTTP, a git repository served over git://, and the operator's `fleetsync` commands run as
 processes that find the running instance by its state file.
 
+Covered: waves and bakes, a newer commit superseding a rollout, the operator's pause, resume,
+promote and abort, a wave that never becomes ready (pause, or rollback), a canary turning
+Degraded, maxParallel, the beat and an apply worker killed mid-rollout, and a deny window.
+
 One `up` serves the module; each test has an application of its own on clusters of its own
 (kubesim's controller knobs are per cluster: a wave made to fail fails only that application).
 Tests wait on the rollout's state in Redis and on the clusters' objects, never on the clock.
@@ -10,6 +14,7 @@ Tests wait on the rollout's state in Redis and on the clusters' objects, never o
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import signal
@@ -61,6 +66,10 @@ APPS: dict[str, tuple[tuple[str, ...], str]] = {
     "vet": (
         ("vet-canary", "vet-2", "vet-3"),
         "bake: 1s, progressDeadline: 5m, onFailure: pause",
+    ),
+    "drip": (
+        ("drip-canary", "drip-2", "drip-3", "drip-4", "drip-5", "drip-6"),
+        "bake: 1s, progressDeadline: 60s, maxParallel: 1",
     ),
     "calm": (("calm-1", "calm-2"), ""),  # no rollout: for change windows
 }
@@ -526,3 +535,15 @@ def test_a_canary_that_turns_degraded_stops_the_rollout_before_any_other_cluster
     assert up.values("vet", clusters) == ["two", "one", "one"]
     shown = up.cli("rollout", "status", "vet")
     assert "vet-canary" in shown.stdout and "failed" in shown.stdout, shown.stdout
+
+
+def test_max_parallel_reaches_a_wave_one_cluster_at_a_time(up: Up) -> None:
+    sha = up.commit("drip", "two")
+    up.rollout("drip", sha, lambda r: r.phase is Phase.COMPLETE, "every wave done")
+    up.wait_converged("drip", "two")
+    plan, progress = up.plan("drip"), up.store.rollout_progress("drip")
+    second = sorted((progress[c] for c in plan.waves[1].clusters), key=lambda p: p.released_at)
+    assert len(second) == 3
+    # maxParallel 1: each cluster of the wave is reached only once the one before it is ready.
+    for before, after in itertools.pairwise(second):
+        assert before.since is not None and after.released_at >= before.since
