@@ -5,7 +5,8 @@ processes that find the running instance by its state file.
 
 Covered: waves and bakes, a newer commit superseding a rollout, the operator's pause, resume,
 promote and abort, a wave that never becomes ready (pause, or rollback), a canary turning
-Degraded, maxParallel, the beat and an apply worker killed mid-rollout, and a deny window.
+Degraded, a canary whose sync fails, maxParallel, the beat and an apply worker killed
+mid-rollout, and a deny window.
 
 One `up` serves the module; each test has an application of its own on clusters of its own
 (kubesim's controller knobs are per cluster: a wave made to fail fails only that application).
@@ -71,8 +72,22 @@ APPS: dict[str, tuple[tuple[str, ...], str]] = {
         ("drip-canary", "drip-2", "drip-3", "drip-4", "drip-5", "drip-6"),
         "bake: 1s, progressDeadline: 60s, maxParallel: 1",
     ),
+    "strict": (
+        ("strict-canary", "strict-2", "strict-3"),
+        "bake: 1s, progressDeadline: 5m, onFailure: pause",
+    ),
     "calm": (("calm-1", "calm-2"), ""),  # no rollout: for change windows
 }
+
+REFUSED_SERVICE = """\
+---
+apiVersion: v1
+kind: Service
+metadata: {name: strict}
+spec:
+  selector: {app: strict}
+  ports: [{port: eighty}]
+"""
 
 CHECK_JOB = """\
 ---
@@ -547,3 +562,15 @@ def test_max_parallel_reaches_a_wave_one_cluster_at_a_time(up: Up) -> None:
     # maxParallel 1: each cluster of the wave is reached only once the one before it is ready.
     for before, after in itertools.pairwise(second):
         assert before.since is not None and after.released_at >= before.since
+
+
+def test_a_canary_whose_sync_fails_stops_the_rollout_before_any_other_cluster(up: Up) -> None:
+    clusters = APPS["strict"][0]
+    up.repo.write("apps/strict/service.yaml", REFUSED_SERVICE)
+    sha = up.commit("strict", "two")
+    paused = up.rollout("strict", sha, lambda r: r.phase is Phase.PAUSED, "paused by the canary")
+    # The API server refused an object: the canary failed at once, no deadline waited for.
+    assert paused.wave == 0 and "strict-canary: sync failed" in paused.reason, paused.reason
+    assert "core/Service/default/strict" in paused.reason
+    assert set(up.store.rollout_progress("strict")) == {"strict-canary"}
+    assert up.values("strict", clusters[1:]) == ["one", "one"]
