@@ -12,6 +12,7 @@ Nothing here waits for a receiver.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
@@ -32,6 +33,9 @@ from fleetsync.shared.store import Store
 log = logging.getLogger(__name__)
 
 FEED_BATCH = 20_000
+APPS_DIGEST = "|apps"
+"""Where the digest of every application's source and rollout conditions is kept: a look
+that finds it unchanged swaps none of them."""
 STATUS_BATCH = 1_000
 """Statuses read per round trip (the first look reads every pair of the fleet)."""
 
@@ -53,22 +57,13 @@ def due_notifications(store: Store, fleet: Fleet) -> list[Delivery]:
     conditions: list[Condition] = []
     if any(kind.per_pair for kind in kinds):
         conditions += _pair_conditions(store, fleet)
-    apps: list[str] = sorted(fleet.applications)
-    if EventKind.SOURCE_ERROR in kinds and apps:
-        states = store.app_states(apps)
-        for app in apps:
-            state = states[app]
-            error = state.source_error
-            revision = error.revision if error else ""
-            if not revision and state.desired is not None:
-                revision = str(state.desired.revision)
-            conditions.append(source_condition(app, error.message if error else None, revision))
-    if kinds & {EventKind.ROLLOUT_PAUSED, EventKind.ROLLOUT_FINISHED} and apps:
-        for name, rollout in store.rollouts(apps).items():
-            conditions += rollout_conditions(name, rollout)
-    wanted = [c for c in conditions if c.kind in kinds]
-    previous = store.swap_conditions([(c.field, c.token) for c in wanted])
+    apps, digest = _app_conditions(store, fleet, kinds)
+    wanted = [c for c in [*conditions, *apps] if c.kind in kinds]
+    swaps = [(c.field, c.token) for c in wanted]
+    previous = store.swap_conditions([*swaps, (APPS_DIGEST, digest)] if apps else swaps)
+    previous = previous[: len(wanted)]
     deliveries: list[Delivery] = []
+    events = []
     now = store.now()
     for condition, before in zip(wanted, previous, strict=True):
         if not makes_event(condition, before):
@@ -77,11 +72,35 @@ def due_notifications(store: Store, fleet: Fleet) -> list[Delivery]:
         to = [n.name for n in fleet.notifications if n.wants(event)]
         if not to:
             continue
-        store.put_event(event)
-        store.incr_stat("notify_events")
+        events.append(event)
         log.info("%s: %s %s; notifying %s", event.subject, event.kind, event.state, ", ".join(to))
         deliveries += [Delivery(notification=name, event=event.id) for name in to]
+    store.put_events(events)
     return deliveries
+
+
+def _app_conditions(
+    store: Store, fleet: Fleet, kinds: set[EventKind]
+) -> tuple[list[Condition], str]:
+    """Each application's source and rollout conditions, when any of them changed since the
+    last look (none otherwise), and their digest: kept beside the conditions, it tells."""
+    apps: list[str] = sorted(fleet.applications)
+    watch_source = EventKind.SOURCE_ERROR in kinds
+    watch_rollouts = bool(kinds & {EventKind.ROLLOUT_PAUSED, EventKind.ROLLOUT_FINISHED})
+    errors = store.source_errors(apps) if watch_source else {}
+    rollouts = store.rollouts(apps) if watch_rollouts else {}
+    conditions: list[Condition] = []
+    for app, error in errors.items():
+        revision = error.revision if error else ""
+        conditions.append(source_condition(app, error.message if error else None, revision))
+    for name, rollout in rollouts.items():
+        conditions += rollout_conditions(name, rollout)
+    digest = hashlib.sha256(
+        "\n".join(f"{c.field}={c.token}" for c in conditions).encode()
+    ).hexdigest()[:32]
+    if store.last_condition(APPS_DIGEST) == digest:
+        return [], digest
+    return conditions, digest
 
 
 def _pair_conditions(store: Store, fleet: Fleet) -> list[Condition]:

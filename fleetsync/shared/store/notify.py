@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from fleetsync.shared.model.notification import Event
 from fleetsync.shared.store.base import StoreBase, text
+from fleetsync.shared.store.source import SourceError
 
 EVENT_SECONDS = 24 * 3600
 """How long an event waits for its deliveries (their retries end well before)."""
@@ -40,9 +41,33 @@ class NotifyStore(StoreBase):
         found = self._r.eval(_SWAP, 1, self.key("notify", "last"), *args)
         return [text(old) or None for old in found]
 
+    def last_condition(self, field: str) -> str | None:
+        raw = self._r.hget(self.key("notify", "last"), field)
+        return text(raw) if raw is not None else None
+
+    def source_errors(self, apps: Sequence[str]) -> dict[str, SourceError | None]:
+        """The source error of many applications in one round trip."""
+        if not apps:
+            return {}
+        raws = self._r.mget([self.key("app", app, "source_error") for app in apps])
+        return {
+            app: SourceError(**json.loads(raw)) if raw is not None else None
+            for app, raw in zip(apps, raws, strict=True)
+        }
+
     def put_event(self, event: Event) -> None:
-        body = json.dumps(event.to_json())
-        self._r.set(self.key("notify", "event", event.id), body, ex=EVENT_SECONDS)
+        self.put_events([event])
+
+    def put_events(self, events: Sequence[Event]) -> None:
+        """Keep events for their deliveries (one round trip), and count them."""
+        if not events:
+            return
+        pipe = self._r.pipeline(transaction=False)
+        for event in events:
+            body = json.dumps(event.to_json())
+            pipe.set(self.key("notify", "event", event.id), body, ex=EVENT_SECONDS)
+        pipe.hincrby(self.key("stats"), "notify_events", len(events))
+        pipe.execute()
 
     def event(self, event_id: str) -> Event | None:
         raw = self._r.get(self.key("notify", "event", event_id))
