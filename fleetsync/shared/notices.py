@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from fleetsync.shared.model.declaration import Fleet
 from fleetsync.shared.model.ids import AppName
 from fleetsync.shared.model.notification import (
+    RESOLVED,
     Condition,
     EventKind,
     event_of,
     makes_event,
-    pair_conditions,
+    recorded_conditions,
     rollout_conditions,
     source_condition,
 )
@@ -57,8 +58,13 @@ def due_notifications(store: Store, fleet: Fleet) -> list[Delivery]:
     conditions: list[Condition] = []
     if any(kind.per_pair for kind in kinds):
         conditions += _pair_conditions(store, fleet)
-    apps, digest = _app_conditions(store, fleet, kinds)
-    wanted = [c for c in [*conditions, *apps] if c.kind in kinds]
+    last = store.last_conditions()
+    apps, digest = _app_conditions(store, fleet, kinds, last.get(APPS_DIGEST))
+    wanted = [
+        c
+        for c in [*conditions, *apps]
+        if c.kind in kinds and last.get(c.field, RESOLVED) != c.token
+    ]
     swaps = [(c.field, c.token) for c in wanted]
     previous = store.swap_conditions([*swaps, (APPS_DIGEST, digest)] if apps else swaps)
     previous = previous[: len(wanted)]
@@ -80,7 +86,7 @@ def due_notifications(store: Store, fleet: Fleet) -> list[Delivery]:
 
 
 def _app_conditions(
-    store: Store, fleet: Fleet, kinds: set[EventKind]
+    store: Store, fleet: Fleet, kinds: set[EventKind], last_digest: str | None
 ) -> tuple[list[Condition], str]:
     """Each application's source and rollout conditions, when any of them changed since the
     last look (none otherwise), and their digest: kept beside the conditions, it tells."""
@@ -98,7 +104,7 @@ def _app_conditions(
     digest = hashlib.sha256(
         "\n".join(f"{c.field}={c.token}" for c in conditions).encode()
     ).hexdigest()[:32]
-    if store.last_condition(APPS_DIGEST) == digest:
+    if last_digest == digest:
         return [], digest
     return conditions, digest
 
@@ -127,8 +133,8 @@ def _pair_conditions(store: Store, fleet: Fleet) -> list[Condition]:
     declared = sorted((a, c) for a, c in pairs if c in targets.get(AppName(a), ()))
     conditions: list[Condition] = []
     for start in range(0, len(declared), STATUS_BATCH):
-        for status in store.statuses_of(declared[start : start + STATUS_BATCH]):
-            if status is not None:
-                conditions += pair_conditions(status)
+        for data in store.recorded_status_data(declared[start : start + STATUS_BATCH]):
+            if data is not None:
+                conditions += recorded_conditions(data)
     store.set_notify_position(position)
     return conditions

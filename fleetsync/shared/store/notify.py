@@ -2,8 +2,9 @@
 message, not one per check), events waiting for delivery, each notification's rate window and
 where the beat's reading of the `changes` feed stands.
 
-Keys: `notify:last` (hash `kind|app|cluster` → token), `notify:event:<id>` (JSON, expires),
-`notify:rate:<name>:<minute>` (counter, expires), `notify:position` (a feed id).
+Keys: `notify:last` (hash `kind|app|cluster` → token, only for subjects not resolved),
+`notify:event:<id>` (JSON, expires), `notify:rate:<name>:<minute>` (counter, expires),
+`notify:position` (a feed id).
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ _SWAP = """
 local found = {}
 for i = 1, #ARGV, 2 do
   local old = redis.call('HGET', KEYS[1], ARGV[i])
-  if old ~= ARGV[i + 1] then
+  if ARGV[i + 1] == 'resolved' then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  elseif old ~= ARGV[i + 1] then
     redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
   end
   found[#found + 1] = old or ''
@@ -32,18 +35,19 @@ return found
 
 
 class NotifyStore(StoreBase):
+    def last_conditions(self) -> dict[str, str]:
+        """Every subject's last condition that is not resolved (a resolved one is dropped)."""
+        return {text(k): text(v) for k, v in self._r.hgetall(self.key("notify", "last")).items()}
+
     def swap_conditions(self, tokens: Sequence[tuple[str, str]]) -> list[str | None]:
-        """Record each (field, token) as its subject's last condition; what each was before
-        (None: never seen), atomically, so two readers never both see the same change."""
+        """Record each (field, token) as its subject's last condition (`resolved` by dropping
+        it); what each was before (None: never seen or resolved), atomically, so two readers
+        never both see the same change."""
         if not tokens:
             return []
         args = [part for pair in tokens for part in pair]
         found = self._r.eval(_SWAP, 1, self.key("notify", "last"), *args)
         return [text(old) or None for old in found]
-
-    def last_condition(self, field: str) -> str | None:
-        raw = self._r.hget(self.key("notify", "last"), field)
-        return text(raw) if raw is not None else None
 
     def source_errors(self, apps: Sequence[str]) -> dict[str, SourceError | None]:
         """The source error of many applications in one round trip."""
