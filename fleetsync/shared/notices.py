@@ -38,6 +38,8 @@ APPS_DIGEST = "|apps"
 """Where the digest of every application's source and rollout conditions is kept: a look
 that finds it unchanged swaps none of them."""
 STATUS_BATCH = 1_000
+SCAN_BATCH = 5_000
+"""Pairs a look at every pair of the fleet reads per tick (about a second's work)."""
 """Statuses read per round trip (the first look reads every pair of the fleet)."""
 
 
@@ -110,8 +112,9 @@ def _app_conditions(
 
 
 def _pair_conditions(store: Store, fleet: Fleet) -> list[Condition]:
-    """The conditions of every pair written since the last look (of every pair of the fleet
-    the first time, or when the feed no longer holds where the last look stopped)."""
+    """The conditions of every pair written since the last look, and of the next slice of a
+    look at every pair of the fleet: one starts when there is no position yet or the feed no
+    longer holds it, and goes on `SCAN_BATCH` pairs a look, so the beat never stalls on it."""
     targets = {app: set(fleet.targets_of(app)) for app in fleet.applications}
     position = store.notify_position()
     pairs: set[tuple[str, str]] = set()
@@ -126,9 +129,14 @@ def _pair_conditions(store: Store, fleet: Fleet) -> list[Condition]:
         position = read.position
         if not moved or len(read.pairs) < FEED_BATCH:
             break
+    scan = store.notify_scan()
     if not complete:
-        position = store.feed_position()
-        pairs = {(app, cluster) for app, clusters in targets.items() for cluster in clusters}
+        position, pairs, scan = store.feed_position(), set(), 0
+    if scan is not None:
+        every = sorted((app, cluster) for app, clusters in targets.items() for cluster in clusters)
+        pairs.update(every[scan : scan + SCAN_BATCH])
+        scan += SCAN_BATCH
+        store.set_notify_scan(scan if scan < len(every) else None)
     assert position is not None
     declared = sorted((a, c) for a, c in pairs if c in targets.get(AppName(a), ()))
     conditions: list[Condition] = []

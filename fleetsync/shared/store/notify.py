@@ -4,7 +4,7 @@ where the beat's reading of the `changes` feed stands.
 
 Keys: `notify:last` (hash `kind|app|cluster` → token, only for subjects not resolved),
 `notify:event:<id>` (JSON, expires), `notify:rate:<name>:<minute>` (counter, expires),
-`notify:position` (a feed id).
+`notify:position` (a feed id), `notify:scan` (how far a look at every pair has gone).
 """
 
 from __future__ import annotations
@@ -96,3 +96,14 @@ class NotifyStore(StoreBase):
 
     def set_notify_position(self, position: str) -> None:
         self._r.set(self.key("notify", "position"), position)
+
+    def notify_scan(self) -> int | None:
+        """How far a look at every pair of the fleet has gone (None: none under way)."""
+        raw = self._r.get(self.key("notify", "scan"))
+        return int(raw) if raw is not None else None
+
+    def set_notify_scan(self, done: int | None) -> None:
+        if done is None:
+            self._r.delete(self.key("notify", "scan"))
+        else:
+            self._r.set(self.key("notify", "scan"), str(done))
