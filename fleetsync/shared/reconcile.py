@@ -18,6 +18,10 @@ that says what it waits for (`gates.change_wait`), and asks to be continued once
 A cluster a rollout holds runs what it ran before (`desired_for_pair`) and is drift-checked
 against that.
 
+Before anything else touches the cluster, the pair's cluster must own the Kubernetes cluster its
+kubeconfig reaches (`kube.identity`): a second declared cluster reaching the same one is refused
+with a status naming both.
+
 Failures become status in one place (`_failed`): a cluster that is down or answers 5xx/429 is
 Unknown with the reason and retried with backoff; a permanent problem (bad kubeconfig, refused
 credentials) is recorded and waits for the next trigger. An object the server refuses is not a
@@ -55,6 +59,7 @@ from fleetsync.shared.kube import (
     start_post_delete,
     sync_application,
 )
+from fleetsync.shared.kube.identity import claim_cluster, verify_claim
 from fleetsync.shared.logcontext import bind
 from fleetsync.shared.model.backoff import backoff_delay
 from fleetsync.shared.model.bundle import Bundle
@@ -135,6 +140,8 @@ def reconcile_pair(
             wait = change_wait(store, fleet, app, cluster, trigger=trigger, changing=changing)
             mode = Mode.CHECK if wait is not None else mode
         client = connect(fleet.clusters[cluster], cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
+        owned = claim_cluster if mode is Mode.APPLY else verify_claim
+        owned(client, cluster=cluster, declared=fleet.clusters)
         if mode is Mode.CHECK:
             applied = _applied_bundle(store, previous) or desired.bundle
             drift = check_drift(
@@ -453,6 +460,7 @@ def remove_pair(
         return Outcome(status=None)
     try:
         client = connect(declared, cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
+        verify_claim(client, cluster=cluster, declared=fleet.clusters)
         inventory = store.inventory(app, cluster) or EMPTY
         result = sync_application(
             client=client,

@@ -52,6 +52,7 @@ __all__ = [
     "ClusterRecord",
     "Inventory",
     "InventoryEntry",
+    "ensure_inventory_namespace",
     "inventory_text",
     "merge",
     "mirror_name",
@@ -129,8 +130,7 @@ def write_cluster_inventory(
     """Store the cluster copy (server-side apply), creating namespace fleetsync-system if needed;
     with `waves`, the wave a sync waits before, which a write without it clears; with `hooks`,
     the hooks' run, which a write without it clears."""
-    if client.get(_NAMESPACE, name=INVENTORY_NAMESPACE) is None:
-        client.apply(_NAMESPACE, _managed(_NAMESPACE, INVENTORY_NAMESPACE, ""), force=True)
+    ensure_inventory_namespace(client)
     body = dict(_managed(_CONFIGMAP, mirror_name(app), INVENTORY_NAMESPACE))
     body["metadata"]["annotations"] = {APPLICATION_ANNOTATION: app}
     body["data"] = {INVENTORY_DATA_KEY: inventory_text(inventory)}
@@ -139,6 +139,12 @@ def write_cluster_inventory(
     if hooks is not None:
         body["data"][HOOKS_DATA_KEY] = json.dumps(hooks.to_json(), sort_keys=True)
     client.apply(_CONFIGMAP, body, force=True)
+
+
+def ensure_inventory_namespace(client: ClusterClient) -> None:
+    """Create namespace fleetsync-system when the cluster has none (a new or wiped cluster)."""
+    if client.get(_NAMESPACE, name=INVENTORY_NAMESPACE) is None:
+        client.apply(_NAMESPACE, _managed(_NAMESPACE, INVENTORY_NAMESPACE, ""), force=True)
 
 
 def inventory_text(inventory: Inventory) -> str:
