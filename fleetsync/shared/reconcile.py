@@ -47,6 +47,7 @@ from fleetsync.shared.desired import (
 )
 from fleetsync.shared.errors import PermanentError, TransientError, describe
 from fleetsync.shared.gates import change_wait
+from fleetsync.shared.intents import keep_intents
 from fleetsync.shared.kube import (
     ClusterClient,
     DriftReport,
@@ -133,15 +134,21 @@ def reconcile_pair(
         if desired is None:
             return _record(store, _waiting(store, app, cluster, trigger, fresh_until))
         bind(revision=desired.revision)
+        client = connect(fleet.clusters[cluster], cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
+        verify_claim(client, cluster=cluster, declared=fleet.clusters)
+        if keep_intents(store, client, app, cluster):  # read back after a loss: choose again
+            desired = _desired(store, app, cluster)
+            if desired is None:
+                return _record(store, _waiting(store, app, cluster, trigger, fresh_until))
+            bind(revision=desired.revision)
         mode = choose_mode(application.sync, trigger=trigger, suspended=store.is_suspended(app))
         wait = None
         if mode is Mode.APPLY:
             changing = desired.digest != (previous.digest if previous else None)
             wait = change_wait(store, fleet, app, cluster, trigger=trigger, changing=changing)
             mode = Mode.CHECK if wait is not None else mode
-        client = connect(fleet.clusters[cluster], cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
-        owned = claim_cluster if mode is Mode.APPLY else verify_claim
-        owned(client, cluster=cluster, declared=fleet.clusters)
+        if mode is Mode.APPLY:
+            claim_cluster(client, cluster=cluster, declared=fleet.clusters)
         if mode is Mode.CHECK:
             applied = _applied_bundle(store, previous) or desired.bundle
             drift = check_drift(
@@ -151,6 +158,15 @@ def reconcile_pair(
                 client, applied, app=app, namespace=application.namespace
             )
             held = desired.chosen is not None and desired.chosen.because is Because.HELD
+            if previous is None and not drift.keys:  # Redis lost it: the cluster runs this
+                previous = PairStatus(
+                    application=app,
+                    cluster=cluster,
+                    sync=SyncState.UNKNOWN,
+                    health=health,
+                    revision=desired.revision,
+                    digest=desired.digest,
+                )
             status = _checked(
                 app,
                 cluster,

@@ -65,14 +65,15 @@ __all__ = [
 # -- the cluster copy ------------------------------------------------------------------------
 
 
-def mirror_name(app: str) -> str:
-    """`fleetsync-inventory-<app>`, made a valid ConfigMap name when the app name is not one."""
-    name = INVENTORY_PREFIX + app
+def mirror_name(app: str, *, prefix: str = INVENTORY_PREFIX) -> str:
+    """`fleetsync-inventory-<app>` (or another prefix), made a valid object name when the app
+    name is not one."""
+    name = prefix + app
     if len(name) <= 253 and _DNS_NAME.match(name):
         return name
     digest = hashlib.sha256(app.encode()).hexdigest()[:10]
     cleaned = re.sub(r"[^a-z0-9-]+", "-", app.lower()).strip("-")[:200]
-    return f"{INVENTORY_PREFIX}{cleaned}-{digest}" if cleaned else INVENTORY_PREFIX + digest
+    return f"{prefix}{cleaned}-{digest}" if cleaned else prefix + digest
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from fleetsync.shared.store.connection import (
 )
 from fleetsync.shared.store.fleet import FleetStore
 from fleetsync.shared.store.inflight import Abandoned, InflightStore
+from fleetsync.shared.store.intents import IntentsStore, IntentsView
 from fleetsync.shared.store.lease import Lease, LeaseStore
 from fleetsync.shared.store.rollouts import RolloutStore
 from fleetsync.shared.store.schedule import DueSet, ScheduleStore
@@ -28,7 +29,14 @@ from fleetsync.shared.urls import display_url
 
 
 class Store(
-    FleetStore, ScheduleStore, SourceStore, ApplyStore, LeaseStore, InflightStore, RolloutStore
+    FleetStore,
+    ScheduleStore,
+    SourceStore,
+    ApplyStore,
+    IntentsStore,
+    LeaseStore,
+    InflightStore,
+    RolloutStore,
 ):
     address: str = "Redis"
     """Where the store's Redis is, fit to show (no password)."""
@@ -51,6 +59,7 @@ __all__ = [
     "Abandoned",
     "DesiredState",
     "DueSet",
+    "IntentsView",
     "Lease",
     "Pin",
     "RedisUrlError",
