@@ -205,7 +205,7 @@ def reconcile_pair(
             or (status.health is Health.MISSING and result.error is None),
         )
     except Exception as exc:  # every failure becomes the pair's status, see `_failed`
-        return _failed(store, app, cluster, previous, trigger, exc)
+        return _failed(store, app, cluster, previous, trigger, exc, fresh_until=fresh_until)
 
 
 def pair_lock(app: str, cluster: str) -> str:
@@ -399,11 +399,13 @@ def _failed(
     previous: PairStatus | None,
     trigger: Trigger,
     exc: Exception,
+    *,
+    fresh_until: float | None = None,
 ) -> Outcome:
     """The one place a failed reconcile becomes status. A PermanentError (bad kubeconfig,
     refused credentials, a rejected object) waits for the next trigger; anything else, a
     TransientError or an error fleetsync did not foresee (named by its class), is retried with
-    backoff."""
+    backoff. Like any status, it reads stale once `fresh_until` passed with no check since."""
     permanent = isinstance(exc, PermanentError)
     retry_in = None
     if not permanent:
@@ -423,6 +425,7 @@ def _failed(
         at=_now(),
         message=message,
         trigger=trigger,
+        stale_after=fresh_until,
     )
     log.warning(
         "%s on %s: %s%s",

@@ -398,6 +398,22 @@ def test_a_reconcile_binds_the_revision_it_works_on_to_its_log_lines(
 # -- what each status says, word for word ----------------------------------------------------
 
 
+def test_a_failed_reconcile_is_status_that_reads_stale_once_no_check_refreshed_it(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pair.desire(WEB)
+    pair.live.sim.set_fault(error_rate=1.0, error_code=503)
+    before = pair.store.now()
+    failed = pair.reconcile().status
+    assert failed is not None and failed.sync is SyncState.UNKNOWN
+    assert failed.stale_after is not None
+    assert stale_after(before, 300.0) <= failed.stale_after <= stale_after(pair.store.now(), 300.0)
+    later = failed.stale_after + 1
+    monkeypatch.setattr(pair.store, "now", lambda: later)  # a fake clock: pure reading
+    seen = pair.store.status(APP, pair.cluster)
+    assert seen is not None and seen.stale and seen.message.startswith("stale: last checked")
+
+
 def test_without_a_desired_state_or_source_error_the_pair_waits_for_the_first_render(
     pair: Pair,
 ) -> None:
