@@ -135,7 +135,8 @@ def reconcile_pair(
             return _record(store, _waiting(store, app, cluster, trigger, fresh_until))
         bind(revision=desired.revision)
         client = connect(fleet.clusters[cluster], cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
-        verify_claim(client, cluster=cluster, declared=fleet.clusters)
+        if verify_claim(client, cluster=cluster, declared=fleet.clusters):
+            store.forget_mirrored(cluster)  # a new or wiped cluster: write its mirrors again
         if keep_intents(store, client, app, cluster):  # read back after a loss: choose again
             desired = _desired(store, app, cluster)
             if desired is None:
@@ -147,8 +148,8 @@ def reconcile_pair(
             changing = desired.digest != (previous.digest if previous else None)
             wait = change_wait(store, fleet, app, cluster, trigger=trigger, changing=changing)
             mode = Mode.CHECK if wait is not None else mode
-        if mode is Mode.APPLY:
-            claim_cluster(client, cluster=cluster, declared=fleet.clusters)
+        if mode is Mode.APPLY and claim_cluster(client, cluster=cluster, declared=fleet.clusters):
+            store.forget_mirrored(cluster)
         if mode is Mode.CHECK:
             applied = _applied_bundle(store, previous) or desired.bundle
             drift = check_drift(

@@ -69,14 +69,16 @@ def cluster_uid(client: ClusterClient) -> str:
     return str(((live or {}).get("metadata") or {}).get("uid") or "")
 
 
-def claim_cluster(client: ClusterClient, *, cluster: str, declared: Collection[str]) -> str:
+def claim_cluster(client: ClusterClient, *, cluster: str, declared: Collection[str]) -> bool:
     """Make sure `cluster` owns the Kubernetes cluster `client` reaches (see the module
-    docstring); its identity (the kube-system uid). Raises DuplicateCluster."""
+    docstring). Raises DuplicateCluster. True when the cluster held no claim: a new cluster, or
+    one wiped since (its fleetsync-system gone), whose mirrors the caller writes again."""
     return _check(client, cluster=cluster, declared=declared, write=True)
 
 
-def verify_claim(client: ClusterClient, *, cluster: str, declared: Collection[str]) -> str:
-    """Refuse `cluster` when another declared cluster owns what `client` reaches; no write."""
+def verify_claim(client: ClusterClient, *, cluster: str, declared: Collection[str]) -> bool:
+    """Refuse `cluster` when another declared cluster owns what `client` reaches; no write.
+    True when the cluster holds no claim (see `claim_cluster`)."""
     return _check(client, cluster=cluster, declared=declared, write=False)
 
 
@@ -86,14 +88,16 @@ def forget_verified() -> None:
         _verified.clear()
 
 
-def _check(client: ClusterClient, *, cluster: str, declared: Collection[str], write: bool) -> str:
+def _check(client: ClusterClient, *, cluster: str, declared: Collection[str], write: bool) -> bool:
     memo = (cluster, client.kubeconfig)
     with _verified_lock:
         if _verified.get(memo, 0.0) > time.monotonic():
-            return ""
+            return False
     uid = cluster_uid(client)
+    missing = False
     for _ in range(3):
         claim = client.get(_CONFIGMAP, name=CLAIM_NAME, namespace=INVENTORY_NAMESPACE)
+        missing = missing or claim is None
         owner, claimed_uid = _owner(claim)
         same_cluster = not uid or not claimed_uid or claimed_uid == uid
         if owner and owner != cluster and owner in declared and same_cluster:
@@ -101,7 +105,7 @@ def _check(client: ClusterClient, *, cluster: str, declared: Collection[str], wr
         if owner == cluster and claimed_uid == uid:
             break  # owned, and verified
         if not write:
-            return uid  # nobody else owns it; the next apply claims it
+            return missing  # nobody else owns it; the next apply claims it
         try:
             _write_claim(client, cluster, uid, exists=claim is not None)
         except RequestRejected as e:
@@ -111,7 +115,7 @@ def _check(client: ClusterClient, *, cluster: str, declared: Collection[str], wr
         break
     with _verified_lock:
         _verified[memo] = time.monotonic() + VERIFIED_FOR
-    return uid
+    return missing
 
 
 def _write_claim(client: ClusterClient, cluster: str, uid: str, *, exists: bool) -> None:

@@ -78,8 +78,9 @@ class ApplyStore(CellStore):
     def forget_pair(self, app: str, cluster: str) -> None:
         previous = self.recorded_status(app, cluster)
         pipe = self._r.pipeline()
-        for what in ("status", "history", "inventory", "intents_mirrored"):
+        for what in ("status", "history", "inventory"):
             pipe.delete(self._pair(app, cluster, what))
+        pipe.hdel(self.key("intents_mirrored", cluster), app)
         pipe.srem(self.key("pairs", app), cluster)
         if previous is not None and previous.revision:
             pipe.srem(self.key("revision", str(previous.revision)), f"{app}|{cluster}")

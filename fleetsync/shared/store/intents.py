@@ -80,7 +80,7 @@ class IntentsStore(StoreBase):
         pipe.get(self.key("app", app, "suspended"))
         pipe.get(self.key("app", app, "pin"))
         pipe.get(self.key("app", app, "intents_at"))
-        pipe.get(self.key("pair", app, cluster, "intents_mirrored"))
+        pipe.hget(self.key("intents_mirrored", cluster), app)
         suspended, pin, at, mirrored = pipe.execute()
         stamp = text(at) if at is not None else ""
         intents = Intents(
@@ -109,4 +109,9 @@ class IntentsStore(StoreBase):
         return bool(self._r.eval(_RESTORE, 3, *keys, *args))
 
     def note_mirrored(self, app: str, cluster: str, fingerprint: str) -> None:
-        self._r.set(self.key("pair", app, cluster, "intents_mirrored"), fingerprint)
+        self._r.hset(self.key("intents_mirrored", cluster), app, fingerprint)
+
+    def forget_mirrored(self, cluster: str) -> None:
+        """The cluster lost its mirrors (wiped, or new under an old name): every application's
+        next reconcile there reads and writes its mirror again."""
+        self._r.delete(self.key("intents_mirrored", cluster))

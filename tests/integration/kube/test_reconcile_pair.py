@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from fleetsync.shared.errors import PermanentError
+from fleetsync.shared.kube.identity import CLAIM_NAME, forget_verified
+from fleetsync.shared.kube.intents import intents_name
 from fleetsync.shared.kube.inventory import read_cluster_inventory
 from fleetsync.shared.model import ChangeAction, Health, Inventory, SyncState, Trigger
 from fleetsync.shared.model.bundle import Bundle
@@ -37,6 +39,7 @@ from fleetsync.shared.reconcile import (
 from fleetsync.shared.store import Store
 from tests.integration.kube.conftest import Live
 from tests.integration.kube.manifests import config_map, namespace
+from tests.support.waiting import wait_for
 
 APP = AppName("web")
 REV1 = Revision(ref="main", sha="1" * 40)
@@ -607,3 +610,50 @@ def test_a_failed_removal_keeps_what_the_pair_ran_in_its_status(pair: Pair) -> N
     assert outcome.status is not None
     assert (outcome.status.revision, outcome.status.digest) == (REV1, applied.digest)
     assert outcome.status.message.startswith(f"cluster {pair.cluster}: ")
+
+
+# -- a wiped cluster ---------------------------------------------------------------------------
+
+
+def _wipe(pair: Pair) -> None:
+    """Delete everything fleetsync put on the cluster, its fleetsync-system namespace too."""
+    for ns in ("web", "fleetsync-system"):
+        pair.live.operator.delete(f"/api/v1/namespaces/{ns}")
+    for ns in ("web", "fleetsync-system"):
+        wait_for(
+            lambda n=ns: pair.live.operator.get(f"/api/v1/namespaces/{n}") is None,  # type: ignore[misc]
+            what=f"namespace {ns} gone",
+        )
+    forget_verified()  # what a later reconcile sees once the claim's memo lapsed
+
+
+def test_a_wiped_cluster_is_reapplied_by_its_next_drift_check_with_its_mirrors(
+    pair: Pair,
+) -> None:
+    pair.desire(WEB)
+    assert pair.reconcile().status is not None
+    _wipe(pair)
+    healed = pair.reconcile(Trigger.DRIFT).status
+    assert healed is not None and healed.sync is SyncState.SYNCED, healed
+    assert healed.counts["created"] == 2, healed
+    assert pair.live.operator.get("/api/v1/namespaces/web/configmaps/settings") is not None
+    assert read_cluster_inventory(pair.live.client, APP) == Inventory.of(WEB)
+    claim = pair.live.operator.get(f"/api/v1/namespaces/fleetsync-system/configmaps/{CLAIM_NAME}")
+    assert claim is not None and claim["data"]["cluster"] == pair.cluster
+
+
+def test_a_wiped_cluster_of_a_suspended_application_is_reported_and_its_intents_mirrored_again(
+    pair: Pair,
+) -> None:
+    pair.desire(WEB)
+    assert pair.reconcile().status is not None
+    pair.store.set_suspended(APP, True)
+    pair.reconcile(Trigger.DRIFT)
+    mirror = f"/api/v1/namespaces/fleetsync-system/secrets/{intents_name(APP)}"
+    assert pair.live.operator.get(mirror) is not None
+    _wipe(pair)
+    seen = pair.reconcile(Trigger.DRIFT).status
+    assert seen is not None and seen.sync is SyncState.OUT_OF_SYNC, seen
+    assert "2 objects drifted" in seen.message and "suspended" in seen.message, seen.message
+    assert pair.live.operator.get("/api/v1/namespaces/web") is None, "suspended: nothing applied"
+    assert pair.live.operator.get(mirror) is not None, "the suspension is mirrored again"
