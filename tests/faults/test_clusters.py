@@ -9,6 +9,7 @@ import httpx
 
 from fleetsync.scheduler.tick import pair_member
 from fleetsync.shared.kube.inventory import INVENTORY_NAMESPACE, mirror_name
+from fleetsync.shared.model.report import PairStatus
 from fleetsync.shared.model.status import Health, SyncState
 from fleetsync.shared.store import DueSet
 from tests.faults.conftest import record
@@ -60,6 +61,7 @@ def test_a_hanging_and_a_failing_cluster_during_a_rollout(
                 timeout=30,
                 what="the failing cluster's pair shown Unknown with its reason",
             )
+            assert isinstance(refused, PairStatus)
             lies = [
                 c
                 for c in (hanging, failing)
