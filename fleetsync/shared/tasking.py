@@ -339,7 +339,9 @@ class Sender:
     ) -> bool:
         ident = self._ident(name, *ids)
         ttl = (countdown or 0.0) + QUEUED_SECONDS
-        if not self._store.mark_queued(name.queue, ident, int(priority), ttl=ttl):
+        if not self._store.mark_queued(
+            name.queue, ident, int(priority), ttl=ttl, countdown=countdown or 0.0
+        ):
             return False
         try:
             self._send_now(name, kwargs, priority, countdown)

@@ -20,6 +20,7 @@ from fleetsync.shared.store.connection import (
 )
 from fleetsync.shared.store.fleet import FleetStore
 from fleetsync.shared.store.inflight import Abandoned, InflightStore
+from fleetsync.shared.store.intents import IntentsStore, IntentsView
 from fleetsync.shared.store.lease import Lease, LeaseStore
 from fleetsync.shared.store.notify import NotifyStore
 from fleetsync.shared.store.rollouts import RolloutStore
@@ -33,6 +34,7 @@ class Store(
     ScheduleStore,
     SourceStore,
     ApplyStore,
+    IntentsStore,
     LeaseStore,
     InflightStore,
     RolloutStore,
@@ -59,6 +61,7 @@ __all__ = [
     "Abandoned",
     "DesiredState",
     "DueSet",
+    "IntentsView",
     "Lease",
     "Pin",
     "RedisUrlError",

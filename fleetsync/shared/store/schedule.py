@@ -32,6 +32,11 @@ class DueSet(StrEnum):
     DRIFT = "drift"
 
 
+QUEUED_SLACK = 5.0
+"""Seconds by which a queued message may run after a new trigger would and still absorb it (a
+task that found its lease held waits 2 to 5 s: it absorbs the triggers of its pair)."""
+
+
 class ScheduleStore(StoreBase):
     def _due_keys(self, which: DueSet) -> tuple[str, str]:
         return self.key("due", which), self.key("due", which, "interval")
@@ -110,18 +115,36 @@ class ScheduleStore(StoreBase):
         score = self._r.zscore(zkey, member)
         return float(score) if score is not None else None
 
-    def mark_queued(self, kind: str, ident: str, priority: int, ttl: float = 3600) -> bool:
+    def mark_queued(
+        self,
+        kind: str,
+        ident: str,
+        priority: int,
+        ttl: float = 3600,
+        *,
+        countdown: float = 0.0,
+        slack: float = QUEUED_SLACK,
+    ) -> bool:
         """Claim the right to enqueue (kind, ident); False when one is already queued with the
-        same or better priority (lower is better), so duplicate triggers coalesce."""
+        same or better priority (lower is better) that runs no more than `slack` seconds after
+        this one would (a trigger `countdown` seconds from now), so duplicate triggers coalesce.
+        A message waiting out a long countdown (a retry's backoff) never absorbs a trigger
+        that wants to run sooner, such as a drift check: both are sent, the earlier runs."""
         script = """
         local cur = redis.call('GET', KEYS[1])
-        if cur == false or tonumber(ARGV[1]) < tonumber(cur) then
-          redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-          return 1
+        local due = tonumber(ARGV[3])
+        if cur then
+          local p, queued_due = string.match(cur, '^(%d+) ([%d.]+)$')
+          if p == nil then p = cur; queued_due = '0' end
+          local sooner = due < tonumber(queued_due) - tonumber(ARGV[4])
+          if tonumber(ARGV[1]) >= tonumber(p) and not sooner then return 0 end
         end
-        return 0
+        redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[3], 'EX', ARGV[2])
+        return 1
         """
-        return bool(self._r.eval(script, 1, self.key("queued", kind, ident), priority, int(ttl)))
+        due = f"{self.now() + countdown:.3f}"
+        key = self.key("queued", kind, ident)
+        return bool(self._r.eval(script, 1, key, priority, int(ttl), due, slack))
 
     def clear_queued(self, kind: str, ident: str) -> None:
         """Called by a task as it starts: a trigger from now on enqueues a new run."""
