@@ -109,6 +109,7 @@ def child_environments(opts: UpOptions) -> dict[str, dict[str, str]]:
         "FLEETSYNC_FLEET": str(opts.fleet_file),
         "FLEETSYNC_CACHE_DIR": str(opts.cache_dir.resolve()),
         "FLEETSYNC_TICK_SECONDS": str(opts.tick_seconds),
+        **({"FLEETSYNC_TASK_EVENTS": "1"} if opts.with_flower else {}),
         **opts.extra_env,
     }
 
@@ -138,6 +139,8 @@ def plan_processes(opts: UpOptions) -> list[ProcessSpec]:
     # working directory first on sys.path, works from the cache directory (made here if new).
     opts.cache_dir.mkdir(parents=True, exist_ok=True)
     celery = [sys.executable, "-P", "-m", "celery", "--workdir", str(opts.cache_dir.resolve())]
+    # Task events cost a publish per task step; only Flower reads them.
+    events = ["-E"] if opts.with_flower else []
     specs = [
         ProcessSpec(
             "beat",
@@ -168,7 +171,7 @@ def plan_processes(opts: UpOptions) -> list[ProcessSpec]:
                 "fetch@%h",
                 "--loglevel",
                 "INFO",
-                "-E",
+                *events,
             ],
             envs["fetch"],
         ),
@@ -189,7 +192,7 @@ def plan_processes(opts: UpOptions) -> list[ProcessSpec]:
                 "apply@%h",
                 "--loglevel",
                 "INFO",
-                "-E",
+                *events,
             ],
             env,
         ),

@@ -83,3 +83,22 @@ def test_a_notification_variable_left_unset_is_named_before_start(tmp_path: Path
     assert unset_notification_variables(fleet, without) == [
         "notification ops: OPS_HOOK_SECRET is not set; its messages will be dropped"
     ]
+
+
+def test_workers_send_task_events_only_when_flower_runs_to_read_them(tmp_path: Path) -> None:
+    def plan(with_flower: bool) -> dict[str, tuple[list[str], dict[str, str]]]:
+        opts = UpOptions(
+            fleet_file=tmp_path / "fleet.yaml",
+            redis_url="redis://127.0.0.1:6379/0",
+            cache_dir=tmp_path / "cache",
+            environ={"PATH": "/usr/bin"},
+            with_flower=with_flower,
+        )
+        return {s.name: (list(s.argv), dict(s.env)) for s in plan_processes(opts)}
+
+    quiet, watched = plan(False), plan(True)
+    for worker in ("fetch", "apply"):
+        assert "-E" not in quiet[worker][0]
+        assert "-E" in watched[worker][0]
+    assert all("FLEETSYNC_TASK_EVENTS" not in env for _, env in quiet.values())
+    assert watched["beat"][1]["FLEETSYNC_TASK_EVENTS"] == "1", "task-sent events for Flower"
