@@ -91,13 +91,15 @@ class ClusterHandle:
                   error_code: int = 503, down: bool = False,
                   down_mode: DownMode | str = DownMode.CLOSE,
                   forbidden: bool = False, unauthorized: bool = False,
-                  forbidden_lists: Iterable[tuple[str, str]] = ()) -> FaultSettings:
+                  forbidden_lists: Iterable[tuple[str, str]] = (),
+                  watches: str = "serve") -> FaultSettings:
         """Replace this cluster's faults (anything not given is reset).
 
         `forbidden_lists`: (resource, namespace) pairs whose LIST is refused with 403, as RBAC
-        would ("" for the LIST across all namespaces); see `forbid_lists`."""
+        would ("" for the LIST across all namespaces); see `forbid_lists`. `watches`: "serve",
+        "forbid" (403) or "close" (every watch ends at once)."""
         faults = FaultSettings(latency, error_rate, error_code, down, DownMode(down_mode),
-                               forbidden, unauthorized, tuple(forbidden_lists))
+                               forbidden, unauthorized, tuple(forbidden_lists), watches)
 
         def set_(c: Cluster) -> FaultSettings:
             c.faults = faults
@@ -115,6 +117,16 @@ class ClusterHandle:
             return c.faults
 
         return self._do(set_)
+
+    def compact(self) -> int:
+        """Forget the event log up to now, as etcd's compaction does: a watch from an older
+        resourceVersion is answered 410 Expired. The revision compacted to."""
+
+        def compact_(c: Cluster) -> int:
+            c.store.compact()
+            return c.store.revision
+
+        return self._do(compact_)
 
     def clear_faults(self) -> None:
         self._do(lambda c: setattr(c, "faults", NO_FAULTS))

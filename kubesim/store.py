@@ -119,6 +119,11 @@ class Store:
         for listener in list(self._listeners or ()):
             listener(event)
 
+    def compact(self) -> None:
+        """Drop the event log: watches from before the current revision get 410."""
+        self._events = None
+        self._compacted = self.revision
+
     def events_since(self, revision: int) -> builtins.list[StoreEvent] | None:
         """Events after `revision`, or None when the log no longer reaches back that far."""
         if revision < self._compacted:
