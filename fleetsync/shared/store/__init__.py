@@ -24,11 +24,19 @@ from fleetsync.shared.store.lease import Lease, LeaseStore
 from fleetsync.shared.store.rollouts import RolloutStore
 from fleetsync.shared.store.schedule import DueSet, ScheduleStore
 from fleetsync.shared.store.source import RepoState, SourceError, SourceStore
+from fleetsync.shared.store.watchers import DriftDetection, WatcherStore
 from fleetsync.shared.urls import display_url
 
 
 class Store(
-    FleetStore, ScheduleStore, SourceStore, ApplyStore, LeaseStore, InflightStore, RolloutStore
+    FleetStore,
+    ScheduleStore,
+    SourceStore,
+    ApplyStore,
+    LeaseStore,
+    InflightStore,
+    RolloutStore,
+    WatcherStore,
 ):
     address: str = "Redis"
     """Where the store's Redis is, fit to show (no password)."""
@@ -50,6 +58,7 @@ __all__ = [
     "UNAVAILABLE",
     "Abandoned",
     "DesiredState",
+    "DriftDetection",
     "DueSet",
     "Lease",
     "Pin",

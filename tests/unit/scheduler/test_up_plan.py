@@ -51,6 +51,7 @@ def test_each_child_gets_only_the_secrets_of_its_role(tmp_path: Path) -> None:
     expected = {
         "beat": set(),
         "apply": set(),
+        "watch": set(),
         "fetch": names,
         "api": {"FLEETSYNC_API_TOKEN", "FLEETSYNC_WEBHOOK_SECRET_GITHUB"},
         "flower": {"FLOWER_BASIC_AUTH"},
@@ -61,3 +62,12 @@ def test_each_child_gets_only_the_secrets_of_its_role(tmp_path: Path) -> None:
         assert secrets & set(spec.env) == expected[name], name
         assert spec.env["PATH"] == "/usr/bin", name
         assert spec.env["FLEETSYNC_REDIS_URL"] == "redis://127.0.0.1:6379/0", name
+
+
+def test_the_watcher_runs_unless_turned_off(tmp_path: Path) -> None:
+    base = {"fleet_file": tmp_path / "f.yaml", "redis_url": "redis://127.0.0.1:6379/0",
+            "cache_dir": tmp_path / "cache", "environ": ENVIRON}
+    on = {s.name: s for s in plan_processes(UpOptions(**base))}  # type: ignore[arg-type]
+    assert list(on["watch"].argv)[-2:] == ["fleetsync", "watch"]
+    off = {s.name for s in plan_processes(UpOptions(**base, with_watch=False))}  # type: ignore[arg-type]
+    assert "watch" not in off and {"beat", "fetch", "apply"} <= off
