@@ -68,6 +68,8 @@ class RigOptions:
     apply_concurrency: int = 16
     tick_seconds: float = 0.5
     with_api: bool = False
+    watch: bool = True
+    """Run the watcher (event-driven drift detection), as `fleetsync up` does by default."""
 
 
 class Rig:
@@ -96,6 +98,7 @@ class Rig:
             tick_seconds=self.opts.tick_seconds,
             with_api=self.opts.with_api,
             with_flower=False,
+            with_watch=self.opts.watch,
             extra_env={"FLEETSYNC_WEBHOOK_SECRET": WEBHOOK_SECRET},
         )
         specs = plan_processes(up)

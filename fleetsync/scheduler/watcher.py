@@ -10,7 +10,7 @@ Every `beat` seconds a `Watcher`:
 3. publishes how drift is detected on each owned cluster (`watch:state`), when it changed.
 
 An event that asks for a check of (application, cluster), for a pair the fleet declares, goes
-to the `CheckDispatcher`: coalesced per pair (`planning.coalescing`: the first at once, then one
+to the `CheckDispatcher`: coalesced per pair (`planning.coalescing`: a burst of 3 at once, then one
 per `gap`), and sent from one thread as `Sender.reconcile(..., reason=DRIFT)` with the priority
 of a change, so that a reconcile that self-heals runs next. The beat's interval drift checks go
 on regardless: they are the backstop, and the only detection on a cluster that refuses watches.

@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
     type=click.FloatRange(0.0, 3600.0),
     default=5.0,
     show_default=True,
-    help="Seconds between two drift checks of one pair asked for by its events (the first "
-    "goes at once; a flood of events becomes one check per this many seconds).",
+    help="Seconds between two drift checks of one pair asked for by its events (the first 3 "
+    "go at once; a flood of events then becomes one check per this many seconds).",
 )
 @click.option(
     "--beat",
