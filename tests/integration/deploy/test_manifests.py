@@ -37,7 +37,9 @@ def container(objects: list[dict[str, Any]], name: str) -> dict[str, Any]:
 
 def test_every_process_of_the_design_runs_with_its_command(rendered: list[dict[str, Any]]) -> None:
     deploys = deployments(rendered)
-    assert set(deploys) == {"beat", "fetch-worker", "apply-worker", "api", "flower", "redis"}
+    assert set(deploys) == {
+        "beat", "fetch-worker", "apply-worker", "watcher", "api", "flower", "redis"
+    }
     command = {
         n: " ".join(d["spec"]["template"]["spec"]["containers"][0].get("command", []))
         for n, d in deploys.items()
@@ -66,7 +68,7 @@ def test_every_container_is_bounded_probed_and_locked_down(rendered: list[dict[s
             assert security["allowPrivilegeEscalation"] is False, name
             assert security["readOnlyRootFilesystem"] is True, name
             assert security["capabilities"]["drop"] == ["ALL"], name
-            if name != "beat":
+            if name not in ("beat", "watcher"):
                 assert "livenessProbe" in container, name
     api = deployments(rendered)["api"]["spec"]["template"]["spec"]["containers"][0]
     assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
@@ -95,7 +97,7 @@ def test_no_secret_holds_a_real_looking_credential(rendered: list[dict[str, Any]
             assert "BEGIN" not in text and "token:" not in text, key
 
 
-FLEETSYNC = ("beat", "fetch-worker", "apply-worker", "api", "flower")
+FLEETSYNC = ("beat", "fetch-worker", "apply-worker", "watcher", "api", "flower")
 
 
 def test_redis_keeps_an_append_only_file_on_a_persistent_volume(
