@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from fleetsync.shared.errors import PermanentError, TransientError
+from fleetsync.shared.errors import PermanentError, TransientError, describe
 from fleetsync.shared.kube.client import ApiResource, ClusterClient, Forbidden, WatchStream
 from fleetsync.shared.kube.inventory import INVENTORY_NAMESPACE
 from fleetsync.shared.kube.ownership import (
@@ -175,6 +175,12 @@ class KindWatch:
                 if failures >= RELIST_AFTER_FAILURES:
                     lost, revision = f"watch of {self.kind} failed: {e}", ""
                 log.warning("%s; watching again in a while", e)
+                self._stop.wait(self._backoff(failures))
+            except Exception as e:  # unforeseen: said, and tried again, never a dead thread
+                failures += 1
+                log.exception("cluster %s: watch of %s failed", self.client.name, self.kind)
+                self._set(WatchState.FAILING, describe(e))
+                lost, revision = f"watch of {self.kind} failed: {describe(e)}", ""
                 self._stop.wait(self._backoff(failures))
 
     def _watch_once(self, revision: str, *, announce: bool) -> tuple[str, str, bool]:
