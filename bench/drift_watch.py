@@ -140,6 +140,35 @@ def heal(
     return result
 
 
+def one_by_one(
+    rig: Rig,
+    app: str,
+    act: Callable[[str], int],
+    healed: Callable[[PairStatus], bool],
+    samples: int,
+    timeout: float,
+) -> dict[str, Any]:
+    """`act` on one cluster at a time, each time waiting for its heal: the latency of one
+    drift, without the queue 100 simultaneous ones make."""
+    took: list[float] = []
+    for cluster in rig.clusters[:samples]:
+        if act(cluster) >= 300:
+            raise RuntimeError(f"{cluster}: the change by hand was refused")
+        t = time.time()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            entry = next((e for e in rig.store.history(app, cluster, limit=5)
+                          if e.at > t and e.trigger is Trigger.DRIFT and healed(e)), None)
+            if entry is not None:
+                took.append(entry.at - t)
+                break
+            time.sleep(0.05)
+    result: dict[str, Any] = {"healed": len(took), "of": samples}
+    if took:
+        result.update(percentiles(took))
+    return result
+
+
 def arm(work: Path, args: argparse.Namespace, *, watch: bool) -> dict[str, Any]:
     opts = RigOptions(clusters=args.clusters, watch=watch)
     with Rig(work, opts) as rig:
@@ -163,7 +192,7 @@ def arm(work: Path, args: argparse.Namespace, *, watch: bool) -> dict[str, Any]:
                 cluster, "PATCH", "/api/v1/namespaces/default/configmaps/web0",
                 params={"fieldManager": "kubectl-edit"},
                 headers={"Content-Type": "application/merge-patch+json"},
-                content=json.dumps({"data": {"value": "edited"}}),
+                content=json.dumps({"data": {"value": f"edited-{time.monotonic()}"}}),
             )
 
         def delete(cluster: str) -> int:
@@ -173,6 +202,13 @@ def arm(work: Path, args: argparse.Namespace, *, watch: bool) -> dict[str, Any]:
                                lambda s: s.counts.get("configured", 0) >= 1, limit)
         figures["delete"] = heal(rig, clusters, "web0", delete,
                                  lambda s: s.counts.get("created", 0) >= 1, limit)
+        if watch and args.one_by_one:
+            figures["edit_one_at_a_time"] = one_by_one(
+                rig, "web0", edit,
+                lambda s: s.counts.get("configured", 0) >= 1, args.one_by_one, args.timeout)
+            figures["delete_one_at_a_time"] = one_by_one(
+                rig, "web0", delete,
+                lambda s: s.counts.get("created", 0) >= 1, args.one_by_one, args.timeout)
         return figures
 
 
@@ -187,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-seconds", type=float, default=60.0)
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--arm", choices=("watch", "interval"), action="append")
+    parser.add_argument("--one-by-one", type=int, default=20,
+                        help="with watches, also edit (then delete) this many clusters one at "
+                        "a time, each after the last one healed")
     parser.add_argument("--out", type=Path, default=Path("bench/out/drift-watch.json"))
     args = parser.parse_args(argv)
     results: dict[str, Any] = {"command": "python -m bench.drift_watch " + " ".join(

@@ -44,6 +44,7 @@ BEAT_SECONDS = 5.0
 COALESCE_SECONDS = 5.0
 KUBE_TIMEOUT = 20.0
 DEFAULT_TIMINGS = WatchTimings()
+STARTING = "watches starting"
 
 Pair = tuple[str, str]
 Kind = tuple[str, str]
@@ -274,7 +275,7 @@ class Watcher:
             if self._published.get(cluster) != state:
                 self.store.set_drift_detection(cluster, state)
                 self._published[cluster] = state
-                if state.mode != "watching":
+                if state.mode != "watching" and state.reason != STARTING:
                     log.warning("%s: %s", cluster, state.describe())
 
     def watched_kinds(self, cluster: str) -> list[str]:
@@ -291,7 +292,7 @@ class Watcher:
         if problem is not None:
             return DriftDetection("interval", f"cannot watch: {problem}", self.ident)
         if watch is None:
-            return DriftDetection("interval", "watches starting", self.ident)
+            return DriftDetection("interval", STARTING, self.ident)
         state, reason = watch.state()
         if state is WatchState.WATCHING:
             return DriftDetection("watching", "", self.ident)
@@ -299,7 +300,7 @@ class Watcher:
             return DriftDetection("interval", f"watches refused: {reason}", self.ident)
         if state is WatchState.FAILING:
             return DriftDetection("interval", f"watches failing: {reason}", self.ident)
-        return DriftDetection("interval", "watches starting", self.ident)
+        return DriftDetection("interval", STARTING, self.ident)
 
     def close(self) -> None:
         """Stop every watch and give the clusters back (another process takes them at once)."""

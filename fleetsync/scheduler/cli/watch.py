@@ -58,7 +58,10 @@ def command(coalesce: float, beat: float) -> None:
         sender.reconcile(app, cluster, reason=Trigger.DRIFT, priority=Priority.CHANGE)
 
     dispatcher = CheckDispatcher(send, gap=coalesce)
-    watcher = Watcher(store, dispatcher, cache_dir=settings.kube_cache_dir, beat=beat)
+    # Discovery caches of its own: files another process (an apply worker) rewrites would be
+    # read half-written.
+    cache_dir = settings.cache_dir / "kube-watch"
+    watcher = Watcher(store, dispatcher, cache_dir=cache_dir, beat=beat)
     stop = threading.Event()
 
     def stopping(signum: int, _frame: FrameType | None) -> None:
