@@ -35,10 +35,13 @@ local live = redis.call('ZCARD', watchers)
 local declared = {}
 local mine, free = {}, {}
 local alive = {}
+local owner_of = {}
+local all = redis.call('HGETALL', owners)
+for i = 1, #all, 2 do owner_of[all[i]] = all[i + 1] end
 for i = 3, #ARGV do
   local c = ARGV[i]
   declared[c] = true
-  local owner = redis.call('HGET', owners, c)
+  local owner = owner_of[c]
   if owner == me then
     table.insert(mine, c)
   elseif not owner then
@@ -50,7 +53,7 @@ for i = 3, #ARGV do
     if not alive[owner] then table.insert(free, c) end
   end
 end
-for _, c in ipairs(redis.call('HKEYS', owners)) do
+for c, _ in pairs(owner_of) do
   if not declared[c] then redis.call('HDEL', owners, c) end
 end
 local members = redis.call('ZRANGE', watchers, 0, -1)
