@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from fleetsync.scheduler.rollouts import RolloutController, RolloutTickReport
 from fleetsync.shared.errors import FleetsyncError
 from fleetsync.shared.fleet import fleet_digest, load_fleet
-from fleetsync.shared.model.declaration import Application, Fleet
+from fleetsync.shared.model.declaration import Application, Cluster, Fleet
 from fleetsync.shared.model.ids import RepoName
 from fleetsync.shared.notices import due_notifications
 from fleetsync.shared.store import DueSet, Store
@@ -157,15 +157,14 @@ class Ticker:
         refetch: set[RepoName] = set()
         for name, app in new.applications.items():
             previous = before.applications.get(name)
-            if previous is None or _render_spec(previous) != _render_spec(app):
+            if previous is None or _render_spec(previous, before) != _render_spec(app, new):
                 refetch.add(app.repository)
                 continue
             old_targets = set(before.targets_of(name))
             for cluster in new.targets_of(name):
-                if (
-                    cluster not in old_targets
-                    or before.clusters.get(cluster) != new.clusters[cluster]
-                ):
+                if cluster not in old_targets or _connection(
+                    before.clusters.get(cluster)
+                ) != _connection(new.clusters[cluster]):
                     self._sender.reconcile(name, cluster, reason=Trigger.TARGETED)
             if app.sync.prune_on_removal:
                 for cluster in old_targets - set(new.targets_of(name)):
@@ -181,9 +180,22 @@ class Ticker:
                 self._sender.poll(repo, force=True, priority=Priority.CHANGE)
 
 
-def _render_spec(app: Application) -> tuple[object, ...]:
-    """The parts of an application that change what it renders."""
-    return (app.repository, app.path, app.namespace, app.renderer, app.helm, app.chart, app.version)
+def _render_spec(app: Application, fleet: Fleet) -> tuple[object, ...]:
+    """The parts of an application that change what it renders: with per-cluster variants,
+    the name, labels and values of each cluster it targets too (the fetch then reconciles only
+    the clusters whose bundle moved)."""
+    spec: tuple[object, ...] = (app.repository, app.path, app.namespace, app.renderer, app.helm)
+    spec += (app.chart, app.version, app.substitute, app.overrides)
+    if not app.varies:
+        return spec
+    clusters = [fleet.clusters[c] for c in fleet.targets_of(app.name)]
+    return (*spec, [(c.name, c.labels, c.values) for c in clusters])
+
+
+def _connection(cluster: Cluster | None) -> Cluster | None:
+    """A cluster as a reconcile sees it: how to reach it and its labels (its values go into
+    renders, which the fetch compares)."""
+    return replace(cluster, values={}) if cluster is not None else None
 
 
 def plan_schedules(store: Store, fleet: Fleet) -> None:

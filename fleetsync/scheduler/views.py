@@ -99,6 +99,9 @@ class DesiredView:
     observed: str | None
     warnings: list[str] = field(default_factory=list)
     """What the render skipped (files without a Kubernetes object, Helm test hooks)."""
+    variants: int = 0
+    """0: one bundle for every cluster (`digest`); otherwise how many distinct bundles the
+    clusters run (per-cluster values or overrides) and `digest` names the set."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +180,8 @@ class ClusterView:
     health: Health
     """The worst health of the applications on it (Unknown while any is not yet reconciled)."""
     sync: SyncState
+    drift_detection: str = ""
+    """"watching", or "interval checks only: <why>" (watches refused, failing, no watcher)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,11 @@ def command(app: str, cluster: str, config: Path, revision: str | None, show_sec
         fleet = load_fleet(config)
         targets(fleet, app, cluster)
         resolved, result = render_at(
-            fleet, AppName(app), revision=revision, mirror_dir=settings.mirror_dir
+            fleet,
+            AppName(app),
+            revision=revision,
+            mirror_dir=settings.mirror_dir,
+            cluster=ClusterName(cluster),  # what this cluster gets: its overrides and values
         )
         report = inspect_pair(
             fleet,

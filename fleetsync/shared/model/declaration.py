@@ -8,6 +8,7 @@ credentials are references (environment variable names, file paths).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -86,6 +87,9 @@ class Cluster:
     kubeconfig: str
     context: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    values: Mapping[str, Any] = field(default_factory=dict)
+    """Free-form per-cluster values, read by applications that substitute cluster variables
+    (`${cluster.values.PATH}`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +143,34 @@ class HelmOptions:
     values_files: tuple[str, ...] = ()
     values_from: ValuesFrom | None = None
     """Values from a file in a Git repository of the fleet: over valuesFiles, under values."""
+
+
+@dataclass(frozen=True, slots=True)
+class PatchTarget:
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Patch:
+    """A patch of one rendered object: a strategic merge patch (a mapping) or JSON 6902
+    operations (a list)."""
+
+    target: PatchTarget
+    patch: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """Per-target customization: applied, in the order declared, to the clusters `selector`
+    picks. Helm values merge over the application's (valuesFiles come after its own), `path`
+    renders another directory, `patches` change the rendered objects."""
+
+    name: str
+    selector: Selector
+    helm: HelmOptions = field(default_factory=HelmOptions)
+    path: str | None = None
+    patches: tuple[Patch, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +316,15 @@ class Application:
     """On a chart repository or OCI registry: the chart's name (its path is the chart)."""
     version: str | None = None
     """The chart's version or a semver range (`6.7.1`, `>=6.0 <7`, `^6.7`, `~6.7`, `6.x`)."""
+    substitute: bool = False
+    """Replace cluster variables (`${cluster.name}`...) in the rendered output, per cluster."""
+    overrides: tuple[Override, ...] = ()
+
+    @property
+    def varies(self) -> bool:
+        """Whether its clusters may get different bundles: it substitutes cluster variables in
+        its output or its Helm values."""
+        return self.substitute or bool(self.overrides) or "${" in json.dumps(self.helm.values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,6 +381,7 @@ class Fleet:
                 kubeconfig=c["kubeconfig"],
                 context=c.get("context"),
                 labels=dict(c.get("labels") or {}),
+                values=dict(c.get("values") or {}),
             )
             for c in data.get("clusters", [])
         ]
@@ -449,6 +491,24 @@ def _application(a: Mapping[str, Any]) -> Application:
         rollout=_rollout(a["rollout"]) if a.get("rollout") else None,
         chart=a.get("chart"),
         version=a.get("version"),
+        substitute=bool(a.get("substitute", False)),
+        overrides=tuple(_override(o) for o in a.get("overrides") or ()),
+    )
+
+
+def _override(o: Mapping[str, Any]) -> Override:
+    h = o.get("helm") or {}
+    return Override(
+        name=o["name"],
+        selector=_selector(o["selector"]) or Selector(),
+        helm=HelmOptions(
+            values=dict(h.get("values") or {}), values_files=tuple(h.get("values_files") or ())
+        ),
+        path=o.get("path"),
+        patches=tuple(
+            Patch(target=PatchTarget(**p["target"]), patch=p["patch"])
+            for p in o.get("patches") or ()
+        ),
     )
 
 

@@ -143,6 +143,33 @@ def test_the_example_applications_exist_where_the_example_fleet_says() -> None:
     assert ".Values" in (chart / "templates" / "service.yaml").read_text()
 
 
+def test_hook_jsonnet_and_directory_options_are_checked_each_with_its_line(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    text = VALID.replace(
+        "    renderer: plain\n",
+        "    renderer: jsonnet\n"
+        "    jsonnet: {tlas: [{name: replicas}], libs: [../vendor]}\n"
+        "    directory: {include: [../other/*.yaml]}\n"
+        "    sync: {hookTimeout: soon}\n",
+    )
+    path = write(tmp_path, text)
+
+    result = runner.invoke(main, ["validate", "-c", str(path)])
+
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[:4] == [
+        f"{path}:16: applications[0].jsonnet.tlas[0]: missing required key 'value'",
+        f"{path}:16: applications[0].jsonnet.libs[0]: must not contain '..': name a directory "
+        "inside the repository",
+        f"{path}:17: applications[0].directory.include[0]: must be relative to the application "
+        "directory, without '..'",
+        f"{path}:18: applications[0].sync.hookTimeout: 'soon' is not a duration; write seconds "
+        "(90) or hours, minutes, seconds (30s, 5m, 1h30m)",
+    ]
+
+
 def test_a_valid_fleet_lists_its_notifications_without_their_urls_secrets(
     runner: CliRunner, tmp_path: Path
 ) -> None:
