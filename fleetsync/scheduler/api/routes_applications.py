@@ -219,7 +219,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
         """Stop applying new revisions and healing drift (both still reported)."""
         fleet = ctx.fleet()
         app = known_application(fleet, name)
-        operations.suspend(ctx.store, fleet, app)
+        operations.suspend(ctx.store, ctx.sender, fleet, app)
         log.info("suspend %s", name)
         return SuspendResult(application=app, suspended=True)
 

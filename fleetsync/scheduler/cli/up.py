@@ -1,8 +1,8 @@
 """`fleetsync up -c fleet.yaml`: the whole system on one machine, as child processes.
 
-beat, a poll/fetch worker, an apply worker, a notify worker, the API and Flower, sharing one
-Redis: the one given by --redis-url / FLEETSYNC_REDIS_URL, or an embedded redis-server on a free
-loopback port.
+beat, a poll/fetch worker, an apply worker, a notify worker, the watcher (event-driven drift
+detection; off with --no-watch), the API and Flower, sharing one Redis: the one given by
+--redis-url / FLEETSYNC_REDIS_URL, or an embedded redis-server on a free loopback port.
 
 Each child gets the environment it needs and no more: the Git credentials' variables (named by
 fleet.yaml's `credentials`) reach only the fetch worker, the notifications' URL and secret
@@ -50,6 +50,7 @@ class UpOptions:
     tick_seconds: float = 2.0
     with_api: bool = True
     with_flower: bool = True
+    with_watch: bool = True
     extra_env: Mapping[str, str] = field(default_factory=dict)
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     """The environment `up` runs in, which the children's environments are cut from."""
@@ -109,6 +110,7 @@ def child_environments(opts: UpOptions) -> dict[str, dict[str, str]]:
         "FLEETSYNC_FLEET": str(opts.fleet_file),
         "FLEETSYNC_CACHE_DIR": str(opts.cache_dir.resolve()),
         "FLEETSYNC_TICK_SECONDS": str(opts.tick_seconds),
+        **({"FLEETSYNC_TASK_EVENTS": "1"} if opts.with_flower else {}),
         **opts.extra_env,
     }
 
@@ -138,6 +140,8 @@ def plan_processes(opts: UpOptions) -> list[ProcessSpec]:
     # working directory first on sys.path, works from the cache directory (made here if new).
     opts.cache_dir.mkdir(parents=True, exist_ok=True)
     celery = [sys.executable, "-P", "-m", "celery", "--workdir", str(opts.cache_dir.resolve())]
+    # Task events cost a publish per task step; only Flower reads them.
+    events = ["-E"] if opts.with_flower else []
     specs = [
         ProcessSpec(
             "beat",
@@ -168,7 +172,7 @@ def plan_processes(opts: UpOptions) -> list[ProcessSpec]:
                 "fetch@%h",
                 "--loglevel",
                 "INFO",
-                "-E",
+                *events,
             ],
             envs["fetch"],
         ),
@@ -189,7 +193,7 @@ def plan_processes(opts: UpOptions) -> list[ProcessSpec]:
                 "apply@%h",
                 "--loglevel",
                 "INFO",
-                "-E",
+                *events,
             ],
             env,
         ),
@@ -215,6 +219,10 @@ def plan_processes(opts: UpOptions) -> list[ProcessSpec]:
             envs["notify"],
         ),
     ]
+    if opts.with_watch:
+        specs.append(
+            ProcessSpec("watch", [sys.executable, "-P", "-m", "fleetsync", "watch"], env)
+        )
     if opts.with_api:
         specs.append(
             ProcessSpec(
@@ -333,6 +341,12 @@ def run_up(opts: UpOptions, *, announce: bool = True) -> int:
 @click.option("--apply-concurrency", type=int, default=16, show_default=True)
 @click.option("--no-api", is_flag=True, help="Do not run the API.")
 @click.option("--no-flower", is_flag=True, help="Do not run Flower.")
+@click.option(
+    "--no-watch",
+    is_flag=True,
+    help="Do not run the watcher: drift is then found by each application's driftInterval "
+    "checks alone.",
+)
 def command(
     config: Path,
     redis_url: str | None,
@@ -344,8 +358,9 @@ def command(
     apply_concurrency: int,
     no_api: bool,
     no_flower: bool,
+    no_watch: bool,
 ) -> None:
-    """Run beat, workers, the API and Flower on this machine until Ctrl-C."""
+    """Run beat, workers, the watcher, the API and Flower on this machine until Ctrl-C."""
     try:
         fleet = load_fleet(config)
     except FleetsyncError as exc:
@@ -385,6 +400,7 @@ def command(
                 tick_seconds=settings.tick_seconds,
                 with_api=not no_api,
                 with_flower=not no_flower,
+                with_watch=not no_watch,
                 credential_env=credential_variables(fleet),
                 notify_env=notification_variables(fleet),
                 redis_note=note,

@@ -63,6 +63,7 @@ def test_each_child_gets_only_the_secrets_of_its_role(tmp_path: Path) -> None:
     expected = {
         "beat": set(),
         "apply": set(),
+        "watch": set(),
         "fetch": names,
         "notify": {"OPS_HOOK_URL", "OPS_HOOK_SECRET"},
         "api": {"FLEETSYNC_API_TOKEN", "FLEETSYNC_WEBHOOK_SECRET_GITHUB"},
@@ -83,3 +84,31 @@ def test_a_notification_variable_left_unset_is_named_before_start(tmp_path: Path
     assert unset_notification_variables(fleet, without) == [
         "notification ops: OPS_HOOK_SECRET is not set; its messages will be dropped"
     ]
+
+
+def test_workers_send_task_events_only_when_flower_runs_to_read_them(tmp_path: Path) -> None:
+    def plan(with_flower: bool) -> dict[str, tuple[list[str], dict[str, str]]]:
+        opts = UpOptions(
+            fleet_file=tmp_path / "fleet.yaml",
+            redis_url="redis://127.0.0.1:6379/0",
+            cache_dir=tmp_path / "cache",
+            environ={"PATH": "/usr/bin"},
+            with_flower=with_flower,
+        )
+        return {s.name: (list(s.argv), dict(s.env)) for s in plan_processes(opts)}
+
+    quiet, watched = plan(False), plan(True)
+    for worker in ("fetch", "apply"):
+        assert "-E" not in quiet[worker][0]
+        assert "-E" in watched[worker][0]
+    assert all("FLEETSYNC_TASK_EVENTS" not in env for _, env in quiet.values())
+    assert watched["beat"][1]["FLEETSYNC_TASK_EVENTS"] == "1", "task-sent events for Flower"
+
+
+def test_the_watcher_runs_unless_turned_off(tmp_path: Path) -> None:
+    base = {"fleet_file": tmp_path / "f.yaml", "redis_url": "redis://127.0.0.1:6379/0",
+            "cache_dir": tmp_path / "cache", "environ": ENVIRON}
+    on = {s.name: s for s in plan_processes(UpOptions(**base))}  # type: ignore[arg-type]
+    assert list(on["watch"].argv)[-2:] == ["fleetsync", "watch"]
+    off = {s.name for s in plan_processes(UpOptions(**base, with_watch=False))}  # type: ignore[arg-type]
+    assert "watch" not in off and {"beat", "fetch", "apply"} <= off
