@@ -129,11 +129,17 @@ class ClusterHandle:
                         job_result: str = "complete") -> ControllerSettings:
         """Replace this cluster's controller settings; `crd_established_delay` keeps a created
         CRD not Established (its kind not served) for that many seconds; `job_result` says how
-        Jobs end: "complete", "fail" or "run" (never)."""
+        Jobs and run-to-completion Pods end: "complete", "fail" or "run" (never)."""
         settings = ControllerSettings(enabled, ready_delay, never_ready, crd_established_delay,
                                       job_result)
         self._do(lambda c: setattr(c, "controllers", settings))
         return settings
+
+    def compact(self) -> int:
+        """Compact this cluster's history now, as a real API server compacts etcd every five
+        minutes: older watch revisions and list continuations are answered 410 from then on.
+        Returns the revision compacted at."""
+        return self._do(lambda c: c.store.compact())
 
     def request_log(self) -> list[RequestRecord]:
         return self._do(lambda c: c.requests.records())

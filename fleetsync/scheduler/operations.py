@@ -99,9 +99,12 @@ def rollback(
     return pin, request_sync(sender, fleet, app)
 
 
-def suspend(store: Store, fleet: Fleet, app: str) -> None:
+def suspend(store: Store, sender: Sender, fleet: Fleet, app: str) -> list[Enqueued]:
+    """Stop automated sync; a check of every target (which writes nothing but the intents'
+    mirror in each cluster, so the suspension outlives a loss of Redis's data) follows."""
     targets(fleet, app)
     store.set_suspended(app, True)
+    return request_sync(sender, fleet, app, trigger=Trigger.DRIFT)
 
 
 def resume(store: Store, sender: Sender, fleet: Fleet, app: str) -> list[Enqueued]:

@@ -9,8 +9,10 @@ mirrored in each cluster keeps that from orphaning or wrongly deleting anything)
 declaration re-plans the due-sets and triggers what the change calls for: a render of changed
 applications, a reconcile on newly targeted clusters, and (only with `pruneOnRemoval`) the
 removal of an application's objects from clusters it no longer targets. Every tick also enqueues
-again the tasks whose worker stopped without finishing them (their in-flight record lapsed), and
-steps the rollouts that need it (`scheduler/rollouts.py`).
+again the tasks whose worker stopped without finishing them (their in-flight record lapsed),
+steps the rollouts that need it (`scheduler/rollouts.py`), and enqueues a message for each
+condition fleet.yaml's `notifications` watch that changed since the last tick
+(`shared/notices.py`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from fleetsync.shared.errors import FleetsyncError
 from fleetsync.shared.fleet import fleet_digest, load_fleet
 from fleetsync.shared.model.declaration import Application, Cluster, Fleet
 from fleetsync.shared.model.ids import RepoName
+from fleetsync.shared.notices import due_notifications
 from fleetsync.shared.store import DueSet, Store
 from fleetsync.shared.tasking import Priority, Sender, Trigger, recover_abandoned
 
@@ -53,6 +56,8 @@ class TickReport:
     republished: bool = False
     """Redis had lost the published declaration; it was published again."""
     rollouts: RolloutTickReport = field(default_factory=RolloutTickReport)
+    notifications: int = 0
+    """Messages enqueued for fleet.yaml's `notifications` (one per changed condition)."""
 
 
 class Ticker:
@@ -89,6 +94,9 @@ class Ticker:
         fleet = self._fleet or self._store.load_fleet()
         if fleet is not None:
             report.rollouts = self._rollouts.tick(fleet)
+            for delivery in due_notifications(self._store, fleet):
+                self._sender.notify(delivery.notification, delivery.event)
+                report.notifications += 1
         return report
 
     def _recover_lost_state(self, report: TickReport) -> None:

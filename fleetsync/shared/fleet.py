@@ -29,6 +29,9 @@ import yaml
 import fleetsync.shared.fleet_variants as fleet_variants
 from fleetsync.shared.charts.semver import RangeError, parse_range
 from fleetsync.shared.errors import PermanentError
+from fleetsync.shared.fleet_notifications import KEYS as _NOTIFICATION_KEYS
+from fleetsync.shared.fleet_notifications import REQUIRED as _NOTIFICATION_REQUIRED
+from fleetsync.shared.fleet_notifications import read_notification
 from fleetsync.shared.model.declaration import (
     Application,
     Cluster,
@@ -161,7 +164,7 @@ def format_duration(seconds: float) -> str:
 
 # --- the schema ------------------------------------------------------------------------------
 
-_TOP_KEYS = ("repositories", "clusters", "applications", "defaults", "windows")
+_TOP_KEYS = ("repositories", "clusters", "applications", "defaults", "windows", "notifications")
 _DEFAULTS_KEYS = ("rollout",)
 _ROLLOUT_KEYS = ("waves", "maxParallel", "bake", "progressDeadline", "maxFailures", "onFailure")
 _WAVE_KEYS = ("name", "clusters", "selector", "percent")
@@ -1345,6 +1348,10 @@ class _Reader:
         application_keys = (_APPLICATION_KEYS, ("name", "repository"))
         applications = self.section(top, "applications", application_keys, self.application)
         windows = self.windows(top["windows"]) if "windows" in top else ()
+        notification_keys = (_NOTIFICATION_KEYS, _NOTIFICATION_REQUIRED)
+        notifications = self.section(
+            top, "notifications", notification_keys, lambda n, f: read_notification(self, n, f)
+        )
         if self.errors:
             return None
         fleet = Fleet(
@@ -1353,6 +1360,7 @@ class _Reader:
             applications={a.name: a for a in applications},
             windows=windows,
             default_rollout=self.default_rollout or None,
+            notifications=tuple(notifications),
         )
         self.check_dependencies(fleet)
         self.check_waves(fleet)

@@ -742,6 +742,18 @@ def _clear_repo_error(store: Store, app: AppName) -> None:
         store.clear_source_error(app)
 
 
+def _resolve_locally(repo: Repository, revision: str | None, *, mirror_dir: Path) -> Revision:
+    """The commit `revision` names: a branch or tag (ls-remote), a full sha, or a unique prefix
+    of one that is no branch or tag (looked up in the host's mirror)."""
+    wanted = replace(repo, ref=revision) if revision else repo
+    try:
+        return git.resolve_revision(wanted)
+    except PermanentError:
+        if revision is None or not git.is_short_sha(revision):
+            raise
+        return git.resolve_short_sha(repo, revision, mirror_dir=mirror_dir)
+
+
 def render_at(
     fleet: Fleet,
     name: AppName,
@@ -752,8 +764,9 @@ def render_at(
     limits: RenderLimits | None = None,
     cluster: ClusterName | None = None,
 ) -> tuple[Revision, RenderResult]:
-    """Render one application locally at `revision` (a branch, tag or sha; default: the
-    repository's ref), as `fleetsync render` and `fleetsync diff` do: no Redis, no cluster.
+    """Render one application locally at `revision` (a branch, tag, sha or a unique prefix of
+    one; default: the repository's ref), as `fleetsync render` and `fleetsync diff` do: no
+    Redis, no cluster.
     The checkout goes to a private temporary directory unless `scratch_dir` is given; the
     limits are the settings' (FLEETSYNC_RENDER_*) unless given. With `cluster`: what that cluster
     gets (its overrides, its Helm variables, the patches, its variables substituted)."""
@@ -777,8 +790,7 @@ def render_at(
                 helm_sources.unpack_chart(repo, version, chart_dir=chart_dir, scratch_dir=scratch)
             )
         else:
-            wanted = replace(repo, ref=revision) if revision else repo
-            resolved = git.resolve_revision(wanted)
+            resolved = _resolve_locally(repo, revision, mirror_dir=mirror_dir)
             mirror = git.sync_mirror(repo, mirror_dir=mirror_dir, sha=resolved.sha)
             area = stack.enter_context(scratch_area(scratch, prefix="checkout-"))
             root = stack.enter_context(git.checkout(mirror, resolved.sha, scratch_dir=area))

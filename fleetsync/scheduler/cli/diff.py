@@ -28,7 +28,11 @@ from fleetsync.shared.source import render_at
 @click.argument("app")
 @click.option("--cluster", required=True)
 @config_option
-@click.option("--revision", default=None, help="Branch, tag or sha (default: the declared ref).")
+@click.option(
+    "--revision",
+    default=None,
+    help="Branch, tag, sha or a unique sha prefix (default: the declared ref).",
+)
 @click.option(
     "--show-secrets", is_flag=True, help="Show Secret values instead of masking them (local only)."
 )

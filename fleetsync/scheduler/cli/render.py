@@ -22,7 +22,8 @@ from fleetsync.shared.source import render_at
 @click.option(
     "--revision",
     default=None,
-    help="Branch, tag or sha (default: the declared ref); for a chart, a version or range.",
+    help="Branch, tag, sha or a unique sha prefix (default: the declared ref); for a chart, "
+    "a version or range.",
 )
 @click.option(
     "--cluster",

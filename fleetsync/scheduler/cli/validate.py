@@ -97,6 +97,21 @@ def _print_summary(
     ]
     header = ("name", "repository", "path", "renderer", "target clusters")
     _print_table(console, "applications", header, applications)
+    if fleet.notifications:
+        notifications = [
+            (
+                n.name,
+                n.kind.value,
+                f"${n.url_env}" if n.url_env else display_url(n.url or "", path=False),
+                ", ".join(e.value for e in n.events),
+                ", ".join(n.applications) or "(every)",
+                ", ".join(n.clusters) or "(every)",
+                "yes" if n.secret_env else "no",
+            )
+            for n in fleet.notifications
+        ]
+        columns = ("name", "kind", "url", "events", "applications", "clusters", "signed")
+        _print_table(console, "notifications", columns, notifications)
     shared = ("application", "renders", "clusters sharing each")
     _print_table(console, "renders the fleet needs", shared, _renders(fleet))
     if warnings:

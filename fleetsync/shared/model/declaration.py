@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
+from fleetsync.shared.model.notification import Notification
 
 
 class RendererKind(StrEnum):
@@ -334,6 +335,7 @@ class Fleet:
     windows: tuple[Window, ...] = ()
     default_rollout: RolloutPolicy | None = None
     """`defaults.rollout`: already applied to every application that declares none."""
+    notifications: tuple[Notification, ...] = ()
 
     def targets_of(self, app: AppName) -> tuple[ClusterName, ...]:
         """The clusters an application is applied to: named ones plus selected ones, sorted."""
@@ -366,6 +368,7 @@ class Fleet:
             "applications": [asdict(a) for _, a in sorted(self.applications.items())],
             "windows": [asdict(w) for w in self.windows],
             "default_rollout": asdict(self.default_rollout) if self.default_rollout else None,
+            "notifications": [n.to_json() for n in self.notifications],
         }
 
     @classmethod
@@ -390,6 +393,7 @@ class Fleet:
             applications={a.name: a for a in apps},
             windows=tuple(_window(w) for w in data.get("windows") or ()),
             default_rollout=_rollout(default) if default else None,
+            notifications=tuple(Notification.from_json(n) for n in data.get("notifications") or ()),
         )
 
 

@@ -87,3 +87,39 @@ class Pin:
             digest=Digest(data["digest"]),
             at=float(data["at"]),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Intents:
+    """What operators decided about one application: suspended, rolled back to a pin, and
+    when they last changed either (`at`, 0 when never). Mirrored in each target cluster so that
+    a Redis that lost its data gets them back (see `fleetsync.shared.intents`)."""
+
+    suspended: bool = False
+    pin: Pin | None = None
+    at: float = 0.0
+
+    @property
+    def any(self) -> bool:
+        return self.suspended or self.pin is not None
+
+    def fingerprint(self, epoch: str) -> str:
+        """What a mirror written in Redis's life `epoch` holds, in one comparable string."""
+        pin = f"{self.pin.revision}@{self.pin.digest}" if self.pin else ""
+        return f"{epoch}|{self.at!r}|{int(self.suspended)}|{pin}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "suspended": self.suspended,
+            "pin": self.pin.to_json() if self.pin else None,
+            "at": self.at,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Intents:
+        pin = data.get("pin")
+        return cls(
+            suspended=bool(data.get("suspended")),
+            pin=Pin.from_json(pin) if pin else None,
+            at=float(data.get("at") or 0.0),
+        )
