@@ -180,6 +180,8 @@ class ClusterView:
     health: Health
     """The worst health of the applications on it (Unknown while any is not yet reconciled)."""
     sync: SyncState
+    drift_detection: str = ""
+    """"watching", or "interval checks only: <why>" (watches refused, failing, no watcher)."""
 
 
 @dataclass(frozen=True, slots=True)

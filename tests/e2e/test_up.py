@@ -90,8 +90,8 @@ def test_up_serves_then_stops_on_sigterm_leaving_no_process(
 
 
 def children(fleet_file: Path) -> dict[str, int]:
-    """`up`'s children by role (beat, fetch, apply, notify, api, flower): pid of each process
-    group's leader."""
+    """`up`'s children by role (beat, fetch, apply, notify, watch, api, flower): pid of each
+    process group's leader."""
     found: dict[str, int] = {}
     for pid in processes_mentioning(str(fleet_file)):
         try:
@@ -107,6 +107,7 @@ def children(fleet_file: Path) -> dict[str, int]:
             ("apply", "apply"),
             ("notify", "notify"),
             ("api", "api"),
+            ("watch", "watch"),
             ("flower", "flower"),
         ):
             if marker in words and "up" not in words:
@@ -121,8 +122,8 @@ def test_a_child_that_dies_is_restarted_and_the_rest_keep_running(
     proc, port = up
     wait_for(lambda: ready(port), timeout=60, what="the API answering /readyz")
     before = wait_for(
-        lambda: (found := children(fleet_file)).keys() >= {"beat", "api"} and found,
-        what="beat and api running",
+        lambda: (found := children(fleet_file)).keys() >= {"beat", "api", "watch"} and found,
+        what="beat, api and the watcher running",
     )
     os.kill(before["beat"], signal.SIGKILL)
     restarted = wait_for(
@@ -133,6 +134,7 @@ def test_a_child_that_dies_is_restarted_and_the_rest_keep_running(
         what="a new beat",
     )
     assert restarted["api"] == before["api"]
+    assert restarted["watch"] == before["watch"]
     assert proc.poll() is None and ready(port)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
@@ -197,14 +199,15 @@ def test_each_child_gets_only_the_secrets_it_needs(tmp_path: Path, fleet_file: P
     )
     try:
         found = wait_for(
-            lambda: len(kids := children(fleet_file)) == 6 and kids,
+            lambda: len(kids := children(fleet_file)) == 7 and kids,
             timeout=60,
-            what="the six children",
+            what="the seven children",
         )
         wanted = {
             "beat": set(),
             "apply": set(),
             "notify": {"FLEETSYNC_TEST_HOOK_URL", "HOOK_SECRET_FOR_TEST"},
+            "watch": set(),
             "fetch": {"FLEETSYNC_TEST_GIT_USER", "GIT_TOKEN_FOR_TEST"},
             "api": {"FLEETSYNC_API_TOKEN", "FLEETSYNC_WEBHOOK_SECRET"},
             "flower": {"FLOWER_BASIC_AUTH"},

@@ -1,8 +1,8 @@
 """`fleetsync up -c fleet.yaml`: the whole system on one machine, as child processes.
 
-beat, a poll/fetch worker, an apply worker, a notify worker, the API and Flower, sharing one
-Redis: the one given by --redis-url / FLEETSYNC_REDIS_URL, or an embedded redis-server on a free
-loopback port.
+beat, a poll/fetch worker, an apply worker, a notify worker, the watcher (event-driven drift
+detection; off with --no-watch), the API and Flower, sharing one Redis: the one given by
+--redis-url / FLEETSYNC_REDIS_URL, or an embedded redis-server on a free loopback port.
 
 Each child gets the environment it needs and no more: the Git credentials' variables (named by
 fleet.yaml's `credentials`) reach only the fetch worker, the notifications' URL and secret
@@ -50,6 +50,7 @@ class UpOptions:
     tick_seconds: float = 2.0
     with_api: bool = True
     with_flower: bool = True
+    with_watch: bool = True
     extra_env: Mapping[str, str] = field(default_factory=dict)
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     """The environment `up` runs in, which the children's environments are cut from."""
@@ -218,6 +219,10 @@ def plan_processes(opts: UpOptions) -> list[ProcessSpec]:
             envs["notify"],
         ),
     ]
+    if opts.with_watch:
+        specs.append(
+            ProcessSpec("watch", [sys.executable, "-P", "-m", "fleetsync", "watch"], env)
+        )
     if opts.with_api:
         specs.append(
             ProcessSpec(
@@ -336,6 +341,12 @@ def run_up(opts: UpOptions, *, announce: bool = True) -> int:
 @click.option("--apply-concurrency", type=int, default=16, show_default=True)
 @click.option("--no-api", is_flag=True, help="Do not run the API.")
 @click.option("--no-flower", is_flag=True, help="Do not run Flower.")
+@click.option(
+    "--no-watch",
+    is_flag=True,
+    help="Do not run the watcher: drift is then found by each application's driftInterval "
+    "checks alone.",
+)
 def command(
     config: Path,
     redis_url: str | None,
@@ -347,8 +358,9 @@ def command(
     apply_concurrency: int,
     no_api: bool,
     no_flower: bool,
+    no_watch: bool,
 ) -> None:
-    """Run beat, workers, the API and Flower on this machine until Ctrl-C."""
+    """Run beat, workers, the watcher, the API and Flower on this machine until Ctrl-C."""
     try:
         fleet = load_fleet(config)
     except FleetsyncError as exc:
@@ -388,6 +400,7 @@ def command(
                 tick_seconds=settings.tick_seconds,
                 with_api=not no_api,
                 with_flower=not no_flower,
+                with_watch=not no_watch,
                 credential_env=credential_variables(fleet),
                 notify_env=notification_variables(fleet),
                 redis_note=note,

@@ -24,11 +24,13 @@ from fleetsync.shared.store.pairview import PairOpening, PairView, open_pair, re
 from fleetsync.shared.store.rounds import Round
 from fleetsync.shared.store.schedule import DueSet
 from fleetsync.shared.store.source import RepoState, SourceError
+from fleetsync.shared.store.watchers import DriftDetection
 
 __all__ = [
     "UNAVAILABLE",
     "Abandoned",
     "DesiredState",
+    "DriftDetection",
     "DueSet",
     "IntentsView",
     "Lease",

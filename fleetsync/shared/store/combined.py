@@ -12,6 +12,7 @@ from fleetsync.shared.store.notify import NotifyStore
 from fleetsync.shared.store.rollouts import RolloutStore
 from fleetsync.shared.store.schedule import ScheduleStore
 from fleetsync.shared.store.source import SourceStore
+from fleetsync.shared.store.watchers import WatcherStore
 from fleetsync.shared.urls import display_url
 
 
@@ -25,6 +26,7 @@ class Store(
     InflightStore,
     RolloutStore,
     NotifyStore,
+    WatcherStore,
 ):
     address: str = "Redis"
     """Where the store's Redis is, fit to show (no password)."""

@@ -50,6 +50,7 @@ def test_compose_validates_with_the_design_s_services(config: dict[str, Any]) ->
         "fetch-worker",
         "apply-worker",
         "notify-worker",
+        "watcher",
         "api",
         "flower",
     }
@@ -58,6 +59,7 @@ def test_compose_validates_with_the_design_s_services(config: dict[str, Any]) ->
     assert "-Q poll,fetch" in command["fetch-worker"]
     assert "-Q apply -P threads" in command["apply-worker"]
     assert "-Q notify -P threads" in command["notify-worker"]
+    assert command["watcher"] == "fleetsync watch"
     assert "flower" in command["flower"]
 
 
@@ -80,7 +82,15 @@ def test_no_literal_secret_and_read_only_mounts() -> None:
                 assert volume.endswith(":ro"), (name, volume)
 
 
-FLEETSYNC = ("beat", "fetch-worker", "apply-worker", "notify-worker", "api", "flower")
+FLEETSYNC = (
+    "beat",
+    "fetch-worker",
+    "apply-worker",
+    "notify-worker",
+    "watcher",
+    "api",
+    "flower",
+)
 
 
 def test_redis_persists_on_a_volume_and_requires_the_password_every_service_uses(

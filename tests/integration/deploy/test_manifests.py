@@ -42,6 +42,7 @@ def test_every_process_of_the_design_runs_with_its_command(rendered: list[dict[s
         "fetch-worker",
         "apply-worker",
         "notify-worker",
+        "watcher",
         "api",
         "flower",
         "redis",
@@ -75,7 +76,7 @@ def test_every_container_is_bounded_probed_and_locked_down(rendered: list[dict[s
             assert security["allowPrivilegeEscalation"] is False, name
             assert security["readOnlyRootFilesystem"] is True, name
             assert security["capabilities"]["drop"] == ["ALL"], name
-            if name != "beat":
+            if name not in ("beat", "watcher"):
                 assert "livenessProbe" in container, name
     api = deployments(rendered)["api"]["spec"]["template"]["spec"]["containers"][0]
     assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
@@ -104,7 +105,15 @@ def test_no_secret_holds_a_real_looking_credential(rendered: list[dict[str, Any]
             assert "BEGIN" not in text and "token:" not in text, key
 
 
-FLEETSYNC = ("beat", "fetch-worker", "apply-worker", "notify-worker", "api", "flower")
+FLEETSYNC = (
+    "beat",
+    "fetch-worker",
+    "apply-worker",
+    "notify-worker",
+    "watcher",
+    "api",
+    "flower",
+)
 
 
 def test_redis_keeps_an_append_only_file_on_a_persistent_volume(

@@ -63,6 +63,7 @@ def test_each_child_gets_only_the_secrets_of_its_role(tmp_path: Path) -> None:
     expected = {
         "beat": set(),
         "apply": set(),
+        "watch": set(),
         "fetch": names,
         "notify": {"OPS_HOOK_URL", "OPS_HOOK_SECRET"},
         "api": {"FLEETSYNC_API_TOKEN", "FLEETSYNC_WEBHOOK_SECRET_GITHUB"},
@@ -102,3 +103,12 @@ def test_workers_send_task_events_only_when_flower_runs_to_read_them(tmp_path: P
         assert "-E" in watched[worker][0]
     assert all("FLEETSYNC_TASK_EVENTS" not in env for _, env in quiet.values())
     assert watched["beat"][1]["FLEETSYNC_TASK_EVENTS"] == "1", "task-sent events for Flower"
+
+
+def test_the_watcher_runs_unless_turned_off(tmp_path: Path) -> None:
+    base = {"fleet_file": tmp_path / "f.yaml", "redis_url": "redis://127.0.0.1:6379/0",
+            "cache_dir": tmp_path / "cache", "environ": ENVIRON}
+    on = {s.name: s for s in plan_processes(UpOptions(**base))}  # type: ignore[arg-type]
+    assert list(on["watch"].argv)[-2:] == ["fleetsync", "watch"]
+    off = {s.name for s in plan_processes(UpOptions(**base, with_watch=False))}  # type: ignore[arg-type]
+    assert "watch" not in off and {"beat", "fetch", "apply"} <= off
