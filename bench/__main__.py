@@ -19,7 +19,7 @@ from typing import Any
 
 from bench import report, scenarios, variants
 
-NAMES = ("fanout", "idle", "monorepo", "scale", "faulty", "variants")
+NAMES = ("fanout", "idle", "monorepo", "scale", "faulty", "variants", "variants-helm")
 
 
 def run(name: str, sizes: scenarios.Sizes, work: Path) -> Any:
@@ -42,9 +42,10 @@ def run(name: str, sizes: scenarios.Sizes, work: Path) -> Any:
             if w != 1
         ]
         return curve
-    if name == "variants":
+    if name in ("variants", "variants-helm"):
         clusters, regions = sizes.variant_clusters
-        return variants.variants(work / "variants", clusters, regions, sizes.timeout)
+        how = "helm" if name == "variants-helm" else "substitute"
+        return variants.variants(work / name, clusters, regions, sizes.timeout, how=how)
     return scenarios.faulty(work / "faulty", sizes.faulty_clusters, sizes.faulty_bad, sizes)
 
 

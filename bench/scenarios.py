@@ -35,7 +35,7 @@ class Sizes:
     faulty_clusters: int
     faulty_bad: int
     timeout: float
-    variant_clusters: tuple[int, int] = (20, 2)
+    variant_clusters: tuple[int, int] = (8, 2)
     """Clusters and regions of the per-cluster values scenario (bench/variants.py)."""
 
 

@@ -1,8 +1,8 @@
-"""7: per-cluster values. C clusters in R regions, one application whose output reads each
-cluster's region values (`substitute: true`). A commit that changes the application makes one
-bundle per region (one render of the directory, one substitution per region) and converges the
-fleet; an edit of one region's values in fleet.yaml makes one bundle and reconciles only that
-region's clusters."""
+"""7: per-cluster values. C clusters in R regions, one application that reads each cluster's
+region values: in its rendered output (`substitute: true`: one render of the directory, one
+substitution per region) or in its Helm values (`helm`: one Helm render per region). A commit
+that changes the application makes one bundle per region and converges the fleet; an edit of one
+region's values in fleet.yaml makes one bundle and reconciles only that region's clusters."""
 
 from __future__ import annotations
 
@@ -30,7 +30,21 @@ def _region(index: int, regions: int) -> str:
     return f"r{index % regions:02d}"
 
 
-def _write_fleet(rig: Rig, regions: int, domains: dict[str, str]) -> None:
+CHART = "apiVersion: v2\nname: web\nversion: 0.1.0\n"
+TEMPLATE = (
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n"
+    "  value: {{ .Values.value | quote }}\n  region: {{ .Values.region | quote }}\n"
+    "  domain: {{ .Values.domain | quote }}\n"
+)
+HELM_APP = (
+    "  - {name: web, repository: fleet, path: apps/web, namespace: default, renderer: helm,"
+    " helm: {values: {region: '${cluster.values.region.name}',"
+    " domain: 'web.${cluster.values.region.domain}'}},"
+    " targets: {selector: {matchLabels: {fleet: bench}}}, sync: {driftInterval: 1h}}"
+)
+
+
+def _write_fleet(rig: Rig, regions: int, domains: dict[str, str], *, how: str) -> None:
     lines = [
         "repositories:",
         f'  - {{name: fleet, url: "{rig.git.git_url("fleet")}", interval: 3600s}}',
@@ -43,11 +57,15 @@ def _write_fleet(rig: Rig, regions: int, domains: dict[str, str]) -> None:
             f"labels: {{fleet: bench, region: {region}}}, "
             f"values: {{region: {{name: {region}, domain: {domains[region]}}}}}}}"
         )
-    lines += [
-        "applications:",
-        "  - {name: web, repository: fleet, path: apps/web, namespace: default, substitute: true,"
-        " targets: {selector: {matchLabels: {fleet: bench}}}, sync: {driftInterval: 1h}}",
-    ]
+    lines.append("applications:")
+    if how == "helm":
+        lines.append(HELM_APP)
+    else:
+        lines.append(
+            "  - {name: web, repository: fleet, path: apps/web, namespace: default,"
+            " substitute: true, targets: {selector: {matchLabels: {fleet: bench}}},"
+            " sync: {driftInterval: 1h}}"
+        )
     rig.fleet_file.write_text("\n".join(lines) + "\n")
     st = rig.fleet_file.stat()
     os.utime(rig.fleet_file, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
@@ -99,15 +117,28 @@ def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     return {k: a[k] - b[k] for k in a}
 
 
-def variants(work: Path, clusters: int, regions: int, timeout: float) -> dict[str, Any]:
+def _write_app(repo: Any, how: str, value: str) -> None:
+    """The application's files: plain manifests reading cluster variables, or a chart whose
+    values the fleet gives (the commit's value in the chart's values.yaml)."""
+    if how == "helm":
+        repo.write("apps/web/Chart.yaml", CHART)
+        repo.write("apps/web/values.yaml", f"value: '{value}'\n")
+        repo.write("apps/web/templates/cm.yaml", TEMPLATE)
+    else:
+        repo.write("apps/web/app.yaml", _manifest(value))
+
+
+def variants(
+    work: Path, clusters: int, regions: int, timeout: float, *, how: str = "substitute"
+) -> dict[str, Any]:
     with Rig(work, RigOptions(clusters=clusters)) as rig:
         domains = {
             _region(i, regions): f"{_region(i, regions)}.example.com" for i in range(regions)
         }
         repo = rig.repo("fleet")
-        repo.write("apps/web/app.yaml", _manifest("0"))
+        _write_app(repo, how, "0")
         first = repo.commit("web")
-        _write_fleet(rig, regions, domains)
+        _write_fleet(rig, regions, domains, how=how)
         every = list(rig.clusters)
         if len(_wait(rig, every, lambda d: d.revision.sha == first, timeout)) < len(every):
             return {"failed": "the first rollout did not converge"}
@@ -115,7 +146,7 @@ def variants(work: Path, clusters: int, regions: int, timeout: float) -> dict[st
 
         before = rig.store.stats()
         rig.kube_counts(reset=True)
-        repo.write("apps/web/app.yaml", _manifest("1"))
+        _write_app(repo, how, "1")
         sha = repo.commit("value 1")
         started = time.time()
         rig.refresh("fleet")
@@ -137,7 +168,7 @@ def variants(work: Path, clusters: int, regions: int, timeout: float) -> dict[st
         before = rig.store.stats()
         rig.kube_counts(reset=True)
         started = time.time()
-        _write_fleet(rig, regions, {**domains, changed: f"{changed}.example.net"})
+        _write_fleet(rig, regions, {**domains, changed: f"{changed}.example.net"}, how=how)
         done = _wait(rig, region, lambda d: d.digest not in old.values(), timeout)
         time.sleep(2)
         values_edit = {
@@ -148,6 +179,7 @@ def variants(work: Path, clusters: int, regions: int, timeout: float) -> dict[st
             "converge_seconds": round(max(done.values()) - started, 3) if done else None,
         }
         return {
+            "how": how,
             "clusters": clusters,
             "regions": regions,
             "commit": commit,

@@ -144,8 +144,14 @@ def _patch(reader: Reader, at: Any) -> Patch | None:
     if isinstance(body, str):
         try:
             body = yaml.safe_load(body)
+            json.dumps(body, allow_nan=False)
         except yaml.YAMLError as exc:
             reader.error(f["patch"], f"is not YAML: {getattr(exc, 'problem', exc)}")
+            return None
+        except (TypeError, ValueError):
+            reader.error(
+                f["patch"], "holds a value JSON cannot carry (a date? quote it as a string)"
+            )
             return None
     if isinstance(body, list):
         for i, op in enumerate(body):

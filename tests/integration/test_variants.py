@@ -385,3 +385,49 @@ def test_a_substitution_that_outgrows_the_output_bound_is_an_error_and_nothing_i
     assert "render output exceeded its" in outcome.failed[APP]
     assert "after substitution" in outcome.failed[APP]
     assert store.desired(APP) is None  # nothing half-written
+
+
+def test_overrides_give_helm_values_and_values_files_to_the_clusters_they_pick(
+    redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
+) -> None:
+    store = Store.connect(redis_url)
+    repo, url = served
+    for name, text in {**CHART, "values-us.yaml": "replicas: 5\n"}.items():
+        repo.write(f"charts/web/{name}", text)
+    repo.commit("chart")
+    clusters = _clusters(REGIONS)
+    clusters[ClusterName("eu-2")] = replace(
+        clusters[ClusterName("eu-2")], labels={"env": "prod", "size": "big"}
+    )
+    for name in ("us-1", "us-2"):
+        clusters[ClusterName(name)] = replace(
+            clusters[ClusterName(name)], labels={"env": "prod", "region": "us"}
+        )
+    app = Application(
+        name=APP,
+        repository=RepoName("platform"),
+        path="charts/web",
+        namespace="web",
+        renderer=RendererKind.HELM,
+        helm=HelmOptions(values={"region": "${cluster.values.region}"}),
+        targets=Targets(selector=Selector(match_labels={"env": "prod"})),
+        overrides=(
+            Override(
+                name="us-file",
+                selector=Selector(match_labels={"region": "us"}),
+                helm=HelmOptions(values_files=("values-us.yaml",)),
+            ),
+            Override(
+                name="big",
+                selector=Selector(match_labels={"size": "big"}),
+                helm=HelmOptions(values={"replicas": 7}),
+            ),
+        ),
+    )
+    outcome = _sync(store, _fleet(url, clusters, app), tmp_path)
+    assert outcome.failed == {}
+    assert store.stats()["render"] == 3
+    assert _data(store, "eu-1") == {"region": "eu", "replicas": "1"}
+    assert _data(store, "eu-2") == {"region": "eu", "replicas": "7"}
+    assert _data(store, "us-1") == {"region": "us", "replicas": "5"}
+    assert _data(store, "us-2") == {"region": "us", "replicas": "5"}

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleetsync.shared.model.desired import DesiredState, Intents, Pin
+from fleetsync.shared.model.desired import DesiredState, Intents, Pin, Variant
 from fleetsync.shared.model.inventory import Inventory
 from fleetsync.shared.model.report import PairStatus
 from fleetsync.shared.model.rollout import Held, Rollout
@@ -57,6 +57,8 @@ class PairReads:
     """`app:<name>:intents_at` ("" when absent): when operators last changed the intents."""
     mirrored: str | None = None
     """What the pair's cluster mirror of the intents was last written with (`intents_mirrored`)."""
+    variant: Variant | None = None
+    """The cluster's own bundle, when the application has per-cluster variants."""
 
 
 def _loads(raw: bytes | str | None) -> Any:
@@ -84,11 +86,13 @@ def queue_pair_reads(store: Store, rnd: Round, app: str, cluster: str) -> PairRe
         p.get(store.key("epoch"))
         p.get(store.key("app", app, "intents_at"))
         p.hget(store.key("intents_mirrored", cluster), app)
+        p.hget(store.key("app", app, "variants"), cluster)
 
     def parse(replies: list[Any]) -> None:
         status, desired, pin, suspended, inventory, error, freeze = replies[:7]
         rollout, reached, previous, failures = replies[7:11]
-        _, epoch, stamp, mirrored = replies[11:]
+        _, epoch, stamp, mirrored, variant = replies[11:]
+        reads.variant = Variant.from_text(text(variant)) if variant is not None else None
         reads.epoch = text(epoch or b"")
         reads.intents_stamp = text(stamp) if stamp is not None else ""
         reads.mirrored = text(mirrored) if mirrored is not None else None
@@ -135,6 +139,11 @@ class PairView(Store):
 
     def desired(self, app: Any) -> DesiredState | None:
         return self._reads.desired if self._mine(app) else super().desired(app)
+
+    def variant(self, app: Any, cluster: Any) -> Variant | None:
+        if self._mine(app, cluster):
+            return self._reads.variant
+        return super().variant(app, cluster)
 
     def pin(self, app: str) -> Pin | None:
         return self._reads.pin if self._mine(app) else super().pin(app)

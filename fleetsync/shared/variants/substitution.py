@@ -36,7 +36,7 @@ class SubstitutionError(ValueError):
     """A variable that cannot be substituted; the message names it and where it is."""
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class Reference:
     """One variable as written: its name and its default (None: no default)."""
 
@@ -80,11 +80,6 @@ Resolved = Mapping[Reference, Any]
 """Each reference's value for one cluster."""
 
 
-def has_variables(tree: Any) -> bool:
-    """Whether any string in the tree (keys included) holds a `${`: a quick test before the walk."""
-    return "${" in json.dumps(tree, ensure_ascii=False)
-
-
 def references(tree: Any, *, where: str = "") -> dict[Reference, str]:
     """The variables the tree uses, each with where it is first used (`where` prefixes the
     path). An unknown name or a variable in a mapping key is a SubstitutionError."""
@@ -122,7 +117,7 @@ def resolve(
     variable without a default, or a structured value where only text fits, is a
     SubstitutionError; `about(ref, where)` words the subject of the message."""
     resolved: dict[Reference, Any] = {}
-    for ref, where in sorted(refs.items()):
+    for ref, where in sorted(refs.items(), key=lambda item: item[0].text):
         subject = about(ref, where) if about else f"{where}: {ref.text}"
         value = scope.lookup(ref.name)
         if value is _MISSING:
@@ -160,7 +155,7 @@ def substitute(tree: Any, resolved: Resolved, *, typed: bool = False) -> Any:
 
 def key_material(resolved: Resolved) -> list[list[Any]]:
     """The resolved references as a canonical list for a render key."""
-    return [[ref.text, resolved[ref]] for ref in sorted(resolved)]
+    return [[ref.text, resolved[ref]] for ref in sorted(resolved, key=lambda r: r.text)]
 
 
 def as_text(value: Any) -> str:

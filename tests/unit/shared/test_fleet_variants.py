@@ -257,3 +257,14 @@ def test_override_keys_that_cannot_apply_to_the_application_are_errors() -> None
         """
     )
     assert "overrides[0].path: an application on a chart repository" in _errors(chart)
+
+
+def test_a_patch_written_as_text_holding_a_date_is_refused_not_carried() -> None:
+    message = _errors(
+        _fleet(
+            "- {name: a, kubeconfig: /k/a.yaml}",
+            "overrides: [{name: x, selector: {},"
+            " patches: [{target: {kind: A, name: b}, patch: 'data: {day: 2024-01-01}'}]}]",
+        )
+    )
+    assert "overrides[0].patches[0].patch: holds a value JSON cannot carry" in message

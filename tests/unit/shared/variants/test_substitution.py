@@ -123,3 +123,11 @@ def test_an_escaped_variable_in_a_key_is_a_literal_not_an_error() -> None:
 def test_a_null_value_counts_as_undefined_and_takes_the_default() -> None:
     scope = ClusterScope(name="c", labels={}, values={"v": None})
     assert _render({"a": "${cluster.values.v:=d}"}, scope=scope) == {"a": "d"}
+
+
+def test_one_variable_with_and_without_a_default_in_one_tree_resolves_each() -> None:
+    scope = ClusterScope(name="c", labels={}, values={})
+    tree = {"a": "${cluster.values.x:=1}", "b": "${cluster.values.x:=2}", "c": "${cluster.name}"}
+    assert _render(tree, scope=scope) == {"a": "1", "b": "2", "c": "c"}
+    with pytest.raises(SubstitutionError, match=r"cluster\.values\.x is not defined"):
+        _render({**tree, "d": "${cluster.values.x}"}, scope=scope)
