@@ -95,8 +95,10 @@ class ControllerSettings:
     crd_established_delay: float = 0.0
     """Seconds a created CustomResourceDefinition stays not Established (its kind unserved)."""
     job_result: str = "complete"
-    """How Jobs end after `ready_delay`: "complete", "fail" (backoff limit reached) or "run"
-    (they stay active: a Job that never completes)."""
+    """How Jobs, and Pods that run to completion (restartPolicy Never or OnFailure), end after
+    `ready_delay`: "complete" (Succeeded), "fail" (a Job's backoff limit reached, a Pod Failed
+    or in CrashLoopBackOff) or "run" (they stay active: a Job that never completes, a Pod
+    Running)."""
 
     def __post_init__(self) -> None:
         if self.job_result not in JOB_RESULTS:

@@ -118,16 +118,6 @@ class ClusterHandle:
 
         return self._do(set_)
 
-    def compact(self) -> int:
-        """Forget the event log up to now, as etcd's compaction does: a watch from an older
-        resourceVersion is answered 410 Expired. The revision compacted to."""
-
-        def compact_(c: Cluster) -> int:
-            c.store.compact()
-            return c.store.revision
-
-        return self._do(compact_)
-
     def clear_faults(self) -> None:
         self._do(lambda c: setattr(c, "faults", NO_FAULTS))
 
@@ -141,11 +131,17 @@ class ClusterHandle:
                         job_result: str = "complete") -> ControllerSettings:
         """Replace this cluster's controller settings; `crd_established_delay` keeps a created
         CRD not Established (its kind not served) for that many seconds; `job_result` says how
-        Jobs end: "complete", "fail" or "run" (never)."""
+        Jobs and run-to-completion Pods end: "complete", "fail" or "run" (never)."""
         settings = ControllerSettings(enabled, ready_delay, never_ready, crd_established_delay,
                                       job_result)
         self._do(lambda c: setattr(c, "controllers", settings))
         return settings
+
+    def compact(self) -> int:
+        """Compact this cluster's history now, as a real API server compacts etcd every five
+        minutes: older watch revisions and list continuations are answered 410 from then on.
+        Returns the revision compacted at."""
+        return self._do(lambda c: c.store.compact())
 
     def request_log(self) -> list[RequestRecord]:
         return self._do(lambda c: c.requests.records())

@@ -254,6 +254,57 @@ def test_jobs_complete(sim: Simulator, tmp_path: Path) -> None:
     assert done[0]["status"] == "True"
 
 
+def one_shot_pod(name: str, restart: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {"restartPolicy": restart, "containers": [{"name": "c", "image": "busybox"}]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("result", "restart", "phase", "container_state"),
+    [
+        ("complete", "Never", "Succeeded", {"terminated": "Completed"}),
+        ("complete", "OnFailure", "Succeeded", {"terminated": "Completed"}),
+        ("fail", "Never", "Failed", {"terminated": "Error"}),
+        ("fail", "OnFailure", "Running", {"waiting": "CrashLoopBackOff"}),
+        ("run", "Never", "Running", None),
+        ("complete", "Always", "Running", None),
+    ],
+)
+def test_pods_that_run_to_completion_end_as_the_job_result_knob_says(
+    sim: Simulator,
+    tmp_path: Path,
+    result: str,
+    restart: str,
+    phase: str,
+    container_state: dict[str, str] | None,
+) -> None:
+    sim.cluster("c1").set_controllers(ready_delay=0.05, job_result=result)
+    pods = client_for(sim, "c1", tmp_path).resources.get(api_version="v1", kind="Pod")
+    pods.create(namespace="default", body=one_shot_pod("once", restart))
+
+    status = eventually(
+        lambda: (
+            s
+            if (s := pods.get(name="once", namespace="default").to_dict().get("status", {})).get(
+                "phase"
+            )
+            not in (None, "Pending")
+            else None
+        )
+    )
+
+    assert status["phase"] == phase
+    if container_state is None:
+        assert "state" not in (status.get("containerStatuses") or [{}])[0]
+    else:
+        ((state, reason),) = container_state.items()
+        assert status["containerStatuses"][0]["state"][state]["reason"] == reason
+
+
 def test_disabled_controllers_leave_status_empty(sim: Simulator, tmp_path: Path) -> None:
     sim.cluster("c1").set_controllers(enabled=False)
     sim.cluster("c2").set_controllers(enabled=True, ready_delay=0.05)
@@ -315,8 +366,9 @@ def test_forbidden_lists_refuse_a_list_across_namespaces_or_in_chosen_ones(
         cms(dyn).get()
     status = json.loads(err.value.body)
     assert (err.value.status, status["reason"]) == (403, "Forbidden")
-    assert 'cannot list resource "configmaps" in API group "" at the cluster scope' in (
-        status["message"]
+    assert (
+        'cannot list resource "configmaps" in API group "" at the cluster scope'
+        in (status["message"])
     )
     assert "seen" in [i.metadata.name for i in cms(dyn).get(namespace="default").items]
     assert cms(dyn).get(name="seen", namespace="default").metadata.name == "seen"

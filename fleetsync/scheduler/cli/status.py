@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any
 
 import click
@@ -162,7 +163,7 @@ def _print(
     out.print()
     header = ["APPLICATION", "CLUSTER", "SYNC", "HEALTH", "REVISION", "AGE"]
     if wide:
-        header += ["TRIGGER", "DURATION", "CHANGES"]
+        header += ["TRIGGER", "DURATION", "CHANGES", "HOOKS"]
     header.append("MESSAGE")
     rows = []
     for p in pairs:
@@ -170,7 +171,8 @@ def _print(
         row += [short_revision(p.revision), age(p.at)]
         if wide:
             changes = ", ".join(f"{n} {a}" for a, n in p.counts.items() if n) or "-"
-            row += [p.reason or "-", f"{p.duration:.2f}s" if p.at else "-", changes]
+            hooks = ", ".join(f"{h.phase} {h.name or h.key} {h.state}" for h in p.hooks) or "-"
+            row += [p.reason or "-", f"{p.duration:.2f}s" if p.at else "-", changes, hooks]
         rows.append([*row, p.message])
     print_table(out, header, rows)
     _print_detection(out, detection)
@@ -199,4 +201,5 @@ def _pair_fields(p: PairView) -> dict[str, object]:
         "message": p.message,
         "at": p.at,
         "reason": p.reason,
+        "hooks": [asdict(h) for h in p.hooks],
     }

@@ -64,7 +64,10 @@ Manifest = Mapping[str, Any]
 
 APPLY_PATCH = "application/apply-patch+yaml"
 CLIENT_CACHE_SIZE = 512
-REQUEST_CONNECT_TIMEOUT = 10.0
+_CONNECT_WAITED = re.compile(r"connect timeout=([0-9.]+)")
+CONNECT_TIMEOUT = 5.0
+"""Seconds to make a connection (shorter than a request's whole timeout: a cluster that does not
+accept connections is given up on sooner than one that is slow to answer)."""
 OBJECT_REFUSALS = (
     "failed to create typed patch object",
     "failed to create typed live object",
@@ -247,7 +250,7 @@ class ClusterClient:
             "watch": True,
             "resource_version": resource_version,
             "timeout_seconds": timeout_seconds,
-            "_request_timeout": (REQUEST_CONNECT_TIMEOUT, timeout_seconds + 30),
+            "_request_timeout": (CONNECT_TIMEOUT, timeout_seconds + 30),
         }
         if label_selector:
             params["label_selector"] = label_selector
@@ -378,6 +381,10 @@ class ClusterClient:
                 f"in kubeconfig {self.kubeconfig}"
             )
         host = self._api_client.configuration.host
+        if isinstance(cause, urllib3.exceptions.ConnectTimeoutError):
+            waited = _CONNECT_WAITED.search(str(cause))
+            within = f" within {float(waited.group(1)):g} s" if waited else ""
+            return TransientError(f"cluster {self.name}: no connection to {host}{within}")
         if isinstance(cause, urllib3.exceptions.TimeoutError):
             return TransientError(f"cluster {self.name}: timed out talking to {host}")
         return TransientError(f"cluster {self.name}: unreachable at {host}: {_short(cause)}")
@@ -586,10 +593,13 @@ def _safe_dir(name: str) -> str:
 
 
 def _default_timeout(rest_client: Any, timeout: float) -> None:
-    """Give every request of this client a timeout, discovery's included (which sets none)."""
+    """Give every request of this client a timeout, discovery's included (which sets none): a
+    connection must be made within `CONNECT_TIMEOUT` (a host that does not answer at all is
+    given up on soon), an answer may then take `timeout`."""
     request: Callable[..., Any] = rest_client.request
+    default = (min(CONNECT_TIMEOUT, timeout), timeout)
 
     def with_timeout(*args: Any, _request_timeout: Any = None, **kwargs: Any) -> Any:
-        return request(*args, _request_timeout=_request_timeout or timeout, **kwargs)
+        return request(*args, _request_timeout=_request_timeout or default, **kwargs)
 
     rest_client.request = with_timeout
