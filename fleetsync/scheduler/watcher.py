@@ -245,14 +245,18 @@ class Watcher:
                 del self._kinds[pair]
 
     def _follow(self, fleet: Fleet, cluster: str) -> None:
+        declared = fleet.clusters.get(ClusterName(cluster))
+        if declared is None:
+            return
         with self._lock:
             watch = self._watches.get(cluster)
             apps = self._apps_of.get(cluster, ())
             kinds = {k for a in apps for k in self._kinds.get((a, cluster), ())}
+            if watch is not None and watch.client.kubeconfig != declared.kubeconfig:
+                log.info("%s: its kubeconfig changed; watching again", cluster)
+                self._watches.pop(cluster).stop()
+                watch = None
         if watch is None:
-            declared = fleet.clusters.get(ClusterName(cluster))
-            if declared is None:
-                return
             try:
                 client = connect(declared, cache_dir=self.cache_dir, timeout=KUBE_TIMEOUT)
             except PermanentError as exc:
@@ -277,6 +281,12 @@ class Watcher:
                 self._published[cluster] = state
                 if state.mode != "watching" and state.reason != STARTING:
                     log.warning("%s: %s", cluster, state.describe())
+
+    def kubeconfig_of(self, cluster: str) -> str | None:
+        """The kubeconfig an owned cluster is watched through now."""
+        with self._lock:
+            watch = self._watches.get(cluster)
+        return watch.client.kubeconfig if watch is not None else None
 
     def watched_kinds(self, cluster: str) -> list[str]:
         """The kinds watched on an owned cluster now."""

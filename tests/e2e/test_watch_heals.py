@@ -350,3 +350,24 @@ def test_a_cluster_refusing_watches_says_so_in_status_and_is_watched_once_it_all
             lambda: fleet.store.drift_detection(["c1"])["c1"].mode == "watching",
             what="c1 watched again",
         )
+
+
+def test_a_cluster_whose_kubeconfig_changes_is_watched_through_the_new_one(
+    fleet: Harness, watcher: Watcher, tmp_path: Path
+) -> None:
+    watching_everything(fleet, watcher)
+    moved = tmp_path / "c2-moved.kubeconfig"
+    moved.write_text(fleet.sim.kubeconfig_path("c2").read_text())
+    fleet.write_fleet(
+        fleet.fleet_file.read_text().replace(str(fleet.sim.kubeconfig_path("c2")), str(moved))
+    )
+    wait_for(lambda: watcher.kubeconfig_of("c2") == str(moved), what="c2 watched anew")
+    wait_for(lambda: {"ConfigMap", "Deployment"} <= set(watcher.watched_kinds("c2")),
+             what="c2's kinds watched again")
+    fleet.edit_by_hand("c2", "web-config", "web", {"value": "after-move"})
+
+    def healed() -> bool:
+        cm = fleet.live("c2", "v1", "ConfigMap", "web-config", "web")
+        return bool(cm and cm["data"]["value"] == "1")
+
+    wait_for(healed, timeout=30, what="c2 healed through its new kubeconfig")

@@ -63,8 +63,10 @@ def test_a_watcher_that_leaves_gives_its_clusters_back_at_once(store: Store) -> 
 
 def test_clusters_removed_from_the_fleet_are_forgotten(store: Store) -> None:
     beat_all(store, ["a"], CLUSTERS)
+    store.set_drift_detection("c09", DriftDetection("watching", "", "a"))
     assert store.balance_watchers("a", CLUSTERS[:3], ttl=30) == CLUSTERS[:3]
     assert sorted(store.watch_owners()) == CLUSTERS[:3]
+    assert store.client.hkeys("fleetsync:watch:state") == []
 
 
 def test_a_clusters_state_is_believed_only_from_its_live_owner(store: Store) -> None:

@@ -54,7 +54,10 @@ for i = 3, #ARGV do
   end
 end
 for c, _ in pairs(owner_of) do
-  if not declared[c] then redis.call('HDEL', owners, c) end
+  if not declared[c] then
+    redis.call('HDEL', owners, c)
+    redis.call('HDEL', KEYS[3], c)
+  end
 end
 local members = redis.call('ZRANGE', watchers, 0, -1)
 table.sort(members)
@@ -120,9 +123,10 @@ class WatcherStore(StoreBase):
         now, out of `clusters` (the fleet's)."""
         owned = self._r.eval(
             _BALANCE,
-            2,
+            3,
             self.key("watch", "owners"),
             self.key("watchers"),
+            self.key("watch", "state"),
             me,
             int(ttl * 1000),
             *clusters,
