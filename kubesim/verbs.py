@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubesim import admission, crdschema, kinddefaults, lifecycle
+from kubesim import admission, crdschema, kinddefaults, lifecycle, quota
 from kubesim.bodies import decode_yaml_or_json
 from kubesim.catalog import ResourceType
 from kubesim.cluster import CRD_KEY, NAMESPACE_KEY, Cluster, now_rfc3339
@@ -281,6 +281,8 @@ def _store(cluster: Cluster, t: Target, old: dict[str, Any] | None, new: dict[st
         more += update_causes(rtype, old, new)
     if t.subresource != "status" or more:
         admission.validate(rtype, new, more, more_first=rtype.kind in UPDATE_RULES_FIRST)
+    if old is None:
+        quota.admit(cluster, rtype, new)
     if t.key == NAMESPACE_KEY:
         admission.finalize_namespace(new)
     stored = cluster.commit(rtype, old, new, dry_run=opts.dry_run)
