@@ -8,18 +8,19 @@ counts (`count/<resource>[.<group>]`, and the core names `pods`, `services`, `se
 each change in its namespace (a real controller does it moments later, admission at once on a
 create); `admit` refuses a create that would go beyond a limit with the server's 403. Compute
 resources (`requests.cpu`, `limits.memory` ...) are not counted (no pod runs here), and scopes
-are not applied.
+are not applied, only checked against the resources they may scope (`spec_causes`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from kubesim.catalog import ResourceType
 from kubesim.cluster import Cluster
-from kubesim.errors import ApiError, forbidden
+from kubesim.errors import ApiError, Cause, forbidden
 from kubesim.quantity import quantity_amount
 from kubesim.store import EventType, StoreEvent
 
@@ -138,3 +139,49 @@ def _exceeded(rtype: ResourceType, obj: Mapping[str, Any], quota: str, over: Map
         f"{_pretty(dict.fromkeys(over, 1))}, used: {_pretty(over)}, limited: "
         f"{_pretty({k: hard[k] for k in over})}",
         name=name, kind=rtype.resource, group=rtype.group)
+
+
+POD_COUNT = frozenset({"pods"})
+POD_COMPUTE = frozenset({"cpu", "memory", "limits.cpu", "limits.memory", "requests.cpu",
+                         "requests.memory"})
+POD_SCOPES = frozenset({"Terminating", "NotTerminating", "NotBestEffort", "PriorityClass",
+                        "CrossNamespacePodAffinity"})
+
+
+def _scope_fits(scope: str, resource: str) -> bool:
+    if scope in POD_SCOPES:
+        return resource in POD_COUNT or resource in POD_COMPUTE
+    if scope == "BestEffort":
+        return resource in POD_COUNT
+    return True
+
+
+STANDARD_SCOPES = POD_SCOPES | {"BestEffort"}
+STANDARD_NAMES = POD_COUNT | POD_COMPUTE | LEGACY | {
+    "ephemeral-storage", "requests.ephemeral-storage", "limits.ephemeral-storage",
+    "requests.storage", "persistentvolumeclaims", "services.nodeports",
+    "services.loadbalancers"}
+"""Quota names the server's scope check looks at (`count/...` names it does not)."""
+CONFLICTING = (("BestEffort", "NotBestEffort"), ("NotTerminating", "Terminating"))
+
+
+def spec_causes(rtype: ResourceType, obj: Mapping[str, Any]) -> list[Cause]:
+    """A quota's scopes checked as the server checks them: each known, each fitting every
+    standard resource it limits, no two in conflict (one cause per failure, in its order)."""
+    if (rtype.group, rtype.kind) != ("", "ResourceQuota") or rtype.schema is None:
+        return []
+    spec = obj.get("spec") or {}
+    scopes = [str(s) for s in spec.get("scopes") or ()]
+    if not scopes:
+        return []
+    rendered = "[]core.ResourceQuotaScope{" + ", ".join(json.dumps(s) for s in scopes) + "}"
+    problems = []
+    for scope in scopes:
+        if scope not in STANDARD_SCOPES:
+            problems.append("unsupported scope")
+        problems += ["unsupported scope applied to resource"
+                     for resource in sorted(str(r) for r in spec.get("hard") or {})
+                     if resource in STANDARD_NAMES and not _scope_fits(scope, resource)]
+    problems += ["conflicting scopes" for pair in CONFLICTING if set(pair) <= set(scopes)]
+    return [Cause("FieldValueInvalid", f"Invalid value: {rendered}: {problem}", "spec.scopes")
+            for problem in problems]

@@ -276,7 +276,7 @@ def _store(cluster: Cluster, t: Target, old: dict[str, Any] | None, new: dict[st
             kinddefaults.on_create(rtype.group, rtype.kind, new)
         else:
             kinddefaults.on_update(rtype.group, rtype.kind, old, new)
-    more = value_causes(_custom_schema(cluster, t), new)
+    more = value_causes(_custom_schema(cluster, t), new) + quota.spec_causes(rtype, new)
     if t.subresource != "status" and old is not None:
         more += update_causes(rtype, old, new)
     if t.subresource != "status" or more:

@@ -75,3 +75,20 @@ def test_a_quota_counts_refuses_beyond_its_limits_and_makes_room_on_delete(twin:
     settle(twin, {**counts, "configmaps": "2", "count/configmaps": "2",
                   "count/deployments.apps": "1"})
     assert twin.same("POST", CMS, configmap("c"), view=lambda a: a.code).code == 201
+
+
+def test_a_quota_whose_scopes_do_not_fit_its_resources_is_invalid(twin: Twin) -> None:
+    def quota(name: str, hard: dict[str, str], scopes: list[str]) -> dict[str, Any]:
+        return {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": name},
+                "spec": {"hard": hard, "scopes": scopes}}
+
+    refused = twin.same("POST", QUOTAS, quota("bad", {"cpu": "1", "pods": "2"},
+                                              ["BestEffort"]), view=status_view)
+    assert refused.code == 422
+    refused = twin.same("POST", QUOTAS, quota("bad", {"configmaps": "1"},
+                                              ["NotTerminating", "Terminating"]),
+                        view=status_view)
+    assert refused.code == 422
+    fits = twin.same("POST", QUOTAS, quota("good", {"cpu": "1", "pods": "2"},
+                                           ["NotBestEffort"]), view=lambda a: a.code)
+    assert fits.code == 201
