@@ -6,10 +6,12 @@ It lets another process (a benchmark, a demo script) drive a running kubesim:
     POST   /_kubesim/clusters            {"name"}  add a cluster
     DELETE /_kubesim/clusters/<name>               remove it
     GET|PUT|DELETE /_kubesim/clusters/<name>/faults       FaultSettings as JSON (with
-                   "forbidden_lists": [["configmaps", ""], ["secrets", "web"]]: LISTs refused)
+                   "forbidden_lists": [["configmaps", ""], ["secrets", "web"]]: LISTs refused;
+                   "watches": "serve" | "forbid" (403) | "close" (ended at once))
     GET|PUT        /_kubesim/clusters/<name>/controllers  ControllerSettings as JSON (with
                    "crd_established_delay": seconds before a new CRD is Established,
-                   "job_result": "complete", "fail" or "run": how Jobs end)
+                   "job_result": "complete", "fail" or "run": how Jobs and Pods that run
+                   to completion end)
     GET|DELETE     /_kubesim/clusters/<name>/requests     counters by verb and resource, log
     POST           /_kubesim/clusters/<name>/compact      compact the history (as etcd's
                    periodic compaction): older watches and list continuations get 410
