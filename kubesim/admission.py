@@ -15,6 +15,7 @@ from typing import Any
 
 from kubesim.catalog import ResourceType
 from kubesim.errors import Cause, bad_request, invalid
+from kubesim.kinddefaults import fill_defaults
 
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -237,6 +238,8 @@ def allocate(rtype: ResourceType, obj: dict[str, Any], *, cluster_ip: str,
 def apply_defaults(rtype: ResourceType, obj: dict[str, Any], *, cluster_ip: str) -> None:
     """Fill server defaults in place (the fields clients commonly read back)."""
     kind = rtype.kind if rtype.schema is not None else ""
+    if kind:
+        fill_defaults(rtype.group, kind, obj)
     spec = obj.get("spec")
     if kind == "Service" and isinstance(spec, dict):
         spec.setdefault("type", "ClusterIP")
@@ -279,6 +282,8 @@ def apply_defaults(rtype: ResourceType, obj: dict[str, Any], *, cluster_ip: str)
         spec.setdefault("volumeMode", "Filesystem")
     elif kind == "HorizontalPodAutoscaler" and isinstance(spec, dict):
         _autoscaler(obj.get("apiVersion"), spec)
+    elif kind == "PodTemplate":
+        _default_template(obj.get("template"))
     elif kind == "NetworkPolicy" and isinstance(spec, dict):
         spec.setdefault("policyTypes", ["Ingress", *(["Egress"] if spec.get("egress") else [])])
 

@@ -129,7 +129,9 @@ def stale_resource_version(resource: str, name: str, group: str = "") -> ApiErro
 
 def invalid(kind: str, name: str, causes: Sequence[Cause], group: str = "") -> ApiError:
     qualified = f"{kind}.{group}" if group else kind
-    parts = [f"{c.field}: {c.message}" if c.field else c.message for c in causes]
+    # the message lists each distinct error once (the causes keep every one)
+    parts = list(dict.fromkeys(f"{c.field}: {c.message}" if c.field else c.message
+                               for c in causes))
     detail = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
     return ApiError(
         422, Reason.INVALID, f'{qualified} "{name}" is invalid: {detail}', name=name,

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubesim import admission, crdschema, lifecycle
+from kubesim import admission, crdschema, kinddefaults, lifecycle, quota
 from kubesim.bodies import decode_yaml_or_json
 from kubesim.catalog import ResourceType
 from kubesim.cluster import CRD_KEY, NAMESPACE_KEY, Cluster, now_rfc3339
@@ -271,11 +271,18 @@ def _store(cluster: Cluster, t: Target, old: dict[str, Any] | None, new: dict[st
             entries=decode_entries(source), zero=zero_object(_root(t)))
         new["metadata"]["managedFields"] = encode_entries(entries)
     admission.allocate(rtype, new, cluster_ip=cluster_ip, created=old is None)
-    more = value_causes(_custom_schema(cluster, t), new)
+    if rtype.schema is not None and t.subresource != "status":
+        if old is None:
+            kinddefaults.on_create(rtype.group, rtype.kind, new)
+        else:
+            kinddefaults.on_update(rtype.group, rtype.kind, old, new)
+    more = value_causes(_custom_schema(cluster, t), new) + quota.spec_causes(rtype, new)
     if t.subresource != "status" and old is not None:
         more += update_causes(rtype, old, new)
     if t.subresource != "status" or more:
         admission.validate(rtype, new, more, more_first=rtype.kind in UPDATE_RULES_FIRST)
+    if old is None:
+        quota.admit(cluster, rtype, new)
     if t.key == NAMESPACE_KEY:
         admission.finalize_namespace(new)
     stored = cluster.commit(rtype, old, new, dry_run=opts.dry_run)
