@@ -14,7 +14,11 @@ servers. Every application targets both clusters.
   render found, never Synced;
 - Argo CD's sync-waves example on both clusters (a Sync hook between waves, PostSync hooks after
   every object is healthy), and a PostDelete hook run once its application leaves fleet.yaml
-  with pruneOnRemoval.
+  with pruneOnRemoval;
+- bad input on kubesim, each with its error: a hook Job that fails (the sync names it and runs
+  the SyncFail hook), an unknown hook phase, generateName on an ordinary object, a jsonnet
+  syntax error, an import leaving the repository, a top-level function without its argument,
+  an include glob that matches nothing.
 """
 
 from __future__ import annotations
@@ -677,5 +681,132 @@ def test_argo_cd_sync_waves_and_a_post_delete_hook_through_fleetsync_up(
         (job,) = wait_for(post_delete, timeout=60, what="the PostDelete hook")
         assert job["metadata"]["name"].startswith("cleanup-")
         assert sim_object(sim, "ConfigMap", "settings", cleanup_ns) is None
+    finally:
+        stop(proc)
+
+
+BAD = {
+    "apps/failing-hook/settings.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\n",
+    "apps/failing-hook/migrate.yaml": """\
+        apiVersion: batch/v1
+        kind: Job
+        metadata:
+          generateName: migrate-
+          annotations: {argocd.argoproj.io/hook: PreSync}
+        spec:
+          backoffLimit: 0
+          template:
+            spec:
+              restartPolicy: Never
+              containers: [{name: migrate, image: "example/migrate:1"}]
+        """,
+    "apps/failing-hook/page.yaml": """\
+        apiVersion: batch/v1
+        kind: Job
+        metadata:
+          generateName: page-oncall-
+          annotations: {argocd.argoproj.io/hook: SyncFail}
+        spec:
+          template:
+            spec:
+              restartPolicy: Never
+              containers: [{name: page, image: "example/pager:1"}]
+        """,
+    "apps/bad-phase/job.yaml": """\
+        apiVersion: batch/v1
+        kind: Job
+        metadata:
+          generateName: migrate-
+          annotations: {argocd.argoproj.io/hook: BeforeSync}
+        """,
+    "apps/generate-name/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {generateName: c-}\n",
+    "apps/bad-jsonnet/main.jsonnet": """\
+        {
+          apiVersion: 'v1',
+          kind: 'ConfigMap'
+          metadata: {}
+        }
+        """,
+    "apps/escape/main.jsonnet": "import '../../../etc/passwd.libsonnet'\n",
+    "apps/missing-tla/main.jsonnet": """\
+        function(replicas) { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } }
+        """,
+    "apps/no-match/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+}
+
+
+def bad_fleet(url: str, sim: Simulator) -> str:
+    def app(name: str, extra: str = "") -> str:
+        return (
+            f"  - {{name: {name}, repository: platform, path: apps/{name}, "
+            f"namespace: bad-{SUFFIX}, targets: {{clusters: [sim-1]}}, "
+            f"sync: {{createNamespace: true}}{extra}}}\n"
+        )
+
+    return (
+        f'repositories:\n  - {{name: platform, url: "{url}", ref: main, interval: 1s}}\n'
+        f"clusters:\n  - {{name: sim-1, kubeconfig: {sim.kubeconfig_path('sim-1')}}}\n"
+        "applications:\n"
+        + app("failing-hook")
+        + app("bad-phase")
+        + app("generate-name")
+        + app("bad-jsonnet")
+        + app("escape")
+        + app("missing-tla")
+        + app("no-match", ", directory: {include: ['*.yml']}")
+    )
+
+
+def test_bad_input_through_fleetsync_up_gets_clear_errors(
+    tmp_path: Path, redis_url: str, git_server: GitServer, git_repo: WorkRepo, sim: Simulator
+) -> None:
+    sim.cluster("sim-1").set_controllers(enabled=True, ready_delay=0.3, job_result="fail")
+    commit(git_repo, "hooks and renders gone wrong", BAD)
+    url = git_server.git_url(git_repo.bare.name.removesuffix(".git"))
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(bad_fleet(url, sim))
+    store = Store.connect(redis_url)
+    proc = start_up(tmp_path, redis_url, fleet)
+    try:
+
+        def failed() -> PairStatus | None:
+            s: PairStatus | None = store.status("failing-hook", "sim-1")
+            return s if s is not None and "hook failed" in s.message else None
+
+        hook = wait_for(failed, timeout=90, what="the failed PreSync hook")
+        (migrate, page) = hook.hooks
+        assert hook.sync is SyncState.OUT_OF_SYNC
+        assert hook.error_object == f"batch/Job/bad-{SUFFIX}/{migrate.name}"
+        assert hook.message.startswith(
+            f"batch/Job/bad-{SUFFIX}/{migrate.name}: PreSync hook failed (Job has reached the "
+            f"specified backoff limit; kubectl logs job/{migrate.name} -n bad-{SUFFIX}): sync "
+            f"failed; SyncFail hooks: SyncFail hook batch/Job/bad-{SUFFIX}/{page.name}"
+        )
+        assert sim_object(sim, "ConfigMap", "s", f"bad-{SUFFIX}") is None
+
+        def error_of(app: str) -> str:
+            found = wait_for(lambda: store.source_error(app), timeout=60, what=f"{app}'s error")
+            return str(found.message)
+
+        assert error_of("bad-phase").startswith(
+            "bad-phase: apps/bad-phase/job.yaml:1: annotation argocd.argoproj.io/hook: unknown "
+            "hook phase 'BeforeSync'; use PreSync, Sync, PostSync, SyncFail, PostDelete or Skip"
+        )
+        assert error_of("generate-name").startswith(
+            "generate-name: apps/generate-name/cm.yaml:1: metadata.generateName 'c-' on an "
+            "object that is not a hook"
+        )
+        assert error_of("bad-jsonnet").startswith("bad-jsonnet: apps/bad-jsonnet/main.jsonnet:4")
+        assert "outside the repository" in error_of("escape")
+        assert error_of("missing-tla").startswith(
+            "missing-tla: apps/missing-tla/main.jsonnet: top-level function needs argument "
+            "replicas: give it in fleet.yaml under jsonnet.tlas"
+        )
+        assert error_of("no-match").startswith(
+            "no-match: apps/no-match: directory.include '*.yml' matches no file"
+        )
+        for app in ("bad-phase", "generate-name", "bad-jsonnet", "escape", "missing-tla"):
+            s = store.status(app, "sim-1")
+            assert s is None or s.sync is not SyncState.SYNCED, app
     finally:
         stop(proc)
