@@ -797,7 +797,10 @@ def test_bad_input_through_fleetsync_up_gets_clear_errors(
             "object that is not a hook"
         )
         assert error_of("bad-jsonnet").startswith("bad-jsonnet: apps/bad-jsonnet/main.jsonnet:4")
-        assert "outside the repository" in error_of("escape")
+        assert error_of("escape") == (
+            "escape: apps/escape: import '../../../etc/passwd.libsonnet': "
+            "'../../../etc/passwd.libsonnet' is outside the repository"
+        )
         assert error_of("missing-tla").startswith(
             "missing-tla: apps/missing-tla/main.jsonnet: top-level function needs argument "
             "replicas: give it in fleet.yaml under jsonnet.tlas"
