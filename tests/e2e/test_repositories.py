@@ -15,10 +15,10 @@ servers. Every application targets both clusters.
 - Argo CD's sync-waves example on both clusters (a Sync hook between waves, PostSync hooks after
   every object is healthy), and a PostDelete hook run once its application leaves fleet.yaml
   with pruneOnRemoval;
-- bad input on kubesim, each with its error: a hook Job that fails (the sync names it and runs
-  the SyncFail hook), an unknown hook phase, generateName on an ordinary object, a jsonnet
-  syntax error, an import leaving the repository, a top-level function without its argument,
-  an include glob that matches nothing.
+- bad input on kubesim, each with its error: a hook Job that fails and one that never completes
+  (the sync names it and runs the SyncFail hook), an unknown hook phase, generateName on an
+  ordinary object, a jsonnet syntax error, an import leaving the repository, a top-level
+  function without its argument, an include glob that matches nothing.
 """
 
 from __future__ import annotations
@@ -746,7 +746,11 @@ def bad_fleet(url: str, sim: Simulator) -> str:
     return (
         f'repositories:\n  - {{name: platform, url: "{url}", ref: main, interval: 1s}}\n'
         f"clusters:\n  - {{name: sim-1, kubeconfig: {sim.kubeconfig_path('sim-1')}}}\n"
+        f"  - {{name: sim-2, kubeconfig: {sim.kubeconfig_path('sim-2')}}}\n"
         "applications:\n"
+        f"  - {{name: stuck-hook, repository: platform, path: apps/failing-hook, "
+        f"namespace: bad-{SUFFIX}, targets: {{clusters: [sim-2]}}, "
+        "sync: {createNamespace: true, hookTimeout: 3s}}\n"
         + app("failing-hook")
         + app("bad-phase")
         + app("generate-name")
@@ -761,6 +765,7 @@ def test_bad_input_through_fleetsync_up_gets_clear_errors(
     tmp_path: Path, redis_url: str, git_server: GitServer, git_repo: WorkRepo, sim: Simulator
 ) -> None:
     sim.cluster("sim-1").set_controllers(enabled=True, ready_delay=0.3, job_result="fail")
+    sim.add_cluster("sim-2").set_controllers(enabled=True, ready_delay=0.3, job_result="run")
     commit(git_repo, "hooks and renders gone wrong", BAD)
     url = git_server.git_url(git_repo.bare.name.removesuffix(".git"))
     fleet = tmp_path / "fleet.yaml"
@@ -783,6 +788,19 @@ def test_bad_input_through_fleetsync_up_gets_clear_errors(
             f"failed; SyncFail hooks: SyncFail hook batch/Job/bad-{SUFFIX}/{page.name}"
         )
         assert sim_object(sim, "ConfigMap", "s", f"bad-{SUFFIX}") is None
+
+        def stuck() -> PairStatus | None:
+            s: PairStatus | None = store.status("stuck-hook", "sim-2")
+            return s if s is not None and "hook failed" in s.message else None
+
+        late = wait_for(stuck, timeout=90, what="the PreSync hook past its deadline")
+        (migrate, page) = late.hooks
+        assert late.message.startswith(
+            f"batch/Job/bad-{SUFFIX}/{migrate.name}: PreSync hook failed (did not complete "
+            f"within 3s (sync.hookTimeout): job is running; kubectl logs job/{migrate.name} -n "
+            f"bad-{SUFFIX}): sync failed; SyncFail hooks: SyncFail hook "
+            f"batch/Job/bad-{SUFFIX}/{page.name}"
+        )
 
         def error_of(app: str) -> str:
             found = wait_for(lambda: store.source_error(app), timeout=60, what=f"{app}'s error")
