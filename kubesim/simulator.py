@@ -91,13 +91,15 @@ class ClusterHandle:
                   error_code: int = 503, down: bool = False,
                   down_mode: DownMode | str = DownMode.CLOSE,
                   forbidden: bool = False, unauthorized: bool = False,
-                  forbidden_lists: Iterable[tuple[str, str]] = ()) -> FaultSettings:
+                  forbidden_lists: Iterable[tuple[str, str]] = (),
+                  watches: str = "serve") -> FaultSettings:
         """Replace this cluster's faults (anything not given is reset).
 
         `forbidden_lists`: (resource, namespace) pairs whose LIST is refused with 403, as RBAC
-        would ("" for the LIST across all namespaces); see `forbid_lists`."""
+        would ("" for the LIST across all namespaces); see `forbid_lists`. `watches`: "serve",
+        "forbid" (403) or "close" (every watch ends at once)."""
         faults = FaultSettings(latency, error_rate, error_code, down, DownMode(down_mode),
-                               forbidden, unauthorized, tuple(forbidden_lists))
+                               forbidden, unauthorized, tuple(forbidden_lists), watches)
 
         def set_(c: Cluster) -> FaultSettings:
             c.faults = faults

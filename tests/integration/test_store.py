@@ -75,6 +75,10 @@ def test_duplicate_triggers_coalesce_unless_the_new_one_has_better_priority(
     assert not store.mark_queued("poll", "platform", 6)
     store.clear_queued("poll", "platform")
     assert store.mark_queued("poll", "platform", 6)
+    store.clear_queued("poll", "platform")
+    assert store.mark_queued("poll", "platform", 6, countdown=120), "a retry waiting its backoff"
+    assert store.mark_queued("poll", "platform", 6), "a trigger due now is not absorbed by it"
+    assert not store.mark_queued("poll", "platform", 6, countdown=3), "nor by one due soon after"
 
 
 def test_only_one_holder_of_a_lease_at_a_time(redis_url: str) -> None:

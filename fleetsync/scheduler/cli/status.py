@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import asdict
+from typing import Any
 
 import click
 
@@ -27,7 +28,7 @@ from fleetsync.scheduler.views import (
 )
 from fleetsync.shared.model.declaration import Fleet, Selector
 from fleetsync.shared.model.ids import AppName, ClusterName
-from fleetsync.shared.store import Store
+from fleetsync.shared.store import DriftDetection, Store
 
 
 @click.command("status")
@@ -108,6 +109,7 @@ def _print(
 ) -> None:
     states = store.app_states(list(apps))
     rollouts = rollout_summaries(store, fleet, list(apps))
+    detection = store.drift_detection(sorted({p.cluster for p in pairs}))
     if output in ("json", "yaml"):
         print_document(
             [
@@ -122,6 +124,7 @@ def _print(
                     "suspended": states[p.application].suspended,
                     "warnings": list(d.warnings) if (d := states[p.application].desired) else [],
                     "rollout": r.words if (r := rollouts.get(p.application)) else None,
+                    "drift_detection": detection[p.cluster].describe(),
                 }
                 for p in pairs
             ],
@@ -172,6 +175,19 @@ def _print(
             row += [p.reason or "-", f"{p.duration:.2f}s" if p.at else "-", changes, hooks]
         rows.append([*row, p.message])
     print_table(out, header, rows)
+    _print_detection(out, detection)
+
+
+def _print_detection(out: Any, detection: Mapping[str, DriftDetection]) -> None:
+    """Which clusters are watched for drift, and why the others are not (interval checks)."""
+    if not detection:
+        return
+    watched = [c for c, d in detection.items() if d.mode == "watching"]
+    out.print()
+    out.print(f"drift detection: {len(watched)} of {len(detection)} clusters watched")
+    for cluster, d in detection.items():
+        if d.mode != "watching":
+            out.print(f"  {cluster}: {d.describe()}", style="yellow")
 
 
 def _pair_fields(p: PairView) -> dict[str, object]:

@@ -392,8 +392,7 @@ def describe_unhealthy(objects: Iterable[ObjectHealth], *, shown: int = 3) -> st
         key=lambda o: -o.health.rank,
     )
     parts = [
-        f"{o.key}: {o.health}" + (f" ({o.message})" if o.message else "")
-        for o in unhealthy[:shown]
+        f"{o.key}: {o.health}" + (f" ({o.message})" if o.message else "") for o in unhealthy[:shown]
     ]
     if len(unhealthy) > shown:
         parts.append(f"{len(unhealthy) - shown} more not healthy")

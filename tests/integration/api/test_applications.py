@@ -91,6 +91,7 @@ def test_clusters_list_their_applications_and_worst_health(api: RunningApi) -> N
         "applications": ["guestbook"],
         "health": "Healthy",
         "sync": "Synced",
+        "drift_detection": "interval checks only: no watcher process holds this cluster",
     }
     assert clusters["c2"]["health"] == "Degraded"
     assert clusters["c3"]["applications"] == ["api"]

@@ -168,3 +168,27 @@ def test_hook_jsonnet_and_directory_options_are_checked_each_with_its_line(
         f"{path}:18: applications[0].sync.hookTimeout: 'soon' is not a duration; write seconds "
         "(90) or hours, minutes, seconds (30s, 5m, 1h30m)",
     ]
+
+
+def test_a_valid_fleet_lists_its_notifications_without_their_urls_secrets(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path,
+        VALID
+        + "notifications:\n"
+        + "  - {name: ops, url_env: OPS_HOOK_URL, secret_env: OPS_SECRET, events: [sync-failed]}\n"
+        + "  - {name: plain, url: 'https://hooks.example.com/t0k3n-path',"
+        + " events: [drift, degraded], clusters: [lab]}\n",
+    )
+    result = runner.invoke(main, ["validate", "-c", str(path)])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert (
+        "ops    webhook  $OPS_HOOK_URL                  sync-failed      (every)       (every)"
+        in out
+    )
+    assert (
+        "plain  webhook  https://hooks.example.com/...  drift, degraded  (every)       lab" in out
+    )
+    assert "t0k3n" not in out
