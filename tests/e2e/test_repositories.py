@@ -6,8 +6,9 @@ servers. Every application targets both clusters.
   kubesim its simulated job controller completes the Jobs; on the real server (no kubelet, so no
   Job ends by itself) the test writes each Job's status as the job controller would;
 - a Helm chart with a pre-install hook and a test hook (never applied);
-- a Jsonnet application taking its image from fleet.yaml's extVars, and one that is a top-level
-  function taking its arguments from tlas and a library from libs;
+- a Jsonnet application taking its image and its cluster's name (a cluster variable) from
+  fleet.yaml's extVars, and one that is a top-level function taking its arguments from tlas and
+  a library from libs;
 - a directory mixing manifests with a Rancher Fleet fleet.yaml and a README.yaml: applied, and
   what was skipped is listed in the application's status; its tests/ left out by an exclude;
 - a config-management plugin's directory, which no renderer reads: an error naming what the
@@ -142,7 +143,11 @@ JSONNET = {
             apiVersion: 'v1',
             kind: 'ConfigMap',
             metadata: { name: params.name + '-config' },
-            data: { image: std.extVar('image'), replicas: std.toString(params.replicas) },
+            data: {
+              image: std.extVar('image'),
+              replicas: std.toString(params.replicas),
+              cluster: std.extVar('cluster'),
+            },
           },
         ]
         """,
@@ -294,7 +299,10 @@ def fleet_text(
             repository: platform
             path: apps/jsonnet-guestbook
             namespace: jg-{SUFFIX}
-            jsonnet: {{extVars: {{image: "gcr.io/heptio-images/ks-guestbook-demo:0.3"}}}}
+            jsonnet:
+              extVars:
+                image: "gcr.io/heptio-images/ks-guestbook-demo:0.3"
+                cluster: "${{cluster.name}}"
             targets: {{clusters: [{sim}, {real}]}}
             sync: {{createNamespace: true}}
           - name: jsonnet-tla
@@ -526,6 +534,7 @@ def test_repositories_as_users_write_them_through_fleetsync_up(
     wait_for(lambda: settled("jsonnet-guestbook", "sim-1"), timeout=60, what="jsonnet app")
     config = sim_object(sim, "ConfigMap", "jsonnet-guestbook-config", f"jg-{SUFFIX}")
     assert config is not None and config["data"]["image"].endswith(":0.3")
+    assert config["data"]["cluster"] == "sim-1", "an extVar reading the cluster's name"
 
     wait_for(lambda: settled("jsonnet-tla", "sim-1"), timeout=60, what="jsonnet with tlas")
     ui = sim_object(sim, "ConfigMap", "ui", f"jt-{SUFFIX}")
@@ -569,6 +578,8 @@ def test_repositories_as_users_write_them_through_fleetsync_up(
         wait_for(lambda app=app: settled(app, real), timeout=60, what=f"{app} on real")
         found = operator.get(f"/api/v1/namespaces/{path}")
         assert found is not None and (expected is None or expected in found["data"])
+        if app == "jsonnet-guestbook":
+            assert found["data"]["cluster"] == real
     assert operator.get(f"/api/v1/namespaces/mixed-{SUFFIX}/pods/smoke") is None
     plugin = status("plugin", real)
     assert plugin is None or plugin.sync is not SyncState.SYNCED

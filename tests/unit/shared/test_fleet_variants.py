@@ -257,3 +257,20 @@ def test_override_keys_that_cannot_apply_to_the_application_are_errors() -> None
         """
     )
     assert "overrides[0].path: an application on a chart repository" in _errors(chart)
+
+
+def test_jsonnet_values_may_read_cluster_variables_and_bad_ones_are_errors() -> None:
+    clusters = """\
+        - {name: eu-1, kubeconfig: /k/eu-1.yaml, values: {domain: eu.example.com}}
+        - {name: us-1, kubeconfig: /k/us-1.yaml}
+        """
+    good = _fleet(clusters, 'jsonnet: {extVars: {domain: "${cluster.values.domain:=x}"}}')
+    web = _parse(good).applications["web"]  # type: ignore[index]
+    assert web.jsonnet.ext_vars[0].value == "${cluster.values.domain:=x}" and web.varies
+
+    unknown = _errors(_fleet(clusters, 'jsonnet: {tlas: {home: "${HOME}"}}'))
+    assert "applications[0].jsonnet.tlas: " in unknown and "${HOME}" in unknown
+
+    unresolved = _errors(_fleet(clusters, 'jsonnet: {extVars: {d: "${cluster.values.domain}"}}'))
+    assert "web: cluster 'us-1': jsonnet.extVars.d: ${cluster.values.domain}" in unresolved
+    assert "eu-1" not in unresolved
