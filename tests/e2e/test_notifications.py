@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -154,3 +155,18 @@ def test_a_receiver_that_fails_gets_the_message_again_until_it_takes_it(
         what="the delivery counted",
     )
     assert (counted.get("notify_retry"), counted["notify_delivered"]) == (2, 1)
+
+
+def test_a_receiver_that_does_not_answer_holds_up_no_reconcile(
+    fleet: Harness, receiver: Receiver
+) -> None:
+    fleet.wait_synced_healthy("web", ["c1"])
+    receiver.hold = threading.Event()
+    fleet.sim.cluster("c1").set_fault(down=True)
+    wait_for(lambda: receiver.arrived >= 1, timeout=60, what="the failure's message arriving")
+    fleet.sim.cluster("c1").clear_faults()
+    fleet.wait_synced_healthy("web", ["c1"], "recovered while the receiver sits on a message")
+    assert receiver.delivered() == []
+    receiver.hold.set()
+    told = receiver.wait_delivered(2, what="both messages once the receiver answers")
+    assert sorted(m.json()["state"] for m in told) == ["firing", "resolved"]

@@ -199,14 +199,15 @@ def test_each_child_gets_only_the_secrets_it_needs(tmp_path: Path, fleet_file: P
     )
     try:
         found = wait_for(
-            lambda: len(kids := children(fleet_file)) == 6 and kids,
+            lambda: len(kids := children(fleet_file)) == 7 and kids,
             timeout=60,
-            what="the six children",
+            what="the seven children",
         )
         wanted = {
             "beat": set(),
             "apply": set(),
             "notify": {"FLEETSYNC_TEST_HOOK_URL", "HOOK_SECRET_FOR_TEST"},
+            "watch": set(),
             "fetch": {"FLEETSYNC_TEST_GIT_USER", "GIT_TOKEN_FOR_TEST"},
             "api": {"FLEETSYNC_API_TOKEN", "FLEETSYNC_WEBHOOK_SECRET"},
             "flower": {"FLOWER_BASIC_AUTH"},

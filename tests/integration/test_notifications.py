@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from fleetsync.shared import notices
 from fleetsync.shared.delivery import MAX_ATTEMPTS, Sent, deliver_event
 from fleetsync.shared.fleet import parse_fleet
 from fleetsync.shared.model.declaration import Fleet
@@ -319,3 +320,24 @@ def test_a_rollout_paused_is_told_its_resumption_too_and_its_end_once(store: Sto
         ("ops", "rollout-paused", "resolved", ""),
     ]
     assert due_notifications(store, fleet) == []
+
+
+def test_the_look_at_every_pair_goes_a_slice_a_tick(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(notices, "SCAN_BATCH", 1)  # a slice of one pair instead of thousands
+    store.record_status(FAILED)
+    store.record_status(replace(FAILED, cluster="c2"))
+    fleet = fleet_with("  - {name: ops, url_env: U, events: [sync-failed]}\n")
+    assert events_of(store, due_notifications(store, fleet)) == [
+        ("ops", "sync-failed", "firing", "c1")
+    ]
+    assert events_of(store, due_notifications(store, fleet)) == [
+        ("ops", "sync-failed", "firing", "c2")
+    ]
+    assert due_notifications(store, fleet) == []
+    assert store.notify_scan() is None
+    store.record_status(FINE)  # through the feed, as ever
+    assert events_of(store, due_notifications(store, fleet)) == [
+        ("ops", "sync-failed", "resolved", "c1")
+    ]

@@ -35,6 +35,8 @@ class Receiver:
     hold: threading.Event | None = None
     """When set by the test, requests wait for it before they are answered."""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    arrived: int = 0
+    """Requests that came in, answered or still held."""
 
     def answer_next(self, *statuses: int, headers: dict[str, str] | None = None) -> None:
         with self.lock:
@@ -76,6 +78,8 @@ def running_receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
+            with receiver.lock:
+                receiver.arrived += 1
             if receiver.hold is not None:
                 receiver.hold.wait(timeout=60)
             with receiver.lock:

@@ -180,25 +180,32 @@ class Condition:
 def pair_conditions(status: PairStatus) -> list[Condition]:
     """The per-pair conditions a recorded status settles; a status that says nothing about one
     (an Unknown sync or health, a pair waiting for its first render) leaves it as it was."""
-    revision = str(status.revision) if status.revision else ""
-    rules = (
-        # kind, firing, resolved
-        (EventKind.SYNC_FAILED, status.failed, status.sync is not SyncState.UNKNOWN),
-        (EventKind.DEGRADED, status.health is Health.DEGRADED, status.health is Health.HEALTHY),
-        (EventKind.DRIFT, bool(status.drifted), status.sync is SyncState.SYNCED),
-    )
-    return [
-        Condition(
-            kind,
-            status.application,
-            status.cluster,
-            FIRING if firing else RESOLVED,
-            revision,
-            status.message,
-        )
-        for kind, firing, resolved in rules
-        if firing or resolved
-    ]
+    return recorded_conditions(status.to_json())
+
+
+def recorded_conditions(data: Mapping[str, Any]) -> list[Condition]:
+    """`pair_conditions` of a status as the store keeps it (its JSON), read without building
+    the whole status: the beat reads thousands at its first look."""
+    sync, health = data.get("sync"), data.get("health")
+    failed = bool(data.get("failed"))
+    drifted = bool(data.get("drifted"))
+    found: list[Condition] = []
+    app, cluster = str(data["application"]), str(data["cluster"])
+    revision, message = str(data.get("revision") or ""), str(data.get("message") or "")
+    if failed or sync != _UNKNOWN:
+        token = FIRING if failed else RESOLVED
+        found.append(Condition(EventKind.SYNC_FAILED, app, cluster, token, revision, message))
+    if health in (_DEGRADED, _HEALTHY):
+        token = FIRING if health == _DEGRADED else RESOLVED
+        found.append(Condition(EventKind.DEGRADED, app, cluster, token, revision, message))
+    if drifted or sync == _SYNCED:
+        token = FIRING if drifted else RESOLVED
+        found.append(Condition(EventKind.DRIFT, app, cluster, token, revision, message))
+    return found
+
+
+_UNKNOWN, _SYNCED = SyncState.UNKNOWN.value, SyncState.SYNCED.value
+_DEGRADED, _HEALTHY = Health.DEGRADED.value, Health.HEALTHY.value
 
 
 def source_condition(app: str, error: str | None, revision: str) -> Condition:
@@ -231,7 +238,8 @@ def rollout_conditions(app: str, rollout: Rollout | None) -> list[Condition]:
 
 
 def makes_event(condition: Condition, previous: str | None) -> bool:
-    """Whether moving from `previous` (None: never seen) to `condition` is worth a message."""
+    """Whether moving from `previous` (None: never seen, or resolved: only what is not
+    resolved is kept) to `condition` is worth a message."""
     if previous == condition.token:
         return False
     if condition.token == RESOLVED:

@@ -12,7 +12,8 @@ once not refreshed in time, see `PairStatus.as_seen`); the engine reads what it 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from fleetsync.shared.model.inventory import Inventory
 from fleetsync.shared.model.report import PairStatus
@@ -52,6 +53,14 @@ class ApplyStore(CellStore):
         """The status as the last reconcile or check wrote it (what the engine works from)."""
         raw = self._r.get(self._pair(app, cluster, "status"))
         return PairStatus.from_json(json.loads(raw)) if raw is not None else None
+
+    def recorded_status_data(self, pairs: Sequence[tuple[str, str]]) -> list[dict[str, Any] | None]:
+        """The statuses of many pairs as last written, as their JSON (one round trip); None
+        for a pair never recorded."""
+        if not pairs:
+            return []
+        raws = self._r.mget([self._pair(app, cluster, "status") for app, cluster in pairs])
+        return [json.loads(raw) if raw is not None else None for raw in raws]
 
     def status(self, app: str, cluster: str) -> PairStatus | None:
         """The pair's status as people see it now: stale (Unknown, "last checked N ago") once
