@@ -992,6 +992,7 @@ class _Reader:
                 value = self.plain(entry)
                 code = not isinstance(value, str)
                 found.append(JsonnetVar(name, json.dumps(value) if code else value, code))
+            fleet_variants.jsonnet_variables(self, at, found)
             return tuple(found)
         for item in self.sequence(at):
             f = self.mapping(item, _JSONNET_VAR_KEYS, ("name", "value"))
@@ -1007,6 +1008,7 @@ class _Reader:
         if len(set(names)) != len(names):
             self.error(at, "names a variable twice")
             return None
+        fleet_variants.jsonnet_variables(self, at, found)
         return tuple(found)
 
     def targets(self, at: _At) -> Targets | None:

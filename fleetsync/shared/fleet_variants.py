@@ -17,6 +17,7 @@ import yaml
 from fleetsync.shared.model.declaration import (
     Fleet,
     HelmOptions,
+    JsonnetVar,
     Override,
     Patch,
     PatchTarget,
@@ -207,6 +208,15 @@ def helm_values_variables(reader: Reader, at: Any, values: Mapping[str, Any]) ->
     """The variables of `helm.values` are ones fleetsync knows, and none is in a key."""
     try:
         references(values)
+    except SubstitutionError as exc:
+        reader.error(at, str(exc))
+
+
+def jsonnet_variables(reader: Reader, at: Any, variables: Sequence[JsonnetVar]) -> None:
+    """The variables of jsonnet extVars' and tlas' values are ones fleetsync knows."""
+    try:
+        for var in variables:
+            references(var.value, where=var.name)
     except SubstitutionError as exc:
         reader.error(at, str(exc))
 

@@ -6,15 +6,20 @@ servers. Every application targets both clusters.
   kubesim its simulated job controller completes the Jobs; on the real server (no kubelet, so no
   Job ends by itself) the test writes each Job's status as the job controller would;
 - a Helm chart with a pre-install hook and a test hook (never applied);
-- a Jsonnet application taking its image from fleet.yaml's extVars, and one that is a top-level
-  function taking its arguments from tlas and a library from libs;
+- a Jsonnet application taking its image and its cluster's name (a cluster variable) from
+  fleet.yaml's extVars, and one that is a top-level function taking its arguments from tlas and
+  a library from libs;
 - a directory mixing manifests with a Rancher Fleet fleet.yaml and a README.yaml: applied, and
   what was skipped is listed in the application's status; its tests/ left out by an exclude;
 - a config-management plugin's directory, which no renderer reads: an error naming what the
   render found, never Synced;
 - Argo CD's sync-waves example on both clusters (a Sync hook between waves, PostSync hooks after
   every object is healthy), and a PostDelete hook run once its application leaves fleet.yaml
-  with pruneOnRemoval.
+  with pruneOnRemoval;
+- bad input on kubesim, each with its error: a hook Job that fails and one that never completes
+  (the sync names it and runs the SyncFail hook), an unknown hook phase, generateName on an
+  ordinary object, a jsonnet syntax error, an import leaving the repository, a top-level
+  function without its argument, an include glob that matches nothing.
 """
 
 from __future__ import annotations
@@ -138,7 +143,11 @@ JSONNET = {
             apiVersion: 'v1',
             kind: 'ConfigMap',
             metadata: { name: params.name + '-config' },
-            data: { image: std.extVar('image'), replicas: std.toString(params.replicas) },
+            data: {
+              image: std.extVar('image'),
+              replicas: std.toString(params.replicas),
+              cluster: std.extVar('cluster'),
+            },
           },
         ]
         """,
@@ -290,7 +299,10 @@ def fleet_text(
             repository: platform
             path: apps/jsonnet-guestbook
             namespace: jg-{SUFFIX}
-            jsonnet: {{extVars: {{image: "gcr.io/heptio-images/ks-guestbook-demo:0.3"}}}}
+            jsonnet:
+              extVars:
+                image: "gcr.io/heptio-images/ks-guestbook-demo:0.3"
+                cluster: "${{cluster.name}}"
             targets: {{clusters: [{sim}, {real}]}}
             sync: {{createNamespace: true}}
           - name: jsonnet-tla
@@ -522,6 +534,7 @@ def test_repositories_as_users_write_them_through_fleetsync_up(
     wait_for(lambda: settled("jsonnet-guestbook", "sim-1"), timeout=60, what="jsonnet app")
     config = sim_object(sim, "ConfigMap", "jsonnet-guestbook-config", f"jg-{SUFFIX}")
     assert config is not None and config["data"]["image"].endswith(":0.3")
+    assert config["data"]["cluster"] == "sim-1", "an extVar reading the cluster's name"
 
     wait_for(lambda: settled("jsonnet-tla", "sim-1"), timeout=60, what="jsonnet with tlas")
     ui = sim_object(sim, "ConfigMap", "ui", f"jt-{SUFFIX}")
@@ -565,6 +578,8 @@ def test_repositories_as_users_write_them_through_fleetsync_up(
         wait_for(lambda app=app: settled(app, real), timeout=60, what=f"{app} on real")
         found = operator.get(f"/api/v1/namespaces/{path}")
         assert found is not None and (expected is None or expected in found["data"])
+        if app == "jsonnet-guestbook":
+            assert found["data"]["cluster"] == real
     assert operator.get(f"/api/v1/namespaces/mixed-{SUFFIX}/pods/smoke") is None
     plugin = status("plugin", real)
     assert plugin is None or plugin.sync is not SyncState.SYNCED
@@ -677,5 +692,153 @@ def test_argo_cd_sync_waves_and_a_post_delete_hook_through_fleetsync_up(
         (job,) = wait_for(post_delete, timeout=60, what="the PostDelete hook")
         assert job["metadata"]["name"].startswith("cleanup-")
         assert sim_object(sim, "ConfigMap", "settings", cleanup_ns) is None
+    finally:
+        stop(proc)
+
+
+BAD = {
+    "apps/failing-hook/settings.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\n",
+    "apps/failing-hook/migrate.yaml": """\
+        apiVersion: batch/v1
+        kind: Job
+        metadata:
+          generateName: migrate-
+          annotations: {argocd.argoproj.io/hook: PreSync}
+        spec:
+          backoffLimit: 0
+          template:
+            spec:
+              restartPolicy: Never
+              containers: [{name: migrate, image: "example/migrate:1"}]
+        """,
+    "apps/failing-hook/page.yaml": """\
+        apiVersion: batch/v1
+        kind: Job
+        metadata:
+          generateName: page-oncall-
+          annotations: {argocd.argoproj.io/hook: SyncFail}
+        spec:
+          template:
+            spec:
+              restartPolicy: Never
+              containers: [{name: page, image: "example/pager:1"}]
+        """,
+    "apps/bad-phase/job.yaml": """\
+        apiVersion: batch/v1
+        kind: Job
+        metadata:
+          generateName: migrate-
+          annotations: {argocd.argoproj.io/hook: BeforeSync}
+        """,
+    "apps/generate-name/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {generateName: c-}\n",
+    "apps/bad-jsonnet/main.jsonnet": """\
+        {
+          apiVersion: 'v1',
+          kind: 'ConfigMap'
+          metadata: {}
+        }
+        """,
+    "apps/escape/main.jsonnet": "import '../../../etc/passwd.libsonnet'\n",
+    "apps/missing-tla/main.jsonnet": """\
+        function(replicas) { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } }
+        """,
+    "apps/no-match/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+}
+
+
+def bad_fleet(url: str, sim: Simulator) -> str:
+    def app(name: str, extra: str = "") -> str:
+        return (
+            f"  - {{name: {name}, repository: platform, path: apps/{name}, "
+            f"namespace: bad-{SUFFIX}, targets: {{clusters: [sim-1]}}, "
+            f"sync: {{createNamespace: true}}{extra}}}\n"
+        )
+
+    return (
+        f'repositories:\n  - {{name: platform, url: "{url}", ref: main, interval: 1s}}\n'
+        f"clusters:\n  - {{name: sim-1, kubeconfig: {sim.kubeconfig_path('sim-1')}}}\n"
+        f"  - {{name: sim-2, kubeconfig: {sim.kubeconfig_path('sim-2')}}}\n"
+        "applications:\n"
+        f"  - {{name: stuck-hook, repository: platform, path: apps/failing-hook, "
+        f"namespace: bad-{SUFFIX}, targets: {{clusters: [sim-2]}}, "
+        "sync: {createNamespace: true, hookTimeout: 3s}}\n"
+        + app("failing-hook")
+        + app("bad-phase")
+        + app("generate-name")
+        + app("bad-jsonnet")
+        + app("escape")
+        + app("missing-tla")
+        + app("no-match", ", directory: {include: ['*.yml']}")
+    )
+
+
+def test_bad_input_through_fleetsync_up_gets_clear_errors(
+    tmp_path: Path, redis_url: str, git_server: GitServer, git_repo: WorkRepo, sim: Simulator
+) -> None:
+    sim.cluster("sim-1").set_controllers(enabled=True, ready_delay=0.3, job_result="fail")
+    sim.add_cluster("sim-2").set_controllers(enabled=True, ready_delay=0.3, job_result="run")
+    commit(git_repo, "hooks and renders gone wrong", BAD)
+    url = git_server.git_url(git_repo.bare.name.removesuffix(".git"))
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(bad_fleet(url, sim))
+    store = Store.connect(redis_url)
+    proc = start_up(tmp_path, redis_url, fleet)
+    try:
+
+        def failed() -> PairStatus | None:
+            s: PairStatus | None = store.status("failing-hook", "sim-1")
+            return s if s is not None and "hook failed" in s.message else None
+
+        hook = wait_for(failed, timeout=90, what="the failed PreSync hook")
+        (migrate, page) = hook.hooks
+        assert hook.sync is SyncState.OUT_OF_SYNC
+        assert hook.error_object == f"batch/Job/bad-{SUFFIX}/{migrate.name}"
+        assert hook.message.startswith(
+            f"batch/Job/bad-{SUFFIX}/{migrate.name}: PreSync hook failed (Job has reached the "
+            f"specified backoff limit; kubectl logs job/{migrate.name} -n bad-{SUFFIX}): sync "
+            f"failed; SyncFail hooks: SyncFail hook batch/Job/bad-{SUFFIX}/{page.name}"
+        )
+        assert sim_object(sim, "ConfigMap", "s", f"bad-{SUFFIX}") is None
+
+        def stuck() -> PairStatus | None:
+            s: PairStatus | None = store.status("stuck-hook", "sim-2")
+            return s if s is not None and "hook failed" in s.message else None
+
+        late = wait_for(stuck, timeout=90, what="the PreSync hook past its deadline")
+        (migrate, page) = late.hooks
+        assert late.message.startswith(
+            f"batch/Job/bad-{SUFFIX}/{migrate.name}: PreSync hook failed (did not complete "
+            f"within 3s (sync.hookTimeout): job is running; kubectl logs job/{migrate.name} -n "
+            f"bad-{SUFFIX}): sync failed; SyncFail hooks: SyncFail hook "
+            f"batch/Job/bad-{SUFFIX}/{page.name}"
+        )
+
+        def error_of(app: str) -> str:
+            found = wait_for(lambda: store.source_error(app), timeout=60, what=f"{app}'s error")
+            return str(found.message)
+
+        assert error_of("bad-phase").startswith(
+            "bad-phase: apps/bad-phase/job.yaml:1: annotation argocd.argoproj.io/hook: unknown "
+            "hook phase 'BeforeSync'; use PreSync, Sync, PostSync, SyncFail, PostDelete or Skip"
+        )
+        assert error_of("generate-name").startswith(
+            "generate-name: apps/generate-name/cm.yaml:1: metadata.generateName 'c-' on an "
+            "object that is not a hook"
+        )
+        assert error_of("bad-jsonnet").startswith("bad-jsonnet: apps/bad-jsonnet/main.jsonnet:4")
+        assert error_of("escape") == (
+            "escape: apps/escape: import '../../../etc/passwd.libsonnet': "
+            "'../../../etc/passwd.libsonnet' is outside the repository"
+        )
+        assert error_of("missing-tla").startswith(
+            "missing-tla: apps/missing-tla/main.jsonnet: top-level function needs argument "
+            "replicas: give it in fleet.yaml under jsonnet.tlas"
+        )
+        assert error_of("no-match").startswith(
+            "no-match: apps/no-match: directory.include '*.yml' matches no file"
+        )
+        for app in ("bad-phase", "generate-name", "bad-jsonnet", "escape", "missing-tla"):
+            s = store.status(app, "sim-1")
+            assert s is None or s.sync is not SyncState.SYNCED, app
     finally:
         stop(proc)

@@ -323,8 +323,14 @@ class Application:
     @property
     def varies(self) -> bool:
         """Whether its clusters may get different bundles: it substitutes cluster variables in
-        its output or its Helm values."""
-        return self.substitute or bool(self.overrides) or "${" in json.dumps(self.helm.values)
+        its output, its Helm values or its jsonnet variables' values."""
+        jsonnet = [v.value for v in (*self.jsonnet.ext_vars, *self.jsonnet.tlas)]
+        return (
+            self.substitute
+            or bool(self.overrides)
+            or "${" in json.dumps(self.helm.values)
+            or any("${" in value for value in jsonnet)
+        )
 
 
 @dataclass(frozen=True, slots=True)

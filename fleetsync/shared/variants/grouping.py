@@ -2,8 +2,9 @@
 
 Two steps, each grouping the application's target clusters by exactly what they read:
 - before the render (`render_groups`): the application as the cluster renders it, its Helm values
-  with the cluster's variables written in; clusters whose resolved values are equal share one
-  render (and the cluster's name is part of nothing unless the values read it);
+  and the values of its jsonnet extVars and tlas with the cluster's variables written in;
+  clusters whose resolved values are equal share one render (and the cluster's name is part of
+  nothing unless the values read it);
 - after the render (`output_groups`): the variables the rendered bundle uses, resolved for each
   cluster; clusters whose resolved variables are equal share one substituted bundle.
 
@@ -19,7 +20,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fleetsync.shared.model.bundle import Manifest, canonical_json
-from fleetsync.shared.model.declaration import Application, Cluster, Override, Patch
+from fleetsync.shared.model.declaration import (
+    Application,
+    Cluster,
+    JsonnetOptions,
+    JsonnetVar,
+    Override,
+    Patch,
+)
 from fleetsync.shared.model.ids import ClusterName
 from fleetsync.shared.model.resource import ResourceKey
 from fleetsync.shared.variants.substitution import (
@@ -70,22 +78,47 @@ def render_groups(app: Application, clusters: Sequence[Cluster]) -> Grouping:
         chosen = tuple(i for i, o in enumerate(app.overrides) if o.selector.matches(cluster.labels))
         overridden = apply_overrides(app, [app.overrides[i] for i in chosen])
         refs = references(overridden.helm.values, where="helm.values")
+        texts = jsonnet_references(overridden.jsonnet)
         try:
             resolved = resolve(refs, scope_of(cluster), typed=True)
+            written = resolve(texts, scope_of(cluster))
         except SubstitutionError as exc:
             failed[cluster.name] = f"{app.name}: cluster '{cluster.name}': {exc}"
             continue
-        material = canonical_json([list(chosen), key_material(resolved)])
+        material = canonical_json([list(chosen), key_material(resolved), key_material(written)])
         group = groups.get(material)
         if group is None:
             values = substitute(dict(overridden.helm.values), resolved, typed=True)
-            variant = replace(overridden, helm=replace(overridden.helm, values=values))
+            variant = replace(
+                overridden,
+                helm=replace(overridden.helm, values=values),
+                jsonnet=substitute_jsonnet(overridden.jsonnet, written),
+            )
             patches = tuple(
                 (app.overrides[i].name, p) for i in chosen for p in app.overrides[i].patches
             )
             group = groups[material] = Group(variant, (), resolved, patches)
         groups[material] = replace(group, clusters=(*group.clusters, cluster.name))
     return Grouping(tuple(groups.values()), failed)
+
+
+def jsonnet_references(options: JsonnetOptions) -> dict[Reference, str]:
+    """The variables of the jsonnet extVars' and tlas' values, each where it is first used."""
+    found: dict[Reference, str] = {}
+    for kind, variables in (("extVars", options.ext_vars), ("tlas", options.tlas)):
+        for var in variables:
+            for ref, where in references(var.value, where=f"jsonnet.{kind}.{var.name}").items():
+                found.setdefault(ref, where)
+    return found
+
+
+def substitute_jsonnet(options: JsonnetOptions, written: Mapping[Reference, Any]) -> JsonnetOptions:
+    """The options with the variables of their values written in, as text."""
+
+    def each(variables: tuple[JsonnetVar, ...]) -> tuple[JsonnetVar, ...]:
+        return tuple(replace(v, value=str(substitute(v.value, written))) for v in variables)
+
+    return replace(options, ext_vars=each(options.ext_vars), tlas=each(options.tlas))
 
 
 def apply_overrides(app: Application, overrides: Sequence[Override]) -> Application:

@@ -12,6 +12,7 @@ import pytest
 from fleetsync.shared.kube.hookrun import HookState, HookWait, RunState
 from fleetsync.shared.kube.hooks import HOOK_LABEL
 from fleetsync.shared.kube.inventory import Inventory, read_cluster_record
+from fleetsync.shared.kube.ownership import APPLICATION_ANNOTATION as OWNER
 from fleetsync.shared.kube.sync import SyncResult
 from fleetsync.shared.kube.waves import WaveWait
 from fleetsync.shared.model import ChangeAction, Health, SyncState
@@ -583,3 +584,34 @@ def test_helm_hooks_run_as_argo_cd_maps_them_weights_as_waves_and_tests_never(
     pods = live.operator.request("GET", f"/api/v1/namespaces/{ns}/pods")
     names = [p["metadata"]["name"] for p in pods.get("items") or []]
     assert not [n for n in names if n.startswith("test-connection")], "a test hook never runs"
+
+
+def test_a_failure_after_the_run_succeeded_runs_no_syncfail_hook_and_does_not_stick(
+    live: Live,
+) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    bundle = [
+        namespace(ns),
+        config_map("app", ns),
+        hook_job("migrate", ns, "PreSync", generate=False),
+        hook_job("page-oncall", ns, "SyncFail"),
+    ]
+    first = sync(live, bundle)
+    finish_job(live, "migrate")
+    done = sync(live, bundle, previous=first.inventory)
+    assert done.error is None and done.waiting is None
+    path = f"/api/v1/namespaces/{ns}/configmaps/app"
+    live.operator.merge_patch(path, {"metadata": {"annotations": {OWNER: "someone-else"}}})
+
+    refused = sync(live, bundle, previous=done.inventory)
+
+    assert refused.error is not None and "owned by fleetsync application" in refused.error.message
+    assert [j["metadata"]["name"] for j in hook_jobs(live)] == ["migrate"], "no SyncFail hook"
+    record = read_cluster_record(live.client, live.app).hooks
+    assert record is not None and record.state is RunState.SUCCEEDED
+    live.operator.merge_patch(path, {"metadata": {"annotations": {OWNER: live.app}}})
+
+    healed = sync(live, bundle, previous=refused.inventory)
+
+    assert healed.error is None and healed.state is SyncState.SYNCED

@@ -268,3 +268,20 @@ def test_a_patch_written_as_text_holding_a_date_is_refused_not_carried() -> None
         )
     )
     assert "overrides[0].patches[0].patch: holds a value JSON cannot carry" in message
+
+
+def test_jsonnet_values_may_read_cluster_variables_and_bad_ones_are_errors() -> None:
+    clusters = """\
+        - {name: eu-1, kubeconfig: /k/eu-1.yaml, values: {domain: eu.example.com}}
+        - {name: us-1, kubeconfig: /k/us-1.yaml}
+        """
+    good = _fleet(clusters, 'jsonnet: {extVars: {domain: "${cluster.values.domain:=x}"}}')
+    web = _parse(good).applications["web"]  # type: ignore[index]
+    assert web.jsonnet.ext_vars[0].value == "${cluster.values.domain:=x}" and web.varies
+
+    unknown = _errors(_fleet(clusters, 'jsonnet: {tlas: {home: "${HOME}"}}'))
+    assert "applications[0].jsonnet.tlas: " in unknown and "${HOME}" in unknown
+
+    unresolved = _errors(_fleet(clusters, 'jsonnet: {extVars: {d: "${cluster.values.domain}"}}'))
+    assert "web: cluster 'us-1': jsonnet.extVars.d: ${cluster.values.domain}" in unresolved
+    assert "eu-1" not in unresolved

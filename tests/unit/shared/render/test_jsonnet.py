@@ -217,3 +217,18 @@ def test_output_over_the_bound_is_refused_naming_the_file(repo: Repo) -> None:
         match=r"^guestbook: app/main.jsonnet: render output exceeded its 16 bytes limit",
     ):
         repo.render("app", limits=RenderLimits(max_output_bytes=16))
+
+
+def test_an_import_outside_the_repository_is_refused_in_a_render_process(
+    repo: Repo, tmp_path: Path
+) -> None:
+    """go-jsonnet hands the import callback's error back garbled there; the importer's own
+    error is the one raised."""
+    repo.write({"app/main.jsonnet": "import '../../../etc/passwd.libsonnet'\n"})
+    request = RenderRequest(root=repo.root, path="app", app=APP)
+    with pytest.raises(RenderError) as caught:
+        render_isolated(request, limits=RenderLimits(), scratch_dir=tmp_path)
+    assert str(caught.value) == (
+        "guestbook: app: import '../../../etc/passwd.libsonnet': '../../../etc/passwd.libsonnet' "
+        "is outside the repository"
+    )

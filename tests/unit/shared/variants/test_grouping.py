@@ -10,6 +10,8 @@ from fleetsync.shared.model.declaration import (
     Application,
     Cluster,
     HelmOptions,
+    JsonnetOptions,
+    JsonnetVar,
     Override,
     Patch,
     PatchTarget,
@@ -155,3 +157,37 @@ def test_a_patch_target_the_render_lacks_is_named_with_its_override() -> None:
         "metadata": {"name": "settings"},
         "data": {"a": "1"},
     }
+
+
+def test_jsonnet_ext_vars_and_tlas_read_cluster_variables_before_the_render() -> None:
+    app = replace(
+        _app(),
+        jsonnet=JsonnetOptions(
+            ext_vars=(JsonnetVar("region", "${cluster.values.region}"), JsonnetVar("x", "1")),
+            tlas=(JsonnetVar("replicas", "${cluster.values.replicas:=2}", code=True),),
+        ),
+    )
+    clusters = [*CLUSTERS[:3], _cluster("us-3", "us", replicas=5)]
+
+    found = render_groups(app, clusters)
+
+    assert [
+        (g.clusters, [v.value for v in (*g.app.jsonnet.ext_vars, *g.app.jsonnet.tlas)])
+        for g in found.groups
+    ] == [
+        (("eu-1", "eu-2"), ["eu", "1", "2"]),
+        (("us-1",), ["us", "1", "2"]),
+        (("us-3",), ["us", "1", "5"]),
+    ]
+
+
+def test_a_jsonnet_value_reading_a_variable_a_cluster_lacks_fails_that_cluster_only() -> None:
+    app = replace(
+        _app(), jsonnet=JsonnetOptions(ext_vars=(JsonnetVar("size", "${cluster.values.size}"),))
+    )
+
+    found = render_groups(app, CLUSTERS)
+
+    assert [g.clusters for g in found.groups] == [("us-2",)]
+    assert set(found.failed) == {"eu-1", "eu-2", "us-1"}
+    assert "jsonnet.extVars.size" in found.failed["eu-1"]
