@@ -17,9 +17,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import report, scenarios
+from bench import report, scenarios, variants
 
-NAMES = ("fanout", "idle", "monorepo", "scale", "faulty")
+NAMES = ("fanout", "idle", "monorepo", "scale", "faulty", "variants", "variants-helm")
 
 
 def run(name: str, sizes: scenarios.Sizes, work: Path) -> Any:
@@ -42,6 +42,10 @@ def run(name: str, sizes: scenarios.Sizes, work: Path) -> Any:
             if w != 1
         ]
         return curve
+    if name in ("variants", "variants-helm"):
+        clusters, regions = sizes.variant_clusters
+        how = "helm" if name == "variants-helm" else "substitute"
+        return variants.variants(work / name, clusters, regions, sizes.timeout, how=how)
     return scenarios.faulty(work / "faulty", sizes.faulty_clusters, sizes.faulty_bad, sizes)
 
 

@@ -127,6 +127,22 @@ def write_markdown(out: Path, results: dict[str, Any], command: str) -> Path:
             f"{_fig(fa.get('all_healthy'), 'total_seconds', ' s')} / "
             f"{_fig(fa.get('healthy_with_faults'), 'total_seconds', ' s')} |"
         )
+    for name in ("variants", "variants-helm"):
+        v = s.get(name)
+        if not v:
+            continue
+        if "failed" in v:
+            rows.append(f"| 7 {name} | - | failed: {v['failed']} |")
+            continue
+        commit, edit = v.get("commit", {}), v.get("values_edit", {})
+        rows.append(
+            f"| 7 {name}, {v.get('clusters')} clusters in {v.get('regions')} regions | "
+            "a commit: renders / bundles / reconciles; one region's values: renders / "
+            "bundles made / reconciles | "
+            f"{commit.get('renders')} / {commit.get('bundles')} / {commit.get('reconciles')}; "
+            f"{edit.get('renders')} / {edit.get('substitutions') or edit.get('renders')} / "
+            f"{edit.get('reconciles')} |"
+        )
     path = out / "results.md"
     path.write_text("\n".join(rows) + "\n")
     return path

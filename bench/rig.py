@@ -70,6 +70,8 @@ class RigOptions:
     with_api: bool = False
     env: tuple[tuple[str, str], ...] = ()
     """Settings of every fleetsync process (FLEETSYNC_CLUSTER_BATCH...)."""
+    watch: bool = True
+    """Run the watcher (event-driven drift detection), as `fleetsync up` does by default."""
 
 
 class Rig:
@@ -98,6 +100,7 @@ class Rig:
             tick_seconds=self.opts.tick_seconds,
             with_api=self.opts.with_api,
             with_flower=False,
+            with_watch=self.opts.watch,
             extra_env={"FLEETSYNC_WEBHOOK_SECRET": WEBHOOK_SECRET, **dict(self.opts.env)},
         )
         specs = plan_processes(up)

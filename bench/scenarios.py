@@ -35,6 +35,8 @@ class Sizes:
     faulty_clusters: int
     faulty_bad: int
     timeout: float
+    variant_clusters: tuple[int, int] = (8, 2)
+    """Clusters and regions of the per-cluster values scenario (bench/variants.py)."""
 
 
 QUICK = Sizes(
@@ -64,6 +66,7 @@ FULL = Sizes(
     faulty_clusters=100,
     faulty_bad=5,
     timeout=600.0,
+    variant_clusters=(1000, 10),
 )
 
 

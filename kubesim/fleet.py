@@ -11,7 +11,7 @@ import asyncio
 import re
 from pathlib import Path
 
-from kubesim import controllers
+from kubesim import controllers, quota
 from kubesim.cluster import Cluster
 from kubesim.faults import ControllerSettings
 from kubesim.kubeconfig import (
@@ -60,6 +60,7 @@ class Fleet:
         cluster = Cluster(name, schedule=self._schedule, event_log_size=self.event_log_size)
         cluster.controllers = self.defaults
         cluster.controller_hooks.append(controllers.react)
+        cluster.store.subscribe(quota.watch(cluster))
         self.api.clusters[name] = cluster
         write_kubeconfig(self.kubeconfig_dir, self.access(name))
         if write_combined:

@@ -16,6 +16,7 @@ from kubesim.catalog import ResourceType
 from kubesim.cluster import CRD_KEY, NAMESPACE_KEY, Cluster, now_rfc3339
 from kubesim.crds import CLEANUP_FINALIZER
 from kubesim.errors import bad_request
+from kubesim.kinddefaults import PROTECTION_FINALIZERS
 from kubesim.managedfields import decode_entries, encode_entries, record_update
 
 FOREGROUND = "foregroundDeletion"
@@ -160,6 +161,7 @@ def _one_pass(cluster: Cluster) -> bool:
         if rtype is None:
             continue
         finalizers = _finalizers(obj)
+        protection = PROTECTION_FINALIZERS.get(rtype.kind) if not rtype.group else None
         if key == NAMESPACE_KEY:
             changed |= _finish_namespace(cluster, rtype, obj)
         elif key == CRD_KEY and CLEANUP_FINALIZER in finalizers:
@@ -177,6 +179,9 @@ def _one_pass(cluster: Cluster) -> bool:
             if not waiting:
                 _drop_finalizer(cluster, rtype, obj, FOREGROUND)
                 return True
+        elif protection in finalizers:  # no pod uses a claim here, no claim binds a volume
+            _drop_finalizer(cluster, rtype, obj, str(protection))
+            return True
         elif not finalizers:
             cluster.remove(rtype, obj)
             changed = True

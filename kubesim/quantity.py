@@ -21,6 +21,20 @@ _BINARY_SUFFIX = [(60, "Ei"), (50, "Pi"), (40, "Ti"), (30, "Gi"), (20, "Mi"), (1
 
 def canonical_quantity(value: Any) -> str | None:
     """The canonical text of a quantity (a string or a number), or None when it is not one."""
+    parsed = _parse(value)
+    if parsed is None:
+        return None
+    amount, family = parsed
+    return _canonical(amount, family)
+
+
+def quantity_amount(value: Any) -> Decimal | None:
+    """The amount a quantity stands for (`1k` is 1000, `1Ki` 1024), or None."""
+    parsed = _parse(value)
+    return parsed[0] if parsed is not None else None
+
+
+def _parse(value: Any) -> tuple[Decimal, str] | None:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return None
     text = str(value) if not isinstance(value, float) else repr(value)
@@ -46,6 +60,10 @@ def canonical_quantity(value: Any) -> str | None:
         family = "exponent"
     else:
         return None
+    return amount, family
+
+
+def _canonical(amount: Decimal, family: str) -> str:
     nano = Decimal("1e-9")
     amount = (amount / nano).to_integral_value(ROUND_CEILING) * nano
     if family == "binary" and abs(amount) >= 1024 and amount == amount.to_integral_value():

@@ -18,6 +18,10 @@ that says what it waits for (`gates.change_wait`), and asks to be continued once
 A cluster a rollout holds runs what it ran before (`desired_for_pair`) and is drift-checked
 against that.
 
+Before anything else touches the cluster, the pair's cluster must own the Kubernetes cluster its
+kubeconfig reaches (`kube.identity`): a second declared cluster reaching the same one is refused
+with a status naming both.
+
 Failures become status in one place (`_failed`): a cluster that is down or answers 5xx/429 is
 Unknown with the reason and retried with backoff; a permanent problem (bad kubeconfig, refused
 credentials) is recorded and waits for the next trigger. An object the server refuses is not a
@@ -43,6 +47,7 @@ from fleetsync.shared.desired import (
 )
 from fleetsync.shared.errors import PermanentError, TransientError, describe
 from fleetsync.shared.gates import change_wait
+from fleetsync.shared.intents import keep_intents
 from fleetsync.shared.kube import (
     ClusterClient,
     DriftReport,
@@ -55,6 +60,7 @@ from fleetsync.shared.kube import (
     start_post_delete,
     sync_application,
 )
+from fleetsync.shared.kube.identity import claim_cluster, verify_claim
 from fleetsync.shared.logcontext import bind
 from fleetsync.shared.model.backoff import backoff_delay
 from fleetsync.shared.model.bundle import Bundle
@@ -155,14 +161,23 @@ def _reconcile(
         if desired is None:
             return _record(store, _waiting(store, app, cluster, trigger, fresh_until))
         bind(revision=desired.revision)
+        if client is None:
+            client = connect(fleet.clusters[cluster], cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
+        if verify_claim(client, cluster=cluster, declared=fleet.clusters):
+            store.forget_mirrored(cluster)  # a new or wiped cluster: write its mirrors again
+        if keep_intents(store, client, app, cluster):  # read back after a loss: choose again
+            desired = _desired(store, app, cluster)
+            if desired is None:
+                return _record(store, _waiting(store, app, cluster, trigger, fresh_until))
+            bind(revision=desired.revision)
         mode = choose_mode(application.sync, trigger=trigger, suspended=store.is_suspended(app))
         wait = None
         if mode is Mode.APPLY:
             changing = desired.digest != (previous.digest if previous else None)
             wait = change_wait(store, fleet, app, cluster, trigger=trigger, changing=changing)
             mode = Mode.CHECK if wait is not None else mode
-        if client is None:
-            client = connect(fleet.clusters[cluster], cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
+        if mode is Mode.APPLY and claim_cluster(client, cluster=cluster, declared=fleet.clusters):
+            store.forget_mirrored(cluster)
         if mode is Mode.CHECK:
             applied = _applied_bundle(store, previous) or desired.bundle
             drift = check_drift(
@@ -172,6 +187,15 @@ def _reconcile(
                 client, applied, app=app, namespace=application.namespace
             )
             held = desired.chosen is not None and desired.chosen.because is Because.HELD
+            if previous is None and not drift.keys:  # Redis lost it: the cluster runs this
+                previous = PairStatus(
+                    application=app,
+                    cluster=cluster,
+                    sync=SyncState.UNKNOWN,
+                    health=health,
+                    revision=desired.revision,
+                    digest=desired.digest,
+                )
             status = _checked(
                 app,
                 cluster,
@@ -210,7 +234,7 @@ def _reconcile(
             or (status.health is Health.MISSING and result.error is None),
         )
     except Exception as exc:  # every failure becomes the pair's status, see `_failed`
-        return _failed(store, app, cluster, previous, trigger, exc)
+        return _failed(store, app, cluster, previous, trigger, exc, fresh_until=fresh_until)
 
 
 def pair_lock(app: str, cluster: str) -> str:
@@ -331,6 +355,8 @@ def _synced(
         duration=result.duration,
         message=message,
         error_object=str(result.error.key) if result.error and result.error.key else None,
+        failed=result.error is not None
+        or any(c.action is ChangeAction.FAILED for c in result.changes),
         counts=counts,
         changes=tuple(
             ObjectChange(key=str(c.key), action=c.action, message=c.message) for c in result.changes
@@ -404,11 +430,13 @@ def _failed(
     previous: PairStatus | None,
     trigger: Trigger,
     exc: Exception,
+    *,
+    fresh_until: float | None = None,
 ) -> Outcome:
     """The one place a failed reconcile becomes status. A PermanentError (bad kubeconfig,
     refused credentials, a rejected object) waits for the next trigger; anything else, a
     TransientError or an error fleetsync did not foresee (named by its class), is retried with
-    backoff."""
+    backoff. Like any status, it reads stale once `fresh_until` passed with no check since."""
     permanent = isinstance(exc, PermanentError)
     retry_in = None
     if not permanent:
@@ -428,6 +456,8 @@ def _failed(
         at=_now(),
         message=message,
         trigger=trigger,
+        failed=True,
+        stale_after=fresh_until,
     )
     log.warning(
         "%s on %s: %s%s",
@@ -485,6 +515,7 @@ def remove_pair(
         return Outcome(status=None)
     try:
         client = connect(declared, cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
+        verify_claim(client, cluster=cluster, declared=fleet.clusters)
         inventory = store.inventory(app, cluster) or EMPTY
         result = sync_application(
             client=client,

@@ -47,6 +47,8 @@ class Settings:
     """Seconds one Helm or kustomize render may take before its process is killed."""
     render_memory_mib: int = 1024
     """Data memory (MiB) one Helm or kustomize render process may use (RLIMIT_DATA)."""
+    notify_timeout: float = 5.0
+    """Seconds a notification's receiver has to answer before the delivery is retried."""
     cluster_threads: int = 4
     """The most threads of one apply worker that work on one cluster at a time (a bulkhead: a
     hanging cluster holds at most these; its other tasks are queued again with a countdown)."""
@@ -93,6 +95,7 @@ def load_settings() -> Settings:
         render_memory_mib=int(
             _bounded_number("RENDER_MEMORY", "1024", low=256, high=65536, unit="MiB", whole=True)
         ),
+        notify_timeout=_bounded_number("NOTIFY_TIMEOUT", "5", low=0.1, high=60, unit="seconds"),
         cluster_threads=_positive_int("CLUSTER_THREADS", "4"),
         cluster_batch=int(
             _bounded_number("CLUSTER_BATCH", "2", low=0, high=100_000, unit="pairs", whole=True)

@@ -52,6 +52,7 @@ class Queue(StrEnum):
     POLL = "poll"
     FETCH = "fetch"
     APPLY = "apply"
+    NOTIFY = "notify"
 
 
 class TaskName(StrEnum):
@@ -61,6 +62,7 @@ class TaskName(StrEnum):
     RECONCILE_CLUSTER = "fleetsync.apply.reconcile_cluster"
     CHECK_HEALTH = "fleetsync.apply.check_health"
     PRUNE_REMOVED = "fleetsync.apply.prune_removed"
+    DELIVER = "fleetsync.notify.deliver"
 
     @property
     def queue(self) -> Queue:
@@ -407,7 +409,9 @@ class Sender:
     ) -> bool:
         ident = self._ident(name, *ids)
         ttl = (countdown or 0.0) + QUEUED_SECONDS
-        if not self._store.mark_queued(name.queue, ident, int(priority), ttl=ttl):
+        if not self._store.mark_queued(
+            name.queue, ident, int(priority), ttl=ttl, countdown=countdown or 0.0
+        ):
             return False
         try:
             self._send_now(name, kwargs, priority, countdown)
@@ -531,6 +535,18 @@ class Sender:
     def prune_removed(self, app: str, cluster: str, *, countdown: float | None = None) -> None:
         self._send_now(
             TaskName.PRUNE_REMOVED, {"app": app, "cluster": cluster}, Priority.CHANGE, countdown
+        )
+
+    def notify(
+        self, notification: str, event: str, *, attempt: int = 1, countdown: float | None = None
+    ) -> None:
+        """Deliver a stored event to a notification (on the notify queue, away from the
+        reconciles: a slow receiver holds up no sync)."""
+        self._send_now(
+            TaskName.DELIVER,
+            {"notification": notification, "event": event, "attempt": attempt},
+            Priority.CHANGE,
+            countdown,
         )
 
     def resend(self, task: Abandoned) -> None:

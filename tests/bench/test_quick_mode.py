@@ -14,7 +14,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.slow
+# Every scenario in one run, each with its own real processes: more than the suite's default
+# five minutes on a loaded machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +27,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
         check=False,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
@@ -47,7 +49,15 @@ def test_every_scenario_ran_without_a_failure_record(
 ) -> None:
     _, results, output = quick_run
     scenarios = results["scenarios"]
-    assert set(scenarios) == {"fanout", "idle", "monorepo", "scale", "faulty"}, output[-3000:]
+    assert set(scenarios) == {
+        "fanout",
+        "idle",
+        "monorepo",
+        "scale",
+        "faulty",
+        "variants",
+        "variants-helm",
+    }, output[-3000:]
     _no_failures(scenarios, "scenarios")
     assert results["machine"]["cores"] >= 1
     assert results["command"].startswith("python -m bench --quick")
@@ -108,10 +118,25 @@ def test_scale_and_faulty_report_convergence_and_memory(
     assert faulty["slowdown_ratio"] > 0
 
 
+def test_per_cluster_values_render_once_per_region_and_reconcile_only_the_region_edited(
+    quick_run: tuple[Path, dict[str, Any], str],
+) -> None:
+    for name, edit_renders in (("variants", 0), ("variants-helm", 1)):
+        v = quick_run[1]["scenarios"][name]
+        commit, edit = v["commit"], v["values_edit"]
+        assert commit["bundles"] == v["regions"]
+        assert commit["renders"] == (1 if name == "variants" else v["regions"])
+        assert commit["reconciles"] == commit["converged"] == v["clusters"]
+        assert edit["renders"] == edit_renders
+        assert edit["reconciles"] == edit["converged"] == edit["region_clusters"]
+        assert edit["region_clusters"] == v["clusters"] // v["regions"]
+
+
 def test_the_table_and_plots_are_written(quick_run: tuple[Path, dict[str, Any], str]) -> None:
     out = quick_run[0]
     table = (out / "results.md").read_text()
-    for row in ("1 fan-out", "2 kubectl", "3 idle", "4 monorepo", "5 scale", "6 faulty"):
+    rows = ("1 fan-out", "2 kubectl", "3 idle", "4 monorepo", "5 scale", "6 faulty", "7 variants")
+    for row in rows:
         assert f"| {row}" in table
     assert "failed" not in table
     for plot in ("latency.png", "scale.png"):

@@ -124,6 +124,7 @@ class World:
             FLEETSYNC_CACHE_DIR=str(self.workdir / "cache"),
             FLEETSYNC_TICK_SECONDS="0.5",
             FLEETSYNC_API_TOKEN=API_TOKEN,
+            FLEETSYNC_RENDER_TIMEOUT="10",
         )
         self.up = Proc(argv, env)
         self.wait_converged(timeout=120)

@@ -8,6 +8,7 @@ from fleetsync.shared.model.bundle import Bundle
 from fleetsync.shared.model.ids import AppName, Digest, RepoName
 from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.store import DesiredState, DueSet, Store
+from fleetsync.shared.store.schedule import QUEUED_LOST
 
 
 def _bundle(n: int) -> Bundle:
@@ -75,6 +76,30 @@ def test_duplicate_triggers_coalesce_unless_the_new_one_has_better_priority(
     assert not store.mark_queued("poll", "platform", 6)
     store.clear_queued("poll", "platform")
     assert store.mark_queued("poll", "platform", 6)
+    store.clear_queued("poll", "platform")
+    assert store.mark_queued("poll", "platform", 6, countdown=120), "a retry waiting its backoff"
+    assert store.mark_queued("poll", "platform", 6), "a trigger due now is not absorbed by it"
+    assert not store.mark_queued("poll", "platform", 6, countdown=3), "nor by one due soon after"
+
+
+def test_a_queued_message_long_overdue_is_believed_lost_and_absorbs_no_trigger(
+    redis_url: str,
+) -> None:
+    """A sender killed between marking a message queued and sending it leaves the mark: once
+    the message is QUEUED_LOST overdue without having started, a trigger is sent again (on a
+    fake clock: the store's `now`)."""
+    store = Store.connect(redis_url)
+    clock = [1_000_000.0]
+    store.now = lambda: clock[0]  # type: ignore[method-assign]
+    assert store.mark_queued("reconcile", "web|c1", 6)
+    clock[0] += QUEUED_LOST - 1
+    assert not store.mark_queued("reconcile", "web|c1", 6), "overdue, but maybe only slow"
+    assert store.mark_queued_many("reconcile", ["web|c1"], 6) == [False]
+    clock[0] += 2
+    assert store.mark_queued("reconcile", "web|c1", 6), "believed lost: sent again"
+    assert not store.mark_queued("reconcile", "web|c1", 6), "and the new one absorbs as before"
+    clock[0] += QUEUED_LOST + 1
+    assert store.mark_queued_many("reconcile", ["web|c1", "web|c2"], 6) == [True, True]
 
 
 def test_only_one_holder_of_a_lease_at_a_time(redis_url: str) -> None:

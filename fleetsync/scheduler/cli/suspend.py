@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from fleetsync.scheduler.cli.options import open_store, published_fleet, redis_option
+from fleetsync.scheduler.cli.options import open_sender, published_fleet, redis_option
 from fleetsync.scheduler.operations import suspend
 from fleetsync.shared.errors import FleetsyncError
 
@@ -14,9 +14,9 @@ from fleetsync.shared.errors import FleetsyncError
 @redis_option
 def command(app: str, redis_url: str | None) -> None:
     """Suspend automated sync of APP: changes and drift are reported, not applied."""
-    store = open_store(redis_url)
+    store, sender = open_sender(redis_url)
     try:
-        suspend(store, published_fleet(store), app)
+        suspend(store, sender, published_fleet(store), app)
     except FleetsyncError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(

@@ -53,6 +53,7 @@ __all__ = [
     "ClusterRecord",
     "Inventory",
     "InventoryEntry",
+    "ensure_inventory_namespace",
     "inventory_text",
     "merge",
     "mirror_name",
@@ -65,14 +66,15 @@ __all__ = [
 # -- the cluster copy ------------------------------------------------------------------------
 
 
-def mirror_name(app: str) -> str:
-    """`fleetsync-inventory-<app>`, made a valid ConfigMap name when the app name is not one."""
-    name = INVENTORY_PREFIX + app
+def mirror_name(app: str, *, prefix: str = INVENTORY_PREFIX) -> str:
+    """`fleetsync-inventory-<app>` (or another prefix), made a valid object name when the app
+    name is not one."""
+    name = prefix + app
     if len(name) <= 253 and _DNS_NAME.match(name):
         return name
     digest = hashlib.sha256(app.encode()).hexdigest()[:10]
     cleaned = re.sub(r"[^a-z0-9-]+", "-", app.lower()).strip("-")[:200]
-    return f"{INVENTORY_PREFIX}{cleaned}-{digest}" if cleaned else INVENTORY_PREFIX + digest
+    return f"{prefix}{cleaned}-{digest}" if cleaned else prefix + digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +132,7 @@ def write_cluster_inventory(
     """Store the cluster copy (server-side apply), creating namespace fleetsync-system if needed;
     with `waves`, the wave a sync waits before, which a write without it clears; with `hooks`,
     the hooks' run, which a write without it clears."""
-    if client.get(_NAMESPACE, name=INVENTORY_NAMESPACE) is None:
-        client.apply(_NAMESPACE, _managed(_NAMESPACE, INVENTORY_NAMESPACE, ""), force=True)
+    ensure_inventory_namespace(client)
     body = dict(_managed(_CONFIGMAP, mirror_name(app), INVENTORY_NAMESPACE))
     body["metadata"]["annotations"] = {APPLICATION_ANNOTATION: app}
     body["data"] = {INVENTORY_DATA_KEY: inventory_text(inventory)}
@@ -140,6 +141,12 @@ def write_cluster_inventory(
     if hooks is not None:
         body["data"][HOOKS_DATA_KEY] = json.dumps(hooks.to_json(), sort_keys=True)
     client.apply(_CONFIGMAP, body, force=True)
+
+
+def ensure_inventory_namespace(client: ClusterClient) -> None:
+    """Create namespace fleetsync-system when the cluster has none (a new or wiped cluster)."""
+    if client.get(_NAMESPACE, name=INVENTORY_NAMESPACE) is None:
+        client.apply(_NAMESPACE, _managed(_NAMESPACE, INVENTORY_NAMESPACE, ""), force=True)
 
 
 def inventory_text(inventory: Inventory) -> str:

@@ -23,9 +23,13 @@ class DesiredState:
     observed: Revision | None = None
     warnings: tuple[str, ...] = ()
     """What the render skipped and says so (files without a Kubernetes object, Helm tests)."""
+    variants: int = 0
+    """0: every cluster runs `digest`. Otherwise the number of distinct bundles its clusters
+    run (per-cluster variants, `app:<name>:variants`), and `digest` identifies the whole set."""
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "variants": self.variants,
             "revision": str(self.revision),
             "digest": self.digest,
             "renderer": self.renderer,
@@ -44,7 +48,25 @@ class DesiredState:
             rendered_at=float(data["rendered_at"]),
             observed=Revision.parse(observed) if observed else None,
             warnings=tuple(data.get("warnings") or ()),
+            variants=int(data.get("variants") or 0),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """What one cluster of an application with per-cluster variants runs: the bundle `digest`,
+    first produced for it by `revision`."""
+
+    revision: Revision
+    digest: Digest
+
+    def to_text(self) -> str:
+        return f"{self.digest} {self.revision}"
+
+    @classmethod
+    def from_text(cls, text: str) -> Variant:
+        digest, _, revision = text.partition(" ")
+        return cls(revision=Revision.parse(revision), digest=Digest(digest))
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,4 +86,40 @@ class Pin:
             revision=Revision.parse(data["revision"]),
             digest=Digest(data["digest"]),
             at=float(data["at"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Intents:
+    """What operators decided about one application: suspended, rolled back to a pin, and
+    when they last changed either (`at`, 0 when never). Mirrored in each target cluster so that
+    a Redis that lost its data gets them back (see `fleetsync.shared.intents`)."""
+
+    suspended: bool = False
+    pin: Pin | None = None
+    at: float = 0.0
+
+    @property
+    def any(self) -> bool:
+        return self.suspended or self.pin is not None
+
+    def fingerprint(self, epoch: str) -> str:
+        """What a mirror written in Redis's life `epoch` holds, in one comparable string."""
+        pin = f"{self.pin.revision}@{self.pin.digest}" if self.pin else ""
+        return f"{epoch}|{self.at!r}|{int(self.suspended)}|{pin}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "suspended": self.suspended,
+            "pin": self.pin.to_json() if self.pin else None,
+            "at": self.at,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Intents:
+        pin = data.get("pin")
+        return cls(
+            suspended=bool(data.get("suspended")),
+            pin=Pin.from_json(pin) if pin else None,
+            at=float(data.get("at") or 0.0),
         )

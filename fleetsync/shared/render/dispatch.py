@@ -114,4 +114,3 @@ def detect_renderer(files: Iterable[str]) -> RendererKind:
     if any(name.endswith(JSONNET_SUFFIXES) for name in names):
         return RendererKind.JSONNET
     return RendererKind.PLAIN
-

@@ -91,9 +91,14 @@ def render_jsonnet(
                 tla_codes=_codes(options.tlas),
                 import_callback=importer,
             )
-        except RuntimeError as exc:
+        except Exception as exc:
+            # go-jsonnet passes an import callback's error on as text, and that text sometimes
+            # comes back garbled (a UnicodeDecodeError instead of its RuntimeError): the
+            # importer keeps what went wrong itself.
             if importer.problem is not None:
                 raise importer.problem from None
+            if not isinstance(exc, RuntimeError):
+                raise importer.missing or exc from None
             raise _evaluation_error(checkout, source, str(exc)) from None
         inputs |= importer.read
         documents += _objects(checkout, output, source=source)
@@ -115,6 +120,8 @@ class _Importer:
         self.libraries = libraries
         self.read: set[str] = set()
         self.problem: RenderError | None = None
+        self.missing: RenderError | None = None
+        """The last import not found: the error when go-jsonnet's own message is lost."""
 
     def __call__(self, base: str, rel: str) -> tuple[str, bytes]:
         checkout = self.checkout
@@ -133,7 +140,9 @@ class _Importer:
                 text = checkout.read_text(candidate, where=source)
                 self.read.add(source)
                 return source, text.encode()
-        raise RuntimeError(f"{rel}: no such file in {importer} or jsonnet.libs")
+        why = f"{rel}: no such file in {importer} or jsonnet.libs"
+        self.missing = checkout.error(f"{importer}: import {rel!r}", why)
+        raise RuntimeError(why)
 
 
 def _library(checkout: Checkout, lib: str) -> Path:

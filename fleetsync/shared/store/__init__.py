@@ -18,17 +18,21 @@ from fleetsync.shared.store.connection import (
     check_url,
 )
 from fleetsync.shared.store.inflight import Abandoned
+from fleetsync.shared.store.intents import IntentsView
 from fleetsync.shared.store.lease import Lease
 from fleetsync.shared.store.pairview import PairOpening, PairView, open_pair, read_pair
 from fleetsync.shared.store.rounds import Round
 from fleetsync.shared.store.schedule import DueSet
 from fleetsync.shared.store.source import RepoState, SourceError
+from fleetsync.shared.store.watchers import DriftDetection
 
 __all__ = [
     "UNAVAILABLE",
     "Abandoned",
     "DesiredState",
+    "DriftDetection",
     "DueSet",
+    "IntentsView",
     "Lease",
     "PairOpening",
     "PairView",

@@ -12,9 +12,9 @@ once not refreshed in time, see `PairStatus.as_seen`); the engine reads what it 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from fleetsync.shared.model.desired import Pin
 from fleetsync.shared.model.inventory import Inventory
 from fleetsync.shared.model.report import PairStatus
 from fleetsync.shared.store.base import text
@@ -54,6 +54,14 @@ class ApplyStore(CellStore):
         raw = self._r.get(self._pair(app, cluster, "status"))
         return PairStatus.from_json(json.loads(raw)) if raw is not None else None
 
+    def recorded_status_data(self, pairs: Sequence[tuple[str, str]]) -> list[dict[str, Any] | None]:
+        """The statuses of many pairs as last written, as their JSON (one round trip); None
+        for a pair never recorded."""
+        if not pairs:
+            return []
+        raws = self._r.mget([self._pair(app, cluster, "status") for app, cluster in pairs])
+        return [json.loads(raw) if raw is not None else None for raw in raws]
+
     def status(self, app: str, cluster: str) -> PairStatus | None:
         """The pair's status as people see it now: stale (Unknown, "last checked N ago") once
         no check refreshed it in time."""
@@ -81,6 +89,7 @@ class ApplyStore(CellStore):
         pipe = self._r.pipeline()
         for what in ("status", "history", "inventory"):
             pipe.delete(self._pair(app, cluster, what))
+        pipe.hdel(self.key("intents_mirrored", cluster), app)
         pipe.srem(self.key("pairs", app), cluster)
         if previous is not None and previous.revision:
             pipe.srem(self.key("revision", str(previous.revision)), f"{app}|{cluster}")
@@ -103,27 +112,6 @@ class ApplyStore(CellStore):
 
     def set_inventory(self, app: str, cluster: str, inventory: Inventory) -> None:
         self._r.set(self._pair(app, cluster, "inventory"), json.dumps(inventory.to_mapping()))
-
-    # Suspension and rollback
-
-    def set_suspended(self, app: str, suspended: bool) -> None:
-        if suspended:
-            self._r.set(self.key("app", app, "suspended"), "1")
-        else:
-            self._r.delete(self.key("app", app, "suspended"))
-
-    def is_suspended(self, app: str) -> bool:
-        return bool(self._r.exists(self.key("app", app, "suspended")))
-
-    def pin(self, app: str) -> Pin | None:
-        raw = self._r.get(self.key("app", app, "pin"))
-        return Pin.from_json(json.loads(raw)) if raw is not None else None
-
-    def set_pin(self, app: str, pin: Pin | None) -> None:
-        if pin is None:
-            self._r.delete(self.key("app", app, "pin"))
-        else:
-            self._r.set(self.key("app", app, "pin"), json.dumps(pin.to_json()))
 
     def applications_with_status(self) -> list[str]:
         prefix = self.key("pairs", "")

@@ -56,7 +56,9 @@ class StoreBase:
         """A new round trip to fill (see `Round`)."""
         return Round(self._r, transaction=transaction)
 
-    def queue_depths(self, queues: tuple[str, ...] = ("poll", "fetch", "apply")) -> dict[str, int]:
+    def queue_depths(
+        self, queues: tuple[str, ...] = ("poll", "fetch", "apply", "notify")
+    ) -> dict[str, int]:
         """Messages waiting per Celery queue. The Redis transport keeps one list per priority
         step: `<queue>` for priority 0 and `<queue>:<n>` for the others."""
         pipe = self._r.pipeline()

@@ -6,15 +6,27 @@ from fleetsync.shared.store.apply import ApplyStore
 from fleetsync.shared.store.connection import connect_client, wait_until_reachable
 from fleetsync.shared.store.fleet import FleetStore
 from fleetsync.shared.store.inflight import InflightStore
+from fleetsync.shared.store.intents import IntentsStore
 from fleetsync.shared.store.lease import LeaseStore
+from fleetsync.shared.store.notify import NotifyStore
 from fleetsync.shared.store.rollouts import RolloutStore
 from fleetsync.shared.store.schedule import ScheduleStore
 from fleetsync.shared.store.source import SourceStore
+from fleetsync.shared.store.watchers import WatcherStore
 from fleetsync.shared.urls import display_url
 
 
 class Store(
-    FleetStore, ScheduleStore, SourceStore, ApplyStore, LeaseStore, InflightStore, RolloutStore
+    FleetStore,
+    ScheduleStore,
+    SourceStore,
+    ApplyStore,
+    IntentsStore,
+    LeaseStore,
+    InflightStore,
+    RolloutStore,
+    NotifyStore,
+    WatcherStore,
 ):
     address: str = "Redis"
     """Where the store's Redis is, fit to show (no password)."""

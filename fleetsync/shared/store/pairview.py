@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleetsync.shared.model.desired import DesiredState, Pin
+from fleetsync.shared.model.desired import DesiredState, Intents, Pin, Variant
 from fleetsync.shared.model.inventory import Inventory
 from fleetsync.shared.model.report import PairStatus
 from fleetsync.shared.model.rollout import Held, Rollout
@@ -30,6 +30,7 @@ from fleetsync.shared.planning.windows import Freeze
 from fleetsync.shared.store.apply import HISTORY_LENGTH
 from fleetsync.shared.store.base import text
 from fleetsync.shared.store.combined import Store
+from fleetsync.shared.store.intents import IntentsView, intents_view_of, new_epoch
 from fleetsync.shared.store.lease import RELEASE, Lease
 from fleetsync.shared.store.rounds import Round
 from fleetsync.shared.store.source import SourceError
@@ -51,6 +52,13 @@ class PairReads:
     previous: Held | None = None
     known: bool = False
     failures: int = 0
+    epoch: str = ""
+    intents_stamp: str = ""
+    """`app:<name>:intents_at` ("" when absent): when operators last changed the intents."""
+    mirrored: str | None = None
+    """What the pair's cluster mirror of the intents was last written with (`intents_mirrored`)."""
+    variant: Variant | None = None
+    """The cluster's own bundle, when the application has per-cluster variants."""
 
 
 def _loads(raw: bytes | str | None) -> Any:
@@ -74,10 +82,20 @@ def queue_pair_reads(store: Store, rnd: Round, app: str, cluster: str) -> PairRe
         p.hexists(store.key("rollout", app, "progress"), cluster)
         p.hget(store.key("rollout", app, "previous"), cluster)
         p.get(store.key("pair", app, cluster, "failures"))
+        p.set(store.key("epoch"), new_epoch(), nx=True)
+        p.get(store.key("epoch"))
+        p.get(store.key("app", app, "intents_at"))
+        p.hget(store.key("intents_mirrored", cluster), app)
+        p.hget(store.key("app", app, "variants"), cluster)
 
     def parse(replies: list[Any]) -> None:
         status, desired, pin, suspended, inventory, error, freeze = replies[:7]
-        rollout, reached, previous, failures = replies[7:]
+        rollout, reached, previous, failures = replies[7:11]
+        _, epoch, stamp, mirrored, variant = replies[11:]
+        reads.variant = Variant.from_text(text(variant)) if variant is not None else None
+        reads.epoch = text(epoch or b"")
+        reads.intents_stamp = text(stamp) if stamp is not None else ""
+        reads.mirrored = text(mirrored) if mirrored is not None else None
         reads.status = PairStatus.from_json(json.loads(status)) if status is not None else None
         reads.desired = DesiredState.from_json(json.loads(desired)) if desired else None
         reads.pin = Pin.from_json(json.loads(pin)) if pin is not None else None
@@ -122,11 +140,53 @@ class PairView(Store):
     def desired(self, app: Any) -> DesiredState | None:
         return self._reads.desired if self._mine(app) else super().desired(app)
 
+    def variant(self, app: Any, cluster: Any) -> Variant | None:
+        if self._mine(app, cluster):
+            return self._reads.variant
+        return super().variant(app, cluster)
+
     def pin(self, app: str) -> Pin | None:
         return self._reads.pin if self._mine(app) else super().pin(app)
 
     def is_suspended(self, app: str) -> bool:
         return self._reads.suspended if self._mine(app) else super().is_suspended(app)
+
+    def intents_view(self, app: str, cluster: str) -> IntentsView:
+        if not self._mine(app, cluster):
+            return super().intents_view(app, cluster)
+        r = self._reads
+        return intents_view_of(
+            r.epoch, suspended=r.suspended, pin=r.pin, stamp=r.intents_stamp, mirrored=r.mirrored
+        )
+
+    def restore_intents(self, app: str, intents: Intents) -> bool:
+        """Read back as the store does; the view then answers with what Redis holds now (these
+        intents, or what another reconcile read back or an operator set since the opening)."""
+        taken = super().restore_intents(app, intents)
+        if not self._mine(app):
+            return taken
+        now = super().intents_view(app, self.pair[1])
+        self._reads.pin = now.intents.pin
+        self._reads.suspended = now.intents.suspended
+        at = now.intents.at
+        self._reads.intents_stamp = ("r:" if now.restored else "") + repr(at) if at else ""
+        return taken
+
+    def note_mirrored(self, app: str, cluster: str, fingerprint: str) -> None:
+        if not self._mine(app, cluster):
+            super().note_mirrored(app, cluster, fingerprint)
+            return
+        self._reads.mirrored = fingerprint
+        key = self.key("intents_mirrored", cluster)
+        self._writes.append(lambda p: p.hset(key, app, fingerprint))
+
+    def forget_mirrored(self, cluster: str) -> None:
+        if cluster != self.pair[1]:
+            super().forget_mirrored(cluster)
+            return
+        self._reads.mirrored = None
+        key = self.key("intents_mirrored", cluster)
+        self._writes.append(lambda p: p.delete(key))
 
     def inventory(self, app: str, cluster: str) -> Inventory | None:
         if self._mine(app, cluster):

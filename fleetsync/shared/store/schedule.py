@@ -30,17 +30,38 @@ return due
 
 _MARK = """
 local cur = redis.call('GET', KEYS[1])
-if cur == false or tonumber(ARGV[1]) < tonumber(cur) then
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-  return 1
+local due = tonumber(ARGV[3])
+if cur then
+  local p, queued_due = string.match(cur, '^(%d+) ([%d.]+)$')
+  if p == nil then p = cur; queued_due = '0' end
+  local sooner = due < tonumber(queued_due) - tonumber(ARGV[4])
+  local lost = tonumber(queued_due) + tonumber(ARGV[6]) < tonumber(ARGV[5])
+  if tonumber(ARGV[1]) >= tonumber(p) and not sooner and not lost then return 0 end
 end
-return 0
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[3], 'EX', ARGV[2])
+return 1
 """
+"""Claim (kind, ident) unless a message of the same or better priority that runs no later than
+`slack` after this one is queued, unless that message is believed lost (due more than
+`QUEUED_LOST` ago and not started: its sender died between marking and sending): KEYS[1] the
+mark; ARGV priority, ttl, due time, slack, now, QUEUED_LOST. The mark holds `<priority> <due
+time>`."""
 
 
 class DueSet(StrEnum):
     POLL = "poll"
     DRIFT = "drift"
+
+
+QUEUED_LOST = 300.0
+"""Seconds after its due time a queued message that has not started is believed lost (its sender
+was killed between marking it and sending it): a new trigger is sent instead of absorbed. A
+message that was only slow to start (a long queue) then runs twice, which the pair's lease makes
+harmless."""
+
+QUEUED_SLACK = 5.0
+"""Seconds by which a queued message may run after a new trigger would and still absorb it (a
+task that found its lease held waits 2 to 5 s: it absorbs the triggers of its pair)."""
 
 
 class ScheduleStore(StoreBase):
@@ -121,18 +142,36 @@ class ScheduleStore(StoreBase):
         score = self._r.zscore(zkey, member)
         return float(score) if score is not None else None
 
-    def mark_queued(self, kind: str, ident: str, priority: int, ttl: float = 3600) -> bool:
+    def mark_queued(
+        self,
+        kind: str,
+        ident: str,
+        priority: int,
+        ttl: float = 3600,
+        *,
+        countdown: float = 0.0,
+        slack: float = QUEUED_SLACK,
+    ) -> bool:
         """Claim the right to enqueue (kind, ident); False when one is already queued with the
-        same or better priority (lower is better), so duplicate triggers coalesce."""
-        return bool(self._r.eval(_MARK, 1, self.key("queued", kind, ident), priority, int(ttl)))
+        same or better priority (lower is better) that runs no more than `slack` seconds after
+        this one would (a trigger `countdown` seconds from now), so duplicate triggers coalesce.
+        A message waiting out a long countdown (a retry's backoff) never absorbs a trigger
+        that wants to run sooner, such as a drift check: both are sent, the earlier runs."""
+        now = self.now()
+        due = f"{now + countdown:.3f}"
+        key = self.key("queued", kind, ident)
+        args = (priority, int(ttl), due, slack, f"{now:.3f}", QUEUED_LOST)
+        return bool(self._r.eval(_MARK, 1, key, *args))
 
     def mark_queued_many(
         self, kind: str, idents: list[str], priority: int, ttl: float = 3600
     ) -> list[bool]:
-        """`mark_queued` of many idents in one round trip."""
+        """`mark_queued` of many idents (triggers due now) in one round trip."""
+        now = f"{self.now():.3f}"
         pipe = self._r.pipeline(transaction=False)
         for ident in idents:
-            pipe.eval(_MARK, 1, self.key("queued", kind, ident), priority, int(ttl))
+            key = self.key("queued", kind, ident)
+            pipe.eval(_MARK, 1, key, priority, int(ttl), now, QUEUED_SLACK, now, QUEUED_LOST)
         return [bool(r) for r in pipe.execute()] if idents else []
 
     def queue_clear_queued(self, rnd: Round, kind: str, ident: str) -> None:

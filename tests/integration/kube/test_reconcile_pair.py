@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from fleetsync.shared.errors import PermanentError
+from fleetsync.shared.kube.identity import CLAIM_NAME, forget_verified
+from fleetsync.shared.kube.intents import intents_name
 from fleetsync.shared.kube.inventory import read_cluster_inventory
 from fleetsync.shared.model import ChangeAction, Health, Inventory, SyncState, Trigger
 from fleetsync.shared.model.bundle import Bundle
@@ -37,6 +39,7 @@ from fleetsync.shared.reconcile import (
 from fleetsync.shared.store import Store
 from tests.integration.kube.conftest import Live
 from tests.integration.kube.manifests import config_map, namespace
+from tests.support.waiting import wait_for
 
 APP = AppName("web")
 REV1 = Revision(ref="main", sha="1" * 40)
@@ -145,6 +148,7 @@ def test_a_cluster_answering_503_is_unknown_and_retried_with_growing_backoff(pai
     for outcome in (first, second):
         assert outcome.status is not None and outcome.status.sync is SyncState.UNKNOWN
         assert outcome.status.health is Health.UNKNOWN
+        assert outcome.status.failed, "a failed reconcile says so (notifications read it)"
         assert "503" in outcome.status.message or "unavailable" in outcome.status.message.lower()
     assert first.retry_in is not None and 2 * 0.8 <= first.retry_in <= 2 * 1.2
     assert second.retry_in is not None and 4 * 0.8 <= second.retry_in <= 4 * 1.2
@@ -153,6 +157,7 @@ def test_a_cluster_answering_503_is_unknown_and_retried_with_growing_backoff(pai
     pair.live.sim.clear_faults()
     recovered = pair.reconcile()
     assert recovered.status is not None and recovered.status.sync is SyncState.SYNCED
+    assert not recovered.status.failed
     pair.live.sim.set_fault(error_rate=1.0, error_code=503)
     again = pair.reconcile()
     assert again.retry_in is not None and again.retry_in <= 2 * 1.2, "a success resets backoff"
@@ -398,6 +403,22 @@ def test_a_reconcile_binds_the_revision_it_works_on_to_its_log_lines(
 # -- what each status says, word for word ----------------------------------------------------
 
 
+def test_a_failed_reconcile_is_status_that_reads_stale_once_no_check_refreshed_it(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pair.desire(WEB)
+    pair.live.sim.set_fault(error_rate=1.0, error_code=503)
+    before = pair.store.now()
+    failed = pair.reconcile().status
+    assert failed is not None and failed.sync is SyncState.UNKNOWN
+    assert failed.stale_after is not None
+    assert stale_after(before, 300.0) <= failed.stale_after <= stale_after(pair.store.now(), 300.0)
+    later = failed.stale_after + 1
+    monkeypatch.setattr(pair.store, "now", lambda: later)  # a fake clock: pure reading
+    seen = pair.store.status(APP, pair.cluster)
+    assert seen is not None and seen.stale and seen.message.startswith("stale: last checked")
+
+
 def test_without_a_desired_state_or_source_error_the_pair_waits_for_the_first_render(
     pair: Pair,
 ) -> None:
@@ -591,3 +612,50 @@ def test_a_failed_removal_keeps_what_the_pair_ran_in_its_status(pair: Pair) -> N
     assert outcome.status is not None
     assert (outcome.status.revision, outcome.status.digest) == (REV1, applied.digest)
     assert outcome.status.message.startswith(f"cluster {pair.cluster}: ")
+
+
+# -- a wiped cluster ---------------------------------------------------------------------------
+
+
+def _wipe(pair: Pair) -> None:
+    """Delete everything fleetsync put on the cluster, its fleetsync-system namespace too."""
+    for ns in ("web", "fleetsync-system"):
+        pair.live.operator.delete(f"/api/v1/namespaces/{ns}")
+    for ns in ("web", "fleetsync-system"):
+        wait_for(
+            lambda n=ns: pair.live.operator.get(f"/api/v1/namespaces/{n}") is None,  # type: ignore[misc]
+            what=f"namespace {ns} gone",
+        )
+    forget_verified()  # what a later reconcile sees once the claim's memo lapsed
+
+
+def test_a_wiped_cluster_is_reapplied_by_its_next_drift_check_with_its_mirrors(
+    pair: Pair,
+) -> None:
+    pair.desire(WEB)
+    assert pair.reconcile().status is not None
+    _wipe(pair)
+    healed = pair.reconcile(Trigger.DRIFT).status
+    assert healed is not None and healed.sync is SyncState.SYNCED, healed
+    assert healed.counts["created"] == 2, healed
+    assert pair.live.operator.get("/api/v1/namespaces/web/configmaps/settings") is not None
+    assert read_cluster_inventory(pair.live.client, APP) == Inventory.of(WEB)
+    claim = pair.live.operator.get(f"/api/v1/namespaces/fleetsync-system/configmaps/{CLAIM_NAME}")
+    assert claim is not None and claim["data"]["cluster"] == pair.cluster
+
+
+def test_a_wiped_cluster_of_a_suspended_application_is_reported_and_its_intents_mirrored_again(
+    pair: Pair,
+) -> None:
+    pair.desire(WEB)
+    assert pair.reconcile().status is not None
+    pair.store.set_suspended(APP, True)
+    pair.reconcile(Trigger.DRIFT)
+    mirror = f"/api/v1/namespaces/fleetsync-system/secrets/{intents_name(APP)}"
+    assert pair.live.operator.get(mirror) is not None
+    _wipe(pair)
+    seen = pair.reconcile(Trigger.DRIFT).status
+    assert seen is not None and seen.sync is SyncState.OUT_OF_SYNC, seen
+    assert "2 objects drifted" in seen.message and "suspended" in seen.message, seen.message
+    assert pair.live.operator.get("/api/v1/namespaces/web") is None, "suspended: nothing applied"
+    assert pair.live.operator.get(mirror) is not None, "the suspension is mirrored again"

@@ -1,6 +1,6 @@
 """Bad input, refused with a clear error naming the object and what to do, on kubesim and a real
 API server. Nothing of the bundle is written, and the cluster is not taken for down: the error is
-the object's. Refusals only a real server makes say what kubesim does instead."""
+the object's."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from fleetsync.shared.kube.sync import SyncResult
 from fleetsync.shared.model import ChangeAction, SyncState
-from tests.integration.kube.conftest import Live, real_only
+from tests.integration.kube.conftest import Live
 from tests.integration.kube.corpus import gadget, gadget_crd
 from tests.integration.kube.manifests import config_map, deployment, namespace, sync
 from tests.support.waiting import wait_for
@@ -54,9 +54,7 @@ def test_an_unknown_field_is_refused_under_strict_validation(live: Live) -> None
     )
 
 
-@real_only
 def test_an_immutable_field_change_names_the_field_and_the_way_out(live: Live) -> None:
-    """kubesim lets a Deployment's selector change."""
     ns = live.ns
     first = sync(live, [namespace(ns), deployment("api", ns)])
     moved = deployment("api", ns, labels={"app": "api", "track": "stable"})
@@ -74,10 +72,7 @@ def test_an_immutable_field_change_names_the_field_and_the_way_out(live: Live) -
     assert live_selector["spec"]["selector"] == {"matchLabels": {"app": "api"}}  # type: ignore[index]
 
 
-@real_only
 def test_a_custom_resource_that_breaks_its_schema_is_refused(live: Live) -> None:
-    """kubesim refuses this CRD's schema (`x-kubernetes-int-or-string` under
-    additionalProperties), which a real server serves."""
     ns, group = live.ns, live.group
     sync(live, [namespace(ns), gadget_crd(group)], app=live.app_named("base"))
     live.calls.clear()
@@ -125,10 +120,9 @@ def test_a_secret_with_a_key_in_both_data_and_string_data_is_refused(live: Live)
     assert live.engine_writes() == [], "refused before any request"
 
 
-@real_only
 def test_an_object_admission_refuses_is_the_object_s_error_not_the_credentials(live: Live) -> None:
-    """A real server's quota admission refuses the second ConfigMap with 403 at apply time
-    (kubesim has no quotas): the first is applied, the second named, nothing pruned."""
+    """Quota admission refuses the second ConfigMap with 403 at apply time: the first is
+    applied, the second named, nothing pruned."""
     ns = live.ns
     quota = {
         "apiVersion": "v1",

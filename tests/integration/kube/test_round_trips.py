@@ -23,7 +23,7 @@ import redis.connection
 from fleetsync.shared.model.bundle import Bundle
 from fleetsync.shared.model.declaration import Application, Cluster, Fleet, Targets
 from fleetsync.shared.model.desired import DesiredState
-from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
+from fleetsync.shared.model.ids import AppName, ClusterName, Digest, RepoName
 from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.status import SyncState
 from fleetsync.shared.model.trigger import Trigger
@@ -64,14 +64,21 @@ def cluster(kubesim: Simulator, tmp_path: Path) -> Iterator[Cluster]:
     kubesim.remove_cluster(handle.name)
 
 
-def _desire(store: Store, revision: Revision, value: str) -> None:
+def _desire(
+    store: Store, revision: Revision, value: str, *, variant_of: ClusterName | None = None
+) -> None:
     bundle = Bundle.of([config_map("settings", "default", data={"value": value})])
     digest = store.put_bundle(bundle)
-    store.set_desired(APP, DesiredState(revision, digest, "plain", rendered_at=1.0))
+    if variant_of is None:
+        store.set_desired(APP, DesiredState(revision, digest, "plain", rendered_at=1.0))
+        return
+    state = DesiredState(revision, Digest("set-" + digest), "plain", rendered_at=1.0, variants=1)
+    store.set_desired_variants(APP, state, {variant_of: digest})
 
 
+@pytest.mark.parametrize("varies", [False, True], ids=["one-bundle", "per-cluster-variants"])
 def test_a_reconcile_reads_in_one_round_trip_and_writes_in_another(
-    redis_url: str, tmp_path: Path, cluster: Cluster
+    redis_url: str, tmp_path: Path, cluster: Cluster, varies: bool
 ) -> None:
     rt = configure_workers(redis_url, tmp_path / "cache")
     pool = rt.store.client.connection_pool
@@ -88,11 +95,15 @@ def test_a_reconcile_reads_in_one_round_trip_and_writes_in_another(
                 path="web",
                 namespace="default",
                 targets=Targets(clusters=(cluster.name,)),
+                substitute=varies,
             )
         },
     )
     store.publish_fleet(fleet, "d1")
-    _desire(store, REV1, "one")
+    variant_of = cluster.name if varies else None
+    # Bundles of their own (the worker process caches bundles by digest across the tests).
+    suffix = "-variant" if varies else ""
+    _desire(store, REV1, "one" + suffix, variant_of=variant_of)
 
     def run(trigger: Trigger, runs: int) -> int:
         before = _Sent.count
@@ -109,7 +120,7 @@ def test_a_reconcile_reads_in_one_round_trip_and_writes_in_another(
         drift = run(Trigger.DRIFT, 2)
         status = store.recorded_status(APP, cluster.name)
         assert status is not None and status.sync is SyncState.SYNCED
-        _desire(store, REV2, "two")
+        _desire(store, REV2, "two" + suffix, variant_of=variant_of)
         change = run(Trigger.CHANGE, 3)
         again = run(Trigger.DRIFT, 4)
 

@@ -206,3 +206,29 @@ def test_a_worker_renders_jsonnet_in_a_render_process_and_never_loads_go(
     first, loaded = done.stdout.splitlines()
     assert first.startswith("jsonnet 1 jsonnet/0.")
     assert loaded == "False"
+
+
+def test_output_over_the_bound_is_refused_naming_the_file(repo: Repo) -> None:
+    repo.write(
+        {"app/main.jsonnet": "{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } }\n"}
+    )
+    with pytest.raises(
+        RenderLimitExceeded,
+        match=r"^guestbook: app/main.jsonnet: render output exceeded its 16 bytes limit",
+    ):
+        repo.render("app", limits=RenderLimits(max_output_bytes=16))
+
+
+def test_an_import_outside_the_repository_is_refused_in_a_render_process(
+    repo: Repo, tmp_path: Path
+) -> None:
+    """go-jsonnet hands the import callback's error back garbled there; the importer's own
+    error is the one raised."""
+    repo.write({"app/main.jsonnet": "import '../../../etc/passwd.libsonnet'\n"})
+    request = RenderRequest(root=repo.root, path="app", app=APP)
+    with pytest.raises(RenderError) as caught:
+        render_isolated(request, limits=RenderLimits(), scratch_dir=tmp_path)
+    assert str(caught.value) == (
+        "guestbook: app: import '../../../etc/passwd.libsonnet': '../../../etc/passwd.libsonnet' "
+        "is outside the repository"
+    )
