@@ -243,6 +243,22 @@ class World:
         assert self.up is not None
         return self.up.count(r"restarting it in")
 
+    def child_pid(self, marker: str) -> int:
+        """The pid of `up`'s child whose command line holds `marker` (`apply@`, `fetch@`)."""
+        assert self.up is not None
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            ppid = int(stat.rpartition(")")[2].split()[1])
+            if ppid == self.up.pid and marker in cmdline:
+                return int(entry.name)
+        raise AssertionError(f"no child of fleetsync up runs {marker!r}")
+
     def mark(self) -> int:
         """A position in `up`'s output, to look for lines printed after it."""
         assert self.up is not None
