@@ -120,10 +120,16 @@ def test_a_wiped_cluster_is_reapplied_at_its_next_drift_check(
         )
         # Its next drift check, brought forward: the drift interval (10 min) has passed.
         due = world.store.key("due", DueSet.DRIFT)
-        checked = time.monotonic()
+        checked, checked_at = time.monotonic(), world.store.now()
         world.store.client.zadd(
-            due, {pair_member(world.app(a), wiped): world.store.now() for a in ("web", "api")}
+            due, {pair_member(world.app(a), wiped): checked_at for a in ("web", "api")}
         )
+
+        def checked_since() -> bool:
+            found = [world.store.status(world.app(a), wiped) for a in ("web", "api")]
+            return all(s is not None and s.at >= checked_at for s in found)
+
+        wait_for(checked_since, timeout=60, what="the wiped cluster's pairs checked again")
         seconds = world.wait_converged(since=checked)
         mirrors = [
             http.get(

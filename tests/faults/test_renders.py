@@ -5,8 +5,11 @@ is stopped in seconds, not the default minute."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -170,3 +173,51 @@ def test_a_chart_that_renders_50_mb(
     assert "limit" in error.message, error
     assert figures.lost_or_wrongly_deleted == 0 and figures.pairs_stuck == 0
     assert status is not None and status.sync is SyncState.SYNCED, status
+
+
+def test_kill_9_of_the_fetch_worker_in_the_middle_of_a_render(
+    redis_world: tuple[World, RedisServer], chart: ChartApp
+) -> None:
+    world, _ = redis_world
+    world.wait_converged()
+    before, kept = world.uids(), chart.uids()
+    previous, restarts = world.web_sha, world.restarts()
+    world.store.clear_source_error(chart.name)
+    chart.write(ENDLESS_CHART)
+    fetch = world.child_pid("fetch@")
+    sha = world.commit_web("beside-a-killed-render")
+    with StatusWatch(world, [previous, sha]) as watch:
+        renders = wait_for(world.render_processes, timeout=60, interval=0.1, what="a render")
+        os.kill(fetch, signal.SIGKILL)
+        killed = time.monotonic()
+        seconds = world.wait_converged(since=killed)
+        error = wait_for(
+            lambda: (
+                (e := world.store.source_error(chart.name)) is not None
+                and e.revision.endswith(sha)
+                and e
+            ),
+            timeout=60,
+            what="the endless render stopped again after the restart",
+        )
+    assert isinstance(error, SourceError)
+    left = [pid for pid in renders if Path(f"/proc/{pid}").exists()]
+    figures = FaultFigures(
+        fault="kill -9 of the fetch worker in the middle of a (never-ending) Helm render",
+        converge_seconds=round(seconds, 1),
+        lost_or_wrongly_deleted=lost_or_wrongly_deleted(before, world)
+        + sum(1 for name, uid in kept.items() if chart.uids().get(name) != uid),
+        orphans=world.orphans(),
+        pairs_stuck=len(world.stuck_pairs()),
+        wrong_statuses=len(watch.regressions),
+        manual_actions=0,
+        processes_restarted_by_up=world.restarts() - restarts,
+        pairs=len(world.statuses_keys()) + 1,
+        notes=f"up started the worker again; the interrupted fetch ran again and the other "
+        f"applications converged; {len(left)} render processes outlived the killed worker; "
+        "the chart application shows its render error again",
+    )
+    record(figures)
+    assert not left, f"render processes left behind: {left}"
+    assert figures.lost_or_wrongly_deleted == 0 and figures.pairs_stuck == 0
+    assert figures.processes_restarted_by_up == 1
