@@ -17,9 +17,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import report, scenarios
+from bench import report, scenarios, variants
 
-NAMES = ("fanout", "idle", "monorepo", "scale", "faulty")
+NAMES = ("fanout", "idle", "monorepo", "scale", "faulty", "variants")
 
 
 def run(name: str, sizes: scenarios.Sizes, work: Path) -> Any:
@@ -42,6 +42,9 @@ def run(name: str, sizes: scenarios.Sizes, work: Path) -> Any:
             if w != 1
         ]
         return curve
+    if name == "variants":
+        clusters, regions = sizes.variant_clusters
+        return variants.variants(work / "variants", clusters, regions, sizes.timeout)
     return scenarios.faulty(work / "faulty", sizes.faulty_clusters, sizes.faulty_bad, sizes)
 
 

@@ -27,9 +27,21 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 def start_kubesim(clusters: int, directory: Path) -> tuple[subprocess.Popen[str], str, float]:
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kubesim.cli", "serve", "--clusters", str(clusters),
-         "--kubeconfig-dir", str(directory), "--ready-delay", "0.1"],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "kubesim.cli",
+            "serve",
+            "--clusters",
+            str(clusters),
+            "--kubeconfig-dir",
+            str(directory),
+            "--ready-delay",
+            "0.1",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     elapsed = time.monotonic() - started
@@ -75,11 +87,14 @@ class RawClient:
         return status
 
 
-def request(method: str, path: str, token: str, body: bytes = b"",
-            content_type: str = "application/json") -> bytes:
-    head = (f"{method} {path} HTTP/1.1\r\nHost: kubesim\r\nAuthorization: Bearer {token}\r\n"
-            f"User-Agent: kubesim-bench/1\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n")
+def request(
+    method: str, path: str, token: str, body: bytes = b"", content_type: str = "application/json"
+) -> bytes:
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: kubesim\r\nAuthorization: Bearer {token}\r\n"
+        f"User-Agent: kubesim-bench/1\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
     return head.encode() + body
 
 
@@ -89,13 +104,19 @@ def cluster_access(directory: Path, name: str) -> tuple[str, str]:
 
 
 def configmap_body(name: str, value: str) -> bytes:
-    return json.dumps({"apiVersion": "v1", "kind": "ConfigMap",
-                       "metadata": {"name": name, "labels": {"app": "bench"}},
-                       "data": {"key": value}}).encode()
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": name, "labels": {"app": "bench"}},
+            "data": {"key": value},
+        }
+    ).encode()
 
 
-def measure(url: str, requests: list[bytes], seconds: float, connections: int,
-            pid: int) -> dict[str, float]:
+def measure(
+    url: str, requests: list[bytes], seconds: float, connections: int, pid: int
+) -> dict[str, float]:
     counts = [0] * connections
     errors = [0] * connections
     stop = time.monotonic() + seconds
@@ -120,9 +141,14 @@ def measure(url: str, requests: list[bytes], seconds: float, connections: int,
     wall = time.monotonic() - started
     cpu = cpu_seconds(pid) - cpu_before
     total = sum(counts)
-    return {"requests": total, "errors": sum(errors), "wall_s": round(wall, 2),
-            "server_cpu_s": round(cpu, 2), "req_per_s": round(total / wall),
-            "req_per_server_cpu_s": round(total / cpu) if cpu else 0}
+    return {
+        "requests": total,
+        "errors": sum(errors),
+        "wall_s": round(wall, 2),
+        "server_cpu_s": round(cpu, 2),
+        "req_per_s": round(total / wall),
+        "req_per_server_cpu_s": round(total / cpu) if cpu else 0,
+    }
 
 
 def throughput(seconds: float, connections: int) -> dict[str, Any]:
@@ -137,13 +163,26 @@ def throughput(seconds: float, connections: int) -> dict[str, Any]:
             for i in range(20):
                 setup.roundtrip(request("POST", base, token, configmap_body(f"cm-{i}", "v")))
             gets = [request("GET", f"{base}/cm-{i}", token) for i in range(20)]
-            applies = [request("PATCH", f"{base}/cm-{i}?fieldManager=bench", token,
-                               configmap_body(f"cm-{i}", "v"), "application/apply-patch+yaml")
-                       for i in range(20)]
-            changing = [request("PATCH", f"{base}/cm-{i % 20}?fieldManager=bench&force=true",
-                                token,
-                                configmap_body(f"cm-{i % 20}", str(i)),
-                                "application/apply-patch+yaml") for i in range(40)]
+            applies = [
+                request(
+                    "PATCH",
+                    f"{base}/cm-{i}?fieldManager=bench",
+                    token,
+                    configmap_body(f"cm-{i}", "v"),
+                    "application/apply-patch+yaml",
+                )
+                for i in range(20)
+            ]
+            changing = [
+                request(
+                    "PATCH",
+                    f"{base}/cm-{i % 20}?fieldManager=bench&force=true",
+                    token,
+                    configmap_body(f"cm-{i % 20}", str(i)),
+                    "application/apply-patch+yaml",
+                )
+                for i in range(40)
+            ]
             return {
                 "get": measure(url, gets, seconds, connections, proc.pid),
                 "apply_unchanged": measure(url, applies, seconds, connections, proc.pid),
@@ -174,15 +213,25 @@ def memory(clusters: int) -> dict[str, Any]:
                 prefix = server.removeprefix(url)
                 base = f"{prefix}/api/v1/namespaces/default/configmaps"
                 for i in range(5):
-                    client.roundtrip(request("PATCH", f"{base}/cm-{i}?fieldManager=bench",
-                                             token, configmap_body(f"cm-{i}", "v"),
-                                             "application/apply-patch+yaml"))
+                    client.roundtrip(
+                        request(
+                            "PATCH",
+                            f"{base}/cm-{i}?fieldManager=bench",
+                            token,
+                            configmap_body(f"cm-{i}", "v"),
+                            "application/apply-patch+yaml",
+                        )
+                    )
             loaded = rss_mib(proc.pid)
         finally:
             proc.terminate()
             proc.wait(10)
-    return {"clusters": clusters, "startup_s": round(elapsed, 2), "rss_idle_mib": round(idle),
-            "rss_with_5_configmaps_each_mib": round(loaded)}
+    return {
+        "clusters": clusters,
+        "startup_s": round(elapsed, 2),
+        "rss_idle_mib": round(idle),
+        "rss_with_5_configmaps_each_mib": round(loaded),
+    }
 
 
 def main() -> int:
@@ -191,9 +240,11 @@ def main() -> int:
     parser.add_argument("--clusters", type=int, default=1000)
     parser.add_argument("--connections", type=int, default=4)
     args = parser.parse_args()
-    results = {"startup": startup(),
-               "throughput": throughput(args.seconds, args.connections),
-               "memory": memory(args.clusters)}
+    results = {
+        "startup": startup(),
+        "throughput": throughput(args.seconds, args.connections),
+        "memory": memory(args.clusters),
+    }
     print(json.dumps(results, indent=2))
     return 0
 

@@ -68,6 +68,10 @@ class RigOptions:
     apply_concurrency: int = 16
     tick_seconds: float = 0.5
     with_api: bool = False
+    env: tuple[tuple[str, str], ...] = ()
+    """Settings of every fleetsync process (FLEETSYNC_CLUSTER_BATCH...)."""
+    watch: bool = True
+    """Run the watcher (event-driven drift detection), as `fleetsync up` does by default."""
 
 
 class Rig:
@@ -96,7 +100,8 @@ class Rig:
             tick_seconds=self.opts.tick_seconds,
             with_api=self.opts.with_api,
             with_flower=False,
-            extra_env={"FLEETSYNC_WEBHOOK_SECRET": WEBHOOK_SECRET},
+            with_watch=self.opts.watch,
+            extra_env={"FLEETSYNC_WEBHOOK_SECRET": WEBHOOK_SECRET, **dict(self.opts.env)},
         )
         specs = plan_processes(up)
         apply_spec = next(s for s in specs if s.name == "apply")
@@ -195,9 +200,12 @@ class Rig:
     def converged(self, pairs: Iterable[tuple[str, str]], sha: str) -> dict[tuple[str, str], float]:
         """Pairs Synced at a revision from `sha`: their status time."""
         done = {}
-        for app, cluster in pairs:
-            status = self.store.status(app, cluster)
-            desired = self.store.desired(app)  # type: ignore[arg-type]
+        wanted = list(pairs)
+        # Two round trips per look, whatever the number of pairs: the rig's own reads must not
+        # load the 2 cores the system under test runs on.
+        states = self.store.app_states(sorted({app for app, _ in wanted}))
+        for (app, cluster), status in zip(wanted, self.store.statuses_of(wanted), strict=True):
+            desired = states[app].desired
             if (
                 status is not None
                 and desired is not None
@@ -217,7 +225,7 @@ class Rig:
             done = self.converged(pairs, sha)
             if len(done) == len(pairs) or time.monotonic() > deadline:
                 return done
-            time.sleep(0.1)
+            time.sleep(0.1 if len(pairs) < 1000 else 0.5)
 
     # -- what happened ---------------------------------------------------------------------
 

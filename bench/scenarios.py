@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.profile_rollout import _record
 from bench.rig import Rig, RigOptions, app_manifests, writes
 from fleetsync.shared.render.kustomize import kubectl_binary
 from tests.support.git_server import WorkRepo
@@ -34,6 +35,8 @@ class Sizes:
     faulty_clusters: int
     faulty_bad: int
     timeout: float
+    variant_clusters: tuple[int, int] = (20, 2)
+    """Clusters and regions of the per-cluster values scenario (bench/variants.py)."""
 
 
 QUICK = Sizes(
@@ -63,6 +66,7 @@ FULL = Sizes(
     faulty_clusters=100,
     faulty_bad=5,
     timeout=600.0,
+    variant_clusters=(1000, 10),
 )
 
 
@@ -291,11 +295,27 @@ def monorepo(work: Path, apps: int, sizes: Sizes) -> dict[str, Any]:
         }
 
 
-def fleet_wide(work: Path, pairs: int, clusters: int, workers: int, sizes: Sizes) -> dict[str, Any]:
-    """5: apps x clusters pairs, one commit changing every application."""
+def fleet_wide(
+    work: Path,
+    pairs: int,
+    clusters: int,
+    workers: int,
+    sizes: Sizes,
+    *,
+    batch_from: int = 2,
+    kubectl: bool = False,
+    profile: Path | None = None,
+    profile_seconds: float = 20.0,
+) -> dict[str, Any]:
+    """5: apps x clusters pairs, one commit changing every application; one task per pair, or
+        one per cluster where it has `batch_from` changed applications or more; with `kubectl`,
+        then push mode on the same clusters: one `kubectl apply --server-side` per cluster carrying
+        every application's ConfigMap (objects of the same count and size, other names). With
+    `profile`, py-spy records the apply workers during the change (`<profile>/<process>.txt`)."""
     clusters = min(clusters, pairs)
     apps = max(1, pairs // clusters)
-    with Rig(work, RigOptions(clusters=clusters, apply_workers=workers)) as rig:
+    env = (("FLEETSYNC_CLUSTER_BATCH", str(batch_from)),)
+    with Rig(work, RigOptions(clusters=clusters, apply_workers=workers, env=env)) as rig:
         repo = rig.repo("fleet")
         names = [f"app-{i:03d}" for i in range(apps)]
         for name in names:
@@ -308,21 +328,81 @@ def fleet_wide(work: Path, pairs: int, clusters: int, workers: int, sizes: Sizes
         for name in names:
             repo.write(f"apps/{name}/cm.yaml", _cm(name, "2"))
         sha = repo.commit("change every application")
+        cpu, commands = rig.cpu_seconds(), rig.redis_commands()
+        rig.kube_counts(reset=True)
+        spies = []
+        if profile is not None:
+            profile.mkdir(parents=True, exist_ok=True)
+            for name, proc in rig.processes().items():
+                if name.startswith("apply") or name == "kubesim":
+                    spies.append(_record(proc.pid, profile_seconds, profile / f"{name}.txt"))
+            time.sleep(1.0)  # py-spy attaches
         started = time.time()
         rig.refresh("fleet")
         done = rig.wait_converged(all_pairs, sha, sizes.timeout * 2)
+        for spy in spies:
+            spy.wait()
+        spent = rig.cpu_seconds()
+        requests = rig.kube_counts()
         rss = {n: round(rig.rss_mib(n), 1) for n in rig.processes() if n.startswith("apply")}
-        return {
+        redis_memory = int(rig.store.client.info("memory")["used_memory"])
+        result: dict[str, Any] = {
             "pairs": len(all_pairs),
             "applications": apps,
             "clusters": clusters,
             "apply_workers": workers,
+            "batch_from": batch_from,
             "converged": len(done),
             "converge_seconds": round(max(done.values()) - started, 3)
             if len(done) == len(all_pairs)
             else None,
             "apply_worker_rss_mib": rss,
+            "cpu_seconds": {n: round(spent[n] - cpu.get(n, 0.0), 2) for n in spent},
+            "redis_commands_per_pair": round((rig.redis_commands() - commands) / len(all_pairs), 1),
+            "kube_requests_per_pair": round(sum(requests.values()) / len(all_pairs), 2),
+            "kube_writes_per_pair": round(writes(requests) / len(all_pairs), 2),
+            "redis_memory_bytes_per_pair": round(redis_memory / len(all_pairs)),
         }
+        if kubectl:
+            result["kubectl"] = kubectl_fleet(rig, names)
+            if result["converge_seconds"]:
+                seconds = result["kubectl"]["sequential_seconds"]
+                result["ratio_to_kubectl_sequential"] = round(
+                    result["converge_seconds"] / seconds, 3
+                )
+        return result
+
+
+def kubectl_fleet(rig: Rig, names: list[str]) -> dict[str, float]:
+    """Push mode for the fleet-wide change: one `kubectl apply --server-side` per cluster,
+    carrying every application's ConfigMap, one cluster after the other. A first loop creates
+    the objects; the second, timed, updates them (as fleetsync's change does)."""
+    kubectl = str(kubectl_binary())
+    with tempfile.TemporaryDirectory() as tmp:
+        manifest = Path(tmp) / "all.yaml"
+
+        def push_all(value: str) -> int:
+            manifest.write_text("---\n".join(_cm(f"push-{n}", value) for n in names))
+            failures = 0
+            for cluster in rig.clusters:
+                argv = [kubectl, "--kubeconfig", str(rig.kubeconfigs / f"{cluster}.kubeconfig")]
+                argv += [
+                    "apply",
+                    "--server-side",
+                    "--field-manager",
+                    "push-ci",
+                    "-f",
+                    str(manifest),
+                ]
+                done = subprocess.run(argv, capture_output=True, check=False)
+                failures += done.returncode != 0
+            return failures
+
+        failures = push_all("1")
+        started = time.monotonic()
+        failures += push_all("2")
+        sequential = time.monotonic() - started
+    return {"sequential_seconds": round(sequential, 3), "failures": failures}
 
 
 def _cm(name: str, value: str) -> str:

@@ -6,11 +6,15 @@ It lets another process (a benchmark, a demo script) drive a running kubesim:
     POST   /_kubesim/clusters            {"name"}  add a cluster
     DELETE /_kubesim/clusters/<name>               remove it
     GET|PUT|DELETE /_kubesim/clusters/<name>/faults       FaultSettings as JSON (with
-                   "forbidden_lists": [["configmaps", ""], ["secrets", "web"]]: LISTs refused)
+                   "forbidden_lists": [["configmaps", ""], ["secrets", "web"]]: LISTs refused;
+                   "watches": "serve" | "forbid" (403) | "close" (ended at once))
     GET|PUT        /_kubesim/clusters/<name>/controllers  ControllerSettings as JSON (with
                    "crd_established_delay": seconds before a new CRD is Established,
-                   "job_result": "complete", "fail" or "run": how Jobs end)
+                   "job_result": "complete", "fail" or "run": how Jobs and Pods that run
+                   to completion end)
     GET|DELETE     /_kubesim/clusters/<name>/requests     counters by verb and resource, log
+    POST           /_kubesim/clusters/<name>/compact      compact the history (as etcd's
+                   periodic compaction): older watches and list continuations get 410
     GET|DELETE     /_kubesim/requests                     counters summed over every cluster
     PUT|DELETE     /_kubesim/faults                       set or clear faults on every cluster
 """
@@ -128,6 +132,8 @@ class Admin:
                     ControllerSettings, cluster.controllers if m == "PATCH" else
                     ControllerSettings(), _body(req))
             return _json(200, cluster.controllers.to_dict())
+        if rest == ["compact"] and m == "POST":
+            return _json(200, {"revision": cluster.store.compact()})
         if rest == ["requests"]:
             if m == "DELETE":
                 cluster.requests.reset()

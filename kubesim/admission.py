@@ -277,8 +277,48 @@ def apply_defaults(rtype: ResourceType, obj: dict[str, Any], *, cluster_ip: str)
         obj.setdefault("rules", None)
     elif kind == "PersistentVolumeClaim" and isinstance(spec, dict):
         spec.setdefault("volumeMode", "Filesystem")
+    elif kind == "HorizontalPodAutoscaler" and isinstance(spec, dict):
+        _autoscaler(obj.get("apiVersion"), spec)
     elif kind == "NetworkPolicy" and isinstance(spec, dict):
         spec.setdefault("policyTypes", ["Ingress", *(["Egress"] if spec.get("egress") else [])])
+
+
+_SCALE_UP = {"stabilizationWindowSeconds": 0, "selectPolicy": "Max", "policies": [
+    {"type": "Pods", "value": 4, "periodSeconds": 15},
+    {"type": "Percent", "value": 100, "periodSeconds": 15}]}
+_SCALE_DOWN = {"selectPolicy": "Max", "policies": [
+    {"type": "Percent", "value": 100, "periodSeconds": 15}]}
+
+
+def _cpu_utilization(metric: Any) -> bool:
+    resource = metric.get("resource") if isinstance(metric, dict) else None
+    return (metric.get("type") == "Resource" and isinstance(resource, dict)
+            and resource.get("name") == "cpu"
+            and (resource.get("target") or {}).get("type") == "Utilization")
+
+
+def _autoscaler(api_version: Any, spec: dict[str, Any]) -> None:
+    """An autoscaling/v2 HPA's defaults, and its metrics as a 1.25 server stores them (through
+    autoscaling/v1, where a CPU utilization target is a field of its own and the other metrics
+    an annotation): the CPU utilization metric comes back last."""
+    if api_version == "autoscaling/v1":
+        spec.setdefault("minReplicas", 1)
+        return
+    spec.setdefault("minReplicas", 1)
+    metrics = spec.get("metrics")
+    if not metrics:
+        spec["metrics"] = [{"type": "Resource", "resource": {"name": "cpu", "target": {
+            "type": "Utilization", "averageUtilization": 80}}}]
+    elif isinstance(metrics, list):
+        cpu = next((m for m in metrics if _cpu_utilization(m)), None)
+        if cpu is not None:
+            spec["metrics"] = [m for m in metrics if m is not cpu] + [cpu]
+    behavior = spec.get("behavior")
+    if isinstance(behavior, dict):
+        for key, defaults in (("scaleUp", _SCALE_UP), ("scaleDown", _SCALE_DOWN)):
+            given = behavior.get(key)
+            given = given if isinstance(given, dict) else {}
+            behavior[key] = {**defaults, **{k: v for k, v in given.items() if v is not None}}
 
 
 def finalize_namespace(obj: dict[str, Any]) -> None:
@@ -305,7 +345,24 @@ def _deployment(spec: dict[str, Any]) -> None:
                 rolling.setdefault("maxSurge", "25%")
 
 
+def _claim_template(claim: dict[str, Any]) -> None:
+    """A volumeClaimTemplates item as stored: a whole PersistentVolumeClaim, defaulted."""
+    claim.setdefault("apiVersion", "v1")
+    claim.setdefault("kind", "PersistentVolumeClaim")
+    meta = claim.get("metadata")
+    if not isinstance(meta, dict):
+        meta = claim["metadata"] = {}
+    meta.setdefault("creationTimestamp", None)
+    spec = claim.get("spec")
+    if isinstance(spec, dict):
+        spec.setdefault("volumeMode", "Filesystem")
+    claim.setdefault("status", {"phase": "Pending"})
+
+
 def _statefulset(spec: dict[str, Any]) -> None:
+    for claim in spec.get("volumeClaimTemplates") or ():
+        if isinstance(claim, dict):
+            _claim_template(claim)
     spec.setdefault("replicas", 1)
     spec.setdefault("podManagementPolicy", "OrderedReady")
     spec.setdefault("revisionHistoryLimit", 10)
@@ -355,10 +412,21 @@ def _go_labels(labels: Any) -> str:
         f'"{k}":"{v}"' for k, v in sorted(labels.items())) + "}"
 
 
-def validate_workload(rtype: ResourceType, obj: Mapping[str, Any]) -> None:
-    """A workload's selector and pod template, checked as the real server does (422)."""
+def validate(rtype: ResourceType, obj: Mapping[str, Any], more: list[Cause], *,
+             more_first: bool = False) -> None:
+    """The object's own validation errors and `more` (an update's: after them, or before them
+    with `more_first`, as the kind's validation orders them), as one 422 Invalid."""
+    own = [*workload_causes(rtype, obj), *secret_causes(rtype, obj)]
+    causes = [*more, *own] if more_first else [*own, *more]
+    if causes:
+        raise invalid(rtype.kind, str(obj["metadata"].get("name", "")), causes,
+                      group=rtype.group)
+
+
+def workload_causes(rtype: ResourceType, obj: Mapping[str, Any]) -> list[Cause]:
+    """A workload's selector and pod template, checked as the real server does."""
     if rtype.group != "apps" or rtype.kind not in _SELECTED:
-        return
+        return []
     spec = obj.get("spec") or {}
     template = spec.get("template") or {}
     labels = (template.get("metadata") or {}).get("labels") or {}
@@ -374,6 +442,39 @@ def validate_workload(rtype: ResourceType, obj: Mapping[str, Any]) -> None:
     if not (template.get("spec") or {}).get("containers"):
         causes.append(Cause("FieldValueRequired", "Required value",
                             "spec.template.spec.containers"))
-    if causes:
-        raise invalid(rtype.kind, str(obj["metadata"].get("name", "")), causes,
-                      group=rtype.group)
+    return causes
+
+
+_SECRET_KEYS: Mapping[str, tuple[str, ...]] = {
+    "kubernetes.io/dockercfg": ("data[.dockercfg]",),
+    "kubernetes.io/dockerconfigjson": ("data[.dockerconfigjson]",),
+    "kubernetes.io/ssh-auth": ("data[ssh-privatekey]",),
+    "kubernetes.io/tls": ("data[tls.crt]", "data[tls.key]"),
+}
+"""The data keys a Secret of each type must hold (their paths in a cause)."""
+
+
+def secret_causes(rtype: ResourceType, obj: Mapping[str, Any]) -> list[Cause]:
+    """A typed Secret's required keys and annotation, checked as the real server does (the
+    well-formedness of a docker config's JSON is not checked)."""
+    if rtype.schema is None or (rtype.group, rtype.kind) != ("", "Secret"):
+        return []
+    kind = obj.get("type")
+    data = obj.get("data") or {}
+    if kind == "kubernetes.io/service-account-token":
+        annotations = obj["metadata"].get("annotations") or {}
+        if not annotations.get("kubernetes.io/service-account.name"):
+            return [Cause("FieldValueRequired", "Required value",
+                          "metadata.annotations[kubernetes.io/service-account.name]")]
+        return []
+    if kind == "kubernetes.io/basic-auth":
+        if "username" in data or "password" in data:
+            return []
+        return [Cause("FieldValueRequired", "Required value", f"data[{k}]")
+                for k in ("username", "password")]
+    if kind == "kubernetes.io/ssh-auth":
+        return [] if data.get("ssh-privatekey") else [
+            Cause("FieldValueRequired", "Required value", "data[ssh-privatekey]")]
+    return [Cause("FieldValueRequired", "Required value", path)
+            for path in _SECRET_KEYS.get(str(kind), ())
+            if path[len("data["):-1] not in data]

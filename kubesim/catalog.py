@@ -66,7 +66,7 @@ LABEL_NAMES = frozenset({("", "namespaces"), ("", "services")})
 GENERATION_KINDS = frozenset({
     ("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"),
     ("apps", "ReplicaSet"), ("", "ReplicationController"), ("batch", "Job"),
-    ("batch", "CronJob"), ("autoscaling", "HorizontalPodAutoscaler"),
+    ("batch", "CronJob"),
     ("policy", "PodDisruptionBudget"), ("networking.k8s.io", "Ingress"),
     ("networking.k8s.io", "IngressClass"), ("networking.k8s.io", "NetworkPolicy"),
     ("apiextensions.k8s.io", "CustomResourceDefinition"),

@@ -3,7 +3,10 @@
 When a Deployment, StatefulSet, DaemonSet or ReplicaSet gets a new generation, its status first
 says "rolling out" (observedGeneration caught up, nothing ready), then after the cluster's
 `ready_delay` "available" (all replicas ready), unless `never_ready` is set. Jobs start and then
-complete (or fail, or stay active: the `job_result` knob), Pods run, PersistentVolumeClaims bind.
+complete (or fail, or stay active: the `job_result` knob); Pods run, and a Pod that runs to
+completion (restartPolicy Never or OnFailure) ends by the same knob: Succeeded, Failed (with
+OnFailure: restarting in CrashLoopBackOff, as the kubelet keeps it) or still Running.
+PersistentVolumeClaims bind.
 Status is written through the status subresource by the manager `kube-controller-manager`, so
 watches see MODIFIED events.
 """
@@ -128,6 +131,44 @@ def pod_status(obj: dict[str, Any], ready: bool) -> dict[str, Any]:
             "PodScheduled")]}
 
 
+def finished_pod_status(obj: dict[str, Any], *, succeeded: bool) -> dict[str, Any]:
+    """A Pod whose containers ended, as the kubelet reports it: Succeeded (every container
+    exited 0), Failed (restartPolicy Never, a container exited 1) or, with restartPolicy
+    OnFailure, Running and restarting the failed container in CrashLoopBackOff."""
+    now = now_rfc3339()
+    start = (obj.get("status") or {}).get("startTime") or now
+    names = [c.get("name", "") for c in (obj.get("spec") or {}).get("containers") or []]
+    never = (obj.get("spec") or {}).get("restartPolicy") == "Never"
+    if not succeeded and not never:
+        state: dict[str, Any] = {"waiting": {
+            "reason": "CrashLoopBackOff",
+            "message": "back-off 10s restarting failed container"}}
+        statuses = [{"name": n, "ready": False, "restartCount": 1, "state": state,
+                     "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}}
+                    for n in names]
+        return {"phase": "Running", "startTime": start, "containerStatuses": statuses,
+                "conditions": [_cond("Ready", False, "ContainersNotReady",
+                                     "containers with unready status", now),
+                               _cond("PodScheduled", True, "", "", now)]}
+    code, reason = (0, "Completed") if succeeded else (1, "Error")
+    statuses = [{"name": n, "ready": False, "restartCount": 0,
+                 "state": {"terminated": {"exitCode": code, "reason": reason,
+                                          "startedAt": start, "finishedAt": now}}}
+                for n in names]
+    return {"phase": "Succeeded" if succeeded else "Failed", "startTime": start,
+            "containerStatuses": statuses, "conditions": [
+                _cond("Ready", False, "PodCompleted" if succeeded else "PodFailed", "", now),
+                _cond("PodScheduled", True, "", "", now)]}
+
+
+def completes(rtype: ResourceType, obj: dict[str, Any]) -> bool:
+    """Whether the object runs to completion: a Job, or a Pod that is not always restarted."""
+    if rtype.kind == "Job":
+        return True
+    policy = (obj.get("spec") or {}).get("restartPolicy", "Always")
+    return rtype.kind == "Pod" and policy in ("Never", "OnFailure")
+
+
 def pvc_status(obj: dict[str, Any], ready: bool) -> dict[str, Any]:
     return {"phase": "Bound" if ready else "Pending"}
 
@@ -183,6 +224,7 @@ def react(cluster: Cluster, rtype: ResourceType, obj: dict[str, Any]) -> None:
         return
 
     is_job = rtype.kind == "Job"
+    ends = completes(rtype, obj)
 
     def progressing() -> None:
         write_status(cluster, rtype, obj, rule(obj, False))
@@ -200,8 +242,12 @@ def react(cluster: Cluster, rtype: ResourceType, obj: dict[str, Any]) -> None:
                                     obj["metadata"]["name"])
         if current is None:
             return
-        if is_job and current_settings.job_result == "fail":
+        result = current_settings.job_result
+        if is_job and result == "fail":
             write_status(cluster, rtype, obj, failed_job_status(current))
+        elif ends and not is_job and result != "run":
+            status = finished_pod_status(current, succeeded=result == "complete")
+            write_status(cluster, rtype, obj, status)
         else:
             write_status(cluster, rtype, obj, rule(current, True))
 

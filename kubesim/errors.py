@@ -62,6 +62,8 @@ class ApiError(Exception):
     causes: Sequence[Cause] = ()
     headers: Mapping[str, str] = field(default_factory=dict)
     retry_after: int | None = None
+    list_continue: str = ""
+    """A continue token the failure hands back (an expired continuation's fresh one)."""
 
     def __str__(self) -> str:
         return f"{self.code} {self.reason}: {self.message}"
@@ -71,7 +73,7 @@ class ApiError(Exception):
         body: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
-            "metadata": {},
+            "metadata": {"continue": self.list_continue} if self.list_continue else {},
             "status": "Failure",
             "message": self.message,
             "reason": str(self.reason),
@@ -133,6 +135,19 @@ def invalid(kind: str, name: str, causes: Sequence[Cause], group: str = "") -> A
         422, Reason.INVALID, f'{qualified} "{name}" is invalid: {detail}', name=name,
         group=group, kind=kind, causes=causes,
     )
+
+
+INCONSISTENT_CONTINUE = (
+    "The provided continue parameter is too old to display a consistent list result. You can "
+    "start a new list without the continue parameter, or use the continue token in this "
+    "response to retrieve the remainder of the results. Continuing with the provided token "
+    "results in an inconsistent list - objects that were created, modified, or deleted between "
+    "the time the first chunk was returned and now may show up in the list.")
+
+
+def continue_expired(fresh_token: str) -> ApiError:
+    """A continue token from a compacted revision: 410, with a token to go on inconsistently."""
+    return ApiError(410, Reason.EXPIRED, INCONSISTENT_CONTINUE, list_continue=fresh_token)
 
 
 def bad_request(message: str) -> ApiError:

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 ERROR_CODES = (429, 500, 503)
+WATCH_ANSWERS = ("serve", "forbid", "close")
 REQUEST_LOG_SIZE = 1000
 
 
@@ -30,7 +31,9 @@ class FaultSettings:
     were refused (a request carrying a wrong token always gets 401). `forbidden_lists` narrows
     the credentials like RBAC: each (resource, namespace) pair answers a LIST of that resource
     403, in that namespace, or across all namespaces when the namespace is "" (other requests,
-    LISTs elsewhere included, are served).
+    LISTs elsewhere included, are served). `watches` is how WATCH requests are answered:
+    "serve" (normally), "forbid" (403, as RBAC without the watch verb) or "close" (200, then
+    the stream ends at once, as a proxy that cuts long requests).
     """
 
     latency: float = 0.0
@@ -41,6 +44,7 @@ class FaultSettings:
     forbidden: bool = False
     unauthorized: bool = False
     forbidden_lists: tuple[tuple[str, str], ...] = ()
+    watches: str = "serve"
 
     def __post_init__(self) -> None:
         pairs = []
@@ -58,6 +62,8 @@ class FaultSettings:
         if self.error_code not in ERROR_CODES:
             raise ValueError(f"error_code must be one of {ERROR_CODES}")
         object.__setattr__(self, "down_mode", DownMode(self.down_mode))
+        if self.watches not in WATCH_ANSWERS:
+            raise ValueError(f"watches must be one of {WATCH_ANSWERS}")
 
     @property
     def active(self) -> bool:
@@ -89,8 +95,10 @@ class ControllerSettings:
     crd_established_delay: float = 0.0
     """Seconds a created CustomResourceDefinition stays not Established (its kind unserved)."""
     job_result: str = "complete"
-    """How Jobs end after `ready_delay`: "complete", "fail" (backoff limit reached) or "run"
-    (they stay active: a Job that never completes)."""
+    """How Jobs, and Pods that run to completion (restartPolicy Never or OnFailure), end after
+    `ready_delay`: "complete" (Succeeded), "fail" (a Job's backoff limit reached, a Pod Failed
+    or in CrashLoopBackOff) or "run" (they stay active: a Job that never completes, a Pod
+    Running)."""
 
     def __post_init__(self) -> None:
         if self.job_result not in JOB_RESULTS:

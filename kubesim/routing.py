@@ -66,6 +66,15 @@ def list_forbidden(t: Target) -> ApiError:
         kind=t.rtype.resource, group=t.rtype.group)
 
 
+def watch_forbidden(t: Target) -> ApiError:
+    """RBAC's refusal of a WATCH (the `watches: forbid` fault)."""
+    where = f'in the namespace "{t.ns}"' if t.ns else "at the cluster scope"
+    return forbidden(
+        f'{t.rtype.resource} is forbidden: User "{SIMULATED_USER}" cannot watch resource '
+        f'"{t.rtype.resource}" in API group "{t.rtype.group}" {where}',
+        kind=t.rtype.resource, group=t.rtype.group)
+
+
 def warning_headers(warnings: list[str]) -> dict[str, str]:
     """The `Warning` header carrying every warning (`299 - "text"`, comma-separated)."""
     if not warnings:
@@ -190,8 +199,13 @@ class ApiServer:
         if verb == "list" and cluster.faults.lists_forbidden(target.rtype.resource, target.ns):
             self._count(cluster, req, rest, 403, verb, resource, target.ns)
             return error_response(list_forbidden(target))
+        if verb == "watch" and cluster.faults.watches == "forbid":
+            self._count(cluster, req, rest, 403, verb, resource, target.ns)
+            return error_response(watch_forbidden(target))
         if verb == "watch" and self.watch is not None:
             self._count(cluster, req, rest, 200, verb, resource, target.ns, target.name or "")
+            if cluster.faults.watches == "close":
+                return Response(200, b"")
             return self.watch(cluster, target, req.query)
         warnings: list[str] = []
         try:

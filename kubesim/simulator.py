@@ -91,13 +91,15 @@ class ClusterHandle:
                   error_code: int = 503, down: bool = False,
                   down_mode: DownMode | str = DownMode.CLOSE,
                   forbidden: bool = False, unauthorized: bool = False,
-                  forbidden_lists: Iterable[tuple[str, str]] = ()) -> FaultSettings:
+                  forbidden_lists: Iterable[tuple[str, str]] = (),
+                  watches: str = "serve") -> FaultSettings:
         """Replace this cluster's faults (anything not given is reset).
 
         `forbidden_lists`: (resource, namespace) pairs whose LIST is refused with 403, as RBAC
-        would ("" for the LIST across all namespaces); see `forbid_lists`."""
+        would ("" for the LIST across all namespaces); see `forbid_lists`. `watches`: "serve",
+        "forbid" (403) or "close" (every watch ends at once)."""
         faults = FaultSettings(latency, error_rate, error_code, down, DownMode(down_mode),
-                               forbidden, unauthorized, tuple(forbidden_lists))
+                               forbidden, unauthorized, tuple(forbidden_lists), watches)
 
         def set_(c: Cluster) -> FaultSettings:
             c.faults = faults
@@ -129,11 +131,17 @@ class ClusterHandle:
                         job_result: str = "complete") -> ControllerSettings:
         """Replace this cluster's controller settings; `crd_established_delay` keeps a created
         CRD not Established (its kind not served) for that many seconds; `job_result` says how
-        Jobs end: "complete", "fail" or "run" (never)."""
+        Jobs and run-to-completion Pods end: "complete", "fail" or "run" (never)."""
         settings = ControllerSettings(enabled, ready_delay, never_ready, crd_established_delay,
                                       job_result)
         self._do(lambda c: setattr(c, "controllers", settings))
         return settings
+
+    def compact(self) -> int:
+        """Compact this cluster's history now, as a real API server compacts etcd every five
+        minutes: older watch revisions and list continuations are answered 410 from then on.
+        Returns the revision compacted at."""
+        return self._do(lambda c: c.store.compact())
 
     def request_log(self) -> list[RequestRecord]:
         return self._do(lambda c: c.requests.records())

@@ -9,11 +9,13 @@ else owns.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from kubesim.fieldpaths import (
+    MISSING,
     FieldPath,
     field_set,
     format_path,
@@ -39,10 +41,30 @@ class Conflict:
     manager: str
     api_version: str
     path: FieldPath
+    operation: Operation = Operation.APPLY
+    subresource: str = ""
 
     @property
     def field(self) -> str:
         return format_path(self.path)
+
+    @property
+    def owner(self) -> str:
+        """The owner as the server names it: `"m"`, `"m" with subresource "status"`, and
+        `... using apps/v1` for an Update manager (whose entry is per API version)."""
+        out = json.dumps(self.manager)
+        if self.subresource:
+            out += f" with subresource {json.dumps(self.subresource)}"
+        if self.operation is Operation.UPDATE:
+            out += f" using {self.api_version}"
+        return out
+
+    @property
+    def order(self) -> str:
+        """The server sorts owners by their encoded managedFields identifier."""
+        return json.dumps({"manager": self.manager, "operation": str(self.operation),
+                           "apiVersion": self.api_version, "subresource": self.subresource},
+                          separators=(",", ":"))
 
 
 class ApplyConflict(Exception):
@@ -54,19 +76,19 @@ class ApplyConflict(Exception):
 
 
 def conflict_message(conflicts: list[Conflict]) -> str:
-    """The API server's wording: `Apply failed with 1 conflict: conflict with "m": .f`."""
-    by_manager: dict[str, list[str]] = {}
+    """The API server's wording: `Apply failed with 1 conflict: conflict with "m": .f`, or for
+    several, each owner (in the server's order) followed by its fields as `- .f` lines."""
+    if len(conflicts) == 1:
+        only = conflicts[0]
+        return f"Apply failed with 1 conflict: conflict with {only.owner}: {only.field}"
+    by_owner: dict[str, list[Conflict]] = {}
     for c in conflicts:
-        by_manager.setdefault(c.manager, []).append(c.field)
-    parts = []
-    for manager, fields in by_manager.items():
-        if len(fields) == 1:
-            parts.append(f'conflict with "{manager}": {fields[0]}')
-        else:
-            listed = "\n".join(f"- {f}" for f in fields)
-            parts.append(f'conflicts with "{manager}":\n{listed}')
-    n = len(conflicts)
-    return f"Apply failed with {n} conflict{'s' if n != 1 else ''}: " + "\n".join(parts)
+        by_owner.setdefault(c.order, []).append(c)
+    lines = []
+    for order in sorted(by_owner):
+        lines.append(f"conflicts with {by_owner[order][0].owner}:")
+        lines += [f"- {c.field}" for c in by_owner[order]]
+    return f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(lines)
 
 
 def _drop_nulls(value: Any) -> Any:
@@ -120,9 +142,12 @@ def apply_configuration(
     Identity fields (apiVersion, kind, name, namespace) are the caller's business; the result
     carries the live object's server metadata and a recomputed `metadata.managedFields`.
     """
+    # An explicit null is owned (as the server records it) but sets nothing here: the server
+    # would store Go's zero value of the field's type, which kubesim does not know.
+    new_set = field_set(applied, schema, ignore_status=ignore_status)
+    nulls = new_set - field_set(_drop_nulls(applied), schema, ignore_status=ignore_status)
     applied = _drop_nulls(applied)
     content = owned_content(applied, ignore_status=ignore_status)
-    new_set = field_set(applied, schema, ignore_status=ignore_status)
     entries = decode_entries(live)
     base: dict[str, Any] = copy.deepcopy(dict(live)) if live is not None else {}
     merged: dict[str, Any] = merge_values(base, content, (), schema)
@@ -138,8 +163,10 @@ def apply_configuration(
             if e is mine:
                 continue
             for p in sorted(new_set & e.fields):
-                if differs(live, merged, p):
-                    conflicts.append(Conflict(e.manager, e.api_version, p))
+                if differs(live, merged, p) or (p in nulls and value_at(live, p) not in (
+                        None, MISSING)):
+                    conflicts.append(Conflict(e.manager, e.api_version, p, e.operation,
+                                              e.subresource))
     if conflicts and not force:
         raise ApplyConflict(conflicts)
     taken = {c.path for c in conflicts}

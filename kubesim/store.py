@@ -119,6 +119,19 @@ class Store:
         for listener in list(self._listeners or ()):
             listener(event)
 
+    def compact(self) -> int:
+        """Forget the history up to now, as the API server's periodic etcd compaction does:
+        watches and list continuations from an older revision are "too old" (410) from then on.
+        Returns the revision compacted at."""
+        self._compacted = self.revision
+        self._events = deque()
+        return self.revision
+
+    @property
+    def compacted(self) -> int:
+        """The oldest revision the history still reaches back to."""
+        return self._compacted
+
     def events_since(self, revision: int) -> builtins.list[StoreEvent] | None:
         """Events after `revision`, or None when the log no longer reaches back that far."""
         if revision < self._compacted:

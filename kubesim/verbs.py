@@ -26,18 +26,21 @@ from kubesim.crds import (
     pending_status,
     validate_crd,
 )
+from kubesim.crdvalues import value_causes
 from kubesim.errors import (
     ApiError,
     Cause,
     Reason,
     already_exists,
     bad_request,
+    continue_expired,
     forbidden,
     invalid,
     not_found,
     stale_resource_version,
     unsupported_media_type,
 )
+from kubesim.immutable import UPDATE_RULES_FIRST, update_causes
 from kubesim.managedfields import (
     decode_entries,
     encode_entries,
@@ -146,19 +149,18 @@ def list_objects(cluster: Cluster, t: Target, query: Mapping[str, str]) -> Resul
     items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
     selected = [o for o in items if (labels is None or labels(o)) and (fields is None or fields(o))]
     token = query.get("continue")
+    revision = cluster.store.revision
     if token:
-        try:
-            after = tuple(json.loads(base64.urlsafe_b64decode(token.encode())))
-        except ValueError:
-            raise bad_request("invalid continue token: continue key is not valid") from None
+        revision, after = _read_continue(token)
+        if 0 <= revision < cluster.store.compacted:
+            raise continue_expired(_continue_token(-1, after))
         selected = [o for o in selected
                     if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > after]
     meta: dict[str, Any] = {"resourceVersion": str(cluster.store.revision)}
     limit = int(query.get("limit") or 0)
     if 0 < limit < len(selected):
         last = selected[limit - 1]["metadata"]
-        meta["continue"] = base64.urlsafe_b64encode(json.dumps(
-            [last.get("namespace", ""), last["name"]]).encode()).decode()
+        meta["continue"] = _continue_token(revision, (last.get("namespace", ""), last["name"]))
         if labels is None and fields is None:  # a filtered list cannot count what remains
             meta["remainingItemCount"] = len(selected) - limit
         selected = selected[:limit]
@@ -168,6 +170,20 @@ def list_objects(cluster: Cluster, t: Target, query: Mapping[str, str]) -> Resul
         "metadata": meta,
         "items": [view(o, t.rtype, t.version) for o in selected],
     }
+
+
+def _continue_token(revision: int, after: tuple[str, str]) -> str:
+    """A list continuation: the first page's revision (-1: go on at the latest) and the last
+    (namespace, name) served."""
+    return base64.urlsafe_b64encode(json.dumps([revision, *after]).encode()).decode()
+
+
+def _read_continue(token: str) -> tuple[int, tuple[str, str]]:
+    try:
+        revision, namespace, name = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return int(revision), (str(namespace), str(name))
+    except (ValueError, TypeError):
+        raise bad_request("invalid continue token: continue key is not valid") from None
 
 
 def _check_namespace(cluster: Cluster, t: Target, name: str) -> None:
@@ -222,8 +238,6 @@ def _store(cluster: Cluster, t: Target, old: dict[str, Any] | None, new: dict[st
         old_ip = ((old or {}).get("spec") or {}).get("clusterIP")
         cluster_ip = old_ip or cluster.next_cluster_ip()
     admission.apply_defaults(rtype, new, cluster_ip=cluster_ip)
-    if t.subresource != "status":
-        admission.validate_workload(rtype, new)
     is_crd = t.key == CRD_KEY
     if is_crd:
         validate_crd(new)
@@ -257,6 +271,11 @@ def _store(cluster: Cluster, t: Target, old: dict[str, Any] | None, new: dict[st
             entries=decode_entries(source), zero=zero_object(_root(t)))
         new["metadata"]["managedFields"] = encode_entries(entries)
     admission.allocate(rtype, new, cluster_ip=cluster_ip, created=old is None)
+    more = value_causes(_custom_schema(cluster, t), new)
+    if t.subresource != "status" and old is not None:
+        more += update_causes(rtype, old, new)
+    if t.subresource != "status" or more:
+        admission.validate(rtype, new, more, more_first=rtype.kind in UPDATE_RULES_FIRST)
     if t.key == NAMESPACE_KEY:
         admission.finalize_namespace(new)
     stored = cluster.commit(rtype, old, new, dry_run=opts.dry_run)
@@ -405,7 +424,7 @@ def _apply(cluster: Cluster, t: Target, applied: Any, opts: WriteOptions) -> Res
     except ApplyConflict as exc:
         raise ApiError(409, Reason.CONFLICT, str(exc), causes=[Cause(
                            "FieldManagerConflict",
-                           f'conflict with "{c.manager}"', c.field)
+                           f"conflict with {c.owner}", c.field)
                            for c in exc.conflicts]) from None
     new = crdschema.default(custom, result.object)
     new["apiVersion"] = t.rtype.api_version(t.version)

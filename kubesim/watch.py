@@ -5,7 +5,9 @@ object; with one, it replays the cluster's event log after it, or reports 410 Ex
 log no longer reaches back that far. A watch with a selector sees an object that comes to match
 it as ADDED and one that stops matching as DELETED. `sendInitialEvents=true` ends the initial
 events with the BOOKMARK that watch-list clients wait for. The stream ends after
-`timeoutSeconds`.
+`timeoutSeconds`. With `allowWatchBookmarks=true`, a BOOKMARK carrying the cluster's current
+resourceVersion comes every `BOOKMARK_SECONDS` of the watch and just before it times out, as a
+real API server sends them, so that a client resumes from a recent revision.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from kubesim.cluster import Cluster
@@ -24,6 +26,7 @@ from kubesim.store import EventType, StoreEvent
 from kubesim.verbs import Target, view
 
 DEFAULT_TIMEOUT = 1800.0
+BOOKMARK_SECONDS = 60.0
 
 
 def _line(event_type: str, obj: Mapping[str, Any]) -> bytes:
@@ -96,7 +99,13 @@ async def watch_response(cluster: Cluster, t: Target, query: Mapping[str, str]) 
             if kind is not None:
                 initial.append(_line(kind, shown(kind, e)))
     cluster.store.subscribe(listener)
-    return Stream(200, _events(cluster, initial, queue, listener, timeout, shown))
+    bookmark = None
+    if query.get("allowWatchBookmarks") in ("1", "true"):
+        def bookmark() -> bytes:
+            return _line("BOOKMARK", {
+                "kind": t.rtype.kind, "apiVersion": t.rtype.api_version(t.version),
+                "metadata": {"resourceVersion": str(cluster.store.revision)}})
+    return Stream(200, _events(cluster, initial, queue, listener, timeout, shown, bookmark))
 
 
 async def _just(lines: list[bytes]) -> AsyncIterator[bytes]:
@@ -106,19 +115,28 @@ async def _just(lines: list[bytes]) -> AsyncIterator[bytes]:
 
 async def _events(cluster: Cluster, initial: list[bytes],
                   queue: asyncio.Queue[tuple[str, StoreEvent]], listener: Any,
-                  timeout: float, shown: Any) -> AsyncIterator[bytes]:
+                  timeout: float, shown: Any,
+                  bookmark: Callable[[], bytes] | None) -> AsyncIterator[bytes]:
     deadline = time.monotonic() + timeout
+    next_mark = time.monotonic() + BOOKMARK_SECONDS
     try:
         for line in initial:
             yield line
         while True:
-            remaining = deadline - time.monotonic()
+            now = time.monotonic()
+            remaining = deadline - now
             if remaining <= 0:
+                if bookmark is not None and queue.empty():
+                    yield bookmark()
                 return
+            if bookmark is not None and now >= next_mark:
+                next_mark = now + BOOKMARK_SECONDS
+                yield bookmark()
+            wait = min(remaining, next_mark - now) if bookmark is not None else remaining
             try:
-                kind, event = await asyncio.wait_for(queue.get(), remaining)
+                kind, event = await asyncio.wait_for(queue.get(), max(wait, 0.0))
             except TimeoutError:
-                return
+                continue
             yield _line(kind, shown(kind, event))
     finally:
         cluster.store.unsubscribe(listener)

@@ -85,6 +85,12 @@ def rollback(
 ) -> tuple[Pin, list[Enqueued]]:
     """Apply a previous revision's bundle everywhere and suspend automated sync, so the next
     commit does not undo the rollback. `resume` returns the application to Git."""
+    declared = fleet.applications.get(AppName(app))
+    if declared is not None and declared.varies:
+        raise PermanentError(
+            f"{app}: its clusters run bundles of their own (per-cluster variants), and a rollback "
+            "pins one bundle everywhere; revert the commit in Git instead"
+        )
     pin = find_revision(store, fleet, app, to)
     if store.get_bundle(pin.digest) is None:
         raise PermanentError(f"{app}: the bundle of {pin.revision} is no longer in Redis")

@@ -9,22 +9,25 @@ mirrored in each cluster keeps that from orphaning or wrongly deleting anything)
 declaration re-plans the due-sets and triggers what the change calls for: a render of changed
 applications, a reconcile on newly targeted clusters, and (only with `pruneOnRemoval`) the
 removal of an application's objects from clusters it no longer targets. Every tick also enqueues
-again the tasks whose worker stopped without finishing them (their in-flight record lapsed), and
-steps the rollouts that need it (`scheduler/rollouts.py`).
+again the tasks whose worker stopped without finishing them (their in-flight record lapsed),
+steps the rollouts that need it (`scheduler/rollouts.py`), and enqueues a message for each
+condition fleet.yaml's `notifications` watch that changed since the last tick
+(`shared/notices.py`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from fleetsync.scheduler.rollouts import RolloutController, RolloutTickReport
 from fleetsync.shared.errors import FleetsyncError
 from fleetsync.shared.fleet import fleet_digest, load_fleet
-from fleetsync.shared.model.declaration import Application, Fleet
+from fleetsync.shared.model.declaration import Application, Cluster, Fleet
 from fleetsync.shared.model.ids import RepoName
+from fleetsync.shared.notices import due_notifications
 from fleetsync.shared.store import DueSet, Store
 from fleetsync.shared.tasking import Priority, Sender, Trigger, recover_abandoned
 
@@ -53,6 +56,8 @@ class TickReport:
     republished: bool = False
     """Redis had lost the published declaration; it was published again."""
     rollouts: RolloutTickReport = field(default_factory=RolloutTickReport)
+    notifications: int = 0
+    """Messages enqueued for fleet.yaml's `notifications` (one per changed condition)."""
 
 
 class Ticker:
@@ -89,6 +94,9 @@ class Ticker:
         fleet = self._fleet or self._store.load_fleet()
         if fleet is not None:
             report.rollouts = self._rollouts.tick(fleet)
+            for delivery in due_notifications(self._store, fleet):
+                self._sender.notify(delivery.notification, delivery.event)
+                report.notifications += 1
         return report
 
     def _recover_lost_state(self, report: TickReport) -> None:
@@ -149,15 +157,14 @@ class Ticker:
         refetch: set[RepoName] = set()
         for name, app in new.applications.items():
             previous = before.applications.get(name)
-            if previous is None or _render_spec(previous) != _render_spec(app):
+            if previous is None or _render_spec(previous, before) != _render_spec(app, new):
                 refetch.add(app.repository)
                 continue
             old_targets = set(before.targets_of(name))
             for cluster in new.targets_of(name):
-                if (
-                    cluster not in old_targets
-                    or before.clusters.get(cluster) != new.clusters[cluster]
-                ):
+                if cluster not in old_targets or _connection(
+                    before.clusters.get(cluster)
+                ) != _connection(new.clusters[cluster]):
                     self._sender.reconcile(name, cluster, reason=Trigger.TARGETED)
             if app.sync.prune_on_removal:
                 for cluster in old_targets - set(new.targets_of(name)):
@@ -173,9 +180,22 @@ class Ticker:
                 self._sender.poll(repo, force=True, priority=Priority.CHANGE)
 
 
-def _render_spec(app: Application) -> tuple[object, ...]:
-    """The parts of an application that change what it renders."""
-    return (app.repository, app.path, app.namespace, app.renderer, app.helm, app.chart, app.version)
+def _render_spec(app: Application, fleet: Fleet) -> tuple[object, ...]:
+    """The parts of an application that change what it renders: with per-cluster variants,
+    the name, labels and values of each cluster it targets too (the fetch then reconciles only
+    the clusters whose bundle moved)."""
+    spec: tuple[object, ...] = (app.repository, app.path, app.namespace, app.renderer, app.helm)
+    spec += (app.chart, app.version, app.substitute, app.overrides)
+    if not app.varies:
+        return spec
+    clusters = [fleet.clusters[c] for c in fleet.targets_of(app.name)]
+    return (*spec, [(c.name, c.labels, c.values) for c in clusters])
+
+
+def _connection(cluster: Cluster | None) -> Cluster | None:
+    """A cluster as a reconcile sees it: how to reach it and its labels (its values go into
+    renders, which the fetch compares)."""
+    return replace(cluster, values={}) if cluster is not None else None
 
 
 def plan_schedules(store: Store, fleet: Fleet) -> None:

@@ -25,6 +25,7 @@ from fleetsync.shared.model.report import age as model_age
 from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.status import ChangeAction, Health, SyncState
 from fleetsync.shared.store import Store
+from fleetsync.shared.store.apply import HISTORY_LENGTH
 from fleetsync.shared.store.cells import AppState, Cell
 from fleetsync.shared.urls import display_url
 
@@ -98,6 +99,9 @@ class DesiredView:
     observed: str | None
     warnings: list[str] = field(default_factory=list)
     """What the render skipped (files without a Kubernetes object, Helm test hooks)."""
+    variants: int = 0
+    """0: one bundle for every cluster (`digest`); otherwise how many distinct bundles the
+    clusters run (per-cluster values or overrides) and `digest` names the set."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +180,8 @@ class ClusterView:
     health: Health
     """The worst health of the applications on it (Unknown while any is not yet reconciled)."""
     sync: SyncState
+    drift_detection: str = ""
+    """"watching", or "interval checks only: <why>" (watches refused, failing, no watcher)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -523,10 +529,17 @@ def application_detail(store: Store, fleet: Fleet, name: str) -> ApplicationDeta
 
 
 def history(
-    store: Store, fleet: Fleet, name: str, cluster: str | None = None, *, limit: int = 20
+    store: Store,
+    fleet: Fleet,
+    name: str,
+    cluster: str | None = None,
+    *,
+    limit: int = 20,
+    revision: str | None = None,
 ) -> list[PairView]:
     """The newest reconciles of the application on `cluster`, or on every cluster it targets
-    (or has a status on), newest first."""
+    (or has a status on), newest first; with `revision`, only those at the revision it names
+    (as `resolve_revision` reads it: a unique sha prefix will do)."""
     app = known_application(fleet, name)
     targets = fleet.targets_of(app)
     if cluster is not None:
@@ -535,9 +548,37 @@ def history(
         clusters: list[str] = [cluster]
     else:
         clusters = sorted(set(targets) | set(store.clusters_of(app)))
-    entries = [e for c in clusters for e in store.history(app, c, limit=limit)]
+    kept = limit if revision is None else HISTORY_LENGTH
+    entries = [e for c in clusters for e in store.history(app, c, limit=kept)]
     entries.sort(key=lambda e: e.at, reverse=True)
+    if revision is not None:
+        entries = _at_revision(entries, revision, app)
     return [pair_view(e, targeted=e.cluster in targets) for e in entries[:limit]]
+
+
+def _at_revision(entries: list[PairStatus], wanted: str, app: str) -> list[PairStatus]:
+    """The entries at the one revision `wanted` names; FilterError when it names several
+    commits or cannot name one, NotFound when the history holds none."""
+    text = wanted.strip()
+    prefix = text.rpartition(":")[2].lower()
+    if "@" not in text and (
+        len(prefix) < MIN_SHA_PREFIX or any(ch not in "0123456789abcdef" for ch in prefix)
+    ):
+        raise FilterError(
+            f"revision {wanted!r}: give ref@sha1:<sha>, a commit sha or a prefix of at least "
+            f"{MIN_SHA_PREFIX} hex digits, or chart@version"
+        )
+    found = [e for e in entries if e.revision is not None and e.revision.named_by(text)]
+    commits = sorted({str(e.revision) for e in found if e.revision is not None})
+    if len({e.revision.sha for e in found if e.revision is not None}) > 1:
+        raise FilterError(
+            f"revision {wanted!r} is ambiguous: it names {', '.join(commits[:5])}"
+            + (" ..." if len(commits) > 5 else "")
+            + "; give more of the sha"
+        )
+    if not found:
+        raise NotFound(f"{app}: revision {wanted!r} is not in its history")
+    return found
 
 
 # -- clusters ----------------------------------------------------------------------------------

@@ -8,10 +8,11 @@ order:
 2. a progressive rollout: a cluster the rollout of the application's latest desired state has
    not reached yet keeps what it ran before the rollout started (recorded then), and so does
    every cluster once the rollout was rolled back or aborted (`Because.HELD`);
-3. the state the latest render gives this cluster (`latest_for_pair`).
+3. the state the latest render gives this cluster (`latest_for_pair`): the application's bundle,
+   or, for an application with per-cluster variants (`DesiredState.variants`), the cluster's own
+   bundle (`app:<name>:variants`).
 
-So that each rule has one home, a new rule (a render variant of its own for a cluster) is added
-here and nowhere else.
+So that each rule has one home, a new rule is added here and nowhere else.
 """
 
 from __future__ import annotations
@@ -143,6 +144,9 @@ def latest_for_pair(store: Store, app: AppName, cluster: ClusterName) -> PairDes
     state = store.desired(app)
     if state is None:
         return None
+    if state.variants:
+        own = store.variant(app, cluster)
+        return PairDesired(revision=own.revision, digest=own.digest) if own else None
     return PairDesired(revision=state.revision, digest=state.digest)
 
 
@@ -151,5 +155,11 @@ def latest_for_pairs(
 ) -> dict[ClusterName, PairDesired | None]:
     """`latest_for_pair` of many clusters of one application, reading each key once."""
     state = store.desired(app)
+    if state is not None and state.variants:
+        own = store.variants(app, clusters)
+        return {
+            c: PairDesired(revision=own[c].revision, digest=own[c].digest) if c in own else None
+            for c in clusters
+        }
     found = PairDesired(revision=state.revision, digest=state.digest) if state else None
     return dict.fromkeys(clusters, found)

@@ -26,8 +26,12 @@ from urllib.parse import urlsplit
 
 import yaml
 
+import fleetsync.shared.fleet_variants as fleet_variants
 from fleetsync.shared.charts.semver import RangeError, parse_range
 from fleetsync.shared.errors import PermanentError
+from fleetsync.shared.fleet_notifications import KEYS as _NOTIFICATION_KEYS
+from fleetsync.shared.fleet_notifications import REQUIRED as _NOTIFICATION_REQUIRED
+from fleetsync.shared.fleet_notifications import read_notification
 from fleetsync.shared.model.declaration import (
     Application,
     Cluster,
@@ -160,7 +164,7 @@ def format_duration(seconds: float) -> str:
 
 # --- the schema ------------------------------------------------------------------------------
 
-_TOP_KEYS = ("repositories", "clusters", "applications", "defaults", "windows")
+_TOP_KEYS = ("repositories", "clusters", "applications", "defaults", "windows", "notifications")
 _DEFAULTS_KEYS = ("rollout",)
 _ROLLOUT_KEYS = ("waves", "maxParallel", "bake", "progressDeadline", "maxFailures", "onFailure")
 _WAVE_KEYS = ("name", "clusters", "selector", "percent")
@@ -170,10 +174,10 @@ _WINDOW_KEYS += ("manualSync", "selfHeal")
 _WINDOW_CLUSTER_KEYS = ("selector",)
 _REPOSITORY_KEYS = ("name", "type", "url", "ref", "interval", "credentials", "insecure", "caFile")
 _CREDENTIAL_KEYS = ("username_env", "password_env", "ssh_key_file", "token_env")
-_CLUSTER_KEYS = ("name", "kubeconfig", "context", "labels")
+_CLUSTER_KEYS = ("name", "kubeconfig", "context", "labels", "values")
 _APPLICATION_KEYS: tuple[str, ...] = ("name", "repository", "path", "namespace", "renderer")
 _APPLICATION_KEYS += ("helm", "targets", "sync", "directory", "jsonnet", "dependsOn", "rollout")
-_APPLICATION_KEYS += ("chart", "version")
+_APPLICATION_KEYS += ("chart", "version", "substitute", "overrides")
 _DIRECTORY_KEYS = ("recurse", "include", "exclude", "strict")
 _JSONNET_KEYS = ("extVars", "tlas", "libs")
 _JSONNET_VAR_KEYS = ("name", "value", "code")
@@ -730,6 +734,8 @@ class _Reader:
             options["context"] = self.string(f["context"])
         if "labels" in f:
             options["labels"] = self.labels(f["labels"])
+        if "values" in f:
+            options["values"] = fleet_variants.cluster_values(self, f["values"])
         if name is None or kubeconfig is None:
             return None
         return Cluster(name=ClusterName(name), kubeconfig=kubeconfig, **options)
@@ -789,6 +795,15 @@ class _Reader:
             if renderer is not None and renderer not in (RendererKind.HELM, RendererKind.AUTO):
                 self.error(f["helm"], f"applies only to renderer helm or auto, not {renderer}")
             options["helm"] = self.helm(f["helm"], path)
+            if options["helm"] is not None and name is not None:
+                self.seen[("applications.helm", name)] = f["helm"]
+                fleet_variants.helm_values_variables(self, f["helm"], options["helm"].values)
+        if "substitute" in f:
+            options["substitute"] = fleet_variants.substitute_flag(self, f["substitute"])
+        if "overrides" in f:
+            options["overrides"] = fleet_variants.overrides(
+                self, f["overrides"], name, path, git=kind is RepoType.GIT, renderer=renderer
+            )
         if "directory" in f:
             renderers = (RendererKind.PLAIN, RendererKind.JSONNET, RendererKind.AUTO)
             if renderer is not None and renderer not in renderers:
@@ -1333,6 +1348,10 @@ class _Reader:
         application_keys = (_APPLICATION_KEYS, ("name", "repository"))
         applications = self.section(top, "applications", application_keys, self.application)
         windows = self.windows(top["windows"]) if "windows" in top else ()
+        notification_keys = (_NOTIFICATION_KEYS, _NOTIFICATION_REQUIRED)
+        notifications = self.section(
+            top, "notifications", notification_keys, lambda n, f: read_notification(self, n, f)
+        )
         if self.errors:
             return None
         fleet = Fleet(
@@ -1341,9 +1360,11 @@ class _Reader:
             applications={a.name: a for a in applications},
             windows=windows,
             default_rollout=self.default_rollout or None,
+            notifications=tuple(notifications),
         )
         self.check_dependencies(fleet)
         self.check_waves(fleet)
+        fleet_variants.check_variables(self, fleet)
         if self.errors:
             return None
         self.warn_unused(fleet)

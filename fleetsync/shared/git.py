@@ -342,6 +342,53 @@ def resolve_revision(repo: Repository, *, timeout: float = 30) -> Revision:
     return Revision(ref=repo.ref, sha=sha)
 
 
+MIN_SHORT_SHA = 4
+_SHORT_SHA = re.compile(r"[0-9a-f]{4,39}")
+
+
+def is_short_sha(text: str) -> bool:
+    """Whether `text` could be an abbreviated commit sha (4 to 39 hex digits)."""
+    return bool(_SHORT_SHA.fullmatch(text.strip().lower()))
+
+
+def resolve_short_sha(
+    repo: Repository, prefix: str, *, mirror_dir: Path, timeout: float = 300
+) -> Revision:
+    """The commit that a unique prefix of its sha names, among the commits of the repository's
+    branches and tags (its mirror on this host, brought up to date first). PermanentError when
+    no commit or more than one starts with it, naming them."""
+    wanted = prefix.strip().lower()
+    if not is_short_sha(wanted):
+        raise PermanentError(
+            f"{repo.name}: {prefix!r} is not a sha prefix: give {MIN_SHORT_SHA} to 40 hex digits"
+        )
+    path = mirror_path(repo.url, mirror_dir=mirror_dir)
+    deadline = time.monotonic() + timeout
+    with _locked(path, repo=repo, deadline=deadline):
+        with _remote(repo) as remote:
+            _refresh(remote, path, deadline=deadline)
+        found = _local(path, ["rev-parse", f"--disambiguate={wanted}"], timeout=30)
+        candidates = found.out.decode().split() if found.ok else []
+        commits = sorted(
+            c
+            for c in candidates
+            if _SHA.fullmatch(c) and _local(path, ["cat-file", "-e", f"{c}^{{commit}}"]).ok
+        )
+    where = display_url(repo.url)
+    if not commits:
+        raise PermanentError(
+            f"{repo.name}: no commit of the branches and tags of {where} starts with {wanted}; "
+            "check the sha, or give all 40 hex digits of a commit no branch or tag holds"
+        )
+    if len(commits) > 1:
+        shown = ", ".join(c[:12] for c in commits[:5]) + (" ..." if len(commits) > 5 else "")
+        raise PermanentError(
+            f"{repo.name}: {wanted} is ambiguous: {len(commits)} commits start with it "
+            f"({shown}); give more of the sha"
+        )
+    return Revision(ref=commits[0], sha=commits[0])
+
+
 def _parse_refs(out: bytes) -> dict[str, str]:
     refs: dict[str, str] = {}
     for line in out.decode("utf-8", "replace").splitlines():
@@ -423,15 +470,7 @@ _BRANCHES_AND_TAGS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 
 
 def _update(remote: _Remote, path: Path, sha: str, *, deadline: float) -> None:
-    fresh = not _is_mirror(path)
-    if not fresh:
-        try:
-            _fetch_refs(remote, path, _BRANCHES_AND_TAGS, deadline=deadline)
-        except _Broken:
-            fresh = True
-    if fresh:
-        shutil.rmtree(path, ignore_errors=True)
-        _create(remote, path, deadline=deadline)
+    _refresh(remote, path, deadline=deadline)
     if commit_exists(path, sha):
         return
     # A commit no branch or tag holds (a pinned sha, a pull request's head): ask for it by name,
@@ -443,6 +482,20 @@ def _update(remote: _Remote, path: Path, sha: str, *, deadline: float) -> None:
             f"{remote.repo.name}: commit {sha} not found in {remote.shown}; check the ref in "
             "fleet.yaml (a force-push may have removed the commit)"
         )
+
+
+def _refresh(remote: _Remote, path: Path, *, deadline: float) -> None:
+    """Bring the mirror's branches and tags up to date (making it, or making it again when it
+    is damaged)."""
+    fresh = not _is_mirror(path)
+    if not fresh:
+        try:
+            _fetch_refs(remote, path, _BRANCHES_AND_TAGS, deadline=deadline)
+        except _Broken:
+            fresh = True
+    if fresh:
+        shutil.rmtree(path, ignore_errors=True)
+        _create(remote, path, deadline=deadline)
 
 
 class _Broken(Exception):

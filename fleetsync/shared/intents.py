@@ -41,22 +41,24 @@ def keep_intents(store: Store, client: ClusterClient, app: AppName, cluster: Clu
         and mirror.epoch != view.epoch
         and (view.intents.at == 0.0 or view.restored)
         and mirror.intents.at > view.intents.at
-        and store.restore_intents(app, mirror.intents)
     ):
-        restored = True
-        if mirror.bundle is not None:
-            store.put_bundle(mirror.bundle)
-        pin = mirror.intents.pin
-        log.warning(
-            "%s: Redis had lost its operators' intents; read back from cluster %s: %s",
-            app,
-            cluster,
-            ", ".join(
-                ([f"rolled back to {pin.revision}"] if pin else [])
-                + (["suspended"] if mirror.intents.suspended else [])
+        restored = store.restore_intents(app, mirror.intents)
+        if restored:
+            if mirror.bundle is not None:
+                store.put_bundle(mirror.bundle)
+            pin = mirror.intents.pin
+            log.warning(
+                "%s: Redis had lost its operators' intents; read back from cluster %s: %s",
+                app,
+                cluster,
+                ", ".join(
+                    ([f"rolled back to {pin.revision}"] if pin else [])
+                    + (["suspended"] if mirror.intents.suspended else [])
+                )
+                or "none (resumed)",
             )
-            or "none (resumed)",
-        )
+        # Taken or not, what Redis holds now: another cluster's reconcile may have read back
+        # the same intents (or later ones) since this one looked.
         view = store.intents_view(app, cluster)
     want = view.intents.fingerprint(view.epoch)
     held = mirror.intents.fingerprint(mirror.epoch) if mirror is not None else None

@@ -71,7 +71,7 @@ from fleetsync.shared.model.report import HookOutcome, ObjectChange, PairStatus,
 from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.status import ChangeAction, Health, SyncState
 from fleetsync.shared.model.trigger import Trigger
-from fleetsync.shared.store import Store, StoreError
+from fleetsync.shared.store import PairView, Store, StoreError, read_pair
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,33 @@ def reconcile_pair(
     *,
     trigger: Trigger,
     cache_dir: Path,
+    client: ClusterClient | None = None,
+) -> Outcome:
+    """Reconcile the pair (its lease held by the caller). Given a `PairView` of the pair (the
+    task read it in its opening round), the outcome's writes stay in the view for the caller's
+    closing round; given a plain store, the pair is read in one round trip and the outcome
+    written in another. `client`: the cluster's client to use (a batch's `SharedReads`)."""
+    if isinstance(store, PairView) and store.pair == (app, cluster):
+        return _reconcile(
+            store, fleet, app, cluster, trigger=trigger, cache_dir=cache_dir, client=client
+        )
+    view = read_pair(store, app, cluster)
+    outcome = _reconcile(
+        view, fleet, app, cluster, trigger=trigger, cache_dir=cache_dir, client=client
+    )
+    view.commit()
+    return outcome
+
+
+def _reconcile(
+    store: PairView,
+    fleet: Fleet,
+    app: AppName,
+    cluster: ClusterName,
+    *,
+    trigger: Trigger,
+    cache_dir: Path,
+    client: ClusterClient | None = None,
 ) -> Outcome:
     application = fleet.applications.get(app)
     if application is None or cluster not in fleet.targets_of(app):
@@ -134,7 +161,8 @@ def reconcile_pair(
         if desired is None:
             return _record(store, _waiting(store, app, cluster, trigger, fresh_until))
         bind(revision=desired.revision)
-        client = connect(fleet.clusters[cluster], cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
+        if client is None:
+            client = connect(fleet.clusters[cluster], cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
         if verify_claim(client, cluster=cluster, declared=fleet.clusters):
             store.forget_mirrored(cluster)  # a new or wiped cluster: write its mirrors again
         if keep_intents(store, client, app, cluster):  # read back after a loss: choose again
@@ -327,6 +355,8 @@ def _synced(
         duration=result.duration,
         message=message,
         error_object=str(result.error.key) if result.error and result.error.key else None,
+        failed=result.error is not None
+        or any(c.action is ChangeAction.FAILED for c in result.changes),
         counts=counts,
         changes=tuple(
             ObjectChange(key=str(c.key), action=c.action, message=c.message) for c in result.changes
@@ -426,6 +456,7 @@ def _failed(
         at=_now(),
         message=message,
         trigger=trigger,
+        failed=True,
         stale_after=fresh_until,
     )
     log.warning(
@@ -437,6 +468,10 @@ def _failed(
     )
     _record(store, status)
     return Outcome(status=status, retry_in=retry_in)
+
+
+record_failure = _failed
+"""`_failed` for the batch (`reconcile_batch.py`): a failure met by another pair of its cluster."""
 
 
 def _worth_history(status: PairStatus, previous: PairStatus | None) -> bool:

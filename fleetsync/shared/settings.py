@@ -47,6 +47,20 @@ class Settings:
     """Seconds one Helm or kustomize render may take before its process is killed."""
     render_memory_mib: int = 1024
     """Data memory (MiB) one Helm or kustomize render process may use (RLIMIT_DATA)."""
+    notify_timeout: float = 5.0
+    """Seconds a notification's receiver has to answer before the delivery is retried."""
+    cluster_threads: int = 4
+    """The most threads of one apply worker that work on one cluster at a time (a bulkhead: a
+    hanging cluster holds at most these; its other tasks are queued again with a countdown)."""
+    cluster_batch: int = 2
+    """A commit that changes at least this many applications on one cluster converges them in
+    one task per cluster (0: one task per pair always). 2 by default: measured faster than one
+    task per pair (bench/RESULTS.md)."""
+    task_events: bool = False
+    """Whether workers send Celery task events (and senders task-sent events) from the start.
+    Off by default: events cost a publish per task step and only Flower reads them; Flower
+    turns them on in running workers itself (its `enable_events`), and `fleetsync up` turns
+    them on when it runs Flower."""
 
     @property
     def mirror_dir(self) -> Path:
@@ -81,7 +95,24 @@ def load_settings() -> Settings:
         render_memory_mib=int(
             _bounded_number("RENDER_MEMORY", "1024", low=256, high=65536, unit="MiB", whole=True)
         ),
+        notify_timeout=_bounded_number("NOTIFY_TIMEOUT", "5", low=0.1, high=60, unit="seconds"),
+        cluster_threads=_positive_int("CLUSTER_THREADS", "4"),
+        cluster_batch=int(
+            _bounded_number("CLUSTER_BATCH", "2", low=0, high=100_000, unit="pairs", whole=True)
+        ),
+        task_events=_switch("TASK_EVENTS", "0"),
     )
+
+
+_SWITCH = {"1": True, "true": True, "yes": True, "on": True}
+_SWITCH.update({"0": False, "false": False, "no": False, "off": False, "": False})
+
+
+def _switch(name: str, default: str) -> bool:
+    raw = _env(name, default)
+    if raw.strip().lower() not in _SWITCH:
+        raise ValueError(f"FLEETSYNC_{name}={raw[:40]!r}: expected 1 or 0 (true/false, yes/no)")
+    return _SWITCH[raw.strip().lower()]
 
 
 def _positive_int(name: str, default: str) -> int:

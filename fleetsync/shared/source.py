@@ -24,11 +24,13 @@ ends, however it ends; a fetch first sweeps the areas of processes that were kil
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +41,13 @@ from fleetsync.shared.charts.http import SourceUnreachable
 from fleetsync.shared.errors import FleetsyncError, PermanentError, TransientError, describe
 from fleetsync.shared.logcontext import bind
 from fleetsync.shared.model.backoff import backoff_delay
-from fleetsync.shared.model.bundle import canonical_json
+from fleetsync.shared.model.bundle import Bundle, canonical_json
 from fleetsync.shared.model.declaration import (
     Application,
     DirectoryOptions,
     Fleet,
     JsonnetOptions,
+    Patch,
     RendererKind,
     Repository,
 )
@@ -52,6 +55,7 @@ from fleetsync.shared.model.desired import DesiredState
 from fleetsync.shared.model.ids import AppName, ClusterName, Digest, RepoName
 from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.render import (
+    Limit,
     RenderLimits,
     RenderRequest,
     RenderResult,
@@ -63,6 +67,8 @@ from fleetsync.shared.render import (
 from fleetsync.shared.rollouts import begin_rollout
 from fleetsync.shared.settings import Settings, load_settings
 from fleetsync.shared.store import DueSet, Store, StoreError
+from fleetsync.shared.variants import grouping
+from fleetsync.shared.variants.substitution import Resolved, SubstitutionError
 
 log = logging.getLogger(__name__)
 
@@ -197,16 +203,27 @@ def fetch_repository(
         for app in fleet.applications_of(name):
             app_revision = revision
             try:
+                digest_of: Callable[[Application], _Digested]
                 if checkout is None or mirror is None:
                     version = helm_sources.chart_resolution(state, app)
                     app_revision = helm_sources.chart_revision(version)
-                    digest, was_rendered, renderer, warnings = source.chart_digest(
-                        app, repo, version
-                    )
+                    origin = f"chart {version.name} {version.version}"
+                    digest_of = partial(source.chart_digest, repo=repo, version=version)
                 else:
-                    digest, was_rendered, renderer, warnings = _desired_digest(
-                        source, app, mirror, revision, checkout
+                    origin = f"{repo.name}:{{path}}"
+                    digest_of = partial(
+                        _desired_digest,
+                        source,
+                        mirror=mirror,
+                        revision=revision,
+                        checkout=checkout,
                     )
+                if app.varies:
+                    found = source.variants(app, digest_of, origin=origin)
+                    renderer, warnings = found.renderer, found.warnings
+                    was_rendered = found.rendered
+                else:
+                    digest, was_rendered, renderer, warnings = digest_of(app)
             except helm_sources.UnresolvedChart as exc:
                 failed[app.name] = str(exc)  # the poll recorded it as the application's error
                 continue
@@ -227,15 +244,22 @@ def fetch_repository(
                 log.warning("%s", message)
                 continue
             (rendered if was_rendered else reused).append(app.name)
-            store.clear_source_error(app.name)
             state_ = DesiredState(
                 revision=app_revision,
-                digest=digest,
+                digest=digest if not app.varies else Digest(""),
                 renderer=renderer,
                 rendered_at=store.now(),
                 observed=app_revision,
                 warnings=warnings,
             )
+            if app.varies:
+                clusters = _set_variants(store, fleet, app, state_, found)
+                if clusters:
+                    changed[app.name] = clusters
+                if found.failed:
+                    failed[app.name] = found.error
+                continue
+            store.clear_source_error(app.name)
             begin_rollout(store, fleet, app.name, state_)  # before any reconcile can see it
             if store.set_desired(app.name, state_):
                 changed[app.name] = fleet.targets_of(app.name)
@@ -341,6 +365,89 @@ class _Source:
             limits=self.limits,
         )
 
+    def variants(
+        self, app: Application, digest_of: Callable[[Application], _Digested], *, origin: str
+    ) -> _Variants:
+        """Each target cluster's bundle: one render per distinct input (the Helm values with
+        the cluster's variables written in), then, when the application substitutes, one
+        substituted bundle per distinct resolution of the variables the render uses."""
+        targets = [self.fleet.clusters[c] for c in self.fleet.targets_of(app.name)]
+        before = grouping.render_groups(app, targets)
+        found = _Variants(failed=dict(before.failed), renderer=app.renderer.value)
+        for group in before.groups:
+            base, was_rendered, found.renderer, warnings = digest_of(group.app)
+            found.rendered = found.rendered or was_rendered
+            found.warnings += tuple(w for w in warnings if w not in found.warnings)
+            if group.patches:
+                base = self.patched(app, base, group.patches)
+            if not app.substitute:
+                found.digests.update(dict.fromkeys(group.clusters, base))
+                continue
+            bundle = self.store.get_bundle(base)
+            if bundle is None:
+                raise PermanentError(f"{app.name}: bundle {base[:12]} is missing from Redis")
+            try:
+                refs = grouping.bundle_references(bundle.objects)
+            except SubstitutionError as exc:
+                where = origin.replace("{path}", group.app.path)
+                raise PermanentError(f"{app.name}: {exc} (rendered from {where})") from exc
+            chosen = [self.fleet.clusters[c] for c in group.clusters]
+            where = origin.replace("{path}", group.app.path)
+            after = grouping.output_groups(app, chosen, refs, origin=where)
+            found.failed.update(after.failed)
+            for variant in after.groups:
+                digest = self.substituted(app, base, bundle, variant.resolved)
+                found.digests.update(dict.fromkeys(variant.clusters, digest))
+        return found
+
+    def patched(
+        self, app: Application, base: Digest, patches: Sequence[tuple[str, Patch]]
+    ) -> Digest:
+        """The bundle with the overrides' patches applied in order (strategic merge or JSON
+        6902, by kustomize in a render process), kept by a key of the bundle and the patches."""
+        material = {
+            "bundle": base,
+            "patches": [[name, p.target.kind, p.target.name, p.patch] for name, p in patches],
+            "kustomize": renderer_version(RendererKind.KUSTOMIZE),
+        }
+        key = "patched-" + hashlib.sha256(canonical_json(material)).hexdigest()
+        cached = self.store.cached_render(key)
+        if cached is not None and self.store.bundle_size(cached) is not None:
+            return cached
+        bundle = self.store.get_bundle(base)
+        if bundle is None:
+            raise PermanentError(f"{app.name}: bundle {base[:12]} is missing from Redis")
+        self.store.incr_stat("patch_render")
+        patched = _patch_bundle(
+            app, bundle, patches, scratch_dir=self.scratch_dir, limits=self.limits
+        )
+        digest = self.store.put_bundle(patched)
+        self.store.cache_render(key, digest)
+        return digest
+
+    def substituted(
+        self, app: Application, base: Digest, bundle: Bundle, resolved: Resolved
+    ) -> Digest:
+        """The bundle with `resolved` written in, kept by a key of exactly what it reads."""
+        if not resolved and "$${" not in bundle.canonical().decode():
+            return base
+        key = grouping.variant_key(base, resolved)
+        cached = self.store.cached_render(key)
+        if cached is not None and self.store.bundle_size(cached) is not None:
+            self.store.incr_stat("variant_cache_hit")
+            return cached
+        result = Bundle.of(grouping.substitute_objects(bundle.objects, resolved))
+        size = len(result.canonical())
+        if size > self.limits.max_output_bytes:
+            raise PermanentError(
+                f"{app.name}: "
+                + self.limits.problem(Limit.OUTPUT, detail=f"{size:,} bytes after substitution")
+            )
+        self.store.incr_stat("variant_render")
+        digest = self.store.put_bundle(result)
+        self.store.cache_render(key, digest)
+        return digest
+
     def chart_digest(self, app: Application, repo: Repository, version: ChartVersion) -> _Digested:
         """The bundle of a chart from a chart repository or registry, keyed by its digest."""
         values = self.values_from(app)
@@ -367,6 +474,86 @@ class _Source:
         for warning in result.warnings:
             log.warning("%s: %s", app.name, warning)
         return digest, True, result.renderer.value, result.warnings
+
+
+def _patch_bundle(
+    app: Application,
+    bundle: Bundle,
+    patches: Sequence[tuple[str, Patch]],
+    *,
+    scratch_dir: Path,
+    limits: RenderLimits,
+) -> Bundle:
+    """The bundle with the patches applied in order, by kustomize in a render process; a patch
+    whose target is not in the bundle is an error naming it."""
+    missing = grouping.missing_targets(bundle.objects, patches)
+    if missing:
+        raise PermanentError(
+            f"{app.name}: {'; '.join(missing)}; name an object the application renders"
+        )
+    with scratch_area(scratch_dir, prefix="patch-") as area:
+        (area / "objects.yaml").write_text("\n---\n".join(json.dumps(o) for o in bundle.objects))
+        kustomization = {
+            "resources": ["objects.yaml"],
+            "patches": [
+                {
+                    "target": {"kind": p.target.kind, "name": p.target.name},
+                    "patch": json.dumps(grouping.patch_document(bundle.objects, p)),
+                }
+                for _, p in patches
+            ],
+        }
+        (area / "kustomization.yaml").write_text(json.dumps(kustomization))
+        result = render_isolated(
+            RenderRequest(
+                root=area, path=".", renderer=RendererKind.KUSTOMIZE, app=app.name, allow_empty=True
+            ),
+            limits=limits,
+            scratch_dir=scratch_dir,
+        )
+    return result.bundle
+
+
+def _for_cluster(
+    fleet: Fleet,
+    app: Application,
+    cluster: ClusterName,
+    render: Callable[[Application], RenderResult],
+    *,
+    origin: str,
+    scratch_dir: Path,
+    limits: RenderLimits,
+) -> RenderResult:
+    """What `cluster` gets of `app`: its overrides, Helm variables, patches and substitution."""
+    if cluster not in fleet.targets_of(app.name):
+        targets = ", ".join(fleet.targets_of(app.name)) or "none"
+        raise PermanentError(
+            f"{app.name}: does not target cluster '{cluster}'; it targets {targets}"
+        )
+    declared = fleet.clusters[cluster]
+    try:
+        found = grouping.render_groups(app, [declared])
+        if found.failed:
+            raise PermanentError(found.failed[cluster])
+        group = found.groups[0]
+        result = render(group.app)
+        bundle = result.bundle
+        if group.patches:
+            bundle = _patch_bundle(
+                app, bundle, group.patches, scratch_dir=scratch_dir, limits=limits
+            )
+        if app.substitute:
+            refs = grouping.bundle_references(bundle.objects)
+            where = origin.replace("{path}", group.app.path)
+            after = grouping.output_groups(app, [declared], refs, origin=where)
+            if after.failed:
+                raise PermanentError(after.failed[cluster])
+            bundle = Bundle.of(
+                grouping.substitute_objects(bundle.objects, after.groups[0].resolved)
+            )
+    except SubstitutionError as exc:
+        raise PermanentError(f"{app.name}: {exc}") from exc
+    return replace(result, bundle=bundle)
 
 
 def _render(
@@ -402,9 +589,53 @@ def _render(
     )
 
 
+@dataclass(slots=True)
+class _Variants:
+    """What an application with per-cluster variants renders: each cluster's bundle."""
+
+    digests: dict[ClusterName, Digest] = field(default_factory=dict)
+    failed: dict[ClusterName, str] = field(default_factory=dict)
+    """Clusters whose variables do not resolve: they keep what they had."""
+    renderer: str = ""
+    warnings: tuple[str, ...] = ()
+    rendered: bool = False
+
+    @property
+    def error(self) -> str:
+        first = sorted(self.failed.items())
+        more = len(first) - 1
+        return first[0][1] + (f" (and {more} more cluster(s))" if more else "")
+
+
+def _set_variants(
+    store: Store, fleet: Fleet, app: Application, state: DesiredState, found: _Variants
+) -> tuple[ClusterName, ...]:
+    """Write each cluster's bundle (a cluster that failed keeps its last one); the clusters
+    whose bundle moved. The error names the clusters that failed, if any."""
+    targets = fleet.targets_of(app.name)
+    kept = store.variants(app.name, [c for c in targets if c in found.failed])
+    digests = {c: v.digest for c, v in kept.items()} | found.digests
+    if found.failed:
+        store.set_source_error(app.name, found.error, revision=str(state.revision))
+        for message in found.failed.values():
+            log.warning("%s", message)
+    else:
+        store.clear_source_error(app.name)
+    if not digests:
+        return ()
+    state = replace(
+        state,
+        digest=Digest(grouping.set_digest(digests)),
+        variants=len(set(digests.values())),
+    )
+    begin_rollout(store, fleet, app.name, state)  # before any reconcile can see it
+    return store.set_desired_variants(app.name, state, digests)
+
+
 def _desired_digest(
     source: _Source,
     app: Application,
+    *,
     mirror: Path,
     revision: Revision,
     checkout: Callable[[], Path],
@@ -412,7 +643,8 @@ def _desired_digest(
     """(the bundle's digest, whether it was rendered now, the renderer used, the render's
     warnings); a render key seen before keeps the last render's renderer and warnings."""
     store = source.store
-    inputs = set(store.render_inputs(app.name) or ()) | {app.path}
+    inputs_of = _inputs_name(app)
+    inputs = set(store.render_inputs(inputs_of) or ()) | {app.path}
     hashes = git.tree_hashes(mirror, revision.sha, sorted(inputs))
     if hashes.get(app.path) is None:
         raise PermanentError(
@@ -427,7 +659,7 @@ def _desired_digest(
         return cached
     result = source.render(app, checkout(), values)
     digest = store.put_bundle(result.bundle)
-    store.set_render_inputs(app.name, result.inputs)
+    store.set_render_inputs(inputs_of, result.inputs)
     final_hashes = git.tree_hashes(mirror, revision.sha, sorted(set(result.inputs) | {app.path}))
     store.cache_render(render_key(app, final_hashes, extra), digest, warnings=result.warnings)
     log.info(
@@ -440,6 +672,12 @@ def _desired_digest(
     for warning in result.warnings:
         log.warning("%s: %s", app.name, warning)
     return digest, True, result.renderer.value, result.warnings
+
+
+def _inputs_name(app: Application) -> AppName:
+    """Whose recorded inputs key the render: the application's, or, with overrides that may
+    render other paths, the application's at that path (`app:<name>:<path>:inputs`)."""
+    return AppName(f"{app.name}:{app.path}") if app.overrides else app.name
 
 
 def _lazy_checkout(
@@ -504,6 +742,18 @@ def _clear_repo_error(store: Store, app: AppName) -> None:
         store.clear_source_error(app)
 
 
+def _resolve_locally(repo: Repository, revision: str | None, *, mirror_dir: Path) -> Revision:
+    """The commit `revision` names: a branch or tag (ls-remote), a full sha, or a unique prefix
+    of one that is no branch or tag (looked up in the host's mirror)."""
+    wanted = replace(repo, ref=revision) if revision else repo
+    try:
+        return git.resolve_revision(wanted)
+    except PermanentError:
+        if revision is None or not git.is_short_sha(revision):
+            raise
+        return git.resolve_short_sha(repo, revision, mirror_dir=mirror_dir)
+
+
 def render_at(
     fleet: Fleet,
     name: AppName,
@@ -512,11 +762,14 @@ def render_at(
     mirror_dir: Path,
     scratch_dir: Path | None = None,
     limits: RenderLimits | None = None,
+    cluster: ClusterName | None = None,
 ) -> tuple[Revision, RenderResult]:
-    """Render one application locally at `revision` (a branch, tag or sha; default: the
-    repository's ref), as `fleetsync render` and `fleetsync diff` do: no Redis, no cluster.
+    """Render one application locally at `revision` (a branch, tag, sha or a unique prefix of
+    one; default: the repository's ref), as `fleetsync render` and `fleetsync diff` do: no
+    Redis, no cluster.
     The checkout goes to a private temporary directory unless `scratch_dir` is given; the
-    limits are the settings' (FLEETSYNC_RENDER_*) unless given."""
+    limits are the settings' (FLEETSYNC_RENDER_*) unless given. With `cluster`: what that cluster
+    gets (its overrides, its Helm variables, the patches, its variables substituted)."""
     app = fleet.applications.get(name)
     if app is None:
         declared = ", ".join(sorted(fleet.applications)) or "none"
@@ -537,19 +790,27 @@ def render_at(
                 helm_sources.unpack_chart(repo, version, chart_dir=chart_dir, scratch_dir=scratch)
             )
         else:
-            wanted = replace(repo, ref=revision) if revision else repo
-            resolved = git.resolve_revision(wanted)
+            resolved = _resolve_locally(repo, revision, mirror_dir=mirror_dir)
             mirror = git.sync_mirror(repo, mirror_dir=mirror_dir, sha=resolved.sha)
             area = stack.enter_context(scratch_area(scratch, prefix="checkout-"))
             root = stack.enter_context(git.checkout(mirror, resolved.sha, scratch_dir=area))
-        result = _render(
-            app,
-            root,
-            values,
-            fleet=fleet,
-            chart_dir=chart_dir,
-            scratch_dir=scratch,
-            limits=limits,
+
+        def render(chosen: Application) -> RenderResult:
+            return _render(
+                chosen,
+                root,
+                values,
+                fleet=fleet,
+                chart_dir=chart_dir,
+                scratch_dir=scratch,
+                limits=limits,
+            )
+
+        if cluster is None:
+            return resolved, render(app)
+        origin = f"chart {app.chart}" if repo.is_chart_source else f"{repo.name}:{{path}}"
+        result = _for_cluster(
+            fleet, app, cluster, render, origin=origin, scratch_dir=scratch, limits=limits
         )
     return resolved, result
 

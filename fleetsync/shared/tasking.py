@@ -23,8 +23,8 @@ import os
 import random
 import socket
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any, Protocol
 
@@ -37,7 +37,7 @@ from fleetsync.shared.logcontext import configure_logging, log_context
 from fleetsync.shared.model.declaration import Fleet
 from fleetsync.shared.model.trigger import Trigger as Trigger  # re-exported for senders
 from fleetsync.shared.settings import Settings
-from fleetsync.shared.store import UNAVAILABLE, Abandoned, Store, celery_broker
+from fleetsync.shared.store import UNAVAILABLE, Abandoned, Round, Store, celery_broker
 from fleetsync.shared.store.lease import HOLD_LIMIT, Renewal, keeper
 
 log = logging.getLogger(__name__)
@@ -52,14 +52,17 @@ class Queue(StrEnum):
     POLL = "poll"
     FETCH = "fetch"
     APPLY = "apply"
+    NOTIFY = "notify"
 
 
 class TaskName(StrEnum):
     POLL = "fleetsync.poll.poll"
     FETCH = "fleetsync.fetch.fetch"
     RECONCILE = "fleetsync.apply.reconcile"
+    RECONCILE_CLUSTER = "fleetsync.apply.reconcile_cluster"
     CHECK_HEALTH = "fleetsync.apply.check_health"
     PRUNE_REMOVED = "fleetsync.apply.prune_removed"
+    DELIVER = "fleetsync.notify.deliver"
 
     @property
     def queue(self) -> Queue:
@@ -77,7 +80,8 @@ class TaskName(StrEnum):
                 repo = str(kwargs["repo"])
                 return (repo, "force") if kwargs.get("force") else (repo,)
             case TaskName.RECONCILE:
-                return (str(kwargs["app"]), str(kwargs["cluster"]))
+                pair = (str(kwargs["app"]), str(kwargs["cluster"]))
+                return (*pair, "retry") if kwargs.get("retry") else pair
             case _:
                 return None
 
@@ -144,8 +148,10 @@ def make_celery(settings: Settings, *, main: str = "fleetsync") -> Celery:
         broker_connection_retry_on_startup=True,
         # A worker outlives any Redis outage: it reconnects with backoff, never gives up.
         broker_connection_max_retries=None,
-        worker_send_task_events=True,
-        task_send_sent_event=True,
+        # Task events only when someone listens: Flower turns them on in running workers
+        # (its enable_events), FLEETSYNC_TASK_EVENTS from the start.
+        worker_send_task_events=settings.task_events,
+        task_send_sent_event=settings.task_events,
         worker_hijack_root_logger=False,
         timezone="UTC",
     )
@@ -182,6 +188,18 @@ class TaskRuntime(Protocol):
     def sender(self) -> Sender: ...
 
 
+class Opened(Protocol):
+    """What a task's opening adds to the task's first round trip (a reconcile: its pair's
+    lease and reads); `cancel` queues on the closing round what undoes it when the body does
+    not run (the lease's release)."""
+
+    def cancel(self, rnd: Round) -> None: ...
+
+
+Opening = Callable[[Store, Round, Mapping[str, Any]], Opened]
+"""Queues a task's own reads on its opening round (see `fleet_task`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
     """What a task body gets besides its arguments: the process's parts and the published
@@ -192,6 +210,13 @@ class Job:
     sender: Sender
     fleet: Fleet
     task_id: str
+    opened: Any = None
+    """What the task's opening read in the task's first round trip (None without one)."""
+    closing: Round | None = None
+    """The task's last round trip: what the body queues here is written with the task's own
+    bookkeeping (its in-flight record's end, its counters), in one transaction."""
+    after: list[Callable[[], object]] = field(default_factory=list)
+    """Called once the closing round is written (tasks to send that must see those writes)."""
 
 
 TaskBody = Callable[..., object]
@@ -200,16 +225,23 @@ words and counts (synced/out_of_sync/failed, revision, counts), never manifests 
 
 
 def fleet_task(
-    app: Celery, name: TaskName, *, runtime: Callable[[], TaskRuntime]
+    app: Celery,
+    name: TaskName,
+    *,
+    runtime: Callable[[], TaskRuntime],
+    opening: Opening | None = None,
 ) -> Callable[[TaskBody], TaskBody]:
     """Register `body(job, **kwargs)` as the task `name` on `app`, wrapped in what every task
     shares (see the module's docstring); returns the body unchanged (fleetsync sends tasks by
-    name only, see Sender)."""
+    name only, see Sender). `opening` queues the task's own reads on its first round trip
+    (`job.opened`)."""
 
     def register(body: TaskBody) -> TaskBody:
         def run(task: Any, **kwargs: Any) -> object:
             try:
-                return run_task(runtime(), name, str(task.request.id), body, kwargs)
+                return run_task(
+                    runtime(), name, str(task.request.id), body, kwargs, opening=opening
+                )
             except BROKER_UNAVAILABLE as exc:
                 # Not a failure of the work: hand the message back to run again (acked as a
                 # failure it would be lost when Redis failed before the task recorded itself).
@@ -254,31 +286,67 @@ def use_broker(app: Celery, redis_url: str) -> None:
 
 
 def run_task(
-    rt: TaskRuntime, name: TaskName, task_id: str, body: TaskBody, kwargs: Mapping[str, Any]
+    rt: TaskRuntime,
+    name: TaskName,
+    task_id: str,
+    body: TaskBody,
+    kwargs: Mapping[str, Any],
+    *,
+    opening: Opening | None = None,
 ) -> object:
-    """Run the body as the task `name`; return its outcome (or why it did not run)."""
+    """Run the body as the task `name`; return its outcome (or why it did not run).
+
+    Two round trips to Redis besides the body's own: the opening (the coalescing mark cleared,
+    the fleet's digest, the in-flight record, and what `opening` reads) and the closing (what
+    the body queued on `job.closing`, the in-flight record's end, the counters)."""
     store = rt.store
     ids = name.ids(kwargs)
+    ttl = store.lease_seconds
+    first = store.round()
     if ids is not None:
-        rt.sender.started(name, *ids)
+        rt.sender.started_in(first, name, *ids)
+    digest = store.queue_fleet_digest(first)
+    begun = store.queue_begin_task(first, task_id, name.value, kwargs, owner=_owner(), ttl=ttl)
+    opened = opening(store, first, kwargs) if opening is not None else None
     with log_context(
         repository=kwargs.get("repo"), application=kwargs.get("app"), cluster=kwargs.get("cluster")
     ):
-        fleet = store.load_fleet()
-        if fleet is None:
-            log.info("%s: no fleet declaration published yet; nothing to do", name.verb)
-            store.incr_stat(f"task:{name.verb}:no_fleet")
-            return {"result": "skipped", "why": "no fleet declaration published"}
-        ttl = store.lease_seconds
-        if not store.begin_task(task_id, name.value, kwargs, owner=_owner(), ttl=ttl):
+        try:
+            first.run()
+        except Exception:
+            if opened is not None:
+                opened.cancel(store.round())  # what it holds in this process (the lease expires)
+            raise
+        fleet = store.fleet_at(digest.value)
+        if fleet is None or not begun.value:
+            last = store.round(transaction=True)
+            if opened is not None:
+                opened.cancel(last)
+            if fleet is None:
+                log.info("%s: no fleet declaration published yet; nothing to do", name.verb)
+                if begun.value:
+                    store.queue_end_task(last, task_id)
+                store.queue_stat(last, f"task:{name.verb}:no_fleet")
+                last.run()
+                return {"result": "skipped", "why": "no fleet declaration published"}
             log.info("%s %s: already run again after its worker died; dropped", name.verb, task_id)
-            store.incr_stat(f"task:{name.verb}:duplicate")
+            store.queue_stat(last, f"task:{name.verb}:duplicate")
+            last.run()
             return {"result": "skipped", "why": "already run again after its worker died"}
         renewal = Renewal(f"task {name.verb} {task_id}", lambda: store.renew_task(task_id, ttl=ttl))
         renewer = keeper(ttl)
         renewer.hold(renewal)
+        job = Job(
+            rt.settings,
+            store,
+            rt.sender,
+            fleet,
+            task_id,
+            opened=opened,
+            closing=store.round(transaction=True),
+        )
         try:
-            outcome = body(Job(rt.settings, store, rt.sender, fleet, task_id), **kwargs)
+            outcome = body(job, **kwargs)
         except Exception:
             # The in-flight record stays and lapses: the beat enqueues the task again, which
             # repairs whatever bookkeeping this run did not finish.
@@ -287,8 +355,12 @@ def run_task(
             store.incr_stat(f"task:{name.verb}:failed")
             raise
         renewer.drop(renewal)
-        store.end_task(task_id)
-        store.incr_stat(f"task:{name.verb}:done")
+        assert job.closing is not None
+        store.queue_end_task(job.closing, task_id)
+        store.queue_stat(job.closing, f"task:{name.verb}:done")
+        job.closing.run()
+        for then in job.after:
+            then()
         return outcome
 
 
@@ -402,6 +474,55 @@ class Sender:
             reason=reason.value,
         )
 
+    def retry_reconcile(self, app: str, cluster: str, *, reason: Trigger, countdown: float) -> bool:
+        """Queue a failed (or unfinished) reconcile again after `countdown`. It coalesces with
+        other retries of the pair only: a drift check or a change meanwhile is queued at once,
+        not swallowed by the waiting retry (the cluster may be back before it)."""
+        return self._send(
+            TaskName.RECONCILE,
+            (app, cluster, "retry"),
+            Priority.PERIODIC,
+            countdown,
+            app=app,
+            cluster=cluster,
+            reason=reason.value,
+            retry=True,
+        )
+
+    def reconcile_on_cluster(
+        self, cluster: str, apps: Sequence[str], *, reason: Trigger, priority: Priority
+    ) -> list[str]:
+        """Ask for many applications to be reconciled on one cluster in one task; each pair
+        coalesces like a reconcile of its own (a pair already queued is left to that task).
+        The applications it was asked for."""
+        ident = TaskName.RECONCILE
+        marked = self._store.mark_queued_many(
+            ident.queue,
+            [self._ident(ident, a, cluster) for a in apps],
+            int(priority),
+            ttl=QUEUED_SECONDS,
+        )
+        wanted = [a for a, ok in zip(apps, marked, strict=True) if ok]
+        if wanted:
+            try:
+                self._send_now(
+                    TaskName.RECONCILE_CLUSTER,
+                    {"cluster": cluster, "apps": wanted, "reason": reason.value},
+                    priority,
+                )
+            except Exception:
+                for a in wanted:
+                    self._store.clear_queued(ident.queue, self._ident(ident, a, cluster))
+                raise
+        return wanted
+
+    def clear_pair_marks_in(self, rnd: Round, cluster: str, apps: Sequence[str]) -> None:
+        """As a batch task starts: a trigger of any of its pairs queues a new run."""
+        for a in apps:
+            self._store.queue_clear_queued(
+                rnd, Queue.APPLY, self._ident(TaskName.RECONCILE, a, cluster)
+            )
+
     def check_health(self, app: str, cluster: str, *, attempt: int, countdown: float) -> None:
         """Schedule a follow-up health check (not coalesced: it is a chain of one)."""
         self._send_now(
@@ -416,6 +537,18 @@ class Sender:
             TaskName.PRUNE_REMOVED, {"app": app, "cluster": cluster}, Priority.CHANGE, countdown
         )
 
+    def notify(
+        self, notification: str, event: str, *, attempt: int = 1, countdown: float | None = None
+    ) -> None:
+        """Deliver a stored event to a notification (on the notify queue, away from the
+        reconciles: a slow receiver holds up no sync)."""
+        self._send_now(
+            TaskName.DELIVER,
+            {"notification": notification, "event": event, "attempt": attempt},
+            Priority.CHANGE,
+            countdown,
+        )
+
     def resend(self, task: Abandoned) -> None:
         """Enqueue an abandoned task again, whatever coalescing mark its lost message left."""
         name = TaskName(task.name)
@@ -427,6 +560,10 @@ class Sender:
             self._send(name, ids, priority, **task.kwargs)
         else:
             self._send_now(name, task.kwargs, Priority.CHANGE)
+
+    def started_in(self, rnd: Round, name: TaskName, *ids: str) -> None:
+        """`started` as part of the task's opening round."""
+        self._store.queue_clear_queued(rnd, name.queue, self._ident(name, *ids))
 
     def started(self, name: TaskName, *ids: str) -> None:
         """A task calls this as it starts, so later triggers are queued again."""

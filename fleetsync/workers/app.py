@@ -1,5 +1,5 @@
 """The workers' Celery app: `celery -A fleetsync.workers.app worker -Q poll,fetch` (source side)
-or `-Q apply -P threads -c 32` (apply side)."""
+or `-Q apply -P threads -c 32` (apply side), `-Q notify -P threads -c 4` (notifications out)."""
 
 from __future__ import annotations
 
@@ -9,4 +9,8 @@ from fleetsync.workers import runtime
 
 app = make_celery(load_settings(), main="fleetsync.workers")
 runtime.bind_app(app)
-app.conf.include = ["fleetsync.workers.fetch", "fleetsync.workers.apply"]
+app.conf.include = [
+    "fleetsync.workers.fetch",
+    "fleetsync.workers.apply",
+    "fleetsync.workers.notify",
+]

@@ -4,11 +4,17 @@ settles, and remove an application from a cluster it no longer targets (when ask
 One reconcile per (application, cluster) runs at a time: it holds the pair's lease (renewed while
 it runs, free within seconds of its worker's death). A reconcile or removal that finds the lease
 held queues itself again with a short countdown instead of waiting; a health check steps aside.
+So does a task whose cluster already has `FLEETSYNC_CLUSTER_THREADS` of this worker's threads
+(`bulkhead.py`): a hanging cluster never holds every thread.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any
 
 from fleetsync.shared.model.ids import AppName, ClusterName
 from fleetsync.shared.model.status import Health, SyncState
@@ -21,6 +27,8 @@ from fleetsync.shared.reconcile import (
     refresh_health,
     remove_pair,
 )
+from fleetsync.shared.reconcile_batch import reconcile_on_cluster
+from fleetsync.shared.store import PairOpening, Round, Store, open_pair
 from fleetsync.shared.tasking import Job, Priority, TaskName, busy_countdown, fleet_task
 from fleetsync.workers.app import app
 from fleetsync.workers.runtime import runtime
@@ -35,47 +43,80 @@ _RESULT = {
 HEALTH_INTERVAL_MAX = 30.0
 
 
-@fleet_task(app, TaskName.RECONCILE, runtime=runtime)
+@dataclass(slots=True)
+class _Opened:
+    """A reconcile's opening: a place among its cluster's threads (the bulkhead) and, with
+    it, the pair's lease and reads (`pair`); None when the cluster has no place free."""
+
+    cluster: str
+    pair: PairOpening | None
+
+    def cancel(self, rnd: Round) -> None:
+        if self.pair is not None:
+            self.pair.cancel(rnd)
+            runtime().bulkhead.leave(self.cluster)
+
+
+def _open_pair(store: Store, rnd: Round, kwargs: Mapping[str, Any]) -> _Opened:
+    """The reconcile's part of its opening round: the pair's lease and everything it reads,
+    once one of the cluster's places in this worker is taken."""
+    app, cluster = str(kwargs["app"]), str(kwargs["cluster"])
+    if not runtime().bulkhead.enter(cluster):
+        return _Opened(cluster, None)
+    return _Opened(cluster, open_pair(store, rnd, app, cluster, lease=pair_lock(app, cluster)))
+
+
+@fleet_task(app, TaskName.RECONCILE, runtime=runtime, opening=_open_pair)
 def reconcile(
-    job: Job, app: str, cluster: str, reason: str = Trigger.CHANGE.value
+    job: Job, app: str, cluster: str, reason: str = Trigger.CHANGE.value, retry: bool = False
 ) -> dict[str, object]:
     trigger = Trigger.of(reason)
-    with job.store.lease(pair_lock(app, cluster)) as lease:
-        if lease is None:
-            job.sender.reconcile(
-                app,
-                cluster,
-                reason=trigger,
-                countdown=busy_countdown(),
-                priority=Priority.of(trigger),
-            )
-            return {"result": "requeued", "why": "another run holds the pair"}
+    opened: _Opened = job.opened
+    if opened.pair is None:
+        job.sender.reconcile(
+            app, cluster, reason=trigger, countdown=busy_countdown(), priority=Priority.of(trigger)
+        )
+        return {"result": "requeued", "why": f"{cluster}'s threads in this worker are all busy"}
+    try:
+        return _reconcile(job, opened.pair, trigger)
+    finally:
+        runtime().bulkhead.leave(cluster)
+
+
+def _reconcile(job: Job, opened: PairOpening, trigger: Trigger) -> dict[str, object]:
+    app, cluster = opened.app, opened.cluster
+    lease = opened.lease
+    if lease is None:
+        job.sender.reconcile(
+            app, cluster, reason=trigger, countdown=busy_countdown(), priority=Priority.of(trigger)
+        )
+        return {"result": "requeued", "why": "another run holds the pair"}
+    view = opened.view()
+    with job.store.holding(lease):
         outcome = reconcile_pair(
-            job.store,
+            view,
             job.fleet,
             AppName(app),
             ClusterName(cluster),
             trigger=trigger,
             cache_dir=job.settings.kube_cache_dir,
         )
-    again = outcome.retry_in if outcome.retry_in is not None else outcome.continue_in
-    if again is not None:
-        job.sender.reconcile(
-            app, cluster, reason=trigger, countdown=again, priority=Priority.PERIODIC
-        )
-    if outcome.follow_health:
-        job.sender.check_health(app, cluster, attempt=1, countdown=1.0)
-    return _report(job, outcome, trigger)
+    view.release(lease)
+    report = _report(view, outcome, trigger)
+    assert job.closing is not None
+    view.write_into(job.closing)
+    _follow(job, app, cluster, trigger, outcome)
+    return report
 
 
-def _report(job: Job, outcome: Outcome, trigger: Trigger) -> dict[str, object]:
+def _report(store: Store, outcome: Outcome, trigger: Trigger) -> dict[str, object]:
     """Count the reconcile by result and log its one summary line; the task's outcome."""
     s = outcome.status
     if s is None:
         return {"result": "skipped", "why": "no longer declared"}
     result = "failed" if outcome.retry_in is not None else _RESULT[s.sync]
-    job.store.incr_stat(f"reconcile_{result}")
-    job.store.incr_stat(f"reconcile_ms_{result}", int(s.duration * 1000))
+    store.incr_stat(f"reconcile_{result}")
+    store.incr_stat(f"reconcile_ms_{result}", int(s.duration * 1000))
     log.info(
         "reconcile (%s): %s, %s, %s: %s",
         trigger.label,
@@ -96,13 +137,17 @@ def _report(job: Job, outcome: Outcome, trigger: Trigger) -> dict[str, object]:
 
 @fleet_task(app, TaskName.CHECK_HEALTH, runtime=runtime)
 def check_health(job: Job, app: str, cluster: str, attempt: int = 1) -> dict[str, object]:
-    health = refresh_health(
-        job.store,
-        job.fleet,
-        AppName(app),
-        ClusterName(cluster),
-        cache_dir=job.settings.kube_cache_dir,
-    )
+    with runtime().bulkhead.place(cluster) as placed:
+        if not placed:
+            job.sender.check_health(app, cluster, attempt=attempt, countdown=busy_countdown())
+            return {"result": "requeued", "why": f"{cluster}'s threads are all busy"}
+        health = refresh_health(
+            job.store,
+            job.fleet,
+            AppName(app),
+            ClusterName(cluster),
+            cache_dir=job.settings.kube_cache_dir,
+        )
     delay = min(float(attempt), HEALTH_INTERVAL_MAX)
     waited = sum(min(float(n), HEALTH_INTERVAL_MAX) for n in range(1, attempt + 1))
     if health in (Health.PROGRESSING, Health.MISSING) and waited < HEALTH_CHECK_DEADLINE:
@@ -113,10 +158,13 @@ def check_health(job: Job, app: str, cluster: str, attempt: int = 1) -> dict[str
 
 @fleet_task(app, TaskName.PRUNE_REMOVED, runtime=runtime)
 def prune_removed(job: Job, app: str, cluster: str) -> dict[str, object]:
-    with job.store.lease(pair_lock(app, cluster)) as lease:
-        if lease is None:
+    with (
+        job.store.lease(pair_lock(app, cluster)) as lease,
+        runtime().bulkhead.place(cluster) as placed,
+    ):
+        if lease is None or not placed:
             job.sender.prune_removed(app, cluster, countdown=busy_countdown())
-            return {"result": "requeued", "why": "another run holds the pair"}
+            return {"result": "requeued", "why": "another run holds the pair, or the cluster"}
         outcome = remove_pair(
             job.store,
             job.fleet,
@@ -131,3 +179,94 @@ def prune_removed(job: Job, app: str, cluster: str) -> dict[str, object]:
     if left is None:
         return {"result": "removed"}
     return {"result": _RESULT[left.sync], "counts": {a: n for a, n in left.counts.items() if n}}
+
+
+@dataclass(slots=True)
+class _OpenedBatch:
+    """A per-cluster task's opening: one of the cluster's places, and each pair's lease and
+    reads (None when the cluster has no place free)."""
+
+    cluster: str
+    pairs: list[PairOpening] | None
+
+    def cancel(self, rnd: Round) -> None:
+        if self.pairs is not None:
+            for opening in self.pairs:
+                opening.cancel(rnd)
+            runtime().bulkhead.leave(self.cluster)
+
+
+def _open_batch(store: Store, rnd: Round, kwargs: Mapping[str, Any]) -> _OpenedBatch:
+    """Every pair's coalescing mark cleared, lease and reads, in the task's opening round."""
+    cluster, apps = str(kwargs["cluster"]), [str(a) for a in kwargs["apps"]]
+    runtime().sender.clear_pair_marks_in(rnd, cluster, apps)
+    if not runtime().bulkhead.enter(cluster):
+        return _OpenedBatch(cluster, None)
+    return _OpenedBatch(
+        cluster, [open_pair(store, rnd, a, cluster, lease=pair_lock(a, cluster)) for a in apps]
+    )
+
+
+@fleet_task(app, TaskName.RECONCILE_CLUSTER, runtime=runtime, opening=_open_batch)
+def reconcile_cluster(
+    job: Job, cluster: str, apps: list[str], reason: str = Trigger.CHANGE.value
+) -> dict[str, object]:
+    """Reconcile many applications on one cluster (a commit changed them all): each pair under
+    its own lease, with its own status and history, the cluster's reads shared."""
+    trigger = Trigger.of(reason)
+    opened: _OpenedBatch = job.opened
+    if opened.pairs is None:
+        job.sender.reconcile_on_cluster(
+            cluster, apps, reason=trigger, priority=Priority.of(trigger)
+        )
+        return {"result": "requeued", "why": f"{cluster}'s threads in this worker are all busy"}
+    try:
+        return _reconcile_batch(job, opened.pairs, cluster, trigger)
+    finally:
+        runtime().bulkhead.leave(cluster)
+
+
+def _reconcile_batch(
+    job: Job, pairs: list[PairOpening], cluster: str, trigger: Trigger
+) -> dict[str, object]:
+    held = [(p, lease) for p in pairs if (lease := p.lease) is not None]
+    for busy in (p for p in pairs if p.lease is None):
+        job.sender.reconcile(
+            busy.app,
+            cluster,
+            reason=trigger,
+            countdown=busy_countdown(),
+            priority=Priority.of(trigger),
+        )
+    views = [p.view() for p, _ in held]
+    with ExitStack() as leases:
+        for _, lease in held:
+            leases.enter_context(job.store.holding(lease))
+        outcomes = reconcile_on_cluster(
+            views,
+            job.fleet,
+            ClusterName(cluster),
+            trigger=trigger,
+            cache_dir=job.settings.kube_cache_dir,
+        )
+    assert job.closing is not None
+    results: dict[str, int] = {}
+    for view, (_, lease), outcome in zip(views, held, outcomes, strict=True):
+        view.release(lease)
+        result = str(_report(view, outcome, trigger)["result"])
+        results[result] = results.get(result, 0) + 1
+        view.write_into(job.closing)
+        _follow(job, view.pair[0], cluster, trigger, outcome)
+    return {"result": "batch", "pairs": len(views), "requeued": len(pairs) - len(views), **results}
+
+
+def _follow(job: Job, app: str, cluster: str, trigger: Trigger, outcome: Outcome) -> None:
+    """What comes after a pair's reconcile, sent once its writes are: a retry, a continuation,
+    a health follow-up."""
+    again = outcome.retry_in if outcome.retry_in is not None else outcome.continue_in
+    if again is not None:
+        job.after.append(
+            lambda: job.sender.retry_reconcile(app, cluster, reason=trigger, countdown=again)
+        )
+    if outcome.follow_health:
+        job.after.append(lambda: job.sender.check_health(app, cluster, attempt=1, countdown=1.0))

@@ -7,6 +7,7 @@ import logging
 
 from fleetsync.shared.model.ids import RepoName
 from fleetsync.shared.model.trigger import Trigger
+from fleetsync.shared.planning.fanout import plan_fanout
 from fleetsync.shared.render import sweep_scratch
 from fleetsync.shared.rollouts import reconcile_now
 from fleetsync.shared.source import fetch_repository, poll_repository, render_limits
@@ -64,9 +65,21 @@ def fetch(job: Job, repo: str, force: bool = False) -> dict[str, object]:
     # Every application that changed is reconciled; whether that applies or only reports
     # (automated sync off, suspended, a change window) is decided by the reconcile itself.
     # A rollout in progress reconciles the clusters it has reached; the beat reaches the others.
-    for name, clusters in outcome.changed.items():
-        for cluster in reconcile_now(job.store, name, clusters):
-            job.sender.reconcile(name, cluster, reason=Trigger.CHANGE)
+    # Many applications changed on one cluster: one task per cluster (FLEETSYNC_CLUSTER_BATCH).
+    fanout = plan_fanout(
+        (
+            (name, cluster)
+            for name, clusters in outcome.changed.items()
+            for cluster in reconcile_now(job.store, name, clusters)
+        ),
+        batch_from=job.settings.cluster_batch,
+    )
+    for name, cluster in fanout.pairs:
+        job.sender.reconcile(name, cluster, reason=Trigger.CHANGE)
+    for cluster, apps in fanout.batches:
+        job.sender.reconcile_on_cluster(
+            cluster, apps, reason=Trigger.CHANGE, priority=Priority.CHANGE
+        )
     # Applications elsewhere that take Helm values from this repository render again if the
     # file they read changed (their render keys hold its blob id).
     for reader in outcome.values_readers:

@@ -13,6 +13,7 @@ from fleetsync.shared.model.declaration import Fleet
 from fleetsync.shared.settings import Settings, load_settings
 from fleetsync.shared.store import Store
 from fleetsync.shared.tasking import CeleryApp, Sender, use_broker
+from fleetsync.workers.bulkhead import Bulkhead
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,8 @@ class Runtime:
     settings: Settings
     store: Store
     sender: Sender
+    bulkhead: Bulkhead
+    """At most `settings.cluster_threads` of this process's threads per cluster."""
 
     def fleet(self) -> Fleet | None:
         return self.store.load_fleet()
@@ -44,7 +47,12 @@ def configure(settings: Settings) -> Runtime:
     store = Store.connect(settings.redis_url, prefix=settings.key_prefix)
     store.lease_seconds = settings.lease_seconds
     with _lock:
-        _current = Runtime(settings=settings, store=store, sender=Sender(_app, store))
+        _current = Runtime(
+            settings=settings,
+            store=store,
+            sender=Sender(_app, store),
+            bulkhead=Bulkhead(settings.cluster_threads),
+        )
         return _current
 
 

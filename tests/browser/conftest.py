@@ -10,7 +10,8 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,17 +95,14 @@ def fleet(git_server: GitServer, tmp_path_factory: pytest.TempPathFactory) -> It
     repo.write("apps/shop/web.yaml", deployment("web", 2))
     repo.write("apps/audit/log.yaml", configmap("audit", "on"))
     repo.commit("shop and audit")
-    with Simulator(clusters=list(CLUSTERS), kubeconfig_dir=workdir / "kubeconfigs") as sim:
-        for name in CLUSTERS:
-            sim.cluster(name).set_controllers(enabled=True, ready_delay=0.2)
+
+    def declare(git_url: str, sim: Simulator) -> str:
         clusters = "\n".join(
             f"  - {{name: {c}, kubeconfig: {sim.kubeconfig_path(c)}, "
             f"labels: {{region: {c.split('-')[0]}}}}}"
             for c in CLUSTERS
         )
-        fleet_file = workdir / "fleet.yaml"
-        git_url = git_server.git_url(repo.bare.name.removesuffix(".git"))
-        fleet_file.write_text(
+        return (
             "repositories:\n"
             f'  - {{name: platform, url: "{git_url}", ref: main, interval: 2s}}\n'
             f"clusters:\n{clusters}\n"
@@ -114,6 +112,27 @@ def fleet(git_server: GitServer, tmp_path_factory: pytest.TempPathFactory) -> It
             "  - {name: audit, repository: platform, path: apps/audit, namespace: default,\n"
             "     targets: {selector: {matchLabels: {region: eu}}}}\n"
         )
+
+    with running_up(git_server, repo, workdir, CLUSTERS, declare) as found:
+        yield found
+
+
+@contextmanager
+def running_up(
+    git_server: GitServer,
+    repo: WorkRepo,
+    workdir: Path,
+    names: Sequence[str],
+    declare: Callable[[str, Simulator], str],
+) -> Iterator[Fleet]:
+    """`fleetsync up` on kubesim clusters `names` and the served `repo`, with the fleet.yaml
+    that `declare(git_url, simulator)` writes; until the API answers /readyz."""
+    with Simulator(clusters=list(names), kubeconfig_dir=workdir / "kubeconfigs") as sim:
+        for name in names:
+            sim.cluster(name).set_controllers(enabled=True, ready_delay=0.2)
+        fleet_file = workdir / "fleet.yaml"
+        git_url = git_server.git_url(repo.bare.name.removesuffix(".git"))
+        fleet_file.write_text(declare(git_url, sim))
         api_port = free_port()
         env = {
             **os.environ,

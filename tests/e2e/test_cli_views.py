@@ -163,6 +163,14 @@ def test_history_of_a_whole_application_lists_every_cluster(fleet: Harness) -> N
     assert {e["cluster"] for e in json.loads(result.output)} == {"east", "west"}
     table = cli(fleet, "history", "shop")
     assert "east" in table.output and "west" in table.output
+    head = fleet.repo.head
+    at = cli(fleet, "history", "shop", "--revision", head[:6], "-o", "json")
+    assert at.exit_code == 0, at.output
+    entries = json.loads(at.output)
+    assert entries and all(e["revision"] == f"main@sha1:{head}" for e in entries)
+    unusable = cli(fleet, "history", "shop", "--revision", "zz")
+    assert unusable.exit_code == 1
+    assert "a prefix of at least 4 hex digits" in unusable.output
 
 
 def test_diff_shows_what_a_sync_would_prune_and_create_with_secrets_masked(
@@ -193,9 +201,9 @@ def test_diff_shows_what_a_sync_would_prune_and_create_with_secrets_masked(
     # revealed as the server stores it: stringData is compared as the base64 `data` it becomes
     assert base64.b64encode(b"hunter2-rotated").decode() in shown.output
 
-    same = offline(fleet, "diff", "shop", "--cluster", "east", "--revision", first)
+    same = offline(fleet, "diff", "shop", "--cluster", "east", "--revision", first[:7])
     assert same.exit_code == 0, same.output
-    assert "in sync" in same.output
+    assert "in sync" in same.output and f"shop at {first}@sha1:{first}" in same.output
 
 
 def test_rollback_and_refresh_wait_and_take_short_shas(fleet: Harness) -> None:

@@ -139,5 +139,5 @@ def test_a_task_detail_says_what_happened_and_the_broker_page_lists_every_queue(
     assert "no fleet declaration published" in task["result"]
     broker = _get(f"{flower}/broker", auth=AUTH)
     assert broker is not None and broker.status_code == 200
-    for queue in ("poll", "fetch", "apply"):
+    for queue in ("poll", "fetch", "apply", "notify"):
         assert f">{queue}<" in broker.text.replace(" ", ""), queue

@@ -1,16 +1,20 @@
 """Repositories as users write them, end to end through `fleetsync up`: real git over the
 network, a real Redis, the real processes, a kubesim cluster and one of the session's real API
-servers.
+servers. Every application targets both clusters.
 
 - a guestbook with a PreSync migration Job and a PostSync smoke test, on both clusters: on
   kubesim its simulated job controller completes the Jobs; on the real server (no kubelet, so no
   Job ends by itself) the test writes each Job's status as the job controller would;
 - a Helm chart with a pre-install hook and a test hook (never applied);
-- a Jsonnet application taking its image from fleet.yaml's extVars;
+- a Jsonnet application taking its image from fleet.yaml's extVars, and one that is a top-level
+  function taking its arguments from tlas and a library from libs;
 - a directory mixing manifests with a Rancher Fleet fleet.yaml and a README.yaml: applied, and
-  what was skipped is listed in the application's status;
+  what was skipped is listed in the application's status; its tests/ left out by an exclude;
 - a config-management plugin's directory, which no renderer reads: an error naming what the
-  render found, never Synced.
+  render found, never Synced;
+- Argo CD's sync-waves example on both clusters (a Sync hook between waves, PostSync hooks after
+  every object is healthy), and a PostDelete hook run once its application leaves fleet.yaml
+  with pruneOnRemoval.
 """
 
 from __future__ import annotations
@@ -139,6 +143,20 @@ JSONNET = {
         ]
         """,
     "apps/jsonnet-guestbook/params.libsonnet": "{ name: 'jsonnet-guestbook', replicas: 2 }\n",
+    # Argo CD's jsonnet-guestbook-tla style: a top-level function, a vendored library.
+    "apps/jsonnet-tla/guestbook-ui.jsonnet": """\
+        local labels = import 'labels.libsonnet';
+        function(name='jsonnet-guestbook-ui', replicas=1, containerPort=80)
+          [
+            {
+              apiVersion: 'v1',
+              kind: 'ConfigMap',
+              metadata: { name: name, labels: labels.of(name) },
+              data: { replicas: std.toString(replicas), port: std.toString(containerPort) },
+            },
+          ]
+        """,
+    "vendor/labels.libsonnet": "{ of(name):: { 'app.kubernetes.io/name': name } }\n",
 }
 MIXED = {
     "apps/mixed/fleet.yaml": """\
@@ -149,10 +167,100 @@ MIXED = {
         """,
     "apps/mixed/README.yaml": "title: mixed manifests\nowners: [platform-team]\n",
     "apps/mixed/settings.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n",
+    "apps/mixed/tests/smoke.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: smoke}\n",
 }
 PLUGIN = {
     "apps/plugin/plugin.yaml": "generator: cdk8s\nentrypoint: main.ts\n",
     "apps/plugin/main.ts": "new App().synth();\n",
+}
+
+SYNC_WAVES = {
+    # Argo CD's sync-waves example as users copy it, but for ReplicaSets of none (these clusters
+    # run no Pods) and the frontend Service in wave 2 (after the wave-1 Sync hook, not with it).
+    "apps/sync-waves/manifests.yaml": """\
+        ---
+        apiVersion: batch/v1
+        kind: Job
+        metadata:
+          generateName: upgrade-sql-schema-
+          annotations:
+            argocd.argoproj.io/hook: PostSync
+        spec:
+          template:
+            spec:
+              containers:
+                - {name: upgrade-sql-schema, image: "alpine:latest", command: [sleep, "10"]}
+              restartPolicy: Never
+        ---
+        apiVersion: apps/v1
+        kind: ReplicaSet
+        metadata: {name: backend}
+        spec:
+          replicas: 0
+          selector: {matchLabels: {tier: backend}}
+          template:
+            metadata: {labels: {tier: backend}}
+            spec: {containers: [{name: main, image: "nginx:latest"}]}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: backend-svc}
+        spec:
+          selector: {tier: backend}
+          ports: [{protocol: TCP, port: 8080, targetPort: 8080}]
+        ---
+        apiVersion: batch/v1
+        kind: Job
+        metadata:
+          generateName: maintenance-page-up-
+          annotations:
+            argocd.argoproj.io/hook: Sync
+            argocd.argoproj.io/sync-wave: "1"
+        spec:
+          template:
+            spec:
+              containers: [{name: page-up, image: "alpine:latest", command: [sleep, "10"]}]
+              restartPolicy: Never
+          backoffLimit: 0
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: frontend
+          annotations:
+            argocd.argoproj.io/sync-wave: "2"
+        spec:
+          selector: {tier: frontend}
+          ports: [{protocol: TCP, port: 80, targetPort: 80}]
+        ---
+        apiVersion: batch/v1
+        kind: Job
+        metadata:
+          generateName: maintenance-page-down-
+          annotations:
+            argocd.argoproj.io/hook: PostSync
+        spec:
+          template:
+            spec:
+              containers: [{name: page-down, image: "alpine:latest", command: [sleep, "10"]}]
+              restartPolicy: Never
+        """,
+}
+CLEANUP = {
+    "apps/cleanup/settings.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n",
+    "apps/cleanup/cleanup-job.yaml": """\
+        apiVersion: batch/v1
+        kind: Job
+        metadata:
+          generateName: cleanup-
+          annotations:
+            argocd.argoproj.io/hook: PostDelete
+        spec:
+          template:
+            spec:
+              containers: [{name: cleanup, image: "alpine:latest", command: [echo, bye]}]
+              restartPolicy: Never
+        """,
 }
 
 
@@ -176,26 +284,36 @@ def fleet_text(
             repository: platform
             path: apps/db
             namespace: db-{SUFFIX}
-            targets: {{clusters: [{sim}]}}
+            targets: {{clusters: [{sim}, {real}]}}
             sync: {{createNamespace: true}}
           - name: jsonnet-guestbook
             repository: platform
             path: apps/jsonnet-guestbook
             namespace: jg-{SUFFIX}
             jsonnet: {{extVars: {{image: "gcr.io/heptio-images/ks-guestbook-demo:0.3"}}}}
-            targets: {{clusters: [{sim}]}}
+            targets: {{clusters: [{sim}, {real}]}}
+            sync: {{createNamespace: true}}
+          - name: jsonnet-tla
+            repository: platform
+            path: apps/jsonnet-tla
+            namespace: jt-{SUFFIX}
+            jsonnet:
+              tlas: [{{name: replicas, value: "2", code: true}}, {{name: name, value: ui}}]
+              libs: [vendor]
+            targets: {{clusters: [{sim}, {real}]}}
             sync: {{createNamespace: true}}
           - name: mixed
             repository: platform
             path: apps/mixed
             namespace: mixed-{SUFFIX}
-            targets: {{clusters: [{sim}]}}
+            directory: {{exclude: ["tests/*"]}}
+            targets: {{clusters: [{sim}, {real}]}}
             sync: {{createNamespace: true}}
           - name: plugin
             repository: platform
             path: apps/plugin
             namespace: plugin-{SUFFIX}
-            targets: {{clusters: [{sim}]}}
+            targets: {{clusters: [{sim}, {real}]}}
         """)
 
 
@@ -206,32 +324,10 @@ def sim(tmp_path: Path) -> Iterator[Simulator]:
         yield simulator
 
 
-@pytest.fixture
-def up(
-    tmp_path: Path,
-    redis_url: str,
-    git_server: GitServer,
-    git_repo: WorkRepo,
-    sim: Simulator,
-    real_clusters: RealClusters,
-) -> Iterator[Path]:
-    for files in (GUESTBOOK, CHART, JSONNET, MIXED, PLUGIN):
-        for path, text in files.items():
-            git_repo.write(path, textwrap.dedent(text))
-    git_repo.commit("guestbook, a chart, jsonnet, mixed manifests and a plugin's directory")
-    url = git_server.git_url(git_repo.bare.name.removesuffix(".git"))
-    fleet = tmp_path / "fleet.yaml"
-    fleet.write_text(
-        fleet_text(
-            url,
-            sim="sim-1",
-            real=real_clusters.names[0],
-            real_kubeconfig=real_clusters.kubeconfig(0),
-            sim_kubeconfig=sim.kubeconfig_path("sim-1"),
-        )
-    )
+def start_up(tmp_path: Path, redis_url: str, fleet: Path) -> subprocess.Popen[bytes]:
+    """`fleetsync up` on `fleet`, its output in tmp_path/up.log."""
     log = (tmp_path / "up.log").open("w")
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -256,16 +352,58 @@ def up(
             "FLEETSYNC_TICK_SECONDS": "0.5",
         },
     )
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def commit(git_repo: WorkRepo, message: str, *trees: dict[str, str]) -> None:
+    for files in trees:
+        for path, text in files.items():
+            git_repo.write(path, textwrap.dedent(text))
+    git_repo.commit(message)
+
+
+@pytest.fixture
+def up(
+    tmp_path: Path,
+    redis_url: str,
+    git_server: GitServer,
+    git_repo: WorkRepo,
+    sim: Simulator,
+    real_clusters: RealClusters,
+) -> Iterator[Path]:
+    commit(
+        git_repo,
+        "guestbook, a chart, jsonnet, mixed manifests and a plugin's directory",
+        GUESTBOOK,
+        CHART,
+        JSONNET,
+        MIXED,
+        PLUGIN,
+    )
+    url = git_server.git_url(git_repo.bare.name.removesuffix(".git"))
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(
+        fleet_text(
+            url,
+            sim="sim-1",
+            real=real_clusters.names[0],
+            real_kubeconfig=real_clusters.kubeconfig(0),
+            sim_kubeconfig=sim.kubeconfig_path("sim-1"),
+        )
+    )
+    proc = start_up(tmp_path, redis_url, fleet)
     try:
         yield tmp_path / "up.log"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        stop(proc)
 
 
 def operator_of(real_clusters: RealClusters) -> Operator:
@@ -385,7 +523,13 @@ def test_repositories_as_users_write_them_through_fleetsync_up(
     config = sim_object(sim, "ConfigMap", "jsonnet-guestbook-config", f"jg-{SUFFIX}")
     assert config is not None and config["data"]["image"].endswith(":0.3")
 
+    wait_for(lambda: settled("jsonnet-tla", "sim-1"), timeout=60, what="jsonnet with tlas")
+    ui = sim_object(sim, "ConfigMap", "ui", f"jt-{SUFFIX}")
+    assert ui is not None and ui["data"] == {"replicas": "2", "port": "80"}
+    assert ui["metadata"]["labels"]["app.kubernetes.io/name"] == "ui"
+
     wait_for(lambda: settled("mixed", "sim-1"), timeout=60, what="mixed manifests")
+    assert sim_object(sim, "Pod", "smoke", f"mixed-{SUFFIX}") is None, "excluded by its glob"
     mixed = store.desired("mixed")
     assert mixed is not None and mixed.warnings == (
         "apps/mixed/README.yaml: not a Kubernetes object (no apiVersion or kind): skipped",
@@ -400,3 +544,138 @@ def test_repositories_as_users_write_them_through_fleetsync_up(
     )
     plugin = status("plugin", "sim-1")
     assert plugin is None or plugin.sync is not SyncState.SYNCED
+
+    # The same applications on the real server; the test ends the chart's pre-install Job.
+    db = f"db-{SUFFIX}"
+    wait_for(
+        lambda: (s := status("db", real)) and any(h.name == "db-migrate" for h in s.hooks),
+        timeout=60,
+        what=f"the chart's pre-install hook on {real}",
+    )
+    assert operator.get(f"/api/v1/namespaces/{db}/services/db-db") is None
+    finish_job(operator, db, "db-migrate")
+    wait_for(lambda: settled("db", real), timeout=60, what="the chart on real")
+    assert operator.get(f"/api/v1/namespaces/{db}/services/db-db") is not None
+    assert operator.get(f"/api/v1/namespaces/{db}/pods/db-test-connection") is None
+    for app, path, expected in (
+        ("jsonnet-guestbook", f"jg-{SUFFIX}/configmaps/jsonnet-guestbook-config", "image"),
+        ("jsonnet-tla", f"jt-{SUFFIX}/configmaps/ui", "replicas"),
+        ("mixed", f"mixed-{SUFFIX}/configmaps/settings", None),
+    ):
+        wait_for(lambda app=app: settled(app, real), timeout=60, what=f"{app} on real")
+        found = operator.get(f"/api/v1/namespaces/{path}")
+        assert found is not None and (expected is None or expected in found["data"])
+    assert operator.get(f"/api/v1/namespaces/mixed-{SUFFIX}/pods/smoke") is None
+    plugin = status("plugin", real)
+    assert plugin is None or plugin.sync is not SyncState.SYNCED
+
+
+def hooks_fleet(
+    url: str, *, sim: Simulator, real_clusters: RealClusters, with_cleanup: bool = True
+) -> str:
+    real = real_clusters.names[0]
+    text = f"""\
+        repositories:
+          - {{name: platform, url: "{url}", ref: main, interval: 1s}}
+        clusters:
+          - {{name: sim-1, kubeconfig: {sim.kubeconfig_path("sim-1")}}}
+          - {{name: {real}, kubeconfig: {real_clusters.kubeconfig(0)}}}
+        applications:
+          - name: sync-waves
+            repository: platform
+            path: apps/sync-waves
+            namespace: sw-{SUFFIX}
+            targets: {{clusters: [sim-1, {real}]}}
+            sync: {{createNamespace: true}}
+        """
+    if with_cleanup:
+        text = (
+            text.rstrip(" ")
+            + f"""\
+          - name: cleanup
+            repository: platform
+            path: apps/cleanup
+            namespace: cleanup-{SUFFIX}
+            targets: {{clusters: [sim-1]}}
+            sync: {{createNamespace: true, pruneOnRemoval: true}}
+        """
+        )
+    return textwrap.dedent(text)
+
+
+def test_argo_cd_sync_waves_and_a_post_delete_hook_through_fleetsync_up(
+    tmp_path: Path,
+    redis_url: str,
+    git_server: GitServer,
+    git_repo: WorkRepo,
+    sim: Simulator,
+    real_clusters: RealClusters,
+) -> None:
+    commit(git_repo, "Argo CD's sync-waves example and a PostDelete cleanup", SYNC_WAVES, CLEANUP)
+    url = git_server.git_url(git_repo.bare.name.removesuffix(".git"))
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(hooks_fleet(url, sim=sim, real_clusters=real_clusters))
+    store = Store.connect(redis_url)
+    real = real_clusters.names[0]
+    operator = operator_of(real_clusters)
+    ns = f"sw-{SUFFIX}"
+    proc = start_up(tmp_path, redis_url, fleet)
+    try:
+
+        def status(app: str, cluster: str) -> PairStatus | None:
+            found: PairStatus | None = store.status(app, cluster)
+            return found
+
+        def named(phase: str) -> PairStatus | None:
+            s = status("sync-waves", real)
+            return (
+                s if s is not None and any(h.phase == phase and h.name for h in s.hooks) else None
+            )
+
+        def settled(app: str, cluster: str) -> PairStatus | None:
+            s = status(app, cluster)
+            done = s is not None and s.sync is SyncState.SYNCED and s.health is Health.HEALTHY
+            return s if done and not s.message.startswith("waiting") else None
+
+        # The real server: wave 0, then the Sync hook of wave 1, then wave 2, then PostSync.
+        up = wait_for(lambda: named("Sync"), timeout=120, what=f"the Sync hook on {real}")
+        page_up = next(h for h in up.hooks if h.phase == "Sync")
+        assert page_up.state == "Running" and page_up.name.startswith("maintenance-page-up-")
+        assert up.message.startswith(f"waiting for Sync hooks: batch/Job/{ns}/{page_up.name}")
+        assert operator.get(f"/apis/apps/v1/namespaces/{ns}/replicasets/backend") is not None
+        assert operator.get(f"/api/v1/namespaces/{ns}/services/frontend") is None
+        finish_job(operator, ns, page_up.name)
+        post = wait_for(lambda: named("PostSync"), timeout=60, what="the PostSync hooks")
+        assert operator.get(f"/api/v1/namespaces/{ns}/services/frontend") is not None
+        for hook in post.hooks:
+            if hook.phase == "PostSync":
+                finish_job(operator, ns, hook.name)
+        done = wait_for(lambda: settled("sync-waves", real), timeout=60, what="sync-waves, real")
+        assert sorted((h.phase, h.key.rpartition("/")[2], h.state) for h in done.hooks) == [
+            ("PostSync", "maintenance-page-down-", "Succeeded"),
+            ("PostSync", "upgrade-sql-schema-", "Succeeded"),
+            ("Sync", "maintenance-page-up-", "Succeeded"),
+        ]
+
+        # kubesim: its job controller ends the Jobs.
+        on_sim = wait_for(lambda: settled("sync-waves", "sim-1"), timeout=60, what="on sim")
+        assert {h.phase for h in on_sim.hooks} == {"Sync", "PostSync"}
+
+        # PostDelete: the application leaves fleet.yaml with pruneOnRemoval.
+        wait_for(lambda: settled("cleanup", "sim-1"), timeout=60, what="cleanup on sim")
+        cleanup_ns = f"cleanup-{SUFFIX}"
+        assert sim_object(sim, "ConfigMap", "settings", cleanup_ns) is not None
+        fleet.write_text(hooks_fleet(url, sim=sim, real_clusters=real_clusters, with_cleanup=False))
+
+        def post_delete() -> list[dict[str, Any]]:
+            return [
+                o
+                for o in sim.cluster("sim-1").objects()
+                if o.get("kind") == "Job" and o["metadata"].get("namespace") == cleanup_ns
+            ]
+
+        (job,) = wait_for(post_delete, timeout=60, what="the PostDelete hook")
+        assert job["metadata"]["name"].startswith("cleanup-")
+        assert sim_object(sim, "ConfigMap", "settings", cleanup_ns) is None
+    finally:
+        stop(proc)

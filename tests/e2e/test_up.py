@@ -90,8 +90,8 @@ def test_up_serves_then_stops_on_sigterm_leaving_no_process(
 
 
 def children(fleet_file: Path) -> dict[str, int]:
-    """`up`'s children by role (beat, fetch, apply, api, flower): pid of each process group's
-    leader."""
+    """`up`'s children by role (beat, fetch, apply, notify, watch, api, flower): pid of each
+    process group's leader."""
     found: dict[str, int] = {}
     for pid in processes_mentioning(str(fleet_file)):
         try:
@@ -105,7 +105,9 @@ def children(fleet_file: Path) -> dict[str, int]:
             ("beat", "beat"),
             ("fetch", "poll,fetch"),
             ("apply", "apply"),
+            ("notify", "notify"),
             ("api", "api"),
+            ("watch", "watch"),
             ("flower", "flower"),
         ):
             if marker in words and "up" not in words:
@@ -120,8 +122,8 @@ def test_a_child_that_dies_is_restarted_and_the_rest_keep_running(
     proc, port = up
     wait_for(lambda: ready(port), timeout=60, what="the API answering /readyz")
     before = wait_for(
-        lambda: (found := children(fleet_file)).keys() >= {"beat", "api"} and found,
-        what="beat and api running",
+        lambda: (found := children(fleet_file)).keys() >= {"beat", "api", "watch"} and found,
+        what="beat, api and the watcher running",
     )
     os.kill(before["beat"], signal.SIGKILL)
     restarted = wait_for(
@@ -132,6 +134,7 @@ def test_a_child_that_dies_is_restarted_and_the_rest_keep_running(
         what="a new beat",
     )
     assert restarted["api"] == before["api"]
+    assert restarted["watch"] == before["watch"]
     assert proc.poll() is None and ready(port)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
@@ -152,6 +155,9 @@ repositories:
     credentials: {username_env: FLEETSYNC_TEST_GIT_USER, password_env: GIT_TOKEN_FOR_TEST}
 clusters: []
 applications: []
+notifications:
+  - {name: ops, url_env: FLEETSYNC_TEST_HOOK_URL, secret_env: HOOK_SECRET_FOR_TEST,
+     events: [sync-failed]}
 """
 
 
@@ -166,9 +172,11 @@ def test_each_child_gets_only_the_secrets_it_needs(tmp_path: Path, fleet_file: P
     secrets = {
         "FLEETSYNC_TEST_GIT_USER": "git-user",
         "GIT_TOKEN_FOR_TEST": "git-token-value",
-        "FLEETSYNC_API_TOKEN": "api-token-value",
+        "FLEETSYNC_API_TOKEN": "api-token-value-0123456789",
         "FLEETSYNC_WEBHOOK_SECRET": "webhook-secret-value",
         "FLOWER_BASIC_AUTH": "user:flower-password",
+        "FLEETSYNC_TEST_HOOK_URL": "https://hooks.example.com/secret-path",
+        "HOOK_SECRET_FOR_TEST": "hook-signing-secret-value",
     }
     proc = subprocess.Popen(
         [
@@ -191,13 +199,14 @@ def test_each_child_gets_only_the_secrets_it_needs(tmp_path: Path, fleet_file: P
     )
     try:
         found = wait_for(
-            lambda: len(kids := children(fleet_file)) == 5 and kids,
+            lambda: len(kids := children(fleet_file)) == 6 and kids,
             timeout=60,
-            what="the five children",
+            what="the six children",
         )
         wanted = {
             "beat": set(),
             "apply": set(),
+            "notify": {"FLEETSYNC_TEST_HOOK_URL", "HOOK_SECRET_FOR_TEST"},
             "fetch": {"FLEETSYNC_TEST_GIT_USER", "GIT_TOKEN_FOR_TEST"},
             "api": {"FLEETSYNC_API_TOKEN", "FLEETSYNC_WEBHOOK_SECRET"},
             "flower": {"FLOWER_BASIC_AUTH"},
@@ -209,3 +218,29 @@ def test_each_child_gets_only_the_secrets_it_needs(tmp_path: Path, fleet_file: P
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("token", ["REPLACE_ME", "short-token"])
+def test_up_refuses_to_start_with_a_placeholder_or_short_api_token(
+    tmp_path: Path, fleet_file: Path, token: str
+) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fleetsync",
+            "up",
+            "-c",
+            str(fleet_file),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        env={**os.environ, "FLEETSYNC_API_TOKEN": token, "FLEETSYNC_CACHE_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "refusing to start: FLEETSYNC_API_TOKEN" in done.stderr
+    assert token not in done.stderr and "Traceback" not in done.stderr
+    assert processes_mentioning(str(fleet_file)) == []

@@ -244,3 +244,35 @@ def test_a_new_pair_is_first_checked_for_drift_after_half_an_interval_or_more(
     ticker.tick()
     due = store.due_at(DueSet.DRIFT, pair_member("web", "c1"))
     assert due is not None and before + 50 <= due <= store.now() + 100
+
+
+VARIANT_FLEET = textwrap.dedent("""\
+    repositories:
+      - {{name: platform, url: "git://127.0.0.1:9/platform.git", interval: 60s}}
+    clusters:
+      - {{name: c1, kubeconfig: /nonexistent/c1.yaml, values: {{region: {c1_region}}}}}
+      - {{name: c2, kubeconfig: /nonexistent/c2.yaml, values: {{region: eu}}}}
+    applications:
+      - {{name: web, repository: platform, path: apps/web, substitute: true,
+         targets: {{clusters: [c1, c2]}}}}
+      - {{name: api, repository: platform, path: apps/api, targets: {{clusters: [c1, c2]}}}}
+    """)
+
+
+def test_a_values_edit_re_renders_what_substitutes_and_reconciles_nothing_directly(
+    redis_url: str, tmp_path: Path
+) -> None:
+    store = Store.connect(redis_url)
+    path = tmp_path / "fleet.yaml"
+    path.write_text(VARIANT_FLEET.format(c1_region="eu"))
+    ticker = Ticker(store, Sender(make_celery(Settings(redis_url=redis_url)), store), path)
+    assert ticker.tick().reloaded
+    store.record_fetched(RepoName("platform"), "a" * 40)
+    path.write_text(VARIANT_FLEET.format(c1_region="us"))
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert ticker.tick().reloaded
+    # web reads the values: its repository is fetched again, and the fetch reconciles the
+    # clusters whose bundle moved; api does not read them: nothing happens to it.
+    assert _queued(store) == []
+    assert _queued(store, "poll") == [(TaskName.POLL.value, {"repo": "platform", "force": True})]

@@ -19,7 +19,8 @@ def test_tasks_land_in_their_queue_and_duplicates_coalesce(redis_url: str) -> No
     assert sender.reconcile("web", "c1", reason=Trigger.CHANGE)
     assert sender.reconcile("web", "c2", reason=Trigger.CHANGE)
     assert not sender.reconcile("web", "c1", reason=Trigger.DRIFT)
-    assert store.queue_depths() == {"poll": 1, "fetch": 0, "apply": 2}
+    sender.notify("ops", "e1")
+    assert store.queue_depths() == {"poll": 1, "fetch": 0, "apply": 2, "notify": 1}
 
 
 def test_a_forced_refresh_is_not_swallowed_by_a_queued_periodic_poll(redis_url: str) -> None:

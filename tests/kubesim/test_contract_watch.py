@@ -59,3 +59,28 @@ def test_watch_without_resource_version_starts_with_existing_objects(
     ):
         assert (event["type"], event["object"].metadata.name) == ("ADDED", "already")
         stream.stop()
+
+
+def test_a_watch_allowing_bookmarks_gets_one_with_a_resource_version_before_it_times_out(
+    dyn: DynamicClient, api_client: ApiClient, namespace: str
+) -> None:
+    cms = dyn.resources.get(api_version="v1", kind="ConfigMap")
+    start = int(cms.get(namespace=namespace).metadata.resourceVersion)
+    cms.create(body=configmap("marked", labels={"watched": "yes"}), namespace=namespace)
+    kinds = []
+    bookmark_rv = 0
+    for event in watch.Watch().stream(
+        CoreV1Api(api_client).list_namespaced_config_map,
+        namespace=namespace,
+        label_selector="watched=yes",
+        resource_version=str(start),
+        allow_watch_bookmarks=True,
+        timeout_seconds=10,
+        _preload_content=False,
+    ):
+        kinds.append(event["type"])
+        if event["type"] == "BOOKMARK":
+            bookmark_rv = int(event["raw_object"]["metadata"]["resourceVersion"])
+    assert kinds[0] == "ADDED"
+    assert "BOOKMARK" in kinds
+    assert bookmark_rv > start

@@ -254,6 +254,57 @@ def test_jobs_complete(sim: Simulator, tmp_path: Path) -> None:
     assert done[0]["status"] == "True"
 
 
+def one_shot_pod(name: str, restart: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {"restartPolicy": restart, "containers": [{"name": "c", "image": "busybox"}]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("result", "restart", "phase", "container_state"),
+    [
+        ("complete", "Never", "Succeeded", {"terminated": "Completed"}),
+        ("complete", "OnFailure", "Succeeded", {"terminated": "Completed"}),
+        ("fail", "Never", "Failed", {"terminated": "Error"}),
+        ("fail", "OnFailure", "Running", {"waiting": "CrashLoopBackOff"}),
+        ("run", "Never", "Running", None),
+        ("complete", "Always", "Running", None),
+    ],
+)
+def test_pods_that_run_to_completion_end_as_the_job_result_knob_says(
+    sim: Simulator,
+    tmp_path: Path,
+    result: str,
+    restart: str,
+    phase: str,
+    container_state: dict[str, str] | None,
+) -> None:
+    sim.cluster("c1").set_controllers(ready_delay=0.05, job_result=result)
+    pods = client_for(sim, "c1", tmp_path).resources.get(api_version="v1", kind="Pod")
+    pods.create(namespace="default", body=one_shot_pod("once", restart))
+
+    status = eventually(
+        lambda: (
+            s
+            if (s := pods.get(name="once", namespace="default").to_dict().get("status", {})).get(
+                "phase"
+            )
+            not in (None, "Pending")
+            else None
+        )
+    )
+
+    assert status["phase"] == phase
+    if container_state is None:
+        assert "state" not in (status.get("containerStatuses") or [{}])[0]
+    else:
+        ((state, reason),) = container_state.items()
+        assert status["containerStatuses"][0]["state"][state]["reason"] == reason
+
+
 def test_disabled_controllers_leave_status_empty(sim: Simulator, tmp_path: Path) -> None:
     sim.cluster("c1").set_controllers(enabled=False)
     sim.cluster("c2").set_controllers(enabled=True, ready_delay=0.05)
@@ -315,8 +366,9 @@ def test_forbidden_lists_refuse_a_list_across_namespaces_or_in_chosen_ones(
         cms(dyn).get()
     status = json.loads(err.value.body)
     assert (err.value.status, status["reason"]) == (403, "Forbidden")
-    assert 'cannot list resource "configmaps" in API group "" at the cluster scope' in (
-        status["message"]
+    assert (
+        'cannot list resource "configmaps" in API group "" at the cluster scope'
+        in (status["message"])
     )
     assert "seen" in [i.metadata.name for i in cms(dyn).get(namespace="default").items]
     assert cms(dyn).get(name="seen", namespace="default").metadata.name == "seen"
@@ -361,3 +413,47 @@ def test_crd_established_delay_keeps_a_new_kind_unserved_until_it_passes(
     eventually(lambda: established(dyn, "widgets.delayed.kubesim.example.com"), timeout=10)
     assert http.request("GET", path, headers=headers, timeout=5).status == 200
     assert admin(sim, "GET", "clusters/c1/controllers")["crd_established_delay"] == 0.6
+
+
+def _watch_lines(sim: Simulator, cluster: str, query: str) -> tuple[int, list[dict[str, Any]]]:
+    token = sim.cluster(cluster).token
+    resp = urllib3.PoolManager().request(
+        "GET",
+        f"{sim.cluster(cluster).server}/api/v1/configmaps?watch=true&{query}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    return resp.status, [json.loads(line) for line in resp.data.splitlines() if line]
+
+
+def test_watches_can_be_refused_or_closed_at_once_while_other_requests_are_served(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    sim.cluster("c1").set_fault(watches="forbid")
+    status, lines = _watch_lines(sim, "c1", "timeoutSeconds=5")
+    assert status == 403
+    assert 'cannot watch resource "configmaps"' in lines[0]["message"]
+    assert cms(client_for(sim, "c1", tmp_path)).get().kind == "ConfigMapList"
+    sim.cluster("c1").set_fault(watches="close")
+    started = time.monotonic()
+    assert _watch_lines(sim, "c1", "timeoutSeconds=30") == (200, [])
+    assert time.monotonic() - started < 10
+    admin(sim, "PUT", "clusters/c2/faults", {"watches": "forbid"})
+    assert _watch_lines(sim, "c2", "timeoutSeconds=5")[0] == 403
+    with pytest.raises(ValueError, match="watches must be one of"):
+        sim.cluster("c1").set_fault(watches="sometimes")
+
+
+def test_compaction_makes_a_watch_from_an_older_revision_expire(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    dyn = client_for(sim, "c1", tmp_path)
+    before = cms(dyn).create(body=configmap("old"), namespace="default").metadata.resourceVersion
+    cms(dyn).create(body=configmap("newer"), namespace="default")
+    status, lines = _watch_lines(sim, "c1", f"resourceVersion={before}&timeoutSeconds=1")
+    assert [e["object"]["metadata"]["name"] for e in lines] == ["newer"]
+    now = sim.cluster("c1").compact()
+    status, lines = _watch_lines(sim, "c1", f"resourceVersion={before}&timeoutSeconds=1")
+    assert (lines[0]["type"], lines[0]["object"]["code"]) == ("ERROR", 410)
+    status, lines = _watch_lines(sim, "c1", f"resourceVersion={now}&timeoutSeconds=1")
+    assert (status, lines) == (200, [])

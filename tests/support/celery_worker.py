@@ -17,7 +17,8 @@ from fleetsync.workers.app import app
 def configure_workers(redis_url: str, cache_dir: Path) -> worker_runtime.Runtime:
     """Point the worker app and its runtime at the test Redis and a private cache."""
     import fleetsync.workers.apply
-    import fleetsync.workers.fetch  # noqa: F401
+    import fleetsync.workers.fetch
+    import fleetsync.workers.notify  # noqa: F401
 
     return worker_runtime.configure(
         Settings(redis_url=redis_url, cache_dir=cache_dir, tick_seconds=0.2)
@@ -26,7 +27,7 @@ def configure_workers(redis_url: str, cache_dir: Path) -> worker_runtime.Runtime
 
 @contextmanager
 def running_worker(
-    queues: Sequence[str] = ("poll", "fetch", "apply"), *, concurrency: int = 4
+    queues: Sequence[str] = ("poll", "fetch", "apply", "notify"), *, concurrency: int = 4
 ) -> Iterator[None]:
     with start_worker(
         app,

@@ -14,14 +14,17 @@ without them.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 REQUIRE_ENV = "FLEETSYNC_REQUIRE_REAL_K8S"
@@ -102,3 +105,33 @@ def running_real_clusters(directory: Path, count: int | None = None) -> Iterator
             capture_output=True,
             timeout=120,
         )
+
+
+def etcd_client_url(clusters: RealClusters, index: int) -> str:
+    """The client URL of cluster `index`'s etcd (read from its command line, which `realk8s`
+    records by pid in `<directory>/pids`)."""
+    name = f"c{index + 1}-etcd"
+    for line in (clusters.directory / "pids").read_text().splitlines():
+        pid, _, rest = line.partition(" ")
+        if rest.split(" ")[0] != name:
+            continue
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        return argv[argv.index("--listen-client-urls") + 1].split(",")[0]
+    raise RealK8sUnavailable(f"no {name} in {clusters.directory / 'pids'}")
+
+
+def compact_etcd(clusters: RealClusters, index: int) -> int:
+    """Compact cluster `index`'s etcd at its current revision (what kube-apiserver does every
+    five minutes), through etcd's JSON gateway; returns the revision."""
+    url = etcd_client_url(clusters, index)
+
+    def post(path: str, body: dict[str, object]) -> dict[str, Any]:
+        request = urllib.request.Request(url + path, data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+            return answer
+
+    revision = int(post("/v3/kv/range", {"key": "AA=="})["header"]["revision"])
+    post("/v3/kv/compaction", {"revision": str(revision), "physical": True})
+    return revision

@@ -49,6 +49,9 @@ STAT_COUNTERS: tuple[tuple[str, str, str], ...] = (
 )
 """(stats key, metric name, help) for plain event counters."""
 
+NOTIFY_RESULTS = ("events", "delivered", "retry", "deferred", "dropped")
+"""`notify_<result>` event counts: events made by the beat, deliveries by outcome."""
+
 RECONCILE_COUNT_PREFIX = "reconcile_"
 RECONCILE_MS_PREFIX = "reconcile_ms_"
 
@@ -116,6 +119,14 @@ def stat_counters(stats: Mapping[str, int]) -> Iterator[Metric]:
     lookups.add_metric(["hit"], stats.get("render_cache_hit", 0))
     lookups.add_metric(["miss"], stats.get("render", 0))
     yield lookups
+    notices = CounterMetricFamily(
+        "fleetsync_notifications",
+        "Notifications: changes of state told (event), deliveries by how they ended.",
+        labels=["result"],
+    )
+    for result in NOTIFY_RESULTS:
+        notices.add_metric([result], stats.get(f"notify_{result}", 0))
+    yield notices
 
 
 def reconcile_results(stats: Mapping[str, int]) -> Iterator[Metric]:

@@ -101,19 +101,24 @@ def build_router(ctx: ApiContext) -> APIRouter:
 
     @router.get("/{name}/history", dependencies=reads)
     def get_application_history(
-        name: str, limit: Annotated[int, Query(ge=1, le=HISTORY_LENGTH * 10)] = HISTORY_LENGTH
+        name: str,
+        limit: Annotated[int, Query(ge=1, le=HISTORY_LENGTH * 10)] = HISTORY_LENGTH,
+        revision: Annotated[str | None, Query(max_length=200)] = None,
     ) -> list[PairView]:
-        """The application's last reconciles on every cluster, newest first."""
-        return history(ctx.store, ctx.fleet(), name, limit=limit)
+        """The application's last reconciles on every cluster, newest first; `revision` keeps
+        those at one revision (`ref@sha1:<sha>`, a sha or a unique prefix of 4+ hex digits;
+        400 when ambiguous, 404 when not in the history)."""
+        return history(ctx.store, ctx.fleet(), name, limit=limit, revision=revision)
 
     @router.get("/{name}/clusters/{cluster}/history", dependencies=reads)
     def get_history(
         name: str,
         cluster: str,
         limit: Annotated[int, Query(ge=1, le=HISTORY_LENGTH)] = HISTORY_LENGTH,
+        revision: Annotated[str | None, Query(max_length=200)] = None,
     ) -> list[PairView]:
-        """The pair's last reconciles, newest first."""
-        return history(ctx.store, ctx.fleet(), name, cluster, limit=limit)
+        """The pair's last reconciles, newest first (`revision` as for the application's)."""
+        return history(ctx.store, ctx.fleet(), name, cluster, limit=limit, revision=revision)
 
     @router.get(
         "/{name}/clusters/{cluster}/diff",

@@ -5,6 +5,7 @@ commit, what each repository resolved to, and a manual refresh (a forced poll)."
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
@@ -95,9 +96,10 @@ def build_router(ctx: ApiContext) -> APIRouter:
         filters = parse_filters(snapshot.fleet, cluster=cluster, selector=selector, states=state)
         page_bounds(offset, limit)
         views = cluster_views(snapshot, filters)
-        page = Page[ClusterView](
-            items=views[offset : offset + limit], total=len(views), offset=offset, limit=limit
-        )
+        shown = views[offset : offset + limit]
+        detection = ctx.store.drift_detection([v.name for v in shown])
+        shown = [replace(v, drift_detection=detection[v.name].describe()) for v in shown]
+        page = Page[ClusterView](items=shown, total=len(views), offset=offset, limit=limit)
         return json_body(page, Page[ClusterView])
 
     @router.get("/revisions/{revision:path}", tags=["revisions"], dependencies=reads)

@@ -36,6 +36,7 @@ _COMMAND_MODULES = (
     "up",
     "demo",
     "api",
+    "watch",
     "completion",
 )
 

@@ -28,7 +28,11 @@ from fleetsync.shared.source import render_at
 @click.argument("app")
 @click.option("--cluster", required=True)
 @config_option
-@click.option("--revision", default=None, help="Branch, tag or sha (default: the declared ref).")
+@click.option(
+    "--revision",
+    default=None,
+    help="Branch, tag, sha or a unique sha prefix (default: the declared ref).",
+)
 @click.option(
     "--show-secrets", is_flag=True, help="Show Secret values instead of masking them (local only)."
 )
@@ -39,7 +43,11 @@ def command(app: str, cluster: str, config: Path, revision: str | None, show_sec
         fleet = load_fleet(config)
         targets(fleet, app, cluster)
         resolved, result = render_at(
-            fleet, AppName(app), revision=revision, mirror_dir=settings.mirror_dir
+            fleet,
+            AppName(app),
+            revision=revision,
+            mirror_dir=settings.mirror_dir,
+            cluster=ClusterName(cluster),  # what this cluster gets: its overrides and values
         )
         report = inspect_pair(
             fleet,

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any
 
 import click
 
@@ -26,7 +28,7 @@ from fleetsync.scheduler.views import (
 )
 from fleetsync.shared.model.declaration import Fleet, Selector
 from fleetsync.shared.model.ids import AppName, ClusterName
-from fleetsync.shared.store import Store
+from fleetsync.shared.store import DriftDetection, Store
 
 
 @click.command("status")
@@ -107,6 +109,7 @@ def _print(
 ) -> None:
     states = store.app_states(list(apps))
     rollouts = rollout_summaries(store, fleet, list(apps))
+    detection = store.drift_detection(sorted({p.cluster for p in pairs}))
     if output in ("json", "yaml"):
         print_document(
             [
@@ -121,6 +124,7 @@ def _print(
                     "suspended": states[p.application].suspended,
                     "warnings": list(d.warnings) if (d := states[p.application].desired) else [],
                     "rollout": r.words if (r := rollouts.get(p.application)) else None,
+                    "drift_detection": detection[p.cluster].describe(),
                 }
                 for p in pairs
             ],
@@ -159,7 +163,7 @@ def _print(
     out.print()
     header = ["APPLICATION", "CLUSTER", "SYNC", "HEALTH", "REVISION", "AGE"]
     if wide:
-        header += ["TRIGGER", "DURATION", "CHANGES"]
+        header += ["TRIGGER", "DURATION", "CHANGES", "HOOKS"]
     header.append("MESSAGE")
     rows = []
     for p in pairs:
@@ -167,9 +171,23 @@ def _print(
         row += [short_revision(p.revision), age(p.at)]
         if wide:
             changes = ", ".join(f"{n} {a}" for a, n in p.counts.items() if n) or "-"
-            row += [p.reason or "-", f"{p.duration:.2f}s" if p.at else "-", changes]
+            hooks = ", ".join(f"{h.phase} {h.name or h.key} {h.state}" for h in p.hooks) or "-"
+            row += [p.reason or "-", f"{p.duration:.2f}s" if p.at else "-", changes, hooks]
         rows.append([*row, p.message])
     print_table(out, header, rows)
+    _print_detection(out, detection)
+
+
+def _print_detection(out: Any, detection: Mapping[str, DriftDetection]) -> None:
+    """Which clusters are watched for drift, and why the others are not (interval checks)."""
+    if not detection:
+        return
+    watched = [c for c, d in detection.items() if d.mode == "watching"]
+    out.print()
+    out.print(f"drift detection: {len(watched)} of {len(detection)} clusters watched")
+    for cluster, d in detection.items():
+        if d.mode != "watching":
+            out.print(f"  {cluster}: {d.describe()}", style="yellow")
 
 
 def _pair_fields(p: PairView) -> dict[str, object]:
@@ -183,4 +201,5 @@ def _pair_fields(p: PairView) -> dict[str, object]:
         "message": p.message,
         "at": p.at,
         "reason": p.reason,
+        "hooks": [asdict(h) for h in p.hooks],
     }

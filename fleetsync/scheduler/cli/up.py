@@ -1,11 +1,13 @@
 """`fleetsync up -c fleet.yaml`: the whole system on one machine, as child processes.
 
-beat, a poll/fetch worker, an apply worker, the API and Flower, sharing one Redis: the one given
-by --redis-url / FLEETSYNC_REDIS_URL, or an embedded redis-server on a free loopback port.
+beat, a poll/fetch worker, an apply worker, a notify worker, the watcher (event-driven drift
+detection; off with --no-watch), the API and Flower, sharing one Redis: the one given by
+--redis-url / FLEETSYNC_REDIS_URL, or an embedded redis-server on a free loopback port.
 
 Each child gets the environment it needs and no more: the Git credentials' variables (named by
-fleet.yaml's `credentials`) reach only the fetch worker, the API token and webhook secrets only
-the API, Flower's settings only Flower.
+fleet.yaml's `credentials`) reach only the fetch worker, the notifications' URL and secret
+variables (`url_env`, `secret_env`) only the notify worker, the API token and webhook secrets
+only the API, Flower's settings only Flower.
 """
 
 from __future__ import annotations
@@ -48,11 +50,14 @@ class UpOptions:
     tick_seconds: float = 2.0
     with_api: bool = True
     with_flower: bool = True
+    with_watch: bool = True
     extra_env: Mapping[str, str] = field(default_factory=dict)
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     """The environment `up` runs in, which the children's environments are cut from."""
     credential_env: frozenset[str] = frozenset()
     """The variables fleet.yaml names as Git credentials: for the fetch worker only."""
+    notify_env: frozenset[str] = frozenset()
+    """The variables fleet.yaml's notifications name (URLs, secrets): for the notify worker."""
     redis_note: str = ""
     """Said after the Redis URL when `up` announces itself (where the data lives)."""
 
@@ -75,18 +80,37 @@ def credential_variables(fleet: Fleet) -> frozenset[str]:
     return frozenset(names)
 
 
-ROLES = ("common", "fetch", "api", "flower")
+def notification_variables(fleet: Fleet) -> frozenset[str]:
+    """The environment variables fleet.yaml's notifications name (`url_env`, `secret_env`)."""
+    return frozenset(
+        name for n in fleet.notifications for name in (n.url_env, n.secret_env) if name
+    )
+
+
+def unset_notification_variables(fleet: Fleet, environ: Mapping[str, str]) -> list[str]:
+    """A warning for each variable a notification names that `environ` does not set: the
+    notify worker would drop that notification's messages."""
+    return [
+        f"notification {n.name}: {name} is not set; its messages will be dropped"
+        for n in fleet.notifications
+        for name in (n.url_env, n.secret_env)
+        if name and not environ.get(name)
+    ]
+
+
+ROLES = ("common", "fetch", "notify", "api", "flower")
 
 
 def child_environments(opts: UpOptions) -> dict[str, dict[str, str]]:
     """Each child's whole environment, by role: "common" (beat, apply worker), "fetch",
-    "api", "flower"."""
+    "notify", "api", "flower"."""
     env = {
         **opts.environ,
         "FLEETSYNC_REDIS_URL": opts.redis_url,
         "FLEETSYNC_FLEET": str(opts.fleet_file),
         "FLEETSYNC_CACHE_DIR": str(opts.cache_dir.resolve()),
         "FLEETSYNC_TICK_SECONDS": str(opts.tick_seconds),
+        **({"FLEETSYNC_TASK_EVENTS": "1"} if opts.with_flower else {}),
         **opts.extra_env,
     }
 
@@ -98,6 +122,8 @@ def child_environments(opts: UpOptions) -> dict[str, dict[str, str]]:
             return "flower"
         if name in opts.credential_env:
             return "fetch"
+        if name in opts.notify_env:
+            return "notify"
         return "common"
 
     return {
@@ -114,6 +140,8 @@ def plan_processes(opts: UpOptions) -> list[ProcessSpec]:
     # working directory first on sys.path, works from the cache directory (made here if new).
     opts.cache_dir.mkdir(parents=True, exist_ok=True)
     celery = [sys.executable, "-P", "-m", "celery", "--workdir", str(opts.cache_dir.resolve())]
+    # Task events cost a publish per task step; only Flower reads them.
+    events = ["-E"] if opts.with_flower else []
     specs = [
         ProcessSpec(
             "beat",
@@ -144,7 +172,7 @@ def plan_processes(opts: UpOptions) -> list[ProcessSpec]:
                 "fetch@%h",
                 "--loglevel",
                 "INFO",
-                "-E",
+                *events,
             ],
             envs["fetch"],
         ),
@@ -165,11 +193,36 @@ def plan_processes(opts: UpOptions) -> list[ProcessSpec]:
                 "apply@%h",
                 "--loglevel",
                 "INFO",
-                "-E",
+                *events,
             ],
             env,
         ),
+        ProcessSpec(
+            "notify",
+            [
+                *celery,
+                "-A",
+                "fleetsync.workers.app",
+                "worker",
+                "-Q",
+                "notify",
+                "-P",
+                "threads",
+                "-c",
+                "4",
+                "-n",
+                "notify@%h",
+                "--loglevel",
+                "INFO",
+                "-E",
+            ],
+            envs["notify"],
+        ),
     ]
+    if opts.with_watch:
+        specs.append(
+            ProcessSpec("watch", [sys.executable, "-P", "-m", "fleetsync", "watch"], env)
+        )
     if opts.with_api:
         specs.append(
             ProcessSpec(
@@ -288,6 +341,12 @@ def run_up(opts: UpOptions, *, announce: bool = True) -> int:
 @click.option("--apply-concurrency", type=int, default=16, show_default=True)
 @click.option("--no-api", is_flag=True, help="Do not run the API.")
 @click.option("--no-flower", is_flag=True, help="Do not run Flower.")
+@click.option(
+    "--no-watch",
+    is_flag=True,
+    help="Do not run the watcher: drift is then found by each application's driftInterval "
+    "checks alone.",
+)
 def command(
     config: Path,
     redis_url: str | None,
@@ -299,12 +358,22 @@ def command(
     apply_concurrency: int,
     no_api: bool,
     no_flower: bool,
+    no_watch: bool,
 ) -> None:
-    """Run beat, workers, the API and Flower on this machine until Ctrl-C."""
+    """Run beat, workers, the watcher, the API and Flower on this machine until Ctrl-C."""
     try:
         fleet = load_fleet(config)
     except FleetsyncError as exc:
         raise click.ClickException(f"{config}: refusing to start:\n{exc}") from exc
+    for warning in unset_notification_variables(fleet, os.environ):
+        click.echo(f"warning: {warning}", err=True)
+    if not no_api:
+        from fleetsync.scheduler.api.auth import AccessPolicy, TokenError
+
+        try:
+            AccessPolicy.from_env(os.environ)  # the API child would refuse it, again and again
+        except TokenError as exc:
+            raise click.ClickException(f"refusing to start: {exc}") from None
     settings = load_settings()
     cache_dir = settings.cache_dir.resolve()
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -331,7 +400,9 @@ def command(
                 tick_seconds=settings.tick_seconds,
                 with_api=not no_api,
                 with_flower=not no_flower,
+                with_watch=not no_watch,
                 credential_env=credential_variables(fleet),
+                notify_env=notification_variables(fleet),
                 redis_note=note,
             )
         )

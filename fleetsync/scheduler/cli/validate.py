@@ -2,7 +2,8 @@
 
 Errors go to stderr as `file:line: key: message`, every one of them, and the exit status is 1; a
 file that cannot be read exits 2. A valid fleet prints what it declares (repositories, clusters,
-applications with the clusters they resolve to) and its warnings: tables on a terminal, plain
+applications with the clusters they resolve to, the distinct renders each needs and which
+clusters share each) and its warnings: tables on a terminal, plain
 aligned columns otherwise, so that the output also reads well in CI logs.
 """
 
@@ -25,6 +26,7 @@ from fleetsync.shared.fleet import (
     format_duration,
 )
 from fleetsync.shared.model.declaration import Fleet
+from fleetsync.shared.variants.grouping import render_groups
 
 
 @click.command("validate")
@@ -95,11 +97,49 @@ def _print_summary(
     ]
     header = ("name", "repository", "path", "renderer", "target clusters")
     _print_table(console, "applications", header, applications)
+    if fleet.notifications:
+        notifications = [
+            (
+                n.name,
+                n.kind.value,
+                f"${n.url_env}" if n.url_env else display_url(n.url or "", path=False),
+                ", ".join(e.value for e in n.events),
+                ", ".join(n.applications) or "(every)",
+                ", ".join(n.clusters) or "(every)",
+                "yes" if n.secret_env else "no",
+            )
+            for n in fleet.notifications
+        ]
+        columns = ("name", "kind", "url", "events", "applications", "clusters", "signed")
+        _print_table(console, "notifications", columns, notifications)
+    shared = ("application", "renders", "clusters sharing each")
+    _print_table(console, "renders the fleet needs", shared, _renders(fleet))
     if warnings:
         console.print()
         console.print(Text(f"{_count(len(warnings), 'warning')}:"))
         for issue in warnings:
             console.print(Text(f"  {issue}"))
+
+
+def _renders(fleet: Fleet) -> list[tuple[str, str, str]]:
+    """Per application, how many distinct renders its targets need (the overrides they pick,
+    their Helm values' variables resolved) and which clusters share each; an application that
+    substitutes gets one bundle per distinct value of what its output reads, after the render."""
+    rows: list[tuple[str, str, str]] = []
+    for name, app in sorted(fleet.applications.items()):
+        targets = [fleet.clusters[c] for c in fleet.targets_of(name)]
+        found = render_groups(app, targets)
+        shares = " | ".join(_few([str(c) for c in g.clusters]) for g in found.groups)
+        count = str(len(found.groups))
+        if app.substitute:
+            count += " (then substituted per cluster)"
+        rows.append((name, count, shares or "(no target)"))
+    return rows
+
+
+def _few(names: Sequence[str], shown: int = 5) -> str:
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" +{more} more" if more > 0 else "")
 
 
 def _print_table(

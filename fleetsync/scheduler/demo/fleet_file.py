@@ -25,7 +25,9 @@ def write_fleet(
 ) -> Path:
     clusters = "\n".join(
         f"  - {{name: {name}, kubeconfig: {kubeconfig}, labels: "
-        f"{{env: {cluster_labels(i)['env']}, region: {cluster_labels(i)['region']}}}}}"
+        f"{{env: {cluster_labels(i)['env']}, region: {cluster_labels(i)['region']}}}, "
+        f"values: {{region: {{name: {cluster_labels(i)['region']}, "
+        f"domain: {cluster_labels(i)['region']}.demo.example}}}}}}"
         for i, (name, kubeconfig) in enumerate(sorted(kubeconfigs.items()))
     )
     path.write_text(f"""\
@@ -51,11 +53,25 @@ applications:
     rollout:
       waves: [{{name: canary, clusters: [{sorted(kubeconfigs)[0]}]}}]
       bake: {bake}s
-  - name: podinfo              # a kustomize overlay, on the prod clusters
+  - name: podinfo              # a kustomize overlay, on the prod clusters, per region
     repository: demo
     path: apps/podinfo/overlays/prod
     namespace: podinfo
     targets: {{selector: {{matchLabels: {{env: prod}}}}}}
+    substitute: true           # each cluster's values (regions) in what it renders
+    overrides:
+      - name: region
+        selector: {{}}
+        patches:
+          - target: {{kind: Deployment, name: podinfo}}
+            patch:
+              metadata:
+                annotations: {{demo.fleetsync.io/host: "podinfo.${{cluster.values.region.domain}}"}}
+      - name: us-more-replicas
+        selector: {{matchLabels: {{region: us}}}}
+        patches:
+          - target: {{kind: Deployment, name: podinfo}}
+            patch: {{spec: {{replicas: 3}}}}
   - name: redis                # a Helm chart, in the eu region
     repository: demo
     path: apps/redis-chart

@@ -33,6 +33,7 @@ from fleetsync.shared.kube.inventory import (
     read_cluster_inventory,
     write_cluster_inventory,
 )
+from fleetsync.shared.kube.shared_reads import SharedReads, share_reads
 from fleetsync.shared.kube.sync import (
     SyncError,
     SyncResult,
@@ -53,6 +54,7 @@ __all__ = [
     "ObjectDrift",
     "ObjectHealth",
     "RequestRejected",
+    "SharedReads",
     "SyncError",
     "SyncResult",
     "UnknownKindError",
@@ -65,6 +67,7 @@ __all__ = [
     "keep_clients",
     "read_cluster_inventory",
     "render_diff",
+    "share_reads",
     "split_hooks",
     "start_post_delete",
     "sync_application",

@@ -19,7 +19,9 @@
 3. `apply_staged` walks the plan's steps: writes what changed, waits for the CRDs it wrote to be
    Established and refreshes discovery, validates the deferred objects before the first stage-2
    write (a second gate), and stops before a wave whose earlier waves are not healthy yet (see
-   `waves`). A failure finishes the step it is in and skips every later step.
+   `waves`). A failure finishes the step it is in and skips every later step. A `WaveGate` (a
+   sync's Sync hooks) adds waits of its own: its waves are steps too (empty when no object is
+   in them), and once the earlier waves are healthy, it says whether the walk may enter a wave.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from fleetsync.shared.kube.changeset import Change, ChangeSet
 from fleetsync.shared.kube.client import ClusterClient, RequestRejected, UnknownKindError
@@ -116,10 +118,25 @@ class Applied:
     """Every target's object as last seen (after its apply, or its live copy when unchanged)."""
     stopped: WaveStop | None = None
     """The wave the apply stopped before, waiting for earlier waves to become healthy."""
+    gated: int | None = None
+    """The wave the apply stopped before because its `WaveGate` kept it closed."""
 
     @property
     def failed(self) -> bool:
         return bool(self.changes.failed)
+
+
+class WaveGate(Protocol):
+    """What else a staged apply waits for between waves (a sync's Sync hooks)."""
+
+    @property
+    def waves(self) -> tuple[int, ...]:
+        """The waves it acts at: each is a step of the walk, empty when no object is in it."""
+        ...
+
+    def opens(self, wave: int) -> bool:
+        """Whether the walk may enter `wave` now (asked once every earlier wave is healthy)."""
+        ...
 
 
 # -- 1. prepare --------------------------------------------------------------------------------
@@ -278,14 +295,18 @@ def apply_staged(
     *,
     checked: Sequence[Checked],
     deferred: Sequence[Target],
+    gate: WaveGate | None = None,
 ) -> Applied:
     """Apply validated objects (and deferred ones, validated after stage 1) in plan order,
-    stopping before a wave whose earlier waves are not healthy yet."""
+    stopping before a wave whose earlier waves are not healthy yet, or that `gate` keeps
+    closed."""
     ready = {c.target.key: c for c in checked}
     pending = {t.key: t for t in deferred}
     changes: list[Change] = []
     live: dict[ResourceKey, Manifest | None] = {k: c.live for k, c in ready.items()}
     steps = plan_apply([*(c.target.obj for c in checked), *(t.obj for t in deferred)])
+    if gate is not None:
+        steps = with_waves(steps, gate.waves)
     waves = waves_of(steps)
     earlier: list[ResourceKey] = []
     for index, step in enumerate(steps):
@@ -310,6 +331,10 @@ def apply_staged(
                 changes, (), steps[index:], live, reason=f"waiting for wave {stop.wave}"
             )
             return replace(result, stopped=stop)
+        if gate is not None and step.stage is Stage.RESOURCES and not gate.opens(step.wave):
+            reason = f"waiting for Sync hooks before wave {step.wave}"
+            result = _stopped(changes, (), steps[index:], live, reason=reason)
+            return replace(result, gated=step.wave)
         problem = _apply_step(client, options, keys, ready, changes, live)
         if problem is not None:
             _fail_change(changes, *problem)
@@ -320,6 +345,13 @@ def apply_staged(
         if step.stage is not Stage.DEFINITIONS:
             earlier.extend(keys)
     return Applied(changes=ChangeSet.of(changes), live=live)
+
+
+def with_waves(steps: Sequence[Step], waves: Iterable[int]) -> tuple[Step, ...]:
+    """The steps, with an empty stage-2 step for each of `waves` no step is in."""
+    present = {s.wave for s in steps if s.stage is Stage.RESOURCES}
+    empty = [Step(Stage.RESOURCES, wave, ()) for wave in set(waves) - present]
+    return tuple(sorted([*steps, *empty], key=lambda s: (int(s.stage), s.wave)))
 
 
 def _apply_step(

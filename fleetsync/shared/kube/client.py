@@ -23,6 +23,10 @@ Failures leave it as fleetsync's two error roots, never as a kubernetes exceptio
   `PermanentError` carrying the server's code, reason, message and causes, which the apply and
   prune verbs report on the object concerned. A broken object is never a cluster outage.
 
+A watch (`watch`) is a `WatchStream`: decoded events one at a time, each line bounded
+(`MAX_WATCH_LINE`), never the whole stream in memory; `close()` from another thread ends it at
+once. `list_revision` is the resourceVersion a watch starts from, read with a LIST of one item.
+
 Every apply asks for strict field validation (`fieldValidation=Strict`): a server that would
 otherwise drop an unknown field with a warning refuses it, so a typo never becomes drift.
 """
@@ -30,6 +34,7 @@ otherwise drop an unknown field with a warning refuses it, so a typo never becom
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import logging
 import re
@@ -59,6 +64,10 @@ Manifest = Mapping[str, Any]
 
 APPLY_PATCH = "application/apply-patch+yaml"
 CLIENT_CACHE_SIZE = 512
+_CONNECT_WAITED = re.compile(r"connect timeout=([0-9.]+)")
+CONNECT_TIMEOUT = 5.0
+"""Seconds to make a connection (shorter than a request's whole timeout: a cluster that does not
+accept connections is given up on sooner than one that is slow to answer)."""
 OBJECT_REFUSALS = (
     "failed to create typed patch object",
     "failed to create typed live object",
@@ -66,6 +75,8 @@ OBJECT_REFUSALS = (
 """Messages of a 500 that refuses the object sent, not the cluster: the apply could not be typed
 against the kind's schema (a wrong field type, an unknown field, a live object the schema no
 longer fits)."""
+MAX_WATCH_LINE = 8 * 1024 * 1024
+"""The longest watch event fleetsync reads (an object is at most ~1.5 MiB in etcd)."""
 _AUTHORIZATION_DENIAL = re.compile(r'\bUser "[^"]*" cannot ')
 
 
@@ -214,6 +225,43 @@ class ClusterClient:
             for item in (result.get("items") or [])
         ]
 
+    def list_revision(self, resource: ApiResource, *, label_selector: str = "") -> str:
+        """The resourceVersion of a LIST of `resource` in every namespace (one item read at
+        most): where a watch starts. Raises `Forbidden` when the credentials may not list."""
+        params: dict[str, Any] = {"limit": 1}
+        if label_selector:
+            params["label_selector"] = label_selector
+        result = self._request("get", resource.path(), **params)
+        return str((result.get("metadata") or {}).get("resourceVersion") or "")
+
+    def watch(
+        self,
+        resource: ApiResource,
+        *,
+        resource_version: str,
+        label_selector: str = "",
+        timeout_seconds: int = 300,
+        bookmarks: bool = True,
+    ) -> WatchStream:
+        """Open a watch of `resource` in every namespace from `resource_version`; the server
+        ends it after `timeout_seconds`. A refusal raises as the other verbs do (`Forbidden`
+        for 403); events then come from the stream, an ERROR event included."""
+        params: dict[str, Any] = {
+            "watch": True,
+            "resource_version": resource_version,
+            "timeout_seconds": timeout_seconds,
+            "_request_timeout": (CONNECT_TIMEOUT, timeout_seconds + 30),
+        }
+        if label_selector:
+            params["label_selector"] = label_selector
+        if bookmarks:
+            params["allow_watch_bookmarks"] = True
+        with self._translated():
+            response = self._dynamic().request(
+                "get", resource.path(), serialize=False, **params
+            )
+        return WatchStream(response, cluster=self.name)
+
     def apply(
         self, resource: ApiResource, obj: Manifest, *, force: bool, dry_run: bool = False
     ) -> Manifest:
@@ -333,9 +381,77 @@ class ClusterClient:
                 f"in kubeconfig {self.kubeconfig}"
             )
         host = self._api_client.configuration.host
+        if isinstance(cause, urllib3.exceptions.ConnectTimeoutError):
+            waited = _CONNECT_WAITED.search(str(cause))
+            within = f" within {float(waited.group(1)):g} s" if waited else ""
+            return TransientError(f"cluster {self.name}: no connection to {host}{within}")
         if isinstance(cause, urllib3.exceptions.TimeoutError):
             return TransientError(f"cluster {self.name}: timed out talking to {host}")
         return TransientError(f"cluster {self.name}: unreachable at {host}: {_short(cause)}")
+
+
+class WatchStream:
+    """An open watch: iterating yields each event as a mapping (`type`, `object`); the
+    iteration ends when the server ends the watch or `close()` is called (from any thread).
+    A broken connection raises `TransientError`; a line longer than `MAX_WATCH_LINE` or one
+    that is not JSON raises `TransientError` too (the watch is started again)."""
+
+    def __init__(self, response: Any, *, cluster: str) -> None:
+        self._response = response
+        self._cluster = cluster
+        self._closed = threading.Event()
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        buffer = bytearray()
+        clean = False
+        try:
+            for chunk in self._response.stream(amt=None, decode_content=False):
+                buffer.extend(chunk)
+                while (end := buffer.find(b"\n")) != -1:
+                    line = bytes(buffer[:end])
+                    del buffer[: end + 1]
+                    if line.strip():
+                        yield self._decode(line)
+                if len(buffer) > MAX_WATCH_LINE:
+                    raise TransientError(
+                        f"cluster {self._cluster}: a watch event longer than "
+                        f"{MAX_WATCH_LINE} bytes; watching again"
+                    )
+            if buffer.strip() and not self._closed.is_set():
+                yield self._decode(bytes(buffer))
+            clean = not self._closed.is_set()
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as e:
+            if not self._closed.is_set():
+                raise TransientError(
+                    f"cluster {self._cluster}: watch interrupted: {_short(e)}"
+                ) from None
+        finally:
+            self._release(clean)
+
+    def _decode(self, line: bytes) -> dict[str, Any]:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            raise TransientError(
+                f"cluster {self._cluster}: a watch event that is not JSON; watching again"
+            ) from None
+        if not isinstance(event, dict):
+            raise TransientError(f"cluster {self._cluster}: a watch event that is not an object")
+        return event
+
+    def close(self) -> None:
+        """End the watch now, even while another thread waits on it."""
+        self._closed.set()
+        with contextlib.suppress(Exception):
+            self._response.shutdown()
+
+    def _release(self, clean: bool) -> None:
+        """Give the connection back to the pool when the server ended the watch; close it
+        when the watch was cut (it cannot carry another request)."""
+        with contextlib.suppress(Exception):
+            if not clean:
+                self._response.close()
+            self._response.release_conn()
 
 
 def _short(e: BaseException | None) -> str:
@@ -477,10 +593,13 @@ def _safe_dir(name: str) -> str:
 
 
 def _default_timeout(rest_client: Any, timeout: float) -> None:
-    """Give every request of this client a timeout, discovery's included (which sets none)."""
+    """Give every request of this client a timeout, discovery's included (which sets none): a
+    connection must be made within `CONNECT_TIMEOUT` (a host that does not answer at all is
+    given up on soon), an answer may then take `timeout`."""
     request: Callable[..., Any] = rest_client.request
+    default = (min(CONNECT_TIMEOUT, timeout), timeout)
 
     def with_timeout(*args: Any, _request_timeout: Any = None, **kwargs: Any) -> Any:
-        return request(*args, _request_timeout=_request_timeout or timeout, **kwargs)
+        return request(*args, _request_timeout=_request_timeout or default, **kwargs)
 
     rest_client.request = with_timeout

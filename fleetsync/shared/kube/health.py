@@ -20,7 +20,7 @@ Pure: live objects in, verdicts out.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -237,7 +237,7 @@ def pod(obj: Manifest) -> Verdict:
         case "Succeeded":
             return (Health.HEALTHY, "pod completed")
         case "Failed":
-            return (Health.DEGRADED, str(status.get("message") or "pod failed"))
+            return (Health.DEGRADED, str(status.get("message") or _exited(containers)))
         case "Pending":
             return (Health.PROGRESSING, str(status.get("message") or "pod is pending"))
         case "Running":
@@ -247,6 +247,16 @@ def pod(obj: Manifest) -> Verdict:
                 return (Health.PROGRESSING, f"containers not ready: {', '.join(not_ready)}")
             return HEALTHY
     return (Health.UNKNOWN, f"pod phase {phase or 'not reported'}")
+
+
+def _exited(containers: Sequence[Mapping[str, Any]]) -> str:
+    """`container migrate exited 1 (Error)` for the first container that failed."""
+    for container in containers:
+        ended = (container.get("state") or {}).get("terminated") or {}
+        if ended.get("exitCode"):
+            reason = f" ({ended['reason']})" if ended.get("reason") else ""
+            return f"container {container.get('name', '?')} exited {ended['exitCode']}{reason}"
+    return "pod failed"
 
 
 def persistent_volume_claim(obj: Manifest, facts: ClusterFacts = NO_FACTS) -> Verdict:

@@ -1,12 +1,15 @@
 """The hook steps of a sync: the run's phases around the apply, one reconcile at a time.
 
 `sync.sync_application` calls `before_apply` once the bundle is validated (PreSync: nothing is
-applied until its hooks Succeeded), `after_apply` once every object is applied (Sync hooks, then
-the wait for every object to be Healthy, then PostSync hooks), and `fail_run` when the sync fails
-(SyncFail hooks are created, the run is Failed naming the cause). Each step advances the run as
-far as it can and says whether the sync goes on, waits (`HookWait`, continued by a later
-reconcile) or failed. Each phase has the application's deadline, `sync.hookTimeout`, counted from
-when the run entered it.
+applied until its hooks Succeeded), walks the apply with a `SyncGate` (Sync hooks interleaved
+with the objects' waves, as Argo CD orders a phase's hooks and objects by wave together),
+`after_apply` once every object is applied (the last Sync hooks, then the wait for every object
+to be Healthy, then PostSync hooks), and `fail_run` when the sync fails (SyncFail hooks are
+created, the run is Failed naming the cause). Each step advances the run as far as it can and
+says whether the sync goes on, waits (`HookWait`, continued by a later reconcile) or failed. Each
+phase has the application's deadline, `sync.hookTimeout`, counted from when the run entered it;
+in the Sync phase, from when its latest wave of hooks was created (the objects' waves between
+them have their own deadline, `sync.waveTimeout`).
 """
 
 from __future__ import annotations
@@ -82,6 +85,61 @@ def before_apply(scope: Scope, run: HookRun) -> Step:
     if step.proceed:
         return Step(step.run.entering(RunState.SYNC, scope.now))
     return step
+
+
+class SyncGate:
+    """The Sync hooks as the staged apply's `WaveGate`. The walk enters a wave once every Sync
+    hook of an earlier wave Succeeded (the objects of earlier waves are Healthy by then: the
+    apply waits for them first); entering it creates the wave's own hooks, which run beside the
+    wave's objects. Where the hooks stand is `run`; why the walk stopped, `stop`."""
+
+    def __init__(self, scope: Scope, run: HookRun) -> None:
+        self.scope = scope
+        self.run = run
+        self.specs = of_phase(scope.hooks, HookPhase.SYNC) if run.state is RunState.SYNC else ()
+        self.stop: Step | None = None
+
+    @property
+    def waves(self) -> tuple[int, ...]:
+        return tuple(sorted({h.wave for h in self.specs}))
+
+    def opens(self, wave: int) -> bool:
+        due = [h for h in self.specs if h.wave <= wave]
+        pending = [h for h in due if not self._succeeded(h)]
+        if not pending:
+            return True
+        first = min(h.wave for h in pending)
+        if all(self.run.result_of(h.ident, h.phase) is None for h in pending if h.wave == first):
+            self.run = self.run.entering(RunState.SYNC, self.scope.now)
+        deadline = self.run.since + self.scope.timeout
+        outcome = run_phase(
+            self.scope.client,
+            due,
+            app=self.scope.app,
+            namespace=self.scope.namespace,
+            run=self.run,
+            deadline=deadline,
+            now=self.scope.now,
+            timeout=self.scope.timeout,
+        )
+        self.run = self.run.with_results(outcome.results)
+        if outcome.state is HookState.FAILED:
+            self.stop = Step(self.run, failure=outcome.failed[0])
+            return False
+        wave_of = {h.ident: h.wave for h in due}
+        earlier = [r for r in outcome.running if wave_of.get(r.hook, wave) < wave]
+        if not earlier:
+            return True
+        waiting_for = "; ".join(r.brief for r in earlier[:3])
+        wait = HookWait(
+            HookPhase.SYNC, waiting_for, since=self.run.since, deadline=deadline, applied=False
+        )
+        self.stop = Step(self.run, wait=wait)
+        return False
+
+    def _succeeded(self, spec: HookSpec) -> bool:
+        result = self.run.result_of(spec.ident, spec.phase)
+        return result is not None and result.state is HookState.SUCCEEDED
 
 
 def after_apply(scope: Scope, run: HookRun, objects: Sequence[ObjectHealth]) -> Step:

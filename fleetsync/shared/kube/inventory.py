@@ -42,6 +42,7 @@ HOOKS_DATA_KEY = "hooks.json"
 _CONFIGMAP = ApiResource(
     group="", version="v1", kind="ConfigMap", plural="configmaps", namespaced=True
 )
+INVENTORY_CONFIGMAPS = _CONFIGMAP
 _NAMESPACE = ApiResource(
     group="", version="v1", kind="Namespace", plural="namespaces", namespaced=False
 )

@@ -13,8 +13,11 @@ bundle where the application had objects prunes nothing unless `policy.allow_emp
 stops before a wave waiting for earlier waves to become healthy (`waves`) says so in its result
 (`SyncResult.waiting`) and is continued later by its caller, until `policy.wave_timeout` fails it;
 prune runs only with `policy.prune` and only after every object applied; what could not be pruned
-stays tracked. With `policy.create_namespace`, the application's namespace is created when missing
-and never recorded in the inventory, so never pruned (a bundle that declares it owns it instead).
+stays tracked. A bundle with hooks syncs as a run (see `hooksync`): a failure while the run is in
+progress (a hook failed or timed out, validation or the apply refused an object, a wave timed
+out) fails the run and creates its SyncFail hooks. With `policy.create_namespace`, the
+application's namespace is created when missing and never recorded in the inventory, so never
+pruned (a bundle that declares it owns it instead).
 
 `check_drift` and `assess_live_health` only read (one LIST per kind, see `read.read_live`):
 what differs from the bundle, and how healthy the application's objects are, for the periodic
@@ -51,6 +54,7 @@ from fleetsync.shared.kube.hooks import HookSpec, of_phase, split_hooks
 from fleetsync.shared.kube.hooksync import (
     Scope,
     Step,
+    SyncGate,
     after_apply,
     before_apply,
     current_run,
@@ -145,7 +149,14 @@ def sync_application(
     now = clock()
     run = current_run(record.hooks, bundle=bundle.digest, hooks=hooks, now=now, retry=retry_hooks)
 
+    scope = Scope(client, hooks, app, namespace, timeout=policy.hook_timeout, now=now)
+
     def refused(failures: Sequence[Change], error: SyncError | None = None) -> SyncResult:
+        """Nothing applied: the bundle or an object failed validation. A run of hooks in
+        progress fails with it (its SyncFail hooks are created)."""
+        hooks_run = record.hooks
+        if failures and run is not None and not run.state.finished:
+            hooks_run = fail_run(scope, run, f"{failures[0].key}: {failures[0].message}")
         return _result(
             ChangeSet.of(failures),
             known,
@@ -154,7 +165,7 @@ def sync_application(
             app=app,
             record=record,
             waves=record.waves,
-            hooks=record.hooks,
+            hooks=hooks_run,
             error=error,
         )
 
@@ -207,7 +218,6 @@ def sync_application(
             targets=[c.target for c in checked],
         )
 
-    scope = Scope(client, hooks, app, namespace, timeout=policy.hook_timeout, now=now)
     if run is not None and run.state is RunState.FAILED:
         return unapplied(Step(run, failure=run.error))
     if run is not None:
@@ -230,14 +240,24 @@ def sync_application(
     if ahead != (written.inventory or EMPTY):
         write_cluster_inventory(client, app, ahead, waves=record.waves, hooks=run)
         written = ClusterRecord(inventory=ahead, waves=record.waves, hooks=run)
-    applied = apply_staged(client, options, checked=checked, deferred=prepared.deferred)
+    hooks_gate = SyncGate(scope, run) if run is not None else None
+    applied = apply_staged(
+        client, options, checked=checked, deferred=prepared.deferred, gate=hooks_gate
+    )
     waiting: WaveWait | HookWait | None
     waiting, error, waves = _waves(applied.stopped, record, bundle=bundle, policy=policy, now=now)
     health = _assess(client, prepared.targets, applied.live)
-    if run is not None and (error is not None or applied.failed):
+    if hooks_gate is not None:
+        run = hooks_gate.run
+    if run is not None and not run.state.finished and (error is not None or applied.failed):
         why = str(error) if error is not None else _first_failure(applied)
         run = fail_run(scope, run, why)
         error = error or SyncError(None, run.error)
+    elif run is not None and hooks_gate is not None and hooks_gate.stop is not None:
+        waiting = hooks_gate.stop.wait
+        if hooks_gate.stop.failure is not None:
+            run = fail_run(scope, run, _failure_text(hooks_gate.stop.failure))
+            error = _hook_error(hooks_gate.stop.failure, run)
     elif run is not None and waiting is None:
         after = after_apply(scope, run, health)
         run, waiting = after.run, after.wait
@@ -245,7 +265,7 @@ def sync_application(
             run = fail_run(scope, run, _failure_text(after.failure))
             error = _hook_error(after.failure, run)
     pruned = Pruned(retained=stale(known, desired))
-    if policy.prune and not applied.failed and applied.stopped is None:
+    if policy.prune and not applied.failed and applied.stopped is None and applied.gated is None:
         pruned = prune_stale(client, app=app, stale=stale(known, desired))
     return _result(
         applied.changes + pruned.changes,

@@ -8,12 +8,14 @@ credentials are references (environment variable names, file paths).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
+from fleetsync.shared.model.notification import Notification
 
 
 class RendererKind(StrEnum):
@@ -85,6 +87,9 @@ class Cluster:
     kubeconfig: str
     context: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    values: Mapping[str, Any] = field(default_factory=dict)
+    """Free-form per-cluster values, read by applications that substitute cluster variables
+    (`${cluster.values.PATH}`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +143,34 @@ class HelmOptions:
     values_files: tuple[str, ...] = ()
     values_from: ValuesFrom | None = None
     """Values from a file in a Git repository of the fleet: over valuesFiles, under values."""
+
+
+@dataclass(frozen=True, slots=True)
+class PatchTarget:
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Patch:
+    """A patch of one rendered object: a strategic merge patch (a mapping) or JSON 6902
+    operations (a list)."""
+
+    target: PatchTarget
+    patch: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """Per-target customization: applied, in the order declared, to the clusters `selector`
+    picks. Helm values merge over the application's (valuesFiles come after its own), `path`
+    renders another directory, `patches` change the rendered objects."""
+
+    name: str
+    selector: Selector
+    helm: HelmOptions = field(default_factory=HelmOptions)
+    path: str | None = None
+    patches: tuple[Patch, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +316,15 @@ class Application:
     """On a chart repository or OCI registry: the chart's name (its path is the chart)."""
     version: str | None = None
     """The chart's version or a semver range (`6.7.1`, `>=6.0 <7`, `^6.7`, `~6.7`, `6.x`)."""
+    substitute: bool = False
+    """Replace cluster variables (`${cluster.name}`...) in the rendered output, per cluster."""
+    overrides: tuple[Override, ...] = ()
+
+    @property
+    def varies(self) -> bool:
+        """Whether its clusters may get different bundles: it substitutes cluster variables in
+        its output or its Helm values."""
+        return self.substitute or bool(self.overrides) or "${" in json.dumps(self.helm.values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +335,7 @@ class Fleet:
     windows: tuple[Window, ...] = ()
     default_rollout: RolloutPolicy | None = None
     """`defaults.rollout`: already applied to every application that declares none."""
+    notifications: tuple[Notification, ...] = ()
 
     def targets_of(self, app: AppName) -> tuple[ClusterName, ...]:
         """The clusters an application is applied to: named ones plus selected ones, sorted."""
@@ -325,6 +368,7 @@ class Fleet:
             "applications": [asdict(a) for _, a in sorted(self.applications.items())],
             "windows": [asdict(w) for w in self.windows],
             "default_rollout": asdict(self.default_rollout) if self.default_rollout else None,
+            "notifications": [n.to_json() for n in self.notifications],
         }
 
     @classmethod
@@ -337,6 +381,7 @@ class Fleet:
                 kubeconfig=c["kubeconfig"],
                 context=c.get("context"),
                 labels=dict(c.get("labels") or {}),
+                values=dict(c.get("values") or {}),
             )
             for c in data.get("clusters", [])
         ]
@@ -348,6 +393,7 @@ class Fleet:
             applications={a.name: a for a in apps},
             windows=tuple(_window(w) for w in data.get("windows") or ()),
             default_rollout=_rollout(default) if default else None,
+            notifications=tuple(Notification.from_json(n) for n in data.get("notifications") or ()),
         )
 
 
@@ -445,6 +491,24 @@ def _application(a: Mapping[str, Any]) -> Application:
         rollout=_rollout(a["rollout"]) if a.get("rollout") else None,
         chart=a.get("chart"),
         version=a.get("version"),
+        substitute=bool(a.get("substitute", False)),
+        overrides=tuple(_override(o) for o in a.get("overrides") or ()),
+    )
+
+
+def _override(o: Mapping[str, Any]) -> Override:
+    h = o.get("helm") or {}
+    return Override(
+        name=o["name"],
+        selector=_selector(o["selector"]) or Selector(),
+        helm=HelmOptions(
+            values=dict(h.get("values") or {}), values_files=tuple(h.get("values_files") or ())
+        ),
+        path=o.get("path"),
+        patches=tuple(
+            Patch(target=PatchTarget(**p["target"]), patch=p["patch"])
+            for p in o.get("patches") or ()
+        ),
     )
 
 

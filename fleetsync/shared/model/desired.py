@@ -23,9 +23,13 @@ class DesiredState:
     observed: Revision | None = None
     warnings: tuple[str, ...] = ()
     """What the render skipped and says so (files without a Kubernetes object, Helm tests)."""
+    variants: int = 0
+    """0: every cluster runs `digest`. Otherwise the number of distinct bundles its clusters
+    run (per-cluster variants, `app:<name>:variants`), and `digest` identifies the whole set."""
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "variants": self.variants,
             "revision": str(self.revision),
             "digest": self.digest,
             "renderer": self.renderer,
@@ -44,7 +48,25 @@ class DesiredState:
             rendered_at=float(data["rendered_at"]),
             observed=Revision.parse(observed) if observed else None,
             warnings=tuple(data.get("warnings") or ()),
+            variants=int(data.get("variants") or 0),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """What one cluster of an application with per-cluster variants runs: the bundle `digest`,
+    first produced for it by `revision`."""
+
+    revision: Revision
+    digest: Digest
+
+    def to_text(self) -> str:
+        return f"{self.digest} {self.revision}"
+
+    @classmethod
+    def from_text(cls, text: str) -> Variant:
+        digest, _, revision = text.partition(" ")
+        return cls(revision=Revision.parse(revision), digest=Digest(digest))
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,6 +97,10 @@ class PairStatus:
     """True in a status read after `stale_after`: sync and health are Unknown."""
     hooks: tuple[HookOutcome, ...] = ()
     """The hooks of the bundle's sync on this cluster (empty for a bundle without hooks)."""
+    failed: bool = False
+    """The reconcile that wrote it failed: the cluster could not be reached or refused the
+    credentials, or the sync stopped at an object (kept by health checks, cleared by the next
+    reconcile that does not fail)."""
 
     def as_seen(self, now: float) -> PairStatus:
         """The status as readers show it at `now`: Unknown with "last checked N ago" once it
@@ -132,6 +136,7 @@ class PairStatus:
             "trigger": self.trigger.value,
             "stale_after": self.stale_after,
             "hooks": [h.to_json() for h in self.hooks],
+            "failed": self.failed,
         }
 
     @classmethod
@@ -159,6 +164,7 @@ class PairStatus:
             trigger=Trigger.of(data.get("trigger") or data.get("reason") or ""),
             stale_after=data.get("stale_after"),
             hooks=tuple(HookOutcome.from_json(h) for h in data.get("hooks") or ()),
+            failed=bool(data.get("failed", False)),
         )
 
 

@@ -2,71 +2,49 @@
 
 `Store` combines one class per concern; every method takes and returns fleetsync values.
 `connection` says which URLs reach Redis (one server or Sentinel) and which errors mean that
-Redis is away for now.
+Redis is away for now. `Round` sends many commands in one round trip; `PairView` is a store for
+one reconcile: what it reads of its pair was read in one round, what it writes goes out in one.
 """
 
 from __future__ import annotations
 
 from fleetsync.shared.model.desired import DesiredState, Pin
-from fleetsync.shared.store.apply import ApplyStore
 from fleetsync.shared.store.base import StoreError
+from fleetsync.shared.store.combined import Store
 from fleetsync.shared.store.connection import (
     UNAVAILABLE,
     RedisUrlError,
     celery_broker,
     check_url,
-    connect_client,
-    wait_until_reachable,
 )
-from fleetsync.shared.store.fleet import FleetStore
-from fleetsync.shared.store.inflight import Abandoned, InflightStore
-from fleetsync.shared.store.intents import IntentsStore, IntentsView
-from fleetsync.shared.store.lease import Lease, LeaseStore
-from fleetsync.shared.store.rollouts import RolloutStore
-from fleetsync.shared.store.schedule import DueSet, ScheduleStore
-from fleetsync.shared.store.source import RepoState, SourceError, SourceStore
-from fleetsync.shared.urls import display_url
-
-
-class Store(
-    FleetStore,
-    ScheduleStore,
-    SourceStore,
-    ApplyStore,
-    IntentsStore,
-    LeaseStore,
-    InflightStore,
-    RolloutStore,
-):
-    address: str = "Redis"
-    """Where the store's Redis is, fit to show (no password)."""
-
-    @classmethod
-    def connect(cls, url: str, *, prefix: str = "fleetsync") -> Store:
-        """A store on the Redis at `url` (`redis://`, `rediss://`, `unix://` or `sentinel://`);
-        nothing is sent until the first command. RedisUrlError for a URL it cannot use."""
-        store = cls(connect_client(url), prefix=prefix)
-        store.address = display_url(url)
-        return store
-
-    def wait_until_reachable(self, timeout: float) -> bool:
-        """Wait, with growing pauses, until Redis answers (True) or `timeout` passes (False)."""
-        return wait_until_reachable(self._r, timeout=timeout)
-
+from fleetsync.shared.store.inflight import Abandoned
+from fleetsync.shared.store.intents import IntentsView
+from fleetsync.shared.store.lease import Lease
+from fleetsync.shared.store.pairview import PairOpening, PairView, open_pair, read_pair
+from fleetsync.shared.store.rounds import Round
+from fleetsync.shared.store.schedule import DueSet
+from fleetsync.shared.store.source import RepoState, SourceError
+from fleetsync.shared.store.watchers import DriftDetection
 
 __all__ = [
     "UNAVAILABLE",
     "Abandoned",
     "DesiredState",
+    "DriftDetection",
     "DueSet",
     "IntentsView",
     "Lease",
+    "PairOpening",
+    "PairView",
     "Pin",
     "RedisUrlError",
     "RepoState",
+    "Round",
     "SourceError",
     "Store",
     "StoreError",
     "celery_broker",
     "check_url",
+    "open_pair",
+    "read_pair",
 ]

@@ -7,6 +7,8 @@ import time
 import redis
 import redis.exceptions
 
+from fleetsync.shared.store.rounds import Round
+
 StoreError = redis.exceptions.RedisError
 """What the store raises when Redis fails: callers that turn failures into status let it pass
 (there is nowhere to record it), and the task's in-flight record brings the task back."""
@@ -46,7 +48,17 @@ class StoreBase:
         """Count an event (ls-remote, fetch, render, cache hit...) for metrics and benchmarks."""
         self._r.hincrby(self.key("stats"), name, amount)
 
-    def queue_depths(self, queues: tuple[str, ...] = ("poll", "fetch", "apply")) -> dict[str, int]:
+    def queue_stat(self, rnd: Round, name: str, amount: int = 1) -> None:
+        """`incr_stat` as part of the round `rnd`."""
+        rnd.add(lambda p: p.hincrby(self.key("stats"), name, amount))
+
+    def round(self, *, transaction: bool = False) -> Round:
+        """A new round trip to fill (see `Round`)."""
+        return Round(self._r, transaction=transaction)
+
+    def queue_depths(
+        self, queues: tuple[str, ...] = ("poll", "fetch", "apply", "notify")
+    ) -> dict[str, int]:
         """Messages waiting per Celery queue. The Redis transport keeps one list per priority
         step: `<queue>` for priority 0 and `<queue>:<n>` for the others."""
         pipe = self._r.pipeline()

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import threading
+from typing import Any
 
 from fleetsync.shared.model.declaration import Fleet
 from fleetsync.shared.store.base import StoreBase, text
+from fleetsync.shared.store.rounds import Reply, Round
 
 
 class FleetStore(StoreBase):
@@ -29,18 +31,32 @@ class FleetStore(StoreBase):
 
     def load_fleet(self) -> Fleet | None:
         """The current declaration, or None when no scheduler has published one yet."""
-        digest = self._r.get(self.key("fleet", "digest"))
+        return self.fleet_at(self.fleet_digest())
+
+    def queue_fleet_digest(self, rnd: Round) -> Reply[str | None]:
+        """Queue the read of the published fleet's digest on `rnd` (see `fleet_at`)."""
+        found: Reply[str | None] = Reply(None)
+
+        def parse(replies: list[Any]) -> None:
+            found.value = text(replies[0]) if replies[0] is not None else None
+
+        rnd.add(lambda p: p.get(self.key("fleet", "digest")), parse)
+        return found
+
+    def fleet_at(self, digest: str | None) -> Fleet | None:
+        """The declaration published with `digest` (cached by digest: no round trip while it
+        stays current); None when none is published."""
         if digest is None:
             return None
         cached = self._fleet_cache
-        if cached is not None and cached[0] == text(digest):
+        if cached is not None and cached[0] == digest:
             return cached[1]
         raw = self._r.get(self.key("fleet", "json"))
         if raw is None:
             return None
         fleet = Fleet.from_json(json.loads(raw))
         with self._fleet_lock:
-            self._fleet_cache = (text(digest), fleet)
+            self._fleet_cache = (digest, fleet)
         return fleet
 
     def fleet_digest(self) -> str | None:

@@ -31,6 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from fleetsync.shared.store.base import StoreBase, text
+from fleetsync.shared.store.rounds import Reply, Round
 
 STRANDED_AFTER = 30.0
 """Seconds a fleetsync message may sit delivered but not started before it counts as stranded
@@ -91,6 +92,37 @@ class InflightStore(StoreBase):
         recovered = self.key("recovered", task_id)
         deadline = self.now() + ttl
         return bool(self._r.eval(_BEGIN, 3, zkey, hkey, recovered, task_id, repr(deadline), body))
+
+    def queue_begin_task(
+        self,
+        rnd: Round,
+        task_id: str,
+        name: str,
+        kwargs: Mapping[str, Any],
+        *,
+        owner: str,
+        ttl: float,
+    ) -> Reply[bool]:
+        """`begin_task` as part of the round `rnd`."""
+        zkey, hkey = self._inflight_keys()
+        body = json.dumps({"name": name, "kwargs": dict(kwargs), "owner": owner})
+        recovered = self.key("recovered", task_id)
+        deadline = self.now() + ttl
+        begun = Reply(False)
+
+        def parse(replies: list[Any]) -> None:
+            begun.value = bool(replies[0])
+
+        rnd.add(
+            lambda p: p.eval(_BEGIN, 3, zkey, hkey, recovered, task_id, repr(deadline), body),
+            parse,
+        )
+        return begun
+
+    def queue_end_task(self, rnd: Round, task_id: str) -> None:
+        """`end_task` as part of the round `rnd`."""
+        zkey, hkey = self._inflight_keys()
+        rnd.add(lambda p: (p.zrem(zkey, task_id), p.hdel(hkey, task_id)))
 
     def renew_task(self, task_id: str, *, ttl: float) -> bool:
         """Push a running task's deadline out; False when its record is gone (claimed)."""

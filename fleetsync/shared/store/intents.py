@@ -43,10 +43,27 @@ class IntentsView:
     """The fingerprint the pair's cluster mirror was last written with, in this epoch."""
 
 
+def intents_view_of(
+    epoch: str, *, suspended: bool, pin: Pin | None, stamp: str, mirrored: str | None
+) -> IntentsView:
+    """The `IntentsView` of what was read: `stamp` is `app:<name>:intents_at` ("" if absent)."""
+    return IntentsView(
+        epoch=epoch,
+        intents=Intents(suspended=suspended, pin=pin, at=float(stamp.removeprefix("r:") or 0.0)),
+        restored=stamp.startswith("r:"),
+        mirrored=mirrored,
+    )
+
+
+def new_epoch() -> str:
+    """A fresh id for the store's life, set by the first reader that finds none."""
+    return uuid.uuid4().hex
+
+
 class IntentsStore(StoreBase):
     def epoch(self) -> str:
         key = self.key("epoch")
-        self._r.set(key, uuid.uuid4().hex, nx=True)
+        self._r.set(key, new_epoch(), nx=True)
         return text(self._r.get(key) or b"")
 
     def set_suspended(self, app: str, suspended: bool) -> None:
@@ -82,16 +99,11 @@ class IntentsStore(StoreBase):
         pipe.get(self.key("app", app, "intents_at"))
         pipe.hget(self.key("intents_mirrored", cluster), app)
         suspended, pin, at, mirrored = pipe.execute()
-        stamp = text(at) if at is not None else ""
-        intents = Intents(
+        return intents_view_of(
+            epoch,
             suspended=suspended is not None,
             pin=Pin.from_json(json.loads(pin)) if pin is not None else None,
-            at=float(stamp.removeprefix("r:") or 0.0),
-        )
-        return IntentsView(
-            epoch=epoch,
-            intents=intents,
-            restored=stamp.startswith("r:"),
+            stamp=text(at) if at is not None else "",
             mirrored=text(mirrored) if mirrored is not None else None,
         )
 

@@ -50,7 +50,7 @@ if cur == false or cur == ARGV[1] then
 end
 return 0
 """
-_RELEASE = """
+RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
@@ -153,7 +153,7 @@ class LeaseStore(StoreBase):
 
     def end_lease(self, lease: Lease) -> None:
         """Free the lease, if it is still this holder's."""
-        self._r.eval(_RELEASE, 1, self._lease_key(lease.name), lease.token)
+        self._r.eval(RELEASE, 1, self._lease_key(lease.name), lease.token)
 
     def hold_lease(self, name: str, holder: str, ttl: float) -> bool:
         """Take or renew the named lease for a long-lived `holder` that renews it itself (the
@@ -164,7 +164,7 @@ class LeaseStore(StoreBase):
     def give_up_lease(self, name: str, holder: str) -> bool:
         """Give up the named lease `holder` holds (a beat that stops), so that a successor need
         not wait for it to expire; False if someone else holds it."""
-        return bool(self._r.eval(_RELEASE, 1, self.key("lease", name), holder))
+        return bool(self._r.eval(RELEASE, 1, self.key("lease", name), holder))
 
     def lease_holder(self, name: str) -> bool:
         """Whether anyone holds the lease `name` now."""
@@ -190,6 +190,25 @@ class LeaseStore(StoreBase):
                 self.end_lease(held)
             except redis.exceptions.RedisError as exc:
                 log.warning("lease %s: not released (%s); it expires in %.0fs", name, exc, held.ttl)
+
+    @contextmanager
+    def holding(self, lease: Lease) -> Iterator[Lease]:
+        """Keep a lease taken elsewhere (in a task's opening round) renewed for the block. The
+        block's end does not release it (the caller releases it with its last writes, see
+        `PairView.release`); an exception does, at once."""
+        renewal = Renewal(f"lease {lease.name}", lambda: self.renew_lease(lease))
+        owner = keeper(lease.ttl)
+        owner.hold(renewal)
+        try:
+            yield lease
+        except BaseException:
+            owner.drop(renewal)
+            try:
+                self.end_lease(lease)
+            except redis.exceptions.RedisError as exc:
+                log.warning("lease %s: not released (%s); it expires soon", lease.name, exc)
+            raise
+        owner.drop(renewal)
 
     @contextmanager
     def try_lock(self, name: str, *, ttl: float | None = None) -> Iterator[bool]:

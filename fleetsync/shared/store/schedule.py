@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 
 from fleetsync.shared.store.base import StoreBase, text
+from fleetsync.shared.store.rounds import Round
 
 _CLAIM = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
@@ -25,6 +26,23 @@ for i, member in ipairs(due) do
 end
 return due
 """
+
+
+_MARK = """
+local cur = redis.call('GET', KEYS[1])
+local due = tonumber(ARGV[3])
+if cur then
+  local p, queued_due = string.match(cur, '^(%d+) ([%d.]+)$')
+  if p == nil then p = cur; queued_due = '0' end
+  local sooner = due < tonumber(queued_due) - tonumber(ARGV[4])
+  if tonumber(ARGV[1]) >= tonumber(p) and not sooner then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[3], 'EX', ARGV[2])
+return 1
+"""
+"""Claim (kind, ident) unless a message of the same or better priority that runs no later than
+`slack` after this one is queued: KEYS[1] the mark; ARGV priority, ttl, due time, slack. The
+mark holds `<priority> <due time>`."""
 
 
 class DueSet(StrEnum):
@@ -130,21 +148,24 @@ class ScheduleStore(StoreBase):
         this one would (a trigger `countdown` seconds from now), so duplicate triggers coalesce.
         A message waiting out a long countdown (a retry's backoff) never absorbs a trigger
         that wants to run sooner, such as a drift check: both are sent, the earlier runs."""
-        script = """
-        local cur = redis.call('GET', KEYS[1])
-        local due = tonumber(ARGV[3])
-        if cur then
-          local p, queued_due = string.match(cur, '^(%d+) ([%d.]+)$')
-          if p == nil then p = cur; queued_due = '0' end
-          local sooner = due < tonumber(queued_due) - tonumber(ARGV[4])
-          if tonumber(ARGV[1]) >= tonumber(p) and not sooner then return 0 end
-        end
-        redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[3], 'EX', ARGV[2])
-        return 1
-        """
         due = f"{self.now() + countdown:.3f}"
         key = self.key("queued", kind, ident)
-        return bool(self._r.eval(script, 1, key, priority, int(ttl), due, slack))
+        return bool(self._r.eval(_MARK, 1, key, priority, int(ttl), due, slack))
+
+    def mark_queued_many(
+        self, kind: str, idents: list[str], priority: int, ttl: float = 3600
+    ) -> list[bool]:
+        """`mark_queued` of many idents (triggers due now) in one round trip."""
+        due = f"{self.now():.3f}"
+        pipe = self._r.pipeline(transaction=False)
+        for ident in idents:
+            key = self.key("queued", kind, ident)
+            pipe.eval(_MARK, 1, key, priority, int(ttl), due, QUEUED_SLACK)
+        return [bool(r) for r in pipe.execute()] if idents else []
+
+    def queue_clear_queued(self, rnd: Round, kind: str, ident: str) -> None:
+        """`clear_queued` as part of the round `rnd`."""
+        rnd.add(lambda p: p.delete(self.key("queued", kind, ident)))
 
     def clear_queued(self, kind: str, ident: str) -> None:
         """Called by a task as it starts: a trigger from now on enqueues a new run."""

@@ -12,12 +12,13 @@ import json
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from fleetsync.shared.model.bundle import Bundle
-from fleetsync.shared.model.desired import DesiredState
-from fleetsync.shared.model.ids import AppName, Digest, RepoName
+from fleetsync.shared.model.desired import DesiredState, Variant
+from fleetsync.shared.model.ids import AppName, ClusterName, Digest, RepoName
 from fleetsync.shared.store.base import StoreBase, text
 from fleetsync.shared.store.base import raw as raw_bytes
 
@@ -167,8 +168,59 @@ class SourceStore(StoreBase):
             kept = replace(previous, observed=state.observed, warnings=state.warnings)
             self._r.set(key, json.dumps(kept.to_json()))
             return False
-        self._r.set(key, json.dumps(state.to_json()))
+        pipe = self._r.pipeline()
+        pipe.set(key, json.dumps(state.to_json()))
+        pipe.delete(self.key("app", app, "variants"))
+        pipe.execute()
         return True
+
+    # Per-cluster variants: `app:<name>:variants`, cluster -> "<digest> <revision>"
+
+    def variant(self, app: AppName, cluster: ClusterName) -> Variant | None:
+        raw = self._r.hget(self.key("app", app, "variants"), cluster)
+        return Variant.from_text(text(raw)) if raw is not None else None
+
+    def variants(
+        self, app: AppName, clusters: Sequence[ClusterName] | None = None
+    ) -> dict[ClusterName, Variant]:
+        """What each cluster runs (all of them when `clusters` is None); absent: nothing yet."""
+        key = self.key("app", app, "variants")
+        if clusters is None:
+            items: list[tuple[str, Any]] = [(text(k), v) for k, v in self._r.hgetall(key).items()]
+        else:
+            if not clusters:
+                return {}
+            items = list(zip(clusters, list(self._r.hmget(key, list(clusters))), strict=True))
+        return {ClusterName(c): Variant.from_text(text(raw)) for c, raw in items if raw is not None}
+
+    def set_desired_variants(
+        self, app: AppName, state: DesiredState, digests: Mapping[ClusterName, Digest]
+    ) -> tuple[ClusterName, ...]:
+        """Point each cluster of the application at its bundle (`state.digest` names the whole
+        map, `state.revision` is what a cluster whose bundle moved records); clusters not in
+        `digests` are forgotten. Returns the clusters whose bundle moved, in one transaction."""
+        key = self.key("app", app, "variants")
+        current = self.variants(app)
+        moved = tuple(
+            sorted(c for c, d in digests.items() if c not in current or current[c].digest != d)
+        )
+        gone = [c for c in current if c not in digests]
+        previous = self.desired(app)
+        if previous is not None and previous.digest == state.digest and previous.variants:
+            state = replace(previous, observed=state.observed, warnings=state.warnings)
+        pipe = self._r.pipeline(transaction=True)
+        pipe.set(self.key("app", app, "desired"), json.dumps(state.to_json()))
+        if moved:
+            pipe.hset(
+                key,
+                mapping={
+                    c: Variant(revision=state.revision, digest=digests[c]).to_text() for c in moved
+                },
+            )
+        if gone:
+            pipe.hdel(key, *gone)
+        pipe.execute()
+        return moved
 
     def source_error(self, app: AppName) -> SourceError | None:
         raw = self._r.get(self.key("app", app, "source_error"))

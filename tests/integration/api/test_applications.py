@@ -3,7 +3,12 @@ ask for a sync or a refresh."""
 
 from __future__ import annotations
 
+import json
+
+from click.testing import CliRunner
+
 from fleetsync.scheduler.api.auth import AccessPolicy
+from fleetsync.scheduler.cli import main
 from fleetsync.shared.model.ids import AppName, Digest, RepoName
 from fleetsync.shared.model.report import HookOutcome, PairStatus
 from fleetsync.shared.model.revision import Revision
@@ -86,6 +91,7 @@ def test_clusters_list_their_applications_and_worst_health(api: RunningApi) -> N
         "applications": ["guestbook"],
         "health": "Healthy",
         "sync": "Synced",
+        "drift_detection": "interval checks only: no watcher process holds this cluster",
     }
     assert clusters["c2"]["health"] == "Degraded"
     assert clusters["c3"]["applications"] == ["api"]
@@ -234,3 +240,39 @@ def test_an_application_shows_what_its_render_skipped_and_a_pair_its_hooks(
     assert detail["desired"]["warnings"] == [skipped]
     (c1,) = [c for c in detail["clusters"] if c["cluster"] == "c1"]
     assert c1["hooks"] == [hook.to_json()]
+
+
+def test_fleetsync_status_shows_a_pair_s_hooks_in_json_and_wide(
+    api: RunningApi, redis_url: str
+) -> None:
+    hook = HookOutcome(
+        phase="PreSync",
+        key="batch/Job/web/migrate-",
+        name="migrate-x7k2p",
+        state="Failed",
+        message="BackoffLimitExceeded",
+        logs="kubectl logs job/migrate-x7k2p -n web",
+    )
+    api.store.record_status(
+        PairStatus(
+            application="guestbook",
+            cluster="c1",
+            sync=SyncState.OUT_OF_SYNC,
+            health=Health.DEGRADED,
+            revision=Revision.parse(REVISION),
+            digest=Digest("d" * 64),
+            at=api.store.now(),
+            message="batch/Job/web/migrate-x7k2p: PreSync hook failed",
+            trigger=Trigger.CHANGE,
+            hooks=(hook,),
+        )
+    )
+    shown = CliRunner().invoke(
+        main, ["status", "guestbook", "-o", "json", "--redis-url", redis_url]
+    )
+    wide = CliRunner().invoke(main, ["status", "guestbook", "-o", "wide", "--redis-url", redis_url])
+
+    assert shown.exit_code == 0, shown.output
+    (c1,) = [p for p in json.loads(shown.output) if p["cluster"] == "c1"]
+    assert c1["hooks"] == [hook.to_json()]
+    assert "PreSync migrate-x7k2p Failed" in wide.output

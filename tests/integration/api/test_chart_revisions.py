@@ -3,11 +3,13 @@ lookup by version or digest prefix, rollback to a chart version, the web view's 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fleetsync.shared.model.ids import AppName, Digest
 from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.status import Health
 from fleetsync.shared.store import DesiredState
-from tests.integration.api.conftest import RunningApi, bearer
+from tests.integration.api.conftest import RunningApi, StartApi, bearer, example_fleet
 from tests.integration.api.test_parity import bundle, record
 
 OLD = Revision.chart("podinfo", "6.7.0", "0a" * 32)
@@ -61,3 +63,24 @@ def test_the_web_view_shows_a_chart_revision_as_name_at_version(api: RunningApi)
     assert f'href="/revisions/{NEW}"' in page.text
     revision_page = api.http.get(f"/revisions/{NEW}")
     assert revision_page.status_code == 200 and str(NEW) in revision_page.text
+
+
+def test_a_rollback_of_an_application_with_per_cluster_variants_is_refused_saying_why(
+    start_api: StartApi,
+) -> None:
+    fleet = example_fleet()
+    guestbook = fleet.applications[AppName("guestbook")]
+    varied = replace(
+        fleet,
+        applications={**fleet.applications, guestbook.name: replace(guestbook, substitute=True)},
+    )
+    api = start_api(fleet=varied)
+    _history(api)
+    rolled = api.http.post(
+        "/api/v1/applications/guestbook/rollback",
+        headers=bearer(),
+        json={"revision": "podinfo@6.7.0"},
+    )
+    assert rolled.status_code >= 400
+    assert "per-cluster variants" in rolled.text and "revert the commit in Git" in rolled.text
+    assert api.store.pin("guestbook") is None

@@ -227,3 +227,26 @@ def test_pages_follow_the_read_policy_and_load_with_the_token(start_api: StartAp
     assert api.http.get("/ui/applications/guestbook").status_code == 401
     loaded = api.http.get("/ui/fleet", headers=bearer())
     assert loaded.status_code == 200 and 'id="matrix"' in loaded.text
+
+
+def test_history_at_a_revision_takes_a_unique_prefix_and_says_when_it_is_ambiguous(
+    api: RunningApi,
+) -> None:
+    twin = "main@sha1:" + "a1" * 2 + "f" * 36  # shares OLD's first 4 hex digits
+    for cluster, revision in (("c1", OLD), ("c2", NEW), ("c2", twin)):
+        record(api.store, "guestbook", cluster, revision, Health.HEALTHY, "d" * 64)
+    base = "/api/v1/applications/guestbook"
+    at_old = api.http.get(f"{base}/history?revision=a1a1a1").json()
+    assert [(h["cluster"], h["revision"]) for h in at_old] == [("c1", OLD)]
+    pair = api.http.get(f"{base}/clusters/c2/history?revision=b2b2").json()
+    assert [h["revision"] for h in pair] == [NEW]
+    ambiguous = api.http.get(f"{base}/history?revision=a1a1")
+    assert ambiguous.status_code == 400
+    assert ambiguous.json()["detail"] == (
+        f"revision 'a1a1' is ambiguous: it names {OLD}, {twin}; give more of the sha"
+    )
+    missing = api.http.get(f"{base}/history?revision=ffff")
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == "guestbook: revision 'ffff' is not in its history"
+    bad = api.http.get(f"{base}/history?revision=a1")
+    assert bad.status_code == 400 and "a prefix of at least 4 hex digits" in bad.json()["detail"]

@@ -95,7 +95,13 @@ def test_metrics_follow_the_store_at_scrape_time(start_api: StartApi) -> None:
             duration=2.5,
         )
     )
-    for event, n in (("ls_remote", 4), ("render", 2), ("render_cache_hit", 3)):
+    for event, n in (
+        ("ls_remote", 4),
+        ("render", 2),
+        ("render_cache_hit", 3),
+        ("notify_events", 2),
+        ("notify_retry", 1),
+    ):
         store.incr_stat(event, n)
     store.incr_stat("reconcile_synced", 2)
     store.incr_stat("reconcile_ms_synced", 3000)
@@ -119,6 +125,10 @@ def test_metrics_follow_the_store_at_scrape_time(start_api: StartApi) -> None:
     assert after[("fleetsync_reconciles_total", synced)] == 2
     assert after[("fleetsync_reconcile_duration_seconds_sum", synced)] == 3.0
     assert after[("fleetsync_queue_depth", frozenset({("queue", "apply")}))] == 7
+    told = frozenset({("result", "events")})
+    assert after[("fleetsync_notifications_total", told)] == 2
+    assert after[("fleetsync_notifications_total", frozenset({("result", "retry")}))] == 1
+    assert after[("fleetsync_notifications_total", frozenset({("result", "dropped")}))] == 0
 
 
 def test_repository_failures_show_in_metrics(api: RunningApi) -> None:

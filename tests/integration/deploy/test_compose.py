@@ -44,11 +44,22 @@ def config() -> dict[str, Any]:
 
 def test_compose_validates_with_the_design_s_services(config: dict[str, Any]) -> None:
     services = config["services"]
-    assert set(services) == {"redis", "beat", "fetch-worker", "apply-worker", "api", "flower"}
+    assert set(services) == {
+        "redis",
+        "beat",
+        "fetch-worker",
+        "apply-worker",
+        "notify-worker",
+        "watcher",
+        "api",
+        "flower",
+    }
     command = {n: " ".join(s.get("command") or []) for n, s in services.items()}
     assert "fleetsync.scheduler.beat beat" in command["beat"]
     assert "-Q poll,fetch" in command["fetch-worker"]
     assert "-Q apply -P threads" in command["apply-worker"]
+    assert "-Q notify -P threads" in command["notify-worker"]
+    assert command["watcher"] == "fleetsync watch"
     assert "flower" in command["flower"]
 
 
@@ -71,7 +82,15 @@ def test_no_literal_secret_and_read_only_mounts() -> None:
                 assert volume.endswith(":ro"), (name, volume)
 
 
-FLEETSYNC = ("beat", "fetch-worker", "apply-worker", "api", "flower")
+FLEETSYNC = (
+    "beat",
+    "fetch-worker",
+    "apply-worker",
+    "notify-worker",
+    "watcher",
+    "api",
+    "flower",
+)
 
 
 def test_redis_persists_on_a_volume_and_requires_the_password_every_service_uses(
@@ -102,6 +121,8 @@ def test_each_secret_reaches_only_its_service(config: dict[str, Any]) -> None:
         "FLOWER_BASIC_AUTH": {"flower"},
         "GIT_TOKEN": {"fetch-worker"},
         "GIT_USER": {"fetch-worker"},
+        "OPS_HOOK_URL": {"notify-worker"},
+        "OPS_HOOK_SECRET": {"notify-worker"},
     }
     for variable, services in only.items():
         holders = {

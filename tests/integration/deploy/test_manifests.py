@@ -37,7 +37,16 @@ def container(objects: list[dict[str, Any]], name: str) -> dict[str, Any]:
 
 def test_every_process_of_the_design_runs_with_its_command(rendered: list[dict[str, Any]]) -> None:
     deploys = deployments(rendered)
-    assert set(deploys) == {"beat", "fetch-worker", "apply-worker", "api", "flower", "redis"}
+    assert set(deploys) == {
+        "beat",
+        "fetch-worker",
+        "apply-worker",
+        "notify-worker",
+        "watcher",
+        "api",
+        "flower",
+        "redis",
+    }
     command = {
         n: " ".join(d["spec"]["template"]["spec"]["containers"][0].get("command", []))
         for n, d in deploys.items()
@@ -45,6 +54,7 @@ def test_every_process_of_the_design_runs_with_its_command(rendered: list[dict[s
     assert "fleetsync.scheduler.beat beat" in command["beat"]
     assert "-Q poll,fetch" in command["fetch-worker"]
     assert "-Q apply -P threads" in command["apply-worker"]
+    assert "-Q notify -P threads" in command["notify-worker"]
     assert command["api"].startswith("fleetsync api")
     assert "flower" in command["flower"]
     assert deploys["redis"]["kind"] == "StatefulSet"
@@ -66,7 +76,7 @@ def test_every_container_is_bounded_probed_and_locked_down(rendered: list[dict[s
             assert security["allowPrivilegeEscalation"] is False, name
             assert security["readOnlyRootFilesystem"] is True, name
             assert security["capabilities"]["drop"] == ["ALL"], name
-            if name != "beat":
+            if name not in ("beat", "watcher"):
                 assert "livenessProbe" in container, name
     api = deployments(rendered)["api"]["spec"]["template"]["spec"]["containers"][0]
     assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
@@ -95,7 +105,15 @@ def test_no_secret_holds_a_real_looking_credential(rendered: list[dict[str, Any]
             assert "BEGIN" not in text and "token:" not in text, key
 
 
-FLEETSYNC = ("beat", "fetch-worker", "apply-worker", "api", "flower")
+FLEETSYNC = (
+    "beat",
+    "fetch-worker",
+    "apply-worker",
+    "notify-worker",
+    "watcher",
+    "api",
+    "flower",
+)
 
 
 def test_redis_keeps_an_append_only_file_on_a_persistent_volume(
@@ -153,10 +171,11 @@ def test_only_fleetsync_s_pods_may_reach_redis(rendered: list[dict[str, Any]]) -
 def test_each_secret_reaches_only_the_pods_that_need_it(rendered: list[dict[str, Any]]) -> None:
     wanted = {
         "fleetsync-git-credentials": {"fetch-worker"},
+        "fleetsync-notify-secrets": {"notify-worker"},
         "fleetsync-api-secrets": {"api"},
         "fleetsync-flower-secrets": {"flower"},
         "fleetsync-redis": {"redis", *FLEETSYNC},
-        "fleetsync-kubeconfigs": set(FLEETSYNC),
+        "fleetsync-kubeconfigs": set(FLEETSYNC) - {"notify-worker"},
     }
     users: dict[str, set[str]] = {}
     for name, workload in deployments(rendered).items():

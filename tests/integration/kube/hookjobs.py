@@ -5,6 +5,8 @@ itself. `finish_job` writes the Job's status through the status subresource as t
 does when its Pod succeeded (or failed), under a field manager that says it is the test standing
 in for that controller. On kubesim the simulated job controller would complete Jobs on its own
 after its delay: `hold_jobs` sets its `job_result` knob to "run", so the test decides there too.
+Hook Pods end on kubesim by that knob, and by `end_pod` standing in for the kubelet on a real
+server.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from fleetsync.shared.kube.hooks import HOOK_LABEL
 from tests.integration.kube.conftest import Live
+from tests.support.waiting import wait_for
 
 HOOK = "argocd.argoproj.io/hook"
 DELETE_POLICY = "argocd.argoproj.io/hook-delete-policy"
@@ -98,3 +101,55 @@ def hook_jobs(live: Live) -> list[dict[str, Any]]:
         "GET", f"/apis/batch/v1/namespaces/{live.ns}/jobs", labelSelector=HOOK_LABEL
     )
     return list(found.get("items") or [])
+
+
+def hook_pod(name: str, ns: str, phase: str) -> dict[str, Any]:
+    """A hook Pod that runs to completion (restartPolicy Never), named by generateName."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"generateName": f"{name}-", "namespace": ns, "annotations": {HOOK: phase}},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": name, "image": "example/check:1"}],
+        },
+    }
+
+
+def end_pod(live: Live, name: str, *, succeeded: bool) -> None:
+    """Pod `name` ends as the kubelet reports it: by itself on kubesim (its controllers'
+    `job_result`), through the status subresource on a real server (no kubelet runs it)."""
+    path = f"/api/v1/namespaces/{live.ns}/pods/{name}"
+    if live.simulated:
+        wait_for(
+            lambda: (
+                (live.operator.get(path) or {}).get("status", {}).get("phase")
+                in ("Succeeded", "Failed")
+            ),
+            what=f"pod {name} to end",
+        )
+        return
+    now = "2026-01-01T00:00:00Z"
+    code, reason = (0, "Completed") if succeeded else (1, "Error")
+    terminated = {"exitCode": code, "reason": reason, "startedAt": now, "finishedAt": now}
+    status = {
+        "phase": "Succeeded" if succeeded else "Failed",
+        "startTime": now,
+        "containerStatuses": [
+            {
+                "name": path.rpartition("/")[2].rpartition("-")[0],
+                "ready": False,
+                "restartCount": 0,
+                "image": "example/check:1",
+                "imageID": "",
+                "state": {"terminated": terminated},
+            }
+        ],
+    }
+    live.operator.request(
+        "PATCH",
+        f"{path}/status",
+        {"status": status},
+        content_type="application/merge-patch+json",
+        fieldManager=STAND_IN,
+    )

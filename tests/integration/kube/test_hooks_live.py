@@ -4,15 +4,28 @@ sync that waits without sleeping: each `sync` here is one reconcile, continued b
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import pytest
+
 from fleetsync.shared.kube.hookrun import HookState, HookWait, RunState
-from fleetsync.shared.kube.inventory import read_cluster_record
+from fleetsync.shared.kube.hooks import HOOK_LABEL
+from fleetsync.shared.kube.inventory import Inventory, read_cluster_record
+from fleetsync.shared.kube.sync import SyncResult
+from fleetsync.shared.kube.waves import WaveWait
 from fleetsync.shared.model import ChangeAction, Health, SyncState
 from fleetsync.shared.model.hooks import HookPhase
 from tests.integration.kube.conftest import Live
-from tests.integration.kube.hookjobs import finish_job, hold_jobs, hook_job, hook_jobs
-from tests.integration.kube.manifests import config_map, namespace, sync
+from tests.integration.kube.hookjobs import (
+    end_pod,
+    finish_job,
+    hold_jobs,
+    hook_job,
+    hook_jobs,
+    hook_pod,
+)
+from tests.integration.kube.manifests import config_map, deployment, namespace, sync
 
 
 def guestbook(live: Live, *, image: str = "example/migrate:1") -> list[dict[str, Any]]:
@@ -115,6 +128,9 @@ def test_a_new_revision_runs_a_named_hook_again_replacing_the_old_job(live: Live
     assert job is not None and job["metadata"]["uid"] != old_uid
     image = job["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image == "example/migrate:2"
+    assert [c for c in live.engine_writes("apply", "dry-run") if "/Job/" in c.key] == [], (
+        "a hook is created (POST), never applied or patched"
+    )
 
 
 def test_a_failed_hook_fails_the_sync_naming_it_and_runs_the_syncfail_hooks(live: Live) -> None:
@@ -159,10 +175,17 @@ def test_a_failed_hook_fails_the_sync_naming_it_and_runs_the_syncfail_hooks(live
     )
 
 
-def test_a_hook_that_never_completes_fails_at_the_deadline(live: Live) -> None:
+def test_a_hook_that_never_completes_fails_at_the_deadline_and_runs_the_syncfail_hooks(
+    live: Live,
+) -> None:
     ns = live.ns
     hold_jobs(live)
-    bundle = [namespace(ns), config_map("app", ns), hook_job("migrate", ns, "PreSync")]
+    bundle = [
+        namespace(ns),
+        config_map("app", ns),
+        hook_job("migrate", ns, "PreSync"),
+        hook_job("page-oncall", ns, "SyncFail"),
+    ]
     first = sync(live, bundle, hook_timeout=60.0)
     assert isinstance(first.waiting, HookWait)
     later = first.waiting.since + 61.0
@@ -173,12 +196,80 @@ def test_a_hook_that_never_completes_fails_at_the_deadline(live: Live) -> None:
     name = first.hooks[0].name
     assert late.error.key == live.key(f"batch/Job/{ns}/{name}")
     assert late.error.message.startswith(
-        "PreSync hook failed (did not complete within 60s "
-        "(sync.hookTimeout): job is running;"
+        "PreSync hook failed (did not complete within 60s (sync.hookTimeout): job is running;"
     )
+    assert f"sync failed; SyncFail hooks: SyncFail hook batch/Job/{ns}/page-oncall-" in (
+        late.error.message
+    )
+    assert [(h.phase, h.state) for h in late.hooks] == [
+        (HookPhase.PRE_SYNC, HookState.FAILED),
+        (HookPhase.SYNC_FAIL, HookState.RUNNING),
+    ]
+    assert live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/app") is None
 
 
-def test_sync_hooks_run_with_the_apply_in_wave_order(live: Live) -> None:
+def sync_waves(live: Live) -> list[dict[str, Any]]:
+    """Argo CD's sync-waves example: a PreSync schema upgrade, the backend in wave 0, a
+    maintenance page put up by a Sync hook in wave 1, the frontend in wave 2, the page taken
+    down by a Sync hook in wave 3."""
+    ns = live.ns
+    return [
+        namespace(ns),
+        hook_job("upgrade-sql-schema", ns, "PreSync"),
+        config_map("backend", ns, wave=0),
+        hook_job("maint-page-up", ns, "Sync", generate=False, wave=1),
+        config_map("frontend", ns, wave=2),
+        hook_job("maint-page-down", ns, "Sync", generate=False, wave=3),
+    ]
+
+
+def test_sync_hooks_and_objects_take_turns_by_wave(live: Live) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    bundle = sync_waves(live)
+    frontend = f"/api/v1/namespaces/{ns}/configmaps/frontend"
+    first = sync(live, bundle)
+    finish_job(live, first.hooks[0].name)
+
+    up = sync(live, bundle, previous=first.inventory)
+
+    assert up.changes.action_of(live.key(f"core/ConfigMap/{ns}/backend")) is ChangeAction.CREATED
+    assert live.operator.get(frontend) is None, "wave 2 waits for wave 1's Sync hook"
+    assert isinstance(up.waiting, HookWait) and up.waiting.phase is HookPhase.SYNC
+    assert up.state is SyncState.OUT_OF_SYNC, "waves are left to apply"
+    assert str(up.waiting).startswith(
+        f"waiting for Sync hooks: batch/Job/{ns}/maint-page-up running"
+    )
+    assert [h.name for h in up.hooks if h.phase is HookPhase.SYNC] == ["maint-page-up"]
+
+    still = sync(live, bundle, previous=up.inventory)
+
+    assert live.operator.get(frontend) is None
+    assert [j["metadata"]["name"] for j in hook_jobs(live) if "maint" in j["metadata"]["name"]] == [
+        "maint-page-up"
+    ], "created once, and the next wave's hook not yet"
+    finish_job(live, "maint-page-up")
+
+    down = sync(live, bundle, previous=still.inventory)
+
+    assert down.changes.action_of(live.key(f"core/ConfigMap/{ns}/frontend")) is (
+        ChangeAction.CREATED
+    )
+    assert [(h.name, h.state) for h in down.hooks if h.phase is HookPhase.SYNC] == [
+        ("maint-page-up", HookState.SUCCEEDED),
+        ("maint-page-down", HookState.RUNNING),
+    ]
+    assert isinstance(down.waiting, HookWait) and down.state is SyncState.SYNCED
+    finish_job(live, "maint-page-down")
+
+    done = sync(live, bundle, previous=down.inventory)
+
+    assert done.waiting is None and done.error is None and done.state is SyncState.SYNCED
+    record = read_cluster_record(live.client, live.app).hooks
+    assert record is not None and record.state is RunState.SUCCEEDED
+
+
+def test_a_sync_hook_before_every_object_runs_first(live: Live) -> None:
     ns = live.ns
     hold_jobs(live)
     bundle = [
@@ -190,11 +281,305 @@ def test_sync_hooks_run_with_the_apply_in_wave_order(live: Live) -> None:
 
     result = sync(live, bundle)
 
-    assert result.changes.action_of(live.key(f"core/ConfigMap/{ns}/app")) is ChangeAction.CREATED
+    assert live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/app") is None
     assert [h.key.rpartition("/")[2] for h in result.hooks] == ["first-"]
     finish_job(live, result.hooks[0].name)
     later = sync(live, bundle, previous=result.inventory)
+    assert later.changes.action_of(live.key(f"core/ConfigMap/{ns}/app")) is ChangeAction.CREATED
     assert [(h.key.rpartition("/")[2], h.state) for h in later.hooks] == [
         ("first-", HookState.SUCCEEDED),
         ("second-", HookState.RUNNING),
     ]
+
+
+def test_a_failed_sync_hook_stops_the_waves_after_it_and_runs_the_syncfail_hooks(
+    live: Live,
+) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    bundle = [*sync_waves(live), hook_job("page-oncall", ns, "SyncFail")]
+    first = sync(live, bundle)
+    finish_job(live, first.hooks[0].name)
+    up = sync(live, bundle, previous=first.inventory)
+    finish_job(live, "maint-page-up", succeeded=False)
+
+    failed = sync(live, bundle, previous=up.inventory)
+
+    assert failed.error is not None and failed.waiting is None
+    assert failed.error.key == live.key(f"batch/Job/{ns}/maint-page-up")
+    assert failed.error.message.startswith(
+        "Sync hook failed (Job has reached the specified backoff limit; kubectl logs "
+        f"job/maint-page-up -n {ns}): sync failed; SyncFail hooks: SyncFail hook "
+        f"batch/Job/{ns}/page-oncall-"
+    )
+    assert live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/frontend") is None
+    assert live.operator.get(f"/apis/batch/v1/namespaces/{ns}/jobs/maint-page-down") is None
+
+
+def test_a_sync_hook_waits_for_earlier_waves_healthy_and_its_deadline_starts_when_created(
+    live: Live,
+) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    seed = hook_job("seed", ns, "Sync", generate=False)
+    del seed["metadata"]["annotations"]  # an ordinary Job, in wave 0
+    bundle = [namespace(ns), seed, hook_job("notify", ns, "Sync", generate=False, wave=1)]
+    start = time.time()
+
+    first = sync(live, bundle, hook_timeout=60.0, clock=lambda: start)
+
+    assert isinstance(first.waiting, WaveWait) and first.waiting.wave == 1
+    assert hook_jobs(live) == [], "no Sync hook before the earlier waves are healthy"
+    finish_job(live, "seed")
+
+    late = sync(
+        live, bundle, previous=first.inventory, hook_timeout=60.0, clock=lambda: start + 120
+    )
+
+    assert isinstance(late.waiting, HookWait) and late.error is None, (
+        "the hook's minute starts when it is created, not when the phase began"
+    )
+    assert [(h.name, h.state) for h in late.hooks] == [("notify", HookState.RUNNING)]
+
+    over = sync(live, bundle, previous=late.inventory, hook_timeout=60.0, clock=lambda: start + 181)
+
+    assert over.error is not None and over.error.message.startswith(
+        "Sync hook failed (did not complete within 60s (sync.hookTimeout)"
+    )
+
+
+def test_a_wave_that_times_out_fails_the_run_and_runs_the_syncfail_hooks(live: Live) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    if live.simulated:
+        live.sim.set_controllers(never_ready=True, job_result="run")  # no kubelet on real ones
+    bundle = [
+        namespace(ns),
+        deployment("db", ns, wave=0),
+        config_map("app", ns, wave=1),
+        hook_job("page-oncall", ns, "SyncFail"),
+    ]
+    start = time.time()
+    first = sync(live, bundle, wave_timeout=60.0, clock=lambda: start)
+    assert isinstance(first.waiting, WaveWait) and hook_jobs(live) == []
+
+    late = sync(live, bundle, previous=first.inventory, wave_timeout=60.0, clock=lambda: start + 61)
+
+    assert late.error is not None and late.error.message.startswith(
+        "wave 1 not applied: earlier waves not healthy after 60s (sync.waveTimeout)"
+    )
+    (page,) = hook_jobs(live)
+    assert page["metadata"]["name"].startswith("page-oncall-")
+    assert [(h.phase, h.state) for h in late.hooks] == [(HookPhase.SYNC_FAIL, HookState.RUNNING)]
+
+
+def test_an_object_refused_by_validation_fails_the_run_once_and_runs_the_syncfail_hooks(
+    live: Live,
+) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    broken = deployment("api", ns)
+    broken["spec"]["replicas"] = "two"
+    bundle = [namespace(ns), broken, hook_job("page-oncall", ns, "SyncFail")]
+    sync(live, [namespace(ns)])
+
+    failed = sync(live, bundle)
+
+    assert failed.error is not None and failed.error.key == live.key(f"apps/Deployment/{ns}/api")
+    assert [(h.phase, h.state) for h in failed.hooks] == [(HookPhase.SYNC_FAIL, HookState.RUNNING)]
+    assert len(hook_jobs(live)) == 1
+    record = read_cluster_record(live.client, live.app).hooks
+    assert record is not None and record.state is RunState.FAILED
+    assert record.error.startswith(f"apps/Deployment/{ns}/api: dry-run failed")
+
+    again = sync(live, bundle, previous=failed.inventory)
+
+    assert again.error is not None and len(hook_jobs(live)) == 1, "SyncFail hooks run once"
+
+
+def test_hook_failed_deletes_a_failed_hook_and_hook_succeeded_keeps_it(live: Live) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    bundle = [
+        namespace(ns),
+        hook_job("check", ns, "PreSync", generate=False, policy="HookFailed"),
+        hook_job("verify", ns, "PreSync", generate=False, policy="HookSucceeded"),
+    ]
+    first = sync(live, bundle)
+    assert sorted(h.name for h in first.hooks) == ["check", "verify"]
+    finish_job(live, "check", succeeded=False)
+    finish_job(live, "verify", succeeded=False)
+
+    failed = sync(live, bundle, previous=first.inventory)
+
+    assert failed.error is not None
+    assert {h.name: h.state for h in failed.hooks} == {
+        "check": HookState.FAILED,
+        "verify": HookState.FAILED,
+    }
+    assert [j["metadata"]["name"] for j in hook_jobs(live)] == ["verify"]
+
+
+def test_a_named_hook_without_before_hook_creation_is_not_replaced_and_says_what_to_do(
+    live: Live,
+) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    first_bundle = [
+        namespace(ns),
+        hook_job("migrate", ns, "PreSync", generate=False, policy="HookFailed"),
+    ]
+    first = sync(live, first_bundle)
+    finish_job(live, "migrate")
+    assert sync(live, first_bundle, previous=first.inventory).error is None
+    second_bundle = [
+        namespace(ns),
+        hook_job("migrate", ns, "PreSync", generate=False, policy="HookFailed", image="m:2"),
+    ]
+
+    result = sync(live, second_bundle, previous=first.inventory)
+
+    assert result.error is not None
+    assert result.error.key == live.key(f"batch/Job/{ns}/migrate")
+    assert result.error.message.startswith(
+        "PreSync hook failed (exists from an earlier sync and its delete policy does not include "
+        "BeforeHookCreation; delete it, or add BeforeHookCreation)"
+    )
+
+
+def test_a_hook_whose_name_another_object_holds_fails_asking_for_a_rename(live: Live) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    sync(live, [namespace(ns)])
+    theirs = hook_job("migrate", ns, "PreSync", generate=False)
+    del theirs["metadata"]["annotations"]
+    live.operator.create(f"/apis/batch/v1/namespaces/{ns}/jobs", theirs)
+
+    result = sync(live, [namespace(ns), hook_job("migrate", ns, "PreSync", generate=False)])
+
+    assert result.error is not None and result.error.message.startswith(
+        "PreSync hook failed (the name is taken by an object this application did not create; "
+        "rename the hook)"
+    )
+    job = live.operator.get(f"/apis/batch/v1/namespaces/{ns}/jobs/migrate")
+    assert job is not None and HOOK_LABEL not in (job["metadata"].get("labels") or {})
+
+
+def test_the_next_commit_runs_the_hooks_again_and_a_dropped_hook_is_never_pruned(
+    live: Live,
+) -> None:
+    ns = live.ns
+    hold_jobs(live)
+
+    def settle(bundle: list[dict[str, Any]], previous: Inventory) -> SyncResult:
+        result = sync(live, bundle, previous=previous)
+        for hook in result.hooks:
+            if hook.state is HookState.RUNNING and hook.name:
+                finish_job(live, hook.name)
+        result = sync(live, bundle, previous=result.inventory)
+        assert result.waiting is None and result.error is None, result
+        return result
+
+    migrate = hook_job("migrate", ns, "PreSync")
+    first = settle([namespace(ns), config_map("app", ns, data={"v": "1"}), migrate], Inventory())
+    (one,) = [j["metadata"]["name"] for j in hook_jobs(live)]
+
+    second = settle(
+        [namespace(ns), config_map("app", ns, data={"v": "2"}), migrate], first.inventory
+    )
+
+    (two,) = [j["metadata"]["name"] for j in hook_jobs(live)]
+    assert two != one, "a new commit runs its hooks anew; BeforeHookCreation removed the old one"
+    assert [h.name for h in second.hooks] == [two]
+
+    third = sync(
+        live, [namespace(ns), config_map("app", ns, data={"v": "3"})], previous=second.inventory
+    )
+
+    assert third.error is None and third.changes.counts.get(ChangeAction.PRUNED, 0) == 0
+    assert [j["metadata"]["name"] for j in hook_jobs(live)] == [two], "hooks are never pruned"
+
+
+@pytest.mark.parametrize("succeeded", [True, False], ids=["succeeded", "failed"])
+def test_a_pod_hook_completes_or_fails_the_sync_by_its_phase(live: Live, succeeded: bool) -> None:
+    ns = live.ns
+    if live.simulated:
+        live.sim.set_controllers(ready_delay=0.1, job_result="complete" if succeeded else "fail")
+    bundle = [namespace(ns), config_map("app", ns), hook_pod("check", ns, "PreSync")]
+    first = sync(live, bundle)
+    (check,) = first.hooks
+    assert check.kind == "Pod" and check.logs == f"kubectl logs pod/{check.name} -n {ns}"
+    end_pod(live, check.name, succeeded=succeeded)
+
+    result = sync(live, bundle, previous=first.inventory)
+
+    assert [(h.phase, h.state) for h in result.hooks] == [
+        (HookPhase.PRE_SYNC, HookState.SUCCEEDED if succeeded else HookState.FAILED)
+    ]
+    applied = live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/app")
+    if succeeded:
+        assert result.error is None and applied is not None
+    else:
+        assert result.error is not None and applied is None
+        assert result.error.message.startswith(
+            f"PreSync hook failed (container check exited 1 (Error); kubectl logs "
+            f"pod/{check.name} -n {ns}): sync failed"
+        )
+
+
+def helm_hook(job: dict[str, Any], hook: str, **annotations: str) -> dict[str, Any]:
+    """`job` annotated as a chart's template annotates its hooks."""
+    job["metadata"]["annotations"] = {"helm.sh/hook": hook, **annotations}
+    return job
+
+
+def test_helm_hooks_run_as_argo_cd_maps_them_weights_as_waves_and_tests_never(
+    live: Live,
+) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    test_pod = helm_hook(hook_pod("test-connection", ns, "PreSync"), "test")
+    bundle = [
+        namespace(ns),
+        config_map("db", ns),
+        helm_hook(
+            hook_job("db-migrate", ns, "", generate=False),
+            "pre-install,pre-upgrade",
+            **{"helm.sh/hook-weight": "-5", "helm.sh/hook-delete-policy": "before-hook-creation"},
+        ),
+        helm_hook(
+            hook_job("db-seed", ns, "", generate=False),
+            "pre-install",
+            **{"helm.sh/hook-weight": "5"},
+        ),
+        helm_hook(
+            hook_job("db-notify", ns, "", generate=False),
+            "post-install",
+            **{"helm.sh/hook-delete-policy": "hook-succeeded"},
+        ),
+        test_pod,
+    ]
+
+    first = sync(live, bundle)
+
+    assert [h.name for h in first.hooks] == ["db-migrate"], "weight -5 before weight 5"
+    finish_job(live, "db-migrate")
+    second = sync(live, bundle, previous=first.inventory)
+    assert [(h.name, h.state) for h in second.hooks] == [
+        ("db-migrate", HookState.SUCCEEDED),
+        ("db-seed", HookState.RUNNING),
+    ]
+    assert live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/db") is None
+    finish_job(live, "db-seed")
+    third = sync(live, bundle, previous=second.inventory)
+    assert live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/db") is not None
+    assert [h.name for h in third.hooks if h.phase is HookPhase.POST_SYNC] == ["db-notify"]
+    finish_job(live, "db-notify")
+
+    done = sync(live, bundle, previous=third.inventory)
+
+    assert done.error is None and done.waiting is None
+    assert sorted(j["metadata"]["name"] for j in hook_jobs(live)) == ["db-migrate", "db-seed"]
+    pods = live.operator.request("GET", f"/api/v1/namespaces/{ns}/pods")
+    names = [p["metadata"]["name"] for p in pods.get("items") or []]
+    assert not [n for n in names if n.startswith("test-connection")], "a test hook never runs"

@@ -105,7 +105,7 @@ def test_an_object_the_server_cannot_type_is_out_of_sync_with_its_name_never_an_
     status = outcome.status
     assert status is not None
     assert (status.sync, outcome.retry_in) == (SyncState.OUT_OF_SYNC, None)
-    assert status.error_object == f"apps/Deployment/{ns}/api"
+    assert status.error_object == f"apps/Deployment/{ns}/api" and status.failed
     assert "failed to create typed patch object" in status.message
     assert ".spec.replicas: expected numeric (int or float), got string" in status.message
     assert pair.live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/settings") is None
@@ -133,6 +133,7 @@ def test_a_sync_error_stays_in_the_status_through_a_follow_up_health_check(pair:
     after = pair.store.status(pair.app, pair.cluster)
     assert after is not None
     assert after.message == failed.status.message, "the error is not replaced by a health message"
+    assert after.failed, "and the sync still counts as failed"
     assert "Not_Valid" in after.message and after.health is Health.MISSING
 
 

@@ -148,6 +148,7 @@ def test_a_cluster_answering_503_is_unknown_and_retried_with_growing_backoff(pai
     for outcome in (first, second):
         assert outcome.status is not None and outcome.status.sync is SyncState.UNKNOWN
         assert outcome.status.health is Health.UNKNOWN
+        assert outcome.status.failed, "a failed reconcile says so (notifications read it)"
         assert "503" in outcome.status.message or "unavailable" in outcome.status.message.lower()
     assert first.retry_in is not None and 2 * 0.8 <= first.retry_in <= 2 * 1.2
     assert second.retry_in is not None and 4 * 0.8 <= second.retry_in <= 4 * 1.2
@@ -156,6 +157,7 @@ def test_a_cluster_answering_503_is_unknown_and_retried_with_growing_backoff(pai
     pair.live.sim.clear_faults()
     recovered = pair.reconcile()
     assert recovered.status is not None and recovered.status.sync is SyncState.SYNCED
+    assert not recovered.status.failed
     pair.live.sim.set_fault(error_rate=1.0, error_code=503)
     again = pair.reconcile()
     assert again.retry_in is not None and again.retry_in <= 2 * 1.2, "a success resets backoff"

@@ -54,9 +54,7 @@ def test_an_unknown_field_is_refused_under_strict_validation(live: Live) -> None
     )
 
 
-@real_only
 def test_an_immutable_field_change_names_the_field_and_the_way_out(live: Live) -> None:
-    """kubesim lets a Deployment's selector change."""
     ns = live.ns
     first = sync(live, [namespace(ns), deployment("api", ns)])
     moved = deployment("api", ns, labels={"app": "api", "track": "stable"})
@@ -74,10 +72,7 @@ def test_an_immutable_field_change_names_the_field_and_the_way_out(live: Live) -
     assert live_selector["spec"]["selector"] == {"matchLabels": {"app": "api"}}  # type: ignore[index]
 
 
-@real_only
 def test_a_custom_resource_that_breaks_its_schema_is_refused(live: Live) -> None:
-    """kubesim refuses this CRD's schema (`x-kubernetes-int-or-string` under
-    additionalProperties), which a real server serves."""
     ns, group = live.ns, live.group
     sync(live, [namespace(ns), gadget_crd(group)], app=live.app_named("base"))
     live.calls.clear()

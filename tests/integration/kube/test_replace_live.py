@@ -1,7 +1,6 @@
-"""`sync.replace: onImmutable` on a real API server: an object whose immutable fields changed is
-deleted (foreground: its dependents first) and created anew, and nothing else is touched. kubesim
-lets a Deployment's selector and an immutable ConfigMap's data change in place, so it never gets
-here."""
+"""`sync.replace: onImmutable`, on kubesim and on a real API server: an object whose immutable
+fields changed is deleted (foreground: its dependents first) and created anew, and nothing else
+is touched."""
 
 from __future__ import annotations
 
@@ -11,12 +10,12 @@ from tests.integration.kube.conftest import Live, real_only
 from tests.integration.kube.manifests import config_map, deployment, namespace, sync
 from tests.support.waiting import wait_for
 
-pytestmark = real_only
 
-
+@real_only
 def test_a_changed_selector_replaces_the_deployment_and_its_replica_sets_go_first(
     live: Live,
 ) -> None:
+    """Real only: kubesim's Deployments get no ReplicaSets (a known difference)."""
     ns = live.ns
     path = f"/apis/apps/v1/namespaces/{ns}/deployments/api"
     bundle = [namespace(ns), config_map("settings", ns), deployment("api", ns)]

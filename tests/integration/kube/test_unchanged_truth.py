@@ -1,4 +1,4 @@
-"""The no-op prediction held to the truth on a real API server.
+"""The no-op prediction held to the truth of the API server.
 
 `unchanged.unchanged` lets a sync skip the server's dry-run for an object it can tell applying
 would leave as it is. For every object of a corpus of real-world manifests (`corpus`), applied as
@@ -8,8 +8,8 @@ manifest that drops a label, a change in Git that the drift view cannot see. A f
 (the server would change the object) fails the test: it would be a change never applied. The
 drift view (`diff.diff_object`) must agree with the server too: drift exactly when applying
 changes something. And a steady-state re-apply is decided locally for every object but the known
-exceptions below, which cost one dry-run per sync. On a real server only: the point is its truth
-(kubesim gives no false "unchanged" either, but decides other steady states locally).
+exceptions below, which cost one dry-run per sync. On a real server, whose truth is the point,
+and on kubesim, which must store every object of the corpus as the real server does.
 """
 
 from __future__ import annotations
@@ -26,12 +26,10 @@ from fleetsync.shared.kube.diff import diff_object, same_live_state
 from fleetsync.shared.kube.read import get_live
 from fleetsync.shared.kube.targets import Target, locate
 from fleetsync.shared.kube.unchanged import unchanged
-from tests.integration.kube.conftest import Live, real_only
+from tests.integration.kube.conftest import Live
 from tests.integration.kube.corpus import Edit, corpus
 from tests.integration.kube.manifests import namespace
 from tests.support.waiting import wait_for
-
-pytestmark = real_only
 
 DECIDED_BY_THE_SERVER = {
     "statefulset": "its volumeClaimTemplates are a list owned whole, and the server fills "

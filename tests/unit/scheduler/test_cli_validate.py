@@ -141,3 +141,54 @@ def test_the_example_applications_exist_where_the_example_fleet_says() -> None:
     assert "apiVersion: v2" in (chart / "Chart.yaml").read_text()
     assert ".Release.Name" in (chart / "templates" / "deployment.yaml").read_text()
     assert ".Values" in (chart / "templates" / "service.yaml").read_text()
+
+
+def test_hook_jsonnet_and_directory_options_are_checked_each_with_its_line(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    text = VALID.replace(
+        "    renderer: plain\n",
+        "    renderer: jsonnet\n"
+        "    jsonnet: {tlas: [{name: replicas}], libs: [../vendor]}\n"
+        "    directory: {include: [../other/*.yaml]}\n"
+        "    sync: {hookTimeout: soon}\n",
+    )
+    path = write(tmp_path, text)
+
+    result = runner.invoke(main, ["validate", "-c", str(path)])
+
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[:4] == [
+        f"{path}:16: applications[0].jsonnet.tlas[0]: missing required key 'value'",
+        f"{path}:16: applications[0].jsonnet.libs[0]: must not contain '..': name a directory "
+        "inside the repository",
+        f"{path}:17: applications[0].directory.include[0]: must be relative to the application "
+        "directory, without '..'",
+        f"{path}:18: applications[0].sync.hookTimeout: 'soon' is not a duration; write seconds "
+        "(90) or hours, minutes, seconds (30s, 5m, 1h30m)",
+    ]
+
+
+def test_a_valid_fleet_lists_its_notifications_without_their_urls_secrets(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path,
+        VALID
+        + "notifications:\n"
+        + "  - {name: ops, url_env: OPS_HOOK_URL, secret_env: OPS_SECRET, events: [sync-failed]}\n"
+        + "  - {name: plain, url: 'https://hooks.example.com/t0k3n-path',"
+        + " events: [drift, degraded], clusters: [lab]}\n",
+    )
+    result = runner.invoke(main, ["validate", "-c", str(path)])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert (
+        "ops    webhook  $OPS_HOOK_URL                  sync-failed      (every)       (every)"
+        in out
+    )
+    assert (
+        "plain  webhook  https://hooks.example.com/...  drift, degraded  (every)       lab" in out
+    )
+    assert "t0k3n" not in out

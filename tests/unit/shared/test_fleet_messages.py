@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fleetsync.shared.fleet import FleetError, check_fleet, parse_fleet
+from fleetsync.shared.fleet import _APPLICATION_KEYS, FleetError, check_fleet, parse_fleet
 from fleetsync.shared.model.ids import RepoName
 from tests.unit.shared.test_fleet import HEADER, with_app
 
@@ -311,22 +311,15 @@ def with_expression(expression: str) -> str:
             with_app("drift_interval: 5m\n"),
             15,
             "applications[0].drift_interval",
-            (
-                "unknown key 'drift_interval'; allowed keys: name, repository, path, "
-                "namespace, renderer, helm, targets, sync, directory, jsonnet, dependsOn, rollout, "
-                "chart, version"
-            ),
+            # every key an application takes, as the schema lists them
+            "unknown key 'drift_interval'; allowed keys: " + ", ".join(_APPLICATION_KEYS),
             id="unknown_key_squash",
         ),
         pytest.param(
             with_app("zzz: 1\n"),
             15,
             "applications[0].zzz",
-            (
-                "unknown key 'zzz'; allowed keys: name, repository, path, namespace, "
-                "renderer, helm, targets, sync, directory, jsonnet, dependsOn, rollout, "
-                "chart, version"
-            ),
+            "unknown key 'zzz'; allowed keys: " + ", ".join(_APPLICATION_KEYS),
             id="unknown_key_far",
         ),
         pytest.param(

@@ -53,3 +53,30 @@ def test_a_bad_render_limit_names_the_variable_and_the_range(
     with pytest.raises(ValueError) as caught:
         load_settings()
     assert str(caught.value) == f"FLEETSYNC_{name}={bad[:40]!r}: expected {expected}"
+
+
+def test_task_events_are_off_unless_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FLEETSYNC_TASK_EVENTS", raising=False)
+    assert load_settings().task_events is False
+    monkeypatch.setenv("FLEETSYNC_TASK_EVENTS", "true")
+    assert load_settings().task_events is True
+    monkeypatch.setenv("FLEETSYNC_TASK_EVENTS", "sometimes")
+    with pytest.raises(ValueError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "FLEETSYNC_TASK_EVENTS='sometimes': expected 1 or 0 (true/false, yes/no)"
+    )
+
+
+def test_the_cluster_batch_and_threads_are_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("FLEETSYNC_CLUSTER_BATCH", raising=False)
+    monkeypatch.delenv("FLEETSYNC_CLUSTER_THREADS", raising=False)
+    assert (load_settings().cluster_batch, load_settings().cluster_threads) == (2, 4)
+    monkeypatch.setenv("FLEETSYNC_CLUSTER_BATCH", "0")
+    monkeypatch.setenv("FLEETSYNC_CLUSTER_THREADS", "1")
+    assert (load_settings().cluster_batch, load_settings().cluster_threads) == (0, 1)
+    monkeypatch.setenv("FLEETSYNC_CLUSTER_BATCH", "-1")
+    with pytest.raises(ValueError, match=r"FLEETSYNC_CLUSTER_BATCH='-1': expected a whole number"):
+        load_settings()

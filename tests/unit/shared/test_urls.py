@@ -26,3 +26,17 @@ def test_one_url_is_shown_without_its_userinfo(url: str, shown: str) -> None:
 def test_every_url_quoted_in_a_message_loses_its_userinfo() -> None:
     text = "fatal: cannot read 'https://bob:tok@h/r.git' nor http://x:y@h2/r; see man"
     assert redact_urls(text) == "fatal: cannot read 'https://h/r.git' nor http://h2/r; see man"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://hooks.slack.com/services/T0/B0/secret", "https://hooks.slack.com/..."),
+        ("https://u:p@hooks.example.com:8443/x?token=t", "https://hooks.example.com:8443/..."),
+        ("http://127.0.0.1:9000/", "http://127.0.0.1:9000"),
+    ],
+)
+def test_a_url_whose_path_may_be_its_secret_is_shown_as_scheme_and_host(
+    url: str, shown: str
+) -> None:
+    assert display_url(url, path=False) == shown

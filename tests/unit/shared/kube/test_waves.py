@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fleetsync.shared.kube.apply import with_waves
 from fleetsync.shared.kube.plan import plan_apply
 from fleetsync.shared.kube.waves import (
     WaveProgress,
@@ -77,3 +78,21 @@ def test_a_waiting_sync_looks_again_soon_then_less_often_and_never_past_the_dead
     assert wait.recheck_in(1300.0) == 15.0
     assert wait.recheck_in(1595.0) == 5.5
     assert wait.recheck_in(1700.0) == 0.5
+
+
+def test_a_gate_s_waves_become_empty_steps_between_the_objects_waves() -> None:
+    steps = plan_apply(
+        [obj("Namespace", "web", 7), obj("ConfigMap", "a", 0), obj("ConfigMap", "b", 2)]
+    )
+
+    walked = with_waves(steps, [-1, 1, 2, 3])
+
+    assert [(int(s.stage), s.wave, len(s.objects)) for s in walked] == [
+        (1, 7, 1),
+        (2, -1, 0),
+        (2, 0, 1),
+        (2, 1, 0),
+        (2, 2, 1),
+        (2, 3, 0),
+    ]
+    assert waves_of(walked) == (-1, 0, 1, 2, 3)

@@ -206,3 +206,14 @@ def test_a_worker_renders_jsonnet_in_a_render_process_and_never_loads_go(
     first, loaded = done.stdout.splitlines()
     assert first.startswith("jsonnet 1 jsonnet/0.")
     assert loaded == "False"
+
+
+def test_output_over_the_bound_is_refused_naming_the_file(repo: Repo) -> None:
+    repo.write(
+        {"app/main.jsonnet": "{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } }\n"}
+    )
+    with pytest.raises(
+        RenderLimitExceeded,
+        match=r"^guestbook: app/main.jsonnet: render output exceeded its 16 bytes limit",
+    ):
+        repo.render("app", limits=RenderLimits(max_output_bytes=16))

@@ -1,0 +1,496 @@
+"""Progressive rollouts through `fleetsync up`: the beat, the poll/fetch and apply workers and the
+API as the real child processes `up` starts (with its embedded Redis), kubesim clusters over
+HTTP, a git repository served over git://, and the operator's `fleetsync` commands run as
+processes that find the running instance by its state file.
+
+One `up` serves the module; each test has an application of its own on clusters of its own
+(kubesim's controller knobs are per cluster: a wave made to fail fails only that application).
+Tests wait on the rollout's state in Redis and on the clusters' objects, never on the clock.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from kubernetes import config as k8s_config
+from kubernetes.dynamic import DynamicClient
+
+from fleetsync.shared.model.ids import ClusterName
+from fleetsync.shared.model.report import PairStatus
+from fleetsync.shared.model.rollout import Phase, Rollout, RolloutPlan, Verdict
+from fleetsync.shared.model.status import Health, SyncState
+from fleetsync.shared.store import Store
+from kubesim import Simulator
+from tests.e2e.test_up import children
+from tests.support.git_server import GitServer, WorkRepo
+from tests.support.processes import Proc
+from tests.support.redis_server import free_port
+from tests.support.waiting import wait_for
+
+# application -> (its clusters, the first one its canary; its rollout policy)
+APPS: dict[str, tuple[tuple[str, ...], str]] = {
+    "web": (
+        ("web-canary", "web-2", "web-3", "web-4", "web-5"),
+        "bake: 3s, progressDeadline: 60s, onFailure: pause",
+    ),
+    "stall": (
+        ("stall-canary", "stall-2", "stall-3"),
+        "bake: 1s, progressDeadline: 3s, onFailure: pause",
+    ),
+    "guard": (
+        ("guard-canary", "guard-2", "guard-3"),
+        "bake: 1s, progressDeadline: 3s, onFailure: rollback",
+    ),
+    "ops": (
+        ("ops-canary", "ops-2", "ops-3", "ops-4"),
+        "bake: 1h, progressDeadline: 60s, onFailure: pause",
+    ),
+    "steady": (
+        ("steady-canary", "steady-2", "steady-3"),
+        "bake: 4s, progressDeadline: 60s, onFailure: pause",
+    ),
+    "calm": (("calm-1", "calm-2"), ""),  # no rollout: for change windows
+}
+
+
+def manifests(app: str, value: str) -> str:
+    return textwrap.dedent(f"""\
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {{name: {app}-config}}
+        data: {{value: "{value}"}}
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {{name: {app}}}
+        spec:
+          replicas: 1
+          selector: {{matchLabels: {{app: {app}}}}}
+          template:
+            metadata: {{labels: {{app: {app}}}, annotations: {{value: "{value}"}}}}
+            spec: {{containers: [{{name: {app}, image: "nginx:1.27"}}]}}
+        """)
+
+
+def fleet_yaml(url: str, sim: Simulator) -> str:
+    clusters, apps = [], []
+    for app, (names, policy) in APPS.items():
+        for name in names:
+            ring = "canary" if name.endswith("-canary") else "main"
+            clusters.append(
+                f"  - {{name: {name}, kubeconfig: {sim.kubeconfig_path(name)}, "
+                f"labels: {{app: {app}, ring: {ring}}}}}\n"
+            )
+        apps.append(
+            f"  - name: {app}\n"
+            "    repository: platform\n"
+            f"    path: apps/{app}\n"
+            "    namespace: default\n"
+            f"    targets: {{selector: {{matchLabels: {{app: {app}}}}}}}\n"
+            + (
+                "    sync: {driftInterval: 30s}\n"
+                "    rollout:\n"
+                "      waves:\n"
+                "        - {name: canary, selector: {matchLabels: {ring: canary}}}\n"
+                "        - {name: half, percent: 50}\n"
+                + "".join(f"      {item}\n" for item in policy.split(", "))
+                if policy
+                else "    sync: {driftInterval: 2s, selfHeal: true}\n"
+            )
+        )
+    return (
+        f'repositories:\n  - {{name: platform, url: "{url}", ref: main, interval: 1s}}\n'
+        + "clusters:\n"
+        + "".join(clusters)
+        + "applications:\n"
+        + "".join(apps)
+    )
+
+
+@dataclass
+class Up:
+    """The running `fleetsync up`, and how the tests look at it and steer it."""
+
+    proc: Proc
+    store: Store
+    sim: Simulator
+    repo: WorkRepo
+    env: dict[str, str]
+    fleet_file: Path
+
+    def commit(self, app: str, value: str) -> str:
+        self.repo.write(f"apps/{app}/{app}.yaml", manifests(app, value))
+        return self.repo.commit(f"{app}: {value}")
+
+    def value_on(self, app: str, cluster: str) -> str | None:
+        for obj in self.sim.cluster(cluster).objects():
+            meta = obj.get("metadata", {})
+            if obj.get("kind") == "ConfigMap" and meta.get("name") == f"{app}-config":
+                return str((obj.get("data") or {}).get("value"))
+        return None
+
+    def values(self, app: str, clusters: tuple[str, ...]) -> list[str | None]:
+        return [self.value_on(app, c) for c in clusters]
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`fleetsync ARGS` as an operator runs it: no Redis URL, the instance found by `up`'s
+        state file."""
+        return subprocess.run(
+            [sys.executable, "-m", "fleetsync", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def rollout(
+        self, app: str, sha: str, condition: Callable[[Rollout], bool], what: str
+    ) -> Rollout:
+        def check() -> Rollout | None:
+            r = self.store.rollout(app)
+            return r if r is not None and r.revision.sha == sha and condition(r) else None
+
+        found: Rollout | None
+        try:
+            found = wait_for(check, timeout=90, interval=0.1, what=f"{app}: {what}")
+        except AssertionError as exc:
+            raise AssertionError(
+                f"{exc}; rollout {self.store.rollout(app)}; "
+                f"progress {self.store.rollout_progress(app)}; up's output:\n"
+                + "\n".join(self.proc.lines[-60:])
+            ) from exc
+        assert found is not None
+        return found
+
+    def edit_by_hand(self, app: str, cluster: str, value: str) -> None:
+        """Change the application's ConfigMap the way `kubectl edit` would."""
+        api = k8s_config.new_client_from_config(config_file=str(self.sim.kubeconfig_path(cluster)))
+        DynamicClient(api).resources.get(api_version="v1", kind="ConfigMap").patch(
+            name=f"{app}-config",
+            namespace="default",
+            body={"data": {"value": value}},
+            content_type="application/merge-patch+json",
+            field_manager="kubectl-edit",
+        )
+
+    def declare(self, windows: str) -> None:
+        """Rewrite fleet.yaml with `windows` appended; wait until the beat published it."""
+        before = self.store.fleet_digest()
+        text = self.fleet_file.read_text().split("windows:")[0]
+        self.fleet_file.write_text(text + windows)
+        wait_for(
+            lambda: self.store.fleet_digest() != before,
+            timeout=30,
+            what="the beat publishing the edited fleet.yaml",
+        )
+
+    def plan(self, app: str) -> RolloutPlan:
+        plan = self.store.rollout_plan(app)
+        assert plan is not None
+        return plan
+
+    def wait_status(
+        self,
+        app: str,
+        condition: Callable[[PairStatus], bool],
+        what: str,
+        *,
+        clusters: tuple[str, ...] | None = None,
+    ) -> dict[str, PairStatus]:
+        names = clusters or APPS[app][0]
+
+        def check() -> dict[str, PairStatus] | None:
+            found = {c: self.store.status(app, c) for c in names}
+            if all(s is not None and condition(s) for s in found.values()):
+                return {c: s for c, s in found.items() if s is not None}
+            return None
+
+        result: dict[str, PairStatus] | None = wait_for(
+            check, timeout=60, interval=0.2, what=f"{app}: {what}"
+        )
+        assert result is not None
+        return result
+
+    def wait_converged(self, app: str, value: str) -> None:
+        names = APPS[app][0]
+
+        def converged() -> bool:
+            statuses = [self.store.status(app, c) for c in names]
+            return all(
+                s is not None and s.sync is SyncState.SYNCED and s.health is Health.HEALTHY
+                for s in statuses
+            ) and self.values(app, names) == [value] * len(names)
+
+        wait_for(converged, timeout=120, interval=0.2, what=f"{app} on {value} everywhere")
+
+
+@pytest.fixture(scope="module")
+def up(git_server: GitServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
+    work = tmp_path_factory.mktemp("rollouts-up")
+    repo = git_server.create_repo(f"rollouts-up-{work.name}")
+    for app in APPS:
+        repo.write(f"apps/{app}/{app}.yaml", manifests(app, "one"))
+    repo.commit("one")
+    names = [c for clusters, _ in APPS.values() for c in clusters]
+    with Simulator(clusters=names, kubeconfig_dir=work / "kubeconfigs") as sim:
+        for name in names:
+            sim.cluster(name).set_controllers(enabled=True, ready_delay=0.2)
+        fleet = work / "fleet.yaml"
+        fleet.write_text(fleet_yaml(git_server.git_url(repo.name), sim))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FLEETSYNC_")}
+        env.update(
+            FLEETSYNC_CACHE_DIR=str(work / "cache"),
+            FLEETSYNC_STATE_DIR=str(work / "state"),
+            FLEETSYNC_TICK_SECONDS="0.5",
+            COLUMNS="200",
+        )
+        argv = [sys.executable, "-m", "fleetsync", "up", "-c", str(fleet), "--no-flower"]
+        argv += ["--data-dir", str(work / "data"), "--api-port", str(free_port())]
+        argv += ["--fetch-concurrency", "1", "--apply-concurrency", "4"]
+        proc = Proc(argv, env)
+        try:
+            line = proc.wait_line(r"fleetsync is up: Redis redis://", timeout=90)
+            url = re.search(r"Redis (redis://\S+)", line)
+            assert url is not None, line
+            harness = Up(
+                proc=proc,
+                store=Store.connect(url.group(1)),
+                sim=sim,
+                repo=repo,
+                env=env,
+                fleet_file=fleet,
+            )
+            for app in APPS:
+                harness.wait_converged(app, "one")
+            yield harness
+        finally:
+            assert proc.stop() == 0, proc.output()[-4000:]
+
+
+def test_a_commit_reaches_the_canary_bakes_then_reaches_the_next_wave(up: Up) -> None:
+    clusters = APPS["web"][0]
+    sha = up.commit("web", "two")
+    baking = up.rollout("web", sha, lambda r: r.phase is Phase.BAKING, "the canary baking")
+    assert baking.wave == 0
+    plan = up.plan("web")
+    assert [w.name for w in plan.waves] == ["canary", "half", "rest"]
+    assert plan.waves[0].clusters == ("web-canary",)
+    assert up.value_on("web", "web-canary") == "two"
+    # Clusters the rollout has not reached keep what they ran while the canary bakes.
+    assert up.values("web", clusters[1:]) == ["one"] * 4
+    up.rollout("web", sha, lambda r: r.phase is Phase.COMPLETE, "every wave done")
+    up.wait_converged("web", "two")
+    progress = up.store.rollout_progress("web")
+    canary_ready = progress[ClusterName("web-canary")].since
+    assert canary_ready is not None
+    # The second wave was reached only once the canary had baked for 3 s, the last one only
+    # once the second had.
+    second = [progress[c] for c in plan.waves[1].clusters]
+    assert min(p.released_at for p in second) >= canary_ready + 3.0
+    second_ready = max(p.since or 0.0 for p in second)
+    assert min(progress[c].released_at for c in plan.waves[2].clusters) >= second_ready + 3.0
+    assert "Complete" in up.cli("rollout", "status", "web").stdout
+
+
+def test_a_newer_commit_supersedes_the_rollout_and_starts_again_from_the_canary(up: Up) -> None:
+    clusters = APPS["ops"][0]
+    two = up.commit("ops", "two")
+    up.rollout("ops", two, lambda r: r.phase is Phase.BAKING, "the canary baking (1 h)")
+    three = up.commit("ops", "three")
+    again = up.rollout("ops", three, lambda r: r.phase is Phase.BAKING, "the new canary baking")
+    assert again.wave == 0
+    assert up.value_on("ops", "ops-canary") == "three"
+    assert up.values("ops", clusters[1:]) == ["one"] * 3
+    aborted = up.cli("rollout", "abort", "ops")
+    assert aborted.returncode == 0, aborted.stderr
+    # Each cluster returns to what it ran when the aborted rollout started: the canary to the
+    # superseded rollout's commit, the others to the first.
+    wait_for(
+        lambda: up.values("ops", clusters) == ["two", "one", "one", "one"],
+        timeout=60,
+        what="the canary back on what it ran before the aborted rollout",
+    )
+
+
+def test_an_operator_pauses_resumes_promotes_and_aborts_from_the_cli(up: Up) -> None:
+    clusters = APPS["ops"][0]
+    refused = up.cli("rollout", "promote", "ops")
+    assert refused.returncode == 1
+    assert "ops: no rollout in progress" in refused.stderr
+    before = up.values("ops", clusters)
+    sha = up.commit("ops", "four")
+    up.rollout("ops", sha, lambda r: r.phase is Phase.BAKING, "the canary baking (1 h)")
+    shown = up.cli("rollout", "status", "ops")
+    assert shown.returncode == 0, shown.stderr
+    assert "Baking: wave 1/3 'canary'" in shown.stdout
+    assert re.search(r"bake: \d+s of 3600s remaining", shown.stdout), shown.stdout
+    assert re.search(r"ops-canary\s+ready\s+main@sha1:" + sha[:12], shown.stdout), shown.stdout
+    status = up.cli("status", "ops")
+    assert status.returncode == 0, status.stderr
+    assert "wave 1/3 'canary' baking" in status.stdout, status.stdout
+    paused = up.cli("rollout", "pause", "ops")
+    assert paused.returncode == 0 and "now Paused" in paused.stdout, paused.stderr
+    now = up.store.rollout("ops")
+    assert now is not None and now.paused_by == "operator"
+    shown = up.cli("rollout", "status", "ops")
+    assert "paused by the operator" in shown.stdout, shown.stdout
+    not_now = up.cli("rollout", "promote", "ops")
+    assert not_now.returncode == 1 and "resume it before promoting" in not_now.stderr
+    resumed = up.cli("rollout", "resume", "ops")
+    assert resumed.returncode == 0 and "now Baking" in resumed.stdout, resumed.stderr
+    promoted = up.cli("rollout", "promote", "ops")
+    assert promoted.returncode == 0, promoted.stderr
+    # The 1 h bake is skipped: the second wave is reached and becomes ready.
+    second = up.plan("ops").waves[1].clusters
+    up.rollout(
+        "ops",
+        sha,
+        lambda r: r.wave == 1 and r.phase is Phase.BAKING,
+        "the second wave baking after the promotion",
+    )
+    assert up.values("ops", second) == ["four"] * len(second)
+    last = up.plan("ops").waves[2].clusters
+    assert up.values("ops", last) == [before[clusters.index(c)] for c in last]
+    aborted = up.cli("rollout", "abort", "ops")
+    assert aborted.returncode == 0 and "now Aborted" in aborted.stdout, aborted.stderr
+    wait_for(
+        lambda: up.values("ops", clusters) == before,
+        timeout=60,
+        what="every reached cluster back on what it ran before",
+    )
+    assert "Aborted" in up.cli("rollout", "status", "ops").stdout
+
+
+def test_a_wave_whose_workloads_never_become_ready_pauses_and_resume_retries_it(up: Up) -> None:
+    clusters = APPS["stall"][0]
+    for cluster in clusters[1:]:
+        up.sim.cluster(cluster).set_controllers(enabled=True, never_ready=True)
+    sha = up.commit("stall", "two")
+    paused = up.rollout("stall", sha, lambda r: r.phase is Phase.PAUSED, "paused by failures")
+    assert paused.wave == 1 and paused.paused_by == "failures"
+    assert "not Synced and Healthy within progressDeadline 3s" in paused.reason
+    failing = up.plan("stall").waves[1].clusters
+    # Pause leaves every cluster where it is: the canary and the failed wave on the new
+    # commit, the last wave never reached.
+    (last,) = up.plan("stall").waves[2].clusters
+    assert [up.value_on("stall", c) for c in ("stall-canary", *failing, last)] == [
+        "two",
+        "two",
+        "one",
+    ]
+    shown = up.cli("rollout", "status", "stall")
+    assert "failed, more than maxFailures 0" in shown.stdout, shown.stdout
+    assert "failed" in shown.stdout and failing[0] in shown.stdout
+    # Resume gives the failed clusters a new chance: a new deadline, which they miss again.
+    resumed = up.cli("rollout", "resume", "stall")
+    assert resumed.returncode == 0 and "now Progressing" in resumed.stdout, resumed.stderr
+    again = up.rollout(
+        "stall",
+        sha,
+        lambda r: r.phase is Phase.PAUSED and r.updated_at > paused.updated_at,
+        "paused by failures again",
+    )
+    assert again.paused_by == "failures"
+    progress = up.store.rollout_progress("stall")
+    assert all(progress[c].verdict is Verdict.FAILED for c in failing)
+    assert all(progress[c].released_at > paused.updated_at for c in failing)
+
+
+def test_a_failing_wave_with_on_failure_rollback_returns_the_clusters_it_reached(up: Up) -> None:
+    clusters = APPS["guard"][0]
+    for cluster in clusters[1:]:
+        up.sim.cluster(cluster).set_controllers(enabled=True, never_ready=True)
+    sha = up.commit("guard", "two")
+    up.rollout("guard", sha, lambda r: r.wave == 1, "the second wave reached")
+    stopped = up.rollout("guard", sha, lambda r: r.phase is Phase.ROLLED_BACK, "rolled back")
+    assert stopped.wave == 1 and "more than maxFailures 0" in stopped.reason
+    wait_for(
+        lambda: up.values("guard", clusters) == ["one"] * 3,
+        timeout=60,
+        what="the canary and the failed wave back on the previous revision",
+    )
+    shown = up.cli("rollout", "status", "guard")
+    assert "RolledBack" in shown.stdout, shown.stdout
+
+
+def test_the_rollout_carries_on_when_the_beat_and_the_apply_worker_are_killed(up: Up) -> None:
+    clusters = APPS["steady"][0]
+    sha = up.commit("steady", "two")
+    baking = up.rollout("steady", sha, lambda r: r.phase is Phase.BAKING, "the canary baking")
+    mark = len(up.proc.lines)
+    killed = children(up.fleet_file)
+    for role in ("beat", "apply"):
+        os.kill(killed[role], signal.SIGKILL)
+    for role in ("beat", "apply"):
+        up.proc.wait_line(rf"{role} restarted \(pid \d+\)", timeout=60, after=mark)
+    # The rollout's state was in Redis: the new beat takes it from where it was.
+    up.rollout("steady", sha, lambda r: r.phase is Phase.COMPLETE, "complete after the restarts")
+    up.wait_converged("steady", "two")
+    done = up.store.rollout("steady")
+    assert done is not None and done.id == baking.id
+    progress = up.store.rollout_progress("steady")
+    canary_ready = progress[ClusterName("steady-canary")].since
+    assert canary_ready is not None
+    assert min(progress[c].released_at for c in up.plan("steady").waves[1].clusters) >= (
+        canary_ready + 4.0
+    )
+    assert up.values("steady", clusters) == ["two"] * len(clusters)
+
+
+DENY = """\
+windows:
+  - name: change-freeze
+    kind: deny
+    schedule: "* * * * *"
+    duration: 1h
+    applications: [calm]
+    manualSync: {manual}
+"""
+
+
+def test_a_deny_window_holds_changes_and_self_heal_reports_drift_and_says_why(up: Up) -> None:
+    clusters = APPS["calm"][0]
+    up.declare(DENY.format(manual="false"))
+    try:
+        sha = up.commit("calm", "two")
+        held = up.wait_status(
+            "calm",
+            lambda s: "deny window 'change-freeze' is open until" in s.message,
+            "the new commit held by the window",
+        )
+        assert all(sha[:12] not in str(s.revision) for s in held.values())
+        assert up.values("calm", clusters) == ["one", "one"]
+        # Drift is still detected and reported, not corrected (selfHeal is held too).
+        up.edit_by_hand("calm", "calm-1", "edited")
+        drifted = up.wait_status(
+            "calm",
+            lambda s: s.sync is SyncState.OUT_OF_SYNC and s.at > held["calm-1"].at,
+            "the edit reported as drift",
+            clusters=("calm-1",),
+        )
+        assert "deny window 'change-freeze'" in drifted["calm-1"].message
+        assert up.value_on("calm", "calm-1") == "edited"
+        refused = up.cli("sync", "calm")
+        assert refused.returncode == 1
+        assert "manual sync refused" in refused.stderr and "change-freeze" in refused.stderr
+        # A window with manualSync: true lets the operator's sync through.
+        up.declare(DENY.format(manual="true"))
+        synced = up.cli("sync", "calm", "--cluster", "calm-1")
+        assert synced.returncode == 0, synced.stderr
+        wait_for(
+            lambda: up.value_on("calm", "calm-1") == "two",
+            timeout=60,
+            what="the manual sync applying the held commit on calm-1",
+        )
+        assert up.value_on("calm", "calm-2") == "one"
+    finally:
+        up.declare("")

@@ -1,0 +1,352 @@
+"""Event-driven drift detection end to end: a watcher process's `Watcher` beside real Celery
+workers, a beat, real Redis, git over the network and kubesim clusters over HTTP.
+
+`driftInterval` is an hour: every heal seen here was started by a watch event, never by the
+interval backstop (without the watcher these tests time out).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fleetsync.scheduler.cli import main
+from fleetsync.scheduler.watcher import CheckDispatcher, Watcher
+from fleetsync.shared.kube.watch import WatchTimings
+from fleetsync.shared.model.status import Health, SyncState
+from fleetsync.shared.tasking import Priority, Trigger
+from kubesim import Simulator
+from tests.support.fleet_harness import Harness, running_fleet
+from tests.support.git_server import GitServer, WorkRepo
+from tests.support.waiting import wait_for
+
+CLUSTERS = ("c1", "c2")
+TIMINGS = WatchTimings(first_retry=0.2, max_retry=1.0, refused_retry=1.0, quick_close=0.5)
+
+
+def configmap(name: str, value: str) -> str:
+    return textwrap.dedent(f"""\
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: {name}
+        data:
+          value: "{value}"
+        """)
+
+
+DEPLOYMENT = textwrap.dedent("""\
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata:
+      name: web
+    spec:
+      replicas: 2
+      selector: {matchLabels: {app: web}}
+      template:
+        metadata: {labels: {app: web}}
+        spec:
+          containers: [{name: web, image: "nginx:1.27"}]
+    """)
+
+
+NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n"
+
+
+def fleet_yaml(url: str, sim: Simulator) -> str:
+    clusters = "\n".join(
+        f"  - {{name: {c}, kubeconfig: {sim.kubeconfig_path(c)}, labels: {{env: prod}}}}"
+        for c in CLUSTERS
+    )
+    return textwrap.dedent("""\
+        repositories:
+          - {{name: platform, url: "{url}", ref: main, interval: 1h}}
+        clusters:
+        {clusters}
+        applications:
+          - name: web
+            repository: platform
+            path: apps/web
+            namespace: web
+            targets: {{selector: {{matchLabels: {{env: prod}}}}}}
+            sync: {{selfHeal: true, driftInterval: 1h}}
+        """).format(url=url, clusters=clusters)
+
+
+@pytest.fixture
+def web_repo(git_repo: WorkRepo) -> WorkRepo:
+    git_repo.write("apps/web/namespace.yaml", NAMESPACE)
+    git_repo.write("apps/web/deployment.yaml", DEPLOYMENT)
+    git_repo.write("apps/web/config.yaml", configmap("web-config", "1"))
+    git_repo.write("apps/web/extra.yaml", configmap("web-extra", "x"))
+    git_repo.commit("web")
+    return git_repo
+
+
+@pytest.fixture
+def fleet(
+    redis_url: str, tmp_path: Path, git_server: GitServer, web_repo: WorkRepo
+) -> Iterator[Harness]:
+    with running_fleet(
+        redis_url=redis_url,
+        tmp_path=tmp_path,
+        git_server=git_server,
+        repo=web_repo,
+        clusters=CLUSTERS,
+        fleet_yaml=fleet_yaml,
+    ) as harness:
+        yield harness
+
+
+@pytest.fixture
+def watcher(fleet: Harness, tmp_path: Path) -> Iterator[Watcher]:
+    sender = fleet.runtime.sender
+
+    def send(app: str, cluster: str) -> None:
+        sender.reconcile(app, cluster, reason=Trigger.DRIFT, priority=Priority.CHANGE)
+
+    with running_watcher(fleet, tmp_path / "watcher-cache", send, "w1") as w:
+        yield w
+
+
+class running_watcher:
+    def __init__(self, fleet: Harness, cache: Path, send: object, ident: str) -> None:
+        self.dispatcher = CheckDispatcher(send, gap=1.0)  # type: ignore[arg-type]
+        self.watcher = Watcher(
+            fleet.store, self.dispatcher, cache_dir=cache, ident=ident, timings=TIMINGS,
+            beat=0.3, ttl=2.0,
+        )
+        self.stop = threading.Event()
+        self.threads = [
+            threading.Thread(target=self.watcher.run, args=(self.stop,), daemon=True),
+            threading.Thread(target=self.dispatcher.run, args=(self.stop,), daemon=True),
+        ]
+
+    def __enter__(self) -> Watcher:
+        for t in self.threads:
+            t.start()
+        return self.watcher
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=10)
+        self.watcher.close()
+
+
+def watching_everything(fleet: Harness, watcher: Watcher) -> None:
+    fleet.wait_synced_healthy("web", CLUSTERS)
+
+    def ready() -> bool:
+        states = fleet.store.drift_detection(CLUSTERS)
+        return all(
+            states[c].mode == "watching"
+            and {"ConfigMap", "Deployment", "Namespace"} <= set(watcher.watched_kinds(c))
+            for c in CLUSTERS
+        )
+
+    wait_for(ready, what="every kind of the inventory watched on both clusters")
+
+
+def drift_heals(fleet: Harness, cluster: str) -> int:
+    return sum(1 for h in fleet.store.history("web", cluster) if h.trigger is Trigger.DRIFT)
+
+
+def test_an_edit_and_a_delete_by_hand_are_healed_without_waiting_for_the_interval(
+    fleet: Harness, watcher: Watcher
+) -> None:
+    watching_everything(fleet, watcher)
+    fleet.edit_by_hand("c2", "web-config", "web", {"value": "hand-edited"})
+    fleet.kube("c2").resources.get(api_version="v1", kind="ConfigMap").delete(
+        name="web-extra", namespace="web"
+    )
+
+    def healed() -> bool:
+        cm = fleet.live("c2", "v1", "ConfigMap", "web-config", "web")
+        extra = fleet.live("c2", "v1", "ConfigMap", "web-extra", "web")
+        return bool(cm and cm["data"]["value"] == "1" and extra is not None)
+
+    wait_for(healed, timeout=30, what="drift on c2 healed")
+    wait_for(lambda: drift_heals(fleet, "c2"), what="the healing drift check in c2's history")
+    # c1 was not touched: its objects asked for nothing.
+    assert drift_heals(fleet, "c1") == 0
+
+
+def test_a_deployment_scaled_by_hand_is_scaled_back(fleet: Harness, watcher: Watcher) -> None:
+    watching_everything(fleet, watcher)
+    fleet.kube("c1").resources.get(api_version="apps/v1", kind="Deployment").patch(
+        name="web",
+        namespace="web",
+        body={"spec": {"replicas": 5}},
+        content_type="application/merge-patch+json",
+        field_manager="kubectl-scale",
+    )
+
+    def scaled_back() -> bool:
+        live = fleet.live("c1", "apps/v1", "Deployment", "web", "web")
+        return bool(live and live["spec"]["replicas"] == 2 and drift_heals(fleet, "c1"))
+
+    wait_for(scaled_back, timeout=30, what="the Deployment scaled back to 2")
+
+
+def test_a_wiped_cluster_and_a_deleted_inventory_mirror_are_noticed(
+    fleet: Harness, watcher: Watcher
+) -> None:
+    watching_everything(fleet, watcher)
+    fleet.kube("c1").resources.get(api_version="v1", kind="ConfigMap").delete(
+        name="fleetsync-inventory-web", namespace="fleetsync-system"
+    )
+    # The check the delete asked for finds the objects in sync, and writes the mirror again.
+    wait_for(
+        lambda: fleet.live("c1", "v1", "ConfigMap", "fleetsync-inventory-web", "fleetsync-system"),
+        what="the inventory mirror written again",
+    )
+    # Everything of the application on c2 goes (its namespace, and so every object in it).
+    fleet.kube("c2").resources.get(api_version="v1", kind="Namespace").delete(name="web")
+
+    def back() -> bool:
+        cm = fleet.live("c2", "v1", "ConfigMap", "web-config", "web")
+        deploy = fleet.live("c2", "apps/v1", "Deployment", "web", "web")
+        return bool(cm and deploy)
+
+    wait_for(back, timeout=60, what="c2's objects back after the wipe")
+    fleet.wait_status(
+        "web", ["c2"], lambda s: s.sync is SyncState.SYNCED and s.health is Health.HEALTHY,
+        "Synced and Healthy again",
+    )
+
+
+def test_a_flood_of_edits_on_one_pair_is_coalesced_and_does_not_delay_another(
+    fleet: Harness, watcher: Watcher
+) -> None:
+    watching_everything(fleet, watcher)
+    cms = fleet.kube("c1").resources.get(api_version="v1", kind="ConfigMap")
+    stop = threading.Event()
+    edits = [0]
+
+    def fight() -> None:
+        # Another controller rewriting a managed object as fast as it can (bounded).
+        while not stop.is_set() and edits[0] < 400:
+            cms.patch(
+                name="web-extra",
+                namespace="web",
+                body={"data": {"value": f"other-{edits[0]}"}},
+                content_type="application/merge-patch+json",
+                field_manager="other-controller",
+            )
+            edits[0] += 1
+
+    fighter = threading.Thread(target=fight, daemon=True)
+    started = time.monotonic()
+    fighter.start()
+    try:
+        wait_for(lambda: edits[0] >= 50, what="the flood under way")
+        fleet.edit_by_hand("c2", "web-config", "web", {"value": "hand-edited"})
+
+        def quiet_pair_healed() -> bool:
+            cm = fleet.live("c2", "v1", "ConfigMap", "web-config", "web")
+            return bool(cm and cm["data"]["value"] == "1")
+
+        wait_for(quiet_pair_healed, timeout=30, what="c2 healed during c1's flood")
+    finally:
+        stop.set()
+        fighter.join(timeout=30)
+    lasted = time.monotonic() - started
+    sent = watcher.dispatcher.sent[("web", "c1")]
+    # Each edit is an event asking for a check; the dispatcher sends a burst of 3 at once, then
+    # one per gap (1 s), and a trailing one.
+    assert edits[0] >= 50
+    assert 1 <= sent <= lasted / 1.0 + 4, (sent, edits[0], lasted)
+
+
+def test_watcher_processes_share_the_clusters_and_one_takes_over_a_dead_ones(
+    fleet: Harness, tmp_path: Path, redis_url: str
+) -> None:
+    fleet.wait_synced_healthy("web", CLUSTERS)
+    env = {
+        **os.environ,
+        "FLEETSYNC_REDIS_URL": redis_url,
+        "FLEETSYNC_CACHE_DIR": str(tmp_path / "watch-cache"),
+    }
+    argv = [sys.executable, "-m", "fleetsync", "watch", "--beat", "0.5", "--coalesce", "1"]
+    procs = [subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+             for _ in range(2)]
+    try:
+        def split() -> dict[str, str] | None:
+            owners = fleet.store.watch_owners()
+            states = fleet.store.drift_detection(CLUSTERS)
+            spread = len(set(owners.values())) == 2 and sorted(owners) == list(CLUSTERS)
+            watching = all(states[c].mode == "watching" for c in CLUSTERS)
+            return owners if spread and watching else None
+
+        owners = wait_for(split, timeout=60, what="one cluster each, both watching")
+        victim = next(p for p in procs if owners["c2"].endswith(f":{p.pid}"))
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        survivor = next(p for p in procs if p is not victim)
+
+        def taken_over() -> bool:
+            owners = fleet.store.watch_owners()
+            state = fleet.store.drift_detection(["c2"])["c2"]
+            return (
+                set(owners.values()) == {owners["c1"]}
+                and owners["c1"].endswith(f":{survivor.pid}")
+                and state.mode == "watching"
+            )
+
+        wait_for(taken_over, timeout=60, what="c2 taken over by the survivor")
+        fleet.edit_by_hand("c2", "web-config", "web", {"value": "after-takeover"})
+
+        def healed() -> bool:
+            cm = fleet.live("c2", "v1", "ConfigMap", "web-config", "web")
+            return bool(cm and cm["data"]["value"] == "1")
+
+        wait_for(healed, timeout=30, what="c2 healed by the surviving watcher")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                p.wait(timeout=30)
+
+
+def test_a_cluster_refusing_watches_says_so_in_status_and_is_watched_once_it_allows(
+    fleet: Harness, tmp_path: Path
+) -> None:
+    fleet.wait_synced_healthy("web", CLUSTERS)
+    fleet.sim.cluster("c1").set_fault(watches="forbid")
+
+    def send(app: str, cluster: str) -> None:
+        fleet.runtime.sender.reconcile(app, cluster, reason=Trigger.DRIFT, priority=Priority.CHANGE)
+
+    with running_watcher(fleet, tmp_path / "watcher-cache", send, "w1"):
+
+        def reported() -> dict[str, str] | None:
+            found = {c: d.describe() for c, d in fleet.store.drift_detection(CLUSTERS).items()}
+            refused = "watches refused" in found["c1"] and found["c2"] == "watching"
+            return found if refused else None
+
+        found = wait_for(reported, what="c1 reported refusing watches, c2 watched")
+        assert found["c1"].startswith("interval checks only: watches refused: cluster c1:")
+        assert 'cannot watch resource "' in found["c1"]
+        result = CliRunner().invoke(
+            main, ["status", "--redis-url", fleet.runtime.settings.redis_url]
+        )
+        assert result.exit_code == 0, result.output
+        assert "drift detection: 1 of 2 clusters watched" in result.output
+        assert "c1: interval checks only: watches refused" in result.output
+        # Once the cluster allows watches, it is watched again.
+        fleet.sim.cluster("c1").clear_faults()
+        wait_for(
+            lambda: fleet.store.drift_detection(["c1"])["c1"].mode == "watching",
+            what="c1 watched again",
+        )

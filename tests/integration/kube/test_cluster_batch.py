@@ -1,0 +1,144 @@
+"""Many applications changed on one cluster converge in one task per cluster: each pair under
+its own lease, with its own status and history as a reconcile of its own would record them, the
+cluster's reads shared (one LIST per kind for all of them).
+
+Real parts: a redis-server, a Celery worker (threads) running fleetsync's tasks, kubesim
+clusters over HTTP (its request counters, its faults).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fleetsync.shared.model.bundle import Bundle
+from fleetsync.shared.model.declaration import Application, Cluster, Fleet, Targets
+from fleetsync.shared.model.desired import DesiredState
+from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
+from fleetsync.shared.model.revision import Revision
+from fleetsync.shared.model.status import SyncState
+from fleetsync.shared.model.trigger import Trigger
+from fleetsync.shared.reconcile import pair_lock
+from fleetsync.shared.store import Store
+from fleetsync.shared.tasking import Priority, Sender
+from fleetsync.workers.app import app
+from kubesim import ClusterHandle, Simulator
+from tests.integration.kube.manifests import config_map
+from tests.support.celery_worker import configure_workers, running_worker
+from tests.support.waiting import wait_for
+
+REV1 = Revision(ref="main", sha="1" * 40)
+REV2 = Revision(ref="main", sha="2" * 40)
+APPS = [AppName(f"app-{i}") for i in range(5)]
+
+
+@pytest.fixture
+def handle(kubesim: Simulator, tmp_path: Path) -> Iterator[ClusterHandle]:
+    found = kubesim.add_cluster(f"batch-{tmp_path.name[-6:]}".lower().replace("_", "-"))
+    yield found
+    found.clear_faults()
+    kubesim.remove_cluster(found.name)
+
+
+def _setup(redis_url: str, kubesim: Simulator, handle: ClusterHandle) -> tuple[Store, Cluster]:
+    cluster = Cluster(
+        name=ClusterName(handle.name), kubeconfig=str(kubesim.kubeconfig_path(handle.name))
+    )
+    store = Store.connect(redis_url)
+    fleet = Fleet(
+        clusters={cluster.name: cluster},
+        applications={
+            a: Application(
+                name=a,
+                repository=RepoName("platform"),
+                path=a,
+                namespace="default",
+                targets=Targets(clusters=(cluster.name,)),
+            )
+            for a in APPS
+        },
+    )
+    store.publish_fleet(fleet, "d1")
+    return store, cluster
+
+
+def _desire(store: Store, revision: Revision, value: str) -> None:
+    for a in APPS:
+        bundle = Bundle.of([config_map(f"{a}-settings", "default", data={"v": value})])
+        store.set_desired(a, DesiredState(revision, store.put_bundle(bundle), "plain", 1.0))
+
+
+def test_one_task_converges_every_application_of_a_cluster_each_with_its_own_status(
+    redis_url: str, tmp_path: Path, kubesim: Simulator, handle: ClusterHandle
+) -> None:
+    configure_workers(redis_url, tmp_path / "cache")
+    store, cluster = _setup(redis_url, kubesim, handle)
+    sender = Sender(app, store)
+    _desire(store, REV1, "1")
+    with running_worker(("apply",), concurrency=2):
+        for a in APPS:  # the first sync: one task per pair, as today
+            sender.reconcile(a, cluster.name, reason=Trigger.CHANGE)
+        wait_for(lambda: store.stats().get("reconcile_synced", 0) == len(APPS), timeout=60)
+        _desire(store, REV2, "2")
+        handle.reset_request_counts()
+        with store.lease(pair_lock(APPS[0], cluster.name)) as held:
+            assert held is not None
+            asked = sender.reconcile_on_cluster(
+                cluster.name, APPS, reason=Trigger.CHANGE, priority=Priority.CHANGE
+            )
+            assert asked == APPS
+            assert not sender.reconcile(APPS[1], cluster.name, reason=Trigger.CHANGE), (
+                "a trigger of a pair the batch carries coalesces into it"
+            )
+            wait_for(
+                lambda: store.stats().get("task:reconcile_cluster:done", 0) == 1,
+                timeout=60,
+                what="the batch",
+            )
+            counts = handle.request_counts()
+        wait_for(
+            lambda: all(
+                (s := store.recorded_status(a, cluster.name)) is not None and s.revision == REV2
+                for a in APPS
+            ),
+            timeout=60,
+            what="the pair whose lease was held, queued again by itself",
+        )
+    for a in APPS:
+        status = store.recorded_status(a, cluster.name)
+        assert status is not None and status.sync is SyncState.SYNCED, a
+        assert status.trigger is Trigger.CHANGE and status.counts.get("configured") == 1, a
+        history = store.history(a, cluster.name)
+        assert [h.revision for h in history] == [REV2, REV1], a
+        inventory = store.inventory(a, cluster.name)
+        assert inventory is not None and len(inventory) == 1, a
+        assert not store.lease_holder(pair_lock(a, cluster.name)), a
+    assert store.stats()["reconcile_synced"] == 2 * len(APPS)
+    assert counts[("list", "configmaps")] == 2, (
+        "one LIST of the applications' ConfigMaps for the four pairs the batch held, and one of "
+        "the inventory copies"
+    )
+    assert counts[("apply", "configmaps")] == len(APPS) - 1
+    assert store.running_tasks() == []
+
+
+def test_a_cluster_that_refuses_the_first_pair_fails_the_rest_without_asking_again(
+    redis_url: str, tmp_path: Path, kubesim: Simulator, handle: ClusterHandle
+) -> None:
+    configure_workers(redis_url, tmp_path / "cache")
+    store, cluster = _setup(redis_url, kubesim, handle)
+    _desire(store, REV1, "1")
+    handle.set_fault(unauthorized=True)
+    with running_worker(("apply",), concurrency=1):
+        Sender(app, store).reconcile_on_cluster(
+            cluster.name, APPS, reason=Trigger.CHANGE, priority=Priority.CHANGE
+        )
+        wait_for(lambda: store.stats().get("task:reconcile_cluster:done", 0) == 1, timeout=60)
+    statuses = [store.recorded_status(a, cluster.name) for a in APPS]
+    assert all(s is not None and s.sync is SyncState.OUT_OF_SYNC for s in statuses)
+    messages = {s.message for s in statuses if s is not None}
+    assert len(messages) == 1 and f"cluster {cluster.name}: credentials refused" in messages.pop()
+    refused = sum(n for (verb, _), n in handle.request_counts().items())
+    assert refused <= 3, f"one pair met the refusal, the others were not tried ({refused})"

@@ -1,0 +1,387 @@
+"""Per-cluster variants through poll and fetch, on real Redis and git over the network: one
+render per distinct input, one bundle per distinct resolution of the cluster variables, and a
+change to one cluster's values moves only the clusters whose input changed."""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fleetsync.shared.desired import Because, desired_for_pair, desired_for_pairs
+from fleetsync.shared.model.declaration import (
+    Application,
+    Cluster,
+    Fleet,
+    HelmOptions,
+    Override,
+    Patch,
+    PatchTarget,
+    RendererKind,
+    Repository,
+    RolloutPolicy,
+    Selector,
+    Targets,
+    WaveSpec,
+)
+from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
+from fleetsync.shared.render import RenderLimits
+from fleetsync.shared.source import FetchOutcome, fetch_repository, poll_repository
+from fleetsync.shared.store import Store
+from tests.support.git_server import GitServer, WorkRepo
+
+APP = AppName("web")
+SETTINGS = textwrap.dedent("""\
+    apiVersion: v1
+    kind: ConfigMap
+    metadata: {name: settings}
+    data:
+      region: "${cluster.values.region}"
+      tier: "${cluster.labels.tier:=standard}"
+      script: "echo $${HOME}"
+    """)
+
+
+def _clusters(regions: dict[str, str], **extra: dict[str, Any]) -> dict[ClusterName, Cluster]:
+    return {
+        ClusterName(name): Cluster(
+            name=ClusterName(name),
+            kubeconfig=f"/k/{name}",
+            labels={"env": "prod"},
+            values={"region": region, **extra.get(name, {})},
+        )
+        for name, region in regions.items()
+    }
+
+
+REGIONS = {"eu-1": "eu", "eu-2": "eu", "us-1": "us", "us-2": "us"}
+
+
+def _fleet(url: str, clusters: dict[ClusterName, Cluster], app: Application | None = None) -> Fleet:
+    repo = Repository(name=RepoName("platform"), url=url, interval=10.0)
+    app = app or Application(
+        name=APP,
+        repository=repo.name,
+        path="apps/web",
+        namespace="web",
+        renderer=RendererKind.PLAIN,
+        substitute=True,
+        targets=Targets(selector=Selector(match_labels={"env": "prod"})),
+    )
+    return Fleet(repositories={repo.name: repo}, clusters=clusters, applications={app.name: app})
+
+
+def _sync(store: Store, fleet: Fleet, tmp_path: Path, *, force: bool = False) -> FetchOutcome:
+    polled = poll_repository(store, fleet, RepoName("platform"))
+    assert polled.error is None
+    return fetch_repository(
+        store,
+        fleet,
+        RepoName("platform"),
+        mirror_dir=tmp_path / "mirrors",
+        scratch_dir=tmp_path / "scratch",
+        force=force,
+    )
+
+
+def _data(store: Store, cluster: str) -> dict[str, str]:
+    chosen = desired_for_pair(store, APP, ClusterName(cluster))
+    assert chosen is not None
+    bundle = store.get_bundle(chosen.digest)
+    assert bundle is not None
+    return dict(bundle.objects[0]["data"])
+
+
+@pytest.fixture
+def served(git_repo: WorkRepo, git_server: GitServer) -> tuple[WorkRepo, str]:
+    git_repo.write("apps/web/settings.yaml", SETTINGS)
+    git_repo.commit("web")
+    return git_repo, git_server.git_url(git_repo.bare.name.removesuffix(".git"))
+
+
+def test_clusters_resolving_alike_share_one_bundle_from_one_render(
+    redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
+) -> None:
+    store = Store.connect(redis_url)
+    _, url = served
+    outcome = _sync(store, _fleet(url, _clusters(REGIONS)), tmp_path)
+    assert outcome.failed == {}
+    assert outcome.changed == {APP: ("eu-1", "eu-2", "us-1", "us-2")}
+    assert (store.stats()["render"], store.stats()["variant_render"]) == (1, 2)
+    assert _data(store, "eu-1") == {"region": "eu", "tier": "standard", "script": "echo ${HOME}"}
+    assert _data(store, "us-2")["region"] == "us"
+    chosen = desired_for_pairs(store, APP, [ClusterName(c) for c in REGIONS])
+    digests = {c: d.digest for c, d in chosen.items() if d is not None}
+    assert digests["eu-1"] == digests["eu-2"] != digests["us-1"] == digests["us-2"]
+    state = store.desired(APP)
+    assert state is not None and state.variants == 2
+
+
+def test_a_change_to_one_region_s_values_moves_only_that_region(
+    redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
+) -> None:
+    store = Store.connect(redis_url)
+    _, url = served
+    _sync(store, _fleet(url, _clusters(REGIONS)), tmp_path)
+    us_before = desired_for_pair(store, APP, ClusterName("us-1"))
+
+    moved = {**REGIONS, "eu-1": "eu-west", "eu-2": "eu-west"}
+    outcome = _sync(store, _fleet(url, _clusters(moved)), tmp_path, force=True)
+    assert outcome.changed == {APP: ("eu-1", "eu-2")}
+    stats = store.stats()
+    assert (stats["render"], stats["render_cache_hit"], stats["variant_render"]) == (1, 1, 3)
+    assert _data(store, "eu-2")["region"] == "eu-west"
+    assert desired_for_pair(store, APP, ClusterName("us-1")) == us_before
+
+    again = _sync(store, _fleet(url, _clusters(moved)), tmp_path, force=True)
+    assert again.changed == {}
+    assert store.stats()["variant_render"] == 3  # every variant came from the cache
+
+
+def test_a_commit_re_renders_once_and_moves_every_cluster_at_the_new_revision(
+    redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
+) -> None:
+    store = Store.connect(redis_url)
+    repo, url = served
+    fleet = _fleet(url, _clusters(REGIONS))
+    _sync(store, fleet, tmp_path)
+    repo.write("apps/web/settings.yaml", SETTINGS.replace("echo", "printf"))
+    sha = repo.commit("printf")
+    outcome = _sync(store, fleet, tmp_path)
+    assert outcome.changed == {APP: ("eu-1", "eu-2", "us-1", "us-2")}
+    assert (store.stats()["render"], store.stats()["variant_render"]) == (2, 4)
+    chosen = desired_for_pair(store, APP, ClusterName("us-1"))
+    assert chosen is not None and chosen.revision.sha == sha
+    assert _data(store, "us-1")["script"] == "printf ${HOME}"
+
+
+def test_a_cluster_missing_a_value_keeps_what_it_had_and_the_others_carry_on(
+    redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
+) -> None:
+    store = Store.connect(redis_url)
+    repo, url = served
+    fleet = _fleet(url, _clusters(REGIONS))
+    _sync(store, fleet, tmp_path)
+    eu_before = desired_for_pair(store, APP, ClusterName("eu-1"))
+    repo.write("apps/web/settings.yaml", SETTINGS + '  zone: "${cluster.values.zone}"\n')
+    repo.commit("zone")
+    with_zone = _clusters(REGIONS, **{c: {"zone": "z1"} for c in ("eu-2", "us-1", "us-2")})
+    outcome = _sync(store, replace(fleet, clusters=with_zone), tmp_path)
+
+    assert outcome.changed == {APP: ("eu-2", "us-1", "us-2")}
+    assert desired_for_pair(store, APP, ClusterName("eu-1")) == eu_before
+    error = store.source_error(APP)
+    assert error is not None
+    for words in (
+        "web: cluster 'eu-1'",
+        "core/ConfigMap/web/settings.data.zone",
+        "cluster.values.zone is not defined",
+        "platform:apps/web",
+    ):
+        assert words in error.message
+    assert _data(store, "eu-2")["zone"] == "z1"
+
+
+def test_an_unknown_variable_in_the_output_fails_the_render_and_keeps_the_last_good_state(
+    redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
+) -> None:
+    store = Store.connect(redis_url)
+    repo, url = served
+    fleet = _fleet(url, _clusters(REGIONS))
+    _sync(store, fleet, tmp_path)
+    before = store.desired(APP)
+    repo.write("apps/web/settings.yaml", SETTINGS + '  home: "${HOME}"\n')
+    repo.commit("unescaped")
+    outcome = _sync(store, fleet, tmp_path)
+    assert "${HOME} is not a variable" in outcome.failed[APP]
+    assert "$${HOME}" in outcome.failed[APP] and "platform:apps/web" in outcome.failed[APP]
+    assert store.desired(APP) == before
+
+
+CHART = {
+    "Chart.yaml": "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+    "values.yaml": "region: none\nreplicas: 1\n",
+    "templates/cm.yaml": textwrap.dedent("""\
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: settings}
+        data:
+          region: {{ .Values.region | quote }}
+          replicas: {{ .Values.replicas | quote }}
+        """),
+}
+
+
+def test_helm_values_with_cluster_variables_render_once_per_distinct_value(
+    redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
+) -> None:
+    store = Store.connect(redis_url)
+    repo, url = served
+    for name, text in CHART.items():
+        repo.write(f"charts/web/{name}", text)
+    repo.commit("chart")
+    app = Application(
+        name=APP,
+        repository=RepoName("platform"),
+        path="charts/web",
+        namespace="web",
+        renderer=RendererKind.HELM,
+        helm=HelmOptions(
+            values={"region": "${cluster.values.region}", "replicas": "${cluster.values.n:=2}"}
+        ),
+        targets=Targets(selector=Selector(match_labels={"env": "prod"})),
+    )
+    outcome = _sync(store, _fleet(url, _clusters(REGIONS), app), tmp_path)
+    assert outcome.failed == {}
+    assert store.stats()["render"] == 2
+    assert _data(store, "eu-1") == {"region": "eu", "replicas": "2"}
+    assert _data(store, "us-2") == {"region": "us", "replicas": "2"}
+
+
+DEPLOYMENT = textwrap.dedent("""\
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: api}
+    spec:
+      replicas: 1
+      selector: {matchLabels: {app: api}}
+      template:
+        metadata: {labels: {app: api}}
+        spec:
+          containers:
+            - {name: api, image: "api:1", env: [{name: REGION, value: "${cluster.values.region}"}]}
+    """)
+
+
+def _overridden(*overrides: Override) -> Application:
+    return Application(
+        name=APP,
+        repository=RepoName("platform"),
+        path="apps/web",
+        namespace="web",
+        renderer=RendererKind.PLAIN,
+        substitute=True,
+        overrides=overrides,
+        targets=Targets(selector=Selector(match_labels={"env": "prod"})),
+    )
+
+
+def _objects(store: Store, cluster: str) -> dict[str, Any]:
+    chosen = desired_for_pair(store, APP, ClusterName(cluster))
+    assert chosen is not None
+    bundle = store.get_bundle(chosen.digest)
+    assert bundle is not None
+    return {o["kind"]: o for o in bundle.objects}
+
+
+BIG = Override(
+    name="big",
+    selector=Selector(match_labels={"size": "big"}),
+    patches=(
+        Patch(PatchTarget("Deployment", "api"), {"spec": {"replicas": 5}}),
+        Patch(
+            PatchTarget("ConfigMap", "settings"),
+            [{"op": "add", "path": "/data/size", "value": "big-${cluster.name}"}],
+        ),
+    ),
+)
+
+
+def test_overrides_patch_and_redirect_only_the_clusters_their_selectors_pick(
+    redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
+) -> None:
+    store = Store.connect(redis_url)
+    repo, url = served
+    repo.write("apps/web/api.yaml", DEPLOYMENT)
+    repo.write("apps/web-us/settings.yaml", SETTINGS.replace("region:", "continent:"))
+    repo.commit("api and a us overlay")
+    us = Override(name="us", selector=Selector(match_labels={"region": "us"}), path="apps/web-us")
+    clusters = _clusters(REGIONS)
+    clusters[ClusterName("eu-2")] = replace(
+        clusters[ClusterName("eu-2")], labels={"env": "prod", "size": "big"}
+    )
+    for name in ("us-1", "us-2"):
+        clusters[ClusterName(name)] = replace(
+            clusters[ClusterName(name)], labels={"env": "prod", "region": "us"}
+        )
+    outcome = _sync(store, _fleet(url, clusters, _overridden(BIG, us)), tmp_path)
+    assert outcome.failed == {}
+
+    eu1, eu2, us1 = _objects(store, "eu-1"), _objects(store, "eu-2"), _objects(store, "us-1")
+    assert eu1["Deployment"]["spec"]["replicas"] == 1 and "size" not in eu1["ConfigMap"]["data"]
+    assert eu2["Deployment"]["spec"]["replicas"] == 5
+    assert eu2["Deployment"]["spec"]["template"]["spec"]["containers"][0]["env"] == [
+        {"name": "REGION", "value": "eu"}
+    ]
+    assert eu2["ConfigMap"]["data"]["size"] == "big-eu-2"  # patched, then substituted
+    assert set(us1) == {"ConfigMap"} and us1["ConfigMap"]["data"]["continent"] == "us"
+    assert store.stats()["render"] == 2  # apps/web once, apps/web-us once
+    assert store.stats()["patch_render"] == 1
+
+
+def test_a_patch_of_an_object_the_application_does_not_render_is_an_error_naming_it(
+    redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
+) -> None:
+    store = Store.connect(redis_url)
+    _, url = served
+    wrong = Override(
+        name="wrong",
+        selector=Selector(),
+        patches=(Patch(PatchTarget("Deployment", "nowhere"), {"spec": {"replicas": 2}}),),
+    )
+    outcome = _sync(store, _fleet(url, _clusters(REGIONS), _overridden(wrong)), tmp_path)
+    message = outcome.failed[APP]
+    assert "override 'wrong': patch target Deployment/nowhere is not among" in message
+    assert store.desired(APP) is None
+
+
+def test_a_rollout_holds_each_cluster_not_reached_on_its_own_previous_bundle(
+    redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
+) -> None:
+    store = Store.connect(redis_url)
+    repo, url = served
+    fleet = _fleet(url, _clusters(REGIONS))
+    app = replace(
+        fleet.applications[APP],
+        rollout=RolloutPolicy(waves=(WaveSpec(name="canary", clusters=(ClusterName("eu-1"),)),)),
+    )
+    fleet = replace(fleet, applications={APP: app})
+    _sync(store, fleet, tmp_path)
+    before = desired_for_pairs(store, APP, [ClusterName(c) for c in REGIONS])
+    repo.write("apps/web/settings.yaml", SETTINGS.replace("echo", "printf"))
+    repo.commit("printf")
+    _sync(store, fleet, tmp_path)
+
+    canary = desired_for_pair(store, APP, ClusterName("eu-1"))
+    assert canary is not None and canary.because is Because.GIT
+    assert _data(store, "eu-1")["script"] == "printf ${HOME}"
+    for cluster in ("eu-2", "us-1", "us-2"):
+        held = desired_for_pair(store, APP, ClusterName(cluster))
+        assert held is not None and held.because is Because.HELD
+        assert held.digest == before[ClusterName(cluster)].digest  # type: ignore[union-attr]
+    assert _data(store, "us-1") == {"region": "us", "tier": "standard", "script": "echo ${HOME}"}
+
+
+def test_a_substitution_that_outgrows_the_output_bound_is_an_error_and_nothing_is_lost(
+    redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
+) -> None:
+    store = Store.connect(redis_url)
+    _, url = served
+    huge = {c: {"region": "x" * 5000} for c in ("us-1",)}
+    fleet = _fleet(url, _clusters(REGIONS, **huge))
+    polled = poll_repository(store, fleet, RepoName("platform"))
+    assert polled.error is None
+    outcome = fetch_repository(
+        store,
+        fleet,
+        RepoName("platform"),
+        mirror_dir=tmp_path / "mirrors",
+        scratch_dir=tmp_path / "scratch",
+        limits=RenderLimits(max_output_bytes=4096),
+    )
+    assert "render output exceeded its" in outcome.failed[APP]
+    assert "after substitution" in outcome.failed[APP]
+    assert store.desired(APP) is None  # nothing half-written
