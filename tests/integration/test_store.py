@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from fleetsync.shared.model.bundle import Bundle
 from fleetsync.shared.model.ids import AppName, Digest, RepoName
 from fleetsync.shared.model.revision import Revision
@@ -197,3 +199,18 @@ def test_a_status_not_refreshed_in_time_reads_stale_everywhere_but_in_the_engine
     assert (row.sync, row.health) == ("Unknown", "Unknown") and row.message.startswith("stale:")
     cell = FleetIndex(store).snapshot(fleet).cell("web", "c1")
     assert cell[:2] == ("Unknown", "Unknown") and cell[4].startswith("stale:")
+
+
+def test_a_mark_whose_message_is_long_overdue_absorbs_no_trigger(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message lost on its way to a killed worker leaves its mark behind: 5 minutes after the
+    message was due, the mark stops absorbing triggers (a fake clock: pure arithmetic)."""
+    store = Store.connect(redis_url)
+    start = store.now()
+    assert store.mark_queued("apply", "reconcile:web:c1", 3)
+    monkeypatch.setattr(store, "now", lambda: start + 200)
+    assert not store.mark_queued("apply", "reconcile:web:c1", 6), "maybe still queued"
+    monkeypatch.setattr(store, "now", lambda: start + 301)
+    assert store.mark_queued("apply", "reconcile:web:c1", 6), "long overdue: lost"
+    assert not store.mark_queued("apply", "reconcile:web:c1", 6), "the new one absorbs again"

@@ -35,14 +35,15 @@ if cur then
   local p, queued_due = string.match(cur, '^(%d+) ([%d.]+)$')
   if p == nil then p = cur; queued_due = '0' end
   local sooner = due < tonumber(queued_due) - tonumber(ARGV[4])
-  if tonumber(ARGV[1]) >= tonumber(p) and not sooner then return 0 end
+  local lost = tonumber(queued_due) < tonumber(ARGV[5]) - tonumber(ARGV[6])
+  if tonumber(ARGV[1]) >= tonumber(p) and not sooner and not lost then return 0 end
 end
 redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[3], 'EX', ARGV[2])
 return 1
 """
 """Claim (kind, ident) unless a message of the same or better priority that runs no later than
-`slack` after this one is queued: KEYS[1] the mark; ARGV priority, ttl, due time, slack. The
-mark holds `<priority> <due time>`."""
+`slack` after this one is queued, and was due less than `stale` ago: KEYS[1] the mark; ARGV
+priority, ttl, due time, slack, now, stale. The mark holds `<priority> <due time>`."""
 
 
 class DueSet(StrEnum):
@@ -50,6 +51,10 @@ class DueSet(StrEnum):
     DRIFT = "drift"
 
 
+QUEUED_STALE = 300.0
+"""Seconds after its due time a queued message stops absorbing new triggers of its task: by
+then it was most likely lost (a worker killed while the message travelled from Redis to it is
+the one loss nobody records), and a trigger is sent again, at worst running the task once more."""
 QUEUED_SLACK = 5.0
 """Seconds by which a queued message may run after a new trigger would and still absorb it (a
 task that found its lease held waits 2 to 5 s: it absorbs the triggers of its pair)."""
@@ -148,9 +153,11 @@ class ScheduleStore(StoreBase):
         this one would (a trigger `countdown` seconds from now), so duplicate triggers coalesce.
         A message waiting out a long countdown (a retry's backoff) never absorbs a trigger
         that wants to run sooner, such as a drift check: both are sent, the earlier runs."""
-        due = f"{self.now() + countdown:.3f}"
+        now = self.now()
+        due = f"{now + countdown:.3f}"
         key = self.key("queued", kind, ident)
-        return bool(self._r.eval(_MARK, 1, key, priority, int(ttl), due, slack))
+        args = (priority, int(ttl), due, slack, f"{now:.3f}", QUEUED_STALE)
+        return bool(self._r.eval(_MARK, 1, key, *args))
 
     def mark_queued_many(
         self, kind: str, idents: list[str], priority: int, ttl: float = 3600
@@ -160,7 +167,7 @@ class ScheduleStore(StoreBase):
         pipe = self._r.pipeline(transaction=False)
         for ident in idents:
             key = self.key("queued", kind, ident)
-            pipe.eval(_MARK, 1, key, priority, int(ttl), due, QUEUED_SLACK)
+            pipe.eval(_MARK, 1, key, priority, int(ttl), due, QUEUED_SLACK, due, QUEUED_STALE)
         return [bool(r) for r in pipe.execute()] if idents else []
 
     def queue_clear_queued(self, rnd: Round, kind: str, ident: str) -> None:
