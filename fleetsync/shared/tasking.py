@@ -376,7 +376,7 @@ def busy_countdown() -> float:
 def recover_abandoned(store: Store, sender: Sender) -> list[Abandoned]:
     """Enqueue again every task whose in-flight record lapsed (its worker died, or it failed
     before its bookkeeping); the beat calls this on every tick."""
-    found = store.claim_abandoned()
+    found = store.claim_abandoned() + store.claim_stranded()
     for task in found:
         log.warning(
             "%s %s: its worker (%s) stopped without finishing it; enqueued again",

@@ -5,8 +5,11 @@ is stopped in seconds, not the default minute."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -128,9 +131,9 @@ def test_a_render_that_never_ends(redis_world: tuple[World, RedisServer], chart:
 def test_a_chart_that_renders_50_mb(
     redis_world: tuple[World, RedisServer], chart: ChartApp
 ) -> None:
-    """With the suite's 10 s render limit the 50 MB render is stopped (it takes about 26 s on
-    the suite's 2-CPU machine, well within the default 60 s); what matters here is that it
-    takes nothing else down and loses nothing."""
+    """The 50 MB render takes 10 to 26 s on the suite's 2 shared CPUs: the suite's 10 s render
+    limit stops it or not; what matters here is that it takes nothing else down and loses
+    nothing, and that either outcome is shown."""
     world, _ = redis_world
     before, kept = world.uids(), chart.uids()
     previous, restarts = world.web_sha, world.restarts()
@@ -140,17 +143,22 @@ def test_a_chart_that_renders_50_mb(
     started = time.monotonic()
     with StatusWatch(world, [previous, sha]) as watch:
         seconds = world.wait_converged(since=started)
-        error = wait_for(
-            lambda: (
-                (e := world.store.source_error(chart.name)) is not None
-                and e.revision.endswith(sha)
-                and e
-            ),
-            timeout=60,
-            what="the 50 MB render's outcome",
-        )
-    assert isinstance(error, SourceError)
+
+        def outcome() -> SourceError | str | None:
+            e = world.store.source_error(chart.name)
+            if e is not None and e.revision.endswith(sha):
+                return e
+            return "applied" if chart.synced_at(sha) else None
+
+        result = wait_for(outcome, timeout=180, interval=0.5, what="the 50 MB render's outcome")
+        finished = time.monotonic() - started
     status = chart.status()
+    how = (
+        f"stopped at the suite's 10 s limit (`{result.message[:70]}...`); the chart application "
+        "kept its last good state"
+        if isinstance(result, SourceError)
+        else f"rendered within the 10 s limit and applied ({finished:.0f}s after the commit)"
+    )
     figures = FaultFigures(
         fault=f"a Helm chart that renders {BIG} MB ({BIG} ConfigMaps of 1 MB)",
         converge_seconds=round(seconds, 1),
@@ -162,11 +170,59 @@ def test_a_chart_that_renders_50_mb(
         manual_actions=0,
         processes_restarted_by_up=world.restarts() - restarts,
         pairs=len(world.statuses_keys()) + 1,
-        notes="rendered in its own process, stopped at the suite's 10 s limit "
-        f"(`{error.message[:70]}...`; about 26 s here, within the default 60 s); the chart "
-        "application kept its last good state; the others converged meanwhile",
+        notes=f"rendered in its own process, {how}; the other applications converged meanwhile "
+        "(the render takes 10 to 26 s on the suite's 2 shared CPUs, within the default 60 s)",
     )
     record(figures)
-    assert "limit" in error.message, error
+    if isinstance(result, SourceError):
+        assert "limit" in result.message, result
     assert figures.lost_or_wrongly_deleted == 0 and figures.pairs_stuck == 0
     assert status is not None and status.sync is SyncState.SYNCED, status
+
+
+def test_kill_9_of_the_fetch_worker_in_the_middle_of_a_render(
+    redis_world: tuple[World, RedisServer], chart: ChartApp
+) -> None:
+    world, _ = redis_world
+    world.wait_converged()
+    before, kept = world.uids(), chart.uids()
+    previous, restarts = world.web_sha, world.restarts()
+    world.store.clear_source_error(chart.name)
+    chart.write(ENDLESS_CHART)
+    fetch = world.child_pid("fetch@")
+    sha = world.commit_web("beside-a-killed-render")
+    with StatusWatch(world, [previous, sha]) as watch:
+        renders = wait_for(world.render_processes, timeout=60, interval=0.1, what="a render")
+        os.kill(fetch, signal.SIGKILL)
+        killed = time.monotonic()
+        seconds = world.wait_converged(since=killed)
+        error = wait_for(
+            lambda: (
+                (e := world.store.source_error(chart.name)) is not None
+                and e.revision.endswith(sha)
+                and e
+            ),
+            timeout=60,
+            what="the endless render stopped again after the restart",
+        )
+    assert isinstance(error, SourceError)
+    left = [pid for pid in renders if Path(f"/proc/{pid}").exists()]
+    figures = FaultFigures(
+        fault="kill -9 of the fetch worker in the middle of a (never-ending) Helm render",
+        converge_seconds=round(seconds, 1),
+        lost_or_wrongly_deleted=lost_or_wrongly_deleted(before, world)
+        + sum(1 for name, uid in kept.items() if chart.uids().get(name) != uid),
+        orphans=world.orphans(),
+        pairs_stuck=len(world.stuck_pairs()),
+        wrong_statuses=len(watch.regressions),
+        manual_actions=0,
+        processes_restarted_by_up=world.restarts() - restarts,
+        pairs=len(world.statuses_keys()) + 1,
+        notes=f"up started the worker again; the interrupted fetch ran again and the other "
+        f"applications converged; {len(left)} render processes outlived the killed worker; "
+        "the chart application shows its render error again",
+    )
+    record(figures)
+    assert not left, f"render processes left behind: {left}"
+    assert figures.lost_or_wrongly_deleted == 0 and figures.pairs_stuck == 0
+    assert figures.processes_restarted_by_up == 1

@@ -243,6 +243,49 @@ class World:
         assert self.up is not None
         return self.up.count(r"restarting it in")
 
+    def child_pid(self, marker: str) -> int:
+        """The pid of `up`'s child whose command line holds `marker` (`apply@`, `fetch@`)."""
+        assert self.up is not None
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            ppid = int(stat.rpartition(")")[2].split()[1])
+            if ppid == self.up.pid and marker in cmdline:
+                return int(entry.name)
+        raise AssertionError(f"no child of fleetsync up runs {marker!r}")
+
+    def render_processes(self) -> list[int]:
+        """Render processes (`python -m fleetsync.shared.render.child`) under `up`."""
+        assert self.up is not None
+        parents: dict[int, int] = {}
+        renders = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
+            if b"fleetsync.shared.render.child" in argv:
+                renders.append(int(entry.name))
+
+        def under_up(pid: int) -> bool:
+            seen = 0
+            while pid > 1 and seen < 10:
+                if pid == self.up.pid:  # type: ignore[union-attr]
+                    return True
+                pid, seen = parents.get(pid, 0), seen + 1
+            return False
+
+        return [pid for pid in renders if under_up(pid)]
+
     def mark(self) -> int:
         """A position in `up`'s output, to look for lines printed after it."""
         assert self.up is not None

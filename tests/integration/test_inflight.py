@@ -67,3 +67,32 @@ def test_abandoned_tasks_that_are_not_coalesced_are_sent_again_too(redis_url: st
     store.begin_task("t1", TaskName.PRUNE_REMOVED.value, args, owner="h", ttl=0.0)
     Ticker(store, sender, fleet_file=Path("/nonexistent/fleet.yaml")).tick()
     assert store.queue_depths()["apply"] == 1
+
+
+def test_a_message_a_killed_worker_took_but_never_started_is_claimed_once(
+    redis_url: str,
+) -> None:
+    """What the Redis transport does when a worker takes a message (it moves it to its
+    `unacked` hash) and the worker is killed before the task starts: no in-flight record, and
+    the transport would give it back only after its visibility timeout (an hour)."""
+    from fleetsync.shared.settings import Settings
+    from fleetsync.shared.tasking import Sender, Trigger, make_celery
+
+    store = Store.connect(redis_url)
+    celery = make_celery(Settings(redis_url=redis_url))
+    sender = Sender(celery, store)
+    assert sender.reconcile("web", "c1", reason=Trigger.CHANGE)
+    assert sender.reconcile("web", "c2", reason=Trigger.CHANGE, countdown=600)
+    with celery.connection_for_read() as conn:  # kept open: closing it hands them back
+        channel = conn.default_channel
+        taken = [channel.basic_get("apply", no_ack=False) for _ in range(2)]
+        assert all(m is not None for m in taken), "both messages taken, neither acknowledged"
+        assert store.claim_stranded() == [], "taken moments ago: a live worker starts it soon"
+        later = store.now() + 60
+        [stranded] = store.claim_stranded(now=later)
+        assert stranded.name == "fleetsync.apply.reconcile"
+        assert dict(stranded.kwargs) == {"app": "web", "cluster": "c1", "reason": "change"}
+        assert store.claim_stranded(now=later) == [], "claimed once"
+        assert not store.begin_task(
+            stranded.task_id, stranded.name, stranded.kwargs, owner="late", ttl=5
+        ), "the late copy of a claimed message is dropped when it starts"

@@ -9,20 +9,37 @@ The beat claims such records (`claim_abandoned`) and enqueues the task again; th
 the task's id as recovered, so the original message, when the broker redelivers it an hour later,
 is dropped instead of running a second time (`begin_task` refuses it).
 
+A message can also be lost before its task starts: the Redis transport moves a message it takes
+off a queue into its `unacked` hash (with its delivery time in `unacked_index`), and a worker
+killed between that and the task's start leaves it there until the visibility timeout, an hour,
+with no in-flight record to tell. `claim_stranded` finds such messages of fleetsync's tasks:
+delivered more than a short while ago, due (no countdown still running), not running and not
+recovered yet; it marks each recovered (so the copy in `unacked`, if a live worker does hold it
+and starts it later, is dropped) and returns it to be enqueued again.
+
 Running twice at once is prevented by the leases the tasks take, not here: a recovered reconcile
 whose predecessor still holds the pair's lease re-enqueues itself until the lease is free.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from fleetsync.shared.store.base import StoreBase, text
 from fleetsync.shared.store.rounds import Reply, Round
 
+STRANDED_AFTER = 30.0
+"""Seconds a fleetsync message may sit delivered but not started before it counts as stranded
+(a live worker starts what it takes within moments, unless all its threads are busy: then the
+message runs again elsewhere, and the late copy is dropped)."""
+UNACKED = "unacked"
+UNACKED_INDEX = "unacked_index"
+"""The Redis transport's own keys (kombu): delivered, unacknowledged messages."""
 RECOVERED_SECONDS = 2 * 3600
 """How long a recovered task's id is remembered: longer than the broker's visibility timeout."""
 
@@ -142,3 +159,49 @@ class InflightStore(StoreBase):
                 )
             )
         return found
+
+    def claim_stranded(
+        self, *, now: float | None = None, after: float = STRANDED_AFTER, limit: int = 200
+    ) -> list[Abandoned]:
+        """Messages of fleetsync's tasks delivered to a worker that never started them (see the
+        module docstring); each claimed once, its task id marked recovered."""
+        at = self.now() if now is None else now
+        delivered = self._r.zrangebyscore(UNACKED_INDEX, "-inf", at - after, start=0, num=limit)
+        tags = [text(t) for t in delivered if isinstance(t, (bytes, str))]
+        if not tags:
+            return []
+        running = set(self.running_tasks())
+        found = []
+        for raw in self._r.hmget(UNACKED, tags):
+            task = _stranded(raw, at, after) if raw is not None else None
+            if task is None or task.task_id in running:
+                continue
+            recovered = self.key("recovered", task.task_id)
+            if self._r.set(recovered, "1", nx=True, ex=RECOVERED_SECONDS):
+                found.append(task)
+        return found
+
+
+def _stranded(raw: bytes | str, now: float, after: float) -> Abandoned | None:
+    """The fleetsync task a transport's unacked entry holds, if it is due; None otherwise."""
+    try:
+        payload = json.loads(text(raw))[0]
+        headers = payload.get("headers") or {}
+        name = str(headers.get("task") or "")
+        if not name.startswith("fleetsync."):
+            return None
+        eta = headers.get("eta")
+        if eta and datetime.fromisoformat(str(eta)).timestamp() + after > now:
+            return None  # its countdown runs (or just ended): the worker holds it on purpose
+        body = payload["body"]
+        if (payload.get("properties") or {}).get("body_encoding") == "base64":
+            body = base64.b64decode(body)
+        _, kwargs, _ = json.loads(body)
+    except (ValueError, KeyError, TypeError, IndexError):
+        return None
+    return Abandoned(
+        task_id=str(headers.get("id") or ""),
+        name=name,
+        kwargs=dict(kwargs),
+        owner="a worker that took it and stopped before starting it",
+    )

@@ -92,13 +92,16 @@ class IntentsStore(StoreBase):
         pipe.execute()
 
     def intents_view(self, app: str, cluster: str) -> IntentsView:
-        epoch = self.epoch()
+        """Everything `keep_intents` needs, in one round trip."""
         pipe = self._r.pipeline()
+        pipe.set(self.key("epoch"), uuid.uuid4().hex, nx=True)
+        pipe.get(self.key("epoch"))
         pipe.get(self.key("app", app, "suspended"))
         pipe.get(self.key("app", app, "pin"))
         pipe.get(self.key("app", app, "intents_at"))
         pipe.hget(self.key("intents_mirrored", cluster), app)
-        suspended, pin, at, mirrored = pipe.execute()
+        _, epoch_raw, suspended, pin, at, mirrored = pipe.execute()
+        epoch = text(epoch_raw or b"")
         return intents_view_of(
             epoch,
             suspended=suspended is not None,

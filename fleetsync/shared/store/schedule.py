@@ -43,9 +43,8 @@ return 1
 """
 """Claim (kind, ident) unless a message of the same or better priority that runs no later than
 `slack` after this one is queued, unless that message is believed lost (due more than
-`QUEUED_LOST` ago and not started: its sender died between marking and sending): KEYS[1] the
-mark; ARGV priority, ttl, due time, slack, now, QUEUED_LOST. The mark holds `<priority> <due
-time>`."""
+`QUEUED_LOST` ago and not started): KEYS[1] the mark; ARGV priority, ttl, due time, slack, now,
+QUEUED_LOST. The mark holds `<priority> <due time>`."""
 
 
 class DueSet(StrEnum):
@@ -54,9 +53,10 @@ class DueSet(StrEnum):
 
 
 QUEUED_LOST = 300.0
-"""Seconds after its due time a queued message that has not started is believed lost (its sender
-was killed between marking it and sending it): a new trigger is sent instead of absorbed. A
-message that was only slow to start (a long queue) then runs twice, which the pair's lease makes
+"""Seconds after its due time a queued message that has not started is believed lost: its sender
+was killed between marking it and sending it, or a worker was killed while the message travelled
+from Redis to it (the one loss nobody records). A new trigger is then sent instead of absorbed;
+a message that was only slow to start (a long queue) runs twice, which the pair's lease makes
 harmless."""
 
 QUEUED_SLACK = 5.0
