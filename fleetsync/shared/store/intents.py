@@ -94,7 +94,7 @@ class IntentsStore(StoreBase):
     def intents_view(self, app: str, cluster: str) -> IntentsView:
         """Everything `keep_intents` needs, in one round trip."""
         pipe = self._r.pipeline()
-        pipe.set(self.key("epoch"), uuid.uuid4().hex, nx=True)
+        pipe.set(self.key("epoch"), new_epoch(), nx=True)
         pipe.get(self.key("epoch"))
         pipe.get(self.key("app", app, "suspended"))
         pipe.get(self.key("app", app, "pin"))
