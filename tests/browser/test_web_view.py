@@ -67,11 +67,23 @@ def test_the_matrix_shows_the_states_fleetsync_status_shows(
 
     # The page was opened before the fleet converged: it updates live, without a reload.
     wait_for(shown, timeout=20, interval=0.3, what="the matrix matching `fleetsync status`")
-    cells = matrix_cells(browser)
+    cells = wait_for(
+        lambda: (c := matrix_cells(browser)) and set(c) == PAIRS and c,
+        timeout=10,
+        what="the matrix read whole",
+    )
     for pair, (_, _, hover) in cells.items():
         assert str(expected[pair]["revision"]) in hover, hover
-    assert text_of(browser, '#counts [data-kind="sync"][data-state="Synced"] b') == "5"
-    assert text_of(browser, '#counts [data-kind="health"][data-state="Healthy"] b') == "5"
+    # The counts are drawn by the same live update, possibly a moment after the matrix.
+    counts = (
+        '#counts [data-kind="sync"][data-state="Synced"] b',
+        '#counts [data-kind="health"][data-state="Healthy"] b',
+    )
+    wait_for(
+        lambda: [text_of(browser, css) for css in counts] == ["5", "5"],
+        timeout=10,
+        what="5 Synced and 5 Healthy counted",
+    )
     screenshot(browser, "fleet")
 
     browser.get(fleet.url + "/?selector=region%3Dus")
@@ -81,7 +93,11 @@ def test_the_matrix_shows_the_states_fleetsync_status_shows(
         what="the label filter keeping us-1 only",
     )
     browser.get(fleet.url + "/?selector=region+in+(eu")
-    assert "unbalanced parentheses" in text_of(browser, "#page-error")
+    wait_for(
+        lambda: "unbalanced parentheses" in text_of(browser, "#page-error"),
+        timeout=10,
+        what="the selector's error on the page",
+    )
 
 
 def test_an_operator_suspends_and_resumes_with_the_token_entered_once(
