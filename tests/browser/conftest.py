@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 
 from fleetsync.shared.store import Store
@@ -223,3 +224,17 @@ def screenshot(driver: webdriver.Chrome, name: str) -> None:
     if where:
         Path(where).mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(Path(where) / f"{name}.png"))
+
+
+def click(driver: webdriver.Chrome, by: str, value: str, *, what: str = "") -> None:
+    """Click the element `by`/`value`, finding it again when a live update replaced it between
+    the finding and the click (the pages redraw themselves as the fleet moves)."""
+
+    def clicked() -> bool:
+        try:
+            driver.find_element(by, value).click()
+        except (NoSuchElementException, StaleElementReferenceException):
+            return False
+        return True
+
+    wait_for(clicked, timeout=10, what=what or f"a click on {value}")

@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 
 from fleetsync.shared.model.rollout import Phase, Rollout
 from kubesim import Simulator
-from tests.browser.conftest import TOKEN, Fleet, configmap, running_up, screenshot
+from tests.browser.conftest import TOKEN, Fleet, click, configmap, running_up, screenshot
 from tests.support.git_server import GitServer
 from tests.support.waiting import wait_for
 
@@ -149,7 +149,7 @@ def test_the_page_shows_the_waves_and_the_bake_and_its_buttons_steer_the_rollout
     wait_for(lambda: bake_now() < first, timeout=20, what="the bake's remaining time going down")
     screenshot(browser, "rollout")
 
-    browser.find_element(By.ID, "rollout-pause").click()
+    click(browser, By.ID, "rollout-pause")
     # The first action asks for the API token, then goes on.
     wait_for(
         lambda: browser.find_element(By.ID, "token-dialog").is_displayed(),
@@ -157,16 +157,16 @@ def test_the_page_shows_the_waves_and_the_bake_and_its_buttons_steer_the_rollout
         what="the token dialog",
     )
     browser.find_element(By.ID, "token-input").send_keys(TOKEN)
-    browser.find_element(By.ID, "token-save").click()
+    click(browser, By.ID, "token-save")
     showing(browser, "the rollout paused", phase="Paused", buttons=["Resume", "Abort"])
     assert "paused by the operator" in text_of(browser, "#rollout-reason")
     paused = rollout(fleet, sha)
     assert paused is not None and paused.phase is Phase.PAUSED and paused.paused_by == "operator"
 
-    browser.find_element(By.ID, "rollout-resume").click()
+    click(browser, By.ID, "rollout-resume")
     showing(browser, "the rollout resumed", phase="Baking", buttons=["Pause", "Promote", "Abort"])
 
-    browser.find_element(By.ID, "rollout-promote").click()
+    click(browser, By.ID, "rollout-promote")
     # Promoted: the canary's hour of bake is skipped, the second wave is reached and bakes.
     promoted = showing(
         browser, "the second wave baking", phase="Baking", waves=["done", "baking", "waiting"]
@@ -178,7 +178,7 @@ def test_the_page_shows_the_waves_and_the_bake_and_its_buttons_steer_the_rollout
     assert [value_on(fleet, c) for c in second] == ["two"] * len(second)
     assert [value_on(fleet, c) for c in last] == ["one"] * len(last)
 
-    browser.find_element(By.ID, "rollout-abort").click()
+    click(browser, By.ID, "rollout-abort")
     showing(browser, "the rollout aborted", phase="Aborted", buttons=[])
     wait_for(
         lambda: all(value_on(fleet, c) == "one" for c in CLUSTERS),

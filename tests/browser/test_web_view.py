@@ -8,7 +8,7 @@ from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
-from tests.browser.conftest import TOKEN, Fleet, configmap, screenshot
+from tests.browser.conftest import TOKEN, Fleet, click, configmap, screenshot
 from tests.support.waiting import wait_for
 
 PAIRS = {("shop", "eu-1"), ("shop", "eu-2"), ("shop", "us-1"), ("audit", "eu-1"), ("audit", "eu-2")}
@@ -105,7 +105,7 @@ def test_an_operator_suspends_and_resumes_with_the_token_entered_once(
 ) -> None:
     browser.get(fleet.url + "/applications/audit")
     wait_for(lambda: text_of(browser, "h1").startswith("audit"), timeout=10, what="the page")
-    browser.find_element(By.XPATH, "//button[text()='Suspend']").click()
+    click(browser, By.XPATH, "//button[text()='Suspend']")
     # Refused without a token: the page asks for it, keeps it for the tab, and carries on.
     wait_for(
         lambda: browser.find_element(By.ID, "token-dialog").is_displayed(),
@@ -113,7 +113,7 @@ def test_an_operator_suspends_and_resumes_with_the_token_entered_once(
         what="the token dialog",
     )
     browser.find_element(By.ID, "token-input").send_keys(TOKEN)
-    browser.find_element(By.ID, "token-save").click()
+    click(browser, By.ID, "token-save")
     wait_for(lambda: fleet.store.is_suspended("audit"), timeout=10, what="audit suspended")
     wait_for(
         lambda: "suspended" in text_of(browser, "h1"),
@@ -126,7 +126,7 @@ def test_an_operator_suspends_and_resumes_with_the_token_entered_once(
     assert fleet.cli("status", "audit", "-o", "json").returncode == 0
     assert '"suspended": true' in fleet.cli("status", "audit", "-o", "json").stdout
 
-    browser.find_element(By.XPATH, "//button[text()='Resume']").click()
+    click(browser, By.XPATH, "//button[text()='Resume']")
     wait_for(lambda: not fleet.store.is_suspended("audit"), timeout=10, what="audit resumed")
     wait_for(
         lambda: "Suspend" in text_of(browser, ".actions"),
@@ -152,7 +152,7 @@ def test_a_broken_render_shows_its_error_and_the_cluster_page_its_objects(
     fleet.repo.write("apps/shop/broken.yaml", "kind: ConfigMap\nmetadata: [unclosed\n")
     fleet.repo.write("apps/shop/settings.yaml", configmap("settings", "two"))
     fleet.repo.commit("a broken manifest")
-    browser.find_element(By.XPATH, "//button[text()='Refresh']").click()
+    click(browser, By.XPATH, "//button[text()='Refresh']")
     error = wait_for(
         lambda: text_of(browser, "#source-error"),
         timeout=30,
@@ -166,7 +166,7 @@ def test_a_broken_render_shows_its_error_and_the_cluster_page_its_objects(
 
     fleet.repo.remove("apps/shop/broken.yaml")
     fleet.repo.commit("fixed")
-    browser.find_element(By.XPATH, "//button[text()='Refresh']").click()
+    click(browser, By.XPATH, "//button[text()='Refresh']")
     wait_for(
         lambda: "ok" in text_of(browser, "#render-status"),
         timeout=30,
