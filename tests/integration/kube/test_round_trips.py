@@ -101,8 +101,9 @@ def test_a_reconcile_reads_in_one_round_trip_and_writes_in_another(
     )
     store.publish_fleet(fleet, "d1")
     variant_of = cluster.name if varies else None
-    # Bundles of their own (the worker process caches bundles by digest across the tests).
-    suffix = "-variant" if varies else ""
+    # Bundles of their own: the worker process caches bundles by digest across the tests, and
+    # another test of the same run may have desired the same ConfigMap.
+    suffix = f"-{tmp_path.name}"
     _desire(store, REV1, "one" + suffix, variant_of=variant_of)
 
     def run(trigger: Trigger, runs: int) -> int:
