@@ -18,7 +18,7 @@
    sync issues no write, not even a dry-run, and keeps every resourceVersion.
    With `sole_change_validates` (a sync without hooks or deferred objects), one dry-run is
    spared: when a single object of the bundle needs the server's word, exists live, visibly
-   differs from the manifest (`diff.diff_object`) and no wave can stop the walk before it,
+   differs from the manifest (`diff.drifted`) and no wave can stop the walk before it,
    nothing else would be written before it, so its apply is its own validation
    (`Checked.unvalidated`). The server refuses an invalid object, a conflict or an
    immutable-field change at the apply exactly as at the dry-run, writing nothing;
@@ -43,7 +43,7 @@ from typing import Any, Protocol
 from fleetsync.shared.kube.changeset import Change, ChangeSet
 from fleetsync.shared.kube.client import ClusterClient, RequestRejected, UnknownKindError
 from fleetsync.shared.kube.crd import defined_kinds, is_crd
-from fleetsync.shared.kube.diff import diff_object, same_live_state
+from fleetsync.shared.kube.diff import drifted, same_live_state
 from fleetsync.shared.kube.health import NO_FACTS
 from fleetsync.shared.kube.ownership import owner_of
 from fleetsync.shared.kube.plan import (
@@ -267,7 +267,7 @@ def _applies_first(target: Target, targets: Sequence[Target], live: Manifest | N
     certainly changes (a doubt of `unchanged` that applying would settle as a no-op would
     otherwise become a write), and the walk cannot stop before it (it is in stage 1, or in
     the first wave of stage 2: `waves.stop_before` never stops there)."""
-    if live is None or target.create_only or diff_object(target.obj, live) is None:
+    if live is None or target.create_only or not drifted(target.obj, live):
         return False
     if stage_of(target.obj) is Stage.DEFINITIONS:
         return True

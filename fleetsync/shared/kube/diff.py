@@ -186,15 +186,31 @@ def diff_object(
     key = ResourceKey.of(desired)
     if live is None:
         return ObjectDrift(key=key, state=DriftState.MISSING)
+    differing = _differing(desired, live)
+    if differing is None:
+        return None
+    seen, wanted = differing
+    if is_secret(desired) and not reveal_secrets:
+        seen, wanted = masked_secret_pair(seen, wanted)
+    return ObjectDrift(key=key, state=DriftState.MODIFIED, diff=unified_diff(key, seen, wanted))
+
+
+def drifted(desired: Manifest, live: Manifest | None) -> bool:
+    """Whether `diff_object` finds drift, without rendering it (a YAML diff costs far more than
+    the comparison)."""
+    return live is None or _differing(desired, live) is not None
+
+
+def _differing(desired: Manifest, live: Manifest) -> tuple[Any, Any] | None:
+    """(live as projected, desired) when they differ in either form of the manifest (as the
+    server stores it, or as written), None when one of them matches."""
     forms = (normalize(stored_form(desired)), normalize(desired))
     for form in reversed(forms):
         seen = project(normalize(aligned(live, form)), form)
         wanted = without_unstored(form, seen)
         if same_rendering(seen, wanted):
             return None
-    if is_secret(desired) and not reveal_secrets:
-        seen, wanted = masked_secret_pair(seen, wanted)
-    return ObjectDrift(key=key, state=DriftState.MODIFIED, diff=unified_diff(key, seen, wanted))
+    return seen, wanted
 
 
 MASK = "***"

@@ -11,6 +11,7 @@ from fleetsync.shared.kube.diff import (
     DriftState,
     diff_object,
     diff_objects,
+    drifted,
     render_diff,
     same_live_state,
 )
@@ -281,3 +282,16 @@ def test_a_secret_s_diff_names_the_keys_that_differ_and_never_their_values() -> 
     )
     for secret in ("s3cr3t", "czNjcjN0", "b3RoZXI=", "admin", "YWRtaW4="):
         assert secret not in drift.diff
+
+
+def test_drifted_answers_as_diff_object_does_without_rendering_a_diff() -> None:
+    live = live_of(DESIRED)
+    scaled = copy.deepcopy(live)
+    scaled["spec"]["replicas"] = 5
+    as_string = copy.deepcopy(live)
+    as_string["spec"]["replicas"] = "2"
+    cases = [(live, False), (scaled, True), (None, True), (as_string, False)]
+
+    for seen, expected in cases:
+        assert drifted(DESIRED, seen) is expected, seen
+        assert (diff_object(DESIRED, seen) is not None) is expected, seen
