@@ -158,10 +158,21 @@ def make_celery(settings: Settings, *, main: str = "fleetsync") -> Celery:
     return app
 
 
+CELERY_TASK_LOGGERS = ("celery.app.trace", "celery.worker.strategy")
+"""Where Celery logs a line when a task is received and one when it succeeded, at INFO."""
+
+
 def _log_with_context(loglevel: int | str | None = None, **_: Any) -> None:
     """Celery processes (workers, beat) log like every fleetsync process: with each line's
-    task context, as text or JSON (FLEETSYNC_LOG_FORMAT)."""
-    configure_logging(level=loglevel or logging.INFO)
+    task context, as text or JSON (FLEETSYNC_LOG_FORMAT). Each task logs its own summary line,
+    so Celery's "received" and "succeeded" lines show at DEBUG only (its warnings and errors
+    always): two lines and a handler lock per task less on a busy apply worker."""
+    level = loglevel or logging.INFO
+    configure_logging(level=level)
+    numeric = level if isinstance(level, int) else logging.getLevelName(str(level).upper())
+    quiet = isinstance(numeric, int) and numeric > logging.DEBUG
+    for name in CELERY_TASK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING if quiet else logging.NOTSET)
 
 
 setup_logging.connect(_log_with_context, weak=False)
