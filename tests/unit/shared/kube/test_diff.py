@@ -295,3 +295,21 @@ def test_drifted_answers_as_diff_object_does_without_rendering_a_diff() -> None:
     for seen, expected in cases:
         assert drifted(DESIRED, seen) is expected, seen
         assert (diff_object(DESIRED, seen) is not None) is expected, seen
+
+
+def test_finding_drift_leaves_the_live_object_as_it_was() -> None:
+    live = live_of(DESIRED)
+    live["metadata"]["annotations"] = {
+        "kubectl.kubernetes.io/last-applied-configuration": "{}",
+        "team": "x",
+    }
+    live["spec"]["replicas"] = 5
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "web"}}
+    live_secret = {**secret, "data": {"k": "b2xk"}, "metadata": {**secret["metadata"], "uid": "u"}}
+    before = copy.deepcopy((live, live_secret))
+
+    assert drifted(DESIRED, live)
+    assert diff_object(DESIRED, live) is not None
+    assert diff_object({**secret, "data": {"k": "bmV3"}}, live_secret) is not None
+
+    assert (live, live_secret) == before
