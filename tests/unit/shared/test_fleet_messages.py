@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from fleetsync.shared.fleet import _APPLICATION_KEYS, FleetError, check_fleet, parse_fleet
+from fleetsync.shared.fleet import FleetError, check_fleet, parse_fleet
+from fleetsync.shared.fleet.applications import APPLICATION_KEYS
 from fleetsync.shared.model.ids import RepoName
 from tests.unit.shared.test_fleet import HEADER, with_app
 
@@ -312,14 +313,14 @@ def with_expression(expression: str) -> str:
             15,
             "applications[0].drift_interval",
             # every key an application takes, as the schema lists them
-            "unknown key 'drift_interval'; allowed keys: " + ", ".join(_APPLICATION_KEYS),
+            "unknown key 'drift_interval'; allowed keys: " + ", ".join(APPLICATION_KEYS),
             id="unknown_key_squash",
         ),
         pytest.param(
             with_app("zzz: 1\n"),
             15,
             "applications[0].zzz",
-            "unknown key 'zzz'; allowed keys: " + ", ".join(_APPLICATION_KEYS),
+            "unknown key 'zzz'; allowed keys: " + ", ".join(APPLICATION_KEYS),
             id="unknown_key_far",
         ),
         pytest.param(

@@ -1,5 +1,5 @@
 """fleet.yaml's `notifications`: each entry read into a `Notification`, every problem named by
-its line and key (the walk is fleet.py's; this module holds the section's own rules).
+its line and key (the walk is document.py's; this module holds the section's own rules).
 
 ```yaml
 notifications:
@@ -48,7 +48,7 @@ REQUIRED = ("name", "events")
 
 
 class Reader(Protocol):
-    """What this section needs of fleet.py's walk over the YAML tree."""
+    """What this section needs of the walk over the YAML tree (`FleetReader`, document.py)."""
 
     def error(self, at: Any, message: str) -> None: ...
     def string(self, at: Any, *, required: bool = True) -> str | None: ...
