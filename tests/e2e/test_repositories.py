@@ -707,6 +707,38 @@ BAD = {
 }
 
 
+SOURCE_ERRORS = [
+    # (application, its error, or how its error starts; whether that is the whole error)
+    (
+        "bad-phase",
+        "bad-phase: apps/bad-phase/job.yaml:1: annotation argocd.argoproj.io/hook: unknown "
+        "hook phase 'BeforeSync'; use PreSync, Sync, PostSync, SyncFail, PostDelete or Skip",
+        False,
+    ),
+    (
+        "generate-name",
+        "generate-name: apps/generate-name/cm.yaml:1: metadata.generateName 'c-' on an "
+        "object that is not a hook",
+        False,
+    ),
+    ("bad-jsonnet", "bad-jsonnet: apps/bad-jsonnet/main.jsonnet:4", False),
+    (
+        "escape",
+        "escape: apps/escape: import '../../../etc/passwd.libsonnet': "
+        "'../../../etc/passwd.libsonnet' is outside the repository",
+        True,
+    ),
+    (
+        "missing-tla",
+        "missing-tla: apps/missing-tla/main.jsonnet: top-level function needs argument "
+        "replicas: give it in fleet.yaml under jsonnet.tlas",
+        False,
+    ),
+    ("no-match", "no-match: apps/no-match: directory.include '*.yml' matches no file", False),
+]
+"""The applications of BAD whose render fails: each names its file and what to do."""
+
+
 def bad_fleet(url: str, sim: Simulator) -> str:
     def app(name: str, extra: str = "") -> str:
         return (
@@ -774,31 +806,12 @@ def test_bad_input_through_fleetsync_up_gets_clear_errors(
             f"batch/Job/bad-{SUFFIX}/{page.name}"
         )
 
-        def error_of(app: str) -> str:
-            found = wait_for(lambda: store.source_error(app), timeout=60, what=f"{app}'s error")
-            return str(found.message)
-
-        assert error_of("bad-phase").startswith(
-            "bad-phase: apps/bad-phase/job.yaml:1: annotation argocd.argoproj.io/hook: unknown "
-            "hook phase 'BeforeSync'; use PreSync, Sync, PostSync, SyncFail, PostDelete or Skip"
-        )
-        assert error_of("generate-name").startswith(
-            "generate-name: apps/generate-name/cm.yaml:1: metadata.generateName 'c-' on an "
-            "object that is not a hook"
-        )
-        assert error_of("bad-jsonnet").startswith("bad-jsonnet: apps/bad-jsonnet/main.jsonnet:4")
-        assert error_of("escape") == (
-            "escape: apps/escape: import '../../../etc/passwd.libsonnet': "
-            "'../../../etc/passwd.libsonnet' is outside the repository"
-        )
-        assert error_of("missing-tla").startswith(
-            "missing-tla: apps/missing-tla/main.jsonnet: top-level function needs argument "
-            "replicas: give it in fleet.yaml under jsonnet.tlas"
-        )
-        assert error_of("no-match").startswith(
-            "no-match: apps/no-match: directory.include '*.yml' matches no file"
-        )
-        for app in ("bad-phase", "generate-name", "bad-jsonnet", "escape", "missing-tla"):
+        for app, expected, whole in SOURCE_ERRORS:
+            found = wait_for(
+                lambda app=app: store.source_error(app), timeout=60, what=f"{app}'s error"
+            )
+            message = str(found.message)
+            assert (message == expected) if whole else message.startswith(expected), message
             s = store.status(app, "sim-1")
             assert s is None or s.sync is not SyncState.SYNCED, app
     finally:
