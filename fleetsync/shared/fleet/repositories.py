@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from fleetsync.shared.fleet.nodes import At
 from fleetsync.shared.fleet.walk import Walker, absolute
@@ -90,11 +89,8 @@ class RepositoryReader(Walker):
         if text is None:
             return None
         text = text.strip().rstrip("/")
-        try:
-            parts = urlsplit(text)
-            _ = parts.port
-        except ValueError:
-            self.error(at, "is not a valid URL")
+        parts = self.url_parts(at, text)
+        if parts is None:
             return None
         schemes = ("oci",) if kind is RepoType.OCI else ("https", "http")
         if parts.password is not None or parts.username is not None:
@@ -127,11 +123,8 @@ class RepositoryReader(Walker):
         text = text.strip()
         password = "must not carry a password; name an environment variable in credentials"
         if "://" in text:
-            try:
-                parts = urlsplit(text)
-                _ = parts.port
-            except ValueError:
-                self.error(at, "is not a valid URL")
+            parts = self.url_parts(at, text)
+            if parts is None:
                 return None
             scheme = parts.scheme.lower()
             if parts.password is not None:

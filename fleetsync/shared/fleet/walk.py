@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import SplitResult, urlsplit
 
 import yaml
 
@@ -197,6 +198,16 @@ class Walker:
             self.error(at, f"'{text}' is longer than {MAX_DURATION_TEXT}; write a shorter one")
             return None
         return float(whole)
+
+    def url_parts(self, at: At, text: str) -> SplitResult | None:
+        """`text` split as a URL, its port checked too; None (and the issue) if it is not one."""
+        try:
+            parts = urlsplit(text)
+            _ = parts.port
+        except ValueError:
+            self.error(at, "is not a valid URL")
+            return None
+        return parts
 
     def choice(self, at: At, allowed: Sequence[str]) -> str | None:
         text = self.string(at)
