@@ -11,7 +11,6 @@ from fleetsync.shared.fleet.helm import HelmReader
 from fleetsync.shared.fleet.nodes import At
 from fleetsync.shared.fleet.renderers import RendererReader
 from fleetsync.shared.fleet.rollouts import RolloutReader
-from fleetsync.shared.fleet.walk import undeclared
 from fleetsync.shared.model.declaration import (
     Application,
     RendererKind,
@@ -43,11 +42,8 @@ class ApplicationReader(HelmReader, RendererReader, RolloutReader, DependencyRea
 
     def application(self, name: str | None, f: dict[str, At]) -> Application | None:
         repository = self.string(f["repository"]) if "repository" in f else None
-        if repository is not None and ("repositories", repository) not in self.seen:
-            declared = self.declared("repositories")
-            self.error(
-                f["repository"], undeclared("repository", "repositories", repository, declared)
-            )
+        if repository is not None:
+            self.declared_in("repositories", f["repository"], repository)
         kind = self.repo_types.get(repository or "", RepoType.GIT)
         path = self.app_path(f["path"]) if "path" in f else None
         options: dict[str, Any] = {}
@@ -147,12 +143,9 @@ class ApplicationReader(HelmReader, RendererReader, RolloutReader, DependencyRea
         clusters: list[ClusterName] = []
         for item in self.sequence(f["clusters"]) if "clusters" in f else []:
             name = self.string(item)
-            if name is None:
+            if name is None or not self.declared_in("clusters", item, name):
                 continue
-            if ("clusters", name) not in self.seen:
-                declared = self.declared("clusters")
-                self.error(item, undeclared("cluster", "clusters", name, declared))
-            elif name in clusters:
+            if name in clusters:
                 self.warn(item, f"cluster '{name}' is listed twice")
             else:
                 clusters.append(ClusterName(name))

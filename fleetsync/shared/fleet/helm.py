@@ -11,7 +11,7 @@ import yaml
 
 from fleetsync.shared.charts.semver import RangeError, parse_range
 from fleetsync.shared.fleet.nodes import At, node_kind
-from fleetsync.shared.fleet.walk import Walker, undeclared
+from fleetsync.shared.fleet.walk import Walker
 from fleetsync.shared.model.declaration import (
     HelmOptions,
     RepoType,
@@ -58,11 +58,7 @@ class HelmReader(Walker):
         path = self.app_path(f["path"])
         if repository is None or path is None:
             return None
-        if ("repositories", repository) not in self.seen:
-            declared = self.declared("repositories")
-            self.error(
-                f["repository"], undeclared("repository", "repositories", repository, declared)
-            )
+        if not self.declared_in("repositories", f["repository"], repository):
             return None
         kind = self.repo_types.get(repository, RepoType.GIT)
         if kind is not RepoType.GIT:

@@ -11,7 +11,6 @@ import yaml
 
 from fleetsync.shared.fleet.nodes import BOOL_TAG, INT_TAG, At, node_kind
 from fleetsync.shared.fleet.selectors import SelectorReader
-from fleetsync.shared.fleet.walk import undeclared
 from fleetsync.shared.model.declaration import (
     FailurePolicy,
     Fleet,
@@ -103,12 +102,7 @@ class RolloutReader(SelectorReader):
         names: list[ClusterName] = []
         for item in self.sequence(at):
             name = self.string(item)
-            if name is None:
-                continue
-            if ("clusters", name) not in self.seen:
-                declared = self.declared("clusters")
-                self.error(item, undeclared("cluster", "clusters", name, declared))
-            elif name not in names:
+            if name is not None and self.declared_in("clusters", item, name) and name not in names:
                 names.append(ClusterName(name))
         return names
 

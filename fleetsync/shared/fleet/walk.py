@@ -73,6 +73,13 @@ def suggest(text: str, allowed: Sequence[str]) -> str:
     return f"; did you mean '{close}'?" if close else ""
 
 
+_SECTION_ENTRIES = {
+    "repositories": "repository",
+    "clusters": "cluster",
+    "applications": "application",
+}
+
+
 def undeclared(kind: str, kinds: str, name: str, declared: Sequence[str]) -> str:
     listed = f"declared {kinds}: {', '.join(declared)}" if declared else f"no {kinds} are declared"
     return f"{kind} '{name}' is not declared; {listed}{suggest(name, declared)}"
@@ -310,6 +317,15 @@ class Walker:
 
     def declared(self, section: str) -> list[str]:
         return sorted(name for kind, name in self.seen if kind == section)
+
+    def declared_in(self, section: str, at: At, name: str) -> bool:
+        """Whether `name` is declared in `section` (repositories, clusters, applications); if
+        not, the issue at `at` lists what is declared, with the closest name."""
+        if (section, name) in self.seen:
+            return True
+        kind = _SECTION_ENTRIES[section]
+        self.error(at, undeclared(kind, section, name, self.declared(section)))
+        return False
 
     def dns_name(self, at: At, text: str, *, what: str, limit: int = 63) -> str | None:
         if len(text) <= limit and _DNS_LABEL.fullmatch(text):

@@ -8,7 +8,6 @@ import yaml
 
 from fleetsync.shared.fleet.nodes import At
 from fleetsync.shared.fleet.selectors import SelectorReader
-from fleetsync.shared.fleet.walk import undeclared
 from fleetsync.shared.model.declaration import (
     Window,
     WindowKind,
@@ -67,10 +66,7 @@ class WindowReader(SelectorReader):
             apps = []
             for item in self.sequence(f["applications"]):
                 app = self.string(item)
-                if app is not None and ("applications", app) not in self.seen:
-                    declared = self.declared("applications")
-                    self.error(item, undeclared("application", "applications", app, declared))
-                elif app is not None:
+                if app is not None and self.declared_in("applications", item, app):
                     apps.append(AppName(app))
             options["applications"] = tuple(apps)
         if "clusters" in f:
