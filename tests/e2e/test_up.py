@@ -7,14 +7,14 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.test_demo import processes_mentioning
-from tests.support.up import Up, start_up, up_env
+from tests.support.redis_server import free_port
+from tests.support.up import Up, start_up, up_argv, up_env
 from tests.support.waiting import wait_for
 
 
@@ -158,17 +158,8 @@ def test_up_refuses_to_start_with_a_placeholder_or_short_api_token(
     tmp_path: Path, fleet_file: Path, token: str
 ) -> None:
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fleetsync",
-            "up",
-            "-c",
-            str(fleet_file),
-            "--data-dir",
-            str(tmp_path / "data"),
-        ],
-        env={**os.environ, "FLEETSYNC_API_TOKEN": token, "FLEETSYNC_CACHE_DIR": str(tmp_path)},
+        up_argv(fleet_file, api_port=free_port(), data_dir=tmp_path / "data"),
+        env=up_env(tmp_path, FLEETSYNC_API_TOKEN=token),
         capture_output=True,
         text=True,
         timeout=60,
