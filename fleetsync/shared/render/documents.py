@@ -227,6 +227,7 @@ def assemble_bundle(
     scopes = _crd_scopes(documents)
     seen: dict[ResourceKey, Document] = {}
     objects: list[Manifest] = []
+    sources: list[str] = []
     for document in documents:
         obj = document.obj
         if namespace and not obj["metadata"].get("namespace") and _namespaced(obj, scopes):
@@ -238,7 +239,8 @@ def assemble_bundle(
                 app, first.where, f"duplicate object {key}: declared again at {document.where}"
             )
         objects.append(obj)
-    return Bundle.of(objects)
+        sources.append(document.source)
+    return Bundle.of(objects, sources)
 
 
 def _namespaced(obj: Mapping[str, Any], scopes: Mapping[tuple[str, str], bool]) -> bool:
