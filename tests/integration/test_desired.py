@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from fleetsync.shared.desired import Because, desired_for_pair, latest_for_pair
-from fleetsync.shared.model.desired import DesiredState, Pin
+from fleetsync.shared.desired import (
+    Because,
+    desired_for_pair,
+    desired_for_pairs,
+    latest_for_pair,
+)
+from fleetsync.shared.model.desired import DesiredState, Pin, Variant
 from fleetsync.shared.model.ids import AppName, ClusterName, Digest
 from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.store import Store
@@ -50,3 +55,29 @@ def test_a_rollback_pin_wins_over_the_latest_render_which_stays_what_the_pair_is
     store.set_pin(APP, None)
     back = desired_for_pair(store, APP, CLUSTER)
     assert back is not None and back.digest == "d2"
+
+
+def test_a_per_cluster_pin_gives_each_cluster_its_own_bundle_from_a_fresh_connection(
+    redis_url: str,
+) -> None:
+    store = Store.connect(redis_url)
+    west, north = ClusterName("west"), ClusterName("north")
+    state = DesiredState(
+        revision=NEW, digest=Digest("set"), renderer="plain", rendered_at=1, variants=3
+    )
+    store.set_desired_variants(
+        APP, state, {CLUSTER: Digest("e2"), west: Digest("w2"), north: Digest("n2")}
+    )
+    pinned = {CLUSTER: Variant(OLD, Digest("e1")), west: Variant(OLD, Digest("w1"))}
+    store.set_pin(APP, Pin(revision=OLD, digest=Digest("pins"), at=2, clusters=pinned))
+
+    again = Store.connect(redis_url)  # what a restarted process reads
+    chosen = desired_for_pairs(again, APP, [CLUSTER, west, north])
+    assert [(c.digest, c.because) for c in chosen.values() if c] == [
+        ("e1", Because.PIN),
+        ("w1", Because.PIN),
+        ("n2", Because.GIT),  # a cluster that did not run the revision keeps Git's latest
+    ]
+    assert "did not run main@sha1:" in chosen[north].note  # type: ignore[union-attr]
+    one = desired_for_pair(again, APP, west)
+    assert one is not None and (one.revision, one.digest) == (OLD, "w1")
