@@ -464,3 +464,40 @@ def test_overrides_give_helm_values_and_values_files_to_the_clusters_they_pick(
     assert _data(store, "eu-2") == {"region": "eu", "replicas": "7"}
     assert _data(store, "us-1") == {"region": "us", "replicas": "5"}
     assert _data(store, "us-2") == {"region": "us", "replicas": "5"}
+
+
+def test_a_helm_template_s_unresolved_variable_names_its_file_in_the_repository(
+    redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
+) -> None:
+    store = Store.connect(redis_url)
+    repo, url = served
+    for name, text in CHART.items():
+        repo.write(f"charts/web/{name}", text)
+    repo.write(
+        "charts/web/templates/zone.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: zone}\n"
+        'data: {zone: "${cluster.values.zone}"}\n',
+    )
+    repo.commit("chart")
+    app = Application(
+        name=APP,
+        repository=RepoName("platform"),
+        path="charts/web",
+        namespace="web",
+        renderer=RendererKind.HELM,
+        substitute=True,
+        targets=Targets(selector=Selector(match_labels={"env": "prod"})),
+    )
+    zoned = _clusters(REGIONS, **{c: {"zone": "z"} for c in ("eu-2", "us-1", "us-2")})
+    _sync(store, _fleet(url, zoned, app), tmp_path)
+    failed = store.variant(APP, ClusterName("eu-1"))
+    assert failed is not None and failed.failed is not None
+    assert "core/ConfigMap/web/zone.data.zone: ${cluster.values.zone}" in failed.failed.message
+    assert "(in charts/web/templates/zone.yaml, rendered from platform:charts/web)" in (
+        failed.failed.message
+    )
+    us = desired_for_pair(store, APP, ClusterName("us-1"))
+    assert us is not None
+    bundle = store.get_bundle(us.digest)
+    assert bundle is not None and "charts/web/templates/zone.yaml" in bundle.sources
+    assert all("templates" not in str(o) for o in bundle.objects)  # never in what is applied

@@ -125,6 +125,9 @@ class Document:
     obj: Manifest
     source: str
     line: int
+    file: str = ""
+    """The file of the repository it came from, when `source` is not one (a Helm template's
+    name starts with its chart's name, not with its path in the repository)."""
 
     @property
     def where(self) -> str:
@@ -239,7 +242,7 @@ def assemble_bundle(
                 app, first.where, f"duplicate object {key}: declared again at {document.where}"
             )
         objects.append(obj)
-        sources.append(document.source)
+        sources.append(document.file or document.source)
     return Bundle.of(objects, sources)
 
 
