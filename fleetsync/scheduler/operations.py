@@ -131,8 +131,10 @@ def pin_variants(store: Store, fleet: Fleet, app: AppName, revision: Revision) -
     ran: dict[str, Variant] = {}
     for cluster in clusters:
         history = [h for h in store.history(app, cluster) if h.digest and h.revision]
+        now = store.recorded_status(app, cluster)
+        applied_digests = {h.digest for h in history} | ({now.digest} if now else set())
         own = recorded.get(cluster)
-        if own is not None and any(h.digest == own.digest for h in history):
+        if own is not None and own.digest in applied_digests:
             ran[cluster] = own
             continue
         applied = next((h for h in history if h.revision == revision), None)
