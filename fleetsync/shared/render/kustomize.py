@@ -10,6 +10,11 @@ there with `LoadRestrictionsRootOnly`, a timeout, a bounded output and a clean e
 KUBECONFIG, HOME in the temporary directory, an empty PATH so no git or plugin can run). So the
 inputs reported are exactly what kustomize could see. In the fetch worker this all runs in a
 render process of its own (see isolation), whose memory bound kubectl inherits.
+
+The staged copy of the root kustomization asks the build for origin annotations, so that each
+object keeps the file it came from (the bundle's sources, for errors that name it); they are
+taken out of the objects again, and a kustomization that sets `buildMetadata` itself keeps its
+own.
 """
 
 from __future__ import annotations
