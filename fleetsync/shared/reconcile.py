@@ -16,7 +16,9 @@ nothing, never an older one. It decides whether to converge (APPLY) or only to l
 An APPLY that a change window, the freeze or an application it depends on holds becomes a CHECK
 that says what it waits for (`gates.change_wait`), and asks to be continued once it may go on.
 A cluster a rollout holds runs what it ran before (`desired_for_pair`) and is drift-checked
-against that.
+against that. A cluster whose own render failed (per-cluster variants: a variable its values do
+not define) keeps running its last good bundle, and its status says the render failed and why
+(`_render_failed`: OutOfSync, failed).
 
 Before anything else touches the cluster, the pair's cluster must own the Kubernetes cluster its
 kubeconfig reaches (`kube.identity`): a second declared cluster reaching the same one is refused
