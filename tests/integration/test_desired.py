@@ -81,3 +81,30 @@ def test_a_per_cluster_pin_gives_each_cluster_its_own_bundle_from_a_fresh_connec
     assert "did not run main@sha1:" in chosen[north].note  # type: ignore[union-attr]
     one = desired_for_pair(again, APP, west)
     assert one is not None and (one.revision, one.digest) == (OLD, "w1")
+
+
+def test_each_revision_s_per_cluster_bundles_are_kept_for_rollbacks_the_last_30(
+    redis_url: str,
+) -> None:
+    store = Store.connect(redis_url)
+    west = ClusterName("west")
+    revisions = [Revision(ref="main", sha=f"{n:040x}") for n in range(1, 33)]
+    for n, revision in enumerate(revisions):
+        state = DesiredState(
+            revision=revision, digest=Digest(f"set{n}"), renderer="plain", rendered_at=n
+        )
+        # east's bundle moves with every commit; west's only every tenth
+        digests = {CLUSTER: Digest(f"e{n}"), west: Digest(f"w{n // 10}")}
+        store.set_desired_variants(APP, state, digests, {west: "x"} if n == 31 else {})
+
+    kept = store.variant_set_revisions(APP)
+    assert kept == [str(r) for r in reversed(revisions[2:])]
+    assert store.variant_set(APP, str(revisions[1])) is None  # trimmed
+    at = store.variant_set(APP, str(revisions[25]))
+    assert at == {
+        CLUSTER: Variant(revisions[25], Digest("e25")),
+        west: Variant(revisions[20], Digest("w2")),
+    }
+    assert store.variant_set(APP, str(revisions[31])) == {
+        CLUSTER: Variant(revisions[31], Digest("e31"))  # west's render failed: it did not run it
+    }

@@ -232,7 +232,12 @@ class SourceStore(StoreBase):
         )
         gone = [c for c in current if c not in records]
         ran = {c: v.to_text() for c, v in records.items() if v.digest and v.failed is None}
-        at_revision = json.dumps({"at": self.now(), "clusters": ran})
+        # Compact: each distinct bundle once, each cluster by its index (10 regions of 1,000
+        # clusters keep 10 bundles and 1,000 small numbers per revision).
+        distinct = sorted(set(ran.values()))
+        at_revision = json.dumps(
+            {"bundles": distinct, "clusters": {c: distinct.index(t) for c, t in ran.items()}}
+        )
         fetched = state.revision
         previous = self.desired(app)
         if previous is not None and previous.digest == state.digest and previous.variants:
@@ -246,6 +251,7 @@ class SourceStore(StoreBase):
             pipe.hdel(key, *gone)
         if ran:
             pipe.hset(self.key("app", app, "variant_sets"), str(fetched), at_revision)
+            pipe.zadd(self.key("app", app, "variant_sets", "at"), {str(fetched): self.now()})
         pipe.execute()
         if ran:
             self._trim_variant_sets(app)
@@ -258,19 +264,28 @@ class SourceStore(StoreBase):
         raw = self._r.hget(self.key("app", app, "variant_sets"), revision)
         if raw is None:
             return None
-        clusters = json.loads(raw)["clusters"]
-        return {ClusterName(c): Variant.from_text(v) for c, v in clusters.items()}
+        data = json.loads(raw)
+        bundles = [Variant.from_text(t) for t in data["bundles"]]
+        return {ClusterName(c): bundles[int(i)] for c, i in data["clusters"].items()}
 
     def variant_set_revisions(self, app: AppName) -> list[str]:
         """The revisions whose variant sets are kept, newest first."""
-        raw = self._r.hgetall(self.key("app", app, "variant_sets"))
-        at = {text(k): float(json.loads(v)["at"]) for k, v in raw.items()}
-        return sorted(at, key=lambda r: at[r], reverse=True)
+        found: list[bytes | str] = self._r.zrevrange(
+            self.key("app", app, "variant_sets", "at"), 0, -1
+        )  # type: ignore[assignment]
+        return [text(r) for r in found]
 
     def _trim_variant_sets(self, app: AppName) -> None:
-        kept = self.variant_set_revisions(app)
-        if len(kept) > VARIANT_SETS_KEPT:
-            self._r.hdel(self.key("app", app, "variant_sets"), *kept[VARIANT_SETS_KEPT:])
+        at = self.key("app", app, "variant_sets", "at")
+        if int(self._r.zcard(at)) <= VARIANT_SETS_KEPT:
+            return
+        found: list[bytes | str] = self._r.zrange(at, 0, -(VARIANT_SETS_KEPT + 1))  # type: ignore[assignment]
+        old = [text(r) for r in found]
+        if old:
+            pipe = self._r.pipeline(transaction=True)
+            pipe.hdel(self.key("app", app, "variant_sets"), *old)
+            pipe.zrem(at, *old)
+            pipe.execute()
 
     def source_error(self, app: AppName) -> SourceError | None:
         raw = self._r.get(self.key("app", app, "source_error"))
