@@ -235,8 +235,9 @@ class SourceStore(StoreBase):
         # Compact: each distinct bundle once, each cluster by its index (10 regions of 1,000
         # clusters keep 10 bundles and 1,000 small numbers per revision).
         distinct = sorted(set(ran.values()))
+        index = {t: i for i, t in enumerate(distinct)}
         at_revision = json.dumps(
-            {"bundles": distinct, "clusters": {c: distinct.index(t) for c, t in ran.items()}}
+            {"bundles": distinct, "clusters": {c: index[t] for c, t in ran.items()}}
         )
         fetched = state.revision
         previous = self.desired(app)
