@@ -266,9 +266,10 @@ def test_a_cluster_lacking_a_value_fails_alone_and_a_rollback_takes_each_cluster
         what="eu-1 at the new commit once its zone is declared",
     )
 
-    back = _cli(world, "rollback", "web", "--to", first[:10])
+    back = _cli(world, "rollback", "web", "--to", first[:10], "--wait", "--timeout", "90")
     assert back.returncode == 0, back.stdout + back.stderr
     assert "each target cluster to the bundle it ran at" in back.stdout
+    assert "web: Synced and Healthy at each cluster's own revision on 4 clusters" in back.stdout
     wait_for(
         lambda: all(world.data(c) == d for c, d in FIRST.items()),
         timeout=60,

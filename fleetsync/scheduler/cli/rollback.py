@@ -46,6 +46,6 @@ def command(app: str, to: str, wait: bool, timeout: float, redis_url: str | None
         f"`fleetsync resume {app}` returns it to the latest revision in Git."
     )
     if wait:
-        # Per-cluster pins run each cluster's own revision: the wait checks Synced and Healthy.
-        at = None if pin.clusters else str(pin.revision)
+        # A per-cluster pin: each cluster at the revision of its own bundle.
+        at = {c: str(v.revision) for c, v in pin.clusters.items()} or str(pin.revision)
         report_wait(store, app, [e.cluster for e in enqueued], started, timeout, at)
