@@ -362,3 +362,25 @@ def test_objects_applied_without_the_application_label_are_found_and_relabelled(
     second = sync(live, ours, app="web", previous=first.inventory)
     assert second.changes.counts[ChangeAction.UNCHANGED] == 2
     assert live.writes() == {}
+
+
+def test_the_only_changed_object_of_a_later_wave_keeps_its_dry_run(live: Live) -> None:
+    """A wave may stop the walk before it (earlier waves not healthy yet): its object is then
+    still validated up front, as every object of the bundle is."""
+    first_wave, later = config_map("a", "web", wave=0), config_map("b", "web", wave=1)
+    first = sync(live, [namespace("web"), first_wave, later])
+    assert first.error is None, first.error
+    live.sim.reset_request_counts()
+
+    changed_later = config_map("b", "web", data={"k": "new"}, wave=1)
+    second = sync(live, [namespace("web"), first_wave, changed_later], previous=first.inventory)
+
+    assert actions(second) == {"core/ConfigMap/web/b": "configured"}
+    assert live.writes() == {("apply-dry-run", "configmaps"): 1, ("apply", "configmaps"): 1}
+    live.sim.reset_request_counts()
+
+    changed_first = config_map("a", "web", data={"k": "new"}, wave=0)
+    third = sync(live, [namespace("web"), changed_first, changed_later], previous=second.inventory)
+
+    assert actions(third) == {"core/ConfigMap/web/a": "configured"}
+    assert live.writes() == {("apply", "configmaps"): 1}, "the first wave: no dry-run"
