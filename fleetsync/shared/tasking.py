@@ -81,7 +81,9 @@ class TaskName(StrEnum):
                 return (repo, "force") if kwargs.get("force") else (repo,)
             case TaskName.RECONCILE:
                 pair = (str(kwargs["app"]), str(kwargs["cluster"]))
-                return (*pair, "retry") if kwargs.get("retry") else pair
+                if kwargs.get("retry"):
+                    return (*pair, "retry")
+                return (*pair, "mirror") if kwargs.get("mirror") else pair
             case _:
                 return None
 
@@ -487,6 +489,21 @@ class Sender:
             cluster=cluster,
             reason=reason.value,
             retry=True,
+        )
+
+    def mirror_intents(self, app: str, cluster: str) -> bool:
+        """Have the pair checked (a drift check) so that its cluster's intents mirror takes an
+        operator's new decision. It coalesces with other such checks of the pair only: it never
+        absorbs a trigger that must apply (nor is absorbed by one)."""
+        return self._send(
+            TaskName.RECONCILE,
+            (app, cluster, "mirror"),
+            Priority.CHANGE,
+            None,
+            app=app,
+            cluster=cluster,
+            reason=Trigger.DRIFT.value,
+            mirror=True,
         )
 
     def reconcile_on_cluster(
