@@ -6,13 +6,13 @@ Redis hands it a message it blocked for) takes the message with it: no queue, no
 in-flight record knows it. Its coalescing mark stays, though, and absorbs every trigger of the
 same task (a pair's drift checks included) for `QUEUED_LOST`: the pair would wait minutes.
 
-Every mark keeps its message (`Sender`'s `queued_message`). The beat looks at marks whose message
-is overdue by `LOST_AFTER` seconds and not started: a message the broker still holds (in a queue,
-or taken by a live worker, `unacked`) is only waiting; one it does not hold is lost, and is sent
-again as it was (its mark dropped first, only if nobody sent or started it meanwhile). Reading
-the broker's queues costs their length: with more than `SCAN_LIMIT` messages waiting (a
-backlog, when no message is overdue for being lost anyway) the look is left to a later tick,
-and `QUEUED_LOST` still bounds the wait.
+Every mark keeps its message (`Sender`'s `queued_message`). The beat looks (every `LOOK_EVERY`
+seconds) at marks whose message is overdue by `LOST_AFTER` seconds and not started: a message
+the broker still holds (in a queue, or taken by a live worker, `unacked`) is only waiting; one it
+does not hold is lost, and is sent again as it was (its mark dropped first, only if nobody sent
+or started it meanwhile). Reading the broker's queues costs their length: with more than
+`SCAN_LIMIT` messages waiting (a backlog) the look is left to a later one, and `QUEUED_LOST`
+still bounds the wait.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 SCAN_LIMIT = 1000
 """Messages of one queue (all its priorities, and every worker's `unacked`) read at most per
 look; past it, only their lengths are read."""
+LOOK_EVERY = 5.0
+"""Seconds between two looks, whichever beat makes them (a backlog under `SCAN_LIMIT` is read
+whole at each look)."""
 COALESCED = (Queue.APPLY, Queue.POLL, Queue.FETCH)
 """The queues whose tasks leave coalescing marks."""
 
@@ -42,10 +45,15 @@ class Resent:
     kwargs: dict[str, Any]
 
 
-def recover_lost(store: Store, sender: Sender, *, after: float = LOST_AFTER) -> list[Resent]:
+def recover_lost(
+    store: Store, sender: Sender, *, after: float = LOST_AFTER, every: float = LOOK_EVERY
+) -> list[Resent]:
     """Send again every message overdue by `after` seconds that the broker no longer holds;
-    the beat calls this on every tick (one sorted-set read when nothing is overdue)."""
+    the beat calls this on every tick, and it looks once per `every` seconds (one sorted-set
+    read per queue when nothing is overdue)."""
     resent: list[Resent] = []
+    if every > 0 and not store.once_per("lost-messages", every):
+        return resent
     for queue in COALESCED:
         overdue = store.overdue_queued(queue.value, after=after)
         if not overdue:

@@ -107,16 +107,18 @@ def test_a_message_no_queue_and_no_worker_holds_is_sent_again_once(redis_url: st
 
     store, sender = _sender(redis_url)
     assert sender.reconcile("web", "c1", reason=Trigger.MANUAL, priority=Priority.MANUAL)
-    assert recover_lost(store, sender, after=-1) == [], "waiting in its queue"
+    assert recover_lost(store, sender, after=-1, every=0) == [], "waiting in its queue"
     raw = store.client.rpop("apply")
     assert raw is not None
     store.client.hset("unacked", "tag-1", json.dumps([json.loads(raw), "", "apply"]))
-    assert recover_lost(store, sender, after=-1) == [], "held by a live worker"
-    assert recover_lost(store, sender) == [], "not overdue yet: LOST_AFTER not passed"
+    assert recover_lost(store, sender, after=-1, every=0) == [], "held by a live worker"
+    assert recover_lost(store, sender, every=0) == [], "not overdue yet: LOST_AFTER not passed"
     store.client.hdel("unacked", "tag-1")
-    [resent] = recover_lost(store, sender, after=-1)
+    [resent] = recover_lost(store, sender, after=-1, every=0)
     assert resent.name == TaskName.RECONCILE.value
     assert resent.kwargs == {"app": "web", "cluster": "c1", "reason": "manual"}
-    assert recover_lost(store, sender, after=-1) == [], "sent again once: it waits in its queue"
+    assert recover_lost(store, sender, after=-1, every=0) == [], (
+        "sent again once: it waits in its queue"
+    )
     assert store.client.llen("apply") == 1, "at its priority, MANUAL"
     assert not sender.reconcile("web", "c1", reason=Trigger.DRIFT), "its new mark coalesces"

@@ -263,6 +263,11 @@ class ScheduleStore(StoreBase):
             pipe.execute()
         return found
 
+    def once_per(self, name: str, seconds: float) -> bool:
+        """True for the first caller (any process) in each `seconds`-long stretch."""
+        key = self.key("once", name)
+        return bool(self._r.set(key, "1", nx=True, px=max(1, int(seconds * 1000))))
+
     def take_lost(self, kind: str, ident: str, mark: str) -> bool:
         """Drop the mark of a message known lost, if it is still `mark` (nobody started it or
         sent another since); whether it was taken (the caller sends it again)."""
