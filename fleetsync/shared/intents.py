@@ -111,7 +111,8 @@ def _read_back(
                 int(snapshot.record.get("wave") or 0) + 1,
             )
         restored = True  # the view now holds the rollout Redis has, whoever read it back
-    if mirror.bundle is not None and store.get_bundle(mirror.bundle.digest) is None:
+    if mirror.bundle is not None:
+        # Into Redis whatever this process's bundle cache holds: other processes have no copy.
         store.put_bundle(mirror.bundle)
     return restored
 

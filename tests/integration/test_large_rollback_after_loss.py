@@ -107,7 +107,8 @@ def test_a_rollback_of_a_large_application_holds_after_redis_lost_everything(
         )
         kept = h.store.pin("big")
         assert kept is not None and kept.digest == pin.digest, "the rollback was read back"
-        assert h.store.get_bundle(pin.digest) == bundle, "the pinned bundle was read back"
+        # In Redis itself (this process's bundle cache outlives the loss; others' do not).
+        assert h.store.client.exists(h.store.key("bundle", pin.digest)), "the bundle read back"
         for cluster in CLUSTERS:
             assert version_on(h, cluster) == "1", cluster
             status = after[cluster]

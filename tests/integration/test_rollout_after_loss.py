@@ -143,3 +143,7 @@ def test_a_paused_rollout_stays_paused_after_redis_restarts_without_its_data(
             assert status is not None and status.sync is SyncState.SYNCED, status
             assert status.health is Health.HEALTHY, status
             assert status.revision is not None and status.revision.sha != two, status
+            # The bundle it is held at, read back into Redis itself from the cluster's mirror
+            # (this process's bundle cache outlives the loss; other processes' do not).
+            assert status.digest is not None
+            assert h.store.client.exists(h.store.key("bundle", status.digest)), cluster
