@@ -68,8 +68,14 @@ def _open_pair(store: Store, rnd: Round, kwargs: Mapping[str, Any]) -> _Opened:
 
 @fleet_task(app, TaskName.RECONCILE, runtime=runtime, opening=_open_pair)
 def reconcile(
-    job: Job, app: str, cluster: str, reason: str = Trigger.CHANGE.value, retry: bool = False
+    job: Job,
+    app: str,
+    cluster: str,
+    reason: str = Trigger.CHANGE.value,
+    retry: bool = False,
+    mirror: bool = False,
 ) -> dict[str, object]:
+    """`retry` and `mirror` only choose the message's coalescing key (`TaskName.ids`)."""
     trigger = Trigger.of(reason)
     opened: _Opened = job.opened
     if opened.pair is None:
