@@ -279,6 +279,8 @@ def _refresh_health(
         raise
     except Exception as exc:  # the check failed: say so; the next drift check tries again
         message = f"health not checked: {describe(exc)}"
+        if _sync_failed(status):
+            message = f"{status.message}; {message}"
         store.record_status(replace(status, health=Health.UNKNOWN, message=message), history=False)
         return Health.UNKNOWN
     keep = health is Health.HEALTHY or _sync_failed(status)
@@ -288,10 +290,14 @@ def _refresh_health(
 
 
 def _sync_failed(status: PairStatus) -> bool:
-    """Whether the status reports a sync that failed (a refused object, a field that cannot
-    change in place...): its message stays until a later sync succeeds."""
-    return status.error_object is not None or any(
-        c.action is ChangeAction.FAILED for c in status.changes
+    """Whether the status reports a reconcile that failed (a refused object, a field that
+    cannot change in place, this cluster's own render, a bundle missing from Redis, a cluster
+    that could not be reached...): a health check updates its health, but the failure and its
+    message stay until a later reconcile clears them."""
+    return (
+        status.failed
+        or status.error_object is not None
+        or any(c.action is ChangeAction.FAILED for c in status.changes)
     )
 
 

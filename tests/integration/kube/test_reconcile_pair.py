@@ -245,6 +245,65 @@ def test_a_cluster_whose_own_render_failed_keeps_its_bundle_and_says_why(pair: P
     assert never.message == f"nothing to run: the render of {REV2} failed for this cluster: {error}"
 
 
+def test_a_health_refresh_keeps_a_render_failure_and_its_message_until_a_reconcile_clears_it(
+    pair: Pair,
+) -> None:
+    digest = pair.store.put_bundle(Bundle.of(WEB))
+    first = DesiredState(REV1, Digest("set-1"), "plain", rendered_at=1.0, variants=1)
+    pair.store.set_desired_variants(APP, first, {pair.cluster: digest})
+    pair.reconcile()
+    error = "web: cluster 'x': ...: cluster.values.zone is not defined for cluster 'x'"
+    second = DesiredState(REV2, Digest("set-2"), "plain", rendered_at=2.0, variants=1)
+    pair.store.set_desired_variants(APP, second, {pair.cluster: digest}, {pair.cluster: error})
+    failed = pair.reconcile(Trigger.DRIFT).status
+    assert failed is not None and failed.failed
+    refresh = lambda: refresh_health(  # noqa: E731
+        pair.store, pair.fleet, APP, pair.cluster, cache_dir=pair.live.cache_dir
+    )
+
+    pair.live.operator.delete("/api/v1/namespaces/web/configmaps/settings")
+    assert refresh() is Health.MISSING
+    after = pair.store.recorded_status(APP, pair.cluster)
+    assert after is not None and after.health is Health.MISSING, "health is updated"
+    assert after.message == failed.message, "the render error is not replaced by health's"
+    assert (after.sync, after.failed) == (SyncState.OUT_OF_SYNC, True)
+
+    pair.live.sim.set_fault(error_rate=1.0, error_code=500)
+    assert refresh() is Health.UNKNOWN
+    unchecked = pair.store.recorded_status(APP, pair.cluster)
+    assert unchecked is not None and unchecked.failed
+    assert unchecked.message.startswith(f"{failed.message}; health not checked: ")
+    pair.live.sim.clear_faults()
+
+    pair.store.set_desired_variants(APP, second, {pair.cluster: digest})
+    cleared = pair.reconcile().status
+    assert cleared is not None and not cleared.failed and cleared.health is Health.HEALTHY
+    pair.live.operator.delete("/api/v1/namespaces/web/configmaps/settings")
+    assert refresh() is Health.MISSING
+    healthy_again = pair.store.recorded_status(APP, pair.cluster)
+    assert healthy_again is not None and healthy_again.message.startswith(
+        "core/ConfigMap/web/settings: Missing"
+    ), "once cleared, a health refresh says again what is unhealthy"
+
+
+def test_a_health_refresh_keeps_a_permanent_failure_of_the_last_reconcile(pair: Pair) -> None:
+    pair.desire(WEB)
+    pair.reconcile()
+    pair.store.set_desired(APP, DesiredState(REV2, Digest("f" * 64), "plain", rendered_at=2.0))
+    failed = pair.reconcile().status
+    assert failed is not None and failed.failed and "missing from Redis" in failed.message
+    pair.live.operator.delete("/api/v1/namespaces/web/configmaps/settings")
+
+    health = refresh_health(
+        pair.store, pair.fleet, APP, pair.cluster, cache_dir=pair.live.cache_dir
+    )
+
+    assert health is Health.MISSING
+    after = pair.store.recorded_status(APP, pair.cluster)
+    assert after is not None and after.health is Health.MISSING
+    assert (after.message, after.sync, after.failed) == (failed.message, failed.sync, True)
+
+
 def test_without_a_desired_state_the_pair_waits_with_the_source_error(pair: Pair) -> None:
     pair.store.set_source_error(APP, "web: path 'web' does not exist", revision=str(REV1))
     status = pair.reconcile().status
