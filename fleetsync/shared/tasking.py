@@ -38,7 +38,7 @@ from fleetsync.shared.logcontext import configure_logging, log_context
 from fleetsync.shared.model.declaration import Fleet
 from fleetsync.shared.model.trigger import Trigger as Trigger  # re-exported for senders
 from fleetsync.shared.settings import Settings
-from fleetsync.shared.store import UNAVAILABLE, Abandoned, Round, Store, celery_broker
+from fleetsync.shared.store import UNAVAILABLE, Abandoned, Reply, Round, Store, celery_broker
 from fleetsync.shared.store.lease import HOLD_LIMIT, Renewal, keeper
 
 log = logging.getLogger(__name__)
@@ -317,8 +317,7 @@ def run_task(
     ids = name.ids(kwargs)
     ttl = store.lease_seconds
     first = store.round()
-    if ids is not None:
-        rt.sender.started_in(first, name, *ids)
+    marked = rt.sender.started_in(first, name, *ids) if ids is not None else None
     digest = store.queue_fleet_digest(first)
     begun = store.queue_begin_task(first, task_id, name.value, kwargs, owner=_owner(), ttl=ttl)
     opened = opening(store, first, kwargs) if opening is not None else None
@@ -331,6 +330,7 @@ def run_task(
             if opened is not None:
                 opened.cancel(store.round())  # what it holds in this process (the lease expires)
             raise
+        kwargs = _with_reason(kwargs, marked.value if marked is not None else None)
         fleet = store.fleet_at(digest.value)
         if fleet is None or not begun.value:
             last = store.round(transaction=True)
@@ -376,6 +376,31 @@ def run_task(
         for then in job.after:
             then()
         return outcome
+
+
+def stronger(reason: str, marked: str | None) -> Trigger:
+    """The trigger to run for: the message's own, or the stronger one its coalescing mark took
+    from a trigger it absorbed."""
+    own = Trigger.of(reason)
+    if marked is None:
+        return own
+    other = Trigger.of(marked)
+    return other if other.strength > own.strength else own
+
+
+def _with_reason(kwargs: Mapping[str, Any], marked: str | None) -> Mapping[str, Any]:
+    if marked is None or "reason" not in kwargs:
+        return kwargs
+    reason = stronger(str(kwargs["reason"]), marked)
+    return {**kwargs, "reason": reason.value}
+
+
+def _reason(name: TaskName, kwargs: Mapping[str, Any]) -> tuple[int, str] | None:
+    """What a reconcile's mark keeps of its reason (see `ScheduleStore.mark_queued`)."""
+    if name is not TaskName.RECONCILE or "reason" not in kwargs:
+        return None
+    trigger = Trigger.of(str(kwargs["reason"]))
+    return trigger.strength, trigger.value
 
 
 def _owner() -> str:
@@ -435,6 +460,7 @@ class Sender:
             ttl=ttl,
             countdown=countdown or 0.0,
             message=queued_message(name, kwargs, priority),
+            reason=_reason(name, kwargs),
         ):
             return False
         try:
@@ -540,6 +566,7 @@ class Sender:
             [self._ident(ident, a, cluster) for a in apps],
             int(priority),
             ttl=QUEUED_SECONDS,
+            reason=(reason.strength, reason.value),
             messages=[
                 queued_message(
                     ident, {"app": a, "cluster": cluster, "reason": reason.value}, priority
@@ -561,12 +588,17 @@ class Sender:
                 raise
         return wanted
 
-    def clear_pair_marks_in(self, rnd: Round, cluster: str, apps: Sequence[str]) -> None:
-        """As a batch task starts: a trigger of any of its pairs queues a new run."""
-        for a in apps:
-            self._store.queue_clear_queued(
+    def clear_pair_marks_in(
+        self, rnd: Round, cluster: str, apps: Sequence[str]
+    ) -> dict[str, Reply[str | None]]:
+        """As a batch task starts: a trigger of any of its pairs queues a new run. The reason
+        each pair's mark held (a stronger trigger it absorbed, see `started_in`)."""
+        return {
+            a: self._store.queue_take_queued(
                 rnd, Queue.APPLY, self._ident(TaskName.RECONCILE, a, cluster)
             )
+            for a in apps
+        }
 
     def check_health(self, app: str, cluster: str, *, attempt: int, countdown: float) -> None:
         """Schedule a follow-up health check (not coalesced: it is a chain of one)."""
@@ -614,9 +646,11 @@ class Sender:
         else:
             self._send_now(name, task.kwargs, Priority.CHANGE)
 
-    def started_in(self, rnd: Round, name: TaskName, *ids: str) -> None:
-        """`started` as part of the task's opening round."""
-        self._store.queue_clear_queued(rnd, name.queue, self._ident(name, *ids))
+    def started_in(self, rnd: Round, name: TaskName, *ids: str) -> Reply[str | None]:
+        """`started` as part of the task's opening round; the reason its mark held, which is
+        stronger than the message's own when the message absorbed a stronger trigger while it
+        was queued (a change after a drift check): the task runs for that one."""
+        return self._store.queue_take_queued(rnd, name.queue, self._ident(name, *ids))
 
     def started(self, name: TaskName, *ids: str) -> None:
         """A task calls this as it starts, so later triggers are queued again."""

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from fleetsync.shared.model.ids import AppName, ClusterName
@@ -28,8 +29,15 @@ from fleetsync.shared.reconcile import (
     remove_pair,
 )
 from fleetsync.shared.reconcile_batch import reconcile_on_cluster
-from fleetsync.shared.store import PairOpening, Round, Store, open_pair
-from fleetsync.shared.tasking import Job, Priority, TaskName, busy_countdown, fleet_task
+from fleetsync.shared.store import PairOpening, Reply, Round, Store, open_pair
+from fleetsync.shared.tasking import (
+    Job,
+    Priority,
+    TaskName,
+    busy_countdown,
+    fleet_task,
+    stronger,
+)
 from fleetsync.workers.app import app
 from fleetsync.workers.runtime import runtime
 
@@ -199,6 +207,9 @@ class _OpenedBatch:
 
     cluster: str
     pairs: list[PairOpening] | None
+    marked: dict[str, Reply[str | None]] = field(default_factory=dict)
+    """The reason each pair's coalescing mark held: one stronger than the batch's goes to a
+    reconcile of its own (see `Sender.started_in`)."""
 
     def cancel(self, rnd: Round) -> None:
         if self.pairs is not None:
@@ -210,11 +221,13 @@ class _OpenedBatch:
 def _open_batch(store: Store, rnd: Round, kwargs: Mapping[str, Any]) -> _OpenedBatch:
     """Every pair's coalescing mark cleared, lease and reads, in the task's opening round."""
     cluster, apps = str(kwargs["cluster"]), [str(a) for a in kwargs["apps"]]
-    runtime().sender.clear_pair_marks_in(rnd, cluster, apps)
+    marked = runtime().sender.clear_pair_marks_in(rnd, cluster, apps)
     if not runtime().bulkhead.enter(cluster):
-        return _OpenedBatch(cluster, None)
+        return _OpenedBatch(cluster, None, marked)
     return _OpenedBatch(
-        cluster, [open_pair(store, rnd, a, cluster, lease=pair_lock(a, cluster)) for a in apps]
+        cluster,
+        [open_pair(store, rnd, a, cluster, lease=pair_lock(a, cluster)) for a in apps],
+        marked,
     )
 
 
@@ -231,10 +244,24 @@ def reconcile_cluster(
             cluster, apps, reason=trigger, priority=Priority.of(trigger)
         )
         return {"result": "requeued", "why": f"{cluster}'s threads in this worker are all busy"}
+    pairs = []
+    assert job.closing is not None
+    for pair in opened.pairs:
+        marked = opened.marked[pair.app].value
+        own = stronger(trigger.value, marked)
+        if own is trigger:
+            pairs.append(pair)
+            continue
+        pair.cancel(job.closing)  # its lease, released with the batch's writes
+        job.after.append(partial(_reconcile_alone, job, pair.app, cluster, own))
     try:
-        return _reconcile_batch(job, opened.pairs, cluster, trigger)
+        return _reconcile_batch(job, pairs, cluster, trigger)
     finally:
         runtime().bulkhead.leave(cluster)
+
+
+def _reconcile_alone(job: Job, app: str, cluster: str, trigger: Trigger) -> None:
+    job.sender.reconcile(app, cluster, reason=trigger, priority=Priority.of(trigger))
 
 
 def _reconcile_batch(

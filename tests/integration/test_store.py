@@ -82,6 +82,28 @@ def test_duplicate_triggers_coalesce_unless_the_new_one_has_better_priority(
     assert not store.mark_queued("poll", "platform", 6, countdown=3), "nor by one due soon after"
 
 
+def test_an_absorbed_trigger_with_a_stronger_reason_hands_it_to_the_queued_message(
+    redis_url: str,
+) -> None:
+    store = Store.connect(redis_url)
+    drift, change, manual = (0, "drift"), (1, "change"), (2, "manual")
+    message = '{"name": "r", "kwargs": {"app": "web", "reason": "drift"}, "priority": 0}'
+    assert store.mark_queued("apply", "web|c1", 0, message=message, reason=drift)
+    assert not store.mark_queued("apply", "web|c1", 0, reason=drift), "same reason"
+    assert not store.mark_queued("apply", "web|c1", 3, reason=change), "absorbed..."
+    [(_, mark, kept)] = store.overdue_queued("apply", after=-60.0)
+    assert mark.endswith(" 1 change") and '"reason":"change"' in kept, "...with its reason"
+    assert not store.mark_queued("apply", "web|c1", 0, reason=drift), "a weaker one too..."
+    assert store.overdue_queued("apply", after=-60.0)[0][1] == mark, "...without its reason"
+    assert store.mark_queued_many("apply", ["web|c1"], 3, reason=manual) == [False]
+    rnd = store.round()
+    taken = store.queue_take_queued(rnd, "apply", "web|c1")
+    rnd.run()
+    assert taken.value == "manual", "the reason the starting task runs for"
+    assert store.mark_queued("apply", "web|c1", 3, reason=drift), "and the mark is gone"
+    assert not store.mark_queued("apply", "web|c1", 3), "a trigger without a reason is absorbed"
+
+
 def test_a_queued_message_long_overdue_is_believed_lost_and_absorbs_no_trigger(
     redis_url: str,
 ) -> None:

@@ -21,6 +21,13 @@ class Trigger(StrEnum):
         """What the trigger means, for people: `new desired state`, `drift check`, ..."""
         return _LABELS[self]
 
+    @property
+    def strength(self) -> int:
+        """How much a reconcile for the trigger may do: a drift check may only look (without
+        selfHeal), a change applies, a manual sync applies whatever the policy. Coalescing
+        keeps the strongest reason of the triggers a queued reconcile absorbed."""
+        return _STRENGTH[self]
+
     @classmethod
     def of(cls, text: str) -> Trigger:
         """The trigger a token or a label names; anything else counts as a change (a reconcile
@@ -37,3 +44,4 @@ _LABELS = {
     Trigger.MANUAL: "manual sync",
 }
 _BY_LABEL = {label: trigger for trigger, label in _LABELS.items()}
+_STRENGTH = {Trigger.DRIFT: 0, Trigger.CHANGE: 1, Trigger.TARGETED: 1, Trigger.MANUAL: 2}

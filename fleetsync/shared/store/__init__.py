@@ -21,7 +21,7 @@ from fleetsync.shared.store.inflight import Abandoned
 from fleetsync.shared.store.intents import IntentsView
 from fleetsync.shared.store.lease import Lease
 from fleetsync.shared.store.pairview import PairOpening, PairView, open_pair, read_pair
-from fleetsync.shared.store.rounds import Round
+from fleetsync.shared.store.rounds import Reply, Round
 from fleetsync.shared.store.schedule import DueSet
 from fleetsync.shared.store.source import RepoState, SourceError
 from fleetsync.shared.store.watchers import DriftDetection
@@ -38,6 +38,7 @@ __all__ = [
     "PairView",
     "Pin",
     "RedisUrlError",
+    "Reply",
     "RepoState",
     "Round",
     "SourceError",

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 
 from fleetsync.shared.store.base import StoreBase, text
-from fleetsync.shared.store.rounds import Round
+from fleetsync.shared.store.rounds import Reply, Round
 
 _CLAIM = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
@@ -32,13 +32,28 @@ _MARK = """
 local cur = redis.call('GET', KEYS[1])
 local due = tonumber(ARGV[3])
 if cur then
-  local p, queued_due = string.match(cur, '^(%d+) ([%d.]+)$')
-  if p == nil then p = cur; queued_due = '0' end
+  local p, queued_due, strength = string.match(cur, '^(%d+) ([%d.]+) ?(%d*)')
+  if p == nil then p = cur; queued_due = '0'; strength = '' end
   local sooner = due < tonumber(queued_due) - tonumber(ARGV[4])
   local lost = tonumber(queued_due) + tonumber(ARGV[6]) < tonumber(ARGV[5])
-  if tonumber(ARGV[1]) >= tonumber(p) and not sooner and not lost then return 0 end
+  if tonumber(ARGV[1]) >= tonumber(p) and not sooner and not lost then
+    if strength == '' or ARGV[9] == '' or tonumber(ARGV[9]) <= tonumber(strength) then
+      return 0
+    end
+    local upgraded = p .. ' ' .. queued_due .. ' ' .. ARGV[9] .. ' ' .. ARGV[10]
+    redis.call('SET', KEYS[1], upgraded, 'KEEPTTL')
+    local message = redis.call('HGET', KEYS[3], ARGV[8])
+    if message then
+      local m = cjson.decode(message)
+      m['kwargs']['reason'] = ARGV[10]
+      redis.call('HSET', KEYS[3], ARGV[8], cjson.encode(m))
+    end
+    return 2
+  end
 end
-redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[3], 'EX', ARGV[2])
+local mark = ARGV[1] .. ' ' .. ARGV[3]
+if ARGV[9] ~= '' then mark = mark .. ' ' .. ARGV[9] .. ' ' .. ARGV[10] end
+redis.call('SET', KEYS[1], mark, 'EX', ARGV[2])
 if ARGV[7] ~= '' then
   redis.call('ZADD', KEYS[2], ARGV[3], ARGV[8])
   redis.call('HSET', KEYS[3], ARGV[8], ARGV[7])
@@ -49,7 +64,12 @@ return 1
 `slack` after this one is queued, unless that message is believed lost (due more than
 `QUEUED_LOST` ago and not started): KEYS[1] the mark, KEYS[2] and KEYS[3] the kind's index of
 queued messages (ident -> due time, ident -> message); ARGV priority, ttl, due time, slack, now,
-QUEUED_LOST, the message ("": not indexed), ident. The mark holds `<priority> <due time>`."""
+QUEUED_LOST, the message ("": not indexed), ident, the reason's strength and the reason ("" and
+"": a message without a reason). The mark holds `<priority> <due time>[ <strength> <reason>]`.
+A trigger the queued message absorbs whose reason is stronger than the queued one's (a change
+after a drift check) becomes the mark's reason, and the reason of the kept message: the task
+reads it as it starts (`queue_take_queued`) and runs for it. 1: claimed; 0: absorbed; 2:
+absorbed, its reason taken over by the queued message."""
 
 _TAKE_LOST = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
@@ -174,6 +194,7 @@ class ScheduleStore(StoreBase):
         countdown: float = 0.0,
         slack: float = QUEUED_SLACK,
         message: str = "",
+        reason: tuple[int, str] | None = None,
     ) -> bool:
         """Claim the right to enqueue (kind, ident); False when one is already queued with the
         same or better priority (lower is better) that runs no more than `slack` seconds after
@@ -181,12 +202,14 @@ class ScheduleStore(StoreBase):
         A message waiting out a long countdown (a retry's backoff) never absorbs a trigger
         that wants to run sooner, such as a drift check: both are sent, the earlier runs.
         `message` (the task's name, arguments and priority, as JSON) is kept with the mark,
-        so that a message lost on its way to a worker can be sent again (`overdue_queued`)."""
+        so that a message lost on its way to a worker can be sent again (`overdue_queued`).
+        `reason`: (strength, token) of a reconcile's trigger; an absorbed trigger with a stronger
+        reason hands it to the queued message (see `_MARK`)."""
         now = self.now()
         due = f"{now + countdown:.3f}"
         keys = (self.key("queued", kind, ident), *self._queued_index(kind))
         args = (priority, int(ttl), due, slack, f"{now:.3f}", QUEUED_LOST, message, ident)
-        return bool(self._r.eval(_MARK, 3, *keys, *args))
+        return bool(self._r.eval(_MARK, 3, *keys, *args, *_reason_args(reason)) == 1)
 
     def mark_queued_many(
         self,
@@ -196,6 +219,7 @@ class ScheduleStore(StoreBase):
         ttl: float = 3600,
         *,
         messages: list[str] | None = None,
+        reason: tuple[int, str] | None = None,
     ) -> list[bool]:
         """`mark_queued` of many idents (triggers due now) in one round trip."""
         now = f"{self.now():.3f}"
@@ -205,22 +229,32 @@ class ScheduleStore(StoreBase):
             key = self.key("queued", kind, ident)
             message = messages[i] if messages is not None else ""
             args = (priority, int(ttl), now, QUEUED_SLACK, now, QUEUED_LOST, message, ident)
-            pipe.eval(_MARK, 3, key, *index, *args)
-        return [bool(r) for r in pipe.execute()] if idents else []
+            pipe.eval(_MARK, 3, key, *index, *args, *_reason_args(reason))
+        return [r == 1 for r in pipe.execute()] if idents else []
 
     def _queued_index(self, kind: str) -> tuple[str, str]:
         return self.key("queued_index", kind, "due"), self.key("queued_index", kind, "messages")
 
-    def queue_clear_queued(self, rnd: Round, kind: str, ident: str) -> None:
-        """`clear_queued` as part of the round `rnd`."""
+    def queue_take_queued(self, rnd: Round, kind: str, ident: str) -> Reply[str | None]:
+        """`clear_queued` as part of the round `rnd`; the reason the mark held as it was
+        cleared (None: none), which may be stronger than the message's own (see `_MARK`)."""
         zkey, hkey = self._queued_index(kind)
+        reply: Reply[str | None] = Reply(None)
+
+        def parse(replies: list[object]) -> None:
+            mark = replies[0]
+            parts = text(mark).split(" ") if isinstance(mark, bytes | str) else []
+            reply.value = parts[3] if len(parts) == 4 else None
+
         rnd.add(
             lambda p: (
-                p.delete(self.key("queued", kind, ident)),
+                p.getdel(self.key("queued", kind, ident)),
                 p.zrem(zkey, ident),
                 p.hdel(hkey, ident),
-            )
+            ),
+            parse,
         )
+        return reply
 
     def clear_queued(self, kind: str, ident: str) -> None:
         """Called by a task as it starts: a trigger from now on enqueues a new run."""
@@ -273,3 +307,7 @@ class ScheduleStore(StoreBase):
         sent another since); whether it was taken (the caller sends it again)."""
         keys = (self.key("queued", kind, ident), *self._queued_index(kind))
         return bool(self._r.eval(_TAKE_LOST, 3, *keys, mark, ident))
+
+
+def _reason_args(reason: tuple[int, str] | None) -> tuple[str, str]:
+    return (str(reason[0]), reason[1]) if reason is not None else ("", "")

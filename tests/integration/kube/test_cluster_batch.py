@@ -168,3 +168,34 @@ def test_a_batch_logs_one_line_at_info_and_each_synced_pair_at_debug(
     pairs = [r.getMessage() for r in lines if r.levelno == logging.DEBUG]
     assert len(pairs) == len(APPS)
     assert all(m.startswith("reconcile (new desired state): Synced, ") for m in pairs), pairs
+
+
+def test_a_pair_whose_mark_took_a_stronger_reason_leaves_the_batch_for_a_reconcile_of_its_own(
+    redis_url: str, tmp_path: Path, kubesim: Simulator, handle: ClusterHandle
+) -> None:
+    configure_workers(redis_url, tmp_path / "cache")
+    store, cluster = _setup(redis_url, kubesim, handle)
+    sender = Sender(app, store)
+    _desire(store, REV1, "1")
+    checked, changed = APPS[:2]
+    asked = sender.reconcile_on_cluster(
+        cluster.name, [checked, changed], reason=Trigger.DRIFT, priority=Priority.CHANGE
+    )
+    assert asked == [checked, changed]
+    assert not sender.reconcile(
+        changed, cluster.name, reason=Trigger.CHANGE, priority=Priority.PERIODIC
+    ), "absorbed by the queued batch, its reason with it"
+    with running_worker(("apply",), concurrency=2):
+        wait_for(
+            lambda: all(store.recorded_status(a, cluster.name) for a in (checked, changed)),
+            timeout=60,
+            what="both pairs reconciled",
+        )
+    triggers = {}
+    for a in (checked, changed):
+        status = store.recorded_status(a, cluster.name)
+        assert status is not None and status.sync is SyncState.SYNCED, a
+        triggers[a] = status.trigger
+        assert not store.lease_holder(pair_lock(a, cluster.name)), a
+    assert triggers == {checked: Trigger.DRIFT, changed: Trigger.CHANGE}
+    assert store.stats()["reconcile_synced"] == 2, "each pair once"
