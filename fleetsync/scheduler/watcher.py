@@ -2,7 +2,8 @@
 
 Every `beat` seconds a `Watcher`:
 1. beats in Redis and learns which clusters it owns (`WatcherStore.balance_watchers`: shares
-   balanced across the live watcher processes, a dead one's clusters taken over);
+   balanced across the live watcher processes, a dead one's clusters taken over), out of the
+   clusters not declared `watch: false`;
 2. for each owned cluster, keeps one watch per kind found in the inventories of the pairs the
    fleet declares there (plus ConfigMaps, for the inventory's mirror), through
    `kube.watch.ClusterWatch`; the inventories are read again for the pairs that wrote a status
@@ -58,12 +59,17 @@ def watcher_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+Send = Callable[[str, str, bool], object]
+"""Sends a drift check of (application, cluster); with True, whatever coalescing mark the pair
+holds (`Sender.reconcile_anew`)."""
+
+
 class CheckDispatcher:
     """Drift checks asked for by watches, coalesced per pair and sent from one thread."""
 
     def __init__(
         self,
-        send: Callable[[str, str], object],
+        send: Send,
         *,
         gap: float = COALESCE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
@@ -72,12 +78,18 @@ class CheckDispatcher:
         self._clock = clock
         self._coalescer: Coalescer[Pair] = Coalescer(gap)
         self._ready: collections.deque[Pair] = collections.deque()
+        self._anew: set[Pair] = set()
         self._cond = threading.Condition()
         self.sent: collections.Counter[Pair] = collections.Counter()
         """Checks sent, per pair."""
 
-    def offer(self, app: str, cluster: str) -> None:
+    def offer(self, app: str, cluster: str, *, anew: bool = False) -> None:
+        """Ask for a check of the pair; with `anew`, its next check is sent whatever coalescing
+        mark the pair holds (a cluster newly watched: its last watcher may have been killed
+        between marking a check and sending it)."""
         with self._cond:
+            if anew:
+                self._anew.add((app, cluster))
             if self._coalescer.offer((app, cluster), self._clock()):
                 self._ready.append((app, cluster))
                 self._cond.notify()
@@ -91,11 +103,12 @@ class CheckDispatcher:
                     nxt = self._coalescer.next_due()
                     self._cond.wait(timeout=0.5 if nxt is None else min(0.5, nxt - now))
                     continue
-                batch = list(self._ready)
+                batch = [(p, p in self._anew) for p in self._ready]
                 self._ready.clear()
-            for app, cluster in batch:
+                self._anew.difference_update(p for p, _ in batch)
+            for (app, cluster), anew in batch:
                 try:
-                    self._send(app, cluster)
+                    self._send(app, cluster, anew)
                     self.sent[(app, cluster)] += 1
                 except Exception as exc:
                     log.warning("drift check of %s on %s not enqueued: %s", app, cluster, exc)
@@ -183,7 +196,7 @@ class Watcher:
             apps = [a for a in self._apps_of.get(cluster, ()) if self._kinds.get((a, cluster))]
         log.info("%s: %s; drift check of %d pairs", cluster, why, len(apps))
         for app in apps:
-            self.dispatcher.offer(app, cluster)
+            self.dispatcher.offer(app, cluster, anew=True)
 
     def state_changed(self, cluster: str) -> None:
         """A watch of `cluster` changed state: published at the next beat."""
@@ -203,7 +216,8 @@ class Watcher:
         fleet = self._fleet
         if fleet is None:
             return
-        owned = self.store.balance_watchers(self.ident, sorted(fleet.clusters), ttl=self.ttl)
+        watched = sorted(set(fleet.clusters) - fleet.unwatched())
+        owned = self.store.balance_watchers(self.ident, watched, ttl=self.ttl)
         with self._lock:
             for gone in [c for c in self._watches if c not in owned]:
                 self._watches.pop(gone).stop()

@@ -76,8 +76,9 @@ def fleet(
 def watcher(fleet: Harness, tmp_path: Path) -> Iterator[Watcher]:
     sender = fleet.runtime.sender
 
-    def send(app: str, cluster: str) -> None:
-        sender.reconcile(app, cluster, reason=Trigger.DRIFT, priority=Priority.CHANGE)
+    def send(app: str, cluster: str, anew: bool) -> None:
+        check = sender.reconcile_anew if anew else sender.reconcile
+        check(app, cluster, reason=Trigger.DRIFT, priority=Priority.CHANGE)
 
     with running_watcher(fleet, tmp_path / "watcher-cache", send, "w1") as w:
         yield w
@@ -236,8 +237,11 @@ def test_a_cluster_refusing_watches_says_so_in_status_and_is_watched_once_it_all
     fleet.wait_synced_healthy("web", CLUSTERS)
     fleet.sim.cluster("c1").set_fault(watches="forbid")
 
-    def send(app: str, cluster: str) -> None:
-        fleet.runtime.sender.reconcile(app, cluster, reason=Trigger.DRIFT, priority=Priority.CHANGE)
+    sender = fleet.runtime.sender
+
+    def send(app: str, cluster: str, anew: bool) -> None:
+        check = sender.reconcile_anew if anew else sender.reconcile
+        check(app, cluster, reason=Trigger.DRIFT, priority=Priority.CHANGE)
 
     with running_watcher(fleet, tmp_path / "watcher-cache", send, "w1"):
 
@@ -279,3 +283,39 @@ def test_a_cluster_whose_kubeconfig_changes_is_watched_through_the_new_one(
     )
     fleet.edit_by_hand("c2", "web-config", "web", {"value": "after-move"})
     wait_healed(fleet, "c2", "c2 healed through its new kubeconfig")
+
+
+def test_a_cluster_declared_watch_false_is_left_to_interval_checks_and_says_so(
+    fleet: Harness, watcher: Watcher
+) -> None:
+    watching_everything(fleet, watcher)
+    c2 = f"{{name: c2, kubeconfig: {fleet.sim.kubeconfig_path('c2')}, labels: {{env: prod}}"
+    watched = fleet.fleet_file.read_text()
+    assert c2 + "}" in watched
+    fleet.write_fleet(watched.replace(c2 + "}", c2 + ", watch: false}"))
+    wait_for(
+        lambda: watcher.owned == ["c1"] and watcher.watched_kinds("c2") == [],
+        what="c2 no longer watched",
+    )
+    unwatched = fleet.store.load_fleet().unwatched()
+    assert unwatched == {"c2"}
+    found = {
+        c: d.describe()
+        for c, d in fleet.store.drift_detection(CLUSTERS, unwatched=unwatched).items()
+    }
+    assert found == {"c1": "watching", "c2": "interval checks only: watch: false in fleet.yaml"}
+    result = CliRunner().invoke(main, ["status", "--redis-url", fleet.runtime.settings.redis_url])
+    assert result.exit_code == 0, result.output
+    assert "drift detection: 1 of 2 clusters watched" in result.output
+    assert "c2: interval checks only: watch: false in fleet.yaml" in result.output
+    # Turned on again, c2 is watched and an edit there is healed by its watch.
+    fleet.write_fleet(watched)
+    wait_for(
+        lambda: (
+            fleet.store.drift_detection(["c2"])["c2"].mode == "watching"
+            and {"ConfigMap", "Deployment"} <= set(watcher.watched_kinds("c2"))
+        ),
+        what="c2 watched again",
+    )
+    fleet.edit_by_hand("c2", "web-config", "web", {"value": "watched-again"})
+    wait_healed(fleet, "c2", "c2 healed by its watch")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from fleetsync.shared.tasking import Priority, Queue, TaskName
 from kubesim import Simulator
 from tests.support.fleet_harness import Harness, running_fleet
 from tests.support.git_server import GitServer, WorkRepo
@@ -165,6 +166,11 @@ def test_a_killed_watchers_clusters_are_taken_over_and_an_edit_meanwhile_is_heal
     victim, survivor = procs
     lost = owned[victim.pid]
     victim.stop(signal.SIGKILL)
+    # What a watcher killed between marking a drift check and sending it leaves behind (a
+    # SIGKILL cannot be timed into that gap from outside): the pair's coalescing mark and no
+    # message. The new owner's check must not be absorbed by it.
+    ident = f"{TaskName.RECONCILE}:web:{lost[0]}"
+    assert fleet.store.mark_queued(Queue.APPLY, ident, int(Priority.CHANGE))
     # Edited while nobody watches the cluster: its new owner must find it.
     edit(fleet, lost[0], "edited-while-unwatched")
     wait_for(
