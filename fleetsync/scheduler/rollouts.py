@@ -112,6 +112,8 @@ class RolloutController:
             store.forget_rollout(app)
             return
         if r.starts_waiting and now - self._fetched.get(app, 0.0) >= WAITING_LOOK:
+            if not r.phase.in_progress and self._settled(app, r, now):
+                return
             self._fetch_waiting(fleet, app, now, report)
         if not r.phase.in_progress:
             store.schedule_rollout(app, now + WAITING_LOOK if r.waiting is not None else None)
@@ -130,9 +132,13 @@ class RolloutController:
         reached = [c for c in wave if c in progress]
         unreached = [c for c in wave if c not in progress]
         statuses = store.statuses_of([(app, c) for c in reached])
-        # A wave that bakes out in this step hands over to the next in the same step: the
-        # windows are asked about that wave's clusters too.
-        ahead = next((w.clusters for w in plan.waves[r.wave + 1 :] if w.clusters), ())
+        # A wave whose clusters were all reached may bake out in this step and hand over to
+        # the next in the same step: the windows are asked about that wave's clusters too.
+        ahead = (
+            ()
+            if unreached
+            else next((w.clusters for w in plan.waves[r.wave + 1 :] if w.clusters), ())
+        )
         step = advance(
             Situation(
                 rollout=r,
@@ -191,6 +197,17 @@ class RolloutController:
         self._send(app, clusters, report)
         if saved.starts_waiting and not r.starts_waiting:
             self._fetch_waiting(fleet, app, now, report)
+
+    def _settled(self, app: AppName, r: Rollout, now: float) -> bool:
+        """Whether nothing waits for the ended rollout `r` any more, because a newer desired
+        state than its own was written without a rollout (its policy was removed); then its
+        waiting state is cleared and it is not looked at again."""
+        state = self._store.desired(app)
+        if state is None or state.digest == r.digest:
+            return False
+        settled = replace(r, waiting=None, updated_at=now)
+        self._store.save_rollout(settled, expected=r.version, next_check=None)
+        return True
 
     def _fetch_waiting(
         self, fleet: Fleet, app: AppName, now: float, report: RolloutTickReport

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from fleetsync.shared.desired import desired_for_pairs
 from fleetsync.shared.errors import TransientError
 from fleetsync.shared.gates import window_holds
-from fleetsync.shared.model.declaration import Fleet
+from fleetsync.shared.model.declaration import Fleet, RolloutPolicy
 from fleetsync.shared.model.desired import DesiredState
 from fleetsync.shared.model.ids import AppName, ClusterName
 from fleetsync.shared.model.rollout import Held, Rollout, RolloutPlan
@@ -45,7 +45,7 @@ def admit_desired(store: Store, fleet: Fleet, app: AppName, state: DesiredState)
     one (`begin_rollout`). False while the operator pins the running rollout of another state:
     `state` then waits, recorded in that rollout, and the caller does not write it; it starts
     from wave 1 once unpinned or when the pinned rollout ends (the beat fetches it again)."""
-    return _begin(store, fleet, app, state, restart=False)[0] is not Arrival.WAITS
+    return _begin(store, fleet, app, state, restart=False)[0]
 
 
 def begin_rollout(
@@ -60,12 +60,17 @@ def begin_rollout(
 
 def _begin(
     store: Store, fleet: Fleet, app: AppName, state: DesiredState, *, restart: bool
-) -> tuple[Arrival | None, Rollout | None]:
+) -> tuple[bool, Rollout | None]:
+    """(whether `state` may be written, the rollout under way)."""
+    declared = fleet.applications.get(app)
+    policy = declared.rollout if declared is not None else None
+    current = store.desired(app)
+    if policy is None or current is None:
+        return True, None  # no rollout: it goes everywhere as it is
     for _ in range(ATTEMPTS):
-        existing = store.rollout(app)
-        arrival, begun = _begin_once(store, fleet, app, state, existing, restart=restart)
-        if arrival is not None:
-            return arrival, begun
+        done = _begin_once(store, fleet, app, policy, current, state, restart=restart)
+        if done is not None:
+            return done
     raise TransientError(f"{app}: its rollout kept changing while a new desired state arrived")
 
 
@@ -73,34 +78,34 @@ def _begin_once(
     store: Store,
     fleet: Fleet,
     app: AppName,
+    policy: RolloutPolicy,
+    current: DesiredState,
     state: DesiredState,
-    existing: Rollout | None,
     *,
     restart: bool,
-) -> tuple[Arrival | None, Rollout | None]:
-    """One attempt; (None, None) when the rollout changed meanwhile (try again)."""
-    declared = fleet.applications.get(app)
-    policy = declared.rollout if declared is not None else None
-    current = store.desired(app)
+) -> tuple[bool, Rollout | None] | None:
+    """One attempt; None when the rollout changed meanwhile (try again)."""
+    existing = store.rollout(app)
     now = store.now()
-    if policy is None or current is None or (current.digest == state.digest and not restart):
+    if current.digest == state.digest and not restart:
+        # Nothing new (or a commit back to the pinned state): nothing waits any more.
         settled = planner.settle(existing, now)
         if settled is not None and not _save(store, settled, existing):
-            return None, None
-        return Arrival.UNDER_WAY, None
+            return None
+        return True, None
     admission = planner.admit(existing, state.revision, state.digest, now, restart=restart)
     if admission.arrival is not Arrival.START:
         if admission.running is not None and not _save(store, admission.running, existing):
-            return None, None
-        if admission.arrival is Arrival.WAITS and admission.running is not None:
-            assert existing is not None
+            return None
+        waits = admission.arrival is Arrival.WAITS
+        if waits and admission.running is not None and existing is not None:
             log.info(
                 "%s: %s waits: the operator pinned the rollout of %s",
                 app,
                 state.revision.short,
                 existing.revision.short,
             )
-        return admission.arrival, admission.running or existing
+        return not waits, admission.running or existing
     targets = fleet.targets_of(app)
     before = desired_for_pairs(store, app, targets)
     previous = {
@@ -110,7 +115,7 @@ def _begin_once(
     if not any(previous.values()):
         if existing is not None:
             store.forget_rollout(app)
-        return Arrival.START, None
+        return True, None
     plan = RolloutPlan(assign_waves(policy, {c: fleet.clusters[c].labels for c in targets}))
     common = Counter(h.revision for h in previous.values() if h is not None).most_common(1)
     rollout = Rollout(
@@ -144,7 +149,7 @@ def _begin_once(
         replacing=existing.version if existing is not None else 0,
     )
     if started is None:
-        return None, None
+        return None
     log.info(
         "%s: rollout of %s started over %d clusters in %d waves (%s)%s",
         app,
@@ -158,7 +163,7 @@ def _begin_once(
     )
     for event in step.events:
         log.info("%s: rollout: %s", app, event)
-    return Arrival.START, started
+    return True, started
 
 
 def _save(store: Store, changed: Rollout, existing: Rollout | None) -> bool:
