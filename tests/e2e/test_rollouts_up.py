@@ -8,7 +8,9 @@ promote and abort, a wave that never becomes ready (pause, or rollback), a canar
 Degraded, a canary whose sync fails, maxParallel, the beat and an apply worker killed
 mid-rollout, a deny window, the operator's pin (a newer commit waits for the pinned rollout,
 through restarts of every process, and starts from wave 1 when it ends or is unpinned), a deny
-window opening while the canary bakes, and a freeze while the canary bakes.
+window opening and an allow window closing while the canary bakes (each computed from the
+clock, closing seconds later, opening again by its own schedule), and a freeze while the canary
+bakes.
 
 One `up` serves the module; each test has an application of its own on clusters of its own
 (kubesim's controller knobs are per cluster: a wave made to fail fails only that application).
@@ -87,6 +89,10 @@ APPS: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "late": (
         ("late-canary", "late-2", "late-3"),
+        "bake: 15s, progressDeadline: 60s, onFailure: pause",
+    ),
+    "ring": (
+        ("ring-canary", "ring-2", "ring-3"),
         "bake: 15s, progressDeadline: 60s, onFailure: pause",
     ),
     "thaw": (
@@ -712,6 +718,62 @@ def test_a_deny_window_opening_while_the_canary_bakes_holds_the_next_wave_until_
         second = up.plan("late").waves[1].clusters
         progress = up.store.rollout_progress("late")
         assert min(progress[c].released_at for c in second) >= close
+    finally:
+        up.declare("")
+
+
+def allow_windows(app: str, close: float, reopen: float) -> str:
+    """Allow windows for `app`: one whose schedule fired this minute (UTC) and that closes at
+    `close`, one whose schedule fires at `reopen` (a minute's start)."""
+    now = time.time()
+    fired = now - now % 60
+    first, again = datetime.fromtimestamp(fired, UTC), datetime.fromtimestamp(reopen, UTC)
+    return (
+        "windows:\n"
+        f"  - name: {app}-now\n"
+        "    kind: allow\n"
+        f'    schedule: "{first.minute} {first.hour} * * *"\n'
+        f"    duration: {math.ceil(close - fired)}\n"
+        f"    applications: [{app}]\n"
+        f"  - name: {app}-later\n"
+        "    kind: allow\n"
+        f'    schedule: "{again.minute} {again.hour} * * *"\n'
+        "    duration: 1h\n"
+        f"    applications: [{app}]\n"
+    )
+
+
+def test_an_allow_window_closing_while_the_canary_bakes_holds_the_next_wave_until_it_opens(
+    up: Up,
+) -> None:
+    clusters = APPS["ring"][0]
+    sha = up.commit("ring", "two")
+    baking = up.rollout("ring", sha, lambda r: r.phase is Phase.BAKING, "the canary baking")
+    assert baking.wave == 0 and baking.bake_started_at is not None
+    # The allow window, open now, closes 6 s before the canary's 15 s bake ends; the next
+    # opening is at the start of the first minute at least 3 s after the bake's end.
+    baked = baking.bake_started_at + 15
+    close = math.ceil(baked) - 6
+    reopen = (baked + 3) - (baked + 3) % 60 + 60
+    up.declare(allow_windows("ring", close, reopen))
+    try:
+        held = up.rollout(
+            "ring",
+            sha,
+            lambda r: "outside the allow window 'ring-now', 'ring-later'" in r.reason,
+            "the next wave held outside the allow windows",
+        )
+        assert held.phase is Phase.PROGRESSING and held.wave == 1, held
+        assert set(up.store.rollout_progress("ring")) == {"ring-canary"}
+        assert up.values("ring", clusters) == ["two", "one", "one"]
+        shown = up.cli("rollout", "status", "ring")
+        assert "clusters wait: outside the allow window" in shown.stdout, shown.stdout
+        # The window opens again by its schedule: the rollout goes on by itself, not before.
+        up.rollout("ring", sha, lambda r: r.phase is Phase.COMPLETE, "complete once it opens")
+        up.wait_converged("ring", "two")
+        second = up.plan("ring").waves[1].clusters
+        progress = up.store.rollout_progress("ring")
+        assert min(progress[c].released_at for c in second) >= reopen
     finally:
         up.declare("")
 
