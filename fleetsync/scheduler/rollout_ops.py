@@ -6,6 +6,11 @@ pinned rollout fetched again, which starts its rollout).
 
 Every write compares and sets the rollout's version, so an action never undoes the controller's
 step taken meanwhile (nor the other way round): it reads again and retries.
+
+Every action then has each target cluster looked at (a drift check, or the reconcile the action
+calls for), which writes the rollout's new state into the intents' mirror in each cluster
+(`shared/intents.py`): an operator's pause, promotion, abort or pin outlives a loss of Redis's
+data, as far as that mirror carries the rollout's record.
 """
 
 from __future__ import annotations
@@ -140,7 +145,9 @@ def act_on_rollout(
 def _act(
     store: Store, sender: Sender, fleet: Fleet, app: str, action: Callable[[Rollout, float], Change]
 ) -> Rollout:
-    targets(fleet, app)
+    """Apply `action` to the rollout, reconcile what the action calls for and have every other
+    target checked (which mirrors the rollout's new state in its cluster)."""
+    clusters = targets(fleet, app)
     for _ in range(ATTEMPTS):
         current = store.rollout(app)
         if current is None:
@@ -160,6 +167,9 @@ def _act(
             continue
         for cluster in reconcile:
             sender.reconcile(app, cluster, reason=Trigger.CHANGE, priority=Priority.MANUAL)
+        for cluster in clusters:
+            if cluster not in reconcile:
+                sender.mirror_intents(app, cluster)
         if saved.starts_waiting:
             # The newest desired state waited for this rollout: fetching it again starts it.
             sender.fetch(fleet.applications[AppName(app)].repository, force=True)
