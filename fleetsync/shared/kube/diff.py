@@ -69,9 +69,6 @@ class ObjectDrift:
     diff: str = ""
     """Unified YAML diff, live (-) against desired (+); empty for a missing object."""
 
-    def __str__(self) -> str:
-        return f"{self.key}: {self.state}"
-
 
 @dataclass(frozen=True, slots=True)
 class DriftReport:
@@ -88,11 +85,6 @@ class DriftReport:
 
     def of(self, state: DriftState) -> tuple[ResourceKey, ...]:
         return tuple(d.key for d in self.drifts if d.state is state)
-
-    def summary(self) -> str:
-        if not self.drifts:
-            return f"in sync ({len(self.in_sync)} objects)"
-        return "; ".join(str(d) for d in self.drifts)
 
 
 def normalize(obj: Manifest) -> dict[str, Any]:

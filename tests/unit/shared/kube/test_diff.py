@@ -11,6 +11,8 @@ from fleetsync.shared.kube.diff import (
     DriftState,
     diff_object,
     diff_objects,
+    masked_secret,
+    normalize,
     render_diff,
     same_live_state,
 )
@@ -276,8 +278,61 @@ def test_a_secret_s_diff_names_the_keys_that_differ_and_never_their_values() -> 
     }
     drift = diff_object(desired, live)
     assert drift is not None
-    assert (
-        "-  password: '***'\n+  password: '*** (changed)'" in drift.diff
-    )
+    assert "-  password: '***'\n+  password: '*** (changed)'" in drift.diff
     for secret in ("s3cr3t", "czNjcjN0", "b3RoZXI=", "admin", "YWRtaW4="):
         assert secret not in drift.diff
+
+
+def a_secret(**fields: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s", "namespace": "web"},
+        **fields,
+    }
+
+
+def test_a_secret_s_diff_shows_its_values_when_asked_to() -> None:
+    desired = a_secret(stringData={"password": "s3cr3t"})
+    live = a_secret(data={"password": "b3RoZXI="})
+    drift = diff_object(desired, live, reveal_secrets=True)
+    assert drift is not None
+    assert "-  password: b3RoZXI=\n+  password: czNjcjN0" in drift.diff
+
+
+def test_a_secret_key_only_one_side_has_shows_as_changed_without_its_value() -> None:
+    drift = diff_object(a_secret(data={"token": "dG9rZW4=", "user": "YWRtaW4="}), a_secret())
+    assert drift is not None
+    assert "+data:\n+  token: '*** (changed)'\n+  user: '*** (changed)'" in drift.diff
+    drift = diff_object(
+        a_secret(data={"user": "YWRtaW4="}), a_secret(data={"user": "cm9vdA==", "old": "eA=="})
+    )
+    assert drift is not None
+    assert "-  user: '***'\n+  user: '*** (changed)'" in drift.diff
+    assert "cm9vdA==" not in drift.diff and "YWRtaW4=" not in drift.diff
+
+
+def test_a_secret_shown_alone_has_every_value_masked_and_other_objects_are_shown_as_they_are() -> (
+    None
+):
+    shown = masked_secret(a_secret(data={"b": "Yg==", "a": "YQ=="}, stringData={"c": "plain"}))
+    assert shown["data"] == {"a": "***", "b": "***"}
+    assert list(shown["data"]) == ["a", "b"]
+    assert shown["stringData"] == {"c": "***"}
+    assert shown["metadata"] == {"name": "s", "namespace": "web"}
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "v"}}
+    assert masked_secret(config) == config
+    custom = {**a_secret(data={"k": "dg=="}), "apiVersion": "example.com/v1"}
+    assert masked_secret(custom) == custom
+
+
+def test_an_object_shown_alone_leaves_out_status_and_what_the_server_writes() -> None:
+    live = live_of(DESIRED)
+    shown = normalize(live)
+    assert "status" not in shown
+    assert shown["metadata"] == {"name": "api", "namespace": "web", "labels": {"app": "api"}}
+    assert shown["spec"] == live["spec"]
+    live["metadata"]["annotations"]["team"] = "payments"
+    assert normalize(live)["metadata"]["annotations"] == {"team": "payments"}
+    assert "kubectl.kubernetes.io/last-applied-configuration" in live["metadata"]["annotations"]
+    assert "status" in live
