@@ -1,7 +1,8 @@
 """The mutation score recorded in mutants/ (mutmut's own records, mutants/**/*.py.meta), per
 file, per part of the engine's core and overall: killed (or timed out) over every mutant that was
-checked. A file none of whose mutants has been checked yet is listed as not measured and counts
-nowhere, so a partial run's figure says what it covers."""
+checked. Each line also gives how many mutants the file has: a file only partly checked (a run
+stopped early) is marked so, and a file none of whose mutants has been checked yet is listed as
+not measured and counts nowhere, so a partial run's figure says what it covers."""
 
 from __future__ import annotations
 
@@ -28,9 +29,10 @@ def part_of(name: str) -> str:
     return next((label for prefix, label in PARTS if name.startswith(prefix)), "other")
 
 
-def line(name: str, killed: int, checked: int) -> str:
+def line(name: str, killed: int, checked: int, total: int) -> str:
     score = f"{100 * killed / checked:.1f}%" if checked else "-"
-    return f"{name:50} {killed:>7} {checked:>8} {score:>6}"
+    partial = "  (partly checked)" if checked < total else ""
+    return f"{name:50} {killed:>7} {checked:>8} {total:>6} {score:>6}{partial}"
 
 
 def main() -> int:
@@ -41,22 +43,24 @@ def main() -> int:
     total: Counter[str] = Counter()
     parts: dict[str, Counter[str]] = {}
     unmeasured: list[str] = []
-    print(f"{'file':50} {'killed':>7} {'checked':>8} {'score':>6}")
+    print(f"{'file':50} {'killed':>7} {'checked':>8} {'of':>6} {'score':>6}")
     for meta in files:
-        codes = json.loads(meta.read_text())["exit_code_by_key"].values()
+        codes = list(json.loads(meta.read_text())["exit_code_by_key"].values())
         checked = [c for c in codes if c not in NOT_CHECKED]
         name = str(meta.relative_to("mutants")).removesuffix(".meta")
         if not checked:
-            unmeasured.append(name)
+            if codes:
+                unmeasured.append(name)
             continue
-        killed = sum(c in KILLED for c in checked)
-        total.update(killed=killed, checked=len(checked))
-        parts.setdefault(part_of(name), Counter()).update(killed=killed, checked=len(checked))
-        print(line(name, killed, len(checked)))
+        counts = Counter(killed=sum(c in KILLED for c in checked), checked=len(checked))
+        counts["total"] = len(codes)
+        total.update(counts)
+        parts.setdefault(part_of(name), Counter()).update(counts)
+        print(line(name, counts["killed"], counts["checked"], counts["total"]))
     print()
     for label, counts in parts.items():
-        print(line(label, counts["killed"], counts["checked"]))
-    print(line("overall (measured files)", total["killed"], total["checked"]))
+        print(line(label, counts["killed"], counts["checked"], counts["total"]))
+    print(line("overall (measured files)", total["killed"], total["checked"], total["total"]))
     if unmeasured:
         print(f"\nnot measured ({len(unmeasured)} files): {', '.join(unmeasured)}")
     return 0

@@ -223,7 +223,7 @@ def masked_secret(obj: Manifest) -> Manifest:
     Secret's `data` and `stringData` values masked, anything else as it is."""
     if not is_secret(obj):
         return obj
-    masked: dict[str, Any] = copy.deepcopy(dict(obj))
+    masked: dict[str, Any] = dict(obj)
     for field in ("data", "stringData"):
         if isinstance(masked.get(field), Mapping):
             masked[field] = {k: MASK for k in sorted(masked[field])}

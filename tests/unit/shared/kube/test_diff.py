@@ -324,6 +324,9 @@ def test_a_secret_shown_alone_has_every_value_masked_and_other_objects_are_shown
     assert masked_secret(config) == config
     custom = {**a_secret(data={"k": "dg=="}), "apiVersion": "example.com/v1"}
     assert masked_secret(custom) == custom
+    original = a_secret(data={"k": "dg=="})
+    masked_secret(original)
+    assert original["data"] == {"k": "dg=="}, "the object shown is a copy"
 
 
 def test_an_object_shown_alone_leaves_out_status_and_what_the_server_writes() -> None:
@@ -336,3 +339,21 @@ def test_an_object_shown_alone_leaves_out_status_and_what_the_server_writes() ->
     assert normalize(live)["metadata"]["annotations"] == {"team": "payments"}
     assert "kubectl.kubernetes.io/last-applied-configuration" in live["metadata"]["annotations"]
     assert "status" in live
+
+
+def test_an_hpa_that_declares_no_metrics_is_compared_as_any_object() -> None:
+    desired = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "h", "namespace": "web"},
+    }
+    live = {**copy.deepcopy(desired), "spec": {"maxReplicas": 3, "metrics": []}}
+    assert diff_object(desired, live) is None
+    assert diff_object({**desired, "spec": {"maxReplicas": 5}}, live) is not None
+
+
+def test_a_secret_whose_template_left_its_data_empty_shows_the_live_keys_masked() -> None:
+    drift = diff_object(a_secret(data=None), a_secret(data={"token": "dG9rZW4="}))
+    assert drift is not None
+    assert "-data:\n-  token: '***'\n+data: null\n" in drift.diff
+    assert "dG9rZW4=" not in drift.diff
