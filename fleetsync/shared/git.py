@@ -479,7 +479,7 @@ def _update(remote: _Remote, path: Path, sha: str, *, deadline: float) -> None:
     _fetch_refs(remote, path, [pinned], deadline=deadline, refused_is_missing=True)
     if not commit_exists(path, sha):
         raise PermanentError(
-            f"{remote.repo.name}: commit {sha} not found in {remote.shown}; check the ref in "
+            f"{remote.repo.name}: commit {sha[:12]} not found in {remote.shown}; check the ref in "
             "fleet.yaml (a force-push may have removed the commit)"
         )
 

@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
@@ -24,7 +23,7 @@ from selenium.webdriver.chrome.service import Service
 from fleetsync.shared.store import Store
 from kubesim import Simulator
 from tests.support.git_server import GitServer, WorkRepo
-from tests.support.redis_server import free_port
+from tests.support.up import start_up, up_env
 from tests.support.waiting import wait_for
 
 CHROMIUM = "/usr/bin/chromium"
@@ -134,60 +133,12 @@ def running_up(
         fleet_file = workdir / "fleet.yaml"
         git_url = git_server.git_url(repo.bare.name.removesuffix(".git"))
         fleet_file.write_text(declare(git_url, sim))
-        api_port = free_port()
-        env = {
-            **os.environ,
-            "FLEETSYNC_STATE_DIR": str(workdir / "state"),
-            "FLEETSYNC_CACHE_DIR": str(workdir / "cache"),
-            "FLEETSYNC_TICK_SECONDS": "0.5",
-            "FLEETSYNC_API_TOKEN": TOKEN,
-        }
-        env.pop("FLEETSYNC_REDIS_URL", None)
-        log = (workdir / "up.log").open("w")
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "fleetsync",
-                "up",
-                "-c",
-                str(fleet_file),
-                "--api-port",
-                str(api_port),
-                "--flower-port",
-                str(free_port()),
-                "--fetch-concurrency",
-                "1",
-                "--apply-concurrency",
-                "4",
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{api_port}"
-        try:
-
-            def ready() -> bool:
-                assert proc.poll() is None, (workdir / "up.log").read_text()
-                try:
-                    return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
-                except httpx.HTTPError:
-                    return False
-
-            wait_for(ready, timeout=90, interval=0.3, what="fleetsync up answering /readyz")
-            state = json.loads((workdir / "state" / "instance.json").read_text())
-            store = Store.connect(state["redis_url"])
-            yield Fleet(url=url, repo=repo, store=store, env=env, sim=sim, workdir=workdir)
+        env = up_env(workdir, FLEETSYNC_API_TOKEN=TOKEN)
+        with start_up(fleet_file, env) as up:
+            up.wait_ready(timeout=90)
+            store = Store.connect(up.redis_url())
+            yield Fleet(url=up.api_url, repo=repo, store=store, env=env, sim=sim, workdir=workdir)
             store.client.close()
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            log.close()
 
 
 @pytest.fixture(scope="module")

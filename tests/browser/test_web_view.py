@@ -120,7 +120,12 @@ def test_an_operator_suspends_and_resumes_with_the_token_entered_once(
         timeout=10,
         what="the page showing the suspension live",
     )
-    assert "accepted (200)" in text_of(browser, "#flash-message")
+    # The live update that shows the suspension may land before the POST's answer is shown.
+    wait_for(
+        lambda: "accepted (200)" in text_of(browser, "#flash-message"),
+        timeout=10,
+        what="the suspend's answer in the flash message",
+    )
     assert browser.execute_script("return sessionStorage.getItem('fleetsync.token')") == TOKEN
     assert text_of(browser, "#token-state") == "token set"
     assert fleet.cli("status", "audit", "-o", "json").returncode == 0

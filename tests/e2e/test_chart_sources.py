@@ -5,9 +5,6 @@ commit to the values file each roll out by themselves."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 import uuid
 from collections.abc import Iterator
@@ -22,7 +19,7 @@ from kubesim import Simulator
 from tests.support.charts import ChartRepoServer, chart_yaml, package_chart, serving_charts
 from tests.support.git_server import GitServer, WorkRepo
 from tests.support.oci_registry import Registry, running_registry
-from tests.support.redis_server import free_port
+from tests.support.up import start_up, up_env
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
@@ -47,6 +44,7 @@ class World:
     registry_path: str
     values: WorkRepo
     api: str
+    """The API's address, once `up` runs."""
 
     def configmaps(self, cluster: str) -> dict[str, dict[str, str]]:
         return {
@@ -125,53 +123,20 @@ def world(tmp_path: Path, git_server: GitServer, git_repo: WorkRepo) -> Iterator
         )
         git_repo.write("charts/umbrella/values.yaml", "lib: {color: green}\n")
         git_repo.commit("values and an umbrella chart")
-        api_port = free_port()
-        world = World(sim, charts, registry, path, git_repo, f"http://127.0.0.1:{api_port}")
+        world = World(sim, charts, registry, path, git_repo, api="")
         fleet_file = tmp_path / "fleet.yaml"
         fleet_file.write_text(_fleet(world, git_server.git_url(git_repo.bare.name[:-4])))
-        env = {
-            **os.environ,
-            "FLEETSYNC_CACHE_DIR": str(tmp_path / "cache"),
-            "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
-            "FLEETSYNC_TICK_SECONDS": "0.5",
-            "FLEETSYNC_API_INSECURE": "1",
-            "CHART_USER": CHART_USER,
-            "CHART_PASSWORD": CHART_PASSWORD,
-            "REG_USER": REGISTRY_AUTH[0],
-            "REG_PASSWORD": REGISTRY_AUTH[1],
-        }
-        log = (tmp_path / "up.log").open("w")
-        up = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "fleetsync",
-                "up",
-                "-c",
-                str(fleet_file),
-                "--api-port",
-                str(api_port),
-                "--flower-port",
-                str(free_port()),
-                "--fetch-concurrency",
-                "1",
-                "--apply-concurrency",
-                "4",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
+        env = up_env(
+            tmp_path,
+            FLEETSYNC_API_INSECURE="1",
+            CHART_USER=CHART_USER,
+            CHART_PASSWORD=CHART_PASSWORD,
+            REG_USER=REGISTRY_AUTH[0],
+            REG_PASSWORD=REGISTRY_AUTH[1],
         )
-        try:
+        with start_up(fleet_file, env) as up:
+            world.api = up.api_url
             yield world
-        finally:
-            up.terminate()
-            try:
-                up.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                up.kill()
-                up.wait()
-            log.close()
 
 
 def test_charts_from_a_repository_a_registry_and_a_git_dependency_roll_out(world: World) -> None:

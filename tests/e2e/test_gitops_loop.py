@@ -18,39 +18,9 @@ from kubesim import Simulator
 from tests.support.fleet_harness import Harness, running_fleet
 from tests.support.git_server import GitServer, WorkRepo
 from tests.support.waiting import wait_for
+from tests.support.web_app import commit_web, configmap, edit_and_delete_by_hand, wait_healed
 
 CLUSTERS = ("c1", "c2", "c3")
-
-
-def configmap(name: str, value: str) -> str:
-    return textwrap.dedent(f"""\
-        apiVersion: v1
-        kind: ConfigMap
-        metadata:
-          name: {name}
-        data:
-          value: "{value}"
-        """)
-
-
-DEPLOYMENT = textwrap.dedent("""\
-    apiVersion: apps/v1
-    kind: Deployment
-    metadata:
-      name: web
-    spec:
-      replicas: 2
-      selector: {matchLabels: {app: web}}
-      template:
-        metadata: {labels: {app: web}}
-        spec:
-          containers:
-            - name: web
-              image: nginx:1.27
-              ports: [{containerPort: 80}]
-    """)
-
-NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n"
 
 
 def fleet_yaml(url: str, sim: Simulator, *, self_heal: bool = True) -> str:
@@ -75,12 +45,7 @@ def fleet_yaml(url: str, sim: Simulator, *, self_heal: bool = True) -> str:
 
 @pytest.fixture
 def web_repo(git_repo: WorkRepo) -> WorkRepo:
-    git_repo.write("apps/web/namespace.yaml", NAMESPACE)
-    git_repo.write("apps/web/deployment.yaml", DEPLOYMENT)
-    git_repo.write("apps/web/config.yaml", configmap("web-config", "1"))
-    git_repo.write("apps/web/extra.yaml", configmap("web-extra", "x"))
-    git_repo.commit("web")
-    return git_repo
+    return commit_web(git_repo)
 
 
 @pytest.fixture
@@ -174,17 +139,8 @@ def test_a_second_reconcile_reports_every_object_unchanged_and_writes_nothing(
 def test_an_edit_by_hand_is_detected_and_healed(fleet: Harness) -> None:
     _synced_healthy(fleet)
     edited_at = time.time()
-    fleet.edit_by_hand("c2", "web-config", "web", {"value": "hand-edited"})
-    fleet.kube("c2").resources.get(api_version="v1", kind="ConfigMap").delete(
-        name="web-extra", namespace="web"
-    )
-
-    def healed() -> bool:
-        cm = fleet.live("c2", "v1", "ConfigMap", "web-config", "web")
-        extra = fleet.live("c2", "v1", "ConfigMap", "web-extra", "web")
-        return bool(cm and cm["data"]["value"] == "1" and extra is not None)
-
-    wait_for(healed, timeout=30, what="drift on c2 healed")
+    edit_and_delete_by_hand(fleet, "c2")
+    wait_healed(fleet, "c2", "drift on c2 healed", deleted_too=True)
 
     # The status is written once the objects are back: wait for what healed them. Usually one
     # drift check heals both; when a check falls between the edit and the delete, two do, and

@@ -24,9 +24,6 @@ servers. Every application targets both clusters.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 import uuid
 from collections.abc import Iterator
@@ -43,6 +40,7 @@ from kubesim import Simulator
 from tests.integration.kube.conftest import Operator
 from tests.support.git_server import GitServer, WorkRepo
 from tests.support.realk8s import RealClusters
+from tests.support.up import Up, start_up, up_env
 from tests.support.waiting import wait_for
 
 SUFFIX = uuid.uuid4().hex[:6]
@@ -336,43 +334,9 @@ def sim(tmp_path: Path) -> Iterator[Simulator]:
         yield simulator
 
 
-def start_up(tmp_path: Path, redis_url: str, fleet: Path) -> subprocess.Popen[bytes]:
-    """`fleetsync up` on `fleet`, its output in tmp_path/up.log."""
-    log = (tmp_path / "up.log").open("w")
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fleetsync",
-            "up",
-            "-c",
-            str(fleet),
-            "--redis-url",
-            redis_url,
-            "--no-api",
-            "--no-flower",
-            "--fetch-concurrency",
-            "1",
-            "--apply-concurrency",
-            "4",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={
-            **os.environ,
-            "FLEETSYNC_CACHE_DIR": str(tmp_path / "cache"),
-            "FLEETSYNC_TICK_SECONDS": "0.5",
-        },
-    )
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+def up_on(tmp_path: Path, redis_url: str, fleet: Path) -> Up:
+    """`fleetsync up` on `fleet` and the test's Redis, without the API and Flower."""
+    return start_up(fleet, up_env(tmp_path), redis_url=redis_url, api=False)
 
 
 def commit(git_repo: WorkRepo, message: str, *trees: dict[str, str]) -> None:
@@ -390,7 +354,7 @@ def up(
     git_repo: WorkRepo,
     sim: Simulator,
     real_clusters: RealClusters,
-) -> Iterator[Path]:
+) -> Iterator[Up]:
     commit(
         git_repo,
         "guestbook, a chart, jsonnet, mixed manifests and a plugin's directory",
@@ -411,11 +375,8 @@ def up(
             sim_kubeconfig=sim.kubeconfig_path("sim-1"),
         )
     )
-    proc = start_up(tmp_path, redis_url, fleet)
-    try:
-        yield tmp_path / "up.log"
-    finally:
-        stop(proc)
+    with up_on(tmp_path, redis_url, fleet) as running:
+        yield running
 
 
 def operator_of(real_clusters: RealClusters) -> Operator:
@@ -468,7 +429,7 @@ def sim_object(sim: Simulator, kind: str, name: str, ns: str) -> dict[str, Any] 
 
 
 def test_repositories_as_users_write_them_through_fleetsync_up(
-    up: Path, redis_url: str, real_clusters: RealClusters, sim: Simulator
+    up: Up, redis_url: str, real_clusters: RealClusters, sim: Simulator
 ) -> None:
     store = Store.connect(redis_url)
     real = real_clusters.names[0]
@@ -484,7 +445,7 @@ def test_repositories_as_users_write_them_through_fleetsync_up(
         return s if done and not s.message.startswith("waiting") else None
 
     def logs() -> str:
-        return up.read_text()[-3000:]
+        return up.output()[-3000:]
 
     # The real server: PreSync first, nothing else applied; the test ends the migration Job.
     presync = wait_for(
@@ -634,7 +595,7 @@ def test_argo_cd_sync_waves_and_a_post_delete_hook_through_fleetsync_up(
     real = real_clusters.names[0]
     operator = operator_of(real_clusters)
     ns = f"sw-{SUFFIX}"
-    proc = start_up(tmp_path, redis_url, fleet)
+    proc = up_on(tmp_path, redis_url, fleet)
     try:
 
         def status(app: str, cluster: str) -> PairStatus | None:
@@ -693,7 +654,7 @@ def test_argo_cd_sync_waves_and_a_post_delete_hook_through_fleetsync_up(
         assert job["metadata"]["name"].startswith("cleanup-")
         assert sim_object(sim, "ConfigMap", "settings", cleanup_ns) is None
     finally:
-        stop(proc)
+        proc.stop()
 
 
 BAD = {
@@ -746,6 +707,38 @@ BAD = {
 }
 
 
+SOURCE_ERRORS = [
+    # (application, its error, or how its error starts; whether that is the whole error)
+    (
+        "bad-phase",
+        "bad-phase: apps/bad-phase/job.yaml:1: annotation argocd.argoproj.io/hook: unknown "
+        "hook phase 'BeforeSync'; use PreSync, Sync, PostSync, SyncFail, PostDelete or Skip",
+        False,
+    ),
+    (
+        "generate-name",
+        "generate-name: apps/generate-name/cm.yaml:1: metadata.generateName 'c-' on an "
+        "object that is not a hook",
+        False,
+    ),
+    ("bad-jsonnet", "bad-jsonnet: apps/bad-jsonnet/main.jsonnet:4", False),
+    (
+        "escape",
+        "escape: apps/escape: import '../../../etc/passwd.libsonnet': "
+        "'../../../etc/passwd.libsonnet' is outside the repository",
+        True,
+    ),
+    (
+        "missing-tla",
+        "missing-tla: apps/missing-tla/main.jsonnet: top-level function needs argument "
+        "replicas: give it in fleet.yaml under jsonnet.tlas",
+        False,
+    ),
+    ("no-match", "no-match: apps/no-match: directory.include '*.yml' matches no file", False),
+]
+"""The applications of BAD whose render fails: each names its file and what to do."""
+
+
 def bad_fleet(url: str, sim: Simulator) -> str:
     def app(name: str, extra: str = "") -> str:
         return (
@@ -782,7 +775,7 @@ def test_bad_input_through_fleetsync_up_gets_clear_errors(
     fleet = tmp_path / "fleet.yaml"
     fleet.write_text(bad_fleet(url, sim))
     store = Store.connect(redis_url)
-    proc = start_up(tmp_path, redis_url, fleet)
+    proc = up_on(tmp_path, redis_url, fleet)
     try:
 
         def failed() -> PairStatus | None:
@@ -813,32 +806,13 @@ def test_bad_input_through_fleetsync_up_gets_clear_errors(
             f"batch/Job/bad-{SUFFIX}/{page.name}"
         )
 
-        def error_of(app: str) -> str:
-            found = wait_for(lambda: store.source_error(app), timeout=60, what=f"{app}'s error")
-            return str(found.message)
-
-        assert error_of("bad-phase").startswith(
-            "bad-phase: apps/bad-phase/job.yaml:1: annotation argocd.argoproj.io/hook: unknown "
-            "hook phase 'BeforeSync'; use PreSync, Sync, PostSync, SyncFail, PostDelete or Skip"
-        )
-        assert error_of("generate-name").startswith(
-            "generate-name: apps/generate-name/cm.yaml:1: metadata.generateName 'c-' on an "
-            "object that is not a hook"
-        )
-        assert error_of("bad-jsonnet").startswith("bad-jsonnet: apps/bad-jsonnet/main.jsonnet:4")
-        assert error_of("escape") == (
-            "escape: apps/escape: import '../../../etc/passwd.libsonnet': "
-            "'../../../etc/passwd.libsonnet' is outside the repository"
-        )
-        assert error_of("missing-tla").startswith(
-            "missing-tla: apps/missing-tla/main.jsonnet: top-level function needs argument "
-            "replicas: give it in fleet.yaml under jsonnet.tlas"
-        )
-        assert error_of("no-match").startswith(
-            "no-match: apps/no-match: directory.include '*.yml' matches no file"
-        )
-        for app in ("bad-phase", "generate-name", "bad-jsonnet", "escape", "missing-tla"):
+        for app, expected, whole in SOURCE_ERRORS:
+            found = wait_for(
+                lambda app=app: store.source_error(app), timeout=60, what=f"{app}'s error"
+            )
+            message = str(found.message)
+            assert (message == expected) if whole else message.startswith(expected), message
             s = store.status(app, "sim-1")
             assert s is None or s.sync is not SyncState.SYNCED, app
     finally:
-        stop(proc)
+        proc.stop()

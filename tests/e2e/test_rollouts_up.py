@@ -39,7 +39,7 @@ from kubesim import Simulator
 from tests.e2e.test_up import children
 from tests.support.git_server import GitServer, WorkRepo
 from tests.support.processes import Proc
-from tests.support.redis_server import free_port
+from tests.support.up import start_up, up_env
 from tests.support.waiting import wait_for
 
 # application -> (its clusters, the first one its canary; its rollout policy)
@@ -287,24 +287,12 @@ def up(git_server: GitServer, tmp_path_factory: pytest.TempPathFactory) -> Itera
             sim.cluster(name).set_controllers(enabled=True, ready_delay=0.2)
         fleet = work / "fleet.yaml"
         fleet.write_text(fleet_yaml(git_server.git_url(repo.name), sim))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FLEETSYNC_")}
-        env.update(
-            FLEETSYNC_CACHE_DIR=str(work / "cache"),
-            FLEETSYNC_STATE_DIR=str(work / "state"),
-            FLEETSYNC_TICK_SECONDS="0.5",
-            COLUMNS="200",
-        )
-        argv = [sys.executable, "-m", "fleetsync", "up", "-c", str(fleet), "--no-flower"]
-        argv += ["--data-dir", str(work / "data"), "--api-port", str(free_port())]
-        argv += ["--fetch-concurrency", "1", "--apply-concurrency", "4"]
-        proc = Proc(argv, env)
+        env = up_env(work, COLUMNS="200")
+        running = start_up(fleet, env, data_dir=work / "data")
         try:
-            line = proc.wait_line(r"fleetsync is up: Redis redis://", timeout=90)
-            url = re.search(r"Redis (redis://\S+)", line)
-            assert url is not None, line
             harness = Up(
-                proc=proc,
-                store=Store.connect(url.group(1)),
+                proc=running.proc,
+                store=Store.connect(running.redis_url()),
                 sim=sim,
                 repo=repo,
                 env=env,
@@ -314,7 +302,7 @@ def up(git_server: GitServer, tmp_path_factory: pytest.TempPathFactory) -> Itera
                 harness.wait_converged(app, "one")
             yield harness
         finally:
-            assert proc.stop() == 0, proc.output()[-4000:]
+            assert running.stop() == 0, running.output()[-4000:]
 
 
 def test_a_commit_reaches_the_canary_bakes_then_reaches_the_next_wave(up: Up) -> None:

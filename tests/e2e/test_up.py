@@ -7,15 +7,14 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.e2e.test_demo import processes_mentioning
 from tests.support.redis_server import free_port
+from tests.support.up import Up, start_up, up_argv, up_env
 from tests.support.waiting import wait_for
 
 
@@ -27,62 +26,19 @@ def fleet_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def up(tmp_path: Path, fleet_file: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
-    api_port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fleetsync",
-            "up",
-            "-c",
-            str(fleet_file),
-            "--api-port",
-            str(api_port),
-            "--flower-port",
-            str(free_port()),
-            "--fetch-concurrency",
-            "1",
-            "--apply-concurrency",
-            "2",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={
-            **os.environ,
-            "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
-            "FLEETSYNC_CACHE_DIR": str(tmp_path / "cache"),
-            "FLEETSYNC_TICK_SECONDS": "0.5",
-        },
-    )
-    try:
-        yield proc, api_port
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+def up(tmp_path: Path, fleet_file: Path) -> Iterator[Up]:
+    with start_up(fleet_file, up_env(tmp_path), flower=True) as running:
+        yield running
 
 
-def ready(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def test_up_serves_then_stops_on_sigterm_leaving_no_process(
-    up: tuple[subprocess.Popen[str], int], fleet_file: Path
-) -> None:
-    proc, port = up
-    wait_for(lambda: ready(port), timeout=60, what="the API answering /readyz (fleet published)")
+def test_up_serves_then_stops_on_sigterm_leaving_no_process(up: Up, fleet_file: Path) -> None:
+    up.wait_ready(timeout=60)
     assert len(processes_mentioning(str(fleet_file))) >= 4
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == 0
+    assert up.stop() == 0
     wait_for(
         lambda: processes_mentioning(str(fleet_file)) == [], timeout=10, what="every child gone"
     )
-    output = proc.stdout.read() if proc.stdout else ""
+    output = up.output()
     assert "fleetsync is up" in output and "SIGTERM: stopping" in output
     redis_port = int(re.search(r"Redis redis://127\.0\.0\.1:(\d+)", output).group(1))  # type: ignore[union-attr]
     with pytest.raises(OSError):
@@ -116,11 +72,8 @@ def children(fleet_file: Path) -> dict[str, int]:
     return found
 
 
-def test_a_child_that_dies_is_restarted_and_the_rest_keep_running(
-    up: tuple[subprocess.Popen[str], int], fleet_file: Path
-) -> None:
-    proc, port = up
-    wait_for(lambda: ready(port), timeout=60, what="the API answering /readyz")
+def test_a_child_that_dies_is_restarted_and_the_rest_keep_running(up: Up, fleet_file: Path) -> None:
+    up.wait_ready(timeout=60)
     before = wait_for(
         lambda: (found := children(fleet_file)).keys() >= {"beat", "api", "watch"} and found,
         what="beat, api and the watcher running",
@@ -135,13 +88,12 @@ def test_a_child_that_dies_is_restarted_and_the_rest_keep_running(
     )
     assert restarted["api"] == before["api"]
     assert restarted["watch"] == before["watch"]
-    assert proc.poll() is None and ready(port)
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == 0
+    assert up.proc.alive() and up.ready()
+    assert up.stop() == 0
     wait_for(
         lambda: processes_mentioning(str(fleet_file)) == [], timeout=10, what="every child gone"
     )
-    output = proc.stdout.read() if proc.stdout else ""
+    output = up.output()
     assert re.search(
         r"beat exited with code -9 after \d+s; restarting it in 1s \(restart 1\)", output
     )
@@ -168,7 +120,6 @@ def environment(pid: int) -> dict[str, str]:
 
 def test_each_child_gets_only_the_secrets_it_needs(tmp_path: Path, fleet_file: Path) -> None:
     fleet_file.write_text(CREDENTIAL_FLEET)
-    api_port = free_port()
     secrets = {
         "FLEETSYNC_TEST_GIT_USER": "git-user",
         "GIT_TOKEN_FOR_TEST": "git-token-value",
@@ -178,25 +129,7 @@ def test_each_child_gets_only_the_secrets_it_needs(tmp_path: Path, fleet_file: P
         "FLEETSYNC_TEST_HOOK_URL": "https://hooks.example.com/secret-path",
         "HOOK_SECRET_FOR_TEST": "hook-signing-secret-value",
     }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fleetsync",
-            "up",
-            "-c",
-            str(fleet_file),
-            "--api-port",
-            str(api_port),
-            "--flower-port",
-            str(free_port()),
-            "--data-dir",
-            str(tmp_path / "data"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, **secrets, "FLEETSYNC_CACHE_DIR": str(tmp_path / "cache")},
-    )
+    up = start_up(fleet_file, up_env(tmp_path, **secrets), flower=True, data_dir=tmp_path / "data")
     try:
         found = wait_for(
             lambda: len(kids := children(fleet_file)) == 7 and kids,
@@ -217,8 +150,7 @@ def test_each_child_gets_only_the_secrets_it_needs(tmp_path: Path, fleet_file: P
             assert {k for k in secrets if k in env} == wanted[role], role
             assert env["FLEETSYNC_FLEET"] == str(fleet_file.resolve()), role
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+        up.stop()
 
 
 @pytest.mark.parametrize("token", ["REPLACE_ME", "short-token"])
@@ -226,17 +158,8 @@ def test_up_refuses_to_start_with_a_placeholder_or_short_api_token(
     tmp_path: Path, fleet_file: Path, token: str
 ) -> None:
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fleetsync",
-            "up",
-            "-c",
-            str(fleet_file),
-            "--data-dir",
-            str(tmp_path / "data"),
-        ],
-        env={**os.environ, "FLEETSYNC_API_TOKEN": token, "FLEETSYNC_CACHE_DIR": str(tmp_path)},
+        up_argv(fleet_file, api_port=free_port(), data_dir=tmp_path / "data"),
+        env=up_env(tmp_path, FLEETSYNC_API_TOKEN=token),
         capture_output=True,
         text=True,
         timeout=60,

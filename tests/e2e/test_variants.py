@@ -19,7 +19,7 @@ import pytest
 
 from kubesim import Simulator
 from tests.support.git_server import GitServer, WorkRepo
-from tests.support.redis_server import free_port
+from tests.support.up import start_up, up_env
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
@@ -101,48 +101,11 @@ def world(tmp_path: Path, git_server: GitServer, git_repo: WorkRepo) -> Iterator
     with Simulator(clusters=list(CLUSTERS), kubeconfig_dir=tmp_path / "kubeconfigs") as sim:
         kubeconfigs = {c: sim.kubeconfig_path(c) for c in CLUSTERS}
         fleet_file = tmp_path / "fleet.yaml"
-        api_port = free_port()
         url = git_server.git_url(git_repo.bare.name.removesuffix(".git"))
         fleet_file.write_text(_fleet(kubeconfigs, "us.example.com", url))
-        env = {
-            **os.environ,
-            "FLEETSYNC_CACHE_DIR": str(tmp_path / "cache"),
-            "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
-            "FLEETSYNC_TICK_SECONDS": "0.5",
-            "FLEETSYNC_API_INSECURE": "1",
-        }
-        log = (tmp_path / "up.log").open("w")
-        up = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "fleetsync",
-                "up",
-                "-c",
-                str(fleet_file),
-                "--api-port",
-                str(api_port),
-                "--flower-port",
-                str(free_port()),
-                "--fetch-concurrency",
-                "1",
-                "--apply-concurrency",
-                "4",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-        try:
-            yield World(sim, fleet_file, kubeconfigs, url, f"http://127.0.0.1:{api_port}")
-        finally:
-            up.terminate()
-            try:
-                up.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                up.kill()
-                up.wait()
-            log.close()
+        env = up_env(tmp_path, FLEETSYNC_API_INSECURE="1")
+        with start_up(fleet_file, env) as up:
+            yield World(sim, fleet_file, kubeconfigs, url, up.api_url)
 
 
 def test_each_cluster_gets_its_values_and_a_values_edit_touches_only_its_region(

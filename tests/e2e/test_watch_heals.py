@@ -29,38 +29,10 @@ from kubesim import Simulator
 from tests.support.fleet_harness import Harness, running_fleet
 from tests.support.git_server import GitServer, WorkRepo
 from tests.support.waiting import wait_for
+from tests.support.web_app import commit_web, edit_and_delete_by_hand, wait_healed
 
 CLUSTERS = ("c1", "c2")
 TIMINGS = WatchTimings(first_retry=0.2, max_retry=1.0, refused_retry=1.0, quick_close=0.5)
-
-
-def configmap(name: str, value: str) -> str:
-    return textwrap.dedent(f"""\
-        apiVersion: v1
-        kind: ConfigMap
-        metadata:
-          name: {name}
-        data:
-          value: "{value}"
-        """)
-
-
-DEPLOYMENT = textwrap.dedent("""\
-    apiVersion: apps/v1
-    kind: Deployment
-    metadata:
-      name: web
-    spec:
-      replicas: 2
-      selector: {matchLabels: {app: web}}
-      template:
-        metadata: {labels: {app: web}}
-        spec:
-          containers: [{name: web, image: "nginx:1.27"}]
-    """)
-
-
-NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n"
 
 
 def fleet_yaml(url: str, sim: Simulator) -> str:
@@ -85,12 +57,7 @@ def fleet_yaml(url: str, sim: Simulator) -> str:
 
 @pytest.fixture
 def web_repo(git_repo: WorkRepo) -> WorkRepo:
-    git_repo.write("apps/web/namespace.yaml", NAMESPACE)
-    git_repo.write("apps/web/deployment.yaml", DEPLOYMENT)
-    git_repo.write("apps/web/config.yaml", configmap("web-config", "1"))
-    git_repo.write("apps/web/extra.yaml", configmap("web-extra", "x"))
-    git_repo.commit("web")
-    return git_repo
+    return commit_web(git_repo)
 
 
 @pytest.fixture
@@ -123,8 +90,13 @@ class running_watcher:
     def __init__(self, fleet: Harness, cache: Path, send: object, ident: str) -> None:
         self.dispatcher = CheckDispatcher(send, gap=1.0)  # type: ignore[arg-type]
         self.watcher = Watcher(
-            fleet.store, self.dispatcher, cache_dir=cache, ident=ident, timings=TIMINGS,
-            beat=0.3, ttl=2.0,
+            fleet.store,
+            self.dispatcher,
+            cache_dir=cache,
+            ident=ident,
+            timings=TIMINGS,
+            beat=0.3,
+            ttl=2.0,
         )
         self.stop = threading.Event()
         self.threads = [
@@ -166,17 +138,8 @@ def test_an_edit_and_a_delete_by_hand_are_healed_without_waiting_for_the_interva
     fleet: Harness, watcher: Watcher
 ) -> None:
     watching_everything(fleet, watcher)
-    fleet.edit_by_hand("c2", "web-config", "web", {"value": "hand-edited"})
-    fleet.kube("c2").resources.get(api_version="v1", kind="ConfigMap").delete(
-        name="web-extra", namespace="web"
-    )
-
-    def healed() -> bool:
-        cm = fleet.live("c2", "v1", "ConfigMap", "web-config", "web")
-        extra = fleet.live("c2", "v1", "ConfigMap", "web-extra", "web")
-        return bool(cm and cm["data"]["value"] == "1" and extra is not None)
-
-    wait_for(healed, timeout=30, what="drift on c2 healed")
+    edit_and_delete_by_hand(fleet, "c2")
+    wait_healed(fleet, "c2", "drift on c2 healed", deleted_too=True)
     wait_for(lambda: drift_heals(fleet, "c2"), what="the healing drift check in c2's history")
     # c1 was not touched: its objects asked for nothing.
     assert drift_heals(fleet, "c1") == 0
@@ -221,7 +184,9 @@ def test_a_wiped_cluster_and_a_deleted_inventory_mirror_are_noticed(
 
     wait_for(back, timeout=60, what="c2's objects back after the wipe")
     fleet.wait_status(
-        "web", ["c2"], lambda s: s.sync is SyncState.SYNCED and s.health is Health.HEALTHY,
+        "web",
+        ["c2"],
+        lambda s: s.sync is SyncState.SYNCED and s.health is Health.HEALTHY,
         "Synced and Healthy again",
     )
 
@@ -252,12 +217,7 @@ def test_a_flood_of_edits_on_one_pair_is_coalesced_and_does_not_delay_another(
     try:
         wait_for(lambda: edits[0] >= 50, what="the flood under way")
         fleet.edit_by_hand("c2", "web-config", "web", {"value": "hand-edited"})
-
-        def quiet_pair_healed() -> bool:
-            cm = fleet.live("c2", "v1", "ConfigMap", "web-config", "web")
-            return bool(cm and cm["data"]["value"] == "1")
-
-        wait_for(quiet_pair_healed, timeout=30, what="c2 healed during c1's flood")
+        wait_healed(fleet, "c2", "c2 healed during c1's flood")
     finally:
         stop.set()
         fighter.join(timeout=30)
@@ -279,9 +239,12 @@ def test_watcher_processes_share_the_clusters_and_one_takes_over_a_dead_ones(
         "FLEETSYNC_CACHE_DIR": str(tmp_path / "watch-cache"),
     }
     argv = [sys.executable, "-m", "fleetsync", "watch", "--beat", "0.5", "--coalesce", "1"]
-    procs = [subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        for _ in range(2)
+    ]
     try:
+
         def split() -> dict[str, str] | None:
             owners = fleet.store.watch_owners()
             states = fleet.store.drift_detection(CLUSTERS)
@@ -306,12 +269,7 @@ def test_watcher_processes_share_the_clusters_and_one_takes_over_a_dead_ones(
 
         wait_for(taken_over, timeout=60, what="c2 taken over by the survivor")
         fleet.edit_by_hand("c2", "web-config", "web", {"value": "after-takeover"})
-
-        def healed() -> bool:
-            cm = fleet.live("c2", "v1", "ConfigMap", "web-config", "web")
-            return bool(cm and cm["data"]["value"] == "1")
-
-        wait_for(healed, timeout=30, what="c2 healed by the surviving watcher")
+        wait_healed(fleet, "c2", "c2 healed by the surviving watcher")
     finally:
         for p in procs:
             if p.poll() is None:
@@ -362,12 +320,9 @@ def test_a_cluster_whose_kubeconfig_changes_is_watched_through_the_new_one(
         fleet.fleet_file.read_text().replace(str(fleet.sim.kubeconfig_path("c2")), str(moved))
     )
     wait_for(lambda: watcher.kubeconfig_of("c2") == str(moved), what="c2 watched anew")
-    wait_for(lambda: {"ConfigMap", "Deployment"} <= set(watcher.watched_kinds("c2")),
-             what="c2's kinds watched again")
+    wait_for(
+        lambda: {"ConfigMap", "Deployment"} <= set(watcher.watched_kinds("c2")),
+        what="c2's kinds watched again",
+    )
     fleet.edit_by_hand("c2", "web-config", "web", {"value": "after-move"})
-
-    def healed() -> bool:
-        cm = fleet.live("c2", "v1", "ConfigMap", "web-config", "web")
-        return bool(cm and cm["data"]["value"] == "1")
-
-    wait_for(healed, timeout=30, what="c2 healed through its new kubeconfig")
+    wait_healed(fleet, "c2", "c2 healed through its new kubeconfig")

@@ -10,9 +10,7 @@ restarts and manual actions.
 
 from __future__ import annotations
 
-import os
 import re
-import sys
 import threading
 import time
 import uuid
@@ -27,6 +25,7 @@ from kubesim import Simulator
 from tests.support.git_server import GitServer, WorkRepo
 from tests.support.processes import Proc
 from tests.support.redis_server import free_port
+from tests.support.up import up_argv, up_env
 from tests.support.waiting import wait_for
 
 API_TOKEN = "fault-suite-token"
@@ -116,16 +115,13 @@ class World:
             f"clusters:\n{clusters}\napplications:\n{apps}\n"
         )
         self.api_port = free_port()
-        argv = [sys.executable, "-m", "fleetsync", "up", "-c", str(fleet), "--no-flower"]
-        argv += ["--redis-url", self.redis_url, "--api-port", str(self.api_port)]
-        argv += ["--fetch-concurrency", "1", "--apply-concurrency", str(self.apply_concurrency)]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FLEETSYNC_")}
-        env.update(
-            FLEETSYNC_CACHE_DIR=str(self.workdir / "cache"),
-            FLEETSYNC_TICK_SECONDS="0.5",
-            FLEETSYNC_API_TOKEN=API_TOKEN,
-            FLEETSYNC_RENDER_TIMEOUT="10",
+        argv = up_argv(
+            fleet,
+            api_port=self.api_port,
+            redis_url=self.redis_url,
+            apply_concurrency=self.apply_concurrency,
         )
+        env = up_env(self.workdir, FLEETSYNC_API_TOKEN=API_TOKEN, FLEETSYNC_RENDER_TIMEOUT="10")
         self.up = Proc(argv, env)
         self.wait_converged(timeout=120)
 

@@ -29,7 +29,12 @@ from fleetsync.shared.model.declaration import (
 )
 from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
 from fleetsync.shared.render import RenderLimits
-from fleetsync.shared.source import FetchOutcome, fetch_repository, poll_repository
+from fleetsync.shared.source import (
+    DEFAULT_LIMITS,
+    FetchOutcome,
+    fetch_repository,
+    poll_repository,
+)
 from fleetsync.shared.store import Store
 from tests.support.git_server import GitServer, WorkRepo
 
@@ -60,21 +65,48 @@ def _clusters(regions: dict[str, str], **extra: dict[str, Any]) -> dict[ClusterN
 REGIONS = {"eu-1": "eu", "eu-2": "eu", "us-1": "us", "us-2": "us"}
 
 
+def _labelled(clusters: dict[ClusterName, Cluster]) -> dict[ClusterName, Cluster]:
+    """`clusters` with eu-2 labelled size=big and the us clusters region=us."""
+    labels = {"eu-2": {"size": "big"}, "us-1": {"region": "us"}, "us-2": {"region": "us"}}
+    return {
+        name: replace(c, labels={**c.labels, **labels.get(name, {})})
+        for name, c in clusters.items()
+    }
+
+
+def _app(**options: Any) -> Application:
+    """web on every prod cluster: apps/web rendered plain, cluster variables substituted, unless
+    `options` say otherwise."""
+    defaults: dict[str, Any] = {
+        "path": "apps/web",
+        "renderer": RendererKind.PLAIN,
+        "substitute": True,
+        "targets": Targets(selector=Selector(match_labels={"env": "prod"})),
+    }
+    return Application(
+        name=APP, repository=RepoName("platform"), namespace="web", **{**defaults, **options}
+    )
+
+
+def _helm_app(**options: Any) -> Application:
+    """web from the chart in charts/web."""
+    return _app(path="charts/web", renderer=RendererKind.HELM, substitute=False, **options)
+
+
 def _fleet(url: str, clusters: dict[ClusterName, Cluster], app: Application | None = None) -> Fleet:
     repo = Repository(name=RepoName("platform"), url=url, interval=10.0)
-    app = app or Application(
-        name=APP,
-        repository=repo.name,
-        path="apps/web",
-        namespace="web",
-        renderer=RendererKind.PLAIN,
-        substitute=True,
-        targets=Targets(selector=Selector(match_labels={"env": "prod"})),
-    )
+    app = app or _app()
     return Fleet(repositories={repo.name: repo}, clusters=clusters, applications={app.name: app})
 
 
-def _sync(store: Store, fleet: Fleet, tmp_path: Path, *, force: bool = False) -> FetchOutcome:
+def _sync(
+    store: Store,
+    fleet: Fleet,
+    tmp_path: Path,
+    *,
+    force: bool = False,
+    limits: RenderLimits = DEFAULT_LIMITS,
+) -> FetchOutcome:
     polled = poll_repository(store, fleet, RepoName("platform"))
     assert polled.error is None
     return fetch_repository(
@@ -84,6 +116,7 @@ def _sync(store: Store, fleet: Fleet, tmp_path: Path, *, force: bool = False) ->
         mirror_dir=tmp_path / "mirrors",
         scratch_dir=tmp_path / "scratch",
         force=force,
+        limits=limits,
     )
 
 
@@ -223,22 +256,17 @@ def test_helm_values_with_cluster_variables_render_once_per_distinct_value(
     for name, text in CHART.items():
         repo.write(f"charts/web/{name}", text)
     repo.commit("chart")
-    app = Application(
-        name=APP,
-        repository=RepoName("platform"),
-        path="charts/web",
-        namespace="web",
-        renderer=RendererKind.HELM,
+    app = _helm_app(
         helm=HelmOptions(
             values={"region": "${cluster.values.region}", "replicas": "${cluster.values.n:=2}"}
         ),
-        targets=Targets(selector=Selector(match_labels={"env": "prod"})),
     )
     outcome = _sync(store, _fleet(url, _clusters(REGIONS), app), tmp_path)
     assert outcome.failed == {}
     assert store.stats()["render"] == 2
-    assert _data(store, "eu-1") == {"region": "eu", "replicas": "2"}
-    assert _data(store, "us-2") == {"region": "us", "replicas": "2"}
+    assert {c: _data(store, c) for c in REGIONS} == {
+        c: {"region": region, "replicas": "2"} for c, region in REGIONS.items()
+    }
 
 
 DEPLOYMENT = textwrap.dedent("""\
@@ -254,19 +282,6 @@ DEPLOYMENT = textwrap.dedent("""\
           containers:
             - {name: api, image: "api:1", env: [{name: REGION, value: "${cluster.values.region}"}]}
     """)
-
-
-def _overridden(*overrides: Override) -> Application:
-    return Application(
-        name=APP,
-        repository=RepoName("platform"),
-        path="apps/web",
-        namespace="web",
-        renderer=RendererKind.PLAIN,
-        substitute=True,
-        overrides=overrides,
-        targets=Targets(selector=Selector(match_labels={"env": "prod"})),
-    )
 
 
 def _objects(store: Store, cluster: str) -> dict[str, Any]:
@@ -299,15 +314,9 @@ def test_overrides_patch_and_redirect_only_the_clusters_their_selectors_pick(
     repo.write("apps/web-us/settings.yaml", SETTINGS.replace("region:", "continent:"))
     repo.commit("api and a us overlay")
     us = Override(name="us", selector=Selector(match_labels={"region": "us"}), path="apps/web-us")
-    clusters = _clusters(REGIONS)
-    clusters[ClusterName("eu-2")] = replace(
-        clusters[ClusterName("eu-2")], labels={"env": "prod", "size": "big"}
+    outcome = _sync(
+        store, _fleet(url, _labelled(_clusters(REGIONS)), _app(overrides=(BIG, us))), tmp_path
     )
-    for name in ("us-1", "us-2"):
-        clusters[ClusterName(name)] = replace(
-            clusters[ClusterName(name)], labels={"env": "prod", "region": "us"}
-        )
-    outcome = _sync(store, _fleet(url, clusters, _overridden(BIG, us)), tmp_path)
     assert outcome.failed == {}
 
     eu1, eu2, us1 = _objects(store, "eu-1"), _objects(store, "eu-2"), _objects(store, "us-1")
@@ -332,7 +341,7 @@ def test_a_patch_of_an_object_the_application_does_not_render_is_an_error_naming
         selector=Selector(),
         patches=(Patch(PatchTarget("Deployment", "nowhere"), {"spec": {"replicas": 2}}),),
     )
-    outcome = _sync(store, _fleet(url, _clusters(REGIONS), _overridden(wrong)), tmp_path)
+    outcome = _sync(store, _fleet(url, _clusters(REGIONS), _app(overrides=(wrong,))), tmp_path)
     message = outcome.failed[APP]
     assert "override 'wrong': patch target Deployment/nowhere is not among" in message
     assert store.desired(APP) is None
@@ -372,16 +381,7 @@ def test_a_substitution_that_outgrows_the_output_bound_is_an_error_and_nothing_i
     _, url = served
     huge = {c: {"region": "x" * 5000} for c in ("us-1",)}
     fleet = _fleet(url, _clusters(REGIONS, **huge))
-    polled = poll_repository(store, fleet, RepoName("platform"))
-    assert polled.error is None
-    outcome = fetch_repository(
-        store,
-        fleet,
-        RepoName("platform"),
-        mirror_dir=tmp_path / "mirrors",
-        scratch_dir=tmp_path / "scratch",
-        limits=RenderLimits(max_output_bytes=4096),
-    )
+    outcome = _sync(store, fleet, tmp_path, limits=RenderLimits(max_output_bytes=4096))
     assert "render output exceeded its" in outcome.failed[APP]
     assert "after substitution" in outcome.failed[APP]
     assert store.desired(APP) is None  # nothing half-written
@@ -395,22 +395,8 @@ def test_overrides_give_helm_values_and_values_files_to_the_clusters_they_pick(
     for name, text in {**CHART, "values-us.yaml": "replicas: 5\n"}.items():
         repo.write(f"charts/web/{name}", text)
     repo.commit("chart")
-    clusters = _clusters(REGIONS)
-    clusters[ClusterName("eu-2")] = replace(
-        clusters[ClusterName("eu-2")], labels={"env": "prod", "size": "big"}
-    )
-    for name in ("us-1", "us-2"):
-        clusters[ClusterName(name)] = replace(
-            clusters[ClusterName(name)], labels={"env": "prod", "region": "us"}
-        )
-    app = Application(
-        name=APP,
-        repository=RepoName("platform"),
-        path="charts/web",
-        namespace="web",
-        renderer=RendererKind.HELM,
+    app = _helm_app(
         helm=HelmOptions(values={"region": "${cluster.values.region}"}),
-        targets=Targets(selector=Selector(match_labels={"env": "prod"})),
         overrides=(
             Override(
                 name="us-file",
@@ -424,10 +410,12 @@ def test_overrides_give_helm_values_and_values_files_to_the_clusters_they_pick(
             ),
         ),
     )
-    outcome = _sync(store, _fleet(url, clusters, app), tmp_path)
+    outcome = _sync(store, _fleet(url, _labelled(_clusters(REGIONS)), app), tmp_path)
     assert outcome.failed == {}
     assert store.stats()["render"] == 3
-    assert _data(store, "eu-1") == {"region": "eu", "replicas": "1"}
-    assert _data(store, "eu-2") == {"region": "eu", "replicas": "7"}
-    assert _data(store, "us-1") == {"region": "us", "replicas": "5"}
-    assert _data(store, "us-2") == {"region": "us", "replicas": "5"}
+    assert {c: _data(store, c) for c in REGIONS} == {
+        "eu-1": {"region": "eu", "replicas": "1"},
+        "eu-2": {"region": "eu", "replicas": "7"},  # big: its values
+        "us-1": {"region": "us", "replicas": "5"},  # us: values-us.yaml
+        "us-2": {"region": "us", "replicas": "5"},
+    }

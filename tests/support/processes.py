@@ -18,13 +18,20 @@ from tests.support.waiting import wait_for
 class Proc:
     """A child process whose output (stdout and stderr together) is kept as lines."""
 
-    def __init__(self, argv: Sequence[str], env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        *,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> None:
         self.argv = list(argv)
         self.lines: list[str] = []
         self._lock = threading.Lock()
         self.popen = subprocess.Popen(
             self.argv,
             env={**env, "PYTHONUNBUFFERED": "1"},
+            cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -22,8 +22,16 @@ REVISION = "main@sha1:" + "b" * 40
 
 
 def record(
-    store: Store, app: str, cluster: str, health: Health, sync: SyncState = SyncState.SYNCED
+    store: Store,
+    app: str,
+    cluster: str,
+    health: Health,
+    sync: SyncState = SyncState.SYNCED,
+    *,
+    message: str = "3 objects: 1 created, 2 unchanged",
+    hooks: tuple[HookOutcome, ...] = (),
 ) -> None:
+    """A reconcile of `app` on `cluster` at REVISION, as a worker records it."""
     store.record_status(
         PairStatus(
             application=app,
@@ -34,24 +42,43 @@ def record(
             digest=Digest("d" * 64),
             at=store.now(),
             duration=1.5,
-            message="3 objects: 1 created, 2 unchanged",
+            message=message,
             trigger=Trigger.CHANGE,
+            hooks=hooks,
         )
+    )
+
+
+def desire(store: Store, app: str, *, warnings: tuple[str, ...] = ()) -> None:
+    """`app`'s desired state: REVISION, rendered by the plain renderer."""
+    store.set_desired(
+        AppName(app),
+        DesiredState(
+            revision=Revision.parse(REVISION),
+            digest=Digest("d" * 64),
+            renderer="plain",
+            rendered_at=1.0,
+            warnings=warnings,
+        ),
+    )
+
+
+def migrate_hook(state: str, message: str) -> HookOutcome:
+    """The PreSync migration Job of guestbook's pair on c1."""
+    return HookOutcome(
+        phase="PreSync",
+        key="batch/Job/web/migrate-",
+        name="migrate-x7k2p",
+        state=state,
+        message=message,
+        logs="kubectl logs job/migrate-x7k2p -n web",
     )
 
 
 def test_applications_show_desired_state_and_each_target_including_unreconciled_ones(
     api: RunningApi,
 ) -> None:
-    api.store.set_desired(
-        AppName("guestbook"),
-        DesiredState(
-            revision=Revision.parse(REVISION),
-            digest=Digest("d" * 64),
-            renderer="plain",
-            rendered_at=1.0,
-        ),
-    )
+    desire(api.store, "guestbook")
     api.store.set_source_error(AppName("api"), "apps/api: path does not exist", revision=REVISION)
     record(api.store, "guestbook", "c1", Health.HEALTHY)
 
@@ -202,37 +229,16 @@ def test_an_application_shows_what_its_render_skipped_and_a_pair_its_hooks(
     api: RunningApi,
 ) -> None:
     skipped = "apps/guestbook/fleet.yaml: not a Kubernetes object (no apiVersion or kind): skipped"
-    api.store.set_desired(
-        AppName("guestbook"),
-        DesiredState(
-            revision=Revision.parse(REVISION),
-            digest=Digest("d" * 64),
-            renderer="plain",
-            rendered_at=1.0,
-            warnings=(skipped,),
-        ),
-    )
-    hook = HookOutcome(
-        phase="PreSync",
-        key="batch/Job/web/migrate-",
-        name="migrate-x7k2p",
-        state="Running",
-        message="job is running",
-        logs="kubectl logs job/migrate-x7k2p -n web",
-    )
-    api.store.record_status(
-        PairStatus(
-            application="guestbook",
-            cluster="c1",
-            sync=SyncState.OUT_OF_SYNC,
-            health=Health.PROGRESSING,
-            revision=Revision.parse(REVISION),
-            digest=Digest("d" * 64),
-            at=api.store.now(),
-            message="waiting for PreSync hooks: ...",
-            trigger=Trigger.CHANGE,
-            hooks=(hook,),
-        )
+    desire(api.store, "guestbook", warnings=(skipped,))
+    hook = migrate_hook("Running", "job is running")
+    record(
+        api.store,
+        "guestbook",
+        "c1",
+        Health.PROGRESSING,
+        SyncState.OUT_OF_SYNC,
+        message="waiting for PreSync hooks: ...",
+        hooks=(hook,),
     )
 
     detail = api.http.get("/api/v1/applications/guestbook").json()
@@ -245,27 +251,15 @@ def test_an_application_shows_what_its_render_skipped_and_a_pair_its_hooks(
 def test_fleetsync_status_shows_a_pair_s_hooks_in_json_and_wide(
     api: RunningApi, redis_url: str
 ) -> None:
-    hook = HookOutcome(
-        phase="PreSync",
-        key="batch/Job/web/migrate-",
-        name="migrate-x7k2p",
-        state="Failed",
-        message="BackoffLimitExceeded",
-        logs="kubectl logs job/migrate-x7k2p -n web",
-    )
-    api.store.record_status(
-        PairStatus(
-            application="guestbook",
-            cluster="c1",
-            sync=SyncState.OUT_OF_SYNC,
-            health=Health.DEGRADED,
-            revision=Revision.parse(REVISION),
-            digest=Digest("d" * 64),
-            at=api.store.now(),
-            message="batch/Job/web/migrate-x7k2p: PreSync hook failed",
-            trigger=Trigger.CHANGE,
-            hooks=(hook,),
-        )
+    hook = migrate_hook("Failed", "BackoffLimitExceeded")
+    record(
+        api.store,
+        "guestbook",
+        "c1",
+        Health.DEGRADED,
+        SyncState.OUT_OF_SYNC,
+        message="batch/Job/web/migrate-x7k2p: PreSync hook failed",
+        hooks=(hook,),
     )
     shown = CliRunner().invoke(
         main, ["status", "guestbook", "-o", "json", "--redis-url", redis_url]

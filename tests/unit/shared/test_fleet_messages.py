@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from fleetsync.shared.fleet import _APPLICATION_KEYS, FleetError, check_fleet, parse_fleet
+from fleetsync.shared.fleet import FleetError, check_fleet, parse_fleet
+from fleetsync.shared.fleet.applications import APPLICATION_KEYS
 from fleetsync.shared.model.ids import RepoName
 from tests.unit.shared.test_fleet import HEADER, with_app
 
@@ -312,14 +313,14 @@ def with_expression(expression: str) -> str:
             15,
             "applications[0].drift_interval",
             # every key an application takes, as the schema lists them
-            "unknown key 'drift_interval'; allowed keys: " + ", ".join(_APPLICATION_KEYS),
+            "unknown key 'drift_interval'; allowed keys: " + ", ".join(APPLICATION_KEYS),
             id="unknown_key_squash",
         ),
         pytest.param(
             with_app("zzz: 1\n"),
             15,
             "applications[0].zzz",
-            "unknown key 'zzz'; allowed keys: " + ", ".join(_APPLICATION_KEYS),
+            "unknown key 'zzz'; allowed keys: " + ", ".join(APPLICATION_KEYS),
             id="unknown_key_far",
         ),
         pytest.param(
@@ -474,6 +475,43 @@ def test_a_long_variable_name_is_taken_for_a_secret_only_when_it_mixes_all_three
         source="fleet.yaml",
         base_dir=Path("/srv/fleet"),
     )
+
+
+EMPTY = "repositories: []\nclusters: []\napplications: []\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        pytest.param(
+            HEADER.replace(URL_LINE, "    url: https://git.example.com:99999/platform.git\n"),
+            "repositories[0].url",
+            id="git_port_out_of_range",
+        ),
+        pytest.param(
+            "repositories:\n  - {name: charts, type: helm, url: 'https://[::1/charts'}\n"
+            "clusters: []\napplications: []\n",
+            "repositories[0].url",
+            id="chart_repository_bad_ipv6",
+        ),
+        pytest.param(
+            "repositories:\n  - {name: charts, type: oci, url: 'oci://registry:x/charts'}\n"
+            "clusters: []\napplications: []\n",
+            "repositories[0].url",
+            id="oci_port_not_a_number",
+        ),
+        pytest.param(
+            EMPTY + "notifications:\n"
+            "  - {name: ops, url: 'https://hooks.example.com:99999/x', events: [drift]}\n",
+            "notifications[0].url",
+            id="notification_port_out_of_range",
+        ),
+    ],
+)
+def test_a_url_that_cannot_be_split_is_not_a_valid_url(text: str, key: str) -> None:
+    with pytest.raises(FleetError) as caught:
+        parse_fleet(text, source="fleet.yaml", base_dir=Path("/srv/fleet"))
+    assert [(i.key_path, i.message) for i in caught.value.issues] == [(key, "is not a valid URL")]
 
 
 def test_every_problem_is_one_line_of_the_error(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fleetsync.shared.fleet import FleetError, FleetReport, parse_fleet
-from fleetsync.shared.fleet import _check_text as check_text
+from fleetsync.shared.fleet.loading import check_text
 from fleetsync.shared.model.declaration import FailurePolicy, Fleet, WindowKind
 
 BASE = Path("/srv/fleet")

@@ -8,8 +8,9 @@ from textwrap import dedent
 
 import pytest
 
-from fleetsync.shared.fleet import FleetError, FleetReport, _check_text, parse_fleet
-from fleetsync.shared.fleet_variants import MAX_VALUES_BYTES
+from fleetsync.shared.fleet import FleetError, FleetReport, parse_fleet
+from fleetsync.shared.fleet.loading import check_text as _check_text
+from fleetsync.shared.fleet.variants import MAX_VALUES_BYTES
 from fleetsync.shared.model.declaration import Fleet
 
 BASE = Path("/srv/fleet")

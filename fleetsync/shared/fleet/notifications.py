@@ -1,5 +1,5 @@
 """fleet.yaml's `notifications`: each entry read into a `Notification`, every problem named by
-its line and key (the walk is fleet.py's; this module holds the section's own rules).
+its line and key (the walk is document.py's; this module holds the section's own rules).
 
 ```yaml
 notifications:
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult
 
 from fleetsync.shared.model.ids import AppName, ClusterName
 from fleetsync.shared.model.notification import (
@@ -48,9 +48,10 @@ REQUIRED = ("name", "events")
 
 
 class Reader(Protocol):
-    """What this section needs of fleet.py's walk over the YAML tree."""
+    """What this section needs of the walk over the YAML tree (`FleetReader`, document.py)."""
 
     def error(self, at: Any, message: str) -> None: ...
+    def url_parts(self, at: Any, text: str) -> SplitResult | None: ...
     def string(self, at: Any, *, required: bool = True) -> str | None: ...
     def choice(self, at: Any, allowed: Sequence[str]) -> str | None: ...
     def sequence(self, at: Any) -> list[Any]: ...
@@ -108,11 +109,8 @@ def _url(reader: Reader, at: Any, kind: NotifierKind) -> str | None:
     if text is None:
         return None
     text = text.strip()
-    try:
-        parts = urlsplit(text)
-        _ = parts.port
-    except ValueError:
-        reader.error(at, "is not a valid URL")
+    parts = reader.url_parts(at, text)
+    if parts is None:
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         reader.error(at, f"'{display_url(text, path=False)}' is not an http or https URL")

@@ -2,8 +2,8 @@
 and the checks that need the whole fleet (every Helm values variable resolves on every cluster the
 application targets).
 
-Called by the fleet.yaml walk (shared/fleet.py) with its reader, so that issues carry the file,
-line and key path like every other issue; the rules themselves are shared/variants'.
+Called by the fleet.yaml walk (`FleetReader`, document.py) with itself, so that issues carry the
+file, line and key path like every other issue; the rules themselves are shared/variants'.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ fleet read."""
 MAX_VALUES_DEPTH = 16
 
 
-class Reader(Protocol):
-    """What this module needs of the fleet.yaml walk (`_Reader` in shared/fleet.py)."""
+class Walk(Protocol):
+    """What this module needs of the fleet.yaml walk (`Walker` in walk.py)."""
 
     def error(self, at: Any, message: str) -> None: ...
 
@@ -48,18 +48,22 @@ class Reader(Protocol):
 
     def string(self, at: Any, *, required: bool = True) -> str | None: ...
 
-    def selector(self, at: Any) -> Selector | None: ...
-
-    def app_path(self, at: Any) -> str | None: ...
-
-    def values_file(self, at: Any, app_path: str | None) -> str | None: ...
-
     def boolean(self, at: Any) -> bool | None: ...
 
     def plain(self, at: Any) -> Any: ...
 
     @property
     def seen(self) -> dict[tuple[str, str], Any]: ...
+
+
+class Reader(Walk, Protocol):
+    """What `overrides` needs besides: the application's readers (`ApplicationReader`)."""
+
+    def selector(self, at: Any) -> Selector | None: ...
+
+    def app_path(self, at: Any) -> str | None: ...
+
+    def values_file(self, at: Any, app_path: str | None) -> str | None: ...
 
 
 _OVERRIDE_KEYS = ("name", "selector", "helm", "path", "patches")
@@ -178,7 +182,7 @@ def _patch(reader: Reader, at: Any) -> Patch | None:
     return Patch(target=PatchTarget(kind=kind, name=name), patch=body)
 
 
-def cluster_values(reader: Reader, at: Any) -> dict[str, Any] | None:
+def cluster_values(reader: Walk, at: Any) -> dict[str, Any] | None:
     """`clusters[].values`: a mapping of free-form values, bounded in size and depth, whose keys
     a dotted path can reach (no '.' in a key)."""
     value = reader.plain(at)
@@ -200,11 +204,11 @@ def cluster_values(reader: Reader, at: Any) -> dict[str, Any] | None:
     return value
 
 
-def substitute_flag(reader: Reader, at: Any) -> bool | None:
+def substitute_flag(reader: Walk, at: Any) -> bool | None:
     return reader.boolean(at)
 
 
-def helm_values_variables(reader: Reader, at: Any, values: Mapping[str, Any]) -> None:
+def helm_values_variables(reader: Walk, at: Any, values: Mapping[str, Any]) -> None:
     """The variables of `helm.values` are ones fleetsync knows, and none is in a key."""
     try:
         references(values)
@@ -212,7 +216,7 @@ def helm_values_variables(reader: Reader, at: Any, values: Mapping[str, Any]) ->
         reader.error(at, str(exc))
 
 
-def jsonnet_variables(reader: Reader, at: Any, variables: Sequence[JsonnetVar]) -> None:
+def jsonnet_variables(reader: Walk, at: Any, variables: Sequence[JsonnetVar]) -> None:
     """The variables of jsonnet extVars' and tlas' values are ones fleetsync knows."""
     try:
         for var in variables:
@@ -221,7 +225,7 @@ def jsonnet_variables(reader: Reader, at: Any, variables: Sequence[JsonnetVar]) 
         reader.error(at, str(exc))
 
 
-def check_variables(reader: Reader, fleet: Fleet) -> None:
+def check_variables(reader: Walk, fleet: Fleet) -> None:
     """Every variable of an application's Helm values resolves on every cluster it targets (or
     has a default): an error naming the variable, the application and the cluster. An override
     whose selector picks none of the application's clusters is a warning."""

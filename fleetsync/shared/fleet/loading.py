@@ -1,0 +1,152 @@
+"""fleet.yaml in, a validated `Fleet` (or every issue, in line order) out: the file read with
+its bounds (size, nesting, alias expansion), composed into a node tree and walked."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+from fleetsync.shared.fleet.document import FleetReader
+from fleetsync.shared.fleet.issues import FleetError, FleetFileError, FleetIssue, FleetReport
+from fleetsync.shared.fleet.nodes import FleetLoader
+from fleetsync.shared.model.declaration import Fleet
+
+MAX_FLEET_BYTES = 8 * 1024 * 1024
+"""The largest fleet.yaml read (a fleet of 10,000 clusters is well under it)."""
+MAX_FLEET_NESTING = 100
+"""Deepest nesting of mappings and sequences in fleet.yaml (Helm values included)."""
+MAX_FLEET_ALIAS_EXPANSION = 100_000
+"""Nodes that YAML aliases in fleet.yaml may expand to, all aliases together."""
+
+
+def load_fleet(path: Path) -> Fleet:
+    """The fleet declared in `path`; raises FleetError naming every problem."""
+    report = check_fleet(path)
+    if report.fleet is None:
+        raise FleetError(report.errors)
+    return report.fleet
+
+
+def parse_fleet(text: str, *, source: str, base_dir: Path) -> Fleet:
+    """The fleet declared by `text` (named `source` in issues; relative paths from `base_dir`)."""
+    report = check_text(text, source=source, base_dir=base_dir)
+    if report.fleet is None:
+        raise FleetError(report.errors)
+    return report.fleet
+
+
+def check_fleet(path: Path) -> FleetReport:
+    """Errors and warnings of the fleet file at `path`; FleetFileError if it cannot be read."""
+    source = str(path)
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FLEET_BYTES + 1)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        message = f"cannot read the fleet file: {reason}"
+        raise FleetFileError((FleetIssue(source, None, "", message),)) from exc
+    if len(data) > MAX_FLEET_BYTES:
+        message = (
+            f"the file is larger than {MAX_FLEET_BYTES // (1024 * 1024)} MiB; a fleet "
+            "declaration that large is refused"
+        )
+        return FleetReport(None, (FleetIssue(source, None, "", message),))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        issue = FleetIssue(source, line, "", "the file is not UTF-8 text")
+        return FleetReport(None, (issue,))
+    return check_text(text, source=source, base_dir=Path(os.path.abspath(path)).parent)
+
+
+def check_text(text: str, *, source: str, base_dir: Path) -> FleetReport:
+    if len(text) > MAX_FLEET_BYTES:
+        message = f"the text is larger than {MAX_FLEET_BYTES // (1024 * 1024)} MiB"
+        return FleetReport(None, (FleetIssue(source, None, "", message),))
+    bounded = _bound_structure(text, source)
+    if bounded is not None:
+        return FleetReport(None, (bounded,))
+    try:
+        loader = FleetLoader(text)  # reads the whole text: a control character fails here
+    except yaml.YAMLError as exc:
+        return FleetReport(None, (_syntax_issue(source, text, exc),))
+    try:
+        try:
+            root = loader.get_single_node()
+        except yaml.YAMLError as exc:
+            return FleetReport(None, (_syntax_issue(source, text, exc),))
+        if root is None:
+            message = "the file is empty; declare repositories, clusters and applications"
+            return FleetReport(None, (FleetIssue(source, None, "", message),))
+        reader = FleetReader(source, base_dir, loader)
+        fleet = reader.fleet(root)
+        return FleetReport(fleet, _in_line_order(reader.errors), _in_line_order(reader.warnings))
+    finally:
+        loader.dispose()
+
+
+def _bound_structure(text: str, source: str) -> FleetIssue | None:
+    """Refuse, from the event stream alone and before anything is built, nesting deeper than
+    MAX_FLEET_NESTING and aliases that would expand to more than MAX_FLEET_ALIAS_EXPANSION
+    nodes (a YAML bomb); a syntax error is left for the full read to report."""
+    depth = 0
+    expansion = 0
+    sizes: dict[str, int] = {}
+    open_sizes: list[tuple[str | None, int]] = []
+    try:
+        for event in yaml.parse(text, Loader=FleetLoader):
+            line = event.start_mark.line + 1 if event.start_mark else None
+            size = 0
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_FLEET_NESTING:
+                    message = f"nested deeper than {MAX_FLEET_NESTING} levels"
+                    return FleetIssue(source, line, "", message)
+                open_sizes.append((event.anchor, 1))
+                continue
+            if isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+                anchor, size = open_sizes.pop()
+                if anchor is not None:
+                    sizes[anchor] = size
+            elif isinstance(event, yaml.AliasEvent):
+                size = sizes.get(str(event.anchor), 1)
+                expansion += size
+                if expansion > MAX_FLEET_ALIAS_EXPANSION:
+                    message = (
+                        f"YAML aliases expand to more than {MAX_FLEET_ALIAS_EXPANSION:,} nodes "
+                        "(a YAML bomb?); write the values out instead of aliasing them"
+                    )
+                    return FleetIssue(source, line, "", message)
+            elif isinstance(event, yaml.ScalarEvent):
+                size = 1
+                if event.anchor is not None:
+                    sizes[event.anchor] = 1
+            else:
+                continue
+            if open_sizes:
+                anchor, total = open_sizes[-1]
+                open_sizes[-1] = (anchor, total + size)
+    except yaml.YAMLError:
+        return None
+    return None
+
+
+def _in_line_order(issues: list[FleetIssue]) -> tuple[FleetIssue, ...]:
+    return tuple(sorted(issues, key=lambda issue: issue.line or 0))
+
+
+def _syntax_issue(source: str, text: str, exc: yaml.YAMLError) -> FleetIssue:
+    """A YAML error by line and column; the offending line is not quoted (it may hold a secret)."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        context = f" ({exc.context})" if exc.context else ""
+        message = f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {exc.problem}"
+        return FleetIssue(source, mark.line + 1, "", message + context)
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text[: exc.position].count("\n") + 1
+        return FleetIssue(source, line, "", "invalid YAML: a control character is not allowed")
+    return FleetIssue(source, None, "", f"invalid YAML: {exc}")

@@ -1,0 +1,72 @@
+"""The `web` application that the GitOps-loop and watch tests deploy (apps/web in the repository:
+its namespace, a Deployment of two replicas and two ConfigMaps), and the steps those tests share:
+changing its objects by hand on a cluster, and waiting until fleetsync has put them back."""
+
+from __future__ import annotations
+
+import textwrap
+
+from tests.support.fleet_harness import Harness
+from tests.support.git_server import WorkRepo
+from tests.support.waiting import wait_for
+
+
+def configmap(name: str, value: str) -> str:
+    return textwrap.dedent(f"""\
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: {name}
+        data:
+          value: "{value}"
+        """)
+
+
+DEPLOYMENT = textwrap.dedent("""\
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata:
+      name: web
+    spec:
+      replicas: 2
+      selector: {matchLabels: {app: web}}
+      template:
+        metadata: {labels: {app: web}}
+        spec:
+          containers:
+            - name: web
+              image: nginx:1.27
+              ports: [{containerPort: 80}]
+    """)
+
+NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n"
+
+
+def commit_web(repo: WorkRepo) -> WorkRepo:
+    """apps/web committed: the namespace, the Deployment, web-config ("1") and web-extra."""
+    repo.write("apps/web/namespace.yaml", NAMESPACE)
+    repo.write("apps/web/deployment.yaml", DEPLOYMENT)
+    repo.write("apps/web/config.yaml", configmap("web-config", "1"))
+    repo.write("apps/web/extra.yaml", configmap("web-extra", "x"))
+    repo.commit("web")
+    return repo
+
+
+def edit_and_delete_by_hand(fleet: Harness, cluster: str) -> None:
+    """web-config edited (`kubectl edit`) and web-extra deleted on `cluster`."""
+    fleet.edit_by_hand(cluster, "web-config", "web", {"value": "hand-edited"})
+    fleet.kube(cluster).resources.get(api_version="v1", kind="ConfigMap").delete(
+        name="web-extra", namespace="web"
+    )
+
+
+def wait_healed(fleet: Harness, cluster: str, what: str, *, deleted_too: bool = False) -> None:
+    """Until web-config on `cluster` holds Git's value again (and web-extra is back, with
+    `deleted_too`)."""
+
+    def healed() -> bool:
+        cm = fleet.live(cluster, "v1", "ConfigMap", "web-config", "web")
+        back = not deleted_too or fleet.live(cluster, "v1", "ConfigMap", "web-extra", "web")
+        return bool(cm and cm["data"]["value"] == "1" and back)
+
+    wait_for(healed, timeout=30, what=what)
