@@ -10,10 +10,10 @@ compared whole. Fields the manifest does not mention (defaults, other controller
 sidecar another controller adds) are not drift, nor is a null, empty map or empty list the
 manifest declares where the server stores nothing; scalars compare as the server renders them
 (`compare.same_rendering`); the items of a list whose order means nothing (`UNORDERED_LISTS`)
-are matched whatever their order. A live object that is gone is Missing. `render_diff` prints a
-report as unified YAML diffs, live (`-`) against desired (`+`), for `fleetsync diff` and the
-drift status; a Secret's values never appear in one (`masked_secret_pair`) unless asked for:
-only which keys differ.
+are matched whatever their order. A live object that is gone is Missing. A modified object's
+drift carries a unified YAML diff, live (`-`) against desired (`+`), for `fleetsync diff`; a
+Secret's values never appear in one (`masked_secret_pair`) unless asked for: only which keys
+differ.
 
 This is the view the periodic drift task shows (from one LIST per kind, nothing written). The
 apply verb decides "unchanged" more strictly: locally with `unchanged.unchanged` (declared values,
@@ -260,7 +260,8 @@ def _empty(value: Any) -> bool:
 
 
 def to_yaml(obj: Any) -> str:
-    return yaml.safe_dump(obj, sort_keys=True, default_flow_style=False)
+    """Block-style YAML, every map's keys sorted (PyYAML's defaults)."""
+    return yaml.safe_dump(obj)
 
 
 def unified_diff(key: ResourceKey, live: Any, desired: Any) -> str:
@@ -272,17 +273,6 @@ def unified_diff(key: ResourceKey, live: Any, desired: Any) -> str:
             tofile=f"desired/{key}",
         )
     )
-
-
-def render_diff(report: DriftReport) -> str:
-    """Every drift as text: unified diffs for modified objects, one line for missing ones."""
-    parts = []
-    for drift in report.drifts:
-        if drift.state is DriftState.MISSING:
-            parts.append(f"--- live/{drift.key}\n+++ desired/{drift.key}\n@@ missing @@\n")
-        else:
-            parts.append(drift.diff)
-    return "".join(parts)
 
 
 VOLATILE_METADATA = ("resourceVersion", "managedFields", "generation", "creationTimestamp")

@@ -13,7 +13,6 @@ from fleetsync.shared.kube.diff import (
     diff_objects,
     masked_secret,
     normalize,
-    render_diff,
     same_live_state,
 )
 from fleetsync.shared.model import ResourceKey
@@ -142,8 +141,9 @@ def test_diff_objects_reports_drifted_and_in_sync_objects() -> None:
     assert report.of(DriftState.MODIFIED) == (ResourceKey.parse("apps/Deployment/web/api"),)
     assert report.of(DriftState.MISSING) == (ResourceKey.parse("apps/StatefulSet/web/worker"),)
     assert report.in_sync == (ResourceKey.parse("apps/Deployment/web/worker"),)
-    text = render_diff(report)
-    assert "@@ missing @@" in text and "replicas" in text
+    modified, missing = report.drifts
+    assert "-  replicas: 1\n+  replicas: 2" in modified.diff
+    assert missing.diff == ""
 
 
 def test_same_live_state_ignores_what_every_write_and_every_controller_changes() -> None:
