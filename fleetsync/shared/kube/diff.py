@@ -194,7 +194,7 @@ CHANGED_MASK = "*** (changed)"
 
 
 def is_secret(obj: Manifest) -> bool:
-    return obj.get("kind") == "Secret" and str(obj.get("apiVersion", "")) == "v1"
+    return obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1"
 
 
 def masked_secret_pair(live: Mapping[str, Any], desired: Mapping[str, Any]) -> tuple[Any, Any]:

@@ -357,3 +357,22 @@ def test_a_secret_whose_template_left_its_data_empty_shows_the_live_keys_masked(
     assert drift is not None
     assert "-data:\n-  token: '***'\n+data: null\n" in drift.diff
     assert "dG9rZW4=" not in drift.diff
+
+
+def test_a_list_is_keyed_by_name_only_where_both_sides_name_every_item() -> None:
+    ports = "spec__template__spec__containers__0__ports"
+    named_live = edited(**{ports: [{"containerPort": 80, "name": "http", "protocol": "TCP"}]})
+    assert diff_object(DESIRED, named_live) is None
+    named = copy.deepcopy(DESIRED)
+    named["spec"]["template"]["spec"]["containers"][0]["ports"] = [
+        {"name": "http", "containerPort": 80}
+    ]
+    assert diff_object(named, live_of(DESIRED)) is not None
+
+
+def test_a_list_declared_where_the_live_object_holds_a_scalar_is_drift() -> None:
+    desired = copy.deepcopy(DESIRED)
+    desired["spec"]["template"]["spec"]["containers"][0]["args"] = ["x"]
+    live = live_of(desired)
+    live["spec"]["template"]["spec"]["containers"][0]["args"] = "x"
+    assert diff_object(desired, live) is not None
