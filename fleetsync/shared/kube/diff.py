@@ -113,7 +113,7 @@ def project(live: Any, desired: Any) -> Any:
             by_name = {item["name"]: item for item in live}
             return [project(by_name[d["name"]], d) for d in desired if d["name"] in by_name]
         if len(desired) == len(live):
-            return [project(lv, dv) for lv, dv in zip(live, desired, strict=True)]
+            return list(map(project, live, desired))
     return live
 
 
@@ -251,7 +251,7 @@ def without_unstored(desired: Any, seen: Any) -> Any:
         kept = {k: without_unstored(v, seen_map.get(k)) for k, v in desired.items()}
         return {k: v for k, v in kept.items() if k in seen_map or not _empty(v)}
     if isinstance(desired, list) and isinstance(seen, list) and len(desired) == len(seen):
-        return [without_unstored(d, v) for d, v in zip(desired, seen, strict=True)]
+        return list(map(without_unstored, desired, seen))
     return desired
 
 
