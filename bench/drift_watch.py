@@ -195,7 +195,7 @@ def arm(work: Path, args: argparse.Namespace, *, watch: bool) -> dict[str, Any]:
                                    "pairs": len(pairs)}
         if watch:
             figures["seconds_to_every_cluster_watched"] = wait_watched(rig, args.timeout)
-        figures["settle_seconds"] = settle(rig)
+        figures["settle_seconds"] = settle(rig, quiet=args.settle_quiet)
         figures["idle_drift_interval"] = idle_drift
         figures["idle"] = idle(rig, args.idle_seconds)
         interval = "1h" if watch else f"{args.interval}s"
@@ -241,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-drift", default="5m", help="driftInterval while idle (both arms)")
     parser.add_argument("--idle-seconds", type=float, default=60.0)
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--settle-quiet", type=float, default=15.0,
+                        help="seconds without a task that count as settled before the idle window")
     parser.add_argument("--arm", choices=("watch", "interval"), action="append")
     parser.add_argument("--one-by-one", type=int, default=20,
                         help="with watches, also edit (then delete) this many clusters one at "

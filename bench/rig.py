@@ -26,6 +26,7 @@ import psutil
 from fleetsync.scheduler.cli.up import UpOptions, plan_processes
 from fleetsync.scheduler.embedded_redis import free_port, running_redis
 from fleetsync.scheduler.supervisor import ProcessSpec, Supervisor
+from fleetsync.shared.model.ids import AppName, ClusterName
 from fleetsync.shared.settings import Settings
 from fleetsync.shared.store import Store
 from fleetsync.shared.tasking import Priority, Sender, make_celery
@@ -72,6 +73,40 @@ class RigOptions:
     """Settings of every fleetsync process (FLEETSYNC_CLUSTER_BATCH...)."""
     watch: bool = True
     """Run the watcher (event-driven drift detection), as `fleetsync up` does by default."""
+
+
+def converged_pairs(
+    store: Store, pairs: Iterable[tuple[str, str]], sha: str
+) -> dict[tuple[str, str], float]:
+    """Pairs Synced on their own desired bundle once their application observed `sha`: their
+    status time. Each pair is compared with what its cluster should run: the application's
+    bundle, or, with per-cluster variants, the cluster's own (a cluster whose own render
+    failed is OutOfSync, so never counted)."""
+    done = {}
+    wanted = list(pairs)
+    # A few round trips per look, whatever the number of pairs: the rig's own reads must not
+    # load the 2 cores the system under test runs on.
+    apps = sorted({app for app, _ in wanted})
+    states = store.app_states(apps)
+    own = {
+        app: store.variants(AppName(app), [ClusterName(c) for a, c in wanted if a == app])
+        for app in apps
+        if (d := states[app].desired) is not None and d.variants
+    }
+    for (app, cluster), status in zip(wanted, store.statuses_of(wanted), strict=True):
+        desired = states[app].desired
+        if desired is None or desired.observed is None or not desired.observed.sha.startswith(sha):
+            continue
+        variant = own[app].get(ClusterName(cluster)) if app in own else None
+        digest = variant.digest if variant is not None else None if app in own else desired.digest
+        if (
+            status is not None
+            and digest
+            and status.digest == digest
+            and status.sync.value == "Synced"
+        ):
+            done[(app, cluster)] = status.at
+    return done
 
 
 class Rig:
@@ -199,23 +234,7 @@ class Rig:
 
     def converged(self, pairs: Iterable[tuple[str, str]], sha: str) -> dict[tuple[str, str], float]:
         """Pairs Synced at a revision from `sha`: their status time."""
-        done = {}
-        wanted = list(pairs)
-        # Two round trips per look, whatever the number of pairs: the rig's own reads must not
-        # load the 2 cores the system under test runs on.
-        states = self.store.app_states(sorted({app for app, _ in wanted}))
-        for (app, cluster), status in zip(wanted, self.store.statuses_of(wanted), strict=True):
-            desired = states[app].desired
-            if (
-                status is not None
-                and desired is not None
-                and desired.observed is not None
-                and desired.observed.sha.startswith(sha)
-                and status.digest == desired.digest
-                and status.sync.value == "Synced"
-            ):
-                done[(app, cluster)] = status.at
-        return done
+        return converged_pairs(self.store, pairs, sha)
 
     def wait_converged(
         self, pairs: list[tuple[str, str]], sha: str, timeout: float

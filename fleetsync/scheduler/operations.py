@@ -9,10 +9,13 @@ from fleetsync.scheduler.rollout_ops import restart_rollout
 from fleetsync.shared.errors import PermanentError
 from fleetsync.shared.gates import window_hold
 from fleetsync.shared.model.declaration import Fleet
-from fleetsync.shared.model.ids import AppName
+from fleetsync.shared.model.desired import Variant
+from fleetsync.shared.model.ids import AppName, ClusterName, Digest
+from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.reconcile import targets
 from fleetsync.shared.store import Pin, Store
 from fleetsync.shared.tasking import Priority, Sender, Trigger
+from fleetsync.shared.variants.grouping import set_digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,19 +87,69 @@ def rollback(
     store: Store, sender: Sender, fleet: Fleet, app: str, to: str
 ) -> tuple[Pin, list[Enqueued]]:
     """Apply a previous revision's bundle everywhere and suspend automated sync, so the next
-    commit does not undo the rollback. `resume` returns the application to Git."""
+    commit does not undo the rollback. `resume` returns the application to Git. An application
+    with per-cluster variants pins each cluster to the bundle it had at that revision."""
     declared = fleet.applications.get(AppName(app))
     if declared is not None and declared.varies:
-        raise PermanentError(
-            f"{app}: its clusters run bundles of their own (per-cluster variants), and a rollback "
-            "pins one bundle everywhere; revert the commit in Git instead"
-        )
-    pin = find_revision(store, fleet, app, to)
-    if store.get_bundle(pin.digest) is None:
+        revision = _variant_revision(store, AppName(app), to)
+        if revision is None:
+            revision = find_revision(store, fleet, app, to).revision
+        pin = pin_variants(store, fleet, AppName(app), revision)
+    else:
+        pin = find_revision(store, fleet, app, to)
+    pinned = [v.digest for v in pin.clusters.values()] if pin.clusters else [pin.digest]
+    if any(store.get_bundle(d) is None for d in pinned):
         raise PermanentError(f"{app}: the bundle of {pin.revision} is no longer in Redis")
     store.set_pin(app, pin)
     store.set_suspended(app, True)
     return pin, request_sync(sender, fleet, app)
+
+
+def _variant_revision(store: Store, app: AppName, wanted: str) -> Revision | None:
+    """The revision of a kept variant set that `wanted` names (see `find_revision`), if any."""
+    text = wanted.strip()
+    found = [
+        revision
+        for raw in store.variant_set_revisions(app)
+        if (revision := Revision.parse(raw)).named_by(text, min_prefix=MIN_SHA_PREFIX)
+    ]
+    if len({r.sha for r in found}) > 1:
+        raise PermanentError(
+            f"{app}: revision {wanted!r} is ambiguous: "
+            + ", ".join(str(r) for r in found)
+            + "; give more of the sha"
+        )
+    return found[0] if found else None
+
+
+def pin_variants(store: Store, fleet: Fleet, app: AppName, revision: Revision) -> Pin:
+    """A pin of each target cluster to the bundle it had at `revision` (as the fetch of that
+    revision recorded it, else as the cluster's history shows it applied), and that it ran.
+    A cluster that never ran the revision is an error naming it."""
+    clusters = targets(fleet, app)
+    recorded = store.variant_set(app, str(revision)) or {}
+    ran: dict[str, Variant] = {}
+    for cluster in clusters:
+        history = [h for h in store.history(app, cluster) if h.digest and h.revision]
+        now = store.recorded_status(app, cluster)
+        applied_digests = {h.digest for h in history} | ({now.digest} if now else set())
+        own = recorded.get(cluster)
+        if own is not None and own.digest in applied_digests:
+            ran[cluster] = own
+            continue
+        applied = next((h for h in history if h.revision == revision), None)
+        if applied is not None and applied.revision is not None and applied.digest is not None:
+            ran[cluster] = Variant(revision=applied.revision, digest=applied.digest)
+    missing = [c for c in clusters if c not in ran]
+    if missing:
+        raise PermanentError(
+            f"{app}: cluster(s) {', '.join(missing)} never ran {revision} (its clusters run "
+            "bundles of their own, and each is rolled back to the one it ran then); roll back "
+            f"to a revision every cluster ran (`fleetsync history {app}` lists them), or revert "
+            "the commit in Git"
+        )
+    digest = Digest(set_digest({ClusterName(c): v.digest for c, v in ran.items()}))
+    return Pin(revision=revision, digest=digest, at=store.now(), clusters=ran)
 
 
 def suspend(store: Store, sender: Sender, fleet: Fleet, app: str) -> list[Enqueued]:

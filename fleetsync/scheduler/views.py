@@ -129,6 +129,8 @@ class PinView:
     revision: str
     digest: str
     at: float
+    clusters: dict[str, str] = field(default_factory=dict)
+    """Per-cluster variants: the bundle each cluster is pinned to, as `<digest> <revision>`."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,8 @@ Every reader of "what should this cluster run" asks here: the reconcile (what to
 whether a look-only check is behind Git), the read model and the tasks' fan-out. The rules, in
 order:
 
-1. an operator's rollback pin: the revision the operator chose, until `resume`;
+1. an operator's rollback pin: the revision the operator chose, until `resume` (for an
+   application with per-cluster variants, the bundle each cluster had at that revision);
 2. a progressive rollout: a cluster the rollout of the application's latest desired state has
    not reached yet keeps what it ran before the rollout started (recorded then), and so does
    every cluster once the rollout was rolled back or aborted (`Because.HELD`);
@@ -18,10 +19,10 @@ So that each rule has one home, a new rule is added here and nowhere else.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from fleetsync.shared.model.desired import DesiredState
+from fleetsync.shared.model.desired import DesiredState, Pin, Variant
 from fleetsync.shared.model.ids import AppName, ClusterName, Digest
 from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.rollout import Held, Phase, Rollout
@@ -46,6 +47,9 @@ class PairDesired:
     because: Because = Because.GIT
     note: str = ""
     """Why, in words, when it is not simply Git's latest."""
+    render_error: str = ""
+    """The latest render failed for this cluster alone (per-cluster variants): the pair keeps
+    running this state, and its status says why it is behind."""
 
 
 def desired_for_pair(store: Store, app: AppName, cluster: ClusterName) -> PairDesired | None:
@@ -53,7 +57,7 @@ def desired_for_pair(store: Store, app: AppName, cluster: ClusterName) -> PairDe
     rollout holds a cluster that ran nothing before it (see `held_without_state`)."""
     pin = store.pin(app)
     if pin is not None:
-        return PairDesired(revision=pin.revision, digest=pin.digest, because=Because.PIN)
+        return _pinned(pin, cluster) or _unpinned(pin, latest_for_pair(store, app, cluster))
     rollout, reached, previous, known = store.rollout_hold(app, cluster)
     latest = latest_for_pair(store, app, cluster)
     if rollout is None or latest is None:
@@ -68,10 +72,9 @@ def desired_for_pairs(
 ) -> dict[ClusterName, PairDesired | None]:
     """`desired_for_pair` of many clusters of one application, reading each key once."""
     pin = store.pin(app)
-    if pin is not None:
-        chosen = PairDesired(revision=pin.revision, digest=pin.digest, because=Because.PIN)
-        return dict.fromkeys(clusters, chosen)
     latest = latest_for_pairs(store, app, clusters)
+    if pin is not None:
+        return {c: _pinned(pin, c) or _unpinned(pin, latest[c]) for c in clusters}
     rollout = store.rollout(app)
     if rollout is None or rollout.phase is Phase.COMPLETE:
         return latest
@@ -90,6 +93,24 @@ def desired_for_pairs(
             known=c in previous,
         )
     return choice
+
+
+def _pinned(pin: Pin, cluster: ClusterName) -> PairDesired | None:
+    """What an operator's rollback pins the cluster to (its own bundle, for an application
+    with per-cluster variants); None when the pin has nothing for it."""
+    own = pin.for_cluster(cluster)
+    if own is None:
+        return None
+    return PairDesired(revision=own.revision, digest=own.digest, because=Because.PIN)
+
+
+def _unpinned(pin: Pin, latest: PairDesired | None) -> PairDesired | None:
+    """A cluster a per-cluster rollback has nothing for (added to the targets since): it keeps
+    Git's latest, and says why."""
+    if latest is None:
+        return None
+    note = f"not rolled back: this cluster did not run {pin.revision}"
+    return replace(latest, note=note)
 
 
 def held_without_state(store: Store, app: AppName, cluster: ClusterName) -> str | None:
@@ -145,8 +166,7 @@ def latest_for_pair(store: Store, app: AppName, cluster: ClusterName) -> PairDes
     if state is None:
         return None
     if state.variants:
-        own = store.variant(app, cluster)
-        return PairDesired(revision=own.revision, digest=own.digest) if own else None
+        return _own(store.variant(app, cluster))
     return PairDesired(revision=state.revision, digest=state.digest)
 
 
@@ -157,9 +177,14 @@ def latest_for_pairs(
     state = store.desired(app)
     if state is not None and state.variants:
         own = store.variants(app, clusters)
-        return {
-            c: PairDesired(revision=own[c].revision, digest=own[c].digest) if c in own else None
-            for c in clusters
-        }
+        return {c: _own(own.get(c)) for c in clusters}
     found = PairDesired(revision=state.revision, digest=state.digest) if state else None
     return dict.fromkeys(clusters, found)
+
+
+def _own(variant: Variant | None) -> PairDesired | None:
+    """A cluster's own bundle as the pair's desired state; None when it never had one."""
+    if variant is None or not variant.digest:
+        return None
+    error = variant.failed.describe() if variant.failed else ""
+    return PairDesired(revision=variant.revision, digest=variant.digest, render_error=error)

@@ -16,7 +16,9 @@ nothing, never an older one. It decides whether to converge (APPLY) or only to l
 An APPLY that a change window, the freeze or an application it depends on holds becomes a CHECK
 that says what it waits for (`gates.change_wait`), and asks to be continued once it may go on.
 A cluster a rollout holds runs what it ran before (`desired_for_pair`) and is drift-checked
-against that.
+against that. A cluster whose own render failed (per-cluster variants: a variable its values do
+not define) keeps running its last good bundle, and its status says the render failed and why
+(`_render_failed`: OutOfSync, failed).
 
 Before anything else touches the cluster, the pair's cluster must own the Kubernetes cluster its
 kubeconfig reaches (`kube.identity`): a second declared cluster reaching the same one is refused
@@ -207,6 +209,7 @@ def _reconcile(
                 wait.reason if wait else _why_not_applying(store, app, application.sync),
                 fresh_until,
             )
+            status = _render_failed(status, desired.chosen)
             store.record_status(status, history=False)
             return Outcome(status=status, continue_in=wait.again_in if wait else None)
         inventory = store.inventory(app, cluster) or EMPTY
@@ -225,6 +228,7 @@ def _reconcile(
         status = replace(_synced(app, cluster, desired, result, trigger), stale_after=fresh_until)
         if desired.chosen is not None and desired.chosen.note:
             status = replace(status, message=f"{status.message}; {desired.chosen.note}")
+        status = _render_failed(status, desired.chosen)
         store.record_status(status, history=_worth_history(status, previous))
         if result.waiting is not None:
             return Outcome(status=status, continue_in=result.waiting.recheck_in(time.time()))
@@ -315,9 +319,13 @@ def _waiting(
 ) -> PairStatus:
     error = store.source_error(app)
     held = held_without_state(store, app, cluster)
+    own = store.variant(app, cluster)
+    failed = own.failed if own is not None and not own.digest else None
     message = (
         f"nothing to run yet: {held}"
         if held
+        else f"nothing to run: {failed.describe()}"
+        if failed
         else f"no desired state yet: {error.message}"
         if error
         else "no desired state yet: waiting for the first render"
@@ -325,7 +333,8 @@ def _waiting(
     return PairStatus(
         application=app,
         cluster=cluster,
-        sync=SyncState.UNKNOWN,
+        failed=failed is not None,
+        sync=SyncState.OUT_OF_SYNC if failed else SyncState.UNKNOWN,
         health=Health.UNKNOWN,
         at=store.now(),
         message=message,
@@ -409,6 +418,19 @@ def _checked(
         drifted=tuple(str(k) for k in drifted),
         trigger=trigger,
         stale_after=fresh_until,
+    )
+
+
+def _render_failed(status: PairStatus, chosen: PairDesired | None) -> PairStatus:
+    """A cluster whose own render failed (per-cluster variants) keeps running its last good
+    state, and its status says it is behind Git and why: OutOfSync, failed, the error first."""
+    if chosen is None or not chosen.render_error:
+        return status
+    return replace(
+        status,
+        sync=SyncState.OUT_OF_SYNC,
+        failed=True,
+        message=f"{chosen.render_error}; still running {status.revision} ({status.message})",
     )
 
 

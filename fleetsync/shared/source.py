@@ -387,7 +387,7 @@ class _Source:
             if bundle is None:
                 raise PermanentError(f"{app.name}: bundle {base[:12]} is missing from Redis")
             try:
-                refs = grouping.bundle_references(bundle.objects)
+                refs = grouping.bundle_references(bundle)
             except SubstitutionError as exc:
                 where = origin.replace("{path}", group.app.path)
                 raise PermanentError(f"{app.name}: {exc} (rendered from {where})") from exc
@@ -429,14 +429,14 @@ class _Source:
         self, app: Application, base: Digest, bundle: Bundle, resolved: Resolved
     ) -> Digest:
         """The bundle with `resolved` written in, kept by a key of exactly what it reads."""
-        if not resolved and "$${" not in bundle.canonical().decode():
+        if not resolved and "$${" not in canonical_json(list(bundle.objects)).decode():
             return base
         key = grouping.variant_key(base, resolved)
         cached = self.store.cached_render(key)
         if cached is not None and self.store.bundle_size(cached) is not None:
             self.store.incr_stat("variant_cache_hit")
             return cached
-        result = Bundle.of(grouping.substitute_objects(bundle.objects, resolved))
+        result = bundle.with_objects(grouping.substitute_objects(bundle.objects, resolved))
         size = len(result.canonical())
         if size > self.limits.max_output_bytes:
             raise PermanentError(
@@ -511,7 +511,7 @@ def _patch_bundle(
             limits=limits,
             scratch_dir=scratch_dir,
         )
-    return result.bundle
+    return bundle.with_objects(result.bundle.objects)
 
 
 def _for_cluster(
@@ -543,12 +543,12 @@ def _for_cluster(
                 app, bundle, group.patches, scratch_dir=scratch_dir, limits=limits
             )
         if app.substitute:
-            refs = grouping.bundle_references(bundle.objects)
+            refs = grouping.bundle_references(bundle)
             where = origin.replace("{path}", group.app.path)
             after = grouping.output_groups(app, [declared], refs, origin=where)
             if after.failed:
                 raise PermanentError(after.failed[cluster])
-            bundle = Bundle.of(
+            bundle = bundle.with_objects(
                 grouping.substitute_objects(bundle.objects, after.groups[0].resolved)
             )
     except SubstitutionError as exc:
@@ -610,26 +610,26 @@ class _Variants:
 def _set_variants(
     store: Store, fleet: Fleet, app: Application, state: DesiredState, found: _Variants
 ) -> tuple[ClusterName, ...]:
-    """Write each cluster's bundle (a cluster that failed keeps its last one); the clusters
-    whose bundle moved. The error names the clusters that failed, if any."""
+    """Write each cluster's bundle (a cluster that failed keeps its last one, and its own
+    error, which its pair's status shows); the clusters whose record moved. The application's
+    error names the clusters that failed, if any."""
     targets = fleet.targets_of(app.name)
     kept = store.variants(app.name, [c for c in targets if c in found.failed])
-    digests = {c: v.digest for c, v in kept.items()} | found.digests
+    digests = {c: v.digest for c, v in kept.items() if v.digest} | found.digests
     if found.failed:
         store.set_source_error(app.name, found.error, revision=str(state.revision))
         for message in found.failed.values():
             log.warning("%s", message)
     else:
         store.clear_source_error(app.name)
-    if not digests:
-        return ()
-    state = replace(
-        state,
-        digest=Digest(grouping.set_digest(digests)),
-        variants=len(set(digests.values())),
-    )
-    begin_rollout(store, fleet, app.name, state)  # before any reconcile can see it
-    return store.set_desired_variants(app.name, state, digests)
+    if digests:
+        state = replace(
+            state,
+            digest=Digest(grouping.set_digest(digests)),
+            variants=len(set(digests.values())),
+        )
+        begin_rollout(store, fleet, app.name, state)  # before any reconcile can see it
+    return store.set_desired_variants(app.name, state, digests, found.failed)
 
 
 def _desired_digest(

@@ -200,22 +200,54 @@ def test_a_cluster_missing_a_value_keeps_what_it_had_and_the_others_carry_on(
     _sync(store, fleet, tmp_path)
     eu_before = desired_for_pair(store, APP, ClusterName("eu-1"))
     repo.write("apps/web/settings.yaml", SETTINGS + '  zone: "${cluster.values.zone}"\n')
-    repo.commit("zone")
+    sha = repo.commit("zone")
     with_zone = _clusters(REGIONS, **{c: {"zone": "z1"} for c in ("eu-2", "us-1", "us-2")})
     outcome = _sync(store, replace(fleet, clusters=with_zone), tmp_path)
 
-    assert outcome.changed == {APP: ("eu-2", "us-1", "us-2")}
-    assert desired_for_pair(store, APP, ClusterName("eu-1")) == eu_before
+    # eu-1 is named too: its record now carries the error its pair's status shows.
+    assert outcome.changed == {APP: ("eu-1", "eu-2", "us-1", "us-2")}
+    kept = desired_for_pair(store, APP, ClusterName("eu-1"))
+    assert eu_before is not None and kept is not None
+    assert (kept.revision, kept.digest) == (eu_before.revision, eu_before.digest)
     error = store.source_error(APP)
     assert error is not None
     for words in (
         "web: cluster 'eu-1'",
         "core/ConfigMap/web/settings.data.zone",
         "cluster.values.zone is not defined",
-        "platform:apps/web",
+        "in apps/web/settings.yaml, rendered from platform:apps/web",
     ):
         assert words in error.message
+        assert words in kept.render_error
+    assert kept.render_error.startswith(f"the render of main@sha1:{sha}")
     assert _data(store, "eu-2")["zone"] == "z1"
+    others = desired_for_pair(store, APP, ClusterName("us-1"))
+    assert others is not None and others.render_error == "" and others.revision.sha == sha
+
+    # The same failure again moves nothing; defining the value clears it and moves eu-1 only.
+    again = _sync(store, replace(fleet, clusters=with_zone), tmp_path, force=True)
+    assert again.changed == {}
+    everyone = _clusters(REGIONS, **{c: {"zone": "z1"} for c in REGIONS})
+    fixed = _sync(store, replace(fleet, clusters=everyone), tmp_path, force=True)
+    assert fixed.changed == {APP: ("eu-1",)}
+    now = desired_for_pair(store, APP, ClusterName("eu-1"))
+    assert now is not None and now.render_error == "" and now.revision.sha == sha
+    assert store.source_error(APP) is None
+
+
+def test_a_cluster_that_never_rendered_records_its_error_without_a_bundle(
+    redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
+) -> None:
+    store = Store.connect(redis_url)
+    _, url = served
+    clusters = _clusters(REGIONS)
+    clusters[ClusterName("eu-1")] = replace(clusters[ClusterName("eu-1")], values={})
+    outcome = _sync(store, _fleet(url, clusters), tmp_path)
+    assert outcome.changed == {APP: ("eu-1", "eu-2", "us-1", "us-2")}
+    assert desired_for_pair(store, APP, ClusterName("eu-1")) is None
+    record = store.variant(APP, ClusterName("eu-1"))
+    assert record is not None and record.digest == "" and record.failed is not None
+    assert "cluster.values.region is not defined" in record.failed.message
 
 
 def test_an_unknown_variable_in_the_output_fails_the_render_and_keeps_the_last_good_state(
@@ -231,6 +263,7 @@ def test_an_unknown_variable_in_the_output_fails_the_render_and_keeps_the_last_g
     outcome = _sync(store, fleet, tmp_path)
     assert "${HOME} is not a variable" in outcome.failed[APP]
     assert "$${HOME}" in outcome.failed[APP] and "platform:apps/web" in outcome.failed[APP]
+    assert "(in apps/web/settings.yaml)" in outcome.failed[APP]
     assert store.desired(APP) == before
 
 
@@ -419,3 +452,40 @@ def test_overrides_give_helm_values_and_values_files_to_the_clusters_they_pick(
         "us-1": {"region": "us", "replicas": "5"},  # us: values-us.yaml
         "us-2": {"region": "us", "replicas": "5"},
     }
+
+
+def test_a_helm_template_s_unresolved_variable_names_its_file_in_the_repository(
+    redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
+) -> None:
+    store = Store.connect(redis_url)
+    repo, url = served
+    for name, text in CHART.items():
+        repo.write(f"charts/web/{name}", text)
+    repo.write(
+        "charts/web/templates/zone.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: zone}\n"
+        'data: {zone: "${cluster.values.zone}"}\n',
+    )
+    repo.commit("chart")
+    app = Application(
+        name=APP,
+        repository=RepoName("platform"),
+        path="charts/web",
+        namespace="web",
+        renderer=RendererKind.HELM,
+        substitute=True,
+        targets=Targets(selector=Selector(match_labels={"env": "prod"})),
+    )
+    zoned = _clusters(REGIONS, **{c: {"zone": "z"} for c in ("eu-2", "us-1", "us-2")})
+    _sync(store, _fleet(url, zoned, app), tmp_path)
+    failed = store.variant(APP, ClusterName("eu-1"))
+    assert failed is not None and failed.failed is not None
+    assert "core/ConfigMap/web/zone.data.zone: ${cluster.values.zone}" in failed.failed.message
+    assert "(in charts/web/templates/zone.yaml, rendered from platform:charts/web)" in (
+        failed.failed.message
+    )
+    us = desired_for_pair(store, APP, ClusterName("us-1"))
+    assert us is not None
+    bundle = store.get_bundle(us.digest)
+    assert bundle is not None and "charts/web/templates/zone.yaml" in bundle.sources
+    assert all("templates" not in str(o) for o in bundle.objects)  # never in what is applied

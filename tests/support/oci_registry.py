@@ -1,9 +1,11 @@
 """A real OCI registry for tests: the CNCF distribution registry (Debian's `docker-registry`),
 started on a free loopback port with a generated config, plain HTTP, optionally behind HTTP
-Basic authentication (an htpasswd file with a bcrypt hash). Charts are pushed to it as Helm
-pushes them, by plain HTTP requests of the OCI distribution spec: the chart archive as a layer
-(application/vnd.cncf.helm.chart.content.v1.tar+gzip), Chart.yaml's metadata as the config
-(application/vnd.cncf.helm.config.v1+json), an OCI image manifest tagged with the version.
+Basic authentication (an htpasswd file with a bcrypt hash) or token authentication (a Bearer
+challenge naming the realm of a token server, tests/support/registry_tokens.py). Charts are
+pushed to it as Helm pushes them, by plain HTTP requests of the OCI distribution spec: the
+chart archive as a layer (application/vnd.cncf.helm.chart.content.v1.tar+gzip), Chart.yaml's
+metadata as the config (application/vnd.cncf.helm.config.v1+json), an OCI image manifest
+tagged with the version.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import urllib.error
@@ -24,6 +27,7 @@ from pathlib import Path
 import yaml
 
 from tests.support.redis_server import free_port
+from tests.support.registry_tokens import ISSUER, SERVICE, TokenServer
 from tests.support.waiting import wait_for
 
 REGISTRY = "/usr/bin/docker-registry"
@@ -40,6 +44,8 @@ class RegistryUnavailable(RuntimeError):
 class Registry:
     port: int
     auth: tuple[str, str] | None = None
+    token_auth: bool = False
+    """The registry wants Bearer tokens from its realm (asked for with `auth`)."""
 
     @property
     def host(self) -> str:
@@ -58,11 +64,32 @@ class Registry:
     ) -> tuple[int, dict[str, str], bytes]:
         sent = dict(headers or {})
         if self.auth is not None:
-            token = base64.b64encode(f"{self.auth[0]}:{self.auth[1]}".encode()).decode()
-            sent["Authorization"] = f"Basic {token}"
+            sent["Authorization"] = f"Basic {self._basic()}"
+        request = urllib.request.Request(url, data=data, method=method, headers=sent)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, dict(response.headers.items()), response.read()
+        except urllib.error.HTTPError as exc:
+            challenge = exc.headers.get("WWW-Authenticate", "")
+            if exc.code != 401 or not self.token_auth or not challenge.startswith("Bearer "):
+                raise
+        sent["Authorization"] = f"Bearer {self._token(challenge)}"
         request = urllib.request.Request(url, data=data, method=method, headers=sent)
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, dict(response.headers.items()), response.read()
+
+    def _basic(self) -> str:
+        assert self.auth is not None
+        return base64.b64encode(f"{self.auth[0]}:{self.auth[1]}".encode()).decode()
+
+    def _token(self, challenge: str) -> str:
+        params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+        query = urllib.parse.urlencode({k: v for k, v in params.items() if k != "realm"})
+        request = urllib.request.Request(
+            f"{params['realm']}?{query}", headers={"Authorization": f"Basic {self._basic()}"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return str(json.loads(response.read())["token"])
 
     def push_blob(self, repository: str, data: bytes) -> str:
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
@@ -111,8 +138,12 @@ def _htpasswd(path: Path, user: str, password: str) -> None:
 
 
 @contextmanager
-def running_registry(directory: Path, *, auth: tuple[str, str] | None = None) -> Iterator[Registry]:
-    """The distribution registry on a free port, its storage and config in `directory`."""
+def running_registry(
+    directory: Path, *, auth: tuple[str, str] | None = None, tokens: TokenServer | None = None
+) -> Iterator[Registry]:
+    """The distribution registry on a free port, its storage and config in `directory`: open,
+    behind Basic `auth`, or, with `tokens`, behind token authentication from that server
+    (`auth` then being the credentials the token server takes)."""
     if not Path(REGISTRY).exists() and shutil.which("docker-registry") is None:
         raise RegistryUnavailable(
             "docker-registry not found: apt-get install -y docker-registry (bash .ci/run does)"
@@ -125,7 +156,16 @@ def running_registry(directory: Path, *, auth: tuple[str, str] | None = None) ->
         "storage": {"filesystem": {"rootdirectory": str(directory / "data")}},
         "http": {"addr": f"127.0.0.1:{port}", "secret": "fleetsync-tests"},
     }
-    if auth is not None:
+    if tokens is not None:
+        config["auth"] = {
+            "token": {
+                "realm": tokens.realm,
+                "service": SERVICE,
+                "issuer": ISSUER,
+                "rootcertbundle": str(tokens.certificate),
+            }
+        }
+    elif auth is not None:
         _htpasswd(directory / "htpasswd", *auth)
         config["auth"] = {"htpasswd": {"realm": "fleetsync", "path": str(directory / "htpasswd")}}
     (directory / "config.yml").write_text(yaml.safe_dump(config))
@@ -135,7 +175,7 @@ def running_registry(directory: Path, *, auth: tuple[str, str] | None = None) ->
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    registry = Registry(port=port, auth=auth)
+    registry = Registry(port=port, auth=auth, token_auth=tokens is not None)
 
     def ready() -> bool:
         if process.poll() is not None:

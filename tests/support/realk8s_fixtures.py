@@ -10,6 +10,8 @@ servers would cost more than the tests.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -18,11 +20,27 @@ from tests.support.realk8s import (
     REQUIRE_ENV,
     RealClusters,
     RealK8sUnavailable,
+    locate_realk8s,
     required,
     running_real_clusters,
 )
 
 _not_run: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Unpack realk8s's binaries once, before parallel test processes (pytest-xdist workers)
+    each start clusters: two first unpackings at once would race on the same files."""
+    if hasattr(config, "workerinput"):
+        return
+    try:
+        script = locate_realk8s()
+    except RealK8sUnavailable:
+        return  # the fixture says why, where real clusters are asked for
+    subprocess.run(
+        [sys.executable, str(script), "env"], capture_output=True, timeout=300, check=False
+    )
+
 _reason: list[str] = []
 
 NO_REAL_OPTION = "--no-real-k8s"

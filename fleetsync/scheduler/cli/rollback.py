@@ -33,10 +33,19 @@ def command(app: str, to: str, wait: bool, timeout: float, redis_url: str | None
         pin, enqueued = rollback(store, sender, published_fleet(store), app, to)
     except FleetsyncError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"{app}: rolling back to {pin.revision} on every target cluster.")
+    if pin.clusters:
+        click.echo(
+            f"{app}: rolling back each target cluster to the bundle it ran at {pin.revision}: "
+            + ", ".join(f"{c} {v.revision.short}" for c, v in sorted(pin.clusters.items()))
+            + "."
+        )
+    else:
+        click.echo(f"{app}: rolling back to {pin.revision} on every target cluster.")
     click.echo(
         f"{app}: automated sync is suspended, so new commits are not applied; "
         f"`fleetsync resume {app}` returns it to the latest revision in Git."
     )
     if wait:
-        report_wait(store, app, [e.cluster for e in enqueued], started, timeout, str(pin.revision))
+        # A per-cluster pin: each cluster at the revision of its own bundle.
+        at = {c: str(v.revision) for c, v in pin.clusters.items()} or str(pin.revision)
+        report_wait(store, app, [e.cluster for e in enqueued], started, timeout, at)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 import click
 from rich.console import Console
@@ -71,18 +72,26 @@ def report_wait(
     clusters: list[str],
     since: float,
     timeout: float,
-    revision: str | None = None,
+    revision: str | Mapping[str, str] | None = None,
 ) -> None:
     """Show the manual reconciles of `clusters` until they settle; fail unless every one ends
-    Synced and Healthy (at `revision`, when given)."""
+    Synced and Healthy (at `revision`, when given: one for every cluster, or each cluster's
+    own)."""
     done = _watch(store, app, clusters, since, timeout)
-    failed = [c for c in clusters if not _succeeded(done.get(c), revision)]
+    wanted = revision if isinstance(revision, Mapping) else dict.fromkeys(clusters, revision)
+    failed = [c for c in clusters if not _succeeded(done.get(c), wanted.get(c))]
     if failed:
         reasons = "; ".join(f"{c}: {_why(done.get(c))}" for c in failed)
         raise click.ClickException(
             f"{app}: sync did not succeed on {len(failed)} of {len(clusters)} clusters: {reasons}"
         )
-    at = f" at {revision}" if revision else ""
+    at = (
+        f" at {revision}"
+        if isinstance(revision, str)
+        else " at each cluster's own revision"
+        if revision
+        else ""
+    )
     click.echo(f"{app}: Synced and Healthy{at} on {len(clusters)} clusters")
 
 

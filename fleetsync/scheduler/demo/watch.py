@@ -11,26 +11,29 @@ from rich.table import Table
 
 from fleetsync.scheduler.views import PairView, pair_view, short_revision, target_statuses
 from fleetsync.scheduler.views import styled as _styled
-from fleetsync.shared.model.ids import AppName
+from fleetsync.shared.desired import desired_for_pair
+from fleetsync.shared.model.ids import AppName, ClusterName
 from fleetsync.shared.model.rollout import Phase
 from fleetsync.shared.store import Store
 
 
 def converged(store: Store, *, app: str, sha: str) -> Callable[[PairView], bool]:
-    """A pair is done when it is Synced and Healthy at its application's desired revision, and
-    `app`'s desired state comes from commit `sha` (applications the commit did not touch keep
-    the revision that last changed them)."""
+    """A pair is done when it is Synced and Healthy on what its cluster should run (its
+    application's bundle, or with per-cluster variants the cluster's own: `desired_for_pair`),
+    and `app`'s desired state comes from commit `sha` (applications the commit did not touch
+    keep the revision that last changed them)."""
 
     def done(row: PairView) -> bool:
-        desired = store.desired(AppName(row.application))
         moved = store.desired(AppName(app))
+        if moved is None or moved.revision.sha != sha:
+            return False
+        own = desired_for_pair(store, AppName(row.application), ClusterName(row.cluster))
         return (
-            desired is not None
-            and moved is not None
-            and moved.revision.sha == sha
+            own is not None
             and row.sync == "Synced"
             and row.health == "Healthy"
-            and row.revision == str(desired.revision)
+            and row.revision == str(own.revision)
+            and row.digest == own.digest
         )
 
     return done

@@ -3,8 +3,9 @@ pin an operator sets in its place. Stored as JSON by the store."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fleetsync.shared.model.ids import Digest
@@ -53,32 +54,76 @@ class DesiredState:
 
 
 @dataclass(frozen=True, slots=True)
+class RenderFailure:
+    """A render that failed for one cluster only (a variable its values do not define): the
+    revision it was rendering and the error naming the variable, the object and the file."""
+
+    revision: Revision
+    message: str
+
+    def describe(self) -> str:
+        return f"the render of {self.revision} failed for this cluster: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
 class Variant:
     """What one cluster of an application with per-cluster variants runs: the bundle `digest`,
-    first produced for it by `revision`."""
+    first produced for it by `revision` ("" when no render ever succeeded for it). `failed`:
+    the latest render failed for this cluster, which keeps `digest` meanwhile."""
 
     revision: Revision
     digest: Digest
+    failed: RenderFailure | None = None
 
     def to_text(self) -> str:
-        return f"{self.digest} {self.revision}"
+        head = f"{self.digest or '-'} {self.revision}"
+        if self.failed is None:
+            return head
+        failure = {"revision": str(self.failed.revision), "message": self.failed.message}
+        return f"{head}\t{json.dumps(failure, ensure_ascii=False)}"
 
     @classmethod
     def from_text(cls, text: str) -> Variant:
-        digest, _, revision = text.partition(" ")
-        return cls(revision=Revision.parse(revision), digest=Digest(digest))
+        head, _, failure = text.partition("\t")
+        digest, _, revision = head.partition(" ")
+        failed = None
+        if failure:
+            data = json.loads(failure)
+            failed = RenderFailure(Revision.parse(data["revision"]), str(data["message"]))
+        return cls(
+            revision=Revision.parse(revision),
+            digest=Digest("" if digest == "-" else digest),
+            failed=failed,
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class Pin:
-    """A rollback: apply `digest` (first produced by `revision`) instead of the desired state."""
+    """A rollback: apply `digest` (first produced by `revision`) instead of the desired state.
+    For an application with per-cluster variants, `clusters` pins each cluster to the bundle it
+    had at `revision` (and `digest` names that whole map)."""
 
     revision: Revision
     digest: Digest
     at: float
+    clusters: Mapping[str, Variant] = field(default_factory=dict)
+
+    def for_cluster(self, cluster: str) -> Variant | None:
+        """What the pin gives `cluster`: the one bundle, or the cluster's own (None when the
+        cluster is not among those pinned: it did not run the revision)."""
+        if not self.clusters:
+            return Variant(revision=self.revision, digest=self.digest)
+        return self.clusters.get(cluster)
 
     def to_json(self) -> dict[str, Any]:
-        return {"revision": str(self.revision), "digest": self.digest, "at": self.at}
+        found: dict[str, Any] = {
+            "revision": str(self.revision),
+            "digest": self.digest,
+            "at": self.at,
+        }
+        if self.clusters:
+            found["clusters"] = {c: v.to_text() for c, v in sorted(self.clusters.items())}
+        return found
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Pin:
@@ -86,6 +131,9 @@ class Pin:
             revision=Revision.parse(data["revision"]),
             digest=Digest(data["digest"]),
             at=float(data["at"]),
+            clusters={
+                str(c): Variant.from_text(str(v)) for c, v in (data.get("clusters") or {}).items()
+            },
         )
 
 

@@ -125,6 +125,9 @@ class Document:
     obj: Manifest
     source: str
     line: int
+    file: str = ""
+    """The file of the repository it came from, when `source` is not one (a Helm template's
+    name starts with its chart's name, not with its path in the repository)."""
 
     @property
     def where(self) -> str:
@@ -227,6 +230,7 @@ def assemble_bundle(
     scopes = _crd_scopes(documents)
     seen: dict[ResourceKey, Document] = {}
     objects: list[Manifest] = []
+    sources: list[str] = []
     for document in documents:
         obj = document.obj
         if namespace and not obj["metadata"].get("namespace") and _namespaced(obj, scopes):
@@ -238,7 +242,8 @@ def assemble_bundle(
                 app, first.where, f"duplicate object {key}: declared again at {document.where}"
             )
         objects.append(obj)
-    return Bundle.of(objects)
+        sources.append(document.file or document.source)
+    return Bundle.of(objects, sources)
 
 
 def _namespaced(obj: Mapping[str, Any], scopes: Mapping[tuple[str, str], bool]) -> bool:

@@ -21,6 +21,7 @@ import posixpath
 import re
 import tempfile
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -82,8 +83,21 @@ def render_helm(
         )
     documents: list[Document] = []
     for source, text in rendered:
-        documents += parse_documents(text, source=source, app=checkout.app, limits=checkout.limits)
+        file = _repository_file(where, source)
+        documents += [
+            replace(document, file=file)
+            for document in parse_documents(
+                text, source=source, app=checkout.app, limits=checkout.limits
+            )
+        ]
     return Rendered(documents=tuple(documents), inputs=inputs | values_inputs)
+
+
+def _repository_file(where: str, template: str) -> str:
+    """Where a template (`<chart name>/templates/x.yaml`, `<chart name>/crds/x.yaml`) is in
+    the repository: under the chart's path (`where`)."""
+    inside = template.partition("/")[2] or template
+    return inside if where in (".", "") else posixpath.join(where, inside)
 
 
 def _values(

@@ -10,6 +10,11 @@ there with `LoadRestrictionsRootOnly`, a timeout, a bounded output and a clean e
 KUBECONFIG, HOME in the temporary directory, an empty PATH so no git or plugin can run). So the
 inputs reported are exactly what kustomize could see. In the fetch worker this all runs in a
 render process of its own (see isolation), whose memory bound kubectl inherits.
+
+The staged copy of the root kustomization asks the build for origin annotations, so that each
+object keeps the file it came from (the bundle's sources, for errors that name it); they are
+taken out of the objects again, and a kustomization that sets `buildMetadata` itself keeps its
+own.
 """
 
 from __future__ import annotations
@@ -17,15 +22,20 @@ from __future__ import annotations
 import functools
 import json
 import os
+import posixpath
 import re
 import subprocess
 import tempfile
+from dataclasses import replace
 from pathlib import Path
+
+import yaml
 
 from fleetsync.shared.errors import PermanentError
 from fleetsync.shared.render.bounded import Finished, out_of_memory, run_bounded
 from fleetsync.shared.render.documents import (
     RENDER_REVISION,
+    Document,
     Rendered,
     parse_documents,
     parse_mapping,
@@ -34,6 +44,8 @@ from fleetsync.shared.render.request import Limit, RenderError, RenderLimitExcee
 from fleetsync.shared.render.safety import Checkout
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
+"""Where the build says which file an object came from (asked for by fleetsync, removed)."""
 REFERENCE_FIELDS = ("resources", "bases", "components", "generators", "transformers", "validators")
 """Kustomization fields whose entries may name another directory to build."""
 
@@ -97,6 +109,7 @@ def render_kustomize(checkout: Checkout, directory: Path, *, path: str) -> Rende
         home.mkdir()
         staged = checkout.mirror(directories, tree)
         target = tree / checkout.relative(directory)
+        origins = _ask_origins(target)
         run = run_bounded(
             [
                 str(kubectl_binary()),
@@ -119,7 +132,58 @@ def render_kustomize(checkout: Checkout, directory: Path, *, path: str) -> Rende
     documents = parse_documents(
         text, source=f"{path} (kustomize build)", app=checkout.app, limits=checkout.limits
     )
+    if origins:
+        documents = [_with_origin(document, path) for document in documents]
     return Rendered(documents=tuple(documents), inputs=staged)
+
+
+def _ask_origins(target: Path) -> bool:
+    """Ask the build (in the staged copy of the root kustomization) to annotate each object
+    with the file it came from (`buildMetadata: [originAnnotations]`); True when asked, then
+    the annotations are fleetsync's and taken out again (`_with_origin`). A kustomization that
+    sets `buildMetadata` itself, or that is a symlink or not a plain mapping, is left as it is."""
+    for name in KUSTOMIZATION_FILES:
+        file = target / name
+        if file.is_symlink():
+            return False
+        if file.is_file():
+            break
+    else:
+        return False
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or "buildMetadata" in data:
+            return False
+        text = json.dumps({**data, "buildMetadata": ["originAnnotations"]})
+    except (yaml.YAMLError, TypeError, ValueError, UnicodeDecodeError):
+        return False
+    file.write_text(text, encoding="utf-8")  # JSON is YAML
+    return True
+
+
+def _with_origin(document: Document, path: str) -> Document:
+    """The document without the origin annotation the build added, its file taken from it
+    (relative to the application `path`: a resource's file, or the kustomization that
+    generated it)."""
+    metadata = dict(document.obj.get("metadata") or {})
+    annotations = dict(metadata.get("annotations") or {})
+    origin = annotations.pop(ORIGIN_ANNOTATION, None)
+    if origin is None:
+        return document
+    if annotations:
+        metadata["annotations"] = annotations
+    else:
+        metadata.pop("annotations", None)
+    file = ""
+    try:
+        found = yaml.safe_load(origin)
+    except yaml.YAMLError:
+        found = None
+    if isinstance(found, dict):
+        named = found.get("path") or found.get("configuredIn")
+        if isinstance(named, str) and named and "://" not in named:
+            file = posixpath.normpath(posixpath.join(path, named))
+    return replace(document, obj={**document.obj, "metadata": metadata}, file=file)
 
 
 def kustomize_inputs(checkout: Checkout, directory: Path) -> set[str]:

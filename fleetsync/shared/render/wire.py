@@ -113,6 +113,7 @@ def encode_result(result: RenderResult) -> bytes:
                 "renderer": result.renderer.value,
                 "inputs": list(result.inputs),
                 "objects": list(result.bundle.objects),
+                "sources": list(result.bundle.sources),
                 "warnings": list(result.warnings),
             }
         },
@@ -141,7 +142,7 @@ def decode_answer(data: bytes) -> RenderResult:
         if "result" in message:
             raw = message["result"]
             return RenderResult(
-                bundle=Bundle.of(raw["objects"]),
+                bundle=Bundle.of(raw["objects"], raw.get("sources") or None),
                 renderer=RendererKind(raw["renderer"]),
                 inputs=tuple(str(i) for i in raw["inputs"]),
                 warnings=tuple(str(w) for w in raw.get("warnings") or ()),

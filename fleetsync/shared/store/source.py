@@ -17,12 +17,15 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from fleetsync.shared.model.bundle import Bundle
-from fleetsync.shared.model.desired import DesiredState, Variant
+from fleetsync.shared.model.desired import DesiredState, RenderFailure, Variant
 from fleetsync.shared.model.ids import AppName, ClusterName, Digest, RepoName
 from fleetsync.shared.store.base import StoreBase, text
 from fleetsync.shared.store.base import raw as raw_bytes
 
 _BUNDLE_CACHE_SIZE = 256
+VARIANT_SETS_KEPT = 30
+"""Revisions whose per-cluster bundles are kept (`app:<name>:variant_sets`) for rollbacks of
+applications with per-cluster variants."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +177,9 @@ class SourceStore(StoreBase):
         pipe.execute()
         return True
 
-    # Per-cluster variants: `app:<name>:variants`, cluster -> "<digest> <revision>"
+    # Per-cluster variants: `app:<name>:variants`, cluster -> "<digest> <revision>" (and the
+    # cluster's own render error); `app:<name>:variant_sets`, revision -> what every cluster
+    # got from it, for rollbacks.
 
     def variant(self, app: AppName, cluster: ClusterName) -> Variant | None:
         raw = self._r.hget(self.key("app", app, "variants"), cluster)
@@ -194,33 +199,94 @@ class SourceStore(StoreBase):
         return {ClusterName(c): Variant.from_text(text(raw)) for c, raw in items if raw is not None}
 
     def set_desired_variants(
-        self, app: AppName, state: DesiredState, digests: Mapping[ClusterName, Digest]
+        self,
+        app: AppName,
+        state: DesiredState,
+        digests: Mapping[ClusterName, Digest],
+        failed: Mapping[ClusterName, str] | None = None,
     ) -> tuple[ClusterName, ...]:
         """Point each cluster of the application at its bundle (`state.digest` names the whole
-        map, `state.revision` is what a cluster whose bundle moved records); clusters not in
-        `digests` are forgotten. Returns the clusters whose bundle moved, in one transaction."""
+        map, `state.revision` is what a cluster whose bundle moved records); a cluster in
+        `failed` keeps the bundle `digests` gives it (none, if it never had one) and records
+        its render error. Clusters in neither are forgotten. Returns the clusters whose record
+        moved (a new bundle, or a render error that appeared, changed or went), in one
+        transaction. With no bundle at all, the desired state is left as it is."""
+        failed = failed or {}
         key = self.key("app", app, "variants")
         current = self.variants(app)
+        records: dict[ClusterName, Variant] = {}
+        for c, digest in digests.items():
+            was = current.get(c)
+            kept = was is not None and was.digest == digest
+            revision = was.revision if kept and was is not None else state.revision
+            records[c] = Variant(revision=revision, digest=digest)
+        for c, message in failed.items():
+            was = records.get(c) or Variant(revision=state.revision, digest=Digest(""))
+            records[c] = replace(was, failed=RenderFailure(state.revision, message))
         moved = tuple(
-            sorted(c for c, d in digests.items() if c not in current or current[c].digest != d)
+            sorted(
+                c
+                for c, v in records.items()
+                if c not in current or current[c].to_text() != v.to_text()
+            )
         )
-        gone = [c for c in current if c not in digests]
+        gone = [c for c in current if c not in records]
+        ran = {c: v.to_text() for c, v in records.items() if v.digest and v.failed is None}
+        # Compact: each distinct bundle once, each cluster by its index (10 regions of 1,000
+        # clusters keep 10 bundles and 1,000 small numbers per revision).
+        distinct = sorted(set(ran.values()))
+        index = {t: i for i, t in enumerate(distinct)}
+        at_revision = json.dumps(
+            {"bundles": distinct, "clusters": {c: index[t] for c, t in ran.items()}}
+        )
+        fetched = state.revision
         previous = self.desired(app)
         if previous is not None and previous.digest == state.digest and previous.variants:
             state = replace(previous, observed=state.observed, warnings=state.warnings)
         pipe = self._r.pipeline(transaction=True)
-        pipe.set(self.key("app", app, "desired"), json.dumps(state.to_json()))
+        if digests:
+            pipe.set(self.key("app", app, "desired"), json.dumps(state.to_json()))
         if moved:
-            pipe.hset(
-                key,
-                mapping={
-                    c: Variant(revision=state.revision, digest=digests[c]).to_text() for c in moved
-                },
-            )
+            pipe.hset(key, mapping={c: records[c].to_text() for c in moved})
         if gone:
             pipe.hdel(key, *gone)
+        if ran:
+            pipe.hset(self.key("app", app, "variant_sets"), str(fetched), at_revision)
+            pipe.zadd(self.key("app", app, "variant_sets", "at"), {str(fetched): self.now()})
         pipe.execute()
+        if ran:
+            self._trim_variant_sets(app)
         return moved
+
+    def variant_set(self, app: AppName, revision: str) -> dict[ClusterName, Variant] | None:
+        """What each cluster that rendered `revision` without error got from it (its own
+        bundle, first produced by the revision each records), as the fetch of that revision
+        wrote it; None when no such record is kept (see `VARIANT_SETS_KEPT`)."""
+        raw = self._r.hget(self.key("app", app, "variant_sets"), revision)
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        bundles = [Variant.from_text(t) for t in data["bundles"]]
+        return {ClusterName(c): bundles[int(i)] for c, i in data["clusters"].items()}
+
+    def variant_set_revisions(self, app: AppName) -> list[str]:
+        """The revisions whose variant sets are kept, newest first."""
+        found: list[bytes | str] = self._r.zrevrange(
+            self.key("app", app, "variant_sets", "at"), 0, -1
+        )  # type: ignore[assignment]
+        return [text(r) for r in found]
+
+    def _trim_variant_sets(self, app: AppName) -> None:
+        at = self.key("app", app, "variant_sets", "at")
+        if int(self._r.zcard(at)) <= VARIANT_SETS_KEPT:
+            return
+        found: list[bytes | str] = self._r.zrange(at, 0, -(VARIANT_SETS_KEPT + 1))  # type: ignore[assignment]
+        old = [text(r) for r in found]
+        if old:
+            pipe = self._r.pipeline(transaction=True)
+            pipe.hdel(self.key("app", app, "variant_sets"), *old)
+            pipe.zrem(at, *old)
+            pipe.execute()
 
     def source_error(self, app: AppName) -> SourceError | None:
         raw = self._r.get(self.key("app", app, "source_error"))

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from fleetsync.shared.model.bundle import Manifest, canonical_json
+from fleetsync.shared.model.bundle import Bundle, Manifest, canonical_json
 from fleetsync.shared.model.declaration import (
     Application,
     Cluster,
@@ -177,33 +177,55 @@ def patch_document(objects: Sequence[Manifest], patch: Patch) -> Any:
     return merge_values(head, patch.patch)
 
 
-def bundle_references(objects: Iterable[Manifest]) -> dict[Reference, str]:
-    """The variables a rendered bundle uses, each with the first object and field using it."""
-    found: dict[Reference, str] = {}
-    for obj in objects:
-        for ref, where in references(obj, where=str(ResourceKey.of(obj))).items():
-            found.setdefault(ref, where)
-    return found
+@dataclass(frozen=True, slots=True)
+class BundleReferences:
+    """The variables a rendered bundle uses, each with the first object and field using it
+    (`uses`) and the file that object was rendered from (`files`, when the bundle knows it)."""
+
+    uses: dict[Reference, str]
+    files: dict[Reference, str]
+
+
+def bundle_references(bundle: Bundle) -> BundleReferences:
+    """The variables the bundle's objects use; a variable fleetsync does not know is a
+    SubstitutionError naming the object, the field and the file."""
+    uses: dict[Reference, str] = {}
+    files: dict[Reference, str] = {}
+    for index, obj in enumerate(bundle.objects):
+        file = bundle.source_of(index)
+        try:
+            found = references(obj, where=str(ResourceKey.of(obj)))
+        except SubstitutionError as exc:
+            raise SubstitutionError(f"{exc} (in {file})" if file else str(exc)) from exc
+        for ref, where in found.items():
+            if ref not in uses:
+                uses[ref] = where
+                if file:
+                    files[ref] = file
+    return BundleReferences(uses, files)
 
 
 def output_groups(
     app: Application,
     clusters: Sequence[Cluster],
-    refs: Mapping[Reference, str],
+    refs: BundleReferences,
     *,
     origin: str,
 ) -> Grouping:
     """Clusters grouped by what the bundle's variables resolve to for them. `origin` (where the
-    bundle was rendered from) goes into the error of a variable that does not resolve."""
+    bundle was rendered from) and the file of the object using it go into the error of a
+    variable that does not resolve."""
+
+    def about(ref: Reference, where: str) -> str:
+        file = refs.files.get(ref)
+        place = f"in {file}, rendered from {origin}" if file else f"rendered from {origin}"
+        return f"{where}: {ref.text} ({place})"
+
     groups: dict[bytes, list[Any]] = {}
     failed: dict[ClusterName, str] = {}
     for cluster in clusters:
         try:
-            resolved = resolve(
-                refs,
-                scope_of(cluster),
-                about=lambda ref, where: f"{where}: {ref.text} (rendered from {origin})",
-            )
+            resolved = resolve(refs.uses, scope_of(cluster), about=about)
         except SubstitutionError as exc:
             failed[cluster.name] = f"{app.name}: cluster '{cluster.name}': {exc}"
             continue

@@ -65,7 +65,7 @@ def test_the_web_view_shows_a_chart_revision_as_name_at_version(api: RunningApi)
     assert revision_page.status_code == 200 and str(NEW) in revision_page.text
 
 
-def test_a_rollback_of_an_application_with_per_cluster_variants_is_refused_saying_why(
+def test_a_rollback_of_an_application_with_per_cluster_variants_pins_each_cluster(
     start_api: StartApi,
 ) -> None:
     fleet = example_fleet()
@@ -76,11 +76,27 @@ def test_a_rollback_of_an_application_with_per_cluster_variants_is_refused_sayin
     )
     api = start_api(fleet=varied)
     _history(api)
-    rolled = api.http.post(
+    refused = api.http.post(
         "/api/v1/applications/guestbook/rollback",
         headers=bearer(),
         json={"revision": "podinfo@6.7.0"},
     )
-    assert rolled.status_code >= 400
-    assert "per-cluster variants" in rolled.text and "revert the commit in Git" in rolled.text
+    assert refused.status_code >= 400
+    assert f"cluster(s) c2 never ran {OLD}" in refused.text
+    assert "roll back to a revision every cluster ran" in refused.text
     assert api.store.pin("guestbook") is None
+
+    rolled = api.http.post(
+        "/api/v1/applications/guestbook/rollback",
+        headers=bearer(),
+        json={"revision": "podinfo@6.7.1"},
+    )
+    assert rolled.status_code == 202, rolled.text
+    pin = api.store.pin("guestbook")
+    assert pin is not None and pin.revision == NEW
+    assert {c: v.digest for c, v in pin.clusters.items()} == {
+        "c1": bundle("new").digest,
+        "c2": bundle("new").digest,
+    }
+    detail = api.http.get("/api/v1/applications/guestbook").json()
+    assert set(detail["pinned"]["clusters"]) == {"c1", "c2"}

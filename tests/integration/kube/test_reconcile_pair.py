@@ -216,6 +216,35 @@ def test_a_rollback_pin_is_applied_instead_of_the_latest_desired_state(pair: Pai
     assert live is not None and live["data"] == {"mode": "blue"}
 
 
+def test_a_cluster_whose_own_render_failed_keeps_its_bundle_and_says_why(pair: Pair) -> None:
+    bundle = Bundle.of(WEB)
+    digest = pair.store.put_bundle(bundle)
+    first = DesiredState(REV1, Digest("set-1"), "plain", rendered_at=1.0, variants=1)
+    pair.store.set_desired_variants(APP, first, {pair.cluster: digest})
+    pair.reconcile()
+    error = "web: cluster 'x': ...: cluster.values.zone is not defined for cluster 'x'"
+    second = DesiredState(REV2, Digest("set-2"), "plain", rendered_at=2.0, variants=1)
+    pair.store.set_desired_variants(APP, second, {pair.cluster: digest}, {pair.cluster: error})
+
+    for suspended in (False, True):  # an apply, then a look
+        pair.store.set_suspended(APP, suspended)
+        status = pair.reconcile(Trigger.DRIFT).status
+        assert status is not None and (status.revision, status.digest) == (REV1, digest)
+        assert status.sync is SyncState.OUT_OF_SYNC and status.failed
+        assert status.message.startswith(
+            f"the render of {REV2} failed for this cluster: {error}; still running {REV1} ("
+        )
+    pair.store.set_suspended(APP, False)
+    live = pair.live.operator.get("/api/v1/namespaces/web/configmaps/settings")
+    assert live is not None and live["data"] == {"mode": "blue"}
+
+    pair.store.set_desired_variants(APP, second, {}, {pair.cluster: error})
+    pair.store.forget_pair(APP, pair.cluster)
+    never = pair.reconcile().status
+    assert never is not None and never.sync is SyncState.OUT_OF_SYNC and never.failed
+    assert never.message == f"nothing to run: the render of {REV2} failed for this cluster: {error}"
+
+
 def test_without_a_desired_state_the_pair_waits_with_the_source_error(pair: Pair) -> None:
     pair.store.set_source_error(APP, "web: path 'web' does not exist", revision=str(REV1))
     status = pair.reconcile().status

@@ -15,7 +15,8 @@ from fleetsync.shared.model.declaration import (
     SelectorRequirement,
     Targets,
 )
-from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
+from fleetsync.shared.model.desired import Intents, Pin, RenderFailure, Variant
+from fleetsync.shared.model.ids import AppName, ClusterName, Digest, RepoName
 
 
 def test_revision_prints_as_ref_at_sha1_and_parses_back() -> None:
@@ -93,3 +94,25 @@ def test_targets_are_named_clusters_plus_selected_ones() -> None:
 def test_fleet_json_round_trip_keeps_every_field() -> None:
     fleet = _fleet()
     assert Fleet.from_json(fleet.to_json()) == fleet
+
+
+def test_a_per_cluster_pin_and_a_cluster_s_render_failure_survive_their_stored_forms() -> None:
+    old = Revision(ref="main", sha="a" * 40)
+    new = Revision(ref="main", sha="b" * 40)
+    pin = Pin(
+        revision=old,
+        digest=Digest("set"),
+        at=5.0,
+        clusters={"eu-1": Variant(old, Digest("d1")), "us-1": Variant(old, Digest("d2"))},
+    )
+    again = Intents.from_json(Intents(suspended=True, pin=pin, at=5.0).to_json()).pin
+    assert again == pin
+    assert again.for_cluster("us-1") == Variant(old, Digest("d2"))
+    assert again.for_cluster("new-cluster") is None
+    single = Pin(revision=old, digest=Digest("d"), at=1.0)
+    assert Pin.from_json(single.to_json()).for_cluster("any") == Variant(old, Digest("d"))
+    failed = Variant(old, Digest("d1"), RenderFailure(new, "x: ${cluster.values.zone}\tundefined"))
+    assert Variant.from_text(failed.to_text()) == failed
+    never = Variant(new, Digest(""), RenderFailure(new, "undefined"))
+    assert Variant.from_text(never.to_text()) == never
+    assert Variant.from_text(f"d1 {old}") == Variant(old, Digest("d1"))

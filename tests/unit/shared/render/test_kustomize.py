@@ -109,3 +109,42 @@ def test_kustomize_output_over_the_bound_is_refused(repo: Repo) -> None:
         RenderLimitExceeded, match=r"^guestbook: base: render output exceeded its 16 bytes limit"
     ):
         repo.render("base", limits=RenderLimits(max_output_bytes=16))
+
+
+def test_each_object_keeps_its_file_and_nothing_of_it_is_in_the_objects(repo: Repo) -> None:
+    repo.write(
+        {
+            **BASE,
+            "app/kustomization.yaml": """
+                resources: [../base, extra.yaml]
+                configMapGenerator: [{name: generated, literals: [k=v]}]
+                """,
+            "app/extra.yaml": configmap("extra") + "  annotations: {keep: 'yes'}\n",
+        }
+    )
+    result = repo.render("app")
+    files = dict(zip((str(k) for k in result.bundle.keys), result.bundle.sources, strict=True))
+    generated = next(k for k in files if "/generated-" in k)
+    assert files == {
+        "core/ConfigMap/_/extra": "app/extra.yaml",
+        generated: "app/kustomization.yaml",
+        "core/ConfigMap/_/settings": "base/cm.yaml",
+    }
+    assert by_name(result, "extra")["metadata"]["annotations"] == {"keep": "yes"}
+    assert "annotations" not in by_name(result, "settings")["metadata"]
+    assert "config.kubernetes.io/origin" not in str(result.bundle.objects)
+    assert (repo.root / "app/kustomization.yaml").read_text().count("buildMetadata") == 0
+
+
+def test_a_kustomization_that_asks_for_build_metadata_itself_keeps_its_annotations(
+    repo: Repo,
+) -> None:
+    repo.write(
+        {
+            **BASE,
+            "app/kustomization.yaml": "resources: [../base]\nbuildMetadata: [originAnnotations]\n",
+        }
+    )
+    result = repo.render("app")
+    origin = by_name(result, "settings")["metadata"]["annotations"]["config.kubernetes.io/origin"]
+    assert "../base/cm.yaml" in origin

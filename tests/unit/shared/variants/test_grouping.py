@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
+from fleetsync.shared.model.bundle import Bundle
 from fleetsync.shared.model.declaration import (
     Application,
     Cluster,
@@ -28,6 +31,7 @@ from fleetsync.shared.variants.grouping import (
     substitute_objects,
     variant_key,
 )
+from fleetsync.shared.variants.substitution import SubstitutionError
 
 
 def _cluster(name: str, region: str, **values: Any) -> Cluster:
@@ -87,7 +91,7 @@ def test_the_cluster_name_splits_renders_only_when_the_values_read_it() -> None:
 
 
 def test_output_variables_group_clusters_by_what_the_bundle_reads() -> None:
-    refs = bundle_references([OBJECT])
+    refs = bundle_references(Bundle.of([OBJECT], ["apps/web/settings.yaml"]))
     found = output_groups(_app(), CLUSTERS, refs, origin="platform:apps/web")
     assert _names(found.groups) == [("eu-1", "eu-2"), ("us-1",), ("us-2",)]
     eu = substitute_objects([OBJECT], found.groups[0].resolved)
@@ -96,20 +100,44 @@ def test_output_variables_group_clusters_by_what_the_bundle_reads() -> None:
 
 def test_a_cluster_missing_a_value_fails_alone_with_the_variable_object_and_origin() -> None:
     clusters = [*CLUSTERS, Cluster(name=ClusterName("bare"), kubeconfig="/k")]
-    found = output_groups(_app(), clusters, bundle_references([OBJECT]), origin="platform:apps/web")
+    found = output_groups(
+        _app(),
+        clusters,
+        bundle_references(Bundle.of([OBJECT], ["apps/web/settings.yaml"])),
+        origin="platform:apps/web",
+    )
     assert len(found.groups) == 3
     message = found.failed[ClusterName("bare")]
     for word in (
         "web: cluster 'bare'",
         "core/ConfigMap/web/settings.data.region",
         "cluster.values.region is not defined",
-        "platform:apps/web",
+        "in apps/web/settings.yaml, rendered from platform:apps/web",
     ):
         assert word in message
 
 
+def test_an_unknown_variable_names_the_file_of_its_object() -> None:
+    bad = {**OBJECT, "data": {"home": "${HOME}"}}
+    with pytest.raises(SubstitutionError, match=r"\(in apps/web/home.yaml\)"):
+        bundle_references(Bundle.of([bad], ["apps/web/home.yaml"]))
+
+
+def test_a_bundle_keeps_each_object_s_file_out_of_its_objects_and_in_its_digest() -> None:
+    plain = Bundle.of([OBJECT])
+    sourced = Bundle.of([OBJECT], ["apps/web/settings.yaml"])
+    assert sourced.objects == plain.objects  # nothing of the file is applied
+    assert Bundle.from_canonical(sourced.canonical()) == sourced
+    assert Bundle.from_canonical(plain.canonical()) == plain
+    assert sourced.digest == Bundle.of([OBJECT], ["apps/web/settings.yaml"]).digest
+    assert sourced.digest != Bundle.of([OBJECT], ["apps/web/moved.yaml"]).digest
+    assert plain.digest == Bundle.of([OBJECT]).digest  # bundles stored before keep theirs
+    changed = sourced.with_objects([{**OBJECT, "data": {"region": "eu"}}])
+    assert changed.sources == ("apps/web/settings.yaml",)
+
+
 def test_variant_keys_and_set_digests_follow_exactly_their_inputs() -> None:
-    refs = bundle_references([OBJECT])
+    refs = bundle_references(Bundle.of([OBJECT], ["apps/web/settings.yaml"]))
     groups = output_groups(_app(), CLUSTERS, refs, origin="o").groups
     assert variant_key("a", groups[0].resolved) != variant_key("a", groups[1].resolved)
     assert variant_key("a", groups[0].resolved) != variant_key("b", groups[0].resolved)
