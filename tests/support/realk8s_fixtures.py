@@ -26,12 +26,15 @@ from tests.support.realk8s import (
 )
 
 _not_run: list[str] = []
+_reason: list[str] = []
+
+NO_REAL_OPTION = "--no-real-k8s"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Unpack realk8s's binaries once, before parallel test processes (pytest-xdist workers)
     each start clusters: two first unpackings at once would race on the same files."""
-    if hasattr(config, "workerinput"):
+    if hasattr(config, "workerinput") or config.getoption(NO_REAL_OPTION):
         return
     try:
         script = locate_realk8s()
@@ -40,10 +43,6 @@ def pytest_configure(config: pytest.Config) -> None:
     subprocess.run(
         [sys.executable, str(script), "env"], capture_output=True, timeout=300, check=False
     )
-
-_reason: list[str] = []
-
-NO_REAL_OPTION = "--no-real-k8s"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
