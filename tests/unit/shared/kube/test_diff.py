@@ -376,3 +376,20 @@ def test_a_list_declared_where_the_live_object_holds_a_scalar_is_drift() -> None
     live = live_of(desired)
     live["spec"]["template"]["spec"]["containers"][0]["args"] = "x"
     assert diff_object(desired, live) is not None
+
+
+def test_an_hpa_metric_another_writer_added_or_removed_is_drift() -> None:
+    cpu = {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization"}}}
+    memory = {"type": "Resource", "resource": {"name": "memory", "target": {"type": "Utilization"}}}
+    desired = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "h", "namespace": "web"},
+        "spec": {"maxReplicas": 3, "metrics": [cpu]},
+    }
+    added = copy.deepcopy(desired)
+    added["spec"]["metrics"] = [memory, cpu]
+    assert diff_object(desired, added) is not None
+    removed = copy.deepcopy(desired)
+    del removed["spec"]["metrics"]
+    assert diff_object(desired, removed) is not None
