@@ -134,25 +134,32 @@ def aligned(live: Manifest, desired: Manifest) -> Manifest:
     paths = UNORDERED_LISTS.get((ResourceKey.of(desired).group, str(desired.get("kind"))), ())
     result: Manifest = live
     for path in paths:
-        wanted, seen = _at(desired, path), _at(result, path)
-        if not isinstance(wanted, list) or not isinstance(seen, list) or len(wanted) != len(seen):
-            continue
-        order: list[int] = []
-        for item in wanted:
-            match = next(
-                (
-                    i
-                    for i, candidate in enumerate(seen)
-                    if i not in order and same_rendering(project(candidate, item), item)
-                ),
-                None,
-            )
-            if match is None:
-                break
-            order.append(match)
-        else:
+        seen = _at(result, path)
+        order = _matching_order(_at(desired, path), seen)
+        if order is not None:
             result = _replaced(result, path, [seen[i] for i in order])
     return result
+
+
+def _matching_order(wanted: Any, seen: Any) -> list[int] | None:
+    """For each `wanted` item in turn, the index of the `seen` item it matches (each matched
+    once); None unless both are lists whose items all match one to one."""
+    if not isinstance(wanted, list) or not isinstance(seen, list) or len(wanted) != len(seen):
+        return None
+    order: list[int] = []
+    for item in wanted:
+        match = next(
+            (
+                i
+                for i, candidate in enumerate(seen)
+                if i not in order and same_rendering(project(candidate, item), item)
+            ),
+            None,
+        )
+        if match is None:
+            return None
+        order.append(match)
+    return order
 
 
 def _at(obj: Any, path: Sequence[str]) -> Any:

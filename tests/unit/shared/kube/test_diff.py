@@ -256,6 +256,10 @@ def test_the_order_of_an_hpa_s_metrics_is_not_drift_but_their_values_are() -> No
     live = copy.deepcopy(desired)
     live["spec"]["metrics"] = [stored_memory, cpu]
     assert diff_object(desired, live) is None
+    defaulted_cpu = copy.deepcopy(cpu)
+    defaulted_cpu["resource"]["target"]["averageValue"] = None  # undeclared: not compared
+    live["spec"]["metrics"] = [stored_memory, defaulted_cpu]
+    assert diff_object(desired, live) is None
     live["spec"]["metrics"][1] = {
         **cpu,
         "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 90}},
