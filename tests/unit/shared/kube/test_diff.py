@@ -397,3 +397,14 @@ def test_an_hpa_metric_another_writer_added_or_removed_is_drift() -> None:
     removed = copy.deepcopy(desired)
     del removed["spec"]["metrics"]
     assert diff_object(desired, removed) is not None
+
+
+def test_comparing_leaves_both_objects_as_they_were() -> None:
+    live = live_of(DESIRED)
+    after = copy.deepcopy(live)
+    after["metadata"]["resourceVersion"] = "43"
+    before = copy.deepcopy((after, live))
+    assert same_live_state(after, live)
+    assert (after, live) == before
+    assert diff_object(DESIRED, live) is None
+    assert live == before[1]
