@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fleetsync.shared.kube.apply import with_waves
-from fleetsync.shared.kube.health import ObjectHealth
+from fleetsync.shared.kube.health import ClusterFacts, ObjectHealth
 from fleetsync.shared.kube.plan import plan_apply
 from fleetsync.shared.kube.waves import (
     WaveProgress,
@@ -155,3 +155,19 @@ def test_a_record_that_is_not_one_is_no_record() -> None:
     assert WaveProgress.from_json({"bundle": 7, "wave": "2", "since": "1.5"}) == WaveProgress(
         bundle="7", wave=2, since=1.5
     )
+
+
+def test_a_claim_that_binds_on_first_use_lets_the_wave_of_its_consumer_go() -> None:
+    claim = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data", "namespace": "web"},
+        "spec": {"storageClassName": "local"},
+        "status": {"phase": "Pending"},
+    }
+    consumer = obj("Deployment", "db", 1)
+    steps = plan_apply([claim, consumer])
+    earlier = [ResourceKey.of(claim)]
+    facts = ClusterFacts(first_consumer_classes=frozenset({"local"}))
+    assert stop_before(steps[-1], earlier, live_of(claim), waves=(0, 1), facts=facts) is None
+    assert stop_before(steps[-1], earlier, live_of(claim), waves=(0, 1)) is not None
