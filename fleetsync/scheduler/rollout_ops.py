@@ -5,6 +5,10 @@ what they ran before).
 
 Every write compares and sets the rollout's version, so an action never undoes the controller's
 step taken meanwhile (nor the other way round): it reads again and retries.
+
+Every action then has each target cluster looked at (a drift check, or the reconcile the action
+calls for), which writes the rollout's new state into the intents' mirror in each cluster
+(`shared/intents.py`): an operator's pause, promotion or abort outlives a loss of Redis's data.
 """
 
 from __future__ import annotations
@@ -29,12 +33,12 @@ class NoRollout(PermanentError):
     """The application has no rollout (in progress) for the action."""
 
 
-def pause_rollout(store: Store, fleet: Fleet, app: str) -> Rollout:
-    return _act(store, fleet, app, lambda r, now: (planner.pause(r, now), {}, ()))
+def pause_rollout(store: Store, sender: Sender, fleet: Fleet, app: str) -> Rollout:
+    return _act(store, fleet, app, lambda r, now: (planner.pause(r, now), {}, ()), sender=sender)
 
 
-def promote_rollout(store: Store, fleet: Fleet, app: str) -> Rollout:
-    return _act(store, fleet, app, lambda r, now: (planner.promote(r, now), {}, ()))
+def promote_rollout(store: Store, sender: Sender, fleet: Fleet, app: str) -> Rollout:
+    return _act(store, fleet, app, lambda r, now: (planner.promote(r, now), {}, ()), sender=sender)
 
 
 def resume_rollout(store: Store, sender: Sender, fleet: Fleet, app: str) -> Rollout:
@@ -69,7 +73,9 @@ Action = Callable[
 def _act(
     store: Store, fleet: Fleet, app: str, action: Action, *, sender: Sender | None = None
 ) -> Rollout:
-    targets(fleet, app)
+    """Apply `action` to the rollout; with a `sender`, reconcile what the action calls for and
+    have every other target checked (which mirrors the rollout's new state in its cluster)."""
+    clusters = targets(fleet, app)
     for _ in range(ATTEMPTS):
         current = store.rollout(app)
         if current is None:
@@ -90,6 +96,9 @@ def _act(
         if sender is not None:
             for cluster in reconcile:
                 sender.reconcile(app, cluster, reason=Trigger.CHANGE, priority=Priority.MANUAL)
+            for cluster in clusters:
+                if cluster not in reconcile:
+                    sender.mirror_intents(app, cluster)
         if not saved.phase.in_progress:
             store.schedule_rollout(app, now)
         return saved

@@ -25,6 +25,7 @@ from pathlib import Path
 from fleetsync.scheduler.rollouts import RolloutController, RolloutTickReport
 from fleetsync.shared.errors import FleetsyncError
 from fleetsync.shared.fleet import fleet_digest, load_fleet
+from fleetsync.shared.lost_messages import recover_lost
 from fleetsync.shared.model.declaration import Application, Cluster, Fleet
 from fleetsync.shared.model.ids import RepoName
 from fleetsync.shared.notices import due_notifications
@@ -91,6 +92,7 @@ class Ticker:
             ):
                 report.drift_checks.append((app, cluster))
         report.recovered = [t.name for t in recover_abandoned(self._store, self._sender)]
+        report.recovered += [t.name for t in recover_lost(self._store, self._sender)]
         fleet = self._fleet or self._store.load_fleet()
         if fleet is not None:
             report.rollouts = self._rollouts.tick(fleet)

@@ -10,6 +10,14 @@ the reconcile chooses what to run: a pinned application stays on its pin (its bu
 with it when it fit in the mirror), a suspended one stays suspended. When two clusters' mirrors
 disagree (one was unreachable when an operator changed them), the later intents win.
 
+A rollout under way or undone is mirrored with the intents (its record, whatever fields it has,
+its plan, and which clusters it reached: a `RolloutSnapshot`), with the bundle the pair is held
+at (a pin's, or what the rollout keeps the cluster on). After a loss, a rollout of the state Git
+gives the application again is read back before the reconcile chooses: a paused rollout stays
+paused, the clusters it had not reached stay on what they ran, an aborted one stays undone. A
+mirror's bundle is taken only whole and with its digest (`kube.intents`); what the mirror could
+not keep (a bundle over its bound) is said in the pair's status.
+
 A reconcile reads the mirror only when the pair's last write of it is not known to match what
 Redis holds (`intents_mirrored`, forgotten with the rest of Redis's data): one Redis round trip
 in the steady state.
@@ -18,34 +26,67 @@ in the steady state.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
+from fleetsync.shared.desired import Because, desired_for_pair
 from fleetsync.shared.kube import ClusterClient
-from fleetsync.shared.kube.intents import read_intents, write_intents
+from fleetsync.shared.kube.intents import MirroredIntents, read_intents, write_intents
+from fleetsync.shared.model.bundle import Bundle
 from fleetsync.shared.model.ids import AppName, ClusterName
-from fleetsync.shared.store import Store
+from fleetsync.shared.store import IntentsView, Store
 
 log = logging.getLogger(__name__)
 
 
-def keep_intents(store: Store, client: ClusterClient, app: AppName, cluster: ClusterName) -> bool:
-    """Bring the cluster's mirror and Redis together (see the module docstring); True when
-    the intents Redis holds were read back from a mirror (by this call or another since the
-    loss): the caller chooses what to run again, a pin may have come back meanwhile."""
+@dataclass(frozen=True, slots=True)
+class Kept:
+    restored: bool
+    """What Redis holds was read back from a mirror (by this call or another since the loss):
+    the caller chooses what to run again."""
+    note: str = ""
+    """What the cluster's mirror could not keep, for the pair's status ("" when all of it)."""
+
+
+def keep_intents(store: Store, client: ClusterClient, app: AppName, cluster: ClusterName) -> Kept:
+    """Bring the cluster's mirror and Redis together (see the module docstring)."""
     view = store.intents_view(app, cluster)
-    if view.mirrored == view.intents.fingerprint(view.epoch):
-        return view.restored
+    if view.mirrored == view.fingerprint():
+        return Kept(view.restored, view.mirror_note)
     mirror = read_intents(client, app)
     restored = False
-    if (
-        mirror is not None
-        and mirror.epoch != view.epoch
-        and (view.intents.at == 0.0 or view.restored)
-        and mirror.intents.at > view.intents.at
-    ):
+    if mirror is not None and mirror.epoch != view.epoch:
+        restored = _read_back(store, mirror, view, app, cluster)
+        # Taken or not, what Redis holds now: another cluster's reconcile may have read back
+        # the same intents (or later ones) since this one looked.
+        view = store.intents_view(app, cluster)
+    want = view.fingerprint()
+    note = view.mirror_note
+    if _held_fingerprint(mirror) != want and (mirror is not None or view.any):
+        note = (
+            write_intents(
+                client,
+                app,
+                epoch=view.epoch,
+                intents=view.intents,
+                bundle=_held_bundle(store, app, cluster),
+                rollout=store.rollout_snapshot(app) if view.rollout else None,
+                had_parts=mirror.parts if mirror is not None else 0,
+            )
+            or ""
+        )
+    store.note_mirrored(app, cluster, want, note=note)
+    return Kept(restored or view.restored, note)
+
+
+def _read_back(
+    store: Store, mirror: MirroredIntents, view: IntentsView, app: AppName, cluster: ClusterName
+) -> bool:
+    """Take what a mirror of an earlier life of Redis holds, where Redis has nothing newer;
+    whether the reconcile must choose again."""
+    restored = False
+    if (view.intents.at == 0.0 or view.restored) and mirror.intents.at > view.intents.at:
         restored = store.restore_intents(app, mirror.intents)
         if restored:
-            if mirror.bundle is not None:
-                store.put_bundle(mirror.bundle)
             pin = mirror.intents.pin
             log.warning(
                 "%s: Redis had lost its operators' intents; read back from cluster %s: %s",
@@ -57,14 +98,36 @@ def keep_intents(store: Store, client: ClusterClient, app: AppName, cluster: Clu
                 )
                 or "none (resumed)",
             )
-        # Taken or not, what Redis holds now: another cluster's reconcile may have read back
-        # the same intents (or later ones) since this one looked.
-        view = store.intents_view(app, cluster)
-    want = view.intents.fingerprint(view.epoch)
-    held = mirror.intents.fingerprint(mirror.epoch) if mirror is not None else None
-    if held != want and (mirror is not None or view.intents.any):
-        pin = view.intents.pin
-        bundle = store.get_bundle(pin.digest) if pin is not None else None
-        write_intents(client, app, epoch=view.epoch, intents=view.intents, bundle=bundle)
-    store.note_mirrored(app, cluster, want)
-    return restored or view.restored
+    snapshot = mirror.rollout
+    state = store.desired(app)
+    if snapshot is not None and state is not None and state.digest == snapshot.digest:
+        if store.restore_rollout(app, snapshot):
+            log.warning(
+                "%s: Redis had lost its rollout of %s; read back from cluster %s: %s, wave %s",
+                app,
+                snapshot.record.get("revision"),
+                cluster,
+                snapshot.record.get("phase"),
+                int(snapshot.record.get("wave") or 0) + 1,
+            )
+        restored = True  # the view now holds the rollout Redis has, whoever read it back
+    if mirror.bundle is not None:
+        # Into Redis whatever this process's bundle cache holds: other processes have no copy.
+        store.put_bundle(mirror.bundle)
+    return restored
+
+
+def _held_fingerprint(mirror: MirroredIntents | None) -> str | None:
+    """The fingerprint of what the mirror holds (`IntentsView.fingerprint`'s form)."""
+    if mirror is None:
+        return None
+    mark = mirror.rollout.mark if mirror.rollout is not None else ""
+    return f"{mirror.intents.fingerprint(mirror.epoch)}|{mark}"
+
+
+def _held_bundle(store: Store, app: AppName, cluster: ClusterName) -> Bundle | None:
+    """The bundle the pair is held at, away from Git's latest (a pin, or a rollout's hold)."""
+    chosen = desired_for_pair(store, app, cluster)
+    if chosen is None or chosen.because is Because.GIT:
+        return None
+    return store.get_bundle(chosen.digest)

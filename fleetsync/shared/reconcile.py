@@ -167,7 +167,8 @@ def _reconcile(
             client = connect(fleet.clusters[cluster], cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
         if verify_claim(client, cluster=cluster, declared=fleet.clusters):
             store.forget_mirrored(cluster)  # a new or wiped cluster: write its mirrors again
-        if keep_intents(store, client, app, cluster):  # read back after a loss: choose again
+        kept = keep_intents(store, client, app, cluster)
+        if kept.restored:  # read back after a loss: choose again
             desired = _desired(store, app, cluster)
             if desired is None:
                 return _record(store, _waiting(store, app, cluster, trigger, fresh_until))
@@ -209,7 +210,7 @@ def _reconcile(
                 wait.reason if wait else _why_not_applying(store, app, application.sync),
                 fresh_until,
             )
-            status = _render_failed(status, desired.chosen)
+            status = _noted(_render_failed(status, desired.chosen), kept.note)
             store.record_status(status, history=False)
             return Outcome(status=status, continue_in=wait.again_in if wait else None)
         inventory = store.inventory(app, cluster) or EMPTY
@@ -228,7 +229,7 @@ def _reconcile(
         status = replace(_synced(app, cluster, desired, result, trigger), stale_after=fresh_until)
         if desired.chosen is not None and desired.chosen.note:
             status = replace(status, message=f"{status.message}; {desired.chosen.note}")
-        status = _render_failed(status, desired.chosen)
+        status = _noted(_render_failed(status, desired.chosen), kept.note)
         store.record_status(status, history=_worth_history(status, previous))
         if result.waiting is not None:
             return Outcome(status=status, continue_in=result.waiting.recheck_in(time.time()))
@@ -292,6 +293,11 @@ def _sync_failed(status: PairStatus) -> bool:
     return status.error_object is not None or any(
         c.action is ChangeAction.FAILED for c in status.changes
     )
+
+
+def _noted(status: PairStatus, note: str) -> PairStatus:
+    """The status with what the cluster's intents mirror could not keep, if anything."""
+    return replace(status, message=f"{status.message}; {note}") if note else status
 
 
 def _applied_bundle(store: Store, previous: PairStatus | None) -> Bundle | None:

@@ -18,6 +18,7 @@ tasks end (`task:<verb>:<done|failed|no_fleet|duplicate>` in the store's stats).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -81,7 +82,9 @@ class TaskName(StrEnum):
                 return (repo, "force") if kwargs.get("force") else (repo,)
             case TaskName.RECONCILE:
                 pair = (str(kwargs["app"]), str(kwargs["cluster"]))
-                return (*pair, "retry") if kwargs.get("retry") else pair
+                if kwargs.get("retry"):
+                    return (*pair, "retry")
+                return (*pair, "mirror") if kwargs.get("mirror") else pair
             case _:
                 return None
 
@@ -158,10 +161,21 @@ def make_celery(settings: Settings, *, main: str = "fleetsync") -> Celery:
     return app
 
 
+CELERY_TASK_LOGGERS = ("celery.app.trace", "celery.worker.strategy")
+"""Where Celery logs a line when a task is received and one when it succeeded, at INFO."""
+
+
 def _log_with_context(loglevel: int | str | None = None, **_: Any) -> None:
     """Celery processes (workers, beat) log like every fleetsync process: with each line's
-    task context, as text or JSON (FLEETSYNC_LOG_FORMAT)."""
-    configure_logging(level=loglevel or logging.INFO)
+    task context, as text or JSON (FLEETSYNC_LOG_FORMAT). Each task logs its own summary line,
+    so Celery's "received" and "succeeded" lines show at DEBUG only (its warnings and errors
+    always): two lines and a handler lock per task less on a busy apply worker."""
+    level = loglevel or logging.INFO
+    configure_logging(level=level)
+    numeric = level if isinstance(level, int) else logging.getLevelName(str(level).upper())
+    quiet = isinstance(numeric, int) and numeric > logging.DEBUG
+    for name in CELERY_TASK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING if quiet else logging.NOTSET)
 
 
 setup_logging.connect(_log_with_context, weak=False)
@@ -388,6 +402,11 @@ def recover_abandoned(store: Store, sender: Sender) -> list[Abandoned]:
     return found
 
 
+def queued_message(name: TaskName, kwargs: Mapping[str, Any], priority: Priority) -> str:
+    """What a coalescing mark keeps of its message, to send it again if it is lost."""
+    return json.dumps({"name": name.value, "kwargs": dict(kwargs), "priority": int(priority)})
+
+
 class Sender:
     """Enqueues fleetsync tasks by name, coalescing duplicates through the store."""
 
@@ -410,7 +429,12 @@ class Sender:
         ident = self._ident(name, *ids)
         ttl = (countdown or 0.0) + QUEUED_SECONDS
         if not self._store.mark_queued(
-            name.queue, ident, int(priority), ttl=ttl, countdown=countdown or 0.0
+            name.queue,
+            ident,
+            int(priority),
+            ttl=ttl,
+            countdown=countdown or 0.0,
+            message=queued_message(name, kwargs, priority),
         ):
             return False
         try:
@@ -489,6 +513,21 @@ class Sender:
             retry=True,
         )
 
+    def mirror_intents(self, app: str, cluster: str) -> bool:
+        """Have the pair checked (a drift check) so that its cluster's intents mirror takes an
+        operator's new decision. It coalesces with other such checks of the pair only: it never
+        absorbs a trigger that must apply (nor is absorbed by one)."""
+        return self._send(
+            TaskName.RECONCILE,
+            (app, cluster, "mirror"),
+            Priority.CHANGE,
+            None,
+            app=app,
+            cluster=cluster,
+            reason=Trigger.DRIFT.value,
+            mirror=True,
+        )
+
     def reconcile_on_cluster(
         self, cluster: str, apps: Sequence[str], *, reason: Trigger, priority: Priority
     ) -> list[str]:
@@ -501,6 +540,12 @@ class Sender:
             [self._ident(ident, a, cluster) for a in apps],
             int(priority),
             ttl=QUEUED_SECONDS,
+            messages=[
+                queued_message(
+                    ident, {"app": a, "cluster": cluster, "reason": reason.value}, priority
+                )
+                for a in apps
+            ],
         )
         wanted = [a for a, ok in zip(apps, marked, strict=True) if ok]
         if wanted:
@@ -548,6 +593,14 @@ class Sender:
             Priority.CHANGE,
             countdown,
         )
+
+    def send_again(self, name: TaskName, kwargs: Mapping[str, Any], priority: Priority) -> bool:
+        """Send a task whose message was lost (its mark already dropped) as it was sent."""
+        ids = name.ids(kwargs)
+        if ids is None:
+            self._send_now(name, kwargs, priority)
+            return True
+        return self._send(name, ids, priority, **kwargs)
 
     def resend(self, task: Abandoned) -> None:
         """Enqueue an abandoned task again, whatever coalescing mark its lost message left."""

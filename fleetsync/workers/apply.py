@@ -68,8 +68,14 @@ def _open_pair(store: Store, rnd: Round, kwargs: Mapping[str, Any]) -> _Opened:
 
 @fleet_task(app, TaskName.RECONCILE, runtime=runtime, opening=_open_pair)
 def reconcile(
-    job: Job, app: str, cluster: str, reason: str = Trigger.CHANGE.value, retry: bool = False
+    job: Job,
+    app: str,
+    cluster: str,
+    reason: str = Trigger.CHANGE.value,
+    retry: bool = False,
+    mirror: bool = False,
 ) -> dict[str, object]:
+    """`retry` and `mirror` only choose the message's coalescing key (`TaskName.ids`)."""
     trigger = Trigger.of(reason)
     opened: _Opened = job.opened
     if opened.pair is None:
@@ -109,15 +115,20 @@ def _reconcile(job: Job, opened: PairOpening, trigger: Trigger) -> dict[str, obj
     return report
 
 
-def _report(store: Store, outcome: Outcome, trigger: Trigger) -> dict[str, object]:
-    """Count the reconcile by result and log its one summary line; the task's outcome."""
+def _report(
+    store: Store, outcome: Outcome, trigger: Trigger, *, in_batch: bool = False
+) -> dict[str, object]:
+    """Count the reconcile by result and log its one summary line; the task's outcome. A pair
+    of a per-cluster batch that synced logs its line at DEBUG: the batch's own line counts it."""
     s = outcome.status
     if s is None:
         return {"result": "skipped", "why": "no longer declared"}
     result = "failed" if outcome.retry_in is not None else _RESULT[s.sync]
     store.incr_stat(f"reconcile_{result}")
     store.incr_stat(f"reconcile_ms_{result}", int(s.duration * 1000))
-    log.info(
+    quiet = in_batch and result == "synced"
+    log.log(
+        logging.DEBUG if quiet else logging.INFO,
         "reconcile (%s): %s, %s, %s: %s",
         trigger.label,
         s.sync.value,
@@ -253,11 +264,19 @@ def _reconcile_batch(
     results: dict[str, int] = {}
     for view, (_, lease), outcome in zip(views, held, outcomes, strict=True):
         view.release(lease)
-        result = str(_report(view, outcome, trigger)["result"])
+        result = str(_report(view, outcome, trigger, in_batch=True)["result"])
         results[result] = results.get(result, 0) + 1
         view.write_into(job.closing)
         _follow(job, view.pair[0], cluster, trigger, outcome)
-    return {"result": "batch", "pairs": len(views), "requeued": len(pairs) - len(views), **results}
+    requeued = len(pairs) - len(views)
+    log.info(
+        "reconcile of %d applications (%s): %s%s",
+        len(views),
+        trigger.label,
+        ", ".join(f"{n} {result}" for result, n in sorted(results.items())) or "none held",
+        f"; {requeued} busy, queued again" if requeued else "",
+    )
+    return {"result": "batch", "pairs": len(views), "requeued": requeued, **results}
 
 
 def _follow(job: Job, app: str, cluster: str, trigger: Trigger, outcome: Outcome) -> None:

@@ -74,6 +74,9 @@ def test_a_sentinel_failover_in_the_middle_of_a_rollout(
     finally:
         for cluster in CLUSTERS:
             fault_sim.cluster(cluster).clear_faults()
+    assert world.up is not None
+    lost = world.up.count(r"its message was lost on its way to a worker")
+    stranded = world.up.count(r"stopped before starting it\); enqueued again")
     figures = FaultFigures(
         fault="Sentinel failover (the master killed) in the middle of a rollout",
         converge_seconds=round(seconds, 1),
@@ -86,7 +89,9 @@ def test_a_sentinel_failover_in_the_middle_of_a_rollout(
         pairs=len(world.statuses_keys()),
         notes=f"killed with {done} of {len(CLUSTERS)} clusters rolled out; the sentinels "
         f"promoted the replica in {promoted:.1f}s; every process followed it by itself; a "
-        "reconcile the failover cut keeps its pair's lease until the lease expires (20 s)",
+        "reconcile the failover cut keeps its pair's lease until the lease expires (20 s); "
+        f"the beat sent again {lost} messages the failover lost on their way to a worker and "
+        f"{stranded} a worker had taken without starting",
     )
     record(figures)
     assert figures.lost_or_wrongly_deleted == 0 and figures.pairs_stuck == 0

@@ -4,6 +4,7 @@ copy of it is dropped."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from fleetsync.scheduler.tick import Ticker
@@ -96,3 +97,28 @@ def test_a_message_a_killed_worker_took_but_never_started_is_claimed_once(
         assert not store.begin_task(
             stranded.task_id, stranded.name, stranded.kwargs, owner="late", ttl=5
         ), "the late copy of a claimed message is dropped when it starts"
+
+
+def test_a_message_no_queue_and_no_worker_holds_is_sent_again_once(redis_url: str) -> None:
+    """A message the broker still holds (in its queue, or taken by a live worker) only waits;
+    one it no longer holds (a worker took it off the queue and died before recording it, done
+    here by hand the way the transport's BRPOP does) is sent again, once, as it was."""
+    from fleetsync.shared.lost_messages import recover_lost
+
+    store, sender = _sender(redis_url)
+    assert sender.reconcile("web", "c1", reason=Trigger.MANUAL, priority=Priority.MANUAL)
+    assert recover_lost(store, sender, after=-1, every=0) == [], "waiting in its queue"
+    raw = store.client.rpop("apply")
+    assert raw is not None
+    store.client.hset("unacked", "tag-1", json.dumps([json.loads(raw), "", "apply"]))
+    assert recover_lost(store, sender, after=-1, every=0) == [], "held by a live worker"
+    assert recover_lost(store, sender, every=0) == [], "not overdue yet: LOST_AFTER not passed"
+    store.client.hdel("unacked", "tag-1")
+    [resent] = recover_lost(store, sender, after=-1, every=0)
+    assert resent.name == TaskName.RECONCILE.value
+    assert resent.kwargs == {"app": "web", "cluster": "c1", "reason": "manual"}
+    assert recover_lost(store, sender, after=-1, every=0) == [], (
+        "sent again once: it waits in its queue"
+    )
+    assert store.client.llen("apply") == 1, "at its priority, MANUAL"
+    assert not sender.reconcile("web", "c1", reason=Trigger.DRIFT), "its new mark coalesces"

@@ -74,11 +74,11 @@ def build_router(ctx: ApiContext) -> APIRouter:
         try:
             match action:
                 case RolloutAction.PAUSE:
-                    done = rollout_ops.pause_rollout(ctx.store, fleet, app)
+                    done = rollout_ops.pause_rollout(ctx.store, ctx.sender, fleet, app)
                 case RolloutAction.RESUME:
                     done = rollout_ops.resume_rollout(ctx.store, ctx.sender, fleet, app)
                 case RolloutAction.PROMOTE:
-                    done = rollout_ops.promote_rollout(ctx.store, fleet, app)
+                    done = rollout_ops.promote_rollout(ctx.store, ctx.sender, fleet, app)
                 case RolloutAction.ABORT:
                     done = rollout_ops.abort_rollout(ctx.store, ctx.sender, fleet, app)
         except PermanentError as exc:

@@ -108,9 +108,9 @@ def _done(r: Rollout, verb: str) -> None:
 @redis_option
 def pause(app: str, redis_url: str | None) -> None:
     """Stop APP's rollout where it is (every cluster keeps what it runs)."""
-    store = open_store(redis_url)
+    store, sender = open_sender(redis_url)
     try:
-        _done(pause_rollout(store, published_fleet(store), app), "paused")
+        _done(pause_rollout(store, sender, published_fleet(store), app), "paused")
     except FleetsyncError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -132,9 +132,9 @@ def resume(app: str, redis_url: str | None) -> None:
 @redis_option
 def promote(app: str, redis_url: str | None) -> None:
     """Skip the rest of the current wave's bake: the next wave starts once this one is ready."""
-    store = open_store(redis_url)
+    store, sender = open_sender(redis_url)
     try:
-        _done(promote_rollout(store, published_fleet(store), app), "promoted")
+        _done(promote_rollout(store, sender, published_fleet(store), app), "promoted")
     except FleetsyncError as exc:
         raise click.ClickException(str(exc)) from exc
 

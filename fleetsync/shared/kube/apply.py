@@ -16,6 +16,15 @@
    written. The dry-run result decides "unchanged" for the rest: when applying would leave the
    live object as it is (`diff.same_live_state`), the object is not written at all, so a no-op
    sync issues no write, not even a dry-run, and keeps every resourceVersion.
+   With `sole_change_validates` (a sync without hooks or deferred objects), one dry-run is
+   spared: when a single object of the bundle needs the server's word, exists live, visibly
+   differs from the manifest (`diff.drifted`) and no wave can stop the walk before it,
+   nothing else would be written before it, so its apply is its own validation
+   (`Checked.unvalidated`). The server refuses an invalid object, a conflict or an
+   immutable-field change at the apply exactly as at the dry-run, writing nothing;
+   `apply_checked` then fails it, names the fields that cannot change in place, or replaces the
+   object under `sync.replace: onImmutable`, as the dry-run path does. The object changed in a
+   fleet-wide change costs one request, not two.
 3. `apply_staged` walks the plan's steps: writes what changed, waits for the CRDs it wrote to be
    Established and refreshes discovery, validates the deferred objects before the first stage-2
    write (a second gate), and stops before a wave whose earlier waves are not healthy yet (see
@@ -34,11 +43,19 @@ from typing import Any, Protocol
 from fleetsync.shared.kube.changeset import Change, ChangeSet
 from fleetsync.shared.kube.client import ClusterClient, RequestRejected, UnknownKindError
 from fleetsync.shared.kube.crd import defined_kinds, is_crd
-from fleetsync.shared.kube.diff import same_live_state
+from fleetsync.shared.kube.diff import drifted, same_live_state
 from fleetsync.shared.kube.health import NO_FACTS
 from fleetsync.shared.kube.ownership import owner_of
-from fleetsync.shared.kube.plan import NAMESPACE, Stage, Step, group_kind, plan_apply
-from fleetsync.shared.kube.read import get_live, read_facts, read_live
+from fleetsync.shared.kube.plan import (
+    NAMESPACE,
+    Stage,
+    Step,
+    group_kind,
+    plan_apply,
+    stage_of,
+    wave_of,
+)
+from fleetsync.shared.kube.read import read_facts, read_live
 from fleetsync.shared.kube.replace import immutable_fields, immutable_message, replace_object
 from fleetsync.shared.kube.targets import (
     NAMESPACES,
@@ -55,8 +72,6 @@ from fleetsync.shared.model import ChangeAction, ResourceKey
 log = logging.getLogger(__name__)
 
 Manifest = Mapping[str, Any]
-
-_UNREAD = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +98,9 @@ class Checked:
     object is to be replaced: no dry-run can show that)."""
     immutable: tuple[str, ...] = ()
     """The fields that cannot change in place and changed: the object is replaced."""
+    unvalidated: bool = False
+    """No dry-run was made: the bundle's only changed object, whose apply validates it (see
+    `check_targets`); `apply_checked` handles a refusal as the validation pass would have."""
 
     @property
     def action(self) -> ChangeAction:
@@ -90,6 +108,8 @@ class Checked:
             return ChangeAction.CREATED
         if self.immutable:
             return ChangeAction.REPLACED
+        if self.unvalidated:
+            return ChangeAction.CONFIGURED
         if self.after is None or same_live_state(self.after, self.live):
             return ChangeAction.UNCHANGED
         return ChangeAction.CONFIGURED
@@ -209,16 +229,31 @@ def check_targets(
     options: Options,
     *,
     known: Mapping[ResourceKey, Manifest | None] | None = None,
+    sole_change_validates: bool = False,
 ) -> tuple[tuple[Checked, ...], tuple[Change, ...]]:
     """The validation pass: (objects that may be applied, every object that may not).
 
-    `known` holds live objects already read (by `prepare_targets`); the rest are read here."""
+    `known` holds live objects already read (by `prepare_targets`); the rest are read here.
+    `sole_change_validates`: the targets are all of a sync's objects and nothing (no hook, no
+    deferred object) is written apart from them; when only one of them changes, its dry-run is
+    left to its apply (see the module's docstring)."""
     targets = tuple(targets)
     lives = read_live(client, targets, known=known)
+    local = [_check_locally(t, options, live=lives[t.key]) for t in targets]
+    asking = [t for t, result in zip(targets, local, strict=True) if result is None]
+    sole = asking[0] if len(asking) == 1 and sole_change_validates else None
+    if sole is not None and not _applies_first(sole, targets, lives[sole.key]):
+        sole = None
     checked: list[Checked] = []
     failures: list[Change] = []
-    for target in targets:
-        result = check_target(client, target, options, live=lives[target.key])
+    for target, decided in zip(targets, local, strict=True):
+        result: Checked | Change
+        if decided is not None:
+            result = decided
+        elif target is sole:
+            result = Checked(target=target, live=lives[target.key], after=None, unvalidated=True)
+        else:
+            result = _dry_run(client, target, options, lives[target.key])
         if isinstance(result, Change):
             failures.append(result)
         else:
@@ -226,38 +261,60 @@ def check_targets(
     return tuple(checked), tuple(failures)
 
 
-def check_target(
-    client: ClusterClient,
-    target: Target,
-    options: Options,
-    *,
-    live: Manifest | object | None = _UNREAD,
-) -> Checked | Change:
-    """Validate one target. An object `unchanged` can tell is in its desired state passes with
-    no request at all; every other goes through a server-side dry-run apply."""
-    current = get_live(client, target) if live is _UNREAD else live
-    assert current is None or isinstance(current, Mapping)
-    if target.create_only and current is not None:
-        return Checked(target=target, live=current, after=current)
-    owner = owner_of(current) if current is not None else None
+def _applies_first(target: Target, targets: Sequence[Target], live: Manifest | None) -> bool:
+    """Whether `target` may skip its dry-run as a sync's only changed object: it is live (an
+    update, whose refusal writes nothing; a create also writes the inventory copy first), it
+    certainly changes (a doubt of `unchanged` that applying would settle as a no-op would
+    otherwise become a write), and the walk cannot stop before it (it is in stage 1, or in
+    the first wave of stage 2: `waves.stop_before` never stops there)."""
+    if live is None or target.create_only or not drifted(target.obj, live):
+        return False
+    if stage_of(target.obj) is Stage.DEFINITIONS:
+        return True
+    steps = plan_apply(t.obj for t in targets)
+    return wave_of(target.obj) == waves_of(steps)[0]
+
+
+def _check_locally(
+    target: Target, options: Options, *, live: Manifest | None
+) -> Checked | Change | None:
+    """What can be decided without asking the server (a conflict, an object that applying
+    leaves as it is), or None: the server's dry-run decides."""
+    if target.create_only and live is not None:
+        return Checked(target=target, live=live, after=live)
+    owner = owner_of(live) if live is not None else None
     if owner is not None and owner != options.app:
         return failed(
             target.key,
             f"conflict: owned by fleetsync application {owner!r}; not taken over "
             "(declare it in one application only)",
         )
-    if current is not None and unchanged(target.obj, current):
-        return Checked(target=target, live=current, after=current)
+    if live is not None and unchanged(target.obj, live):
+        return Checked(target=target, live=live, after=live)
+    return None
+
+
+def _dry_run(
+    client: ClusterClient, target: Target, options: Options, live: Manifest | None
+) -> Checked | Change:
     try:
         after = client.apply(target.resource, target.obj, force=options.force, dry_run=True)
     except RequestRejected as e:
-        fields = immutable_fields(e) if current is not None else ()
-        if not fields:
-            return failed(target.key, f"dry-run failed: {e}")
-        if not options.replace_immutable:
-            return failed(target.key, immutable_message(fields, e))
-        return Checked(target=target, live=current, after=None, immutable=fields)
-    return Checked(target=target, live=current, after=after)
+        return _refusal(target, options, live, e, doing="dry-run")
+    return Checked(target=target, live=live, after=after)
+
+
+def _refusal(
+    target: Target, options: Options, live: Manifest | None, e: RequestRejected, *, doing: str
+) -> Checked | Change:
+    """A refused (dry-run) apply: a replacement when only fields that cannot change in place
+    changed and `sync.replace: onImmutable` allows it, else the object's failure."""
+    fields = immutable_fields(e) if live is not None else ()
+    if not fields:
+        return failed(target.key, f"{doing} failed: {e}")
+    if not options.replace_immutable:
+        return failed(target.key, immutable_message(fields, e))
+    return Checked(target=target, live=live, after=None, immutable=fields)
 
 
 # -- 3. write ----------------------------------------------------------------------------------
@@ -285,7 +342,14 @@ def apply_checked(
     try:
         result = client.apply(checked.target.resource, checked.target.obj, force=options.force)
     except RequestRejected as e:
-        return failed(key, f"apply failed: {e}"), checked.live
+        if not checked.unvalidated:
+            return failed(key, f"apply failed: {e}"), checked.live
+        refusal = _refusal(checked.target, options, checked.live, e, doing="apply")
+        if isinstance(refusal, Change):
+            return refusal, checked.live
+        return apply_checked(client, refusal, options)
+    if checked.unvalidated and checked.live is not None and same_live_state(result, checked.live):
+        return Change(key, ChangeAction.UNCHANGED), result
     return Change(key, action), result
 
 

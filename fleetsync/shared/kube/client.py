@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import urllib3
+import yaml
 from kubernetes import client as kube_client
 from kubernetes import config as kube_config
 from kubernetes.client.exceptions import ApiException
@@ -575,12 +576,31 @@ def _build(cluster: Cluster, *, path: Path, cache_dir: Path, timeout: float) -> 
             f"cluster {cluster.name}: kubeconfig {path} is invalid: {_config_problem(e)}"
         ) from None
     _default_timeout(api_client.rest_client, timeout)
+    if not _expiring_credentials(path, cluster.context):
+        # The client would otherwise copy the same token and host into its configuration before
+        # every request (re-reading the proxy environment each time): nothing can expire here.
+        api_client.configuration.refresh_api_key_hook = None
     return ClusterClient(
         name=cluster.name,
         kubeconfig=str(path),
         api_client=api_client,
         cache_file=cache_dir / _safe_dir(cluster.name) / "discovery.json",
     )
+
+
+def _expiring_credentials(path: Path, context: str | None) -> bool:
+    """Whether the kubeconfig's user (of `context`, else the current context) gets its token
+    from an exec plugin or an auth provider, which the client asks again once it expires; a
+    static token, a token file, a client certificate or a password never expire. When the file
+    cannot be read as one, True: the client keeps its own way of refreshing."""
+    try:
+        config = yaml.safe_load(path.read_text())
+        name = context or config["current-context"]
+        chosen = next(c["context"] for c in config["contexts"] if c["name"] == name)
+        user = next(u["user"] for u in config["users"] if u["name"] == chosen["user"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError, StopIteration):
+        return True
+    return not isinstance(user, Mapping) or "exec" in user or "auth-provider" in user
 
 
 def _config_problem(e: Exception) -> str:

@@ -89,18 +89,24 @@ class DriftReport:
 
 def normalize(obj: Manifest) -> dict[str, Any]:
     """A copy without status and the metadata the server populates."""
-    clean: dict[str, Any] = copy.deepcopy(dict(obj))
+    return copy.deepcopy(_trimmed(obj))
+
+
+def _trimmed(obj: Manifest) -> dict[str, Any]:
+    """`obj` without status and the metadata the server populates, sharing everything else
+    with it (new maps only where something is left out): for reading, never for changing."""
+    clean: dict[str, Any] = dict(obj)
     clean.pop("status", None)
     metadata = clean.get("metadata")
-    if isinstance(metadata, dict):
-        for name in SERVER_METADATA:
-            metadata.pop(name, None)
-        annotations = metadata.get("annotations")
-        if isinstance(annotations, dict):
-            for name in SERVER_ANNOTATIONS:
-                annotations.pop(name, None)
+    if isinstance(metadata, Mapping):
+        kept = {k: v for k, v in metadata.items() if k not in SERVER_METADATA}
+        annotations = kept.get("annotations")
+        if isinstance(annotations, Mapping):
+            annotations = {k: v for k, v in annotations.items() if k not in SERVER_ANNOTATIONS}
+            kept["annotations"] = annotations
             if not annotations:
-                metadata.pop("annotations")
+                kept.pop("annotations")
+        clean["metadata"] = kept
     return clean
 
 
@@ -185,15 +191,31 @@ def diff_object(
     key = ResourceKey.of(desired)
     if live is None:
         return ObjectDrift(key=key, state=DriftState.MISSING)
-    forms = (normalize(stored_form(desired)), normalize(desired))
-    for form in reversed(forms):
-        seen = project(normalize(aligned(live, form)), form)
-        wanted = without_unstored(form, seen)
-        if same_rendering(seen, wanted):
-            return None
+    differing = _differing(desired, live)
+    if differing is None:
+        return None
+    seen, wanted = differing
     if is_secret(desired) and not reveal_secrets:
         seen, wanted = masked_secret_pair(seen, wanted)
     return ObjectDrift(key=key, state=DriftState.MODIFIED, diff=unified_diff(key, seen, wanted))
+
+
+def drifted(desired: Manifest, live: Manifest | None) -> bool:
+    """Whether `diff_object` finds drift, without rendering it (a YAML diff costs far more than
+    the comparison)."""
+    return live is None or _differing(desired, live) is not None
+
+
+def _differing(desired: Manifest, live: Manifest) -> tuple[Any, Any] | None:
+    """(live as projected, desired) when they differ in either form of the manifest (as the
+    server stores it, or as written), None when one of them matches."""
+    forms = (normalize(stored_form(desired)), normalize(desired))
+    for form in reversed(forms):
+        seen = project(_trimmed(aligned(live, form)), form)
+        wanted = without_unstored(form, seen)
+        if same_rendering(seen, wanted):
+            return None
+    return seen, wanted
 
 
 MASK = "***"

@@ -8,7 +8,8 @@ history. Object-level problems (an object the server refuses, a field that canno
 place) come back in the result, naming the object; a cluster-level one (unreachable, credentials
 refused) is raised as TransientError / PermanentError.
 
-The rules, in order: an invalid bundle or a failed validation applies and prunes nothing; an empty
+The rules, in order: an invalid bundle or a failed validation applies and prunes nothing (the
+only changed object of a bundle without hooks is validated by its apply, see `apply`); an empty
 bundle where the application had objects prunes nothing unless `policy.allow_empty`; a sync that
 stops before a wave waiting for earlier waves to become healthy (`waves`) says so in its result
 (`SyncResult.waiting`) and is continued later by its caller, until `policy.wave_timeout` fails it;
@@ -186,7 +187,13 @@ def sync_application(
         replace_immutable=policy.replace is ReplacePolicy.ON_IMMUTABLE,
         timeout=timeout,
     )
-    checked, failures = check_targets(client, prepared.ready, options, known=prepared.live)
+    checked, failures = check_targets(
+        client,
+        prepared.ready,
+        options,
+        known=prepared.live,
+        sole_change_validates=not hooks and not prepared.deferred,
+    )
     if prepared.failures or failures:
         return refused((*prepared.failures, *failures))
 

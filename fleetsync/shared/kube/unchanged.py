@@ -21,7 +21,7 @@ set and the live object together:
   written (a server that keeps the spelling applies it the same way again); a null is the same
   only as a null the server keeps (an object template's `creationTimestamp: null`).
 
-It also requires `diff.diff_object` to find no drift, the projection the drift view shows.
+It also requires `diff.drifted` to find no drift, the projection the drift view shows.
 Whatever this cannot decide with certainty counts as "maybe changed" and goes to the server's
 dry-run: a false "changed" costs one request, which then finds the object unchanged and writes
 nothing; a false "unchanged" would be a missed change, so every doubt falls on the safe side.
@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fleetsync.shared.kube.compare import BUILTIN_DEFAULTS, NO_DEFAULTS, same_value
-from fleetsync.shared.kube.diff import diff_object
+from fleetsync.shared.kube.diff import drifted
 from fleetsync.shared.kube.ownership import FIELD_MANAGER
 from fleetsync.shared.kube.plan import group_kind, is_builtin
 from fleetsync.shared.kube.stored import fold_string_data_fields, stored_form
@@ -86,7 +86,7 @@ def unchanged(desired: Manifest, live: Manifest | None) -> bool:
         applied_content(stored_form(desired), stored_fields), stored_fields, live, defaults
     )
     same = stored or _same(applied_content(desired, fields), fields, live, defaults)
-    return same and diff_object(desired, live) is None
+    return same and not drifted(desired, live)
 
 
 def applied_content(desired: Manifest, fields: Mapping[str, Any]) -> dict[str, Any]:

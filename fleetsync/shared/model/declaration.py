@@ -342,14 +342,23 @@ class Fleet:
     default_rollout: RolloutPolicy | None = None
     """`defaults.rollout`: already applied to every application that declares none."""
     notifications: tuple[Notification, ...] = ()
+    _targets: dict[AppName, tuple[ClusterName, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """`targets_of`'s answers so far: a selector is matched against every cluster once per
+    application, not once per reconcile (a declaration never changes; `replace` starts anew)."""
 
     def targets_of(self, app: AppName) -> tuple[ClusterName, ...]:
         """The clusters an application is applied to: named ones plus selected ones, sorted."""
+        found = self._targets.get(app)
+        if found is not None:
+            return found
         spec = self.applications[app].targets
         chosen = set(spec.clusters)
         if spec.selector is not None:
             chosen |= {name for name, c in self.clusters.items() if spec.selector.matches(c.labels)}
-        return tuple(sorted(chosen))
+        found = self._targets[app] = tuple(sorted(chosen))
+        return found
 
     def applications_of(self, repo: RepoName) -> tuple[Application, ...]:
         return tuple(a for _, a in sorted(self.applications.items()) if a.repository == repo)

@@ -181,6 +181,26 @@ class InflightStore(StoreBase):
                 found.append(task)
         return found
 
+    def broker_messages(self, lists: list[str], *, limit: int) -> list[str] | None:
+        """Every message the broker holds in `lists` (queues, as the transport names them) and in
+        its `unacked` hash (taken by a live worker, not finished); None when there are more than
+        `limit` (a backlog: reading them all costs too much), found by their lengths alone."""
+        pipe = self._r.pipeline(transaction=False)
+        for name in lists:
+            pipe.llen(name)
+        pipe.hlen(UNACKED)
+        if sum(int(n) for n in pipe.execute()) > limit:
+            return None
+        pipe = self._r.pipeline(transaction=True)
+        for name in lists:
+            pipe.lrange(name, 0, limit)
+        queued = pipe.execute()
+        # Read after the queues: a message moves from a queue to `unacked` (never back but on
+        # redelivery), so what left a queue since is found here.
+        found = [text(m) for q in queued for m in q]
+        found += [text(m) for m in self._r.hvals(UNACKED)]
+        return found
+
 
 def _stranded(raw: bytes | str, now: float, after: float) -> Abandoned | None:
     """The fleetsync task a transport's unacked entry holds, if it is due; None otherwise."""

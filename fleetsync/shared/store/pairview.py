@@ -26,11 +26,17 @@ from fleetsync.shared.model.desired import DesiredState, Intents, Pin, Variant
 from fleetsync.shared.model.inventory import Inventory
 from fleetsync.shared.model.report import PairStatus
 from fleetsync.shared.model.rollout import Held, Rollout
+from fleetsync.shared.model.rollout_snapshot import RolloutSnapshot
 from fleetsync.shared.planning.windows import Freeze
 from fleetsync.shared.store.apply import HISTORY_LENGTH
 from fleetsync.shared.store.base import text
 from fleetsync.shared.store.combined import Store
-from fleetsync.shared.store.intents import IntentsView, intents_view_of, new_epoch
+from fleetsync.shared.store.intents import (
+    IntentsView,
+    intents_view_of,
+    mirrored_value,
+    new_epoch,
+)
 from fleetsync.shared.store.lease import RELEASE, Lease
 from fleetsync.shared.store.rounds import Round
 from fleetsync.shared.store.source import SourceError
@@ -59,6 +65,10 @@ class PairReads:
     """What the pair's cluster mirror of the intents was last written with (`intents_mirrored`)."""
     variant: Variant | None = None
     """The cluster's own bundle, when the application has per-cluster variants."""
+    rollout_raw: bytes | str | None = None
+    """The rollout's record as stored (what the intents' mirror carries)."""
+    rollout_reached: int = 0
+    """How many clusters the rollout reached."""
 
 
 def _loads(raw: bytes | str | None) -> Any:
@@ -87,11 +97,14 @@ def queue_pair_reads(store: Store, rnd: Round, app: str, cluster: str) -> PairRe
         p.get(store.key("app", app, "intents_at"))
         p.hget(store.key("intents_mirrored", cluster), app)
         p.hget(store.key("app", app, "variants"), cluster)
+        p.hlen(store.key("rollout", app, "progress"))
 
     def parse(replies: list[Any]) -> None:
         status, desired, pin, suspended, inventory, error, freeze = replies[:7]
         rollout, reached, previous, failures = replies[7:11]
-        _, epoch, stamp, mirrored, variant = replies[11:]
+        _, epoch, stamp, mirrored, variant, reached_count = replies[11:]
+        reads.rollout_raw = rollout
+        reads.rollout_reached = int(reached_count or 0)
         reads.variant = Variant.from_text(text(variant)) if variant is not None else None
         reads.epoch = text(epoch or b"")
         reads.intents_stamp = text(stamp) if stamp is not None else ""
@@ -156,7 +169,13 @@ class PairView(Store):
             return super().intents_view(app, cluster)
         r = self._reads
         return intents_view_of(
-            r.epoch, suspended=r.suspended, pin=r.pin, stamp=r.intents_stamp, mirrored=r.mirrored
+            r.epoch,
+            suspended=r.suspended,
+            pin=r.pin,
+            stamp=r.intents_stamp,
+            mirrored=r.mirrored,
+            rollout=r.rollout_raw,
+            reached=r.rollout_reached,
         )
 
     def restore_intents(self, app: str, intents: Intents) -> bool:
@@ -172,13 +191,35 @@ class PairView(Store):
         self._reads.intents_stamp = ("r:" if now.restored else "") + repr(at) if at else ""
         return taken
 
-    def note_mirrored(self, app: str, cluster: str, fingerprint: str) -> None:
+    def restore_rollout(self, app: str, snapshot: RolloutSnapshot) -> bool:
+        """Read back as the store does; the view then answers with the rollout Redis holds."""
+        taken = super().restore_rollout(app, snapshot)
+        if not self._mine(app):
+            return taken
+        cluster = self.pair[1]
+        pipe = self.client.pipeline(transaction=True)
+        pipe.get(self.key("rollout", app))
+        pipe.hexists(self.key("rollout", app, "progress"), cluster)
+        pipe.hget(self.key("rollout", app, "previous"), cluster)
+        pipe.hlen(self.key("rollout", app, "progress"))
+        raw, reached, previous, count = pipe.execute()
+        r = self._reads
+        r.rollout_raw = raw
+        r.rollout = Rollout.from_json(json.loads(raw)) if raw is not None else None
+        r.reached = bool(reached)
+        r.previous = Held.from_text(text(previous)) if previous else None
+        r.known = previous is not None
+        r.rollout_reached = int(count or 0)
+        return taken
+
+    def note_mirrored(self, app: str, cluster: str, fingerprint: str, *, note: str = "") -> None:
         if not self._mine(app, cluster):
-            super().note_mirrored(app, cluster, fingerprint)
+            super().note_mirrored(app, cluster, fingerprint, note=note)
             return
-        self._reads.mirrored = fingerprint
+        value = mirrored_value(fingerprint, note)
+        self._reads.mirrored = value
         key = self.key("intents_mirrored", cluster)
-        self._writes.append(lambda p: p.hset(key, app, fingerprint))
+        self._writes.append(lambda p: p.hset(key, app, value))
 
     def forget_mirrored(self, cluster: str) -> None:
         if cluster != self.pair[1]:

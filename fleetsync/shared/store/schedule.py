@@ -39,12 +39,29 @@ if cur then
   if tonumber(ARGV[1]) >= tonumber(p) and not sooner and not lost then return 0 end
 end
 redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[3], 'EX', ARGV[2])
+if ARGV[7] ~= '' then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[8])
+  redis.call('HSET', KEYS[3], ARGV[8], ARGV[7])
+end
 return 1
 """
 """Claim (kind, ident) unless a message of the same or better priority that runs no later than
 `slack` after this one is queued, unless that message is believed lost (due more than
-`QUEUED_LOST` ago and not started): KEYS[1] the mark; ARGV priority, ttl, due time, slack, now,
-QUEUED_LOST. The mark holds `<priority> <due time>`."""
+`QUEUED_LOST` ago and not started): KEYS[1] the mark, KEYS[2] and KEYS[3] the kind's index of
+queued messages (ident -> due time, ident -> message); ARGV priority, ttl, due time, slack, now,
+QUEUED_LOST, the message ("": not indexed), ident. The mark holds `<priority> <due time>`."""
+
+_TAKE_LOST = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  redis.call('HDEL', KEYS[3], ARGV[2])
+  return 0
+end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('HDEL', KEYS[3], ARGV[2])
+return 1
+"""
 
 
 class DueSet(StrEnum):
@@ -58,6 +75,11 @@ was killed between marking it and sending it, or a worker was killed while the m
 from Redis to it (the one loss nobody records). A new trigger is then sent instead of absorbed;
 a message that was only slow to start (a long queue) runs twice, which the pair's lease makes
 harmless."""
+
+LOST_AFTER = 10.0
+"""Seconds after its due time a queued message that has not started, and that is neither in its
+queue nor held by a worker (the broker's `unacked`), is known lost: a worker took it off the
+queue and died before recording it. It is sent again at once (`Sender`'s `recover_lost`)."""
 
 QUEUED_SLACK = 5.0
 """Seconds by which a queued message may run after a new trigger would and still absorb it (a
@@ -151,33 +173,103 @@ class ScheduleStore(StoreBase):
         *,
         countdown: float = 0.0,
         slack: float = QUEUED_SLACK,
+        message: str = "",
     ) -> bool:
         """Claim the right to enqueue (kind, ident); False when one is already queued with the
         same or better priority (lower is better) that runs no more than `slack` seconds after
         this one would (a trigger `countdown` seconds from now), so duplicate triggers coalesce.
         A message waiting out a long countdown (a retry's backoff) never absorbs a trigger
-        that wants to run sooner, such as a drift check: both are sent, the earlier runs."""
+        that wants to run sooner, such as a drift check: both are sent, the earlier runs.
+        `message` (the task's name, arguments and priority, as JSON) is kept with the mark,
+        so that a message lost on its way to a worker can be sent again (`overdue_queued`)."""
         now = self.now()
         due = f"{now + countdown:.3f}"
-        key = self.key("queued", kind, ident)
-        args = (priority, int(ttl), due, slack, f"{now:.3f}", QUEUED_LOST)
-        return bool(self._r.eval(_MARK, 1, key, *args))
+        keys = (self.key("queued", kind, ident), *self._queued_index(kind))
+        args = (priority, int(ttl), due, slack, f"{now:.3f}", QUEUED_LOST, message, ident)
+        return bool(self._r.eval(_MARK, 3, *keys, *args))
 
     def mark_queued_many(
-        self, kind: str, idents: list[str], priority: int, ttl: float = 3600
+        self,
+        kind: str,
+        idents: list[str],
+        priority: int,
+        ttl: float = 3600,
+        *,
+        messages: list[str] | None = None,
     ) -> list[bool]:
         """`mark_queued` of many idents (triggers due now) in one round trip."""
         now = f"{self.now():.3f}"
         pipe = self._r.pipeline(transaction=False)
-        for ident in idents:
+        index = self._queued_index(kind)
+        for i, ident in enumerate(idents):
             key = self.key("queued", kind, ident)
-            pipe.eval(_MARK, 1, key, priority, int(ttl), now, QUEUED_SLACK, now, QUEUED_LOST)
+            message = messages[i] if messages is not None else ""
+            args = (priority, int(ttl), now, QUEUED_SLACK, now, QUEUED_LOST, message, ident)
+            pipe.eval(_MARK, 3, key, *index, *args)
         return [bool(r) for r in pipe.execute()] if idents else []
+
+    def _queued_index(self, kind: str) -> tuple[str, str]:
+        return self.key("queued_index", kind, "due"), self.key("queued_index", kind, "messages")
 
     def queue_clear_queued(self, rnd: Round, kind: str, ident: str) -> None:
         """`clear_queued` as part of the round `rnd`."""
-        rnd.add(lambda p: p.delete(self.key("queued", kind, ident)))
+        zkey, hkey = self._queued_index(kind)
+        rnd.add(
+            lambda p: (
+                p.delete(self.key("queued", kind, ident)),
+                p.zrem(zkey, ident),
+                p.hdel(hkey, ident),
+            )
+        )
 
     def clear_queued(self, kind: str, ident: str) -> None:
         """Called by a task as it starts: a trigger from now on enqueues a new run."""
-        self._r.delete(self.key("queued", kind, ident))
+        zkey, hkey = self._queued_index(kind)
+        pipe = self._r.pipeline(transaction=False)
+        pipe.delete(self.key("queued", kind, ident))
+        pipe.zrem(zkey, ident)
+        pipe.hdel(hkey, ident)
+        pipe.execute()
+
+    def overdue_queued(
+        self, kind: str, *, after: float = LOST_AFTER, limit: int = 200
+    ) -> list[tuple[str, str, str]]:
+        """(ident, mark, message) of messages of `kind` due more than `after` seconds ago that
+        have not started (their mark still stands)."""
+        zkey, hkey = self._queued_index(kind)
+        idents = [
+            text(i)  # type: ignore[arg-type]
+            for i in self._r.zrangebyscore(
+                zkey, "-inf", repr(self.now() - after), start=0, num=limit
+            )
+        ]
+        if not idents:
+            return []
+        pipe = self._r.pipeline(transaction=False)
+        for ident in idents:
+            pipe.get(self.key("queued", kind, ident))
+        pipe.hmget(hkey, idents)
+        *marks, messages = pipe.execute()
+        found, gone = [], []
+        for ident, mark, message in zip(idents, marks, messages, strict=True):
+            if mark is None or message is None:
+                gone.append(ident)  # started, or its mark expired
+            else:
+                found.append((ident, text(mark), text(message)))
+        if gone:
+            pipe = self._r.pipeline(transaction=False)
+            pipe.zrem(zkey, *gone)
+            pipe.hdel(hkey, *gone)
+            pipe.execute()
+        return found
+
+    def once_per(self, name: str, seconds: float) -> bool:
+        """True for the first caller (any process) in each `seconds`-long stretch."""
+        key = self.key("once", name)
+        return bool(self._r.set(key, "1", nx=True, px=max(1, int(seconds * 1000))))
+
+    def take_lost(self, kind: str, ident: str, mark: str) -> bool:
+        """Drop the mark of a message known lost, if it is still `mark` (nobody started it or
+        sent another since); whether it was taken (the caller sends it again)."""
+        keys = (self.key("queued", kind, ident), *self._queued_index(kind))
+        return bool(self._r.eval(_TAKE_LOST, 3, *keys, mark, ident))

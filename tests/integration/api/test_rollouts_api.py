@@ -69,8 +69,17 @@ def test_rollout_actions_need_the_token_and_say_why_they_do_not_apply(start_api:
     assert none.status_code == 409 and "api: no rollout in progress" in none.json()["detail"]
     aborted = api.http.post("/api/v1/applications/guestbook/rollout/abort", headers=bearer())
     assert aborted.json()["phase"] == "Aborted"
-    # The cluster the rollout reached is reconciled back to what it ran before.
-    assert [(k["app"], k["cluster"]) for _, k, _ in api.queued("apply")] == [("guestbook", "c1")]
+    queued = [
+        (k["cluster"], k["reason"], bool(k.get("mirror")), p) for _, k, p in api.queued("apply")
+    ]
+    # The cluster the rollout reached is reconciled back to what it ran before, at once; the
+    # pause had every target checked (which mirrors the rollout's state in each cluster), and
+    # those checks absorb no reconcile that must apply.
+    assert queued == [
+        ("c1", "change", False, 0),
+        ("c1", "drift", True, 3),
+        ("c2", "drift", True, 3),
+    ], queued
 
 
 def test_the_freeze_refuses_manual_syncs_unless_it_allows_them(start_api: StartApi) -> None:

@@ -8,6 +8,7 @@ clusters over HTTP (its request counters, its faults).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -142,3 +143,28 @@ def test_a_cluster_that_refuses_the_first_pair_fails_the_rest_without_asking_aga
     assert len(messages) == 1 and f"cluster {cluster.name}: credentials refused" in messages.pop()
     refused = sum(n for (verb, _), n in handle.request_counts().items())
     assert refused <= 3, f"one pair met the refusal, the others were not tried ({refused})"
+
+
+def test_a_batch_logs_one_line_at_info_and_each_synced_pair_at_debug(
+    redis_url: str,
+    tmp_path: Path,
+    kubesim: Simulator,
+    handle: ClusterHandle,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    configure_workers(redis_url, tmp_path / "cache")
+    store, cluster = _setup(redis_url, kubesim, handle)
+    _desire(store, REV1, "1")
+    caplog.set_level(logging.DEBUG, logger="fleetsync.workers.apply")
+    with running_worker(("apply",), concurrency=1):
+        Sender(app, store).reconcile_on_cluster(
+            cluster.name, APPS, reason=Trigger.CHANGE, priority=Priority.CHANGE
+        )
+        wait_for(lambda: store.stats().get("task:reconcile_cluster:done", 0) == 1, timeout=60)
+
+    lines = [r for r in caplog.records if r.name == "fleetsync.workers.apply"]
+    at_info = [r.getMessage() for r in lines if r.levelno >= logging.INFO]
+    assert at_info == ["reconcile of 5 applications (new desired state): 5 synced"]
+    pairs = [r.getMessage() for r in lines if r.levelno == logging.DEBUG]
+    assert len(pairs) == len(APPS)
+    assert all(m.startswith("reconcile (new desired state): Synced, ") for m in pairs), pairs

@@ -14,13 +14,17 @@ from tests.integration.kube.manifests import config_map, deployment, namespace, 
 from tests.support.waiting import wait_for
 
 
-def refused(result: SyncResult, live: Live, key: str) -> str:
-    """The result failed on `key` alone, wrote nothing, and its message."""
+def refused(result: SyncResult, live: Live, key: str, *, alone: bool = False) -> str:
+    """The result failed on `key` alone, wrote nothing, and its message. `alone`: `key` was the
+    bundle's only changed object, whose apply (refused) was its validation, with no dry-run."""
     assert result.state is SyncState.OUT_OF_SYNC
     assert result.error is not None
     assert result.error.key == live.key(key), result.error
     assert [str(c.key) for c in result.changes.failed] == [key]
-    assert {c.verb for c in live.engine_writes()} <= {"dry-run"}, "nothing written"
+    if alone:
+        assert [(c.verb, c.key) for c in live.engine_writes()] == [("apply", key)]
+    else:
+        assert {c.verb for c in live.engine_writes()} <= {"dry-run"}, "nothing written"
     return result.error.message
 
 
@@ -62,7 +66,7 @@ def test_an_immutable_field_change_names_the_field_and_the_way_out(live: Live) -
 
     result = sync(live, [namespace(ns), moved], previous=first.inventory)
 
-    message = refused(result, live, f"apps/Deployment/{ns}/api")
+    message = refused(result, live, f"apps/Deployment/{ns}/api", alone=True)
     assert message.startswith("spec.selector: cannot be changed in place (422 Invalid: ")
     assert "field is immutable" in message
     assert (
@@ -70,6 +74,34 @@ def test_an_immutable_field_change_names_the_field_and_the_way_out(live: Live) -
     )
     live_selector = live.operator.get(f"/apis/apps/v1/namespaces/{ns}/deployments/api")
     assert live_selector["spec"]["selector"] == {"matchLabels": {"app": "api"}}  # type: ignore[index]
+
+
+def test_an_object_changed_alone_into_an_invalid_one_is_refused_and_nothing_is_pruned(
+    live: Live,
+) -> None:
+    """The bundle's only changed object has no dry-run: its apply, refused, is its validation.
+    The sync fails as the validation pass would have failed it: naming the object and the
+    field, the live object as it was, the object dropped from the bundle not pruned."""
+    ns = live.ns
+    first = sync(live, [namespace(ns), deployment("api", ns), config_map("old", ns)])
+    assert first.error is None, first.error
+    path = f"/apis/apps/v1/namespaces/{ns}/deployments/api"
+    generation = live.operator.get(path)["metadata"]["generation"]  # type: ignore[index]
+    broken = deployment("api", ns, replicas=3)
+    broken["spec"]["replicas"] = "three"
+    live.calls.clear()
+
+    result = sync(live, [namespace(ns), broken], previous=first.inventory)
+
+    message = refused(result, live, f"apps/Deployment/{ns}/api", alone=True)
+    assert message.startswith("apply failed: 500 Internal Server Error: ")
+    assert ".spec.replicas: expected numeric (int or float), got string" in message
+    after = live.operator.get(path)
+    assert after is not None and after["spec"]["replicas"] == 1
+    assert after["metadata"]["generation"] == generation, "the spec was not written"
+    assert live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/old") is not None
+    assert result.inventory.keys >= {live.key(f"core/ConfigMap/{ns}/old")}, "still tracked"
+    assert result.changes.count(ChangeAction.PRUNED) == 0
 
 
 def test_a_custom_resource_that_breaks_its_schema_is_refused(live: Live) -> None:

@@ -62,6 +62,7 @@ def test_an_immutable_config_map_is_replaced_when_its_data_changes(live: Live) -
     first = sync(live, [namespace(ns), frozen])
     changed = config_map("frozen", ns, data={"mode": "slow"})
     changed["immutable"] = True
+    live.calls.clear()
 
     result = sync(
         live, [namespace(ns), changed], previous=first.inventory, replace=ReplacePolicy.ON_IMMUTABLE
@@ -71,6 +72,12 @@ def test_an_immutable_config_map_is_replaced_when_its_data_changes(live: Live) -
     assert (
         result.changes.action_of(live.key(f"core/ConfigMap/{ns}/frozen")) is ChangeAction.REPLACED
     )
+    key = f"core/ConfigMap/{ns}/frozen"
+    assert [(c.verb, c.key) for c in live.engine_writes()] == [
+        ("apply", key),
+        ("delete", key),
+        ("apply", key),
+    ], "the only changed object: its refused apply found the immutable field, no dry-run"
     live_map = live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/frozen")
     assert live_map is not None and live_map["data"] == {"mode": "slow"}
 

@@ -3,8 +3,9 @@
 kubesim only: a real API server has no request counters (`live` is kubesim's here, a cluster of
 the test's own, so names need not be unique). An unchanged application is read with one LIST per
 kind and decided locally: no write, not even a dry-run. Everything that may change still goes
-through the server's dry-run and apply: a field dropped from the manifest, another manager's
-edit, a conflict, an invalid object.
+to the server: a field dropped from the manifest, another manager's edit, a conflict, an invalid
+object. The only object of a bundle that certainly changes goes there once, its apply being its
+validation; objects that may change go through a dry-run and an apply.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ def test_a_drift_check_and_a_health_check_read_one_list_per_kind(live: Live) -> 
     assert live.sim.request_counts() == {("list", kind): 1 for kind in KINDS}
 
 
-def test_one_changed_object_costs_one_dry_run_and_one_apply(live: Live) -> None:
+def test_one_changed_object_costs_one_apply_and_no_dry_run(live: Live) -> None:
     bundle = fifty_objects()
     first = sync(live, bundle, namespace=None)
     changed = [
@@ -131,7 +132,7 @@ def test_one_changed_object_costs_one_dry_run_and_one_apply(live: Live) -> None:
     second = sync(live, changed, previous=first.inventory, namespace=None)
 
     assert actions(second) == {"core/ConfigMap/jobs/cm-3": "configured"}
-    assert live.writes() == {("apply-dry-run", "configmaps"): 1, ("apply", "configmaps"): 1}
+    assert live.writes() == {("apply", "configmaps"): 1}
     assert live.operator.get("/api/v1/namespaces/jobs/configmaps/cm-3")["data"] == {"n": "new"}  # type: ignore[index]
 
 
@@ -169,7 +170,7 @@ def test_an_out_of_band_edit_of_a_declared_field_is_reapplied(live: Live) -> Non
     second = sync(live, bundle, previous=first.inventory)
 
     assert actions(second) == {"core/ConfigMap/web/settings": "configured"}
-    assert live.writes() == {("apply-dry-run", "configmaps"): 1, ("apply", "configmaps"): 1}
+    assert live.writes() == {("apply", "configmaps"): 1}
     assert live.operator.get(path)["data"] == {"mode": "fast"}  # type: ignore[index]
 
 
@@ -210,9 +211,10 @@ def test_fields_only_other_managers_own_or_share_cost_no_request(live: Live) -> 
     assert live.writes() == {}
 
 
-def test_a_conflict_with_another_manager_still_reaches_the_dry_run_when_force_is_off(
+def test_a_conflict_with_another_manager_is_refused_by_the_apply_when_force_is_off(
     live: Live,
 ) -> None:
+    """The only changed object: its apply, refused with 409, is its validation."""
     bundle = [namespace("web"), deployment("api", "web", replicas=2)]
     first = sync(live, bundle)
     path = "/apis/apps/v1/namespaces/web/deployments/api"
@@ -221,14 +223,19 @@ def test_a_conflict_with_another_manager_still_reaches_the_dry_run_when_force_is
         {"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"replicas": 5}},
         manager="hpa-tuner",
     )
+    version = live.operator.get(path)["metadata"]["resourceVersion"]  # type: ignore[index]
     live.sim.reset_request_counts()
 
     refused = sync(live, bundle, previous=first.inventory, force_conflicts=False)
 
     assert refused.error is not None and "409" in refused.error.message
+    assert refused.error.message.startswith("apply failed: 409")
     assert "hpa-tuner" in refused.error.message
-    assert live.writes() == {("apply-dry-run", "deployments"): 1}, "refused: nothing written"
-    assert live.operator.get(path)["spec"]["replicas"] == 5  # type: ignore[index]
+    assert refused.state is SyncState.OUT_OF_SYNC
+    assert live.writes() == {("apply", "deployments"): 1}, "refused: nothing else asked"
+    after = live.operator.get(path)
+    assert after is not None and after["spec"]["replicas"] == 5
+    assert after["metadata"]["resourceVersion"] == version, "refused: nothing written"
 
 
 def test_an_object_changed_into_an_invalid_one_is_refused_and_nothing_is_written(
@@ -355,3 +362,25 @@ def test_objects_applied_without_the_application_label_are_found_and_relabelled(
     second = sync(live, ours, app="web", previous=first.inventory)
     assert second.changes.counts[ChangeAction.UNCHANGED] == 2
     assert live.writes() == {}
+
+
+def test_the_only_changed_object_of_a_later_wave_keeps_its_dry_run(live: Live) -> None:
+    """A wave may stop the walk before it (earlier waves not healthy yet): its object is then
+    still validated up front, as every object of the bundle is."""
+    first_wave, later = config_map("a", "web", wave=0), config_map("b", "web", wave=1)
+    first = sync(live, [namespace("web"), first_wave, later])
+    assert first.error is None, first.error
+    live.sim.reset_request_counts()
+
+    changed_later = config_map("b", "web", data={"k": "new"}, wave=1)
+    second = sync(live, [namespace("web"), first_wave, changed_later], previous=first.inventory)
+
+    assert actions(second) == {"core/ConfigMap/web/b": "configured"}
+    assert live.writes() == {("apply-dry-run", "configmaps"): 1, ("apply", "configmaps"): 1}
+    live.sim.reset_request_counts()
+
+    changed_first = config_map("a", "web", data={"k": "new"}, wave=0)
+    third = sync(live, [namespace("web"), changed_first, changed_later], previous=second.inventory)
+
+    assert actions(third) == {"core/ConfigMap/web/a": "configured"}
+    assert live.writes() == {("apply", "configmaps"): 1}, "the first wave: no dry-run"

@@ -137,10 +137,29 @@ def test_a_changed_object_is_configured_and_only_it_is_written(live: Live) -> No
         f"core/ConfigMap/{ns}/b": "unchanged",
     }
     assert [(c.verb, c.key) for c in live.engine_writes()] == [
-        ("dry-run", f"core/ConfigMap/{ns}/a"),
         ("apply", f"core/ConfigMap/{ns}/a"),
-    ]
+    ], "the only changed object: its apply is its validation, no dry-run"
     assert live.operator.get(cm_path(ns, "a"))["data"] == {"k": "new"}  # type: ignore[index]
+
+
+def test_two_changed_objects_are_both_validated_before_either_is_written(live: Live) -> None:
+    ns = live.ns
+    first = sync(live, [namespace(ns), config_map("a", ns), config_map("b", ns)])
+    live.calls.clear()
+
+    second = sync(
+        live,
+        [namespace(ns), config_map("a", ns, data={"k": "1"}), config_map("b", ns, data={"k": "2"})],
+        previous=first.inventory,
+    )
+
+    assert second.error is None, second.error
+    assert [(c.verb, c.key) for c in live.engine_writes()] == [
+        ("dry-run", f"core/ConfigMap/{ns}/a"),
+        ("dry-run", f"core/ConfigMap/{ns}/b"),
+        ("apply", f"core/ConfigMap/{ns}/a"),
+        ("apply", f"core/ConfigMap/{ns}/b"),
+    ]
 
 
 def test_removing_an_object_from_the_bundle_prunes_it(live: Live) -> None:

@@ -103,3 +103,68 @@ def test_a_reconcile_killed_with_its_worker_runs_again_within_seconds(
     assert status is not None and status.revision == revision
     assert status.trigger is Trigger.MANUAL, "it ran again as what it was: a manual sync"
     assert rt.store.running_tasks() == []
+
+
+_THIEF = """
+import sys, redis
+client = redis.Redis.from_url(sys.argv[1])
+taken = client.brpop(["apply", *[f"apply:{p}" for p in range(1, 10)]], timeout=60)
+print("taken" if taken else "none", flush=True)
+sys.stdin.read()
+"""
+
+
+@kubesim_only
+def test_a_message_taken_by_a_worker_killed_before_it_recorded_it_is_sent_again(
+    redis_url: str, live: Live, tmp_path: Path
+) -> None:
+    """The Redis transport takes a message off its queue (BRPOP) and records it as delivered
+    (`unacked`) in a second command; a worker killed between the two takes the message with
+    it. That instant cannot be hit in a Celery worker on purpose, so a process does what the
+    transport's first command does and is killed (SIGKILL) right after: the message is gone
+    from Redis for real, only its coalescing mark stays."""
+    cluster = ClusterName(live.cluster.name)
+    rt = configure_workers(redis_url, tmp_path / "cache")
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "w"}}
+    digest = rt.store.put_bundle(Bundle.of([namespace]))
+    revision = Revision(ref="main", sha="b" * 40)
+    rt.store.set_desired(APP, DesiredState(revision, digest, "plain", rendered_at=1.0))
+    fleet = Fleet(
+        clusters={cluster: live.cluster},
+        applications={
+            APP: Application(
+                name=APP, repository=RepoName("r"), path="web", targets=Targets(clusters=(cluster,))
+            )
+        },
+    )
+    rt.store.publish_fleet(fleet, "d1")
+
+    thief = subprocess.Popen(
+        [sys.executable, "-c", _THIEF, redis_url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        assert rt.sender.reconcile(APP, cluster, reason=Trigger.MANUAL)
+        assert thief.stdout is not None and thief.stdout.readline().strip() == b"taken"
+    finally:
+        os.killpg(thief.pid, signal.SIGKILL)
+        thief.wait()
+    assert not rt.sender.reconcile(APP, cluster, reason=Trigger.DRIFT), (
+        "the lost message's mark absorbs the pair's next trigger"
+    )
+
+    ticker = Ticker(rt.store, rt.sender, fleet_file=None)
+    with running_worker(("apply",), concurrency=2):
+
+        def synced() -> bool:
+            ticker.tick()
+            status = rt.store.recorded_status(APP, cluster)
+            return status is not None and status.sync is SyncState.SYNCED
+
+        # LOST_AFTER (10 s) and a tick, where the mark alone held the pair for 5 minutes.
+        wait_for(synced, timeout=60, interval=0.3, what="the lost reconcile sent again")
+    status = rt.store.recorded_status(APP, cluster)
+    assert status is not None and status.revision == revision
+    assert status.trigger is Trigger.MANUAL, "it was sent again as what it was: a manual sync"

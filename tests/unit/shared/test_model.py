@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from fleetsync.shared.model import Health, ResourceKey, Revision
@@ -89,6 +91,20 @@ def _fleet() -> Fleet:
 
 def test_targets_are_named_clusters_plus_selected_ones() -> None:
     assert _fleet().targets_of(AppName("web")) == ("dev", "prod-eu")
+
+
+def test_a_fleet_with_other_clusters_selects_its_own_targets() -> None:
+    """Targets are worked out once per fleet and application: a fleet made from another with
+    other clusters (a new declaration) selects among its own."""
+    fleet = _fleet()
+    assert fleet.targets_of(AppName("web")) == ("dev", "prod-eu")
+    moved = Cluster(name=ClusterName("prod-us"), kubeconfig="/k/prod-us", labels={"env": "prod"})
+
+    other = replace(fleet, clusters={**fleet.clusters, moved.name: moved})
+
+    assert other.targets_of(AppName("web")) == ("dev", "prod-eu", "prod-us")
+    assert fleet.targets_of(AppName("web")) == ("dev", "prod-eu")
+    assert other == replace(fleet, clusters=other.clusters), "answers kept are not compared"
 
 
 def test_fleet_json_round_trip_keeps_every_field() -> None:

@@ -11,6 +11,7 @@ from fleetsync.shared.kube.diff import (
     DriftState,
     diff_object,
     diff_objects,
+    drifted,
     masked_secret,
     normalize,
     same_live_state,
@@ -408,3 +409,34 @@ def test_comparing_leaves_both_objects_as_they_were() -> None:
     assert (after, live) == before
     assert diff_object(DESIRED, live) is None
     assert live == before[1]
+
+
+def test_drifted_answers_as_diff_object_does_without_rendering_a_diff() -> None:
+    live = live_of(DESIRED)
+    scaled = copy.deepcopy(live)
+    scaled["spec"]["replicas"] = 5
+    as_string = copy.deepcopy(live)
+    as_string["spec"]["replicas"] = "2"
+    cases = [(live, False), (scaled, True), (None, True), (as_string, False)]
+
+    for seen, expected in cases:
+        assert drifted(DESIRED, seen) is expected, seen
+        assert (diff_object(DESIRED, seen) is not None) is expected, seen
+
+
+def test_finding_drift_leaves_the_live_object_as_it_was() -> None:
+    live = live_of(DESIRED)
+    live["metadata"]["annotations"] = {
+        "kubectl.kubernetes.io/last-applied-configuration": "{}",
+        "team": "x",
+    }
+    live["spec"]["replicas"] = 5
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "web"}}
+    live_secret = {**secret, "data": {"k": "b2xk"}, "metadata": {**secret["metadata"], "uid": "u"}}
+    before = copy.deepcopy((live, live_secret))
+
+    assert drifted(DESIRED, live)
+    assert diff_object(DESIRED, live) is not None
+    assert diff_object({**secret, "data": {"k": "bmV3"}}, live_secret) is not None
+
+    assert (live, live_secret) == before

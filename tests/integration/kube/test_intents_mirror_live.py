@@ -1,0 +1,98 @@
+"""The intents' mirror keeps a held bundle bigger than one object may be (a Secret holds at most
+1 MiB; a real API server refuses more): compressed, cut in parts, each part a Secret annotated
+with the bundle's digest, read back only whole and with its digest. A bundle over the mirror's
+bound is left out, and the writer says so."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import zlib
+
+from fleetsync.shared.kube.intents import (
+    MAX_MIRRORED_BUNDLE,
+    PART_BYTES,
+    PART_KEY,
+    part_name,
+    read_intents,
+    write_intents,
+)
+from fleetsync.shared.kube.inventory import INVENTORY_NAMESPACE
+from fleetsync.shared.model.bundle import Bundle
+from fleetsync.shared.model.desired import Intents, Pin
+from fleetsync.shared.model.revision import Revision
+from tests.integration.kube.conftest import Live
+
+SECRETS = "/api/v1/namespaces/fleetsync-system/secrets"
+
+
+def big_bundle(approx_bytes: int) -> Bundle:
+    """ConfigMaps of random hex (about half of it survives compression)."""
+    per = 200_000
+    return Bundle(
+        tuple(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": f"blob-{i}", "namespace": "default"},
+                "data": {"blob": secrets.token_hex(per // 2)},
+            }
+            for i in range(max(1, approx_bytes // per))
+        )
+    )
+
+
+def pinned(bundle: Bundle) -> Intents:
+    revision = Revision.parse("main@sha1:" + "a" * 40)
+    return Intents(suspended=True, pin=Pin(revision=revision, digest=bundle.digest, at=5.0), at=5.0)
+
+
+def test_a_held_bundle_of_several_mebibytes_is_mirrored_in_parts_and_read_back_whole(
+    live: Live,
+) -> None:
+    bundle = big_bundle(3_000_000)  # 1.5 to 2 MiB compressed: three or four parts
+    parts = -(-len(zlib.compress(bundle.canonical(), 6)) // PART_BYTES)
+    assert parts >= 3
+    intents = pinned(bundle)
+    left_out = write_intents(live.client, live.app, epoch="e1", intents=intents, bundle=bundle)
+    assert left_out is None
+    mirror = read_intents(live.client, live.app)
+    assert mirror is not None and mirror.parts == parts, mirror
+    assert mirror.bundle is not None and mirror.bundle.digest == bundle.digest
+    assert mirror.intents == intents and mirror.epoch == "e1"
+    for index in range(1, parts):
+        part = live.operator.get(f"{SECRETS}/{part_name(live.app, index)}")
+        assert part is not None
+        assert len(base64.b64decode(part["data"][PART_KEY])) <= PART_BYTES
+
+    # A part that belongs to no bundle of this digest: nothing is read back rather than a
+    # bundle that is not the one pinned.
+    path = f"{SECRETS}/{part_name(live.app, 2)}"
+    live.operator.merge_patch(path, {"data": {PART_KEY: base64.b64encode(b"junk").decode()}})
+    broken = read_intents(live.client, live.app)
+    assert broken is not None and broken.intents == intents and broken.bundle is None
+
+    # A smaller bundle afterwards: one part, and the parts of the bigger one are gone.
+    small = big_bundle(1)
+    write_intents(
+        live.client, live.app, epoch="e1", intents=pinned(small), bundle=small, had_parts=parts
+    )
+    again = read_intents(live.client, live.app)
+    assert again is not None and again.parts == 1
+    assert again.bundle is not None and again.bundle.digest == small.digest
+    for index in range(1, parts):
+        assert live.operator.get(f"{SECRETS}/{part_name(live.app, index)}") is None
+
+
+def test_a_held_bundle_over_the_bound_is_left_out_and_said(live: Live) -> None:
+    bundle = big_bundle(2 * MAX_MIRRORED_BUNDLE + 2_000_000)
+    left_out = write_intents(
+        live.client, live.app, epoch="e1", intents=pinned(bundle), bundle=bundle
+    )
+    assert left_out is not None
+    assert "over the 8.0 MiB the cluster's mirror keeps" in left_out, left_out
+    mirror = read_intents(live.client, live.app)
+    assert mirror is not None and mirror.intents == pinned(bundle)
+    assert mirror.bundle is None and mirror.parts == 0
+    assert live.operator.get(f"{SECRETS}/{part_name(live.app, 1)}") is None
+    assert INVENTORY_NAMESPACE == "fleetsync-system"

@@ -1,0 +1,149 @@
+"""An operator's rollout decisions outlive a total loss of Redis's data: a commit's rollout
+reaches the canary, the operator pauses it, then the redis-server is restarted without
+persistence (every key gone). Nobody touches anything: the beat publishes the fleet again, the
+commit is fetched and every pair reconciled, and each reconcile reads the rollout back from the
+intents' mirror in its cluster before choosing: the rollout is still paused at the canary, the
+canary keeps the new commit, and the clusters it had not reached keep the previous one (their
+bundle, gone from Redis, read back from the mirror too)."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fleetsync.scheduler.rollout_ops import pause_rollout
+from fleetsync.shared.fleet import load_fleet
+from fleetsync.shared.model.rollout import Phase
+from fleetsync.shared.model.status import Health, SyncState
+from fleetsync.shared.settings import Settings
+from kubesim import Simulator
+from tests.support.celery_worker import point_broker_at
+from tests.support.fleet_harness import Harness, running_fleet
+from tests.support.git_server import GitServer, WorkRepo
+from tests.support.redis_server import RedisServer
+from tests.support.waiting import wait_for
+
+CLUSTERS = ("canary-1", "c2", "c3")
+REST = CLUSTERS[1:]
+
+
+def manifests(value: str) -> str:
+    return (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-config}\n"
+        f"data: {{value: '{value}'}}\n"
+    )
+
+
+def fleet_yaml(url: str, sim: Simulator) -> str:
+    clusters = "\n".join(
+        f"  - {{name: {c}, kubeconfig: {sim.kubeconfig_path(c)}, "
+        f"labels: {{ring: {'canary' if c.startswith('canary') else 'main'}}}}}"
+        for c in CLUSTERS
+    )
+    return textwrap.dedent("""\
+        repositories:
+          - {{name: platform, url: "{url}", ref: main, interval: 1s}}
+        clusters:
+        {clusters}
+        applications:
+          - name: web
+            repository: platform
+            path: apps/web
+            namespace: default
+            targets: {{selector: {{}}}}
+            sync: {{driftInterval: 1h}}
+            rollout:
+              waves:
+                - {{name: canary, selector: {{matchLabels: {{ring: canary}}}}}}
+              bake: 1h
+              progressDeadline: 10m
+        """).format(url=url, clusters=clusters)
+
+
+@pytest.fixture
+def volatile_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server without persistence (a restart forgets everything), the workers' broker
+    and store for the test."""
+    server = RedisServer(tmp_path / "redis", persist=False)
+    server.start()
+    point_broker_at(server.url)
+    try:
+        yield server
+    finally:
+        point_broker_at(Settings().redis_url)  # the next test configures its own
+        server.stop()
+
+
+def value_on(h: Harness, cluster: str) -> str | None:
+    live = h.live(cluster, "v1", "ConfigMap", "web-config", "default")
+    return None if live is None else str(live["data"]["value"])
+
+
+def test_a_paused_rollout_stays_paused_after_redis_restarts_without_its_data(
+    volatile_redis: RedisServer, tmp_path: Path, git_server: GitServer, git_repo: WorkRepo
+) -> None:
+    git_repo.write("apps/web/web.yaml", manifests("one"))
+    git_repo.commit("one")
+    with running_fleet(
+        redis_url=volatile_redis.url,
+        tmp_path=tmp_path,
+        git_server=git_server,
+        repo=git_repo,
+        clusters=CLUSTERS,
+        fleet_yaml=fleet_yaml,
+    ) as h:
+        h.wait_synced_healthy("web", CLUSTERS)
+        two = h.commit("two", {"apps/web/web.yaml": manifests("two")})
+        wait_for(
+            lambda: (
+                (r := h.store.rollout("web")) is not None
+                and r.revision.sha == two
+                and r.phase is Phase.BAKING
+            ),
+            timeout=60,
+            what="the canary wave of two baking",
+        )
+        paused = pause_rollout(h.store, h.runtime.sender, load_fleet(h.fleet_file), "web")
+        assert paused.phase is Phase.PAUSED
+        fingerprint = h.store.intents_view("web", "c3").fingerprint()
+        for cluster in CLUSTERS:
+            wait_for(
+                lambda c=cluster: h.store.intents_view("web", c).mirrored == fingerprint,  # type: ignore[misc]
+                timeout=60,
+                what=f"the paused rollout mirrored in {cluster}",
+            )
+        assert value_on(h, "canary-1") == "two"
+        assert [value_on(h, c) for c in REST] == ["one"] * len(REST)
+
+        volatile_redis.stop(kill=True)
+        volatile_redis.start()
+        assert h.store.rollout("web") is None, "the restart kept Redis's data"
+
+        h.wait_status(
+            "web",
+            CLUSTERS,
+            lambda s: (
+                s.revision is not None and s.at > 0 and "held at" in s.message
+                if s.cluster in REST
+                else s.revision is not None and s.revision.sha == two
+            ),
+            "every pair reconciled again after the loss",
+        )
+        rollout = h.store.rollout("web")
+        assert rollout is not None, "the rollout was not read back"
+        assert rollout.phase is Phase.PAUSED and rollout.paused_by == "operator", rollout
+        assert rollout.revision.sha == two and rollout.wave == 0, rollout
+        assert value_on(h, "canary-1") == "two"
+        assert [value_on(h, c) for c in REST] == ["one"] * len(REST)
+        for cluster in REST:
+            status = h.status("web", cluster)
+            assert status is not None and status.sync is SyncState.SYNCED, status
+            assert status.health is Health.HEALTHY, status
+            assert status.revision is not None and status.revision.sha != two, status
+            # The bundle it is held at, read back into Redis itself from the cluster's mirror
+            # (this process's bundle cache outlives the loss; other processes' do not).
+            assert status.digest is not None
+            assert h.store.client.exists(h.store.key("bundle", status.digest)), cluster

@@ -1,0 +1,102 @@
+"""A rollback of an application with per-cluster variants outlives a total loss of Redis's
+data: each cluster's intents mirror keeps that cluster's own pinned bundle, so after a FLUSHALL
+every cluster is read back onto its own bundle of the revision rolled back to (not another
+cluster's, not Git's latest)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import redis
+
+from fleetsync.scheduler.operations import rollback
+from fleetsync.shared.fleet import load_fleet
+from kubesim import Simulator
+from tests.support.fleet_harness import Harness, running_fleet
+from tests.support.git_server import GitServer, WorkRepo
+from tests.support.waiting import wait_for
+
+CLUSTERS = ("eu-1", "us-1")
+
+
+def settings(version: str) -> str:
+    return textwrap.dedent(f"""\
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {{name: settings}}
+        data: {{region: "${{cluster.values.region}}", version: "{version}"}}
+        """)
+
+
+def fleet_yaml(url: str, sim: Simulator) -> str:
+    clusters = "\n".join(
+        f"  - {{name: {c}, kubeconfig: {sim.kubeconfig_path(c)}, "
+        f"values: {{region: {c.split('-')[0]}}}}}"
+        for c in CLUSTERS
+    )
+    return textwrap.dedent("""\
+        repositories:
+          - {{name: platform, url: "{url}", ref: main, interval: 1h}}
+        clusters:
+        {clusters}
+        applications:
+          - {{name: web, repository: platform, path: apps/web, namespace: web,
+             substitute: true, targets: {{clusters: [eu-1, us-1]}},
+             sync: {{driftInterval: 1h, createNamespace: true}}}}
+        """).format(url=url, clusters=clusters)
+
+
+def data_on(h: Harness, cluster: str) -> dict[str, str]:
+    live = h.live(cluster, "v1", "ConfigMap", "settings", "web")
+    return dict(live["data"]) if live is not None else {}
+
+
+def test_each_cluster_keeps_its_own_rolled_back_bundle_after_redis_lost_everything(
+    redis_url: str, tmp_path: Path, git_server: GitServer, git_repo: WorkRepo
+) -> None:
+    git_repo.write("apps/web/settings.yaml", settings("1"))
+    first = git_repo.commit("v1")
+    with running_fleet(
+        redis_url=redis_url,
+        tmp_path=tmp_path,
+        git_server=git_server,
+        repo=git_repo,
+        clusters=CLUSTERS,
+        fleet_yaml=fleet_yaml,
+    ) as h:
+        h.wait_synced_healthy("web", CLUSTERS)
+        second = h.commit("v2", {"apps/web/settings.yaml": settings("2")})
+        h.runtime.sender.poll("platform", force=True)
+        h.wait_status("web", CLUSTERS, lambda s: str(s.revision).endswith(second), "v2")
+        rollback(h.store, h.runtime.sender, load_fleet(h.fleet_file), "web", first[:12])
+        want = {"eu-1": {"region": "eu", "version": "1"}, "us-1": {"region": "us", "version": "1"}}
+        for cluster in CLUSTERS:
+            wait_for(
+                lambda c=cluster: data_on(h, c) == want[c],  # type: ignore[misc]
+                what=f"the rollback applied on {cluster}",
+            )
+        fingerprint = h.store.intents_view("web", "eu-1").fingerprint()
+        for cluster in CLUSTERS:
+            wait_for(
+                lambda c=cluster: h.store.intents_view("web", c).mirrored == fingerprint,  # type: ignore[misc]
+                what=f"the rollback mirrored on {cluster}",
+            )
+        pinned = {c: h.status("web", c) for c in CLUSTERS}
+
+        redis.Redis.from_url(redis_url).flushall()
+
+        after = h.wait_status(
+            "web",
+            CLUSTERS,
+            lambda s: s.revision is not None and "rolled back to" in s.message,
+            "a reconcile of each pair after the loss",
+        )
+        assert h.store.pin("web") is not None, "the rollback was read back"
+        for cluster in CLUSTERS:
+            assert data_on(h, cluster) == want[cluster], cluster
+            before = pinned[cluster]
+            assert before is not None and after[cluster].digest == before.digest, cluster
+            # In Redis itself (this process's bundle cache outlives the loss; others' do not).
+            key = h.store.key("bundle", before.digest)
+            assert h.store.client.exists(key), f"{cluster}'s own bundle read back into Redis"
