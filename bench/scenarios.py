@@ -88,7 +88,9 @@ def _rollout(
     webhook: bool,
     timeout: float,
 ) -> dict[str, Any]:
-    """Commit a new value of the application, push it (or let polling find it) and time it."""
+    """Commit a new value of the application, push it (or let polling find it) and time it;
+    the requests counted are those made after the cluster traffic of earlier steps settled."""
+    settled = rig.wait_kube_quiet()
     rig.kube_counts(reset=True)
     repo.write("apps/web/app.yaml", app_manifests("web", value))
     sha = repo.commit(f"value {value}")
@@ -98,7 +100,7 @@ def _rollout(
     done = rig.wait_converged(pairs, sha, timeout)
     latencies = [at - pushed for at in done.values()]
     counts = rig.kube_counts()
-    figures: dict[str, Any] = {"converged": len(done), "of": len(pairs)}
+    figures: dict[str, Any] = {"converged": len(done), "of": len(pairs), "settled": settled}
     if latencies:
         figures.update(
             {
@@ -109,6 +111,7 @@ def _rollout(
         )
     figures["requests_per_cluster"] = round(sum(counts.values()) / len(pairs), 1)
     figures["writes_per_cluster"] = round(writes(counts) / len(pairs), 1)
+    figures["requests_by_verb"] = {f"{v} {r}": n for (v, r), n in sorted(counts.items())}
     return figures
 
 
