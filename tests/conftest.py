@@ -30,19 +30,24 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[name] = str(path)
 
 
-# Tests that start whole systems of processes (`fleetsync up`, the fault suite, the benchmark
-# harness, the browser's fleet): run one after another on one pytest-xdist worker, side by
-# side with the rest of the suite on the others (CI runs `-n 2 --dist loadgroup`), so that no
-# two of them share the machine's cores with each other.
-_PROCESS_SUITES = ("e2e", "faults", "bench", "browser")
+# Tests that start whole systems of processes run one after another within their group, on one
+# pytest-xdist worker (CI runs `-n 2 --dist loadgroup`), so that no two of them share the
+# machine's cores with each other: `fleetsync up` and the fault suite in one group, the
+# benchmark harness and the browser's fleet in another; the rest of the suite fills in beside.
+_PROCESS_GROUPS = {
+    "e2e": "processes",
+    "faults": "processes",
+    "bench": "harness",
+    "browser": "harness",
+}
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
     # At collection, before pytest-xdist turns the group into the test's scheduling scope.
     tests = Path(__file__).parent
     parts = item.path.relative_to(tests).parts if item.path.is_relative_to(tests) else ()
-    if parts and parts[0] in _PROCESS_SUITES:
-        item.add_marker(pytest.mark.xdist_group("processes"))
+    if parts and parts[0] in _PROCESS_GROUPS:
+        item.add_marker(pytest.mark.xdist_group(_PROCESS_GROUPS[parts[0]]))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -12,6 +12,7 @@ from fleetsync.shared.model.declaration import Fleet
 from fleetsync.shared.model.ids import AppName
 from fleetsync.shared.model.rollout import Phase, Rollout, Verdict
 from fleetsync.shared.model.status import Health, SyncState
+from fleetsync.shared.planning.rollout import waiting_note
 from fleetsync.shared.store import Store
 
 
@@ -54,18 +55,24 @@ class RolloutSummary:
     wave_name: str
     reason: str
     bake_remaining: float | None
+    pinned: bool = False
+    """The operator pinned it (while in progress): a newer desired state waits for it."""
+    waiting: str | None = None
+    """Which desired state waits for it and why, in words."""
 
     @property
     def words(self) -> str:
-        """`wave 2/3 'half' baking (42s left)`, `Paused: ...`, `Complete`."""
+        """`wave 2/3 'half' baking (42s left)`, `Paused: ...`, `Complete`; with `pinned` and
+        what waits for it, if anything does."""
+        extra = (" (pinned)" if self.pinned else "") + (f"; {self.waiting}" if self.waiting else "")
         if self.phase in (Phase.COMPLETE, Phase.ROLLED_BACK, Phase.ABORTED):
-            return self.phase + (f": {self.reason}" if self.reason else "")
+            return self.phase + (f": {self.reason}" if self.reason else "") + extra
         where = f"wave {self.wave}/{self.waves} '{self.wave_name}'"
         if self.phase == Phase.PAUSED:
-            return f"Paused at {where}: {self.reason}"
+            return f"Paused at {where}: {self.reason}{extra}"
         if self.phase == Phase.BAKING and self.bake_remaining is not None:
-            return f"{where} baking ({self.bake_remaining:.0f}s left)"
-        return f"{where} {self.phase.lower()}" + (f": {self.reason}" if self.reason else "")
+            return f"{where} baking ({self.bake_remaining:.0f}s left){extra}"
+        return f"{where} {self.phase.lower()}" + (f": {self.reason}" if self.reason else "") + extra
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +92,15 @@ class RolloutView:
     waves: list[RolloutWaveView]
     clusters: list[RolloutClusterView]
     actions: list[str]
-    """What an operator may do now: pause, resume, promote, abort."""
+    """What an operator may do now: pause, resume, promote, abort, pin, unpin."""
+    pinned: bool = False
+    """Pinned by the operator while in progress: a newer desired state waits for it."""
+    pin_reason: str = ""
+    pinned_at: float | None = None
+    waiting_revision: str | None = None
+    """The newest desired state that waits for this rollout."""
+    waiting: str | None = None
+    """Which desired state waits for it and why, in words."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +123,8 @@ def summary_of(r: Rollout, names: list[str], bake: float, now: float) -> Rollout
         wave_name=names[r.wave] if r.wave < len(names) else "",
         reason=r.reason,
         bake_remaining=remaining,
+        pinned=_pinned(r),
+        waiting=waiting_note(r),
     )
 
 
@@ -187,6 +204,11 @@ def rollout_view(store: Store, fleet: Fleet, name: str) -> RolloutView | None:
         waves=waves,
         clusters=clusters,
         actions=_actions(r),
+        pinned=_pinned(r),
+        pin_reason=r.pinned.reason if r.pinned is not None else "",
+        pinned_at=r.pinned.at if r.pinned is not None else None,
+        waiting_revision=str(r.waiting.revision) if r.waiting is not None else None,
+        waiting=waiting_note(r),
     )
 
 
@@ -204,11 +226,18 @@ def _wave_state(r: Rollout, index: int, size: int) -> str:
     return "baking" if r.phase is Phase.BAKING else "in progress"
 
 
+def _pinned(r: Rollout) -> bool:
+    return r.pinned is not None and r.phase.in_progress
+
+
 def _actions(r: Rollout) -> list[str]:
+    if not r.phase.in_progress:
+        return []
+    pinning = ["unpin"] if r.pinned is not None else ["pin"]
     if r.phase is Phase.PAUSED:
-        return ["resume", "abort"]
+        return ["resume", "abort", *pinning]
     if r.phase.moving:
-        return ["pause", "promote", "abort"]
+        return ["pause", "promote", "abort", *pinning]
     return []
 
 

@@ -1,6 +1,11 @@
 """The rollout controller: on every beat tick, each application in rollout that needs a look gets
 one step of the pure planner (`shared/planning/rollout.py`), and the reconciles it asks for.
 
+A desired state that waited for a pinned rollout starts once the pin is lifted or the pinned
+rollout ends: the controller has the application's repository fetched again (forced), and the
+fetch admits the newest state, which starts its rollout from wave 1; it does so again every
+`WAITING_LOOK` until that happened (a fetch can be lost with a worker).
+
 An application needs a look when one of its pairs wrote a status since the last tick (the
 `changes` feed), when the time its planner asked to be looked at again came (the `rollouts`
 sorted set: a bake's end, a progress deadline, a window closing, at most 30 s apart), or when an
@@ -29,6 +34,9 @@ log = logging.getLogger(__name__)
 
 PAUSED_LOOK = 120.0
 """How often a paused rollout is looked at (an operator's action looks at once)."""
+WAITING_LOOK = 30.0
+"""How often the repository of a desired state that may start (after a pinned rollout) is
+fetched again while it has not started (the fetch that starts it may have been lost)."""
 PLAN_CACHE = 4096
 
 
@@ -39,6 +47,8 @@ class RolloutTickReport:
     written: int = 0
     reconciles: list[tuple[str, str]] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
+    fetches: list[str] = field(default_factory=list)
+    """Applications whose waiting desired state may start: their repository is fetched again."""
 
 
 class RolloutController:
@@ -49,6 +59,8 @@ class RolloutController:
         self._sender = sender
         self._position: str | None = None
         self._plans: dict[str, RolloutPlan] = {}
+        self._fetched: dict[str, float] = {}
+        """When the repository of each application with a waiting state was last fetched."""
 
     def look_at_everything(self) -> None:
         """The next tick looks at every rollout (the declaration changed)."""
@@ -99,8 +111,12 @@ class RolloutController:
             log.info("%s: no longer declared; its rollout is forgotten", app)
             store.forget_rollout(app)
             return
+        if r.starts_waiting and now - self._fetched.get(app, 0.0) >= WAITING_LOOK:
+            if not r.phase.in_progress and self._settled(app, r, now):
+                return
+            self._fetch_waiting(fleet, app, now, report)
         if not r.phase.in_progress:
-            store.schedule_rollout(app, None)
+            store.schedule_rollout(app, now + WAITING_LOOK if r.waiting is not None else None)
             return
         plan = self._plan(app, r)
         if plan is None:
@@ -116,6 +132,13 @@ class RolloutController:
         reached = [c for c in wave if c in progress]
         unreached = [c for c in wave if c not in progress]
         statuses = store.statuses_of([(app, c) for c in reached])
+        # A wave whose clusters were all reached may bake out in this step and hand over to
+        # the next in the same step: the windows are asked about that wave's clusters too.
+        ahead = (
+            ()
+            if unreached
+            else next((w.clusters for w in plan.waves[r.wave + 1 :] if w.clusters), ())
+        )
         step = advance(
             Situation(
                 rollout=r,
@@ -123,12 +146,12 @@ class RolloutController:
                 policy=policy,
                 progress=progress,
                 observed={c: _observation(s) for c, s in zip(reached, statuses, strict=True)},
-                blocked=window_holds(store, fleet, app, unreached, now=now),
+                blocked=window_holds(store, fleet, app, [*unreached, *ahead], now=now),
                 held=application_held(store, fleet, app),
             ),
             now,
         )
-        self._apply(app, r, step, now, report)
+        self._apply(fleet, app, r, step, now, report)
 
     def _plan(self, app: AppName, r: Rollout) -> RolloutPlan | None:
         plan = self._plans.get(r.id)
@@ -142,7 +165,13 @@ class RolloutController:
         return plan
 
     def _apply(
-        self, app: AppName, r: Rollout, step: Step, now: float, report: RolloutTickReport
+        self,
+        fleet: Fleet,
+        app: AppName,
+        r: Rollout,
+        step: Step,
+        now: float,
+        report: RolloutTickReport,
     ) -> None:
         store = self._store
         moved = replace(step.rollout, updated_at=r.updated_at) != r
@@ -166,6 +195,34 @@ class RolloutController:
         if saved.phase.returned:
             clusters = tuple(store.rollout_progress(app))
         self._send(app, clusters, report)
+        if saved.starts_waiting and not r.starts_waiting:
+            self._fetch_waiting(fleet, app, now, report)
+
+    def _settled(self, app: AppName, r: Rollout, now: float) -> bool:
+        """Whether nothing waits for the ended rollout `r` any more, because a newer desired
+        state than its own was written without a rollout (its policy was removed); then its
+        waiting state is cleared and it is not looked at again."""
+        state = self._store.desired(app)
+        if state is None or state.digest == r.digest:
+            return False
+        settled = replace(r, waiting=None, updated_at=now)
+        self._store.save_rollout(settled, expected=r.version, next_check=None)
+        return True
+
+    def _fetch_waiting(
+        self, fleet: Fleet, app: AppName, now: float, report: RolloutTickReport
+    ) -> None:
+        """The pinned rollout ended, or its pin was lifted: fetching the application's
+        repository again admits the newest desired state, which starts its rollout."""
+        declared = fleet.applications.get(app)
+        if declared is None:
+            return
+        log.info("%s: a desired state waited for the pinned rollout; fetching it again", app)
+        self._sender.fetch(declared.repository, force=True, priority=Priority.CHANGE)
+        if len(self._fetched) >= PLAN_CACHE:
+            self._fetched.clear()
+        self._fetched[app] = now
+        report.fetches.append(app)
 
     def _finish_without_policy(
         self,
@@ -183,7 +240,7 @@ class RolloutController:
             reconcile=tuple(c for w in plan.waves for c in w.clusters),
             events=("the rollout policy was removed: every cluster gets the new state",),
         )
-        self._apply(app, r, step, now, report)
+        self._apply(fleet, app, r, step, now, report)
 
     def _send(self, app: str, clusters: tuple[ClusterName, ...], report: RolloutTickReport) -> None:
         for cluster in clusters:
@@ -196,7 +253,7 @@ def _next_check(step: Step, now: float) -> float | None:
     if phase is Phase.PAUSED:
         return now + PAUSED_LOOK
     if not phase.in_progress:
-        return None
+        return now + WAITING_LOOK if step.rollout.waiting is not None else None
     return max(step.next_check, now)
 
 

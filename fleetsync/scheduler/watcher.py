@@ -2,12 +2,17 @@
 
 Every `beat` seconds a `Watcher`:
 1. beats in Redis and learns which clusters it owns (`WatcherStore.balance_watchers`: shares
-   balanced across the live watcher processes, a dead one's clusters taken over);
+   balanced across the live watcher processes, a dead one's clusters taken over), out of the
+   clusters not declared `watch: false`;
 2. for each owned cluster, keeps one watch per kind found in the inventories of the pairs the
    fleet declares there (plus ConfigMaps, for the inventory's mirror), through
    `kube.watch.ClusterWatch`; the inventories are read again for the pairs that wrote a status
    since the last beat (the `changes` feed), all of them when the fleet changed;
-3. publishes how drift is detected on each owned cluster (`watch:state`), when it changed.
+3. once a cluster newly watched by this process (taken over from a dead process, given by the
+   balance, or this process just started) has all its watches open, asks for a drift check of
+   every pair on it: nobody watched it before, so an edit made then is found now, not at the
+   next interval check;
+4. publishes how drift is detected on each owned cluster (`watch:state`), when it changed.
 
 An event that asks for a check of (application, cluster), for a pair the fleet declares, goes
 to the `CheckDispatcher`: coalesced per pair (`planning.coalescing`: a burst of 3 at once, then one
@@ -54,12 +59,17 @@ def watcher_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+Send = Callable[[str, str, bool], object]
+"""Sends a drift check of (application, cluster); with True, whatever coalescing mark the pair
+holds (`Sender.reconcile_anew`)."""
+
+
 class CheckDispatcher:
     """Drift checks asked for by watches, coalesced per pair and sent from one thread."""
 
     def __init__(
         self,
-        send: Callable[[str, str], object],
+        send: Send,
         *,
         gap: float = COALESCE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
@@ -68,12 +78,18 @@ class CheckDispatcher:
         self._clock = clock
         self._coalescer: Coalescer[Pair] = Coalescer(gap)
         self._ready: collections.deque[Pair] = collections.deque()
+        self._anew: set[Pair] = set()
         self._cond = threading.Condition()
         self.sent: collections.Counter[Pair] = collections.Counter()
         """Checks sent, per pair."""
 
-    def offer(self, app: str, cluster: str) -> None:
+    def offer(self, app: str, cluster: str, *, anew: bool = False) -> None:
+        """Ask for a check of the pair; with `anew`, its next check is sent whatever coalescing
+        mark the pair holds (a cluster newly watched: its last watcher may have been killed
+        between marking a check and sending it)."""
         with self._cond:
+            if anew:
+                self._anew.add((app, cluster))
             if self._coalescer.offer((app, cluster), self._clock()):
                 self._ready.append((app, cluster))
                 self._cond.notify()
@@ -87,11 +103,12 @@ class CheckDispatcher:
                     nxt = self._coalescer.next_due()
                     self._cond.wait(timeout=0.5 if nxt is None else min(0.5, nxt - now))
                     continue
-                batch = list(self._ready)
+                batch = [(p, p in self._anew) for p in self._ready]
                 self._ready.clear()
-            for app, cluster in batch:
+                self._anew.difference_update(p for p, _ in batch)
+            for (app, cluster), anew in batch:
                 try:
-                    self._send(app, cluster)
+                    self._send(app, cluster, anew)
                     self.sent[(app, cluster)] += 1
                 except Exception as exc:
                     log.warning("drift check of %s on %s not enqueued: %s", app, cluster, exc)
@@ -147,6 +164,8 @@ class Watcher:
         self._problems: dict[str, str] = {}
         self._published: dict[str, DriftDetection] = {}
         self._feed = "0-0"
+        self._unchecked: set[str] = set()
+        """Clusters newly watched whose pairs get a drift check once their watches are open."""
         self.owned: list[str] = []
 
     # -- what watches report (their threads) --------------------------------------------------
@@ -170,6 +189,15 @@ class Watcher:
         for app in apps:
             self.dispatcher.offer(app, cluster)
 
+    def check_cluster(self, cluster: str, why: str) -> None:
+        """A drift check of every pair on `cluster` with objects in its inventory (a pair
+        never applied has nothing to drift: its first reconcile comes from the fan-out)."""
+        with self._lock:
+            apps = [a for a in self._apps_of.get(cluster, ()) if self._kinds.get((a, cluster))]
+        log.info("%s: %s; drift check of %d pairs", cluster, why, len(apps))
+        for app in apps:
+            self.dispatcher.offer(app, cluster, anew=True)
+
     def state_changed(self, cluster: str) -> None:
         """A watch of `cluster` changed state: published at the next beat."""
 
@@ -188,13 +216,13 @@ class Watcher:
         fleet = self._fleet
         if fleet is None:
             return
-        owned = self.store.balance_watchers(
-            self.ident, sorted(fleet.clusters), ttl=self.ttl
-        )
+        watched = sorted(set(fleet.clusters) - fleet.unwatched())
+        owned = self.store.balance_watchers(self.ident, watched, ttl=self.ttl)
         with self._lock:
             for gone in [c for c in self._watches if c not in owned]:
                 self._watches.pop(gone).stop()
                 self._published.pop(gone, None)
+                self._unchecked.discard(gone)
                 log.info("%s: no longer watched by this process", gone)
             new = [c for c in owned if c not in self._watches and c not in self._problems]
             self._problems = {c: p for c, p in self._problems.items() if c in owned}
@@ -202,6 +230,7 @@ class Watcher:
         self._refresh_kinds(owned, full=fleet_changed or bool(new))
         for cluster in owned:
             self._follow(fleet, cluster)
+        self._check_newly_watched()
         self._publish(owned)
 
     def _load_fleet(self) -> bool:
@@ -267,11 +296,26 @@ class Watcher:
             with self._lock:
                 self._watches[cluster] = watch
                 self._problems.pop(cluster, None)
+                self._unchecked.add(cluster)
             log.info("%s: watching (this process owns it)", cluster)
         try:
             watch.follow(sorted(kinds))
         except (TransientError, PermanentError) as exc:
             log.warning("%s: cannot follow its kinds: %s", cluster, exc)
+
+    def _check_newly_watched(self) -> None:
+        """A drift check of every pair of each cluster newly watched, once all its watches are
+        open (after their LISTs: an edit from then on is an event, one before is found by the
+        check)."""
+        with self._lock:
+            ready = [
+                c
+                for c in sorted(self._unchecked)
+                if c in self._watches and self._watches[c].state()[0] is WatchState.WATCHING
+            ]
+            self._unchecked.difference_update(ready)
+        for cluster in ready:
+            self.check_cluster(cluster, "watched by this process from now on, not before")
 
     def _publish(self, owned: Iterable[str]) -> None:
         for cluster in owned:

@@ -57,10 +57,14 @@ def window_holds(
     if freeze is None and not fleet.windows:
         return {}
     found = {}
+    by_labels: dict[tuple[tuple[str, str], ...], Hold | None] = {}
     for cluster in clusters:
         declared = fleet.clusters.get(ClusterName(cluster))
         labels = declared.labels if declared is not None else {}
-        hold = hold_for(fleet.windows, freeze, app, labels, now)
+        key = tuple(sorted(labels.items()))
+        if key not in by_labels:  # what holds a pair depends on the cluster's labels only
+            by_labels[key] = hold_for(fleet.windows, freeze, app, labels, now)
+        hold = by_labels[key]
         if hold is not None:
             found[ClusterName(cluster)] = hold
     return found

@@ -1,11 +1,16 @@
 """Starting a progressive rollout, and what a running one lets through.
 
 A rollout starts when an application with a rollout policy gets a new desired state (or when the
-operator resumes it after a rollback): `begin_rollout` runs before the new state is written
+operator resumes it after a rollback): `admit_desired` runs before the new state is written
 (`fetch_repository`), so no reconcile can apply the new state to a cluster the rollout has not
 reached. It records what each target cluster runs (`desired_for_pairs`, before the write), fixes
 the waves (`planning/waves.py`) and reaches the first clusters of wave 1 (`planning/rollout.py`),
 all in one transaction; the beat's controller (`scheduler/rollouts.py`) takes it from there.
+
+A newer state supersedes the running rollout (starts again from wave 1) unless the operator
+pinned it (`fleetsync rollout pin`): then the newer state is not written at all. It waits,
+recorded in the pinned rollout, and the beat's controller has the repository fetched again once
+the pin is lifted or the pinned rollout ends; that fetch admits the newest state, which starts.
 
 The first desired state of an application goes everywhere at once: nothing ran before it.
 """
@@ -18,16 +23,29 @@ from collections import Counter
 from collections.abc import Sequence
 
 from fleetsync.shared.desired import desired_for_pairs
+from fleetsync.shared.errors import TransientError
 from fleetsync.shared.gates import window_holds
-from fleetsync.shared.model.declaration import Fleet
+from fleetsync.shared.model.declaration import Fleet, RolloutPolicy
 from fleetsync.shared.model.desired import DesiredState
 from fleetsync.shared.model.ids import AppName, ClusterName
 from fleetsync.shared.model.rollout import Held, Rollout, RolloutPlan
-from fleetsync.shared.planning.rollout import Situation, advance
+from fleetsync.shared.planning import rollout as planner
+from fleetsync.shared.planning.rollout import Arrival, Situation, advance
 from fleetsync.shared.planning.waves import assign_waves
 from fleetsync.shared.store import Store
 
 log = logging.getLogger(__name__)
+
+
+ATTEMPTS = 10
+
+
+def admit_desired(store: Store, fleet: Fleet, app: AppName, state: DesiredState) -> bool:
+    """Whether `state` may become `app`'s desired state now, its rollout started where it needs
+    one (`begin_rollout`). False while the operator pins the running rollout of another state:
+    `state` then waits, recorded in that rollout, and the caller does not write it; it starts
+    from wave 1 once unpinned or when the pinned rollout ends (the beat fetches it again)."""
+    return _begin(store, fleet, app, state, restart=False)[0]
 
 
 def begin_rollout(
@@ -35,22 +53,59 @@ def begin_rollout(
 ) -> Rollout | None:
     """Start the rollout of `state`, about to become `app`'s desired state, unless the
     application has no rollout policy, `state` is what it already has, nothing ran before, or
-    that rollout is already under way. `restart` starts it again from wave 1 even so."""
+    that rollout is already under way. `restart` starts it again from wave 1 even so (keeping
+    the operator's pin of it). The rollout under way, or None."""
+    return _begin(store, fleet, app, state, restart=restart)[1]
+
+
+def _begin(
+    store: Store, fleet: Fleet, app: AppName, state: DesiredState, *, restart: bool
+) -> tuple[bool, Rollout | None]:
+    """(whether `state` may be written, the rollout under way)."""
     declared = fleet.applications.get(app)
     policy = declared.rollout if declared is not None else None
     current = store.desired(app)
     if policy is None or current is None:
-        return None
-    if current.digest == state.digest and not restart:
-        return None
+        return True, None  # no rollout: it goes everywhere as it is
+    for _ in range(ATTEMPTS):
+        done = _begin_once(store, fleet, app, policy, current, state, restart=restart)
+        if done is not None:
+            return done
+    raise TransientError(f"{app}: its rollout kept changing while a new desired state arrived")
+
+
+def _begin_once(
+    store: Store,
+    fleet: Fleet,
+    app: AppName,
+    policy: RolloutPolicy,
+    current: DesiredState,
+    state: DesiredState,
+    *,
+    restart: bool,
+) -> tuple[bool, Rollout | None] | None:
+    """One attempt; None when the rollout changed meanwhile (try again)."""
     existing = store.rollout(app)
-    if (
-        existing is not None
-        and existing.digest == state.digest
-        and existing.phase.in_progress
-        and not restart
-    ):
-        return existing
+    now = store.now()
+    if current.digest == state.digest and not restart:
+        # Nothing new (or a commit back to the pinned state): nothing waits any more.
+        settled = planner.settle(existing, now)
+        if settled is not None and not _save(store, settled, existing):
+            return None
+        return True, None
+    admission = planner.admit(existing, state.revision, state.digest, now, restart=restart)
+    if admission.arrival is not Arrival.START:
+        if admission.running is not None and not _save(store, admission.running, existing):
+            return None
+        waits = admission.arrival is Arrival.WAITS
+        if waits and admission.running is not None and existing is not None:
+            log.info(
+                "%s: %s waits: the operator pinned the rollout of %s",
+                app,
+                state.revision.short,
+                existing.revision.short,
+            )
+        return not waits, admission.running or existing
     targets = fleet.targets_of(app)
     before = desired_for_pairs(store, app, targets)
     previous = {
@@ -60,8 +115,7 @@ def begin_rollout(
     if not any(previous.values()):
         if existing is not None:
             store.forget_rollout(app)
-        return None
-    now = store.now()
+        return True, None
     plan = RolloutPlan(assign_waves(policy, {c: fleet.clusters[c].labels for c in targets}))
     common = Counter(h.revision for h in previous.values() if h is not None).most_common(1)
     rollout = Rollout(
@@ -73,6 +127,8 @@ def begin_rollout(
         waves=len(plan.waves),
         wave_started_at=now,
         previous=common[0][0] if common else None,
+        pinned=admission.pinned,
+        waiting=admission.waiting,
     )
     step = advance(
         Situation(
@@ -85,7 +141,15 @@ def begin_rollout(
         ),
         now,
     )
-    started = store.start_rollout(step.rollout, plan, previous, step.progress)
+    started = store.start_rollout(
+        step.rollout,
+        plan,
+        previous,
+        step.progress,
+        replacing=existing.version if existing is not None else 0,
+    )
+    if started is None:
+        return None
     log.info(
         "%s: rollout of %s started over %d clusters in %d waves (%s)%s",
         app,
@@ -99,7 +163,21 @@ def begin_rollout(
     )
     for event in step.events:
         log.info("%s: rollout: %s", app, event)
-    return started
+    return True, started
+
+
+def _save(store: Store, changed: Rollout, existing: Rollout | None) -> bool:
+    """Write the running rollout's waiting state (compare and set); False when it changed."""
+    assert existing is not None
+    now = store.now()
+    return (
+        store.save_rollout(
+            changed,
+            expected=existing.version,
+            next_check=now if changed.phase.in_progress or changed.waiting else None,
+        )
+        is not None
+    )
 
 
 def application_held(store: Store, fleet: Fleet, app: AppName) -> str | None:

@@ -64,7 +64,7 @@ from fleetsync.shared.render import (
     scratch_area,
     sweep_scratch,
 )
-from fleetsync.shared.rollouts import begin_rollout
+from fleetsync.shared.rollouts import admit_desired
 from fleetsync.shared.settings import Settings, load_settings
 from fleetsync.shared.store import DueSet, Store, StoreError
 from fleetsync.shared.variants import grouping
@@ -260,7 +260,10 @@ def fetch_repository(
                     failed[app.name] = found.error
                 continue
             store.clear_source_error(app.name)
-            begin_rollout(store, fleet, app.name, state_)  # before any reconcile can see it
+            # Before any reconcile can see it; a state that waits for a pinned rollout is not
+            # written (the beat fetches it again once it may start).
+            if not admit_desired(store, fleet, app.name, state_):
+                continue
             if store.set_desired(app.name, state_):
                 changed[app.name] = fleet.targets_of(app.name)
     if not unreachable:
@@ -628,7 +631,10 @@ def _set_variants(
             digest=Digest(grouping.set_digest(digests)),
             variants=len(set(digests.values())),
         )
-        begin_rollout(store, fleet, app.name, state)  # before any reconcile can see it
+        # Before any reconcile can see it; a state that waits for a pinned rollout is not
+        # written (the beat fetches it again once it may start).
+        if not admit_desired(store, fleet, app.name, state):
+            return ()
     return store.set_desired_variants(app.name, state, digests, found.failed)
 
 

@@ -498,6 +498,16 @@ class Sender:
             reason=reason.value,
         )
 
+    def reconcile_anew(
+        self, app: str, cluster: str, *, reason: Trigger, priority: Priority = Priority.CHANGE
+    ) -> bool:
+        """`reconcile`, whatever coalescing mark the pair holds: for a check that a message a
+        killed sender marked and never sent must not absorb (a watcher taking over a dead
+        one's clusters: the dead one may have died between its mark and its send). A message
+        really queued runs as well; the pair's lease runs the two one after the other."""
+        self._store.clear_queued(Queue.APPLY, self._ident(TaskName.RECONCILE, app, cluster))
+        return self.reconcile(app, cluster, reason=reason, priority=priority)
+
     def retry_reconcile(self, app: str, cluster: str, *, reason: Trigger, countdown: float) -> bool:
         """Queue a failed (or unfinished) reconcile again after `countdown`. It coalesces with
         other retries of the pair only: a drift check or a change meanwhile is queued at once,

@@ -1,6 +1,6 @@
 """A rollout on the application's page, in a real browser against a real `fleetsync up`: the
 waves, each cluster's state and the bake's remaining time as the rollout goes, live; the page's
-Pause, Resume, Promote and Abort buttons steer it."""
+Pause, Resume, Pin, Unpin, Promote and Abort actions steer it."""
 
 from __future__ import annotations
 
@@ -165,6 +165,22 @@ def test_the_page_shows_the_waves_and_the_bake_and_its_buttons_steer_the_rollout
 
     click(browser, By.ID, "rollout-resume")
     showing(browser, "the rollout resumed", phase="Baking", buttons=["Pause", "Promote", "Abort"])
+
+    # Pinned with a reason (the page does not redraw the form while it is typed in): the page
+    # says so and offers Unpin instead of the pin form.
+    reason = browser.find_element(By.CSS_SELECTOR, "#rollout-pin-form input[name=reason]")
+    reason.send_keys("watching the canary")
+    click(browser, By.ID, "rollout-pin")
+    showing(browser, "the rollout pinned", buttons=["Pause", "Promote", "Abort", "Unpin"])
+    assert "watching the canary" in text_of(browser, "#rollout-pinned")
+    pinned = rollout(fleet, sha)
+    assert pinned is not None and pinned.pinned is not None
+    assert pinned.pinned.reason == "watching the canary"
+    click(browser, By.ID, "rollout-unpin")
+    showing(browser, "the rollout unpinned", buttons=["Pause", "Promote", "Abort"])
+    assert browser.find_elements(By.ID, "rollout-pin-form")
+    unpinned = rollout(fleet, sha)
+    assert unpinned is not None and unpinned.pinned is None
 
     click(browser, By.ID, "rollout-promote")
     # Promoted: the canary's hour of bake is skipped, the second wave is reached and bakes.

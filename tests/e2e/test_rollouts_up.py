@@ -6,7 +6,11 @@ processes that find the running instance by its state file.
 Covered: waves and bakes, a newer commit superseding a rollout, the operator's pause, resume,
 promote and abort, a wave that never becomes ready (pause, or rollback), a canary turning
 Degraded, a canary whose sync fails, maxParallel, the beat and an apply worker killed
-mid-rollout, and a deny window.
+mid-rollout, a deny window, the operator's pin (a newer commit waits for the pinned rollout,
+through restarts of every process, and starts from wave 1 when it ends or is unpinned), a deny
+window opening and an allow window closing while the canary bakes (each computed from the
+clock, closing seconds later, opening again by its own schedule), and a freeze while the canary
+bakes.
 
 One `up` serves the module; each test has an application of its own on clusters of its own
 (kubesim's controller knobs are per cluster: a wave made to fail fails only that application).
@@ -16,14 +20,17 @@ Tests wait on the rollout's state in Redis and on the clusters' objects, never o
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import re
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -75,6 +82,22 @@ APPS: dict[str, tuple[tuple[str, ...], str]] = {
     "strict": (
         ("strict-canary", "strict-2", "strict-3"),
         "bake: 1s, progressDeadline: 5m, onFailure: pause",
+    ),
+    "hold": (
+        ("hold-canary", "hold-2", "hold-3", "hold-4"),
+        "bake: 1h, progressDeadline: 60s, onFailure: pause",
+    ),
+    "late": (
+        ("late-canary", "late-2", "late-3"),
+        "bake: 15s, progressDeadline: 60s, onFailure: pause",
+    ),
+    "ring": (
+        ("ring-canary", "ring-2", "ring-3"),
+        "bake: 15s, progressDeadline: 60s, onFailure: pause",
+    ),
+    "thaw": (
+        ("thaw-canary", "thaw-2", "thaw-3"),
+        "bake: 10s, progressDeadline: 60s, onFailure: pause",
     ),
     "calm": (("calm-1", "calm-2"), ""),  # no rollout: for change windows
 }
@@ -562,3 +585,204 @@ def test_a_canary_whose_sync_fails_stops_the_rollout_before_any_other_cluster(up
     assert "core/Service/default/strict" in paused.reason
     assert set(up.store.rollout_progress("strict")) == {"strict-canary"}
     assert up.values("strict", clusters[1:]) == ["one", "one"]
+
+
+def test_a_newer_commit_waits_for_a_pinned_rollout_which_carries_on_to_its_end(up: Up) -> None:
+    clusters = APPS["hold"][0]
+    two = up.commit("hold", "two")
+    up.rollout("hold", two, lambda r: r.phase is Phase.BAKING, "the canary baking (1 h)")
+    pinned = up.cli("rollout", "pin", "hold", "--reason", "canary under watch")
+    assert pinned.returncode == 0, pinned.stderr
+    assert f"hold: rollout of main@sha1:{two[:12]} pinned; now Baking" in pinned.stdout
+    three = up.commit("hold", "three")
+    waiting = up.rollout(
+        "hold",
+        two,
+        lambda r: r.waiting is not None and r.waiting.revision.sha == three,
+        "the newer commit waiting for the pinned rollout",
+    )
+    assert waiting.wave == 0 and waiting.pinned is not None
+    assert waiting.pinned.reason == "canary under watch"
+    # The newer commit is not anyone's desired state: no cluster gets it.
+    desired = up.store.desired("hold")
+    assert desired is not None and desired.revision.sha == two
+    assert up.values("hold", clusters) == ["two", "one", "one", "one"]
+    shown = up.cli("rollout", "status", "hold")
+    assert shown.returncode == 0, shown.stderr
+    assert "pinned by the operator" in shown.stdout and "canary under watch" in shown.stdout
+    assert (
+        f"waiting: main@sha1:{three[:12]} waits: the operator pinned the rollout of "
+        f"main@sha1:{two[:12]}"
+    ) in shown.stdout, shown.stdout
+    status = up.cli("status", "hold")
+    assert "(pinned)" in status.stdout and three[:12] in status.stdout, status.stdout
+
+    # Every process of `up` restarts: the pin and what waits are in Redis with the rollout.
+    mark = len(up.proc.lines)
+    killed = children(up.fleet_file)
+    for pid in killed.values():
+        os.kill(pid, signal.SIGKILL)
+    for role in killed:
+        up.proc.wait_line(rf"{role} restarted \(pid \d+\)", timeout=60, after=mark)
+    four = up.commit("hold", "four")
+    up.rollout(
+        "hold",
+        two,
+        lambda r: r.waiting is not None and r.waiting.revision.sha == four,
+        "the newest commit waiting after the restarts",
+    )
+    assert up.values("hold", clusters) == ["two", "one", "one", "one"]
+
+    # The pinned rollout carries on to its end (its hour-long bakes promoted)...
+    assert up.cli("rollout", "promote", "hold").returncode == 0
+    up.rollout("hold", two, lambda r: r.wave == 1 and r.phase is Phase.BAKING, "wave 2 baking")
+    assert up.cli("rollout", "promote", "hold").returncode == 0
+    # ...then the newest waiting commit starts its own rollout from wave 1, by itself.
+    started = up.rollout("hold", four, lambda r: r.phase is Phase.BAKING, "four's canary baking")
+    assert started.wave == 0 and started.pinned is None and started.waiting is None
+    assert started.previous is not None and started.previous.sha == two
+    assert up.values("hold", clusters) == ["four", "two", "two", "two"]
+
+    # Pinned again, a newer commit waits; unpinned, it supersedes the rollout from wave 1.
+    assert up.cli("rollout", "pin", "hold").returncode == 0
+    five = up.commit("hold", "five")
+    up.rollout(
+        "hold",
+        four,
+        lambda r: r.waiting is not None and r.waiting.revision.sha == five,
+        "five waiting for the pinned rollout of four",
+    )
+    unpinned = up.cli("rollout", "unpin", "hold")
+    assert unpinned.returncode == 0, unpinned.stderr
+    assert f"main@sha1:{five[:12]} is about to start its rollout" in unpinned.stdout
+    again = up.rollout("hold", five, lambda r: r.phase is Phase.BAKING, "five's canary baking")
+    assert again.wave == 0 and again.pinned is None
+    assert up.values("hold", clusters) == ["five", "two", "two", "two"]
+    refused = up.cli("rollout", "unpin", "hold")
+    assert refused.returncode == 1 and "is not pinned; nothing to unpin" in refused.stderr
+
+
+def window_closing_at(name: str, app: str, close: float) -> str:
+    """A deny window for `app` whose schedule fired this minute (UTC) and that closes at
+    `close` (whole seconds): open now, closing seconds from now."""
+    now = time.time()
+    fired = now - now % 60
+    at = datetime.fromtimestamp(fired, UTC)
+    return (
+        "windows:\n"
+        f"  - name: {name}\n"
+        "    kind: deny\n"
+        f'    schedule: "{at.minute} {at.hour} * * *"\n'
+        f"    duration: {math.ceil(close - fired)}\n"
+        f"    applications: [{app}]\n"
+    )
+
+
+def test_a_deny_window_opening_while_the_canary_bakes_holds_the_next_wave_until_it_closes(
+    up: Up,
+) -> None:
+    clusters = APPS["late"][0]
+    sha = up.commit("late", "two")
+    baking = up.rollout("late", sha, lambda r: r.phase is Phase.BAKING, "the canary baking")
+    assert baking.wave == 0 and baking.bake_started_at is not None
+    # The window opens during the canary's 15 s bake and closes 10 s after the bake ends.
+    close = math.ceil(baking.bake_started_at + 15 + 10)
+    up.declare(window_closing_at("late-hold", "late", close))
+    try:
+        held = up.rollout(
+            "late",
+            sha,
+            lambda r: "deny window 'late-hold' is open until" in r.reason,
+            "the next wave held by the window",
+        )
+        assert held.phase is Phase.PROGRESSING and held.wave == 1, held
+        assert set(up.store.rollout_progress("late")) == {"late-canary"}
+        assert up.values("late", clusters) == ["two", "one", "one"]
+        shown = up.cli("rollout", "status", "late")
+        assert "clusters wait: deny window 'late-hold' is open until" in shown.stdout, shown.stdout
+        # The window closes: the rollout goes on by itself, not before.
+        up.rollout("late", sha, lambda r: r.phase is Phase.COMPLETE, "complete after the window")
+        up.wait_converged("late", "two")
+        second = up.plan("late").waves[1].clusters
+        progress = up.store.rollout_progress("late")
+        assert min(progress[c].released_at for c in second) >= close
+    finally:
+        up.declare("")
+
+
+def allow_windows(app: str, close: float, reopen: float) -> str:
+    """Allow windows for `app`: one whose schedule fired this minute (UTC) and that closes at
+    `close`, one whose schedule fires at `reopen` (a minute's start)."""
+    now = time.time()
+    fired = now - now % 60
+    first, again = datetime.fromtimestamp(fired, UTC), datetime.fromtimestamp(reopen, UTC)
+    return (
+        "windows:\n"
+        f"  - name: {app}-now\n"
+        "    kind: allow\n"
+        f'    schedule: "{first.minute} {first.hour} * * *"\n'
+        f"    duration: {math.ceil(close - fired)}\n"
+        f"    applications: [{app}]\n"
+        f"  - name: {app}-later\n"
+        "    kind: allow\n"
+        f'    schedule: "{again.minute} {again.hour} * * *"\n'
+        "    duration: 1h\n"
+        f"    applications: [{app}]\n"
+    )
+
+
+def test_an_allow_window_closing_while_the_canary_bakes_holds_the_next_wave_until_it_opens(
+    up: Up,
+) -> None:
+    clusters = APPS["ring"][0]
+    sha = up.commit("ring", "two")
+    baking = up.rollout("ring", sha, lambda r: r.phase is Phase.BAKING, "the canary baking")
+    assert baking.wave == 0 and baking.bake_started_at is not None
+    # The allow window, open now, closes 6 s before the canary's 15 s bake ends; the next
+    # opening is at the start of the first minute at least 3 s after the bake's end.
+    baked = baking.bake_started_at + 15
+    close = math.ceil(baked) - 6
+    reopen = (baked + 3) - (baked + 3) % 60 + 60
+    up.declare(allow_windows("ring", close, reopen))
+    try:
+        held = up.rollout(
+            "ring",
+            sha,
+            lambda r: "outside the allow window 'ring-now', 'ring-later'" in r.reason,
+            "the next wave held outside the allow windows",
+        )
+        assert held.phase is Phase.PROGRESSING and held.wave == 1, held
+        assert set(up.store.rollout_progress("ring")) == {"ring-canary"}
+        assert up.values("ring", clusters) == ["two", "one", "one"]
+        shown = up.cli("rollout", "status", "ring")
+        assert "clusters wait: outside the allow window" in shown.stdout, shown.stdout
+        # The window opens again by its schedule: the rollout goes on by itself, not before.
+        up.rollout("ring", sha, lambda r: r.phase is Phase.COMPLETE, "complete once it opens")
+        up.wait_converged("ring", "two")
+        second = up.plan("ring").waves[1].clusters
+        progress = up.store.rollout_progress("ring")
+        assert min(progress[c].released_at for c in second) >= reopen
+    finally:
+        up.declare("")
+
+
+def test_a_freeze_while_the_canary_bakes_holds_the_next_wave_until_unfrozen(up: Up) -> None:
+    clusters = APPS["thaw"][0]
+    sha = up.commit("thaw", "two")
+    up.rollout("thaw", sha, lambda r: r.phase is Phase.BAKING, "the canary baking")
+    frozen = up.cli("freeze", "--reason", "incident 9")
+    assert frozen.returncode == 0, frozen.stderr
+    try:
+        held = up.rollout(
+            "thaw", sha, lambda r: "the fleet is frozen" in r.reason, "the next wave frozen"
+        )
+        assert held.wave == 1 and "incident 9" in held.reason
+        assert set(up.store.rollout_progress("thaw")) == {"thaw-canary"}
+        assert up.values("thaw", clusters) == ["two", "one", "one"]
+        shown = up.cli("rollout", "status", "thaw")
+        assert "clusters wait: the fleet is frozen" in shown.stdout, shown.stdout
+    finally:
+        unfrozen = up.cli("unfreeze")
+    assert unfrozen.returncode == 0, unfrozen.stderr
+    up.rollout("thaw", sha, lambda r: r.phase is Phase.COMPLETE, "complete once unfrozen")
+    up.wait_converged("thaw", "two")

@@ -2,15 +2,12 @@
 workers, a beat, real Redis, git over the network and kubesim clusters over HTTP.
 
 `driftInterval` is an hour: every heal seen here was started by a watch event, never by the
-interval backstop (without the watcher these tests time out).
+interval backstop (without the watcher these tests time out). Watcher processes sharing the
+clusters, and taking over a killed one's, are in test_watch_takeover.py.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -79,8 +76,9 @@ def fleet(
 def watcher(fleet: Harness, tmp_path: Path) -> Iterator[Watcher]:
     sender = fleet.runtime.sender
 
-    def send(app: str, cluster: str) -> None:
-        sender.reconcile(app, cluster, reason=Trigger.DRIFT, priority=Priority.CHANGE)
+    def send(app: str, cluster: str, anew: bool) -> None:
+        check = sender.reconcile_anew if anew else sender.reconcile
+        check(app, cluster, reason=Trigger.DRIFT, priority=Priority.CHANGE)
 
     with running_watcher(fleet, tmp_path / "watcher-cache", send, "w1") as w:
         yield w
@@ -138,11 +136,15 @@ def test_an_edit_and_a_delete_by_hand_are_healed_without_waiting_for_the_interva
     fleet: Harness, watcher: Watcher
 ) -> None:
     watching_everything(fleet, watcher)
+    before = {c: drift_heals(fleet, c) for c in CLUSTERS}
     edit_and_delete_by_hand(fleet, "c2")
     wait_healed(fleet, "c2", "drift on c2 healed", deleted_too=True)
-    wait_for(lambda: drift_heals(fleet, "c2"), what="the healing drift check in c2's history")
+    wait_for(
+        lambda: drift_heals(fleet, "c2") > before["c2"],
+        what="the healing drift check in c2's history",
+    )
     # c1 was not touched: its objects asked for nothing.
-    assert drift_heals(fleet, "c1") == 0
+    assert drift_heals(fleet, "c1") == before["c1"]
 
 
 def test_a_deployment_scaled_by_hand_is_scaled_back(fleet: Harness, watcher: Watcher) -> None:
@@ -229,62 +231,17 @@ def test_a_flood_of_edits_on_one_pair_is_coalesced_and_does_not_delay_another(
     assert 1 <= sent <= lasted / 1.0 + 4, (sent, edits[0], lasted)
 
 
-def test_watcher_processes_share_the_clusters_and_one_takes_over_a_dead_ones(
-    fleet: Harness, tmp_path: Path, redis_url: str
-) -> None:
-    fleet.wait_synced_healthy("web", CLUSTERS)
-    env = {
-        **os.environ,
-        "FLEETSYNC_REDIS_URL": redis_url,
-        "FLEETSYNC_CACHE_DIR": str(tmp_path / "watch-cache"),
-    }
-    argv = [sys.executable, "-m", "fleetsync", "watch", "--beat", "0.5", "--coalesce", "1"]
-    procs = [
-        subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        for _ in range(2)
-    ]
-    try:
-
-        def split() -> dict[str, str] | None:
-            owners = fleet.store.watch_owners()
-            states = fleet.store.drift_detection(CLUSTERS)
-            spread = len(set(owners.values())) == 2 and sorted(owners) == list(CLUSTERS)
-            watching = all(states[c].mode == "watching" for c in CLUSTERS)
-            return owners if spread and watching else None
-
-        owners = wait_for(split, timeout=60, what="one cluster each, both watching")
-        victim = next(p for p in procs if owners["c2"].endswith(f":{p.pid}"))
-        victim.send_signal(signal.SIGKILL)
-        victim.wait(timeout=10)
-        survivor = next(p for p in procs if p is not victim)
-
-        def taken_over() -> bool:
-            owners = fleet.store.watch_owners()
-            state = fleet.store.drift_detection(["c2"])["c2"]
-            return (
-                set(owners.values()) == {owners["c1"]}
-                and owners["c1"].endswith(f":{survivor.pid}")
-                and state.mode == "watching"
-            )
-
-        wait_for(taken_over, timeout=60, what="c2 taken over by the survivor")
-        fleet.edit_by_hand("c2", "web-config", "web", {"value": "after-takeover"})
-        wait_healed(fleet, "c2", "c2 healed by the surviving watcher")
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                p.wait(timeout=30)
-
-
 def test_a_cluster_refusing_watches_says_so_in_status_and_is_watched_once_it_allows(
     fleet: Harness, tmp_path: Path
 ) -> None:
     fleet.wait_synced_healthy("web", CLUSTERS)
     fleet.sim.cluster("c1").set_fault(watches="forbid")
 
-    def send(app: str, cluster: str) -> None:
-        fleet.runtime.sender.reconcile(app, cluster, reason=Trigger.DRIFT, priority=Priority.CHANGE)
+    sender = fleet.runtime.sender
+
+    def send(app: str, cluster: str, anew: bool) -> None:
+        check = sender.reconcile_anew if anew else sender.reconcile
+        check(app, cluster, reason=Trigger.DRIFT, priority=Priority.CHANGE)
 
     with running_watcher(fleet, tmp_path / "watcher-cache", send, "w1"):
 
@@ -326,3 +283,39 @@ def test_a_cluster_whose_kubeconfig_changes_is_watched_through_the_new_one(
     )
     fleet.edit_by_hand("c2", "web-config", "web", {"value": "after-move"})
     wait_healed(fleet, "c2", "c2 healed through its new kubeconfig")
+
+
+def test_a_cluster_declared_watch_false_is_left_to_interval_checks_and_says_so(
+    fleet: Harness, watcher: Watcher
+) -> None:
+    watching_everything(fleet, watcher)
+    c2 = f"{{name: c2, kubeconfig: {fleet.sim.kubeconfig_path('c2')}, labels: {{env: prod}}"
+    watched = fleet.fleet_file.read_text()
+    assert c2 + "}" in watched
+    fleet.write_fleet(watched.replace(c2 + "}", c2 + ", watch: false}"))
+    wait_for(
+        lambda: watcher.owned == ["c1"] and watcher.watched_kinds("c2") == [],
+        what="c2 no longer watched",
+    )
+    unwatched = fleet.store.load_fleet().unwatched()
+    assert unwatched == {"c2"}
+    found = {
+        c: d.describe()
+        for c, d in fleet.store.drift_detection(CLUSTERS, unwatched=unwatched).items()
+    }
+    assert found == {"c1": "watching", "c2": "interval checks only: watch: false in fleet.yaml"}
+    result = CliRunner().invoke(main, ["status", "--redis-url", fleet.runtime.settings.redis_url])
+    assert result.exit_code == 0, result.output
+    assert "drift detection: 1 of 2 clusters watched" in result.output
+    assert "c2: interval checks only: watch: false in fleet.yaml" in result.output
+    # Turned on again, c2 is watched and an edit there is healed by its watch.
+    fleet.write_fleet(watched)
+    wait_for(
+        lambda: (
+            fleet.store.drift_detection(["c2"])["c2"].mode == "watching"
+            and {"ConfigMap", "Deployment"} <= set(watcher.watched_kinds("c2"))
+        ),
+        what="c2 watched again",
+    )
+    fleet.edit_by_hand("c2", "web-config", "web", {"value": "watched-again"})
+    wait_healed(fleet, "c2", "c2 healed by its watch")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from fleetsync.scheduler.rollout_ops import pause_rollout
+from fleetsync.scheduler.rollout_ops import act_on_rollout
 from fleetsync.shared.fleet import load_fleet
 from fleetsync.shared.model.rollout import Phase
 from fleetsync.shared.model.status import Health, SyncState
@@ -106,7 +106,8 @@ def test_a_paused_rollout_stays_paused_after_redis_restarts_without_its_data(
             timeout=60,
             what="the canary wave of two baking",
         )
-        paused = pause_rollout(h.store, h.runtime.sender, load_fleet(h.fleet_file), "web")
+        fleet = load_fleet(h.fleet_file)
+        paused = act_on_rollout(h.store, h.runtime.sender, fleet, "web", "pause")
         assert paused.phase is Phase.PAUSED
         fingerprint = h.store.intents_view("web", "c3").fingerprint()
         for cluster in CLUSTERS:

@@ -97,7 +97,9 @@ def build_router(ctx: ApiContext) -> APIRouter:
         page_bounds(offset, limit)
         views = cluster_views(snapshot, filters)
         shown = views[offset : offset + limit]
-        detection = ctx.store.drift_detection([v.name for v in shown])
+        detection = ctx.store.drift_detection(
+            [v.name for v in shown], unwatched=snapshot.fleet.unwatched()
+        )
         shown = [replace(v, drift_detection=detection[v.name].describe()) for v in shown]
         page = Page[ClusterView](items=shown, total=len(views), offset=offset, limit=limit)
         return json_body(page, Page[ClusterView])

@@ -1,6 +1,7 @@
 """/api/v1/applications/{name}/rollout and /api/v1/freeze: a rollout's waves and clusters, the
-operator's rollout actions (pause, resume, promote, abort) and the fleet-wide freeze. Actions
-need the API token; an action that does not apply to the rollout as it is is a 409 saying why."""
+operator's rollout actions (pause, resume, promote, abort, pin, unpin) and the fleet-wide
+freeze. Actions need the API token; an action that does not apply to the rollout as it is is a
+409 saying why."""
 
 from __future__ import annotations
 
@@ -17,15 +18,27 @@ from fleetsync.scheduler.api.schemas import error_responses
 from fleetsync.scheduler.rollout_views import FreezeView, RolloutView, freeze_view, rollout_view
 from fleetsync.scheduler.views import known_application
 from fleetsync.shared.errors import PermanentError
+from fleetsync.shared.planning.rollout import waiting_note
 
 log = logging.getLogger(__name__)
 
 
 class RolloutAction(StrEnum):
+    """The names of `rollout_ops.ACTIONS` (a test keeps the two the same)."""
+
     PAUSE = "pause"
     RESUME = "resume"
     PROMOTE = "promote"
     ABORT = "abort"
+    PIN = "pin"
+    UNPIN = "unpin"
+
+
+class RolloutActionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = ""
+    """Why (pin only): shown in the rollout's status."""
 
 
 class RolloutActionResult(BaseModel):
@@ -33,6 +46,9 @@ class RolloutActionResult(BaseModel):
     revision: str
     phase: str
     reason: str
+    pinned: bool
+    waiting: str | None
+    """Which desired state waits for the rollout and why, in words."""
 
 
 class FreezeRequest(BaseModel):
@@ -66,26 +82,30 @@ def build_router(ctx: ApiContext) -> APIRouter:
         dependencies=writes,
         responses=error_responses(404, 409, 503),
     )
-    def act_on_rollout(name: str, action: RolloutAction) -> RolloutActionResult:
+    def act_on_rollout(
+        name: str, action: RolloutAction, request: RolloutActionRequest | None = None
+    ) -> RolloutActionResult:
         """pause (every cluster keeps what it runs), resume, promote (skip the rest of the
-        current wave's bake), abort (the clusters reached return to the previous revision)."""
+        current wave's bake), abort (the clusters reached return to the previous revision),
+        pin (a newer commit waits instead of superseding the rollout; `{"reason": ...}`) and
+        unpin (a newer commit that waited starts its rollout from wave 1)."""
         fleet = ctx.fleet()
         app = known_application(fleet, name)
+        reason = request.reason if request is not None else ""
         try:
-            match action:
-                case RolloutAction.PAUSE:
-                    done = rollout_ops.pause_rollout(ctx.store, ctx.sender, fleet, app)
-                case RolloutAction.RESUME:
-                    done = rollout_ops.resume_rollout(ctx.store, ctx.sender, fleet, app)
-                case RolloutAction.PROMOTE:
-                    done = rollout_ops.promote_rollout(ctx.store, ctx.sender, fleet, app)
-                case RolloutAction.ABORT:
-                    done = rollout_ops.abort_rollout(ctx.store, ctx.sender, fleet, app)
+            done = rollout_ops.act_on_rollout(
+                ctx.store, ctx.sender, fleet, app, action.value, reason=reason
+            )
         except PermanentError as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
         log.info("rollout %s of %s: now %s", action, name, done.phase)
         return RolloutActionResult(
-            application=app, revision=str(done.revision), phase=done.phase, reason=done.reason
+            application=app,
+            revision=str(done.revision),
+            phase=done.phase,
+            reason=done.reason,
+            pinned=done.pinned is not None and done.phase.in_progress,
+            waiting=waiting_note(done),
         )
 
     @router.get("/freeze", dependencies=reads)

@@ -1,5 +1,6 @@
-"""`fleetsync rollout status|pause|resume|promote|abort APP`: follow and steer a progressive
-rollout."""
+"""`fleetsync rollout status|pause|resume|promote|abort|pin|unpin APP`: follow and steer a
+progressive rollout. The actions are one table (`rollout_ops.ACTIONS`), each a command of the
+same shape."""
 
 from __future__ import annotations
 
@@ -12,16 +13,11 @@ from fleetsync.scheduler.cli.options import (
     redis_option,
 )
 from fleetsync.scheduler.cli.output import console, print_document, print_table
-from fleetsync.scheduler.rollout_ops import (
-    abort_rollout,
-    pause_rollout,
-    promote_rollout,
-    resume_rollout,
-)
+from fleetsync.scheduler.rollout_ops import ACTIONS, RolloutAction, act_on_rollout
 from fleetsync.scheduler.rollout_views import RolloutView, rollout_view
 from fleetsync.scheduler.views import NotFound, age, short_revision
 from fleetsync.shared.errors import FleetsyncError
-from fleetsync.shared.model.rollout import Rollout
+from fleetsync.shared.planning.rollout import waiting_note
 
 
 @click.group("rollout")
@@ -70,6 +66,14 @@ def _print(view: RolloutView) -> None:
         out.print(f"why: {view.reason}")
     if view.bake_remaining is not None:
         out.print(f"bake: {view.bake_remaining:.0f}s of {view.bake:.0f}s remaining")
+    if view.pinned and view.pinned_at is not None:
+        why = f": {view.pin_reason}" if view.pin_reason else ""
+        out.print(
+            f"pinned by the operator {age(view.pinned_at)} ago{why} "
+            "(a newer commit waits instead of superseding it)"
+        )
+    if view.waiting:
+        out.print(f"waiting: {view.waiting}")
     out.print()
     rows = [
         [
@@ -99,53 +103,27 @@ def _print(view: RolloutView) -> None:
     print_table(out, header, rows)
 
 
-def _done(r: Rollout, verb: str) -> None:
-    click.echo(f"{r.application}: rollout of {r.revision.short} {verb}; now {r.phase}")
+def _register(action: RolloutAction) -> None:
+    """`fleetsync rollout ACTION APP` for one action of the table (`rollout_ops.ACTIONS`)."""
+
+    def run(app: str, redis_url: str | None, reason: str = "") -> None:
+        store, sender = open_sender(redis_url)
+        try:
+            r = act_on_rollout(
+                store, sender, published_fleet(store), app, action.name, reason=reason
+            )
+        except FleetsyncError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"{r.application}: rollout of {r.revision.short} {action.done}; now {r.phase}")
+        note = waiting_note(r)
+        if note is not None:
+            click.echo(note)
+
+    run.__doc__ = action.help
+    if action.takes_reason:
+        run = click.option("--reason", default="", help="Why, for the status and the log.")(run)
+    command.command(action.name)(redis_option(click.argument("app")(run)))
 
 
-@command.command("pause")
-@click.argument("app")
-@redis_option
-def pause(app: str, redis_url: str | None) -> None:
-    """Stop APP's rollout where it is (every cluster keeps what it runs)."""
-    store, sender = open_sender(redis_url)
-    try:
-        _done(pause_rollout(store, sender, published_fleet(store), app), "paused")
-    except FleetsyncError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-@command.command("resume")
-@click.argument("app")
-@redis_option
-def resume(app: str, redis_url: str | None) -> None:
-    """Go on with APP's paused rollout (failed clusters of its wave get a new chance)."""
-    store, sender = open_sender(redis_url)
-    try:
-        _done(resume_rollout(store, sender, published_fleet(store), app), "resumed")
-    except FleetsyncError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-@command.command("promote")
-@click.argument("app")
-@redis_option
-def promote(app: str, redis_url: str | None) -> None:
-    """Skip the rest of the current wave's bake: the next wave starts once this one is ready."""
-    store, sender = open_sender(redis_url)
-    try:
-        _done(promote_rollout(store, sender, published_fleet(store), app), "promoted")
-    except FleetsyncError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-@command.command("abort")
-@click.argument("app")
-@redis_option
-def abort(app: str, redis_url: str | None) -> None:
-    """Stop APP's rollout and return the clusters it reached to the previous revision."""
-    store, sender = open_sender(redis_url)
-    try:
-        _done(abort_rollout(store, sender, published_fleet(store), app), "aborted")
-    except FleetsyncError as exc:
-        raise click.ClickException(str(exc)) from exc
+for _action in ACTIONS.values():
+    _register(_action)

@@ -109,7 +109,9 @@ def _print(
 ) -> None:
     states = store.app_states(list(apps))
     rollouts = rollout_summaries(store, fleet, list(apps))
-    detection = store.drift_detection(sorted({p.cluster for p in pairs}))
+    detection = store.drift_detection(
+        sorted({p.cluster for p in pairs}), unwatched=fleet.unwatched()
+    )
     if output in ("json", "yaml"):
         print_document(
             [

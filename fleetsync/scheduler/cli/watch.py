@@ -54,8 +54,9 @@ def command(coalesce: float, beat: float) -> None:
         raise click.ClickException(f"FLEETSYNC_REDIS_URL: {exc}") from exc
     sender = Sender(make_celery(settings, main="fleetsync.watch"), store)
 
-    def send(app: str, cluster: str) -> None:
-        sender.reconcile(app, cluster, reason=Trigger.DRIFT, priority=Priority.CHANGE)
+    def send(app: str, cluster: str, anew: bool) -> None:
+        check = sender.reconcile_anew if anew else sender.reconcile
+        check(app, cluster, reason=Trigger.DRIFT, priority=Priority.CHANGE)
 
     dispatcher = CheckDispatcher(send, gap=coalesce)
     # Discovery caches of its own: files another process (an apply worker) rewrites would be

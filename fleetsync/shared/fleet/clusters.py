@@ -1,4 +1,5 @@
-"""fleet.yaml's `clusters`: kubeconfig, context, labels and per-cluster values."""
+"""fleet.yaml's `clusters`: kubeconfig, context, labels, per-cluster values and whether the
+cluster is watched for drift."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from fleetsync.shared.fleet.walk import Walker, absolute
 from fleetsync.shared.model.declaration import Cluster
 from fleetsync.shared.model.ids import ClusterName
 
-CLUSTER_KEYS = ("name", "kubeconfig", "context", "labels", "values")
+CLUSTER_KEYS = ("name", "kubeconfig", "context", "labels", "values", "watch")
 
 
 class ClusterReader(Walker):
@@ -30,6 +31,8 @@ class ClusterReader(Walker):
             options["labels"] = self.labels(f["labels"])
         if "values" in f:
             options["values"] = fleet_variants.cluster_values(self, f["values"])
+        if "watch" in f and (watch := self.boolean(f["watch"])) is not None:
+            options["watch"] = watch
         if name is None or kubeconfig is None:
             return None
         return Cluster(name=ClusterName(name), kubeconfig=kubeconfig, **options)

@@ -119,6 +119,9 @@ class KindWatch:
         self.timings = timings
         self.state = WatchState.STARTING
         self.reason = ""
+        self.received = 0
+        """Events of objects the server sent (bookmarks aside): only of objects the selector
+        matches, so none of the objects fleetsync does not own."""
         self._stop = threading.Event()
         self._stream: WatchStream | None = None
         self._lock = threading.Lock()
@@ -203,6 +206,8 @@ class KindWatch:
         seen = False
         try:
             for event in stream:
+                if event.get("type") != "BOOKMARK":
+                    self.received += 1
                 if not seen:
                     seen = True
                     self._set(WatchState.WATCHING)

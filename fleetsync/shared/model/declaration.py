@@ -90,6 +90,9 @@ class Cluster:
     values: Mapping[str, Any] = field(default_factory=dict)
     """Free-form per-cluster values, read by applications that substitute cluster variables
     (`${cluster.values.PATH}`)."""
+    watch: bool = True
+    """Drift on this cluster is noticed by `fleetsync watch` processes as it happens (False:
+    by the applications' interval checks alone)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,6 +363,10 @@ class Fleet:
         found = self._targets[app] = tuple(sorted(chosen))
         return found
 
+    def unwatched(self) -> frozenset[ClusterName]:
+        """The clusters declared `watch: false`: checked for drift by interval only."""
+        return frozenset(name for name, c in self.clusters.items() if not c.watch)
+
     def applications_of(self, repo: RepoName) -> tuple[Application, ...]:
         return tuple(a for _, a in sorted(self.applications.items()) if a.repository == repo)
 
@@ -397,6 +404,7 @@ class Fleet:
                 context=c.get("context"),
                 labels=dict(c.get("labels") or {}),
                 values=dict(c.get("values") or {}),
+                watch=bool(c.get("watch", True)),
             )
             for c in data.get("clusters", [])
         ]

@@ -99,6 +99,43 @@ class ClusterProgress:
 
 
 @dataclass(frozen=True, slots=True)
+class Pinned:
+    """The operator's pin of a running rollout: a newer desired state waits instead of
+    superseding it."""
+
+    reason: str
+    at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reason": self.reason, "at": self.at}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Pinned:
+        return cls(reason=str(data.get("reason", "")), at=float(data["at"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """The newest desired state that waits for a pinned rollout (its rollout starts, from wave
+    1, once the pin is lifted or the pinned rollout ends)."""
+
+    revision: Revision
+    digest: Digest
+    since: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"revision": str(self.revision), "digest": self.digest, "since": self.since}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Waiting:
+        return cls(
+            revision=Revision.parse(data["revision"]),
+            digest=Digest(data["digest"]),
+            since=float(data["since"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Rollout:
     """The rollout of one new desired state of an application (its waves and what each cluster
     ran before are kept apart: they are large and never change)."""
@@ -124,9 +161,19 @@ class Rollout:
     """"operator" or "failures" while paused."""
     previous: Revision | None = None
     """The revision most clusters ran before (for people; each cluster's is in the plan)."""
+    pinned: Pinned | None = None
+    """Set by `fleetsync rollout pin`: while it is in progress, a newer desired state waits."""
+    waiting: Waiting | None = None
+    """The newest desired state that waits for this pinned rollout."""
     updated_at: float = 0.0
     version: int = 0
     """Bumped by every write, so that concurrent writers do not undo each other."""
+
+    @property
+    def starts_waiting(self) -> bool:
+        """Whether the desired state waiting for this rollout should start its own rollout
+        now: the pin was lifted, or the pinned rollout ended."""
+        return self.waiting is not None and (self.pinned is None or not self.phase.in_progress)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -144,6 +191,8 @@ class Rollout:
             "reason": self.reason,
             "paused_by": self.paused_by,
             "previous": str(self.previous) if self.previous else None,
+            "pinned": self.pinned.to_json() if self.pinned else None,
+            "waiting": self.waiting.to_json() if self.waiting else None,
             "updated_at": self.updated_at,
             "version": self.version,
         }
@@ -151,6 +200,7 @@ class Rollout:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Rollout:
         previous = data.get("previous")
+        pinned, waiting = data.get("pinned"), data.get("waiting")
         return cls(
             id=data["id"],
             application=data["application"],
@@ -166,6 +216,8 @@ class Rollout:
             reason=data.get("reason", ""),
             paused_by=data.get("paused_by"),
             previous=Revision.parse(previous) if previous else None,
+            pinned=Pinned.from_json(pinned) if pinned else None,
+            waiting=Waiting.from_json(waiting) if waiting else None,
             updated_at=float(data.get("updated_at") or 0.0),
             version=int(data.get("version", 0)),
         )

@@ -15,22 +15,30 @@ One step, in order, for the current wave:
    after `bake` (or at once when the operator promoted it) the next wave starts, in the same
    step; after the last wave the rollout is complete.
 
-Operator actions are pure too: `pause`, `resume`, `promote`, `abort`.
+Operator actions are pure too: `pause`, `resume`, `promote`, `abort`, `pin`, `unpin`; and so is
+what a new desired state of an application in rollout does (`admit`): it supersedes the running
+rollout (a new one starts from wave 1) unless the operator pinned that one, in which case it waits
+(the newest waiting state is recorded in the rollout) until the pin is lifted or the pinned
+rollout ends.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
 from fleetsync.shared.model.declaration import FailurePolicy, RolloutPolicy
 from fleetsync.shared.model.ids import ClusterName, Digest
+from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.rollout import (
     ClusterProgress,
     Phase,
+    Pinned,
     Rollout,
     RolloutPlan,
     Verdict,
+    Waiting,
 )
 from fleetsync.shared.model.status import Health, SyncState
 from fleetsync.shared.planning.windows import Hold
@@ -73,7 +81,9 @@ class Situation:
     targets: Mapping[ClusterName, Digest] = field(default_factory=dict)
     """The digest each cluster runs once reached, where it is not the rollout's own."""
     blocked: Mapping[ClusterName, Hold] = field(default_factory=dict)
-    """Clusters a change window or the freeze holds now."""
+    """Clusters a change window or the freeze holds now: at least the current wave's clusters
+    not reached yet and the next (non-empty) wave's, which a wave that bakes out in this step
+    hands over to."""
     held: str | None = None
     """Why the whole application does not move (suspended, rolled back by the operator)."""
 
@@ -318,6 +328,95 @@ def abort(r: Rollout, progress: Mapping[ClusterName, ClusterProgress], now: floa
     stopped = replace(r, phase=Phase.ABORTED, reason="aborted by the operator", updated_at=now)
     reached = tuple(progress)
     return Step(rollout=stopped, reconcile=reached, events=("aborted by the operator",))
+
+
+def pin(r: Rollout, reason: str, now: float) -> Rollout:
+    """Keep this rollout going to its end: a newer desired state waits instead of superseding
+    it."""
+    if not r.phase.in_progress:
+        raise RolloutError(_not_moving(r, "pin"))
+    if r.pinned is not None:
+        why = f": {r.pinned.reason}" if r.pinned.reason else ""
+        raise RolloutError(
+            f"{r.application}: the rollout of {r.revision.short} is already pinned{why}"
+        )
+    return replace(r, pinned=Pinned(reason=reason.strip()[:500], at=now), updated_at=now)
+
+
+def unpin(r: Rollout, now: float) -> Rollout:
+    """Let a newer desired state supersede this rollout again; one that waits starts its
+    rollout now (`Rollout.starts_waiting`)."""
+    if not r.phase.in_progress:
+        raise RolloutError(_not_moving(r, "unpin"))
+    if r.pinned is None:
+        raise RolloutError(
+            f"{r.application}: the rollout of {r.revision.short} is not pinned; nothing to unpin"
+        )
+    return replace(r, pinned=None, updated_at=now)
+
+
+class Arrival(StrEnum):
+    """What a new desired state of an application with a rollout policy does."""
+
+    START = "start"
+    """Its rollout starts from wave 1 (superseding the running one, if any)."""
+    UNDER_WAY = "under way"
+    """Its rollout is the running one already."""
+    WAITS = "waits"
+    """The running rollout (of another state) is pinned: the new state waits for it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    arrival: Arrival
+    running: Rollout | None = None
+    """The running rollout as it is to be written (its waiting state recorded or cleared);
+    None: unchanged."""
+    pinned: Pinned | None = None
+    """A pin the started rollout keeps (the same state restarted under the operator's pin)."""
+    waiting: Waiting | None = None
+    """A waiting state the started rollout keeps, with the pin."""
+
+
+def admit(
+    r: Rollout | None, revision: Revision, digest: Digest, now: float, *, restart: bool = False
+) -> Admission:
+    """What a new desired state (`revision`, `digest`) does, given the application's rollout
+    `r`. `restart`: roll it out again from wave 1 even if it is the one under way."""
+    if r is not None and r.phase.in_progress and r.pinned is not None and r.digest != digest:
+        since = r.waiting.since if r.waiting is not None and r.waiting.digest == digest else now
+        waiting = Waiting(revision=revision, digest=digest, since=since)
+        if r.waiting == waiting:
+            return Admission(Arrival.WAITS)
+        return Admission(Arrival.WAITS, running=replace(r, waiting=waiting, updated_at=now))
+    if r is not None and r.digest == digest and r.phase.in_progress:
+        if not restart:
+            cleared = replace(r, waiting=None, updated_at=now) if r.waiting is not None else None
+            return Admission(Arrival.UNDER_WAY, running=cleared)
+        return Admission(Arrival.START, pinned=r.pinned, waiting=r.waiting)
+    return Admission(Arrival.START)
+
+
+def settle(r: Rollout | None, now: float) -> Rollout | None:
+    """The rollout with nothing waiting for it any more (the newest desired state is the one
+    it carries, or needs no rollout); None when there is nothing to write."""
+    if r is None or r.waiting is None:
+        return None
+    return replace(r, waiting=None, updated_at=now)
+
+
+def waiting_note(r: Rollout) -> str | None:
+    """Which desired state waits for this rollout and why, in words; None when none does."""
+    w = r.waiting
+    if w is None:
+        return None
+    if r.starts_waiting:
+        return f"{w.revision.short} is about to start its rollout from wave 1 (fetched again)"
+    why = f" ({r.pinned.reason})" if r.pinned is not None and r.pinned.reason else ""
+    return (
+        f"{w.revision.short} waits: the operator pinned the rollout of {r.revision.short}{why}; "
+        f"it starts from wave 1 once unpinned or when this rollout ends"
+    )
 
 
 def _not_moving(r: Rollout, verb: str) -> str:

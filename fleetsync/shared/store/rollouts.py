@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, replace
+from typing import overload
 
 import redis.exceptions
 
@@ -123,15 +124,38 @@ class RolloutStore(StoreBase):
 
     # Writing
 
+    @overload
     def start_rollout(
         self,
         rollout: Rollout,
         plan: RolloutPlan,
         previous: Mapping[ClusterName, Held | None],
         progress: Mapping[ClusterName, ClusterProgress],
-    ) -> Rollout:
+    ) -> Rollout: ...
+
+    @overload
+    def start_rollout(
+        self,
+        rollout: Rollout,
+        plan: RolloutPlan,
+        previous: Mapping[ClusterName, Held | None],
+        progress: Mapping[ClusterName, ClusterProgress],
+        *,
+        replacing: int,
+    ) -> Rollout | None: ...
+
+    def start_rollout(
+        self,
+        rollout: Rollout,
+        plan: RolloutPlan,
+        previous: Mapping[ClusterName, Held | None],
+        progress: Mapping[ClusterName, ClusterProgress],
+        *,
+        replacing: int | None = None,
+    ) -> Rollout | None:
         """Make `rollout` the application's, replacing any other, in one transaction; returns
-        it with its version (one above the replaced rollout's)."""
+        it with its version (one above the replaced rollout's). With `replacing`, only if the
+        stored rollout's version is still that (0: no rollout stored); None otherwise."""
         app = rollout.application
         meta = self._rollout_key(app)
         with self._r.pipeline() as pipe:
@@ -139,7 +163,11 @@ class RolloutStore(StoreBase):
                 try:
                     pipe.watch(meta)  # type: ignore[no-untyped-call]
                     raw = pipe.get(meta)
-                    version = int(json.loads(raw)["version"]) + 1 if raw is not None else 1
+                    stored = int(json.loads(raw)["version"]) if raw is not None else 0
+                    if replacing is not None and stored != replacing:
+                        pipe.reset()
+                        return None
+                    version = stored + 1
                     started = replace(rollout, version=version)
                     pipe.multi()
                     pipe.set(meta, json.dumps(started.to_json()))

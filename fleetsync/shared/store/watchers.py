@@ -10,15 +10,17 @@ beats of everyone, and a dead one's clusters are taken over once its entry lapse
 writes one sorted-set score per process.
 
 `watch:state` (hash cluster -> JSON) holds what the owner of each cluster says about its watches
-("watching", or "interval" with the reason: watches refused, failing, or turned off), written
-only when it changes. A reader trusts a state only while its writer still owns the cluster and
-is alive (`drift_detection`): otherwise nobody watches it and interval checks alone serve it.
+("watching", or "interval" with the reason: watches refused or failing), written only when it
+changes. A reader trusts a state only while its writer still owns the cluster and is alive
+(`drift_detection`): otherwise nobody watches it and interval checks alone serve it. A cluster
+declared `watch: false` is dealt to no watcher: `drift_detection` says so from the fleet's
+word (WATCH_OFF).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from fleetsync.shared.model.inventory import Inventory
@@ -115,6 +117,8 @@ class DriftDetection:
 
 
 NO_WATCHER = DriftDetection(mode="interval", reason="no watcher process holds this cluster")
+WATCH_OFF = DriftDetection(mode="interval", reason="watch: false in fleet.yaml")
+"""A cluster the fleet declares unwatched: no watcher process takes it."""
 
 
 class WatcherStore(StoreBase):
@@ -148,19 +152,23 @@ class WatcherStore(StoreBase):
     def set_drift_detection(self, cluster: str, state: DriftDetection) -> None:
         self._r.hset(self.key("watch", "state"), cluster, state.to_json())
 
-    def drift_detection(self, clusters: Iterable[str]) -> dict[str, DriftDetection]:
-        """How drift is detected on each cluster, from its live owner's word (NO_WATCHER when no
-        live watcher owns it)."""
-        names = list(clusters)
+    def drift_detection(
+        self, clusters: Iterable[str], *, unwatched: Collection[str] = ()
+    ) -> dict[str, DriftDetection]:
+        """How drift is detected on each cluster: WATCH_OFF for those in `unwatched` (declared
+        `watch: false`), otherwise from its live owner's word (NO_WATCHER when no live watcher
+        owns it)."""
+        every = list(clusters)
+        found: dict[str, DriftDetection] = {c: WATCH_OFF for c in every if c in unwatched}
+        names = [c for c in every if c not in found]
         if not names:
-            return {}
+            return found
         pipe = self._r.pipeline(transaction=False)
         pipe.hmget(self.key("watch", "state"), names)
         pipe.hmget(self.key("watch", "owners"), names)
         pipe.zrangebyscore(self.key("watchers"), self.now() * 1000, "+inf")
         states, owners, live_raw = pipe.execute()
         live = {text(m) for m in live_raw}
-        found: dict[str, DriftDetection] = {}
         for name, raw, owner in zip(names, states, owners, strict=True):
             state = DriftDetection.from_json(text(raw)) if raw is not None else None
             owner_id = text(owner) if owner is not None else ""
@@ -168,7 +176,7 @@ class WatcherStore(StoreBase):
                 found[name] = NO_WATCHER
             else:
                 found[name] = state
-        return found
+        return {c: found[c] for c in every}
 
     def inventories(self, pairs: Sequence[tuple[str, str]]) -> list[Inventory | None]:
         """The Redis inventory of each (application, cluster) pair, in one round trip."""

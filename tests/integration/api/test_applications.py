@@ -4,19 +4,20 @@ ask for a sync or a refresh."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from click.testing import CliRunner
 
 from fleetsync.scheduler.api.auth import AccessPolicy
 from fleetsync.scheduler.cli import main
-from fleetsync.shared.model.ids import AppName, Digest, RepoName
+from fleetsync.shared.model.ids import AppName, ClusterName, Digest, RepoName
 from fleetsync.shared.model.report import HookOutcome, PairStatus
 from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.status import Health, SyncState
 from fleetsync.shared.model.trigger import Trigger
 from fleetsync.shared.store import DesiredState, Store
 from fleetsync.shared.tasking import TaskName
-from tests.integration.api.conftest import TOKEN, RunningApi, StartApi, bearer
+from tests.integration.api.conftest import TOKEN, RunningApi, StartApi, bearer, example_fleet
 
 REVISION = "main@sha1:" + "b" * 40
 
@@ -123,6 +124,21 @@ def test_clusters_list_their_applications_and_worst_health(api: RunningApi) -> N
     assert clusters["c2"]["health"] == "Degraded"
     assert clusters["c3"]["applications"] == ["api"]
     assert clusters["c3"]["health"] == "Progressing"
+
+
+def test_a_cluster_declared_watch_false_says_so_in_the_clusters_list(
+    start_api: StartApi,
+) -> None:
+    fleet = example_fleet()
+    c3 = replace(fleet.clusters[ClusterName("c3")], watch=False)
+    api = start_api(fleet=replace(fleet, clusters={**fleet.clusters, c3.name: c3}))
+    body = api.http.get("/api/v1/clusters").json()
+    detection = {c["name"]: c["drift_detection"] for c in body["items"]}
+    assert detection == {
+        "c1": "interval checks only: no watcher process holds this cluster",
+        "c2": "interval checks only: no watcher process holds this cluster",
+        "c3": "interval checks only: watch: false in fleet.yaml",
+    }
 
 
 def test_revision_lists_the_pairs_running_it_and_their_health(api: RunningApi) -> None:

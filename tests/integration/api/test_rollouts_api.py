@@ -6,10 +6,20 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from fleetsync.scheduler import rollout_ops
+from fleetsync.scheduler.api.routes_rollouts import RolloutAction
 from fleetsync.shared.model.declaration import RolloutPolicy
 from fleetsync.shared.model.ids import AppName, ClusterName, Digest
 from fleetsync.shared.model.revision import Revision
-from fleetsync.shared.model.rollout import ClusterProgress, Held, Phase, Rollout, RolloutPlan, Wave
+from fleetsync.shared.model.rollout import (
+    ClusterProgress,
+    Held,
+    Phase,
+    Rollout,
+    RolloutPlan,
+    Waiting,
+    Wave,
+)
 from tests.integration.api.conftest import StartApi, bearer, example_fleet
 
 OLD = Revision("main", "a" * 40)
@@ -53,7 +63,12 @@ def test_a_rollout_reads_with_its_waves_clusters_and_bake(start_api: StartApi) -
         ("c1", "pending"),
         ("c2", "waiting"),
     ]
-    assert 590 < body["bake_remaining"] <= 600 and body["actions"] == ["pause", "promote", "abort"]
+    assert 590 < body["bake_remaining"] <= 600 and body["actions"] == [
+        "pause",
+        "promote",
+        "abort",
+        "pin",
+    ]
     missing = api.http.get("/api/v1/applications/api/rollout")
     assert missing.status_code == 404 and "api: no rollout yet" in missing.json()["detail"]
 
@@ -102,3 +117,42 @@ def test_the_freeze_refuses_manual_syncs_unless_it_allows_them(start_api: StartA
         "at": None,
         "manual_sync": False,
     }
+
+
+def test_pin_and_unpin_need_the_token_record_the_reason_and_say_what_waits(
+    start_api: StartApi,
+) -> None:
+    api = with_rollout(start_api)
+    url = "/api/v1/applications/guestbook/rollout"
+    assert api.http.post(f"{url}/pin", json={"reason": "x"}).status_code == 401
+    pinned = api.http.post(f"{url}/pin", headers=bearer(), json={"reason": "watching c1"})
+    assert pinned.status_code == 200, pinned.text
+    assert pinned.json()["pinned"] is True and pinned.json()["waiting"] is None
+    body = api.http.get(url).json()
+    assert body["pinned"] and body["pin_reason"] == "watching c1"
+    assert body["actions"] == ["pause", "promote", "abort", "unpin"]
+    again = api.http.post(f"{url}/pin", headers=bearer())
+    assert again.status_code == 409 and "already pinned: watching c1" in again.json()["detail"]
+    wrong = api.http.post(f"{url}/promote", headers=bearer(), json={"reason": "x"})
+    assert wrong.status_code == 409 and "a reason is recorded only with pin" in wrong.text
+    # A newer commit arrives while pinned: it waits, and the rollout says so.
+    r = api.store.rollout("guestbook")
+    assert r is not None
+    waiting = Waiting(Revision("main", "c" * 40), Digest("d3"), api.store.now())
+    assert api.store.save_rollout(replace(r, waiting=waiting), expected=r.version, next_check=1.0)
+    body = api.http.get(url).json()
+    assert body["waiting_revision"] == str(waiting.revision)
+    assert "main@sha1:cccccccccccc waits: the operator pinned the rollout" in body["waiting"]
+    assert "(watching c1)" in body["waiting"]
+    assert api.queued("fetch") == []
+    # Unpinned: the waiting commit's repository is fetched again, which starts its rollout.
+    unpinned = api.http.post(f"{url}/unpin", headers=bearer())
+    assert unpinned.status_code == 200 and unpinned.json()["pinned"] is False
+    assert [k for _, k, _ in api.queued("fetch")] == [{"repo": "platform", "force": True}]
+    assert api.http.get(url).json()["actions"] == ["pause", "promote", "abort", "pin"]
+    not_pinned = api.http.post(f"{url}/unpin", headers=bearer())
+    assert not_pinned.status_code == 409 and "is not pinned" in not_pinned.json()["detail"]
+
+
+def test_the_api_offers_every_rollout_action_of_the_table() -> None:
+    assert [a.value for a in RolloutAction] == list(rollout_ops.ACTIONS)

@@ -78,6 +78,26 @@ def test_an_edit_by_hand_asks_for_a_check_and_fleetsyncs_own_apply_does_not(live
         assert "kubectl-edit" in why and f"{live.ns}/settings" in why
 
 
+def test_a_watch_selects_fleetsyncs_objects_on_the_server(live: Live) -> None:
+    """Objects of a watched kind that fleetsync does not own never reach the watcher: its
+    request selects by the managed-by label, so the server sends nothing of them."""
+    heard = Heard()
+    applied(live)
+    for i in range(50):
+        other = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"other-{i}"}}
+        live.operator.create(cm_path(live.ns), {**other, "data": {"v": "0"}})
+    with watching(live, heard) as watch:
+        wait_for(lambda: watch.state is WatchState.WATCHING, what="the watch open")
+        for i in range(50):
+            live.operator.merge_patch(cm_path(live.ns, f"other-{i}"), {"data": {"v": "1"}})
+            live.operator.delete(cm_path(live.ns, f"other-{i}"))
+        live.operator.merge_patch(cm_path(live.ns, "settings"), {"data": {"mode": "edited"}})
+        wait_for(lambda: heard.checks, what="the check of the owned object's edit")
+        # The edit of the owned object is the one event the server sent.
+        assert watch.received == 1
+        assert [a for a, _ in heard.checks] == [live.app]
+
+
 def test_a_delete_and_the_inventory_mirrors_delete_ask_for_checks(live: Live) -> None:
     heard = Heard()
     applied(live)

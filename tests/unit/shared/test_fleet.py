@@ -159,6 +159,20 @@ def test_parsed_fleet_survives_the_json_round_trip() -> None:
     assert Fleet.from_json(json.loads(json.dumps(fleet.to_json()))) == fleet
 
 
+def test_a_cluster_is_watched_for_drift_unless_declared_watch_false() -> None:
+    text = HEADER.replace(
+        "    labels: {env: prod, region: us}\n",
+        "    labels: {env: prod, region: us}\n    watch: false\n",
+    )
+    fleet = parse(text)
+    assert fleet.clusters["prod-eu-1"].watch is True
+    assert fleet.clusters["prod-us-1"].watch is False
+    assert fleet.unwatched() == {"prod-us-1"}
+    assert Fleet.from_json(json.loads(json.dumps(fleet.to_json()))) == fleet
+    assert fleet_digest(fleet) != fleet_digest(parse(HEADER))
+    assert parse(HEADER).unwatched() == frozenset()
+
+
 def test_apply_options_parse_and_default_to_the_cautious_choice() -> None:
     text = "sync: {createNamespace: true, replace: onImmutable, waveTimeout: 2m}\n"
     sync = parse(with_app(text)).applications["web"].sync

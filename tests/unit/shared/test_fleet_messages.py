@@ -261,6 +261,13 @@ def with_expression(expression: str) -> str:
             id="kind_float_for_string",
         ),
         pytest.param(
+            HEADER.replace("region: us}\n", "region: us}\n    watch: yes please\n"),
+            11,
+            "clusters[1].watch",
+            "must be true or false, not a string",
+            id="cluster_watch_not_bool",
+        ),
+        pytest.param(
             with_app("sync: {prune: yes please}\n"),
             15,
             "applications[0].sync.prune",

@@ -47,8 +47,15 @@
     pending = null;
   });
 
+  function typing() {
+    // A live update would wipe what the operator is typing in one of its forms (a reason).
+    var el = document.activeElement;
+    return !!el && el.tagName === "INPUT" && live.contains(el);
+  }
+
   function refresh(force) {
     if (!live || !live.dataset.src) { return Promise.resolve(); }
+    if (!force && typing()) { return Promise.resolve(); }
     if (live.dataset.locked && !token()) { return Promise.resolve(); }
     var url = live.dataset.src;
     var since = force ? "" : live.dataset.version;
@@ -102,7 +109,7 @@
   });
   document.addEventListener("submit", function (e) {
     var form = e.target.closest("form.rollback");
-    var freeze = e.target.closest("form.freeze");
+    var freeze = e.target.closest("form.freeze") || e.target.closest("form.rollout-pin");
     if (freeze) {
       e.preventDefault();
       act("POST", freeze.dataset.url, { reason: freeze.elements.reason.value });
