@@ -17,6 +17,7 @@ from typing import Any
 
 from bench.profile_rollout import _record
 from bench.rig import Rig, RigOptions, app_manifests, writes
+from fleetsync.scheduler.watcher import BEAT_SECONDS as WATCHER_BEAT
 from fleetsync.shared.render.kustomize import kubectl_binary
 from tests.support.git_server import WorkRepo
 
@@ -90,7 +91,9 @@ def _rollout(
 ) -> dict[str, Any]:
     """Commit a new value of the application, push it (or let polling find it) and time it;
     the requests counted are those made after the cluster traffic of earlier steps settled."""
-    settled = rig.wait_kube_quiet()
+    # Longer than a beat of the watch process, which starts the watches of kinds new in the
+    # inventories at its next beat.
+    settled = rig.wait_kube_quiet(quiet=WATCHER_BEAT + 2.0)
     rig.kube_counts(reset=True)
     repo.write("apps/web/app.yaml", app_manifests("web", value))
     sha = repo.commit(f"value {value}")
