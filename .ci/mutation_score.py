@@ -1,5 +1,8 @@
-"""The mutation score of the last `mutmut run`, per file and overall, from mutmut's own records
-(mutants/**/*.py.meta): killed (or timed out) over every mutant that was checked."""
+"""The mutation score recorded in mutants/ (mutmut's own records, mutants/**/*.py.meta), per
+file, per part of the engine's core and overall: killed (or timed out) over every mutant that was
+checked. Each line also gives how many mutants the file has: a file only partly checked (a run
+stopped early) is marked so, and a file none of whose mutants has been checked yet is listed as
+not measured and counts nowhere, so a partial run's figure says what it covers."""
 
 from __future__ import annotations
 
@@ -12,6 +15,25 @@ KILLED = {1, 3, 36, 37, -24, 24, 152, 255}
 """mutmut's exit codes for a mutant a test (or the type checker) caught, or that hung."""
 NOT_CHECKED = {None, 2, 34}
 
+PARTS = (
+    ("fleetsync/shared/kube/", "shared/kube"),
+    ("fleetsync/shared/reconcile", "shared/reconcile"),
+    ("fleetsync/shared/source", "shared/source"),
+    ("fleetsync/shared/fleet", "shared/fleet"),
+    ("fleetsync/scheduler/tick", "scheduler/tick"),
+)
+"""How files are grouped in the summary: the first prefix a file's path starts with."""
+
+
+def part_of(name: str) -> str:
+    return next((label for prefix, label in PARTS if name.startswith(prefix)), "other")
+
+
+def line(name: str, killed: int, checked: int, total: int) -> str:
+    score = f"{100 * killed / checked:.1f}%" if checked else "-"
+    partial = "  (partly checked)" if checked < total else ""
+    return f"{name:50} {killed:>7} {checked:>8} {total:>6} {score:>6}{partial}"
+
 
 def main() -> int:
     files = sorted(Path("mutants").rglob("*.py.meta"))
@@ -19,17 +41,30 @@ def main() -> int:
         print("no mutation results: run `bash .ci/mutation` first", file=sys.stderr)
         return 1
     total: Counter[str] = Counter()
-    print(f"{'file':50} {'killed':>7} {'checked':>8} {'score':>6}")
+    parts: dict[str, Counter[str]] = {}
+    unmeasured: list[str] = []
+    print(f"{'file':50} {'killed':>7} {'checked':>8} {'of':>6} {'score':>6}")
     for meta in files:
-        codes = json.loads(meta.read_text())["exit_code_by_key"].values()
+        codes = list(json.loads(meta.read_text())["exit_code_by_key"].values())
         checked = [c for c in codes if c not in NOT_CHECKED]
-        killed = sum(c in KILLED for c in checked)
-        total.update(killed=killed, checked=len(checked))
         name = str(meta.relative_to("mutants")).removesuffix(".meta")
-        score = f"{100 * killed / len(checked):.1f}%" if checked else "-"
-        print(f"{name:50} {killed:>7} {len(checked):>8} {score:>6}")
-    overall = 100 * total["killed"] / total["checked"] if total["checked"] else 0.0
-    print(f"{'overall':50} {total['killed']:>7} {total['checked']:>8} {overall:>5.1f}%")
+        if not Path(name).exists():
+            continue  # a module since moved or removed: its old results describe nothing
+        if not checked:
+            if codes:
+                unmeasured.append(name)
+            continue
+        counts = Counter(killed=sum(c in KILLED for c in checked), checked=len(checked))
+        counts["total"] = len(codes)
+        total.update(counts)
+        parts.setdefault(part_of(name), Counter()).update(counts)
+        print(line(name, counts["killed"], counts["checked"], counts["total"]))
+    print()
+    for label, counts in parts.items():
+        print(line(label, counts["killed"], counts["checked"], counts["total"]))
+    print(line("overall (measured files)", total["killed"], total["checked"], total["total"]))
+    if unmeasured:
+        print(f"\nnot measured ({len(unmeasured)} files): {', '.join(unmeasured)}")
     return 0
 
 

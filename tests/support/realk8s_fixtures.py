@@ -3,6 +3,9 @@
 `real_clusters` starts the session's real clusters on first use. Without them, a test that asks
 for them is skipped with the reason (the session summary lists how many), unless
 FLEETSYNC_REQUIRE_REAL_K8S=1, where it errors: CI must never pass without real servers.
+`--no-real-k8s` leaves every test that needs them out of the run (deselected, not skipped): for
+mutation testing, where each mutant's tests run as a session of their own and starting the
+servers would cost more than the tests.
 """
 
 from __future__ import annotations
@@ -23,12 +26,15 @@ from tests.support.realk8s import (
 )
 
 _not_run: list[str] = []
+_reason: list[str] = []
+
+NO_REAL_OPTION = "--no-real-k8s"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Unpack realk8s's binaries once, before parallel test processes (pytest-xdist workers)
     each start clusters: two first unpackings at once would race on the same files."""
-    if hasattr(config, "workerinput"):
+    if hasattr(config, "workerinput") or config.getoption(NO_REAL_OPTION):
         return
     try:
         script = locate_realk8s()
@@ -38,7 +44,30 @@ def pytest_configure(config: pytest.Config) -> None:
         [sys.executable, str(script), "env"], capture_output=True, timeout=300, check=False
     )
 
-_reason: list[str] = []
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        NO_REAL_OPTION,
+        action="store_true",
+        help="leave out the tests that need real Kubernetes API servers (mutation testing)",
+    )
+
+
+def needs_real_servers(item: pytest.Item) -> bool:
+    """Whether the test asks for the real clusters, itself or as the `live` fixture's "real"
+    backend."""
+    callspec = getattr(item, "callspec", None)
+    backend = callspec.params.get("live") if callspec is not None else None
+    return backend == "real" or "real_clusters" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption(NO_REAL_OPTION):
+        return
+    left_out = [item for item in items if needs_real_servers(item)]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if not needs_real_servers(item)]
 
 
 @pytest.fixture(scope="session")

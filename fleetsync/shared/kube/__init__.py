@@ -18,7 +18,7 @@ from fleetsync.shared.kube.client import (
     connect,
     keep_clients,
 )
-from fleetsync.shared.kube.diff import DriftReport, DriftState, ObjectDrift, render_diff
+from fleetsync.shared.kube.diff import DriftReport, DriftState, ObjectDrift
 from fleetsync.shared.kube.health import (
     ObjectHealth,
     assess_health,
@@ -66,7 +66,6 @@ __all__ = [
     "describe_unhealthy",
     "keep_clients",
     "read_cluster_inventory",
-    "render_diff",
     "share_reads",
     "split_hooks",
     "start_post_delete",

@@ -10,10 +10,10 @@ compared whole. Fields the manifest does not mention (defaults, other controller
 sidecar another controller adds) are not drift, nor is a null, empty map or empty list the
 manifest declares where the server stores nothing; scalars compare as the server renders them
 (`compare.same_rendering`); the items of a list whose order means nothing (`UNORDERED_LISTS`)
-are matched whatever their order. A live object that is gone is Missing. `render_diff` prints a
-report as unified YAML diffs, live (`-`) against desired (`+`), for `fleetsync diff` and the
-drift status; a Secret's values never appear in one (`masked_secret_pair`) unless asked for:
-only which keys differ.
+are matched whatever their order. A live object that is gone is Missing. A modified object's
+drift carries a unified YAML diff, live (`-`) against desired (`+`), for `fleetsync diff`; a
+Secret's values never appear in one (`masked_secret_pair`) unless asked for: only which keys
+differ.
 
 This is the view the periodic drift task shows (from one LIST per kind, nothing written). The
 apply verb decides "unchanged" more strictly: locally with `unchanged.unchanged` (declared values,
@@ -69,9 +69,6 @@ class ObjectDrift:
     diff: str = ""
     """Unified YAML diff, live (-) against desired (+); empty for a missing object."""
 
-    def __str__(self) -> str:
-        return f"{self.key}: {self.state}"
-
 
 @dataclass(frozen=True, slots=True)
 class DriftReport:
@@ -88,11 +85,6 @@ class DriftReport:
 
     def of(self, state: DriftState) -> tuple[ResourceKey, ...]:
         return tuple(d.key for d in self.drifts if d.state is state)
-
-    def summary(self) -> str:
-        if not self.drifts:
-            return f"in sync ({len(self.in_sync)} objects)"
-        return "; ".join(str(d) for d in self.drifts)
 
 
 def normalize(obj: Manifest) -> dict[str, Any]:
@@ -127,7 +119,7 @@ def project(live: Any, desired: Any) -> Any:
             by_name = {item["name"]: item for item in live}
             return [project(by_name[d["name"]], d) for d in desired if d["name"] in by_name]
         if len(desired) == len(live):
-            return [project(lv, dv) for lv, dv in zip(live, desired, strict=True)]
+            return list(map(project, live, desired))
     return live
 
 
@@ -148,25 +140,32 @@ def aligned(live: Manifest, desired: Manifest) -> Manifest:
     paths = UNORDERED_LISTS.get((ResourceKey.of(desired).group, str(desired.get("kind"))), ())
     result: Manifest = live
     for path in paths:
-        wanted, seen = _at(desired, path), _at(result, path)
-        if not isinstance(wanted, list) or not isinstance(seen, list) or len(wanted) != len(seen):
-            continue
-        order: list[int] = []
-        for item in wanted:
-            match = next(
-                (
-                    i
-                    for i, candidate in enumerate(seen)
-                    if i not in order and same_rendering(project(candidate, item), item)
-                ),
-                None,
-            )
-            if match is None:
-                break
-            order.append(match)
-        else:
+        seen = _at(result, path)
+        order = _matching_order(_at(desired, path), seen)
+        if order is not None:
             result = _replaced(result, path, [seen[i] for i in order])
     return result
+
+
+def _matching_order(wanted: Any, seen: Any) -> list[int] | None:
+    """For each `wanted` item in turn, the index of the `seen` item it matches (each matched
+    once); None unless both are lists whose items all match one to one."""
+    if not isinstance(wanted, list) or not isinstance(seen, list) or len(wanted) != len(seen):
+        return None
+    order: list[int] = []
+    for item in wanted:
+        match = next(
+            (
+                i
+                for i, candidate in enumerate(seen)
+                if i not in order and same_rendering(project(candidate, item), item)
+            ),
+            None,
+        )
+        if match is None:
+            return None
+        order.append(match)
+    return order
 
 
 def _at(obj: Any, path: Sequence[str]) -> Any:
@@ -224,7 +223,7 @@ CHANGED_MASK = "*** (changed)"
 
 
 def is_secret(obj: Manifest) -> bool:
-    return obj.get("kind") == "Secret" and str(obj.get("apiVersion", "")) == "v1"
+    return obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1"
 
 
 def masked_secret_pair(live: Mapping[str, Any], desired: Mapping[str, Any]) -> tuple[Any, Any]:
@@ -253,7 +252,7 @@ def masked_secret(obj: Manifest) -> Manifest:
     Secret's `data` and `stringData` values masked, anything else as it is."""
     if not is_secret(obj):
         return obj
-    masked: dict[str, Any] = copy.deepcopy(dict(obj))
+    masked: dict[str, Any] = dict(obj)
     for field in ("data", "stringData"):
         if isinstance(masked.get(field), Mapping):
             masked[field] = {k: MASK for k in sorted(masked[field])}
@@ -281,7 +280,7 @@ def without_unstored(desired: Any, seen: Any) -> Any:
         kept = {k: without_unstored(v, seen_map.get(k)) for k, v in desired.items()}
         return {k: v for k, v in kept.items() if k in seen_map or not _empty(v)}
     if isinstance(desired, list) and isinstance(seen, list) and len(desired) == len(seen):
-        return [without_unstored(d, v) for d, v in zip(desired, seen, strict=True)]
+        return list(map(without_unstored, desired, seen))
     return desired
 
 
@@ -290,7 +289,8 @@ def _empty(value: Any) -> bool:
 
 
 def to_yaml(obj: Any) -> str:
-    return yaml.safe_dump(obj, sort_keys=True, default_flow_style=False)
+    """Block-style YAML, every map's keys sorted (PyYAML's defaults)."""
+    return yaml.safe_dump(obj)
 
 
 def unified_diff(key: ResourceKey, live: Any, desired: Any) -> str:
@@ -302,17 +302,6 @@ def unified_diff(key: ResourceKey, live: Any, desired: Any) -> str:
             tofile=f"desired/{key}",
         )
     )
-
-
-def render_diff(report: DriftReport) -> str:
-    """Every drift as text: unified diffs for modified objects, one line for missing ones."""
-    parts = []
-    for drift in report.drifts:
-        if drift.state is DriftState.MISSING:
-            parts.append(f"--- live/{drift.key}\n+++ desired/{drift.key}\n@@ missing @@\n")
-        else:
-            parts.append(drift.diff)
-    return "".join(parts)
 
 
 VOLATILE_METADATA = ("resourceVersion", "managedFields", "generation", "creationTimestamp")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetsync.shared.kube.diff import DriftState, render_diff
+from fleetsync.shared.kube.diff import DriftState
 from fleetsync.shared.kube.sync import assess_live_health, check_drift
 from fleetsync.shared.model import ChangeAction, Health
 from fleetsync.shared.model.bundle import Bundle
@@ -67,8 +67,8 @@ def test_drift_detection_reports_an_out_of_band_edit_and_delete_without_writing(
     assert report.of(DriftState.MODIFIED) == (live.key(f"core/ConfigMap/{ns}/settings"),)
     assert report.of(DriftState.MISSING) == (live.key(f"apps/Deployment/{ns}/api"),)
     assert report.in_sync == (live.key(f"core/Namespace/_/{ns}"),)
-    text = render_diff(report)
-    assert "-  mode: slow" in text and "+  mode: fast" in text
+    [modified] = (d for d in report.drifts if d.state is DriftState.MODIFIED)
+    assert "-  mode: slow\n+  mode: fast" in modified.diff
     assert live.calls == [], "a drift check only reads"
 
     healed = sync(live, bundle, previous=first.inventory)

@@ -12,7 +12,8 @@ from fleetsync.shared.kube.diff import (
     diff_object,
     diff_objects,
     drifted,
-    render_diff,
+    masked_secret,
+    normalize,
     same_live_state,
 )
 from fleetsync.shared.model import ResourceKey
@@ -141,8 +142,9 @@ def test_diff_objects_reports_drifted_and_in_sync_objects() -> None:
     assert report.of(DriftState.MODIFIED) == (ResourceKey.parse("apps/Deployment/web/api"),)
     assert report.of(DriftState.MISSING) == (ResourceKey.parse("apps/StatefulSet/web/worker"),)
     assert report.in_sync == (ResourceKey.parse("apps/Deployment/web/worker"),)
-    text = render_diff(report)
-    assert "@@ missing @@" in text and "replicas" in text
+    modified, missing = report.drifts
+    assert "-  replicas: 1\n+  replicas: 2" in modified.diff
+    assert missing.diff == ""
 
 
 def test_same_live_state_ignores_what_every_write_and_every_controller_changes() -> None:
@@ -255,6 +257,10 @@ def test_the_order_of_an_hpa_s_metrics_is_not_drift_but_their_values_are() -> No
     live = copy.deepcopy(desired)
     live["spec"]["metrics"] = [stored_memory, cpu]
     assert diff_object(desired, live) is None
+    defaulted_cpu = copy.deepcopy(cpu)
+    defaulted_cpu["resource"]["target"]["averageValue"] = None  # undeclared: not compared
+    live["spec"]["metrics"] = [stored_memory, defaulted_cpu]
+    assert diff_object(desired, live) is None
     live["spec"]["metrics"][1] = {
         **cpu,
         "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 90}},
@@ -277,11 +283,132 @@ def test_a_secret_s_diff_names_the_keys_that_differ_and_never_their_values() -> 
     }
     drift = diff_object(desired, live)
     assert drift is not None
-    assert (
-        "-  password: '***'\n+  password: '*** (changed)'" in drift.diff
-    )
+    assert "-  password: '***'\n+  password: '*** (changed)'" in drift.diff
     for secret in ("s3cr3t", "czNjcjN0", "b3RoZXI=", "admin", "YWRtaW4="):
         assert secret not in drift.diff
+
+
+def a_secret(**fields: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s", "namespace": "web"},
+        **fields,
+    }
+
+
+def test_a_secret_s_diff_shows_its_values_when_asked_to() -> None:
+    desired = a_secret(stringData={"password": "s3cr3t"})
+    live = a_secret(data={"password": "b3RoZXI="})
+    drift = diff_object(desired, live, reveal_secrets=True)
+    assert drift is not None
+    assert "-  password: b3RoZXI=\n+  password: czNjcjN0" in drift.diff
+
+
+def test_a_secret_key_only_one_side_has_shows_as_changed_without_its_value() -> None:
+    drift = diff_object(a_secret(data={"token": "dG9rZW4=", "user": "YWRtaW4="}), a_secret())
+    assert drift is not None
+    assert "+data:\n+  token: '*** (changed)'\n+  user: '*** (changed)'" in drift.diff
+    drift = diff_object(
+        a_secret(data={"user": "YWRtaW4="}), a_secret(data={"user": "cm9vdA==", "old": "eA=="})
+    )
+    assert drift is not None
+    assert "-  user: '***'\n+  user: '*** (changed)'" in drift.diff
+    assert "cm9vdA==" not in drift.diff and "YWRtaW4=" not in drift.diff
+
+
+def test_a_secret_shown_alone_has_every_value_masked_and_other_objects_are_shown_as_they_are() -> (
+    None
+):
+    shown = masked_secret(a_secret(data={"b": "Yg==", "a": "YQ=="}, stringData={"c": "plain"}))
+    assert shown["data"] == {"a": "***", "b": "***"}
+    assert list(shown["data"]) == ["a", "b"]
+    assert shown["stringData"] == {"c": "***"}
+    assert shown["metadata"] == {"name": "s", "namespace": "web"}
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "v"}}
+    assert masked_secret(config) == config
+    custom = {**a_secret(data={"k": "dg=="}), "apiVersion": "example.com/v1"}
+    assert masked_secret(custom) == custom
+    original = a_secret(data={"k": "dg=="})
+    masked_secret(original)
+    assert original["data"] == {"k": "dg=="}, "the object shown is a copy"
+
+
+def test_an_object_shown_alone_leaves_out_status_and_what_the_server_writes() -> None:
+    live = live_of(DESIRED)
+    shown = normalize(live)
+    assert "status" not in shown
+    assert shown["metadata"] == {"name": "api", "namespace": "web", "labels": {"app": "api"}}
+    assert shown["spec"] == live["spec"]
+    live["metadata"]["annotations"]["team"] = "payments"
+    assert normalize(live)["metadata"]["annotations"] == {"team": "payments"}
+    assert "kubectl.kubernetes.io/last-applied-configuration" in live["metadata"]["annotations"]
+    assert "status" in live
+
+
+def test_an_hpa_that_declares_no_metrics_is_compared_as_any_object() -> None:
+    desired = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "h", "namespace": "web"},
+    }
+    live = {**copy.deepcopy(desired), "spec": {"maxReplicas": 3, "metrics": []}}
+    assert diff_object(desired, live) is None
+    assert diff_object({**desired, "spec": {"maxReplicas": 5}}, live) is not None
+
+
+def test_a_secret_whose_template_left_its_data_empty_shows_the_live_keys_masked() -> None:
+    drift = diff_object(a_secret(data=None), a_secret(data={"token": "dG9rZW4="}))
+    assert drift is not None
+    assert "-data:\n-  token: '***'\n+data: null\n" in drift.diff
+    assert "dG9rZW4=" not in drift.diff
+
+
+def test_a_list_is_keyed_by_name_only_where_both_sides_name_every_item() -> None:
+    ports = "spec__template__spec__containers__0__ports"
+    named_live = edited(**{ports: [{"containerPort": 80, "name": "http", "protocol": "TCP"}]})
+    assert diff_object(DESIRED, named_live) is None
+    named = copy.deepcopy(DESIRED)
+    named["spec"]["template"]["spec"]["containers"][0]["ports"] = [
+        {"name": "http", "containerPort": 80}
+    ]
+    assert diff_object(named, live_of(DESIRED)) is not None
+
+
+def test_a_list_declared_where_the_live_object_holds_a_scalar_is_drift() -> None:
+    desired = copy.deepcopy(DESIRED)
+    desired["spec"]["template"]["spec"]["containers"][0]["args"] = ["x"]
+    live = live_of(desired)
+    live["spec"]["template"]["spec"]["containers"][0]["args"] = "x"
+    assert diff_object(desired, live) is not None
+
+
+def test_an_hpa_metric_another_writer_added_or_removed_is_drift() -> None:
+    cpu = {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization"}}}
+    memory = {"type": "Resource", "resource": {"name": "memory", "target": {"type": "Utilization"}}}
+    desired = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "h", "namespace": "web"},
+        "spec": {"maxReplicas": 3, "metrics": [cpu]},
+    }
+    added = copy.deepcopy(desired)
+    added["spec"]["metrics"] = [memory, cpu]
+    assert diff_object(desired, added) is not None
+    removed = copy.deepcopy(desired)
+    del removed["spec"]["metrics"]
+    assert diff_object(desired, removed) is not None
+
+
+def test_comparing_leaves_both_objects_as_they_were() -> None:
+    live = live_of(DESIRED)
+    after = copy.deepcopy(live)
+    after["metadata"]["resourceVersion"] = "43"
+    before = copy.deepcopy((after, live))
+    assert same_live_state(after, live)
+    assert (after, live) == before
+    assert diff_object(DESIRED, live) is None
+    assert live == before[1]
 
 
 def test_drifted_answers_as_diff_object_does_without_rendering_a_diff() -> None:

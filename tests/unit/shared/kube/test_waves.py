@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fleetsync.shared.kube.apply import with_waves
+from fleetsync.shared.kube.health import ClusterFacts, ObjectHealth
 from fleetsync.shared.kube.plan import plan_apply
 from fleetsync.shared.kube.waves import (
     WaveProgress,
     WaveWait,
+    describe,
     since_when,
     stop_before,
     waves_of,
@@ -96,3 +98,76 @@ def test_a_gate_s_waves_become_empty_steps_between_the_objects_waves() -> None:
         (2, 3, 0),
     ]
     assert waves_of(walked) == (-1, 0, 1, 2, 3)
+
+
+def test_a_suspended_earlier_object_lets_the_next_wave_go_and_a_missing_one_does_not() -> None:
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "nightly", "namespace": "web"},
+        "spec": {"suspend": True},
+    }
+    app = obj("ConfigMap", "app", 1)
+    steps = plan_apply([job, app])
+    later = steps[-1]
+    waves = (0, 1)
+    assert stop_before(later, [ResourceKey.of(job)], live_of(job), waves=waves) is None
+    stop = stop_before(later, [ResourceKey.of(job)], {}, waves=waves)
+    assert stop is not None
+    assert [(str(o.key), o.health) for o in stop.unhealthy] == [
+        ("batch/CronJob/web/nightly", Health.MISSING)
+    ]
+
+
+def test_stage_one_and_the_first_wave_never_wait() -> None:
+    db = obj("Deployment", "db", 0)
+    db["spec"] = {"replicas": 1}
+    namespace = obj("Namespace", "web", 5)
+    steps = plan_apply([namespace, db, obj("ConfigMap", "app", 1)])
+    definitions = steps[0]
+    assert definitions.objects == (namespace,)
+    unhealthy = [ResourceKey.of(db)]
+    assert stop_before(definitions, unhealthy, live_of(db), waves=(0, 1)) is None
+    assert stop_before(steps[1], unhealthy, live_of(db), waves=(-3, 0, 1)) is not None
+    assert stop_before(steps[1], unhealthy, live_of(db), waves=(0, 1)) is None
+
+
+def test_a_wait_names_the_first_three_objects_it_waits_for_and_counts_the_rest() -> None:
+    keys = [ResourceKey.parse(f"apps/Deployment/web/d{i}") for i in range(5)]
+    unhealthy = tuple(
+        ObjectHealth(key, Health.PROGRESSING, "0 of 1 updated" if i else "")
+        for i, key in enumerate(keys)
+    )
+    wait = WaveWait(wave=2, unhealthy=unhealthy, since=0.0, deadline=60.0)
+    assert str(wait) == (
+        "waiting for wave 2: apps/Deployment/web/d0 is Progressing; "
+        "apps/Deployment/web/d1 is Progressing (0 of 1 updated); "
+        "apps/Deployment/web/d2 is Progressing (0 of 1 updated); 2 more not healthy"
+    )
+    assert describe(unhealthy[:3]) == describe(unhealthy)[: -len("; 2 more not healthy")]
+    assert describe(unhealthy, shown=1).endswith("; 4 more not healthy")
+
+
+def test_a_record_that_is_not_one_is_no_record() -> None:
+    assert WaveProgress.from_json({"bundle": "abc", "wave": "two", "since": 1.0}) is None
+    assert WaveProgress.from_json({"bundle": "abc", "wave": 2, "since": None}) is None
+    assert WaveProgress.from_json(None) is None
+    assert WaveProgress.from_json({"bundle": 7, "wave": "2", "since": "1.5"}) == WaveProgress(
+        bundle="7", wave=2, since=1.5
+    )
+
+
+def test_a_claim_that_binds_on_first_use_lets_the_wave_of_its_consumer_go() -> None:
+    claim = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data", "namespace": "web"},
+        "spec": {"storageClassName": "local"},
+        "status": {"phase": "Pending"},
+    }
+    consumer = obj("Deployment", "db", 1)
+    steps = plan_apply([claim, consumer])
+    earlier = [ResourceKey.of(claim)]
+    facts = ClusterFacts(first_consumer_classes=frozenset({"local"}))
+    assert stop_before(steps[-1], earlier, live_of(claim), waves=(0, 1), facts=facts) is None
+    assert stop_before(steps[-1], earlier, live_of(claim), waves=(0, 1)) is not None

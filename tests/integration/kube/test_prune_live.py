@@ -1,0 +1,95 @@
+"""prune_stale on its own, on kubesim and on a real API server: what is deleted, what is left in
+place and released, what is kept tracked to try again, and in which order."""
+
+from __future__ import annotations
+
+from fleetsync.shared.kube.inventory import Inventory
+from fleetsync.shared.kube.prune import prune_stale
+from fleetsync.shared.model import ChangeAction
+from tests.integration.kube.conftest import Live, kubesim_only
+from tests.integration.kube.manifests import config_map, namespace, sync
+
+
+def cm_path(ns: str, name: str) -> str:
+    return f"/api/v1/namespaces/{ns}/configmaps/{name}"
+
+
+def test_only_what_is_still_this_application_s_is_deleted_and_the_rest_is_released(
+    live: Live,
+) -> None:
+    ns, other = live.ns, live.app_named("other")
+    sync(live, [namespace(ns), config_map("mine", ns)])
+    sync(live, [config_map("theirs", ns)], app=other)
+    live.operator.create(
+        f"/api/v1/namespaces/{ns}/configmaps",
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "by-hand"}},
+    )
+    stale = Inventory.from_mapping(
+        {
+            f"core/ConfigMap/{ns}/mine": "v1",
+            f"core/ConfigMap/{ns}/theirs": "v1",
+            f"core/ConfigMap/{ns}/by-hand": "v1",
+            f"core/ConfigMap/{ns}/never-there": "v1",
+            f"{live.group}/Gizmo/{ns}/unserved": f"{live.group}/v1",
+        }
+    )
+
+    pruned = prune_stale(live.client, app=live.app, stale=stale)
+
+    assert {str(c.key): (c.action, c.message) for c in pruned.changes} == {
+        f"core/ConfigMap/{ns}/mine": (ChangeAction.PRUNED, ""),
+        f"core/ConfigMap/{ns}/theirs": (
+            ChangeAction.SKIPPED,
+            f"owned by fleetsync application {other!r}; left in place",
+        ),
+        f"core/ConfigMap/{ns}/by-hand": (
+            ChangeAction.SKIPPED,
+            "not marked as applied by fleetsync; left in place",
+        ),
+        f"core/ConfigMap/{ns}/never-there": (ChangeAction.PRUNED, "already gone"),
+        f"{live.group}/Gizmo/{ns}/unserved": (ChangeAction.PRUNED, "already gone"),
+    }
+    assert pruned.retained == Inventory()
+    assert live.operator.get(cm_path(ns, "mine")) is None
+    assert live.operator.get(cm_path(ns, "theirs")) is not None
+    assert live.operator.get(cm_path(ns, "by-hand")) is not None
+
+
+def test_objects_whose_wave_was_edited_into_nonsense_are_still_deleted_workloads_first(
+    live: Live,
+) -> None:
+    gone = live.unique("gone")
+    first = sync(live, [namespace(gone), config_map("a", gone, wave=1), config_map("b", gone)])
+    live.operator.merge_patch(
+        cm_path(gone, "a"), {"metadata": {"annotations": {"fleetsync.io/sync-wave": "soon"}}}
+    )
+    live.calls.clear()
+
+    pruned = prune_stale(live.client, app=live.app, stale=first.inventory)
+
+    assert {c.action for c in pruned.changes} == {ChangeAction.PRUNED}
+    assert [c.key for c in live.engine_writes("delete")] == [
+        f"core/ConfigMap/{gone}/b",
+        f"core/ConfigMap/{gone}/a",
+        f"core/Namespace/_/{gone}",
+    ]
+
+
+@kubesim_only
+def test_what_the_cluster_refuses_to_show_or_delete_stays_tracked_for_the_next_sync(
+    live: Live,
+) -> None:
+    ns = live.ns
+    first = sync(live, [namespace(ns), config_map("a", ns)])
+    stale = first.inventory.without({live.key(f"core/Namespace/_/{ns}")})
+    live.sim.set_fault(forbidden=True)
+    try:
+        pruned = prune_stale(live.client, app=live.app, stale=stale)
+    finally:
+        live.sim.clear_faults()
+
+    [change] = pruned.changes
+    assert change.action is ChangeAction.FAILED
+    assert change.message.startswith("prune failed: ")
+    assert pruned.retained == stale
+    assert live.operator.get(cm_path(ns, "a")) is not None
