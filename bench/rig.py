@@ -255,6 +255,22 @@ class Rig:
             httpx.delete(url, timeout=10)
         return Counter({(c["verb"], c["resource"]): c["count"] for c in body["counts"]})
 
+    def wait_kube_quiet(self, quiet: float = 2.0, timeout: float = 60.0) -> bool:
+        """Wait until kubesim served no request for `quiet` seconds (a watch held open counts
+        once, when it starts): what earlier steps set going (the watch process starting its
+        watches, health follow-ups) is then not counted with the next step. Whether it got
+        quiet before `timeout`."""
+        deadline = time.monotonic() + timeout
+        last, since = self.kube_counts(), time.monotonic()
+        while time.monotonic() < deadline:
+            if time.monotonic() - since >= quiet:
+                return True
+            time.sleep(0.25)
+            now = self.kube_counts()
+            if now != last:
+                last, since = now, time.monotonic()
+        return False
+
     def set_fault(self, cluster: str, **fault: Any) -> None:
         httpx.put(f"{self._kubesim}/_kubesim/clusters/{cluster}/faults", json=fault, timeout=10)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from bench.profile_rollout import _record
 from bench.rig import Rig, RigOptions, app_manifests, writes
+from fleetsync.scheduler.watcher import BEAT_SECONDS as WATCHER_BEAT
 from fleetsync.shared.render.kustomize import kubectl_binary
 from tests.support.git_server import WorkRepo
 
@@ -88,7 +89,11 @@ def _rollout(
     webhook: bool,
     timeout: float,
 ) -> dict[str, Any]:
-    """Commit a new value of the application, push it (or let polling find it) and time it."""
+    """Commit a new value of the application, push it (or let polling find it) and time it;
+    the requests counted are those made after the cluster traffic of earlier steps settled."""
+    # Longer than a beat of the watch process, which starts the watches of kinds new in the
+    # inventories at its next beat.
+    settled = rig.wait_kube_quiet(quiet=WATCHER_BEAT + 2.0)
     rig.kube_counts(reset=True)
     repo.write("apps/web/app.yaml", app_manifests("web", value))
     sha = repo.commit(f"value {value}")
@@ -98,7 +103,7 @@ def _rollout(
     done = rig.wait_converged(pairs, sha, timeout)
     latencies = [at - pushed for at in done.values()]
     counts = rig.kube_counts()
-    figures: dict[str, Any] = {"converged": len(done), "of": len(pairs)}
+    figures: dict[str, Any] = {"converged": len(done), "of": len(pairs), "settled": settled}
     if latencies:
         figures.update(
             {
@@ -109,6 +114,7 @@ def _rollout(
         )
     figures["requests_per_cluster"] = round(sum(counts.values()) / len(pairs), 1)
     figures["writes_per_cluster"] = round(writes(counts) / len(pairs), 1)
+    figures["requests_by_verb"] = {f"{v} {r}": n for (v, r), n in sorted(counts.items())}
     return figures
 
 

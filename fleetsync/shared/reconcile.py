@@ -165,7 +165,8 @@ def _reconcile(
         bind(revision=desired.revision)
         if client is None:
             client = connect(fleet.clusters[cluster], cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
-        if verify_claim(client, cluster=cluster, declared=fleet.clusters):
+        wiped = verify_claim(client, cluster=cluster, declared=fleet.clusters)
+        if wiped:
             store.forget_mirrored(cluster)  # a new or wiped cluster: write its mirrors again
         kept = keep_intents(store, client, app, cluster)
         if kept.restored:  # read back after a loss: choose again
@@ -179,7 +180,12 @@ def _reconcile(
             changing = desired.digest != (previous.digest if previous else None)
             wait = change_wait(store, fleet, app, cluster, trigger=trigger, changing=changing)
             mode = Mode.CHECK if wait is not None else mode
-        if mode is Mode.APPLY and claim_cluster(client, cluster=cluster, declared=fleet.clusters):
+        claimed_now = mode is Mode.APPLY and claim_cluster(
+            client, cluster=cluster, declared=fleet.clusters
+        )
+        if claimed_now and not wiped:
+            # Forgotten before keep_intents when verify_claim found the claim missing: forgetting
+            # again now would drop the note of the mirror this reconcile has just written.
             store.forget_mirrored(cluster)
         if mode is Mode.CHECK:
             applied = _applied_bundle(store, previous) or desired.bundle

@@ -225,9 +225,11 @@ class PairView(Store):
         if cluster != self.pair[1]:
             super().forget_mirrored(cluster)
             return
+        # At once, not with the closing writes (one round trip more, for a new or wiped cluster
+        # only): a reconcile of another application that claims the cluster meanwhile writes its
+        # mirror and notes it, and a delete sent at this reconcile's end would drop that note.
         self._reads.mirrored = None
-        key = self.key("intents_mirrored", cluster)
-        self._writes.append(lambda p: p.delete(key))
+        super().forget_mirrored(cluster)
 
     def inventory(self, app: str, cluster: str) -> Inventory | None:
         if self._mine(app, cluster):

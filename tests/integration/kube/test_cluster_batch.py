@@ -122,6 +122,9 @@ def test_one_task_converges_every_application_of_a_cluster_each_with_its_own_sta
         "the inventory copies"
     )
     assert counts[("apply", "configmaps")] == len(APPS) - 1
+    assert counts.get(("get", "secrets"), 0) == 0, (
+        "the intents' mirrors, current since the first sync, are not read again"
+    )
     assert store.running_tasks() == []
 
 

@@ -747,3 +747,29 @@ def test_a_wiped_cluster_of_a_suspended_application_is_reported_and_its_intents_
     assert "2 objects drifted" in seen.message and "suspended" in seen.message, seen.message
     assert pair.live.operator.get("/api/v1/namespaces/web") is None, "suspended: nothing applied"
     assert pair.live.operator.get(mirror) is not None, "the suspension is mirrored again"
+
+
+def test_the_intents_mirror_is_read_once_on_a_new_or_wiped_cluster_then_not_again(
+    pair: Pair,
+) -> None:
+    sim = pair.live.sim
+    read = ("get", "secrets")
+    pair.desire(WEB)
+    sim.reset_request_counts()
+    assert pair.reconcile().status is not None  # a new cluster: claimed, its mirror looked for
+    assert sim.request_counts().get(read, 0) == 1
+    sim.reset_request_counts()
+    pair.desire([namespace("web"), config_map("settings", "web", data={"mode": "green"})], REV2)
+    changed = pair.reconcile().status
+    checked = pair.reconcile(Trigger.DRIFT).status
+    assert changed is not None and changed.sync is SyncState.SYNCED, changed
+    assert checked is not None and checked.sync is SyncState.SYNCED, checked
+    assert sim.request_counts().get(read, 0) == 0, "the mirror is known current: not read"
+    _wipe(pair)
+    sim.reset_request_counts()
+    healed = pair.reconcile(Trigger.DRIFT).status
+    assert healed is not None and healed.sync is SyncState.SYNCED, healed
+    assert sim.request_counts().get(read, 0) == 1, "a wiped cluster's mirror is looked for"
+    sim.reset_request_counts()
+    pair.reconcile(Trigger.DRIFT)
+    assert sim.request_counts().get(read, 0) == 0
