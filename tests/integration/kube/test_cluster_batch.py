@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -82,31 +83,35 @@ def test_one_task_converges_every_application_of_a_cluster_each_with_its_own_sta
         for a in APPS:  # the first sync: one task per pair, as today
             sender.reconcile(a, cluster.name, reason=Trigger.CHANGE)
         wait_for(lambda: store.stats().get("reconcile_synced", 0) == len(APPS), timeout=60)
-        _desire(store, REV2, "2")
-        handle.reset_request_counts()
-        with store.lease(pair_lock(APPS[0], cluster.name)) as held:
-            assert held is not None
-            asked = sender.reconcile_on_cluster(
-                cluster.name, APPS, reason=Trigger.CHANGE, priority=Priority.CHANGE
-            )
-            assert asked == APPS
-            assert not sender.reconcile(APPS[1], cluster.name, reason=Trigger.CHANGE), (
-                "a trigger of a pair the batch carries coalesces into it"
-            )
+    _desire(store, REV2, "2")
+    handle.reset_request_counts()
+    with ExitStack() as lease:
+        held = lease.enter_context(store.lease(pair_lock(APPS[0], cluster.name)))
+        assert held is not None
+        asked = sender.reconcile_on_cluster(
+            cluster.name, APPS, reason=Trigger.CHANGE, priority=Priority.CHANGE
+        )
+        assert asked == APPS
+        # No worker runs yet, so none has taken the batch (and its marks) before this trigger.
+        assert not sender.reconcile(APPS[1], cluster.name, reason=Trigger.CHANGE), (
+            "a trigger of a pair the batch carries coalesces into it"
+        )
+        with running_worker(("apply",), concurrency=2):
             wait_for(
                 lambda: store.stats().get("task:reconcile_cluster:done", 0) == 1,
                 timeout=60,
                 what="the batch",
             )
             counts = handle.request_counts()
-        wait_for(
-            lambda: all(
-                (s := store.recorded_status(a, cluster.name)) is not None and s.revision == REV2
-                for a in APPS
-            ),
-            timeout=60,
-            what="the pair whose lease was held, queued again by itself",
-        )
+            lease.close()
+            wait_for(
+                lambda: all(
+                    (s := store.recorded_status(a, cluster.name)) is not None and s.revision == REV2
+                    for a in APPS
+                ),
+                timeout=60,
+                what="the pair whose lease was held, queued again by itself",
+            )
     for a in APPS:
         status = store.recorded_status(a, cluster.name)
         assert status is not None and status.sync is SyncState.SYNCED, a
