@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.rig import Rig, RigOptions, writes
+from fleetsync.scheduler.watcher import BEAT_SECONDS as WATCHER_BEAT
 from fleetsync.shared.desired import desired_for_pairs
 from fleetsync.shared.model.ids import AppName, ClusterName
 
@@ -142,7 +143,9 @@ def variants(
         every = list(rig.clusters)
         if len(_wait(rig, every, lambda d: d.revision.sha == first, timeout)) < len(every):
             return {"failed": "the first rollout did not converge"}
-        time.sleep(2)  # let the last status writes land before the counters are read
+        # Before the counters are read: the last status writes land, and the watch process opens
+        # its watches and has each newly watched cluster's pairs drift-checked (a beat apart).
+        rig.wait_kube_quiet(quiet=WATCHER_BEAT + 2.0)
 
         before = rig.store.stats()
         rig.kube_counts(reset=True)
