@@ -52,7 +52,6 @@ from fleetsync.shared.gates import change_wait
 from fleetsync.shared.intents import keep_intents
 from fleetsync.shared.kube import (
     ClusterClient,
-    DriftReport,
     SyncResult,
     assess_live_health,
     check_drift,
@@ -590,16 +589,6 @@ def _post_delete(store: Store, client: ClusterClient, app: AppName, cluster: Clu
         client, app=app, bundle=applied.digest, hooks=hooks, now=time.time()
     )
     return "; " + ", ".join(str(r) for r in created) if created else ""
-
-
-def preview(
-    fleet: Fleet, app: AppName, cluster: ClusterName, bundle: Bundle, *, cache_dir: Path
-) -> DriftReport:
-    """What applying `bundle` would change on `cluster` (reads only), for `fleetsync diff`."""
-    targets(fleet, app, cluster)
-    application = fleet.applications[app]
-    client = connect(fleet.clusters[cluster], cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
-    return check_drift(client=client, app=app, bundle=bundle, namespace=application.namespace)
 
 
 def targets(fleet: Fleet, app: str, cluster: str | None = None) -> tuple[ClusterName, ...]:

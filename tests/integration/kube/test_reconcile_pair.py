@@ -409,20 +409,6 @@ def test_a_run_that_stopped_between_the_cluster_write_and_its_bookkeeping_is_rep
     assert read_cluster_inventory(pair.live.client, APP) == Inventory.of(WEB)
 
 
-def test_a_preview_reports_what_a_sync_would_change_and_writes_nothing(pair: Pair) -> None:
-    from fleetsync.shared.reconcile import preview
-
-    pair.desire(WEB)
-    pair.reconcile()
-    changed = Bundle.of([namespace("web"), config_map("settings", "web", data={"mode": "red"})])
-    writes = pair.live.writes()
-    report = preview(pair.fleet, APP, pair.cluster, changed, cache_dir=pair.live.cache_dir)
-    assert [str(k) for k in report.keys] == ["core/ConfigMap/web/settings"]
-    assert pair.live.writes() == writes
-    with pytest.raises(PermanentError, match="'elsewhere' is not one of its targets"):
-        preview(pair.fleet, APP, ClusterName("elsewhere"), changed, cache_dir=Path("/x"))
-
-
 def test_targets_are_checked_against_the_declaration(pair: Pair) -> None:
     from fleetsync.shared.reconcile import targets
 
@@ -645,16 +631,6 @@ def test_a_health_refresh_has_nothing_to_assess_without_an_applied_bundle(pair: 
     pair.desire(WEB)
     pair.reconcile()
     assert refresh(replace(pair.fleet, applications={})) is None, "no longer declared"
-
-
-def test_a_preview_places_objects_in_the_application_namespace(pair: Pair) -> None:
-    from fleetsync.shared.reconcile import preview
-
-    pair.desire(WEB)
-    pair.reconcile()
-    same = Bundle.of([namespace("web"), config_map("settings", None, data={"mode": "blue"})])
-    report = preview(pair.fleet, APP, pair.cluster, same, cache_dir=pair.live.cache_dir)
-    assert not report.drifted and [str(k) for k in report.keys] == []
 
 
 def test_targets_errors_list_every_declared_name(pair: Pair) -> None:
