@@ -81,10 +81,14 @@ def _print_summary(
     ]
     _print_table(console, "repositories", ("name", "url", "ref", "interval"), repositories)
     clusters = [
-        (c.name, ", ".join(f"{k}={v}" for k, v in sorted(c.labels.items())))
+        (
+            c.name,
+            ", ".join(f"{k}={v}" for k, v in sorted(c.labels.items())),
+            "watch" if c.watch else "interval only",
+        )
         for _, c in sorted(fleet.clusters.items())
     ]
-    _print_table(console, "clusters", ("name", "labels"), clusters)
+    _print_table(console, "clusters", ("name", "labels", "drift detection"), clusters)
     applications = [
         (
             a.name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from textwrap import dedent
 
@@ -54,9 +55,19 @@ def test_a_valid_fleet_prints_its_summary_and_exits_zero(runner: CliRunner, tmp_
     out = result.stdout
     assert f"{path}: valid: 1 repository, 2 clusters, 1 application" in out
     assert "platform  https://git.example.com/platform.git  main  1m30s" in out
-    assert "prod-eu-1  env=prod, region=eu" in out
+    assert "prod-eu-1  env=prod, region=eu  watch" in out
     assert "guestbook  platform    apps/guestbook  plain     prod-eu-1" in out
     assert "robot" not in out
+
+
+def test_a_cluster_declared_without_watches_is_shown_as_interval_checked(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    path = write(tmp_path, VALID.replace("kube/lab.yaml\n", "kube/lab.yaml\n    watch: false\n"))
+    result = runner.invoke(main, ["validate", "-c", str(path)])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^ *lab +interval only$", result.stdout, re.MULTILINE), result.stdout
+    assert re.search(r"^ *prod-eu-1 +env=prod, region=eu +watch$", result.stdout, re.MULTILINE)
 
 
 def test_warnings_follow_the_summary_with_file_line_and_key(
