@@ -30,8 +30,12 @@ def run(name: str, sizes: scenarios.Sizes, work: Path) -> Any:
     if name == "monorepo":
         return scenarios.monorepo(work / "monorepo", sizes.monorepo_apps, sizes)
     if name == "scale":
+        # Push mode (a kubectl loop over the same clusters) beside the curve's largest points.
+        largest = max(sizes.scale_pairs)
         curve = [
-            scenarios.fleet_wide(work / f"scale-{p}", p, sizes.scale_clusters, 1, sizes)
+            scenarios.fleet_wide(
+                work / f"scale-{p}", p, sizes.scale_clusters, 1, sizes, kubectl=p == largest
+            )
             for p in sizes.scale_pairs
         ]
         curve += [
@@ -41,6 +45,18 @@ def run(name: str, sizes: scenarios.Sizes, work: Path) -> Any:
             for w in sizes.worker_counts
             if w != 1
         ]
+        if sizes.large_pairs:
+            curve += [
+                scenarios.fleet_wide(
+                    work / f"large-{w}",
+                    sizes.large_pairs,
+                    sizes.large_clusters,
+                    w,
+                    sizes,
+                    kubectl=True,
+                )
+                for w in sizes.worker_counts
+            ]
         return curve
     if name in ("variants", "variants-helm"):
         clusters, regions = sizes.variant_clusters

@@ -11,19 +11,18 @@ apply workers' memory; `--batch N` sets FLEETSYNC_CLUSTER_BATCH (0: one task per
 `--kubectl` then times push mode on the same clusters (one `kubectl apply --server-side` per
 cluster carrying every application's ConfigMap, sequentially); `--profile` records the apply
 workers and kubesim with py-spy during the change. `fanout`: scenario 1 and 2 of `python -m
-bench` at one size. Prints one JSON line.
+bench` at one size. Prints one JSON line, which says the command, the commit, when it started
+and the load average at its start and end (`--out FILE` appends it there too).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench import scenarios
+from bench import runlog, scenarios
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,8 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     scale.add_argument("--profile-seconds", type=float, default=20.0)
     fanout = sub.add_parser("fanout")
     fanout.add_argument("--clusters", type=int, default=100)
+    for each in (scale, fanout):
+        each.add_argument("--out", type=Path, default=None, help="append the JSON line here")
     args = parser.parse_args(argv)
     started = time.time()
+    context = runlog.context("bench.apply_path", argv)
     with tempfile.TemporaryDirectory(prefix="fleetsync-apply-path-") as tmp:
         if args.what == "scale":
             result = scenarios.fleet_wide(
@@ -57,9 +59,5 @@ def main(argv: list[str] | None = None) -> int:
         else:
             result = scenarios.fanout(Path(tmp), args.clusters, scenarios.FULL)
     result["wall_seconds"] = round(time.time() - started, 1)
-    print(json.dumps(result), flush=True)
+    runlog.emit({**context, "load_average_end": runlog.load_average(), **result}, args.out)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

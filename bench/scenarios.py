@@ -38,6 +38,10 @@ class Sizes:
     timeout: float
     variant_clusters: tuple[int, int] = (8, 2)
     """Clusters and regions of the per-cluster values scenario (bench/variants.py)."""
+    large_pairs: int = 0
+    """The scale curve's largest point (0: none), on `large_clusters` clusters, with each
+    number of apply processes of `worker_counts`; push mode beside each."""
+    large_clusters: int = 1000
 
 
 QUICK = Sizes(
@@ -62,12 +66,14 @@ FULL = Sizes(
     monorepo_apps=200,
     scale_pairs=(10, 100, 1000, 10000),
     scale_clusters=100,
-    worker_curve_pairs=1000,
+    worker_curve_pairs=10000,
     worker_counts=(1, 2, 4),
     faulty_clusters=100,
     faulty_bad=5,
     timeout=600.0,
     variant_clusters=(1000, 10),
+    large_pairs=50000,
+    large_clusters=1000,
 )
 
 
@@ -320,7 +326,16 @@ def fleet_wide(
     `profile`, py-spy records the apply workers during the change (`<profile>/<process>.txt`)."""
     clusters = min(clusters, pairs)
     apps = max(1, pairs // clusters)
-    env = (("FLEETSYNC_CLUSTER_BATCH", str(batch_from)),)
+    # Each apply worker keeps a client per cluster it serves (README: keep FLEETSYNC_KUBE_CLIENTS
+    # above that number, or every reconcile reconnects): 1,000 clusters need more than the 512
+    # of the default.
+    env = (
+        ("FLEETSYNC_CLUSTER_BATCH", str(batch_from)),
+        ("FLEETSYNC_KUBE_CLIENTS", str(max(512, clusters + 16))),
+    )
+    # The first rollout and the change each converge at some tens of pairs a second per apply
+    # process on a loaded machine: give each a deadline that grows with the pairs.
+    deadline = max(sizes.timeout * 2, pairs / 10)
     with Rig(work, RigOptions(clusters=clusters, apply_workers=workers, env=env)) as rig:
         repo = rig.repo("fleet")
         names = [f"app-{i:03d}" for i in range(apps)]
@@ -329,8 +344,10 @@ def fleet_wide(
         first = repo.commit("init")
         rig.write_fleet({"fleet": 2}, [(n, "fleet", f"apps/{n}", "*") for n in names])
         all_pairs = [(n, c) for n in names for c in rig.clusters]
-        if len(rig.wait_converged(all_pairs, first, sizes.timeout * 2)) < len(all_pairs):
+        setup_started = time.time()
+        if len(rig.wait_converged(all_pairs, first, deadline)) < len(all_pairs):
             return {"pairs": len(all_pairs), "failed": "the first rollout did not converge"}
+        setup_seconds = time.time() - setup_started
         for name in names:
             repo.write(f"apps/{name}/cm.yaml", _cm(name, "2"))
         sha = repo.commit("change every application")
@@ -345,13 +362,14 @@ def fleet_wide(
             time.sleep(1.0)  # py-spy attaches
         started = time.time()
         rig.refresh("fleet")
-        done = rig.wait_converged(all_pairs, sha, sizes.timeout * 2)
+        done = rig.wait_converged(all_pairs, sha, deadline)
         for spy in spies:
             spy.wait()
         spent = rig.cpu_seconds()
         requests = rig.kube_counts()
         rss = {n: round(rig.rss_mib(n), 1) for n in rig.processes() if n.startswith("apply")}
-        redis_memory = int(rig.store.client.info("memory")["used_memory"])
+        memory = rig.store.client.info("memory")
+        redis_memory = int(memory["used_memory"])
         result: dict[str, Any] = {
             "pairs": len(all_pairs),
             "applications": apps,
@@ -371,6 +389,10 @@ def fleet_wide(
                 f"{verb} {resource}": n for (verb, resource), n in sorted(requests.items())
             },
             "redis_memory_bytes_per_pair": round(redis_memory / len(all_pairs)),
+            "redis_memory_mib": round(redis_memory / 2**20, 1),
+            "redis_rss_mib": round(int(memory["used_memory_rss"]) / 2**20, 1),
+            "rss_mib": {n: round(rig.rss_mib(n), 1) for n in rig.processes()},
+            "first_rollout_seconds": round(setup_seconds, 1),
         }
         if kubectl:
             result["kubectl"] = kubectl_fleet(rig, names)
@@ -385,31 +407,23 @@ def fleet_wide(
 def kubectl_fleet(rig: Rig, names: list[str]) -> dict[str, float]:
     """Push mode for the fleet-wide change: one `kubectl apply --server-side` per cluster,
     carrying every application's ConfigMap, one cluster after the other. A first loop creates
-    the objects; the second, timed, updates them (as fleetsync's change does)."""
+    the objects (4 clusters at a time: it is not timed); the second, timed, updates them (as
+    fleetsync's change does)."""
     kubectl = str(kubectl_binary())
     with tempfile.TemporaryDirectory() as tmp:
         manifest = Path(tmp) / "all.yaml"
 
-        def push_all(value: str) -> int:
-            manifest.write_text("---\n".join(_cm(f"push-{n}", value) for n in names))
-            failures = 0
-            for cluster in rig.clusters:
-                argv = [kubectl, "--kubeconfig", str(rig.kubeconfigs / f"{cluster}.kubeconfig")]
-                argv += [
-                    "apply",
-                    "--server-side",
-                    "--field-manager",
-                    "push-ci",
-                    "-f",
-                    str(manifest),
-                ]
-                done = subprocess.run(argv, capture_output=True, check=False)
-                failures += done.returncode != 0
-            return failures
+        def push(cluster: str) -> bool:
+            argv = [kubectl, "--kubeconfig", str(rig.kubeconfigs / f"{cluster}.kubeconfig")]
+            argv += ["apply", "--server-side", "--field-manager", "push-ci", "-f", str(manifest)]
+            return subprocess.run(argv, capture_output=True, check=False).returncode != 0
 
-        failures = push_all("1")
+        manifest.write_text("---\n".join(_cm(f"push-{n}", "1") for n in names))
+        with ThreadPoolExecutor(4) as pool:
+            failures = sum(pool.map(push, rig.clusters))
+        manifest.write_text("---\n".join(_cm(f"push-{n}", "2") for n in names))
         started = time.monotonic()
-        failures += push_all("2")
+        failures += sum(push(c) for c in rig.clusters)
         sequential = time.monotonic() - started
     return {"sequential_seconds": round(sequential, 3), "failures": failures}
 
