@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.time()
     context = runlog.context("bench.apply_path", argv)
+    runlog.stop_cleanly_on_term()
     with tempfile.TemporaryDirectory(prefix="fleetsync-apply-path-") as tmp:
         if args.what == "scale":
             result = scenarios.fleet_wide(
@@ -61,3 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     result["wall_seconds"] = round(time.time() - started, 1)
     runlog.emit({**context, "load_average_end": runlog.load_average(), **result}, args.out)
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

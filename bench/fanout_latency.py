@@ -6,7 +6,7 @@ run, with where the webhook's fixed latency goes (`python -m bench.fanout_latenc
 
 The rig of `python -m bench` (redis-server, a git daemon, fleetsync's processes as `fleetsync
 up` starts them, the API for webhooks) on real API servers started with `realk8s` (about
-400 MB each) or on kubesim. One application (a ConfigMap, a Service, a Deployment) on every
+400 MB each) or on kubesim. One application (a ConfigMap, a Service, a ServiceAccount) on every
 cluster; each round commits a change to it, calls the webhook and waits until every cluster is
 Synced at the commit, then pushes the same manifests with `kubectl apply --server-side`, one
 cluster after the other and all at once. Each round's webhook is broken down by the processes'
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import runlog, stages
-from bench.rig import Rig, RigOptions, app_manifests, writes
+from bench.rig import Rig, RigOptions, writes
 from fleetsync.shared.render.kustomize import kubectl_binary
 from tests.support.git_server import WorkRepo
 from tests.support.realk8s import running_real_clusters
@@ -35,6 +35,27 @@ from tests.support.realk8s import running_real_clusters
 QUIET_SECONDS = 3.0
 """No new log line for this long before a round: the previous one's health follow-ups and the
 watcher's new watches are over."""
+
+
+def manifests(name: str, value: str) -> str:
+    """A ConfigMap, a Service and a ServiceAccount: objects that are Healthy once applied on a
+    real API server too (a Deployment stays Progressing there, no kubelet running its Pods, and
+    its health follow-ups would run beside every round)."""
+    return f"""\
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: {name}, namespace: default}}
+data: {{value: "{value}"}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: {name}, namespace: default}}
+spec: {{selector: {{app: {name}}}, ports: [{{port: 80}}]}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: {name}, namespace: default}}
+"""
 
 
 def run(
@@ -55,7 +76,7 @@ def run(
             opts = RigOptions(clusters=clusters, with_api=True, task_lines=True)
         rig = stack.enter_context(Rig(work / "rig", opts))
         repo = rig.repo("fleet")
-        repo.write("apps/web/app.yaml", app_manifests("web", "0"))
+        repo.write("apps/web/app.yaml", manifests("web", "0"))
         first = repo.commit("web")
         rig.write_fleet({"fleet": 3600}, [("web", "fleet", "apps/web", "*")])
         pairs = [("web", c) for c in rig.clusters]
@@ -76,7 +97,7 @@ def _round(
     _wait_quiet(rig.work / "processes.log", QUIET_SECONDS, timeout)
     rig.kube_counts(reset=True)
     offset = (rig.work / "processes.log").stat().st_size
-    repo.write("apps/web/app.yaml", app_manifests("web", str(n)))
+    repo.write("apps/web/app.yaml", manifests("web", str(n)))
     sha = repo.commit(f"value {n}")
     pushed = time.time()
     assert rig.webhook("fleet") == 202
@@ -90,6 +111,7 @@ def _round(
         "of": len(pairs),
         "marks_ms": marks,
         "steps_ms": stages.step_times(marks),
+        "first_reconcile_requests": stages.requests_of_first_reconcile(lines, pushed, marks),
         "kubectl": kubectl_loops(rig, value=f"{n}"),
     }
     if counts:
@@ -116,11 +138,11 @@ def kubectl_loops(rig: Rig, *, value: str) -> dict[str, float]:
             argv += ["apply", "--server-side", "--field-manager", "push-ci", "-f", str(manifest)]
             return subprocess.run(argv, capture_output=True, check=False).returncode
 
-        manifest.write_text(app_manifests("pushed", value + "s"))
+        manifest.write_text(manifests("pushed", value + "s"))
         started = time.monotonic()
         failures = sum(push(c) != 0 for c in rig.clusters)
         sequential = time.monotonic() - started
-        manifest.write_text(app_manifests("pushed", value + "p"))
+        manifest.write_text(manifests("pushed", value + "p"))
         started = time.monotonic()
         with ThreadPoolExecutor(len(rig.clusters)) as pool:
             failures += sum(code != 0 for code in pool.map(push, rig.clusters))
@@ -192,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="append the JSON line here")
     args = parser.parse_args(argv)
     context = runlog.context("bench.fanout_latency", argv)
+    runlog.stop_cleanly_on_term()
     with tempfile.TemporaryDirectory(prefix="fleetsync-latency-") as tmp:
         result = run(
             Path(tmp),

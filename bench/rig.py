@@ -170,7 +170,7 @@ class Rig:
         self.store = Store.connect(self.redis_url)
         self.sender = Sender(make_celery(Settings(redis_url=self.redis_url)), self.store)
         if self.opts.with_api:
-            self._wait(lambda: self._api_ready(), 60, "the API")
+            self._wait(lambda: self._api_ready(), 180, "the API")
         return self
 
     def __exit__(self, *exc: object) -> None:

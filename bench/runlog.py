@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -40,3 +41,13 @@ def emit(line: dict[str, Any], out: Path | None) -> None:
     if out is not None:
         with out.open("a") as f:
             f.write(text + "\n")
+
+
+def stop_cleanly_on_term() -> None:
+    """SIGTERM ends the run as Ctrl-C would: every rig, real cluster and server it started is
+    stopped on the way out (a run started in the background ignores SIGINT)."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)

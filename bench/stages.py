@@ -28,6 +28,7 @@ from typing import Any
 from fleetsync.shared.tasking import TaskName
 
 _RECEIVED = re.compile(r"^Task (?P<name>[\w.]+)\[(?P<id>[^\]]+)\] received")
+_REQUEST = re.compile(r'^https?://[^ ]+ "(?P<verb>[A-Z]+) (?P<path>[^ ?]+)[^"]*" (?P<code>\d+)')
 _SUCCEEDED = re.compile(r"^Task (?P<name>[\w.]+)\[(?P<id>[^\]]+)\] succeeded in (?P<run>[\d.e-]+)s")
 
 STEPS = (
@@ -163,3 +164,23 @@ def step_times(marks: Mapping[str, float]) -> dict[str, float]:
 
 def _put(marks: dict[str, float], **found: float | None) -> None:
     marks.update({k: v for k, v in found.items() if v is not None})
+
+
+def requests_of_first_reconcile(
+    lines: list[Line], pushed: float, marks: Mapping[str, float]
+) -> list[str]:
+    """The HTTP requests the apply worker finished between the first reconcile's start and its
+    status (urllib3's DEBUG line, written as each answer is read), as `+<ms from the start>
+    <verb> <path> <code>`: what the reconcile waited on. Requests of other reconciles running
+    at the same time are among them."""
+    if "apply_start" not in marks or "first_synced" not in marks:
+        return []
+    start = pushed + marks["apply_start"] / 1000
+    end = pushed + marks["first_synced"] / 1000
+    found = []
+    for line in lines:
+        if line.process != "apply" or not start <= line.at <= end:
+            continue
+        if m := _REQUEST.match(line.message):
+            found.append(f"+{(line.at - start) * 1000:.0f} {m['verb']} {m['path']} {m['code']}")
+    return found

@@ -1,0 +1,34 @@
+"""`python -m bench.beat_tick` on a small fleet with short intervals: the first tick publishes
+the declaration and plans the due-sets, the steady window sends every repository's poll and
+every pair's drift check once (each comes due within its interval; a second is coalesced, no
+worker taking the first), and the tick after an edit of fleet.yaml runs. What a tick costs is
+the benchmark's to report, not this test's."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_steady_window_sends_each_poll_and_drift_check_once(tmp_path: Path) -> None:
+    out = tmp_path / "beat.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.beat_tick", "--apps", "60", "--repos", "6",
+         "--clusters", "3", "--poll", "2", "--drift", "3", "--seconds", "5", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    line = json.loads(out.read_text())
+    assert line["first_tick"]["redis_commands"] > 0
+    steady = line["steady"]
+    assert steady["ticks"] >= 2
+    assert (steady["polls_sent"], steady["drift_checks_sent"]) == (6, 60)
+    assert line["fleet_yaml_edited_tick"]["redis_commands"] > 0
