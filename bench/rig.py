@@ -202,8 +202,14 @@ class Rig:
         self._kubesim_proc = proc
 
         def stop() -> None:
+            # On a loaded machine kubesim can take longer than this to exit: the run's figures,
+            # measured by then, must not be lost to its shutdown.
             proc.terminate()
-            proc.wait(timeout=10)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
         self._stack.callback(stop)
         assert proc.stdout is not None

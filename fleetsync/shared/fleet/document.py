@@ -80,7 +80,16 @@ class FleetReader(RepositoryReader, ClusterReader, ApplicationReader, WindowRead
             if cluster_name not in targeted:
                 at = self.seen[("clusters", cluster_name)]
                 self.warn(at, f"no application targets cluster '{cluster_name}'")
+        # The repositories some application reads, collected in one pass over the applications:
+        # asking `applications_of` per repository sorted every application once per repository
+        # (minutes of the beat's CPU for 1,000 repositories and 10,000 applications).
+        used = {a.repository for a in fleet.applications.values()}
+        used |= {
+            a.helm.values_from.repository
+            for a in fleet.applications.values()
+            if a.helm.values_from is not None
+        }
         for repo_name in fleet.repositories:
-            if not fleet.applications_of(repo_name) and not fleet.values_readers_of(repo_name):
+            if repo_name not in used:
                 at = self.seen[("repositories", repo_name)]
                 self.warn(at, f"no application uses repository '{repo_name}'")
