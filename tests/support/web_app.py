@@ -13,19 +13,8 @@ from pathlib import Path
 from kubesim import Simulator
 from tests.support.fleet_harness import Harness, running_fleet
 from tests.support.git_server import GitServer, WorkRepo
+from tests.support.manifests import configmap
 from tests.support.waiting import wait_for
-
-
-def configmap(name: str, value: str) -> str:
-    return textwrap.dedent(f"""\
-        apiVersion: v1
-        kind: ConfigMap
-        metadata:
-          name: {name}
-        data:
-          value: "{value}"
-        """)
-
 
 DEPLOYMENT = textwrap.dedent("""\
     apiVersion: apps/v1
