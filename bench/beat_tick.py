@@ -40,8 +40,9 @@ from fleetsync.shared.store import DueSet, Store
 from fleetsync.shared.tasking import Sender, TaskName, make_celery
 
 
-def write_fleet(path: Path, *, apps: int, repos: int, clusters: int, poll: int, drift: int,
-                edit: int = 0) -> None:
+def write_fleet(
+    path: Path, *, apps: int, repos: int, clusters: int, poll: int, drift: int, edit: int = 0
+) -> None:
     """`edit` moves one application's path: a changed declaration, its render spec with it."""
     kubeconfig = path.parent / "kubeconfig"
     kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
@@ -108,8 +109,9 @@ def _row(report: TickReport, figures: dict[str, float]) -> dict[str, Any]:
     }
 
 
-def run(*, apps: int, repos: int, clusters: int, poll: int, drift: int, tick: float,
-        seconds: float) -> dict[str, Any]:
+def run(
+    *, apps: int, repos: int, clusters: int, poll: int, drift: int, tick: float, seconds: float
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="fleetsync-beat-tick-") as tmp:
         work = Path(tmp)
         fleet_file = work / "fleet.yaml"
@@ -134,7 +136,12 @@ def run(*, apps: int, repos: int, clusters: int, poll: int, drift: int, tick: fl
             window = time.monotonic() - started
             redis_cpu = meter.redis_cpu() - redis_cpu
             write_fleet(
-                fleet_file, apps=apps, repos=repos, clusters=clusters, poll=poll, drift=drift,
+                fleet_file,
+                apps=apps,
+                repos=repos,
+                clusters=clusters,
+                poll=poll,
+                drift=drift,
                 edit=1,
             )
             edited = _row(*meter.tick(ticker))

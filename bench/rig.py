@@ -202,8 +202,8 @@ class Rig:
         self._kubesim_proc = proc
 
         def stop() -> None:
-            # On a loaded machine kubesim can take longer than this to exit: the run's figures,
-            # measured by then, must not be lost to its shutdown.
+            # A thousand clusters' servers take a while to close on a loaded machine: a slow
+            # stop must not throw away the figures measured before it.
             proc.terminate()
             try:
                 proc.wait(timeout=30)

@@ -37,8 +37,11 @@ STEPS = (
     ("poll_end", "the poll (ls-remote)"),
     ("fetch_start", "fetch queued to the fetch's start (queue, fetch worker)"),
     ("rendered", "fetch start to rendered (git fetch, checkout, render)"),
-    ("apply_received", "rendered to the first reconcile received (desired state written, "
-     "reconciles queued, the queue)"),
+    (
+        "apply_received",
+        "rendered to the first reconcile received (desired state written, "
+        "reconciles queued, the queue)",
+    ),
     ("apply_start", "first reconcile received to its start (the worker's pool)"),
     ("first_synced", "the first reconcile (its start to its status)"),
     ("last_synced", "the first status to the last"),
@@ -127,8 +130,10 @@ def webhook_stages(
             (
                 x.at
                 for x in lines
-                if x.process == "fetch" and " rendered " in x.message
-                and fetch.started is not None and x.at >= fetch.started
+                if x.process == "fetch"
+                and " rendered " in x.message
+                and fetch.started is not None
+                and x.at >= fetch.started
             ),
             None,
         )

@@ -111,6 +111,9 @@ class Ticker:
             "publishing it again; every repository will be fetched and every application "
             "reconciled on every cluster"
         )
+        # Before the declaration is back (no fetch runs without it): each application's first
+        # desired state of this life is rolled out from wave 1, not sent everywhere at once.
+        self._store.note_loss(self._fleet.applications)
         self._store.publish_fleet(self._fleet, fleet_digest(self._fleet))
         plan_schedules(self._store, self._fleet)
         self._seen = None

@@ -21,9 +21,30 @@ pytestmark = pytest.mark.slow
 def test_the_steady_window_sends_each_poll_and_drift_check_once(tmp_path: Path) -> None:
     out = tmp_path / "beat.jsonl"
     done = subprocess.run(
-        [sys.executable, "-m", "bench.beat_tick", "--apps", "60", "--repos", "6",
-         "--clusters", "3", "--poll", "2", "--drift", "3", "--seconds", "5", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "bench.beat_tick",
+            "--apps",
+            "60",
+            "--repos",
+            "6",
+            "--clusters",
+            "3",
+            "--poll",
+            "2",
+            "--drift",
+            "3",
+            "--seconds",
+            "5",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     line = json.loads(out.read_text())

@@ -22,9 +22,24 @@ pytestmark = pytest.mark.slow
 def test_a_round_finds_every_step_of_the_webhook_in_order(tmp_path: Path) -> None:
     out = tmp_path / "latency.jsonl"
     done = subprocess.run(
-        [sys.executable, "-m", "bench.fanout_latency", "--clusters", "2", "--rounds", "1",
-         "--timeout", "120", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+        [
+            sys.executable,
+            "-m",
+            "bench.fanout_latency",
+            "--clusters",
+            "2",
+            "--rounds",
+            "1",
+            "--timeout",
+            "120",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     line = json.loads(out.read_text().splitlines()[-1])
