@@ -138,11 +138,14 @@ def webhook_stages(
             None,
         )
         _put(marks, rendered=rendered)
+    # The commit's reconciles are queued once it is rendered: a drift check received earlier
+    # is not one of them.
+    after = marks.get("rendered", marks.get("fetch_start", pushed))
     applies = [
         t
         for t in done
         if t.name in (TaskName.RECONCILE, TaskName.RECONCILE_CLUSTER)
-        and (fetch is None or fetch.started is None or (t.received or 0.0) >= fetch.started)
+        and (t.received or 0.0) >= after
     ]
     if applies:
         first = min(applies, key=lambda t: t.started or float("inf"))
