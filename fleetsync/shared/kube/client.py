@@ -8,7 +8,10 @@ apply worker's threads share one client per cluster, and an edited kubeconfig ge
 
 `ClusterClient` speaks in values: it resolves an apiVersion + kind to an `ApiResource` through
 discovery, and gets, server-side applies and deletes objects given as mappings, returning mappings.
-Failures leave it as fleetsync's two error roots, never as a kubernetes exception:
+Discovery and watches go through the kubernetes client; gets, lists, applies, creates and deletes
+go over the thin path of `transport.py` (the same pool manager, credentials and timeouts, none of
+the client's per-request serialization). Failures leave it as fleetsync's two error roots, never
+as a kubernetes or urllib3 exception:
 
 - the cluster cannot be reached, times out, answers 5xx or 429: `TransientError` (Retry-After as
   the delay);
@@ -56,6 +59,7 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError, ResourceNotUniq
 
 from fleetsync.shared.errors import PermanentError, TransientError
 from fleetsync.shared.kube.ownership import FIELD_MANAGER
+from fleetsync.shared.kube.transport import NotJson, Query, Refusal, Transport
 from fleetsync.shared.model.declaration import Cluster
 from fleetsync.shared.model.ids import ClusterName
 
@@ -141,20 +145,22 @@ class ApiResource:
         return f"{base}/{name}" if name else base
 
 
-def _raw(_client: Any, data: Any) -> Any:
-    """A DynamicClient serializer that keeps the decoded JSON as it is."""
-    return data
-
-
 class ClusterClient:
     """One cluster's API, shared by threads. Built by `connect`; see the module docstring."""
 
     def __init__(
-        self, *, name: ClusterName, kubeconfig: str, api_client: Any, cache_file: Path
+        self,
+        *,
+        name: ClusterName,
+        kubeconfig: str,
+        api_client: Any,
+        cache_file: Path,
+        transport: Transport | None = None,
     ) -> None:
         self.name = name
         self.kubeconfig = kubeconfig
         self._api_client = api_client
+        self._transport = transport
         self._cache_file = cache_file
         self._lock = threading.RLock()
         self._dynamic_client: Any = None
@@ -206,7 +212,7 @@ class ClusterClient:
     def get(self, resource: ApiResource, *, name: str, namespace: str = "") -> Manifest | None:
         """The live object, or None when it does not exist."""
         try:
-            result: Manifest = self._request("get", resource.path(namespace=namespace, name=name))
+            result: Manifest = self._send("GET", resource.path(namespace=namespace, name=name))
         except RequestRejected as e:
             if e.code == 404:
                 return None
@@ -219,8 +225,8 @@ class ClusterClient:
         """Objects of one kind, in `namespace` (every namespace when empty), each with its
         apiVersion and kind filled in (list items come without them). Raises `Forbidden` when
         the credentials may not list there."""
-        params = {"label_selector": label_selector} if label_selector else {}
-        result = self._request("get", resource.path(namespace=namespace), **params)
+        query = [("labelSelector", label_selector)] if label_selector else []
+        result = self._send("GET", resource.path(namespace=namespace), query=query)
         return [
             {**item, "apiVersion": resource.api_version, "kind": resource.kind}
             for item in (result.get("items") or [])
@@ -229,10 +235,10 @@ class ClusterClient:
     def list_revision(self, resource: ApiResource, *, label_selector: str = "") -> str:
         """The resourceVersion of a LIST of `resource` in every namespace (one item read at
         most): where a watch starts. Raises `Forbidden` when the credentials may not list."""
-        params: dict[str, Any] = {"limit": 1}
+        query: list[tuple[str, str | int]] = [("limit", 1)]
         if label_selector:
-            params["label_selector"] = label_selector
-        result = self._request("get", resource.path(), **params)
+            query.append(("labelSelector", label_selector))
+        result = self._send("GET", resource.path(), query=query)
         return str((result.get("metadata") or {}).get("resourceVersion") or "")
 
     def watch(
@@ -266,28 +272,28 @@ class ClusterClient:
     ) -> Manifest:
         """Server-side apply `obj` as fleetsync's field manager; the object as the server has it."""
         metadata = obj.get("metadata") or {}
-        params: dict[str, Any] = {
-            "content_type": APPLY_PATCH,
-            "field_manager": FIELD_MANAGER,
-            "force_conflicts": force,
-            "query_params": [("fieldValidation", "Strict")],
-        }
+        query: list[tuple[str, str | bool]] = [
+            ("fieldValidation", "Strict"),
+            ("fieldManager", FIELD_MANAGER),
+            ("force", force),
+        ]
         if dry_run:
-            params["dry_run"] = "All"
+            query.append(("dryRun", "All"))
         path = resource.path(namespace=str(metadata.get("namespace") or ""), name=metadata["name"])
-        result: Manifest = self._request("patch", path, body=dict(obj), **params)
+        result: Manifest = self._send(
+            "PATCH", path, query=query, body=obj, content_type=APPLY_PATCH
+        )
         return result
 
     def create(self, resource: ApiResource, obj: Manifest) -> Manifest:
         """Create `obj` (a POST: `metadata.generateName` allowed) as fleetsync's field manager;
         the object as the server stored it. A name already taken is RequestRejected 409."""
         namespace = str((obj.get("metadata") or {}).get("namespace") or "")
-        result: Manifest = self._request(
-            "post",
+        result: Manifest = self._send(
+            "POST",
             resource.path(namespace=namespace),
-            body=dict(obj),
-            field_manager=FIELD_MANAGER,
-            query_params=[("fieldValidation", "Strict")],
+            query=[("fieldValidation", "Strict"), ("fieldManager", FIELD_MANAGER)],
+            body=obj,
         )
         return result
 
@@ -302,10 +308,10 @@ class ClusterClient:
         """Delete with `propagation` (Background: dependents follow; Foreground: the object stays,
         being deleted, until its dependents are gone); False when it was already gone."""
         try:
-            self._request(
-                "delete",
+            self._send(
+                "DELETE",
                 resource.path(namespace=namespace, name=name),
-                propagation_policy=propagation,
+                query=[("propagationPolicy", propagation)],
             )
         except RequestRejected as e:
             if e.code == 404:
@@ -316,6 +322,8 @@ class ClusterClient:
     def close(self) -> None:
         with self._lock:
             self._api_client.close()
+            if self._transport is not None:
+                self._transport.forget_pool()
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -329,14 +337,32 @@ class ClusterClient:
                 )
             return self._dynamic_client
 
-    def _request(self, method: str, path: str, **params: Any) -> Any:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Query = (),
+        body: Manifest | None = None,
+        content_type: str = "application/json",
+    ) -> Any:
+        """One request over the thin path (`transport.py`), its failures mapped as every
+        other request's."""
+        assert self._transport is not None, "a ClusterClient built by connect"
         with self._translated():
-            return self._dynamic().request(method, path, serializer=_raw, **params)
+            try:
+                return self._transport.send(
+                    method, path, query=query, body=body, content_type=content_type
+                )
+            except NotJson as e:
+                raise TransientError(f"cluster {self.name}: {e}") from None
 
     @contextmanager
     def _translated(self) -> Iterator[None]:
         try:
             yield
+        except Refusal as e:
+            raise self._refusal(e.status, e.reason, e.body, e.headers) from None
         except ApiException as e:
             raise self._api_error(e) from None
         except urllib3.exceptions.HTTPError as e:
@@ -347,7 +373,6 @@ class ClusterClient:
 
     def _api_error(self, e: ApiException) -> Exception:
         code = int(e.status or 0)
-        reason, message, causes = _status_of(e)
         if code == 0:
             if "SSL" in str(e.reason or ""):
                 return PermanentError(
@@ -355,6 +380,11 @@ class ClusterClient:
                     f"authority in kubeconfig {self.kubeconfig}"
                 )
             return TransientError(f"cluster {self.name}: unreachable: {e.reason}")
+        return self._refusal(code, str(e.reason or ""), e.body, e.headers)
+
+    def _refusal(self, code: int, phrase: str, body: str | bytes | None, headers: Any) -> Exception:
+        """The error for an answer of status `code` (its reason phrase, body and headers)."""
+        reason, message, causes = _status_of(body, phrase)
         if code == 403 and message and not _AUTHORIZATION_DENIAL.search(message):
             return RequestRejected(code=code, reason=reason, message=message, causes=causes)
         if code == 500 and any(refusal in message for refusal in OBJECT_REFUSALS):
@@ -368,7 +398,7 @@ class ClusterClient:
         if code == 429 or code >= 500:
             return TransientError(
                 f"cluster {self.name}: {code} {reason}: {message}".rstrip(": "),
-                delay=_retry_after(e),
+                delay=_retry_after(headers),
             )
         return RequestRejected(code=code, reason=reason, message=message, causes=causes)
 
@@ -458,15 +488,15 @@ def _short(e: BaseException | None) -> str:
     return text.rpartition(": ")[2] or text
 
 
-def _status_of(e: ApiException) -> tuple[str, str, tuple[Cause, ...]]:
+def _status_of(text: str | bytes | None, phrase: str) -> tuple[str, str, tuple[Cause, ...]]:
     """(reason, message, causes) from the Status body, the HTTP reason phrase failing that."""
     try:
-        body = json.loads(e.body) if e.body else {}
+        body = json.loads(text) if text else {}
     except (TypeError, ValueError):
         body = {}
     if not isinstance(body, dict):
         body = {}
-    reason = str(body.get("reason") or e.reason or "")
+    reason = str(body.get("reason") or phrase or "")
     message = str(body.get("message") or "")
     details = body.get("details")
     found = details.get("causes") if isinstance(details, dict) else None
@@ -482,8 +512,8 @@ def _status_of(e: ApiException) -> tuple[str, str, tuple[Cause, ...]]:
     return reason, message, causes
 
 
-def _retry_after(e: ApiException) -> float | None:
-    headers = e.headers or {}
+def _retry_after(headers: Any) -> float | None:
+    headers = headers or {}
     value = headers.get("Retry-After") if hasattr(headers, "get") else None
     try:
         return float(value) if value is not None else None
@@ -574,16 +604,32 @@ def _build(cluster: Cluster, *, path: Path, cache_dir: Path, timeout: float) -> 
             f"cluster {cluster.name}: kubeconfig {path} is invalid: {_config_problem(e)}"
         ) from None
     _default_timeout(api_client.rest_client, timeout)
+    configuration = api_client.configuration
     if not _expiring_credentials(path, cluster.context):
         # The client would otherwise copy the same token and host into its configuration before
         # every request (re-reading the proxy environment each time): nothing can expire here.
-        api_client.configuration.refresh_api_key_hook = None
+        configuration.refresh_api_key_hook = None
     return ClusterClient(
         name=cluster.name,
         kubeconfig=str(path),
         api_client=api_client,
         cache_file=cache_dir / _safe_dir(cluster.name) / "discovery.json",
+        transport=Transport(
+            host=configuration.host,
+            pool_manager=api_client.rest_client.pool_manager,
+            authorization=lambda: _authorization(configuration),
+            headers=api_client.default_headers,
+            timeout=urllib3.Timeout(connect=min(CONNECT_TIMEOUT, timeout), read=timeout),
+        ),
     )
+
+
+def _authorization(configuration: Any) -> str | None:
+    """The Authorization header the kubernetes client would send now: its bearer token (or
+    basic credentials), asked of the configuration before every request, which refreshes an
+    exec plugin's or an auth provider's token once it expires."""
+    setting = configuration.auth_settings().get("BearerToken")
+    return str(setting["value"]) if setting and setting.get("value") else None
 
 
 def _expiring_credentials(path: Path, context: str | None) -> bool:

@@ -10,7 +10,7 @@ read before, or from a namespace read whole (`read_whole`: the inventory copies 
 fleetsync-system). Every write the batch makes goes to the server and into what it holds, so a
 later sync of the batch sees it as the server has it. Dry runs change nothing held.
 
-It uses the shared client's connection and discovery.
+It uses the shared client's connection (its thin path's pool) and discovery.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ class SharedReads(ClusterClient):
             kubeconfig=shared.kubeconfig,
             api_client=shared._api_client,
             cache_file=shared._cache_file,
+            transport=shared._transport,
         )
         self._shared = shared
         self._lock = shared._lock

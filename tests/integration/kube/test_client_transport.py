@@ -1,0 +1,422 @@
+"""The client's thin HTTP path (`kube/transport.py`): gets, lists, applies and deletes sent over
+the cluster's connection pool with the kubernetes client's credentials, TLS settings, proxy and
+timeouts, every answer mapped to fleetsync's errors, no secret in any of them.
+
+Real parts: real API servers (client certificates, CA bundles and TLS server names exist only
+there: kubesim speaks plain HTTP), kubesim over HTTP (its tokens and faults), a forward proxy on
+loopback, and a listening socket whose backlog is full (a host that accepts no connection)."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from fleetsync.shared.errors import PermanentError, TransientError
+from fleetsync.shared.kube import client as kube_client
+from fleetsync.shared.kube.client import (
+    ApiResource,
+    ClusterClient,
+    Forbidden,
+    RequestRejected,
+    connect,
+    forget_clients,
+)
+from fleetsync.shared.kube.ownership import FIELD_MANAGER
+from fleetsync.shared.kube.replace import immutable_fields
+from fleetsync.shared.kube.targets import NAMESPACES
+from fleetsync.shared.model.declaration import Cluster
+from fleetsync.shared.model.ids import ClusterName
+from tests.integration.kube.conftest import Live, kubesim_only, real_only
+from tests.integration.kube.manifests import config_map, namespace
+from tests.support.forward_proxy import ForwardProxy
+from tests.support.realk8s import RealClusters
+
+CONFIG_MAPS = ApiResource(
+    group="", version="v1", kind="ConfigMap", plural="configmaps", namespaced=True
+)
+
+
+def _with_namespace(live: Live) -> None:
+    live.client.apply(NAMESPACES, namespace(live.ns), force=True)
+
+
+def _client(config: dict[str, Any], path: Path, *, timeout: float = 10.0) -> ClusterClient:
+    path.write_text(yaml.safe_dump(config))
+    cluster = Cluster(name=ClusterName(f"t-{path.stem}"), kubeconfig=str(path))
+    return connect(cluster, cache_dir=path.parent / "cache", timeout=timeout)
+
+
+def _config(live: Live) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(Path(live.cluster.kubeconfig).read_text())
+    return loaded
+
+
+@pytest.fixture(autouse=True)
+def _fresh_clients() -> Iterator[None]:
+    yield
+    forget_clients()
+
+
+# -- the verbs, on kubesim and a real API server -------------------------------------------
+
+
+def test_an_apply_is_fleetsync_s_and_reads_and_deletes_see_it(live: Live) -> None:
+    _with_namespace(live)
+    labelled = config_map("a", live.ns)
+    labelled["metadata"]["labels"] = {"tier": "web"}
+    applied = live.client.apply(CONFIG_MAPS, labelled, force=True)
+    live.client.apply(CONFIG_MAPS, config_map("b", live.ns), force=True)
+
+    managers = [(m["manager"], m["operation"]) for m in applied["metadata"]["managedFields"]]
+    assert managers == [(FIELD_MANAGER, "Apply")]
+    got = live.client.get(CONFIG_MAPS, name="a", namespace=live.ns)
+    assert got is not None
+    assert got["metadata"]["resourceVersion"] == applied["metadata"]["resourceVersion"]
+    listed = live.client.list(CONFIG_MAPS, namespace=live.ns, label_selector="tier in (web)")
+    assert [(o["kind"], o["metadata"]["name"]) for o in listed] == [("ConfigMap", "a")]
+    assert len(live.client.list(CONFIG_MAPS, namespace=live.ns)) >= 2
+    assert live.client.list_revision(CONFIG_MAPS, label_selector="tier=web").isdigit()
+
+    assert live.client.delete(CONFIG_MAPS, name="a", namespace=live.ns) is True
+    assert live.client.get(CONFIG_MAPS, name="a", namespace=live.ns) is None
+    assert live.client.delete(CONFIG_MAPS, name="a", namespace=live.ns) is False
+
+
+def test_a_dry_run_apply_answers_the_object_and_stores_nothing(live: Live) -> None:
+    _with_namespace(live)
+    answered = live.client.apply(CONFIG_MAPS, config_map("dry", live.ns), force=True, dry_run=True)
+    assert answered["metadata"]["name"] == "dry"
+    assert live.client.get(CONFIG_MAPS, name="dry", namespace=live.ns) is None
+
+
+def test_a_created_object_is_fleetsync_s_and_a_taken_name_is_a_conflict(live: Live) -> None:
+    _with_namespace(live)
+    created = live.client.create(CONFIG_MAPS, config_map("made", live.ns))
+    assert [m["manager"] for m in created["metadata"]["managedFields"]] == [FIELD_MANAGER]
+    with pytest.raises(RequestRejected) as caught:
+        live.client.create(CONFIG_MAPS, config_map("made", live.ns))
+    assert caught.value.code == 409
+
+
+def test_a_conflict_with_another_manager_names_it(live: Live) -> None:
+    _with_namespace(live)
+    live.client.apply(CONFIG_MAPS, config_map("c", live.ns, data={"k": "mine"}), force=True)
+    path = f"/api/v1/namespaces/{live.ns}/configmaps/c"
+    live.operator.apply(
+        path, {"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "theirs"}}, manager="tuner"
+    )
+
+    with pytest.raises(RequestRejected) as caught:
+        live.client.apply(CONFIG_MAPS, config_map("c", live.ns, data={"k": "mine"}), force=False)
+
+    assert caught.value.code == 409
+    assert '"tuner"' in str(caught.value)
+    assert [c.field for c in caught.value.causes] == [".data.k"]
+    forced = live.client.apply(
+        CONFIG_MAPS, config_map("c", live.ns, data={"k": "mine"}), force=True
+    )
+    assert forced["data"] == {"k": "mine"}
+
+
+def test_an_invalid_object_is_refused_with_the_server_s_causes(live: Live) -> None:
+    _with_namespace(live)
+    with pytest.raises(RequestRejected) as caught:
+        live.client.apply(CONFIG_MAPS, config_map("Not_A_Name", live.ns), force=True)
+    assert caught.value.code == 422
+    assert "metadata.name" in {c.field for c in caught.value.causes}
+
+
+def test_an_immutable_field_is_recognised_from_the_refusal(live: Live) -> None:
+    _with_namespace(live)
+    frozen = {**config_map("frozen", live.ns, data={"k": "1"}), "immutable": True}
+    live.client.apply(CONFIG_MAPS, frozen, force=True)
+    with pytest.raises(RequestRejected) as caught:
+        live.client.apply(CONFIG_MAPS, {**frozen, "data": {"k": "2"}}, force=True)
+    assert immutable_fields(caught.value) == ("data",)
+
+
+def test_a_request_to_a_namespace_that_does_not_exist_is_a_404_refusal(live: Live) -> None:
+    with pytest.raises(RequestRejected) as caught:
+        live.client.apply(CONFIG_MAPS, config_map("a", f"none-{live.suffix}"), force=True)
+    assert caught.value.code == 404
+    assert f"none-{live.suffix}" in caught.value.message
+
+
+# -- credentials and TLS, on a real API server ----------------------------------------------
+
+
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+
+def _client_certificate(
+    real: RealClusters, work: Path, *, user: str, group: str
+) -> tuple[str, str]:
+    """(certificate, key) as base64 data for `user` in `group`, signed by the clusters' CA."""
+    pki = real.directory / "pki"
+    key, csr, crt = work / f"{user}.key", work / f"{user}.csr", work / f"{user}.crt"
+    subject = f"/CN={user}" + (f"/O={group}" if group else "")
+    _openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        subject,
+        "-keyout",
+        str(key),
+        "-out",
+        str(csr),
+    )
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(pki / "ca.crt"),
+        "-CAkey",
+        str(pki / "ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-out",
+        str(crt),
+    )
+    return base64.b64encode(crt.read_bytes()).decode(), base64.b64encode(key.read_bytes()).decode()
+
+
+def _as_user(config: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
+    config["users"][0]["user"] = user
+    return config
+
+
+@real_only
+def test_a_client_certificate_authenticates_in_place_of_a_token(
+    live: Live, real_clusters: RealClusters, tmp_path: Path
+) -> None:
+    cert, key = _client_certificate(
+        real_clusters, tmp_path, user=f"deployer-{live.suffix}", group="system:masters"
+    )
+    config = _as_user(_config(live), {"client-certificate-data": cert, "client-key-data": key})
+    client = _client(config, tmp_path / "cert.kubeconfig")
+
+    client.apply(NAMESPACES, namespace(live.ns), force=True)
+    applied = client.apply(CONFIG_MAPS, config_map("by-cert", live.ns), force=True)
+    assert applied["metadata"]["managedFields"][0]["manager"] == FIELD_MANAGER
+    assert client.get(CONFIG_MAPS, name="by-cert", namespace=live.ns) is not None
+    assert client.delete(CONFIG_MAPS, name="by-cert", namespace=live.ns) is True
+
+
+@real_only
+def test_a_certificate_s_user_without_rights_is_forbidden_by_name(
+    live: Live, real_clusters: RealClusters, tmp_path: Path
+) -> None:
+    user = f"nobody-{live.suffix}"
+    cert, key = _client_certificate(real_clusters, tmp_path, user=user, group="")
+    config = _as_user(_config(live), {"client-certificate-data": cert, "client-key-data": key})
+    client = _client(config, tmp_path / "nobody.kubeconfig")
+
+    with pytest.raises(Forbidden) as caught:
+        client.get(CONFIG_MAPS, name="x", namespace="default")
+    assert f'User "{user}" cannot get' in str(caught.value)
+    assert str(tmp_path / "nobody.kubeconfig") in str(caught.value)
+    assert key not in str(caught.value)
+
+
+@real_only
+def test_a_certificate_authority_file_is_trusted_and_another_authority_is_not(
+    live: Live, real_clusters: RealClusters, tmp_path: Path
+) -> None:
+    config = _config(live)
+    cluster = config["clusters"][0]["cluster"]
+    del cluster["certificate-authority-data"]
+    cluster["certificate-authority"] = str(real_clusters.directory / "pki" / "ca.crt")
+    assert _client(config, tmp_path / "bundle.kubeconfig").get(NAMESPACES, name="default")
+
+    other = tmp_path / "other-ca"
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=another-ca",
+        "-keyout",
+        f"{other}.key",
+        "-out",
+        f"{other}.crt",
+    )
+    cluster["certificate-authority"] = f"{other}.crt"
+    stranger = _client(config, tmp_path / "stranger.kubeconfig")
+    with pytest.raises(PermanentError, match="TLS handshake failed") as caught:
+        stranger.get(NAMESPACES, name="default")
+    assert str(tmp_path / "stranger.kubeconfig") in str(caught.value)
+    token = config["users"][0]["user"]["token"]
+    assert token not in str(caught.value)
+
+
+@real_only
+def test_insecure_skip_tls_verify_reaches_a_server_of_unknown_authority(
+    live: Live, tmp_path: Path
+) -> None:
+    config = _config(live)
+    cluster = config["clusters"][0]["cluster"]
+    del cluster["certificate-authority-data"]
+    unverified = _client(config, tmp_path / "unknown.kubeconfig")
+    with pytest.raises(PermanentError, match="TLS handshake failed"):
+        unverified.get(NAMESPACES, name="default")
+
+    cluster["insecure-skip-tls-verify"] = True
+    insecure = _client(config, tmp_path / "insecure.kubeconfig")
+    assert insecure.get(NAMESPACES, name="default") is not None
+
+
+@real_only
+def test_the_tls_server_name_is_the_name_the_certificate_must_carry(
+    live: Live, tmp_path: Path
+) -> None:
+    """The server's certificate names 127.0.0.1, localhost and kubernetes."""
+    config = _config(live)
+    config["clusters"][0]["cluster"]["tls-server-name"] = "kubernetes"
+    assert _client(config, tmp_path / "named.kubeconfig").get(NAMESPACES, name="default")
+
+    config["clusters"][0]["cluster"]["tls-server-name"] = "elsewhere.example"
+    misnamed = _client(config, tmp_path / "misnamed.kubeconfig")
+    with pytest.raises(PermanentError, match="TLS handshake failed"):
+        misnamed.get(NAMESPACES, name="default")
+
+
+# -- tokens, proxies, faults and timeouts, on kubesim ---------------------------------------
+
+
+@kubesim_only
+def test_the_kubeconfig_s_token_is_sent_and_a_wrong_one_refused_without_showing_it(
+    live: Live, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = _config(live)
+    right = config["users"][0]["user"]["token"]
+    assert _client(config, tmp_path / "right.kubeconfig").get(NAMESPACES, name="default")
+
+    wrong = f"wrong-{live.suffix}-secret"
+    config["users"][0]["user"]["token"] = wrong
+    client = _client(config, tmp_path / "wrong.kubeconfig")
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(PermanentError, match=r"credentials refused \(401") as caught:
+        client.apply(CONFIG_MAPS, config_map("a", "default"), force=True)
+
+    assert str(tmp_path / "wrong.kubeconfig") in str(caught.value)
+    for secret in (wrong, right):
+        assert secret not in str(caught.value)
+        assert secret not in caplog.text
+
+
+@kubesim_only
+@pytest.mark.parametrize(("fault", "refusal"), [("unauthorized", "401"), ("forbidden", "403")])
+def test_credentials_refused_on_a_write_are_permanent_and_show_no_token(
+    live: Live, fault: str, refusal: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    live.sim.set_fault(**{fault: True})  # type: ignore[arg-type]
+    try:
+        with pytest.raises(PermanentError, match="credentials refused") as caught:
+            live.client.apply(CONFIG_MAPS, config_map("a", "default"), force=True)
+    finally:
+        live.sim.clear_faults()
+    assert refusal in str(caught.value)
+    assert isinstance(caught.value, Forbidden) is (refusal == "403")
+    assert live.sim.token not in str(caught.value)
+    assert live.sim.token not in caplog.text
+
+
+@kubesim_only
+@pytest.mark.parametrize("code", [429, 500, 503])
+def test_throttling_and_server_errors_on_a_request_are_transient(live: Live, code: int) -> None:
+    live.sim.set_fault(error_rate=1.0, error_code=code)
+    try:
+        with pytest.raises(TransientError) as caught:
+            live.client.get(CONFIG_MAPS, name="a", namespace="default")
+    finally:
+        live.sim.clear_faults()
+    assert str(code) in str(caught.value)
+    assert caught.value.delay == (None if code == 500 else 1.0), "kubesim's Retry-After"
+
+
+@kubesim_only
+def test_a_cluster_that_stops_answering_times_out_as_a_transient_error(
+    live: Live, tmp_path: Path
+) -> None:
+    client = _client(_config(live), tmp_path / "slow.kubeconfig", timeout=0.5)
+    assert client.get(NAMESPACES, name="default") is not None
+    live.sim.set_fault(down=True, down_mode="hang")
+    try:
+        with pytest.raises(TransientError, match="timed out talking to"):
+            client.apply(CONFIG_MAPS, config_map("a", "default"), force=True)
+    finally:
+        live.sim.clear_faults()
+
+
+@pytest.fixture
+def no_connection() -> Iterator[str]:
+    """An address whose listener takes no connection: its backlog is full, so the kernel drops
+    further handshakes and a connect waits until it gives up."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    address = listener.getsockname()
+    queued = []
+    try:
+        while len(queued) < 16:
+            s = socket.socket()
+            s.settimeout(0.3)
+            try:
+                s.connect(address)
+            except TimeoutError:
+                s.close()
+                break
+            queued.append(s)
+        else:
+            pytest.fail("the listener kept taking connections")
+        yield f"http://127.0.0.1:{address[1]}"
+    finally:
+        for s in queued:
+            s.close()
+        listener.close()
+
+
+@kubesim_only
+def test_a_host_that_takes_no_connection_is_given_up_at_the_connect_timeout(
+    live: Live, tmp_path: Path, no_connection: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connect timeout is shorter than a request's: 0.4 s here against 30 s."""
+    monkeypatch.setattr(kube_client, "CONNECT_TIMEOUT", 0.4)
+    config = _config(live)
+    config["clusters"][0]["cluster"]["server"] = no_connection
+    client = _client(config, tmp_path / "silent.kubeconfig", timeout=30.0)
+    with pytest.raises(TransientError, match=r"no connection to .* within 0.4 s"):
+        client.get(NAMESPACES, name="default")
+
+
+@kubesim_only
+def test_a_proxy_url_in_the_kubeconfig_carries_every_request(live: Live, tmp_path: Path) -> None:
+    config = _config(live)
+    server = config["clusters"][0]["cluster"]["server"]
+    with ForwardProxy() as proxy:
+        config["clusters"][0]["cluster"]["proxy-url"] = proxy.url
+        client = _client(config, tmp_path / "proxied.kubeconfig")
+        client.apply(CONFIG_MAPS, config_map(f"p-{live.suffix}", "default"), force=True)
+        got = client.get(CONFIG_MAPS, name=f"p-{live.suffix}", namespace="default")
+    assert got is not None
+    path = f"{server}/api/v1/namespaces/default/configmaps/p-{live.suffix}"
+    assert [line.split("?")[0] for line in proxy.seen] == [f"PATCH {path}", f"GET {path}"]
