@@ -61,8 +61,11 @@ def fleet(rig: Rig, apps: int, drift: str, timeout: float) -> list[tuple[str, st
     for i in range(apps):
         repo.write(f"apps/web{i}/app.yaml", app_manifests(f"web{i}", "0"))
     sha = repo.commit("apps")
-    rig.write_fleet({"fleet": 3600}, [(f"web{i}", "fleet", f"apps/web{i}", "*")
-                                      for i in range(apps)], drift=drift)
+    rig.write_fleet(
+        {"fleet": 3600},
+        [(f"web{i}", "fleet", f"apps/web{i}", "*") for i in range(apps)],
+        drift=drift,
+    )
     pairs = [(f"web{i}", c) for i in range(apps) for c in rig.clusters]
     done = rig.wait_converged(pairs, sha, timeout)
     if len(done) < len(pairs):
@@ -172,8 +175,14 @@ def one_by_one(
         t = time.time()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            entry = next((e for e in rig.store.history(app, cluster, limit=5)
-                          if e.at > t and e.trigger is Trigger.DRIFT and healed(e)), None)
+            entry = next(
+                (
+                    e
+                    for e in rig.store.history(app, cluster, limit=5)
+                    if e.at > t and e.trigger is Trigger.DRIFT and healed(e)
+                ),
+                None,
+            )
             if entry is not None:
                 took.append(entry.at - t)
                 break
@@ -191,16 +200,18 @@ def arm(work: Path, args: argparse.Namespace, *, watch: bool) -> dict[str, Any]:
         # today's interval checks at the default driftInterval.
         idle_drift = "1h" if watch else args.idle_drift
         pairs = fleet(rig, args.apps, idle_drift, args.timeout)
-        figures: dict[str, Any] = {"watch": watch, "clusters": args.clusters,
-                                   "pairs": len(pairs)}
+        figures: dict[str, Any] = {"watch": watch, "clusters": args.clusters, "pairs": len(pairs)}
         if watch:
             figures["seconds_to_every_cluster_watched"] = wait_watched(rig, args.timeout)
         figures["settle_seconds"] = settle(rig, quiet=args.settle_quiet)
         figures["idle_drift_interval"] = idle_drift
         figures["idle"] = idle(rig, args.idle_seconds)
         interval = "1h" if watch else f"{args.interval}s"
-        rig.write_fleet({"fleet": 3600}, [(f"web{i}", "fleet", f"apps/web{i}", "*")
-                                          for i in range(args.apps)], drift=interval)
+        rig.write_fleet(
+            {"fleet": 3600},
+            [(f"web{i}", "fleet", f"apps/web{i}", "*") for i in range(args.apps)],
+            drift=interval,
+        )
         time.sleep(3)  # the beat publishes the new driftInterval and plans the due-set again
         figures["drift_interval"] = interval
         clusters = Clusters(rig)
@@ -208,7 +219,9 @@ def arm(work: Path, args: argparse.Namespace, *, watch: bool) -> dict[str, Any]:
 
         def edit(cluster: str) -> int:
             return clusters.request(
-                cluster, "PATCH", "/api/v1/namespaces/default/configmaps/web0",
+                cluster,
+                "PATCH",
+                "/api/v1/namespaces/default/configmaps/web0",
                 params={"fieldManager": "kubectl-edit"},
                 headers={"Content-Type": "application/merge-patch+json"},
                 content=json.dumps({"data": {"value": f"edited-{time.monotonic()}"}}),
@@ -217,40 +230,68 @@ def arm(work: Path, args: argparse.Namespace, *, watch: bool) -> dict[str, Any]:
         def delete(cluster: str) -> int:
             return clusters.request(cluster, "DELETE", "/api/v1/namespaces/default/services/web0")
 
-        figures["edit"] = heal(rig, clusters, "web0", edit,
-                               lambda s: s.counts.get("configured", 0) >= 1, limit)
-        figures["delete"] = heal(rig, clusters, "web0", delete,
-                                 lambda s: s.counts.get("created", 0) >= 1, limit)
+        figures["edit"] = heal(
+            rig, clusters, "web0", edit, lambda s: s.counts.get("configured", 0) >= 1, limit
+        )
+        figures["delete"] = heal(
+            rig, clusters, "web0", delete, lambda s: s.counts.get("created", 0) >= 1, limit
+        )
         if watch and args.one_by_one:
             figures["edit_one_at_a_time"] = one_by_one(
-                rig, "web0", edit,
-                lambda s: s.counts.get("configured", 0) >= 1, args.one_by_one, args.timeout)
+                rig,
+                "web0",
+                edit,
+                lambda s: s.counts.get("configured", 0) >= 1,
+                args.one_by_one,
+                args.timeout,
+            )
             figures["delete_one_at_a_time"] = one_by_one(
-                rig, "web0", delete,
-                lambda s: s.counts.get("created", 0) >= 1, args.one_by_one, args.timeout)
+                rig,
+                "web0",
+                delete,
+                lambda s: s.counts.get("created", 0) >= 1,
+                args.one_by_one,
+                args.timeout,
+            )
         return figures
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.drift_watch",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.drift_watch", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--clusters", type=int, default=100)
     parser.add_argument("--apps", type=int, default=10, help="applications, each on every cluster")
-    parser.add_argument("--interval", type=int, default=60,
-                        help="driftInterval (s) of the interval-only arm's edits and deletes")
+    parser.add_argument(
+        "--interval",
+        type=int,
+        default=60,
+        help="driftInterval (s) of the interval-only arm's edits and deletes",
+    )
     parser.add_argument("--idle-drift", default="5m", help="driftInterval while idle (both arms)")
     parser.add_argument("--idle-seconds", type=float, default=60.0)
     parser.add_argument("--timeout", type=float, default=300.0)
-    parser.add_argument("--settle-quiet", type=float, default=15.0,
-                        help="seconds without a task that count as settled before the idle window")
+    parser.add_argument(
+        "--settle-quiet",
+        type=float,
+        default=15.0,
+        help="seconds without a task that count as settled before the idle window",
+    )
     parser.add_argument("--arm", choices=("watch", "interval"), action="append")
-    parser.add_argument("--one-by-one", type=int, default=20,
-                        help="with watches, also edit (then delete) this many clusters one at "
-                        "a time, each after the last one healed")
+    parser.add_argument(
+        "--one-by-one",
+        type=int,
+        default=20,
+        help="with watches, also edit (then delete) this many clusters one at "
+        "a time, each after the last one healed",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/out/drift-watch.json"))
     args = parser.parse_args(argv)
-    results: dict[str, Any] = {"command": "python -m bench.drift_watch " + " ".join(
-        argv if argv is not None else sys.argv[1:]), "arms": {}}
+    results: dict[str, Any] = {
+        "command": "python -m bench.drift_watch "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
+        "arms": {},
+    }
     with tempfile.TemporaryDirectory(prefix="fleetsync-drift-") as tmp:
         for name in args.arm or ("watch", "interval"):
             started = time.monotonic()

@@ -183,8 +183,14 @@ class Rig:
         self._kubesim_proc = proc
 
         def stop() -> None:
+            # A thousand clusters' servers take a while to close on a loaded machine: a slow
+            # stop must not throw away the figures measured before it.
             proc.terminate()
-            proc.wait(timeout=10)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
         self._stack.callback(stop)
         assert proc.stdout is not None

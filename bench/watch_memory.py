@@ -32,16 +32,25 @@ def unowned(clusters: Clusters, cluster: str, count: int, *, edit: bool) -> int:
         name = f"unowned-{i}"
         if edit:
             return clusters.request(
-                cluster, "PATCH", f"/api/v1/namespaces/default/configmaps/{name}",
+                cluster,
+                "PATCH",
+                f"/api/v1/namespaces/default/configmaps/{name}",
                 params={"fieldManager": "kubectl-edit"},
                 headers={"Content-Type": "application/merge-patch+json"},
                 content=json.dumps({"data": {"value": "edited"}}),
             )
-        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name},
-                "data": {"value": "x" * 64}}
+        body = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": name},
+            "data": {"value": "x" * 64},
+        }
         return clusters.request(
-            cluster, "POST", "/api/v1/namespaces/default/configmaps",
-            headers={"Content-Type": "application/json"}, content=json.dumps(body),
+            cluster,
+            "POST",
+            "/api/v1/namespaces/default/configmaps",
+            headers={"Content-Type": "application/json"},
+            content=json.dumps(body),
         )
 
     with ThreadPoolExecutor(8) as pool:
@@ -83,17 +92,18 @@ def run(work: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.watch_memory",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--objects", type=int, default=10_000,
-                        help="ConfigMaps fleetsync does not own")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.watch_memory", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--objects", type=int, default=10_000, help="ConfigMaps fleetsync does not own"
+    )
     parser.add_argument("--apps", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--settle-quiet", type=float, default=10.0)
     parser.add_argument("--out", type=Path, default=Path("bench/out/watch-memory.json"))
     args = parser.parse_args(argv)
-    command = "python -m bench.watch_memory " + " ".join(
-        argv if argv is not None else sys.argv[1:])
+    command = "python -m bench.watch_memory " + " ".join(argv if argv is not None else sys.argv[1:])
     with tempfile.TemporaryDirectory(prefix="fleetsync-watch-memory-") as tmp:
         figures = {"command": command, **run(Path(tmp), args)}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -50,10 +50,14 @@ def counts_body(counts: dict[tuple[str, str], int]) -> list[dict[str, Any]]:
 
 
 def cluster_summary(fleet: Fleet, cluster: Cluster) -> dict[str, Any]:
-    return {"name": cluster.name, "server": fleet.server_url(cluster.name),
-            "kubeconfig": str(fleet.kubeconfig_dir / f"{cluster.name}.kubeconfig"),
-            "objects": cluster.store.count(), "faults": cluster.faults.to_dict(),
-            "controllers": cluster.controllers.to_dict()}
+    return {
+        "name": cluster.name,
+        "server": fleet.server_url(cluster.name),
+        "kubeconfig": str(fleet.kubeconfig_dir / f"{cluster.name}.kubeconfig"),
+        "objects": cluster.store.count(),
+        "faults": cluster.faults.to_dict(),
+        "controllers": cluster.controllers.to_dict(),
+    }
 
 
 def _body(req: Request) -> dict[str, Any]:
@@ -85,8 +89,10 @@ class Admin:
         fleet = self.fleet
         if parts == ["clusters"]:
             if m == "GET":
-                return _json(200, {"clusters": [cluster_summary(fleet, c)
-                                                for c in fleet.api.clusters.values()]})
+                return _json(
+                    200,
+                    {"clusters": [cluster_summary(fleet, c) for c in fleet.api.clusters.values()]},
+                )
             if m == "POST":
                 cluster = fleet.add(str(_body(req)["name"]))
                 return _json(201, cluster_summary(fleet, cluster))
@@ -98,11 +104,13 @@ class Admin:
             total: Counter[tuple[str, str]] = Counter()
             for c in fleet.api.clusters.values():
                 total.update(c.requests.counts())
-            return _json(200, {"counts": counts_body(dict(total)),
-                               "total": sum(total.values())})
+            return _json(200, {"counts": counts_body(dict(total)), "total": sum(total.values())})
         if parts == ["faults"] and m in ("PUT", "DELETE"):
-            faults = NO_FAULTS if m == "DELETE" else settings_from_mapping(
-                FaultSettings, NO_FAULTS, _body(req))
+            faults = (
+                NO_FAULTS
+                if m == "DELETE"
+                else settings_from_mapping(FaultSettings, NO_FAULTS, _body(req))
+            )
             for c in fleet.api.clusters.values():
                 c.faults = faults
             return _json(200, faults.to_dict())
@@ -129,8 +137,10 @@ class Admin:
         if rest == ["controllers"]:
             if m in ("PUT", "PATCH"):
                 cluster.controllers = settings_from_mapping(
-                    ControllerSettings, cluster.controllers if m == "PATCH" else
-                    ControllerSettings(), _body(req))
+                    ControllerSettings,
+                    cluster.controllers if m == "PATCH" else ControllerSettings(),
+                    _body(req),
+                )
             return _json(200, cluster.controllers.to_dict())
         if rest == ["compact"] and m == "POST":
             return _json(200, {"revision": cluster.store.compact()})
@@ -138,6 +148,11 @@ class Admin:
             if m == "DELETE":
                 cluster.requests.reset()
                 return _json(200, {})
-            return _json(200, {"counts": counts_body(cluster.requests.counts()),
-                               "log": [r.to_dict() for r in cluster.requests.records()]})
+            return _json(
+                200,
+                {
+                    "counts": counts_body(cluster.requests.counts()),
+                    "log": [r.to_dict() for r in cluster.requests.records()],
+                },
+            )
         return _error(404, f"no admin route {req.method} {req.path}")

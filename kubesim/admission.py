@@ -34,8 +34,13 @@ LABEL_MESSAGE = (
 
 def name_causes(rtype: ResourceType, name: str) -> list[Cause]:
     if not name:
-        return [Cause("FieldValueRequired", "Required value: name or generateName is required",
-                      "metadata.name")]
+        return [
+            Cause(
+                "FieldValueRequired",
+                "Required value: name or generateName is required",
+                "metadata.name",
+            )
+        ]
     if rtype.label_name:
         ok, limit, message = bool(_LABEL.match(name)), 63, LABEL_MESSAGE
     else:
@@ -43,13 +48,19 @@ def name_causes(rtype: ResourceType, name: str) -> list[Cause]:
     if not ok:
         return [Cause("FieldValueInvalid", f'Invalid value: "{name}": {message}', "metadata.name")]
     if len(name) > limit:
-        return [Cause("FieldValueInvalid", f'Invalid value: "{name}": must be no more than '
-                      f"{limit} characters", "metadata.name")]
+        return [
+            Cause(
+                "FieldValueInvalid",
+                f'Invalid value: "{name}": must be no more than {limit} characters',
+                "metadata.name",
+            )
+        ]
     return []
 
 
-def check_body(rtype: ResourceType, version: str, body: Any, *, namespace: str,
-               name: str | None) -> dict[str, Any]:
+def check_body(
+    rtype: ResourceType, version: str, body: Any, *, namespace: str, name: str | None
+) -> dict[str, Any]:
     """Check the identity of a write body against its URL; return it with metadata filled."""
     if not isinstance(body, Mapping):
         raise bad_request("the object provided is unrecognized (must be of type object)")
@@ -57,13 +68,18 @@ def check_body(rtype: ResourceType, version: str, body: Any, *, namespace: str,
     kind = body.get("kind")
     expected = rtype.api_version(version)
     if kind is None or api_version is None:
-        raise bad_request("Object 'Kind' is missing in '" + _short(body) + "'"
-                          if kind is None else "Object 'apiVersion' is missing")
+        raise bad_request(
+            "Object 'Kind' is missing in '" + _short(body) + "'"
+            if kind is None
+            else "Object 'apiVersion' is missing"
+        )
     if kind != rtype.kind or api_version != expected:
         raise bad_request(
             f"the API version in the data ({api_version}) does not match the expected API "
-            f"version ({expected})" if api_version != expected else
-            f"the kind in the data ({kind}) does not match the expected kind ({rtype.kind})")
+            f"version ({expected})"
+            if api_version != expected
+            else f"the kind in the data ({kind}) does not match the expected kind ({rtype.kind})"
+        )
     meta = body.get("metadata")
     if meta is None:
         meta = {}
@@ -73,24 +89,34 @@ def check_body(rtype: ResourceType, version: str, body: Any, *, namespace: str,
     if rtype.namespaced:
         body_ns = meta.get("namespace")
         if body_ns and body_ns != namespace:
-            raise bad_request("the namespace of the provided object does not match the "
-                              "namespace sent on the request")
+            raise bad_request(
+                "the namespace of the provided object does not match the "
+                "namespace sent on the request"
+            )
         meta["namespace"] = namespace
     else:
         meta.pop("namespace", None)
     if name is not None:
         body_name = meta.get("name")
         if body_name and body_name != name:
-            raise bad_request("the name of the object (" + str(body_name) + ") does not match "
-                              "the name on the URL (" + name + ")")
+            raise bad_request(
+                "the name of the object (" + str(body_name) + ") does not match "
+                "the name on the URL (" + name + ")"
+            )
         meta["name"] = name
     causes: list[Cause] = []
     for field in ("labels", "annotations"):
         value = meta.get(field)
-        if value is not None and (not isinstance(value, Mapping) or not all(
-                isinstance(v, str) for v in value.values())):
-            causes.append(Cause("FieldValueInvalid", "Invalid value: must be a map of strings",
-                                f"metadata.{field}"))
+        if value is not None and (
+            not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values())
+        ):
+            causes.append(
+                Cause(
+                    "FieldValueInvalid",
+                    "Invalid value: must be a map of strings",
+                    f"metadata.{field}",
+                )
+            )
     if causes:
         raise invalid(rtype.kind, str(meta.get("name", "")), causes, group=rtype.group)
     return {**body, "metadata": meta}
@@ -123,8 +149,12 @@ def _pull_policy(image: Any) -> str:
     return "Always" if tag in ("", "latest") else "IfNotPresent"
 
 
-_PROBE_DEFAULTS = {"timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1,
-                   "failureThreshold": 3}
+_PROBE_DEFAULTS = {
+    "timeoutSeconds": 1,
+    "periodSeconds": 10,
+    "successThreshold": 1,
+    "failureThreshold": 3,
+}
 
 
 def _default_container(c: dict[str, Any]) -> None:
@@ -209,14 +239,16 @@ def _job_selector(obj: dict[str, Any], uid: str) -> None:
     spec["selector"] = {"matchLabels": generated}
     template = spec["template"]
     meta = template["metadata"] = dict(template.get("metadata") or {})
-    meta["labels"] = {**(meta.get("labels") or {}), **generated,
-                      "job-name": obj["metadata"].get("name", "")}
+    meta["labels"] = {
+        **(meta.get("labels") or {}),
+        **generated,
+        "job-name": obj["metadata"].get("name", ""),
+    }
     if not obj["metadata"].get("labels"):
         obj["metadata"]["labels"] = dict(meta["labels"])
 
 
-def allocate(rtype: ResourceType, obj: dict[str, Any], *, cluster_ip: str,
-             created: bool) -> None:
+def allocate(rtype: ResourceType, obj: dict[str, Any], *, cluster_ip: str, created: bool) -> None:
     """What the registry fills after ownership is recorded (owned by nobody): a Service's
     cluster IPs and IP families, a new Job's selector."""
     spec = obj.get("spec")
@@ -257,13 +289,23 @@ def apply_defaults(rtype: ResourceType, obj: dict[str, Any], *, cluster_ip: str)
         _fold_string_data(obj)
     elif kind == "Pod":
         _default_pod_spec(spec)
-    elif kind in ("Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "Job",
-                  "ReplicationController") and isinstance(spec, dict):
+    elif kind in (
+        "Deployment",
+        "StatefulSet",
+        "ReplicaSet",
+        "DaemonSet",
+        "Job",
+        "ReplicationController",
+    ) and isinstance(spec, dict):
         _WORKLOAD_DEFAULTS.get(kind, _no_defaults)(spec)
         _default_template(spec.get("template"))
     elif kind == "CronJob" and isinstance(spec, dict):
-        for k, v in (("concurrencyPolicy", "Allow"), ("suspend", False),
-                     ("successfulJobsHistoryLimit", 3), ("failedJobsHistoryLimit", 1)):
+        for k, v in (
+            ("concurrencyPolicy", "Allow"),
+            ("suspend", False),
+            ("successfulJobsHistoryLimit", 3),
+            ("failedJobsHistoryLimit", 1),
+        ):
             spec.setdefault(k, v)
         job = spec.get("jobTemplate")
         if isinstance(job, dict):
@@ -274,8 +316,10 @@ def apply_defaults(rtype: ResourceType, obj: dict[str, Any], *, cluster_ip: str)
             _default_template(_template_spec(job, "spec", "template"))
     elif kind == "Namespace":
         meta = obj["metadata"]
-        meta["labels"] = {**(meta.get("labels") or {}),
-                          "kubernetes.io/metadata.name": meta.get("name", "")}
+        meta["labels"] = {
+            **(meta.get("labels") or {}),
+            "kubernetes.io/metadata.name": meta.get("name", ""),
+        }
     elif kind in ("Role", "ClusterRole"):
         obj.setdefault("rules", None)
     elif kind == "PersistentVolumeClaim" and isinstance(spec, dict):
@@ -288,18 +332,28 @@ def apply_defaults(rtype: ResourceType, obj: dict[str, Any], *, cluster_ip: str)
         spec.setdefault("policyTypes", ["Ingress", *(["Egress"] if spec.get("egress") else [])])
 
 
-_SCALE_UP = {"stabilizationWindowSeconds": 0, "selectPolicy": "Max", "policies": [
-    {"type": "Pods", "value": 4, "periodSeconds": 15},
-    {"type": "Percent", "value": 100, "periodSeconds": 15}]}
-_SCALE_DOWN = {"selectPolicy": "Max", "policies": [
-    {"type": "Percent", "value": 100, "periodSeconds": 15}]}
+_SCALE_UP = {
+    "stabilizationWindowSeconds": 0,
+    "selectPolicy": "Max",
+    "policies": [
+        {"type": "Pods", "value": 4, "periodSeconds": 15},
+        {"type": "Percent", "value": 100, "periodSeconds": 15},
+    ],
+}
+_SCALE_DOWN = {
+    "selectPolicy": "Max",
+    "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}],
+}
 
 
 def _cpu_utilization(metric: Any) -> bool:
     resource = metric.get("resource") if isinstance(metric, dict) else None
-    return (metric.get("type") == "Resource" and isinstance(resource, dict)
-            and resource.get("name") == "cpu"
-            and (resource.get("target") or {}).get("type") == "Utilization")
+    return (
+        metric.get("type") == "Resource"
+        and isinstance(resource, dict)
+        and resource.get("name") == "cpu"
+        and (resource.get("target") or {}).get("type") == "Utilization"
+    )
 
 
 def _autoscaler(api_version: Any, spec: dict[str, Any]) -> None:
@@ -312,8 +366,15 @@ def _autoscaler(api_version: Any, spec: dict[str, Any]) -> None:
     spec.setdefault("minReplicas", 1)
     metrics = spec.get("metrics")
     if not metrics:
-        spec["metrics"] = [{"type": "Resource", "resource": {"name": "cpu", "target": {
-            "type": "Utilization", "averageUtilization": 80}}}]
+        spec["metrics"] = [
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": {"type": "Utilization", "averageUtilization": 80},
+                },
+            }
+        ]
     elif isinstance(metrics, list):
         cpu = next((m for m in metrics if _cpu_utilization(m)), None)
         if cpu is not None:
@@ -397,14 +458,24 @@ def _replicas(spec: dict[str, Any]) -> None:
 
 
 def _job(spec: dict[str, Any]) -> None:
-    for k, v in (("parallelism", 1), ("completions", 1), ("backoffLimit", 6),
-                 ("completionMode", "NonIndexed"), ("suspend", False)):
+    for k, v in (
+        ("parallelism", 1),
+        ("completions", 1),
+        ("backoffLimit", 6),
+        ("completionMode", "NonIndexed"),
+        ("suspend", False),
+    ):
         spec.setdefault(k, v)
 
 
-_WORKLOAD_DEFAULTS = {"Deployment": _deployment, "StatefulSet": _statefulset,
-                      "DaemonSet": _daemonset, "ReplicaSet": _replicas,
-                      "ReplicationController": _replicas, "Job": _job}
+_WORKLOAD_DEFAULTS = {
+    "Deployment": _deployment,
+    "StatefulSet": _statefulset,
+    "DaemonSet": _daemonset,
+    "ReplicaSet": _replicas,
+    "ReplicationController": _replicas,
+    "Job": _job,
+}
 
 
 _SELECTED = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"})
@@ -413,19 +484,18 @@ _SELECTED = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"})
 def _go_labels(labels: Any) -> str:
     if not labels:
         return "map[string]string(nil)"
-    return "map[string]string{" + ", ".join(
-        f'"{k}":"{v}"' for k, v in sorted(labels.items())) + "}"
+    return "map[string]string{" + ", ".join(f'"{k}":"{v}"' for k, v in sorted(labels.items())) + "}"
 
 
-def validate(rtype: ResourceType, obj: Mapping[str, Any], more: list[Cause], *,
-             more_first: bool = False) -> None:
+def validate(
+    rtype: ResourceType, obj: Mapping[str, Any], more: list[Cause], *, more_first: bool = False
+) -> None:
     """The object's own validation errors and `more` (an update's: after them, or before them
     with `more_first`, as the kind's validation orders them), as one 422 Invalid."""
     own = [*workload_causes(rtype, obj), *secret_causes(rtype, obj)]
     causes = [*more, *own] if more_first else [*own, *more]
     if causes:
-        raise invalid(rtype.kind, str(obj["metadata"].get("name", "")), causes,
-                      group=rtype.group)
+        raise invalid(rtype.kind, str(obj["metadata"].get("name", "")), causes, group=rtype.group)
 
 
 def workload_causes(rtype: ResourceType, obj: Mapping[str, Any]) -> list[Cause]:
@@ -441,12 +511,17 @@ def workload_causes(rtype: ResourceType, obj: Mapping[str, Any]) -> list[Cause]:
         causes.append(Cause("FieldValueRequired", "Required value", "spec.selector"))
     wanted = (selector or {}).get("matchLabels") or {}
     if not selector or any(labels.get(k) != v for k, v in wanted.items()):
-        causes.append(Cause("FieldValueInvalid", f"Invalid value: {_go_labels(labels)}: "
-                            "`selector` does not match template `labels`",
-                            "spec.template.metadata.labels"))
+        causes.append(
+            Cause(
+                "FieldValueInvalid",
+                f"Invalid value: {_go_labels(labels)}: `selector` does not match template `labels`",
+                "spec.template.metadata.labels",
+            )
+        )
     if not (template.get("spec") or {}).get("containers"):
-        causes.append(Cause("FieldValueRequired", "Required value",
-                            "spec.template.spec.containers"))
+        causes.append(
+            Cause("FieldValueRequired", "Required value", "spec.template.spec.containers")
+        )
     return causes
 
 
@@ -469,17 +544,29 @@ def secret_causes(rtype: ResourceType, obj: Mapping[str, Any]) -> list[Cause]:
     if kind == "kubernetes.io/service-account-token":
         annotations = obj["metadata"].get("annotations") or {}
         if not annotations.get("kubernetes.io/service-account.name"):
-            return [Cause("FieldValueRequired", "Required value",
-                          "metadata.annotations[kubernetes.io/service-account.name]")]
+            return [
+                Cause(
+                    "FieldValueRequired",
+                    "Required value",
+                    "metadata.annotations[kubernetes.io/service-account.name]",
+                )
+            ]
         return []
     if kind == "kubernetes.io/basic-auth":
         if "username" in data or "password" in data:
             return []
-        return [Cause("FieldValueRequired", "Required value", f"data[{k}]")
-                for k in ("username", "password")]
+        return [
+            Cause("FieldValueRequired", "Required value", f"data[{k}]")
+            for k in ("username", "password")
+        ]
     if kind == "kubernetes.io/ssh-auth":
-        return [] if data.get("ssh-privatekey") else [
-            Cause("FieldValueRequired", "Required value", "data[ssh-privatekey]")]
-    return [Cause("FieldValueRequired", "Required value", path)
-            for path in _SECRET_KEYS.get(str(kind), ())
-            if path[len("data["):-1] not in data]
+        return (
+            []
+            if data.get("ssh-privatekey")
+            else [Cause("FieldValueRequired", "Required value", "data[ssh-privatekey]")]
+        )
+    return [
+        Cause("FieldValueRequired", "Required value", path)
+        for path in _SECRET_KEYS.get(str(kind), ())
+        if path[len("data[") : -1] not in data
+    ]

@@ -26,16 +26,28 @@ import yaml
 
 OUT = Path(__file__).parent / "data" / "builtin-api.json"
 _STABLE = re.compile(r"^v\d+$")
-VIRTUAL = frozenset({
-    "bindings", "componentstatuses", "tokenreviews", "subjectaccessreviews",
-    "selfsubjectaccessreviews", "selfsubjectrulesreviews", "localsubjectaccessreviews",
-    "selfsubjectreviews",
-})
+VIRTUAL = frozenset(
+    {
+        "bindings",
+        "componentstatuses",
+        "tokenreviews",
+        "subjectaccessreviews",
+        "selfsubjectaccessreviews",
+        "selfsubjectrulesreviews",
+        "localsubjectaccessreviews",
+        "selfsubjectreviews",
+    }
+)
 """Resources that are verbs in disguise (nothing is stored): kubesim does not serve them."""
 SUBRESOURCES = ("status", "scale", "finalize")
 """The subresources kubesim serves (others, such as pods/exec or pods/log, are not)."""
-_PREFIXES = ("io.k8s.api.", "io.k8s.apimachinery.pkg.apis.", "io.k8s.apimachinery.pkg.",
-             "io.k8s.apiextensions-apiserver.pkg.apis.", "io.k8s.kube-aggregator.pkg.apis.")
+_PREFIXES = (
+    "io.k8s.api.",
+    "io.k8s.apimachinery.pkg.apis.",
+    "io.k8s.apimachinery.pkg.",
+    "io.k8s.apiextensions-apiserver.pkg.apis.",
+    "io.k8s.kube-aggregator.pkg.apis.",
+)
 SCALARS = {
     "api.resource.Quantity": "quantity",
     "util.intstr.IntOrString": "int-or-string",
@@ -53,7 +65,7 @@ SCALARS = {
 def short(name: str) -> str:
     for prefix in _PREFIXES:
         if name.startswith(prefix):
-            name = name[len(prefix):]
+            name = name[len(prefix) :]
             break
     return name
 
@@ -74,16 +86,16 @@ class Reader:
             self.ssl.load_verify_locations(f.name)
 
     def get(self, path: str, accept: str = "application/json") -> Any:
-        req = urllib.request.Request(self.server + path, headers={
-            "Authorization": f"Bearer {self.token}", "Accept": accept})
+        req = urllib.request.Request(
+            self.server + path, headers={"Authorization": f"Bearer {self.token}", "Accept": accept}
+        )
         with urllib.request.urlopen(req, context=self.ssl, timeout=30) as resp:
             return json.loads(resp.read())
 
 
 def _node(spec: dict[str, Any], schemas: dict[str, Any]) -> Any:
     """The compact type of one OpenAPI property."""
-    ref = spec.get("$ref") or next((a["$ref"] for a in spec.get("allOf", ()) if "$ref" in a),
-                                   None)
+    ref = spec.get("$ref") or next((a["$ref"] for a in spec.get("allOf", ()) if "$ref" in a), None)
     if ref is not None:
         name = short(ref.rsplit("/", 1)[1])
         # "$": a struct held by value (always present, even empty); "#": by pointer (optional)
@@ -124,8 +136,9 @@ def _node(spec: dict[str, Any], schemas: dict[str, Any]) -> Any:
 
 
 def _struct(spec: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"props": {k: _node(v, schemas)
-                                     for k, v in (spec.get("properties") or {}).items()}}
+    out: dict[str, Any] = {
+        "props": {k: _node(v, schemas) for k, v in (spec.get("properties") or {}).items()}
+    }
     if spec.get("x-kubernetes-map-type") == "atomic":
         out["atomic"] = True
     if spec.get("required"):
@@ -150,8 +163,9 @@ def collect(reader: Reader) -> dict[str, Any]:
     kinds: dict[str, str] = {}
     group_versions = [("", "v1")]
     for group in reader.get("/apis")["groups"]:
-        group_versions += [(group["name"], v["version"]) for v in group["versions"]
-                           if _STABLE.match(v["version"])]
+        group_versions += [
+            (group["name"], v["version"]) for v in group["versions"] if _STABLE.match(v["version"])
+        ]
     index = reader.get("/openapi/v3")["paths"]
     for group, version in group_versions:
         base = f"/apis/{group}/{version}" if group else f"/api/{version}"
@@ -170,18 +184,30 @@ def collect(reader: Reader) -> dict[str, Any]:
         for r in listed:
             if "/" in r["name"] or r["name"] in VIRTUAL:
                 continue
-            resources.append({
-                "group": group, "version": version, "name": r["name"], "kind": r["kind"],
-                "namespaced": r["namespaced"], "verbs": r["verbs"],
-                "shortNames": r.get("shortNames", []), "categories": r.get("categories", []),
-                "subresources": [s for s in SUBRESOURCES if f"{r['name']}/{s}" in names],
-                "singularName": r.get("singularName") or r["kind"].lower(),
-            })
+            resources.append(
+                {
+                    "group": group,
+                    "version": version,
+                    "name": r["name"],
+                    "kind": r["kind"],
+                    "namespaced": r["namespaced"],
+                    "verbs": r["verbs"],
+                    "shortNames": r.get("shortNames", []),
+                    "categories": r.get("categories", []),
+                    "subresources": [s for s in SUBRESOURCES if f"{r['name']}/{s}" in names],
+                    "singularName": r.get("singularName") or r["kind"].lower(),
+                }
+            )
             if "list" in r["verbs"] and f"{group}/{r['name']}" not in printed:
                 printed[f"{group}/{r['name']}"] = columns(reader, base, r)
     version = reader.get("/version")["gitVersion"]
-    return {"source": version, "resources": resources, "kinds": kinds, "defs": defs,
-            "columns": printed}
+    return {
+        "source": version,
+        "resources": resources,
+        "kinds": kinds,
+        "defs": defs,
+        "columns": printed,
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -192,8 +218,10 @@ def main(argv: list[str]) -> int:
     table = collect(Reader(Path(argv[0])))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(table, separators=(",", ":"), sort_keys=True) + "\n")
-    print(f"{out}: {len(table['resources'])} resources, {len(table['defs'])} types "
-          f"from {table['source']}")
+    print(
+        f"{out}: {len(table['resources'])} resources, {len(table['defs'])} types "
+        f"from {table['source']}"
+    )
     return 0
 
 

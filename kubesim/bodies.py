@@ -51,15 +51,18 @@ def decode_json(body: bytes, content_type: str, kind: str = "", version: str = "
         return json.loads(body)
     except ValueError as exc:
         raise bad_request(
-            f"the object provided is unrecognized (error decoding body: {exc})") from None
+            f"the object provided is unrecognized (error decoding body: {exc})"
+        ) from None
 
 
 def _decode_protobuf(body: bytes, kind: str, version: str) -> Any:
     try:
         return protobuf.decode_object(body)
     except protobuf.NotProtobuf as exc:
-        raise bad_request(f"the object provided is unrecognized (must be of type {kind}): "
-                          f"{exc}") from None
+        raise bad_request(
+            f"the object provided is unrecognized (must be of type {kind}): {exc}"
+        ) from None
     except protobuf.ProtobufError as exc:
-        raise bad_request(f'{kind} in version "{version}" cannot be handled as a {kind}: '
-                          f"{exc}") from None
+        raise bad_request(
+            f'{kind} in version "{version}" cannot be handled as a {kind}: {exc}'
+        ) from None

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 ALL_VERBS: tuple[str, ...] = (
-    "create", "delete", "deletecollection", "get", "list", "patch", "update", "watch",
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
 )
 
 
@@ -63,19 +70,28 @@ class ResourceType:
 LABEL_NAMES = frozenset({("", "namespaces"), ("", "services")})
 """Resources whose names must be DNS-1123 labels rather than subdomains."""
 
-GENERATION_KINDS = frozenset({
-    ("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"),
-    ("apps", "ReplicaSet"), ("", "ReplicationController"), ("", "PodTemplate"),
-    ("discovery.k8s.io", "EndpointSlice"), ("batch", "Job"),
-    ("batch", "CronJob"),
-    ("policy", "PodDisruptionBudget"), ("networking.k8s.io", "Ingress"),
-    ("networking.k8s.io", "IngressClass"), ("networking.k8s.io", "NetworkPolicy"),
-    ("apiextensions.k8s.io", "CustomResourceDefinition"),
-    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
-    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
-    ("certificates.k8s.io", "CertificateSigningRequest"),
-    ("scheduling.k8s.io", "PriorityClass"),
-})
+GENERATION_KINDS = frozenset(
+    {
+        ("apps", "Deployment"),
+        ("apps", "StatefulSet"),
+        ("apps", "DaemonSet"),
+        ("apps", "ReplicaSet"),
+        ("", "ReplicationController"),
+        ("", "PodTemplate"),
+        ("discovery.k8s.io", "EndpointSlice"),
+        ("batch", "Job"),
+        ("batch", "CronJob"),
+        ("policy", "PodDisruptionBudget"),
+        ("networking.k8s.io", "Ingress"),
+        ("networking.k8s.io", "IngressClass"),
+        ("networking.k8s.io", "NetworkPolicy"),
+        ("apiextensions.k8s.io", "CustomResourceDefinition"),
+        ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
+        ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+        ("certificates.k8s.io", "CertificateSigningRequest"),
+        ("scheduling.k8s.io", "PriorityClass"),
+    }
+)
 """Built-in kinds whose spec changes bump `metadata.generation` (others have none)."""
 
 
@@ -88,15 +104,24 @@ def _builtin_types() -> tuple[ResourceType, ...]:
         entry = merged.setdefault((r["group"], r["name"]), {**r, "versions": []})
         entry["versions"].append(r["version"])
     kinds = table()["kinds"]
-    return tuple(ResourceType(
-        group=r["group"], versions=tuple(r["versions"]), resource=r["name"], kind=r["kind"],
-        namespaced=r["namespaced"], short_names=tuple(r["shortNames"]),
-        has_status="status" in r["subresources"], has_scale="scale" in r["subresources"],
-        verbs=tuple(r["verbs"]), categories=tuple(r["categories"]),
-        label_name=(r["group"], r["name"]) in LABEL_NAMES,
-        schema=kinds.get(f"{r['group']}/{r['versions'][0]}/{r['kind']}"),
-        generation=(r["group"], r["kind"]) in GENERATION_KINDS,
-    ) for r in merged.values())
+    return tuple(
+        ResourceType(
+            group=r["group"],
+            versions=tuple(r["versions"]),
+            resource=r["name"],
+            kind=r["kind"],
+            namespaced=r["namespaced"],
+            short_names=tuple(r["shortNames"]),
+            has_status="status" in r["subresources"],
+            has_scale="scale" in r["subresources"],
+            verbs=tuple(r["verbs"]),
+            categories=tuple(r["categories"]),
+            label_name=(r["group"], r["name"]) in LABEL_NAMES,
+            schema=kinds.get(f"{r['group']}/{r['versions'][0]}/{r['kind']}"),
+            generation=(r["group"], r["kind"]) in GENERATION_KINDS,
+        )
+        for r in merged.values()
+    )
 
 
 BUILTIN_TYPES: tuple[ResourceType, ...] = _builtin_types()

@@ -28,26 +28,40 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--clusters", type=int, default=1, help="how many clusters (default 1)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
-    serve.add_argument("--kubeconfig-dir", type=Path, default=None,
-                       help="where to write kubeconfigs (default: a new temporary directory)")
+    serve.add_argument(
+        "--kubeconfig-dir",
+        type=Path,
+        default=None,
+        help="where to write kubeconfigs (default: a new temporary directory)",
+    )
     serve.add_argument("--name-prefix", default="sim-", help="cluster name prefix (sim-)")
-    serve.add_argument("--ready-delay", type=float, default=0.5,
-                       help="seconds until simulated workloads become ready (0.5)")
-    serve.add_argument("--no-controllers", action="store_true",
-                       help="do not simulate controllers (status stays empty)")
+    serve.add_argument(
+        "--ready-delay",
+        type=float,
+        default=0.5,
+        help="seconds until simulated workloads become ready (0.5)",
+    )
+    serve.add_argument(
+        "--no-controllers",
+        action="store_true",
+        help="do not simulate controllers (status stays empty)",
+    )
     return parser
 
 
 async def _serve(args: argparse.Namespace, started: float) -> None:
     directory = args.kubeconfig_dir or Path(tempfile.mkdtemp(prefix="kubesim-"))
     directory.mkdir(parents=True, exist_ok=True)
-    controllers = ControllerSettings(enabled=not args.no_controllers,
-                                     ready_delay=args.ready_delay)
-    fleet, server = await open_fleet(cluster_names(args.clusters, args.name_prefix), args.host,
-                                     args.port, directory, controllers)
+    controllers = ControllerSettings(enabled=not args.no_controllers, ready_delay=args.ready_delay)
+    fleet, server = await open_fleet(
+        cluster_names(args.clusters, args.name_prefix), args.host, args.port, directory, controllers
+    )
     elapsed = time.monotonic() - started
-    print(f"kubesim: serving {args.clusters} clusters at {fleet.base_url} "
-          f"(kubeconfigs in {directory}; started in {elapsed:.2f}s)", flush=True)
+    print(
+        f"kubesim: serving {args.clusters} clusters at {fleet.base_url} "
+        f"(kubeconfigs in {directory}; started in {elapsed:.2f}s)",
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

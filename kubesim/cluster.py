@@ -45,12 +45,28 @@ def _without_times(obj: Mapping[str, Any]) -> Any:
 class Cluster:
     """The state of one simulated cluster. Not thread-safe: used from the server's loop only."""
 
-    __slots__ = ("_crd_types", "_ip_counter", "_table", "controller_hooks", "controllers",
-                 "faults", "name", "requests", "schedule", "store", "token")
+    __slots__ = (
+        "_crd_types",
+        "_ip_counter",
+        "_table",
+        "controller_hooks",
+        "controllers",
+        "faults",
+        "name",
+        "requests",
+        "schedule",
+        "store",
+        "token",
+    )
 
-    def __init__(self, name: str, *, token: str | None = None,
-                 schedule: Scheduler = _immediately, event_log_size: int = EVENT_LOG_SIZE,
-                 ) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        token: str | None = None,
+        schedule: Scheduler = _immediately,
+        event_log_size: int = EVENT_LOG_SIZE,
+    ) -> None:
         self.name = name
         self.token = token or secrets.token_hex(16)
         self.store = Store(event_log_size)
@@ -64,12 +80,22 @@ class Cluster:
         self._ip_counter = itertools.count(10)
         now = now_rfc3339()
         for ns in DEFAULT_NAMESPACES:
-            self.store.put(NAMESPACE_KEY, {
-                "apiVersion": "v1", "kind": "Namespace",
-                "metadata": {"name": ns, "uid": str(uuid.uuid4()), "creationTimestamp": now,
-                             "labels": {"kubernetes.io/metadata.name": ns}},
-                "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"},
-            }, EventType.ADDED)
+            self.store.put(
+                NAMESPACE_KEY,
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {
+                        "name": ns,
+                        "uid": str(uuid.uuid4()),
+                        "creationTimestamp": now,
+                        "labels": {"kubernetes.io/metadata.name": ns},
+                    },
+                    "spec": {"finalizers": ["kubernetes"]},
+                    "status": {"phase": "Active"},
+                },
+                EventType.ADDED,
+            )
             populate(self.store, ns, now)
 
     # -- types ------------------------------------------------------------------------------
@@ -114,8 +140,9 @@ class Cluster:
         n = next(self._ip_counter)
         return f"10.96.{(n // 250) % 250}.{n % 250 + 1}"
 
-    def commit(self, rtype: ResourceType, old: dict[str, Any] | None, new: dict[str, Any], *,
-               dry_run: bool) -> dict[str, Any]:
+    def commit(
+        self, rtype: ResourceType, old: dict[str, Any] | None, new: dict[str, Any], *, dry_run: bool
+    ) -> dict[str, Any]:
         """Store `new` (replacing `old`); return what the client sees. No-op writes store nothing.
 
         `new` must own its top-level dict and its metadata dict (they are completed in place).
@@ -143,16 +170,20 @@ class Cluster:
             meta.pop("managedFields", None)
         if dry_run:
             return new
-        stored = self.store.put((rtype.group, rtype.resource), new,
-                                EventType.MODIFIED if old is not None else EventType.ADDED)
+        stored = self.store.put(
+            (rtype.group, rtype.resource),
+            new,
+            EventType.MODIFIED if old is not None else EventType.ADDED,
+        )
         for hook in self.controller_hooks:
             hook(self, rtype, stored)
         return stored
 
     def remove(self, rtype: ResourceType, obj: Mapping[str, Any]) -> dict[str, Any] | None:
         meta = obj["metadata"]
-        return self.store.remove((rtype.group, rtype.resource), meta.get("namespace", ""),
-                                 meta["name"])
+        return self.store.remove(
+            (rtype.group, rtype.resource), meta.get("namespace", ""), meta["name"]
+        )
 
     def objects(self) -> list[dict[str, Any]]:
         return [obj for _, obj in self.store.items()]

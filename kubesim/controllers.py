@@ -31,8 +31,14 @@ def _replicas(obj: dict[str, Any]) -> int:
 
 
 def _cond(kind: str, status: bool, reason: str, message: str, now: str) -> dict[str, Any]:
-    return {"type": kind, "status": "True" if status else "False", "reason": reason,
-            "message": message, "lastUpdateTime": now, "lastTransitionTime": now}
+    return {
+        "type": kind,
+        "status": "True" if status else "False",
+        "reason": reason,
+        "message": message,
+        "lastUpdateTime": now,
+        "lastTransitionTime": now,
+    }
 
 
 def _nonzero(status: dict[str, Any]) -> dict[str, Any]:
@@ -47,50 +53,92 @@ def _revision(obj: dict[str, Any]) -> str:
 def deployment_status(obj: dict[str, Any], ready: bool) -> dict[str, Any]:
     n, now = _replicas(obj), now_rfc3339()
     rs = _revision(obj)
-    status = _nonzero({
-        "observedGeneration": obj["metadata"].get("generation", 1), "replicas": n,
-        "updatedReplicas": n, "readyReplicas": n if ready else 0,
-        "availableReplicas": n if ready else 0, "unavailableReplicas": 0 if ready else n,
-    })
+    status = _nonzero(
+        {
+            "observedGeneration": obj["metadata"].get("generation", 1),
+            "replicas": n,
+            "updatedReplicas": n,
+            "readyReplicas": n if ready else 0,
+            "availableReplicas": n if ready else 0,
+            "unavailableReplicas": 0 if ready else n,
+        }
+    )
     if ready:
         status["conditions"] = [
-            _cond("Available", True, "MinimumReplicasAvailable",
-                  "Deployment has minimum availability.", now),
-            _cond("Progressing", True, "NewReplicaSetAvailable",
-                  f'ReplicaSet "{rs}" has successfully progressed.', now)]
+            _cond(
+                "Available",
+                True,
+                "MinimumReplicasAvailable",
+                "Deployment has minimum availability.",
+                now,
+            ),
+            _cond(
+                "Progressing",
+                True,
+                "NewReplicaSetAvailable",
+                f'ReplicaSet "{rs}" has successfully progressed.',
+                now,
+            ),
+        ]
     else:
         status["conditions"] = [
-            _cond("Available", False, "MinimumReplicasUnavailable",
-                  "Deployment does not have minimum availability.", now),
-            _cond("Progressing", True, "ReplicaSetUpdated",
-                  f'ReplicaSet "{rs}" is progressing.', now)]
+            _cond(
+                "Available",
+                False,
+                "MinimumReplicasUnavailable",
+                "Deployment does not have minimum availability.",
+                now,
+            ),
+            _cond(
+                "Progressing", True, "ReplicaSetUpdated", f'ReplicaSet "{rs}" is progressing.', now
+            ),
+        ]
     return status
 
 
 def statefulset_status(obj: dict[str, Any], ready: bool) -> dict[str, Any]:
     n = _replicas(obj)
     revision = _revision(obj)
-    return {**_nonzero({
-        "observedGeneration": obj["metadata"].get("generation", 1), "replicas": n,
-        "readyReplicas": n if ready else 0, "currentReplicas": n if ready else 0,
-        "updatedReplicas": n, "availableReplicas": n if ready else 0}),
-        "currentRevision": revision, "updateRevision": revision, "collisionCount": 0}
+    return {
+        **_nonzero(
+            {
+                "observedGeneration": obj["metadata"].get("generation", 1),
+                "replicas": n,
+                "readyReplicas": n if ready else 0,
+                "currentReplicas": n if ready else 0,
+                "updatedReplicas": n,
+                "availableReplicas": n if ready else 0,
+            }
+        ),
+        "currentRevision": revision,
+        "updateRevision": revision,
+        "collisionCount": 0,
+    }
 
 
 def daemonset_status(obj: dict[str, Any], ready: bool) -> dict[str, Any]:
     return {
         "observedGeneration": obj["metadata"].get("generation", 1),
-        "desiredNumberScheduled": 1, "currentNumberScheduled": 1, "numberMisscheduled": 0,
-        "updatedNumberScheduled": 1, "numberReady": 1 if ready else 0,
+        "desiredNumberScheduled": 1,
+        "currentNumberScheduled": 1,
+        "numberMisscheduled": 0,
+        "updatedNumberScheduled": 1,
+        "numberReady": 1 if ready else 0,
         **({"numberAvailable": 1} if ready else {"numberUnavailable": 1}),
     }
 
 
 def replicaset_status(obj: dict[str, Any], ready: bool) -> dict[str, Any]:
     n = _replicas(obj)
-    return _nonzero({"observedGeneration": obj["metadata"].get("generation", 1), "replicas": n,
-                     "fullyLabeledReplicas": n, "readyReplicas": n if ready else 0,
-                     "availableReplicas": n if ready else 0})
+    return _nonzero(
+        {
+            "observedGeneration": obj["metadata"].get("generation", 1),
+            "replicas": n,
+            "fullyLabeledReplicas": n,
+            "readyReplicas": n if ready else 0,
+            "availableReplicas": n if ready else 0,
+        }
+    )
 
 
 def job_status(obj: dict[str, Any], ready: bool) -> dict[str, Any]:
@@ -99,12 +147,29 @@ def job_status(obj: dict[str, Any], ready: bool) -> dict[str, Any]:
     if not ready:
         return {"active": 1, "ready": 0, "startTime": start, "uncountedTerminatedPods": {}}
     completions = (obj.get("spec") or {}).get("completions") or 1
-    return {"succeeded": completions, "ready": 0, "startTime": start, "completionTime": now,
-            "uncountedTerminatedPods": {}, "conditions": [
-                _cond("SuccessCriteriaMet", True, "CompletionsReached",
-                      "Reached expected number of succeeded pods", now),
-                _cond("Complete", True, "CompletionsReached",
-                      "Reached expected number of succeeded pods", now)]}
+    return {
+        "succeeded": completions,
+        "ready": 0,
+        "startTime": start,
+        "completionTime": now,
+        "uncountedTerminatedPods": {},
+        "conditions": [
+            _cond(
+                "SuccessCriteriaMet",
+                True,
+                "CompletionsReached",
+                "Reached expected number of succeeded pods",
+                now,
+            ),
+            _cond(
+                "Complete",
+                True,
+                "CompletionsReached",
+                "Reached expected number of succeeded pods",
+                now,
+            ),
+        ],
+    }
 
 
 def failed_job_status(obj: dict[str, Any]) -> dict[str, Any]:
@@ -112,23 +177,49 @@ def failed_job_status(obj: dict[str, Any]) -> dict[str, Any]:
     now = now_rfc3339()
     start = (obj.get("status") or {}).get("startTime") or now
     limit = (obj.get("spec") or {}).get("backoffLimit", 6)
-    return {"failed": int(limit) + 1, "ready": 0, "startTime": start,
-            "uncountedTerminatedPods": {}, "conditions": [
-                _cond("FailureTarget", True, "BackoffLimitExceeded",
-                      "Job has reached the specified backoff limit", now),
-                _cond("Failed", True, "BackoffLimitExceeded",
-                      "Job has reached the specified backoff limit", now)]}
+    return {
+        "failed": int(limit) + 1,
+        "ready": 0,
+        "startTime": start,
+        "uncountedTerminatedPods": {},
+        "conditions": [
+            _cond(
+                "FailureTarget",
+                True,
+                "BackoffLimitExceeded",
+                "Job has reached the specified backoff limit",
+                now,
+            ),
+            _cond(
+                "Failed",
+                True,
+                "BackoffLimitExceeded",
+                "Job has reached the specified backoff limit",
+                now,
+            ),
+        ],
+    }
 
 
 def pod_status(obj: dict[str, Any], ready: bool) -> dict[str, Any]:
     now = now_rfc3339()
     if not ready:
-        return {"phase": "Pending", "conditions": [
-            _cond("PodScheduled", True, "", "", now)]}
-    return {"phase": "Running", "podIP": "10.244.0.10", "startTime": now, "conditions": [
-        _cond(c, True, "", "", now) for c in (
-            "PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady",
-            "PodScheduled")]}
+        return {"phase": "Pending", "conditions": [_cond("PodScheduled", True, "", "", now)]}
+    return {
+        "phase": "Running",
+        "podIP": "10.244.0.10",
+        "startTime": now,
+        "conditions": [
+            _cond(c, True, "", "", now)
+            for c in (
+                "PodReadyToStartContainers",
+                "Initialized",
+                "Ready",
+                "ContainersReady",
+                "PodScheduled",
+            )
+        ],
+    }
 
 
 def finished_pod_status(obj: dict[str, Any], *, succeeded: bool) -> dict[str, Any]:
@@ -140,25 +231,57 @@ def finished_pod_status(obj: dict[str, Any], *, succeeded: bool) -> dict[str, An
     names = [c.get("name", "") for c in (obj.get("spec") or {}).get("containers") or []]
     never = (obj.get("spec") or {}).get("restartPolicy") == "Never"
     if not succeeded and not never:
-        state: dict[str, Any] = {"waiting": {
-            "reason": "CrashLoopBackOff",
-            "message": "back-off 10s restarting failed container"}}
-        statuses = [{"name": n, "ready": False, "restartCount": 1, "state": state,
-                     "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}}
-                    for n in names]
-        return {"phase": "Running", "startTime": start, "containerStatuses": statuses,
-                "conditions": [_cond("Ready", False, "ContainersNotReady",
-                                     "containers with unready status", now),
-                               _cond("PodScheduled", True, "", "", now)]}
+        state: dict[str, Any] = {
+            "waiting": {
+                "reason": "CrashLoopBackOff",
+                "message": "back-off 10s restarting failed container",
+            }
+        }
+        statuses = [
+            {
+                "name": n,
+                "ready": False,
+                "restartCount": 1,
+                "state": state,
+                "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
+            }
+            for n in names
+        ]
+        return {
+            "phase": "Running",
+            "startTime": start,
+            "containerStatuses": statuses,
+            "conditions": [
+                _cond("Ready", False, "ContainersNotReady", "containers with unready status", now),
+                _cond("PodScheduled", True, "", "", now),
+            ],
+        }
     code, reason = (0, "Completed") if succeeded else (1, "Error")
-    statuses = [{"name": n, "ready": False, "restartCount": 0,
-                 "state": {"terminated": {"exitCode": code, "reason": reason,
-                                          "startedAt": start, "finishedAt": now}}}
-                for n in names]
-    return {"phase": "Succeeded" if succeeded else "Failed", "startTime": start,
-            "containerStatuses": statuses, "conditions": [
-                _cond("Ready", False, "PodCompleted" if succeeded else "PodFailed", "", now),
-                _cond("PodScheduled", True, "", "", now)]}
+    statuses = [
+        {
+            "name": n,
+            "ready": False,
+            "restartCount": 0,
+            "state": {
+                "terminated": {
+                    "exitCode": code,
+                    "reason": reason,
+                    "startedAt": start,
+                    "finishedAt": now,
+                }
+            },
+        }
+        for n in names
+    ]
+    return {
+        "phase": "Succeeded" if succeeded else "Failed",
+        "startTime": start,
+        "containerStatuses": statuses,
+        "conditions": [
+            _cond("Ready", False, "PodCompleted" if succeeded else "PodFailed", "", now),
+            _cond("PodScheduled", True, "", "", now),
+        ],
+    }
 
 
 def completes(rtype: ResourceType, obj: dict[str, Any]) -> bool:
@@ -194,24 +317,36 @@ def _needs_work(rtype: ResourceType, obj: dict[str, Any]) -> bool:
     if rtype.kind == "Job":
         return "startTime" not in status
     if rtype.kind == "Pod":
-        return "startTime" not in status and status.get("phase") == "Pending" and (
-            "conditions" not in status)
+        return (
+            "startTime" not in status
+            and status.get("phase") == "Pending"
+            and ("conditions" not in status)
+        )
     return status.get("phase") == "Pending"
 
 
-def write_status(cluster: Cluster, rtype: ResourceType, obj: dict[str, Any],
-                 status: dict[str, Any]) -> None:
-    current = cluster.store.get((rtype.group, rtype.resource),
-                                obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+def write_status(
+    cluster: Cluster, rtype: ResourceType, obj: dict[str, Any], status: dict[str, Any]
+) -> None:
+    current = cluster.store.get(
+        (rtype.group, rtype.resource), obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
+    )
     if current is None or current["metadata"].get("uid") != obj["metadata"].get("uid"):
         return
     if current["metadata"].get("generation") != obj["metadata"].get("generation"):
         return
     new = {**current, "metadata": dict(current["metadata"]), "status": status}
-    entries = record_update(current, new, manager=MANAGER, api_version=rtype.api_version(),
-                            subresource="status", schema=cluster.list_schema(rtype),
-                            ignore_status=False,
-                            now=now_rfc3339(), entries=decode_entries(current))
+    entries = record_update(
+        current,
+        new,
+        manager=MANAGER,
+        api_version=rtype.api_version(),
+        subresource="status",
+        schema=cluster.list_schema(rtype),
+        ignore_status=False,
+        now=now_rfc3339(),
+        entries=decode_entries(current),
+    )
     new["metadata"]["managedFields"] = encode_entries(entries)
     cluster.commit(rtype, current, new, dry_run=False)
 
@@ -237,9 +372,11 @@ def react(cluster: Cluster, rtype: ResourceType, obj: dict[str, Any]) -> None:
             return
         if is_job and current_settings.job_result == "run":
             return
-        current = cluster.store.get((rtype.group, rtype.resource),
-                                    obj["metadata"].get("namespace", ""),
-                                    obj["metadata"]["name"])
+        current = cluster.store.get(
+            (rtype.group, rtype.resource),
+            obj["metadata"].get("namespace", ""),
+            obj["metadata"]["name"],
+        )
         if current is None:
             return
         result = current_settings.job_result

@@ -38,24 +38,44 @@ def validate_crd(crd: Mapping[str, Any]) -> None:
     group = spec.get("group") or ""
     plural = names.get("plural") or ""
     if not group or "." not in group:
-        causes.append(Cause("FieldValueInvalid", f'Invalid value: "{group}": should be a domain '
-                            "with at least one dot", "spec.group"))
+        causes.append(
+            Cause(
+                "FieldValueInvalid",
+                f'Invalid value: "{group}": should be a domain with at least one dot',
+                "spec.group",
+            )
+        )
     if not plural:
         causes.append(Cause("FieldValueRequired", "Required value", "spec.names.plural"))
     if not names.get("kind"):
         causes.append(Cause("FieldValueRequired", "Required value", "spec.names.kind"))
     if plural and group and name != f"{plural}.{group}":
-        causes.append(Cause("FieldValueInvalid", f'Invalid value: "{name}": must be '
-                            "spec.names.plural+\".\"+spec.group", "metadata.name"))
+        causes.append(
+            Cause(
+                "FieldValueInvalid",
+                f'Invalid value: "{name}": must be spec.names.plural+"."+spec.group',
+                "metadata.name",
+            )
+        )
     if spec.get("scope") not in ("Namespaced", "Cluster"):
-        causes.append(Cause("FieldValueNotSupported", 'Unsupported value: supported values: '
-                            '"Cluster", "Namespaced"', "spec.scope"))
+        causes.append(
+            Cause(
+                "FieldValueNotSupported",
+                'Unsupported value: supported values: "Cluster", "Namespaced"',
+                "spec.scope",
+            )
+        )
     versions = spec.get("versions") or []
     if not isinstance(versions, list) or not versions:
         causes.append(Cause("FieldValueRequired", "Required value", "spec.versions"))
     elif sum(1 for v in versions if isinstance(v, Mapping) and v.get("storage")) != 1:
-        causes.append(Cause("FieldValueInvalid", "must have exactly one version marked as "
-                            "storage version", "spec.versions"))
+        causes.append(
+            Cause(
+                "FieldValueInvalid",
+                "must have exactly one version marked as storage version",
+                "spec.versions",
+            )
+        )
     if causes:
         raise invalid("CustomResourceDefinition", name, causes, group="apiextensions.k8s.io")
 
@@ -69,10 +89,20 @@ def established_status(crd: Mapping[str, Any], now: str) -> dict[str, Any]:
     return {
         "acceptedNames": names,
         "conditions": [
-            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
-             "message": "no conflicts found", "lastTransitionTime": now},
-            {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-             "message": "the initial names have been accepted", "lastTransitionTime": now},
+            {
+                "type": "NamesAccepted",
+                "status": "True",
+                "reason": "NoConflicts",
+                "message": "no conflicts found",
+                "lastTransitionTime": now,
+            },
+            {
+                "type": "Established",
+                "status": "True",
+                "reason": "InitialNamesAccepted",
+                "message": "the initial names have been accepted",
+                "lastTransitionTime": now,
+            },
         ],
         "storedVersions": storage,
     }
@@ -82,10 +112,20 @@ def pending_status(crd: Mapping[str, Any]) -> dict[str, Any]:
     """A CRD whose names are accepted but that is not Established yet (its kind unserved)."""
     status = established_status(crd, "")
     status["conditions"] = [
-        {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
-         "message": "no conflicts found", "lastTransitionTime": now_text()},
-        {"type": "Established", "status": "False", "reason": "Installing",
-         "message": "the initial names have been accepted", "lastTransitionTime": now_text()},
+        {
+            "type": "NamesAccepted",
+            "status": "True",
+            "reason": "NoConflicts",
+            "message": "no conflicts found",
+            "lastTransitionTime": now_text(),
+        },
+        {
+            "type": "Established",
+            "status": "False",
+            "reason": "Installing",
+            "message": "the initial names have been accepted",
+            "lastTransitionTime": now_text(),
+        },
     ]
     return status
 
@@ -126,6 +166,9 @@ def crd_schema(crd: Mapping[str, Any]) -> ListSchema:
 
 
 def crd_conflict(existing: ResourceType, crd_name: str) -> ApiError:
-    return invalid("CustomResourceDefinition", crd_name, [Cause(
-        "FieldValueInvalid", f"{existing.resource} is already served", "spec.names.plural")],
-        group="apiextensions.k8s.io")
+    return invalid(
+        "CustomResourceDefinition",
+        crd_name,
+        [Cause("FieldValueInvalid", f"{existing.resource} is already served", "spec.names.plural")],
+        group="apiextensions.k8s.io",
+    )

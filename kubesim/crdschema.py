@@ -21,11 +21,23 @@ from kubesim.validation import FieldValidation
 
 _ROOT_KEEP = ("apiVersion", "kind", "metadata")
 _MAX_DEPTH = 32
-_TYPES = {"integer": "integer", "number": "number", "string": "string", "boolean": "boolean",
-          "array": "array", "object": "object"}
-_APPLY_EXPECTED = {"integer": "numeric (int or float)", "number": "numeric (int or float)",
-                   "string": "string", "boolean": "boolean", "array": "list", "object": "map",
-                   "integer,string": "string"}
+_TYPES = {
+    "integer": "integer",
+    "number": "number",
+    "string": "string",
+    "boolean": "boolean",
+    "array": "array",
+    "object": "object",
+}
+_APPLY_EXPECTED = {
+    "integer": "numeric (int or float)",
+    "number": "numeric (int or float)",
+    "string": "string",
+    "boolean": "boolean",
+    "array": "list",
+    "object": "map",
+    "integer,string": "string",
+}
 
 
 @dataclass
@@ -71,22 +83,30 @@ class _Walker:
         if value is None or depth > _MAX_DEPTH or not isinstance(node, Mapping):
             return value
         if not _fits(value, node):
-            wanted = "integer,string" if node.get("x-kubernetes-int-or-string") else str(
-                node.get("type"))
+            wanted = (
+                "integer,string"
+                if node.get("x-kubernetes-int-or-string")
+                else str(node.get("type"))
+            )
             self.found.wrong.append((path, wanted, value))
             return value
         if isinstance(value, list):
             items = node.get("items")
             if isinstance(items, Mapping):
-                return [self.walk(v, items, f"{path}[{i}]", depth + 1)
-                        for i, v in enumerate(value)]
+                return [self.walk(v, items, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
             return value
         if isinstance(value, Mapping):
             return self.walk_object(value, node, path, depth)
         return value
 
-    def walk_object(self, value: Mapping[str, Any], node: Mapping[str, Any], path: str,
-                    depth: int, root: bool = False) -> dict[str, Any]:
+    def walk_object(
+        self,
+        value: Mapping[str, Any],
+        node: Mapping[str, Any],
+        path: str,
+        depth: int,
+        root: bool = False,
+    ) -> dict[str, Any]:
         props = node.get("properties") or {}
         extra = node.get("additionalProperties")
         keep = bool(node.get("x-kubernetes-preserve-unknown-fields")) or extra is True
@@ -103,8 +123,9 @@ class _Walker:
                 self.found.unknown.append(_join(path, k))
         for k, child in props.items():
             if k not in out and isinstance(child, Mapping) and "default" in child:
-                out[k] = self.walk(copy.deepcopy(child["default"]), child, _join(path, k),
-                                   depth + 1)
+                out[k] = self.walk(
+                    copy.deepcopy(child["default"]), child, _join(path, k), depth + 1
+                )
         return out
 
 
@@ -124,23 +145,44 @@ def check(schema: Mapping[str, Any], obj: Mapping[str, Any]) -> tuple[dict[str, 
     return out, walker.found
 
 
-def enforce(schema: Mapping[str, Any] | None, obj: dict[str, Any], *, kind: str, group: str,
-            version: str, mode: FieldValidation, warnings: list[str]) -> dict[str, Any]:
+def enforce(
+    schema: Mapping[str, Any] | None,
+    obj: dict[str, Any],
+    *,
+    kind: str,
+    group: str,
+    version: str,
+    mode: FieldValidation,
+    warnings: list[str],
+) -> dict[str, Any]:
     """A create, update or patch of a custom resource: checked, pruned and defaulted."""
     if schema is None:
         return obj
     checked, found = check(schema, obj)
     unknown = sorted(found.unknown)
     if unknown and mode is FieldValidation.STRICT:
-        raise bad_request(f'{kind} in version "{version}" cannot be handled as a {kind}: strict '
-                          "decoding error: " + ", ".join(f'unknown field "{u}"' for u in unknown))
+        raise bad_request(
+            f'{kind} in version "{version}" cannot be handled as a {kind}: strict '
+            "decoding error: " + ", ".join(f'unknown field "{u}"' for u in unknown)
+        )
     if unknown and mode is FieldValidation.WARN:
         warnings.extend(f'unknown field "{u}"' for u in unknown)
     if found.wrong:
         name = str((obj.get("metadata") or {}).get("name", ""))
-        raise invalid(kind, name, [Cause(
-            "FieldValueTypeInvalid", f'Invalid value: "{_type_of(v)}": {p} in body must be of '
-            f'type {t}: "{_type_of(v)}"', p) for p, t, v in found.wrong], group=group)
+        raise invalid(
+            kind,
+            name,
+            [
+                Cause(
+                    "FieldValueTypeInvalid",
+                    f'Invalid value: "{_type_of(v)}": {p} in body must be of '
+                    f'type {t}: "{_type_of(v)}"',
+                    p,
+                )
+                for p, t, v in found.wrong
+            ],
+            group=group,
+        )
     return checked
 
 
@@ -155,8 +197,9 @@ def _apply_message(path: str, expected: str, value: Any) -> str:
     return f".{path}: expected {expected}, got {got}"
 
 
-def enforce_applied(schema: Mapping[str, Any] | None, applied: Mapping[str, Any], *,
-                    subject: str) -> None:
+def enforce_applied(
+    schema: Mapping[str, Any] | None, applied: Mapping[str, Any], *, subject: str
+) -> None:
     """An applied configuration that cannot be typed against the schema is a 500."""
     if schema is None:
         return
@@ -164,8 +207,11 @@ def enforce_applied(schema: Mapping[str, Any] | None, applied: Mapping[str, Any]
     errors = [_apply_message(p, _APPLY_EXPECTED.get(t, t), v) for p, t, v in found.wrong]
     errors += [f".{u}: field not declared in schema" for u in found.unknown]
     if errors:
-        raise ApiError(500, Reason.NONE, f"failed to create typed patch object {subject}: "
-                       + apply_error_text(errors))
+        raise ApiError(
+            500,
+            Reason.NONE,
+            f"failed to create typed patch object {subject}: " + apply_error_text(errors),
+        )
 
 
 def default(schema: Mapping[str, Any] | None, obj: dict[str, Any]) -> dict[str, Any]:

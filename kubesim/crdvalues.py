@@ -93,43 +93,61 @@ class _Checker:
             return
         supported = ", ".join(
             json.dumps(a if isinstance(a, str) else json.dumps(a, separators=(",", ":")))
-            for a in allowed)
-        self.causes.append(Cause("FieldValueNotSupported", f"Unsupported value: "
-                                 f"{_rendered(value)}: supported values: {supported}", path))
+            for a in allowed
+        )
+        self.causes.append(
+            Cause(
+                "FieldValueNotSupported",
+                f"Unsupported value: {_rendered(value)}: supported values: {supported}",
+                path,
+            )
+        )
 
     def _number(self, value: float, node: Mapping[str, Any], path: str) -> None:
         where = f"{path} in body"
         low, high = node.get("minimum"), node.get("maximum")
         if isinstance(low, int | float):
             if node.get("exclusiveMinimum") and value <= low:
-                self.causes.append(_invalid(path, value, f"{where} should be greater than "
-                                            f"{bound(low)}"))
+                self.causes.append(
+                    _invalid(path, value, f"{where} should be greater than {bound(low)}")
+                )
             elif value < low:
-                self.causes.append(_invalid(path, value, f"{where} should be greater than or "
-                                            f"equal to {bound(low)}"))
+                self.causes.append(
+                    _invalid(
+                        path, value, f"{where} should be greater than or equal to {bound(low)}"
+                    )
+                )
         if isinstance(high, int | float):
             if node.get("exclusiveMaximum") and value >= high:
-                self.causes.append(_invalid(path, value, f"{where} should be less than "
-                                            f"{bound(high)}"))
+                self.causes.append(
+                    _invalid(path, value, f"{where} should be less than {bound(high)}")
+                )
             elif value > high:
-                self.causes.append(_invalid(path, value, f"{where} should be less than or equal "
-                                            f"to {bound(high)}"))
+                self.causes.append(
+                    _invalid(path, value, f"{where} should be less than or equal to {bound(high)}")
+                )
         factor = node.get("multipleOf")
-        if isinstance(factor, int | float) and factor > 0 and not math.isclose(
-                value / factor, round(value / factor)):
-            self.causes.append(_invalid(path, value, f"{where} should be a multiple of "
-                                        f"{bound(factor)}"))
+        if (
+            isinstance(factor, int | float)
+            and factor > 0
+            and not math.isclose(value / factor, round(value / factor))
+        ):
+            self.causes.append(
+                _invalid(path, value, f"{where} should be a multiple of {bound(factor)}")
+            )
 
     def _string(self, value: str, node: Mapping[str, Any], path: str) -> None:
         """maxLength, minLength, pattern: the first that fails is the one reported."""
         longest, shortest = node.get("maxLength"), node.get("minLength")
         if isinstance(longest, int) and len(value) > longest:
-            self.causes.append(Cause("FieldValueTooLong",
-                                     f"Too long: may not be longer than {longest}", path))
+            self.causes.append(
+                Cause("FieldValueTooLong", f"Too long: may not be longer than {longest}", path)
+            )
             return
         if isinstance(shortest, int) and len(value) < shortest:
-            self.causes.append(_invalid(path, value, f"{path} in body should be at least "
-                                        f"{shortest} chars long"))
+            self.causes.append(
+                _invalid(path, value, f"{path} in body should be at least {shortest} chars long")
+            )
             return
         pattern = node.get("pattern")
         if isinstance(pattern, str):
@@ -138,39 +156,54 @@ class _Checker:
             except re.error:
                 matched = True  # a pattern Python cannot read: not judged
             if not matched:
-                self.causes.append(_invalid(path, value, f"{path} in body should match "
-                                            f"'{pattern}'"))
+                self.causes.append(
+                    _invalid(path, value, f"{path} in body should match '{pattern}'")
+                )
 
     def _array(self, value: list[Any], node: Mapping[str, Any], path: str, depth: int) -> None:
         most, least = node.get("maxItems"), node.get("minItems")
         if isinstance(most, int) and len(value) > most:
-            self.causes.append(Cause("FieldValueTooMany",
-                                     f"Too many: {len(value)}: must have at most {most} items",
-                                     path))
+            self.causes.append(
+                Cause(
+                    "FieldValueTooMany",
+                    f"Too many: {len(value)}: must have at most {most} items",
+                    path,
+                )
+            )
         if isinstance(least, int) and len(value) < least:
-            self.causes.append(_invalid(path, len(value), f"{path} in body should have at least "
-                                        f"{least} items"))
+            self.causes.append(
+                _invalid(path, len(value), f"{path} in body should have at least {least} items")
+            )
         items = node.get("items")
         for i, item in enumerate(value):
             self.check(item, items, f"{path}[{i}]", depth + 1)
 
-    def _object(self, value: Mapping[str, Any], node: Mapping[str, Any], path: str,
-                depth: int) -> None:
+    def _object(
+        self, value: Mapping[str, Any], node: Mapping[str, Any], path: str, depth: int
+    ) -> None:
         """Too many or too few properties is the object's one error (its values unchecked)."""
         most, least = node.get("maxProperties"), node.get("minProperties")
         if isinstance(most, int) and len(value) > most:
-            self.causes.append(Cause("FieldValueTooMany",
-                                     f"Too many: {len(value)}: must have at most {most} items",
-                                     path))
+            self.causes.append(
+                Cause(
+                    "FieldValueTooMany",
+                    f"Too many: {len(value)}: must have at most {most} items",
+                    path,
+                )
+            )
             return
         if isinstance(least, int) and len(value) < least:
-            self.causes.append(_invalid(path, len(value), f"{path} in body should have at least "
-                                        f"{least} properties"))
+            self.causes.append(
+                _invalid(
+                    path, len(value), f"{path} in body should have at least {least} properties"
+                )
+            )
             return
         for key in node.get("required") or ():
             if key not in value:
-                self.causes.append(Cause("FieldValueRequired", "Required value",
-                                         _join(path, str(key))))
+                self.causes.append(
+                    Cause("FieldValueRequired", "Required value", _join(path, str(key)))
+                )
         props = node.get("properties") or {}
         extra = node.get("additionalProperties")
         for key, item in value.items():

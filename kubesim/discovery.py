@@ -40,8 +40,11 @@ def _dump(doc: Any) -> bytes:
 def _resource_entries(t: ResourceType) -> list[dict[str, Any]]:
     digest = hashlib.sha256(f"{t.group}/{t.resource}".encode()).digest()
     main: dict[str, Any] = {
-        "name": t.resource, "singularName": t.singular, "namespaced": t.namespaced,
-        "kind": t.kind, "verbs": list(t.verbs),
+        "name": t.resource,
+        "singularName": t.singular,
+        "namespaced": t.namespaced,
+        "kind": t.kind,
+        "verbs": list(t.verbs),
         "storageVersionHash": base64.b64encode(digest[:8]).decode(),
     }
     if t.short_names:
@@ -50,15 +53,37 @@ def _resource_entries(t: ResourceType) -> list[dict[str, Any]]:
         main["categories"] = list(t.categories)
     out = [main]
     if t.has_status:
-        out.append({"name": f"{t.resource}/status", "singularName": "", "namespaced":
-                    t.namespaced, "kind": t.kind, "verbs": ["get", "patch", "update"]})
+        out.append(
+            {
+                "name": f"{t.resource}/status",
+                "singularName": "",
+                "namespaced": t.namespaced,
+                "kind": t.kind,
+                "verbs": ["get", "patch", "update"],
+            }
+        )
     if t.has_scale:
-        out.append({"name": f"{t.resource}/scale", "singularName": "", "namespaced":
-                    t.namespaced, "group": "autoscaling", "version": "v1", "kind": "Scale",
-                    "verbs": ["get", "patch", "update"]})
+        out.append(
+            {
+                "name": f"{t.resource}/scale",
+                "singularName": "",
+                "namespaced": t.namespaced,
+                "group": "autoscaling",
+                "version": "v1",
+                "kind": "Scale",
+                "verbs": ["get", "patch", "update"],
+            }
+        )
     if t.kind == "Namespace" and not t.group:
-        out.append({"name": "namespaces/finalize", "singularName": "", "namespaced": False,
-                    "kind": "Namespace", "verbs": ["update"]})
+        out.append(
+            {
+                "name": "namespaces/finalize",
+                "singularName": "",
+                "namespaced": False,
+                "kind": "Namespace",
+                "verbs": ["update"],
+            }
+        )
     return out
 
 
@@ -73,31 +98,52 @@ def _group_doc(name: str, versions: list[str]) -> dict[str, Any]:
 def _build(table: TypeTable, path: str) -> bytes | None:
     groups = table.groups()
     if path == "/api":
-        return _dump({"kind": "APIVersions", "versions": groups.get("", ["v1"]),
-                      "serverAddressByClientCIDRs": [
-                          {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:0"}]})
+        return _dump(
+            {
+                "kind": "APIVersions",
+                "versions": groups.get("", ["v1"]),
+                "serverAddressByClientCIDRs": [
+                    {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:0"}
+                ],
+            }
+        )
     if path == "/apis":
-        return _dump({"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-            _group_doc(g, vs) for g, vs in groups.items() if g]})
+        return _dump(
+            {
+                "kind": "APIGroupList",
+                "apiVersion": "v1",
+                "groups": [_group_doc(g, vs) for g, vs in groups.items() if g],
+            }
+        )
     parts = path.strip("/").split("/")
     if parts[0] == "api" and len(parts) == 2:
         group, version = "", parts[1]
     elif parts[0] == "apis" and len(parts) == 2:
         if parts[1] not in groups or not parts[1]:
             return None
-        return _dump({"kind": "APIGroup", "apiVersion": "v1",
-                      **_group_doc(parts[1], groups[parts[1]])})
+        return _dump(
+            {"kind": "APIGroup", "apiVersion": "v1", **_group_doc(parts[1], groups[parts[1]])}
+        )
     elif parts[0] == "apis" and len(parts) == 3:
         group, version = parts[1], parts[2]
     else:
         return None
     if version not in groups.get(group, []):
         return None
-    resources = [e for t in table.types if t.group == group and version in t.versions
-                 for e in _resource_entries(t)]
-    return _dump({"kind": "APIResourceList", "apiVersion": "v1",
-                  "groupVersion": f"{group}/{version}" if group else version,
-                  "resources": resources})
+    resources = [
+        e
+        for t in table.types
+        if t.group == group and version in t.versions
+        for e in _resource_entries(t)
+    ]
+    return _dump(
+        {
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": f"{group}/{version}" if group else version,
+            "resources": resources,
+        }
+    )
 
 
 def discovery_document(table: TypeTable, path: str) -> bytes | None:

@@ -100,7 +100,11 @@ class ApiError(Exception):
 def not_found(resource: str, name: str, group: str = "") -> ApiError:
     qualified = f"{resource}.{group}" if group else resource
     return ApiError(
-        404, Reason.NOT_FOUND, f'{qualified} "{name}" not found', name=name, group=group,
+        404,
+        Reason.NOT_FOUND,
+        f'{qualified} "{name}" not found',
+        name=name,
+        group=group,
         kind=resource,
     )
 
@@ -112,30 +116,41 @@ def no_such_path() -> ApiError:
 def already_exists(resource: str, name: str, group: str = "") -> ApiError:
     qualified = f"{resource}.{group}" if group else resource
     return ApiError(
-        409, Reason.ALREADY_EXISTS, f'{qualified} "{name}" already exists', name=name,
-        group=group, kind=resource,
+        409,
+        Reason.ALREADY_EXISTS,
+        f'{qualified} "{name}" already exists',
+        name=name,
+        group=group,
+        kind=resource,
     )
 
 
 def stale_resource_version(resource: str, name: str, group: str = "") -> ApiError:
     qualified = f"{resource}.{group}" if group else resource
     return ApiError(
-        409, Reason.CONFLICT,
+        409,
+        Reason.CONFLICT,
         f'Operation cannot be fulfilled on {qualified} "{name}": the object has been modified; '
         "please apply your changes to the latest version and try again",
-        name=name, group=group, kind=resource,
+        name=name,
+        group=group,
+        kind=resource,
     )
 
 
 def invalid(kind: str, name: str, causes: Sequence[Cause], group: str = "") -> ApiError:
     qualified = f"{kind}.{group}" if group else kind
     # the message lists each distinct error once (the causes keep every one)
-    parts = list(dict.fromkeys(f"{c.field}: {c.message}" if c.field else c.message
-                               for c in causes))
+    parts = list(dict.fromkeys(f"{c.field}: {c.message}" if c.field else c.message for c in causes))
     detail = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
     return ApiError(
-        422, Reason.INVALID, f'{qualified} "{name}" is invalid: {detail}', name=name,
-        group=group, kind=kind, causes=causes,
+        422,
+        Reason.INVALID,
+        f'{qualified} "{name}" is invalid: {detail}',
+        name=name,
+        group=group,
+        kind=kind,
+        causes=causes,
     )
 
 
@@ -144,7 +159,8 @@ INCONSISTENT_CONTINUE = (
     "start a new list without the continue parameter, or use the continue token in this "
     "response to retrieve the remainder of the results. Continuing with the provided token "
     "results in an inconsistent list - objects that were created, modified, or deleted between "
-    "the time the first chunk was returned and now may show up in the list.")
+    "the time the first chunk was returned and now may show up in the list."
+)
 
 
 def continue_expired(fresh_token: str) -> ApiError:
@@ -156,22 +172,26 @@ def bad_request(message: str) -> ApiError:
     return ApiError(400, Reason.BAD_REQUEST, message)
 
 
-def forbidden(message: str, *, name: str = "", kind: str = "", group: str = "",
-              causes: Sequence[Cause] = ()) -> ApiError:
-    return ApiError(403, Reason.FORBIDDEN, message, name=name, kind=kind, group=group,
-                    causes=causes)
+def forbidden(
+    message: str, *, name: str = "", kind: str = "", group: str = "", causes: Sequence[Cause] = ()
+) -> ApiError:
+    return ApiError(
+        403, Reason.FORBIDDEN, message, name=name, kind=kind, group=group, causes=causes
+    )
 
 
 def method_not_allowed(verb: str, resource: str) -> ApiError:
     return ApiError(
-        405, Reason.METHOD_NOT_ALLOWED,
+        405,
+        Reason.METHOD_NOT_ALLOWED,
         f"{verb} is not supported on resources of kind {resource!r}",
     )
 
 
 def unsupported_media_type(content_type: str) -> ApiError:
     return ApiError(
-        415, Reason.UNSUPPORTED_MEDIA_TYPE,
+        415,
+        Reason.UNSUPPORTED_MEDIA_TYPE,
         f"the body of the request was in an unknown format - accepted media types include: "
         f"application/json-patch+json, application/merge-patch+json, "
         f"application/apply-patch+yaml, application/strategic-merge-patch+json"

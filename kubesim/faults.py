@@ -51,8 +51,10 @@ class FaultSettings:
         for pair in self.forbidden_lists:
             resource, namespace = pair
             if not isinstance(resource, str) or not isinstance(namespace, str) or not resource:
-                raise ValueError("forbidden_lists holds [resource, namespace] pairs "
-                                 '(namespace "" for a LIST across all namespaces)')
+                raise ValueError(
+                    "forbidden_lists holds [resource, namespace] pairs "
+                    '(namespace "" for a LIST across all namespaces)'
+                )
             pairs.append((resource, namespace))
         object.__setattr__(self, "forbidden_lists", tuple(pairs))
         if self.latency < 0:

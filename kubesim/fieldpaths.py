@@ -27,11 +27,21 @@ class _Missing:
 
 MISSING: Final = _Missing()
 
-SERVER_METADATA: frozenset[str] = frozenset({
-    "name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp",
-    "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields", "selfLink",
-    "generateName",
-})
+SERVER_METADATA: frozenset[str] = frozenset(
+    {
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "managedFields",
+        "selfLink",
+        "generateName",
+    }
+)
 
 
 def _dump(value: Any) -> str:
@@ -66,8 +76,9 @@ def field_set(obj: Mapping[str, Any], schema: ListSchema, *, ignore_status: bool
     return out
 
 
-def _collect(value: Any, names: tuple[str, ...], path: FieldPath, schema: ListSchema,
-             out: FieldSet) -> None:
+def _collect(
+    value: Any, names: tuple[str, ...], path: FieldPath, schema: ListSchema, out: FieldSet
+) -> None:
     if isinstance(value, Mapping):
         if not value or schema.get(names) is ATOMIC:
             out.add(path)
@@ -105,8 +116,10 @@ def _find_in_list(items: list[Any], element: str) -> int:
     for i, item in enumerate(items):
         if kind == "v" and item == wanted:
             return i
-        if kind == "k" and isinstance(item, Mapping) and all(
-            item.get(k, KEY_DEFAULTS.get(k)) == v for k, v in wanted.items()
+        if (
+            kind == "k"
+            and isinstance(item, Mapping)
+            and all(item.get(k, KEY_DEFAULTS.get(k)) == v for k, v in wanted.items())
         ):
             return i
     return -1

@@ -28,9 +28,15 @@ _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 class Fleet:
     """Clusters by name, served by one `ApiServer` at `base_url`."""
 
-    def __init__(self, api: ApiServer, loop: asyncio.AbstractEventLoop, base_url: str,
-                 kubeconfig_dir: Path, defaults: ControllerSettings | None = None,
-                 event_log_size: int = EVENT_LOG_SIZE) -> None:
+    def __init__(
+        self,
+        api: ApiServer,
+        loop: asyncio.AbstractEventLoop,
+        base_url: str,
+        kubeconfig_dir: Path,
+        defaults: ControllerSettings | None = None,
+        event_log_size: int = EVENT_LOG_SIZE,
+    ) -> None:
         self.event_log_size = event_log_size
         self.api = api
         self.loop = loop
@@ -75,7 +81,8 @@ class Fleet:
 
     def rewrite_combined(self) -> Path:
         return write_combined_kubeconfig(
-            self.kubeconfig_dir, [self.access(n) for n in self.api.clusters])
+            self.kubeconfig_dir, [self.access(n) for n in self.api.clusters]
+        )
 
     def get(self, name: str) -> Cluster:
         try:

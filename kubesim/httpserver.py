@@ -61,8 +61,12 @@ _REASONS = {s.value: s.phrase for s in HTTPStatus}
 
 
 def _head(status: int, content_type: str, headers: Mapping[str, str], extra: str) -> bytes:
-    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}",
-             f"Content-Type: {content_type}", "Cache-Control: no-cache, private", extra]
+    lines = [
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}",
+        f"Content-Type: {content_type}",
+        "Cache-Control: no-cache, private",
+        extra,
+    ]
     lines.extend(f"{k}: {v}" for k, v in headers.items())
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
@@ -149,8 +153,8 @@ class HttpProtocol(asyncio.Protocol):
                     continue
                 if len(self.buf) - start < length:
                     return
-                body = bytes(self.buf[start:start + length])
-                del self.buf[:start + length]
+                body = bytes(self.buf[start : start + length])
+                del self.buf[: start + length]
             self._dispatch(method, target, headers, body)
 
     def _dechunk(self, start: int) -> tuple[bytes, int] | None:
@@ -166,17 +170,26 @@ class HttpProtocol(asyncio.Protocol):
                 return (bytes(body), trailer_end + 2) if trailer_end >= 0 else None
             if len(self.buf) < pos + size + 2:
                 return None
-            body += self.buf[pos:pos + size]
+            body += self.buf[pos : pos + size]
             pos += size + 2
             if len(body) > self.max_body:
                 return bytes(body[: self.max_body + 1]), pos
 
-    def _dispatch(self, method: str, target: str, headers: dict[str, str], body: bytes, *,
-                  too_large: bool = False, close: bool = False) -> None:
+    def _dispatch(
+        self,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        body: bytes,
+        *,
+        too_large: bool = False,
+        close: bool = False,
+    ) -> None:
         path, _, raw_query = target.partition("?")
         query = dict(parse_qsl(raw_query, keep_blank_values=True)) if raw_query else {}
-        request = Request(method, unquote(path), query, headers, body,
-                          too_large or len(body) > self.max_body)
+        request = Request(
+            method, unquote(path), query, headers, body, too_large or len(body) > self.max_body
+        )
         keep_alive = not close and headers.get("connection", "").lower() != "close"
         result = self.handler(request)
         if isinstance(result, Response):
@@ -206,8 +219,7 @@ class HttpProtocol(asyncio.Protocol):
     async def _stream(self, stream: Stream) -> None:
         transport = self.transport
         assert transport is not None
-        transport.write(_head(stream.status, stream.content_type, {},
-                              "Transfer-Encoding: chunked"))
+        transport.write(_head(stream.status, stream.content_type, {}, "Transfer-Encoding: chunked"))
         try:
             async for chunk in stream.chunks:
                 if self.closed:
@@ -225,19 +237,19 @@ class HttpProtocol(asyncio.Protocol):
         extra = f"Content-Length: {len(response.body)}"
         if not keep_alive:
             extra += "\r\nConnection: close"
-        self.transport.write(_head(response.status, response.content_type, response.headers,
-                                   extra) + response.body)
+        self.transport.write(
+            _head(response.status, response.content_type, response.headers, extra) + response.body
+        )
         if not keep_alive:
             self._close()
 
 
-async def start_server(handler: Handler, host: str, port: int,
-                       max_body: int) -> asyncio.Server:
+async def start_server(handler: Handler, host: str, port: int, max_body: int) -> asyncio.Server:
     loop = asyncio.get_running_loop()
-    return await loop.create_server(lambda: HttpProtocol(handler, max_body), host, port,
-                                    reuse_address=True, backlog=1024)
+    return await loop.create_server(
+        lambda: HttpProtocol(handler, max_body), host, port, reuse_address=True, backlog=1024
+    )
 
 
 def json_response(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> Response:
     return Response(status, body, "application/json", headers or {})
-

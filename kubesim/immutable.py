@@ -25,11 +25,18 @@ IMMUTABLE_WHEN_SET = "Forbidden: field is immutable when `immutable` is set"
 STATEFULSET_SPEC = (
     "Forbidden: updates to statefulset spec for fields other than 'replicas', 'template', "
     "'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are "
-    "forbidden")
-STATEFULSET_MUTABLE = ("replicas", "template", "updateStrategy",
-                       "persistentVolumeClaimRetentionPolicy", "minReadySeconds")
-CLAIM_SPEC = ("Forbidden: spec is immutable after creation except resources.requests for bound "
-              "claims")
+    "forbidden"
+)
+STATEFULSET_MUTABLE = (
+    "replicas",
+    "template",
+    "updateStrategy",
+    "persistentVolumeClaimRetentionPolicy",
+    "minReadySeconds",
+)
+CLAIM_SPEC = (
+    "Forbidden: spec is immutable after creation except resources.requests for bound claims"
+)
 
 Obj = Mapping[str, Any]
 Rule = Callable[[Obj, Obj], list[Cause]]
@@ -49,8 +56,11 @@ def go_strings(values: Any) -> str:
 def go_string_map(value: Any) -> str:
     if value is None:
         return "map[string]string(nil)"
-    return "map[string]string{" + ", ".join(
-        f"{go_string(k)}:{go_string(str(v))}" for k, v in sorted(value.items())) + "}"
+    return (
+        "map[string]string{"
+        + ", ".join(f"{go_string(k)}:{go_string(str(v))}" for k, v in sorted(value.items()))
+        + "}"
+    )
 
 
 def go_label_selector(selector: Any) -> str:
@@ -61,14 +71,22 @@ def go_label_selector(selector: Any) -> str:
     if expressions is None:
         rendered = "[]v1.LabelSelectorRequirement(nil)"
     else:
-        rendered = "[]v1.LabelSelectorRequirement{" + ", ".join(
-            "v1.LabelSelectorRequirement{"
-            f"Key:{go_string(str(e.get('key', '')))}, "
-            f"Operator:{go_string(str(e.get('operator', '')))}, "
-            f"Values:{go_strings(e.get('values'))}}}"
-            for e in expressions if isinstance(e, Mapping)) + "}"
-    return (f"v1.LabelSelector{{MatchLabels:{go_string_map(selector.get('matchLabels'))}, "
-            f"MatchExpressions:{rendered}}}")
+        rendered = (
+            "[]v1.LabelSelectorRequirement{"
+            + ", ".join(
+                "v1.LabelSelectorRequirement{"
+                f"Key:{go_string(str(e.get('key', '')))}, "
+                f"Operator:{go_string(str(e.get('operator', '')))}, "
+                f"Values:{go_strings(e.get('values'))}}}"
+                for e in expressions
+                if isinstance(e, Mapping)
+            )
+            + "}"
+        )
+    return (
+        f"v1.LabelSelector{{MatchLabels:{go_string_map(selector.get('matchLabels'))}, "
+        f"MatchExpressions:{rendered}}}"
+    )
 
 
 def go_scalar(value: Any) -> str:
@@ -113,9 +131,13 @@ def _immutable_data(*fields: str) -> Rule:
         causes = []
         if new.get("immutable") is not True:
             causes.append(Cause("FieldValueForbidden", IMMUTABLE_WHEN_SET, "immutable"))
-        causes += [Cause("FieldValueForbidden", IMMUTABLE_WHEN_SET, f)
-                   for f in fields if new.get(f) != old.get(f)]
+        causes += [
+            Cause("FieldValueForbidden", IMMUTABLE_WHEN_SET, f)
+            for f in fields
+            if new.get(f) != old.get(f)
+        ]
         return causes
+
     return rule
 
 
@@ -134,12 +156,21 @@ def _service(new: Obj, old: Obj) -> list[Cause]:
         return []
     old_ips = list(was.get("clusterIPs") or ())
     ips = list(spec.get("clusterIPs") or ())
-    if spec.get("clusterIP") not in (None, "") and spec.get("clusterIP") != was.get(
-            "clusterIP") and ips == old_ips:
+    if (
+        spec.get("clusterIP") not in (None, "")
+        and spec.get("clusterIP") != was.get("clusterIP")
+        and ips == old_ips
+    ):
         ips = [spec["clusterIP"], *ips[1:]]
-    return [Cause("FieldValueInvalid", f"Invalid value: {go_strings(ips)}: may not change once "
-                  "set", f"spec.clusterIPs[{i}]")
-            for i, ip in enumerate(old_ips[:len(ips)]) if ip != ips[i]]
+    return [
+        Cause(
+            "FieldValueInvalid",
+            f"Invalid value: {go_strings(ips)}: may not change once set",
+            f"spec.clusterIPs[{i}]",
+        )
+        for i, ip in enumerate(old_ips[: len(ips)])
+        if ip != ips[i]
+    ]
 
 
 def _role_ref(new: Obj, old: Obj) -> list[Cause]:
@@ -147,11 +178,14 @@ def _role_ref(new: Obj, old: Obj) -> list[Cause]:
     if ref == old.get("roleRef"):
         return []
     ref = ref if isinstance(ref, Mapping) else {}
-    rendered = (f"rbac.RoleRef{{APIGroup:{go_string(str(ref.get('apiGroup', '')))}, "
-                f"Kind:{go_string(str(ref.get('kind', '')))}, "
-                f"Name:{go_string(str(ref.get('name', '')))}}}")
-    return [Cause("FieldValueInvalid", f"Invalid value: {rendered}: cannot change roleRef",
-                  "roleRef")]
+    rendered = (
+        f"rbac.RoleRef{{APIGroup:{go_string(str(ref.get('apiGroup', '')))}, "
+        f"Kind:{go_string(str(ref.get('kind', '')))}, "
+        f"Name:{go_string(str(ref.get('name', '')))}}}"
+    )
+    return [
+        Cause("FieldValueInvalid", f"Invalid value: {rendered}: cannot change roleRef", "roleRef")
+    ]
 
 
 def _job(new: Obj, old: Obj) -> list[Cause]:

@@ -24,12 +24,21 @@ def _webhooks(mutating: bool) -> Callable[[Obj], None]:
         for hook in obj.get("webhooks") or ():
             if not isinstance(hook, dict):
                 continue
-            _set(hook, {"failurePolicy": "Fail", "matchPolicy": "Equivalent",
-                        "namespaceSelector": {}, "objectSelector": {}, "timeoutSeconds": 10})
+            _set(
+                hook,
+                {
+                    "failurePolicy": "Fail",
+                    "matchPolicy": "Equivalent",
+                    "namespaceSelector": {},
+                    "objectSelector": {},
+                    "timeoutSeconds": 10,
+                },
+            )
             if mutating:
                 hook.setdefault("reinvocationPolicy", "Never")
             for rule in hook.get("rules") or ():
                 _set(rule, {"scope": "*"})
+
     return fill
 
 
@@ -62,9 +71,17 @@ def _limit_range(obj: Obj) -> None:
 
 
 def _csi_driver(obj: Obj) -> None:
-    _set(obj.get("spec"), {"attachRequired": True, "fsGroupPolicy": "ReadWriteOnceWithFSType",
-                           "podInfoOnMount": False, "requiresRepublish": False,
-                           "storageCapacity": False, "volumeLifecycleModes": ["Persistent"]})
+    _set(
+        obj.get("spec"),
+        {
+            "attachRequired": True,
+            "fsGroupPolicy": "ReadWriteOnceWithFSType",
+            "podInfoOnMount": False,
+            "requiresRepublish": False,
+            "storageCapacity": False,
+            "volumeLifecycleModes": ["Persistent"],
+        },
+    )
 
 
 def _persistent_volume(obj: Obj) -> None:
@@ -102,18 +119,35 @@ def _replication_controller(obj: Obj) -> None:
 
 def _core_event(obj: Obj) -> None:
     """Fields Go writes even when unset (no `omitempty`)."""
-    _set(obj, {"eventTime": None, "firstTimestamp": None, "lastTimestamp": None,
-               "reportingComponent": "", "reportingInstance": "", "source": {}})
+    _set(
+        obj,
+        {
+            "eventTime": None,
+            "firstTimestamp": None,
+            "lastTimestamp": None,
+            "reportingComponent": "",
+            "reportingInstance": "",
+            "source": {},
+        },
+    )
 
 
 def _event(obj: Obj) -> None:
-    _set(obj, {"deprecatedFirstTimestamp": None, "deprecatedLastTimestamp": None,
-               "deprecatedSource": {}})
+    _set(
+        obj,
+        {"deprecatedFirstTimestamp": None, "deprecatedLastTimestamp": None, "deprecatedSource": {}},
+    )
 
 
 UNREACHABLE_TOLERATIONS = [
-    {"key": f"node.kubernetes.io/{condition}", "operator": "Exists", "effect": "NoExecute",
-     "tolerationSeconds": 300} for condition in ("not-ready", "unreachable")]
+    {
+        "key": f"node.kubernetes.io/{condition}",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": 300,
+    }
+    for condition in ("not-ready", "unreachable")
+]
 
 
 def _pod(obj: Obj) -> None:
@@ -123,13 +157,19 @@ def _pod(obj: Obj) -> None:
     if not isinstance(spec, dict):
         return
     account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
-    _set(spec, {"serviceAccountName": account, "serviceAccount": account,
-                "enableServiceLinks": True, "priority": 0,
-                "preemptionPolicy": "PreemptLowerPriority"})
+    _set(
+        spec,
+        {
+            "serviceAccountName": account,
+            "serviceAccount": account,
+            "enableServiceLinks": True,
+            "priority": 0,
+            "preemptionPolicy": "PreemptLowerPriority",
+        },
+    )
     tolerations = list(spec.get("tolerations") or [])
     for toleration in UNREACHABLE_TOLERATIONS:
-        if not any(isinstance(t, dict) and t.get("key") == toleration["key"]
-                   for t in tolerations):
+        if not any(isinstance(t, dict) and t.get("key") == toleration["key"] for t in tolerations):
             tolerations.append(dict(toleration))
     spec["tolerations"] = tolerations
 
@@ -159,8 +199,10 @@ def fill_defaults(group: str, kind: str, obj: Obj) -> None:
         fill(obj)
 
 
-PROTECTION_FINALIZERS = {"PersistentVolume": "kubernetes.io/pv-protection",
-                         "PersistentVolumeClaim": "kubernetes.io/pvc-protection"}
+PROTECTION_FINALIZERS = {
+    "PersistentVolume": "kubernetes.io/pv-protection",
+    "PersistentVolumeClaim": "kubernetes.io/pvc-protection",
+}
 
 
 def on_create(group: str, kind: str, obj: Obj) -> None:
@@ -169,8 +211,10 @@ def on_create(group: str, kind: str, obj: Obj) -> None:
     if group:
         if (group, kind) == ("apps", "DaemonSet"):
             meta = obj["metadata"]
-            meta["annotations"] = {"deprecated.daemonset.template.generation": "1",
-                                   **(meta.get("annotations") or {})}
+            meta["annotations"] = {
+                "deprecated.daemonset.template.generation": "1",
+                **(meta.get("annotations") or {}),
+            }
         return
     finalizer = PROTECTION_FINALIZERS.get(kind)
     if finalizer is not None:

@@ -26,8 +26,10 @@ def render_kubeconfig(access: Sequence[ClusterAccess], current: str) -> str:
         "preferences": {},
         "clusters": [{"name": a.name, "cluster": {"server": a.server}} for a in access],
         "users": [{"name": a.name, "user": {"token": a.token}} for a in access],
-        "contexts": [{"name": a.name, "context": {"cluster": a.name, "user": a.name,
-                                                  "namespace": "default"}} for a in access],
+        "contexts": [
+            {"name": a.name, "context": {"cluster": a.name, "user": a.name, "namespace": "default"}}
+            for a in access
+        ],
         "current-context": current,
     }
     return json.dumps(doc, indent=2) + "\n"

@@ -40,7 +40,8 @@ def parse_propagation(value: str | None, orphan_dependents: str | None) -> Propa
             raise bad_request(
                 f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported '
                 f'value: "{value}": supported values: "Foreground", "Background", '
-                f'"Orphan", "nil"') from None
+                f'"Orphan", "nil"'
+            ) from None
     if orphan_dependents == "true":
         return Propagation.ORPHAN
     return Propagation.BACKGROUND
@@ -61,16 +62,30 @@ def _with_meta(obj: Mapping[str, Any], **changes: Any) -> dict[str, Any]:
 
 
 def success_status(rtype: ResourceType, obj: Mapping[str, Any]) -> dict[str, Any]:
-    details: dict[str, Any] = {"name": obj["metadata"]["name"], "kind": rtype.resource,
-                               "uid": obj["metadata"].get("uid", "")}
+    details: dict[str, Any] = {
+        "name": obj["metadata"]["name"],
+        "kind": rtype.resource,
+        "uid": obj["metadata"].get("uid", ""),
+    }
     if rtype.group:
         details["group"] = rtype.group
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-            "details": details}
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": details,
+    }
 
 
-def delete_object(cluster: Cluster, rtype: ResourceType, obj: dict[str, Any], *,
-                  propagation: Propagation, dry_run: bool) -> tuple[dict[str, Any], bool]:
+def delete_object(
+    cluster: Cluster,
+    rtype: ResourceType,
+    obj: dict[str, Any],
+    *,
+    propagation: Propagation,
+    dry_run: bool,
+) -> tuple[dict[str, Any], bool]:
     """Delete `obj`; return (the object as it now is, whether it is gone for good)."""
     meta = obj["metadata"]
     if meta.get("deletionTimestamp"):
@@ -82,15 +97,22 @@ def delete_object(cluster: Cluster, rtype: ResourceType, obj: dict[str, Any], *,
         _orphan_dependents(cluster, meta.get("uid", ""))
     is_namespace = (rtype.group, rtype.resource) == NAMESPACE_KEY
     if finalizers or is_namespace:
-        marked = _with_meta(obj, deletionTimestamp=now_rfc3339(), deletionGracePeriodSeconds=0,
-                            finalizers=finalizers or None)
+        marked = _with_meta(
+            obj,
+            deletionTimestamp=now_rfc3339(),
+            deletionGracePeriodSeconds=0,
+            finalizers=finalizers or None,
+        )
         if is_namespace:
             marked["status"] = {**(obj.get("status") or {}), "phase": "Terminating"}
         stored = cluster.commit(rtype, obj, marked, dry_run=dry_run)
         if not dry_run:
             collect_garbage(cluster)
-            current = cluster.store.get((rtype.group, rtype.resource), "", meta["name"]) if (
-                is_namespace) else stored
+            current = (
+                cluster.store.get((rtype.group, rtype.resource), "", meta["name"])
+                if (is_namespace)
+                else stored
+            )
             if current is None:
                 return stored, True
         return stored, False
@@ -110,11 +132,17 @@ def _orphan_dependents(cluster: Cluster, uid: str) -> None:
                 continue
             kept = [r for r in refs if r.get("uid") != uid]
             orphaned = _with_meta(dep, ownerReferences=kept or None)
-            entries = record_update(dep, orphaned, manager=GC_MANAGER,
-                                    api_version=rtype.api_version(),
-                                    subresource="", schema=cluster.list_schema(rtype),
-                                    ignore_status=rtype.has_status, now=now_rfc3339(),
-                                    entries=decode_entries(dep))
+            entries = record_update(
+                dep,
+                orphaned,
+                manager=GC_MANAGER,
+                api_version=rtype.api_version(),
+                subresource="",
+                schema=cluster.list_schema(rtype),
+                ignore_status=rtype.has_status,
+                now=now_rfc3339(),
+                entries=decode_entries(dep),
+            )
             orphaned["metadata"]["managedFields"] = encode_entries(entries)
             cluster.commit(rtype, dep, orphaned, dry_run=False)
 
@@ -123,7 +151,8 @@ def finish_if_finalized(cluster: Cluster, rtype: ResourceType, obj: dict[str, An
     """Remove an object whose deletion was pending and whose last finalizer just went."""
     if obj["metadata"].get("deletionTimestamp") and not _finalizers(obj):
         if (rtype.group, rtype.resource) == NAMESPACE_KEY and (
-                (obj.get("spec") or {}).get("finalizers")):
+            (obj.get("spec") or {}).get("finalizers")
+        ):
             return False
         cluster.remove(rtype, obj)
         collect_garbage(cluster)
@@ -167,14 +196,21 @@ def _one_pass(cluster: Cluster) -> bool:
         elif key == CRD_KEY and CLEANUP_FINALIZER in finalizers:
             changed |= _finish_crd(cluster, rtype, obj)
         elif FOREGROUND in finalizers:
-            waiting = [d for d in dependents.get(meta.get("uid", ""), [])
-                       if cluster.store.get((d[0].group, d[0].resource),
-                                            d[1]["metadata"].get("namespace", ""),
-                                            d[1]["metadata"]["name"]) is not None]
+            waiting = [
+                d
+                for d in dependents.get(meta.get("uid", ""), [])
+                if cluster.store.get(
+                    (d[0].group, d[0].resource),
+                    d[1]["metadata"].get("namespace", ""),
+                    d[1]["metadata"]["name"],
+                )
+                is not None
+            ]
             for dtype, dep in waiting:
                 if not dep["metadata"].get("deletionTimestamp"):
-                    delete_object(cluster, dtype, dep, propagation=Propagation.FOREGROUND,
-                                  dry_run=False)
+                    delete_object(
+                        cluster, dtype, dep, propagation=Propagation.FOREGROUND, dry_run=False
+                    )
                     return True
             if not waiting:
                 _drop_finalizer(cluster, rtype, obj, FOREGROUND)
@@ -188,11 +224,13 @@ def _one_pass(cluster: Cluster) -> bool:
     return changed
 
 
-def _drop_finalizer(cluster: Cluster, rtype: ResourceType, obj: dict[str, Any],
-                    finalizer: str) -> None:
+def _drop_finalizer(
+    cluster: Cluster, rtype: ResourceType, obj: dict[str, Any], finalizer: str
+) -> None:
     remaining = [f for f in _finalizers(obj) if f != finalizer]
-    updated = cluster.commit(rtype, obj, _with_meta(obj, finalizers=remaining or None),
-                             dry_run=False)
+    updated = cluster.commit(
+        rtype, obj, _with_meta(obj, finalizers=remaining or None), dry_run=False
+    )
     if not remaining:
         cluster.remove(rtype, updated)
 
@@ -212,8 +250,11 @@ def _finish_namespace(cluster: Cluster, rtype: ResourceType, ns: dict[str, Any])
     if (ns.get("spec") or {}).get("finalizers") or _finalizers(ns):
         if _finalizers(ns):
             return False
-        cleared = {**ns, "metadata": dict(ns["metadata"]), "spec": {**ns.get("spec", {}),
-                                                                   "finalizers": []}}
+        cleared = {
+            **ns,
+            "metadata": dict(ns["metadata"]),
+            "spec": {**ns.get("spec", {}), "finalizers": []},
+        }
         ns = cluster.commit(rtype, ns, cleared, dry_run=False)
     cluster.remove(rtype, ns)
     return True
@@ -227,8 +268,9 @@ def _finish_crd(cluster: Cluster, rtype: ResourceType, crd: dict[str, Any]) -> b
         objects = cluster.store.list(key)
         for obj in objects:
             if not obj["metadata"].get("deletionTimestamp"):
-                delete_object(cluster, crtype, obj, propagation=Propagation.BACKGROUND,
-                              dry_run=False)
+                delete_object(
+                    cluster, crtype, obj, propagation=Propagation.BACKGROUND, dry_run=False
+                )
         if cluster.store.list(key):
             return False
         cluster.unregister_crd(key)

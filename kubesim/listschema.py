@@ -101,8 +101,9 @@ def crd_list_schema(open_api_schema: Mapping[str, Any] | None) -> ListSchema:
     return schema
 
 
-def _walk_crd_schema(node: Mapping[str, Any], path: tuple[str, ...],
-                     out: dict[tuple[str, ...], tuple[str, ...]]) -> None:
+def _walk_crd_schema(
+    node: Mapping[str, Any], path: tuple[str, ...], out: dict[tuple[str, ...], tuple[str, ...]]
+) -> None:
     if not isinstance(node, Mapping):
         return
     if node.get("type") == "array":

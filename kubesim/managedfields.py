@@ -42,8 +42,7 @@ class ManagerEntry:
     fields: FieldSet = field(default_factory=set)
 
     def matches(self, manager: str, operation: Operation, subresource: str) -> bool:
-        return (self.manager, self.operation, self.subresource) == (
-            manager, operation, subresource)
+        return (self.manager, self.operation, self.subresource) == (manager, operation, subresource)
 
     def encode(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -71,12 +70,16 @@ def decode_entries(obj: Mapping[str, Any] | None) -> list[ManagerEntry]:
             operation = Operation(e.get("operation", "Update"))
         except ValueError:
             continue
-        out.append(ManagerEntry(
-            manager=str(e["manager"]), operation=operation,
-            api_version=str(e.get("apiVersion", "")), time=str(e.get("time", "")),
-            subresource=str(e.get("subresource", "")),
-            fields=from_fields_v1(e.get("fieldsV1") or {}),
-        ))
+        out.append(
+            ManagerEntry(
+                manager=str(e["manager"]),
+                operation=operation,
+                api_version=str(e.get("apiVersion", "")),
+                time=str(e.get("time", "")),
+                subresource=str(e.get("subresource", "")),
+                fields=from_fields_v1(e.get("fieldsV1") or {}),
+            )
+        )
     return out
 
 
@@ -84,8 +87,14 @@ def encode_entries(entries: Sequence[ManagerEntry]) -> list[dict[str, Any]]:
     return [e.encode() for e in entries if e.fields]
 
 
-def find_or_add(entries: list[ManagerEntry], manager: str, operation: Operation,
-                subresource: str, api_version: str, now: str) -> ManagerEntry:
+def find_or_add(
+    entries: list[ManagerEntry],
+    manager: str,
+    operation: Operation,
+    subresource: str,
+    api_version: str,
+    now: str,
+) -> ManagerEntry:
     for e in entries:
         if e.matches(manager, operation, subresource):
             e.api_version = api_version
@@ -104,17 +113,29 @@ def differs(before: Any, after: Any, path: tuple[str, ...]) -> bool:
     return bool(old != new)
 
 
-def record_update(old: Mapping[str, Any] | None, new: Mapping[str, Any], *, manager: str,
-                  api_version: str, subresource: str, schema: ListSchema, ignore_status: bool,
-                  now: str, entries: list[ManagerEntry],
-                  zero: Mapping[str, Any] | None = None) -> list[ManagerEntry]:
+def record_update(
+    old: Mapping[str, Any] | None,
+    new: Mapping[str, Any],
+    *,
+    manager: str,
+    api_version: str,
+    subresource: str,
+    schema: ListSchema,
+    ignore_status: bool,
+    now: str,
+    entries: list[ManagerEntry],
+    zero: Mapping[str, Any] | None = None,
+) -> list[ManagerEntry]:
     """Ownership after a non-apply write of `new` over `old` by `manager`.
 
     A create is compared with `zero`, the kind's empty object (see `schema.zero_object`): what
     every object holds anyway (structs held by value, required fields at their zero value) is
     not taken by the creator. Null values are owned by nobody."""
-    new_set = {p for p in field_set(new, schema, ignore_status=ignore_status)
-               if value_at(new, p) is not None}
+    new_set = {
+        p
+        for p in field_set(new, schema, ignore_status=ignore_status)
+        if value_at(new, p) is not None
+    }
     if subresource == "status":
         new_set = {p for p in new_set if p[0] == "f:status"}
     base = old if old is not None else zero
@@ -128,8 +149,9 @@ def record_update(old: Mapping[str, Any] | None, new: Mapping[str, Any], *, mana
     return [e for e in entries if e.fields]
 
 
-def _added_containers(changed: FieldSet, old: Mapping[str, Any] | None, new: Mapping[str, Any],
-                      schema: ListSchema) -> FieldSet:
+def _added_containers(
+    changed: FieldSet, old: Mapping[str, Any] | None, new: Mapping[str, Any], schema: ListSchema
+) -> FieldSet:
     """Maps, optional structs and merged lists an update brought into being: the writer owns
     them too (`.`). A struct held by value (`spec`, a Deployment's `strategy`) always exists,
     so it is not; nor is an atomic list, which is a leaf."""
@@ -145,7 +167,8 @@ def _added_containers(changed: FieldSet, old: Mapping[str, Any] | None, new: Map
                 continue
             value = value_at(new, prefix)
             container = isinstance(value, Mapping) or (
-                isinstance(value, list) and kind is not None and kind is not ATOMIC)
+                isinstance(value, list) and kind is not None and kind is not ATOMIC
+            )
             if container and value_at(old or {}, prefix) is MISSING:
                 out.add(prefix)
     return out

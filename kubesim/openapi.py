@@ -44,15 +44,24 @@ def gv_document(table: TypeTable, group: str, version: str) -> bytes:
             continue
         base = "/" + _gv_path(group, version)
         ns = "/namespaces/{namespace}" if t.namespaced else ""
-        paths[f"{base}{ns}/{t.resource}/{{name}}"] = {"patch": {
-            "operationId": f"patch{t.kind}",
-            "x-kubernetes-action": "patch",
-            "x-kubernetes-group-version-kind": {"group": group, "version": version,
-                                                "kind": t.kind},
-            "parameters": _PARAMS,
-            "responses": {"200": {"description": "OK"}},
-        }}
-    doc = {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.37.0"},
-           "paths": paths, "components": {"schemas": {}}}
+        paths[f"{base}{ns}/{t.resource}/{{name}}"] = {
+            "patch": {
+                "operationId": f"patch{t.kind}",
+                "x-kubernetes-action": "patch",
+                "x-kubernetes-group-version-kind": {
+                    "group": group,
+                    "version": version,
+                    "kind": t.kind,
+                },
+                "parameters": _PARAMS,
+                "responses": {"200": {"description": "OK"}},
+            }
+        }
+    doc = {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": "v1.37.0"},
+        "paths": paths,
+        "components": {"schemas": {}},
+    }
     table.cache[cache_key] = out = json.dumps(doc, separators=(",", ":")).encode()
     return out

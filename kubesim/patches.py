@@ -187,13 +187,13 @@ def _smp(target: Any, patch: Any, names: tuple[str, ...], schema: ListSchema) ->
     return out
 
 
-def _smp_list(current: Any, patch: list[Any], path: tuple[str, ...],
-              schema: ListSchema) -> list[Any]:
+def _smp_list(
+    current: Any, patch: list[Any], path: tuple[str, ...], schema: ListSchema
+) -> list[Any]:
     keys = schema[path]
     base = list(current) if isinstance(current, list) else []
     if any(isinstance(i, Mapping) and i.get("$patch") == "replace" for i in patch):
-        return [copy.deepcopy(i) for i in patch if not (
-            isinstance(i, Mapping) and "$patch" in i)]
+        return [copy.deepcopy(i) for i in patch if not (isinstance(i, Mapping) and "$patch" in i)]
     if not keys:
         return base + [copy.deepcopy(v) for v in patch if v not in base]
     merge_keys = keys[:1]
@@ -212,8 +212,9 @@ def _smp_list(current: Any, patch: list[Any], path: tuple[str, ...],
     return _in_server_order(base, patched, server, merge_keys)
 
 
-def _in_server_order(server_only: list[Any], patched: list[Any], server: list[Any],
-                     merge_keys: tuple[str, ...]) -> list[Any]:
+def _in_server_order(
+    server_only: list[Any], patched: list[Any], server: list[Any], merge_keys: tuple[str, ...]
+) -> list[Any]:
     """The server's order: items it had stay where they were, new ones go before the first
     item the patch lists after them (first of all when there is none)."""
 

@@ -64,11 +64,11 @@ def read_fields(data: bytes) -> Iterator[Field]:
             size, pos = read_varint(data, pos)
             if pos + size > end:
                 raise ProtobufError("unexpected EOF")
-            value, pos = data[pos:pos + size], pos + size
+            value, pos = data[pos : pos + size], pos + size
         elif wire == 1:
-            value, pos = data[pos:pos + 8], pos + 8
+            value, pos = data[pos : pos + 8], pos + 8
         elif wire == 5:
-            value, pos = data[pos:pos + 4], pos + 4
+            value, pos = data[pos : pos + 4], pos + 4
         else:
             raise ProtobufError(f"unsupported wire type {wire}")
         if pos > end:
@@ -119,8 +119,9 @@ def _special(name: str, data: bytes) -> tuple[bool, Any]:
         if not data:
             return True, None
         values = {n: v for n, _, v in read_fields(data)}
-        return True, _go_time(_signed(values.get(1, 0)), values.get(2, 0),
-                              name.endswith("MicroTime"))
+        return True, _go_time(
+            _signed(values.get(1, 0)), values.get(2, 0), name.endswith("MicroTime")
+        )
     if name == "meta.v1.Duration":
         values = {n: v for n, _, v in read_fields(data)}
         return True, _go_duration(_signed(values.get(1, 0)))
@@ -194,8 +195,9 @@ def decode_message(name: str, data: bytes, depth: int = 0) -> Any:
             k = bytes(items.get(1, b"")).decode()
             vwire = 2 if "." in kind or kind in ("string", "bytes") else 0
             v = items.get(2, b"" if vwire == 2 else 0)
-            out.setdefault(key, {})[k] = (decode_message(kind, v, depth + 1) if "." in kind
-                                         else _scalar(kind, vwire, v))
+            out.setdefault(key, {})[k] = (
+                decode_message(kind, v, depth + 1) if "." in kind else _scalar(kind, vwire, v)
+            )
         elif "." in kind:
             decoded = decode_message(kind, raw, depth + 1)
             if "r" in flags:
@@ -218,10 +220,12 @@ def decode_message(name: str, data: bytes, depth: int = 0) -> Any:
 def decode_object(body: bytes) -> dict[str, Any]:
     """A `k8s\\x00` protobuf body as the JSON object it carries (apiVersion and kind first)."""
     if not body.startswith(MAGIC):
-        raise NotProtobuf("provided data does not appear to be a protobuf message, expected "
-                          f"prefix [107 56 115 0] ({body[:64].hex()})")
+        raise NotProtobuf(
+            "provided data does not appear to be a protobuf message, expected "
+            f"prefix [107 56 115 0] ({body[:64].hex()})"
+        )
     try:
-        envelope = {n: v for n, _, v in read_fields(body[len(MAGIC):])}
+        envelope = {n: v for n, _, v in read_fields(body[len(MAGIC) :])}
         type_meta = {n: bytes(v).decode() for n, _, v in read_fields(envelope.get(1, b""))}
     except ProtobufError as exc:
         raise NotProtobuf(f"{exc} ({body[:64].hex()})") from None

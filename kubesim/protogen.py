@@ -29,8 +29,16 @@ OUT = Path(__file__).parent / "data" / "builtin-proto.json"
 _GZIP = re.compile(rb"\x1f\x8b\x08\x00\x00\x00\x00\x00")
 _NULLABLE = 65001
 """gogoproto's `nullable` field option: false for a field held by value in Go."""
-_SCALARS = {1: "double", 3: "int", 4: "int", 5: "int", 8: "bool", 9: "string", 12: "bytes",
-            13: "int"}
+_SCALARS = {
+    1: "double",
+    3: "int",
+    4: "int",
+    5: "int",
+    8: "bool",
+    9: "string",
+    12: "bytes",
+    13: "int",
+}
 _REPEATED = 3
 _MESSAGE = 11
 ROOTS = ("runtime.Unknown", "meta.v1.DeleteOptions")
@@ -42,7 +50,8 @@ def descriptors(binary: bytes) -> list[bytes]:
     for m in _GZIP.finditer(binary):
         try:
             data = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(
-                binary[m.start():m.start() + 4_000_000])
+                binary[m.start() : m.start() + 4_000_000]
+            )
         except zlib.error:
             continue
         fields = list(read_fields(data)) if data[:1] == b"\n" else []
@@ -55,7 +64,7 @@ def _proto_to_def(full: str) -> str:
     """`.k8s.io.api.core.v1.Container` -> `core.v1.Container` (the OpenAPI schema's name)."""
     name = full.lstrip(".")
     if name.startswith("k8s.io."):
-        name = "io.k8s." + name[len("k8s.io."):]
+        name = "io.k8s." + name[len("k8s.io.") :]
     return short(name.replace("_", "-"))
 
 
@@ -112,8 +121,11 @@ def build(files: list[bytes], required: dict[str, list[str]]) -> dict[str, Any]:
             if type_name in entries:
                 flags += "m"
                 value = entries[type_name]
-                kind = (_proto_to_def(bytes(value[6]).decode()) if value.get(5) == _MESSAGE
-                        else _SCALARS[value[5]])
+                kind = (
+                    _proto_to_def(bytes(value[6]).decode())
+                    if value.get(5) == _MESSAGE
+                    else _SCALARS[value[5]]
+                )
             elif f.get(5) == _MESSAGE:
                 kind = _proto_to_def(type_name)
                 if f.get(4) == _REPEATED:
@@ -131,8 +143,7 @@ def build(files: list[bytes], required: dict[str, list[str]]) -> dict[str, Any]:
             fields[str(f[3])] = [key, kind, flags]
         out[name] = {"fields": fields}
     kinds = {k: v for k, v in api_table()["kinds"].items() if v in out}
-    return {"source": api_table()["source"], "kinds": kinds,
-            "messages": dict(sorted(out.items()))}
+    return {"source": api_table()["source"], "kinds": kinds, "messages": dict(sorted(out.items()))}
 
 
 def required_fields(reader: Reader) -> dict[str, list[str]]:
@@ -154,8 +165,10 @@ def main(argv: list[str]) -> int:
     files = descriptors(Path(argv[0]).read_bytes())
     result = build(files, required_fields(Reader(Path(argv[1]))))
     out.write_text(json.dumps(result, separators=(",", ":"), sort_keys=True) + "\n")
-    print(f"{out}: {len(result['messages'])} messages, {len(result['kinds'])} kinds "
-          f"from {len(files)} descriptors")
+    print(
+        f"{out}: {len(result['messages'])} messages, {len(result['kinds'])} kinds "
+        f"from {len(files)} descriptors"
+    )
     return 0
 
 

@@ -13,8 +13,7 @@ from typing import Any
 
 _QUANTITY = re.compile(r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$")
 _BINARY = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
-_DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15,
-            "E": 18}
+_DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 _DECIMAL_SUFFIX = {e: s for s, e in _DECIMAL.items()}
 _BINARY_SUFFIX = [(60, "Ei"), (50, "Pi"), (40, "Ti"), (30, "Gi"), (20, "Mi"), (10, "Ki")]
 
@@ -73,8 +72,11 @@ def _canonical(amount: Decimal, family: str) -> str:
                 return f"{whole >> power}{name}"
         return str(whole)
     exponent = 18
-    while exponent > -9 and (amount / Decimal(10) ** exponent) != (
-            amount / Decimal(10) ** exponent).to_integral_value():
+    while (
+        exponent > -9
+        and (amount / Decimal(10) ** exponent)
+        != (amount / Decimal(10) ** exponent).to_integral_value()
+    ):
         exponent -= 3
     if amount == 0:
         exponent = 0

@@ -25,8 +25,17 @@ from kubesim.quantity import quantity_amount
 from kubesim.store import EventType, StoreEvent
 
 QUOTA_KEY = ("", "resourcequotas")
-LEGACY = frozenset({"pods", "services", "secrets", "configmaps", "persistentvolumeclaims",
-                    "replicationcontrollers", "resourcequotas"})
+LEGACY = frozenset(
+    {
+        "pods",
+        "services",
+        "secrets",
+        "configmaps",
+        "persistentvolumeclaims",
+        "replicationcontrollers",
+        "resourcequotas",
+    }
+)
 """Core resources whose count a quota may also name without `count/`."""
 
 
@@ -47,7 +56,7 @@ def counted_names(group: str, resource: str, obj: Mapping[str, Any]) -> list[str
 def _type_of(name: str) -> tuple[str, str] | None:
     """The (group, resource) whose objects a quota name counts (None: not a count)."""
     if name.startswith("count/"):
-        resource, _, group = name[len("count/"):].partition(".")
+        resource, _, group = name[len("count/") :].partition(".")
         return group, resource
     if name in LEGACY:
         return "", name
@@ -60,8 +69,11 @@ def _used(cluster: Cluster, namespace: str, name: str) -> int | None:
     key = _type_of(name)
     if key is None:
         return None
-    return sum(1 for obj in cluster.store.list(key, namespace)
-               if name in counted_names(key[0], key[1], obj))
+    return sum(
+        1
+        for obj in cluster.store.list(key, namespace)
+        if name in counted_names(key[0], key[1], obj)
+    )
 
 
 def _hard(quota: Mapping[str, Any]) -> dict[str, Any]:
@@ -72,8 +84,9 @@ def current_status(cluster: Cluster, quota: Mapping[str, Any]) -> dict[str, Any]
     """A quota's status as its controller writes it: hard limits, and the counts used."""
     namespace = quota["metadata"].get("namespace", "")
     hard = _hard(quota)
-    used = {name: str(n) for name in sorted(hard)
-            if (n := _used(cluster, namespace, name)) is not None}
+    used = {
+        name: str(n) for name in sorted(hard) if (n := _used(cluster, namespace, name)) is not None
+    }
     return {"hard": hard, "used": used} if hard else {}
 
 
@@ -84,12 +97,17 @@ def refresh(cluster: Cluster, rtype: ResourceType, namespace: str) -> None:
             continue
         status = current_status(cluster, quota)
         if status != quota.get("status"):
-            cluster.commit(rtype, quota, {**quota, "metadata": dict(quota["metadata"]),
-                                          "status": status}, dry_run=False)
+            cluster.commit(
+                rtype,
+                quota,
+                {**quota, "metadata": dict(quota["metadata"]), "status": status},
+                dry_run=False,
+            )
 
 
 def watch(cluster: Cluster) -> Callable[[StoreEvent], None]:
     """A store listener keeping the quotas of each namespace with a change current."""
+
     def on_event(event: StoreEvent) -> None:
         if not event.namespace or not cluster.store.list(QUOTA_KEY, event.namespace):
             return
@@ -98,6 +116,7 @@ def watch(cluster: Cluster) -> Callable[[StoreEvent], None]:
         quota_type = cluster.types.by_key(*QUOTA_KEY)
         if quota_type is not None:
             refresh(cluster, quota_type, event.namespace)
+
     return on_event
 
 
@@ -111,8 +130,9 @@ def admit(cluster: Cluster, rtype: ResourceType, obj: Mapping[str, Any]) -> None
     if not namespace or not rtype.namespaced:
         return
     names = counted_names(rtype.group, rtype.resource, obj)
-    for quota in sorted(cluster.store.list(QUOTA_KEY, namespace),
-                        key=lambda q: q["metadata"]["name"]):
+    for quota in sorted(
+        cluster.store.list(QUOTA_KEY, namespace), key=lambda q: q["metadata"]["name"]
+    ):
         hard = _hard(quota)
         over = {}
         for name in names:
@@ -130,22 +150,32 @@ def _count(value: Any) -> Decimal:
     return amount if amount is not None else Decimal("Infinity")
 
 
-def _exceeded(rtype: ResourceType, obj: Mapping[str, Any], quota: str, over: Mapping[str, int],
-              hard: Mapping[str, Any]) -> ApiError:
+def _exceeded(
+    rtype: ResourceType,
+    obj: Mapping[str, Any],
+    quota: str,
+    over: Mapping[str, int],
+    hard: Mapping[str, Any],
+) -> ApiError:
     name = str(obj["metadata"].get("name", ""))
     qualified = f"{rtype.resource}.{rtype.group}" if rtype.group else rtype.resource
     return forbidden(
         f'{qualified} "{name}" is forbidden: exceeded quota: {quota}, requested: '
         f"{_pretty(dict.fromkeys(over, 1))}, used: {_pretty(over)}, limited: "
         f"{_pretty({k: hard[k] for k in over})}",
-        name=name, kind=rtype.resource, group=rtype.group)
+        name=name,
+        kind=rtype.resource,
+        group=rtype.group,
+    )
 
 
 POD_COUNT = frozenset({"pods"})
-POD_COMPUTE = frozenset({"cpu", "memory", "limits.cpu", "limits.memory", "requests.cpu",
-                         "requests.memory"})
-POD_SCOPES = frozenset({"Terminating", "NotTerminating", "NotBestEffort", "PriorityClass",
-                        "CrossNamespacePodAffinity"})
+POD_COMPUTE = frozenset(
+    {"cpu", "memory", "limits.cpu", "limits.memory", "requests.cpu", "requests.memory"}
+)
+POD_SCOPES = frozenset(
+    {"Terminating", "NotTerminating", "NotBestEffort", "PriorityClass", "CrossNamespacePodAffinity"}
+)
 
 
 def _scope_fits(scope: str, resource: str) -> bool:
@@ -157,10 +187,20 @@ def _scope_fits(scope: str, resource: str) -> bool:
 
 
 STANDARD_SCOPES = POD_SCOPES | {"BestEffort"}
-STANDARD_NAMES = POD_COUNT | POD_COMPUTE | LEGACY | {
-    "ephemeral-storage", "requests.ephemeral-storage", "limits.ephemeral-storage",
-    "requests.storage", "persistentvolumeclaims", "services.nodeports",
-    "services.loadbalancers"}
+STANDARD_NAMES = (
+    POD_COUNT
+    | POD_COMPUTE
+    | LEGACY
+    | {
+        "ephemeral-storage",
+        "requests.ephemeral-storage",
+        "limits.ephemeral-storage",
+        "requests.storage",
+        "persistentvolumeclaims",
+        "services.nodeports",
+        "services.loadbalancers",
+    }
+)
 """Quota names the server's scope check looks at (`count/...` names it does not)."""
 CONFLICTING = (("BestEffort", "NotBestEffort"), ("NotTerminating", "Terminating"))
 
@@ -179,9 +219,13 @@ def spec_causes(rtype: ResourceType, obj: Mapping[str, Any]) -> list[Cause]:
     for scope in scopes:
         if scope not in STANDARD_SCOPES:
             problems.append("unsupported scope")
-        problems += ["unsupported scope applied to resource"
-                     for resource in sorted(str(r) for r in spec.get("hard") or {})
-                     if resource in STANDARD_NAMES and not _scope_fits(scope, resource)]
+        problems += [
+            "unsupported scope applied to resource"
+            for resource in sorted(str(r) for r in spec.get("hard") or {})
+            if resource in STANDARD_NAMES and not _scope_fits(scope, resource)
+        ]
     problems += ["conflicting scopes" for pair in CONFLICTING if set(pair) <= set(scopes)]
-    return [Cause("FieldValueInvalid", f"Invalid value: {rendered}: {problem}", "spec.scopes")
-            for problem in problems]
+    return [
+        Cause("FieldValueInvalid", f"Invalid value: {rendered}: {problem}", "spec.scopes")
+        for problem in problems
+    ]

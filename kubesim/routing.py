@@ -39,8 +39,11 @@ log = logging.getLogger(__name__)
 
 CLUSTER_PREFIX = "/clusters/"
 ADMIN_PREFIX = "/_kubesim/"
-_ERROR_REASONS = {429: Reason.TOO_MANY_REQUESTS, 500: Reason.INTERNAL_ERROR,
-                  503: Reason.SERVICE_UNAVAILABLE}
+_ERROR_REASONS = {
+    429: Reason.TOO_MANY_REQUESTS,
+    500: Reason.INTERNAL_ERROR,
+    503: Reason.SERVICE_UNAVAILABLE,
+}
 _HEALTH = ("/healthz", "/livez", "/readyz")
 SIMULATED_USER = "system:serviceaccount:fleetsync:fleetsync"
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -63,7 +66,9 @@ def list_forbidden(t: Target) -> ApiError:
     return forbidden(
         f'{t.rtype.resource} is forbidden: User "{SIMULATED_USER}" cannot list resource '
         f'"{t.rtype.resource}" in API group "{t.rtype.group}" {where}',
-        kind=t.rtype.resource, group=t.rtype.group)
+        kind=t.rtype.resource,
+        group=t.rtype.group,
+    )
 
 
 def watch_forbidden(t: Target) -> ApiError:
@@ -72,7 +77,9 @@ def watch_forbidden(t: Target) -> ApiError:
     return forbidden(
         f'{t.rtype.resource} is forbidden: User "{SIMULATED_USER}" cannot watch resource '
         f'"{t.rtype.resource}" in API group "{t.rtype.group}" {where}',
-        kind=t.rtype.resource, group=t.rtype.group)
+        kind=t.rtype.resource,
+        group=t.rtype.group,
+    )
 
 
 def warning_headers(warnings: list[str]) -> dict[str, str]:
@@ -82,16 +89,22 @@ def warning_headers(warnings: list[str]) -> dict[str, str]:
     return {"Warning": ", ".join(f"299 - {json.dumps(w)}" for w in warnings)}
 
 
-def _as_table(cluster: Cluster, t: Target, body: dict[str, Any], *,
-              listed: bool) -> dict[str, Any]:
+def _as_table(cluster: Cluster, t: Target, body: dict[str, Any], *, listed: bool) -> dict[str, Any]:
     """A get or list answer as the Table `kubectl get` asks for."""
-    crd = cluster.store.get(CRD_KEY, "", f"{t.rtype.resource}.{t.rtype.group}") if (
-        cluster.crd_type(t.key) is not None) else None
-    columns = (tables.crd_columns(crd, t.version) if crd is not None
-               else tables.builtin_columns(t.rtype))
+    crd = (
+        cluster.store.get(CRD_KEY, "", f"{t.rtype.resource}.{t.rtype.group}")
+        if (cluster.crd_type(t.key) is not None)
+        else None
+    )
+    columns = (
+        tables.crd_columns(crd, t.version) if crd is not None else tables.builtin_columns(t.rtype)
+    )
     objects = body["items"] if listed else [body]
-    meta = body["metadata"] if listed else {
-        "resourceVersion": body["metadata"].get("resourceVersion", "")}
+    meta = (
+        body["metadata"]
+        if listed
+        else {"resourceVersion": body["metadata"].get("resourceVersion", "")}
+    )
     return tables.table(columns, t.rtype, objects, meta)
 
 
@@ -107,13 +120,12 @@ class ApiServer:
         self.max_body = max_body
         self.random = random.Random()
         self.admin: Callable[[Request], Response] | None = None
-        self.watch: Callable[[Cluster, Target, Mapping[str, str]], Awaitable[Outcome]] | None = (
-            None)
+        self.watch: Callable[[Cluster, Target, Mapping[str, str]], Awaitable[Outcome]] | None = None
 
     def handle(self, req: Request) -> Response | Awaitable[Outcome]:
         path = req.path
         if path.startswith(CLUSTER_PREFIX):
-            name, _, rest = path[len(CLUSTER_PREFIX):].partition("/")
+            name, _, rest = path[len(CLUSTER_PREFIX) :].partition("/")
             cluster = self.clusters.get(name)
             if cluster is None:
                 return error_response(no_such_path())
@@ -124,8 +136,9 @@ class ApiServer:
             return Response(200, b"ok", "text/plain")
         return error_response(no_such_path())
 
-    def _serve_cluster(self, cluster: Cluster, req: Request,
-                       rest: str) -> Response | Awaitable[Outcome]:
+    def _serve_cluster(
+        self, cluster: Cluster, req: Request, rest: str
+    ) -> Response | Awaitable[Outcome]:
         auth = req.header("authorization")
         if (auth and auth != f"Bearer {cluster.token}") or cluster.faults.unauthorized:
             self._count(cluster, req, rest, 401)
@@ -145,26 +158,49 @@ class ApiServer:
             await asyncio.sleep(faults.latency)
         if faults.forbidden:
             self._count(cluster, req, rest, 403)
-            return error_response(forbidden(
-                f'User "{SIMULATED_USER}" cannot {req.method.lower()} '
-                f"{rest} in cluster {cluster.name}: access denied (simulated)"))
+            return error_response(
+                forbidden(
+                    f'User "{SIMULATED_USER}" cannot {req.method.lower()} '
+                    f"{rest} in cluster {cluster.name}: access denied (simulated)"
+                )
+            )
         if faults.error_rate and self.random.random() < faults.error_rate:
             code = faults.error_code
             self._count(cluster, req, rest, code)
             retry = 1 if code in (429, 503) else None
-            return error_response(ApiError(code, _ERROR_REASONS[code],
-                                           f"simulated failure ({code})", retry_after=retry))
+            return error_response(
+                ApiError(
+                    code, _ERROR_REASONS[code], f"simulated failure ({code})", retry_after=retry
+                )
+            )
         result = self._serve(cluster, req, rest)
         if isinstance(result, Response):
             return result
         return await result
 
-    def _count(self, cluster: Cluster, req: Request, rest: str, code: int,
-               verb: str = "", resource: str = "", namespace: str = "", name: str = "") -> None:
+    def _count(
+        self,
+        cluster: Cluster,
+        req: Request,
+        rest: str,
+        code: int,
+        verb: str = "",
+        resource: str = "",
+        namespace: str = "",
+        name: str = "",
+    ) -> None:
         dry_run = req.method in _WRITE_METHODS and bool(req.query.get("dryRun"))
-        cluster.requests.record(RequestRecord(
-            time.time(), verb or req.method.lower(), resource or rest, namespace, name, code,
-            dry_run))
+        cluster.requests.record(
+            RequestRecord(
+                time.time(),
+                verb or req.method.lower(),
+                resource or rest,
+                namespace,
+                name,
+                code,
+                dry_run,
+            )
+        )
 
     def _serve(self, cluster: Cluster, req: Request, rest: str) -> Response | Awaitable[Outcome]:
         if rest.rstrip("/") == "/version":
@@ -182,8 +218,9 @@ class ApiServer:
         else:
             group, version, rem = "", "", []
         if not rem:
-            doc = discovery_document(cluster.types, rest.rstrip("/")) if req.method == "GET" \
-                else None
+            doc = (
+                discovery_document(cluster.types, rest.rstrip("/")) if req.method == "GET" else None
+            )
             self._count(cluster, req, rest, 200 if doc else 404, "get", "discovery")
             if doc is None:
                 return error_response(no_such_path())
@@ -194,8 +231,7 @@ class ApiServer:
             self._count(cluster, req, rest, err.code)
             return error_response(err)
         verb = self._verb(req, target)
-        resource = target.rtype.resource + (f"/{target.subresource}" if target.subresource
-                                            else "")
+        resource = target.rtype.resource + (f"/{target.subresource}" if target.subresource else "")
         if verb == "list" and cluster.faults.lists_forbidden(target.rtype.resource, target.ns):
             self._count(cluster, req, rest, 403, verb, resource, target.ns)
             return error_response(list_forbidden(target))
@@ -214,8 +250,12 @@ class ApiServer:
             code, response = err.code, error_response(err, warnings)
         except Exception:
             log.exception("kubesim: %s %s failed", req.method, req.path)
-            code, response = 500, error_response(ApiError(
-                500, Reason.INTERNAL_ERROR, "internal error in kubesim (see its log)"))
+            code, response = (
+                500,
+                error_response(
+                    ApiError(500, Reason.INTERNAL_ERROR, "internal error in kubesim (see its log)")
+                ),
+            )
         else:
             response = Response(code, _dump(body), headers=warning_headers(warnings))
         self._count(cluster, req, rest, code, verb, resource, target.ns, target.name or "")
@@ -225,8 +265,9 @@ class ApiServer:
         self._count(cluster, req, rest, 200, "get", "openapi")
         parts = rest.strip("/").split("/")[2:]
         if not parts:
-            return Response(200, openapi.root_document(
-                cluster.types, f"{CLUSTER_PREFIX}{cluster.name}"))
+            return Response(
+                200, openapi.root_document(cluster.types, f"{CLUSTER_PREFIX}{cluster.name}")
+            )
         if parts[0] == "api" and len(parts) == 2:
             group, version = "", parts[1]
         elif parts[0] == "apis" and len(parts) == 3:
@@ -254,9 +295,11 @@ class ApiServer:
             raise no_such_path()
         if rtype.namespaced and namespace is None and name is not None:
             raise no_such_path()
-        if sub and not ((sub == "status" and rtype.has_status) or (
-                sub == "scale" and rtype.has_scale) or (
-                sub == "finalize" and rtype.kind == "Namespace")):
+        if sub and not (
+            (sub == "status" and rtype.has_status)
+            or (sub == "scale" and rtype.has_scale)
+            or (sub == "finalize" and rtype.kind == "Namespace")
+        ):
             raise no_such_path()
         return Target(rtype, version, namespace if rtype.namespaced else "", name, sub)
 
@@ -270,30 +313,37 @@ class ApiServer:
         if method == "PATCH":
             ct = req.header("content-type")
             return "apply" if ct.startswith("application/apply-patch") else "patch"
-        return {"POST": "create", "PUT": "update",
-                "DELETE": "delete" if t.name is not None else "deletecollection"}.get(
-                    method, method.lower())
+        return {
+            "POST": "create",
+            "PUT": "update",
+            "DELETE": "delete" if t.name is not None else "deletecollection",
+        }.get(method, method.lower())
 
-    def _run_verb(self, cluster: Cluster, req: Request, t: Target, verb: str,
-                  warnings: list[str]) -> tuple[int, dict[str, Any]]:
+    def _run_verb(
+        self, cluster: Cluster, req: Request, t: Target, verb: str, warnings: list[str]
+    ) -> tuple[int, dict[str, Any]]:
         if req.body_too_large:
             raise too_large(self.max_body)
         query = req.query
         dry_run = query.get("dryRun", "")
         if dry_run not in ("", "All"):
             raise bad_request(f'Unsupported value: "{dry_run}": supported values: "All"')
-        opts = WriteOptions(dry_run=dry_run == "All", field_manager=query.get(
-            "fieldManager", ""), force=query.get("force", "") == "true",
-            field_validation=field_validation(query.get("fieldValidation")), warnings=warnings)
+        opts = WriteOptions(
+            dry_run=dry_run == "All",
+            field_manager=query.get("fieldManager", ""),
+            force=query.get("force", "") == "true",
+            field_validation=field_validation(query.get("fieldValidation")),
+            warnings=warnings,
+        )
         agent = req.header("user-agent")
         if t.subresource == "scale":
             from kubesim.scale import scale_verb
 
-            return scale_verb(cluster, t, verb, req.body, req.header("content-type"), opts,
-                              agent)
+            return scale_verb(cluster, t, verb, req.body, req.header("content-type"), opts, agent)
         if verb in ("get", "list"):
-            code, body = verbs.get(cluster, t) if verb == "get" else verbs.list_objects(
-                cluster, t, query)
+            code, body = (
+                verbs.get(cluster, t) if verb == "get" else verbs.list_objects(cluster, t, query)
+            )
             if tables.wants_table(req.header("accept")):
                 body = _as_table(cluster, t, body, listed=verb == "list")
             return code, body

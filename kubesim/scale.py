@@ -17,17 +17,30 @@ def scale_of(obj: dict[str, Any]) -> dict[str, Any]:
     spec = obj.get("spec") or {}
     selector = (spec.get("selector") or {}).get("matchLabels") or {}
     return {
-        "kind": "Scale", "apiVersion": "autoscaling/v1",
-        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
-                                          "creationTimestamp") if k in meta},
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            k: meta[k]
+            for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            if k in meta
+        },
         "spec": {"replicas": spec.get("replicas", 1)},
-        "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
-                   "selector": ",".join(f"{k}={v}" for k, v in selector.items())},
+        "status": {
+            "replicas": (obj.get("status") or {}).get("replicas", 0),
+            "selector": ",".join(f"{k}={v}" for k, v in selector.items()),
+        },
     }
 
 
-def scale_verb(cluster: Cluster, t: Target, verb: str, body: bytes, content_type: str,
-               opts: WriteOptions, user_agent: str) -> tuple[int, dict[str, Any]]:
+def scale_verb(
+    cluster: Cluster,
+    t: Target,
+    verb: str,
+    body: bytes,
+    content_type: str,
+    opts: WriteOptions,
+    user_agent: str,
+) -> tuple[int, dict[str, Any]]:
     main = Target(t.rtype, t.version, t.namespace, t.name)
     _, obj = verbs.get(cluster, main)
     if verb == "get":

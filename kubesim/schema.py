@@ -66,8 +66,10 @@ class WrongType:
     def decode_message(self) -> str:
         """The JSON decoder's wording (create and update bodies)."""
         dotted = ".".join(p for p in self.path if isinstance(p, str))
-        return (f"json: cannot unmarshal {json_kind(self.value)} into Go struct field "
-                f"{self.go_struct}.{dotted} of type {self.go_type}")
+        return (
+            f"json: cannot unmarshal {json_kind(self.value)} into Go struct field "
+            f"{self.go_struct}.{dotted} of type {self.go_type}"
+        )
 
 
 @dataclass
@@ -114,10 +116,17 @@ def _go_type(node: Any) -> str:
     if isinstance(node, str):
         if node[:1] in ("#", "$"):
             return "v1." + node.rsplit(".", 1)[1] if "." in node else node[1:]
-        return {"int32": "int32", "int64": "int64", "number": "float64", "boolean": "bool",
-                "bytes": "[]uint8", "string": "string", "time": "v1.Time",
-                "quantity": "resource.Quantity", "int-or-string": "intstr.IntOrString",
-                }.get(node, "interface {}")
+        return {
+            "int32": "int32",
+            "int64": "int64",
+            "number": "float64",
+            "boolean": "bool",
+            "bytes": "[]uint8",
+            "string": "string",
+            "time": "v1.Time",
+            "quantity": "resource.Quantity",
+            "int-or-string": "intstr.IntOrString",
+        }.get(node, "interface {}")
     if "list" in node:
         return "[]" + _go_type(node["list"])
     if "map" in node:
@@ -138,8 +147,9 @@ class _Walker:
         self.defs = defs
         self.out = Checked()
 
-    def walk(self, value: Any, node: Any, path: tuple[Any, ...], apply_path: str,
-             struct: str, depth: int) -> Any:
+    def walk(
+        self, value: Any, node: Any, path: tuple[Any, ...], apply_path: str, struct: str, depth: int
+    ) -> Any:
         """The value with unknown fields dropped (the original when nothing is dropped)."""
         if value is None or depth > _MAX_DEPTH:
             return value
@@ -154,10 +164,10 @@ class _Walker:
             changed = False
             keys = node.get("keys")
             for i, item in enumerate(value):
-                where = (_key_text(item, keys) if keys and isinstance(item, Mapping)
-                         else f"[{i}]")
-                new = self.walk(item, node["list"], (*path, i), apply_path + where, struct,
-                                depth + 1)
+                where = _key_text(item, keys) if keys and isinstance(item, Mapping) else f"[{i}]"
+                new = self.walk(
+                    item, node["list"], (*path, i), apply_path + where, struct, depth + 1
+                )
                 changed |= new is not item
                 items.append(new)
             return items if changed else value
@@ -168,15 +178,15 @@ class _Walker:
             out = {}
             for k in sorted(value):
                 v = value[k]
-                new = self.walk(v, node["map"], (*path, k), f"{apply_path}.{k}", struct,
-                                depth + 1)
+                new = self.walk(v, node["map"], (*path, k), f"{apply_path}.{k}", struct, depth + 1)
                 changed |= new is not v
                 out[k] = new
             return {k: out[k] for k in value} if changed else value
         return value
 
-    def struct(self, value: Any, name: str, path: tuple[Any, ...], apply_path: str,
-               depth: int) -> Any:
+    def struct(
+        self, value: Any, name: str, path: tuple[Any, ...], apply_path: str, depth: int
+    ) -> Any:
         spec = self.defs.get(name)
         if spec is None:
             return value
@@ -192,8 +202,7 @@ class _Walker:
             if child is None:
                 self.out.unknown.append(_dotted((*path, k)))
                 if not stopped:
-                    self.out.apply_errors.append(f"{apply_path}.{k}: field not declared in "
-                                                 "schema")
+                    self.out.apply_errors.append(f"{apply_path}.{k}: field not declared in schema")
                     stopped = True
                 changed = True
                 continue
@@ -202,8 +211,9 @@ class _Walker:
             out[k] = new
         return out if changed else value
 
-    def scalar(self, value: Any, node: str, path: tuple[Any, ...], apply_path: str,
-               struct: str) -> Any:
+    def scalar(
+        self, value: Any, node: str, path: tuple[Any, ...], apply_path: str, struct: str
+    ) -> Any:
         if node == "quantity" and not isinstance(value, bool):
             canonical = canonical_quantity(value)
             if canonical is not None:
@@ -228,8 +238,15 @@ class _Walker:
             self.wrong(value, expected, node, path, apply_path, struct)
         return value
 
-    def wrong(self, value: Any, expected: str, node: Any, path: tuple[Any, ...],
-              apply_path: str, struct: str) -> Any:
+    def wrong(
+        self,
+        value: Any,
+        expected: str,
+        node: Any,
+        path: tuple[Any, ...],
+        apply_path: str,
+        struct: str,
+    ) -> Any:
         problem = WrongType(path, apply_path, expected, value, struct, _go_type(node))
         self.out.wrong.append(problem)
         self.out.apply_errors.append(problem.apply_message())
@@ -278,8 +295,13 @@ def builtin_list_schema(root: str) -> dict[tuple[str, ...], tuple[str, ...]]:
     defs = table()["defs"]
     out: dict[tuple[str, ...], tuple[str, ...]] = {}
 
-    def visit(node: Any, path: tuple[str, ...], seen: tuple[str, ...],
-              item: bool = False, by_value: bool = True) -> None:
+    def visit(
+        node: Any,
+        path: tuple[str, ...],
+        seen: tuple[str, ...],
+        item: bool = False,
+        by_value: bool = True,
+    ) -> None:
         if len(path) > _MAX_DEPTH:
             return
         if isinstance(node, str):

@@ -74,7 +74,7 @@ def field_matcher(selector: str | None) -> Matcher | None:
         field, _, value = part.partition("!=" if negate else ("==" if "==" in part else "="))
         field = field.strip()
         if field not in _FIELDS:
-            raise bad_request(f'field label not supported: {field}')
+            raise bad_request(f"field label not supported: {field}")
         checks.append((field.split(".", 1)[1], negate, value.strip()))
 
     def match(obj: Mapping[str, Any]) -> bool:

@@ -44,17 +44,28 @@ def cluster_names(count: int, prefix: str = "sim-") -> list[str]:
     return [f"{prefix}{i:0{width}d}" for i in range(1, count + 1)]
 
 
-async def open_fleet(names: Sequence[str], host: str, port: int, kubeconfig_dir: Path,
-                     controllers: ControllerSettings | None = None,
-                     event_log_size: int = EVENT_LOG_SIZE) -> tuple[Fleet, asyncio.Server]:
+async def open_fleet(
+    names: Sequence[str],
+    host: str,
+    port: int,
+    kubeconfig_dir: Path,
+    controllers: ControllerSettings | None = None,
+    event_log_size: int = EVENT_LOG_SIZE,
+) -> tuple[Fleet, asyncio.Server]:
     """Start serving `names` on the running loop; returns the fleet and the listening server."""
     api = ApiServer()
     api.watch = watch_response
     server = await start_server(api.handle, host, port, api.max_body)
     bound = server.sockets[0].getsockname()[1]
     url_host = f"[{host}]" if ":" in host else host
-    fleet = Fleet(api, asyncio.get_running_loop(), f"http://{url_host}:{bound}",
-                  kubeconfig_dir, controllers, event_log_size)
+    fleet = Fleet(
+        api,
+        asyncio.get_running_loop(),
+        f"http://{url_host}:{bound}",
+        kubeconfig_dir,
+        controllers,
+        event_log_size,
+    )
     api.admin = Admin(fleet)
     for name in names:
         fleet.add(name, write_combined=False)
@@ -87,19 +98,35 @@ class ClusterHandle:
         """Every stored object of this cluster (namespaces included)."""
         return self._do(lambda c: c.objects())
 
-    def set_fault(self, *, latency: float = 0.0, error_rate: float = 0.0,
-                  error_code: int = 503, down: bool = False,
-                  down_mode: DownMode | str = DownMode.CLOSE,
-                  forbidden: bool = False, unauthorized: bool = False,
-                  forbidden_lists: Iterable[tuple[str, str]] = (),
-                  watches: str = "serve") -> FaultSettings:
+    def set_fault(
+        self,
+        *,
+        latency: float = 0.0,
+        error_rate: float = 0.0,
+        error_code: int = 503,
+        down: bool = False,
+        down_mode: DownMode | str = DownMode.CLOSE,
+        forbidden: bool = False,
+        unauthorized: bool = False,
+        forbidden_lists: Iterable[tuple[str, str]] = (),
+        watches: str = "serve",
+    ) -> FaultSettings:
         """Replace this cluster's faults (anything not given is reset).
 
         `forbidden_lists`: (resource, namespace) pairs whose LIST is refused with 403, as RBAC
         would ("" for the LIST across all namespaces); see `forbid_lists`. `watches`: "serve",
         "forbid" (403) or "close" (every watch ends at once)."""
-        faults = FaultSettings(latency, error_rate, error_code, down, DownMode(down_mode),
-                               forbidden, unauthorized, tuple(forbidden_lists), watches)
+        faults = FaultSettings(
+            latency,
+            error_rate,
+            error_code,
+            down,
+            DownMode(down_mode),
+            forbidden,
+            unauthorized,
+            tuple(forbidden_lists),
+            watches,
+        )
 
         def set_(c: Cluster) -> FaultSettings:
             c.faults = faults
@@ -125,15 +152,21 @@ class ClusterHandle:
     def faults(self) -> FaultSettings:
         return self._do(lambda c: c.faults)
 
-    def set_controllers(self, *, enabled: bool = True, ready_delay: float = 0.5,
-                        never_ready: bool = False,
-                        crd_established_delay: float = 0.0,
-                        job_result: str = "complete") -> ControllerSettings:
+    def set_controllers(
+        self,
+        *,
+        enabled: bool = True,
+        ready_delay: float = 0.5,
+        never_ready: bool = False,
+        crd_established_delay: float = 0.0,
+        job_result: str = "complete",
+    ) -> ControllerSettings:
         """Replace this cluster's controller settings; `crd_established_delay` keeps a created
         CRD not Established (its kind not served) for that many seconds; `job_result` says how
         Jobs and run-to-completion Pods end: "complete", "fail" or "run" (never)."""
-        settings = ControllerSettings(enabled, ready_delay, never_ready, crd_established_delay,
-                                      job_result)
+        settings = ControllerSettings(
+            enabled, ready_delay, never_ready, crd_established_delay, job_result
+        )
         self._do(lambda c: setattr(c, "controllers", settings))
         return settings
 
@@ -163,14 +196,21 @@ class ClusterHandle:
 class Simulator:
     """Many simulated Kubernetes clusters served over HTTP from a background thread."""
 
-    def __init__(self, clusters: Sequence[str] | int = 1, *, host: str = "127.0.0.1",
-                 port: int = 0, kubeconfig_dir: str | Path | None = None,
-                 name_prefix: str = "sim-",
-                 controllers: ControllerSettings | None = None,
-                 event_log_size: int = EVENT_LOG_SIZE) -> None:
+    def __init__(
+        self,
+        clusters: Sequence[str] | int = 1,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        kubeconfig_dir: str | Path | None = None,
+        name_prefix: str = "sim-",
+        controllers: ControllerSettings | None = None,
+        event_log_size: int = EVENT_LOG_SIZE,
+    ) -> None:
         self._event_log_size = event_log_size
-        self.names = list(cluster_names(clusters, name_prefix) if isinstance(clusters, int)
-                          else clusters)
+        self.names = list(
+            cluster_names(clusters, name_prefix) if isinstance(clusters, int) else clusters
+        )
         self.host = host
         self.requested_port = port
         self._own_dir = kubeconfig_dir is None
@@ -210,9 +250,14 @@ class Simulator:
 
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
-        fleet, server = await open_fleet(self.names, self.host, self.requested_port,
-                                         self.kubeconfig_dir, self._controllers,
-                                         self._event_log_size)
+        fleet, server = await open_fleet(
+            self.names,
+            self.host,
+            self.requested_port,
+            self.kubeconfig_dir,
+            self._controllers,
+            self._event_log_size,
+        )
         self._fleet = fleet
         self._ready.set()
         try:

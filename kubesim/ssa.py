@@ -62,9 +62,15 @@ class Conflict:
     @property
     def order(self) -> str:
         """The server sorts owners by their encoded managedFields identifier."""
-        return json.dumps({"manager": self.manager, "operation": str(self.operation),
-                           "apiVersion": self.api_version, "subresource": self.subresource},
-                          separators=(",", ":"))
+        return json.dumps(
+            {
+                "manager": self.manager,
+                "operation": str(self.operation),
+                "apiVersion": self.api_version,
+                "subresource": self.subresource,
+            },
+            separators=(",", ":"),
+        )
 
 
 class ApplyConflict(Exception):
@@ -106,8 +112,9 @@ def merge_values(base: Any, patch: Any, names: tuple[str, ...], schema: ListSche
             return copy.deepcopy(patch)
         out = dict(base)
         for k, v in patch.items():
-            out[k] = merge_values(base[k], v, (*names, k), schema) if k in base else (
-                copy.deepcopy(v))
+            out[k] = (
+                merge_values(base[k], v, (*names, k), schema) if k in base else (copy.deepcopy(v))
+            )
         return out
     if isinstance(patch, list) and isinstance(base, list):
         keys = schema.get(names)
@@ -134,8 +141,14 @@ class ApplyResult:
 
 
 def apply_configuration(
-    live: Mapping[str, Any] | None, applied: Mapping[str, Any], *, manager: str, force: bool,
-    schema: ListSchema, ignore_status: bool, now: str,
+    live: Mapping[str, Any] | None,
+    applied: Mapping[str, Any],
+    *,
+    manager: str,
+    force: bool,
+    schema: ListSchema,
+    ignore_status: bool,
+    now: str,
 ) -> ApplyResult:
     """The object after `manager` applies `applied` over `live` (None when it does not exist).
 
@@ -154,7 +167,8 @@ def apply_configuration(
     api_version = str(applied.get("apiVersion", ""))
 
     mine: ManagerEntry | None = next(
-        (e for e in entries if e.matches(manager, Operation.APPLY, "")), None)
+        (e for e in entries if e.matches(manager, Operation.APPLY, "")), None
+    )
     old_set = set(mine.fields) if mine else set()
 
     conflicts: list[Conflict] = []
@@ -163,10 +177,12 @@ def apply_configuration(
             if e is mine:
                 continue
             for p in sorted(new_set & e.fields):
-                if differs(live, merged, p) or (p in nulls and value_at(live, p) not in (
-                        None, MISSING)):
-                    conflicts.append(Conflict(e.manager, e.api_version, p, e.operation,
-                                              e.subresource))
+                if differs(live, merged, p) or (
+                    p in nulls and value_at(live, p) not in (None, MISSING)
+                ):
+                    conflicts.append(
+                        Conflict(e.manager, e.api_version, p, e.operation, e.subresource)
+                    )
     if conflicts and not force:
         raise ApplyConflict(conflicts)
     taken = {c.path for c in conflicts}
@@ -189,8 +205,9 @@ def apply_configuration(
     return ApplyResult(merged, tuple(conflicts))
 
 
-def _prune_empty_parents(obj: dict[str, Any], path: FieldPath,
-                         owned_prefixes: set[FieldPath]) -> None:
+def _prune_empty_parents(
+    obj: dict[str, Any], path: FieldPath, owned_prefixes: set[FieldPath]
+) -> None:
     parent = path[:-1]
     while len(parent) > 1 and parent[-1].startswith("f:") and parent not in owned_prefixes:
         node = value_at(obj, parent)

@@ -61,8 +61,11 @@ class Store:
         names = by_ns.get(namespace)
         return names.get(name) if names else None
 
-    def list(self, key: TypeKey, namespace: str | None = None,
-             ) -> builtins.list[dict[str, Any]]:
+    def list(
+        self,
+        key: TypeKey,
+        namespace: str | None = None,
+    ) -> builtins.list[dict[str, Any]]:
         by_ns = self._objects.get(key)
         if not by_ns:
             return []

@@ -16,12 +16,17 @@ from kubesim.catalog import ResourceType
 from kubesim.schema import table as api_table
 
 MEDIA = "application/json;as=Table;v=v1;g=meta.k8s.io"
-NAME_COLUMN = {"name": "Name", "type": "string", "format": "name", "priority": 0,
-               "description": "Name must be unique within a namespace. Is required when "
-               "creating resources, although some resources may allow a client to request the "
-               "generation of an appropriate name automatically. Name is primarily intended for "
-               "creation idempotence and configuration definition. Cannot be updated. More "
-               "info: http://kubernetes.io/docs/user-guide/identifiers#names"}
+NAME_COLUMN = {
+    "name": "Name",
+    "type": "string",
+    "format": "name",
+    "priority": 0,
+    "description": "Name must be unique within a namespace. Is required when "
+    "creating resources, although some resources may allow a client to request the "
+    "generation of an appropriate name automatically. Name is primarily intended for "
+    "creation idempotence and configuration definition. Cannot be updated. More "
+    "info: http://kubernetes.io/docs/user-guide/identifiers#names",
+}
 AGE_PATH = ".metadata.creationTimestamp"
 UNKNOWN = "<unknown>"
 Obj = Mapping[str, Any]
@@ -86,8 +91,14 @@ def selector_text(selector: Any) -> str:
     parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
     for e in selector.get("matchExpressions") or ():
         op, key, values = e.get("operator"), e.get("key"), ",".join(e.get("values") or ())
-        parts.append({"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})",
-                      "Exists": str(key), "DoesNotExist": f"!{key}"}.get(op, str(key)))
+        parts.append(
+            {
+                "In": f"{key} in ({values})",
+                "NotIn": f"{key} notin ({values})",
+                "Exists": str(key),
+                "DoesNotExist": f"!{key}",
+            }.get(op, str(key))
+        )
     return ",".join(parts) or "<none>"
 
 
@@ -97,13 +108,17 @@ def _labels_text(labels: Any) -> str:
 
 def _containers(spec: Any) -> dict[str, Any]:
     containers = _get(spec, "containers", default=[])
-    return {"Containers": ",".join(c.get("name", "") for c in containers),
-            "Images": ",".join(c.get("image", "") for c in containers)}
+    return {
+        "Containers": ",".join(c.get("name", "") for c in containers),
+        "Images": ",".join(c.get("image", "") for c in containers),
+    }
 
 
 def _workload(obj: Obj) -> dict[str, Any]:
-    return {**_containers(_get(obj, "spec", "template", "spec")),
-            "Selector": selector_text(_get(obj, "spec", "selector"))}
+    return {
+        **_containers(_get(obj, "spec", "template", "spec")),
+        "Selector": selector_text(_get(obj, "spec", "selector")),
+    }
 
 
 def _status(obj: Obj, key: str) -> int:
@@ -112,15 +127,21 @@ def _status(obj: Obj, key: str) -> int:
 
 def _deployment(obj: Obj) -> dict[str, Any]:
     want = int(_get(obj, "spec", "replicas", default=1))
-    return {"Ready": f"{_status(obj, 'readyReplicas')}/{want}",
-            "Up-to-date": _status(obj, "updatedReplicas"),
-            "Available": _status(obj, "availableReplicas"), **_workload(obj)}
+    return {
+        "Ready": f"{_status(obj, 'readyReplicas')}/{want}",
+        "Up-to-date": _status(obj, "updatedReplicas"),
+        "Available": _status(obj, "availableReplicas"),
+        **_workload(obj),
+    }
 
 
 def _replicaset(obj: Obj) -> dict[str, Any]:
-    return {"Desired": int(_get(obj, "spec", "replicas", default=1)),
-            "Current": _status(obj, "replicas"), "Ready": _status(obj, "readyReplicas"),
-            **_workload(obj)}
+    return {
+        "Desired": int(_get(obj, "spec", "replicas", default=1)),
+        "Current": _status(obj, "replicas"),
+        "Ready": _status(obj, "readyReplicas"),
+        **_workload(obj),
+    }
 
 
 def _statefulset(obj: Obj) -> dict[str, Any]:
@@ -129,20 +150,25 @@ def _statefulset(obj: Obj) -> dict[str, Any]:
 
 
 def _daemonset(obj: Obj) -> dict[str, Any]:
-    return {"Desired": _status(obj, "desiredNumberScheduled"),
-            "Current": _status(obj, "currentNumberScheduled"),
-            "Ready": _status(obj, "numberReady"),
-            "Up-to-date": _status(obj, "updatedNumberScheduled"),
-            "Available": _status(obj, "numberAvailable"),
-            "Node Selector": _labels_text(_get(obj, "spec", "template", "spec", "nodeSelector")),
-            **_workload(obj)}
+    return {
+        "Desired": _status(obj, "desiredNumberScheduled"),
+        "Current": _status(obj, "currentNumberScheduled"),
+        "Ready": _status(obj, "numberReady"),
+        "Up-to-date": _status(obj, "updatedNumberScheduled"),
+        "Available": _status(obj, "numberAvailable"),
+        "Node Selector": _labels_text(_get(obj, "spec", "template", "spec", "nodeSelector")),
+        **_workload(obj),
+    }
 
 
 def _job(obj: Obj) -> dict[str, Any]:
     completions = _get(obj, "spec", "completions")
     done = _status(obj, "succeeded")
-    text = f"{done}/{completions}" if completions is not None else f"{done}/1 of " + str(
-        _get(obj, "spec", "parallelism", default=1))
+    text = (
+        f"{done}/{completions}"
+        if completions is not None
+        else f"{done}/1 of " + str(_get(obj, "spec", "parallelism", default=1))
+    )
     return {"Completions": text, "Duration": "", **_workload(obj)}
 
 
@@ -150,26 +176,29 @@ def _cronjob(obj: Obj) -> dict[str, Any]:
     spec = _get(obj, "spec", default={})
     last = _get(obj, "status", "lastScheduleTime")
     suspend = spec.get("suspend")
-    return {"Schedule": spec.get("schedule", ""),
-            "Suspend": "<unset>" if suspend is None else str(bool(suspend)),
-            "Active": len(_get(obj, "status", "active", default=[])),
-            "Last Schedule": "<none>" if not last else age({"metadata": {
-                "creationTimestamp": last}}),
-            **_containers(_get(spec, "jobTemplate", "spec", "template", "spec")),
-            "Selector": selector_text(_get(spec, "jobTemplate", "spec", "selector"))}
+    return {
+        "Schedule": spec.get("schedule", ""),
+        "Suspend": "<unset>" if suspend is None else str(bool(suspend)),
+        "Active": len(_get(obj, "status", "active", default=[])),
+        "Last Schedule": "<none>" if not last else age({"metadata": {"creationTimestamp": last}}),
+        **_containers(_get(spec, "jobTemplate", "spec", "template", "spec")),
+        "Selector": selector_text(_get(spec, "jobTemplate", "spec", "selector")),
+    }
 
 
 def _pod(obj: Obj) -> dict[str, Any]:
     containers = _get(obj, "spec", "containers", default=[])
     statuses = _get(obj, "status", "containerStatuses", default=[])
     ready = sum(1 for s in statuses if s.get("ready"))
-    return {"Ready": f"{ready}/{len(containers)}",
-            "Status": _get(obj, "status", "reason") or _get(obj, "status", "phase", default=""),
-            "Restarts": str(sum(int(s.get("restartCount", 0)) for s in statuses)),
-            "IP": _get(obj, "status", "podIP", default="<none>"),
-            "Node": _get(obj, "spec", "nodeName", default="<none>"),
-            "Nominated Node": _get(obj, "status", "nominatedNodeName", default="<none>"),
-            "Readiness Gates": "<none>"}
+    return {
+        "Ready": f"{ready}/{len(containers)}",
+        "Status": _get(obj, "status", "reason") or _get(obj, "status", "phase", default=""),
+        "Restarts": str(sum(int(s.get("restartCount", 0)) for s in statuses)),
+        "IP": _get(obj, "status", "podIP", default="<none>"),
+        "Node": _get(obj, "spec", "nodeName", default="<none>"),
+        "Nominated Node": _get(obj, "status", "nominatedNodeName", default="<none>"),
+        "Readiness Gates": "<none>",
+    }
 
 
 def _service_ports(spec: Mapping[str, Any]) -> str:
@@ -187,21 +216,31 @@ def _service(obj: Obj) -> dict[str, Any]:
     if kind == "ExternalName":
         external = spec.get("externalName", "<none>")
     elif kind == "LoadBalancer":
-        ips = [i.get("ip") or i.get("hostname") for i in _get(
-            obj, "status", "loadBalancer", "ingress", default=[])]
+        ips = [
+            i.get("ip") or i.get("hostname")
+            for i in _get(obj, "status", "loadBalancer", "ingress", default=[])
+        ]
         external = ",".join(ips) or "<pending>"
     if spec.get("externalIPs") and kind != "ExternalName":
         external = ",".join(spec["externalIPs"])
-    return {"Type": kind, "Cluster-IP": spec.get("clusterIP") or "<none>",
-            "External-IP": external, "Port(s)": _service_ports(spec),
-            "Selector": _labels_text(spec.get("selector"))}
+    return {
+        "Type": kind,
+        "Cluster-IP": spec.get("clusterIP") or "<none>",
+        "External-IP": external,
+        "Port(s)": _service_ports(spec),
+        "Selector": _labels_text(spec.get("selector")),
+    }
 
 
 def _ingress(obj: Obj) -> dict[str, Any]:
     spec = _get(obj, "spec", default={})
     hosts = [r.get("host") for r in spec.get("rules") or () if r.get("host")]
-    return {"Class": spec.get("ingressClassName", "<none>"), "Hosts": ",".join(hosts) or "*",
-            "Address": "", "Ports": "80, 443" if spec.get("tls") else "80"}
+    return {
+        "Class": spec.get("ingressClassName", "<none>"),
+        "Hosts": ",".join(hosts) or "*",
+        "Address": "",
+        "Ports": "80, 443" if spec.get("tls") else "80",
+    }
 
 
 def _binding(obj: Obj) -> dict[str, Any]:
@@ -210,45 +249,64 @@ def _binding(obj: Obj) -> dict[str, Any]:
     def names(kind: str) -> str:
         return ", ".join(
             (f"{s.get('namespace', '')}/{s['name']}" if kind == "ServiceAccount" else s["name"])
-            for s in subjects if s.get("kind") == kind)
+            for s in subjects
+            if s.get("kind") == kind
+        )
 
     ref = obj.get("roleRef") or {}
-    return {"Role": f"{ref.get('kind', '')}/{ref.get('name', '')}", "Users": names("User"),
-            "Groups": names("Group"), "ServiceAccounts": names("ServiceAccount")}
+    return {
+        "Role": f"{ref.get('kind', '')}/{ref.get('name', '')}",
+        "Users": names("User"),
+        "Groups": names("Group"),
+        "ServiceAccounts": names("ServiceAccount"),
+    }
 
 
 def _pdb(obj: Obj) -> dict[str, Any]:
     spec = _get(obj, "spec", default={})
-    return {"Min Available": str(spec.get("minAvailable", "N/A")),
-            "Max Unavailable": str(spec.get("maxUnavailable", "N/A")),
-            "Allowed Disruptions": _status(obj, "disruptionsAllowed")}
+    return {
+        "Min Available": str(spec.get("minAvailable", "N/A")),
+        "Max Unavailable": str(spec.get("maxUnavailable", "N/A")),
+        "Allowed Disruptions": _status(obj, "disruptionsAllowed"),
+    }
 
 
 def _pvc(obj: Obj) -> dict[str, Any]:
     spec = _get(obj, "spec", default={})
-    modes = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX",
-             "ReadWriteOncePod": "RWOP"}
-    return {"Status": _get(obj, "status", "phase", default=""),
-            "Volume": spec.get("volumeName", ""),
-            "Capacity": _get(obj, "status", "capacity", "storage", default=""),
-            "Access Modes": ",".join(modes.get(m, m) for m in _get(
-                obj, "status", "accessModes", default=[])),
-            "StorageClass": spec.get("storageClassName", ""),
-            "VolumeMode": spec.get("volumeMode", "<unset>")}
+    modes = {
+        "ReadWriteOnce": "RWO",
+        "ReadOnlyMany": "ROX",
+        "ReadWriteMany": "RWX",
+        "ReadWriteOncePod": "RWOP",
+    }
+    return {
+        "Status": _get(obj, "status", "phase", default=""),
+        "Volume": spec.get("volumeName", ""),
+        "Capacity": _get(obj, "status", "capacity", "storage", default=""),
+        "Access Modes": ",".join(
+            modes.get(m, m) for m in _get(obj, "status", "accessModes", default=[])
+        ),
+        "StorageClass": spec.get("storageClassName", ""),
+        "VolumeMode": spec.get("volumeMode", "<unset>"),
+    }
 
 
 def _hpa(obj: Obj) -> dict[str, Any]:
     spec = _get(obj, "spec", default={})
     ref = spec.get("scaleTargetRef") or {}
-    return {"Reference": f"{ref.get('kind', '')}/{ref.get('name', '')}",
-            "Targets": "<unknown>", "MinPods": str(spec.get("minReplicas", 1)),
-            "MaxPods": str(spec.get("maxReplicas", "")),
-            "Replicas": str(_status(obj, "currentReplicas"))}
+    return {
+        "Reference": f"{ref.get('kind', '')}/{ref.get('name', '')}",
+        "Targets": "<unknown>",
+        "MinPods": str(spec.get("minReplicas", 1)),
+        "MaxPods": str(spec.get("maxReplicas", "")),
+        "Replicas": str(_status(obj, "currentReplicas")),
+    }
 
 
 PRINTERS: dict[tuple[str, str], Printer] = {
-    ("", "ConfigMap"): lambda o: {"Data": len(o.get("data") or {}) + len(
-        o.get("binaryData") or {})},
+    ("", "ConfigMap"): lambda o: {
+        "Data": len(o.get("data") or {}) + len(o.get("binaryData") or {})
+    },
     ("", "Secret"): lambda o: {"Type": o.get("type", ""), "Data": len(o.get("data") or {})},
     ("", "Namespace"): lambda o: {"Status": _get(o, "status", "phase", default="")},
     ("", "ServiceAccount"): lambda o: {"Secrets": len(o.get("secrets") or [])},
@@ -264,22 +322,29 @@ PRINTERS: dict[tuple[str, str], Printer] = {
     ("batch", "CronJob"): _cronjob,
     ("networking.k8s.io", "Ingress"): _ingress,
     ("networking.k8s.io", "IngressClass"): lambda o: {
-        "Controller": _get(o, "spec", "controller", default=""), "Parameters": "<none>"},
+        "Controller": _get(o, "spec", "controller", default=""),
+        "Parameters": "<none>",
+    },
     ("networking.k8s.io", "NetworkPolicy"): lambda o: {
-        "Pod-Selector": selector_text(_get(o, "spec", "podSelector"))},
+        "Pod-Selector": selector_text(_get(o, "spec", "podSelector"))
+    },
     ("policy", "PodDisruptionBudget"): _pdb,
     ("rbac.authorization.k8s.io", "RoleBinding"): _binding,
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"): _binding,
     ("scheduling.k8s.io", "PriorityClass"): lambda o: {
-        "Value": o.get("value", 0), "Global-Default": bool(o.get("globalDefault", False))},
+        "Value": o.get("value", 0),
+        "Global-Default": bool(o.get("globalDefault", False)),
+    },
     ("coordination.k8s.io", "Lease"): lambda o: {
-        "Holder": _get(o, "spec", "holderIdentity", default="")},
+        "Holder": _get(o, "spec", "holderIdentity", default="")
+    },
     ("autoscaling", "HorizontalPodAutoscaler"): _hpa,
     ("storage.k8s.io", "StorageClass"): lambda o: {
         "Provisioner": o.get("provisioner", ""),
         "ReclaimPolicy": o.get("reclaimPolicy", "Delete"),
         "VolumeBindingMode": o.get("volumeBindingMode", "Immediate"),
-        "AllowVolumeExpansion": str(bool(o.get("allowVolumeExpansion", False))).lower()},
+        "AllowVolumeExpansion": str(bool(o.get("allowVolumeExpansion", False))).lower(),
+    },
 }
 
 
@@ -288,14 +353,23 @@ CREATED_DESCRIPTION = (
     "created. It is not guaranteed to be set in happens-before order across separate "
     "operations. Clients may not set this value. It is represented in RFC3339 form and is in "
     "UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: "
-    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata")
+    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"
+)
 
 
 def builtin_columns(rtype: ResourceType) -> list[dict[str, Any]]:
     columns: list[dict[str, Any]] = api_table().get("columns", {}).get(
-        f"{rtype.group}/{rtype.resource}") or [NAME_COLUMN, {
-            "name": "Created At", "type": "date", "format": "", "priority": 0,
-            "description": CREATED_DESCRIPTION}]
+        f"{rtype.group}/{rtype.resource}"
+    ) or [
+        NAME_COLUMN,
+        {
+            "name": "Created At",
+            "type": "date",
+            "format": "",
+            "priority": 0,
+            "description": CREATED_DESCRIPTION,
+        },
+    ]
     return columns
 
 
@@ -307,8 +381,13 @@ def _json_path(obj: Any, path: str) -> Any:
             continue
         if part.startswith("[") and part.endswith("]"):
             index = part[1:-1]
-            node = node[int(index)] if isinstance(node, list) and index.lstrip("-").isdigit() \
-                and -len(node) <= int(index) < len(node) else None
+            node = (
+                node[int(index)]
+                if isinstance(node, list)
+                and index.lstrip("-").isdigit()
+                and -len(node) <= int(index) < len(node)
+                else None
+            )
         else:
             node = node.get(part) if isinstance(node, Mapping) else None
         if node is None:
@@ -319,17 +398,26 @@ def _json_path(obj: Any, path: str) -> Any:
 def crd_columns(crd: Mapping[str, Any], version: str) -> list[dict[str, Any]]:
     """Name, then the version's additionalPrinterColumns (or Age when it has none)."""
     served: Mapping[str, Any] = next(
-        (v for v in crd["spec"]["versions"] if v.get("name") == version), {})
+        (v for v in crd["spec"]["versions"] if v.get("name") == version), {}
+    )
     extra = served.get("additionalPrinterColumns") or [
-        {"name": "Age", "type": "date", "jsonPath": AGE_PATH,
-         "description": CREATED_DESCRIPTION}]
-    return [NAME_COLUMN, *({"name": c["name"], "type": c.get("type", "string"),
-                            "format": c.get("format", ""),
-                            "description": c.get("description") or (
-                                f"Custom resource definition column (in JSONPath format): "
-                                f"{c['jsonPath']}"),
-                            "priority": c.get("priority", 0), "jsonPath": c["jsonPath"]}
-                           for c in extra)]
+        {"name": "Age", "type": "date", "jsonPath": AGE_PATH, "description": CREATED_DESCRIPTION}
+    ]
+    return [
+        NAME_COLUMN,
+        *(
+            {
+                "name": c["name"],
+                "type": c.get("type", "string"),
+                "format": c.get("format", ""),
+                "description": c.get("description")
+                or (f"Custom resource definition column (in JSONPath format): {c['jsonPath']}"),
+                "priority": c.get("priority", 0),
+                "jsonPath": c["jsonPath"],
+            }
+            for c in extra
+        ),
+    ]
 
 
 def _cell(column: Mapping[str, Any], obj: Obj, printed: Mapping[str, Any]) -> Any:
@@ -353,14 +441,26 @@ def _cell(column: Mapping[str, Any], obj: Obj, printed: Mapping[str, Any]) -> An
 def row(columns: list[dict[str, Any]], rtype: ResourceType, obj: Obj) -> dict[str, Any]:
     printer = PRINTERS.get((rtype.group, rtype.kind)) if rtype.schema else None
     printed = printer(obj) if printer else {}
-    return {"cells": [_cell(c, obj, printed) for c in columns], "object": {
-        "kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-        "metadata": obj["metadata"]}}
+    return {
+        "cells": [_cell(c, obj, printed) for c in columns],
+        "object": {
+            "kind": "PartialObjectMetadata",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": obj["metadata"],
+        },
+    }
 
 
-def table(columns: list[dict[str, Any]], rtype: ResourceType, objects: list[Obj],
-          list_meta: Mapping[str, Any]) -> dict[str, Any]:
-    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": dict(list_meta),
-            "columnDefinitions": [{k: v for k, v in c.items() if k != "jsonPath"}
-                                  for c in columns],
-            "rows": [row(columns, rtype, o) for o in objects] or None}
+def table(
+    columns: list[dict[str, Any]],
+    rtype: ResourceType,
+    objects: list[Obj],
+    list_meta: Mapping[str, Any],
+) -> dict[str, Any]:
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": dict(list_meta),
+        "columnDefinitions": [{k: v for k, v in c.items() if k != "jsonPath"} for c in columns],
+        "rows": [row(columns, rtype, o) for o in objects] or None,
+    }

@@ -116,11 +116,18 @@ def _custom_schema(cluster: Cluster, t: Target) -> Any:
     return crdschema.version_schema(crd, t.version)
 
 
-def _check_custom(cluster: Cluster, t: Target, obj: dict[str, Any],
-                  opts: WriteOptions) -> dict[str, Any]:
-    return crdschema.enforce(_custom_schema(cluster, t), obj, kind=t.rtype.kind,
-                             group=t.rtype.group, version=t.version,
-                             mode=opts.field_validation, warnings=opts.warnings)
+def _check_custom(
+    cluster: Cluster, t: Target, obj: dict[str, Any], opts: WriteOptions
+) -> dict[str, Any]:
+    return crdschema.enforce(
+        _custom_schema(cluster, t),
+        obj,
+        kind=t.rtype.kind,
+        group=t.rtype.group,
+        version=t.version,
+        mode=opts.field_validation,
+        warnings=opts.warnings,
+    )
 
 
 def view(obj: dict[str, Any], rtype: ResourceType, version: str) -> dict[str, Any]:
@@ -154,8 +161,11 @@ def list_objects(cluster: Cluster, t: Target, query: Mapping[str, str]) -> Resul
         revision, after = _read_continue(token)
         if 0 <= revision < cluster.store.compacted:
             raise continue_expired(_continue_token(-1, after))
-        selected = [o for o in selected
-                    if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > after]
+        selected = [
+            o
+            for o in selected
+            if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > after
+        ]
     meta: dict[str, Any] = {"resourceVersion": str(cluster.store.revision)}
     limit = int(query.get("limit") or 0)
     if 0 < limit < len(selected):
@@ -193,19 +203,25 @@ def _check_namespace(cluster: Cluster, t: Target, name: str) -> None:
     if ns is None:
         raise not_found("namespaces", t.ns)
     if ns["metadata"].get("deletionTimestamp"):
-        message = (f"unable to create new content in namespace {t.ns} because it is being "
-                   "terminated")
+        message = f"unable to create new content in namespace {t.ns} because it is being terminated"
         raise forbidden(
-            f'{t.rtype.resource} "{name}" is forbidden: {message}', name=name,
-            kind=t.rtype.resource, group=t.rtype.group,
-            causes=[Cause("NamespaceTerminating", f"namespace {t.ns} is being terminated",
-                          "metadata.namespace")])
+            f'{t.rtype.resource} "{name}" is forbidden: {message}',
+            name=name,
+            kind=t.rtype.resource,
+            group=t.rtype.group,
+            causes=[
+                Cause(
+                    "NamespaceTerminating",
+                    f"namespace {t.ns} is being terminated",
+                    "metadata.namespace",
+                )
+            ],
+        )
 
 
 def create(cluster: Cluster, t: Target, body: Any, opts: WriteOptions, user_agent: str) -> Result:
     obj = admission.check_body(t.rtype, t.version, body, namespace=t.ns, name=None)
-    obj = check_fields(_root(t), t.rtype.kind, t.version, obj, opts.field_validation,
-                       opts.warnings)
+    obj = check_fields(_root(t), t.rtype.kind, t.version, obj, opts.field_validation, opts.warnings)
     obj = _check_custom(cluster, t, obj, opts)
     meta = obj["metadata"]
     if not meta.get("name") and meta.get("generateName"):
@@ -228,8 +244,15 @@ def _default_manager(user_agent: str) -> str:
     return manager_from_user_agent(user_agent)
 
 
-def _store(cluster: Cluster, t: Target, old: dict[str, Any] | None, new: dict[str, Any], *,
-           manager: str | None, opts: WriteOptions) -> dict[str, Any]:
+def _store(
+    cluster: Cluster,
+    t: Target,
+    old: dict[str, Any] | None,
+    new: dict[str, Any],
+    *,
+    manager: str | None,
+    opts: WriteOptions,
+) -> dict[str, Any]:
     """Admission, ownership, commit and post-write hooks for one computed object."""
     rtype = t.rtype
     new = {**new, "metadata": dict(new["metadata"])}
@@ -252,8 +275,11 @@ def _store(cluster: Cluster, t: Target, old: dict[str, Any] | None, new: dict[st
         if (old is None and delay > 0) or (old is not None and not is_established(old)):
             new["status"] = pending_status(new)
         else:
-            new["status"] = established_status(new, (old or {}).get("status", {}).get(
-                "conditions", [{}])[0].get("lastTransitionTime") or now_rfc3339())
+            new["status"] = established_status(
+                new,
+                (old or {}).get("status", {}).get("conditions", [{}])[0].get("lastTransitionTime")
+                or now_rfc3339(),
+            )
     if old is not None:
         for k in ("deletionTimestamp", "deletionGracePeriodSeconds"):
             if k in old["metadata"]:
@@ -265,10 +291,17 @@ def _store(cluster: Cluster, t: Target, old: dict[str, Any] | None, new: dict[st
         if client_entries == [{}]:
             source = None
         entries = record_update(
-            old, new, manager=manager, api_version=rtype.api_version(t.version),
-            subresource=t.subresource, schema=cluster.list_schema(rtype),
-            ignore_status=rtype.has_status and t.subresource != "status", now=now_rfc3339(),
-            entries=decode_entries(source), zero=zero_object(_root(t)))
+            old,
+            new,
+            manager=manager,
+            api_version=rtype.api_version(t.version),
+            subresource=t.subresource,
+            schema=cluster.list_schema(rtype),
+            ignore_status=rtype.has_status and t.subresource != "status",
+            now=now_rfc3339(),
+            entries=decode_entries(source),
+            zero=zero_object(_root(t)),
+        )
         new["metadata"]["managedFields"] = encode_entries(entries)
     admission.allocate(rtype, new, cluster_ip=cluster_ip, created=old is None)
     if rtype.schema is not None and t.subresource != "status":
@@ -292,8 +325,9 @@ def _store(cluster: Cluster, t: Target, old: dict[str, Any] | None, new: dict[st
         cluster.register_crd(stored)
     elif is_crd and old is None:
         name = stored["metadata"]["name"]
-        cluster.schedule(cluster.controllers.crd_established_delay,
-                         lambda: _establish(cluster, rtype, name))
+        cluster.schedule(
+            cluster.controllers.crd_established_delay, lambda: _establish(cluster, rtype, name)
+        )
     if old is None and t.key == NAMESPACE_KEY:
         populate(cluster.store, stored["metadata"]["name"], now_rfc3339())
     if old is not None and lifecycle.finish_if_finalized(cluster, rtype, stored):
@@ -304,11 +338,13 @@ def _store(cluster: Cluster, t: Target, old: dict[str, Any] | None, new: dict[st
 def _establish(cluster: Cluster, rtype: ResourceType, name: str) -> None:
     """The delayed end of a CRD's establishment: its kind is served from now on."""
     current = cluster.store.get(CRD_KEY, "", name)
-    if current is None or is_established(current) or current["metadata"].get(
-            "deletionTimestamp"):
+    if current is None or is_established(current) or current["metadata"].get("deletionTimestamp"):
         return
-    done = {**current, "metadata": dict(current["metadata"]),
-            "status": established_status(current, now_rfc3339())}
+    done = {
+        **current,
+        "metadata": dict(current["metadata"]),
+        "status": established_status(current, now_rfc3339()),
+    }
     cluster.register_crd(cluster.commit(rtype, current, done, dry_run=False))
 
 
@@ -332,15 +368,23 @@ def _keep_status(t: Target, old: Mapping[str, Any] | None, new: dict[str, Any]) 
 def update(cluster: Cluster, t: Target, body: Any, opts: WriteOptions, user_agent: str) -> Result:
     old = _existing(cluster, t)
     new = admission.check_body(t.rtype, t.version, body, namespace=t.ns, name=t.name)
-    new = check_fields(_root(t), t.rtype.kind, t.version, new, opts.field_validation,
-                       opts.warnings)
+    new = check_fields(_root(t), t.rtype.kind, t.version, new, opts.field_validation, opts.warnings)
     if t.subresource != "status":
         new = _check_custom(cluster, t, new, opts)
     rv = new["metadata"].get("resourceVersion")
     if not rv and cluster.crd_type(t.key) is not None:
-        raise invalid(t.rtype.resource, t.name or "", [Cause(
-            "FieldValueInvalid", "Invalid value: 0x0: must be specified for an update",
-            "metadata.resourceVersion")], group=t.rtype.group)
+        raise invalid(
+            t.rtype.resource,
+            t.name or "",
+            [
+                Cause(
+                    "FieldValueInvalid",
+                    "Invalid value: 0x0: must be specified for an update",
+                    "metadata.resourceVersion",
+                )
+            ],
+            group=t.rtype.group,
+        )
     if rv and rv != old["metadata"].get("resourceVersion"):
         raise stale_resource_version(t.rtype.resource, t.name or "", t.rtype.group)
     _keep_status(t, old, new)
@@ -358,8 +402,9 @@ def _decode_patch(body: bytes, patch_type: PatchType) -> Any:
         raise bad_request(f"error decoding patch: {exc}") from None
 
 
-def patch(cluster: Cluster, t: Target, body: bytes, content_type: str, opts: WriteOptions,
-          user_agent: str) -> Result:
+def patch(
+    cluster: Cluster, t: Target, body: bytes, content_type: str, opts: WriteOptions, user_agent: str
+) -> Result:
     media = content_type.split(";", 1)[0].strip()
     try:
         patch_type = PatchType(media)
@@ -368,14 +413,32 @@ def patch(cluster: Cluster, t: Target, body: bytes, content_type: str, opts: Wri
     if patch_type is PatchType.APPLY_CBOR:
         raise unsupported_media_type(media)
     if patch_type is not PatchType.APPLY and opts.force:
-        raise invalid("PatchOptions", "", [Cause(
-            "FieldValueForbidden", "Forbidden: may not be specified for non-apply patch",
-            "force")], group="meta.k8s.io")
+        raise invalid(
+            "PatchOptions",
+            "",
+            [
+                Cause(
+                    "FieldValueForbidden",
+                    "Forbidden: may not be specified for non-apply patch",
+                    "force",
+                )
+            ],
+            group="meta.k8s.io",
+        )
     if patch_type is PatchType.APPLY:
         if not opts.field_manager:
-            raise invalid("PatchOptions", "", [Cause(
-                "FieldValueRequired", "Required value: is required for apply patch",
-                "fieldManager")], group="meta.k8s.io")
+            raise invalid(
+                "PatchOptions",
+                "",
+                [
+                    Cause(
+                        "FieldValueRequired",
+                        "Required value: is required for apply patch",
+                        "fieldManager",
+                    )
+                ],
+                group="meta.k8s.io",
+            )
         return _apply(cluster, t, _decode_patch(body, patch_type), opts)
     if patch_type is PatchType.STRATEGIC and cluster.crd_type(t.key) is not None:
         raise unsupported_media_type(f"{media} (not supported for custom resources)")
@@ -394,12 +457,20 @@ def patch(cluster: Cluster, t: Target, body: bytes, content_type: str, opts: Wri
                 raise bad_request("a strategic merge patch must be a JSON object")
             new = strategic_merge_patch(base, document, cluster.list_schema(t.rtype))
     except PatchError as exc:
-        raise ApiError(422 if patch_type is PatchType.JSON else 400,
-                       Reason.INVALID if patch_type is PatchType.JSON else Reason.BAD_REQUEST,
-                       str(exc)) from None
+        raise ApiError(
+            422 if patch_type is PatchType.JSON else 400,
+            Reason.INVALID if patch_type is PatchType.JSON else Reason.BAD_REQUEST,
+            str(exc),
+        ) from None
     new = admission.check_body(t.rtype, t.version, new, namespace=t.ns, name=t.name)
-    new = check_patched(_root(t), new, document, strategic=patch_type is PatchType.STRATEGIC,
-                        mode=opts.field_validation, warnings=opts.warnings)
+    new = check_patched(
+        _root(t),
+        new,
+        document,
+        strategic=patch_type is PatchType.STRATEGIC,
+        mode=opts.field_validation,
+        warnings=opts.warnings,
+    )
     if t.subresource != "status":
         new = _check_custom(cluster, t, new, opts)
     _keep_status(t, old, new)
@@ -410,13 +481,21 @@ def patch(cluster: Cluster, t: Target, body: bytes, content_type: str, opts: Wri
 
 def _apply(cluster: Cluster, t: Target, applied: Any, opts: WriteOptions) -> Result:
     if isinstance(applied, Mapping):
-        applied = check_applied(_root(t), applied, name=t.name or "",
-                                api_version=t.rtype.api_version(t.version), kind=t.rtype.kind)
+        applied = check_applied(
+            _root(t),
+            applied,
+            name=t.name or "",
+            api_version=t.rtype.api_version(t.version),
+            kind=t.rtype.kind,
+        )
     custom = _custom_schema(cluster, t) if t.subresource != "status" else None
     if isinstance(applied, Mapping):
         namespace = (applied.get("metadata") or {}).get("namespace") or ""
-        crdschema.enforce_applied(custom, applied, subject=(
-            f"({namespace}/{t.name}; {t.rtype.group}/{t.version}, Kind={t.rtype.kind})"))
+        crdschema.enforce_applied(
+            custom,
+            applied,
+            subject=(f"({namespace}/{t.name}; {t.rtype.group}/{t.version}, Kind={t.rtype.kind})"),
+        )
     applied = admission.check_body(t.rtype, t.version, applied, namespace=t.ns, name=t.name)
     old = cluster.store.get(t.key, t.ns, t.name or "")
     if old is None:
@@ -425,14 +504,24 @@ def _apply(cluster: Cluster, t: Target, applied: Any, opts: WriteOptions) -> Res
     ignore_status = t.rtype.has_status and t.subresource != "status"
     try:
         result = apply_configuration(
-            view(old, t.rtype, t.version) if old is not None else None, applied,
-            manager=opts.field_manager, force=opts.force, schema=cluster.list_schema(t.rtype),
-            ignore_status=ignore_status, now=now_rfc3339())
+            view(old, t.rtype, t.version) if old is not None else None,
+            applied,
+            manager=opts.field_manager,
+            force=opts.force,
+            schema=cluster.list_schema(t.rtype),
+            ignore_status=ignore_status,
+            now=now_rfc3339(),
+        )
     except ApplyConflict as exc:
-        raise ApiError(409, Reason.CONFLICT, str(exc), causes=[Cause(
-                           "FieldManagerConflict",
-                           f"conflict with {c.owner}", c.field)
-                           for c in exc.conflicts]) from None
+        raise ApiError(
+            409,
+            Reason.CONFLICT,
+            str(exc),
+            causes=[
+                Cause("FieldManagerConflict", f"conflict with {c.owner}", c.field)
+                for c in exc.conflicts
+            ],
+        ) from None
     new = crdschema.default(custom, result.object)
     new["apiVersion"] = t.rtype.api_version(t.version)
     new["kind"] = t.rtype.kind
@@ -447,40 +536,55 @@ def _apply(cluster: Cluster, t: Target, applied: Any, opts: WriteOptions) -> Res
     return (201 if old is None else 200), view(stored, t.rtype, t.version)
 
 
-def delete(cluster: Cluster, t: Target, query: Mapping[str, str], body: Any,
-           opts: WriteOptions) -> Result:
+def delete(
+    cluster: Cluster, t: Target, query: Mapping[str, str], body: Any, opts: WriteOptions
+) -> Result:
     obj = _existing(cluster, t)
     options = body if isinstance(body, Mapping) else {}
     preconditions = options.get("preconditions") or {}
     if preconditions.get("uid") and preconditions["uid"] != obj["metadata"].get("uid"):
-        raise ApiError(409, Reason.CONFLICT, "Precondition failed: UID in precondition: "
-                       f"{preconditions['uid']}, UID in object meta: {obj['metadata']['uid']}")
+        raise ApiError(
+            409,
+            Reason.CONFLICT,
+            "Precondition failed: UID in precondition: "
+            f"{preconditions['uid']}, UID in object meta: {obj['metadata']['uid']}",
+        )
     if preconditions.get("resourceVersion") and (
-            preconditions["resourceVersion"] != obj["metadata"].get("resourceVersion")):
+        preconditions["resourceVersion"] != obj["metadata"].get("resourceVersion")
+    ):
         raise stale_resource_version(t.rtype.resource, t.name or "", t.rtype.group)
     propagation = lifecycle.parse_propagation(
         query.get("propagationPolicy") or options.get("propagationPolicy"),
-        query.get("orphanDependents") or str(options.get("orphanDependents", "")).lower())
-    result, gone = lifecycle.delete_object(cluster, t.rtype, obj, propagation=propagation,
-                                           dry_run=opts.dry_run)
+        query.get("orphanDependents") or str(options.get("orphanDependents", "")).lower(),
+    )
+    result, gone = lifecycle.delete_object(
+        cluster, t.rtype, obj, propagation=propagation, dry_run=opts.dry_run
+    )
     if gone and t.key != NAMESPACE_KEY and t.rtype.kind != "Pod":
         return 200, lifecycle.success_status(t.rtype, result)
     return 200, view(result, t.rtype, t.version)
 
 
-def delete_collection(cluster: Cluster, t: Target, query: Mapping[str, str], body: Any,
-                      opts: WriteOptions) -> Result:
-    _, listed = list_objects(cluster, t, {k: v for k, v in query.items()
-                                          if k in ("labelSelector", "fieldSelector")})
+def delete_collection(
+    cluster: Cluster, t: Target, query: Mapping[str, str], body: Any, opts: WriteOptions
+) -> Result:
+    _, listed = list_objects(
+        cluster, t, {k: v for k, v in query.items() if k in ("labelSelector", "fieldSelector")}
+    )
     propagation = lifecycle.parse_propagation(query.get("propagationPolicy"), None)
     deleted = []
     for obj in listed["items"]:
-        current = cluster.store.get(t.key, obj["metadata"].get("namespace", ""),
-                                    obj["metadata"]["name"])
+        current = cluster.store.get(
+            t.key, obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
+        )
         if current is None:
             continue
-        result, _ = lifecycle.delete_object(cluster, t.rtype, current, propagation=propagation,
-                                            dry_run=opts.dry_run)
+        result, _ = lifecycle.delete_object(
+            cluster, t.rtype, current, propagation=propagation, dry_run=opts.dry_run
+        )
         deleted.append(view(result, t.rtype, t.version))
-    return 200, {**listed, "items": deleted,
-                 "metadata": {"resourceVersion": str(cluster.store.revision)}}
+    return 200, {
+        **listed,
+        "items": deleted,
+        "metadata": {"resourceVersion": str(cluster.store.revision)},
+    }

@@ -30,8 +30,7 @@ BOOKMARK_SECONDS = 60.0
 
 
 def _line(event_type: str, obj: Mapping[str, Any]) -> bytes:
-    return json.dumps({"type": event_type, "object": obj}, separators=(",", ":")).encode() + (
-        b"\n")
+    return json.dumps({"type": event_type, "object": obj}, separators=(",", ":")).encode() + (b"\n")
 
 
 def _expired(requested: int, oldest: int) -> bytes:
@@ -49,8 +48,12 @@ async def watch_response(cluster: Cluster, t: Target, query: Mapping[str, str]) 
     namespace = t.namespace if t.rtype.namespaced else None
 
     def matches(key: tuple[str, str], ns: str, obj: Mapping[str, Any]) -> bool:
-        return key == t.key and (not namespace or ns == namespace) and (
-            labels is None or labels(obj)) and (fields is None or fields(obj))
+        return (
+            key == t.key
+            and (not namespace or ns == namespace)
+            and (labels is None or labels(obj))
+            and (fields is None or fields(obj))
+        )
 
     def seen_as(event: StoreEvent) -> str | None:
         """The event this watch reports: an object entering the selector is ADDED to it,
@@ -65,8 +68,11 @@ async def watch_response(cluster: Cluster, t: Target, query: Mapping[str, str]) 
 
     def shown(kind: str, event: StoreEvent) -> dict[str, Any]:
         leaving = kind == "DELETED" and event.type is EventType.MODIFIED and event.previous
-        return view(event.previous if leaving else event.object,  # type: ignore[arg-type]
-                    t.rtype, t.version)
+        return view(
+            event.previous if leaving else event.object,  # type: ignore[arg-type]
+            t.rtype,
+            t.version,
+        )
 
     queue: asyncio.Queue[tuple[str, StoreEvent]] = asyncio.Queue()
 
@@ -81,10 +87,19 @@ async def watch_response(cluster: Cluster, t: Target, query: Mapping[str, str]) 
             if matches(t.key, obj["metadata"].get("namespace", ""), obj):
                 initial.append(_line("ADDED", view(obj, t.rtype, t.version)))
         if send_initial:
-            initial.append(_line("BOOKMARK", {
-                "kind": t.rtype.kind, "apiVersion": t.rtype.api_version(t.version),
-                "metadata": {"resourceVersion": str(cluster.store.revision),
-                             "annotations": {"k8s.io/initial-events-end": "true"}}}))
+            initial.append(
+                _line(
+                    "BOOKMARK",
+                    {
+                        "kind": t.rtype.kind,
+                        "apiVersion": t.rtype.api_version(t.version),
+                        "metadata": {
+                            "resourceVersion": str(cluster.store.revision),
+                            "annotations": {"k8s.io/initial-events-end": "true"},
+                        },
+                    },
+                )
+            )
     else:
         try:
             since = int(rv_param)
@@ -101,10 +116,17 @@ async def watch_response(cluster: Cluster, t: Target, query: Mapping[str, str]) 
     cluster.store.subscribe(listener)
     bookmark = None
     if query.get("allowWatchBookmarks") in ("1", "true"):
+
         def bookmark() -> bytes:
-            return _line("BOOKMARK", {
-                "kind": t.rtype.kind, "apiVersion": t.rtype.api_version(t.version),
-                "metadata": {"resourceVersion": str(cluster.store.revision)}})
+            return _line(
+                "BOOKMARK",
+                {
+                    "kind": t.rtype.kind,
+                    "apiVersion": t.rtype.api_version(t.version),
+                    "metadata": {"resourceVersion": str(cluster.store.revision)},
+                },
+            )
+
     return Stream(200, _events(cluster, initial, queue, listener, timeout, shown, bookmark))
 
 
@@ -113,10 +135,15 @@ async def _just(lines: list[bytes]) -> AsyncIterator[bytes]:
         yield line
 
 
-async def _events(cluster: Cluster, initial: list[bytes],
-                  queue: asyncio.Queue[tuple[str, StoreEvent]], listener: Any,
-                  timeout: float, shown: Any,
-                  bookmark: Callable[[], bytes] | None) -> AsyncIterator[bytes]:
+async def _events(
+    cluster: Cluster,
+    initial: list[bytes],
+    queue: asyncio.Queue[tuple[str, StoreEvent]],
+    listener: Any,
+    timeout: float,
+    shown: Any,
+    bookmark: Callable[[], bytes] | None,
+) -> AsyncIterator[bytes]:
     deadline = time.monotonic() + timeout
     next_mark = time.monotonic() + BOOKMARK_SECONDS
     try:

@@ -54,6 +54,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     for home in _session_home:
         shutil.rmtree(home, ignore_errors=True)
 
+
 pytest_plugins = ["tests.support.git_fixtures", "tests.support.realk8s_fixtures"]
 
 

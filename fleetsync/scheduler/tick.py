@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from fleetsync.scheduler.rollouts import RolloutController, RolloutTickReport
+from fleetsync.scheduler.rollouts import RolloutController
 from fleetsync.shared.errors import FleetsyncError
 from fleetsync.shared.fleet import fleet_digest, load_fleet
 from fleetsync.shared.lost_messages import recover_lost
@@ -35,6 +35,8 @@ from fleetsync.shared.tasking import Priority, Sender, Trigger, recover_abandone
 log = logging.getLogger(__name__)
 
 PAIR_SEP = "|"
+UNREADABLE = (-1, -1)
+"""The identity of a fleet.yaml that cannot be read (no file has a negative size)."""
 
 
 def pair_member(app: str, cluster: str) -> str:
@@ -54,11 +56,6 @@ class TickReport:
     """Tasks enqueued again because their worker stopped without finishing them."""
     reloaded: bool = False
     fleet_error: str | None = None
-    republished: bool = False
-    """Redis had lost the published declaration; it was published again."""
-    rollouts: RolloutTickReport = field(default_factory=RolloutTickReport)
-    notifications: int = 0
-    """Messages enqueued for fleet.yaml's `notifications` (one per changed condition)."""
 
 
 class Ticker:
@@ -80,10 +77,10 @@ class Ticker:
             # starts, and the beat must start anyway.
             self._fleet = self._store.load_fleet()
             self._started = True
-        self._recover_lost_state(report)
+        self._recover_lost_state()
         self._reload(report)
         for repo in self._store.claim_due(DueSet.POLL):
-            if self._sender.poll(repo, priority=Priority.PERIODIC):
+            if self._sender.poll(repo):
                 report.polls.append(repo)
         for member in self._store.claim_due(DueSet.DRIFT):
             app, cluster = split_pair(member)
@@ -93,15 +90,13 @@ class Ticker:
                 report.drift_checks.append((app, cluster))
         report.recovered = [t.name for t in recover_abandoned(self._store, self._sender)]
         report.recovered += [t.name for t in recover_lost(self._store, self._sender)]
-        fleet = self._fleet or self._store.load_fleet()
-        if fleet is not None:
-            report.rollouts = self._rollouts.tick(fleet)
-            for delivery in due_notifications(self._store, fleet):
+        if self._fleet is not None:
+            self._rollouts.tick(self._fleet)
+            for delivery in due_notifications(self._store, self._fleet):
                 self._sender.notify(delivery.notification, delivery.event)
-                report.notifications += 1
         return report
 
-    def _recover_lost_state(self, report: TickReport) -> None:
+    def _recover_lost_state(self) -> None:
         """Publish the last good declaration again if Redis no longer has one (its data was
         lost), and re-read fleet.yaml at once in case it changed meanwhile."""
         if self._fleet is None or self._store.fleet_digest() is not None:
@@ -111,10 +106,12 @@ class Ticker:
             "publishing it again; every repository will be fetched and every application "
             "reconciled on every cluster"
         )
+        # Before the declaration is back (no fetch runs without it): each application's first
+        # desired state of this life is rolled out from wave 1, not sent everywhere at once.
+        self._store.note_loss(self._fleet.applications)
         self._store.publish_fleet(self._fleet, fleet_digest(self._fleet))
         plan_schedules(self._store, self._fleet)
         self._seen = None
-        report.republished = True
 
     def _reload(self, report: TickReport) -> None:
         if self._file is None:
@@ -123,7 +120,7 @@ class Ticker:
             st = os.stat(self._file)
             identity = (st.st_mtime_ns, st.st_size)
         except OSError as exc:
-            identity = (-1, -1)
+            identity = UNREADABLE
             if self._seen != identity:
                 report.fleet_error = f"{self._file}: cannot read: {exc.strerror}"
                 self._store.set_fleet_error(report.fleet_error)
@@ -164,9 +161,9 @@ class Ticker:
                 continue
             old_targets = set(before.targets_of(name))
             for cluster in new.targets_of(name):
-                if cluster not in old_targets or _connection(
-                    before.clusters.get(cluster)
-                ) != _connection(new.clusters[cluster]):
+                if cluster not in old_targets or _moved(
+                    before.clusters[cluster], new.clusters[cluster]
+                ):
                     self._sender.reconcile(name, cluster, reason=Trigger.TARGETED)
             if app.sync.prune_on_removal:
                 for cluster in old_targets - set(new.targets_of(name)):
@@ -194,10 +191,10 @@ def _render_spec(app: Application, fleet: Fleet) -> tuple[object, ...]:
     return (*spec, [(c.name, c.labels, c.values) for c in clusters])
 
 
-def _connection(cluster: Cluster | None) -> Cluster | None:
-    """A cluster as a reconcile sees it: how to reach it and its labels (its values go into
-    renders, which the fetch compares)."""
-    return replace(cluster, values={}) if cluster is not None else None
+def _moved(old: Cluster, new: Cluster) -> bool:
+    """Whether a cluster changed as a reconcile sees it: how to reach it, its labels (its
+    values go into renders, which the fetch compares)."""
+    return replace(old, values=new.values) != new
 
 
 def plan_schedules(store: Store, fleet: Fleet) -> None:

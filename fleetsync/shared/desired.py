@@ -124,6 +124,12 @@ def held_without_state(store: Store, app: AppName, cluster: ClusterName) -> str 
         short = rollout.revision.short
         return f"the rollout of {short} was undone ({rollout.phase}): {rollout.reason}"
     if not reached and rollout.phase is not Phase.COMPLETE:
+        if rollout.after_loss:
+            return (
+                f"the rollout of {rollout.revision.short} has not reached this cluster yet; "
+                "Redis lost its data before it started, so what the cluster runs is not known: "
+                "it is left as it is, unchecked, until the rollout reaches it"
+            )
         return f"the rollout of {rollout.revision.short} has not reached this cluster yet"
     return None
 

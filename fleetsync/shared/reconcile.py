@@ -49,7 +49,7 @@ from fleetsync.shared.desired import (
 )
 from fleetsync.shared.errors import PermanentError, TransientError, describe
 from fleetsync.shared.gates import change_wait
-from fleetsync.shared.intents import keep_intents
+from fleetsync.shared.intents import keep_intents, mirror_current
 from fleetsync.shared.kube import (
     ClusterClient,
     SyncResult,
@@ -79,6 +79,10 @@ log = logging.getLogger(__name__)
 REQUEST_TIMEOUT = 20.0
 MAX_RETRY_DELAY = 300.0
 HEALTH_CHECK_DEADLINE = 600.0
+
+
+class BundleMissing(PermanentError):
+    """The bundle the pair should run is not in Redis."""
 
 
 class Mode(StrEnum):
@@ -158,17 +162,29 @@ def _reconcile(
     previous = store.recorded_status(app, cluster)
     fresh_until = stale_after(store.now(), application.sync.drift_interval)
     try:
-        desired = _desired(store, app, cluster)
-        if desired is None:
-            return _record(store, _waiting(store, app, cluster, trigger, fresh_until))
-        bind(revision=desired.revision)
+        try:
+            desired = _desired(store, app, cluster)
+        except BundleMissing:
+            desired = None  # after a loss of Redis's data, the cluster's mirror may hold it
+        else:
+            # Held on nothing by a rollout: the cluster is read (its mirror) only while the
+            # mirror may hold what Redis lost.
+            if desired is None and (
+                held_without_state(store, app, cluster) is None
+                or mirror_current(store, app, cluster)
+            ):
+                return _record(store, _waiting(store, app, cluster, trigger, fresh_until))
+        if desired is not None:
+            bind(revision=desired.revision)
         if client is None:
             client = connect(fleet.clusters[cluster], cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
         wiped = verify_claim(client, cluster=cluster, declared=fleet.clusters)
         if wiped:
             store.forget_mirrored(cluster)  # a new or wiped cluster: write its mirrors again
+        # Also for a pair a rollout holds on nothing, or whose bundle Redis lacks: what the
+        # cluster's mirror holds (a rollout, its bundles) may be what Redis lost.
         kept = keep_intents(store, client, app, cluster)
-        if kept.restored:  # read back after a loss: choose again
+        if kept.restored or desired is None:  # read back after a loss: choose again
             desired = _desired(store, app, cluster)
             if desired is None:
                 return _record(store, _waiting(store, app, cluster, trigger, fresh_until))
@@ -324,9 +340,19 @@ def _desired(store: Store, app: AppName, cluster: ClusterName) -> _Desired | Non
         return None
     bundle = store.get_bundle(chosen.digest)
     if bundle is None:
-        raise PermanentError(
+        rollout = store.rollout(app)
+        pinned = (
+            rollout is not None and rollout.pinned is not None and rollout.digest == chosen.digest
+        )
+        raise BundleMissing(
             f"{app}: bundle {chosen.digest[:12]} for {chosen.revision} is missing from Redis; "
-            "run `fleetsync refresh` on its repository to render it again"
+            + (
+                "it is the pinned rollout's, read back after Redis lost its data, and no "
+                "cluster's mirror held it: the cluster is left as it is; `fleetsync rollout "
+                "unpin` rolls Git's latest out from wave 1"
+                if pinned
+                else "run `fleetsync refresh` on its repository to render it again"
+            )
         )
     return _Desired(revision=chosen.revision, digest=chosen.digest, bundle=bundle, chosen=chosen)
 

@@ -12,7 +12,11 @@ pinned it (`fleetsync rollout pin`): then the newer state is not written at all.
 recorded in the pinned rollout, and the beat's controller has the repository fetched again once
 the pin is lifted or the pinned rollout ends; that fetch admits the newest state, which starts.
 
-The first desired state of an application goes everywhere at once: nothing ran before it.
+The first desired state of an application goes everywhere at once: nothing ran before it. Not
+so the first one after Redis lost its data (`note_loss`, by the beat): what the clusters run is
+then unknown to Redis, so it is rolled out from wave 1 all the same (`Rollout.after_loss`), the
+clusters it has not reached left as they are, untouched, and each target's reconcile reads the
+operators' intents back from its cluster first (a rollout read back replaces this one).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 
 from fleetsync.shared.desired import desired_for_pairs
 from fleetsync.shared.errors import TransientError
@@ -65,8 +70,17 @@ def _begin(
     declared = fleet.applications.get(app)
     policy = declared.rollout if declared is not None else None
     current = store.desired(app)
-    if policy is None or current is None:
+    if policy is None:
         return True, None  # no rollout: it goes everywhere as it is
+    if current is None:
+        if not store.restoring(app):
+            return True, None  # the first desired state: nothing ran before it
+        for _ in range(ATTEMPTS):
+            started = _begin_after_loss(store, fleet, app, policy, state)
+            if started is not None:
+                store.end_restoring(app)
+                return True, started
+        raise TransientError(f"{app}: its rollout kept changing while Redis's state came back")
     for _ in range(ATTEMPTS):
         done = _begin_once(store, fleet, app, policy, current, state, restart=restart)
         if done is not None:
@@ -112,24 +126,92 @@ def _begin_once(
         c: Held(revision=d.revision, digest=d.digest) if d is not None else None
         for c, d in before.items()
     }
-    if not any(previous.values()):
+    # After a loss, a cluster held on nothing may run anything: the next rollout holds it too.
+    after_loss = existing is not None and existing.after_loss and not all(previous.values())
+    if not any(previous.values()) and not after_loss:
         if existing is not None:
             store.forget_rollout(app)
         return True, None
-    plan = RolloutPlan(assign_waves(policy, {c: fleet.clusters[c].labels for c in targets}))
     common = Counter(h.revision for h in previous.values() if h is not None).most_common(1)
-    rollout = Rollout(
-        id=uuid.uuid4().hex[:12],
-        application=app,
-        revision=state.revision,
-        digest=state.digest,
-        started_at=now,
-        waves=len(plan.waves),
-        wave_started_at=now,
-        previous=common[0][0] if common else None,
-        pinned=admission.pinned,
-        waiting=admission.waiting,
+    started = _start(
+        store,
+        fleet,
+        app,
+        policy,
+        state,
+        previous,
+        replacing=existing.version if existing is not None else 0,
+        template=Rollout(
+            id=uuid.uuid4().hex[:12],
+            application=app,
+            revision=state.revision,
+            digest=state.digest,
+            started_at=now,
+            waves=0,
+            previous=common[0][0] if common else None,
+            pinned=admission.pinned,
+            waiting=admission.waiting,
+            after_loss=after_loss,
+        ),
     )
+    if started is None:
+        return None
+    if existing is not None and existing.phase.in_progress:
+        log.info("%s: superseding the rollout of %s", app, existing.revision.short)
+    return True, started
+
+
+def _begin_after_loss(
+    store: Store, fleet: Fleet, app: AppName, policy: RolloutPolicy, state: DesiredState
+) -> Rollout | None:
+    """The first desired state since Redis lost its data: rolled out from wave 1 like any new
+    state, every cluster it has not reached yet kept on whatever it runs (unknown to Redis; a
+    rollout read back from a cluster's mirror replaces this one). None when a rollout was
+    written meanwhile (try again)."""
+    existing = store.rollout(app)
+    if existing is not None and not existing.after_loss:
+        # Read back from a cluster's mirror already (a reconcile reads mirrors only once the
+        # application has a desired state, so not expected): that rollout holds the clusters.
+        return existing
+    now = store.now()
+    return _start(
+        store,
+        fleet,
+        app,
+        policy,
+        state,
+        dict.fromkeys(fleet.targets_of(app)),
+        replacing=existing.version if existing is not None else 0,
+        template=Rollout(
+            id=uuid.uuid4().hex[:12],
+            application=app,
+            revision=state.revision,
+            digest=state.digest,
+            started_at=now,
+            waves=0,
+            after_loss=True,
+        ),
+    )
+
+
+def _start(
+    store: Store,
+    fleet: Fleet,
+    app: AppName,
+    policy: RolloutPolicy,
+    state: DesiredState,
+    previous: dict[ClusterName, Held | None],
+    *,
+    replacing: int,
+    template: Rollout,
+) -> Rollout | None:
+    """Write `template` (its waves planned here) as the rollout of `state` over `previous` and
+    take its first step, unless the stored rollout is no longer at version `replacing` (None:
+    decide again)."""
+    targets = fleet.targets_of(app)
+    now = template.started_at
+    plan = RolloutPlan(assign_waves(policy, {c: fleet.clusters[c].labels for c in targets}))
+    rollout = replace(template, waves=len(plan.waves), wave_started_at=now)
     step = advance(
         Situation(
             rollout=rollout,
@@ -141,13 +223,7 @@ def _begin_once(
         ),
         now,
     )
-    started = store.start_rollout(
-        step.rollout,
-        plan,
-        previous,
-        step.progress,
-        replacing=existing.version if existing is not None else 0,
-    )
+    started = store.start_rollout(step.rollout, plan, previous, step.progress, replacing=replacing)
     if started is None:
         return None
     log.info(
@@ -157,13 +233,13 @@ def _begin_once(
         len(targets),
         len(plan.waves),
         ", ".join(f"{w.name}: {len(w.clusters)}" for w in plan.waves),
-        f"; superseding the rollout of {existing.revision.short}"
-        if existing is not None and existing.phase.in_progress
+        "; Redis had lost its data: the clusters not reached keep what they run"
+        if started.after_loss
         else "",
     )
     for event in step.events:
         log.info("%s: rollout: %s", app, event)
-    return True, started
+    return started
 
 
 def _save(store: Store, changed: Rollout, existing: Rollout | None) -> bool:
@@ -195,9 +271,11 @@ def application_held(store: Store, fleet: Fleet, app: AppName) -> str | None:
 
 def reconcile_now(store: Store, app: AppName, clusters: Sequence[ClusterName]) -> list[ClusterName]:
     """Of `clusters`, whose desired state changed, those to reconcile now: all of them unless a
-    rollout in progress holds some back (it reconciles them as it reaches them)."""
+    rollout in progress holds some back (it reconciles them as it reaches them). All of them
+    too for a rollout started after a loss of Redis's data: the reconcile of a cluster held
+    back reads the operators' intents back from its mirror, and changes nothing else."""
     rollout = store.rollout(app)
-    if rollout is None or not rollout.phase.in_progress:
+    if rollout is None or not rollout.phase.in_progress or rollout.after_loss:
         return list(clusters)
     reached = store.rollout_progress(app, clusters)
     return [c for c in clusters if c in reached]

@@ -319,7 +319,8 @@ def run_task(
     first = store.round()
     marked = rt.sender.started_in(first, name, *ids) if ids is not None else None
     digest = store.queue_fleet_digest(first)
-    begun = store.queue_begin_task(first, task_id, name.value, kwargs, owner=_owner(), ttl=ttl)
+    owner = _owner()
+    begun = store.queue_begin_task(first, task_id, name.value, kwargs, owner=owner, ttl=ttl)
     opened = opening(store, first, kwargs) if opening is not None else None
     with log_context(
         repository=kwargs.get("repo"), application=kwargs.get("app"), cluster=kwargs.get("cluster")
@@ -330,7 +331,11 @@ def run_task(
             if opened is not None:
                 opened.cancel(store.round())  # what it holds in this process (the lease expires)
             raise
+        told = kwargs
         kwargs = _with_reason(kwargs, marked.value if marked is not None else None)
+        if kwargs != told and begun.value:
+            # Run again after a dead worker (or a failure), it runs for this reason too.
+            store.retell_task(task_id, name.value, kwargs, owner=owner)
         fleet = store.fleet_at(digest.value)
         if fleet is None or not begun.value:
             last = store.round(transaction=True)

@@ -19,9 +19,26 @@ pytestmark = pytest.mark.slow
 def test_unowned_objects_are_created_and_edited_and_ask_for_no_check(tmp_path: Path) -> None:
     out = tmp_path / "memory.json"
     done = subprocess.run(
-        [sys.executable, "-m", "bench.watch_memory", "--objects", "300", "--apps", "2",
-         "--settle-quiet", "3", "--timeout", "90", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+        [
+            sys.executable,
+            "-m",
+            "bench.watch_memory",
+            "--objects",
+            "300",
+            "--apps",
+            "2",
+            "--settle-quiet",
+            "3",
+            "--timeout",
+            "90",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     figures = json.loads(out.read_text())

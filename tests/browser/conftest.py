@@ -23,6 +23,7 @@ from selenium.webdriver.chrome.service import Service
 from fleetsync.shared.store import Store
 from kubesim import Simulator
 from tests.support.git_server import GitServer, WorkRepo
+from tests.support.manifests import configmap
 from tests.support.up import start_up, up_env
 from tests.support.waiting import wait_for
 
@@ -32,17 +33,6 @@ TOKEN = "browser-test-token-0123456789"
 CLUSTERS = ("eu-1", "eu-2", "us-1")
 SCREENSHOTS_ENV = "FLEETSYNC_SCREENSHOTS"
 """When set, tests save screenshots of the pages there (the README's pictures)."""
-
-
-def configmap(name: str, value: str) -> str:
-    return textwrap.dedent(f"""\
-        apiVersion: v1
-        kind: ConfigMap
-        metadata:
-          name: {name}
-        data:
-          value: "{value}"
-        """)
 
 
 def deployment(name: str, replicas: int) -> str:

@@ -21,21 +21,11 @@ from fleetsync.scheduler.cli import main
 from kubesim import Simulator
 from tests.support.fleet_harness import Harness, running_fleet
 from tests.support.git_server import GitServer, WorkRepo
+from tests.support.manifests import configmap
 from tests.support.waiting import wait_for
 
 CLUSTERS = ("east", "west")
 LONG = "a message far longer than eighty columns, " * 4
-
-
-def configmap(name: str, value: str) -> str:
-    return textwrap.dedent(f"""\
-        apiVersion: v1
-        kind: ConfigMap
-        metadata:
-          name: {name}
-        data:
-          value: "{value}"
-        """)
 
 
 def secret(password: str) -> str:

@@ -17,8 +17,9 @@ from fleetsync.shared.tasking import Trigger
 from kubesim import Simulator
 from tests.support.fleet_harness import Harness, running_fleet
 from tests.support.git_server import GitServer, WorkRepo
+from tests.support.manifests import configmap
 from tests.support.waiting import wait_for
-from tests.support.web_app import commit_web, configmap, edit_and_delete_by_hand, wait_healed
+from tests.support.web_app import commit_web, edit_and_delete_by_hand, wait_healed
 
 CLUSTERS = ("c1", "c2", "c3")
 

@@ -134,7 +134,7 @@ def test_waves_namespace_quantities_and_self_heal_on_real_clusters(
     )
     for name, status in waiting.items():
         assert status.sync is SyncState.OUT_OF_SYNC
-        assert f"core/Service/{NS}/edge is Progressing" in status.message
+        assert f"core/Service/{NS}/edge: Progressing" in status.message
         assert operators[name].get(f"/api/v1/namespaces/{NS}/configmaps/settings") is None
         namespace = operators[name].get(f"/api/v1/namespaces/{NS}")
         assert namespace is not None

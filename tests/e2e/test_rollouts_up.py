@@ -548,19 +548,55 @@ def test_a_deny_window_holds_changes_and_self_heal_reports_drift_and_says_why(up
         up.declare("")
 
 
-def test_a_canary_that_turns_degraded_stops_the_rollout_before_any_other_cluster(up: Up) -> None:
-    clusters = APPS["vet"][0]
-    up.sim.cluster("vet-canary").set_controllers(enabled=True, ready_delay=0.2, job_result="fail")
-    up.repo.write("apps/vet/check.yaml", CHECK_JOB)
-    sha = up.commit("vet", "two")
-    paused = up.rollout("vet", sha, lambda r: r.phase is Phase.PAUSED, "paused by the canary")
-    # Degraded fails the canary at once: no progress deadline (5 min) was waited for.
-    assert paused.wave == 0 and paused.paused_by == "failures"
-    assert "vet-canary: Degraded" in paused.reason and "progressDeadline" not in paused.reason
-    assert set(up.store.rollout_progress("vet")) == {"vet-canary"}
-    assert up.values("vet", clusters) == ["two", "one", "one"]
-    shown = up.cli("rollout", "status", "vet")
-    assert "vet-canary" in shown.stdout and "failed" in shown.stdout, shown.stdout
+@dataclass(frozen=True)
+class CanaryFailure:
+    """A canary that fails at once, and what the rollout's reason says of it."""
+
+    app: str
+    path: str
+    manifest: str
+    says: tuple[str, ...]
+    job_result: str | None = None
+    """How kubesim's Jobs end on the canary (None: as they do elsewhere)."""
+
+
+CANARY_FAILURES = {
+    # A Job that fails turns the canary Degraded.
+    "degraded": CanaryFailure(
+        "vet", "apps/vet/check.yaml", CHECK_JOB, ("vet-canary: Degraded",), job_result="fail"
+    ),
+    # The API server refuses an object.
+    "sync-failed": CanaryFailure(
+        "strict",
+        "apps/strict/service.yaml",
+        REFUSED_SERVICE,
+        ("strict-canary: sync failed", "core/Service/default/strict"),
+    ),
+}
+
+
+@pytest.mark.parametrize("failure", CANARY_FAILURES.values(), ids=list(CANARY_FAILURES))
+def test_a_canary_that_fails_stops_the_rollout_before_any_other_cluster(
+    up: Up, failure: CanaryFailure
+) -> None:
+    app = failure.app
+    canary, *rest = APPS[app][0]
+    if failure.job_result is not None:
+        up.sim.cluster(canary).set_controllers(
+            enabled=True, ready_delay=0.2, job_result=failure.job_result
+        )
+    up.repo.write(failure.path, failure.manifest)
+    sha = up.commit(app, "two")
+    paused = up.rollout(app, sha, lambda r: r.phase is Phase.PAUSED, "paused by the canary")
+    # The canary failed at once: no progress deadline (5 min) was waited for.
+    assert paused.wave == 0 and paused.paused_by == "failures", paused
+    assert "progressDeadline" not in paused.reason, paused.reason
+    for words in failure.says:
+        assert words in paused.reason, paused.reason
+    assert set(up.store.rollout_progress(app)) == {canary}
+    assert up.values(app, tuple(rest)) == ["one"] * len(rest)
+    shown = up.cli("rollout", "status", app)
+    assert canary in shown.stdout and "failed" in shown.stdout, shown.stdout
 
 
 def test_max_parallel_reaches_a_wave_one_cluster_at_a_time(up: Up) -> None:
@@ -573,18 +609,6 @@ def test_max_parallel_reaches_a_wave_one_cluster_at_a_time(up: Up) -> None:
     # maxParallel 1: each cluster of the wave is reached only once the one before it is ready.
     for before, after in itertools.pairwise(second):
         assert before.since is not None and after.released_at >= before.since
-
-
-def test_a_canary_whose_sync_fails_stops_the_rollout_before_any_other_cluster(up: Up) -> None:
-    clusters = APPS["strict"][0]
-    up.repo.write("apps/strict/service.yaml", REFUSED_SERVICE)
-    sha = up.commit("strict", "two")
-    paused = up.rollout("strict", sha, lambda r: r.phase is Phase.PAUSED, "paused by the canary")
-    # The API server refused an object: the canary failed at once, no deadline waited for.
-    assert paused.wave == 0 and "strict-canary: sync failed" in paused.reason, paused.reason
-    assert "core/Service/default/strict" in paused.reason
-    assert set(up.store.rollout_progress("strict")) == {"strict-canary"}
-    assert up.values("strict", clusters[1:]) == ["one", "one"]
 
 
 def test_a_newer_commit_waits_for_a_pinned_rollout_which_carries_on_to_its_end(up: Up) -> None:
@@ -662,6 +686,30 @@ def test_a_newer_commit_waits_for_a_pinned_rollout_which_carries_on_to_its_end(u
     assert refused.returncode == 1 and "is not pinned; nothing to unpin" in refused.stderr
 
 
+def held_at_the_second_wave(up: Up, app: str, sha: str, reason: str, what: str) -> Rollout:
+    """Wait until `app`'s rollout of `sha` holds its second wave for `reason` (the start of
+    the hold's words); the canary alone reached, the rollout's status saying why the others
+    wait."""
+    held = up.rollout(app, sha, lambda r: reason in r.reason, what)
+    assert held.phase is Phase.PROGRESSING and held.wave == 1, held
+    canary, *rest = APPS[app][0]
+    assert set(up.store.rollout_progress(app)) == {canary}
+    assert up.values(app, APPS[app][0]) == ["two"] + ["one"] * len(rest)
+    shown = up.cli("rollout", "status", app)
+    assert f"clusters wait: {reason}" in shown.stdout, shown.stdout
+    return held
+
+
+def released_after(up: Up, app: str, sha: str, at: float | None, what: str) -> None:
+    """Wait until `app`'s rollout of `sha` completed and converged; its second wave reached
+    no earlier than `at` (if given)."""
+    up.rollout(app, sha, lambda r: r.phase is Phase.COMPLETE, what)
+    up.wait_converged(app, "two")
+    if at is not None:
+        progress = up.store.rollout_progress(app)
+        assert min(progress[c].released_at for c in up.plan(app).waves[1].clusters) >= at
+
+
 def window_closing_at(name: str, app: str, close: float) -> str:
     """A deny window for `app` whose schedule fired this minute (UTC) and that closes at
     `close` (whole seconds): open now, closing seconds from now."""
@@ -681,7 +729,6 @@ def window_closing_at(name: str, app: str, close: float) -> str:
 def test_a_deny_window_opening_while_the_canary_bakes_holds_the_next_wave_until_it_closes(
     up: Up,
 ) -> None:
-    clusters = APPS["late"][0]
     sha = up.commit("late", "two")
     baking = up.rollout("late", sha, lambda r: r.phase is Phase.BAKING, "the canary baking")
     assert baking.wave == 0 and baking.bake_started_at is not None
@@ -689,23 +736,15 @@ def test_a_deny_window_opening_while_the_canary_bakes_holds_the_next_wave_until_
     close = math.ceil(baking.bake_started_at + 15 + 10)
     up.declare(window_closing_at("late-hold", "late", close))
     try:
-        held = up.rollout(
+        held_at_the_second_wave(
+            up,
             "late",
             sha,
-            lambda r: "deny window 'late-hold' is open until" in r.reason,
+            "deny window 'late-hold' is open until",
             "the next wave held by the window",
         )
-        assert held.phase is Phase.PROGRESSING and held.wave == 1, held
-        assert set(up.store.rollout_progress("late")) == {"late-canary"}
-        assert up.values("late", clusters) == ["two", "one", "one"]
-        shown = up.cli("rollout", "status", "late")
-        assert "clusters wait: deny window 'late-hold' is open until" in shown.stdout, shown.stdout
         # The window closes: the rollout goes on by itself, not before.
-        up.rollout("late", sha, lambda r: r.phase is Phase.COMPLETE, "complete after the window")
-        up.wait_converged("late", "two")
-        second = up.plan("late").waves[1].clusters
-        progress = up.store.rollout_progress("late")
-        assert min(progress[c].released_at for c in second) >= close
+        released_after(up, "late", sha, close, "complete after the window")
     finally:
         up.declare("")
 
@@ -734,7 +773,6 @@ def allow_windows(app: str, close: float, reopen: float) -> str:
 def test_an_allow_window_closing_while_the_canary_bakes_holds_the_next_wave_until_it_opens(
     up: Up,
 ) -> None:
-    clusters = APPS["ring"][0]
     sha = up.commit("ring", "two")
     baking = up.rollout("ring", sha, lambda r: r.phase is Phase.BAKING, "the canary baking")
     assert baking.wave == 0 and baking.bake_started_at is not None
@@ -745,44 +783,30 @@ def test_an_allow_window_closing_while_the_canary_bakes_holds_the_next_wave_unti
     reopen = (baked + 3) - (baked + 3) % 60 + 60
     up.declare(allow_windows("ring", close, reopen))
     try:
-        held = up.rollout(
+        held_at_the_second_wave(
+            up,
             "ring",
             sha,
-            lambda r: "outside the allow window 'ring-now', 'ring-later'" in r.reason,
+            "outside the allow window 'ring-now', 'ring-later'",
             "the next wave held outside the allow windows",
         )
-        assert held.phase is Phase.PROGRESSING and held.wave == 1, held
-        assert set(up.store.rollout_progress("ring")) == {"ring-canary"}
-        assert up.values("ring", clusters) == ["two", "one", "one"]
-        shown = up.cli("rollout", "status", "ring")
-        assert "clusters wait: outside the allow window" in shown.stdout, shown.stdout
         # The window opens again by its schedule: the rollout goes on by itself, not before.
-        up.rollout("ring", sha, lambda r: r.phase is Phase.COMPLETE, "complete once it opens")
-        up.wait_converged("ring", "two")
-        second = up.plan("ring").waves[1].clusters
-        progress = up.store.rollout_progress("ring")
-        assert min(progress[c].released_at for c in second) >= reopen
+        released_after(up, "ring", sha, reopen, "complete once it opens")
     finally:
         up.declare("")
 
 
 def test_a_freeze_while_the_canary_bakes_holds_the_next_wave_until_unfrozen(up: Up) -> None:
-    clusters = APPS["thaw"][0]
     sha = up.commit("thaw", "two")
     up.rollout("thaw", sha, lambda r: r.phase is Phase.BAKING, "the canary baking")
     frozen = up.cli("freeze", "--reason", "incident 9")
     assert frozen.returncode == 0, frozen.stderr
     try:
-        held = up.rollout(
-            "thaw", sha, lambda r: "the fleet is frozen" in r.reason, "the next wave frozen"
+        held = held_at_the_second_wave(
+            up, "thaw", sha, "the fleet is frozen", "the next wave frozen"
         )
-        assert held.wave == 1 and "incident 9" in held.reason
-        assert set(up.store.rollout_progress("thaw")) == {"thaw-canary"}
-        assert up.values("thaw", clusters) == ["two", "one", "one"]
-        shown = up.cli("rollout", "status", "thaw")
-        assert "clusters wait: the fleet is frozen" in shown.stdout, shown.stdout
+        assert "incident 9" in held.reason
     finally:
         unfrozen = up.cli("unfreeze")
     assert unfrozen.returncode == 0, unfrozen.stderr
-    up.rollout("thaw", sha, lambda r: r.phase is Phase.COMPLETE, "complete once unfrozen")
-    up.wait_converged("thaw", "two")
+    released_after(up, "thaw", sha, None, "complete once unfrozen")

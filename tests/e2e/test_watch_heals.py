@@ -8,7 +8,6 @@ clusters, and taking over a killed one's, are in test_watch_takeover.py.
 
 from __future__ import annotations
 
-import textwrap
 import threading
 import time
 from collections.abc import Iterator
@@ -22,71 +21,47 @@ from fleetsync.scheduler.watcher import CheckDispatcher, Watcher
 from fleetsync.shared.kube.watch import WatchTimings
 from fleetsync.shared.model.status import Health, SyncState
 from fleetsync.shared.tasking import Priority, Trigger
-from kubesim import Simulator
-from tests.support.fleet_harness import Harness, running_fleet
+from tests.support.fleet_harness import Harness
 from tests.support.git_server import GitServer, WorkRepo
 from tests.support.waiting import wait_for
-from tests.support.web_app import commit_web, edit_and_delete_by_hand, wait_healed
+from tests.support.web_app import edit_and_delete_by_hand, wait_healed, watched_web_fleet
 
 CLUSTERS = ("c1", "c2")
 TIMINGS = WatchTimings(first_retry=0.2, max_retry=1.0, refused_retry=1.0, quick_close=0.5)
 
 
-def fleet_yaml(url: str, sim: Simulator) -> str:
-    clusters = "\n".join(
-        f"  - {{name: {c}, kubeconfig: {sim.kubeconfig_path(c)}, labels: {{env: prod}}}}"
-        for c in CLUSTERS
-    )
-    return textwrap.dedent("""\
-        repositories:
-          - {{name: platform, url: "{url}", ref: main, interval: 1h}}
-        clusters:
-        {clusters}
-        applications:
-          - name: web
-            repository: platform
-            path: apps/web
-            namespace: web
-            targets: {{selector: {{matchLabels: {{env: prod}}}}}}
-            sync: {{selfHeal: true, driftInterval: 1h}}
-        """).format(url=url, clusters=clusters)
-
-
-@pytest.fixture
-def web_repo(git_repo: WorkRepo) -> WorkRepo:
-    return commit_web(git_repo)
-
-
 @pytest.fixture
 def fleet(
-    redis_url: str, tmp_path: Path, git_server: GitServer, web_repo: WorkRepo
+    redis_url: str, tmp_path: Path, git_server: GitServer, git_repo: WorkRepo
 ) -> Iterator[Harness]:
-    with running_fleet(
+    with watched_web_fleet(
         redis_url=redis_url,
         tmp_path=tmp_path,
         git_server=git_server,
-        repo=web_repo,
+        repo=git_repo,
         clusters=CLUSTERS,
-        fleet_yaml=fleet_yaml,
     ) as harness:
         yield harness
 
 
 @pytest.fixture
 def watcher(fleet: Harness, tmp_path: Path) -> Iterator[Watcher]:
-    sender = fleet.runtime.sender
-
-    def send(app: str, cluster: str, anew: bool) -> None:
-        check = sender.reconcile_anew if anew else sender.reconcile
-        check(app, cluster, reason=Trigger.DRIFT, priority=Priority.CHANGE)
-
-    with running_watcher(fleet, tmp_path / "watcher-cache", send, "w1") as w:
+    with running_watcher(fleet, tmp_path / "watcher-cache") as w:
         yield w
 
 
 class running_watcher:
-    def __init__(self, fleet: Harness, cache: Path, send: object, ident: str) -> None:
-        self.dispatcher = CheckDispatcher(send, gap=1.0)  # type: ignore[arg-type]
+    """A `Watcher` and its `CheckDispatcher` on threads of the test, sending drift checks
+    through the fleet's sender as `fleetsync watch` does; stopped on leaving."""
+
+    def __init__(self, fleet: Harness, cache: Path, ident: str = "w1") -> None:
+        sender = fleet.runtime.sender
+
+        def send(app: str, cluster: str, anew: bool) -> None:
+            check = sender.reconcile_anew if anew else sender.reconcile
+            check(app, cluster, reason=Trigger.DRIFT, priority=Priority.CHANGE)
+
+        self.dispatcher = CheckDispatcher(send, gap=1.0)
         self.watcher = Watcher(
             fleet.store,
             self.dispatcher,
@@ -236,14 +211,7 @@ def test_a_cluster_refusing_watches_says_so_in_status_and_is_watched_once_it_all
 ) -> None:
     fleet.wait_synced_healthy("web", CLUSTERS)
     fleet.sim.cluster("c1").set_fault(watches="forbid")
-
-    sender = fleet.runtime.sender
-
-    def send(app: str, cluster: str, anew: bool) -> None:
-        check = sender.reconcile_anew if anew else sender.reconcile
-        check(app, cluster, reason=Trigger.DRIFT, priority=Priority.CHANGE)
-
-    with running_watcher(fleet, tmp_path / "watcher-cache", send, "w1"):
+    with running_watcher(fleet, tmp_path / "watcher-cache"):
 
         def reported() -> dict[str, str] | None:
             found = {c: d.describe() for c, d in fleet.store.drift_detection(CLUSTERS).items()}

@@ -10,56 +10,33 @@ from __future__ import annotations
 import re
 import signal
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from fleetsync.shared.tasking import Priority, Queue, TaskName
-from kubesim import Simulator
-from tests.support.fleet_harness import Harness, running_fleet
+from tests.support.fleet_harness import Harness
 from tests.support.git_server import GitServer, WorkRepo
 from tests.support.processes import Proc, fleetsync_env
 from tests.support.waiting import wait_for
-from tests.support.web_app import commit_web, wait_healed
+from tests.support.web_app import wait_healed, watched_web_fleet
 
 CLUSTERS = ("c1", "c2", "c3")
 BEAT = 0.5
 """The watchers' beat: a dead one's clusters are taken over 10 s after its last beat."""
 
 
-def fleet_yaml(url: str, sim: Simulator) -> str:
-    clusters = "\n".join(
-        f"  - {{name: {c}, kubeconfig: {sim.kubeconfig_path(c)}, labels: {{env: prod}}}}"
-        for c in CLUSTERS
-    )
-    return textwrap.dedent("""\
-        repositories:
-          - {{name: platform, url: "{url}", ref: main, interval: 1h}}
-        clusters:
-        {clusters}
-        applications:
-          - name: web
-            repository: platform
-            path: apps/web
-            namespace: web
-            targets: {{selector: {{matchLabels: {{env: prod}}}}}}
-            sync: {{selfHeal: true, driftInterval: 1h}}
-        """).format(url=url, clusters=clusters)
-
-
 @pytest.fixture
 def fleet(
     redis_url: str, tmp_path: Path, git_server: GitServer, git_repo: WorkRepo
 ) -> Iterator[Harness]:
-    with running_fleet(
+    with watched_web_fleet(
         redis_url=redis_url,
         tmp_path=tmp_path,
         git_server=git_server,
-        repo=commit_web(git_repo),
+        repo=git_repo,
         clusters=CLUSTERS,
-        fleet_yaml=fleet_yaml,
     ) as harness:
         harness.wait_synced_healthy("web", CLUSTERS)
         yield harness

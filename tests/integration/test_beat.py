@@ -51,11 +51,31 @@ def test_a_broken_edit_keeps_the_last_good_declaration_and_reports_the_error(
     assert store.fleet_digest() == digest
     fleet = store.load_fleet()
     assert fleet is not None and set(fleet.applications) == {"web"}
+    again = ticker.tick()
+    assert again.fleet_error is None, "reported when the file changes, not at every tick"
+    assert store.fleet_error() == error, "and still shown until a good edit"
 
     _write(fleet_file, GOOD.replace("interval: 60s", "interval: 30s"))
     assert ticker.tick().reloaded
     assert store.fleet_error() is None
     assert store.fleet_digest() != digest
+
+
+def test_a_beat_started_without_its_fleet_file_says_so_once(
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    store = Store.connect(redis_url)
+    sender = Sender(make_celery(Settings(redis_url=redis_url)), store)
+    fleet_file = tmp_path / "fleet.yaml"
+    ticker = Ticker(store, sender, fleet_file)
+    report = ticker.tick()
+    assert report.fleet_error == f"{fleet_file}: cannot read: No such file or directory"
+    assert store.fleet_error() == report.fleet_error
+    assert ticker.tick().fleet_error is None, "reported when it changes, not every tick"
+    _write(fleet_file, GOOD)
+    assert ticker.tick().reloaded
+    assert store.fleet_error() is None
 
 
 def _scheduler(redis_url: str, fleet_file: Path) -> FleetScheduler:

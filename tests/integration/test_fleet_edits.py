@@ -276,3 +276,39 @@ def test_a_values_edit_re_renders_what_substitutes_and_reconciles_nothing_direct
     # clusters whose bundle moved; api does not read them: nothing happens to it.
     assert _queued(store) == []
     assert _queued(store, "poll") == [(TaskName.POLL.value, {"repo": "platform", "force": True})]
+
+
+def test_a_newly_declared_cluster_that_an_application_targets_is_reconciled(
+    redis_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "fleet.yaml"
+    _write(path, web_targets="c1")
+    store, ticker = _ticker(redis_url, path)
+    assert ticker.tick().reloaded
+    text = TWO_APPS.format(api_path="apps/api", web_targets="c1, c3", extra="")
+    c3 = "  - {name: c3, kubeconfig: /nonexistent/c3.yaml}\n"
+    path.write_text(text.replace("clusters:\n", f"clusters:\n{c3}", 1))
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert ticker.tick().reloaded
+    assert _queued(store) == [
+        (TaskName.RECONCILE.value, {"app": "web", "cluster": "c3", "reason": "targeted"})
+    ]
+
+
+def test_a_cluster_reached_another_way_is_reconciled_by_the_applications_on_it(
+    redis_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "fleet.yaml"
+    _write(path, web_targets="c1")
+    store, ticker = _ticker(redis_url, path)
+    assert ticker.tick().reloaded
+    for cluster, expected in (("c2", []), ("c1", ["api", "web"])):
+        path.write_text(path.read_text().replace(f"{cluster}.yaml", f"{cluster}-new.yaml"))
+        st = path.stat()
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+        assert ticker.tick().reloaded
+        assert _queued(store) == [
+            (TaskName.RECONCILE.value, {"app": app, "cluster": cluster, "reason": "targeted"})
+            for app in expected
+        ], f"{cluster}'s kubeconfig moved"

@@ -7,16 +7,12 @@ so neither cluster of the pinned or suspended application moves."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
-
-import redis
 
 from fleetsync.scheduler.operations import rollback, suspend
 from fleetsync.shared.fleet import load_fleet
 from fleetsync.shared.model.status import Health, SyncState
-from kubesim import Simulator
-from tests.support.fleet_harness import Harness, running_fleet
+from tests.support.fleet_harness import Harness, loss_fleet
 from tests.support.git_server import GitServer, WorkRepo
 from tests.support.waiting import wait_for
 
@@ -34,24 +30,11 @@ def files(version: str) -> dict[str, str | None]:
     }
 
 
-def fleet_yaml(url: str, sim: Simulator) -> str:
-    clusters = "\n".join(
-        f"  - {{name: {c}, kubeconfig: {sim.kubeconfig_path(c)}}}" for c in CLUSTERS
-    )
-    apps = "\n".join(
-        f"  - {{name: {a}, repository: platform, path: apps/{a}, namespace: {a},\n"
-        f"     targets: {{clusters: [c1, c2]}},\n"
-        f"     sync: {{driftInterval: 1h, createNamespace: true}}}}"
-        for a in APPS
-    )
-    return textwrap.dedent("""\
-        repositories:
-          - {{name: platform, url: "{url}", ref: main, interval: 1h}}
-        clusters:
-        {clusters}
-        applications:
-        {apps}
-        """).format(url=url, clusters=clusters, apps=apps)
+APPLICATIONS = "".join(
+    f"- {{name: {a}, repository: platform, path: apps/{a}, namespace: {a},\n"
+    "   targets: {clusters: [c1, c2]}, sync: {driftInterval: 1h, createNamespace: true}}\n"
+    for a in APPS
+)
 
 
 def version_on(h: Harness, app: str, cluster: str) -> str | None:
@@ -65,13 +48,13 @@ def test_a_rollback_and_a_suspension_hold_after_redis_lost_everything(
     for path, text in files("1").items():
         git_repo.write(path, text or "")
     first = git_repo.commit("v1")
-    with running_fleet(
+    with loss_fleet(
         redis_url=redis_url,
         tmp_path=tmp_path,
         git_server=git_server,
         repo=git_repo,
         clusters=CLUSTERS,
-        fleet_yaml=fleet_yaml,
+        applications=APPLICATIONS,
     ) as h:
         for app in APPS:
             h.wait_synced_healthy(app, CLUSTERS)
@@ -100,7 +83,7 @@ def test_a_rollback_and_a_suspension_hold_after_redis_lost_everything(
         }  # type: ignore[index]
 
         third = h.commit("v3", files("3"))
-        redis.Redis.from_url(redis_url).flushall()
+        h.lose_redis()
 
         h.wait_status(
             "free",

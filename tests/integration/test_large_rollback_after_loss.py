@@ -6,18 +6,14 @@ reconciles after the loss keep both clusters on the rolled-back revision with no
 from __future__ import annotations
 
 import secrets
-import textwrap
 import zlib
 from pathlib import Path
-
-import redis
 
 from fleetsync.scheduler.operations import rollback
 from fleetsync.shared.fleet import load_fleet
 from fleetsync.shared.kube.intents import PART_BYTES
 from fleetsync.shared.model.status import Health, SyncState
-from kubesim import Simulator
-from tests.support.fleet_harness import Harness, running_fleet
+from tests.support.fleet_harness import Harness, loss_fleet
 from tests.support.git_server import GitServer, WorkRepo
 from tests.support.waiting import wait_for
 
@@ -41,19 +37,10 @@ def files(version: str) -> dict[str, str | None]:
     return found
 
 
-def fleet_yaml(url: str, sim: Simulator) -> str:
-    clusters = "\n".join(
-        f"  - {{name: {c}, kubeconfig: {sim.kubeconfig_path(c)}}}" for c in CLUSTERS
-    )
-    return textwrap.dedent("""\
-        repositories:
-          - {{name: platform, url: "{url}", ref: main, interval: 1h}}
-        clusters:
-        {clusters}
-        applications:
-          - {{name: big, repository: platform, path: apps/big, namespace: big,
-             targets: {{clusters: [c1, c2]}}, sync: {{driftInterval: 1h, createNamespace: true}}}}
-        """).format(url=url, clusters=clusters)
+BIG = """\
+- {name: big, repository: platform, path: apps/big, namespace: big,
+   targets: {clusters: [c1, c2]}, sync: {driftInterval: 1h, createNamespace: true}}
+"""
 
 
 def version_on(h: Harness, cluster: str) -> str | None:
@@ -67,13 +54,13 @@ def test_a_rollback_of_a_large_application_holds_after_redis_lost_everything(
     for path, text in files("1").items():
         git_repo.write(path, text or "")
     first = git_repo.commit("v1")
-    with running_fleet(
+    with loss_fleet(
         redis_url=redis_url,
         tmp_path=tmp_path,
         git_server=git_server,
         repo=git_repo,
         clusters=CLUSTERS,
-        fleet_yaml=fleet_yaml,
+        applications=BIG,
     ) as h:
         h.wait_synced_healthy("big", CLUSTERS)
         second = h.commit("v2", files("2"))
@@ -88,16 +75,12 @@ def test_a_rollback_of_a_large_application_holds_after_redis_lost_everything(
                 lambda c=cluster: version_on(h, c) == "1",  # type: ignore[misc]
                 what=f"the rollback applied on {cluster}",
             )
-        fingerprint = h.store.intents_view("big", "c1").fingerprint()
+        h.wait_mirrored("big", "the rollback")
         for cluster in CLUSTERS:
-            wait_for(
-                lambda c=cluster: h.store.intents_view("big", c).mirrored == fingerprint,  # type: ignore[misc]
-                what=f"the rollback mirrored on {cluster}",
-            )
             status = h.status("big", cluster)
             assert status is not None and "mirror" not in status.message, status
 
-        redis.Redis.from_url(redis_url).flushall()
+        h.lose_redis()
 
         after = h.wait_status(
             "big",
@@ -107,8 +90,7 @@ def test_a_rollback_of_a_large_application_holds_after_redis_lost_everything(
         )
         kept = h.store.pin("big")
         assert kept is not None and kept.digest == pin.digest, "the rollback was read back"
-        # In Redis itself (this process's bundle cache outlives the loss; others' do not).
-        assert h.store.client.exists(h.store.key("bundle", pin.digest)), "the bundle read back"
+        assert h.bundle_in_redis(pin.digest), "the bundle read back"
         for cluster in CLUSTERS:
             assert version_on(h, cluster) == "1", cluster
             status = after[cluster]

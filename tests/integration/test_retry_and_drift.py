@@ -70,9 +70,7 @@ def test_a_drift_check_runs_at_once_while_a_retry_waits_out_its_backoff(
                 lambda: store.recorded_status(APP, CLUSTER), what="the failed reconcile's status"
             )
             assert failed.sync is SyncState.UNKNOWN and "503" in failed.message
-            wait_for(
-                lambda: store.stats().get("reconcile_failed") == 1, what="the retry scheduled"
-            )
+            wait_for(lambda: store.stats().get("reconcile_failed") == 1, what="the retry scheduled")
             sim.cluster(CLUSTER).clear_faults()
             # The beat's drift check of the pair, as `claim_due(drift)` sends it.
             sent = rt.sender.reconcile(
@@ -80,9 +78,11 @@ def test_a_drift_check_runs_at_once_while_a_retry_waits_out_its_backoff(
             )
             assert sent, "the drift check was swallowed by the retry waiting minutes"
             synced = wait_for(
-                lambda: (s := store.recorded_status(APP, CLUSTER)) is not None
-                and s.sync is SyncState.SYNCED
-                and s,
+                lambda: (
+                    (s := store.recorded_status(APP, CLUSTER)) is not None
+                    and s.sync is SyncState.SYNCED
+                    and s
+                ),
                 timeout=30,
                 what="the drift check run while the retry waits",
             )

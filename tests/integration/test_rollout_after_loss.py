@@ -8,22 +8,14 @@ bundle, gone from Redis, read back from the mirror too)."""
 
 from __future__ import annotations
 
-import textwrap
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from fleetsync.scheduler.rollout_ops import act_on_rollout
 from fleetsync.shared.fleet import load_fleet
 from fleetsync.shared.model.rollout import Phase
 from fleetsync.shared.model.status import Health, SyncState
-from fleetsync.shared.settings import Settings
-from kubesim import Simulator
-from tests.support.celery_worker import point_broker_at
-from tests.support.fleet_harness import Harness, running_fleet
+from tests.support.fleet_harness import Harness, loss_fleet
 from tests.support.git_server import GitServer, WorkRepo
-from tests.support.redis_server import RedisServer
 from tests.support.waiting import wait_for
 
 CLUSTERS = ("canary-1", "c2", "c3")
@@ -37,44 +29,20 @@ def manifests(value: str) -> str:
     )
 
 
-def fleet_yaml(url: str, sim: Simulator) -> str:
-    clusters = "\n".join(
-        f"  - {{name: {c}, kubeconfig: {sim.kubeconfig_path(c)}, "
-        f"labels: {{ring: {'canary' if c.startswith('canary') else 'main'}}}}}"
-        for c in CLUSTERS
-    )
-    return textwrap.dedent("""\
-        repositories:
-          - {{name: platform, url: "{url}", ref: main, interval: 1s}}
-        clusters:
-        {clusters}
-        applications:
-          - name: web
-            repository: platform
-            path: apps/web
-            namespace: default
-            targets: {{selector: {{}}}}
-            sync: {{driftInterval: 1h}}
-            rollout:
-              waves:
-                - {{name: canary, selector: {{matchLabels: {{ring: canary}}}}}}
-              bake: 1h
-              progressDeadline: 10m
-        """).format(url=url, clusters=clusters)
-
-
-@pytest.fixture
-def volatile_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server without persistence (a restart forgets everything), the workers' broker
-    and store for the test."""
-    server = RedisServer(tmp_path / "redis", persist=False)
-    server.start()
-    point_broker_at(server.url)
-    try:
-        yield server
-    finally:
-        point_broker_at(Settings().redis_url)  # the next test configures its own
-        server.stop()
+RINGS = {c: f"labels: {{ring: {'canary' if c.startswith('canary') else 'main'}}}" for c in CLUSTERS}
+WEB = """\
+- name: web
+  repository: platform
+  path: apps/web
+  namespace: default
+  targets: {selector: {}}
+  sync: {driftInterval: 1h}
+  rollout:
+    waves:
+      - {name: canary, selector: {matchLabels: {ring: canary}}}
+    bake: 1h
+    progressDeadline: 10m
+"""
 
 
 def value_on(h: Harness, cluster: str) -> str | None:
@@ -83,17 +51,18 @@ def value_on(h: Harness, cluster: str) -> str | None:
 
 
 def test_a_paused_rollout_stays_paused_after_redis_restarts_without_its_data(
-    volatile_redis: RedisServer, tmp_path: Path, git_server: GitServer, git_repo: WorkRepo
+    tmp_path: Path, git_server: GitServer, git_repo: WorkRepo
 ) -> None:
     git_repo.write("apps/web/web.yaml", manifests("one"))
     git_repo.commit("one")
-    with running_fleet(
-        redis_url=volatile_redis.url,
+    with loss_fleet(
         tmp_path=tmp_path,
         git_server=git_server,
         repo=git_repo,
         clusters=CLUSTERS,
-        fleet_yaml=fleet_yaml,
+        applications=WEB,
+        cluster_fields=RINGS,
+        interval="1s",
     ) as h:
         h.wait_synced_healthy("web", CLUSTERS)
         two = h.commit("two", {"apps/web/web.yaml": manifests("two")})
@@ -109,18 +78,11 @@ def test_a_paused_rollout_stays_paused_after_redis_restarts_without_its_data(
         fleet = load_fleet(h.fleet_file)
         paused = act_on_rollout(h.store, h.runtime.sender, fleet, "web", "pause")
         assert paused.phase is Phase.PAUSED
-        fingerprint = h.store.intents_view("web", "c3").fingerprint()
-        for cluster in CLUSTERS:
-            wait_for(
-                lambda c=cluster: h.store.intents_view("web", c).mirrored == fingerprint,  # type: ignore[misc]
-                timeout=60,
-                what=f"the paused rollout mirrored in {cluster}",
-            )
+        h.wait_mirrored("web", "the paused rollout")
         assert value_on(h, "canary-1") == "two"
         assert [value_on(h, c) for c in REST] == ["one"] * len(REST)
 
-        volatile_redis.stop(kill=True)
-        volatile_redis.start()
+        h.lose_redis()
         assert h.store.rollout("web") is None, "the restart kept Redis's data"
 
         h.wait_status(
@@ -144,7 +106,5 @@ def test_a_paused_rollout_stays_paused_after_redis_restarts_without_its_data(
             assert status is not None and status.sync is SyncState.SYNCED, status
             assert status.health is Health.HEALTHY, status
             assert status.revision is not None and status.revision.sha != two, status
-            # The bundle it is held at, read back into Redis itself from the cluster's mirror
-            # (this process's bundle cache outlives the loss; other processes' do not).
-            assert status.digest is not None
-            assert h.store.client.exists(h.store.key("bundle", status.digest)), cluster
+            # The bundle it is held at, read back into Redis from the cluster's mirror.
+            assert status.digest is not None and h.bundle_in_redis(status.digest), cluster

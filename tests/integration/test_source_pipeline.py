@@ -18,18 +18,8 @@ from fleetsync.shared.tasking import Priority
 from fleetsync.workers.runtime import Runtime
 from tests.support.celery_worker import configure_workers, running_worker
 from tests.support.git_server import GitServer, WorkRepo
+from tests.support.manifests import configmap
 from tests.support.waiting import wait_for
-
-
-def _configmap(name: str, value: str) -> str:
-    return textwrap.dedent(f"""\
-        apiVersion: v1
-        kind: ConfigMap
-        metadata:
-          name: {name}
-        data:
-          value: "{value}"
-        """)
 
 
 def _fleet_yaml(url: str) -> str:
@@ -66,8 +56,8 @@ def pipeline(
     redis_url: str, tmp_path: Path, git_server: GitServer, git_repo: WorkRepo
 ) -> Iterator[tuple[Runtime, Ticker, WorkRepo]]:
     repo = git_repo
-    repo.write("apps/web/config.yaml", _configmap("web", "1"))
-    repo.write("apps/api/config.yaml", _configmap("api", "1"))
+    repo.write("apps/web/config.yaml", configmap("web", "1"))
+    repo.write("apps/api/config.yaml", configmap("api", "1"))
     repo.write("apps/broken/bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: [unclosed\n")
     repo.commit("first")
     fleet_file = tmp_path / "fleet.yaml"
@@ -113,7 +103,7 @@ def test_a_commit_reaches_a_new_bundle_and_fans_out_to_every_target(
     assert _queued_reconciles(store) == {"web:c1", "web:c2", "api:c1"}
     store.client.delete(*store.client.keys(store.key("queued", "apply", "*")))
 
-    repo.write("apps/web/config.yaml", _configmap("web", "2"))
+    repo.write("apps/web/config.yaml", configmap("web", "2"))
     sha = repo.commit("change web only")
     _tick_until(
         ticker,

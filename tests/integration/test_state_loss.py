@@ -5,14 +5,10 @@ inventory mirrored in each cluster, and nothing Git still declares is deleted.""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
-import redis
-
 from fleetsync.shared.model.status import Health, SyncState
-from kubesim import Simulator
-from tests.support.fleet_harness import running_fleet
+from tests.support.fleet_harness import loss_fleet
 from tests.support.git_server import GitServer, WorkRepo
 from tests.support.waiting import wait_for
 
@@ -23,24 +19,15 @@ def configmap(name: str) -> str:
     return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  v: '1'\n"
 
 
-def fleet_yaml(url: str, sim: Simulator) -> str:
-    clusters = "\n".join(
-        f"  - {{name: {c}, kubeconfig: {sim.kubeconfig_path(c)}}}" for c in CLUSTERS
-    )
-    # A poll interval of an hour: only the recovery can make fleetsync see the waiting commit.
-    return textwrap.dedent("""\
-        repositories:
-          - {{name: platform, url: "{url}", ref: main, interval: 1h}}
-        clusters:
-        {clusters}
-        applications:
-          - name: web
-            repository: platform
-            path: apps/web
-            namespace: web
-            targets: {{clusters: [c1, c2]}}
-            sync: {{driftInterval: 1h}}
-        """).format(url=url, clusters=clusters)
+# The poll interval is an hour: only the recovery can make fleetsync see the waiting commit.
+WEB = """\
+- name: web
+  repository: platform
+  path: apps/web
+  namespace: web
+  targets: {clusters: [c1, c2]}
+  sync: {driftInterval: 1h}
+"""
 
 
 def test_after_redis_lost_everything_fleetsync_converges_by_itself_without_wrong_deletions(
@@ -52,18 +39,18 @@ def test_after_redis_lost_everything_fleetsync_converges_by_itself_without_wrong
     git_repo.write("apps/web/keep.yaml", configmap("keep"))
     git_repo.write("apps/web/gone.yaml", configmap("gone"))
     git_repo.commit("web")
-    with running_fleet(
+    with loss_fleet(
         redis_url=redis_url,
         tmp_path=tmp_path,
         git_server=git_server,
         repo=git_repo,
         clusters=CLUSTERS,
-        fleet_yaml=fleet_yaml,
+        applications=WEB,
     ) as h:
         h.wait_synced_healthy("web", CLUSTERS)
         uids = {c: h.live(c, "v1", "ConfigMap", "keep", "web")["metadata"]["uid"] for c in CLUSTERS}  # type: ignore[index]
         sha = h.commit("drop gone", {"apps/web/gone.yaml": None})
-        redis.Redis.from_url(redis_url).flushall()
+        h.lose_redis()
         h.wait_status(
             "web",
             CLUSTERS,

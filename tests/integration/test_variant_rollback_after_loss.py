@@ -8,12 +8,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import redis
-
 from fleetsync.scheduler.operations import rollback
 from fleetsync.shared.fleet import load_fleet
-from kubesim import Simulator
-from tests.support.fleet_harness import Harness, running_fleet
+from tests.support.fleet_harness import Harness, loss_fleet
 from tests.support.git_server import GitServer, WorkRepo
 from tests.support.waiting import wait_for
 
@@ -29,22 +26,12 @@ def settings(version: str) -> str:
         """)
 
 
-def fleet_yaml(url: str, sim: Simulator) -> str:
-    clusters = "\n".join(
-        f"  - {{name: {c}, kubeconfig: {sim.kubeconfig_path(c)}, "
-        f"values: {{region: {c.split('-')[0]}}}}}"
-        for c in CLUSTERS
-    )
-    return textwrap.dedent("""\
-        repositories:
-          - {{name: platform, url: "{url}", ref: main, interval: 1h}}
-        clusters:
-        {clusters}
-        applications:
-          - {{name: web, repository: platform, path: apps/web, namespace: web,
-             substitute: true, targets: {{clusters: [eu-1, us-1]}},
-             sync: {{driftInterval: 1h, createNamespace: true}}}}
-        """).format(url=url, clusters=clusters)
+REGIONS = {c: f"values: {{region: {c.split('-')[0]}}}" for c in CLUSTERS}
+WEB = """\
+- {name: web, repository: platform, path: apps/web, namespace: web,
+   substitute: true, targets: {clusters: [eu-1, us-1]},
+   sync: {driftInterval: 1h, createNamespace: true}}
+"""
 
 
 def data_on(h: Harness, cluster: str) -> dict[str, str]:
@@ -57,13 +44,14 @@ def test_each_cluster_keeps_its_own_rolled_back_bundle_after_redis_lost_everythi
 ) -> None:
     git_repo.write("apps/web/settings.yaml", settings("1"))
     first = git_repo.commit("v1")
-    with running_fleet(
+    with loss_fleet(
         redis_url=redis_url,
         tmp_path=tmp_path,
         git_server=git_server,
         repo=git_repo,
         clusters=CLUSTERS,
-        fleet_yaml=fleet_yaml,
+        applications=WEB,
+        cluster_fields=REGIONS,
     ) as h:
         h.wait_synced_healthy("web", CLUSTERS)
         second = h.commit("v2", {"apps/web/settings.yaml": settings("2")})
@@ -76,15 +64,10 @@ def test_each_cluster_keeps_its_own_rolled_back_bundle_after_redis_lost_everythi
                 lambda c=cluster: data_on(h, c) == want[c],  # type: ignore[misc]
                 what=f"the rollback applied on {cluster}",
             )
-        fingerprint = h.store.intents_view("web", "eu-1").fingerprint()
-        for cluster in CLUSTERS:
-            wait_for(
-                lambda c=cluster: h.store.intents_view("web", c).mirrored == fingerprint,  # type: ignore[misc]
-                what=f"the rollback mirrored on {cluster}",
-            )
+        h.wait_mirrored("web", "the rollback")
         pinned = {c: h.status("web", c) for c in CLUSTERS}
 
-        redis.Redis.from_url(redis_url).flushall()
+        h.lose_redis()
 
         after = h.wait_status(
             "web",
@@ -97,6 +80,4 @@ def test_each_cluster_keeps_its_own_rolled_back_bundle_after_redis_lost_everythi
             assert data_on(h, cluster) == want[cluster], cluster
             before = pinned[cluster]
             assert before is not None and after[cluster].digest == before.digest, cluster
-            # In Redis itself (this process's bundle cache outlives the loss; others' do not).
-            key = h.store.key("bundle", before.digest)
-            assert h.store.client.exists(key), f"{cluster}'s own bundle read back into Redis"
+            assert h.bundle_in_redis(before.digest), f"{cluster}'s own bundle read back"

@@ -235,6 +235,21 @@ def test_a_cluster_missing_a_value_keeps_what_it_had_and_the_others_carry_on(
     assert store.source_error(APP) is None
 
 
+def test_the_application_s_error_is_its_first_failing_cluster_s_and_counts_the_others(
+    redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
+) -> None:
+    store = Store.connect(redis_url)
+    repo, url = served
+    repo.write("apps/web/settings.yaml", SETTINGS + '  zone: "${cluster.values.zone}"\n')
+    repo.commit("zone")
+    with_zone = _clusters(REGIONS, **{c: {"zone": "z1"} for c in ("us-1", "us-2")})
+    outcome = _sync(store, _fleet(url, with_zone), tmp_path)
+    error = store.source_error(APP)
+    assert error is not None and outcome.failed[APP] == error.message
+    assert error.message.startswith("web: cluster 'eu-1'") and "eu-2" not in error.message
+    assert error.message.endswith(" (and 1 more cluster(s))")
+
+
 def test_a_cluster_that_never_rendered_records_its_error_without_a_bundle(
     redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
 ) -> None:

@@ -18,8 +18,9 @@ def store(redis_url: str) -> Store:
     return Store.connect(redis_url)
 
 
-def beat_all(store: Store, watchers: list[str], clusters: list[str], ttl: float = 30.0
-             ) -> dict[str, list[str]]:
+def beat_all(
+    store: Store, watchers: list[str], clusters: list[str], ttl: float = 30.0
+) -> dict[str, list[str]]:
     """Two rounds of beats (a newcomer takes what others gave back in the round before)."""
     owned: dict[str, list[str]] = {}
     for _ in range(2):

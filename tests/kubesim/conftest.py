@@ -119,8 +119,10 @@ def namespace(dyn: DynamicClient) -> Iterator[str]:
 @pytest.fixture
 def twin(sim_session: Simulator, real_clusters: RealClusters) -> Iterator[Twin]:
     """kubesim and the real server side by side, each with a fresh namespace of the same name."""
-    pair = Twin(Server("kubesim", sim_session.kubeconfig_path(CLUSTER)),
-                Server("real", real_kubeconfig(real_clusters)))
+    pair = Twin(
+        Server("kubesim", sim_session.kubeconfig_path(CLUSTER)),
+        Server("real", real_kubeconfig(real_clusters)),
+    )
     pair.setup()
     yield pair
     pair.teardown()

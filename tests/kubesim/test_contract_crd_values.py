@@ -16,35 +16,76 @@ from tests.kubesim.twin import Twin, any_cause_order
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 APPLY = "application/apply-patch+yaml"
 MERGE = "application/merge-patch+json"
-SCHEMA: dict[str, Any] = {"type": "object", "properties": {"spec": {
-    "type": "object", "required": ["size"], "properties": {
-        "size": {"type": "integer", "minimum": 1, "maximum": 1000000},
-        "ratio": {"type": "number", "exclusiveMinimum": True, "minimum": 0,
-                  "exclusiveMaximum": True, "maximum": 1.5},
-        "step": {"type": "integer", "multipleOf": 5},
-        "mode": {"type": "string", "enum": ["a", "b"], "default": "a"},
-        "level": {"type": "integer", "enum": [1, 2]},
-        "name": {"type": "string", "minLength": 3, "maxLength": 5, "pattern": "^[a-z]+$"},
-        "tags": {"type": "array", "minItems": 1, "maxItems": 2, "items": {
-            "type": "string", "maxLength": 2}},
-        "labels": {"type": "object", "maxProperties": 1, "minProperties": 1,
-                   "additionalProperties": {"type": "string", "enum": ["x"]}},
-        "limits": {"type": "object", "additionalProperties": {
-            "x-kubernetes-int-or-string": True}},
-        "ports": {"type": "array", "items": {"type": "object", "required": ["port"],
-                                             "properties": {"port": {"type": "integer",
-                                                                     "maximum": 65535}}}}}}}}
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "spec": {
+            "type": "object",
+            "required": ["size"],
+            "properties": {
+                "size": {"type": "integer", "minimum": 1, "maximum": 1000000},
+                "ratio": {
+                    "type": "number",
+                    "exclusiveMinimum": True,
+                    "minimum": 0,
+                    "exclusiveMaximum": True,
+                    "maximum": 1.5,
+                },
+                "step": {"type": "integer", "multipleOf": 5},
+                "mode": {"type": "string", "enum": ["a", "b"], "default": "a"},
+                "level": {"type": "integer", "enum": [1, 2]},
+                "name": {"type": "string", "minLength": 3, "maxLength": 5, "pattern": "^[a-z]+$"},
+                "tags": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 2,
+                    "items": {"type": "string", "maxLength": 2},
+                },
+                "labels": {
+                    "type": "object",
+                    "maxProperties": 1,
+                    "minProperties": 1,
+                    "additionalProperties": {"type": "string", "enum": ["x"]},
+                },
+                "limits": {
+                    "type": "object",
+                    "additionalProperties": {"x-kubernetes-int-or-string": True},
+                },
+                "ports": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["port"],
+                        "properties": {"port": {"type": "integer", "maximum": 65535}},
+                    },
+                },
+            },
+        }
+    },
+}
 
 
 @pytest.fixture
 def gadgets(twin: Twin) -> Iterator[str]:
     group = f"v{uuid.uuid4().hex[:8]}.example.com"
-    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-           "metadata": {"name": f"gadgets.{group}"},
-           "spec": {"group": group, "scope": "Namespaced",
-                    "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
-                    "versions": [{"name": "v1", "served": True, "storage": True,
-                                  "schema": {"openAPIV3Schema": SCHEMA}}]}}
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"gadgets.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": SCHEMA},
+                }
+            ],
+        },
+    }
     twin.same("POST", CRDS, crd, view=lambda a: a.code)
     path = f"/apis/{group}/v1/namespaces/{{ns}}/gadgets"
     deadline = time.monotonic() + 30
@@ -58,8 +99,7 @@ def gadgets(twin: Twin) -> Iterator[str]:
 
 def gadget(path: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
     group = path.split("/")[2]
-    return {"apiVersion": f"{group}/v1", "kind": "Gadget", "metadata": {"name": name},
-            "spec": spec}
+    return {"apiVersion": f"{group}/v1", "kind": "Gadget", "metadata": {"name": name}, "spec": spec}
 
 
 BAD = {
@@ -76,28 +116,51 @@ BAD = {
 
 @pytest.mark.parametrize("case", list(BAD))
 def test_a_value_its_schema_refuses_is_invalid_on_create(
-        twin: Twin, gadgets: str, case: str) -> None:
+    twin: Twin, gadgets: str, case: str
+) -> None:
     refused = twin.same("POST", gadgets, gadget(gadgets, "g", BAD[case]), view=any_cause_order)
     assert (refused.code, refused.reason) == (422, "Invalid")
 
 
 def test_valid_values_are_stored_and_defaults_are_checked_too(twin: Twin, gadgets: str) -> None:
-    good = {"size": 5, "ratio": 0.5, "step": 10, "level": 2, "name": "abc", "tags": ["a"],
-            "labels": {"k": "x"}, "limits": {"cpu": 1, "memory": "1Gi"}, "ports": [{"port": 80}]}
+    good = {
+        "size": 5,
+        "ratio": 0.5,
+        "step": 10,
+        "level": 2,
+        "name": "abc",
+        "tags": ["a"],
+        "labels": {"k": "x"},
+        "limits": {"cpu": 1, "memory": "1Gi"},
+        "ports": [{"port": 80}],
+    }
     created = twin.same("POST", gadgets, gadget(gadgets, "ok", good), view=any_cause_order)
     assert created.code == 201 and created.body["spec"]["mode"] == "a"
 
 
 def test_patches_and_applies_are_refused_alike(twin: Twin, gadgets: str) -> None:
     twin.same("POST", gadgets, gadget(gadgets, "p", {"size": 2}), view=lambda a: a.code)
-    patched = twin.same("PATCH", f"{gadgets}/p", {"spec": {"size": 0, "mode": "c"}},
-                        content_type=MERGE, view=any_cause_order)
+    patched = twin.same(
+        "PATCH",
+        f"{gadgets}/p",
+        {"spec": {"size": 0, "mode": "c"}},
+        content_type=MERGE,
+        view=any_cause_order,
+    )
     assert patched.code == 422
-    applied = twin.same("PATCH", f"{gadgets}/p?fieldManager=fs&force=true",
-                        gadget(gadgets, "p", {"size": 1, "name": "toolongname"}),
-                        content_type=APPLY, view=any_cause_order)
+    applied = twin.same(
+        "PATCH",
+        f"{gadgets}/p?fieldManager=fs&force=true",
+        gadget(gadgets, "p", {"size": 1, "name": "toolongname"}),
+        content_type=APPLY,
+        view=any_cause_order,
+    )
     assert applied.code == 422
-    created = twin.same("PATCH", f"{gadgets}/q?fieldManager=fs",
-                        gadget(gadgets, "q", {"level": 9}), content_type=APPLY,
-                        view=any_cause_order)
+    created = twin.same(
+        "PATCH",
+        f"{gadgets}/q?fieldManager=fs",
+        gadget(gadgets, "q", {"level": 9}),
+        content_type=APPLY,
+        view=any_cause_order,
+    )
     assert created.code == 422

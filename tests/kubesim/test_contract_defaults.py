@@ -12,12 +12,18 @@ APPLY = "application/apply-patch+yaml"
 MERGE = "application/merge-patch+json"
 HPAS = "/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers"
 SETS = "/apis/apps/v1/namespaces/{ns}/statefulsets"
-CPU = {"type": "Resource", "resource": {"name": "cpu", "target": {
-    "type": "Utilization", "averageUtilization": 70}}}
-MEMORY = {"type": "Resource", "resource": {"name": "memory", "target": {
-    "type": "AverageValue", "averageValue": "0.5Gi"}}}
-PODS = {"type": "Pods", "pods": {"metric": {"name": "qps"}, "target": {
-    "type": "AverageValue", "averageValue": "10"}}}
+CPU = {
+    "type": "Resource",
+    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}},
+}
+MEMORY = {
+    "type": "Resource",
+    "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "0.5Gi"}},
+}
+PODS = {
+    "type": "Pods",
+    "pods": {"metric": {"name": "qps"}, "target": {"type": "AverageValue", "averageValue": "10"}},
+}
 
 
 def spec_view(answer: Answer) -> Any:
@@ -26,57 +32,96 @@ def spec_view(answer: Answer) -> Any:
         return status_view(answer)
     body = {k: v for k, v in answer.body.items() if k != "status"}
     meta = {k: v for k, v in body["metadata"].items() if k != "resourceVersion"}
-    meta["managedFields"] = [e for e in meta.get("managedFields", ())
-                             if e["manager"] != "kube-controller-manager"]
-    return {"code": answer.code, "body": {**body, "metadata": meta},
-            "warnings": list(answer.warnings)}
+    meta["managedFields"] = [
+        e for e in meta.get("managedFields", ()) if e["manager"] != "kube-controller-manager"
+    ]
+    return {
+        "code": answer.code,
+        "body": {**body, "metadata": meta},
+        "warnings": list(answer.warnings),
+    }
 
 
 def autoscaler(name: str, **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-            "metadata": {"name": name},
-            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
-                                        "name": "api"}, "maxReplicas": 5, **spec}}
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": name},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "api"},
+            "maxReplicas": 5,
+            **spec,
+        },
+    }
 
 
 def test_an_autoscaler_keeps_its_cpu_utilization_metric_last_and_has_no_generation(
-        twin: Twin) -> None:
+    twin: Twin,
+) -> None:
     body = autoscaler("a", metrics=[CPU, MEMORY, PODS])
-    created = twin.same("PATCH", f"{HPAS}/a?fieldManager=fs", body, content_type=APPLY,
-                        view=spec_view)
-    assert [m["type"] for m in created.body["spec"]["metrics"]] == ["Resource", "Pods",
-                                                                     "Resource"]
+    created = twin.same(
+        "PATCH", f"{HPAS}/a?fieldManager=fs", body, content_type=APPLY, view=spec_view
+    )
+    assert [m["type"] for m in created.body["spec"]["metrics"]] == ["Resource", "Pods", "Resource"]
     assert created.body["spec"]["metrics"][-1] == CPU
     assert "generation" not in created.body["metadata"]
     twin.same("PATCH", f"{HPAS}/a?fieldManager=fs", body, content_type=APPLY, view=spec_view)
-    twin.same("PATCH", f"{HPAS}/a", {"spec": {"maxReplicas": 7}}, content_type=MERGE,
-              view=spec_view)
+    twin.same(
+        "PATCH", f"{HPAS}/a", {"spec": {"maxReplicas": 7}}, content_type=MERGE, view=spec_view
+    )
 
 
 def test_an_autoscaler_gets_its_default_metric_replicas_and_behavior(twin: Twin) -> None:
-    bare = twin.same("PATCH", f"{HPAS}/b?fieldManager=fs", autoscaler("b"), content_type=APPLY,
-                     view=spec_view)
+    bare = twin.same(
+        "PATCH", f"{HPAS}/b?fieldManager=fs", autoscaler("b"), content_type=APPLY, view=spec_view
+    )
     assert bare.body["spec"]["minReplicas"] == 1
     assert bare.body["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 80
-    tuned = twin.same("PATCH", f"{HPAS}/c?fieldManager=fs", autoscaler(
-        "c", metrics=[MEMORY], behavior={"scaleDown": {"stabilizationWindowSeconds": 60}}),
-        content_type=APPLY, view=spec_view)
+    tuned = twin.same(
+        "PATCH",
+        f"{HPAS}/c?fieldManager=fs",
+        autoscaler(
+            "c", metrics=[MEMORY], behavior={"scaleDown": {"stabilizationWindowSeconds": 60}}
+        ),
+        content_type=APPLY,
+        view=spec_view,
+    )
     assert tuned.body["spec"]["behavior"]["scaleUp"]["selectPolicy"] == "Max"
 
 
 def test_a_statefulset_stores_whole_defaulted_claims_in_its_templates(twin: Twin) -> None:
-    body = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
-            "spec": {"serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
-                     "template": {"metadata": {"labels": {"app": "db"}},
-                                  "spec": {"containers": [{"name": "db", "image": "pg"}]}},
-                     "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
-                         "accessModes": ["ReadWriteOnce"],
-                         "resources": {"requests": {"storage": "1Gi"}}}}]}}
-    created = twin.same("PATCH", f"{SETS}/db?fieldManager=fs", body, content_type=APPLY,
-                        view=spec_view)
+    body = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "db"},
+        "spec": {
+            "serviceName": "db",
+            "selector": {"matchLabels": {"app": "db"}},
+            "template": {
+                "metadata": {"labels": {"app": "db"}},
+                "spec": {"containers": [{"name": "db", "image": "pg"}]},
+            },
+            "volumeClaimTemplates": [
+                {
+                    "metadata": {"name": "data"},
+                    "spec": {
+                        "accessModes": ["ReadWriteOnce"],
+                        "resources": {"requests": {"storage": "1Gi"}},
+                    },
+                }
+            ],
+        },
+    }
+    created = twin.same(
+        "PATCH", f"{SETS}/db?fieldManager=fs", body, content_type=APPLY, view=spec_view
+    )
     claim = created.body["spec"]["volumeClaimTemplates"][0]
     assert (claim["kind"], claim["spec"]["volumeMode"], claim["status"]) == (
-        "PersistentVolumeClaim", "Filesystem", {"phase": "Pending"})
+        "PersistentVolumeClaim",
+        "Filesystem",
+        {"phase": "Pending"},
+    )
     twin.same("PATCH", f"{SETS}/db?fieldManager=fs", body, content_type=APPLY, view=spec_view)
-    twin.same("PATCH", f"{SETS}/db?fieldManager=fs&dryRun=All", body, content_type=APPLY,
-              view=spec_view)
+    twin.same(
+        "PATCH", f"{SETS}/db?fieldManager=fs&dryRun=All", body, content_type=APPLY, view=spec_view
+    )

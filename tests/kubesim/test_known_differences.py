@@ -21,7 +21,8 @@ def server(sim: Simulator) -> Server:
 
 
 def test_answers_are_json_even_to_a_client_that_asks_only_for_protobuf(
-        sim_session: Simulator) -> None:
+    sim_session: Simulator,
+) -> None:
     # fleetsync's client (and kubectl, which accepts JSON too) reads JSON.
     answer = server(sim_session).request("GET", "/api/v1/namespaces/default", accept=PROTOBUF)
     assert answer.code == 200 and answer.content_type == "application/json"
@@ -31,13 +32,16 @@ def test_answers_are_json_even_to_a_client_that_asks_only_for_protobuf(
 def test_service_account_tokens_are_not_issued(sim_session: Simulator) -> None:
     # `kubectl create token`: fleetsync reaches clusters with the kubeconfigs it is given.
     answer = server(sim_session).request(
-        "POST", "/api/v1/namespaces/default/serviceaccounts/default/token",
-        {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}})
+        "POST",
+        "/api/v1/namespaces/default/serviceaccounts/default/token",
+        {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}},
+    )
     assert answer.code == 404
 
 
 def test_deployments_get_no_replicasets_and_clusters_no_bootstrap_roles(
-        sim_session: Simulator) -> None:
+    sim_session: Simulator,
+) -> None:
     # fleetsync reads a Deployment's own status, never its ReplicaSets; nor does it rely on the
     # default ClusterRoles (view, edit, admin) or the system priority classes.
     api = server(sim_session)
@@ -48,15 +52,23 @@ def test_deployments_get_no_replicasets_and_clusters_no_bootstrap_roles(
 
 
 def test_a_quota_counts_objects_but_neither_compute_resources_nor_scopes(
-        sim_session: Simulator) -> None:
+    sim_session: Simulator,
+) -> None:
     # A real server sums the requests of the pods a quota's scopes select; no pod runs here,
     # and fleetsync deploys quotas as data, never relying on what they count.
     api = server(sim_session)
     ns = f"kd-{uuid.uuid4().hex[:8]}"
-    api.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                                "metadata": {"name": ns}})
-    quota = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "scoped"},
-             "spec": {"hard": {"cpu": "1", "pods": "1"}, "scopes": ["NotBestEffort"]}}
+    api.request(
+        "POST",
+        "/api/v1/namespaces",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+    )
+    quota = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "scoped"},
+        "spec": {"hard": {"cpu": "1", "pods": "1"}, "scopes": ["NotBestEffort"]},
+    }
     answer = api.request("POST", f"/api/v1/namespaces/{ns}/resourcequotas", quota)
     assert answer.code == 201
     shown = api.request("GET", f"/api/v1/namespaces/{ns}/resourcequotas/scoped").body
@@ -69,10 +81,15 @@ def test_an_autoscaler_written_as_v2_reads_as_stored_under_v1(sim_session: Simul
     # an object at the version its manifest names.
     api = server(sim_session)
     path = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/kd-hpa"
-    body = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-            "metadata": {"name": "kd-hpa"},
-            "spec": {"maxReplicas": 3, "scaleTargetRef": {"apiVersion": "apps/v1",
-                                                          "kind": "Deployment", "name": "d"}}}
+    body = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "kd-hpa"},
+        "spec": {
+            "maxReplicas": 3,
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "d"},
+        },
+    }
     api.request("PATCH", path + "?fieldManager=kd", body, content_type=APPLY)
     as_v1 = api.request("GET", path.replace("/v2/", "/v1/")).body
     assert as_v1["apiVersion"] == "autoscaling/v1" and "metrics" in as_v1["spec"]
@@ -86,10 +103,13 @@ def test_an_explicit_null_keeps_the_old_value(sim_session: Simulator) -> None:
     api = server(sim_session)
     path = "/api/v1/namespaces/default/configmaps/kd-null"
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kd-null"}}
-    api.request("PATCH", path + "?fieldManager=x", {**cm, "data": {"a": "1"}},
-                content_type=APPLY)
-    after = api.request("PATCH", path + "?fieldManager=fs&force=true",
-                        {**cm, "data": {"a": None}}, content_type=APPLY).body
+    api.request("PATCH", path + "?fieldManager=x", {**cm, "data": {"a": "1"}}, content_type=APPLY)
+    after = api.request(
+        "PATCH",
+        path + "?fieldManager=fs&force=true",
+        {**cm, "data": {"a": None}},
+        content_type=APPLY,
+    ).body
     assert after["data"] == {"a": "1"}
     api.request("DELETE", path)
 
@@ -98,15 +118,28 @@ def test_list_pages_are_read_from_the_current_state(sim_session: Simulator) -> N
     # A real server serves every page from the first page's snapshot; fleetsync lists whole.
     api = server(sim_session)
     ns = f"kd-{uuid.uuid4().hex[:8]}"
-    api.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                                "metadata": {"name": ns}})
+    api.request(
+        "POST",
+        "/api/v1/namespaces",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+    )
     cms = f"/api/v1/namespaces/{ns}/configmaps"
     for name in ("a", "c"):
-        api.request("POST", cms, {"apiVersion": "v1", "kind": "ConfigMap",
-                                  "metadata": {"name": name, "labels": {"kd": "y"}}})
+        api.request(
+            "POST",
+            cms,
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": name, "labels": {"kd": "y"}},
+            },
+        )
     first = api.request("GET", cms + "?labelSelector=kd%3Dy&limit=1").body
-    api.request("POST", cms, {"apiVersion": "v1", "kind": "ConfigMap",
-                              "metadata": {"name": "b", "labels": {"kd": "y"}}})
+    api.request(
+        "POST",
+        cms,
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b", "labels": {"kd": "y"}}},
+    )
     token = first["metadata"]["continue"]
     rest = api.request("GET", cms + f"?labelSelector=kd%3Dy&continue={token}").body
     assert [i["metadata"]["name"] for i in rest["items"]] == ["b", "c"]
@@ -119,19 +152,45 @@ def test_crd_validation_rules_are_not_evaluated(sim_session: Simulator) -> None:
     # resource's types, structure and validation keywords, not CEL expressions.
     api = server(sim_session)
     group = f"kd{uuid.uuid4().hex[:8]}.example.com"
-    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-           "metadata": {"name": f"rules.{group}"},
-           "spec": {"group": group, "scope": "Namespaced",
-                    "names": {"plural": "rules", "singular": "rule", "kind": "Rule"},
-                    "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
-                        "openAPIV3Schema": {"type": "object", "properties": {"spec": {
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"rules.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": "rules", "singular": "rule", "kind": "Rule"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
                             "type": "object",
-                            "x-kubernetes-validations": [{"rule": "self.min <= self.max"}],
-                            "properties": {"min": {"type": "integer"},
-                                           "max": {"type": "integer"}}}}}}}]}}
+                            "properties": {
+                                "spec": {
+                                    "type": "object",
+                                    "x-kubernetes-validations": [{"rule": "self.min <= self.max"}],
+                                    "properties": {
+                                        "min": {"type": "integer"},
+                                        "max": {"type": "integer"},
+                                    },
+                                }
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
     crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
     assert api.request("POST", crds, crd).code == 201
-    rule = {"apiVersion": f"{group}/v1", "kind": "Rule", "metadata": {"name": "r"},
-            "spec": {"min": 5, "max": 1}}
+    rule = {
+        "apiVersion": f"{group}/v1",
+        "kind": "Rule",
+        "metadata": {"name": "r"},
+        "spec": {"min": 5, "max": 1},
+    }
     assert api.request("POST", f"/apis/{group}/v1/namespaces/default/rules", rule).code == 201
     api.request("DELETE", f"{crds}/rules.{group}")

@@ -120,8 +120,7 @@ def test_wait_for_the_rollout_then_delete_and_wait_for_deletion(
     observed = "--for=jsonpath={.status.observedGeneration}=1"
     kubectl("wait", observed, "deploy/web", "-n", namespace, "--timeout=30s")
     if not backend.real:  # a real cluster without kubelet never runs the pods
-        kubectl("wait", "--for=condition=Available", "deploy/web", "-n", namespace,
-                "--timeout=30s")
+        kubectl("wait", "--for=condition=Available", "deploy/web", "-n", namespace, "--timeout=30s")
     out = kubectl("delete", "deploy/web", "-n", namespace, "--wait=true")
     assert 'deployment.apps "web" deleted' in out.stdout
     kubectl("wait", "--for=delete", "deploy/web", "-n", namespace, "--timeout=10s")

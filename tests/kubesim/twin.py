@@ -24,10 +24,20 @@ from typing import Any
 from kubernetes import config
 from kubernetes.client import ApiClient
 
-TIME_KEYS = frozenset({
-    "creationTimestamp", "deletionTimestamp", "time", "lastTransitionTime", "lastUpdateTime",
-    "startTime", "completionTime", "lastProbeTime", "lastHeartbeatTime", "lastScheduleTime",
-})
+TIME_KEYS = frozenset(
+    {
+        "creationTimestamp",
+        "deletionTimestamp",
+        "time",
+        "lastTransitionTime",
+        "lastUpdateTime",
+        "startTime",
+        "completionTime",
+        "lastProbeTime",
+        "lastHeartbeatTime",
+        "lastScheduleTime",
+    }
+)
 """Keys whose string values are instants (compared as present or absent only)."""
 
 UID_KEYS = frozenset({"uid", "controller-uid", "batch.kubernetes.io/controller-uid"})
@@ -62,7 +72,7 @@ def parse_warnings(values: Iterable[str]) -> tuple[str, ...]:
             if m is None:
                 break
             out.append(json.loads(f'"{m.group(1)}"'))
-            rest = rest[m.end():].lstrip().lstrip(",")
+            rest = rest[m.end() :].lstrip().lstrip(",")
     return tuple(out)
 
 
@@ -74,13 +84,20 @@ class Server:
         self.kubeconfig = kubeconfig
         self.api: ApiClient = config.new_client_from_config(config_file=str(kubeconfig))
 
-    def request(self, method: str, path: str, body: Any = None, *,
-                content_type: str = "application/json", accept: str = "application/json",
-                timeout: float = 30.0, stream: bool = False) -> Answer:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        content_type: str = "application/json",
+        accept: str = "application/json",
+        timeout: float = 30.0,
+        stream: bool = False,
+    ) -> Answer:
         conf = self.api.configuration
         headers = {"Accept": accept, "User-Agent": "kubesim-contract/1.0"}
-        token = (conf.api_key or {}).get("authorization") or (
-            conf.api_key or {}).get("BearerToken")
+        token = (conf.api_key or {}).get("authorization") or (conf.api_key or {}).get("BearerToken")
         if token:
             headers["Authorization"] = token
         data: bytes | None
@@ -95,8 +112,13 @@ class Server:
         if data is not None:
             headers["Content-Type"] = content_type
         resp = self.api.rest_client.pool_manager.request(
-            method, conf.host + path, body=data, headers=headers, timeout=timeout,
-            preload_content=True)
+            method,
+            conf.host + path,
+            body=data,
+            headers=headers,
+            timeout=timeout,
+            preload_content=True,
+        )
         raw = resp.data
         ctype = resp.headers.get("Content-Type", "")
         if stream:
@@ -106,8 +128,7 @@ class Server:
                 payload = json.loads(raw) if raw else None
             except ValueError:
                 payload = {"raw": raw.decode(errors="replace")}
-        return Answer(resp.status, payload, parse_warnings(resp.headers.getlist("Warning")),
-                      ctype)
+        return Answer(resp.status, payload, parse_warnings(resp.headers.getlist("Warning")), ctype)
 
 
 @dataclass
@@ -134,12 +155,17 @@ class Normalizer:
                 here = (*path, k)
                 if k.startswith("k:{") and '"uid":' in k:
                     key = json.loads(k[2:])
-                    k = "k:" + json.dumps({**key, "uid": self.uid(key["uid"])},
-                                          separators=(",", ":"))
-                if k == "metadata" and isinstance(v, Mapping) and (
-                        is_list or value.get("kind") == "Status"):
-                    out[k] = {mk: ("<list-rv>" if mk == "resourceVersion" else mv)
-                              for mk, mv in v.items()}
+                    k = "k:" + json.dumps(
+                        {**key, "uid": self.uid(key["uid"])}, separators=(",", ":")
+                    )
+                if (
+                    k == "metadata"
+                    and isinstance(v, Mapping)
+                    and (is_list or value.get("kind") == "Status")
+                ):
+                    out[k] = {
+                        mk: ("<list-rv>" if mk == "resourceVersion" else mv) for mk, mv in v.items()
+                    }
                     continue
                 if isinstance(v, str) and k in UID_KEYS:
                     out[k] = self.uid(v)
@@ -162,8 +188,11 @@ class Normalizer:
 def _entry_key(entry: Any) -> tuple[str, str, str]:
     if not isinstance(entry, Mapping):
         return ("", "", "")
-    return (str(entry.get("manager")), str(entry.get("operation")),
-            str(entry.get("subresource", "")))
+    return (
+        str(entry.get("manager")),
+        str(entry.get("operation")),
+        str(entry.get("subresource", "")),
+    )
 
 
 View = Callable[[Answer], Any]
@@ -182,8 +211,13 @@ def status_view(answer: Answer) -> Any:
     details = dict(body.get("details") or {})
     if "causes" in details:
         details["causes"] = sorted(details["causes"], key=lambda c: json.dumps(c, sort_keys=True))
-    return {"code": answer.code, "reason": body.get("reason"), "message": body.get("message"),
-            "details": details, "warnings": list(answer.warnings)}
+    return {
+        "code": answer.code,
+        "reason": body.get("reason"),
+        "message": body.get("message"),
+        "details": details,
+        "warnings": list(answer.warnings),
+    }
 
 
 def any_cause_order(answer: Answer) -> Any:
@@ -195,8 +229,9 @@ def any_cause_order(answer: Answer) -> Any:
     message = str(view.get("message", ""))
     if not causes or len(causes) < 2 or not message.endswith("]"):
         return view
-    parts = sorted(f"{c['field']}: {c['message']}" if c.get("field") else c["message"]
-                   for c in causes)
+    parts = sorted(
+        f"{c['field']}: {c['message']}" if c.get("field") else c["message"] for c in causes
+    )
     head, _, listed = message.partition(": [")
     rest = listed[:-1]
     for part in sorted(parts, key=len, reverse=True):
@@ -226,24 +261,30 @@ class Twin:
         answers = []
         for server in self.servers():
             raw = server.request(method, self.path(path), _subst(body, self.namespace), **kw)
-            answers.append(Answer(raw.code, self.norms[server.name](raw.body), raw.warnings,
-                                  raw.content_type))
+            answers.append(
+                Answer(raw.code, self.norms[server.name](raw.body), raw.warnings, raw.content_type)
+            )
         return answers[0], answers[1]
 
-    def same(self, method: str, path: str, body: Any = None, *, view: View = full,
-             **kw: Any) -> Answer:
+    def same(
+        self, method: str, path: str, body: Any = None, *, view: View = full, **kw: Any
+    ) -> Answer:
         """Send to both, assert the views of the normalized answers are equal; real's answer."""
         sim, real = self.each(method, path, body, **kw)
         assert view(sim) == view(real), (
             f"{method} {path}: kubesim and the real server answer differently\n"
-            + difference(view(sim), view(real)))
+            + difference(view(sim), view(real))
+        )
         return real
 
     def setup(self) -> None:
         """Create the namespace on both; wait until the real control plane has filled it."""
         for server in self.servers():
-            answer = server.request("POST", "/api/v1/namespaces", {
-                "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace}})
+            answer = server.request(
+                "POST",
+                "/api/v1/namespaces",
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace}},
+            )
             assert answer.code == 201, (server.name, answer)
         for server in self.servers():
             path = f"/api/v1/namespaces/{self.namespace}/configmaps/kube-root-ca.crt"
@@ -259,11 +300,13 @@ class Twin:
 
 def difference(sim: Any, real: Any) -> str:
     """A unified diff from kubesim's view to the real server's."""
+
     def lines(value: Any) -> list[str]:
         return json.dumps(value, indent=1, sort_keys=True).splitlines()
 
-    return "\n".join(difflib.unified_diff(lines(sim), lines(real), "kubesim", "real",
-                                          lineterm="", n=4))
+    return "\n".join(
+        difflib.unified_diff(lines(sim), lines(real), "kubesim", "real", lineterm="", n=4)
+    )
 
 
 def _subst(body: Any, namespace: str) -> Any:

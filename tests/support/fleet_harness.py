@@ -3,17 +3,21 @@ Redis, real Celery workers on every queue and a beat thread ticking the real sch
 
 Tests drive it the way users do (commit to git, edit a cluster by hand) and observe it the way
 operators do (the store's statuses, the clusters' objects).
+
+`loss_fleet` is the same loop for tests of a total loss of Redis's data: see its docstring.
 """
 
 from __future__ import annotations
 
+import textwrap
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import redis
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.dynamic import DynamicClient
@@ -21,10 +25,12 @@ from kubernetes.dynamic import DynamicClient
 from fleetsync.scheduler.tick import Ticker
 from fleetsync.shared.model.report import PairStatus
 from fleetsync.shared.model.status import Health, SyncState
+from fleetsync.shared.settings import Settings
 from fleetsync.workers.runtime import Runtime
 from kubesim import Simulator
-from tests.support.celery_worker import configure_workers, running_worker
+from tests.support.celery_worker import configure_workers, point_broker_at, running_worker
 from tests.support.git_server import GitServer, WorkRepo
+from tests.support.redis_server import RedisServer
 from tests.support.waiting import wait_for
 
 
@@ -146,3 +152,131 @@ def running_fleet(
             finally:
                 stop.set()
                 thread.join(timeout=10)
+
+
+@dataclass
+class LossHarness(Harness):
+    """A `Harness` whose Redis can lose every key while the loop runs."""
+
+    redis_url: str
+    server: RedisServer | None = None
+
+    def lose_redis(self) -> None:
+        """Every key gone: FLUSHALL on the test's Redis, or, for the fleet's own redis-server
+        (no persistence), a SIGKILL and a start on the same port."""
+        if self.server is None:
+            redis.Redis.from_url(self.redis_url).flushall()
+        else:
+            self.server.stop(kill=True)
+            self.server.start()
+
+    def wait_mirrored(self, app: str, what: str = "the intents") -> None:
+        """Wait until every cluster's intents mirror of `app` holds what Redis holds now (its
+        rollback, suspension and rollout), so that a loss from here on can be read back."""
+        fingerprint = self.store.intents_view(app, self.clusters[0]).fingerprint()
+        for cluster in self.clusters:
+            wait_for(
+                lambda c=cluster: self.store.intents_view(app, c).mirrored == fingerprint,  # type: ignore[misc]
+                timeout=60,
+                what=f"{what} of {app} mirrored on {cluster}",
+            )
+
+    def bundle_in_redis(self, digest: str) -> bool:
+        """Whether the bundle `digest` is in Redis itself (this process's bundle cache outlives
+        a loss; other processes' do not)."""
+        return bool(self.store.client.exists(self.store.key("bundle", digest)))
+
+    @property
+    def clusters(self) -> list[str]:
+        return list(self.sim.names)
+
+
+def loss_fleet_yaml(
+    url: str,
+    sim: Simulator,
+    *,
+    clusters: Sequence[str],
+    applications: str,
+    cluster_fields: Mapping[str, str],
+    interval: str,
+) -> str:
+    """fleet.yaml of a `loss_fleet`: see there."""
+    entries = "".join(
+        f"  - {{name: {c}, kubeconfig: {sim.kubeconfig_path(c)}"
+        + (f", {cluster_fields[c]}" if c in cluster_fields else "")
+        + "}\n"
+        for c in clusters
+    )
+    return (
+        f'repositories:\n  - {{name: platform, url: "{url}", ref: main, interval: {interval}}}\n'
+        f"clusters:\n{entries}"
+        f"applications:\n{textwrap.indent(textwrap.dedent(applications), '  ')}"
+    )
+
+
+@contextmanager
+def loss_fleet(
+    *,
+    tmp_path: Path,
+    git_server: GitServer,
+    repo: WorkRepo,
+    clusters: Sequence[str],
+    applications: str,
+    cluster_fields: Mapping[str, str] | None = None,
+    interval: str = "1h",
+    redis_url: str | None = None,
+) -> Iterator[LossHarness]:
+    """The running loop of `running_fleet` for tests where Redis loses every key.
+
+    fleet.yaml declares `repo` as the repository `platform` (ref main, polled every
+    `interval`: an hour by default, so only the recovery makes fleetsync see a commit that
+    waits), `clusters` (kubesim, `cluster_fields[name]` appended to a cluster's flow mapping,
+    e.g. `"labels: {ring: canary}"`) and `applications`: the YAML list's items as written at
+    column 0, e.g. `"- {name: web, repository: platform, path: apps/web, namespace: web,\n
+    targets: {clusters: [c1, c2]}, sync: {driftInterval: 1h}}"`.
+
+    With `redis_url` (the `redis_url` fixture) the loss is a FLUSHALL; without, the fleet runs
+    its own redis-server without persistence, the workers' broker and store, and the loss is
+    that server killed and started again. Either way `LossHarness.lose_redis()` makes it
+    happen; `wait_mirrored` waits until a loss can be read back from the clusters.
+    """
+    fields = dict(cluster_fields or {})
+
+    def fleet_yaml(url: str, sim: Simulator) -> str:
+        return loss_fleet_yaml(
+            url,
+            sim,
+            clusters=clusters,
+            applications=applications,
+            cluster_fields=fields,
+            interval=interval,
+        )
+
+    server: RedisServer | None = None
+    if redis_url is None:
+        server = RedisServer(tmp_path / "redis", persist=False)
+        server.start()
+        point_broker_at(server.url)
+    url = redis_url if server is None else server.url
+    try:
+        with running_fleet(
+            redis_url=url,
+            tmp_path=tmp_path,
+            git_server=git_server,
+            repo=repo,
+            clusters=clusters,
+            fleet_yaml=fleet_yaml,
+        ) as h:
+            yield LossHarness(
+                runtime=h.runtime,
+                sim=h.sim,
+                repo=h.repo,
+                fleet_file=h.fleet_file,
+                git_url=h.git_url,
+                redis_url=url,
+                server=server,
+            )
+    finally:
+        if server is not None:
+            point_broker_at(Settings().redis_url)  # the next test configures its own
+            server.stop()

@@ -248,9 +248,10 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 10
             return False
 
     try:
-        return wait_for(
-            lambda: answering() or proc.poll() is not None, timeout=timeout, interval=0.05
-        ) and proc.poll() is None
+        return (
+            wait_for(lambda: answering() or proc.poll() is not None, timeout=timeout, interval=0.05)
+            and proc.poll() is None
+        )
     except AssertionError:
         return False
 

@@ -126,8 +126,9 @@ def compact_etcd(clusters: RealClusters, index: int) -> int:
     url = etcd_client_url(clusters, index)
 
     def post(path: str, body: dict[str, object]) -> dict[str, Any]:
-        request = urllib.request.Request(url + path, data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            url + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             answer: dict[str, Any] = json.loads(response.read())
             return answer

@@ -220,9 +220,7 @@ def plan_processes(opts: UpOptions) -> list[ProcessSpec]:
         ),
     ]
     if opts.with_watch:
-        specs.append(
-            ProcessSpec("watch", [sys.executable, "-P", "-m", "fleetsync", "watch"], env)
-        )
+        specs.append(ProcessSpec("watch", [sys.executable, "-P", "-m", "fleetsync", "watch"], env))
     if opts.with_api:
         specs.append(
             ProcessSpec(

@@ -12,6 +12,7 @@ from fleetsync.shared.fleet.document import FleetReader
 from fleetsync.shared.fleet.issues import FleetError, FleetFileError, FleetIssue, FleetReport
 from fleetsync.shared.fleet.nodes import FleetLoader
 from fleetsync.shared.model.declaration import Fleet
+from fleetsync.shared.yaml_bounds import yaml_breach
 
 MAX_FLEET_BYTES = 8 * 1024 * 1024
 """The largest fleet.yaml read (a fleet of 10,000 clusters is well under it)."""
@@ -89,50 +90,20 @@ def check_text(text: str, *, source: str, base_dir: Path) -> FleetReport:
 
 
 def _bound_structure(text: str, source: str) -> FleetIssue | None:
-    """Refuse, from the event stream alone and before anything is built, nesting deeper than
-    MAX_FLEET_NESTING and aliases that would expand to more than MAX_FLEET_ALIAS_EXPANSION
-    nodes (a YAML bomb); a syntax error is left for the full read to report."""
-    depth = 0
-    expansion = 0
-    sizes: dict[str, int] = {}
-    open_sizes: list[tuple[str | None, int]] = []
+    """Refuse, before anything is built, nesting deeper than MAX_FLEET_NESTING and aliases
+    that would expand to more than MAX_FLEET_ALIAS_EXPANSION nodes (a YAML bomb); a syntax
+    error, a duplicate key or a recursive alias is left for the full read to report."""
     try:
-        for event in yaml.parse(text, Loader=FleetLoader):
-            line = event.start_mark.line + 1 if event.start_mark else None
-            size = 0
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_FLEET_NESTING:
-                    message = f"nested deeper than {MAX_FLEET_NESTING} levels"
-                    return FleetIssue(source, line, "", message)
-                open_sizes.append((event.anchor, 1))
-                continue
-            if isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-                anchor, size = open_sizes.pop()
-                if anchor is not None:
-                    sizes[anchor] = size
-            elif isinstance(event, yaml.AliasEvent):
-                size = sizes.get(str(event.anchor), 1)
-                expansion += size
-                if expansion > MAX_FLEET_ALIAS_EXPANSION:
-                    message = (
-                        f"YAML aliases expand to more than {MAX_FLEET_ALIAS_EXPANSION:,} nodes "
-                        "(a YAML bomb?); write the values out instead of aliasing them"
-                    )
-                    return FleetIssue(source, line, "", message)
-            elif isinstance(event, yaml.ScalarEvent):
-                size = 1
-                if event.anchor is not None:
-                    sizes[event.anchor] = 1
-            else:
-                continue
-            if open_sizes:
-                anchor, total = open_sizes[-1]
-                open_sizes[-1] = (anchor, total + size)
+        breach = yaml_breach(
+            text,
+            loader=FleetLoader,
+            max_nesting=MAX_FLEET_NESTING,
+            max_alias_expansion=MAX_FLEET_ALIAS_EXPANSION,
+            strict=False,
+        )
     except yaml.YAMLError:
         return None
-    return None
+    return None if breach is None else FleetIssue(source, breach.line or None, "", breach.problem)
 
 
 def _in_line_order(issues: list[FleetIssue]) -> tuple[FleetIssue, ...]:

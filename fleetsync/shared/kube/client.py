@@ -258,9 +258,7 @@ class ClusterClient:
         if bookmarks:
             params["allow_watch_bookmarks"] = True
         with self._translated():
-            response = self._dynamic().request(
-                "get", resource.path(), serialize=False, **params
-            )
+            response = self._dynamic().request("get", resource.path(), serialize=False, **params)
         return WatchStream(response, cluster=self.name)
 
     def apply(

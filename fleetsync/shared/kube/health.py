@@ -68,7 +68,12 @@ class ObjectHealth:
     message: str = ""
 
     def __str__(self) -> str:
-        return f"{self.key}: {self.health}" + (f": {self.message}" if self.message else "")
+        """`apps/Deployment/web/api: Progressing (1 of 3 replicas available)`."""
+        return f"{self.key}: {self.health}" + (f" ({self.message})" if self.message else "")
+
+
+SETTLED = frozenset({Health.HEALTHY, Health.SUSPENDED})
+"""Healths that keep nothing waiting: a later wave, a sync hook or Healthy itself."""
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -388,12 +393,9 @@ def describe_unhealthy(objects: Iterable[ObjectHealth], *, shown: int = 3) -> st
     """The objects that keep an application from Healthy, worst first:
     `apps/Deployment/web/api: Progressing (1 of 3 replicas available); 2 more not healthy`."""
     unhealthy = sorted(
-        (o for o in objects if o.health not in (Health.HEALTHY, Health.SUSPENDED)),
-        key=lambda o: -o.health.rank,
+        (o for o in objects if o.health not in SETTLED), key=lambda o: -o.health.rank
     )
-    parts = [
-        f"{o.key}: {o.health}" + (f" ({o.message})" if o.message else "") for o in unhealthy[:shown]
-    ]
+    parts = [str(o) for o in unhealthy[:shown]]
     if len(unhealthy) > shown:
         parts.append(f"{len(unhealthy) - shown} more not healthy")
     return "; ".join(parts)

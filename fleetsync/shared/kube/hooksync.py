@@ -18,13 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from fleetsync.shared.kube.client import ClusterClient
-from fleetsync.shared.kube.health import ObjectHealth, describe_unhealthy
+from fleetsync.shared.kube.health import SETTLED, ObjectHealth, describe_unhealthy
 from fleetsync.shared.kube.hookrun import HookResult, HookRun, HookState, HookWait, RunState
 from fleetsync.shared.kube.hooks import HookSpec, of_phase, run_phase, start_phase
-from fleetsync.shared.model import Health
 from fleetsync.shared.model.hooks import SYNC_PHASES, HookPhase
 
-_SETTLED = (Health.HEALTHY, Health.SUSPENDED)
 _RUN_PHASES = frozenset({*SYNC_PHASES, HookPhase.SYNC_FAIL})
 
 
@@ -152,7 +150,7 @@ def after_apply(scope: Scope, run: HookRun, objects: Sequence[ObjectHealth]) -> 
         run = step.run.entering(RunState.POST_SYNC, now)
     if run.state is not RunState.POST_SYNC:
         return Step(run)
-    unhealthy = [o for o in objects if o.health not in _SETTLED]
+    unhealthy = [o for o in objects if o.health not in SETTLED]
     if unhealthy:
         deadline = run.since + timeout
         if now >= deadline:

@@ -9,7 +9,10 @@ a change that applying would not make, after every sync. `stored_form` respells 
 - a Secret's `stringData` is folded into `data`, base64-encoded (the server keeps no stringData;
   on a key in both, stringData wins, which `bundle_problems` refuses as ambiguous);
 - base64 in a Secret's `data` and a ConfigMap's `binaryData` is re-encoded the way the server
-  writes it (no line breaks).
+  writes it (no line breaks);
+- a null `data` or `stringData` of a Secret, `data` or `binaryData` of a ConfigMap is left out:
+  the server stores none, so `data: null` declares no data, as a manifest without it does (data
+  another manager adds is theirs, not drift).
 
 It does not fill in defaults or drop empty fields: the drift view tolerates those when comparing
 (`compare.same_rendering`), and the no-op prediction knows the few defaults it needs itself.
@@ -104,11 +107,19 @@ def stored_form(obj: Manifest) -> dict[str, Any]:
     for path, rounding in QUANTITY_FIELDS.get(kind, ()):
         _respell(stored, path, rounding)
     if kind == ("", "Secret"):
+        _drop_nulls(stored, ("data", "stringData"))
         _fold_string_data(stored)
         _reencode(stored.get("data"))
     elif kind == ("", "ConfigMap"):
+        _drop_nulls(stored, ("data", "binaryData"))
         _reencode(stored.get("binaryData"))
     return stored
+
+
+def _drop_nulls(obj: dict[str, Any], fields: tuple[str, ...]) -> None:
+    for name in fields:
+        if name in obj and obj[name] is None:
+            del obj[name]
 
 
 def both_data_and_string_data(obj: Manifest) -> tuple[str, ...]:

@@ -74,7 +74,7 @@ from fleetsync.shared.kube.plan import Stage, stage_of
 from fleetsync.shared.kube.prune import Pruned, prune_stale
 from fleetsync.shared.kube.read import read_facts, read_live
 from fleetsync.shared.kube.targets import Target, bundle_problems, locate, well_formed
-from fleetsync.shared.kube.waves import WaveProgress, WaveStop, WaveWait, describe, since_when
+from fleetsync.shared.kube.waves import WaveProgress, WaveStop, WaveWait, since_when
 from fleetsync.shared.model import Health, ResourceKey, SyncState
 from fleetsync.shared.model.bundle import Bundle
 from fleetsync.shared.model.declaration import ReplacePolicy, SyncPolicy
@@ -360,7 +360,7 @@ def _waves(
     if now >= deadline:
         message = (
             f"wave {stop.wave} not applied: earlier waves not healthy after "
-            f"{policy.wave_timeout:g}s (sync.waveTimeout): {describe(stop.unhealthy)}"
+            f"{policy.wave_timeout:g}s (sync.waveTimeout): {describe_unhealthy(stop.unhealthy)}"
         )
         return None, SyncError(stop.unhealthy[0].key, message), None
     wait = WaveWait(wave=stop.wave, unhealthy=stop.unhealthy, since=since, deadline=deadline)

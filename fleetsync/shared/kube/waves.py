@@ -22,13 +22,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fleetsync.shared.kube.health import NO_FACTS, ClusterFacts, ObjectHealth, assess_object
+from fleetsync.shared.kube.health import (
+    NO_FACTS,
+    SETTLED,
+    ClusterFacts,
+    ObjectHealth,
+    assess_object,
+    describe_unhealthy,
+)
 from fleetsync.shared.kube.plan import Stage, Step
-from fleetsync.shared.model import Health, ResourceKey
+from fleetsync.shared.model import ResourceKey
 
 Manifest = Mapping[str, Any]
 
-_SETTLED = (Health.HEALTHY, Health.SUSPENDED)
 RECHECK_MIN = 2.0
 RECHECK_MAX = 15.0
 
@@ -75,7 +81,7 @@ class WaveWait:
     deadline: float
 
     def __str__(self) -> str:
-        return f"waiting for wave {self.wave}: {describe(self.unhealthy)}"
+        return f"waiting for wave {self.wave}: {describe_unhealthy(self.unhealthy)}"
 
     def recheck_in(self, now: float) -> float:
         """Seconds until the sync should look again: soon at first, then less often, and no
@@ -102,19 +108,8 @@ def stop_before(
     if step.stage is Stage.DEFINITIONS or len(waves) < 2 or step.wave == waves[0]:
         return None
     verdicts = (ObjectHealth(key, *assess_object(live.get(key), facts)) for key in earlier)
-    unhealthy = tuple(v for v in verdicts if v.health not in _SETTLED)
+    unhealthy = tuple(v for v in verdicts if v.health not in SETTLED)
     return WaveStop(wave=step.wave, unhealthy=unhealthy) if unhealthy else None
-
-
-def describe(unhealthy: Sequence[ObjectHealth], *, shown: int = 3) -> str:
-    """`apps/Deployment/web/db is Progressing (0 of 1 ...); 2 more not healthy`."""
-    parts = [
-        f"{o.key} is {o.health}" + (f" ({o.message})" if o.message else "")
-        for o in unhealthy[:shown]
-    ]
-    if len(unhealthy) > shown:
-        parts.append(f"{len(unhealthy) - shown} more not healthy")
-    return "; ".join(parts)
 
 
 def since_when(progress: WaveProgress | None, *, bundle: str, wave: int, now: float) -> float:

@@ -165,6 +165,10 @@ class Rollout:
     """Set by `fleetsync rollout pin`: while it is in progress, a newer desired state waits."""
     waiting: Waiting | None = None
     """The newest desired state that waits for this pinned rollout."""
+    after_loss: bool = False
+    """Started while Redis had lost its data: what the clusters ran before is not known, so
+    those it has not reached keep whatever they run, untouched (and a rollout read back from a
+    cluster's mirror replaces it)."""
     updated_at: float = 0.0
     version: int = 0
     """Bumped by every write, so that concurrent writers do not undo each other."""
@@ -176,7 +180,7 @@ class Rollout:
         return self.waiting is not None and (self.pinned is None or not self.phase.in_progress)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        record: dict[str, Any] = {
             "id": self.id,
             "application": self.application,
             "revision": str(self.revision),
@@ -196,6 +200,9 @@ class Rollout:
             "updated_at": self.updated_at,
             "version": self.version,
         }
+        if self.after_loss:  # only then: the records (and mirrors' marks) of others unchanged
+            record["after_loss"] = True
+        return record
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Rollout:
@@ -218,6 +225,7 @@ class Rollout:
             previous=Revision.parse(previous) if previous else None,
             pinned=Pinned.from_json(pinned) if pinned else None,
             waiting=Waiting.from_json(waiting) if waiting else None,
+            after_loss=bool(data.get("after_loss")),
             updated_at=float(data.get("updated_at") or 0.0),
             version=int(data.get("version", 0)),
         )

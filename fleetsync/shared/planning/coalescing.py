@@ -84,8 +84,9 @@ class Coalescer(Generic[K]):
 
     def next_due(self) -> float | None:
         """When the earliest trailing trigger falls due (None: none pending)."""
-        return min((b.pending for b in self._buckets.values() if b.pending is not None),
-                   default=None)
+        return min(
+            (b.pending for b in self._buckets.values() if b.pending is not None), default=None
+        )
 
     def __len__(self) -> int:
         """Keys remembered (their bucket not full, or a trigger pending)."""

@@ -127,8 +127,9 @@ def newest_writer(managed_fields: Any, own_manager: str) -> Writer:
 
 def newest_managers(managed_fields: Any) -> list[str]:
     """The managers of the newest `managedFields` entries (sorted, for messages)."""
-    timed = [e for e in managed_fields or () if isinstance(e, Mapping)
-             and isinstance(e.get("time"), str)]
+    timed = [
+        e for e in managed_fields or () if isinstance(e, Mapping) and isinstance(e.get("time"), str)
+    ]
     newest_time = max((str(e["time"]) for e in timed), default="")
     return sorted({str(e.get("manager")) for e in timed if e["time"] == newest_time})
 

@@ -1,10 +1,9 @@
 """Manifests as text -> checked Kubernetes objects -> one Bundle.
 
 Every renderer ends here. Parsing is safe by construction: YAML goes through the SafeLoader, after
-a first pass over the event stream that bounds nesting depth (the C composer would overflow its
-stack on deep input) and counts what aliases would expand to without expanding anything (a
-billion-laughs document fails at once, in constant memory). Duplicate mapping keys are errors,
-as in kubectl; timestamps stay strings, as in Kubernetes' YAML-to-JSON conversion.
+a first pass over the event stream (`yaml_bounds`) that bounds nesting depth and counts what
+aliases would expand to without expanding anything. Duplicate mapping keys are errors, as in
+kubectl; timestamps stay strings, as in Kubernetes' YAML-to-JSON conversion.
 
 Assembly expands `kind: List`, checks that every object has apiVersion, kind and metadata.name
 (or, for a hook, metadata.generateName: a hook is created anew at each sync, an ordinary object
@@ -28,6 +27,7 @@ from fleetsync.shared.model.bundle import Bundle
 from fleetsync.shared.model.hooks import HookError, hook_of
 from fleetsync.shared.model.resource import ResourceKey
 from fleetsync.shared.render.request import RenderError, RenderLimits
+from fleetsync.shared.yaml_bounds import yaml_breach
 
 RENDER_REVISION = 1
 """Bump when what assembly does to objects changes: it is part of every renderer's version."""
@@ -357,86 +357,23 @@ def _from_yaml(
     return parsed
 
 
-@dataclass(slots=True)
-class _Frame:
-    """A collection being read in the event pass."""
-
-    anchor: str | None
-    mapping: bool
-    size: int = 1
-    key_next: bool = True
-    keys: set[str] | None = None
-
-
 def _inspect(text: str, *, source: str, app: str, limits: RenderLimits) -> None:
-    """Bound nesting depth and alias expansion, and refuse duplicate keys, from events alone."""
-    stack: list[_Frame] = []
-    sizes: dict[str, int] = {}
-    expansion = 0
+    """Bound nesting depth and alias expansion, and refuse duplicate keys and recursive
+    aliases, from events alone."""
     try:
-        for event in yaml.parse(text, Loader=_Loader):
-            line = event.start_mark.line + 1 if event.start_mark else 0
-            if isinstance(event, yaml.DocumentStartEvent):
-                sizes.clear()
-                expansion = 0
-                continue
-            if isinstance(event, yaml.CollectionStartEvent):
-                if len(stack) >= limits.max_nesting:
-                    raise RenderError(
-                        app, f"{source}:{line}", f"nested deeper than {limits.max_nesting} levels"
-                    )
-                mapping = isinstance(event, yaml.MappingStartEvent)
-                stack.append(_Frame(event.anchor, mapping, keys=set() if mapping else None))
-                continue
-            if isinstance(event, yaml.CollectionEndEvent):
-                frame = stack.pop()
-                size = frame.size
-                if frame.anchor is not None:
-                    sizes[frame.anchor] = size
-            elif isinstance(event, yaml.AliasEvent):
-                if any(frame.anchor == event.anchor for frame in stack):
-                    raise RenderError(
-                        app, f"{source}:{line}", f"alias *{event.anchor} refers to itself"
-                    )
-                size = sizes.get(str(event.anchor), 1)
-                expansion += size
-                if expansion > limits.max_alias_expansion:
-                    raise RenderError(
-                        app,
-                        f"{source}:{line}",
-                        f"YAML aliases expand to more than {limits.max_alias_expansion} nodes"
-                        " (a YAML bomb?): write the content out instead",
-                    )
-            elif isinstance(event, yaml.ScalarEvent):
-                size = 1
-                if event.anchor is not None:
-                    sizes[event.anchor] = 1
-            else:
-                continue
-            if stack:
-                _add(stack[-1], event, size, where=f"{source}:{line}", app=app)
+        breach = yaml_breach(
+            text,
+            loader=_Loader,
+            max_nesting=limits.max_nesting,
+            max_alias_expansion=limits.max_alias_expansion,
+            strict=True,
+        )
     except yaml.MarkedYAMLError as exc:
-        if "maximum nesting depth" in str(exc.problem):
-            # libyaml's scanner (PyYAML >= 6.0.3) looks ahead through flow collections and
-            # stops at its own bound, which lies beyond ours: report ours.
-            line = exc.problem_mark.line + 1 if exc.problem_mark else 0
-            raise RenderError(
-                app, f"{source}:{line}", f"nested deeper than {limits.max_nesting} levels"
-            ) from exc
         raise _invalid(exc, source=source, app=app) from exc
     except yaml.YAMLError as exc:
         raise RenderError(app, source, f"invalid YAML: {exc}") from exc
-
-
-def _add(parent: _Frame, event: yaml.Event, size: int, *, where: str, app: str) -> None:
-    parent.size += size
-    if not parent.mapping:
-        return
-    if parent.key_next and isinstance(event, yaml.ScalarEvent) and parent.keys is not None:
-        if event.value in parent.keys and event.value != "<<":
-            raise RenderError(app, where, f"duplicate key {event.value!r}")
-        parent.keys.add(event.value)
-    parent.key_next = not parent.key_next
+    if breach is not None:
+        raise RenderError(app, f"{source}:{breach.line}", breach.problem)
 
 
 def _from_json(text: str, *, source: str, app: str, limits: RenderLimits) -> Any:

@@ -51,6 +51,13 @@ redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 return 1
 """
+_RETELL = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
+  return 0
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
 _CLAIM = """
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local out = {}
@@ -92,6 +99,16 @@ class InflightStore(StoreBase):
         recovered = self.key("recovered", task_id)
         deadline = self.now() + ttl
         return bool(self._r.eval(_BEGIN, 3, zkey, hkey, recovered, task_id, repr(deadline), body))
+
+    def retell_task(
+        self, task_id: str, name: str, kwargs: Mapping[str, Any], *, owner: str
+    ) -> bool:
+        """The running task's arguments are now `kwargs` (it runs for a stronger reason than
+        its message's: the one its coalescing mark absorbed), so that, run again after it
+        stopped without ending, it runs for that reason too; False when its record is gone."""
+        _, hkey = self._inflight_keys()
+        body = json.dumps({"name": name, "kwargs": dict(kwargs), "owner": owner})
+        return bool(self._r.eval(_RETELL, 1, hkey, task_id, body))
 
     def queue_begin_task(
         self,

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from fleetsync.shared.model.desired import Intents, Pin
+from fleetsync.shared.model.desired import DesiredState, Intents, Pin
 from fleetsync.shared.model.rollout_snapshot import RolloutSnapshot, rollout_mark
 from fleetsync.shared.store.base import StoreBase, text
 
@@ -37,22 +38,26 @@ if ARGV[3] == '1' then redis.call('SET', KEYS[3], '1') else redis.call('DEL', KE
 return 1
 """
 
-# KEYS: rollout, plan, previous, progress, rollouts, restored.
-# ARGV: record, plan, id, version, app, now, #previous, previous pairs..., progress pairs...
+# KEYS: rollout, plan, previous, progress, rollouts, restored, desired.
+# ARGV: record, plan, id, version, app, now, #previous, desired ('' to keep it), previous
+# pairs..., progress pairs...
 _RESTORE_ROLLOUT = """
 local cur = redis.call('GET', KEYS[1])
 if cur then
-  local mark = redis.call('GET', KEYS[6])
-  if not mark then return 0 end
   local held = cjson.decode(cur)
-  if tonumber(held['version']) ~= tonumber(mark) then return 0 end
-  if held['id'] ~= ARGV[3] or tonumber(held['version']) >= tonumber(ARGV[4]) then return 0 end
+  if not held['after_loss'] then
+    local mark = redis.call('GET', KEYS[6])
+    if not mark then return 0 end
+    if tonumber(held['version']) ~= tonumber(mark) then return 0 end
+    if held['id'] ~= ARGV[3] or tonumber(held['version']) >= tonumber(ARGV[4]) then return 0 end
+  end
 end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2])
+if ARGV[8] ~= '' then redis.call('SET', KEYS[7], ARGV[8]) end
 redis.call('DEL', KEYS[3], KEYS[4])
-local split = 8 + 2 * tonumber(ARGV[7])
-for i = 8, split - 1, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
+local split = 9 + 2 * tonumber(ARGV[7])
+for i = 9, split - 1, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
 for i = split, #ARGV, 2 do redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1]) end
 redis.call('ZADD', KEYS[5], ARGV[6], ARGV[5])
 redis.call('SET', KEYS[6], ARGV[4])
@@ -204,10 +209,14 @@ class IntentsStore(StoreBase):
             progress={text(c): json.loads(v) for c, v in progress.items()},
         )
 
-    def restore_rollout(self, app: str, snapshot: RolloutSnapshot) -> bool:
+    def restore_rollout(
+        self, app: str, snapshot: RolloutSnapshot, *, desired: DesiredState | None = None
+    ) -> bool:
         """Take a rollout read from a cluster's mirror (and have the beat's controller look at
-        it), unless Redis holds a rollout of this life, or a later one restored; whether it was
-        taken."""
+        it), unless Redis holds a rollout of this life (other than one started after the loss,
+        `Rollout.after_loss`), or a later one restored; whether it was taken. With `desired`,
+        the application's desired state becomes that too, in the same step (a pinned rollout
+        whose state Git has moved on from)."""
         keys = [
             self.key("rollout", app),
             self.key("rollout", app, "plan"),
@@ -215,6 +224,7 @@ class IntentsStore(StoreBase):
             self.key("rollout", app, "progress"),
             self.key("rollouts"),
             self.key("rollout", app, "restored"),
+            self.key("app", app, "desired"),
         ]
         args: list[str] = [
             json.dumps(dict(snapshot.record)),
@@ -224,12 +234,29 @@ class IntentsStore(StoreBase):
             app,
             repr(self.now()),
             str(len(snapshot.previous)),
+            json.dumps(desired.to_json()) if desired is not None else "",
         ]
         for cluster, held in snapshot.previous.items():
             args += [cluster, held]
         for cluster, progress in snapshot.progress.items():
             args += [cluster, json.dumps(dict(progress))]
         return bool(self._r.eval(_RESTORE_ROLLOUT, len(keys), *keys, *args))
+
+    def note_loss(self, apps: Iterable[str]) -> None:
+        """Redis lost its data: `apps` (the declared applications) have their first desired
+        state of this life rolled out from wave 1 (`rollouts.begin_after_loss`), not sent
+        everywhere at once as a first deployment is."""
+        names = list(apps)
+        if names:
+            self._r.sadd(self.key("restoring"), *names)
+
+    def restoring(self, app: str) -> bool:
+        """Whether `app` has had no desired state since Redis lost its data (`note_loss`)."""
+        return bool(self._r.sismember(self.key("restoring"), app))
+
+    def end_restoring(self, app: str) -> None:
+        """`app` has its first desired state since the loss (and its rollout)."""
+        self._r.srem(self.key("restoring"), app)
 
     def note_mirrored(self, app: str, cluster: str, fingerprint: str, *, note: str = "") -> None:
         """The pair's cluster mirror holds `fingerprint` (and could not keep what `note` says)."""

@@ -191,9 +191,12 @@ class PairView(Store):
         self._reads.intents_stamp = ("r:" if now.restored else "") + repr(at) if at else ""
         return taken
 
-    def restore_rollout(self, app: str, snapshot: RolloutSnapshot) -> bool:
-        """Read back as the store does; the view then answers with the rollout Redis holds."""
-        taken = super().restore_rollout(app, snapshot)
+    def restore_rollout(
+        self, app: str, snapshot: RolloutSnapshot, *, desired: DesiredState | None = None
+    ) -> bool:
+        """Read back as the store does; the view then answers with the rollout (and desired
+        state) Redis holds."""
+        taken = super().restore_rollout(app, snapshot, desired=desired)
         if not self._mine(app):
             return taken
         cluster = self.pair[1]
@@ -202,8 +205,10 @@ class PairView(Store):
         pipe.hexists(self.key("rollout", app, "progress"), cluster)
         pipe.hget(self.key("rollout", app, "previous"), cluster)
         pipe.hlen(self.key("rollout", app, "progress"))
-        raw, reached, previous, count = pipe.execute()
+        pipe.get(self.key("app", app, "desired"))
+        raw, reached, previous, count, state = pipe.execute()
         r = self._reads
+        r.desired = DesiredState.from_json(json.loads(state)) if state else None
         r.rollout_raw = raw
         r.rollout = Rollout.from_json(json.loads(raw)) if raw is not None else None
         r.reached = bool(reached)

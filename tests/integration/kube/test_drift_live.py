@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from fleetsync.shared.kube.diff import DriftState
 from fleetsync.shared.kube.sync import assess_live_health, check_drift
 from fleetsync.shared.model import ChangeAction, Health
@@ -98,7 +100,7 @@ def test_live_health_follows_the_objects(live: Live) -> None:
     health, objects = assess_live_health(live.client, Bundle.of(bundle), namespace=live.ns)
     assert health is Health.PROGRESSING
     assert [str(o) for o in objects if o.health is not Health.HEALTHY] == [
-        f"core/Service/{live.ns}/edge: Progressing: waiting for a load balancer address"
+        f"core/Service/{live.ns}/edge: Progressing (waiting for a load balancer address)"
     ]
 
     give_address(live, "edge")
@@ -165,3 +167,45 @@ def test_a_deployment_whose_quantities_the_server_respells_syncs_once_then_rests
 
     assert {c.action for c in second.changes} == {ChangeAction.UNCHANGED}
     assert live.engine_writes() == [], "decided locally: not even a dry-run"
+
+
+ADDED = {"added": "YnktaGFuZA=="}
+"""Data another manager writes into the Secret (`kubectl edit`, a controller)."""
+
+
+@pytest.mark.parametrize(
+    "declared",
+    [{"data": None}, {}, {"data": None, "stringData": None}],
+    ids=["data-null", "no-data", "data-and-string-data-null"],
+)
+def test_a_secret_declaring_no_data_is_in_sync_and_data_added_by_others_is_theirs(
+    live: Live, declared: dict[str, Any]
+) -> None:
+    """`data: null` is what the API server makes of it: no data, as if the manifest had none.
+    The sync stores none and reports no drift; data another manager adds afterwards is theirs,
+    like any field the manifest does not declare: no drift, and the next sync leaves it."""
+    token: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "token", "namespace": live.ns},
+        "type": "Opaque",
+        **declared,
+    }
+    bundle = [namespace(live.ns), token]
+    path = f"/api/v1/namespaces/{live.ns}/secrets/token"
+    first = sync(live, bundle)
+    assert first.error is None, first.error
+    stored = live.operator.get(path)
+    assert stored is not None and not stored.get("data"), stored
+    assert drift(live, bundle).drifted is False
+    second = sync(live, bundle, previous=first.inventory)
+    assert second.changes.counts[ChangeAction.UNCHANGED] == len(bundle), second.changes
+
+    live.operator.merge_patch(path, {"data": ADDED})
+    report = drift(live, bundle)
+    assert report.drifted is False, report
+    again = sync(live, bundle, previous=first.inventory)
+    assert again.error is None, again.error
+    kept = live.operator.get(path)
+    assert kept is not None and kept.get("data") == ADDED, kept
+    assert drift(live, bundle).drifted is False

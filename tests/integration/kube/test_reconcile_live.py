@@ -179,7 +179,7 @@ def test_a_wave_waiting_for_health_asks_to_be_continued_and_says_what_it_waits_f
     assert (outcome.retry_in, outcome.follow_health) == (None, False)
     assert outcome.status.sync is SyncState.OUT_OF_SYNC
     assert outcome.status.message.startswith(
-        f"waiting for wave 1: core/Service/{ns}/edge is Progressing "
+        f"waiting for wave 1: core/Service/{ns}/edge: Progressing "
         "(waiting for a load balancer address)"
     )
     assert pair.live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/after-edge") is None

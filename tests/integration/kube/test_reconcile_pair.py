@@ -141,6 +141,25 @@ def test_a_quiet_drift_check_adds_no_history_but_one_that_heals_does(pair: Pair)
     assert pair.store.history(APP, pair.cluster) == [healed, first]
 
 
+def test_history_keeps_every_triggered_reconcile_and_a_drift_check_that_moved_the_state(
+    pair: Pair,
+) -> None:
+    pair.desire(WEB)
+    first = pair.reconcile().status
+    manual = pair.reconcile(Trigger.MANUAL).status
+    assert manual is not None and manual.counts["unchanged"] == 2
+    assert pair.store.history(APP, pair.cluster) == [manual, first], "nothing to do, still kept"
+
+    pair.live.sim.set_fault(error_rate=1.0, error_code=503)
+    failed = pair.reconcile(Trigger.DRIFT).status
+    assert failed is not None and failed.sync is SyncState.UNKNOWN
+    pair.live.sim.clear_faults()
+    recovered = pair.reconcile(Trigger.DRIFT).status
+    assert recovered is not None and recovered.sync is SyncState.SYNCED
+    assert recovered.counts["unchanged"] == 2, "the drift check changed nothing"
+    assert pair.store.history(APP, pair.cluster)[:2] == [recovered, failed], "but the state moved"
+
+
 def test_a_cluster_answering_503_is_unknown_and_retried_with_growing_backoff(pair: Pair) -> None:
     pair.desire(WEB)
     pair.live.sim.set_fault(error_rate=1.0, error_code=503)

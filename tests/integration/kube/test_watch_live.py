@@ -17,10 +17,12 @@ from tests.integration.kube.conftest import Live, kubesim_only
 from tests.integration.kube.manifests import config_map, namespace, sync
 from tests.support.waiting import wait_for
 
-CONFIGMAPS = ApiResource(group="", version="v1", kind="ConfigMap", plural="configmaps",
-                         namespaced=True)
-FAST = WatchTimings(timeout=(300, 300), first_retry=0.1, max_retry=0.5, refused_retry=0.5,
-                    quick_close=0.5)
+CONFIGMAPS = ApiResource(
+    group="", version="v1", kind="ConfigMap", plural="configmaps", namespaced=True
+)
+FAST = WatchTimings(
+    timeout=(300, 300), first_retry=0.1, max_retry=0.5, refused_retry=0.5, quick_close=0.5
+)
 
 
 @dataclass
@@ -115,8 +117,9 @@ def test_a_delete_and_the_inventory_mirrors_delete_ask_for_checks(live: Live) ->
 def test_a_watch_the_server_ends_resumes_where_it_was_without_checks(live: Live) -> None:
     heard = Heard()
     applied(live)
-    short = WatchTimings(timeout=(1, 1), first_retry=0.1, max_retry=0.5, refused_retry=0.5,
-                         quick_close=0.0)
+    short = WatchTimings(
+        timeout=(1, 1), first_retry=0.1, max_retry=0.5, refused_retry=0.5, quick_close=0.0
+    )
     with watching(live, heard, short):
         # Several watches end and are opened again from their last resourceVersion: the object
         # that exists is not seen again as new, and nothing is asked for.
@@ -124,8 +127,11 @@ def test_a_watch_the_server_ends_resumes_where_it_was_without_checks(live: Live)
         assert before is not None
         live.operator.merge_patch(cm_path(live.ns, "settings"), {"data": {"mode": "e1"}})
         wait_for(lambda: heard.checks, what="the first edit's check")
-        wait_for(lambda: _watch_requests(live) >= 4 if live.simulated else True,
-                 what="watches started again", timeout=20)
+        wait_for(
+            lambda: _watch_requests(live) >= 4 if live.simulated else True,
+            what="watches started again",
+            timeout=20,
+        )
         live.operator.merge_patch(cm_path(live.ns, "settings"), {"data": {"mode": "e2"}})
         wait_for(lambda: len(heard.checks) >= 2, what="the second edit's check")
         assert [c[0] for c in heard.checks] == [live.app, live.app]
@@ -140,8 +146,9 @@ def _watch_requests(live: Live) -> int:
 def test_a_compacted_revision_relists_and_checks_every_pair_of_the_kind(live: Live) -> None:
     heard = Heard()
     applied(live)
-    short = WatchTimings(timeout=(1, 1), first_retry=0.1, max_retry=0.5, refused_retry=0.5,
-                         quick_close=0.0)
+    short = WatchTimings(
+        timeout=(1, 1), first_retry=0.1, max_retry=0.5, refused_retry=0.5, quick_close=0.0
+    )
     with watching(live, heard, short) as watch:
         wait_for(lambda: _watch_requests(live) >= 1, what="a watch")
         # Writes the watch has not seen yet, then their events compacted away before the watch
@@ -165,8 +172,9 @@ def test_a_cluster_refusing_watches_is_reported_refused_and_watched_once_it_allo
     cluster = ClusterWatch(live.client, heard, timings=FAST)
     cluster.follow([])
     try:
-        state = wait_for(lambda: cluster.state()[0] is WatchState.REFUSED and cluster.state(),
-                         what="refused")
+        state = wait_for(
+            lambda: cluster.state()[0] is WatchState.REFUSED and cluster.state(), what="refused"
+        )
         expected = "cannot watch" if answer == "forbid" else "closes watches of ConfigMap (v1)"
         assert expected in state[1]
         live.sim.clear_faults()

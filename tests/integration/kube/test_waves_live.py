@@ -48,7 +48,7 @@ def test_a_wave_waits_for_the_earlier_ones_then_goes_on(live: Live) -> None:
     assert waiting.state is SyncState.OUT_OF_SYNC
     assert waiting.waiting is not None and waiting.waiting.wave == 1
     assert str(waiting.waiting) == (
-        f"waiting for wave 1: core/Service/{ns}/edge is Progressing "
+        f"waiting for wave 1: core/Service/{ns}/edge: Progressing "
         "(waiting for a load balancer address)"
     )
     assert {str(c.key): (c.action, c.message) for c in waiting.changes} == {
@@ -88,7 +88,7 @@ def test_a_wave_not_healthy_by_the_deadline_fails_the_sync_naming_it(live: Live)
     assert late.error.key == live.key(f"core/Service/{ns}/edge")
     assert late.error.message == (
         "wave 1 not applied: earlier waves not healthy after 60s (sync.waveTimeout): "
-        f"core/Service/{ns}/edge is Progressing (waiting for a load balancer address)"
+        f"core/Service/{ns}/edge: Progressing (waiting for a load balancer address)"
     )
     assert read_cluster_record(live.client, live.app).waves is None, "the next sync waits anew"
     again = sync(live, bundle, previous=late.inventory, wave_timeout=60.0)

@@ -106,8 +106,12 @@ def test_workers_send_task_events_only_when_flower_runs_to_read_them(tmp_path: P
 
 
 def test_the_watcher_runs_unless_turned_off(tmp_path: Path) -> None:
-    base = {"fleet_file": tmp_path / "f.yaml", "redis_url": "redis://127.0.0.1:6379/0",
-            "cache_dir": tmp_path / "cache", "environ": ENVIRON}
+    base = {
+        "fleet_file": tmp_path / "f.yaml",
+        "redis_url": "redis://127.0.0.1:6379/0",
+        "cache_dir": tmp_path / "cache",
+        "environ": ENVIRON,
+    }
     on = {s.name: s for s in plan_processes(UpOptions(**base))}  # type: ignore[arg-type]
     assert list(on["watch"].argv)[-2:] == ["fleetsync", "watch"]
     off = {s.name for s in plan_processes(UpOptions(**base, with_watch=False))}  # type: ignore[arg-type]

@@ -46,9 +46,7 @@ def test_an_alias_bomb_in_helm_values_is_refused_without_being_expanded() -> Non
 
 
 def test_modest_aliases_in_helm_values_still_work() -> None:
-    fleet = parse_fleet(
-        with_app(alias_bomb(levels=3)), source="fleet.yaml", base_dir=Path("/srv")
-    )
+    fleet = parse_fleet(with_app(alias_bomb(levels=3)), source="fleet.yaml", base_dir=Path("/srv"))
     values = fleet.applications["web"].helm.values  # type: ignore[union-attr]
     assert len(values["l2"]) == 10 and len(values["l2"][0]) == 10
 

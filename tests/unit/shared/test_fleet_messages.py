@@ -547,6 +547,6 @@ def test_an_ssh_key_file_is_found_beside_the_fleet_file_or_warned_about(tmp_path
     missing.write_text(with_credentials("{ssh_key_file: nowhere.key}"))
     warned = check_fleet(missing)
     assert warned.fleet is not None
-    assert [
-        (w.line, w.message) for w in warned.warnings if "ssh_key_file" in w.key_path
-    ] == [(4, "the SSH key file does not exist")]
+    assert [(w.line, w.message) for w in warned.warnings if "ssh_key_file" in w.key_path] == [
+        (4, "the SSH key file does not exist")
+    ]

@@ -88,9 +88,7 @@ def test_helm_delete_policies_map_to_argo_cd_ones() -> None:
 
 
 def test_an_argo_cd_annotation_wins_over_helm_s() -> None:
-    hook = hook_of(
-        annotated(**{"helm.sh/hook": "test", "argocd.argoproj.io/hook": "PostSync"})
-    )
+    hook = hook_of(annotated(**{"helm.sh/hook": "test", "argocd.argoproj.io/hook": "PostSync"}))
     assert hook is not None and hook.phases == (HookPhase.POST_SYNC,)
 
 

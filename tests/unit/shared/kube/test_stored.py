@@ -104,6 +104,13 @@ def test_a_secret_s_string_data_is_stored_as_base64_data() -> None:
     }
 
 
+def test_a_null_data_map_is_left_out_as_the_server_stores_none() -> None:
+    secret = {"apiVersion": "v1", "kind": "Secret", "data": None, "stringData": None}
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "data": None, "binaryData": None}
+    assert stored_form(secret) == {"apiVersion": "v1", "kind": "Secret"}
+    assert stored_form(config) == {"apiVersion": "v1", "kind": "ConfigMap"}
+
+
 def test_base64_is_reencoded_without_line_breaks() -> None:
     config = {
         "apiVersion": "v1",

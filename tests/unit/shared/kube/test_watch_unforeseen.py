@@ -10,8 +10,9 @@ from fleetsync.shared.kube.client import ApiResource
 from fleetsync.shared.kube.watch import KindWatch, WatchState, WatchTimings
 from tests.support.waiting import wait_for
 
-CONFIGMAPS = ApiResource(group="", version="v1", kind="ConfigMap", plural="configmaps",
-                         namespaced=True)
+CONFIGMAPS = ApiResource(
+    group="", version="v1", kind="ConfigMap", plural="configmaps", namespaced=True
+)
 
 
 class Broken:
@@ -33,8 +34,12 @@ class Heard:
 
 def test_an_unforeseen_error_is_a_failing_state_and_is_tried_again() -> None:
     client = Broken()
-    watch = KindWatch(client, CONFIGMAPS, Heard(),  # type: ignore[arg-type]
-                      timings=WatchTimings(first_retry=0.01, max_retry=0.02))
+    watch = KindWatch(
+        client,
+        CONFIGMAPS,
+        Heard(),  # type: ignore[arg-type]
+        timings=WatchTimings(first_retry=0.01, max_retry=0.02),
+    )
     thread = threading.Thread(target=watch.run, daemon=True)
     thread.start()
     try:

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fleetsync.shared.kube.apply import with_waves
-from fleetsync.shared.kube.health import ClusterFacts, ObjectHealth
+from fleetsync.shared.kube.health import ClusterFacts, ObjectHealth, describe_unhealthy
 from fleetsync.shared.kube.plan import plan_apply
 from fleetsync.shared.kube.waves import (
     WaveProgress,
     WaveWait,
-    describe,
     since_when,
     stop_before,
     waves_of,
@@ -140,12 +139,13 @@ def test_a_wait_names_the_first_three_objects_it_waits_for_and_counts_the_rest()
     )
     wait = WaveWait(wave=2, unhealthy=unhealthy, since=0.0, deadline=60.0)
     assert str(wait) == (
-        "waiting for wave 2: apps/Deployment/web/d0 is Progressing; "
-        "apps/Deployment/web/d1 is Progressing (0 of 1 updated); "
-        "apps/Deployment/web/d2 is Progressing (0 of 1 updated); 2 more not healthy"
+        "waiting for wave 2: apps/Deployment/web/d0: Progressing; "
+        "apps/Deployment/web/d1: Progressing (0 of 1 updated); "
+        "apps/Deployment/web/d2: Progressing (0 of 1 updated); 2 more not healthy"
     )
-    assert describe(unhealthy[:3]) == describe(unhealthy)[: -len("; 2 more not healthy")]
-    assert describe(unhealthy, shown=1).endswith("; 4 more not healthy")
+    shown = describe_unhealthy(unhealthy[:3])
+    assert shown == describe_unhealthy(unhealthy)[: -len("; 2 more not healthy")]
+    assert describe_unhealthy(unhealthy, shown=1).endswith("; 4 more not healthy")
 
 
 def test_a_record_that_is_not_one_is_no_record() -> None:

@@ -17,10 +17,22 @@ def entry(manager: str, time: str, *, op: str = "Update", sub: str = "") -> dict
     return {**e, "subresource": sub} if sub else e
 
 
-def event(kind: str, *, labels: Any = APP, annotations: Any = None, fields: Any = (),
-          namespace: str = "web", name: str = "cfg", deleting: bool = False) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "resourceVersion": "42",
-                                "managedFields": list(fields)}
+def event(
+    kind: str,
+    *,
+    labels: Any = APP,
+    annotations: Any = None,
+    fields: Any = (),
+    namespace: str = "web",
+    name: str = "cfg",
+    deleting: bool = False,
+) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "name": name,
+        "namespace": namespace,
+        "resourceVersion": "42",
+        "managedFields": list(fields),
+    }
     if labels is not None:
         metadata["labels"] = labels
     if annotations is not None:
@@ -36,33 +48,72 @@ OLD_APPLY = entry("fleetsync", T1, op="Apply")
 STATUS = entry("kube-controller-manager", T2, sub="status")
 
 TABLE = [
-    ("a bookmark resumes", {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "42"}}},
-     Action.RESUME, ""),
-    ("410 relists", {"type": "ERROR", "object": {"kind": "Status", "code": 410,
-                                                 "message": "too old resource version"}},
-     Action.RELIST, ""),
-    ("another error retries", {"type": "ERROR", "object": {"code": 500, "message": "boom"}},
-     Action.RETRY, ""),
+    (
+        "a bookmark resumes",
+        {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "42"}}},
+        Action.RESUME,
+        "",
+    ),
+    (
+        "410 relists",
+        {
+            "type": "ERROR",
+            "object": {"kind": "Status", "code": 410, "message": "too old resource version"},
+        },
+        Action.RELIST,
+        "",
+    ),
+    (
+        "another error retries",
+        {"type": "ERROR", "object": {"code": 500, "message": "boom"}},
+        Action.RETRY,
+        "",
+    ),
     ("an unknown type retries", {"type": "WHAT", "object": {}}, Action.RETRY, ""),
     ("a creation is no drift", event("ADDED", fields=[EDIT]), Action.IGNORE, ""),
     ("fleetsync's own apply", event("MODIFIED", fields=[OLD_APPLY, OWN_APPLY]), Action.IGNORE, ""),
     ("an edit by hand", event("MODIFIED", fields=[OLD_APPLY, EDIT]), Action.CHECK, "web"),
-    ("an edit in the same second as an apply", event("MODIFIED", fields=[OWN_APPLY, EDIT]),
-     Action.CHECK, "web"),
-    ("an older edit, then fleetsync's heal", event("MODIFIED", fields=[
-        entry("kubectl-edit", T1), OWN_APPLY]), Action.IGNORE, ""),
+    (
+        "an edit in the same second as an apply",
+        event("MODIFIED", fields=[OWN_APPLY, EDIT]),
+        Action.CHECK,
+        "web",
+    ),
+    (
+        "an older edit, then fleetsync's heal",
+        event("MODIFIED", fields=[entry("kubectl-edit", T1), OWN_APPLY]),
+        Action.IGNORE,
+        "",
+    ),
     ("a status write", event("MODIFIED", fields=[OLD_APPLY, STATUS]), Action.IGNORE, ""),
-    ("an apply and a status write together", event("MODIFIED", fields=[OWN_APPLY, STATUS]),
-     Action.IGNORE, ""),
+    (
+        "an apply and a status write together",
+        event("MODIFIED", fields=[OWN_APPLY, STATUS]),
+        Action.IGNORE,
+        "",
+    ),
     ("no managedFields at all", event("MODIFIED"), Action.CHECK, "web"),
     ("being deleted", event("MODIFIED", fields=[OWN_APPLY], deleting=True), Action.CHECK, "web"),
     ("a deletion", event("DELETED", fields=[OWN_APPLY]), Action.CHECK, "web"),
-    ("the inventory mirror deleted", event(
-        "DELETED", labels={"app.kubernetes.io/managed-by": "fleetsync"},
-        annotations={"fleetsync.io/application": "shop"}, namespace="fleetsync-system",
-        name="fleetsync-inventory-shop", fields=[OWN_APPLY]), Action.CHECK, "shop"),
-    ("an object naming no application", event(
-        "DELETED", labels={"app.kubernetes.io/managed-by": "fleetsync"}), Action.IGNORE, ""),
+    (
+        "the inventory mirror deleted",
+        event(
+            "DELETED",
+            labels={"app.kubernetes.io/managed-by": "fleetsync"},
+            annotations={"fleetsync.io/application": "shop"},
+            namespace="fleetsync-system",
+            name="fleetsync-inventory-shop",
+            fields=[OWN_APPLY],
+        ),
+        Action.CHECK,
+        "shop",
+    ),
+    (
+        "an object naming no application",
+        event("DELETED", labels={"app.kubernetes.io/managed-by": "fleetsync"}),
+        Action.IGNORE,
+        "",
+    ),
     ("labels that are not a mapping", event("DELETED", labels=["x"]), Action.IGNORE, ""),
 ]
 
