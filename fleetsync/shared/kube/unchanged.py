@@ -40,12 +40,14 @@ from fleetsync.shared.kube.diff import drifted
 from fleetsync.shared.kube.ownership import FIELD_MANAGER
 from fleetsync.shared.kube.plan import group_kind, is_builtin
 from fleetsync.shared.kube.stored import fold_string_data_fields, stored_form
+from fleetsync.shared.model import ResourceKey
 
 Manifest = Mapping[str, Any]
 
 _IDENTITY = ("apiVersion", "kind")
 _METADATA_IDENTITY = ("name", "namespace")
-"""What identifies an object: the server never records it in a managedFields entry."""
+"""What identifies an object (`ResourceKey`): the server never records it in a managedFields
+entry."""
 
 
 def applied_entry(live: Manifest) -> Mapping[str, Any] | None:
@@ -61,10 +63,13 @@ def applied_entry(live: Manifest) -> Mapping[str, Any] | None:
     return None
 
 
-def applied_fields(live: Manifest) -> Mapping[str, Any] | None:
-    """The FieldsV1 set fleetsync's last server-side apply left it owning, or None."""
+def applied_fields(live: Manifest, *, api_version: Any) -> Mapping[str, Any] | None:
+    """The FieldsV1 set fleetsync's last server-side apply left it owning, or None (no such
+    apply, or one recorded at another apiVersion than `api_version`)."""
     entry = applied_entry(live)
-    fields = entry.get("fieldsV1") if entry is not None else None
+    if entry is None or entry.get("apiVersion") != api_version:
+        return None
+    fields = entry.get("fieldsV1")
     return fields if isinstance(fields, Mapping) else None
 
 
@@ -72,11 +77,8 @@ def unchanged(desired: Manifest, live: Manifest | None) -> bool:
     """Whether server-side applying `desired` (as fleetsync) certainly leaves `live` as it is."""
     if live is None:
         return False
-    entry = applied_entry(live)
-    fields = applied_fields(live)
-    if entry is None or fields is None or entry.get("apiVersion") != desired.get("apiVersion"):
-        return False
-    if not _same_identity(desired, live):
+    fields = applied_fields(live, api_version=desired.get("apiVersion"))
+    if fields is None or ResourceKey.of(desired) != ResourceKey.of(live):
         return False
     defaults = BUILTIN_DEFAULTS if is_builtin(desired) else NO_DEFAULTS
     stored_fields: Mapping[str, Any] | None = fields
@@ -107,15 +109,6 @@ def applied_content(desired: Manifest, fields: Mapping[str, Any]) -> dict[str, A
     return content
 
 
-def _same_identity(desired: Manifest, live: Manifest) -> bool:
-    if any(not same_value(desired.get(k), live.get(k)) for k in _IDENTITY):
-        return False
-    wanted, seen = desired.get("metadata"), live.get("metadata")
-    if not isinstance(wanted, Mapping) or not isinstance(seen, Mapping):
-        return False
-    return all((wanted.get(k) or "") == (seen.get(k) or "") for k in _METADATA_IDENTITY)
-
-
 def _members(owned: Any) -> dict[str, Any] | None:
     """The FieldsV1 node's members ("." left out), or None when it is not a FieldsV1 node."""
     if not isinstance(owned, Mapping):
@@ -128,8 +121,6 @@ def _same(declared: Any, owned: Any, live: Any, defaults: Mapping[str, Any]) -> 
     members = _members(owned)
     if members is None:
         return False
-    if declared is None:
-        return not members and live is None
     if not members:
         return same_value(declared, live, defaults=defaults)
     if isinstance(declared, Mapping):
@@ -139,9 +130,11 @@ def _same(declared: Any, owned: Any, live: Any, defaults: Mapping[str, Any]) -> 
             k in live and _same(v, members[f"f:{k}"], live[k], defaults)
             for k, v in declared.items()
         )
-    if isinstance(declared, list):
-        return isinstance(live, list) and _same_items(declared, members, live, defaults)
-    return False
+    return (
+        isinstance(declared, list)
+        and isinstance(live, list)
+        and _same_items(declared, members, live, defaults)
+    )
 
 
 def _same_items(
@@ -160,10 +153,9 @@ def _same_items(
             return False
         used.add(element)
         where = [i for i, seen in enumerate(live) if _is_item(seen, element)]
-        if len(where) != 1:
-            return False
-        if isinstance(item, Mapping) and not _same(
-            item, members[element], live[where[0]], defaults
+        if len(where) != 1 or (
+            isinstance(item, Mapping)
+            and not _same(item, members[element], live[where[0]], defaults)
         ):
             return False
         positions.append(where[0])

@@ -304,3 +304,101 @@ def test_a_default_in_a_whole_list_counts_for_built_in_kinds_only() -> None:
     assert unchanged(policy, applied(policy, stored, fields))
     custom = {**policy, "apiVersion": "example.com/v1", "kind": "Policy"}
     assert not unchanged(custom, applied(custom, stored, fields))
+
+
+def widget(**spec: Any) -> dict[str, Any]:
+    """A custom resource: stored as sent, no defaults filled in."""
+    return {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w", "namespace": "shop"},
+        "spec": spec,
+    }
+
+
+def test_a_cluster_scoped_object_matching_its_manifest_is_unchanged() -> None:
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "reader", "labels": {"app": "web"}},
+        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}],
+    }
+    fields = {"f:metadata": {"f:labels": {".": {}, "f:app": {}}}, "f:rules": {}}
+    live = applied(role, {"rules": copy.deepcopy(role["rules"])}, fields)
+    assert unchanged(role, live)
+    renamed = applied(role, {"rules": copy.deepcopy(role["rules"])}, fields)
+    renamed["metadata"]["name"] = "writer"
+    assert not unchanged(role, renamed)
+
+
+@pytest.mark.parametrize("fields_v1", ["f:spec", ["f:spec"], 7])
+@pytest.mark.parametrize("kind", ["Service", "Secret"])
+def test_an_apply_entry_without_a_field_set_is_left_to_the_server(
+    kind: str, fields_v1: Any
+) -> None:
+    """The server always records one; an entry without it says nothing certain (and never
+    stops a sync)."""
+    desired = desired_with(kind=kind, status={})
+    live = live_with(kind=kind)
+    live["metadata"]["managedFields"][0]["fieldsV1"] = fields_v1
+    assert not unchanged(desired, live)
+    del live["metadata"]["managedFields"][0]["fieldsV1"]
+    assert not unchanged(desired, live)
+
+
+@pytest.mark.parametrize(
+    "element", ["i:0", "q:unknown", "k:not-json", "k:[]", 'k:"a"', "k:{}", 'v:{"a":1}']
+)
+def test_an_element_that_names_no_item_is_left_to_the_server_even_where_the_item_matches(
+    element: str,
+) -> None:
+    desired = widget(items=[{"name": "a"}])
+    live = applied(desired, {"spec": {"items": [{"name": "a"}]}}, {"f:spec": {"f:items": {}}})
+    assert unchanged(desired, live), "owned whole, the same item: certain"
+    live["metadata"]["managedFields"][0]["fieldsV1"] = {"f:spec": {"f:items": {element: {}}}}
+    assert not unchanged(desired, live)
+
+
+def test_a_field_set_node_that_is_not_an_object_is_left_to_the_server() -> None:
+    desired = widget(items=[{"name": "a"}])
+    live = applied(desired, {"spec": {"items": [{"name": "a"}]}}, {"f:spec": {"f:items": "x"}})
+    assert not unchanged(desired, live)
+
+
+def test_a_list_of_scalars_is_never_matched_by_a_keyed_element() -> None:
+    desired = widget(tags=["a"])
+    owned = {"f:spec": {"f:tags": {'k:{"name":"a"}': {}}}}
+    assert not unchanged(desired, applied(desired, {"spec": {"tags": ["a"]}}, owned))
+
+
+def test_a_null_declared_where_the_live_object_holds_an_empty_map_is_a_change() -> None:
+    """Applying the null removes the field fleetsync owns."""
+    desired = widget(size=1, extra=None)
+    owned = {"f:spec": {"f:size": {}, "f:extra": {}}}
+    assert not unchanged(desired, applied(desired, {"spec": {"size": 1, "extra": {}}}, owned))
+
+
+def test_an_empty_status_fleetsync_owns_is_compared_with_the_live_status() -> None:
+    """A kind without a status subresource: applying `status: {}` owns the status whole."""
+    desired = {**widget(size=1), "status": {}}
+    owned = {"f:spec": {"f:size": {}}, "f:status": {}}
+    assert unchanged(desired, applied(desired, {"spec": {"size": 1}, "status": {}}, owned))
+    set_live = applied(desired, {"spec": {"size": 1}, "status": {"phase": "Up"}}, owned)
+    assert not unchanged(desired, set_live), "the apply would empty the status"
+
+
+def test_a_value_a_server_kept_as_written_is_unchanged() -> None:
+    """A server that does not respell a quantity applies it the same way again."""
+    desired = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "q", "namespace": "shop"},
+        "spec": {"hard": {"requests.cpu": "4000m"}},
+    }
+    fields = {"f:spec": {"f:hard": {".": {}, "f:requests.cpu": {}}}}
+    assert unchanged(
+        desired, applied(desired, {"spec": {"hard": {"requests.cpu": "4000m"}}}, fields)
+    )
+    assert not unchanged(
+        desired, applied(desired, {"spec": {"hard": {"requests.cpu": "5"}}}, fields)
+    )
