@@ -3,12 +3,15 @@ it works, and it is free again within seconds when the holder's process dies."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+
+import pytest
 
 from fleetsync.shared.store import Store
 from fleetsync.shared.store.lease import HOLD_LIMIT, Keeper, Renewal
@@ -108,3 +111,39 @@ def test_the_keeper_gives_up_on_a_holder_past_the_hold_limit_and_on_a_lost_lease
     keeper.renew_now()
     assert renewed == ["working"]
     assert HOLD_LIMIT >= 1800
+
+
+def _evals(store: Store) -> int:
+    stats = store.client.info("commandstats")
+    return int(stats.get("cmdstat_eval", {}).get("calls", 0))
+
+
+def test_a_process_holding_many_leases_renews_them_in_a_few_round_trips(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An apply process converging a thousand clusters holds hundreds of pair leases at once:
+    renewed one round trip each, a loaded machine made the renewals outlast the leases."""
+    store = Store.connect(redis_url)
+    owner = Keeper(interval=3600)  # renewed here, by hand: no other keeper renews these
+    leases = [store.acquire_lease(f"pair-{n}", ttl=30) for n in range(1200)]
+    for lease in leases:
+        assert lease is not None
+        owner.hold(store._renewal(lease))
+    with store.client.pipeline(transaction=False) as pipe:
+        for n in range(1200):
+            pipe.pexpire(store.key("lock", f"pair-{n}"), 5000)
+        pipe.execute()
+    store.client.set(store.key("lock", "pair-7"), "another holder's token", px=5000)
+    before = _evals(store)
+    with caplog.at_level(logging.ERROR, logger="fleetsync.shared.store.lease"):
+        owner.renew_now()
+    assert _evals(store) - before == 3  # 1,200 leases, 500 a script call
+    ttls = [_pttl(store, f"pair-{n}") for n in range(1200)]
+    assert min(ttl for n, ttl in enumerate(ttls) if n != 7) > 25_000
+    assert ttls[7] <= 5000, "a lease another holder took is not renewed"
+    assert "lease pair-7: lost" in caplog.text
+    before = _evals(store)
+    owner.renew_now()
+    assert _evals(store) - before == 3
+    assert "lease pair-7" not in {renewal.what for renewal in owner._items}
+    assert len(owner._items) == 1199

@@ -20,7 +20,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -50,12 +50,32 @@ if cur == false or cur == ARGV[1] then
 end
 return 0
 """
+_RENEW_MANY = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[2 * i - 1] then
+    out[i] = redis.call('PEXPIRE', key, ARGV[2 * i])
+  else
+    out[i] = 0
+  end
+end
+return out
+"""
+_RENEW_CHUNK = 500
+"""Leases renewed by one script call at most (a process with more sends several)."""
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    name: str
+    token: str
+    ttl: float
 
 
 @dataclass(eq=False)
@@ -65,6 +85,16 @@ class Renewal:
     what: str
     renew: Callable[[], bool]
     until: float = field(default_factory=lambda: time.monotonic() + HOLD_LIMIT)
+    many: Callable[[Sequence[Renewal]], list[bool]] | None = None
+    """Renews this one with the others of its `group` in one round trip (the leases of one
+    store): a process holding hundreds of leases renews them all in a few commands, not one
+    round trip each, which under load could outlast the leases' expiry."""
+    group: int = 0
+
+
+@dataclass(eq=False)
+class LeaseRenewal(Renewal):
+    lease: Lease | None = None
 
 
 class Keeper:
@@ -95,19 +125,35 @@ class Keeper:
         with self._lock:
             items = list(self._items)
         now = time.monotonic()
+        groups: dict[int, list[Renewal]] = {}
         for item in items:
             if now > item.until:
                 log.error("%s: held past the %.0fs limit; no longer renewed", item.what, HOLD_LIMIT)
                 self.drop(item)
-                continue
+            elif item.many is not None:
+                groups.setdefault(item.group, []).append(item)
+            else:
+                try:
+                    still = item.renew()
+                except redis.exceptions.RedisError as exc:
+                    log.warning("%s: renewal failed (%s); retrying", item.what, exc)
+                    continue
+                self._settle(item, still)
+        for group in groups.values():
+            many = group[0].many
+            assert many is not None
             try:
-                still = item.renew()
+                held = many(group)
             except redis.exceptions.RedisError as exc:
-                log.warning("%s: renewal failed (%s); retrying", item.what, exc)
+                log.warning("%d leases: renewal failed (%s); retrying", len(group), exc)
                 continue
-            if not still:
-                log.error("%s: lost (expired before it was renewed)", item.what)
-                self.drop(item)
+            for item, still in zip(group, held, strict=True):
+                self._settle(item, still)
+
+    def _settle(self, item: Renewal, still: bool) -> None:
+        if not still:
+            log.error("%s: lost (expired before it was renewed)", item.what)
+            self.drop(item)
 
     def _run(self) -> None:
         pid = os.getpid()
@@ -129,13 +175,6 @@ def keeper(ttl: float) -> Keeper:
         return found
 
 
-@dataclass(frozen=True, slots=True)
-class Lease:
-    name: str
-    token: str
-    ttl: float
-
-
 class LeaseStore(StoreBase):
     lease_seconds: float = LEASE_SECONDS
 
@@ -150,6 +189,30 @@ class LeaseStore(StoreBase):
         """Push the lease's expiry out by its ttl; False when it is no longer this holder's."""
         key = self._lease_key(lease.name)
         return bool(self._r.eval(_RENEW, 1, key, lease.token, int(lease.ttl * 1000)))
+
+    def renew_leases(self, renewals: Sequence[Renewal]) -> list[bool]:
+        """`renew_lease` for many leases in one round trip per `_RENEW_CHUNK` of them; each
+        `renewals` item is a `LeaseRenewal` of this store."""
+        held: list[bool] = []
+        for start in range(0, len(renewals), _RENEW_CHUNK):
+            keys: list[str] = []
+            argv: list[str | int] = []
+            for item in renewals[start : start + _RENEW_CHUNK]:
+                assert isinstance(item, LeaseRenewal) and item.lease is not None
+                keys.append(self._lease_key(item.lease.name))
+                argv += [item.lease.token, int(item.lease.ttl * 1000)]
+            answers = self._r.eval(_RENEW_MANY, len(keys), *keys, *argv)
+            held += [bool(answer) for answer in answers]
+        return held
+
+    def _renewal(self, lease: Lease) -> LeaseRenewal:
+        return LeaseRenewal(
+            f"lease {lease.name}",
+            lambda: self.renew_lease(lease),
+            many=self.renew_leases,
+            group=id(self),
+            lease=lease,
+        )
 
     def end_lease(self, lease: Lease) -> None:
         """Free the lease, if it is still this holder's."""
@@ -179,7 +242,7 @@ class LeaseStore(StoreBase):
             yield None
             return
         held = taken
-        renewal = Renewal(f"lease {name}", lambda: self.renew_lease(held))
+        renewal = self._renewal(held)
         owner = keeper(held.ttl)
         owner.hold(renewal)
         try:
@@ -196,7 +259,7 @@ class LeaseStore(StoreBase):
         """Keep a lease taken elsewhere (in a task's opening round) renewed for the block. The
         block's end does not release it (the caller releases it with its last writes, see
         `PairView.release`); an exception does, at once."""
-        renewal = Renewal(f"lease {lease.name}", lambda: self.renew_lease(lease))
+        renewal = self._renewal(lease)
         owner = keeper(lease.ttl)
         owner.hold(renewal)
         try:
