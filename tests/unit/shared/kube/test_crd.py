@@ -41,6 +41,11 @@ def test_defined_kinds_lists_every_served_version_of_a_bundled_crd() -> None:
     )
 
 
+def test_a_crd_after_other_objects_of_the_bundle_still_defines_its_kinds() -> None:
+    kinds = defined_kinds([CONFIG_MAP, crd(names={}), crd()])
+    assert set(kinds) == {("example.com/v1", "Widget"), ("example.com/v2", "Widget")}
+
+
 def test_a_definition_says_where_its_objects_live() -> None:
     cluster_wide = definition_of(crd(scope="Cluster", names={"kind": "Widget"}))
     assert cluster_wide is not None

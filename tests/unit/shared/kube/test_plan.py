@@ -78,8 +78,12 @@ def test_wave_of_reads_fleetsync_then_argo_annotation(manifest: dict[str, Any], 
 
 
 def test_a_wave_that_is_not_an_integer_names_the_object_and_the_annotation() -> None:
-    with pytest.raises(PlanError, match=r"core/ConfigMap/web/x: annotation fleetsync.io/sync-wave"):
-        wave_of(obj("ConfigMap", ns="web", wave="soon"))
+    with pytest.raises(PlanError) as refused:
+        wave_of(obj("ConfigMap", ns="web", argo_wave=" soon "))
+    assert str(refused.value) == (
+        "core/ConfigMap/web/x: annotation argocd.argoproj.io/sync-wave: 'soon' is not an integer; "
+        "use a whole number such as -1, 0 or 5"
+    )
 
 
 @pytest.mark.parametrize(
