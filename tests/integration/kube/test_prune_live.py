@@ -18,7 +18,8 @@ def test_only_what_is_still_this_application_s_is_deleted_and_the_rest_is_releas
     live: Live,
 ) -> None:
     ns, other = live.ns, live.app_named("other")
-    sync(live, [namespace(ns), config_map("mine", ns)])
+    kept = config_map("kept", ns, annotations={"fleetsync.io/prune": "disabled"})
+    sync(live, [namespace(ns), config_map("mine", ns), kept])
     sync(live, [config_map("theirs", ns)], app=other)
     live.operator.create(
         f"/api/v1/namespaces/{ns}/configmaps",
@@ -29,6 +30,7 @@ def test_only_what_is_still_this_application_s_is_deleted_and_the_rest_is_releas
             f"core/ConfigMap/{ns}/mine": "v1",
             f"core/ConfigMap/{ns}/theirs": "v1",
             f"core/ConfigMap/{ns}/by-hand": "v1",
+            f"core/ConfigMap/{ns}/kept": "v1",
             f"core/ConfigMap/{ns}/never-there": "v1",
             f"{live.group}/Gizmo/{ns}/unserved": f"{live.group}/v1",
         }
@@ -46,6 +48,10 @@ def test_only_what_is_still_this_application_s_is_deleted_and_the_rest_is_releas
             ChangeAction.SKIPPED,
             "not marked as applied by fleetsync; left in place",
         ),
+        f"core/ConfigMap/{ns}/kept": (
+            ChangeAction.SKIPPED,
+            "prune disabled by annotation; left in place",
+        ),
         f"core/ConfigMap/{ns}/never-there": (ChangeAction.PRUNED, "already gone"),
         f"{live.group}/Gizmo/{ns}/unserved": (ChangeAction.PRUNED, "already gone"),
     }
@@ -53,6 +59,7 @@ def test_only_what_is_still_this_application_s_is_deleted_and_the_rest_is_releas
     assert live.operator.get(cm_path(ns, "mine")) is None
     assert live.operator.get(cm_path(ns, "theirs")) is not None
     assert live.operator.get(cm_path(ns, "by-hand")) is not None
+    assert live.operator.get(cm_path(ns, "kept")) is not None
 
 
 def test_objects_whose_wave_was_edited_into_nonsense_are_still_deleted_workloads_first(
