@@ -96,6 +96,7 @@ def test_what_the_cluster_refuses_to_show_or_delete_stays_tracked_for_the_next_s
         live.sim.clear_faults()
 
     [change] = pruned.changes
+    assert str(change.key) == f"core/ConfigMap/{ns}/a"
     assert change.action is ChangeAction.FAILED
     assert change.message.startswith("prune failed: ")
     assert pruned.retained == stale
