@@ -319,10 +319,12 @@ def same_live_state(after: Manifest, live: Manifest) -> bool:
 
 
 def _strip_volatile(obj: Manifest) -> dict[str, Any]:
-    clean: dict[str, Any] = copy.deepcopy(dict(obj))
+    """`obj` without status and the volatile metadata, sharing everything else with it (new
+    maps only where something is left out: a deep copy of both objects, managedFields included,
+    cost more than the comparison): for comparing, never for changing."""
+    clean: dict[str, Any] = dict(obj)
     clean.pop("status", None)
     metadata = clean.get("metadata")
-    if isinstance(metadata, dict):
-        for name in VOLATILE_METADATA:
-            metadata.pop(name, None)
+    if isinstance(metadata, Mapping):
+        clean["metadata"] = {k: v for k, v in metadata.items() if k not in VOLATILE_METADATA}
     return clean
