@@ -306,6 +306,8 @@ class PairView(Store):
         if not self._mine(app, cluster):
             super().reset_pair_failures(app, cluster)
             return
+        if not self._reads.failures:
+            return  # none counted (the opening read none, under the lease): nothing to delete
         self._reads.failures = 0
         self._writes.append(lambda p: p.delete(self._pair(app, cluster, "failures")))
 
