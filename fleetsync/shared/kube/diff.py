@@ -209,7 +209,7 @@ def drifted(desired: Manifest, live: Manifest | None) -> bool:
 def _differing(desired: Manifest, live: Manifest) -> tuple[Any, Any] | None:
     """(live as projected, desired) when they differ in either form of the manifest (as the
     server stores it, or as written), None when one of them matches."""
-    forms = (normalize(stored_form(desired)), normalize(desired))
+    forms = (_trimmed(stored_form(desired)), _trimmed(desired))  # read, never changed here
     for form in reversed(forms):
         seen = project(_trimmed(aligned(live, form)), form)
         wanted = without_unstored(form, seen)
