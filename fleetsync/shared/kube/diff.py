@@ -34,7 +34,7 @@ from typing import Any
 
 import yaml
 
-from fleetsync.shared.kube.compare import same_rendering
+from fleetsync.shared.kube.compare import is_mapping, same_rendering
 from fleetsync.shared.kube.stored import stored_form
 from fleetsync.shared.model import ResourceKey
 
@@ -112,7 +112,7 @@ def _trimmed(obj: Manifest) -> dict[str, Any]:
 
 def project(live: Any, desired: Any) -> Any:
     """The part of `live` that `desired` declares, in `desired`'s shape."""
-    if isinstance(desired, Mapping) and isinstance(live, Mapping):
+    if is_mapping(desired) and is_mapping(live):
         return {k: project(live[k], v) for k, v in desired.items() if k in live}
     if isinstance(desired, list) and isinstance(live, list):
         if _named(desired) and _named(live):
@@ -124,7 +124,7 @@ def project(live: Any, desired: Any) -> Any:
 
 
 def _named(items: Sequence[Any]) -> bool:
-    return bool(items) and all(isinstance(i, Mapping) and "name" in i for i in items)
+    return bool(items) and all(is_mapping(i) and "name" in i for i in items)
 
 
 UNORDERED_LISTS: Mapping[tuple[str, str], tuple[tuple[str, ...], ...]] = {
@@ -275,8 +275,8 @@ def diff_objects(pairs: Iterable[tuple[Manifest, Manifest | None]]) -> DriftRepo
 def without_unstored(desired: Any, seen: Any) -> Any:
     """`desired` without the nulls, empty maps and empty lists it declares where the live
     projection `seen` has nothing: the server stores no such field (`labels: {}`, `env: []`)."""
-    if isinstance(desired, Mapping):
-        seen_map = seen if isinstance(seen, Mapping) else {}
+    if is_mapping(desired):
+        seen_map = seen if is_mapping(seen) else {}
         kept = {k: without_unstored(v, seen_map.get(k)) for k, v in desired.items()}
         return {k: v for k, v in kept.items() if k in seen_map or not _empty(v)}
     if isinstance(desired, list) and isinstance(seen, list) and len(desired) == len(seen):
@@ -285,7 +285,7 @@ def without_unstored(desired: Any, seen: Any) -> Any:
 
 
 def _empty(value: Any) -> bool:
-    return value is None or (isinstance(value, Mapping | list) and not value)
+    return value is None or ((is_mapping(value) or isinstance(value, list)) and not value)
 
 
 def to_yaml(obj: Any) -> str:
