@@ -64,40 +64,44 @@ class YamlBounds:
     def see(self, event: yaml.Event) -> YamlBreach | None:
         """The bound `event` breaks, or None."""
         stack = self._stack
-        if isinstance(event, yaml.DocumentStartEvent):
-            self._sizes.clear()
-            self._expansion = 0
-            return None
-        line = event.start_mark.line + 1 if event.start_mark else 0
-        if isinstance(event, yaml.CollectionStartEvent):
+        if isinstance(event, yaml.ScalarEvent):  # the commonest first
+            size = 1
+            if event.anchor is not None:
+                self._sizes[event.anchor] = 1
+        elif isinstance(event, yaml.CollectionStartEvent):
             if len(stack) >= self._max_nesting:
-                return YamlBreach(line, too_deep(self._max_nesting))
+                return YamlBreach(_line(event), too_deep(self._max_nesting))
             mapping = self._strict and isinstance(event, yaml.MappingStartEvent)
             stack.append(_Frame(event.anchor, mapping, keys=set() if mapping else None))
             return None
-        if isinstance(event, yaml.CollectionEndEvent):
+        elif isinstance(event, yaml.CollectionEndEvent):
             frame = stack.pop()
             size = frame.size
             if frame.anchor is not None:
                 self._sizes[frame.anchor] = size
         elif isinstance(event, yaml.AliasEvent):
             if self._strict and any(frame.anchor == event.anchor for frame in stack):
-                return YamlBreach(line, f"alias *{event.anchor} refers to itself")
+                return YamlBreach(_line(event), f"alias *{event.anchor} refers to itself")
             size = self._sizes.get(str(event.anchor), 1)
             self._expansion += size
             if self._expansion > self._max_alias_expansion:
-                return YamlBreach(line, too_many_aliases(self._max_alias_expansion))
-        elif isinstance(event, yaml.ScalarEvent):
-            size = 1
-            if event.anchor is not None:
-                self._sizes[event.anchor] = 1
+                return YamlBreach(_line(event), too_many_aliases(self._max_alias_expansion))
+        elif isinstance(event, yaml.DocumentStartEvent):
+            self._sizes.clear()
+            self._expansion = 0
+            return None
         else:
             return None
         if stack:
             duplicate = _add(stack[-1], event, size)
             if duplicate is not None:
-                return YamlBreach(line, f"duplicate key {duplicate!r}")
+                return YamlBreach(_line(event), f"duplicate key {duplicate!r}")
         return None
+
+
+def _line(event: yaml.Event) -> int:
+    """The 1-based line `event` starts on, 0 if unknown."""
+    return event.start_mark.line + 1 if event.start_mark else 0
 
 
 def yaml_breach(
