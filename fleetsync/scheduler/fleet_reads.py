@@ -1,21 +1,30 @@
 """fleet.yaml read for the beat's tick, off the tick: a changed file is parsed, checked and
-turned to its published form (`shared.fleet.publish_form`) in a thread of its own, and the tick
-takes the finished read when there is one. A tick never waits for a read in progress: polls,
-drift checks and rollouts of the current declaration go on while a large fleet.yaml is read.
+turned to its published form (`shared.fleet.publish_form`) in a process of its own, awaited by
+a thread of the beat, and the tick takes the finished read when there is one. A tick never
+waits for a read in progress: polls, drift checks and rollouts of the current declaration go on
+while a large fleet.yaml is read.
+
+A process, not a thread: a read holds the interpreter's lock for seconds (10,000 applications),
+and a thread beside it would stall the tick at each of its Redis round trips (the tick sends
+messages one round trip at a time and waits for the lock after each). The read's process is
+spawned (the beat has threads of its own: a forked child could inherit a lock held by one) and
+sends its `FleetRead` back through a pipe; one that dies is an error like a refused file.
 
 The file's identity (modification time and size) says when to read it again; a read that finds
 the file changed once more is followed by another at the next look. A file that cannot be
 stat'ed is an error at once, without a read. With `background=False` the read runs in the
-caller's thread, within the look that starts it.
+caller's thread and process, within the look that starts it.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from fleetsync.shared.errors import FleetsyncError
@@ -35,10 +44,35 @@ class FleetRead:
     error: str | None = None
 
 
-def read_fleet_file(path: Path) -> PublishedFleet:
-    """fleet.yaml at `path`, validated and in its published form; FleetsyncError naming every
-    problem."""
-    return publish_form(load_fleet(path))
+def read_here(path: Path) -> FleetRead:
+    """fleet.yaml at `path`, validated and in its published form, or every problem it has."""
+    try:
+        return FleetRead(publish_form(load_fleet(path)))
+    except FleetsyncError as exc:
+        return FleetRead(None, str(exc))
+
+
+def read_in_child(path: Path) -> FleetRead:
+    """`read_here` in a spawned process of its own; its death is the read's error."""
+    context = multiprocessing.get_context("spawn")
+    receiving, sending = context.Pipe(duplex=False)
+    child = context.Process(target=_read_for_parent, args=(path, sending), daemon=True)
+    child.start()
+    sending.close()  # the child's end: EOF here once it is gone
+    try:
+        found: FleetRead = receiving.recv()
+        return found
+    except EOFError:
+        child.join()
+        return FleetRead(None, f"{path}: cannot read: the reading process ended ({child.exitcode})")
+    finally:
+        receiving.close()
+        child.join()
+
+
+def _read_for_parent(path: Path, sending: Connection) -> None:
+    sending.send(read_here(path))
+    sending.close()
 
 
 class FleetReads:
@@ -49,11 +83,11 @@ class FleetReads:
         path: Path,
         *,
         background: bool,
-        read: Callable[[Path], PublishedFleet] = read_fleet_file,
+        read: Callable[[Path], FleetRead] | None = None,
     ) -> None:
         self._path = path
         self._background = background
-        self._read = read
+        self._read = read or (read_in_child if background else read_here)
         self._seen: tuple[int, int] | None = None
         self._lock = threading.Lock()
         self._finished: FleetRead | None = None
@@ -99,9 +133,7 @@ class FleetReads:
 
     def _run(self) -> None:
         try:
-            outcome = FleetRead(self._read(self._path))
-        except FleetsyncError as exc:
-            outcome = FleetRead(None, str(exc))
+            outcome = self._read(self._path)
         except Exception as exc:  # an unforeseen failure is reported, never lost with the thread
             log.exception("reading %s failed", self._path)
             outcome = FleetRead(None, f"{self._path}: cannot read: {type(exc).__name__}: {exc}")

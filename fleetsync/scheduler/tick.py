@@ -1,6 +1,6 @@
 """One beat tick: keep the published declaration current, then emit what is due.
 
-The declaration is re-read when fleet.yaml changes on disk, in a thread of its own under the
+The declaration is re-read when fleet.yaml changes on disk, in a process of its own under the
 beat (`scheduler/fleet_reads.py`): the ticks go on with the current declaration while it is
 read, and the first tick after the read publishes it. A broken edit keeps the last good
 declaration running and records the error (shown by `fleetsync status` and the API). When Redis
@@ -60,7 +60,8 @@ class TickReport:
 class Ticker:
     """Holds the last good declaration between ticks, and the reads of fleet.yaml.
 
-    `background=True` (the beat) reads fleet.yaml in a thread while the ticks go on; otherwise
+    `background=True` (the beat) reads fleet.yaml in a process of its own while the ticks go
+    on; otherwise
     the tick that sees the file changed reads it itself. `reads` replaces the reads of
     `fleet_file` (a test holds a read in progress with it)."""
 

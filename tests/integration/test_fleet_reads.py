@@ -10,9 +10,9 @@ import textwrap
 import threading
 from pathlib import Path
 
-from fleetsync.scheduler.fleet_reads import FleetReads, read_fleet_file
+from fleetsync.scheduler.fleet_reads import FleetRead, FleetReads, read_here
 from fleetsync.scheduler.tick import Ticker, pair_member
-from fleetsync.shared.fleet import PublishedFleet, publish_form
+from fleetsync.shared.fleet import publish_form
 from fleetsync.shared.model.declaration import Fleet
 from fleetsync.shared.settings import Settings
 from fleetsync.shared.store import DueSet, Store
@@ -51,8 +51,8 @@ class HeldRead:
         self.started.clear()
         self.release.clear()
 
-    def __call__(self, path: Path) -> PublishedFleet:
-        found = read_fleet_file(path)
+    def __call__(self, path: Path) -> FleetRead:
+        found = read_here(path)
         self.started.set()
         if not self.release.wait(WAIT):
             raise RuntimeError("the test never released the read")
@@ -71,8 +71,10 @@ def make_due_now(store: Store) -> None:
 
 
 def background_ticker(
-    redis_url: str, path: Path, read: HeldRead
+    redis_url: str, path: Path, read: HeldRead | None
 ) -> tuple[Store, Ticker, FleetReads]:
+    """A ticker reading `path` in the background (`read`, else as the beat does: in a process
+    of its own), its first read published."""
     store = Store.connect(redis_url)
     sender = Sender(make_celery(Settings(redis_url=redis_url)), store)
     reads = FleetReads(path, background=True, read=read)
@@ -113,12 +115,12 @@ def test_ticks_go_on_polling_and_checking_drift_while_an_edit_is_being_read(
     assert not ticker.tick().reloaded, "a read is handed over once"
 
 
-def test_an_edit_refused_in_the_background_keeps_the_last_good_declaration(
+def test_an_edit_refused_by_the_reading_process_keeps_the_last_good_declaration(
     redis_url: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "fleet.yaml"
     write(path, FLEET.format(path="apps/web"))
-    store, ticker, reads = background_ticker(redis_url, path, HeldRead())
+    store, ticker, reads = background_ticker(redis_url, path, None)
     digest = store.fleet_digest()
 
     write(path, FLEET.format(path="apps/web") + "  - {name: api, repository: missing}\n")
