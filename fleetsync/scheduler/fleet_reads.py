@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 UNREADABLE = (-1, -1)
 """The identity of a fleet.yaml that cannot be stat'ed (no file has a negative size)."""
+READ_TIMEOUT_SECONDS = 600.0
+"""The longest a read's process may take (a 10,000-application fleet.yaml takes seconds): one
+that takes longer is ended and the read is an error, so that a later edit is read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +55,20 @@ def read_here(path: Path) -> FleetRead:
         return FleetRead(None, str(exc))
 
 
-def read_in_child(path: Path) -> FleetRead:
-    """`read_here` in a spawned process of its own; its death is the read's error."""
+def read_in_child(path: Path, *, timeout: float = READ_TIMEOUT_SECONDS) -> FleetRead:
+    """`read_here` in a spawned process of its own; its death, or its taking longer than
+    `timeout` seconds (it is then ended), is the read's error."""
     context = multiprocessing.get_context("spawn")
     receiving, sending = context.Pipe(duplex=False)
     child = context.Process(target=_read_for_parent, args=(path, sending), daemon=True)
     child.start()
     sending.close()  # the child's end: EOF here once it is gone
     try:
+        if not receiving.poll(timeout):
+            child.kill()
+            return FleetRead(
+                None, f"{path}: cannot read: the reading process took longer than {timeout:g}s"
+            )
         found: FleetRead = receiving.recv()
         return found
     except EOFError:

@@ -5,12 +5,13 @@ once, and an edit that is refused leaves the last good declaration running, the 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import textwrap
 import threading
 from pathlib import Path
 
-from fleetsync.scheduler.fleet_reads import FleetRead, FleetReads, read_here
+from fleetsync.scheduler.fleet_reads import FleetRead, FleetReads, read_here, read_in_child
 from fleetsync.scheduler.tick import Ticker, pair_member
 from fleetsync.shared.fleet import publish_form
 from fleetsync.shared.model.declaration import Fleet
@@ -162,3 +163,17 @@ def test_a_file_edited_again_during_a_read_is_read_again(redis_url: str, tmp_pat
     assert reads.wait_idle(WAIT)
     assert ticker.tick().reloaded, "and the file, changed since, read again"
     assert published(store).applications["web"].path == "apps/second"
+
+
+def test_a_reading_process_that_takes_too_long_is_ended_and_its_read_an_error(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "fleet.yaml"
+    write(path, FLEET.format(path="apps/web"))
+    before = set(multiprocessing.active_children())
+    read = read_in_child(path, timeout=0.001)  # a process cannot start and read in 1 ms
+    assert read.published is None
+    assert read.error == f"{path}: cannot read: the reading process took longer than 0.001s"
+    assert set(multiprocessing.active_children()) == before, "the reading process is gone"
+    found = read_in_child(path).published
+    assert found is not None and found.fleet.applications["web"].path == "apps/web"
