@@ -78,8 +78,12 @@ def line_of(node: yaml.Node) -> int:
     return int(node.start_mark.line) + 1
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+"""A key a path names after a dot; any other is quoted in brackets."""
+
+
 def child_path(path: str, key: str) -> str:
-    step = f".{key}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", key) else f"[{json.dumps(key)}]"
+    step = f".{key}" if _PLAIN_KEY.fullmatch(key) else f"[{json.dumps(key)}]"
     return step.lstrip(".") if not path else path + step
 
 
