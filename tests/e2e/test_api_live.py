@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,20 +20,12 @@ from kubesim import Simulator
 from tests.integration.api.conftest import serving
 from tests.support.fleet_harness import Harness, running_fleet
 from tests.support.git_server import GitServer, WorkRepo
+from tests.support.manifests import configmap
 from tests.support.waiting import wait_for
 
 TOKEN = "api-token-for-the-test"
 SECRET = "webhook-secret-for-the-test"
 CLUSTERS = ("east", "west")
-
-
-def configmap(value: str) -> str:
-    return textwrap.dedent(f"""\
-        apiVersion: v1
-        kind: ConfigMap
-        metadata: {{name: settings}}
-        data: {{value: "{value}"}}
-        """)
 
 
 def fleet_yaml(url: str, sim: Simulator) -> str:
@@ -54,7 +45,7 @@ def fleet_yaml(url: str, sim: Simulator) -> str:
 def served(
     redis_url: str, tmp_path: Path, git_server: GitServer, git_repo: WorkRepo
 ) -> Iterator[tuple[Harness, httpx.Client]]:
-    git_repo.write("apps/shop/settings.yaml", configmap("one"))
+    git_repo.write("apps/shop/settings.yaml", configmap("settings", "one"))
     git_repo.commit("one")
     with running_fleet(
         redis_url=redis_url,
@@ -86,7 +77,7 @@ def test_a_signed_push_webhook_rolls_the_commit_out_without_waiting_for_a_poll(
     served: tuple[Harness, httpx.Client],
 ) -> None:
     harness, http = served
-    sha = harness.commit("two", {"apps/shop/settings.yaml": configmap("two")})
+    sha = harness.commit("two", {"apps/shop/settings.yaml": configmap("settings", "two")})
     body = json.dumps({"repository": harness.git_url, "ref": "refs/heads/main"}).encode()
     signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     answer = http.post(
@@ -110,7 +101,7 @@ def test_a_signed_push_webhook_rolls_the_commit_out_without_waiting_for_a_poll(
 
 def test_a_forged_webhook_changes_nothing(served: tuple[Harness, httpx.Client]) -> None:
     harness, http = served
-    harness.commit("two", {"apps/shop/settings.yaml": configmap("two")})
+    harness.commit("two", {"apps/shop/settings.yaml": configmap("settings", "two")})
     body = json.dumps({"repository": harness.git_url, "ref": "refs/heads/main"}).encode()
     answer = http.post(
         "/webhooks/generic", content=body, headers={"X-Fleetsync-Signature": "sha256=" + "0" * 64}
