@@ -17,34 +17,24 @@ from fleetsync.shared.model.status import Health, SyncState
 from tests.support.canary_web import (
     CLUSTERS,
     REST,
-    RINGS,
-    WEB,
-    WEB_FILE,
+    canary_fleet,
     rollout_of,
     value_on,
     web_files,
 )
-from tests.support.fleet_harness import loss_fleet
 from tests.support.git_server import GitServer, WorkRepo
-from tests.support.manifests import configmap
 from tests.support.waiting import wait_for
 
 
 def test_a_paused_rollout_stays_paused_after_redis_restarts_without_its_data(
     tmp_path: Path, git_server: GitServer, git_repo: WorkRepo
 ) -> None:
-    git_repo.write(WEB_FILE, configmap("web-config", "one"))
-    git_repo.commit("one")
-    with loss_fleet(
+    with canary_fleet(
         tmp_path=tmp_path,
         git_server=git_server,
-        repo=git_repo,
-        clusters=CLUSTERS,
-        applications=WEB,
-        cluster_fields=RINGS,
+        git_repo=git_repo,
         interval="1s",
     ) as h:
-        h.wait_synced_healthy("web", CLUSTERS)
         two = h.commit("two", web_files("two"))
         wait_for(rollout_of(h, two, Phase.BAKING), timeout=60, what="the canary wave of two baking")
         fleet = load_fleet(h.fleet_file)

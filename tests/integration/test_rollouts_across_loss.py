@@ -20,35 +20,25 @@ from fleetsync.shared.model.status import Health, SyncState
 from tests.support.canary_web import (
     CLUSTERS,
     REST,
-    RINGS,
-    WEB,
-    WEB_FILE,
+    canary_fleet,
     rollout_of,
     value_on,
     web_files,
 )
-from tests.support.fleet_harness import loss_fleet
 from tests.support.git_server import GitServer, WorkRepo
-from tests.support.manifests import configmap
 from tests.support.waiting import wait_for
 
 
 def test_a_pinned_rollout_and_the_commit_waiting_for_it_come_back_after_a_loss(
     redis_url: str, tmp_path: Path, git_server: GitServer, git_repo: WorkRepo
 ) -> None:
-    git_repo.write(WEB_FILE, configmap("web-config", "one"))
-    git_repo.commit("one")
-    with loss_fleet(
+    with canary_fleet(
         redis_url=redis_url,
         tmp_path=tmp_path,
         git_server=git_server,
-        repo=git_repo,
-        clusters=CLUSTERS,
-        applications=WEB,
-        cluster_fields=RINGS,
+        git_repo=git_repo,
         interval="1s",
     ) as h:
-        h.wait_synced_healthy("web", CLUSTERS)
         two = h.commit("two", web_files("two"))
         wait_for(rollout_of(h, two, Phase.BAKING), timeout=60, what="the canary wave of two baking")
         fleet = load_fleet(h.fleet_file)
@@ -106,20 +96,14 @@ def test_a_pinned_rollout_and_the_commit_waiting_for_it_come_back_after_a_loss(
 def test_a_commit_arriving_while_redis_is_empty_is_rolled_out_wave_by_wave(
     redis_url: str, tmp_path: Path, git_server: GitServer, git_repo: WorkRepo
 ) -> None:
-    git_repo.write(WEB_FILE, configmap("web-config", "one"))
-    git_repo.commit("one")
     # A poll interval of an hour: the commit below is seen only by the fetch after the loss.
-    with loss_fleet(
+    with canary_fleet(
         redis_url=redis_url,
         tmp_path=tmp_path,
         git_server=git_server,
-        repo=git_repo,
-        clusters=CLUSTERS,
-        applications=WEB,
-        cluster_fields=RINGS,
+        git_repo=git_repo,
         interval="1h",
     ) as h:
-        h.wait_synced_healthy("web", CLUSTERS)
         two = h.commit("two", web_files("two"))
 
         h.lose_redis()

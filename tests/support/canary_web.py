@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from fleetsync.shared.model.rollout import Phase, Rollout
-from tests.support.fleet_harness import Harness
+from tests.support.fleet_harness import Harness, LossHarness, loss_fleet
+from tests.support.git_server import GitServer, WorkRepo
 from tests.support.manifests import configmap
 
 CLUSTERS = ("canary-1", "c2", "c3")
@@ -51,3 +54,31 @@ def rollout_of(h: Harness, sha: str, phase: Phase) -> Callable[[], Rollout | Non
         return r if r is not None and r.revision.sha == sha and r.phase is phase else None
 
     return check
+
+
+@contextmanager
+def canary_fleet(
+    *,
+    tmp_path: Path,
+    git_server: GitServer,
+    git_repo: WorkRepo,
+    interval: str,
+    redis_url: str | None = None,
+) -> Iterator[LossHarness]:
+    """The canary fleet on `loss_fleet` (its repository polled every `interval`; `redis_url`
+    as there), web's first commit ("one") Synced and Healthy everywhere."""
+    for path, text in web_files("one").items():
+        git_repo.write(path, text or "")
+    git_repo.commit("one")
+    with loss_fleet(
+        redis_url=redis_url,
+        tmp_path=tmp_path,
+        git_server=git_server,
+        repo=git_repo,
+        clusters=CLUSTERS,
+        applications=WEB,
+        cluster_fields=RINGS,
+        interval=interval,
+    ) as h:
+        h.wait_synced_healthy("web", CLUSTERS)
+        yield h
