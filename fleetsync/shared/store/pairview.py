@@ -28,7 +28,6 @@ from fleetsync.shared.model.report import PairStatus
 from fleetsync.shared.model.rollout import Held, Rollout
 from fleetsync.shared.model.rollout_snapshot import RolloutSnapshot
 from fleetsync.shared.planning.windows import Freeze
-from fleetsync.shared.store.apply import HISTORY_LENGTH
 from fleetsync.shared.store.base import text
 from fleetsync.shared.store.combined import Store
 from fleetsync.shared.store.intents import (
@@ -273,17 +272,7 @@ class PairView(Store):
         self._indexed = status
 
         def queue(pipe: Any) -> None:
-            pipe.set(self._pair(app, cluster, "status"), body)
-            pipe.sadd(self.key("pairs", app), cluster)
-            if history:
-                hkey = self._pair(app, cluster, "history")
-                pipe.lpush(hkey, body)
-                pipe.ltrim(hkey, 0, HISTORY_LENGTH - 1)
-            if indexed is not None and indexed.revision and indexed.revision != status.revision:
-                pipe.srem(self.key("revision", str(indexed.revision)), f"{app}|{cluster}")
-            if status.revision:
-                pipe.sadd(self.key("revision", str(status.revision)), f"{app}|{cluster}")
-            self._note_cell(pipe, status)
+            self._queue_status(pipe, status, body, previous=indexed, history=history)
 
         self._writes.append(queue)
 
