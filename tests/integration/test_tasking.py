@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import gc
+from pathlib import Path
+
 from fleetsync.shared.settings import Settings
 from fleetsync.shared.store import Store
 from fleetsync.shared.tasking import Priority, Sender, TaskName, Trigger, make_celery
+from tests.support.celery_worker import configure_workers, running_worker
+from tests.support.waiting import wait_for
 
 
 def _sender(redis_url: str) -> tuple[Store, Sender]:
@@ -45,3 +50,14 @@ def test_a_task_that_starts_lets_the_next_trigger_queue_again(redis_url: str) ->
     assert not sender.reconcile("web", "c1", reason=Trigger.CHANGE)
     sender.started(TaskName.RECONCILE, "web", "c1")
     assert sender.reconcile("web", "c1", reason=Trigger.CHANGE)
+
+
+def test_a_started_worker_keeps_its_startup_objects_out_of_the_collectors_scans(
+    redis_url: str, tmp_path: Path
+) -> None:
+    configure_workers(redis_url, tmp_path / "cache")
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    with running_worker(("apply",), concurrency=1):
+        wait_for(lambda: gc.get_freeze_count() > 0, what="the worker's modules frozen as it starts")
+    gc.unfreeze()
