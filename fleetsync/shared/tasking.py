@@ -444,6 +444,22 @@ class Sender:
         self._app = app
         self._store = store
 
+    def warm(self) -> None:
+        """Build now what the first task sent would build: Celery's message machinery (its
+        imports, the producer pool, the events dispatcher a send asks for) and a producer
+        holding a broker connection with every queue declared, so that a process's first send
+        (the API's first webhook) goes out at once. A broker not reachable now is logged and
+        left to the first send, which connects as it always did."""
+        app = self._app
+        app.AsyncResult  # noqa: B018 (imports what a send returns)
+        app.events.Dispatcher  # noqa: B018 (imports what a send's event dispatcher is)
+        try:
+            with app.producer_or_acquire() as producer:
+                for queue in app.amqp.queues.values():
+                    producer.maybe_declare(queue)
+        except (OperationalError, OSError) as e:
+            log.warning("the broker is not reachable yet (%s); the first task sent connects", e)
+
     @staticmethod
     def _ident(name: TaskName, *ids: str) -> str:
         return ":".join((name.value, *ids))
