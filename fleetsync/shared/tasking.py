@@ -507,11 +507,19 @@ class Sender:
         )
 
     def poll(
-        self, repo: str, *, force: bool = False, priority: Priority = Priority.PERIODIC
+        self,
+        repo: str,
+        *,
+        force: bool = False,
+        priority: Priority = Priority.PERIODIC,
+        fetch: bool = False,
     ) -> bool:
-        """Ask for a repository to be polled; False when one is already queued."""
+        """Ask for a repository to be polled; False when one is already queued. With `fetch`
+        (a webhook's push), a poll that finds the repository moved fetches it in the same task
+        instead of queueing a fetch."""
         ids = (repo, "force") if force else (repo,)
-        return self._send(TaskName.POLL, ids, priority, repo=repo, force=force)
+        also = {"fetch": True} if fetch else {}
+        return self._send(TaskName.POLL, ids, priority, repo=repo, force=force, **also)
 
     def fetch(
         self,
