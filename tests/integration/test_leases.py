@@ -10,11 +10,12 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Sequence
 
 import pytest
 
 from fleetsync.shared.store import Store
-from fleetsync.shared.store.lease import HOLD_LIMIT, Keeper, Renewal
+from fleetsync.shared.store.lease import HOLD_LIMIT, Keeper, LeaseRenewal, Renewal
 from tests.support.waiting import wait_for
 
 
@@ -147,3 +148,34 @@ def test_a_process_holding_many_leases_renews_them_in_a_few_round_trips(
     assert _evals(store) - before == 3
     assert "lease pair-7" not in {renewal.what for renewal in owner._items}
     assert len(owner._items) == 1199
+
+
+def test_a_holder_that_finishes_while_its_renewal_is_on_the_way_has_lost_nothing(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The keeper takes its list of leases, then sends their renewal; a task that ends in
+    between drops its leases and releases them (in that order). The renewal then finds them
+    gone: that is the holder's own release, not a lease that expired."""
+    store = Store.connect(redis_url)
+    owner = Keeper(interval=3600)
+    leases = [store.acquire_lease(f"pair-{n}", ttl=30) for n in range(10)]
+    held = [store._renewal(lease) for lease in leases if lease is not None]
+    finishing = held[:5]
+
+    def finish_then_renew(group: Sequence[Renewal]) -> list[bool]:
+        for renewal in finishing:  # the holders end while the round trip is on its way
+            owner.drop(renewal)
+            assert isinstance(renewal, LeaseRenewal) and renewal.lease is not None
+            store.end_lease(renewal.lease)
+        return store.renew_leases(group)
+
+    for renewal in held:
+        renewal.many = finish_then_renew
+        owner.hold(renewal)
+    store.client.set(store.key("lock", "pair-9"), "another holder's token", px=5000)
+    with caplog.at_level(logging.ERROR, logger="fleetsync.shared.store.lease"):
+        owner.renew_now()
+    lost = [r.getMessage() for r in caplog.records if "lost" in r.getMessage()]
+    assert lost == ["lease pair-9: lost (expired before it was renewed)"]
+    assert {renewal.what for renewal in owner._items} == {f"lease pair-{n}" for n in (5, 6, 7, 8)}
+    assert all(_pttl(store, f"pair-{n}") > 25_000 for n in (5, 6, 7, 8))

@@ -151,9 +151,15 @@ class Keeper:
                 self._settle(item, still)
 
     def _settle(self, item: Renewal, still: bool) -> None:
-        if not still:
-            log.error("%s: lost (expired before it was renewed)", item.what)
-            self.drop(item)
+        if still:
+            return
+        with self._lock:
+            if item not in self._items:
+                # Its holder finished while the renewal was on its way, and released it (every
+                # holder drops its renewal before it releases): not a loss.
+                return
+            self._items.discard(item)
+        log.error("%s: lost (expired before it was renewed)", item.what)
 
     def _run(self) -> None:
         pid = os.getpid()
