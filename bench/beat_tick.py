@@ -9,13 +9,22 @@ messages go to Redis as they do under `fleetsync up` (no worker takes them: the 
 the beat alone). Measured, each as wall and CPU milliseconds of the tick and the Redis commands
 it sent:
 
-1. the first tick: fleet.yaml read, the declaration published, the due-sets planned (every
+1. the first read: fleet.yaml read, the declaration published, the due-sets planned (every
    repository is due within 5 s, every pair's first drift check after its interval);
 2. steady ticks, every `--tick` seconds for `--seconds`, with every repository and pair due at a
    random time within its interval, as in a fleet running for a while (what the beat does most
    of the time: the polls and drift checks that came due, nothing else changing);
-3. the tick after an edit of fleet.yaml (one application's path changed): read, published,
-   planned again.
+3. an edit of fleet.yaml (one application's path changed): read, published, planned again.
+
+The beat reads fleet.yaml in a process of its own (`scheduler/fleet_reads.py`), so a read spans
+several ticks: for the first read and the edit, ticks go on every `--tick` seconds until one
+publishes, and the figures are the read's (wall time from the edit to its publication, this
+process's CPU meanwhile, and the CPU of the reading process, which ends with the read), the
+publishing tick's, and what the ticks sent
+during the read: the longest gap between two ticks that sent something, from 5 s before the
+edit to 5 s after its publication, says whether the beat stalled. A tick's `cpu_ms` is its own
+thread's CPU. An engine whose tick reads fleet.yaml itself (before `fleet_reads`) is measured
+by the same code: its read is one tick.
 
 No cluster and no git server are involved: the tick reads and writes only Redis and the file.
 """
@@ -23,7 +32,10 @@ No cluster and no git server are involved: the tick reads and writes only Redis 
 from __future__ import annotations
 
 import argparse
+import inspect
+import itertools
 import random
+import resource
 import statistics
 import tempfile
 import time
@@ -91,14 +103,74 @@ class Meter:
 
     def tick(self, ticker: Ticker) -> tuple[TickReport, dict[str, float]]:
         before = self.commands()
-        cpu, wall = time.process_time(), time.perf_counter()
+        cpu, wall = time.thread_time(), time.perf_counter()
         report = ticker.tick()
         figures = {
             "wall_ms": (time.perf_counter() - wall) * 1000,
-            "cpu_ms": (time.process_time() - cpu) * 1000,
+            "cpu_ms": (time.thread_time() - cpu) * 1000,
             "redis_commands": float(self.commands() - before - 1),
         }
         return report, figures
+
+
+class Timeline:
+    """Every tick's end and whether it sent anything, for the gaps between sends."""
+
+    def __init__(self) -> None:
+        self.sends: list[float] = []
+
+    def note(self, report: TickReport) -> None:
+        if report.polls or report.drift_checks:
+            self.sends.append(time.perf_counter())
+
+    def longest_gap_ms(self, start: float, end: float) -> float:
+        """The longest time between two ticks that sent something within [start, end], the
+        window's ends counted as sends."""
+        times = [start, *(t for t in self.sends if start < t < end), end]
+        return max((b - a for a, b in itertools.pairwise(times)), default=0.0) * 1000
+
+
+def read_until_published(
+    meter: Meter, ticker: Ticker, timeline: Timeline, *, tick: float, limit: float = 3600.0
+) -> dict[str, Any]:
+    """Tick every `tick` seconds until a tick publishes the declaration read from fleet.yaml:
+    the read's wall and process CPU, the ticks meanwhile and the publishing tick."""
+    cpu, child, started = time.process_time(), _children_cpu(), time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    while time.perf_counter() - started < limit:
+        at = time.perf_counter()
+        report, figures = meter.tick(ticker)
+        timeline.note(report)
+        row = _row(report, figures)
+        if report.reloaded:
+            during = rows
+            return {
+                "read_wall_ms": round((time.perf_counter() - started) * 1000, 1),
+                "read_process_cpu_ms": round((time.process_time() - cpu) * 1000, 1),
+                "read_child_cpu_ms": round((_children_cpu() - child) * 1000, 1),
+                "ticks_during_read": len(during),
+                "tick_wall_ms_max_during_read": max((r["wall_ms"] for r in during), default=0),
+                "polls_during_read": sum(r["polls"] for r in during),
+                "drift_checks_during_read": sum(r["drift_checks"] for r in during),
+                "publishing_tick": row,
+                "published_at": time.perf_counter(),
+            }
+        rows.append(row)
+        time.sleep(max(0.0, tick - (time.perf_counter() - at)))
+    raise RuntimeError(f"fleet.yaml not published after {limit:.0f} s")
+
+
+def _children_cpu() -> float:
+    """CPU seconds of the child processes that ended (a read's process; redis-server runs on)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def make_ticker(store: Store, sender: Sender, fleet_file: Path) -> Ticker:
+    """The beat's ticker: reading fleet.yaml in the background where the engine can."""
+    if "background" in inspect.signature(Ticker).parameters:
+        return Ticker(store, sender, fleet_file, background=True)
+    return Ticker(store, sender, fleet_file)
 
 
 def _row(report: TickReport, figures: dict[str, float]) -> dict[str, Any]:
@@ -120,8 +192,11 @@ def run(
             store = Store.connect(url)
             redis_pid = int(store.client.info("server")["process_id"])
             meter = Meter(store, redis_pid)
-            ticker = Ticker(store, Sender(make_celery(Settings(redis_url=url)), store), fleet_file)
-            first = _row(*meter.tick(ticker))
+            sender = Sender(make_celery(Settings(redis_url=url)), store)
+            ticker = make_ticker(store, sender, fleet_file)
+            timeline = Timeline()
+            first = read_until_published(meter, ticker, timeline, tick=tick)
+            first.pop("published_at")
             # What the first tick sent is taken by workers in a running fleet: its coalescing
             # marks go, so the same repositories coming due again are sent again.
             _clear_marks(store)
@@ -131,7 +206,9 @@ def run(
             started = time.monotonic()
             while time.monotonic() - started < seconds:
                 at = time.monotonic()
-                rows.append(_row(*meter.tick(ticker)))
+                report, figures = meter.tick(ticker)
+                timeline.note(report)
+                rows.append(_row(report, figures))
                 time.sleep(max(0.0, tick - (time.monotonic() - at)))
             window = time.monotonic() - started
             redis_cpu = meter.redis_cpu() - redis_cpu
@@ -144,7 +221,17 @@ def run(
                 drift=drift,
                 edit=1,
             )
-            edited = _row(*meter.tick(ticker))
+            edited_at = time.perf_counter()
+            edited = read_until_published(meter, ticker, timeline, tick=tick)
+            published_at = edited.pop("published_at")
+            after = time.perf_counter()
+            while time.perf_counter() - after < 5.0:
+                at = time.perf_counter()
+                timeline.note(meter.tick(ticker)[0])
+                time.sleep(max(0.0, tick - (time.perf_counter() - at)))
+            edited["longest_gap_between_sends_ms"] = round(
+                timeline.longest_gap_ms(edited_at - 5.0, published_at + 5.0), 1
+            )
             memory = int(store.client.info("memory")["used_memory"])
     return {
         "applications": apps,
@@ -153,7 +240,7 @@ def run(
         "poll_seconds": poll,
         "drift_seconds": drift,
         "tick_seconds": tick,
-        "first_tick": first,
+        "first_read": first,
         "steady": {
             "ticks": len(rows),
             "seconds": round(window, 1),
@@ -166,7 +253,7 @@ def run(
             "drift_checks_sent": sum(r["drift_checks"] for r in rows),
             "redis_server_cpu_seconds_per_minute": round(redis_cpu / window * 60, 2),
         },
-        "fleet_yaml_edited_tick": edited,
+        "fleet_yaml_edit": edited,
         "redis_used_memory_mib": round(memory / 2**20, 1),
     }
 

@@ -24,7 +24,9 @@ from bench.rig import Rig, RigOptions, app_manifests
 RATE = 200
 
 
-def _record(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
+def _record(pid: int, seconds: float, out: Path, *, gil: bool = False) -> subprocess.Popen[bytes]:
+    """py-spy records `pid` for `seconds` into `out`; with `gil`, only the thread holding the GIL
+    (Python's own time, what a CPU cost per pair is made of)."""
     spy = Path(sys.executable).parent / "py-spy"
     return subprocess.Popen(
         [
@@ -41,6 +43,7 @@ def _record(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
             "--subprocesses",
             "--threads",
             "--nonblocking",
+            *(["--gil"] if gil else []),
             "--output",
             str(out),
         ],

@@ -351,14 +351,16 @@ def fleet_wide(
         for name in names:
             repo.write(f"apps/{name}/cm.yaml", _cm(name, "2"))
         sha = repo.commit("change every application")
-        cpu, commands = rig.cpu_seconds(), rig.redis_commands()
+        cpu, commands, calls = rig.cpu_seconds(), rig.redis_commands(), rig.redis_calls()
         rig.kube_counts(reset=True)
         spies = []
         if profile is not None:
             profile.mkdir(parents=True, exist_ok=True)
             for name, proc in rig.processes().items():
                 if name.startswith("apply") or name == "kubesim":
-                    spies.append(_record(proc.pid, profile_seconds, profile / f"{name}.txt"))
+                    spies.append(
+                        _record(proc.pid, profile_seconds, profile / f"{name}.txt", gil=True)
+                    )
             time.sleep(1.0)  # py-spy attaches
         started = time.time()
         rig.refresh("fleet")
@@ -383,6 +385,11 @@ def fleet_wide(
             "apply_worker_rss_mib": rss,
             "cpu_seconds": {n: round(spent[n] - cpu.get(n, 0.0), 2) for n in spent},
             "redis_commands_per_pair": round((rig.redis_commands() - commands) / len(all_pairs), 1),
+            "redis_calls_per_pair_by_command": {
+                command: round(n / len(all_pairs), 2)
+                for command, n in sorted((rig.redis_calls() - calls).items())
+                if n
+            },
             "kube_requests_per_pair": round(sum(requests.values()) / len(all_pairs), 2),
             "kube_writes_per_pair": round(writes(requests) / len(all_pairs), 2),
             "kube_requests_by_verb": {

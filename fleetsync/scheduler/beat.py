@@ -50,7 +50,9 @@ class FleetScheduler(Scheduler):  # type: ignore[misc]
         settings = self.fleetsync_settings or load_settings()
         self._settings = settings
         self._store = Store.connect(settings.redis_url, prefix=settings.key_prefix)
-        self._ticker = Ticker(self._store, Sender(self.app, self._store), settings.fleet_file)
+        self._ticker = Ticker(
+            self._store, Sender(self.app, self._store), settings.fleet_file, background=True
+        )
         self._holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._leading = False
         self._away_since: float | None = None

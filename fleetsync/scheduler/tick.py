@@ -1,6 +1,8 @@
 """One beat tick: keep the published declaration current, then emit what is due.
 
-The declaration is re-read when fleet.yaml changes on disk; a broken edit keeps the last good
+The declaration is re-read when fleet.yaml changes on disk, in a process of its own under the
+beat (`scheduler/fleet_reads.py`): the ticks go on with the current declaration while it is
+read, and the first tick after the read publishes it. A broken edit keeps the last good
 declaration running and records the error (shown by `fleetsync status` and the API). When Redis
 has lost fleetsync's state (flushed, or restarted without persistence) the tick notices the
 published declaration is gone and publishes the last good one again and re-plans the due-sets:
@@ -18,13 +20,12 @@ condition fleet.yaml's `notifications` watch that changed since the last tick
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from fleetsync.scheduler.fleet_reads import FleetRead, FleetReads
 from fleetsync.scheduler.rollouts import RolloutController
-from fleetsync.shared.errors import FleetsyncError
-from fleetsync.shared.fleet import fleet_digest, load_fleet
+from fleetsync.shared.fleet import PublishedFleet, publish_form
 from fleetsync.shared.lost_messages import recover_lost
 from fleetsync.shared.model.declaration import Application, Cluster, Fleet
 from fleetsync.shared.model.ids import RepoName
@@ -35,8 +36,6 @@ from fleetsync.shared.tasking import Priority, Sender, Trigger, recover_abandone
 log = logging.getLogger(__name__)
 
 PAIR_SEP = "|"
-UNREADABLE = (-1, -1)
-"""The identity of a fleet.yaml that cannot be read (no file has a negative size)."""
 
 
 def pair_member(app: str, cluster: str) -> str:
@@ -59,14 +58,29 @@ class TickReport:
 
 
 class Ticker:
-    """Holds the last good declaration and the file's identity between ticks."""
+    """Holds the last good declaration between ticks, and the reads of fleet.yaml.
 
-    def __init__(self, store: Store, sender: Sender, fleet_file: Path | None) -> None:
+    `background=True` (the beat) reads fleet.yaml in a process of its own while the ticks go
+    on; otherwise
+    the tick that sees the file changed reads it itself. `reads` replaces the reads of
+    `fleet_file` (a test holds a read in progress with it)."""
+
+    def __init__(
+        self,
+        store: Store,
+        sender: Sender,
+        fleet_file: Path | None,
+        *,
+        background: bool = False,
+        reads: FleetReads | None = None,
+    ) -> None:
         self._store = store
         self._sender = sender
-        self._file = fleet_file
-        self._seen: tuple[int, int] | None = None
+        if reads is None and fleet_file is not None:
+            reads = FleetReads(fleet_file, background=background)
+        self._reads = reads
         self._fleet: Fleet | None = None
+        self._published: PublishedFleet | None = None
         self._started = False
         self._rollouts = RolloutController(store, sender)
 
@@ -96,6 +110,11 @@ class Ticker:
                 self._sender.notify(delivery.notification, delivery.event)
         return report
 
+    def wait_for_read(self, timeout: float) -> bool:
+        """Whether no read of fleet.yaml is in progress, waiting up to `timeout` seconds for
+        one to end (the next tick publishes what it found)."""
+        return self._reads is None or self._reads.wait_idle(timeout)
+
     def _recover_lost_state(self) -> None:
         """Publish the last good declaration again if Redis no longer has one (its data was
         lost), and re-read fleet.yaml at once in case it changed meanwhile."""
@@ -109,36 +128,26 @@ class Ticker:
         # Before the declaration is back (no fetch runs without it): each application's first
         # desired state of this life is rolled out from wave 1, not sent everywhere at once.
         self._store.note_loss(self._fleet.applications)
-        self._store.publish_fleet(self._fleet, fleet_digest(self._fleet))
+        if self._published is None or self._published.fleet is not self._fleet:
+            self._published = publish_form(self._fleet)
+        published = self._published
+        self._store.publish_fleet(published.fleet, published.digest, body=published.body)
         plan_schedules(self._store, self._fleet)
-        self._seen = None
+        if self._reads is not None:
+            self._reads.forget()
 
     def _reload(self, report: TickReport) -> None:
-        if self._file is None:
+        read: FleetRead | None = self._reads.look() if self._reads is not None else None
+        if read is None:
             return
-        try:
-            st = os.stat(self._file)
-            identity = (st.st_mtime_ns, st.st_size)
-        except OSError as exc:
-            identity = UNREADABLE
-            if self._seen != identity:
-                report.fleet_error = f"{self._file}: cannot read: {exc.strerror}"
-                self._store.set_fleet_error(report.fleet_error)
-                log.error("%s; keeping the last good declaration", report.fleet_error)
-            self._seen = identity
-            return
-        if identity == self._seen:
-            return
-        self._seen = identity
-        try:
-            fleet = load_fleet(self._file)
-        except FleetsyncError as exc:
-            report.fleet_error = str(exc)
+        if read.published is None:
+            report.fleet_error = read.error
             self._store.set_fleet_error(report.fleet_error)
-            log.error("fleet declaration refused, keeping the last good one:\n%s", exc)
+            log.error("fleet declaration refused, keeping the last good one:\n%s", read.error)
             return
+        published, fleet = read.published, read.published.fleet
         self._store.set_fleet_error(None)
-        if self._store.publish_fleet(fleet, fleet_digest(fleet)):
+        if self._store.publish_fleet(fleet, published.digest, body=published.body):
             report.reloaded = True
             self._rollouts.look_at_everything()
             self._apply_change(self._fleet, fleet)
@@ -148,7 +157,7 @@ class Ticker:
                 len(fleet.clusters),
                 len(fleet.applications),
             )
-        self._fleet = fleet
+        self._fleet, self._published = fleet, published
         plan_schedules(self._store, fleet)
 
     def _apply_change(self, old: Fleet | None, new: Fleet) -> None:

@@ -562,21 +562,14 @@ def _at_revision(entries: list[PairStatus], wanted: str, app: str) -> list[PairS
     """The entries at the one revision `wanted` names; FilterError when it names several
     commits or cannot name one, NotFound when the history holds none."""
     text = wanted.strip()
-    prefix = text.rpartition(":")[2].lower()
-    if "@" not in text and (
-        len(prefix) < MIN_SHA_PREFIX or any(ch not in "0123456789abcdef" for ch in prefix)
-    ):
-        raise FilterError(
-            f"revision {wanted!r}: give ref@sha1:<sha>, a commit sha or a prefix of at least "
-            f"{MIN_SHA_PREFIX} hex digits, or chart@version"
-        )
+    if not _may_name_revision(text):
+        raise FilterError(f"revision {wanted!r}: {REVISION_FORMS}")
     found = [e for e in entries if e.revision is not None and e.revision.named_by(text)]
     commits = sorted({str(e.revision) for e in found if e.revision is not None})
     if len({e.revision.sha for e in found if e.revision is not None}) > 1:
         raise FilterError(
-            f"revision {wanted!r} is ambiguous: it names {', '.join(commits[:5])}"
-            + (" ..." if len(commits) > 5 else "")
-            + "; give more of the sha"
+            f"revision {wanted!r} is ambiguous: it names {_first_few(commits)}; "
+            "give more of the sha"
         )
     if not found:
         raise NotFound(f"{app}: revision {wanted!r} is not in its history")
@@ -627,6 +620,11 @@ def cluster_views(snapshot: FleetSnapshot, filters: Filters) -> list[ClusterView
 # -- revisions ---------------------------------------------------------------------------------
 
 MIN_SHA_PREFIX = 4
+REVISION_FORMS = (
+    f"give ref@sha1:<sha>, a commit sha or a prefix of at least {MIN_SHA_PREFIX} hex digits, "
+    "or chart@version"
+)
+"""The ways to name a revision, for errors that refuse a text naming none."""
 
 
 def resolve_revision(snapshot: FleetSnapshot, wanted: str) -> str:
@@ -639,23 +637,29 @@ def resolve_revision(snapshot: FleetSnapshot, wanted: str) -> str:
         return text
     matches = sorted(r for r, rev in _parsed(known).items() if rev.named_by(text))
     if not matches:
-        prefix = text.rpartition(":")[2].lower()
-        if "@" not in text and (
-            len(prefix) < MIN_SHA_PREFIX or any(ch not in "0123456789abcdef" for ch in prefix)
-        ):
-            raise NotFound(
-                f"{wanted}: no pair runs this revision (give ref@sha1:<sha>, a commit sha or "
-                f"a prefix of at least {MIN_SHA_PREFIX} hex digits, or chart@version)"
-            )
+        if not _may_name_revision(text):
+            raise NotFound(f"{wanted}: no pair runs this revision ({REVISION_FORMS})")
         raise NotFound(f"{wanted}: no pair runs this revision")
     identities = {_parsed(known)[r].sha for r in matches}
     if len(identities) > 1:
         raise FilterError(
-            f"{wanted}: ambiguous: it is a prefix of {', '.join(matches[:5])}"
-            + (" ..." if len(matches) > 5 else "")
-            + "; give more of the sha"
+            f"{wanted}: ambiguous: it is a prefix of {_first_few(matches)}; give more of the sha"
         )
     return matches[0]
+
+
+def _may_name_revision(text: str) -> bool:
+    """Whether `text` has a form that can name a revision: with an `@`, or ending in a sha
+    prefix of at least MIN_SHA_PREFIX hex digits."""
+    prefix = text.rpartition(":")[2].lower()
+    return "@" in text or (
+        len(prefix) >= MIN_SHA_PREFIX and all(ch in "0123456789abcdef" for ch in prefix)
+    )
+
+
+def _first_few(revisions: Sequence[str]) -> str:
+    """The first five revisions, then `...` when there are more."""
+    return ", ".join(revisions[:5]) + (" ..." if len(revisions) > 5 else "")
 
 
 def _parsed(revisions: set[str]) -> dict[str, Revision]:

@@ -33,7 +33,8 @@ from fleetsync.shared.gates import window_holds
 from fleetsync.shared.model.declaration import Fleet, RolloutPolicy
 from fleetsync.shared.model.desired import DesiredState
 from fleetsync.shared.model.ids import AppName, ClusterName
-from fleetsync.shared.model.rollout import Held, Rollout, RolloutPlan
+from fleetsync.shared.model.revision import Revision
+from fleetsync.shared.model.rollout import Held, Pinned, Rollout, RolloutPlan, Waiting
 from fleetsync.shared.planning import rollout as planner
 from fleetsync.shared.planning.rollout import Arrival, Situation, advance
 from fleetsync.shared.planning.waves import assign_waves
@@ -141,13 +142,10 @@ def _begin_once(
         state,
         previous,
         replacing=existing.version if existing is not None else 0,
-        template=Rollout(
-            id=uuid.uuid4().hex[:12],
-            application=app,
-            revision=state.revision,
-            digest=state.digest,
-            started_at=now,
-            waves=0,
+        template=_new_rollout(
+            app,
+            state,
+            now,
             previous=common[0][0] if common else None,
             pinned=admission.pinned,
             waiting=admission.waiting,
@@ -182,15 +180,32 @@ def _begin_after_loss(
         state,
         dict.fromkeys(fleet.targets_of(app)),
         replacing=existing.version if existing is not None else 0,
-        template=Rollout(
-            id=uuid.uuid4().hex[:12],
-            application=app,
-            revision=state.revision,
-            digest=state.digest,
-            started_at=now,
-            waves=0,
-            after_loss=True,
-        ),
+        template=_new_rollout(app, state, now, after_loss=True),
+    )
+
+
+def _new_rollout(
+    app: AppName,
+    state: DesiredState,
+    now: float,
+    *,
+    previous: Revision | None = None,
+    pinned: Pinned | None = None,
+    waiting: Waiting | None = None,
+    after_loss: bool = False,
+) -> Rollout:
+    """A rollout of `state` under a new id, started `now`, its waves not planned yet."""
+    return Rollout(
+        id=uuid.uuid4().hex[:12],
+        application=app,
+        revision=state.revision,
+        digest=state.digest,
+        started_at=now,
+        waves=0,
+        previous=previous,
+        pinned=pinned,
+        waiting=waiting,
+        after_loss=after_loss,
     )
 
 

@@ -18,6 +18,7 @@ tasks end (`task:<verb>:<done|failed|no_fleet|duplicate>` in the store's stats).
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -179,6 +180,19 @@ def _log_with_context(loglevel: int | str | None = None, **_: Any) -> None:
 
 
 setup_logging.connect(_log_with_context, weak=False)
+
+
+def _freeze_startup_heap(**_: Any) -> None:
+    """A worker's modules (the kubernetes client's generated models among them) live as long
+    as it does: once imported, as the worker starts (before its pool), they are kept out of the
+    cyclic collector's scans, so that a full collection walks only what the work allocated (in an
+    apply worker one took about 100 ms of CPU, several times a minute during a fleet-wide
+    change). Collected first: only what is still reachable is frozen."""
+    gc.collect()
+    gc.freeze()
+
+
+worker_init.connect(_freeze_startup_heap, weak=False)
 
 
 def on_worker_start(app: Celery, hook: Callable[[], None]) -> None:

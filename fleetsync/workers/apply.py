@@ -11,6 +11,7 @@ So does a task whose cluster already has `FLEETSYNC_CLUSTER_THREADS` of this wor
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -124,17 +125,22 @@ def _reconcile(job: Job, opened: PairOpening, trigger: Trigger) -> dict[str, obj
 
 
 def _report(
-    store: Store, outcome: Outcome, trigger: Trigger, *, in_batch: bool = False
+    store: Store, outcome: Outcome, trigger: Trigger, *, batch: Counter[str] | None = None
 ) -> dict[str, object]:
     """Count the reconcile by result and log its one summary line; the task's outcome. A pair
-    of a per-cluster batch that synced logs its line at DEBUG: the batch's own line counts it."""
+    of a per-cluster batch counts into `batch` (the batch writes the sums, one command per
+    counter) and, when it synced, logs its line at DEBUG: the batch's own line counts it."""
     s = outcome.status
     if s is None:
         return {"result": "skipped", "why": "no longer declared"}
     result = "failed" if outcome.retry_in is not None else _RESULT[s.sync]
-    store.incr_stat(f"reconcile_{result}")
-    store.incr_stat(f"reconcile_ms_{result}", int(s.duration * 1000))
-    quiet = in_batch and result == "synced"
+    if batch is None:
+        store.incr_stat(f"reconcile_{result}")
+        store.incr_stat(f"reconcile_ms_{result}", int(s.duration * 1000))
+    else:
+        batch[f"reconcile_{result}"] += 1
+        batch[f"reconcile_ms_{result}"] += int(s.duration * 1000)
+    quiet = batch is not None and result == "synced"
     log.log(
         logging.DEBUG if quiet else logging.INFO,
         "reconcile (%s): %s, %s, %s: %s",
@@ -289,12 +295,15 @@ def _reconcile_batch(
         )
     assert job.closing is not None
     results: dict[str, int] = {}
+    counted: Counter[str] = Counter()
     for view, (_, lease), outcome in zip(views, held, outcomes, strict=True):
         view.release(lease)
-        result = str(_report(view, outcome, trigger, in_batch=True)["result"])
+        result = str(_report(view, outcome, trigger, batch=counted)["result"])
         results[result] = results.get(result, 0) + 1
         view.write_into(job.closing)
         _follow(job, view.pair[0], cluster, trigger, outcome)
+    for name, amount in counted.items():
+        job.store.queue_stat(job.closing, name, amount)
     requeued = len(pairs) - len(views)
     log.info(
         "reconcile of %d applications (%s): %s%s",

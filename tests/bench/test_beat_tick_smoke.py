@@ -7,46 +7,21 @@ the benchmark's to report, not this test's."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.conftest import RunBench
 
 pytestmark = pytest.mark.slow
 
 
-def test_the_steady_window_sends_each_poll_and_drift_check_once(tmp_path: Path) -> None:
-    out = tmp_path / "beat.jsonl"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.beat_tick",
-            "--apps",
-            "60",
-            "--repos",
-            "6",
-            "--clusters",
-            "3",
-            "--poll",
-            "2",
-            "--drift",
-            "3",
-            "--seconds",
-            "5",
-            "--out",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+def test_the_steady_window_sends_each_poll_and_drift_check_once(run_bench: RunBench) -> None:
+    out = run_bench(
+        "bench.beat_tick",
+        "beat.jsonl",
+        "--apps 60 --repos 6 --clusters 3 --poll 2 --drift 3 --seconds 5",
         timeout=300,
-        check=False,
     )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     line = json.loads(out.read_text())
     assert line["first_tick"]["redis_commands"] > 0
     steady = line["steady"]

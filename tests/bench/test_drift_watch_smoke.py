@@ -5,48 +5,21 @@ test's."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.conftest import RunBench
 
 pytestmark = pytest.mark.slow
 
 
-def test_both_arms_heal_every_edit_and_delete_and_report_idle_costs(tmp_path: Path) -> None:
-    out = tmp_path / "drift.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.drift_watch",
-            "--clusters",
-            "3",
-            "--apps",
-            "2",
-            "--interval",
-            "5",
-            "--idle-seconds",
-            "3",
-            "--settle-quiet",
-            "3",
-            "--one-by-one",
-            "2",
-            "--timeout",
-            "90",
-            "--out",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+def test_both_arms_heal_every_edit_and_delete_and_report_idle_costs(run_bench: RunBench) -> None:
+    out = run_bench(
+        "bench.drift_watch",
+        "drift.json",
+        "--clusters 3 --apps 2 --interval 5 --idle-seconds 3 --settle-quiet 3 "
+        "--one-by-one 2 --timeout 90",
     )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     arms = json.loads(out.read_text())["arms"]
     assert set(arms) == {"watch", "interval"}
     for name, arm in arms.items():

@@ -6,42 +6,21 @@ report, not this test's."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from bench.stages import STEPS
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.conftest import RunBench
 
 pytestmark = pytest.mark.slow
 
 
-def test_a_round_finds_every_step_of_the_webhook_in_order(tmp_path: Path) -> None:
-    out = tmp_path / "latency.jsonl"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.fanout_latency",
-            "--clusters",
-            "2",
-            "--rounds",
-            "1",
-            "--timeout",
-            "120",
-            "--out",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+def test_a_round_finds_every_step_of_the_webhook_in_order(run_bench: RunBench) -> None:
+    out = run_bench(
+        "bench.fanout_latency",
+        "latency.jsonl",
+        "--clusters 2 --rounds 1 --timeout 120",
     )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     line = json.loads(out.read_text().splitlines()[-1])
     assert line["command"].startswith("python -m bench.fanout_latency") and line["load_average"]
     (only,) = line["rounds"]

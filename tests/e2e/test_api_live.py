@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,54 +16,30 @@ from fleetsync.scheduler.api import create_app
 from fleetsync.scheduler.api.auth import AccessPolicy
 from fleetsync.scheduler.api.webhook_verify import Provider, WebhookSecrets
 from fleetsync.shared.model.status import SyncState
-from kubesim import Simulator
 from tests.integration.api.conftest import serving
-from tests.support.fleet_harness import Harness, running_fleet
+from tests.support.fleet_harness import Harness
 from tests.support.git_server import GitServer, WorkRepo
+from tests.support.manifests import configmap
+from tests.support.shop_fleet import CLUSTERS, SETTINGS, running_shop
 from tests.support.waiting import wait_for
 
 TOKEN = "api-token-for-the-test"
 SECRET = "webhook-secret-for-the-test"
-CLUSTERS = ("east", "west")
-
-
-def configmap(value: str) -> str:
-    return textwrap.dedent(f"""\
-        apiVersion: v1
-        kind: ConfigMap
-        metadata: {{name: settings}}
-        data: {{value: "{value}"}}
-        """)
-
-
-def fleet_yaml(url: str, sim: Simulator) -> str:
-    clusters = "\n".join(
-        f"  - {{name: {c}, kubeconfig: {sim.kubeconfig_path(c)}}}" for c in CLUSTERS
-    )
-    # Polls once an hour: a commit reaches the clusters promptly only through the webhook.
-    return (
-        f'repositories:\n  - {{name: platform, url: "{url}", ref: main, interval: 3600s}}\n'
-        f"clusters:\n{clusters}\n"
-        "applications:\n  - {name: shop, repository: platform, path: apps/shop, "
-        "namespace: default, targets: {clusters: [east, west]}}\n"
-    )
 
 
 @pytest.fixture
 def served(
     redis_url: str, tmp_path: Path, git_server: GitServer, git_repo: WorkRepo
 ) -> Iterator[tuple[Harness, httpx.Client]]:
-    git_repo.write("apps/shop/settings.yaml", configmap("one"))
-    git_repo.commit("one")
-    with running_fleet(
+    # Polls once an hour: a commit reaches the clusters promptly only through the webhook.
+    with running_shop(
         redis_url=redis_url,
         tmp_path=tmp_path,
         git_server=git_server,
-        repo=git_repo,
-        clusters=CLUSTERS,
-        fleet_yaml=fleet_yaml,
+        git_repo=git_repo,
+        files={SETTINGS: configmap("settings", "one")},
+        interval="3600s",
     ) as harness:
-        harness.wait_synced_healthy("shop", CLUSTERS)
         app = create_app(
             harness.store,
             harness.runtime.sender,
@@ -86,7 +61,7 @@ def test_a_signed_push_webhook_rolls_the_commit_out_without_waiting_for_a_poll(
     served: tuple[Harness, httpx.Client],
 ) -> None:
     harness, http = served
-    sha = harness.commit("two", {"apps/shop/settings.yaml": configmap("two")})
+    sha = harness.commit("two", {SETTINGS: configmap("settings", "two")})
     body = json.dumps({"repository": harness.git_url, "ref": "refs/heads/main"}).encode()
     signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     answer = http.post(
@@ -110,7 +85,7 @@ def test_a_signed_push_webhook_rolls_the_commit_out_without_waiting_for_a_poll(
 
 def test_a_forged_webhook_changes_nothing(served: tuple[Harness, httpx.Client]) -> None:
     harness, http = served
-    harness.commit("two", {"apps/shop/settings.yaml": configmap("two")})
+    harness.commit("two", {SETTINGS: configmap("settings", "two")})
     body = json.dumps({"repository": harness.git_url, "ref": "refs/heads/main"}).encode()
     answer = http.post(
         "/webhooks/generic", content=body, headers={"X-Fleetsync-Signature": "sha256=" + "0" * 64}

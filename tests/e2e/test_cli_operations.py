@@ -4,7 +4,6 @@ suspend/resume and rollback, against real workers, Redis, git and kubesim cluste
 from __future__ import annotations
 
 import json
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,40 +13,11 @@ from click.testing import CliRunner, Result
 from fleetsync.scheduler.cli import main
 from fleetsync.shared.model.status import SyncState
 from fleetsync.shared.model.trigger import Trigger
-from kubesim import Simulator
-from tests.support.fleet_harness import Harness, running_fleet
+from tests.support.fleet_harness import Harness
 from tests.support.git_server import GitServer, WorkRepo
+from tests.support.manifests import configmap
+from tests.support.shop_fleet import CLUSTERS, SETTINGS, running_shop
 from tests.support.waiting import wait_for
-
-CLUSTERS = ("east", "west")
-
-
-def configmap(value: str) -> str:
-    return textwrap.dedent(f"""\
-        apiVersion: v1
-        kind: ConfigMap
-        metadata:
-          name: settings
-        data:
-          value: "{value}"
-        """)
-
-
-def fleet_yaml(url: str, sim: Simulator) -> str:
-    clusters = "\n".join(
-        f"  - {{name: {c}, kubeconfig: {sim.kubeconfig_path(c)}}}" for c in CLUSTERS
-    )
-    return (
-        "repositories:\n"
-        f'  - {{name: platform, url: "{url}", ref: main, interval: 1s}}\n'
-        f"clusters:\n{clusters}\n"
-        "applications:\n"
-        "  - name: shop\n"
-        "    repository: platform\n"
-        "    path: apps/shop\n"
-        "    namespace: default\n"
-        "    targets: {clusters: [east, west]}\n"
-    )
 
 
 @pytest.fixture
@@ -59,17 +29,13 @@ def fleet(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Harness]:
     monkeypatch.setenv("FLEETSYNC_CACHE_DIR", str(tmp_path / "cli-cache"))
-    git_repo.write("apps/shop/settings.yaml", configmap("one"))
-    git_repo.commit("one")
-    with running_fleet(
+    with running_shop(
         redis_url=redis_url,
         tmp_path=tmp_path,
         git_server=git_server,
-        repo=git_repo,
-        clusters=CLUSTERS,
-        fleet_yaml=fleet_yaml,
+        git_repo=git_repo,
+        files={SETTINGS: configmap("settings", "one")},
     ) as harness:
-        harness.wait_synced_healthy("shop", CLUSTERS)
         yield harness
 
 
@@ -111,7 +77,7 @@ def test_a_suspended_application_reports_a_new_commit_and_a_manual_sync_applies_
     fleet: Harness,
 ) -> None:
     assert cli(fleet, "suspend", "shop").exit_code == 0
-    sha = fleet.commit("two", {"apps/shop/settings.yaml": configmap("two")})
+    sha = fleet.commit("two", {SETTINGS: configmap("settings", "two")})
     fleet.wait_status(
         "shop",
         CLUSTERS,
@@ -136,7 +102,7 @@ def test_rollback_applies_an_old_revision_everywhere_and_holds_it_until_resume(
     fleet: Harness,
 ) -> None:
     first = fleet.repo.head
-    second = fleet.commit("two", {"apps/shop/settings.yaml": configmap("two")})
+    second = fleet.commit("two", {SETTINGS: configmap("settings", "two")})
     fleet.wait_status("shop", CLUSTERS, lambda s: second in str(s.revision), "second rollout")
     result = cli(fleet, "rollback", "shop", "--to", first[:10])
     assert result.exit_code == 0, result.output
@@ -145,7 +111,7 @@ def test_rollback_applies_an_old_revision_everywhere_and_holds_it_until_resume(
         lambda: value_on(fleet, "east") == "one" and value_on(fleet, "west") == "one",
         what="the old value back on both clusters",
     )
-    fleet.commit("three", {"apps/shop/settings.yaml": configmap("three")})
+    fleet.commit("three", {SETTINGS: configmap("settings", "three")})
     fleet.wait_status(
         "shop",
         CLUSTERS,

@@ -18,13 +18,12 @@ import yaml
 from click.testing import CliRunner, Result
 
 from fleetsync.scheduler.cli import main
-from kubesim import Simulator
-from tests.support.fleet_harness import Harness, running_fleet
+from tests.support.fleet_harness import Harness
 from tests.support.git_server import GitServer, WorkRepo
 from tests.support.manifests import configmap
+from tests.support.shop_fleet import CLUSTERS, SETTINGS, running_shop
 from tests.support.waiting import wait_for
 
-CLUSTERS = ("east", "west")
 LONG = "a message far longer than eighty columns, " * 4
 
 
@@ -40,21 +39,6 @@ def secret(password: str) -> str:
         """)
 
 
-def fleet_yaml(url: str, sim: Simulator) -> str:
-    clusters = "\n".join(
-        f"  - {{name: {c}, kubeconfig: {sim.kubeconfig_path(c)}, labels: {{side: {c}}}}}"
-        for c in CLUSTERS
-    )
-    return (
-        "repositories:\n"
-        f'  - {{name: platform, url: "{url}", ref: main, interval: 1s}}\n'
-        f"clusters:\n{clusters}\n"
-        "applications:\n"
-        "  - {name: shop, repository: platform, path: apps/shop, namespace: default,\n"
-        "     targets: {clusters: [east, west]}}\n"
-    )
-
-
 @pytest.fixture
 def fleet(
     redis_url: str,
@@ -64,19 +48,19 @@ def fleet(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Harness]:
     monkeypatch.setenv("FLEETSYNC_CACHE_DIR", str(tmp_path / "cli-cache"))
-    git_repo.write("apps/shop/settings.yaml", configmap("settings", "one"))
-    git_repo.write("apps/shop/extra.yaml", configmap("extra", LONG))
-    git_repo.write("apps/shop/secret.yaml", secret("hunter2-original"))
-    git_repo.commit("one")
-    with running_fleet(
+    files = {
+        SETTINGS: configmap("settings", "one"),
+        "apps/shop/extra.yaml": configmap("extra", LONG),
+        "apps/shop/secret.yaml": secret("hunter2-original"),
+    }
+    with running_shop(
         redis_url=redis_url,
         tmp_path=tmp_path,
         git_server=git_server,
-        repo=git_repo,
-        clusters=CLUSTERS,
-        fleet_yaml=fleet_yaml,
+        git_repo=git_repo,
+        files=files,
+        labelled=True,
     ) as harness:
-        harness.wait_synced_healthy("shop", CLUSTERS)
         yield harness
 
 
@@ -198,7 +182,7 @@ def test_diff_shows_what_a_sync_would_prune_and_create_with_secrets_masked(
 
 def test_rollback_and_refresh_wait_and_take_short_shas(fleet: Harness) -> None:
     first = fleet.repo.head
-    second = fleet.commit("two", {"apps/shop/settings.yaml": configmap("settings", "two")})
+    second = fleet.commit("two", {SETTINGS: configmap("settings", "two")})
     refreshed = cli(fleet, "refresh", "platform", "--wait", "--timeout", "60")
     assert refreshed.exit_code == 0, refreshed.output
     assert f"platform: at main@sha1:{second}" in refreshed.output

@@ -5,7 +5,6 @@ automated sync off reports new revisions without applying them."""
 from __future__ import annotations
 
 import os
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,18 +15,10 @@ from fleetsync.shared.tasking import Trigger
 from kubesim import Simulator
 from tests.support.fleet_harness import Harness, running_fleet
 from tests.support.git_server import GitServer, WorkRepo
+from tests.support.manifests import configmap
 from tests.support.waiting import wait_for
 
 CLUSTERS = ("c1",)
-
-
-def configmap(name: str, value: str = "1") -> str:
-    return textwrap.dedent(f"""\
-        apiVersion: v1
-        kind: ConfigMap
-        metadata: {{name: {name}}}
-        data: {{value: "{value}"}}
-        """)
 
 
 def app_entry(name: str, sync: str) -> str:

@@ -11,7 +11,7 @@ from fleetsync.shared.kube.inventory import INVENTORY_NAMESPACE, mirror_name
 from fleetsync.shared.model.report import PairStatus
 from fleetsync.shared.model.status import Health, SyncState
 from tests.faults.conftest import record
-from tests.faults.world import FaultFigures, StatusWatch, World, lost_or_wrongly_deleted
+from tests.faults.world import StatusWatch, World, fault_figures
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import wait_for
 
@@ -31,9 +31,7 @@ def test_a_hanging_and_a_failing_cluster_during_a_rollout(
     redis_world: tuple[World, RedisServer],
 ) -> None:
     world, _ = redis_world
-    world.wait_converged()
-    before = world.uids()
-    previous, restarts = world.web_sha, world.restarts()
+    before, previous, restarts = world.converged_start()
     hanging, failing = world.clusters[-2], world.clusters[-1]
     healthy = tuple(c for c in world.clusters if c not in (hanging, failing))
     web = world.app("web")
@@ -72,16 +70,13 @@ def test_a_hanging_and_a_failing_cluster_during_a_rollout(
     finally:
         world.sim.cluster(hanging).clear_faults()
         world.sim.cluster(failing).clear_faults()
-    figures = FaultFigures(
-        fault="1 of 8 clusters hanging and 1 answering 429 during a rollout",
-        converge_seconds=round(seconds, 1),
-        lost_or_wrongly_deleted=lost_or_wrongly_deleted(before, world),
-        orphans=world.orphans(),
-        pairs_stuck=len(world.stuck_pairs()),
+    figures = fault_figures(
+        world,
+        "1 of 8 clusters hanging and 1 answering 429 during a rollout",
+        seconds=seconds,
+        before=before,
+        restarts=restarts,
         wrong_statuses=len(watch.regressions) + len(lies),
-        manual_actions=0,
-        processes_restarted_by_up=world.restarts() - restarts,
-        pairs=len(world.statuses_keys()),
         notes=f"the 6 healthy clusters converged in {healthy_seconds:.1f}s while the others "
         f"hung or failed; the failing one was shown Unknown ({refused.message[:60]}...); "
         "converged counted from the faults' end (a hung request waits out its 20 s timeout)",
@@ -132,16 +127,13 @@ def test_a_wiped_cluster_is_noticed_and_reapplied(
             ).status_code
             for a in ("web", "api")
         ]
-    figures = FaultFigures(
-        fault="a cluster wiped (its objects and fleetsync-system deleted)",
-        converge_seconds=round(seconds, 1),
-        lost_or_wrongly_deleted=lost_or_wrongly_deleted(before, world),
-        orphans=world.orphans(),
-        pairs_stuck=len(world.stuck_pairs()),
+    figures = fault_figures(
+        world,
+        "a cluster wiped (its objects and fleetsync-system deleted)",
+        seconds=seconds,
+        before=before,
+        restarts=restarts,
         wrong_statuses=shown_synced,
-        manual_actions=0,
-        processes_restarted_by_up=world.restarts() - restarts,
-        pairs=len(world.statuses_keys()),
         notes=f"counted from the wipe: the watcher's drift checks had both pairs checked again "
         f"{noticed:.1f}s after it, everything applied again and the inventory mirrors "
         f"rewritten; until then its {shown_synced} pairs still showed Synced/Healthy (lost "

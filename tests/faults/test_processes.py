@@ -10,10 +10,9 @@ from pathlib import Path
 from fleetsync.scheduler.beat import LEASE_NAME
 from tests.faults.conftest import record
 from tests.faults.world import (
-    FaultFigures,
     StatusWatch,
     World,
-    lost_or_wrongly_deleted,
+    fault_figures,
     match_count,
 )
 from tests.support.processes import beat_argv, fleetsync_env, running
@@ -25,9 +24,7 @@ def test_kill_9_of_the_active_beat_while_a_standby_runs(
     redis_world: tuple[World, RedisServer], tmp_path: Path
 ) -> None:
     world, redis = redis_world
-    world.wait_converged()
-    before = world.uids()
-    previous, restarts = world.web_sha, world.restarts()
+    before, previous, restarts = world.converged_start()
     lease = world.store.key("lease", LEASE_NAME)
     env = fleetsync_env(
         redis.url,
@@ -54,16 +51,13 @@ def test_kill_9_of_the_active_beat_while_a_standby_runs(
             takeover = time.monotonic() - killed
             seconds = world.wait_converged(since=killed)
         successor = "the standby" if str(standby.pid) in taken else "up's restarted beat"
-    figures = FaultFigures(
-        fault="kill -9 of the active beat while a standby beat runs, a commit waiting",
-        converge_seconds=round(seconds, 1),
-        lost_or_wrongly_deleted=lost_or_wrongly_deleted(before, world),
-        orphans=world.orphans(),
-        pairs_stuck=len(world.stuck_pairs()),
+    figures = fault_figures(
+        world,
+        "kill -9 of the active beat while a standby beat runs, a commit waiting",
+        seconds=seconds,
+        before=before,
+        restarts=restarts,
         wrong_statuses=len(watch.regressions),
-        manual_actions=0,
-        processes_restarted_by_up=world.restarts() - restarts,
-        pairs=len(world.statuses_keys()),
         notes=f"{successor} took the lease {takeover:.1f}s after the kill (the lease lasts 10s)",
     )
     record(figures)
@@ -75,9 +69,7 @@ def test_kill_9_of_the_apply_worker_in_the_middle_of_a_rollout(
     redis_world: tuple[World, RedisServer],
 ) -> None:
     world, _ = redis_world
-    world.wait_converged()
-    before = world.uids()
-    previous, restarts = world.web_sha, world.restarts()
+    before, previous, restarts = world.converged_start()
     for cluster in world.clusters:  # slow clusters: the rollout takes seconds, not one
         world.sim.cluster(cluster).set_fault(latency=0.15)
     try:
@@ -112,16 +104,13 @@ def test_kill_9_of_the_apply_worker_in_the_middle_of_a_rollout(
     resent = match_count(r"enqueued again", after)
     stranded = match_count(r"stopped before starting it\); enqueued again", after)
     lost = match_count(r"its message was lost on its way to a worker", after)
-    figures = FaultFigures(
-        fault="kill -9 of the apply worker in the middle of a rollout, 8 clusters",
-        converge_seconds=round(seconds, 1),
-        lost_or_wrongly_deleted=lost_or_wrongly_deleted(before, world),
-        orphans=world.orphans(),
-        pairs_stuck=len(world.stuck_pairs()),
+    figures = fault_figures(
+        world,
+        "kill -9 of the apply worker in the middle of a rollout, 8 clusters",
+        seconds=seconds,
+        before=before,
+        restarts=restarts,
         wrong_statuses=len(watch.regressions),
-        manual_actions=0,
-        processes_restarted_by_up=world.restarts() - restarts,
-        pairs=len(world.statuses_keys()),
         notes=f"killed with {cut} of 8 clusters rolled out (each request slowed by 150 ms); up "
         f"started the worker again; the beat re-sent {resent + lost} tasks ({resent - stranded} "
         f"whose in-flight records lapsed, {stranded} the worker had taken but not started, "

@@ -8,7 +8,7 @@ import time
 import redis as redis_client
 
 from tests.faults.conftest import record
-from tests.faults.world import FaultFigures, StatusWatch, World, aof_holds, lost_or_wrongly_deleted
+from tests.faults.world import StatusWatch, World, aof_holds, fault_figures
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import wait_for
 
@@ -17,9 +17,7 @@ def test_redis_killed_and_restarted_with_its_append_only_file(
     redis_world: tuple[World, RedisServer],
 ) -> None:
     world, redis = redis_world
-    world.wait_converged()
-    before = world.uids()
-    previous, restarts = world.web_sha, world.restarts()
+    before, previous, restarts = world.converged_start()
     api = world.app("api")
     world.store.set_suspended(api, True)
     wait_for(
@@ -37,16 +35,13 @@ def test_redis_killed_and_restarted_with_its_append_only_file(
         seconds = world.wait_converged(since=back)
     assert world.store.is_suspended(api), "an operator's suspension lost in the restart"
     world.store.set_suspended(api, False)
-    figures = FaultFigures(
-        fault="Redis killed (SIGKILL) and restarted with its append-only file, a commit waiting",
-        converge_seconds=round(seconds, 1),
-        lost_or_wrongly_deleted=lost_or_wrongly_deleted(before, world),
-        orphans=world.orphans(),
-        pairs_stuck=len(world.stuck_pairs()),
+    figures = fault_figures(
+        world,
+        "Redis killed (SIGKILL) and restarted with its append-only file, a commit waiting",
+        seconds=seconds,
+        before=before,
+        restarts=restarts,
         wrong_statuses=len(watch.regressions),
-        manual_actions=0,
-        processes_restarted_by_up=world.restarts() - restarts,
-        pairs=len(world.statuses_keys()),
         notes="the suspension set before the crash survived; every process stood by and resumed",
     )
     record(figures)
@@ -58,9 +53,7 @@ def test_redis_loses_every_key_with_a_commit_waiting(
     redis_world: tuple[World, RedisServer],
 ) -> None:
     world, redis = redis_world
-    world.wait_converged()
-    before = world.uids()
-    previous, restarts = world.web_sha, world.restarts()
+    before, previous, restarts = world.converged_start()
     sha = world.commit_web("after-flush", drop_extra=True)
     with StatusWatch(world, [previous, sha]) as watch:
         redis_client.Redis.from_url(redis.url).flushall()
@@ -68,16 +61,13 @@ def test_redis_loses_every_key_with_a_commit_waiting(
         seconds = world.wait_converged(since=lost)
     assert world.up is not None
     world.up.wait_line(r"beat \| .*publishing it again")
-    figures = FaultFigures(
-        fault="Redis loses every key (FLUSHALL) while a commit removing an object waits",
-        converge_seconds=round(seconds, 1),
-        lost_or_wrongly_deleted=lost_or_wrongly_deleted(before, world),
-        orphans=world.orphans(),
-        pairs_stuck=len(world.stuck_pairs()),
+    figures = fault_figures(
+        world,
+        "Redis loses every key (FLUSHALL) while a commit removing an object waits",
+        seconds=seconds,
+        before=before,
+        restarts=restarts,
         wrong_statuses=len(watch.regressions),
-        manual_actions=0,
-        processes_restarted_by_up=world.restarts() - restarts,
-        pairs=len(world.statuses_keys()),
         notes="the beat re-published the fleet by itself; the removed object was pruned "
         "through the inventory mirrored in each cluster",
     )

@@ -18,7 +18,7 @@ from fleetsync.shared.model.report import PairStatus
 from fleetsync.shared.model.status import Health, SyncState
 from fleetsync.shared.store import SourceError
 from tests.faults.conftest import record
-from tests.faults.world import FaultFigures, StatusWatch, World, lost_or_wrongly_deleted
+from tests.faults.world import StatusWatch, World, fault_figures
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import wait_for
 from tests.unit.shared.render.charts import ENDLESS_CHART, configmaps_chart
@@ -107,17 +107,15 @@ def test_a_render_that_never_ends(redis_world: tuple[World, RedisServer], chart:
         )
     assert error is not None
     status = chart.status()
-    figures = FaultFigures(
-        fault="a Helm render that never ends (a commit for the other applications with it)",
-        converge_seconds=round(seconds, 1),
-        lost_or_wrongly_deleted=lost_or_wrongly_deleted(before, world)
-        + sum(1 for name, uid in kept.items() if chart.uids().get(name) != uid),
-        orphans=world.orphans(),
-        pairs_stuck=len(world.stuck_pairs()),
+    figures = fault_figures(
+        world,
+        "a Helm render that never ends (a commit for the other applications with it)",
+        seconds=seconds,
+        before=before,
+        restarts=restarts,
+        also_lost=sum(1 for name, uid in kept.items() if chart.uids().get(name) != uid),
         wrong_statuses=len(watch.regressions) + (0 if status and status.revision else 1),
-        manual_actions=0,
-        processes_restarted_by_up=world.restarts() - restarts,
-        pairs=len(world.statuses_keys()) + 1,
+        also_pairs=1,
         notes="the render process was killed at its time limit (FLEETSYNC_RENDER_TIMEOUT=10 "
         f"here); the application shows `{error.message[:90]}...` and keeps its last good "
         "state on its cluster; the other applications of the repository converged",
@@ -159,17 +157,15 @@ def test_a_chart_that_renders_50_mb(
         if isinstance(result, SourceError)
         else f"rendered within the 10 s limit and applied ({finished:.0f}s after the commit)"
     )
-    figures = FaultFigures(
-        fault=f"a Helm chart that renders {BIG} MB ({BIG} ConfigMaps of 1 MB)",
-        converge_seconds=round(seconds, 1),
-        lost_or_wrongly_deleted=lost_or_wrongly_deleted(before, world)
-        + sum(1 for name, uid in kept.items() if chart.uids().get(name) != uid),
-        orphans=world.orphans(),
-        pairs_stuck=len(world.stuck_pairs()),
+    figures = fault_figures(
+        world,
+        f"a Helm chart that renders {BIG} MB ({BIG} ConfigMaps of 1 MB)",
+        seconds=seconds,
+        before=before,
+        restarts=restarts,
+        also_lost=sum(1 for name, uid in kept.items() if chart.uids().get(name) != uid),
         wrong_statuses=len(watch.regressions) + (0 if status and status.revision else 1),
-        manual_actions=0,
-        processes_restarted_by_up=world.restarts() - restarts,
-        pairs=len(world.statuses_keys()) + 1,
+        also_pairs=1,
         notes=f"rendered in its own process, {how}; the other applications converged meanwhile "
         "(the render takes 10 to 26 s on the suite's 2 shared CPUs, within the default 60 s)",
     )
@@ -207,17 +203,15 @@ def test_kill_9_of_the_fetch_worker_in_the_middle_of_a_render(
         )
     assert isinstance(error, SourceError)
     left = [pid for pid in renders if Path(f"/proc/{pid}").exists()]
-    figures = FaultFigures(
-        fault="kill -9 of the fetch worker in the middle of a (never-ending) Helm render",
-        converge_seconds=round(seconds, 1),
-        lost_or_wrongly_deleted=lost_or_wrongly_deleted(before, world)
-        + sum(1 for name, uid in kept.items() if chart.uids().get(name) != uid),
-        orphans=world.orphans(),
-        pairs_stuck=len(world.stuck_pairs()),
+    figures = fault_figures(
+        world,
+        "kill -9 of the fetch worker in the middle of a (never-ending) Helm render",
+        seconds=seconds,
+        before=before,
+        restarts=restarts,
+        also_lost=sum(1 for name, uid in kept.items() if chart.uids().get(name) != uid),
         wrong_statuses=len(watch.regressions),
-        manual_actions=0,
-        processes_restarted_by_up=world.restarts() - restarts,
-        pairs=len(world.statuses_keys()) + 1,
+        also_pairs=1,
         notes=f"up started the worker again; the interrupted fetch ran again and the other "
         f"applications converged; {len(left)} render processes outlived the killed worker; "
         "the chart application shows its render error again",

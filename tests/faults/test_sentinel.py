@@ -11,7 +11,7 @@ import pytest
 
 from kubesim import Simulator
 from tests.faults.conftest import CLUSTERS, record
-from tests.faults.world import FaultFigures, StatusWatch, World, lost_or_wrongly_deleted
+from tests.faults.world import StatusWatch, World, fault_figures
 from tests.support.git_server import GitServer
 from tests.support.sentinel import SentinelSet
 from tests.support.waiting import wait_for
@@ -77,16 +77,13 @@ def test_a_sentinel_failover_in_the_middle_of_a_rollout(
     assert world.up is not None
     lost = world.up.count(r"its message was lost on its way to a worker")
     stranded = world.up.count(r"stopped before starting it\); enqueued again")
-    figures = FaultFigures(
-        fault="Sentinel failover (the master killed) in the middle of a rollout",
-        converge_seconds=round(seconds, 1),
-        lost_or_wrongly_deleted=lost_or_wrongly_deleted(before, world),
-        orphans=world.orphans(),
-        pairs_stuck=len(world.stuck_pairs()),
+    figures = fault_figures(
+        world,
+        "Sentinel failover (the master killed) in the middle of a rollout",
+        seconds=seconds,
+        before=before,
+        restarts=restarts,
         wrong_statuses=len(watch.regressions),
-        manual_actions=0,
-        processes_restarted_by_up=world.restarts() - restarts,
-        pairs=len(world.statuses_keys()),
         notes=f"killed with {done} of {len(CLUSTERS)} clusters rolled out; the sentinels "
         f"promoted the replica in {promoted:.1f}s; every process followed it by itself; a "
         "reconcile the failover cut keeps its pair's lease until the lease expires (20 s); "

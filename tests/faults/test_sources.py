@@ -10,7 +10,7 @@ import httpx
 from fleetsync.scheduler.views import application_detail
 from fleetsync.shared.model.trigger import Trigger
 from tests.faults.conftest import record
-from tests.faults.world import API_TOKEN, FaultFigures, StatusWatch, World, lost_or_wrongly_deleted
+from tests.faults.world import API_TOKEN, StatusWatch, World, fault_figures
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import wait_for
 
@@ -21,9 +21,7 @@ def test_git_server_down_with_an_unfetched_commit(
     redis_world: tuple[World, RedisServer],
 ) -> None:
     world, _ = redis_world
-    world.wait_converged()
-    before = world.uids()
-    previous, restarts = world.web_sha, world.restarts()
+    before, previous, restarts = world.converged_start()
     world.git.stop_daemon()
     try:
         sha = world.commit_web("after-git-outage")
@@ -46,16 +44,13 @@ def test_git_server_down_with_an_unfetched_commit(
             seconds = world.wait_converged(since=back)
     finally:
         world.git.start_daemon() if world.git._daemon is None else None
-    figures = FaultFigures(
-        fault="git server down with a commit it has not served yet",
-        converge_seconds=round(seconds, 1),
-        lost_or_wrongly_deleted=lost_or_wrongly_deleted(before, world),
-        orphans=world.orphans(),
-        pairs_stuck=len(world.stuck_pairs()),
+    figures = fault_figures(
+        world,
+        "git server down with a commit it has not served yet",
+        seconds=seconds,
+        before=before,
+        restarts=restarts,
         wrong_statuses=len(watch.regressions) + (0 if shown_at_old else 1),
-        manual_actions=0,
-        processes_restarted_by_up=world.restarts() - restarts,
-        pairs=len(world.statuses_keys()),
         notes="while down: the repository error shown for the application, pairs at the last "
         "fetched commit; converged counted from the server's return (polls back off)",
     )
@@ -101,16 +96,13 @@ def test_a_burst_of_sync_requests_for_one_application_is_coalesced(
     )
     seconds = world.wait_converged(since=started)
     runs = _reconciles(world) - stats_before
-    figures = FaultFigures(
-        fault=f"a burst of {BURST} sync requests for one application (8 clusters)",
-        converge_seconds=round(seconds, 1),
-        lost_or_wrongly_deleted=lost_or_wrongly_deleted(before, world),
-        orphans=world.orphans(),
-        pairs_stuck=len(world.stuck_pairs()),
+    figures = fault_figures(
+        world,
+        f"a burst of {BURST} sync requests for one application (8 clusters)",
+        seconds=seconds,
+        before=before,
+        restarts=restarts,
         wrong_statuses=0,
-        manual_actions=0,
-        processes_restarted_by_up=world.restarts() - restarts,
-        pairs=len(world.statuses_keys()),
         notes=f"{BURST * len(world.clusters)} pair triggers ran as {runs} reconciles; at most "
         f"{max(depths)} reconciles queued at once (one per cluster at most)",
     )

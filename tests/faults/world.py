@@ -23,6 +23,7 @@ from fleetsync.shared.model.status import Health, SyncState
 from fleetsync.shared.store import UNAVAILABLE, Store
 from kubesim import Simulator
 from tests.support.git_server import GitServer, WorkRepo
+from tests.support.manifests import configmap
 from tests.support.processes import Proc
 from tests.support.redis_server import free_port
 from tests.support.up import up_argv, up_env
@@ -31,12 +32,6 @@ from tests.support.waiting import wait_for
 API_TOKEN = "fault-suite-token"
 APPS = ("web", "api")
 CONVERGE_TIMEOUT = 60.0
-
-
-def configmap(name: str, value: str) -> str:
-    return (
-        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  value: '{value}'\n"
-    )
 
 
 def deployment(name: str) -> str:
@@ -282,6 +277,14 @@ class World:
 
         return [pid for pid in renders if under_up(pid)]
 
+    def converged_start(self) -> tuple[dict[tuple[str, tuple[str, str, str]], str], str, int]:
+        """Wait for the fleet to converge, then what a fault's figures count from: the uids of
+        the declared objects, the web application's commit and how many children `up` had to
+        start again so far."""
+        self.wait_converged()
+        before = self.uids()
+        return before, self.web_sha, self.restarts()
+
     def mark(self) -> int:
         """A position in `up`'s output, to look for lines printed after it."""
         assert self.up is not None
@@ -357,6 +360,36 @@ class FaultFigures:
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+def fault_figures(
+    world: World,
+    fault: str,
+    *,
+    seconds: float,
+    before: dict[tuple[str, tuple[str, str, str]], str],
+    restarts: int,
+    wrong_statuses: int,
+    notes: str = "",
+    also_lost: int = 0,
+    also_pairs: int = 0,
+) -> FaultFigures:
+    """The goals' figures once a fault played out and the fleet converged `seconds` after it:
+    objects lost since `before` (plus `also_lost` the fleet's applications do not count, a
+    chart's), orphans, stuck pairs, `wrong_statuses`, processes `up` started again since it had
+    started `restarts`, and the pairs (plus `also_pairs`); nobody acted by hand."""
+    return FaultFigures(
+        fault=fault,
+        converge_seconds=round(seconds, 1),
+        lost_or_wrongly_deleted=lost_or_wrongly_deleted(before, world) + also_lost,
+        orphans=world.orphans(),
+        pairs_stuck=len(world.stuck_pairs()),
+        wrong_statuses=wrong_statuses,
+        manual_actions=0,
+        processes_restarted_by_up=world.restarts() - restarts,
+        pairs=len(world.statuses_keys()) + also_pairs,
+        notes=notes,
+    )
 
 
 def unique(prefix: str) -> str:

@@ -97,6 +97,8 @@ def test_a_second_beat_stands_by_and_emits_nothing(
     second = _scheduler(redis_url, fleet_file)
     store = Store.connect(redis_url)
     first.tick()
+    assert first._ticker.wait_for_read(60), "the beat reads fleet.yaml in the background"
+    first.tick()
     second.tick()
     assert first._leading and not second._leading
     # The new repository is due within a few seconds; only the leader claims it.

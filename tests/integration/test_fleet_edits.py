@@ -35,6 +35,13 @@ FLEET = textwrap.dedent("""\
     """)
 
 
+def _rewrite(path: Path, text: str) -> None:
+    """Write fleet.yaml as an edit does: its mtime moves on even within the clock's resolution."""
+    path.write_text(text)
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+
+
 def _queued(store: Store, queue: str = "apply") -> list[tuple[str, dict[str, Any]]]:
     found = []
     for priority in range(10):
@@ -58,9 +65,7 @@ class Edits:
         assert _queued(self.store) == [], "a first declaration reconciles through its renders"
 
     def write(self, **values: str) -> None:
-        self.path.write_text(FLEET.format(**values))
-        st = self.path.stat()
-        os.utime(self.path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+        _rewrite(self.path, FLEET.format(**values))
 
     def edit(self, **values: str) -> list[tuple[str, dict[str, Any]]]:
         self.write(**values)
@@ -122,9 +127,7 @@ def test_an_edit_of_what_an_application_renders_polls_its_repository_with_force(
     edits: Edits,
 ) -> None:
     edits.store.record_fetched(RepoName("platform"), "a" * 40)
-    edits.path.write_text(edits.path.read_text().replace("path: apps/web", "path: apps/web2"))
-    st = edits.path.stat()
-    os.utime(edits.path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    _rewrite(edits.path, edits.path.read_text().replace("path: apps/web", "path: apps/web2"))
     assert edits.ticker.tick().reloaded
     assert _queued(edits.store, "poll") == [
         (TaskName.POLL.value, {"repo": "platform", "force": True})
@@ -133,9 +136,7 @@ def test_an_edit_of_what_an_application_renders_polls_its_repository_with_force(
 
 
 def test_a_repository_never_fetched_is_not_forced_by_an_edit(edits: Edits) -> None:
-    edits.path.write_text(edits.path.read_text().replace("path: apps/web", "path: apps/web2"))
-    st = edits.path.stat()
-    os.utime(edits.path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    _rewrite(edits.path, edits.path.read_text().replace("path: apps/web", "path: apps/web2"))
     assert edits.ticker.tick().reloaded
     assert _queued(edits.store, "poll") == []
 
@@ -173,9 +174,7 @@ TWO_APPS = textwrap.dedent("""\
 
 
 def _write(path: Path, **values: str) -> None:
-    path.write_text(TWO_APPS.format(**{"api_path": "apps/api", "extra": "", **values}))
-    st = path.stat()
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    _rewrite(path, TWO_APPS.format(**{"api_path": "apps/api", "extra": "", **values}))
 
 
 def _ticker(redis_url: str, path: Path) -> tuple[Store, Ticker]:
@@ -183,13 +182,19 @@ def _ticker(redis_url: str, path: Path) -> tuple[Store, Ticker]:
     return store, Ticker(store, Sender(make_celery(Settings(redis_url=redis_url)), store), path)
 
 
+def _declared(redis_url: str, path: Path, *, web_targets: str) -> tuple[Store, Ticker]:
+    """TWO_APPS with web on `web_targets`, published by a first tick."""
+    _write(path, web_targets=web_targets)
+    store, ticker = _ticker(redis_url, path)
+    assert ticker.tick().reloaded
+    return store, ticker
+
+
 def test_one_edit_triggers_each_application_s_own_consequence(
     redis_url: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "fleet.yaml"
-    _write(path, web_targets="c1")
-    store, ticker = _ticker(redis_url, path)
-    assert ticker.tick().reloaded
+    store, ticker = _declared(redis_url, path, web_targets="c1")
     store.record_fetched(RepoName("platform"), "a" * 40)
     _write(path, api_path="apps/api2", web_targets="c1, c2")
     assert ticker.tick().reloaded
@@ -219,14 +224,11 @@ def test_an_application_removed_with_prune_on_removal_is_removed_from_each_targe
     redis_url: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "fleet.yaml"
-    _write(path, web_targets="c1, c2")
-    store, ticker = _ticker(redis_url, path)
-    assert ticker.tick().reloaded
-    path.write_text(
-        TWO_APPS.format(api_path="apps/api", web_targets="c1", extra="").split("  - name: web")[0]
+    store, ticker = _declared(redis_url, path, web_targets="c1, c2")
+    _rewrite(
+        path,
+        TWO_APPS.format(api_path="apps/api", web_targets="c1", extra="").split("  - name: web")[0],
     )
-    st = path.stat()
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
     assert ticker.tick().reloaded
     assert _queued(store) == [
         (TaskName.PRUNE_REMOVED.value, {"app": "web", "cluster": "c1"}),
@@ -262,15 +264,12 @@ VARIANT_FLEET = textwrap.dedent("""\
 def test_a_values_edit_re_renders_what_substitutes_and_reconciles_nothing_directly(
     redis_url: str, tmp_path: Path
 ) -> None:
-    store = Store.connect(redis_url)
     path = tmp_path / "fleet.yaml"
     path.write_text(VARIANT_FLEET.format(c1_region="eu"))
-    ticker = Ticker(store, Sender(make_celery(Settings(redis_url=redis_url)), store), path)
+    store, ticker = _ticker(redis_url, path)
     assert ticker.tick().reloaded
     store.record_fetched(RepoName("platform"), "a" * 40)
-    path.write_text(VARIANT_FLEET.format(c1_region="us"))
-    st = path.stat()
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    _rewrite(path, VARIANT_FLEET.format(c1_region="us"))
     assert ticker.tick().reloaded
     # web reads the values: its repository is fetched again, and the fetch reconciles the
     # clusters whose bundle moved; api does not read them: nothing happens to it.
@@ -282,14 +281,10 @@ def test_a_newly_declared_cluster_that_an_application_targets_is_reconciled(
     redis_url: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "fleet.yaml"
-    _write(path, web_targets="c1")
-    store, ticker = _ticker(redis_url, path)
-    assert ticker.tick().reloaded
+    store, ticker = _declared(redis_url, path, web_targets="c1")
     text = TWO_APPS.format(api_path="apps/api", web_targets="c1, c3", extra="")
     c3 = "  - {name: c3, kubeconfig: /nonexistent/c3.yaml}\n"
-    path.write_text(text.replace("clusters:\n", f"clusters:\n{c3}", 1))
-    st = path.stat()
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    _rewrite(path, text.replace("clusters:\n", f"clusters:\n{c3}", 1))
     assert ticker.tick().reloaded
     assert _queued(store) == [
         (TaskName.RECONCILE.value, {"app": "web", "cluster": "c3", "reason": "targeted"})
@@ -300,13 +295,9 @@ def test_a_cluster_reached_another_way_is_reconciled_by_the_applications_on_it(
     redis_url: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "fleet.yaml"
-    _write(path, web_targets="c1")
-    store, ticker = _ticker(redis_url, path)
-    assert ticker.tick().reloaded
+    store, ticker = _declared(redis_url, path, web_targets="c1")
     for cluster, expected in (("c2", []), ("c1", ["api", "web"])):
-        path.write_text(path.read_text().replace(f"{cluster}.yaml", f"{cluster}-new.yaml"))
-        st = path.stat()
-        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+        _rewrite(path, path.read_text().replace(f"{cluster}.yaml", f"{cluster}-new.yaml"))
         assert ticker.tick().reloaded
         assert _queued(store) == [
             (TaskName.RECONCILE.value, {"app": app, "cluster": cluster, "reason": "targeted"})

@@ -14,67 +14,29 @@ from fleetsync.scheduler.rollout_ops import act_on_rollout
 from fleetsync.shared.fleet import load_fleet
 from fleetsync.shared.model.rollout import Phase
 from fleetsync.shared.model.status import Health, SyncState
-from tests.support.fleet_harness import Harness, loss_fleet
+from tests.support.canary_web import (
+    CLUSTERS,
+    REST,
+    canary_fleet,
+    rollout_of,
+    value_on,
+    web_files,
+)
 from tests.support.git_server import GitServer, WorkRepo
 from tests.support.waiting import wait_for
-
-CLUSTERS = ("canary-1", "c2", "c3")
-REST = CLUSTERS[1:]
-
-
-def manifests(value: str) -> str:
-    return (
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-config}\n"
-        f"data: {{value: '{value}'}}\n"
-    )
-
-
-RINGS = {c: f"labels: {{ring: {'canary' if c.startswith('canary') else 'main'}}}" for c in CLUSTERS}
-WEB = """\
-- name: web
-  repository: platform
-  path: apps/web
-  namespace: default
-  targets: {selector: {}}
-  sync: {driftInterval: 1h}
-  rollout:
-    waves:
-      - {name: canary, selector: {matchLabels: {ring: canary}}}
-    bake: 1h
-    progressDeadline: 10m
-"""
-
-
-def value_on(h: Harness, cluster: str) -> str | None:
-    live = h.live(cluster, "v1", "ConfigMap", "web-config", "default")
-    return None if live is None else str(live["data"]["value"])
 
 
 def test_a_paused_rollout_stays_paused_after_redis_restarts_without_its_data(
     tmp_path: Path, git_server: GitServer, git_repo: WorkRepo
 ) -> None:
-    git_repo.write("apps/web/web.yaml", manifests("one"))
-    git_repo.commit("one")
-    with loss_fleet(
+    with canary_fleet(
         tmp_path=tmp_path,
         git_server=git_server,
-        repo=git_repo,
-        clusters=CLUSTERS,
-        applications=WEB,
-        cluster_fields=RINGS,
+        git_repo=git_repo,
         interval="1s",
     ) as h:
-        h.wait_synced_healthy("web", CLUSTERS)
-        two = h.commit("two", {"apps/web/web.yaml": manifests("two")})
-        wait_for(
-            lambda: (
-                (r := h.store.rollout("web")) is not None
-                and r.revision.sha == two
-                and r.phase is Phase.BAKING
-            ),
-            timeout=60,
-            what="the canary wave of two baking",
-        )
+        two = h.commit("two", web_files("two"))
+        wait_for(rollout_of(h, two, Phase.BAKING), timeout=60, what="the canary wave of two baking")
         fleet = load_fleet(h.fleet_file)
         paused = act_on_rollout(h.store, h.runtime.sender, fleet, "web", "pause")
         assert paused.phase is Phase.PAUSED

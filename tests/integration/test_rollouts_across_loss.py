@@ -11,101 +11,41 @@ Celery workers, the real scheduler ticking, git over `git://`, kubesim clusters 
 
 from __future__ import annotations
 
-import textwrap
-from collections.abc import Callable
 from pathlib import Path
-
-import redis
 
 from fleetsync.scheduler.rollout_ops import act_on_rollout
 from fleetsync.shared.fleet import load_fleet
-from fleetsync.shared.model.rollout import Phase, Rollout
+from fleetsync.shared.model.rollout import Phase
 from fleetsync.shared.model.status import Health, SyncState
-from kubesim import Simulator
-from tests.support.fleet_harness import Harness, running_fleet
+from tests.support.canary_web import (
+    CLUSTERS,
+    REST,
+    canary_fleet,
+    rollout_of,
+    value_on,
+    web_files,
+)
 from tests.support.git_server import GitServer, WorkRepo
 from tests.support.waiting import wait_for
-
-CLUSTERS = ("canary-1", "c2", "c3")
-REST = CLUSTERS[1:]
-
-
-def manifests(value: str) -> str:
-    return (
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-config}\n"
-        f"data: {{value: '{value}'}}\n"
-    )
-
-
-def fleet_yaml(interval: str) -> Callable[[str, Simulator], str]:
-    def text(url: str, sim: Simulator) -> str:
-        clusters = "\n".join(
-            f"  - {{name: {c}, kubeconfig: {sim.kubeconfig_path(c)}, "
-            f"labels: {{ring: {'canary' if c.startswith('canary') else 'main'}}}}}"
-            for c in CLUSTERS
-        )
-        return textwrap.dedent("""\
-            repositories:
-              - {{name: platform, url: "{url}", ref: main, interval: {interval}}}
-            clusters:
-            {clusters}
-            applications:
-              - name: web
-                repository: platform
-                path: apps/web
-                namespace: default
-                targets: {{selector: {{}}}}
-                sync: {{driftInterval: 1h}}
-                rollout:
-                  waves:
-                    - {{name: canary, selector: {{matchLabels: {{ring: canary}}}}}}
-                  bake: 1h
-                  progressDeadline: 10m
-            """).format(url=url, clusters=clusters, interval=interval)
-
-    return text
-
-
-def value_on(h: Harness, cluster: str) -> str | None:
-    live = h.live(cluster, "v1", "ConfigMap", "web-config", "default")
-    return None if live is None else str(live["data"]["value"])
-
-
-def rollout_of(h: Harness, sha: str, phase: Phase) -> Callable[[], Rollout | None]:
-    def check() -> Rollout | None:
-        r: Rollout | None = h.store.rollout("web")
-        return r if r is not None and r.revision.sha == sha and r.phase is phase else None
-
-    return check
 
 
 def test_a_pinned_rollout_and_the_commit_waiting_for_it_come_back_after_a_loss(
     redis_url: str, tmp_path: Path, git_server: GitServer, git_repo: WorkRepo
 ) -> None:
-    git_repo.write("apps/web/web.yaml", manifests("one"))
-    git_repo.commit("one")
-    with running_fleet(
+    with canary_fleet(
         redis_url=redis_url,
         tmp_path=tmp_path,
         git_server=git_server,
-        repo=git_repo,
-        clusters=CLUSTERS,
-        fleet_yaml=fleet_yaml("1s"),
+        git_repo=git_repo,
+        interval="1s",
     ) as h:
-        h.wait_synced_healthy("web", CLUSTERS)
-        two = h.commit("two", {"apps/web/web.yaml": manifests("two")})
+        two = h.commit("two", web_files("two"))
         wait_for(rollout_of(h, two, Phase.BAKING), timeout=60, what="the canary wave of two baking")
         fleet = load_fleet(h.fleet_file)
         act_on_rollout(h.store, h.runtime.sender, fleet, "web", "pin", reason="watching it")
-        fingerprint = h.store.intents_view("web", "c3").fingerprint()
-        for cluster in CLUSTERS:
-            wait_for(
-                lambda c=cluster: h.store.intents_view("web", c).mirrored == fingerprint,  # type: ignore[misc]
-                timeout=60,
-                what=f"the pinned rollout mirrored in {cluster}",
-            )
+        h.wait_mirrored("web", "the pinned rollout")
         two_digest = h.store.rollout("web").digest
-        three = h.commit("three", {"apps/web/web.yaml": manifests("three")})
+        three = h.commit("three", web_files("three"))
         wait_for(
             lambda: (
                 (r := h.store.rollout("web")) is not None
@@ -116,7 +56,7 @@ def test_a_pinned_rollout_and_the_commit_waiting_for_it_come_back_after_a_loss(
             what="three waiting for the pinned rollout of two",
         )
 
-        redis.Redis.from_url(redis_url).flushall()
+        h.lose_redis()
 
         h.wait_status(
             "web",
@@ -137,7 +77,7 @@ def test_a_pinned_rollout_and_the_commit_waiting_for_it_come_back_after_a_loss(
         desired = h.store.desired("web")
         assert desired is not None and desired.revision.sha == two, desired
         # The pinned state's bundle came back into Redis from the canary's mirror.
-        assert h.store.client.exists(h.store.key("bundle", two_digest))
+        assert h.bundle_in_redis(two_digest)
         assert value_on(h, "canary-1") == "two"
         assert [value_on(h, c) for c in REST] == ["one"] * len(REST)
         canary = h.status("web", "canary-1")
@@ -156,21 +96,17 @@ def test_a_pinned_rollout_and_the_commit_waiting_for_it_come_back_after_a_loss(
 def test_a_commit_arriving_while_redis_is_empty_is_rolled_out_wave_by_wave(
     redis_url: str, tmp_path: Path, git_server: GitServer, git_repo: WorkRepo
 ) -> None:
-    git_repo.write("apps/web/web.yaml", manifests("one"))
-    git_repo.commit("one")
     # A poll interval of an hour: the commit below is seen only by the fetch after the loss.
-    with running_fleet(
+    with canary_fleet(
         redis_url=redis_url,
         tmp_path=tmp_path,
         git_server=git_server,
-        repo=git_repo,
-        clusters=CLUSTERS,
-        fleet_yaml=fleet_yaml("1h"),
+        git_repo=git_repo,
+        interval="1h",
     ) as h:
-        h.wait_synced_healthy("web", CLUSTERS)
-        two = h.commit("two", {"apps/web/web.yaml": manifests("two")})
+        two = h.commit("two", web_files("two"))
 
-        redis.Redis.from_url(redis_url).flushall()
+        h.lose_redis()
 
         rollout = wait_for(
             rollout_of(h, two, Phase.BAKING), timeout=90, what="the canary wave of two baking"

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+from pathlib import Path
 
 import pytest
 
 from fleetsync.shared.settings import Settings
 from fleetsync.shared.store import Store
 from fleetsync.shared.tasking import Priority, Sender, TaskName, Trigger, make_celery
+from tests.support.celery_worker import configure_workers, running_worker
 from tests.support.redis_server import free_port
+from tests.support.waiting import wait_for
 
 
 def _sender(redis_url: str) -> tuple[Store, Sender]:
@@ -62,3 +66,14 @@ def test_a_sender_warmed_before_its_broker_answers_says_so_and_leaves_it_to_the_
         sender.warm()
 
     assert any("not reachable yet" in r.getMessage() for r in caplog.records)
+
+
+def test_a_started_worker_keeps_its_startup_objects_out_of_the_collectors_scans(
+    redis_url: str, tmp_path: Path
+) -> None:
+    configure_workers(redis_url, tmp_path / "cache")
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    with running_worker(("apply",), concurrency=1):
+        wait_for(lambda: gc.get_freeze_count() > 0, what="the worker's modules frozen as it starts")
+    gc.unfreeze()

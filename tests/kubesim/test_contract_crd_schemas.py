@@ -4,16 +4,14 @@ on create, update, merge patch and server-side apply."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.kubesim.twin import Answer, Twin, status_view
+from tests.kubesim.twin import Answer, Twin, served_crd, status_view
 
-CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 APPLY = "application/apply-patch+yaml"
 MERGE = "application/merge-patch+json"
 SCHEMA: dict[str, Any] = {
@@ -69,33 +67,8 @@ class Widgets:
 @pytest.fixture
 def widgets(twin: Twin) -> Iterator[Widgets]:
     group = f"s{uuid.uuid4().hex[:8]}.example.com"
-    crd = {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"widgets.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {"openAPIV3Schema": SCHEMA},
-                }
-            ],
-        },
-    }
-    twin.same("POST", CRDS, crd, view=lambda a: a.code)
-    kinds = Widgets(twin, group)
-    deadline = time.monotonic() + 30
-    while any(a.code != 200 for a in twin.each("GET", kinds.path)):
-        assert time.monotonic() < deadline, "the CRD was never served"
-        time.sleep(0.1)
-    yield kinds
-    for server in twin.servers():
-        server.request("DELETE", f"{CRDS}/widgets.{group}")
+    with served_crd(twin, group=group, kind="Widget", plural="widgets", schema=SCHEMA):
+        yield Widgets(twin, group)
 
 
 def object_view(answer: Answer) -> Any:

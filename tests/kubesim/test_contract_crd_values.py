@@ -4,16 +4,14 @@ same 422 Invalid causes, on create, merge patch and server-side apply."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.kubesim.twin import Twin, any_cause_order
+from tests.kubesim.twin import Twin, any_cause_order, served_crd
 
-CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 APPLY = "application/apply-patch+yaml"
 MERGE = "application/merge-patch+json"
 SCHEMA: dict[str, Any] = {
@@ -68,33 +66,8 @@ SCHEMA: dict[str, Any] = {
 @pytest.fixture
 def gadgets(twin: Twin) -> Iterator[str]:
     group = f"v{uuid.uuid4().hex[:8]}.example.com"
-    crd = {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"gadgets.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {"openAPIV3Schema": SCHEMA},
-                }
-            ],
-        },
-    }
-    twin.same("POST", CRDS, crd, view=lambda a: a.code)
-    path = f"/apis/{group}/v1/namespaces/{{ns}}/gadgets"
-    deadline = time.monotonic() + 30
-    while any(a.code != 200 for a in twin.each("GET", path)):
-        assert time.monotonic() < deadline, "the CRD was never served"
-        time.sleep(0.1)
-    yield path
-    for server in twin.servers():
-        server.request("DELETE", f"{CRDS}/gadgets.{group}")
+    with served_crd(twin, group=group, kind="Gadget", plural="gadgets", schema=SCHEMA) as path:
+        yield path
 
 
 def gadget(path: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:

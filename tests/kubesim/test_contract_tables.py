@@ -12,7 +12,7 @@ import pytest
 
 from kubesim import Simulator
 from tests.kubesim.conftest import CLUSTER, kubectl_runner, real_kubeconfig
-from tests.kubesim.twin import Answer, Twin
+from tests.kubesim.twin import CRDS, Answer, Twin, crd_manifest
 from tests.support.realk8s import RealClusters
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
@@ -247,35 +247,17 @@ def test_kinds_without_a_printer_list_name_and_creation_time(twin: Twin) -> None
 
 
 def crd(group: str, columns: list[dict[str, Any]] | None) -> dict[str, Any]:
-    version: dict[str, Any] = {
-        "name": "v1",
-        "served": True,
-        "storage": True,
-        "schema": {
-            "openAPIV3Schema": {
-                "type": "object",
-                "properties": {
-                    "spec": {
-                        "type": "object",
-                        "properties": {"size": {"type": "integer"}, "color": {"type": "string"}},
-                    }
-                },
-            }
-        },
+    spec = {
+        "type": "object",
+        "properties": {"size": {"type": "integer"}, "color": {"type": "string"}},
     }
-    if columns is not None:
-        version["additionalPrinterColumns"] = columns
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"widgets.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "versions": [version],
-            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
-        },
-    }
+    return crd_manifest(
+        group=group,
+        kind="Widget",
+        plural="widgets",
+        schema={"type": "object", "properties": {"spec": spec}},
+        printer_columns=columns,
+    )
 
 
 @pytest.mark.parametrize(
@@ -300,8 +282,7 @@ def test_custom_resources_list_their_printer_columns(
     twin: Twin, columns: list[dict[str, Any]] | None
 ) -> None:
     group = f"t{uuid.uuid4().hex[:8]}.example.com"
-    crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-    twin.same("POST", crds, crd(group, columns), view=lambda a: a.code)
+    twin.same("POST", CRDS, crd(group, columns), view=lambda a: a.code)
     try:
         path = f"/apis/{group}/v1/namespaces/{{ns}}/widgets"
         widget = {
@@ -322,7 +303,7 @@ def test_custom_resources_list_their_printer_columns(
         )
     finally:
         for server in twin.servers():
-            server.request("DELETE", f"{crds}/widgets.{group}")
+            server.request("DELETE", f"{CRDS}/widgets.{group}")
 
 
 def test_kubectl_get_prints_the_same_header_on_both(

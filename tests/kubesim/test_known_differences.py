@@ -10,7 +10,7 @@ import uuid
 
 from kubesim import Simulator
 from tests.kubesim.conftest import CLUSTER
-from tests.kubesim.twin import Server
+from tests.kubesim.twin import CRDS, Server, crd_manifest
 
 PROTOBUF = "application/vnd.kubernetes.protobuf"
 APPLY = "application/apply-patch+yaml"
@@ -152,40 +152,18 @@ def test_crd_validation_rules_are_not_evaluated(sim_session: Simulator) -> None:
     # resource's types, structure and validation keywords, not CEL expressions.
     api = server(sim_session)
     group = f"kd{uuid.uuid4().hex[:8]}.example.com"
-    crd = {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"rules.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {"plural": "rules", "singular": "rule", "kind": "Rule"},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "properties": {
-                                "spec": {
-                                    "type": "object",
-                                    "x-kubernetes-validations": [{"rule": "self.min <= self.max"}],
-                                    "properties": {
-                                        "min": {"type": "integer"},
-                                        "max": {"type": "integer"},
-                                    },
-                                }
-                            },
-                        }
-                    },
-                }
-            ],
-        },
+    spec = {
+        "type": "object",
+        "x-kubernetes-validations": [{"rule": "self.min <= self.max"}],
+        "properties": {"min": {"type": "integer"}, "max": {"type": "integer"}},
     }
-    crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-    assert api.request("POST", crds, crd).code == 201
+    crd = crd_manifest(
+        group=group,
+        kind="Rule",
+        plural="rules",
+        schema={"type": "object", "properties": {"spec": spec}},
+    )
+    assert api.request("POST", CRDS, crd).code == 201
     rule = {
         "apiVersion": f"{group}/v1",
         "kind": "Rule",
@@ -193,4 +171,4 @@ def test_crd_validation_rules_are_not_evaluated(sim_session: Simulator) -> None:
         "spec": {"min": 5, "max": 1},
     }
     assert api.request("POST", f"/apis/{group}/v1/namespaces/default/rules", rule).code == 201
-    api.request("DELETE", f"{crds}/rules.{group}")
+    api.request("DELETE", f"{CRDS}/rules.{group}")

@@ -16,7 +16,8 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -317,3 +318,58 @@ def _subst(body: Any, namespace: str) -> Any:
     if isinstance(body, list):
         return [_subst(v, namespace) for v in body]
     return body
+
+
+CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+
+
+def crd_manifest(
+    *,
+    group: str,
+    kind: str,
+    plural: str,
+    schema: Mapping[str, Any],
+    printer_columns: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A namespaced CustomResourceDefinition of `kind` in `group`: one version, v1, served and
+    stored, with `schema` (and `printer_columns` as its additionalPrinterColumns)."""
+    version: dict[str, Any] = {
+        "name": "v1",
+        "served": True,
+        "storage": True,
+        "schema": {"openAPIV3Schema": schema},
+    }
+    if printer_columns is not None:
+        version["additionalPrinterColumns"] = printer_columns
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": plural, "singular": kind.lower(), "kind": kind},
+            "versions": [version],
+        },
+    }
+
+
+@contextmanager
+def served_crd(
+    twin: Twin, *, group: str, kind: str, plural: str, schema: Mapping[str, Any]
+) -> Iterator[str]:
+    """A namespaced CustomResourceDefinition of `kind` in `group` (one version, v1, with
+    `schema`), created alike on both servers; yields its objects' namespaced collection path
+    (`{ns}` for the namespace) once both serve it, and deletes it from both afterwards."""
+    crd = crd_manifest(group=group, kind=kind, plural=plural, schema=schema)
+    twin.same("POST", CRDS, crd, view=lambda a: a.code)
+    path = f"/apis/{group}/v1/namespaces/{{ns}}/{plural}"
+    deadline = time.monotonic() + 30
+    while any(a.code != 200 for a in twin.each("GET", path)):
+        assert time.monotonic() < deadline, "the CRD was never served"
+        time.sleep(0.1)
+    try:
+        yield path
+    finally:
+        for server in twin.servers():
+            server.request("DELETE", f"{CRDS}/{plural}.{group}")

@@ -5,6 +5,7 @@ rollback, suspend, resume (each needs the API token and enqueues ahead of period
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response, status
@@ -31,6 +32,7 @@ from fleetsync.scheduler.views import (
     MAX_PAGE,
     ApplicationDetail,
     ApplicationSummary,
+    Filters,
     PairView,
     application_detail,
     application_summaries,
@@ -43,6 +45,7 @@ from fleetsync.scheduler.views import (
 )
 from fleetsync.shared.desired import desired_for_pair
 from fleetsync.shared.errors import FleetsyncError, PermanentError
+from fleetsync.shared.model.declaration import Fleet
 from fleetsync.shared.model.ids import Digest
 from fleetsync.shared.store.apply import HISTORY_LENGTH
 from fleetsync.shared.tasking import Priority
@@ -55,6 +58,44 @@ StateQuery = Annotated[
     list[str],
     Query(description="Sync or health states (repeat or comma-separate): any pair in one."),
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class FilterQuery:
+    """The query parameters that filter applications and their pairs, as given."""
+
+    name: str | None
+    repository: str | None
+    cluster: str | None
+    selector: str | None
+    states: list[str]
+
+    def parse(self, fleet: Fleet) -> Filters:
+        """The filters against `fleet` (FilterError or NotFound saying which one is wrong)."""
+        return parse_filters(
+            fleet,
+            name=self.name,
+            repository=self.repository,
+            cluster=self.cluster,
+            selector=self.selector,
+            states=self.states,
+        )
+
+
+def filter_query(
+    name: Annotated[str | None, Query(description="Name contains this.")] = None,
+    repository: str | None = None,
+    cluster: Annotated[str | None, Query(description="Only pairs on this cluster.")] = None,
+    selector: Annotated[
+        str | None, Query(description="Only pairs on clusters matching this label selector.")
+    ] = None,
+    state: StateQuery = [],  # noqa: B006 (FastAPI copies defaults)
+) -> FilterQuery:
+    """The filter parameters of a request (a dependency of the routes that list applications)."""
+    return FilterQuery(name, repository, cluster, selector, state)
+
+
+Filtered = Annotated[FilterQuery, Depends(filter_query)]
 
 
 def build_router(ctx: ApiContext) -> APIRouter:
@@ -70,24 +111,12 @@ def build_router(ctx: ApiContext) -> APIRouter:
     def list_applications(
         offset: Offset = 0,
         limit: Limit = 100,
-        name: Annotated[str | None, Query(description="Name contains this.")] = None,
-        repository: str | None = None,
-        cluster: Annotated[str | None, Query(description="Only pairs on this cluster.")] = None,
-        selector: Annotated[
-            str | None, Query(description="Only pairs on clusters matching this label selector.")
-        ] = None,
-        state: StateQuery = [],  # noqa: B006 (FastAPI copies defaults)
+        *,
+        query: Filtered,
     ) -> Response:
         """Applications with their aggregate sync and health and their pairs, by name."""
         snapshot = ctx.snapshot()
-        filters = parse_filters(
-            snapshot.fleet,
-            name=name,
-            repository=repository,
-            cluster=cluster,
-            selector=selector,
-            states=state,
-        )
+        filters = query.parse(snapshot.fleet)
         page_bounds(offset, limit)
         names = filtered_applications(snapshot, filters)
         items = application_summaries(ctx.store, snapshot, names[offset : offset + limit], filters)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from fleetsync.scheduler.api.auth import Access
 from fleetsync.scheduler.api.context import ApiContext
-from fleetsync.scheduler.api.routes_applications import Limit, Offset, StateQuery
+from fleetsync.scheduler.api.routes_applications import Filtered, Limit, Offset, StateQuery
 from fleetsync.scheduler.api.schemas import Page, RefreshResult, error_responses, json_body
 from fleetsync.scheduler.views import (
     ClusterView,
@@ -45,25 +45,15 @@ def build_router(ctx: ApiContext) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         cluster_offset: Annotated[int, Query(ge=0)] = 0,
         cluster_limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        name: str | None = None,
-        repository: str | None = None,
-        cluster: str | None = None,
-        selector: str | None = None,
-        state: StateQuery = [],  # noqa: B006
+        *,
+        query: Filtered,
     ) -> Response:
         """One page of applications (rows) by one page of clusters (columns), every cell's
         sync, health and revision, and pair counts per state over the whole filtered fleet.
         `version` changes when anything shown may have: poll it (or /fleet/version) to stay
         live."""
         snapshot = ctx.snapshot()
-        filters = parse_filters(
-            snapshot.fleet,
-            name=name,
-            repository=repository,
-            cluster=cluster,
-            selector=selector,
-            states=state,
-        )
+        filters = query.parse(snapshot.fleet)
         matrix = fleet_matrix(
             ctx.store,
             snapshot,

@@ -15,10 +15,10 @@ The package, by what each module reads:
 - repositories, clusters, applications, windows, notifications: the top-level sections
 - helm, renderers, selectors, rollouts, dependencies, variants: the parts of an entry
 - walk: the shapes every section is made of; nodes: the composed YAML tree
-- issues: issues, errors and the report; durations; digest
+- issues: issues, errors and the report; durations; digest (the published form)
 """
 
-from fleetsync.shared.fleet.digest import fleet_digest
+from fleetsync.shared.fleet.digest import PublishedFleet, fleet_digest, publish_form
 from fleetsync.shared.fleet.durations import MAX_DURATION_SECONDS, format_duration
 from fleetsync.shared.fleet.issues import FleetError, FleetFileError, FleetIssue, FleetReport
 from fleetsync.shared.fleet.loading import (
@@ -40,10 +40,12 @@ __all__ = [
     "FleetFileError",
     "FleetIssue",
     "FleetReport",
+    "PublishedFleet",
     "check_fleet",
     "display_url",
     "fleet_digest",
     "format_duration",
     "load_fleet",
     "parse_fleet",
+    "publish_form",
 ]

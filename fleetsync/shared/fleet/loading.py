@@ -1,5 +1,6 @@
 """fleet.yaml in, a validated `Fleet` (or every issue, in line order) out: the file read with
-its bounds (size, nesting, alias expansion), composed into a node tree and walked."""
+its bounds (size, nesting, alias expansion) checked on the one parse that composes it into a node
+tree (libyaml's parser where present), then walked."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import yaml
 
 from fleetsync.shared.fleet.document import FleetReader
 from fleetsync.shared.fleet.issues import FleetError, FleetFileError, FleetIssue, FleetReport
-from fleetsync.shared.fleet.nodes import FleetLoader
+from fleetsync.shared.fleet.nodes import WITH_LIBYAML, FastFleetLoader, FleetLoader, Loader
 from fleetsync.shared.model.declaration import Fleet
-from fleetsync.shared.yaml_bounds import yaml_breach
+from fleetsync.shared.yaml_bounds import BoundsBreached, YamlBounds
 
 MAX_FLEET_BYTES = 8 * 1024 * 1024
 """The largest fleet.yaml read (a fleet of 10,000 clusters is well under it)."""
@@ -67,18 +68,14 @@ def check_text(text: str, *, source: str, base_dir: Path) -> FleetReport:
     if len(text) > MAX_FLEET_BYTES:
         message = f"the text is larger than {MAX_FLEET_BYTES // (1024 * 1024)} MiB"
         return FleetReport(None, (FleetIssue(source, None, "", message),))
-    bounded = _bound_structure(text, source)
-    if bounded is not None:
-        return FleetReport(None, (bounded,))
     try:
-        loader = FleetLoader(text)  # reads the whole text: a control character fails here
+        loader, root = _compose(text)
+    except BoundsBreached as exc:
+        breach = exc.breach
+        return FleetReport(None, (FleetIssue(source, breach.line or None, "", breach.problem),))
     except yaml.YAMLError as exc:
         return FleetReport(None, (_syntax_issue(source, text, exc),))
     try:
-        try:
-            root = loader.get_single_node()
-        except yaml.YAMLError as exc:
-            return FleetReport(None, (_syntax_issue(source, text, exc),))
         if root is None:
             message = "the file is empty; declare repositories, clusters and applications"
             return FleetReport(None, (FleetIssue(source, None, "", message),))
@@ -89,21 +86,30 @@ def check_text(text: str, *, source: str, base_dir: Path) -> FleetReport:
         loader.dispose()
 
 
-def _bound_structure(text: str, source: str) -> FleetIssue | None:
-    """Refuse, before anything is built, nesting deeper than MAX_FLEET_NESTING and aliases
-    that would expand to more than MAX_FLEET_ALIAS_EXPANSION nodes (a YAML bomb); a syntax
-    error, a duplicate key or a recursive alias is left for the full read to report."""
+def _compose(text: str) -> tuple[Loader, yaml.Node | None]:
+    """The node tree and its loader, from one parse of `text` held to the bounds (nesting
+    deeper than MAX_FLEET_NESTING, aliases expanding to more than MAX_FLEET_ALIAS_EXPANSION
+    nodes: `BoundsBreached` before anything that deep or that large is built). libyaml's parser
+    where PyYAML has it; a text it refuses is parsed again by the Python parser, whose
+    `yaml.YAMLError` (a syntax error, a control character) fleet.yaml's messages quote."""
+    if WITH_LIBYAML:
+        fast = FastFleetLoader(text, _bounds())
+        try:
+            return fast, fast.get_single_node()
+        except yaml.YAMLError:
+            fast.dispose()
+    loader = FleetLoader(text, _bounds())
     try:
-        breach = yaml_breach(
-            text,
-            loader=FleetLoader,
-            max_nesting=MAX_FLEET_NESTING,
-            max_alias_expansion=MAX_FLEET_ALIAS_EXPANSION,
-            strict=False,
-        )
-    except yaml.YAMLError:
-        return None
-    return None if breach is None else FleetIssue(source, breach.line or None, "", breach.problem)
+        return loader, loader.get_single_node()
+    except BaseException:
+        loader.dispose()
+        raise
+
+
+def _bounds() -> YamlBounds:
+    return YamlBounds(
+        max_nesting=MAX_FLEET_NESTING, max_alias_expansion=MAX_FLEET_ALIAS_EXPANSION, strict=False
+    )
 
 
 def _in_line_order(issues: list[FleetIssue]) -> tuple[FleetIssue, ...]:

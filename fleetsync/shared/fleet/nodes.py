@@ -1,4 +1,4 @@
-"""The composed YAML tree: the loader, a node with the key path and line an issue names, and
+"""The composed YAML tree: the loaders, a node with the key path and line an issue names, and
 what a node is (its kind, as an issue words it)."""
 
 from __future__ import annotations
@@ -6,8 +6,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import yaml
+from yaml.composer import Composer
+
+from fleetsync.shared.yaml_bounds import BoundedComposer, YamlBounds
 
 NULL_TAG = "tag:yaml.org,2002:null"
 BOOL_TAG = "tag:yaml.org,2002:bool"
@@ -17,16 +21,48 @@ MERGE_TAG = "tag:yaml.org,2002:merge"
 TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
 
-class FleetLoader(yaml.SafeLoader):
-    """SafeLoader used to compose the node tree (nodes keep line marks) and build scalar values.
+_IMPLICIT_RESOLVERS = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != TIMESTAMP_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+"""YAML's implicit types but timestamps: they stay strings (the declaration travels as JSON, and
+Helm reads them as strings too)."""
 
-    Timestamps stay strings: the declaration travels as JSON, and Helm reads them as strings too.
-    """
 
-    yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag != TIMESTAMP_TAG]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
+class FleetLoader(BoundedComposer, yaml.SafeLoader):
+    """Composes the node tree (nodes keep line marks) from one pass of the Python parser held to
+    `bounds`, and builds scalar values. Its syntax errors are the ones fleet.yaml's messages
+    quote."""
+
+    yaml_implicit_resolvers = _IMPLICIT_RESOLVERS
+
+    def __init__(self, text: str, bounds: YamlBounds) -> None:
+        self.yaml_bounds = bounds
+        yaml.SafeLoader.__init__(self, text)  # reads the whole text: a control character fails
+
+
+if TYPE_CHECKING:
+    _CSafeLoader = yaml.CSafeLoader
+else:  # a PyYAML built without libyaml has no CSafeLoader
+    _CSafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+WITH_LIBYAML = hasattr(yaml, "CSafeLoader")
+"""Whether PyYAML was built with libyaml (its C parser)."""
+
+
+class FastFleetLoader(BoundedComposer, _CSafeLoader):
+    """The same composition from libyaml's parser where PyYAML has it (several times faster;
+    the events and their marks are the same); a text it refuses is read again by `FleetLoader`,
+    whose message names the problem."""
+
+    yaml_implicit_resolvers = _IMPLICIT_RESOLVERS
+
+    def __init__(self, text: str, bounds: YamlBounds) -> None:
+        self.yaml_bounds = bounds
+        _CSafeLoader.__init__(self, text)
+        Composer.__init__(self)  # libyaml's loader composes in C: the bounded composer's state
+
+
+Loader = FleetLoader | FastFleetLoader
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +78,12 @@ def line_of(node: yaml.Node) -> int:
     return int(node.start_mark.line) + 1
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+"""A key a path names after a dot; any other is quoted in brackets."""
+
+
 def child_path(path: str, key: str) -> str:
-    step = f".{key}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", key) else f"[{json.dumps(key)}]"
+    step = f".{key}" if _PLAIN_KEY.fullmatch(key) else f"[{json.dumps(key)}]"
     return step.lstrip(".") if not path else path + step
 
 

@@ -230,6 +230,8 @@ def check_variables(reader: Walk, fleet: Fleet) -> None:
     has a default): an error naming the variable, the application and the cluster. An override
     whose selector picks none of the application's clusters is a warning."""
     for name, app in sorted(fleet.applications.items()):
+        if not app.varies:
+            continue  # no override to match, no variable to resolve: nothing can fail
         targets = [fleet.clusters[c] for c in fleet.targets_of(name)]
         for index, override in enumerate(app.overrides):
             if not any(override.selector.matches(c.labels) for c in targets):

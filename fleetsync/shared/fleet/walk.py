@@ -35,7 +35,7 @@ from fleetsync.shared.fleet.nodes import (
     MERGE_TAG,
     NULL_TAG,
     At,
-    FleetLoader,
+    Loader,
     child_path,
     is_null,
     line_of,
@@ -89,7 +89,7 @@ class Walker:
     """The walk's state (the issues so far, what is declared where) and the shapes sections
     are made of."""
 
-    def __init__(self, source: str, base_dir: Path, loader: FleetLoader) -> None:
+    def __init__(self, source: str, base_dir: Path, loader: Loader) -> None:
         self.source = source
         self.base_dir = base_dir
         self.loader = loader

@@ -164,6 +164,9 @@ class ClusterClient:
         self._cache_file = cache_file
         self._lock = threading.RLock()
         self._dynamic_client: Any = None
+        self._resolved: dict[tuple[str, str], ApiResource] = {}
+        """What `resolve` found, until discovery is invalidated (the discoverer's own search
+        walks its whole tree on every call: once per object of every sync)."""
 
     def __repr__(self) -> str:
         return f"ClusterClient({self.name!r})"
@@ -177,6 +180,9 @@ class ClusterClient:
         version the cluster serves for the same group (prune of objects applied long ago).
         """
         with self._lock, self._translated():
+            known = self._resolved.get((api_version, kind))
+            if known is not None:
+                return known
             resources = self._dynamic().resources
             try:
                 found = resources.get(api_version=api_version, kind=kind)
@@ -193,17 +199,21 @@ class ClusterClient:
                     found = preferred[0] if preferred else None
             if found is None:
                 raise UnknownKindError(cluster=self.name, api_version=api_version, kind=kind)
-            return ApiResource(
+            resource = ApiResource(
                 group=str(found.group or ""),
                 version=str(found.api_version),
                 kind=str(found.kind),
                 plural=str(found.name),
                 namespaced=bool(found.namespaced),
             )
+            if resource.api_version == api_version and resource.kind == kind:
+                self._resolved[(api_version, kind)] = resource  # not another version's answer
+            return resource
 
     def invalidate_discovery(self) -> None:
         """Forget the cached API list (after CRDs changed); the next resolve discovers again."""
         with self._lock, self._translated():
+            self._resolved.clear()
             if self._dynamic_client is not None:
                 self._dynamic_client.resources.invalidate_cache()
 

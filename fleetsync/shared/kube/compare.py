@@ -30,11 +30,24 @@ a keyed list's FieldsV1 key names them, and an atomic list's live items carry th
 
 NO_DEFAULTS: Mapping[str, Any] = {}
 
+_NOT_MAPPINGS = frozenset({list, str, int, float, bool, type(None)})
+
+
+def is_mapping(value: Any) -> bool:
+    """`isinstance(value, Mapping)`, answered at once for the types JSON decodes to: the ABC's
+    own check is a Python call, and the comparisons here ask it of every value they walk."""
+    kind = type(value)
+    if kind is dict:
+        return True
+    if kind in _NOT_MAPPINGS:
+        return False
+    return isinstance(value, Mapping)
+
 
 def same_value(declared: Any, live: Any, *, defaults: Mapping[str, Any] = NO_DEFAULTS) -> bool:
     """Strict equality; a live mapping may also hold `defaults` the declared one leaves out."""
-    if isinstance(declared, Mapping) or isinstance(live, Mapping):
-        if not isinstance(declared, Mapping) or not isinstance(live, Mapping):
+    if is_mapping(declared) or is_mapping(live):
+        if not is_mapping(declared) or not is_mapping(live):
             return False
         extra = live.keys() - declared.keys()
         if not declared.keys() <= live.keys() or any(
@@ -56,7 +69,7 @@ def same_value(declared: Any, live: Any, *, defaults: Mapping[str, Any] = NO_DEF
 
 def same_rendering(a: Any, b: Any) -> bool:
     """Equality that tolerates the server's renderings of scalars (1 vs "1", 1 vs 1.0)."""
-    if isinstance(a, Mapping) and isinstance(b, Mapping):
+    if is_mapping(a) and is_mapping(b):
         return a.keys() == b.keys() and all(same_rendering(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(same_rendering(x, y) for x, y in zip(a, b, strict=True))

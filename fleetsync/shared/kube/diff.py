@@ -34,7 +34,7 @@ from typing import Any
 
 import yaml
 
-from fleetsync.shared.kube.compare import same_rendering
+from fleetsync.shared.kube.compare import is_mapping, same_rendering
 from fleetsync.shared.kube.stored import stored_form
 from fleetsync.shared.model import ResourceKey
 
@@ -112,7 +112,7 @@ def _trimmed(obj: Manifest) -> dict[str, Any]:
 
 def project(live: Any, desired: Any) -> Any:
     """The part of `live` that `desired` declares, in `desired`'s shape."""
-    if isinstance(desired, Mapping) and isinstance(live, Mapping):
+    if is_mapping(desired) and is_mapping(live):
         return {k: project(live[k], v) for k, v in desired.items() if k in live}
     if isinstance(desired, list) and isinstance(live, list):
         if _named(desired) and _named(live):
@@ -124,7 +124,7 @@ def project(live: Any, desired: Any) -> Any:
 
 
 def _named(items: Sequence[Any]) -> bool:
-    return bool(items) and all(isinstance(i, Mapping) and "name" in i for i in items)
+    return bool(items) and all(is_mapping(i) and "name" in i for i in items)
 
 
 UNORDERED_LISTS: Mapping[tuple[str, str], tuple[tuple[str, ...], ...]] = {
@@ -209,7 +209,7 @@ def drifted(desired: Manifest, live: Manifest | None) -> bool:
 def _differing(desired: Manifest, live: Manifest) -> tuple[Any, Any] | None:
     """(live as projected, desired) when they differ in either form of the manifest (as the
     server stores it, or as written), None when one of them matches."""
-    forms = (normalize(stored_form(desired)), normalize(desired))
+    forms = (_trimmed(stored_form(desired)), _trimmed(desired))  # read, never changed here
     for form in reversed(forms):
         seen = project(_trimmed(aligned(live, form)), form)
         wanted = without_unstored(form, seen)
@@ -275,8 +275,8 @@ def diff_objects(pairs: Iterable[tuple[Manifest, Manifest | None]]) -> DriftRepo
 def without_unstored(desired: Any, seen: Any) -> Any:
     """`desired` without the nulls, empty maps and empty lists it declares where the live
     projection `seen` has nothing: the server stores no such field (`labels: {}`, `env: []`)."""
-    if isinstance(desired, Mapping):
-        seen_map = seen if isinstance(seen, Mapping) else {}
+    if is_mapping(desired):
+        seen_map = seen if is_mapping(seen) else {}
         kept = {k: without_unstored(v, seen_map.get(k)) for k, v in desired.items()}
         return {k: v for k, v in kept.items() if k in seen_map or not _empty(v)}
     if isinstance(desired, list) and isinstance(seen, list) and len(desired) == len(seen):
@@ -285,7 +285,7 @@ def without_unstored(desired: Any, seen: Any) -> Any:
 
 
 def _empty(value: Any) -> bool:
-    return value is None or (isinstance(value, Mapping | list) and not value)
+    return value is None or ((is_mapping(value) or isinstance(value, list)) and not value)
 
 
 def to_yaml(obj: Any) -> str:
@@ -319,10 +319,12 @@ def same_live_state(after: Manifest, live: Manifest) -> bool:
 
 
 def _strip_volatile(obj: Manifest) -> dict[str, Any]:
-    clean: dict[str, Any] = copy.deepcopy(dict(obj))
+    """`obj` without status and the volatile metadata, sharing everything else with it (new
+    maps only where something is left out: a deep copy of both objects, managedFields included,
+    cost more than the comparison): for comparing, never for changing."""
+    clean: dict[str, Any] = dict(obj)
     clean.pop("status", None)
     metadata = clean.get("metadata")
-    if isinstance(metadata, dict):
-        for name in VOLATILE_METADATA:
-            metadata.pop(name, None)
+    if isinstance(metadata, Mapping):
+        clean["metadata"] = {k: v for k, v in metadata.items() if k not in VOLATILE_METADATA}
     return clean

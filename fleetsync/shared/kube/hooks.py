@@ -301,16 +301,7 @@ def _timed_out(result: HookResult, timeout: float) -> HookResult:
     message = f"did not complete within {timeout:g}s (sync.hookTimeout)" + (
         f": {result.message}" if result.message else ""
     )
-    return HookResult(
-        hook=result.hook,
-        key=result.key,
-        phase=result.phase,
-        kind=result.kind,
-        namespace=result.namespace,
-        name=result.name,
-        state=HookState.FAILED,
-        message=message,
-    )
+    return replace(result, state=HookState.FAILED, message=message)
 
 
 def _result(

@@ -23,6 +23,7 @@ from typing import Any
 
 from fleetsync.shared.errors import PermanentError
 from fleetsync.shared.model import ResourceKey
+from fleetsync.shared.model.builtin_kinds import BUILTIN_GROUPS
 
 Manifest = Mapping[str, Any]
 GroupKind = tuple[str, str]
@@ -32,34 +33,6 @@ WAVE_ANNOTATIONS = ("fleetsync.io/sync-wave", "argocd.argoproj.io/sync-wave")
 
 CRD: GroupKind = ("apiextensions.k8s.io", "CustomResourceDefinition")
 NAMESPACE: GroupKind = ("", "Namespace")
-
-BUILTIN_GROUPS: frozenset[str] = frozenset(
-    {
-        "",
-        "admissionregistration.k8s.io",
-        "apiextensions.k8s.io",
-        "apiregistration.k8s.io",
-        "apps",
-        "autoscaling",
-        "batch",
-        "certificates.k8s.io",
-        "coordination.k8s.io",
-        "discovery.k8s.io",
-        "events.k8s.io",
-        "extensions",
-        "flowcontrol.apiserver.k8s.io",
-        "networking.k8s.io",
-        "node.k8s.io",
-        "policy",
-        "rbac.authorization.k8s.io",
-        "resource.k8s.io",
-        "scheduling.k8s.io",
-        "storage.k8s.io",
-        "storagemigration.k8s.io",
-    }
-)
-"""API groups Kubernetes serves itself (gateway.networking.k8s.io, say, is a CRD's group):
-their objects are defaulted and respelled by the server, custom resources are stored as sent."""
 
 
 class Stage(IntEnum):

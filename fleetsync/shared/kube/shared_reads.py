@@ -25,6 +25,8 @@ from fleetsync.shared.kube.inventory import INVENTORY_CONFIGMAPS, INVENTORY_NAME
 Manifest = Mapping[str, Any]
 _Kind = tuple[str, str]
 """(group, plural)"""
+_Buckets = dict[str | None, dict[tuple[str, str], Manifest]]
+"""A label's value (None: the object has no such label) -> the objects that carry it."""
 
 
 def _kind(resource: ApiResource) -> _Kind:
@@ -73,12 +75,22 @@ class SharedReads(ClusterClient):
         self._lock = shared._lock
         self._listed: dict[tuple[_Kind, str, str], dict[tuple[str, str], Manifest]] = {}
         """(kind, namespace, base term) -> every object that LIST returned, by (ns, name)."""
+        self._by_label: dict[tuple[_Kind, str, str], dict[str, _Buckets]] = {}
+        """The same objects by the value of one more label (the application's: each sync of
+        the batch lists its own, and filtering every object of the cluster for each of them
+        would cost the square of the applications), built when a list first asks for it."""
         self._got: dict[tuple[_Kind, str, str], Manifest | None] = {}
         self._whole: set[tuple[_Kind, str]] = set()
         self.requests_saved = 0
 
     def _dynamic(self) -> Any:
         return self._shared._dynamic()
+
+    def resolve(self, api_version: str, kind: str, *, any_version: bool = False) -> ApiResource:
+        return self._shared.resolve(api_version, kind, any_version=any_version)
+
+    def invalidate_discovery(self) -> None:
+        self._shared.invalidate_discovery()
 
     def read_whole(self, resource: ApiResource, namespace: str) -> None:
         """Read every object of a kind in `namespace` once: later GETs there are answered
@@ -113,7 +125,17 @@ class SharedReads(ClusterClient):
             held = self._listed[scope] = {_where(o): o for o in listed}
         else:
             self.requests_saved += 1
-        return [o for o in held.values() if all(_labels(o).get(k) == v for k, v in terms[1:])]
+        if len(terms) == 1:
+            return list(held.values())
+        (key, value), rest = terms[1], terms[2:]
+        indexed = self._by_label.setdefault(scope, {})
+        buckets = indexed.get(key)
+        if buckets is None:
+            buckets = indexed[key] = {}
+            for where, obj in held.items():
+                buckets.setdefault(_labels(obj).get(key), {})[where] = obj
+        found = buckets.get(value, {})
+        return [o for o in found.values() if all(_labels(o).get(k) == v for k, v in rest)]
 
     def apply(
         self, resource: ApiResource, obj: Manifest, *, force: bool, dry_run: bool = False
@@ -145,19 +167,41 @@ class SharedReads(ClusterClient):
         where = _where(obj)
         self._got[(_kind(resource), *where)] = obj
         labels = _labels(obj)
-        for (kind, namespace, base), held in self._listed.items():
+        for scope, held in self._listed.items():
+            kind, namespace, base = scope
             if kind != _kind(resource) or namespace not in ("", where[0]):
                 continue
             key, _, value = base.partition("=")
+            before = held.get(where)
             if labels.get(key) == value:
                 held[where] = obj
+                self._reindex(scope, where, before, obj)
             else:
                 held.pop(where, None)
+                self._reindex(scope, where, before, None)
 
     def _forget(self, resource: ApiResource, namespace: str, name: str) -> None:
         """A deleted object may linger (finalizers): ask the server again."""
         self._got.pop((_kind(resource), namespace, name), None)
         self._whole.discard((_kind(resource), namespace))
-        for (kind, scope, _), held in self._listed.items():
+        for listed, held in self._listed.items():
+            kind, scope, _ = listed
             if kind == _kind(resource) and scope in ("", namespace):
-                held.pop((namespace, name), None)
+                self._reindex(listed, (namespace, name), held.pop((namespace, name), None), None)
+
+    def _reindex(
+        self,
+        scope: tuple[_Kind, str, str],
+        where: tuple[str, str],
+        before: Manifest | None,
+        after: Manifest | None,
+    ) -> None:
+        """Keep the label indexes of `scope` as what it holds at `where` went from `before` to
+        `after` (None: not held)."""
+        for key, buckets in self._by_label.get(scope, {}).items():
+            old = _labels(before).get(key) if before is not None else None
+            new = _labels(after).get(key) if after is not None else None
+            if before is not None and (after is None or old != new):
+                buckets.get(old, {}).pop(where, None)
+            if after is not None:
+                buckets.setdefault(new, {})[where] = after

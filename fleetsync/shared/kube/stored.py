@@ -101,19 +101,30 @@ not; a pod's overhead is not known, so only values rounding leaves alone are res
 
 
 def stored_form(obj: Manifest) -> dict[str, Any]:
-    """A copy of `obj` with the values the server respells written its way (see above)."""
-    stored: dict[str, Any] = copy.deepcopy(dict(obj))
+    """A copy of `obj` with the values the server respells written its way (see above), for
+    reading: it shares with `obj` what it does not respell (a kind that holds quantities is
+    copied whole; a Secret or ConfigMap gets its own copy of the map it re-encodes)."""
     kind = group_kind(obj)
-    for path, rounding in QUANTITY_FIELDS.get(kind, ()):
+    quantities = QUANTITY_FIELDS.get(kind, ())
+    stored: dict[str, Any] = copy.deepcopy(dict(obj)) if quantities else dict(obj)
+    for path, rounding in quantities:
         _respell(stored, path, rounding)
     if kind == ("", "Secret"):
         _drop_nulls(stored, ("data", "stringData"))
         _fold_string_data(stored)
-        _reencode(stored.get("data"))
+        _reencode(_own(stored, "data"))
     elif kind == ("", "ConfigMap"):
         _drop_nulls(stored, ("data", "binaryData"))
-        _reencode(stored.get("binaryData"))
+        _reencode(_own(stored, "binaryData"))
     return stored
+
+
+def _own(obj: dict[str, Any], field: str) -> Any:
+    """`obj[field]` replaced by a copy of its own when it is a map (about to be changed)."""
+    value = obj.get(field)
+    if isinstance(value, dict):
+        value = obj[field] = dict(value)
+    return value
 
 
 def _drop_nulls(obj: dict[str, Any], fields: tuple[str, ...]) -> None:

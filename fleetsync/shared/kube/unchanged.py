@@ -35,7 +35,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fleetsync.shared.kube.compare import BUILTIN_DEFAULTS, NO_DEFAULTS, same_value
+from fleetsync.shared.kube.compare import BUILTIN_DEFAULTS, NO_DEFAULTS, is_mapping, same_value
 from fleetsync.shared.kube.diff import drifted
 from fleetsync.shared.kube.ownership import FIELD_MANAGER
 from fleetsync.shared.kube.plan import group_kind, is_builtin
@@ -123,8 +123,8 @@ def _same(declared: Any, owned: Any, live: Any, defaults: Mapping[str, Any]) -> 
         return False
     if not members:
         return same_value(declared, live, defaults=defaults)
-    if isinstance(declared, Mapping):
-        if not isinstance(live, Mapping) or set(members) != {f"f:{k}" for k in declared}:
+    if is_mapping(declared):
+        if not is_mapping(live) or set(members) != {f"f:{k}" for k in declared}:
             return False
         return all(
             k in live and _same(v, members[f"f:{k}"], live[k], defaults)

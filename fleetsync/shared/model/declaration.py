@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -384,12 +384,14 @@ class Fleet:
         )
 
     def to_json(self) -> dict[str, Any]:
+        """The declaration as JSON values: each entry field by field, as `dataclasses.asdict`
+        writes it, without its deep copy of every value (a declaration is immutable)."""
         return {
-            "repositories": [asdict(r) for _, r in sorted(self.repositories.items())],
-            "clusters": [asdict(c) for _, c in sorted(self.clusters.items())],
-            "applications": [asdict(a) for _, a in sorted(self.applications.items())],
-            "windows": [asdict(w) for w in self.windows],
-            "default_rollout": asdict(self.default_rollout) if self.default_rollout else None,
+            "repositories": [_plain(r) for _, r in sorted(self.repositories.items())],
+            "clusters": [_plain(c) for _, c in sorted(self.clusters.items())],
+            "applications": [_plain(a) for _, a in sorted(self.applications.items())],
+            "windows": [_plain(w) for w in self.windows],
+            "default_rollout": _plain(self.default_rollout) if self.default_rollout else None,
             "notifications": [n.to_json() for n in self.notifications],
         }
 
@@ -418,6 +420,30 @@ class Fleet:
             default_rollout=_rollout(default) if default else None,
             notifications=tuple(Notification.from_json(n) for n in data.get("notifications") or ()),
         )
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+"""Each declaration dataclass's field names, looked up once per class."""
+_LEAVES = (str, int, float, bool, type(None))
+
+
+def _plain(value: Any) -> Any:
+    """`value` as JSON values: a dataclass as a dict of its fields, lists and tuples as lists,
+    dicts as dicts, anything else (strings, numbers, booleans, enums, None) as it is."""
+    kind = type(value)
+    if kind in _LEAVES:
+        return value
+    names = _FIELDS.get(kind)
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if hasattr(kind, "__dataclass_fields__"):
+        _FIELDS[kind] = tuple(f.name for f in fields(value))
+        return _plain(value)
+    return value
 
 
 def _repository(r: Mapping[str, Any]) -> Repository:

@@ -36,6 +36,22 @@ class ApplyStore(CellStore):
         body = json.dumps(status.to_json())
         previous = self.recorded_status(app, cluster)
         pipe = self._r.pipeline()
+        self._queue_status(pipe, status, body, previous=previous, history=history)
+        pipe.execute()
+
+    def _queue_status(
+        self,
+        pipe: Any,
+        status: PairStatus,
+        body: str,
+        *,
+        previous: PairStatus | None,
+        history: bool,
+    ) -> None:
+        """Queue on `pipe` the writes of a pair's status (`body`, its JSON): the status, its
+        history entry, the revision index moved on from `previous` (the status it replaces) and
+        the pair's cell."""
+        app, cluster = status.application, status.cluster
         pipe.set(self._pair(app, cluster, "status"), body)
         pipe.sadd(self.key("pairs", app), cluster)
         if history:
@@ -47,7 +63,6 @@ class ApplyStore(CellStore):
         if status.revision:
             pipe.sadd(self.key("revision", str(status.revision)), f"{app}|{cluster}")
         self._note_cell(pipe, status)
-        pipe.execute()
 
     def recorded_status(self, app: str, cluster: str) -> PairStatus | None:
         """The status as the last reconcile or check wrote it (what the engine works from)."""

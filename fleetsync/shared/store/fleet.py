@@ -18,12 +18,16 @@ class FleetStore(StoreBase):
     _fleet_cache: tuple[str, Fleet] | None = None
     _fleet_lock = threading.Lock()
 
-    def publish_fleet(self, fleet: Fleet, digest: str) -> bool:
-        """Make `fleet` the declaration every process works from; False if already current."""
+    def publish_fleet(self, fleet: Fleet, digest: str, *, body: str | None = None) -> bool:
+        """Make `fleet` the declaration every process works from (its JSON, the digest and the
+        time in one transaction); False if already current. `body` is `fleet`'s JSON when the
+        caller has it already (`shared.fleet.publish_form`)."""
         if self._r.get(self.key("fleet", "digest")) == digest.encode():
             return False
         pipe = self._r.pipeline()
-        pipe.set(self.key("fleet", "json"), json.dumps(fleet.to_json()))
+        pipe.set(
+            self.key("fleet", "json"), body if body is not None else json.dumps(fleet.to_json())
+        )
         pipe.set(self.key("fleet", "digest"), digest)
         pipe.set(self.key("fleet", "published_at"), str(self.now()))
         pipe.execute()

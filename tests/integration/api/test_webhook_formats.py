@@ -11,6 +11,8 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
+
 from fleetsync.shared.tasking import TaskName
 from tests.integration.api.conftest import WEBHOOK_SECRET, RunningApi
 
@@ -68,6 +70,9 @@ BITBUCKET_PUSH: dict[str, Any] = {
 }
 
 
+FORM = "application/x-www-form-urlencoded"
+
+
 def signed(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
@@ -77,20 +82,36 @@ def github_form(payload: dict[str, Any]) -> bytes:
     return urlencode({"payload": json.dumps(payload)}).encode()
 
 
+def github_push(body: bytes, content_type: str = FORM, signature: str = "") -> dict[str, str]:
+    """The headers of a GitHub push delivery, signed over `body` unless `signature` is given."""
+    return {
+        "Content-Type": content_type,
+        "X-GitHub-Event": "push",
+        "X-Hub-Signature-256": signature or signed(WEBHOOK_SECRET, body),
+    }
+
+
+def bitbucket_event(
+    body: bytes, event: str = "repo:push", secret: str = WEBHOOK_SECRET
+) -> dict[str, str]:
+    """The headers of a Bitbucket Cloud delivery of `event`, signed over `body` with `secret`."""
+    return {
+        "Content-Type": "application/json",
+        "X-Event-Key": event,
+        "X-Hub-Signature": signed(secret, body),
+    }
+
+
+def deliver(api: RunningApi, provider: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+    return api.http.post(f"/webhooks/{provider}", content=body, headers=headers)
+
+
 def test_github_form_encoded_push_is_verified_over_the_raw_body_and_polls(
     api: RunningApi,
 ) -> None:
     body = github_form(GITHUB_PUSH)
-    answer = api.http.post(
-        "/webhooks/github",
-        content=body,
-        headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-GitHub-Event": "push",
-            "X-GitHub-Delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
-            "X-Hub-Signature-256": signed(WEBHOOK_SECRET, body),
-        },
-    )
+    delivery = {"X-GitHub-Delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958"}
+    answer = deliver(api, "github", body, {**github_push(body), **delivery})
     assert answer.status_code == 202, answer.text
     assert answer.json()["enqueued"] == ["platform"]
     assert api.queued("poll") == [POLL_PLATFORM]
@@ -99,29 +120,13 @@ def test_github_form_encoded_push_is_verified_over_the_raw_body_and_polls(
 def test_github_form_signed_over_the_json_instead_of_the_body_is_refused(api: RunningApi) -> None:
     body = github_form(GITHUB_PUSH)
     forged = signed(WEBHOOK_SECRET, json.dumps(GITHUB_PUSH).encode())
-    answer = api.http.post(
-        "/webhooks/github",
-        content=body,
-        headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-GitHub-Event": "push",
-            "X-Hub-Signature-256": forged,
-        },
-    )
+    answer = deliver(api, "github", body, github_push(body, signature=forged))
     assert answer.status_code == 401 and api.queued("poll") == []
 
 
 def test_a_form_without_payload_is_a_400_saying_so(api: RunningApi) -> None:
     body = b"other=1"
-    answer = api.http.post(
-        "/webhooks/github",
-        content=body,
-        headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-GitHub-Event": "push",
-            "X-Hub-Signature-256": signed(WEBHOOK_SECRET, body),
-        },
-    )
+    answer = deliver(api, "github", body, github_push(body))
     assert answer.status_code == 400 and "'payload'" in answer.json()["detail"]
 
 
@@ -129,26 +134,11 @@ def test_a_content_type_the_provider_cannot_send_is_a_415_naming_the_one_to_choo
     api: RunningApi,
 ) -> None:
     body = json.dumps(GITHUB_PUSH).encode()
-    answer = api.http.post(
-        "/webhooks/gitlab",
-        content=body,
-        headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Gitlab-Event": "Push Hook",
-            "X-Gitlab-Token": WEBHOOK_SECRET,
-        },
-    )
+    gitlab = {"Content-Type": FORM, "X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": WEBHOOK_SECRET}
+    answer = deliver(api, "gitlab", body, gitlab)
     assert answer.status_code == 415
     assert "'application/json'" in answer.json()["detail"]
-    plain = api.http.post(
-        "/webhooks/github",
-        content=body,
-        headers={
-            "Content-Type": "text/plain",
-            "X-GitHub-Event": "push",
-            "X-Hub-Signature-256": signed(WEBHOOK_SECRET, body),
-        },
-    )
+    plain = deliver(api, "github", body, github_push(body, content_type="text/plain"))
     assert plain.status_code == 415
     detail = plain.json()["detail"]
     assert "text/plain" in detail and "application/x-www-form-urlencoded" in detail
@@ -157,16 +147,8 @@ def test_a_content_type_the_provider_cannot_send_is_a_415_naming_the_one_to_choo
 
 def test_bitbucket_cloud_push_is_verified_and_polls_the_repository(api: RunningApi) -> None:
     body = json.dumps(BITBUCKET_PUSH).encode()
-    answer = api.http.post(
-        "/webhooks/bitbucket",
-        content=body,
-        headers={
-            "Content-Type": "application/json",
-            "X-Event-Key": "repo:push",
-            "X-Request-UUID": "8f1e6c0a-0b2c-4a4e-9a64-0123456789ab",
-            "X-Hub-Signature": signed(WEBHOOK_SECRET, body),
-        },
-    )
+    request = {"X-Request-UUID": "8f1e6c0a-0b2c-4a4e-9a64-0123456789ab"}
+    answer = deliver(api, "bitbucket", body, {**bitbucket_event(body), **request})
     assert answer.status_code == 202, answer.text
     assert answer.json()["enqueued"] == ["platform"]
     assert api.queued("poll") == [POLL_PLATFORM]
@@ -178,27 +160,10 @@ def test_bitbucket_push_of_another_branch_or_with_a_bad_signature_enqueues_nothi
     other = json.loads(json.dumps(BITBUCKET_PUSH))
     other["push"]["changes"][0]["new"]["name"] = "feature"
     body = json.dumps(other).encode()
-    headers = {"Content-Type": "application/json", "X-Event-Key": "repo:push"}
-    answer = api.http.post(
-        "/webhooks/bitbucket",
-        content=body,
-        headers={**headers, "X-Hub-Signature": signed(WEBHOOK_SECRET, body)},
-    )
+    answer = deliver(api, "bitbucket", body, bitbucket_event(body))
     assert answer.status_code == 202 and answer.json()["enqueued"] == []
-    forged = api.http.post(
-        "/webhooks/bitbucket",
-        content=body,
-        headers={**headers, "X-Hub-Signature": signed("guessed", body)},
-    )
+    forged = deliver(api, "bitbucket", body, bitbucket_event(body, secret="guessed"))
     assert forged.status_code == 401
-    ignored = api.http.post(
-        "/webhooks/bitbucket",
-        content=body,
-        headers={
-            **headers,
-            "X-Event-Key": "pullrequest:created",
-            "X-Hub-Signature": signed(WEBHOOK_SECRET, body),
-        },
-    )
+    ignored = deliver(api, "bitbucket", body, bitbucket_event(body, event="pullrequest:created"))
     assert ignored.status_code == 200 and "not a push" in ignored.json()["message"]
     assert api.queued("poll") == []

@@ -174,25 +174,48 @@ ADDED = {"added": "YnktaGFuZA=="}
 
 
 @pytest.mark.parametrize(
-    "declared",
-    [{"data": None}, {}, {"data": None, "stringData": None}],
-    ids=["data-null", "no-data", "data-and-string-data-null"],
+    ("kind", "declared"),
+    [
+        ("Secret", {"data": None}),
+        ("Secret", {}),
+        ("Secret", {"data": None, "stringData": None}),
+        ("Secret", {"data": {}}),
+        ("Secret", {"stringData": {}}),
+        ("Secret", {"data": {}, "stringData": {}}),
+        ("ConfigMap", {"data": None, "binaryData": None}),
+        ("ConfigMap", {"data": {}}),
+        ("ConfigMap", {"binaryData": {}}),
+        ("ConfigMap", {"data": {}, "binaryData": {}}),
+    ],
+    ids=[
+        "data-null",
+        "no-data",
+        "data-and-string-data-null",
+        "data-empty",
+        "string-data-empty",
+        "data-and-string-data-empty",
+        "configmap-data-and-binary-data-null",
+        "configmap-data-empty",
+        "configmap-binary-data-empty",
+        "configmap-data-and-binary-data-empty",
+    ],
 )
-def test_a_secret_declaring_no_data_is_in_sync_and_data_added_by_others_is_theirs(
-    live: Live, declared: dict[str, Any]
+def test_a_secret_or_config_map_declaring_no_data_is_in_sync_and_data_added_by_others_is_theirs(
+    live: Live, kind: str, declared: dict[str, Any]
 ) -> None:
-    """`data: null` is what the API server makes of it: no data, as if the manifest had none.
-    The sync stores none and reports no drift; data another manager adds afterwards is theirs,
-    like any field the manifest does not declare: no drift, and the next sync leaves it."""
+    """`data: null` and `data: {}` are what the API server makes of them: no data, as if the
+    manifest had none (a ConfigMap's alike). The sync stores none and reports no drift; data
+    another manager adds afterwards is theirs, like any field the manifest does not declare: no
+    drift, and the next sync leaves it."""
     token: dict[str, Any] = {
         "apiVersion": "v1",
-        "kind": "Secret",
+        "kind": kind,
         "metadata": {"name": "token", "namespace": live.ns},
-        "type": "Opaque",
+        **({"type": "Opaque"} if kind == "Secret" else {}),
         **declared,
     }
     bundle = [namespace(live.ns), token]
-    path = f"/api/v1/namespaces/{live.ns}/secrets/token"
+    path = f"/api/v1/namespaces/{live.ns}/{kind.lower()}s/token"
     first = sync(live, bundle)
     assert first.error is None, first.error
     stored = live.operator.get(path)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from types import MappingProxyType
 from typing import Any
 
 import pytest
 
-from fleetsync.shared.kube.compare import BUILTIN_DEFAULTS, same_rendering, same_value
+from fleetsync.shared.kube.compare import BUILTIN_DEFAULTS, is_mapping, same_rendering, same_value
 
 
 @pytest.mark.parametrize(
@@ -32,3 +34,29 @@ def test_the_drift_rule_takes_scalars_as_the_server_renders_them(a: Any, b: Any)
 def test_the_drift_rule_keeps_booleans_and_shapes_strict() -> None:
     assert not same_rendering(True, 1)
     assert not same_rendering({"a": 1}, {"a": 1, "b": 1})
+
+
+@pytest.mark.parametrize(
+    ("value", "mapping"),
+    [
+        ({}, True),
+        (OrderedDict(a=1), True),
+        (MappingProxyType({"a": 1}), True),
+        ([], False),
+        ("a", False),
+        (1, False),
+        (1.5, False),
+        (True, False),
+        (None, False),
+        ((), False),
+    ],
+)
+def test_is_mapping_answers_as_the_abc_does(value: Any, mapping: bool) -> None:
+    assert is_mapping(value) is mapping
+
+
+def test_both_rules_walk_mappings_that_are_not_dicts() -> None:
+    live = MappingProxyType({"a": 1, "b": MappingProxyType({"c": "2"})})
+    assert same_value({"a": 1, "b": {"c": "2"}}, live)
+    assert same_rendering({"a": "1", "b": {"c": 2}}, live)
+    assert not same_rendering({"a": "1", "b": {"c": 3}}, live)

@@ -366,6 +366,20 @@ def test_a_secret_or_config_map_whose_template_left_its_data_null_declares_no_da
     assert diff_object({**config, "data": None, "binaryData": None}, config) is None
 
 
+def test_a_secret_or_config_map_declaring_empty_data_declares_no_data() -> None:
+    # The server stores no empty map: `data: {}` is no data, and keys another manager added are
+    # theirs, not drift.
+    bare = a_secret()
+    added = a_secret(data={"token": "dG9rZW4="})
+    for declared in ({"data": {}}, {"stringData": {}}, {"data": {}, "stringData": {}}):
+        for live in (bare, added):
+            assert diff_object({**bare, **declared}, live) is None, (declared, live)
+    config = {**bare, "kind": "ConfigMap"}
+    for declared in ({"data": {}}, {"binaryData": {}}, {"data": {}, "binaryData": {}}):
+        assert diff_object({**config, **declared}, config) is None, declared
+        assert diff_object({**config, **declared}, {**config, "data": {"k": "v"}}) is None
+
+
 def test_a_list_is_keyed_by_name_only_where_both_sides_name_every_item() -> None:
     ports = "spec__template__spec__containers__0__ports"
     named_live = edited(**{ports: [{"containerPort": 80, "name": "http", "protocol": "TCP"}]})

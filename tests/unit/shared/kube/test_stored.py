@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
+
+import pytest
 
 from fleetsync.shared.kube.stored import (
     both_data_and_string_data,
@@ -135,3 +138,24 @@ def test_fields_owned_under_string_data_are_owned_under_data() -> None:
     fields = {"f:data": {"f:a": {}}, "f:stringData": {".": {}, "f:b": {}}, "f:type": {}}
     assert fold_string_data_fields(fields) == {"f:data": {"f:a": {}, "f:b": {}}, "f:type": {}}
     assert fold_string_data_fields({"f:data": {"f:a": {}}, "f:stringData": {"f:a": {}}}) is None
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        {"apiVersion": "v1", "kind": "ConfigMap", "binaryData": {"b": "AAEC\nAwQF\n"}},
+        {"apiVersion": "v1", "kind": "Secret", "data": {"a": "YQ=\n="}},
+        {"apiVersion": "v1", "kind": "Secret", "data": {"a": "YQ=="}, "stringData": {"b": "b"}},
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": "q"},
+            "spec": {"hard": {"requests.cpu": "4000m"}},
+        },
+    ],
+    ids=["configmap-binary", "secret-data", "secret-string-data", "quota"],
+)
+def test_the_stored_form_leaves_the_manifest_as_it_was(manifest: dict[str, Any]) -> None:
+    before = copy.deepcopy(manifest)
+    assert stored_form(manifest) != before
+    assert manifest == before
