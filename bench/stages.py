@@ -12,7 +12,8 @@ clusters, and returns each step's time in milliseconds from the push:
          ─► first status written ─► last status written
 
 (The fetch queues the reconciles before its last line: its end, `fetch_end`, is a mark of its
-own, not a step.)
+own, not a step. A webhook's poll that finds the repository moved fetches in the same task: its
+"poll:" line ends the poll and starts the fetch, and no queue lies between them.)
 """
 
 from __future__ import annotations
@@ -124,6 +125,19 @@ def webhook_stages(
     fetch = next((t for t in done if t.name == TaskName.FETCH), None)
     if poll is not None:
         _put(marks, poll_start=poll.started, poll_end=poll.ended)
+    if fetch is None and poll is not None and poll.started is not None:
+        # A webhook's poll fetches in its own task: the fetch starts at the poll's own line.
+        polled = next(
+            (
+                x.at
+                for x in lines
+                if x.process == "fetch" and x.message.startswith("poll: ") and x.at >= poll.started
+            ),
+            None,
+        )
+        if polled is not None:
+            fetch = Task(name=TaskName.FETCH, received=polled, started=polled, ended=poll.ended)
+            _put(marks, poll_end=polled)
     if fetch is not None:
         _put(marks, fetch_start=fetch.started, fetch_end=fetch.ended)
         rendered = next(

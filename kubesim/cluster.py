@@ -52,6 +52,7 @@ class Cluster:
         "controller_hooks",
         "controllers",
         "faults",
+        "held",
         "name",
         "requests",
         "schedule",
@@ -71,6 +72,8 @@ class Cluster:
         self.token = token or secrets.token_hex(16)
         self.store = Store(event_log_size)
         self.faults: FaultSettings = NO_FAULTS
+        self.held = 0
+        """API requests waiting for the `hold` fault to be lifted."""
         self.controllers = ControllerSettings()
         self.requests = RequestLog()
         self.schedule = schedule

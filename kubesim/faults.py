@@ -33,7 +33,9 @@ class FaultSettings:
     403, in that namespace, or across all namespaces when the namespace is "" (other requests,
     LISTs elsewhere included, are served). `watches` is how WATCH requests are answered:
     "serve" (normally), "forbid" (403, as RBAC without the watch verb) or "close" (200, then
-    the stream ends at once, as a proxy that cuts long requests).
+    the stream ends at once, as a proxy that cuts long requests). `hold` keeps every API
+    request unanswered until the fault is lifted (`ClusterHandle.held()` counts those
+    waiting): which requests a client has in flight together, seen without a clock.
     """
 
     latency: float = 0.0
@@ -45,6 +47,7 @@ class FaultSettings:
     unauthorized: bool = False
     forbidden_lists: tuple[tuple[str, str], ...] = ()
     watches: str = "serve"
+    hold: bool = False
 
     def __post_init__(self) -> None:
         pairs = []

@@ -46,6 +46,8 @@ _ERROR_REASONS = {
 }
 _HEALTH = ("/healthz", "/livez", "/readyz")
 SIMULATED_USER = "system:serviceaccount:fleetsync:fleetsync"
+HOLD_POLL = 0.005
+"""Seconds between two looks of a held request at its cluster's `hold` fault."""
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -149,6 +151,15 @@ class ApiServer:
 
     async def _with_faults(self, cluster: Cluster, req: Request, rest: str) -> Outcome:
         faults = cluster.faults
+        if faults.hold:
+            cluster.held += 1
+            try:
+                while cluster.faults.hold:
+                    await asyncio.sleep(HOLD_POLL)
+            finally:
+                cluster.held -= 1
+            answer = self._serve_cluster(cluster, req, rest)  # the faults set now
+            return answer if isinstance(answer, Response) else await answer
         if faults.down:
             self._count(cluster, req, rest, 0)
             if faults.down_mode is DownMode.HANG:

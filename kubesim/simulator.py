@@ -110,12 +110,14 @@ class ClusterHandle:
         unauthorized: bool = False,
         forbidden_lists: Iterable[tuple[str, str]] = (),
         watches: str = "serve",
+        hold: bool = False,
     ) -> FaultSettings:
         """Replace this cluster's faults (anything not given is reset).
 
         `forbidden_lists`: (resource, namespace) pairs whose LIST is refused with 403, as RBAC
         would ("" for the LIST across all namespaces); see `forbid_lists`. `watches`: "serve",
-        "forbid" (403) or "close" (every watch ends at once)."""
+        "forbid" (403) or "close" (every watch ends at once). `hold`: every API request waits
+        unanswered until the faults are changed or cleared (`held` counts them)."""
         faults = FaultSettings(
             latency,
             error_rate,
@@ -126,6 +128,7 @@ class ClusterHandle:
             unauthorized,
             tuple(forbidden_lists),
             watches,
+            hold,
         )
 
         def set_(c: Cluster) -> FaultSettings:
@@ -175,6 +178,10 @@ class ClusterHandle:
         minutes: older watch revisions and list continuations are answered 410 from then on.
         Returns the revision compacted at."""
         return self._do(lambda c: c.store.compact())
+
+    def held(self) -> int:
+        """API requests waiting for the `hold` fault to be lifted now."""
+        return self._do(lambda c: c.held)
 
     def request_log(self) -> list[RequestRecord]:
         return self._do(lambda c: c.requests.records())

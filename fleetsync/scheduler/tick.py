@@ -140,6 +140,16 @@ class Ticker:
         read: FleetRead | None = self._reads.look() if self._reads is not None else None
         if read is None:
             return
+        try:
+            self._record(read, report)
+        except BaseException:
+            # Not recorded (Redis refused the writes or went away): the next tick reads the
+            # file again, or this edit would wait for the next one.
+            assert self._reads is not None
+            self._reads.forget()
+            raise
+
+    def _record(self, read: FleetRead, report: TickReport) -> None:
         if read.published is None:
             report.fleet_error = read.error
             self._store.set_fleet_error(report.fleet_error)

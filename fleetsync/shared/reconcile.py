@@ -61,6 +61,7 @@ from fleetsync.shared.kube import (
     start_post_delete,
     sync_application,
 )
+from fleetsync.shared.kube.first_round import read_first_round
 from fleetsync.shared.kube.identity import claim_cluster, verify_claim
 from fleetsync.shared.logcontext import bind
 from fleetsync.shared.model.backoff import backoff_delay
@@ -176,8 +177,18 @@ def _reconcile(
                 return _record(store, _waiting(store, app, cluster, trigger, fresh_until))
         if desired is not None:
             bind(revision=desired.revision)
-        if client is None:
-            client = connect(fleet.clusters[cluster], cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
+        if client is None:  # a pair alone (a batch's client shares its reads its own way)
+            planned = choose_mode(
+                application.sync, trigger=trigger, suspended=store.is_suspended(app)
+            )
+            client = read_first_round(
+                connect(fleet.clusters[cluster], cache_dir=cache_dir, timeout=REQUEST_TIMEOUT),
+                cluster=cluster,
+                app=app,
+                bundle=desired.bundle if desired is not None and planned is Mode.APPLY else None,
+                policy=application.sync,
+                namespace=application.namespace,
+            )
         wiped = verify_claim(client, cluster=cluster, declared=fleet.clusters)
         if wiped:
             store.forget_mirrored(cluster)  # a new or wiped cluster: write its mirrors again

@@ -458,6 +458,22 @@ class Sender:
         self._app = app
         self._store = store
 
+    def warm(self) -> None:
+        """Build now what the first task sent would build: Celery's message machinery (its
+        imports, the producer pool, the events dispatcher a send asks for) and a producer
+        holding a broker connection with every queue declared, so that a process's first send
+        (the API's first webhook) goes out at once. A broker not reachable now is logged and
+        left to the first send, which connects as it always did."""
+        app = self._app
+        app.AsyncResult  # noqa: B018 (imports what a send returns)
+        app.events.Dispatcher  # noqa: B018 (imports what a send's event dispatcher is)
+        try:
+            with app.producer_or_acquire() as producer:
+                for queue in app.amqp.queues.values():
+                    producer.maybe_declare(queue)
+        except (OperationalError, OSError) as e:
+            log.warning("the broker is not reachable yet (%s); the first task sent connects", e)
+
     @staticmethod
     def _ident(name: TaskName, *ids: str) -> str:
         return ":".join((name.value, *ids))
@@ -505,11 +521,19 @@ class Sender:
         )
 
     def poll(
-        self, repo: str, *, force: bool = False, priority: Priority = Priority.PERIODIC
+        self,
+        repo: str,
+        *,
+        force: bool = False,
+        priority: Priority = Priority.PERIODIC,
+        fetch: bool = False,
     ) -> bool:
-        """Ask for a repository to be polled; False when one is already queued."""
+        """Ask for a repository to be polled; False when one is already queued. With `fetch`
+        (a webhook's push), a poll that finds the repository moved fetches it in the same task
+        instead of queueing a fetch."""
         ids = (repo, "force") if force else (repo,)
-        return self._send(TaskName.POLL, ids, priority, repo=repo, force=force)
+        also = {"fetch": True} if fetch else {}
+        return self._send(TaskName.POLL, ids, priority, repo=repo, force=force, **also)
 
     def fetch(
         self,

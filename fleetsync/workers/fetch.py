@@ -1,5 +1,6 @@
 """Source-side tasks: poll a repository (one ls-remote), fetch and render what changed, fan out
-one reconcile per target cluster of every application whose desired state moved."""
+one reconcile per target cluster of every application whose desired state moved. A webhook's
+poll (`fetch=True`) that finds the repository moved fetches it in the same task."""
 
 from __future__ import annotations
 
@@ -26,23 +27,31 @@ log = logging.getLogger(__name__)
 
 
 @fleet_task(app, TaskName.POLL, runtime=runtime)
-def poll(job: Job, repo: str, force: bool = False) -> dict[str, object]:
+def poll(job: Job, repo: str, force: bool = False, fetch: bool = False) -> dict[str, object]:
     outcome = poll_repository(
         job.store, job.fleet, RepoName(repo), force=force, chart_dir=job.settings.chart_dir
     )
-    if outcome.fetch_needed:
-        job.sender.fetch(repo, force=force, priority=Priority.MANUAL if force else Priority.CHANGE)
     log.info("poll: %s", outcome.error or outcome.revision)
     if outcome.error:
         return {"result": "failed", "error": outcome.error[:200]}
-    return {
+    found: dict[str, object] = {
         "result": "changed" if outcome.fetch_needed else "unchanged",
         "revision": str(outcome.revision) if outcome.revision else None,
     }
+    if outcome.fetch_needed and fetch:  # a webhook's push: fetched here, no queue hop
+        return {**found, "fetch": fetch_and_fan_out(job, repo, force=force)}
+    if outcome.fetch_needed:
+        job.sender.fetch(repo, force=force, priority=Priority.MANUAL if force else Priority.CHANGE)
+    return found
 
 
 @fleet_task(app, TaskName.FETCH, runtime=runtime)
 def fetch(job: Job, repo: str, force: bool = False) -> dict[str, object]:
+    return fetch_and_fan_out(job, repo, force=force)
+
+
+def fetch_and_fan_out(job: Job, repo: str, *, force: bool) -> dict[str, object]:
+    """The fetch task's work, also done by a webhook's poll that found the repository moved."""
     # One fetch of a repository at a time, and none waits for another: the lease is renewed
     # while this one works (renders included) and lapses within seconds of its process' death.
     with job.store.lease(f"fetch:{repo}") as lease:

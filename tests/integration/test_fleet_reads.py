@@ -11,6 +11,9 @@ import textwrap
 import threading
 from pathlib import Path
 
+import pytest
+import redis.exceptions
+
 from fleetsync.scheduler.fleet_reads import FleetRead, FleetReads, read_here, read_in_child
 from fleetsync.scheduler.tick import Ticker, pair_member
 from fleetsync.shared.fleet import publish_form
@@ -177,3 +180,30 @@ def test_a_reading_process_that_takes_too_long_is_ended_and_its_read_an_error(
     assert set(multiprocessing.active_children()) == before, "the reading process is gone"
     found = read_in_child(path).published
     assert found is not None and found.fleet.applications["web"].path == "apps/web"
+
+
+def test_an_edit_read_while_redis_refuses_writes_is_published_once_redis_takes_them(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """Redis refuses the tick's writes (a real refusal: it is told to want a replica it does
+    not have) just as an edit's read is handed over: that read is not lost, the next tick
+    reads the file again and publishes it."""
+    path = tmp_path / "fleet.yaml"
+    write(path, FLEET.format(path="apps/web"))
+    store, ticker, reads = background_ticker(redis_url, path, None)
+
+    write(path, FLEET.format(path="apps/moved"))
+    ticker.tick()
+    assert reads.wait_idle(WAIT)
+    store.client.config_set("min-replicas-to-write", 1)
+    try:
+        with pytest.raises(redis.exceptions.ResponseError, match="NOREPLICAS"):
+            ticker.tick()
+    finally:
+        store.client.config_set("min-replicas-to-write", 0)
+    assert published(store).applications["web"].path == "apps/web"
+
+    ticker.tick()
+    assert reads.wait_idle(WAIT)
+    assert ticker.tick().reloaded
+    assert published(store).applications["web"].path == "apps/moved"

@@ -175,3 +175,51 @@ def test_a_manual_refresh_fetches_again_and_reuses_every_cached_render(
     )
     # Only `broken` renders again: a failed render is not cached, a good one is reused.
     assert store.stats().get("render") == before.get("render", 0) + 1
+
+
+def test_a_webhooks_poll_fetches_a_moved_repository_in_the_same_task(
+    pipeline: tuple[Runtime, Ticker, WorkRepo],
+) -> None:
+    rt, ticker, repo = pipeline
+    store = rt.store
+    _tick_until(
+        ticker, lambda: store.desired(AppName("web")), "the first render, by the beat's tasks"
+    )
+    before = store.stats()
+    assert before.get("task:fetch:done", 0) >= 1, "the beat's poll queued a fetch task"
+    repo.write("apps/web/config.yaml", configmap("web", "2"))
+    sha = repo.commit("change web")
+
+    assert rt.sender.poll("platform", priority=Priority.MANUAL, fetch=True)
+
+    wait_for(
+        lambda: store.stats().get("task:poll:done", 0) == before.get("task:poll:done", 0) + 1,
+        what="the webhook's poll",
+    )
+    web = store.desired(AppName("web"))
+    assert web is not None and web.revision.sha == sha, "fetched and rendered by the poll"
+    after = store.stats()
+    assert after.get("fetch") == before.get("fetch", 0) + 1
+    assert after.get("ls_remote") == before.get("ls_remote", 0) + 1
+    assert after.get("task:fetch:done") == before.get("task:fetch:done"), "no fetch task"
+    assert {"web:c1", "web:c2"} <= _queued_reconciles(store)
+
+
+def test_a_webhooks_poll_of_a_repository_that_did_not_move_costs_one_ls_remote(
+    pipeline: tuple[Runtime, Ticker, WorkRepo],
+) -> None:
+    rt, ticker, _ = pipeline
+    store = rt.store
+    _tick_until(ticker, lambda: store.repo_state(RepoName("platform")).fetched_sha, "first fetch")
+    wait_for(lambda: store.stats().get("task:fetch:done", 0) >= 1, what="the first fetch task")
+    before = store.stats()
+
+    assert rt.sender.poll("platform", priority=Priority.MANUAL, fetch=True)
+
+    wait_for(
+        lambda: store.stats().get("task:poll:done", 0) == before.get("task:poll:done", 0) + 1,
+        what="the webhook's poll",
+    )
+    after = store.stats()
+    assert after.get("ls_remote") == before.get("ls_remote", 0) + 1
+    assert after.get("fetch") == before.get("fetch") and after.get("render") == before.get("render")

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import gc
+import logging
 from pathlib import Path
+
+import pytest
 
 from fleetsync.shared.settings import Settings
 from fleetsync.shared.store import Store
 from fleetsync.shared.tasking import Priority, Sender, TaskName, Trigger, make_celery
 from tests.support.celery_worker import configure_workers, running_worker
+from tests.support.redis_server import free_port
 from tests.support.waiting import wait_for
 
 
@@ -50,6 +54,18 @@ def test_a_task_that_starts_lets_the_next_trigger_queue_again(redis_url: str) ->
     assert not sender.reconcile("web", "c1", reason=Trigger.CHANGE)
     sender.started(TaskName.RECONCILE, "web", "c1")
     assert sender.reconcile("web", "c1", reason=Trigger.CHANGE)
+
+
+def test_a_sender_warmed_before_its_broker_answers_says_so_and_leaves_it_to_the_first_send(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    sender = Sender(make_celery(Settings(redis_url=url)), Store.connect(url))
+
+    with caplog.at_level(logging.WARNING, logger="fleetsync.shared.tasking"):
+        sender.warm()
+
+    assert any("not reachable yet" in r.getMessage() for r in caplog.records)
 
 
 def test_a_started_worker_keeps_its_startup_objects_out_of_the_collectors_scans(

@@ -6,6 +6,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from kubernetes.dynamic.exceptions import ApiException
 from kubesim import Simulator
 from tests.kubesim.conftest import dynamic_client
 from tests.kubesim.manifests import configmap, deployment, eventually
+from tests.support.waiting import wait_for
 
 
 def client_for(sim: Simulator, name: str, tmp_path: Path, retries: bool = True) -> DynamicClient:
@@ -112,6 +114,22 @@ def test_down_cluster_closes_connections_or_hangs(sim: Simulator) -> None:
     with pytest.raises(urllib3.exceptions.ReadTimeoutError):
         http.request("GET", f"{sim.url}/clusters/c1/version", timeout=0.5)
     assert http.request("GET", f"{sim.url}/clusters/c2/version", timeout=2).status == 200
+
+
+def test_held_requests_wait_unanswered_until_the_hold_is_lifted(sim: Simulator) -> None:
+    http = urllib3.PoolManager(retries=False)
+    sim.cluster("c1").set_fault(hold=True)
+    with ThreadPoolExecutor(3) as pool:
+        answers = [
+            pool.submit(http.request, "GET", f"{sim.url}/clusters/{name}/version", timeout=30)
+            for name in ("c1", "c1", "c2")
+        ]
+        assert answers[2].result().status == 200, "another cluster is served meanwhile"
+        wait_for(lambda: sim.cluster("c1").held() == 2, what="both requests held together")
+        assert not answers[0].done() and not answers[1].done()
+        sim.cluster("c1").clear_faults()
+        assert [a.result().status for a in answers[:2]] == [200, 200]
+    assert sim.cluster("c1").held() == 0
 
 
 def test_request_counts_by_verb_and_resource(sim: Simulator, tmp_path: Path) -> None:

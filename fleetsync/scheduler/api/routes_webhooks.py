@@ -67,7 +67,7 @@ def _enqueue_polls(ctx: ApiContext, push: Push) -> WebhookResult:
     fleet = ctx.fleet()
     result = WebhookResult(event="push")
     for repo in match_repositories(fleet, push):
-        queued = ctx.sender.poll(repo, priority=Priority.MANUAL)
+        queued = ctx.sender.poll(repo, priority=Priority.MANUAL, fetch=True)
         (result.enqueued if queued else result.already_queued).append(repo)
     if not result.enqueued and not result.already_queued:
         result.message = "no declared repository matches the pushed repository and ref"

@@ -66,9 +66,11 @@ def command(host: str, port: int) -> None:
         raise click.ClickException(f"FLEETSYNC_REDIS_URL: {exc}") from exc
     secrets = WebhookSecrets.from_env(os.environ)
     _warn_about(access, secrets)
+    sender = Sender(make_celery(settings, main="fleetsync.api"), store)
+    sender.warm()  # the first webhook sends at once
     app = create_app(
         store,
-        Sender(make_celery(settings, main="fleetsync.api"), store),
+        sender,
         access=access,
         webhook_secrets=secrets,
         kube_cache_dir=settings.kube_cache_dir,

@@ -6,7 +6,8 @@ orders a bundle into stages and waves; `apply` reads live objects with one LIST 
 dry-run and writes with server-side apply; `wait` waits for CRDs and waves; `prune` deletes what
 the inventory tracks and the bundle dropped; `inventory` is the arithmetic of what was applied
 and its mirror in the cluster; `health` and `diff` judge live objects; `sync` is the one entry
-point tying them together.
+point tying them together; `read_ahead` and `first_round` send a reconcile's reads before its
+first write together.
 """
 
 from fleetsync.shared.kube.changeset import Change, ChangeSet

@@ -55,7 +55,8 @@ from fleetsync.shared.kube.plan import (
     stage_of,
     wave_of,
 )
-from fleetsync.shared.kube.read import read_facts, read_live
+from fleetsync.shared.kube.read import first_lists, read_facts, read_live
+from fleetsync.shared.kube.read_ahead import Read
 from fleetsync.shared.kube.replace import immutable_fields, immutable_message, replace_object
 from fleetsync.shared.kube.targets import (
     NAMESPACES,
@@ -173,19 +174,9 @@ def prepare_targets(
     """Resolve, place and mark every object; collect every object that cannot be. With
     `create_namespace`, the application's `namespace` is a target too when the bundle does not
     declare it."""
-    bundled = defined_kinds(objects)
-    located: list[Target | Change] = []
-    for obj in objects:
-        try:
-            located.append(locate(client, obj, app=app, namespace=namespace, bundled=bundled))
-        except UnknownKindError as e:
-            located.append(failed(ResourceKey.of(obj), str(e)))
-    declared = {
-        t.key.name: t for t in located if isinstance(t, Target) and group_kind(t.obj) == NAMESPACE
-    }
-    if create_namespace and namespace and namespace not in declared:
-        declared[namespace] = namespace_target(namespace, app=app)
-        located.insert(0, declared[namespace])
+    located, declared = _locate_all(
+        client, objects, app=app, namespace=namespace, create_namespace=create_namespace
+    )
     seen = read_live(client, list(declared.values()))
     namespace_exists = {name: seen[t.key] is not None for name, t in declared.items()}
     placed: set[ResourceKey] = set()
@@ -209,6 +200,55 @@ def prepare_targets(
         placed.add(target.key)
         targets.append(target)
     return Prepared(targets=tuple(targets), failures=tuple(failures), live=seen)
+
+
+def first_reads(
+    client: ClusterClient,
+    objects: Sequence[Manifest],
+    *,
+    app: str,
+    namespace: str | None,
+    create_namespace: bool = False,
+) -> list[Read]:
+    """What `prepare_targets` then `check_targets` read first for `objects` (see
+    `kube/read_ahead.py`): the Namespaces the bundle declares, each other namespace its objects
+    go to, and a LIST per kind of its other objects, those in a namespace the bundle declares
+    counted as not deferred (the namespace exists, as it does once applied)."""
+    located, declared = _locate_all(
+        client, objects, app=app, namespace=namespace, create_namespace=create_namespace
+    )
+    namespaces = [t.key for t in declared.values()]
+    targets = [t for t in located if isinstance(t, Target) and t.key not in namespaces]
+    reads = first_lists(list(declared.values()))
+    used = dict.fromkeys(t.key.namespace for t in targets if t.key.namespace)
+    reads += [Read(NAMESPACES, name=ns) for ns in used if ns not in declared]
+    return reads + first_lists([t for t in targets if not t.deferred])
+
+
+def _locate_all(
+    client: ClusterClient,
+    objects: Sequence[Manifest],
+    *,
+    app: str,
+    namespace: str | None,
+    create_namespace: bool,
+) -> tuple[list[Target | Change], dict[str, Target]]:
+    """Every object located (or its failure), and the namespaces the sync provides by name:
+    the bundle's, and the application's own under `create_namespace`."""
+    bundled = defined_kinds(objects)
+    located: list[Target | Change] = []
+    for obj in objects:
+        try:
+            located.append(locate(client, obj, app=app, namespace=namespace, bundled=bundled))
+        except UnknownKindError as e:
+            located.append(failed(ResourceKey.of(obj), str(e)))
+    declared = {
+        t.key.name: t for t in located if isinstance(t, Target) and group_kind(t.obj) == NAMESPACE
+    }
+    if create_namespace and namespace and namespace not in declared:
+        declared[namespace] = namespace_target(namespace, app=app)
+        located.insert(0, declared[namespace])
+    return located, declared
 
 
 def _no_namespace(client: ClusterClient, ns: str, app_namespace: str | None) -> str:

@@ -29,6 +29,7 @@ from fleetsync.shared.errors import PermanentError
 from fleetsync.shared.kube.client import ApiResource, ClusterClient, Forbidden, RequestRejected
 from fleetsync.shared.kube.inventory import INVENTORY_NAMESPACE, ensure_inventory_namespace
 from fleetsync.shared.kube.ownership import MANAGED_BY, MANAGED_BY_LABEL
+from fleetsync.shared.kube.read_ahead import Read
 
 CLAIM_NAME = "fleetsync-cluster"
 VERIFIED_FOR = 60.0
@@ -80,6 +81,18 @@ def verify_claim(client: ClusterClient, *, cluster: str, declared: Collection[st
     """Refuse `cluster` when another declared cluster owns what `client` reaches; no write.
     True when the cluster holds no claim (see `claim_cluster`)."""
     return _check(client, cluster=cluster, declared=declared, write=False)
+
+
+def claim_reads(client: ClusterClient, *, cluster: str) -> tuple[Read, ...]:
+    """What `claim_cluster` and `verify_claim` read first: the kube-system namespace and the
+    claim, unless the claim was verified lately (see `kube/read_ahead.py`)."""
+    with _verified_lock:
+        if _verified.get((cluster, client.kubeconfig), 0.0) > time.monotonic():
+            return ()
+    return (
+        Read(_NAMESPACE, name="kube-system"),
+        Read(_CONFIGMAP, INVENTORY_NAMESPACE, CLAIM_NAME),
+    )
 
 
 def forget_verified() -> None:

@@ -26,6 +26,7 @@ from typing import Any
 from fleetsync.shared.kube.client import ApiResource, ClusterClient
 from fleetsync.shared.kube.hookrun import HookRun
 from fleetsync.shared.kube.ownership import APPLICATION_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL
+from fleetsync.shared.kube.read_ahead import Read
 from fleetsync.shared.kube.waves import WaveProgress
 from fleetsync.shared.model.inventory import EMPTY, Inventory, InventoryEntry, merge, stale
 
@@ -59,6 +60,7 @@ __all__ = [
     "mirror_name",
     "read_cluster_inventory",
     "read_cluster_record",
+    "record_read",
     "stale",
     "write_cluster_inventory",
 ]
@@ -91,6 +93,11 @@ class ClusterRecord:
 def read_cluster_inventory(client: ClusterClient, app: str) -> Inventory | None:
     """The cluster copy, or None when the cluster has none (or an unreadable one, logged)."""
     return read_cluster_record(client, app).inventory
+
+
+def record_read(app: str) -> Read:
+    """The request `read_cluster_record` makes (see `kube/read_ahead.py`)."""
+    return Read(_CONFIGMAP, INVENTORY_NAMESPACE, mirror_name(app))
 
 
 def read_cluster_record(client: ClusterClient, app: str) -> ClusterRecord:

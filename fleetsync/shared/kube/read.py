@@ -17,6 +17,7 @@ from typing import Any
 from fleetsync.shared.kube.client import ApiResource, ClusterClient, Forbidden, RequestRejected
 from fleetsync.shared.kube.health import NO_FACTS, ClusterFacts, needs_facts
 from fleetsync.shared.kube.ownership import APPLICATION_LABEL, MANAGED_BY, MANAGED_BY_LABEL
+from fleetsync.shared.kube.read_ahead import Read
 from fleetsync.shared.kube.targets import Target
 from fleetsync.shared.model import ResourceKey
 
@@ -59,6 +60,19 @@ def read_live(
     for target in unseen:
         live[target.key] = get_live(client, target)
     return live
+
+
+def first_lists(targets: Sequence[Target]) -> list[Read]:
+    """The LIST per kind `read_live` sends first for `targets` (see `kube/read_ahead.py`)."""
+    by_resource: dict[ApiResource, list[Target]] = defaultdict(list)
+    for target in targets:
+        by_resource[target.resource].append(target)
+    reads = []
+    for resource, group in by_resource.items():
+        namespaces = {t.key.namespace for t in group}
+        scope = namespaces.pop() if len(namespaces) == 1 else ""
+        reads.append(Read(resource, scope, selector=_selector(group)))
+    return reads
 
 
 def _selector(targets: Sequence[Target]) -> str:

@@ -39,6 +39,7 @@ from fleetsync.shared.kube.apply import (
     Options,
     apply_staged,
     check_targets,
+    first_reads,
     prepare_targets,
 )
 from fleetsync.shared.kube.changeset import Change, ChangeSet
@@ -67,12 +68,14 @@ from fleetsync.shared.kube.inventory import (
     Inventory,
     merge,
     read_cluster_record,
+    record_read,
     stale,
     write_cluster_inventory,
 )
 from fleetsync.shared.kube.plan import Stage, stage_of
 from fleetsync.shared.kube.prune import Pruned, prune_stale
 from fleetsync.shared.kube.read import read_facts, read_live
+from fleetsync.shared.kube.read_ahead import Read
 from fleetsync.shared.kube.targets import Target, bundle_problems, locate, well_formed
 from fleetsync.shared.kube.waves import WaveProgress, WaveStop, WaveWait, since_when
 from fleetsync.shared.model import Health, ResourceKey, SyncState
@@ -289,6 +292,20 @@ def sync_application(
         targets=prepared.targets,
         health=health,
     )
+
+
+def sync_reads(
+    *, client: ClusterClient, app: str, bundle: Bundle, policy: SyncPolicy, namespace: str | None
+) -> list[Read]:
+    """What `sync_application` reads before its first write, when nothing is wrong with the
+    bundle (see `kube/read_ahead.py`): the inventory copy, the namespaces, a LIST per kind."""
+    objects, _ = split_hooks(well_formed(bundle.objects), app=app)
+    return [
+        record_read(app),
+        *first_reads(
+            client, objects, app=app, namespace=namespace, create_namespace=policy.create_namespace
+        ),
+    ]
 
 
 def _definitions(checked: Sequence[Checked], hooks: Sequence[HookSpec]) -> list[Checked]:

@@ -93,3 +93,24 @@ def test_the_api_command_refuses_to_start_with_a_placeholder_or_short_token(
     assert done.returncode != 0
     assert "FLEETSYNC_API_TOKEN" in done.stderr and "refusing to start" in done.stderr
     assert token not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_first_webhook_after_start_opens_no_connection_to_the_broker(
+    redis_url: str, api_process: tuple[str, Path]
+) -> None:
+    """Celery's sender is built and connected as the API starts (`Sender.warm`), not by the
+    first webhook: that webhook's send goes out on connections the process already holds."""
+    url, _ = api_process
+    store = Store.connect(redis_url)
+    publish(store, example_fleet())
+    body = json.dumps({"repository": "platform", "ref": "main"}).encode()
+    signature = {"X-Fleetsync-Signature": f"sha256={sign('shared-secret', body)}"}
+    with httpx.Client(base_url=url, timeout=10) as http:
+        assert http.get("/readyz").status_code == 200  # the store's own connection is open
+        opened = store.client.info("stats")["total_connections_received"]
+
+        pushed = http.post("/webhooks/generic", content=body, headers=signature)
+
+    assert pushed.json()["enqueued"] == ["platform"]
+    assert store.client.llen("poll") == 1
+    assert store.client.info("stats")["total_connections_received"] == opened

@@ -16,7 +16,7 @@ import httpx
 from fleetsync.shared.tasking import TaskName
 from tests.integration.api.conftest import WEBHOOK_SECRET, RunningApi
 
-POLL_PLATFORM = (TaskName.POLL.value, {"repo": "platform", "force": False}, 0)
+POLL_PLATFORM = (TaskName.POLL.value, {"repo": "platform", "force": False, "fetch": True}, 0)
 
 GITHUB_PUSH: dict[str, Any] = {
     "ref": "refs/heads/main",

@@ -11,7 +11,7 @@ from fleetsync.scheduler.api.webhook_verify import Provider, WebhookSecrets, sig
 from fleetsync.shared.tasking import TaskName
 from tests.integration.api.conftest import WEBHOOK_SECRET, RunningApi, StartApi
 
-POLL_PLATFORM = (TaskName.POLL.value, {"repo": "platform", "force": False}, 0)
+POLL_PLATFORM = (TaskName.POLL.value, {"repo": "platform", "force": False, "fetch": True}, 0)
 
 
 def github_push(

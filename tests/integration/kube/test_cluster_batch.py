@@ -150,7 +150,9 @@ def test_a_cluster_that_refuses_the_first_pair_fails_the_rest_without_asking_aga
     messages = {s.message for s in statuses if s is not None}
     assert len(messages) == 1 and f"cluster {cluster.name}: credentials refused" in messages.pop()
     refused = sum(n for (verb, _), n in handle.request_counts().items())
-    assert refused <= 3, f"one pair met the refusal, the others were not tried ({refused})"
+    # The batch's shared reads, then the first pair's first round (the claim's two reads sent
+    # together, kube/read_ahead.py, and discovery to place its objects).
+    assert refused <= 4, f"one pair met the refusal, the others were not tried ({refused})"
 
 
 def test_a_batch_logs_one_line_at_info_and_each_synced_pair_at_debug(
