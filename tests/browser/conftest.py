@@ -179,3 +179,17 @@ def click(driver: webdriver.Chrome, by: str, value: str, *, what: str = "") -> N
         return True
 
     wait_for(clicked, timeout=10, what=what or f"a click on {value}")
+
+
+def type_into(driver: webdriver.Chrome, by: str, value: str, text: str) -> None:
+    """Type `text` into the field `by`/`value`, finding it again when a live update replaced it
+    before the typing began (once typed in, the pages leave a form as it is)."""
+
+    def typed() -> bool:
+        try:
+            driver.find_element(by, value).send_keys(text)
+        except (NoSuchElementException, StaleElementReferenceException):
+            return False
+        return True
+
+    wait_for(typed, timeout=10, what=f"typing into {value}")

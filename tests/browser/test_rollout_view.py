@@ -14,7 +14,15 @@ from selenium.webdriver.common.by import By
 
 from fleetsync.shared.model.rollout import Phase, Rollout
 from kubesim import Simulator
-from tests.browser.conftest import TOKEN, Fleet, click, configmap, running_up, screenshot
+from tests.browser.conftest import (
+    TOKEN,
+    Fleet,
+    click,
+    configmap,
+    running_up,
+    screenshot,
+    type_into,
+)
 from tests.support.git_server import GitServer
 from tests.support.waiting import wait_for
 
@@ -168,8 +176,9 @@ def test_the_page_shows_the_waves_and_the_bake_and_its_buttons_steer_the_rollout
 
     # Pinned with a reason (the page does not redraw the form while it is typed in): the page
     # says so and offers Unpin instead of the pin form.
-    reason = browser.find_element(By.CSS_SELECTOR, "#rollout-pin-form input[name=reason]")
-    reason.send_keys("watching the canary")
+    type_into(
+        browser, By.CSS_SELECTOR, "#rollout-pin-form input[name=reason]", "watching the canary"
+    )
     click(browser, By.ID, "rollout-pin")
     showing(browser, "the rollout pinned", buttons=["Pause", "Promote", "Abort", "Unpin"])
     assert "watching the canary" in text_of(browser, "#rollout-pinned")
