@@ -180,9 +180,14 @@ def test_a_wave_whose_clusters_never_become_ready_pauses_the_rollout(
         assert "not Synced and Healthy within progressDeadline 3s" in paused.reason
         plan = h.store.rollout_plan("web")
         assert plan is not None
-        # Pause leaves every cluster where it is: the failing wave on the new revision, the
+        # Pause leaves every cluster where it is: the failing wave on the new revision (a
+        # reconcile of it that was under way when the first cluster failed still ends), the
         # last wave never reached.
-        assert [value_on(h, c) for c in plan.waves[1].clusters] == ["two", "two"]
+        wait_for(
+            lambda: [value_on(h, c) for c in plan.waves[1].clusters] == ["two", "two"],
+            timeout=30,
+            what="the failing wave's clusters on the new revision",
+        )
         assert [value_on(h, c) for c in plan.waves[2].clusters] == ["one", "one"]
 
 
