@@ -642,6 +642,22 @@ def _authorization(configuration: Any) -> str | None:
     return str(setting["value"]) if setting and setting.get("value") else None
 
 
+class SharingClient(ClusterClient):
+    """A client for one task over another client's connection pools, credentials, discovery
+    and lock; subclasses keep what the task's requests share among themselves."""
+
+    def __init__(self, shared: ClusterClient) -> None:
+        super().__init__(
+            name=shared.name,
+            kubeconfig=shared.kubeconfig,
+            api_client=shared._api_client,
+            cache_file=shared._cache_file,
+            transport=shared._transport,
+        )
+        self._shared = shared
+        self._lock = shared._lock
+
+
 def _expiring_credentials(path: Path, context: str | None) -> bool:
     """Whether the kubeconfig's user (of `context`, else the current context) gets its token
     from an exec plugin or an auth provider, which the client asks again once it expires; a

@@ -35,7 +35,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from fleetsync.shared.kube.client import ApiResource, ClusterClient
+from fleetsync.shared.kube.client import ApiResource, ClusterClient, SharingClient
 
 Manifest = Mapping[str, Any]
 
@@ -63,19 +63,11 @@ class Read:
         return ("list", self.resource.path(namespace=self.namespace), self.selector)
 
 
-class ReadAhead(ClusterClient):
+class ReadAhead(SharingClient):
     """A reconcile's client whose first reads were sent together (see the module docstring)."""
 
     def __init__(self, shared: ClusterClient) -> None:
-        super().__init__(
-            name=shared.name,
-            kubeconfig=shared.kubeconfig,
-            api_client=shared._api_client,
-            cache_file=shared._cache_file,
-            transport=shared._transport,
-        )
-        self._shared = shared
-        self._lock = shared._lock
+        super().__init__(shared)
         self._held: dict[tuple[str, str, str], Future[Any]] = {}
 
     def _dynamic(self) -> Any:

@@ -19,7 +19,7 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any
 
-from fleetsync.shared.kube.client import ApiResource, ClusterClient, Forbidden
+from fleetsync.shared.kube.client import ApiResource, ClusterClient, Forbidden, SharingClient
 from fleetsync.shared.kube.inventory import INVENTORY_CONFIGMAPS, INVENTORY_NAMESPACE
 
 Manifest = Mapping[str, Any]
@@ -62,17 +62,9 @@ def share_reads(client: ClusterClient) -> SharedReads:
     return shared
 
 
-class SharedReads(ClusterClient):
+class SharedReads(SharingClient):
     def __init__(self, shared: ClusterClient) -> None:
-        super().__init__(
-            name=shared.name,
-            kubeconfig=shared.kubeconfig,
-            api_client=shared._api_client,
-            cache_file=shared._cache_file,
-            transport=shared._transport,
-        )
-        self._shared = shared
-        self._lock = shared._lock
+        super().__init__(shared)
         self._listed: dict[tuple[_Kind, str, str], dict[tuple[str, str], Manifest]] = {}
         """(kind, namespace, base term) -> every object that LIST returned, by (ns, name)."""
         self._by_label: dict[tuple[_Kind, str, str], dict[str, _Buckets]] = {}
