@@ -7,6 +7,8 @@ It lets another process (a benchmark, a demo script) drive a running kubesim:
     DELETE /_kubesim/clusters/<name>               remove it
     GET|PUT|DELETE /_kubesim/clusters/<name>/faults       FaultSettings as JSON (with
                    "forbidden_lists": [["configmaps", ""], ["secrets", "web"]]: LISTs refused;
+                   "forbidden_deletes": the same pairs, DELETEs of one object refused ("" for
+                   everywhere);
                    "watches": "serve" | "forbid" (403) | "close" (ended at once))
     GET|PUT        /_kubesim/clusters/<name>/controllers  ControllerSettings as JSON (with
                    "crd_established_delay": seconds before a new CRD is Established,

@@ -31,7 +31,11 @@ class FaultSettings:
     were refused (a request carrying a wrong token always gets 401). `forbidden_lists` narrows
     the credentials like RBAC: each (resource, namespace) pair answers a LIST of that resource
     403, in that namespace, or across all namespaces when the namespace is "" (other requests,
-    LISTs elsewhere included, are served). `watches` is how WATCH requests are answered:
+    LISTs elsewhere included, are served). `forbidden_deletes` does the same for DELETEs of one
+    object: each (resource, namespace) pair answers a DELETE of that resource 403 in that
+    namespace, or everywhere (every namespace and the cluster scope) when the namespace is "", as
+    RBAC without the delete verb; reads and other writes are served, so an object is found and
+    then refused deletion. `watches` is how WATCH requests are answered:
     "serve" (normally), "forbid" (403, as RBAC without the watch verb) or "close" (200, then
     the stream ends at once, as a proxy that cuts long requests). `hold` keeps every API
     request unanswered until the fault is lifted (`ClusterHandle.held()` counts those
@@ -48,18 +52,22 @@ class FaultSettings:
     forbidden_lists: tuple[tuple[str, str], ...] = ()
     watches: str = "serve"
     hold: bool = False
+    forbidden_deletes: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
-        pairs = []
-        for pair in self.forbidden_lists:
-            resource, namespace = pair
-            if not isinstance(resource, str) or not isinstance(namespace, str) or not resource:
-                raise ValueError(
-                    "forbidden_lists holds [resource, namespace] pairs "
-                    '(namespace "" for a LIST across all namespaces)'
-                )
-            pairs.append((resource, namespace))
-        object.__setattr__(self, "forbidden_lists", tuple(pairs))
+        for name, everywhere in (
+            ("forbidden_lists", "a LIST across all namespaces"),
+            ("forbidden_deletes", "everywhere"),
+        ):
+            pairs = []
+            for pair in getattr(self, name):
+                resource, namespace = pair
+                if not isinstance(resource, str) or not isinstance(namespace, str) or not resource:
+                    raise ValueError(
+                        f'{name} holds [resource, namespace] pairs (namespace "" for {everywhere})'
+                    )
+                pairs.append((resource, namespace))
+            object.__setattr__(self, name, tuple(pairs))
         if self.latency < 0:
             raise ValueError("latency must be >= 0 seconds")
         if not 0.0 <= self.error_rate <= 1.0:
@@ -77,9 +85,13 @@ class FaultSettings:
     def lists_forbidden(self, resource: str, namespace: str) -> bool:
         return (resource, namespace) in self.forbidden_lists
 
+    def deletes_forbidden(self, resource: str, namespace: str) -> bool:
+        return bool({(resource, namespace), (resource, "")} & set(self.forbidden_deletes))
+
     def to_dict(self) -> dict[str, Any]:
         out = {k: (str(v) if isinstance(v, StrEnum) else v) for k, v in asdict(self).items()}
         out["forbidden_lists"] = [list(p) for p in self.forbidden_lists]
+        out["forbidden_deletes"] = [list(p) for p in self.forbidden_deletes]
         return out
 
 
@@ -124,8 +136,9 @@ def settings_from_mapping(cls: type[Any], base: Any, values: Mapping[str, Any]) 
     if unknown:
         raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
     merged = {**asdict(base), **values}
-    if "forbidden_lists" in merged:
-        merged["forbidden_lists"] = tuple(tuple(p) for p in merged["forbidden_lists"] or ())
+    for pairs in ("forbidden_lists", "forbidden_deletes"):
+        if pairs in merged:
+            merged[pairs] = tuple(tuple(p) for p in merged[pairs] or ())
     return cls(**merged)
 
 

@@ -84,6 +84,18 @@ def watch_forbidden(t: Target) -> ApiError:
     )
 
 
+def delete_forbidden(t: Target) -> ApiError:
+    """RBAC's refusal of a DELETE (the `forbidden_deletes` fault)."""
+    where = f'in the namespace "{t.ns}"' if t.ns else "at the cluster scope"
+    return forbidden(
+        f'{t.rtype.resource} "{t.name}" is forbidden: User "{SIMULATED_USER}" cannot delete '
+        f'resource "{t.rtype.resource}" in API group "{t.rtype.group}" {where}',
+        kind=t.rtype.resource,
+        group=t.rtype.group,
+        name=t.name or "",
+    )
+
+
 def warning_headers(warnings: list[str]) -> dict[str, str]:
     """The `Warning` header carrying every warning (`299 - "text"`, comma-separated)."""
     if not warnings:
@@ -246,6 +258,9 @@ class ApiServer:
         if verb == "list" and cluster.faults.lists_forbidden(target.rtype.resource, target.ns):
             self._count(cluster, req, rest, 403, verb, resource, target.ns)
             return error_response(list_forbidden(target))
+        if verb == "delete" and cluster.faults.deletes_forbidden(target.rtype.resource, target.ns):
+            self._count(cluster, req, rest, 403, verb, resource, target.ns, target.name or "")
+            return error_response(delete_forbidden(target))
         if verb == "watch" and cluster.faults.watches == "forbid":
             self._count(cluster, req, rest, 403, verb, resource, target.ns)
             return error_response(watch_forbidden(target))

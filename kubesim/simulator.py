@@ -111,11 +111,14 @@ class ClusterHandle:
         forbidden_lists: Iterable[tuple[str, str]] = (),
         watches: str = "serve",
         hold: bool = False,
+        forbidden_deletes: Iterable[tuple[str, str]] = (),
     ) -> FaultSettings:
         """Replace this cluster's faults (anything not given is reset).
 
         `forbidden_lists`: (resource, namespace) pairs whose LIST is refused with 403, as RBAC
-        would ("" for the LIST across all namespaces); see `forbid_lists`. `watches`: "serve",
+        would ("" for the LIST across all namespaces); see `forbid_lists`. `forbidden_deletes`:
+        the same for the DELETE of one object ("" for everywhere); see `forbid_deletes`.
+        `watches`: "serve",
         "forbid" (403) or "close" (every watch ends at once). `hold`: every API request waits
         unanswered until the faults are changed or cleared (`held` counts them)."""
         faults = FaultSettings(
@@ -129,6 +132,7 @@ class ClusterHandle:
             tuple(forbidden_lists),
             watches,
             hold,
+            tuple(forbidden_deletes),
         )
 
         def set_(c: Cluster) -> FaultSettings:
@@ -144,6 +148,19 @@ class ClusterHandle:
         def set_(c: Cluster) -> FaultSettings:
             pairs = {*c.faults.forbidden_lists, *((resource, ns) for ns in namespaces)}
             c.faults = replace(c.faults, forbidden_lists=tuple(sorted(pairs)))
+            return c.faults
+
+        return self._do(set_)
+
+    def forbid_deletes(self, resource: str, namespaces: Iterable[str] = ("",)) -> FaultSettings:
+        """Refuse DELETEs of one `resource` object (a plural: "configmaps") with 403, everywhere
+        ("") and/or in the given namespaces, keeping the other faults: credentials that may read
+        and write but not delete, as RBAC without the delete verb (or an admission webhook that
+        refuses deletes)."""
+
+        def set_(c: Cluster) -> FaultSettings:
+            pairs = {*c.faults.forbidden_deletes, *((resource, ns) for ns in namespaces)}
+            c.faults = replace(c.faults, forbidden_deletes=tuple(sorted(pairs)))
             return c.faults
 
         return self._do(set_)

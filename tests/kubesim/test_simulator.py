@@ -412,6 +412,64 @@ def test_forbidden_lists_are_set_through_the_admin_endpoint(sim: Simulator, tmp_
     assert admin(sim, "GET", "clusters/c2/faults")["forbidden_lists"] == [["secrets", "default"]]
 
 
+def test_forbidden_deletes_refuse_a_delete_of_what_can_still_be_read_and_written(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    dyn = client_for(sim, "c1", tmp_path)
+    for ns in ("default", "kube-system"):
+        cms(dyn).create(body=configmap("kept"), namespace=ns)
+    sim.cluster("c1").forbid_deletes("configmaps", namespaces=["default"])
+    with pytest.raises(ApiException) as err:
+        cms(dyn).delete(name="kept", namespace="default")
+    status = json.loads(err.value.body)
+    assert (err.value.status, status["reason"]) == (403, "Forbidden")
+    assert status["details"]["name"] == "kept"
+    assert status["message"] == (
+        'configmaps "kept" is forbidden: User "system:serviceaccount:fleetsync:fleetsync" cannot '
+        'delete resource "configmaps" in API group "" in the namespace "default"'
+    )
+    assert cms(dyn).get(name="kept", namespace="default").metadata.name == "kept"
+    cms(dyn).patch(
+        body={"data": {"still": "writable"}},
+        name="kept",
+        namespace="default",
+        content_type="application/merge-patch+json",
+    )
+    cms(dyn).delete(name="kept", namespace="kube-system")  # another namespace: served
+    codes = [(r.verb, r.namespace, r.code) for r in sim.cluster("c1").request_log()]
+    assert [c for c in codes if c[0] == "delete"][-2:] == [
+        ("delete", "default", 403),
+        ("delete", "kube-system", 200),
+    ]
+
+    sim.cluster("c1").forbid_deletes("namespaces")  # "": everywhere, the cluster scope included
+    with pytest.raises(ApiException) as err:
+        dyn.resources.get(api_version="v1", kind="Namespace").delete(name="kube-system")
+    assert "at the cluster scope" in json.loads(err.value.body)["message"]
+    sim.cluster("c1").clear_faults()
+    cms(dyn).delete(name="kept", namespace="default")
+
+
+def test_forbidden_deletes_are_set_through_the_admin_endpoint(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    admin(sim, "PUT", "clusters/c2/faults", {"forbidden_deletes": [["secrets", ""]]})
+    assert sim.cluster("c2").faults.forbidden_deletes == (("secrets", ""),)
+    secrets = client_for(sim, "c2", tmp_path).resources.get(api_version="v1", kind="Secret")
+    secrets.create(
+        body={"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}}, namespace="default"
+    )
+    with pytest.raises(ApiException) as err:
+        secrets.delete(name="s", namespace="default")
+    assert err.value.status == 403
+    assert admin(sim, "GET", "clusters/c2/faults")["forbidden_deletes"] == [["secrets", ""]]
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        admin(sim, "PUT", "clusters/c2/faults", {"forbidden_deletes": [["", "default"]]})
+    assert refused.value.code == 400
+    admin(sim, "DELETE", "clusters/c2/faults")
+    secrets.delete(name="s", namespace="default")
+
+
 def test_crd_established_delay_keeps_a_new_kind_unserved_until_it_passes(
     sim: Simulator, tmp_path: Path
 ) -> None:

@@ -3,11 +3,14 @@ place and released, what is kept tracked to try again, and in which order."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from fleetsync.shared.kube.client import ApiResource
 from fleetsync.shared.kube.inventory import Inventory
 from fleetsync.shared.kube.prune import prune_stale
 from fleetsync.shared.model import ChangeAction
 from tests.integration.kube.conftest import Live, kubesim_only
-from tests.integration.kube.manifests import config_map, namespace, sync
+from tests.integration.kube.manifests import config_map, namespace, secret, sync
 
 
 def cm_path(ns: str, name: str) -> str:
@@ -105,3 +108,66 @@ def test_what_the_cluster_refuses_to_show_or_delete_stays_tracked_for_the_next_s
     assert pruned.retained == stale
     assert live.operator.get(cm_path(ns, "a")) is not None
     assert live.operator.get(cm_path(ns, "b")) is not None
+
+
+@kubesim_only
+def test_a_delete_refused_after_the_look_up_fails_that_object_only_and_keeps_it_tracked(
+    live: Live,
+) -> None:
+    # Credentials that may read ConfigMaps but not delete them (RBAC without the delete verb):
+    # each is found, then its delete is refused; the Secret after them is still deleted.
+    ns = live.ns
+    first = sync(live, [namespace(ns), config_map("a", ns), config_map("b", ns), secret("s", ns)])
+    stale = first.inventory.without({live.key(f"core/Namespace/_/{ns}")})
+    live.calls.clear()
+    live.sim.forbid_deletes("configmaps", namespaces=[ns])
+    try:
+        pruned = prune_stale(live.client, app=live.app, stale=stale)
+    finally:
+        live.sim.clear_faults()
+
+    changes = {str(c.key): (c.action, c.message) for c in pruned.changes}
+    assert changes.pop(f"core/Secret/{ns}/s") == (ChangeAction.PRUNED, "")
+    assert sorted(changes) == [f"core/ConfigMap/{ns}/a", f"core/ConfigMap/{ns}/b"]
+    for action, message in changes.values():
+        assert action is ChangeAction.FAILED
+        assert message.startswith("prune failed: ") and "forbidden" in message
+    assert pruned.retained == stale.without({live.key(f"core/Secret/{ns}/s")})
+    # a refusal does not end the prune: every delete was sent
+    assert sorted(c.key for c in live.engine_writes("delete")) == [
+        f"core/ConfigMap/{ns}/a",
+        f"core/ConfigMap/{ns}/b",
+        f"core/Secret/{ns}/s",
+    ]
+    assert live.operator.get(cm_path(ns, "a")) is not None
+    assert live.operator.get(cm_path(ns, "b")) is not None
+    assert live.operator.get(f"/api/v1/namespaces/{ns}/secrets/s") is None
+
+
+def test_an_object_deleted_between_its_look_up_and_its_delete_counts_as_already_gone(
+    live: Live,
+) -> None:
+    # Someone deletes "a" by hand after the engine found it and before its own delete reaches
+    # the server, which answers that delete 404.
+    ns = live.ns
+    first = sync(live, [namespace(ns), config_map("a", ns), config_map("b", ns)])
+    stale = first.inventory.without({live.key(f"core/Namespace/_/{ns}")})
+    live.calls.clear()
+    engine_delete = live.client.delete
+
+    def delete_raced(resource: ApiResource, *, name: str, namespace: str = "", **kw: Any) -> Any:
+        if name == "a":
+            live.operator.delete(cm_path(ns, "a"))
+        return engine_delete(resource, name=name, namespace=namespace, **kw)
+
+    setattr(live.client, "delete", delete_raced)  # noqa: B010
+
+    pruned = prune_stale(live.client, app=live.app, stale=stale)
+
+    assert {str(c.key): (c.action, c.message) for c in pruned.changes} == {
+        f"core/ConfigMap/{ns}/a": (ChangeAction.PRUNED, "already gone"),
+        f"core/ConfigMap/{ns}/b": (ChangeAction.PRUNED, ""),
+    }
+    assert pruned.retained == Inventory()
+    assert len(live.engine_writes("delete")) == 2
+    assert live.operator.get(cm_path(ns, "b")) is None
