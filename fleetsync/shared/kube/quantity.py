@@ -174,9 +174,7 @@ def _split(text: str) -> tuple[bool, str, str, str] | None:
         pos = 1
     while pos < end and text[pos] == "0":
         pos += 1
-    if pos >= end:
-        return positive, "0", "", ""
-    start = pos
+    start = pos  # nothing but zeros: the number "0", no fraction, no suffix
     while pos < end and text[pos] in _DIGITS:
         pos += 1
     num = text[start:pos] or "0"

@@ -615,3 +615,166 @@ def test_a_failure_after_the_run_succeeded_runs_no_syncfail_hook_and_does_not_st
     healed = sync(live, bundle, previous=refused.inventory)
 
     assert healed.error is None and healed.state is SyncState.SYNCED
+
+
+def test_a_named_hook_whose_name_this_application_s_object_holds_replaces_it_first(
+    live: Live,
+) -> None:
+    # The name is held by an object this application applied (its annotation, no hook label):
+    # under BeforeHookCreation it is deleted, and the hook created at the next look.
+    ns = live.ns
+    hold_jobs(live)
+    sync(live, [namespace(ns)])
+    earlier = hook_job("migrate", ns, "PreSync", generate=False, image="m:1")
+    earlier["metadata"]["annotations"] = {OWNER: live.app}
+    live.operator.create(f"/apis/batch/v1/namespaces/{ns}/jobs", earlier)
+    bundle = [namespace(ns), hook_job("migrate", ns, "PreSync", generate=False, image="m:2")]
+
+    first = sync(live, bundle)
+
+    assert first.error is None and isinstance(first.waiting, HookWait)
+    assert [(h.name, h.state, h.message) for h in first.hooks] == [
+        ("", HookState.RUNNING, "waiting for the previous one to go")
+    ]
+    assert live.operator.get(f"/apis/batch/v1/namespaces/{ns}/jobs/migrate") is None
+
+    second = sync(live, bundle, previous=first.inventory)
+
+    assert [(h.name, h.state) for h in second.hooks] == [("migrate", HookState.RUNNING)]
+    job = live.operator.get(f"/apis/batch/v1/namespaces/{ns}/jobs/migrate")
+    assert job is not None and job["metadata"]["labels"][HOOK_LABEL]
+    assert job["spec"]["template"]["spec"]["containers"][0]["image"] == "m:2"
+
+
+def test_a_named_hook_waits_while_the_object_holding_its_name_is_being_deleted(
+    live: Live,
+) -> None:
+    # Another's object of the hook's name, deleted but held by a finalizer: the hook waits for it
+    # to go rather than failing for a name taken.
+    ns = live.ns
+    hold_jobs(live)
+    sync(live, [namespace(ns)])
+    theirs = hook_job("migrate", ns, "PreSync", generate=False)
+    theirs["metadata"] = {"name": "migrate", "finalizers": ["example.com/hold"]}
+    path = f"/apis/batch/v1/namespaces/{ns}/jobs/migrate"
+    live.operator.create(f"/apis/batch/v1/namespaces/{ns}/jobs", theirs)
+    live.operator.delete(path)
+    try:
+        result = sync(live, [namespace(ns), hook_job("migrate", ns, "PreSync", generate=False)])
+    finally:
+        live.operator.merge_patch(path, {"metadata": {"finalizers": None}})
+
+    assert result.error is None and isinstance(result.waiting, HookWait)
+    assert [(h.state, h.message) for h in result.hooks] == [
+        (HookState.RUNNING, "waiting for the previous one to go")
+    ]
+
+
+def test_a_hook_whose_name_is_taken_between_its_look_up_and_its_create_waits(
+    live: Live,
+) -> None:
+    # Someone creates an object of the hook's name after the engine found none: the server
+    # answers the engine's create 409, and the hook waits instead of failing the sync.
+    ns = live.ns
+    hold_jobs(live)
+    sync(live, [namespace(ns)])
+    engine_create = live.client.create
+    jobs = f"/apis/batch/v1/namespaces/{ns}/jobs"
+
+    def create_raced(resource: Any, body: Any, *args: Any, **kw: Any) -> Any:
+        if body.get("kind") == "Job":
+            live.operator.create(jobs, {**body, "metadata": {"name": "migrate"}})
+        return engine_create(resource, body, *args, **kw)
+
+    setattr(live.client, "create", create_raced)  # noqa: B010
+
+    result = sync(live, [namespace(ns), hook_job("migrate", ns, "PreSync", generate=False)])
+
+    assert result.error is None and isinstance(result.waiting, HookWait)
+    assert [(h.state, h.message) for h in result.hooks] == [
+        (HookState.RUNNING, "waiting for the previous one to go")
+    ]
+
+
+def test_a_hook_of_a_kind_the_cluster_does_not_serve_fails_naming_the_kind(live: Live) -> None:
+    ns = live.ns
+    gizmo = {
+        "apiVersion": f"{live.group}/v1",
+        "kind": "Gizmo",
+        "metadata": {
+            "name": "g",
+            "namespace": ns,
+            "annotations": {"argocd.argoproj.io/hook": "PreSync"},
+        },
+    }
+
+    result = sync(live, [namespace(ns), gizmo])
+
+    assert result.error is not None
+    assert f"kind Gizmo ({live.group}/v1) is not served by cluster" in result.error.message
+
+
+def test_postsync_hooks_wait_for_every_object_healthy_and_land_in_the_application_s_namespace(
+    live: Live,
+) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    if live.simulated:
+        live.sim.set_controllers(never_ready=True, job_result="run")  # no kubelet on real ones
+    smoke = hook_job("smoke", ns, "PostSync", generate=False)
+    del smoke["metadata"]["namespace"]  # the application's namespace
+    bundle = [namespace(ns), deployment("web", ns), smoke]
+
+    first = sync(live, bundle)
+
+    assert isinstance(first.waiting, HookWait) and first.waiting.phase is HookPhase.POST_SYNC
+    assert str(first.waiting).startswith(
+        f"waiting for PostSync hooks: every object healthy first: apps/Deployment/{ns}/web"
+    )
+    assert hook_jobs(live) == []
+
+    ready = sync(live, [namespace(ns), config_map("web", ns), smoke], previous=first.inventory)
+
+    assert isinstance(ready.waiting, HookWait) and ready.waiting.phase is HookPhase.POST_SYNC
+    assert [(h.name, h.namespace, h.state) for h in ready.hooks] == [
+        ("smoke", ns, HookState.RUNNING)
+    ]
+    assert [j["metadata"]["name"] for j in hook_jobs(live)] == ["smoke"]
+
+
+def test_two_applications_with_the_same_hook_in_one_namespace_each_keep_their_own(
+    live: Live,
+) -> None:
+    # Each replaces only its own earlier runs (BeforeHookCreation): the hook's identity
+    # includes its application.
+    ns = live.ns
+    hold_jobs(live)
+    other = live.app_named("other")
+    first = sync(live, [namespace(ns), hook_job("migrate", ns, "PreSync")])
+    (mine,) = first.hooks
+
+    theirs = sync(live, [hook_job("migrate", ns, "PreSync")], app=other)
+
+    (their_hook,) = theirs.hooks
+    assert their_hook.state is HookState.RUNNING and their_hook.name != mine.name
+    assert sorted(j["metadata"]["name"] for j in hook_jobs(live)) == sorted(
+        [mine.name, their_hook.name]
+    )
+
+
+def test_a_namespace_applied_before_presync_is_not_applied_again_after_it(live: Live) -> None:
+    # A ConfigMap hook is complete once created, so the whole sync runs at once: the namespace
+    # the hook needs first, the hook, then the rest, the namespace already as it now is.
+    ns = live.ns
+    pre = config_map("pre", ns)
+    pre["metadata"]["annotations"] = {"argocd.argoproj.io/hook": "PreSync"}
+    live.calls.clear()
+
+    result = sync(live, [namespace(ns), config_map("settings", ns), pre])
+
+    assert result.error is None and result.waiting is None
+    assert [(h.phase, h.state) for h in result.hooks] == [(HookPhase.PRE_SYNC, HookState.SUCCEEDED)]
+    assert [c.key for c in live.engine_writes("apply") if ns in c.key] == [
+        f"core/Namespace/_/{ns}",
+        f"core/ConfigMap/{ns}/settings",
+    ]

@@ -186,3 +186,23 @@ def test_an_object_admission_refuses_is_the_object_s_error_not_the_credentials(l
     assert "credentials" not in result.error.message
     actions = {str(c.key): c.action for c in result.changes}
     assert ChangeAction.CREATED in actions.values()
+
+
+def test_the_error_of_several_refused_objects_names_the_first_and_counts_the_others(
+    live: Live,
+) -> None:
+    broken = []
+    for name in ("a", "b", "c"):
+        bad = deployment(name, live.ns)
+        bad["spec"]["replicas"] = "two"
+        broken.append(bad)
+
+    result = with_namespace(live, *broken)
+
+    failed = [str(c.key) for c in result.changes.failed]
+    assert len(failed) == 3
+    assert result.error is not None and str(result.error.key) == failed[0]
+    assert result.error.message.endswith(" (2 more objects failed)")
+    one_more = with_namespace(live, *broken[:2])
+    assert one_more.error is not None
+    assert one_more.error.message.endswith(" (1 more object failed)")

@@ -113,3 +113,34 @@ def replica_sets_of(live: Live, owner_uid: str) -> list[str]:
         for rs in listed.get("items") or []
         if any(o.get("uid") == owner_uid for o in rs["metadata"].get("ownerReferences") or [])
     ]
+
+
+def test_a_replaced_object_that_does_not_go_fails_saying_it_is_still_being_deleted(
+    live: Live,
+) -> None:
+    # A finalizer nobody removes holds the old Deployment after the engine's delete: the wait for
+    # it to go ends at the sync's timeout, and the object is not recreated.
+    ns = live.ns
+    path = f"/apis/apps/v1/namespaces/{ns}/deployments/api"
+    first = sync(live, [namespace(ns), deployment("api", ns)])
+    live.operator.merge_patch(path, {"metadata": {"finalizers": ["example.com/hold"]}})
+    moved = deployment("api", ns, labels={"app": "api", "track": "stable"})
+    try:
+        result = sync(
+            live,
+            [namespace(ns), moved],
+            previous=first.inventory,
+            replace=ReplacePolicy.ON_IMMUTABLE,
+            timeout=1.0,
+        )
+        held = live.operator.get(path)
+    finally:
+        live.operator.merge_patch(path, {"metadata": {"finalizers": None}})
+
+    change = next(c for c in result.changes if str(c.key) == f"apps/Deployment/{ns}/api")
+    assert (change.action, change.message) == (
+        ChangeAction.FAILED,
+        "replace failed: deleted, then still being deleted after 1s",
+    )
+    assert held is not None and held["metadata"].get("deletionTimestamp")
+    assert held["spec"]["selector"] == {"matchLabels": {"app": "api"}}, "not recreated"

@@ -76,6 +76,13 @@ def test_each_application_lists_its_own_objects_from_one_list_through_the_batchs
     assert names("b") == ["a2", "b1", "b2"]
     assert batch.delete(configmaps, name="b1", namespace=NS)
     assert names("b") == ["a2", "b2"]
+    assert not batch.delete(configmaps, name="b1", namespace=NS), "gone, and no longer held"
+    plain.apply(
+        configmaps,
+        {**_cm("by-hand", "a"), "metadata": {"name": "by-hand", "namespace": NS}},
+        force=True,
+    )
+    assert batch.delete(configmaps, name="by-hand", namespace=NS), "never held: not fleetsync's"
     unlabelled = _cm("a1", "a")
     del unlabelled["metadata"]["labels"][APPLICATION_LABEL]
     batch.apply(configmaps, unlabelled, force=True)  # a1 loses its application label

@@ -483,6 +483,8 @@ def test_a_job_is_healthy_complete_degraded_failed_and_progressing_while_it_runs
     assert assess_object(job) == (Health.PROGRESSING, "job is running")
     job["status"] = {"conditions": [cond("Failed", "True", "BackoffLimitExceeded", "")]}
     assert assess_object(job) == (Health.DEGRADED, "BackoffLimitExceeded")
+    job["status"] = {"conditions": [{"type": "Failed", "status": "True"}]}  # nothing said
+    assert assess_object(job) == (Health.DEGRADED, "job failed")
     job["status"] = {"conditions": [cond("Complete", "True")]}
     assert assess_object(job)[0] is Health.HEALTHY
 

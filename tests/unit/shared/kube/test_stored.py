@@ -18,7 +18,17 @@ def pod_template(**resources: Any) -> dict[str, Any]:
     return {
         "spec": {
             "containers": [{"name": "c", "image": "i", "resources": resources}],
-            "volumes": [{"name": "v", "emptyDir": {"sizeLimit": "1024Mi"}}],
+            "volumes": [
+                {"name": "v", "emptyDir": {"sizeLimit": "1024Mi"}},
+                {
+                    "name": "scratch",
+                    "ephemeral": {
+                        "volumeClaimTemplate": {
+                            "spec": {"resources": {"requests": {"storage": "2048Mi"}}}
+                        }
+                    },
+                },
+            ],
         }
     }
 
@@ -45,6 +55,8 @@ def test_quantities_in_a_workload_s_pod_template_are_respelled() -> None:
         "limits": {"cpu": "4", "memory": "1m"},
     }
     assert pod["volumes"][0]["emptyDir"]["sizeLimit"] == "1Gi"
+    claim = pod["volumes"][1]["ephemeral"]["volumeClaimTemplate"]["spec"]
+    assert claim["resources"] == {"requests": {"storage": "2Gi"}}
     assert (
         cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["resources"][
             "requests"
