@@ -20,6 +20,7 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ConflictError, NotFoundError
 
 from fleetsync.shared.kube.client import ClusterClient, connect, forget_clients
+from fleetsync.shared.kube.prune import prune_stale
 from fleetsync.shared.kube.sync import SyncResult, sync_application
 from fleetsync.shared.model import ChangeAction
 from fleetsync.shared.model.bundle import Bundle
@@ -91,7 +92,8 @@ def limited(
     real_clusters: RealClusters, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[tuple[Cluster, list[str]]]:
     """A cluster declaration whose credentials reach ConfigMaps in two namespaces only (and,
-    in the second case, may not list them even there)."""
+    in the second case, may not list them even there; with "no delete", asked for by a test,
+    may do anything there but delete them)."""
     admin = Admin(real_clusters.kubeconfig(0))
     run = uuid.uuid4().hex[:6]
     account = {"name": f"limited-{run}", "namespace": "default"}
@@ -114,6 +116,8 @@ def limited(
     verbs = CONFIGMAP_VERBS
     if request.param == "no list at all":
         verbs = [v for v in verbs if v not in ("list", "watch")]
+    if request.param == "no delete":
+        verbs = [v for v in verbs if v != "delete"]
     for ns in spaces:
         rules = [{"apiGroups": [""], "resources": ["configmaps"], "verbs": verbs}]
         for body in _role(f"fleetsync-{run}", ns, rules, account["name"]):
@@ -178,3 +182,32 @@ def test_credentials_without_a_cluster_wide_list_sync_by_listing_each_namespace(
     with pytest.raises(k8s.exceptions.ApiException) as refused:
         k8s.CoreV1Api(_api(Path(cluster.kubeconfig))).list_config_map_for_all_namespaces()
     assert refused.value.status == 403, "the credentials really may not list across namespaces"
+
+
+@pytest.mark.parametrize("limited", ["no delete"], indirect=True)
+def test_a_prune_rbac_refuses_fails_each_object_and_keeps_it_tracked(
+    limited: tuple[Cluster, list[str]], real_clusters: RealClusters, tmp_path: Path
+) -> None:
+    # A real 403 on the delete of an object the credentials could read: the object stays, its
+    # change says why, and it stays in the inventory for the next sync to try again.
+    cluster, spaces = limited
+    client = connect(cluster, cache_dir=tmp_path / "cache", timeout=10.0)
+    app = f"app-{spaces[0]}"
+    first = _sync(client, [config_map("c0", spaces[0]), config_map("c1", spaces[1])], app)
+    assert first.error is None, first.error
+
+    pruned = prune_stale(client, app=app, stale=first.inventory)
+
+    assert sorted(str(c.key) for c in pruned.changes) == [
+        f"core/ConfigMap/{spaces[0]}/c0",
+        f"core/ConfigMap/{spaces[1]}/c1",
+    ]
+    for change in pruned.changes:
+        assert change.action is ChangeAction.FAILED
+        assert change.message.startswith("prune failed: "), change.message
+        assert "credentials refused (403 Forbidden" in change.message
+        assert 'cannot delete resource "configmaps"' in change.message
+    assert pruned.retained == first.inventory
+    admin = Admin(real_clusters.kubeconfig(0))
+    assert admin.get("v1", "ConfigMap", "c0", spaces[0]) is not None
+    assert admin.get("v1", "ConfigMap", "c1", spaces[1]) is not None

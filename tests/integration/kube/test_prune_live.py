@@ -131,7 +131,9 @@ def test_a_delete_refused_after_the_look_up_fails_that_object_only_and_keeps_it_
     assert sorted(changes) == [f"core/ConfigMap/{ns}/a", f"core/ConfigMap/{ns}/b"]
     for action, message in changes.values():
         assert action is ChangeAction.FAILED
-        assert message.startswith("prune failed: ") and "forbidden" in message
+        assert message.startswith("prune failed: ")
+        assert "credentials refused (403 Forbidden" in message
+        assert 'cannot delete resource "configmaps"' in message
     assert pruned.retained == stale.without({live.key(f"core/Secret/{ns}/s")})
     # a refusal does not end the prune: every delete was sent
     assert sorted(c.key for c in live.engine_writes("delete")) == [
