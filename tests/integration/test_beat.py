@@ -108,3 +108,26 @@ def test_a_second_beat_stands_by_and_emits_nothing(
     assert store.queue_depths()["poll"] == before
     first.tick()
     assert store.queue_depths()["poll"] == before + 1
+
+
+def test_a_beat_that_lost_redis_before_reading_its_file_publishes_the_declaration_it_loaded(
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    # A beat started from the declaration Redis holds, then Redis's data lost before the beat
+    # has read fleet.yaml itself: it publishes what it loaded again, as it was.
+    store = Store.connect(redis_url)
+    sender = Sender(make_celery(Settings(redis_url=redis_url)), store)
+    fleet_file = tmp_path / "fleet.yaml"
+    _write(fleet_file, GOOD)
+    assert Ticker(store, sender, fleet_file).tick().reloaded
+    digest, declared = store.fleet_digest(), store.load_fleet()
+    assert digest is not None and declared is not None
+    restarted = Ticker(store, sender, None)
+    restarted.tick()
+    store.client.flushall()
+
+    restarted.tick()
+
+    assert store.fleet_digest() == digest
+    assert store.load_fleet() == declared
