@@ -15,6 +15,7 @@ from fleetsync.shared.fleet import (
     check_fleet,
     parse_fleet,
 )
+from fleetsync.shared.fleet.loading import check_text
 from tests.unit.shared.test_fleet import HEADER, with_app
 
 
@@ -56,6 +57,7 @@ def test_nesting_past_the_bound_is_refused_with_its_line() -> None:
     issue = the_error(with_app(f"helm:\n  values:\n    deep: {deep}\n"))
     assert issue.message == "nested deeper than 100 levels"
     assert issue.line == 17
+    assert issue.key_path == "", "found before the text is read as a fleet: no key path yet"
 
 
 def test_a_thousand_levels_of_nesting_are_an_error_not_a_recursion_crash() -> None:
@@ -92,3 +94,26 @@ def test_a_fleet_file_over_the_size_bound_is_refused_unread(tmp_path: Path) -> N
     assert report.fleet is None
     (issue,) = report.errors
     assert issue.message.startswith("the file is larger than 8 MiB")
+
+
+def test_a_fleet_text_over_the_size_bound_is_refused_unread() -> None:
+    # Text given directly (not a file): the same bound, named as text.
+    report = check_text(
+        HEADER + "#" * MAX_FLEET_BYTES + "\n", source="fleet.yaml", base_dir=Path("/srv")
+    )
+    assert report.fleet is None
+    (issue,) = report.errors
+    assert (issue.line, issue.key_path) == (None, "")
+    assert issue.message == "the text is larger than 8 MiB"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("file://", "repositories[0].url: 'file://' names no path"),
+        ("https:///platform.git", "repositories[0].url: 'https:///platform.git' names no host"),
+    ],
+)
+def test_a_repository_url_without_a_host_or_path_is_refused(url: str, message: str) -> None:
+    issue = the_error(HEADER.replace("https://git.example.com/platform.git", url))
+    assert message in str(issue), issue

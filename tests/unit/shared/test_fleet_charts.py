@@ -133,6 +133,17 @@ def _errors(text: str) -> list[str]:
             "applications[0].chart: 'Podinfo!' is not a chart name",
         ),
         (
+            "    chart: podinfo\n",
+            f"    chart: {'p' * 251}\n",  # Helm's limit is 250 characters
+            f"applications[0].chart: '{'p' * 251}' is not a chart name",
+        ),
+        (
+            "url: oci://registry.example.com:5000/charts",
+            "url: https://registry.example.com/charts",
+            "repositories[2].url: an oci repository's URL starts with oci:// "
+            "(e.g. oci://registry.example.com/charts)",
+        ),
+        (
             "repository: platform, path",
             "repository: nowhere, path",
             "helm.valuesFrom.repository: repository 'nowhere' is not declared",
@@ -158,6 +169,13 @@ def test_each_chart_source_mistake_is_named_where_it_is(old: str, new: str, expe
     assert old in GOOD
     errors = _errors(GOOD.replace(old, new, 1))
     assert any(expected in e for e in errors), errors
+
+
+def test_a_chart_name_of_250_characters_is_accepted() -> None:
+    longest = "p" * 250
+    text = GOOD.replace("    chart: podinfo\n", f"    chart: {longest}\n", 1)
+    fleet = parse_fleet(text, source="fleet.yaml", base_dir=BASE)
+    assert fleet.applications["podinfo"].chart == longest  # type: ignore[index]
 
 
 def test_an_application_on_a_git_repository_needs_a_path_and_takes_no_chart() -> None:

@@ -160,6 +160,15 @@ windows:
             "application 'web' cannot depend on itself",
         ),
         (
+            APPS + "    rollout: {waves: [{name: two, percent: forty}]}\n",
+            "fleet.yaml:13: applications[1].rollout.waves[0].percent: must be a percentage from 0 "
+            "to 100 (40 or '40%'), not a string",
+        ),
+        (
+            APPS + 'windows:\n  - {kind: deny, schedule: "@daily", duration: 1h}\n',
+            "fleet.yaml:14: windows[0]: missing required key 'name'",
+        ),
+        (
             APPS + 'windows:\n  - {name: w, kind: deny, schedule: "0 25 * * *", duration: 1h}\n',
             "windows[0].schedule: not a cron schedule: '0 25 * * *': hour 25 is out of range 0-23",
         ),
