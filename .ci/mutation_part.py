@@ -38,10 +38,14 @@ PARTS: dict[str, tuple[list[str], list[str]]] = {
         ["fleetsync/shared/source.py"],
         [
             "tests/unit/shared/test_render_key.py",
+            "tests/unit/shared/test_source_messages.py",
             "tests/integration/test_source_errors.py",
             "tests/integration/test_source_pipeline.py",
             "tests/integration/test_variants.py",
             "tests/integration/test_fetch_lock.py",
+            # the CLI's render and diff (render_at) and the chart sources
+            "tests/integration/test_cli_render.py",
+            "tests/integration/charts",
         ],
     ),
     "fleet": (
