@@ -19,7 +19,7 @@ from fleetsync.shared.model.status import ChangeAction, Health, SyncState
 from fleetsync.shared.reconcile import Outcome, reconcile_pair, refresh_health, remove_pair
 from fleetsync.shared.store import Store
 from fleetsync.shared.tasking import Trigger
-from tests.integration.kube.conftest import Live
+from tests.integration.kube.conftest import Live, kubesim_only
 from tests.integration.kube.hookjobs import finish_job, hold_jobs, hook_job, hook_jobs
 from tests.integration.kube.manifests import WAVE, config_map, deployment, namespace
 
@@ -279,3 +279,35 @@ def test_post_delete_hooks_run_after_an_application_removed_with_prune_on_remova
     (cleanup,) = hook_jobs(pair.live)
     assert cleanup["metadata"]["name"].startswith("cleanup-")
     assert pair.store.status(pair.app, pair.cluster) is None
+
+
+@kubesim_only
+def test_a_removal_whose_deletes_the_cluster_refuses_stays_the_pair_s_status(pair: Pair) -> None:
+    # The pair is not forgotten while its objects are there: what is left stays tracked and the
+    # refusal is its status, for the next removal to try again.
+    ns = pair.live.ns
+    pair.declare(create_namespace=True, prune_on_removal=True)
+    pair.want([config_map("settings", ns)])
+    first = pair.reconcile()
+    assert first.status is not None and first.status.sync is SyncState.SYNCED, first.status
+    removed = replace(pair.fleet, applications={})
+    pair.live.sim.forbid_deletes("configmaps", [ns])
+    try:
+        outcome = remove_pair(
+            pair.store, removed, pair.app, pair.cluster, cache_dir=pair.live.cache_dir
+        )
+    finally:
+        pair.live.sim.clear_faults()
+
+    status = outcome.status
+    assert status is not None and status.failed
+    assert status.error_object == f"core/ConfigMap/{ns}/settings"
+    assert status.message.startswith(f"core/ConfigMap/{ns}/settings: prune failed: ")
+    assert 'cannot delete resource "configmaps"' in status.message
+    assert status.duration > 0, "the removal's sync is timed like any other"
+    assert pair.store.status(pair.app, pair.cluster) == status
+    inventory = pair.store.inventory(pair.app, pair.cluster)
+    assert (
+        inventory is not None and pair.live.key(f"core/ConfigMap/{ns}/settings") in inventory.keys
+    )
+    assert pair.live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/settings") is not None
