@@ -137,11 +137,13 @@ def test_a_new_revision_runs_a_named_hook_again_replacing_the_old_job(live: Live
 def test_a_failed_hook_fails_the_sync_naming_it_and_runs_the_syncfail_hooks(live: Live) -> None:
     ns = live.ns
     hold_jobs(live)
+    page = hook_job("page-oncall", ns, "SyncFail")
+    del page["metadata"]["namespace"]  # the application's
     bundle = [
         namespace(ns),
         config_map("app", ns),
         hook_job("migrate", ns, "PreSync"),
-        hook_job("page-oncall", ns, "SyncFail"),
+        page,
     ]
     first = sync(live, bundle)
     (migrate,) = first.hooks

@@ -16,6 +16,7 @@ import pytest
 
 from fleetsync.shared.kube import connect, share_reads
 from fleetsync.shared.kube.client import ApiResource, ClusterClient, UnknownKindError
+from fleetsync.shared.kube.inventory import INVENTORY_NAMESPACE
 from fleetsync.shared.kube.ownership import APPLICATION_LABEL, MANAGED_BY, MANAGED_BY_LABEL
 from fleetsync.shared.model.declaration import Cluster
 from fleetsync.shared.model.ids import ClusterName
@@ -126,3 +127,24 @@ def _resolves(client: ClusterClient, group: str) -> ApiResource | None:
         return client.resolve(f"{group}/v1", "Widget")
     except UnknownKindError:
         return None
+
+
+def test_credentials_that_may_not_list_the_inventory_copies_read_each_by_itself(
+    kubesim: Simulator, handle: ClusterHandle, tmp_path: Path
+) -> None:
+    cluster = Cluster(
+        name=ClusterName(handle.name), kubeconfig=str(kubesim.kubeconfig_path(handle.name))
+    )
+    plain = connect(cluster, cache_dir=tmp_path / "cache", timeout=10.0)
+    configmaps = plain.resolve("v1", "ConfigMap")
+    home = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": INVENTORY_NAMESPACE}}
+    plain.apply(plain.resolve("v1", "Namespace"), home, force=True)
+    copy = {**_cm("copy", "a"), "metadata": {"name": "copy", "namespace": INVENTORY_NAMESPACE}}
+    plain.apply(configmaps, copy, force=True)
+    handle.forbid_lists("configmaps", [INVENTORY_NAMESPACE])
+
+    batch = share_reads(plain)
+
+    found = batch.get(configmaps, name="copy", namespace=INVENTORY_NAMESPACE)
+    assert found is not None and found["metadata"]["name"] == "copy"
+    assert batch.requests_saved == 0

@@ -567,3 +567,22 @@ def test_a_pair_s_message_names_the_objects_that_keep_it_from_healthy_worst_firs
         "apps/Deployment/web/api: Progressing (1 of 3 updated replicas available)"
     )
     assert describe_unhealthy(objects[:1]) == ""
+
+
+def test_a_waiting_container_is_named_or_marked_unnamed_and_its_reason_stands_for_a_message() -> (
+    None
+):
+    waiting = {"state": {"waiting": {"reason": "ImagePullBackOff"}}}
+    pod = make("Pod", status={"phase": "Pending", "containerStatuses": [waiting]})
+    assert assess_object(pod) == (Health.DEGRADED, "container ?: ImagePullBackOff")
+
+
+def test_a_custom_resource_reconciling_says_what_its_controller_says() -> None:
+    gizmo = make(
+        "Gizmo",
+        "example.com/v1",
+        status={"conditions": [cond("Reconciling", "True", "Progressing", "2 of 3 replicas")]},
+    )
+    assert assess_object(gizmo) == (Health.PROGRESSING, "2 of 3 replicas")
+    gizmo["status"] = {"conditions": [{"type": "Reconciling", "status": "True"}]}
+    assert assess_object(gizmo) == (Health.PROGRESSING, "reconciling")
