@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from fleetsync.shared.kube.inventory import INVENTORY_NAMESPACE, mirror_name
 from fleetsync.shared.model.bundle import Bundle
 from fleetsync.shared.model.declaration import Application, Fleet, SyncPolicy, Targets
 from fleetsync.shared.model.desired import DesiredState
@@ -311,3 +312,39 @@ def test_a_removal_whose_deletes_the_cluster_refuses_stays_the_pair_s_status(pai
         inventory is not None and pair.live.key(f"core/ConfigMap/{ns}/settings") in inventory.keys
     )
     assert pair.live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/settings") is not None
+
+
+def test_what_redis_tracks_is_pruned_when_the_cluster_s_own_copy_is_gone(pair: Pair) -> None:
+    # The two inventories back each other up: with the cluster's copy deleted by hand, the one
+    # Redis keeps still names what the application applied.
+    ns = pair.live.ns
+    pair.declare(create_namespace=True)
+    pair.want([config_map("a", ns), config_map("b", ns)])
+    assert pair.reconcile().status is not None
+    copy = f"/api/v1/namespaces/{INVENTORY_NAMESPACE}/configmaps/{mirror_name(pair.app)}"
+    assert pair.live.operator.get(copy) is not None
+    pair.live.operator.delete(copy)
+    pair.want([config_map("a", ns)], revision=REV2)
+
+    outcome = pair.reconcile()
+
+    assert outcome.status is not None and outcome.status.sync is SyncState.SYNCED, outcome.status
+    assert pair.live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/b") is None
+    assert pair.live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/a") is not None
+
+
+def test_a_render_that_turns_empty_deletes_nothing(pair: Pair) -> None:
+    ns = pair.live.ns
+    pair.declare(create_namespace=True)
+    pair.want([config_map("a", ns)])
+    assert pair.reconcile().status is not None
+    # Redis still knows the application applied something, with the cluster's copy gone too.
+    copy = f"/api/v1/namespaces/{INVENTORY_NAMESPACE}/configmaps/{mirror_name(pair.app)}"
+    assert pair.live.operator.get(copy) is not None
+    pair.live.operator.delete(copy)
+    pair.want([], revision=REV2)
+
+    outcome = pair.reconcile()
+
+    assert outcome.status is not None and outcome.status.failed, outcome.status
+    assert pair.live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/a") is not None
