@@ -8,9 +8,10 @@ them): K applications (a ConfigMap, a Service and a Deployment each) on C cluste
   every cluster is watched), and no sooner than `--idle-after` seconds after the fleet was
   declared (so that the window holds the interval checks' steady rounds: the first one falls
   between half an interval and one interval after a pair is declared): CPU seconds per minute of
-  each process, Kubernetes requests per minute by verb (writes apart), Redis commands per minute,
-  drift checks run. Both arms at `--idle-drift` (today's default, 5m); `--watch-idle-drift`
-  gives the watch arm another (1h: the watcher's own cost, no backstop check in the window).
+  each process (Redis's from its INFO cpu) and of all together, Kubernetes requests per minute
+  by verb (writes apart), Redis commands per minute, drift checks run. Both arms at
+  `--idle-drift` (today's default, 5m; with watches, pairs they cover are checked at their
+  `watchedDriftInterval`, an hour by default); `--watch-idle-drift` gives the watch arm another.
   `--profile DIR` records the watcher with py-spy over the window (GIL samples, raw format).
 - `--layout spread --objects configmap`: each application on one cluster (application i on
   cluster i mod C: 1,000 applications over 10 clusters are 1,000 pairs) and of one ConfigMap;
@@ -142,8 +143,15 @@ def tasks_done(rig: Rig) -> dict[str, int]:
     return {k: n for k, n in rig.store.stats().items() if k.startswith("task:")}
 
 
+def redis_cpu(rig: Rig) -> float:
+    """Redis's own CPU seconds so far (INFO cpu: the server's main thread and children)."""
+    info = rig.store.client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
 def idle(rig: Rig, seconds: float, profile: Path | None = None) -> dict[str, Any]:
     cpu, redis = rig.cpu_seconds(), rig.redis_commands()
+    cpu["redis"] = redis_cpu(rig)
     calls = rig.redis_calls()
     tasks = tasks_done(rig)
     rig.kube_counts(reset=True)
@@ -173,6 +181,7 @@ def idle(rig: Rig, seconds: float, profile: Path | None = None) -> dict[str, Any
     time.sleep(seconds)
     minutes = seconds / 60
     cpu_after, counts = rig.cpu_seconds(), rig.kube_counts()
+    cpu_after["redis"] = redis_cpu(rig)
     tasks_after = tasks_done(rig)
     if spy is not None:
         spy.wait(timeout=60)
@@ -185,6 +194,9 @@ def idle(rig: Rig, seconds: float, profile: Path | None = None) -> dict[str, Any
         "cpu_seconds_per_min": {
             k: round((cpu_after[k] - cpu.get(k, 0)) / minutes, 2) for k in cpu_after
         },
+        "cpu_seconds_per_min_all": round(
+            sum(cpu_after[k] - cpu.get(k, 0) for k in cpu_after) / minutes, 2
+        ),
         "kube_requests_per_min": per_min(sum(counts.values())),
         "kube_writes": writes(counts),
         "tasks_per_min": {k: per_min(n - tasks.get(k, 0)) for k, n in sorted(tasks_after.items())},
