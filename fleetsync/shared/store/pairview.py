@@ -39,6 +39,7 @@ from fleetsync.shared.store.intents import (
 from fleetsync.shared.store.lease import RELEASE, Lease
 from fleetsync.shared.store.rounds import Round
 from fleetsync.shared.store.source import SourceError
+from fleetsync.shared.store.watchers import covered_by_watch
 
 
 @dataclass(slots=True)
@@ -68,6 +69,8 @@ class PairReads:
     """The rollout's record as stored (what the intents' mirror carries)."""
     rollout_reached: int = 0
     """How many clusters the rollout reached."""
+    watch_state: Any = None
+    """The cluster's drift detection as its live watcher wrote it (`covered_by_watch`)."""
 
 
 def _loads(raw: bytes | str | None) -> Any:
@@ -102,9 +105,11 @@ def queue_pair_reads(store: Store, rnd: Round, app: str, cluster: str) -> PairRe
         p.hget(store.key("intents_mirrored", cluster), app)
         p.hget(store.key("app", app, "variants"), cluster)
         p.hlen(store.key("rollout", app, "progress"))
+        store.queue_watch_covers(p, cluster)
 
     def parse(replies: list[Any]) -> None:
-        _, strings, reached, previous, mirrored, variant, reached_count = replies
+        _, strings, reached, previous, mirrored, variant, reached_count, watch = replies
+        reads.watch_state = watch
         status, desired, pin, suspended, inventory, error, freeze = strings[:7]
         rollout, failures, epoch, stamp = strings[7:]
         reads.rollout_raw = rollout
@@ -164,6 +169,11 @@ class PairView(Store):
 
     def pin(self, app: str) -> Pin | None:
         return self._reads.pin if self._mine(app) else super().pin(app)
+
+    def watch_covers(self, app: str, cluster: str) -> bool:
+        if self._mine(app, cluster):
+            return covered_by_watch(self._reads.watch_state, app)
+        return super().watch_covers(app, cluster)
 
     def is_suspended(self, app: str) -> bool:
         return self._reads.suspended if self._mine(app) else super().is_suspended(app)

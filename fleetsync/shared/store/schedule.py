@@ -140,6 +140,7 @@ class ScheduleStore(StoreBase):
         if gone:
             pipe.zrem(zkey, *gone)
             pipe.hdel(hkey, *gone)
+            pipe.hdel(self.key("due", which, "checked"), *gone)
         if intervals:
             pipe.hset(hkey, mapping={m: str(i) for m, i in intervals.items()})
             new = {
@@ -173,6 +174,31 @@ class ScheduleStore(StoreBase):
             str(random.randrange(1 << 30)),
         )
         return [text(m) for m in due]
+
+    def take_checks(self, which: DueSet, waits: Mapping[str, float]) -> list[str]:
+        """Of the members just claimed, those whose check runs now: each whose last check ran
+        at least its wait (seconds; 0: always) ago, or never. Their check is recorded as run
+        now. A member whose drift live watches cover waits its backstop interval; the others
+        are checked at every claim."""
+        if not waits:
+            return []
+        members = list(waits)
+        key = self.key("due", which, "checked")
+        now = self.now()
+        last = self._r.hmget(key, members)
+        taken = [
+            m
+            for m, at in zip(members, last, strict=True)
+            if at is None or now - float(at) >= waits[m]
+        ]
+        if taken:
+            self._r.hset(key, mapping={m: f"{now:.3f}" for m in taken})
+        return taken
+
+    def last_check(self, which: DueSet, member: str) -> float | None:
+        """When `take_checks` last let `member`'s check run (None: never)."""
+        at = self._r.hget(self.key("due", which, "checked"), member)
+        return float(at) if at is not None else None
 
     def defer(self, which: DueSet, member: str, delay: float) -> None:
         """Push a member's next due time to `delay` seconds from now (backoff after errors)."""
