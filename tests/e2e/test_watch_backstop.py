@@ -90,24 +90,26 @@ def test_a_watched_pair_waits_for_its_backstop_and_goes_back_to_the_interval_whe
             return found["c1"].covers("web") and "watches refused" in found["c2"].reason
 
         wait_for(watched, what="c1 watched, c2 refusing watches")
+        # The watched pair's status (from the check its watcher asked for when it began to
+        # watch c1) stays current until its backstop check is overdue.
+        fleet.wait_status(
+            "web", ["c1"], lambda s: (s.stale_after or 0) > time.time() + 3600, "fresh for 1h"
+        )
         # A check c1 was sent while its watches were opening has had time to be recorded.
         checked_again(fleet, C2, 2)
         c1_at, c1_due = checked(fleet, C1), fleet.store.due_at(DueSet.DRIFT, C1)
         writes = {c: kube_writes(fleet, c) for c in CLUSTERS}
         checked_again(fleet, C2, 3)
         # c1 came due meanwhile (its due time moved on) but its check waits for the backstop.
-        assert (fleet.store.due_at(DueSet.DRIFT, C1) or 0) > (c1_due or 0)
-        assert checked(fleet, C1) == c1_at
+        assert (fleet.store.due_at(DueSet.DRIFT, C1) or 0) > (c1_due or 0), "c1 not claimed"
+        assert checked(fleet, C1) == c1_at, fleet.store.drift_detection(CLUSTERS)
         # c2's checks found nothing to change: nothing written at idle, on either cluster.
-        assert {c: kube_writes(fleet, c) for c in CLUSTERS} == writes
+        assert {c: kube_writes(fleet, c) for c in CLUSTERS} == writes, [
+            fleet.sim.cluster(c).request_counts() for c in CLUSTERS
+        ]
         shown = detection_in_status(fleet)
         assert shown["c1"] == "watching (backstop check every 1h)"
         assert shown["c2"].startswith("interval checks only (every 2s): watches refused")
-        # The watched pair's status (from the check its watcher asked for when it began to
-        # watch c1) stays current until its backstop check is overdue.
-        fleet.wait_status(
-            "web", ["c1"], lambda s: (s.stale_after or 0) > time.time() + 3600, "fresh for 1h"
-        )
     # The watcher is gone (it gave its clusters back): c1 is checked at its next due time.
     gone = time.time()
     wait_for(lambda: checked(fleet, C1) > gone, what="c1 checked once its watch was lost")
