@@ -3,13 +3,15 @@
 `Store` combines one class per concern; every method takes and returns fleetsync values.
 `connection` says which URLs reach Redis (one server or Sentinel) and which errors mean that
 Redis is away for now. `Round` sends many commands in one round trip; `PairView` is a store for
-one reconcile: what it reads of its pair was read in one round, what it writes goes out in one.
+one reconcile: what it reads of its pair was read in one round, what it writes goes out in one
+(`ClosingWrites`: many pairs' writes merged, one MSET, one SADD per set, one release script).
 """
 
 from __future__ import annotations
 
 from fleetsync.shared.model.desired import DesiredState, Pin
 from fleetsync.shared.store.base import StoreError
+from fleetsync.shared.store.closing import ClosingWrites
 from fleetsync.shared.store.combined import Store
 from fleetsync.shared.store.connection import (
     UNAVAILABLE,
@@ -29,6 +31,7 @@ from fleetsync.shared.store.watchers import DriftDetection
 __all__ = [
     "UNAVAILABLE",
     "Abandoned",
+    "ClosingWrites",
     "DesiredState",
     "DriftDetection",
     "DueSet",

@@ -29,6 +29,7 @@ from fleetsync.shared.model.rollout import Held, Rollout
 from fleetsync.shared.model.rollout_snapshot import RolloutSnapshot
 from fleetsync.shared.planning.windows import Freeze
 from fleetsync.shared.store.base import text
+from fleetsync.shared.store.closing import ClosingWrites
 from fleetsync.shared.store.combined import Store
 from fleetsync.shared.store.intents import (
     IntentsView,
@@ -80,7 +81,6 @@ def queue_pair_reads(store: Store, rnd: Round, app: str, cluster: str) -> PairRe
     reads = PairReads()
 
     def queue(p: Any) -> None:
-        p.set(store.key("epoch"), new_epoch(), nx=True)
         # Every string in one MGET (a command costs more to send and parse than a key does).
         p.mget(
             [
@@ -104,7 +104,7 @@ def queue_pair_reads(store: Store, rnd: Round, app: str, cluster: str) -> PairRe
         p.hlen(store.key("rollout", app, "progress"))
 
     def parse(replies: list[Any]) -> None:
-        _, strings, reached, previous, mirrored, variant, reached_count = replies
+        strings, reached, previous, mirrored, variant, reached_count = replies
         status, desired, pin, suspended, inventory, error, freeze = strings[:7]
         rollout, failures, epoch, stamp = strings[7:]
         reads.rollout_raw = rollout
@@ -126,6 +126,9 @@ def queue_pair_reads(store: Store, rnd: Round, app: str, cluster: str) -> PairRe
         reads.known = previous is not None
         reads.failures = int(failures) if failures is not None else 0
 
+    # The epoch set if missing, once for every pair the round reads (the MGET reads it).
+    epoch = store.key("epoch")
+    rnd.once(epoch, lambda p: p.set(epoch, new_epoch(), nx=True))
     rnd.add(queue, parse)
     return reads
 
@@ -308,8 +311,9 @@ class PairView(Store):
         key = self._lease_key(lease.name)
         self._writes.append(lambda p: p.eval(RELEASE, 1, key, lease.token))
 
-    def write_into(self, rnd: Round) -> None:
-        """Put every write this view kept on `rnd`, in the order they were made."""
+    def write_into(self, rnd: Round | ClosingWrites) -> None:
+        """Put every write this view kept on `rnd`, in the order they were made (merged with
+        other pairs' on a `ClosingWrites`)."""
         writes, self._writes = self._writes, []
         for queue in writes:
             rnd.add(queue)
@@ -317,7 +321,9 @@ class PairView(Store):
     def commit(self) -> None:
         """Write what this view kept now, in one transaction (one round trip)."""
         rnd = Round(self.client, transaction=True)
-        self.write_into(rnd)
+        closing = ClosingWrites()
+        self.write_into(closing)
+        closing.write_into(rnd)
         rnd.run()
 
 
