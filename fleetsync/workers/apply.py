@@ -30,7 +30,15 @@ from fleetsync.shared.reconcile import (
     remove_pair,
 )
 from fleetsync.shared.reconcile_batch import reconcile_on_cluster
-from fleetsync.shared.store import ClosingWrites, PairOpening, Reply, Round, Store, open_pair
+from fleetsync.shared.store import (
+    ClosingWrites,
+    PairOpening,
+    Reply,
+    Round,
+    Store,
+    open_pair,
+    open_pairs,
+)
 from fleetsync.shared.tasking import (
     Job,
     Priority,
@@ -234,7 +242,7 @@ def _open_batch(store: Store, rnd: Round, kwargs: Mapping[str, Any]) -> _OpenedB
         return _OpenedBatch(cluster, None, marked)
     return _OpenedBatch(
         cluster,
-        [open_pair(store, rnd, a, cluster, lease=pair_lock(a, cluster)) for a in apps],
+        open_pairs(store, rnd, apps, cluster, leases=[pair_lock(a, cluster) for a in apps]),
         marked,
     )
 

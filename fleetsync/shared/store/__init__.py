@@ -22,7 +22,13 @@ from fleetsync.shared.store.connection import (
 from fleetsync.shared.store.inflight import Abandoned
 from fleetsync.shared.store.intents import IntentsView
 from fleetsync.shared.store.lease import Lease
-from fleetsync.shared.store.pairview import PairOpening, PairView, open_pair, read_pair
+from fleetsync.shared.store.pairview import (
+    PairOpening,
+    PairView,
+    open_pair,
+    open_pairs,
+    read_pair,
+)
 from fleetsync.shared.store.rounds import Reply, Round
 from fleetsync.shared.store.schedule import DueSet
 from fleetsync.shared.store.source import RepoState, SourceError
@@ -50,5 +56,6 @@ __all__ = [
     "celery_broker",
     "check_url",
     "open_pair",
+    "open_pairs",
     "read_pair",
 ]

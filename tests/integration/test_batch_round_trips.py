@@ -1,6 +1,8 @@
-"""Many reconciles' closing writes merged (`store/closing.py`) leave Redis as the same writes sent
-one by one: every pair's status, inventory, history, revision index, cell, failure counter and
-lease, against a real redis-server."""
+"""A per-cluster task's round trips to Redis, merged across its pairs, leave Redis as each pair's
+own would, against a real redis-server: the opening (every pair's lease, coalescing mark and
+reads; the epoch set once, the cluster's mirror notes in one HMGET, the queue's index in one
+ZREM and one HDEL) and the closing (`store/closing.py`: every pair's status, inventory,
+history, revision index, cell, failure counter and lease)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from fleetsync.shared.model.report import PairStatus
 from fleetsync.shared.model.resource import ResourceKey
 from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.status import Health, SyncState
-from fleetsync.shared.store import ClosingWrites, PairView, Round, Store, open_pair
+from fleetsync.shared.store import ClosingWrites, PairView, Round, Store, open_pair, open_pairs
 
 REV1 = Revision(ref="main", sha="1" * 40)
 REV2 = Revision(ref="main", sha="2" * 40)
@@ -154,3 +156,50 @@ def test_a_round_reading_many_pairs_sets_the_epoch_once_and_each_pair_reads_it(
     rnd.run()
     epochs = {o.view().intents_view(o.app, CLUSTER).epoch for o in openings}
     assert len(epochs) == 1 and epochs != {""}
+
+
+def test_a_batch_opens_its_pairs_as_each_pair_alone_would_with_fewer_commands(
+    redis_url: str,
+) -> None:
+    store = Store.connect(redis_url)
+    _first_sync(store)
+    store.client.hset(store.key("intents_mirrored", CLUSTER), mapping={APPS[1]: "fp1|r"})
+    store.client.hset(store.key("intents_mirrored", CLUSTER), mapping={APPS[4]: "fp4|r"})
+    store.client.set(store._lease_key(f"l:{APPS[3]}"), "another")
+    store.client.hset(store.key("rollout", APPS[2], "progress"), CLUSTER, "{}")
+    alone = []
+    for app in APPS:
+        rnd = Round(store.client)
+        alone.append(open_pair(store, rnd, app, CLUSTER))
+        rnd.run()
+    rnd = Round(store.client)
+    together = open_pairs(store, rnd, APPS, CLUSTER, leases=[f"l:{app}" for app in APPS])
+    # Per pair: the lease's SET, the MGET, 4 hash reads; the epoch's SET NX and the cluster's
+    # mirror notes (one HMGET) once.
+    assert len(rnd) == 2 + 6 * len(APPS)
+    rnd.run()
+    for one, batch in zip(alone, together, strict=True):
+        assert batch.reads == one.reads, one.app
+        assert batch.reads.status is not None and batch.reads.status.revision == REV1
+        assert (batch.lease is None) is (one.app == APPS[3]), one.app
+    assert [o.reads.mirrored for o in together] == [None, "fp1|r", None, None, "fp4|r", None]
+    assert [o.reads.reached for o in together] == [False, False, True, False, False, False]
+
+
+def test_a_batch_takes_its_pairs_coalescing_marks_and_their_index_entries_at_once(
+    redis_url: str,
+) -> None:
+    store = Store.connect(redis_url)
+    idents = ["reconcile:a:east", "reconcile:b:east", "reconcile:c:east"]
+    marked = store.mark_queued_many("apply", idents, 5, messages=["{}"] * 3, reason=(3, "manual"))
+    assert marked == [True] * 3
+    rnd = Round(store.client)
+    taken = store.queue_take_queued_many(rnd, "apply", idents[:2])
+    assert len(rnd) == 2 + 2, "a GETDEL per mark, one ZREM and one HDEL of the index"
+    rnd.run()
+    assert [r.value for r in taken] == ["manual", "manual"]
+    due, messages = store._queued_index("apply")
+    assert store.client.zrange(due, 0, -1) == [idents[2].encode()]
+    assert list(store.client.hgetall(messages)) == [idents[2].encode()]
+    assert store.client.exists(store.key("queued", "apply", idents[2]))
+    assert not store.client.exists(store.key("queued", "apply", idents[0]))
