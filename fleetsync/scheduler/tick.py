@@ -126,7 +126,9 @@ class Ticker:
         no live watch covers (checked every `driftInterval`); for one whose every kind its
         watcher watches, healthy, its backstop interval (`watchedDriftInterval`) less half a
         `driftInterval` (the pair is claimed every `driftInterval`, give or take its jitter).
-        A watch lost, refused or failing shows at the pair's next claim: checked then."""
+        A watch lost, refused or failing shows at the pair's next claim: checked then. A pair
+        newly covered is checked once at its first claim covered (`take_checks`), so that its
+        status is written current for the backstop."""
         fleet = self._fleet
         if not claimed or fleet is None:
             return dict.fromkeys(claimed, 0.0)

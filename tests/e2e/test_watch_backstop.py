@@ -90,12 +90,14 @@ def test_a_watched_pair_waits_for_its_backstop_and_goes_back_to_the_interval_whe
             return found["c1"].covers("web") and "watches refused" in found["c2"].reason
 
         wait_for(watched, what="c1 watched, c2 refusing watches")
+        # Its first claim under the watch is checked (the checks before it were not covered).
+        seen = time.time()
+        wait_for(lambda: checked(fleet, C1) > seen, what="c1's first check under its watch")
         # The watched pair's status (from the check its watcher asked for when it began to
         # watch c1) stays current until its backstop check is overdue.
         fleet.wait_status(
             "web", ["c1"], lambda s: (s.stale_after or 0) > time.time() + 3600, "fresh for 1h"
         )
-        # A check c1 was sent while its watches were opening has had time to be recorded.
         checked_again(fleet, C2, 2)
         c1_at, c1_due = checked(fleet, C1), fleet.store.due_at(DueSet.DRIFT, C1)
         writes = {c: kube_writes(fleet, c) for c in CLUSTERS}
