@@ -8,8 +8,9 @@ same member twice and 10,000 repositories cost no more beat entries than one.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
+from typing import Any
 
 from fleetsync.shared.store.base import StoreBase, text
 from fleetsync.shared.store.rounds import Reply, Round
@@ -140,6 +141,7 @@ class ScheduleStore(StoreBase):
         if gone:
             pipe.zrem(zkey, *gone)
             pipe.hdel(hkey, *gone)
+            pipe.hdel(self.key("due", which, "checked"), *gone)
         if intervals:
             pipe.hset(hkey, mapping={m: str(i) for m, i in intervals.items()})
             new = {
@@ -173,6 +175,33 @@ class ScheduleStore(StoreBase):
             str(random.randrange(1 << 30)),
         )
         return [text(m) for m in due]
+
+    def take_checks(self, which: DueSet, waits: Mapping[str, float]) -> list[str]:
+        """Of the members just claimed, those whose check runs now. A member with a wait (its
+        drift live watches cover it: its backstop interval, in seconds) is checked when its
+        last check ran at least that long ago, or never, or was sent while no watch covered it
+        (that check's status may have been written current for `driftInterval` only: this one
+        is written current for the backstop). A member without (0) is checked at every claim.
+        Each check let run is recorded as run now (`last_check`), with whether it was covered."""
+        if not waits:
+            return []
+        members = list(waits)
+        key = self.key("due", which, "checked")
+        now = self.now()
+        taken = []
+        for m, raw in zip(members, self._r.hmget(key, members), strict=True):
+            at, _, covered = text(raw).partition(" ") if raw is not None else ("", "", "")
+            if not at or (waits[m] > 0 and not covered) or now - float(at) >= waits[m]:
+                taken.append(m)
+        if taken:
+            stamp = f"{now:.3f}"
+            self._r.hset(key, mapping={m: f"{stamp} w" if waits[m] > 0 else stamp for m in taken})
+        return taken
+
+    def last_check(self, which: DueSet, member: str) -> float | None:
+        """When `take_checks` last let `member`'s check run (None: never)."""
+        at = self._r.hget(self.key("due", which, "checked"), member)
+        return float(text(at).partition(" ")[0]) if at is not None else None
 
     def defer(self, which: DueSet, member: str, delay: float) -> None:
         """Push a member's next due time to `delay` seconds from now (backoff after errors)."""
@@ -238,23 +267,32 @@ class ScheduleStore(StoreBase):
     def queue_take_queued(self, rnd: Round, kind: str, ident: str) -> Reply[str | None]:
         """`clear_queued` as part of the round `rnd`; the reason the mark held as it was
         cleared (None: none), which may be stronger than the message's own (see `_MARK`)."""
-        zkey, hkey = self._queued_index(kind)
-        reply: Reply[str | None] = Reply(None)
-
-        def parse(replies: list[object]) -> None:
-            mark = replies[0]
-            parts = text(mark).split(" ") if isinstance(mark, bytes | str) else []
-            reply.value = parts[3] if len(parts) == 4 else None
-
-        rnd.add(
-            lambda p: (
-                p.getdel(self.key("queued", kind, ident)),
-                p.zrem(zkey, ident),
-                p.hdel(hkey, ident),
-            ),
-            parse,
-        )
+        (reply,) = self.queue_take_queued_many(rnd, kind, [ident])
         return reply
+
+    def queue_take_queued_many(
+        self, rnd: Round, kind: str, idents: Sequence[str]
+    ) -> list[Reply[str | None]]:
+        """`queue_take_queued` of many marks of one queue (a batch's pairs): each mark taken,
+        then their entries in the queue's index removed, one command for them all."""
+        zkey, hkey = self._queued_index(kind)
+        replies: list[Reply[str | None]] = [Reply(None) for _ in idents]
+        if not idents:
+            return replies
+
+        def parse(values: list[object]) -> None:
+            for reply, mark in zip(replies, values, strict=False):
+                parts = text(mark).split(" ") if isinstance(mark, bytes | str) else []
+                reply.value = parts[3] if len(parts) == 4 else None
+
+        def queue(p: Any) -> None:
+            for ident in idents:
+                p.getdel(self.key("queued", kind, ident))
+            p.zrem(zkey, *idents)
+            p.hdel(hkey, *idents)
+
+        rnd.add(queue, parse)
+        return replies
 
     def clear_queued(self, kind: str, ident: str) -> None:
         """Called by a task as it starts: a trigger from now on enqueues a new run."""
