@@ -326,13 +326,9 @@ def fleet_wide(
     `profile`, py-spy records the apply workers during the change (`<profile>/<process>.txt`)."""
     clusters = min(clusters, pairs)
     apps = max(1, pairs // clusters)
-    # Each apply worker keeps a client per cluster it serves (README: keep FLEETSYNC_KUBE_CLIENTS
-    # above that number, or every reconcile reconnects): 1,000 clusters need more than the 512
-    # of the default.
-    env = (
-        ("FLEETSYNC_CLUSTER_BATCH", str(batch_from)),
-        ("FLEETSYNC_KUBE_CLIENTS", str(max(512, clusters + 16))),
-    )
+    # Each apply worker keeps a client per cluster the fleet declares (FLEETSYNC_KUBE_CLIENTS
+    # unset), as in the fan-out.
+    env = (("FLEETSYNC_CLUSTER_BATCH", str(batch_from)),)
     # The first rollout and the change each converge at some tens of pairs a second per apply
     # process on a loaded machine: give each a deadline that grows with the pairs.
     deadline = max(sizes.timeout * 2, pairs / 10)

@@ -69,6 +69,9 @@ Manifest = Mapping[str, Any]
 
 APPLY_PATCH = "application/apply-patch+yaml"
 CLIENT_CACHE_SIZE = 512
+"""The clients a process keeps at least when their number follows the fleet (`fit_clients`), and
+all it keeps before it has read a fleet: only clients of clusters it served are held, so a small
+fleet's process holds no more for it."""
 _CONNECT_WAITED = re.compile(r"connect timeout=([0-9.]+)")
 CONNECT_TIMEOUT = 5.0
 """Seconds to make a connection (shorter than a request's whole timeout: a cluster that does not
@@ -537,6 +540,10 @@ _ClientKey = tuple[str, str, str, int, str, float]
 _clients: collections.OrderedDict[_ClientKey, ClusterClient] = collections.OrderedDict()
 _clients_lock = threading.Lock()
 _cache_size = CLIENT_CACHE_SIZE
+_cap: int | None = None
+"""The operator's bound (`FLEETSYNC_KUBE_CLIENTS`), or None: the bound follows the fleet."""
+_fleet_clusters = 0
+_built = 0
 
 
 def connect(cluster: Cluster, *, cache_dir: Path, timeout: float) -> ClusterClient:
@@ -566,7 +573,9 @@ def connect(cluster: Cluster, *, cache_dir: Path, timeout: float) -> ClusterClie
             _clients.move_to_end(key)
             return found
     client = _build(cluster, path=path, cache_dir=cache_dir, timeout=timeout)
+    global _built
     with _clients_lock:
+        _built += 1
         client = _clients.setdefault(key, client)
         _clients.move_to_end(key)
         while len(_clients) > _cache_size:
@@ -574,13 +583,42 @@ def connect(cluster: Cluster, *, cache_dir: Path, timeout: float) -> ClusterClie
     return client
 
 
-def keep_clients(size: int) -> None:
-    """Bound the cached clients to `size` (least recently used dropped first)."""
-    global _cache_size
+def keep_clients(cap: int | None) -> None:
+    """Bound the cached clients to `cap` (least recently used dropped first); None: a client for
+    every cluster the published fleet declares (`fit_clients`), at least `CLIENT_CACHE_SIZE`."""
+    global _cap
     with _clients_lock:
-        _cache_size = max(1, size)
-        while len(_clients) > _cache_size:
-            _clients.popitem(last=False)
+        _cap = None if cap is None else max(1, cap)
+        _resize()
+
+
+def fit_clients(clusters: int) -> None:
+    """The fleet a task read declares `clusters` clusters: unless the operator bounded them,
+    keep a client for each, so that a reconcile never builds its cluster's client again
+    (kubeconfig, configuration, discovery) because others pushed it out."""
+    global _fleet_clusters
+    if clusters == _fleet_clusters:
+        return
+    with _clients_lock:
+        _fleet_clusters = clusters
+        _resize()
+
+
+def kept_clients() -> int:
+    """How many clients this process keeps at most now."""
+    return _cache_size
+
+
+def clients_built() -> int:
+    """How many clients this process has built (read a kubeconfig for) since it started."""
+    return _built
+
+
+def _resize() -> None:
+    global _cache_size
+    _cache_size = _cap if _cap is not None else max(CLIENT_CACHE_SIZE, _fleet_clusters)
+    while len(_clients) > _cache_size:
+        _clients.popitem(last=False)
 
 
 def forget_clients() -> None:

@@ -11,7 +11,6 @@ import pytest
 
 from fleetsync.shared.errors import PermanentError, TransientError
 from fleetsync.shared.kube.client import (
-    CLIENT_CACHE_SIZE,
     Forbidden,
     UnknownKindError,
     connect,
@@ -88,7 +87,7 @@ def test_the_client_cache_keeps_the_most_recently_used_up_to_its_bound(
             connect(c, cache_dir=live.cache_dir, timeout=REQUEST_TIMEOUT) for c in copies
         ] == again
     finally:
-        keep_clients(CLIENT_CACHE_SIZE)
+        keep_clients(None)
 
 
 @kubesim_only
