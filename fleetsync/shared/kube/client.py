@@ -51,13 +51,14 @@ from typing import Any
 import urllib3
 import yaml
 from kubernetes import client as kube_client
-from kubernetes import config as kube_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
+from kubernetes.config.kube_config import ConfigNode, KubeConfigLoader
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError, ResourceNotUniqueError
 
 from fleetsync.shared.errors import PermanentError, TransientError
+from fleetsync.shared.fast_yaml import safe_load
 from fleetsync.shared.kube.ownership import FIELD_MANAGER
 from fleetsync.shared.kube.transport import NotJson, Query, Refusal, Transport
 from fleetsync.shared.model.declaration import Cluster
@@ -640,20 +641,24 @@ def _build(cluster: Cluster, *, path: Path, cache_dir: Path, timeout: float) -> 
         other=False,
         respect_retry_after_header=False,
     )
+    config = _read_kubeconfig(cluster, path)
     try:
-        api_client = kube_config.new_client_from_config(  # type: ignore[no-untyped-call]
-            config_file=str(path),
-            context=cluster.context,
-            persist_config=False,
-            client_configuration=configuration,
+        # What `new_client_from_config` does with the file, from the text read above: a node
+        # named by the file's path, whose relative certificate paths are read beside it.
+        loader = KubeConfigLoader(  # type: ignore[no-untyped-call]
+            config_dict=ConfigNode(str(path), config, str(path)),  # type: ignore[no-untyped-call]
+            active_context=cluster.context,
+            config_base_path=None,
         )
-    except (ConfigException, OSError, ValueError, TypeError, KeyError) as e:
+        loader.load_and_set(configuration)  # type: ignore[no-untyped-call]
+        api_client = kube_client.ApiClient(configuration=configuration)
+    except (ConfigException, OSError, ValueError, TypeError, KeyError, AttributeError) as e:
         raise PermanentError(
             f"cluster {cluster.name}: kubeconfig {path} is invalid: {_config_problem(e)}"
         ) from None
     _default_timeout(api_client.rest_client, timeout)
     configuration = api_client.configuration
-    if not _expiring_credentials(path, cluster.context):
+    if not _expiring_credentials(config, cluster.context):
         # The client would otherwise copy the same token and host into its configuration before
         # every request (re-reading the proxy environment each time): nothing can expire here.
         configuration.refresh_api_key_hook = None
@@ -696,17 +701,58 @@ class SharingClient(ClusterClient):
         self._lock = shared._lock
 
 
-def _expiring_credentials(path: Path, context: str | None) -> bool:
+def _read_kubeconfig(cluster: Cluster, path: Path) -> Mapping[str, Any]:
+    """The kubeconfig's content, read with libyaml's loader where PyYAML has it. Raises
+    PermanentError naming the file when it cannot be read or is no kubeconfig."""
+    try:
+        config = safe_load(path.read_text())
+    except OSError as e:
+        raise PermanentError(
+            f"cluster {cluster.name}: kubeconfig {path}: {e.strerror or 'cannot be read'}"
+        ) from None
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise PermanentError(
+            f"cluster {cluster.name}: kubeconfig {path} is invalid: {_yaml_problem(e)}"
+        ) from None
+    if not isinstance(config, Mapping):
+        what = "empty" if config is None else f"{_kind(config)}, not a mapping"
+        raise PermanentError(f"cluster {cluster.name}: kubeconfig {path} is invalid: {what}")
+    for key in ("clusters", "contexts", "users"):
+        if not isinstance(config.get(key) or [], list):
+            raise PermanentError(
+                f"cluster {cluster.name}: kubeconfig {path} is invalid: {key} is "
+                f"{_kind(config[key])}, not a list"
+            )
+    return config
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    kinds: dict[type, str] = {str: "a string", list: "a list", dict: "a mapping"}
+    return kinds.get(type(value), f"a {type(value).__name__}")
+
+
+def _yaml_problem(e: Exception) -> str:
+    """A YAML error's problem and line (its first line alone says only what was being read)."""
+    if isinstance(e, yaml.MarkedYAMLError) and e.problem:
+        line = f" (line {e.problem_mark.line + 1})" if e.problem_mark else ""
+        return f"{e.problem}{line}"[:200]
+    return _config_problem(e)
+
+
+def _expiring_credentials(config: Mapping[str, Any], context: str | None) -> bool:
     """Whether the kubeconfig's user (of `context`, else the current context) gets its token
     from an exec plugin or an auth provider, which the client asks again once it expires; a
     static token, a token file, a client certificate or a password never expire. When the file
     cannot be read as one, True: the client keeps its own way of refreshing."""
     try:
-        config = yaml.safe_load(path.read_text())
         name = context or config["current-context"]
         chosen = next(c["context"] for c in config["contexts"] if c["name"] == name)
         user = next(u["user"] for u in config["users"] if u["name"] == chosen["user"])
-    except (OSError, yaml.YAMLError, KeyError, TypeError, StopIteration):
+    except (KeyError, TypeError, StopIteration):
         return True
     return not isinstance(user, Mapping) or "exec" in user or "auth-provider" in user
 

@@ -159,12 +159,26 @@ def test_a_missing_kubeconfig_is_a_permanent_error_naming_the_file(tmp_path: Pat
         connect(cluster, cache_dir=tmp_path, timeout=1.0)
 
 
-def test_an_invalid_kubeconfig_is_a_permanent_error_naming_the_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("apiVersion: v1\nkind: Config\nclusters: []\n", "Expected key current-context"),
+        ("apiVersion: v1\nclusters: [{name: a\n", "(line 3)"),
+        ("", "empty"),
+        ("- just\n- a list\n", "a list, not a mapping"),
+        ("apiVersion: v1\ncurrent-context: a\ncontexts: 7\n", "contexts is a number, not a list"),
+    ],
+    ids=["no_context", "syntax", "empty", "list", "contexts_not_a_list"],
+)
+def test_an_invalid_kubeconfig_is_a_permanent_error_naming_the_file(
+    tmp_path: Path, text: str, problem: str
+) -> None:
     broken = tmp_path / "broken.kubeconfig"
-    broken.write_text("apiVersion: v1\nkind: Config\nclusters: []\n")
+    broken.write_text(text)
     cluster = Cluster(name=ClusterName("prod"), kubeconfig=str(broken))
-    with pytest.raises(PermanentError, match=f"kubeconfig {broken} is invalid"):
+    with pytest.raises(PermanentError, match=f"kubeconfig {broken} is invalid: ") as caught:
         connect(cluster, cache_dir=tmp_path, timeout=1.0)
+    assert problem in str(caught.value)
 
 
 def test_an_unknown_context_is_a_permanent_error_naming_the_file(live: Live) -> None:
