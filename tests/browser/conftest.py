@@ -19,6 +19,7 @@ import pytest
 from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 
 from fleetsync.shared.store import Store
 from kubesim import Simulator
@@ -193,3 +194,21 @@ def type_into(driver: webdriver.Chrome, by: str, value: str, text: str) -> None:
         return True
 
     wait_for(typed, timeout=10, what=f"typing into {value}")
+
+
+def enter_token(driver: webdriver.Chrome) -> None:
+    """Give the page the API token through its own Token button and dialog, as an operator does
+    before an action (a test that needs the token does not rely on an earlier test's tab)."""
+    click(driver, By.ID, "token-button")
+    wait_for(
+        lambda: driver.find_element(By.ID, "token-dialog").is_displayed(),
+        timeout=10,
+        what="the token dialog",
+    )
+    type_into(driver, By.ID, "token-input", TOKEN)
+    click(driver, By.ID, "token-save")
+    wait_for(
+        lambda: driver.execute_script("return sessionStorage.getItem('fleetsync.token')") == TOKEN,
+        timeout=10,
+        what="the token kept for the tab",
+    )

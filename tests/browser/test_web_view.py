@@ -8,7 +8,7 @@ from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
-from tests.browser.conftest import TOKEN, Fleet, click, configmap, screenshot
+from tests.browser.conftest import TOKEN, Fleet, click, configmap, enter_token, screenshot
 from tests.support.waiting import wait_for
 
 PAIRS = {("shop", "eu-1"), ("shop", "eu-2"), ("shop", "us-1"), ("audit", "eu-1"), ("audit", "eu-2")}
@@ -154,6 +154,7 @@ def test_a_broken_render_shows_its_error_and_the_cluster_page_its_objects(
 
     browser.get(fleet.url + "/applications/shop")
     wait_for(lambda: "ok" in text_of(browser, "#render-status"), timeout=10, what="render ok")
+    enter_token(browser)  # Refresh is an action: it needs the token
     fleet.repo.write("apps/shop/broken.yaml", "kind: ConfigMap\nmetadata: [unclosed\n")
     fleet.repo.write("apps/shop/settings.yaml", configmap("settings", "two"))
     fleet.repo.commit("a broken manifest")
