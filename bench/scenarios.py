@@ -6,6 +6,7 @@ harness goes on with the next.
 
 from __future__ import annotations
 
+import signal
 import statistics
 import subprocess
 import tempfile
@@ -94,19 +95,31 @@ def _rollout(
     *,
     webhook: bool,
     timeout: float,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     """Commit a new value of the application, push it (or let polling find it) and time it;
-    the requests counted are those made after the cluster traffic of earlier steps settled."""
+    the requests counted are those made after the cluster traffic of earlier steps settled.
+    With `profile`, py-spy records the apply workers until every pair is done."""
     # Longer than a beat of the watch process, which starts the watches of kinds new in the
     # inventories at its next beat.
     settled = rig.wait_kube_quiet(quiet=WATCHER_BEAT + 2.0)
     rig.kube_counts(reset=True)
     repo.write("apps/web/app.yaml", app_manifests("web", value))
     sha = repo.commit(f"value {value}")
+    spies = []
+    if profile is not None:
+        profile.mkdir(parents=True, exist_ok=True)
+        for name, proc in rig.processes().items():
+            if name.startswith("apply"):
+                spies.append(_record(proc.pid, timeout, profile / f"{name}.txt", gil=True))
+        time.sleep(1.0)  # py-spy attaches
     pushed = time.time()
     if webhook:
         assert rig.webhook("fleet") == 202
     done = rig.wait_converged(pairs, sha, timeout)
+    for spy in spies:
+        spy.send_signal(signal.SIGINT)  # py-spy writes what it recorded and ends
+        spy.wait()
     latencies = [at - pushed for at in done.values()]
     counts = rig.kube_counts()
     figures: dict[str, Any] = {"converged": len(done), "of": len(pairs), "settled": settled}
@@ -137,14 +150,23 @@ def _web_everywhere(rig: Rig, sizes: Sizes) -> tuple[WorkRepo | None, list[tuple
     return repo, pairs
 
 
-def fanout(work: Path, clusters: int, sizes: Sizes) -> dict[str, Any]:
+def fanout(
+    work: Path, clusters: int, sizes: Sizes, *, profile: Path | None = None
+) -> dict[str, Any]:
     """1 and 2: a commit to one application on C clusters, by webhook and by poll, then the
-    same manifests pushed with kubectl, sequentially and 8 at a time."""
+    same manifests pushed with kubectl, sequentially and 8 at a time. With `profile`, py-spy
+    records the apply worker (its GIL samples) from the webhook until every cluster is Synced
+    (`<profile>/apply.txt`)."""
     with Rig(work, RigOptions(clusters=clusters, with_api=True)) as rig:
         repo, pairs = _web_everywhere(rig, sizes)
         if repo is None:
             return {"failed": "the first rollout did not converge"}
-        webhook = _rollout(rig, repo, pairs, "1", webhook=True, timeout=sizes.timeout)
+        webhook = _rollout(
+            rig, repo, pairs, "1", webhook=True, timeout=sizes.timeout, profile=profile
+        )
+        webhook["apply_worker_rss_mib"] = {
+            n: round(rig.rss_mib(n), 1) for n in rig.processes() if n.startswith("apply")
+        }
         rig.write_fleet({"fleet": 2}, [("web", "fleet", "apps/web", "*")])
         time.sleep(3)
         poll = _rollout(rig, repo, pairs, "2", webhook=False, timeout=sizes.timeout)
