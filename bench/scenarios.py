@@ -101,8 +101,9 @@ def _rollout(
     the requests counted are those made after the cluster traffic of earlier steps settled.
     With `profile`, py-spy records the apply workers until every pair is done."""
     # Longer than a beat of the watch process, which starts the watches of kinds new in the
-    # inventories at its next beat.
-    settled = rig.wait_kube_quiet(quiet=WATCHER_BEAT + 2.0)
+    # inventories at its next beat; on 1,000 clusters, starting them (and the drift checks of
+    # the clusters newly watched) takes minutes on a loaded machine.
+    settled = rig.wait_kube_quiet(quiet=WATCHER_BEAT + 2.0, timeout=max(60.0, 0.2 * len(pairs)))
     rig.kube_counts(reset=True)
     repo.write("apps/web/app.yaml", app_manifests("web", value))
     sha = repo.commit(f"value {value}")
