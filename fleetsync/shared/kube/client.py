@@ -49,7 +49,6 @@ from pathlib import Path
 from typing import Any
 
 import urllib3
-import yaml
 from kubernetes import client as kube_client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
@@ -703,16 +702,18 @@ class SharingClient(ClusterClient):
 
 def _read_kubeconfig(cluster: Cluster, path: Path) -> Mapping[str, Any]:
     """The kubeconfig's content, read with libyaml's loader where PyYAML has it. Raises
-    PermanentError naming the file when it cannot be read or is no kubeconfig."""
+    PermanentError naming the file when it cannot be read or is no kubeconfig; a text that is
+    no YAML raises its `yaml.YAMLError` as the kubernetes client's own read did (a reconcile
+    retries it: a file caught half-written reads whole next time)."""
     try:
         config = safe_load(path.read_text())
     except OSError as e:
         raise PermanentError(
             f"cluster {cluster.name}: kubeconfig {path}: {e.strerror or 'cannot be read'}"
         ) from None
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
+    except UnicodeDecodeError as e:
         raise PermanentError(
-            f"cluster {cluster.name}: kubeconfig {path} is invalid: {_yaml_problem(e)}"
+            f"cluster {cluster.name}: kubeconfig {path} is invalid: {_config_problem(e)}"
         ) from None
     if not isinstance(config, Mapping):
         what = "empty" if config is None else f"{_kind(config)}, not a mapping"
@@ -733,14 +734,6 @@ def _kind(value: object) -> str:
         return "a number"
     kinds: dict[type, str] = {str: "a string", list: "a list", dict: "a mapping"}
     return kinds.get(type(value), f"a {type(value).__name__}")
-
-
-def _yaml_problem(e: Exception) -> str:
-    """A YAML error's problem and line (its first line alone says only what was being read)."""
-    if isinstance(e, yaml.MarkedYAMLError) and e.problem:
-        line = f" (line {e.problem_mark.line + 1})" if e.problem_mark else ""
-        return f"{e.problem}{line}"[:200]
-    return _config_problem(e)
 
 
 def _expiring_credentials(config: Mapping[str, Any], context: str | None) -> bool:
