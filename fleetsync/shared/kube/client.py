@@ -686,7 +686,9 @@ def _authorization(configuration: Any) -> str | None:
 
 class SharingClient(ClusterClient):
     """A client for one task over another client's connection pools, credentials, discovery
-    and lock; subclasses keep what the task's requests share among themselves."""
+    (the kinds it resolved included: a task's own would walk the discoverer's tree again for
+    every kind, every task) and lock; subclasses keep what the task's requests share among
+    themselves."""
 
     def __init__(self, shared: ClusterClient) -> None:
         super().__init__(
@@ -698,6 +700,15 @@ class SharingClient(ClusterClient):
         )
         self._shared = shared
         self._lock = shared._lock
+
+    def resolve(self, api_version: str, kind: str, *, any_version: bool = False) -> ApiResource:
+        return self._shared.resolve(api_version, kind, any_version=any_version)
+
+    def invalidate_discovery(self) -> None:
+        self._shared.invalidate_discovery()
+
+    def _dynamic(self) -> Any:
+        return self._shared._dynamic()
 
 
 def _read_kubeconfig(cluster: Cluster, path: Path) -> Mapping[str, Any]:
