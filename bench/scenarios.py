@@ -114,10 +114,12 @@ def _rollout(
             if name.startswith("apply"):
                 spies.append(_record(proc.pid, timeout, profile / f"{name}.txt", gil=True))
         time.sleep(1.0)  # py-spy attaches
+    cpu = rig.cpu_seconds()
     pushed = time.time()
     if webhook:
         assert rig.webhook("fleet") == 202
     done = rig.wait_converged(pairs, sha, timeout)
+    spent = rig.cpu_seconds()
     for spy in spies:
         spy.send_signal(signal.SIGINT)  # py-spy writes what it recorded and ends
         spy.wait()
@@ -132,6 +134,7 @@ def _rollout(
                 "latencies": [round(x, 3) for x in sorted(latencies)],
             }
         )
+    figures["cpu_seconds"] = {n: round(spent[n] - cpu.get(n, 0.0), 2) for n in spent}
     figures["requests_per_cluster"] = round(sum(counts.values()) / len(pairs), 1)
     figures["writes_per_cluster"] = round(writes(counts) / len(pairs), 1)
     figures["requests_by_verb"] = {f"{v} {r}": n for (v, r), n in sorted(counts.items())}
