@@ -6,7 +6,8 @@ reconcile does (`connect`: the kubeconfig read, the client's configuration), res
 (discovery, from the cluster or the discovery cache file) and reads one object (a connection
 left open in the client's pool), keeping every client. Reported: this process's RSS before and
 after, and the difference per client; the same again for the second half of the clusters (the
-cost of one more client once many are kept). Prints one JSON line.
+cost of one more client once many are kept); this process's CPU time per client built (the
+kubeconfig read, the configuration, discovery, one request). Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             kept = []
 
             def serve(names: list[str]) -> float:
-                started = time.monotonic()
+                started = time.process_time()
                 for name in names:
                     cluster = Cluster(
                         name=ClusterName(name), kubeconfig=str(kubeconfigs / f"{name}.kubeconfig")
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
                     client = connect(cluster, cache_dir=Path(tmp) / "cache", timeout=20.0)
                     client.get(client.resolve("v1", "Namespace"), name="default")
                     kept.append(client)
-                return time.monotonic() - started
+                return time.process_time() - started
 
             half = len(names) // 2
             before = _rss_mib()
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         "rss_mib_after": round(after, 1),
         "kib_per_client": round((after - before) * 1024 / len(names), 1),
         "kib_per_client_second_half": round((after - middle) * 1024 / (len(names) - half), 1),
-        "ms_per_client_built": round(1000 * (first_seconds + second_seconds) / len(names), 2),
+        "cpu_ms_per_client_built": round(1000 * (first_seconds + second_seconds) / len(names), 2),
     }
     runlog.emit(result, None)
     return 0
