@@ -2,7 +2,7 @@
 
     python -m bench.apply_path scale --pairs 10000 --workers 1 [--batch 2] [--kubectl]
         [--profile DIR]
-    python -m bench.apply_path fanout --clusters 100 [--profile DIR]
+    python -m bench.apply_path fanout --clusters 100 [--profile DIR] [--no-kubectl]
 
 `scale`: A applications x 100 clusters converged, then one commit changing every application;
 the time from the push notification until every pair is Synced at it, the processes' CPU
@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     fanout = sub.add_parser("fanout")
     fanout.add_argument("--clusters", type=int, default=100)
     fanout.add_argument("--profile", type=Path, default=None)
+    fanout.add_argument("--no-kubectl", action="store_true", help="skip the kubectl loops")
     for each in (scale, fanout):
         each.add_argument("--out", type=Path, default=None, help="append the JSON line here")
     args = parser.parse_args(argv)
@@ -61,7 +62,11 @@ def main(argv: list[str] | None = None) -> int:
             )
         else:
             result = scenarios.fanout(
-                Path(tmp), args.clusters, scenarios.FULL, profile=args.profile
+                Path(tmp),
+                args.clusters,
+                scenarios.FULL,
+                profile=args.profile,
+                kubectl=not args.no_kubectl,
             )
     result["wall_seconds"] = round(time.time() - started, 1)
     runlog.emit({**context, "load_average_end": runlog.load_average(), **result}, args.out)

@@ -155,12 +155,17 @@ def _web_everywhere(rig: Rig, sizes: Sizes) -> tuple[WorkRepo | None, list[tuple
 
 
 def fanout(
-    work: Path, clusters: int, sizes: Sizes, *, profile: Path | None = None
+    work: Path,
+    clusters: int,
+    sizes: Sizes,
+    *,
+    profile: Path | None = None,
+    kubectl: bool = True,
 ) -> dict[str, Any]:
     """1 and 2: a commit to one application on C clusters, by webhook and by poll, then the
     same manifests pushed with kubectl, sequentially and 8 at a time. With `profile`, py-spy
     records the apply worker (its GIL samples) from the webhook until every cluster is Synced
-    (`<profile>/apply.txt`)."""
+    (`<profile>/apply.txt`). Without `kubectl`, no kubectl loop (comparisons of two builds)."""
     with Rig(work, RigOptions(clusters=clusters, with_api=True)) as rig:
         repo, pairs = _web_everywhere(rig, sizes)
         if repo is None:
@@ -174,6 +179,8 @@ def fanout(
         rig.write_fleet({"fleet": 2}, [("web", "fleet", "apps/web", "*")])
         time.sleep(3)
         poll = _rollout(rig, repo, pairs, "2", webhook=False, timeout=sizes.timeout)
+        if not kubectl:
+            return {"clusters": clusters, "webhook": webhook, "poll": poll}
         baseline = kubectl_baseline(rig, value="3")
     result = {"clusters": clusters, "webhook": webhook, "poll": poll, "kubectl": baseline}
     if "total_seconds" in webhook:
