@@ -98,12 +98,19 @@ def tasks(lines: Iterable[Line]) -> list[Task]:
     found = []
     for tid in {**received, **ended}:
         name = received[tid][0] if tid in received else ended[tid][0]
+        got = received[tid][1] if tid in received else None
         start_end = ended.get(tid)
+        started = start_end[1] if start_end else None
+        if started is not None and got is not None:
+            # The start is computed (the line's millisecond time less the runtime Celery
+            # measured on another clock): it can fall a fraction of a millisecond before the
+            # "received" line it follows.
+            started = max(started, got)
         found.append(
             Task(
                 name=name,
-                received=received[tid][1] if tid in received else None,
-                started=start_end[1] if start_end else None,
+                received=got,
+                started=started,
                 ended=start_end[2] if start_end else None,
             )
         )

@@ -651,12 +651,9 @@ class Sender:
     ) -> dict[str, Reply[str | None]]:
         """As a batch task starts: a trigger of any of its pairs queues a new run. The reason
         each pair's mark held (a stronger trigger it absorbed, see `started_in`)."""
-        return {
-            a: self._store.queue_take_queued(
-                rnd, Queue.APPLY, self._ident(TaskName.RECONCILE, a, cluster)
-            )
-            for a in apps
-        }
+        idents = [self._ident(TaskName.RECONCILE, a, cluster) for a in apps]
+        taken = self._store.queue_take_queued_many(rnd, Queue.APPLY, idents)
+        return dict(zip(apps, taken, strict=True))
 
     def check_health(self, app: str, cluster: str, *, attempt: int, countdown: float) -> None:
         """Schedule a follow-up health check (not coalesced: it is a chain of one)."""

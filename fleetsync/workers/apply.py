@@ -30,7 +30,15 @@ from fleetsync.shared.reconcile import (
     remove_pair,
 )
 from fleetsync.shared.reconcile_batch import reconcile_on_cluster
-from fleetsync.shared.store import PairOpening, Reply, Round, Store, open_pair
+from fleetsync.shared.store import (
+    ClosingWrites,
+    PairOpening,
+    Reply,
+    Round,
+    Store,
+    open_pair,
+    open_pairs,
+)
 from fleetsync.shared.tasking import (
     Job,
     Priority,
@@ -119,7 +127,9 @@ def _reconcile(job: Job, opened: PairOpening, trigger: Trigger) -> dict[str, obj
     view.release(lease)
     report = _report(view, outcome, trigger)
     assert job.closing is not None
-    view.write_into(job.closing)
+    closing = ClosingWrites()
+    view.write_into(closing)
+    closing.write_into(job.closing)
     _follow(job, app, cluster, trigger, outcome)
     return report
 
@@ -232,7 +242,7 @@ def _open_batch(store: Store, rnd: Round, kwargs: Mapping[str, Any]) -> _OpenedB
         return _OpenedBatch(cluster, None, marked)
     return _OpenedBatch(
         cluster,
-        [open_pair(store, rnd, a, cluster, lease=pair_lock(a, cluster)) for a in apps],
+        open_pairs(store, rnd, apps, cluster, leases=[pair_lock(a, cluster) for a in apps]),
         marked,
     )
 
@@ -296,12 +306,14 @@ def _reconcile_batch(
     assert job.closing is not None
     results: dict[str, int] = {}
     counted: Counter[str] = Counter()
+    closing = ClosingWrites()  # every pair's writes, merged where Redis can take them together
     for view, (_, lease), outcome in zip(views, held, outcomes, strict=True):
         view.release(lease)
         result = str(_report(view, outcome, trigger, batch=counted)["result"])
         results[result] = results.get(result, 0) + 1
-        view.write_into(job.closing)
+        view.write_into(closing)
         _follow(job, view.pair[0], cluster, trigger, outcome)
+    closing.write_into(job.closing)
     for name, amount in counted.items():
         job.store.queue_stat(job.closing, name, amount)
     requeued = len(pairs) - len(views)

@@ -101,10 +101,18 @@ def test_a_wiped_cluster_is_noticed_and_reapplied(
     with httpx.Client(
         base_url=handle.server, headers={"Authorization": f"Bearer {handle.token}"}, timeout=10
     ) as http:
+
+        def uid(ns: str) -> str | None:
+            found = http.get(f"/api/v1/namespaces/{ns}")
+            return None if found.status_code == 404 else str(found.json()["metadata"]["uid"])
+
+        wiped_uids = {ns: uid(ns) for ns in gone}
         for ns in gone:
             assert http.delete(f"/api/v1/namespaces/{ns}").status_code in (200, 202)
+        # Wiped: each namespace as it was is gone (the watcher may already have had fleetsync
+        # create the first again while the last was being deleted).
         wait_for(
-            lambda: all(http.get(f"/api/v1/namespaces/{ns}").status_code == 404 for ns in gone),
+            lambda: all(uid(ns) != wiped_uids[ns] for ns in gone),
             what="the cluster wiped",
         )
         shown_synced = sum(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fleetsync.shared.model.ids import Digest
@@ -34,6 +34,9 @@ class Bundle:
     sources: tuple[str, ...] = ()
     """The file each object was rendered from, parallel to `objects`; empty when not known (a
     bundle stored before sources were kept)."""
+    _digest: Digest | None = field(default=None, init=False, repr=False, compare=False)
+    """The digest once computed (a bundle never changes: a process keeps the bundles it read,
+    and each reconcile of the bundle on another cluster asks for it again)."""
 
     @classmethod
     def of(cls, objects: Iterable[Manifest], sources: Iterable[str] | None = None) -> Bundle:
@@ -69,7 +72,12 @@ class Bundle:
 
     @property
     def digest(self) -> Digest:
-        return Digest(hashlib.sha256(self.canonical()).hexdigest())
+        if self._digest is None:
+            object.__setattr__(
+                self, "_digest", Digest(hashlib.sha256(self.canonical()).hexdigest())
+            )
+        assert self._digest is not None
+        return self._digest
 
     @classmethod
     def from_canonical(cls, data: bytes) -> Bundle:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,7 @@ from fleetsync.shared.model.rollout import Held, Rollout
 from fleetsync.shared.model.rollout_snapshot import RolloutSnapshot
 from fleetsync.shared.planning.windows import Freeze
 from fleetsync.shared.store.base import text
+from fleetsync.shared.store.closing import ClosingWrites
 from fleetsync.shared.store.combined import Store
 from fleetsync.shared.store.intents import (
     IntentsView,
@@ -37,7 +38,7 @@ from fleetsync.shared.store.intents import (
     new_epoch,
 )
 from fleetsync.shared.store.lease import RELEASE, Lease
-from fleetsync.shared.store.rounds import Round
+from fleetsync.shared.store.rounds import Parse, Queue, Round
 from fleetsync.shared.store.source import SourceError
 
 
@@ -77,57 +78,85 @@ def _loads(raw: bytes | str | None) -> Any:
 def queue_pair_reads(store: Store, rnd: Round, app: str, cluster: str) -> PairReads:
     """Queue the reads of `(app, cluster)` on `rnd`; the returned value is filled in when the
     round runs."""
-    reads = PairReads()
+    (reads,) = queue_pairs_reads(store, rnd, [app], cluster)
+    return reads
+
+
+def queue_pairs_reads(
+    store: Store, rnd: Round, apps: Sequence[str], cluster: str
+) -> list[PairReads]:
+    """Queue the reads of each `(app, cluster)` on `rnd` (a batch's pairs, all on `cluster`);
+    the returned values, in the order of `apps`, are filled in when the round runs. The
+    cluster's intents' mirror notes are read in one HMGET for them all."""
+    all_reads = [PairReads() for _ in apps]
+    # The epoch set if missing, once for every pair the round reads (each MGET reads it).
+    epoch = store.key("epoch")
+    rnd.once(epoch, lambda p: p.set(epoch, new_epoch(), nx=True))
+    mirrored_key = store.key("intents_mirrored", cluster)
 
     def queue(p: Any) -> None:
-        p.set(store.key("epoch"), new_epoch(), nx=True)
-        # Every string in one MGET (a command costs more to send and parse than a key does).
-        p.mget(
-            [
-                store.key("pair", app, cluster, "status"),
-                store.key("app", app, "desired"),
-                store.key("app", app, "pin"),
-                store.key("app", app, "suspended"),
-                store.key("pair", app, cluster, "inventory"),
-                store.key("app", app, "source_error"),
-                store.key("freeze"),
-                store.key("rollout", app),
-                store.key("pair", app, cluster, "failures"),
-                store.key("epoch"),
-                store.key("app", app, "intents_at"),
-            ]
-        )
-        p.hexists(store.key("rollout", app, "progress"), cluster)
-        p.hget(store.key("rollout", app, "previous"), cluster)
-        p.hget(store.key("intents_mirrored", cluster), app)
-        p.hget(store.key("app", app, "variants"), cluster)
-        p.hlen(store.key("rollout", app, "progress"))
+        for app in apps:
+            # Every string in one MGET (a command costs more to send and parse than a key does).
+            p.mget(
+                [
+                    store.key("pair", app, cluster, "status"),
+                    store.key("app", app, "desired"),
+                    store.key("app", app, "pin"),
+                    store.key("app", app, "suspended"),
+                    store.key("pair", app, cluster, "inventory"),
+                    store.key("app", app, "source_error"),
+                    store.key("freeze"),
+                    store.key("rollout", app),
+                    store.key("pair", app, cluster, "failures"),
+                    epoch,
+                    store.key("app", app, "intents_at"),
+                ]
+            )
+            p.hexists(store.key("rollout", app, "progress"), cluster)
+            p.hget(store.key("rollout", app, "previous"), cluster)
+            p.hget(store.key("app", app, "variants"), cluster)
+            p.hlen(store.key("rollout", app, "progress"))
+        p.hmget(mirrored_key, list(apps))
 
     def parse(replies: list[Any]) -> None:
-        _, strings, reached, previous, mirrored, variant, reached_count = replies
-        status, desired, pin, suspended, inventory, error, freeze = strings[:7]
-        rollout, failures, epoch, stamp = strings[7:]
-        reads.rollout_raw = rollout
-        reads.rollout_reached = int(reached_count or 0)
-        reads.variant = Variant.from_text(text(variant)) if variant is not None else None
-        reads.epoch = text(epoch or b"")
-        reads.intents_stamp = text(stamp) if stamp is not None else ""
-        reads.mirrored = text(mirrored) if mirrored is not None else None
-        reads.status = PairStatus.from_json(json.loads(status)) if status is not None else None
-        reads.desired = DesiredState.from_json(json.loads(desired)) if desired else None
-        reads.pin = Pin.from_json(json.loads(pin)) if pin is not None else None
-        reads.suspended = suspended is not None
-        reads.inventory = Inventory.from_mapping(json.loads(inventory)) if inventory else None
-        reads.source_error = SourceError(**json.loads(error)) if error is not None else None
-        reads.freeze = Freeze(**json.loads(freeze)) if freeze is not None else None
-        reads.rollout = Rollout.from_json(json.loads(rollout)) if rollout is not None else None
-        reads.reached = bool(reached)
-        reads.previous = Held.from_text(text(previous)) if previous else None
-        reads.known = previous is not None
-        reads.failures = int(failures) if failures is not None else 0
+        mirrored_all = replies[-1]
+        for n, reads in enumerate(all_reads):
+            strings, reached, previous, variant, reached_count = replies[5 * n : 5 * n + 5]
+            _parse(reads, strings, reached, previous, mirrored_all[n], variant, reached_count)
 
     rnd.add(queue, parse)
-    return reads
+    return all_reads
+
+
+def _parse(
+    reads: PairReads,
+    strings: list[Any],
+    reached: Any,
+    previous: Any,
+    mirrored: Any,
+    variant: Any,
+    reached_count: Any,
+) -> None:
+    status, desired, pin, suspended, inventory, error, freeze = strings[:7]
+    rollout, failures, epoch, stamp = strings[7:]
+    reads.rollout_raw = rollout
+    reads.rollout_reached = int(reached_count or 0)
+    reads.variant = Variant.from_text(text(variant)) if variant is not None else None
+    reads.epoch = text(epoch or b"")
+    reads.intents_stamp = text(stamp) if stamp is not None else ""
+    reads.mirrored = text(mirrored) if mirrored is not None else None
+    reads.status = PairStatus.from_json(json.loads(status)) if status is not None else None
+    reads.desired = DesiredState.from_json(json.loads(desired)) if desired else None
+    reads.pin = Pin.from_json(json.loads(pin)) if pin is not None else None
+    reads.suspended = suspended is not None
+    reads.inventory = Inventory.from_mapping(json.loads(inventory)) if inventory else None
+    reads.source_error = SourceError(**json.loads(error)) if error is not None else None
+    reads.freeze = Freeze(**json.loads(freeze)) if freeze is not None else None
+    reads.rollout = Rollout.from_json(json.loads(rollout)) if rollout is not None else None
+    reads.reached = bool(reached)
+    reads.previous = Held.from_text(text(previous)) if previous else None
+    reads.known = previous is not None
+    reads.failures = int(failures) if failures is not None else 0
 
 
 class PairView(Store):
@@ -308,8 +337,9 @@ class PairView(Store):
         key = self._lease_key(lease.name)
         self._writes.append(lambda p: p.eval(RELEASE, 1, key, lease.token))
 
-    def write_into(self, rnd: Round) -> None:
-        """Put every write this view kept on `rnd`, in the order they were made."""
+    def write_into(self, rnd: Round | ClosingWrites) -> None:
+        """Put every write this view kept on `rnd`, in the order they were made (merged with
+        other pairs' on a `ClosingWrites`)."""
         writes, self._writes = self._writes, []
         for queue in writes:
             rnd.add(queue)
@@ -317,7 +347,9 @@ class PairView(Store):
     def commit(self) -> None:
         """Write what this view kept now, in one transaction (one round trip)."""
         rnd = Round(self.client, transaction=True)
-        self.write_into(rnd)
+        closing = ClosingWrites()
+        self.write_into(closing)
+        closing.write_into(rnd)
         rnd.run()
 
 
@@ -357,24 +389,49 @@ def open_pair(
 ) -> PairOpening:
     """Queue on `rnd` the pair's lease `lease` (taken first, no wait) and every read of the
     pair a reconcile makes."""
-    opening = PairOpening(
-        store=store,
-        app=app,
-        cluster=cluster,
-        lease_name=lease,
-        lease_seconds=store.lease_seconds,
-        token=secrets.token_hex(8),
-    )
-    if lease is not None:
-        key = store._lease_key(lease)
-        ms = int(store.lease_seconds * 1000)
-
-        def took(replies: list[Any]) -> None:
-            opening.taken = bool(replies[0])
-
-        rnd.add(lambda p: p.set(key, opening.token, nx=True, px=ms), took)
-    opening.reads = queue_pair_reads(store, rnd, app, cluster)
+    (opening,) = open_pairs(store, rnd, [app], cluster, leases=[lease])
     return opening
+
+
+def open_pairs(
+    store: Store,
+    rnd: Round,
+    apps: Sequence[str],
+    cluster: str,
+    *,
+    leases: Sequence[str | None],
+) -> list[PairOpening]:
+    """`open_pair` for each of `apps` on `cluster` (`leases`: each pair's lease, in the same
+    order): every lease first, then every pair's reads (`queue_pairs_reads`)."""
+    openings = [
+        PairOpening(
+            store=store,
+            app=app,
+            cluster=cluster,
+            lease_name=lease,
+            lease_seconds=store.lease_seconds,
+            token=secrets.token_hex(8),
+        )
+        for app, lease in zip(apps, leases, strict=True)
+    ]
+    ms = int(store.lease_seconds * 1000)
+    for opening in openings:
+        if opening.lease_name is None:
+            continue
+        rnd.add(*_take_lease(store._lease_key(opening.lease_name), opening, ms))
+    all_reads = queue_pairs_reads(store, rnd, apps, cluster)
+    for opening, reads in zip(openings, all_reads, strict=True):
+        opening.reads = reads
+    return openings
+
+
+def _take_lease(key: str, opening: PairOpening, ms: int) -> tuple[Queue, Parse]:
+    """The lease's SET (no wait) and what notes whether it was taken."""
+
+    def took(replies: list[Any]) -> None:
+        opening.taken = bool(replies[0])
+
+    return (lambda p: p.set(key, opening.token, nx=True, px=ms)), took
 
 
 def read_pair(store: Store, app: str, cluster: str) -> PairView:

@@ -32,6 +32,7 @@ class Round:
     def __init__(self, client: redis.Redis, *, transaction: bool = False) -> None:
         self._pipe = client.pipeline(transaction=transaction)
         self._groups: list[tuple[int, Parse | None]] = []
+        self._once: set[str] = set()
         self._ran = False
 
     def add(self, queue: Queue, parse: Parse | None = None) -> None:
@@ -40,6 +41,14 @@ class Round:
         before = len(self._pipe)
         queue(self._pipe)
         self._groups.append((len(self._pipe) - before, parse))
+
+    def once(self, name: str, queue: Queue) -> None:
+        """Queue a group of commands (no reply wanted) unless a group of the same `name` is
+        queued already: what every part of the round needs done once before its reads (the
+        epoch's SET NX for many pairs' reads)."""
+        if name not in self._once:
+            self._once.add(name)
+            self.add(queue)
 
     def __len__(self) -> int:
         return len(self._pipe)

@@ -8,8 +8,9 @@ same member twice and 10,000 repositories cost no more beat entries than one.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
+from typing import Any
 
 from fleetsync.shared.store.base import StoreBase, text
 from fleetsync.shared.store.rounds import Reply, Round
@@ -238,23 +239,32 @@ class ScheduleStore(StoreBase):
     def queue_take_queued(self, rnd: Round, kind: str, ident: str) -> Reply[str | None]:
         """`clear_queued` as part of the round `rnd`; the reason the mark held as it was
         cleared (None: none), which may be stronger than the message's own (see `_MARK`)."""
-        zkey, hkey = self._queued_index(kind)
-        reply: Reply[str | None] = Reply(None)
-
-        def parse(replies: list[object]) -> None:
-            mark = replies[0]
-            parts = text(mark).split(" ") if isinstance(mark, bytes | str) else []
-            reply.value = parts[3] if len(parts) == 4 else None
-
-        rnd.add(
-            lambda p: (
-                p.getdel(self.key("queued", kind, ident)),
-                p.zrem(zkey, ident),
-                p.hdel(hkey, ident),
-            ),
-            parse,
-        )
+        (reply,) = self.queue_take_queued_many(rnd, kind, [ident])
         return reply
+
+    def queue_take_queued_many(
+        self, rnd: Round, kind: str, idents: Sequence[str]
+    ) -> list[Reply[str | None]]:
+        """`queue_take_queued` of many marks of one queue (a batch's pairs): each mark taken,
+        then their entries in the queue's index removed, one command for them all."""
+        zkey, hkey = self._queued_index(kind)
+        replies: list[Reply[str | None]] = [Reply(None) for _ in idents]
+        if not idents:
+            return replies
+
+        def parse(values: list[object]) -> None:
+            for reply, mark in zip(replies, values, strict=False):
+                parts = text(mark).split(" ") if isinstance(mark, bytes | str) else []
+                reply.value = parts[3] if len(parts) == 4 else None
+
+        def queue(p: Any) -> None:
+            for ident in idents:
+                p.getdel(self.key("queued", kind, ident))
+            p.zrem(zkey, *idents)
+            p.hdel(hkey, *idents)
+
+        rnd.add(queue, parse)
+        return replies
 
     def clear_queued(self, kind: str, ident: str) -> None:
         """Called by a task as it starts: a trigger from now on enqueues a new run."""

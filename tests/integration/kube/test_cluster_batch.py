@@ -121,6 +121,11 @@ def test_one_task_converges_every_application_of_a_cluster_each_with_its_own_sta
         inventory = store.inventory(a, cluster.name)
         assert inventory is not None and len(inventory) == 1, a
         assert not store.lease_holder(pair_lock(a, cluster.name)), a
+    # The batch's writes merged (one MSET, one SADD per set, one release script): every pair
+    # moved in the revision index and has its cell.
+    assert {s.application for s in store.pairs_at_revision(str(REV2))} == set(APPS)
+    assert store.pairs_at_revision(str(REV1)) == []
+    assert all(cluster.name in cells for cells in store.cells(APPS).values())
     assert store.stats()["reconcile_synced"] == 2 * len(APPS)
     assert counts[("list", "configmaps")] == 2, (
         "one LIST of the applications' ConfigMaps for the four pairs the batch held, and one of "

@@ -63,6 +63,15 @@ def test_bundle_digest_ignores_input_order_and_changes_with_content() -> None:
     assert Bundle.from_canonical(bundle.canonical()) == bundle
 
 
+def test_a_bundle_computes_its_digest_once_and_equals_a_bundle_that_has_not_yet() -> None:
+    a = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "n"}}
+    bundle, other = Bundle.of([a]), Bundle.of([a])
+    digest = bundle.digest
+    assert bundle.digest is digest, "computed once (every reconcile of it asks again)"
+    assert bundle == other and other.digest == digest
+    assert "digest" not in repr(bundle)
+
+
 def _fleet() -> Fleet:
     clusters = {
         ClusterName(n): Cluster(name=ClusterName(n), kubeconfig=f"/k/{n}", labels=labels)
