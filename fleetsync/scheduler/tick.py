@@ -10,7 +10,12 @@ every repository is then polled and fetched as if new, and every pair reconciled
 mirrored in each cluster keeps that from orphaning or wrongly deleting anything). A changed
 declaration re-plans the due-sets and triggers what the change calls for: a render of changed
 applications, a reconcile on newly targeted clusters, and (only with `pruneOnRemoval`) the
-removal of an application's objects from clusters it no longer targets. Every tick also enqueues
+removal of an application's objects from clusters it no longer targets. Each pair comes due for
+an interval drift check every `driftInterval`; one whose drift live watches cover (its cluster's
+watcher says so, every kind of its inventory watched) is checked only once per
+`watchedDriftInterval` (an hour by default): the watches find its drift at once, the check is
+their backstop. A pair whose watch is lost, refused or failing is checked at its next due time,
+within one `driftInterval`. Every tick also enqueues
 again the tasks whose worker stopped without finishing them (their in-flight record lapsed),
 steps the rollouts that need it (`scheduler/rollouts.py`), and enqueues a message for each
 condition fleet.yaml's `notifications` watch that changed since the last tick
@@ -28,7 +33,7 @@ from fleetsync.scheduler.rollouts import RolloutController
 from fleetsync.shared.fleet import PublishedFleet, publish_form
 from fleetsync.shared.lost_messages import recover_lost
 from fleetsync.shared.model.declaration import Application, Cluster, Fleet
-from fleetsync.shared.model.ids import RepoName
+from fleetsync.shared.model.ids import AppName, RepoName
 from fleetsync.shared.notices import due_notifications
 from fleetsync.shared.store import DueSet, Store
 from fleetsync.shared.tasking import Priority, Sender, Trigger, recover_abandoned
@@ -51,6 +56,9 @@ def split_pair(member: str) -> tuple[str, str]:
 class TickReport:
     polls: list[str] = field(default_factory=list)
     drift_checks: list[tuple[str, str]] = field(default_factory=list)
+    backstop_waits: int = 0
+    """Pairs whose interval drift check came due but waits: live watches cover them, and their
+    last interval check is more recent than their backstop interval."""
     recovered: list[str] = field(default_factory=list)
     """Tasks enqueued again because their worker stopped without finishing them."""
     reloaded: bool = False
@@ -96,7 +104,10 @@ class Ticker:
         for repo in self._store.claim_due(DueSet.POLL):
             if self._sender.poll(repo):
                 report.polls.append(repo)
-        for member in self._store.claim_due(DueSet.DRIFT):
+        claimed = self._store.claim_due(DueSet.DRIFT)
+        taken = self._store.take_checks(DueSet.DRIFT, self._drift_waits(claimed))
+        report.backstop_waits = len(claimed) - len(taken)
+        for member in taken:
             app, cluster = split_pair(member)
             if self._sender.reconcile(
                 app, cluster, reason=Trigger.DRIFT, priority=Priority.PERIODIC
@@ -109,6 +120,31 @@ class Ticker:
             for delivery in due_notifications(self._store, self._fleet):
                 self._sender.notify(delivery.notification, delivery.event)
         return report
+
+    def _drift_waits(self, claimed: list[str]) -> dict[str, float]:
+        """Each claimed pair's wait since its last interval check: none for a pair whose drift
+        no live watch covers (checked every `driftInterval`); for one whose every kind its
+        watcher watches, healthy, its backstop interval (`watchedDriftInterval`) less half a
+        `driftInterval` (the pair is claimed every `driftInterval`, give or take its jitter).
+        A watch lost, refused or failing shows at the pair's next claim: checked then. A pair
+        newly covered is checked once at its first claim covered (`take_checks`), so that its
+        status is written current for the backstop."""
+        fleet = self._fleet
+        if not claimed or fleet is None:
+            return dict.fromkeys(claimed, 0.0)
+        pairs = [split_pair(m) for m in claimed]
+        detection = self._store.drift_detection(
+            sorted({c for _, c in pairs}), unwatched=fleet.unwatched()
+        )
+        waits = {}
+        for member, (app, cluster) in zip(claimed, pairs, strict=True):
+            application = fleet.applications.get(AppName(app))
+            if application is None or not detection[cluster].covers(app):
+                waits[member] = 0.0
+                continue
+            policy = application.sync
+            waits[member] = policy.drift_every(watched=True) - policy.drift_interval / 2
+        return waits
 
     def wait_for_read(self, timeout: float) -> bool:
         """Whether no read of fleet.yaml is in progress, waiting up to `timeout` seconds for

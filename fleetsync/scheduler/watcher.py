@@ -8,17 +8,20 @@ Every `beat` seconds a `Watcher`:
    fleet declares there (plus ConfigMaps, for the inventory's mirror), through
    `kube.watch.ClusterWatch`; the inventories are read again for the pairs that wrote a status
    since the last beat (the `changes` feed), all of them when the fleet changed;
-3. once a cluster newly watched by this process (taken over from a dead process, given by the
+3. publishes how drift is detected on each owned cluster (`watch:state`), when it changed;
+4. once a cluster newly watched by this process (taken over from a dead process, given by the
    balance, or this process just started) has all its watches open, asks for a drift check of
    every pair on it: nobody watched it before, so an edit made then is found now, not at the
-   next interval check;
-4. publishes how drift is detected on each owned cluster (`watch:state`), when it changed.
+   next interval check.
 
 An event that asks for a check of (application, cluster), for a pair the fleet declares, goes
 to the `CheckDispatcher`: coalesced per pair (`planning.coalescing`: a burst of 3 at once, then one
 per `gap`), and sent from one thread as `Sender.reconcile(..., reason=DRIFT)` with the priority
 of a change, so that a reconcile that self-heals runs next. The beat's interval drift checks go
 on regardless: they are the backstop, and the only detection on a cluster that refuses watches.
+While this process says a cluster is watched (`watch:state`), the beat checks its pairs every
+`watchedDriftInterval` instead of every `driftInterval` (`scheduler/tick.py`), except those
+listed as uncovered (a kind of their inventory the cluster does not serve, so not watched).
 
 What the process keeps: per owned pair, the kinds of its inventory; nothing of the objects.
 """
@@ -50,6 +53,8 @@ COALESCE_SECONDS = 5.0
 KUBE_TIMEOUT = 20.0
 DEFAULT_TIMINGS = WatchTimings()
 STARTING = "watches starting"
+IDLE_WAIT = 5.0
+"""Seconds the dispatcher sleeps with no check held back (an offer or `wake` ends it)."""
 
 Pair = tuple[str, str]
 Kind = tuple[str, str]
@@ -100,8 +105,10 @@ class CheckDispatcher:
                 now = self._clock()
                 self._ready.extend(self._coalescer.due(now))
                 if not self._ready:
+                    # `offer` and `wake` notify: with nothing held back, wait for them (a few
+                    # wake-ups a minute at idle, not two a second).
                     nxt = self._coalescer.next_due()
-                    self._cond.wait(timeout=0.5 if nxt is None else min(0.5, nxt - now))
+                    self._cond.wait(timeout=IDLE_WAIT if nxt is None else min(0.5, nxt - now))
                     continue
                 batch = [(p, p in self._anew) for p in self._ready]
                 self._ready.clear()
@@ -160,6 +167,11 @@ class Watcher:
         self._digest: str | None = None
         self._apps_of: dict[str, tuple[str, ...]] = {}
         self._kinds: dict[Pair, frozenset[Kind]] = {}
+        self._cluster_kinds: dict[str, frozenset[Kind]] = {}
+        """Each owned cluster's kinds (of all its pairs), until one of them changes."""
+        self._followed: dict[str, tuple[ClusterWatch, frozenset[Kind]]] = {}
+        """The kinds each cluster's watch last followed: a beat that finds them unchanged
+        resolves and starts nothing."""
         self._watches: dict[str, ClusterWatch] = {}
         self._problems: dict[str, str] = {}
         self._published: dict[str, DriftDetection] = {}
@@ -221,6 +233,7 @@ class Watcher:
         with self._lock:
             for gone in [c for c in self._watches if c not in owned]:
                 self._watches.pop(gone).stop()
+                self._followed.pop(gone, None)
                 self._published.pop(gone, None)
                 self._unchecked.discard(gone)
                 log.info("%s: no longer watched by this process", gone)
@@ -230,8 +243,10 @@ class Watcher:
         self._refresh_kinds(owned, full=fleet_changed or bool(new))
         for cluster in owned:
             self._follow(fleet, cluster)
-        self._check_newly_watched()
+        # Published first: the checks of a cluster newly watched then find it watched, and
+        # write statuses that stay current until its backstop check (`SyncPolicy.drift_every`).
         self._publish(owned)
+        self._check_newly_watched()
 
     def _load_fleet(self) -> bool:
         digest = self.store.fleet_digest()
@@ -268,10 +283,15 @@ class Watcher:
                 kinds = frozenset(
                     (e.api_version, e.key.kind) for e in (inventory.entries if inventory else ())
                 )
-                self._kinds[pair] = kinds
+                if self._kinds.get(pair) != kinds:
+                    self._kinds[pair] = kinds
+                    self._cluster_kinds.pop(pair[1], None)
             declared = {(a, c) for c in mine for a in self._apps_of.get(c, ())}
             for pair in [p for p in self._kinds if p not in declared]:
                 del self._kinds[pair]
+                self._cluster_kinds.pop(pair[1], None)
+            if full:
+                self._cluster_kinds.clear()
 
     def _follow(self, fleet: Fleet, cluster: str) -> None:
         declared = fleet.clusters.get(ClusterName(cluster))
@@ -279,8 +299,11 @@ class Watcher:
             return
         with self._lock:
             watch = self._watches.get(cluster)
-            apps = self._apps_of.get(cluster, ())
-            kinds = {k for a in apps for k in self._kinds.get((a, cluster), ())}
+            kinds = self._cluster_kinds.get(cluster)
+            if kinds is None:
+                apps = self._apps_of.get(cluster, ())
+                kinds = frozenset(k for a in apps for k in self._kinds.get((a, cluster), ()))
+                self._cluster_kinds[cluster] = kinds
             if watch is not None and watch.client.kubeconfig != declared.kubeconfig:
                 log.info("%s: its kubeconfig changed; watching again", cluster)
                 self._watches.pop(cluster).stop()
@@ -298,10 +321,14 @@ class Watcher:
                 self._problems.pop(cluster, None)
                 self._unchecked.add(cluster)
             log.info("%s: watching (this process owns it)", cluster)
+        if self._followed.get(cluster) == (watch, kinds) and not watch.unknown:
+            return  # the same kinds, all watched: nothing to resolve or start
         try:
             watch.follow(sorted(kinds))
         except (TransientError, PermanentError) as exc:
             log.warning("%s: cannot follow its kinds: %s", cluster, exc)
+            return
+        self._followed[cluster] = (watch, kinds)
 
     def _check_newly_watched(self) -> None:
         """A drift check of every pair of each cluster newly watched, once all its watches are
@@ -349,12 +376,22 @@ class Watcher:
             return DriftDetection("interval", STARTING, self.ident)
         state, reason = watch.state()
         if state is WatchState.WATCHING:
-            return DriftDetection("watching", "", self.ident)
+            return DriftDetection("watching", "", self.ident, self._uncovered(cluster, watch))
         if state is WatchState.REFUSED:
             return DriftDetection("interval", f"watches refused: {reason}", self.ident)
         if state is WatchState.FAILING:
             return DriftDetection("interval", f"watches failing: {reason}", self.ident)
         return DriftDetection("interval", STARTING, self.ident)
+
+    def _uncovered(self, cluster: str, watch: ClusterWatch) -> tuple[str, ...]:
+        """The applications on `cluster` with a kind in their inventory that is not watched
+        there (the cluster does not serve it): their drift is found by interval checks."""
+        unknown = set(watch.unknown)
+        if not unknown:
+            return ()
+        with self._lock:
+            apps = self._apps_of.get(cluster, ())
+            return tuple(a for a in apps if self._kinds.get((a, cluster), frozenset()) & unknown)
 
     def close(self) -> None:
         """Stop every watch and give the clusters back (another process takes them at once)."""

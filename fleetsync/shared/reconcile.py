@@ -161,7 +161,10 @@ def _reconcile(
         log.info("%s on %s: no longer declared; nothing to reconcile", app, cluster)
         return Outcome(status=None)
     previous = store.recorded_status(app, cluster)
-    fresh_until = stale_after(store.now(), application.sync.drift_interval)
+    # Current until its next interval check is overdue: the backstop's, while live watches
+    # cover the pair (a watch lost brings that check within one driftInterval).
+    every = application.sync.drift_every(watched=store.watch_covers(app, cluster))
+    fresh_until = stale_after(store.now(), every)
     try:
         try:
             desired = _desired(store, app, cluster)

@@ -17,17 +17,16 @@ import pytest
 from click.testing import CliRunner
 
 from fleetsync.scheduler.cli import main
-from fleetsync.scheduler.watcher import CheckDispatcher, Watcher
-from fleetsync.shared.kube.watch import WatchTimings
+from fleetsync.scheduler.watcher import Watcher
 from fleetsync.shared.model.status import Health, SyncState
-from fleetsync.shared.tasking import Priority, Trigger
+from fleetsync.shared.tasking import Trigger
 from tests.support.fleet_harness import Harness
 from tests.support.git_server import GitServer, WorkRepo
 from tests.support.waiting import wait_for
+from tests.support.watcher_threads import running_watcher
 from tests.support.web_app import edit_and_delete_by_hand, wait_healed, watched_web_fleet
 
 CLUSTERS = ("c1", "c2")
-TIMINGS = WatchTimings(first_retry=0.2, max_retry=1.0, refused_retry=1.0, quick_close=0.5)
 
 
 @pytest.fixture
@@ -48,45 +47,6 @@ def fleet(
 def watcher(fleet: Harness, tmp_path: Path) -> Iterator[Watcher]:
     with running_watcher(fleet, tmp_path / "watcher-cache") as w:
         yield w
-
-
-class running_watcher:
-    """A `Watcher` and its `CheckDispatcher` on threads of the test, sending drift checks
-    through the fleet's sender as `fleetsync watch` does; stopped on leaving."""
-
-    def __init__(self, fleet: Harness, cache: Path, ident: str = "w1") -> None:
-        sender = fleet.runtime.sender
-
-        def send(app: str, cluster: str, anew: bool) -> None:
-            check = sender.reconcile_anew if anew else sender.reconcile
-            check(app, cluster, reason=Trigger.DRIFT, priority=Priority.CHANGE)
-
-        self.dispatcher = CheckDispatcher(send, gap=1.0)
-        self.watcher = Watcher(
-            fleet.store,
-            self.dispatcher,
-            cache_dir=cache,
-            ident=ident,
-            timings=TIMINGS,
-            beat=0.3,
-            ttl=2.0,
-        )
-        self.stop = threading.Event()
-        self.threads = [
-            threading.Thread(target=self.watcher.run, args=(self.stop,), daemon=True),
-            threading.Thread(target=self.dispatcher.run, args=(self.stop,), daemon=True),
-        ]
-
-    def __enter__(self) -> Watcher:
-        for t in self.threads:
-            t.start()
-        return self.watcher
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        for t in self.threads:
-            t.join(timeout=10)
-        self.watcher.close()
 
 
 def watching_everything(fleet: Harness, watcher: Watcher) -> None:

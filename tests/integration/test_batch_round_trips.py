@@ -151,8 +151,9 @@ def test_a_round_reading_many_pairs_sets_the_epoch_once_and_each_pair_reads_it(
     store = Store.connect(redis_url)
     rnd = Round(store.client)
     openings = [open_pair(store, rnd, app, CLUSTER, lease=f"l:{app}") for app in APPS]
-    # Per pair: the lease's SET, the MGET and 5 hash reads; the epoch's SET NX once.
-    assert len(rnd) == 1 + 7 * len(APPS)
+    # Per pair: the lease's SET, the MGET, 5 hash reads and the cluster's watch state; the
+    # epoch's SET NX once.
+    assert len(rnd) == 1 + 8 * len(APPS)
     rnd.run()
     epochs = {o.view().intents_view(o.app, CLUSTER).epoch for o in openings}
     assert len(epochs) == 1 and epochs != {""}
@@ -174,9 +175,9 @@ def test_a_batch_opens_its_pairs_as_each_pair_alone_would_with_fewer_commands(
         rnd.run()
     rnd = Round(store.client)
     together = open_pairs(store, rnd, APPS, CLUSTER, leases=[f"l:{app}" for app in APPS])
-    # Per pair: the lease's SET, the MGET, 4 hash reads; the epoch's SET NX and the cluster's
-    # mirror notes (one HMGET) once.
-    assert len(rnd) == 2 + 6 * len(APPS)
+    # Per pair: the lease's SET, the MGET, 4 hash reads; the epoch's SET NX, the cluster's
+    # mirror notes (one HMGET) and its watch state once.
+    assert len(rnd) == 3 + 6 * len(APPS)
     rnd.run()
     for one, batch in zip(alone, together, strict=True):
         assert batch.reads == one.reads, one.app

@@ -26,6 +26,7 @@ from fleetsync.scheduler.views import (
     short_revision,
     unreconciled,
 )
+from fleetsync.shared.fleet.durations import format_duration
 from fleetsync.shared.model.declaration import Fleet, Selector
 from fleetsync.shared.model.ids import AppName, ClusterName
 from fleetsync.shared.store import DriftDetection, Store
@@ -126,7 +127,7 @@ def _print(
                     "suspended": states[p.application].suspended,
                     "warnings": list(d.warnings) if (d := states[p.application].desired) else [],
                     "rollout": r.words if (r := rollouts.get(p.application)) else None,
-                    "drift_detection": detection[p.cluster].describe(),
+                    "drift_detection": _pair_detection(fleet, detection, p),
                 }
                 for p in pairs
             ],
@@ -180,15 +181,28 @@ def _print(
     _print_detection(out, detection)
 
 
+def _pair_detection(fleet: Fleet, detection: Mapping[str, DriftDetection], pair: PairView) -> str:
+    """How drift is found on the pair now, with how often the interval checks it."""
+    found = detection[pair.cluster]
+    application = fleet.applications.get(AppName(pair.application))
+    if application is None:
+        return found.describe()
+    every = application.sync.drift_every(watched=found.covers(pair.application))
+    return found.describe_pair(pair.application, format_duration(every))
+
+
 def _print_detection(out: Any, detection: Mapping[str, DriftDetection]) -> None:
     """Which clusters are watched for drift, and why the others are not (interval checks)."""
     if not detection:
         return
     watched = [c for c, d in detection.items() if d.mode == "watching"]
     out.print()
-    out.print(f"drift detection: {len(watched)} of {len(detection)} clusters watched")
+    out.print(
+        f"drift detection: {len(watched)} of {len(detection)} clusters watched"
+        + (" (their pairs' interval checks at watchedDriftInterval)" if watched else "")
+    )
     for cluster, d in detection.items():
-        if d.mode != "watching":
+        if d.mode != "watching" or d.uncovered:
             out.print(f"  {cluster}: {d.describe()}", style="yellow")
 
 

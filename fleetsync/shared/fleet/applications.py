@@ -7,6 +7,7 @@ from typing import Any
 
 import fleetsync.shared.fleet.variants as fleet_variants
 from fleetsync.shared.fleet.dependencies import DependencyReader
+from fleetsync.shared.fleet.durations import format_duration
 from fleetsync.shared.fleet.helm import HelmReader
 from fleetsync.shared.fleet.nodes import At
 from fleetsync.shared.fleet.renderers import RendererReader
@@ -34,7 +35,8 @@ _SYNC_FLAGS = {
     "pruneOnRemoval": "prune_on_removal",
     "createNamespace": "create_namespace",
 }
-_SYNC_KEYS = (*_SYNC_FLAGS, "driftInterval", "replace", "waveTimeout", "hookTimeout")
+_SYNC_KEYS = (*_SYNC_FLAGS, "driftInterval", "watchedDriftInterval", "replace", "waveTimeout")
+_SYNC_KEYS += ("hookTimeout",)
 
 
 class ApplicationReader(HelmReader, RendererReader, RolloutReader, DependencyReader):
@@ -161,6 +163,8 @@ class ApplicationReader(HelmReader, RendererReader, RolloutReader, DependencyRea
         }
         if "driftInterval" in f:
             options["drift_interval"] = self.duration(f["driftInterval"])
+        if "watchedDriftInterval" in f:
+            options["watched_drift_interval"] = self.duration(f["watchedDriftInterval"])
         if "waveTimeout" in f:
             options["wave_timeout"] = self.duration(f["waveTimeout"])
         if "hookTimeout" in f:
@@ -170,4 +174,14 @@ class ApplicationReader(HelmReader, RendererReader, RolloutReader, DependencyRea
             options["replace"] = ReplacePolicy(choice) if choice is not None else None
         if any(value is None for value in options.values()):
             return None
-        return SyncPolicy(**options)
+        policy = SyncPolicy(**options)
+        watched = policy.watched_drift_interval
+        if watched is not None and watched < policy.drift_interval:
+            self.error(
+                f["watchedDriftInterval"],
+                f"{format_duration(watched)} is shorter than driftInterval "
+                f"({format_duration(policy.drift_interval)}): a pair live watches cover is "
+                "checked no more often than one they do not; drop it or make it longer",
+            )
+            return None
+        return policy

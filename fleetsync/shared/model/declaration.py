@@ -207,12 +207,22 @@ class JsonnetOptions:
     """Library directories, relative to the repository root, searched by `import`."""
 
 
+WATCHED_DRIFT_INTERVAL = 3600.0
+"""The default backstop of a pair whose drift live watches cover: an hour (12 times the default
+`driftInterval`). Its watches heal drift at once; the interval check only catches what a watch
+could miss (an event the server never sent)."""
+
+
 @dataclass(frozen=True, slots=True)
 class SyncPolicy:
     automated: bool = True
     prune: bool = True
     self_heal: bool = True
     drift_interval: float = 300.0
+    watched_drift_interval: float | None = None
+    """How often a pair whose drift live watches cover is checked anyway (the backstop); None:
+    `WATCHED_DRIFT_INTERVAL`, or `drift_interval` when that is longer. A pair not covered (its
+    cluster unwatched, its watch refused, failing or lost) is checked every `drift_interval`."""
     force_conflicts: bool = True
     allow_empty: bool = False
     """The application may be empty on purpose: a render that finds no object is accepted (it
@@ -228,6 +238,14 @@ class SyncPolicy:
     hook_timeout: float = 600.0
     """How long one phase of hooks (and PostSync's wait for health) may take before the sync
     fails."""
+
+    def drift_every(self, *, watched: bool) -> float:
+        """Seconds between two interval drift checks of a pair: the backstop's when live
+        watches cover the pair, `drift_interval` otherwise."""
+        if not watched:
+            return self.drift_interval
+        chosen = self.watched_drift_interval
+        return max(self.drift_interval, WATCHED_DRIFT_INTERVAL if chosen is None else chosen)
 
 
 class FailurePolicy(StrEnum):

@@ -40,6 +40,7 @@ from fleetsync.shared.store.intents import (
 from fleetsync.shared.store.lease import RELEASE, Lease
 from fleetsync.shared.store.rounds import Parse, Queue, Round
 from fleetsync.shared.store.source import SourceError
+from fleetsync.shared.store.watchers import covered_by_watch
 
 
 @dataclass(slots=True)
@@ -69,6 +70,8 @@ class PairReads:
     """The rollout's record as stored (what the intents' mirror carries)."""
     rollout_reached: int = 0
     """How many clusters the rollout reached."""
+    watch_state: Any = None
+    """The cluster's drift detection as its live watcher wrote it (`covered_by_watch`)."""
 
 
 def _loads(raw: bytes | str | None) -> Any:
@@ -117,12 +120,14 @@ def queue_pairs_reads(
             p.hget(store.key("app", app, "variants"), cluster)
             p.hlen(store.key("rollout", app, "progress"))
         p.hmget(mirrored_key, list(apps))
+        store.queue_watch_covers(p, cluster)  # the cluster's, once for every pair
 
     def parse(replies: list[Any]) -> None:
-        mirrored_all = replies[-1]
+        mirrored_all, watch = replies[-2:]
         for n, reads in enumerate(all_reads):
             strings, reached, previous, variant, reached_count = replies[5 * n : 5 * n + 5]
             _parse(reads, strings, reached, previous, mirrored_all[n], variant, reached_count)
+            reads.watch_state = watch
 
     rnd.add(queue, parse)
     return all_reads
@@ -193,6 +198,11 @@ class PairView(Store):
 
     def pin(self, app: str) -> Pin | None:
         return self._reads.pin if self._mine(app) else super().pin(app)
+
+    def watch_covers(self, app: str, cluster: str) -> bool:
+        if self._mine(app, cluster):
+            return covered_by_watch(self._reads.watch_state, app)
+        return super().watch_covers(app, cluster)
 
     def is_suspended(self, app: str) -> bool:
         return self._reads.suspended if self._mine(app) else super().is_suspended(app)

@@ -141,6 +141,7 @@ class ScheduleStore(StoreBase):
         if gone:
             pipe.zrem(zkey, *gone)
             pipe.hdel(hkey, *gone)
+            pipe.hdel(self.key("due", which, "checked"), *gone)
         if intervals:
             pipe.hset(hkey, mapping={m: str(i) for m, i in intervals.items()})
             new = {
@@ -174,6 +175,33 @@ class ScheduleStore(StoreBase):
             str(random.randrange(1 << 30)),
         )
         return [text(m) for m in due]
+
+    def take_checks(self, which: DueSet, waits: Mapping[str, float]) -> list[str]:
+        """Of the members just claimed, those whose check runs now. A member with a wait (its
+        drift live watches cover it: its backstop interval, in seconds) is checked when its
+        last check ran at least that long ago, or never, or was sent while no watch covered it
+        (that check's status may have been written current for `driftInterval` only: this one
+        is written current for the backstop). A member without (0) is checked at every claim.
+        Each check let run is recorded as run now (`last_check`), with whether it was covered."""
+        if not waits:
+            return []
+        members = list(waits)
+        key = self.key("due", which, "checked")
+        now = self.now()
+        taken = []
+        for m, raw in zip(members, self._r.hmget(key, members), strict=True):
+            at, _, covered = text(raw).partition(" ") if raw is not None else ("", "", "")
+            if not at or (waits[m] > 0 and not covered) or now - float(at) >= waits[m]:
+                taken.append(m)
+        if taken:
+            stamp = f"{now:.3f}"
+            self._r.hset(key, mapping={m: f"{stamp} w" if waits[m] > 0 else stamp for m in taken})
+        return taken
+
+    def last_check(self, which: DueSet, member: str) -> float | None:
+        """When `take_checks` last let `member`'s check run (None: never)."""
+        at = self._r.hget(self.key("due", which, "checked"), member)
+        return float(text(at).partition(" ")[0]) if at is not None else None
 
     def defer(self, which: DueSet, member: str, delay: float) -> None:
         """Push a member's next due time to `delay` seconds from now (backoff after errors)."""

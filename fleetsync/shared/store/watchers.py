@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from fleetsync.shared.model.inventory import Inventory
 from fleetsync.shared.store.base import StoreBase, text
@@ -89,6 +90,19 @@ return 1
 """
 
 
+_OWNED_STATE = """
+local state = redis.call('HGET', KEYS[1], ARGV[1])
+local owner = redis.call('HGET', KEYS[2], ARGV[1])
+if not state or not owner then return false end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local alive_until = redis.call('ZSCORE', KEYS[3], owner)
+if not alive_until or tonumber(alive_until) < now then return false end
+return {state, owner}
+"""
+"""A cluster's `watch:state` and its writer, if a live watcher owns the cluster; else nil."""
+
+
 @dataclass(frozen=True, slots=True)
 class DriftDetection:
     """How drift is detected on one cluster, as its watcher reported it."""
@@ -97,9 +111,17 @@ class DriftDetection:
     """"watching", or "interval" (interval checks alone)"""
     reason: str = ""
     watcher: str = ""
+    uncovered: tuple[str, ...] = ()
+    """Applications on a watched cluster whose inventory holds a kind the watcher cannot watch
+    there (the cluster does not serve it, or its discovery failed): interval checks alone
+    serve them."""
 
     def to_json(self) -> str:
-        return json.dumps({"mode": self.mode, "reason": self.reason, "watcher": self.watcher})
+        data: dict[str, object] = {"mode": self.mode, "reason": self.reason}
+        data["watcher"] = self.watcher
+        if self.uncovered:
+            data["uncovered"] = list(self.uncovered)
+        return json.dumps(data)
 
     @classmethod
     def from_json(cls, raw: str) -> DriftDetection:
@@ -108,12 +130,31 @@ class DriftDetection:
             mode=str(data.get("mode", "")),
             reason=str(data.get("reason", "")),
             watcher=str(data.get("watcher", "")),
+            uncovered=tuple(str(a) for a in data.get("uncovered") or ()),
         )
+
+    def covers(self, app: str) -> bool:
+        """Whether live watches cover the drift of `app` on this cluster: every kind of its
+        inventory is watched, and the watches are open."""
+        return self.mode == "watching" and app not in self.uncovered
 
     def describe(self) -> str:
         if self.mode == "watching":
+            if self.uncovered:
+                return f"watching, but not every kind of {', '.join(self.uncovered)}"
             return "watching"
         return f"interval checks only: {self.reason}" if self.reason else "interval checks only"
+
+    def describe_pair(self, app: str, every: str) -> str:
+        """How drift is detected on `app`'s pair here; `every`: the interval of its checks as
+        written for people (`SyncPolicy.drift_every` of `covers(app)`)."""
+        if self.covers(app):
+            return f"watching (backstop check every {every})"
+        if self.mode == "watching":
+            why = "a kind of its inventory is not watched here"
+            return f"interval checks only (every {every}): {why}"
+        reason = f": {self.reason}" if self.reason else ""
+        return f"interval checks only (every {every}){reason}"
 
 
 NO_WATCHER = DriftDetection(mode="interval", reason="no watcher process holds this cluster")
@@ -178,9 +219,31 @@ class WatcherStore(StoreBase):
                 found[name] = state
         return {c: found[c] for c in every}
 
+    def queue_watch_covers(self, p: Any, cluster: str) -> None:
+        """Queue on pipeline `p` the read that `covered_by_watch` reads the reply of."""
+        keys = (self.key("watch", "state"), self.key("watch", "owners"), self.key("watchers"))
+        p.eval(_OWNED_STATE, 3, *keys, cluster)
+
+    def watch_covers(self, app: str, cluster: str) -> bool:
+        """Whether live watches cover the drift of `app` on `cluster` now (see
+        `DriftDetection.covers`): its interval checks are then a backstop."""
+        p = self._r.pipeline(transaction=False)
+        self.queue_watch_covers(p, cluster)
+        return covered_by_watch(p.execute()[0], app)
+
     def inventories(self, pairs: Sequence[tuple[str, str]]) -> list[Inventory | None]:
         """The Redis inventory of each (application, cluster) pair, in one round trip."""
         if not pairs:
             return []
         raws = self._r.mget([self.key("pair", a, c, "inventory") for a, c in pairs])
         return [Inventory.from_mapping(json.loads(r)) if r is not None else None for r in raws]
+
+
+def covered_by_watch(reply: Any, app: str) -> bool:
+    """`DriftDetection.covers(app)` of the reply of `queue_watch_covers` (no live owner, or a
+    state another process wrote: not covered)."""
+    if not reply:
+        return False
+    state, owner = (text(r) for r in reply)
+    detection = DriftDetection.from_json(state)
+    return detection.watcher == owner and detection.covers(app)

@@ -382,6 +382,22 @@ def test_a_bad_duration_says_which_format_is_accepted() -> None:
     )
 
 
+def test_a_watched_pairs_backstop_is_an_hour_or_watched_drift_interval_never_below_drift() -> None:
+    default = parse(with_app("sync: {driftInterval: 5m}\n")).applications["web"].sync
+    assert (default.drift_every(watched=False), default.drift_every(watched=True)) == (300, 3600)
+    longer = parse(with_app("sync: {driftInterval: 2h}\n")).applications["web"].sync
+    assert longer.drift_every(watched=True) == 7200
+    chosen = with_app("sync: {driftInterval: 1m, watchedDriftInterval: 30m}\n")
+    sync = parse(chosen).applications["web"].sync
+    assert (sync.drift_every(watched=False), sync.drift_every(watched=True)) == (60, 1800)
+    issue = the_error(with_app("sync: {driftInterval: 10m, watchedDriftInterval: 5m}\n"))
+    assert (issue.line, issue.key_path) == (15, "applications[0].sync.watchedDriftInterval")
+    assert issue.message == (
+        "5m is shorter than driftInterval (10m): a pair live watches cover is checked no "
+        "more often than one they do not; drop it or make it longer"
+    )
+
+
 @pytest.mark.parametrize("written", ["0s", "0"])
 def test_an_interval_under_one_second_is_an_error(written: str) -> None:
     issue = the_error(HEADER.replace("platform.git", f"platform.git\n    interval: {written}"))
