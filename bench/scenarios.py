@@ -6,6 +6,7 @@ harness goes on with the next.
 
 from __future__ import annotations
 
+import signal
 import statistics
 import subprocess
 import tempfile
@@ -94,19 +95,34 @@ def _rollout(
     *,
     webhook: bool,
     timeout: float,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     """Commit a new value of the application, push it (or let polling find it) and time it;
-    the requests counted are those made after the cluster traffic of earlier steps settled."""
+    the requests counted are those made after the cluster traffic of earlier steps settled.
+    With `profile`, py-spy records the apply workers until every pair is done."""
     # Longer than a beat of the watch process, which starts the watches of kinds new in the
-    # inventories at its next beat.
-    settled = rig.wait_kube_quiet(quiet=WATCHER_BEAT + 2.0)
+    # inventories at its next beat; on 1,000 clusters, starting them (and the drift checks of
+    # the clusters newly watched) takes minutes on a loaded machine.
+    settled = rig.wait_kube_quiet(quiet=WATCHER_BEAT + 2.0, timeout=max(60.0, 0.2 * len(pairs)))
     rig.kube_counts(reset=True)
     repo.write("apps/web/app.yaml", app_manifests("web", value))
     sha = repo.commit(f"value {value}")
+    spies = []
+    if profile is not None:
+        profile.mkdir(parents=True, exist_ok=True)
+        for name, proc in rig.processes().items():
+            if name.startswith("apply"):
+                spies.append(_record(proc.pid, timeout, profile / f"{name}.txt", gil=True))
+        time.sleep(1.0)  # py-spy attaches
+    cpu = rig.cpu_seconds()
     pushed = time.time()
     if webhook:
         assert rig.webhook("fleet") == 202
     done = rig.wait_converged(pairs, sha, timeout)
+    spent = rig.cpu_seconds()
+    for spy in spies:
+        spy.send_signal(signal.SIGINT)  # py-spy writes what it recorded and ends
+        spy.wait()
     latencies = [at - pushed for at in done.values()]
     counts = rig.kube_counts()
     figures: dict[str, Any] = {"converged": len(done), "of": len(pairs), "settled": settled}
@@ -118,6 +134,7 @@ def _rollout(
                 "latencies": [round(x, 3) for x in sorted(latencies)],
             }
         )
+    figures["cpu_seconds"] = {n: round(spent[n] - cpu.get(n, 0.0), 2) for n in spent}
     figures["requests_per_cluster"] = round(sum(counts.values()) / len(pairs), 1)
     figures["writes_per_cluster"] = round(writes(counts) / len(pairs), 1)
     figures["requests_by_verb"] = {f"{v} {r}": n for (v, r), n in sorted(counts.items())}
@@ -137,17 +154,33 @@ def _web_everywhere(rig: Rig, sizes: Sizes) -> tuple[WorkRepo | None, list[tuple
     return repo, pairs
 
 
-def fanout(work: Path, clusters: int, sizes: Sizes) -> dict[str, Any]:
+def fanout(
+    work: Path,
+    clusters: int,
+    sizes: Sizes,
+    *,
+    profile: Path | None = None,
+    kubectl: bool = True,
+) -> dict[str, Any]:
     """1 and 2: a commit to one application on C clusters, by webhook and by poll, then the
-    same manifests pushed with kubectl, sequentially and 8 at a time."""
+    same manifests pushed with kubectl, sequentially and 8 at a time. With `profile`, py-spy
+    records the apply worker (its GIL samples) from the webhook until every cluster is Synced
+    (`<profile>/apply.txt`). Without `kubectl`, no kubectl loop (comparisons of two builds)."""
     with Rig(work, RigOptions(clusters=clusters, with_api=True)) as rig:
         repo, pairs = _web_everywhere(rig, sizes)
         if repo is None:
             return {"failed": "the first rollout did not converge"}
-        webhook = _rollout(rig, repo, pairs, "1", webhook=True, timeout=sizes.timeout)
+        webhook = _rollout(
+            rig, repo, pairs, "1", webhook=True, timeout=sizes.timeout, profile=profile
+        )
+        webhook["apply_worker_rss_mib"] = {
+            n: round(rig.rss_mib(n), 1) for n in rig.processes() if n.startswith("apply")
+        }
         rig.write_fleet({"fleet": 2}, [("web", "fleet", "apps/web", "*")])
         time.sleep(3)
         poll = _rollout(rig, repo, pairs, "2", webhook=False, timeout=sizes.timeout)
+        if not kubectl:
+            return {"clusters": clusters, "webhook": webhook, "poll": poll}
         baseline = kubectl_baseline(rig, value="3")
     result = {"clusters": clusters, "webhook": webhook, "poll": poll, "kubectl": baseline}
     if "total_seconds" in webhook:
@@ -326,13 +359,9 @@ def fleet_wide(
     `profile`, py-spy records the apply workers during the change (`<profile>/<process>.txt`)."""
     clusters = min(clusters, pairs)
     apps = max(1, pairs // clusters)
-    # Each apply worker keeps a client per cluster it serves (README: keep FLEETSYNC_KUBE_CLIENTS
-    # above that number, or every reconcile reconnects): 1,000 clusters need more than the 512
-    # of the default.
-    env = (
-        ("FLEETSYNC_CLUSTER_BATCH", str(batch_from)),
-        ("FLEETSYNC_KUBE_CLIENTS", str(max(512, clusters + 16))),
-    )
+    # Each apply worker keeps a client per cluster the fleet declares (FLEETSYNC_KUBE_CLIENTS
+    # unset), as in the fan-out.
+    env = (("FLEETSYNC_CLUSTER_BATCH", str(batch_from)),)
     # The first rollout and the change each converge at some tens of pairs a second per apply
     # process on a loaded machine: give each a deadline that grows with the pairs.
     deadline = max(sizes.timeout * 2, pairs / 10)

@@ -35,10 +35,11 @@ class Settings:
     """Where `fleetsync up` keeps its embedded Redis's data between runs."""
     tick_seconds: float = 2.0
     key_prefix: str = "fleetsync"
-    kube_clients: int = 512
-    """Kubernetes clients (with their discovery) an apply worker keeps: above the number of
+    kube_clients: int | None = None
+    """The most Kubernetes clients (with their discovery) an apply worker keeps, or None (unset):
+    one for every cluster the published fleet declares, at least 512. Above the number of
     clusters it serves, every reconcile reuses a connection instead of re-reading kubeconfig
-    and discovery and opening a new one."""
+    and discovery and opening a new one; below it, memory is bounded and reconciles reconnect."""
     hostname: str = field(default_factory=socket.gethostname)
     lease_seconds: float = 20.0
     """How long a lease (a pair's lock, a task's in-flight record) outlives its holder's last
@@ -89,7 +90,7 @@ def load_settings() -> Settings:
         data_dir=Path(_env("DATA_DIR", str(_default_data_dir()))),
         tick_seconds=float(_env("TICK_SECONDS", "2")),
         key_prefix=_env("KEY_PREFIX", "fleetsync"),
-        kube_clients=_positive_int("KUBE_CLIENTS", "512"),
+        kube_clients=_positive_int("KUBE_CLIENTS", "") if _env("KUBE_CLIENTS", "") else None,
         lease_seconds=float(_positive_int("LEASE_SECONDS", "20")),
         render_timeout=_bounded_number("RENDER_TIMEOUT", "60", low=1, high=3600, unit="seconds"),
         render_memory_mib=int(

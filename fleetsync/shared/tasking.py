@@ -215,6 +215,9 @@ class TaskRuntime(Protocol):
     @property
     def sender(self) -> Sender: ...
 
+    def fleet_read(self, fleet: Fleet) -> None:
+        """A task read `fleet` (the published declaration): what the process sizes by it."""
+
 
 class Opened(Protocol):
     """What a task's opening adds to the task's first round trip (a reconcile: its pair's
@@ -351,6 +354,8 @@ def run_task(
             # Run again after a dead worker (or a failure), it runs for this reason too.
             store.retell_task(task_id, name.value, kwargs, owner=owner)
         fleet = store.fleet_at(digest.value)
+        if fleet is not None:
+            rt.fleet_read(fleet)
         if fleet is None or not begun.value:
             last = store.round(transaction=True)
             if opened is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from fleetsync.shared.kube import keep_clients
+from fleetsync.shared.kube import fit_clients, keep_clients
 from fleetsync.shared.model.declaration import Fleet
 from fleetsync.shared.settings import Settings, load_settings
 from fleetsync.shared.store import Store
@@ -26,6 +26,11 @@ class Runtime:
 
     def fleet(self) -> Fleet | None:
         return self.store.load_fleet()
+
+    def fleet_read(self, fleet: Fleet) -> None:
+        """Unless `FLEETSYNC_KUBE_CLIENTS` bounds them, keep a Kubernetes client for every
+        cluster `fleet` declares."""
+        fit_clients(len(fleet.clusters))
 
 
 _lock = threading.Lock()

@@ -73,6 +73,8 @@ def test_fanout_times_every_cluster_and_the_kubectl_baselines(
         assert len(figures["latencies"]) == fanout["clusters"]
         assert 0 < figures["p50"] <= figures["p95"] <= figures["max"] == figures["total_seconds"]
         assert figures["requests_per_cluster"] > 0
+        assert figures["cpu_seconds"]["apply"] > 0  # each process's CPU during the round
+    assert fanout["webhook"]["apply_worker_rss_mib"]["apply"] > 0
     kubectl = fanout["kubectl"]
     assert kubectl["failures"] == 0
     assert kubectl["sequential_seconds"] > 0 and kubectl["parallel8_seconds"] > 0

@@ -34,6 +34,7 @@ from fleetsync.shared.charts.http import Client
 from fleetsync.shared.charts.semver import parse_range, parse_version
 from fleetsync.shared.charts.versions import ChartVersion
 from fleetsync.shared.errors import PermanentError
+from fleetsync.shared.fast_yaml import FastSafeLoader
 from fleetsync.shared.model.declaration import Repository, RepoType
 from fleetsync.shared.model.ids import RepoName
 from fleetsync.shared.urls import display_url
@@ -41,7 +42,6 @@ from fleetsync.shared.urls import display_url
 MAX_DEPENDENCIES = 64
 MAX_DEPTH = 8
 MAX_METADATA_BYTES = 1024 * 1024
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 SourceFor = Callable[[str], Repository | None]
 """The fleet's repository a dependency's `repository` names (`@NAME`, `alias:NAME`, or a URL a
@@ -235,9 +235,9 @@ def _read_yaml(path: Path, *, app: str, where: str) -> dict[str, Any] | None:
         raise DependencyError(f"{app}: {where}: larger than {MAX_METADATA_BYTES} bytes")
     try:
         text = path.read_text(encoding="utf-8")
-        if any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text, Loader=_Loader)):
+        if any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text, Loader=FastSafeLoader)):
             raise DependencyError(f"{app}: {where}: YAML aliases are not accepted here")
-        data = yaml.load(text, Loader=_Loader)
+        data = yaml.load(text, Loader=FastSafeLoader)
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         raise DependencyError(f"{app}: {where}: not valid YAML: {type(exc).__name__}") from None
     if not isinstance(data, dict):
@@ -283,7 +283,7 @@ def _vendored(charts: Path, root: Path) -> set[str]:
             try:
                 data = yaml.load(
                     (entry / "Chart.yaml").read_text(encoding="utf-8")[:MAX_METADATA_BYTES],
-                    Loader=_Loader,
+                    Loader=FastSafeLoader,
                 )
             except (OSError, UnicodeDecodeError, yaml.YAMLError):
                 data = None

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import yaml
 from yaml.composer import Composer
 
+from fleetsync.shared.fast_yaml import WITH_LIBYAML as WITH_LIBYAML
+from fleetsync.shared.fast_yaml import FastSafeLoader
 from fleetsync.shared.yaml_bounds import BoundedComposer, YamlBounds
 
 NULL_TAG = "tag:yaml.org,2002:null"
@@ -41,15 +42,7 @@ class FleetLoader(BoundedComposer, yaml.SafeLoader):
         yaml.SafeLoader.__init__(self, text)  # reads the whole text: a control character fails
 
 
-if TYPE_CHECKING:
-    _CSafeLoader = yaml.CSafeLoader
-else:  # a PyYAML built without libyaml has no CSafeLoader
-    _CSafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-WITH_LIBYAML = hasattr(yaml, "CSafeLoader")
-"""Whether PyYAML was built with libyaml (its C parser)."""
-
-
-class FastFleetLoader(BoundedComposer, _CSafeLoader):
+class FastFleetLoader(BoundedComposer, FastSafeLoader):
     """The same composition from libyaml's parser where PyYAML has it (several times faster;
     the events and their marks are the same); a text it refuses is read again by `FleetLoader`,
     whose message names the problem."""
@@ -58,7 +51,7 @@ class FastFleetLoader(BoundedComposer, _CSafeLoader):
 
     def __init__(self, text: str, bounds: YamlBounds) -> None:
         self.yaml_bounds = bounds
-        _CSafeLoader.__init__(self, text)
+        FastSafeLoader.__init__(self, text)
         Composer.__init__(self)  # libyaml's loader composes in C: the bounded composer's state
 
 

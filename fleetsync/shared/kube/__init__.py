@@ -16,8 +16,11 @@ from fleetsync.shared.kube.client import (
     ClusterClient,
     RequestRejected,
     UnknownKindError,
+    clients_built,
     connect,
+    fit_clients,
     keep_clients,
+    kept_clients,
 )
 from fleetsync.shared.kube.diff import DriftReport, DriftState, ObjectDrift
 from fleetsync.shared.kube.health import (
@@ -63,9 +66,12 @@ __all__ = [
     "assess_live_health",
     "assess_object",
     "check_drift",
+    "clients_built",
     "connect",
     "describe_unhealthy",
+    "fit_clients",
     "keep_clients",
+    "kept_clients",
     "read_cluster_inventory",
     "share_reads",
     "split_hooks",

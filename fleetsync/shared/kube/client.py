@@ -49,15 +49,15 @@ from pathlib import Path
 from typing import Any
 
 import urllib3
-import yaml
 from kubernetes import client as kube_client
-from kubernetes import config as kube_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
+from kubernetes.config.kube_config import ConfigNode, KubeConfigLoader
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError, ResourceNotUniqueError
 
 from fleetsync.shared.errors import PermanentError, TransientError
+from fleetsync.shared.fast_yaml import safe_load
 from fleetsync.shared.kube.ownership import FIELD_MANAGER
 from fleetsync.shared.kube.transport import NotJson, Query, Refusal, Transport
 from fleetsync.shared.model.declaration import Cluster
@@ -69,6 +69,9 @@ Manifest = Mapping[str, Any]
 
 APPLY_PATCH = "application/apply-patch+yaml"
 CLIENT_CACHE_SIZE = 512
+"""The clients a process keeps at least when their number follows the fleet (`fit_clients`), and
+all it keeps before it has read a fleet: only clients of clusters it served are held, so a small
+fleet's process holds no more for it."""
 _CONNECT_WAITED = re.compile(r"connect timeout=([0-9.]+)")
 CONNECT_TIMEOUT = 5.0
 """Seconds to make a connection (shorter than a request's whole timeout: a cluster that does not
@@ -537,6 +540,10 @@ _ClientKey = tuple[str, str, str, int, str, float]
 _clients: collections.OrderedDict[_ClientKey, ClusterClient] = collections.OrderedDict()
 _clients_lock = threading.Lock()
 _cache_size = CLIENT_CACHE_SIZE
+_cap: int | None = None
+"""The operator's bound (`FLEETSYNC_KUBE_CLIENTS`), or None: the bound follows the fleet."""
+_fleet_clusters = 0
+_built = 0
 
 
 def connect(cluster: Cluster, *, cache_dir: Path, timeout: float) -> ClusterClient:
@@ -566,7 +573,9 @@ def connect(cluster: Cluster, *, cache_dir: Path, timeout: float) -> ClusterClie
             _clients.move_to_end(key)
             return found
     client = _build(cluster, path=path, cache_dir=cache_dir, timeout=timeout)
+    global _built
     with _clients_lock:
+        _built += 1
         client = _clients.setdefault(key, client)
         _clients.move_to_end(key)
         while len(_clients) > _cache_size:
@@ -574,13 +583,42 @@ def connect(cluster: Cluster, *, cache_dir: Path, timeout: float) -> ClusterClie
     return client
 
 
-def keep_clients(size: int) -> None:
-    """Bound the cached clients to `size` (least recently used dropped first)."""
-    global _cache_size
+def keep_clients(cap: int | None) -> None:
+    """Bound the cached clients to `cap` (least recently used dropped first); None: a client for
+    every cluster the published fleet declares (`fit_clients`), at least `CLIENT_CACHE_SIZE`."""
+    global _cap
     with _clients_lock:
-        _cache_size = max(1, size)
-        while len(_clients) > _cache_size:
-            _clients.popitem(last=False)
+        _cap = None if cap is None else max(1, cap)
+        _resize()
+
+
+def fit_clients(clusters: int) -> None:
+    """The fleet a task read declares `clusters` clusters: unless the operator bounded them,
+    keep a client for each, so that a reconcile never builds its cluster's client again
+    (kubeconfig, configuration, discovery) because others pushed it out."""
+    global _fleet_clusters
+    if clusters == _fleet_clusters:
+        return
+    with _clients_lock:
+        _fleet_clusters = clusters
+        _resize()
+
+
+def kept_clients() -> int:
+    """How many clients this process keeps at most now."""
+    return _cache_size
+
+
+def clients_built() -> int:
+    """How many clients this process has built (read a kubeconfig for) since it started."""
+    return _built
+
+
+def _resize() -> None:
+    global _cache_size
+    _cache_size = _cap if _cap is not None else max(CLIENT_CACHE_SIZE, _fleet_clusters)
+    while len(_clients) > _cache_size:
+        _clients.popitem(last=False)
 
 
 def forget_clients() -> None:
@@ -602,20 +640,24 @@ def _build(cluster: Cluster, *, path: Path, cache_dir: Path, timeout: float) -> 
         other=False,
         respect_retry_after_header=False,
     )
+    config = _read_kubeconfig(cluster, path)
     try:
-        api_client = kube_config.new_client_from_config(  # type: ignore[no-untyped-call]
-            config_file=str(path),
-            context=cluster.context,
-            persist_config=False,
-            client_configuration=configuration,
+        # What `new_client_from_config` does with the file, from the text read above: a node
+        # named by the file's path, whose relative certificate paths are read beside it.
+        loader = KubeConfigLoader(  # type: ignore[no-untyped-call]
+            config_dict=ConfigNode(str(path), config, str(path)),  # type: ignore[no-untyped-call]
+            active_context=cluster.context,
+            config_base_path=None,
         )
-    except (ConfigException, OSError, ValueError, TypeError, KeyError) as e:
+        loader.load_and_set(configuration)  # type: ignore[no-untyped-call]
+        api_client = kube_client.ApiClient(configuration=configuration)
+    except (ConfigException, OSError, ValueError, TypeError, KeyError, AttributeError) as e:
         raise PermanentError(
             f"cluster {cluster.name}: kubeconfig {path} is invalid: {_config_problem(e)}"
         ) from None
     _default_timeout(api_client.rest_client, timeout)
     configuration = api_client.configuration
-    if not _expiring_credentials(path, cluster.context):
+    if not _expiring_credentials(config, cluster.context):
         # The client would otherwise copy the same token and host into its configuration before
         # every request (re-reading the proxy environment each time): nothing can expire here.
         configuration.refresh_api_key_hook = None
@@ -644,7 +686,9 @@ def _authorization(configuration: Any) -> str | None:
 
 class SharingClient(ClusterClient):
     """A client for one task over another client's connection pools, credentials, discovery
-    and lock; subclasses keep what the task's requests share among themselves."""
+    (the kinds it resolved included: a task's own would walk the discoverer's tree again for
+    every kind, every task) and lock; subclasses keep what the task's requests share among
+    themselves."""
 
     def __init__(self, shared: ClusterClient) -> None:
         super().__init__(
@@ -657,18 +701,62 @@ class SharingClient(ClusterClient):
         self._shared = shared
         self._lock = shared._lock
 
+    def resolve(self, api_version: str, kind: str, *, any_version: bool = False) -> ApiResource:
+        return self._shared.resolve(api_version, kind, any_version=any_version)
 
-def _expiring_credentials(path: Path, context: str | None) -> bool:
+    def invalidate_discovery(self) -> None:
+        self._shared.invalidate_discovery()
+
+    def _dynamic(self) -> Any:
+        return self._shared._dynamic()
+
+
+def _read_kubeconfig(cluster: Cluster, path: Path) -> Mapping[str, Any]:
+    """The kubeconfig's content, read with libyaml's loader where PyYAML has it. Raises
+    PermanentError naming the file when it cannot be read or is no kubeconfig; a text that is
+    no YAML raises its `yaml.YAMLError` as the kubernetes client's own read did (a reconcile
+    retries it: a file caught half-written reads whole next time)."""
+    try:
+        config = safe_load(path.read_text())
+    except OSError as e:
+        raise PermanentError(
+            f"cluster {cluster.name}: kubeconfig {path}: {e.strerror or 'cannot be read'}"
+        ) from None
+    except UnicodeDecodeError as e:
+        raise PermanentError(
+            f"cluster {cluster.name}: kubeconfig {path} is invalid: {_config_problem(e)}"
+        ) from None
+    if not isinstance(config, Mapping):
+        what = "empty" if config is None else f"{_kind(config)}, not a mapping"
+        raise PermanentError(f"cluster {cluster.name}: kubeconfig {path} is invalid: {what}")
+    for key in ("clusters", "contexts", "users"):
+        if not isinstance(config.get(key) or [], list):
+            raise PermanentError(
+                f"cluster {cluster.name}: kubeconfig {path} is invalid: {key} is "
+                f"{_kind(config[key])}, not a list"
+            )
+    return config
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    kinds: dict[type, str] = {str: "a string", list: "a list", dict: "a mapping"}
+    return kinds.get(type(value), f"a {type(value).__name__}")
+
+
+def _expiring_credentials(config: Mapping[str, Any], context: str | None) -> bool:
     """Whether the kubeconfig's user (of `context`, else the current context) gets its token
     from an exec plugin or an auth provider, which the client asks again once it expires; a
     static token, a token file, a client certificate or a password never expire. When the file
     cannot be read as one, True: the client keeps its own way of refreshing."""
     try:
-        config = yaml.safe_load(path.read_text())
         name = context or config["current-context"]
         chosen = next(c["context"] for c in config["contexts"] if c["name"] == name)
         user = next(u["user"] for u in config["users"] if u["name"] == chosen["user"])
-    except (OSError, yaml.YAMLError, KeyError, TypeError, StopIteration):
+    except (KeyError, TypeError, StopIteration):
         return True
     return not isinstance(user, Mapping) or "exec" in user or "auth-provider" in user
 

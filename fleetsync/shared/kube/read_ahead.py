@@ -70,12 +70,6 @@ class ReadAhead(SharingClient):
         super().__init__(shared)
         self._held: dict[tuple[str, str, str], Future[Any]] = {}
 
-    def _dynamic(self) -> Any:
-        return self._shared._dynamic()
-
-    def invalidate_discovery(self) -> None:
-        self._shared.invalidate_discovery()
-
     def fetch(self, reads: Iterable[Read]) -> None:
         """Send `reads` together (each once); their answers are held for the requests to come."""
         pool = _executor()

@@ -75,15 +75,6 @@ class SharedReads(SharingClient):
         self._whole: set[tuple[_Kind, str]] = set()
         self.requests_saved = 0
 
-    def _dynamic(self) -> Any:
-        return self._shared._dynamic()
-
-    def resolve(self, api_version: str, kind: str, *, any_version: bool = False) -> ApiResource:
-        return self._shared.resolve(api_version, kind, any_version=any_version)
-
-    def invalidate_discovery(self) -> None:
-        self._shared.invalidate_discovery()
-
     def read_whole(self, resource: ApiResource, namespace: str) -> None:
         """Read every object of a kind in `namespace` once: later GETs there are answered
         from it (None for a name it did not hold)."""

@@ -11,7 +11,6 @@ import pytest
 
 from fleetsync.shared.errors import PermanentError, TransientError
 from fleetsync.shared.kube.client import (
-    CLIENT_CACHE_SIZE,
     Forbidden,
     UnknownKindError,
     connect,
@@ -88,7 +87,7 @@ def test_the_client_cache_keeps_the_most_recently_used_up_to_its_bound(
             connect(c, cache_dir=live.cache_dir, timeout=REQUEST_TIMEOUT) for c in copies
         ] == again
     finally:
-        keep_clients(CLIENT_CACHE_SIZE)
+        keep_clients(None)
 
 
 @kubesim_only
@@ -160,12 +159,25 @@ def test_a_missing_kubeconfig_is_a_permanent_error_naming_the_file(tmp_path: Pat
         connect(cluster, cache_dir=tmp_path, timeout=1.0)
 
 
-def test_an_invalid_kubeconfig_is_a_permanent_error_naming_the_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("apiVersion: v1\nkind: Config\nclusters: []\n", "Expected key current-context"),
+        ("", "empty"),
+        ("- just\n- a list\n", "a list, not a mapping"),
+        ("apiVersion: v1\ncurrent-context: a\ncontexts: 7\n", "contexts is a number, not a list"),
+    ],
+    ids=["no_context", "empty", "list", "contexts_not_a_list"],
+)
+def test_an_invalid_kubeconfig_is_a_permanent_error_naming_the_file(
+    tmp_path: Path, text: str, problem: str
+) -> None:
     broken = tmp_path / "broken.kubeconfig"
-    broken.write_text("apiVersion: v1\nkind: Config\nclusters: []\n")
+    broken.write_text(text)
     cluster = Cluster(name=ClusterName("prod"), kubeconfig=str(broken))
-    with pytest.raises(PermanentError, match=f"kubeconfig {broken} is invalid"):
+    with pytest.raises(PermanentError, match=f"kubeconfig {broken} is invalid: ") as caught:
         connect(cluster, cache_dir=tmp_path, timeout=1.0)
+    assert problem in str(caught.value)
 
 
 def test_an_unknown_context_is_a_permanent_error_naming_the_file(live: Live) -> None:

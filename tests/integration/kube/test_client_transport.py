@@ -268,6 +268,21 @@ def test_a_certificate_authority_file_is_trusted_and_another_authority_is_not(
 
 
 @real_only
+def test_a_relative_certificate_authority_path_is_read_beside_the_kubeconfig(
+    live: Live, real_clusters: RealClusters, tmp_path: Path
+) -> None:
+    config = _config(live)
+    cluster = config["clusters"][0]["cluster"]
+    del cluster["certificate-authority-data"]
+    (tmp_path / "pki").mkdir()
+    (tmp_path / "pki" / "ca.crt").write_bytes(
+        (real_clusters.directory / "pki" / "ca.crt").read_bytes()
+    )
+    cluster["certificate-authority"] = "pki/ca.crt"
+    assert _client(config, tmp_path / "relative.kubeconfig").get(NAMESPACES, name="default")
+
+
+@real_only
 def test_insecure_skip_tls_verify_reaches_a_server_of_unknown_authority(
     live: Live, tmp_path: Path
 ) -> None:

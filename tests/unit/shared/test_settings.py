@@ -11,7 +11,9 @@ def test_the_kube_client_cache_is_read_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("FLEETSYNC_KUBE_CLIENTS", raising=False)
-    assert load_settings().kube_clients == 512
+    assert load_settings().kube_clients is None  # unset: a client per cluster of the fleet
+    monkeypatch.setenv("FLEETSYNC_KUBE_CLIENTS", "")
+    assert load_settings().kube_clients is None
     monkeypatch.setenv("FLEETSYNC_KUBE_CLIENTS", "2000")
     assert load_settings().kube_clients == 2000
 
