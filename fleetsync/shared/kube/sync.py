@@ -78,7 +78,7 @@ from fleetsync.shared.kube.read import read_facts, read_live
 from fleetsync.shared.kube.read_ahead import Read
 from fleetsync.shared.kube.targets import Target, bundle_problems, locate, well_formed
 from fleetsync.shared.kube.waves import WaveProgress, WaveStop, WaveWait, since_when
-from fleetsync.shared.model import Health, ResourceKey, SyncState
+from fleetsync.shared.model import ChangeAction, Health, ResourceKey, SyncState
 from fleetsync.shared.model.bundle import Bundle
 from fleetsync.shared.model.declaration import ReplacePolicy, SyncPolicy
 from fleetsync.shared.model.hooks import HookPhase
@@ -278,7 +278,7 @@ def sync_application(
     if policy.prune and not applied.failed and applied.stopped is None and applied.gated is None:
         pruned = prune_stale(client, app=app, stale=stale(known, desired))
     return _result(
-        applied.changes + pruned.changes,
+        _after_early(early.changes, applied.changes) + pruned.changes,
         merge(desired, pruned.retained),
         started=started,
         client=client,
@@ -326,6 +326,17 @@ def _seen(
         else c
         for c in checked
     )
+
+
+def _after_early(early: ChangeSet, later: ChangeSet) -> ChangeSet:
+    """What a sync that applied its definitions before its PreSync hooks did: each object as
+    that first apply left it (created, configured), not as the later apply saw it (unchanged,
+    see `_seen`, since it wrote nothing more)."""
+    done = {c.key: c for c in early}
+    seen_later = {c.key for c in later}
+    first = [c for c in early if c.key not in seen_later]
+    then = [done.get(c.key, c) if c.action is ChangeAction.UNCHANGED else c for c in later]
+    return ChangeSet.of(first + then)
 
 
 def _failure_text(failure: HookResult | str) -> str:

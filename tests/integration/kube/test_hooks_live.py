@@ -780,3 +780,33 @@ def test_a_namespace_applied_before_presync_is_not_applied_again_after_it(live: 
         f"core/Namespace/_/{ns}",
         f"core/ConfigMap/{ns}/settings",
     ]
+
+
+def presync_config_map(name: str, ns: str) -> dict[str, Any]:
+    """A PreSync hook of a kind that is Healthy once created: it succeeds in the sync that
+    creates it, so that sync goes on to apply everything."""
+    hook = config_map(name, ns)
+    hook["metadata"]["annotations"] = {"argocd.argoproj.io/hook": "PreSync"}
+    return hook
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["declared", "create-namespace"])
+def test_a_namespace_created_before_presync_is_reported_created_when_the_sync_runs_on(
+    live: Live, declared: bool
+) -> None:
+    ns = live.ns
+    objects = [config_map("app", ns), presync_config_map("ready", ns)]
+    bundle = [namespace(ns), *objects] if declared else objects
+
+    result = sync(live, bundle, create_namespace=not declared)
+
+    assert result.waiting is None and result.error is None and result.state is SyncState.SYNCED
+    assert [(h.phase, h.state) for h in result.hooks] == [
+        (HookPhase.PRE_SYNC, HookState.SUCCEEDED)
+    ], "the hook succeeded in this sync, which went on to apply everything"
+    assert result.changes.action_of(live.key(f"core/Namespace/_/{ns}")) is ChangeAction.CREATED
+    assert result.changes.action_of(live.key(f"core/ConfigMap/{ns}/app")) is ChangeAction.CREATED
+    assert result.counts["created"] == 2 and result.counts["unchanged"] == 0
+    assert [c.key for c in live.engine_writes("apply")].count(f"core/Namespace/_/{ns}") == 1, (
+        "the namespace is applied once, before the hooks"
+    )
