@@ -18,7 +18,9 @@ as a kubernetes or urllib3 exception:
 - 401, a 403 from authorization ("User ... cannot ..."), a missing or invalid kubeconfig, a TLS
   failure: `PermanentError` naming the cluster (and the file), never a token; a 403 is its
   subclass `Forbidden`, so that a caller can fall back to narrower requests (a LIST in every
-  namespace refused, LISTs in one namespace allowed);
+  namespace refused, LISTs in one namespace allowed); a 403 on a DELETE is `DeleteForbidden`,
+  worded as the object's (its delete was forbidden, the user lacks the `delete` verb on its
+  resource), not the cluster's: the credentials work, RBAC refused that one verb;
 - any other refusal of one request (422 invalid, 409 conflict, 404 namespace not found, 400, a
   403 from admission such as an exceeded quota or a terminating namespace, and a 500 whose Status
   says the object could not be typed against its schema (`OBJECT_REFUSALS`), which is how a
@@ -62,6 +64,7 @@ from fleetsync.shared.kube.ownership import FIELD_MANAGER
 from fleetsync.shared.kube.transport import NotJson, Query, Refusal, Transport
 from fleetsync.shared.model.declaration import Cluster
 from fleetsync.shared.model.ids import ClusterName
+from fleetsync.shared.model.resource import ResourceKey
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +126,35 @@ class RequestRejected(PermanentError):
 
 
 class Forbidden(PermanentError):
-    """The cluster's credentials may not make this request (403)."""
+    """The cluster's credentials may not make this request (403); `detail` is the server's
+    message ("" when it gave none)."""
+
+    def __init__(self, message: str, *, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+class DeleteForbidden(Forbidden):
+    """Authorization (RBAC) refused the DELETE of one object: the credentials work (they read
+    and apply), their user lacks the `delete` verb on its resource. Not a cluster failure: the
+    object concerned is named first, as an object's refusal is. `worded` adds another way out
+    where the caller knows one (prune: the annotation that leaves the object in place)."""
+
+    def __init__(
+        self, *, key: ResourceKey, resource: ApiResource, kubeconfig: str, detail: str
+    ) -> None:
+        self.key = key
+        self.resource = resource.plural + (f".{resource.group}" if resource.group else "")
+        self.kubeconfig = kubeconfig
+        self.detail = detail
+        super().__init__(self.worded(), detail=detail)
+
+    def worded(self, otherwise: str = "") -> str:
+        return (
+            f"the delete of {self.key} was forbidden (RBAC: {self.detail or '403 Forbidden'}): "
+            f'the user of kubeconfig {self.kubeconfig} lacks the "delete" verb on '
+            f"{self.resource}: grant it{otherwise}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,6 +357,16 @@ class ClusterClient:
                 resource.path(namespace=namespace, name=name),
                 query=[("propagationPolicy", propagation)],
             )
+        except Forbidden as e:
+            key = ResourceKey(
+                group=resource.group,
+                kind=resource.kind,
+                namespace=namespace if resource.namespaced else "",
+                name=name,
+            )
+            raise DeleteForbidden(
+                key=key, resource=resource, kubeconfig=self.kubeconfig, detail=e.detail
+            ) from None
         except RequestRejected as e:
             if e.code == 404:
                 return False
@@ -403,11 +444,12 @@ class ClusterClient:
         if code == 500 and any(refusal in message for refusal in OBJECT_REFUSALS):
             return RequestRejected(code=code, reason=reason, message=message, causes=causes)
         if code in (401, 403):
-            return (Forbidden if code == 403 else PermanentError)(
+            text = (
                 f"cluster {self.name}: credentials refused ({code} {reason or 'Unauthorized'}"
                 f"{': ' + message if message and code == 403 else ''}); "
                 f"check the user of kubeconfig {self.kubeconfig}"
             )
+            return Forbidden(text, detail=message) if code == 403 else PermanentError(text)
         if code == 429 or code >= 500:
             return TransientError(
                 f"cluster {self.name}: {code} {reason}: {message}".rstrip(": "),

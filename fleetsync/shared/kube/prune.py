@@ -9,7 +9,9 @@ reverse apply order (workloads before their namespaces) with background propagat
 `fleetsync-system` namespace, home of every inventory mirror, is never deleted. Pruning a CRD
 refreshes discovery. An object
 already gone, or whose kind is no longer served, counts as pruned; a failed delete is reported
-and re-tracked in `Pruned.retained`, so the next sync tries again.
+and re-tracked in `Pruned.retained`, so the next sync tries again. A delete RBAC forbids
+(`DeleteForbidden`: the credentials work, their user lacks the delete verb) says so, and that
+the annotation above is the other way out; it fails that object only, never the cluster.
 """
 
 from __future__ import annotations
@@ -20,15 +22,21 @@ from typing import Any
 
 from fleetsync.shared.errors import FleetsyncError
 from fleetsync.shared.kube.changeset import Change, ChangeSet
-from fleetsync.shared.kube.client import ApiResource, ClusterClient, UnknownKindError
+from fleetsync.shared.kube.client import (
+    ApiResource,
+    ClusterClient,
+    DeleteForbidden,
+    UnknownKindError,
+)
 from fleetsync.shared.kube.crd import is_crd
 from fleetsync.shared.kube.inventory import INVENTORY_NAMESPACE, Inventory, InventoryEntry
-from fleetsync.shared.kube.ownership import owner_of, prune_disabled
+from fleetsync.shared.kube.ownership import PRUNE_ANNOTATION, owner_of, prune_disabled
 from fleetsync.shared.kube.plan import PlanError, kind_rank, plan_prune, stage_of
 from fleetsync.shared.model import ChangeAction, ResourceKey
 
 Manifest = Mapping[str, Any]
 
+_OR_LEAVE_IT = f', or annotate the object "{PRUNE_ANNOTATION}: disabled" to leave it in place'
 _INVENTORY_HOME = ResourceKey(group="", kind="Namespace", namespace="", name=INVENTORY_NAMESPACE)
 
 
@@ -63,6 +71,11 @@ def prune_stale(client: ClusterClient, *, app: str, stale: Inventory) -> Pruned:
         entry, resource, _ = doomed[ResourceKey.of(live)]
         try:
             deleted = client.delete(resource, name=entry.key.name, namespace=entry.key.namespace)
+        except DeleteForbidden as e:
+            message = f"prune failed: {e.worded(_OR_LEAVE_IT)}"
+            changes.append(Change(entry.key, ChangeAction.FAILED, message))
+            retained.append(entry)
+            continue
         except FleetsyncError as e:
             changes.append(Change(entry.key, ChangeAction.FAILED, f"prune failed: {e}"))
             retained.append(entry)

@@ -204,9 +204,16 @@ def test_a_prune_rbac_refuses_fails_each_object_and_keeps_it_tracked(
     ]
     for change in pruned.changes:
         assert change.action is ChangeAction.FAILED
-        assert change.message.startswith("prune failed: "), change.message
-        assert "credentials refused (403 Forbidden" in change.message
+        assert change.message.startswith(
+            f"prune failed: the delete of {change.key} was forbidden (RBAC: "
+        ), change.message
         assert 'cannot delete resource "configmaps"' in change.message
+        assert change.message.endswith(
+            f'the user of kubeconfig {cluster.kubeconfig} lacks the "delete" verb on '
+            'configmaps: grant it, or annotate the object "fleetsync.io/prune: disabled" to '
+            "leave it in place"
+        ), change.message
+        assert "credentials refused" not in change.message, "the credentials work: RBAC refused"
     assert pruned.retained == first.inventory
     admin = Admin(real_clusters.kubeconfig(0))
     assert admin.get("v1", "ConfigMap", "c0", spaces[0]) is not None

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetsync.shared.kube.client import ApiResource
+import pytest
+
+from fleetsync.shared.errors import PermanentError
+from fleetsync.shared.kube.client import ApiResource, DeleteForbidden
 from fleetsync.shared.kube.inventory import Inventory
 from fleetsync.shared.kube.prune import prune_stale
 from fleetsync.shared.model import ChangeAction
@@ -129,11 +132,16 @@ def test_a_delete_refused_after_the_look_up_fails_that_object_only_and_keeps_it_
     changes = {str(c.key): (c.action, c.message) for c in pruned.changes}
     assert changes.pop(f"core/Secret/{ns}/s") == (ChangeAction.PRUNED, "")
     assert sorted(changes) == [f"core/ConfigMap/{ns}/a", f"core/ConfigMap/{ns}/b"]
-    for action, message in changes.values():
+    for key, (action, message) in changes.items():
         assert action is ChangeAction.FAILED
-        assert message.startswith("prune failed: ")
-        assert "credentials refused (403 Forbidden" in message
+        assert message.startswith(f"prune failed: the delete of {key} was forbidden (RBAC: ")
         assert 'cannot delete resource "configmaps"' in message
+        assert message.endswith(
+            f'the user of kubeconfig {live.cluster.kubeconfig} lacks the "delete" verb on '
+            'configmaps: grant it, or annotate the object "fleetsync.io/prune: disabled" to '
+            "leave it in place"
+        ), message
+        assert "credentials refused" not in message, "the credentials work: RBAC refused"
     assert pruned.retained == stale.without({live.key(f"core/Secret/{ns}/s")})
     # a refusal does not end the prune: every delete was sent
     assert sorted(c.key for c in live.engine_writes("delete")) == [
@@ -144,6 +152,37 @@ def test_a_delete_refused_after_the_look_up_fails_that_object_only_and_keeps_it_
     assert live.operator.get(cm_path(ns, "a")) is not None
     assert live.operator.get(cm_path(ns, "b")) is not None
     assert live.operator.get(f"/api/v1/namespaces/{ns}/secrets/s") is None
+
+
+@kubesim_only
+def test_credentials_the_cluster_refuses_keep_their_own_words_in_a_prune(live: Live) -> None:
+    # A 401 is the credentials themselves refused (not RBAC): the prune says so, as any request.
+    ns = live.ns
+    first = sync(live, [namespace(ns), config_map("a", ns)])
+    stale = first.inventory.without({live.key(f"core/Namespace/_/{ns}")})
+    live.sim.set_fault(unauthorized=True)
+    try:
+        pruned = prune_stale(live.client, app=live.app, stale=stale)
+    finally:
+        live.sim.clear_faults()
+
+    (change,) = pruned.changes
+    assert change.action is ChangeAction.FAILED
+    assert change.message == (
+        f"prune failed: cluster {live.cluster.name}: credentials refused (401 Unauthorized); "
+        f"check the user of kubeconfig {live.cluster.kubeconfig}"
+    ), change.message
+    assert pruned.retained == stale
+    assert live.operator.get(cm_path(ns, "a")) is not None
+    config_maps = live.client.resolve("v1", "ConfigMap")
+    live.sim.set_fault(unauthorized=True)
+    try:
+        with pytest.raises(PermanentError) as refused:
+            live.client.delete(config_maps, name="a", namespace=ns)
+    finally:
+        live.sim.clear_faults()
+    assert not isinstance(refused.value, DeleteForbidden), "a delete refused with 401 too"
+    assert "credentials refused (401 Unauthorized)" in str(refused.value)
 
 
 def test_an_object_deleted_between_its_look_up_and_its_delete_counts_as_already_gone(
