@@ -375,6 +375,7 @@ def apply_checked(
             checked.target.obj,
             force=options.force,
             timeout=options.timeout,
+            live=checked.live,
         )
         if problem is not None:
             return failed(key, problem), now

@@ -10,7 +10,8 @@ Without `sync.replace: onImmutable` the sync fails on that object, saying which 
 change and what to do (`immutable_message`). With it, `replace_object` deletes the live object with
 foreground propagation (its dependents, such as a Deployment's ReplicaSets and Pods, go first, so
 nothing of the old object lingers), waits until it is gone, and applies the manifest anew: just
-that object, nothing else of the application.
+that object, nothing else of the application. A delete refused (RBAC without the delete verb
+included) fails that object only, saying why.
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from fleetsync.shared.kube.client import ApiResource, ClusterClient, RequestRejected
+from fleetsync.shared.kube.client import (
+    ApiResource,
+    ClusterClient,
+    DeleteForbidden,
+    RequestRejected,
+)
 from fleetsync.shared.kube.wait import wait_gone
 from fleetsync.shared.model import ResourceKey
 
@@ -56,16 +62,20 @@ def replace_object(
     *,
     force: bool,
     timeout: float,
+    live: Manifest | None = None,
 ) -> tuple[str | None, Manifest | None]:
     """Delete the live object (foreground), wait until it is gone, apply `obj` anew.
 
-    Returns (None, the new object), or (what went wrong, the object as last seen)."""
+    Returns (None, the new object), or (what went wrong, the object as last seen: `live` when
+    RBAC forbade the delete, so that it stays in place and is seen as it is)."""
     metadata = obj["metadata"]
     namespace = str(metadata.get("namespace") or "")
     try:
         client.delete(
             resource, name=metadata["name"], namespace=namespace, propagation="Foreground"
         )
+    except DeleteForbidden as e:
+        return f"replace failed: delete: {e}", live
     except RequestRejected as e:
         return f"replace failed: delete: {e}", None
     waited = wait_gone(client, (key, resource, obj), timeout=timeout)

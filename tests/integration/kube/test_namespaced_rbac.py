@@ -24,7 +24,7 @@ from fleetsync.shared.kube.prune import prune_stale
 from fleetsync.shared.kube.sync import SyncResult, sync_application
 from fleetsync.shared.model import ChangeAction
 from fleetsync.shared.model.bundle import Bundle
-from fleetsync.shared.model.declaration import Cluster, SyncPolicy
+from fleetsync.shared.model.declaration import Cluster, ReplacePolicy, SyncPolicy
 from fleetsync.shared.model.ids import ClusterName
 from fleetsync.shared.model.inventory import EMPTY, Inventory
 from tests.integration.kube.manifests import config_map
@@ -57,14 +57,18 @@ class Admin:
 
 
 def _sync(
-    client: ClusterClient, objects: list[Any], app: str, previous: Inventory = EMPTY
+    client: ClusterClient,
+    objects: list[Any],
+    app: str,
+    previous: Inventory = EMPTY,
+    policy: SyncPolicy | None = None,
 ) -> SyncResult:
     return sync_application(
         client=client,
         app=app,
         bundle=Bundle.of(objects),
         previous=previous,
-        policy=SyncPolicy(),
+        policy=policy or SyncPolicy(),
         namespace=None,
         previous_nonempty=bool(previous),
     )
@@ -218,3 +222,41 @@ def test_a_prune_rbac_refuses_fails_each_object_and_keeps_it_tracked(
     admin = Admin(real_clusters.kubeconfig(0))
     assert admin.get("v1", "ConfigMap", "c0", spaces[0]) is not None
     assert admin.get("v1", "ConfigMap", "c1", spaces[1]) is not None
+
+
+@pytest.mark.parametrize("limited", ["no delete"], indirect=True)
+def test_a_replace_rbac_forbids_fails_that_object_saying_what_to_grant(
+    limited: tuple[Cluster, list[str]], real_clusters: RealClusters, tmp_path: Path
+) -> None:
+    # A real 403 on the delete that replacing an immutable ConfigMap starts with: the object's
+    # change says so (not the cluster's credentials), and the object is left as it was.
+    cluster, spaces = limited
+    client = connect(cluster, cache_dir=tmp_path / "cache", timeout=10.0)
+    app = f"app-{spaces[0]}"
+    frozen = {**config_map("frozen", spaces[0], data={"mode": "fast"}), "immutable": True}
+    first = _sync(client, [frozen], app)
+    assert first.error is None, first.error
+    changed = {**frozen, "data": {"mode": "slow"}}
+
+    result = _sync(
+        client,
+        [changed],
+        app,
+        previous=first.inventory,
+        policy=SyncPolicy(replace=ReplacePolicy.ON_IMMUTABLE),
+    )
+
+    key = f"core/ConfigMap/{spaces[0]}/frozen"
+    (change,) = result.changes
+    assert (str(change.key), change.action) == (key, ChangeAction.FAILED)
+    assert change.message.startswith(
+        f"replace failed: delete: the delete of {key} was forbidden (RBAC: "
+    ), change.message
+    assert 'cannot delete resource "configmaps"' in change.message
+    assert change.message.endswith(
+        f'the user of kubeconfig {cluster.kubeconfig} lacks the "delete" verb on configmaps: '
+        "grant it"
+    ), change.message
+    admin = Admin(real_clusters.kubeconfig(0))
+    kept = admin.get("v1", "ConfigMap", "frozen", spaces[0])
+    assert kept is not None and kept["data"] == {"mode": "fast"}

@@ -4,9 +4,9 @@ is touched."""
 
 from __future__ import annotations
 
-from fleetsync.shared.model import ChangeAction, SyncState
+from fleetsync.shared.model import ChangeAction, Health, SyncState
 from fleetsync.shared.model.declaration import ReplacePolicy
-from tests.integration.kube.conftest import Live, real_only
+from tests.integration.kube.conftest import Live, kubesim_only, real_only
 from tests.integration.kube.manifests import config_map, deployment, namespace, sync
 from tests.support.waiting import wait_for
 
@@ -144,3 +144,39 @@ def test_a_replaced_object_that_does_not_go_fails_saying_it_is_still_being_delet
     )
     assert held is not None and held["metadata"].get("deletionTimestamp")
     assert held["spec"]["selector"] == {"matchLabels": {"app": "api"}}, "not recreated"
+
+
+@kubesim_only
+def test_a_replace_whose_delete_rbac_forbids_fails_that_object_saying_so(live: Live) -> None:
+    # The credentials may read and apply ConfigMaps, not delete them: the object is not
+    # replaced, its change says why and what to grant, and the rest of the sync stands.
+    ns = live.ns
+    frozen = config_map("frozen", ns, data={"mode": "fast"})
+    frozen["immutable"] = True
+    first = sync(live, [namespace(ns), frozen])
+    changed = {**frozen, "data": {"mode": "slow"}}
+    live.sim.forbid_deletes("configmaps", namespaces=[ns])
+    try:
+        result = sync(
+            live,
+            [namespace(ns), changed],
+            previous=first.inventory,
+            replace=ReplacePolicy.ON_IMMUTABLE,
+        )
+    finally:
+        live.sim.clear_faults()
+
+    key = f"core/ConfigMap/{ns}/frozen"
+    change = next(c for c in result.changes if str(c.key) == key)
+    assert change.action is ChangeAction.FAILED
+    assert change.message.startswith(f"replace failed: delete: the delete of {key} was forbidden")
+    assert change.message.endswith(
+        f'the user of kubeconfig {live.cluster.kubeconfig} lacks the "delete" verb on '
+        "configmaps: grant it"
+    ), change.message
+    assert result.error is not None and str(result.error.key) == key
+    assert result.state is SyncState.OUT_OF_SYNC
+    (seen,) = [o for o in result.objects if str(o.key) == key]
+    assert seen.health is Health.HEALTHY, "it is still there, as it was: not reported missing"
+    kept = live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/frozen")
+    assert kept is not None and kept["data"] == {"mode": "fast"}
