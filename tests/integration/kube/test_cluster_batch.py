@@ -160,6 +160,44 @@ def test_a_cluster_that_refuses_the_first_pair_fails_the_rest_without_asking_aga
     assert refused <= 4, f"one pair met the refusal, the others were not tried ({refused})"
 
 
+def test_a_delete_rbac_forbids_fails_its_pair_only_and_says_what_to_grant(
+    redis_url: str, tmp_path: Path, kubesim: Simulator, handle: ClusterHandle
+) -> None:
+    # The first pair's PreSync hook succeeds and is to be deleted (HookSucceeded); the cluster's
+    # RBAC forbids deleting ConfigMaps. That is the pair's failure, not the cluster's
+    # credentials: the pairs after it in the batch are still reconciled.
+    configure_workers(redis_url, tmp_path / "cache")
+    store, cluster = _setup(redis_url, kubesim, handle)
+    _desire(store, REV1, "1")
+    first = APPS[0]
+    hook = config_map(f"{first}-ready", "default")
+    hook["metadata"]["annotations"] = {
+        "argocd.argoproj.io/hook": "PreSync",
+        "argocd.argoproj.io/hook-delete-policy": "HookSucceeded",
+    }
+    bundle = Bundle.of([config_map(f"{first}-settings", "default", data={"v": "1"}), hook])
+    store.set_desired(first, DesiredState(REV1, store.put_bundle(bundle), "plain", 1.0))
+    handle.forbid_deletes("configmaps", namespaces=["default"])
+    with running_worker(("apply",), concurrency=1):
+        Sender(app, store).reconcile_on_cluster(
+            cluster.name, APPS, reason=Trigger.CHANGE, priority=Priority.CHANGE
+        )
+        wait_for(lambda: store.stats().get("task:reconcile_cluster:done", 0) == 1, timeout=60)
+
+    refused = store.recorded_status(first, cluster.name)
+    assert refused is not None and refused.failed and refused.sync is SyncState.OUT_OF_SYNC
+    assert refused.message.startswith(
+        f"the delete of core/ConfigMap/default/{first}-ready was forbidden (RBAC: "
+    ), refused.message
+    assert refused.message.endswith(
+        f'the user of kubeconfig {cluster.kubeconfig} lacks the "delete" verb on configmaps: '
+        "grant it"
+    ), refused.message
+    for a in APPS[1:]:
+        status = store.recorded_status(a, cluster.name)
+        assert status is not None and status.sync is SyncState.SYNCED, (a, status)
+
+
 def test_a_batch_logs_one_line_at_info_and_each_synced_pair_at_debug(
     redis_url: str,
     tmp_path: Path,
