@@ -153,6 +153,7 @@ def test_history_keeps_every_triggered_reconcile_and_a_drift_check_that_moved_th
     pair.live.sim.set_fault(error_rate=1.0, error_code=503)
     failed = pair.reconcile(Trigger.DRIFT).status
     assert failed is not None and failed.sync is SyncState.UNKNOWN
+    assert failed.trigger is Trigger.DRIFT, "a failure says which trigger met it"
     pair.live.sim.clear_faults()
     recovered = pair.reconcile(Trigger.DRIFT).status
     assert recovered is not None and recovered.sync is SyncState.SYNCED
@@ -328,6 +329,38 @@ def test_without_a_desired_state_the_pair_waits_with_the_source_error(pair: Pair
     status = pair.reconcile().status
     assert status is not None and status.sync is SyncState.UNKNOWN
     assert status.message == "no desired state yet: web: path 'web' does not exist"
+
+
+def test_without_a_desired_state_the_pair_waits_without_reaching_its_cluster(pair: Pair) -> None:
+    # Nothing to run and no rollout holding the pair: a cluster that is down is not read (and
+    # its failure is not the pair's status).
+    pair.live.sim.set_fault(error_rate=1.0, error_code=503)
+    try:
+        outcome = pair.reconcile()
+    finally:
+        pair.live.sim.clear_faults()
+    assert outcome.retry_in is None and outcome.status is not None
+    assert outcome.status.message == "no desired state yet: waiting for the first render"
+    assert (outcome.status.sync, outcome.status.failed) == (SyncState.UNKNOWN, False)
+
+
+def test_an_empty_bundle_allowed_is_synced_with_nothing_to_do(pair: Pair) -> None:
+    pair.desire([])
+    status = pair.reconcile(fleet=pair.with_policy(allow_empty=True)).status
+    assert status is not None and status.sync is SyncState.SYNCED, status
+    assert status.message == "nothing to do"
+
+
+def test_a_synced_status_is_dated_and_names_each_object_it_changed(pair: Pair) -> None:
+    pair.desire(WEB)
+    before = pair.store.now()
+    status = pair.reconcile().status
+    assert status is not None
+    assert before <= status.at <= pair.store.now()
+    assert {(c.key, c.action) for c in status.changes} == {
+        ("core/Namespace/_/web", ChangeAction.CREATED),
+        ("core/ConfigMap/web/settings", ChangeAction.CREATED),
+    }
 
 
 def test_a_pair_no_longer_targeted_is_not_reconciled(pair: Pair) -> None:
