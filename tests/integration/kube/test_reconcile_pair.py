@@ -29,6 +29,7 @@ from fleetsync.shared.model.desired import DesiredState, Pin
 from fleetsync.shared.model.ids import AppName, ClusterName, Digest, RepoName
 from fleetsync.shared.model.report import stale_after
 from fleetsync.shared.model.revision import Revision
+from fleetsync.shared.model.rollout import Phase, Pinned, Rollout, RolloutPlan
 from fleetsync.shared.reconcile import (
     MAX_RETRY_DELAY,
     Outcome,
@@ -623,6 +624,63 @@ def test_a_bundle_missing_from_redis_is_a_permanent_error_kept_until_the_next_tr
         "run `fleetsync refresh` on its repository to render it again"
     )
     assert (status.revision, status.digest) == (REV1, applied.digest), "what it still runs"
+
+
+def test_a_pinned_rollout_s_bundle_missing_says_so_and_how_to_go_on(pair: Pair) -> None:
+    # The pinned rollout read back after a loss of Redis's data, its bundle in no cluster's
+    # mirror: `fleetsync refresh` would not bring it back (Git's latest waits for the pin).
+    missing = Digest("f" * 64)
+    pair.store.set_desired(APP, DesiredState(REV2, missing, "plain", rendered_at=2.0))
+    plan = RolloutPlan.from_json({"waves": [{"name": "all", "clusters": [pair.cluster]}]})
+    pinned = Rollout(
+        id="r1",
+        application=APP,
+        revision=REV2,
+        digest=missing,
+        started_at=1.0,
+        waves=1,
+        phase=Phase.BAKING,
+        pinned=Pinned(reason="watching it", at=1.0),
+    )
+    pair.store.start_rollout(pinned, plan, {}, {})
+    outcome = pair.reconcile()
+    assert outcome.retry_in is None and outcome.status is not None
+    assert (outcome.status.sync, outcome.status.failed) == (SyncState.OUT_OF_SYNC, True)
+    assert outcome.status.message == (
+        f"web: bundle ffffffffffff for {REV2} is missing from Redis; it is the pinned rollout's, "
+        "read back after Redis lost its data, and no cluster's mirror held it: the cluster is "
+        "left as it is; `fleetsync rollout unpin` rolls Git's latest out from wave 1"
+    )
+
+
+def test_a_cluster_a_rollout_has_not_reached_that_ran_nothing_before_waits_for_it(
+    pair: Pair,
+) -> None:
+    pair.desire(WEB, revision=REV2)
+    plan = RolloutPlan.from_json(
+        {
+            "waves": [
+                {"name": "canary", "clusters": ["c0"]},
+                {"name": "rest", "clusters": [pair.cluster]},
+            ]
+        }
+    )
+    rollout = Rollout(
+        id="r1",
+        application=APP,
+        revision=REV2,
+        digest=Bundle.of(WEB).digest,
+        started_at=1.0,
+        waves=2,
+        phase=Phase.BAKING,
+    )
+    pair.store.start_rollout(rollout, plan, {pair.cluster: None}, {})
+    status = pair.reconcile().status
+    assert status is not None and (status.sync, status.failed) == (SyncState.UNKNOWN, False)
+    assert status.message == (
+        f"nothing to run yet: the rollout of {REV2.short} has not reached this cluster yet"
+    )
+    assert pair.live.operator.get("/api/v1/namespaces/web/configmaps/settings") is None
 
 
 def test_a_retry_after_longer_than_the_backoff_is_honoured(pair: Pair) -> None:
