@@ -5,6 +5,7 @@ kubesim's; a cluster of the test's own):
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,7 +30,13 @@ from fleetsync.shared.model.desired import DesiredState, Pin
 from fleetsync.shared.model.ids import AppName, ClusterName, Digest, RepoName
 from fleetsync.shared.model.report import stale_after
 from fleetsync.shared.model.revision import Revision
-from fleetsync.shared.model.rollout import Phase, Pinned, Rollout, RolloutPlan
+from fleetsync.shared.model.rollout import (
+    ClusterProgress,
+    Phase,
+    Pinned,
+    Rollout,
+    RolloutPlan,
+)
 from fleetsync.shared.reconcile import (
     MAX_RETRY_DELAY,
     Outcome,
@@ -681,6 +688,27 @@ def test_a_cluster_a_rollout_has_not_reached_that_ran_nothing_before_waits_for_i
         f"nothing to run yet: the rollout of {REV2.short} has not reached this cluster yet"
     )
     assert pair.live.operator.get("/api/v1/namespaces/web/configmaps/settings") is None
+
+
+def test_a_rollout_too_big_for_the_cluster_s_mirror_is_said_in_the_status(pair: Pair) -> None:
+    bundle = pair.desire(WEB, revision=REV2)
+    plan = RolloutPlan.from_json({"waves": [{"name": "all", "clusters": [pair.cluster]}]})
+    rollout = Rollout(
+        id="r1",
+        application=APP,
+        revision=REV2,
+        digest=bundle.digest,
+        started_at=1.0,
+        waves=1,
+        phase=Phase.BAKING,
+        reason=os.urandom(300_000).hex(),  # about 0.3 MiB once compressed
+    )
+    reached = {pair.cluster: ClusterProgress(released_at=1.0)}
+    pair.store.start_rollout(rollout, plan, {pair.cluster: None}, reached)
+    status = pair.reconcile().status
+    assert status is not None and status.sync is SyncState.SYNCED, status
+    assert status.message.startswith("2 created; the rollout ("), status.message
+    assert status.message.endswith("is over the 0.2 MiB the cluster's mirror keeps"), status.message
 
 
 def test_a_retry_after_longer_than_the_backoff_is_honoured(pair: Pair) -> None:
