@@ -16,7 +16,7 @@ import pytest
 from fleetsync.shared.errors import PermanentError
 from fleetsync.shared.kube.identity import CLAIM_NAME, forget_verified
 from fleetsync.shared.kube.intents import intents_name
-from fleetsync.shared.kube.inventory import read_cluster_inventory
+from fleetsync.shared.kube.inventory import mirror_name, read_cluster_inventory
 from fleetsync.shared.model import ChangeAction, Health, Inventory, SyncState, Trigger
 from fleetsync.shared.model.bundle import Bundle
 from fleetsync.shared.model.declaration import (
@@ -369,6 +369,29 @@ def test_a_synced_status_is_dated_and_names_each_object_it_changed(pair: Pair) -
         ("core/Namespace/_/web", ChangeAction.CREATED),
         ("core/ConfigMap/web/settings", ChangeAction.CREATED),
     }
+
+
+def test_the_redis_inventory_prunes_and_guards_an_empty_render_when_the_cluster_copy_is_gone(
+    pair: Pair,
+) -> None:
+    # The sync merges the cluster's copy of the inventory with Redis's: with the copy deleted
+    # (by hand, or a restore of the cluster without it), Redis's alone says what is tracked.
+    copy = f"/api/v1/namespaces/fleetsync-system/configmaps/{mirror_name(APP)}"
+    pair.desire([*WEB, config_map("old", "web")])
+    first = pair.reconcile().status
+    assert first is not None and first.sync is SyncState.SYNCED, first
+    pair.live.operator.delete(copy)
+    pair.desire(WEB, REV2)
+    pruned = pair.reconcile().status
+    assert pruned is not None and pruned.counts["pruned"] == 1, pruned
+    assert pair.live.operator.get("/api/v1/namespaces/web/configmaps/old") is None
+
+    pair.live.operator.delete(copy)
+    pair.desire([], REV1)
+    refused = pair.reconcile().status
+    assert refused is not None and refused.failed, refused
+    assert refused.message.startswith("the bundle is empty but the last one was not (2 objects")
+    assert pair.live.operator.get("/api/v1/namespaces/web/configmaps/settings") is not None
 
 
 def test_a_pair_no_longer_targeted_is_not_reconciled(pair: Pair) -> None:
