@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from fleetsync.shared.errors import PermanentError
+from fleetsync.shared.gates import WINDOW_RECHECK
 from fleetsync.shared.kube.identity import CLAIM_NAME, forget_verified
 from fleetsync.shared.kube.intents import intents_name
 from fleetsync.shared.kube.inventory import mirror_name, read_cluster_inventory
@@ -37,6 +38,7 @@ from fleetsync.shared.model.rollout import (
     Rollout,
     RolloutPlan,
 )
+from fleetsync.shared.planning.windows import Freeze
 from fleetsync.shared.reconcile import (
     MAX_RETRY_DELAY,
     Outcome,
@@ -457,6 +459,28 @@ def test_a_drift_without_self_heal_is_reported_not_healed(pair: Pair) -> None:
     live = pair.live.operator.get("/api/v1/namespaces/web/configmaps/settings")
     assert live is not None and live["data"] == {"mode": "green"}
     assert all(c.action is not ChangeAction.CONFIGURED for c in status.changes)
+
+
+def test_a_drift_check_without_self_heal_reads_the_live_health(pair: Pair) -> None:
+    pair.desire(WEB)
+    applied = pair.reconcile().status
+    assert applied is not None and applied.health is Health.HEALTHY, applied
+    pair.live.operator.delete("/api/v1/namespaces/web/configmaps/settings")
+    status = pair.reconcile(Trigger.DRIFT, fleet=pair.with_policy(self_heal=False)).status
+    assert status is not None and status.sync is SyncState.OUT_OF_SYNC, status
+    assert status.health is Health.MISSING, "what the cluster runs now, not the last apply's"
+
+
+def test_a_change_the_freeze_holds_is_looked_at_and_continued_later(pair: Pair) -> None:
+    pair.desire(WEB)
+    pair.store.set_freeze(Freeze(reason="incident 3", at=pair.store.now()))
+    outcome = pair.reconcile()
+    status = outcome.status
+    assert status is not None and status.sync is SyncState.OUT_OF_SYNC, status
+    assert outcome.continue_in == WINDOW_RECHECK, "asked again once the freeze may be lifted"
+    assert "not applying (the fleet is frozen since " in status.message, status.message
+    assert status.health is Health.MISSING, "nothing of the bundle on the cluster yet"
+    assert pair.live.operator.get("/api/v1/namespaces/web/configmaps/settings") is None
 
 
 def test_a_run_that_stopped_between_the_cluster_write_and_its_bookkeeping_is_repaired(
