@@ -33,6 +33,7 @@ from fleetsync.shared.model.report import stale_after
 from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.rollout import (
     ClusterProgress,
+    Held,
     Phase,
     Pinned,
     Rollout,
@@ -707,18 +708,17 @@ def test_a_pinned_rollout_s_bundle_missing_says_so_and_how_to_go_on(pair: Pair) 
     )
 
 
+def _two_waves(cluster: ClusterName) -> RolloutPlan:
+    """A rollout plan whose second wave is `cluster`, the first another cluster."""
+    waves = [{"name": "canary", "clusters": ["c0"]}, {"name": "rest", "clusters": [cluster]}]
+    return RolloutPlan.from_json({"waves": waves})
+
+
 def test_a_cluster_a_rollout_has_not_reached_that_ran_nothing_before_waits_for_it(
     pair: Pair,
 ) -> None:
     pair.desire(WEB, revision=REV2)
-    plan = RolloutPlan.from_json(
-        {
-            "waves": [
-                {"name": "canary", "clusters": ["c0"]},
-                {"name": "rest", "clusters": [pair.cluster]},
-            ]
-        }
-    )
+    plan = _two_waves(pair.cluster)
     rollout = Rollout(
         id="r1",
         application=APP,
@@ -756,6 +756,29 @@ def test_a_rollout_too_big_for_the_cluster_s_mirror_is_said_in_the_status(pair: 
     assert status is not None and status.sync is SyncState.SYNCED, status
     assert status.message.startswith("2 created; the rollout ("), status.message
     assert status.message.endswith("is over the 0.2 MiB the cluster's mirror keeps"), status.message
+
+
+def test_a_look_at_a_cluster_a_rollout_holds_compares_it_with_what_it_is_held_at(
+    pair: Pair,
+) -> None:
+    first = pair.desire(WEB)
+    assert pair.reconcile().status is not None
+    second = pair.desire([namespace("web"), config_map("settings", "web", data={"m": "2"})], REV2)
+    plan = _two_waves(pair.cluster)
+    rollout = Rollout(
+        id="r1",
+        application=APP,
+        revision=REV2,
+        digest=second.digest,
+        started_at=1.0,
+        waves=2,
+        phase=Phase.BAKING,
+    )
+    pair.store.start_rollout(rollout, plan, {pair.cluster: Held(REV1, first.digest)}, {})
+    status = pair.reconcile(Trigger.DRIFT, fleet=pair.with_policy(self_heal=False)).status
+    assert status is not None and status.sync is SyncState.SYNCED, status
+    assert status.message == "in sync (selfHeal is off)", "not behind Git: held where it is"
+    assert (status.revision, status.digest) == (REV1, first.digest)
 
 
 def test_a_retry_after_longer_than_the_backoff_is_honoured(pair: Pair) -> None:
