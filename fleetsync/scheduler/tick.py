@@ -164,7 +164,9 @@ class Ticker:
         # Before the declaration is back (no fetch runs without it): each application's first
         # desired state of this life is rolled out from wave 1, not sent everywhere at once.
         self._store.note_loss(self._fleet.applications)
-        if self._published is None or self._published.fleet is not self._fleet:
+        # `_published` is always the form of `_fleet` once set (`_record` sets both): only a
+        # declaration read from Redis at the first tick has none yet.
+        if self._published is None:
             self._published = publish_form(self._fleet)
         published = self._published
         self._store.publish_fleet(published.fleet, published.digest, body=published.body)

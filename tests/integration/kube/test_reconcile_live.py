@@ -4,6 +4,7 @@ and after a follow-up health check."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -262,8 +263,9 @@ def test_a_claim_waiting_for_its_first_consumer_is_healthy(pair: Pair) -> None:
 
 
 def test_post_delete_hooks_run_after_an_application_removed_with_prune_on_removal(
-    pair: Pair,
+    pair: Pair, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="fleetsync.shared.reconcile")
     ns = pair.live.ns
     pair.declare(create_namespace=True, prune_on_removal=True)
     pair.want([config_map("settings", ns), hook_job("cleanup", ns, "PostDelete")])
@@ -280,6 +282,9 @@ def test_post_delete_hooks_run_after_an_application_removed_with_prune_on_remova
     (cleanup,) = hook_jobs(pair.live)
     assert cleanup["metadata"]["name"].startswith("cleanup-")
     assert pair.store.status(pair.app, pair.cluster) is None
+    (removed_line,) = [r.getMessage() for r in caplog.records if "removed (" in r.getMessage()]
+    hook = f"batch/Job/{ns}/{cleanup['metadata']['name']}"
+    assert f"removed (1 pruned); PostDelete hook {hook} running" in removed_line, removed_line
 
 
 @kubesim_only

@@ -5,6 +5,7 @@ kubesim's; a cluster of the test's own):
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -13,9 +14,10 @@ from typing import Any
 import pytest
 
 from fleetsync.shared.errors import PermanentError
+from fleetsync.shared.gates import WINDOW_RECHECK
 from fleetsync.shared.kube.identity import CLAIM_NAME, forget_verified
 from fleetsync.shared.kube.intents import intents_name
-from fleetsync.shared.kube.inventory import read_cluster_inventory
+from fleetsync.shared.kube.inventory import mirror_name, read_cluster_inventory
 from fleetsync.shared.model import ChangeAction, Health, Inventory, SyncState, Trigger
 from fleetsync.shared.model.bundle import Bundle
 from fleetsync.shared.model.declaration import (
@@ -29,6 +31,15 @@ from fleetsync.shared.model.desired import DesiredState, Pin
 from fleetsync.shared.model.ids import AppName, ClusterName, Digest, RepoName
 from fleetsync.shared.model.report import stale_after
 from fleetsync.shared.model.revision import Revision
+from fleetsync.shared.model.rollout import (
+    ClusterProgress,
+    Held,
+    Phase,
+    Pinned,
+    Rollout,
+    RolloutPlan,
+)
+from fleetsync.shared.planning.windows import Freeze
 from fleetsync.shared.reconcile import (
     MAX_RETRY_DELAY,
     Outcome,
@@ -153,6 +164,7 @@ def test_history_keeps_every_triggered_reconcile_and_a_drift_check_that_moved_th
     pair.live.sim.set_fault(error_rate=1.0, error_code=503)
     failed = pair.reconcile(Trigger.DRIFT).status
     assert failed is not None and failed.sync is SyncState.UNKNOWN
+    assert failed.trigger is Trigger.DRIFT, "a failure says which trigger met it"
     pair.live.sim.clear_faults()
     recovered = pair.reconcile(Trigger.DRIFT).status
     assert recovered is not None and recovered.sync is SyncState.SYNCED
@@ -330,6 +342,61 @@ def test_without_a_desired_state_the_pair_waits_with_the_source_error(pair: Pair
     assert status.message == "no desired state yet: web: path 'web' does not exist"
 
 
+def test_without_a_desired_state_the_pair_waits_without_reaching_its_cluster(pair: Pair) -> None:
+    # Nothing to run and no rollout holding the pair: a cluster that is down is not read (and
+    # its failure is not the pair's status).
+    pair.live.sim.set_fault(error_rate=1.0, error_code=503)
+    try:
+        outcome = pair.reconcile()
+    finally:
+        pair.live.sim.clear_faults()
+    assert outcome.retry_in is None and outcome.status is not None
+    assert outcome.status.message == "no desired state yet: waiting for the first render"
+    assert (outcome.status.sync, outcome.status.failed) == (SyncState.UNKNOWN, False)
+
+
+def test_an_empty_bundle_allowed_is_synced_with_nothing_to_do(pair: Pair) -> None:
+    pair.desire([])
+    status = pair.reconcile(fleet=pair.with_policy(allow_empty=True)).status
+    assert status is not None and status.sync is SyncState.SYNCED, status
+    assert status.message == "nothing to do"
+
+
+def test_a_synced_status_is_dated_and_names_each_object_it_changed(pair: Pair) -> None:
+    pair.desire(WEB)
+    before = pair.store.now()
+    status = pair.reconcile().status
+    assert status is not None
+    assert before <= status.at <= pair.store.now()
+    assert {(c.key, c.action) for c in status.changes} == {
+        ("core/Namespace/_/web", ChangeAction.CREATED),
+        ("core/ConfigMap/web/settings", ChangeAction.CREATED),
+    }
+
+
+def test_the_redis_inventory_prunes_and_guards_an_empty_render_when_the_cluster_copy_is_gone(
+    pair: Pair,
+) -> None:
+    # The sync merges the cluster's copy of the inventory with Redis's: with the copy deleted
+    # (by hand, or a restore of the cluster without it), Redis's alone says what is tracked.
+    copy = f"/api/v1/namespaces/fleetsync-system/configmaps/{mirror_name(APP)}"
+    pair.desire([*WEB, config_map("old", "web")])
+    first = pair.reconcile().status
+    assert first is not None and first.sync is SyncState.SYNCED, first
+    pair.live.operator.delete(copy)
+    pair.desire(WEB, REV2)
+    pruned = pair.reconcile().status
+    assert pruned is not None and pruned.counts["pruned"] == 1, pruned
+    assert pair.live.operator.get("/api/v1/namespaces/web/configmaps/old") is None
+
+    pair.live.operator.delete(copy)
+    pair.desire([], REV1)
+    refused = pair.reconcile().status
+    assert refused is not None and refused.failed, refused
+    assert refused.message.startswith("the bundle is empty but the last one was not (2 objects")
+    assert pair.live.operator.get("/api/v1/namespaces/web/configmaps/settings") is not None
+
+
 def test_a_pair_no_longer_targeted_is_not_reconciled(pair: Pair) -> None:
     pair.desire(WEB)
     outcome = pair.reconcile(fleet=replace(pair.fleet, applications={}))
@@ -393,6 +460,28 @@ def test_a_drift_without_self_heal_is_reported_not_healed(pair: Pair) -> None:
     live = pair.live.operator.get("/api/v1/namespaces/web/configmaps/settings")
     assert live is not None and live["data"] == {"mode": "green"}
     assert all(c.action is not ChangeAction.CONFIGURED for c in status.changes)
+
+
+def test_a_drift_check_without_self_heal_reads_the_live_health(pair: Pair) -> None:
+    pair.desire(WEB)
+    applied = pair.reconcile().status
+    assert applied is not None and applied.health is Health.HEALTHY, applied
+    pair.live.operator.delete("/api/v1/namespaces/web/configmaps/settings")
+    status = pair.reconcile(Trigger.DRIFT, fleet=pair.with_policy(self_heal=False)).status
+    assert status is not None and status.sync is SyncState.OUT_OF_SYNC, status
+    assert status.health is Health.MISSING, "what the cluster runs now, not the last apply's"
+
+
+def test_a_change_the_freeze_holds_is_looked_at_and_continued_later(pair: Pair) -> None:
+    pair.desire(WEB)
+    pair.store.set_freeze(Freeze(reason="incident 3", at=pair.store.now()))
+    outcome = pair.reconcile()
+    status = outcome.status
+    assert status is not None and status.sync is SyncState.OUT_OF_SYNC, status
+    assert outcome.continue_in == WINDOW_RECHECK, "asked again once the freeze may be lifted"
+    assert "not applying (the fleet is frozen since " in status.message, status.message
+    assert status.health is Health.MISSING, "nothing of the bundle on the cluster yet"
+    assert pair.live.operator.get("/api/v1/namespaces/web/configmaps/settings") is None
 
 
 def test_a_run_that_stopped_between_the_cluster_write_and_its_bookkeeping_is_repaired(
@@ -590,6 +679,106 @@ def test_a_bundle_missing_from_redis_is_a_permanent_error_kept_until_the_next_tr
         "run `fleetsync refresh` on its repository to render it again"
     )
     assert (status.revision, status.digest) == (REV1, applied.digest), "what it still runs"
+
+
+def test_a_pinned_rollout_s_bundle_missing_says_so_and_how_to_go_on(pair: Pair) -> None:
+    # The pinned rollout read back after a loss of Redis's data, its bundle in no cluster's
+    # mirror: `fleetsync refresh` would not bring it back (Git's latest waits for the pin).
+    missing = Digest("f" * 64)
+    pair.store.set_desired(APP, DesiredState(REV2, missing, "plain", rendered_at=2.0))
+    plan = RolloutPlan.from_json({"waves": [{"name": "all", "clusters": [pair.cluster]}]})
+    pinned = Rollout(
+        id="r1",
+        application=APP,
+        revision=REV2,
+        digest=missing,
+        started_at=1.0,
+        waves=1,
+        phase=Phase.BAKING,
+        pinned=Pinned(reason="watching it", at=1.0),
+    )
+    pair.store.start_rollout(pinned, plan, {}, {})
+    outcome = pair.reconcile()
+    assert outcome.retry_in is None and outcome.status is not None
+    assert (outcome.status.sync, outcome.status.failed) == (SyncState.OUT_OF_SYNC, True)
+    assert outcome.status.message == (
+        f"web: bundle ffffffffffff for {REV2} is missing from Redis; it is the pinned rollout's, "
+        "read back after Redis lost its data, and no cluster's mirror held it: the cluster is "
+        "left as it is; `fleetsync rollout unpin` rolls Git's latest out from wave 1"
+    )
+
+
+def _two_waves(cluster: ClusterName) -> RolloutPlan:
+    """A rollout plan whose second wave is `cluster`, the first another cluster."""
+    waves = [{"name": "canary", "clusters": ["c0"]}, {"name": "rest", "clusters": [cluster]}]
+    return RolloutPlan.from_json({"waves": waves})
+
+
+def test_a_cluster_a_rollout_has_not_reached_that_ran_nothing_before_waits_for_it(
+    pair: Pair,
+) -> None:
+    pair.desire(WEB, revision=REV2)
+    plan = _two_waves(pair.cluster)
+    rollout = Rollout(
+        id="r1",
+        application=APP,
+        revision=REV2,
+        digest=Bundle.of(WEB).digest,
+        started_at=1.0,
+        waves=2,
+        phase=Phase.BAKING,
+    )
+    pair.store.start_rollout(rollout, plan, {pair.cluster: None}, {})
+    status = pair.reconcile().status
+    assert status is not None and (status.sync, status.failed) == (SyncState.UNKNOWN, False)
+    assert status.message == (
+        f"nothing to run yet: the rollout of {REV2.short} has not reached this cluster yet"
+    )
+    assert pair.live.operator.get("/api/v1/namespaces/web/configmaps/settings") is None
+
+
+def test_a_rollout_too_big_for_the_cluster_s_mirror_is_said_in_the_status(pair: Pair) -> None:
+    bundle = pair.desire(WEB, revision=REV2)
+    plan = RolloutPlan.from_json({"waves": [{"name": "all", "clusters": [pair.cluster]}]})
+    rollout = Rollout(
+        id="r1",
+        application=APP,
+        revision=REV2,
+        digest=bundle.digest,
+        started_at=1.0,
+        waves=1,
+        phase=Phase.BAKING,
+        reason=os.urandom(300_000).hex(),  # about 0.3 MiB once compressed
+    )
+    reached = {pair.cluster: ClusterProgress(released_at=1.0)}
+    pair.store.start_rollout(rollout, plan, {pair.cluster: None}, reached)
+    status = pair.reconcile().status
+    assert status is not None and status.sync is SyncState.SYNCED, status
+    assert status.message.startswith("2 created; the rollout ("), status.message
+    assert status.message.endswith("is over the 0.2 MiB the cluster's mirror keeps"), status.message
+
+
+def test_a_look_at_a_cluster_a_rollout_holds_compares_it_with_what_it_is_held_at(
+    pair: Pair,
+) -> None:
+    first = pair.desire(WEB)
+    assert pair.reconcile().status is not None
+    second = pair.desire([namespace("web"), config_map("settings", "web", data={"m": "2"})], REV2)
+    plan = _two_waves(pair.cluster)
+    rollout = Rollout(
+        id="r1",
+        application=APP,
+        revision=REV2,
+        digest=second.digest,
+        started_at=1.0,
+        waves=2,
+        phase=Phase.BAKING,
+    )
+    pair.store.start_rollout(rollout, plan, {pair.cluster: Held(REV1, first.digest)}, {})
+    status = pair.reconcile(Trigger.DRIFT, fleet=pair.with_policy(self_heal=False)).status
+    assert status is not None and status.sync is SyncState.SYNCED, status
+    assert status.message == "in sync (selfHeal is off)", "not behind Git: held where it is"
+    assert (status.revision, status.digest) == (REV1, first.digest)
 
 
 def test_a_retry_after_longer_than_the_backoff_is_honoured(pair: Pair) -> None:
