@@ -64,7 +64,11 @@ def reconciles(rig: Rig) -> int:
 
 def run(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     with Rig(work, RigOptions(clusters=1, watch=True)) as rig:
-        pairs = fleet(rig, args.apps, "1h", args.timeout)
+        # drift_watch's fleet: every application (ConfigMap, Service, Deployment) everywhere.
+        shape = argparse.Namespace(
+            apps=args.apps, objects="app", layout="all", timeout=args.timeout
+        )
+        pairs = fleet(rig, shape, "1h")
         figures: dict[str, Any] = {"pairs": len(pairs), "unowned_configmaps": args.objects}
         figures["seconds_to_watched"] = wait_watched(rig, args.timeout)
         settle(rig, quiet=args.settle_quiet)

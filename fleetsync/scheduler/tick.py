@@ -171,8 +171,24 @@ class Ticker:
         published = self._published
         self._store.publish_fleet(published.fleet, published.digest, body=published.body)
         plan_schedules(self._store, self._fleet)
+        self._reconcile_everything(self._fleet)
         if self._reads is not None:
             self._reads.forget()
+
+    def _reconcile_everything(self, fleet: Fleet) -> None:
+        """After the declaration is published again, every pair checked, a task per cluster: a
+        task that ran while it was missing did nothing and took its pair's coalescing mark with
+        it, and a fetch under way across the loss may have recorded its commit fetched, so
+        neither the poll nor the fetch would ask for that pair again. Sent after publishing, so
+        a task that already took its mark without a declaration is followed by a new one."""
+        on: dict[str, list[str]] = {}
+        for name in fleet.applications:
+            for target in fleet.targets_of(name):
+                on.setdefault(str(target), []).append(str(name))
+        for cluster, apps in sorted(on.items()):
+            self._sender.reconcile_on_cluster(
+                cluster, sorted(apps), reason=Trigger.DRIFT, priority=Priority.PERIODIC
+            )
 
     def _reload(self, report: TickReport) -> None:
         read: FleetRead | None = self._reads.look() if self._reads is not None else None

@@ -5,12 +5,25 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import redis as redis_client
 
 from tests.faults.conftest import record
-from tests.faults.world import StatusWatch, World, aof_holds, fault_figures
+from tests.faults.world import API_TOKEN, StatusWatch, World, aof_holds, fault_figures
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import wait_for
+
+
+def operator(world: World, action: str, app: str) -> None:
+    """An operator's suspend or resume through the API: set in Redis, and each cluster's
+    reconcile writes it to the intents' mirror there."""
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{world.api_port}",
+        headers={"Authorization": f"Bearer {API_TOKEN}"},
+        timeout=30,
+    ) as http:
+        answer = http.post(f"/api/v1/applications/{app}/{action}")
+    assert answer.status_code in (200, 202), answer.text
 
 
 def test_redis_killed_and_restarted_with_its_append_only_file(
@@ -19,7 +32,7 @@ def test_redis_killed_and_restarted_with_its_append_only_file(
     world, redis = redis_world
     before, previous, restarts = world.converged_start()
     api = world.app("api")
-    world.store.set_suspended(api, True)
+    operator(world, "suspend", api)
     wait_for(
         lambda: aof_holds(redis.workdir, f"app:{api}:suspended".encode()),
         what="the suspension written to the append-only file (fsync every second)",
@@ -34,7 +47,17 @@ def test_redis_killed_and_restarted_with_its_append_only_file(
         back = time.monotonic()
         seconds = world.wait_converged(since=back)
     assert world.store.is_suspended(api), "an operator's suspension lost in the restart"
-    world.store.set_suspended(api, False)
+    # Resumed as an operator does, and mirrored in every cluster before the next test: Redis
+    # loses its data there, and reads its intents back from the clusters.
+    resumed = world.store.now()
+    operator(world, "resume", api)
+    wait_for(
+        lambda: all(
+            (s := world.store.status(api, c)) is not None and s.at >= resumed
+            for c in world.clusters
+        ),
+        what="the resume reconciled (and mirrored) on every cluster",
+    )
     figures = fault_figures(
         world,
         "Redis killed (SIGKILL) and restarted with its append-only file, a commit waiting",

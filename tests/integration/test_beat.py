@@ -131,3 +131,38 @@ def test_a_beat_that_lost_redis_before_reading_its_file_publishes_the_declaratio
 
     assert store.fleet_digest() == digest
     assert store.load_fleet() == declared
+
+
+def test_a_beat_that_finds_redis_s_data_lost_queues_every_pair_s_reconcile(
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    # A task that ran while the declaration was missing did nothing and took its pair's
+    # coalescing mark, and a fetch under way across the loss may have recorded its commit
+    # fetched: the republishing beat itself asks for every pair, a task per cluster.
+    store = Store.connect(redis_url)
+    sender = Sender(make_celery(Settings(redis_url=redis_url)), store)
+    fleet_file = tmp_path / "fleet.yaml"
+    _write(
+        fleet_file,
+        textwrap.dedent("""\
+            repositories:
+              - {name: platform, url: "git://127.0.0.1:9/platform.git", interval: 60s}
+            clusters:
+              - {name: c1, kubeconfig: /nonexistent/c1.yaml}
+              - {name: c2, kubeconfig: /nonexistent/c2.yaml}
+            applications:
+              - {name: web, repository: platform, path: apps/web, targets: {clusters: [c1, c2]}}
+              - {name: api, repository: platform, path: apps/api, targets: {clusters: [c2]}}
+            """),
+    )
+    ticker = Ticker(store, sender, fleet_file)
+    assert ticker.tick().reloaded
+    queued = store.key("queued", "apply", "fleetsync.apply.reconcile", "")
+    store.client.flushall()
+
+    ticker.tick()
+
+    marks = {k.decode()[len(queued) :] for k in store.client.scan_iter(match=queued + "*")}
+    assert marks == {"web:c1", "web:c2", "api:c2"}
+    assert store.queue_depths()["apply"] == 2, "one task per cluster"
