@@ -176,18 +176,21 @@ class Ticker:
             self._reads.forget()
 
     def _reconcile_everything(self, fleet: Fleet) -> None:
-        """After the declaration is published again, every pair checked, a task per cluster: a
-        task that ran while it was missing did nothing and took its pair's coalescing mark with
-        it, and a fetch under way across the loss may have recorded its commit fetched, so
-        neither the poll nor the fetch would ask for that pair again. Sent after publishing, so
-        a task that already took its mark without a declaration is followed by a new one."""
+        """After the declaration is published again, a reconcile of every pair whose
+        application already has a desired state, a task per cluster. Such a state was written
+        after the loss by a fetch under way across it, which recorded its commit fetched (no
+        poll fetches it again); a reconcile it queued that ran while the declaration was
+        missing did nothing and took its pair's coalescing mark. Sent after publishing, so
+        none of these runs without it. An application with no desired state is left to the
+        fetch that renders it (it queues its reconciles)."""
+        rendered = set(self._store.rendered(sorted(fleet.applications)))
         on: dict[str, list[str]] = {}
-        for name in fleet.applications:
-            for target in fleet.targets_of(name):
-                on.setdefault(str(target), []).append(str(name))
+        for name in sorted(rendered):
+            for target in fleet.targets_of(AppName(name)):
+                on.setdefault(str(target), []).append(name)
         for cluster, apps in sorted(on.items()):
             self._sender.reconcile_on_cluster(
-                cluster, sorted(apps), reason=Trigger.DRIFT, priority=Priority.PERIODIC
+                cluster, apps, reason=Trigger.DRIFT, priority=Priority.PERIODIC
             )
 
     def _reload(self, report: TickReport) -> None:

@@ -162,6 +162,13 @@ class SourceStore(StoreBase):
         raw = self._r.get(self.key("app", app, "desired"))
         return DesiredState.from_json(json.loads(raw)) if raw is not None else None
 
+    def rendered(self, apps: Sequence[str]) -> list[str]:
+        """Those of `apps` that have a desired state (one EXISTS each, in one pipeline)."""
+        pipe = self._r.pipeline(transaction=False)
+        for app in apps:
+            pipe.exists(self.key("app", app, "desired"))
+        return [a for a, found in zip(apps, pipe.execute(), strict=True) if found]
+
     def set_desired(self, app: AppName, state: DesiredState) -> bool:
         """Point the application at `state`; True when its digest changed (a new desired state
         to apply), False when only the observed revision moved."""
