@@ -18,11 +18,11 @@ and the master's name, transport options) when kombu lets go of it. The late clo
 like any other: the messages go back to their queues when Redis answers (after a failover, the
 sentinels name the new master); when it does not, the restore fails with a connection error,
 which kombu and Celery handle as the broker being away, and the messages stay in the transport's
-`unacked` hash. From there, fleetsync's beat sends those its tasks never started again once they
-are 30 s old (`claim_stranded`, shared/store/inflight.py), a task interrupted while it ran comes
-back through its lapsed in-flight record (`claim_abandoned`), and kombu's own visibility timeout
-restore is the last resort (an hour). An acknowledgement a task sends on the closed channel
-after the cleanup reaches Redis the same way, instead of failing on the missing address.
+`unacked` hash. From there, fleetsync's beat sends again, once they are 30 s old, those whose
+task is not running (`claim_stranded`, shared/store/inflight.py: a task still running in this
+worker is left to finish); kombu's own visibility-timeout restore is the last resort (an hour).
+The worker itself does not restore them when it reconnects: its new channel knows nothing of
+what the old one had taken.
 
 `BrokerAMQP` is the Celery app's `amqp` class (`make_celery`, shared/tasking.py): its
 `Connection` picks these transports for `redis://`, `rediss://` and `sentinel://` URLs each
