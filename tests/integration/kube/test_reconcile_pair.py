@@ -777,7 +777,7 @@ def test_a_rollout_too_big_for_the_cluster_s_mirror_is_said_in_the_status(pair: 
     status = pair.reconcile().status
     assert status is not None and status.sync is SyncState.SYNCED, status
     assert status.message.startswith("2 created; the rollout ("), status.message
-    assert status.message.endswith("is over the 0.2 MiB the cluster's mirror keeps"), status.message
+    assert status.message.endswith("is over the 256 KiB the cluster's mirror keeps"), status.message
 
 
 def test_a_look_at_a_cluster_a_rollout_holds_compares_it_with_what_it_is_held_at(
