@@ -10,7 +10,9 @@ filters over the whole fleet cost one small counter per application, not one per
 
 A status goes stale without a write (see `PairStatus.as_seen`): the index keeps the cells that
 will, by when, and turns each into Unknown ("stale") once its time has passed, as every other
-reader does.
+reader does. A cell written under live watches stays current past its `stale_after` only while
+they still cover its pair: the index reads the clusters' drift detection at most every
+`WATCH_RECHECK` seconds and turns the cells leaning on a watch that is gone stale.
 
 A snapshot is a consistent, immutable view: updates replace the per-application (and
 per-cluster) maps they touch instead of changing them in place.
@@ -34,9 +36,13 @@ from fleetsync.shared.model.ids import AppName, ClusterName
 from fleetsync.shared.model.report import PairStatus
 from fleetsync.shared.store import Store
 from fleetsync.shared.store.cells import Cell, cell_of, parse_cell
+from fleetsync.shared.store.watchers import DriftDetection
 
 NOT_YET_RECONCILED = "not yet reconciled"
-UNRECONCILED: Cell = ("Unknown", "Unknown", "", 0.0, NOT_YET_RECONCILED, 0.0)
+UNRECONCILED: Cell = ("Unknown", "Unknown", "", 0.0, NOT_YET_RECONCILED, 0.0, 0.0)
+WATCH_RECHECK = 5.0
+"""Seconds between two reads of the clusters' live watches, which keep the cells written under
+them current past their `stale_after`: a watch lost shows in the index within this long."""
 
 State = tuple[str, str]
 """(sync, health) of a pair."""
@@ -66,8 +72,9 @@ class FleetSnapshot:
 
 
 class FleetIndex:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, watch_recheck: float = WATCH_RECHECK) -> None:
         self._store = store
+        self._watch_recheck = watch_recheck
         self._lock = threading.Lock()
         self._position: str | None = None
         self._cells: dict[str, dict[str, Cell]] = {}
@@ -78,7 +85,13 @@ class FleetIndex:
         self._app_tally: dict[str, Counter[State]] = {}
         self._cluster_tally: dict[str, Counter[State]] = {}
         self._expiring: list[tuple[float, str, str]] = []
-        """(stale_after, application, cluster) of cells that will go stale, soonest first."""
+        """(stale_after or watched_until, application, cluster) of cells that will go stale,
+        soonest first."""
+        self._leaning: dict[str, dict[str, float]] = {}
+        """cluster -> {application: watched_until} of the cells current past their stale_after
+        only while live watches cover their pairs."""
+        self._watches: dict[str, DriftDetection] = {}
+        self._watches_read_at = float("-inf")
 
     def snapshot(self, fleet: Fleet) -> FleetSnapshot:
         """The fleet as the store holds it now."""
@@ -86,7 +99,9 @@ class FleetIndex:
             if fleet is not self._fleet:
                 self._use_fleet(fleet)
             self._catch_up()
-            self._expire(time.time())
+            now = time.time()
+            self._expire(now)
+            self._drop_unwatched(now)
             return FleetSnapshot(
                 fleet=fleet,
                 targets=self._targets,
@@ -131,6 +146,7 @@ class FleetIndex:
     def _reload(self) -> None:
         position = self._store.feed_position()
         self._expiring = []
+        self._leaning = {}
         self._cells = self._load(list(self._targets))
         self._position = position
         self._recount()
@@ -155,22 +171,70 @@ class FleetIndex:
         if now <= stale_after:
             heapq.heappush(self._expiring, (stale_after, app, cluster))
             return cell
-        return _stale(cell)
+        if self._leans(app, cluster, cell, now):
+            return cell
+        return _stale(cell, now)
+
+    def _leans(self, app: str, cluster: str, cell: Cell, now: float) -> bool:
+        """Whether a cell past its stale_after is current because live watches still cover
+        its pair; if so it is noted for its watched_until and for the watch's loss."""
+        watched_until = cell[6]
+        if not watched_until or now > watched_until or not self._covered(app, cluster, now):
+            return False
+        heapq.heappush(self._expiring, (watched_until, app, cluster))
+        self._leaning.setdefault(cluster, {})[app] = watched_until
+        return True
+
+    def _covered(self, app: str, cluster: str, now: float) -> bool:
+        if now - self._watches_read_at >= self._watch_recheck:
+            self._watches = self._store.drift_detection(self._apps_of_cluster)
+            self._watches_read_at = now
+        found = self._watches.get(cluster)
+        return found is not None and found.covers(app)
 
     def _expire(self, now: float) -> None:
         """Turn the cells whose time has passed stale, moving their counts."""
         due: list[tuple[str, str, float]] = []
         while self._expiring and self._expiring[0][0] <= now:
-            stale_after, app, cluster = heapq.heappop(self._expiring)
-            due.append((app, cluster, stale_after))
+            at, app, cluster = heapq.heappop(self._expiring)
+            due.append((app, cluster, at))
+        stale: list[tuple[str, str, float]] = []
+        for app, cluster, at in due:
+            current = self._cells.get(app, {}).get(cluster)
+            if current is None or at not in (current[5], current[6]):
+                continue  # rewritten since: that write's own time counts
+            if at == current[5] and self._leans(app, cluster, current, now):
+                continue
+            stale.append((app, cluster, at))
+        self._make_stale(stale, now)
+
+    def _drop_unwatched(self, now: float) -> None:
+        """Turn stale the cells that leaned on live watches that no longer cover them."""
+        if not self._leaning or now - self._watches_read_at < self._watch_recheck:
+            return
+        self._watches = self._store.drift_detection(self._apps_of_cluster)
+        self._watches_read_at = now
+        stale: list[tuple[str, str, float]] = []
+        for cluster in list(self._leaning):
+            found = self._watches.get(cluster)
+            leaning = self._leaning[cluster]
+            for app in [a for a in leaning if found is None or not found.covers(a)]:
+                stale.append((app, cluster, leaning.pop(app)))
+            if not leaning:
+                del self._leaning[cluster]
+        self._make_stale(stale, now)
+
+    def _make_stale(self, due: list[tuple[str, str, float]], now: float) -> None:
+        """Turn stale each (application, cluster) whose cell still holds the time `due` names
+        (a cell rewritten since keeps its own), moving their counts."""
         changed: dict[str, dict[str, Cell]] = {}
         moves: list[tuple[str, str, Cell, Cell]] = []
-        for app, cluster, stale_after in due:
+        for app, cluster, at in due:
             current = (changed.get(app) or self._cells.get(app, {})).get(cluster)
-            if current is None or current[5] != stale_after:
-                continue  # rewritten since: that write's own time counts
+            if current is None or at not in (current[5], current[6]) or current[5] >= now:
+                continue
             changed.setdefault(app, dict(self._cells.get(app, {})))
-            changed[app][cluster] = _stale(current)
+            changed[app][cluster] = _stale(current, now)
             moves.append((app, cluster, current, changed[app][cluster]))
         if changed:
             self._cells = {**self._cells, **changed}
@@ -233,7 +297,10 @@ def _cell(status: PairStatus) -> Cell:
     return parse_cell(cell_of(status))
 
 
-def _stale(cell: Cell) -> Cell:
-    sync, health, revision, at, message, _ = cell
-    was = f"stale: not checked in time (was {sync}/{health}: {message})"
-    return ("Unknown", "Unknown", revision, at, was[:200], 0.0)
+def _stale(cell: Cell, now: float) -> Cell:
+    sync, health, revision, at, message, _, watched_until = cell
+    why = "not checked in time"
+    if watched_until and now <= watched_until:
+        why += ", and no live watch covers it now"
+    was = f"stale: {why} (was {sync}/{health}: {message})"
+    return ("Unknown", "Unknown", revision, at, was[:200], 0.0, 0.0)

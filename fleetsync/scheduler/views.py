@@ -398,12 +398,12 @@ def aggregate_sync(states: Iterable[SyncState]) -> SyncState:
 
 
 def _summary(cluster: str, cell: Cell) -> PairSummary:
-    sync, health, revision, at, message, _ = cell
+    sync, health, revision, at, message, *_ = cell
     return PairSummary(cluster, SyncState(sync), Health(health), revision, at or None, message)
 
 
 def _matrix_cell(cell: Cell) -> MatrixCell:
-    sync, health, revision, at, message, _ = cell
+    sync, health, revision, at, message, *_ = cell
     return MatrixCell(SyncState(sync), Health(health), revision, at or None, message)
 
 

@@ -69,7 +69,13 @@ from fleetsync.shared.model.bundle import Bundle
 from fleetsync.shared.model.declaration import Fleet, SyncPolicy
 from fleetsync.shared.model.ids import AppName, ClusterName, Digest
 from fleetsync.shared.model.inventory import EMPTY
-from fleetsync.shared.model.report import HookOutcome, ObjectChange, PairStatus, stale_after
+from fleetsync.shared.model.report import (
+    Freshness,
+    HookOutcome,
+    ObjectChange,
+    PairStatus,
+    stale_after,
+)
 from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.status import ChangeAction, Health, SyncState
 from fleetsync.shared.model.trigger import Trigger
@@ -161,10 +167,7 @@ def _reconcile(
         log.info("%s on %s: no longer declared; nothing to reconcile", app, cluster)
         return Outcome(status=None)
     previous = store.recorded_status(app, cluster)
-    # Current until its next interval check is overdue: the backstop's, while live watches
-    # cover the pair (a watch lost brings that check within one driftInterval).
-    every = application.sync.drift_every(watched=store.watch_covers(app, cluster))
-    fresh_until = stale_after(store.now(), every)
+    fresh_until = _freshness(store, application.sync, app, cluster)
     try:
         try:
             desired = _desired(store, app, cluster)
@@ -261,7 +264,11 @@ def _reconcile(
         )
         store.set_inventory(app, cluster, result.inventory)
         store.reset_pair_failures(app, cluster)
-        status = replace(_synced(app, cluster, desired, result, trigger), stale_after=fresh_until)
+        status = replace(
+            _synced(app, cluster, desired, result, trigger),
+            stale_after=fresh_until.stale_after,
+            watched_until=fresh_until.watched_until,
+        )
         if desired.chosen is not None and desired.chosen.note:
             status = replace(status, message=f"{status.message}; {desired.chosen.note}")
         status = _noted(_render_failed(status, desired.chosen), kept.note)
@@ -275,6 +282,17 @@ def _reconcile(
         )
     except Exception as exc:  # every failure becomes the pair's status, see `_failed`
         return _failed(store, app, cluster, previous, trigger, exc, fresh_until=fresh_until)
+
+
+def _freshness(store: Store, policy: SyncPolicy, app: str, cluster: str) -> Freshness:
+    """How long the status this reconcile writes stays current: until its next interval check
+    is overdue, or, while live watches cover the pair, its backstop check (a reader holds it
+    to the first again once no live watch covers the pair, see `PairStatus.as_seen`)."""
+    now = store.now()
+    unwatched = stale_after(now, policy.drift_every(watched=False))
+    if not store.watch_covers(app, cluster):
+        return Freshness(unwatched)
+    return Freshness(unwatched, watched_until=stale_after(now, policy.drift_every(watched=True)))
 
 
 def pair_lock(app: str, cluster: str) -> str:
@@ -372,7 +390,7 @@ def _desired(store: Store, app: AppName, cluster: ClusterName) -> _Desired | Non
 
 
 def _waiting(
-    store: Store, app: AppName, cluster: ClusterName, trigger: Trigger, fresh_until: float
+    store: Store, app: AppName, cluster: ClusterName, trigger: Trigger, fresh_until: Freshness
 ) -> PairStatus:
     error = store.source_error(app)
     held = held_without_state(store, app, cluster)
@@ -396,7 +414,8 @@ def _waiting(
         at=store.now(),
         message=message,
         trigger=trigger,
-        stale_after=fresh_until,
+        stale_after=fresh_until.stale_after,
+        watched_until=fresh_until.watched_until,
     )
 
 
@@ -451,7 +470,7 @@ def _checked(
     drifted: tuple[object, ...],
     health: Health,
     why: str,
-    fresh_until: float,
+    fresh_until: Freshness,
 ) -> PairStatus:
     """A look without a write: drift against what was applied, and whether Git moved on."""
     applied_digest = previous.digest if previous else None
@@ -474,7 +493,8 @@ def _checked(
         message="; ".join(notes) or f"in sync ({why})",
         drifted=tuple(str(k) for k in drifted),
         trigger=trigger,
-        stale_after=fresh_until,
+        stale_after=fresh_until.stale_after,
+        watched_until=fresh_until.watched_until,
     )
 
 
@@ -510,7 +530,7 @@ def _failed(
     trigger: Trigger,
     exc: Exception,
     *,
-    fresh_until: float | None = None,
+    fresh_until: Freshness | None = None,
 ) -> Outcome:
     """The one place a failed reconcile becomes status. A PermanentError (bad kubeconfig,
     refused credentials, a rejected object) waits for the next trigger; anything else, a
@@ -536,7 +556,8 @@ def _failed(
         message=message,
         trigger=trigger,
         failed=True,
-        stale_after=fresh_until,
+        stale_after=fresh_until.stale_after if fresh_until else None,
+        watched_until=fresh_until.watched_until if fresh_until else None,
     )
     log.warning(
         "%s on %s: %s%s",

@@ -102,7 +102,7 @@ def test_a_watched_pair_waits_for_its_backstop_and_goes_back_to_the_interval_whe
         # The watched pair's status (from the check its watcher asked for when it began to
         # watch c1) stays current until its backstop check is overdue.
         fleet.wait_status(
-            "web", ["c1"], lambda s: (s.stale_after or 0) > time.time() + 3600, "fresh for 1h"
+            "web", ["c1"], lambda s: (s.watched_until or 0) > time.time() + 3600, "fresh for 1h"
         )
         checked_again(fleet, C2, 2)
         c1_at, c1_due = checked(fleet, C1), fleet.store.due_at(DueSet.DRIFT, C1)
@@ -128,6 +128,6 @@ def test_a_watched_pair_waits_for_its_backstop_and_goes_back_to_the_interval_whe
     fleet.wait_status(
         "web",
         ["c1"],
-        lambda s: (s.stale_after or 0) < time.time() + 60 + 3 + 5,
+        lambda s: s.watched_until is None and (s.stale_after or 0) < time.time() + 60 + 3 + 5,
         "fresh for 2s again",
     )

@@ -13,6 +13,7 @@ from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
 from fleetsync.shared.model.report import PairStatus
 from fleetsync.shared.model.status import Health, SyncState
 from fleetsync.shared.store import Store
+from fleetsync.shared.store.watchers import DriftDetection
 from tests.support.waiting import wait_for
 
 
@@ -109,3 +110,61 @@ def test_a_status_not_refreshed_in_time_reads_unknown_and_moves_the_counts(redis
     assert later.app_tally["a"][("Synced", "Healthy")] == 0
     assert later.app_tally["a"][("Unknown", "Unknown")] == 2
     assert later.cluster_tally["c1"] == {("Synced", "Healthy"): 0, ("Unknown", "Unknown"): 2}
+
+
+def watched_status(app: str, cluster: str, *, until: float) -> PairStatus:
+    """Written under live watches: past its unwatched time, current until `until` if watched."""
+    now = time.time()
+    return PairStatus(
+        app,
+        cluster,
+        SyncState.SYNCED,
+        Health.HEALTHY,
+        at=now - 400,
+        stale_after=now - 1,
+        watched_until=until,
+    )
+
+
+def shown(store: Store, index: FleetIndex, app: str, cluster: str) -> list[tuple[str, str]]:
+    """(sync, health) of the pair as each reader shows it: the index, the statuses read in
+    bulk, the status read alone."""
+    cell = index.snapshot(fleet()).cell(app, cluster)
+    [bulk] = store.statuses_of([(app, cluster)])
+    alone = store.status(app, cluster)
+    assert bulk is not None and alone is not None
+    return [cell[:2], (bulk.sync.value, bulk.health.value), (alone.sync.value, alone.health.value)]
+
+
+def test_a_status_written_under_watches_stays_current_only_while_a_live_watch_covers_it(
+    redis_url: str,
+) -> None:
+    store = Store.connect(redis_url)
+    assert store.balance_watchers("w1", ["c1", "c2"], ttl=60) == ["c1", "c2"]
+    store.set_drift_detection("c1", DriftDetection(mode="watching", watcher="w1"))
+    store.set_drift_detection("c2", DriftDetection(mode="watching", watcher="w1", uncovered=("b",)))
+    hour = time.time() + 3600
+    store.record_status(watched_status("a", "c1", until=hour))
+    store.record_status(watched_status("a", "c2", until=hour))
+    store.record_status(watched_status("b", "c2", until=hour))  # b's kinds unwatched on c2
+    soon = time.time() + 0.5
+    store.record_status(watched_status("b", "c1", until=soon))
+    index = FleetIndex(store, watch_recheck=0)
+    synced = ("Synced", "Healthy")
+    assert shown(store, index, "a", "c1") == [synced] * 3
+    assert shown(store, index, "a", "c2") == [synced] * 3
+    assert shown(store, index, "b", "c2") == [("Unknown", "Unknown")] * 3
+    assert shown(store, index, "b", "c1") == [synced] * 3
+    # Past its backstop's time, a status is stale even though the watch still covers it.
+    wait_for(lambda: time.time() > soon, what="b on c1's backstop time to pass")
+    assert shown(store, index, "b", "c1") == [("Unknown", "Unknown")] * 3
+    assert index.snapshot(fleet()).app_tally["a"][synced] == 2
+
+    store.leave_watchers("w1")  # the watcher is gone (and nothing checked the pairs since)
+    assert shown(store, index, "a", "c1") == [("Unknown", "Unknown")] * 3
+    later = index.snapshot(fleet())
+    assert (later.app_tally["a"][synced], later.app_tally["a"][("Unknown", "Unknown")]) == (0, 2)
+    assert "no live watch covers it" in later.cell("a", "c2")[4]
+    alone = store.status("a", "c2")
+    assert alone is not None and alone.stale
+    assert alone.message.startswith("stale: last checked 6m ago, and no live watch covers it")

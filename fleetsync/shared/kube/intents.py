@@ -204,6 +204,9 @@ def part_name(app: str, index: int) -> str:
 
 
 def _mib(n: int) -> str:
+    """`8.0 MiB`, `256 KiB`: the size in the unit that shows it without rounding it away."""
+    if n < 1024 * 1024:
+        return f"{n / 1024:.0f} KiB"
     return f"{n / (1024 * 1024):.1f} MiB"
 
 

@@ -3,7 +3,10 @@ change set, in the field's words. Stored as JSON by the store, printed by the CL
 
 A status is true when it is written and ages after: `as_seen` turns one that was not refreshed
 by its `stale_after` time into Unknown/Unknown "last checked N ago", so no reader shows an old
-Synced/Healthy for a pair fleetsync has stopped checking.
+Synced/Healthy for a pair fleetsync has stopped checking. A status written while live watches
+covered the pair's drift stays current longer, up to its `watched_until` (the backstop check's
+time), but only while they still do: a reader that finds no live watch covering the pair holds
+it to `stale_after` again, so a dead watcher (and a dead beat) cannot leave it Synced for hours.
 """
 
 from __future__ import annotations
@@ -25,6 +28,17 @@ before its status counts as stale."""
 def stale_after(at: float, drift_interval: float) -> float:
     """When a status written at `at` stops being current if nothing refreshes it."""
     return at + 1.5 * drift_interval + STALE_MARGIN
+
+
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    """How long a status written now stays current if nothing refreshes it."""
+
+    stale_after: float
+    """Without live watches (the pair's interval checks' time)."""
+    watched_until: float | None = None
+    """While live watches cover the pair (its backstop check's time); None when they did not
+    cover it as the status was written."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +107,9 @@ class PairStatus:
     """What triggered the reconcile that wrote the status."""
     stale_after: float | None = None
     """When the status stops being current unless a check refreshes it (None: never)."""
+    watched_until: float | None = None
+    """Written while live watches covered the pair: it stays current up to this time while
+    they still do (see `as_seen`); None otherwise."""
     stale: bool = False
     """True in a status read after `stale_after`: sync and health are Unknown."""
     hooks: tuple[HookOutcome, ...] = ()
@@ -102,17 +119,33 @@ class PairStatus:
     credentials, or the sync stopped at an object (kept by health checks, cleared by the next
     reconcile that does not fail)."""
 
-    def as_seen(self, now: float) -> PairStatus:
+    def leans_on_watch(self, now: float) -> bool:
+        """Whether, at `now`, the status is current only if live watches still cover its pair
+        (past `stale_after`, within `watched_until`): `as_seen` then needs to know."""
+        return (
+            not self.stale
+            and self.stale_after is not None
+            and self.watched_until is not None
+            and self.stale_after < now <= self.watched_until
+        )
+
+    def as_seen(self, now: float, *, watched: bool = False) -> PairStatus:
         """The status as readers show it at `now`: Unknown with "last checked N ago" once it
-        is stale, the last known sync and health kept in the message."""
+        is stale, the last known sync and health kept in the message. `watched`: live watches
+        cover the pair now (read only where `leans_on_watch`)."""
         if self.stale or self.stale_after is None or now <= self.stale_after:
             return self
+        if self.watched_until is not None and now <= self.watched_until:
+            if watched:
+                return self
+            why = f"last checked {age(self.at, now)} ago, and no live watch covers it now"
+        else:
+            why = f"last checked {age(self.at, now)} ago"
         return replace(
             self,
             sync=SyncState.UNKNOWN,
             health=Health.UNKNOWN,
-            message=f"stale: last checked {age(self.at, now)} ago "
-            f"(was {self.sync}/{self.health}: {self.message})",
+            message=f"stale: {why} (was {self.sync}/{self.health}: {self.message})",
             stale=True,
         )
 
@@ -135,6 +168,7 @@ class PairStatus:
             "drifted": list(self.drifted),
             "trigger": self.trigger.value,
             "stale_after": self.stale_after,
+            "watched_until": self.watched_until,
             "hooks": [h.to_json() for h in self.hooks],
             "failed": self.failed,
         }
@@ -163,6 +197,7 @@ class PairStatus:
             drifted=tuple(data.get("drifted", ())),
             trigger=Trigger.of(data.get("trigger") or data.get("reason") or ""),
             stale_after=data.get("stale_after"),
+            watched_until=data.get("watched_until"),
             hooks=tuple(HookOutcome.from_json(h) for h in data.get("hooks") or ()),
             failed=bool(data.get("failed", False)),
         )

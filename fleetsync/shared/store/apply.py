@@ -80,8 +80,7 @@ class ApplyStore(CellStore):
     def status(self, app: str, cluster: str) -> PairStatus | None:
         """The pair's status as people see it now: stale (Unknown, "last checked N ago") once
         no check refreshed it in time."""
-        recorded = self.recorded_status(app, cluster)
-        return recorded.as_seen(self.now()) if recorded is not None else None
+        return self.statuses_of([(app, cluster)])[0]
 
     def statuses(self, app: str) -> list[PairStatus]:
         clusters = sorted(text(c) for c in self._r.smembers(self.key("pairs", app)))

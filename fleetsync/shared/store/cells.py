@@ -2,11 +2,12 @@
 so a reader can hold the whole fleet's sync and health in memory and keep it current cheaply.
 
 Every status write (`ApplyStore.record_status`) also writes the pair's cell into the hash
-`cells:<app>` (field: cluster, value: `[sync, health, revision, at, message]` as compact JSON,
-the message cut to `CELL_MESSAGE_CHARS`) and appends `(app, cluster)` to the stream `changes`,
-trimmed to about `FEED_LENGTH` entries. A reader loads every cell once (one HGETALL per
-application), then reads only the feed entries after its position; when its position is older
-than the oldest entry kept (or the stream was reset), it loads everything again.
+`cells:<app>` (field: cluster, value: `[sync, health, revision, at, message, stale_after,
+watched_until]` as compact JSON, the message cut to `CELL_MESSAGE_CHARS`) and appends
+`(app, cluster)` to the stream `changes`, trimmed to about `FEED_LENGTH` entries. A reader
+loads every cell once (one HGETALL per application), then reads only the feed entries after its
+position; when its position is older than the oldest entry kept (or the stream was reset), it
+loads everything again.
 """
 
 from __future__ import annotations
@@ -21,14 +22,16 @@ from fleetsync.shared.model.desired import DesiredState, Pin
 from fleetsync.shared.model.report import PairStatus
 from fleetsync.shared.store.base import StoreBase, text
 from fleetsync.shared.store.source import SourceError
+from fleetsync.shared.store.watchers import covered_by_watch, queue_owned_state
 
 FEED_LENGTH = 100_000
 _APP_STATE_KEYS = ("desired", "source_error", "pin", "suspended")
 CELL_MESSAGE_CHARS = 160
 
-Cell = tuple[str, str, str, float, str, float]
-"""(sync, health, revision, at, message, stale_after) of one pair as recorded; stale_after is 0
-when the status never goes stale."""
+Cell = tuple[str, str, str, float, str, float, float]
+"""(sync, health, revision, at, message, stale_after, watched_until) of one pair as recorded
+(see `PairStatus.as_seen`); stale_after is 0 when the status never goes stale, watched_until 0
+when it was not written under live watches."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,7 @@ def cell_of(status: PairStatus) -> str:
             round(status.at, 3),
             status.message[:CELL_MESSAGE_CHARS],
             status.stale_after or 0,
+            status.watched_until or 0,
         ],
         separators=(",", ":"),
     )
@@ -69,7 +73,16 @@ def cell_of(status: PairStatus) -> str:
 def parse_cell(raw: bytes | str) -> Cell:
     sync, health, revision, at, message, *rest = json.loads(raw)
     stale_after = float(rest[0]) if rest else 0.0
-    return str(sync), str(health), str(revision), float(at), str(message), stale_after
+    watched_until = float(rest[1]) if len(rest) > 1 else 0.0
+    return (
+        str(sync),
+        str(health),
+        str(revision),
+        float(at),
+        str(message),
+        stale_after,
+        watched_until,
+    )
 
 
 class CellStore(StoreBase):
@@ -106,14 +119,28 @@ class CellStore(StoreBase):
 
     def statuses_of(self, pairs: Iterable[tuple[str, str]]) -> list[PairStatus | None]:
         """The statuses of many pairs as people see them now (stale ones Unknown, see
-        `PairStatus.as_seen`), in one round trip; None for a pair never recorded."""
+        `PairStatus.as_seen`), in one round trip, and one more for the clusters whose live
+        watches decide whether a status is still current; None for a pair never recorded."""
         keys = [self.key("pair", app, cluster, "status") for app, cluster in pairs]
         if not keys:
             return []
         now = self.now()
-        return [
-            PairStatus.from_json(json.loads(raw)).as_seen(now) if raw is not None else None
+        recorded = [
+            PairStatus.from_json(json.loads(raw)) if raw is not None else None
             for raw in self._r.mget(keys)
+        ]
+        leaning = sorted({s.cluster for s in recorded if s is not None and s.leans_on_watch(now)})
+        watch_states: dict[str, Any] = {}
+        if leaning:
+            pipe = self._r.pipeline(transaction=False)
+            for cluster in leaning:
+                queue_owned_state(self, pipe, cluster)
+            watch_states = dict(zip(leaning, pipe.execute(), strict=True))
+        return [
+            s.as_seen(now, watched=covered_by_watch(watch_states.get(s.cluster), s.application))
+            if s is not None
+            else None
+            for s in recorded
         ]
 
     def app_states(self, apps: Sequence[str]) -> dict[str, AppState]:

@@ -221,8 +221,7 @@ class WatcherStore(StoreBase):
 
     def queue_watch_covers(self, p: Any, cluster: str) -> None:
         """Queue on pipeline `p` the read that `covered_by_watch` reads the reply of."""
-        keys = (self.key("watch", "state"), self.key("watch", "owners"), self.key("watchers"))
-        p.eval(_OWNED_STATE, 3, *keys, cluster)
+        queue_owned_state(self, p, cluster)
 
     def watch_covers(self, app: str, cluster: str) -> bool:
         """Whether live watches cover the drift of `app` on `cluster` now (see
@@ -237,6 +236,13 @@ class WatcherStore(StoreBase):
             return []
         raws = self._r.mget([self.key("pair", a, c, "inventory") for a, c in pairs])
         return [Inventory.from_mapping(json.loads(r)) if r is not None else None for r in raws]
+
+
+def queue_owned_state(store: StoreBase, p: Any, cluster: str) -> None:
+    """Queue on pipeline `p` the read of `cluster`'s drift detection as its live owner wrote
+    it, the reply `covered_by_watch` reads."""
+    keys = (store.key("watch", "state"), store.key("watch", "owners"), store.key("watchers"))
+    p.eval(_OWNED_STATE, 3, *keys, cluster)
 
 
 def covered_by_watch(reply: Any, app: str) -> bool:

@@ -48,6 +48,7 @@ from fleetsync.shared.reconcile import (
     remove_pair,
 )
 from fleetsync.shared.store import Store
+from fleetsync.shared.store.watchers import DriftDetection
 from tests.integration.kube.conftest import Live
 from tests.integration.kube.manifests import config_map, namespace
 from tests.support.waiting import wait_for
@@ -133,6 +134,27 @@ def test_a_reconcile_applies_and_records_inventory_status_and_history(pair: Pair
     assert read_cluster_inventory(pair.live.client, APP) == Inventory.of(WEB)
     assert pair.store.history(APP, pair.cluster) == [status]
     assert pair.live.operator.get("/api/v1/namespaces/web/configmaps/settings") is not None
+
+
+def test_a_status_written_under_live_watches_is_current_until_the_backstop_while_watched(
+    pair: Pair,
+) -> None:
+    pair.desire(WEB)
+    unwatched = pair.reconcile().status
+    assert unwatched is not None and unwatched.watched_until is None
+    assert pair.store.balance_watchers("w1", [pair.cluster], ttl=60) == [pair.cluster]
+    pair.store.set_drift_detection(pair.cluster, DriftDetection(mode="watching", watcher="w1"))
+    before = pair.store.now()
+    status = pair.reconcile(Trigger.DRIFT).status
+    after = pair.store.now()
+    assert status is not None and status.stale_after and status.watched_until
+    # Current for the backstop (1h) while the watch covers it, for driftInterval once not.
+    assert stale_after(before, 3600.0) <= status.watched_until <= stale_after(after, 3600.0)
+    assert stale_after(before, 300.0) <= status.stale_after <= stale_after(after, 300.0)
+    assert pair.store.status(APP, pair.cluster) == status
+    late = status.stale_after + 1
+    assert status.as_seen(late, watched=True) == status
+    assert status.as_seen(late, watched=False).sync is SyncState.UNKNOWN
 
 
 def test_a_quiet_drift_check_adds_no_history_but_one_that_heals_does(pair: Pair) -> None:
@@ -755,7 +777,7 @@ def test_a_rollout_too_big_for_the_cluster_s_mirror_is_said_in_the_status(pair: 
     status = pair.reconcile().status
     assert status is not None and status.sync is SyncState.SYNCED, status
     assert status.message.startswith("2 created; the rollout ("), status.message
-    assert status.message.endswith("is over the 0.2 MiB the cluster's mirror keeps"), status.message
+    assert status.message.endswith("is over the 256 KiB the cluster's mirror keeps"), status.message
 
 
 def test_a_look_at_a_cluster_a_rollout_holds_compares_it_with_what_it_is_held_at(

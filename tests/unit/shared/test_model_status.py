@@ -103,6 +103,33 @@ def test_a_status_not_refreshed_past_its_drift_interval_and_margin_reads_stale()
     assert seen.as_seen(deadline + 3600) == seen
 
 
+def test_a_status_written_under_watches_leans_on_them_between_its_two_times() -> None:
+    status = _status(watched_until=stale_after(1000.0, 3600.0))
+    assert PairStatus.from_json(json.loads(json.dumps(status.to_json()))) == status
+    short, long = stale_after(1000.0, 300.0), stale_after(1000.0, 3600.0)
+    assert [status.leans_on_watch(t) for t in (short, short + 1, long, long + 1)] == [
+        False,
+        True,
+        True,
+        False,
+    ]
+    assert status.as_seen(short) == status
+    assert status.as_seen(long, watched=True) == status
+    unwatched = status.as_seen(short + 1, watched=False)
+    assert (unwatched.sync, unwatched.health, unwatched.stale) == (
+        SyncState.UNKNOWN,
+        Health.UNKNOWN,
+        True,
+    )
+    assert unwatched.message == (
+        "stale: last checked 8m ago, and no live watch covers it now "
+        "(was Synced/Healthy: 2 unchanged)"
+    )
+    late = status.as_seen(long + 1, watched=True)
+    assert late.stale and late.message.startswith("stale: last checked 1h ago (was")
+    assert not late.leans_on_watch(short + 1)
+
+
 def test_age_prints_the_largest_whole_unit() -> None:
     assert [age(0.0, n) for n in (59, 60, 3599, 3600, 86400, 200000)] == [
         "59s",
