@@ -623,6 +623,42 @@ def test_a_failed_reconcile_is_status_that_reads_stale_once_no_check_refreshed_i
     assert seen is not None and seen.stale and seen.message.startswith("stale: last checked")
 
 
+def test_a_failed_reconcile_under_live_watches_leans_on_them_like_any_status(pair: Pair) -> None:
+    pair.desire(WEB)
+    assert pair.store.balance_watchers("w1", [pair.cluster], ttl=60) == [pair.cluster]
+    pair.store.set_drift_detection(pair.cluster, DriftDetection(mode="watching", watcher="w1"))
+    pair.live.sim.set_fault(error_rate=1.0, error_code=503)
+    before = pair.store.now()
+    failed = pair.reconcile().status
+    assert failed is not None and failed.failed and failed.watched_until is not None
+    assert (
+        stale_after(before, 3600.0) <= failed.watched_until <= stale_after(pair.store.now(), 3600.0)
+    )
+
+
+def test_a_sync_that_does_several_things_says_each_with_its_count(pair: Pair) -> None:
+    pair.desire(WEB)
+    pair.reconcile()
+    more = config_map("flags", "web", data={"on": "yes"})
+    pair.desire([*WEB, more], REV2)
+    status = pair.reconcile().status
+    assert status is not None
+    assert status.message == "1 created, 2 unchanged", status.message
+
+
+def test_a_change_waits_for_what_the_application_depends_on_on_its_cluster(pair: Pair) -> None:
+    db = replace(pair.fleet.applications[APP], name=AppName("db"), path="db")
+    web = replace(pair.fleet.applications[APP], depends_on=(AppName("db"),))
+    fleet = replace(pair.fleet, applications={APP: web, db.name: db})
+    pair.desire(WEB)
+    status = pair.reconcile(fleet=fleet).status
+    assert status is not None
+    assert f"not applying (waiting for db on {pair.cluster}: it has no desired state yet)" in (
+        status.message
+    )
+    assert pair.live.operator.get("/api/v1/namespaces/web/configmaps/settings") is None
+
+
 def test_without_a_desired_state_or_source_error_the_pair_waits_for_the_first_render(
     pair: Pair,
 ) -> None:
