@@ -29,7 +29,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from fleetsync.shared.kube.client import ClusterClient, RequestRejected, UnknownKindError
+from fleetsync.shared.kube.client import (
+    ClusterClient,
+    ObjectForbidden,
+    RequestRejected,
+    UnknownKindError,
+)
 from fleetsync.shared.kube.health import assess_object
 from fleetsync.shared.kube.hookrun import HookResult, HookRun, HookState
 from fleetsync.shared.kube.ownership import owner_of
@@ -236,6 +241,8 @@ def _create(
     body = _labelled(target.obj, spec, label)
     try:
         return client.create(target.resource, body)
+    except ObjectForbidden as e:
+        return _result(spec, None, HookState.FAILED, f"create {e.refusal()}", namespace=ns)
     except RequestRejected as e:
         if e.code == 409:
             return _result(spec, None, HookState.RUNNING, "waiting for the previous one to go")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fleetsync.shared.errors import PermanentError, TransientError
+from fleetsync.shared.errors import ClusterFailure, PermanentError, TransientError
 from fleetsync.shared.kube.client import (
     Forbidden,
     UnknownKindError,
@@ -139,16 +139,24 @@ def test_a_server_error_is_a_transient_error(live: Live) -> None:
 def test_refused_credentials_are_a_permanent_error_without_the_token(
     live: Live, fault: str, code: str
 ) -> None:
+    # Every request refused: the sync's first read, of its inventory copy in fleetsync-system,
+    # is refused too. A 401 is the credentials refused; a 403 there is RBAC refusing fleetsync's
+    # own records, which every application needs: the cluster's failure too, saying what to grant.
     live.sim.set_fault(**{fault: True})  # type: ignore[arg-type]
     try:
-        with pytest.raises(PermanentError, match="credentials refused") as caught:
+        with pytest.raises(PermanentError) as caught:
             sync(live, [namespace(live.ns)])
     finally:
         live.sim.clear_faults()
     message = str(caught.value)
-    assert code in message
+    assert message.startswith(f"cluster {live.cluster.name}: "), message
+    assert isinstance(caught.value, ClusterFailure)
+    if code == "401":
+        assert "credentials refused (401" in message, message
+    else:
+        assert isinstance(caught.value, Forbidden)
+        assert "/fleetsync-system/" in message and ": grant it" in message, message
     assert live.cluster.kubeconfig in message
-    assert isinstance(caught.value, Forbidden) is (code == "403")
     assert live.sim.token not in message
 
 
