@@ -13,20 +13,36 @@ go over the thin path of `transport.py` (the same pool manager, credentials and 
 the client's per-request serialization). Failures leave it as fleetsync's two error roots, never
 as a kubernetes or urllib3 exception:
 
-- the cluster cannot be reached, times out, answers 5xx or 429: `TransientError` (Retry-After as
-  the delay);
-- 401, a 403 from authorization ("User ... cannot ..."), a missing or invalid kubeconfig, a TLS
-  failure: `PermanentError` naming the cluster (and the file), never a token; a 403 is its
-  subclass `Forbidden`, so that a caller can fall back to narrower requests (a LIST in every
-  namespace refused, LISTs in one namespace allowed); a 403 on a DELETE is `DeleteForbidden`,
-  worded as the object's (its delete was forbidden, the user lacks the `delete` verb on its
-  resource), not the cluster's: the credentials work, RBAC refused that one verb;
+- the cluster cannot be reached, times out, answers 429, 502, 503 or 504 (`CLUSTER_STATUS`), or
+  answers what is no API answer: `ClusterUnavailable`, a `TransientError` (Retry-After as the
+  delay);
+- any other 5xx (a 500 from one object's admission webhook that could not be called, one etcd
+  key timing out): a plain `TransientError`, retried, the request's failure, not the cluster's;
+- 401, a missing or invalid kubeconfig, a TLS failure: `ClusterRefused`, a `PermanentError`
+  naming the cluster (and the file), never a token;
+- a 403 from authorization (RBAC: "User ... cannot <verb> ...") is `Forbidden`, in one of two
+  kinds. On a request about one object (a get, apply, create or delete of it) it is
+  `ObjectForbidden`, worded as the object's: "the apply of <key> was forbidden (RBAC: ...): the
+  user of kubeconfig K lacks the "patch" verb on <resource> in namespace N: grant it"; the
+  credentials work, RBAC refused that one verb there (a multi-tenant cluster whose fleetsync
+  user may write some namespaces only), and the sync reports it on the object, the cluster's
+  other applications carrying on. On fleetsync's own records (`RECORDS_NAMESPACE`, the claim,
+  the inventory copies, the intents) it is `RecordsForbidden`, worded the same after the
+  cluster's name: every application needs them. On any other request (discovery, a LIST, a
+  watch) it is `CredentialsForbidden`, "cluster C: credentials refused (403 ...)", so that a
+  caller can fall back to narrower requests (a LIST in every namespace refused, LISTs in one
+  namespace allowed);
 - any other refusal of one request (422 invalid, 409 conflict, 404 namespace not found, 400, a
   403 from admission such as an exceeded quota or a terminating namespace, and a 500 whose Status
   says the object could not be typed against its schema (`OBJECT_REFUSALS`), which is how a
   server-side apply of a wrong field type or an unknown field is refused): `RequestRejected`, a
   `PermanentError` carrying the server's code, reason, message and causes, which the apply and
   prune verbs report on the object concerned. A broken object is never a cluster outage.
+
+Which failures are the whole cluster's is said by type, not by message: `ClusterUnavailable`,
+`ClusterRefused`, `CredentialsForbidden` and `RecordsForbidden` are `ClusterFailure`s
+(shared/errors.py); a batch of the cluster's applications stops asking the cluster at the first
+one (`Outcome.down`, shared/reconcile_batch.py), and goes on past any other failure.
 
 A watch (`watch`) is a `WatchStream`: decoded events one at a time, each line bounded
 (`MAX_WATCH_LINE`), never the whole stream in memory; `close()` from another thread ends it at
