@@ -10,6 +10,10 @@ import pytest
 
 from fleetsync.scheduler.beat import FleetScheduler
 from fleetsync.scheduler.tick import Ticker
+from fleetsync.shared.model.bundle import Bundle
+from fleetsync.shared.model.desired import DesiredState
+from fleetsync.shared.model.ids import AppName
+from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.settings import Settings
 from fleetsync.shared.store import Store
 from fleetsync.shared.tasking import Sender, make_celery
@@ -144,25 +148,22 @@ def test_a_beat_that_finds_redis_s_data_lost_reconciles_the_pairs_of_what_was_re
     store = Store.connect(redis_url)
     sender = Sender(make_celery(Settings(redis_url=redis_url)), store)
     fleet_file = tmp_path / "fleet.yaml"
-    _write(
-        fleet_file,
-        textwrap.dedent("""\
-            repositories:
-              - {name: platform, url: "git://127.0.0.1:9/platform.git", interval: 60s}
-            clusters:
-              - {name: c1, kubeconfig: /nonexistent/c1.yaml}
-              - {name: c2, kubeconfig: /nonexistent/c2.yaml}
-            applications:
-              - {name: web, repository: platform, path: apps/web, targets: {clusters: [c1, c2]}}
-              - {name: api, repository: platform, path: apps/api, targets: {clusters: [c2]}}
-            """),
-    )
+    two_clusters = GOOD.replace(
+        "  - {name: c1, kubeconfig: /nonexistent/c1.yaml}\n",
+        "  - {name: c1, kubeconfig: /nonexistent/c1.yaml}\n"
+        "  - {name: c2, kubeconfig: /nonexistent/c2.yaml}\n",
+    ).replace("targets: {clusters: [c1]}}\n", "targets: {clusters: [c1, c2]}}\n")
+    api = "  - {name: api, repository: platform, path: apps/api, targets: {clusters: [c2]}}\n"
+    _write(fleet_file, two_clusters + api)
     ticker = Ticker(store, sender, fleet_file)
     assert ticker.tick().reloaded
     queued = store.key("queued", "apply", "fleetsync.apply.reconcile", "")
     store.client.flushall()
-    # The fetch's write (the beat reads only whether a desired state is there).
-    store.client.set(store.key("app", "web", "desired"), "{}")
+    # The fetch's write.
+    bundle = store.put_bundle(Bundle.of([]))
+    store.set_desired(
+        AppName("web"), DesiredState(Revision("main", "1" * 40), bundle, "plain", 1.0)
+    )
 
     ticker.tick()
 
