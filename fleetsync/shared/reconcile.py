@@ -432,6 +432,8 @@ def _synced(
     message = f"{result.error}" if result.error else summary
     if result.error is None and result.unhealthy:
         message = f"{summary}; {result.unhealthy}"
+    if result.error is None and result.notes:
+        message = f"{message}; {result.notes}"
     if result.waiting is not None:
         message = f"{result.waiting} ({summary})"
     return PairStatus(
@@ -458,7 +460,7 @@ def _synced(
                 key=h.key,
                 name=h.name,
                 state=h.state.value,
-                message=h.message,
+                message="; ".join(part for part in (h.message, h.note) if part),
                 logs=h.logs,
             )
             for h in result.hooks

@@ -192,7 +192,7 @@ def _advance(
     state, message = judge(live)
     result = _result(spec, live, state, message, namespace=target.key.namespace)
     if state is not HookState.RUNNING:
-        _delete_by_policy(client, target, spec, live, state)
+        return _delete_by_policy(client, target, spec, live, result)
     return result
 
 
@@ -284,13 +284,24 @@ def _labelled(obj: Manifest, spec: HookSpec, label: str) -> dict[str, Any]:
 
 
 def _delete_by_policy(
-    client: ClusterClient, target: Target, spec: HookSpec, live: Manifest, state: HookState
-) -> None:
+    client: ClusterClient, target: Target, spec: HookSpec, live: Manifest, result: HookResult
+) -> HookResult:
+    """Delete a finished hook when its policy says so; `result`, with a note when RBAC forbade
+    the delete: the hook ran and ended as it did, its object stays (a BeforeHookCreation
+    delete RBAC forbids, in `_create`, fails instead: the hook could not run again)."""
     policy = (
-        DeletePolicy.HOOK_SUCCEEDED if state is HookState.SUCCEEDED else DeletePolicy.HOOK_FAILED
+        DeletePolicy.HOOK_SUCCEEDED
+        if result.state is HookState.SUCCEEDED
+        else DeletePolicy.HOOK_FAILED
     )
-    if policy in spec.policies:
+    if policy not in spec.policies:
+        return result
+    try:
         _delete(client, target, live)
+    except ObjectForbidden as e:
+        note = f"not deleted (hook-delete-policy {policy}): its delete was {e.refusal()}"
+        return replace(result, note=note)
+    return result
 
 
 def _delete(client: ClusterClient, target: Target, live: Manifest) -> None:

@@ -234,35 +234,83 @@ def test_an_apply_rbac_forbids_fails_its_pair_only_and_says_what_to_grant(
     )
 
 
-def test_a_delete_rbac_forbids_fails_its_pair_only_and_says_what_to_grant(
-    redis_url: str, tmp_path: Path, kubesim: Simulator, handle: ClusterHandle
-) -> None:
-    # The first pair's PreSync hook succeeds and is to be deleted (HookSucceeded); the cluster's
-    # RBAC forbids deleting ConfigMaps. That is the pair's failure, not the cluster's
-    # credentials: the pairs after it in the batch are still reconciled.
-    configure_workers(redis_url, tmp_path / "cache")
-    store, cluster = _setup(redis_url, kubesim, handle)
-    _desire(store, REV1, "1")
-    first = APPS[0]
-    hook = config_map(f"{first}-ready", "default")
+def _hooked(store: Store, app_name: AppName, policy: str, revision: Revision, value: str) -> str:
+    """Give `app_name` a ConfigMap and a PreSync hook (a ConfigMap, Healthy once created) with
+    delete policy `policy`; the hook's key."""
+    hook = config_map(f"{app_name}-ready", "default")
     hook["metadata"]["annotations"] = {
         "argocd.argoproj.io/hook": "PreSync",
-        "argocd.argoproj.io/hook-delete-policy": "HookSucceeded",
+        "argocd.argoproj.io/hook-delete-policy": policy,
     }
-    bundle = Bundle.of([config_map(f"{first}-settings", "default", data={"v": "1"}), hook])
-    store.set_desired(first, DesiredState(REV1, store.put_bundle(bundle), "plain", 1.0))
-    handle.forbid_deletes("configmaps", namespaces=["default"])
+    settings = config_map(f"{app_name}-settings", "default", data={"v": value})
+    bundle = Bundle.of([settings, hook])
+    store.set_desired(app_name, DesiredState(revision, store.put_bundle(bundle), "plain", 1.0))
+    return f"core/ConfigMap/default/{app_name}-ready"
+
+
+def _run_batch(store: Store, cluster: Cluster, done: int) -> None:
     with running_worker(("apply",), concurrency=1):
         Sender(app, store).reconcile_on_cluster(
             cluster.name, APPS, reason=Trigger.CHANGE, priority=Priority.CHANGE
         )
-        wait_for(lambda: store.stats().get("task:reconcile_cluster:done", 0) == 1, timeout=60)
+        wait_for(lambda: store.stats().get("task:reconcile_cluster:done", 0) == done, timeout=60)
+
+
+def test_a_hook_whose_delete_rbac_forbids_succeeds_with_a_note_saying_what_to_grant(
+    redis_url: str, tmp_path: Path, kubesim: Simulator, handle: ClusterHandle
+) -> None:
+    # The first pair's PreSync hook succeeds and is to be deleted (HookSucceeded); the cluster's
+    # RBAC forbids deleting ConfigMaps. The hook ran: the pair syncs, and its status notes that
+    # the hook stays and which verb to grant, rather than failing on every reconcile.
+    configure_workers(redis_url, tmp_path / "cache")
+    store, cluster = _setup(redis_url, kubesim, handle)
+    _desire(store, REV1, "1")
+    first = APPS[0]
+    key = _hooked(store, first, "HookSucceeded", REV1, "1")
+    handle.forbid_deletes("configmaps", namespaces=["default"])
+    _run_batch(store, cluster, done=1)
+
+    noted = store.recorded_status(first, cluster.name)
+    assert noted is not None and noted.sync is SyncState.SYNCED and not noted.failed, noted
+    note = (
+        f"{key}: not deleted (hook-delete-policy HookSucceeded): its delete was forbidden (RBAC: "
+    )
+    assert note in noted.message, noted.message
+    assert noted.message.endswith(
+        f'the user of kubeconfig {cluster.kubeconfig} lacks the "delete" verb on configmaps '
+        "in namespace default: grant it"
+    ), noted.message
+    (hook,) = noted.hooks
+    assert hook.state == "Succeeded" and "not deleted" in hook.message, hook
+    for a in APPS[1:]:
+        status = store.recorded_status(a, cluster.name)
+        assert status is not None and status.sync is SyncState.SYNCED, (a, status)
+
+
+def test_a_hook_s_before_creation_delete_rbac_forbids_fails_its_pair_only(
+    redis_url: str, tmp_path: Path, kubesim: Simulator, handle: ClusterHandle
+) -> None:
+    # A BeforeHookCreation hook from the last sync must go before the new sync's is created:
+    # RBAC forbidding its delete fails the pair (the hook cannot run again), saying what to
+    # grant; the pairs after it in the batch are still reconciled.
+    configure_workers(redis_url, tmp_path / "cache")
+    store, cluster = _setup(redis_url, kubesim, handle)
+    _desire(store, REV1, "1")
+    first = APPS[0]
+    _hooked(store, first, "BeforeHookCreation", REV1, "1")
+    _run_batch(store, cluster, done=1)
+    synced = store.recorded_status(first, cluster.name)
+    assert synced is not None and synced.sync is SyncState.SYNCED, synced
+
+    _desire(store, REV2, "2")
+    key = _hooked(store, first, "BeforeHookCreation", REV2, "2")
+    handle.forbid_deletes("configmaps", namespaces=["default"])
+    _run_batch(store, cluster, done=2)
 
     refused = store.recorded_status(first, cluster.name)
     assert refused is not None and refused.failed and refused.sync is SyncState.OUT_OF_SYNC
-    assert refused.message.startswith(
-        f"the delete of core/ConfigMap/default/{first}-ready was forbidden (RBAC: "
-    ), refused.message
+    assert refused.error_object == key
+    assert refused.message.startswith(f"the delete of {key} was forbidden (RBAC: "), refused
     assert refused.message.endswith(
         f'the user of kubeconfig {cluster.kubeconfig} lacks the "delete" verb on configmaps '
         "in namespace default: grant it"
@@ -270,6 +318,7 @@ def test_a_delete_rbac_forbids_fails_its_pair_only_and_says_what_to_grant(
     for a in APPS[1:]:
         status = store.recorded_status(a, cluster.name)
         assert status is not None and status.sync is SyncState.SYNCED, (a, status)
+        assert status.revision == REV2, (a, status)
 
 
 def test_a_batch_logs_one_line_at_info_and_each_synced_pair_at_debug(
