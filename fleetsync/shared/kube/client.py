@@ -20,18 +20,18 @@ as a kubernetes or urllib3 exception:
   key timing out): a plain `TransientError`, retried, the request's failure, not the cluster's;
 - 401, a missing or invalid kubeconfig, a TLS failure: `ClusterRefused`, a `PermanentError`
   naming the cluster (and the file), never a token;
-- a 403 from authorization (RBAC: "User ... cannot <verb> ...") is `Forbidden`, in one of two
-  kinds. On a request about one object (a get, apply, create or delete of it) it is
+- a 403 from authorization (RBAC: "User ... cannot <verb> ...") is `Forbidden`, of one of
+  these kinds. On a request about one object (a get, apply, create or delete of it) it is
   `ObjectForbidden`, worded as the object's: "the apply of <key> was forbidden (RBAC: ...): the
   user of kubeconfig K lacks the "patch" verb on <resource> in namespace N: grant it"; the
   credentials work, RBAC refused that one verb there (a multi-tenant cluster whose fleetsync
   user may write some namespaces only), and the sync reports it on the object, the cluster's
   other applications carrying on. On fleetsync's own records (`RECORDS_NAMESPACE`, the claim,
-  the inventory copies, the intents) it is `RecordsForbidden`, worded the same after the
-  cluster's name: every application needs them. On any other request (discovery, a LIST, a
-  watch) it is `CredentialsForbidden`, "cluster C: credentials refused (403 ...)", so that a
-  caller can fall back to narrower requests (a LIST in every namespace refused, LISTs in one
-  namespace allowed);
+  the inventory copies, the intents) it is `RecordsForbidden` (an `ObjectForbidden`), worded
+  the same after the cluster's name: every application needs them. On any other request
+  (discovery, a LIST, a watch) it is `CredentialsForbidden`, "cluster C: credentials refused
+  (403 ...)", so that a caller can fall back to narrower requests (a LIST in every namespace
+  refused, LISTs in one namespace allowed);
 - any other refusal of one request (422 invalid, 409 conflict, 404 namespace not found, 400, a
   403 from admission such as an exceeded quota or a terminating namespace, and a 500 whose Status
   says the object could not be typed against its schema (`OBJECT_REFUSALS`), which is how a
