@@ -28,10 +28,11 @@ as a kubernetes or urllib3 exception:
   user may write some namespaces only), and the sync reports it on the object, the cluster's
   other applications carrying on. On fleetsync's own records (`RECORDS_NAMESPACE`, the claim,
   the inventory copies, the intents) it is `RecordsForbidden` (an `ObjectForbidden`), worded
-  the same after the cluster's name: every application needs them. On any other request
-  (discovery, a LIST, a watch) it is `CredentialsForbidden`, "cluster C: credentials refused
-  (403 ...)", so that a caller can fall back to narrower requests (a LIST in every namespace
-  refused, LISTs in one namespace allowed);
+  the same after the cluster's name: every application needs them. On a LIST in one namespace
+  it is `NamespaceForbidden`, that namespace's ("the list of configmaps in namespace N was
+  forbidden ..."). On any other request (discovery, a LIST in every namespace, a watch) it is
+  `CredentialsForbidden`, "cluster C: credentials refused (403 ...)", so that a caller can fall
+  back to narrower requests (a LIST in every namespace refused, LISTs in one namespace allowed);
 - any other refusal of one request (422 invalid, 409 conflict, 404 namespace not found, 400, a
   403 from admission such as an exceeded quota or a terminating namespace, and a 500 whose Status
   says the object could not be typed against its schema (`OBJECT_REFUSALS`), which is how a
@@ -206,16 +207,37 @@ class ObjectForbidden(Forbidden):
     def refusal(self, otherwise: str = "") -> str:
         """What was refused and what to grant, for a message that names the object already:
         'forbidden (RBAC: ...): the user of kubeconfig K lacks the "patch" verb on ...'."""
-        namespace = self.key.namespace
-        where = f"in namespace {namespace}" if namespace else "at the cluster scope"
-        return (
-            f"forbidden (RBAC: {self.detail or '403 Forbidden'}): the user of kubeconfig "
-            f'{self.kubeconfig} lacks the "{self.verb}" verb on {self.resource} {where}: '
-            f"grant it{otherwise}"
+        return _refusal_text(
+            self.detail, self.kubeconfig, self.verb, self.resource, self.key.namespace, otherwise
         )
 
     def worded(self, otherwise: str = "") -> str:
         return f"the {self.doing} of {self.key} was {self.refusal(otherwise)}"
+
+
+class NamespaceForbidden(Forbidden):
+    """Authorization (RBAC) refused a LIST in one namespace (the hooks of an application's
+    namespace, its objects there): that namespace's refusal, like an object's, not the
+    cluster's; a LIST in every namespace refused is `CredentialsForbidden`."""
+
+    def __init__(
+        self, *, resource: ApiResource, namespace: str, kubeconfig: str, detail: str
+    ) -> None:
+        plural = resource.plural + (f".{resource.group}" if resource.group else "")
+        refused = _refusal_text(detail, kubeconfig, "list", plural, namespace)
+        super().__init__(
+            f"the list of {plural} in namespace {namespace} was {refused}", detail=detail
+        )
+
+
+def _refusal_text(
+    detail: str, kubeconfig: str, verb: str, resource: str, namespace: str, otherwise: str = ""
+) -> str:
+    where = f"in namespace {namespace}" if namespace else "at the cluster scope"
+    return (
+        f"forbidden (RBAC: {detail or '403 Forbidden'}): the user of kubeconfig {kubeconfig} "
+        f'lacks the "{verb}" verb on {resource} {where}: grant it{otherwise}'
+    )
 
 
 class RecordsForbidden(ClusterFailure, ObjectForbidden):
@@ -340,9 +362,17 @@ class ClusterClient:
     ) -> list[Manifest]:
         """Objects of one kind, in `namespace` (every namespace when empty), each with its
         apiVersion and kind filled in (list items come without them). Raises `Forbidden` when
-        the credentials may not list there."""
+        the credentials may not list there: `NamespaceForbidden` in one namespace (not the
+        cluster's failure, unless fleetsync's own), `CredentialsForbidden` in every one."""
         query = [("labelSelector", label_selector)] if label_selector else []
-        result = self._send("GET", resource.path(namespace=namespace), query=query)
+        try:
+            result = self._send("GET", resource.path(namespace=namespace), query=query)
+        except CredentialsForbidden as e:
+            if not namespace or not resource.namespaced or namespace == RECORDS_NAMESPACE:
+                raise
+            raise NamespaceForbidden(
+                resource=resource, namespace=namespace, kubeconfig=self.kubeconfig, detail=e.detail
+            ) from None
         return [
             {**item, "apiVersion": resource.api_version, "kind": resource.kind}
             for item in (result.get("items") or [])

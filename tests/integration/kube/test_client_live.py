@@ -12,6 +12,7 @@ import pytest
 from fleetsync.shared.errors import ClusterFailure, PermanentError, TransientError
 from fleetsync.shared.kube.client import (
     Forbidden,
+    NamespaceForbidden,
     UnknownKindError,
     connect,
     forget_clients,
@@ -158,6 +159,34 @@ def test_refused_credentials_are_a_permanent_error_without_the_token(
         assert "/fleetsync-system/" in message and ": grant it" in message, message
     assert live.cluster.kubeconfig in message
     assert live.sim.token not in message
+
+
+@kubesim_only
+def test_a_list_rbac_refuses_in_one_namespace_is_that_namespace_s_not_the_cluster_s(
+    live: Live,
+) -> None:
+    # A LIST in one namespace refused (a hook's, in its application's namespace) says which
+    # verb to grant there; a LIST in every namespace refused stays the credentials' reach, the
+    # cluster's (read.py falls back to LISTs in each namespace).
+    config_maps = live.client.resolve("v1", "ConfigMap")
+    live.sim.forbid_lists("configmaps", [live.ns, ""])
+    try:
+        with pytest.raises(NamespaceForbidden) as narrow:
+            live.client.list(config_maps, namespace=live.ns)
+        with pytest.raises(Forbidden) as wide:
+            live.client.list(config_maps)
+    finally:
+        live.sim.clear_faults()
+    assert not isinstance(narrow.value, ClusterFailure)
+    assert str(narrow.value).startswith(
+        f"the list of configmaps in namespace {live.ns} was forbidden (RBAC: "
+    ), narrow.value
+    assert str(narrow.value).endswith(
+        f'the user of kubeconfig {live.cluster.kubeconfig} lacks the "list" verb on configmaps '
+        f"in namespace {live.ns}: grant it"
+    ), narrow.value
+    assert isinstance(wide.value, ClusterFailure) and not isinstance(wide.value, NamespaceForbidden)
+    assert "credentials refused (403" in str(wide.value)
 
 
 def test_a_missing_kubeconfig_is_a_permanent_error_naming_the_file(tmp_path: Path) -> None:
