@@ -35,6 +35,7 @@ from celery.exceptions import OperationalError, Reject
 from celery.signals import setup_logging, worker_init
 from kombu.entity import Queue as KombuQueue
 
+from fleetsync.shared.broker_transport import BrokerAMQP
 from fleetsync.shared.logcontext import configure_logging, log_context
 from fleetsync.shared.model.declaration import Fleet
 from fleetsync.shared.model.trigger import Trigger as Trigger  # re-exported for senders
@@ -123,7 +124,8 @@ BUSY_RETRY = (2.0, 5.0)
 
 def make_celery(settings: Settings, *, main: str = "fleetsync") -> Celery:
     broker, transport_options = celery_broker(settings.redis_url)
-    app = Celery(main, broker=broker, set_as_current=False)
+    # BrokerAMQP: a worker that loses its broker survives the cleanup (broker_transport.py).
+    app = Celery(main, broker=broker, set_as_current=False, amqp=BrokerAMQP)
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
