@@ -8,7 +8,8 @@ It lets another process (a benchmark, a demo script) drive a running kubesim:
     GET|PUT|DELETE /_kubesim/clusters/<name>/faults       FaultSettings as JSON (with
                    "forbidden_lists": [["configmaps", ""], ["secrets", "web"]]: LISTs refused;
                    "forbidden_deletes": the same pairs, DELETEs of one object refused ("" for
-                   everywhere);
+                   everywhere); "forbidden_writes": the same, its writes refused (create,
+                   update, patch, apply);
                    "watches": "serve" | "forbid" (403) | "close" (ended at once))
     GET|PUT        /_kubesim/clusters/<name>/controllers  ControllerSettings as JSON (with
                    "crd_established_delay": seconds before a new CRD is Established,

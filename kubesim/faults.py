@@ -35,7 +35,10 @@ class FaultSettings:
     object: each (resource, namespace) pair answers a DELETE of that resource 403 in that
     namespace, or everywhere (every namespace and the cluster scope) when the namespace is "", as
     RBAC without the delete verb; reads and other writes are served, so an object is found and
-    then refused deletion. `watches` is how WATCH requests are answered:
+    then refused deletion. `forbidden_writes` the same for the writes of one object (create,
+    update, patch, server-side apply, dry-runs included: RBAC's "create", "update" and "patch"
+    verbs), as RBAC that lets the credentials read a namespace but not write there; reads and
+    deletes are served. `watches` is how WATCH requests are answered:
     "serve" (normally), "forbid" (403, as RBAC without the watch verb) or "close" (200, then
     the stream ends at once, as a proxy that cuts long requests). `hold` keeps every API
     request unanswered until the fault is lifted (`ClusterHandle.held()` counts those
@@ -53,11 +56,13 @@ class FaultSettings:
     watches: str = "serve"
     hold: bool = False
     forbidden_deletes: tuple[tuple[str, str], ...] = ()
+    forbidden_writes: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         for name, everywhere in (
             ("forbidden_lists", "a LIST across all namespaces"),
             ("forbidden_deletes", "everywhere"),
+            ("forbidden_writes", "everywhere"),
         ):
             pairs = []
             for pair in getattr(self, name):
@@ -88,10 +93,13 @@ class FaultSettings:
     def deletes_forbidden(self, resource: str, namespace: str) -> bool:
         return bool({(resource, namespace), (resource, "")} & set(self.forbidden_deletes))
 
+    def writes_forbidden(self, resource: str, namespace: str) -> bool:
+        return bool({(resource, namespace), (resource, "")} & set(self.forbidden_writes))
+
     def to_dict(self) -> dict[str, Any]:
         out = {k: (str(v) if isinstance(v, StrEnum) else v) for k, v in asdict(self).items()}
-        out["forbidden_lists"] = [list(p) for p in self.forbidden_lists]
-        out["forbidden_deletes"] = [list(p) for p in self.forbidden_deletes]
+        for pairs in ("forbidden_lists", "forbidden_deletes", "forbidden_writes"):
+            out[pairs] = [list(p) for p in getattr(self, pairs)]
         return out
 
 
@@ -136,7 +144,7 @@ def settings_from_mapping(cls: type[Any], base: Any, values: Mapping[str, Any]) 
     if unknown:
         raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
     merged = {**asdict(base), **values}
-    for pairs in ("forbidden_lists", "forbidden_deletes"):
+    for pairs in ("forbidden_lists", "forbidden_deletes", "forbidden_writes"):
         if pairs in merged:
             merged[pairs] = tuple(tuple(p) for p in merged[pairs] or ())
     return cls(**merged)

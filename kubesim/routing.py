@@ -96,6 +96,24 @@ def delete_forbidden(t: Target) -> ApiError:
     )
 
 
+_RBAC_VERBS = {"apply": "patch"}
+"""The RBAC verb of a request's verb where the two differ (a server-side apply is a patch)."""
+
+
+def write_forbidden(t: Target, verb: str) -> ApiError:
+    """RBAC's refusal of a write of one object (the `forbidden_writes` fault)."""
+    where = f'in the namespace "{t.ns}"' if t.ns else "at the cluster scope"
+    named = f' "{t.name}"' if t.name else ""
+    return forbidden(
+        f'{t.rtype.resource}{named} is forbidden: User "{SIMULATED_USER}" cannot '
+        f'{_RBAC_VERBS.get(verb, verb)} resource "{t.rtype.resource}" in API group '
+        f'"{t.rtype.group}" {where}',
+        kind=t.rtype.resource,
+        group=t.rtype.group,
+        name=t.name or "",
+    )
+
+
 def warning_headers(warnings: list[str]) -> dict[str, str]:
     """The `Warning` header carrying every warning (`299 - "text"`, comma-separated)."""
     if not warnings:
@@ -261,6 +279,11 @@ class ApiServer:
         if verb == "delete" and cluster.faults.deletes_forbidden(target.rtype.resource, target.ns):
             self._count(cluster, req, rest, 403, verb, resource, target.ns, target.name or "")
             return error_response(delete_forbidden(target))
+        if verb in ("create", "update", "patch", "apply") and cluster.faults.writes_forbidden(
+            target.rtype.resource, target.ns
+        ):
+            self._count(cluster, req, rest, 403, verb, resource, target.ns, target.name or "")
+            return error_response(write_forbidden(target, verb))
         if verb == "watch" and cluster.faults.watches == "forbid":
             self._count(cluster, req, rest, 403, verb, resource, target.ns)
             return error_response(watch_forbidden(target))

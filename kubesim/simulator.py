@@ -112,12 +112,15 @@ class ClusterHandle:
         watches: str = "serve",
         hold: bool = False,
         forbidden_deletes: Iterable[tuple[str, str]] = (),
+        forbidden_writes: Iterable[tuple[str, str]] = (),
     ) -> FaultSettings:
         """Replace this cluster's faults (anything not given is reset).
 
         `forbidden_lists`: (resource, namespace) pairs whose LIST is refused with 403, as RBAC
         would ("" for the LIST across all namespaces); see `forbid_lists`. `forbidden_deletes`:
         the same for the DELETE of one object ("" for everywhere); see `forbid_deletes`.
+        `forbidden_writes`: the same for its writes (create, update, patch, apply); see
+        `forbid_writes`.
         `watches`: "serve",
         "forbid" (403) or "close" (every watch ends at once). `hold`: every API request waits
         unanswered until the faults are changed or cleared (`held` counts them)."""
@@ -133,6 +136,7 @@ class ClusterHandle:
             watches,
             hold,
             tuple(forbidden_deletes),
+            tuple(forbidden_writes),
         )
 
         def set_(c: Cluster) -> FaultSettings:
@@ -161,6 +165,18 @@ class ClusterHandle:
         def set_(c: Cluster) -> FaultSettings:
             pairs = {*c.faults.forbidden_deletes, *((resource, ns) for ns in namespaces)}
             c.faults = replace(c.faults, forbidden_deletes=tuple(sorted(pairs)))
+            return c.faults
+
+        return self._do(set_)
+
+    def forbid_writes(self, resource: str, namespaces: Iterable[str] = ("",)) -> FaultSettings:
+        """Refuse the writes of one `resource` object (create, update, patch, server-side apply,
+        their dry-runs too) with RBAC's 403, everywhere ("") and/or in the given namespaces,
+        keeping the other faults: credentials that may read a namespace but not write there."""
+
+        def set_(c: Cluster) -> FaultSettings:
+            pairs = {*c.faults.forbidden_writes, *((resource, ns) for ns in namespaces)}
+            c.faults = replace(c.faults, forbidden_writes=tuple(sorted(pairs)))
             return c.faults
 
         return self._do(set_)

@@ -7,6 +7,12 @@ Any other exception is a failure fleetsync did not foresee: it too becomes statu
 class, see `describe`) and is retried like a transient one.
 Messages start with their subject and say what to do where that is known; they never carry a
 credential.
+
+A `ClusterFailure` is the whole cluster's failure, not one application's: the cluster cannot be
+reached or refuses fleetsync's credentials, so every application on it would meet it too (a
+batch of one cluster's applications stops asking the cluster at the first one). It is a marker
+mixed into a transient or permanent error, decided where the error is raised, never read from
+a message.
 """
 
 from __future__ import annotations
@@ -26,6 +32,12 @@ class TransientError(FleetsyncError):
 
 class PermanentError(FleetsyncError):
     """A failure that the same input will meet again: record it, do not retry."""
+
+
+class ClusterFailure(FleetsyncError):
+    """Marks an error as the whole cluster's (unreachable, overloaded, credentials or kubeconfig
+    refused), mixed into a `TransientError` or `PermanentError` subclass: any application on the
+    cluster would meet it. An error without it concerns the request or object at hand."""
 
 
 def describe(exc: BaseException) -> str:

@@ -47,11 +47,12 @@ from fleetsync.shared.desired import (
     held_without_state,
     latest_for_pair,
 )
-from fleetsync.shared.errors import PermanentError, TransientError, describe
+from fleetsync.shared.errors import ClusterFailure, PermanentError, TransientError, describe
 from fleetsync.shared.gates import change_wait
 from fleetsync.shared.intents import keep_intents, mirror_current
 from fleetsync.shared.kube import (
     ClusterClient,
+    ObjectForbidden,
     SyncResult,
     assess_live_health,
     check_drift,
@@ -116,6 +117,10 @@ class Outcome:
     continue_in: float | None = None
     """The sync is not finished (it waits before a sync wave): reconcile again after."""
     follow_health: bool = False
+    down: ClusterFailure | None = None
+    """The failure was the whole cluster's (unreachable, credentials refused: the error's
+    type says so, `ClusterFailure`): a batch fails the cluster's other pairs with it without
+    asking the cluster again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,6 +432,8 @@ def _synced(
     message = f"{result.error}" if result.error else summary
     if result.error is None and result.unhealthy:
         message = f"{summary}; {result.unhealthy}"
+    if result.error is None and result.notes:
+        message = f"{message}; {result.notes}"
     if result.waiting is not None:
         message = f"{result.waiting} ({summary})"
     return PairStatus(
@@ -453,7 +460,7 @@ def _synced(
                 key=h.key,
                 name=h.name,
                 state=h.state.value,
-                message=h.message,
+                message="; ".join(part for part in (h.message, h.note) if part),
                 logs=h.logs,
             )
             for h in result.hooks
@@ -535,7 +542,8 @@ def _failed(
     """The one place a failed reconcile becomes status. A PermanentError (bad kubeconfig,
     refused credentials, a rejected object) waits for the next trigger; anything else, a
     TransientError or an error fleetsync did not foresee (named by its class), is retried with
-    backoff. Like any status, it reads stale once `fresh_until` passed with no check since."""
+    backoff. Like any status, it reads stale once `fresh_until` passed with no check since.
+    An object RBAC refused (`ObjectForbidden`) is named as the status's `error_object`."""
     permanent = isinstance(exc, PermanentError)
     retry_in = None
     if not permanent:
@@ -554,6 +562,7 @@ def _failed(
         digest=previous.digest if previous else None,
         at=_now(),
         message=message,
+        error_object=str(exc.key) if isinstance(exc, ObjectForbidden) else None,
         trigger=trigger,
         failed=True,
         stale_after=fresh_until.stale_after if fresh_until else None,
@@ -567,7 +576,8 @@ def _failed(
         f" (retry in {retry_in:.0f}s)" if retry_in is not None else "",
     )
     _record(store, status)
-    return Outcome(status=status, retry_in=retry_in)
+    down = exc if isinstance(exc, ClusterFailure) else None
+    return Outcome(status=status, retry_in=retry_in, down=down)
 
 
 record_failure = _failed

@@ -7,9 +7,12 @@ its own lease), one connection and one discovery serve them, and the cluster's r
 Each pair is still reconciled by `reconcile_pair`, under its own lease, and records its own
 status and history exactly as a reconcile of that pair alone would.
 
-A cluster that fails as a whole (unreachable, hanging, refusing the credentials) fails the
-first pair that meets it; the pairs after it get the same error as their status, with the same
-retry, without trying again (a hanging cluster costs one timeout, not one per application).
+A cluster that fails as a whole (unreachable, hanging, refusing the credentials: an error of
+the `ClusterFailure` kind, `Outcome.down`) fails the first pair that meets it; the pairs after
+it get the same error as their status, with the same retry, without trying again (a hanging
+cluster costs one timeout, not one per application). Any other failure is its pair's alone,
+whatever its message says: an object RBAC forbids this cluster's user to write
+(`ObjectForbidden`), a 500 of one object's admission webhook; the next pair is reconciled.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from fleetsync.shared.errors import PermanentError, TransientError
+from fleetsync.shared.errors import ClusterFailure
 from fleetsync.shared.kube import ClusterClient, connect, share_reads
 from fleetsync.shared.model.declaration import Fleet
 from fleetsync.shared.model.ids import AppName, ClusterName
@@ -54,7 +57,7 @@ def reconcile_on_cluster(
         except Exception as exc:  # each pair meets it again and records it, see below
             log.debug("%s: shared reads unavailable (%s)", cluster, exc)
     outcomes: list[Outcome] = []
-    down: Exception | None = None
+    down: ClusterFailure | None = None
     for view in views:
         app = AppName(view.pair[0])
         if down is not None:
@@ -65,15 +68,5 @@ def reconcile_on_cluster(
             view, fleet, app, cluster, trigger=trigger, cache_dir=cache_dir, client=client
         )
         outcomes.append(outcome)
-        down = _cluster_down(outcome, cluster)
+        down = outcome.down
     return outcomes
-
-
-def _cluster_down(outcome: Outcome, cluster: str) -> Exception | None:
-    """The cluster's own failure, if the outcome is one (not the application's)."""
-    status = outcome.status
-    if status is None or not status.message.startswith(f"cluster {cluster}: "):
-        return None
-    if outcome.retry_in is not None:
-        return TransientError(status.message)
-    return PermanentError(status.message)

@@ -450,6 +450,40 @@ def test_forbidden_deletes_refuse_a_delete_of_what_can_still_be_read_and_written
     cms(dyn).delete(name="kept", namespace="default")
 
 
+def test_forbidden_writes_refuse_creates_and_patches_of_what_can_still_be_read(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    dyn = client_for(sim, "c1", tmp_path)
+    cms(dyn).create(body=configmap("kept"), namespace="default")
+    sim.cluster("c1").forbid_writes("configmaps", namespaces=["default"])
+    with pytest.raises(ApiException) as err:
+        cms(dyn).patch(
+            body={"data": {"not": "written"}},
+            name="kept",
+            namespace="default",
+            content_type="application/merge-patch+json",
+        )
+    status = json.loads(err.value.body)
+    assert (err.value.status, status["reason"]) == (403, "Forbidden")
+    assert status["message"] == (
+        'configmaps "kept" is forbidden: User "system:serviceaccount:fleetsync:fleetsync" cannot '
+        'patch resource "configmaps" in API group "" in the namespace "default"'
+    )
+    with pytest.raises(ApiException) as err:
+        cms(dyn).create(body=configmap("new"), namespace="default")
+    assert 'cannot create resource "configmaps"' in json.loads(err.value.body)["message"]
+    kept = cms(dyn).get(name="kept", namespace="default").to_dict()
+    assert "not" not in (kept.get("data") or {}), "read, not written"
+    cms(dyn).create(body=configmap("new"), namespace="kube-system")  # another namespace: served
+    cms(dyn).delete(name="kept", namespace="default")  # deletes are another verb: served
+    admin(sim, "PUT", "clusters/c1/faults", {"forbidden_writes": [["configmaps", ""]]})
+    assert admin(sim, "GET", "clusters/c1/faults")["forbidden_writes"] == [["configmaps", ""]]
+    with pytest.raises(ApiException) as err:
+        cms(dyn).create(body=configmap("new2"), namespace="kube-system")
+    assert err.value.status == 403
+    sim.cluster("c1").clear_faults()
+
+
 def test_forbidden_deletes_are_set_through_the_admin_endpoint(
     sim: Simulator, tmp_path: Path
 ) -> None:

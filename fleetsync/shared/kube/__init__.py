@@ -14,6 +14,7 @@ from fleetsync.shared.kube.changeset import Change, ChangeSet
 from fleetsync.shared.kube.client import (
     ApiResource,
     ClusterClient,
+    ObjectForbidden,
     RequestRejected,
     UnknownKindError,
     clients_built,
@@ -56,6 +57,7 @@ __all__ = [
     "Inventory",
     "InventoryEntry",
     "ObjectDrift",
+    "ObjectForbidden",
     "ObjectHealth",
     "RequestRejected",
     "SharedReads",

@@ -41,7 +41,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from fleetsync.shared.kube.changeset import Change, ChangeSet
-from fleetsync.shared.kube.client import ClusterClient, RequestRejected, UnknownKindError
+from fleetsync.shared.kube.client import (
+    ClusterClient,
+    ObjectForbidden,
+    RequestRejected,
+    UnknownKindError,
+)
 from fleetsync.shared.kube.crd import defined_kinds, is_crd
 from fleetsync.shared.kube.diff import drifted, same_live_state
 from fleetsync.shared.kube.health import NO_FACTS
@@ -339,6 +344,8 @@ def _dry_run(
 ) -> Checked | Change:
     try:
         after = client.apply(target.resource, target.obj, force=options.force, dry_run=True)
+    except ObjectForbidden as e:
+        return failed(target.key, f"apply {e.refusal()}")
     except RequestRejected as e:
         return _refusal(target, options, live, e, doing="dry-run")
     return Checked(target=target, live=live, after=after)
@@ -382,6 +389,8 @@ def apply_checked(
         return Change(key, action, f"{', '.join(checked.immutable)} cannot change in place"), now
     try:
         result = client.apply(checked.target.resource, checked.target.obj, force=options.force)
+    except ObjectForbidden as e:
+        return failed(key, f"apply {e.refusal()}"), checked.live
     except RequestRejected as e:
         if not checked.unvalidated:
             return failed(key, f"apply failed: {e}"), checked.live

@@ -13,20 +13,37 @@ go over the thin path of `transport.py` (the same pool manager, credentials and 
 the client's per-request serialization). Failures leave it as fleetsync's two error roots, never
 as a kubernetes or urllib3 exception:
 
-- the cluster cannot be reached, times out, answers 5xx or 429: `TransientError` (Retry-After as
-  the delay);
-- 401, a 403 from authorization ("User ... cannot ..."), a missing or invalid kubeconfig, a TLS
-  failure: `PermanentError` naming the cluster (and the file), never a token; a 403 is its
-  subclass `Forbidden`, so that a caller can fall back to narrower requests (a LIST in every
-  namespace refused, LISTs in one namespace allowed); a 403 on a DELETE is `DeleteForbidden`,
-  worded as the object's (its delete was forbidden, the user lacks the `delete` verb on its
-  resource), not the cluster's: the credentials work, RBAC refused that one verb;
+- the cluster cannot be reached, times out, answers 429, 502, 503 or 504 (`CLUSTER_STATUS`), or
+  answers what is no API answer: `ClusterUnavailable`, a `TransientError` (Retry-After as the
+  delay);
+- any other 5xx (a 500 from one object's admission webhook that could not be called, one etcd
+  key timing out): a plain `TransientError`, retried, the request's failure, not the cluster's;
+- 401, a missing or invalid kubeconfig, a TLS failure: `ClusterRefused`, a `PermanentError`
+  naming the cluster (and the file), never a token;
+- a 403 from authorization (RBAC: "User ... cannot <verb> ...") is `Forbidden`, of one of
+  these kinds. On a request about one object (a get, apply, create or delete of it) it is
+  `ObjectForbidden`, worded as the object's: "the apply of <key> was forbidden (RBAC: ...): the
+  user of kubeconfig K lacks the "patch" verb on <resource> in namespace N: grant it"; the
+  credentials work, RBAC refused that one verb there (a multi-tenant cluster whose fleetsync
+  user may write some namespaces only), and the sync reports it on the object, the cluster's
+  other applications carrying on. On fleetsync's own records (`RECORDS_NAMESPACE`, the claim,
+  the inventory copies, the intents) it is `RecordsForbidden` (an `ObjectForbidden`), worded
+  the same after the cluster's name: every application needs them. On a LIST in one namespace
+  it is `NamespaceForbidden`, that namespace's ("the list of configmaps in namespace N was
+  forbidden ..."). On any other request (discovery, a LIST in every namespace, a watch) it is
+  `CredentialsForbidden`, "cluster C: credentials refused (403 ...)", so that a caller can fall
+  back to narrower requests (a LIST in every namespace refused, LISTs in one namespace allowed);
 - any other refusal of one request (422 invalid, 409 conflict, 404 namespace not found, 400, a
   403 from admission such as an exceeded quota or a terminating namespace, and a 500 whose Status
   says the object could not be typed against its schema (`OBJECT_REFUSALS`), which is how a
   server-side apply of a wrong field type or an unknown field is refused): `RequestRejected`, a
   `PermanentError` carrying the server's code, reason, message and causes, which the apply and
   prune verbs report on the object concerned. A broken object is never a cluster outage.
+
+Which failures are the whole cluster's is said by type, not by message: `ClusterUnavailable`,
+`ClusterRefused`, `CredentialsForbidden` and `RecordsForbidden` are `ClusterFailure`s
+(shared/errors.py); a batch of the cluster's applications stops asking the cluster at the first
+one (`Outcome.down`, shared/reconcile_batch.py), and goes on past any other failure.
 
 A watch (`watch`) is a `WatchStream`: decoded events one at a time, each line bounded
 (`MAX_WATCH_LINE`), never the whole stream in memory; `close()` from another thread ends it at
@@ -58,9 +75,9 @@ from kubernetes.config.kube_config import ConfigNode, KubeConfigLoader
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError, ResourceNotUniqueError
 
-from fleetsync.shared.errors import PermanentError, TransientError
+from fleetsync.shared.errors import ClusterFailure, PermanentError, TransientError
 from fleetsync.shared.fast_yaml import safe_load
-from fleetsync.shared.kube.ownership import FIELD_MANAGER
+from fleetsync.shared.kube.ownership import FIELD_MANAGER, RECORDS_NAMESPACE
 from fleetsync.shared.kube.transport import NotJson, Query, Refusal, Transport
 from fleetsync.shared.model.declaration import Cluster
 from fleetsync.shared.model.ids import ClusterName
@@ -88,7 +105,13 @@ against the kind's schema (a wrong field type, an unknown field, a live object t
 longer fits)."""
 MAX_WATCH_LINE = 8 * 1024 * 1024
 """The longest watch event fleetsync reads (an object is at most ~1.5 MiB in etcd)."""
-_AUTHORIZATION_DENIAL = re.compile(r'\bUser "[^"]*" cannot ')
+_AUTHORIZATION_DENIAL = re.compile(r'\bUser "[^"]*" cannot (?P<verb>[a-z]+)')
+_VERBS = {"apply": "patch"}
+"""The RBAC verb of what fleetsync does, where the two differ (when the server does not name it)."""
+CLUSTER_STATUS = (429, 502, 503, 504)
+"""Answers that say the API server itself cannot serve now (throttled, or its gateway or
+backend down): the whole cluster's. A 500 is the request's (an object's admission webhook that
+failed, one etcd key), retried without failing the cluster's other applications."""
 
 
 class UnknownKindError(PermanentError):
@@ -125,36 +148,106 @@ class RequestRejected(PermanentError):
         self.causes = causes
 
 
+class ClusterUnavailable(ClusterFailure, TransientError):
+    """The cluster cannot serve now: unreachable, a connection or an answer timed out, a 429,
+    502, 503 or 504 from the API server itself, an answer that is no API answer. Any request
+    would meet it: the whole cluster's, retried with backoff (Retry-After as the delay)."""
+
+
+class ClusterRefused(ClusterFailure, PermanentError):
+    """The cluster cannot be talked to as declared: its kubeconfig is missing or invalid, its
+    TLS handshake fails, it refuses the credentials (401). The whole cluster's."""
+
+
 class Forbidden(PermanentError):
-    """The cluster's credentials may not make this request (403); `detail` is the server's
-    message ("" when it gave none)."""
+    """Authorization (RBAC) refused a request (403); `detail` is the server's message ("" when
+    it gave none). Raised as one of its two kinds: `CredentialsForbidden` (a request not about
+    one object) or `ObjectForbidden` (one object's), so that a caller of a LIST can fall back
+    to narrower requests (a LIST in every namespace refused, LISTs in one namespace allowed)."""
 
     def __init__(self, message: str, *, detail: str = "") -> None:
         super().__init__(message)
         self.detail = detail
 
 
-class DeleteForbidden(Forbidden):
-    """Authorization (RBAC) refused the DELETE of one object: the credentials work (they read
-    and apply), their user lacks the `delete` verb on its resource. Not a cluster failure: the
-    object concerned is named first, as an object's refusal is. `worded` adds another way out
-    where the caller knows one (prune: the annotation that leaves the object in place)."""
+class CredentialsForbidden(ClusterFailure, Forbidden):
+    """RBAC refused a request that is not about one object (discovery, a LIST, a watch): what
+    the credentials may do on the cluster, so the cluster's failure."""
+
+
+class ObjectForbidden(Forbidden):
+    """Authorization (RBAC) refused a request about one object (get, apply, create, delete):
+    the credentials work, their user lacks one verb on the object's resource in its namespace
+    (a multi-tenant cluster whose fleetsync user may write some namespaces only). The object's
+    failure, not the cluster's: the object is named first, as an object's refusal is, with the
+    verb to grant. `doing` is what fleetsync did (apply), `verb` the RBAC verb refused (patch,
+    as the server names it). `worded` adds another way out where the caller knows one (prune:
+    the annotation that leaves the object in place)."""
 
     def __init__(
-        self, *, key: ResourceKey, resource: ApiResource, kubeconfig: str, detail: str
+        self,
+        *,
+        doing: str,
+        verb: str,
+        key: ResourceKey,
+        resource: ApiResource,
+        cluster: str,
+        kubeconfig: str,
+        detail: str,
     ) -> None:
+        self.doing = doing
+        self.verb = verb
         self.key = key
         self.resource = resource.plural + (f".{resource.group}" if resource.group else "")
+        self.cluster = cluster
         self.kubeconfig = kubeconfig
         self.detail = detail
         super().__init__(self.worded(), detail=detail)
 
-    def worded(self, otherwise: str = "") -> str:
-        return (
-            f"the delete of {self.key} was forbidden (RBAC: {self.detail or '403 Forbidden'}): "
-            f'the user of kubeconfig {self.kubeconfig} lacks the "delete" verb on '
-            f"{self.resource}: grant it{otherwise}"
+    def refusal(self, otherwise: str = "") -> str:
+        """What was refused and what to grant, for a message that names the object already:
+        'forbidden (RBAC: ...): the user of kubeconfig K lacks the "patch" verb on ...'."""
+        return _refusal_text(
+            self.detail, self.kubeconfig, self.verb, self.resource, self.key.namespace, otherwise
         )
+
+    def worded(self, otherwise: str = "") -> str:
+        return f"the {self.doing} of {self.key} was {self.refusal(otherwise)}"
+
+
+class NamespaceForbidden(Forbidden):
+    """Authorization (RBAC) refused a LIST in one namespace (the hooks of an application's
+    namespace, its objects there): that namespace's refusal, like an object's, not the
+    cluster's; a LIST in every namespace refused is `CredentialsForbidden`."""
+
+    def __init__(
+        self, *, resource: ApiResource, namespace: str, kubeconfig: str, detail: str
+    ) -> None:
+        plural = resource.plural + (f".{resource.group}" if resource.group else "")
+        refused = _refusal_text(detail, kubeconfig, "list", plural, namespace)
+        super().__init__(
+            f"the list of {plural} in namespace {namespace} was {refused}", detail=detail
+        )
+
+
+def _refusal_text(
+    detail: str, kubeconfig: str, verb: str, resource: str, namespace: str, otherwise: str = ""
+) -> str:
+    where = f"in namespace {namespace}" if namespace else "at the cluster scope"
+    return (
+        f"forbidden (RBAC: {detail or '403 Forbidden'}): the user of kubeconfig {kubeconfig} "
+        f'lacks the "{verb}" verb on {resource} {where}: grant it{otherwise}'
+    )
+
+
+class RecordsForbidden(ClusterFailure, ObjectForbidden):
+    """RBAC refused a request about one of fleetsync's own records in `RECORDS_NAMESPACE` (the
+    cluster's claim, the inventory copies, the intents' mirrors): every application on the
+    cluster needs them, so the cluster's failure, worded as an object's (what to grant) after
+    the cluster's name."""
+
+    def worded(self, otherwise: str = "") -> str:
+        return f"cluster {self.cluster}: {ObjectForbidden.worded(self, otherwise)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +349,8 @@ class ClusterClient:
     def get(self, resource: ApiResource, *, name: str, namespace: str = "") -> Manifest | None:
         """The live object, or None when it does not exist."""
         try:
-            result: Manifest = self._send("GET", resource.path(namespace=namespace, name=name))
+            with self._about("get", resource, name=name, namespace=namespace):
+                result: Manifest = self._send("GET", resource.path(namespace=namespace, name=name))
         except RequestRejected as e:
             if e.code == 404:
                 return None
@@ -268,9 +362,17 @@ class ClusterClient:
     ) -> list[Manifest]:
         """Objects of one kind, in `namespace` (every namespace when empty), each with its
         apiVersion and kind filled in (list items come without them). Raises `Forbidden` when
-        the credentials may not list there."""
+        the credentials may not list there: `NamespaceForbidden` in one namespace (not the
+        cluster's failure, unless fleetsync's own), `CredentialsForbidden` in every one."""
         query = [("labelSelector", label_selector)] if label_selector else []
-        result = self._send("GET", resource.path(namespace=namespace), query=query)
+        try:
+            result = self._send("GET", resource.path(namespace=namespace), query=query)
+        except CredentialsForbidden as e:
+            if not namespace or not resource.namespaced or namespace == RECORDS_NAMESPACE:
+                raise
+            raise NamespaceForbidden(
+                resource=resource, namespace=namespace, kubeconfig=self.kubeconfig, detail=e.detail
+            ) from None
         return [
             {**item, "apiVersion": resource.api_version, "kind": resource.kind}
             for item in (result.get("items") or [])
@@ -323,22 +425,27 @@ class ClusterClient:
         ]
         if dry_run:
             query.append(("dryRun", "All"))
-        path = resource.path(namespace=str(metadata.get("namespace") or ""), name=metadata["name"])
-        result: Manifest = self._send(
-            "PATCH", path, query=query, body=obj, content_type=APPLY_PATCH
-        )
+        namespace = str(metadata.get("namespace") or "")
+        path = resource.path(namespace=namespace, name=metadata["name"])
+        with self._about("apply", resource, name=metadata["name"], namespace=namespace):
+            result: Manifest = self._send(
+                "PATCH", path, query=query, body=obj, content_type=APPLY_PATCH
+            )
         return result
 
     def create(self, resource: ApiResource, obj: Manifest) -> Manifest:
         """Create `obj` (a POST: `metadata.generateName` allowed) as fleetsync's field manager;
         the object as the server stored it. A name already taken is RequestRejected 409."""
-        namespace = str((obj.get("metadata") or {}).get("namespace") or "")
-        result: Manifest = self._send(
-            "POST",
-            resource.path(namespace=namespace),
-            query=[("fieldValidation", "Strict"), ("fieldManager", FIELD_MANAGER)],
-            body=obj,
-        )
+        metadata = obj.get("metadata") or {}
+        namespace = str(metadata.get("namespace") or "")
+        name = str(metadata.get("name") or f"{metadata.get('generateName') or ''}*")
+        with self._about("create", resource, name=name, namespace=namespace):
+            result: Manifest = self._send(
+                "POST",
+                resource.path(namespace=namespace),
+                query=[("fieldValidation", "Strict"), ("fieldManager", FIELD_MANAGER)],
+                body=obj,
+            )
         return result
 
     def delete(
@@ -352,21 +459,12 @@ class ClusterClient:
         """Delete with `propagation` (Background: dependents follow; Foreground: the object stays,
         being deleted, until its dependents are gone); False when it was already gone."""
         try:
-            self._send(
-                "DELETE",
-                resource.path(namespace=namespace, name=name),
-                query=[("propagationPolicy", propagation)],
-            )
-        except Forbidden as e:
-            key = ResourceKey(
-                group=resource.group,
-                kind=resource.kind,
-                namespace=namespace if resource.namespaced else "",
-                name=name,
-            )
-            raise DeleteForbidden(
-                key=key, resource=resource, kubeconfig=self.kubeconfig, detail=e.detail
-            ) from None
+            with self._about("delete", resource, name=name, namespace=namespace):
+                self._send(
+                    "DELETE",
+                    resource.path(namespace=namespace, name=name),
+                    query=[("propagationPolicy", propagation)],
+                )
         except RequestRejected as e:
             if e.code == 404:
                 return False
@@ -380,6 +478,34 @@ class ClusterClient:
                 self._transport.forget_pool()
 
     # -- plumbing --------------------------------------------------------------------------
+
+    @contextmanager
+    def _about(
+        self, doing: str, resource: ApiResource, *, name: str, namespace: str
+    ) -> Iterator[None]:
+        """A request about one object (`doing` it): RBAC's 403 is that object's refusal
+        (`ObjectForbidden`, `RecordsForbidden` for fleetsync's own records), not the
+        credentials'."""
+        try:
+            yield
+        except Forbidden as e:
+            namespace = namespace if resource.namespaced else ""
+            denial = _AUTHORIZATION_DENIAL.search(e.detail)
+            records = namespace == RECORDS_NAMESPACE or (
+                resource.kind == "Namespace" and not resource.group and name == RECORDS_NAMESPACE
+            )
+            refused = RecordsForbidden if records else ObjectForbidden
+            raise refused(
+                doing=doing,
+                verb=denial.group("verb") if denial else _VERBS.get(doing, doing),
+                key=ResourceKey(
+                    group=resource.group, kind=resource.kind, namespace=namespace, name=name
+                ),
+                resource=resource,
+                cluster=self.name,
+                kubeconfig=self.kubeconfig,
+                detail=e.detail,
+            ) from None
 
     def _dynamic(self) -> Any:
         """The DynamicClient, built on first use (its construction already talks to the cluster)."""
@@ -409,7 +535,7 @@ class ClusterClient:
                     method, path, query=query, body=body, content_type=content_type
                 )
             except NotJson as e:
-                raise TransientError(f"cluster {self.name}: {e}") from None
+                raise ClusterUnavailable(f"cluster {self.name}: {e}") from None
 
     @contextmanager
     def _translated(self) -> Iterator[None]:
@@ -423,17 +549,17 @@ class ClusterClient:
             raise self._transport_error(e) from None
         except (OSError, ValueError) as e:
             # DynamicClient reports a plain-http answer on an https host as ValueError.
-            raise TransientError(f"cluster {self.name}: unreachable: {e}") from None
+            raise ClusterUnavailable(f"cluster {self.name}: unreachable: {e}") from None
 
     def _api_error(self, e: ApiException) -> Exception:
         code = int(e.status or 0)
         if code == 0:
             if "SSL" in str(e.reason or ""):
-                return PermanentError(
+                return ClusterRefused(
                     f"cluster {self.name}: TLS handshake failed; check the certificate "
                     f"authority in kubeconfig {self.kubeconfig}"
                 )
-            return TransientError(f"cluster {self.name}: unreachable: {e.reason}")
+            return ClusterUnavailable(f"cluster {self.name}: unreachable: {e.reason}")
         return self._refusal(code, str(e.reason or ""), e.body, e.headers)
 
     def _refusal(self, code: int, phrase: str, body: str | bytes | None, headers: Any) -> Exception:
@@ -449,9 +575,12 @@ class ClusterClient:
                 f"{': ' + message if message and code == 403 else ''}); "
                 f"check the user of kubeconfig {self.kubeconfig}"
             )
-            return Forbidden(text, detail=message) if code == 403 else PermanentError(text)
+            return (
+                CredentialsForbidden(text, detail=message) if code == 403 else ClusterRefused(text)
+            )
         if code == 429 or code >= 500:
-            return TransientError(
+            failed = ClusterUnavailable if code in CLUSTER_STATUS else TransientError
+            return failed(
                 f"cluster {self.name}: {code} {reason}: {message}".rstrip(": "),
                 delay=_retry_after(headers),
             )
@@ -460,7 +589,7 @@ class ClusterClient:
     def _transport_error(self, e: urllib3.exceptions.HTTPError) -> Exception:
         cause = e.reason if isinstance(e, urllib3.exceptions.MaxRetryError) else e
         if isinstance(cause, urllib3.exceptions.SSLError):
-            return PermanentError(
+            return ClusterRefused(
                 f"cluster {self.name}: TLS handshake failed; check the certificate authority "
                 f"in kubeconfig {self.kubeconfig}"
             )
@@ -468,10 +597,10 @@ class ClusterClient:
         if isinstance(cause, urllib3.exceptions.ConnectTimeoutError):
             waited = _CONNECT_WAITED.search(str(cause))
             within = f" within {float(waited.group(1)):g} s" if waited else ""
-            return TransientError(f"cluster {self.name}: no connection to {host}{within}")
+            return ClusterUnavailable(f"cluster {self.name}: no connection to {host}{within}")
         if isinstance(cause, urllib3.exceptions.TimeoutError):
-            return TransientError(f"cluster {self.name}: timed out talking to {host}")
-        return TransientError(f"cluster {self.name}: unreachable at {host}: {_short(cause)}")
+            return ClusterUnavailable(f"cluster {self.name}: timed out talking to {host}")
+        return ClusterUnavailable(f"cluster {self.name}: unreachable at {host}: {_short(cause)}")
 
 
 class WatchStream:
@@ -598,7 +727,7 @@ def connect(cluster: Cluster, *, cache_dir: Path, timeout: float) -> ClusterClie
     try:
         mtime = path.stat().st_mtime_ns
     except OSError as e:
-        raise PermanentError(
+        raise ClusterRefused(
             f"cluster {cluster.name}: kubeconfig {path}: {e.strerror or 'cannot be read'}"
         ) from None
     key: _ClientKey = (
@@ -694,7 +823,7 @@ def _build(cluster: Cluster, *, path: Path, cache_dir: Path, timeout: float) -> 
         loader.load_and_set(configuration)  # type: ignore[no-untyped-call]
         api_client = kube_client.ApiClient(configuration=configuration)
     except (ConfigException, OSError, ValueError, TypeError, KeyError, AttributeError) as e:
-        raise PermanentError(
+        raise ClusterRefused(
             f"cluster {cluster.name}: kubeconfig {path} is invalid: {_config_problem(e)}"
         ) from None
     _default_timeout(api_client.rest_client, timeout)
@@ -761,19 +890,19 @@ def _read_kubeconfig(cluster: Cluster, path: Path) -> Mapping[str, Any]:
     try:
         config = safe_load(path.read_text())
     except OSError as e:
-        raise PermanentError(
+        raise ClusterRefused(
             f"cluster {cluster.name}: kubeconfig {path}: {e.strerror or 'cannot be read'}"
         ) from None
     except UnicodeDecodeError as e:
-        raise PermanentError(
+        raise ClusterRefused(
             f"cluster {cluster.name}: kubeconfig {path} is invalid: {_config_problem(e)}"
         ) from None
     if not isinstance(config, Mapping):
         what = "empty" if config is None else f"{_kind(config)}, not a mapping"
-        raise PermanentError(f"cluster {cluster.name}: kubeconfig {path} is invalid: {what}")
+        raise ClusterRefused(f"cluster {cluster.name}: kubeconfig {path} is invalid: {what}")
     for key in ("clusters", "contexts", "users"):
         if not isinstance(config.get(key) or [], list):
-            raise PermanentError(
+            raise ClusterRefused(
                 f"cluster {cluster.name}: kubeconfig {path} is invalid: {key} is "
                 f"{_kind(config[key])}, not a list"
             )

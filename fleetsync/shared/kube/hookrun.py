@@ -61,6 +61,9 @@ class HookResult:
     """The live object's name (generated for a generateName hook); empty if never created."""
     state: HookState
     message: str = ""
+    note: str = ""
+    """What to know that did not fail the hook: its delete by policy that RBAC forbade (the
+    object stays; what to grant)."""
 
     @property
     def logs(self) -> str:
@@ -77,7 +80,7 @@ class HookResult:
 
     @property
     def detail(self) -> str:
-        text = "; ".join(part for part in (self.message, self.logs) if part)
+        text = "; ".join(part for part in (self.message, self.note, self.logs) if part)
         return f" ({text})" if text else ""
 
     @property
@@ -103,6 +106,7 @@ class HookResult:
             "name": self.name,
             "state": self.state.value,
             "message": self.message,
+            **({"note": self.note} if self.note else {}),
         }
 
     @classmethod
@@ -116,6 +120,7 @@ class HookResult:
             name=str(data["name"]),
             state=HookState(data["state"]),
             message=str(data.get("message") or ""),
+            note=str(data.get("note") or ""),
         )
 
 

@@ -29,7 +29,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from fleetsync.shared.kube.client import ClusterClient, RequestRejected, UnknownKindError
+from fleetsync.shared.kube.client import (
+    ClusterClient,
+    ObjectForbidden,
+    RequestRejected,
+    UnknownKindError,
+)
 from fleetsync.shared.kube.health import assess_object
 from fleetsync.shared.kube.hookrun import HookResult, HookRun, HookState
 from fleetsync.shared.kube.ownership import owner_of
@@ -187,7 +192,7 @@ def _advance(
     state, message = judge(live)
     result = _result(spec, live, state, message, namespace=target.key.namespace)
     if state is not HookState.RUNNING:
-        _delete_by_policy(client, target, spec, live, state)
+        return _delete_by_policy(client, target, spec, live, result)
     return result
 
 
@@ -236,6 +241,8 @@ def _create(
     body = _labelled(target.obj, spec, label)
     try:
         return client.create(target.resource, body)
+    except ObjectForbidden as e:
+        return _result(spec, None, HookState.FAILED, f"create {e.refusal()}", namespace=ns)
     except RequestRejected as e:
         if e.code == 409:
             return _result(spec, None, HookState.RUNNING, "waiting for the previous one to go")
@@ -277,13 +284,24 @@ def _labelled(obj: Manifest, spec: HookSpec, label: str) -> dict[str, Any]:
 
 
 def _delete_by_policy(
-    client: ClusterClient, target: Target, spec: HookSpec, live: Manifest, state: HookState
-) -> None:
+    client: ClusterClient, target: Target, spec: HookSpec, live: Manifest, result: HookResult
+) -> HookResult:
+    """Delete a finished hook when its policy says so; `result`, with a note when RBAC forbade
+    the delete: the hook ran and ended as it did, its object stays (a BeforeHookCreation
+    delete RBAC forbids, in `_create`, fails instead: the hook could not run again)."""
     policy = (
-        DeletePolicy.HOOK_SUCCEEDED if state is HookState.SUCCEEDED else DeletePolicy.HOOK_FAILED
+        DeletePolicy.HOOK_SUCCEEDED
+        if result.state is HookState.SUCCEEDED
+        else DeletePolicy.HOOK_FAILED
     )
-    if policy in spec.policies:
+    if policy not in spec.policies:
+        return result
+    try:
         _delete(client, target, live)
+    except ObjectForbidden as e:
+        note = f"not deleted (hook-delete-policy {policy}): its delete was {e.refusal()}"
+        return replace(result, note=note)
+    return result
 
 
 def _delete(client: ClusterClient, target: Target, live: Manifest) -> None:

@@ -25,7 +25,7 @@ import time
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from fleetsync.shared.errors import PermanentError
+from fleetsync.shared.errors import ClusterFailure, PermanentError
 from fleetsync.shared.kube.client import ApiResource, ClusterClient, Forbidden, RequestRejected
 from fleetsync.shared.kube.inventory import INVENTORY_NAMESPACE, ensure_inventory_namespace
 from fleetsync.shared.kube.ownership import MANAGED_BY, MANAGED_BY_LABEL
@@ -45,7 +45,7 @@ _verified: dict[tuple[str, str], float] = {}
 _verified_lock = threading.Lock()
 
 
-class DuplicateCluster(PermanentError):
+class DuplicateCluster(ClusterFailure, PermanentError):
     """Two declared clusters reach the same Kubernetes cluster; this one is refused."""
 
     def __init__(self, *, cluster: str, owner: str, uid: str) -> None:

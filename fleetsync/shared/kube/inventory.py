@@ -25,7 +25,12 @@ from typing import Any
 
 from fleetsync.shared.kube.client import ApiResource, ClusterClient
 from fleetsync.shared.kube.hookrun import HookRun
-from fleetsync.shared.kube.ownership import APPLICATION_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL
+from fleetsync.shared.kube.ownership import (
+    APPLICATION_ANNOTATION,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    RECORDS_NAMESPACE,
+)
 from fleetsync.shared.kube.read_ahead import Read
 from fleetsync.shared.kube.waves import WaveProgress
 from fleetsync.shared.model.inventory import EMPTY, Inventory, InventoryEntry, merge, stale
@@ -34,7 +39,7 @@ log = logging.getLogger(__name__)
 
 Manifest = Mapping[str, Any]
 
-INVENTORY_NAMESPACE = "fleetsync-system"
+INVENTORY_NAMESPACE = RECORDS_NAMESPACE
 INVENTORY_PREFIX = "fleetsync-inventory-"
 INVENTORY_DATA_KEY = "inventory.json"
 WAVES_DATA_KEY = "waves.json"

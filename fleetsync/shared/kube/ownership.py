@@ -23,6 +23,8 @@ from typing import Any
 
 Manifest = Mapping[str, Any]
 
+RECORDS_NAMESPACE = "fleetsync-system"
+"""Where fleetsync keeps its own records in a cluster: its claim, inventory copies, intents."""
 FIELD_MANAGER = "fleetsync"
 """The field manager of every server-side apply fleetsync makes."""
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"

@@ -10,7 +10,7 @@ reverse apply order (workloads before their namespaces) with background propagat
 refreshes discovery. An object
 already gone, or whose kind is no longer served, counts as pruned; a failed delete is reported
 and re-tracked in `Pruned.retained`, so the next sync tries again. A delete RBAC forbids
-(`DeleteForbidden`: the credentials work, their user lacks the delete verb) says so, and that
+(`ObjectForbidden`: the credentials work, their user lacks the delete verb) says so, and that
 the annotation above is the other way out; it fails that object only, never the cluster.
 """
 
@@ -25,7 +25,7 @@ from fleetsync.shared.kube.changeset import Change, ChangeSet
 from fleetsync.shared.kube.client import (
     ApiResource,
     ClusterClient,
-    DeleteForbidden,
+    ObjectForbidden,
     UnknownKindError,
 )
 from fleetsync.shared.kube.crd import is_crd
@@ -71,7 +71,7 @@ def prune_stale(client: ClusterClient, *, app: str, stale: Inventory) -> Pruned:
         entry, resource, _ = doomed[ResourceKey.of(live)]
         try:
             deleted = client.delete(resource, name=entry.key.name, namespace=entry.key.namespace)
-        except DeleteForbidden as e:
+        except ObjectForbidden as e:
             message = f"prune failed: {e.worded(_OR_LEAVE_IT)}"
             changes.append(Change(entry.key, ChangeAction.FAILED, message))
             retained.append(entry)

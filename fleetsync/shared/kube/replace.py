@@ -23,7 +23,7 @@ from typing import Any
 from fleetsync.shared.kube.client import (
     ApiResource,
     ClusterClient,
-    DeleteForbidden,
+    ObjectForbidden,
     RequestRejected,
 )
 from fleetsync.shared.kube.wait import wait_gone
@@ -74,7 +74,7 @@ def replace_object(
         client.delete(
             resource, name=metadata["name"], namespace=namespace, propagation="Foreground"
         )
-    except DeleteForbidden as e:
+    except ObjectForbidden as e:
         return f"replace failed: delete: {e}", live
     except RequestRejected as e:
         return f"replace failed: delete: {e}", None
@@ -83,5 +83,7 @@ def replace_object(
         return f"replace failed: deleted, then {waited.problem[1]}", waited.seen.get(key)
     try:
         return None, client.apply(resource, obj, force=force)
+    except ObjectForbidden as e:
+        return f"replace failed: deleted, then recreating it was {e.refusal()}", None
     except RequestRejected as e:
         return f"replace failed: deleted, then recreating it failed: {e}", None

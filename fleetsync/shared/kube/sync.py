@@ -115,6 +115,12 @@ class SyncResult:
     """The hooks of the bundle's run so far (which, phase, result, where its logs are)."""
 
     @property
+    def notes(self) -> str:
+        """What to know of the sync that did not fail it: its hooks' notes (a delete by policy
+        RBAC forbade), each after the hook's object ("" when none)."""
+        return "; ".join(f"{h.shown}: {h.note}" for h in self.hooks if h.note)
+
+    @property
     def unhealthy(self) -> str:
         """The objects that keep the application from Healthy, worst first ("" when none)."""
         return describe_unhealthy(self.objects)

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from fleetsync.shared.errors import PermanentError, TransientError
+from fleetsync.shared.errors import ClusterFailure, PermanentError, TransientError
 from fleetsync.shared.kube.client import (
     Forbidden,
+    NamespaceForbidden,
     UnknownKindError,
     connect,
     forget_clients,
@@ -139,17 +140,53 @@ def test_a_server_error_is_a_transient_error(live: Live) -> None:
 def test_refused_credentials_are_a_permanent_error_without_the_token(
     live: Live, fault: str, code: str
 ) -> None:
+    # Every request refused: the sync's first read, of its inventory copy in fleetsync-system,
+    # is refused too. A 401 is the credentials refused; a 403 there is RBAC refusing fleetsync's
+    # own records, which every application needs: the cluster's failure too, saying what to grant.
     live.sim.set_fault(**{fault: True})  # type: ignore[arg-type]
     try:
-        with pytest.raises(PermanentError, match="credentials refused") as caught:
+        with pytest.raises(PermanentError) as caught:
             sync(live, [namespace(live.ns)])
     finally:
         live.sim.clear_faults()
     message = str(caught.value)
-    assert code in message
+    assert message.startswith(f"cluster {live.cluster.name}: "), message
+    assert isinstance(caught.value, ClusterFailure)
+    if code == "401":
+        assert "credentials refused (401" in message, message
+    else:
+        assert isinstance(caught.value, Forbidden)
+        assert "/fleetsync-system/" in message and ": grant it" in message, message
     assert live.cluster.kubeconfig in message
-    assert isinstance(caught.value, Forbidden) is (code == "403")
     assert live.sim.token not in message
+
+
+@kubesim_only
+def test_a_list_rbac_refuses_in_one_namespace_is_that_namespace_s_not_the_cluster_s(
+    live: Live,
+) -> None:
+    # A LIST in one namespace refused (a hook's, in its application's namespace) says which
+    # verb to grant there; a LIST in every namespace refused stays the credentials' reach, the
+    # cluster's (read.py falls back to LISTs in each namespace).
+    config_maps = live.client.resolve("v1", "ConfigMap")
+    live.sim.forbid_lists("configmaps", [live.ns, ""])
+    try:
+        with pytest.raises(NamespaceForbidden) as narrow:
+            live.client.list(config_maps, namespace=live.ns)
+        with pytest.raises(Forbidden) as wide:
+            live.client.list(config_maps)
+    finally:
+        live.sim.clear_faults()
+    assert not isinstance(narrow.value, ClusterFailure)
+    assert str(narrow.value).startswith(
+        f"the list of configmaps in namespace {live.ns} was forbidden (RBAC: "
+    ), narrow.value
+    assert str(narrow.value).endswith(
+        f'the user of kubeconfig {live.cluster.kubeconfig} lacks the "list" verb on configmaps '
+        f"in namespace {live.ns}: grant it"
+    ), narrow.value
+    assert isinstance(wide.value, ClusterFailure) and not isinstance(wide.value, NamespaceForbidden)
+    assert "credentials refused (403" in str(wide.value)
 
 
 def test_a_missing_kubeconfig_is_a_permanent_error_naming_the_file(tmp_path: Path) -> None:

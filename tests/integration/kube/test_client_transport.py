@@ -19,12 +19,13 @@ from typing import Any
 import pytest
 import yaml
 
-from fleetsync.shared.errors import PermanentError, TransientError
+from fleetsync.shared.errors import ClusterFailure, PermanentError, TransientError
 from fleetsync.shared.kube import client as kube_client
 from fleetsync.shared.kube.client import (
     ApiResource,
     ClusterClient,
     Forbidden,
+    ObjectForbidden,
     RequestRejected,
     connect,
     forget_clients,
@@ -338,19 +339,28 @@ def test_the_kubeconfig_s_token_is_sent_and_a_wrong_one_refused_without_showing_
 
 
 @kubesim_only
-@pytest.mark.parametrize(("fault", "refusal"), [("unauthorized", "401"), ("forbidden", "403")])
+@pytest.mark.parametrize(
+    ("fault", "refusal"),
+    [
+        ("unauthorized", "credentials refused (401"),
+        ("forbidden", "the apply of core/ConfigMap/default/a was forbidden (RBAC: "),
+    ],
+)
 def test_credentials_refused_on_a_write_are_permanent_and_show_no_token(
     live: Live, fault: str, refusal: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # A 401 is the cluster's credentials refused; RBAC's 403 on a write of one object is that
+    # object's refusal (the credentials work, one verb is missing).
     caplog.set_level(logging.DEBUG)
     live.sim.set_fault(**{fault: True})  # type: ignore[arg-type]
     try:
-        with pytest.raises(PermanentError, match="credentials refused") as caught:
+        with pytest.raises(PermanentError) as caught:
             live.client.apply(CONFIG_MAPS, config_map("a", "default"), force=True)
     finally:
         live.sim.clear_faults()
-    assert refusal in str(caught.value)
-    assert isinstance(caught.value, Forbidden) is (refusal == "403")
+    assert refusal in str(caught.value), str(caught.value)
+    assert isinstance(caught.value, ObjectForbidden) is (fault == "forbidden")
+    assert isinstance(caught.value, ClusterFailure) is (fault == "unauthorized")
     assert live.sim.token not in str(caught.value)
     assert live.sim.token not in caplog.text
 

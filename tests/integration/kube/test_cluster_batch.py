@@ -3,17 +3,24 @@ its own lease, with its own status and history as a reconcile of its own would r
 cluster's reads shared (one LIST per kind for all of them).
 
 Real parts: a redis-server, a Celery worker (threads) running fleetsync's tasks, kubesim
-clusters over HTTP (its request counters, its faults).
+clusters over HTTP (its request counters, its faults), and a real kube-apiserver for an
+admission webhook that fails.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
+from kubernetes import config as k8s_config
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import NotFoundError
 
 from fleetsync.shared.model.bundle import Bundle
 from fleetsync.shared.model.declaration import Application, Cluster, Fleet, Targets
@@ -29,6 +36,7 @@ from fleetsync.workers.app import app
 from kubesim import ClusterHandle, Simulator
 from tests.integration.kube.manifests import config_map
 from tests.support.celery_worker import configure_workers, running_worker
+from tests.support.realk8s import RealClusters
 from tests.support.waiting import wait_for
 
 REV1 = Revision(ref="main", sha="1" * 40)
@@ -138,64 +146,179 @@ def test_one_task_converges_every_application_of_a_cluster_each_with_its_own_sta
     assert store.running_tasks() == []
 
 
+@pytest.mark.parametrize(
+    ("fault", "said", "sync"),
+    [
+        ({"unauthorized": True}, "credentials refused (401", SyncState.OUT_OF_SYNC),
+        ({"down": True}, "unreachable", SyncState.UNKNOWN),
+    ],
+    ids=["credentials refused", "unreachable"],
+)
 def test_a_cluster_that_refuses_the_first_pair_fails_the_rest_without_asking_again(
-    redis_url: str, tmp_path: Path, kubesim: Simulator, handle: ClusterHandle
+    redis_url: str,
+    tmp_path: Path,
+    kubesim: Simulator,
+    handle: ClusterHandle,
+    fault: dict[str, bool],
+    said: str,
+    sync: SyncState,
 ) -> None:
     configure_workers(redis_url, tmp_path / "cache")
     store, cluster = _setup(redis_url, kubesim, handle)
     _desire(store, REV1, "1")
-    handle.set_fault(unauthorized=True)
+    handle.set_fault(**fault)  # type: ignore[arg-type]
     with running_worker(("apply",), concurrency=1):
         Sender(app, store).reconcile_on_cluster(
             cluster.name, APPS, reason=Trigger.CHANGE, priority=Priority.CHANGE
         )
         wait_for(lambda: store.stats().get("task:reconcile_cluster:done", 0) == 1, timeout=60)
     statuses = [store.recorded_status(a, cluster.name) for a in APPS]
-    assert all(s is not None and s.sync is SyncState.OUT_OF_SYNC for s in statuses)
+    assert all(s is not None and s.sync is sync and s.failed for s in statuses), statuses
     messages = {s.message for s in statuses if s is not None}
-    assert len(messages) == 1 and f"cluster {cluster.name}: credentials refused" in messages.pop()
-    refused = sum(n for (verb, _), n in handle.request_counts().items())
+    assert len(messages) == 1, messages
+    message = messages.pop()
+    assert message.startswith(f"cluster {cluster.name}: ") and said in message, message
+    asked = sum(n for (verb, _), n in handle.request_counts().items())
     # The batch's shared reads, then the first pair's first round (the claim's two reads sent
     # together, kube/read_ahead.py, and discovery to place its objects).
-    assert refused <= 4, f"one pair met the refusal, the others were not tried ({refused})"
+    assert asked <= 4, f"one pair met the failure, the others were not tried ({asked})"
 
 
-def test_a_delete_rbac_forbids_fails_its_pair_only_and_says_what_to_grant(
+def test_an_apply_rbac_forbids_fails_its_pair_only_and_says_what_to_grant(
     redis_url: str, tmp_path: Path, kubesim: Simulator, handle: ClusterHandle
 ) -> None:
-    # The first pair's PreSync hook succeeds and is to be deleted (HookSucceeded); the cluster's
-    # RBAC forbids deleting ConfigMaps. That is the pair's failure, not the cluster's
-    # credentials: the pairs after it in the batch are still reconciled.
+    # The cluster's user may read Secrets in "default" but not write them (RBAC without the
+    # patch verb there). The first pair of the batch applies a Secret: its own failure, named
+    # on the object with the verb to grant; the credentials work, and every later pair of the
+    # same cluster in the same batch is reconciled and Synced.
     configure_workers(redis_url, tmp_path / "cache")
     store, cluster = _setup(redis_url, kubesim, handle)
     _desire(store, REV1, "1")
     first = APPS[0]
-    hook = config_map(f"{first}-ready", "default")
-    hook["metadata"]["annotations"] = {
-        "argocd.argoproj.io/hook": "PreSync",
-        "argocd.argoproj.io/hook-delete-policy": "HookSucceeded",
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": f"{first}-key", "namespace": "default"},
+        "stringData": {"k": "v"},
     }
-    bundle = Bundle.of([config_map(f"{first}-settings", "default", data={"v": "1"}), hook])
+    bundle = Bundle.of([config_map(f"{first}-settings", "default", data={"v": "1"}), secret])
     store.set_desired(first, DesiredState(REV1, store.put_bundle(bundle), "plain", 1.0))
-    handle.forbid_deletes("configmaps", namespaces=["default"])
+    handle.forbid_writes("secrets", namespaces=["default"])
     with running_worker(("apply",), concurrency=1):
         Sender(app, store).reconcile_on_cluster(
             cluster.name, APPS, reason=Trigger.CHANGE, priority=Priority.CHANGE
         )
         wait_for(lambda: store.stats().get("task:reconcile_cluster:done", 0) == 1, timeout=60)
 
+    key = f"core/Secret/default/{first}-key"
     refused = store.recorded_status(first, cluster.name)
     assert refused is not None and refused.failed and refused.sync is SyncState.OUT_OF_SYNC
-    assert refused.message.startswith(
-        f"the delete of core/ConfigMap/default/{first}-ready was forbidden (RBAC: "
-    ), refused.message
+    assert refused.error_object == key
+    assert refused.message.startswith(f"{key}: apply forbidden (RBAC: "), refused.message
+    assert 'cannot patch resource "secrets"' in refused.message
     assert refused.message.endswith(
-        f'the user of kubeconfig {cluster.kubeconfig} lacks the "delete" verb on configmaps: '
-        "grant it"
+        f'the user of kubeconfig {cluster.kubeconfig} lacks the "patch" verb on secrets in '
+        "namespace default: grant it"
+    ), refused.message
+    assert "credentials refused" not in refused.message
+    for a in APPS[1:]:
+        status = store.recorded_status(a, cluster.name)
+        assert status is not None and status.sync is SyncState.SYNCED, (a, status)
+    written = sorted(
+        r.name
+        for r in handle.request_log()
+        if r.verb == "apply" and not r.dry_run and r.namespace == "default" and r.code < 300
+    )
+    assert written == [f"{a}-settings" for a in APPS[1:]], (
+        "every other pair applied its ConfigMap; the refused pair wrote nothing"
+    )
+
+
+def _hooked(store: Store, app_name: AppName, policy: str, revision: Revision, value: str) -> str:
+    """Give `app_name` a ConfigMap and a PreSync hook (a ConfigMap, Healthy once created) with
+    delete policy `policy`; the hook's key."""
+    hook = config_map(f"{app_name}-ready", "default")
+    hook["metadata"]["annotations"] = {
+        "argocd.argoproj.io/hook": "PreSync",
+        "argocd.argoproj.io/hook-delete-policy": policy,
+    }
+    settings = config_map(f"{app_name}-settings", "default", data={"v": value})
+    bundle = Bundle.of([settings, hook])
+    store.set_desired(app_name, DesiredState(revision, store.put_bundle(bundle), "plain", 1.0))
+    return f"core/ConfigMap/default/{app_name}-ready"
+
+
+def _run_batch(store: Store, cluster: Cluster, done: int) -> None:
+    with running_worker(("apply",), concurrency=1):
+        Sender(app, store).reconcile_on_cluster(
+            cluster.name, APPS, reason=Trigger.CHANGE, priority=Priority.CHANGE
+        )
+        wait_for(lambda: store.stats().get("task:reconcile_cluster:done", 0) == done, timeout=60)
+
+
+def test_a_hook_whose_delete_rbac_forbids_succeeds_with_a_note_saying_what_to_grant(
+    redis_url: str, tmp_path: Path, kubesim: Simulator, handle: ClusterHandle
+) -> None:
+    # The first pair's PreSync hook succeeds and is to be deleted (HookSucceeded); the cluster's
+    # RBAC forbids deleting ConfigMaps. The hook ran: the pair syncs, and its status notes that
+    # the hook stays and which verb to grant, rather than failing on every reconcile.
+    configure_workers(redis_url, tmp_path / "cache")
+    store, cluster = _setup(redis_url, kubesim, handle)
+    _desire(store, REV1, "1")
+    first = APPS[0]
+    key = _hooked(store, first, "HookSucceeded", REV1, "1")
+    handle.forbid_deletes("configmaps", namespaces=["default"])
+    _run_batch(store, cluster, done=1)
+
+    noted = store.recorded_status(first, cluster.name)
+    assert noted is not None and noted.sync is SyncState.SYNCED and not noted.failed, noted
+    note = (
+        f"{key}: not deleted (hook-delete-policy HookSucceeded): its delete was forbidden (RBAC: "
+    )
+    assert note in noted.message, noted.message
+    assert noted.message.endswith(
+        f'the user of kubeconfig {cluster.kubeconfig} lacks the "delete" verb on configmaps '
+        "in namespace default: grant it"
+    ), noted.message
+    (hook,) = noted.hooks
+    assert hook.state == "Succeeded" and "not deleted" in hook.message, hook
+    for a in APPS[1:]:
+        status = store.recorded_status(a, cluster.name)
+        assert status is not None and status.sync is SyncState.SYNCED, (a, status)
+
+
+def test_a_hook_s_before_creation_delete_rbac_forbids_fails_its_pair_only(
+    redis_url: str, tmp_path: Path, kubesim: Simulator, handle: ClusterHandle
+) -> None:
+    # A BeforeHookCreation hook from the last sync must go before the new sync's is created:
+    # RBAC forbidding its delete fails the pair (the hook cannot run again), saying what to
+    # grant; the pairs after it in the batch are still reconciled.
+    configure_workers(redis_url, tmp_path / "cache")
+    store, cluster = _setup(redis_url, kubesim, handle)
+    _desire(store, REV1, "1")
+    first = APPS[0]
+    _hooked(store, first, "BeforeHookCreation", REV1, "1")
+    _run_batch(store, cluster, done=1)
+    synced = store.recorded_status(first, cluster.name)
+    assert synced is not None and synced.sync is SyncState.SYNCED, synced
+
+    _desire(store, REV2, "2")
+    key = _hooked(store, first, "BeforeHookCreation", REV2, "2")
+    handle.forbid_deletes("configmaps", namespaces=["default"])
+    _run_batch(store, cluster, done=2)
+
+    refused = store.recorded_status(first, cluster.name)
+    assert refused is not None and refused.failed and refused.sync is SyncState.OUT_OF_SYNC
+    assert refused.error_object == key
+    assert refused.message.startswith(f"the delete of {key} was forbidden (RBAC: "), refused
+    assert refused.message.endswith(
+        f'the user of kubeconfig {cluster.kubeconfig} lacks the "delete" verb on configmaps '
+        "in namespace default: grant it"
     ), refused.message
     for a in APPS[1:]:
         status = store.recorded_status(a, cluster.name)
         assert status is not None and status.sync is SyncState.SYNCED, (a, status)
+        assert status.revision == REV2, (a, status)
 
 
 def test_a_batch_logs_one_line_at_info_and_each_synced_pair_at_debug(
@@ -252,3 +375,95 @@ def test_a_pair_whose_mark_took_a_stronger_reason_leaves_the_batch_for_a_reconci
         assert not store.lease_holder(pair_lock(a, cluster.name)), a
     assert triggers == {checked: Trigger.DRIFT, changed: Trigger.CHANGE}
     assert store.stats()["reconcile_synced"] == 2, "each pair once"
+
+
+@pytest.fixture
+def failing_webhook(real_clusters: RealClusters) -> Iterator[tuple[Cluster, str]]:
+    """A real cluster (its admin's kubeconfig) and a namespace of its own whose ConfigMaps an
+    admission webhook that cannot be reached guards (failurePolicy Fail): every create or
+    update there, dry-runs included, is answered 500 "failed calling webhook"."""
+    run = uuid.uuid4().hex[:6]
+    guarded = f"guarded-{run}"
+    kubeconfig = real_clusters.kubeconfig(0)
+    api = k8s_config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
+    admin = DynamicClient(api)
+    namespaces = admin.resources.get(api_version="v1", kind="Namespace")
+    webhooks = admin.resources.get(
+        api_version="admissionregistration.k8s.io/v1", kind="ValidatingWebhookConfiguration"
+    )
+    namespaces.create(body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": guarded}})
+    webhook: dict[str, Any] = {
+        "name": f"check-{run}.fleetsync.test",
+        "clientConfig": {"url": "https://127.0.0.1:1/validate"},
+        "rules": [
+            {
+                "apiGroups": [""],
+                "apiVersions": ["v1"],
+                "operations": ["CREATE", "UPDATE"],
+                "resources": ["configmaps"],
+            }
+        ],
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": guarded}},
+        "failurePolicy": "Fail",
+        "sideEffects": "None",
+        "admissionReviewVersions": ["v1"],
+        "timeoutSeconds": 2,
+    }
+    webhooks.create(
+        body={
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": f"check-{run}"},
+            "webhooks": [webhook],
+        }
+    )
+    yield Cluster(name=ClusterName(f"real-{run}"), kubeconfig=str(kubeconfig)), guarded
+    with contextlib.suppress(NotFoundError):
+        webhooks.delete(name=f"check-{run}")
+    with contextlib.suppress(NotFoundError):
+        namespaces.delete(name=guarded)
+    api.close()
+
+
+def test_a_500_of_one_object_s_webhook_fails_its_pair_only_though_it_names_the_cluster(
+    redis_url: str, tmp_path: Path, failing_webhook: tuple[Cluster, str]
+) -> None:
+    # The API server answers the first pair's object 500 (its admission webhook cannot be
+    # called): a failure worded "cluster <name>: 500 ...", retried, yet the object's request's,
+    # not the cluster's. The batch reconciles every pair after it.
+    cluster, guarded = failing_webhook
+    configure_workers(redis_url, tmp_path / "cache")
+    store = Store.connect(redis_url)
+    homes = {a: guarded if a == APPS[0] else "default" for a in APPS[:3]}
+    store.publish_fleet(
+        Fleet(
+            clusters={cluster.name: cluster},
+            applications={
+                a: Application(
+                    name=a,
+                    repository=RepoName("platform"),
+                    path=a,
+                    namespace=ns,
+                    targets=Targets(clusters=(cluster.name,)),
+                )
+                for a, ns in homes.items()
+            },
+        ),
+        "d1",
+    )
+    for a, ns in homes.items():
+        bundle = Bundle.of([config_map(f"{a}-{cluster.name}", ns)])
+        store.set_desired(a, DesiredState(REV1, store.put_bundle(bundle), "plain", 1.0))
+    with running_worker(("apply",), concurrency=1):
+        Sender(app, store).reconcile_on_cluster(
+            cluster.name, list(homes), reason=Trigger.CHANGE, priority=Priority.CHANGE
+        )
+        wait_for(lambda: store.stats().get("task:reconcile_cluster:done", 0) == 1, timeout=60)
+
+    failed = store.recorded_status(APPS[0], cluster.name)
+    assert failed is not None and failed.failed, failed
+    assert failed.message.startswith(f"cluster {cluster.name}: 500 "), failed.message
+    assert "failed calling webhook" in failed.message, failed.message
+    for a in list(homes)[1:]:
+        status = store.recorded_status(a, cluster.name)
+        assert status is not None and status.sync is SyncState.SYNCED, (a, status)

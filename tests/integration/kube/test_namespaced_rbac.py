@@ -1,7 +1,8 @@
 """Namespaced credentials on a real kube-apiserver: a service account that may read and write
-ConfigMaps in two namespaces (and its inventory copy in fleetsync-system), but may not list them
+ConfigMaps in two namespaces (and its records in fleetsync-system), but may not list them
 across the cluster. The engine's cluster-wide LIST is refused with a real 403, and it falls back
-to one LIST per namespace instead of failing the sync."""
+to one LIST per namespace instead of failing the sync. A write RBAC refuses in one namespace is
+that object's failure, never the cluster's: a batch of the cluster's applications goes on."""
 
 from __future__ import annotations
 
@@ -24,13 +25,29 @@ from fleetsync.shared.kube.prune import prune_stale
 from fleetsync.shared.kube.sync import SyncResult, sync_application
 from fleetsync.shared.model import ChangeAction
 from fleetsync.shared.model.bundle import Bundle
-from fleetsync.shared.model.declaration import Cluster, ReplacePolicy, SyncPolicy
-from fleetsync.shared.model.ids import ClusterName
+from fleetsync.shared.model.declaration import (
+    Application,
+    Cluster,
+    Fleet,
+    ReplacePolicy,
+    SyncPolicy,
+    Targets,
+)
+from fleetsync.shared.model.desired import DesiredState
+from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
 from fleetsync.shared.model.inventory import EMPTY, Inventory
+from fleetsync.shared.model.revision import Revision
+from fleetsync.shared.model.status import SyncState
+from fleetsync.shared.model.trigger import Trigger
+from fleetsync.shared.store import Store
+from fleetsync.shared.tasking import Priority, Sender
+from fleetsync.workers.app import app
 from tests.integration.kube.manifests import config_map
+from tests.support.celery_worker import configure_workers, running_worker
 from tests.support.realk8s import RealClusters
 from tests.support.waiting import wait_for
 
+REV = Revision(ref="main", sha="1" * 40)
 CONFIGMAP_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
 
 
@@ -123,10 +140,13 @@ def limited(
     if request.param == "no delete":
         verbs = [v for v in verbs if v != "delete"]
     for ns in spaces:
+        if request.param == "read only in the second" and ns == spaces[1]:
+            verbs = ["get", "list", "watch"]
         rules = [{"apiGroups": [""], "resources": ["configmaps"], "verbs": verbs}]
         for body in _role(f"fleetsync-{run}", ns, rules, account["name"]):
             admin.apply(body)
-    rules = [{"apiGroups": [""], "resources": ["configmaps"], "verbs": CONFIGMAP_VERBS}]
+    # fleetsync's records: its claim and inventory copies (ConfigMaps), intents (Secrets).
+    rules = [{"apiGroups": [""], "resources": ["configmaps", "secrets"], "verbs": CONFIGMAP_VERBS}]
     for body in _role(f"fleetsync-{run}", "fleetsync-system", rules, account["name"]):
         admin.apply(body)
     # Reading a namespace by name (the inventory copy's), never listing them.
@@ -214,7 +234,8 @@ def test_a_prune_rbac_refuses_fails_each_object_and_keeps_it_tracked(
         assert 'cannot delete resource "configmaps"' in change.message
         assert change.message.endswith(
             f'the user of kubeconfig {cluster.kubeconfig} lacks the "delete" verb on '
-            'configmaps: grant it, or annotate the object "fleetsync.io/prune: disabled" to '
+            f"configmaps in namespace {change.key.namespace}: grant it, or annotate the object "
+            '"fleetsync.io/prune: disabled" to '
             "leave it in place"
         ), change.message
         assert "credentials refused" not in change.message, "the credentials work: RBAC refused"
@@ -254,9 +275,61 @@ def test_a_replace_rbac_forbids_fails_that_object_saying_what_to_grant(
     ), change.message
     assert 'cannot delete resource "configmaps"' in change.message
     assert change.message.endswith(
-        f'the user of kubeconfig {cluster.kubeconfig} lacks the "delete" verb on configmaps: '
-        "grant it"
+        f'the user of kubeconfig {cluster.kubeconfig} lacks the "delete" verb on configmaps '
+        f"in namespace {spaces[0]}: grant it"
     ), change.message
     admin = Admin(real_clusters.kubeconfig(0))
     kept = admin.get("v1", "ConfigMap", "frozen", spaces[0])
     assert kept is not None and kept["data"] == {"mode": "fast"}
+
+
+@pytest.mark.parametrize("limited", ["read only in the second"], indirect=True)
+def test_a_write_rbac_refuses_fails_its_pair_only_and_the_batch_goes_on(
+    limited: tuple[Cluster, list[str]], redis_url: str, tmp_path: Path
+) -> None:
+    # A real 403 on the apply of an object in a namespace the user may read but not write
+    # (a multi-tenant cluster): the object's failure, saying which verb to grant; the other
+    # application of the same cluster, in the same batch after it, is Synced.
+    cluster, spaces = limited
+    configure_workers(redis_url, tmp_path / "cache")
+    store = Store.connect(redis_url)
+    locked, free = AppName(f"locked-{spaces[0]}"), AppName(f"free-{spaces[0]}")
+    homes = {locked: spaces[1], free: spaces[0]}
+    store.publish_fleet(
+        Fleet(
+            clusters={cluster.name: cluster},
+            applications={
+                a: Application(
+                    name=a,
+                    repository=RepoName("platform"),
+                    path=a,
+                    namespace=ns,
+                    targets=Targets(clusters=(cluster.name,)),
+                )
+                for a, ns in homes.items()
+            },
+        ),
+        "d1",
+    )
+    for a, ns in homes.items():
+        bundle = Bundle.of([config_map(f"{a}-settings", ns)])
+        store.set_desired(a, DesiredState(REV, store.put_bundle(bundle), "plain", 1.0))
+    with running_worker(("apply",), concurrency=1):
+        Sender(app, store).reconcile_on_cluster(
+            cluster.name, [locked, free], reason=Trigger.CHANGE, priority=Priority.CHANGE
+        )
+        wait_for(lambda: store.stats().get("task:reconcile_cluster:done", 0) == 1, timeout=60)
+
+    key = f"core/ConfigMap/{spaces[1]}/{locked}-settings"
+    refused = store.recorded_status(locked, cluster.name)
+    assert refused is not None and refused.failed and refused.sync is SyncState.OUT_OF_SYNC
+    assert refused.error_object == key
+    assert refused.message.startswith(f"{key}: apply forbidden (RBAC: "), refused.message
+    assert 'cannot patch resource "configmaps"' in refused.message, refused.message
+    assert refused.message.endswith(
+        f'the user of kubeconfig {cluster.kubeconfig} lacks the "patch" verb on configmaps in '
+        f"namespace {spaces[1]}: grant it"
+    ), refused.message
+    assert "credentials refused" not in refused.message
+    synced = store.recorded_status(free, cluster.name)
+    assert synced is not None and synced.sync is SyncState.SYNCED, synced

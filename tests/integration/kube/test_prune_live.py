@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from fleetsync.shared.errors import PermanentError
-from fleetsync.shared.kube.client import ApiResource, DeleteForbidden
+from fleetsync.shared.kube.client import ApiResource, ObjectForbidden
 from fleetsync.shared.kube.inventory import Inventory
 from fleetsync.shared.kube.prune import prune_stale
 from fleetsync.shared.model import ChangeAction
@@ -138,7 +138,8 @@ def test_a_delete_refused_after_the_look_up_fails_that_object_only_and_keeps_it_
         assert 'cannot delete resource "configmaps"' in message
         assert message.endswith(
             f'the user of kubeconfig {live.cluster.kubeconfig} lacks the "delete" verb on '
-            'configmaps: grant it, or annotate the object "fleetsync.io/prune: disabled" to '
+            f"configmaps in namespace {ns}: grant it, or annotate the object "
+            '"fleetsync.io/prune: disabled" to '
             "leave it in place"
         ), message
         assert "credentials refused" not in message, "the credentials work: RBAC refused"
@@ -181,7 +182,7 @@ def test_credentials_the_cluster_refuses_keep_their_own_words_in_a_prune(live: L
             live.client.delete(config_maps, name="a", namespace=ns)
     finally:
         live.sim.clear_faults()
-    assert not isinstance(refused.value, DeleteForbidden), "a delete refused with 401 too"
+    assert not isinstance(refused.value, ObjectForbidden), "a delete refused with 401 too"
     assert "credentials refused (401 Unauthorized)" in str(refused.value)
 
 

@@ -172,7 +172,7 @@ def test_a_replace_whose_delete_rbac_forbids_fails_that_object_saying_so(live: L
     assert change.message.startswith(f"replace failed: delete: the delete of {key} was forbidden")
     assert change.message.endswith(
         f'the user of kubeconfig {live.cluster.kubeconfig} lacks the "delete" verb on '
-        "configmaps: grant it"
+        f"configmaps in namespace {ns}: grant it"
     ), change.message
     assert result.error is not None and str(result.error.key) == key
     assert result.state is SyncState.OUT_OF_SYNC

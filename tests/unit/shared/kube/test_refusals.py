@@ -10,8 +10,15 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from fleetsync.shared.errors import PermanentError, TransientError
-from fleetsync.shared.kube.client import Cause, ClusterClient, Forbidden, RequestRejected
+from fleetsync.shared.errors import ClusterFailure, PermanentError, TransientError
+from fleetsync.shared.kube.client import (
+    ApiResource,
+    Cause,
+    ClusterClient,
+    Forbidden,
+    ObjectForbidden,
+    RequestRejected,
+)
 from fleetsync.shared.kube.replace import immutable_fields
 from fleetsync.shared.model.ids import ClusterName
 
@@ -51,9 +58,36 @@ def test_a_500_saying_the_object_could_not_be_typed_refuses_the_object(
     assert str(error) == f"500 Internal Server Error: {TYPED}"
 
 
-def test_any_other_500_is_the_cluster_failing(client: ClusterClient) -> None:
+def test_any_other_500_is_transient_but_not_the_whole_cluster_s(client: ClusterClient) -> None:
+    # A 500 is the request's: one object's admission webhook that failed, one etcd key. It is
+    # retried, and the cluster's other applications are reconciled meanwhile.
     error = client._api_error(answer(500, "etcdserver: request timed out", reason="InternalError"))
     assert isinstance(error, TransientError)
+    assert not isinstance(error, ClusterFailure)
+    webhook = (
+        'Internal error occurred: failed calling webhook "check.example.com": failed to call '
+        'webhook: Post "https://check.default.svc:443/validate": no endpoints available'
+    )
+    error = client._api_error(answer(500, webhook, reason="InternalError"))
+    assert str(error).startswith("cluster prod: 500 InternalError: "), "its words unchanged"
+    assert isinstance(error, TransientError) and not isinstance(error, ClusterFailure)
+
+
+@pytest.mark.parametrize("code", [429, 502, 503, 504])
+def test_throttling_or_an_api_server_that_cannot_serve_is_the_whole_cluster_s(
+    client: ClusterClient, code: int
+) -> None:
+    error = client._api_error(answer(code, "the server is currently unable to handle the request"))
+    assert isinstance(error, TransientError) and isinstance(error, ClusterFailure)
+
+
+def test_credentials_refused_are_the_whole_cluster_s(client: ClusterClient) -> None:
+    error = client._api_error(answer(401, "Unauthorized"))
+    assert isinstance(error, PermanentError) and isinstance(error, ClusterFailure)
+    assert str(error) == (
+        "cluster prod: credentials refused (401 Unauthorized); check the user of kubeconfig "
+        "/k/prod.yaml"
+    )
 
 
 def test_a_403_from_admission_refuses_the_object(client: ClusterClient) -> None:
@@ -72,9 +106,62 @@ def test_a_403_from_authorization_is_the_credentials(client: ClusterClient) -> N
         '"configmaps" in API group "" at the cluster scope'
     )
     error = client._api_error(answer(403, message, reason="Forbidden"))
-    assert isinstance(error, Forbidden)
+    assert isinstance(error, Forbidden) and isinstance(error, ClusterFailure)
     assert "credentials refused" in str(error) and "/k/prod.yaml" in str(error)
     assert isinstance(client._api_error(answer(403, "")), Forbidden)
+
+
+CONFIG_MAPS = ApiResource(
+    group="", version="v1", kind="ConfigMap", plural="configmaps", namespaced=True
+)
+DENIED = (
+    'configmaps "web" is forbidden: User "system:serviceaccount:ci:deployer" cannot patch '
+    'resource "configmaps" in API group "" in the namespace "team-b"'
+)
+
+
+def refused_about(
+    client: ClusterClient, doing: str, *, namespace: str, detail: str = DENIED
+) -> Exception:
+    """What a request about one object raises when the server answers RBAC's 403."""
+    about = client._about(doing, CONFIG_MAPS, name="web", namespace=namespace)
+    with pytest.raises(Forbidden) as caught, about:
+        raise client._api_error(answer(403, detail, reason="Forbidden"))
+    return caught.value
+
+
+def test_rbac_refusing_a_write_of_one_object_is_that_object_s_saying_what_to_grant(
+    client: ClusterClient,
+) -> None:
+    error = refused_about(client, "apply", namespace="team-b")
+    assert isinstance(error, ObjectForbidden) and not isinstance(error, ClusterFailure)
+    assert (error.doing, error.verb, str(error.key)) == (
+        "apply",
+        "patch",
+        "core/ConfigMap/team-b/web",
+    )
+    assert str(error) == (
+        f"the apply of core/ConfigMap/team-b/web was forbidden (RBAC: {DENIED}): the user of "
+        'kubeconfig /k/prod.yaml lacks the "patch" verb on configmaps in namespace team-b: '
+        "grant it"
+    )
+    assert "credentials refused" not in str(error)
+
+
+def test_without_the_server_s_words_the_verb_is_the_request_s(client: ClusterClient) -> None:
+    error = refused_about(client, "create", namespace="team-b", detail="")
+    assert isinstance(error, ObjectForbidden)
+    assert error.verb == "create" and "(RBAC: 403 Forbidden)" in str(error)
+
+
+def test_rbac_refusing_fleetsync_s_own_records_is_the_whole_cluster_s(
+    client: ClusterClient,
+) -> None:
+    error = refused_about(client, "get", namespace="fleetsync-system")
+    assert isinstance(error, ObjectForbidden) and isinstance(error, ClusterFailure)
+    assert str(error).startswith(
+        "cluster prod: the get of core/ConfigMap/fleetsync-system/web was forbidden (RBAC: "
+    )
 
 
 def test_the_causes_of_a_refusal_are_kept(client: ClusterClient) -> None:
