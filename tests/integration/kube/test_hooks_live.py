@@ -744,6 +744,66 @@ def test_postsync_hooks_wait_for_every_object_healthy_and_land_in_the_applicatio
     assert [j["metadata"]["name"] for j in hook_jobs(live)] == ["smoke"]
 
 
+def test_objects_not_healthy_by_the_hook_timeout_fail_the_run_naming_them_before_postsync(
+    live: Live,
+) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    if live.simulated:
+        live.sim.set_controllers(never_ready=True, job_result="run")  # no kubelet on real ones
+    bundle = [
+        namespace(ns),
+        deployment("web", ns),
+        hook_job("smoke", ns, "PostSync"),
+        hook_job("page-oncall", ns, "SyncFail"),
+    ]
+    first = sync(live, bundle, hook_timeout=60.0)
+    assert isinstance(first.waiting, HookWait) and first.waiting.phase is HookPhase.POST_SYNC
+    later = first.waiting.since + 61.0
+
+    late = sync(live, bundle, previous=first.inventory, hook_timeout=60.0, clock=lambda: later)
+
+    assert late.waiting is None and late.error is not None
+    assert late.error.message.startswith(
+        "objects not healthy after 60s (sync.hookTimeout), PostSync hooks not run: "
+        f"apps/Deployment/{ns}/web: Progressing"
+    ), late.error.message
+    assert [(h.phase, h.state) for h in late.hooks] == [(HookPhase.SYNC_FAIL, HookState.RUNNING)]
+    (page,) = hook_jobs(live)
+    assert page["metadata"]["name"].startswith("page-oncall-"), "the smoke test never ran"
+
+
+def test_a_finished_hook_its_policy_deleted_is_not_created_again_while_a_later_wave_runs(
+    live: Live,
+) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    bundle = [
+        namespace(ns),
+        config_map("app", ns),
+        hook_job("migrate", ns, "PreSync", policy="HookSucceeded", wave=0),
+        hook_job("seed", ns, "PreSync", wave=1),
+    ]
+    first = sync(live, bundle)
+    (migrate,) = first.hooks
+    finish_job(live, migrate.name)
+    second = sync(live, bundle, previous=first.inventory)
+    seed = next(h for h in second.hooks if h.name.startswith("seed-"))
+    assert [j["metadata"]["name"] for j in hook_jobs(live)] == [seed.name], (
+        "the migration is deleted once it succeeded (HookSucceeded)"
+    )
+
+    third = sync(live, bundle, previous=second.inventory)
+
+    assert isinstance(third.waiting, HookWait) and third.waiting.phase is HookPhase.PRE_SYNC
+    assert [j["metadata"]["name"] for j in hook_jobs(live)] == [seed.name], "migrated once"
+    assert {h.name: h.state for h in third.hooks} == {
+        migrate.name: HookState.SUCCEEDED,
+        seed.name: HookState.RUNNING,
+    }
+    assert live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/app") is None
+
+
 def test_two_applications_with_the_same_hook_in_one_namespace_each_keep_their_own(
     live: Live,
 ) -> None:

@@ -59,3 +59,15 @@ def test_another_object_or_an_incomplete_crd_defines_nothing() -> None:
     assert definition_of(crd(group="")) is None
     assert definition_of(crd(versions=[{"name": "v1", "served": False}])) is None
     assert defined_kinds([crd(names={})]) == {}
+
+
+def test_a_crd_whose_spec_is_missing_or_not_a_map_defines_nothing_and_breaks_nothing() -> None:
+    # The server refuses such a CRD, naming what is missing; the bundle's other kinds are read.
+    broken = [{**crd(), "spec": spec} for spec in (None, [], "widgets")]
+    without = {k: v for k, v in crd().items() if k != "spec"}
+    for obj in (*broken, without):
+        assert definition_of(obj) is None, obj
+    assert set(defined_kinds([*broken, without, crd()])) == {
+        ("example.com/v1", "Widget"),
+        ("example.com/v2", "Widget"),
+    }

@@ -317,6 +317,18 @@ def test_a_secret_key_only_one_side_has_shows_as_changed_without_its_value() -> 
     assert "cm9vdA==" not in drift.diff and "YWRtaW4=" not in drift.diff
 
 
+def test_a_secret_declaring_no_data_shows_its_other_drift_and_none_of_the_live_values() -> None:
+    # Its data (another manager's, or written by hand) is not declared, so not compared; the
+    # diff still masks every live value it shows.
+    desired = a_secret(type="Opaque")
+    desired["metadata"] = {**desired["metadata"], "labels": {"tier": "web"}}
+    live = a_secret(type="Opaque", data={"token": "dG9rZW4="})
+    drift = diff_object(desired, live)
+    assert drift is not None
+    assert "+    tier: web" in drift.diff
+    assert "dG9rZW4=" not in drift.diff
+
+
 def test_a_secret_shown_alone_has_every_value_masked_and_other_objects_are_shown_as_they_are() -> (
     None
 ):

@@ -85,6 +85,37 @@ def test_a_hook_succeeded_failed_or_still_runs_by_its_kind() -> None:
     assert judge(CONFIGMAP)[0] is HookState.SUCCEEDED
 
 
+def test_a_pod_hook_that_cannot_start_fails_at_once_naming_its_container() -> None:
+    # Still Pending, but its image cannot be pulled: waiting for the hook timeout would only
+    # delay the same failure.
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "migrate"},
+        "status": {
+            "phase": "Pending",
+            "containerStatuses": [
+                {
+                    "name": "migrate",
+                    "ready": False,
+                    "state": {
+                        "waiting": {
+                            "reason": "ImagePullBackOff",
+                            "message": 'Back-off pulling image "example/migrate:1"',
+                        }
+                    },
+                }
+            ],
+        },
+    }
+    assert judge(pod) == (
+        HookState.FAILED,
+        'container migrate: Back-off pulling image "example/migrate:1"',
+    )
+    failed = {**pod, "status": {"phase": "Failed", "message": "the node was drained"}}
+    assert judge(failed) == (HookState.FAILED, "the node was drained")
+
+
 def test_a_run_record_survives_its_json_and_says_where_the_logs_are() -> None:
     result = HookResult(
         hook="h",

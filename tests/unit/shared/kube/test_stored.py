@@ -94,6 +94,19 @@ def test_quantities_of_quotas_limit_ranges_claims_and_autoscalers_are_respelled(
     }
 
 
+def test_a_pod_s_overhead_is_respelled_only_where_its_rounding_cannot_matter() -> None:
+    # A RuntimeClass's overhead, copied into the pod spec: whether the server rounds it to a
+    # milli is not known, so a value that rounding would change is left as written (a doubt,
+    # settled by the server's dry-run), and one both ways spell alike is respelled.
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {"overhead": {"memory": "1024Mi", "cpu": "0.5", "tiny": "1u"}},
+    }
+    assert stored_form(pod)["spec"]["overhead"] == {"memory": "1Gi", "cpu": "500m", "tiny": "1u"}
+
+
 def test_custom_resources_and_other_fields_are_stored_as_written() -> None:
     gadget = {
         "apiVersion": "example.com/v1",
