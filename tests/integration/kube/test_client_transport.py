@@ -283,6 +283,23 @@ def test_a_relative_certificate_authority_path_is_read_beside_the_kubeconfig(
     assert _client(config, tmp_path / "relative.kubeconfig").get(NAMESPACES, name="default")
 
 
+def test_a_relative_token_file_is_read_beside_the_kubeconfig(live: Live, tmp_path: Path) -> None:
+    # Not from the worker's working directory, where no such file is.
+    config = _config(live)
+    user = config["users"][0]["user"]
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "token").write_text(user.pop("token"))
+    user["tokenFile"] = "secrets/token"
+    assert not (Path.cwd() / "secrets" / "token").exists()
+
+    client = _client(config, tmp_path / "token-file.kubeconfig")
+
+    name = live.unique("by-file")
+    assert client.apply(CONFIG_MAPS, config_map(name, "default"), force=True)
+    assert live.client.get(CONFIG_MAPS, name=name, namespace="default") is not None
+    live.client.delete(CONFIG_MAPS, name=name, namespace="default")
+
+
 @real_only
 def test_insecure_skip_tls_verify_reaches_a_server_of_unknown_authority(
     live: Live, tmp_path: Path

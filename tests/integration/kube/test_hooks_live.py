@@ -17,7 +17,7 @@ from fleetsync.shared.kube.sync import SyncResult
 from fleetsync.shared.kube.waves import WaveWait
 from fleetsync.shared.model import ChangeAction, Health, SyncState
 from fleetsync.shared.model.hooks import HookPhase
-from tests.integration.kube.conftest import Live
+from tests.integration.kube.conftest import Live, kubesim_only
 from tests.integration.kube.hookjobs import (
     end_pod,
     finish_job,
@@ -802,6 +802,22 @@ def test_a_finished_hook_its_policy_deleted_is_not_created_again_while_a_later_w
         seed.name: HookState.RUNNING,
     }
     assert live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/app") is None
+
+
+@kubesim_only
+def test_a_hook_named_by_generate_name_is_created_without_looking_up_a_name(live: Live) -> None:
+    # Only a hook with a name of its own can find it taken; a generated one costs no GET.
+    ns = live.ns
+    hold_jobs(live)
+    live.sim.reset_request_counts()
+
+    first = sync(live, [namespace(ns), hook_job("migrate", ns, "PreSync")])
+
+    (migrate,) = first.hooks
+    assert migrate.state is HookState.RUNNING and migrate.name.startswith("migrate-")
+    counts = live.sim.request_counts()
+    assert counts[("create", "jobs")] == 1
+    assert counts.get(("get", "jobs"), 0) == 0
 
 
 def test_two_applications_with_the_same_hook_in_one_namespace_each_keep_their_own(

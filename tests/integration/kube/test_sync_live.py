@@ -294,6 +294,34 @@ def test_an_unknown_kind_is_named_with_what_to_do(live: Live) -> None:
     assert live.operator.get(f"/api/v1/namespaces/{ns}") is None, "nothing written"
 
 
+def test_an_unknown_kind_is_named_with_every_other_object_the_sync_refuses(live: Live) -> None:
+    # Every failure is collected, so one sync names all there is to fix: the unknown kind
+    # comes first (the bundle is sorted by key: its group sorts before core's).
+    ns, group, nowhere = live.ns, f"a{live.group}", live.unique("nowhere")
+    sync(live, [namespace(ns)], app=live.app_named("base"))
+
+    result = sync(
+        live,
+        [
+            widget("w1", ns, group),
+            config_map("c", nowhere),
+            config_map("Not_Valid", ns),
+            config_map("good", ns),
+        ],
+    )
+
+    failed = {str(c.key): c.message for c in result.changes.failed}
+    assert set(failed) == {
+        f"{group}/Widget/{ns}/w1",
+        f"core/ConfigMap/{nowhere}/c",
+        f"core/ConfigMap/{ns}/Not_Valid",
+    }
+    assert "is not served by cluster" in failed[f"{group}/Widget/{ns}/w1"]
+    assert f"namespace {nowhere} does not exist" in failed[f"core/ConfigMap/{nowhere}/c"]
+    assert "dry-run failed: 422" in failed[f"core/ConfigMap/{ns}/Not_Valid"]
+    assert live.operator.get(cm_path(ns, "good")) is None, "nothing written"
+
+
 def test_a_missing_namespace_not_in_the_bundle_is_named(live: Live) -> None:
     nowhere = live.unique("nowhere")
     result = sync(live, [config_map("c", nowhere)])
