@@ -100,3 +100,27 @@ def test_a_static_token_is_sent_without_refreshing_the_client_s_settings_per_req
     assert client.get(NAMESPACES, name="default") is not None
     assert client._api_client.configuration.refresh_api_key_hook is None
     assert handle.request_counts()[("get", "namespaces")] == 1, "with its token"
+
+
+def test_a_token_from_an_auth_provider_keeps_the_client_s_refresh_for_when_it_expires(
+    kubesim: Simulator, handle: ClusterHandle, tmp_path: Path
+) -> None:
+    """An auth provider's token (here gcp's, still valid: no refresh needed to reach the
+    cluster) expires; the client's refresh, which renews it once expired, stays in place. Its
+    renewal itself needs the provider's service, which no test here can reach."""
+    config: dict[str, Any] = yaml.safe_load(kubesim.kubeconfig_path(handle.name).read_text())
+    user = config["users"][0]
+    expiry = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    user["user"] = {
+        "auth-provider": {
+            "name": "gcp",
+            "config": {"access-token": user["user"]["token"], "expiry": expiry},
+        }
+    }
+    kubeconfig = tmp_path / "provider.kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(config))
+
+    client = _client(kubeconfig, handle.name, tmp_path)
+
+    assert client.get(NAMESPACES, name="default") is not None
+    assert client._api_client.configuration.refresh_api_key_hook is not None

@@ -77,6 +77,34 @@ def test_first_sync_creates_everything_in_stage_order_crd_and_its_objects_includ
     assert live.operator.get(f"/apis/apps/v1/namespaces/{ns}/deployments/api") is not None
 
 
+def test_an_invalid_object_of_a_version_its_crd_starts_serving_stops_before_stage_two(
+    live: Live,
+) -> None:
+    """A Widget kept across a CRD that adds version v2: the Widget, now declared at v2, can
+    only be validated once the CRD serves v2, and is, before anything of stage 2 is written,
+    though it already exists and is the only deferred object that changes."""
+    ns, group = live.ns, live.group
+    sync(live, [namespace(ns), widget_crd(group), widget("w1", ns, group), config_map("c", ns)])
+    crd = widget_crd(group)
+    sized = {
+        "type": "object",
+        "properties": {
+            "spec": {"type": "object", "properties": {"size": {"type": "integer"}}},
+        },
+    }
+    crd["spec"]["versions"].append(
+        {"name": "v2", "served": True, "storage": False, "schema": {"openAPIV3Schema": sized}}
+    )
+    at_v2 = {**widget("w1", ns, group), "apiVersion": f"{group}/v2", "spec": {"size": "big"}}
+
+    result = sync(live, [namespace(ns), crd, at_v2, config_map("c", ns, data={"k": "changed"})])
+
+    assert result.error is not None
+    assert result.error.key == live.key(f"{group}/Widget/{ns}/w1")
+    assert actions(result)[f"core/ConfigMap/{ns}/c"] == "skipped"
+    assert live.operator.get(cm_path(ns, "c"))["data"] == {"k": "v"}, "stage 2 not written"
+
+
 def test_applied_objects_carry_the_fleetsync_label_and_application_annotation(live: Live) -> None:
     sync(live, [namespace(live.ns), config_map("settings", live.ns)])
     obj = live.operator.get(cm_path(live.ns, "settings"))
