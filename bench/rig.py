@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import psutil
@@ -216,6 +217,14 @@ class Rig:
         line = proc.stdout.readline()
         if "serving" not in line:
             raise RuntimeError(f"kubesim did not start: {line}")
+        # The rest of its output to a file: a pipe nobody reads fills, and a kubesim whose log
+        # line cannot be written stops serving every cluster.
+        threading.Thread(
+            target=_copy_lines,
+            args=(proc.stdout, self.work / "kubesim.log"),
+            name="kubesim-log",
+            daemon=True,
+        ).start()
         return f"http://127.0.0.1:{port}"
 
     # -- the fleet -------------------------------------------------------------------------
@@ -393,3 +402,11 @@ def writes(counts: Counter[tuple[str, str]]) -> int:
 
 
 __all__ = ["Rig", "RigOptions", "app_manifests", "replace", "writes"]
+
+
+def _copy_lines(source: IO[str], path: Path) -> None:
+    """Copy `source` to the file at `path`, line by line, until it ends."""
+    with path.open("a") as out:
+        for line in source:
+            out.write(line)
+            out.flush()

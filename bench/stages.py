@@ -132,6 +132,10 @@ def webhook_stages(
     fetch = next((t for t in done if t.name == TaskName.FETCH), None)
     if poll is not None:
         _put(marks, poll_start=poll.started, poll_end=poll.ended)
+        if "webhook" in marks and poll.received is not None:
+            # The API logs its line after it queued the poll, and a busy machine may run the
+            # poll before that line: the poll was queued no later than it was received.
+            marks["webhook"] = min(marks["webhook"], poll.received)
     if fetch is None and poll is not None and poll.started is not None:
         # A webhook's poll fetches in its own task: the fetch starts at the poll's own line.
         polled = next(

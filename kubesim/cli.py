@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import resource
 import signal
 import sys
 import tempfile
@@ -73,6 +74,12 @@ async def _serve(args: argparse.Namespace, started: float) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
+    # One process serves every cluster: a connection each for every client of a thousand
+    # clusters passes the soft limit on open files many systems start with.
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     args = _parser().parse_args(argv)
     if args.clusters < 1:
         print("kubesim: --clusters must be at least 1", file=sys.stderr)

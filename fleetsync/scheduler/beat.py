@@ -24,6 +24,7 @@ from typing import Any
 from celery.beat import Scheduler
 
 from fleetsync.scheduler.tick import Ticker
+from fleetsync.shared.open_files import raise_open_files_limit
 from fleetsync.shared.settings import Settings, load_settings
 from fleetsync.shared.store import Store
 from fleetsync.shared.tasking import BROKER_UNAVAILABLE, Sender, make_celery
@@ -126,5 +127,6 @@ class FleetScheduler(Scheduler):  # type: ignore[misc]
             self._leading = False
 
 
+raise_open_files_limit()
 app = make_celery(load_settings(), main="fleetsync.scheduler")
 app.conf.beat_scheduler = "fleetsync.scheduler.beat:FleetScheduler"

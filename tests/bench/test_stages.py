@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bench.stages import Line, tasks
+from bench.stages import Line, TaskName, tasks, webhook_stages
+
+POLL = TaskName.POLL.value
 
 RECONCILE = "fleetsync.reconcile"
 
@@ -31,3 +33,20 @@ def test_a_computed_start_never_falls_before_the_task_was_received() -> None:
         ]
     )
     assert task.received == 10.0 and task.started == 10.0
+
+
+def test_the_webhook_mark_is_no_later_than_its_poll_was_received() -> None:
+    # The API logs its line after queueing the poll; a busy machine can run the poll first.
+    lines = [
+        Line(process="fetch", at=10.170, logger="celery", message=f"Task {POLL}[p1] received"),
+        Line(process="api", at=10.185, logger="api", message="webhook: push to platform"),
+        Line(
+            process="fetch",
+            at=10.300,
+            logger="celery",
+            message=f"Task {POLL}[p1] succeeded in 0.1s: None",
+        ),
+    ]
+    marks = webhook_stages(lines, pushed=10.0, synced={})
+    assert marks["webhook"] == 170.0 and marks["poll_start"] == 200.0
+    assert list(marks.values()) == sorted(marks.values())

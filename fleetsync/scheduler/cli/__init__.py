@@ -16,6 +16,7 @@ import click
 from fleetsync import __version__
 from fleetsync.scheduler.cli.options import REDIS_URL_META, unreachable
 from fleetsync.shared.logcontext import FORMAT_ENV, FORMATS, configure_logging
+from fleetsync.shared.open_files import raise_open_files_limit
 from fleetsync.shared.tasking import BROKER_UNAVAILABLE
 
 # Each module defines a click command (or group) named `command`; order is the help order.
@@ -68,6 +69,7 @@ def main(verbose: bool, log_format: str) -> None:
     """fleetsync: pull-based GitOps for fleets of Kubernetes clusters."""
     os.environ[FORMAT_ENV] = log_format
     configure_logging(log_format, level=logging.DEBUG if verbose else logging.WARNING)
+    raise_open_files_limit()  # before `up` starts the processes that inherit it
 
 
 for _name in _COMMAND_MODULES:
