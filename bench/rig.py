@@ -4,7 +4,8 @@ A redis-server, kubesim (`kubesim serve`, its own process so its CPU is measured
 daemon serving the scenario's repositories (the test suite's GitServer), and fleetsync's beat,
 poll/fetch worker, apply worker(s) and optionally the API, started as `fleetsync up` starts them.
 The rig reads what happened from the store (statuses, event counters), kubesim's admin endpoint
-(requests by verb), Redis INFO (commands) and /proc (CPU seconds, RSS per process).
+(requests by verb), Redis INFO (commands) and /proc (CPU seconds, RSS and connections to
+kubesim per process).
 """
 
 from __future__ import annotations
@@ -297,6 +298,17 @@ class Rig:
             httpx.delete(url, timeout=10)
         return Counter({(c["verb"], c["resource"]): c["count"] for c in body["counts"]})
 
+    def kube_connections_accepted(self, *, reset: bool = False) -> int:
+        """Connections kubesim accepted (from every process) since it started or the last
+        reset (0 on real clusters: not counted)."""
+        if self._kubesim is None:
+            return 0
+        url = f"{self._kubesim}/_kubesim/connections"
+        accepted = int(httpx.get(url, timeout=10).json()["accepted"])
+        if reset:
+            httpx.delete(url, timeout=10)
+        return accepted
+
     def wait_kube_quiet(self, quiet: float = 2.0, timeout: float = 60.0) -> bool:
         """Wait until kubesim served no request for `quiet` seconds (a watch held open counts
         once, when it starts): what earlier steps set going (the watch process starting its
@@ -329,6 +341,15 @@ class Rig:
         if self._kubesim_proc is not None:
             found["kubesim"] = psutil.Process(self._kubesim_proc.pid)
         return found
+
+    def kube_connections(self, name: str) -> int:
+        """Established TCP connections process `name` (with its children) holds to kubesim now:
+        what its Kubernetes clients' connection pools keep (0 on real clusters: not counted)."""
+        if self._kubesim is None:
+            return 0
+        port = int(self._kubesim.rsplit(":", 1)[1])
+        proc = self.processes()[name]
+        return sum(_kube_connections(p, port) for p in [proc, *proc.children(recursive=True)])
 
     def cpu_seconds(self) -> dict[str, float]:
         seconds = {}
@@ -387,6 +408,16 @@ def _cpu(proc: psutil.Process) -> float:
         return float(times.user + times.system)
     except psutil.Error:
         return 0.0
+
+
+def _kube_connections(proc: psutil.Process, port: int) -> int:
+    try:
+        found = proc.net_connections(kind="tcp")
+    except psutil.Error:
+        return 0
+    return sum(
+        1 for c in found if c.status == psutil.CONN_ESTABLISHED and c.raddr and c.raddr[1] == port
+    )
 
 
 def _rss(proc: psutil.Process) -> int:

@@ -382,6 +382,7 @@ def fleet_wide(
         sha = repo.commit("change every application")
         cpu, commands, calls = rig.cpu_seconds(), rig.redis_commands(), rig.redis_calls()
         rig.kube_counts(reset=True)
+        rig.kube_connections_accepted(reset=True)
         spies = []
         if profile is not None:
             profile.mkdir(parents=True, exist_ok=True)
@@ -398,7 +399,10 @@ def fleet_wide(
             spy.wait()
         spent = rig.cpu_seconds()
         requests = rig.kube_counts()
+        # Less the two admin requests' own (each on a connection of its own).
+        opened = rig.kube_connections_accepted() - 2
         rss = {n: round(rig.rss_mib(n), 1) for n in rig.processes() if n.startswith("apply")}
+        held = {n: rig.kube_connections(n) for n in rig.processes() if n.startswith("apply")}
         memory = rig.store.client.info("memory")
         redis_memory = int(memory["used_memory"])
         result: dict[str, Any] = {
@@ -412,6 +416,9 @@ def fleet_wide(
             if len(done) == len(all_pairs)
             else None,
             "apply_worker_rss_mib": rss,
+            "apply_worker_kube_connections": held,
+            "kube_connections_per_cluster": round(sum(held.values()) / clusters / workers, 2),
+            "kube_connections_opened_per_pair": round(opened / len(all_pairs), 2),
             "cpu_seconds": {n: round(spent[n] - cpu.get(n, 0.0), 2) for n in spent},
             "redis_commands_per_pair": round((rig.redis_commands() - commands) / len(all_pairs), 1),
             "redis_calls_per_pair_by_command": {

@@ -19,6 +19,8 @@ It lets another process (a benchmark, a demo script) drive a running kubesim:
     POST           /_kubesim/clusters/<name>/compact      compact the history (as etcd's
                    periodic compaction): older watches and list continuations get 410
     GET|DELETE     /_kubesim/requests                     counters summed over every cluster
+    GET|DELETE     /_kubesim/connections                  client connections to the server
+                   (every cluster's): {"accepted": since the start or the DELETE, "open": now}
     PUT|DELETE     /_kubesim/faults                       set or clear faults on every cluster
 """
 
@@ -108,6 +110,11 @@ class Admin:
             for c in fleet.api.clusters.values():
                 total.update(c.requests.counts())
             return _json(200, {"counts": counts_body(dict(total)), "total": sum(total.values())})
+        if parts == ["connections"] and m in ("GET", "DELETE"):
+            connections = fleet.api.connections
+            if m == "DELETE":
+                connections.accepted = 0
+            return _json(200, {"accepted": connections.accepted, "open": connections.open})
         if parts == ["faults"] and m in ("PUT", "DELETE"):
             faults = (
                 NO_FAULTS

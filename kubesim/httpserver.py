@@ -71,11 +71,21 @@ def _head(status: int, content_type: str, headers: Mapping[str, str], extra: str
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
+@dataclass
+class Connections:
+    """Client connections of one server: accepted since it started (or the last reset), and
+    open now. Touched by the event loop's thread only."""
+
+    accepted: int = 0
+    open: int = 0
+
+
 class HttpProtocol(asyncio.Protocol):
     """One client connection: parses requests one at a time and writes their responses."""
 
-    def __init__(self, handler: Handler, max_body: int) -> None:
+    def __init__(self, handler: Handler, max_body: int, connections: Connections) -> None:
         self.handler = handler
+        self.connections = connections
         self.max_body = max_body
         self.buf = bytearray()
         self.transport: asyncio.Transport | None = None
@@ -88,8 +98,11 @@ class HttpProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        self.connections.accepted += 1
+        self.connections.open += 1
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.connections.open -= 1
         self.closed = True
         if self.task is not None:
             self.task.cancel()
@@ -244,10 +257,18 @@ class HttpProtocol(asyncio.Protocol):
             self._close()
 
 
-async def start_server(handler: Handler, host: str, port: int, max_body: int) -> asyncio.Server:
+async def start_server(
+    handler: Handler, host: str, port: int, max_body: int, connections: Connections | None = None
+) -> asyncio.Server:
+    """Serve `handler` on `host:port`; `connections` counts the clients' connections."""
     loop = asyncio.get_running_loop()
+    counted = connections if connections is not None else Connections()
     return await loop.create_server(
-        lambda: HttpProtocol(handler, max_body), host, port, reuse_address=True, backlog=1024
+        lambda: HttpProtocol(handler, max_body, counted),
+        host,
+        port,
+        reuse_address=True,
+        backlog=1024,
     )
 
 

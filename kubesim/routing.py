@@ -31,7 +31,7 @@ from kubesim.errors import (
     too_large,
 )
 from kubesim.faults import DownMode, RequestRecord
-from kubesim.httpserver import DROP, Outcome, Request, Response
+from kubesim.httpserver import DROP, Connections, Outcome, Request, Response
 from kubesim.validation import field_validation
 from kubesim.verbs import Target, WriteOptions
 
@@ -153,6 +153,8 @@ class ApiServer:
         self.random = random.Random()
         self.admin: Callable[[Request], Response] | None = None
         self.watch: Callable[[Cluster, Target, Mapping[str, str]], Awaitable[Outcome]] | None = None
+        self.connections = Connections()
+        """The clients' connections to the server serving this application (every cluster's)."""
 
     def handle(self, req: Request) -> Response | Awaitable[Outcome]:
         path = req.path

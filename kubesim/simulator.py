@@ -55,7 +55,7 @@ async def open_fleet(
     """Start serving `names` on the running loop; returns the fleet and the listening server."""
     api = ApiServer()
     api.watch = watch_response
-    server = await start_server(api.handle, host, port, api.max_body)
+    server = await start_server(api.handle, host, port, api.max_body, api.connections)
     bound = server.sockets[0].getsockname()[1]
     url_host = f"[{host}]" if ":" in host else host
     fleet = Fleet(
@@ -356,6 +356,12 @@ class Simulator:
     @property
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1])
+
+    def connections(self) -> tuple[int, int]:
+        """Client connections to the server (every cluster's): (accepted since it started,
+        open now)."""
+        counted = self.fleet.api.connections
+        return self.call(lambda: (counted.accepted, counted.open))
 
     def kubeconfig_path(self, name: str) -> Path:
         self.fleet.get(name)

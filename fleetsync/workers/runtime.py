@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from fleetsync.shared.kube import fit_clients, keep_clients
+from fleetsync.shared.kube import fit_clients, keep_clients, keep_connections
 from fleetsync.shared.model.declaration import Fleet
 from fleetsync.shared.settings import Settings, load_settings
 from fleetsync.shared.store import Store
@@ -49,6 +49,7 @@ def configure(settings: Settings) -> Runtime:
     assert _app is not None, "bind_app() first"
     use_broker(_app, settings.redis_url)
     keep_clients(settings.kube_clients)
+    keep_connections(settings.kube_connections)
     store = Store.connect(settings.redis_url, prefix=settings.key_prefix)
     store.lease_seconds = settings.lease_seconds
     with _lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -351,6 +352,19 @@ def test_admin_endpoint_sets_faults_and_reads_counters(sim: Simulator) -> None:
     assert {"verb": "get", "resource": "version", "count": 1} in counts["counts"]
     admin(sim, "POST", "clusters", {"name": "c9"})
     assert (sim.kubeconfig_dir / "c9.kubeconfig").exists()
+
+
+def test_client_connections_are_counted_as_accepted_and_open(sim: Simulator) -> None:
+    assert sim.connections() == (0, 0)
+    clients = [socket.create_connection(("127.0.0.1", sim.port)) for _ in range(3)]
+    wait_for(lambda: sim.connections() == (3, 3), what="three connections accepted")
+    for c in clients[:2]:
+        c.close()
+    wait_for(lambda: sim.connections() == (3, 1), what="two of them closed")
+    clients[2].close()
+    wait_for(lambda: sim.connections() == (3, 0), what="all closed")
+    assert admin(sim, "DELETE", "connections") == {"accepted": 0, "open": 1}  # its own
+    assert admin(sim, "GET", "connections")["accepted"] == 1
 
 
 def test_watch_from_a_compacted_resource_version_is_expired(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from fleetsync.shared.kube.client import (
     connect,
     fit_clients,
     keep_clients,
+    keep_connections,
     kept_clients,
 )
 from fleetsync.shared.kube.diff import DriftReport, DriftState, ObjectDrift
@@ -73,6 +74,7 @@ __all__ = [
     "describe_unhealthy",
     "fit_clients",
     "keep_clients",
+    "keep_connections",
     "kept_clients",
     "read_cluster_inventory",
     "share_reads",

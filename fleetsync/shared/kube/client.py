@@ -5,6 +5,8 @@
 of its own under `<cache_dir>/<cluster>/`, so clusters never read each other's API lists. Clients
 are kept in a small thread-safe LRU keyed by (cluster, kubeconfig, context, kubeconfig mtime): an
 apply worker's threads share one client per cluster, and an edited kubeconfig gets a new one.
+Each client's connection pool keeps at most `FLEETSYNC_KUBE_CONNECTIONS` connections once they
+are free (`keep_connections`): a burst beyond it opens more and closes them after.
 
 `ClusterClient` speaks in values: it resolves an apiVersion + kind to an `ApiResource` through
 discovery, and gets, server-side applies and deletes objects given as mappings, returning mappings.
@@ -93,6 +95,9 @@ CLIENT_CACHE_SIZE = 512
 all it keeps before it has read a fleet: only clients of clusters it served are held, so a small
 fleet's process holds no more for it."""
 _CONNECT_WAITED = re.compile(r"connect timeout=([0-9.]+)")
+KUBE_CONNECTIONS = 2
+"""The connections a kept client holds idle to its cluster by default (`FLEETSYNC_KUBE_CONNECTIONS`,
+shared/settings.py says why 2)."""
 CONNECT_TIMEOUT = 5.0
 """Seconds to make a connection (shorter than a request's whole timeout: a cluster that does not
 accept connections is given up on sooner than one that is slow to answer)."""
@@ -707,6 +712,38 @@ def _retry_after(headers: Any) -> float | None:
 
 # -- connect -------------------------------------------------------------------------------
 
+_POOL_FULL = "Connection pool is full, discarding connection"
+
+
+class _PoolFullAtDebug(logging.Filter):
+    """urllib3 logs each connection its pool does not keep (a burst beyond
+    `FLEETSYNC_KUBE_CONNECTIONS`) at WARNING. With a bounded pool that is expected, one line per
+    extra request of every burst, which would flood the log: that one message is logged at DEBUG
+    instead (shown only when urllib3 logs at DEBUG) and counted (`connections_discarded`);
+    urllib3's other warnings (retries, bad headers) stay warnings. A filter on urllib3's own
+    logger sees only records logged there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING or not str(record.msg).startswith(_POOL_FULL):
+            return True
+        global _discarded
+        with _discarded_lock:
+            _discarded += 1
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+_discarded = 0
+_discarded_lock = threading.Lock()
+logging.getLogger("urllib3.connectionpool").addFilter(_PoolFullAtDebug())
+
+
+def connections_discarded() -> int:
+    """How many connections this process's pools closed since it started instead of keeping
+    them (each a request of a burst beyond `FLEETSYNC_KUBE_CONNECTIONS`)."""
+    return _discarded
+
+
 _ClientKey = tuple[str, str, str, int, str, float]
 _clients: collections.OrderedDict[_ClientKey, ClusterClient] = collections.OrderedDict()
 _clients_lock = threading.Lock()
@@ -715,6 +752,7 @@ _cap: int | None = None
 """The operator's bound (`FLEETSYNC_KUBE_CLIENTS`), or None: the bound follows the fleet."""
 _fleet_clusters = 0
 _built = 0
+_connections = KUBE_CONNECTIONS
 
 
 def connect(cluster: Cluster, *, cache_dir: Path, timeout: float) -> ClusterClient:
@@ -775,6 +813,13 @@ def fit_clients(clusters: int) -> None:
         _resize()
 
 
+def keep_connections(connections: int) -> None:
+    """Let each client built from now on keep at most `connections` connections to its cluster
+    idle (`FLEETSYNC_KUBE_CONNECTIONS`); clients already kept keep their pools as they are."""
+    global _connections
+    _connections = max(1, connections)
+
+
 def kept_clients() -> int:
     """How many clients this process keeps at most now."""
     return _cache_size
@@ -821,6 +866,9 @@ def _build(cluster: Cluster, *, path: Path, cache_dir: Path, timeout: float) -> 
             config_base_path=None,
         )
         loader.load_and_set(configuration)  # type: ignore[no-untyped-call]
+        # The pool keeps at most this many connections once they are free; a burst beyond it
+        # still opens what it needs (the pool does not block), and closes the extra ones after.
+        configuration.connection_pool_maxsize = _connections
         api_client = kube_client.ApiClient(configuration=configuration)
     except (ConfigException, OSError, ValueError, TypeError, KeyError, AttributeError) as e:
         raise ClusterRefused(

@@ -82,3 +82,18 @@ def test_the_cluster_batch_and_threads_are_read_from_the_environment(
     monkeypatch.setenv("FLEETSYNC_CLUSTER_BATCH", "-1")
     with pytest.raises(ValueError, match=r"FLEETSYNC_CLUSTER_BATCH='-1': expected a whole number"):
         load_settings()
+
+
+def test_the_connections_a_kube_client_keeps_are_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("FLEETSYNC_KUBE_CONNECTIONS", raising=False)
+    assert load_settings().kube_connections == 2
+    monkeypatch.setenv("FLEETSYNC_KUBE_CONNECTIONS", "6")
+    assert load_settings().kube_connections == 6
+    monkeypatch.setenv("FLEETSYNC_KUBE_CONNECTIONS", "0")
+    with pytest.raises(
+        ValueError,
+        match=r"FLEETSYNC_KUBE_CONNECTIONS='0': expected a whole number of connections from 1",
+    ):
+        load_settings()
