@@ -1,8 +1,9 @@
 """`fleetsync watch`: the watcher process, event-driven drift detection for a shard of clusters.
 
 Run one or more: the clusters are shared among the live watcher processes through Redis (see
-`fleetsync.scheduler.watcher`). Redis and the cache directory come from the environment
-(FLEETSYNC_REDIS_URL, FLEETSYNC_CACHE_DIR), like the workers'. SIGTERM stops it cleanly: its
+`fleetsync.scheduler.watcher`). Redis, the cache directory and the connections a cluster's
+client keeps idle come from the environment (FLEETSYNC_REDIS_URL, FLEETSYNC_CACHE_DIR,
+FLEETSYNC_KUBE_CONNECTIONS), like the workers'. SIGTERM stops it cleanly: its
 clusters are given back at once for another process to take.
 """
 
@@ -40,6 +41,7 @@ def command(coalesce: float, beat: float) -> None:
     """Watch fleetsync's own objects on this process's share of the clusters and enqueue a
     drift check of a pair as soon as one of its objects is edited or deleted by hand."""
     from fleetsync.scheduler.watcher import CheckDispatcher, Watcher
+    from fleetsync.shared.kube import keep_connections
     from fleetsync.shared.settings import load_settings
     from fleetsync.shared.store import RedisUrlError, Store
     from fleetsync.shared.tasking import Priority, Sender, Trigger, make_celery
@@ -48,6 +50,7 @@ def command(coalesce: float, beat: float) -> None:
     if fleetsync_log.getEffectiveLevel() > logging.INFO:
         fleetsync_log.setLevel(logging.INFO)
     settings = load_settings()
+    keep_connections(settings.kube_connections)
     try:
         store = Store.connect(settings.redis_url, prefix=settings.key_prefix)
     except RedisUrlError as exc:

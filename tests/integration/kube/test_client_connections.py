@@ -2,13 +2,15 @@
 FLEETSYNC_KUBE_CONNECTIONS, every request of the burst answered, and no warning per connection
 closed. kubesim over HTTP, a server of the test's own (so that every connection this process
 holds to its port is the client's), its `hold` fault making the burst's requests wait together
-until all of them are open."""
+until all of them are open. The bound comes from the environment through an apply worker's
+runtime (`workers/runtime.py: configure`)."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import psutil
@@ -26,7 +28,9 @@ from fleetsync.shared.model.declaration import Cluster
 from fleetsync.shared.model.ids import ClusterName
 from fleetsync.shared.reconcile import REQUEST_TIMEOUT
 from fleetsync.shared.settings import Settings, load_settings
+from fleetsync.workers import runtime as worker_runtime
 from kubesim import ClusterHandle, Simulator
+from tests.support.celery_worker import configure_workers
 from tests.support.waiting import wait_for
 
 BURST = 8
@@ -88,11 +92,14 @@ def burst(client: ClusterClient, handle: ClusterHandle) -> list[Manifest | None]
 def test_a_client_keeps_at_most_the_bound_after_a_burst_and_answers_every_request(
     sim: Simulator,
     tmp_path: Path,
+    redis_url: str,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setenv("FLEETSYNC_KUBE_CONNECTIONS", "3")
-    keep_connections(load_settings().kube_connections)
+    configure_workers(redis_url, tmp_path / "cache")
+    # An apply worker's runtime, from its environment.
+    worker_runtime.configure(replace(load_settings(), redis_url=redis_url))
     client = client_of(sim, tmp_path)
     discarded = connections_discarded()
 
