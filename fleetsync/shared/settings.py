@@ -53,15 +53,17 @@ class Settings:
     verified lately) and, before an apply, the inventory copy, the namespaces and a LIST per
     kind, 3 to 6 at once; several pairs' tasks of one cluster may run together besides (up to
     `cluster_threads`). That is why a worker kept about 4 connections per cluster: one task
-    per pair, 10 applications on each of 200 clusters, 4.0 to 4.6 kept per cluster (2 with
-    this bound; `python -m bench.apply_path scale --pairs 2000 --clusters 200 --batch 0`),
-    whereas a per-cluster task (`cluster_batch`), whose pairs run one after another, keeps 1.
+    per pair, 10 applications on each of 200 clusters, 4.0 to 4.6 kept per cluster, 4.0 with
+    `cluster_threads` 1 too: one reconcile's first round does it (2 with this bound; `python
+    -m bench.apply_path scale --pairs 2000 --clusters 200 --batch 0`), whereas a per-cluster
+    task (`cluster_batch`), whose pairs run one after another, keeps 1.
     Everything else a task sends goes one request after another. Two covers the most frequent
     task, a drift check (its first round is the claim's two reads), and a request overlapping
-    one read still in flight. An apply's wider first round costs a connection made per read
-    beyond 2 (1.0 per pair in the run above, 0.06 unbounded), which is less than any bound
-    that would cover it (an application of five kinds reads 7 at once), kept per cluster for
-    good. Raise it for a small fleet whose clusters each see many tasks at once."""
+    one read still in flight. An apply's wider first round makes a connection per read beyond
+    2 and closes it after (in the run above 1.0 made per pair; 0.06 unbounded; 0.1 with 3,
+    which keeps 3 per cluster): a handshake per apply rather than more connections per cluster
+    held for good, and no small bound covers every first round (an application of five kinds
+    reads 7 at once). Raise it for a small fleet whose clusters each see many tasks at once."""
     hostname: str = field(default_factory=socket.gethostname)
     lease_seconds: float = 20.0
     """How long a lease (a pair's lock, a task's in-flight record) outlives its holder's last
