@@ -40,30 +40,28 @@ class Settings:
     one for every cluster the published fleet declares, at least 512. Above the number of
     clusters it serves, every reconcile reuses a connection instead of re-reading kubeconfig
     and discovery and opening a new one; below it, memory is bounded and reconciles reconnect."""
-    kube_connections: int = 2
+    kube_connections: int = 4
     """The most connections a kept Kubernetes client holds idle to its cluster (its connection
     pool's size). A worker keeps a client per cluster, and each would otherwise keep as many
     connections as it ever had open at once, up to the kubernetes client's default of 5 per
-    CPU: a worker's idle connections are clusters x this (sockets, open files, TLS state, and
-    as many idle connections on each API server). A burst beyond it is not held back: the
-    extra connections are made, and closed once answered.
+    CPU (10 on 2 cores, 80 on 16): a worker's idle connections are clusters x this (sockets,
+    open files, TLS state, and as many idle connections on each API server). A burst beyond it
+    is not held back: the extra connections are made, and closed once answered.
 
-    Why 2. A worker's requests to one cluster overlap in two places only. A reconcile of one
+    Why 4. A worker's requests to one cluster overlap in two places only. A reconcile of one
     pair sends its first reads together (kube/read_ahead.py): the claim's two (when not
     verified lately) and, before an apply, the inventory copy, the namespaces and a LIST per
     kind, 3 to 6 at once; several pairs' tasks of one cluster may run together besides (up to
-    `cluster_threads`). That is why a worker kept about 4 connections per cluster: one task
-    per pair, 10 applications on each of 200 clusters, 4.0 to 4.6 kept per cluster, 4.0 with
-    `cluster_threads` 1 too: one reconcile's first round does it (2 with this bound; `python
-    -m bench.apply_path scale --pairs 2000 --clusters 200 --batch 0`), whereas a per-cluster
-    task (`cluster_batch`), whose pairs run one after another, keeps 1.
-    Everything else a task sends goes one request after another. Two covers the most frequent
-    task, a drift check (its first round is the claim's two reads), and a request overlapping
-    one read still in flight. An apply's wider first round makes a connection per read beyond
-    2 and closes it after (in the run above 1.0 made per pair; 0.06 unbounded; 0.1 with 3,
-    which keeps 3 per cluster): a handshake per apply rather than more connections per cluster
-    held for good, and no small bound covers every first round (an application of five kinds
-    reads 7 at once). Raise it for a small fleet whose clusters each see many tasks at once."""
+    `cluster_threads`). One task per pair, 10 applications on each of 200 clusters, kept 4.0
+    to 4.6 connections per cluster unbounded (4.0 with `cluster_threads` 1: one reconcile's
+    first round does it; `python -m bench.apply_path scale --pairs 2000 --clusters 200 --batch
+    0`), a per-cluster task (`cluster_batch`), whose pairs run one after another, 1.
+    Everything else a task sends goes one request after another. Four holds the first round of
+    a one-pair reconcile, the path of a commit's fan-out to every cluster, so that path makes
+    no new connection (on a real cluster: no TLS handshake) per reconcile; a bound of 2 kept 2
+    per cluster but made 1.0 connection per pair in the run above (0.1 with 3). Lower it for a
+    fleet of many thousand clusters per worker, raise it for a small fleet whose clusters each
+    see many tasks at once."""
     hostname: str = field(default_factory=socket.gethostname)
     lease_seconds: float = 20.0
     """How long a lease (a pair's lock, a task's in-flight record) outlives its holder's last
@@ -117,7 +115,7 @@ def load_settings() -> Settings:
         kube_clients=_positive_int("KUBE_CLIENTS", "") if _env("KUBE_CLIENTS", "") else None,
         kube_connections=int(
             _bounded_number(
-                "KUBE_CONNECTIONS", "2", low=1, high=1000, unit="connections", whole=True
+                "KUBE_CONNECTIONS", "4", low=1, high=1000, unit="connections", whole=True
             )
         ),
         lease_seconds=float(_positive_int("LEASE_SECONDS", "20")),

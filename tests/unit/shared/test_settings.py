@@ -88,7 +88,7 @@ def test_the_connections_a_kube_client_keeps_are_read_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("FLEETSYNC_KUBE_CONNECTIONS", raising=False)
-    assert load_settings().kube_connections == 2
+    assert load_settings().kube_connections == 4
     monkeypatch.setenv("FLEETSYNC_KUBE_CONNECTIONS", "6")
     assert load_settings().kube_connections == 6
     monkeypatch.setenv("FLEETSYNC_KUBE_CONNECTIONS", "0")
