@@ -26,6 +26,10 @@ def _default_data_dir() -> Path:
     return Path(base) / "fleetsync"
 
 
+KUBE_CONNECTIONS = 4
+"""The default of `Settings.kube_connections` (why 4: its docstring)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -40,7 +44,7 @@ class Settings:
     one for every cluster the published fleet declares, at least 512. Above the number of
     clusters it serves, every reconcile reuses a connection instead of re-reading kubeconfig
     and discovery and opening a new one; below it, memory is bounded and reconciles reconnect."""
-    kube_connections: int = 4
+    kube_connections: int = KUBE_CONNECTIONS
     """The most connections a kept Kubernetes client holds idle to its cluster (its connection
     pool's size). A worker keeps a client per cluster, and each would otherwise keep as many
     connections as it ever had open at once, up to the kubernetes client's default of 5 per
@@ -115,7 +119,12 @@ def load_settings() -> Settings:
         kube_clients=_positive_int("KUBE_CLIENTS", "") if _env("KUBE_CLIENTS", "") else None,
         kube_connections=int(
             _bounded_number(
-                "KUBE_CONNECTIONS", "4", low=1, high=1000, unit="connections", whole=True
+                "KUBE_CONNECTIONS",
+                str(KUBE_CONNECTIONS),
+                low=1,
+                high=1000,
+                unit="connections",
+                whole=True,
             )
         ),
         lease_seconds=float(_positive_int("LEASE_SECONDS", "20")),

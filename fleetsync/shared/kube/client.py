@@ -84,6 +84,7 @@ from fleetsync.shared.kube.transport import NotJson, Query, Refusal, Transport
 from fleetsync.shared.model.declaration import Cluster
 from fleetsync.shared.model.ids import ClusterName
 from fleetsync.shared.model.resource import ResourceKey
+from fleetsync.shared.settings import KUBE_CONNECTIONS
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +96,6 @@ CLIENT_CACHE_SIZE = 512
 all it keeps before it has read a fleet: only clients of clusters it served are held, so a small
 fleet's process holds no more for it."""
 _CONNECT_WAITED = re.compile(r"connect timeout=([0-9.]+)")
-KUBE_CONNECTIONS = 2
-"""The connections a kept client holds idle to its cluster by default (`FLEETSYNC_KUBE_CONNECTIONS`,
-shared/settings.py says why 2)."""
 CONNECT_TIMEOUT = 5.0
 """Seconds to make a connection (shorter than a request's whole timeout: a cluster that does not
 accept connections is given up on sooner than one that is slow to answer)."""
