@@ -34,6 +34,7 @@ from fleetsync.shared.store import Store
 from fleetsync.shared.tasking import Priority, Sender
 from fleetsync.workers.app import app
 from kubesim import ClusterHandle, Simulator
+from tests.integration.kube.batches import reconcile_in_one_batch
 from tests.integration.kube.manifests import config_map
 from tests.support.celery_worker import configure_workers, running_worker
 from tests.support.realk8s import RealClusters
@@ -432,33 +433,10 @@ def test_a_500_of_one_object_s_webhook_fails_its_pair_only_though_it_names_the_c
     # called): a failure worded "cluster <name>: 500 ...", retried, yet the object's request's,
     # not the cluster's. The batch reconciles every pair after it.
     cluster, guarded = failing_webhook
-    configure_workers(redis_url, tmp_path / "cache")
-    store = Store.connect(redis_url)
     homes = {a: guarded if a == APPS[0] else "default" for a in APPS[:3]}
-    store.publish_fleet(
-        Fleet(
-            clusters={cluster.name: cluster},
-            applications={
-                a: Application(
-                    name=a,
-                    repository=RepoName("platform"),
-                    path=a,
-                    namespace=ns,
-                    targets=Targets(clusters=(cluster.name,)),
-                )
-                for a, ns in homes.items()
-            },
-        ),
-        "d1",
+    store = reconcile_in_one_batch(
+        redis_url, tmp_path / "cache", cluster, homes, revision=REV1, suffix=cluster.name
     )
-    for a, ns in homes.items():
-        bundle = Bundle.of([config_map(f"{a}-{cluster.name}", ns)])
-        store.set_desired(a, DesiredState(REV1, store.put_bundle(bundle), "plain", 1.0))
-    with running_worker(("apply",), concurrency=1):
-        Sender(app, store).reconcile_on_cluster(
-            cluster.name, list(homes), reason=Trigger.CHANGE, priority=Priority.CHANGE
-        )
-        wait_for(lambda: store.stats().get("task:reconcile_cluster:done", 0) == 1, timeout=60)
 
     failed = store.recorded_status(APPS[0], cluster.name)
     assert failed is not None and failed.failed, failed

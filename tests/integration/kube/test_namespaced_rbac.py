@@ -26,24 +26,16 @@ from fleetsync.shared.kube.sync import SyncResult, sync_application
 from fleetsync.shared.model import ChangeAction
 from fleetsync.shared.model.bundle import Bundle
 from fleetsync.shared.model.declaration import (
-    Application,
     Cluster,
-    Fleet,
     ReplacePolicy,
     SyncPolicy,
-    Targets,
 )
-from fleetsync.shared.model.desired import DesiredState
-from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
+from fleetsync.shared.model.ids import AppName, ClusterName
 from fleetsync.shared.model.inventory import EMPTY, Inventory
 from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.status import SyncState
-from fleetsync.shared.model.trigger import Trigger
-from fleetsync.shared.store import Store
-from fleetsync.shared.tasking import Priority, Sender
-from fleetsync.workers.app import app
+from tests.integration.kube.batches import reconcile_in_one_batch
 from tests.integration.kube.manifests import config_map
-from tests.support.celery_worker import configure_workers, running_worker
 from tests.support.realk8s import RealClusters
 from tests.support.waiting import wait_for
 
@@ -291,34 +283,15 @@ def test_a_write_rbac_refuses_fails_its_pair_only_and_the_batch_goes_on(
     # (a multi-tenant cluster): the object's failure, saying which verb to grant; the other
     # application of the same cluster, in the same batch after it, is Synced.
     cluster, spaces = limited
-    configure_workers(redis_url, tmp_path / "cache")
-    store = Store.connect(redis_url)
     locked, free = AppName(f"locked-{spaces[0]}"), AppName(f"free-{spaces[0]}")
-    homes = {locked: spaces[1], free: spaces[0]}
-    store.publish_fleet(
-        Fleet(
-            clusters={cluster.name: cluster},
-            applications={
-                a: Application(
-                    name=a,
-                    repository=RepoName("platform"),
-                    path=a,
-                    namespace=ns,
-                    targets=Targets(clusters=(cluster.name,)),
-                )
-                for a, ns in homes.items()
-            },
-        ),
-        "d1",
+    store = reconcile_in_one_batch(
+        redis_url,
+        tmp_path / "cache",
+        cluster,
+        {locked: spaces[1], free: spaces[0]},
+        revision=REV,
+        suffix="settings",
     )
-    for a, ns in homes.items():
-        bundle = Bundle.of([config_map(f"{a}-settings", ns)])
-        store.set_desired(a, DesiredState(REV, store.put_bundle(bundle), "plain", 1.0))
-    with running_worker(("apply",), concurrency=1):
-        Sender(app, store).reconcile_on_cluster(
-            cluster.name, [locked, free], reason=Trigger.CHANGE, priority=Priority.CHANGE
-        )
-        wait_for(lambda: store.stats().get("task:reconcile_cluster:done", 0) == 1, timeout=60)
 
     key = f"core/ConfigMap/{spaces[1]}/{locked}-settings"
     refused = store.recorded_status(locked, cluster.name)
