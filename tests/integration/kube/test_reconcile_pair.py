@@ -88,6 +88,11 @@ class Pair:
         left = remove_pair(self.store, fleet, APP, self.cluster, cache_dir=self.live.cache_dir)
         assert left == Outcome(status=None)
 
+    def watched(self) -> None:
+        """A live watcher owns the pair's cluster and says its watches cover it."""
+        assert self.store.balance_watchers("w1", [self.cluster], ttl=60) == [self.cluster]
+        self.store.set_drift_detection(self.cluster, DriftDetection(mode="watching", watcher="w1"))
+
     def with_policy(self, **policy: Any) -> Fleet:
         app = self.fleet.applications[APP]
         return replace(
@@ -142,8 +147,7 @@ def test_a_status_written_under_live_watches_is_current_until_the_backstop_while
     pair.desire(WEB)
     unwatched = pair.reconcile().status
     assert unwatched is not None and unwatched.watched_until is None
-    assert pair.store.balance_watchers("w1", [pair.cluster], ttl=60) == [pair.cluster]
-    pair.store.set_drift_detection(pair.cluster, DriftDetection(mode="watching", watcher="w1"))
+    pair.watched()
     before = pair.store.now()
     status = pair.reconcile(Trigger.DRIFT).status
     after = pair.store.now()
@@ -625,8 +629,7 @@ def test_a_failed_reconcile_is_status_that_reads_stale_once_no_check_refreshed_i
 
 def test_a_failed_reconcile_under_live_watches_leans_on_them_like_any_status(pair: Pair) -> None:
     pair.desire(WEB)
-    assert pair.store.balance_watchers("w1", [pair.cluster], ttl=60) == [pair.cluster]
-    pair.store.set_drift_detection(pair.cluster, DriftDetection(mode="watching", watcher="w1"))
+    pair.watched()
     pair.live.sim.set_fault(error_rate=1.0, error_code=503)
     before = pair.store.now()
     failed = pair.reconcile().status
