@@ -62,46 +62,13 @@ def error_response(err: ApiError, warnings: list[str] | None = None) -> Response
     return Response(err.code, _dump(err.status()), "application/json", headers)
 
 
-def list_forbidden(t: Target) -> ApiError:
-    """RBAC's refusal of a LIST (the `forbidden_lists` fault)."""
-    where = f'in the namespace "{t.ns}"' if t.ns else "at the cluster scope"
-    return forbidden(
-        f'{t.rtype.resource} is forbidden: User "{SIMULATED_USER}" cannot list resource '
-        f'"{t.rtype.resource}" in API group "{t.rtype.group}" {where}',
-        kind=t.rtype.resource,
-        group=t.rtype.group,
-    )
-
-
-def watch_forbidden(t: Target) -> ApiError:
-    """RBAC's refusal of a WATCH (the `watches: forbid` fault)."""
-    where = f'in the namespace "{t.ns}"' if t.ns else "at the cluster scope"
-    return forbidden(
-        f'{t.rtype.resource} is forbidden: User "{SIMULATED_USER}" cannot watch resource '
-        f'"{t.rtype.resource}" in API group "{t.rtype.group}" {where}',
-        kind=t.rtype.resource,
-        group=t.rtype.group,
-    )
-
-
-def delete_forbidden(t: Target) -> ApiError:
-    """RBAC's refusal of a DELETE (the `forbidden_deletes` fault)."""
-    where = f'in the namespace "{t.ns}"' if t.ns else "at the cluster scope"
-    return forbidden(
-        f'{t.rtype.resource} "{t.name}" is forbidden: User "{SIMULATED_USER}" cannot delete '
-        f'resource "{t.rtype.resource}" in API group "{t.rtype.group}" {where}',
-        kind=t.rtype.resource,
-        group=t.rtype.group,
-        name=t.name or "",
-    )
-
-
 _RBAC_VERBS = {"apply": "patch"}
 """The RBAC verb of a request's verb where the two differ (a server-side apply is a patch)."""
 
 
-def write_forbidden(t: Target, verb: str) -> ApiError:
-    """RBAC's refusal of a write of one object (the `forbidden_writes` fault)."""
+def rbac_forbidden(t: Target, verb: str) -> ApiError:
+    """RBAC's refusal of a request of `verb` (the `forbidden_lists`, `forbidden_deletes`,
+    `forbidden_writes` and `watches: forbid` faults), worded as a real API server words it."""
     where = f'in the namespace "{t.ns}"' if t.ns else "at the cluster scope"
     named = f' "{t.name}"' if t.name else ""
     return forbidden(
@@ -277,18 +244,18 @@ class ApiServer:
         resource = target.rtype.resource + (f"/{target.subresource}" if target.subresource else "")
         if verb == "list" and cluster.faults.lists_forbidden(target.rtype.resource, target.ns):
             self._count(cluster, req, rest, 403, verb, resource, target.ns)
-            return error_response(list_forbidden(target))
+            return error_response(rbac_forbidden(target, verb))
         if verb == "delete" and cluster.faults.deletes_forbidden(target.rtype.resource, target.ns):
             self._count(cluster, req, rest, 403, verb, resource, target.ns, target.name or "")
-            return error_response(delete_forbidden(target))
+            return error_response(rbac_forbidden(target, verb))
         if verb in ("create", "update", "patch", "apply") and cluster.faults.writes_forbidden(
             target.rtype.resource, target.ns
         ):
             self._count(cluster, req, rest, 403, verb, resource, target.ns, target.name or "")
-            return error_response(write_forbidden(target, verb))
+            return error_response(rbac_forbidden(target, verb))
         if verb == "watch" and cluster.faults.watches == "forbid":
             self._count(cluster, req, rest, 403, verb, resource, target.ns)
-            return error_response(watch_forbidden(target))
+            return error_response(rbac_forbidden(target, verb))
         if verb == "watch" and self.watch is not None:
             self._count(cluster, req, rest, 200, verb, resource, target.ns, target.name or "")
             if cluster.faults.watches == "close":
