@@ -178,13 +178,18 @@ class PairView(Store):
         self._indexed = reads.status
         """The status the revision index was last written for (this view's own writes)."""
 
-    def _mine(self, app: str, cluster: str | None = None) -> bool:
-        return app == self.pair[0] and (cluster is None or cluster == self.pair[1])
+    def _mine(self, app: str) -> bool:
+        """Whether the opening round answers this application's read."""
+        return app == self.pair[0]
+
+    def _ours(self, app: str, cluster: str) -> bool:
+        """Whether the opening round answers this pair's read (this very pair only)."""
+        return (app, cluster) == self.pair
 
     # Reads answered from the opening round
 
     def recorded_status(self, app: str, cluster: str) -> PairStatus | None:
-        if self._mine(app, cluster):
+        if self._ours(app, cluster):
             return self._reads.status
         return super().recorded_status(app, cluster)
 
@@ -192,7 +197,7 @@ class PairView(Store):
         return self._reads.desired if self._mine(app) else super().desired(app)
 
     def variant(self, app: Any, cluster: Any) -> Variant | None:
-        if self._mine(app, cluster):
+        if self._ours(app, cluster):
             return self._reads.variant
         return super().variant(app, cluster)
 
@@ -200,7 +205,7 @@ class PairView(Store):
         return self._reads.pin if self._mine(app) else super().pin(app)
 
     def watch_covers(self, app: str, cluster: str) -> bool:
-        if self._mine(app, cluster):
+        if self._ours(app, cluster):
             return covered_by_watch(self._reads.watch_state, app)
         return super().watch_covers(app, cluster)
 
@@ -208,7 +213,7 @@ class PairView(Store):
         return self._reads.suspended if self._mine(app) else super().is_suspended(app)
 
     def intents_view(self, app: str, cluster: str) -> IntentsView:
-        if not self._mine(app, cluster):
+        if not self._ours(app, cluster):
             return super().intents_view(app, cluster)
         r = self._reads
         return intents_view_of(
@@ -261,7 +266,7 @@ class PairView(Store):
         return taken
 
     def note_mirrored(self, app: str, cluster: str, fingerprint: str, *, note: str = "") -> None:
-        if not self._mine(app, cluster):
+        if not self._ours(app, cluster):
             super().note_mirrored(app, cluster, fingerprint, note=note)
             return
         value = mirrored_value(fingerprint, note)
@@ -280,7 +285,7 @@ class PairView(Store):
         super().forget_mirrored(cluster)
 
     def inventory(self, app: str, cluster: str) -> Inventory | None:
-        if self._mine(app, cluster):
+        if self._ours(app, cluster):
             return self._reads.inventory
         return super().inventory(app, cluster)
 
@@ -293,7 +298,7 @@ class PairView(Store):
     def rollout_hold(
         self, app: str, cluster: str
     ) -> tuple[Rollout | None, bool, Held | None, bool]:
-        if self._mine(app, cluster):
+        if self._ours(app, cluster):
             r = self._reads
             return r.rollout, r.reached, r.previous, r.known
         return super().rollout_hold(app, cluster)
@@ -302,7 +307,7 @@ class PairView(Store):
 
     def record_status(self, status: PairStatus, *, history: bool = True) -> None:
         app, cluster = status.application, status.cluster
-        if not self._mine(app, cluster):
+        if not self._ours(app, cluster):
             super().record_status(status, history=history)
             return
         body = json.dumps(status.to_json())
@@ -316,7 +321,7 @@ class PairView(Store):
         self._writes.append(queue)
 
     def set_inventory(self, app: str, cluster: str, inventory: Inventory) -> None:
-        if not self._mine(app, cluster):
+        if not self._ours(app, cluster):
             super().set_inventory(app, cluster, inventory)
             return
         self._reads.inventory = inventory
@@ -324,14 +329,14 @@ class PairView(Store):
         self._writes.append(lambda p: p.set(self._pair(app, cluster, "inventory"), body))
 
     def incr_pair_failures(self, app: str, cluster: str) -> int:
-        if not self._mine(app, cluster):
+        if not self._ours(app, cluster):
             return super().incr_pair_failures(app, cluster)
         self._reads.failures += 1
         self._writes.append(lambda p: p.incr(self._pair(app, cluster, "failures")))
         return self._reads.failures
 
     def reset_pair_failures(self, app: str, cluster: str) -> None:
-        if not self._mine(app, cluster):
+        if not self._ours(app, cluster):
             super().reset_pair_failures(app, cluster)
             return
         if not self._reads.failures:

@@ -214,6 +214,10 @@ def test_a_hook_s_outcome_and_logs_pointer_are_in_the_status_and_history(pair: P
     )
     history = pair.store.history(pair.app, pair.cluster)
     assert [h.hooks[0].state for h in history[:2]] == ["Failed", "Running"]
+    assert [h.hooks[0].message for h in history[:2]] == [
+        "Job has reached the specified backoff limit",
+        "job is running",
+    ], "each hook's own message is kept beside its state"
 
 
 def test_a_degraded_or_progressing_pair_names_the_object_not_only_counts(pair: Pair) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 
@@ -712,6 +713,33 @@ def test_a_look_without_applying_says_why_it_does_not_apply(
         f"not applying ({why}); `fleetsync sync web` applies it"
     )
     assert behind.drifted == ("core/ConfigMap/web/settings",)
+
+
+def test_a_look_at_a_pair_with_per_cluster_variants_compares_it_with_its_own_bundle(
+    pair: Pair,
+) -> None:
+    own = pair.store.put_bundle(Bundle.of(WEB))
+    first = DesiredState(REV1, Digest("set-1"), "plain", rendered_at=1.0, variants=1)
+    pair.store.set_desired_variants(APP, first, {pair.cluster: own})
+    applied = pair.reconcile().status
+    assert applied is not None and applied.digest == own
+    pair.store.set_suspended(APP, True)
+    red = [namespace("web"), config_map("settings", "web", data={"mode": "red"})]
+    moved = pair.store.put_bundle(Bundle.of(red))
+    second = DesiredState(REV2, Digest("set-2"), "plain", rendered_at=2.0, variants=1)
+    pair.store.set_desired_variants(APP, second, {pair.cluster: moved})
+
+    behind = pair.reconcile().status
+
+    assert behind is not None and behind.sync is SyncState.OUT_OF_SYNC
+    assert (behind.revision, behind.digest) == (REV1, own)
+    assert behind.message == (
+        f"{REV2} not applied yet; not applying (suspended); `fleetsync sync web` applies it"
+    )
+    pair.store.set_desired_variants(APP, second, {pair.cluster: own})
+    assert pair.reconcile().status == replace(
+        behind, message="in sync (suspended)", sync=SyncState.SYNCED, at=ANY, stale_after=ANY
+    ), "Git moved on elsewhere, this cluster's own bundle did not"
 
 
 def test_a_look_at_a_pair_never_applied_shows_it_behind_with_nothing_applied(pair: Pair) -> None:
