@@ -71,11 +71,22 @@ def check_url(url: str) -> str:
         port = parts.port
     except ValueError as exc:
         raise RedisUrlError(f"{shown!r}: {exc}") from exc
-    if scheme != "unix" and not parts.hostname:
+    query = parse_qs(parts.query)
+    if "password" in query:  # a URL's query is shown: a password there would be too
+        raise RedisUrlError(
+            f"{display_url(url, path=False)!r}: the password goes before the host, not in the "
+            f"query ({scheme}://:PASSWORD@...), so that it is never shown"
+        )
+    if scheme == "unix":
+        if not parts.path.strip("/"):
+            raise RedisUrlError(f"{shown!r}: no socket (write unix:///PATH/TO/redis.sock?db=N)")
+        _db(query.get("db", ["0"])[0], shown)
+        return url
+    if not parts.hostname:
         raise RedisUrlError(f"{shown!r}: no host (write redis://HOST:PORT/DB)")
     if port is not None and not 0 < port < 65536:
         raise RedisUrlError(f"{shown!r}: port {port} is out of range")
-    _db(parts.path.lstrip("/") or parse_qs(parts.query).get("db", ["0"])[0], shown)
+    _db(parts.path.lstrip("/") or query.get("db", ["0"])[0], shown)
     return url
 
 
@@ -153,7 +164,10 @@ def connect_client(url: str, *, socket_timeout: float = 30.0) -> redis.Redis:
 def celery_broker(url: str) -> tuple[str, dict[str, object]]:
     """The broker URL and transport options that make kombu use `url`: itself for one
     server, kombu's `sentinel` transport (one `sentinel://` URL per sentinel, the master's
-    name as a transport option) for Sentinel."""
+    name as a transport option) for Sentinel, and kombu's spelling of a Unix socket
+    (`redis+socket:///PATH?virtual_host=DB`: kombu has no `unix` transport)."""
+    if url.startswith("unix://"):
+        return _socket_broker(url), {}
     if not url.startswith("sentinel://"):
         return url, {}
     address = sentinel_address(url)
@@ -165,6 +179,13 @@ def celery_broker(url: str) -> tuple[str, dict[str, object]]:
         "master_name": address.master,
         "sentinel_kwargs": {"socket_timeout": 2, "socket_connect_timeout": 2},
     }
+
+
+def _socket_broker(url: str) -> str:
+    parts = urlsplit(url)
+    auth = parts.netloc.rpartition("@")[0]
+    db = parse_qs(parts.query).get("db", ["0"])[0]
+    return f"redis+socket://{auth}{'@' if auth else ''}{parts.path}?virtual_host={db}"
 
 
 def wait_until_reachable(client: redis.Redis, *, timeout: float) -> bool:
