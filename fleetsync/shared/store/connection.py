@@ -28,6 +28,10 @@ from redis.retry import Retry
 from fleetsync.shared.urls import display_url
 
 SCHEMES = ("redis", "rediss", "unix", "sentinel")
+CONNECT_TIMEOUT = 5.0
+"""Seconds a connection to Redis may take to open (the store's and the broker's): a server that
+drops packets is given up after this, not after the operating system's TCP timeout (minutes),
+and the caller's retry takes over."""
 DEFAULT_SENTINEL_PORT = 26379
 
 UNAVAILABLE: tuple[type[Exception], ...] = (
@@ -140,7 +144,7 @@ def connect_client(url: str, *, socket_timeout: float = 30.0) -> redis.Redis:
     check_url(url)
     options: dict[str, Any] = {
         "socket_timeout": socket_timeout,
-        "socket_connect_timeout": 5,
+        "socket_connect_timeout": CONNECT_TIMEOUT,
         "health_check_interval": 30,
         "retry": _retry(),
     }
@@ -165,17 +169,20 @@ def celery_broker(url: str) -> tuple[str, dict[str, object]]:
     """The broker URL and transport options that make kombu use `url`: itself for one
     server, kombu's `sentinel` transport (one `sentinel://` URL per sentinel, the master's
     name as a transport option) for Sentinel, and kombu's spelling of a Unix socket
-    (`redis+socket:///PATH?virtual_host=DB`: kombu has no `unix` transport)."""
+    (`redis+socket:///PATH?virtual_host=DB`: kombu has no `unix` transport). Over TCP a
+    connection takes at most `CONNECT_TIMEOUT` to open, as the store's do."""
+    connect: dict[str, object] = {"socket_connect_timeout": CONNECT_TIMEOUT}
     if url.startswith("unix://"):
         return _socket_broker(url), {}
     if not url.startswith("sentinel://"):
-        return url, {}
+        return url, connect
     address = sentinel_address(url)
     auth = ""
     if address.password is not None:
         auth = f"{quote(address.username or '', safe='')}:{quote(address.password, safe='')}@"
     broker = ";".join(f"sentinel://{auth}{h}:{p}/{address.db}" for h, p in address.sentinels)
     return broker, {
+        **connect,
         "master_name": address.master,
         "sentinel_kwargs": {"socket_timeout": 2, "socket_connect_timeout": 2},
     }
