@@ -4,8 +4,8 @@ repository, once), and the bounds every render gets from the settings."""
 from __future__ import annotations
 
 from fleetsync.shared.errors import PermanentError
-from fleetsync.shared.settings import Settings
 from fleetsync.shared.model.revision import Revision
+from fleetsync.shared.settings import Settings
 from fleetsync.shared.source import _about, _chart_source_revision, render_limits
 
 
