@@ -109,6 +109,17 @@ def _sync(
 ) -> FetchOutcome:
     polled = poll_repository(store, fleet, RepoName("platform"))
     assert polled.error is None
+    return _fetch(store, fleet, tmp_path, force=force, limits=limits)
+
+
+def _fetch(
+    store: Store,
+    fleet: Fleet,
+    tmp_path: Path,
+    *,
+    force: bool = False,
+    limits: RenderLimits = DEFAULT_LIMITS,
+) -> FetchOutcome:
     return fetch_repository(
         store,
         fleet,
@@ -177,15 +188,7 @@ def test_a_poll_of_an_unmoved_repository_needs_no_fetch_and_a_removed_one_fetche
     renders = store.stats()["render"]
 
     gone = replace(fleet, repositories={}, applications={})
-    fetched = fetch_repository(
-        store,
-        gone,
-        RepoName("platform"),
-        mirror_dir=tmp_path / "mirrors",
-        scratch_dir=tmp_path / "scratch",
-        force=True,
-    )
-    assert fetched == FetchOutcome()
+    assert _fetch(store, gone, tmp_path, force=True) == FetchOutcome()
     assert store.stats()["render"] == renders
 
 
