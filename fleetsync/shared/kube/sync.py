@@ -52,7 +52,7 @@ from fleetsync.shared.kube.health import (
     describe_unhealthy,
 )
 from fleetsync.shared.kube.hookrun import HookResult, HookRun, HookState, HookWait, RunState
-from fleetsync.shared.kube.hooks import HookSpec, of_phase, split_hooks
+from fleetsync.shared.kube.hooks import HookSpec, applied_objects, of_phase, split_hooks
 from fleetsync.shared.kube.hooksync import (
     Scope,
     Step,
@@ -305,7 +305,7 @@ def sync_reads(
 ) -> list[Read]:
     """What `sync_application` reads before its first write, when nothing is wrong with the
     bundle (see `kube/read_ahead.py`): the inventory copy, the namespaces, a LIST per kind."""
-    objects, _ = split_hooks(well_formed(bundle.objects), app=app)
+    objects = applied_objects(well_formed(bundle.objects))
     return [
         record_read(app),
         *first_reads(
@@ -483,7 +483,7 @@ def _locate_all(
     """Each bundle object placed on the cluster, and those whose kind it does not serve;
     malformed manifests (see `bundle_problems`) and hooks (never drift, never health) are left
     out."""
-    objects, _ = split_hooks(well_formed(bundle.objects), app=app)
+    objects = applied_objects(well_formed(bundle.objects))
     bundled = defined_kinds(objects)
     located: list[Target] = []
     unserved: list[Manifest] = []
