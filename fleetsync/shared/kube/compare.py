@@ -46,9 +46,7 @@ def is_mapping(value: Any) -> bool:
 
 def same_value(declared: Any, live: Any, *, defaults: Mapping[str, Any] = NO_DEFAULTS) -> bool:
     """Strict equality; a live mapping may also hold `defaults` the declared one leaves out."""
-    if is_mapping(declared) or is_mapping(live):
-        if not is_mapping(declared) or not is_mapping(live):
-            return False
+    if is_mapping(declared) and is_mapping(live):
         extra = live.keys() - declared.keys()
         if not declared.keys() <= live.keys() or any(
             k not in defaults or not same_value(defaults[k], live[k]) for k in extra

@@ -47,9 +47,8 @@ def mark_managed(obj: Manifest, *, app: str, namespace: str | None) -> dict[str,
     """
     marked: dict[str, Any] = copy.deepcopy(dict(obj))
     metadata = marked.setdefault("metadata", {})
-    metadata.setdefault("labels", {})
     metadata["labels"] = {
-        **(metadata["labels"] or {}),
+        **(metadata.get("labels") or {}),
         MANAGED_BY_LABEL: MANAGED_BY,
         APPLICATION_LABEL: app,
     }

@@ -60,3 +60,46 @@ def test_both_rules_walk_mappings_that_are_not_dicts() -> None:
     assert same_value({"a": 1, "b": {"c": "2"}}, live)
     assert same_rendering({"a": "1", "b": {"c": 2}}, live)
     assert not same_rendering({"a": "1", "b": {"c": 3}}, live)
+
+
+@pytest.mark.parametrize(
+    ("declared", "live"),
+    [({"a": 1}, "a"), ("a", {"a": 1}), ({}, []), ([], {}), ([1], 1), (1, [1]), ([1], [2])],
+)
+def test_the_strict_rule_finds_different_shapes_and_items_different(
+    declared: Any, live: Any
+) -> None:
+    assert not same_value(declared, live)
+    assert not same_value(declared, live, defaults=BUILTIN_DEFAULTS)
+
+
+def test_the_strict_rule_passes_defaults_down_through_mappings_and_lists() -> None:
+    declared = {"spec": {"ports": [{"port": 80}]}}
+    live = {"spec": {"ports": [{"port": 80, "protocol": "TCP"}]}}
+    assert same_value(declared, live, defaults=BUILTIN_DEFAULTS)
+    assert not same_value(declared, live)
+    assert same_value({"a": None, "b": [True]}, {"a": None, "b": [True]})
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ({"a": 1}, 1, False),
+        (1, {"a": 1}, False),
+        ([1], 1, False),
+        (1, [1], False),
+        ([1], [2], False),
+        ([1], [1, 1], False),
+        (True, True, True),
+        (False, False, True),
+        (True, False, False),
+        (1, True, False),
+        (None, None, True),
+        (None, "None", False),
+        ("None", None, False),
+        (None, "", False),
+        ("1.0", 1, False),
+    ],
+)
+def test_the_drift_rule_keeps_shapes_booleans_and_nulls_strict(a: Any, b: Any, same: bool) -> None:
+    assert same_rendering(a, b) is same

@@ -45,16 +45,40 @@ def test_mark_managed_keeps_a_manifest_namespace_given_and_drops_one_on_cluster_
     assert "namespace" not in mark_managed(cluster_scoped, app="a", namespace=None)["metadata"]
 
 
+def test_mark_managed_gives_metadata_to_a_manifest_without_any() -> None:
+    bare = {"apiVersion": "v1", "kind": "Namespace"}
+    assert mark_managed(bare, app="a", namespace=None) == {
+        **bare,
+        "metadata": {
+            "labels": {
+                "app.kubernetes.io/managed-by": "fleetsync",
+                "fleetsync.io/application": "a",
+            },
+            "annotations": {"fleetsync.io/application": "a"},
+        },
+    }
+    nulls = cm(labels=None, annotations=None)
+    assert mark_managed(nulls, app="a", namespace="web")["metadata"] == {
+        "name": "cfg",
+        "namespace": "web",
+        "labels": {"app.kubernetes.io/managed-by": "fleetsync", "fleetsync.io/application": "a"},
+        "annotations": {"fleetsync.io/application": "a"},
+    }
+    assert bare == {"apiVersion": "v1", "kind": "Namespace"}, "the manifest is not mutated"
+
+
 @pytest.mark.parametrize(
     ("annotations", "owner"),
     [
         ({"fleetsync.io/application": "a"}, "a"),
         ({}, None),
         ({"fleetsync.io/application": ""}, None),
+        (None, None),
     ],
 )
-def test_owner_of(annotations: dict[str, str], owner: str | None) -> None:
+def test_owner_of(annotations: dict[str, str] | None, owner: str | None) -> None:
     assert owner_of(cm(annotations=annotations)) == owner
+    assert owner_of({"kind": "ConfigMap", "metadata": None}) is None
 
 
 @pytest.mark.parametrize(
@@ -62,6 +86,9 @@ def test_owner_of(annotations: dict[str, str], owner: str | None) -> None:
     [
         ({"fleetsync.io/prune": "disabled"}, True),
         ({"fleetsync.io/prune": "Disabled"}, True),
+        ({"fleetsync.io/prune": " disabled "}, True),
+        ({"argocd.argoproj.io/sync-options": "Prune=false ,Validate=false"}, True),
+        ({"argocd.argoproj.io/sync-options": "prune=false"}, False),
         ({"argocd.argoproj.io/sync-options": "Prune=false"}, True),
         ({"argocd.argoproj.io/sync-options": "ServerSideApply=true, Prune=false"}, True),
         ({"argocd.argoproj.io/sync-options": "Prune=true"}, False),
