@@ -13,6 +13,7 @@ from fleetsync.shared.kube.diff import (
     diff_objects,
     drifted,
     masked_secret,
+    masked_secret_pair,
     normalize,
     same_live_state,
 )
@@ -468,3 +469,130 @@ def test_finding_drift_leaves_the_live_object_as_it_was() -> None:
     assert diff_object({**secret, "data": {"k": "bmV3"}}, live_secret) is not None
 
     assert (live, live_secret) == before
+
+
+def test_the_diff_is_the_whole_unified_yaml_of_the_declared_fields() -> None:
+    drift = diff_object(DESIRED, edited(spec__replicas=5))
+    assert drift is not None
+    assert drift.diff == (
+        "--- live/apps/Deployment/web/api\n"
+        "+++ desired/apps/Deployment/web/api\n"
+        "@@ -6,7 +6,7 @@\n"
+        "   name: api\n"
+        "   namespace: web\n"
+        " spec:\n"
+        "-  replicas: 5\n"
+        "+  replicas: 2\n"
+        "   template:\n"
+        "     spec:\n"
+        "       containers:\n"
+    )
+
+
+def test_a_drift_report_lists_its_drifted_keys_in_order_and_is_not_drifted_when_empty() -> None:
+    worker = {**DESIRED, "metadata": {**DESIRED["metadata"], "name": "worker"}}
+    report = diff_objects([(worker, None), (DESIRED, edited(spec__replicas=5))])
+    assert report.keys == (
+        ResourceKey.parse("apps/Deployment/web/worker"),
+        ResourceKey.parse("apps/Deployment/web/api"),
+    )
+    assert report.drifted
+    empty = diff_objects([(DESIRED, live_of(DESIRED))])
+    assert (empty.drifted, empty.keys, empty.drifts) == (False, (), ())
+
+
+def test_every_field_the_server_writes_is_left_out_of_an_object_shown_alone() -> None:
+    written = {
+        "uid": "u-1",
+        "resourceVersion": "42",
+        "generation": 3,
+        "creationTimestamp": "2026-01-01T00:00:00Z",
+        "deletionTimestamp": "2026-01-02T00:00:00Z",
+        "deletionGracePeriodSeconds": 30,
+        "selfLink": "/api/v1/namespaces/web/configmaps/c",
+        "managedFields": [{"manager": "fleetsync"}],
+        "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"},
+    }
+    live = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", **written}}
+    assert normalize(live) == {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
+    assert normalize({"kind": "ConfigMap", "metadata": None}) == {
+        "kind": "ConfigMap",
+        "metadata": None,
+    }
+    assert normalize({"kind": "ConfigMap"}) == {"kind": "ConfigMap"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("resourceVersion", "43"),
+        ("managedFields", [{"manager": "fleetsync", "time": "later"}]),
+        ("generation", 2),
+        ("creationTimestamp", "2026-01-02T00:00:00Z"),
+    ],
+)
+def test_same_live_state_ignores_each_field_every_write_changes(field: str, value: Any) -> None:
+    live = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {}}
+    after = {**live, "metadata": {"name": "c", field: value}}
+    assert same_live_state(after, live)
+    assert not same_live_state({**after, "data": {"k": "v"}}, live)
+    assert not same_live_state({**after, "metadata": {"name": "c", "uid": "u-2"}}, live)
+    assert same_live_state({"kind": "ConfigMap"}, {"kind": "ConfigMap"}), "no status, no metadata"
+
+
+def test_a_secret_s_masked_sides_keep_what_each_side_has_and_no_more() -> None:
+    live = {"type": "Opaque", "data": {"a": "eA==", "b": "eQ=="}}
+    assert masked_secret_pair(live, {"data": {"b": "eQ==", "c": "eg=="}}) == (
+        {"type": "Opaque", "data": {"a": "***", "b": "***"}},
+        {"data": {"b": "***", "c": "*** (changed)"}},
+    )
+    assert masked_secret_pair({"type": "Opaque"}, {"data": {"c": "eg=="}}) == (
+        {"type": "Opaque"},
+        {"data": {"c": "*** (changed)"}},
+    )
+    assert masked_secret_pair(live, {"data": None}) == (
+        {"type": "Opaque", "data": {"a": "***", "b": "***"}},
+        {"data": None},
+    )
+    assert live == {"type": "Opaque", "data": {"a": "eA==", "b": "eQ=="}}, "sides are copies"
+
+
+def test_an_hpa_metric_that_changed_shows_every_live_metric_in_the_live_order() -> None:
+    def metric(name: str, utilization: int) -> dict[str, Any]:
+        target = {"type": "Utilization", "averageUtilization": utilization}
+        return {"type": "Resource", "resource": {"name": name, "target": target}}
+
+    desired = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "h", "namespace": "web"},
+        "spec": {"metrics": [metric("cpu", 50), metric("memory", 60)]},
+    }
+    live = {**desired, "spec": {"metrics": [metric("memory", 60), metric("cpu", 70)]}}
+    drift = diff_object(desired, live)
+    assert drift is not None
+    assert drift.diff == (
+        "--- live/autoscaling/HorizontalPodAutoscaler/web/h\n"
+        "+++ desired/autoscaling/HorizontalPodAutoscaler/web/h\n"
+        "@@ -6,14 +6,14 @@\n"
+        " spec:\n"
+        "   metrics:\n"
+        "   - resource:\n"
+        "+      name: cpu\n"
+        "+      target:\n"
+        "+        averageUtilization: 50\n"
+        "+        type: Utilization\n"
+        "+    type: Resource\n"
+        "+  - resource:\n"
+        "       name: memory\n"
+        "       target:\n"
+        "         averageUtilization: 60\n"
+        "         type: Utilization\n"
+        "     type: Resource\n"
+        "-  - resource:\n"
+        "-      name: cpu\n"
+        "-      target:\n"
+        "-        averageUtilization: 70\n"
+        "-        type: Utilization\n"
+        "-    type: Resource\n"
+    ), "not aligned: one desired metric matches no live one"
