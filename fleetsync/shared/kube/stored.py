@@ -110,8 +110,8 @@ def stored_form(obj: Manifest) -> dict[str, Any]:
     for path, rounding in quantities:
         _respell(stored, path, rounding)
     if kind == ("", "Secret"):
-        _drop_nulls(stored, ("data", "stringData"))
-        _fold_string_data(stored)
+        _drop_nulls(stored, ("data",))
+        _fold_string_data(stored)  # drops stringData, null or folded
         _reencode(_own(stored, "data"))
     elif kind == ("", "ConfigMap"):
         _drop_nulls(stored, ("data", "binaryData"))

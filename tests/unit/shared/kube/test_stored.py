@@ -184,3 +184,76 @@ def test_the_stored_form_leaves_the_manifest_as_it_was(manifest: dict[str, Any])
     before = copy.deepcopy(manifest)
     assert stored_form(manifest) != before
     assert manifest == before
+
+
+def test_quantity_paths_through_values_of_another_shape_are_left_as_written() -> None:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "spec": {
+            "containers": None,
+            "initContainers": [None, {"name": "i", "resources": {"requests": ["2000m"]}}],
+            "ephemeralContainers": {"name": "e"},
+            "overhead": "2000m",
+            "volumes": [{"name": "v", "emptyDir": None}, {"name": "w", "emptyDir": "1024Mi"}],
+        },
+    }
+    assert stored_form(pod) == pod
+    assert stored_form({"apiVersion": "v1", "kind": "Pod", "spec": None}) == {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "spec": None,
+    }
+
+
+def test_each_quantity_field_rounds_as_the_server_does_there() -> None:
+    def quota(**hard: Any) -> dict[str, Any]:
+        return {"apiVersion": "v1", "kind": "ResourceQuota", "spec": {"hard": hard}}
+
+    assert stored_form(quota(cpu="1u", memory="0.5"))["spec"]["hard"] == {
+        "cpu": "1m",
+        "memory": "500m",
+    }
+    runtime = {
+        "apiVersion": "node.k8s.io/v1",
+        "kind": "RuntimeClass",
+        "overhead": {"podFixed": {"cpu": "1u", "memory": "1024Mi"}},
+    }
+    assert stored_form(runtime)["overhead"]["podFixed"] == {"cpu": "1u", "memory": "1Gi"}
+
+
+def test_a_secret_with_only_string_data_stores_it_as_data() -> None:
+    secret = {"apiVersion": "v1", "kind": "Secret", "data": None, "stringData": {"b": "b"}}
+    assert stored_form(secret) == {"apiVersion": "v1", "kind": "Secret", "data": {"b": "Yg=="}}
+    assert stored_form({**secret, "stringData": {"b": "b", "n": 5}}) == {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "data": {"b": "Yg=="},
+    }, "a value that is not a string (the server refuses it) is not folded"
+    not_a_map = {"apiVersion": "v1", "kind": "Secret", "data": {"a": "YQ=="}, "stringData": "b"}
+    assert stored_form(not_a_map) == {"apiVersion": "v1", "kind": "Secret", "data": {"a": "YQ=="}}
+
+
+def test_every_base64_value_is_reencoded_past_values_that_are_not() -> None:
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "binaryData": {"n": 5, "bad": "%%", "accent": "é", "b": "AAEC\r\nAwQF\r\n"},
+    }
+    assert stored_form(config)["binaryData"] == {
+        "n": 5,
+        "bad": "%%",
+        "accent": "é",
+        "b": "AAECAwQF",
+    }
+    secret = {"apiVersion": "v1", "kind": "Secret", "data": {"bad": "%%", "a": "YQ=\n="}}
+    assert stored_form(secret)["data"] == {"bad": "%%", "a": "YQ=="}
+    assert stored_form({**secret, "data": "YQ=="})["data"] == "YQ==", "not a map: as written"
+
+
+def test_fields_owned_under_string_data_alone_are_owned_under_data() -> None:
+    fields = {"f:stringData": {".": {}, "f:b": {}}, "f:type": {}}
+    assert fold_string_data_fields(fields) == {"f:data": {"f:b": {}}, "f:type": {}}
+    plain = {"f:data": {"f:a": {}}, "f:type": {}}
+    assert fold_string_data_fields(plain) == plain
+    assert fold_string_data_fields(plain) is not plain, "a copy"
