@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from fleetsync.shared.kube.unchanged import unchanged
+from fleetsync.shared.kube.unchanged import applied_content, applied_fields, unchanged
 
 DESIRED: dict[str, Any] = {
     "apiVersion": "v1",
@@ -347,7 +347,8 @@ def test_an_apply_entry_without_a_field_set_is_left_to_the_server(
 
 
 @pytest.mark.parametrize(
-    "element", ["i:0", "q:unknown", "k:not-json", "k:[]", 'k:"a"', "k:{}", 'v:{"a":1}']
+    "element",
+    ["i:0", "q:unknown", "k:not-json", "k:[]", 'k:"a"', "k:{}", 'v:{"a":1}', 'v:{"name":"a"}'],
 )
 def test_an_element_that_names_no_item_is_left_to_the_server_even_where_the_item_matches(
     element: str,
@@ -402,3 +403,64 @@ def test_a_value_a_server_kept_as_written_is_unchanged() -> None:
     assert not unchanged(
         desired, applied(desired, {"spec": {"hard": {"requests.cpu": "5"}}}, fields)
     )
+
+
+def test_a_null_item_of_a_set_is_left_to_the_server() -> None:
+    desired = widget(tags=["a", None])
+    owned = {"f:spec": {"f:tags": {'v:"a"': {}, "v:null": {}}}}
+    live = applied(desired, {"spec": {"tags": ["a", None]}}, owned)
+    assert not unchanged(desired, live)
+    kept = widget(tags=["a"])
+    assert unchanged(
+        kept, applied(kept, {"spec": {"tags": ["a"]}}, {"f:spec": {"f:tags": {'v:"a"': {}}}})
+    )
+
+
+def test_a_keyed_item_fleetsync_owns_that_the_drift_view_cannot_see_dropped_is_a_change() -> None:
+    """The drift view keys named items by name and sees nothing dropped; fleetsync's field set
+    still owns the item the manifest no longer declares, so the apply would remove it."""
+    desired = widget(items=[{"name": "a"}])
+    owned = {"f:spec": {"f:items": {'k:{"name":"a"}': {".": {}, "f:name": {}}}}}
+    live_body = {"spec": {"items": [{"name": "a"}, {"name": "b"}]}}
+    assert unchanged(desired, applied(desired, live_body, owned))
+    owned["f:spec"]["f:items"]['k:{"name":"b"}'] = {".": {}, "f:name": {}}
+    assert not unchanged(desired, applied(desired, live_body, owned))
+
+
+def test_what_the_drift_view_shows_as_drift_is_never_unchanged() -> None:
+    """Items keyed by `id` whose names repeat: fleetsync's item is live as declared, but the
+    drift view, which keys named items by name, compares it with another manager's item."""
+    desired = widget(items=[{"id": 1, "name": "a"}])
+    owned = {"f:spec": {"f:items": {'k:{"id":1}': {".": {}, "f:id": {}, "f:name": {}}}}}
+    alone = {"spec": {"items": [{"id": 1, "name": "a"}]}}
+    assert unchanged(desired, applied(desired, alone, owned))
+    crowded = {"spec": {"items": [{"id": 1, "name": "a"}, {"id": 2, "name": "a"}]}}
+    assert not unchanged(desired, applied(desired, crowded, owned))
+
+
+def test_an_apply_entry_s_field_set_that_is_not_an_object_is_none() -> None:
+    live = applied(DESIRED, {}, {"f:spec": {}})
+    assert applied_fields(live, api_version="v1") == {"f:spec": {}}
+    assert applied_fields(live, api_version="v2") is None
+    live["metadata"]["managedFields"][0]["fieldsV1"] = ["f:spec"]
+    assert applied_fields(live, api_version="v1") is None
+
+
+def test_the_content_an_entry_can_own_leaves_out_identity_and_what_generators_add() -> None:
+    generated = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "namespace": "web", "creationTimestamp": None},
+        "data": {"k": "v"},
+        "status": {},
+    }
+    assert applied_content(generated, {"f:data": {}}) == {"data": {"k": "v"}}
+    assert applied_content(generated, {"f:data": {}, "f:status": {}}) == {
+        "data": {"k": "v"},
+        "status": {},
+    }
+    labelled = {**generated, "metadata": {"name": "c", "labels": {"a": "b"}}}
+    assert applied_content(labelled, {}) == {"metadata": {"labels": {"a": "b"}}, "data": {"k": "v"}}
+    assert applied_content({"kind": "ConfigMap", "metadata": None}, {}) == {"metadata": None}
+    stamped = {**generated, "metadata": {"name": "c", "creationTimestamp": "2026-01-01T00:00:00Z"}}
+    assert applied_content(stamped, {})["metadata"] == {"creationTimestamp": "2026-01-01T00:00:00Z"}
