@@ -22,6 +22,7 @@ Pure: values in, booleans out.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 BUILTIN_DEFAULTS: Mapping[str, Any] = {"protocol": "TCP"}
@@ -53,14 +54,9 @@ def same_value(declared: Any, live: Any, *, defaults: Mapping[str, Any] = NO_DEF
         ):
             return False
         return all(same_value(v, live[k], defaults=defaults) for k, v in declared.items())
-    if isinstance(declared, list) or isinstance(live, list):
-        return (
-            isinstance(declared, list)
-            and isinstance(live, list)
-            and len(declared) == len(live)
-            and all(
-                same_value(d, v, defaults=defaults) for d, v in zip(declared, live, strict=True)
-            )
+    if isinstance(declared, list) and isinstance(live, list):
+        return len(declared) == len(live) and all(
+            map(partial(same_value, defaults=defaults), declared, live)
         )
     return type(declared) is type(live) and bool(declared == live)
 
@@ -70,7 +66,7 @@ def same_rendering(a: Any, b: Any) -> bool:
     if is_mapping(a) and is_mapping(b):
         return a.keys() == b.keys() and all(same_rendering(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same_rendering(x, y) for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and all(map(same_rendering, a, b))
     return same_scalar_rendering(a, b)
 
 

@@ -68,7 +68,7 @@ def owner_of(obj: Manifest) -> str | None:
 
 def prune_disabled(obj: Manifest) -> bool:
     annotations = annotations_of(obj)
-    if str(annotations.get(PRUNE_ANNOTATION, "")).strip().lower() == "disabled":
+    if str(annotations.get(PRUNE_ANNOTATION)).strip().lower() == "disabled":
         return True
-    options = str(annotations.get(ARGO_SYNC_OPTIONS, ""))
+    options = str(annotations.get(ARGO_SYNC_OPTIONS))  # a missing annotation reads "None"
     return any(o.strip() == "Prune=false" for o in options.split(","))

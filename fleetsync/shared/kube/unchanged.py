@@ -99,7 +99,7 @@ def applied_content(desired: Manifest, fields: Mapping[str, Any]) -> dict[str, A
     metadata = content.get("metadata")
     if isinstance(metadata, Mapping):
         trimmed = {k: v for k, v in metadata.items() if k not in _METADATA_IDENTITY}
-        if trimmed.get("creationTimestamp", "") is None:
+        if "creationTimestamp" in trimmed and trimmed["creationTimestamp"] is None:
             trimmed.pop("creationTimestamp")
         content["metadata"] = trimmed
         if not trimmed:
