@@ -89,6 +89,7 @@ def test_owner_of(annotations: dict[str, str] | None, owner: str | None) -> None
         ({"fleetsync.io/prune": " disabled "}, True),
         ({"argocd.argoproj.io/sync-options": "Prune=false ,Validate=false"}, True),
         ({"argocd.argoproj.io/sync-options": "prune=false"}, False),
+        ({"argocd.argoproj.io/sync-options": "Validate=false,Prune=false"}, True),
         ({"argocd.argoproj.io/sync-options": "Prune=false"}, True),
         ({"argocd.argoproj.io/sync-options": "ServerSideApply=true, Prune=false"}, True),
         ({"argocd.argoproj.io/sync-options": "Prune=true"}, False),
