@@ -256,7 +256,9 @@ def test_a_client_shows_its_cluster(client: ClusterClient) -> None:
             "Connection aborted: reset by peer",
         ),
         (
-            ProtocolError("Connection broken: IncompleteRead(3 bytes read)", IncompleteRead(b"abc")),
+            ProtocolError(
+                "Connection broken: IncompleteRead(3 bytes read)", IncompleteRead(b"abc")
+            ),
             "Connection broken: IncompleteRead(3 bytes read)",
         ),
     ],
