@@ -486,7 +486,7 @@ def _checked(
     if behind and latest is not None:
         notes.append(f"{latest.revision} not applied yet")
     if drifted:
-        notes.append(f"{len(drifted)} objects drifted")
+        notes.append(f"{len(drifted)} object{'' if len(drifted) == 1 else 's'} drifted")
     if notes:
         notes.append(f"not applying ({why}); `fleetsync sync {app}` applies it")
     return PairStatus(
