@@ -465,10 +465,11 @@ def check_drift(
 
 
 def assess_live_health(
-    client: ClusterClient, bundle: Bundle, *, app: str = "", namespace: str | None = None
+    client: ClusterClient, bundle: Bundle, *, namespace: str | None = None
 ) -> tuple[Health, tuple[ObjectHealth, ...]]:
-    """The application's health on the cluster now: worst of its objects' (one LIST per kind)."""
-    located, unserved = _locate_all(client, bundle, app=app, namespace=namespace)
+    """The application's health on the cluster now: worst of its objects' (one LIST per kind).
+    Objects are read by their keys: which application's labels they carry does not matter."""
+    located, unserved = _locate_all(client, bundle, app="", namespace=namespace)
     live = read_live(client, [t for t in located if not t.deferred])
     verdicts = [
         ObjectHealth(ResourceKey.of(o), Health.MISSING, "kind not served") for o in unserved
