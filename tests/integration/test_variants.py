@@ -192,6 +192,21 @@ def test_the_application_s_directory_options_reach_its_render(
     assert [o["metadata"]["name"] for o in bundle.objects] == ["settings"]
 
 
+def test_manifests_that_name_no_cluster_variable_give_every_cluster_the_one_render(
+    redis_url: str, tmp_path: Path, git_repo: WorkRepo, git_server: GitServer
+) -> None:
+    plain = SETTINGS.replace("${cluster.values.region}", "eu").replace("$${HOME}", "home")
+    git_repo.write("apps/web/settings.yaml", plain.replace("${cluster.labels.tier:=standard}", "a"))
+    git_repo.commit("web")
+    store = Store.connect(redis_url)
+    url = git_server.git_url(git_repo.bare.name.removesuffix(".git"))
+    outcome = _sync(store, _fleet(url, _clusters(REGIONS)), tmp_path)
+    assert outcome.failed == {} and store.stats().get("variant_render", 0) == 0
+    chosen = desired_for_pairs(store, APP, [ClusterName(c) for c in REGIONS])
+    assert len({d.digest for d in chosen.values() if d is not None}) == 1
+    assert _data(store, "us-2") == {"region": "eu", "tier": "a", "script": "echo home"}
+
+
 def test_a_poll_of_an_unmoved_repository_needs_no_fetch_and_a_removed_one_fetches_nothing(
     redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
 ) -> None:
