@@ -115,3 +115,24 @@ def test_where_rounding_is_not_known_only_values_it_leaves_alone_are_respelled()
 )
 def test_what_is_not_a_quantity_is_left_as_written(value: Any) -> None:
     assert stored_quantity(value) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "stored"),
+    [
+        ("1048576Ki", "1Gi"),
+        ("3145728Ki", "3Gi"),
+        ("-1048576Ki", "-1Gi"),
+        ("-1.5Gi", "-1536Mi"),
+        ("-0.5", "-500m"),
+        ("-2000m", "-2"),
+        ("-1000", "-1k"),
+        ("-1e-5", "-10e-6"),
+    ],
+)
+def test_a_quantity_is_reduced_by_every_power_it_divides_and_keeps_its_sign(
+    value: str, stored: str
+) -> None:
+    """Quantity.String: a binary value divisible by 1024 several times takes the largest suffix,
+    and a negative value keeps its minus in every format."""
+    assert stored_quantity(value, rounding=Rounding.NONE) == stored
