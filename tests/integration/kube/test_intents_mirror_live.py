@@ -6,13 +6,19 @@ bound is left out, and the writer says so."""
 from __future__ import annotations
 
 import base64
+import json
+import logging
 import secrets
 import zlib
 
+import pytest
+
 from fleetsync.shared.kube.intents import (
+    INTENTS_KEY,
     MAX_MIRRORED_BUNDLE,
     PART_BYTES,
     PART_KEY,
+    intents_name,
     part_name,
     read_intents,
     write_intents,
@@ -96,3 +102,30 @@ def test_a_held_bundle_over_the_bound_is_left_out_and_said(live: Live) -> None:
     assert mirror.bundle is None and mirror.parts == 0
     assert live.operator.get(f"{SECRETS}/{part_name(live.app, 1)}") is None
     assert INVENTORY_NAMESPACE == "fleetsync-system"
+
+
+def test_a_mirror_that_holds_no_bundle_reads_back_none_without_looking_for_one(
+    live: Live, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A pin mirrored without its bundle (a held digest, no part), and a mirror whose intents
+    name no held bundle beside a bundle: no bundle is read, and nothing is reported unreadable."""
+    bundle = big_bundle(1)
+    intents = pinned(bundle)
+    write_intents(live.client, live.app, epoch="e1", intents=intents, bundle=None)
+    with caplog.at_level(logging.WARNING, logger="fleetsync.shared.kube.intents"):
+        mirror = read_intents(live.client, live.app)
+    assert mirror is not None and mirror.intents == intents
+    assert mirror.bundle is None and mirror.parts == 0
+    assert caplog.records == []
+
+    unpinned = Intents(suspended=True, at=5.0)
+    write_intents(live.client, live.app, epoch="e1", intents=unpinned, bundle=bundle)
+    path = f"{SECRETS}/{intents_name(live.app)}"
+    body = {"epoch": "e1", **unpinned.to_json()}  # what names the bundle held taken out
+    text = base64.b64encode(json.dumps(body).encode()).decode()
+    live.operator.merge_patch(path, {"data": {INTENTS_KEY: text}})
+    with caplog.at_level(logging.WARNING, logger="fleetsync.shared.kube.intents"):
+        mirror = read_intents(live.client, live.app)
+    assert mirror is not None and mirror.intents == unpinned
+    assert mirror.bundle is None and mirror.parts == 1
+    assert caplog.records == []
