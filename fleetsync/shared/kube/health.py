@@ -106,9 +106,8 @@ def _is(obj: Manifest, kind: str, status: str) -> bool:
     return condition is not None and condition.get("status") == status
 
 
-def _message(condition: Mapping[str, Any] | None, fallback: str) -> str:
-    if condition is None:
-        return fallback
+def _message(condition: Mapping[str, Any], fallback: str) -> str:
+    """What the condition says (its message, else its reason), else `fallback`."""
     text = str(condition.get("message") or condition.get("reason") or "")
     return text or fallback
 

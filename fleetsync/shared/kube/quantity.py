@@ -22,7 +22,6 @@ caller then compares as written.
 
 from __future__ import annotations
 
-import math
 import re
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation, localcontext
 from enum import Enum
@@ -83,7 +82,7 @@ def _as_text(value: Any) -> str | None:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        if not math.isfinite(value) or not (value == 0 or 1e-6 <= abs(value) < 1e21):
+        if not (value == 0 or 1e-6 <= abs(value) < 1e21):  # NaN and infinities too
             return None
         text = format(Decimal(repr(value)), "f")
         return text.rstrip("0").rstrip(".") if "." in text else text
@@ -124,13 +123,12 @@ def _parse(text: str) -> tuple[Decimal, Format, bool] | None:
     if fast is not None:
         value, scale, keeps_text = fast
         return Decimal(sign * value).scaleb(scale), fmt, keeps_text
-    try:
-        amount = Decimal(f"{num}.{denom or '0'}")
-    except InvalidOperation:
-        return None
+    amount = Decimal(f"{num}.{denom or '0'}")  # digits only: always a number
     amount = amount.scaleb(exponent) if base == 10 else amount * (2**exponent)
-    if amount != 0:
+    try:
         amount = _round_away_from_zero(amount, _NANO)
+    except InvalidOperation:  # more digits than _PRECISION holds: out of range
+        return None
     if fmt is Format.BINARY_SI and amount > _MAX_INT64:
         amount = Decimal(_MAX_INT64)
     if fmt is Format.BINARY_SI and amount < 1024:
@@ -156,9 +154,7 @@ def _fast_path(num: str, denom: str, exponent: int, fmt: Format) -> tuple[int, i
     if scale < _NANO:
         return None
     shifted = num + denom
-    value = int(shifted)
-    if value * mantissa > _MAX_INT64:
-        return None
+    value = int(shifted)  # within int64 times `mantissa`: what the precision bound is for
     if fmt is Format.BINARY_SI:
         keeps_text = exponent % 10 == 0 and value & 0x07 != 0
     else:

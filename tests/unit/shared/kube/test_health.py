@@ -306,6 +306,17 @@ CASES = [
         ),
         (Health.HEALTHY, ""),
     ),
+    (
+        "statefulset-old-generation",
+        make(
+            "StatefulSet",
+            "apps/v1",
+            spec={"replicas": 1},
+            generation=2,
+            status={"observedGeneration": 1, "readyReplicas": 1, "updatedReplicas": 1},
+        ),
+        (Health.PROGRESSING, "waiting for the controller to observe generation 2 (seen 1)"),
+    ),
     # DaemonSet
     (
         "daemonset-everywhere",
@@ -383,6 +394,16 @@ CASES = [
             },
         ),
         (Health.PROGRESSING, "2 of 4 pods available"),
+    ),
+    (
+        "daemonset-old-generation",
+        make(
+            "DaemonSet",
+            "apps/v1",
+            generation=7,
+            status={"observedGeneration": 6, "desiredNumberScheduled": 0},
+        ),
+        (Health.PROGRESSING, "waiting for the controller to observe generation 7 (seen 6)"),
     ),
     # ReplicaSet
     (
@@ -775,6 +796,15 @@ CASES = [
         ),
         (Health.DEGRADED, "AbleToScale is False (FailedGetScale)"),
     ),
+    (
+        "hpa-false-saying-nothing",
+        make(
+            "HorizontalPodAutoscaler",
+            "autoscaling/v2",
+            status={"conditions": [{"type": "ScalingActive", "status": "False"}]},
+        ),
+        (Health.DEGRADED, "ScalingActive is False"),
+    ),
     # Any kind: standard conditions, else healthy once it exists
     (
         "custom-ready",
@@ -1015,6 +1045,8 @@ def test_a_claim_waiting_for_its_first_consumer_is_healthy() -> None:
         "waiting for its first consumer (storage class local is WaitForFirstConsumer)",
     )
     assert assess_object(claim(None), facts)[0] is Health.HEALTHY
+    no_phase_yet = make("PersistentVolumeClaim", spec={"storageClassName": "local"})
+    assert assess_object(no_phase_yet, facts)[0] is Health.HEALTHY
     assert assess_object(claim("fast"), facts)[0] is Health.PROGRESSING
     assert assess_object(claim("local"))[0] is Health.PROGRESSING
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -58,6 +59,10 @@ SERVER_ANSWERS: list[tuple[Any, str, str]] = [
     ("1024", "1024", "1024"),
     ("2048Ki", "2Mi", "2Mi"),
     ("3072Ki", "3Mi", "3Mi"),
+    ("1048576Ki", "1Gi", "1Gi"),
+    ("3145728Ki", "3Gi", "3Gi"),
+    ("1.0001Ki", "1024103m", "1024102400u"),
+    ("0.0Ki", "0", "0"),
     (".5", "500m", "500m"),
     ("5.", "5.", "5."),
     ("+1", "+1", "+1"),
@@ -111,28 +116,58 @@ def test_where_rounding_is_not_known_only_values_it_leaves_alone_are_respelled()
 
 
 @pytest.mark.parametrize(
-    "value", ["", "abc", "1.2.3", "1Qi", "--1", "1e", "1e+-3", True, None, [1]]
+    "value",
+    ["", "abc", "1.2.3", "1Qi", "--1", "1e", "1e+-3", "1.0000000000000000001e300", True, None, [1]],
 )
 def test_what_is_not_a_quantity_is_left_as_written(value: Any) -> None:
     assert stored_quantity(value) is None
 
 
+NEGATIVE_ANSWERS = [
+    ("-1Ki", "-1Ki", "-1Ki"),
+    ("-1048576Ki", "-1Gi", "-1Gi"),
+    ("-3145728Ki", "-3Gi", "-3Gi"),
+    ("-1.5Gi", "-1536Mi", "-1536Mi"),
+    ("-0.5", "-500m", "-500m"),
+    ("-2000m", "-2", "-2"),
+    ("-1000", "-1k", "-1k"),
+    ("-1e-5", "-1e-3", "-10e-6"),
+]
+"""(manifest value, in a ResourceList, elsewhere) for negative values: a real kube-apiserver
+refuses a negative container request, and its refusal names the value as it stored it (the
+ResourceList column); the other column is the same rule without the rounding to a milli."""
+
+
+@pytest.mark.parametrize(("value", "in_resource_list", "elsewhere"), NEGATIVE_ANSWERS)
+def test_a_negative_quantity_keeps_its_sign_in_every_format(
+    value: str, in_resource_list: str, elsewhere: str
+) -> None:
+    assert stored_quantity(value, rounding=Rounding.MILLI) == in_resource_list
+    assert stored_quantity(value, rounding=Rounding.NONE) == elsewhere
+
+
 @pytest.mark.parametrize(
-    ("value", "stored"),
+    ("value", "in_resource_list", "elsewhere"),
     [
-        ("1048576Ki", "1Gi"),
-        ("3145728Ki", "3Gi"),
-        ("-1048576Ki", "-1Gi"),
-        ("-1.5Gi", "-1536Mi"),
-        ("-0.5", "-500m"),
-        ("-2000m", "-2"),
-        ("-1000", "-1k"),
-        ("-1e-5", "-10e-6"),
+        (1e-6, "1m", "1u"),
+        (-1e-6, "-1m", "-1u"),
+        (1e20, "100E", "100E"),
+        (0.0, "0", "0"),
+        (-0.5, "-500m", "-500m"),
     ],
 )
-def test_a_quantity_is_reduced_by_every_power_it_divides_and_keeps_its_sign(
-    value: str, stored: str
+def test_a_yaml_number_within_go_s_plain_notation_is_respelled(
+    value: float, in_resource_list: str, elsewhere: str
 ) -> None:
-    """Quantity.String: a binary value divisible by 1024 several times takes the largest suffix,
-    and a negative value keeps its minus in every format."""
-    assert stored_quantity(value, rounding=Rounding.NONE) == stored
+    """Go's JSON encoder writes a float from 1e-6 up to (not including) 1e21 without an
+    exponent: those are parsed as that text."""
+    assert stored_quantity(value, rounding=Rounding.MILLI) == in_resource_list
+    assert stored_quantity(value, rounding=Rounding.NONE) == elsewhere
+
+
+@pytest.mark.parametrize("value", [1e21, -1e21, 9e-7, -9e-7, math.inf, -math.inf, math.nan])
+def test_a_yaml_number_go_writes_with_an_exponent_or_not_at_all_is_not_certain(
+    value: float,
+) -> None:
+    assert stored_quantity(value, rounding=Rounding.MILLI) is None
+    assert stored_quantity(value, rounding=Rounding.NONE) is None
