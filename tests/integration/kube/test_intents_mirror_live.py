@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import secrets
 import zlib
 
@@ -16,8 +17,11 @@ import pytest
 from fleetsync.shared.kube.intents import (
     INTENTS_KEY,
     MAX_MIRRORED_BUNDLE,
+    MAX_MIRRORED_ROLLOUT,
     PART_BYTES,
     PART_KEY,
+    ROLLOUT_KEY,
+    MirroredIntents,
     intents_name,
     part_name,
     read_intents,
@@ -27,6 +31,7 @@ from fleetsync.shared.kube.inventory import INVENTORY_NAMESPACE
 from fleetsync.shared.model.bundle import Bundle
 from fleetsync.shared.model.desired import Intents, Pin
 from fleetsync.shared.model.revision import Revision
+from fleetsync.shared.model.rollout_snapshot import RolloutSnapshot
 from tests.integration.kube.conftest import Live
 
 SECRETS = "/api/v1/namespaces/fleetsync-system/secrets"
@@ -129,3 +134,61 @@ def test_a_mirror_that_holds_no_bundle_reads_back_none_without_looking_for_one(
     assert mirror is not None and mirror.intents == unpinned
     assert mirror.bundle is None and mirror.parts == 1
     assert caplog.records == []
+
+
+def rollout(plan_bytes: int = 0) -> RolloutSnapshot:
+    record = {"id": "r1", "application": "web", "digest": "e" * 64, "phase": "paused"}
+    plan = {"waves": [{"name": "canary", "clusters": ["c1"]}], "pad": secrets.token_hex(plan_bytes)}
+    return RolloutSnapshot(
+        record={**record, "version": 3},
+        plan=plan,
+        previous={"c1": f"{'e' * 64} main@sha1:{'a' * 40}"},
+        progress={"c1": {"r": 10.0, "v": "ready"}},
+    )
+
+
+def test_a_mirrored_rollout_is_read_back_and_an_unreadable_one_left_out_and_said(
+    live: Live, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert read_intents(live.client, live.app) is None, "no mirror yet"
+    intents = Intents(suspended=False, at=5.0)
+    left_out = write_intents(
+        live.client, live.app, epoch="e2", intents=intents, bundle=None, rollout=rollout()
+    )
+    assert left_out is None
+    mirror = read_intents(live.client, live.app)
+    assert mirror == MirroredIntents(epoch="e2", intents=intents, bundle=None, rollout=rollout())
+
+    path = f"{SECRETS}/{intents_name(live.app)}"
+    live.operator.merge_patch(path, {"data": {ROLLOUT_KEY: base64.b64encode(b"junk").decode()}})
+    with caplog.at_level(logging.WARNING, logger="fleetsync.shared.kube.intents"):
+        mirror = read_intents(live.client, live.app)
+    assert mirror == MirroredIntents(epoch="e2", intents=intents, bundle=None)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{intents_name(live.app)} on cluster {live.cluster.name}: rollout unreadable "
+        "(Error -3 while decompressing data: incorrect header check)"
+    ]
+
+    caplog.clear()
+    live.operator.merge_patch(path, {"data": {INTENTS_KEY: base64.b64encode(b"{}").decode()}})
+    with caplog.at_level(logging.WARNING, logger="fleetsync.shared.kube.intents"):
+        assert read_intents(live.client, live.app) is None
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{intents_name(live.app)} on cluster {live.cluster.name} is not a fleetsync mirror "
+        "('epoch')"
+    ]
+
+
+def test_a_rollout_over_the_bound_is_left_out_and_said(live: Live) -> None:
+    intents = Intents(suspended=False, at=5.0)
+    big = rollout(plan_bytes=MAX_MIRRORED_ROLLOUT)  # twice as many hex digits: half compresses
+    left_out = write_intents(
+        live.client, live.app, epoch="e2", intents=intents, bundle=None, rollout=big
+    )
+    assert left_out is not None
+    assert re.fullmatch(
+        r"the rollout \((\d+) KiB compressed\) is over the 256 KiB the cluster's mirror keeps",
+        left_out,
+    ), left_out
+    mirror = read_intents(live.client, live.app)
+    assert mirror == MirroredIntents(epoch="e2", intents=intents, bundle=None)
