@@ -193,8 +193,10 @@ def test_a_kind_the_cluster_does_not_serve_is_kept_unknown_with_why_until_it_is_
     cluster = ClusterWatch(
         live.client, Heard(), timings=FAST, spawn=lambda _run, name: started.append(name)
     )
+    assert cluster.state() == (WatchState.STARTING, "")
     widget = (f"{live.group}/v1", "Widget")
     cluster.follow([widget, ("apps/v1", "Deployment")])
+    assert cluster.state() == (WatchState.STARTING, "")
     assert cluster.unknown == {
         widget: f"kind Widget ({live.group}/v1) is not served by cluster {live.cluster.name}; "
         "install its CRD or add it to the bundle"
@@ -216,3 +218,7 @@ def test_a_kind_the_cluster_does_not_serve_is_kept_unknown_with_why_until_it_is_
     wait_for(served, what="the Widget kind served and followed")
     assert cluster.kinds == ["ConfigMap", "Deployment", "Widget"]
     assert started[-1] == f"watch-{live.cluster.name}-widgets" and len(started) == 3
+    cluster.follow([])
+    assert cluster.kinds == ["ConfigMap"] and not cluster.unknown
+    cluster.follow([widget])
+    assert cluster.kinds == ["ConfigMap", "Widget"] and len(started) == 4, "watched anew"
