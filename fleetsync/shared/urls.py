@@ -31,7 +31,10 @@ def display_url(url: str, *, path: bool = True) -> str:
         if not path:
             more = "/..." if parts.path.strip("/") or parts.query or parts.fragment else ""
             return f"{parts.scheme}://{netloc}{more}"
-        return urlunsplit(parts._replace(netloc=netloc))
+        shown = urlunsplit(parts._replace(netloc=netloc))
+        if not netloc and not shown.startswith(f"{parts.scheme}://"):
+            shown = f"{parts.scheme}://{shown.partition(':')[2]}"  # unix:///path, not unix:/path
+        return shown
     if SCP_LIKE.fullmatch(url):
         return url.partition("@")[2] if "@" in url.partition(":")[0] else url
     return url

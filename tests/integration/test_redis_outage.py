@@ -173,6 +173,12 @@ def test_the_cli_says_so_when_redis_goes_away_in_the_middle_of_a_command(
         ("redis://127.0.0.1:6379/abc", "database 'abc' must be a number from 0 to 15"),
         ("sentinel://127.0.0.1:26379/0", "name the monitored master"),
         ("redis://:s3cret@127.0.0.1:6379/x", "'redis://127.0.0.1:6379/x': database 'x'"),
+        (
+            "redis://127.0.0.1:6379/0?password=s3cret",
+            "the password goes before the host, not in the query (redis://:PASSWORD@...)",
+        ),
+        ("unix:///?db=0", "'unix:///?db=0': no socket (write unix:///PATH/TO/redis.sock?db=N)"),
+        ("unix://:s3cret@/run/redis.sock?db=20", "'unix:///run/redis.sock?db=20': database '20'"),
     ],
 )
 def test_a_bad_redis_url_is_a_usage_error_not_a_traceback(url: str, problem: str) -> None:

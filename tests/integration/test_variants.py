@@ -153,6 +153,42 @@ def test_clusters_resolving_alike_share_one_bundle_from_one_render(
     assert state is not None and state.variants == 2
 
 
+def test_cluster_variables_are_substituted_in_a_bundle_without_any_escaped_dollar(
+    redis_url: str, tmp_path: Path, git_repo: WorkRepo, git_server: GitServer
+) -> None:
+    git_repo.write("apps/web/settings.yaml", SETTINGS.replace('  script: "echo $${HOME}"\n', ""))
+    git_repo.commit("web")
+    store = Store.connect(redis_url)
+    url = git_server.git_url(git_repo.bare.name.removesuffix(".git"))
+    _sync(store, _fleet(url, _clusters(REGIONS)), tmp_path)
+    assert _data(store, "eu-1") == {"region": "eu", "tier": "standard"}
+    assert _data(store, "us-2") == {"region": "us", "tier": "standard"}
+
+
+def test_a_poll_of_an_unmoved_repository_needs_no_fetch_and_a_removed_one_fetches_nothing(
+    redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
+) -> None:
+    store = Store.connect(redis_url)
+    _, url = served
+    fleet = _fleet(url, _clusters(REGIONS))
+    _sync(store, fleet, tmp_path)
+    again = poll_repository(store, fleet, RepoName("platform"))
+    assert (again.error, again.fetch_needed) == (None, False)
+    renders = store.stats()["render"]
+
+    gone = replace(fleet, repositories={}, applications={})
+    fetched = fetch_repository(
+        store,
+        gone,
+        RepoName("platform"),
+        mirror_dir=tmp_path / "mirrors",
+        scratch_dir=tmp_path / "scratch",
+        force=True,
+    )
+    assert fetched == FetchOutcome()
+    assert store.stats()["render"] == renders
+
+
 def test_a_change_to_one_region_s_values_moves_only_that_region(
     redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
 ) -> None:

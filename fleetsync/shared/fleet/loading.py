@@ -56,7 +56,7 @@ def check_fleet(path: Path) -> FleetReport:
         )
         return FleetReport(None, (FleetIssue(source, None, "", message),))
     try:
-        text = data.decode("utf-8")
+        text = data.decode()  # UTF-8
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         issue = FleetIssue(source, line, "", "the file is not UTF-8 text")

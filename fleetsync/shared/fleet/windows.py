@@ -33,10 +33,13 @@ class WindowReader(SelectorReader):
             if f is None:
                 continue
             window = self.window(item, f)
-            if window is not None and window.name in names:
+            if window is None:
+                continue
+            if window.name in names:  # also when the first had a mistake: both said at once
                 self.error(f["name"], f"window '{window.name}' is already declared")
-            elif window is not None and len(self.errors) == before:
-                names.add(window.name)
+                continue
+            names.add(window.name)
+            if len(self.errors) == before:
                 found.append(window)
         return tuple(found)
 

@@ -28,6 +28,10 @@ from redis.retry import Retry
 from fleetsync.shared.urls import display_url
 
 SCHEMES = ("redis", "rediss", "unix", "sentinel")
+CONNECT_TIMEOUT = 5.0
+"""Seconds a connection to Redis may take to open (the store's and the broker's): a server that
+drops packets is given up after this, not after the operating system's TCP timeout (minutes),
+and the caller's retry takes over."""
 DEFAULT_SENTINEL_PORT = 26379
 
 UNAVAILABLE: tuple[type[Exception], ...] = (
@@ -71,11 +75,22 @@ def check_url(url: str) -> str:
         port = parts.port
     except ValueError as exc:
         raise RedisUrlError(f"{shown!r}: {exc}") from exc
-    if scheme != "unix" and not parts.hostname:
+    query = parse_qs(parts.query)
+    if "password" in query:  # a URL's query is shown: a password there would be too
+        raise RedisUrlError(
+            f"{display_url(url, path=False)!r}: the password goes before the host, not in the "
+            f"query ({scheme}://:PASSWORD@...), so that it is never shown"
+        )
+    if scheme == "unix":
+        if not parts.path.strip("/"):
+            raise RedisUrlError(f"{shown!r}: no socket (write unix:///PATH/TO/redis.sock?db=N)")
+        _db(query.get("db", ["0"])[0], shown)
+        return url
+    if not parts.hostname:
         raise RedisUrlError(f"{shown!r}: no host (write redis://HOST:PORT/DB)")
     if port is not None and not 0 < port < 65536:
         raise RedisUrlError(f"{shown!r}: port {port} is out of range")
-    _db(parts.path.lstrip("/") or parse_qs(parts.query).get("db", ["0"])[0], shown)
+    _db(parts.path.lstrip("/") or query.get("db", ["0"])[0], shown)
     return url
 
 
@@ -129,7 +144,7 @@ def connect_client(url: str, *, socket_timeout: float = 30.0) -> redis.Redis:
     check_url(url)
     options: dict[str, Any] = {
         "socket_timeout": socket_timeout,
-        "socket_connect_timeout": 5,
+        "socket_connect_timeout": CONNECT_TIMEOUT,
         "health_check_interval": 30,
         "retry": _retry(),
     }
@@ -153,18 +168,31 @@ def connect_client(url: str, *, socket_timeout: float = 30.0) -> redis.Redis:
 def celery_broker(url: str) -> tuple[str, dict[str, object]]:
     """The broker URL and transport options that make kombu use `url`: itself for one
     server, kombu's `sentinel` transport (one `sentinel://` URL per sentinel, the master's
-    name as a transport option) for Sentinel."""
+    name as a transport option) for Sentinel, and kombu's spelling of a Unix socket
+    (`redis+socket:///PATH?virtual_host=DB`: kombu has no `unix` transport). Over TCP a
+    connection takes at most `CONNECT_TIMEOUT` to open, as the store's do."""
+    connect: dict[str, object] = {"socket_connect_timeout": CONNECT_TIMEOUT}
+    if url.startswith("unix://"):
+        return _socket_broker(url), {}
     if not url.startswith("sentinel://"):
-        return url, {}
+        return url, connect
     address = sentinel_address(url)
     auth = ""
     if address.password is not None:
         auth = f"{quote(address.username or '', safe='')}:{quote(address.password, safe='')}@"
     broker = ";".join(f"sentinel://{auth}{h}:{p}/{address.db}" for h, p in address.sentinels)
     return broker, {
+        **connect,
         "master_name": address.master,
         "sentinel_kwargs": {"socket_timeout": 2, "socket_connect_timeout": 2},
     }
+
+
+def _socket_broker(url: str) -> str:
+    parts = urlsplit(url)
+    auth = parts.netloc.rpartition("@")[0]
+    db = parse_qs(parts.query).get("db", ["0"])[0]
+    return f"redis+socket://{auth}{'@' if auth else ''}{parts.path}?virtual_host={db}"
 
 
 def wait_until_reachable(client: redis.Redis, *, timeout: float) -> bool:

@@ -103,6 +103,18 @@ def _errors(text: str) -> list[str]:
             "repositories[1].credentials.ssh_key_file: applies only to Git repositories",
         ),
         (
+            "url: https://git.example.com/platform.git",
+            "url: https://git.example.com/platform.git\n    caFile: /k/ca.pem",
+            "fleet.yaml:4: repositories[0].caFile: applies only to repositories of type helm "
+            "or oci",
+        ),
+        (
+            "url: https://git.example.com/platform.git",
+            "url: https://git.example.com/platform.git\n    credentials: {token_env: T}",
+            "fleet.yaml:4: repositories[0].credentials.token_env: applies only to repositories "
+            "of type helm or oci",
+        ),
+        (
             "credentials: {token_env: CHART_TOKEN}",
             "credentials: {token_env: CHART_TOKEN, username_env: U, password_env: P}",
             "use either username_env and password_env, or token_env, not both",
@@ -169,6 +181,14 @@ def test_each_chart_source_mistake_is_named_where_it_is(old: str, new: str, expe
     assert old in GOOD
     errors = _errors(GOOD.replace(old, new, 1))
     assert any(expected in e for e in errors), errors
+
+
+def test_a_ca_file_is_taken_for_chart_repositories_of_either_type() -> None:
+    body = GOOD.replace("insecure: true", "insecure: true\n    caFile: /k/registry-ca.pem")
+    body = body.replace("{token_env: CHART_TOKEN}", "{token_env: CHART_TOKEN}\n    caFile: ca.pem")
+    fleet = parse_fleet(body, source="fleet.yaml", base_dir=BASE)
+    assert fleet.repositories["charts"].ca_file == str(BASE / "ca.pem")
+    assert fleet.repositories["registry"].ca_file == "/k/registry-ca.pem"
 
 
 def test_a_chart_name_of_250_characters_is_accepted() -> None:

@@ -244,6 +244,13 @@ def with_expression(expression: str) -> str:
             id="kind_list_for_string",
         ),
         pytest.param(
+            with_app("dependsOn: [~]\n"),
+            15,
+            "applications[0].dependsOn[0]",
+            "must be a string, not empty",
+            id="kind_null_for_string",
+        ),
+        pytest.param(
             with_app("namespace: {a: b}\n"),
             15,
             "applications[0].namespace",

@@ -89,6 +89,38 @@ def test_rollout_false_opts_an_application_out_of_the_default() -> None:
     assert fleet.applications["db"].rollout is not None
 
 
+def test_a_dependency_missing_from_many_clusters_names_the_first_five() -> None:
+    many = "".join(
+        f"  - {{name: edge-{i}, kubeconfig: /kube/{i}.yaml, labels: {{ring: edge}}}}\n"
+        for i in range(6)
+    )
+    body = APPS.replace("targets: {selector: {}}}", "targets: {clusters: [eu-1]}}")
+    report = check_text(
+        HEADER + many + body + "    dependsOn: [db]\n", source="fleet.yaml", base_dir=BASE
+    )
+    assert report.fleet is not None
+    (warning,) = [str(w) for w in report.warnings if "does not target" in str(w)]
+    assert warning.endswith(
+        "'db' does not target canary-1, edge-0, edge-1, edge-2, edge-3 ...: "
+        "'web' does not wait for it there"
+    ), warning
+
+
+def test_a_window_declared_twice_is_said_with_the_first_one_s_own_mistake() -> None:
+    body = (
+        APPS
+        + """\
+windows:
+  - {name: freeze, kind: deny, schedule: "0 18 * * fri", duration: 2h, timezone: Mars/Olympus}
+  - {name: freeze, kind: deny, schedule: "0 18 * * sat", duration: 2h}
+"""
+    )
+    found = errors(body)
+    assert len(found) == 2, found
+    assert found[0].startswith("fleet.yaml:14: windows[0].timezone: "), found
+    assert found[1] == "fleet.yaml:15: windows[1].name: window 'freeze' is already declared"
+
+
 def test_windows_are_declared_with_their_schedule_zone_scope_and_manual_sync() -> None:
     fleet = parse(
         APPS

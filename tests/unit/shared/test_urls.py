@@ -17,6 +17,8 @@ from fleetsync.shared.urls import display_url, redact_urls
         ("git@github.com:org/a.git", "github.com:org/a.git"),
         ("/srv/git/a@b", "/srv/git/a@b"),
         ("http://[bad@host/x", "host/x"),
+        ("unix://:s3cr3t@/run/redis.sock?db=2", "unix:///run/redis.sock?db=2"),
+        ("file:///srv/git/a.git", "file:///srv/git/a.git"),
     ],
 )
 def test_one_url_is_shown_without_its_userinfo(url: str, shown: str) -> None:
