@@ -140,7 +140,7 @@ def _fast_path(num: str, denom: str, exponent: int, fmt: Format) -> tuple[int, i
     """ParseQuantity's int64 path: (integer value, decimal scale, text kept), or None."""
     mantissa = 1
     if fmt is Format.BINARY_SI:
-        if exponent < 0 or denom:
+        if denom:  # binary exponents are 10 to 60: only a fraction takes the exact path
             return None
         mantissa = 1 << exponent
         precision = 15 - len(num) - int(exponent * 3 / 10) - 1
@@ -156,7 +156,7 @@ def _fast_path(num: str, denom: str, exponent: int, fmt: Format) -> tuple[int, i
     shifted = num + denom
     value = int(shifted)  # within int64 times `mantissa`: what the precision bound is for
     if fmt is Format.BINARY_SI:
-        keeps_text = exponent % 10 == 0 and value & 0x07 != 0
+        keeps_text = value & 0x07 != 0  # Go also asks for an exponent multiple of 10: all are
     else:
         keeps_text = scale % 3 == 0 and not shifted.endswith("000") and shifted[0] != "0"
     return value * mantissa, scale, keeps_text
