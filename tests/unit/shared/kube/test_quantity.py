@@ -86,6 +86,10 @@ SERVER_ANSWERS: list[tuple[Any, str, str]] = [
     ("+1.5k", "1500", "1500"),
     ("+1e3", "+1e3", "+1e3"),
     ("+12e-10", "1e-3", "2e-9"),
+    ("0.1n", "1m", "1n"),
+    ("1.5Ei", "1536Pi", "1536Pi"),
+    ("0.5Ei", "512Pi", "512Pi"),
+    ("1024Ei", "9223372036854775807", "9223372036854775807"),
     (".5", "500m", "500m"),
     ("5.", "5.", "5."),
     ("+1", "+1", "+1"),
@@ -155,6 +159,10 @@ NEGATIVE_ANSWERS = [
     ("-2000m", "-2", "-2"),
     ("-1000", "-1k", "-1k"),
     ("-1e-5", "-1e-3", "-10e-6"),
+    ("-1u", "-1m", "-1u"),
+    ("-1.5n", "-1m", "-2n"),
+    ("-0.1n", "-1m", "-1n"),
+    ("-8Ei", "-9223372036854775807", "-9223372036854775807"),
 ]
 """(manifest value, in a ResourceList, elsewhere) for negative values: a real kube-apiserver
 refuses a negative container request, and its refusal names the value as it stored it (the
