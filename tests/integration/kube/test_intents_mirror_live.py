@@ -192,3 +192,48 @@ def test_a_rollout_over_the_bound_is_left_out_and_said(live: Live) -> None:
     ), left_out
     mirror = read_intents(live.client, live.app)
     assert mirror == MirroredIntents(epoch="e2", intents=intents, bundle=None)
+
+
+def test_a_held_bundle_missing_a_part_or_of_another_digest_is_left_out_and_said(
+    live: Live, caplog: pytest.LogCaptureFixture
+) -> None:
+    bundle = big_bundle(1_400_000)  # two parts
+    parts = -(-len(zlib.compress(bundle.canonical(), 6)) // PART_BYTES)
+    assert parts == 2
+    write_intents(live.client, live.app, epoch="e1", intents=pinned(bundle), bundle=bundle)
+    where = f"{intents_name(live.app)} on cluster {live.cluster.name}"
+
+    path = f"{SECRETS}/{intents_name(live.app)}"
+    other = "0" * 64
+    body = {"epoch": "e1", **pinned(bundle).to_json(), "held": other, "parts": parts}
+    text = base64.b64encode(json.dumps(body).encode()).decode()
+    live.operator.merge_patch(path, {"data": {INTENTS_KEY: text}})
+    with caplog.at_level(logging.WARNING, logger="fleetsync.shared.kube.intents"):
+        mirror = read_intents(live.client, live.app)
+    assert mirror is not None and mirror.bundle is None and mirror.parts == parts
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{where}: part 1 of the held bundle is missing or stale"
+    ], "the part names the bundle it belongs to"
+
+    write_intents(live.client, live.app, epoch="e1", intents=pinned(bundle), bundle=bundle)
+    live.operator.delete(f"{SECRETS}/{part_name(live.app, 1)}")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="fleetsync.shared.kube.intents"):
+        mirror = read_intents(live.client, live.app)
+    assert mirror is not None and mirror.bundle is None
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{where}: part 1 of the held bundle is missing or stale"
+    ]
+
+    small = big_bundle(1)
+    write_intents(live.client, live.app, epoch="e1", intents=pinned(small), bundle=small)
+    body = {"epoch": "e1", **pinned(small).to_json(), "held": other, "parts": 1}
+    text = base64.b64encode(json.dumps(body).encode()).decode()
+    live.operator.merge_patch(path, {"data": {INTENTS_KEY: text}})
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="fleetsync.shared.kube.intents"):
+        mirror = read_intents(live.client, live.app)
+    assert mirror is not None and mirror.bundle is None and mirror.parts == 1
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{where}: held bundle's digest is not {other[:12]}; left out"
+    ]
