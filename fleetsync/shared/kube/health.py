@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from fleetsync.shared.kube.plan import group_kind
 from fleetsync.shared.model import Health, ResourceKey
 
 Manifest = Mapping[str, Any]
@@ -300,8 +301,7 @@ def custom_resource_definition(obj: Manifest) -> Verdict:
 
 
 def namespace(obj: Manifest) -> Verdict:
-    phase = _status(obj).get("phase", "Active")
-    if phase == "Terminating":
+    if _status(obj).get("phase") == "Terminating":
         return (Health.PROGRESSING, "namespace is terminating")
     return HEALTHY
 
@@ -372,10 +372,10 @@ def assess_object(obj: Manifest | None, facts: ClusterFacts = NO_FACTS) -> Verdi
         return (Health.MISSING, "not found in the cluster")
     if (obj.get("metadata") or {}).get("deletionTimestamp"):
         return (Health.PROGRESSING, "being deleted")
-    group_kind = (str(obj.get("apiVersion", "")).rpartition("/")[0], str(obj.get("kind", "")))
-    if (with_facts := FACT_RULES.get(group_kind)) is not None:
+    kind = group_kind(obj)
+    if (with_facts := FACT_RULES.get(kind)) is not None:
         return with_facts(obj, facts)
-    return RULES.get(group_kind, conditions)(obj)
+    return RULES.get(kind, conditions)(obj)
 
 
 def needs_facts(objects: Iterable[Manifest | None]) -> bool:

@@ -671,6 +671,11 @@ CASES = [
         (Health.PROGRESSING, "containers not ready: a, c"),
     ),
     (
+        "pod-running-unnamed-container-not-ready",
+        make("Pod", status={"phase": "Running", "containerStatuses": [{"ready": False}]}),
+        (Health.PROGRESSING, "containers not ready: ?"),
+    ),
+    (
         "pod-phase-unknown",
         make("Pod", status={"phase": "Unknown"}),
         (Health.UNKNOWN, "pod phase Unknown"),
@@ -724,6 +729,15 @@ CASES = [
             status={"conditions": [cond("NamesAccepted", "False", "NameConflict")]},
         ),
         (Health.DEGRADED, "NameConflict"),
+    ),
+    (
+        "crd-names-refused-saying-nothing",
+        make(
+            "CustomResourceDefinition",
+            "apiextensions.k8s.io/v1",
+            status={"conditions": [{"type": "NamesAccepted", "status": "False"}]},
+        ),
+        (Health.DEGRADED, "names not accepted"),
     ),
     ("namespace-active", make("Namespace", status={"phase": "Active"}), (Health.HEALTHY, "")),
     (
@@ -1135,3 +1149,34 @@ def test_only_a_claim_not_yet_bound_needs_the_cluster_s_facts() -> None:
     assert needs_facts([None, make("ConfigMap"), bound]) is False
     assert needs_facts([bound, claim("local")]) is True
     assert needs_facts([make("PersistentVolumeClaim")]) is True
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "CrashLoopBackOff",
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "InvalidImageName",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "RunContainerError",
+    ],
+)
+def test_a_container_waiting_on_what_will_not_pass_by_itself_degrades_its_pod(
+    reason: str,
+) -> None:
+    waiting = {"name": "api", "state": {"waiting": {"reason": reason}}}
+    pod = make("Pod", status={"phase": "Pending", "containerStatuses": [waiting]})
+    assert assess_object(pod) == (Health.DEGRADED, f"container api: {reason}")
+
+
+@pytest.mark.parametrize(
+    "reason",
+    ["Progressing", "Reconciling", "Pending", "InProgress", "Creating", "Updating", "Provisioning"],
+)
+def test_a_custom_resource_not_ready_on_its_way_is_progressing(reason: str) -> None:
+    bucket = make(
+        "Bucket", "storage.example.com/v1", status={"conditions": [cond("Ready", "False", reason)]}
+    )
+    assert assess_object(bucket) == (Health.PROGRESSING, reason)
