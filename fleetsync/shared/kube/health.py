@@ -135,7 +135,7 @@ def deployment(obj: Manifest) -> Verdict:
         return pending
     progressing = _condition(obj, "Progressing")
     if progressing is not None and progressing.get("reason") == "ProgressDeadlineExceeded":
-        return (Health.DEGRADED, _message(progressing, "progress deadline exceeded"))
+        return (Health.DEGRADED, str(progressing.get("message") or progressing["reason"]))
     status = _status(obj)
     wanted = _int(_spec(obj).get("replicas"), 1)
     updated = _int(status.get("updatedReplicas"))
@@ -312,7 +312,7 @@ def horizontal_pod_autoscaler(obj: Manifest) -> Verdict:
         if condition is None or condition.get("status") != "False":
             continue
         if condition.get("reason") == "ScalingDisabled":
-            return (Health.SUSPENDED, _message(condition, "scaling disabled"))
+            return (Health.SUSPENDED, str(condition.get("message") or condition["reason"]))
         reason = condition.get("reason")
         detail = _message(condition, "")
         text = f"{kind} is False" + (f" ({reason})" if reason else "")

@@ -788,6 +788,15 @@ CASES = [
         (Health.SUSPENDED, "scaling is disabled since the replica count of the target is zero"),
     ),
     (
+        "hpa-scaling-disabled-saying-nothing-more",
+        make(
+            "HorizontalPodAutoscaler",
+            "autoscaling/v2",
+            status={"conditions": [cond("ScalingActive", "False", "ScalingDisabled")]},
+        ),
+        (Health.SUSPENDED, "ScalingDisabled"),
+    ),
+    (
         "hpa-false-without-reason",
         make(
             "HorizontalPodAutoscaler",
