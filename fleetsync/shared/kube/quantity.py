@@ -108,8 +108,6 @@ def _parse(text: str) -> tuple[Decimal, Format, bool] | None:
     """(exact value, format, whether the server keeps `text` as written), like ParseQuantity."""
     if not text:
         return None
-    if text == "0":
-        return Decimal(0), Format.DECIMAL_SI, True
     split = _split(text)
     if split is None:
         return None
@@ -117,21 +115,22 @@ def _parse(text: str) -> tuple[Decimal, Format, bool] | None:
     interpreted = _interpret(suffix)
     if interpreted is None:
         return None
-    base, exponent, fmt = interpreted
+    exponent, fmt = interpreted
     sign = 1 if positive else -1
     fast = _fast_path(num, denom, exponent, fmt)
     if fast is not None:
         value, scale, keeps_text = fast
         return Decimal(sign * value).scaleb(scale), fmt, keeps_text
     amount = Decimal(f"{num}.{denom or '0'}")  # digits only: always a number
-    amount = amount.scaleb(exponent) if base == 10 else amount * (2**exponent)
+    binary = fmt is Format.BINARY_SI
+    amount = amount * (2**exponent) if binary else amount.scaleb(exponent)
     try:
         amount = _round_away_from_zero(amount, _NANO)
     except InvalidOperation:  # more digits than _PRECISION holds: out of range
         return None
-    if fmt is Format.BINARY_SI and amount > _MAX_INT64:
+    if binary and amount > _MAX_INT64:
         amount = Decimal(_MAX_INT64)
-    if fmt is Format.BINARY_SI and amount < 1024:
+    if binary and amount < 1024:
         fmt = Format.DECIMAL_SI
     return sign * amount, fmt, False
 
@@ -185,13 +184,14 @@ def _split(text: str) -> tuple[bool, str, str, str] | None:
     return (positive, num, denom, suffix) if _SUFFIX.fullmatch(suffix) else None
 
 
-def _interpret(suffix: str) -> tuple[int, int, Format] | None:
+def _interpret(suffix: str) -> tuple[int, Format] | None:
+    """(exponent, format): of 2 for a binary suffix, of 10 for the others."""
     if suffix in _DECIMAL_SUFFIXES:
-        return 10, _DECIMAL_SUFFIXES[suffix], Format.DECIMAL_SI
+        return _DECIMAL_SUFFIXES[suffix], Format.DECIMAL_SI
     if suffix in _BINARY_SUFFIXES:
-        return 2, _BINARY_SUFFIXES[suffix], Format.BINARY_SI
+        return _BINARY_SUFFIXES[suffix], Format.BINARY_SI
     if len(suffix) > 1 and suffix[0] in "eE" and _EXPONENT.fullmatch(suffix[1:]):
-        return 10, int(suffix[1:]), Format.DECIMAL_EXPONENT
+        return int(suffix[1:]), Format.DECIMAL_EXPONENT
     return None
 
 
@@ -206,7 +206,7 @@ def _canonical(amount: Decimal, fmt: Format) -> str | None:
     if amount == 0:
         return "0"
     if fmt is Format.BINARY_SI:
-        if -1024 < amount < 1024 or amount != amount.to_integral_value():
+        if amount != amount.to_integral_value():  # under 1024 is decimal since parsed
             fmt = Format.DECIMAL_SI
         else:
             value = int(amount)

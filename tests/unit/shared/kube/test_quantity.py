@@ -90,6 +90,18 @@ SERVER_ANSWERS: list[tuple[Any, str, str]] = [
     ("1.5Ei", "1536Pi", "1536Pi"),
     ("0.5Ei", "512Pi", "512Pi"),
     ("1024Ei", "9223372036854775807", "9223372036854775807"),
+    ("1000T", "1P", "1P"),
+    ("2T", "2T", "2T"),
+    ("1.5T", "1500G", "1500G"),
+    ("1000P", "1E", "1E"),
+    ("1.5P", "1500T", "1500T"),
+    ("1024Ti", "1Pi", "1Pi"),
+    ("0.5Ti", "512Gi", "512Gi"),
+    ("1.5Pi", "1536Ti", "1536Ti"),
+    ("1.0Ki", "1Ki", "1Ki"),
+    ("2.0Mi", "2Mi", "2Mi"),
+    ("+16Ki", "16Ki", "16Ki"),
+    ("+1024Ki", "1Mi", "1Mi"),
     (".5", "500m", "500m"),
     ("5.", "5.", "5."),
     ("+1", "+1", "+1"),
@@ -144,7 +156,20 @@ def test_where_rounding_is_not_known_only_values_it_leaves_alone_are_respelled()
 
 @pytest.mark.parametrize(
     "value",
-    ["", "abc", "1.2.3", "1Qi", "--1", "1e", "1e+-3", "1.0000000000000000001e300", True, None, [1]],
+    [
+        "",
+        "abc",
+        "1.2.3",
+        "1Qi",
+        "--1",
+        "1e",
+        "1e+-3",
+        "X1",
+        "1.0000000000000000001e300",
+        True,
+        None,
+        [1],
+    ],
 )
 def test_what_is_not_a_quantity_is_left_as_written(value: Any) -> None:
     assert stored_quantity(value) is None
@@ -196,7 +221,9 @@ def test_a_yaml_number_within_go_s_plain_notation_is_respelled(
     assert stored_quantity(value, rounding=Rounding.NONE) == elsewhere
 
 
-@pytest.mark.parametrize("value", [1e21, -1e21, 9e-7, -9e-7, math.inf, -math.inf, math.nan])
+@pytest.mark.parametrize(
+    "value", [1e21, 1.5e21, -1.5e21, 9e-7, -9e-7, math.inf, -math.inf, math.nan]
+)
 def test_a_yaml_number_go_writes_with_an_exponent_or_not_at_all_is_not_certain(
     value: float,
 ) -> None:
