@@ -9,6 +9,7 @@ import logging
 
 import pytest
 
+from fleetsync.shared.kube.hookrun import HookRun, RunState
 from fleetsync.shared.kube.inventory import (
     HOOKS_DATA_KEY,
     INVENTORY_DATA_KEY,
@@ -57,22 +58,26 @@ def test_the_cluster_copy_is_a_labelled_configmap_with_one_entry_per_line(live: 
     assert read_cluster_record(live.client, live.app) == ClusterRecord()
     inventory = Inventory.from_mapping({f"core/ConfigMap/{live.ns}/a": "v1"})
     waves = WaveProgress(bundle="d" * 64, wave=2, since=100.0)
-    write_cluster_inventory(live.client, live.app, inventory, waves=waves)
+    hooks = HookRun(bundle="d" * 64, state=RunState.FAILED, since=5.0, started=1.0)
+    write_cluster_inventory(live.client, live.app, inventory, waves=waves, hooks=hooks)
     stored = live.operator.get(_path(live))
     assert stored is not None
     assert stored["metadata"]["labels"] == {MANAGED_BY_LABEL: MANAGED_BY}
     assert stored["metadata"]["annotations"] == {APPLICATION_ANNOTATION: live.app}
     assert stored["data"] == {
-        INVENTORY_DATA_KEY: inventory_text(inventory),
-        WAVES_DATA_KEY: json.dumps(waves.to_json(), sort_keys=True),
-    }
+        "inventory.json": inventory_text(inventory),
+        "waves.json": json.dumps(waves.to_json(), sort_keys=True),
+        "hooks.json": json.dumps(hooks.to_json(), sort_keys=True),
+    }, "the keys other fleetsync versions read"
     home = live.operator.get(f"/api/v1/namespaces/{INVENTORY_NAMESPACE}")
     assert home is not None
     if live.simulated:  # created by the write (a real cluster of the session may have it)
         assert home["metadata"]["labels"][MANAGED_BY_LABEL] == MANAGED_BY
     assert read_cluster_record(live.client, live.app) == ClusterRecord(
-        inventory=inventory, waves=waves
+        inventory=inventory, waves=waves, hooks=hooks
     )
+    write_cluster_inventory(live.client, live.app, inventory)
+    assert read_cluster_record(live.client, live.app) == ClusterRecord(inventory=inventory)
 
 
 def test_a_cluster_copy_edited_into_no_inventory_is_none_and_said(

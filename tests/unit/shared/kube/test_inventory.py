@@ -144,3 +144,10 @@ def test_mirror_name_of_an_app_name_that_is_no_dns_name_keeps_what_it_can_read_a
     assert mirror_name(app, prefix="fleetsync-intents-") == expected.replace(
         "fleetsync-inventory-", "fleetsync-intents-"
     )
+
+
+def test_a_mirror_name_is_kept_up_to_253_characters() -> None:
+    longest = "a" * (253 - len("fleetsync-inventory-"))
+    assert mirror_name(longest) == "fleetsync-inventory-" + longest
+    too_long = mirror_name(longest + "a")
+    assert too_long == "fleetsync-inventory-" + "a" * 200 + "-" + too_long[-10:]
