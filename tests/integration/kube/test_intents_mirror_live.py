@@ -158,6 +158,8 @@ def test_a_mirrored_rollout_is_read_back_and_an_unreadable_one_left_out_and_said
     assert left_out is None
     mirror = read_intents(live.client, live.app)
     assert mirror == MirroredIntents(epoch="e2", intents=intents, bundle=None, rollout=rollout())
+    stored = live.operator.get(f"{SECRETS}/{intents_name(live.app)}")
+    assert stored is not None and sorted(stored["data"]) == ["intents.json", "rollout.zz"]
 
     path = f"{SECRETS}/{intents_name(live.app)}"
     live.operator.merge_patch(path, {"data": {ROLLOUT_KEY: base64.b64encode(b"junk").decode()}})
@@ -202,6 +204,16 @@ def test_a_held_bundle_missing_a_part_or_of_another_digest_is_left_out_and_said(
     assert parts == 2
     write_intents(live.client, live.app, epoch="e1", intents=pinned(bundle), bundle=bundle)
     where = f"{intents_name(live.app)} on cluster {live.cluster.name}"
+    # The layout other fleetsync versions read: keys, the part's annotation, 512 KiB parts.
+    mirror_secret = live.operator.get(f"{SECRETS}/{intents_name(live.app)}")
+    part_secret = live.operator.get(f"{SECRETS}/{part_name(live.app, 1)}")
+    assert mirror_secret is not None and part_secret is not None
+    assert mirror_secret["type"] == part_secret["type"] == "Opaque"
+    assert sorted(mirror_secret["data"]) == ["bundle.zz", "intents.json"]
+    assert len(base64.b64decode(mirror_secret["data"]["bundle.zz"])) == 512 * 1024
+    assert sorted(part_secret["data"]) == ["part"]
+    annotations = part_secret["metadata"]["annotations"]
+    assert annotations["fleetsync.io/bundle-digest"] == bundle.digest
 
     path = f"{SECRETS}/{intents_name(live.app)}"
     other = "0" * 64
@@ -236,4 +248,15 @@ def test_a_held_bundle_missing_a_part_or_of_another_digest_is_left_out_and_said(
     assert mirror is not None and mirror.bundle is None and mirror.parts == 1
     assert [r.getMessage() for r in caplog.records] == [
         f"{where}: held bundle's digest is not {other[:12]}; left out"
+    ]
+
+    junk = base64.b64encode(b"junk").decode()
+    live.operator.merge_patch(path, {"data": {"bundle.zz": junk}})
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="fleetsync.shared.kube.intents"):
+        mirror = read_intents(live.client, live.app)
+    assert mirror is not None and mirror.bundle is None
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{where}: held bundle unreadable (Error -3 while decompressing data: incorrect header "
+        "check)"
     ]
