@@ -97,6 +97,24 @@ def test_each_failure_in_a_row_doubles_the_wait_before_the_next_poll(
     assert 8 <= waits[0] <= 12.5 and 16 <= waits[1] <= 24.5 and 32 <= waits[2] <= 48.5, waits
 
 
+def test_a_fetch_that_fails_after_its_poll_names_the_revision_it_was_fetching(
+    redis_url: str, tmp_path: Path, git_server: GitServer, served: WorkRepo
+) -> None:
+    store = Store.connect(redis_url)
+    fleet = _fleet(_url(git_server, served))
+    polled = poll_repository(store, fleet, RepoName("platform"))
+    assert polled.error is None and polled.revision is not None
+    moved = served.bare.rename(served.bare.with_name("moved.git"))  # gone from the server
+    try:
+        fetched = fetch_repository(
+            store, fleet, RepoName("platform"), mirror_dir=tmp_path / "m", scratch_dir=tmp_path
+        )
+    finally:
+        moved.rename(served.bare)
+    assert fetched.error is not None and fetched.error.startswith("platform: ")
+    assert fetched.revision == polled.revision
+
+
 @pytest.mark.parametrize(
     ("case", "expected"),
     [

@@ -15,6 +15,7 @@ from fleetsync.shared.desired import Because, desired_for_pair, desired_for_pair
 from fleetsync.shared.model.declaration import (
     Application,
     Cluster,
+    DirectoryOptions,
     Fleet,
     HelmOptions,
     Override,
@@ -109,6 +110,17 @@ def _sync(
 ) -> FetchOutcome:
     polled = poll_repository(store, fleet, RepoName("platform"))
     assert polled.error is None
+    return _fetch(store, fleet, tmp_path, force=force, limits=limits)
+
+
+def _fetch(
+    store: Store,
+    fleet: Fleet,
+    tmp_path: Path,
+    *,
+    force: bool = False,
+    limits: RenderLimits = DEFAULT_LIMITS,
+) -> FetchOutcome:
     return fetch_repository(
         store,
         fleet,
@@ -165,6 +177,21 @@ def test_cluster_variables_are_substituted_in_a_bundle_without_any_escaped_dolla
     assert _data(store, "us-2") == {"region": "us", "tier": "standard"}
 
 
+def test_the_application_s_directory_options_reach_its_render(
+    redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
+) -> None:
+    store = Store.connect(redis_url)
+    repo, url = served
+    repo.write("apps/web/nested/extra.yaml", SETTINGS.replace("name: settings", "name: extra"))
+    repo.commit("a nested file")
+    flat = _app(directory=DirectoryOptions(recurse=False))
+    assert _sync(store, _fleet(url, _clusters(REGIONS), flat), tmp_path).failed == {}
+    chosen = desired_for_pair(store, APP, ClusterName("eu-1"))
+    bundle = store.get_bundle(chosen.digest) if chosen else None
+    assert bundle is not None
+    assert [o["metadata"]["name"] for o in bundle.objects] == ["settings"]
+
+
 def test_a_poll_of_an_unmoved_repository_needs_no_fetch_and_a_removed_one_fetches_nothing(
     redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
 ) -> None:
@@ -177,15 +204,7 @@ def test_a_poll_of_an_unmoved_repository_needs_no_fetch_and_a_removed_one_fetche
     renders = store.stats()["render"]
 
     gone = replace(fleet, repositories={}, applications={})
-    fetched = fetch_repository(
-        store,
-        gone,
-        RepoName("platform"),
-        mirror_dir=tmp_path / "mirrors",
-        scratch_dir=tmp_path / "scratch",
-        force=True,
-    )
-    assert fetched == FetchOutcome()
+    assert _fetch(store, gone, tmp_path, force=True) == FetchOutcome()
     assert store.stats()["render"] == renders
 
 
@@ -368,6 +387,15 @@ DEPLOYMENT = textwrap.dedent("""\
     """)
 
 
+SETTINGS_SERVICE = textwrap.dedent("""\
+    apiVersion: v1
+    kind: Service
+    metadata: {name: settings}
+    spec:
+      ports: [{port: 80}]
+    """)
+
+
 def _objects(store: Store, cluster: str) -> dict[str, Any]:
     chosen = desired_for_pair(store, APP, ClusterName(cluster))
     assert chosen is not None
@@ -395,6 +423,8 @@ def test_overrides_patch_and_redirect_only_the_clusters_their_selectors_pick(
     store = Store.connect(redis_url)
     repo, url = served
     repo.write("apps/web/api.yaml", DEPLOYMENT)
+    # A Service named as the patched ConfigMap: a patch targets a kind and a name.
+    repo.write("apps/web/settings-service.yaml", SETTINGS_SERVICE)
     repo.write("apps/web-us/settings.yaml", SETTINGS.replace("region:", "continent:"))
     repo.commit("api and a us overlay")
     us = Override(name="us", selector=Selector(match_labels={"region": "us"}), path="apps/web-us")
@@ -406,6 +436,7 @@ def test_overrides_patch_and_redirect_only_the_clusters_their_selectors_pick(
     eu1, eu2, us1 = _objects(store, "eu-1"), _objects(store, "eu-2"), _objects(store, "us-1")
     assert eu1["Deployment"]["spec"]["replicas"] == 1 and "size" not in eu1["ConfigMap"]["data"]
     assert eu2["Deployment"]["spec"]["replicas"] == 5
+    assert eu2["Service"] == eu1["Service"] and "data" not in eu2["Service"]
     assert eu2["Deployment"]["spec"]["template"]["spec"]["containers"][0]["env"] == [
         {"name": "REGION", "value": "eu"}
     ]

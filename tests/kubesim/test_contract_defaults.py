@@ -125,3 +125,19 @@ def test_a_statefulset_stores_whole_defaulted_claims_in_its_templates(twin: Twin
     twin.same(
         "PATCH", f"{SETS}/db?fieldManager=fs&dryRun=All", body, content_type=APPLY, view=spec_view
     )
+
+
+def test_empty_data_maps_of_a_config_map_and_a_secret_are_not_stored(twin: Twin) -> None:
+    maps = "/api/v1/namespaces/{ns}/configmaps"
+    secrets = "/api/v1/namespaces/{ns}/secrets"
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "e"}}
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "e"}}
+    for path, body in (
+        (maps, {**config, "data": {}, "binaryData": {}}),
+        (secrets, {**secret, "data": {}, "stringData": {}}),
+    ):
+        stored = twin.same(
+            "PATCH", f"{path}/e?fieldManager=fs", body, content_type=APPLY, view=spec_view
+        )
+        assert not {"data", "binaryData", "stringData"} & set(stored.body)
+        twin.same("PATCH", f"{path}/e?fieldManager=fs", body, content_type=APPLY, view=spec_view)

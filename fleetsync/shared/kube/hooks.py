@@ -41,7 +41,7 @@ from fleetsync.shared.kube.ownership import owner_of
 from fleetsync.shared.kube.plan import WAVE_ANNOTATIONS, wave_of
 from fleetsync.shared.kube.targets import Target, locate
 from fleetsync.shared.model import Health, ResourceKey
-from fleetsync.shared.model.hooks import DeletePolicy, HookError, HookPhase, hook_of
+from fleetsync.shared.model.hooks import DeletePolicy, Hook, HookError, HookPhase, hook_of
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +95,7 @@ def split_hooks(
     regular: list[Manifest] = []
     hooks: list[HookSpec] = []
     for obj in objects:
-        try:
-            hook = hook_of(obj)
-        except HookError:
-            regular.append(obj)
-            continue
+        hook = _hook(obj)
         if hook is None:
             regular.append(obj)
             continue
@@ -110,6 +106,21 @@ def split_hooks(
             for phase in hook.phases
         ]
     return tuple(regular), tuple(hooks)
+
+
+def applied_objects(objects: Iterable[Manifest]) -> tuple[Manifest, ...]:
+    """The objects a sync applies: the first of `split_hooks`'s answer, which needs no
+    application (only the hooks' ids name it)."""
+    return tuple(obj for obj in objects if _hook(obj) is None)
+
+
+def _hook(obj: Manifest) -> Hook | None:
+    """The object's hook annotations; None for an object that is no hook, and for a hook
+    fleetsync cannot act on (left with the objects, where `targets.bundle_problems` refuses it)."""
+    try:
+        return hook_of(obj)
+    except HookError:
+        return None
 
 
 def _wave(obj: Manifest, weight: int | None) -> int:

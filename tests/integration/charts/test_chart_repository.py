@@ -57,6 +57,8 @@ def test_an_unchanged_index_costs_a_304_and_nothing_else(
     fleet = fleet_of(repo, chart_app("web", repo, "web", "1.x"))
     sources.sync(fleet, "charts")
     downloads = chart_repo.requests["/web-1.0.0.tgz"]
+    # The poll keeps the index (and its ETag) in the chart directory it was given.
+    assert [p.suffix for p in (sources.cache / "charts" / "index").iterdir()] == [".json"]
 
     polled, fetched = sources.sync(fleet, "charts")
 
@@ -176,6 +178,24 @@ def test_a_repository_that_is_down_is_an_error_and_the_last_good_state_stays(
     assert polled.error is not None and f"cannot reach {served.url}/index.yaml" in polled.error
     assert sources.store.desired(AppName("web")) == before
     assert sources.store.repo_state("charts").failures == 1  # type: ignore[arg-type]
+
+
+def test_a_chart_archive_that_cannot_be_downloaded_waits_and_is_fetched_again_at_the_next_poll(
+    sources: Sources,
+) -> None:
+    with serving_charts() as served:
+        _publish(served, "1.0.0")
+        repo = chart_repository(served.url)
+        fleet = fleet_of(repo, chart_app("web", repo, "web", "1"))
+        polled = sources.poll(fleet, "charts")
+        assert polled.error is None and polled.fetch_needed
+    fetched = sources.fetch(fleet, "charts")  # the repository went away after its poll
+    message = fetched.failed["web"]
+    assert message == f"charts: cannot reach {served.url}/web-1.0.0.tgz: Connection refused"
+    assert sources.error("web") == message
+    assert fetched.revision == polled.revision
+    state = sources.store.repo_state("charts")
+    assert state.fetched_sha != state.sha, "not fetched: the next poll fetches it again"
 
 
 @pytest.mark.parametrize(

@@ -9,14 +9,20 @@ loopback, and a listening socket whose backlog is full (a host that accepts no c
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import socket
+import ssl
 import subprocess
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+import urllib3
 import yaml
 
 from fleetsync.shared.errors import ClusterFailure, PermanentError, TransientError
@@ -24,9 +30,11 @@ from fleetsync.shared.kube import client as kube_client
 from fleetsync.shared.kube.client import (
     ApiResource,
     ClusterClient,
+    ClusterUnavailable,
     Forbidden,
     ObjectForbidden,
     RequestRejected,
+    WatchStream,
     connect,
     forget_clients,
 )
@@ -359,8 +367,18 @@ def test_the_kubeconfig_s_token_is_sent_and_a_wrong_one_refused_without_showing_
 @pytest.mark.parametrize(
     ("fault", "refusal"),
     [
-        ("unauthorized", "credentials refused (401"),
-        ("forbidden", "the apply of core/ConfigMap/default/a was forbidden (RBAC: "),
+        (
+            "unauthorized",
+            "cluster {cluster}: credentials refused (401 Unauthorized); check the user of "
+            "kubeconfig {kubeconfig}",
+        ),
+        (
+            "forbidden",
+            'the apply of core/ConfigMap/default/a was forbidden (RBAC: User "system:serviceaccount'
+            ':fleetsync:fleetsync" cannot patch /api/v1/namespaces/default/configmaps/a in cluster '
+            "{cluster}: access denied (simulated)): the user of kubeconfig {kubeconfig} lacks the "
+            '"patch" verb on configmaps in namespace default: grant it',
+        ),
     ],
 )
 def test_credentials_refused_on_a_write_are_permanent_and_show_no_token(
@@ -375,7 +393,9 @@ def test_credentials_refused_on_a_write_are_permanent_and_show_no_token(
             live.client.apply(CONFIG_MAPS, config_map("a", "default"), force=True)
     finally:
         live.sim.clear_faults()
-    assert refusal in str(caught.value), str(caught.value)
+    assert str(caught.value) == refusal.format(
+        cluster=live.cluster.name, kubeconfig=live.cluster.kubeconfig
+    )
     assert isinstance(caught.value, ObjectForbidden) is (fault == "forbidden")
     assert isinstance(caught.value, ClusterFailure) is (fault == "unauthorized")
     assert live.sim.token not in str(caught.value)
@@ -391,7 +411,11 @@ def test_throttling_and_server_errors_on_a_request_are_transient(live: Live, cod
             live.client.get(CONFIG_MAPS, name="a", namespace="default")
     finally:
         live.sim.clear_faults()
-    assert str(code) in str(caught.value)
+    reason = {429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable"}[code]
+    assert str(caught.value) == (
+        f"cluster {live.cluster.name}: {code} {reason}: simulated failure ({code})"
+    )
+    assert isinstance(caught.value, ClusterUnavailable) is (code != 500), "a 500 is the request's"
     assert caught.value.delay == (None if code == 500 else 1.0), "kubesim's Retry-After"
 
 
@@ -403,10 +427,12 @@ def test_a_cluster_that_stops_answering_times_out_as_a_transient_error(
     assert client.get(NAMESPACES, name="default") is not None
     live.sim.set_fault(down=True, down_mode="hang")
     try:
-        with pytest.raises(TransientError, match="timed out talking to"):
+        with pytest.raises(TransientError) as caught:
             client.apply(CONFIG_MAPS, config_map("a", "default"), force=True)
     finally:
         live.sim.clear_faults()
+    server = _config(live)["clusters"][0]["cluster"]["server"]
+    assert str(caught.value) == f"cluster t-slow: timed out talking to {server}"
 
 
 @pytest.fixture
@@ -446,8 +472,91 @@ def test_a_host_that_takes_no_connection_is_given_up_at_the_connect_timeout(
     config = _config(live)
     config["clusters"][0]["cluster"]["server"] = no_connection
     client = _client(config, tmp_path / "silent.kubeconfig", timeout=30.0)
-    with pytest.raises(TransientError, match=r"no connection to .* within 0.4 s"):
+    with pytest.raises(TransientError) as caught:
         client.get(NAMESPACES, name="default")
+    assert str(caught.value) == f"cluster t-silent: no connection to {no_connection} within 0.4 s"
+
+
+@kubesim_only
+def test_a_host_that_refuses_connections_is_unavailable_with_no_wait_named(
+    live: Live, tmp_path: Path
+) -> None:
+    """A refused connection is no timeout: nothing was waited for."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    config = _config(live)
+    config["clusters"][0]["cluster"]["server"] = f"http://127.0.0.1:{port}"
+    client = _client(config, tmp_path / "closed.kubeconfig")
+    with pytest.raises(ClusterUnavailable) as caught:
+        client.get(NAMESPACES, name="default")
+    assert str(caught.value) == f"cluster t-closed: no connection to http://127.0.0.1:{port}"
+
+
+@kubesim_only
+def test_a_watch_and_its_starting_list_ask_for_what_they_were_told(
+    live: Live, tmp_path: Path
+) -> None:
+    """Seen on the wire, through a forward proxy: the label selector only when one is given,
+    bookmarks unless turned off, the server's timeout, the revision to start from."""
+    config = _config(live)
+    server = config["clusters"][0]["cluster"]["server"]
+    with ForwardProxy() as proxy:
+        config["clusters"][0]["cluster"]["proxy-url"] = proxy.url
+        client = _client(config, tmp_path / "watching.kubeconfig")
+        revision = client.list_revision(CONFIG_MAPS)
+        assert client.list_revision(CONFIG_MAPS, label_selector="app=web") == revision
+        client.watch(CONFIG_MAPS, resource_version=revision, timeout_seconds=1).close()
+        client.watch(
+            CONFIG_MAPS,
+            resource_version=revision,
+            label_selector="app=web",
+            timeout_seconds=1,
+            bookmarks=False,
+        ).close()
+    paths = [line.removeprefix(f"GET {server}") for line in proxy.seen if "configmaps" in line]
+    assert paths == [
+        "/api/v1/configmaps?limit=1",
+        "/api/v1/configmaps?limit=1&labelSelector=app%3Dweb",
+        f"/api/v1/configmaps?resourceVersion={revision}&timeoutSeconds=1&watch=true"
+        "&allowWatchBookmarks=true",
+        f"/api/v1/configmaps?labelSelector=app%3Dweb&resourceVersion={revision}"
+        "&timeoutSeconds=1&watch=true",
+    ]
+
+
+@kubesim_only
+def test_writes_name_fleetsync_s_field_manager_and_ask_for_strict_validation(
+    live: Live, tmp_path: Path
+) -> None:
+    """Seen on the wire, through a forward proxy: an apply forces conflicts only when told, a
+    dry-run persists nothing, a create (a POST) is fleetsync's too; a delete lets dependents
+    follow in the background unless told otherwise, and says whether there was anything."""
+    config = _config(live)
+    server = config["clusters"][0]["cluster"]["server"]
+    with ForwardProxy() as proxy:
+        config["clusters"][0]["cluster"]["proxy-url"] = proxy.url
+        client = _client(config, tmp_path / "writing.kubeconfig")
+        name = f"w-{live.suffix}"
+        client.apply(CONFIG_MAPS, config_map(name, "default"), force=False, dry_run=True)
+        client.apply(CONFIG_MAPS, config_map(name, "default"), force=True)
+        client.create(CONFIG_MAPS, config_map(f"c-{live.suffix}", "default"))
+        assert client.delete(CONFIG_MAPS, name=name, namespace="default") is True
+        assert client.delete(
+            CONFIG_MAPS, name=f"c-{live.suffix}", namespace="default", propagation="Foreground"
+        )
+        assert client.delete(CONFIG_MAPS, name=name, namespace="default") is False
+    base = f"{server}/api/v1/namespaces/default/configmaps"
+    strict = f"fieldValidation=Strict&fieldManager={FIELD_MANAGER}"
+    assert [line for line in proxy.seen if "/configmaps" in line] == [
+        f"PATCH {base}/{name}?{strict}&force=false&dryRun=All",
+        f"PATCH {base}/{name}?{strict}&force=true",
+        f"POST {base}?{strict}",
+        f"DELETE {base}/{name}?propagationPolicy=Background",
+        f"DELETE {base}/c-{live.suffix}?propagationPolicy=Foreground",
+        f"DELETE {base}/{name}?propagationPolicy=Background",
+    ]
 
 
 @kubesim_only
@@ -462,3 +571,226 @@ def test_a_proxy_url_in_the_kubeconfig_carries_every_request(live: Live, tmp_pat
     assert got is not None
     path = f"{server}/api/v1/namespaces/default/configmaps/p-{live.suffix}"
     assert [line.split("?")[0] for line in proxy.seen] == [f"PATCH {path}", f"GET {path}"]
+
+
+# -- answers no API server gives, from a real HTTP server ----------------------------------
+
+
+@contextmanager
+def _serving(
+    body: bytes,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    length: int = -1,
+    tls: ssl.SSLContext | None = None,
+) -> Iterator[str]:
+    """A loopback HTTP server answering every GET and DELETE with `status`, `headers` and `body` (a
+    `length` longer than the body: the connection is cut before the body's end)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(length if length >= 0 else len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            self.close_connection = True
+
+        do_DELETE = do_GET
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    scheme = "http"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"{scheme}://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _watching(url: str) -> Iterator[dict[str, Any]]:
+    response = urllib3.PoolManager().request(
+        "GET", f"{url}/api/v1/configmaps?watch=true", preload_content=False
+    )
+    return iter(WatchStream(response, cluster="prod"))
+
+
+ADDED = {"type": "ADDED", "object": {"metadata": {"name": "a"}}}
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        (b'["ADDED", {}]', "a watch event that is not an object"),
+        (b"7", "a watch event that is not an object"),
+        (b'{"type": "ADDED", ', "a watch event that is not JSON; watching again"),
+    ],
+    ids=["a_list", "a_number", "cut_json"],
+)
+def test_a_watch_line_that_is_no_json_object_ends_the_watch_as_a_transient_error(
+    line: bytes, problem: str
+) -> None:
+    """The events before it are yielded; then the watch fails, to be started again."""
+    with _serving(json.dumps(ADDED).encode() + b"\n" + line + b"\n") as url:
+        events = _watching(url)
+        assert next(events) == ADDED
+        with pytest.raises(TransientError) as caught:
+            next(events)
+    assert str(caught.value) == f"cluster prod: {problem}"
+
+
+def test_a_last_watch_event_without_its_newline_is_yielded_then_the_watch_ends() -> None:
+    with _serving(json.dumps(ADDED).encode() + b"\n" + json.dumps(ADDED).encode()) as url:
+        assert list(_watching(url)) == [ADDED, ADDED]
+
+
+def test_a_watch_line_longer_than_the_limit_ends_the_watch_naming_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(kube_client, "MAX_WATCH_LINE", 64)
+    with _serving(json.dumps(ADDED).encode() + b"\n" + b"x" * 65) as url:
+        events = _watching(url)
+        assert next(events) == ADDED
+        with pytest.raises(TransientError) as caught:
+            next(events)
+    assert str(caught.value) == ("cluster prod: a watch event longer than 64 bytes; watching again")
+
+
+def test_a_watch_event_of_exactly_the_limit_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kube_client, "MAX_WATCH_LINE", 64)
+    event = {"type": "ADDED", "object": {"metadata": {"name": ""}}}
+    event["object"]["metadata"]["name"] = "a" * (64 - len(json.dumps(event)))
+    line = json.dumps(event).encode()
+    assert len(line) == 64
+    with _serving(line) as url:
+        assert list(_watching(url)) == [event]
+
+
+def test_a_watch_whose_connection_is_cut_is_interrupted() -> None:
+    body = json.dumps(ADDED).encode() + b"\n"
+    with _serving(body, length=len(body) + 100) as url, pytest.raises(TransientError) as caught:
+        list(_watching(url))
+    assert str(caught.value) == (
+        "cluster prod: watch interrupted: Connection broken: "
+        f"IncompleteRead({len(body)} bytes read, 100 more expected)"
+    )
+
+
+def _client_of(live: Live, tmp_path: Path, url: str) -> ClusterClient:
+    config = _config(live)
+    config["clusters"][0]["cluster"]["server"] = url
+    return _client(config, tmp_path / "odd.kubeconfig")
+
+
+@kubesim_only
+def test_a_success_whose_body_is_not_json_is_the_cluster_unavailable(
+    live: Live, tmp_path: Path
+) -> None:
+    with _serving(b"<html>welcome</html>") as url:
+        client = _client_of(live, tmp_path, url)
+        with pytest.raises(ClusterUnavailable) as caught:
+            client.get(NAMESPACES, name="default")
+    assert str(caught.value) == (
+        "cluster t-odd: GET /api/v1/namespaces/default answered 200 with a body that is not JSON"
+    )
+
+
+@kubesim_only
+@pytest.mark.parametrize(
+    "body", [b"<html>busy</html>", b'["busy"]', b""], ids=["html", "a_json_list", "empty"]
+)
+def test_a_503_without_a_status_body_names_its_reason_phrase_and_a_bad_retry_after_no_delay(
+    live: Live, tmp_path: Path, body: bytes
+) -> None:
+    with _serving(body, status=503, headers={"Retry-After": "soon"}) as url:
+        client = _client_of(live, tmp_path, url)
+        with pytest.raises(ClusterUnavailable) as caught:
+            client.get(NAMESPACES, name="default")
+    assert str(caught.value) == "cluster t-odd: 503 Service Unavailable"
+    assert caught.value.delay is None
+
+
+@kubesim_only
+def test_a_503_s_retry_after_in_seconds_is_the_delay(live: Live, tmp_path: Path) -> None:
+    status = {"kind": "Status", "reason": "ServiceUnavailable", "message": "etcd is down"}
+    with _serving(json.dumps(status).encode(), status=503, headers={"Retry-After": "7"}) as url:
+        client = _client_of(live, tmp_path, url)
+        with pytest.raises(ClusterUnavailable) as caught:
+            client.get(NAMESPACES, name="default")
+    assert str(caught.value) == "cluster t-odd: 503 ServiceUnavailable: etcd is down"
+    assert caught.value.delay == 7.0
+
+
+@kubesim_only
+def test_a_refusal_other_than_not_found_is_raised_by_get_and_delete(
+    live: Live, tmp_path: Path
+) -> None:
+    """Not found is an answer (None, False); any other refusal of the object is an error."""
+    status = {"kind": "Status", "reason": "Invalid", "message": "bad name", "code": 422}
+    with _serving(json.dumps(status).encode(), status=422) as url:
+        client = _client_of(live, tmp_path, url)
+        with pytest.raises(RequestRejected) as got:
+            client.get(CONFIG_MAPS, name="a", namespace="default")
+        with pytest.raises(RequestRejected) as deleted:
+            client.delete(CONFIG_MAPS, name="a", namespace="default")
+    for caught in (got, deleted):
+        assert (caught.value.code, str(caught.value)) == (422, "422 Invalid: bad name")
+
+
+def _self_signed(work: Path, name: str) -> tuple[Path, Path]:
+    """(certificate, key) of a self-signed certificate for 127.0.0.1."""
+    crt, key = work / f"{name}.crt", work / f"{name}.key"
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        f"/CN={name}",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-keyout",
+        str(key),
+        "-out",
+        str(crt),
+    )
+    return crt, key
+
+
+@kubesim_only
+def test_a_server_of_another_certificate_authority_is_refused_naming_the_kubeconfig(
+    live: Live, tmp_path: Path
+) -> None:
+    """On a loopback TLS server whose certificate no authority of the kubeconfig signed."""
+    served, key = _self_signed(tmp_path, "server")
+    other, _ = _self_signed(tmp_path, "other")
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(served, key)
+    with _serving(b"{}", tls=tls) as url:
+        config = _config(live)
+        cluster = config["clusters"][0]["cluster"]
+        cluster.pop("certificate-authority-data", None)
+        cluster.update(server=url, **{"certificate-authority": str(other)})
+        stranger = _client(config, tmp_path / "stranger.kubeconfig")
+        with pytest.raises(PermanentError) as caught:
+            stranger.get(NAMESPACES, name="default")
+        cluster["certificate-authority"] = str(served)
+        trusting = _client(config, tmp_path / "trusting.kubeconfig")
+        assert trusting.get(NAMESPACES, name="default") == {}
+    assert str(caught.value) == (
+        "cluster t-stranger: TLS handshake failed; check the certificate authority in kubeconfig "
+        f"{tmp_path / 'stranger.kubeconfig'}"
+    )

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from fleetsync.shared.model import ChangeAction
 from tests.integration.kube.conftest import Live, kubesim_only
-from tests.integration.kube.manifests import namespace, sync, widget, widget_crd, widget_path
+from tests.integration.kube.manifests import (
+    config_map,
+    namespace,
+    sync,
+    widget,
+    widget_crd,
+    widget_path,
+)
 
 
 @kubesim_only
@@ -46,3 +53,71 @@ def test_a_crd_not_established_in_time_fails_and_the_objects_after_it_are_skippe
         == changes[f"apiextensions.k8s.io/CustomResourceDefinition/_/{crd['metadata']['name']}"][1]
     )
     assert live.operator.get(widget_path(live.ns, live.group, "w1")) is None
+
+
+@kubesim_only
+def test_a_failed_step_reports_every_object_of_every_later_step_not_applied(
+    live: Live,
+) -> None:
+    live.sim.set_controllers(enabled=True, ready_delay=0.1, crd_established_delay=600.0)
+    crd = widget_crd(live.group)
+    ns = live.ns
+    objects = [
+        namespace(ns),
+        crd,
+        widget("w1", ns, live.group),
+        config_map("first", ns, wave=1),
+        config_map("second", ns, wave=2),
+    ]
+
+    result = sync(live, objects, timeout=0.5)
+
+    skipped = "not applied: step stage 1 wave 0 failed"
+    assert [(str(c.key), c.action, c.message) for c in result.changes] == [
+        (f"core/Namespace/_/{ns}", ChangeAction.CREATED, ""),
+        (
+            f"apiextensions.k8s.io/CustomResourceDefinition/_/{crd['metadata']['name']}",
+            ChangeAction.FAILED,
+            result.error.message if result.error else "no error",
+        ),
+        (f"{live.group}/Widget/{ns}/w1", ChangeAction.SKIPPED, skipped),
+        (f"core/ConfigMap/{ns}/first", ChangeAction.SKIPPED, skipped),
+        (f"core/ConfigMap/{ns}/second", ChangeAction.SKIPPED, skipped),
+    ]
+
+
+@kubesim_only
+def test_an_object_of_a_new_kind_that_fails_validation_stops_the_sync_before_stage_two(
+    live: Live,
+) -> None:
+    """Deferred until its CRD is applied, it is validated before the first stage-2 write."""
+    live.sim.set_controllers(enabled=True, ready_delay=0.1, crd_established_delay=0.0)
+    crd = widget_crd(live.group)
+    ns = live.ns
+    objects = [namespace(ns), crd, config_map("settings", ns), widget("Bad_Name", ns, live.group)]
+
+    result = sync(live, objects)
+
+    bad = f"{live.group}/Widget/{ns}/Bad_Name"
+    changes = [(str(c.key), c.action, c.message) for c in result.changes]
+    assert changes[:2] == [
+        (f"core/Namespace/_/{ns}", ChangeAction.CREATED, ""),
+        (
+            f"apiextensions.k8s.io/CustomResourceDefinition/_/widgets.{live.group}",
+            ChangeAction.CREATED,
+            "",
+        ),
+    ]
+    assert changes[2][:2] == (bad, ChangeAction.FAILED)
+    assert changes[2][2].startswith(
+        f'dry-run failed: 422 Invalid: Widget.{live.group} "Bad_Name" is invalid: metadata.name: '
+    )
+    assert changes[3:] == [
+        (
+            f"core/ConfigMap/{ns}/settings",
+            ChangeAction.SKIPPED,
+            "not applied: a deferred object failed validation",
+        )
+    ]
+    assert result.error is not None and str(result.error.key) == bad
+    assert live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/settings") is None

@@ -97,6 +97,19 @@ def test_live_health_follows_the_objects(live: Live) -> None:
     bundle = [namespace(live.ns), config_map("settings", live.ns), load_balancer("edge", live.ns)]
     result = sync(live, bundle)
     assert result.health is Health.PROGRESSING
+    assert result.unhealthy == (
+        f"core/Service/{live.ns}/edge: Progressing (waiting for a load balancer address)"
+    )
+    assert result.counts == {
+        "created": 3,
+        "configured": 0,
+        "replaced": 0,
+        "unchanged": 0,
+        "pruned": 0,
+        "skipped": 0,
+        "failed": 0,
+    }
+    assert result.notes == ""
     health, objects = assess_live_health(live.client, Bundle.of(bundle), namespace=live.ns)
     assert health is Health.PROGRESSING
     assert [str(o) for o in objects if o.health is not Health.HEALTHY] == [
@@ -142,7 +155,7 @@ def test_a_malformed_manifest_is_left_out_of_the_drift_and_health_views(live: Li
     with_nameless = Bundle.of([*bundle, nameless])
 
     report = check_drift(client=live.client, app=live.app, bundle=with_nameless, namespace=live.ns)
-    _, objects = assess_live_health(live.client, with_nameless, app=live.app, namespace=live.ns)
+    _, objects = assess_live_health(live.client, with_nameless, namespace=live.ns)
 
     assert not report.drifted and len(report.in_sync) == len(bundle)
     assert len(objects) == len(bundle)
@@ -232,3 +245,46 @@ def test_a_secret_or_config_map_declaring_no_data_is_in_sync_and_data_added_by_o
     kept = live.operator.get(path)
     assert kept is not None and kept.get("data") == ADDED, kept
     assert drift(live, bundle).drifted is False
+
+
+def test_an_object_of_a_kind_the_cluster_does_not_serve_is_missing_as_such(live: Live) -> None:
+    bundle = [namespace(live.ns), config_map("settings", live.ns)]
+    sync(live, bundle)
+    gadget = {
+        "apiVersion": f"{live.group}/v1",
+        "kind": "Gadget",
+        "metadata": {"name": "g", "namespace": live.ns},
+    }
+
+    health, objects = assess_live_health(
+        live.client, Bundle.of([*bundle, gadget]), namespace=live.ns
+    )
+
+    assert health is Health.MISSING
+    assert [(str(o.key), o.health, o.message) for o in objects] == [
+        (f"{live.group}/Gadget/{live.ns}/g", Health.MISSING, "kind not served"),
+        (f"core/ConfigMap/{live.ns}/settings", Health.HEALTHY, ""),
+        (f"core/Namespace/_/{live.ns}", Health.HEALTHY, ""),
+    ]
+
+
+def test_a_hook_is_left_out_of_the_drift_and_health_views(live: Live) -> None:
+    bundle = bundle_of(live)
+    sync(live, bundle)
+    hook = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": "migrate",
+            "namespace": live.ns,
+            "annotations": {"argocd.argoproj.io/hook": "PreSync"},
+        },
+        "spec": {"template": {"spec": {"containers": [{"name": "m", "image": "m:1"}]}}},
+    }
+    with_hook = Bundle.of([*bundle, hook])
+
+    report = check_drift(client=live.client, app=live.app, bundle=with_hook, namespace=live.ns)
+    _, objects = assess_live_health(live.client, with_hook, namespace=live.ns)
+
+    assert not report.drifted and len(report.in_sync) == len(bundle)
+    assert "Job" not in {o.key.kind for o in objects} and len(objects) == len(bundle)

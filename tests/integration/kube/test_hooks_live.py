@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from fleetsync.shared.kube.hookrun import HookState, HookWait, RunState
-from fleetsync.shared.kube.hooks import HOOK_LABEL
+from fleetsync.shared.kube.hooks import HOOK_LABEL, PHASE_LABEL, RUN_LABEL, hook_id
 from fleetsync.shared.kube.inventory import Inventory, read_cluster_record
 from fleetsync.shared.kube.ownership import APPLICATION_ANNOTATION as OWNER
 from fleetsync.shared.kube.sync import SyncResult
@@ -26,7 +26,7 @@ from tests.integration.kube.hookjobs import (
     hook_jobs,
     hook_pod,
 )
-from tests.integration.kube.manifests import config_map, deployment, namespace, sync
+from tests.integration.kube.manifests import config_map, deployment, namespace, sync, widget_crd
 
 
 def guestbook(live: Live, *, image: str = "example/migrate:1") -> list[dict[str, Any]]:
@@ -191,9 +191,16 @@ def test_a_hook_that_never_completes_fails_at_the_deadline_and_runs_the_syncfail
     ]
     first = sync(live, bundle, hook_timeout=60.0)
     assert isinstance(first.waiting, HookWait)
-    later = first.waiting.since + 61.0
+    since = first.waiting.since
+    before = sync(
+        live, bundle, previous=first.inventory, hook_timeout=60.0, clock=lambda: since + 59.9
+    )
+    assert isinstance(before.waiting, HookWait) and before.error is None, "a moment before"
+    assert before.waiting.deadline == since + 60.0
 
-    late = sync(live, bundle, previous=first.inventory, hook_timeout=60.0, clock=lambda: later)
+    late = sync(
+        live, bundle, previous=before.inventory, hook_timeout=60.0, clock=lambda: since + 60.0
+    )
 
     assert late.waiting is None and late.error is not None
     name = first.hooks[0].name
@@ -236,7 +243,15 @@ def test_sync_hooks_and_objects_take_turns_by_wave(live: Live) -> None:
 
     up = sync(live, bundle, previous=first.inventory)
 
-    assert up.changes.action_of(live.key(f"core/ConfigMap/{ns}/backend")) is ChangeAction.CREATED
+    assert [(str(c.key), c.action, c.message) for c in up.changes] == [
+        (f"core/Namespace/_/{ns}", ChangeAction.UNCHANGED, ""),
+        (f"core/ConfigMap/{ns}/backend", ChangeAction.CREATED, ""),
+        (
+            f"core/ConfigMap/{ns}/frontend",
+            ChangeAction.SKIPPED,
+            "waiting for Sync hooks before wave 2",
+        ),
+    ]
     assert live.operator.get(frontend) is None, "wave 2 waits for wave 1's Sync hook"
     assert isinstance(up.waiting, HookWait) and up.waiting.phase is HookPhase.SYNC
     assert up.state is SyncState.OUT_OF_SYNC, "waves are left to apply"
@@ -346,8 +361,10 @@ def test_a_sync_hook_waits_for_earlier_waves_healthy_and_its_deadline_starts_whe
 
     over = sync(live, bundle, previous=late.inventory, hook_timeout=60.0, clock=lambda: start + 181)
 
-    assert over.error is not None and over.error.message.startswith(
-        "Sync hook failed (did not complete within 60s (sync.hookTimeout)"
+    assert over.error is not None and over.error.key == live.key(f"batch/Job/{ns}/notify")
+    assert over.error.message == (
+        "Sync hook failed (did not complete within 60s (sync.hookTimeout): job is running; "
+        f"kubectl logs job/notify -n {ns}): sync failed"
     )
 
 
@@ -374,6 +391,11 @@ def test_a_wave_that_times_out_fails_the_run_and_runs_the_syncfail_hooks(live: L
     (page,) = hook_jobs(live)
     assert page["metadata"]["name"].startswith("page-oncall-")
     assert [(h.phase, h.state) for h in late.hooks] == [(HookPhase.SYNC_FAIL, HookState.RUNNING)]
+    assert late.error.key == live.key(f"apps/Deployment/{ns}/db")
+    assert late.error.message == (
+        "wave 1 not applied: earlier waves not healthy after 60s (sync.waveTimeout): "
+        f"apps/Deployment/{ns}/db: Progressing (0 of 1 updated replicas available)"
+    )
 
 
 def test_an_object_refused_by_validation_fails_the_run_once_and_runs_the_syncfail_hooks(
@@ -444,9 +466,9 @@ def test_a_named_hook_without_before_hook_creation_is_not_replaced_and_says_what
 
     assert result.error is not None
     assert result.error.key == live.key(f"batch/Job/{ns}/migrate")
-    assert result.error.message.startswith(
+    assert result.error.message == (
         "PreSync hook failed (exists from an earlier sync and its delete policy does not include "
-        "BeforeHookCreation; delete it, or add BeforeHookCreation)"
+        "BeforeHookCreation; delete it, or add BeforeHookCreation): sync failed"
     )
 
 
@@ -460,9 +482,9 @@ def test_a_hook_whose_name_another_object_holds_fails_asking_for_a_rename(live: 
 
     result = sync(live, [namespace(ns), hook_job("migrate", ns, "PreSync", generate=False)])
 
-    assert result.error is not None and result.error.message.startswith(
+    assert result.error is not None and result.error.message == (
         "PreSync hook failed (the name is taken by an object this application did not create; "
-        "rename the hook)"
+        "rename the hook): sync failed"
     )
     job = live.operator.get(f"/apis/batch/v1/namespaces/{ns}/jobs/migrate")
     assert job is not None and HOOK_LABEL not in (job["metadata"].get("labels") or {})
@@ -524,7 +546,7 @@ def test_a_pod_hook_completes_or_fails_the_sync_by_its_phase(live: Live, succeed
         assert result.error is None and applied is not None
     else:
         assert result.error is not None and applied is None
-        assert result.error.message.startswith(
+        assert result.error.message == (
             f"PreSync hook failed (container check exited 1 (Error); kubectl logs "
             f"pod/{check.name} -n {ns}): sync failed"
         )
@@ -608,7 +630,10 @@ def test_a_failure_after_the_run_succeeded_runs_no_syncfail_hook_and_does_not_st
 
     refused = sync(live, bundle, previous=done.inventory)
 
-    assert refused.error is not None and "owned by fleetsync application" in refused.error.message
+    assert refused.error is not None and refused.error.message == (
+        "conflict: owned by fleetsync application 'someone-else'; not taken over "
+        "(declare it in one application only)"
+    )
     assert [j["metadata"]["name"] for j in hook_jobs(live)] == ["migrate"], "no SyncFail hook"
     record = read_cluster_record(live.client, live.app).hooks
     assert record is not None and record.state is RunState.SUCCEEDED
@@ -713,7 +738,11 @@ def test_a_hook_of_a_kind_the_cluster_does_not_serve_fails_naming_the_kind(live:
     result = sync(live, [namespace(ns), gizmo])
 
     assert result.error is not None
-    assert f"kind Gizmo ({live.group}/v1) is not served by cluster" in result.error.message
+    assert str(result.error) == (
+        f"{live.group}/Gizmo/{ns}/g: PreSync hook failed (kind Gizmo ({live.group}/v1) is not "
+        f"served by cluster {live.cluster.name}; install its CRD or add it to the bundle): "
+        "sync failed"
+    )
 
 
 def test_postsync_hooks_wait_for_every_object_healthy_and_land_in_the_application_s_namespace(
@@ -886,3 +915,97 @@ def test_a_namespace_created_before_presync_is_reported_created_when_the_sync_ru
     assert [c.key for c in live.engine_writes("apply")].count(f"core/Namespace/_/{ns}") == 1, (
         "the namespace is applied once, before the hooks"
     )
+
+
+@kubesim_only
+def test_a_hook_the_server_refuses_to_create_fails_its_phase_with_the_refusal(
+    live: Live,
+) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    refused = hook_job("Bad_Name", ns, "PreSync", generate=False)
+
+    result = sync(live, [namespace(ns), config_map("guestbook-ui", ns), refused])
+
+    assert result.error is not None and result.error.key == live.key(f"batch/Job/{ns}/Bad_Name")
+    message = result.error.message
+    assert message.startswith(
+        'PreSync hook failed (create refused: 422 Invalid: Job.batch "Bad_Name" is invalid: '
+        'metadata.name: Invalid value: "Bad_Name": '
+    ), message
+    assert message.endswith("): sync failed"), message
+    assert [(h.phase, h.state) for h in result.hooks] == [(HookPhase.PRE_SYNC, HookState.FAILED)]
+    assert result.state is SyncState.OUT_OF_SYNC
+    assert live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/guestbook-ui") is None
+
+
+@kubesim_only
+def test_definitions_that_fail_before_presync_fail_the_sync_and_create_no_hook(
+    live: Live,
+) -> None:
+    ns = live.ns
+    live.sim.set_controllers(enabled=True, ready_delay=0.1, crd_established_delay=600.0)
+    crd = widget_crd(live.group)
+    bundle = [namespace(ns), crd, config_map("guestbook-ui", ns), hook_job("m", ns, "PreSync")]
+
+    result = sync(live, bundle, timeout=0.5)
+
+    crd_key = f"apiextensions.k8s.io/CustomResourceDefinition/_/{crd['metadata']['name']}"
+    not_established = (
+        "created, then not Established after 0.5s (Progressing: waiting for the CRD to be "
+        "established)"
+    )
+    assert [(str(c.key), c.action, c.message) for c in result.changes] == [
+        (f"core/Namespace/_/{ns}", ChangeAction.CREATED, ""),
+        (crd_key, ChangeAction.FAILED, not_established),
+    ]
+    assert result.error is not None
+    assert result.error.message == f"{crd_key}: {not_established}"
+    assert result.hooks == () and hook_jobs(live) == []
+    assert result.state is SyncState.OUT_OF_SYNC
+    assert live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/guestbook-ui") is None
+
+
+@kubesim_only
+def test_a_hook_rbac_forbids_creating_fails_its_phase_naming_the_verb_to_grant(
+    live: Live,
+) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    live.sim.set_fault(forbidden_writes=(("jobs", ns),))
+
+    result = sync(live, [namespace(ns), hook_job("migrate", ns, "PreSync", generate=False)])
+
+    assert result.error is not None and str(result.error) == (
+        f"batch/Job/{ns}/migrate: PreSync hook failed (create forbidden (RBAC: jobs is "
+        'forbidden: User "system:serviceaccount:fleetsync:fleetsync" cannot create resource '
+        f'"jobs" in API group "batch" in the namespace "{ns}"): the user of kubeconfig '
+        f'{live.cluster.kubeconfig} lacks the "create" verb on jobs.batch in namespace {ns}: '
+        "grant it): sync failed"
+    )
+    assert hook_jobs(live) == []
+
+
+@kubesim_only
+def test_a_created_hook_carries_its_identity_run_and_phase_beside_its_own_labels(
+    live: Live,
+) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    migrate = hook_job("migrate", ns, "PreSync", generate=False)
+    migrate["metadata"]["labels"] = {"team": "db"}
+
+    result = sync(live, [namespace(ns), migrate])
+
+    assert isinstance(result.waiting, HookWait)
+    run = read_cluster_record(live.client, live.app).hooks
+    assert run is not None
+    (job,) = hook_jobs(live)
+    assert job["metadata"]["labels"] == {
+        "team": "db",
+        "app.kubernetes.io/managed-by": "fleetsync",
+        "fleetsync.io/application": live.app,
+        HOOK_LABEL: hook_id(live.app, HookPhase.PRE_SYNC, live.key(f"batch/Job/{ns}/migrate")),
+        RUN_LABEL: run.label,
+        PHASE_LABEL: "PreSync",
+    }

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from fleetsync.shared.kube.sync import SyncResult
-from fleetsync.shared.model import ChangeAction, SyncState
-from tests.integration.kube.conftest import Live
+from fleetsync.shared.model import ChangeAction, Health, SyncState
+from tests.integration.kube.conftest import Live, kubesim_only
 from tests.integration.kube.corpus import gadget, gadget_crd
 from tests.integration.kube.manifests import config_map, deployment, namespace, sync
 from tests.support.waiting import wait_for
@@ -18,6 +18,8 @@ def refused(result: SyncResult, live: Live, key: str, *, alone: bool = False) ->
     """The result failed on `key` alone, wrote nothing, and its message. `alone`: `key` was the
     bundle's only changed object, whose apply (refused) was its validation, with no dry-run."""
     assert result.state is SyncState.OUT_OF_SYNC
+    if not alone:
+        assert result.health is Health.UNKNOWN and result.objects == (), "nothing assessed"
     assert result.error is not None
     assert result.error.key == live.key(key), result.error
     assert [str(c.key) for c in result.changes.failed] == [key]
@@ -206,3 +208,41 @@ def test_the_error_of_several_refused_objects_names_the_first_and_counts_the_oth
     one_more = with_namespace(live, *broken[:2])
     assert one_more.error is not None
     assert one_more.error.message.endswith(" (1 more object failed)")
+
+
+FORBIDDEN_PATCH = (
+    'apply forbidden (RBAC: configmaps "settings" is forbidden: User "system:serviceaccount:'
+    'fleetsync:fleetsync" cannot patch resource "configmaps" in API group "" in the namespace '
+    '"{ns}"): the user of kubeconfig {kubeconfig} lacks the "patch" verb on configmaps in '
+    "namespace {ns}: grant it"
+)
+
+
+@kubesim_only
+def test_a_write_rbac_forbids_is_refused_at_its_dry_run_naming_the_verb_to_grant(
+    live: Live,
+) -> None:
+    sync(live, [namespace(live.ns)], app=live.app_named("base"))
+    live.calls.clear()
+    live.sim.set_fault(forbidden_writes=(("configmaps", live.ns),))
+
+    result = sync(live, [config_map("settings", live.ns)])
+
+    message = refused(result, live, f"core/ConfigMap/{live.ns}/settings")
+    assert message == FORBIDDEN_PATCH.format(ns=live.ns, kubeconfig=live.cluster.kubeconfig)
+
+
+@kubesim_only
+def test_the_only_changed_object_rbac_forbids_is_refused_at_its_apply_as_at_a_dry_run(
+    live: Live,
+) -> None:
+    first = sync(live, [namespace(live.ns), config_map("settings", live.ns)])
+    assert first.error is None, first.error
+    live.calls.clear()
+    live.sim.set_fault(forbidden_writes=(("configmaps", live.ns),))
+
+    changed = config_map("settings", live.ns, data={"mode": "slow"})
+    result = sync(live, [namespace(live.ns), changed], previous=first.inventory)
+
+    message = refused(result, live, f"core/ConfigMap/{live.ns}/settings", alone=True)
+    assert message == FORBIDDEN_PATCH.format(ns=live.ns, kubeconfig=live.cluster.kubeconfig)

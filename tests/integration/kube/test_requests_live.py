@@ -21,7 +21,9 @@ from fleetsync.shared.model import ChangeAction, Health, SyncState
 from fleetsync.shared.model.bundle import Bundle
 from tests.integration.kube import manifests
 from tests.integration.kube.conftest import Live, kubesim_only
+from tests.integration.kube.hookjobs import hook_job
 from tests.integration.kube.manifests import (
+    WAVE,
     config_map,
     deployment,
     namespace,
@@ -80,7 +82,7 @@ def test_an_unchanged_fifty_object_application_issues_no_write_and_one_list_per_
     first = sync(live, bundle, namespace=None)
     assert first.error is None, first.error
     wait_for(
-        lambda: assess_live_health(live.client, Bundle.of(bundle), app="web")[0] is Health.HEALTHY,
+        lambda: assess_live_health(live.client, Bundle.of(bundle))[0] is Health.HEALTHY,
         what="the simulated controllers to finish writing the Deployments' status",
     )
     before = versions(live)
@@ -114,7 +116,7 @@ def test_a_drift_check_and_a_health_check_read_one_list_per_kind(live: Live) -> 
     assert live.sim.request_counts() == {("list", kind): 1 for kind in KINDS}
     live.sim.reset_request_counts()
 
-    health, objects = assess_live_health(live.client, Bundle.of(bundle), app="web")
+    health, objects = assess_live_health(live.client, Bundle.of(bundle))
 
     assert len(objects) == 50 and health is not Health.MISSING
     assert live.sim.request_counts() == {("list", kind): 1 for kind in KINDS}
@@ -376,6 +378,20 @@ def test_objects_applied_without_the_application_label_are_found_and_relabelled(
     assert live.writes() == {}
 
 
+def test_the_only_changed_definition_goes_without_dry_run_whatever_its_wave(live: Live) -> None:
+    """Stage 1 comes before every wave of stage 2: nothing can stop the walk before it."""
+    objects = [config_map("a", "web", wave=0)]
+    first = sync(live, [namespace("web", **{WAVE: "3", "note": "one"}), *objects])
+    assert first.error is None, first.error
+    live.sim.reset_request_counts()
+
+    noted = namespace("web", **{WAVE: "3", "note": "two"})
+    second = sync(live, [noted, *objects], previous=first.inventory)
+
+    assert actions(second) == {"core/Namespace/_/web": "configured"}
+    assert live.writes() == {("apply", "namespaces"): 1}
+
+
 def test_the_only_changed_object_of_a_later_wave_keeps_its_dry_run(live: Live) -> None:
     """A wave may stop the walk before it (earlier waves not healthy yet): its object is then
     still validated up front, as every object of the bundle is."""
@@ -396,3 +412,21 @@ def test_the_only_changed_object_of_a_later_wave_keeps_its_dry_run(live: Live) -
 
     assert actions(third) == {"core/ConfigMap/web/a": "configured"}
     assert live.writes() == {("apply", "configmaps"): 1}, "the first wave: no dry-run"
+
+
+def test_the_only_changed_object_of_a_bundle_with_hooks_keeps_its_dry_run(live: Live) -> None:
+    """A hook is written apart from the objects (created, never applied): the apply of the
+    only changed object cannot stand for the validation of everything written."""
+    hook = hook_job("smoke", "web", "PostSync", generate=False)
+    first = sync(live, [namespace("web"), config_map("a", "web"), hook])
+    assert first.error is None, first.error
+    live.calls.clear()
+
+    changed = config_map("a", "web", data={"k": "new"})
+    second = sync(live, [namespace("web"), changed, hook], previous=first.inventory)
+
+    assert actions(second)["core/ConfigMap/web/a"] == "configured"
+    assert [(c.verb, c.key) for c in live.engine_writes("apply", "dry-run")] == [
+        ("dry-run", "core/ConfigMap/web/a"),
+        ("apply", "core/ConfigMap/web/a"),
+    ]

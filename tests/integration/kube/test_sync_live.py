@@ -11,9 +11,13 @@ from fleetsync.shared.kube.inventory import (
     mirror_name,
     read_cluster_inventory,
 )
-from fleetsync.shared.kube.sync import SyncResult
+from fleetsync.shared.kube.ownership import APPLICATION_LABEL
+from fleetsync.shared.kube.read import MANAGED_SELECTOR
+from fleetsync.shared.kube.sync import SyncResult, sync_reads
 from fleetsync.shared.model import ChangeAction, SyncState
-from tests.integration.kube.conftest import Live
+from fleetsync.shared.model.bundle import Bundle
+from fleetsync.shared.model.declaration import SyncPolicy
+from tests.integration.kube.conftest import Live, kubesim_only
 from tests.integration.kube.manifests import (
     config_map,
     deployment,
@@ -22,6 +26,11 @@ from tests.integration.kube.manifests import (
     sync,
     widget,
     widget_crd,
+)
+
+EMPTY_BUNDLE = (
+    "the bundle is empty but the last one was not ({tracked} tracked on this cluster); "
+    "nothing pruned (set sync.allowEmpty to let an empty bundle prune everything)"
 )
 
 
@@ -261,8 +270,8 @@ def test_an_empty_bundle_prunes_nothing_unless_allowed(live: Live) -> None:
 
     refused = sync(live, [], previous=first.inventory)
 
-    assert refused.error is not None and "bundle is empty" in str(refused.error)
-    assert "allowEmpty" in str(refused.error)
+    assert refused.error is not None and refused.error.key is None
+    assert str(refused.error) == EMPTY_BUNDLE.format(tracked="2 objects")
     assert refused.state is SyncState.OUT_OF_SYNC
     assert refused.inventory == first.inventory
     assert live.operator.get(cm_path(ns, "c")) is not None
@@ -356,8 +365,10 @@ def test_a_missing_namespace_not_in_the_bundle_is_named(live: Live) -> None:
 
     assert result.error is not None
     assert result.error.key == live.key(f"core/ConfigMap/{nowhere}/c")
-    assert f"namespace {nowhere} does not exist" in result.error.message
-    assert f"add a Namespace {nowhere} to the bundle or create it" in result.error.message
+    assert result.error.message == (
+        f"namespace {nowhere} does not exist on cluster {live.cluster.name} and the bundle does "
+        f"not declare it; add a Namespace {nowhere} to the bundle or create it"
+    ), "not the application's namespace: sync.createNamespace would not create it"
 
 
 def test_a_conflict_with_another_field_manager_is_reported_with_its_name_when_force_is_off(
@@ -410,7 +421,10 @@ def test_two_applications_claiming_one_object_neither_takes_nor_deletes_the_othe
 
     assert second.error is not None
     assert second.error.key == live.key(f"core/ConfigMap/{ns}/shared")
-    assert f"owned by fleetsync application {a!r}" in second.error.message
+    assert second.error.message == (
+        f"conflict: owned by fleetsync application {a!r}; not taken over "
+        "(declare it in one application only)"
+    )
     assert live.operator.get(cm_path(ns, "b-only")) is None
     shared = live.operator.get(cm_path(ns, "shared"))
     assert shared is not None
@@ -467,8 +481,36 @@ def test_an_empty_bundle_with_only_the_cluster_copy_left_still_prunes_nothing(li
 
     result = sync(live, [], previous=Inventory(), previous_nonempty=False)
 
-    assert result.error is not None and "bundle is empty" in result.error.message
+    assert result.error is not None and str(result.error) == EMPTY_BUNDLE.format(
+        tracked="2 objects"
+    )
     assert live.operator.get(cm_path(ns, "c")) is not None
+
+
+def test_an_empty_bundle_after_one_object_counts_it_in_the_singular(live: Live) -> None:
+    sync(live, [namespace(live.ns)])
+
+    result = sync(live, [], previous=Inventory(), previous_nonempty=False)
+
+    assert result.error is not None
+    assert str(result.error) == EMPTY_BUNDLE.format(tracked="1 object")
+
+
+def test_an_empty_first_bundle_is_synced_with_nothing_to_do(live: Live) -> None:
+    result = sync(live, [], previous=Inventory(), previous_nonempty=False)
+
+    assert result.error is None and result.state is SyncState.SYNCED
+    assert list(result.changes) == [] and result.inventory == Inventory()
+
+
+def test_an_empty_bundle_after_one_that_was_not_is_refused_even_with_nothing_tracked(
+    live: Live,
+) -> None:
+    result = sync(live, [], previous=Inventory(), previous_nonempty=True)
+
+    assert result.error is not None and str(result.error) == EMPTY_BUNDLE.format(
+        tracked="0 objects"
+    )
 
 
 def test_a_lost_cluster_copy_is_rebuilt_from_the_redis_copy(live: Live) -> None:
@@ -557,7 +599,7 @@ def test_two_manifests_that_meet_once_namespaced_are_refused(live: Live) -> None
 
     assert result.error is not None
     assert result.error.key == live.key(f"core/ConfigMap/{ns}/c")
-    assert "declared twice" in result.error.message
+    assert result.error.message == "declared twice in the bundle once namespaced"
 
 
 def test_a_field_dropped_from_the_manifest_is_removed_from_the_live_object(live: Live) -> None:
@@ -580,3 +622,43 @@ def test_a_container_dropped_from_a_deployment_is_removed_from_the_live_object(
     api = live.operator.get(f"/apis/apps/v1/namespaces/{live.ns}/deployments/api")
     assert api is not None
     assert [c["name"] for c in api["spec"]["template"]["spec"]["containers"]] == ["api"]
+
+
+@kubesim_only
+def test_the_reads_planned_before_the_first_write_are_those_the_sync_makes_first(
+    live: Live,
+) -> None:
+    """The read-ahead plan (`sync_reads`) of a bundle that declares one namespace and uses
+    another: the inventory copy, the bundle's Namespaces (one LIST), the namespace it does not
+    declare (a GET), a LIST per kind; the sync then makes each of those before its first write."""
+    team = live.unique("team")
+    objects = [namespace(team), config_map("a", team), config_map("b", live.ns)]
+    for name in (live.ns, team):
+        live.operator.create("/api/v1/namespaces", namespace(name))
+    selector = f"{MANAGED_SELECTOR},{APPLICATION_LABEL}={live.app}"
+
+    reads = sync_reads(
+        client=live.client,
+        app=live.app,
+        bundle=Bundle.of(objects),
+        policy=SyncPolicy(),
+        namespace=live.ns,
+    )
+
+    inventory = f"/api/v1/namespaces/{INVENTORY_NAMESPACE}/configmaps/{mirror_name(live.app)}"
+    assert [r.key for r in reads] == [
+        ("get", inventory, ""),
+        ("list", "/api/v1/namespaces", selector),
+        ("get", f"/api/v1/namespaces/{live.ns}", ""),
+        ("list", "/api/v1/configmaps", selector),
+    ]
+    live.sim.reset_request_counts()
+    assert sync(live, objects).error is None
+    log = live.sim.request_log()
+    first_write = next(i for i, r in enumerate(log) if r.verb not in ("get", "list", "watch"))
+    assert {(r.verb, r.resource, r.namespace, r.name) for r in log[:first_write]} >= {
+        ("get", "configmaps", INVENTORY_NAMESPACE, mirror_name(live.app)),
+        ("list", "namespaces", "", ""),
+        ("get", "namespaces", "", live.ns),
+        ("list", "configmaps", "", ""),
+    }, "each read planned is made before the first write (and more: what the LISTs missed)"

@@ -79,9 +79,16 @@ def test_a_wave_not_healthy_by_the_deadline_fails_the_sync_naming_it(live: Live)
     bundle = bundle_of(live)
     first = sync(live, bundle, wave_timeout=60.0)
     assert first.waiting is not None
-    later = first.waiting.since + 61.0
+    since = first.waiting.since
+    before = sync(
+        live, bundle, previous=first.inventory, wave_timeout=60.0, clock=lambda: since + 59.9
+    )
+    assert before.error is None and before.waiting is not None, "still waiting just before"
+    assert before.waiting.deadline == since + 60.0
 
-    late = sync(live, bundle, previous=first.inventory, wave_timeout=60.0, clock=lambda: later)
+    late = sync(
+        live, bundle, previous=before.inventory, wave_timeout=60.0, clock=lambda: since + 60.0
+    )
 
     assert late.waiting is None
     assert late.error is not None

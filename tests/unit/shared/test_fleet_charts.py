@@ -116,6 +116,17 @@ def _errors(text: str) -> list[str]:
         ),
         (
             "credentials: {token_env: CHART_TOKEN}",
+            "credentials: {token_env: CHART_TOKEN, username_env: U}",
+            "fleet.yaml:7: repositories[1].credentials: use either username_env and password_env, "
+            "or token_env, not both",
+        ),
+        (
+            "url: https://charts.example.com/stable/",
+            "url: https://charts.example.com/stable/?channel=beta",
+            "fleet.yaml:6: repositories[1].url: must not have a query or a fragment",
+        ),
+        (
+            "credentials: {token_env: CHART_TOKEN}",
             "credentials: {token_env: CHART_TOKEN, username_env: U, password_env: P}",
             "use either username_env and password_env, or token_env, not both",
         ),
@@ -127,7 +138,8 @@ def _errors(text: str) -> list[str]:
         (
             "credentials: {token_env: CHART_TOKEN}",
             "credentials: {token_env: CHART_TOKEN}\n    ref: main",
-            "repositories[1].ref: a helm repository has no ref",
+            "repositories[1].ref: a helm repository has no ref: each application names its "
+            "chart and version",
         ),
         (
             'version: ">=6.0 <7"',

@@ -450,6 +450,49 @@ def with_expression(expression: str) -> str:
             "must be a mapping, not empty",
             id="kind_empty_for_mapping",
         ),
+        pytest.param(
+            with_app("renderer: helm\ndirectory: {recurse: true}\n"),
+            16,
+            "applications[0].directory",
+            "applies only to renderer plain, jsonnet or auto, not helm",
+            id="directory_with_helm",
+        ),
+        pytest.param(
+            with_app("{[a]: b}: 1\n"),
+            15,
+            "applications[0]",
+            "keys must be strings, not a mapping",
+            id="key_not_a_string",
+        ),
+        pytest.param(
+            with_app('namespace: ""\n'),
+            15,
+            "applications[0].namespace",
+            "must not be empty",
+            id="string_empty",
+        ),
+        pytest.param(
+            with_expression("{key: a, operator: Exists, extra: 1}"),
+            15,
+            "applications[0].targets.selector.matchExpressions[0].extra",
+            "unknown key 'extra'; allowed keys: key, operator, values",
+            id="selector_expression_unknown_key",
+        ),
+        pytest.param(
+            with_app("helm: {valuesFrom: {repository: platform}}\n"),
+            15,
+            "applications[0].helm.valuesFrom",
+            "missing required key 'path'",
+            id="values_from_without_path",
+        ),
+        pytest.param(
+            with_app("rollout: {bake: []}\n"),
+            15,
+            "applications[0].rollout.bake",
+            "a list is not a duration; write seconds (90) or hours, minutes, seconds "
+            "(30s, 5m, 1h30m)",
+            id="duration_of_a_list",
+        ),
     ],
 )
 def test_each_problem_is_named_by_line_key_and_message(

@@ -49,6 +49,8 @@ DECLARATIONS = {
     ),
     "rollout": ROLLOUT,
     "windows_and_notifications": NOTIFIED,
+    # Text beyond ASCII (a path, a cluster value) is published as UTF-8, not \u-escaped.
+    "non_ascii": test_fleet.CONTRACT.replace("apps/guestbook", "apps/gästebuch"),
 }
 
 

@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from fleetsync.shared.errors import PermanentError
-from fleetsync.shared.model.declaration import Application, Fleet, HelmOptions, RendererKind
+from fleetsync.shared.model.declaration import (
+    Application,
+    DirectoryOptions,
+    Fleet,
+    HelmOptions,
+    JsonnetOptions,
+    RendererKind,
+    SyncPolicy,
+)
 from fleetsync.shared.model.ids import AppName, RepoName
 from fleetsync.shared.source import render_at, render_key
 
@@ -43,20 +51,45 @@ def test_a_chart_s_release_defaults_to_the_application_name_and_so_keys_it(
     )
 
 
+CHANGES: list[dict[str, object]] = [
+    {"path": "apps/other"},
+    {"namespace": "web"},
+    {"renderer": RendererKind.KUSTOMIZE},
+    {"helm": HelmOptions(values={"replicas": 2})},
+    {"helm": HelmOptions(values_files=("prod.yaml",))},
+    {"directory": DirectoryOptions(recurse=False)},
+    {"directory": DirectoryOptions(exclude=("*.txt",))},
+    {"jsonnet": JsonnetOptions(libs=("vendor",))},
+    {"jsonnet": JsonnetOptions(libs=("lib",))},
+    {"sync": SyncPolicy(allow_empty=True)},
+]
+
+
 @pytest.mark.parametrize(
     "change",
-    [
-        {"path": "apps/other"},
-        {"namespace": "web"},
-        {"renderer": RendererKind.KUSTOMIZE},
-        {"helm": HelmOptions(values={"replicas": 2})},
-        {"helm": HelmOptions(values_files=("prod.yaml",))},
+    CHANGES,
+    ids=[
+        "path",
+        "namespace",
+        "renderer",
+        "values",
+        "values-files",
+        "directory",
+        "directory-exclude",
+        "jsonnet",
+        "jsonnet-libs",
+        "allow-empty",
     ],
-    ids=["path", "namespace", "renderer", "values", "values-files"],
 )
 def test_every_render_option_is_part_of_the_key(change: dict[str, object]) -> None:
     app = _app(renderer=RendererKind.PLAIN)
     assert render_key(replace(app, **change), TREES) != render_key(app, TREES)  # type: ignore[arg-type]
+
+
+def test_each_render_option_keys_its_own_render() -> None:
+    app = _app(renderer=RendererKind.PLAIN)
+    keys = [render_key(replace(app, **change), TREES) for change in CHANGES]  # type: ignore[arg-type]
+    assert len(set(keys)) == len(CHANGES)
 
 
 def test_any_input_tree_that_moves_changes_the_key_and_their_order_does_not() -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fleetsync.shared.kube.hookrun import HookResult, HookRun, HookState, HookWait, RunState
-from fleetsync.shared.kube.hooks import judge, split_hooks
+from fleetsync.shared.kube.hooks import applied_objects, hook_id, judge, split_hooks
 from fleetsync.shared.kube.hooksync import current_run
 from fleetsync.shared.kube.targets import bundle_problems
+from fleetsync.shared.model import ResourceKey
 from fleetsync.shared.model.hooks import DeletePolicy, HookPhase
 
 
@@ -43,6 +44,34 @@ def test_hooks_are_split_from_the_objects_one_per_phase_with_their_waves() -> No
     assert hooks[2].policies == {DeletePolicy.BEFORE_HOOK_CREATION}
 
 
+def test_the_objects_a_sync_applies_are_those_split_from_its_hooks_whatever_the_app() -> None:
+    """A hook of an unusable phase stays with the objects (refused there); Skip and Helm tests
+    are in neither."""
+    unusable = job("odd", **{"argocd.argoproj.io/hook": "Sometimes"})
+    bundle = [
+        CONFIGMAP,
+        job("migrate", **{"argocd.argoproj.io/hook": "PreSync"}),
+        job("skipped", **{"argocd.argoproj.io/hook": "Skip"}),
+        job("tests", **{"helm.sh/hook": "test"}),
+        unusable,
+    ]
+    assert applied_objects(bundle) == (CONFIGMAP, unusable)
+    assert split_hooks(bundle, app="web")[0] == split_hooks(bundle, app="api")[0]
+    assert split_hooks(bundle, app="web")[0] == applied_objects(bundle)
+
+
+def test_a_hook_s_identity_is_stable_and_names_its_application_phase_and_key() -> None:
+    """A hook's objects are found again by this label across releases of fleetsync: a change
+    of the identity would lose every hook in flight."""
+    migrate = ResourceKey.parse("batch/Job/web/migrate")
+    assert [
+        hook_id("web", HookPhase.PRE_SYNC, migrate),
+        hook_id("api", HookPhase.PRE_SYNC, migrate),
+        hook_id("web", HookPhase.POST_SYNC, migrate),
+        hook_id("web", HookPhase.PRE_SYNC, ResourceKey.parse("batch/Job/web/seed")),
+    ] == ["66746517d0f447d8", "e28eedb05d3e70f3", "fd565bbfe359861c", "9b03a2bcbb69f7cd"]
+
+
 def test_a_sync_wave_annotation_wins_over_a_helm_weight() -> None:
     _, (hook,) = split_hooks(
         [
@@ -76,13 +105,20 @@ def test_the_apply_side_refuses_unknown_phases_and_generate_name_on_ordinary_obj
 
 def test_a_hook_succeeded_failed_or_still_runs_by_its_kind() -> None:
     running = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "status": {}}
-    assert judge(running)[0] is HookState.RUNNING
+    assert judge(running) == (HookState.RUNNING, "job is running")
     failed = {**running, "status": {"conditions": [{"type": "Failed", "status": "True"}]}}
-    assert judge(failed)[0] is HookState.FAILED
+    assert judge(failed) == (HookState.FAILED, "job failed")
+    complete = {**running, "status": {"conditions": [{"type": "Complete", "status": "True"}]}}
+    assert judge(complete) == (HookState.SUCCEEDED, "job completed")
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}
-    assert judge({**pod, "status": {"phase": "Running"}})[0] is HookState.RUNNING
-    assert judge({**pod, "status": {"phase": "Succeeded"}})[0] is HookState.SUCCEEDED
-    assert judge(CONFIGMAP)[0] is HookState.SUCCEEDED
+    assert judge({**pod, "status": {"phase": "Running"}}) == (HookState.RUNNING, "pod is Running")
+    assert judge({**pod, "status": {}}) == (HookState.RUNNING, "pod is pending")
+    assert judge({**pod, "status": {"phase": "Succeeded"}}) == (
+        HookState.SUCCEEDED,
+        "pod succeeded",
+    )
+    assert judge({**pod, "status": {"phase": "Failed"}}) == (HookState.FAILED, "pod failed")
+    assert judge(CONFIGMAP) == (HookState.SUCCEEDED, "")
 
 
 def test_a_pod_hook_that_cannot_start_fails_at_once_naming_its_container() -> None:

@@ -5,10 +5,12 @@ fields that cannot change in place. Answers as real kube-apiservers give them.""
 from __future__ import annotations
 
 import json
+from http.client import IncompleteRead
 from typing import Any
 
 import pytest
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import ProtocolError
 
 from fleetsync.shared.errors import ClusterFailure, PermanentError, TransientError
 from fleetsync.shared.kube.client import (
@@ -18,6 +20,7 @@ from fleetsync.shared.kube.client import (
     Forbidden,
     ObjectForbidden,
     RequestRejected,
+    _short,
 )
 from fleetsync.shared.kube.replace import immutable_fields
 from fleetsync.shared.model.ids import ClusterName
@@ -210,3 +213,55 @@ def test_a_refusal_with_any_other_cause_is_not_an_immutable_field() -> None:
     assert immutable_fields(rejected(("spec.selector", "field is immutable"), code=409)) == ()
     assert immutable_fields(rejected()) == ()
     assert isinstance(mixed, PermanentError)
+
+
+@pytest.mark.parametrize(
+    ("reason", "expected", "kind"),
+    [
+        (
+            "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed",
+            "cluster prod: TLS handshake failed; check the certificate authority in kubeconfig "
+            "/k/prod.yaml",
+            PermanentError,
+        ),
+        ("Connection refused", "cluster prod: unreachable: Connection refused", TransientError),
+    ],
+    ids=["tls", "no_answer"],
+)
+def test_an_answer_without_a_status_is_the_cluster_s_failure(
+    client: ClusterClient, reason: str, expected: str, kind: type[Exception]
+) -> None:
+    """The kubernetes client reports a request that got no HTTP answer with status 0."""
+    error = client._api_error(ApiException(status=0, reason=reason))
+    assert (str(error), isinstance(error, kind), isinstance(error, ClusterFailure)) == (
+        expected,
+        True,
+        True,
+    )
+
+
+def test_a_client_shows_its_cluster(client: ClusterClient) -> None:
+    assert repr(client) == "ClusterClient('prod')"
+
+
+@pytest.mark.parametrize(
+    ("cause", "shown"),
+    [
+        (None, "connection failed"),
+        (OSError("plain"), "plain"),
+        (OSError("HTTPConnectionPool: Max retries: Connection refused"), "Connection refused"),
+        (OSError("nothing after: "), "nothing after: "),
+        (
+            ProtocolError("Connection aborted.", ConnectionResetError("reset by peer")),
+            "Connection aborted: reset by peer",
+        ),
+        (
+            ProtocolError(
+                "Connection broken: IncompleteRead(3 bytes read)", IncompleteRead(b"abc")
+            ),
+            "Connection broken: IncompleteRead(3 bytes read)",
+        ),
+    ],
+)
+def test_a_transport_failure_shows_its_last_words(cause: BaseException | None, shown: str) -> None:
+    assert _short(cause) == shown
