@@ -29,6 +29,7 @@ from fleetsync.shared.model.declaration import (
     WaveSpec,
 )
 from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
+from fleetsync.shared.planning import rollout as planner
 from fleetsync.shared.render import RenderLimits
 from fleetsync.shared.source import (
     DEFAULT_LIMITS,
@@ -502,6 +503,37 @@ def test_a_rollout_holds_each_cluster_not_reached_on_its_own_previous_bundle(
         assert held is not None and held.because is Because.HELD
         assert held.digest == before[ClusterName(cluster)].digest  # type: ignore[union-attr]
     assert _data(store, "us-1") == {"region": "us", "tier": "standard", "script": "echo ${HOME}"}
+
+
+def test_a_render_waiting_for_a_pinned_rollout_holds_back_no_other_application(
+    redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
+) -> None:
+    store = Store.connect(redis_url)
+    repo, url = served
+    web = _app(substitute=False)  # one desired state for every cluster
+    fleet = _fleet(url, _clusters(REGIONS), web)
+    canary = RolloutPolicy(waves=(WaveSpec(name="canary", clusters=(ClusterName("eu-1"),)),))
+    first = replace(web, name=AppName("first"), rollout=canary)
+    fleet = replace(fleet, applications={first.name: first, APP: web})
+    _sync(store, fleet, tmp_path)
+    repo.write("apps/web/settings.yaml", SETTINGS.replace("echo", "printf"))
+    repo.commit("printf")
+    _sync(store, fleet, tmp_path)
+    running = store.rollout(first.name)
+    assert running is not None
+    store.save_rollout(
+        planner.pin(running, "watching", store.now()), expected=running.version, next_check=1.0
+    )
+    repo.write("apps/web/settings.yaml", SETTINGS.replace("echo", "print"))
+    sha = repo.commit("print")
+
+    outcome = _sync(store, fleet, tmp_path)
+
+    assert APP in outcome.changed and first.name not in outcome.changed
+    moved = store.desired(APP)
+    assert moved is not None and moved.revision.sha == sha
+    held = store.desired(first.name)
+    assert held is not None and held.revision.sha != sha
 
 
 def test_a_substitution_that_outgrows_the_output_bound_is_an_error_and_nothing_is_lost(
