@@ -208,6 +208,21 @@ def test_manifests_that_name_no_cluster_variable_give_every_cluster_the_one_rend
     assert _data(store, "us-2") == {"region": "eu", "tier": "a", "script": "echo home"}
 
 
+def test_a_render_s_warnings_are_kept_with_its_desired_state(
+    redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
+) -> None:
+    store = Store.connect(redis_url)
+    repo, url = served
+    repo.write("apps/web/notes.yaml", "owner: platform-team\n")
+    repo.commit("a file that is not a Kubernetes object")
+    _sync(store, _fleet(url, _clusters(REGIONS), _app(substitute=False)), tmp_path)
+    desired = store.desired(APP)
+    assert desired is not None
+    assert desired.warnings == (
+        "apps/web/notes.yaml: not a Kubernetes object (no apiVersion or kind): skipped",
+    )
+
+
 def test_a_poll_of_an_unmoved_repository_needs_no_fetch_and_a_removed_one_fetches_nothing(
     redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
 ) -> None:
