@@ -27,6 +27,7 @@ from tests.integration.kube.hookjobs import (
     hook_pod,
 )
 from tests.integration.kube.manifests import config_map, deployment, namespace, sync, widget_crd
+from tests.support.waiting import wait_for
 
 
 def guestbook(live: Live, *, image: str = "example/migrate:1") -> list[dict[str, Any]]:
@@ -382,6 +383,16 @@ def test_a_wave_that_times_out_fails_the_run_and_runs_the_syncfail_hooks(live: L
     start = time.time()
     first = sync(live, bundle, wave_timeout=60.0, clock=lambda: start)
     assert isinstance(first.waiting, WaveWait) and hook_jobs(live) == []
+    # A real deployment controller updates the status in steps: the late sync reads it once
+    # its replica is created (and, with no kubelet, never available).
+    wait_for(
+        lambda: (
+            (live.operator.get(f"/apis/apps/v1/namespaces/{ns}/deployments/db") or {})
+            .get("status", {})
+            .get("updatedReplicas")
+        ),
+        what="the deployment's replica created",
+    )
 
     late = sync(live, bundle, previous=first.inventory, wave_timeout=60.0, clock=lambda: start + 61)
 
