@@ -788,9 +788,17 @@ def test_objects_not_healthy_by_the_hook_timeout_fail_the_run_naming_them_before
     ]
     first = sync(live, bundle, hook_timeout=60.0)
     assert isinstance(first.waiting, HookWait) and first.waiting.phase is HookPhase.POST_SYNC
-    later = first.waiting.since + 61.0
+    since = first.waiting.since
+    before = sync(
+        live, bundle, previous=first.inventory, hook_timeout=60.0, clock=lambda: since + 59.9
+    )
+    assert isinstance(before.waiting, HookWait) and before.error is None, "a moment before"
+    assert (before.waiting.since, before.waiting.deadline) == (since, since + 60.0)
+    assert before.waiting.applied is True
 
-    late = sync(live, bundle, previous=first.inventory, hook_timeout=60.0, clock=lambda: later)
+    late = sync(
+        live, bundle, previous=before.inventory, hook_timeout=60.0, clock=lambda: since + 60.0
+    )
 
     assert late.waiting is None and late.error is not None
     assert late.error.message.startswith(
