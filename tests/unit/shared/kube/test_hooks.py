@@ -304,3 +304,19 @@ def test_a_hook_wait_says_its_phase_and_paces_by_a_quarter_of_the_time_waited() 
     assert wait.recheck_in(160.0) == 15.0
     assert wait.recheck_in(699.9) == pytest.approx(0.6)
     assert wait.recheck_in(800.0) == 0.5
+
+
+def test_a_fresh_run_starts_at_presync_now_and_a_succeeded_run_is_kept_even_on_retry() -> None:
+    _, hooks = split_hooks([job("m", **{"argocd.argoproj.io/hook": "PreSync"})], app="web")
+    fresh = current_run(None, bundle="a", hooks=hooks, now=9.0, retry=False)
+    assert fresh == HookRun(bundle="a", state=RunState.PRE_SYNC, since=9.0, started=9.0)
+    done = HookRun(bundle="a", state=RunState.SUCCEEDED, since=1.0, started=1.0)
+    assert current_run(done, bundle="a", hooks=hooks, now=9.0, retry=True) is done
+
+
+def test_a_bundle_whose_only_hooks_are_syncfail_has_a_run_and_one_of_postdelete_none() -> None:
+    def hooks_of(phase: str) -> Any:
+        return split_hooks([job("m", **{"argocd.argoproj.io/hook": phase})], app="web")[1]
+
+    assert current_run(None, bundle="a", hooks=hooks_of("SyncFail"), now=1.0, retry=False)
+    assert current_run(None, bundle="a", hooks=hooks_of("PostDelete"), now=1.0, retry=False) is None
