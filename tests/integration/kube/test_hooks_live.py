@@ -1086,3 +1086,41 @@ def test_post_delete_hooks_alone_are_created_labelled_with_a_run_of_the_last_bun
     (created,) = hook_jobs(live)
     assert created["metadata"]["name"] == "cleanup"
     assert created["metadata"]["labels"][RUN_LABEL] == "dddddddddddddddd-f4240"
+
+
+def test_a_sync_hook_runs_beside_the_objects_of_its_own_wave(live: Live) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    bundle = [
+        namespace(ns),
+        config_map("together", ns, wave=1),
+        hook_job("alongside", ns, "Sync", generate=False, wave=1),
+        config_map("after", ns, wave=2),
+    ]
+
+    first = sync(live, bundle)
+
+    assert [(str(c.key), c.action, c.message) for c in first.changes] == [
+        (f"core/Namespace/_/{ns}", ChangeAction.CREATED, ""),
+        (f"core/ConfigMap/{ns}/together", ChangeAction.CREATED, ""),
+        (
+            f"core/ConfigMap/{ns}/after",
+            ChangeAction.SKIPPED,
+            "waiting for Sync hooks before wave 2",
+        ),
+    ]
+    assert isinstance(first.waiting, HookWait) and first.waiting.applied is False
+    assert str(first.waiting) == (
+        f"waiting for Sync hooks: batch/Job/{ns}/alongside running "
+        f"(job is running; kubectl logs job/alongside -n {ns})"
+    )
+    if live.simulated:  # the wave's hooks are created as the walk enters it, then its objects
+        writes = [
+            (r.verb, r.resource)
+            for r in live.sim.request_log()
+            if not r.dry_run
+            and r.verb in ("create", "apply")
+            and (r.resource == "jobs" or r.name == "together")
+            and r.namespace == ns
+        ]
+        assert writes == [("create", "jobs"), ("apply", "configmaps")], writes
