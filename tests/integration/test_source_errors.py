@@ -111,7 +111,12 @@ def test_a_fetch_that_fails_after_its_poll_names_the_revision_it_was_fetching(
         )
     finally:
         moved.rename(served.bare)
-    assert fetched.error is not None and fetched.error.startswith("platform: ")
+    url = _url(git_server, served)
+    assert fetched.error == (
+        f"platform: repository {url} not found (or not visible with these credentials); check "
+        "the url in fleet.yaml (git: fatal: remote error: access denied or repository not "
+        f"exported: /{served.bare.name})"
+    )
     assert fetched.revision == polled.revision
 
 

@@ -709,7 +709,7 @@ def test_a_look_without_applying_says_why_it_does_not_apply(
     behind = pair.reconcile(trigger, fleet=fleet).status
     assert behind is not None and behind.sync is SyncState.OUT_OF_SYNC
     assert behind.message == (
-        f"{REV2} not applied yet; 1 objects drifted; "
+        f"{REV2} not applied yet; 1 object drifted; "
         f"not applying ({why}); `fleetsync sync web` applies it"
     )
     assert behind.drifted == ("core/ConfigMap/web/settings",)
