@@ -742,6 +742,22 @@ def test_a_look_at_a_pair_with_per_cluster_variants_compares_it_with_its_own_bun
     ), "Git moved on elsewhere, this cluster's own bundle did not"
 
 
+def test_a_look_after_redis_lost_the_pair_shows_what_the_cluster_runs_as_in_sync(
+    pair: Pair,
+) -> None:
+    bundle = pair.desire(WEB)
+    applied = pair.reconcile().status
+    assert applied is not None
+    pair.store.forget_pair(APP, pair.cluster)  # Redis lost the pair's status and inventory
+    pair.store.set_suspended(APP, True)
+
+    looked = pair.reconcile().status
+
+    assert looked is not None
+    assert (looked.sync, looked.message) == (SyncState.SYNCED, "in sync (suspended)")
+    assert (looked.revision, looked.digest, looked.health) == (REV1, bundle.digest, Health.HEALTHY)
+
+
 def test_a_look_at_a_pair_never_applied_shows_it_behind_with_nothing_applied(pair: Pair) -> None:
     pair.desire(WEB)
     pair.store.set_suspended(APP, True)
