@@ -162,7 +162,7 @@ def measure(sim: Simulator, cache_dir: Path) -> dict[str, Any]:
     drift, counts = counted(handle, lambda: _drift(client, application(2)))
     record("drift check (unchanged)", drift, counts)
     health, counts = counted(
-        handle, lambda: assess_live_health(client, Bundle.of(application(2)), app="bench")[0]
+        handle, lambda: assess_live_health(client, Bundle.of(application(2)))[0]
     )
     record("live health (unchanged)", health, counts)
     client.close()

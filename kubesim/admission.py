@@ -230,6 +230,13 @@ def _fold_string_data(obj: dict[str, Any]) -> None:
         obj["data"] = data
 
 
+def _drop_empty(obj: dict[str, Any], *fields: str) -> None:
+    """Empty maps Go leaves out (`omitempty`): `data: {}` is not stored, as no data."""
+    for field in fields:
+        if obj.get(field) == {}:
+            del obj[field]
+
+
 def _job_selector(obj: dict[str, Any], uid: str) -> None:
     """A new Job's generated selector: its uid, on the pod template's labels too."""
     spec = obj["spec"]
@@ -287,6 +294,9 @@ def apply_defaults(rtype: ResourceType, obj: dict[str, Any], *, cluster_ip: str)
     elif kind == "Secret":
         obj.setdefault("type", "Opaque")
         _fold_string_data(obj)
+        _drop_empty(obj, "data")
+    elif kind == "ConfigMap":
+        _drop_empty(obj, "data", "binaryData")
     elif kind == "Pod":
         _default_pod_spec(spec)
     elif kind in (

@@ -31,6 +31,7 @@ from kubesim.errors import (
     too_large,
 )
 from kubesim.faults import DownMode, RequestRecord
+from kubesim.flags import query_flag
 from kubesim.httpserver import DROP, Connections, Outcome, Request, Response
 from kubesim.validation import field_validation
 from kubesim.verbs import Target, WriteOptions
@@ -326,7 +327,7 @@ class ApiServer:
         method = req.method
         if method == "GET":
             if t.name is None:
-                return "watch" if req.query.get("watch") in ("1", "true") else "list"
+                return "watch" if query_flag(req.query, "watch") else "list"
             return "get"
         if method == "PATCH":
             ct = req.header("content-type")
@@ -349,7 +350,7 @@ class ApiServer:
         opts = WriteOptions(
             dry_run=dry_run == "All",
             field_manager=query.get("fieldManager", ""),
-            force=query.get("force", "") == "true",
+            force=query_flag(query, "force"),
             field_validation=field_validation(query.get("fieldValidation")),
             warnings=warnings,
         )

@@ -20,6 +20,7 @@ from typing import Any
 
 from kubesim.cluster import Cluster
 from kubesim.errors import ApiError, Reason
+from kubesim.flags import query_flag
 from kubesim.httpserver import Outcome, Stream
 from kubesim.selectors import field_matcher, label_matcher
 from kubesim.store import EventType, StoreEvent
@@ -44,7 +45,7 @@ async def watch_response(cluster: Cluster, t: Target, query: Mapping[str, str]) 
     fields = field_matcher(query.get("fieldSelector"))
     timeout = float(query.get("timeoutSeconds") or DEFAULT_TIMEOUT)
     rv_param = query.get("resourceVersion", "")
-    send_initial = query.get("sendInitialEvents") == "true"
+    send_initial = query_flag(query, "sendInitialEvents")
     namespace = t.namespace if t.rtype.namespaced else None
 
     def matches(key: tuple[str, str], ns: str, obj: Mapping[str, Any]) -> bool:
@@ -115,7 +116,7 @@ async def watch_response(cluster: Cluster, t: Target, query: Mapping[str, str]) 
                 initial.append(_line(kind, shown(kind, e)))
     cluster.store.subscribe(listener)
     bookmark = None
-    if query.get("allowWatchBookmarks") in ("1", "true"):
+    if query_flag(query, "allowWatchBookmarks"):
 
         def bookmark() -> bytes:
             return _line(

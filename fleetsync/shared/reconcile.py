@@ -229,9 +229,7 @@ def _reconcile(
             drift = check_drift(
                 client=client, app=app, bundle=applied, namespace=application.namespace
             )
-            health, _ = assess_live_health(
-                client, applied, app=app, namespace=application.namespace
-            )
+            health, _ = assess_live_health(client, applied, namespace=application.namespace)
             held = desired.chosen is not None and desired.chosen.because is Because.HELD
             if previous is None and not drift.keys:  # Redis lost it: the cluster runs this
                 previous = PairStatus(
@@ -330,9 +328,7 @@ def _refresh_health(
         return None
     try:
         client = connect(fleet.clusters[cluster], cache_dir=cache_dir, timeout=REQUEST_TIMEOUT)
-        health, objects = assess_live_health(
-            client, bundle, app=app, namespace=application.namespace
-        )
+        health, objects = assess_live_health(client, bundle, namespace=application.namespace)
     except StoreError:
         raise
     except Exception as exc:  # the check failed: say so; the next drift check tries again
@@ -486,7 +482,7 @@ def _checked(
     if behind and latest is not None:
         notes.append(f"{latest.revision} not applied yet")
     if drifted:
-        notes.append(f"{len(drifted)} objects drifted")
+        notes.append(f"{len(drifted)} object{'' if len(drifted) == 1 else 's'} drifted")
     if notes:
         notes.append(f"not applying ({why}); `fleetsync sync {app}` applies it")
     return PairStatus(

@@ -206,8 +206,12 @@ def test_render_for_a_cluster_missing_a_value_names_the_variable_and_object(
         main, ["render", "web", "-c", str(variant_fleet), "--cluster", "lab"]
     )
     assert result.exit_code == 1
-    assert "web: cluster 'lab': core/ConfigMap/web/settings.data.host" in result.output
-    assert "cluster.values.domain is not defined" in result.output
+    assert result.output == (
+        "Error: web: cluster 'lab': core/ConfigMap/web/settings.data.host: "
+        "${cluster.values.domain} (in apps/web/app.yaml, rendered from platform:apps/web): "
+        "cluster.values.domain is not defined for cluster 'lab'; declare it in the cluster's "
+        "values in fleet.yaml or give a default (${cluster.values.domain:=...})\n"
+    )
     other = CliRunner().invoke(main, ["render", "web", "-c", str(variant_fleet), "--cluster", "x"])
     assert "web: does not target cluster 'x'; it targets eu, lab, us" in other.output
 

@@ -80,6 +80,17 @@ def test_an_unreachable_repository_is_recorded_and_backs_off(
     assert store.stats().get("repo_error_transient") == 1
 
 
+def test_a_repository_that_answers_again_clears_its_applications_repository_error(
+    redis_url: str, tmp_path: Path, git_server: GitServer, served: WorkRepo
+) -> None:
+    store = Store.connect(redis_url)
+    assert _run(store, _fleet(f"git://127.0.0.1:{free_port()}/platform.git"), tmp_path)
+    assert store.source_error(AppName("web")) is not None
+    polled = poll_repository(store, _fleet(_url(git_server, served)), RepoName("platform"))
+    assert polled.error is None
+    assert store.source_error(AppName("web")) is None, "cleared by the poll, before any render"
+
+
 def test_each_failure_in_a_row_doubles_the_wait_before_the_next_poll(
     redis_url: str, tmp_path: Path
 ) -> None:
@@ -111,7 +122,12 @@ def test_a_fetch_that_fails_after_its_poll_names_the_revision_it_was_fetching(
         )
     finally:
         moved.rename(served.bare)
-    assert fetched.error is not None and fetched.error.startswith("platform: ")
+    url = _url(git_server, served)
+    assert fetched.error == (
+        f"platform: repository {url} not found (or not visible with these credentials); check "
+        "the url in fleet.yaml (git: fatal: remote error: access denied or repository not "
+        f"exported: /{served.bare.name})"
+    )
     assert fetched.revision == polled.revision
 
 

@@ -29,6 +29,7 @@ from fleetsync.shared.model.declaration import (
     WaveSpec,
 )
 from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
+from fleetsync.shared.planning import rollout as planner
 from fleetsync.shared.render import RenderLimits
 from fleetsync.shared.source import (
     DEFAULT_LIMITS,
@@ -190,6 +191,36 @@ def test_the_application_s_directory_options_reach_its_render(
     bundle = store.get_bundle(chosen.digest) if chosen else None
     assert bundle is not None
     assert [o["metadata"]["name"] for o in bundle.objects] == ["settings"]
+
+
+def test_manifests_that_name_no_cluster_variable_give_every_cluster_the_one_render(
+    redis_url: str, tmp_path: Path, git_repo: WorkRepo, git_server: GitServer
+) -> None:
+    plain = SETTINGS.replace("${cluster.values.region}", "eu").replace("$${HOME}", "home")
+    git_repo.write("apps/web/settings.yaml", plain.replace("${cluster.labels.tier:=standard}", "a"))
+    git_repo.commit("web")
+    store = Store.connect(redis_url)
+    url = git_server.git_url(git_repo.bare.name.removesuffix(".git"))
+    outcome = _sync(store, _fleet(url, _clusters(REGIONS)), tmp_path)
+    assert outcome.failed == {} and store.stats().get("variant_render", 0) == 0
+    chosen = desired_for_pairs(store, APP, [ClusterName(c) for c in REGIONS])
+    assert len({d.digest for d in chosen.values() if d is not None}) == 1
+    assert _data(store, "us-2") == {"region": "eu", "tier": "a", "script": "echo home"}
+
+
+def test_a_render_s_warnings_are_kept_with_its_desired_state(
+    redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
+) -> None:
+    store = Store.connect(redis_url)
+    repo, url = served
+    repo.write("apps/web/notes.yaml", "owner: platform-team\n")
+    repo.commit("a file that is not a Kubernetes object")
+    _sync(store, _fleet(url, _clusters(REGIONS), _app(substitute=False)), tmp_path)
+    desired = store.desired(APP)
+    assert desired is not None
+    assert desired.warnings == (
+        "apps/web/notes.yaml: not a Kubernetes object (no apiVersion or kind): skipped",
+    )
 
 
 def test_a_poll_of_an_unmoved_repository_needs_no_fetch_and_a_removed_one_fetches_nothing(
@@ -487,6 +518,37 @@ def test_a_rollout_holds_each_cluster_not_reached_on_its_own_previous_bundle(
         assert held is not None and held.because is Because.HELD
         assert held.digest == before[ClusterName(cluster)].digest  # type: ignore[union-attr]
     assert _data(store, "us-1") == {"region": "us", "tier": "standard", "script": "echo ${HOME}"}
+
+
+def test_a_render_waiting_for_a_pinned_rollout_holds_back_no_other_application(
+    redis_url: str, tmp_path: Path, served: tuple[WorkRepo, str]
+) -> None:
+    store = Store.connect(redis_url)
+    repo, url = served
+    web = _app(substitute=False)  # one desired state for every cluster
+    fleet = _fleet(url, _clusters(REGIONS), web)
+    canary = RolloutPolicy(waves=(WaveSpec(name="canary", clusters=(ClusterName("eu-1"),)),))
+    first = replace(web, name=AppName("first"), rollout=canary)
+    fleet = replace(fleet, applications={first.name: first, APP: web})
+    _sync(store, fleet, tmp_path)
+    repo.write("apps/web/settings.yaml", SETTINGS.replace("echo", "printf"))
+    repo.commit("printf")
+    _sync(store, fleet, tmp_path)
+    running = store.rollout(first.name)
+    assert running is not None
+    store.save_rollout(
+        planner.pin(running, "watching", store.now()), expected=running.version, next_check=1.0
+    )
+    repo.write("apps/web/settings.yaml", SETTINGS.replace("echo", "print"))
+    sha = repo.commit("print")
+
+    outcome = _sync(store, fleet, tmp_path)
+
+    assert APP in outcome.changed and first.name not in outcome.changed
+    moved = store.desired(APP)
+    assert moved is not None and moved.revision.sha == sha
+    held = store.desired(first.name)
+    assert held is not None and held.revision.sha != sha
 
 
 def test_a_substitution_that_outgrows_the_output_bound_is_an_error_and_nothing_is_lost(

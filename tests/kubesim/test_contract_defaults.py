@@ -125,3 +125,45 @@ def test_a_statefulset_stores_whole_defaulted_claims_in_its_templates(twin: Twin
     twin.same(
         "PATCH", f"{SETS}/db?fieldManager=fs&dryRun=All", body, content_type=APPLY, view=spec_view
     )
+
+
+def test_empty_data_maps_of_a_config_map_and_a_secret_are_not_stored(twin: Twin) -> None:
+    maps = "/api/v1/namespaces/{ns}/configmaps"
+    secrets = "/api/v1/namespaces/{ns}/secrets"
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "e"}}
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "e"}}
+    for path, body in (
+        (maps, {**config, "data": {}, "binaryData": {}}),
+        (secrets, {**secret, "data": {}, "stringData": {}}),
+    ):
+        stored = twin.same(
+            "PATCH", f"{path}/e?fieldManager=fs", body, content_type=APPLY, view=spec_view
+        )
+        assert not {"data", "binaryData", "stringData"} & set(stored.body)
+        twin.same("PATCH", f"{path}/e?fieldManager=fs", body, content_type=APPLY, view=spec_view)
+
+
+def test_a_query_flag_is_true_unless_it_says_false(twin: Twin) -> None:
+    """`force=None` (a client sending a value it did not mean as a bool) forces, as do `f`
+    and an empty value; `0` and `false` in any case do not."""
+    maps = "/api/v1/namespaces/{ns}/configmaps"
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "f"}}
+    twin.same("PATCH", f"{maps}/f?fieldManager=a", {**body, "data": {"k": "a"}}, content_type=APPLY)
+    for flag in ("0", "False", "FALSE"):
+        refused = twin.same(
+            "PATCH",
+            f"{maps}/f?fieldManager=b&force={flag}",
+            {**body, "data": {"k": "b"}},
+            content_type=APPLY,
+            view=spec_view,
+        )
+        assert refused.code == 409
+    for flag in ("None", "f", ""):
+        forced = twin.same(
+            "PATCH",
+            f"{maps}/f?fieldManager=b&force={flag}",
+            {**body, "data": {"k": f"b{flag}"}},
+            content_type=APPLY,
+            view=spec_view,
+        )
+        assert forced.code == 200 and forced.body["data"] == {"k": f"b{flag}"}

@@ -671,7 +671,14 @@ class WatchStream:
 
 
 def _short(e: BaseException | None) -> str:
-    text = str(e) if e is not None else "connection failed"
+    """The last words of a transport failure: urllib3's `(what happened, the error under it)`
+    as `what happened: the error`, another error's text after its last colon."""
+    if e is None:
+        return "connection failed"
+    if len(e.args) == 2 and isinstance(e.args[0], str) and isinstance(e.args[1], BaseException):
+        what, under = e.args[0].rstrip("."), str(e.args[1])
+        return what if under in what else f"{what}: {under}"
+    text = str(e)
     return text.rpartition(": ")[2] or text
 
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from fleetsync.shared.kube.plan import group_kind
 from fleetsync.shared.model import Health, ResourceKey
 
 Manifest = Mapping[str, Any]
@@ -106,9 +107,8 @@ def _is(obj: Manifest, kind: str, status: str) -> bool:
     return condition is not None and condition.get("status") == status
 
 
-def _message(condition: Mapping[str, Any] | None, fallback: str) -> str:
-    if condition is None:
-        return fallback
+def _message(condition: Mapping[str, Any], fallback: str) -> str:
+    """What the condition says (its message, else its reason), else `fallback`."""
     text = str(condition.get("message") or condition.get("reason") or "")
     return text or fallback
 
@@ -135,7 +135,7 @@ def deployment(obj: Manifest) -> Verdict:
         return pending
     progressing = _condition(obj, "Progressing")
     if progressing is not None and progressing.get("reason") == "ProgressDeadlineExceeded":
-        return (Health.DEGRADED, _message(progressing, "progress deadline exceeded"))
+        return (Health.DEGRADED, str(progressing.get("message") or progressing["reason"]))
     status = _status(obj)
     wanted = _int(_spec(obj).get("replicas"), 1)
     updated = _int(status.get("updatedReplicas"))
@@ -301,8 +301,7 @@ def custom_resource_definition(obj: Manifest) -> Verdict:
 
 
 def namespace(obj: Manifest) -> Verdict:
-    phase = _status(obj).get("phase", "Active")
-    if phase == "Terminating":
+    if _status(obj).get("phase") == "Terminating":
         return (Health.PROGRESSING, "namespace is terminating")
     return HEALTHY
 
@@ -313,7 +312,7 @@ def horizontal_pod_autoscaler(obj: Manifest) -> Verdict:
         if condition is None or condition.get("status") != "False":
             continue
         if condition.get("reason") == "ScalingDisabled":
-            return (Health.SUSPENDED, _message(condition, "scaling disabled"))
+            return (Health.SUSPENDED, str(condition.get("message") or condition["reason"]))
         reason = condition.get("reason")
         detail = _message(condition, "")
         text = f"{kind} is False" + (f" ({reason})" if reason else "")
@@ -373,10 +372,10 @@ def assess_object(obj: Manifest | None, facts: ClusterFacts = NO_FACTS) -> Verdi
         return (Health.MISSING, "not found in the cluster")
     if (obj.get("metadata") or {}).get("deletionTimestamp"):
         return (Health.PROGRESSING, "being deleted")
-    group_kind = (str(obj.get("apiVersion", "")).rpartition("/")[0], str(obj.get("kind", "")))
-    if (with_facts := FACT_RULES.get(group_kind)) is not None:
+    kind = group_kind(obj)
+    if (with_facts := FACT_RULES.get(kind)) is not None:
         return with_facts(obj, facts)
-    return RULES.get(group_kind, conditions)(obj)
+    return RULES.get(kind, conditions)(obj)
 
 
 def needs_facts(objects: Iterable[Manifest | None]) -> bool:

@@ -22,7 +22,6 @@ caller then compares as written.
 
 from __future__ import annotations
 
-import math
 import re
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation, localcontext
 from enum import Enum
@@ -83,7 +82,7 @@ def _as_text(value: Any) -> str | None:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        if not math.isfinite(value) or not (value == 0 or 1e-6 <= abs(value) < 1e21):
+        if not (value == 0 or 1e-6 <= abs(value) < 1e21):  # NaN and infinities too
             return None
         text = format(Decimal(repr(value)), "f")
         return text.rstrip("0").rstrip(".") if "." in text else text
@@ -109,8 +108,6 @@ def _parse(text: str) -> tuple[Decimal, Format, bool] | None:
     """(exact value, format, whether the server keeps `text` as written), like ParseQuantity."""
     if not text:
         return None
-    if text == "0":
-        return Decimal(0), Format.DECIMAL_SI, True
     split = _split(text)
     if split is None:
         return None
@@ -118,22 +115,22 @@ def _parse(text: str) -> tuple[Decimal, Format, bool] | None:
     interpreted = _interpret(suffix)
     if interpreted is None:
         return None
-    base, exponent, fmt = interpreted
+    exponent, fmt = interpreted
     sign = 1 if positive else -1
     fast = _fast_path(num, denom, exponent, fmt)
     if fast is not None:
         value, scale, keeps_text = fast
         return Decimal(sign * value).scaleb(scale), fmt, keeps_text
+    amount = Decimal(f"{num}.{denom or '0'}")  # digits only: always a number
+    binary = fmt is Format.BINARY_SI
+    amount = amount * (2**exponent) if binary else amount.scaleb(exponent)
     try:
-        amount = Decimal(f"{num}.{denom or '0'}")
-    except InvalidOperation:
-        return None
-    amount = amount.scaleb(exponent) if base == 10 else amount * (2**exponent)
-    if amount != 0:
         amount = _round_away_from_zero(amount, _NANO)
-    if fmt is Format.BINARY_SI and amount > _MAX_INT64:
+    except InvalidOperation:  # more digits than _PRECISION holds: out of range
+        return None
+    if binary and amount > _MAX_INT64:
         amount = Decimal(_MAX_INT64)
-    if fmt is Format.BINARY_SI and amount < 1024:
+    if binary and amount < 1024:
         fmt = Format.DECIMAL_SI
     return sign * amount, fmt, False
 
@@ -142,7 +139,7 @@ def _fast_path(num: str, denom: str, exponent: int, fmt: Format) -> tuple[int, i
     """ParseQuantity's int64 path: (integer value, decimal scale, text kept), or None."""
     mantissa = 1
     if fmt is Format.BINARY_SI:
-        if exponent < 0 or denom:
+        if denom:  # binary exponents are 10 to 60: only a fraction takes the exact path
             return None
         mantissa = 1 << exponent
         precision = 15 - len(num) - int(exponent * 3 / 10) - 1
@@ -156,11 +153,9 @@ def _fast_path(num: str, denom: str, exponent: int, fmt: Format) -> tuple[int, i
     if scale < _NANO:
         return None
     shifted = num + denom
-    value = int(shifted)
-    if value * mantissa > _MAX_INT64:
-        return None
+    value = int(shifted)  # within int64 times `mantissa`: what the precision bound is for
     if fmt is Format.BINARY_SI:
-        keeps_text = exponent % 10 == 0 and value & 0x07 != 0
+        keeps_text = value & 0x07 != 0  # Go also asks for an exponent multiple of 10: all are
     else:
         keeps_text = scale % 3 == 0 and not shifted.endswith("000") and shifted[0] != "0"
     return value * mantissa, scale, keeps_text
@@ -189,13 +184,14 @@ def _split(text: str) -> tuple[bool, str, str, str] | None:
     return (positive, num, denom, suffix) if _SUFFIX.fullmatch(suffix) else None
 
 
-def _interpret(suffix: str) -> tuple[int, int, Format] | None:
+def _interpret(suffix: str) -> tuple[int, Format] | None:
+    """(exponent, format): of 2 for a binary suffix, of 10 for the others."""
     if suffix in _DECIMAL_SUFFIXES:
-        return 10, _DECIMAL_SUFFIXES[suffix], Format.DECIMAL_SI
+        return _DECIMAL_SUFFIXES[suffix], Format.DECIMAL_SI
     if suffix in _BINARY_SUFFIXES:
-        return 2, _BINARY_SUFFIXES[suffix], Format.BINARY_SI
+        return _BINARY_SUFFIXES[suffix], Format.BINARY_SI
     if len(suffix) > 1 and suffix[0] in "eE" and _EXPONENT.fullmatch(suffix[1:]):
-        return 10, int(suffix[1:]), Format.DECIMAL_EXPONENT
+        return int(suffix[1:]), Format.DECIMAL_EXPONENT
     return None
 
 
@@ -210,7 +206,7 @@ def _canonical(amount: Decimal, fmt: Format) -> str | None:
     if amount == 0:
         return "0"
     if fmt is Format.BINARY_SI:
-        if -1024 < amount < 1024 or amount != amount.to_integral_value():
+        if amount != amount.to_integral_value():  # under 1024 is decimal since parsed
             fmt = Format.DECIMAL_SI
         else:
             value = int(amount)

@@ -182,7 +182,8 @@ def sync_application(
     if problems := bundle_problems(bundle.objects):
         return refused(problems)
     if not objects and (previous_nonempty or known) and not policy.allow_empty:
-        return refused([], SyncError(None, _EMPTY_BUNDLE.format(n=len(known))))
+        tracked = f"{len(known)} object{'' if len(known) == 1 else 's'}"
+        return refused([], SyncError(None, _EMPTY_BUNDLE.format(tracked=tracked)))
     prepared = prepare_targets(
         client,
         objects,
@@ -444,7 +445,7 @@ def _result(
 
 
 _EMPTY_BUNDLE = (
-    "the bundle is empty but the last one was not ({n} objects tracked on this cluster); "
+    "the bundle is empty but the last one was not ({tracked} tracked on this cluster); "
     "nothing pruned (set sync.allowEmpty to let an empty bundle prune everything)"
 )
 
@@ -464,10 +465,11 @@ def check_drift(
 
 
 def assess_live_health(
-    client: ClusterClient, bundle: Bundle, *, app: str = "", namespace: str | None = None
+    client: ClusterClient, bundle: Bundle, *, namespace: str | None = None
 ) -> tuple[Health, tuple[ObjectHealth, ...]]:
-    """The application's health on the cluster now: worst of its objects' (one LIST per kind)."""
-    located, unserved = _locate_all(client, bundle, app=app, namespace=namespace)
+    """The application's health on the cluster now: worst of its objects' (one LIST per kind).
+    Objects are read by their keys: which application's labels they carry does not matter."""
+    located, unserved = _locate_all(client, bundle, app="", namespace=namespace)
     live = read_live(client, [t for t in located if not t.deferred])
     verdicts = [
         ObjectHealth(ResourceKey.of(o), Health.MISSING, "kind not served") for o in unserved

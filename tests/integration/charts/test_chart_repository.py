@@ -193,6 +193,8 @@ def test_a_chart_archive_that_cannot_be_downloaded_waits_and_is_fetched_again_at
     message = fetched.failed["web"]
     assert message == f"charts: cannot reach {served.url}/web-1.0.0.tgz: Connection refused"
     assert sources.error("web") == message
+    recorded = sources.store.source_error(AppName("web"))
+    assert recorded is not None and recorded.revision == str(polled.revision)
     assert fetched.revision == polled.revision
     state = sources.store.repo_state("charts")
     assert state.fetched_sha != state.sha, "not fetched: the next poll fetches it again"
@@ -247,6 +249,21 @@ def test_a_range_that_matches_nothing_lists_the_versions_there_and_others_carry_
     assert sources.error("gone") == (
         f"charts: chart nosuch: no such chart in {chart_repo.url}/index.yaml; charts there: web"
     )
+    assert sources.store.source_error(AppName("web")).stage == "repository"  # type: ignore[union-attr]
+
+
+def test_an_application_whose_range_is_mended_to_a_chart_already_rendered_is_rendered(
+    sources: Sources, chart_repo: ChartRepoServer
+) -> None:
+    # The repository's revision stays the one chart's, but what it resolved moved: fetch again.
+    _publish(chart_repo, "1.0.0")
+    repo = chart_repository(chart_repo.url)
+    ok = chart_app("ok", repo, "web", "1.0.0")
+    polled, _ = sources.sync(fleet_of(repo, ok, chart_app("web", repo, "web", "2.x")), "charts")
+    mended = fleet_of(repo, ok, chart_app("web", repo, "web", "1.x"))
+    again, fetched = sources.sync(mended, "charts")
+    assert again.revision == polled.revision and again.fetch_needed
+    assert fetched is not None and "web" in fetched.changed and sources.error("web") is None
 
 
 def test_a_chart_whose_digest_does_not_match_is_refused_naming_its_url(

@@ -39,3 +39,34 @@ def test_a_chart_renders_once_per_region_with_the_cluster_s_values(
         assert chosen is not None and chosen.revision.short == "web@1.0.0"
         bundle = sources.store.get_bundle(chosen.digest)
         assert bundle is not None and bundle.objects[0]["data"]["color"] == color
+
+
+def test_a_variable_a_cluster_lacks_in_a_chart_s_output_names_the_chart_and_its_file(
+    redis_url: str, cache: Path, chart_repo: ChartRepoServer
+) -> None:
+    zone = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: zone}\n"
+        'data: {zone: "${cluster.values.zone}"}\n'
+    )
+    chart_repo.add(
+        package_chart("web", "1.0.0", {"templates/zone.yaml": zone}), name="web", version="1.0.0"
+    )
+    charts = chart_repository(chart_repo.url)
+    app = replace(
+        chart_app("web", charts, "web", "1.0.0"),
+        targets=Targets(selector=Selector()),
+        substitute=True,
+    )
+    clusters = {
+        ClusterName(n): Cluster(name=ClusterName(n), kubeconfig="/k", values=v)
+        for n, v in {"a": {"zone": "z1"}, "d": {}}.items()
+    }
+    sources = Sources(Store.connect(redis_url), cache)
+    _, fetched = sources.sync(replace(fleet_of(charts, app), clusters=clusters), "charts")
+    assert fetched is not None
+    assert fetched.failed == {
+        AppName("web"): "web: cluster 'd': core/ConfigMap/web/zone.data.zone: "
+        "${cluster.values.zone} (in web/templates/zone.yaml, rendered from chart web 1.0.0): "
+        "cluster.values.zone is not defined for cluster 'd'; declare it in the cluster's values "
+        "in fleet.yaml or give a default (${cluster.values.zone:=...})"
+    }

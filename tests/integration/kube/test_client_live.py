@@ -108,7 +108,10 @@ def test_an_unreachable_cluster_is_a_transient_error(live: Live) -> None:
         live.sim.clear_faults()
     config = yaml.safe_load(Path(live.cluster.kubeconfig).read_text())
     server = config["clusters"][0]["cluster"]["server"]
-    assert str(caught.value).startswith(f"cluster {live.cluster.name}: unreachable at {server}: ")
+    assert str(caught.value) == (
+        f"cluster {live.cluster.name}: unreachable at {server}: "
+        "Connection aborted: Remote end closed connection without response"
+    )
 
 
 @kubesim_only

@@ -90,9 +90,12 @@ def test_a_second_cluster_reaching_the_same_server_is_refused_and_writes_nothing
         status = refused.status
         assert status is not None and refused.retry_in is None, "refused for good, not retried"
         assert status.sync is SyncState.OUT_OF_SYNC
-        assert f"cluster {alias.name}" in status.message, status.message
-        assert f"same Kubernetes cluster as cluster {live.cluster.name}" in status.message
-        assert uid in status.message
+        assert status.message == (
+            f"cluster {alias.name}: its kubeconfig reaches the same Kubernetes cluster as "
+            f"cluster {live.cluster.name} (kube-system uid {uid}); fleetsync manages it as "
+            f"{live.cluster.name} only and writes nothing through {alias.name}: remove one of "
+            "the two from fleet.yaml or point its kubeconfig at the cluster meant"
+        ), status.message
         assert store.status(AppName(live.app), alias.name) == status
     assert store.inventory(AppName(live.app), alias.name) is None, "no inventory for the second"
     after = live.operator.get(mirror)

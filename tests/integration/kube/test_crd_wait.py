@@ -5,7 +5,8 @@ not wait every time."""
 
 from __future__ import annotations
 
-from fleetsync.shared.model import ChangeAction
+from fleetsync.shared.kube.wait import Watched, wait_established
+from fleetsync.shared.model import ChangeAction, ResourceKey
 from tests.integration.kube.conftest import Live, kubesim_only
 from tests.integration.kube.manifests import (
     config_map,
@@ -121,3 +122,30 @@ def test_an_object_of_a_new_kind_that_fails_validation_stops_the_sync_before_sta
     ]
     assert result.error is not None and str(result.error.key) == bad
     assert live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/settings") is None
+
+
+def _applied_crds(live: Live, *plurals: str) -> list[Watched]:
+    """CRDs of this test's group applied by the engine, as the wait is given them."""
+    resource = live.client.resolve("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+    watched = []
+    for plural in plurals:
+        crd = widget_crd(live.group)
+        crd["metadata"]["name"] = f"{plural}.{live.group}"
+        crd["spec"]["names"] = {"kind": plural.title()[:-1], "plural": plural}
+        applied = live.client.apply(resource, crd, force=True)
+        watched.append((ResourceKey.of(applied), resource, applied))
+    return watched
+
+
+@kubesim_only
+def test_of_crds_not_established_in_time_the_first_is_named(live: Live) -> None:
+    live.sim.set_controllers(enabled=True, ready_delay=0.1, crd_established_delay=600.0)
+    first, second = _applied_crds(live, "widgets", "gizmos")
+
+    waited = wait_established(live.client, [first, second], timeout=0.3)
+
+    assert waited.problem == (
+        first[0],
+        "not Established after 0.3s (Progressing: waiting for the CRD to be established)",
+    )
+    assert set(waited.seen) == {first[0], second[0]}

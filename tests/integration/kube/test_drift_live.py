@@ -155,7 +155,7 @@ def test_a_malformed_manifest_is_left_out_of_the_drift_and_health_views(live: Li
     with_nameless = Bundle.of([*bundle, nameless])
 
     report = check_drift(client=live.client, app=live.app, bundle=with_nameless, namespace=live.ns)
-    _, objects = assess_live_health(live.client, with_nameless, app=live.app, namespace=live.ns)
+    _, objects = assess_live_health(live.client, with_nameless, namespace=live.ns)
 
     assert not report.drifted and len(report.in_sync) == len(bundle)
     assert len(objects) == len(bundle)
@@ -284,7 +284,7 @@ def test_a_hook_is_left_out_of_the_drift_and_health_views(live: Live) -> None:
     with_hook = Bundle.of([*bundle, hook])
 
     report = check_drift(client=live.client, app=live.app, bundle=with_hook, namespace=live.ns)
-    _, objects = assess_live_health(live.client, with_hook, app=live.app, namespace=live.ns)
+    _, objects = assess_live_health(live.client, with_hook, namespace=live.ns)
 
     assert not report.drifted and len(report.in_sync) == len(bundle)
     assert "Job" not in {o.key.kind for o in objects} and len(objects) == len(bundle)

@@ -9,6 +9,7 @@ failure looks like that way is what it must look like when the reads go together
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -16,9 +17,11 @@ from typing import Any
 
 import pytest
 
-from fleetsync.shared.kube.client import connect
+from fleetsync.shared.kube.client import ApiResource, connect
+from fleetsync.shared.kube.first_round import read_first_round
 from fleetsync.shared.kube.identity import CLAIM_NAME, forget_verified
 from fleetsync.shared.kube.inventory import INVENTORY_NAMESPACE, mirror_name
+from fleetsync.shared.kube.read_ahead import ReadAhead
 from fleetsync.shared.model import SyncState, Trigger
 from fleetsync.shared.model.bundle import Bundle
 from fleetsync.shared.model.declaration import Application, Fleet, SyncPolicy, Targets
@@ -34,6 +37,9 @@ from tests.integration.kube.manifests import config_map, service
 from tests.support.waiting import wait_for
 
 APP = AppName("web")
+NAMESPACES = ApiResource(
+    group="", version="v1", kind="Namespace", plural="namespaces", namespaced=False
+)
 
 SERVICE_ACCOUNT = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "web"}}
 KINDS = ("configmaps", "services", "serviceaccounts")
@@ -285,3 +291,53 @@ def test_what_was_read_before_a_write_is_read_again_after_it(pair: Pair) -> None
     # have been sent before the write took it back, leaving only the LIST after it.
     assert lists and lists[-1] > claim, "the ConfigMaps the sync used were listed after the claim"
     assert len(lists) <= 2
+
+
+def _first_round(live: Live, bundle: Bundle | None) -> ReadAhead:
+    client = connect(live.cluster, cache_dir=live.cache_dir / "fresh", timeout=20.0)
+    return read_first_round(
+        client,
+        cluster=live.cluster.name,
+        app=APP,
+        bundle=bundle,
+        policy=SyncPolicy(),
+        namespace="default",
+    )
+
+
+def test_a_reconcile_that_applies_nothing_reads_only_the_claim_ahead(
+    kubesim_live: Live, caplog: pytest.LogCaptureFixture
+) -> None:
+    forget_verified()
+    kubesim_live.sim.reset_request_counts()
+    caplog.set_level(logging.DEBUG, logger="fleetsync.shared.kube.first_round")
+
+    ahead = _first_round(kubesim_live, None)
+
+    wait_for(lambda: len(kubesim_live.sim.request_log()) >= 2, what="the claim's reads")
+    assert ahead.get(NAMESPACES, name="kube-system") is not None
+    assert {(r.verb, r.resource, r.name) for r in kubesim_live.sim.request_log()} == {
+        ("get", "namespaces", "kube-system"),
+        ("get", "configmaps", CLAIM_NAME),
+    }
+    assert caplog.records == [], "no sync's reads were planned"
+
+
+def test_when_discovery_fails_the_sync_s_reads_are_not_sent_ahead_and_it_says_why(
+    kubesim_live: Live, caplog: pytest.LogCaptureFixture
+) -> None:
+    forget_verified()
+    caplog.set_level(logging.DEBUG, logger="fleetsync.shared.kube.first_round")
+    kubesim_live.sim.set_fault(forbidden=True)
+    try:
+        ahead = _first_round(kubesim_live, Bundle.of(web("1")))
+    finally:
+        kubesim_live.sim.clear_faults()
+
+    assert isinstance(ahead, ReadAhead)
+    (record,) = caplog.records
+    assert record.levelno == logging.DEBUG
+    assert record.getMessage().startswith(
+        f"web on {kubesim_live.cluster.name}: reads not sent ahead (cluster "
+        f"{kubesim_live.cluster.name}: "
+    ), record.getMessage()

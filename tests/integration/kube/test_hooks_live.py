@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from fleetsync.shared.kube.hookrun import HookState, HookWait, RunState
-from fleetsync.shared.kube.hooks import HOOK_LABEL, PHASE_LABEL, RUN_LABEL, hook_id
+from fleetsync.shared.kube.hooks import HOOK_LABEL, PHASE_LABEL, RUN_LABEL, hook_id, split_hooks
+from fleetsync.shared.kube.hooksync import start_post_delete
 from fleetsync.shared.kube.inventory import Inventory, read_cluster_record
 from fleetsync.shared.kube.ownership import APPLICATION_ANNOTATION as OWNER
 from fleetsync.shared.kube.sync import SyncResult
@@ -27,6 +28,7 @@ from tests.integration.kube.hookjobs import (
     hook_pod,
 )
 from tests.integration.kube.manifests import config_map, deployment, namespace, sync, widget_crd
+from tests.support.waiting import wait_for
 
 
 def guestbook(live: Live, *, image: str = "example/migrate:1") -> list[dict[str, Any]]:
@@ -49,6 +51,7 @@ def test_presync_runs_before_the_apply_and_postsync_after_everything_is_healthy(
     first = sync(live, bundle)
 
     assert isinstance(first.waiting, HookWait) and first.waiting.phase is HookPhase.PRE_SYNC
+    assert first.waiting.applied is False
     assert first.state is SyncState.OUT_OF_SYNC and first.error is None
     assert {str(c.key): c.action for c in first.changes} == {
         f"core/Namespace/_/{ns}": ChangeAction.CREATED
@@ -74,7 +77,7 @@ def test_presync_runs_before_the_apply_and_postsync_after_everything_is_healthy(
         ChangeAction.CREATED
     )
     assert isinstance(applied.waiting, HookWait)
-    assert applied.waiting.phase is HookPhase.POST_SYNC
+    assert applied.waiting.phase is HookPhase.POST_SYNC and applied.waiting.applied is True
     assert applied.state is SyncState.SYNCED, "every object is applied while PostSync runs"
     smoke = next(h for h in applied.hooks if h.phase is HookPhase.POST_SYNC)
     assert smoke.state is HookState.RUNNING
@@ -254,6 +257,7 @@ def test_sync_hooks_and_objects_take_turns_by_wave(live: Live) -> None:
     ]
     assert live.operator.get(frontend) is None, "wave 2 waits for wave 1's Sync hook"
     assert isinstance(up.waiting, HookWait) and up.waiting.phase is HookPhase.SYNC
+    assert up.waiting.applied is False, "wave 2 is not applied yet"
     assert up.state is SyncState.OUT_OF_SYNC, "waves are left to apply"
     assert str(up.waiting).startswith(
         f"waiting for Sync hooks: batch/Job/{ns}/maint-page-up running"
@@ -278,6 +282,7 @@ def test_sync_hooks_and_objects_take_turns_by_wave(live: Live) -> None:
         ("maint-page-down", HookState.RUNNING),
     ]
     assert isinstance(down.waiting, HookWait) and down.state is SyncState.SYNCED
+    assert down.waiting.applied is True
     finish_job(live, "maint-page-down")
 
     done = sync(live, bundle, previous=down.inventory)
@@ -382,6 +387,16 @@ def test_a_wave_that_times_out_fails_the_run_and_runs_the_syncfail_hooks(live: L
     start = time.time()
     first = sync(live, bundle, wave_timeout=60.0, clock=lambda: start)
     assert isinstance(first.waiting, WaveWait) and hook_jobs(live) == []
+    # A real deployment controller updates the status in steps: the late sync reads it once
+    # its replica is created (and, with no kubelet, never available).
+    wait_for(
+        lambda: (
+            (live.operator.get(f"/apis/apps/v1/namespaces/{ns}/deployments/db") or {})
+            .get("status", {})
+            .get("updatedReplicas")
+        ),
+        what="the deployment's replica created",
+    )
 
     late = sync(live, bundle, previous=first.inventory, wave_timeout=60.0, clock=lambda: start + 61)
 
@@ -788,9 +803,17 @@ def test_objects_not_healthy_by_the_hook_timeout_fail_the_run_naming_them_before
     ]
     first = sync(live, bundle, hook_timeout=60.0)
     assert isinstance(first.waiting, HookWait) and first.waiting.phase is HookPhase.POST_SYNC
-    later = first.waiting.since + 61.0
+    since = first.waiting.since
+    before = sync(
+        live, bundle, previous=first.inventory, hook_timeout=60.0, clock=lambda: since + 59.9
+    )
+    assert isinstance(before.waiting, HookWait) and before.error is None, "a moment before"
+    assert (before.waiting.since, before.waiting.deadline) == (since, since + 60.0)
+    assert before.waiting.applied is True
 
-    late = sync(live, bundle, previous=first.inventory, hook_timeout=60.0, clock=lambda: later)
+    late = sync(
+        live, bundle, previous=before.inventory, hook_timeout=60.0, clock=lambda: since + 60.0
+    )
 
     assert late.waiting is None and late.error is not None
     assert late.error.message.startswith(
@@ -1009,3 +1032,106 @@ def test_a_created_hook_carries_its_identity_run_and_phase_beside_its_own_labels
         RUN_LABEL: run.label,
         PHASE_LABEL: "PreSync",
     }
+
+
+def test_a_wait_on_hooks_names_the_first_three_still_running(live: Live) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    names = ["a", "b", "c", "d"]
+    bundle = [namespace(ns), *(hook_job(n, ns, "PreSync", generate=False) for n in names)]
+
+    first = sync(live, bundle)
+
+    assert isinstance(first.waiting, HookWait)
+    assert str(first.waiting) == "waiting for PreSync hooks: " + "; ".join(
+        f"batch/Job/{ns}/{n} running (job is running; kubectl logs job/{n} -n {ns})"
+        for n in names[:3]
+    )
+
+
+def test_a_failed_run_names_every_syncfail_hook_it_created(live: Live) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    bundle = [
+        namespace(ns),
+        hook_job("migrate", ns, "PreSync", generate=False),
+        hook_job("page-a", ns, "SyncFail", generate=False),
+        hook_job("page-b", ns, "SyncFail", generate=False),
+    ]
+    first = sync(live, bundle)
+    finish_job(live, "migrate", succeeded=False)
+
+    failed = sync(live, bundle, previous=first.inventory)
+
+    assert failed.error is not None
+    assert failed.error.message == (
+        "PreSync hook failed (Job has reached the specified backoff limit; kubectl logs "
+        f"job/migrate -n {ns}): sync failed; SyncFail hooks: "
+        + ", ".join(
+            f"SyncFail hook batch/Job/{ns}/{n} running "
+            f"(job is running; kubectl logs job/{n} -n {ns})"
+            for n in ("page-a", "page-b")
+        )
+    )
+
+
+def test_post_delete_hooks_alone_are_created_labelled_with_a_run_of_the_last_bundle(
+    live: Live,
+) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    sync(live, [namespace(ns)])
+    _, hooks = split_hooks(
+        [
+            hook_job("migrate", ns, "PreSync", generate=False),
+            hook_job("cleanup", ns, "PostDelete", generate=False),
+        ],
+        app=live.app,
+    )
+
+    started = start_post_delete(live.client, app=live.app, bundle="d" * 64, hooks=hooks, now=1000)
+
+    assert [(r.phase, r.name, r.namespace, r.state) for r in started] == [
+        (HookPhase.POST_DELETE, "cleanup", ns, HookState.RUNNING)
+    ]
+    (created,) = hook_jobs(live)
+    assert created["metadata"]["name"] == "cleanup"
+    assert created["metadata"]["labels"][RUN_LABEL] == "dddddddddddddddd-f4240"
+
+
+def test_a_sync_hook_runs_beside_the_objects_of_its_own_wave(live: Live) -> None:
+    ns = live.ns
+    hold_jobs(live)
+    bundle = [
+        namespace(ns),
+        config_map("together", ns, wave=1),
+        hook_job("alongside", ns, "Sync", generate=False, wave=1),
+        config_map("after", ns, wave=2),
+    ]
+
+    first = sync(live, bundle)
+
+    assert [(str(c.key), c.action, c.message) for c in first.changes] == [
+        (f"core/Namespace/_/{ns}", ChangeAction.CREATED, ""),
+        (f"core/ConfigMap/{ns}/together", ChangeAction.CREATED, ""),
+        (
+            f"core/ConfigMap/{ns}/after",
+            ChangeAction.SKIPPED,
+            "waiting for Sync hooks before wave 2",
+        ),
+    ]
+    assert isinstance(first.waiting, HookWait) and first.waiting.applied is False
+    assert str(first.waiting) == (
+        f"waiting for Sync hooks: batch/Job/{ns}/alongside running "
+        f"(job is running; kubectl logs job/alongside -n {ns})"
+    )
+    if live.simulated:  # the wave's hooks are created as the walk enters it, then its objects
+        writes = [
+            (r.verb, r.resource)
+            for r in live.sim.request_log()
+            if not r.dry_run
+            and r.verb in ("create", "apply")
+            and (r.resource == "jobs" or r.name == "together")
+            and r.namespace == ns
+        ]
+        assert writes == [("create", "jobs"), ("apply", "configmaps")], writes

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from fleetsync.shared.errors import PermanentError
-from fleetsync.shared.kube.client import ApiResource, ObjectForbidden
+from fleetsync.shared.kube.client import ApiResource, ObjectForbidden, UnknownKindError
 from fleetsync.shared.kube.inventory import Inventory
 from fleetsync.shared.kube.prune import prune_stale
 from fleetsync.shared.model import ChangeAction
 from tests.integration.kube.conftest import Live, kubesim_only
-from tests.integration.kube.manifests import config_map, namespace, secret, sync
+from tests.integration.kube.manifests import config_map, namespace, secret, sync, widget_crd
 
 
 def cm_path(ns: str, name: str) -> str:
@@ -213,3 +213,95 @@ def test_an_object_deleted_between_its_look_up_and_its_delete_counts_as_already_
     assert pruned.retained == Inventory()
     assert len(live.engine_writes("delete")) == 2
     assert live.operator.get(cm_path(ns, "b")) is None
+
+
+@kubesim_only
+def test_a_delete_that_fails_after_the_look_up_fails_that_object_only_in_its_own_words(
+    live: Live,
+) -> None:
+    # The credentials are refused between the engine's look-up of "a" and its delete (rotated
+    # by hand); "b" is deleted once they work again.
+    ns = live.ns
+    first = sync(live, [namespace(ns), config_map("a", ns), config_map("b", ns)])
+    stale = first.inventory.without({live.key(f"core/Namespace/_/{ns}")})
+    engine_delete = live.client.delete
+
+    def delete_refused(resource: ApiResource, *, name: str, namespace: str = "", **kw: Any) -> Any:
+        live.sim.set_fault(unauthorized=name == "a")
+        try:
+            return engine_delete(resource, name=name, namespace=namespace, **kw)
+        finally:
+            live.sim.clear_faults()
+
+    setattr(live.client, "delete", delete_refused)  # noqa: B010
+
+    pruned = prune_stale(live.client, app=live.app, stale=stale)
+
+    assert {str(c.key): (c.action, c.message) for c in pruned.changes} == {
+        f"core/ConfigMap/{ns}/a": (
+            ChangeAction.FAILED,
+            f"prune failed: cluster {live.cluster.name}: credentials refused (401 Unauthorized); "
+            f"check the user of kubeconfig {live.cluster.kubeconfig}",
+        ),
+        f"core/ConfigMap/{ns}/b": (ChangeAction.PRUNED, ""),
+    }
+    assert pruned.retained == stale.without({live.key(f"core/ConfigMap/{ns}/b")})
+    assert live.operator.get(cm_path(ns, "a")) is not None
+
+
+def test_the_namespace_that_holds_fleetsync_s_inventories_is_never_pruned(live: Live) -> None:
+    sync(live, [namespace(live.ns), config_map("a", live.ns)])
+    home = "core/Namespace/_/fleetsync-system"
+    assert live.operator.get("/api/v1/namespaces/fleetsync-system") is not None
+
+    pruned = prune_stale(live.client, app=live.app, stale=Inventory.from_mapping({home: "v1"}))
+
+    assert [(str(c.key), c.action, c.message) for c in pruned.changes] == [
+        (
+            home,
+            ChangeAction.SKIPPED,
+            "namespace fleetsync-system holds fleetsync's inventories; left in place",
+        )
+    ]
+    assert pruned.retained == Inventory()
+    assert live.operator.get("/api/v1/namespaces/fleetsync-system") is not None
+
+
+@kubesim_only
+def test_a_pruned_crd_s_kind_is_no_longer_resolved_from_what_discovery_said_before(
+    live: Live,
+) -> None:
+    # kubesim stops serving a kind as its CRD is deleted; a real server only once the CRD's
+    # objects are cleaned up, after the delete is answered.
+    first = sync(live, [widget_crd(live.group), namespace(live.ns), config_map("a", live.ns)])
+    assert live.client.resolve(f"{live.group}/v1", "Widget").plural == "widgets"
+
+    pruned = prune_stale(live.client, app=live.app, stale=first.inventory)
+
+    assert [(c.action, c.message) for c in pruned.changes] == [(ChangeAction.PRUNED, "")] * 3
+    with pytest.raises(UnknownKindError):
+        live.client.resolve(f"{live.group}/v1", "Widget")
+
+
+def test_a_prune_without_waves_deletes_later_kinds_first_whatever_their_names(
+    live: Live,
+) -> None:
+    gone = live.unique("gone")
+    first = sync(
+        live,
+        [namespace(gone), config_map("a", gone, wave=1), config_map("z", gone), secret("m", gone)],
+    )
+    live.operator.merge_patch(
+        cm_path(gone, "a"), {"metadata": {"annotations": {"fleetsync.io/sync-wave": "soon"}}}
+    )
+    live.calls.clear()
+
+    pruned = prune_stale(live.client, app=live.app, stale=first.inventory)
+
+    assert {c.action for c in pruned.changes} == {ChangeAction.PRUNED}
+    assert [c.key for c in live.engine_writes("delete")] == [
+        f"core/ConfigMap/{gone}/z",
+        f"core/ConfigMap/{gone}/a",
+        f"core/Secret/{gone}/m",
+        f"core/Namespace/_/{gone}",
+    ]

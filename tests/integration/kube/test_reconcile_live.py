@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
+from fleetsync.shared.kube.hooks import HOOK_LABEL, hook_id, split_hooks
 from fleetsync.shared.kube.inventory import INVENTORY_NAMESPACE, mirror_name
 from fleetsync.shared.model.bundle import Bundle
 from fleetsync.shared.model.declaration import Application, Fleet, SyncPolicy, Targets
 from fleetsync.shared.model.desired import DesiredState
+from fleetsync.shared.model.hooks import HookPhase
 from fleetsync.shared.model.ids import AppName, ClusterName, RepoName
 from fleetsync.shared.model.revision import Revision
 from fleetsync.shared.model.status import ChangeAction, Health, SyncState
@@ -220,6 +222,25 @@ def test_a_hook_s_outcome_and_logs_pointer_are_in_the_status_and_history(pair: P
     ], "each hook's own message is kept beside its state"
 
 
+def test_a_failed_hook_runs_again_on_a_manual_sync_only(pair: Pair) -> None:
+    ns = pair.live.ns
+    hold_jobs(pair.live)
+    pair.want([namespace(ns), config_map("ui", ns), hook_job("migrate", ns, "PreSync")])
+    waiting = pair.reconcile()
+    assert waiting.status is not None
+    (hook,) = waiting.status.hooks
+    finish_job(pair.live, hook.name, succeeded=False)
+    assert pair.reconcile().status.hooks[0].state == "Failed"  # type: ignore[union-attr]
+
+    again = pair.reconcile(Trigger.DRIFT).status
+    assert again is not None and again.hooks[0].state == "Failed"
+    assert [j["metadata"]["name"] for j in hook_jobs(pair.live)] == [hook.name], "not rerun"
+
+    manual = pair.reconcile(Trigger.MANUAL).status
+    assert manual is not None and manual.hooks[0].state == "Running"
+    assert len(hook_jobs(pair.live)) == 1 and manual.hooks[0].name != hook.name, "a new run"
+
+
 def test_a_degraded_or_progressing_pair_names_the_object_not_only_counts(pair: Pair) -> None:
     ns = pair.live.ns
     if pair.live.simulated:
@@ -285,6 +306,9 @@ def test_post_delete_hooks_run_after_an_application_removed_with_prune_on_remova
     assert pair.live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/settings") is None
     (cleanup,) = hook_jobs(pair.live)
     assert cleanup["metadata"]["name"].startswith("cleanup-")
+    (spec,) = split_hooks([hook_job("cleanup", ns, "PostDelete")], app=pair.app)[1]
+    assert spec.ident == hook_id(pair.app, HookPhase.POST_DELETE, spec.key)
+    assert cleanup["metadata"]["labels"][HOOK_LABEL] == spec.ident, "the application's hook"
     assert pair.store.status(pair.app, pair.cluster) is None
     (removed_line,) = [r.getMessage() for r in caplog.records if "removed (" in r.getMessage()]
     hook = f"batch/Job/{ns}/{cleanup['metadata']['name']}"

@@ -709,7 +709,7 @@ def test_a_look_without_applying_says_why_it_does_not_apply(
     behind = pair.reconcile(trigger, fleet=fleet).status
     assert behind is not None and behind.sync is SyncState.OUT_OF_SYNC
     assert behind.message == (
-        f"{REV2} not applied yet; 1 objects drifted; "
+        f"{REV2} not applied yet; 1 object drifted; "
         f"not applying ({why}); `fleetsync sync web` applies it"
     )
     assert behind.drifted == ("core/ConfigMap/web/settings",)
@@ -740,6 +740,22 @@ def test_a_look_at_a_pair_with_per_cluster_variants_compares_it_with_its_own_bun
     assert pair.reconcile().status == replace(
         behind, message="in sync (suspended)", sync=SyncState.SYNCED, at=ANY, stale_after=ANY
     ), "Git moved on elsewhere, this cluster's own bundle did not"
+
+
+def test_a_look_after_redis_lost_the_pair_shows_what_the_cluster_runs_as_in_sync(
+    pair: Pair,
+) -> None:
+    bundle = pair.desire(WEB)
+    applied = pair.reconcile().status
+    assert applied is not None
+    pair.store.forget_pair(APP, pair.cluster)  # Redis lost the pair's status and inventory
+    pair.store.set_suspended(APP, True)
+
+    looked = pair.reconcile().status
+
+    assert looked is not None
+    assert (looked.sync, looked.message) == (SyncState.SYNCED, "in sync (suspended)")
+    assert (looked.revision, looked.digest, looked.health) == (REV1, bundle.digest, Health.HEALTHY)
 
 
 def test_a_look_at_a_pair_never_applied_shows_it_behind_with_nothing_applied(pair: Pair) -> None:

@@ -4,6 +4,10 @@ is touched."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from fleetsync.shared.kube.client import ApiResource
+from fleetsync.shared.kube.replace import replace_object
 from fleetsync.shared.model import ChangeAction, Health, SyncState
 from fleetsync.shared.model.declaration import ReplacePolicy
 from tests.integration.kube.conftest import Live, kubesim_only, real_only
@@ -180,3 +184,98 @@ def test_a_replace_whose_delete_rbac_forbids_fails_that_object_saying_so(live: L
     assert seen.health is Health.HEALTHY, "it is still there, as it was: not reported missing"
     kept = live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/frozen")
     assert kept is not None and kept["data"] == {"mode": "fast"}
+
+
+def _replacing(live: Live, obj: dict[str, Any], *, timeout: float = 5.0) -> tuple[str | None, Any]:
+    resource = live.client.resolve("v1", "ConfigMap")
+    key = live.key(f"core/ConfigMap/{live.ns}/{obj['metadata']['name']}")
+    return replace_object(live.client, key, resource, obj, force=True, timeout=timeout, live=obj)
+
+
+def test_a_replaced_object_goes_only_after_its_dependents_one_held_holds_it(live: Live) -> None:
+    # Foreground: a dependent that blocks its owner's deletion, held by a finalizer nobody
+    # removes, keeps the old object until the replace's timeout; it is not recreated.
+    ns = live.ns
+    sync(live, [namespace(ns), config_map("frozen", ns)])
+    owner = live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/frozen")
+    assert owner is not None
+    part = f"/api/v1/namespaces/{ns}/configmaps/part"
+    reference = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "name": "frozen",
+        "uid": owner["metadata"]["uid"],
+        "blockOwnerDeletion": True,
+    }
+    live.operator.create(
+        f"/api/v1/namespaces/{ns}/configmaps",
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "part",
+                "ownerReferences": [reference],
+                "finalizers": ["example.com/hold"],
+            },
+        },
+    )
+    try:
+        problem, seen = _replacing(live, config_map("frozen", ns, data={"mode": "slow"}), timeout=1)
+    finally:
+        live.operator.merge_patch(part, {"metadata": {"finalizers": None}})
+
+    assert problem == "replace failed: deleted, then still being deleted after 1s"
+    assert seen is not None and seen["metadata"]["uid"] == owner["metadata"]["uid"]
+    assert seen["metadata"].get("deletionTimestamp")
+    assert seen["data"] == {"k": "v"}, "not recreated"
+
+
+@kubesim_only
+def test_a_replace_whose_recreate_rbac_forbids_says_the_object_was_deleted_then_refused(
+    live: Live,
+) -> None:
+    # The credentials lose the right to write ConfigMaps between the delete and the create.
+    ns = live.ns
+    sync(live, [namespace(ns), config_map("frozen", ns)])
+    engine_delete = live.client.delete
+
+    def delete_then_forbid(resource: ApiResource, *, name: str, **kw: Any) -> Any:
+        deleted = engine_delete(resource, name=name, **kw)
+        live.sim.forbid_writes("configmaps", namespaces=[ns])
+        return deleted
+
+    setattr(live.client, "delete", delete_then_forbid)  # noqa: B010
+    try:
+        problem, seen = _replacing(live, config_map("frozen", ns, data={"mode": "slow"}))
+    finally:
+        live.sim.clear_faults()
+
+    assert seen is None
+    assert problem == (
+        'replace failed: deleted, then recreating it was forbidden (RBAC: configmaps "frozen" '
+        'is forbidden: User "system:serviceaccount:fleetsync:fleetsync" cannot patch resource '
+        f'"configmaps" in API group "" in the namespace "{ns}"): the user of kubeconfig '
+        f'{live.cluster.kubeconfig} lacks the "patch" verb on configmaps in namespace {ns}: '
+        "grant it"
+    )
+    assert live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/frozen") is None
+
+
+def test_a_replace_whose_recreate_the_server_refuses_says_the_object_was_deleted_then_why(
+    live: Live,
+) -> None:
+    ns = live.ns
+    sync(live, [namespace(ns), config_map("frozen", ns)])
+    untyped = config_map("frozen", ns, data={"mode": "slow"})
+    untyped["spec"] = {"mode": "slow"}  # no field of a ConfigMap
+
+    problem, seen = _replacing(live, untyped)
+
+    assert seen is None
+    assert problem is not None
+    assert problem.startswith(
+        "replace failed: deleted, then recreating it failed: 500 Internal Server Error: "
+        "failed to create typed patch object"
+    ), problem
+    assert ".spec: field not declared in schema" in problem
+    assert live.operator.get(f"/api/v1/namespaces/{ns}/configmaps/frozen") is None

@@ -82,7 +82,7 @@ def test_an_unchanged_fifty_object_application_issues_no_write_and_one_list_per_
     first = sync(live, bundle, namespace=None)
     assert first.error is None, first.error
     wait_for(
-        lambda: assess_live_health(live.client, Bundle.of(bundle), app="web")[0] is Health.HEALTHY,
+        lambda: assess_live_health(live.client, Bundle.of(bundle))[0] is Health.HEALTHY,
         what="the simulated controllers to finish writing the Deployments' status",
     )
     before = versions(live)
@@ -116,7 +116,7 @@ def test_a_drift_check_and_a_health_check_read_one_list_per_kind(live: Live) -> 
     assert live.sim.request_counts() == {("list", kind): 1 for kind in KINDS}
     live.sim.reset_request_counts()
 
-    health, objects = assess_live_health(live.client, Bundle.of(bundle), app="web")
+    health, objects = assess_live_health(live.client, Bundle.of(bundle))
 
     assert len(objects) == 50 and health is not Health.MISSING
     assert live.sim.request_counts() == {("list", kind): 1 for kind in KINDS}

@@ -148,3 +148,67 @@ def test_credentials_that_may_not_list_the_inventory_copies_read_each_by_itself(
     found = batch.get(configmaps, name="copy", namespace=INVENTORY_NAMESPACE)
     assert found is not None and found["metadata"]["name"] == "copy"
     assert batch.requests_saved == 0
+
+
+def test_a_list_in_a_namespace_holds_that_namespace_alone_through_the_batchs_writes(
+    kubesim: Simulator, handle: ClusterHandle, tmp_path: Path
+) -> None:
+    """A LIST by fleetsync's label alone (no further term: no label index) in one namespace,
+    and the batch's writes in it and in another namespace."""
+    cluster = Cluster(
+        name=ClusterName(handle.name), kubeconfig=str(kubesim.kubeconfig_path(handle.name))
+    )
+    plain = connect(cluster, cache_dir=tmp_path / "cache", timeout=10.0)
+    configmaps = plain.resolve("v1", "ConfigMap")
+    other = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}}
+    plain.apply(plain.resolve("v1", "Namespace"), other, force=True)
+
+    def in_other(name: str) -> dict[str, Any]:
+        obj = _cm(name, "a")
+        obj["metadata"]["namespace"] = "other"
+        return obj
+
+    plain.apply(configmaps, _cm("here", "a"), force=True)
+    plain.apply(configmaps, in_other("there"), force=True)
+    batch = share_reads(plain)
+    managed = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+
+    def names(namespace: str) -> list[tuple[str, str]]:
+        listed = batch.list(configmaps, namespace=namespace, label_selector=managed)
+        return sorted((o["metadata"]["namespace"], o["metadata"]["name"]) for o in listed)
+
+    assert names(NS) == [(NS, "here")]
+    batch.apply(configmaps, _cm("new", "b"), force=True)
+    batch.apply(configmaps, in_other("elsewhere"), force=True)
+    assert names(NS) == [(NS, "here"), (NS, "new")]
+    assert batch.delete(configmaps, name="here", namespace=NS)
+    assert names(NS) == [(NS, "new")]
+    assert names("") == [(NS, "new"), ("other", "elsewhere"), ("other", "there")]
+    assert batch.requests_saved == 2, "the second and third LIST in the namespace"
+
+
+def test_a_selector_with_other_than_equality_terms_is_answered_by_the_server(
+    kubesim: Simulator, handle: ClusterHandle, tmp_path: Path
+) -> None:
+    cluster = Cluster(
+        name=ClusterName(handle.name), kubeconfig=str(kubesim.kubeconfig_path(handle.name))
+    )
+    plain = connect(cluster, cache_dir=tmp_path / "cache", timeout=10.0)
+    configmaps = plain.resolve("v1", "ConfigMap")
+    plain.apply(configmaps, _cm("a1", "a", tier="web"), force=True)
+    plain.apply(configmaps, _cm("a2", "a", tier="db"), force=True)
+    plain.apply(configmaps, _cm("b1", "b"), force=True)
+    batch = share_reads(plain)
+    managed = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+
+    def names(selector: str) -> list[str]:
+        listed = batch.list(configmaps, namespace=NS, label_selector=selector)
+        return sorted(o["metadata"]["name"] for o in listed)
+
+    assert names(f"{managed},tier!=web") == ["a2", "b1"]
+    assert names(f"{managed},tier==web") == ["a1"]
+    assert names(f"{managed},tier in (web,db)") == ["a1", "a2"]
+    assert names(f"{managed},!tier") == ["b1"]
+    assert names(f"{managed},tier") == ["a1", "a2"]
+    assert {"a1", "a2", "b1"} <= set(names(""))
+    assert batch.requests_saved == 0

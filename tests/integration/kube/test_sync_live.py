@@ -29,7 +29,7 @@ from tests.integration.kube.manifests import (
 )
 
 EMPTY_BUNDLE = (
-    "the bundle is empty but the last one was not ({n} objects tracked on this cluster); "
+    "the bundle is empty but the last one was not ({tracked} tracked on this cluster); "
     "nothing pruned (set sync.allowEmpty to let an empty bundle prune everything)"
 )
 
@@ -271,7 +271,7 @@ def test_an_empty_bundle_prunes_nothing_unless_allowed(live: Live) -> None:
     refused = sync(live, [], previous=first.inventory)
 
     assert refused.error is not None and refused.error.key is None
-    assert str(refused.error) == EMPTY_BUNDLE.format(n=2)
+    assert str(refused.error) == EMPTY_BUNDLE.format(tracked="2 objects")
     assert refused.state is SyncState.OUT_OF_SYNC
     assert refused.inventory == first.inventory
     assert live.operator.get(cm_path(ns, "c")) is not None
@@ -481,8 +481,19 @@ def test_an_empty_bundle_with_only_the_cluster_copy_left_still_prunes_nothing(li
 
     result = sync(live, [], previous=Inventory(), previous_nonempty=False)
 
-    assert result.error is not None and str(result.error) == EMPTY_BUNDLE.format(n=2)
+    assert result.error is not None and str(result.error) == EMPTY_BUNDLE.format(
+        tracked="2 objects"
+    )
     assert live.operator.get(cm_path(ns, "c")) is not None
+
+
+def test_an_empty_bundle_after_one_object_counts_it_in_the_singular(live: Live) -> None:
+    sync(live, [namespace(live.ns)])
+
+    result = sync(live, [], previous=Inventory(), previous_nonempty=False)
+
+    assert result.error is not None
+    assert str(result.error) == EMPTY_BUNDLE.format(tracked="1 object")
 
 
 def test_an_empty_first_bundle_is_synced_with_nothing_to_do(live: Live) -> None:
@@ -497,7 +508,9 @@ def test_an_empty_bundle_after_one_that_was_not_is_refused_even_with_nothing_tra
 ) -> None:
     result = sync(live, [], previous=Inventory(), previous_nonempty=True)
 
-    assert result.error is not None and str(result.error) == EMPTY_BUNDLE.format(n=0)
+    assert result.error is not None and str(result.error) == EMPTY_BUNDLE.format(
+        tracked="0 objects"
+    )
 
 
 def test_a_lost_cluster_copy_is_rebuilt_from_the_redis_copy(live: Live) -> None:

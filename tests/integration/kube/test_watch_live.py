@@ -14,7 +14,7 @@ from fleetsync.shared.kube.client import ApiResource
 from fleetsync.shared.kube.inventory import INVENTORY_NAMESPACE, mirror_name
 from fleetsync.shared.kube.watch import ClusterWatch, KindWatch, WatchState, WatchTimings
 from tests.integration.kube.conftest import Live, kubesim_only
-from tests.integration.kube.manifests import config_map, namespace, sync
+from tests.integration.kube.manifests import config_map, namespace, sync, widget_crd
 from tests.support.waiting import wait_for
 
 CONFIGMAPS = ApiResource(
@@ -182,3 +182,43 @@ def test_a_cluster_refusing_watches_is_reported_refused_and_watched_once_it_allo
         wait_for(lambda: cluster.state()[0] is WatchState.WATCHING, what="watching again")
     finally:
         cluster.stop()
+
+
+def test_a_kind_the_cluster_does_not_serve_is_kept_unknown_with_why_until_it_is_served(
+    live: Live,
+) -> None:
+    """`ClusterWatch.unknown` says why a kind asked for is not watched; the kinds it serves are
+    watched (here started by a `spawn` that runs nothing: only what is followed matters)."""
+    started: list[str] = []
+    cluster = ClusterWatch(
+        live.client, Heard(), timings=FAST, spawn=lambda _run, name: started.append(name)
+    )
+    assert cluster.state() == (WatchState.STARTING, "")
+    widget = (f"{live.group}/v1", "Widget")
+    cluster.follow([widget, ("apps/v1", "Deployment")])
+    assert cluster.state() == (WatchState.STARTING, "")
+    assert cluster.unknown == {
+        widget: f"kind Widget ({live.group}/v1) is not served by cluster {live.cluster.name}; "
+        "install its CRD or add it to the bundle"
+    }
+    assert cluster.kinds == ["ConfigMap", "Deployment"]
+    assert sorted(started) == [
+        f"watch-{live.cluster.name}-configmaps",
+        f"watch-{live.cluster.name}-deployments",
+    ]
+
+    crds = live.client.resolve("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+    live.client.apply(crds, widget_crd(live.group), force=True)
+    live.client.invalidate_discovery()
+
+    def served() -> bool:
+        cluster.follow([widget, ("apps/v1", "Deployment")])
+        return not cluster.unknown
+
+    wait_for(served, what="the Widget kind served and followed")
+    assert cluster.kinds == ["ConfigMap", "Deployment", "Widget"]
+    assert started[-1] == f"watch-{live.cluster.name}-widgets" and len(started) == 3
+    cluster.follow([])
+    assert cluster.kinds == ["ConfigMap"] and not cluster.unknown
+    cluster.follow([widget])
+    assert cluster.kinds == ["ConfigMap", "Widget"] and len(started) == 4, "watched anew"

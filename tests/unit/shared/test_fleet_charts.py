@@ -121,6 +121,12 @@ def _errors(text: str) -> list[str]:
             "or token_env, not both",
         ),
         (
+            "credentials: {token_env: CHART_TOKEN}",
+            "credentials: {}",
+            "fleet.yaml:7: repositories[1].credentials: name username_env and password_env, or "
+            "token_env",
+        ),
+        (
             "url: https://charts.example.com/stable/",
             "url: https://charts.example.com/stable/?channel=beta",
             "fleet.yaml:6: repositories[1].url: must not have a query or a fragment",
@@ -154,7 +160,8 @@ def _errors(text: str) -> list[str]:
         (
             "    chart: podinfo\n",
             "    chart: Podinfo!\n",
-            "applications[0].chart: 'Podinfo!' is not a chart name",
+            "applications[0].chart: 'Podinfo!' is not a chart name: lowercase letters, digits, "
+            "'-', '_' and '.', starting and ending with a letter or digit",
         ),
         (
             "    chart: podinfo\n",

@@ -486,6 +486,24 @@ def with_expression(expression: str) -> str:
             id="values_from_without_path",
         ),
         pytest.param(
+            with_app("renderer: jsonnet\njsonnet: {extVars: [{name: a, value: '${cluster.x}'}]}\n"),
+            16,
+            "applications[0].jsonnet.extVars",
+            "a: ${cluster.x} is not a variable fleetsync knows; variables are cluster.name, "
+            "cluster.labels.KEY and cluster.values.PATH (write $${cluster.x} for a literal "
+            "${cluster.x})",
+            id="jsonnet_var_unknown_variable",
+        ),
+        pytest.param(
+            with_app("renderer: jsonnet\njsonnet: {tlas: {a: '${cluster.x}'}}\n"),
+            16,
+            "applications[0].jsonnet.tlas",
+            "a: ${cluster.x} is not a variable fleetsync knows; variables are cluster.name, "
+            "cluster.labels.KEY and cluster.values.PATH (write $${cluster.x} for a literal "
+            "${cluster.x})",
+            id="jsonnet_var_map_unknown_variable",
+        ),
+        pytest.param(
             with_app("rollout: {bake: []}\n"),
             15,
             "applications[0].rollout.bake",

@@ -121,6 +121,26 @@ windows:
     assert found[1] == "fleet.yaml:15: windows[1].name: window 'freeze' is already declared"
 
 
+def test_a_mistaken_wave_or_dependency_does_not_hide_the_mistakes_after_it() -> None:
+    waves = "{waves: [{name: a, percent: x}, {name: b, percent: 10}, {name: b, percent: 20}]}"
+    assert errors(APPS + f"    rollout: {waves}\n") == [
+        "fleet.yaml:13: applications[1].rollout.waves[0].percent: must be a percentage from 0 to "
+        "100 (40 or '40%'), not a string",
+        "fleet.yaml:13: applications[1].rollout.waves[2]: wave name 'b' is already used by wave 2",
+    ]
+    assert errors(APPS + "    dependsOn: [~, web]\n") == [
+        "fleet.yaml:13: applications[1].dependsOn[0]: must be a string, not empty",
+        "fleet.yaml:13: applications[1].dependsOn[1]: application 'web' cannot depend on itself",
+    ]
+
+
+def test_a_window_of_zero_seconds_is_refused() -> None:
+    window = '{name: w, kind: deny, schedule: "0 1 * * *", duration: 0s}'
+    assert errors(APPS + f"windows:\n  - {window}\n") == [
+        "fleet.yaml:14: windows[0].duration: '0s': a window needs a positive duration (30m, 2h)"
+    ]
+
+
 def test_windows_are_declared_with_their_schedule_zone_scope_and_manual_sync() -> None:
     fleet = parse(
         APPS

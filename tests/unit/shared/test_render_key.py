@@ -17,6 +17,7 @@ from fleetsync.shared.model.declaration import (
     JsonnetOptions,
     RendererKind,
     SyncPolicy,
+    ValuesFrom,
 )
 from fleetsync.shared.model.ids import AppName, RepoName
 from fleetsync.shared.source import render_at, render_key
@@ -57,6 +58,8 @@ CHANGES: list[dict[str, object]] = [
     {"renderer": RendererKind.KUSTOMIZE},
     {"helm": HelmOptions(values={"replicas": 2})},
     {"helm": HelmOptions(values_files=("prod.yaml",))},
+    {"helm": HelmOptions(values_from=ValuesFrom(RepoName("values"), "web.yaml"))},
+    {"helm": HelmOptions(values_from=ValuesFrom(RepoName("values"), "api.yaml"))},
     {"directory": DirectoryOptions(recurse=False)},
     {"directory": DirectoryOptions(exclude=("*.txt",))},
     {"jsonnet": JsonnetOptions(libs=("vendor",))},
@@ -74,6 +77,8 @@ CHANGES: list[dict[str, object]] = [
         "renderer",
         "values",
         "values-files",
+        "values-from",
+        "values-from-another",
         "directory",
         "directory-exclude",
         "jsonnet",

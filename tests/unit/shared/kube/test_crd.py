@@ -71,3 +71,22 @@ def test_a_crd_whose_spec_is_missing_or_not_a_map_defines_nothing_and_breaks_not
         ("example.com/v1", "Widget"),
         ("example.com/v2", "Widget"),
     }
+
+
+def test_a_version_is_served_unless_it_says_otherwise_and_counts_only_with_a_name() -> None:
+    definition = definition_of(
+        crd(versions=["v0", {"served": True}, {"name": "v1"}, {"name": "v2", "served": True}])
+    )
+    assert definition is not None and definition.versions == ("v1", "v2")
+
+
+def test_a_crd_without_a_scope_defines_namespaced_objects() -> None:
+    spec = crd()["spec"]
+    del spec["scope"]
+    definition = definition_of({**crd(), "spec": spec})
+    assert definition is not None and definition.namespaced is True
+
+
+def test_a_crd_whose_names_are_not_a_map_defines_nothing() -> None:
+    assert definition_of(crd(names="Widget")) is None
+    assert definition_of(crd(names={"plural": "widgets"})) is None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from fleetsync.shared.kube.hookrun import HookResult, HookRun, HookState, HookWait, RunState
 from fleetsync.shared.kube.hooks import applied_objects, hook_id, judge, split_hooks
 from fleetsync.shared.kube.hooksync import current_run
@@ -188,3 +190,133 @@ def test_a_hook_wait_looks_again_soon_then_less_often_never_past_the_deadline() 
     assert wait.recheck_in(1.0) == 2.0
     assert wait.recheck_in(200.0) == 15.0
     assert wait.recheck_in(599.0) == 1.5
+
+
+def result(**fields: Any) -> HookResult:
+    base: dict[str, Any] = {
+        "hook": "h",
+        "key": "batch/Job/web/migrate-",
+        "phase": HookPhase.PRE_SYNC,
+        "kind": "Job",
+        "namespace": "web",
+        "name": "migrate-x7k2p",
+        "state": HookState.RUNNING,
+    }
+    return HookResult(**{**base, **fields})
+
+
+def test_a_run_is_finished_once_it_succeeded_or_failed_and_only_then() -> None:
+    assert [s for s in RunState if s.finished] == [RunState.SUCCEEDED, RunState.FAILED]
+
+
+def test_a_hook_s_logs_are_named_for_jobs_and_pods_that_were_created_only() -> None:
+    assert result(kind="Pod", namespace="").logs == "kubectl logs pod/migrate-x7k2p"
+    assert result(kind="Job").logs == "kubectl logs job/migrate-x7k2p -n web"
+    assert result(kind="ConfigMap").logs == ""
+    assert result(name="").logs == ""
+
+
+def test_a_hook_is_shown_by_its_live_name_with_every_part_of_its_detail() -> None:
+    never_created = result(name="", state=HookState.FAILED, message="refused")
+    assert never_created.shown == "batch/Job/web/migrate-"
+    assert never_created.outcome == "PreSync hook failed (refused)"
+    noted = result(
+        phase=HookPhase.POST_SYNC,
+        state=HookState.SUCCEEDED,
+        message="job completed",
+        note="not deleted: grant delete",
+    )
+    assert noted.brief == (
+        "batch/Job/web/migrate-x7k2p succeeded (job completed; not deleted: grant delete; "
+        "kubectl logs job/migrate-x7k2p -n web)"
+    )
+    assert str(noted) == f"PostSync hook {noted.brief}"
+    assert result(kind="Secret").brief == "batch/Job/web/migrate-x7k2p running"
+
+
+def test_a_result_s_json_holds_a_note_only_when_there_is_one_and_reads_back_without_one() -> None:
+    plain = result(message="job is running")
+    assert plain.to_json() == {
+        "hook": "h",
+        "key": "batch/Job/web/migrate-",
+        "phase": "PreSync",
+        "kind": "Job",
+        "namespace": "web",
+        "name": "migrate-x7k2p",
+        "state": "Running",
+        "message": "job is running",
+    }
+    noted = result(note="not deleted")
+    assert noted.to_json()["note"] == "not deleted"
+    assert HookResult.from_json(noted.to_json()) == noted
+    bare = {k: v for k, v in plain.to_json().items() if k != "message"}
+    assert HookResult.from_json({**bare, "note": None}) == result()
+
+
+def test_a_run_record_without_its_optional_fields_reads_back_with_their_defaults() -> None:
+    assert HookRun.from_json({"bundle": "b", "state": "Sync", "since": "5"}) == HookRun(
+        bundle="b", state=RunState.SYNC, since=5.0, results=(), error="", started=0.0
+    )
+    assert HookRun.from_json({"bundle": "b", "state": "Sync", "since": None}) is None
+    assert HookRun.from_json({"bundle": "b", "state": "Sync"}) is None
+    assert HookRun.from_json(None) is None
+    run = HookRun(bundle="b", state=RunState.FAILED, since=5.0, error="why", started=2.5)
+    assert run.to_json() == {
+        "bundle": "b",
+        "state": "Failed",
+        "since": 5.0,
+        "results": [],
+        "error": "why",
+        "started": 2.5,
+    }
+
+
+def test_a_run_s_label_is_its_bundle_s_first_sixteen_characters_and_its_start_in_ms() -> None:
+    run = HookRun(bundle="0123456789abcdefXYZ", state=RunState.SYNC, since=0.0, started=1.5)
+    assert run.label == "0123456789abcdef-5dc"
+    assert run.entering(RunState.POST_SYNC, 9.0) == HookRun(
+        bundle=run.bundle, state=RunState.POST_SYNC, since=9.0, started=1.5
+    )
+
+
+def test_new_results_replace_those_of_the_same_hook_in_the_same_phase_only() -> None:
+    pre = result(hook="a")
+    post = result(hook="a", phase=HookPhase.POST_SYNC)
+    other = result(hook="b")
+    run = HookRun(bundle="b", state=RunState.SYNC, since=0.0, results=(pre, post, other))
+    done = result(hook="a", state=HookState.SUCCEEDED)
+
+    updated = run.with_results([done])
+
+    assert updated.results == (post, other, done)
+    assert updated.result_of("a", HookPhase.PRE_SYNC) == done
+    assert updated.result_of("a", HookPhase.POST_SYNC) == post
+    assert updated.result_of("a", HookPhase.SYNC) is None
+    assert updated.result_of("c", HookPhase.PRE_SYNC) is None
+
+
+def test_a_hook_wait_says_its_phase_and_paces_by_a_quarter_of_the_time_waited() -> None:
+    wait = HookWait(HookPhase.SYNC, "x running", since=100.0, deadline=700.0, applied=True)
+    assert str(wait) == "waiting for Sync hooks: x running"
+    assert wait.recheck_in(100.0) == 2.0
+    assert wait.recheck_in(108.0) == 2.0
+    assert wait.recheck_in(120.0) == 5.0
+    assert wait.recheck_in(160.0) == 15.0
+    assert wait.recheck_in(699.9) == pytest.approx(0.6)
+    assert wait.recheck_in(800.0) == 0.5
+
+
+def test_a_fresh_run_starts_at_presync_now_and_a_succeeded_run_is_kept_even_on_retry() -> None:
+    _, hooks = split_hooks([job("m", **{"argocd.argoproj.io/hook": "PreSync"})], app="web")
+    fresh = current_run(None, bundle="a", hooks=hooks, now=9.0, retry=False)
+    assert fresh == HookRun(bundle="a", state=RunState.PRE_SYNC, since=9.0, started=9.0)
+    done = HookRun(bundle="a", state=RunState.SUCCEEDED, since=1.0, started=1.0)
+    assert current_run(done, bundle="a", hooks=hooks, now=9.0, retry=True) is done
+
+
+def test_a_bundle_whose_only_hooks_are_syncfail_has_a_run_and_one_of_postdelete_none() -> None:
+    def hooks_of(phase: str) -> Any:
+        return split_hooks([job("m", **{"argocd.argoproj.io/hook": phase})], app="web")[1]
+
+    assert current_run(None, bundle="a", hooks=hooks_of("SyncFail"), now=1.0, retry=False)
+    assert current_run(None, bundle="a", hooks=hooks_of("PostDelete"), now=1.0, retry=False) is None

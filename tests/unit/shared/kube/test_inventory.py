@@ -123,3 +123,31 @@ def test_mirror_name_of_an_app_name_that_is_no_dns_name_is_valid_and_distinct(ap
     assert name == name.lower()
     assert all(c.isalnum() or c in "-." for c in name)
     assert name != mirror_name(app + "x")
+
+
+@pytest.mark.parametrize(
+    ("app", "expected"),
+    [
+        ("Guest_Book", "fleetsync-inventory-guest-book-a38eb35f49"),
+        ("Team A/Web", "fleetsync-inventory-team-a-web-464f1b6420"),
+        ("ünï", "fleetsync-inventory-n-e975a52994"),
+        ("___", "fleetsync-inventory-bda251550b"),
+        ("a" * 300, "fleetsync-inventory-" + "a" * 200 + "-9835fa6bf4"),
+    ],
+)
+def test_mirror_name_of_an_app_name_that_is_no_dns_name_keeps_what_it_can_read_and_a_digest(
+    app: str, expected: str
+) -> None:
+    """Lowercased, each run of other characters a dash, at most 200 characters of it, then the
+    first 10 hex digits of the name's sha256; only the digest when nothing readable is left."""
+    assert mirror_name(app) == expected
+    assert mirror_name(app, prefix="fleetsync-intents-") == expected.replace(
+        "fleetsync-inventory-", "fleetsync-intents-"
+    )
+
+
+def test_a_mirror_name_is_kept_up_to_253_characters() -> None:
+    longest = "a" * (253 - len("fleetsync-inventory-"))
+    assert mirror_name(longest) == "fleetsync-inventory-" + longest
+    too_long = mirror_name(longest + "a")
+    assert too_long == "fleetsync-inventory-" + "a" * 200 + "-" + too_long[-10:]

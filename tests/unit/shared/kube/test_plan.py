@@ -10,6 +10,7 @@ from fleetsync.shared.kube.plan import (
     KIND_ORDER,
     PlanError,
     Stage,
+    group_kind,
     plan_apply,
     plan_prune,
     stage_of,
@@ -182,3 +183,19 @@ def test_plan_prune_is_the_apply_order_reversed() -> None:
 
 def test_every_kind_in_the_order_table_is_listed_once() -> None:
     assert len(KIND_ORDER) == len(set(KIND_ORDER))
+
+
+@pytest.mark.parametrize(
+    ("manifest", "expected"),
+    [
+        ({"apiVersion": "apps/v1", "kind": "Deployment"}, ("apps", "Deployment")),
+        ({"apiVersion": "v1", "kind": "ConfigMap"}, ("", "ConfigMap")),
+        ({"kind": "ConfigMap"}, ("", "ConfigMap")),
+        ({"apiVersion": "example.com/v1"}, ("example.com", "")),
+    ],
+    ids=["grouped", "core", "no-apiversion", "no-kind"],
+)
+def test_group_kind_is_the_group_of_the_apiversion_and_the_kind(
+    manifest: dict[str, Any], expected: tuple[str, str]
+) -> None:
+    assert group_kind(manifest) == expected

@@ -5,10 +5,12 @@ fields that cannot change in place. Answers as real kube-apiservers give them.""
 from __future__ import annotations
 
 import json
+from http.client import IncompleteRead
 from typing import Any
 
 import pytest
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import ProtocolError
 
 from fleetsync.shared.errors import ClusterFailure, PermanentError, TransientError
 from fleetsync.shared.kube.client import (
@@ -249,6 +251,16 @@ def test_a_client_shows_its_cluster(client: ClusterClient) -> None:
         (OSError("plain"), "plain"),
         (OSError("HTTPConnectionPool: Max retries: Connection refused"), "Connection refused"),
         (OSError("nothing after: "), "nothing after: "),
+        (
+            ProtocolError("Connection aborted.", ConnectionResetError("reset by peer")),
+            "Connection aborted: reset by peer",
+        ),
+        (
+            ProtocolError(
+                "Connection broken: IncompleteRead(3 bytes read)", IncompleteRead(b"abc")
+            ),
+            "Connection broken: IncompleteRead(3 bytes read)",
+        ),
     ],
 )
 def test_a_transport_failure_shows_its_last_words(cause: BaseException | None, shown: str) -> None:
