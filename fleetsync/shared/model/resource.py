@@ -45,7 +45,8 @@ class ResourceKey:
         with metadata.generateName is known by that prefix until it exists)."""
         api_version = str(obj.get("apiVersion", ""))
         group = api_version.rpartition("/")[0]
-        metadata = obj.get("metadata") or {}
+        found = obj.get("metadata")
+        metadata: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
         return cls(
             group=group,
             kind=str(obj.get("kind", "")),

@@ -84,6 +84,7 @@ def test_a_name_or_kind_that_is_empty_or_not_a_string_is_missing() -> None:
     cases = [
         ({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": ""}}, "metadata.name"),
         ({"apiVersion": "v1", "kind": "ConfigMap", "metadata": None}, "metadata.name"),
+        ({"apiVersion": "v1", "kind": "ConfigMap", "metadata": ["a"]}, "metadata.name"),
         ({"apiVersion": "v1", "kind": "", "metadata": {"name": "a"}}, "kind"),
         ({"apiVersion": 1, "kind": "ConfigMap", "metadata": {"name": "a"}}, "apiVersion"),
         ({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": ["a"]}}, "metadata.name"),
